@@ -1,0 +1,95 @@
+// Shared plumbing for the entry points: flag parsing (node:util parseArgs,
+// then zod), --cwd / --json, and the exit-code contract:
+//   0 success, 2 bad usage or input (one line, no stack), 1 anything else.
+import path from 'node:path';
+import fs from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { z } from 'zod';
+import { RefusalError, UsageError, zodOneLine } from './errors.ts';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const COMMON_OPTIONS = {
+  cwd: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies Options;
+
+/** Parse argv with node's parser, then validate the values with a zod schema. */
+export function parseFlags<S extends z.ZodType>(
+  argv: readonly string[],
+  options: Options,
+  schema: S,
+  opts: { positionals?: boolean } = {},
+): { values: z.infer<S>; positionals: string[] } {
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { ...COMMON_OPTIONS, ...options },
+      allowPositionals: opts.positionals ?? false,
+      strict: true,
+    }) as { values: Record<string, unknown>; positionals: string[] };
+  } catch (e) {
+    // parseArgs messages are already one readable sentence.
+    throw new UsageError(firstLine((e as Error).message));
+  }
+  const result = schema.safeParse(parsed.values);
+  if (!result.success) throw new UsageError(zodOneLine('bad flag', flagIssues(result.error.issues)));
+  return { values: result.data as z.infer<S>, positionals: parsed.positionals };
+}
+
+function flagIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
+  return issues.map((i) => ({ ...i, path: i.path.length ? [`--${String(i.path[0]).replace(/_/g, '-')}`, ...i.path.slice(1)] : i.path }));
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
+
+/** Resolve --cwd (default: the process cwd) and check it is a directory. */
+export function resolveCwd(cwd: string | undefined): string {
+  const dir = path.resolve(cwd ?? process.cwd());
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new UsageError(`--cwd: no such directory: ${dir}`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`--cwd: not a directory: ${dir}`);
+  return dir;
+}
+
+/** Print a result: one JSON object with --json, otherwise the short text. */
+export function emit(json: boolean, data: unknown, text: string): void {
+  process.stdout.write(json ? JSON.stringify(data) + '\n' : text.endsWith('\n') ? text : text + '\n');
+}
+
+/**
+ * Run an entry point and map errors onto the exit-code contract. A stack
+ * trace is printed only with AUTOLOOP_DEBUG=1.
+ */
+export function main(name: string, fn: (argv: string[]) => Promise<number | void> | number | void): void {
+  const argv = process.argv.slice(2);
+  Promise.resolve()
+    .then(() => fn(argv))
+    .then(
+      (code) => {
+        process.exitCode = typeof code === 'number' ? code : 0;
+      },
+      (e: unknown) => {
+        const err = e instanceof Error ? e : new Error(String(e));
+        if (process.env.AUTOLOOP_DEBUG === '1') process.stderr.write(`${err.stack ?? err.message}\n`);
+        if (err instanceof UsageError) {
+          process.stderr.write(`${name}: ${err.message}\n`);
+          process.exitCode = 2;
+        } else if (err instanceof RefusalError) {
+          process.stderr.write(`${name}: ${err.message}\n`);
+          process.exitCode = 1;
+        } else {
+          process.stderr.write(`${name}: error: ${firstLine(err.message)}\n`);
+          process.exitCode = 1;
+        }
+      },
+    );
+}

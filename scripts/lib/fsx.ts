@@ -1,0 +1,65 @@
+// File primitives that survive a SIGKILL at any instruction: whole-file
+// writes go through a temp file + rename, appends are one write() + fsync.
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Write a file so that readers see either the old or the new content, never a mix. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * Append one line with a single write and fsync it. If the file does not end
+ * in a newline (a torn line from an earlier kill), start on a fresh line so
+ * the torn fragment stays isolated and the new line parses.
+ */
+export function appendLineDurable(file: string, line: string): void {
+  if (line.includes('\n')) throw new Error('a ledger line must not contain a newline');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, 'a+');
+  try {
+    const size = fs.fstatSync(fd).size;
+    let prefix = '';
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      fs.readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) prefix = '\n';
+    }
+    fs.writeSync(fd, prefix + line + '\n');
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Read and JSON-parse a file; null when it is missing or does not parse. */
+export function readJsonOrNull(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+export function exists(p: string): boolean {
+  return fs.existsSync(p);
+}

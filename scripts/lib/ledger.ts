@@ -1,0 +1,72 @@
+// The ledger: one JSON object per line, append-only. Reading validates each
+// line; a torn last line (a kill mid-write) or a corrupt line is reported and
+// skipped, never fatal. Reads can resume from a byte offset so that callers
+// with a cached state only parse what was appended since.
+import fs from 'node:fs';
+import { LedgerLine } from './schema.ts';
+import { appendLineDurable } from './fsx.ts';
+
+export interface LedgerRead {
+  lines: LedgerLine[];
+  warnings: string[];
+  /** Byte offset just after the last complete line that was read. */
+  end: number;
+}
+
+export function readLedger(file: string, from = 0): LedgerRead {
+  let buf: Buffer;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (from > size) from = 0; // the file was replaced: start over
+      buf = Buffer.alloc(size - from);
+      fs.readSync(fd, buf, 0, buf.length, from);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], warnings: [], end: 0 };
+    throw e;
+  }
+  const lines: LedgerLine[] = [];
+  const warnings: string[] = [];
+  let pos = 0;
+  let lineNo = 0;
+  while (pos < buf.length) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl === -1) {
+      warnings.push(`ledger: torn last line at byte ${from + pos} skipped (an earlier write was interrupted)`);
+      break;
+    }
+    lineNo++;
+    const text = buf.toString('utf8', pos, nl).trim();
+    pos = nl + 1;
+    if (!text) continue;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      warnings.push(`ledger: line at byte ${from + pos - text.length - 1} is not JSON; skipped`);
+      continue;
+    }
+    const parsed = LedgerLine.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      warnings.push(`ledger: invalid line skipped (${issue ? issue.path.join('.') + ': ' + issue.message : 'bad shape'})`);
+      continue;
+    }
+    lines.push(parsed.data);
+  }
+  return { lines, warnings, end: from + pos };
+}
+
+/** Validate and append one line durably. */
+export function appendLedger(file: string, line: LedgerLine): void {
+  const checked = LedgerLine.parse(line);
+  appendLineDurable(file, JSON.stringify(checked));
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,245 @@
+// Every shape that crosses a boundary (config file, ledger line, run result,
+// state cache, hook file) is declared here once, as a zod schema, and the
+// TypeScript types are inferred from it.
+import { z } from 'zod';
+
+export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+// Metric names: word characters, dots, dashes and µ (as benchmarks print them).
+export const METRIC_NAME = /^[A-Za-z_µ][\w.µ-]{0,63}$/;
+export const RUN_ID = /^r\d{4,}$/;
+
+export const Slug = z.string().regex(SLUG, 'must be lower-case letters, digits and dashes (max 63)');
+export const MetricName = z.string().regex(METRIC_NAME, 'must be letters, digits, _ . - or µ');
+export const Direction = z.enum(['lower', 'higher']);
+export type Direction = z.infer<typeof Direction>;
+
+/** `2%` (relative to the best) or a plain number (absolute, in the metric's unit). */
+export const MinImprovement = z.union([
+  z.number().min(0),
+  z.string().regex(/^\d+(\.\d+)?%$/, 'must be a number or a percentage such as "2%"'),
+]);
+
+export const Guardrail = z.object({
+  metric: MetricName,
+  /** Which way is better for this secondary metric. */
+  direction: Direction.default('lower'),
+  /** Largest tolerated regression against the best, in percent. */
+  max_regression_pct: z.number().min(0).default(5),
+});
+export type Guardrail = z.infer<typeof Guardrail>;
+
+export const Playbook = z.enum(['rebaseline', 'shrink_scope', 'diagnose', 'pause']);
+export type Playbook = z.infer<typeof Playbook>;
+
+export const HealthConfig = z
+  .object({
+    no_improve_runs: z.number().int().min(1).default(5),
+    max_crash_streak: z.number().int().min(1).default(2),
+    max_heals: z.number().int().min(0).default(3),
+    playbooks: z.array(Playbook).min(1).default(['rebaseline', 'shrink_scope', 'diagnose', 'pause']),
+  })
+  .strict();
+export type HealthConfig = z.infer<typeof HealthConfig>;
+
+export const StopHookConfig = z
+  .object({
+    /** Blocks of the Stop hook per session before it lets the session end. */
+    max_blocks: z.number().int().min(0).default(500),
+    /** Consecutive blocks with no new logged run before it gives up. */
+    max_idle_blocks: z.number().int().min(1).default(3),
+  })
+  .strict();
+
+/**
+ * The experiment's config (config.yaml). Flat, with the same names as the
+ * init-experiment flags. The fields in JUDGED_FIELDS decide what a metric
+ * means; they are fingerprinted when a segment opens and can only change by
+ * opening a new segment. The rest (goal, budgets, health) is read live.
+ */
+export const Config = z
+  .object({
+    name: Slug,
+    goal: z.string().default(''),
+    metric: MetricName,
+    direction: Direction,
+    unit: z.string().default(''),
+    command: z.string().min(1, 'must not be empty'),
+    checks: z.string().min(1).nullable().default(null),
+    timeout: z.number().positive().default(600),
+    checks_timeout: z.number().positive().default(300),
+    /** Seconds between SIGTERM and SIGKILL when a run times out. */
+    grace: z.number().min(0).max(120).default(5),
+    scope: z.array(z.string().min(1)).min(1).default(['**']),
+    /** Extra files (globs) that judge the metric and must never change. */
+    protect: z.array(z.string().min(1)).default([]),
+    repeats: z.union([z.literal('auto'), z.number().int().min(1).max(100)]).default('auto'),
+    min_improvement: MinImprovement.default(0),
+    guardrails: z.array(Guardrail).default([]),
+    max_runs: z.number().int().min(1).nullable().default(100),
+    plateau: z.number().int().min(1).nullable().default(20),
+    target: z.number().nullable().default(null),
+    /** Wall-clock budget for the whole experiment, in seconds. */
+    max_wall_clock: z.number().positive().nullable().default(null),
+    health: HealthConfig.default(HealthConfig.parse({})),
+    stop_hook: StopHookConfig.default(StopHookConfig.parse({})),
+  })
+  .strict();
+export type Config = z.infer<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
+
+export const JUDGED_FIELDS = [
+  'metric',
+  'direction',
+  'command',
+  'checks',
+  'timeout',
+  'checks_timeout',
+  'scope',
+  'protect',
+  'repeats',
+  'min_improvement',
+  'guardrails',
+] as const satisfies readonly (keyof Config)[];
+
+export const RunStatus = z.enum(['ok', 'crash', 'timeout', 'checks_failed', 'invalid']);
+export type RunStatus = z.infer<typeof RunStatus>;
+export const Verdict = z.enum(['keep', 'discard', 'crash', 'timeout', 'checks_failed', 'invalid']);
+export type Verdict = z.infer<typeof Verdict>;
+export const HealthState = z.enum(['running', 'improving', 'plateaued', 'crashing', 'healing', 'paused', 'completed']);
+export type HealthState = z.infer<typeof HealthState>;
+export const TerminatedBy = z.enum(['target', 'plateau', 'max_runs', 'wall_clock', 'chain_budget', 'manual']);
+export type TerminatedBy = z.infer<typeof TerminatedBy>;
+
+const Metrics = z.record(MetricName, z.number());
+const Ts = z.string(); // ISO-8601, UTC
+
+export const Fingerprints = z.object({
+  /** sha256 of the judged config fields, canonically serialised. */
+  config: z.string(),
+  /** path (relative to the repo root) → sha256 of its bytes, or "missing". */
+  files: z.record(z.string(), z.string()),
+});
+export type Fingerprints = z.infer<typeof Fingerprints>;
+
+export const ConfigLine = z.object({
+  type: z.literal('config'),
+  ts: Ts,
+  segment: z.number().int().min(1),
+  config: Config,
+  fingerprints: Fingerprints,
+  /** Commit (git) or snapshot id the segment starts from. */
+  base: z.string().nullable(),
+  reason: z.string().default('init'),
+});
+export type ConfigLine = z.infer<typeof ConfigLine>;
+
+export const ResultLine = z.object({
+  type: z.literal('result'),
+  ts: Ts,
+  segment: z.number().int().min(1),
+  run_id: z.string().regex(RUN_ID),
+  status: RunStatus,
+  verdict: Verdict,
+  /** Centre (median) of the samples of the primary metric, or null. */
+  primary: z.number().nullable(),
+  samples: z.array(z.number()),
+  metrics: Metrics,
+  description: z.string(),
+  hypothesis: z.string().nullable().default(null),
+  /** Why the engine decided this verdict, in a few words. */
+  reason: z.string(),
+  /** Improvement over the best before this run (positive = better), or null. */
+  delta: z.number().nullable().default(null),
+  duration_s: z.number().min(0),
+  /** Files in scope that the run changed (what a keep commits). */
+  files: z.array(z.string()).default([]),
+  /** True when the run re-measured the unchanged best (refreshes its samples). */
+  rebaseline: z.boolean().default(false),
+});
+export type ResultLine = z.infer<typeof ResultLine>;
+
+export const EventName = z.enum([
+  'committed', // a keep's commit landed: data.commit
+  'reverted', // the working tree is back at the best
+  'interrupted', // run-experiment was stopped before it finished
+  'unclean', // processes survived a run: data.pids
+  'cleared', // an unclean marker was cleared by repair
+  'stop', // the user paused the loop
+  'resume', // the user resumed it
+  'terminated', // data.by
+  'heal', // health started a recovery playbook: data.playbook
+  'reconciled', // a half-finished log was completed: data.action
+  'lock_takeover', // a lock left by a dead process was taken over
+  'torn_line', // a torn ledger line was found and skipped
+  'chain', // a follow-up experiment was started from this one
+]);
+export type EventName = z.infer<typeof EventName>;
+
+export const EventLine = z.object({
+  type: z.literal('event'),
+  ts: Ts,
+  segment: z.number().int().min(1).optional(),
+  event: EventName,
+  run_id: z.string().regex(RUN_ID).optional(),
+  data: z.record(z.string(), z.unknown()).default({}),
+});
+export type EventLine = z.infer<typeof EventLine>;
+
+export const LedgerLine = z.discriminatedUnion('type', [ConfigLine, ResultLine, EventLine]);
+export type LedgerLine = z.infer<typeof LedgerLine>;
+
+/** runs/<id>/result.json: what run-experiment measured, before log-experiment acts on it. */
+export const RunRecord = z.object({
+  run_id: z.string().regex(RUN_ID),
+  segment: z.number().int().min(1),
+  started_at: Ts,
+  finished_at: Ts.nullable(),
+  /** `running` only while run-experiment is alive (or was killed). */
+  phase: z.enum(['running', 'measured', 'logged', 'interrupted']),
+  status: RunStatus.nullable(),
+  reason: z.string().default(''),
+  primary: z.number().nullable(),
+  samples: z.array(z.number()),
+  metrics: Metrics,
+  warnings: z.array(z.string()).default([]),
+  checks: z
+    .object({ passed: z.boolean(), exit_code: z.number().nullable(), timed_out: z.boolean(), duration_s: z.number() })
+    .nullable()
+    .default(null),
+  duration_s: z.number().min(0).default(0),
+  /** Process group of the command in flight, so a later call can find survivors. */
+  pgid: z.number().int().nullable().default(null),
+  /** Bounded tail of the output of the last failing step (≤ 40 lines / 4 KB). */
+  tail: z.string().default(''),
+  /** In-scope files that differ from the best when the run started. */
+  files: z.array(z.string()).default([]),
+});
+export type RunRecord = z.infer<typeof RunRecord>;
+
+/**
+ * .autoloop/active.json: the one small file the hooks read. The engine
+ * rewrites it after every state change so that hooks never parse the ledger.
+ */
+export const ActiveFile = z.object({
+  version: z.literal(1),
+  experiment: Slug,
+  /** active: the loop should go on; paused/stopped/terminated: it should not. */
+  loop: z.enum(['active', 'paused', 'stopped', 'terminated']),
+  /** The Claude session that drives the loop (set by the PreToolUse hook). */
+  owner_session: z.string().nullable(),
+  scope: z.array(z.string()),
+  /** Files the model must never write: benchmark, checks, other judges (repo-relative). */
+  protect: z.array(z.string()),
+  /** Files under .autoloop/ the model may write (its notes and ideas). */
+  writable: z.array(z.string()),
+  /** Compact state summary for SessionStart, ≤ 2,000 characters. */
+  summary: z.string(),
+  next_action: z.string(),
+  terminated_by: TerminatedBy.nullable(),
+  /** After termination: may the Stop hook push the session into a follow-up? */
+  chain_allowed: z.boolean().default(false),
+  runs: z.number().int().min(0),
+  stop_hook: StopHookConfig,
+  updated_at: Ts,
+});
+export type ActiveFile = z.infer<typeof ActiveFile>;
