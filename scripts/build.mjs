@@ -1,0 +1,56 @@
+// Bundles every entry point (scripts/*.ts, hooks/src/hooks.ts) into dist/*.mjs.
+// The bundles are committed: a plugin install runs no build step, and a bundle
+// starts far faster than tsx (see bench/). `--check` rebuilds into a temp dir
+// and fails when the committed bundles are stale.
+import { build } from 'esbuild';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const check = process.argv.includes('--check');
+
+const entries = fs
+  .readdirSync(path.join(root, 'scripts'))
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => path.join(root, 'scripts', f));
+const hookEntry = path.join(root, 'hooks', 'src', 'hooks.ts');
+if (fs.existsSync(hookEntry)) entries.push(hookEntry);
+
+const outdir = check ? fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-build-')) : path.join(root, 'dist');
+if (!check) fs.rmSync(outdir, { recursive: true, force: true });
+
+await build({
+  entryPoints: entries,
+  outdir,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  // Some bundled CommonJS dependencies call require(); give ESM output one.
+  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+  outExtension: { '.js': '.mjs' },
+  entryNames: '[name]',
+});
+
+if (check) {
+  const stale = [];
+  const committed = path.join(root, 'dist');
+  const fresh = fs.readdirSync(outdir).sort();
+  const have = fs.existsSync(committed) ? fs.readdirSync(committed).sort() : [];
+  for (const f of new Set([...fresh, ...have])) {
+    const a = path.join(outdir, f);
+    const b = path.join(committed, f);
+    if (!fs.existsSync(a) || !fs.existsSync(b) || !fs.readFileSync(a).equals(fs.readFileSync(b))) stale.push(f);
+  }
+  fs.rmSync(outdir, { recursive: true, force: true });
+  if (stale.length) {
+    console.error(`dist is stale (${stale.join(', ')}): run npm run build and commit dist/`);
+    process.exit(1);
+  }
+  console.log('dist is up to date');
+}
