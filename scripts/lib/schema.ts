@@ -225,8 +225,6 @@ export const ActiveFile = z.object({
   experiment: Slug,
   /** active: the loop should go on; paused/stopped/terminated: it should not. */
   loop: z.enum(['active', 'paused', 'stopped', 'terminated']),
-  /** The Claude session that drives the loop (set by the PreToolUse hook). */
-  owner_session: z.string().nullable(),
   scope: z.array(z.string()),
   /** Files the model must never write: benchmark, checks, other judges (repo-relative). */
   protect: z.array(z.string()),
