@@ -1,0 +1,409 @@
+// Real processes only: every command here is a real /bin/sh tree.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  METRIC_MAX_LINE_BYTES,
+  METRIC_TRUNCATED_MARK,
+  TAIL_MAX_BYTES,
+  TAIL_MAX_LINES,
+  groupSurvivors,
+  killGroup,
+  readTail,
+  runUnderWatchdog,
+  scanMetricLines,
+  type RunSpec,
+} from '../scripts/lib/watchdog.ts';
+
+const PROCS = fileURLToPath(new URL('./fixtures/procs/', import.meta.url));
+const fixture = (name: string): string => JSON.stringify(path.join(PROCS, name));
+
+let dir: string;
+let log: string;
+/** Groups started by a test, killed afterwards whatever happened. */
+const started: number[] = [];
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-wd-'));
+  log = path.join(dir, 'logs', 'output.log');
+});
+afterEach(() => {
+  for (const pgid of started.splice(0)) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone: the expected case
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function spec(command: string, over: Partial<RunSpec> = {}): RunSpec {
+  return {
+    command,
+    cwd: dir,
+    timeoutS: 20,
+    graceS: 1,
+    logFile: log,
+    onStart: (pgid) => started.push(pgid),
+    ...over,
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie is dead for our purposes (it only waits to be reaped).
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function pidsIn(file: string): number[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map(Number);
+}
+
+async function waitFor(file: string, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!fs.existsSync(file)) {
+    if (Date.now() > until) throw new Error(`${file} never appeared`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('runUnderWatchdog', () => {
+  it('runs a fast command, keeps its METRIC lines and tail, writes the header', async () => {
+    const out = await runUnderWatchdog(
+      spec('echo hello; echo "METRIC ms=12.5"; echo " METRIC not=1"; echo "METRIC n=3" >&2', {
+        header: '== sample 1/3: bench',
+      }),
+    );
+    expect(out.spawnError).toBeNull();
+    expect(out.exitCode).toBe(0);
+    expect(out.signal).toBeNull();
+    expect(out.timedOut).toBe(false);
+    expect(out.interrupted).toBe(false);
+    expect(out.survivors).toEqual([]);
+    expect(out.metricLines).toEqual(['METRIC ms=12.5', 'METRIC n=3']);
+    expect(out.tail).toBe('hello\nMETRIC ms=12.5\n METRIC not=1\nMETRIC n=3\n');
+    expect(out.durationS).toBeGreaterThan(0);
+    expect(out.durationS).toBeLessThan(5);
+    const text = fs.readFileSync(log, 'utf8');
+    expect(text).toBe('== sample 1/3: bench\n' + out.tail);
+  });
+
+  it('runs the command by the shell as written, in cwd, with env merged over process.env', async () => {
+    fs.writeFileSync(path.join(dir, 'marker.txt'), 'here\n');
+    const out = await runUnderWatchdog(
+      spec('cat marker.txt | tr a-z A-Z; echo "METRIC v=$WD_VALUE"; echo "METRIC path=${PATH:+set}"', {
+        env: { WD_VALUE: 'a b;c' },
+      }),
+    );
+    expect(out.tail).toContain('HERE');
+    expect(out.metricLines).toEqual(['METRIC v=a b;c', 'METRIC path=set']);
+  });
+
+  it('reports a non-zero exit code', async () => {
+    const out = await runUnderWatchdog(spec('echo failing; exit 3'));
+    expect(out.exitCode).toBe(3);
+    expect(out.signal).toBeNull();
+    expect(out.timedOut).toBe(false);
+    expect(out.spawnError).toBeNull();
+    expect(out.tail).toBe('failing\n');
+  });
+
+  it('runs the command in a process group of its own and reports it to onStart', async () => {
+    let seen = -1;
+    const out = await runUnderWatchdog(spec(`sh ${fixture('pgid.sh')}`, { onStart: (g) => (seen = g) }));
+    expect(seen).toBeGreaterThan(1);
+    expect(out.metricLines).toEqual([`METRIC pgid=${seen}`]);
+    expect(seen).not.toBe(process.pid);
+  });
+
+  it('times out a slow command with SIGTERM, without waiting for the grace when it obeys', async () => {
+    const t0 = Date.now();
+    const out = await runUnderWatchdog(spec('echo start; sleep 30', { timeoutS: 0.5, graceS: 5 }));
+    const elapsed = (Date.now() - t0) / 1000;
+    expect(out.timedOut).toBe(true);
+    expect(out.interrupted).toBe(false);
+    expect(out.exitCode).toBeNull();
+    expect(out.signal).toBe('SIGTERM');
+    expect(out.survivors).toEqual([]);
+    expect(out.durationS).toBeGreaterThanOrEqual(0.45);
+    expect(elapsed).toBeLessThan(2.5); // far below timeout + grace
+    expect(out.tail).toBe('start\n');
+  });
+
+  it('kills a tree that ignores SIGTERM within timeout + grace, leaving no pid alive', async () => {
+    const pidfile = path.join(dir, 'pids');
+    const timeoutS = 1;
+    const graceS = 0.5;
+    const t0 = Date.now();
+    // exec: the stubborn shell itself is the group leader and the exit status.
+    const out = await runUnderWatchdog(spec(`exec sh ${fixture("stubborn.sh")} ${pidfile}`, { timeoutS, graceS }));
+    const elapsed = (Date.now() - t0) / 1000;
+    expect(fs.existsSync(`${pidfile}.ready`)).toBe(true);
+    const pids = pidsIn(pidfile);
+    expect(pids).toHaveLength(6);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(out.survivors).toEqual([]);
+    expect(out.timedOut).toBe(true);
+    expect(out.signal).toBe('SIGKILL');
+    // The grace was really waited: SIGTERM alone did not end it.
+    expect(elapsed).toBeGreaterThanOrEqual(timeoutS + graceS - 0.05);
+    expect(elapsed).toBeLessThanOrEqual(timeoutS + graceS + 1.5);
+    expect(out.tail).toBe('stubborn tree up\n');
+  });
+
+  it('kills background processes left behind by a command that exits 0', async () => {
+    const pidfile = path.join(dir, 'server.pid');
+    const t0 = Date.now();
+    const out = await runUnderWatchdog(spec(`sh ${fixture('background.sh')} ${pidfile}`, { graceS: 5 }));
+    const elapsed = (Date.now() - t0) / 1000;
+    expect(out.exitCode).toBe(0);
+    expect(out.timedOut).toBe(false);
+    expect(out.survivors).toEqual([]);
+    expect(out.metricLines).toEqual(['METRIC started=1']);
+    const [server] = pidsIn(pidfile);
+    expect(server).toBeGreaterThan(1);
+    expect(alive(server!)).toBe(false);
+    expect(elapsed).toBeLessThan(3); // the sleep obeyed SIGTERM: no grace needed
+  });
+
+  it('kills background processes that ignore SIGTERM after a normal exit too', async () => {
+    const pidfile = path.join(dir, 'server.pid');
+    const out = await runUnderWatchdog(
+      spec(`sh -c 'trap "" TERM; exec sleep 1000' & echo $! > ${pidfile}; exit 0`, { graceS: 0.3 }),
+    );
+    expect(out.exitCode).toBe(0);
+    expect(out.survivors).toEqual([]);
+    expect(alive(pidsIn(pidfile)[0]!)).toBe(false);
+  });
+
+  it('on abort kills the group and reports interrupted', async () => {
+    const pidfile = path.join(dir, 'pids');
+    const ac = new AbortController();
+    const run = runUnderWatchdog(
+      spec(`sh ${fixture('stubborn.sh')} ${pidfile}`, { timeoutS: 30, graceS: 0.3, signal: ac.signal }),
+    );
+    await waitFor(`${pidfile}.ready`);
+    const t0 = Date.now();
+    ac.abort();
+    const out = await run;
+    expect((Date.now() - t0) / 1000).toBeLessThan(0.3 + 1.5);
+    expect(out.interrupted).toBe(true);
+    expect(out.timedOut).toBe(false);
+    expect(out.survivors).toEqual([]);
+    expect(pidsIn(pidfile).filter(alive)).toEqual([]);
+  });
+
+  it('does not start a command when the signal is already aborted', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    let startedHere = false;
+    const out = await runUnderWatchdog(
+      spec(`touch ${path.join(dir, 'ran')}`, { signal: ac.signal, onStart: () => (startedHere = true) }),
+    );
+    expect(out.interrupted).toBe(true);
+    expect(out.exitCode).toBeNull();
+    expect(startedHere).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'ran'))).toBe(false);
+  });
+
+  it('streams huge output to the log with a bounded tail and finds METRIC lines at both ends', async () => {
+    const size = 200_000_000;
+    const out = await runUnderWatchdog(
+      spec(`echo "METRIC first=1"; yes 'a fairly ordinary line of benchmark output' | head -c ${size}; echo; echo "METRIC last=42"`, {
+        header: '== huge',
+      }),
+    );
+    expect(out.exitCode).toBe(0);
+    expect(fs.statSync(log).size).toBe('== huge\n'.length + 'METRIC first=1\n'.length + size + 1 + 'METRIC last=42\n'.length);
+    expect(out.metricLines).toEqual(['METRIC first=1', 'METRIC last=42']);
+    expect(Buffer.byteLength(out.tail)).toBeLessThanOrEqual(TAIL_MAX_BYTES);
+    const lines = out.tail.split('\n');
+    expect(lines.at(-1)).toBe(''); // ends with the newline of the last line
+    expect(lines.length - 1).toBe(TAIL_MAX_LINES);
+    expect(lines.at(-2)).toBe('METRIC last=42');
+    expect(lines[0]).toBe('a fairly ordinary line of benchmark output');
+  });
+
+  it('bounds the tail and a METRIC line when a line is longer than the limits', async () => {
+    const n = 30_000_000;
+    const out = await runUnderWatchdog(
+      spec(`head -c 10000 /dev/zero | tr '\\0' a; echo; printf 'METRIC huge='; head -c ${n} /dev/zero | tr '\\0' 7`),
+    );
+    expect(out.exitCode).toBe(0);
+    // The tail is the end of the unterminated 30 MB line.
+    expect(out.tail).toBe('7'.repeat(TAIL_MAX_BYTES));
+    expect(out.metricLines).toHaveLength(1);
+    const m = out.metricLines[0]!;
+    expect(m.startsWith('METRIC huge=777')).toBe(true);
+    expect(m.endsWith(METRIC_TRUNCATED_MARK)).toBe(true);
+    expect(m.length).toBe(METRIC_MAX_LINE_BYTES + METRIC_TRUNCATED_MARK.length);
+  });
+
+  it('keeps only the last 10,000 METRIC lines', async () => {
+    const out = await runUnderWatchdog(spec(`seq 1 12345 | sed 's/^/METRIC i=/'`));
+    expect(out.metricLines).toHaveLength(10_000);
+    expect(out.metricLines[0]).toBe('METRIC i=2346');
+    expect(out.metricLines.at(-1)).toBe('METRIC i=12345');
+  });
+
+  it('reports a missing cwd as spawnError without throwing', async () => {
+    const out = await runUnderWatchdog(spec('echo never', { cwd: path.join(dir, 'missing'), header: '== checks' }));
+    expect(out.spawnError).toMatch(/cwd/);
+    expect(out.exitCode).toBeNull();
+    expect(out.metricLines).toEqual([]);
+    expect(out.tail).toBe('');
+    const text = fs.readFileSync(log, 'utf8');
+    expect(text.startsWith('== checks\n')).toBe(true);
+    expect(text).not.toContain('never');
+  });
+
+  it('appends runs to one log; each sees only its own output', async () => {
+    const a = await runUnderWatchdog(spec('echo "METRIC run=1"; printf "no newline at end"', { header: '== run 1' }));
+    const b = await runUnderWatchdog(spec('echo "METRIC run=2"', { header: '== run 2' }));
+    expect(a.metricLines).toEqual(['METRIC run=1']);
+    expect(a.tail).toBe('METRIC run=1\nno newline at end');
+    expect(b.metricLines).toEqual(['METRIC run=2']);
+    expect(b.tail).toBe('METRIC run=2\n');
+    expect(fs.readFileSync(log, 'utf8')).toBe(
+      '== run 1\nMETRIC run=1\nno newline at end\n== run 2\nMETRIC run=2\n',
+    );
+  });
+});
+
+describe('groupSurvivors and killGroup', () => {
+  function startDetached(script: string, pidfile: string): number {
+    const child = spawn('/bin/sh', [path.join(PROCS, script), pidfile], { detached: true, stdio: 'ignore' });
+    child.unref();
+    started.push(child.pid!);
+    return child.pid!;
+  }
+
+  it('excludes zombies from the survivors', async () => {
+    const pidfile = path.join(dir, 'zombie.pid');
+    const pgid = startDetached('zombie.sh', pidfile);
+    await waitFor(pidfile);
+    const zombie = pidsIn(pidfile)[0]!;
+    // Wait until the short child has exited and is a zombie.
+    const until = Date.now() + 5000;
+    while (alive(zombie) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(fs.readFileSync(`/proc/${zombie}/stat`, 'latin1')).toMatch(/\) Z /);
+    expect(groupSurvivors(pgid)).toEqual([pgid]);
+    expect(await killGroup(pgid, 1)).toEqual([]);
+    expect(groupSurvivors(pgid)).toEqual([]);
+  });
+
+  it('kills a SIGTERM-ignoring group with SIGKILL after the grace', async () => {
+    const pidfile = path.join(dir, 'pids');
+    const pgid = startDetached('stubborn.sh', pidfile);
+    await waitFor(`${pidfile}.ready`);
+    const members = groupSurvivors(pgid);
+    expect(members).toEqual(expect.arrayContaining(pidsIn(pidfile)));
+    const t0 = Date.now();
+    expect(await killGroup(pgid, 0.4)).toEqual([]);
+    const took = (Date.now() - t0) / 1000;
+    expect(took).toBeGreaterThanOrEqual(0.35);
+    expect(took).toBeLessThan(0.4 + 1.5);
+    expect(pidsIn(pidfile).filter(alive)).toEqual([]);
+  });
+
+  it('returns at once for a group that does not exist', async () => {
+    const t0 = Date.now();
+    expect(await killGroup(2 ** 22 + 12345, 5)).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(200);
+    expect(groupSurvivors(2 ** 22 + 12345)).toEqual([]);
+  });
+});
+
+describe('log reading agrees with a plain reference', () => {
+  /** Reference: whole output split into lines, straightforwardly. */
+  function refMetrics(text: string): string[] {
+    const lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    return lines
+      .filter((l) => l.startsWith('METRIC'))
+      .map((l) => {
+        // ASCII here, so characters are bytes.
+        const cut = l.length > METRIC_MAX_LINE_BYTES;
+        let s = cut ? l.slice(0, METRIC_MAX_LINE_BYTES) : l;
+        if (s.endsWith('\r')) s = s.slice(0, -1);
+        return cut ? s + METRIC_TRUNCATED_MARK : s;
+      })
+      .slice(-10_000);
+  }
+  function refTail(text: string): string {
+    // Suffix of at most TAIL_MAX_LINES lines that fits TAIL_MAX_BYTES.
+    const body = text.endsWith('\n') ? text.slice(0, -1) : text;
+    const lines = body.split('\n');
+    for (let n = Math.min(TAIL_MAX_LINES, lines.length); n >= 1; n--) {
+      const s = lines.slice(-n).join('\n') + (text.endsWith('\n') ? '\n' : '');
+      if (Buffer.byteLength(s) <= TAIL_MAX_BYTES) return s;
+    }
+    return Buffer.from(text).subarray(-TAIL_MAX_BYTES).toString('latin1');
+  }
+
+  // Short lines built from pieces that make split needles and CRLF likely.
+  const piece = fc.constantFrom('METRIC', 'MET', 'RIC', 'x', ' ', '=', '1', '\n', '\r\n', 'METRIC a=1\n', 'yy');
+  const text = fc.array(piece, { maxLength: 200 }).map((a) => a.join(''));
+
+  it('scanMetricLines matches the reference for any chunk size and range', async () => {
+    const file = path.join(dir, 'scan.log');
+    await fc.assert(
+      fc.asyncProperty(text, text, fc.integer({ min: 1, max: 17 }), async (before, body, chunk) => {
+        // `before` is another run's output: it must not leak in.
+        const prefix = before.endsWith('\n') || before === '' ? before : before + '\n';
+        fs.writeFileSync(file, prefix + body);
+        const start = Buffer.byteLength(prefix);
+        const got = await scanMetricLines(file, start, start + Buffer.byteLength(body), chunk);
+        expect(got).toEqual(refMetrics(body));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('readTail matches the reference on ASCII output of any length', () => {
+    const file = path.join(dir, 'tail.log');
+    const line = fc.string({ unit: fc.constantFrom('a', 'b', ' '), maxLength: 300 });
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 120 }), fc.boolean(), fc.string({ maxLength: 50 }), (ls, nl, before) => {
+        const body = ls.join('\n') + (nl && ls.length > 0 ? '\n' : '');
+        const prefix = before.replace(/[^\x20-\x7e]/g, '') + '\n';
+        fs.writeFileSync(file, prefix + body);
+        const start = prefix.length;
+        const got = readTail(file, start, start + body.length);
+        expect(got).toBe(refTail(body));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('readTail never starts inside a multi-byte character', () => {
+    const file = path.join(dir, 'utf8.log');
+    const body = 'é'.repeat(5000); // 10,000 bytes, no newline
+    fs.writeFileSync(file, body);
+    const got = readTail(file, 0, Buffer.byteLength(body));
+    expect(got).toBe('é'.repeat(TAIL_MAX_BYTES / 2));
+    // One ASCII byte at the end shifts the window to start mid-character.
+    fs.writeFileSync(file, body + 'x');
+    const odd = readTail(file, 0, Buffer.byteLength(body) + 1);
+    expect(odd).toBe('é'.repeat(TAIL_MAX_BYTES / 2 - 1) + 'x');
+    expect(odd).not.toContain('\ufffd');
+  });
+});
