@@ -1,0 +1,33 @@
+// How far the best kept result sits from the baseline, in units of the
+// segment's run-to-run spread (MAD of the valid runs' primary values): the
+// field's convention for "is this gain bigger than the noise?".
+import { mad } from './stats.ts';
+
+export type ConfidenceLabel = 'high' | 'marginal' | 'within noise';
+
+/** Fewer valid runs than this give no meaningful spread. */
+export const MIN_CONFIDENCE_RUNS = 3;
+export const HIGH_CONFIDENCE = 2;
+export const MARGINAL_CONFIDENCE = 1;
+
+/**
+ * primaries: the primary values of the segment's valid runs (status ok), in
+ * order. Zero and negative values are legal metrics and are used as they are.
+ * value = |bestKept − baseline| / MAD(primaries); null when it cannot be
+ * computed (fewer than 3 runs, no baseline or best, MAD 0), never Infinity/NaN.
+ */
+export function confidence(i: {
+  primaries: readonly number[];
+  baseline: number | null;
+  bestKept: number | null;
+}): { value: number | null; label: ConfidenceLabel | null } {
+  if (i.primaries.length < MIN_CONFIDENCE_RUNS || i.baseline === null || i.bestKept === null) {
+    return { value: null, label: null };
+  }
+  const spread = mad(i.primaries);
+  const value = Math.abs(i.bestKept - i.baseline) / spread;
+  if (!(spread > 0) || !Number.isFinite(value)) return { value: null, label: null };
+  const label: ConfidenceLabel =
+    value >= HIGH_CONFIDENCE ? 'high' : value >= MARGINAL_CONFIDENCE ? 'marginal' : 'within noise';
+  return { value, label };
+}

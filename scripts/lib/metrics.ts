@@ -1,0 +1,57 @@
+// `METRIC name=value` lines, as benchmarks print them. A line that starts with
+// the METRIC keyword was meant for us, so anything wrong with it becomes a
+// warning (the run log shows it) instead of being silently dropped; any other
+// line is ordinary output and returns null.
+import { METRIC_NAME } from './schema.ts';
+
+export type MetricLineResult = { name: string; value: number } | { warning: string };
+
+// Names that would reach Object.prototype if a caller ever indexed a plain
+// object with them. Refused outright rather than trusted to every consumer.
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+
+const KEYWORD = /^METRIC(?:\s|$)/;
+const SHAPE = /^METRIC\s+([^\s=]+)\s*=\s*(\S+)$/;
+// Plain decimal with optional sign, fraction and exponent: no hex, no
+// underscores, no empty string (Number('') is 0), no 'Infinity'.
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
+
+function quote(line: string): string {
+  const s = line.trim();
+  return JSON.stringify(s.length > 120 ? `${s.slice(0, 117)}...` : s);
+}
+
+export function parseMetricLine(line: string): MetricLineResult | null {
+  const s = line.trim();
+  if (!KEYWORD.test(s)) return null;
+  const m = SHAPE.exec(s);
+  if (!m) return { warning: `ignored METRIC line ${quote(line)}: expected METRIC name=value` };
+  const name = m[1] as string;
+  const raw = m[2] as string;
+  if (FORBIDDEN.has(name)) return { warning: `ignored METRIC line ${quote(line)}: reserved name ${name}` };
+  if (!METRIC_NAME.test(name)) return { warning: `ignored METRIC line ${quote(line)}: invalid name ${JSON.stringify(name)}` };
+  if (NON_FINITE.test(raw)) return { warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
+  if (!NUMBER.test(raw)) return { warning: `ignored METRIC line ${quote(line)}: not a number: ${JSON.stringify(raw)}` };
+  const value = Number(raw);
+  // e.g. 1e999 parses to Infinity.
+  if (!Number.isFinite(value)) return { warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
+  return { name, value };
+}
+
+/**
+ * Parse every METRIC line; the last value of a name wins. The result is a
+ * plain object built from a Map with only validated, non-reserved names as own
+ * data properties, so it cannot pollute prototypes and serialises as JSON.
+ */
+export function parseMetrics(lines: Iterable<string>): { metrics: Record<string, number>; warnings: string[] } {
+  const found = new Map<string, number>();
+  const warnings: string[] = [];
+  for (const line of lines) {
+    const r = parseMetricLine(line);
+    if (r === null) continue;
+    if ('warning' in r) warnings.push(r.warning);
+    else found.set(r.name, r.value);
+  }
+  return { metrics: Object.fromEntries(found), warnings };
+}

@@ -1,0 +1,111 @@
+// Small descriptive statistics and the two quantile functions the noise test
+// needs. Inputs are finite numbers (the metric parser refuses anything else).
+// Every function that summarises a sample throws a RangeError on an empty one:
+// an empty sample is a caller bug, and a silent NaN would travel into a verdict.
+
+function nonEmpty(xs: readonly number[], what: string): void {
+  if (xs.length === 0) throw new RangeError(`${what} of an empty sample`);
+}
+
+/**
+ * Arithmetic mean. Summed as offsets from the first value so that n identical
+ * values give back exactly that value (a naive sum of 0.1 three times does
+ * not), which keeps a deterministic benchmark's scatter at exactly zero.
+ */
+export function mean(xs: readonly number[]): number {
+  nonEmpty(xs, 'mean');
+  const shift = xs[0] as number;
+  let s = 0;
+  for (const x of xs) s += x - shift;
+  return shift + s / xs.length;
+}
+
+/** Sum of squared deviations from the mean, Σ(x − mean)² (0 for one value). */
+export function sumSquares(xs: readonly number[]): number {
+  const m = mean(xs);
+  let ss = 0;
+  for (const x of xs) ss += (x - m) * (x - m);
+  return ss;
+}
+
+/** Sample variance (n − 1 denominator). One value has no observable scatter: returns 0. */
+export function variance(xs: readonly number[]): number {
+  nonEmpty(xs, 'variance');
+  return xs.length < 2 ? 0 : sumSquares(xs) / (xs.length - 1);
+}
+
+/** Median; the mean of the two middle values for an even count. */
+export function median(xs: readonly number[]): number {
+  nonEmpty(xs, 'median');
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Unscaled median absolute deviation: median(|x − median(x)|). Not multiplied by 1.4826. */
+export function mad(xs: readonly number[]): number {
+  const m = median(xs);
+  return median(xs.map((x) => Math.abs(x - m)));
+}
+
+/**
+ * Quantile of the standard normal distribution (inverse CDF), for 0 < p < 1.
+ * Rational approximation in three regions (centre, two tails), after
+ * P. J. Acklam's published coefficients; relative error below 1.2e-9.
+ */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1), got ${p}`);
+  const lowTail = 0.02425;
+  if (p < lowTail) return tail(p);
+  if (p > 1 - lowTail) return -tail(1 - p);
+  const q = p - 0.5;
+  const r = q * q;
+  const num = ((((-39.69683028665376 * r + 220.9460984245205) * r - 275.9285104469687) * r + 138.357751867269) * r -
+    30.66479806614716) * r + 2.506628277459239;
+  const den = ((((-54.47609879822406 * r + 161.5858368580409) * r - 155.6989798598866) * r + 66.80131188771972) * r -
+    13.28068155288572) * r + 1;
+  return (num * q) / den;
+}
+
+function tail(p: number): number {
+  const q = Math.sqrt(-2 * Math.log(p));
+  const num = ((((-0.007784894002430293 * q - 0.3223964580411365) * q - 2.400758277161838) * q - 2.549732539343734) * q +
+    4.374664141464968) * q + 2.938163982698783;
+  const den = (((0.007784695709041462 * q + 0.3224671290700398) * q + 2.445134137142996) * q + 3.754408661907416) * q + 1;
+  return num / den;
+}
+
+/**
+ * Quantile of Student's t distribution with df degrees of freedom (df > 0,
+ * integer or not). Exact closed forms for df 1, 2 and 4; Newton on the closed
+ * CDF for df 3; otherwise the Cornish-Fisher expansion around the normal
+ * quantile to 1/df⁴, whose relative error is below 1e-4 from df 5 on.
+ */
+export function studentTQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`studentTQuantile: p must be in (0, 1), got ${p}`);
+  if (!(df > 0)) throw new RangeError(`studentTQuantile: df must be > 0, got ${df}`);
+  if (df === 1) return Math.tan(Math.PI * (p - 0.5));
+  if (df === 2) return (2 * p - 1) / Math.sqrt(2 * p * (1 - p));
+  if (df === 4) {
+    const a = 4 * p * (1 - p);
+    const q = Math.cos(Math.acos(Math.sqrt(a)) / 3) / Math.sqrt(a);
+    return Math.sign(p - 0.5) * 2 * Math.sqrt(q - 1);
+  }
+  const z = normalQuantile(p);
+  const z2 = z * z;
+  let t =
+    z +
+    (z * (z2 + 1)) / (4 * df) +
+    (z * ((5 * z2 + 16) * z2 + 3)) / (96 * df ** 2) +
+    (z * (((3 * z2 + 19) * z2 + 17) * z2 - 15)) / (384 * df ** 3) +
+    (z * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945)) / (92160 * df ** 4);
+  if (df === 3) {
+    const s3 = Math.sqrt(3);
+    for (let i = 0; i < 4; i++) {
+      const cdf = 0.5 + (t / (s3 * (1 + (t * t) / 3)) + Math.atan(t / s3)) / Math.PI;
+      const pdf = (6 * s3) / (Math.PI * (3 + t * t) ** 2);
+      t -= (cdf - p) / pdf;
+    }
+  }
+  return t;
+}
