@@ -1,0 +1,33 @@
+#!/bin/sh
+# Shim for every autoloop hook: sh run.sh session-start|stop|pre-tool-use.
+# These hooks fire on every tool call of every session of everyone who has the
+# plugin installed, so a project without an autoloop experiment must cost
+# nothing: no Node start, not even a read of stdin. Only shell builtins run
+# before the exec.
+
+# The engine keeps its state at the repository's top; the session may have
+# started in a subdirectory. Walk up, stopping at the repository's top.
+dir="${CLAUDE_PROJECT_DIR:-$PWD}"
+while [ ! -f "$dir/.autoloop/active.json" ]; do
+  if [ -e "$dir/.git" ] || [ -z "$dir" ] || [ "$dir" = / ]; then exit 0; fi
+  dir="${dir%/*}"
+  [ -n "$dir" ] || dir=/
+done
+
+if ! command -v node >/dev/null 2>&1; then
+  # Say it once per project, not on every tool call; never fail the call.
+  marker="$dir/.autoloop/node-missing"
+  if [ ! -e "$marker" ]; then
+    echo "autoloop: node was not found on PATH, so the autoloop hooks are off (install Node.js 20 or later)." >&2
+    : >"$marker" 2>/dev/null
+  fi
+  exit 0
+fi
+
+case "$0" in */*) here="${0%/*}" ;; *) here=. ;; esac
+root="${CLAUDE_PLUGIN_ROOT:-$here/..}"
+if [ ! -f "$root/dist/hooks.mjs" ]; then
+  echo "autoloop: $root/dist/hooks.mjs is missing (run npm run build in the plugin); hooks are off." >&2
+  exit 0
+fi
+AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.mjs" "$1"

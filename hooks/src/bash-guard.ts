@@ -1,0 +1,592 @@
+// What a Bash command would do to the experiment: does it run hand-made git
+// that moves or rewrites history (the engine owns git), does it write a file
+// that judges the metric or belongs to the engine, and does it drive the
+// engine (which is how a session claims the loop)?
+//
+// Best effort by design: the shell is Turing-complete, so the guard looks at
+// what a command visibly does (words, redirections, cd, git -C, wrappers such
+// as env/sudo/xargs, sh -c, eval, $(…), heredocs fed to a shell) and lets
+// through what it cannot know (a path held in an unknown variable).
+import path from 'node:path';
+import { canonical, GLOB_CHARS, globDenial, relOf, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
+import { lex, type Redir, type Word } from './shell-lexer.ts';
+
+export interface GuardContext {
+  policy: Policy;
+  /** Directory the command starts in (the session's cwd). */
+  cwd: string;
+  /** HOME, CLAUDE_PROJECT_DIR, …: the variables a command may use in a path. */
+  env: Record<string, string | undefined>;
+  /** The plugin's own directory: its dist/*.mjs and scripts/*.ts are the engine. */
+  pluginRoot: string | null;
+}
+
+export interface BashVerdict {
+  deny: Denial | null;
+  /** The command runs init/run/log-experiment (or chain): the session drives the loop. */
+  claims: boolean;
+}
+
+/** Engine entry points; running one of them makes a session the loop's owner. */
+export const ENGINE_SCRIPT = /^(?:(?:init|run|log)-experiment|chain(?:-experiment)?)\.(?:mjs|ts)$/;
+
+/** A word after expansion. */
+interface Exp {
+  text: string;
+  /** Part of it is only known at run time ($(…), $1, an unknown variable). */
+  dynamic: boolean;
+  /** Unquoted *, ?, [ or {a,b}: the shell expands it to matching names. */
+  glob: boolean;
+  /** NAME=value at the start of a command. */
+  assign: string | null;
+}
+
+export const GIT_REASON = (sub: string): Denial =>
+  `autoloop: the engine owns git while the loop runs; do not run "git ${sub}" by hand. Edit files in scope, then run run-experiment and log-experiment: log-experiment commits a keep and reverts anything else. Read-only git (status, diff, log, show) is fine.`;
+
+const KNOWN_VARS = ['HOME', 'CLAUDE_PROJECT_DIR', 'CLAUDE_PLUGIN_ROOT', 'CLAUDE_PLUGIN_DATA', 'TMPDIR', 'USER'];
+const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'ash', 'mksh']);
+const RUNNERS = new Set(['node', 'tsx', 'bun', 'deno', 'npx', 'ts-node', 'nodejs']);
+const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', '!', '{', '}', 'esac', 'coproc']);
+const HEADERS = new Set(['for', 'select', 'case', 'function', '[[', '((']);
+const GIT_ALWAYS = new Set([
+  'commit', 'reset', 'checkout', 'switch', 'restore', 'rebase', 'merge', 'revert', 'cherry-pick',
+  'push', 'pull', 'am', 'update-ref', 'filter-branch', 'filter-repo', 'replace',
+]);
+const MAX_DEPTH = 8;
+
+interface Options {
+  /** Short options that take a value (attached or the next word). */
+  arg?: string;
+  /** Short options that swallow the rest of their cluster but never the next word (sed -i.bak). */
+  suffix?: string;
+  /** Long options that take the next word as value when written without `=`. */
+  long?: string[];
+}
+
+interface Parsed {
+  operands: Exp[];
+  /** Option name ("t", "--target-directory", "i") → value ('' for a flag). */
+  opts: Map<string, string>;
+}
+
+/** getopt-style split of a command's arguments into options and operands. */
+function parseArgs(args: Exp[], spec: Options = {}): Parsed {
+  const operands: Exp[] = [];
+  const opts = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const w = args[i]!;
+    const t = w.text;
+    if (t === '--') {
+      operands.push(...args.slice(i + 1));
+      break;
+    }
+    if (t.startsWith('--') && t.length > 2) {
+      const eq = t.indexOf('=');
+      if (eq > 0) opts.set(t.slice(0, eq), t.slice(eq + 1));
+      else if (spec.long?.includes(t)) opts.set(t, args[++i]?.text ?? '');
+      else opts.set(t, '');
+      continue;
+    }
+    if (t.startsWith('-') && t.length > 1 && !w.dynamic) {
+      for (let k = 1; k < t.length; k++) {
+        const c = t[k]!;
+        if (spec.suffix?.includes(c)) {
+          opts.set(c, t.slice(k + 1));
+          break;
+        }
+        if (spec.arg?.includes(c)) {
+          opts.set(c, k + 1 < t.length ? t.slice(k + 1) : (args[++i]?.text ?? ''));
+          break;
+        }
+        opts.set(c, '');
+      }
+      continue;
+    }
+    operands.push(w);
+  }
+  return { operands, opts };
+}
+
+/** Index of the first operand (the wrapped command), skipping options. */
+function skipOptions(args: Exp[], from: number, spec: Options = {}): number {
+  let i = from;
+  while (i < args.length) {
+    const t = args[i]!.text;
+    if (t === '--') return i + 1;
+    if (!t.startsWith('-') || t.length < 2) return i;
+    if (t.startsWith('--')) i += !t.includes('=') && spec.long?.includes(t) ? 2 : 1;
+    else {
+      const body = t.slice(1);
+      const argAt = [...body].findIndex((c) => spec.arg?.includes(c));
+      i += argAt >= 0 && argAt === body.length - 1 ? 2 : 1;
+    }
+  }
+  return i;
+}
+
+const literal = (text: string): Exp => ({ text, dynamic: false, glob: false, assign: null });
+const DYNAMIC: Exp = { text: '', dynamic: true, glob: false, assign: null };
+
+class Guard {
+  private cwd: string | null;
+  private readonly vars = new Map<string, string | null>();
+  deny: Denial | null = null;
+  claims = false;
+
+  constructor(private readonly ctx: GuardContext) {
+    this.cwd = ctx.cwd;
+  }
+
+  script(src: string, depth: number): void {
+    if (depth > MAX_DEPTH || this.deny) return;
+    const { tokens, nested } = lex(src);
+    const stack: (string | null)[] = [];
+    let words: Word[] = [];
+    let redirs: Redir[] = [];
+    for (const t of tokens) {
+      if (this.deny) return;
+      if (t.kind === 'word') words.push(t);
+      else if (t.kind === 'redir') redirs.push(t);
+      else {
+        this.simple(words, redirs, depth);
+        words = [];
+        redirs = [];
+        // ( … ) is a subshell: a cd inside it does not outlive it.
+        if (t.op === '(') stack.push(this.cwd);
+        if (t.op === ')' && stack.length) this.cwd = stack.pop()!;
+      }
+    }
+    this.simple(words, redirs, depth);
+    // $(…) and friends run in a subshell that starts where the command started.
+    const cwd = this.cwd;
+    for (const n of nested) {
+      this.script(n, depth + 1);
+      this.cwd = cwd;
+    }
+  }
+
+  private expand(w: Word): Exp {
+    let text = '';
+    let dynamic = false;
+    let glob = false;
+    for (const p of w.parts) {
+      if (p.k === 'lit') {
+        text += p.s;
+        if (!p.q && /[*?[]|\{[^}]*,[^}]*\}/.test(p.s)) glob = true;
+      } else if (p.k === 'var') {
+        const v = this.variable(p.name);
+        if (v === null) dynamic = true;
+        else text += v;
+      } else if (p.k === 'home') {
+        const home = this.ctx.env.HOME;
+        if (home) text += home;
+        else dynamic = true;
+      } else dynamic = true;
+    }
+    const first = w.parts[0];
+    const m = first && first.k === 'lit' && !first.q ? /^([A-Za-z_]\w*)\+?=/.exec(first.s) : null;
+    return { text, dynamic, glob, assign: m ? m[1]! : null };
+  }
+
+  private variable(name: string): string | null {
+    if (this.vars.has(name)) return this.vars.get(name) ?? null;
+    if (name === 'PWD') return this.cwd;
+    if (KNOWN_VARS.includes(name)) return this.ctx.env[name] ?? null;
+    return null;
+  }
+
+  private setVar(w: Exp): void {
+    if (!w.assign) return;
+    const value = w.text.slice(w.text.indexOf('=') + 1);
+    this.vars.set(w.assign, w.dynamic ? null : value);
+  }
+
+  private simple(raw: Word[], redirs: Redir[], depth: number): void {
+    let words = raw.map((w) => this.expand(w));
+    while (words.length && RESERVED.has(words[0]!.text)) words = words.slice(1);
+    if (words.length && HEADERS.has(words[0]!.text)) words = [];
+    for (const r of redirs) this.redirect(r);
+    let i = 0;
+    while (i < words.length && words[i]!.assign) i++;
+    if (i === words.length) {
+      // Only assignments: they stay set for the rest of the script.
+      words.forEach((w) => this.setVar(w));
+      return;
+    }
+    this.command(words.slice(i), redirs, depth);
+  }
+
+  private redirect(r: Redir): void {
+    if (!r.target || !['>', '>>', '>|', '&>', '&>>', '<>', '>&'].includes(r.op)) return;
+    const t = this.expand(r.target);
+    if (r.op === '>&' && /^(\d+|-)$/.test(t.text)) return; // fd duplication, not a file
+    this.target(t, false);
+  }
+
+  private resolve(w: Exp, base: string | null = this.cwd): string | null {
+    if (w.dynamic || w.text === '') return null;
+    if (path.isAbsolute(w.text)) return path.normalize(w.text);
+    return base === null ? null : path.resolve(base, w.text);
+  }
+
+  /** Check one file the command would write (tree: it may remove or move a whole directory). */
+  private target(w: Exp, tree: boolean, base: string | null = this.cwd): void {
+    if (this.deny) return;
+    const abs = this.resolve(w, base);
+    if (abs === null) return; // only known at run time
+    const policy = this.ctx.policy;
+    if (w.glob && GLOB_CHARS.test(w.text)) {
+      this.deny = globDenial(policy, abs, tree);
+      return;
+    }
+    const c = canonical(abs);
+    const rel = relOf(policy, c);
+    if (rel === null) {
+      // Outside the project, unless it holds the project (rm -rf ..).
+      if (tree && (policy.projectDir + path.sep).startsWith(c === path.sep ? c : c + path.sep)) this.deny = treeDenial(policy, '');
+      return;
+    }
+    this.deny = tree ? treeDenial(policy, rel) : writeDenial(policy, rel);
+  }
+
+  /** Strip env prefixes and wrappers (env, sudo, xargs, timeout, …) down to the command that runs. */
+  private unwrap(words: Exp[]): { words: Exp[]; dir: string | null | undefined } {
+    let dir: string | null | undefined;
+    for (let guard = 0; guard < 16 && words.length; guard++) {
+      let i = 0;
+      while (i < words.length && words[i]!.assign) i++;
+      words = words.slice(i);
+      if (!words.length) break;
+      const prog = path.basename(words[0]!.text);
+      let next: number;
+      switch (prog) {
+        case 'env': {
+          next = 1;
+          while (next < words.length) {
+            const t = words[next]!.text;
+            if (t === '--') {
+              next++;
+              break;
+            }
+            if (t === '-C' || t === '--chdir') {
+              dir = this.resolve(words[next + 1] ?? DYNAMIC);
+              next += 2;
+            } else if (t === '-u' || t === '--unset' || t === '-S' || t === '--split-string') {
+              if (t === '-S' || t === '--split-string') return { words: this.split(words.slice(next + 1)), dir };
+              next += 2;
+            } else if (t.startsWith('-') || words[next]!.assign || /^[A-Za-z_]\w*=/.test(t)) next++;
+            else break;
+          }
+          break;
+        }
+        case 'command':
+        case 'builtin':
+          if (words.slice(1).some((w) => /^-[a-zA-Z]*[vV]/.test(w.text))) return { words: [], dir }; // a lookup, runs nothing
+          next = skipOptions(words, 1);
+          break;
+        case 'exec':
+          next = skipOptions(words, 1, { arg: 'a' });
+          break;
+        case 'nohup':
+        case 'chronic':
+        case 'unbuffer':
+        case 'caffeinate':
+        case 'doas':
+        case 'noglob':
+          next = skipOptions(words, 1, { arg: 'u' });
+          break;
+        case 'time':
+          next = skipOptions(words, 1, { arg: 'fo', long: ['--format', '--output'] });
+          break;
+        case 'nice':
+          next = skipOptions(words, 1, { arg: 'n', long: ['--adjustment'] });
+          break;
+        case 'ionice':
+          next = skipOptions(words, 1, { arg: 'cnpPu', long: ['--class', '--classdata'] });
+          break;
+        case 'stdbuf':
+          next = skipOptions(words, 1, { arg: 'ioe' });
+          break;
+        case 'timeout':
+          next = skipOptions(words, 1, { arg: 'sk', long: ['--signal', '--kill-after'] }) + 1; // + DURATION
+          break;
+        case 'sudo':
+          next = skipOptions(words, 1, { arg: 'ugChprtTUD', long: ['--user', '--group', '--host', '--prompt', '--chdir'] });
+          break;
+        case 'xargs':
+          next = skipOptions(words, 1, { arg: 'adEeIiLlnPs', long: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--replace'] });
+          break;
+        case 'watch':
+          next = skipOptions(words, 1, { arg: 'nqd', long: ['--interval'] });
+          // watch "cmd args" runs its single argument through sh -c.
+          if (words.length === next + 1) return { words: this.split(words.slice(next)), dir };
+          break;
+        default:
+          return { words, dir };
+      }
+      words = words.slice(next);
+    }
+    return { words, dir };
+  }
+
+  /** Re-split a string that a wrapper hands to a shell (env -S, watch "…"). */
+  private split(words: Exp[]): Exp[] {
+    const text = words.map((w) => w.text).join(' ');
+    const sub = lex(text).tokens;
+    return sub.flatMap((t) => (t.kind === 'word' ? [this.expand(t)] : []));
+  }
+
+  private command(all: Exp[], redirs: Redir[], depth: number): void {
+    const { words, dir } = this.unwrap(all);
+    if (!words.length || words[0]!.dynamic) return;
+    const prog = path.basename(words[0]!.text);
+    const args = words.slice(1);
+    const saved = this.cwd;
+    if (dir !== undefined) this.cwd = dir; // env -C: only for this command
+    try {
+      if (this.engine(prog, words)) return; // the engine's own scripts are always allowed
+      this.dispatch(prog, args, words, redirs, depth);
+    } finally {
+      if (dir !== undefined) this.cwd = saved;
+    }
+  }
+
+  /** Is this an invocation of one of the plugin's engine scripts? Marks the claim. */
+  private engine(prog: string, words: Exp[]): boolean {
+    let script: Exp | undefined;
+    if (RUNNERS.has(prog)) {
+      const i = skipOptions(words, 1, { arg: 'rCe', long: ['--require', '--import', '--loader', '--experimental-loader', '--conditions', '--eval'] });
+      const opts = words.slice(1, i).map((w) => w.text);
+      if (opts.some((o) => o === '-e' || o === '--eval' || o === '-p' || o === '--print')) return false;
+      let j = i;
+      while (j < words.length && ['tsx', 'run', 'exec', 'ts-node'].includes(words[j]!.text)) j++;
+      script = words[j];
+    } else script = words[0];
+    if (!script || script.dynamic) return false;
+    const base = path.basename(script.text);
+    if (ENGINE_SCRIPT.test(base)) {
+      this.claims = true;
+      return true;
+    }
+    const root = this.ctx.pluginRoot;
+    const abs = this.resolve(script);
+    if (!root || !abs || !/\.(mjs|ts)$/.test(base)) return false;
+    // Resolve the directory, not the file: an engine bundle may itself be a link.
+    const dir = canonical(path.dirname(abs));
+    return dir === path.join(root, 'dist') || dir === path.join(root, 'scripts');
+  }
+
+  private dispatch(prog: string, args: Exp[], words: Exp[], redirs: Redir[], depth: number): void {
+    switch (prog) {
+      case 'cd':
+      case 'pushd': {
+        const ops = args.filter((a) => !/^-[LPe@]+$/.test(a.text));
+        if (!ops.length) this.cwd = this.ctx.env.HOME ?? null;
+        else if (ops[0]!.text === '-') this.cwd = null;
+        else this.cwd = this.resolve(ops[0]!);
+        return;
+      }
+      case 'popd':
+        this.cwd = null;
+        return;
+      case 'export':
+      case 'declare':
+      case 'typeset':
+      case 'local':
+      case 'readonly':
+        args.forEach((a) => this.setVar(a.assign ? a : { ...a, assign: /^([A-Za-z_]\w*)=/.exec(a.text)?.[1] ?? null }));
+        return;
+      case 'git':
+        return this.git(args);
+      case 'eval':
+        return this.script(args.map((a) => a.text).join(' '), depth + 1);
+      case 'find':
+        return this.find(args, redirs, depth);
+    }
+    if (SHELLS.has(prog)) return this.shell(args, redirs, depth);
+    this.writes(prog, args);
+  }
+
+  /** sh -c '…', bash <<EOF … EOF, bash <<< '…': look at the script the shell will run. */
+  private shell(args: Exp[], redirs: Redir[], depth: number): void {
+    let i = 0;
+    let inline = false;
+    while (i < args.length) {
+      const t = args[i]!.text;
+      if (t === '--' || t === '-') {
+        i++;
+        break;
+      }
+      if (!/^[-+]/.test(t) || t.length < 2) break;
+      if (/^-[a-zA-Z]*c/.test(t) && !t.startsWith('--')) inline = true;
+      i += t === '-o' || t === '+o' || t === '-O' || t === '+O' ? 2 : 1;
+    }
+    if (inline) {
+      const src = args[i];
+      if (src && !src.dynamic) this.script(src.text, depth + 1);
+      return;
+    }
+    if (i < args.length) return; // runs a script file: not visible from here
+    for (const r of redirs) {
+      if ((r.op === '<<' || r.op === '<<-') && r.body !== null) this.script(r.body, depth + 1);
+      if (r.op === '<<<' && r.target) {
+        const t = this.expand(r.target);
+        if (!t.dynamic) this.script(t.text, depth + 1);
+      }
+    }
+  }
+
+  /** find … -exec cmd {} ; runs cmd. */
+  private find(args: Exp[], redirs: Redir[], depth: number): void {
+    for (let i = 0; i < args.length; i++) {
+      if (!['-exec', '-execdir', '-ok', '-okdir'].includes(args[i]!.text)) continue;
+      const sub: Exp[] = [];
+      for (i++; i < args.length && args[i]!.text !== ';' && args[i]!.text !== '+'; i++) {
+        sub.push(args[i]!.text.includes('{}') ? DYNAMIC : args[i]!);
+      }
+      if (sub.length) this.command(sub, redirs, depth);
+    }
+  }
+
+  private git(args: Exp[]): void {
+    let dir: string | null = this.cwd;
+    let i = 0;
+    const withValue = ['-c', '--namespace', '--exec-path', '--config-env', '--super-prefix', '--attr-source'];
+    while (i < args.length) {
+      const t = args[i]!.text;
+      if (t === '-C') {
+        dir = this.resolve(args[i + 1] ?? DYNAMIC, dir);
+        i += 2;
+      } else if (t === '--work-tree' || t === '--git-dir') {
+        dir = this.gitDir(t, args[i + 1] ?? DYNAMIC, dir);
+        i += 2;
+      } else if (t.startsWith('--work-tree=') || t.startsWith('--git-dir=')) {
+        const [opt, value] = [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)];
+        dir = this.gitDir(opt, { ...args[i]!, text: value }, dir);
+        i++;
+      } else if (withValue.includes(t)) i += 2;
+      else if (t.startsWith('-')) i++;
+      else break;
+    }
+    const subWord = args[i];
+    if (!subWord || subWord.dynamic) return;
+    const sub = subWord.text;
+    const rest = args.slice(i + 1);
+    // Another repository (outside the project) is none of the loop's business.
+    if (dir !== null && relOf(this.ctx.policy, dir) === null) return;
+    const flags = rest.map((r) => r.text);
+    const shortHas = (chars: string): boolean => flags.some((f) => /^-[a-zA-Z]+$/.test(f) && [...f.slice(1)].some((c) => chars.includes(c)));
+    const longHas = (...names: string[]): boolean => flags.some((f) => names.includes(f.split('=')[0]!));
+    let denied = GIT_ALWAYS.has(sub);
+    if (sub === 'clean') denied = !(shortHas('n') || longHas('--dry-run'));
+    if (sub === 'stash') {
+      const action = flags.find((f) => !f.startsWith('-'));
+      denied = !(action === 'list' || action === 'show');
+    }
+    if (sub === 'branch') denied = shortHas('dDmMfC') || longHas('--delete', '--move', '--force', '--copy');
+    if (sub === 'tag') denied = shortHas('df') || longHas('--delete', '--force');
+    if (denied) {
+      const amend = sub === 'commit' && longHas('--amend') ? ' --amend' : '';
+      this.deny = GIT_REASON(sub + amend);
+      return;
+    }
+    if (sub === 'rm' || sub === 'mv') {
+      for (const op of parseArgs(rest).operands) this.target(op, true, dir);
+    }
+  }
+
+  private gitDir(opt: string, value: Exp, dir: string | null): string | null {
+    const abs = this.resolve(value, dir);
+    if (abs === null) return null;
+    return opt.startsWith('--git-dir') && path.basename(abs) === '.git' ? path.dirname(abs) : abs;
+  }
+
+  /** Commands that write the files named in their arguments. */
+  private writes(prog: string, args: Exp[]): void {
+    const each = (ops: Exp[], tree = false): void => ops.forEach((o) => this.target(o, tree));
+    const into = (dest: Exp, srcs: Exp[]): void => {
+      this.target(dest, false);
+      for (const s of srcs) if (!s.dynamic && !dest.dynamic) this.target({ ...dest, text: path.join(dest.text, path.basename(s.text)) }, false);
+    };
+    switch (prog) {
+      case 'tee':
+        return each(parseArgs(args).operands);
+      case 'rm':
+      case 'rmdir':
+      case 'unlink':
+        return each(parseArgs(args).operands, true);
+      case 'shred':
+        return each(parseArgs(args, { arg: 'ns', long: ['--iterations', '--size', '--random-source'] }).operands);
+      case 'touch':
+        return each(parseArgs(args, { arg: 'rdt', long: ['--reference', '--date'] }).operands);
+      case 'truncate':
+        return each(parseArgs(args, { arg: 'sr', long: ['--size', '--reference'] }).operands);
+      case 'chmod':
+      case 'chown':
+      case 'chgrp': {
+        // chmod -w file: "-w" is the mode, not an option.
+        const modeLike = prog === 'chmod' ? args.findIndex((a) => /^-[rwxXstugoa]+$/.test(a.text)) : -1;
+        const rest = modeLike >= 0 ? args.filter((_, k) => k !== modeLike) : args;
+        const p = parseArgs(rest, { long: ['--reference'] });
+        const ops = p.opts.has('--reference') || modeLike >= 0 ? p.operands : p.operands.slice(1);
+        return each(ops, p.opts.has('R') || p.opts.has('--recursive'));
+      }
+      case 'cp':
+      case 'ln':
+      case 'install': {
+        const p = parseArgs(args, { arg: prog === 'install' ? 'tSmogC' : 'tS', long: ['--target-directory', '--suffix', '--mode', '--owner', '--group'] });
+        if (prog === 'install' && p.opts.has('d')) return each(p.operands);
+        const t = p.opts.get('t') ?? p.opts.get('--target-directory');
+        if (t !== undefined) return into(literal(t), p.operands);
+        if (prog === 'ln' && p.operands.length === 1) return into(literal(this.cwd ?? ''), p.operands);
+        const dest = p.operands[p.operands.length - 1];
+        if (!dest || p.operands.length < 2) return;
+        return p.opts.has('T') ? this.target(dest, false) : into(dest, p.operands.slice(0, -1));
+      }
+      case 'mv': {
+        const p = parseArgs(args, { arg: 'tS', long: ['--target-directory', '--suffix'] });
+        const t = p.opts.get('t') ?? p.opts.get('--target-directory');
+        each(p.operands, true); // the sources disappear
+        if (t !== undefined) return into(literal(t), p.operands);
+        const dest = p.operands[p.operands.length - 1];
+        if (dest && p.operands.length >= 2 && !p.opts.has('T')) into(dest, p.operands.slice(0, -1));
+        return;
+      }
+      case 'dd':
+        return each(args.filter((a) => a.text.startsWith('of=')).map((a) => ({ ...a, text: a.text.slice(3) })));
+      case 'sed': {
+        const p = parseArgs(args, { arg: 'efl', suffix: 'i', long: ['--expression', '--file', '--line-length'] });
+        if (!p.opts.has('i') && ![...p.opts.keys()].some((k) => k.startsWith('--in-place'))) return;
+        const hasScript = p.opts.has('e') || p.opts.has('f') || p.opts.has('--expression') || p.opts.has('--file');
+        return each(hasScript ? p.operands : p.operands.slice(1));
+      }
+      case 'perl': {
+        const p = parseArgs(args, { arg: 'eEIMmx', suffix: 'il0' });
+        if (!p.opts.has('i')) return;
+        return each(p.opts.has('e') || p.opts.has('E') ? p.operands : p.operands.slice(1));
+      }
+      case 'patch': {
+        const p = parseArgs(args, { arg: 'pioBDdFrVYzgz', long: ['--strip', '--input', '--output', '--directory'] });
+        const out = p.opts.get('o') ?? p.opts.get('--output');
+        if (out !== undefined) return this.target(literal(out), false);
+        return each(p.operands.slice(0, 1));
+      }
+      case 'curl':
+      case 'wget':
+      case 'sort': {
+        const p = parseArgs(args, { arg: prog === 'wget' ? 'Oo' : 'o', long: ['--output', '--output-document'] });
+        const out = prog === 'wget' ? (p.opts.get('O') ?? p.opts.get('--output-document')) : (p.opts.get('o') ?? p.opts.get('--output'));
+        if (out !== undefined && out !== '-') this.target(literal(out), false);
+        return;
+      }
+    }
+  }
+}
+
+/** Decide on one Bash command. */
+export function analyzeBash(command: string, ctx: GuardContext): BashVerdict {
+  const g = new Guard(ctx);
+  g.script(command, 0);
+  return { deny: g.deny, claims: g.claims };
+}

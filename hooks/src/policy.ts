@@ -1,0 +1,150 @@
+// Which paths inside the project the model may write while a loop runs.
+// Shared by the Edit/Write guard and the Bash guard.
+import fs from 'node:fs';
+import path from 'node:path';
+import picomatch from 'picomatch';
+
+export interface Policy {
+  /** Canonical (symlinks resolved) project directory. */
+  projectDir: string;
+  protect: string[];
+  writable: string[];
+  scope: string[];
+}
+
+export type Denial = string;
+
+const GLOB_CHARS = /[*?[\]{}!()]/;
+const STATE = '.autoloop';
+
+/** realpath of the longest existing prefix, so links and /tmp aliases compare equal. */
+export function canonical(p: string): string {
+  const tail: string[] = [];
+  let cur = path.resolve(p);
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(cur), ...tail.reverse());
+    } catch {
+      const parent = path.dirname(cur);
+      if (parent === cur) return path.resolve(p);
+      tail.push(path.basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+/** Repo-relative POSIX path, '' for the project itself, or null when outside it. */
+export function relToProject(policy: Policy, abs: string): string | null {
+  const rel = path.relative(policy.projectDir, abs);
+  if (rel === '') return '';
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
+  return rel.split(path.sep).join('/');
+}
+
+function matcher(pattern: string): (p: string) => boolean {
+  const clean = pattern.replace(/^\.\//, '').replace(/\/+$/, '');
+  if (!GLOB_CHARS.test(clean)) return (p) => p === clean || p.startsWith(`${clean}/`);
+  const m = picomatch(clean, { dot: true });
+  return (p) => m(p);
+}
+
+function matchesAny(patterns: string[], rel: string): boolean {
+  return patterns.some((pat) => matcher(pat)(rel));
+}
+
+/** `writable` entries are repo-relative (".autoloop/…"); entries relative to .autoloop/ are accepted too. */
+function isWritableState(policy: Policy, rel: string): boolean {
+  return policy.writable.some((w) => {
+    const full = w.startsWith(`${STATE}/`) ? w : `${STATE}/${w.replace(/^\.\//, '')}`;
+    return matcher(full)(rel);
+  });
+}
+
+/** A literal entry also covers what is under it, should the engine ever list a directory. */
+function isProtected(policy: Policy, rel: string): boolean {
+  return matchesAny(policy.protect, rel);
+}
+
+const inDir = (rel: string, dir: string): boolean => rel === dir || rel.startsWith(`${dir}/`);
+
+export const REASONS = {
+  protected: (rel: string): Denial =>
+    `autoloop: ${rel} is protected: it judges the metric (benchmark or checks) and must stay unchanged. Improve the code in scope instead; only the user can change the benchmark, by opening a new segment with init-experiment.`,
+  state: (rel: string, writable: string[]): Denial =>
+    `autoloop: ${rel} belongs to the engine (config, ledger, state). ${
+      writable.length ? `You may edit only ${writable.join(', ')} under .autoloop/;` : 'Nothing under .autoloop/ is yours to edit;'
+    } use the engine scripts for everything else.`,
+  git: (rel: string): Denial =>
+    `autoloop: ${rel} is git's own data and the engine owns git while the loop runs. Leave it alone; log-experiment commits or reverts.`,
+  scope: (rel: string, scope: string[]): Denial =>
+    `autoloop: ${rel} is outside the experiment's scope (${scope.join(', ')}). Only in-scope changes are measured and kept: edit files in scope, or ask the user to widen the scope with a new segment.`,
+};
+
+/** Would writing this repo-relative path hurt the judges, the engine's state or git? */
+export function writeDenial(policy: Policy, rel: string): Denial | null {
+  if (isProtected(policy, rel)) return REASONS.protected(rel);
+  if (inDir(rel, '.git')) return REASONS.git(rel);
+  if (inDir(rel, STATE) && !isWritableState(policy, rel)) return REASONS.state(rel, policy.writable);
+  return null;
+}
+
+/**
+ * For operations that act on a whole tree (rm -r, mv): a directory that holds
+ * a protected file, the engine's state or .git is as bad as the file itself.
+ */
+export function treeDenial(policy: Policy, rel: string): Denial | null {
+  const direct = writeDenial(policy, rel);
+  if (direct) return direct;
+  const under = (target: string): boolean => rel === '' || target.startsWith(`${rel}/`);
+  const judge = policy.protect.find((p) => !GLOB_CHARS.test(p) && under(p.replace(/^\.\//, '')));
+  if (judge) return REASONS.protected(judge);
+  if (under(STATE)) return REASONS.state(STATE, policy.writable);
+  if (under('.git')) return REASONS.git('.git');
+  return null;
+}
+
+/** A glob target (rm bench/*): test it against the files we know must not be written. */
+export function globDenial(policy: Policy, absPattern: string, tree: boolean): Denial | null {
+  // Resolve links in the literal head of the pattern; keep the pattern tail.
+  const segs = absPattern.split('/');
+  const k = segs.findIndex((s) => GLOB_CHARS.test(s));
+  const head = canonical(segs.slice(0, k).join('/') || '/');
+  const relHead = relToProject(policy, head);
+  if (relHead !== null && inDir(relHead, STATE)) return REASONS.state(relHead, policy.writable);
+  if (relHead !== null && inDir(relHead, '.git')) return REASONS.git(relHead);
+  const m = picomatch([head, ...segs.slice(k)].join('/'), { dot: true });
+  const abs = (rel: string): string => (rel ? path.join(policy.projectDir, rel) : policy.projectDir);
+  for (const p of policy.protect) {
+    const clean = p.replace(/^\.\//, '');
+    if (GLOB_CHARS.test(clean)) continue;
+    if (m(abs(clean))) return REASONS.protected(clean);
+    if (tree && ancestors(clean).some((a) => m(abs(a)))) return REASONS.protected(clean);
+  }
+  // active.json is never writable, so it stands for all of the engine's files.
+  if (m(abs(`${STATE}/active.json`)) || (tree && m(abs(STATE)))) return REASONS.state(STATE, policy.writable);
+  if (m(abs('.git/HEAD')) || (tree && m(abs('.git')))) return REASONS.git('.git');
+  // rm -rf /wo*: a pattern that takes the project directory itself.
+  if (tree && ancestors(policy.projectDir.slice(1)).concat(policy.projectDir.slice(1)).some((a) => m(`/${a}`))) return treeDenial(policy, '');
+  return null;
+}
+
+function ancestors(rel: string): string[] {
+  const parts = rel.split('/');
+  return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join('/'));
+}
+
+/** Edit/Write/NotebookEdit: everything writeDenial says, plus the scope. */
+export function editDenial(policy: Policy, rel: string): Denial | null {
+  const w = writeDenial(policy, rel);
+  if (w) return w;
+  if (inDir(rel, STATE)) return null; // a writable note or idea file: outside the scope by design
+  if (!matchesAny(policy.scope, rel)) return REASONS.scope(rel, policy.scope);
+  return null;
+}
+
+/** Absolute path → repo-relative, resolving links; null when outside the project. */
+export function relOf(policy: Policy, abs: string): string | null {
+  return relToProject(policy, canonical(abs));
+}
+
+export { GLOB_CHARS };

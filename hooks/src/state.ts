@@ -1,0 +1,78 @@
+// Reading the engine's active.json and reading/writing the hooks' own
+// session.json. A hook must never break the user's session: every failure
+// here degrades to "do nothing" plus one line on stderr.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ActiveFile, SessionFile } from './schema.ts';
+
+export interface Files {
+  projectDir: string;
+  active: string;
+  session: string;
+}
+
+export function files(projectDir: string): Files {
+  const dir = path.join(projectDir, '.autoloop');
+  return { projectDir, active: path.join(dir, 'active.json'), session: path.join(dir, 'session.json') };
+}
+
+export function warn(message: string): void {
+  process.stderr.write(`autoloop hook: ${message}\n`);
+}
+
+function readJson(file: string): unknown {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+/** The engine's view of the loop, or null when absent or unreadable (the hooks then stay out of the way). */
+export function readActive(f: Files): ActiveFile | null {
+  let raw: unknown;
+  try {
+    raw = readJson(f.active);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn(`cannot read ${f.active}; hooks are idle until the engine rewrites it`);
+    return null;
+  }
+  const parsed = ActiveFile.safeParse(raw);
+  if (!parsed.success) {
+    warn(`${f.active} does not have the expected shape; hooks are idle until the engine rewrites it`);
+    return null;
+  }
+  return parsed.data;
+}
+
+export const EMPTY_SESSION: SessionFile = {
+  owner_session: null,
+  owner_agent: null,
+  blocks: 0,
+  idle_blocks: 0,
+  last_runs: null,
+  chain_nudged: null,
+};
+
+export function readSession(f: Files): SessionFile {
+  try {
+    const parsed = SessionFile.safeParse(readJson(f.session));
+    if (parsed.success) return parsed.data;
+    warn(`${f.session} is malformed; starting from empty hook state`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn(`cannot read ${f.session}; starting from empty hook state`);
+  }
+  return { ...EMPTY_SESSION };
+}
+
+/** Temp file + rename, so a concurrent hook never reads half a file. */
+export function writeSession(f: Files, s: SessionFile): void {
+  const tmp = `${f.session}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`);
+    fs.renameSync(tmp, f.session);
+  } catch {
+    warn(`cannot write ${f.session}`);
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // nothing left to clean
+    }
+  }
+}

@@ -1,0 +1,71 @@
+// Stop: keep the owner session working while the loop is active. Claude Code
+// reports stop_hook_active=true on every Stop after the first block, so the
+// hook keeps its own counters in session.json; two caps (total blocks, blocks
+// without a new logged run) make sure a stuck model is let go.
+import type { ActiveFile, SessionFile } from './schema.ts';
+import { clip, MAX_TEXT } from './text.ts';
+
+export interface StopOutput {
+  decision?: 'block';
+  reason?: string;
+  systemMessage?: string;
+}
+
+export interface StopResult {
+  output: StopOutput | null;
+  /** New hook state to persist, or null when nothing changed. */
+  session: SessionFile | null;
+}
+
+const terminationKey = (a: ActiveFile): string => `${a.experiment}#${a.terminated_by ?? ''}#${a.runs}`;
+
+export function stopDecision(active: ActiveFile, session: SessionFile, sessionId: string, enabled: boolean): StopResult {
+  const none: StopResult = { output: null, session: null };
+  // Never hold on to a session that does not drive the loop (another Claude in the same repo).
+  if (!enabled || session.owner_session !== sessionId) return none;
+
+  if (active.loop === 'terminated') {
+    const key = terminationKey(active);
+    if (!active.chain_allowed || session.chain_nudged === key) return none;
+    return {
+      output: {
+        decision: 'block',
+        reason: `autoloop: experiment terminated (${active.terminated_by ?? 'done'}); the chain budget allows a follow-up: run /autoloop:chain`,
+      },
+      session: { ...session, chain_nudged: key },
+    };
+  }
+  if (active.loop !== 'active') return none;
+
+  // A run logged since the last block is progress: the idle streak starts over.
+  const s: SessionFile = { ...session };
+  if (s.last_runs !== null && active.runs !== s.last_runs) s.idle_blocks = 0;
+  const { max_blocks, max_idle_blocks } = active.stop_hook;
+
+  if (s.blocks >= max_blocks) {
+    return {
+      output: {
+        systemMessage: `autoloop: the Stop hook already continued this session ${s.blocks} times (stop_hook.max_blocks = ${max_blocks}), so it lets it end. The loop is still active: continue with /autoloop:run.`,
+      },
+      session: s.idle_blocks !== session.idle_blocks ? s : null,
+    };
+  }
+  if (s.idle_blocks >= max_idle_blocks) {
+    // Fresh idle budget for the next turn the user starts.
+    return {
+      output: {
+        systemMessage: `autoloop: no new run was logged over the last ${s.idle_blocks} continuations, so the Stop hook lets the session end. The loop is still active: look at the last run, then continue with /autoloop:run.`,
+      },
+      session: { ...s, idle_blocks: 0, last_runs: active.runs },
+    };
+  }
+
+  const head = `autoloop: the experiment loop is still active (${active.runs} runs logged). Next: `;
+  const tail =
+    '\nDo not ask the user whether to continue and do not wrap up: carry on (change code in scope, run-experiment, log-experiment) until the engine reports a stop.';
+  const reason = head + clip(active.next_action, MAX_TEXT - head.length - tail.length) + tail;
+  return {
+    output: { decision: 'block', reason },
+    session: { ...s, blocks: s.blocks + 1, idle_blocks: s.idle_blocks + 1, last_runs: active.runs },
+  };
+}

@@ -1,0 +1,349 @@
+// The Bash guard as a table: command → allow / deny (and whether it claims the
+// loop). @P stands for the project directory, @R for the plugin root.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeBash, type GuardContext } from '../hooks/src/bash-guard.ts';
+import { canonical } from '../hooks/src/policy.ts';
+
+let tmp: string;
+let P: string;
+let R: string;
+let ctx: GuardContext;
+
+beforeAll(() => {
+  tmp = canonical(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-guard-')));
+  P = path.join(tmp, 'project');
+  R = path.join(tmp, 'plugin');
+  for (const d of ['bench', 'src', '.autoloop/experiments/speed', '.git', 'vendor/lib']) fs.mkdirSync(path.join(P, d), { recursive: true });
+  for (const f of ['bench/bench.mjs', 'check.sh', 'src/a.js', '.autoloop/active.json', '.git/HEAD']) fs.writeFileSync(path.join(P, f), 'x');
+  fs.mkdirSync(path.join(R, 'dist'), { recursive: true });
+  fs.symlinkSync(path.join(P, 'bench'), path.join(tmp, 'bench-link'));
+  ctx = {
+    policy: {
+      projectDir: P,
+      protect: ['bench/bench.mjs', 'check.sh'],
+      writable: ['.autoloop/experiments/speed/program.md', '.autoloop/experiments/speed/ideas.md'],
+      scope: ['src/**'],
+    },
+    cwd: P,
+    env: { HOME: path.join(tmp, 'home'), CLAUDE_PROJECT_DIR: P, CLAUDE_PLUGIN_ROOT: R },
+    pluginRoot: R,
+  };
+});
+
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const fill = (cmd: string): string => cmd.replaceAll('@P', P).replaceAll('@R', R).replaceAll('@T', tmp);
+const verdict = (cmd: string) => analyzeBash(fill(cmd), ctx);
+
+type Row = [command: string, expected: 'allow' | 'deny'];
+
+const gitRows: Row[] = [
+  // history-moving git is the engine's
+  ['git commit -am "wip"', 'deny'],
+  ['git commit --amend --no-edit', 'deny'],
+  ['git commit -m "fix: a && b; c"', 'deny'],
+  ['git reset --hard', 'deny'],
+  ['git reset --hard HEAD~1', 'deny'],
+  ['git reset', 'deny'],
+  ['git checkout -- src/a.js', 'deny'],
+  ['git checkout main', 'deny'],
+  ['git switch -c other', 'deny'],
+  ['git restore src/a.js', 'deny'],
+  ['git clean -fd', 'deny'],
+  ['git clean -xfd', 'deny'],
+  ['git stash', 'deny'],
+  ['git stash pop', 'deny'],
+  ['git stash push -m x', 'deny'],
+  ['git rebase -i HEAD~3', 'deny'],
+  ['git merge feature', 'deny'],
+  ['git revert HEAD', 'deny'],
+  ['git cherry-pick abc123', 'deny'],
+  ['git push origin HEAD', 'deny'],
+  ['git pull', 'deny'],
+  ['git branch -D autoloop/speed', 'deny'],
+  ['git branch -d old', 'deny'],
+  ['git branch --delete old', 'deny'],
+  ['git branch -f main HEAD~1', 'deny'],
+  ['git tag -d v1', 'deny'],
+  ['git rm bench/bench.mjs', 'deny'],
+  ['git mv check.sh check2.sh', 'deny'],
+  // read-only git is fine
+  ['git status', 'allow'],
+  ['git status --short', 'allow'],
+  ['git diff', 'allow'],
+  ['git diff HEAD~1 --stat', 'allow'],
+  ['git log --oneline -5', 'allow'],
+  ['git show HEAD', 'allow'],
+  ['git blame src/a.js', 'allow'],
+  ['git rev-parse HEAD', 'allow'],
+  ['git ls-files', 'allow'],
+  ['git stash list', 'allow'],
+  ['git stash show -p', 'allow'],
+  ['git clean -n', 'allow'],
+  ['git clean --dry-run -d', 'allow'],
+  ['git branch', 'allow'],
+  ['git branch -a -v', 'allow'],
+  ['git tag -l', 'allow'],
+  ['git --no-pager log -3', 'allow'],
+  ['git -c core.pager=cat log', 'allow'],
+  ['git rm --cached src/a.js', 'allow'],
+  // the same words hidden in various ways
+  ['\\git reset --hard', 'deny'],
+  ['"git" reset --hard', 'deny'],
+  ["'git' 'reset' '--hard'", 'deny'],
+  ['g""it res\\et --hard', 'deny'],
+  ['/usr/bin/git reset --hard', 'deny'],
+  ['git -c user.name=x commit -m x', 'deny'],
+  ['git --no-pager commit -m x', 'deny'],
+  ['GIT_EDITOR=true git rebase --continue', 'deny'],
+  ['env GIT_EDITOR=true git commit', 'deny'],
+  ['env -i PATH=/usr/bin git reset --hard', 'deny'],
+  ['sudo git reset --hard', 'deny'],
+  ['sudo -u root git reset --hard', 'deny'],
+  ['timeout 10 git push', 'deny'],
+  ['timeout -s KILL 10 git push', 'deny'],
+  ['nohup git pull &', 'deny'],
+  ['command git reset --hard', 'deny'],
+  ['exec git checkout .', 'deny'],
+  ['nice -n 5 git stash', 'deny'],
+  ['command -v git', 'allow'],
+  // chains, subshells and groups
+  ['git status; git commit -m x', 'deny'],
+  ['git diff && git reset --hard', 'deny'],
+  ['false || git checkout .', 'deny'],
+  ['git log | head -5; git push', 'deny'],
+  ['git status & git stash', 'deny'],
+  ['(cd src; git stash)', 'deny'],
+  ['{ git status; git commit -m x; }', 'deny'],
+  ['if git diff --quiet; then git reset --hard; fi', 'deny'],
+  ['for f in a b; do git checkout $f; done', 'deny'],
+  ['while true; do git pull; done', 'deny'],
+  ['cd src\ngit add -A\ngit commit -m x', 'deny'],
+  ['git \\\n  reset --hard', 'deny'],
+  ['! git stash', 'deny'],
+  // where git runs
+  ['cd src && git reset --hard', 'deny'],
+  ['cd @T && git reset --hard', 'allow'],
+  ['cd /tmp && git clone x y && cd y && git checkout main', 'allow'],
+  ['(cd @T && git reset --hard)', 'allow'],
+  ['(cd @T) && git reset --hard', 'deny'],
+  ['git -C @T reset --hard', 'allow'],
+  ['git -C src reset --hard', 'deny'],
+  ['git -C "$CLAUDE_PROJECT_DIR" commit -m x', 'deny'],
+  ['git -C "$SOMEWHERE" commit -m x', 'deny'],
+  ['git --git-dir=@T/other/.git reset --hard', 'allow'],
+  ['git --work-tree=@P reset --hard', 'deny'],
+  ['cd "$UNKNOWN" && git reset --hard', 'deny'],
+  ['cd && git reset --hard', 'allow'],
+  ['env -C @T git reset --hard', 'allow'],
+  // command substitution, shells, eval, xargs, find
+  ['echo "$(git reset --hard)"', 'deny'],
+  ['echo `git reset --hard`', 'deny'],
+  ['x=$(git stash)', 'deny'],
+  ['diff <(git show HEAD:src/a.js) src/a.js', 'allow'],
+  ['cat <(git stash)', 'deny'],
+  ["sh -c 'git reset --hard'", 'deny'],
+  ['bash -lc "cd src && git commit -am wip"', 'deny'],
+  ['bash -c "git status"', 'allow'],
+  ['eval "git reset --hard"', 'deny'],
+  ["eval 'git' 'checkout' '.'", 'deny'],
+  ['xargs git checkout < files.txt', 'deny'],
+  ['git ls-files | xargs -n1 -I{} git checkout {}', 'deny'],
+  ["find . -name '*.orig' -exec git checkout {} \\;", 'deny'],
+  ["find . -name '*.orig' -delete", 'allow'],
+  ["watch 'git stash'", 'deny'],
+  ["env -S 'git reset --hard'", 'deny'],
+  ["bash <<'EOF'\ngit reset --hard\nEOF", 'deny'],
+  ['sh <<EOF\ncd src\ngit commit -m x\nEOF', 'deny'],
+  ['bash <<< "git commit -m x"', 'deny'],
+  ["cat <<'EOF'\ngit reset --hard\nEOF", 'allow'],
+  ['cat <<EOF\n$(git reset --hard)\nEOF', 'deny'],
+  ["cat <<'EOF'\n$(git reset --hard)\nEOF", 'allow'],
+  // only mentioned, never run
+  ["echo 'git reset --hard'", 'allow'],
+  ['echo "git commit -m x"', 'allow'],
+  ['echo "a; git reset --hard"', 'allow'],
+  ['echo a\\;git reset', 'allow'],
+  ['grep -rn "git reset" .', 'allow'],
+  ['# git reset --hard', 'allow'],
+  ['echo ok # ; git reset --hard', 'allow'],
+  ["echo $'\\x3b git reset'", 'allow'],
+  ['printf "%s\\n" "git push"', 'allow'],
+];
+
+const writeRows: Row[] = [
+  // redirections into the judges
+  ['echo x > bench/bench.mjs', 'deny'],
+  ['echo x >> bench/bench.mjs', 'deny'],
+  ['echo x >bench/bench.mjs', 'deny'],
+  ['echo x 1> bench/bench.mjs', 'deny'],
+  ['echo x &> check.sh', 'deny'],
+  ['echo x >| check.sh', 'deny'],
+  [': > check.sh', 'deny'],
+  ['> check.sh', 'deny'],
+  ['cd bench && echo > bench.mjs', 'deny'],
+  ['echo x > "$CLAUDE_PROJECT_DIR/bench/bench.mjs"', 'deny'],
+  ['echo x > ${CLAUDE_PROJECT_DIR}/check.sh', 'deny'],
+  ['echo x > @P/bench/bench.mjs', 'deny'],
+  ['echo x > ./bench/../bench/bench.mjs', 'deny'],
+  ['echo x > @T/bench-link/bench.mjs', 'deny'],
+  ["printf '%s' x > 'bench/bench.mjs'", 'deny'],
+  ['echo x > bench/"bench.mjs"', 'deny'],
+  ['echo x > bench/bench\\.mjs', 'deny'],
+  ["cat > bench/bench.mjs <<'EOF'\nexport {}\nEOF", 'deny'],
+  ['F=bench/bench.mjs; echo x > $F', 'deny'],
+  ['export F=check.sh && rm "$F"', 'deny'],
+  ['echo x > "$OUT"', 'allow'],
+  ['echo x > src/a.js', 'allow'],
+  ['echo x > @T/out.txt', 'allow'],
+  ['npm test > /dev/null 2>&1', 'allow'],
+  ['node bench/bench.mjs 2>&1 | tail -5', 'allow'],
+  ['cat bench/bench.mjs', 'allow'],
+  ['echo x > ~/notes.txt', 'allow'],
+  ['cmd >&2', 'allow'],
+  // tools that write their arguments
+  ['echo x | tee bench/bench.mjs', 'deny'],
+  ['echo x | tee -a /dev/null check.sh', 'deny'],
+  ['echo x | tee @T/log.txt', 'allow'],
+  ["sed -i 's/a/b/' bench/bench.mjs", 'deny'],
+  ["sed -i.bak -e 's/a/b/' bench/bench.mjs", 'deny'],
+  ["sed -Ei 's/a/b/' check.sh", 'deny'],
+  ["sed --in-place 's/x/y/' check.sh", 'deny'],
+  ["sed -n -i -e 's/x/y/' -e 's/z/w/' check.sh", 'deny'],
+  ["sed 's/a/b/' bench/bench.mjs", 'allow'],
+  ["sed -n '1,5p' check.sh", 'allow'],
+  ["sed -i 's/a/b/' src/a.js", 'allow'],
+  ["perl -pi -e 's/a/b/' bench/bench.mjs", 'deny'],
+  ["perl -i.bak -pe 's/a/b/' check.sh", 'deny'],
+  ["perl -ne 'print' bench/bench.mjs", 'allow'],
+  ['cp @T/x.mjs bench/bench.mjs', 'deny'],
+  ['cp @T/bench.mjs bench/', 'deny'],
+  ['cp -t bench @T/bench.mjs', 'deny'],
+  ['cp bench/bench.mjs @T/', 'allow'],
+  ['cp -r bench @T/copy', 'allow'],
+  ['mv bench/bench.mjs @T/', 'deny'],
+  ['mv @T/x bench/bench.mjs', 'deny'],
+  ['mv bench @T/gone', 'deny'],
+  ['mv src/a.js src/b.js', 'allow'],
+  ['rm bench/bench.mjs', 'deny'],
+  ['rm -f -- check.sh', 'deny'],
+  ['rm -rf bench', 'deny'],
+  ['rm -rf .', 'deny'],
+  ['rm -rf ..', 'deny'],
+  ['rm -rf /', 'deny'],
+  ['rm -rf bench/*', 'deny'],
+  ['rm bench/*.mjs', 'deny'],
+  ['rm -rf *', 'deny'],
+  ['rm src/*.tmp', 'allow'],
+  ['rm -rf @T/scratch', 'allow'],
+  ['unlink check.sh', 'deny'],
+  ['truncate -s 0 check.sh', 'deny'],
+  ['dd if=/dev/zero of=bench/bench.mjs bs=1 count=1', 'deny'],
+  ['dd if=bench/bench.mjs of=@T/copy', 'allow'],
+  ['touch bench/bench.mjs', 'deny'],
+  ['touch src/new.js', 'allow'],
+  ['chmod +x check.sh', 'deny'],
+  ['chmod -w bench/bench.mjs', 'deny'],
+  ['chmod -R 755 bench', 'deny'],
+  ['chmod +x src/a.js', 'allow'],
+  ['ln -sf @T/fake.mjs bench/bench.mjs', 'deny'],
+  ['ln -s bench/bench.mjs src/link.mjs', 'allow'],
+  ['install -m 644 @T/x check.sh', 'deny'],
+  ['curl -o check.sh http://127.0.0.1/x', 'deny'],
+  ['wget -O bench/bench.mjs http://127.0.0.1/x', 'deny'],
+  ['sort -o check.sh check.sh', 'deny'],
+  ['patch check.sh < @T/fix.diff', 'deny'],
+  // the engine's state
+  ["echo '{}' > .autoloop/active.json", 'deny'],
+  ['echo x >> .autoloop/experiments/speed/ledger.jsonl', 'deny'],
+  ['rm -f .autoloop/experiments/speed/lock', 'deny'],
+  ['rm -rf .autoloop', 'deny'],
+  ['rm .autoloop/experiments/speed/*.md', 'deny'],
+  ["sed -i 's/a/b/' .autoloop/experiments/speed/config.yaml", 'deny'],
+  ['cp @T/c.yaml .autoloop/experiments/speed/config.yaml', 'deny'],
+  ['echo "- idea" >> .autoloop/experiments/speed/ideas.md', 'allow'],
+  ["cat >> .autoloop/experiments/speed/program.md <<'EOF'\n- tried x: slower\nEOF", 'allow'],
+  ['cat .autoloop/experiments/speed/ledger.jsonl | tail -3', 'allow'],
+  // git's own files
+  ['echo x > .git/HEAD', 'deny'],
+  ['rm -rf .git', 'deny'],
+  // nested writes
+  ['bash -c "echo x > check.sh"', 'deny'],
+  ['echo "$(echo x > check.sh)"', 'deny'],
+  ['find . -name "*.mjs" -exec rm {} +', 'allow'],
+];
+
+describe('bash guard: git', () => {
+  it.each(gitRows)('%j → %s', (cmd, expected) => {
+    const v = verdict(cmd);
+    expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
+    if (v.deny) expect(v.deny).toMatch(/engine owns git|protected/);
+  });
+});
+
+describe('bash guard: writes', () => {
+  it.each(writeRows)('%j → %s', (cmd, expected) => {
+    const v = verdict(cmd);
+    expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
+  });
+
+  it('names the file and what to do instead', () => {
+    expect(verdict('echo x > bench/bench.mjs').deny).toMatch(/bench\/bench\.mjs is protected.*Improve the code in scope/);
+    expect(verdict('rm .autoloop/active.json').deny).toMatch(/belongs to the engine.*program\.md/);
+    expect(verdict('git reset --hard').deny).toMatch(/log-experiment commits a keep and reverts/);
+  });
+});
+
+describe('bash guard: the engine', () => {
+  const rows: [string, 'allow' | 'deny', boolean][] = [
+    ['node @R/dist/run-experiment.mjs', 'allow', true],
+    ['node "$CLAUDE_PLUGIN_ROOT/dist/log-experiment.mjs" --description "x" > @T/log.txt 2>&1', 'allow', true],
+    ['node @R/dist/init-experiment.mjs --name speed --metric time_ms', 'allow', true],
+    ['cd src && node @R/dist/run-experiment.mjs | tail -20', 'allow', true],
+    ['git status && node @R/dist/run-experiment.mjs', 'allow', true],
+    ['npx tsx @R/scripts/init-experiment.ts --name x', 'allow', true],
+    ['node --enable-source-maps @R/dist/chain.mjs 3', 'allow', true],
+    ['node @R/dist/status.mjs', 'allow', false],
+    ['node @R/dist/control.mjs stop', 'allow', false],
+    ['cat @R/scripts/run-experiment.ts', 'allow', false],
+    ["node -e 'require(\"fs\")' run-experiment.mjs", 'allow', false],
+    ['grep run-experiment.mjs README.md', 'allow', false],
+    ['node @R/dist/log-experiment.mjs > .autoloop/active.json', 'deny', true],
+    ['node @R/dist/log-experiment.mjs && git commit -m x', 'deny', true],
+  ];
+  it.each(rows)('%j → %s (claims: %s)', (cmd, expected, claims) => {
+    const v = verdict(cmd);
+    expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
+    expect(v.claims).toBe(claims);
+  });
+});
+
+describe('bash guard: robustness', () => {
+  it('survives malformed input', () => {
+    for (const cmd of ['"unterminated', "'open", 'echo $(', 'echo ${', 'a <<', '((', ')))', '`', 'cat <<EOF\nno end', '$', '\\']) {
+      expect(() => verdict(cmd)).not.toThrow();
+    }
+  });
+
+  it('never throws or hangs, whatever the input', () => {
+    const shellish = fc.string({ unit: fc.constantFrom(...'ab $(){}[]<>|&;\'"`\\\n#*?~=-/.:,0129EOFgitresetcdrm'.split('')), maxLength: 80 });
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 80 }), shellish), (cmd) => {
+        const v = analyzeBash(cmd, ctx);
+        expect(v.deny === null || typeof v.deny === 'string').toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('stays fast on a long command', () => {
+    const cmd = Array.from({ length: 2000 }, (_, i) => `echo ${i} "$(printf x)" > @T/f${i}`).join(' && ');
+    const t0 = performance.now();
+    expect(verdict(cmd).deny).toBeNull();
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});

@@ -1,0 +1,438 @@
+// Whole Claude Code sessions: the real pinned CLI, the plugin loaded with
+// --plugin-dir, and a scripted model (mock-api.ts). Assertions look at what
+// the model RECEIVED (the requests the stand-in logged): injected context,
+// deny reasons as tool_result errors, Stop hook feedback.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ensureClaude } from './claude-cli.ts';
+import { enginePluginRoot, gitLog, makeFixture, runSession, stubEngine, writeActive, type Fixture, type Session, type SessionOptions } from './fixture.ts';
+import {
+  allToolResults,
+  bash,
+  lastToolResults,
+  seenText,
+  sinceLastAssistant,
+  startMockApi,
+  systemText,
+  text,
+  tool,
+  type ApiRequest,
+  type Block,
+  type Logged,
+  type MockOptions,
+} from './mock-api.ts';
+
+const CONTEXT = 'SessionStart hook additional context: autoloop:';
+const FEEDBACK = 'Stop hook feedback';
+const SESSION_TIMEOUT = 180_000;
+
+let claude: string;
+const fixtures: Fixture[] = [];
+
+beforeAll(() => {
+  claude = ensureClaude(); // installs the pinned CLI on first use
+}, 900_000);
+
+afterEach(() => {
+  for (const f of fixtures.splice(0)) f.cleanup();
+});
+
+function fixture(opts?: Parameters<typeof makeFixture>[0]): Fixture {
+  const f = makeFixture(opts);
+  fixtures.push(f);
+  return f;
+}
+
+interface Driven {
+  session: Session;
+  /** Main-thread requests, in order. */
+  main: ApiRequest[];
+  log: Logged[];
+}
+
+/** Run one session against a fresh scripted model. */
+async function drive(o: Omit<SessionOptions, 'claude' | 'apiUrl'> & Pick<MockOptions, 'script' | 'subagent'>): Promise<Driven> {
+  const api = await startMockApi({ script: o.script, subagent: o.subagent });
+  try {
+    const session = await runSession({ ...o, claude, apiUrl: api.url });
+    if (api.errors.length) throw api.errors[0]!;
+    expect(session.json, `claude printed no JSON result:\n${session.stdout}\n${session.stderr}`).not.toBeNull();
+    return { session, main: api.main(), log: api.log };
+  } finally {
+    await api.close();
+  }
+}
+
+const read = (file: string) => tool('Read', { file_path: file });
+const edit = (file: string, old_string: string, new_string: string) => tool('Edit', { file_path: file, old_string, new_string, replace_all: false });
+const feedbackCount = (main: ApiRequest[]): number => main.filter((r) => sinceLastAssistant(r).includes(FEEDBACK)).length;
+const readJson = (file: string): Record<string, unknown> => JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+
+describe('(A) SessionStart from the plugin', () => {
+  it('puts the loop state and rules into the model context when a loop is active', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = fixture();
+    writeActive(f.repo, { summary: 'SUMMARY-MARK-A best 42 ms', next_action: 'NEXT-MARK-A try a lookup table' });
+    const { session, main } = await drive({ fixture: f, prompt: 'What is the state of the experiment?', script: () => [text('It is running.')] });
+    expect(session.code).toBe(0);
+    expect(main).toHaveLength(1);
+    const injected = main[0]!.messages.find((m) => m.role === 'system' && seenText({ messages: [m] }).includes(CONTEXT));
+    expect(injected, 'no SessionStart system message from autoloop').toBeDefined();
+    const ctx = seenText({ messages: [injected!] });
+    expect(ctx).toContain('experiment "speed" is running');
+    expect(ctx).toContain('SUMMARY-MARK-A best 42 ms');
+    expect(ctx).toContain('NEXT-MARK-A try a lookup table');
+    expect(ctx).toContain('/autoloop:run');
+  });
+});
+
+describe('(B) a repository without autoloop', () => {
+  it('gets no context, no denial and no Stop block: the plugin stays out of the way', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = fixture();
+    const benchFile = path.join(f.repo, 'bench', 'bench.mjs');
+    const steps = [
+      read(benchFile),
+      edit(benchFile, 'must return a number', 'must return a number!'),
+      bash('git commit -qam "hand-made commit" && git reset --soft HEAD && git status --short', 'commit by hand'),
+    ];
+    const { session, main } = await drive({
+      fixture: f,
+      prompt: 'Tweak the benchmark message and commit it.',
+      script: ({ index }) => (index < steps.length ? [steps[index]!] : [text('Committed.')]),
+    });
+    expect(session.code).toBe(0);
+    expect(main).toHaveLength(steps.length + 1); // no extra turn from a Stop block
+    for (const r of main) expect(seenText(r)).not.toContain(CONTEXT);
+    expect(feedbackCount(main)).toBe(0);
+    const results = allToolResults(main[main.length - 1]!);
+    expect(results).toHaveLength(3);
+    expect(results.filter((r) => r.is_error)).toEqual([]);
+    expect(session.json?.permission_denials ?? []).toEqual([]);
+    expect(fs.readFileSync(benchFile, 'utf8')).toContain('must return a number!');
+    expect(gitLog(f.repo)[0]).toBe('hand-made commit');
+    expect(fs.existsSync(path.join(f.repo, '.autoloop'))).toBe(false);
+  });
+});
+
+describe('(C) PreToolUse guard in a live session', () => {
+  it('denies editing the benchmark and git reset; the model reads both reasons; in-scope edits go through', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = fixture({ dirty: true });
+    writeActive(f.repo);
+    const benchFile = path.join(f.repo, 'bench', 'bench.mjs');
+    const workFile = path.join(f.repo, 'src', 'work.mjs');
+    const benchBefore = fs.readFileSync(benchFile, 'utf8');
+    const steps = [
+      read(benchFile),
+      edit(benchFile, "'METRIC time_ms=' + COST", "'METRIC time_ms=' + COST / 2"),
+      bash('git reset --hard', 'throw away changes'),
+      read(workFile),
+      edit(workFile, 'export const COST = 50;', 'export const COST = 40;'),
+    ];
+    const { session, main } = await drive({
+      fixture: f,
+      prompt: 'Make the benchmark faster.',
+      script: ({ index }) => (index < steps.length ? [steps[index]!] : [text('Done.')]),
+    });
+    expect(session.code).toBe(0);
+    expect(main).toHaveLength(steps.length + 1);
+
+    const [editDenied] = lastToolResults(main[2]!);
+    expect(editDenied?.is_error).toBe(true);
+    expect(editDenied?.text).toMatch(/^PreToolUse:Edit hook error/);
+    expect(editDenied?.text).toContain('bench/bench.mjs is protected');
+    expect(editDenied?.text).toContain('Improve the code in scope instead');
+
+    const [resetDenied] = lastToolResults(main[3]!);
+    expect(resetDenied?.is_error).toBe(true);
+    expect(resetDenied?.text).toMatch(/^PreToolUse:Bash hook error/);
+    expect(resetDenied?.text).toContain('do not run "git reset" by hand');
+
+    const [inScope] = lastToolResults(main[5]!);
+    expect(inScope?.is_error).toBe(false);
+    expect(session.json?.permission_denials?.map((d) => d.tool_name)).toEqual(['Edit', 'Bash']);
+
+    expect(fs.readFileSync(benchFile, 'utf8')).toBe(benchBefore);
+    const work = fs.readFileSync(workFile, 'utf8');
+    expect(work).toContain('work in progress'); // the reset never ran
+    expect(work).toContain('export const COST = 40;');
+  });
+});
+
+describe('(D) Stop hook in a live session', () => {
+  it('sends the owner back with the next action; once the loop is stopped the session ends', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = fixture();
+    const engine = stubEngine(f.repo);
+    writeActive(f.repo, { next_action: 'NEXT-MARK-D lower COST in src/work.mjs' });
+    const { session, main } = await drive({
+      fixture: f,
+      prompt: 'Continue the experiment.',
+      script: ({ index, req }) => {
+        if (index === 0) return [bash(engine, 'run the experiment')];
+        if (sinceLastAssistant(req).includes(FEEDBACK)) {
+          writeActive(f.repo, { loop: 'stopped' }); // the user stops the loop meanwhile
+          return [text('The loop was stopped; ending.')];
+        }
+        return [text('Should I continue with another idea?')];
+      },
+    });
+    expect(session.code).toBe(0);
+    expect(main).toHaveLength(3);
+    expect(sinceLastAssistant(main[1]!)).not.toContain(FEEDBACK);
+    const feedback = sinceLastAssistant(main[2]!);
+    expect(feedback).toContain(FEEDBACK);
+    expect(feedback).toContain('NEXT-MARK-D lower COST in src/work.mjs');
+    expect(feedback).toContain('Do not ask the user whether to continue');
+    expect(readJson(path.join(f.repo, '.autoloop', 'session.json'))).toMatchObject({ owner_session: session.json?.session_id, blocks: 1 });
+  });
+
+  it('lets a session that makes no progress go after max_idle_blocks', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = fixture();
+    const engine = stubEngine(f.repo);
+    writeActive(f.repo, { stop_hook: { max_blocks: 20, max_idle_blocks: 2 } });
+    const { session, main } = await drive({
+      fixture: f,
+      prompt: 'Continue the experiment.',
+      script: ({ index }) => (index === 0 ? [bash(engine, 'run the experiment')] : [text('I think we are done here.')]),
+    });
+    expect(session.code).toBe(0);
+    expect(feedbackCount(main)).toBe(2);
+    expect(main).toHaveLength(4);
+  });
+
+  it('never holds a second session in the same repository', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = fixture();
+    const engine = stubEngine(f.repo);
+    writeActive(f.repo, { stop_hook: { max_blocks: 20, max_idle_blocks: 1 } });
+    const owner = await drive({
+      fixture: f,
+      prompt: 'Continue the experiment.',
+      script: ({ index }) => (index === 0 ? [bash(engine, 'run the experiment')] : [text('Pausing here.')]),
+    });
+    expect(feedbackCount(owner.main)).toBe(1);
+    const other = await drive({ fixture: f, prompt: 'Explain src/work.mjs briefly.', script: () => [text('It computes a hash.')] });
+    expect(other.session.code).toBe(0);
+    expect(other.main).toHaveLength(1);
+    expect(seenText(other.main[0]!)).toContain(CONTEXT); // informed, but not held
+    expect(other.session.json?.session_id).not.toBe(owner.session.json?.session_id);
+    expect(readJson(path.join(f.repo, '.autoloop', 'session.json'))).toMatchObject({ owner_session: owner.session.json?.session_id });
+  });
+});
+
+describe('(E) restart and resume', () => {
+  it('a fresh session and a --resume session both receive the current state', { timeout: SESSION_TIMEOUT * 2 }, async () => {
+    const f = fixture();
+    writeActive(f.repo, { summary: 'SUMMARY-E1 one run' });
+    const first = await drive({ fixture: f, prompt: 'Where are we?', script: () => [text('FIRST-ANSWER')] });
+    expect(seenText(first.main[0]!)).toContain('SUMMARY-E1 one run');
+    const id = first.session.json?.session_id;
+    expect(id).toBeTruthy();
+
+    writeActive(f.repo, { summary: 'SUMMARY-E2 two runs', runs: 2 });
+    const fresh = await drive({ fixture: f, prompt: 'Where are we now?', script: () => [text('FRESH-ANSWER')] });
+    expect(seenText(fresh.main[0]!)).toContain('SUMMARY-E2 two runs');
+    expect(seenText(fresh.main[0]!)).not.toContain('FIRST-ANSWER');
+
+    const resumed = await drive({ fixture: f, prompt: 'And now?', args: ['--resume', id!], script: () => [text('RESUMED-ANSWER')] });
+    expect(resumed.session.code).toBe(0);
+    const seen = seenText(resumed.main[0]!);
+    expect(seen).toContain('FIRST-ANSWER'); // it is the old conversation
+    expect(seen).toContain('SUMMARY-E2 two runs'); // with the state injected again
+  });
+});
+
+describe('(E) resume keeps ownership', () => {
+  it('--resume keeps the session id, so the owner is still held at Stop', { timeout: SESSION_TIMEOUT * 2 }, async () => {
+    const f = fixture();
+    const engine = stubEngine(f.repo);
+    writeActive(f.repo, { stop_hook: { max_blocks: 20, max_idle_blocks: 1 } });
+    const first = await drive({
+      fixture: f,
+      prompt: 'Continue the experiment.',
+      script: ({ index }) => (index === 0 ? [bash(engine, 'run the experiment')] : [text('Pausing.')]),
+    });
+    expect(feedbackCount(first.main)).toBe(1);
+    const id = first.session.json?.session_id;
+    const resumed = await drive({ fixture: f, prompt: 'Go on.', args: ['--resume', id!], script: () => [text('Pausing again.')] });
+    expect(resumed.session.json?.session_id).toBe(id);
+    expect(feedbackCount(resumed.main)).toBe(1);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Sessions that drive the real engine (dist/init|run|log-experiment.mjs).
+// They use this run's test build of the engine (AUTOLOOP_TEST_DIST, from
+// test/global-build.ts), else /work/main/dist once it is built.
+// ---------------------------------------------------------------------------
+
+const plugin = enginePluginRoot();
+
+describe.skipIf(plugin === null)('with the engine', () => {
+  const root = plugin?.root ?? '';
+  const dist = (script: string): string => path.join(root, 'dist', script);
+  const node = (script: string, args = ''): string => `node "${dist(script)}"${args ? ` ${args}` : ''}`;
+  const INIT_ARGS = `--name speed --metric time_ms --direction lower --command "node bench/bench.mjs" --checks "node bench/check.mjs" --scope 'src/**'`;
+
+  afterAll(() => plugin?.cleanup());
+
+  /** Engine calls made by the test itself (the user's side), with argument arrays. */
+  function engine(f: Fixture, script: string, ...args: string[]): Record<string, unknown> {
+    const out = execFileSync('node', [dist(script), ...args, '--json'], { cwd: f.repo, encoding: 'utf8', timeout: 120_000 });
+    return JSON.parse(out) as Record<string, unknown>;
+  }
+
+  function initWithBaseline(f: Fixture, ...extra: string[]): void {
+    engine(f, 'init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', '--checks', 'node bench/check.mjs', '--scope', 'src/**', ...extra);
+    engine(f, 'run-experiment.mjs');
+    expect(engine(f, 'log-experiment.mjs', '--description', 'baseline')).toMatchObject({ verdict: 'keep' });
+  }
+
+  /** Parse the JSON an engine command printed into a tool_result. */
+  function engineOutput(req: ApiRequest): Record<string, unknown> {
+    const [r] = lastToolResults(req);
+    expect(r?.is_error, r?.text).toBe(false);
+    const start = r!.text.indexOf('{');
+    return JSON.parse(r!.text.slice(start)) as Record<string, unknown>;
+  }
+
+  const ledgerVerdicts = (f: Fixture): string[] =>
+    fs
+      .readFileSync(path.join(f.repo, '.autoloop', 'experiments', 'speed', 'ledger.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as { type: string; verdict?: string })
+      .filter((l) => l.type === 'result')
+      .map((l) => l.verdict ?? '');
+
+  it('setup in a session: scout, init, baseline; the hooks engage at once', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = fixture();
+    const steps = [
+      tool('Agent', { subagent_type: 'autoloop:codebase-scout', description: 'Scout the repository', prompt: 'Goal: make work() faster. Survey the repo.', run_in_background: false }),
+      bash(node('init-experiment.mjs', `${INIT_ARGS} --json`), 'initialise the experiment'),
+      bash(node('run-experiment.mjs', '--json'), 'baseline run'),
+      bash(node('log-experiment.mjs', '--description baseline --json'), 'log the baseline'),
+      bash('echo "// faster" >> bench/bench.mjs', 'tamper with the benchmark'),
+    ];
+    const { session, main, log } = await drive({
+      fixture: f,
+      pluginDir: root,
+      prompt: '/autoloop:setup make work() faster',
+      subagent: () => 'SCOUT-REPORT: language js; benchmark node bench/bench.mjs prints METRIC time_ms; scope src/**; protect bench/.',
+      script: ({ index, req }) => {
+        if (index < steps.length) return [steps[index]!];
+        if (sinceLastAssistant(req).includes(FEEDBACK)) return [bash(node('control.mjs', 'stop'), 'the user asked to stop')];
+        return [text('The experiment is set up and the baseline is logged.')];
+      },
+    });
+    expect(session.code).toBe(0);
+    // The skill body reached the model, with the user's request.
+    expect(seenText(main[0]!)).toContain('# /autoloop:setup');
+    expect(seenText(main[0]!)).toContain('make work() faster');
+    expect(seenText(main[0]!)).not.toContain(CONTEXT); // no experiment yet
+    // The scout ran as a subagent with its own prompt, and its report came back.
+    const scout = log.find((l) => l.role === 'subagent');
+    expect(scout && scout.body ? seenText(scout.body) : '').toContain('You survey a software repository');
+    expect(lastToolResults(main[1]!)[0]?.text).toContain('SCOUT-REPORT');
+    expect(engineOutput(main[2]!)).toMatchObject({ experiment: 'speed', protect: ['bench/bench.mjs', 'bench/check.mjs'] });
+    expect(engineOutput(main[4]!)).toMatchObject({ verdict: 'keep', reason: 'baseline' });
+    // Straight after init, the guard knows the judges.
+    const [tamper] = lastToolResults(main[5]!);
+    expect(tamper?.is_error).toBe(true);
+    expect(tamper?.text).toContain('bench/bench.mjs is protected');
+    // The session that ran the engine owns the loop: its Stop is sent back.
+    expect(feedbackCount(main)).toBe(1);
+    expect(readJson(path.join(f.repo, '.autoloop', 'session.json'))).toMatchObject({ owner_session: session.json?.session_id });
+    expect(readJson(path.join(f.repo, '.autoloop', 'active.json'))).toMatchObject({ loop: 'stopped' });
+  });
+
+  it('--agent autoloop: keep, discard and crash judged by the engine, then termination and the chain nudge', { timeout: SESSION_TIMEOUT * 2 }, async () => {
+    const f = fixture();
+    initWithBaseline(f, '--max-runs', '4');
+    const workFile = path.join(f.repo, 'src', 'work.mjs');
+    const iterate = (description: string): Block[][] => [
+      [bash(node('run-experiment.mjs', '--json'), 'measure')],
+      [bash(node('log-experiment.mjs', `--description "${description}" --hypothesis "h" --json`), 'log')],
+    ];
+    const steps: Block[][] = [
+      [read(workFile)],
+      [edit(workFile, 'export const COST = 50;', 'export const COST = 40;')],
+      ...iterate('lower cost to 40'),
+      [edit(workFile, 'export const COST = 40;', 'export const COST = 45;')],
+      ...iterate('raise cost to 45'),
+      [edit(workFile, '  return x;', "  throw new Error('boom');")],
+      ...iterate('break work'),
+    ];
+    const { session, main } = await drive({
+      fixture: f,
+      pluginDir: root,
+      prompt: 'Continue the experiment.',
+      args: ['--agent', 'autoloop'],
+      script: ({ index }) => (index < steps.length ? steps[index]! : [text('Nothing more to do.')]),
+    });
+    expect(session.code).toBe(0);
+    // --agent: the agent file is the main thread's system prompt; the loop state was injected.
+    expect(systemText(main[0]!)).toContain('You are autoloop');
+    expect(seenText(main[0]!)).toContain(CONTEXT);
+    // What the model was told after each log-experiment.
+    expect(engineOutput(main[4]!)).toMatchObject({ verdict: 'keep', primary: 40 });
+    expect(engineOutput(main[7]!)).toMatchObject({ verdict: 'discard', primary: 45 });
+    const crash = engineOutput(main[10]!);
+    expect(crash).toMatchObject({ verdict: 'crash', should_terminate: true, terminated_by: 'max_runs' });
+    // Terminated with chain budget left: one nudge to /autoloop:chain, then the session may end.
+    const nudges = main.filter((r) => sinceLastAssistant(r).includes(FEEDBACK));
+    expect(nudges).toHaveLength(1);
+    expect(sinceLastAssistant(nudges[0]!)).toContain('experiment terminated (max_runs); the chain budget allows a follow-up: run /autoloop:chain');
+    // The tree holds the best; git holds the keep.
+    const work = fs.readFileSync(workFile, 'utf8');
+    expect(work).toContain('export const COST = 40;');
+    expect(work).not.toContain('boom');
+    expect(gitLog(f.repo).join('\n')).toContain('lower cost to 40');
+    expect(ledgerVerdicts(f)).toEqual(['keep', 'keep', 'discard', 'crash']);
+  });
+
+  it('restart: a fresh /autoloop:run session gets the live state and takes the loop over', { timeout: SESSION_TIMEOUT * 2 }, async () => {
+    const f = fixture();
+    initWithBaseline(f);
+    const workFile = path.join(f.repo, 'src', 'work.mjs');
+    const first = await drive({
+      fixture: f,
+      pluginDir: root,
+      prompt: 'Continue the experiment.',
+      args: ['--agent', 'autoloop'],
+      script: ({ index }) =>
+        [
+          [read(workFile)],
+          [edit(workFile, 'export const COST = 50;', 'export const COST = 30;')],
+          [bash(node('run-experiment.mjs', '--json'))],
+          [bash(node('log-experiment.mjs', '--description "cost 30" --hypothesis h --json'))],
+        ][index] ?? [text('Taking a break.')],
+    });
+    expect(first.session.code).toBe(0);
+    expect(engineOutput(first.main[4]!)).toMatchObject({ verdict: 'keep' });
+    expect(feedbackCount(first.main)).toBe(3); // the default idle cap lets a stalled session go
+    const firstId = first.session.json?.session_id;
+    expect(readJson(path.join(f.repo, '.autoloop', 'session.json'))).toMatchObject({ owner_session: firstId });
+
+    // A new session (a restart, not a resume) continues through the run skill.
+    const second = await drive({
+      fixture: f,
+      pluginDir: root,
+      prompt: '/autoloop:run',
+      script: ({ index, req }) => {
+        if (index === 0) return [bash(node('run-experiment.mjs', '--json'))];
+        if (index === 1) return [bash(node('log-experiment.mjs', '--description "rebaseline" --hypothesis h --json'))];
+        if (sinceLastAssistant(req).includes(FEEDBACK)) return [bash(node('control.mjs', 'stop'))];
+        return [text('Done for now.')];
+      },
+    });
+    expect(second.session.code).toBe(0);
+    const start = seenText(second.main[0]!);
+    expect(start).toContain('# /autoloop:run'); // the skill body
+    expect(start).toContain(CONTEXT); // the hook's state, written by the engine
+    expect(start).toMatch(/r0002 keep/); // the first session's keep is in that state
+    expect(feedbackCount(second.main)).toBe(1);
+    const secondId = second.session.json?.session_id;
+    expect(secondId).not.toBe(firstId);
+    expect(readJson(path.join(f.repo, '.autoloop', 'session.json'))).toMatchObject({ owner_session: secondId });
+  });
+});

@@ -1,0 +1,553 @@
+// The hooks as Claude Code runs them: a payload (shapes from the platform doc
+// §4.3) piped into `sh hooks/run.sh <event>` with CLAUDE_PLUGIN_ROOT and
+// CLAUDE_PROJECT_DIR set, asserting on stdout JSON, stderr and exit code.
+// This exercises the committed bundle dist/hooks.mjs (what users run).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ActiveFile } from '../scripts/lib/schema.ts';
+import type { ActiveFile as Active } from '../scripts/lib/schema.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const RUN_SH = path.join(ROOT, 'hooks', 'run.sh');
+const SH = '/bin/sh';
+
+type Event = 'session-start' | 'stop' | 'pre-tool-use';
+
+interface HookRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let project: string;
+let scratch: string;
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'hooks.mjs'))) throw new Error('dist/hooks.mjs is missing: run npm run build');
+});
+
+beforeEach(() => {
+  scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-hooks-')));
+  project = path.join(scratch, 'repo');
+  for (const d of ['bench', 'src', '.autoloop/experiments/speed']) fs.mkdirSync(path.join(project, d), { recursive: true });
+  fs.writeFileSync(path.join(project, 'bench/bench.mjs'), 'console.log("METRIC time_ms=1")\n');
+  fs.writeFileSync(path.join(project, 'src/work.mjs'), 'export const n = 1;\n');
+});
+
+afterEach(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+/** A valid active.json (checked against the engine's schema, so drift breaks these tests). */
+function active(over: Partial<Active> = {}): Active {
+  return ActiveFile.parse({
+    version: 1,
+    experiment: 'speed',
+    loop: 'active',
+    scope: ['src/**'],
+    protect: ['bench/bench.mjs', 'check.sh'],
+    writable: ['.autoloop/experiments/speed/program.md', '.autoloop/experiments/speed/ideas.md'],
+    summary: 'Experiment speed: lower time_ms is better. Best 41.2 ms (r0003, -18% vs baseline 50.3 ms). 5 runs: 2 keep, 2 discard, 1 crash.',
+    next_action: 'Try memoising parse() in src/work.mjs, then run run-experiment and log-experiment.',
+    terminated_by: null,
+    chain_allowed: false,
+    runs: 5,
+    stop_hook: { max_blocks: 500, max_idle_blocks: 3 },
+    updated_at: '2026-11-21T08:00:00.000Z',
+    ...over,
+  });
+}
+
+function writeActive(over: Partial<Active> = {}): Active {
+  const a = active(over);
+  fs.mkdirSync(path.join(project, '.autoloop'), { recursive: true });
+  fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), JSON.stringify(a, null, 2));
+  return a;
+}
+
+const sessionFile = (): string => path.join(project, '.autoloop', 'session.json');
+const readSession = (): Record<string, unknown> => JSON.parse(fs.readFileSync(sessionFile(), 'utf8')) as Record<string, unknown>;
+
+function common(session: string, event: string): Record<string, unknown> {
+  return {
+    session_id: session,
+    transcript_path: path.join(scratch, `.claude/projects/-repo/${session}.jsonl`),
+    cwd: project,
+    hook_event_name: event,
+  };
+}
+
+const payloads = {
+  sessionStart: (session = 'sess-a', source = 'startup') => ({ ...common(session, 'SessionStart'), source }),
+  stop: (session = 'sess-a', stopHookActive = false) => ({
+    ...common(session, 'Stop'),
+    stop_hook_active: stopHookActive,
+    last_assistant_message: 'Done for now.',
+    background_tasks: [],
+    session_crons: [],
+  }),
+  tool: (session: string, tool_name: string, tool_input: Record<string, unknown>) => ({
+    ...common(session, 'PreToolUse'),
+    prompt_id: 'p-1',
+    permission_mode: 'default',
+    effort: { level: 'medium' },
+    tool_name,
+    tool_input,
+    tool_use_id: 'toolu_01',
+  }),
+  bash: (command: string, session = 'sess-a') => payloads.tool(session, 'Bash', { command, description: 'run it' }),
+  edit: (file_path: string, session = 'sess-a') => payloads.tool(session, 'Edit', { file_path, old_string: 'a', new_string: 'b', replace_all: false }),
+  write: (file_path: string, session = 'sess-a') => payloads.tool(session, 'Write', { file_path, content: 'x' }),
+};
+
+function hook(event: Event, input: unknown, env: Record<string, string> = {}): HookRun {
+  const r = spawnSync(SH, [RUN_SH, event], {
+    input: typeof input === 'string' ? input : JSON.stringify(input),
+    cwd: project,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch, CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: project, ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function json(r: HookRun): Record<string, unknown> {
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+function denial(r: HookRun): string | null {
+  expect(r.code).toBe(0);
+  if (r.stdout.trim() === '') return null;
+  const out = JSON.parse(r.stdout) as { hookSpecificOutput: { hookEventName: string; permissionDecision: string; permissionDecisionReason: string } };
+  expect(out.hookSpecificOutput.hookEventName).toBe('PreToolUse');
+  expect(out.hookSpecificOutput.permissionDecision).toBe('deny');
+  return out.hookSpecificOutput.permissionDecisionReason;
+}
+
+/** A fake `node` that only records that it was started. */
+function fakeNodeDir(): { dir: string; marker: string } {
+  const dir = path.join(scratch, 'fakebin');
+  const marker = path.join(scratch, 'node-was-started');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'node'), `#!/bin/sh\n: > '${marker}'\n`, { mode: 0o755 });
+  return { dir, marker };
+}
+
+describe('run.sh: projects without autoloop', () => {
+  it.each(['session-start', 'stop', 'pre-tool-use'] as const)('%s: exits 0, prints nothing, starts no node', (event) => {
+    fs.rmSync(path.join(project, '.autoloop'), { recursive: true });
+    const { dir, marker } = fakeNodeDir();
+    const r = hook(event, payloads.bash('git reset --hard'), { PATH: `${dir}:${process.env.PATH ?? ''}` });
+    expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(fs.existsSync(marker)).toBe(false);
+    // Control: the same call in a project with a loop does start node.
+    writeActive();
+    hook(event, payloads.bash('git status'), { PATH: `${dir}:${process.env.PATH ?? ''}` });
+    expect(fs.existsSync(marker)).toBe(true);
+  });
+
+  it('does not need node at all and never reads stdin', async () => {
+    fs.rmSync(path.join(project, '.autoloop'), { recursive: true });
+    const empty = path.join(scratch, 'emptybin');
+    fs.mkdirSync(empty);
+    // stdin stays open: a shim that read it would hang until the timeout.
+    const child = spawn(SH, [RUN_SH, 'pre-tool-use'], { cwd: project, env: { PATH: empty, CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: project }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('run.sh waited for stdin')), 5000);
+      child.on('exit', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
+    });
+    child.stdin.destroy();
+    expect(code).toBe(0);
+    expect(out).toBe('');
+  });
+
+  it('uses $PWD when CLAUDE_PROJECT_DIR is unset', () => {
+    writeActive();
+    const r = spawnSync(SH, [RUN_SH, 'pre-tool-use'], {
+      input: JSON.stringify(payloads.bash('git reset --hard')),
+      cwd: project,
+      env: { PATH: process.env.PATH ?? '', CLAUDE_PLUGIN_ROOT: ROOT, PWD: project },
+      encoding: 'utf8',
+    });
+    expect(denial({ code: r.status, stdout: r.stdout, stderr: r.stderr })).toMatch(/engine owns git/);
+  });
+});
+
+describe('run.sh: finding the project', () => {
+  it('a session started in a subdirectory finds the loop at the repository top', () => {
+    writeActive();
+    fs.mkdirSync(path.join(project, '.git'));
+    const sub = path.join(project, 'src');
+    const r = spawnSync(SH, [RUN_SH, 'pre-tool-use'], {
+      input: JSON.stringify({ ...payloads.bash('echo x > ../bench/bench.mjs'), cwd: sub }),
+      cwd: sub,
+      env: { PATH: process.env.PATH ?? '', CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: sub },
+      encoding: 'utf8',
+    });
+    expect(denial({ code: r.status, stdout: r.stdout, stderr: r.stderr })).toMatch(/bench\/bench\.mjs is protected/);
+  });
+
+  it('the search stops at the repository top', () => {
+    writeActive(); // .autoloop/ in the outer directory…
+    const inner = path.join(project, 'nested');
+    fs.mkdirSync(path.join(inner, '.git'), { recursive: true }); // …and a separate repository inside it
+    const r = spawnSync(SH, [RUN_SH, 'pre-tool-use'], {
+      input: JSON.stringify(payloads.bash('git reset --hard')),
+      cwd: inner,
+      env: { PATH: process.env.PATH ?? '', CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: inner },
+      encoding: 'utf8',
+    });
+    expect({ code: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+});
+
+describe('run.sh: node missing', () => {
+  it('says so once, on stderr, and never fails the call', () => {
+    writeActive();
+    const empty = path.join(scratch, 'emptybin');
+    fs.mkdirSync(empty);
+    const first = hook('pre-tool-use', payloads.bash('git reset --hard'), { PATH: empty });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe('');
+    expect(first.stderr.trim().split('\n')).toHaveLength(1);
+    expect(first.stderr).toMatch(/node was not found/);
+    const second = hook('stop', payloads.stop(), { PATH: empty });
+    expect(second).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+});
+
+describe('bad input', () => {
+  it.each([
+    ['not JSON', 'this is not json'],
+    ['empty', ''],
+    ['wrong shape', JSON.stringify({ hello: 'world' })],
+  ])('%s stdin: exit 0, no output, one line on stderr', (_name, input) => {
+    writeActive();
+    for (const event of ['session-start', 'stop', 'pre-tool-use'] as const) {
+      const r = hook(event, input);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('a corrupt active.json makes the hooks idle, not broken', () => {
+    fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), '{"version": 1, "loop": "act');
+    const r = hook('pre-tool-use', payloads.bash('git reset --hard'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/active\.json/);
+    fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), JSON.stringify({ ...active(), loop: 'running' }));
+    expect(hook('session-start', payloads.sessionStart()).stdout).toBe('');
+  });
+
+  it('an unknown event is ignored', () => {
+    writeActive();
+    const r = hook('pre-tool-use', payloads.bash('x'));
+    expect(r.code).toBe(0);
+    const u = spawnSync(SH, [RUN_SH, 'post-tool-use'], { input: '{}', cwd: project, env: { PATH: process.env.PATH ?? '', CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: project }, encoding: 'utf8' });
+    expect(u.status).toBe(0);
+    expect(u.stdout).toBe('');
+  });
+});
+
+describe('SessionStart', () => {
+  function context(r: HookRun): string {
+    const out = json(r) as { hookSpecificOutput: { hookEventName: string; additionalContext: string } };
+    expect(out.hookSpecificOutput.hookEventName).toBe('SessionStart');
+    return out.hookSpecificOutput.additionalContext;
+  }
+
+  it.each(['startup', 'resume', 'clear', 'compact'])('active loop (%s): state, next step and rules', (source) => {
+    const a = writeActive();
+    const text = context(hook('session-start', payloads.sessionStart('s', source)));
+    expect(text).toContain(a.summary);
+    expect(text).toContain(a.next_action);
+    expect(text).toMatch(/engine decides keep or revert/);
+    expect(text).toMatch(/Never edit the benchmark, the checks/);
+    expect(text).toMatch(/Never run git commit\/reset\/checkout\/clean/);
+    expect(text).toMatch(/Never ask the user whether to continue/);
+    expect(text).toContain('/autoloop:run');
+    expect(text.length).toBeLessThanOrEqual(2000);
+  });
+
+  it('stays within 2,000 characters with a huge summary and next action', () => {
+    writeActive({ summary: 'S'.repeat(5000), next_action: 'N'.repeat(3000) });
+    const text = context(hook('session-start', payloads.sessionStart()));
+    expect(text.length).toBeLessThanOrEqual(2000);
+    expect(text).toMatch(/N{100}/);
+    expect(text).toContain('/autoloop:run'); // the rules survive the cut
+  });
+
+  it('paused: one line, what the user can do', () => {
+    writeActive({ loop: 'paused' });
+    const text = context(hook('session-start', payloads.sessionStart()));
+    expect(text.split('\n')).toHaveLength(1);
+    expect(text).toMatch(/paused/);
+    expect(text).toContain('/autoloop:run');
+  });
+
+  it('terminated: one line with the reason and the follow-up', () => {
+    writeActive({ loop: 'terminated', terminated_by: 'plateau', chain_allowed: true });
+    const text = context(hook('session-start', payloads.sessionStart()));
+    expect(text.split('\n')).toHaveLength(1);
+    expect(text).toMatch(/terminated \(plateau\)/);
+    expect(text).toContain('/autoloop:chain');
+    writeActive({ loop: 'terminated', terminated_by: 'target', chain_allowed: false });
+    expect(context(hook('session-start', payloads.sessionStart()))).not.toContain('/autoloop:chain');
+  });
+
+  it('stopped by the user: nothing at all', () => {
+    writeActive({ loop: 'stopped' });
+    expect(hook('session-start', payloads.sessionStart())).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+});
+
+describe('PreToolUse: files', () => {
+  beforeEach(() => {
+    writeActive();
+  });
+  const p = (rel: string): string => path.join(project, rel);
+
+  it('denies the protected benchmark', () => {
+    expect(denial(hook('pre-tool-use', payloads.edit(p('bench/bench.mjs'))))).toMatch(/bench\/bench\.mjs is protected/);
+    expect(denial(hook('pre-tool-use', payloads.write(p('check.sh'))))).toMatch(/check\.sh is protected/);
+    expect(denial(hook('pre-tool-use', payloads.tool('sess-a', 'MultiEdit', { file_path: p('bench/bench.mjs'), edits: [] })))).toMatch(/protected/);
+  });
+
+  it('denies the engine state but allows the notes and ideas', () => {
+    expect(denial(hook('pre-tool-use', payloads.write(p('.autoloop/active.json'))))).toMatch(/belongs to the engine/);
+    expect(denial(hook('pre-tool-use', payloads.edit(p('.autoloop/experiments/speed/config.yaml'))))).toMatch(/belongs to the engine/);
+    expect(denial(hook('pre-tool-use', payloads.write(p('.autoloop/session.json'))))).toMatch(/belongs to the engine/);
+    expect(denial(hook('pre-tool-use', payloads.edit(p('.autoloop/experiments/speed/program.md'))))).toBeNull();
+    expect(denial(hook('pre-tool-use', payloads.write(p('.autoloop/experiments/speed/ideas.md'))))).toBeNull();
+  });
+
+  it('denies files outside the scope, allows files in it and outside the project', () => {
+    expect(denial(hook('pre-tool-use', payloads.edit(p('README.md'))))).toMatch(/outside the experiment's scope \(src\/\*\*\)/);
+    expect(denial(hook('pre-tool-use', payloads.tool('sess-a', 'NotebookEdit', { notebook_path: p('nb/a.ipynb'), new_source: 'x' })))).toMatch(/outside the experiment's scope/);
+    expect(denial(hook('pre-tool-use', payloads.edit(p('.git/config'))))).toMatch(/git's own data/);
+    expect(denial(hook('pre-tool-use', payloads.edit(p('src/work.mjs'))))).toBeNull();
+    expect(denial(hook('pre-tool-use', payloads.write(p('src/deep/new.mjs'))))).toBeNull();
+    expect(denial(hook('pre-tool-use', payloads.write(path.join(scratch, 'elsewhere.txt'))))).toBeNull();
+  });
+
+  it('resolves relative paths and links', () => {
+    expect(denial(hook('pre-tool-use', payloads.edit('bench/bench.mjs')))).toMatch(/protected/);
+    expect(denial(hook('pre-tool-use', payloads.edit(p('src/../bench/bench.mjs'))))).toMatch(/protected/);
+    fs.symlinkSync(p('bench'), path.join(scratch, 'link'));
+    expect(denial(hook('pre-tool-use', payloads.edit(path.join(scratch, 'link', 'bench.mjs'))))).toMatch(/protected/);
+  });
+
+  it('ignores tools it does not guard', () => {
+    expect(denial(hook('pre-tool-use', payloads.tool('sess-a', 'Read', { file_path: p('bench/bench.mjs') })))).toBeNull();
+  });
+});
+
+describe('PreToolUse: Bash', () => {
+  beforeEach(() => {
+    writeActive();
+  });
+
+  it('denies hand-made git and writes to the judges; allows the rest', () => {
+    expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard')))).toMatch(/engine owns git/);
+    expect(denial(hook('pre-tool-use', payloads.bash('cd src && git commit -am wip')))).toMatch(/git commit/);
+    expect(denial(hook('pre-tool-use', payloads.bash("sed -i 's/1/0/' bench/bench.mjs")))).toMatch(/protected/);
+    expect(denial(hook('pre-tool-use', payloads.bash("echo '{}' > .autoloop/active.json")))).toMatch(/belongs to the engine/);
+    expect(denial(hook('pre-tool-use', payloads.bash('git status && git diff --stat')))).toBeNull();
+    expect(denial(hook('pre-tool-use', payloads.bash('node bench/bench.mjs')))).toBeNull();
+  });
+
+  it('the session cwd is where relative paths start', () => {
+    const r = hook('pre-tool-use', { ...payloads.bash('echo x > bench.mjs'), cwd: path.join(project, 'bench') });
+    expect(denial(r)).toMatch(/protected/);
+  });
+
+  it('guards only while the loop is active', () => {
+    for (const loop of ['paused', 'stopped', 'terminated'] as const) {
+      writeActive({ loop, terminated_by: loop === 'terminated' ? 'target' : null });
+      expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard')))).toBeNull();
+      expect(denial(hook('pre-tool-use', payloads.edit(path.join(project, 'bench/bench.mjs'))))).toBeNull();
+    }
+  });
+});
+
+describe('session claim', () => {
+  const engine = (script: string): string => `node "${path.join(ROOT, 'dist', script)}" --description "try memo" 2>&1 | tail -20`;
+
+  it('running the engine makes the session the owner; only the owner is guarded once claimed', () => {
+    writeActive();
+    expect(fs.existsSync(sessionFile())).toBe(false);
+    // Before a claim, every session is guarded.
+    expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard', 'sess-other')))).not.toBeNull();
+    expect(denial(hook('pre-tool-use', payloads.bash(engine('run-experiment.mjs'), 'sess-a')))).toBeNull();
+    expect(readSession()).toMatchObject({ owner_session: 'sess-a', blocks: 0, idle_blocks: 0, last_runs: 5 });
+    expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard', 'sess-a')))).toMatch(/engine owns git/);
+    // A second Claude session in the same repo is left alone.
+    expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard', 'sess-other')))).toBeNull();
+    expect(denial(hook('pre-tool-use', payloads.edit(path.join(project, 'bench/bench.mjs'), 'sess-other')))).toBeNull();
+  });
+
+  it('records the agent and takes over on restart, resetting the Stop counters', () => {
+    writeActive({ stop_hook: { max_blocks: 10, max_idle_blocks: 5 } });
+    hook('pre-tool-use', payloads.bash(engine('log-experiment.mjs'), 'sess-a'));
+    expect(json(hook('stop', payloads.stop('sess-a'))).decision).toBe('block');
+    expect(readSession()).toMatchObject({ owner_session: 'sess-a', blocks: 1 });
+    // The same owner claiming again changes nothing.
+    hook('pre-tool-use', payloads.bash(engine('run-experiment.mjs'), 'sess-a'));
+    expect(readSession()).toMatchObject({ owner_session: 'sess-a', blocks: 1 });
+    // A fresh session that drives the engine takes the loop over.
+    hook('pre-tool-use', { ...payloads.bash(engine('init-experiment.mjs'), 'sess-b'), agent_type: 'autoloop:autoloop' });
+    expect(readSession()).toMatchObject({ owner_session: 'sess-b', owner_agent: 'autoloop:autoloop', blocks: 0, idle_blocks: 0 });
+    expect(hook('stop', payloads.stop('sess-a')).stdout).toBe('');
+    expect(json(hook('stop', payloads.stop('sess-b'))).decision).toBe('block');
+  });
+
+  it('claims even while the loop is not active (resuming a paused loop)', () => {
+    writeActive({ loop: 'paused' });
+    hook('pre-tool-use', payloads.bash(engine('run-experiment.mjs'), 'sess-c'));
+    expect(readSession()).toMatchObject({ owner_session: 'sess-c' });
+  });
+
+  it('mentioning an engine script is not a claim', () => {
+    writeActive();
+    hook('pre-tool-use', payloads.bash('grep -n run-experiment.mjs README.md', 'sess-a'));
+    expect(fs.existsSync(sessionFile())).toBe(false);
+  });
+});
+
+describe('Stop', () => {
+  const claim = (session = 'sess-a'): void => {
+    const r = hook('pre-tool-use', payloads.bash(`node ${path.join(ROOT, 'dist', 'run-experiment.mjs')}`, session));
+    expect(r.code).toBe(0);
+  };
+  const stop = (session = 'sess-a', env: Record<string, string> = {}): HookRun => hook('stop', payloads.stop(session, true), env);
+  const block = (r: HookRun): string => {
+    const out = json(r) as { decision?: string; reason?: string };
+    expect(out.decision).toBe('block');
+    return out.reason ?? '';
+  };
+  const allowedWith = (r: HookRun): string => {
+    const out = json(r) as { decision?: string; systemMessage?: string };
+    expect(out.decision).toBeUndefined();
+    return out.systemMessage ?? '';
+  };
+
+  it('does not hold a session that never drove the engine', () => {
+    writeActive();
+    expect(hook('stop', payloads.stop('sess-a'))).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('blocks the owner with the next step and no question to the user', () => {
+    const a = writeActive();
+    claim();
+    const reason = block(hook('stop', payloads.stop('sess-a', false)));
+    expect(reason).toContain(a.next_action);
+    expect(reason).toMatch(/Do not ask the user/);
+    expect(reason.length).toBeLessThanOrEqual(2000);
+    expect(readSession()).toMatchObject({ blocks: 1, idle_blocks: 1, last_runs: 5 });
+  });
+
+  it('keeps the reason within 2,000 characters', () => {
+    writeActive({ next_action: 'x'.repeat(4000) });
+    claim();
+    expect(block(stop()).length).toBeLessThanOrEqual(2000);
+  });
+
+  it('idle override: lets go after max_idle_blocks blocks without a new run, then starts over', () => {
+    writeActive({ stop_hook: { max_blocks: 100, max_idle_blocks: 2 } });
+    claim();
+    block(stop());
+    block(stop());
+    expect(allowedWith(stop())).toMatch(/no new run was logged over the last 2 continuations/);
+    // The next turn the user starts gets a fresh idle budget.
+    block(stop());
+  });
+
+  it('progress (a new logged run) resets the idle streak', () => {
+    writeActive({ stop_hook: { max_blocks: 100, max_idle_blocks: 2 } });
+    claim();
+    for (let runs = 6; runs < 12; runs++) {
+      block(stop());
+      writeActive({ runs, stop_hook: { max_blocks: 100, max_idle_blocks: 2 } });
+    }
+    expect(readSession()).toMatchObject({ blocks: 6, idle_blocks: 1 });
+  });
+
+  it('total cap: lets go after max_blocks blocks, with a message', () => {
+    writeActive({ stop_hook: { max_blocks: 3, max_idle_blocks: 10 } });
+    claim();
+    for (let i = 0; i < 3; i++) block(stop());
+    expect(allowedWith(stop())).toMatch(/already continued this session 3 times \(stop_hook.max_blocks = 3\)/);
+    expect(allowedWith(stop())).toMatch(/max_blocks/);
+  });
+
+  it('max_blocks 0 never blocks', () => {
+    writeActive({ stop_hook: { max_blocks: 0, max_idle_blocks: 3 } });
+    claim();
+    expect(allowedWith(stop())).toMatch(/max_blocks = 0/);
+  });
+
+  it('never blocks another session, even while the owner is blocked', () => {
+    writeActive();
+    claim('sess-a');
+    block(stop('sess-a'));
+    expect(stop('sess-b')).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(readSession()).toMatchObject({ owner_session: 'sess-a', blocks: 1 });
+  });
+
+  it('lets the session end once the loop is stopped or paused', () => {
+    writeActive();
+    claim();
+    block(stop());
+    for (const loop of ['stopped', 'paused'] as const) {
+      writeActive({ loop });
+      expect(stop().stdout).toBe('');
+    }
+  });
+
+  it('terminated with chain budget: one nudge to /autoloop:chain per termination', () => {
+    writeActive();
+    claim();
+    writeActive({ loop: 'terminated', terminated_by: 'plateau', chain_allowed: true, runs: 9 });
+    expect(block(stop())).toBe('autoloop: experiment terminated (plateau); the chain budget allows a follow-up: run /autoloop:chain');
+    expect(stop().stdout).toBe('');
+    // A later termination (the follow-up experiment) gets its own nudge.
+    writeActive({ experiment: 'speed-2', loop: 'terminated', terminated_by: 'target', chain_allowed: true, runs: 4 });
+    expect(block(stop())).toMatch(/terminated \(target\)/);
+  });
+
+  it('terminated without chain budget, or for another session: no block', () => {
+    writeActive();
+    claim();
+    writeActive({ loop: 'terminated', terminated_by: 'max_runs', chain_allowed: false });
+    expect(stop().stdout).toBe('');
+    writeActive({ loop: 'terminated', terminated_by: 'max_runs', chain_allowed: true });
+    expect(stop('sess-b').stdout).toBe('');
+  });
+
+  it('AUTOLOOP_STOP_HOOK=off disables blocking', () => {
+    writeActive();
+    claim();
+    expect(stop('sess-a', { AUTOLOOP_STOP_HOOK: 'off' }).stdout).toBe('');
+    block(stop());
+  });
+
+  it('a corrupt session.json starts over instead of failing', () => {
+    writeActive();
+    claim();
+    fs.writeFileSync(sessionFile(), '{"owner_session": 42');
+    const r = stop();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/session\.json/);
+  });
+});
