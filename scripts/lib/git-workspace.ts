@@ -1,0 +1,493 @@
+// Git mode. The experiment lives on branch autoloop/<slug>. A keep is built
+// with plumbing in a private index (read-tree, update-index of exactly the
+// kept paths, write-tree, commit-tree, update-ref with the old sha as a
+// guard): no hooks, no signing prompt, and whatever the user staged stays
+// staged and uncommitted. A revert names every path it restores or deletes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { z } from 'zod';
+import type { Config } from './schema.ts';
+import type { ExperimentPaths } from './paths.ts';
+import { RefusalError, UsageError } from './errors.ts';
+import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
+import { compileScope, isInternal, type Scope } from './scope.ts';
+import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
+import { pidAlive } from './lock.ts';
+import {
+  batches,
+  boundText,
+  crashPoint,
+  fileDiff,
+  readForDiff,
+  removeCreated,
+  workspaceFile,
+  type Workspace,
+} from './workspace.ts';
+
+/** What a dirty path looked like: status code, content hash, and the stat that let us skip re-hashing. */
+const Sig = z.object({
+  xy: z.string(),
+  hash: z.string(),
+  size: z.number(),
+  mtime: z.number(),
+  ctime: z.number(),
+  ino: z.number(),
+});
+type Sig = z.infer<typeof Sig>;
+
+const GitState = z.object({
+  version: z.literal(1),
+  mode: z.literal('git'),
+  branch: z.string(),
+  /** Where the branch started; findKeep searches started_from..branch only. */
+  started_from: z.string(),
+  /** The starting point of the latest segment. */
+  base: z.string(),
+  /** Untracked when the experiment began: never committed, never deleted. */
+  user_files: z.array(z.string()),
+  /** Out-of-scope (and user-file) paths that were dirty at begin, and how. */
+  dirty: z.record(z.string(), Sig),
+});
+type GitState = z.infer<typeof GitState>;
+
+// simple-git strips ambient GIT_* variables (a GIT_DIR or GIT_INDEX_FILE from a
+// hook would point us elsewhere) and rejects guarded ones passed explicitly
+// unless allowed; these are the only ones we set.
+const OUR_ENV = [
+  'GIT_INDEX_FILE',
+  'GIT_LITERAL_PATHSPECS',
+  'GIT_OPTIONAL_LOCKS',
+  'GIT_TERMINAL_PROMPT',
+  'GIT_AUTHOR_NAME',
+  'GIT_AUTHOR_EMAIL',
+  'GIT_COMMITTER_NAME',
+  'GIT_COMMITTER_EMAIL',
+];
+const GUARDED_PLAIN = new Set(['editor', 'visual', 'pager', 'prefix', 'ssh_askpass']);
+
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    const l = k.toLowerCase();
+    if (v === undefined || l.startsWith('git_') || GUARDED_PLAIN.has(l)) continue;
+    env[k] = v;
+  }
+  // Paths are always literal (a file named `*.ts` or `:x` is just a file);
+  // status must not take index.lock behind a user's concurrent git command.
+  env.GIT_LITERAL_PATHSPECS = '1';
+  env.GIT_OPTIONAL_LOCKS = '0';
+  env.GIT_TERMINAL_PROMPT = '0';
+  return env;
+}
+
+function firstLine(s: string): string {
+  return (s.split('\n').find((l) => l.trim() !== '') ?? s).replace(/^(fatal|error): /, '').trim();
+}
+
+class Git {
+  constructor(private readonly root: string) {}
+
+  private client(extra: Record<string, string>): SimpleGit {
+    return simpleGit({
+      baseDir: this.root,
+      config: ['core.quotepath=false'],
+      allowEnvironment: OUR_ENV,
+      errors(error, result) {
+        if (error) return error;
+        if (result.exitCode !== 0) {
+          const msg = Buffer.concat(result.stdErr).toString('utf8');
+          return new Error(firstLine(msg) || `git exited with ${result.exitCode}`);
+        }
+        return undefined;
+      },
+    }).env({ ...baseEnv(), ...extra });
+  }
+
+  run(args: string[], extra: Record<string, string> = {}): Promise<string> {
+    return this.client(extra).raw(args);
+  }
+
+  async tryRun(args: string[], extra: Record<string, string> = {}): Promise<string | null> {
+    try {
+      return await this.run(args, extra);
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** path → status codes ('XY'); a path may carry two (`D ` and `??` after `git rm --cached`). */
+type Status = Map<string, string[]>;
+
+function parseStatus(out: string): Status {
+  const st: Status = new Map();
+  for (const entry of out.split('\0')) {
+    if (entry.length < 4) continue;
+    const xy = entry.slice(0, 2);
+    const p = entry.slice(3);
+    const codes = st.get(p);
+    if (codes) codes.push(xy);
+    else st.set(p, [xy]);
+  }
+  return st;
+}
+
+const untrackedOnly = (codes: readonly string[]) => codes.every((c) => c === '??');
+
+export class GitWorkspace implements Workspace {
+  readonly mode = 'git' as const;
+  private readonly git: Git;
+  private readonly branch: string;
+
+  private constructor(
+    private readonly root: string,
+    private readonly exp: ExperimentPaths,
+    private readonly scope: Scope,
+  ) {
+    this.git = new Git(root);
+    this.branch = `autoloop/${exp.slug}`;
+  }
+
+  static async open(root: string, exp: ExperimentPaths, config: Config): Promise<GitWorkspace> {
+    // The judges are out of scope even if the scope glob covers them.
+    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(root, config)]);
+    return new GitWorkspace(root, exp, scope);
+  }
+
+  // ---- state ---------------------------------------------------------------
+
+  private load(): GitState | null {
+    const parsed = GitState.safeParse(readJsonOrNull(workspaceFile(this.exp)));
+    return parsed.success ? parsed.data : null;
+  }
+
+  private state(): GitState {
+    const s = this.load();
+    if (!s) throw new RefusalError(`the workspace of ${this.exp.slug} was never started (or workspace.json is damaged); run init-experiment`);
+    return s;
+  }
+
+  private save(s: GitState): void {
+    writeJsonAtomic(workspaceFile(this.exp), s);
+  }
+
+  /** Private indexes left by keeps that were killed (their process is gone). */
+  private sweepStale(): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.exp.dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const m = /^\.keep-index-(\d+)-/.exec(n);
+      if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) fs.rmSync(path.join(this.exp.dir, n), { force: true });
+    }
+  }
+
+  // ---- git queries ---------------------------------------------------------
+
+  private async status(): Promise<Status> {
+    return parseStatus(await this.git.run(['status', '--porcelain=v1', '-z', '--no-renames', '--untracked-files=all']));
+  }
+
+  private async currentBranchRef(): Promise<string | null> {
+    const out = await this.git.tryRun(['symbolic-ref', '-q', 'HEAD']);
+    return out ? out.trim() : null;
+  }
+
+  private async assertOnBranch(): Promise<void> {
+    const ref = await this.currentBranchRef();
+    if (ref !== `refs/heads/${this.branch}`) {
+      const where = ref ? ref.replace(/^refs\/heads\//, '') : 'a detached HEAD';
+      throw new RefusalError(`the work tree is on ${where}, not ${this.branch}; check out ${this.branch} to continue the experiment`);
+    }
+  }
+
+  private async revParse(rev: string): Promise<string | null> {
+    const out = await this.git.tryRun(['rev-parse', '-q', '--verify', `${rev}^{commit}`]);
+    return out ? out.trim() : null;
+  }
+
+  /** Which of these paths exist in HEAD's tree. */
+  private async inHead(paths: readonly string[]): Promise<Set<string>> {
+    const want = new Set(paths);
+    const found = new Set<string>();
+    for (const chunk of batches(paths)) {
+      const out = await this.git.run(['ls-tree', '-r', '-z', '--name-only', 'HEAD', '--', ...chunk]);
+      for (const p of out.split('\0')) if (want.has(p)) found.add(p);
+    }
+    return found;
+  }
+
+  private isUserFile(s: GitState, rel: string): boolean {
+    return s.user_files.includes(rel);
+  }
+
+  /** In-scope paths in the status that the agent may have changed (user files never count). */
+  private inScopeChanged(st: Status, userFiles: ReadonlySet<string>): string[] {
+    return [...st.keys()].filter((p) => this.scope.inScope(p) && !userFiles.has(p)).sort();
+  }
+
+  /** Paths whose changes the agent must not make: outside the scope, or user files. */
+  private guarded(p: string, userFiles: ReadonlySet<string>): boolean {
+    return !isInternal(p) && (!this.scope.inScope(p) || userFiles.has(p));
+  }
+
+  private sig(rel: string, xy: string, prev: Sig | undefined): Sig {
+    const abs = path.join(this.root, rel);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(abs);
+    } catch {
+      return { xy, hash: MISSING, size: -1, mtime: 0, ctime: 0, ino: 0 };
+    }
+    const stat = { size: st.size, mtime: st.mtimeMs, ctime: st.ctimeMs, ino: st.ino };
+    // ctime cannot be set from user space, so an equal stat means equal content.
+    if (prev && prev.size === stat.size && prev.mtime === stat.mtime && prev.ctime === stat.ctime && prev.ino === stat.ino) {
+      return { xy, hash: prev.hash, ...stat };
+    }
+    let hash: string;
+    if (st.isSymbolicLink()) hash = sha256('link:' + fs.readlinkSync(abs));
+    else if (st.isDirectory()) hash = 'directory';
+    else hash = sha256File(abs) ?? MISSING;
+    return { xy, hash, ...stat };
+  }
+
+  private dirtySigs(st: Status, userFiles: ReadonlySet<string>, prev: Record<string, Sig>): Record<string, Sig> {
+    const out: Record<string, Sig> = {};
+    for (const [p, codes] of st) {
+      if (!this.guarded(p, userFiles)) continue;
+      out[p] = this.sig(p, codes.join(','), prev[p]);
+    }
+    return out;
+  }
+
+  // ---- Workspace -----------------------------------------------------------
+
+  async begin(): Promise<{ base: string }> {
+    await this.ensureExcluded();
+    if ((await this.revParse('HEAD')) === null) {
+      throw new UsageError('the repository has no commit yet; commit once before starting an experiment');
+    }
+    const prev = this.load();
+    const userFiles = new Set(prev?.user_files ?? []);
+
+    const st = await this.status();
+    const blocked = [...st]
+      .filter(([p, codes]) => this.scope.inScope(p) && !untrackedOnly(codes) && !userFiles.has(p))
+      .map(([p]) => p)
+      .sort();
+    if (blocked.length) {
+      const names = blocked.slice(0, 5).join(', ') + (blocked.length > 5 ? ` (+${blocked.length - 5} more)` : '');
+      throw new UsageError(`uncommitted changes to tracked files in scope: ${names}; commit or stash them first`);
+    }
+
+    if ((await this.currentBranchRef()) !== `refs/heads/${this.branch}`) {
+      const exists = (await this.revParse(`refs/heads/${this.branch}`)) !== null;
+      const args = exists ? ['checkout', '-q', this.branch, '--'] : ['checkout', '-q', '-b', this.branch];
+      try {
+        await this.git.run(args);
+      } catch (e) {
+        throw new UsageError(`cannot check out ${this.branch}: ${firstLine((e as Error).message)}`);
+      }
+    }
+    const base = (await this.revParse('HEAD')) as string;
+
+    // Untracked files present now are the user's. On a later begin (a new
+    // segment) files the user added since are adopted too: losing one would
+    // be worse than never committing one.
+    const after = await this.status();
+    for (const [p, codes] of after) if (codes.includes('??') && !isInternal(p)) userFiles.add(p);
+    const state: GitState = {
+      version: 1,
+      mode: 'git',
+      branch: this.branch,
+      started_from: prev?.started_from ?? base,
+      base,
+      user_files: [...userFiles].sort(),
+      dirty: this.dirtySigs(after, userFiles, prev?.dirty ?? {}),
+    };
+    this.save(state);
+    return { base };
+  }
+
+  /** .autoloop/ must never show up as untracked; the user's .gitignore is theirs, info/exclude is local. */
+  private async ensureExcluded(): Promise<void> {
+    const rel = (await this.git.run(['rev-parse', '--git-path', 'info/exclude'])).trim();
+    const file = path.resolve(this.root, rel);
+    let text = '';
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      text = '';
+    }
+    const listed = text.split('\n').some((l) => ['.autoloop', '.autoloop/', '/.autoloop', '/.autoloop/'].includes(l.trim()));
+    if (listed) return;
+    const sep = text === '' || text.endsWith('\n') ? '' : '\n';
+    writeFileAtomic(file, `${text}${sep}# autoloop's state (never committed)\n.autoloop/\n`);
+  }
+
+  async head(): Promise<string> {
+    const sha = await this.revParse(`refs/heads/${this.branch}`);
+    if (!sha) throw new RefusalError(`branch ${this.branch} does not exist; run init-experiment`);
+    return sha;
+  }
+
+  async changedInScope(): Promise<string[]> {
+    const s = this.state();
+    await this.assertOnBranch();
+    return this.inScopeChanged(await this.status(), new Set(s.user_files));
+  }
+
+  async outOfScopeChanges(): Promise<string[]> {
+    const s = this.state();
+    await this.assertOnBranch();
+    const userFiles = new Set(s.user_files);
+    const now = this.dirtySigs(await this.status(), userFiles, s.dirty);
+    // Recorded paths that are clean now were changed too (the user's work undone).
+    for (const p of Object.keys(s.dirty)) if (!(p in now)) now[p] = this.sig(p, 'clean', s.dirty[p]);
+    const changed: string[] = [];
+    for (const [p, cur] of Object.entries(now)) {
+      const was = s.dirty[p];
+      if (!was || was.xy !== cur.xy || was.hash !== cur.hash) changed.push(p);
+    }
+    return changed.sort();
+  }
+
+  async settleOutOfScope(): Promise<string[]> {
+    const changed = await this.outOfScopeChanges();
+    if (!changed.length) return [];
+    const s = this.state();
+    s.dirty = this.dirtySigs(await this.status(), new Set(s.user_files), s.dirty);
+    this.save(s);
+    return changed;
+  }
+
+  async keep(files: string[], message: string, trailers: Record<string, string>): Promise<string> {
+    const s = this.state();
+    await this.assertOnBranch();
+    this.sweepStale();
+    const paths = [...new Set(files)].sort();
+    for (const f of paths) {
+      if (!this.scope.inScope(f)) throw new UsageError(`keep: ${f} is outside the scope (or protected); it cannot be committed`);
+      if (this.isUserFile(s, f)) throw new UsageError(`keep: ${f} is a user file (untracked when the experiment began); it is never committed`);
+    }
+    const body = commitMessage(message, { ...trailers, 'Autoloop-Experiment': trailers['Autoloop-Experiment'] ?? this.exp.slug });
+    const old = await this.head();
+    const index = path.join(this.exp.dir, `.keep-index-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const priv = { GIT_INDEX_FILE: index };
+    let commit: string;
+    try {
+      // The private index starts at the best and takes exactly the kept paths
+      // from the work tree (deletions included); nothing else the user staged.
+      await this.git.run(['read-tree', old], priv);
+      for (const chunk of batches(paths)) await this.git.run(['update-index', '--add', '--remove', '--', ...chunk], priv);
+      const tree = (await this.git.run(['write-tree'], priv)).trim();
+      const ident = await this.identityEnv();
+      commit = (await this.git.run(['commit-tree', '--no-gpg-sign', tree, '-p', old, '-m', body], ident)).trim();
+      crashPoint('git:committed');
+      // Compare-and-swap: if the branch moved under us, refuse rather than lose a commit.
+      await this.git.run(['update-ref', '-m', `autoloop: keep ${trailers['Autoloop-Run'] ?? ''}`.trim(), `refs/heads/${this.branch}`, commit, old]);
+      crashPoint('git:ref-updated');
+    } finally {
+      fs.rmSync(index, { force: true });
+      fs.rmSync(index + '.lock', { force: true });
+    }
+    // Bring the real index in line with the new commit for these paths only.
+    for (const chunk of batches(paths)) await this.git.run(['update-index', '--add', '--remove', '--', ...chunk]);
+    return commit;
+  }
+
+  /** commit-tree needs an identity; when the user has none configured, sign as autoloop rather than fail mid-loop. */
+  private async identityEnv(): Promise<Record<string, string>> {
+    const ok = (await this.git.tryRun(['var', 'GIT_AUTHOR_IDENT'])) !== null && (await this.git.tryRun(['var', 'GIT_COMMITTER_IDENT'])) !== null;
+    if (ok) return {};
+    return {
+      GIT_AUTHOR_NAME: 'autoloop',
+      GIT_AUTHOR_EMAIL: 'autoloop@localhost',
+      GIT_COMMITTER_NAME: 'autoloop',
+      GIT_COMMITTER_EMAIL: 'autoloop@localhost',
+    };
+  }
+
+  async revert(): Promise<string[]> {
+    const s = this.state();
+    await this.assertOnBranch();
+    this.sweepStale();
+    const st = await this.status();
+    const changed = this.inScopeChanged(st, new Set(s.user_files));
+    if (!changed.length) return [];
+    const tracked = await this.inHead(changed);
+    const created = changed.filter((p) => !tracked.has(p));
+    const restore = changed.filter((p) => tracked.has(p));
+    // Created first: a created file may stand where a restored directory must go.
+    const staged = created.filter((p) => !untrackedOnly(st.get(p) ?? []));
+    for (const chunk of batches(staged)) await this.git.run(['update-index', '--force-remove', '--', ...chunk]);
+    for (const p of created) removeCreated(this.root, p);
+    for (const chunk of batches(restore)) await this.git.run(['checkout', '-q', 'HEAD', '--', ...chunk]);
+    return changed;
+  }
+
+  async findKeep(runId: string): Promise<string | null> {
+    const s = this.state();
+    const out = await this.git.tryRun(['log', '-n', '5000', '--format=%H%x1f%B%x1e', `${s.started_from}..refs/heads/${this.branch}`]);
+    if (!out) return null;
+    for (const rec of out.split('\x1e')) {
+      const [sha, msg] = rec.split('\x1f');
+      if (!sha || msg === undefined) continue;
+      const t = parseTrailers(msg);
+      if (t.get('Autoloop-Run') !== runId) continue;
+      const expName = t.get('Autoloop-Experiment');
+      if (expName !== undefined && expName !== this.exp.slug) continue;
+      return sha.trim();
+    }
+    return null;
+  }
+
+  async diffSummary(): Promise<string> {
+    const s = this.state();
+    await this.assertOnBranch();
+    const st = await this.status();
+    const changed = this.inScopeChanged(st, new Set(s.user_files));
+    if (!changed.length) return '';
+    const tracked = await this.inHead(changed);
+    const tag = (p: string) => (!fs.existsSync(path.join(this.root, p)) && tracked.has(p) ? 'D' : tracked.has(p) ? 'M' : 'A');
+    let text = `${changed.length} file(s) changed in scope: ${changed.map((p) => `${tag(p)} ${p}`).join(', ')}\n`;
+    const known = changed.filter((p) => tracked.has(p) || !untrackedOnly(st.get(p) ?? []));
+    for (const chunk of batches(known)) {
+      if (Buffer.byteLength(text) > 4096) break;
+      text += await this.git.run(['diff', '--no-color', '--no-ext-diff', 'HEAD', '--', ...chunk]);
+    }
+    for (const p of changed.filter((x) => !known.includes(x))) {
+      if (Buffer.byteLength(text) > 4096) break;
+      text += fileDiff(p, null, readForDiff(path.join(this.root, p)));
+    }
+    return boundText(text);
+  }
+}
+
+/** Trailer keys are tokens; values one line. */
+function commitMessage(message: string, trailers: Record<string, string>): string {
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(trailers)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(k)) throw new UsageError(`keep: bad trailer name ${JSON.stringify(k)}`);
+    lines.push(`${k}: ${v.replace(/\s*[\r\n]+\s*/g, ' ').trim()}`);
+  }
+  const text = message.trim() || 'autoloop: keep';
+  return lines.length ? `${text}\n\n${lines.join('\n')}\n` : `${text}\n`;
+}
+
+/** The trailers of a commit message: `Key: value` lines of its last paragraph. */
+export function parseTrailers(message: string): Map<string, string> {
+  const paras = message.trim().split(/\n\s*\n/);
+  const last = paras[paras.length - 1] ?? '';
+  const out = new Map<string, string>();
+  for (const line of last.split('\n')) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9-]*): (.*)$/.exec(line.trim());
+    if (m) out.set(m[1] as string, (m[2] as string).trim());
+  }
+  return out;
+}

@@ -1,0 +1,182 @@
+// One engine call at a time per experiment. The lock is a file created with
+// O_EXCL that names its owner; a lock whose process is gone is taken over.
+// Taking over moves the stale file aside first and checks that what moved is
+// the very file judged stale, so two racing takers cannot both win.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { RefusalError } from './errors.ts';
+
+export interface Lock {
+  release(): void;
+  /** Set when the lock was left by a dead process (pid 0: the file was unreadable). */
+  tookOver: { pid: number } | null;
+}
+
+interface LockInfo {
+  pid: number;
+  owner: string;
+  started_at: string;
+  /** Unique per acquisition: release() removes the file only while it still holds this. */
+  token: string;
+  /** Kernel start time of pid (Linux), so that a recycled pid does not look alive. */
+  proc_start: string | null;
+}
+
+/** A lock file younger than this that does not parse may be one being written right now. */
+const TORN_GRACE_MS = 2000;
+const MAX_ATTEMPTS = 200;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); null off Linux. */
+export function procStart(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm (field 2) may contain spaces and parentheses: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function pidAlive(pid: number, start: string | null = null): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (start !== null) {
+    const now = procStart(pid);
+    if (now !== null && now !== start) return false;
+  }
+  return true;
+}
+
+function parseInfo(raw: string): LockInfo | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (v === null || typeof v !== 'object') return null;
+  const o = v as Record<string, unknown>;
+  if (typeof o.pid !== 'number') return null;
+  return {
+    pid: o.pid,
+    owner: typeof o.owner === 'string' ? o.owner : '?',
+    started_at: typeof o.started_at === 'string' ? o.started_at : '',
+    token: typeof o.token === 'string' ? o.token : '',
+    proc_start: typeof o.proc_start === 'string' ? o.proc_start : null,
+  };
+}
+
+function tryCreate(lockFile: string, data: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(lockFile, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+interface Seen {
+  ino: number;
+  raw: string;
+  mtimeMs: number;
+}
+
+function look(file: string): Seen | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    const raw = fs.readFileSync(fd, 'utf8');
+    return { ino: st.ino, raw, mtimeMs: st.mtimeMs };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function acquireLock(lockFile: string, owner: string): Lock {
+  fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+  const me: LockInfo = {
+    pid: process.pid,
+    owner,
+    started_at: new Date().toISOString(),
+    token: randomUUID(),
+    proc_start: procStart(process.pid),
+  };
+  const data = JSON.stringify(me) + '\n';
+  let tookOver: { pid: number } | null = null;
+
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (tryCreate(lockFile, data)) return makeLock(lockFile, me.token, tookOver);
+    const seen = look(lockFile);
+    if (!seen) continue; // released meanwhile: try again
+    const info = parseInfo(seen.raw);
+    if (info) {
+      if (pidAlive(info.pid, info.proc_start)) {
+        throw new RefusalError(`another autoloop command (${info.owner}, pid ${info.pid}) is running on this experiment`);
+      }
+    } else if (Date.now() - seen.mtimeMs < TORN_GRACE_MS) {
+      sleepSync(20); // probably created a moment ago and not yet written
+      continue;
+    }
+    // Stale. Move it aside under a name only we use, then make sure we moved the
+    // file we judged and not a fresh lock another taker created in between.
+    const aside = `${lockFile}.stale.${process.pid}.${randomUUID()}`;
+    try {
+      fs.renameSync(lockFile, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
+    const moved = look(aside);
+    if (!moved || moved.ino !== seen.ino || moved.raw !== seen.raw) {
+      // Someone else's fresh lock: put it back without overwriting anything.
+      try {
+        fs.linkSync(aside, lockFile);
+      } catch {
+        // a third process created a lock meanwhile; the next attempt will see it
+      }
+      fs.rmSync(aside, { force: true });
+      continue;
+    }
+    fs.rmSync(aside, { force: true });
+    tookOver = { pid: info?.pid ?? 0 };
+  }
+  throw new RefusalError(`could not take the lock ${lockFile}: too much contention`);
+}
+
+function makeLock(lockFile: string, token: string, tookOver: { pid: number } | null): Lock {
+  let released = false;
+  return {
+    tookOver,
+    release() {
+      if (released) return;
+      released = true;
+      const seen = look(lockFile);
+      // Only our own lock: after a takeover the file may belong to someone else.
+      if (seen && parseInfo(seen.raw)?.token === token) fs.rmSync(lockFile, { force: true });
+    },
+  };
+}

@@ -1,0 +1,341 @@
+// Snapshot mode (no git). The best's in-scope files live in an immutable,
+// content-addressed directory <exp.snapshot>/<id>/ (files/ + manifest.json);
+// workspace.json names the current one. A keep builds the next snapshot in a
+// temp directory, renames it into place, then switches workspace.json (one
+// atomic rename): a SIGKILL at any point leaves the old or the new best whole.
+// Unchanged files are hard-linked from the previous snapshot (never from the
+// work tree: the agent may rewrite a file in place).
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Config } from './schema.ts';
+import type { ExperimentPaths } from './paths.ts';
+import { RefusalError, UsageError } from './errors.ts';
+import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
+import { compileScope, listFiles, type Scope } from './scope.ts';
+import { canonicalJson, resolveProtected, sha256, sha256File } from './integrity.ts';
+import { pidAlive } from './lock.ts';
+import { boundText, crashPoint, fileDiff, readForDiff, removeCreated, workspaceFile, type Workspace } from './workspace.ts';
+
+const Entry = z.object({
+  sha256: z.string(),
+  size: z.number(),
+  exec: z.boolean(),
+  /** Permission bits, restored as they were; only the exec bits count as a change. */
+  mode: z.number().int(),
+  /** Set for a symlink: its target (never followed). */
+  link: z.string().optional(),
+});
+type Entry = z.infer<typeof Entry>;
+
+const Manifest = z.object({ version: z.literal(1), files: z.record(z.string(), Entry) });
+type Manifest = z.infer<typeof Manifest>;
+
+const SnapState = z.object({
+  version: z.literal(1),
+  mode: z.literal('snapshot'),
+  current: z.string(),
+  base: z.string(),
+  keeps: z.array(z.object({ run: z.string(), id: z.string(), ts: z.string() })),
+});
+type SnapState = z.infer<typeof SnapState>;
+
+const TMP_PREFIX = '.tmp-';
+const ID = /^s-[0-9a-f]{16}$/;
+
+/** What a work-tree file is, for comparison with a manifest entry (hash computed only when needed). */
+interface Live {
+  abs: string;
+  size: number;
+  exec: boolean;
+  link?: string;
+}
+
+export class SnapshotWorkspace implements Workspace {
+  readonly mode = 'snapshot' as const;
+  private readonly dir: string;
+
+  private constructor(
+    private readonly root: string,
+    private readonly exp: ExperimentPaths,
+    private readonly scope: Scope,
+  ) {
+    this.dir = exp.snapshot;
+  }
+
+  static async open(root: string, exp: ExperimentPaths, config: Config): Promise<SnapshotWorkspace> {
+    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(root, config)]);
+    return new SnapshotWorkspace(root, exp, scope);
+  }
+
+  // ---- state and snapshots -------------------------------------------------
+
+  private load(): SnapState | null {
+    const parsed = SnapState.safeParse(readJsonOrNull(workspaceFile(this.exp)));
+    return parsed.success ? parsed.data : null;
+  }
+
+  private state(): SnapState {
+    const s = this.load();
+    if (!s) throw new RefusalError(`the workspace of ${this.exp.slug} was never started (or workspace.json is damaged); run init-experiment`);
+    return s;
+  }
+
+  private manifest(id: string): Manifest {
+    const parsed = Manifest.safeParse(readJsonOrNull(path.join(this.dir, id, 'manifest.json')));
+    if (!ID.test(id) || !parsed.success) throw new RefusalError(`snapshot ${id} (the best) is missing or damaged in ${this.dir}`);
+    return parsed.data;
+  }
+
+  private snapFile(id: string, rel: string): string {
+    return path.join(this.dir, id, 'files', rel);
+  }
+
+  /**
+   * Remove what a killed keep left: temp directories of dead processes and
+   * snapshots that are not the current one. Only under the engine's lock.
+   */
+  private gc(current: string | null): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (n === current) continue;
+      if (n.startsWith(TMP_PREFIX)) {
+        const pid = Number(n.slice(TMP_PREFIX.length).split('-')[0]);
+        if (pid !== process.pid && pidAlive(pid)) continue;
+      }
+      fs.rmSync(path.join(this.dir, n), { recursive: true, force: true });
+    }
+  }
+
+  /** In-scope files of the work tree now. */
+  private scan(): Map<string, Live> {
+    const out = new Map<string, Live>();
+    for (const rel of listFiles(this.root, this.scope.bases, (r) => this.scope.inScope(r))) {
+      const abs = path.join(this.root, rel);
+      try {
+        const st = fs.lstatSync(abs);
+        if (st.isSymbolicLink()) out.set(rel, { abs, size: 0, exec: false, link: fs.readlinkSync(abs) });
+        else if (st.isFile()) out.set(rel, { abs, size: st.size, exec: (st.mode & 0o111) !== 0 });
+      } catch {
+        // vanished while we looked: absent
+      }
+    }
+    return out;
+  }
+
+  private same(live: Live, e: Entry): boolean {
+    if (live.link !== undefined || e.link !== undefined) return live.link === e.link;
+    if (live.exec !== e.exec || live.size !== e.size) return false;
+    return sha256File(live.abs) === e.sha256;
+  }
+
+  private diff(m: Manifest, live: Map<string, Live>): string[] {
+    const changed: string[] = [];
+    for (const rel of new Set([...Object.keys(m.files), ...live.keys()])) {
+      const e = m.files[rel];
+      const l = live.get(rel);
+      // A manifest entry the scope no longer covers is not ours to judge.
+      if (!this.scope.inScope(rel)) continue;
+      if (!e || !l || !this.same(l, e)) changed.push(rel);
+    }
+    return changed.sort();
+  }
+
+  /**
+   * Build a snapshot holding `entries`: each file is taken from the work tree
+   * (fresh) or hard-linked from snapshot `from`. Returns its id.
+   */
+  private build(fromWork: ReadonlySet<string>, keepOld: Record<string, Entry>, from: string | null): string {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const tmp = path.join(this.dir, `${TMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+    const files: Record<string, Entry> = {};
+    const dst = (rel: string) => path.join(tmp, 'files', rel);
+    let first = true;
+    for (const [rel, e] of Object.entries(keepOld)) {
+      if (from === null) continue;
+      fs.mkdirSync(path.dirname(dst(rel)), { recursive: true });
+      if (e.link !== undefined) fs.symlinkSync(e.link, dst(rel));
+      else linkOrCopy(this.snapFile(from, rel), dst(rel));
+      files[rel] = e;
+    }
+    for (const rel of [...fromWork].sort()) {
+      const abs = path.join(this.root, rel);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(abs);
+      } catch {
+        continue; // deleted: absent from the new best
+      }
+      fs.mkdirSync(path.dirname(dst(rel)), { recursive: true });
+      if (st.isSymbolicLink()) {
+        const target = fs.readlinkSync(abs);
+        fs.symlinkSync(target, dst(rel));
+        files[rel] = { sha256: sha256('link:' + target), size: 0, exec: false, mode: 0o777, link: target };
+      } else if (st.isFile()) {
+        // COPYFILE_FICLONE: a reflink where the filesystem can, a copy otherwise.
+        fs.copyFileSync(abs, dst(rel), fs.constants.COPYFILE_FICLONE);
+        const copied = fs.statSync(dst(rel));
+        // Hash the copy, not the original: the manifest must describe what was saved.
+        const mode = copied.mode & 0o7777;
+        files[rel] = { sha256: sha256File(dst(rel)) as string, size: copied.size, exec: (mode & 0o111) !== 0, mode };
+      }
+      if (first) {
+        first = false;
+        crashPoint('snapshot:copying');
+      }
+    }
+    const manifest: Manifest = { version: 1, files };
+    writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
+    const id = 's-' + sha256(canonicalJson(manifest.files)).slice(0, 16);
+    const final = path.join(this.dir, id);
+    if (fs.existsSync(path.join(final, 'manifest.json'))) {
+      // Same content as a snapshot we already have (ids are content hashes).
+      fs.rmSync(tmp, { recursive: true, force: true });
+    } else {
+      fs.rmSync(final, { recursive: true, force: true });
+      fs.renameSync(tmp, final);
+    }
+    crashPoint('snapshot:renamed');
+    return id;
+  }
+
+  // ---- Workspace -----------------------------------------------------------
+
+  async begin(): Promise<{ base: string }> {
+    const prev = this.load();
+    this.gc(prev?.current ?? null);
+    const live = this.scan();
+    let id: string;
+    let prevManifest: Manifest | null = null;
+    try {
+      prevManifest = prev ? this.manifest(prev.current) : null;
+    } catch {
+      prevManifest = null; // damaged: start over from the work tree
+    }
+    if (prev && prevManifest && this.diff(prevManifest, live).length === 0) {
+      id = prev.current;
+    } else {
+      // A new segment starts from the tree as it is (there is no commit to ask for).
+      id = this.build(new Set(live.keys()), {}, null);
+    }
+    const state: SnapState = { version: 1, mode: 'snapshot', current: id, base: id, keeps: prev?.keeps ?? [] };
+    writeJsonAtomic(workspaceFile(this.exp), state);
+    this.gc(id);
+    return { base: id };
+  }
+
+  async head(): Promise<string> {
+    return this.state().current;
+  }
+
+  async changedInScope(): Promise<string[]> {
+    const s = this.state();
+    return this.diff(this.manifest(s.current), this.scan());
+  }
+
+  async outOfScopeChanges(): Promise<string[]> {
+    return [];
+  }
+
+  async settleOutOfScope(): Promise<string[]> {
+    return [];
+  }
+
+  async keep(files: string[], message: string, trailers: Record<string, string>): Promise<string> {
+    void message; // snapshots carry no message; the ledger has the description
+    const s = this.state();
+    this.gc(s.current);
+    const paths = [...new Set(files)].sort();
+    for (const f of paths) {
+      if (!this.scope.inScope(f)) throw new UsageError(`keep: ${f} is outside the scope (or protected); it cannot be kept`);
+    }
+    const m = this.manifest(s.current);
+    const taken = new Set(paths);
+    const keepOld: Record<string, Entry> = {};
+    for (const [rel, e] of Object.entries(m.files)) if (!taken.has(rel)) keepOld[rel] = e;
+    const id = this.build(taken, keepOld, s.current);
+    const run = trailers['Autoloop-Run'] ?? '';
+    const next: SnapState = { ...s, current: id, keeps: [...s.keeps, { run, id, ts: new Date().toISOString() }] };
+    writeJsonAtomic(workspaceFile(this.exp), next);
+    crashPoint('snapshot:saved');
+    this.gc(id);
+    return id;
+  }
+
+  async revert(): Promise<string[]> {
+    const s = this.state();
+    this.gc(s.current);
+    const m = this.manifest(s.current);
+    const changed = this.diff(m, this.scan());
+    const created = changed.filter((p) => !m.files[p]);
+    const restore = changed.filter((p) => m.files[p]);
+    // Created first: a created file may stand where a restored directory must go.
+    for (const p of created) removeCreated(this.root, p);
+    for (const p of restore) this.restoreOne(s.current, p, m.files[p] as Entry);
+    return changed;
+  }
+
+  /** Put one file back: write a temp copy beside our state, then rename it over whatever is there. */
+  private restoreOne(id: string, rel: string, e: Entry): void {
+    const abs = path.join(this.root, rel);
+    fs.mkdirSync(path.dirname(abs), { recursive: true });
+    const tmp = path.join(this.dir, `${TMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}.restore`);
+    fs.mkdirSync(this.dir, { recursive: true });
+    if (e.link !== undefined) fs.symlinkSync(e.link, tmp);
+    else {
+      fs.copyFileSync(this.snapFile(id, rel), tmp, fs.constants.COPYFILE_FICLONE);
+      fs.chmodSync(tmp, e.mode);
+    }
+    try {
+      // rename replaces a symlink itself, never the file it points to.
+      fs.renameSync(tmp, abs);
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      // .autoloop/ on another filesystem: unlink, then copy in place.
+      fs.rmSync(abs, { force: true });
+      if (e.link !== undefined) fs.symlinkSync(e.link, abs);
+      else {
+        fs.copyFileSync(this.snapFile(id, rel), abs);
+        fs.chmodSync(abs, e.mode);
+      }
+    }
+  }
+
+  async findKeep(runId: string): Promise<string | null> {
+    const s = this.state();
+    for (let i = s.keeps.length - 1; i >= 0; i--) if (s.keeps[i]?.run === runId) return s.keeps[i]?.id ?? null;
+    return null;
+  }
+
+  async diffSummary(): Promise<string> {
+    const s = this.state();
+    const m = this.manifest(s.current);
+    const changed = this.diff(m, this.scan());
+    if (!changed.length) return '';
+    const live = (p: string) => readForDiff(path.join(this.root, p));
+    const tag = (p: string) => (!m.files[p] ? 'A' : live(p) === null ? 'D' : 'M');
+    let text = `${changed.length} file(s) changed in scope: ${changed.map((p) => `${tag(p)} ${p}`).join(', ')}\n`;
+    for (const p of changed) {
+      if (Buffer.byteLength(text) > 4096) break;
+      const before = m.files[p] ? readForDiff(this.snapFile(s.current, p)) : null;
+      text += fileDiff(p, before, live(p));
+    }
+    return boundText(text);
+  }
+}
+
+/** Snapshot files are never modified in place, so sharing them by hard link is safe. */
+function linkOrCopy(src: string, dst: string): void {
+  try {
+    fs.linkSync(src, dst);
+  } catch {
+    fs.copyFileSync(src, dst);
+  }
+}

@@ -1,0 +1,134 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { acquireLock, pidAlive } from '../scripts/lib/lock.ts';
+import { RefusalError } from '../scripts/lib/errors.ts';
+import { PROJECT, cleanupTmp, moduleUrl, runChild, tmpDir } from './helpers/repo.ts';
+
+afterAll(cleanupTmp);
+
+const LOCK = moduleUrl('scripts/lib/lock.ts');
+
+/** A child that takes the lock, says so, and holds it until killed. */
+function holder(lockFile: string): Promise<ChildProcess> {
+  const code = `
+    const { acquireLock } = await import(${JSON.stringify(LOCK)});
+    acquireLock(${JSON.stringify(lockFile)}, 'holder');
+    process.stdout.write('locked\\n');
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => {
+      if (d.toString().includes('locked')) resolve(child);
+    });
+    child.on('exit', (c) => reject(new Error(`holder exited (${c}): ${err}`)));
+  });
+}
+
+function killed(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.on('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+describe('acquireLock', () => {
+  it('writes pid, owner and start time, and release removes it', () => {
+    const file = path.join(tmpDir(), 'exp', 'lock');
+    const lock = acquireLock(file, 'run-experiment');
+    const info = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; owner: string; started_at: string };
+    expect(info.pid).toBe(process.pid);
+    expect(info.owner).toBe('run-experiment');
+    expect(Number.isNaN(Date.parse(info.started_at))).toBe(false);
+    expect(lock.tookOver).toBeNull();
+    lock.release();
+    expect(fs.existsSync(file)).toBe(false);
+    lock.release(); // twice is harmless
+  });
+
+  it('refuses while the holder lives (a second acquire in the same process too)', () => {
+    const file = path.join(tmpDir(), 'lock');
+    const lock = acquireLock(file, 'first');
+    expect(() => acquireLock(file, 'second')).toThrow(RefusalError);
+    expect(() => acquireLock(file, 'second')).toThrow(`another autoloop command (first, pid ${process.pid}) is running on this experiment`);
+    lock.release();
+    acquireLock(file, 'third').release();
+  });
+
+  it('a live holder in another process makes acquire refuse; once SIGKILLed its lock is taken over', async () => {
+    const file = path.join(tmpDir(), 'lock');
+    const child = await holder(file);
+    try {
+      expect(() => acquireLock(file, 'me')).toThrow(`another autoloop command (holder, pid ${child.pid}) is running on this experiment`);
+    } finally {
+      await killed(child);
+    }
+    expect(pidAlive(child.pid as number)).toBe(false);
+    const lock = acquireLock(file, 'me');
+    expect(lock.tookOver).toEqual({ pid: child.pid });
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).pid).toBe(process.pid);
+    lock.release();
+    expect(fs.existsSync(file)).toBe(false);
+    // Nothing left behind by the takeover.
+    expect(fs.readdirSync(path.dirname(file))).toEqual([]);
+  });
+
+  it('takes over a torn (unparseable) lock once it is old enough', () => {
+    const file = path.join(tmpDir(), 'lock');
+    fs.writeFileSync(file, '{"pid": 12');
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(file, old, old);
+    const lock = acquireLock(file, 'me');
+    expect(lock.tookOver).toEqual({ pid: 0 });
+    lock.release();
+  });
+
+  it('treats a recycled pid (same pid, different process start) as dead', () => {
+    const file = path.join(tmpDir(), 'lock');
+    fs.writeFileSync(file, JSON.stringify({ pid: process.pid, owner: 'ghost', started_at: '2020-01-01T00:00:00Z', token: 'x', proc_start: '1' }));
+    if (!fs.existsSync('/proc/self/stat')) return; // only Linux exposes process start times
+    const lock = acquireLock(file, 'me');
+    expect(lock.tookOver).toEqual({ pid: process.pid });
+    lock.release();
+  });
+
+  it('release leaves a lock that is no longer ours', () => {
+    const file = path.join(tmpDir(), 'lock');
+    const lock = acquireLock(file, 'me');
+    const other = JSON.stringify({ pid: process.pid, owner: 'other', started_at: '', token: 'someone-else' });
+    fs.writeFileSync(file, other);
+    lock.release();
+    expect(fs.readFileSync(file, 'utf8')).toBe(other);
+  });
+
+  it('of several processes racing to take over one stale lock, exactly one wins', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'lock');
+    // A lock left by a process that is gone.
+    const dead = await runChild('process.stdout.write(String(process.pid))');
+    fs.writeFileSync(file, JSON.stringify({ pid: Number(dead.stdout), owner: 'dead', started_at: '', token: 'old' }));
+    const racer = `
+      const { acquireLock } = await import(${JSON.stringify(LOCK)});
+      const go = Number(process.env.GO);
+      while (Date.now() < go) {}
+      try {
+        const l = acquireLock(${JSON.stringify(file)}, 'racer');
+        process.stdout.write('won ' + JSON.stringify(l.tookOver));
+        await new Promise((r) => setTimeout(r, 1500));
+        l.release();
+      } catch (e) {
+        process.stdout.write('refused ' + e.message);
+      }
+    `;
+    const go = String(Date.now() + 2500);
+    const results = await Promise.all(Array.from({ length: 6 }, () => runChild(racer, { GO: go })));
+    const outs = results.map((r) => r.stdout);
+    expect(outs.filter((o) => o.startsWith('won')), outs.join('\n')).toHaveLength(1);
+    expect(outs.filter((o) => o.startsWith('refused')), outs.join('\n')).toHaveLength(5);
+    expect(fs.existsSync(file)).toBe(false);
+  });
+});
