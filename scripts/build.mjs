@@ -13,7 +13,7 @@ const check = process.argv.includes('--check');
 
 const entries = fs
   .readdirSync(path.join(root, 'scripts'))
-  .filter((f) => f.endsWith('.ts'))
+  .filter((f) => f.endsWith('.ts') && f !== 'demo.ts')
   .map((f) => path.join(root, 'scripts', f));
 const hookEntry = path.join(root, 'hooks', 'src', 'hooks.ts');
 if (fs.existsSync(hookEntry)) entries.push(hookEntry);

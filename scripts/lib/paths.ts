@@ -8,7 +8,7 @@ export interface RepoPaths {
   root: string;
   dir: string; // <root>/.autoloop
   active: string; // active.json, read by the hooks
-  stopHook: string; // the Stop hook's own counters
+  session: string; // the hooks' own file: owning session, Stop-hook counters
   chain: string; // chain budget and trail (chains)
   experiments: string;
 }
@@ -19,7 +19,7 @@ export function repoPaths(root: string): RepoPaths {
     root,
     dir,
     active: path.join(dir, 'active.json'),
-    stopHook: path.join(dir, 'stop-hook.json'),
+    session: path.join(dir, 'session.json'),
     chain: path.join(dir, 'chain.json'),
     experiments: path.join(dir, 'experiments'),
   };

@@ -3,10 +3,9 @@
 // TypeScript types are inferred from it.
 import { z } from 'zod';
 
-export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
-// Metric names: word characters, dots, dashes and µ (as benchmarks print them).
-export const METRIC_NAME = /^[A-Za-z_µ][\w.µ-]{0,63}$/;
-export const RUN_ID = /^r\d{4,}$/;
+import { METRIC_NAME, RUN_ID, SLUG } from './patterns.ts';
+
+export { METRIC_NAME, RUN_ID, SLUG };
 
 export const Slug = z.string().regex(SLUG, 'must be lower-case letters, digits and dashes (max 63)');
 export const MetricName = z.string().regex(METRIC_NAME, 'must be letters, digits, _ . - or µ');

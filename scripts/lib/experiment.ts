@@ -1,0 +1,212 @@
+// Opening an experiment for one engine call: find the repository root and the
+// active experiment, load the live config and the derived state (incrementally
+// from the state cache), take the lock, reconcile what a killed call left
+// half-done, and publish active.json for the hooks.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ActiveFile, RunRecord, type Config, type EventName, type LedgerLine } from './schema.ts';
+import { experimentPaths, repoPaths, runDir, runId, type ExperimentPaths } from './paths.ts';
+import { loadConfig } from './config.ts';
+import { appendLedger, nowIso, readLedger } from './ledger.ts';
+import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
+import { RefusalError, UsageError } from './errors.ts';
+import { emptyState, foldLines, loopState, StateFile, termination, type State, type Termination } from './reduce.ts';
+import { acquireLock } from './lock.ts';
+import type { Workspace } from './workspace.ts';
+import { activeSummary } from './summary.ts';
+import { followUpAllowed } from './chain.ts';
+
+/** The nearest ancestor holding .autoloop/, else the git top level, else the directory itself. */
+export function findRoot(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, '.autoloop', 'experiments'))) return d;
+    if (path.dirname(d) === d) break;
+  }
+  return gitTopLevel(dir) ?? dir;
+}
+
+export function gitTopLevel(dir: string): string | null {
+  try {
+    const out = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return path.resolve(out.trim());
+  } catch {
+    return null;
+  }
+}
+
+export function readActive(root: string): ActiveFile | null {
+  const raw = readJsonOrNull(repoPaths(root).active);
+  const r = ActiveFile.safeParse(raw);
+  return r.success ? r.data : null;
+}
+
+export function listExperiments(root: string): string[] {
+  try {
+    return fs
+      .readdirSync(repoPaths(root).experiments, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && fs.existsSync(path.join(repoPaths(root).experiments, d.name, 'config.yaml')))
+      .map((d) => d.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** --experiment, else the active one, else the only one. */
+export function resolveSlug(root: string, flag?: string): string {
+  if (flag) {
+    if (!listExperiments(root).includes(flag)) throw new UsageError(`no experiment named "${flag}" in ${root}`);
+    return flag;
+  }
+  const active = readActive(root);
+  if (active && listExperiments(root).includes(active.experiment)) return active.experiment;
+  const all = listExperiments(root);
+  if (all.length === 1 && all[0]) return all[0];
+  if (all.length === 0) throw new UsageError(`no autoloop experiment in ${root}: run init-experiment first`);
+  throw new UsageError(`several experiments and none active: pass --experiment (${all.join(', ')})`);
+}
+
+export interface Experiment {
+  root: string;
+  paths: ExperimentPaths;
+  config: Config;
+  state: State;
+  /** Ledger problems found while reading (torn or invalid lines). */
+  warnings: string[];
+}
+
+export function openExperiment(root: string, slug: string): Experiment {
+  const paths = experimentPaths(root, slug);
+  if (!fs.existsSync(paths.config)) throw new UsageError(`experiment "${slug}" has no config.yaml`);
+  const config = loadConfig(paths.config);
+  const exp: Experiment = { root, paths, config, state: emptyState(), warnings: [] };
+  const cached = StateFile.safeParse(readJsonOrNull(paths.state));
+  let size = 0;
+  try {
+    size = fs.statSync(paths.ledger).size;
+  } catch {
+    size = 0;
+  }
+  if (cached.success && cached.data.ledger_offset <= size) exp.state = cached.data as unknown as State;
+  refresh(exp);
+  return exp;
+}
+
+/** Fold whatever was appended to the ledger since the state was cached. */
+export function refresh(exp: Experiment): void {
+  const read = readLedger(exp.paths.ledger, exp.state.ledger_offset);
+  exp.warnings.push(...read.warnings);
+  if (read.lines.length || read.end !== exp.state.ledger_offset) {
+    exp.state = foldLines(exp.state, read.lines, exp.config);
+    exp.state.ledger_offset = read.end;
+    writeJsonAtomic(exp.paths.state, exp.state);
+  }
+}
+
+export function append(exp: Experiment, line: LedgerLine): void {
+  appendLedger(exp.paths.ledger, line);
+  refresh(exp);
+}
+
+export function event(exp: Experiment, name: EventName, data: Record<string, unknown> = {}, runId?: string): void {
+  append(exp, { type: 'event', ts: nowIso(), segment: exp.state.segment || undefined, event: name, run_id: runId, data });
+}
+
+/** Run fn holding the experiment's lock; a lock left by a dead process is taken over (and recorded). */
+export async function withLock<T>(exp: Experiment, owner: string, fn: () => Promise<T>): Promise<T> {
+  const lock = acquireLock(exp.paths.lock, owner);
+  try {
+    if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Complete what a killed log-experiment left half-done: a result line whose
+ * keep was not committed, or whose revert was not confirmed. Idempotent.
+ */
+export async function reconcile(exp: Experiment, ws: Workspace): Promise<string[]> {
+  const done: string[] = [];
+  settleLoggedRecord(exp, done);
+  const p = exp.state.pending;
+  if (!p) return done;
+  if (p.action === 'commit') {
+    let commit = await ws.findKeep(p.run_id);
+    if (!commit) {
+      commit = p.files.length ? await ws.keep(p.files, `autoloop: ${p.run_id} (completed after an interruption)`, trailers(exp, p.run_id, p.primary)) : await ws.head();
+    }
+    event(exp, 'committed', { commit, reconciled: true }, p.run_id);
+    done.push(`completed the keep of ${p.run_id} (${commit.slice(0, 12)})`);
+  } else {
+    const restored = await ws.revert();
+    event(exp, 'reverted', { files: restored, reconciled: true }, p.run_id);
+    done.push(`completed the revert of ${p.run_id}`);
+  }
+  return done;
+}
+
+/** A run whose result reached the ledger but whose record still says 'measured' (killed in between). */
+function settleLoggedRecord(exp: Experiment, done: string[]): void {
+  let n = 0;
+  try {
+    for (const name of fs.readdirSync(exp.paths.runs)) {
+      const m = /^r(\d+)$/.exec(name);
+      if (m?.[1]) n = Math.max(n, Number(m[1]));
+    }
+  } catch {
+    return;
+  }
+  if (!n || n >= exp.state.next_run) return; // not in the ledger yet
+  const file = runDir(exp.paths, runId(n)).result;
+  const rec = RunRecord.safeParse(readJsonOrNull(file));
+  if (rec.success && rec.data.phase === 'measured') {
+    writeJsonAtomic(file, { ...rec.data, phase: 'logged' });
+    done.push(`marked ${rec.data.run_id} as logged`);
+  }
+}
+
+export function trailers(exp: Experiment, runId: string, primary: number | null): Record<string, string> {
+  return {
+    'Autoloop-Run': runId,
+    'Autoloop-Experiment': exp.paths.slug,
+    'Autoloop-Metric': `${exp.config.metric}=${primary === null ? 'none' : String(primary)}${exp.config.unit ? ' ' + exp.config.unit : ''}`,
+  };
+}
+
+export function currentTermination(exp: Experiment, chainExhausted = false): Termination {
+  return termination(exp.state, exp.config, Date.now(), chainExhausted);
+}
+
+/** Rewrite .autoloop/active.json, the only file the hooks read. */
+export function publishActive(exp: Experiment, t: Termination, extra: { chainAllowed?: boolean; protect?: string[] } = {}): void {
+  const repo = repoPaths(exp.root);
+  const rel = (p: string) => path.relative(exp.root, p).split(path.sep).join('/');
+  const active: ActiveFile = {
+    version: 1,
+    experiment: exp.paths.slug,
+    loop: loopState(exp.state, t),
+    scope: exp.config.scope,
+    protect: extra.protect ?? Object.keys(exp.state.fingerprints?.files ?? {}),
+    writable: [rel(exp.paths.notes), rel(exp.paths.ideas)],
+    summary: activeSummary(exp, t),
+    next_action: t.terminate ? `Experiment terminated (${t.by}): ${t.message}. Run /autoloop:chain.` : exp.state.health.next_action,
+    terminated_by: t.terminate ? t.by : null,
+    // The Stop hook nudges into /autoloop:chain only when a follow-up may really start.
+    chain_allowed: extra.chainAllowed ?? (t.terminate && followUpAllowed(exp.root, exp.paths.slug)),
+    runs: exp.state.runs_total,
+    stop_hook: exp.config.stop_hook,
+    updated_at: nowIso(),
+  };
+  writeJsonAtomic(repo.active, ActiveFile.parse(active));
+}
+
+export function assertNotUnclean(exp: Experiment): void {
+  const raw = readJsonOrNull(exp.paths.unclean) as { run_id?: string; pids?: number[] } | null;
+  if (raw || fs.existsSync(exp.paths.unclean)) {
+    const pids = raw?.pids?.join(', ') ?? '?';
+    throw new RefusalError(`processes of run ${raw?.run_id ?? '?'} survived (pids ${pids}); run control.mjs repair first`);
+  }
+}

@@ -1,0 +1,88 @@
+// Opening a segment: the shared core of init-experiment and chain.
+import fs from 'node:fs';
+import matter from 'gray-matter';
+import type { Config } from './schema.ts';
+import { saveConfig } from './config.ts';
+import { experimentPaths, rel } from './paths.ts';
+import { append, currentTermination, event, openExperiment, publishActive } from './experiment.ts';
+import { acquireLock } from './lock.ts';
+import { openWorkspace } from './workspace.ts';
+import { fingerprint, resolveProtected, saveJudges } from './integrity.ts';
+import { nowIso } from './ledger.ts';
+import { writeFileAtomic } from './fsx.ts';
+
+export interface InitResult {
+  experiment: string;
+  segment: number;
+  mode: 'git' | 'snapshot';
+  base: string;
+  branch: string | null;
+  protect: string[];
+  scope: string[];
+  config: string;
+}
+
+export const NOTES_BODY = `
+## Goal
+{goal}
+
+## Rules
+- The engine decides keep or revert; log every run.
+- Never edit the benchmark, the checks or anything under .autoloop/ except this file and ideas.md.
+- One change per iteration, stated as a hypothesis before the run.
+
+## What was tried
+
+## Dead ends
+
+## Key wins
+`;
+
+/**
+ * Write the config, open a new segment (fingerprinting the judges), create the
+ * notes and backlog if missing, and make this the active experiment.
+ */
+export async function initExperiment(root: string, config: Config, opts: { reason?: string; notes?: string } = {}): Promise<InitResult> {
+  const slug = config.name;
+  const paths = experimentPaths(root, slug);
+  fs.mkdirSync(paths.dir, { recursive: true });
+  // Hold the lock before the config changes: a run in flight must not see a new config.
+  const lock = acquireLock(paths.lock, 'init-experiment');
+  try {
+    saveConfig(paths.config, config);
+    const exp = openExperiment(root, slug);
+    if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
+    const ws = await openWorkspace(root, paths, config);
+    const { base } = await ws.begin();
+    const protect = resolveProtected(root, config);
+    saveJudges(root, paths.judges, protect);
+    const segment = exp.state.segment + 1;
+    append(exp, {
+      type: 'config',
+      ts: nowIso(),
+      segment,
+      config,
+      fingerprints: fingerprint(root, config, protect),
+      base,
+      reason: opts.reason ?? (segment === 1 ? 'init' : 'new segment'),
+    });
+    if (!fs.existsSync(paths.notes)) {
+      const body = (opts.notes ?? NOTES_BODY).replace('{goal}', config.goal || '(state the goal here)');
+      writeFileAtomic(paths.notes, matter.stringify(body, { experiment: slug, metric: config.metric, direction: config.direction, created: nowIso() }));
+    }
+    if (!fs.existsSync(paths.ideas)) writeFileAtomic(paths.ideas, '# Ideas backlog\n\nOne idea per line, best first. Strike through what was tried.\n\n');
+    publishActive(exp, currentTermination(exp), { protect });
+    return {
+      experiment: slug,
+      segment,
+      mode: ws.mode,
+      base,
+      branch: ws.mode === 'git' ? `autoloop/${slug}` : null,
+      protect,
+      scope: config.scope,
+      config: rel(root, paths.config),
+    };
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,280 @@
+// Folds ledger lines into the derived state. Pure: the same lines and config
+// give the same state, so state.json is only a cache that can be rebuilt from
+// the ledger at any time (and is, when it is missing or does not parse).
+import { z } from 'zod';
+import type { Config, LedgerLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook } from './schema.ts';
+import { addNoise, noiseOf, type NoiseAcc } from './noise.ts';
+import { advanceHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
+import { evaluateTermination } from './termination.ts';
+import { confidence } from './confidence.ts';
+
+export const STATE_VERSION = 1;
+const RECENT = 20;
+
+export interface RecentRun {
+  run_id: string;
+  verdict: Verdict;
+  primary: number | null;
+  delta: number | null;
+  description: string;
+  reason: string;
+  commit: string | null;
+}
+
+export interface HealthChange {
+  run_id: string | null;
+  health: HealthState;
+  reason: string;
+  playbook: Playbook | null;
+}
+
+export interface State {
+  version: number;
+  ledger_offset: number;
+  segment: number;
+  started_at: string | null;
+  segment_started_at: string | null;
+  base: string | null;
+  fingerprints: Fingerprints | null;
+  runs_total: number;
+  next_run: number;
+  seg_runs: number;
+  counts: Record<Verdict, number>;
+  baseline: number | null;
+  baseline_run: string | null;
+  best: number | null;
+  best_run: string | null;
+  best_commit: string | null;
+  best_samples: number[];
+  best_metrics: Record<string, number>;
+  valid_primaries: number[];
+  noise: NoiseAcc | null;
+  runs_since_improvement: number;
+  health: HealthMemory;
+  health_history: HealthChange[];
+  stopped: boolean;
+  /** A result whose commit or revert has not been confirmed by an event yet. */
+  pending: { run_id: string; action: 'commit' | 'revert'; files: string[]; primary: number | null } | null;
+  recent: RecentRun[];
+  last_ts: string | null;
+  terminated_event: TerminatedBy | null;
+}
+
+// state.json is read back through this schema; anything that does not match
+// is discarded and rebuilt from the ledger.
+export const StateFile = z.object({ version: z.literal(STATE_VERSION), ledger_offset: z.number().int().min(0) }).passthrough();
+
+const zeroCounts = (): Record<Verdict, number> => ({ keep: 0, discard: 0, crash: 0, timeout: 0, checks_failed: 0, invalid: 0 });
+
+export function emptyState(): State {
+  return {
+    version: STATE_VERSION,
+    ledger_offset: 0,
+    segment: 0,
+    started_at: null,
+    segment_started_at: null,
+    base: null,
+    fingerprints: null,
+    runs_total: 0,
+    next_run: 1,
+    seg_runs: 0,
+    counts: zeroCounts(),
+    baseline: null,
+    baseline_run: null,
+    best: null,
+    best_run: null,
+    best_commit: null,
+    best_samples: [],
+    best_metrics: {},
+    valid_primaries: [],
+    noise: null,
+    runs_since_improvement: 0,
+    health: initialHealth(),
+    health_history: [],
+    stopped: false,
+    pending: null,
+    recent: [],
+    last_ts: null,
+    terminated_event: null,
+  };
+}
+
+function runNumber(id: string): number {
+  return Number.parseInt(id.slice(1), 10);
+}
+
+function noteHealth(s: State, runId: string | null, before: HealthMemory): void {
+  const h = s.health;
+  if (h.health !== before.health || h.playbook !== before.playbook) {
+    s.health_history.push({ run_id: runId, health: h.health, reason: h.reason, playbook: h.playbook });
+  }
+}
+
+/** Apply one ledger line to `s` in place. `cfg` is the live config (health thresholds). */
+function applyLine(s: State, line: LedgerLine, cfg: Config): State {
+  s.last_ts = line.ts;
+  switch (line.type) {
+    case 'config': {
+      // A new segment: the benchmark or rules may have changed, so every
+      // measurement-derived figure starts over. The code (best commit) stays.
+      s.segment = line.segment;
+      s.started_at ??= line.ts;
+      s.segment_started_at = line.ts;
+      s.base = line.base;
+      s.fingerprints = line.fingerprints;
+      s.best_commit = line.base ?? s.best_commit;
+      s.seg_runs = 0;
+      s.counts = zeroCounts();
+      s.baseline = null;
+      s.baseline_run = null;
+      s.best = null;
+      s.best_run = null;
+      s.best_samples = [];
+      s.best_metrics = {};
+      s.valid_primaries = [];
+      s.noise = null;
+      s.runs_since_improvement = 0;
+      s.health = initialHealth();
+      s.stopped = false;
+      s.pending = null;
+      s.terminated_event = null;
+      return s;
+    }
+    case 'result': {
+      s.runs_total++;
+      s.seg_runs++;
+      s.next_run = Math.max(s.next_run, runNumber(line.run_id) + 1);
+      s.counts[line.verdict]++;
+      if (line.status === 'ok' && line.primary !== null) {
+        s.valid_primaries.push(line.primary);
+        if (line.samples.length >= 2) s.noise = addNoise(s.noise, line.samples);
+      }
+      if (line.verdict === 'keep') {
+        s.best = line.primary;
+        s.best_run = line.run_id;
+        s.best_samples = [...line.samples];
+        s.best_metrics = { ...line.metrics };
+        if (s.baseline === null) {
+          s.baseline = line.primary;
+          s.baseline_run = line.run_id;
+        }
+        s.runs_since_improvement = 0;
+        s.pending = { run_id: line.run_id, action: 'commit', files: line.files, primary: line.primary };
+      } else {
+        if (line.rebaseline && line.status === 'ok' && line.primary !== null) {
+          // The unchanged best was measured again: trust the fresh samples.
+          s.best = line.primary;
+          s.best_samples = [...line.samples];
+          s.best_metrics = { ...line.metrics };
+        } else {
+          s.runs_since_improvement++;
+        }
+        s.pending = { run_id: line.run_id, action: 'revert', files: line.files, primary: line.primary };
+      }
+      const before = s.health;
+      s.health = advanceHealth(s.health, line.verdict, cfg.health);
+      noteHealth(s, line.run_id, before);
+      s.recent.push({
+        run_id: line.run_id,
+        verdict: line.verdict,
+        primary: line.primary,
+        delta: line.delta,
+        description: line.description,
+        reason: line.reason,
+        commit: null,
+      });
+      if (s.recent.length > RECENT) s.recent.splice(0, s.recent.length - RECENT);
+      return s;
+    }
+    case 'event': {
+      switch (line.event) {
+        case 'committed': {
+          const commit = typeof line.data.commit === 'string' ? line.data.commit : null;
+          if (commit) s.best_commit = commit;
+          const r = s.recent.find((x) => x.run_id === line.run_id);
+          if (r) r.commit = commit;
+          if (s.pending?.run_id === line.run_id) s.pending = null;
+          break;
+        }
+        case 'reverted':
+          if (s.pending?.run_id === line.run_id) s.pending = null;
+          break;
+        case 'stop': {
+          s.stopped = true;
+          const before = s.health;
+          s.health = pauseHealth(s.health, typeof line.data.reason === 'string' ? line.data.reason : 'stopped by the user');
+          noteHealth(s, null, before);
+          break;
+        }
+        case 'resume': {
+          s.stopped = false;
+          const before = s.health;
+          s.health = resumeHealth(s.health);
+          noteHealth(s, null, before);
+          break;
+        }
+        case 'terminated':
+          s.terminated_event = (line.data.by as TerminatedBy | undefined) ?? 'manual';
+          break;
+        default:
+          break;
+      }
+      return s;
+    }
+  }
+}
+
+/** Fold lines into a copy of the state (one copy per call, not per line: a 10,000-run rebuild stays linear). */
+export function foldLines(state: State, lines: readonly LedgerLine[], cfg: Config): State {
+  let s: State = structuredClone(state);
+  for (const line of lines) s = applyLine(s, line, cfg);
+  return s;
+}
+
+export interface Termination {
+  terminate: boolean;
+  by: TerminatedBy | null;
+  message: string;
+  progress: { runs: string; plateau: string | null; target: string | null; wall_clock: string | null };
+}
+
+/** Termination, evaluated live against the current config (raising a budget un-terminates). */
+export function termination(s: State, cfg: Config, nowMs: number, chainExhausted = false): Termination {
+  const elapsedS = s.started_at ? Math.max(0, (nowMs - Date.parse(s.started_at)) / 1000) : 0;
+  return evaluateTermination({
+    direction: cfg.direction,
+    target: cfg.target,
+    best: s.best,
+    plateau: cfg.plateau,
+    runsSinceImprovement: s.runs_since_improvement,
+    maxRuns: cfg.max_runs,
+    runs: s.runs_total,
+    maxWallClock: cfg.max_wall_clock,
+    elapsedS,
+    chainExhausted,
+  });
+}
+
+export type LoopState = 'active' | 'paused' | 'stopped' | 'terminated';
+
+export function loopState(s: State, t: Termination): LoopState {
+  if (s.stopped) return 'stopped';
+  if (t.terminate) return 'terminated';
+  if (s.health.health === 'paused') return 'paused';
+  return 'active';
+}
+
+export function confidenceOf(s: State): ReturnType<typeof confidence> {
+  return confidence({ primaries: s.valid_primaries, baseline: s.baseline, bestKept: s.best_run ? s.best : null });
+}
+
+export function noiseEstimate(s: State): ReturnType<typeof noiseOf> {
+  return noiseOf(s.noise);
+}
+
+/** Improvement of the best over the baseline in percent (positive = better). */
+export function gainPct(s: State, cfg: Config): number | null {
+  if (s.best === null || s.baseline === null || s.baseline === 0) return null;
+  const d = cfg.direction === 'lower' ? s.baseline - s.best : s.best - s.baseline;
+  return (d / Math.abs(s.baseline)) * 100;
+}

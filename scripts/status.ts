@@ -1,0 +1,63 @@
+// status: at most 10 lines on where the experiment stands (or --json).
+import { z } from 'zod';
+import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { currentTermination, findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
+import { openWorkspace } from './lib/workspace.ts';
+import { confidenceOf, gainPct, loopState } from './lib/reduce.ts';
+import { bestLine, countsLine, healthLine, progressLine, recentLines } from './lib/summary.ts';
+
+const OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' } } as const;
+const Flags = z.object({
+  cwd: z.string().optional(),
+  json: z.boolean(),
+  help: z.boolean(),
+  experiment: z.string().optional(),
+  last: z.coerce.number().int().min(0).max(20).default(3),
+});
+
+main('status', async (argv) => {
+  const { values: f } = parseFlags(argv, OPTIONS, Flags);
+  if (f.help) return void process.stdout.write('usage: status [--experiment SLUG] [--last N] [--cwd DIR] [--json]\n');
+  const root = findRoot(resolveCwd(f.cwd));
+  const exp = openExperiment(root, resolveSlug(root, f.experiment));
+  const t = currentTermination(exp);
+  const ws = await openWorkspace(root, exp.paths, exp.config);
+  const dirty = await ws.changedInScope();
+  const s = exp.state;
+  const conf = confidenceOf(s);
+  if (f.json) {
+    return emit(true, {
+      experiment: exp.paths.slug,
+      segment: s.segment,
+      loop: loopState(s, t),
+      metric: exp.config.metric,
+      direction: exp.config.direction,
+      best: s.best,
+      baseline: s.baseline,
+      gain_pct: gainPct(s, exp.config),
+      best_commit: s.best_commit,
+      confidence: conf.value,
+      confidence_label: conf.label,
+      counts: s.counts,
+      runs: s.runs_total,
+      health: s.health.health,
+      health_reason: s.health.reason,
+      next_action: s.health.next_action,
+      termination: t,
+      tree_differs_from_best: dirty,
+      recent: s.recent.slice(-f.last),
+      warnings: exp.warnings,
+    }, '');
+  }
+  const lines = [
+    `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
+    bestLine(exp),
+    countsLine(exp),
+    healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : s.health.next_action}`,
+    progressLine(t),
+    dirty.length ? `tree differs from best: ${dirty.slice(0, 4).join(' ')}${dirty.length > 4 ? ' …' : ''}` : 'tree is at the best',
+    ...recentLines(exp, Math.min(f.last, 4)),
+  ];
+  if (exp.warnings.length) lines.push(`warning: ${exp.warnings[0]}`);
+  emit(false, null, lines.slice(0, 10).join('\n'));
+});

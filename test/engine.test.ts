@@ -1,0 +1,436 @@
+// The engine end to end: real temporary git repositories, real benchmark
+// processes (deterministic, noisy, crashing, slow with SIGTERM-ignoring
+// children, flooding), real files.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  alive,
+  engine,
+  engineAsync,
+  git,
+  initValue,
+  iterate,
+  ledger,
+  setValue,
+  valueRepo,
+} from './helpers/engine.ts';
+
+const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
+const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+
+function waitFor(pred: () => boolean, ms = 15_000): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (pred()) return resolve();
+      if (Date.now() - start > ms) return reject(new Error('timed out waiting'));
+      setTimeout(tick, 25);
+    };
+    tick();
+  });
+}
+
+describe('one iteration on a deterministic benchmark', () => {
+  it('keeps a real improvement with a scoped commit, reverts a regression, and says why', () => {
+    const repo = valueRepo('100');
+    fs.writeFileSync(path.join(repo, 'MY-NOTES.txt'), 'user notes\n'); // untracked, out of scope
+    expect(initValue(repo).code).toBe(0);
+    expect(git(repo, 'branch', '--show-current')).toBe('autoloop/exp');
+
+    const base = iterate(repo, 'baseline');
+    expect(base.run.json).toMatchObject({ status: 'ok', primary: 100, samples: 3 });
+    expect(base.log.json).toMatchObject({ verdict: 'keep', best: 100, baseline: 100 });
+
+    setValue(repo, '90');
+    const better = iterate(repo, 'lower the value', ['--hypothesis', 'smaller is faster']);
+    expect(better.run.json).toMatchObject({ status: 'ok', primary: 90, samples: 1 }); // zero noise: one sample
+    expect(better.log.json).toMatchObject({ verdict: 'keep', best: 90, baseline: 100 });
+    const sha = better.log.json?.commit as string;
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(sha);
+    expect(git(repo, 'show', '--name-only', '--format=', 'HEAD')).toBe('src/value.txt');
+    const msg = git(repo, 'log', '-1', '--format=%B');
+    expect(msg).toContain('Autoloop-Run: r0002');
+    expect(msg).toContain('Autoloop-Metric: score=90');
+
+    setValue(repo, '95');
+    const worse = iterate(repo, 'raise the value');
+    expect(worse.log.json).toMatchObject({ verdict: 'discard', best: 90 });
+    expect(read(repo, 'src/value.txt')).toBe('90');
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(sha);
+    expect(read(repo, 'MY-NOTES.txt')).toBe('user notes\n');
+    expect(git(repo, 'rev-parse', 'main')).toBe(git(repo, 'rev-list', '--max-parents=0', 'HEAD'));
+
+    const lines = ledger(repo);
+    expect(lines.map((l) => l.type)).toEqual(['config', 'result', 'event', 'result', 'event', 'result', 'event']);
+    expect(lines.filter((l) => l.type === 'result').map((l) => l.verdict)).toEqual(['keep', 'keep', 'discard']);
+  });
+
+  it('keeps the model-facing output of an ordinary iteration small', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    engine('run-experiment', [], repo);
+    engine('log-experiment', ['--description', 'baseline'], repo);
+    setValue(repo, '90');
+    const run = engine('run-experiment', [], repo);
+    const log = engine('log-experiment', ['--description', 'lower the value'], repo);
+    expect(run.code).toBe(0);
+    expect(log.stdout).toMatch(/KEEP/);
+    expect(Buffer.byteLength(run.stdout + log.stdout)).toBeLessThanOrEqual(1500);
+  });
+});
+
+describe('failing runs', () => {
+  it('records a crash with a bounded output tail and restores the best', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    setValue(repo, '50 crash');
+    const { run, log } = iterate(repo, 'break it');
+    expect(run.json).toMatchObject({ status: 'crash' });
+    expect(String(run.json?.tail)).toContain('boom');
+    expect(log.json).toMatchObject({ verdict: 'crash', commit: null });
+    expect(read(repo, 'src/value.txt')).toBe('100');
+  });
+
+  it('kills a timed-out benchmark and every child that ignores SIGTERM', async () => {
+    const repo = valueRepo('100');
+    initValue(repo, ['--timeout', '1', '--grace', '0.5']);
+    iterate(repo, 'baseline');
+    setValue(repo, '1 slow');
+    const t0 = Date.now();
+    const run = engine('run-experiment', ['--json'], repo);
+    expect(run.json).toMatchObject({ status: 'timeout' });
+    expect(Date.now() - t0).toBeLessThan(8000);
+    const list = read(repo, '.pids').trim().split('\n').map(Number);
+    expect(list.length).toBe(3);
+    for (const pid of list) expect(alive(pid)).toBe(false);
+    fs.rmSync(path.join(repo, '.pids'));
+    const log = engine('log-experiment', ['--description', 'slow change', '--json'], repo);
+    expect(log.json).toMatchObject({ verdict: 'timeout' });
+  });
+
+  it('does not hold a flood of output in memory and still finds the metric', () => {
+    const repo = valueRepo('100 flood');
+    initValue(repo);
+    const run = engine('run-experiment', ['--json'], repo);
+    expect(run.json).toMatchObject({ status: 'ok', primary: 100 });
+    const log = fs.statSync(path.join(expDir(repo), 'runs', 'r0001', 'output.log'));
+    expect(log.size).toBeGreaterThan(3 * 50_000_000);
+    expect(run.stdout.length).toBeLessThan(1000);
+  });
+
+  it('makes a run without the primary metric invalid', () => {
+    const repo = valueRepo('100');
+    initValue(repo, ['--metric', 'missing_metric']);
+    const { run, log } = iterate(repo, 'baseline');
+    expect(run.json).toMatchObject({ status: 'invalid', primary: null });
+    expect(String(run.json?.reason)).toContain('missing_metric');
+    expect(log.json).toMatchObject({ verdict: 'invalid' });
+  });
+
+  it('never keeps when the checks fail', () => {
+    const repo = valueRepo('100', { 'check.cjs': "const v=+require('fs').readFileSync('src/value.txt','utf8');process.exit(v<80?1:0)" });
+    initValue(repo, ['--checks', 'node check.cjs']);
+    iterate(repo, 'baseline');
+    setValue(repo, '70');
+    const { run, log } = iterate(repo, 'too far');
+    expect(run.json).toMatchObject({ status: 'checks_failed', primary: 70 });
+    expect(log.json).toMatchObject({ verdict: 'checks_failed', best: 100 });
+    expect(read(repo, 'src/value.txt')).toBe('100');
+  });
+});
+
+describe('the judge cannot be edited to win', () => {
+  it('refuses a run whose benchmark changed and restores it when logged', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    const original = read(repo, 'bench.cjs');
+    fs.writeFileSync(path.join(repo, 'bench.cjs'), "console.log('METRIC score=1')\n");
+    setValue(repo, '99');
+    const { run, log } = iterate(repo, 'cheat');
+    expect(run.json).toMatchObject({ status: 'invalid' });
+    expect(String(run.json?.reason)).toContain('bench.cjs');
+    expect(log.json).toMatchObject({ verdict: 'invalid', best: 100 });
+    expect(read(repo, 'bench.cjs')).toBe(original);
+    expect(read(repo, 'src/value.txt')).toBe('100');
+  });
+
+  it('refuses a run that changed a tracked file outside the scope', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    fs.appendFileSync(path.join(repo, 'README.md'), 'edited\n');
+    const run = engine('run-experiment', ['--json'], repo);
+    expect(run.json).toMatchObject({ status: 'invalid' });
+    expect(String(run.json?.reason)).toContain('README.md');
+  });
+
+  it('refuses a judged config edit until a new segment opens', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    const cfg = path.join(expDir(repo), 'config.yaml');
+    fs.writeFileSync(cfg, read(repo, path.relative(repo, cfg)).replace('command: node bench.cjs', 'command: echo METRIC score=1'));
+    const run = engine('run-experiment', ['--json'], repo);
+    expect(run.json).toMatchObject({ status: 'invalid' });
+    expect(String(run.json?.reason)).toContain('config');
+    engine('log-experiment', ['--description', 'edited config'], repo);
+    const again = engine('init-experiment', ['--name', 'exp', '--json'], repo);
+    expect(again.json).toMatchObject({ segment: 2 });
+    const ok = engine('run-experiment', ['--json'], repo);
+    expect(ok.json).toMatchObject({ status: 'ok', primary: 1 });
+  });
+});
+
+describe("the user's files", () => {
+  it('survive keeps and reverts, in and out of scope; created in-scope files are removed on revert', () => {
+    const repo = valueRepo('100');
+    fs.writeFileSync(path.join(repo, 'outside.txt'), 'mine, outside\n');
+    fs.writeFileSync(path.join(repo, 'src', 'mine.txt'), 'mine, inside the scope\n');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    setValue(repo, '90');
+    fs.writeFileSync(path.join(repo, 'src', 'helper.txt'), 'created by the change\n');
+    const keep = iterate(repo, 'keep with a new file');
+    expect(keep.log.json).toMatchObject({ verdict: 'keep' });
+    const committed = git(repo, 'show', '--name-only', '--format=', 'HEAD').split('\n').sort();
+    expect(committed).toEqual(['src/helper.txt', 'src/value.txt']);
+    setValue(repo, '95');
+    fs.writeFileSync(path.join(repo, 'src', 'junk.txt'), 'created by a bad change\n');
+    const bad = iterate(repo, 'worse, with junk');
+    expect(bad.log.json).toMatchObject({ verdict: 'discard' });
+    expect(fs.existsSync(path.join(repo, 'src', 'junk.txt'))).toBe(false);
+    expect(read(repo, 'outside.txt')).toBe('mine, outside\n');
+    expect(read(repo, 'src/mine.txt')).toBe('mine, inside the scope\n');
+    expect(git(repo, 'ls-files', 'src/mine.txt', 'outside.txt')).toBe('');
+    expect(read(repo, 'src/helper.txt')).toBe('created by the change\n');
+  });
+
+  it('works without git in snapshot mode with the same guarantees', () => {
+    const repo = valueRepo('100', { 'outside.txt': 'mine\n' }, { git: false });
+    const init = initValue(repo);
+    expect(init.json).toMatchObject({ mode: 'snapshot', branch: null });
+    iterate(repo, 'baseline');
+    setValue(repo, '80');
+    expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep', best: 80 });
+    setValue(repo, '85');
+    fs.writeFileSync(path.join(repo, 'src', 'new.txt'), 'x');
+    expect(iterate(repo, 'worse').log.json).toMatchObject({ verdict: 'discard', best: 80 });
+    expect(read(repo, 'src/value.txt')).toBe('80');
+    expect(fs.existsSync(path.join(repo, 'src', 'new.txt'))).toBe(false);
+    expect(read(repo, 'outside.txt')).toBe('mine\n');
+  });
+});
+
+describe('termination', () => {
+  it('stops at max runs and refuses further runs', () => {
+    const repo = valueRepo('100');
+    initValue(repo, ['--max-runs', '3']);
+    iterate(repo, 'baseline');
+    setValue(repo, '99');
+    iterate(repo, 'a');
+    setValue(repo, '98');
+    const last = iterate(repo, 'b');
+    expect(last.log.json).toMatchObject({ should_terminate: true, terminated_by: 'max_runs' });
+    const refused = engine('run-experiment', [], repo);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/max_runs|max runs/);
+  });
+
+  it('stops at the target and on a plateau', () => {
+    const repo = valueRepo('100');
+    initValue(repo, ['--target', '80']);
+    iterate(repo, 'baseline');
+    setValue(repo, '79');
+    expect(iterate(repo, 'reach').log.json).toMatchObject({ should_terminate: true, terminated_by: 'target' });
+
+    const flat = valueRepo('100');
+    initValue(flat, ['--plateau', '2']);
+    iterate(flat, 'baseline');
+    setValue(flat, '101');
+    expect(iterate(flat, 'worse 1').log.json).toMatchObject({ should_terminate: false });
+    setValue(flat, '102');
+    expect(iterate(flat, 'worse 2').log.json).toMatchObject({ should_terminate: true, terminated_by: 'plateau' });
+  });
+});
+
+describe('noise', () => {
+  it('measures the noise at the baseline and keeps a large real gain on a noisy benchmark', () => {
+    const repo = valueRepo('100 noisy');
+    initValue(repo);
+    const base = iterate(repo, 'baseline');
+    expect(Number(base.run.json?.samples)).toBeGreaterThan(3);
+    setValue(repo, '70 noisy');
+    const big = iterate(repo, 'large gain');
+    expect(Number(big.run.json?.samples)).toBeGreaterThan(1);
+    expect(big.log.json).toMatchObject({ verdict: 'keep' });
+  });
+});
+
+describe('safety under kills and concurrency', () => {
+  const keepPoints = ['before-ledger', 'after-ledger', 'after-commit', 'after-event', 'after-record'];
+  const revertPoints = ['before-ledger', 'after-ledger', 'after-judges', 'after-revert', 'after-event', 'after-record'];
+
+  for (const point of keepPoints) {
+    it(`a kill -9 at ${point} of a keep leaves a parseable ledger and ends at the new keep`, () => {
+      const repo = valueRepo('100');
+      initValue(repo);
+      iterate(repo, 'baseline');
+      setValue(repo, '90');
+      engine('run-experiment', [], repo);
+      const killed = engine('log-experiment', ['--description', 'better'], repo, { AUTOLOOP_KILL_AT: point });
+      expect(killed.code).toBe(null); // died by signal
+      for (const l of fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'), 'utf8').split('\n').filter(Boolean)) JSON.parse(l);
+      // The next call reconciles (or, before the ledger write, simply logs the run).
+      const next = point === 'before-ledger' ? engine('log-experiment', ['--description', 'better', '--json'], repo) : engine('status', ['--json'], repo);
+      expect(next.code).toBe(0);
+      engine('run-experiment', [], repo); // reconciles any half-done keep
+      const results = ledger(repo).filter((l) => l.type === 'result' && l.run_id === 'r0002');
+      expect(results).toHaveLength(1);
+      expect(results[0]).toMatchObject({ verdict: 'keep' });
+      expect(read(repo, 'src/value.txt')).toBe('90');
+      expect(git(repo, 'show', 'HEAD:src/value.txt')).toBe('90');
+      expect(git(repo, 'log', '--format=%s', '--grep', 'Autoloop-Run: r0002').split('\n').filter(Boolean)).toHaveLength(1);
+    });
+  }
+
+  for (const point of revertPoints) {
+    it(`a kill -9 at ${point} of a revert leaves a parseable ledger and ends at the restored best`, () => {
+      const repo = valueRepo('100');
+      initValue(repo);
+      iterate(repo, 'baseline');
+      setValue(repo, '120');
+      engine('run-experiment', [], repo);
+      const killed = engine('log-experiment', ['--description', 'worse'], repo, { AUTOLOOP_KILL_AT: point });
+      expect(killed.code).toBe(null);
+      if (point === 'before-ledger') expect(engine('log-experiment', ['--description', 'worse'], repo).code).toBe(0);
+      const next = engine('run-experiment', ['--json'], repo);
+      expect(next.code).toBe(0);
+      expect(read(repo, 'src/value.txt')).toBe('100');
+      const results = ledger(repo).filter((l) => l.type === 'result' && l.run_id === 'r0002');
+      expect(results).toHaveLength(1);
+      expect(results[0]).toMatchObject({ verdict: 'discard' });
+    });
+  }
+
+  it('skips a torn last ledger line with a warning and keeps going', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    fs.appendFileSync(path.join(expDir(repo), 'ledger.jsonl'), '{"type":"result","ts":"2026-');
+    fs.rmSync(path.join(expDir(repo), 'state.json'));
+    const status = engine('status', [], repo);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/torn/);
+    setValue(repo, '90');
+    expect(iterate(repo, 'after the tear').log.json).toMatchObject({ verdict: 'keep' });
+    const text = fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'), 'utf8').split('\n').filter(Boolean);
+    expect(() => JSON.parse(text.at(-1) ?? '')).not.toThrow();
+  });
+
+  it('refuses a second engine call while one runs, and takes over a dead lock', async () => {
+    const repo = valueRepo('100');
+    initValue(repo, ['--timeout', '3', '--grace', '0.2']);
+    iterate(repo, 'baseline');
+    setValue(repo, '1 slow');
+    const first = engineAsync('run-experiment', [], repo);
+    await waitFor(() => fs.existsSync(path.join(repo, '.pids')));
+    const second = engine('run-experiment', [], repo);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/another autoloop command/);
+    await new Promise((r) => first.on('exit', r));
+    fs.rmSync(path.join(repo, '.pids'));
+    engine('log-experiment', ['--description', 'slow'], repo);
+
+    fs.writeFileSync(path.join(expDir(repo), 'lock'), JSON.stringify({ pid: 999_999_9, owner: 'ghost', started_at: 'x' }));
+    setValue(repo, '90');
+    expect(engine('run-experiment', [], repo).code).toBe(0);
+    expect(ledger(repo).some((l) => l.event === 'lock_takeover')).toBe(true);
+  });
+
+  it('records an interrupted run and kills its processes on SIGINT', async () => {
+    const repo = valueRepo('100');
+    initValue(repo, ['--timeout', '60']);
+    iterate(repo, 'baseline');
+    setValue(repo, '1 slow');
+    const child = engineAsync('run-experiment', [], repo);
+    await waitFor(() => fs.existsSync(path.join(repo, '.pids')) && read(repo, '.pids').trim().split('\n').length >= 3);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    for (const pid of read(repo, '.pids').trim().split('\n').map(Number)) expect(alive(pid)).toBe(false);
+    const rec = JSON.parse(fs.readFileSync(path.join(expDir(repo), 'runs', 'r0002', 'result.json'), 'utf8')) as { phase: string };
+    expect(rec.phase).toBe('interrupted');
+    expect(ledger(repo).some((l) => l.event === 'interrupted')).toBe(true);
+  });
+
+  it('marks a run unclean when the engine dies and its processes live on, until repair', async () => {
+    const repo = valueRepo('100');
+    initValue(repo, ['--timeout', '60']);
+    iterate(repo, 'baseline');
+    setValue(repo, '1 slow');
+    const child = engineAsync('run-experiment', [], repo);
+    await waitFor(() => fs.existsSync(path.join(repo, '.pids')) && read(repo, '.pids').trim().split('\n').length >= 3);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const pids = read(repo, '.pids').trim().split('\n').map(Number);
+    expect(pids.some(alive)).toBe(true);
+    fs.rmSync(path.join(repo, '.pids'));
+    setValue(repo, '100');
+    const refused = engine('run-experiment', [], repo);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/survived/);
+    expect(engine('control', ['repair'], repo).code).toBe(0);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    expect(engine('run-experiment', [], repo).code).toBe(0);
+  });
+});
+
+describe('bad input', () => {
+  const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at /);
+
+  it('answers bad flags, bad config and missing experiments with one line and exit 2', () => {
+    const repo = valueRepo('100');
+    const dir = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'sideways', '--command', 'x'], repo);
+    expect(dir.code).toBe(2);
+    expect(dir.stderr.trim().split('\n')).toHaveLength(1);
+    expect(dir.stderr).toMatch(/direction/);
+    noStack(dir.stderr);
+
+    const unknown = engine('run-experiment', ['--bogus'], repo);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/bogus/);
+
+    const none = engine('status', [], repo);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no autoloop experiment/);
+
+    initValue(repo);
+    const nodesc = engine('log-experiment', [], repo);
+    expect(nodesc.code).toBe(2);
+    expect(nodesc.stderr).toMatch(/description/);
+
+    fs.writeFileSync(path.join(expDir(repo), 'config.yaml'), 'name: exp\nmetric: score\ndirection: lower\ncommand: x\ntimeout: soon\n');
+    const badCfg = engine('status', [], repo);
+    expect(badCfg.code).toBe(2);
+    expect(badCfg.stderr).toMatch(/timeout/);
+    noStack(badCfg.stderr);
+
+    const badCwd = engine('status', [], path.join(repo, 'nope'));
+    expect(badCwd.code).toBe(2);
+  });
+
+  it('refuses to log twice and to log before a run', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    const before = engine('log-experiment', ['--description', 'x'], repo);
+    expect(before.code).toBe(1);
+    expect(before.stderr).toMatch(/run run-experiment first/);
+    iterate(repo, 'baseline');
+    const twice = engine('log-experiment', ['--description', 'again'], repo);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/already logged/);
+  });
+});

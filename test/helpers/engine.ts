@@ -1,0 +1,136 @@
+// Drive the real engine (bundled by test/global-build.ts) on real temporary
+// repositories.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+function bundle(name: string): string {
+  const dist = process.env.AUTOLOOP_TEST_DIST;
+  if (!dist) throw new Error('AUTOLOOP_TEST_DIST is not set: test/global-build.ts did not run');
+  return path.join(dist, `${name}.mjs`);
+}
+
+export interface EngineResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: Record<string, unknown> | null;
+}
+
+export function engine(name: string, args: string[], cwd: string, env: Record<string, string> = {}): EngineResult {
+  const r = spawnSync(process.execPath, [bundle(name), ...args, '--cwd', cwd], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
+  let json: Record<string, unknown> | null = null;
+  if (args.includes('--json')) {
+    try {
+      json = JSON.parse(r.stdout) as Record<string, unknown>;
+    } catch {
+      json = null;
+    }
+  }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+/** Start an engine command without waiting (for kill and concurrency tests). */
+export function engineAsync(name: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  return spawn(process.execPath, [bundle(name), ...args, '--cwd', cwd], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'test',
+  GIT_AUTHOR_EMAIL: 'test@example.invalid',
+  GIT_COMMITTER_NAME: 'test',
+  GIT_COMMITTER_EMAIL: 'test@example.invalid',
+};
+Object.assign(process.env, GIT_ENV);
+
+/** A temp directory with these files; a git repository with one commit unless git is false. */
+export function makeRepo(files: Record<string, string>, opts: { git?: boolean } = {}): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-it-')));
+  for (const [rel, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), text);
+  }
+  if (opts.git !== false) {
+    git(dir, 'init', '-q', '-b', 'main');
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-qm', 'initial');
+  }
+  return dir;
+}
+
+/**
+ * A benchmark whose metric is the number in src/value.txt. Words in that file
+ * switch behaviours: "crash", "slow" (sleeps past any timeout, with children
+ * that ignore SIGTERM), "noisy" (Gaussian noise, CV 3%), "flood" (50 MB of output first).
+ */
+export const VALUE_BENCH = `
+const fs = require('node:fs');
+const { spawn } = require('node:child_process');
+const text = fs.readFileSync('src/value.txt', 'utf8');
+const value = Number.parseFloat(text);
+if (text.includes('crash')) { console.error('boom: the change broke the program'); process.exit(3); }
+if (text.includes('slow')) {
+  process.on('SIGTERM', () => {});
+  for (let i = 0; i < 2; i++) {
+    const c = spawn(process.execPath, ['-e', "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)"], { stdio: 'ignore' });
+    fs.appendFileSync('.pids', c.pid + '\\n');
+  }
+  fs.appendFileSync('.pids', process.pid + '\\n');
+  setInterval(() => {}, 1000);
+} else {
+  if (text.includes('flood')) { const line = 'x'.repeat(99) + '\\n'; for (let i = 0; i < 500000; i++) process.stdout.write(line); }
+  let v = value;
+  if (text.includes('noisy')) {
+    const u = 1 - Math.random(), w = Math.random();
+    v = value * (1 + 0.03 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w));
+  }
+  console.log('METRIC score=' + v);
+  console.log('METRIC mem=10');
+}
+`;
+
+export function valueRepo(value = '100', extra: Record<string, string> = {}, opts: { git?: boolean } = {}): string {
+  return makeRepo({ 'bench.cjs': VALUE_BENCH, 'src/value.txt': value, 'src/other.txt': 'other\n', 'README.md': 'fixture\n', ...extra }, opts);
+}
+
+export function initValue(repo: string, extra: string[] = []): EngineResult {
+  return engine(
+    'init-experiment',
+    ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--json', ...extra],
+    repo,
+  );
+}
+
+export function setValue(repo: string, value: string): void {
+  fs.writeFileSync(path.join(repo, 'src', 'value.txt'), value);
+}
+
+export function iterate(repo: string, description: string, logArgs: string[] = []): { run: EngineResult; log: EngineResult } {
+  const run = engine('run-experiment', ['--json'], repo);
+  const log = engine('log-experiment', ['--description', description, '--json', ...logArgs], repo);
+  return { run, log };
+}
+
+export function ledger(repo: string, slug = 'exp'): Array<Record<string, unknown>> {
+  const file = path.join(repo, '.autoloop', 'experiments', slug, 'ledger.jsonl');
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export { pidAlive as alive } from '../../scripts/lib/watchdog.ts';
