@@ -1,0 +1,45 @@
+// finalize: put an experiment's kept changes on a new branch for review
+// (autoloop/<slug>-final, or --branch), one commit per kept change with its
+// measured effect, or one squashed commit (--squash); and write the report
+// beside the experiment. --chain replays the whole chain up to this experiment.
+// Git mode only: a snapshot-mode experiment is refused.
+import { z } from 'zod';
+import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
+import { finalizeExperiment } from './lib/finalize.ts';
+import { rel } from './lib/paths.ts';
+
+const OPTIONS = {
+  experiment: { type: 'string' },
+  branch: { type: 'string' },
+  squash: { type: 'boolean', default: false },
+  chain: { type: 'boolean', default: false },
+} as const;
+const Flags = z.object({
+  cwd: z.string().optional(),
+  json: z.boolean(),
+  help: z.boolean(),
+  experiment: z.string().optional(),
+  branch: z.string().min(1, 'must not be empty').optional(),
+  squash: z.boolean(),
+  chain: z.boolean(),
+});
+
+main('finalize', async (argv) => {
+  const { values: f } = parseFlags(argv, OPTIONS, Flags);
+  if (f.help) return void process.stdout.write('usage: finalize [--experiment SLUG] [--branch NAME] [--squash] [--chain] [--cwd DIR] [--json]\n--chain replays the kept changes of the whole chain up to this experiment, from the root\'s starting point.\n');
+  const root = findRoot(resolveCwd(f.cwd));
+  const exp = openExperiment(root, resolveSlug(root, f.experiment));
+  const r = await finalizeExperiment(exp, { branch: f.branch, squash: f.squash, chain: f.chain });
+  const report = rel(root, r.report);
+  const text = r.branch
+    ? [
+        `branch ${r.branch} created from ${r.base.slice(0, 12)}${r.experiments.length > 1 ? ` (chain ${r.experiments.join(' → ')})` : ''} with ${r.commits.length} commit${r.commits.length === 1 ? '' : 's'}${r.squash ? ' (squashed)' : ''}; your branch (${r.user_branch ?? 'detached HEAD'}) is untouched`,
+        ...r.commits.map((c) => `  ${c.sha.slice(0, 12)} ${c.subject}`),
+        ...(r.skipped.length ? [`skipped: ${r.skipped.map((s) => `${r.experiments.length > 1 ? `${s.experiment} ` : ''}${s.run_id} (${s.reason})`).join(', ')}`] : []),
+        `report: ${report}`,
+        `review: git log --stat ${r.base.slice(0, 12)}..${r.branch}`,
+      ]
+    : [`no kept change to put on a branch (nothing created)`, `report: ${report}`];
+  emit(f.json, { ...r, report }, text.join('\n'));
+});

@@ -1,0 +1,203 @@
+// Finalize: turn an experiment's kept changes into a branch a reviewer can
+// merge. The branch starts where the experiment started (the base of its first
+// segment) and replays each kept commit in order (or squashes them), each
+// message stating the measured effect. All the work happens in a temporary
+// worktree: the user's checkout, index and branches (the experiment's too)
+// are never touched; the only ref written is the new branch, created last.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openExperiment, type Experiment } from './experiment.ts';
+import { readLedger } from './ledger.ts';
+import { openWorkspace } from './workspace.ts';
+import { UsageError } from './errors.ts';
+import { writeFileAtomic } from './fsx.ts';
+import { clip, fmt, pct } from './summary.ts';
+import { buildReport, changePct, effectText, keptChanges, renderMarkdown, type KeptChange } from './report.ts';
+import { currentBranch, git, gitTry, identityEnv, revParse, trackedChanges } from './gitcmd.ts';
+import { chainStatus } from './chain.ts';
+
+/** A kept change to replay, with the experiment it belongs to (a chain spans several). */
+interface Pick extends KeptChange {
+  slug: string;
+  metric: string;
+  unit: string;
+}
+
+export interface FinalCommit {
+  sha: string;
+  subject: string;
+  /** The kept runs this commit carries (one, or all of them when squashed). */
+  runs: string[];
+}
+
+export interface FinalizeResult {
+  experiment: string;
+  /** The experiments whose kept changes were replayed, oldest first (more than one with --chain). */
+  experiments: string[];
+  /** null when there was no kept change to put on a branch. */
+  branch: string | null;
+  base: string;
+  head: string | null;
+  squash: boolean;
+  commits: FinalCommit[];
+  skipped: { experiment: string; run_id: string; commit: string | null; reason: string }[];
+  /** Absolute path of the report written beside the experiment. */
+  report: string;
+  /** The branch the user is on (unchanged), or null on a detached HEAD. */
+  user_branch: string | null;
+}
+
+function plural(n: number, w: string): string {
+  return `${n} ${w}${n === 1 ? '' : 's'}`;
+}
+
+function commitMessage(subject: string, body: string[], trailers: Record<string, string>): string {
+  const t = Object.entries(trailers).map(([k, v]) => `${k}: ${v.replace(/\s+/g, ' ').trim()}`);
+  return `${subject}\n\n${body.join('\n')}\n\n${t.join('\n')}\n`;
+}
+
+/** The original commit's author, so a replayed change keeps who made it and when. */
+async function authorEnv(cwd: string, sha: string): Promise<Record<string, string>> {
+  const out = await git(cwd, ['log', '-1', '--format=%an%x00%ae%x00%ad', '--date=raw', sha]);
+  const [name, email, date] = out.replace(/\n$/, '').split('\0');
+  return name && email && date ? { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_AUTHOR_DATE: date } : {};
+}
+
+async function validBranchName(cwd: string, name: string): Promise<boolean> {
+  return (await gitTry(cwd, ['check-ref-format', '--branch', name])).code === 0;
+}
+
+/** The chain's trail from its root up to (and including) this experiment; just the experiment when it is in no chain. */
+function chainTrailTo(root: string, slug: string): string[] {
+  const st = chainStatus(root, slug);
+  return st.chain ? st.chain.trail.slice(0, st.position + 1) : [slug];
+}
+
+export async function finalizeExperiment(exp: Experiment, opts: { branch?: string; squash: boolean; chain?: boolean }): Promise<FinalizeResult> {
+  const { root, config } = exp;
+  const slug = exp.paths.slug;
+  const ws = await openWorkspace(root, exp.paths, config);
+  if (ws.mode !== 'git') {
+    throw new UsageError(`finalize needs git: "${slug}" ran in snapshot mode (its best files are in ${path.relative(root, exp.paths.snapshot)}/)`);
+  }
+  const dirty = await trackedChanges(root);
+  if (dirty.length) {
+    throw new UsageError(`uncommitted changes to tracked files: ${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? ` (+${dirty.length - 5} more)` : ''}; commit or stash them first`);
+  }
+  // With --chain, the trail from the chain's root up to this experiment.
+  const slugs = opts.chain ? chainTrailTo(root, slug) : [slug];
+  const exps = slugs.map((s) => (s === slug ? exp : openExperiment(root, s)));
+  for (const e of exps) {
+    if (e.state.pending) throw new UsageError(`the ${e.state.pending.action} of ${e.state.pending.run_id} in "${e.paths.slug}" is not complete: run control repair first`);
+  }
+  const ledgers = exps.map((e) => readLedger(e.paths.ledger).lines);
+  const first = ledgers[0]?.find((l) => l.type === 'config');
+  const base = first?.type === 'config' ? first.base : null;
+  if (!base || (await revParse(root, base)) === null) throw new UsageError(`the starting commit of "${slugs[0]}" (${base ?? 'none recorded'}) is not in this repository`);
+
+  const branch = opts.branch ?? `autoloop/${slug}-final`;
+  if (!(await validBranchName(root, branch))) throw new UsageError(`--branch: "${branch}" is not a valid branch name`);
+  if ((await revParse(root, `refs/heads/${branch}`)) !== null) throw new UsageError(`branch ${branch} already exists: pass --branch NAME (or delete it)`);
+
+  const userBranch = await currentBranch(root);
+  const userHead = await revParse(root, 'HEAD');
+
+  // What to replay: each keep's own commit, once, in ledger order (a child's
+  // baseline sits on its parent's best, which is then already replayed).
+  const skipped: FinalizeResult['skipped'] = [];
+  const picks: Pick[] = [];
+  const seen = new Set<string>([base]);
+  for (const [i, e] of exps.entries()) {
+    for (const k of keptChanges(ledgers[i] ?? [])) {
+      const where = { experiment: e.paths.slug, run_id: k.run_id };
+      if (!k.commit) throw new UsageError(`keep ${k.run_id} of "${e.paths.slug}" has no recorded commit: run control repair first`);
+      if (seen.has(k.commit)) {
+        skipped.push({ ...where, commit: k.commit, reason: k.baseline ? 'baseline measurement (no change of its own)' : 'no commit of its own' });
+        continue;
+      }
+      if ((await revParse(root, k.commit)) === null) throw new UsageError(`the commit of keep ${k.run_id} of "${e.paths.slug}" (${k.commit.slice(0, 12)}) is missing from the repository`);
+      seen.add(k.commit);
+      picks.push({ ...k, slug: e.paths.slug, metric: e.config.metric, unit: e.config.unit });
+    }
+  }
+
+  const report = path.join(exp.paths.dir, 'report.md');
+  writeFileAtomic(report, renderMarkdown(buildReport(exp)));
+
+  const result: FinalizeResult = { experiment: slug, experiments: slugs, branch: null, base, head: null, squash: opts.squash, commits: [], skipped, report, user_branch: userBranch };
+  if (!picks.length) return result;
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-final-'));
+  const wt = path.join(tmp, 'tree');
+  const ident = await identityEnv(root);
+  try {
+    await git(root, ['worktree', 'add', '--detach', '-q', wt, base]);
+    const applied: Pick[] = [];
+    for (const k of picks) {
+      const sha = k.commit as string;
+      const r = await gitTry(wt, ['cherry-pick', '--no-commit', sha]);
+      if (r.code !== 0) throw new UsageError(`keep ${k.run_id} (${sha.slice(0, 12)}) does not apply on the changes before it: finalize by hand`);
+      const tree = (await git(wt, ['write-tree'])).trim();
+      const headTree = (await git(wt, ['rev-parse', 'HEAD^{tree}'])).trim();
+      if (opts.squash) {
+        applied.push(k);
+        continue;
+      }
+      if (tree === headTree) {
+        skipped.push({ experiment: k.slug, run_id: k.run_id, commit: sha, reason: 'empty once replayed' });
+        continue;
+      }
+      const effect = effectText(k.metric, k.unit, k.from, k.to);
+      const msg = commitMessage(
+        clip(k.description, 72),
+        [`${effect}, measured by autoloop run ${k.run_id} of experiment ${k.slug}.`],
+        { 'Autoloop-Run': k.run_id, 'Autoloop-Experiment': k.slug, 'Autoloop-Source': sha },
+      );
+      const commit = (await git(wt, ['commit-tree', '--no-gpg-sign', tree, '-p', 'HEAD', '-m', msg], { ...ident, ...(await authorEnv(root, sha)) })).trim();
+      await git(wt, ['update-ref', '--no-deref', 'HEAD', commit]);
+      result.commits.push({ sha: commit, subject: clip(k.description, 72), runs: [k.run_id] });
+    }
+    if (opts.squash) {
+      const tree = (await git(wt, ['write-tree'])).trim();
+      const headTree = (await git(wt, ['rev-parse', 'HEAD^{tree}'])).trim();
+      if (tree !== headTree && applied.length) {
+        const firstK = applied[0] as Pick;
+        const lastK = applied[applied.length - 1] as Pick;
+        const from = firstK.baseline ? firstK.to : firstK.from;
+        // One overall effect only when one metric was measured throughout.
+        const oneMetric = applied.every((k) => k.metric === firstK.metric);
+        const total = from === null || !oneMetric ? '' : `: ${firstK.metric} ${fmt(from)} → ${fmt(lastK.to)}${firstK.unit ? ` ${firstK.unit}` : ''} (${pct(changePct(from, lastK.to))})`;
+        const subject = clip(`autoloop ${slugs.join(' → ')}${total || `: ${plural(applied.length, 'kept change')}`}`, 100);
+        const tag = (k: Pick) => (slugs.length > 1 ? `${k.slug} ${k.run_id}` : k.run_id);
+        const body = [
+          `${plural(applied.length, 'kept change')} of autoloop ${slugs.length > 1 ? `chain ${slugs.join(' → ')}` : `experiment ${slug}`}${config.goal ? ` (${clip(config.goal, 120)})` : ''}:`,
+          '',
+          ...applied.map((k) => `- ${tag(k)} ${effectText(k.metric, k.unit, k.from, k.to)}: ${clip(k.description, 100)}`),
+        ];
+        const msg = commitMessage(subject, body, { 'Autoloop-Experiment': slugs.join(', '), 'Autoloop-Runs': applied.map(tag).join(', ') });
+        const commit = (await git(wt, ['commit-tree', '--no-gpg-sign', tree, '-p', 'HEAD', '-m', msg], ident)).trim();
+        await git(wt, ['update-ref', '--no-deref', 'HEAD', commit]);
+        result.commits.push({ sha: commit, subject, runs: applied.map(tag) });
+      } else {
+        for (const k of applied) skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
+      }
+    }
+    const head = (await git(wt, ['rev-parse', 'HEAD'])).trim();
+    if (result.commits.length) {
+      // Created last, and only if absent: a branch of the user's is never moved.
+      await git(root, ['update-ref', '-m', `autoloop: finalize ${slug}`, `refs/heads/${branch}`, head, '']);
+      result.branch = branch;
+      result.head = head;
+    }
+  } finally {
+    await gitTry(root, ['worktree', 'remove', '--force', wt]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    await gitTry(root, ['worktree', 'prune']);
+  }
+  // The user's checkout must be exactly where it was.
+  if ((await currentBranch(root)) !== userBranch || (await revParse(root, 'HEAD')) !== userHead) {
+    throw new Error('the checked-out branch changed during finalize (it should not have): check `git status`');
+  }
+  return result;
+}

@@ -1,0 +1,140 @@
+// finalize: the kept changes of a real engine run (with reverts and a crash in
+// between) replayed onto a new branch from the experiment's starting point,
+// one commit per keep or one squashed commit; the user's branches, checkout
+// and the experiment branch never move.
+import { beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { benchRepo, expDir, git, init, read, run, step, write, type Result } from './helpers/loop.ts';
+
+function refused(r: Result, pattern: RegExp): void {
+  expect(r.code).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+}
+
+/** Every branch and its sha: what must not change. */
+function refs(repo: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of git(repo, 'for-each-ref', '--format=%(refname:short) %(objectname)', 'refs/heads').split('\n')) {
+    const [name, sha] = line.split(' ');
+    if (name && sha) out[name] = sha;
+  }
+  return out;
+}
+
+describe('finalize a history of keeps, reverts and a crash', () => {
+  let repo = '';
+  let base = '';
+  let keeps: string[] = [];
+  let before: Record<string, string> = {};
+  beforeAll(() => {
+    repo = benchRepo('100');
+    base = git(repo, 'rev-parse', 'main');
+    expect(init(repo, 'fin', ['--max-runs', '6', '--goal', 'a smaller score']).code).toBe(0);
+    step(repo, 'baseline');
+    const k1 = step(repo, 'halve the loop', '90').log.json?.commit;
+    step(repo, 'unroll everything', '95');
+    step(repo, 'use the broken cache', 'crash');
+    write(repo, 'src/extra.txt', 'helper\n');
+    const k2 = step(repo, 'inline the hot call', '80').log.json?.commit;
+    step(repo, 'try a bigger buffer', '85');
+    keeps = [String(k1), String(k2)];
+    expect(git(repo, 'rev-list', '--reverse', 'main..autoloop/fin').split('\n')).toEqual(keeps);
+    before = refs(repo);
+  });
+
+  it('replays exactly the kept changes, in order, each message carrying its effect', () => {
+    const r = run('finalize', ['--json'], repo);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ experiment: 'fin', branch: 'autoloop/fin-final', base, squash: false, user_branch: 'autoloop/fin' });
+    const commits = git(repo, 'rev-list', '--reverse', `${base}..autoloop/fin-final`).split('\n');
+    expect(commits).toHaveLength(2);
+    expect(git(repo, 'rev-parse', `${commits[0]}^`)).toBe(base);
+    // Same changes as the keeps, commit by commit; nothing from the discarded or crashed runs.
+    for (let i = 0; i < 2; i++) {
+      expect(git(repo, 'diff', `${commits[i]}^`, commits[i] as string)).toBe(git(repo, 'diff', `${keeps[i]}^`, keeps[i] as string));
+    }
+    expect(git(repo, 'show', '--name-only', '--format=', commits[1] as string).split('\n').sort()).toEqual(['src/extra.txt', 'src/value.txt']);
+    expect(git(repo, 'rev-parse', 'autoloop/fin-final^{tree}')).toBe(git(repo, 'rev-parse', 'autoloop/fin^{tree}'));
+    const m1 = git(repo, 'log', '-1', '--format=%B', commits[0] as string);
+    const m2 = git(repo, 'log', '-1', '--format=%B', commits[1] as string);
+    expect(m1.split('\n')[0]).toBe('halve the loop');
+    expect(m1).toContain('score 100 → 90 (-10.0%)');
+    expect(m1).toContain(`Autoloop-Source: ${keeps[0]}`);
+    expect(m2.split('\n')[0]).toBe('inline the hot call');
+    expect(m2).toContain('score 90 → 80 (-11.1%)');
+    // The original author is kept.
+    expect(git(repo, 'log', '-1', '--format=%an', commits[0] as string)).toBe(git(repo, 'log', '-1', '--format=%an', keeps[0] as string));
+
+    // Nothing of autoloop's state is committed; the report is written beside the experiment.
+    expect(git(repo, 'ls-tree', '-r', '--name-only', 'autoloop/fin-final')).not.toContain('.autoloop');
+    const report = path.join(expDir(repo, 'fin'), 'report.md');
+    expect(r.json?.report).toBe('.autoloop/experiments/fin/report.md');
+    expect(fs.readFileSync(report, 'utf8')).toBe(run('report', ['--experiment', 'fin'], repo).stdout);
+
+    // The user's branches and the experiment branch did not move; the checkout is where it was.
+    const after = refs(repo);
+    expect(Object.keys(after).sort()).toEqual([...Object.keys(before), 'autoloop/fin-final'].sort());
+    for (const [name, sha] of Object.entries(before)) expect(after[name], name).toBe(sha);
+    expect(git(repo, 'branch', '--show-current')).toBe('autoloop/fin');
+    expect(git(repo, 'status', '--porcelain', '--untracked-files=no')).toBe('');
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
+  });
+
+  it('squashes the kept changes into one commit with every effect in its message', () => {
+    const r = run('finalize', ['--squash', '--branch', 'review/fin', '--json'], repo);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ branch: 'review/fin', squash: true });
+    expect(git(repo, 'rev-list', `${base}..review/fin`).split('\n')).toHaveLength(1);
+    expect(git(repo, 'rev-parse', 'review/fin^')).toBe(base);
+    expect(git(repo, 'rev-parse', 'review/fin^{tree}')).toBe(git(repo, 'rev-parse', 'autoloop/fin^{tree}'));
+    const msg = git(repo, 'log', '-1', '--format=%B', 'review/fin');
+    expect(msg.split('\n')[0]).toBe('autoloop fin: score 100 → 80 (-20.0%)');
+    expect(msg).toContain('- r0002 score 100 → 90 (-10.0%): halve the loop');
+    expect(msg).toContain('- r0005 score 90 → 80 (-11.1%): inline the hot call');
+    expect(msg).toContain('Autoloop-Runs: r0002, r0005');
+    for (const [name, sha] of Object.entries(before)) expect(refs(repo)[name], name).toBe(sha);
+  });
+
+  it('never moves an existing branch', () => {
+    const final = git(repo, 'rev-parse', 'autoloop/fin-final');
+    refused(run('finalize', [], repo), /branch autoloop\/fin-final already exists/);
+    refused(run('finalize', ['--branch', 'main'], repo), /branch main already exists/);
+    expect(git(repo, 'rev-parse', 'autoloop/fin-final')).toBe(final);
+    expect(git(repo, 'rev-parse', 'main')).toBe(before.main);
+    refused(run('finalize', ['--branch', 'bad..name'], repo), /"bad\.\.name" is not a valid branch name/);
+  });
+
+  it('refuses a dirty tree, naming the files, and creates nothing', () => {
+    write(repo, 'README.md', 'edited by the user\n');
+    refused(run('finalize', ['--branch', 'dirty-try'], repo), /uncommitted changes to tracked files: README\.md; commit or stash them first/);
+    expect(git(repo, 'branch', '--list', 'dirty-try')).toBe('');
+    expect(read(repo, 'README.md')).toBe('edited by the user\n');
+    git(repo, 'checkout', '-q', '--', 'README.md');
+  });
+
+  it('leaves the user on their own branch when run from it', () => {
+    git(repo, 'checkout', '-q', 'main');
+    const r = run('finalize', ['--experiment', 'fin', '--branch', 'from-main'], repo);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('your branch (main) is untouched');
+    expect(git(repo, 'branch', '--show-current')).toBe('main');
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(base);
+    expect(read(repo, 'src/value.txt')).toBe('100');
+    expect(git(repo, 'rev-parse', 'from-main^{tree}')).toBe(git(repo, 'rev-parse', 'autoloop/fin-final^{tree}'));
+  });
+});
+
+describe('finalize outside git', () => {
+  it('refuses a snapshot-mode experiment with a clear message', () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-snap-')));
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.writeFileSync(path.join(dir, 'src', 'value.txt'), '100');
+    fs.writeFileSync(path.join(dir, 'bench.cjs'), "console.log('METRIC score=' + require('fs').readFileSync('src/value.txt','utf8'))\n");
+    expect(init(dir, 'snap').code).toBe(0);
+    refused(run('finalize', [], dir), /finalize needs git: "snap" ran in snapshot mode/);
+  });
+});

@@ -1,0 +1,108 @@
+// Drive the real engine scripts under tsx on throwaway git repositories, with
+// a deterministic benchmark: it prints the number in src/value.txt (or crashes
+// when that file says "crash"), so every verdict is known in advance.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+
+export interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: Record<string, unknown> | null;
+}
+
+export function run(script: string, args: string[], cwd: string): Result {
+  const r = spawnSync(process.execPath, [TSX, path.join(ROOT, 'scripts', `${script}.ts`), ...args, '--cwd', cwd], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, AUTOLOOP_DEBUG: '' },
+  });
+  let json: Record<string, unknown> | null = null;
+  if (args.includes('--json')) {
+    try {
+      json = JSON.parse(r.stdout) as Record<string, unknown>;
+    } catch {
+      json = null;
+    }
+  }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const BENCH = `
+const fs = require('node:fs');
+const text = fs.readFileSync('src/value.txt', 'utf8');
+if (text.includes('crash')) { console.error('boom'); process.exit(3); }
+console.log('METRIC score=' + Number.parseFloat(text));
+console.log('METRIC other=' + (fs.existsSync('lib/other.txt') ? Number.parseFloat(fs.readFileSync('lib/other.txt', 'utf8')) : 0));
+`;
+
+/** A git repository on branch main with the benchmark, one commit. */
+export function benchRepo(value = '100'): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-chain-')));
+  const files: Record<string, string> = { 'bench.cjs': BENCH, 'src/value.txt': value, 'lib/other.txt': '50', 'README.md': 'fixture\n' };
+  for (const [rel, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), text);
+  }
+  git(dir, 'init', '-q', '-b', 'main');
+  git(dir, 'config', 'user.name', 'Test User');
+  git(dir, 'config', 'user.email', 'test@example.invalid');
+  git(dir, 'config', 'commit.gpgsign', 'false');
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-qm', 'initial');
+  return dir;
+}
+
+export function write(repo: string, rel: string, text: string): void {
+  fs.mkdirSync(path.dirname(path.join(repo, rel)), { recursive: true });
+  fs.writeFileSync(path.join(repo, rel), text);
+}
+
+export function read(repo: string, rel: string): string {
+  return fs.readFileSync(path.join(repo, rel), 'utf8');
+}
+
+export function init(repo: string, name: string, extra: string[] = []): Result {
+  return run(
+    'init-experiment',
+    ['--name', name, '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--json', ...extra],
+    repo,
+  );
+}
+
+/** One iteration: optionally set src/value.txt, run, log. Fails loudly when the engine does. */
+export function step(repo: string, description: string, value?: string, file = 'src/value.txt'): { run: Result; log: Result } {
+  if (value !== undefined) write(repo, file, value);
+  const r = run('run-experiment', ['--json'], repo);
+  if (r.code !== 0) throw new Error(`run-experiment failed: ${r.stderr}`);
+  const l = run('log-experiment', ['--description', description, '--json'], repo);
+  if (l.code !== 0) throw new Error(`log-experiment failed: ${l.stderr}`);
+  return { run: r, log: l };
+}
+
+export function expDir(repo: string, slug: string): string {
+  return path.join(repo, '.autoloop', 'experiments', slug);
+}
+
+export function ledger(repo: string, slug: string): Array<Record<string, unknown>> {
+  return fs
+    .readFileSync(path.join(expDir(repo, slug), 'ledger.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export function readJson(file: string): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+}
