@@ -1,0 +1,81 @@
+// dashboard: watch an experiment in the terminal, or share it as one HTML page.
+//   dashboard [--experiment SLUG] [--cwd DIR] [--width N]   the terminal view, once
+//   dashboard --watch                                      redraw as the ledger grows (q or Ctrl+C quits)
+//   dashboard --json                                       the view model as data
+//   dashboard --html FILE                                  a self-contained page (chart + run table)
+import path from 'node:path';
+import { z } from 'zod';
+import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { findRoot, resolveSlug } from './lib/experiment.ts';
+import { UsageError } from './lib/errors.ts';
+import { writeFileAtomic } from './lib/fsx.ts';
+import { termination } from './lib/reduce.ts';
+import { buildModel } from './lib/dashboard/model.ts';
+import { chainTrail, loadExperiment, modelInput } from './lib/dashboard/load.ts';
+import { chartDotColumns } from './lib/dashboard/chart.ts';
+import { renderTerminal } from './lib/dashboard/terminal.ts';
+import { HTML_BUCKETS, renderHtml } from './lib/dashboard/html.ts';
+import { colorEnabled } from './lib/dashboard/text.ts';
+import { watchDashboard } from './lib/dashboard/watch.ts';
+
+const USAGE = 'usage: dashboard [--experiment SLUG] [--cwd DIR] [--width N] [--watch | --json | --html FILE]\n';
+
+const OPTIONS = {
+  experiment: { type: 'string' },
+  watch: { type: 'boolean', default: false },
+  html: { type: 'string' },
+  width: { type: 'string' },
+} as const;
+
+const Flags = z.object({
+  cwd: z.string().optional(),
+  json: z.boolean(),
+  help: z.boolean(),
+  experiment: z.string().optional(),
+  watch: z.boolean(),
+  html: z.string().min(1).optional(),
+  width: z.coerce.number().int().min(20).max(1000).optional(),
+});
+
+/** The width to lay out for: --width, the terminal, $COLUMNS, else 100. */
+function layoutWidth(flag: number | undefined): number {
+  if (flag) return flag;
+  if (process.stdout.isTTY && process.stdout.columns) return process.stdout.columns;
+  const env = Number.parseInt(process.env.COLUMNS ?? '', 10);
+  return Number.isFinite(env) && env >= 20 ? env : 100;
+}
+
+main('dashboard', async (argv) => {
+  const { values: f } = parseFlags(argv, OPTIONS, Flags);
+  if (f.help) return void process.stdout.write(USAGE);
+  if ([f.watch, f.json, f.html !== undefined].filter(Boolean).length > 1) throw new UsageError('--watch, --json and --html cannot be combined');
+  const root = findRoot(resolveCwd(f.cwd));
+  const slug = resolveSlug(root, f.experiment);
+  const color = colorEnabled(process.env, process.stdout.isTTY === true);
+
+  if (f.watch) {
+    return watchDashboard({
+      root,
+      slug,
+      color,
+      control: process.stdout.isTTY === true || color,
+      width: f.width,
+      stdout: process.stdout,
+      stdin: process.stdin,
+    });
+  }
+
+  const loaded = loadExperiment(root, slug);
+  const now = Date.now();
+  const t = termination(loaded.state, loaded.config, now);
+  const width = layoutWidth(f.width);
+  const model = buildModel(modelInput(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width)));
+
+  if (f.json) return emit(true, model, '');
+  if (f.html !== undefined) {
+    const file = path.resolve(f.html);
+    writeFileAtomic(file, renderHtml(model));
+    return emit(false, null, `wrote ${file} (${model.segment_runs} runs in segment ${model.segment})`);
+  }
+  process.stdout.write(renderTerminal(model, { width, color }).join('\n') + '\n');
+});

@@ -1,0 +1,216 @@
+// The terminal view: the view model laid out for a given width (and, in
+// --watch, height). Every line is built as segments and clipped to the width,
+// so nothing wraps whatever the descriptions contain.
+import type { Verdict } from '../schema.ts';
+import { fmt, pct } from '../summary.ts';
+import { formatDuration } from '../termination.ts';
+import type { RunPoint, ViewModel } from './model.ts';
+import { VERDICTS } from './model.ts';
+import { chartLegend, renderChart } from './chart.ts';
+import { clipCells, padCells, renderLine, seg, visibleWidth, type Line, type Style } from './text.ts';
+
+export interface TerminalOptions {
+  width: number;
+  /** Terminal rows: the frame is fitted to them (--watch); absent, a fixed layout. */
+  height?: number;
+  color: boolean;
+}
+
+export const VERDICT_STYLE: Record<Verdict, Style[]> = {
+  keep: ['green', 'bold'],
+  discard: ['gray'],
+  crash: ['red'],
+  timeout: ['red'],
+  checks_failed: ['yellow'],
+  invalid: ['magenta'],
+};
+
+const HEALTH_STYLE: Record<string, Style[]> = {
+  improving: ['green'],
+  running: ['blue'],
+  plateaued: ['yellow'],
+  crashing: ['red'],
+  healing: ['magenta'],
+  paused: ['yellow', 'bold'],
+  completed: ['cyan'],
+};
+
+const LOOP_STYLE: Record<string, Style[]> = { active: ['green'], paused: ['yellow'], stopped: ['yellow'], terminated: ['magenta'] };
+
+const LABEL = 11;
+const label = (s: string) => seg(padCells(s, LABEL), 'dim');
+
+function bar(done: number, total: number, cells: number): string {
+  const f = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
+  const n = Math.round(f * cells);
+  return '█'.repeat(n) + '░'.repeat(cells - n);
+}
+
+/** Word-wrap plain text into at most `max` lines of `width` cells (the last one clipped). */
+function wrap(text: string, width: number, max: number): string[] {
+  const out: string[] = [];
+  let cur = '';
+  const words = text.split(' ');
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as string;
+    const next = cur ? `${cur} ${w}` : w;
+    if (visibleWidth(next) <= width || !cur) cur = next;
+    else {
+      out.push(cur);
+      cur = w;
+      if (out.length === max - 1) {
+        cur = words.slice(i).join(' ');
+        break;
+      }
+    }
+  }
+  if (cur) out.push(cur);
+  return out.slice(0, max).map((l) => clipCells(l, width));
+}
+
+function headerLines(m: ViewModel, width: number): Line[] {
+  const unit = m.unit ? ` ${m.unit}` : '';
+  const lines: Line[] = [];
+  const head: Line = [seg('autoloop ', 'bold'), seg(m.experiment, 'bold', 'cyan'), seg(` · segment ${m.segment} · `), seg(m.loop, ...(LOOP_STYLE[m.loop] ?? []))];
+  if (m.budget.terminated && m.budget.by) head.push(seg(` (${m.budget.by})`, 'magenta'));
+  if (m.earlier_runs) head.push(seg(` · ${m.earlier_runs} runs in earlier segments`, 'dim'));
+  lines.push(head);
+  if (m.goal) lines.push([label('goal'), seg(m.goal)]);
+  lines.push([label('metric'), seg(m.metric, 'bold'), seg(` (${m.direction} is better${m.unit ? `, ${m.unit}` : ''})`)]);
+
+  if (m.best.value === null) lines.push([label('best'), seg('no baseline yet', 'dim')]);
+  else {
+    const gain = m.gain_pct;
+    const good = gain !== null && gain > 0;
+    const best: Line = [label('best'), seg(`${fmt(m.best.value)}${unit}`, 'bold')];
+    if (m.change_pct !== null) best.push(seg(' '), seg(pct(m.change_pct), ...(good ? (['green', 'bold'] as Style[]) : gain !== null && gain < 0 ? (['red'] as Style[]) : [])));
+    best.push(seg(` vs baseline ${fmt(m.baseline.value)}${unit}`));
+    const where = [m.best.run, m.best.commit ? m.best.commit.slice(0, 7) : null].filter(Boolean).join(' ');
+    if (where) best.push(seg(`  ${where}`, 'dim'));
+    lines.push(best);
+  }
+  const c = m.confidence;
+  const cStyle: Style[] = c.label === 'high' ? ['green'] : c.label === 'marginal' ? ['yellow'] : c.label ? ['red'] : ['dim'];
+  lines.push([label('confidence'), c.value === null ? seg('n/a (needs 3 valid runs and a spread)', 'dim') : seg(`${c.value.toFixed(1)}× ${c.label}`, ...cStyle)]);
+
+  lines.push([label('health'), seg(m.health.state, 'bold', ...(HEALTH_STYLE[m.health.state] ?? [])), seg(` — ${m.health.reason}`)]);
+  const next = wrap(m.health.next_action, Math.max(10, width - LABEL), 2);
+  next.forEach((t, i) => lines.push([label(i === 0 ? 'next' : ''), seg(t)]));
+
+  const b = m.budget;
+  const budget: Line = [label('budget'), seg(`runs ${b.progress.runs}`)];
+  if (b.max_runs !== null && width >= 70) budget.push(seg(' '), seg(bar(b.runs, b.max_runs, 10), 'cyan'));
+  if (b.progress.plateau) budget.push(seg(` · plateau ${b.progress.plateau}`, ...(b.plateau !== null && b.since_improvement >= b.plateau * 0.75 ? (['yellow'] as Style[]) : [])));
+  if (b.progress.target) budget.push(seg(` · target ${b.progress.target}`));
+  budget.push(seg(` · time ${b.progress.wall_clock ?? formatDuration(b.elapsed_s)}`));
+  lines.push(budget);
+
+  const counts: Line = [label('verdicts')];
+  let first = true;
+  for (const v of VERDICTS) {
+    const n = m.counts[v];
+    if (!n && v !== 'keep' && v !== 'discard') continue;
+    counts.push(seg(first ? '' : ' · '), seg(`${n} ${v}`, ...(n ? VERDICT_STYLE[v] : (['dim'] as Style[]))));
+    first = false;
+  }
+  lines.push(counts);
+  if (b.terminated) lines.push([label('ended'), seg(b.message, 'magenta')]);
+  return lines;
+}
+
+interface Column {
+  title: string;
+  width: number;
+  align: 'left' | 'right';
+  cell: (r: RunPoint) => { text: string; style: Style[] };
+}
+
+function rawDelta(m: ViewModel, r: RunPoint): number | null {
+  // The ledger's delta is "improvement, positive = better"; the table shows the
+  // change in the metric's own direction, coloured by whether it helped.
+  if (r.delta === null) return null;
+  return m.direction === 'lower' ? -r.delta : r.delta;
+}
+
+function signed(n: number): string {
+  return `${n > 0 ? '+' : ''}${fmt(n)}`;
+}
+
+/** Table of the last runs; columns drop (delta, then description) as the width shrinks. */
+export function tableLines(m: ViewModel, width: number, count: number): Line[] {
+  const rows = m.rows.slice(-Math.max(0, count));
+  if (!rows.length) return [[seg('  no runs yet', 'dim')]];
+  const runW = Math.max(3, ...rows.map((r) => r.run_id.length));
+  const metricW = Math.min(12, Math.max(m.metric.length, ...rows.map((r) => fmt(r.primary).length)));
+  const deltaW = Math.min(10, Math.max(1, ...rows.map((r) => { const d = rawDelta(m, r); return d === null ? 1 : signed(d).length; })));
+  const cols: Column[] = [
+    { title: 'run', width: runW, align: 'left', cell: (r) => ({ text: r.run_id, style: ['dim'] }) },
+    { title: 'verdict', width: 13, align: 'left', cell: (r) => ({ text: r.rebaseline ? 'rebaseline' : r.verdict, style: VERDICT_STYLE[r.verdict] }) },
+    { title: m.metric, width: metricW, align: 'right', cell: (r) => ({ text: fmt(r.primary), style: r.verdict === 'keep' ? ['bold'] : [] }) },
+    {
+      title: 'Δ',
+      width: deltaW,
+      align: 'right',
+      cell: (r) => {
+        const d = rawDelta(m, r);
+        if (d === null || r.delta === null) return { text: '-', style: ['dim'] };
+        return { text: signed(d), style: r.delta > 0 ? ['green'] : ['gray'] };
+      },
+    },
+  ];
+  const fixed = () => cols.reduce((a, c) => a + c.width + 1, 2);
+  // Narrow terminals: shorten the verdict, then give up the delta, then the description.
+  if (width - fixed() < 16) (cols[1] as Column).width = 7;
+  if (width - fixed() < 16) cols.splice(3, 1);
+  const descW = width - fixed();
+  const withDesc = descW >= 8;
+
+  const out: Line[] = [];
+  const head: Line = [seg('  ')];
+  for (const c of cols) head.push(seg(padCells(c.title, c.width, c.align) + ' ', 'dim', 'bold'));
+  if (withDesc) head.push(seg('description', 'dim', 'bold'));
+  out.push(head);
+  for (const r of rows) {
+    const l: Line = [seg(r.verdict === 'keep' ? '● ' : '  ', 'green')];
+    for (const c of cols) {
+      const v = c.cell(r);
+      l.push(seg(padCells(v.text, c.width, c.align), ...v.style), seg(' '));
+    }
+    if (withDesc) l.push(seg(clipCells(r.description || r.reason, descW)));
+    out.push(l);
+  }
+  return out;
+}
+
+/** The whole terminal frame as strings, each at most `width` cells. */
+export function renderTerminal(m: ViewModel, o: TerminalOptions): string[] {
+  const width = Math.max(20, Math.floor(o.width));
+  const head = headerLines(m, width);
+  const tail: Line[] = [];
+  if (m.chain.length) {
+    const chain: Line = [label('chain')];
+    m.chain.forEach((s, i) => {
+      if (i) chain.push(seg(' → ', 'dim'));
+      chain.push(s === m.experiment ? seg(s, 'bold', 'cyan') : seg(s));
+    });
+    tail.push(chain);
+  }
+  if (m.warnings.length) tail.push([seg('warning: ', 'yellow'), seg(m.warnings[m.warnings.length - 1] ?? '')]);
+
+  let chartRows = 10;
+  let tableRows = 10;
+  if (o.height !== undefined) {
+    // Fixed lines: header, two blank separators, chart axis + x labels + legend, table header, tail.
+    const free = Math.floor(o.height) - head.length - 2 - 3 - 1 - tail.length;
+    chartRows = Math.min(16, Math.max(3, Math.floor(free * 0.55)));
+    tableRows = Math.max(1, free - chartRows);
+  }
+  const lines: Line[] = [...head, []];
+  lines.push(...renderChart(m.chart, { width, rows: chartRows }));
+  if (m.chart.runs) lines.push(chartLegend());
+  lines.push([]);
+  lines.push(...tableLines(m, width, tableRows));
+  lines.push(...tail);
+  const text = lines.map((l) => renderLine(l, width, o.color));
+  return o.height !== undefined ? text.slice(0, Math.max(1, Math.floor(o.height))) : text;
+}

@@ -1,0 +1,139 @@
+// --watch: redraw as the ledger grows. fs.watch on the experiment directory
+// gives prompt updates; a 1 s poll of the ledger's size and mtime catches what
+// fs.watch misses (network filesystems, editors that replace files, platforms
+// without inotify). Redraws are debounced and drawn in place (cursor home,
+// each line followed by clear-to-end-of-line, then clear-to-end-of-screen), so
+// the screen never flashes blank. Ctrl+C, q or SIGTERM restore the terminal.
+import fs from 'node:fs';
+import { termination } from '../reduce.ts';
+import { buildModel } from './model.ts';
+import { chartDotColumns } from './chart.ts';
+import { changeStamp, chainTrail, loadExperiment, modelInput, refreshExperiment, type Loaded } from './load.ts';
+import { renderTerminal } from './terminal.ts';
+
+export const ENTER = '\x1b[?1049h\x1b[?25l';
+export const LEAVE = '\x1b[?25h\x1b[?1049l';
+const HOME = '\x1b[H';
+const EOL = '\x1b[K';
+const EOS = '\x1b[J';
+
+export interface WatchOptions {
+  root: string;
+  slug: string;
+  color: boolean;
+  /** Draw in place with escape sequences (a terminal, or forced colour); otherwise append frames. */
+  control: boolean;
+  width?: number;
+  stdout: NodeJS.WriteStream;
+  stdin: NodeJS.ReadStream;
+  debounceMs?: number;
+  pollMs?: number;
+  /** Redraw at least this often (the time used ticks even when nothing is logged). */
+  tickMs?: number;
+}
+
+/** Resolves with the exit code when the user quits. */
+export function watchDashboard(o: WatchOptions): Promise<number> {
+  let loaded: Loaded = loadExperiment(o.root, o.slug);
+  let lastFrame = '';
+  let error: string | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let watcher: fs.FSWatcher | null = null;
+  const intervals: NodeJS.Timeout[] = [];
+  const out = o.stdout;
+
+  const draw = () => {
+    timer = null;
+    try {
+      loaded = refreshExperiment(o.root, loaded);
+      error = null;
+    } catch (e) {
+      // Keep showing the last good frame; say why it is stale.
+      error = (e as Error).message.split('\n')[0] ?? 'error';
+    }
+    const now = Date.now();
+    // One column is left free on a terminal: writing the last column puts the
+    // cursor in a pending-wrap state where clear-to-end-of-line eats that cell.
+    const width = Math.max(20, (o.width ?? (out.isTTY ? out.columns : 100) ?? 100) - (out.isTTY ? 1 : 0));
+    const height = out.isTTY && out.rows ? out.rows : undefined;
+    const t = termination(loaded.state, loaded.config, now);
+    const model = buildModel(modelInput(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width)));
+    const lines = renderTerminal(model, { width, height: height !== undefined && error ? height - 1 : height, color: o.color });
+    if (error) lines.push(`${o.color ? '\x1b[33m' : ''}watch: ${error.slice(0, Math.max(0, width - 8))}${o.color ? '\x1b[0m' : ''}`);
+    const body = lines.join(o.control ? `${EOL}\n` : '\n');
+    if (body === lastFrame) return;
+    lastFrame = body;
+    out.write(o.control ? `${HOME}${body}${EOL}${EOS}` : `${body}\n\n`);
+  };
+  const schedule = () => {
+    if (timer) return;
+    timer = setTimeout(draw, o.debounceMs ?? 120);
+  };
+
+  return new Promise<number>((resolve) => {
+    let done = false;
+    const stop = () => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      for (const i of intervals) clearInterval(i);
+      watcher?.close();
+      out.off('resize', onResize);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.off('exit', restore);
+      if (o.stdin.isTTY) {
+        o.stdin.setRawMode(false);
+        o.stdin.off('data', onKey);
+        o.stdin.pause();
+      }
+      restore();
+      resolve(0);
+    };
+    const restore = () => {
+      if (o.control) out.write(LEAVE);
+    };
+    const onResize = () => {
+      lastFrame = '';
+      schedule();
+    };
+    const onKey = (b: Buffer) => {
+      const k = b.toString('utf8');
+      if (k === 'q' || k === 'Q' || k === '\x03' || k === '\x04') stop();
+      else if (k === 'r') onResize();
+    };
+
+    if (o.control) out.write(ENTER);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    // A crash must not leave the terminal in the alternate screen with no cursor.
+    process.on('exit', restore);
+    out.on('resize', onResize);
+    if (o.stdin.isTTY) {
+      o.stdin.setRawMode(true);
+      o.stdin.on('data', onKey);
+      o.stdin.resume();
+    }
+    try {
+      watcher = fs.watch(loaded.paths.dir, { persistent: true }, schedule);
+      watcher.on('error', () => {
+        watcher?.close();
+        watcher = null;
+      });
+    } catch {
+      watcher = null; // the poll below is enough
+    }
+    let stamp = changeStamp(o.root, o.slug);
+    intervals.push(
+      setInterval(() => {
+        const s = changeStamp(o.root, o.slug);
+        if (s !== stamp) {
+          stamp = s;
+          schedule();
+        }
+      }, o.pollMs ?? 1000),
+    );
+    intervals.push(setInterval(schedule, o.tickMs ?? 10_000));
+    draw();
+  });
+}
