@@ -68,6 +68,7 @@ async function drive(o: Omit<SessionOptions, 'claude' | 'apiUrl'> & Pick<MockOpt
 const read = (file: string) => tool('Read', { file_path: file });
 const edit = (file: string, old_string: string, new_string: string) => tool('Edit', { file_path: file, old_string, new_string, replace_all: false });
 const feedbackCount = (main: ApiRequest[]): number => main.filter((r) => sinceLastAssistant(r).includes(FEEDBACK)).length;
+const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 const readJson = (file: string): Record<string, unknown> => JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
 
 describe('(A) SessionStart from the plugin', () => {
@@ -267,7 +268,11 @@ describe('(E) resume keeps ownership', () => {
 
 const plugin = enginePluginRoot();
 
-describe.skipIf(plugin === null)('with the engine', () => {
+describe('with the engine', () => {
+  // dist/ is committed and the test build always runs, so a missing engine is a failure, not a skip.
+  beforeAll(() => {
+    if (plugin === null) throw new Error('no engine bundles: run npm run build');
+  });
   const root = plugin?.root ?? '';
   const dist = (script: string): string => path.join(root, 'dist', script);
   const node = (script: string, args = ''): string => `node "${dist(script)}"${args ? ` ${args}` : ''}`;
@@ -388,6 +393,55 @@ describe.skipIf(plugin === null)('with the engine', () => {
     expect(work).not.toContain('boom');
     expect(gitLog(f.repo).join('\n')).toContain('lower cost to 40');
     expect(ledgerVerdicts(f)).toEqual(['keep', 'keep', 'discard', 'crash']);
+  });
+
+  it('termination → /autoloop:chain → a follow-up experiment whose loop the Stop hook then drives', { timeout: SESSION_TIMEOUT * 2 }, async () => {
+    const f = fixture();
+    initWithBaseline(f, '--max-runs', '2');
+    const workFile = path.join(f.repo, 'src', 'work.mjs');
+    const rationale =
+      'The parent cut time_ms from 50 to 40 by lowering COST; the loop body is now the bottleneck; ' +
+      'a follow-up on the same benchmark should take it below 30; this is the lever the report points at.';
+    const steps: Block[][] = [
+      [edit(workFile, 'export const COST = 50;', 'export const COST = 40;')],
+      [bash(node('run-experiment.mjs', '--json'), 'measure')],
+      [bash(node('log-experiment.mjs', '--description "lower cost to 40" --hypothesis h --json'), 'log')],
+      [tool('Skill', { skill: 'autoloop:chain', args: '' })],
+      [bash(node('report.mjs'), 'read the report')],
+      [bash(node('chain.mjs', `--from speed --name speed-2 --goal "below 30 ms" --target 30 --rationale "${rationale}" --json`), 'start the follow-up')],
+      [bash(node('run-experiment.mjs', '--json'), 'child baseline')],
+      [bash(node('log-experiment.mjs', '--description baseline --json'), 'log the child baseline')],
+    ];
+    const { session, main } = await drive({
+      fixture: f,
+      pluginDir: root,
+      prompt: 'Continue the experiment.',
+      args: ['--agent', 'autoloop'],
+      script: ({ index, req }) => {
+        if (index < steps.length) return steps[index]!;
+        if (sinceLastAssistant(req).includes(FEEDBACK)) return [bash(node('control.mjs', 'stop'), 'the user asked to stop')];
+        return [text('The follow-up has its baseline.')];
+      },
+    });
+    expect(session.code).toBe(0);
+    expect(engineOutput(main[3]!)).toMatchObject({ verdict: 'keep', should_terminate: true, terminated_by: 'max_runs', chain_allowed: true });
+    // The chain skill's text reached the model.
+    expect(seenText(main[4]!)).toContain('# /autoloop:chain');
+    expect(lastToolResults(main[5]!)[0]?.text).toContain('time_ms');
+    expect(engineOutput(main[6]!)).toMatchObject({ parent: 'speed', child: 'speed-2' });
+    expect(engineOutput(main[8]!)).toMatchObject({ verdict: 'keep', reason: 'baseline' });
+    // One place holds the trail; the decision is read-only and carries the rationale.
+    const chain = readJson(path.join(f.repo, '.autoloop', 'chain.json')) as { chains: Array<{ trail: string[] }> };
+    expect(chain.chains[0]?.trail).toEqual(['speed', 'speed-2']);
+    const decision = path.join(f.repo, '.autoloop', 'experiments', 'speed-2', 'chain-decision.json');
+    expect(fs.statSync(decision).mode & 0o222).toBe(0);
+    expect(readJson(decision)).toMatchObject({ rationale });
+    // The child is now the active loop and the Stop hook drives it without a human.
+    expect(readJson(path.join(f.repo, '.autoloop', 'active.json'))).toMatchObject({ experiment: 'speed-2', loop: 'stopped' });
+    const fb = main.filter((r) => sinceLastAssistant(r).includes(FEEDBACK));
+    expect(fb).toHaveLength(1);
+    expect(sinceLastAssistant(fb[0]!)).not.toContain('/autoloop:chain');
+    expect(git(f.repo, 'branch', '--show-current')).toBe('autoloop/speed-2');
   });
 
   it('restart: a fresh /autoloop:run session gets the live state and takes the loop over', { timeout: SESSION_TIMEOUT * 2 }, async () => {
