@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { syntheticLedger, writeSynthetic } from '../scripts/lib/dashboard/synthetic.ts';
+import { syntheticLedger, writeSynthetic } from '../test/helpers/synthetic-ledger.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = path.join(ROOT, 'dist', 'dashboard.mjs');

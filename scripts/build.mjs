@@ -18,8 +18,9 @@ const entries = fs
 const hookEntry = path.join(root, 'hooks', 'src', 'hooks.ts');
 if (fs.existsSync(hookEntry)) entries.push(hookEntry);
 
-const outdir = check ? fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-build-')) : path.join(root, 'dist');
-if (!check) fs.rmSync(outdir, { recursive: true, force: true });
+// Build into a temp dir, then swap it in: a test or a hook running meanwhile
+// never sees a half-empty dist/.
+const outdir = fs.mkdtempSync(path.join(check ? os.tmpdir() : root, check ? 'autoloop-build-' : '.dist-'));
 
 await build({
   entryPoints: entries,
@@ -37,7 +38,13 @@ await build({
   entryNames: '[name]',
 });
 
-if (check) {
+if (!check) {
+  const dist = path.join(root, 'dist');
+  const old = `${dist}.old-${process.pid}`;
+  if (fs.existsSync(dist)) fs.renameSync(dist, old);
+  fs.renameSync(outdir, dist);
+  fs.rmSync(old, { recursive: true, force: true });
+} else {
   const stale = [];
   const committed = path.join(root, 'dist');
   const fresh = fs.readdirSync(outdir).sort();

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { currentTermination, event, findRoot, listExperiments, openExperiment, resolveSlug, withLock } from './lib/experiment.ts';
 import { openWorkspace } from './lib/workspace.ts';
 import { initExperiment } from './lib/init.ts';
@@ -53,9 +53,7 @@ const num = z.coerce.number().refine(Number.isFinite, 'must be a number');
 // "none" switches a limit off, as in init-experiment.
 const none = z.literal('none').transform(() => null);
 const Flags = z.object({
-  cwd: z.string().optional(),
-  json: z.boolean(),
-  help: z.boolean(),
+  ...CommonFlags,
   from: z.string().optional(),
   name: Slug.optional(),
   rationale: z.string().optional(),

@@ -6,7 +6,7 @@
 //   clear    deactivate autoloop in this repository (hooks go quiet); history kept
 import fs from 'node:fs';
 import { z } from 'zod';
-import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import {
   currentTermination,
   event,
@@ -20,7 +20,8 @@ import {
   type Experiment,
 } from './lib/experiment.ts';
 import { openWorkspace } from './lib/workspace.ts';
-import { killGroup, pidAlive } from './lib/watchdog.ts';
+import { killGroup } from './lib/watchdog.ts';
+import { pidAlive } from './lib/procs.ts';
 import { readJsonOrNull } from './lib/fsx.ts';
 import { repoPaths } from './lib/paths.ts';
 import { emptyState, loopState } from './lib/reduce.ts';
@@ -29,9 +30,7 @@ import { bestLine, countsLine, healthLine, progressLine, recentLines } from './l
 
 const OPTIONS = { experiment: { type: 'string' }, reason: { type: 'string' } } as const;
 const Flags = z.object({
-  cwd: z.string().optional(),
-  json: z.boolean(),
-  help: z.boolean(),
+  ...CommonFlags,
   experiment: z.string().optional(),
   reason: z.string().optional(),
 });
@@ -113,7 +112,7 @@ main('control', async (argv) => {
             }
           }
           const left = raw?.pgid ? await killGroup(raw.pgid, 1) : [];
-          const alive = pids.filter(pidAlive);
+          const alive = pids.filter((p) => pidAlive(p));
           if (left.length || alive.length) throw new UsageError(`processes still alive after SIGKILL: ${[...left, ...alive].join(', ')} (check them by hand)`);
           fs.rmSync(exp.paths.unclean, { force: true });
           event(exp, 'cleared', { pids });

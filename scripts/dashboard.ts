@@ -5,7 +5,7 @@
 //   dashboard --html FILE                                  a self-contained page (chart + run table)
 import path from 'node:path';
 import { z } from 'zod';
-import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, resolveSlug } from './lib/experiment.ts';
 import { UsageError } from './lib/errors.ts';
 import { writeFileAtomic } from './lib/fsx.ts';
@@ -28,9 +28,7 @@ const OPTIONS = {
 } as const;
 
 const Flags = z.object({
-  cwd: z.string().optional(),
-  json: z.boolean(),
-  help: z.boolean(),
+  ...CommonFlags,
   experiment: z.string().optional(),
   watch: z.boolean(),
   html: z.string().min(1).optional(),

@@ -4,7 +4,7 @@
 // beside the experiment. --chain replays the whole chain up to this experiment.
 // Git mode only: a snapshot-mode experiment is refused.
 import { z } from 'zod';
-import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { finalizeExperiment } from './lib/finalize.ts';
 import { rel } from './lib/paths.ts';
@@ -16,9 +16,7 @@ const OPTIONS = {
   chain: { type: 'boolean', default: false },
 } as const;
 const Flags = z.object({
-  cwd: z.string().optional(),
-  json: z.boolean(),
-  help: z.boolean(),
+  ...CommonFlags,
   experiment: z.string().optional(),
   branch: z.string().min(1, 'must not be empty').optional(),
   squash: z.boolean(),

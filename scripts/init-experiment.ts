@@ -2,7 +2,7 @@
 // one (the only way to change its benchmark or rules; history is never rewritten).
 import fs from 'node:fs';
 import { z } from 'zod';
-import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { parseConfig, readYamlObject, loadConfig } from './lib/config.ts';
 import { experimentPaths } from './lib/paths.ts';
 import { gitTopLevel } from './lib/experiment.ts';
@@ -39,9 +39,7 @@ const num = z.coerce.number().refine(Number.isFinite, 'must be a number');
 const budget = z.union([z.literal('none').transform(() => null), z.coerce.number().int().min(1)]);
 
 const Flags = z.object({
-  cwd: z.string().optional(),
-  json: z.boolean(),
-  help: z.boolean(),
+  ...CommonFlags,
   name: Slug.optional(),
   metric: z.string().optional(),
   direction: z.enum(['lower', 'higher']).optional(),

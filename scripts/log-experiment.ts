@@ -1,15 +1,16 @@
 // log-experiment: record the last measured run and act on it. The verdict is
 // decided here, in code; the caller can only describe the change or throw it
 // away (--discard). The result reaches the ledger before the tree is touched.
-import fs from 'node:fs';
 import { z } from 'zod';
-import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import {
   append,
   currentTermination,
   event,
   findRoot,
+  latestRunNumber,
   openExperiment,
+  readRunRecord,
   publishActive,
   reconcile,
   resolveSlug,
@@ -21,9 +22,9 @@ import { openWorkspace } from './lib/workspace.ts';
 import { changedFingerprints, fingerprint, restoreJudges } from './lib/integrity.ts';
 import { decideVerdict } from './lib/verdict.ts';
 import { noiseOf } from './lib/noise.ts';
-import { RunRecord, type ResultLine } from './lib/schema.ts';
+import type { ResultLine, RunRecord } from './lib/schema.ts';
 import { runDir, runId as formatRunId } from './lib/paths.ts';
-import { readJsonOrNull, writeJsonAtomic } from './lib/fsx.ts';
+import { writeJsonAtomic } from './lib/fsx.ts';
 import { nowIso } from './lib/ledger.ts';
 import { RefusalError, UsageError } from './lib/errors.ts';
 import { confidenceOf, gainPct } from './lib/reduce.ts';
@@ -38,9 +39,7 @@ const OPTIONS = {
   discard: { type: 'boolean', default: false },
 } as const;
 const Flags = z.object({
-  cwd: z.string().optional(),
-  json: z.boolean(),
-  help: z.boolean(),
+  ...CommonFlags,
   experiment: z.string().optional(),
   description: z.string().trim().min(1, 'must describe the change').max(500).optional(),
   hypothesis: z.string().max(1000).optional(),
@@ -48,18 +47,9 @@ const Flags = z.object({
 });
 
 function measuredRun(exp: Experiment): RunRecord {
-  let n = 0;
-  try {
-    for (const name of fs.readdirSync(exp.paths.runs)) {
-      const m = /^r(\d+)$/.exec(name);
-      if (m?.[1]) n = Math.max(n, Number(m[1]));
-    }
-  } catch {
-    /* no runs yet */
-  }
-  const parsed = n ? RunRecord.safeParse(readJsonOrNull(runDir(exp.paths, formatRunId(n)).result)) : null;
-  if (!parsed?.success) throw new RefusalError('no measured run to log: run run-experiment first');
-  const rec = parsed.data;
+  const n = latestRunNumber(exp);
+  const rec = n ? readRunRecord(exp, formatRunId(n)) : null;
+  if (!rec) throw new RefusalError('no measured run to log: run run-experiment first');
   if (rec.phase === 'logged') throw new RefusalError(`run ${rec.run_id} is already logged: run run-experiment for the next change`);
   if (rec.phase !== 'measured') throw new RefusalError(`run ${rec.run_id} was ${rec.phase}, not measured: run run-experiment again`);
   if (rec.segment !== exp.state.segment) throw new RefusalError(`run ${rec.run_id} belongs to segment ${rec.segment}, not ${exp.state.segment}: run run-experiment again`);

@@ -2,12 +2,12 @@
 // or as data (--json). Read-only: it takes no lock and changes nothing but the
 // derived state cache.
 import { z } from 'zod';
-import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { buildReport, renderMarkdown, reportHash } from './lib/report.ts';
 
 const OPTIONS = { experiment: { type: 'string' } } as const;
-const Flags = z.object({ cwd: z.string().optional(), json: z.boolean(), help: z.boolean(), experiment: z.string().optional() });
+const Flags = z.object({ ...CommonFlags, experiment: z.string().optional() });
 
 main('report', async (argv) => {
   const { values: f } = parseFlags(argv, OPTIONS, Flags);

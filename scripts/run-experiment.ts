@@ -3,13 +3,15 @@
 // checks; writes runs/<id>/result.json for log-experiment to act on.
 import fs from 'node:fs';
 import { z } from 'zod';
-import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import {
   assertNotUnclean,
   currentTermination,
   event,
   findRoot,
+  latestRunNumber,
   openExperiment,
+  readRunRecord,
   publishActive,
   reconcile,
   resolveSlug,
@@ -19,36 +21,28 @@ import {
 import { openWorkspace } from './lib/workspace.ts';
 import { changedFingerprints, fingerprint } from './lib/integrity.ts';
 import { runUnderWatchdog, groupSurvivors, type RunOutcome } from './lib/watchdog.ts';
+import { pidAlive, procStart } from './lib/procs.ts';
 import { parseMetrics } from './lib/metrics.ts';
 import { center, needMoreSamples, noiseOf } from './lib/noise.ts';
 import { median } from './lib/stats.ts';
 import { runDir, runId as formatRunId } from './lib/paths.ts';
 import { RunRecord, type RunStatus } from './lib/schema.ts';
-import { readJsonOrNull, writeJsonAtomic } from './lib/fsx.ts';
+import { writeJsonAtomic } from './lib/fsx.ts';
 import { nowIso } from './lib/ledger.ts';
 import { RefusalError } from './lib/errors.ts';
 import { fmt } from './lib/summary.ts';
 
 const OPTIONS = { experiment: { type: 'string' } } as const;
-const Flags = z.object({ cwd: z.string().optional(), json: z.boolean(), help: z.boolean(), experiment: z.string().optional() });
+const Flags = z.object({ ...CommonFlags, experiment: z.string().optional() });
 const MAX_SAMPLES = 100;
 const TAIL_LINES = 40;
 const TAIL_BYTES = 4096;
 
 function latestRun(exp: Experiment): { id: string; record: RunRecord | null } | null {
-  let best = 0;
-  try {
-    for (const name of fs.readdirSync(exp.paths.runs)) {
-      const m = /^r(\d+)$/.exec(name);
-      if (m?.[1]) best = Math.max(best, Number(m[1]));
-    }
-  } catch {
-    return null;
-  }
-  if (!best) return null;
-  const id = formatRunId(best);
-  const parsed = RunRecord.safeParse(readJsonOrNull(runDir(exp.paths, id).result));
-  return { id, record: parsed.success ? parsed.data : null };
+  const n = latestRunNumber(exp);
+  if (!n) return null;
+  const id = formatRunId(n);
+  return { id, record: readRunRecord(exp, id) };
 }
 
 /** A run left 'running' by a killed call: record it as interrupted, and unclean if its processes live on. */
@@ -56,7 +50,9 @@ function settleAbandonedRun(exp: Experiment): void {
   const last = latestRun(exp);
   if (!last?.record || last.record.phase !== 'running') return;
   const rec = last.record;
-  const survivors = rec.pgid ? groupSurvivors(rec.pgid) : [];
+  // A leader alive with another start time means the pgid was recycled: not ours.
+  const recycled = rec.pgid !== null && rec.pgid_start !== null && pidAlive(rec.pgid) && !pidAlive(rec.pgid, rec.pgid_start);
+  const survivors = rec.pgid && !recycled ? groupSurvivors(rec.pgid) : [];
   writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'interrupted', reason: 'the engine was killed during the run' });
   event(exp, 'interrupted', { reason: 'engine killed during the run', survivors }, rec.run_id);
   if (survivors.length) {
@@ -149,6 +145,7 @@ main('run-experiment', async (argv) => {
           env: { AUTOLOOP_RUN: id, AUTOLOOP_SAMPLE: String(i) },
           onStart: (pgid) => {
             record.pgid = pgid;
+            record.pgid_start = procStart(pgid);
             save();
           },
         });
@@ -198,6 +195,7 @@ main('run-experiment', async (argv) => {
             env: { AUTOLOOP_RUN: id },
             onStart: (pgid) => {
               record.pgid = pgid;
+              record.pgid_start = procStart(pgid);
               save();
             },
           });

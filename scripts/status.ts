@@ -1,6 +1,6 @@
 // status: at most 10 lines on where the experiment stands (or --json).
 import { z } from 'zod';
-import { emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { currentTermination, findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { openWorkspace } from './lib/workspace.ts';
 import { confidenceOf, gainPct, loopState } from './lib/reduce.ts';
@@ -8,9 +8,7 @@ import { bestLine, countsLine, healthLine, progressLine, recentLines } from './l
 
 const OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' } } as const;
 const Flags = z.object({
-  cwd: z.string().optional(),
-  json: z.boolean(),
-  help: z.boolean(),
+  ...CommonFlags,
   experiment: z.string().optional(),
   last: z.coerce.number().int().min(0).max(20).default(3),
 });

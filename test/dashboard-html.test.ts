@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyState, foldLines, termination } from '../scripts/lib/reduce.ts';
 import { fmt } from '../scripts/lib/summary.ts';
-import { syntheticLedger, writeSynthetic, type Synthetic } from '../scripts/lib/dashboard/synthetic.ts';
+import { syntheticLedger, writeSynthetic, type Synthetic } from './helpers/synthetic-ledger.ts';
 import { buildModel } from '../scripts/lib/dashboard/model.ts';
 import { CHART_COLORS, HTML_BUCKETS, renderHtml } from '../scripts/lib/dashboard/html.ts';
 

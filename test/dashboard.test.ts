@@ -11,7 +11,7 @@ import { experimentPaths, repoPaths } from '../scripts/lib/paths.ts';
 import { loadChainFile, saveChainFile, withLink } from '../scripts/lib/chain.ts';
 import { emptyState, foldLines, termination, type State } from '../scripts/lib/reduce.ts';
 import { fmt } from '../scripts/lib/summary.ts';
-import { syntheticLedger, writeSynthetic, type Synthetic } from '../scripts/lib/dashboard/synthetic.ts';
+import { syntheticLedger, writeSynthetic, type Synthetic } from './helpers/synthetic-ledger.ts';
 import { buildChart, buildModel, segmentRuns, tableRows, type RunPoint, type ViewModel } from '../scripts/lib/dashboard/model.ts';
 import { renderTerminal } from '../scripts/lib/dashboard/terminal.ts';
 import { chartDotColumns, renderChart } from '../scripts/lib/dashboard/chart.ts';

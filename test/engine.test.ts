@@ -376,7 +376,7 @@ describe('safety under kills and concurrency', () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     const pids = read(repo, '.pids').trim().split('\n').map(Number);
-    expect(pids.some(alive)).toBe(true);
+    expect(pids.some((p) => alive(p))).toBe(true);
     fs.rmSync(path.join(repo, '.pids'));
     setValue(repo, '100');
     const refused = engine('run-experiment', [], repo);

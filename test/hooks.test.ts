@@ -340,6 +340,14 @@ describe('PreToolUse: files', () => {
     expect(denial(hook('pre-tool-use', payloads.write(path.join(scratch, 'elsewhere.txt'))))).toBeNull();
   });
 
+  it('reads the scope exactly as the engine does: plain names cover their subtree, ! excludes', () => {
+    writeActive({ scope: ['src', '!src/vendor/**'] });
+    expect(denial(hook('pre-tool-use', payloads.edit(p('src/work.mjs'))))).toBeNull();
+    expect(denial(hook('pre-tool-use', payloads.write(p('src/deep/new.mjs'))))).toBeNull();
+    expect(denial(hook('pre-tool-use', payloads.write(p('src/vendor/lib.mjs'))))).toMatch(/outside the experiment's scope/);
+    expect(denial(hook('pre-tool-use', payloads.write(p('srcx/a.mjs'))))).toMatch(/outside the experiment's scope/);
+  });
+
   it('resolves relative paths and links', () => {
     expect(denial(hook('pre-tool-use', payloads.edit('bench/bench.mjs')))).toMatch(/protected/);
     expect(denial(hook('pre-tool-use', payloads.edit(p('src/../bench/bench.mjs'))))).toMatch(/protected/);

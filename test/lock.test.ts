@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { acquireLock, pidAlive } from '../scripts/lib/lock.ts';
+import { acquireLock } from '../scripts/lib/lock.ts';
+import { pidAlive } from '../scripts/lib/procs.ts';
 import { RefusalError } from '../scripts/lib/errors.ts';
 import { PROJECT, cleanupTmp, moduleUrl, runChild, tmpDir } from './helpers/repo.ts';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fmt } from '../scripts/lib/summary.ts';
 import { experimentPaths, repoPaths } from '../scripts/lib/paths.ts';
-import { syntheticLedger, writeSynthetic } from '../scripts/lib/dashboard/synthetic.ts';
+import { syntheticLedger, writeSynthetic } from './helpers/synthetic-ledger.ts';
 import { dirFromInput, formatStatusLine, num } from '../scripts/lib/dashboard/statusline.ts';
 import type { State } from '../scripts/lib/reduce.ts';
 

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openWorkspace, type Workspace } from '../scripts/lib/workspace.ts';
+import { openWorkspace } from '../scripts/lib/workspace.ts';
 import { RefusalError, UsageError } from '../scripts/lib/errors.ts';
 import type { ConfigInput } from '../scripts/lib/schema.ts';
 import {

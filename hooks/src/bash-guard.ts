@@ -346,7 +346,7 @@ class Guard {
     if (dir !== undefined) this.cwd = dir; // env -C: only for this command
     try {
       if (this.engine(prog, words)) return; // the engine's own scripts are always allowed
-      this.dispatch(prog, args, words, redirs, depth);
+      this.dispatch(prog, args, redirs, depth);
     } finally {
       if (dir !== undefined) this.cwd = saved;
     }
@@ -377,7 +377,7 @@ class Guard {
     return dir === path.join(root, 'dist') || dir === path.join(root, 'scripts');
   }
 
-  private dispatch(prog: string, args: Exp[], words: Exp[], redirs: Redir[], depth: number): void {
+  private dispatch(prog: string, args: Exp[], redirs: Redir[], depth: number): void {
     switch (prog) {
       case 'cd':
       case 'pushd': {

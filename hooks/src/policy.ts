@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
+import { compileScope } from '../../scripts/lib/scope.ts';
 
 export interface Policy {
   /** Canonical (symlinks resolved) project directory. */
@@ -138,7 +139,9 @@ export function editDenial(policy: Policy, rel: string): Denial | null {
   const w = writeDenial(policy, rel);
   if (w) return w;
   if (inDir(rel, STATE)) return null; // a writable note or idea file: outside the scope by design
-  if (!matchesAny(policy.scope, rel)) return REASONS.scope(rel, policy.scope);
+  // The engine's own scope rules (plain names cover their subtree, `!` excludes), so
+  // the hook never refuses what a keep would commit, nor allows what it would not.
+  if (!compileScope(policy.scope, []).inScope(rel)) return REASONS.scope(rel, policy.scope);
   return null;
 }
 

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { RefusalError, UsageError, zodOneLine } from './errors.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
@@ -14,6 +14,13 @@ export const COMMON_OPTIONS = {
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies Options;
+
+/** The zod shape of COMMON_OPTIONS, spread into each entry point's flag schema. */
+export const CommonFlags = {
+  cwd: z.string().optional(),
+  json: z.boolean(),
+  help: z.boolean(),
+};
 
 /** Parse argv with node's parser, then validate the values with a zod schema. */
 export function parseFlags<S extends z.ZodType>(

@@ -148,8 +148,8 @@ export async function reconcile(exp: Experiment, ws: Workspace): Promise<string[
   return done;
 }
 
-/** A run whose result reached the ledger but whose record still says 'measured' (killed in between). */
-function settleLoggedRecord(exp: Experiment, done: string[]): void {
+/** Highest run number that has a folder under runs/ (0 when there is none). */
+export function latestRunNumber(exp: Experiment): number {
   let n = 0;
   try {
     for (const name of fs.readdirSync(exp.paths.runs)) {
@@ -157,14 +157,25 @@ function settleLoggedRecord(exp: Experiment, done: string[]): void {
       if (m?.[1]) n = Math.max(n, Number(m[1]));
     }
   } catch {
-    return;
+    /* no runs yet */
   }
+  return n;
+}
+
+/** The record of a run (runs/<id>/result.json), or null when missing or invalid. */
+export function readRunRecord(exp: Experiment, id: string): RunRecord | null {
+  const parsed = RunRecord.safeParse(readJsonOrNull(runDir(exp.paths, id).result));
+  return parsed.success ? parsed.data : null;
+}
+
+/** A run whose result reached the ledger but whose record still says 'measured' (killed in between). */
+function settleLoggedRecord(exp: Experiment, done: string[]): void {
+  const n = latestRunNumber(exp);
   if (!n || n >= exp.state.next_run) return; // not in the ledger yet
-  const file = runDir(exp.paths, runId(n)).result;
-  const rec = RunRecord.safeParse(readJsonOrNull(file));
-  if (rec.success && rec.data.phase === 'measured') {
-    writeJsonAtomic(file, { ...rec.data, phase: 'logged' });
-    done.push(`marked ${rec.data.run_id} as logged`);
+  const rec = readRunRecord(exp, runId(n));
+  if (rec?.phase === 'measured') {
+    writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' });
+    done.push(`marked ${rec.run_id} as logged`);
   }
 }
 

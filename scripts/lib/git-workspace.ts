@@ -14,7 +14,7 @@ import { RefusalError, UsageError } from './errors.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
-import { pidAlive } from './lock.ts';
+import { pidAlive } from './procs.ts';
 import {
   batches,
   boundText,

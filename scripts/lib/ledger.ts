@@ -13,7 +13,14 @@ export interface LedgerRead {
   end: number;
 }
 
-export function readLedger(file: string, from = 0): LedgerRead {
+export interface ReadOptions {
+  /** Skip a raw line (bytes [start, end) of buf) before parsing it, e.g. events a reader does not need. */
+  skip?: (buf: Buffer, start: number, end: number) => boolean;
+  /** A faster exact check tried before zod; null means "let zod decide". */
+  fast?: (raw: Record<string, unknown>) => LedgerLine | null;
+}
+
+export function readLedger(file: string, from = 0, opts: ReadOptions = {}): LedgerRead {
   let buf: Buffer;
   try {
     const fd = fs.openSync(file, 'r');
@@ -32,22 +39,27 @@ export function readLedger(file: string, from = 0): LedgerRead {
   const lines: LedgerLine[] = [];
   const warnings: string[] = [];
   let pos = 0;
-  let lineNo = 0;
   while (pos < buf.length) {
     const nl = buf.indexOf(0x0a, pos);
     if (nl === -1) {
       warnings.push(`ledger: torn last line at byte ${from + pos} skipped (an earlier write was interrupted)`);
       break;
     }
-    lineNo++;
-    const text = buf.toString('utf8', pos, nl).trim();
+    const start = pos;
     pos = nl + 1;
+    if (opts.skip?.(buf, start, nl)) continue;
+    const text = buf.toString('utf8', start, nl).trim();
     if (!text) continue;
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch {
-      warnings.push(`ledger: line at byte ${from + pos - text.length - 1} is not JSON; skipped`);
+      warnings.push(`ledger: line at byte ${from + start} is not JSON; skipped`);
+      continue;
+    }
+    const quick = opts.fast && typeof raw === 'object' && raw !== null ? opts.fast(raw as Record<string, unknown>) : null;
+    if (quick) {
+      lines.push(quick);
       continue;
     }
     const parsed = LedgerLine.safeParse(raw);

@@ -4,6 +4,7 @@
 // the very file judged stale, so two racing takers cannot both win.
 import fs from 'node:fs';
 import path from 'node:path';
+import { pidAlive, procStart } from './procs.ts';
 import { randomUUID } from 'node:crypto';
 import { RefusalError } from './errors.ts';
 
@@ -29,33 +30,6 @@ const MAX_ATTEMPTS = 200;
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); null off Linux. */
-export function procStart(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm (field 2) may contain spaces and parentheses: count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-export function pidAlive(pid: number, start: string | null = null): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else.
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  if (start !== null) {
-    const now = procStart(pid);
-    if (now !== null && now !== start) return false;
-  }
-  return true;
 }
 
 function parseInfo(raw: string): LockInfo | null {

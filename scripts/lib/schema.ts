@@ -208,6 +208,8 @@ export const RunRecord = z.object({
   duration_s: z.number().min(0).default(0),
   /** Process group of the command in flight, so a later call can find survivors. */
   pgid: z.number().int().nullable().default(null),
+  /** Start time of the group's leader, so a recycled pgid is not taken for ours. */
+  pgid_start: z.string().nullable().default(null),
   /** Bounded tail of the output of the last failing step (≤ 40 lines / 4 KB). */
   tail: z.string().default(''),
   /** In-scope files that differ from the best when the run started. */

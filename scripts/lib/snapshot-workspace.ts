@@ -15,7 +15,7 @@ import { RefusalError, UsageError } from './errors.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { compileScope, listFiles, type Scope } from './scope.ts';
 import { canonicalJson, resolveProtected, sha256, sha256File } from './integrity.ts';
-import { pidAlive } from './lock.ts';
+import { pidAlive } from './procs.ts';
 import { boundText, crashPoint, fileDiff, readForDiff, removeCreated, workspaceFile, type Workspace } from './workspace.ts';
 
 const Entry = z.object({

@@ -109,27 +109,6 @@ export function groupSurvivors(pgid: number): number[] {
   return alive;
 }
 
-/** Is this process alive? Zombies are not (they hold nothing; see groupSurvivors). */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (HAS_PROC) {
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    } catch {
-      return false;
-    }
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X' && state !== 'x';
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * SIGTERM the group, wait up to graceS for it to go, SIGKILL, wait ≤ 0.5 s
  * for the kernel, and return the pids still alive (empty when clean).

@@ -133,4 +133,4 @@ export function ledger(repo: string, slug = 'exp'): Array<Record<string, unknown
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-export { pidAlive as alive } from '../../scripts/lib/watchdog.ts';
+export { pidAlive as alive } from '../../scripts/lib/procs.ts';

@@ -1,42 +1,18 @@
-// Drive the real engine scripts under tsx on throwaway git repositories, with
+// Drive the real engine scripts on throwaway git repositories, with
 // a deterministic benchmark: it prints the number in src/value.txt (or crashes
 // when that file says "crash"), so every verdict is known in advance.
-import { spawnSync } from 'node:child_process';
+import { engine, git, type EngineResult } from './engine.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+export { ROOT, git } from './engine.ts';
 
-export interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json: Record<string, unknown> | null;
-}
+export type Result = EngineResult;
 
+/** An engine script (bundled by test/global-build.ts) run on a repository. */
 export function run(script: string, args: string[], cwd: string): Result {
-  const r = spawnSync(process.execPath, [TSX, path.join(ROOT, 'scripts', `${script}.ts`), ...args, '--cwd', cwd], {
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, AUTOLOOP_DEBUG: '' },
-  });
-  let json: Record<string, unknown> | null = null;
-  if (args.includes('--json')) {
-    try {
-      json = JSON.parse(r.stdout) as Record<string, unknown>;
-    } catch {
-      json = null;
-    }
-  }
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
-}
-
-export function git(cwd: string, ...args: string[]): string {
-  const r = spawnSync('git', args, { cwd, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
+  return engine(script, args, cwd, { AUTOLOOP_DEBUG: '' });
 }
 
 const BENCH = `

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { LedgerLine, METRIC_NAME, RUN_ID, RunStatus, Verdict, type Config, type ResultLine } from '../schema.ts';
 import { experimentPaths, type ExperimentPaths } from '../paths.ts';
 import { loadConfig } from '../config.ts';
-import { readLedger } from '../ledger.ts';
+import { readLedger, type LedgerRead } from '../ledger.ts';
 import { readJsonOrNull } from '../fsx.ts';
 import { UsageError } from '../errors.ts';
 import { emptyState, foldLines, StateFile, type State, type Termination } from '../reduce.ts';
@@ -105,51 +105,13 @@ const COMMITTED = Buffer.from('"event":"committed"');
  * state, which comes from the engine's cache. Torn and invalid lines are
  * skipped with the same warnings readLedger gives.
  */
-export function readDashboardLines(file: string): { lines: LedgerLine[]; warnings: string[]; end: number } {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], warnings: [], end: 0 };
-    throw e;
-  }
-  const lines: LedgerLine[] = [];
-  const warnings: string[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    const nl = buf.indexOf(0x0a, pos);
-    if (nl === -1) {
-      warnings.push(`ledger: torn last line at byte ${pos} skipped (an earlier write was interrupted)`);
-      break;
-    }
-    const start = pos;
-    pos = nl + 1;
-    if (buf.compare(EVENT_PREFIX, 0, EVENT_PREFIX.length, start, Math.min(nl, start + EVENT_PREFIX.length)) === 0) {
-      if (buf.subarray(start, nl).indexOf(COMMITTED) === -1) continue;
-    }
-    const text = buf.toString('utf8', start, nl).trim();
-    if (!text) continue;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      warnings.push(`ledger: line at byte ${start} is not JSON; skipped`);
-      continue;
-    }
-    const fast = typeof raw === 'object' && raw !== null ? asResultLine(raw as Record<string, unknown>) : null;
-    if (fast) {
-      lines.push(fast);
-      continue;
-    }
-    const parsed = LedgerLine.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      warnings.push(`ledger: invalid line skipped (${issue ? issue.path.join('.') + ': ' + issue.message : 'bad shape'})`);
-      continue;
-    }
-    lines.push(parsed.data);
-  }
-  return { lines, warnings, end: pos };
+export function readDashboardLines(file: string): LedgerRead {
+  return readLedger(file, 0, {
+    skip: (buf, start, end) =>
+      buf.compare(EVENT_PREFIX, 0, EVENT_PREFIX.length, start, Math.min(end, start + EVENT_PREFIX.length)) === 0 &&
+      buf.subarray(start, end).indexOf(COMMITTED) === -1,
+    fast: asResultLine,
+  });
 }
 
 export function loadExperiment(root: string, slug: string): Loaded {

@@ -5,11 +5,12 @@
 // engine writes them (config.yaml, ledger.jsonl, state.json, active.json).
 import fs from 'node:fs';
 import path from 'node:path';
-import { ActiveFile, Config, LedgerLine, type ConfigInput, type Verdict } from '../schema.ts';
-import { experimentPaths, repoPaths, runId } from '../paths.ts';
-import { saveConfig } from '../config.ts';
-import { writeJsonAtomic } from '../fsx.ts';
-import { emptyState, foldLines, type State } from '../reduce.ts';
+import { ActiveFile, Config, LedgerLine, type ConfigInput, type Verdict } from '../../scripts/lib/schema.ts';
+import { experimentPaths, repoPaths, runId } from '../../scripts/lib/paths.ts';
+import { saveConfig } from '../../scripts/lib/config.ts';
+import { writeJsonAtomic } from '../../scripts/lib/fsx.ts';
+import { emptyState, foldLines, type State } from '../../scripts/lib/reduce.ts';
+import { mulberry32 } from './prng.ts';
 
 export interface SyntheticOptions {
   runs: number;
@@ -29,16 +30,6 @@ export interface Synthetic {
   lines: LedgerLine[];
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const IDEAS = [
   'skip even numbers in the inner loop',
