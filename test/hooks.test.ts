@@ -224,6 +224,24 @@ describe('run.sh: node missing', () => {
   });
 });
 
+describe('hooks.mjs: node older than 20', () => {
+  it('says so once and stands down instead of guarding with an unsupported runtime', () => {
+    writeActive();
+    // Make the real node report an old version before the bundle runs.
+    const preload = path.join(scratch, 'old-node.mjs');
+    fs.writeFileSync(preload, 'Object.defineProperty(process.versions, "node", { value: "18.19.0" });\n');
+    const env = { NODE_OPTIONS: `--import=${preload}` };
+    const first = hook('pre-tool-use', payloads.bash('git reset --hard'), env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe('');
+    expect(first.stderr.trim().split('\n')).toHaveLength(1);
+    expect(first.stderr).toMatch(/18\.19\.0 is too old/);
+    expect(hook('stop', payloads.stop(), env)).toEqual({ code: 0, stdout: '', stderr: '' });
+    // With a current node the guard is back.
+    expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard')))).toMatch(/engine owns git|git/);
+  });
+});
+
 describe('bad input', () => {
   it.each([
     ['not JSON', 'this is not json'],

@@ -20,7 +20,24 @@ function emit(value: object): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
+/** Node older than 20: say so once per project (never on every tool call) and stand down. */
+function nodeTooOld(projectDir: string): boolean {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= 20) return false;
+  const marker = `${projectDir}/.autoloop/node-too-old`;
+  if (!fs.existsSync(marker)) {
+    process.stderr.write(`autoloop: Node.js ${process.versions.node} is too old, so the autoloop hooks are off (install Node.js 20 or later).\n`);
+    try {
+      fs.writeFileSync(marker, '');
+    } catch {
+      /* read-only project: saying it again is the lesser harm */
+    }
+  }
+  return true;
+}
+
 function main(): void {
+  if (nodeTooOld(process.env.AUTOLOOP_PROJECT_DIR || process.env.CLAUDE_PROJECT_DIR || process.cwd())) return;
   const event = process.argv[2];
   if (event !== 'session-start' && event !== 'stop' && event !== 'pre-tool-use') {
     warn(`unknown hook event "${event ?? ''}"`);
