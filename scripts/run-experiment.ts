@@ -133,6 +133,10 @@ main('run-experiment', async (argv) => {
       const best = exp.state.best_run ? exp.state.best_samples : null;
       const noise = noiseOf(exp.state.noise);
       let outcome: RunOutcome | null = null;
+      // A person at a terminal sees progress; the model (no TTY) sees nothing extra.
+      const progress = process.stderr.isTTY
+        ? setInterval(() => process.stderr.write(`\r\x1b[2K${id} sample ${record.samples.length + 1}… ${((Date.now() - started) / 1000).toFixed(0)}s`), 500)
+        : null;
       for (let i = 1; i <= MAX_SAMPLES; i++) {
         outcome = await runUnderWatchdog({
           command: config.command,
@@ -164,6 +168,10 @@ main('run-experiment', async (argv) => {
       // Files the benchmark itself wrote outside the scope (caches, reports) must
       // not make the next run look like an out-of-scope edit.
       if (ws.mode === 'git') await ws.settleOutOfScope();
+      if (progress) {
+        clearInterval(progress);
+        process.stderr.write('\r\x1b[2K');
+      }
       record.warnings = [...warnings];
       for (const [k, vs] of perMetric) record.metrics[k] = median(vs);
       const o = outcome;
