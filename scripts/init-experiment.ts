@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { parseConfig, readYamlObject, loadConfig } from './lib/config.ts';
-import { experimentPaths } from './lib/paths.ts';
+import { experimentPaths, repoPaths } from './lib/paths.ts';
 import { gitTopLevel } from './lib/experiment.ts';
 import { initExperiment } from './lib/init.ts';
 import { UsageError } from './lib/errors.ts';
@@ -129,6 +129,9 @@ main('init-experiment', async (argv) => {
   if (config.checks !== null && config.checks.trim() === '') throw new UsageError('--checks must not be empty');
 
   const out = await initExperiment(root, config, { reason: f.reason });
+  // A new experiment starts unowned: a session left over from an earlier loop
+  // must neither escape the guards nor be pushed on by the Stop hook.
+  if (out.segment === 1) fs.rmSync(repoPaths(root).session, { force: true });
 
   emit(
     f.json,

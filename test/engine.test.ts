@@ -31,6 +31,16 @@ function waitFor(pred: () => boolean, ms = 15_000): Promise<void> {
   });
 }
 
+describe('a new experiment', () => {
+  it('starts unowned: a hook session file left by an earlier loop is dropped', () => {
+    const repo = valueRepo('100');
+    fs.mkdirSync(path.join(repo, '.autoloop'), { recursive: true });
+    fs.writeFileSync(path.join(repo, '.autoloop', 'session.json'), '{"owner_session":"old"}');
+    expect(initValue(repo).code).toBe(0);
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'session.json'))).toBe(false);
+  });
+});
+
 describe('one iteration on a deterministic benchmark', () => {
   it('keeps a real improvement with a scoped commit, reverts a regression, and says why', () => {
     const repo = valueRepo('100');

@@ -422,6 +422,19 @@ describe('session claim', () => {
     expect(denial(hook('pre-tool-use', payloads.edit(path.join(project, 'bench/bench.mjs'), 'sess-other')))).toBeNull();
   });
 
+  it('a setup session (no baseline logged yet) does not claim, so it can hand over and end', () => {
+    writeActive({ runs: 0 });
+    hook('pre-tool-use', payloads.bash(engine('init-experiment.mjs'), 'sess-setup'));
+    hook('pre-tool-use', payloads.bash(engine('log-experiment.mjs'), 'sess-setup'));
+    expect(fs.existsSync(sessionFile())).toBe(false);
+    expect(hook('stop', payloads.stop('sess-setup')).stdout).toBe('');
+    // Guarded all the same: nobody owns the loop yet.
+    expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard', 'sess-setup')))).toMatch(/engine owns git/);
+    // The autoloop agent drives from its first engine call, baseline or not.
+    hook('pre-tool-use', { ...payloads.bash(engine('run-experiment.mjs'), 'sess-agent'), agent_type: 'autoloop:autoloop' });
+    expect(readSession()).toMatchObject({ owner_session: 'sess-agent' });
+  });
+
   it('records the agent and takes over on restart, resetting the Stop counters', () => {
     writeActive({ stop_hook: { max_blocks: 10, max_idle_blocks: 5 } });
     hook('pre-tool-use', payloads.bash(engine('log-experiment.mjs'), 'sess-a'));

@@ -1,4 +1,4 @@
-// PreToolUse: the session that runs the engine claims the loop; while the
+// PreToolUse: the session that drives the engine claims the loop; while the
 // loop is active, the owner (or anyone, before a claim) may not write the
 // judges or the engine's state, edit outside the scope, or run git by hand.
 import path from 'node:path';
@@ -39,7 +39,11 @@ export function preToolUseDecision(
     const root = env.CLAUDE_PLUGIN_ROOT;
     const verdict = analyzeBash(command, { policy, cwd, env, pluginRoot: root ? canonical(root) : null });
     // The last session to drive the engine owns the loop: a restart takes over.
-    if (verdict.claims && session.owner_session !== input.session_id) {
+    // Driving starts after the baseline (or under --agent autoloop): the setup
+    // session that only initialises and measures the baseline can hand over and
+    // end without the Stop hook pushing it into the loop.
+    const drives = active.runs > 0 || input.agent_type === 'autoloop:autoloop';
+    if (verdict.claims && drives && session.owner_session !== input.session_id) {
       next = { ...EMPTY_SESSION, owner_session: input.session_id, owner_agent: input.agent_type ?? null, last_runs: active.runs };
     }
     deny = verdict.deny;
