@@ -153,9 +153,22 @@ function findChromium(): string | null {
   return null;
 }
 
-function screenshot(html: string, work: string): Image {
+/** Debian's chromium, installed on first use where we may (root with apt-get), as the CLI is for the e2e tests. */
+function ensureChromium(): string {
+  const found = findChromium();
+  if (found) return found;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (root && fs.existsSync('/usr/bin/apt-get')) {
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', timeout: 300_000 });
+    spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'ignore', timeout: 600_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
   const bin = findChromium();
-  if (!bin) throw new Error('chromium is not installed: apt-get install -y chromium (the CI script does)');
+  if (!bin) throw new Error('chromium is not installed and could not be installed here: apt-get install -y chromium');
+  return bin;
+}
+
+function screenshot(html: string, work: string): Image {
+  const bin = ensureChromium();
   const profile = fs.mkdtempSync(path.join(work, 'profile-'));
   const png = path.join(work, `shot-${path.basename(profile)}.png`);
   const r = spawnSync(
@@ -193,6 +206,9 @@ function renderTo(dir: string, file: string): string {
   if (r.status !== 0) throw new Error(`dashboard --html failed (${r.status}): ${r.stderr}`);
   return fs.readFileSync(file, 'utf8');
 }
+
+// First use on a fresh machine may install chromium: give that its own long timeout.
+beforeAll(() => void ensureChromium(), 900_000);
 
 beforeAll(() => {
   work = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-html-')));
