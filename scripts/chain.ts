@@ -10,7 +10,7 @@ import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { currentTermination, event, findRoot, listExperiments, openExperiment, resolveSlug, withLock } from './lib/experiment.ts';
 import { openWorkspace } from './lib/workspace.ts';
 import { initExperiment } from './lib/init.ts';
-import { parseConfig } from './lib/config.ts';
+import { configFieldsFromFlags, parseConfig } from './lib/config.ts';
 import { experimentPaths, rel } from './lib/paths.ts';
 import { Slug, type Config } from './lib/schema.ts';
 import { UsageError } from './lib/errors.ts';
@@ -83,24 +83,10 @@ Starts a follow-up of a terminated experiment from its best; everything not give
 /** The child's config: the parent's, with the flags that were given. */
 function childConfig(parent: Config, f: Flags, name: string): { config: Config; overrides: string[] } {
   const out: Record<string, unknown> = { ...structuredClone(parent), name };
-  const overrides: string[] = [];
-  const set = (key: keyof Config, value: unknown) => {
-    if (value === undefined) return;
-    out[key] = value;
-    overrides.push(key);
-  };
-  set('goal', f.goal);
-  set('metric', f.metric);
-  set('direction', f.direction);
-  set('unit', f.unit);
-  set('scope', f.scope);
-  set('command', f.command);
-  set('checks', f.checks);
-  set('timeout', f.timeout);
-  set('max_runs', f['max-runs']);
-  set('plateau', f.plateau);
-  set('target', f.target);
-  set('max_wall_clock', f['max-wall-clock']);
+  // Everything given on the command line overrides the parent; the rest is inherited.
+  const given = configFieldsFromFlags({ ...f, name: undefined });
+  Object.assign(out, given);
+  const overrides = Object.keys(given);
   if (f.metric !== undefined && f.metric !== parent.metric) {
     // A new primary metric: its direction cannot be guessed, and the parent's
     // target and unit belong to the old metric.

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
-import { parseConfig, readYamlObject, loadConfig } from './lib/config.ts';
+import { configFieldsFromFlags, parseConfig, readYamlObject, loadConfig } from './lib/config.ts';
 import { experimentPaths, repoPaths } from './lib/paths.ts';
 import { gitTopLevel } from './lib/experiment.ts';
 import { initExperiment } from './lib/init.ts';
@@ -72,27 +72,10 @@ Running it again on an existing experiment opens a new segment.`;
 
 /** Flag values as config fields (only the flags that were given). */
 function flagsToConfig(f: z.infer<typeof Flags>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out = configFieldsFromFlags({ ...f, 'min-improvement': undefined, guardrail: undefined });
   const set = (k: string, v: unknown) => {
     if (v !== undefined) out[k] = v;
   };
-  set('name', f.name);
-  set('metric', f.metric);
-  set('direction', f.direction);
-  set('command', f.command);
-  set('unit', f.unit);
-  set('goal', f.goal);
-  set('checks', f.checks);
-  set('timeout', f.timeout);
-  set('checks_timeout', f['checks-timeout']);
-  set('grace', f.grace);
-  set('scope', f.scope);
-  set('protect', f.protect);
-  set('max_runs', f['max-runs']);
-  set('plateau', f.plateau);
-  set('target', f.target);
-  set('max_wall_clock', f['max-wall-clock']);
-  set('repeats', f.repeats);
   if (f['min-improvement'] !== undefined) {
     const m = f['min-improvement'];
     set('min_improvement', m.endsWith('%') ? m : Number(m));

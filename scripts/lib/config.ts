@@ -43,3 +43,16 @@ const HEADER = `# autoloop experiment config. Fields marked (judged) decide what
 export function saveConfig(file: string, config: Config | ConfigInput): void {
   writeFileAtomic(file, HEADER + YAML.stringify(config, { lineWidth: 0 }));
 }
+
+/**
+ * The flags that name a config field (kebab-case, e.g. --max-runs → max_runs),
+ * as config fields. Flags that were not given, or name no field, are left out.
+ */
+export function configFieldsFromFlags(flags: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [flag, value] of Object.entries(flags)) {
+    const field = flag.replace(/-/g, '_');
+    if (value !== undefined && Object.hasOwn(Config.shape, field)) out[field] = value;
+  }
+  return out;
+}
