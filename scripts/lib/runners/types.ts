@@ -1,0 +1,56 @@
+// The runner seam: how one command (a benchmark sample, a gate, the checks)
+// is executed and supervised. `local` (process group under a watchdog) is the
+// default; `slurm` submits a job. Adding a runner is one module beside these
+// behind this interface, registered in runners/index.ts.
+
+export interface RunRequest {
+  /** Shell command line, as configured by the user (run by `sh -c` or a job script). */
+  command: string;
+  cwd: string;
+  /** The complete environment the command gets (fixed when the segment opened, plus AUTOLOOP_* vars). */
+  env: Record<string, string>;
+  timeoutS: number;
+  graceS: number;
+  /** Output (stdout and stderr) is appended to this file; `header` is written first. */
+  logFile: string;
+  header?: string;
+  signal?: AbortSignal;
+  /** Called once the work exists, with what `cancel`/`survivors` need to find it again after a crash. */
+  onStart?: (handle: RunHandle) => void;
+}
+
+/** Enough to find the work again from another process (control repair, a later call). */
+export type RunHandle =
+  | { runner: 'local'; pgid: number; start: string | null }
+  | { runner: 'slurm'; job_id: string };
+
+export interface RunResult {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  interrupted: boolean;
+  spawnError: string | null;
+  /** The command's own running time (queue wait excluded). */
+  durationS: number;
+  /** Seconds spent waiting for resources before the command started (0 locally). */
+  queuedS: number;
+  /** Work still alive after the kill sequence (pids, or job ids): the run is unclean. */
+  survivors: string[];
+  /** This command's byte range in logFile, ending when its main process exited. */
+  log: { start: number; end: number };
+  /** Last lines of the output (bounded), for the model when the run failed. */
+  tail: string;
+  /** Runner-specific classification, e.g. Slurm OUT_OF_MEMORY or NODE_FAIL. */
+  detail?: string;
+  /** The runner asks the engine to try again without blaming the candidate (preempted, node failure). */
+  retry?: boolean;
+}
+
+export interface Runner {
+  readonly name: string;
+  run(req: RunRequest): Promise<RunResult>;
+  /** Still-alive work of a handle recorded by an earlier (possibly killed) call. */
+  survivors(handle: RunHandle): Promise<string[]>;
+  /** Kill or cancel everything of a handle; returns what survived. */
+  cancel(handle: RunHandle, graceS: number): Promise<string[]>;
+}

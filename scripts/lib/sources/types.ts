@@ -1,0 +1,27 @@
+// The metric-source seam. A source turns what one benchmark sample left
+// behind (its slice of the run's log, files it wrote) into numbers. One
+// module per source under scripts/lib/sources/, each exporting a factory
+// registered in sources/index.ts; the config chooses a source per metric.
+
+/** What one sample left behind, as the runner hands it over. */
+export interface SampleOutput {
+  /** The repository (or worktree) root the benchmark ran in; relative paths resolve here. */
+  cwd: string;
+  /** The run's log file and this sample's byte range in it [start, end). Output written after the
+   *  benchmark's main process exited is outside the range. */
+  log: { file: string; start: number; end: number };
+  /** When the sample started (ms since the epoch): a result file older than this is stale. */
+  startedAtMs: number;
+}
+
+/** A reading: metric name → values. Several values mean several samples (per-iteration
+ *  figures of a benchmark tool, or a benchmark that printed its own repeats). */
+export type SourceReading =
+  | { ok: true; metrics: Record<string, number[]>; warnings: string[] }
+  | { ok: false; reason: string };
+
+export interface MetricSource {
+  /** Short name used in reasons: "regex /val_loss: (…)/", "json bench.json#$.mean". */
+  readonly label: string;
+  read(sample: SampleOutput): Promise<SourceReading>;
+}
