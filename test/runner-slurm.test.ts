@@ -18,9 +18,10 @@ let log: string;
 /** Jobs a test submitted: cancelled afterwards whatever happened. */
 const jobs: string[] = [];
 
+// First use may install slurm-wlm and munge with apt-get: more than the default hook timeout.
 beforeAll(() => {
   ensureSlurm();
-});
+}, 900_000);
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-slurm-run-'));
   log = path.join(dir, 'run', 'output.log');

@@ -159,19 +159,28 @@ function nodeState(env: NodeJS.ProcessEnv): string {
 
 const READY = new Set(['idle', 'mixed', 'allocated', 'completing']);
 
+/** The pid of this directory's daemon when it runs (a stale pid file may name a recycled or zombie pid). */
+function daemonPid(name: string): number | null {
+  const pidFile = path.join(DIR, `${name}.pid`);
+  const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').trim()) : 0;
+  if (!(pid > 1)) return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
+    return comm === name && state !== 'Z' ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Stop whatever runs from this directory (a different configuration, or a half-started cluster). */
 function stopDaemons(): void {
   for (const name of ['slurmd', 'slurmctld']) {
-    const pidFile = path.join(DIR, `${name}.pid`);
-    const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').trim()) : 0;
-    if (pid > 1) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      for (let i = 0; i < 100 && fs.existsSync(`/proc/${pid}`); i++) sleepMs(50);
-    }
+    const pid = daemonPid(name);
+    if (pid === null) continue;
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && daemonPid(name) !== null; i++) sleepMs(50);
   }
 }
 
@@ -227,7 +236,7 @@ export function ensureSlurm(): SlurmCluster {
     const text = slurmConf(cgroup);
     const same = fs.existsSync(conf) && fs.readFileSync(conf, 'utf8') === text;
     startMunge();
-    if (same && READY.has(nodeState(env))) return; // reuse the running cluster
+    if (same && daemonPid('slurmctld') && daemonPid('slurmd') && READY.has(nodeState(env))) return; // reuse the running cluster
     stopDaemons();
     fs.writeFileSync(conf, text);
     if (cgroup) fs.writeFileSync(path.join(DIR, 'cgroup.conf'), CGROUP_CONF);
