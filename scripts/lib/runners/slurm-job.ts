@@ -11,6 +11,8 @@ const POLL_MAX_MS = 1000;
 const REAP_MS = 30_000;
 /** A controller that cannot be asked for this long ends the supervision. */
 const UNREACHABLE_MS = 120_000;
+/** Not started yet: waiting for resources, or for its node to boot. */
+const QUEUED = new Set(['PENDING', 'CONFIGURING']);
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -128,7 +130,7 @@ export async function watchJob(jobId: string, o: { timeoutS: number; graceS: num
       errorSince = null;
       if (look.info.state !== w.info?.state) delay = POLL_MIN_MS;
       w.info = look.info;
-      if (w.startedAt === null && look.info.state !== 'PENDING') w.startedAt = now;
+      if (w.startedAt === null && !QUEUED.has(look.info.state)) w.startedAt = now;
       if (TERMINAL.has(look.info.state)) break;
     }
     const killFor = o.signal?.aborted ? 'interrupted' : w.startedAt !== null && now - w.startedAt >= o.timeoutS * 1000 ? 'timedOut' : null;
