@@ -1,0 +1,204 @@
+// `runner: slurm`: each run is one Slurm batch job. The job runs the command
+// in the run's cwd, which must be on a filesystem the compute node shares with
+// this machine (as on clusters); its output is copied into the run's log while
+// it runs. The engine's own timeout applies from the job's start (Slurm's time
+// limit is only a coarse backstop), with scancel TERM, grace, KILL, verified.
+// Interruptions that are the cluster's doing (node failure, preemption, an
+// administrator's scancel) are resubmitted here up to max_requeues, then
+// reported with retry: true: never the candidate's fault.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { readTail } from '../watchdog.js';
+import { submitJob, liveWork } from './slurm-cli.js';
+import { killJob, OutputCopier, watchJob, type Watch } from './slurm-job.js';
+import { CWD_EXIT, CWD_MARK, jobScript, judgeJob, ownedFlag, sbatchArgs, type Verdict } from './slurm-state.js';
+import type { RunHandle, RunRequest, RunResult, Runner } from './types.js';
+
+const word = (what: string, re: RegExp, example: string) => z.string().regex(re, `${what} must look like ${example}`);
+
+export const SlurmSpec = z
+  .object({
+    partition: word('partition', /^[\w.,-]+$/, 'gpu or cpu,short').optional(),
+    /** Slurm's own limit (minutes, or [D-]HH:MM:SS); by default the run's timeout + grace + 2 min. */
+    time: word('time', /^(\d+-)?\d+(:\d{1,2}){0,2}$/, '30, 1:30:00 or 2-00:00:00').optional(),
+    cpus: z.number().int().positive().optional(),
+    mem: word('mem', /^\d+[KMGT]?$/i, '512M or 16G').optional(),
+    gres: word('gres', /^[\w.:,-]+$/, 'gpu:1 or gpu:a100:2').optional(),
+    sbatch_args: z
+      .array(z.string().min(1).regex(/^[^\n\r]*$/, 'sbatch_args entries are single lines'))
+      .default([])
+      .superRefine((args, ctx) => {
+        for (const a of args) {
+          const f = ownedFlag(a);
+          if (f) ctx.addIssue({ code: 'custom', message: `sbatch_args may not set ${f}: the Slurm runner sets it itself` });
+        }
+      }),
+    /** Resubmissions after a node failure, preemption or administrator's cancel. */
+    max_requeues: z.number().int().min(0).max(100).default(2),
+    /** A queue wait longer than this is reported in the run's detail. */
+    max_queue_wait_s: z.number().positive().optional(),
+  })
+  .strict();
+export type SlurmSpec = z.infer<typeof SlurmSpec>;
+
+/** Working directories a compute node could not enter (cached: refuse at once next time). */
+const hiddenCwds = new Map<string, string>();
+
+/** Open the log for appending, the header on a line of its own. */
+function openLog(file: string, header: string | undefined): number {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, 'a+');
+  if (header !== undefined) {
+    const size = fs.fstatSync(fd).size;
+    let nl = '';
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      fs.readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) nl = '\n';
+    }
+    fs.writeSync(fd, nl + header + (header.endsWith('\n') ? '' : '\n'));
+  }
+  return fd;
+}
+
+const empty = (extra: Partial<RunResult>): RunResult => ({
+  exitCode: null,
+  signal: null,
+  timedOut: false,
+  interrupted: false,
+  spawnError: null,
+  durationS: 0,
+  queuedS: 0,
+  survivors: [],
+  log: { start: 0, end: 0 },
+  tail: '',
+  ...extra,
+});
+
+interface Attempt {
+  jobId: string;
+  verdict: Verdict;
+  watch: Watch;
+  log: { start: number; end: number };
+  tail: string;
+  queuedS: number;
+}
+
+/** Submit one job and see it through. A string is why it could not be submitted. */
+async function attempt(spec: SlurmSpec, req: RunRequest, fd: number): Promise<Attempt | string> {
+  const token = crypto.randomBytes(6).toString('hex');
+  const outPattern = path.join(path.dirname(path.resolve(req.logFile)), `.slurm-${token}-%j.out`);
+  const args = sbatchArgs(spec, { cwd: req.cwd, outFile: outPattern, timeoutS: req.timeoutS, graceS: req.graceS });
+  const start = fs.fstatSync(fd).size;
+  const submittedAt = performance.now();
+  const sub = await submitJob(args, jobScript(req.command, path.resolve(req.cwd)), { ...process.env, ...req.env });
+  if ('error' in sub) return sub.error;
+  const { jobId } = sub;
+  try {
+    req.onStart?.({ runner: 'slurm', job_id: jobId });
+  } catch {
+    // a failing callback must not leave the job unsupervised
+  }
+  const copier = new OutputCopier(outPattern.replace('%j', jobId), fd);
+  const watch = await watchJob(jobId, { timeoutS: req.timeoutS, graceS: req.graceS, signal: req.signal, copier });
+  const end = fs.fstatSync(fd).size;
+  copier.remove();
+  const tail = readTail(req.logFile, start, end);
+  const queuedS = ((watch.startedAt ?? watch.endedAt) - submittedAt) / 1000;
+  const ours = { timedOut: watch.timedOut, interrupted: watch.interrupted, memoryKill: /exceeded (job )?memory limit/i.test(tail) };
+  let verdict: Verdict;
+  if (watch.info) verdict = judgeJob(jobId, watch.info, ours);
+  else {
+    const why = watch.unreachable ? `Slurm could not be asked about job ${jobId}: ${watch.unreachable}` : `slurm job ${jobId} vanished from the queue before its end was seen`;
+    verdict = { exitCode: null, signal: null, timedOut: ours.timedOut, interrupted: ours.interrupted, retry: true, spawnError: null, detail: why };
+  }
+  if (!copier.seen && watch.info?.state === 'FAILED' && verdict.exitCode === null && !verdict.signal) {
+    verdict = { ...verdict, spawnError: `slurm job ${jobId} wrote no output to ${path.dirname(outPattern)}: is it on a filesystem shared with the compute node?` };
+  }
+  return { jobId, verdict, watch, log: { start, end }, tail, queuedS };
+}
+
+/** The node could not enter the working directory: the reason, else null. */
+function hiddenCwd(a: Attempt, cwd: string): string | null {
+  if (a.verdict.exitCode !== CWD_EXIT || !a.tail.includes(CWD_MARK)) return null;
+  const host = a.watch.info?.node ?? 'the compute node';
+  return `${host} cannot see ${cwd}: the Slurm runner needs the worktree on a filesystem shared with the compute nodes`;
+}
+
+function toResult(a: Attempt, spec: SlurmSpec, requeued: string[], queuedS: number): RunResult {
+  const notes = [a.verdict.detail];
+  if (requeued.length > 0) notes.push(`after ${requeued.length} requeue(s): ${requeued.join('; ')}`);
+  if (spec.max_queue_wait_s !== undefined && a.queuedS > spec.max_queue_wait_s) {
+    notes.push(`queued ${Math.round(a.queuedS)} s, over max_queue_wait_s ${spec.max_queue_wait_s}`);
+  }
+  const started = a.watch.startedAt;
+  return {
+    exitCode: a.verdict.exitCode,
+    signal: a.verdict.signal,
+    timedOut: a.verdict.timedOut,
+    interrupted: a.verdict.interrupted,
+    spawnError: a.verdict.spawnError,
+    durationS: started === null ? 0 : (a.watch.endedAt - started) / 1000,
+    queuedS,
+    survivors: a.watch.survivors,
+    log: a.log,
+    tail: a.tail,
+    detail: notes.join('; '),
+    ...(a.verdict.retry ? { retry: true } : {}),
+  };
+}
+
+async function run(spec: SlurmSpec, req: RunRequest): Promise<RunResult> {
+  let fd: number;
+  try {
+    fd = openLog(req.logFile, req.header);
+  } catch (err) {
+    return empty({ spawnError: `cannot open log ${req.logFile}: ${err instanceof Error ? err.message : String(err)}` });
+  }
+  try {
+    const at = fs.fstatSync(fd).size;
+    const refuse = (reason: string, extra: Partial<RunResult> = {}): RunResult => {
+      fs.writeSync(fd, `slurm runner: not started: ${reason}\n`);
+      return empty({ spawnError: reason, log: { start: at, end: at }, ...extra });
+    };
+    if (req.signal?.aborted) return refuse('interrupted before start', { spawnError: null, interrupted: true });
+    const cwd = path.resolve(req.cwd);
+    const known = hiddenCwds.get(cwd);
+    if (known) return refuse(known);
+    if (!fs.statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) return refuse(`cwd is not a directory: ${cwd}`);
+    const requeued: string[] = [];
+    let queuedS = 0;
+    for (;;) {
+      const a = await attempt(spec, req, fd);
+      if (typeof a === 'string') return refuse(a, { queuedS });
+      queuedS += a.queuedS;
+      const hidden = hiddenCwd(a, cwd);
+      if (hidden) {
+        hiddenCwds.set(cwd, hidden);
+        return { ...toResult(a, spec, requeued, queuedS), exitCode: null, spawnError: hidden };
+      }
+      if (!a.verdict.retry || requeued.length >= spec.max_requeues || req.signal?.aborted) return toResult(a, spec, requeued, queuedS);
+      requeued.push(a.verdict.detail);
+      fs.writeSync(fd, `\nslurm runner: ${a.verdict.detail}; resubmitting (requeue ${requeued.length} of ${spec.max_requeues})\n`);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function jobOf(handle: RunHandle): string {
+  if (handle.runner !== 'slurm') throw new Error(`the slurm runner got a ${handle.runner} handle`);
+  return handle.job_id;
+}
+
+export function slurmRunner(input: z.input<typeof SlurmSpec> = {}): Runner {
+  const spec = SlurmSpec.parse(input);
+  return {
+    name: 'slurm',
+    run: (req) => run(spec, req),
+    survivors: (handle) => liveWork(jobOf(handle)),
+    cancel: (handle, graceS) => killJob(jobOf(handle), graceS),
+  };
+}

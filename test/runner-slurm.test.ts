@@ -1,0 +1,295 @@
+// The Slurm runner on a real single-node Slurm cluster (test/helpers/slurm.ts):
+// real jobs, real scancel, real preemption. No wall-clock limits: every "it
+// was stopped" is asserted through what Slurm itself reports (squeue).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { liveWork, lookupJob, parseScontrolJob } from '../scripts/lib/runners/slurm-cli.ts';
+import { judgeJob, jobScript, sbatchArgs } from '../scripts/lib/runners/slurm-state.ts';
+import { SlurmSpec, slurmRunner } from '../scripts/lib/runners/slurm.ts';
+import type { RunHandle, RunRequest } from '../scripts/lib/runners/types.ts';
+import { ROOT } from './helpers/engine.ts';
+import { ensureSlurm, slurmAdmin } from './helpers/slurm.ts';
+
+let dir: string;
+let log: string;
+/** Jobs a test submitted: cancelled afterwards whatever happened. */
+const jobs: string[] = [];
+
+// First use may install slurm-wlm and munge with apt-get: more than the default hook timeout.
+beforeAll(() => {
+  ensureSlurm();
+}, 900_000);
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-slurm-run-'));
+  log = path.join(dir, 'run', 'output.log');
+  fs.mkdirSync(path.join(dir, 'tree'));
+});
+afterAll(() => {
+  for (const id of jobs) slurmAdmin('scancel', [id]);
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(probe: () => T | null | undefined | false | Promise<T | null | undefined | false>): Promise<T> {
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    await sleep(50);
+  }
+}
+
+function request(command: string, over: Partial<RunRequest> = {}): RunRequest {
+  return {
+    command,
+    cwd: path.join(dir, 'tree'),
+    env: { AUTOLOOP_RUN: 'r0001' },
+    timeoutS: 60,
+    graceS: 1,
+    logFile: log,
+    header: '--- r0001 sample 1',
+    onStart: (h) => {
+      if (h.runner === 'slurm') jobs.push(h.job_id);
+    },
+    ...over,
+  };
+}
+
+/** The handle the runner reports, as a promise (with the default bookkeeping kept). */
+function started(): { onStart: (h: RunHandle) => void; job: Promise<string> } {
+  let resolve!: (id: string) => void;
+  const job = new Promise<string>((r) => (resolve = r));
+  return {
+    onStart: (h) => {
+      if (h.runner !== 'slurm') return;
+      jobs.push(h.job_id);
+      resolve(h.job_id);
+    },
+    job,
+  };
+}
+
+const state = async (id: string): Promise<string> => {
+  const l = await lookupJob(id);
+  return l.kind === 'known' ? l.info.state : l.kind;
+};
+
+describe('runs on Slurm', () => {
+  it('streams the output into the log while the job runs, with the byte range of this run', async () => {
+    fs.mkdirSync(path.dirname(log), { recursive: true });
+    fs.writeFileSync(log, 'earlier run\n');
+    const flag = path.join(dir, 'go');
+    // The job waits for a flag the test sets only once it saw the first line in the log.
+    const cmd = `echo "METRIC ms=12.5"; echo "env $AUTOLOOP_RUN in $(pwd)"; while [ ! -e '${flag}' ]; do sleep 0.1; done; echo "METRIC rss_kb=2048"`;
+    const p = slurmRunner({ mem: '64M' }).run(request(cmd));
+    await until(() => fs.readFileSync(log, 'utf8').includes('METRIC ms=12.5'));
+    fs.writeFileSync(flag, '');
+    const r = await p;
+    expect(r).toMatchObject({ exitCode: 0, signal: null, timedOut: false, interrupted: false, spawnError: null, survivors: [] });
+    expect(r.retry).toBeUndefined();
+    const text = fs.readFileSync(log, 'utf8');
+    expect(text.slice(0, r.log.start)).toBe('earlier run\n--- r0001 sample 1\n');
+    expect(text.slice(r.log.start, r.log.end)).toBe(`METRIC ms=12.5\nenv r0001 in ${path.join(dir, 'tree')}\nMETRIC rss_kb=2048\n`);
+    expect(r.log.end).toBe(Buffer.byteLength(text));
+    expect(r.tail).toContain('METRIC rss_kb=2048');
+    expect(r.detail).toMatch(/COMPLETED/);
+    expect(r.queuedS).toBeGreaterThanOrEqual(0);
+    expect(r.durationS).toBeGreaterThan(0);
+    // The job's own output file is gone once copied.
+    expect(fs.readdirSync(path.dirname(log)).filter((f) => f.startsWith('.slurm-'))).toEqual([]);
+  });
+
+  it('passes the command to the node untouched, quotes and all', async () => {
+    const weird = `it's "quoted" $HOME \`x\` ; | & \\ end`;
+    const r = await slurmRunner().run(request(`printf '%s\\n' ${JSON.stringify(weird).replace(/\$/g, '\\$').replace(/`/g, '\\`')}`));
+    expect(r.exitCode).toBe(0);
+    expect(fs.readFileSync(log, 'utf8').slice(r.log.start, r.log.end)).toBe(`${weird}\n`);
+  });
+
+  it('a crash is the candidate’s: exit code kept, no retry', async () => {
+    const r = await slurmRunner().run(request('echo boom >&2; exit 3'));
+    expect(r).toMatchObject({ exitCode: 3, timedOut: false, interrupted: false, spawnError: null, survivors: [] });
+    expect(r.retry).toBeUndefined();
+    expect(r.tail).toContain('boom');
+    expect(r.detail).toMatch(/FAILED/);
+  });
+
+  it('a job over its --mem is OUT_OF_MEMORY: a crash with that detail', async () => {
+    const grow = `const a=[];for(let i=0;i<40;i++)a.push(Buffer.alloc(10*1024*1024,1));setTimeout(()=>{},3000)`;
+    const r = await slurmRunner({ mem: '100M' }).run(request(`'${process.execPath}' -e '${grow}'`));
+    expect(r.detail).toMatch(/OUT_OF_MEMORY/);
+    expect(r.exitCode !== 0 || r.signal !== null).toBe(true);
+    expect(r.retry).toBeUndefined();
+    expect(r.timedOut).toBe(false);
+  });
+});
+
+describe('the engine’s own timeout', () => {
+  it('kills a job that ignores SIGTERM and forked a child: nothing of it is left in Slurm', async () => {
+    const pidFile = path.join(dir, 'child.pid');
+    const cmd = `trap '' TERM; sleep 600 & echo $! > '${pidFile}'; echo started; while :; do sleep 1; done`;
+    const s = started();
+    const r = await slurmRunner().run(request(cmd, { timeoutS: 2, graceS: 1, onStart: s.onStart }));
+    const id = await s.job;
+    expect(r).toMatchObject({ timedOut: true, interrupted: false, survivors: [] });
+    expect(r.retry).toBeUndefined();
+    expect(await liveWork(id)).toEqual([]);
+    const squeue = slurmAdmin('squeue', ['-h', '-j', id, '-o', '%T']);
+    expect(squeue.out).not.toMatch(/RUNNING|PENDING|COMPLETING/);
+    // Same host here, so the forked child can be checked directly too.
+    const child = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(fs.existsSync(`/proc/${child}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${child}/status`, 'utf8'))).toBe(false);
+    expect(fs.readFileSync(log, 'utf8').slice(r.log.start, r.log.end)).toContain('started');
+  });
+});
+
+describe('interruptions that are not the candidate’s', () => {
+  const flaky = (marker: string) => `if [ -e '${marker}' ]; then echo "METRIC ms=1"; else touch '${marker}'; echo first attempt; sleep 600; fi`;
+
+  it('a cancel by an administrator is resubmitted; the result is the new attempt’s', async () => {
+    const marker = path.join(dir, 'attempted');
+    const s = started();
+    const p = slurmRunner({ max_requeues: 1 }).run(request(flaky(marker), { onStart: s.onStart }));
+    const first = await s.job;
+    await until(() => fs.existsSync(marker));
+    expect(slurmAdmin('scancel', [first]).code).toBe(0); // as another user of the cluster would
+    const r = await p;
+    expect(r).toMatchObject({ exitCode: 0, timedOut: false, interrupted: false, survivors: [] });
+    expect(r.retry).toBeUndefined();
+    expect(r.detail).toMatch(new RegExp(`after 1 requeue\\(s\\): slurm job ${first} CANCELLED by someone else`));
+    const text = fs.readFileSync(log, 'utf8');
+    expect(text.slice(0, r.log.start)).toContain('first attempt');
+    expect(text.slice(r.log.start, r.log.end)).toBe('METRIC ms=1\n');
+  });
+
+  it('past max_requeues it asks the engine to retry, and blames nobody', async () => {
+    const s = started();
+    const p = slurmRunner({ max_requeues: 0 }).run(request('echo up; sleep 600', { onStart: s.onStart }));
+    const id = await s.job;
+    await until(async () => (await state(id)) === 'RUNNING');
+    slurmAdmin('scancel', [id]);
+    const r = await p;
+    expect(r.retry).toBe(true);
+    expect(r.detail).toMatch(/CANCELLED by someone else/);
+    expect(r.timedOut).toBe(false);
+    expect(r.interrupted).toBe(false);
+  });
+
+  it('a preempted job (a higher-tier partition took the node) is resubmitted', async () => {
+    const marker = path.join(dir, 'attempted');
+    const s = started();
+    const p = slurmRunner({ partition: 'scavenger', max_requeues: 2 }).run(request(flaky(marker), { onStart: s.onStart }));
+    const first = await s.job;
+    await until(() => fs.existsSync(marker));
+    const urgent = slurmAdmin('sbatch', ['--parsable', '-p', 'urgent', '--exclusive', '-o', '/dev/null', '--wrap', 'sleep 1']);
+    expect(urgent.code).toBe(0);
+    jobs.push(urgent.out.trim());
+    const r = await p;
+    expect(r).toMatchObject({ exitCode: 0, survivors: [] });
+    expect(r.detail).toMatch(new RegExp(`slurm job ${first} PREEMPTED`));
+    expect(fs.readFileSync(log, 'utf8').slice(r.log.start, r.log.end)).toBe('METRIC ms=1\n');
+  });
+});
+
+describe('stopping', () => {
+  it('an abort cancels a job still queued', async () => {
+    const ac = new AbortController();
+    const s = started();
+    const p = slurmRunner({ sbatch_args: ['--begin=now+3600'] }).run(request('echo never', { signal: ac.signal, onStart: s.onStart }));
+    const id = await s.job;
+    await until(async () => (await state(id)) === 'PENDING');
+    ac.abort();
+    const r = await p;
+    expect(r).toMatchObject({ interrupted: true, timedOut: false, survivors: [] });
+    expect(r.retry).toBeUndefined();
+    expect(await state(id)).toBe('CANCELLED');
+    expect(fs.readFileSync(log, 'utf8')).not.toContain('never');
+  });
+
+  it('an abort cancels a running job, child processes and all', async () => {
+    const ac = new AbortController();
+    const s = started();
+    const up = path.join(dir, 'up');
+    const p = slurmRunner().run(request(`sleep 600 & touch '${up}'; wait`, { signal: ac.signal, onStart: s.onStart }));
+    const id = await s.job;
+    await until(() => fs.existsSync(up));
+    ac.abort();
+    const r = await p;
+    expect(r).toMatchObject({ interrupted: true, survivors: [] });
+    expect(await liveWork(id)).toEqual([]);
+  });
+
+  it('cancel() from another process, by handle: the job ends and its watcher reports an interrupt', async () => {
+    const s = started();
+    const up = path.join(dir, 'up');
+    const p = slurmRunner().run(request(`trap '' TERM; touch '${up}'; sleep 600`, { onStart: s.onStart }));
+    const id = await s.job;
+    await until(() => fs.existsSync(up));
+    const other = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/fixtures/slurm-cancel.ts'), id], { cwd: ROOT, encoding: 'utf8', env: process.env, timeout: 120_000 });
+    expect(other.stderr).toBe('');
+    const seen = JSON.parse(other.stdout) as { before: string[]; left: string[]; after: string[] };
+    expect(seen.before).toContain(`${id} RUNNING`);
+    expect(seen.left).toEqual([]);
+    expect(seen.after).toEqual([]);
+    const r = await p;
+    expect(r.interrupted).toBe(true);
+    expect(r.retry).toBeUndefined();
+    expect(r.detail).toMatch(/cancelled by autoloop from another process/);
+  });
+});
+
+describe('the shared filesystem', () => {
+  it('refuses with one clear line when the node cannot enter the working directory, then at once', async () => {
+    const cwd = path.join(dir, 'tree');
+    const s = started();
+    // Held in the queue long enough for the directory to go before the job starts.
+    const runner = slurmRunner({ sbatch_args: ['--begin=now+2'] });
+    const p = runner.run(request('echo ran', { cwd, onStart: s.onStart }));
+    await s.job;
+    fs.rmSync(cwd, { recursive: true });
+    const r = await p;
+    expect(r.spawnError).toMatch(new RegExp(`cannot see ${cwd}: the Slurm runner needs the worktree on a filesystem shared with the compute nodes`));
+    expect(r.spawnError).not.toContain('\n');
+    fs.mkdirSync(cwd);
+    let submitted = false;
+    const again = await runner.run(request('echo ran', { cwd, onStart: () => (submitted = true) }));
+    expect(submitted).toBe(false);
+    expect(again.spawnError).toBe(r.spawnError);
+  });
+});
+
+describe('configuration and state mapping', () => {
+  it('refuses sbatch flags the runner owns, and malformed values, naming them', () => {
+    const bad = SlurmSpec.safeParse({ sbatch_args: ['--account=x', '--output=/tmp/x'] });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]?.message).toBe('sbatch_args may not set --output: the Slurm runner sets it itself');
+    expect(SlurmSpec.safeParse({ mem: 'lots' }).error?.issues[0]?.message).toMatch(/mem must look like 512M/);
+    expect(SlurmSpec.safeParse({ partition: 'gpu; rm -rf /' }).success).toBe(false);
+    expect(SlurmSpec.safeParse({ sbatch_args: ['-ofile'] }).success).toBe(false);
+    expect(SlurmSpec.parse({ sbatch_args: ['--account=proj', '--qos', 'high'] }).max_requeues).toBe(2);
+  });
+
+  it('puts the resources on sbatch’s command line as separate arguments', () => {
+    const args = sbatchArgs(SlurmSpec.parse({ partition: 'gpu', cpus: 4, mem: '16G', gres: 'gpu:1', sbatch_args: ['--account=proj'] }), {
+      cwd: '/w t',
+      outFile: '/l/o-%j.out',
+      timeoutS: 600,
+      graceS: 5,
+    });
+    expect(args).toEqual(expect.arrayContaining(['--partition=gpu', '--cpus-per-task=4', '--mem=16G', '--gres=gpu:1', '--account=proj', '--chdir=/w t', '--no-requeue', '--time=13']));
+    expect(jobScript("a 'b'", "/w/it's")).toContain(`cd '/w/it'\\''s'`);
+  });
+
+  it('maps the cluster’s own failures to retry, the candidate’s to a crash', () => {
+    const info = (line: string) => parseScontrolJob(line)!;
+    const j = (line: string) => judgeJob('7', info(line), { timedOut: false, interrupted: false, memoryKill: false });
+    for (const st of ['NODE_FAIL', 'PREEMPTED', 'BOOT_FAIL']) expect(j(`JobId=7 JobState=${st} ExitCode=0:0`)).toMatchObject({ retry: true });
+    expect(j('JobId=7 JobState=FAILED Reason=NonZeroExitCode ExitCode=3:0')).toMatchObject({ retry: false, exitCode: 3 });
+    expect(j('JobId=7 JobState=FAILED ExitCode=0:9')).toMatchObject({ retry: false, exitCode: null, signal: 'SIGKILL' });
+    expect(j('JobId=7 JobState=OUT_OF_MEMORY ExitCode=0:0')).toMatchObject({ retry: false, signal: 'SIGKILL' });
+    expect(j('JobId=7 JobState=TIMEOUT ExitCode=0:15')).toMatchObject({ retry: false, timedOut: true });
+    expect(j('JobId=7 JobState=FAILED Reason=JobLaunchFailure ExitCode=0:0').spawnError).toMatch(/before the command ran \(JobLaunchFailure\)/);
+  });
+});
