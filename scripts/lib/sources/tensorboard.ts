@@ -67,9 +67,14 @@ export function tensorboardSource(spec: TensorboardSourceSpec): MetricSource {
       if (files.length === 0) return fail(`${label}: no event files written under ${spec.dir} by this sample`);
       const events: ScalarEvent[] = [];
       const warnings: string[] = [];
+      const seen = new Set<string>();
+      const want = (t: string): boolean => {
+        if (seen.size < 8) seen.add(t);
+        return t === spec.tag;
+      };
       for (const file of files) {
         try {
-          const scan = await readEventFile(file, (t) => t === spec.tag);
+          const scan = await readEventFile(file, want);
           events.push(...scan.events);
           for (const w of scan.warnings) warnings.push(`${label}: ${path.relative(sample.cwd, file)}: ${w}`);
         } catch (e) {
@@ -79,7 +84,11 @@ export function tensorboardSource(spec: TensorboardSourceSpec): MetricSource {
       const finite = events.filter((e) => Number.isFinite(e.value));
       if (finite.length < events.length) warnings.push(`${label}: ignored ${events.length - finite.length} non-finite value(s)`);
       if (finite.length === 0) {
-        const why = events.length > 0 ? 'has only non-finite values' : `has no scalar tag ${JSON.stringify(spec.tag)}`;
+        const tags = [...seen].filter((t) => t !== spec.tag).map((t) => JSON.stringify(clip(t, 30)));
+        const why =
+          events.length > 0
+            ? 'hold only non-finite values'
+            : `hold no scalar tag ${JSON.stringify(spec.tag)}${tags.length ? ` (tags seen: ${tags.join(', ')})` : ''}`;
         return fail(`${label}: ${files.length} event file(s) ${why}`);
       }
       return reading(new Map([[spec.metric, [pickScalar(finite, spec.pick)]]]), warnings);

@@ -98,6 +98,16 @@ const DT_INT32 = 3;
 const DT_INT64 = 9;
 const DT_HALF = 19;
 
+/** A float32 as the shortest decimal that reads back to it (0.9, not 0.8999999761581421). */
+export function shortFloat32(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  for (let p = 1; p <= 9; p++) {
+    const y = Number(x.toPrecision(p));
+    if (Math.fround(y) === x) return y;
+  }
+  return x;
+}
+
 function halfToNumber(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
@@ -140,7 +150,7 @@ export function tensorScalar(buf: Uint8Array): number | null {
   for (const f of fields(buf)) {
     if (f.no === 1 && f.wire === 0) dtype = f.int;
     else if (f.no === 4 && f.wire === 2) content = f.bytes;
-    else if (f.no === 5) vals.push(...repeated(f, 4, (v, at) => v.getFloat32(at, true), buf));
+    else if (f.no === 5) vals.push(...repeated(f, 4, (v, at) => shortFloat32(v.getFloat32(at, true)), buf));
     else if (f.no === 6) vals.push(...repeated(f, 8, (v, at) => v.getFloat64(at, true), buf));
     else if (f.no === 7) vals.push(...packedVarints(f));
     else if (f.no === 10) vals.push(...packedVarints(f));
@@ -150,7 +160,7 @@ export function tensorScalar(buf: Uint8Array): number | null {
     const v = view(content);
     const size = dtype === DT_FLOAT || dtype === DT_INT32 ? 4 : dtype === DT_DOUBLE || dtype === DT_INT64 ? 8 : dtype === DT_HALF ? 2 : 0;
     if (size === 0 || content.length !== size) return null;
-    if (dtype === DT_FLOAT) return v.getFloat32(0, true);
+    if (dtype === DT_FLOAT) return shortFloat32(v.getFloat32(0, true));
     if (dtype === DT_DOUBLE) return v.getFloat64(0, true);
     if (dtype === DT_INT32) return v.getInt32(0, true);
     if (dtype === DT_INT64) return Number(v.getBigInt64(0, true));
@@ -184,7 +194,7 @@ export function eventScalars(data: Uint8Array): ScalarEvent[] {
       let value: number | null = null;
       for (const g of fields(f.bytes)) {
         if (g.no === 1 && g.wire === 2) tag = Buffer.from(g.bytes).toString('utf8');
-        else if (g.no === 2 && g.wire === 5) value = view(f.bytes).getFloat32(g.at, true);
+        else if (g.no === 2 && g.wire === 5) value = shortFloat32(view(f.bytes).getFloat32(g.at, true));
         else if (g.no === 8 && g.wire === 2) value = tensorScalar(g.bytes);
       }
       if (value !== null) out.push({ tag, step, wallTime, value });
