@@ -125,7 +125,7 @@ describe('tensorboard event files', () => {
     const file = path.join(dir, 'runs/events.out.tfevents.1.host');
     const good = frame(event(1, 1, [{ tag: 'val/loss', simple: 3 }]));
     const corrupt = frame(event(2, 2, [{ tag: 'val/loss', simple: 1 }]));
-    corrupt[corrupt.length - 6] ^= 0xff; // a data byte
+    corrupt.writeUInt8(corrupt.readUInt8(corrupt.length - 6) ^ 0xff, corrupt.length - 6); // a data byte
     const later = frame(event(3, 3, [{ tag: 'val/loss', simple: 2 }]));
     const truncated = frame(event(4, 4, [{ tag: 'val/loss', simple: 0 }])).subarray(0, 20);
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -137,7 +137,7 @@ describe('tensorboard event files', () => {
       warnings: ['tensorboard runs#val/loss: runs/events.out.tfevents.1.host: 1 record(s) failed their CRC check and were skipped'],
     });
     const badLen = Buffer.from(good);
-    badLen[9] ^= 0x01; // the length's CRC
+    badLen.writeUInt8(badLen.readUInt8(9) ^ 0x01, 9); // the length's CRC
     fs.writeFileSync(file, Buffer.concat([badLen, later]));
     const r2 = await tensorboardSource(spec({})).read(sample(dir));
     expect(r2.ok).toBe(false);

@@ -28,7 +28,8 @@ export interface JunitTotals {
   time?: number;
 }
 
-type Counts = { tests: number; failures: number; errors: number; skipped: number; time?: number };
+const FIELDS = ['tests', 'failures', 'errors', 'skipped', 'time'] as const;
+type Field = (typeof FIELDS)[number];
 
 /** A count or duration attribute; tolerates Surefire's `1,234.5` thousands separators. */
 function attrNumber(attrs: Map<string, string>, name: string): number | undefined {
@@ -39,49 +40,37 @@ function attrNumber(attrs: Map<string, string>, name: string): number | undefine
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
-function countsOf(attrs: Map<string, string>): Counts | null {
-  const tests = attrNumber(attrs, 'tests');
-  if (tests === undefined) return null;
-  const c: Counts = {
-    tests,
-    failures: attrNumber(attrs, 'failures') ?? 0,
-    errors: attrNumber(attrs, 'errors') ?? 0,
-    // Some writers say `disabled` or `skips` for skipped tests.
-    skipped: attrNumber(attrs, 'skipped') ?? attrNumber(attrs, 'skips') ?? attrNumber(attrs, 'disabled') ?? 0,
-  };
-  const time = attrNumber(attrs, 'time');
-  if (time !== undefined) c.time = time;
-  return c;
+function field(attrs: Map<string, string>, f: Field): number | undefined {
+  // Some writers say `disabled` or `skips` for skipped tests.
+  if (f === 'skipped') return attrNumber(attrs, 'skipped') ?? attrNumber(attrs, 'skips') ?? attrNumber(attrs, 'disabled');
+  return attrNumber(attrs, f);
 }
 
-function add(a: Counts, b: Counts): Counts {
-  const out: Counts = { tests: a.tests + b.tests, failures: a.failures + b.failures, errors: a.errors + b.errors, skipped: a.skipped + b.skipped };
-  if (a.time !== undefined || b.time !== undefined) out.time = (a.time ?? 0) + (b.time ?? 0);
-  return out;
-}
-
-/** Totals of a JUnit report, or a reason it has none. */
+/**
+ * Totals of a JUnit report, or a reason it has none. Each figure comes from
+ * the root's attribute when it has one, else from the sum over the top-level
+ * <testsuite> elements when all of them have it, else from counting test cases.
+ * (vitest's root, for one, gives tests and failures but not skipped.)
+ */
 export function junitTotals(xml: string): JunitTotals | string {
   let root: Tag | null = null;
-  let suites: Counts | null = null;
-  let allSuitesCounted = true;
-  const cases: Counts = { tests: 0, failures: 0, errors: 0, skipped: 0 };
+  const suites = new Map<Field, { sum: number; all: boolean }>(FIELDS.map((f) => [f, { sum: 0, all: true }]));
+  let suiteCount = 0;
+  const cases = { tests: 0, failures: 0, errors: 0, skipped: 0 };
   let inCase = -1;
   let caseState: 'passed' | 'failure' | 'error' | 'skipped' = 'passed';
-  const closeCase = (): void => {
-    cases.tests++;
-    if (caseState === 'failure') cases.failures++;
-    else if (caseState === 'error') cases.errors++;
-    else if (caseState === 'skipped') cases.skipped++;
-  };
   walkTags(
     xml,
     (tag) => {
       if (tag.depth === 0) root = tag;
       if (tag.depth === 1 && tag.name === 'testsuite') {
-        const c = countsOf(tag.attrs);
-        if (c) suites = suites ? add(suites, c) : c;
-        else allSuitesCounted = false;
+        suiteCount++;
+        for (const f of FIELDS) {
+          const v = field(tag.attrs, f);
+          const acc = suites.get(f) as { sum: number; all: boolean };
+          if (v === undefined) acc.all = false;
+          else acc.sum += v;
+        }
       }
       if (tag.name === 'testcase' && inCase < 0) {
         inCase = tag.depth;
@@ -94,24 +83,32 @@ export function junitTotals(xml: string): JunitTotals | string {
       }
     },
     (name, depth) => {
-      if (name === 'testcase' && depth === inCase) {
-        closeCase();
-        inCase = -1;
-      }
+      if (name !== 'testcase' || depth !== inCase) return;
+      cases.tests++;
+      if (caseState !== 'passed') cases[caseState === 'failure' ? 'failures' : caseState === 'error' ? 'errors' : 'skipped']++;
+      inCase = -1;
     },
   );
   const r = root as Tag | null;
   if (!r) return 'has no XML element';
   if (r.name !== 'testsuites' && r.name !== 'testsuite') return `has root <${r.name}>, not <testsuites> or <testsuite>`;
-  const fromRoot = countsOf(r.attrs);
-  const totals = fromRoot ?? (suites && allSuitesCounted ? suites : cases);
-  if (totals.time === undefined && !fromRoot && suites) {
-    const t = (suites as Counts).time;
-    if (t !== undefined) totals.time = t;
-  }
-  const passed = Math.max(0, totals.tests - totals.failures - totals.errors - totals.skipped);
-  const out: JunitTotals = { tests: totals.tests, failures: totals.failures, errors: totals.errors, skipped: totals.skipped, passed };
-  if (totals.time !== undefined) out.time = totals.time;
+  const pickField = (f: Field): number | undefined => {
+    const fromRoot = field(r.attrs, f);
+    if (fromRoot !== undefined) return fromRoot;
+    const s = suites.get(f) as { sum: number; all: boolean };
+    if (suiteCount > 0 && s.all) return s.sum;
+    return f === 'time' ? undefined : cases[f];
+  };
+  const out: JunitTotals = {
+    tests: pickField('tests') as number,
+    failures: pickField('failures') as number,
+    errors: pickField('errors') as number,
+    skipped: pickField('skipped') as number,
+    passed: 0,
+  };
+  out.passed = Math.max(0, out.tests - out.failures - out.errors - out.skipped);
+  const time = pickField('time');
+  if (time !== undefined) out.time = time;
   return out;
 }
 
