@@ -89,7 +89,9 @@ export function tensorboardSource(spec: TensorboardSourceSpec): MetricSource {
           events.length > 0
             ? 'hold only non-finite values'
             : `hold no scalar tag ${JSON.stringify(spec.tag)}${tags.length ? ` (tags seen: ${tags.join(', ')})` : ''}`;
-        return fail(`${label}: ${files.length} event file(s) ${why}`);
+        // A damaged file is the likeliest cause: say so in the reason itself.
+        const damage = warnings.find((w) => /CRC|not a valid Event|cannot read/.test(w));
+        return fail(`${label}: ${files.length} event file(s) ${why}${damage ? `; ${damage.slice(label.length + 2)}` : ''}`);
       }
       return reading(new Map([[spec.metric, [pickScalar(finite, spec.pick)]]]), warnings);
     },
