@@ -1,0 +1,195 @@
+// Helpers shared by the metric sources: spec fields, fresh-file reading,
+// number hygiene and picking one value out of many. No source logic here.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { METRIC_NAME } from '../patterns.ts';
+import type { SourceReading } from './types.ts';
+
+export const MetricNameField = z
+  .string({ error: 'must be a metric name' })
+  .regex(METRIC_NAME, 'must be a metric name: letters, digits, _ . - or µ, starting with a letter');
+
+export const FileField = z.string({ error: 'must be a file path' }).min(1, 'must be a file path (relative to the repository)');
+
+// A result file whose mtime is before the sample started was left by an
+// earlier sample or run. Kernel file timestamps come from a coarse clock that
+// can lag Date.now() by a tick, hence a small slack.
+export const STALE_SLACK_MS = 20;
+
+/** Files the sources read whole (JSON, XML, lcov) are refused past this size. */
+export const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+export type Fresh = { ok: true; path: string; mtimeMs: number } | { ok: false; reason: string };
+
+export function resolveIn(cwd: string, file: string): string {
+  return path.resolve(cwd, file);
+}
+
+export function isFresh(mtimeMs: number, startedAtMs: number): boolean {
+  return mtimeMs >= startedAtMs - STALE_SLACK_MS;
+}
+
+/** Stat a result file and tell whether this sample wrote it. */
+export async function freshFile(label: string, cwd: string, file: string, startedAtMs: number): Promise<Fresh> {
+  const abs = resolveIn(cwd, file);
+  let st;
+  try {
+    st = await fs.stat(abs);
+  } catch {
+    return { ok: false, reason: `${label}: ${file} was not written` };
+  }
+  if (!st.isFile()) return { ok: false, reason: `${label}: ${file} is not a file` };
+  if (!isFresh(st.mtimeMs, startedAtMs)) {
+    return { ok: false, reason: `${label}: ${file} is stale (last written before this sample started)` };
+  }
+  if (st.size > MAX_FILE_BYTES) return { ok: false, reason: `${label}: ${file} is larger than ${MAX_FILE_BYTES >> 20} MiB` };
+  return { ok: true, path: abs, mtimeMs: st.mtimeMs };
+}
+
+/** The text of a fresh result file, or why there is none. */
+export async function readFreshText(
+  label: string,
+  cwd: string,
+  file: string,
+  startedAtMs: number,
+): Promise<{ ok: true; text: string } | { ok: false; reason: string }> {
+  const f = await freshFile(label, cwd, file, startedAtMs);
+  if (!f.ok) return f;
+  try {
+    return { ok: true, text: await fs.readFile(f.path, 'utf8') };
+  } catch (e) {
+    return { ok: false, reason: `${label}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
+  }
+}
+
+// Python's json module writes NaN, Infinity and -Infinity as bare words,
+// which JSON.parse refuses. They become this marker string so the reader can
+// warn about the value instead of losing the whole file.
+export const NON_FINITE_MARK = '\u0000non-finite:';
+
+/** JSON.parse that also accepts Python's NaN / Infinity literals (as marked strings). */
+export function parseJsonLenient(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (first) {
+    let out = '';
+    let i = 0;
+    let changed = false;
+    while (i < text.length) {
+      const c = text[i] as string;
+      if (c === '"') {
+        let j = i + 1;
+        while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+        out += text.slice(i, j + 1);
+        i = j + 1;
+        continue;
+      }
+      const m = /^(-?Infinity|NaN)/.exec(text.slice(i, i + 9));
+      if (m) {
+        out += JSON.stringify(NON_FINITE_MARK + m[1]);
+        i += (m[1] as string).length;
+        changed = true;
+        continue;
+      }
+      out += c;
+      i++;
+    }
+    if (!changed) throw first;
+    return JSON.parse(out);
+  }
+}
+
+/** A JSON value as a number: finite numbers pass, Python's non-finite literals warn, anything else is null. */
+export function asNumber(v: unknown): { value: number } | { nonFinite: string } | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? { value: v } : { nonFinite: String(v) };
+  if (typeof v === 'string' && v.startsWith(NON_FINITE_MARK)) return { nonFinite: v.slice(NON_FINITE_MARK.length) };
+  return null;
+}
+
+// Plain decimals only, as benchmarks print them: no hex, no empty string.
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NON_FINITE_WORD = /^[+-]?(?:nan|inf|infinity)$/i;
+
+/** Text captured from output as a number. */
+export function parseDecimal(text: string): { value: number } | { nonFinite: string } | { notANumber: string } {
+  const s = text.trim();
+  if (NON_FINITE_WORD.test(s)) return { nonFinite: s };
+  if (!DECIMAL.test(s)) return { notANumber: s };
+  const value = Number(s);
+  return Number.isFinite(value) ? { value } : { nonFinite: s };
+}
+
+/** Keep the finite values; one warning for those dropped. */
+export function finiteOnly(label: string, what: string, values: number[], warnings: string[]): number[] {
+  const kept = values.filter((v) => Number.isFinite(v));
+  if (kept.length < values.length) warnings.push(`${label}: ignored ${values.length - kept.length} non-finite value(s) of ${what}`);
+  return kept;
+}
+
+export const Pick = z.enum(['last', 'first', 'min', 'max', 'all'], {
+  error: 'must be one of last, first, min, max, all',
+});
+export type Pick = z.infer<typeof Pick>;
+
+/** One value (or all of them) out of a series in the order it was produced. */
+export function pick(values: number[], how: Pick): number[] {
+  if (values.length === 0) return [];
+  switch (how) {
+    case 'all':
+      return values;
+    case 'first':
+      return [values[0] as number];
+    case 'last':
+      return [values[values.length - 1] as number];
+    case 'min':
+      return [values.reduce((a, b) => Math.min(a, b))];
+    case 'max':
+      return [values.reduce((a, b) => Math.max(a, b))];
+  }
+}
+
+export function fail(reason: string): SourceReading {
+  return { ok: false, reason };
+}
+
+/** Short form of user text for labels and reasons. */
+export function clip(s: string, max = 60): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/** A reading built from a Map, so metric names never touch Object.prototype. */
+export function reading(found: Map<string, number[]>, warnings: string[]): SourceReading {
+  return { ok: true, metrics: Object.fromEntries(found), warnings };
+}
+
+/** Optional prefix for sources that emit fixed metric names (junit, coverage). */
+export const PrefixField = z
+  .string({ error: 'must be a string' })
+  .regex(/^[A-Za-z_µ][\w.µ-]{0,31}$/, 'must start with a letter and hold only letters, digits, _ . - (max 32)')
+  .optional();
+
+/** A 0-based index or an exact name, shared by the benchmark-tool sources. */
+export const Selector = z.union([z.number().int().min(0), z.string().min(1)], {
+  error: 'must be a 0-based index or an exact name',
+});
+
+/** Pick one entry of a list by index or name, or say why none could be picked. */
+export function choose<T>(
+  items: T[],
+  nameOf: (t: T) => string,
+  sel: number | string | undefined,
+  what: string,
+): { item: T } | { reason: string } {
+  const names = items.map(nameOf);
+  const list = names.slice(0, 5).map((n) => JSON.stringify(clip(n, 40))).join(', ') + (names.length > 5 ? ', …' : '');
+  if (sel === undefined) {
+    if (items.length === 1) return { item: items[0] as T };
+    return { reason: items.length === 0 ? `has no ${what}s` : `has ${items.length} ${what}s (${list}); choose one by index or name` };
+  }
+  if (typeof sel === 'number') {
+    return sel < items.length ? { item: items[sel] as T } : { reason: `has no ${what} #${sel} (it has ${items.length}: ${list})` };
+  }
+  const i = names.indexOf(sel);
+  return i >= 0 ? { item: items[i] as T } : { reason: `has no ${what} named ${JSON.stringify(sel)} (it has ${list})` };
+}

@@ -1,0 +1,88 @@
+// `google-benchmark`: one benchmark from Google Benchmark's JSON output
+// (`--benchmark_out=FILE --benchmark_out_format=json`, or
+// `--benchmark_format=json` redirected to a file). With --benchmark_repetitions
+// each repetition (run_type "iteration") is a sample; a file with aggregates
+// only gives its `statistic` (mean by default). Times are converted to `unit`
+// so a benchmark that changes its own ->Unit() cannot fake a speed-up.
+import { z } from 'zod';
+import { asNumber, choose, clip, fail, FileField, MetricNameField, parseJsonLenient, readFreshText, reading, Selector } from './common.ts';
+import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
+
+export const GoogleBenchmarkSourceSpec = z
+  .object({
+    kind: z.literal('google-benchmark'),
+    file: FileField,
+    metric: MetricNameField,
+    /** The benchmark's run_name (e.g. "BM_sort/1024") or its 0-based index; needed when there are several. */
+    benchmark: Selector.optional(),
+    /** real_time, cpu_time, or a user counter such as items_per_second. */
+    field: z.string().min(1, 'must name a field such as real_time').default('real_time'),
+    unit: z.enum(['ns', 'us', 'ms', 's'], { error: 'must be one of ns, us, ms, s' }).default('ns'),
+    /** The aggregate used when the file has no per-repetition entries. */
+    statistic: z.string().min(1).default('mean'),
+  })
+  .strict();
+export type GoogleBenchmarkSourceSpec = z.infer<typeof GoogleBenchmarkSourceSpec>;
+
+type Entry = Record<string, unknown>;
+
+const runName = (e: Entry): string => String(e.run_name ?? e.name ?? '');
+
+export function googleBenchmarkValues(doc: unknown, spec: GoogleBenchmarkSourceSpec): { values: number[]; warnings: string[] } | string {
+  const list = (doc as { benchmarks?: unknown } | null)?.benchmarks;
+  if (!Array.isArray(list)) return 'has no "benchmarks" list (not Google Benchmark JSON?)';
+  const entries = (list as Entry[]).filter((e) => e !== null && typeof e === 'object');
+  const names = [...new Set(entries.map(runName))];
+  const which = choose(names, (n) => n, spec.benchmark, 'benchmark');
+  if ('reason' in which) return which.reason;
+  const name = which.item;
+  const mine = entries.filter((e) => runName(e) === name && e.error_occurred !== true);
+  if (mine.length === 0) return `benchmark ${JSON.stringify(clip(name, 40))} reported an error`;
+  const reps = mine.filter((e) => (e.run_type ?? 'iteration') === 'iteration');
+  const warnings: string[] = [];
+  let chosen = reps;
+  if (reps.length === 0) {
+    chosen = mine.filter((e) => e.aggregate_name === spec.statistic);
+    if (chosen.length === 0) return `benchmark ${JSON.stringify(clip(name, 40))} has no repetitions and no ${spec.statistic} aggregate`;
+    warnings.push(`google-benchmark: no per-repetition entries for ${clip(name, 40)}; used its ${spec.statistic}`);
+  }
+  const isTime = spec.field === 'real_time' || spec.field === 'cpu_time';
+  const values: number[] = [];
+  let bad = 0;
+  for (const e of chosen) {
+    const n = asNumber(e[spec.field]);
+    if (!n) return `benchmark ${JSON.stringify(clip(name, 40))} has no numeric field ${JSON.stringify(spec.field)}`;
+    if (!('value' in n)) {
+      bad++;
+      continue;
+    }
+    const factor = isTime ? UNIT_NS[String(e.time_unit ?? 'ns')] : 1;
+    if (factor === undefined) return `benchmark ${JSON.stringify(clip(name, 40))} has an unknown time_unit ${JSON.stringify(e.time_unit)}`;
+    values.push(isTime ? (n.value * factor) / (UNIT_NS[spec.unit] as number) : n.value);
+  }
+  if (bad > 0) warnings.push(`google-benchmark: ignored ${bad} non-finite ${spec.field} value(s)`);
+  if (values.length === 0) return `benchmark ${JSON.stringify(clip(name, 40))} has no finite ${spec.field}`;
+  return { values, warnings };
+}
+
+export function googleBenchmarkSource(spec: GoogleBenchmarkSourceSpec): MetricSource {
+  const label = `google-benchmark ${clip(spec.file, 40)}`;
+  return {
+    label,
+    async read(sample: SampleOutput): Promise<SourceReading> {
+      const text = await readFreshText(label, sample.cwd, spec.file, sample.startedAtMs);
+      if (!text.ok) return text;
+      let doc: unknown;
+      try {
+        doc = parseJsonLenient(text.text);
+      } catch (e) {
+        return fail(`${label}: not valid JSON (${clip((e as Error).message, 80)})`);
+      }
+      const r = googleBenchmarkValues(doc, spec);
+      if (typeof r === 'string') return fail(`${label}: ${r}`);
+      return reading(new Map([[spec.metric, r.values]]), r.warnings);
+    },
+  };
+}

@@ -1,0 +1,76 @@
+// `json`: numbers from a JSON file the benchmark wrote, each metric by a
+// path into it (syntax in json-path.ts). A path that ends on an array of
+// numbers gives one sample per element.
+import { z } from 'zod';
+import { asNumber, clip, fail, FileField, MetricNameField, parseJsonLenient, readFreshText, reading } from './common.ts';
+import { getJsonPath, parseJsonPath, type Segment } from './json-path.ts';
+import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+
+const PathField = z.string({ error: 'must be a path into the JSON, e.g. "results[0].mean"' }).superRefine((p, ctx) => {
+  const r = parseJsonPath(p);
+  if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: `bad path: ${r}` });
+});
+
+export const JsonSourceSpec = z
+  .object({
+    kind: z.literal('json'),
+    file: FileField,
+    /** metric name → path into the document. */
+    metrics: z
+      .record(MetricNameField, PathField, { error: 'must map metric names to paths, e.g. {val_loss: "results.val_loss"}' })
+      .refine((m) => Object.keys(m).length > 0, 'must name at least one metric'),
+  })
+  .strict();
+export type JsonSourceSpec = z.infer<typeof JsonSourceSpec>;
+
+/** A JSON value as samples: a number, or an array of numbers. */
+export function numbersOf(v: unknown): { values: number[]; nonFinite: number } | string {
+  const items = Array.isArray(v) ? v : [v];
+  if (Array.isArray(v) && v.length === 0) return 'an empty array';
+  const values: number[] = [];
+  let nonFinite = 0;
+  for (const item of items) {
+    const n = asNumber(item);
+    if (n === null) return Array.isArray(v) ? `an array holding ${describe(item)}` : describe(item);
+    if ('value' in n) values.push(n.value);
+    else nonFinite++;
+  }
+  return { values, nonFinite };
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${clip(JSON.stringify(v), 30)}`;
+}
+
+export function jsonSource(spec: JsonSourceSpec): MetricSource {
+  const paths = Object.entries(spec.metrics).map(([name, p]) => [name, parseJsonPath(p) as Segment[], p] as const);
+  const label = `json ${clip(spec.file, 40)}`;
+  return {
+    label,
+    async read(sample: SampleOutput): Promise<SourceReading> {
+      const text = await readFreshText(label, sample.cwd, spec.file, sample.startedAtMs);
+      if (!text.ok) return text;
+      let doc: unknown;
+      try {
+        doc = parseJsonLenient(text.text);
+      } catch (e) {
+        return fail(`${label}: not valid JSON (${clip((e as Error).message, 80)})`);
+      }
+      const found = new Map<string, number[]>();
+      const warnings: string[] = [];
+      for (const [name, segs, raw] of paths) {
+        const got = getJsonPath(doc, segs);
+        if ('missing' in got) return fail(`${label}: no value at ${raw} (missing ${got.missing})`);
+        const nums = numbersOf(got.value);
+        if (typeof nums === 'string') return fail(`${label}: ${raw} is ${nums}, not a number`);
+        if (nums.nonFinite > 0) warnings.push(`${label}: ignored ${nums.nonFinite} non-finite value(s) at ${raw}`);
+        if (nums.values.length === 0) return fail(`${label}: ${raw} holds only non-finite values`);
+        found.set(name, nums.values);
+      }
+      return reading(found, warnings);
+    },
+  };
+}

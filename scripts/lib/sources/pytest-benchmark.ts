@@ -1,0 +1,83 @@
+// `pytest-benchmark`: one test's timings (seconds) from `--benchmark-json=FILE`.
+// The per-round times (`stats.data`, present unless the run disabled it) are
+// the samples; without them the chosen statistic (mean by default) is used.
+import { z } from 'zod';
+import { asNumber, choose, clip, fail, FileField, MetricNameField, parseJsonLenient, readFreshText, reading, Selector } from './common.ts';
+import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+
+/** At most this many rounds become samples (fast functions run thousands of rounds). */
+export const MAX_ROUNDS = 10_000;
+
+export const PytestBenchmarkSourceSpec = z
+  .object({
+    kind: z.literal('pytest-benchmark'),
+    file: FileField,
+    metric: MetricNameField,
+    /** The test's name, its fullname (`test_x.py::test_sum`), or its 0-based index; needed when there are several. */
+    benchmark: Selector.optional(),
+    statistic: z.enum(['mean', 'median', 'min', 'max'], { error: 'must be one of mean, median, min, max' }).default('mean'),
+  })
+  .strict();
+export type PytestBenchmarkSourceSpec = z.infer<typeof PytestBenchmarkSourceSpec>;
+
+type Entry = { name?: unknown; fullname?: unknown; stats?: Record<string, unknown> };
+
+export function pytestBenchmarkValues(doc: unknown, spec: PytestBenchmarkSourceSpec): { values: number[]; warnings: string[] } | string {
+  const list = (doc as { benchmarks?: unknown } | null)?.benchmarks;
+  if (!Array.isArray(list)) return 'has no "benchmarks" list (not pytest-benchmark JSON?)';
+  const entries = list as Entry[];
+  let sel = spec.benchmark;
+  // A fullname selects too.
+  if (typeof sel === 'string') {
+    const i = entries.findIndex((e) => e?.fullname === sel);
+    if (i >= 0) sel = i;
+  }
+  const which = choose(entries, (e) => String(e?.name ?? ''), sel, 'benchmark');
+  if ('reason' in which) return which.reason;
+  const e = which.item;
+  const name = JSON.stringify(clip(String(e.name), 40));
+  const stats = e.stats;
+  if (!stats || typeof stats !== 'object') return `benchmark ${name} has no stats`;
+  const warnings: string[] = [];
+  let raw: unknown[];
+  if (Array.isArray(stats.data) && stats.data.length > 0) {
+    raw = stats.data;
+    if (raw.length > MAX_ROUNDS) {
+      warnings.push(`pytest-benchmark: used the last ${MAX_ROUNDS} of ${raw.length} rounds of ${name}`);
+      raw = raw.slice(-MAX_ROUNDS);
+    }
+  } else {
+    raw = [stats[spec.statistic]];
+    warnings.push(`pytest-benchmark: no per-round data for ${name}; used its ${spec.statistic}`);
+  }
+  const values: number[] = [];
+  let bad = 0;
+  for (const v of raw) {
+    const n = asNumber(v);
+    if (n && 'value' in n) values.push(n.value);
+    else bad++;
+  }
+  if (bad > 0) warnings.push(`pytest-benchmark: ignored ${bad} value(s) of ${name} that are not finite numbers`);
+  if (values.length === 0) return `benchmark ${name} has no finite timing`;
+  return { values, warnings };
+}
+
+export function pytestBenchmarkSource(spec: PytestBenchmarkSourceSpec): MetricSource {
+  const label = `pytest-benchmark ${clip(spec.file, 40)}`;
+  return {
+    label,
+    async read(sample: SampleOutput): Promise<SourceReading> {
+      const text = await readFreshText(label, sample.cwd, spec.file, sample.startedAtMs);
+      if (!text.ok) return text;
+      let doc: unknown;
+      try {
+        doc = parseJsonLenient(text.text);
+      } catch (e) {
+        return fail(`${label}: not valid JSON (${clip((e as Error).message, 80)})`);
+      }
+      const r = pytestBenchmarkValues(doc, spec);
+      if (typeof r === 'string') return fail(`${label}: ${r}`);
+      return reading(new Map([[spec.metric, r.values]]), r.warnings);
+    },
+  };
+}

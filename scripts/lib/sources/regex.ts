@@ -1,0 +1,165 @@
+// `regex`: numbers printed in the benchmark's own words (`val_loss: 1.23`).
+// The sample's slice of the run log is streamed line by line (\n or \r ends a
+// line, so progress bars count as lines); lines longer than a cap are skipped
+// so a careless pattern cannot backtrack for minutes over a huge line.
+import fs from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import { z } from 'zod';
+import { clip, fail, MetricNameField, parseDecimal, Pick, reading } from './common.ts';
+import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+
+export const DEFAULT_MAX_LINE = 4096;
+/** `pick: all` keeps at most this many values (a log that prints every step could have millions). */
+export const MAX_ALL_VALUES = 100_000;
+
+function groupCount(pattern: string, flags: string): number | string {
+  try {
+    new RegExp(pattern, flags);
+    // An alternative that always matches the empty string reveals the group count.
+    const m = new RegExp(`${pattern}|`, flags).exec('');
+    return (m?.length ?? 1) - 1;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+export const RegexSourceSpec = z
+  .object({
+    kind: z.literal('regex'),
+    metric: MetricNameField,
+    pattern: z.string({ error: 'must be a regular expression (string)' }).min(1, 'must not be empty'),
+    flags: z
+      .string()
+      .regex(/^(?!.*(.).*\1)[imsu]*$/, 'may only hold the flags i, m, s, u (each once)')
+      .default(''),
+    /** Which capture group holds the number (1-based). */
+    group: z.number().int().min(1, 'must be 1 or more').default(1),
+    pick: Pick.default('last'),
+    max_line_length: z.number().int().min(16).max(1_048_576).default(DEFAULT_MAX_LINE),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const n = groupCount(s.pattern, s.flags);
+    if (typeof n === 'string') ctx.addIssue({ code: 'custom', path: ['pattern'], message: `is not a valid regular expression: ${n}` });
+    else if (n === 0) ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'needs a capture group around the number, e.g. "val_loss: ([0-9.eE+-]+)"' });
+    else if (s.group > n) ctx.addIssue({ code: 'custom', path: ['group'], message: `is ${s.group} but the pattern has ${n} capture group(s)` });
+  });
+export type RegexSourceSpec = z.infer<typeof RegexSourceSpec>;
+
+/** Call `onLine` for each line of the byte range [start, end) of a file, skipping over-long lines. */
+export async function scanLines(
+  file: string,
+  start: number,
+  end: number,
+  maxLine: number,
+  onLine: (line: string) => void,
+): Promise<{ skipped: number }> {
+  let skipped = 0;
+  if (end <= start) return { skipped };
+  const decoder = new StringDecoder('utf8');
+  let buf = '';
+  let overlong = false;
+  const flushPiece = (piece: string, complete: boolean): void => {
+    if (overlong || buf.length + piece.length > maxLine) {
+      overlong = true;
+      buf = '';
+    } else buf += piece;
+    if (!complete) return;
+    if (overlong) skipped++;
+    else onLine(buf);
+    buf = '';
+    overlong = false;
+  };
+  const feed = (text: string): void => {
+    let from = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10 || c === 13) {
+        flushPiece(text.slice(from, i), true);
+        from = i + 1;
+      }
+    }
+    if (from < text.length) flushPiece(text.slice(from), false);
+  };
+  const stream = fs.createReadStream(file, { start, end: end - 1, highWaterMark: 64 * 1024 });
+  for await (const chunk of stream) feed(decoder.write(chunk as Buffer));
+  feed(decoder.end());
+  if (buf.length > 0 || overlong) flushPiece('', true);
+  return { skipped };
+}
+
+/** Folds matches as they stream by, so memory stays bounded whatever the log's size. */
+class Picker {
+  private kept: number[] = [];
+  count = 0;
+  nonFinite = 0;
+  dropped = 0;
+  constructor(private readonly how: Pick) {}
+  add(v: number): void {
+    if (!Number.isFinite(v)) {
+      this.nonFinite++;
+      return;
+    }
+    this.count++;
+    const cur = this.kept[0];
+    switch (this.how) {
+      case 'all':
+        if (this.kept.length < MAX_ALL_VALUES) this.kept.push(v);
+        else this.dropped++;
+        return;
+      case 'first':
+        if (cur === undefined) this.kept = [v];
+        return;
+      case 'last':
+        this.kept = [v];
+        return;
+      case 'min':
+        if (cur === undefined || v < cur) this.kept = [v];
+        return;
+      case 'max':
+        if (cur === undefined || v > cur) this.kept = [v];
+        return;
+    }
+  }
+  values(): number[] {
+    return this.kept;
+  }
+}
+
+export function regexSource(spec: RegexSourceSpec): MetricSource {
+  const label = `regex /${clip(spec.pattern, 48)}/`;
+  const re = new RegExp(spec.pattern, `${spec.flags}g`);
+  return {
+    label,
+    async read(sample: SampleOutput): Promise<SourceReading> {
+      const picker = new Picker(spec.pick);
+      const warnings: string[] = [];
+      let nonNumbers = 0;
+      let firstBad = '';
+      let skipped: number;
+      try {
+        ({ skipped } = await scanLines(sample.log.file, sample.log.start, sample.log.end, spec.max_line_length, (line) => {
+          for (const m of line.matchAll(re)) {
+            const text = m[spec.group];
+            if (text === undefined) continue;
+            const n = parseDecimal(text);
+            if ('value' in n) picker.add(n.value);
+            else if ('nonFinite' in n) picker.add(Number.NaN);
+            else if (nonNumbers++ === 0) firstBad = n.notANumber;
+          }
+        }));
+      } catch (e) {
+        return fail(`${label}: cannot read the output: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+      if (skipped > 0) warnings.push(`${label}: skipped ${skipped} line(s) longer than ${spec.max_line_length} characters`);
+      if (nonNumbers > 0) warnings.push(`${label}: ignored ${nonNumbers} match(es) that are not numbers, e.g. ${JSON.stringify(clip(firstBad, 40))}`);
+      if (picker.nonFinite > 0) warnings.push(`${label}: ignored ${picker.nonFinite} non-finite value(s) of ${spec.metric}`);
+      if (picker.dropped > 0) warnings.push(`${label}: kept the first ${MAX_ALL_VALUES} of ${picker.count} matches`);
+      if (picker.count === 0) {
+        const why = picker.nonFinite > 0 ? 'matched only non-finite values' : nonNumbers > 0 ? 'matched no number' : 'matched nothing';
+        return fail(`${label} ${why} in the output`);
+      }
+      return reading(new Map([[spec.metric, picker.values()]]), warnings);
+    },
+  };
+}

@@ -1,0 +1,99 @@
+// `tensorboard`: one scalar tag from the TensorBoard event files this sample
+// wrote. The log directory is searched (a few levels deep: PyTorch writes
+// runs/<date>_<host>/, Keras logs/train and logs/validation) for
+// `events.out.tfevents.*` files modified since the sample started.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { clip, fail, FileField, isFresh, MetricNameField, reading, resolveIn } from './common.ts';
+import { readEventFile, type ScalarEvent } from './tfevents.ts';
+import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+
+const MAX_DEPTH = 4;
+const MAX_FILES = 1000;
+
+export const TensorboardSourceSpec = z
+  .object({
+    kind: z.literal('tensorboard'),
+    /** The log directory, relative to the repository. */
+    dir: FileField,
+    tag: z.string({ error: 'must be the scalar tag, e.g. "val/loss"' }).min(1, 'must be the scalar tag, e.g. "val/loss"'),
+    metric: MetricNameField,
+    /** `last` is the value at the highest step (the latest write on a tie). */
+    pick: z.enum(['last', 'min', 'max'], { error: 'must be one of last, min, max' }).default('last'),
+  })
+  .strict();
+export type TensorboardSourceSpec = z.infer<typeof TensorboardSourceSpec>;
+
+/** Event files under dir modified since the sample started, oldest first. */
+export async function freshEventFiles(dir: string, startedAtMs: number): Promise<string[]> {
+  const found: { file: string; mtimeMs: number }[] = [];
+  const walk = async (d: string, depth: number): Promise<void> => {
+    let entries;
+    try {
+      entries = await fs.readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (found.length >= MAX_FILES) return;
+      const p = path.join(d, e.name);
+      if (e.isDirectory() && depth < MAX_DEPTH) await walk(p, depth + 1);
+      else if (e.isFile() && e.name.startsWith('events.out.tfevents.')) {
+        const st = await fs.stat(p).catch(() => null);
+        if (st && isFresh(st.mtimeMs, startedAtMs)) found.push({ file: p, mtimeMs: st.mtimeMs });
+      }
+    }
+  };
+  await walk(dir, 0);
+  return found.sort((a, b) => a.mtimeMs - b.mtimeMs || a.file.localeCompare(b.file)).map((f) => f.file);
+}
+
+export function pickScalar(events: ScalarEvent[], how: 'last' | 'min' | 'max'): number {
+  let best = events[0] as ScalarEvent;
+  for (const e of events) {
+    if (how === 'min' ? e.value < best.value : how === 'max' ? e.value > best.value : e.step > best.step || (e.step === best.step && e.wallTime >= best.wallTime)) best = e;
+  }
+  return best.value;
+}
+
+export function tensorboardSource(spec: TensorboardSourceSpec): MetricSource {
+  const label = `tensorboard ${clip(spec.dir, 30)}#${clip(spec.tag, 30)}`;
+  return {
+    label,
+    async read(sample: SampleOutput): Promise<SourceReading> {
+      const dir = resolveIn(sample.cwd, spec.dir);
+      const files = await freshEventFiles(dir, sample.startedAtMs);
+      if (files.length === 0) return fail(`${label}: no event files written under ${spec.dir} by this sample`);
+      const events: ScalarEvent[] = [];
+      const warnings: string[] = [];
+      const seen = new Set<string>();
+      const want = (t: string): boolean => {
+        if (seen.size < 8) seen.add(t);
+        return t === spec.tag;
+      };
+      for (const file of files) {
+        try {
+          const scan = await readEventFile(file, want);
+          events.push(...scan.events);
+          for (const w of scan.warnings) warnings.push(`${label}: ${path.relative(sample.cwd, file)}: ${w}`);
+        } catch (e) {
+          warnings.push(`${label}: cannot read ${path.relative(sample.cwd, file)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        }
+      }
+      const finite = events.filter((e) => Number.isFinite(e.value));
+      if (finite.length < events.length) warnings.push(`${label}: ignored ${events.length - finite.length} non-finite value(s)`);
+      if (finite.length === 0) {
+        const tags = [...seen].filter((t) => t !== spec.tag).map((t) => JSON.stringify(clip(t, 30)));
+        const why =
+          events.length > 0
+            ? 'hold only non-finite values'
+            : `hold no scalar tag ${JSON.stringify(spec.tag)}${tags.length ? ` (tags seen: ${tags.join(', ')})` : ''}`;
+        // A damaged file is the likeliest cause: say so in the reason itself.
+        const damage = warnings.find((w) => /CRC|not a valid Event|cannot read/.test(w));
+        return fail(`${label}: ${files.length} event file(s) ${why}${damage ? `; ${damage.slice(label.length + 2)}` : ''}`);
+      }
+      return reading(new Map([[spec.metric, [pickScalar(finite, spec.pick)]]]), warnings);
+    },
+  };
+}
