@@ -83,3 +83,26 @@ describe('quantiles', () => {
     expect(() => studentTQuantile(0.5, 0)).toThrow(RangeError);
   });
 });
+
+describe('robust estimators', async () => {
+  const { hodgesLehmann, huberLocation, huberVarianceFactor, resolution, winsorizedSd } = await import('../scripts/lib/stats.ts');
+  const { gaussian, mulberry32 } = await import('./helpers/prng.ts');
+  it('Hodges-Lehmann and Huber ignore one wild value', () => {
+    expect(hodgesLehmann([1, 2, 3])).toBe(2);
+    expect(huberLocation([1, 1.1, 0.9, 1, 50], 0.1)).toBeLessThan(1.1);
+  });
+  it('winsorised SD estimates σ on Gaussian data, ignores outliers and does not collapse on ties', () => {
+    const g = gaussian(mulberry32(5));
+    const xs = Array.from({ length: 4000 }, () => g());
+    expect(winsorizedSd(xs)).toBeGreaterThan(0.95);
+    expect(winsorizedSd(xs)).toBeLessThan(1.05);
+    expect(winsorizedSd([...xs.slice(0, 3800), ...Array(200).fill(40)])).toBeLessThan(1.2);
+    expect(winsorizedSd([0, 0, 0, 0, 0, 0, 1, -1, 1, -1])).toBeGreaterThan(0);
+    expect(huberVarianceFactor(xs, 1)).toBeGreaterThan(1);
+    expect(huberVarianceFactor(xs, 1)).toBeLessThan(1.1);
+  });
+  it('resolution is the smallest step between distinct values', () => {
+    expect(resolution([20, 21, 20, 23])).toBe(1);
+    expect(resolution([5, 5])).toBeNull();
+  });
+});

@@ -18,14 +18,51 @@ export const MinImprovement = z.union([
   z.string().regex(/^\d+(\.\d+)?%$/, 'must be a number or a percentage such as "2%"'),
 ]);
 
-export const Guardrail = z.object({
-  metric: MetricName,
-  /** Which way is better for this secondary metric. */
-  direction: Direction.default('lower'),
-  /** Largest tolerated regression against the best, in percent. */
-  max_regression_pct: z.number().min(0).default(5),
-});
+/**
+ * A guardrail on a secondary metric, judged against the segment's BASELINE.
+ * The old shape {metric, direction, max_regression_pct} parses unchanged; a
+ * guardrail with none of the three tolerances keeps the old 5% default.
+ */
+export const Guardrail = z
+  .object({
+    metric: MetricName,
+    /** Which way is better for this secondary metric. */
+    direction: Direction.default('lower'),
+    /** Largest tolerated regression against the baseline, in percent. */
+    max_regression_pct: z.number().min(0).optional(),
+    /** Largest tolerated regression against the baseline, in the metric's unit (works from 0). */
+    max_regression_abs: z.number().min(0).optional(),
+    /** Absolute limit: the value may not go past it (≤ for lower, ≥ for higher), e.g. lint_issues ≤ 12. */
+    limit: z.number().optional(),
+  })
+  .transform((g) =>
+    g.max_regression_pct === undefined && g.max_regression_abs === undefined && g.limit === undefined
+      ? { ...g, max_regression_pct: 5 }
+      : g,
+  );
 export type Guardrail = z.infer<typeof Guardrail>;
+
+/**
+ * A gate: a check run on a candidate. Hard gates run BEFORE the benchmark,
+ * fastest first, and a failure costs no benchmark sample; soft gates run too,
+ * and a failure (or a printed number past `threshold`) blocks the keep but
+ * leaves the measurement in the log.
+ */
+export const Gate = z
+  .object({
+    name: z.string().min(1).max(40),
+    command: z.string().min(1, 'must not be empty'),
+    kind: z.enum(['hard', 'soft']).default('hard'),
+    timeout: z.number().positive().default(300),
+    /** A number the gate prints as `METRIC <metric>=<n>` that must stay within `max`/`min`. */
+    threshold: z
+      .object({ metric: MetricName, max: z.number().optional(), min: z.number().optional() })
+      .strict()
+      .refine((t) => t.max !== undefined || t.min !== undefined, 'needs max or min')
+      .optional(),
+  })
+  .strict();
+export type Gate = z.infer<typeof Gate>;
 
 export const Playbook = z.enum(['rebaseline', 'shrink_scope', 'diagnose', 'pause']);
 export type Playbook = z.infer<typeof Playbook>;
@@ -79,6 +116,12 @@ export const Config = z
     target: z.number().nullable().default(null),
     /** Wall-clock budget for the whole experiment, in seconds. */
     max_wall_clock: z.number().positive().nullable().default(null),
+    /** Wall-clock seconds one decision's samples may take; null = automatic (from the cost of a sample). */
+    sample_budget_s: z.number().positive().nullable().default(null),
+    /** Is the benchmark deterministic? 'auto' decides from identical values (more of them for timings). */
+    deterministic: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+    /** Tiered gates (see Gate). The older `checks` keeps working as a hard gate after the benchmark. */
+    gates: z.array(Gate).default([]),
     health: HealthConfig.default(HealthConfig.parse({})),
     stop_hook: StopHookConfig.default(StopHookConfig.parse({})),
   })

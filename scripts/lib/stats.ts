@@ -109,3 +109,116 @@ export function studentTQuantile(p: number, df: number): number {
   }
   return t;
 }
+
+/**
+ * Hodges-Lehmann location: the median of the Walsh averages (xᵢ + xⱼ)/2, i ≤ j.
+ * Nearly as efficient as the mean on Gaussian data (95%), far better on heavy
+ * tails, and a few wild values move it little (breakdown 29%).
+ */
+export function hodgesLehmann(xs: readonly number[]): number {
+  nonEmpty(xs, 'hodgesLehmann');
+  const w: number[] = [];
+  for (let i = 0; i < xs.length; i++) for (let j = i; j < xs.length; j++) w.push(((xs[i] as number) + (xs[j] as number)) / 2);
+  return median(w);
+}
+
+/** Standard normal density. */
+export function normalPdf(x: number): number {
+  return Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+}
+
+/**
+ * Winsorised standard deviation around 0 of residuals that are already
+ * centred: the `trim` fraction at each end is clipped to the nearest kept
+ * value, then the root mean square is divided by its value for Gaussian data,
+ * so the result estimates σ for Gaussian noise and ignores a few outliers.
+ * Unlike the MAD it does not collapse to 0 when most values tie (coarse clocks).
+ */
+export function winsorizedSd(residuals: readonly number[], trim = 0.15): number {
+  nonEmpty(residuals, 'winsorizedSd');
+  if (!(trim >= 0 && trim < 0.5)) throw new RangeError(`winsorizedSd: trim must be in [0, 0.5), got ${trim}`);
+  const s = [...residuals].sort((a, b) => a - b);
+  const n = s.length;
+  const k = Math.floor(trim * n);
+  const lo = s[k] as number;
+  const hi = s[n - 1 - k] as number;
+  let ss = 0;
+  for (const x of s) {
+    const c = Math.min(hi, Math.max(lo, x));
+    ss += c * c;
+  }
+  return Math.sqrt(ss / n) / winsorizedSdFactor(k / n);
+}
+
+/** E[winsorised X²]^½ for a standard normal X clipped at its t and 1 − t quantiles. */
+function winsorizedSdFactor(t: number): number {
+  if (t === 0) return 1;
+  const c = -normalQuantile(t);
+  return Math.sqrt(1 - 2 * t - 2 * c * normalPdf(c) + 2 * t * c * c);
+}
+
+/**
+ * Resolution of a set of printed values: the smallest positive gap between
+ * two distinct values, or null when all are equal. A coarse clock (whole
+ * milliseconds) or a rounded size shows here as a step far above the scatter.
+ */
+export function resolution(xs: readonly number[]): number | null {
+  const s = [...new Set(xs)].sort((a, b) => a - b);
+  let step: number | null = null;
+  for (let i = 1; i < s.length; i++) {
+    const gap = (s[i] as number) - (s[i - 1] as number);
+    if (gap > 0 && (step === null || gap < step)) step = gap;
+  }
+  return step;
+}
+
+/** Huber's ψ: the identity inside ±c, clipped outside. */
+function huberPsi(r: number, c: number): number {
+  return Math.max(-c, Math.min(c, r));
+}
+
+/**
+ * Huber M-estimate of location with a known scale `s` (> 0) and tuning
+ * constant c (1.5: 96% efficient on Gaussian data; a wild value pulls the
+ * estimate by at most c·s/n). Iteratively reweighted from the median.
+ */
+export function huberLocation(xs: readonly number[], s: number, c = 1.5): number {
+  nonEmpty(xs, 'huberLocation');
+  let m = median(xs);
+  if (!(s > 0)) return m;
+  for (let it = 0; it < 50; it++) {
+    let num = 0;
+    let den = 0;
+    for (const x of xs) {
+      const r = Math.abs(x - m) / s;
+      const w = r <= c ? 1 : c / r;
+      num += w * x;
+      den += w;
+    }
+    const next = num / den;
+    const done = Math.abs(next - m) <= 1e-12 * s;
+    m = next;
+    if (done) break;
+  }
+  return m;
+}
+
+/**
+ * The asymptotic variance factor of the Huber estimate, E[ψ²]/E[ψ']², from
+ * residuals scaled by s: n·Var(estimate) ≈ factor·s². About 1.04 on Gaussian
+ * data; it grows with outliers and lumpy (bimodal) noise, so the standard
+ * error is honest about them. 1 when there is nothing to go by.
+ */
+export function huberVarianceFactor(residuals: readonly number[], s: number, c = 1.5): number {
+  if (residuals.length === 0 || !(s > 0)) return 1;
+  let psi2 = 0;
+  let inside = 0;
+  for (const x of residuals) {
+    const r = x / s;
+    psi2 += huberPsi(r, c) ** 2;
+    if (Math.abs(r) <= c) inside++;
+  }
+  if (inside === 0) return 1;
+  const n = residuals.length;
+  return psi2 / n / (inside / n) ** 2;
+}

@@ -3,6 +3,8 @@
 // guardrail and the agent did not throw it away.
 import type { Direction, Guardrail, RunStatus, Verdict } from './schema.ts';
 import { judgeImprovement, type Noise } from './noise.ts';
+import { blockingGuardrail, type GuardrailCheck } from './guardrails.ts';
+import type { Decision } from './sampling.ts';
 
 export type VerdictInput = {
   status: RunStatus;
@@ -53,7 +55,8 @@ export function brokenGuardrail(
     const value = own(metrics, g.metric);
     if (value === undefined) return `guardrail ${g.metric} missing (best has ${ref})`;
     const r = regressionPct(g.direction, value, ref);
-    if (r > g.max_regression_pct) {
+    // The legacy check knows relative tolerances only; the others are judged by guardrails.ts.
+    if (g.max_regression_pct !== undefined && r > g.max_regression_pct) {
       const by = Number.isFinite(r) ? `${pct(r)}%` : `from 0 to ${value}`;
       return `guardrail ${g.metric} regressed ${by} (max ${g.max_regression_pct}%)`;
     }
@@ -87,4 +90,39 @@ export function decideVerdict(i: VerdictInput): VerdictResult {
   if (broken !== null) return { verdict: 'discard', reason: `${broken}; ${j.reason}`, ...base };
   if (i.discard) return { verdict: 'discard', reason: `discarded by the agent; ${j.reason}`, ...base };
   return { verdict: j.improved ? 'keep' : 'discard', reason: j.reason, ...base };
+}
+
+// ---- The new model (sampling.ts decisions, guardrails.ts checks) ----
+
+/**
+ * Ties: a candidate equal to the best within noise that removes lines (net,
+ * in scope, from the diff) is kept as a simplification. Null when it is not.
+ */
+export function simplificationTie(d: Decision, netLinesRemoved: number): string | null {
+  if (d.keep || !d.tie || !(netLinesRemoved > 0)) return null;
+  const n = Math.round(netLinesRemoved);
+  return `simplification: equal to the best within noise, ${n} line${n === 1 ? '' : 's'} removed (${d.reason})`;
+}
+
+export type CandidateVerdict = { verdict: 'keep' | 'discard'; kind: 'improved' | 'simplification' | 'none'; reason: string };
+
+/**
+ * The verdict of a measured candidate in the new model: kept when the
+ * decision keeps it or it is a simplification tie, unless a guardrail
+ * (against the baseline) or a soft gate blocks it or the agent discards it.
+ */
+export function decideCandidate(i: {
+  decision: Decision;
+  netLinesRemoved: number;
+  guardrails: readonly GuardrailCheck[];
+  softGateFailures: readonly string[];
+  discard: boolean;
+}): CandidateVerdict {
+  const tie = simplificationTie(i.decision, i.netLinesRemoved);
+  const kind = i.decision.keep ? 'improved' : tie !== null ? 'simplification' : 'none';
+  const why = tie ?? i.decision.reason;
+  const blocked = blockingGuardrail(i.guardrails) ?? i.softGateFailures[0] ?? null;
+  if (kind !== 'none' && blocked !== null) return { verdict: 'discard', kind: 'none', reason: `${blocked}; ${why}` };
+  if (i.discard) return { verdict: 'discard', kind: 'none', reason: `discarded by the agent; ${why}` };
+  return { verdict: kind === 'none' ? 'discard' : 'keep', kind, reason: why };
 }

@@ -1,0 +1,186 @@
+// What a segment has learnt about its benchmark's noise, in units that do not
+// depend on the metric's level. Pure: the engine rebuilds it from the ledger
+// (calibrate after the baseline, learn after each decision) and passes it to
+// the plan in sampling.ts. Design and reasons: docs/decisions.md.
+//
+// - Scale: a metric whose values are all positive is compared on the log
+//   scale (relative changes), so a 20× keep does not inflate the noise of the
+//   runs after it; any value ≤ 0 falls back to metric units.
+// - Unit of replication: the INVOCATION. Repeated METRIC lines of one
+//   invocation are summarised by their median first, so run-level noise (each
+//   invocation has its own level) shows up as the scatter it really is.
+// - Scale of the noise: the residuals of paired differences (candidate −
+//   best, measured back to back), pooled over the segment's recent decisions,
+//   summarised by a winsorised SD (robust to outliers, not fooled by ties).
+// - Resolution: the smallest step between printed values; it floors the noise
+//   so a coarse clock printing the same value thrice is not taken as exact.
+import { z } from 'zod';
+
+import { huberVarianceFactor, median, resolution, winsorizedSd } from './stats.ts';
+
+/** Most recent residuals kept in the pool: old enough noise is forgotten. */
+export const POOL_MAX = 64;
+/** Identical invocations that prove a metric that is clearly not a timing deterministic. */
+export const DETERMINISTIC_RUNS_COUNT = 3;
+/** Identical invocations that prove a timing (or memory) metric deterministic. */
+export const DETERMINISTIC_RUNS_TIMING = 8;
+
+export const NoiseModel = z.object({
+  /** 'log' while every value seen is > 0; 'abs' otherwise; null before any value. */
+  scale: z.enum(['log', 'abs']).nullable(),
+  /** Centred residuals of paired differences, in scale units, most recent last. */
+  residuals: z.array(z.number()).max(POOL_MAX),
+  /** Degrees of freedom the residuals carry (≤ their count). */
+  df: z.number().min(0),
+  /** Smallest step between distinct printed values (metric units), null if none seen. */
+  step: z.number().positive().nullable(),
+  /** Level the step is relative to (for the log scale). */
+  level: z.number().nullable(),
+  /** Identical invocation values at the baseline proved the benchmark deterministic. */
+  deterministic: z.boolean(),
+  /** Median seconds of one invocation, when measured. */
+  cost_s: z.number().min(0).nullable(),
+});
+export type NoiseModel = z.infer<typeof NoiseModel>;
+
+export function emptyNoiseModel(): NoiseModel {
+  return { scale: null, residuals: [], df: 0, step: null, level: null, deterministic: false, cost_s: null };
+}
+
+/** One invocation's value: the median of the samples it printed. */
+export function invocationValue(samples: readonly number[]): number {
+  return median(samples);
+}
+
+/** 'log' when every value is positive (relative comparison), else 'abs'. */
+export function scaleFor(values: readonly number[]): 'log' | 'abs' {
+  return values.every((v) => v > 0) ? 'log' : 'abs';
+}
+
+export function toScale(scale: 'log' | 'abs', v: number): number {
+  return scale === 'log' ? Math.log(v) : v;
+}
+
+const TIMING = /(time|ms\b|_ms|_s$|^s$|sec|ns\b|_ns|us\b|_us|µs|latency|duration|elapsed|wall|cpu|rss|heap|mem|throughput|ops|qps|rps|fps|per_s|speed|tokens?_per)/i;
+const COUNT = /(size|bytes|kb\b|_kb|count|lines|loc\b|issues|errors|warnings|instructions|files|deps|score|accuracy|nodes|calls)/i;
+
+/**
+ * Is this metric clearly NOT a timing (a size, a count)? Only then do a few
+ * identical values prove determinism. Timings, memory and throughput need
+ * DETERMINISTIC_RUNS_TIMING identical values; config `deterministic` overrides.
+ */
+export function clearlyNotTiming(metric: string, unit = ''): boolean {
+  const s = `${metric} ${unit}`;
+  return !TIMING.test(s) && COUNT.test(s);
+}
+
+/** Identical invocation values needed before a benchmark counts as deterministic. */
+export function deterministicRunsNeeded(metric: string, unit = ''): number {
+  return clearlyNotTiming(metric, unit) ? DETERMINISTIC_RUNS_COUNT : DETERMINISTIC_RUNS_TIMING;
+}
+
+/** The step of the last printed digit: 20 → 1, 12.25 → 0.01 (a floor when all values tie). */
+export function printedStep(v: number): number {
+  const s = String(Math.abs(v));
+  if (/e/i.test(s)) return Math.abs(v) * 1e-6;
+  const dot = s.indexOf('.');
+  return dot < 0 ? 1 : 10 ** -(s.length - dot - 1);
+}
+
+/**
+ * The noise floor of a paired difference in scale units: two values each
+ * rounded to `step` add step²/12 each, so the difference has at least
+ * step/√6 of scatter. Relative to the level on the log scale.
+ */
+export function resolutionFloor(model: NoiseModel, scale: 'log' | 'abs', level: number): number {
+  if (model.deterministic || model.step === null) return 0;
+  const step = scale === 'log' ? model.step / Math.abs(model.level ?? level) : model.step;
+  return Number.isFinite(step) ? step / Math.sqrt(6) : 0;
+}
+
+/** Scale residuals of one group: d − centre, inflated by √(n/(n−1)) for the lost degree of freedom. */
+export function groupResiduals(xs: readonly number[], centre: number): number[] {
+  const n = xs.length;
+  if (n < 2) return [];
+  const k = Math.sqrt(n / (n - 1));
+  return xs.map((x) => (x - centre) * k);
+}
+
+function addResiduals(model: NoiseModel, residuals: readonly number[], df: number): NoiseModel {
+  const all = [...model.residuals, ...residuals];
+  const kept = all.slice(Math.max(0, all.length - POOL_MAX));
+  return { ...model, residuals: kept, df: Math.min(model.df + df, kept.length) };
+}
+
+function withStep(model: NoiseModel, raw: readonly number[]): NoiseModel {
+  const seen = resolution(raw);
+  const step = seen === null ? (model.step ?? (raw.length ? printedStep(raw[0] as number) : null)) : Math.min(seen, model.step ?? seen);
+  return { ...model, step, level: model.level ?? (raw.length ? median(raw) : null) };
+}
+
+/**
+ * After the baseline run: the unchanged code measured `invocations` times in a
+ * row (each its printed samples). Successive differences of the invocation
+ * values behave as paired differences of a null change, so they seed the
+ * pool (overlapping differences carry about half a degree of freedom each).
+ */
+export function calibrate(
+  model: NoiseModel,
+  invocations: readonly (readonly number[])[],
+  o: { metric: string; unit?: string; deterministic?: 'auto' | boolean; costs_s?: readonly number[] },
+): NoiseModel {
+  const values = invocations.filter((s) => s.length > 0).map(invocationValue);
+  if (values.length === 0) return model;
+  const scale = model.scale === 'abs' ? 'abs' : scaleFor(values);
+  let m: NoiseModel = withStep({ ...model, scale }, invocations.flat());
+  const identical = values.every((v) => v === values[0]) && invocations.every((s) => s.every((x) => x === s[0]));
+  const needed = deterministicRunsNeeded(o.metric, o.unit);
+  const det = o.deterministic ?? 'auto';
+  m.deterministic = det === 'auto' ? identical && values.length >= needed : det && identical;
+  if (o.costs_s && o.costs_s.length) m.cost_s = median(o.costs_s);
+  const z = values.map((v) => toScale(scale, v));
+  const diffs = z.slice(1).map((x, i) => x - (z[i] as number));
+  if (diffs.length >= 1) {
+    const res = diffs.length >= 2 ? groupResiduals(diffs, median(diffs)) : diffs;
+    m = addResiduals(m, res, Math.max(0.5, diffs.length / 2));
+  }
+  return m;
+}
+
+/** After a decision: its paired differences (scale units) join the pool; raw values refine the step. */
+export function learn(
+  model: NoiseModel,
+  o: {
+    diffs: readonly number[];
+    centre: number;
+    raw: readonly number[];
+    costs_s?: readonly number[];
+    /** The plan saw a 'deterministic' benchmark print two values for the same code. */
+    noiseDiscovered?: boolean;
+  },
+): NoiseModel {
+  let m = withStep(model, o.raw);
+  if (o.noiseDiscovered) m = { ...m, deterministic: false };
+  if (o.diffs.length >= 2) {
+    m = addResiduals(m, groupResiduals(o.diffs, o.centre), o.diffs.length - 1);
+    if (o.diffs.some((d) => d !== 0)) m = { ...m, deterministic: false };
+  }
+  if (o.costs_s && o.costs_s.length) m = { ...m, cost_s: median(o.costs_s) };
+  return m;
+}
+
+/**
+ * The scale σ of a paired difference and its degrees of freedom: the pool
+ * plus the current decision's residuals, floored by the resolution; and the
+ * Huber variance factor those residuals imply (outliers and lumps raise it).
+ */
+export function pairNoise(
+  model: NoiseModel,
+  current: readonly number[],
+  floor: number,
+): { sigma: number; df: number; factor: number } {
+  const all = [...model.residuals, ...current];
+  const df = model.df + Math.max(0, current.length - 1);
+  const sigma = Math.max(all.length ? winsorizedSd(all) : 0, floor);
+  return { sigma, df, factor: Math.max(1, huberVarianceFactor(all, sigma)) };
+}

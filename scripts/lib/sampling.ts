@@ -1,0 +1,285 @@
+// The sampling plan and the keep decision on paired, interleaved invocations.
+// Pure: the engine asks `planBaseline` / `planDecision` after every invocation
+// which arm to run next (or gets the decision), and feeds the result to
+// `learn` (noise-model.ts). Design, constants and measured rates:
+// docs/decisions.md and bench/noise.ts.
+//
+// A decision re-measures the best interleaved with the candidate in ABBA
+// order (best, cand, cand, best, best, cand, …). Consecutive invocations form
+// a pair; a pair's difference (candidate − best, scale units, + = better)
+// cancels run-level noise shared by neighbours, and the alternating order
+// cancels a linear drift over every two pairs. The effect is the
+// Huber M-estimate of the differences (robust, and well behaved on lumpy
+// noise); its standard error comes from the segment's pooled residuals. Looks after every pair:
+//   keep early   when effect − min > C_WIN·se        (a clear win)
+//   stop early   when effect + Z_FUTILE·se < what the last look would need
+//   at the last pair (the budget's): keep when effect − min > t(1−α, df)·se.
+import type { Direction } from './schema.ts';
+import { huberLocation, median, studentTQuantile } from './stats.ts';
+import { groupResiduals, invocationValue, pairNoise, resolutionFloor, toScale, type NoiseModel } from './noise-model.ts';
+import { formatSignedPct, signedPct } from './signs.ts';
+
+export type Arm = 'best' | 'candidate';
+/** One invocation of the benchmark: which code it ran, what it printed, how long it took. */
+export type Invocation = { arm: Arm; samples: readonly number[]; duration_s?: number };
+
+/** One-sided level of the final look. */
+export const ALPHA = 0.025;
+/** A clear win stops early above this many standard errors (≈ 1 in 4,000 by chance). */
+export const C_WIN = 3.5;
+/** ... or when every one of ≥ 2 pairs beats the minimum by this many noise SDs. */
+export const C_WIN_PAIR = 3;
+/** Fewest pairs for the estimate-based futility stop. */
+export const FUTILE_MIN_PAIRS = 3;
+/** Fewest pairs for the estimate-based early win (the estimate is robust from there). */
+export const WIN_MIN_PAIRS = 6;
+/** Futility: stop when effect + Z_FUTILE·se is short of what the last look needs. */
+export const Z_FUTILE = 1.75;
+/** Ties: "equal within noise" means the effect is above −TIE_Z·se. */
+export const TIE_Z = 0.5;
+/** Most pairs of one decision, whatever the budget. */
+export const MAX_PAIRS = 16;
+/** Most invocations of a baseline run. */
+export const BASELINE_MAX = 12;
+/** The automatic budget per decision: room for MAX_PAIRS pairs, within these bounds (s). */
+export const AUTO_BUDGET_MIN_S = 120;
+export const AUTO_BUDGET_MAX_S = 1800;
+
+/** The ABBA schedule: which arm the i-th invocation (0-based) of a decision runs. */
+export function scheduleArm(i: number): Arm {
+  return i % 4 === 0 || i % 4 === 3 ? 'best' : 'candidate';
+}
+
+/**
+ * The budget of one decision: `budget_s` (config `sample_budget_s`), or
+ * automatically room for MAX_PAIRS pairs clamped to [2 min, 30 min]; the
+ * cost is the median duration of an invocation (unknown: assume cheap).
+ */
+export function samplingBudget(o: { budget_s: number | null; cost_s: number | null }): {
+  budget_s: number;
+  maxPairs: number;
+  maxBaseline: number;
+} {
+  const cost = o.cost_s !== null && o.cost_s > 0 ? o.cost_s : null;
+  const auto = cost === null ? AUTO_BUDGET_MIN_S : Math.min(AUTO_BUDGET_MAX_S, Math.max(AUTO_BUDGET_MIN_S, 2 * MAX_PAIRS * cost));
+  const budget_s = o.budget_s ?? auto;
+  if (cost === null) return { budget_s, maxPairs: MAX_PAIRS, maxBaseline: BASELINE_MAX };
+  const maxPairs = Math.min(MAX_PAIRS, Math.max(1, Math.floor(budget_s / (2 * cost))));
+  const maxBaseline = Math.min(BASELINE_MAX, Math.max(2, Math.floor(budget_s / cost)));
+  return { budget_s, maxPairs, maxBaseline };
+}
+
+function costOf(invocations: readonly Invocation[], model: NoiseModel): number | null {
+  const d = invocations.map((i) => i.duration_s).filter((x): x is number => x !== undefined);
+  return d.length ? median(d) : model.cost_s;
+}
+
+/**
+ * The baseline run: the unchanged code, invocation after invocation. Stops
+ * when a deterministic benchmark is proven (`detRuns` identical values), or
+ * at the budget's baseline size. Returns true while another is needed.
+ */
+export function planBaseline(o: {
+  invocations: readonly Invocation[];
+  model: NoiseModel;
+  budget_s: number | null;
+  detRuns: number;
+}): boolean {
+  const n = o.invocations.length;
+  if (n < 2) return true;
+  const { maxBaseline } = samplingBudget({ budget_s: o.budget_s, cost_s: costOf(o.invocations, o.model) });
+  const values = o.invocations.map((i) => invocationValue(i.samples));
+  const same = o.invocations.every((i) => i.samples.every((x) => x === values[0]));
+  if (same && n >= o.detRuns) return false;
+  return n < Math.max(maxBaseline, same ? Math.min(o.detRuns, BASELINE_MAX) : 0);
+}
+
+export type StopReason = 'win' | 'futility' | 'budget' | 'deterministic' | 'noise-discovered';
+
+export type Decision = {
+  keep: boolean;
+  /** Not kept, but equal to the best within noise (a simplification may be kept as a tie). */
+  tie: boolean;
+  /** Estimated effect in scale units, + = better. */
+  effect: number;
+  /** The effect in percent of the best, + = better (null on a best of 0). */
+  pct: number | null;
+  /** What the effect had to exceed, in percent of the best (or units). */
+  threshold_pct: number | null;
+  se: number;
+  pairs: number;
+  invocations: number;
+  stop: StopReason;
+  reason: string;
+  /** Paired differences and their centre, for `learn`. */
+  diffs: number[];
+};
+
+export type Step = { next: Arm } | { decision: Decision };
+
+export type DecisionInput = {
+  direction: Direction;
+  model: NoiseModel;
+  /** The decision's invocations so far, in the order they ran. */
+  invocations: readonly Invocation[];
+  /** The best's stored centre (its value on a deterministic benchmark). */
+  best: number;
+  minImprovement: number | string;
+  /** config sample_budget_s (null: automatic). */
+  budget_s: number | null;
+  /** Identical values a deterministic benchmark must repeat to be trusted (1 for counts, 2 for timings). */
+  confirm: number;
+};
+
+/** minImprovement in scale units of the effect. */
+export function minEffect(scale: 'log' | 'abs', minImprovement: number | string, best: number, direction: Direction): number {
+  let rel: number;
+  let abs: number;
+  if (typeof minImprovement === 'number') {
+    if (!(minImprovement >= 0) || !Number.isFinite(minImprovement)) throw new RangeError(`minImprovement must be a finite number >= 0, got ${minImprovement}`);
+    abs = minImprovement;
+    rel = best === 0 ? Infinity : minImprovement / Math.abs(best);
+  } else {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(minImprovement);
+    if (!m) throw new RangeError(`minImprovement must be a number or a percentage such as "2%", got ${JSON.stringify(minImprovement)}`);
+    rel = Number(m[1]) / 100;
+    abs = rel * Math.abs(best);
+  }
+  if (scale === 'abs') return abs;
+  if (rel === 0) return 0;
+  if (direction === 'lower') return rel >= 1 ? Infinity : -Math.log(1 - rel);
+  return Math.log(1 + rel);
+}
+
+/** An effect in scale units as a percentage of the best, + = better. */
+export function effectPct(scale: 'log' | 'abs', effect: number, best: number, direction: Direction): number | null {
+  if (scale === 'abs') return best === 0 ? null : (effect / Math.abs(best)) * 100;
+  const s = direction === 'lower' ? -1 : 1;
+  return signedPct(direction, Math.exp(s * effect), 1);
+}
+
+/** Paired differences (candidate − best, scale units, + = better) of consecutive invocations. */
+export function pairDifferences(scale: 'log' | 'abs', direction: Direction, invocations: readonly Invocation[]): number[] {
+  const s = direction === 'lower' ? -1 : 1;
+  const out: number[] = [];
+  for (let i = 0; i + 1 < invocations.length; i += 2) {
+    const a = invocations[i] as Invocation;
+    const b = invocations[i + 1] as Invocation;
+    if (a.arm === b.arm) throw new RangeError(`invocations ${i + 1} and ${i + 2} both ran the ${a.arm}: a pair needs one of each`);
+    const c = a.arm === 'candidate' ? a : b;
+    const r = a.arm === 'candidate' ? b : a;
+    out.push(s * (toScale(scale, invocationValue(c.samples)) - toScale(scale, invocationValue(r.samples))));
+  }
+  return out;
+}
+
+/** Which arm runs next, or the decision. Call after every invocation (and once before the first). */
+export function planDecision(i: DecisionInput): Step {
+  if (i.model.deterministic) return planDeterministic(i);
+  const n = i.invocations.length;
+  if (n % 2 === 1 || n === 0) return { next: scheduleArm(n) };
+  return lookAtPairs(i);
+}
+
+function planDeterministic(i: DecisionInput): Step {
+  const cands = i.invocations.filter((x) => x.arm === 'candidate');
+  if (cands.length === 0) return { next: 'candidate' };
+  const values = cands.map((c) => invocationValue(c.samples));
+  const v = values[0] as number;
+  const raw = cands.flatMap((c) => c.samples);
+  const base = { se: 0, pairs: 0, invocations: i.invocations.length, diffs: [] as number[] };
+  if (raw.some((x) => x !== v)) {
+    return { decision: { ...base, keep: false, tie: false, effect: 0, pct: null, threshold_pct: null, stop: 'noise-discovered', reason: 'the benchmark printed different values for the same code: it is not deterministic (measure again)' } };
+  }
+  if (v !== i.best && values.length < i.confirm) return { next: 'candidate' };
+  const scale = i.model.scale ?? 'abs';
+  const sgn = i.direction === 'lower' ? -1 : 1;
+  const useScale = scale === 'log' && v > 0 && i.best > 0 ? 'log' : 'abs';
+  const effect = sgn * (toScale(useScale, v) - toScale(useScale, i.best));
+  const min = minEffect(useScale, i.minImprovement, i.best, i.direction);
+  const pct = effectPct(useScale, effect, i.best, i.direction);
+  const thr = effectPct(useScale, min, i.best, i.direction);
+  const keep = effect > min;
+  const shown = pct === null ? String(effect) : formatSignedPct(pct);
+  const reason = keep
+    ? `improved ${shown} (deterministic)`
+    : effect === 0
+      ? 'equal to the best (deterministic)'
+      : effect < 0
+        ? `not better (${shown}, deterministic)`
+        : `below min improvement (${shown}, deterministic)`;
+  return { decision: { ...base, keep, tie: effect === 0, effect, pct, threshold_pct: thr, stop: 'deterministic', reason } };
+}
+
+function lookAtPairs(i: DecisionInput): Step {
+  const values = i.invocations.map((x) => invocationValue(x.samples));
+  const scale = i.model.scale === 'log' && values.every((v) => v > 0) && i.best > 0 ? 'log' : 'abs';
+  const pooled = scale === (i.model.scale ?? scale) ? i.model : { ...i.model, residuals: [], df: 0 };
+  const diffs = pairDifferences(scale, i.direction, i.invocations);
+  const k = diffs.length;
+  const floor = resolutionFloor(pooled, scale, i.best);
+  // Scale first (pool + this decision around its median), then the Huber
+  // estimate with it, then the residuals around that estimate.
+  const rough = pairNoise(pooled, groupResiduals(diffs, median(diffs)), floor);
+  const effect = huberLocation(diffs, rough.sigma);
+  const { sigma, df, factor } = pairNoise(pooled, groupResiduals(diffs, effect), floor);
+  const { maxPairs } = samplingBudget({ budget_s: i.budget_s, cost_s: costOf(i.invocations, i.model) });
+  const K = Math.max(maxPairs, 1);
+  const se = (n: number) => sigma * Math.sqrt((factor * smallSampleFactor(n)) / n);
+  const min = minEffect(scale, i.minImprovement, i.best, i.direction);
+  const tq = df >= 1 ? studentTQuantile(1 - ALPHA, df) : Infinity;
+  const needNow = min + tq * se(k);
+  let stop: StopReason | null = null;
+  let keep = false;
+  if (k >= K) {
+    stop = 'budget';
+    keep = effect > needNow;
+  } else if (df >= 1 && sigma > 0 && clearWin(diffs, min, sigma, effect - min > Math.max(C_WIN, tq) * se(k))) {
+    stop = 'win';
+    keep = true;
+  } else if (df >= 1 && futile(diffs, effect, min, sigma, Z_FUTILE * se(k), min + studentTQuantile(1 - ALPHA, df + K - k) * se(K))) {
+    stop = 'futility';
+  }
+  if (stop === null) return { next: scheduleArm(i.invocations.length) };
+  const tie = !keep && k >= 2 && effect >= -TIE_Z * se(k);
+  const pct = effectPct(scale, effect, i.best, i.direction);
+  const thr = effectPct(scale, Number.isFinite(needNow) ? needNow : min, i.best, i.direction);
+  const reason = describe({ keep, tie, effect, min, pct, thr, k, stop, n: i.invocations.length });
+  return { decision: { keep, tie, effect, pct, threshold_pct: thr, se: se(k), pairs: k, invocations: i.invocations.length, stop, reason, diffs } };
+}
+
+/** Small samples: the estimate's variance exceeds its asymptotic value a little. */
+export function smallSampleFactor(n: number): number {
+  return n <= 2 ? 1 : n <= 4 ? 1.05 : 1.02;
+}
+
+/**
+ * Futility: from 2 pairs, every pair loses to the minimum by C_WIN_PAIR noise
+ * SDs (clearly worse); from FUTILE_MIN_PAIRS, even an optimistic robust
+ * reading (the larger of the estimate and the median, plus `slack`) is short
+ * of what the last look will need. One outlier cannot end a decision.
+ */
+function futile(diffs: readonly number[], effect: number, min: number, sigma: number, slack: number, need: number): boolean {
+  if (diffs.length >= 2 && Math.max(...diffs) + C_WIN_PAIR * sigma < min) return true;
+  return diffs.length >= FUTILE_MIN_PAIRS && Math.max(effect, median(diffs)) + slack < need;
+}
+
+/**
+ * A clear win stops early: every pair on its own beats the minimum by
+ * C_WIN_PAIR noise SDs (from 2 pairs: one outlier in the best cannot do
+ * that), or from WIN_MIN_PAIRS pairs the estimate beats it by C_WIN s.e.
+ */
+function clearWin(diffs: readonly number[], min: number, sigma: number, byEstimate: boolean): boolean {
+  if (diffs.length >= WIN_MIN_PAIRS && byEstimate) return true;
+  return diffs.length >= 2 && Math.min(...diffs) - min > C_WIN_PAIR * sigma;
+}
+
+function describe(o: { keep: boolean; tie: boolean; effect: number; min: number; pct: number | null; thr: number | null; k: number; stop: StopReason; n: number }): string {
+  const shown = o.pct === null ? o.effect.toPrecision(2) : formatSignedPct(o.pct);
+  const thr = o.thr === null ? '' : `threshold ${formatSignedPct(o.thr)}, `;
+  const tail = `${thr}${o.k} pair${o.k === 1 ? '' : 's'}${o.stop === 'win' ? ', clear win' : o.stop === 'futility' ? ', stopped early' : ''}`;
+  if (o.keep) return `improved ${shown} (${tail})`;
+  if (o.effect <= 0 && !o.tie) return `not better (${shown}, ${tail})`;
+  if (o.effect > 0 && o.effect <= o.min) return `below min improvement (${shown}, ${tail})`;
+  return `within noise (${shown}, ${tail})`;
+}

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { calibrate, clearlyNotTiming, emptyNoiseModel, learn, printedStep, scaleFor } from '../scripts/lib/noise-model.ts';
+import {
+  MAX_PAIRS,
+  effectPct,
+  minEffect,
+  pairDifferences,
+  planBaseline,
+  planDecision,
+  samplingBudget,
+  scheduleArm,
+  type Invocation,
+} from '../scripts/lib/sampling.ts';
+import { DETERMINISTIC, FAMILIES, rate, strictTrial, trial } from './helpers/families.ts';
+import { mulberry32 } from './helpers/prng.ts';
+
+// Seeded, so each run draws the same numbers; the bounds keep a margin over
+// the measured rates (bench/noise.ts prints them with 1,000+ trials).
+const N = 300;
+
+describe('default settings, every family: null changes rarely kept, real 5% gains kept where the budget allows', () => {
+  FAMILIES.forEach((f, i) => {
+    it(`${f.name}: a no-effect change is kept ≤ 5%`, () => {
+      const r = rate(() => trial(f, mulberry32(100 + i), 0), N);
+      expect(r.rate).toBeLessThanOrEqual(0.05);
+    });
+  });
+  for (const name of ['gaussian', 'student', '5% outliers', 'run-level', 'drift', 'whole ms', '5 samples']) {
+    it(`${name}: a real 5% improvement is kept ≥ 90%`, () => {
+      const f = FAMILIES.find((x) => x.name.startsWith(name))!;
+      expect(rate(() => trial(f, mulberry32(200 + name.length), 0.05), N).rate).toBeGreaterThanOrEqual(0.87);
+    });
+  }
+  it('the strict rule of other tools keeps about half of the no-effect changes (what this model fixes)', () => {
+    const r = rate(() => strictTrial(FAMILIES[0]!, mulberry32(7), 0), N);
+    expect(r.rate).toBeGreaterThan(0.35);
+  });
+  it('a 20× improvement is kept early (clear win) and the next 5% gain is judged in relative terms', () => {
+    const f = FAMILIES.find((x) => x.prior20x)!;
+    const r = rate(() => trial(f, mulberry32(9), 0.1), 200);
+    expect(r.rate).toBeGreaterThan(0.9);
+  });
+  it('a real worsening is never kept and stops early', () => {
+    const r = rate(() => trial(FAMILIES[0]!, mulberry32(11), -0.1), 200);
+    expect(r.rate).toBe(0);
+    expect(r.invocations).toBeLessThan(8);
+  });
+});
+
+describe('deterministic benchmarks', () => {
+  it('a size metric: 3 identical baseline invocations, then one invocation per decision', () => {
+    for (const effect of [0, 0.05, -0.05]) {
+      const r = trial(DETERMINISTIC, mulberry32(1), effect);
+      expect(r.baselineInvocations).toBe(3);
+      expect(r.invocations).toBe(1);
+      expect(r.kept).toBe(effect > 0);
+    }
+  });
+  it('identical whole-millisecond timings do not prove determinism before 8 invocations', () => {
+    const inv: Invocation[] = [];
+    for (let i = 0; i < 3; i++) inv.push({ arm: 'best', samples: [20] });
+    expect(planBaseline({ invocations: inv, model: emptyNoiseModel(), budget_s: null, detRuns: 8 })).toBe(true);
+    const m = calibrate(emptyNoiseModel(), inv.map((x) => x.samples), { metric: 'time_ms' });
+    expect(m.deterministic).toBe(false);
+    expect(m.step).toBe(1);
+    const m8 = calibrate(emptyNoiseModel(), Array.from({ length: 8 }, () => [20]), { metric: 'time_ms' });
+    expect(m8.deterministic).toBe(true);
+  });
+  it('a timing that changed is confirmed once; two different values for the same code mean noise', () => {
+    const model = calibrate(emptyNoiseModel(), Array.from({ length: 8 }, () => [20]), { metric: 'time_ms' });
+    const base = { direction: 'lower' as const, model, best: 20, minImprovement: 0, budget_s: null, confirm: 2 };
+    expect(planDecision({ ...base, invocations: [{ arm: 'candidate', samples: [19] }] })).toEqual({ next: 'candidate' });
+    const ok = planDecision({ ...base, invocations: [{ arm: 'candidate', samples: [19] }, { arm: 'candidate', samples: [19] }] });
+    expect('decision' in ok && ok.decision.keep).toBe(true);
+    const noisy = planDecision({ ...base, invocations: [{ arm: 'candidate', samples: [19] }, { arm: 'candidate', samples: [21] }] });
+    expect('decision' in noisy && noisy.decision.stop).toBe('noise-discovered');
+    if ('decision' in noisy) expect(learn(model, { diffs: [], centre: 0, raw: [19, 21], noiseDiscovered: true }).deterministic).toBe(false);
+  });
+});
+
+describe('the plan', () => {
+  it('runs ABBA: best, cand, cand, best, …', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map(scheduleArm).join(',')).toBe('best,candidate,candidate,best,best,candidate,candidate,best');
+  });
+  it('pairs consecutive invocations, + = better, and refuses two of one arm in a pair', () => {
+    const inv: Invocation[] = [
+      { arm: 'best', samples: [100] },
+      { arm: 'candidate', samples: [90, 90, 200] },
+      { arm: 'candidate', samples: [90] },
+      { arm: 'best', samples: [100] },
+    ];
+    const d = pairDifferences('log', 'lower', inv);
+    expect(d[0]).toBeCloseTo(Math.log(100 / 90), 12);
+    expect(d[1]).toBeCloseTo(Math.log(100 / 90), 12);
+    expect(() => pairDifferences('abs', 'lower', [inv[0]!, inv[3]!])).toThrow(/pair needs one of each/);
+  });
+  it('fits the budget: a 5-minute benchmark gets 3 pairs automatically, a cheap one MAX_PAIRS, a set budget wins', () => {
+    expect(samplingBudget({ budget_s: null, cost_s: 300 }).maxPairs).toBe(3);
+    expect(samplingBudget({ budget_s: null, cost_s: 1 }).maxPairs).toBe(MAX_PAIRS);
+    expect(samplingBudget({ budget_s: 1200, cost_s: 300 }).maxPairs).toBe(2);
+    expect(samplingBudget({ budget_s: 10, cost_s: 300 }).maxPairs).toBe(1);
+  });
+  it('never runs past the budget', () => {
+    const r = rate(() => trial(FAMILIES[6]!, mulberry32(3), 0.02, { cost_s: 60, budget_s: 600 }), 100);
+    expect(r.invocations).toBeLessThanOrEqual(10);
+  });
+  it('minEffect and effectPct agree: a 5% gain in either direction reads +5%', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0.001, max: 0.9, noNaN: true }), fc.double({ min: 1e-3, max: 1e6, noNaN: true }), fc.constantFrom('lower', 'higher' as const), (m, best, dir) => {
+        const e = minEffect('log', `${(m * 100).toFixed(3)}%`, best, dir);
+        expect(effectPct('log', e, best, dir)!).toBeCloseTo(Number((m * 100).toFixed(3)), 6);
+      }),
+      { seed: 42 },
+    );
+  });
+  it('decisions do not depend on the metric level (relative, log scale)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -500, max: 500 }).map((x) => x / 10000), { minLength: 12, maxLength: 12 }), fc.double({ min: 1e-3, max: 1e4, noNaN: true }), (noise, level) => {
+        // Identical values fall back to the printed digit as the step, which is not scale-free by nature.
+        fc.pre(new Set(noise.slice(0, 6)).size === 6);
+        const build = (L: number) => {
+          let model = calibrate(emptyNoiseModel(), noise.slice(0, 6).map((x) => [L * (1 + x)]), { metric: 'time_ms' });
+          const inv: Invocation[] = noise.slice(6).map((x, i) => ({ arm: scheduleArm(i), samples: [L * (1 + x) * (scheduleArm(i) === 'candidate' ? 0.9 : 1)] }));
+          return planDecision({ direction: 'lower', model, invocations: inv, best: L, minImprovement: 0, budget_s: null, confirm: 2 });
+        };
+        const a = build(1);
+        const b = build(level);
+        expect('decision' in b).toBe('decision' in a);
+        if ('decision' in a && 'decision' in b) {
+          expect(b.decision.effect).toBeCloseTo(a.decision.effect, 9);
+          expect(b.decision.se).toBeCloseTo(a.decision.se, 9);
+        }
+      }),
+      { seed: 42 },
+    );
+  });
+});
+
+describe('noise model helpers', () => {
+  it('log scale only for positive values; printed step; clear non-timings', () => {
+    expect(scaleFor([1, 2])).toBe('log');
+    expect(scaleFor([0, 2])).toBe('abs');
+    expect(printedStep(20)).toBe(1);
+    expect(printedStep(12.25)).toBeCloseTo(0.01, 12);
+    expect(clearlyNotTiming('bundle_size')).toBe(true);
+    expect(clearlyNotTiming('rss_mb')).toBe(false);
+    expect(clearlyNotTiming('p50_ms')).toBe(false);
+  });
+});
