@@ -36,10 +36,13 @@ function git(cwd: string, ...args: string[]): { ok: boolean; out: string } {
   return { ok: r.status === 0, out: (r.status === 0 ? r.stdout : r.stderr).trim() };
 }
 
-function show(out: string): void {
+/** Where the demo writes its lines: stdout, unless a caller (a test) takes them. */
+export type Say = (line: string) => void;
+
+function show(say: Say, out: string): void {
   for (const line of out.split('\n')) {
     const colored = /\bKEEP\b/.test(line) ? green(line) : /\b(DISCARD|CRASH|TIMEOUT|INVALID|CHECKS_FAILED|STOP)\b/.test(line) ? red(line) : line;
-    console.log(`   ${colored}`);
+    say(`   ${colored}`);
   }
 }
 
@@ -57,21 +60,21 @@ function prepareRepo(ex: Example): string {
 }
 
 /** Each step: apply its patch, run, log. Stops at the first termination or failure to continue. */
-function playSteps(root: string, ex: Example, repo: string): Observed[] {
+function playSteps(root: string, ex: Example, repo: string, say: Say): Observed[] {
   const seen: Observed[] = [];
   for (const [i, step] of ex.steps.entries()) {
-    console.log(cyan(`\n▶ [${i + 1}/${ex.steps.length}] ${step.name}`) + dim(` — ${step.description} (expected: ${step.expect})`));
+    say(cyan(`\n▶ [${i + 1}/${ex.steps.length}] ${step.name}`) + dim(` — ${step.description} (expected: ${step.expect})`));
     if (step.patch) {
       const applied = git(repo, 'apply', step.patch);
       if (!applied.ok) {
-        show(`the patch does not apply: ${applied.out.split('\n')[0]}`);
+        show(say, `the patch does not apply: ${applied.out.split('\n')[0]}`);
         break;
       }
     }
     const run = engine(root, 'run-experiment', [], repo);
-    show(run.out.split('\n').filter((l) => !l.startsWith('next:')).slice(0, 6).join('\n'));
+    show(say, run.out.split('\n').filter((l) => !l.startsWith('next:')).slice(0, 6).join('\n'));
     const log = engine(root, 'log-experiment', ['--description', step.description], repo);
-    show(log.out);
+    show(say, log.out);
     if (log.code !== 0) break;
     const o = observe(step.name, log.out);
     seen.push(o);
@@ -80,34 +83,34 @@ function playSteps(root: string, ex: Example, repo: string): Observed[] {
   return seen;
 }
 
-function verdictLine(ok: boolean, text: string): void {
-  console.log(`${ok ? green('✔') : red('✘')} ${text}`);
+function verdictLine(say: Say, ok: boolean, text: string): void {
+  say(`${ok ? green('✔') : red('✘')} ${text}`);
 }
 
 /** Run one example's demo; returns the process exit code (0 when the story happened). */
-export function runDemo(root: string, ex: Example): number {
+export function runDemo(root: string, ex: Example, say: Say = (line) => console.log(line)): number {
   const started = Date.now();
   const repo = prepareRepo(ex);
-  console.log(bold(`autoloop demo: ${ex.name}`) + dim(`  (repository: ${repo})`));
-  console.log(cyan(`\n▶ init-experiment: ${ex.spec.headline}`));
+  say(bold(`autoloop demo: ${ex.name}`) + dim(`  (repository: ${repo})`));
+  say(cyan(`\n▶ init-experiment: ${ex.spec.headline}`));
   const init = engine(root, 'init-experiment', initArgs(ex.spec.init), repo);
-  show(init.out);
+  show(say, init.out);
   if (init.code !== 0) return init.code;
 
-  const seen = playSteps(root, ex, repo);
+  const seen = playSteps(root, ex, repo, say);
 
-  console.log(cyan('\n▶ status'));
-  show(engine(root, 'status', [], repo).out);
-  console.log(cyan(`\n▶ git log autoloop/${ex.experiment}`));
-  show(git(repo, 'log', '--format=%h %s', `autoloop/${ex.experiment}`).out);
+  say(cyan('\n▶ status'));
+  show(say, engine(root, 'status', [], repo).out);
+  say(cyan(`\n▶ git log autoloop/${ex.experiment}`));
+  show(say, git(repo, 'log', '--format=%h %s', `autoloop/${ex.experiment}`).out);
 
   const problems = storyMismatches(ex.steps, ex.spec.terminated_by, seen);
   const userFile = path.join(repo, USER_FILE);
   const notes = fs.existsSync(userFile) && fs.readFileSync(userFile, 'utf8') === USER_TEXT;
-  console.log('');
-  verdictLine(problems.length === 0, `the story happened: ${ex.steps.map((s) => s.expect).join(', ')}, then terminated (${ex.spec.terminated_by})`);
-  for (const p of problems) console.log(red(`   ${p}`));
-  verdictLine(notes, `the user's untracked ${USER_FILE} survived every keep and revert`);
-  console.log(dim(`done in ${((Date.now() - started) / 1000).toFixed(1)}s; the repository is kept at ${repo}`));
+  say('');
+  verdictLine(say, problems.length === 0, `the story happened: ${ex.steps.map((s) => s.expect).join(', ')}, then terminated (${ex.spec.terminated_by})`);
+  for (const p of problems) say(red(`   ${p}`));
+  verdictLine(say, notes, `the user's untracked ${USER_FILE} survived every keep and revert`);
+  say(dim(`done in ${((Date.now() - started) / 1000).toFixed(1)}s; the repository is kept at ${repo}`));
   return problems.length === 0 && notes ? 0 : 1;
 }
