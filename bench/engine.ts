@@ -117,7 +117,7 @@ for (const k of ['status', 'log', 'status_cold'] as const) {
   run('init-experiment', '--name', 'p', '--metric', 'ops', '--direction', 'lower', '--command', 'node bench/bench.js', '--checks', 'node test/check.js', '--scope', 'src/**');
   run('run-experiment');
   run('log-experiment', '--description', 'baseline');
-  git('apply', path.join(ROOT, 'examples', 'demo-steps', '01-sqrt.patch'));
+  git('apply', path.join(ROOT, 'examples', 'primes', 'steps', '01-sqrt.patch'));
   const a = run('run-experiment');
   const b = run('log-experiment', '--description', 'Stop trial division at the square root');
   const bytes = Buffer.byteLength(a.stdout + a.stderr) + Buffer.byteLength(b.stdout + b.stderr);
