@@ -9,7 +9,7 @@
 // through what it cannot know (a path held in an unknown variable).
 import path from 'node:path';
 import { canonical, GLOB_CHARS, globDenial, relOf, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
-import { lex, type Redir, type Word } from './shell-lexer.ts';
+import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 
 export interface GuardContext {
   policy: Policy;

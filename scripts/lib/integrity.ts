@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { JUDGED_FIELDS, type Config, type Fingerprints } from './schema.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, listFiles, normalizeRel } from './scope.ts';
+import { lex, type Word } from './shell-lexer.ts';
 
 export const MISSING = 'missing';
 
@@ -69,96 +70,31 @@ export function judgedConfigHash(config: Config): string {
 
 type Token = { kind: 'word'; value: string } | { kind: 'op'; value: string };
 
-const OPS = ['&>>', '&&', '||', ';;', '>>', '>|', '>&', '<<', '<&', '<>', '&>', ';', '&', '|', '(', ')', '<', '>'];
+/** A word as text: expansions stay visible ($NAME, ~, $() for what only the shell knows). */
+function wordText(w: Word): string {
+  return w.parts.map((p) => (p.k === 'lit' ? p.s : p.k === 'var' ? `$${p.name}` : p.k === 'home' ? '~' : '$()')).join('');
+}
 
 /**
- * Split a shell command into words and operators: quotes, backslashes,
- * comments and redirections are understood; expansions are left as text.
- * Enough to find the file names a command mentions, not a shell.
+ * The command as words and operators (a redirection is its operator followed
+ * by its target word), from the shell lexer the hooks use. Enough to find the
+ * file names a command mentions, not a shell.
  */
 export function shellTokens(cmd: string): Token[] {
   const out: Token[] = [];
-  let word = '';
-  let inWord = false;
-  let quoted = false;
-  const flush = () => {
-    if (inWord) out.push({ kind: 'word', value: word });
-    word = '';
-    inWord = false;
-    quoted = false;
-  };
-  let i = 0;
-  while (i < cmd.length) {
-    const c = cmd[i] as string;
-    if (c === '\\') {
-      if (cmd[i + 1] === '\n') {
-        i += 2; // line continuation
-        continue;
-      }
-      if (i + 1 < cmd.length) word += cmd[i + 1];
-      inWord = true;
-      quoted = true;
-      i += 2;
-      continue;
+  for (const t of lex(cmd).tokens) {
+    if (t.kind === 'word') out.push({ kind: 'word', value: wordText(t) });
+    else if (t.kind === 'op') out.push({ kind: 'op', value: t.op === '\n' ? ';' : t.op });
+    else {
+      out.push({ kind: 'op', value: t.op });
+      if (t.target) out.push({ kind: 'word', value: wordText(t.target) });
     }
-    if (c === "'") {
-      const end = cmd.indexOf("'", i + 1);
-      const stop = end === -1 ? cmd.length : end;
-      word += cmd.slice(i + 1, stop);
-      inWord = true;
-      quoted = true;
-      i = stop + 1;
-      continue;
-    }
-    if (c === '"') {
-      i++;
-      while (i < cmd.length && cmd[i] !== '"') {
-        const d = cmd[i] as string;
-        if (d === '\\' && i + 1 < cmd.length && '"\\$`\n'.includes(cmd[i + 1] as string)) {
-          if (cmd[i + 1] !== '\n') word += cmd[i + 1];
-          i += 2;
-        } else {
-          word += d;
-          i++;
-        }
-      }
-      i++; // closing quote
-      inWord = true;
-      quoted = true;
-      continue;
-    }
-    if (c === '#' && !inWord) {
-      while (i < cmd.length && cmd[i] !== '\n') i++;
-      continue;
-    }
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
-      flush();
-      if (c === '\n') out.push({ kind: 'op', value: ';' });
-      i++;
-      continue;
-    }
-    const op = OPS.find((o) => cmd.startsWith(o, i));
-    if (op) {
-      // `2>file`: the digits are a file descriptor, not a word.
-      if ((op.startsWith('>') || op.startsWith('<')) && inWord && !quoted && /^\d+$/.test(word)) {
-        word = '';
-        inWord = false;
-      }
-      flush();
-      out.push({ kind: 'op', value: op });
-      i += op.length;
-      continue;
-    }
-    word += c;
-    inWord = true;
-    i++;
   }
-  flush();
   return out;
 }
 
-/** Redirections whose target is written (or is a descriptor), so it does not judge anything. */
-const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '>&', '<&', '<>', '<<']);
+/** Redirections whose target is written, a descriptor or a heredoc word: it does not judge anything. */
+const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '>&', '<&', '<>', '<<', '<<-', '<<<']);
 
 /** The words of a command that could name a file the command reads. */
 export function candidatePaths(cmd: string): string[] {

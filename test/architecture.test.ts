@@ -1,0 +1,101 @@
+// The layering holds: no import cycles under scripts/ and hooks/src/ (type-only
+// imports included: a circle of types is still a circle for a reader), and no
+// library module imports an entry point (scripts/<name>.ts) or the hooks.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const DIRS = ['scripts', 'hooks/src'];
+const SPEC = /(?:^|\n)\s*(?:import|export)\b[^'";]*?\sfrom\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) out.push(...tsFiles(rel));
+    else if (e.name.endsWith('.ts')) out.push(rel);
+  }
+  return out;
+}
+
+/** file → the project files it imports (relative specifiers only). */
+export function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of DIRS.flatMap(tsFiles)) {
+    const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
+    const deps: string[] = [];
+    for (const m of text.matchAll(SPEC)) {
+      const spec = m[1] ?? m[2] ?? m[3];
+      if (!spec?.startsWith('.')) continue;
+      deps.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)));
+    }
+    graph.set(file, deps);
+  }
+  return graph;
+}
+
+function cycles(graph: Map<string, string[]>): string[][] {
+  const found: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (n: string): void => {
+    state.set(n, 'open');
+    stack.push(n);
+    for (const d of graph.get(n) ?? []) {
+      if (state.get(d) === 'open') found.push([...stack.slice(stack.indexOf(d)), d]);
+      else if (!state.has(d)) visit(d);
+    }
+    stack.pop();
+    state.set(n, 'done');
+  };
+  for (const n of [...graph.keys()].sort()) if (!state.has(n)) visit(n);
+  return found;
+}
+
+const isEntry = (f: string): boolean => /^scripts\/[^/]+\.ts$/.test(f);
+
+describe('architecture', () => {
+  const graph = importGraph();
+
+  it('reads the import graph', () => {
+    expect(graph.get('scripts/run-experiment.ts')?.length).toBeGreaterThan(0);
+    expect(graph.get('hooks/src/bash-guard.ts')).toContain('scripts/lib/shell-lexer.ts');
+  });
+
+  it('finds a cycle when there is one', () => {
+    const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]);
+    expect(cycles(g)).toEqual([['a', 'b', 'c', 'a']]);
+  });
+
+  it('has no import cycles', () => {
+    expect(cycles(graph).map((c) => c.join(' → '))).toEqual([]);
+  });
+
+  it('has no library module importing an entry point or the hooks', () => {
+    const bad: string[] = [];
+    for (const [file, deps] of graph) {
+      if (!file.startsWith('scripts/lib/')) continue;
+      for (const d of deps) if (isEntry(d) || d.startsWith('hooks/')) bad.push(`${file} → ${d}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('keeps the hooks bundle lean (no classic zod, no yaml in its import graph)', () => {
+    const seen = new Set<string>();
+    const heavy: string[] = [];
+    const walk = (f: string): void => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      const text = fs.readFileSync(path.join(ROOT, f), 'utf8');
+      for (const m of text.matchAll(SPEC)) {
+        const spec = m[1] ?? m[2] ?? m[3];
+        if (!spec || /^\s*(?:import|export)\s+type\b/.test(m[0])) continue; // erased from the bundle
+        if (spec === 'zod' || spec === 'yaml' || spec === 'gray-matter') heavy.push(`${f} → ${spec}`);
+        else if (spec.startsWith('.')) walk(path.posix.normalize(path.posix.join(path.posix.dirname(f), spec)));
+      }
+    };
+    for (const f of graph.keys()) if (f.startsWith('hooks/src/')) walk(f);
+    expect(heavy).toEqual([]);
+  });
+});
