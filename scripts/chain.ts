@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { reached } from './lib/goal.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { currentTermination, event, findRoot, listExperiments, openExperiment, resolveSlug, withLock } from './lib/experiment.ts';
 import { openWorkspace } from './lib/workspace.ts';
@@ -100,10 +101,6 @@ function childConfig(parent: Config, f: Flags, name: string): { config: Config; 
   if (config.checks !== null && config.checks.trim() === '') throw new UsageError('--checks must not be empty (use --checks none to drop the checks)');
   if (config.command.trim() === '') throw new UsageError('--command must not be empty');
   return { config, overrides };
-}
-
-function reached(direction: 'lower' | 'higher', best: number, target: number): boolean {
-  return direction === 'lower' ? best <= target : best >= target;
 }
 
 main('chain', async (argv) => {

@@ -290,7 +290,7 @@ describe('safety under kills and concurrency', () => {
       iterate(repo, 'baseline');
       setValue(repo, '90');
       engine('run-experiment', [], repo);
-      const killed = engine('log-experiment', ['--description', 'better'], repo, { AUTOLOOP_KILL_AT: point });
+      const killed = engine('log-experiment', ['--description', 'better'], repo, { AUTOLOOP_CRASH_AT: point });
       expect(killed.code).toBe(null); // died by signal
       for (const l of fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'), 'utf8').split('\n').filter(Boolean)) JSON.parse(l);
       // The next call reconciles (or, before the ledger write, simply logs the run).
@@ -313,7 +313,7 @@ describe('safety under kills and concurrency', () => {
       iterate(repo, 'baseline');
       setValue(repo, '120');
       engine('run-experiment', [], repo);
-      const killed = engine('log-experiment', ['--description', 'worse'], repo, { AUTOLOOP_KILL_AT: point });
+      const killed = engine('log-experiment', ['--description', 'worse'], repo, { AUTOLOOP_CRASH_AT: point });
       expect(killed.code).toBe(null);
       if (point === 'before-ledger') expect(engine('log-experiment', ['--description', 'worse'], repo).code).toBe(0);
       const next = engine('run-experiment', ['--json'], repo);

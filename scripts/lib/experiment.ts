@@ -5,15 +5,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ActiveFile, RunRecord, type Config, type EventName, type LedgerLine } from './schema.ts';
-import { experimentPaths, repoPaths, runDir, runId, type ExperimentPaths } from './paths.ts';
+import { ActiveFile, RunRecord, type EventName, type LedgerLine } from './schema.ts';
+import { experimentPaths, repoPaths, runDir, runId } from './paths.ts';
 import { loadConfig } from './config.ts';
 import { appendLedger, nowIso, readLedger } from './ledger.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { emptyState, foldLines, loopState, StateFile, termination, type State, type Termination } from './reduce.ts';
 import { acquireLock } from './lock.ts';
-import type { Workspace } from './workspace.ts';
+import type { Workspace } from './workspace-base.ts';
+import type { Experiment } from './experiment-data.ts';
 import { activeSummary } from './summary.ts';
 import { followUpAllowed } from './chain.ts';
 
@@ -67,14 +68,8 @@ export function resolveSlug(root: string, flag?: string): string {
   throw new UsageError(`several experiments and none active: pass --experiment (${all.join(', ')})`);
 }
 
-export interface Experiment {
-  root: string;
-  paths: ExperimentPaths;
-  config: Config;
-  state: State;
-  /** Ledger problems found while reading (torn or invalid lines). */
-  warnings: string[];
-}
+export type { Experiment } from './experiment-data.ts';
+
 
 export function openExperiment(root: string, slug: string): Experiment {
   const paths = experimentPaths(root, slug);

@@ -1,6 +1,6 @@
-// Crash points for the kill -9 tests: with AUTOLOOP_KILL_AT=<name> in the
-// environment, the process SIGKILLs itself when it reaches that point, so a
-// test can prove the ledger and the tree survive a kill at every step.
+// Crash points for the kill -9 tests: a process started with
+// AUTOLOOP_CRASH_AT=<name> SIGKILLs itself when it reaches that point, so a
+// test can prove what a crash there leaves behind (ledger, tree, snapshots).
 export function crashPoint(name: string): void {
-  if (process.env.AUTOLOOP_KILL_AT === name) process.kill(process.pid, 'SIGKILL');
+  if (process.env.AUTOLOOP_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
 }

@@ -15,16 +15,16 @@ import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
+import { crashPoint } from './faults.ts';
 import {
   batches,
   boundText,
-  crashPoint,
   fileDiff,
   readForDiff,
   removeCreated,
   workspaceFile,
   type Workspace,
-} from './workspace.ts';
+} from './workspace-base.ts';
 
 /** What a dirty path looked like: status code, content hash, and the stat that let us skip re-hashing. */
 const Sig = z.object({

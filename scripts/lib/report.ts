@@ -9,6 +9,7 @@ import type { Direction, LedgerLine, Verdict } from './schema.ts';
 import type { Experiment } from './experiment.ts';
 import { currentTermination } from './experiment.ts';
 import { readLedger } from './ledger.ts';
+import { reached } from './goal.ts';
 import { confidenceOf, gainPct, type HealthChange } from './reduce.ts';
 import { clip, fmt, pct } from './summary.ts';
 
@@ -120,10 +121,6 @@ export function deadEnds(lines: readonly LedgerLine[]): DeadEnd[] {
     out.push({ run_id: line.run_id, verdict: line.verdict, description: line.description, reason: line.reason });
   }
   return out;
-}
-
-function reached(direction: Direction, best: number, target: number): boolean {
-  return direction === 'lower' ? best <= target : best >= target;
 }
 
 export function buildReport(exp: Experiment): ReportData {

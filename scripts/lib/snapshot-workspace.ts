@@ -16,7 +16,8 @@ import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { compileScope, listFiles, type Scope } from './scope.ts';
 import { canonicalJson, resolveProtected, sha256, sha256File } from './integrity.ts';
 import { pidAlive } from './procs.ts';
-import { boundText, crashPoint, fileDiff, readForDiff, removeCreated, workspaceFile, type Workspace } from './workspace.ts';
+import { crashPoint } from './faults.ts';
+import { boundText, fileDiff, readForDiff, removeCreated, workspaceFile, type Workspace } from './workspace-base.ts';
 
 const Entry = z.object({
   sha256: z.string(),

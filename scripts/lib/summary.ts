@@ -1,6 +1,6 @@
 // Short text for the model: every byte here is read on every iteration, so
 // these formats are compact and stable.
-import type { Experiment } from './experiment.ts';
+import type { Experiment } from './experiment-data.ts';
 import { confidenceOf, gainPct, loopState, type Termination } from './reduce.ts';
 import { fmt, pct } from './format.ts';
 

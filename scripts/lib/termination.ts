@@ -1,6 +1,7 @@
 // When the experiment stops on its own. Checked in a fixed order and the
 // first rule that fires is reported, so the reason is stable and explainable.
 import type { Direction, TerminatedBy } from './schema.ts';
+import { reached } from './goal.ts';
 
 export type TerminationInput = {
   direction: Direction;
@@ -38,10 +39,6 @@ export function formatDuration(s: number): string {
   if (s < 60) return `${Math.round(s)}s`;
   if (s < 3600) return `${one(s / 60)}m`;
   return `${one(s / 3600)}h`;
-}
-
-function reached(direction: Direction, best: number, target: number): boolean {
-  return direction === 'lower' ? best <= target : best >= target;
 }
 
 function plural(n: number, word: string): string {

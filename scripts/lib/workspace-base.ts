@@ -1,0 +1,150 @@
+// What both workspace modes (git-workspace.ts, snapshot-workspace.ts) share:
+// the Workspace interface the engine works against, and the file helpers
+// (argv batches, bounded diffs, removing a created file). workspace.ts picks
+// the mode; nothing here knows either one.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ExperimentPaths } from './paths.ts';
+
+export interface Workspace {
+  mode: 'git' | 'snapshot';
+  /**
+   * Start (or re-open, for a new segment) the experiment. git: check out
+   * autoloop/<slug> (created from HEAD when missing); refuses when in-scope
+   * tracked files have uncommitted changes. snapshot: copy the in-scope files.
+   * Returns the starting point (commit sha / snapshot id).
+   */
+  begin(): Promise<{ base: string }>;
+  /** The current best: the branch's commit, or the current snapshot id. */
+  head(): Promise<string>;
+  /** In-scope files that differ from the best (modified, deleted, created; user files excluded). Sorted. */
+  changedInScope(): Promise<string[]>;
+  /** Out-of-scope paths changed since begin() beyond the user's recorded work in progress (git only). Sorted. */
+  outOfScopeChanges(): Promise<string[]>;
+  /**
+   * Make the current out-of-scope state the new reference for outOfScopeChanges()
+   * (call it after the benchmark ran, so files the benchmark itself writes do not
+   * invalidate the next run). Returns the paths that changed. git only.
+   */
+  settleOutOfScope(): Promise<string[]>;
+  /** Commit exactly these in-scope files with the trailers. Returns the new commit sha / snapshot id. */
+  keep(files: string[], message: string, trailers: Record<string, string>): Promise<string>;
+  /** Restore in-scope files to the best and delete in-scope files the change created. Idempotent. */
+  revert(): Promise<string[]>;
+  /** The keep recorded for a run (commit sha / snapshot id), or null. */
+  findKeep(runId: string): Promise<string | null>;
+  /** Unified diff of the in-scope changes against the best, ≤ 4 KB; '' when none. */
+  diffSummary(): Promise<string>;
+}
+
+/** <exp.dir>/workspace.json: what the workspace must remember between calls. */
+export function workspaceFile(exp: ExperimentPaths): string {
+  return path.join(exp.dir, 'workspace.json');
+}
+
+/** Split a path list into argv-sized batches. */
+export function batches(paths: readonly string[], maxBytes = 64 * 1024): string[][] {
+  const out: string[][] = [];
+  let cur: string[] = [];
+  let size = 0;
+  for (const p of paths) {
+    const n = Buffer.byteLength(p) + 1;
+    if (cur.length && size + n > maxBytes) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(p);
+    size += n;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/**
+ * Delete one file (or symlink, never followed) the agent created, then the
+ * directories that became empty because of it, up to (excluding) root.
+ */
+export function removeCreated(root: string, rel: string): boolean {
+  const abs = path.join(root, rel);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(abs);
+  } catch {
+    return false;
+  }
+  if (st.isDirectory()) return false;
+  fs.unlinkSync(abs);
+  let dir = path.dirname(abs);
+  while (dir !== root && dir.startsWith(root + path.sep)) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      break; // not empty (or not ours to judge): stop here
+    }
+    dir = path.dirname(dir);
+  }
+  return true;
+}
+
+export const DIFF_LIMIT = 4096;
+
+/** Cut text to at most `limit` UTF-8 bytes, on a character boundary, saying so. */
+export function boundText(text: string, limit = DIFF_LIMIT): string {
+  if (Buffer.byteLength(text) <= limit) return text;
+  const marker = '\n… (diff truncated)\n';
+  const keep = limit - Buffer.byteLength(marker);
+  const cut = Buffer.from(text).subarray(0, keep).toString('utf8').replace(/\uFFFD+$/, '');
+  return cut + marker;
+}
+
+function isBinary(b: Buffer): boolean {
+  return b.subarray(0, 8000).includes(0);
+}
+
+function splitLines(b: Buffer): string[] {
+  const lines = b.toString('utf8').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+/**
+ * A unified diff of one file with a single hunk around the changed region
+ * (common leading and trailing lines trimmed). before/after null = absent.
+ */
+export function fileDiff(rel: string, before: Buffer | null, after: Buffer | null): string {
+  const head = `--- ${before ? 'a/' + rel : '/dev/null'}\n+++ ${after ? 'b/' + rel : '/dev/null'}\n`;
+  if ((before && isBinary(before)) || (after && isBinary(after))) return `Binary file ${rel} differs\n`;
+  const a = before ? splitLines(before) : [];
+  const b = after ? splitLines(after) : [];
+  let p = 0;
+  while (p < a.length && p < b.length && a[p] === b[p]) p++;
+  let s = 0;
+  while (s < a.length - p && s < b.length - p && a[a.length - 1 - s] === b[b.length - 1 - s]) s++;
+  if (p === a.length && p === b.length) return before && after ? `${rel}: mode changed\n` : head;
+  const ctx = 3;
+  const from = Math.max(0, p - ctx);
+  const aEnd = Math.min(a.length, a.length - s + ctx);
+  const bEnd = Math.min(b.length, b.length - s + ctx);
+  const lines: string[] = [];
+  for (let i = from; i < p; i++) lines.push(' ' + a[i]);
+  for (let i = p; i < a.length - s; i++) lines.push('-' + a[i]);
+  for (let i = p; i < b.length - s; i++) lines.push('+' + b[i]);
+  for (let i = a.length - s; i < aEnd; i++) lines.push(' ' + a[i]);
+  const oldLen = aEnd - from;
+  const newLen = bEnd - from;
+  const range = (start: number, len: number) => `${len === 0 ? start : start + 1},${len}`;
+  return `${head}@@ -${range(from, oldLen)} +${range(from, newLen)} @@\n${lines.join('\n')}\n`;
+}
+
+/** Read a file for a diff (symlinks as their target text); null when absent. */
+export function readForDiff(abs: string): Buffer | null {
+  try {
+    const st = fs.lstatSync(abs);
+    if (st.isSymbolicLink()) return Buffer.from(`-> ${fs.readlinkSync(abs)}\n`);
+    if (!st.isFile()) return null;
+    return fs.readFileSync(abs);
+  } catch {
+    return null;
+  }
+}
