@@ -4,7 +4,6 @@
 // half-done, and publish active.json for the hooks.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { ActiveFile, RunRecord, type EventName, type LedgerLine } from './schema.ts';
 import { experimentPaths, repoPaths, runDir, runId } from './paths.ts';
 import { loadConfig } from './config.ts';
@@ -17,6 +16,7 @@ import type { Workspace } from './workspace-base.ts';
 import type { Experiment } from './experiment-data.ts';
 import { activeSummary } from './summary.ts';
 import { followUpAllowed } from './chain.ts';
+import { gitSyncOrNull } from './gitcmd.ts';
 
 /** The nearest ancestor holding .autoloop/, else the git top level, else the directory itself. */
 export function findRoot(dir: string): string {
@@ -28,12 +28,8 @@ export function findRoot(dir: string): string {
 }
 
 export function gitTopLevel(dir: string): string | null {
-  try {
-    const out = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return path.resolve(out.trim());
-  } catch {
-    return null;
-  }
+  const out = gitSyncOrNull(dir, ['rev-parse', '--show-toplevel']);
+  return out === null ? null : path.resolve(out.trim());
 }
 
 export function readActive(root: string): ActiveFile | null {

@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { z } from 'zod';
 import type { Config } from './schema.ts';
 import type { ExperimentPaths } from './paths.ts';
@@ -15,6 +14,7 @@ import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
+import { firstLine, gitTry, identityEnv } from './gitcmd.ts';
 import { crashPoint } from './faults.ts';
 import {
   batches,
@@ -52,69 +52,22 @@ const GitState = z.object({
 });
 type GitState = z.infer<typeof GitState>;
 
-// simple-git strips ambient GIT_* variables (a GIT_DIR or GIT_INDEX_FILE from a
-// hook would point us elsewhere) and rejects guarded ones passed explicitly
-// unless allowed; these are the only ones we set.
-const OUR_ENV = [
-  'GIT_INDEX_FILE',
-  'GIT_LITERAL_PATHSPECS',
-  'GIT_OPTIONAL_LOCKS',
-  'GIT_TERMINAL_PROMPT',
-  'GIT_AUTHOR_NAME',
-  'GIT_AUTHOR_EMAIL',
-  'GIT_COMMITTER_NAME',
-  'GIT_COMMITTER_EMAIL',
-];
-const GUARDED_PLAIN = new Set(['editor', 'visual', 'pager', 'prefix', 'ssh_askpass']);
+/** Every workspace command: paths are literal (a file named `*.ts` or `:x` is just a file). */
+const LITERAL = { GIT_LITERAL_PATHSPECS: '1' };
 
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    const l = k.toLowerCase();
-    if (v === undefined || l.startsWith('git_') || GUARDED_PLAIN.has(l)) continue;
-    env[k] = v;
-  }
-  // Paths are always literal (a file named `*.ts` or `:x` is just a file);
-  // status must not take index.lock behind a user's concurrent git command.
-  env.GIT_LITERAL_PATHSPECS = '1';
-  env.GIT_OPTIONAL_LOCKS = '0';
-  env.GIT_TERMINAL_PROMPT = '0';
-  return env;
-}
-
-function firstLine(s: string): string {
-  return (s.split('\n').find((l) => l.trim() !== '') ?? s).replace(/^(fatal|error): /, '').trim();
-}
-
+/** The repository's git, through the engine's one runner; errors carry git's first line. */
 class Git {
   constructor(private readonly root: string) {}
 
-  private client(extra: Record<string, string>): SimpleGit {
-    return simpleGit({
-      baseDir: this.root,
-      config: ['core.quotepath=false'],
-      allowEnvironment: OUR_ENV,
-      errors(error, result) {
-        if (error) return error;
-        if (result.exitCode !== 0) {
-          const msg = Buffer.concat(result.stdErr).toString('utf8');
-          return new Error(firstLine(msg) || `git exited with ${result.exitCode}`);
-        }
-        return undefined;
-      },
-    }).env({ ...baseEnv(), ...extra });
-  }
-
-  run(args: string[], extra: Record<string, string> = {}): Promise<string> {
-    return this.client(extra).raw(args);
+  async run(args: string[], extra: Record<string, string> = {}): Promise<string> {
+    const r = await gitTry(this.root, args, { ...LITERAL, ...extra });
+    if (r.code !== 0) throw new Error(firstLine(r.stderr) || `git exited with ${r.code}`);
+    return r.stdout;
   }
 
   async tryRun(args: string[], extra: Record<string, string> = {}): Promise<string | null> {
-    try {
-      return await this.run(args, extra);
-    } catch {
-      return null;
-    }
+    const r = await gitTry(this.root, args, { ...LITERAL, ...extra });
+    return r.code === 0 ? r.stdout : null;
   }
 }
 
@@ -386,7 +339,7 @@ export class GitWorkspace implements Workspace {
       await this.git.run(['read-tree', old], priv);
       for (const chunk of batches(paths)) await this.git.run(['update-index', '--add', '--remove', '--', ...chunk], priv);
       const tree = (await this.git.run(['write-tree'], priv)).trim();
-      const ident = await this.identityEnv();
+      const ident = await identityEnv(this.root);
       commit = (await this.git.run(['commit-tree', '--no-gpg-sign', tree, '-p', old, '-m', body], ident)).trim();
       crashPoint('git:committed');
       // Compare-and-swap: if the branch moved under us, refuse rather than lose a commit.
@@ -399,18 +352,6 @@ export class GitWorkspace implements Workspace {
     // Bring the real index in line with the new commit for these paths only.
     for (const chunk of batches(paths)) await this.git.run(['update-index', '--add', '--remove', '--', ...chunk]);
     return commit;
-  }
-
-  /** commit-tree needs an identity; when the user has none configured, sign as autoloop rather than fail mid-loop. */
-  private async identityEnv(): Promise<Record<string, string>> {
-    const ok = (await this.git.tryRun(['var', 'GIT_AUTHOR_IDENT'])) !== null && (await this.git.tryRun(['var', 'GIT_COMMITTER_IDENT'])) !== null;
-    if (ok) return {};
-    return {
-      GIT_AUTHOR_NAME: 'autoloop',
-      GIT_AUTHOR_EMAIL: 'autoloop@localhost',
-      GIT_COMMITTER_NAME: 'autoloop',
-      GIT_COMMITTER_EMAIL: 'autoloop@localhost',
-    };
   }
 
   async revert(): Promise<string[]> {

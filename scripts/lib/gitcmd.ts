@@ -1,8 +1,16 @@
-// A minimal git runner for chain and finalize: argument arrays only (execFile,
-// no shell), the ambient GIT_* variables dropped (a GIT_DIR or GIT_INDEX_FILE
-// inherited from a hook would point git somewhere else), no hooks of the
-// user's run on the engine's own commands, errors as one line.
-import { execFile } from 'node:child_process';
+// The engine's one git runner. Every git command the engine runs (workspace,
+// chain, finalize, finding the repository root) goes through gitArgs/gitEnv
+// here, so what git may do on our behalf is decided in one place:
+// - argument arrays only (execFile, no shell);
+// - the ambient GIT_* variables dropped (a GIT_DIR or GIT_INDEX_FILE inherited
+//   from a hook would point git somewhere else), no editor, pager or prompt;
+// - the user's hooks off for the engine's own commands (core.hooksPath), paths
+//   printed raw (core.quotepath);
+// - errors as one line.
+// Why not simple-git: the engine only ever needed `.raw()` (plumbing with a
+// private index and exact pathspecs), so the library added a dependency and a
+// second environment filter without doing anything for us.
+import { execFile, execFileSync } from 'node:child_process';
 
 export interface GitResult {
   code: number;
@@ -10,23 +18,47 @@ export interface GitResult {
   stderr: string;
 }
 
-function env(extra: Record<string, string>): NodeJS.ProcessEnv {
+/** Options every engine git command runs with. */
+const CONFIG = ['-c', 'core.quotepath=false', '-c', 'core.hooksPath=/dev/null'];
+/** Plain variables git would use to start an editor, a pager or a password prompt. */
+const INTERACTIVE = new Set(['EDITOR', 'VISUAL', 'PAGER', 'SSH_ASKPASS', 'PREFIX']);
+const MAX_BUFFER = 256 * 1024 * 1024;
+
+export function gitArgs(args: readonly string[]): string[] {
+  return [...CONFIG, ...args];
+}
+
+/** The environment of an engine git command: the user's, sanitised, plus `extra` (ours, e.g. GIT_INDEX_FILE). */
+export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.toUpperCase().startsWith('GIT_')) out[k] = v;
+  for (const [k, v] of Object.entries(process.env)) {
+    const u = k.toUpperCase();
+    if (v !== undefined && !u.startsWith('GIT_') && !INTERACTIVE.has(u)) out[k] = v;
+  }
   return { ...out, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', ...extra };
 }
 
 /** Run git; never throws for a non-zero exit (the caller decides). */
 export function gitTry(cwd: string, args: readonly string[], extra: Record<string, string> = {}): Promise<GitResult> {
   return new Promise((resolve) => {
-    execFile('git', ['-c', 'core.quotepath=false', '-c', 'core.hooksPath=/dev/null', ...args], { cwd, env: env(extra), maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
+    execFile('git', gitArgs(args), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
       resolve({ code, stdout, stderr: stderr || (err && code === 127 ? err.message : '') });
     });
   });
 }
 
-function firstLine(s: string): string {
+/** The synchronous form, for the few callers that run before anything async (finding the root). Null on failure. */
+export function gitSyncOrNull(cwd: string, args: readonly string[]): string | null {
+  try {
+    return execFileSync('git', gitArgs(args), { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: MAX_BUFFER });
+  } catch {
+    return null;
+  }
+}
+
+/** git's first meaningful stderr line, without its "fatal: " prefix. */
+export function firstLine(s: string): string {
   return (s.split('\n').find((l) => l.trim() !== '') ?? s).replace(/^(fatal|error): /, '').trim();
 }
 
@@ -63,4 +95,12 @@ export async function identityEnv(cwd: string): Promise<Record<string, string>> 
   const c = await gitTry(cwd, ['var', 'GIT_COMMITTER_IDENT']);
   if (a.code === 0 && c.code === 0) return {};
   return { GIT_AUTHOR_NAME: 'autoloop', GIT_AUTHOR_EMAIL: 'autoloop@localhost', GIT_COMMITTER_NAME: 'autoloop', GIT_COMMITTER_EMAIL: 'autoloop@localhost' };
+}
+
+/** The work tree's top level holding dir, or null (not a work tree, or no git). */
+export async function workTreeTop(dir: string): Promise<string | null> {
+  const r = await gitTry(dir, ['rev-parse', '--is-inside-work-tree', '--show-toplevel']);
+  if (r.code !== 0) return null;
+  const [inside, top] = r.stdout.split('\n');
+  return inside?.trim() === 'true' && top ? top.trim() : null;
 }

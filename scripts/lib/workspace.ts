@@ -12,7 +12,7 @@
 // in workspace-base.ts.
 import fs from 'node:fs';
 import path from 'node:path';
-import { simpleGit } from 'simple-git';
+import { workTreeTop } from './gitcmd.ts';
 import type { Config } from './schema.ts';
 import type { ExperimentPaths } from './paths.ts';
 import { UsageError } from './errors.ts';
@@ -26,7 +26,7 @@ export type { Workspace } from './workspace-base.ts';
 export async function openWorkspace(root: string, exp: ExperimentPaths, config: Config): Promise<Workspace> {
   const recorded = recordedMode(exp);
   if (recorded === 'snapshot') return SnapshotWorkspace.open(root, exp, config);
-  const top = await gitTopLevel(root);
+  const top = await workTreeTop(root);
   if (top === null) {
     if (recorded === 'git') throw new UsageError(`this experiment was started in git mode but ${root} is no longer a git work tree`);
     if (fs.existsSync(path.join(root, '.git'))) throw new UsageError(`${root} has a .git but git does not run here; install git (or fix the repository) first`);
@@ -53,16 +53,5 @@ function realpath(p: string): string {
     return fs.realpathSync(p);
   } catch {
     return path.resolve(p);
-  }
-}
-
-/** The work tree's top level, or null when root is not in a git work tree (or git is missing). */
-async function gitTopLevel(root: string): Promise<string | null> {
-  try {
-    const out = await simpleGit({ baseDir: root }).raw(['rev-parse', '--is-inside-work-tree', '--show-toplevel']);
-    const [inside, top] = out.split('\n');
-    return inside?.trim() === 'true' && top ? top.trim() : null;
-  } catch {
-    return null;
   }
 }
