@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runUnderWatchdog } from '../scripts/lib/watchdog.ts';
+import { localRunner } from '../scripts/lib/runners/local.ts';
+import { scanMetricLines } from '../scripts/lib/sources/metric-lines.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const STUBBORN = fileURLToPath(new URL('../test/fixtures/procs/stubborn.sh', import.meta.url));
@@ -36,7 +37,9 @@ interface ChildReport {
 /** Child mode: one run under the watchdog in a fresh process, then report. */
 async function child(logFile: string, command: string): Promise<void> {
   const t0 = performance.now();
-  const out = await runUnderWatchdog({ command, cwd: path.dirname(logFile), timeoutS: 600, graceS: 1, logFile });
+  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  const r = await localRunner.run({ command, cwd: path.dirname(logFile), env, timeoutS: 600, graceS: 1, logFile });
+  const out = { ...r, metricLines: await scanMetricLines(logFile, r.log.start, r.log.end) };
   const total = (performance.now() - t0) / 1000;
   const report: ChildReport = {
     peakMb: peakRssMb(),
@@ -75,9 +78,10 @@ async function killLatency(dir: string, graceS: number, rounds: number): Promise
   for (let i = 0; i < rounds; i++) {
     const pidfile = path.join(dir, `pids-${i}`);
     let spawnedAt = 0;
-    const res = await runUnderWatchdog({
+    const res = await localRunner.run({
       command: `exec sh '${STUBBORN}' '${pidfile}'`,
       cwd: dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
       timeoutS,
       graceS,
       logFile: path.join(dir, 'latency.log'),

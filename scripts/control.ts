@@ -20,7 +20,8 @@ import {
   type Experiment,
 } from './lib/experiment.ts';
 import { openWorkspace } from './lib/workspace.ts';
-import { killGroup } from './lib/watchdog.ts';
+import { runnerOf } from './lib/runners/index.ts';
+import { RunHandle } from './lib/schema.ts';
 import { pidAlive } from './lib/procs.ts';
 import { readJsonOrNull } from './lib/fsx.ts';
 import { repoPaths } from './lib/paths.ts';
@@ -101,9 +102,11 @@ main('control', async (argv) => {
       }
       case 'repair': {
         const done: string[] = [];
-        const raw = readJsonOrNull(exp.paths.unclean) as { pgid?: number; pids?: number[] } | null;
+        const raw = readJsonOrNull(exp.paths.unclean) as { pgid?: number; handle?: unknown; pids?: (number | string)[] } | null;
         if (raw || fs.existsSync(exp.paths.unclean)) {
-          const pids = raw?.pids ?? [];
+          const pids = (raw?.pids ?? []).filter((p): p is number => typeof p === 'number');
+          const parsed = RunHandle.safeParse(raw?.handle);
+          const handle = parsed.success ? parsed.data : raw?.pgid ? ({ runner: 'local', pgid: raw.pgid, start: null } as const) : null;
           for (const pid of pids) {
             try {
               process.kill(pid, 'SIGKILL');
@@ -111,7 +114,7 @@ main('control', async (argv) => {
               /* already gone */
             }
           }
-          const left = raw?.pgid ? await killGroup(raw.pgid, 1) : [];
+          const left = handle ? await runnerOf(handle).cancel(handle, 1) : [];
           const alive = pids.filter((p) => pidAlive(p));
           if (left.length || alive.length) throw new UsageError(`processes still alive after SIGKILL: ${[...left, ...alive].join(', ')} (check them by hand)`);
           fs.rmSync(exp.paths.unclean, { force: true });

@@ -1,6 +1,6 @@
 // Opening a segment: the shared core of init-experiment and chain.
 import fs from 'node:fs';
-import matter from 'gray-matter';
+import YAML from 'yaml';
 import type { Config } from './schema.ts';
 import { saveConfig } from './config.ts';
 import { experimentPaths, rel } from './paths.ts';
@@ -68,7 +68,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     });
     if (!fs.existsSync(paths.notes)) {
       const body = (opts.notes ?? NOTES_BODY).replace('{goal}', config.goal || '(state the goal here)');
-      writeFileAtomic(paths.notes, matter.stringify(body, { experiment: slug, metric: config.metric, direction: config.direction, created: nowIso() }));
+      writeFileAtomic(paths.notes, withFrontmatter(body, { experiment: slug, metric: config.metric, direction: config.direction, created: nowIso() }));
     }
     if (!fs.existsSync(paths.ideas)) writeFileAtomic(paths.ideas, '# Ideas backlog\n\nOne idea per line, best first. Strike through what was tried.\n\n');
     publishActive(exp, currentTermination(exp), { protect });
@@ -85,4 +85,11 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
   } finally {
     lock.release();
   }
+}
+
+/** notes.md opens with a YAML header naming its experiment (for people and grep; the engine never reads it back). */
+function withFrontmatter(body: string, data: Record<string, string>): string {
+  // YAML 1.1 quotes what an older reader would take for a boolean or a date.
+  const head = YAML.stringify(data, { schema: 'yaml-1.1' });
+  return `---\n${head}---\n${body.endsWith('\n') ? body : body + '\n'}`;
 }

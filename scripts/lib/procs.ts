@@ -37,3 +37,28 @@ export function pidAlive(pid: number, start: string | null = null): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, someone else's
   }
 }
+
+/**
+ * Live pids whose process group is pgid, zombies excluded; null without /proc
+ * (the caller can then only probe the group as a whole).
+ */
+export function groupMembers(pgid: number): number[] | null {
+  if (!fs.existsSync('/proc/self/stat')) return null;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  const alive: number[] = [];
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const fields = statFields(Number(name)); // null: exited between readdir and read
+    if (!fields) continue;
+    const state = fields[0];
+    if (state === 'Z' || state === 'X' || state === 'x') continue;
+    if (Number(fields[2]) === pgid) alive.push(Number(name));
+  }
+  return alive;
+}

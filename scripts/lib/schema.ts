@@ -2,6 +2,7 @@
 // state cache, hook file) is declared here once, as a zod schema, and the
 // TypeScript types are inferred from it.
 import { z } from 'zod';
+import { SourceSpec } from './sources/spec.ts';
 
 import { METRIC_NAME, RUN_ID, SLUG } from './patterns.ts';
 
@@ -124,6 +125,10 @@ export const Config = z
     gates: z.array(Gate).default([]),
     health: HealthConfig.default(HealthConfig.parse({})),
     stop_hook: StopHookConfig.default(StopHookConfig.parse({})),
+    /** Who runs the benchmark and the checks (runners/index.ts); absent means `local`. */
+    runner: z.string().min(1).optional(),
+    /** Where the metrics come from (sources/index.ts); absent means METRIC lines in the output. */
+    sources: z.array(SourceSpec).min(1).optional(),
   })
   .strict();
 export type Config = z.infer<typeof Config>;
@@ -231,6 +236,12 @@ export const LedgerLine = z.discriminatedUnion('type', [ConfigLine, ResultLine, 
 export type LedgerLine = z.infer<typeof LedgerLine>;
 
 /** runs/<id>/result.json: what run-experiment measured, before log-experiment acts on it. */
+/** runners/types.ts RunHandle, as stored in result.json and unclean.json. */
+export const RunHandle = z.discriminatedUnion('runner', [
+  z.object({ runner: z.literal('local'), pgid: z.number().int(), start: z.string().nullable() }),
+  z.object({ runner: z.literal('slurm'), job_id: z.string() }),
+]);
+
 export const RunRecord = z.object({
   run_id: z.string().regex(RUN_ID),
   segment: z.number().int().min(1),
@@ -249,9 +260,10 @@ export const RunRecord = z.object({
     .nullable()
     .default(null),
   duration_s: z.number().min(0).default(0),
-  /** Process group of the command in flight, so a later call can find survivors. */
+  /** The runner's handle on the command in flight, so a later call can find survivors. */
+  handle: RunHandle.nullable().default(null),
+  /** Before handles (records written by older versions): the local process group and its leader's start time. */
   pgid: z.number().int().nullable().default(null),
-  /** Start time of the group's leader, so a recycled pgid is not taken for ours. */
   pgid_start: z.string().nullable().default(null),
   /** Bounded tail of the output of the last failing step (≤ 40 lines / 4 KB). */
   tail: z.string().default(''),

@@ -6,18 +6,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  METRIC_MAX_LINE_BYTES,
-  METRIC_TRUNCATED_MARK,
-  TAIL_MAX_BYTES,
-  TAIL_MAX_LINES,
-  groupSurvivors,
-  killGroup,
-  readTail,
-  runUnderWatchdog,
-  scanMetricLines,
-  type RunSpec,
-} from '../scripts/lib/watchdog.ts';
+import { groupSurvivors, killGroup, localRunner } from '../scripts/lib/runners/local.ts';
+import { TAIL_MAX_BYTES, TAIL_MAX_LINES, readTail } from '../scripts/lib/runners/log.ts';
+import type { RunHandle, RunRequest } from '../scripts/lib/runners/types.ts';
+import { METRIC_MAX_LINE_BYTES, METRIC_TRUNCATED_MARK, scanMetricLines } from '../scripts/lib/sources/metric-lines.ts';
 
 const PROCS = fileURLToPath(new URL('./fixtures/procs/', import.meta.url));
 const fixture = (name: string): string => JSON.stringify(path.join(PROCS, name));
@@ -42,6 +34,11 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+interface RunSpec extends Omit<RunRequest, 'env' | 'onStart'> {
+  env?: Record<string, string>;
+  onStart?: (pgid: number) => void;
+}
+
 function spec(command: string, over: Partial<RunSpec> = {}): RunSpec {
   return {
     command,
@@ -52,6 +49,17 @@ function spec(command: string, over: Partial<RunSpec> = {}): RunSpec {
     onStart: (pgid) => started.push(pgid),
     ...over,
   };
+}
+
+const pgidOf = (h: RunHandle): number => (h.runner === 'local' ? h.pgid : -1);
+
+/** One command through the local runner, its METRIC lines read from the sample's log range as the engine does. */
+async function runUnderWatchdog(s: RunSpec) {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  const r = await localRunner.run({ ...s, env: { ...env, ...s.env }, onStart: (h) => s.onStart?.(pgidOf(h)) });
+  const metricLines = fs.existsSync(s.logFile) ? await scanMetricLines(s.logFile, r.log.start, r.log.end) : [];
+  return { ...r, survivors: r.survivors.map(Number), metricLines };
 }
 
 function alive(pid: number): boolean {
@@ -85,7 +93,7 @@ async function waitFor(file: string, ms = 5000): Promise<void> {
   }
 }
 
-describe('runUnderWatchdog', () => {
+describe('localRunner.run', () => {
   it('runs a fast command, keeps its METRIC lines and tail, writes the header', async () => {
     const out = await runUnderWatchdog(
       spec('echo hello; echo "METRIC ms=12.5"; echo " METRIC not=1"; echo "METRIC n=3" >&2', {

@@ -1,0 +1,259 @@
+// The run command: measure the working tree. Takes as many samples of the
+// benchmark as the noise policy asks for (each through the configured runner,
+// its metrics read by the configured sources), then the checks; writes
+// runs/<id>/result.json for the log command to act on. The status itself is
+// decided by run-outcome.ts.
+import fs from 'node:fs';
+import {
+  assertNotUnclean,
+  currentTermination,
+  event,
+  latestRunNumber,
+  publishActive,
+  readRunRecord,
+  reconcile,
+  withLock,
+  type Experiment,
+} from '../experiment.ts';
+import { openWorkspace, type Workspace } from '../workspace.ts';
+import { changedFingerprints, fingerprint } from '../integrity.ts';
+import { center, needMoreSamples, noiseOf } from '../noise.ts';
+import { median } from '../stats.ts';
+import { runDir, runId as formatRunId } from '../paths.ts';
+import { RunRecord, type RunStatus } from '../schema.ts';
+import { writeJsonAtomic } from '../fsx.ts';
+import { nowIso } from '../ledger.ts';
+import { RefusalError } from '../errors.ts';
+import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type Outcome } from '../run-outcome.ts';
+import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, type Runner } from '../runners/index.ts';
+import { buildSources, readSample, type MetricSource } from '../sources/index.ts';
+import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
+
+const MAX_SAMPLES = 100;
+
+export interface RunCommandResult {
+  record: RunRecord;
+  interrupted: boolean;
+}
+
+function latestRun(exp: Experiment): { id: string; record: RunRecord | null } | null {
+  const n = latestRunNumber(exp);
+  if (!n) return null;
+  const id = formatRunId(n);
+  return { id, record: readRunRecord(exp, id) };
+}
+
+/** A record's handle; records of older versions name a local process group instead. */
+function handleOf(rec: RunRecord): RunHandle | null {
+  if (rec.handle) return rec.handle;
+  return rec.pgid ? { runner: 'local', pgid: rec.pgid, start: rec.pgid_start } : null;
+}
+
+/** Survivor ids as unclean.json has always stored them: numbers for pids. */
+const storedIds = (ids: string[]): (number | string)[] => ids.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+
+function markUnclean(exp: Experiment, runId: string, pids: string[], handle: RunHandle | null): void {
+  const legacy = handle?.runner === 'local' ? { pgid: handle.pgid } : {};
+  writeJsonAtomic(exp.paths.unclean, { run_id: runId, ...legacy, ...(handle ? { handle } : {}), pids: storedIds(pids), ts: nowIso() });
+}
+
+/** A run left 'running' by a killed call: record it as interrupted, and unclean if its work lives on. */
+async function settleAbandonedRun(exp: Experiment): Promise<void> {
+  const last = latestRun(exp);
+  if (!last?.record || last.record.phase !== 'running') return;
+  const rec = last.record;
+  const handle = handleOf(rec);
+  const survivors = handle ? await runnerOf(handle).survivors(handle) : [];
+  writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'interrupted', reason: 'the engine was killed during the run' });
+  event(exp, 'interrupted', { reason: 'engine killed during the run', survivors: storedIds(survivors) }, rec.run_id);
+  if (survivors.length) {
+    markUnclean(exp, rec.run_id, survivors, handle);
+    event(exp, 'unclean', { pids: storedIds(survivors) }, rec.run_id);
+  }
+}
+
+/** Refuse to measure when the loop must not go on; returns the id of the next run. */
+function nextRunId(exp: Experiment): string {
+  const t = currentTermination(exp);
+  if (t.terminate) throw new RefusalError(`${t.message}; start a follow-up with /autoloop:chain or raise the budget in config.yaml`);
+  if (exp.state.stopped) throw new RefusalError('the loop is stopped by the user; control.mjs resume to continue');
+  if (exp.state.health.health === 'paused') throw new RefusalError(`the loop is paused (${exp.state.health.reason}); control.mjs resume to continue`);
+  const last = latestRun(exp);
+  if (last?.record?.phase === 'measured' && last.record.segment === exp.state.segment) {
+    throw new RefusalError(`run ${last.id} is measured but not logged: run log-experiment first`);
+  }
+  return formatRunId(Math.max(exp.state.next_run, last ? Number(last.id.slice(1)) + 1 : 1));
+}
+
+function boundTail(text: string): string {
+  let lines = text.split('\n');
+  if (lines.length > TAIL_MAX_LINES) lines = lines.slice(-TAIL_MAX_LINES);
+  let out = lines.join('\n');
+  if (Buffer.byteLength(out) > TAIL_MAX_BYTES) out = Buffer.from(out).subarray(-TAIL_MAX_BYTES).toString('utf8');
+  return out;
+}
+
+/** The user's environment plus the run's AUTOLOOP_* variables. */
+function commandEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** One run in flight: its record on disk, and what every step shares. */
+class Measurement {
+  record: RunRecord;
+  readonly started = Date.now();
+  readonly rd: ReturnType<typeof runDir>;
+
+  constructor(
+    readonly exp: Experiment,
+    readonly id: string,
+    readonly runner: Runner,
+    readonly signal: AbortSignal,
+  ) {
+    this.rd = runDir(exp.paths, id);
+    fs.mkdirSync(this.rd.dir, { recursive: true });
+    this.record = RunRecord.parse({
+      run_id: id,
+      segment: exp.state.segment,
+      started_at: nowIso(),
+      finished_at: null,
+      phase: 'running',
+      status: null,
+      primary: null,
+      samples: [],
+      metrics: {},
+    });
+    this.save();
+  }
+
+  save(): void {
+    writeJsonAtomic(this.rd.result, this.record);
+  }
+
+  finish(status: RunStatus, reason: string, tail = ''): void {
+    this.record = { ...this.record, status, reason, tail: boundTail(tail), phase: 'measured', finished_at: nowIso(), duration_s: (Date.now() - this.started) / 1000 };
+  }
+
+  /** One command through the runner; the handle is on disk while it runs. */
+  async step(command: string, timeoutS: number, header: string, env: Record<string, string>): Promise<RunResult> {
+    const req: RunRequest = {
+      command,
+      cwd: this.exp.root,
+      env: commandEnv(env),
+      timeoutS,
+      graceS: this.exp.config.grace,
+      logFile: this.rd.log,
+      header,
+      signal: this.signal,
+      onStart: (handle) => {
+        this.record.handle = handle;
+        this.save();
+      },
+    };
+    const r = await this.runner.run(req);
+    this.record.handle = null;
+    return r;
+  }
+}
+
+/** Samples until the noise policy is satisfied or a sample ends the run. */
+async function takeSamples(m: Measurement, sources: MetricSource[]): Promise<Outcome> {
+  const { config } = m.exp;
+  const perMetric = new Map<string, number[]>();
+  const warnings = new Set<string>();
+  const best = m.exp.state.best_run ? m.exp.state.best_samples : null;
+  const noise = noiseOf(m.exp.state.noise);
+  let last: RunResult | null = null;
+  let looked = { labels: sources.map((s) => s.label), failures: [] as string[] };
+  // A person at a terminal sees progress; the model (no TTY) sees nothing extra.
+  const progress = process.stderr.isTTY
+    ? setInterval(() => process.stderr.write(`\r\x1b[2K${m.id} sample ${m.record.samples.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
+    : null;
+  for (let i = 1; i <= MAX_SAMPLES; i++) {
+    const startedAtMs = Date.now();
+    last = await m.step(config.command, config.timeout, `== ${m.id} sample ${i}: ${config.command}`, { AUTOLOOP_RUN: m.id, AUTOLOOP_SAMPLE: String(i) });
+    if (sampleEndsRun(last, true)) break;
+    const reading = await readSample(sources, { cwd: m.exp.root, log: { file: m.rd.log, ...last.log }, startedAtMs });
+    looked = { labels: reading.labels, failures: reading.failures };
+    reading.warnings.forEach((w) => warnings.add(w));
+    for (const [k, vs] of Object.entries(reading.metrics)) perMetric.set(k, [...(perMetric.get(k) ?? []), ...vs]);
+    const primary = reading.metrics[config.metric];
+    if (!primary) break;
+    m.record.samples.push(...primary);
+    if (!needMoreSamples({ repeats: config.repeats, samples: m.record.samples, best, noise, direction: config.direction })) break;
+  }
+  if (progress) {
+    clearInterval(progress);
+    process.stderr.write('\r\x1b[2K');
+  }
+  m.record.warnings = [...warnings];
+  for (const [k, vs] of perMetric) m.record.metrics[k] = median(vs);
+  return benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked });
+}
+
+/** Apply a decided outcome to the record (and unclean.json); true when the run was interrupted. */
+function apply(m: Measurement, o: Outcome, during: 'samples' | 'checks'): boolean {
+  if (o.phase === 'interrupted') {
+    // Interrupted samples end the run; interrupted checks leave the benchmark's figures as they were.
+    m.record = { ...m.record, phase: 'interrupted', reason: o.reason, ...(during === 'samples' ? { finished_at: nowIso() } : {}) };
+    return true;
+  }
+  if (o.unclean) {
+    markUnclean(m.exp, m.id, o.unclean.pids, null);
+    if (o.unclean.event) event(m.exp, 'unclean', { pids: storedIds(o.unclean.pids) }, m.id);
+  }
+  m.finish(o.status, o.reason, o.tail);
+  return false;
+}
+
+async function runChecks(m: Measurement, checks: string): Promise<boolean> {
+  const { config } = m.exp;
+  const c = await m.step(checks, config.checks_timeout, `== ${m.id} checks: ${checks}`, { AUTOLOOP_RUN: m.id });
+  m.record.checks = { passed: checksPassed(c), exit_code: c.exitCode, timed_out: c.timedOut, duration_s: c.durationS };
+  const o = checksOutcome(c, config.checks_timeout);
+  return o ? apply(m, o, 'checks') : false;
+}
+
+/** Measure, given the open workspace; returns true when interrupted. */
+async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
+  const { exp } = m;
+  const { config } = exp;
+  // The judge must be the one fingerprinted when the segment opened.
+  const integrity = exp.state.fingerprints ? changedFingerprints(exp.state.fingerprints, fingerprint(exp.root, config, Object.keys(exp.state.fingerprints.files))) : [];
+  const outside = ws.mode === 'git' ? await ws.outOfScopeChanges() : [];
+  m.record.files = await ws.changedInScope();
+  const early = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity, outside, samples: [], last: null, sources: { labels: [], failures: [] } });
+  if (early.phase === 'measured' && early.status === 'invalid') return apply(m, early, 'samples');
+
+  const o = await takeSamples(m, buildSources(config.sources));
+  // Files the benchmark itself wrote outside the scope (caches, reports) must
+  // not make the next run look like an out-of-scope edit.
+  if (ws.mode === 'git') await ws.settleOutOfScope();
+  if (o.phase === 'measured' && o.status === 'ok') {
+    m.record.primary = center(m.record.samples);
+    m.record.metrics[config.metric] = m.record.primary;
+  }
+  if (apply(m, o, 'samples')) return true;
+  return o.phase === 'measured' && o.status === 'ok' && config.checks ? runChecks(m, config.checks) : false;
+}
+
+/** run-experiment's work, under the lock. Signals abort the run in flight (its processes are killed). */
+export async function runCommand(exp: Experiment, signal: AbortSignal): Promise<RunCommandResult> {
+  let result!: RunCommandResult;
+  await withLock(exp, 'run-experiment', async () => {
+    await settleAbandonedRun(exp);
+    assertNotUnclean(exp);
+    const ws = await openWorkspace(exp.root, exp.paths, exp.config);
+    const fixed = await reconcile(exp, ws);
+    if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
+    const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config.runner), signal);
+    const interrupted = await measure(m, ws);
+    m.save();
+    if (interrupted) event(exp, 'interrupted', { reason: 'signal' }, m.id);
+    publishActive(exp, currentTermination(exp));
+    result = { record: m.record, interrupted };
+  });
+  return result;
+}

@@ -1,0 +1,92 @@
+// What a run's status is, from what happened: the integrity and scope checks,
+// the samples taken, the runner's result for the last sample, where the
+// metric was looked for, and the checks. Pure: run-experiment does the I/O.
+import type { RunStatus } from './schema.ts';
+
+/** The part of a runner's result the decision reads. */
+export interface StepResult {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  interrupted: boolean;
+  spawnError: string | null;
+  survivors: string[];
+  tail: string;
+}
+
+export interface BenchmarkFacts {
+  metric: string;
+  timeoutS: number;
+  /** Judges (config, protected files) changed since the segment opened. */
+  integrity: string[];
+  /** Paths changed outside the scope. */
+  outside: string[];
+  /** The primary metric's value per sample, in order. */
+  samples: number[];
+  /** The runner's result for the last sample; null when none was taken. */
+  last: StepResult | null;
+  /** Where the primary metric was looked for in the last sample, and sources that failed there. */
+  sources: { labels: string[]; failures: string[] };
+}
+
+export type Outcome =
+  | { phase: 'interrupted'; reason: string }
+  | { phase: 'measured'; status: RunStatus; reason: string; tail: string; unclean: { pids: string[]; event: boolean } | null };
+
+const measured = (status: RunStatus, reason: string, tail = '', unclean: { pids: string[]; event: boolean } | null = null): Outcome => ({
+  phase: 'measured',
+  status,
+  reason,
+  tail,
+  unclean,
+});
+
+/** The METRIC-lines wording when that is the only source, else the sources by name. */
+function missingMetric(metric: string, sources: BenchmarkFacts['sources']): string {
+  if (sources.failures.length === 0 && sources.labels.length === 1 && sources.labels[0] === 'METRIC lines') {
+    return `metric ${metric} was not printed (expected a line "METRIC ${metric}=<number>")`;
+  }
+  const failed = sources.failures.length ? ` (${sources.failures.join('; ')})` : '';
+  return `metric ${metric} was found by no source: ${sources.labels.join(', ')}${failed}`;
+}
+
+/** Whether the sampling loop must stop after this sample, whatever the noise policy says. */
+export function sampleEndsRun(r: StepResult, primaryFound: boolean): boolean {
+  return r.interrupted || r.survivors.length > 0 || r.timedOut || r.spawnError !== null || r.exitCode !== 0 || !primaryFound;
+}
+
+/** The status of the benchmark part of a run (before the checks). */
+export function benchmarkOutcome(f: BenchmarkFacts): Outcome {
+  if (f.integrity.length) {
+    return measured('invalid', `benchmark integrity: ${f.integrity.join(', ')} changed since the segment opened (logging restores protected files; a new rule needs init-experiment)`);
+  }
+  if (f.outside.length) {
+    return measured('invalid', `changes outside the scope: ${f.outside.slice(0, 5).join(', ')}${f.outside.length > 5 ? ' …' : ''} (undo them; only in-scope files may change)`);
+  }
+  const o = f.last;
+  if (!o) return measured('crash', 'no sample was taken');
+  if (o.interrupted) return { phase: 'interrupted', reason: 'interrupted' };
+  if (o.survivors.length) {
+    return measured('crash', `processes survived the kill (pids ${o.survivors.join(', ')}); run control.mjs repair`, o.tail, { pids: o.survivors, event: true });
+  }
+  if (o.timedOut) return measured('timeout', `timed out after ${f.timeoutS}s (process group killed)`, o.tail);
+  if (o.spawnError) return measured('crash', `could not start: ${o.spawnError}`, o.tail);
+  if (o.exitCode !== 0) return measured('crash', `exit code ${o.exitCode}${o.signal ? ` (${o.signal})` : ''}`, o.tail);
+  if (!f.samples.length) return measured('invalid', missingMetric(f.metric, f.sources), o.tail);
+  return measured('ok', `${f.samples.length} sample${f.samples.length > 1 ? 's' : ''}`);
+}
+
+/** Did the checks pass? */
+export function checksPassed(c: StepResult): boolean {
+  return !c.timedOut && !c.spawnError && c.exitCode === 0 && !c.interrupted;
+}
+
+/** The status after the checks ran on an ok benchmark; null: the benchmark's ok stands. */
+export function checksOutcome(c: StepResult, checksTimeoutS: number): Outcome | null {
+  if (c.interrupted) return { phase: 'interrupted', reason: 'interrupted during checks' };
+  if (c.survivors.length) {
+    return measured('crash', `checks left processes alive (pids ${c.survivors.join(', ')}); run control.mjs repair`, c.tail, { pids: c.survivors, event: false });
+  }
+  if (!checksPassed(c)) return measured('checks_failed', c.timedOut ? `checks timed out after ${checksTimeoutS}s` : `checks failed (exit code ${c.exitCode})`, c.tail);
+  return null;
+}

@@ -1,0 +1,247 @@
+// The local runner: the user's command on this machine, supervised so that
+// nothing outlives a run and memory stays flat whatever the command prints.
+//
+// - The command gets its own process group (detached = setsid), so one signal
+//   to -pgid reaches everything it forked, including background servers.
+// - Kill sequence: SIGTERM (+SIGCONT so stopped members can act on it), poll
+//   until the group is empty or the grace ends, SIGKILL, poll ≤ 0.5 s, report
+//   whoever is still alive. It runs on timeout, on abort, and after a normal
+//   exit when background members remain.
+// - The child writes straight into the log's file descriptor: no pipe through
+//   this process (no buffering, and the output still lands in the log if the
+//   engine is SIGKILLed). The result names the sample's byte range of the log,
+//   ending when the main process exited; what the output means is the metric
+//   sources' business, not the runner's.
+// Limitation: a member that leaves the group (setsid, setpgid) cannot be found
+// by its process group.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { groupMembers, pidAlive, procStart } from '../procs.ts';
+import { openLog, readTail } from './log.ts';
+import type { RunHandle, RunRequest, RunResult, Runner } from './types.ts';
+
+/** After SIGKILL, how long the kernel gets to take the group down. */
+const REAP_WAIT_MS = 500;
+const POLL_MS = 20;
+/** setTimeout overflows past 2^31-1 ms (it would fire at once); longer means "no timeout". */
+const MAX_TIMER_MS = 2_147_483_647;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- process groups
+
+/** Send a signal to a whole group; false when the group has no member left at all. */
+function signalGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, sig);
+    return true;
+  } catch (err) {
+    // EPERM: a member exists but is not ours (setuid); it still counts as present.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Live pids whose process group is pgid, zombies excluded (a zombie holds no
+ * resources; it only waits for its parent, possibly a PID 1 that never reaps).
+ * Without /proc, the group can only be probed as a whole: [pgid] stands for
+ * "something in the group is still there".
+ */
+export function groupSurvivors(pgid: number): number[] {
+  if (!Number.isInteger(pgid) || pgid <= 1) return [];
+  // Cheap probe first: ESRCH means not even a zombie is left, skip the scan.
+  if (!signalGroup(pgid, 0)) return [];
+  return groupMembers(pgid) ?? [pgid];
+}
+
+/**
+ * SIGTERM the group, wait up to graceS for it to go, SIGKILL, wait ≤ 0.5 s
+ * for the kernel, and return the pids still alive (empty when clean).
+ */
+export async function killGroup(pgid: number, graceS: number): Promise<number[]> {
+  if (!Number.isInteger(pgid) || pgid <= 1) return [];
+  if (!signalGroup(pgid, 'SIGTERM')) return [];
+  signalGroup(pgid, 'SIGCONT');
+  const graceEnd = Date.now() + Math.max(0, graceS) * 1000;
+  for (;;) {
+    if (groupSurvivors(pgid).length === 0) return [];
+    const left = graceEnd - Date.now();
+    if (left <= 0) break;
+    await sleep(Math.min(POLL_MS, left));
+  }
+  signalGroup(pgid, 'SIGKILL');
+  const reapEnd = Date.now() + REAP_WAIT_MS;
+  for (;;) {
+    const alive = groupSurvivors(pgid);
+    if (alive.length === 0) return [];
+    const left = reapEnd - Date.now();
+    if (left <= 0) return alive;
+    await sleep(Math.min(10, left));
+  }
+}
+
+/** The group a handle names, unless its leader's pid was recycled by a newer process (then it is not ours). */
+function ownGroup(handle: RunHandle): number | null {
+  if (handle.runner !== 'local' || !handle.pgid) return null;
+  const recycled = handle.start !== null && pidAlive(handle.pgid) && !pidAlive(handle.pgid, handle.start);
+  return recycled ? null : handle.pgid;
+}
+
+// ---------------------------------------------------------------- the run
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function emptyResult(extra: Partial<RunResult>): RunResult {
+  return {
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    interrupted: false,
+    spawnError: null,
+    durationS: 0,
+    queuedS: 0,
+    survivors: [],
+    log: { start: 0, end: 0 },
+    tail: '',
+    ...extra,
+  };
+}
+
+function cwdProblem(cwd: string): string | null {
+  try {
+    if (!fs.statSync(cwd).isDirectory()) return `cwd is not a directory: ${cwd}`;
+    return null;
+  } catch (err) {
+    return `cwd does not exist or is unreadable: ${cwd} (${(err as NodeJS.ErrnoException).code ?? describe(err)})`;
+  }
+}
+
+function logSize(file: string, fallback: number): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return fallback; // the log vanished mid-run
+  }
+}
+
+interface Supervision {
+  timedOut: boolean;
+  interrupted: boolean;
+  /** The kill sequence, once started (by the timeout, the abort, or leftovers). */
+  killing: Promise<number[]> | null;
+  stop(): void;
+}
+
+/** Arm the timeout and the abort signal: either starts the kill sequence once. */
+function supervise(pgid: number, req: RunRequest): Supervision {
+  const s: Supervision = { timedOut: false, interrupted: false, killing: null, stop: () => undefined };
+  const startKill = (why: 'timedOut' | 'interrupted'): void => {
+    if (s.killing) return;
+    s[why] = true;
+    s.killing = killGroup(pgid, req.graceS);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timeoutMs = Math.max(0, req.timeoutS) * 1000;
+  if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_MS) timer = setTimeout(() => startKill('timedOut'), timeoutMs);
+  const onAbort = (): void => startKill('interrupted');
+  req.signal?.addEventListener('abort', onAbort, { once: true });
+  s.stop = () => {
+    if (timer) clearTimeout(timer);
+    req.signal?.removeEventListener('abort', onAbort);
+  };
+  return s;
+}
+
+/** Run one command under supervision. Never throws for a failing command. */
+export async function runLocal(req: RunRequest): Promise<RunResult> {
+  let fd: number;
+  try {
+    fd = openLog(req.logFile, req.header);
+  } catch (err) {
+    return emptyResult({ spawnError: `cannot open log ${req.logFile}: ${describe(err)}` });
+  }
+  const start = fs.fstatSync(fd).size;
+  const refuse = (reason: string, extra: Partial<RunResult> = {}): RunResult => {
+    try {
+      fs.writeSync(fd, `watchdog: not started: ${reason}\n`);
+    } catch {
+      // the result carries the reason anyway
+    }
+    fs.closeSync(fd);
+    return emptyResult({ spawnError: reason, log: { start, end: start }, ...extra });
+  };
+  if (req.signal?.aborted) return refuse('interrupted before start', { spawnError: null, interrupted: true });
+  const bad = cwdProblem(req.cwd);
+  if (bad) return refuse(bad);
+
+  const t0 = performance.now();
+  let child: ChildProcess;
+  try {
+    // detached: setsid, a group of its own, reachable as -pid.
+    child = spawn('/bin/sh', ['-c', req.command], { cwd: req.cwd, env: req.env, detached: true, stdio: ['ignore', fd, fd] });
+  } catch (err) {
+    return refuse(describe(err));
+  }
+  // Resolves with the exit status, or with the spawn error if the OS refused.
+  const ended = new Promise<{ code: number | null; sig: string | null; error: string | null }>((resolve) => {
+    child.once('exit', (code, sig) => resolve({ code, sig, error: null }));
+    child.on('error', (err) => {
+      if (child.pid === undefined) resolve({ code: null, sig: null, error: describe(err) });
+    });
+  });
+  fs.closeSync(fd); // the child holds its own copy of the descriptor now
+
+  const pgid = child.pid;
+  if (pgid === undefined) {
+    const r = await ended;
+    return emptyResult({ spawnError: r.error ?? 'spawn failed', durationS: (performance.now() - t0) / 1000, log: { start, end: start } });
+  }
+  const sup = supervise(pgid, req);
+  try {
+    req.onStart?.({ runner: 'local', pgid, start: procStart(pgid) });
+  } catch {
+    // a failing callback must not leave the command unsupervised
+  }
+
+  const r = await ended;
+  const durationS = (performance.now() - t0) / 1000;
+  const end = logSize(req.logFile, start); // the sample ends with its main process
+  sup.stop();
+  // After a normal exit, background members may remain: same kill sequence.
+  if (!sup.killing && groupSurvivors(pgid).length > 0) sup.killing = killGroup(pgid, req.graceS);
+  const survivors = sup.killing ? await sup.killing : [];
+
+  let tail = '';
+  try {
+    tail = readTail(req.logFile, start, logSize(req.logFile, end));
+  } catch {
+    // The log vanished or was truncated mid-run: no tail.
+  }
+  return {
+    exitCode: r.code,
+    signal: r.sig,
+    timedOut: sup.timedOut,
+    interrupted: sup.interrupted,
+    spawnError: r.error,
+    durationS,
+    queuedS: 0,
+    survivors: survivors.map(String),
+    log: { start, end },
+    tail,
+  };
+}
+
+export const localRunner: Runner = {
+  name: 'local',
+  run: runLocal,
+  async survivors(handle) {
+    const pgid = ownGroup(handle);
+    return pgid === null ? [] : groupSurvivors(pgid).map(String);
+  },
+  async cancel(handle, graceS) {
+    const pgid = ownGroup(handle);
+    return pgid === null ? [] : (await killGroup(pgid, graceS)).map(String);
+  },
+};
