@@ -1,0 +1,284 @@
+// The chain command: start a follow-up experiment from a terminated one. The
+// follow-up needs a written rationale, kept read-only beside the hash of the
+// parent's report it was grounded in; it inherits the parent's benchmark and
+// rules unless a flag overrides them, starts from the parent's best, and
+// spends one unit of the chain budget (.autoloop/chain.json).
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { reached } from '../goal.ts';
+import { CommonFlags } from '../cli.ts';
+import { currentTermination, event, listExperiments, openExperiment, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { openWorkspace } from '../workspace.ts';
+import { initExperiment } from '../init.ts';
+import { configFieldsFromFlags, parseConfig } from '../config.ts';
+import { experimentPaths, rel } from '../paths.ts';
+import { Slug, type Config } from '../schema.ts';
+import { UsageError } from '../errors.ts';
+import { writeFileAtomic } from '../fsx.ts';
+import { nowIso } from '../ledger.ts';
+import { compileScope } from '../scope.ts';
+import { buildReport, renderMarkdown, reportHash } from '../report.ts';
+import { ChainDecision, DEFAULT_CHAIN_BUDGET, chainBudgetLine, chainStatusIn, loadChainFile, saveChainFile, withLink, type ChainFile } from '../chain.ts';
+import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
+import { fmt } from '../summary.ts';
+
+export const CHAIN_OPTIONS = {
+  from: { type: 'string' },
+  name: { type: 'string' },
+  rationale: { type: 'string' },
+  goal: { type: 'string' },
+  metric: { type: 'string' },
+  direction: { type: 'string' },
+  unit: { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  command: { type: 'string' },
+  checks: { type: 'string' },
+  timeout: { type: 'string' },
+  'max-runs': { type: 'string' },
+  plateau: { type: 'string' },
+  target: { type: 'string' },
+  'max-wall-clock': { type: 'string' },
+  budget: { type: 'string' },
+} as const;
+
+const num = z.coerce.number().refine(Number.isFinite, 'must be a number');
+// "none" switches a limit off, as in init-experiment.
+const none = z.literal('none').transform(() => null);
+export const ChainFlags = z.object({
+  ...CommonFlags,
+  from: z.string().optional(),
+  name: Slug.optional(),
+  rationale: z.string().optional(),
+  goal: z.string().optional(),
+  metric: z.string().optional(),
+  direction: z.enum(['lower', 'higher']).optional(),
+  unit: z.string().optional(),
+  scope: z.array(z.string().min(1, 'must not be empty')).optional(),
+  command: z.string().optional(),
+  checks: z.union([none, z.string()]).optional(),
+  timeout: num.optional(),
+  'max-runs': z.union([none, z.coerce.number().int().min(1)]).optional(),
+  plateau: z.union([none, z.coerce.number().int().min(1)]).optional(),
+  target: z.union([none, num]).optional(),
+  'max-wall-clock': z.union([none, num]).optional(),
+  budget: z.coerce.number().int().min(1).max(100).optional(),
+});
+export type ChainFlags = z.infer<typeof ChainFlags>;
+
+export const CHAIN_HELP = `usage: chain --from SLUG --name NEW --rationale TEXT [--goal TEXT] [--metric NAME]
+  [--direction lower|higher] [--unit U] [--scope GLOB]... [--command CMD] [--checks CMD|none]
+  [--timeout SEC] [--max-runs N|none] [--plateau N|none] [--target X|none]
+  [--max-wall-clock SEC|none] [--budget N] [--cwd DIR] [--json]
+Starts a follow-up of a terminated experiment from its best; everything not given is inherited.
+--budget (follow-ups allowed in the chain, default ${DEFAULT_CHAIN_BUDGET}) is set by the first follow-up only.`;
+
+/** The child's config: the parent's, with the flags that were given. */
+function childConfig(parent: Config, f: ChainFlags, name: string): { config: Config; overrides: string[] } {
+  const out: Record<string, unknown> = { ...structuredClone(parent), name };
+  // Everything given on the command line overrides the parent; the rest is inherited.
+  const given = configFieldsFromFlags({ ...f, name: undefined });
+  Object.assign(out, given);
+  const overrides = Object.keys(given);
+  if (f.metric !== undefined && f.metric !== parent.metric) {
+    // A new primary metric: its direction cannot be guessed, and the parent's
+    // target and unit belong to the old metric.
+    if (f.direction === undefined) throw new UsageError(`--direction is required when --metric changes (${parent.metric} → ${f.metric})`);
+    if (f.target === undefined) out.target = null;
+    if (f.unit === undefined) out.unit = '';
+    // A guardrail on the new primary itself would judge it twice.
+    out.guardrails = parent.guardrails.filter((g) => g.metric !== f.metric);
+  }
+  const config = parseConfig(out, 'follow-up config');
+  if (config.checks !== null && config.checks.trim() === '') throw new UsageError('--checks must not be empty (use --checks none to drop the checks)');
+  if (config.command.trim() === '') throw new UsageError('--command must not be empty');
+  return { config, overrides };
+}
+
+
+/** Everything decided before the lock: who follows whom, with which config and budget. */
+interface ChainPlan {
+  root: string;
+  parent: Experiment;
+  parentSlug: string;
+  childSlug: string;
+  rationale: string;
+  chains: ChainFile;
+  budget: number;
+  config: Config;
+  overrides: string[];
+  terminatedBy: string | null;
+}
+
+function plan(root: string, f: ChainFlags): ChainPlan {
+  if (!f.from) throw new UsageError('--from is required (the terminated experiment to follow up)');
+  if (!f.name) throw new UsageError('--name is required (the follow-up experiment)');
+  const rationale = (f.rationale ?? '').trim();
+  if (!rationale) throw new UsageError('--rationale must not be empty: write why this follow-up, grounded in the parent\'s report');
+  const parentSlug = resolveSlug(root, f.from);
+  const childSlug = f.name;
+  if (childSlug === parentSlug || listExperiments(root).includes(childSlug) || fs.existsSync(experimentPaths(root, childSlug).dir)) {
+    throw new UsageError(`experiment "${childSlug}" already exists: choose another --name`);
+  }
+  const parent = openExperiment(root, parentSlug);
+  const t = currentTermination(parent);
+  if (!t.terminate) throw new UsageError(`"${parentSlug}" has not terminated (${t.message}): finish it before chaining a follow-up`);
+
+  const chains = loadChainFile(root);
+  const status = chainStatusIn(chains, parentSlug);
+  if (status.child) throw new UsageError(`"${parentSlug}" already has a follow-up ("${status.child}"): chain from the end of the trail (${status.chain?.trail.at(-1) ?? status.child})`);
+  if (status.remaining <= 0) {
+    throw new UsageError(`chain budget exhausted (${status.used}/${status.budget} follow-ups: ${status.chain?.trail.join(' → ') ?? parentSlug}): stop cleanly (report, finalize)`);
+  }
+  if (status.chain && f.budget !== undefined && f.budget !== status.budget) {
+    throw new UsageError(`--budget is set by the first follow-up of a chain (this chain's is ${status.budget}); leave it out`);
+  }
+  const budget = status.chain ? status.budget : (f.budget ?? DEFAULT_CHAIN_BUDGET);
+  const { config, overrides } = childConfig(parent.config, f, childSlug);
+  const s = parent.state;
+  if (config.target !== null && config.metric === parent.config.metric && config.direction === parent.config.direction && s.best !== null && reached(config.direction, s.best, config.target)) {
+    throw new UsageError(`the target ${fmt(config.target)} is already met by "${parentSlug}"'s best ${fmt(s.best)}: pass a new --target (or --target none)`);
+  }
+  return { root, parent, parentSlug, childSlug, rationale, chains, budget, config, overrides, terminatedBy: t.by };
+}
+
+/** The follow-up must start from the parent's best, with nothing half-done in the tree. */
+async function assertAtParentBest(p: ChainPlan): Promise<void> {
+  const { root, parent, parentSlug, childSlug, config } = p;
+  const ws = await openWorkspace(root, parent.paths, parent.config);
+  if (ws.mode !== 'git') {
+    const dirty = await ws.changedInScope();
+    if (dirty.length) throw new UsageError(`in-scope files differ from the best of "${parentSlug}": ${dirty.slice(0, 5).join(', ')}; restore them first`);
+    return;
+  }
+  const head = await revParse(root, 'HEAD');
+  const best = parent.state.best_commit;
+  if (!best || head !== best) {
+    const branch = (await currentBranch(root)) ?? 'a detached HEAD';
+    throw new UsageError(
+      `HEAD (${branch} at ${head?.slice(0, 12) ?? 'no commit'}) is not the best commit of "${parentSlug}" (${best?.slice(0, 12) ?? 'unknown'}): git checkout autoloop/${parentSlug} first`,
+    );
+  }
+  const scopes = [compileScope(parent.config.scope, parent.config.protect), compileScope(config.scope, config.protect)];
+  const dirty = (await trackedChanges(root)).filter((x) => scopes.some((sc) => sc.inScope(x)));
+  if ((await currentBranch(root)) === `autoloop/${parentSlug}`) dirty.push(...(await ws.changedInScope()));
+  const names = [...new Set(dirty)].sort();
+  if (names.length) throw new UsageError(`in-scope changes in the tree: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` (+${names.length - 5} more)` : ''}; revert or commit them first`);
+  if ((await revParse(root, `refs/heads/autoloop/${childSlug}`)) !== null) {
+    throw new UsageError(`branch autoloop/${childSlug} already exists: choose another --name`);
+  }
+}
+
+interface Started {
+  out: Awaited<ReturnType<typeof initExperiment>>;
+  decisionFile: string;
+  reportFile: string;
+  sha: string;
+  position: number;
+  trail: string[];
+}
+
+/** The read-only record of why the follow-up exists. */
+function writeDecision(p: ChainPlan, file: string, d: { position: number; remaining: number; trail: string[]; sha: string; reportFile: string; createdAt: string }): void {
+  const s = p.parent.state;
+  const decision: ChainDecision = ChainDecision.parse({
+    version: 1,
+    parent: p.parentSlug,
+    child: p.childSlug,
+    position: d.position,
+    chain_budget: p.budget,
+    chain_remaining: d.remaining,
+    trail: d.trail,
+    rationale: p.rationale,
+    parent_report_sha256: d.sha,
+    parent_report: rel(p.root, d.reportFile),
+    parent_primary: {
+      name: p.parent.config.metric,
+      direction: p.parent.config.direction,
+      unit: p.parent.config.unit,
+      baseline: s.baseline,
+      best: s.best,
+      best_commit: s.best_commit,
+      terminated_by: p.terminatedBy,
+    },
+    child_primary: { name: p.config.metric, direction: p.config.direction, unit: p.config.unit },
+    child_goal: p.config.goal,
+    child_scope: p.config.scope,
+    overrides: p.overrides,
+    created_at: d.createdAt,
+  });
+  writeFileAtomic(file, JSON.stringify(decision, null, 2) + '\n');
+  // Read-only: the reason for a follow-up is a record, not a draft.
+  fs.chmodSync(file, 0o444);
+}
+
+async function start(p: ChainPlan): Promise<Started> {
+  const { root, parent, parentSlug, childSlug } = p;
+  await assertAtParentBest(p);
+  // The report the rationale answers to, frozen by its hash.
+  const markdown = renderMarkdown(buildReport(parent));
+  const sha = reportHash(markdown);
+  const reportFile = path.join(parent.paths.dir, 'report.md');
+  writeFileAtomic(reportFile, markdown);
+
+  const next = withLink(p.chains, { parent: parentSlug, child: childSlug, created_at: nowIso(), parent_report_sha256: sha }, p.budget);
+  const position = next.link.position;
+  const trail = next.chain.trail;
+  const childPaths = experimentPaths(root, childSlug);
+  let out: Started['out'];
+  try {
+    out = await initExperiment(root, p.config, { reason: `chain: follow-up of ${parentSlug}` });
+  } catch (e) {
+    // Nothing was opened: leave no half-made experiment whose name would then be taken.
+    if (!fs.existsSync(childPaths.ledger)) fs.rmSync(childPaths.dir, { recursive: true, force: true });
+    throw e;
+  }
+  const decisionFile = childPaths.decision;
+  writeDecision(p, decisionFile, { position, remaining: Math.max(0, p.budget - next.chain.links.length), trail, sha, reportFile, createdAt: next.link.created_at });
+  saveChainFile(root, next.file);
+  event(parent, 'chain', { child: childSlug, position, report_sha256: sha, decision: rel(root, decisionFile) });
+  return { out, decisionFile, reportFile, sha, position, trail };
+}
+
+function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text: string } {
+  const { root, parent, parentSlug, childSlug, config, overrides } = p;
+  const s = parent.state;
+  const after = chainStatusIn(loadChainFile(root), childSlug);
+  const inherited = ['command', 'checks', 'timeout', 'scope', 'goal', 'metric', 'max_runs', 'plateau', 'target', 'max_wall_clock'].filter((k) => !overrides.includes(k));
+  const data = {
+    parent: parentSlug,
+    child: childSlug,
+    position: r.position,
+    trail: r.trail,
+    budget: p.budget,
+    remaining: after.remaining,
+    mode: r.out.mode,
+    branch: r.out.branch,
+    base: r.out.base,
+    parent_best: s.best,
+    overrides,
+    decision: rel(root, r.decisionFile),
+    parent_report: rel(root, r.reportFile),
+    parent_report_sha256: r.sha,
+    next_action: 'run-experiment for the baseline, then log-experiment --description baseline',
+  };
+  const text = [
+    `follow-up ${childSlug} started from ${parentSlug} (chain position ${r.position}: ${r.trail.join(' → ')})`,
+    `${r.out.mode === 'git' ? `branch ${r.out.branch} from ${r.out.base.slice(0, 12)}` : `snapshot ${r.out.base}`} (the parent's best: ${config.metric === parent.config.metric ? fmt(s.best) : `${parent.config.metric} ${fmt(s.best)}`})`,
+    `overridden: ${overrides.length ? overrides.join(', ') : 'nothing'}; inherited: ${inherited.join(', ') || 'the rest'}`,
+    `decision: ${data.decision} (read-only; parent report ${data.parent_report} sha256 ${r.sha.slice(0, 12)})`,
+    chainBudgetLine(after),
+    `next: ${data.next_action}`,
+  ].join('\n');
+  return { data, text };
+}
+
+/** chain's work: plan, then start the follow-up holding the parent's lock. */
+export async function chainCommand(root: string, f: ChainFlags): Promise<{ data: Record<string, unknown>; text: string }> {
+  const p = plan(root, f);
+  let r!: Started;
+  await withLock(p.parent, 'chain', async () => {
+    r = await start(p);
+  });
+  return output(p, r);
+}

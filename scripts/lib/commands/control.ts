@@ -1,0 +1,118 @@
+// The control command: the user's levers on a loop.
+//   stop     pause the loop (the hooks stop pushing; runs refuse) — history kept
+//   resume   continue a stopped or health-paused loop
+//   explain  the state, why it is so, and the next action
+//   repair   kill what survived a run, complete a half-finished log, rebuild the state cache
+//   clear    deactivate autoloop in this repository (hooks go quiet); history kept
+import fs from 'node:fs';
+import { currentTermination, event, openExperiment, publishActive, reconcile, refresh, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { openWorkspace } from '../workspace.ts';
+import { runnerOf } from '../runners/index.ts';
+import { RunHandle } from '../schema.ts';
+import { pidAlive } from '../procs.ts';
+import { readJsonOrNull } from '../fsx.ts';
+import { repoPaths } from '../paths.ts';
+import { emptyState, loopState } from '../reduce.ts';
+import { UsageError } from '../errors.ts';
+import { bestLine, countsLine, healthLine, progressLine, recentLines } from '../summary.ts';
+
+export const CONTROL_COMMANDS = ['stop', 'resume', 'explain', 'repair', 'clear'] as const;
+export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
+
+function explain(exp: Experiment): { data: Record<string, unknown>; text: string } {
+  const t = currentTermination(exp);
+  const s = exp.state;
+  const loop = loopState(s, t);
+  const why =
+    loop === 'stopped' ? 'stopped by the user (control.mjs resume to continue)'
+    : loop === 'terminated' ? t.message
+    : loop === 'paused' ? `paused by health: ${s.health.reason}`
+    : `active: ${s.health.reason}`;
+  const next = loop === 'terminated' ? 'run /autoloop:chain (report, follow-up or finalize)' : loop === 'active' ? s.health.next_action : 'control.mjs resume, after reading why it stopped';
+  const unclean = fs.existsSync(exp.paths.unclean);
+  const text = [
+    `experiment ${exp.paths.slug}: loop ${loop}`,
+    `why: ${why}`,
+    bestLine(exp),
+    countsLine(exp),
+    healthLine(exp),
+    progressLine(t),
+    unclean ? 'UNCLEAN: processes of a run survived; control.mjs repair' : '',
+    s.pending ? `pending: ${s.pending.action} of ${s.pending.run_id} (the next engine call completes it)` : '',
+    ...recentLines(exp, 3),
+    `next: ${next}`,
+  ].filter(Boolean);
+  return { data: { experiment: exp.paths.slug, loop, why, next_action: next, health: s.health, termination: t, unclean, pending: s.pending }, text: text.join('\n') };
+}
+
+function stop(exp: Experiment, reason: string | undefined): string {
+  if (exp.state.stopped) return 'already stopped';
+  event(exp, 'stop', { reason: reason ?? 'stopped by the user' });
+  return 'loop stopped: the hooks no longer keep sessions going; control.mjs resume continues it';
+}
+
+function resume(exp: Experiment, reason: string | undefined): string {
+  let message: string;
+  if (!exp.state.stopped && exp.state.health.health !== 'paused') message = 'the loop is not stopped';
+  else {
+    event(exp, 'resume', { reason: reason ?? 'resumed by the user' });
+    message = 'loop resumed';
+  }
+  const t = currentTermination(exp);
+  if (t.terminate) message += `; but it is terminated (${t.message}): raise the budget in config.yaml or chain`;
+  return message;
+}
+
+/** Kill what unclean.json names (through the runner that started it); returns a line for the report, or null. */
+async function killSurvivors(exp: Experiment): Promise<string | null> {
+  const raw = readJsonOrNull(exp.paths.unclean) as { pgid?: number; handle?: unknown; pids?: (number | string)[] } | null;
+  if (!raw && !fs.existsSync(exp.paths.unclean)) return null;
+  const pids = (raw?.pids ?? []).filter((p): p is number => typeof p === 'number');
+  const parsed = RunHandle.safeParse(raw?.handle);
+  const handle = parsed.success ? parsed.data : raw?.pgid ? ({ runner: 'local', pgid: raw.pgid, start: null } as const) : null;
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  const left = handle ? await runnerOf(handle).cancel(handle, 1) : [];
+  const alive = pids.filter((p) => pidAlive(p));
+  if (left.length || alive.length) throw new UsageError(`processes still alive after SIGKILL: ${[...left, ...alive].join(', ')} (check them by hand)`);
+  fs.rmSync(exp.paths.unclean, { force: true });
+  event(exp, 'cleared', { pids });
+  return `killed ${pids.length} surviving process(es)`;
+}
+
+async function repair(exp: Experiment): Promise<string> {
+  const done: string[] = [];
+  const killed = await killSurvivors(exp);
+  if (killed) done.push(killed);
+  // Rebuild the derived state from the ledger, then finish any half-done log.
+  exp.state = emptyState();
+  refresh(exp);
+  const ws = await openWorkspace(exp.root, exp.paths, exp.config);
+  done.push(...(await reconcile(exp, ws)), 'state rebuilt from the ledger');
+  return done.join('; ');
+}
+
+/** Run one control command; returns what to print. */
+export async function controlCommand(root: string, cmd: ControlCommand, f: { experiment?: string; reason?: string }): Promise<{ data: Record<string, unknown>; text: string }> {
+  const exp = openExperiment(root, resolveSlug(root, f.experiment));
+  if (cmd === 'explain') return explain(exp);
+  let message = '';
+  await withLock(exp, `control ${cmd}`, async () => {
+    if (cmd === 'clear') {
+      const repo = repoPaths(root);
+      fs.rmSync(repo.active, { force: true });
+      fs.rmSync(repo.session, { force: true });
+      message = 'autoloop deactivated in this repository (hooks are quiet); history is kept under .autoloop/';
+      return;
+    }
+    message = cmd === 'stop' ? stop(exp, f.reason) : cmd === 'resume' ? resume(exp, f.reason) : await repair(exp);
+    publishActive(exp, currentTermination(exp));
+  });
+  const loop = fs.existsSync(repoPaths(root).active) ? loopState(exp.state, currentTermination(exp)) : 'cleared';
+  return { data: { command: cmd, message, loop }, text: message };
+}

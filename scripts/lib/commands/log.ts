@@ -1,0 +1,181 @@
+// The log command: record the last measured run and act on it. The verdict is
+// decided in code (verdict.ts); the caller can only describe the change or
+// throw it away (discard). The result reaches the ledger before the tree is
+// touched, and every step after it can be completed by reconcile().
+import {
+  append,
+  currentTermination,
+  event,
+  latestRunNumber,
+  publishActive,
+  readRunRecord,
+  reconcile,
+  trailers,
+  withLock,
+  type Experiment,
+} from '../experiment.ts';
+import { openWorkspace, type Workspace } from '../workspace.ts';
+import { changedFingerprints, fingerprint, restoreJudges } from '../integrity.ts';
+import { decideVerdict } from '../verdict.ts';
+import { noiseOf } from '../noise.ts';
+import type { ResultLine, RunRecord } from '../schema.ts';
+import { runDir, runId as formatRunId } from '../paths.ts';
+import { writeJsonAtomic } from '../fsx.ts';
+import { nowIso } from '../ledger.ts';
+import { RefusalError } from '../errors.ts';
+import { confidenceOf, gainPct } from '../reduce.ts';
+import { clip, fmt, pct, progressLine } from '../summary.ts';
+import { chainBudgetLine, safeChainStatus } from '../chain.ts';
+import { crashPoint } from '../faults.ts';
+
+export interface LogInput {
+  description: string;
+  hypothesis?: string;
+  discard: boolean;
+}
+
+export interface LogResult {
+  line: ResultLine;
+  commit: string | null;
+  restored: string[];
+}
+
+function measuredRun(exp: Experiment): RunRecord {
+  const n = latestRunNumber(exp);
+  const rec = n ? readRunRecord(exp, formatRunId(n)) : null;
+  if (!rec) throw new RefusalError('no measured run to log: run run-experiment first');
+  if (rec.phase === 'logged') throw new RefusalError(`run ${rec.run_id} is already logged: run run-experiment for the next change`);
+  if (rec.phase !== 'measured') throw new RefusalError(`run ${rec.run_id} was ${rec.phase}, not measured: run run-experiment again`);
+  if (rec.segment !== exp.state.segment) throw new RefusalError(`run ${rec.run_id} belongs to segment ${rec.segment}, not ${exp.state.segment}: run run-experiment again`);
+  return rec;
+}
+
+/** The ledger line for a measured run, with its verdict. */
+function resultLine(exp: Experiment, rec: RunRecord, input: LogInput): ResultLine {
+  const { config, state: s } = exp;
+  const status = rec.status ?? 'crash';
+  // No in-scope change on an ok run = the best measured again.
+  const rebaseline = status === 'ok' && s.best_run !== null && rec.files.length === 0;
+  const best = s.best_run ? { samples: s.best_samples, metrics: s.best_metrics } : null;
+  const v = rebaseline
+    ? { verdict: 'discard' as const, reason: 'rebaseline: the unchanged best was re-measured', delta: null, improved: false }
+    : decideVerdict({
+        status,
+        samples: rec.samples,
+        metrics: rec.metrics,
+        best,
+        direction: config.direction,
+        noise: noiseOf(s.noise),
+        minImprovement: config.min_improvement,
+        guardrails: config.guardrails,
+        discard: input.discard,
+      });
+  return {
+    type: 'result',
+    ts: nowIso(),
+    segment: s.segment,
+    run_id: rec.run_id,
+    status,
+    verdict: v.verdict,
+    primary: rec.primary,
+    samples: rec.samples,
+    metrics: rec.metrics,
+    description: input.description,
+    hypothesis: input.hypothesis ?? null,
+    reason: status === 'ok' ? v.reason : rec.reason || v.reason,
+    delta: v.delta,
+    duration_s: rec.duration_s,
+    files: rec.files,
+    rebaseline,
+  };
+}
+
+/** Keep (commit) or revert (restoring the judges if the run changed them); returns the commit and restored judges. */
+async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: ResultLine): Promise<Omit<LogResult, 'line'>> {
+  if (line.verdict === 'keep') {
+    const msg = `autoloop: ${clip(line.description, 72)}`;
+    const commit = rec.files.length ? await ws.keep(rec.files, msg, trailers(exp, rec.run_id, rec.primary)) : await ws.head();
+    crashPoint('after-commit');
+    event(exp, 'committed', { commit }, rec.run_id);
+    return { commit, restored: [] };
+  }
+  let restored: string[] = [];
+  const prints = exp.state.fingerprints;
+  if (prints) {
+    const files = Object.keys(prints.files);
+    if (changedFingerprints(prints, fingerprint(exp.root, exp.config, files)).some((x) => x !== 'config')) {
+      restored = restoreJudges(exp.root, exp.paths.judges, files);
+    }
+  }
+  crashPoint('after-judges');
+  const reverted = await ws.revert();
+  crashPoint('after-revert');
+  event(exp, 'reverted', { files: reverted, judges: restored }, rec.run_id);
+  return { commit: null, restored };
+}
+
+export async function logCommand(exp: Experiment, input: LogInput): Promise<LogResult> {
+  let result!: LogResult;
+  await withLock(exp, 'log-experiment', async () => {
+    const ws = await openWorkspace(exp.root, exp.paths, exp.config);
+    const fixed = await reconcile(exp, ws);
+    if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
+    const rec = measuredRun(exp);
+    const line = resultLine(exp, rec, input);
+    // 1. the record first: whatever happens next, the run is in the ledger.
+    crashPoint('before-ledger');
+    append(exp, line);
+    crashPoint('after-ledger');
+    // 2. then the tree.
+    result = { line, ...(await actOnTree(exp, ws, rec, line)) };
+    crashPoint('after-event');
+    writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' });
+    crashPoint('after-record');
+    const t = currentTermination(exp);
+    if (t.terminate && !exp.state.terminated_event) event(exp, 'terminated', { by: t.by, message: t.message }, rec.run_id);
+    publishActive(exp, t);
+  });
+  return result;
+}
+
+/** What log-experiment prints: data for --json, text for the model. */
+export function logOutput(exp: Experiment, r: LogResult): { data: Record<string, unknown>; text: string } {
+  const { config, state: s } = exp;
+  const { line, commit, restored } = r;
+  const t = currentTermination(exp);
+  const conf = confidenceOf(s);
+  const h = s.health;
+  const unit = config.unit ? ` ${config.unit}` : '';
+  // Which rule fired is terminated_by; whether a follow-up may start is the chain budget's call.
+  const chain = safeChainStatus(exp.root, exp.paths.slug);
+  const data = {
+    run_id: line.run_id,
+    verdict: line.verdict,
+    reason: line.reason,
+    commit,
+    primary: line.primary,
+    best: s.best,
+    baseline: s.baseline,
+    gain_pct: gainPct(s, config),
+    confidence: conf.value,
+    confidence_label: conf.label,
+    health: h.health,
+    health_reason: h.reason,
+    next_action: t.terminate ? 'run /autoloop:chain' : h.next_action,
+    should_terminate: t.terminate,
+    terminated_by: t.by,
+    chain_allowed: t.terminate && chain.allowed,
+    chain_remaining: chain.remaining,
+    runs: s.runs_total,
+    ...(restored.length ? { restored_judges: restored } : {}),
+  };
+  const text = [
+    `${line.run_id} ${line.verdict.toUpperCase()}: ${line.reason}${commit ? ` [${String(commit).slice(0, 8)}]` : ''}`,
+    `best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${pct(gainPct(s, config))}); confidence ${conf.value === null ? 'n/a' : `${conf.value.toFixed(1)}x ${conf.label}`}`,
+    `health ${h.health}: ${h.reason}; ${progressLine(t)}`,
+    restored.length ? `restored protected files: ${restored.join(' ')}` : '',
+    t.terminate ? `STOP: ${t.message}. Next: /autoloop:chain` : `next: ${h.next_action}`,
+    t.terminate ? chainBudgetLine(chain) : '',
+  ].filter(Boolean);
+  return { data, text: text.join('\n') };
+}
