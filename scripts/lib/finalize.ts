@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openExperiment, type Experiment } from './experiment.ts';
 import { readLedger } from './ledger.ts';
+import type { LedgerLine } from './schema.ts';
 import { openWorkspace } from './workspace.ts';
 import { UsageError } from './errors.ts';
 import { writeFileAtomic } from './fsx.ts';
@@ -74,6 +75,53 @@ function chainTrailTo(root: string, slug: string): string[] {
   return st.chain ? st.chain.trail.slice(0, st.position + 1) : [slug];
 }
 
+/** What to replay: each keep's own commit, once, in ledger order (a child's
+ *  baseline sits on its parent's best, which is then already replayed). */
+async function collectPicks(root: string, exps: Experiment[], ledgers: LedgerLine[][], base: string): Promise<{ picks: Pick[]; skipped: FinalizeResult['skipped'] }> {
+  const skipped: FinalizeResult['skipped'] = [];
+  const picks: Pick[] = [];
+  const seen = new Set<string>([base]);
+  for (const [i, e] of exps.entries()) {
+    for (const k of keptChanges(ledgers[i] ?? [])) {
+      const where = { experiment: e.paths.slug, run_id: k.run_id };
+      if (!k.commit) throw new UsageError(`keep ${k.run_id} of "${e.paths.slug}" has no recorded commit: run control repair first`);
+      if (seen.has(k.commit)) {
+        skipped.push({ ...where, commit: k.commit, reason: k.baseline ? 'baseline measurement (no change of its own)' : 'no commit of its own' });
+        continue;
+      }
+      if ((await revParse(root, k.commit)) === null) throw new UsageError(`the commit of keep ${k.run_id} of "${e.paths.slug}" (${k.commit.slice(0, 12)}) is missing from the repository`);
+      seen.add(k.commit);
+      picks.push({ ...k, slug: e.paths.slug, metric: e.config.metric, unit: e.config.unit });
+    }
+  }
+
+  return { picks, skipped };
+}
+
+/** The one commit of --squash, on the worktree's HEAD; null when the kept changes add up to nothing. */
+async function squashCommit(wt: string, applied: Pick[], slugs: string[], slug: string, goal: string, ident: Record<string, string>): Promise<FinalizeResult['commits'][number] | null> {
+  const tree = (await git(wt, ['write-tree'])).trim();
+  const headTree = (await git(wt, ['rev-parse', 'HEAD^{tree}'])).trim();
+  if (tree === headTree || !applied.length) return null;
+  const firstK = applied[0] as Pick;
+  const lastK = applied[applied.length - 1] as Pick;
+  const from = firstK.baseline ? firstK.to : firstK.from;
+  // One overall effect only when one metric was measured throughout.
+  const oneMetric = applied.every((k) => k.metric === firstK.metric);
+  const total = from === null || !oneMetric ? '' : `: ${firstK.metric} ${fmt(from)} → ${fmt(lastK.to)}${firstK.unit ? ` ${firstK.unit}` : ''} (${pct(changePct(from, lastK.to))})`;
+  const subject = clip(`autoloop ${slugs.join(' → ')}${total || `: ${plural(applied.length, 'kept change')}`}`, 100);
+  const tag = (k: Pick) => (slugs.length > 1 ? `${k.slug} ${k.run_id}` : k.run_id);
+  const body = [
+    `${plural(applied.length, 'kept change')} of autoloop ${slugs.length > 1 ? `chain ${slugs.join(' → ')}` : `experiment ${slug}`}${goal ? ` (${clip(goal, 120)})` : ''}:`,
+    '',
+    ...applied.map((k) => `- ${tag(k)} ${effectText(k.metric, k.unit, k.from, k.to)}: ${clip(k.description, 100)}`),
+  ];
+  const msg = commitMessage(subject, body, { 'Autoloop-Experiment': slugs.join(', '), 'Autoloop-Runs': applied.map(tag).join(', ') });
+  const commit = (await git(wt, ['commit-tree', '--no-gpg-sign', tree, '-p', 'HEAD', '-m', msg], ident)).trim();
+  await git(wt, ['update-ref', '--no-deref', 'HEAD', commit]);
+  return { sha: commit, subject, runs: applied.map(tag) };
+}
+
 export async function finalizeExperiment(exp: Experiment, opts: { branch?: string; squash: boolean; chain?: boolean }): Promise<FinalizeResult> {
   const { root, config } = exp;
   const slug = exp.paths.slug;
@@ -103,24 +151,7 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const userBranch = await currentBranch(root);
   const userHead = await revParse(root, 'HEAD');
 
-  // What to replay: each keep's own commit, once, in ledger order (a child's
-  // baseline sits on its parent's best, which is then already replayed).
-  const skipped: FinalizeResult['skipped'] = [];
-  const picks: Pick[] = [];
-  const seen = new Set<string>([base]);
-  for (const [i, e] of exps.entries()) {
-    for (const k of keptChanges(ledgers[i] ?? [])) {
-      const where = { experiment: e.paths.slug, run_id: k.run_id };
-      if (!k.commit) throw new UsageError(`keep ${k.run_id} of "${e.paths.slug}" has no recorded commit: run control repair first`);
-      if (seen.has(k.commit)) {
-        skipped.push({ ...where, commit: k.commit, reason: k.baseline ? 'baseline measurement (no change of its own)' : 'no commit of its own' });
-        continue;
-      }
-      if ((await revParse(root, k.commit)) === null) throw new UsageError(`the commit of keep ${k.run_id} of "${e.paths.slug}" (${k.commit.slice(0, 12)}) is missing from the repository`);
-      seen.add(k.commit);
-      picks.push({ ...k, slug: e.paths.slug, metric: e.config.metric, unit: e.config.unit });
-    }
-  }
+  const { picks, skipped } = await collectPicks(root, exps, ledgers, base);
 
   const report = path.join(exp.paths.dir, 'report.md');
   writeFileAtomic(report, renderMarkdown(buildReport(exp)));
@@ -159,26 +190,9 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
       result.commits.push({ sha: commit, subject: clip(k.description, 72), runs: [k.run_id] });
     }
     if (opts.squash) {
-      const tree = (await git(wt, ['write-tree'])).trim();
-      const headTree = (await git(wt, ['rev-parse', 'HEAD^{tree}'])).trim();
-      if (tree !== headTree && applied.length) {
-        const firstK = applied[0] as Pick;
-        const lastK = applied[applied.length - 1] as Pick;
-        const from = firstK.baseline ? firstK.to : firstK.from;
-        // One overall effect only when one metric was measured throughout.
-        const oneMetric = applied.every((k) => k.metric === firstK.metric);
-        const total = from === null || !oneMetric ? '' : `: ${firstK.metric} ${fmt(from)} → ${fmt(lastK.to)}${firstK.unit ? ` ${firstK.unit}` : ''} (${pct(changePct(from, lastK.to))})`;
-        const subject = clip(`autoloop ${slugs.join(' → ')}${total || `: ${plural(applied.length, 'kept change')}`}`, 100);
-        const tag = (k: Pick) => (slugs.length > 1 ? `${k.slug} ${k.run_id}` : k.run_id);
-        const body = [
-          `${plural(applied.length, 'kept change')} of autoloop ${slugs.length > 1 ? `chain ${slugs.join(' → ')}` : `experiment ${slug}`}${config.goal ? ` (${clip(config.goal, 120)})` : ''}:`,
-          '',
-          ...applied.map((k) => `- ${tag(k)} ${effectText(k.metric, k.unit, k.from, k.to)}: ${clip(k.description, 100)}`),
-        ];
-        const msg = commitMessage(subject, body, { 'Autoloop-Experiment': slugs.join(', '), 'Autoloop-Runs': applied.map(tag).join(', ') });
-        const commit = (await git(wt, ['commit-tree', '--no-gpg-sign', tree, '-p', 'HEAD', '-m', msg], ident)).trim();
-        await git(wt, ['update-ref', '--no-deref', 'HEAD', commit]);
-        result.commits.push({ sha: commit, subject, runs: applied.map(tag) });
+      const commit = await squashCommit(wt, applied, slugs, slug, config.goal, ident);
+      if (commit) {
+        result.commits.push(commit);
       } else {
         for (const k of applied) skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
       }
