@@ -28,7 +28,7 @@ export function importGraph(): Map<string, string[]> {
     for (const m of text.matchAll(SPEC)) {
       const spec = m[1] ?? m[2] ?? m[3];
       if (!spec?.startsWith('.')) continue;
-      deps.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)));
+      deps.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), spec.replace(/\.js$/, '.ts'))));
     }
     graph.set(file, deps);
   }
@@ -92,7 +92,7 @@ describe('architecture', () => {
         const spec = m[1] ?? m[2] ?? m[3];
         if (!spec || /^\s*(?:import|export)\s+type\b/.test(m[0])) continue; // erased from the bundle
         if (spec === 'zod' || spec === 'yaml' || spec === 'gray-matter') heavy.push(`${f} → ${spec}`);
-        else if (spec.startsWith('.')) walk(path.posix.normalize(path.posix.join(path.posix.dirname(f), spec)));
+        else if (spec.startsWith('.')) walk(path.posix.normalize(path.posix.join(path.posix.dirname(f), spec.replace(/\.js$/, '.ts'))));
       }
     };
     for (const f of graph.keys()) if (f.startsWith('hooks/src/')) walk(f);

@@ -17,10 +17,11 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('runners', () => {
   it('picks local by default and refuses an unknown name with a usage error', () => {
-    expect(runnerFor(undefined).name).toBe('local');
+    expect(runnerFor({}).name).toBe('local');
+    expect(runnerFor({ runner: 'slurm' }).name).toBe('slurm');
     expect(runnerNames()).toContain('local');
-    expect(() => runnerFor('cloud')).toThrow(UsageError);
-    expect(() => runnerFor('cloud')).toThrow(/unknown runner "cloud".*local/);
+    expect(() => runnerFor({ runner: 'cloud' })).toThrow(UsageError);
+    expect(() => runnerFor({ runner: 'cloud' })).toThrow(/unknown runner "cloud".*local/);
   });
 
   it('ends the sample range when the main process exits, and finds and cancels work from a handle', async () => {
@@ -54,6 +55,7 @@ describe('sources', () => {
     fs.writeFileSync(log, `${before}noise\nMETRIC ms=2.5\nMETRIC n=3\nMETRIC bad=x\n`);
     const sources = buildSources(undefined);
     expect(sources.map((s) => s.label)).toEqual(['METRIC lines']);
+    expect(buildSources([{ kind: 'junit', file: 'j.xml' }]).map((s) => s.label)[0]).toBe('METRIC lines');
     const r = await readSample(sources, { cwd: dir, log: { file: log, start: before.length, end: fs.statSync(log).size }, startedAtMs: Date.now() });
     expect(r.metrics).toEqual({ ms: [2.5], n: [3] });
     expect(r.warnings.length).toBe(1);
@@ -61,11 +63,11 @@ describe('sources', () => {
   });
 
   it('validates config specs at the config boundary', () => {
-    expect(SourceSpec.parse({ type: 'metric-lines' })).toEqual({ type: 'metric-lines' });
-    expect(SourceSpec.safeParse({ type: 'tea-leaves' }).success).toBe(false);
+    expect(SourceSpec.parse({ kind: 'metric-lines' })).toEqual({ kind: 'metric-lines' });
+    expect(SourceSpec.safeParse({ kind: 'tea-leaves' }).success).toBe(false);
     const base = { name: 'x', metric: 'ms', direction: 'lower', command: 'true' };
     expect(Config.parse(base).sources).toBeUndefined();
-    expect(Config.parse({ ...base, runner: 'local', sources: [{ type: 'metric-lines' }] }).runner).toBe('local');
+    expect(Config.parse({ ...base, runner: 'local', sources: [{ kind: 'metric-lines' }] }).runner).toBe('local');
     expect(Config.safeParse({ ...base, sources: [] }).success).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
 // TypeScript types are inferred from it.
 import { z } from 'zod';
 import { SourceSpec } from './sources/spec.ts';
+import { SlurmSpec } from './runners/slurm.ts';
 
 import { METRIC_NAME, RUN_ID, SLUG } from './patterns.ts';
 
@@ -127,6 +128,8 @@ export const Config = z
     stop_hook: StopHookConfig.default(StopHookConfig.parse({})),
     /** Who runs the benchmark and the checks (runners/index.ts); absent means `local`. */
     runner: z.string().min(1).optional(),
+    /** Settings of `runner: slurm` (runners/slurm.ts). */
+    slurm: SlurmSpec.optional(),
     /** Where the metrics come from (sources/index.ts); absent means METRIC lines in the output. */
     sources: z.array(SourceSpec).min(1).optional(),
   })

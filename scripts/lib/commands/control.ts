@@ -77,7 +77,7 @@ async function killSurvivors(exp: Experiment): Promise<string | null> {
       /* already gone */
     }
   }
-  const left = handle ? await runnerOf(handle).cancel(handle, 1) : [];
+  const left = handle ? await runnerOf(handle, exp.config).cancel(handle, 1) : [];
   const alive = pids.filter((p) => pidAlive(p));
   if (left.length || alive.length) throw new UsageError(`processes still alive after SIGKILL: ${[...left, ...alive].join(', ')} (check them by hand)`);
   fs.rmSync(exp.paths.unclean, { force: true });

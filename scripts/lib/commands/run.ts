@@ -63,7 +63,7 @@ async function settleAbandonedRun(exp: Experiment): Promise<void> {
   if (!last?.record || last.record.phase !== 'running') return;
   const rec = last.record;
   const handle = handleOf(rec);
-  const survivors = handle ? await runnerOf(handle).survivors(handle) : [];
+  const survivors = handle ? await runnerOf(handle, exp.config).survivors(handle) : [];
   writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'interrupted', reason: 'the engine was killed during the run' });
   event(exp, 'interrupted', { reason: 'engine killed during the run', survivors: storedIds(survivors) }, rec.run_id);
   if (survivors.length) {
@@ -248,7 +248,7 @@ export async function runCommand(exp: Experiment, signal: AbortSignal): Promise<
     const ws = await openWorkspace(exp.root, exp.paths, exp.config);
     const fixed = await reconcile(exp, ws);
     if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
-    const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config.runner), signal);
+    const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config), signal);
     const interrupted = await measure(m, ws);
     m.save();
     if (interrupted) event(exp, 'interrupted', { reason: 'signal' }, m.id);

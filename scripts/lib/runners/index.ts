@@ -2,26 +2,33 @@
 // (default `local`). Adding a runner: a module beside local.ts implementing
 // Runner, and one line in RUNNERS.
 import { UsageError } from '../errors.ts';
+import type { Config } from '../schema.ts';
 import { localRunner } from './local.ts';
+import { slurmRunner } from './slurm.ts';
 import type { RunHandle, Runner } from './types.ts';
 
 export type { RunHandle, RunRequest, RunResult, Runner } from './types.ts';
 
-const RUNNERS: Record<string, () => Runner> = {
+/** What of the config a runner may read: its name and its own settings. */
+export type RunnerConfig = Partial<Pick<Config, 'runner' | 'slurm'>>;
+
+const RUNNERS: Record<string, (config: RunnerConfig) => Runner> = {
   local: () => localRunner,
+  slurm: (config) => slurmRunner(config.slurm),
 };
 
 export const DEFAULT_RUNNER = 'local';
 export const runnerNames = (): string[] => Object.keys(RUNNERS);
 
 /** The runner a config names; an unknown name is the user's mistake (exit 2). */
-export function runnerFor(name: string | undefined): Runner {
-  const make = RUNNERS[name ?? DEFAULT_RUNNER];
+export function runnerFor(config: RunnerConfig): Runner {
+  const name = config.runner ?? DEFAULT_RUNNER;
+  const make = RUNNERS[name];
   if (!make) throw new UsageError(`unknown runner "${name}" in config.yaml (known: ${runnerNames().join(', ')})`);
-  return make();
+  return make(config);
 }
 
 /** The runner that started the work a handle names (after a crash, the config may have changed since). */
-export function runnerOf(handle: RunHandle): Runner {
-  return runnerFor(handle.runner);
+export function runnerOf(handle: RunHandle, config: RunnerConfig = {}): Runner {
+  return runnerFor({ ...config, runner: handle.runner });
 }

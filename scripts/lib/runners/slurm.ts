@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { readTail } from '../watchdog.js';
+import { readTail } from './log.ts';
 import { submitJob, liveWork } from './slurm-cli.js';
 import { killJob, OutputCopier, watchJob, type Watch } from './slurm-job.js';
 import { CWD_EXIT, CWD_MARK, jobScript, judgeJob, ownedFlag, sbatchArgs, type Verdict } from './slurm-state.js';

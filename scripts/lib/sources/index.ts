@@ -1,8 +1,16 @@
 // Where the metrics of a sample come from: config field `sources`, a list of
 // specs (default: METRIC lines in the output). Adding a source: a module beside
-// metric-lines.ts exporting a factory, a zod spec (with a literal `type`),
+// metric-lines.ts exporting a factory and a zod spec (with a literal `kind`),
 // then its spec in spec.ts and one line in FACTORIES.
+import { coverageSource } from './coverage.ts';
+import { googleBenchmarkSource } from './google-benchmark.ts';
+import { hyperfineSource } from './hyperfine.ts';
+import { jsonSource } from './json.ts';
+import { junitSource } from './junit.ts';
 import { metricLinesSource } from './metric-lines.ts';
+import { pytestBenchmarkSource } from './pytest-benchmark.ts';
+import { regexSource } from './regex.ts';
+import { tensorboardSource } from './tensorboard.ts';
 import type { SourceSpec } from './spec.ts';
 import type { MetricSource, SampleOutput } from './types.ts';
 
@@ -10,19 +18,29 @@ export type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 
 export { SourceSpec } from './spec.ts';
 
-type Factory<T extends SourceSpec['type']> = (spec: Extract<SourceSpec, { type: T }>) => MetricSource;
-const FACTORIES: { [T in SourceSpec['type']]: Factory<T> } = {
+type Factory<K extends SourceSpec['kind']> = (spec: Extract<SourceSpec, { kind: K }>) => MetricSource;
+const FACTORIES: { [K in SourceSpec['kind']]: Factory<K> } = {
   'metric-lines': () => metricLinesSource(),
+  regex: regexSource,
+  json: jsonSource,
+  tensorboard: tensorboardSource,
+  junit: junitSource,
+  coverage: coverageSource,
+  hyperfine: hyperfineSource,
+  'google-benchmark': googleBenchmarkSource,
+  'pytest-benchmark': pytestBenchmarkSource,
 };
 
-export const DEFAULT_SOURCES: readonly SourceSpec[] = [{ type: 'metric-lines' }];
+export const DEFAULT_SOURCES: readonly SourceSpec[] = [{ kind: 'metric-lines' }];
 
 export function buildSource(spec: SourceSpec): MetricSource {
-  return (FACTORIES[spec.type] as Factory<typeof spec.type>)(spec);
+  return (FACTORIES[spec.kind] as Factory<typeof spec.kind>)(spec);
 }
 
+/** METRIC lines are always read (first); the configured sources come after, and win for a metric both give. */
 export function buildSources(specs: readonly SourceSpec[] | undefined): MetricSource[] {
-  return (specs?.length ? specs : DEFAULT_SOURCES).map(buildSource);
+  const rest = (specs ?? []).filter((s) => s.kind !== 'metric-lines');
+  return [...DEFAULT_SOURCES, ...rest].map(buildSource);
 }
 
 /** What the sources found in one sample: each metric's values (several = several samples), and failures. */

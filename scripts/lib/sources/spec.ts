@@ -1,9 +1,28 @@
-// The config's `sources` entries, validated at the config boundary. A new
-// source adds its spec (an object with a literal `type`) to the union.
+// The config's `sources` entries, validated at the config boundary: one spec
+// per kind, each from its source's module. A new source adds its spec here and
+// its factory in index.ts.
 import { z } from 'zod';
+import { CoverageSourceSpec } from './coverage.ts';
+import { GoogleBenchmarkSourceSpec } from './google-benchmark.ts';
+import { HyperfineSourceSpec } from './hyperfine.ts';
+import { JsonSourceSpec } from './json.ts';
+import { JunitSourceSpec } from './junit.ts';
+import { PytestBenchmarkSourceSpec } from './pytest-benchmark.ts';
+import { RegexSourceSpec } from './regex.ts';
+import { TensorboardSourceSpec } from './tensorboard.ts';
 
-export const MetricLinesSpec = z.object({ type: z.literal('metric-lines') }).strict();
+export const MetricLinesSpec = z.object({ kind: z.literal('metric-lines') }).strict();
 
 /** One entry of config `sources`. */
-export const SourceSpec = z.discriminatedUnion('type', [MetricLinesSpec]);
+export const SourceSpec = z.discriminatedUnion('kind', [
+  MetricLinesSpec,
+  RegexSourceSpec,
+  JsonSourceSpec,
+  TensorboardSourceSpec,
+  JunitSourceSpec,
+  CoverageSourceSpec,
+  HyperfineSourceSpec,
+  GoogleBenchmarkSourceSpec,
+  PytestBenchmarkSourceSpec,
+]);
 export type SourceSpec = z.infer<typeof SourceSpec>;
