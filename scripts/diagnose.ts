@@ -21,14 +21,25 @@ const OPTIONS = {
   profile: { type: 'string' },
 } as const;
 
-/** Profilers the hooks may approve: each only sets variables for the benchmark's own processes. */
-const PROFILES = {
-  'node-cpu': (dir: string) => ({ NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` }),
-  'node-heap': (dir: string) => ({ NODE_OPTIONS: `--heap-prof --heap-prof-dir=${dir}` }),
-  'py-cpu': (dir: string) => ({ PYTHONPATH: dir, AUTOLOOP_PROFILE_DIR: dir }),
-} as const;
+// Node refuses --cpu-prof in NODE_OPTIONS, so every Node process of the
+// benchmark preloads this: it profiles through the inspector and writes the
+// profile into the scratch area when the process exits.
+const NODE_PRELOAD = `const { Session } = require('node:inspector');
+const fs = require('node:fs');
+const path = require('node:path');
+const heap = process.env.AUTOLOOP_PROFILE_KIND === 'heap';
+const s = new Session();
+s.connect();
+s.post(heap ? 'HeapProfiler.enable' : 'Profiler.enable');
+s.post(heap ? 'HeapProfiler.startSampling' : 'Profiler.start');
+process.on('exit', () => {
+  s.post(heap ? 'HeapProfiler.stopSampling' : 'Profiler.stop', (err, r) => {
+    if (!err) fs.writeFileSync(path.join(process.env.AUTOLOOP_PROFILE_DIR, (heap ? 'Heap.' : 'CPU.') + process.pid + (heap ? '.heapprofile' : '.cpuprofile')), JSON.stringify(r.profile));
+  });
+});
+`;
 
-// Loaded by every Python process of the benchmark: profile it, dump into the scratch area at exit.
+// Loaded by every Python process of the benchmark (sitecustomize on PYTHONPATH).
 const PY_SITECUSTOMIZE = `import atexit, cProfile, os
 _p = cProfile.Profile()
 _p.enable()
@@ -38,10 +49,28 @@ def _dump():
 atexit.register(_dump)
 `;
 
+/** Profilers the hooks may approve: each writes a helper into the run's scratch directory and sets variables for the benchmark's own processes. */
+const PROFILES = {
+  'node-cpu': (dir: string) => nodeProfile(dir, 'cpu'),
+  'node-heap': (dir: string) => nodeProfile(dir, 'heap'),
+  'py-cpu': (dir: string) => {
+    fs.writeFileSync(path.join(dir, 'sitecustomize.py'), PY_SITECUSTOMIZE);
+    return { PYTHONPATH: [dir, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter), AUTOLOOP_PROFILE_DIR: dir };
+  },
+} as const;
+const HELPERS = new Set(['output.log', 'sitecustomize.py', 'profile-preload.cjs']);
+
+function nodeProfile(dir: string, kind: 'cpu' | 'heap'): Record<string, string> {
+  const preload = path.join(dir, 'profile-preload.cjs');
+  fs.writeFileSync(preload, NODE_PRELOAD);
+  const prior = process.env.NODE_OPTIONS ? ` ${process.env.NODE_OPTIONS}` : '';
+  return { NODE_OPTIONS: `--require="${preload}"${prior}`, AUTOLOOP_PROFILE_DIR: dir, AUTOLOOP_PROFILE_KIND: kind };
+}
+
 const Flags = z.object({
   ...CommonFlags,
   experiment: z.string().optional(),
-  checks: z.boolean(),
+  checks: z.boolean().default(false),
   repeat: z.coerce.number().int().min(1).max(5).default(1),
   profile: z.enum(Object.keys(PROFILES) as [keyof typeof PROFILES, ...(keyof typeof PROFILES)[]]).optional(),
 });
@@ -62,8 +91,7 @@ main('diagnose', async (argv) => {
   if (!command) throw new UsageError('this experiment has no checks command');
   const dir = path.join(exp.paths.dir, 'scratch', `diagnose-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   fs.mkdirSync(dir, { recursive: true });
-  const env: Record<string, string> = f.profile ? { ...PROFILES[f.profile](dir) } : {};
-  if (f.profile === 'py-cpu') fs.writeFileSync(path.join(dir, 'sitecustomize.py'), PY_SITECUSTOMIZE);
+  const env: Record<string, string> = f.profile ? PROFILES[f.profile](dir) : {};
   const log = path.join(dir, 'output.log');
 
   const runs = await withLock(exp, 'diagnose', async () => {
@@ -88,7 +116,7 @@ main('diagnose', async (argv) => {
   });
 
   const rel = (p: string): string => path.relative(root, p).split(path.sep).join('/');
-  const files = fs.readdirSync(dir).filter((n) => n !== 'output.log' && n !== 'sitecustomize.py').sort();
+  const files = fs.readdirSync(dir).filter((n) => !HELPERS.has(n)).sort();
   const last = runs[runs.length - 1]!;
   const data = { command, runs: runs.map(({ tail: _t, ...r }) => r), tail: last.tail.split('\n').slice(-15).join('\n'), log: rel(log), dir: rel(dir), files };
   const lines = runs.map((r, i) => `#${i + 1} exit ${r.exit ?? r.signal}${r.timed_out ? ' (timed out)' : ''} in ${r.duration_s}s ${Object.entries(r.metrics).map(([k, v]) => `${k}=${v}`).join(' ')}`);

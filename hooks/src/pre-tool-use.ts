@@ -63,8 +63,11 @@ function judge(input: PreToolUseInput, active: ActiveFile, policy: Policy, proje
   if (tool === 'Skill') return { deny: null, allow: typeof ti.skill === 'string' && LOOP_SKILLS.has(ti.skill) };
   if (tool === 'Read') {
     // The plugin's own references live outside the project (Claude Code asks for those).
-    const file = typeof ti.file_path === 'string' ? canonical(path.resolve(cwd, ti.file_path)) : null;
-    return { deny: null, allow: root !== null && file !== null && file.startsWith(root + path.sep) };
+    // The plugin directory may be a tree of links (a development checkout): either spelling counts.
+    if (typeof ti.file_path !== 'string' || !env.CLAUDE_PLUGIN_ROOT || !root) return { deny: null, allow: false };
+    const file = path.resolve(cwd, ti.file_path);
+    const under = (f: string, r: string): boolean => f.startsWith(r + path.sep);
+    return { deny: null, allow: under(file, path.resolve(env.CLAUDE_PLUGIN_ROOT)) || under(canonical(file), root) };
   }
   return { deny: null, allow: false };
 }

@@ -170,11 +170,14 @@ export interface SessionOptions {
   env?: Record<string, string>;
   pluginDir?: string;
   timeoutMs?: number;
+  /** Run with no permission flag at all (what the README tells users to do). */
+  noFlags?: boolean;
 }
 
 /** One `claude -p` session. Asynchronous: the mock API lives in this process and must keep serving. */
 export function runSession(o: SessionOptions): Promise<Session> {
-  const args = ['-p', o.prompt, '--plugin-dir', o.pluginDir ?? REPO_ROOT, '--output-format', 'json', '--allowedTools', ALLOWED_TOOLS, ...(o.args ?? [])];
+  const perms = o.noFlags ? [] : ['--allowedTools', ALLOWED_TOOLS];
+  const args = ['-p', o.prompt, '--plugin-dir', o.pluginDir ?? REPO_ROOT, '--output-format', 'json', ...perms, ...(o.args ?? [])];
   return new Promise((resolve) => {
     const child = execFile(
       o.claude,
