@@ -42,6 +42,7 @@ const calls: Array<[string, string, object]> = [
   ['post-tool-use.bash_engine', 'post-tool-use', { ...common, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: engine }, tool_response: { stdout: '{}' } }],
   ['stop', 'stop', { ...common, hook_event_name: 'Stop', stop_hook_active: false }],
   ['session-start', 'session-start', { ...common, hook_event_name: 'SessionStart', source: 'startup' }],
+  ['pre-read.project_file', 'pre-read', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: path.join(project, 'src/a.ts') } }],
 ];
 
 function timeMs(cmd: string, args: string[], cwd: string, input: string, env: NodeJS.ProcessEnv): number {

@@ -35,4 +35,14 @@ if [ ! -f "$root/dist/hooks.cjs" ]; then
   echo "autoloop: $root/dist/hooks.cjs is missing (run npm run build in the plugin); hooks are off." >&2
   exit 0
 fi
+if [ "$1" = pre-read ]; then
+  # Read needs a decision only for the plugin's own files (outside the project):
+  # its payload is small, so the shell reads it and spares a Node start for the rest.
+  input=
+  while IFS= read -r line || [ -n "$line" ]; do input="$input$line
+"; done
+  case "$input" in *"\"file_path\":\"${CLAUDE_PLUGIN_ROOT:-/nonexistent}/"*) ;; *) exit 0 ;; esac
+  printf '%s' "$input" | AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" pre-tool-use
+  exit 0
+fi
 AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" "$1"

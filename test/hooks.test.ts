@@ -616,6 +616,19 @@ describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', (
     allow(payloads.tool('sess-a', 'Read', { file_path: path.join(ROOT, 'references', 'protocol.md') }));
   });
 
+  it('Read goes through the shell shim: Node starts only for the plugin\'s own files', () => {
+    own();
+    const read = (file: string) => payloads.tool('sess-a', 'Read', { file_path: file });
+    expect(decision(hook('pre-read' as Event, read(path.join(ROOT, 'references', 'permissions.md'))))).toBe('allow');
+    expect(hook('pre-read' as Event, read(p('src/work.mjs')))).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(hook('pre-read' as Event, read('/etc/hostname'))).toEqual({ code: 0, stdout: '', stderr: '' });
+    const { dir, marker } = fakeNodeDir();
+    hook('pre-read' as Event, read(p('src/work.mjs')), { PATH: `${dir}:${process.env.PATH ?? ''}` });
+    expect(fs.existsSync(marker)).toBe(false);
+    hook('pre-read' as Event, read(path.join(ROOT, 'references', 'permissions.md')), { PATH: `${dir}:${process.env.PATH ?? ''}` });
+    expect(fs.existsSync(marker)).toBe(true);
+  });
+
   it('leaves everything else to the user: no blanket allow', () => {
     own();
     const ask = (payload: unknown) => expect(decision(hook('pre-tool-use', payload))).toBeNull();
