@@ -128,7 +128,7 @@ for (const k of ['status', 'log', 'status_cold'] as const) {
 // 4. hooks: a project without .autoloop/ must not start node; with it, ≤ 2x node -e 0
 {
   const hook = path.join(ROOT, 'hooks', 'run.sh');
-  if (fs.existsSync(hook) && fs.existsSync(path.join(DIST, 'hooks.mjs'))) {
+  if (fs.existsSync(hook) && fs.existsSync(path.join(DIST, 'hooks.cjs'))) {
     const plain = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-hook-')));
     const payload = JSON.stringify({ session_id: 's', transcript_path: '/dev/null', cwd: plain, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(plain, 'src/a.js') }, tool_use_id: 't' });
     const env = { ...process.env, CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: plain };

@@ -1,17 +1,22 @@
 #!/bin/sh
-# Shim for every autoloop hook: sh run.sh session-start|stop|pre-tool-use.
+# Shim for every autoloop hook: sh run.sh <event>.
 # These hooks fire on every tool call of every session of everyone who has the
 # plugin installed, so a project without an autoloop experiment must cost
 # nothing: no Node start, not even a read of stdin. Only shell builtins run
 # before the exec.
 
 # The engine keeps its state at the repository's top; the session may have
-# started in a subdirectory. Walk up, stopping at the repository's top.
+# started in a subdirectory. Walk up, stopping at the repository's top. A
+# relative or odd directory is made absolute first, and every step must make
+# the path shorter, so the walk always ends.
 dir="${CLAUDE_PROJECT_DIR:-$PWD}"
+case "$dir" in /*) ;; *) dir="${PWD:-/}/$dir" ;; esac
 while [ ! -f "$dir/.autoloop/active.json" ]; do
   if [ -e "$dir/.git" ] || [ -z "$dir" ] || [ "$dir" = / ]; then exit 0; fi
-  dir="${dir%/*}"
-  [ -n "$dir" ] || dir=/
+  up="${dir%/*}"
+  [ -n "$up" ] || up=/
+  [ "$up" != "$dir" ] || exit 0
+  dir="$up"
 done
 
 if ! command -v node >/dev/null 2>&1; then
@@ -26,8 +31,18 @@ fi
 
 case "$0" in */*) here="${0%/*}" ;; *) here=. ;; esac
 root="${CLAUDE_PLUGIN_ROOT:-$here/..}"
-if [ ! -f "$root/dist/hooks.mjs" ]; then
-  echo "autoloop: $root/dist/hooks.mjs is missing (run npm run build in the plugin); hooks are off." >&2
+if [ ! -f "$root/dist/hooks.cjs" ]; then
+  echo "autoloop: $root/dist/hooks.cjs is missing (run npm run build in the plugin); hooks are off." >&2
   exit 0
 fi
-AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.mjs" "$1"
+if [ "$1" = pre-read ]; then
+  # Read needs a decision only for the plugin's own files (outside the project):
+  # its payload is small, so the shell reads it and spares a Node start for the rest.
+  input=
+  while IFS= read -r line || [ -n "$line" ]; do input="$input$line
+"; done
+  case "$input" in *"\"file_path\":\"${CLAUDE_PLUGIN_ROOT:-/nonexistent}/"*) ;; *) exit 0 ;; esac
+  printf '%s' "$input" | AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" pre-tool-use
+  exit 0
+fi
+AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" "$1"

@@ -15,8 +15,9 @@ const entries = fs
   .readdirSync(path.join(root, 'scripts'))
   .filter((f) => f.endsWith('.ts') && f !== 'demo.ts')
   .map((f) => path.join(root, 'scripts', f));
+// The hooks bundle is CommonJS: Node starts a .cjs file faster than an ES module,
+// and it runs on every tool call of an active loop.
 const hookEntry = path.join(root, 'hooks', 'src', 'hooks.ts');
-if (fs.existsSync(hookEntry)) entries.push(hookEntry);
 
 // Build into a temp dir, then swap it in: a test or a hook running meanwhile
 // never sees a half-empty dist/.
@@ -37,6 +38,9 @@ await build({
   outExtension: { '.js': '.mjs' },
   entryNames: '[name]',
 });
+if (fs.existsSync(hookEntry)) {
+  await build({ entryPoints: [hookEntry], outfile: path.join(outdir, 'hooks.cjs'), bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' });
+}
 
 if (!check) {
   const dist = path.join(root, 'dist');

@@ -27,6 +27,7 @@ beforeAll(() => {
       protect: ['bench/bench.mjs', 'check.sh'],
       writable: ['.autoloop/experiments/speed/program.md', '.autoloop/experiments/speed/ideas.md'],
       scope: ['src/**'],
+      scratch: '.autoloop/experiments/speed/scratch',
     },
     cwd: P,
     env: { HOME: path.join(tmp, 'home'), CLAUDE_PROJECT_DIR: P, CLAUDE_PLUGIN_ROOT: R },
@@ -340,10 +341,130 @@ describe('bash guard: robustness', () => {
     );
   });
 
-  it('stays fast on a long command', () => {
+  it('decides on a long command (2,000 parts, each with a substitution)', () => {
     const cmd = Array.from({ length: 2000 }, (_, i) => `echo ${i} "$(printf x)" > @T/f${i}`).join(' && ');
-    const t0 = performance.now();
+    const v = verdict(cmd);
+    expect(v.deny).toBeNull();
+    expect(v.safe).toBe(false); // writes outside the scratch area
+    expect(verdict(cmd.replaceAll('@T/f', '.autoloop/experiments/speed/scratch/f')).safe).toBe(true);
+  });
+});
+
+// The allow list: what the hook approves without asking (references/permissions.md).
+const safeRows: Array<[command: string, safe: boolean]> = [
+  // the engine, exactly as the protocol writes it
+  ['node "@R/dist/status.mjs"', true],
+  ['node @R/dist/run-experiment.mjs --json', true],
+  ['node "@R/dist/log-experiment.mjs" --description "cache the table" --hypothesis "h" --json 2>&1 | tail -20', true],
+  ['node "@R/dist/control.mjs" explain', true],
+  ['node "@R/dist/chain.mjs" --from speed --name speed-2 --goal g --rationale r --json', true],
+  ['node "@R/dist/finalize.mjs" --json', true],
+  ['node "@R/dist/diagnose.mjs" --profile node-cpu --json', true],
+  ['npx tsx @R/scripts/status.ts', true],
+  ['cd @P && node "@R/dist/report.mjs"', true],
+  ['time node "@R/dist/diagnose.mjs"', true],
+  // …and what stays with the user
+  ['node "@R/dist/init-experiment.mjs" --name x --metric m --direction lower --command "echo"', false],
+  ['node "@R/dist/chain.mjs" --from speed --name s2 --rationale r --command "echo METRIC m=1"', false],
+  ['node "@R/dist/chain.mjs" --from speed --name s2 --rationale r --checks=none', false],
+  ['node "@R/dist/status.mjs" --cwd /tmp', false],
+  ['node "@R/dist/dashboard.mjs" --html /tmp/x.html', false],
+  ['node -e "require(\'fs\').writeFileSync(\'bench/bench.mjs\', \'\')"', false],
+  ['node --import ./evil.mjs "@R/dist/status.mjs"', false],
+  ['NODE_OPTIONS=--require=./evil.js node "@R/dist/status.mjs"', false],
+  ['PATH=.:$PATH node "@R/dist/status.mjs"', false],
+  ['env node "@R/dist/status.mjs"', false],
+  ['./node "@R/dist/status.mjs"', false],
+  ['node @T/other/dist/status.mjs', false],
+  ['node "@R/dist/run-experiment.mjs" &', false],
+  ['node bench/bench.mjs', false],
+  ['bash bench.sh', false],
+  ['python3 -m cProfile -o .autoloop/experiments/speed/scratch/p.out src/a.py', false],
+  ['curl -s https://example.com', false],
+  ['rm -rf src', false],
+  // read-only commands on files in the repository (or the plugin)
+  ['git status --short', true],
+  ['git diff --stat HEAD~1', true],
+  ['git log --oneline -5', true],
+  ['git show HEAD:src/a.js | head -40', true],
+  ['git --no-pager log -1', true],
+  ['git branch --show-current', true],
+  ['git stash list', true],
+  ['git diff --output=/tmp/x', false],
+  ['git -c core.pager=sh log', false],
+  ['git branch -D other', false],
+  ['git fetch', false],
+  ['grep -rn "parse(" src | head -20', true],
+  ['grep -c x /etc/passwd', false],
+  ['cat src/a.js', true],
+  ['head -n 40 .autoloop/experiments/speed/runs/r0003/output.log', true],
+  ['tail -n 40 @R/references/protocol.md', true],
+  ['wc -l src/*.js', true],
+  ['ls -la src', true],
+  ['find src -name "*.js"', true],
+  ['find src -name "*.js" -delete', false],
+  ['find src -exec rm {} ;', false],
+  ['sort src/a.js | uniq -c | sort -rn | head', true],
+  ['sort -o src/a.js src/a.js', false],
+  ['cat $FILE', false],
+  ['cat ~/.ssh/id_rsa', false],
+  ['echo hello && pwd', true],
+  ['cd /tmp && ls', false],
+  ['sed -n 1,20p src/a.js', false],
+  ['awk "{print}" src/a.js', false],
+  ['xargs cat < src/a.js', false],
+  // the scratch area and the notes
+  ['mkdir -p .autoloop/experiments/speed/scratch', true],
+  ['grep -n hot src/a.js > .autoloop/experiments/speed/scratch/hot.txt', true],
+  ['echo "- tried x" >> .autoloop/experiments/speed/ideas.md', true],
+  ['rm -f .autoloop/experiments/speed/scratch/old.prof', true],
+  ['rm -f .autoloop/experiments/speed/ideas.md', false],
+  ['echo x > src/a.js', false],
+  ['echo x > .autoloop/experiments/speed/config.yaml', false],
+  ['ls > /dev/null 2>&1', true],
+  ['cat src/a.js < src/a.js', true],
+];
+
+describe('bash guard: the allow list', () => {
+  it.each(safeRows)('%s → safe: %s', (cmd, safe) => {
+    const v = verdict(cmd);
+    expect(v.safe).toBe(safe);
+    if (safe) expect(v.deny).toBeNull();
+  });
+
+  it('approves no engine call when the plugin root is unknown', () => {
+    expect(analyzeBash(fill('node "@R/dist/status.mjs"'), { ...ctx, pluginRoot: null }).safe).toBe(false);
+  });
+
+  it('records which engine scripts a command runs', () => {
+    expect(verdict('node "@R/dist/run-experiment.mjs" --json && node "@R/dist/log-experiment.mjs" --json').engines).toEqual(['run-experiment', 'log-experiment']);
+    expect(verdict('node "@R/dist/status.mjs"').engines).toEqual(['status']);
+    expect(verdict('grep run-experiment.mjs README.md').engines).toEqual([]);
+  });
+});
+
+describe('bash guard: fails closed on what it cannot analyse', () => {
+  const deep = (inner: string, n: number): string => Array.from({ length: n }).reduce<string>((acc) => `sh -c ${JSON.stringify(acc)}`, inner);
+
+  it.each([
+    ['nesting too deep, writing a judge', deep('echo x > bench/bench.mjs', 12)],
+    ['nesting too deep, running git', deep('git reset --hard', 12)],
+    ['an open quote that hides a git command', 'echo "x; git reset --hard'],
+    ['an open quote around a judge', "echo 'x > check.sh"],
+    ['a shell running a script from a variable that mentions git', 'sh -c "$CMD" # git'],
+    ['eval of run-time text that mentions the engine state', 'eval "$X" # .autoloop/active.json'],
+  ])('%s: denied with a reason', (_name, cmd) => {
+    const v = verdict(cmd);
+    expect(v.deny).toMatch(/cannot check this command/);
+    expect(v.unsure).not.toBeNull();
+    expect(v.safe).toBe(false);
+  });
+
+  it.each([
+    ['deep nesting that touches nothing guarded', deep('echo hello', 12)],
+    ['an open quote in harmless text', 'echo "it is fine'],
+    ["a heredoc with an apostrophe, into the scratch area", "cat > .autoloop/experiments/speed/scratch/a.py <<'EOF'\nprint('don't')\nEOF"],
+  ])('%s: not denied', (_name, cmd) => {
     expect(verdict(cmd).deny).toBeNull();
-    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });

@@ -1,7 +1,7 @@
 // The hooks as Claude Code runs them: a payload (shapes from the platform doc
 // §4.3) piped into `sh hooks/run.sh <event>` with CLAUDE_PLUGIN_ROOT and
 // CLAUDE_PROJECT_DIR set, asserting on stdout JSON, stderr and exit code.
-// This exercises the committed bundle dist/hooks.mjs (what users run).
+// This exercises the committed bundle dist/hooks.cjs (what users run).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const RUN_SH = path.join(ROOT, 'hooks', 'run.sh');
 const SH = '/bin/sh';
 
-type Event = 'session-start' | 'stop' | 'pre-tool-use';
+type Event = 'session-start' | 'stop' | 'pre-tool-use' | 'post-tool-use' | 'prompt-expansion';
 
 interface HookRun {
   code: number | null;
@@ -26,7 +26,7 @@ let project: string;
 let scratch: string;
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'hooks.mjs'))) throw new Error('dist/hooks.mjs is missing: run npm run build');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'hooks.cjs'))) throw new Error('dist/hooks.cjs is missing: run npm run build');
 });
 
 beforeEach(() => {
@@ -99,6 +99,21 @@ const payloads = {
   bash: (command: string, session = 'sess-a') => payloads.tool(session, 'Bash', { command, description: 'run it' }),
   edit: (file_path: string, session = 'sess-a') => payloads.tool(session, 'Edit', { file_path, old_string: 'a', new_string: 'b', replace_all: false }),
   write: (file_path: string, session = 'sess-a') => payloads.tool(session, 'Write', { file_path, content: 'x' }),
+  post: (command: string, session = 'sess-a', agent_type?: string) => ({
+    ...common(session, 'PostToolUse'),
+    ...(agent_type ? { agent_type } : {}),
+    tool_name: 'Bash',
+    tool_input: { command, description: 'run it' },
+    tool_response: { stdout: '{}', stderr: '', interrupted: false },
+    tool_use_id: 'toolu_01',
+  }),
+  expansion: (command_name: string, session = 'sess-a') => ({
+    ...common(session, 'UserPromptExpansion'),
+    expansion_type: 'slash_command',
+    command_name,
+    command_args: '',
+    prompt: `/${command_name}`,
+  }),
 };
 
 function hook(event: Event, input: unknown, env: Record<string, string> = {}): HookRun {
@@ -117,13 +132,25 @@ function json(r: HookRun): Record<string, unknown> {
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-function denial(r: HookRun): string | null {
+interface PreOut {
+  hookSpecificOutput?: { hookEventName: string; permissionDecision: string; permissionDecisionReason: string };
+  continue?: boolean;
+  stopReason?: string;
+}
+
+/** The PreToolUse answer: 'allow', 'deny: <reason>', or null when it leaves the call to the user's settings. */
+function decision(r: HookRun): string | null {
   expect(r.code).toBe(0);
   if (r.stdout.trim() === '') return null;
-  const out = JSON.parse(r.stdout) as { hookSpecificOutput: { hookEventName: string; permissionDecision: string; permissionDecisionReason: string } };
-  expect(out.hookSpecificOutput.hookEventName).toBe('PreToolUse');
-  expect(out.hookSpecificOutput.permissionDecision).toBe('deny');
-  return out.hookSpecificOutput.permissionDecisionReason;
+  const out = JSON.parse(r.stdout) as PreOut;
+  expect(out.hookSpecificOutput?.hookEventName).toBe('PreToolUse');
+  const d = out.hookSpecificOutput!;
+  return d.permissionDecision === 'deny' ? `deny: ${d.permissionDecisionReason}` : d.permissionDecision;
+}
+
+function denial(r: HookRun): string | null {
+  const d = decision(r);
+  return d?.startsWith('deny: ') ? d.slice(6) : null;
 }
 
 /** A fake `node` that only records that it was started. */
@@ -209,6 +236,37 @@ describe('run.sh: finding the project', () => {
   });
 });
 
+describe('run.sh: never spins', () => {
+  // The shim used to strip one path component per step until it reached "/":
+  // a relative directory never gets there, so it looped at 100% CPU until the
+  // hook timeout. Each case must end on its own, long before the kill below.
+  it.each(['relative/dir', 'repo', '.', './x/../y', 'a//b//', '//', '../..'])('CLAUDE_PROJECT_DIR=%j: exits', (dir) => {
+    const r = spawnSync(SH, [RUN_SH, 'pre-tool-use'], {
+      input: JSON.stringify(payloads.bash('git reset --hard')),
+      cwd: scratch,
+      env: { PATH: process.env.PATH ?? '', CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: dir },
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+  });
+
+  it('a relative directory is read from the session cwd, and still finds the loop', () => {
+    writeActive();
+    const r = spawnSync(SH, [RUN_SH, 'pre-tool-use'], {
+      input: JSON.stringify(payloads.bash('git reset --hard')),
+      cwd: scratch,
+      env: { PATH: process.env.PATH ?? '', CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: 'repo/src', PWD: scratch },
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    });
+    expect(denial({ code: r.status, stdout: r.stdout, stderr: r.stderr })).toMatch(/engine owns git/);
+  });
+});
+
 describe('run.sh: node missing', () => {
   it('says so once, on stderr, and never fails the call', () => {
     writeActive();
@@ -224,7 +282,7 @@ describe('run.sh: node missing', () => {
   });
 });
 
-describe('hooks.mjs: node older than 20', () => {
+describe('hooks.cjs: node older than 20', () => {
   it('says so once and stands down instead of guarding with an unsupported runtime', () => {
     writeActive();
     // Make the real node report an old version before the bundle runs.
@@ -271,7 +329,7 @@ describe('bad input', () => {
     writeActive();
     const r = hook('pre-tool-use', payloads.bash('x'));
     expect(r.code).toBe(0);
-    const u = spawnSync(SH, [RUN_SH, 'post-tool-use'], { input: '{}', cwd: project, env: { PATH: process.env.PATH ?? '', CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: project }, encoding: 'utf8' });
+    const u = spawnSync(SH, [RUN_SH, 'bogus-event'], { input: '{}', cwd: project, env: { PATH: process.env.PATH ?? '', CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: project }, encoding: 'utf8' });
     expect(u.status).toBe(0);
     expect(u.stdout).toBe('');
   });
@@ -313,14 +371,45 @@ describe('SessionStart', () => {
     expect(text).toContain('/autoloop:run');
   });
 
-  it('terminated: one line with the reason and the follow-up', () => {
+  it('terminated: one line with the reason and the next step (chain: report, then follow up or close)', () => {
     writeActive({ loop: 'terminated', terminated_by: 'plateau', chain_allowed: true });
     const text = context(hook('session-start', payloads.sessionStart()));
     expect(text.split('\n')).toHaveLength(1);
     expect(text).toMatch(/terminated \(plateau\)/);
-    expect(text).toContain('/autoloop:chain');
+    expect(text).toMatch(/\/autoloop:chain .*follow-up/);
     writeActive({ loop: 'terminated', terminated_by: 'target', chain_allowed: false });
-    expect(context(hook('session-start', payloads.sessionStart()))).not.toContain('/autoloop:chain');
+    const closing = context(hook('session-start', payloads.sessionStart()));
+    expect(closing).toMatch(/\/autoloop:chain .*closes the experiment/);
+    expect(closing).not.toMatch(/follow-up/);
+  });
+
+  const runRecord = (id: string, phase: string): void => {
+    const dir = path.join(project, '.autoloop', 'experiments', 'speed', 'runs', id);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify({ run_id: id, phase }));
+  };
+
+  it('before any baseline, the next step is the baseline unchanged, not a change', () => {
+    writeActive({ runs: 0, next_action: 'Pick the next idea from the backlog (ideas.md), make one change and measure it.' });
+    const text = context(hook('session-start', payloads.sessionStart('s', 'startup')));
+    expect(text).toMatch(/Next: No baseline yet: run the baseline unchanged/);
+    expect(text).not.toMatch(/make one change/);
+  });
+
+  it.each(['startup', 'resume', 'compact'])('a run measured but not logged comes first (%s)', (source) => {
+    writeActive();
+    runRecord('r0005', 'logged');
+    runRecord('r0006', 'measured');
+    const text = context(hook('session-start', payloads.sessionStart('s', source)));
+    expect(text).toMatch(/Next: A run was measured but not logged: log it first/);
+    runRecord('r0006', 'logged');
+    expect(context(hook('session-start', payloads.sessionStart('s', source)))).toContain(`Next: ${active().next_action}`);
+  });
+
+  it('a run cut off mid-way: run again (the engine settles it)', () => {
+    writeActive();
+    runRecord('r0010', 'running');
+    expect(context(hook('session-start', payloads.sessionStart()))).toMatch(/Next: The last run was cut off/);
   });
 
   it('stopped by the user: nothing at all', () => {
@@ -397,75 +486,216 @@ describe('PreToolUse: Bash', () => {
     expect(denial(r)).toMatch(/protected/);
   });
 
-  it('guards only while the loop is active', () => {
-    for (const loop of ['paused', 'stopped', 'terminated'] as const) {
-      writeActive({ loop, terminated_by: loop === 'terminated' ? 'target' : null });
-      expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard')))).toBeNull();
-      expect(denial(hook('pre-tool-use', payloads.edit(path.join(project, 'bench/bench.mjs'))))).toBeNull();
+  it('guards while the loop is active and after it terminated (until cleared); not once the user stops it or it is paused', () => {
+    for (const loop of ['paused', 'stopped'] as const) {
+      writeActive({ loop });
+      expect(decision(hook('pre-tool-use', payloads.bash('git reset --hard')))).toBeNull();
+      expect(decision(hook('pre-tool-use', payloads.edit(path.join(project, 'bench/bench.mjs'))))).toBeNull();
     }
+    writeActive({ loop: 'terminated', terminated_by: 'target' });
+    expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard')))).toMatch(/engine owns git/);
+    expect(denial(hook('pre-tool-use', payloads.edit(path.join(project, 'bench/bench.mjs'))))).toMatch(/protected/);
+    fs.rmSync(path.join(project, '.autoloop', 'active.json')); // control clear
+    expect(hook('pre-tool-use', payloads.bash('git reset --hard'))).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('fails closed on a command it cannot analyse that may touch git or a judge', () => {
+    const deep = Array.from({ length: 12 }).reduce<string>((acc) => `sh -c ${JSON.stringify(acc)}`, 'git reset --hard');
+    expect(denial(hook('pre-tool-use', payloads.bash(deep)))).toMatch(/cannot check this command \(it nests/);
+    expect(denial(hook('pre-tool-use', payloads.bash('echo "x; git commit -am y')))).toMatch(/quotes, brackets or heredocs/);
   });
 });
 
-describe('session claim', () => {
+describe('session claim (PostToolUse: only a call that ran)', () => {
   const engine = (script: string): string => `node "${path.join(ROOT, 'dist', script)}" --description "try memo" 2>&1 | tail -20`;
 
-  it('running the engine makes the session the owner; only the owner is guarded once claimed', () => {
+  it('an engine call that ran makes the session the owner; only the owner is guarded once claimed', () => {
     writeActive();
-    expect(fs.existsSync(sessionFile())).toBe(false);
     // Before a claim, every session is guarded.
     expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard', 'sess-other')))).not.toBeNull();
-    expect(denial(hook('pre-tool-use', payloads.bash(engine('run-experiment.mjs'), 'sess-a')))).toBeNull();
+    // PreToolUse alone claims nothing: a call refused by the user's settings never ran.
+    hook('pre-tool-use', payloads.bash(engine('run-experiment.mjs'), 'sess-a'));
+    expect(fs.existsSync(sessionFile())).toBe(false);
+    hook('post-tool-use', payloads.post(engine('run-experiment.mjs'), 'sess-a'));
     expect(readSession()).toMatchObject({ owner_session: 'sess-a', blocks: 0, idle_blocks: 0, last_runs: 5 });
     expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard', 'sess-a')))).toMatch(/engine owns git/);
-    // A second Claude session in the same repo is left alone.
-    expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard', 'sess-other')))).toBeNull();
-    expect(denial(hook('pre-tool-use', payloads.edit(path.join(project, 'bench/bench.mjs'), 'sess-other')))).toBeNull();
+    // A second Claude session in the same repo is left alone: neither denied nor approved.
+    expect(decision(hook('pre-tool-use', payloads.bash('git reset --hard', 'sess-other')))).toBeNull();
+    expect(decision(hook('pre-tool-use', payloads.edit(path.join(project, 'bench/bench.mjs'), 'sess-other')))).toBeNull();
+    expect(decision(hook('pre-tool-use', payloads.edit(path.join(project, 'src/work.mjs'), 'sess-other')))).toBeNull();
+    expect(decision(hook('pre-tool-use', payloads.bash(engine('status.mjs'), 'sess-other')))).toBeNull();
   });
 
-  it('a setup session (no baseline logged yet) does not claim, so it can hand over and end', () => {
+  it('a setup session (init, baseline) is handed the loop but does not own it, so it can end', () => {
     writeActive({ runs: 0 });
-    hook('pre-tool-use', payloads.bash(engine('init-experiment.mjs'), 'sess-setup'));
-    hook('pre-tool-use', payloads.bash(engine('log-experiment.mjs'), 'sess-setup'));
-    expect(fs.existsSync(sessionFile())).toBe(false);
+    hook('post-tool-use', payloads.post(engine('init-experiment.mjs'), 'sess-setup'));
+    expect(readSession()).toMatchObject({ owner_session: null, candidate: 'sess-setup' });
+    hook('post-tool-use', payloads.post(engine('run-experiment.mjs'), 'sess-setup'));
+    writeActive({ runs: 1 }); // the baseline is logged
+    hook('post-tool-use', payloads.post(engine('log-experiment.mjs'), 'sess-setup'));
+    expect(readSession()).toMatchObject({ owner_session: null, candidate: 'sess-setup' });
     expect(hook('stop', payloads.stop('sess-setup')).stdout).toBe('');
-    // Guarded all the same: nobody owns the loop yet.
+    // Its engine calls are approved; it is guarded like anyone while nobody owns the loop.
+    expect(decision(hook('pre-tool-use', payloads.bash(engine('run-experiment.mjs'), 'sess-setup')))).toBe('allow');
     expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard', 'sess-setup')))).toMatch(/engine owns git/);
-    // The autoloop agent drives from its first engine call, baseline or not.
-    hook('pre-tool-use', { ...payloads.bash(engine('run-experiment.mjs'), 'sess-agent'), agent_type: 'autoloop:autoloop' });
-    expect(readSession()).toMatchObject({ owner_session: 'sess-agent' });
+    // The session that then drives the loop owns it.
+    hook('post-tool-use', payloads.post(engine('run-experiment.mjs'), 'sess-setup'));
+    expect(readSession()).toMatchObject({ owner_session: 'sess-setup' });
+  });
+
+  it('the autoloop agent drives from its first engine call, baseline or not', () => {
+    writeActive({ runs: 0 });
+    hook('post-tool-use', payloads.post(engine('run-experiment.mjs'), 'sess-agent', 'autoloop:autoloop'));
+    expect(readSession()).toMatchObject({ owner_session: 'sess-agent', owner_agent: 'autoloop:autoloop' });
   });
 
   it('records the agent and takes over on restart, resetting the Stop counters', () => {
     writeActive({ stop_hook: { max_blocks: 10, max_idle_blocks: 5 } });
-    hook('pre-tool-use', payloads.bash(engine('log-experiment.mjs'), 'sess-a'));
+    hook('post-tool-use', payloads.post(engine('run-experiment.mjs'), 'sess-a'));
     expect(json(hook('stop', payloads.stop('sess-a'))).decision).toBe('block');
     expect(readSession()).toMatchObject({ owner_session: 'sess-a', blocks: 1 });
     // The same owner claiming again changes nothing.
-    hook('pre-tool-use', payloads.bash(engine('run-experiment.mjs'), 'sess-a'));
+    hook('post-tool-use', payloads.post(engine('run-experiment.mjs'), 'sess-a'));
     expect(readSession()).toMatchObject({ owner_session: 'sess-a', blocks: 1 });
     // A fresh session that drives the engine takes the loop over.
-    hook('pre-tool-use', { ...payloads.bash(engine('init-experiment.mjs'), 'sess-b'), agent_type: 'autoloop:autoloop' });
+    hook('post-tool-use', payloads.post(engine('log-experiment.mjs'), 'sess-b', 'autoloop:autoloop'));
     expect(readSession()).toMatchObject({ owner_session: 'sess-b', owner_agent: 'autoloop:autoloop', blocks: 0, idle_blocks: 0 });
     expect(hook('stop', payloads.stop('sess-a')).stdout).toBe('');
     expect(json(hook('stop', payloads.stop('sess-b'))).decision).toBe('block');
   });
 
-  it('claims even while the loop is not active (resuming a paused loop)', () => {
-    writeActive({ loop: 'paused' });
-    hook('pre-tool-use', payloads.bash(engine('run-experiment.mjs'), 'sess-c'));
-    expect(readSession()).toMatchObject({ owner_session: 'sess-c' });
+  it('a session whose every call was refused is not the owner and is not sent back', () => {
+    writeActive();
+    for (let i = 0; i < 3; i++) hook('pre-tool-use', payloads.bash(engine('run-experiment.mjs'), 'sess-refused'));
+    expect(fs.existsSync(sessionFile())).toBe(false);
+    expect(hook('stop', payloads.stop('sess-refused'))).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('/autoloop:run (or chain, setup) typed by the user hands the loop to that session', () => {
+    writeActive();
+    hook('post-tool-use', payloads.post(engine('run-experiment.mjs'), 'sess-a'));
+    expect(decision(hook('pre-tool-use', payloads.bash(engine('status.mjs'), 'sess-b')))).toBeNull();
+    hook('prompt-expansion', payloads.expansion('autoloop:run', 'sess-b'));
+    expect(readSession()).toMatchObject({ owner_session: 'sess-a', candidate: 'sess-b' });
+    expect(decision(hook('pre-tool-use', payloads.bash(engine('status.mjs'), 'sess-b')))).toBe('allow');
+    hook('prompt-expansion', payloads.expansion('other-plugin:run', 'sess-c'));
+    expect(readSession()).toMatchObject({ candidate: 'sess-b' });
+    // Loading the skill through the Skill tool does the same.
+    hook('post-tool-use', { ...payloads.tool('sess-d', 'Skill', { skill: 'autoloop:chain' }), hook_event_name: 'PostToolUse', tool_response: { success: true } });
+    expect(readSession()).toMatchObject({ candidate: 'sess-d' });
   });
 
   it('mentioning an engine script is not a claim', () => {
     writeActive();
-    hook('pre-tool-use', payloads.bash('grep -n run-experiment.mjs README.md', 'sess-a'));
+    hook('post-tool-use', payloads.post('grep -n run-experiment.mjs README.md', 'sess-a'));
     expect(fs.existsSync(sessionFile())).toBe(false);
+  });
+});
+
+describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', () => {
+  const dist = (s: string): string => `node "${path.join(ROOT, 'dist', s)}"`;
+  const p = (rel: string): string => path.join(project, rel);
+  const own = (): void => {
+    writeActive();
+    hook('post-tool-use', payloads.post(`${dist('run-experiment.mjs')} --json`, 'sess-a'));
+  };
+
+  it('approves engine calls, in-scope edits, notes, the scratch area, read-only commands, the loop skills and the plugin references', () => {
+    own();
+    const allow = (payload: unknown) => expect(decision(hook('pre-tool-use', payload))).toBe('allow');
+    allow(payloads.bash(`${dist('run-experiment.mjs')} --json`));
+    allow(payloads.bash(`${dist('log-experiment.mjs')} --description "x" --hypothesis "h" --json`));
+    allow(payloads.bash(`${dist('diagnose.mjs')} --profile node-cpu`));
+    allow(payloads.bash('git diff --stat && grep -n COST src/work.mjs | head'));
+    allow(payloads.edit(p('src/work.mjs')));
+    allow(payloads.write(p('src/new/helper.mjs')));
+    allow(payloads.write(p('.autoloop/experiments/speed/ideas.md')));
+    allow(payloads.write(p('.autoloop/experiments/speed/scratch/analyse.py')));
+    allow(payloads.bash('mkdir -p .autoloop/experiments/speed/scratch && grep -rn work src > .autoloop/experiments/speed/scratch/grep.txt'));
+    allow(payloads.tool('sess-a', 'Skill', { skill: 'autoloop:chain', args: '' }));
+    allow(payloads.tool('sess-a', 'Read', { file_path: path.join(ROOT, 'references', 'protocol.md') }));
+  });
+
+  it('Read goes through the shell shim: Node starts only for the plugin\'s own files', () => {
+    own();
+    const read = (file: string) => payloads.tool('sess-a', 'Read', { file_path: file });
+    expect(decision(hook('pre-read' as Event, read(path.join(ROOT, 'references', 'permissions.md'))))).toBe('allow');
+    expect(hook('pre-read' as Event, read(p('src/work.mjs')))).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(hook('pre-read' as Event, read('/etc/hostname'))).toEqual({ code: 0, stdout: '', stderr: '' });
+    const { dir, marker } = fakeNodeDir();
+    hook('pre-read' as Event, read(p('src/work.mjs')), { PATH: `${dir}:${process.env.PATH ?? ''}` });
+    expect(fs.existsSync(marker)).toBe(false);
+    hook('pre-read' as Event, read(path.join(ROOT, 'references', 'permissions.md')), { PATH: `${dir}:${process.env.PATH ?? ''}` });
+    expect(fs.existsSync(marker)).toBe(true);
+  });
+
+  it('leaves everything else to the user: no blanket allow', () => {
+    own();
+    const ask = (payload: unknown) => expect(decision(hook('pre-tool-use', payload))).toBeNull();
+    ask(payloads.bash('curl -s https://example.com'));
+    ask(payloads.bash('node -e "require(\'fs\').writeFileSync(\'x\', \'y\')"'));
+    ask(payloads.bash(`${dist('init-experiment.mjs')} --name x`));
+    ask(payloads.bash('bash bench.sh'));
+    ask(payloads.edit(path.join(scratch, 'outside.txt')));
+    ask(payloads.tool('sess-a', 'Skill', { skill: 'autoloop:setup' }));
+    ask(payloads.tool('sess-a', 'Skill', { skill: 'other:thing' }));
+    ask(payloads.tool('sess-a', 'Read', { file_path: '/etc/hostname' }));
+    ask(payloads.tool('sess-a', 'WebFetch', { url: 'https://example.com' }));
+  });
+
+  it('what is denied stays denied', () => {
+    own();
+    expect(denial(hook('pre-tool-use', payloads.edit(p('bench/bench.mjs'))))).toMatch(/protected/);
+    expect(denial(hook('pre-tool-use', payloads.write(p('.autoloop/experiments/speed/config.yaml'))))).toMatch(/belongs to the engine/);
+    expect(denial(hook('pre-tool-use', payloads.edit(p('README.md'))))).toMatch(/outside the experiment's scope/);
+    expect(denial(hook('pre-tool-use', payloads.bash('git commit -am x')))).toMatch(/engine owns git/);
+  });
+
+  it('nothing is approved outside a live loop, or to a session that was not handed it', () => {
+    writeActive();
+    expect(decision(hook('pre-tool-use', payloads.bash(`${dist('status.mjs')}`, 'sess-new')))).toBeNull();
+    expect(decision(hook('pre-tool-use', payloads.edit(p('src/work.mjs'), 'sess-new')))).toBeNull();
+    own();
+    for (const loop of ['paused', 'stopped'] as const) {
+      writeActive({ loop });
+      expect(decision(hook('pre-tool-use', payloads.bash(`${dist('status.mjs')}`)))).toBeNull();
+      expect(decision(hook('pre-tool-use', payloads.edit(p('src/work.mjs'))))).toBeNull();
+    }
+  });
+
+  it('after termination: engine calls, notes and the chain skill stay approved; in-scope edits do not', () => {
+    own();
+    writeActive({ loop: 'terminated', terminated_by: 'max_runs', chain_allowed: true });
+    expect(decision(hook('pre-tool-use', payloads.bash(`${dist('report.mjs')}`)))).toBe('allow');
+    expect(decision(hook('pre-tool-use', payloads.tool('sess-a', 'Skill', { skill: 'autoloop:chain' })))).toBe('allow');
+    expect(decision(hook('pre-tool-use', payloads.write(p('.autoloop/experiments/speed/program.md'))))).toBe('allow');
+    expect(decision(hook('pre-tool-use', payloads.edit(p('src/work.mjs'))))).toBeNull();
+  });
+
+  it('a model that ignores termination is halted after a bounded number of tool calls', () => {
+    own();
+    writeActive({ loop: 'terminated', terminated_by: 'max_runs' });
+    let halted: PreOut | null = null;
+    let calls = 0;
+    while (!halted && calls < 100) {
+      calls++;
+      const r = hook('pre-tool-use', payloads.edit(p('src/work.mjs')));
+      const out = r.stdout.trim() ? (JSON.parse(r.stdout) as PreOut) : null;
+      if (out?.continue === false) halted = out;
+    }
+    expect(calls).toBe(31);
+    expect(halted?.stopReason).toMatch(/terminated \(max_runs\) and this session made 30 more tool calls/);
+    expect(halted?.hookSpecificOutput?.permissionDecision).toBe('deny');
+    // Another session is not counted, and a new termination (a follow-up's) starts a new count.
+    expect(hook('pre-tool-use', payloads.edit(p('src/work.mjs'), 'sess-other')).stdout).toBe('');
+    writeActive({ experiment: 'speed-2', loop: 'terminated', terminated_by: 'target', runs: 3 });
+    expect(hook('pre-tool-use', payloads.bash('git status')).stdout).not.toContain('"continue":false');
   });
 });
 
 describe('Stop', () => {
   const claim = (session = 'sess-a'): void => {
-    const r = hook('pre-tool-use', payloads.bash(`node ${path.join(ROOT, 'dist', 'run-experiment.mjs')}`, session));
+    const r = hook('post-tool-use', payloads.post(`node ${path.join(ROOT, 'dist', 'run-experiment.mjs')}`, session));
     expect(r.code).toBe(0);
   };
   const stop = (session = 'sess-a', env: Record<string, string> = {}): HookRun => hook('stop', payloads.stop(session, true), env);

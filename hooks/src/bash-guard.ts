@@ -8,7 +8,7 @@
 // as env/sudo/xargs, sh -c, eval, $(…), heredocs fed to a shell) and lets
 // through what it cannot know (a path held in an unknown variable).
 import path from 'node:path';
-import { canonical, GLOB_CHARS, globDenial, relOf, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
+import { canonical, GLOB_CHARS, globDenial, isWritableState, relOf, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 
 export interface GuardContext {
@@ -25,6 +25,12 @@ export interface BashVerdict {
   deny: Denial | null;
   /** The command runs init/run/log-experiment (or chain): the session drives the loop. */
   claims: boolean;
+  /** Engine scripts it runs (base names without extension), in order. */
+  engines: string[];
+  /** Every part is on the allow list (engine commands, read-only commands, writes to the scratch area or notes). */
+  safe: boolean;
+  /** Why the guard could not analyse all of it, or null. */
+  unsure: string | null;
 }
 
 /** Engine entry points; running one of them makes a session the loop's owner. */
@@ -54,6 +60,56 @@ const GIT_ALWAYS = new Set([
   'push', 'pull', 'am', 'update-ref', 'filter-branch', 'filter-repo', 'replace',
 ]);
 const MAX_DEPTH = 8;
+
+/** Engine entry points the hook approves (init-experiment stays with the user: it can change the judges). */
+export const APPROVED_ENGINE = new Set(['status', 'report', 'run-experiment', 'log-experiment', 'control', 'chain', 'finalize', 'diagnose']);
+/** chain flags that would replace a judge: left to the user. */
+const JUDGE_FLAGS = /^--(command|checks)(=|$)/;
+/** Commands that only read (their file operands must lie in the project or the plugin). */
+const READERS = new Set([
+  'cat', 'head', 'tail', 'wc', 'grep', 'egrep', 'fgrep', 'rg', 'ls', 'find', 'stat', 'file', 'du', 'diff', 'cmp', 'sort', 'uniq',
+  'cut', 'tr', 'nl', 'md5sum', 'sha1sum', 'sha256sum', 'od', 'hexdump', 'jq', 'basename', 'dirname', 'realpath', 'readlink',
+  'column', 'paste', 'comm', 'fold', 'expand',
+]);
+/** Commands whose arguments are text, not files. */
+const TEXT_ONLY = new Set(['echo', 'printf', 'pwd', 'true', 'false', 'date', 'seq', ':']);
+const PATTERN_FIRST = new Set(['grep', 'egrep', 'fgrep', 'rg']);
+const GIT_READ = new Set(['status', 'diff', 'log', 'show', 'rev-parse', 'ls-files', 'ls-tree', 'blame', 'grep', 'shortlog', 'describe', 'cat-file', 'rev-list', 'merge-base']);
+const FIND_ACTIONS = /^-(exec|execdir|ok|okdir|delete|fprint|fprint0|fprintf|fls)$/;
+
+/** Quotes, substitutions or heredocs left open: the lexer would guess, so the guard must not rely on it. */
+export function unbalanced(src: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === '\\') i++;
+    else if (c === "'") {
+      const j = src.indexOf("'", i + 1);
+      if (j < 0) return true;
+      i = j;
+    } else if (c === '"' || c === '`') {
+      let j = i + 1;
+      while (j < src.length && src[j] !== c) j += src[j] === '\\' ? 2 : 1;
+      if (j >= src.length) return true;
+      i = j;
+    } else if (c === '#' && (i === 0 || /\s/.test(src[i - 1]!))) {
+      const j = src.indexOf('\n', i);
+      if (j < 0) break;
+      i = j;
+    } else if (c === '<' && src.startsWith('<<', i) && src[i + 2] !== '<') {
+      // A heredoc body is text, not shell: skip to its closing line.
+      const m = /^<<-?\s*(['"]?)([\w.-]+)\1/.exec(src.slice(i));
+      if (!m) continue;
+      const nl = src.indexOf('\n', i);
+      if (nl < 0) return true;
+      const end = new RegExp(`\\n\\t*${m[2]!.replace(/\./g, '\\.')}(\\n|$)`).exec(src.slice(nl));
+      if (!end) return true;
+      i = nl + end.index + end[0].length - 1;
+    } else if (c === '(') depth++;
+    else if (c === ')') depth = Math.max(0, depth - 1); // case patterns close without opening
+  }
+  return depth !== 0;
+}
 
 interface Options {
   /** Short options that take a value (attached or the next word). */
@@ -133,13 +189,18 @@ class Guard {
   private readonly vars = new Map<string, string | null>();
   deny: Denial | null = null;
   claims = false;
+  safe = true;
+  unsure: string | null = null;
+  readonly engines: string[] = [];
 
   constructor(private readonly ctx: GuardContext) {
     this.cwd = ctx.cwd;
   }
 
   script(src: string, depth: number): void {
-    if (depth > MAX_DEPTH || this.deny) return;
+    if (this.deny) return;
+    if (depth > MAX_DEPTH) return this.cannot('it nests shells or substitutions too deeply');
+    if (unbalanced(src)) this.cannot('its quotes, brackets or heredocs do not close');
     const { tokens, nested } = lex(src);
     const stack: (string | null)[] = [];
     let words: Word[] = [];
@@ -150,6 +211,7 @@ class Guard {
       else if (t.kind === 'redir') redirs.push(t);
       else {
         this.simple(words, redirs, depth);
+        if (t.op === '&') this.safe = false; // a background job outlives the call
         words = [];
         redirs = [];
         // ( … ) is a subshell: a cd inside it does not outlive it.
@@ -164,6 +226,28 @@ class Guard {
       this.script(n, depth + 1);
       this.cwd = cwd;
     }
+  }
+
+  private cannot(why: string): void {
+    this.safe = false;
+    this.unsure ??= why;
+  }
+
+  /** Inside the project (or the plugin, for reading its references)? */
+  private readable(abs: string | null): boolean {
+    if (abs === null) return false;
+    if (abs === '/dev/null') return true;
+    const c = canonical(abs);
+    const root = this.ctx.pluginRoot;
+    return relOf(this.ctx.policy, c) !== null || (root !== null && (c === root || c.startsWith(root + path.sep)));
+  }
+
+  /** A path the model may write without asking: the scratch area or its notes. */
+  private writableHere(abs: string | null): boolean {
+    if (abs === null) return false;
+    if (abs === '/dev/null') return true;
+    const rel = relOf(this.ctx.policy, abs);
+    return rel !== null && rel.startsWith('.autoloop/') && isWritableState(this.ctx.policy, rel);
   }
 
   private expand(w: Word): Exp {
@@ -209,6 +293,7 @@ class Guard {
     for (const r of redirs) this.redirect(r);
     let i = 0;
     while (i < words.length && words[i]!.assign) i++;
+    if (i > 0) this.safe = false; // PATH=…, NODE_OPTIONS=…: changes what runs
     if (i === words.length) {
       // Only assignments: they stay set for the rest of the script.
       words.forEach((w) => this.setVar(w));
@@ -218,9 +303,15 @@ class Guard {
   }
 
   private redirect(r: Redir): void {
-    if (!r.target || !['>', '>>', '>|', '&>', '&>>', '<>', '>&'].includes(r.op)) return;
+    if (!r.target) return;
     const t = this.expand(r.target);
+    if (r.op === '<') {
+      if (!this.readable(this.resolve(t))) this.safe = false;
+      return;
+    }
+    if (!['>', '>>', '>|', '&>', '&>>', '<>', '>&'].includes(r.op)) return;
     if (r.op === '>&' && /^(\d+|-)$/.test(t.text)) return; // fd duplication, not a file
+    if (!this.writableHere(t.glob ? null : this.resolve(t))) this.safe = false;
     this.target(t, false);
   }
 
@@ -339,17 +430,94 @@ class Guard {
 
   private command(all: Exp[], redirs: Redir[], depth: number): void {
     const { words, dir } = this.unwrap(all);
-    if (!words.length || words[0]!.dynamic) return;
+    // Wrappers change how (or as whom) a command runs; only a bare `time` is approved.
+    const wrapped = all.length - words.length;
+    if (wrapped > 1 || (wrapped === 1 && all[0]!.text !== 'time') || dir !== undefined) this.safe = false;
+    if (!words.length || words[0]!.dynamic) {
+      if (words.length) this.safe = false;
+      return;
+    }
     const prog = path.basename(words[0]!.text);
     const args = words.slice(1);
     const saved = this.cwd;
     if (dir !== undefined) this.cwd = dir; // env -C: only for this command
     try {
-      if (this.engine(prog, words)) return; // the engine's own scripts are always allowed
+      if (this.engine(prog, words)) {
+        if (!this.approvedEngine(words)) this.safe = false;
+        return; // the engine's own scripts are never denied
+      }
+      if (this.safe && !this.readOnly(prog, args)) this.safe = false;
       this.dispatch(prog, args, redirs, depth);
     } finally {
       if (dir !== undefined) this.cwd = saved;
     }
+  }
+
+  /** `node <plugin>/dist/X.mjs …` or `npx tsx <plugin>/scripts/X.ts …`, X approved, no runtime options. */
+  private approvedEngine(words: Exp[]): boolean {
+    const root = this.ctx.pluginRoot;
+    const runner = words[0]!.text;
+    let at: number;
+    let dir: string;
+    let ext: string;
+    if (runner === 'node') [at, dir, ext] = [1, 'dist', '.mjs'];
+    else if (runner === 'npx' && words[1]?.text === 'tsx') [at, dir, ext] = [2, 'scripts', '.ts'];
+    else return false;
+    const script = words[at];
+    const abs = script && !script.glob ? this.resolve(script) : null;
+    if (!root || !abs || !abs.endsWith(ext) || canonical(path.dirname(abs)) !== path.join(root, dir)) return false;
+    const name = path.basename(abs, ext);
+    if (!APPROVED_ENGINE.has(name)) return false;
+    const args = words.slice(at + 1);
+    if (name === 'chain' && args.some((a) => JUDGE_FLAGS.test(a.text))) return false;
+    const k = args.findIndex((a) => a.text === '--cwd' || a.text.startsWith('--cwd='));
+    if (k < 0) return true;
+    const a = args[k]!;
+    const d = this.resolve(a.text.includes('=') ? { ...a, text: a.text.slice('--cwd='.length) } : (args[k + 1] ?? DYNAMIC));
+    return d !== null && relOf(this.ctx.policy, d) !== null;
+  }
+
+  /** Is this simple command on the read-only list (or a write to the scratch area)? */
+  private readOnly(prog: string, args: Exp[]): boolean {
+    if (this.cwd === null || relOf(this.ctx.policy, this.cwd) === null) return false;
+    if (TEXT_ONLY.has(prog)) return true;
+    if (prog === 'cd' || prog === 'pushd') return args.every((a) => a.text.startsWith('-') || this.readable(this.resolve(a)));
+    if (prog === 'git') return this.readOnlyGit(args);
+    if (prog === 'mkdir' || prog === 'rm') {
+      const ops = args.filter((a) => !/^-[a-zA-Z]+$/.test(a.text));
+      return ops.length > 0 && ops.every((a) => !a.glob && this.inScratch(this.resolve(a)));
+    }
+    if (!READERS.has(prog)) return false;
+    if (prog === 'find' && args.some((a) => FIND_ACTIONS.test(a.text))) return false;
+    if (prog === 'sort' && args.some((a) => /^(-[a-zA-Z]*o|--output)/.test(a.text))) return false;
+    let ops = args.filter((a) => a.dynamic || !a.text.startsWith('-'));
+    if (prog === 'uniq' && ops.length > 1) return false;
+    if (PATTERN_FIRST.has(prog) && !args.some((a) => /^(-[a-zA-Z]*[ef]|--regexp|--file)/.test(a.text))) ops = ops.slice(1);
+    return ops.every((a) => !a.dynamic && this.readable(this.resolve(a)));
+  }
+
+  private inScratch(abs: string | null): boolean {
+    const rel = abs === null ? null : relOf(this.ctx.policy, abs);
+    const s = this.ctx.policy.scratch;
+    return rel !== null && (rel === s || rel.startsWith(`${s}/`));
+  }
+
+  /** Read-only git in this repository, with no option that runs or writes something else. */
+  private readOnlyGit(args: Exp[]): boolean {
+    let i = 0;
+    while (i < args.length && args[i]!.text.startsWith('-')) {
+      const t = args[i]!.text;
+      if (t === '--no-pager') i++;
+      else if (t === '-C' && this.readable(this.resolve(args[i + 1] ?? DYNAMIC))) i += 2;
+      else return false;
+    }
+    const sub = args[i]?.text ?? '';
+    const rest = args.slice(i + 1);
+    if (rest.some((a) => a.dynamic || /^--(output|ext-diff|textconv|exec|upload-pack)/.test(a.text))) return false;
+    if (GIT_READ.has(sub)) return true;
+    if (sub === 'branch') return rest.every((a) => ['--list', '-a', '-r', '-v', '-vv', '--show-current', '--all', '--remotes'].includes(a.text));
+    if (sub === 'stash') return rest[0]?.text === 'list' || rest[0]?.text === 'show';
+    return false;
   }
 
   /** Is this an invocation of one of the plugin's engine scripts? Marks the claim. */
@@ -365,8 +533,10 @@ class Guard {
     } else script = words[0];
     if (!script || script.dynamic) return false;
     const base = path.basename(script.text);
+    const name = base.replace(/\.(mjs|ts)$/, '');
     if (ENGINE_SCRIPT.test(base)) {
       this.claims = true;
+      this.engines.push(name);
       return true;
     }
     const root = this.ctx.pluginRoot;
@@ -374,7 +544,9 @@ class Guard {
     if (!root || !abs || !/\.(mjs|ts)$/.test(base)) return false;
     // Resolve the directory, not the file: an engine bundle may itself be a link.
     const dir = canonical(path.dirname(abs));
-    return dir === path.join(root, 'dist') || dir === path.join(root, 'scripts');
+    const ours = dir === path.join(root, 'dist') || dir === path.join(root, 'scripts');
+    if (ours) this.engines.push(name);
+    return ours;
   }
 
   private dispatch(prog: string, args: Exp[], redirs: Redir[], depth: number): void {
@@ -400,6 +572,7 @@ class Guard {
       case 'git':
         return this.git(args);
       case 'eval':
+        if (args.some((a) => a.dynamic)) this.cannot('eval runs text only known at run time');
         return this.script(args.map((a) => a.text).join(' '), depth + 1);
       case 'find':
         return this.find(args, redirs, depth);
@@ -425,6 +598,7 @@ class Guard {
     if (inline) {
       const src = args[i];
       if (src && !src.dynamic) this.script(src.text, depth + 1);
+      else this.cannot('a shell runs a script only known at run time');
       return;
     }
     if (i < args.length) return; // runs a script file: not visible from here
@@ -584,9 +758,23 @@ class Guard {
   }
 }
 
+/** Could a command the guard could not follow touch what it protects? Judged on its text alone. */
+function mayHarm(command: string, policy: Policy): boolean {
+  if (/(^|[^\w-])git([^\w-]|$)|\.autoloop|\.git\b/.test(command)) return true;
+  return policy.protect.some((p) => {
+    const base = path.basename(p.replace(/[*?[\]{}!()].*$/, ''));
+    return base !== '' && command.includes(base);
+  });
+}
+
+export const UNSURE_REASON = (why: string): Denial =>
+  `autoloop: the guard cannot check this command (${why}) and it may run git or write a judge or the engine's state. Split it into simple commands without nested shells, eval or open quotes.`;
+
 /** Decide on one Bash command. */
 export function analyzeBash(command: string, ctx: GuardContext): BashVerdict {
   const g = new Guard(ctx);
   g.script(command, 0);
-  return { deny: g.deny, claims: g.claims };
+  // Fail closed: what the guard could not follow is refused when it could hurt.
+  const deny = g.deny ?? (g.unsure && mayHarm(command, ctx.policy) ? UNSURE_REASON(g.unsure) : null);
+  return { deny, claims: g.claims, engines: g.engines, safe: g.safe && deny === null && g.unsure === null, unsure: g.unsure };
 }

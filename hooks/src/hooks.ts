@@ -1,11 +1,12 @@
-// Entry point of dist/hooks.mjs: `node hooks.mjs session-start|stop|pre-tool-use`,
+// Entry point of dist/hooks.cjs: `node hooks.cjs session-start|stop|pre-tool-use|post-tool-use|prompt-expansion`,
 // started by hooks/run.sh only when the project has .autoloop/active.json.
 // Whatever happens, exit 0: a broken hook must not break the user's session.
 import fs from 'node:fs';
+import { postToolUseDecision, promptExpansionDecision } from './post-tool-use.ts';
 import { preToolUseDecision } from './pre-tool-use.ts';
-import { PreToolUseInput, SessionStartInput, StopInput } from './schema.ts';
+import { PreToolUseInput, PromptExpansionInput, SessionStartInput, StopInput } from './schema.ts';
 import { sessionStartContext } from './session-start.ts';
-import { files, readActive, readSession, warn, writeSession } from './state.ts';
+import { files, latestRunPhase, readActive, readSession, warn, writeSession, type Files } from './state.ts';
 import { stopDecision } from './stop.ts';
 
 function readInput(): unknown {
@@ -17,7 +18,8 @@ function readInput(): unknown {
 }
 
 function emit(value: object): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+  // fs.writeSync skips building the process.stdout stream: a measurable share of a hook call.
+  fs.writeSync(1, `${JSON.stringify(value)}\n`);
 }
 
 /** Node older than 20: say so once per project (never on every tool call) and stand down. */
@@ -26,7 +28,7 @@ function nodeTooOld(projectDir: string): boolean {
   if (major >= 20) return false;
   const marker = `${projectDir}/.autoloop/node-too-old`;
   if (!fs.existsSync(marker)) {
-    process.stderr.write(`autoloop: Node.js ${process.versions.node} is too old, so the autoloop hooks are off (install Node.js 20 or later).\n`);
+    fs.writeSync(2, `autoloop: Node.js ${process.versions.node} is too old, so the autoloop hooks are off (install Node.js 20 or later).\n`);
     try {
       fs.writeFileSync(marker, '');
     } catch {
@@ -36,25 +38,27 @@ function nodeTooOld(projectDir: string): boolean {
   return true;
 }
 
-function main(): void {
-  if (nodeTooOld(process.env.AUTOLOOP_PROJECT_DIR || process.env.CLAUDE_PROJECT_DIR || process.cwd())) return;
-  const event = process.argv[2];
-  if (event !== 'session-start' && event !== 'stop' && event !== 'pre-tool-use') {
-    warn(`unknown hook event "${event ?? ''}"`);
-    return;
-  }
-  const raw = readInput();
-  const bad = (): void => warn(`ignoring ${event} input that is not a hook payload`);
-  // run.sh found .autoloop/ (possibly above the session's directory) and says where.
-  const projectDir = process.env.AUTOLOOP_PROJECT_DIR || process.env.CLAUDE_PROJECT_DIR || process.cwd();
-  const f = files(projectDir);
+const EVENTS = ['session-start', 'stop', 'pre-tool-use', 'post-tool-use', 'prompt-expansion'] as const;
+type Event = (typeof EVENTS)[number];
 
+function handle(event: Event, raw: unknown, f: Files): void {
+  const bad = (): void => warn(`ignoring ${event} input that is not a hook payload`);
   if (event === 'session-start') {
     if (!SessionStartInput.safeParse(raw).success) return bad();
     const active = readActive(f);
-    const text = active && sessionStartContext(active);
+    const text = active && sessionStartContext(active, latestRunPhase(f, active.experiment));
     if (text) emit({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } });
-  } else if (event === 'stop') {
+    return;
+  }
+  if (event === 'prompt-expansion') {
+    const input = PromptExpansionInput.safeParse(raw);
+    if (!input.success) return bad();
+    if (!readActive(f)) return;
+    const next = promptExpansionDecision(input.data.command_name, readSession(f), input.data);
+    if (next) writeSession(f, next);
+    return;
+  }
+  if (event === 'stop') {
     const input = StopInput.safeParse(raw);
     if (!input.success) return bad();
     const active = readActive(f);
@@ -63,15 +67,35 @@ function main(): void {
     const { output, session } = stopDecision(active, readSession(f), input.data.session_id, enabled);
     if (session) writeSession(f, session);
     if (output) emit(output);
-  } else {
-    const input = PreToolUseInput.safeParse(raw);
-    if (!input.success) return bad();
-    const active = readActive(f);
-    if (!active) return;
-    const { deny, session } = preToolUseDecision(input.data, active, readSession(f), projectDir, process.env);
-    if (session) writeSession(f, session);
-    if (deny) emit({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: deny } });
+    return;
   }
+  const input = PreToolUseInput.safeParse(raw);
+  if (!input.success) return bad();
+  const active = readActive(f);
+  if (!active) return;
+  if (event === 'post-tool-use') {
+    const next = postToolUseDecision(input.data, active, readSession(f), f.projectDir, process.env);
+    if (next) writeSession(f, next);
+    return;
+  }
+  const r = preToolUseDecision(input.data, active, readSession(f), f.projectDir, process.env);
+  if (r.session) writeSession(f, r.session);
+  const out: Record<string, unknown> = {};
+  if (r.decision) out.hookSpecificOutput = { hookEventName: 'PreToolUse', permissionDecision: r.decision, permissionDecisionReason: r.reason };
+  if (r.halt) Object.assign(out, { continue: false, stopReason: r.halt });
+  if (r.decision || r.halt) emit(out);
+}
+
+function main(): void {
+  // run.sh found .autoloop/ (possibly above the session's directory) and says where.
+  const projectDir = process.env.AUTOLOOP_PROJECT_DIR || process.env.CLAUDE_PROJECT_DIR || process.cwd();
+  if (nodeTooOld(projectDir)) return;
+  const event = process.argv[2] as Event;
+  if (!EVENTS.includes(event)) {
+    warn(`unknown hook event "${event ?? ''}"`);
+    return;
+  }
+  handle(event, readInput(), files(projectDir));
 }
 
 try {

@@ -11,7 +11,12 @@ export interface Policy {
   protect: string[];
   writable: string[];
   scope: string[];
+  /** The experiment's scratch area (repo-relative): diagnostics go there, never judged, never committed. */
+  scratch: string;
 }
+
+/** Where the model may put profiles, analysis scripts and their output. */
+export const scratchDir = (experiment: string): string => `.autoloop/experiments/${experiment}/scratch`;
 
 export type Denial = string;
 
@@ -54,7 +59,8 @@ function matchesAny(patterns: string[], rel: string): boolean {
 }
 
 /** `writable` entries are repo-relative (".autoloop/…"); entries relative to .autoloop/ are accepted too. */
-function isWritableState(policy: Policy, rel: string): boolean {
+export function isWritableState(policy: Policy, rel: string): boolean {
+  if (inDir(rel, policy.scratch)) return true;
   return policy.writable.some((w) => {
     const full = w.startsWith(`${STATE}/`) ? w : `${STATE}/${w.replace(/^\.\//, '')}`;
     return matcher(full)(rel);
@@ -66,14 +72,14 @@ function isProtected(policy: Policy, rel: string): boolean {
   return matchesAny(policy.protect, rel);
 }
 
-const inDir = (rel: string, dir: string): boolean => rel === dir || rel.startsWith(`${dir}/`);
+export const inDir = (rel: string, dir: string): boolean => rel === dir || rel.startsWith(`${dir}/`);
 
 export const REASONS = {
   protected: (rel: string): Denial =>
     `autoloop: ${rel} is protected: it judges the metric (benchmark or checks) and must stay unchanged. Improve the code in scope instead; only the user can change the benchmark, by opening a new segment with init-experiment.`,
   state: (rel: string, writable: string[]): Denial =>
     `autoloop: ${rel} belongs to the engine (config, ledger, state). ${
-      writable.length ? `You may edit only ${writable.join(', ')} under .autoloop/;` : 'Nothing under .autoloop/ is yours to edit;'
+      writable.length ? `You may edit only ${writable.join(', ')} under .autoloop/, and write diagnostics under the experiment's scratch/;` : 'Nothing under .autoloop/ is yours to edit;'
     } use the engine scripts for everything else.`,
   git: (rel: string): Denial =>
     `autoloop: ${rel} is git's own data and the engine owns git while the loop runs. Leave it alone; log-experiment commits or reverts.`,
@@ -143,6 +149,13 @@ export function editDenial(policy: Policy, rel: string): Denial | null {
   // the hook never refuses what a keep would commit, nor allows what it would not.
   if (!compileScope(policy.scope, []).inScope(rel)) return REASONS.scope(rel, policy.scope);
   return null;
+}
+
+/** Edit/Write the hook may approve: in scope while the loop runs, the notes and the scratch area always. */
+export function editAllowed(policy: Policy, rel: string, loopRuns: boolean): boolean {
+  if (editDenial(policy, rel)) return false;
+  if (inDir(rel, STATE)) return isWritableState(policy, rel);
+  return loopRuns;
 }
 
 /** Absolute path → repo-relative, resolving links; null when outside the project. */

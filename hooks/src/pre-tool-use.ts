@@ -1,20 +1,84 @@
-// PreToolUse: the session that drives the engine claims the loop; while the
-// loop is active, the owner (or anyone, before a claim) may not write the
-// judges or the engine's state, edit outside the scope, or run git by hand.
+// PreToolUse: deny what would hurt the judges, the engine's state or git;
+// approve what the protocol needs (the allow list, references/permissions.md);
+// leave everything else to the user's own permission settings. Both apply
+// only to the session that owns the loop (or is handed it): another Claude in
+// the same repository is left alone. A model that keeps going after the loop
+// terminated is halted after a bounded number of tool calls.
 import path from 'node:path';
 import { analyzeBash } from './bash-guard.ts';
-import { canonical, editDenial, relOf, type Policy } from './policy.ts';
+import { canonical, editAllowed, editDenial, relOf, scratchDir, type Policy } from './policy.ts';
+import { isGuarded, isLive, LOOP_SKILLS, mayApprove, roleOf, terminationKey, type Role } from './roles.ts';
 import type { ActiveFile, PreToolUseInput, SessionFile } from './schema.ts';
-import { EMPTY_SESSION } from './state.ts';
 import { clip, MAX_TEXT } from './text.ts';
 
 export interface PreToolUseResult {
-  deny: string | null;
-  /** New hook state to persist (the claim), or null. */
+  decision: 'allow' | 'deny' | null;
+  reason: string | null;
+  /** New hook state to persist, or null. */
   session: SessionFile | null;
+  /** Halt the session (continue: false) with this reason. */
+  halt: string | null;
 }
 
+/** Tool calls the owner may make after termination (enough to report, chain or close) before it is halted. */
+export const MAX_CALLS_PAST_END = 30;
+export const ALLOW_REASON = "autoloop: on the loop's allow list";
 const EDIT_TOOLS = new Set(['Edit', 'Write', 'MultiEdit', 'NotebookEdit']);
+
+export const HALT_REASON = (a: ActiveFile): string =>
+  `autoloop: experiment "${a.experiment}" terminated (${a.terminated_by ?? 'done'}) and this session made ${MAX_CALLS_PAST_END} more tool calls without closing it, so it is halted. Next session: /autoloop:chain (report, then follow up or finalize and clear).`;
+
+export function policyOf(active: ActiveFile, projectDir: string): Policy {
+  return {
+    projectDir: canonical(projectDir),
+    protect: active.protect,
+    writable: active.writable,
+    scope: active.scope,
+    scratch: scratchDir(active.experiment),
+  };
+}
+
+interface Judged {
+  deny: string | null;
+  allow: boolean;
+}
+
+function judge(input: PreToolUseInput, active: ActiveFile, policy: Policy, projectDir: string, env: Record<string, string | undefined>): Judged {
+  const cwd = input.cwd && path.isAbsolute(input.cwd) ? input.cwd : projectDir;
+  const root = env.CLAUDE_PLUGIN_ROOT ? canonical(env.CLAUDE_PLUGIN_ROOT) : null;
+  const tool = input.tool_name;
+  const ti = input.tool_input;
+  if (tool === 'Bash') {
+    if (typeof ti.command !== 'string') return { deny: null, allow: false };
+    const v = analyzeBash(ti.command, { policy, cwd, env, pluginRoot: root });
+    return { deny: v.deny, allow: v.safe };
+  }
+  if (EDIT_TOOLS.has(tool)) {
+    const file = ti.file_path ?? ti.notebook_path;
+    if (typeof file !== 'string' || file === '') return { deny: null, allow: false };
+    const rel = relOf(policy, path.resolve(cwd, file));
+    if (rel === null) return { deny: null, allow: false };
+    return { deny: editDenial(policy, rel), allow: editAllowed(policy, rel, active.loop === 'active') };
+  }
+  if (tool === 'Skill') return { deny: null, allow: typeof ti.skill === 'string' && LOOP_SKILLS.has(ti.skill) };
+  if (tool === 'Read') {
+    // The plugin's own references live outside the project (Claude Code asks for those).
+    // The plugin directory may be a tree of links (a development checkout): either spelling counts.
+    if (typeof ti.file_path !== 'string' || !env.CLAUDE_PLUGIN_ROOT || !root) return { deny: null, allow: false };
+    const file = path.resolve(cwd, ti.file_path);
+    const under = (f: string, r: string): boolean => f.startsWith(r + path.sep);
+    return { deny: null, allow: under(file, path.resolve(env.CLAUDE_PLUGIN_ROOT)) || under(canonical(file), root) };
+  }
+  return { deny: null, allow: false };
+}
+
+/** Count the owner's calls after termination; past the cap, halt. */
+function pastEnd(active: ActiveFile, session: SessionFile, role: Role): { session: SessionFile | null; halt: string | null } {
+  if (active.loop !== 'terminated' || role !== 'owner') return { session: null, halt: null };
+  const key = terminationKey(active);
+  const calls = (session.past_end?.key === key ? session.past_end.calls : 0) + 1;
+  return { session: { ...session, past_end: { key, calls } }, halt: calls > MAX_CALLS_PAST_END ? HALT_REASON(active) : null };
+}
 
 export function preToolUseDecision(
   input: PreToolUseInput,
@@ -23,39 +87,12 @@ export function preToolUseDecision(
   projectDir: string,
   env: Record<string, string | undefined>,
 ): PreToolUseResult {
-  const policy: Policy = {
-    projectDir: canonical(projectDir),
-    protect: active.protect,
-    writable: active.writable,
-    scope: active.scope,
-  };
-  const cwd = input.cwd && path.isAbsolute(input.cwd) ? input.cwd : projectDir;
-  let next: SessionFile | null = null;
-  let deny: string | null = null;
-
-  if (input.tool_name === 'Bash') {
-    const command = input.tool_input.command;
-    if (typeof command !== 'string') return { deny: null, session: null };
-    const root = env.CLAUDE_PLUGIN_ROOT;
-    const verdict = analyzeBash(command, { policy, cwd, env, pluginRoot: root ? canonical(root) : null });
-    // The last session to drive the engine owns the loop: a restart takes over.
-    // Driving starts after the baseline (or under --agent autoloop): the setup
-    // session that only initialises and measures the baseline can hand over and
-    // end without the Stop hook pushing it into the loop.
-    const drives = active.runs > 0 || input.agent_type === 'autoloop:autoloop';
-    if (verdict.claims && drives && session.owner_session !== input.session_id) {
-      next = { ...EMPTY_SESSION, owner_session: input.session_id, owner_agent: input.agent_type ?? null, last_runs: active.runs };
-    }
-    deny = verdict.deny;
-  } else if (EDIT_TOOLS.has(input.tool_name)) {
-    const file = input.tool_input.file_path ?? input.tool_input.notebook_path;
-    if (typeof file === 'string' && file !== '') {
-      const rel = relOf(policy, path.resolve(cwd, file));
-      if (rel !== null) deny = editDenial(policy, rel);
-    }
-  }
-
-  const owner = (next ?? session).owner_session;
-  const guarded = active.loop === 'active' && (owner === null || owner === input.session_id);
-  return { deny: guarded && deny ? clip(deny, MAX_TEXT) : null, session: next };
+  const role = roleOf(session, input);
+  const end = pastEnd(active, session, role);
+  if (end.halt) return { decision: 'deny', reason: end.halt, session: end.session, halt: end.halt };
+  if (!isLive(active)) return { decision: null, reason: null, session: null, halt: null };
+  const { deny, allow } = judge(input, active, policyOf(active, projectDir), projectDir, env);
+  if (deny && isGuarded(active, session, role)) return { decision: 'deny', reason: clip(deny, MAX_TEXT), session: end.session, halt: null };
+  if (allow && mayApprove(active, role)) return { decision: 'allow', reason: ALLOW_REASON, session: end.session, halt: null };
+  return { decision: null, reason: null, session: end.session, halt: null };
 }

@@ -43,6 +43,10 @@ export const SessionFile = z.object({
   last_runs: z.nullable(z.int()),
   /** The termination the follow-up nudge was already given for. */
   chain_nudged: z._default(z.nullable(z.string()), null),
+  /** A session handed the loop (/autoloop:run, /autoloop:chain, /autoloop:setup, init) that does not drive it yet. */
+  candidate: z._default(z.nullable(z.string()), null),
+  /** The owner's tool calls since the loop terminated (key: which termination). */
+  past_end: z._default(z.nullable(z.object({ key: z.string(), calls: z.int() })), null),
 });
 export type SessionFile = z.infer<typeof SessionFile>;
 
@@ -62,3 +66,7 @@ export const PreToolUseInput = z.looseObject({
   tool_input: z.record(z.string(), z.unknown()),
 });
 export type PreToolUseInput = z.infer<typeof PreToolUseInput>;
+export const PostToolUseInput = PreToolUseInput;
+export type PostToolUseInput = PreToolUseInput;
+export const PromptExpansionInput = z.looseObject({ ...Common, command_name: z.optional(z.string()) });
+export type PromptExpansionInput = z.infer<typeof PromptExpansionInput>;

@@ -7,13 +7,25 @@ import { clip, MAX_TEXT } from './text.ts';
 const RULES = [
   'Rules while the loop runs:',
   '- The engine decides keep or revert: after each change run run-experiment, then log-experiment. Never judge a result yourself.',
-  '- Never edit the benchmark, the checks, or anything under .autoloop/ except your notes and ideas.',
+  '- Never edit the benchmark, the checks, or anything under .autoloop/ except your notes, ideas and the scratch/ area (profiles and analysis go there).',
   '- Never run git commit/reset/checkout/clean/stash by hand: log-experiment commits a keep and reverts the rest.',
   '- Never ask the user whether to continue: keep iterating until the engine reports a stop.',
   '- To pick the loop up again (after a restart or a pause), use /autoloop:run.',
 ].join('\n');
 
-export function sessionStartContext(active: ActiveFile): string | null {
+/**
+ * The one next step for whoever picks the loop up (a relaunch with --continue,
+ * --resume, a fresh `claude --agent autoloop`): what was left half done comes
+ * first, then the baseline, then the engine's own next action.
+ */
+export function nextStep(active: ActiveFile, lastPhase: string | null): string {
+  if (lastPhase === 'measured') return 'A run was measured but not logged: log it first (log-experiment with a description of the change it measured), then go on.';
+  if (lastPhase === 'running') return 'The last run was cut off: run run-experiment again (it settles the interrupted run; if it refuses, control.mjs repair).';
+  if (active.runs === 0) return 'No baseline yet: run the baseline unchanged (run-experiment, then log-experiment --description baseline), with no edit before it.';
+  return active.next_action;
+}
+
+export function sessionStartContext(active: ActiveFile, lastPhase: string | null = null): string | null {
   const name = `experiment "${active.experiment}"`;
   const runs = `${active.runs} run${active.runs === 1 ? '' : 's'} logged`;
   switch (active.loop) {
@@ -23,14 +35,14 @@ export function sessionStartContext(active: ActiveFile): string | null {
       return `autoloop: ${name} is paused (${runs}); do not continue it on your own. The user can resume it with /autoloop:run.`;
     case 'terminated': {
       const next = active.chain_allowed
-        ? 'The user can start a follow-up experiment with /autoloop:chain or a new one with /autoloop:setup.'
-        : 'The user can start a new experiment with /autoloop:setup.';
+        ? 'Next: /autoloop:chain writes the report, then starts the follow-up the budget allows or closes the experiment.'
+        : 'Next: /autoloop:chain writes the report and closes the experiment (finalize, clear); no more runs.';
       return `autoloop: ${name} terminated (${active.terminated_by ?? 'done'}) after ${runs}; the best result is kept. ${next}`;
     }
     case 'active': {
       const head = `autoloop: ${name} is running in this repository (${runs}).`;
       const fixed = head.length + RULES.length + '\n\nNext: \n\n'.length + 2;
-      const next = clip(active.next_action, Math.min(600, MAX_TEXT - fixed));
+      const next = clip(nextStep(active, lastPhase), Math.min(600, MAX_TEXT - fixed));
       const summary = clip(active.summary, MAX_TEXT - fixed - next.length);
       const text = [head, summary, `Next: ${next}`, RULES].filter((s) => s !== '').join('\n\n');
       return clip(text, MAX_TEXT);

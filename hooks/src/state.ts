@@ -17,7 +17,7 @@ export function files(projectDir: string): Files {
 }
 
 export function warn(message: string): void {
-  process.stderr.write(`autoloop hook: ${message}\n`);
+  fs.writeSync(2, `autoloop hook: ${message}\n`);
 }
 
 function readJson(file: string): unknown {
@@ -48,6 +48,8 @@ export const EMPTY_SESSION: SessionFile = {
   idle_blocks: 0,
   last_runs: null,
   chain_nudged: null,
+  candidate: null,
+  past_end: null,
 };
 
 export function readSession(f: Files): SessionFile {
@@ -74,5 +76,18 @@ export function writeSession(f: Files, s: SessionFile): void {
     } catch {
       // nothing left to clean
     }
+  }
+}
+
+/** Phase of the experiment's latest run (runs/rNNNN/result.json), or null: tells a new session what was left half done. */
+export function latestRunPhase(f: Files, experiment: string): string | null {
+  const runs = path.join(f.projectDir, '.autoloop', 'experiments', experiment, 'runs');
+  try {
+    const last = fs.readdirSync(runs).filter((d) => /^r\d+$/.test(d)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).pop();
+    if (!last) return null;
+    const phase = (readJson(path.join(runs, last, 'result.json')) as { phase?: unknown }).phase;
+    return typeof phase === 'string' ? phase : null;
+  } catch {
+    return null;
   }
 }

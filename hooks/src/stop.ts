@@ -17,7 +17,7 @@ export interface StopResult {
   session: SessionFile | null;
 }
 
-const terminationKey = (a: ActiveFile): string => `${a.experiment}#${a.terminated_by ?? ''}#${a.runs}`;
+import { terminationKey } from './roles.ts';
 
 export function stopDecision(active: ActiveFile, session: SessionFile, sessionId: string, enabled: boolean): StopResult {
   const none: StopResult = { output: null, session: null };

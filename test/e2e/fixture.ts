@@ -128,7 +128,7 @@ export function stubEngine(repo: string): string {
 export function enginePluginRoot(): { root: string; cleanup(): void } | null {
   const own = path.join(REPO_ROOT, 'dist');
   const built = process.env.AUTOLOOP_TEST_DIST;
-  if (built && ENGINE.every((f) => fs.existsSync(path.join(built, f))) && fs.existsSync(path.join(own, 'hooks.mjs'))) {
+  if (built && ENGINE.every((f) => fs.existsSync(path.join(built, f))) && fs.existsSync(path.join(own, 'hooks.cjs'))) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-plugin-'));
     for (const entry of fs.readdirSync(REPO_ROOT)) {
       if (['dist', 'node_modules', '.git', '.cache'].includes(entry)) continue;
@@ -136,7 +136,7 @@ export function enginePluginRoot(): { root: string; cleanup(): void } | null {
     }
     fs.mkdirSync(path.join(root, 'dist'));
     for (const f of fs.readdirSync(built)) fs.symlinkSync(path.join(built, f), path.join(root, 'dist', f));
-    fs.copyFileSync(path.join(own, 'hooks.mjs'), path.join(root, 'dist', 'hooks.mjs'));
+    fs.copyFileSync(path.join(own, 'hooks.cjs'), path.join(root, 'dist', 'hooks.cjs'));
     return { root, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
   }
   if (ENGINE.every((f) => fs.existsSync(path.join(own, f)))) return { root: REPO_ROOT, cleanup: () => undefined };
@@ -170,11 +170,14 @@ export interface SessionOptions {
   env?: Record<string, string>;
   pluginDir?: string;
   timeoutMs?: number;
+  /** Run with no permission flag at all (what the README tells users to do). */
+  noFlags?: boolean;
 }
 
 /** One `claude -p` session. Asynchronous: the mock API lives in this process and must keep serving. */
 export function runSession(o: SessionOptions): Promise<Session> {
-  const args = ['-p', o.prompt, '--plugin-dir', o.pluginDir ?? REPO_ROOT, '--output-format', 'json', '--allowedTools', ALLOWED_TOOLS, ...(o.args ?? [])];
+  const perms = o.noFlags ? [] : ['--allowedTools', ALLOWED_TOOLS];
+  const args = ['-p', o.prompt, '--plugin-dir', o.pluginDir ?? REPO_ROOT, '--output-format', 'json', ...perms, ...(o.args ?? [])];
   return new Promise((resolve) => {
     const child = execFile(
       o.claude,

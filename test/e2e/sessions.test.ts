@@ -347,7 +347,8 @@ describe('with the engine', () => {
     // Setup only measured the baseline: it hands over and ends, and no Stop block
     // pushes it into the loop (the session that runs the loop will own it).
     expect(feedbackCount(main)).toBe(0);
-    expect(fs.existsSync(path.join(f.repo, '.autoloop', 'session.json'))).toBe(false);
+    // It was handed the loop (it ran init), but only a session that drives the loop owns it.
+    expect(readJson(path.join(f.repo, '.autoloop', 'session.json'))).toMatchObject({ owner_session: null, candidate: session.json?.session_id });
     expect(readJson(path.join(f.repo, '.autoloop', 'active.json'))).toMatchObject({ loop: 'active', runs: 1 });
   });
 

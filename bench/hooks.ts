@@ -1,0 +1,75 @@
+// Hook cost, as ratios against bare `node -e 0` measured in the same run
+// (interleaved, so load on the machine hits both alike). Every call goes
+// through `sh hooks/run.sh <event>` with a recorded-shape payload, as Claude
+// Code runs it. Target: each hook call ≤ 1 bare Node start. Also prints the
+// bundle size of dist/hooks.cjs and the cost in a project with no .autoloop/.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BUNDLE = path.join(ROOT, 'dist', 'hooks.cjs');
+if (!fs.existsSync(BUNDLE)) {
+  console.error('bench/hooks: dist/hooks.cjs is missing: run npm run build first');
+  process.exit(2);
+}
+const RUN_SH = path.join(ROOT, 'hooks', 'run.sh');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 25);
+
+const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-hooks-')));
+const project = path.join(dir, 'repo');
+const bare = path.join(dir, 'bare');
+for (const d of ['src', 'bench', '.git', '.autoloop/experiments/speed']) fs.mkdirSync(path.join(project, d), { recursive: true });
+fs.mkdirSync(path.join(bare, '.git'), { recursive: true });
+fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), JSON.stringify({
+  version: 1, experiment: 'speed', loop: 'active', scope: ['src/**'], protect: ['bench/bench.mjs'],
+  writable: ['.autoloop/experiments/speed/program.md', '.autoloop/experiments/speed/ideas.md'],
+  summary: 'Experiment speed: best 41 ms.', next_action: 'Try a lookup table.', terminated_by: null, chain_allowed: false,
+  runs: 5, stop_hook: { max_blocks: 500, max_idle_blocks: 3 }, updated_at: new Date().toISOString(),
+}));
+fs.writeFileSync(path.join(project, '.autoloop', 'session.json'), JSON.stringify({
+  owner_session: 's', owner_agent: 'autoloop:autoloop', blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null,
+}));
+
+const common = { session_id: 's', transcript_path: path.join(dir, 't.jsonl'), cwd: project, agent_type: 'autoloop:autoloop' };
+const engine = `node "${path.join(ROOT, 'dist', 'run-experiment.mjs')}" --json`;
+const calls: Array<[string, string, object]> = [
+  ['pre-tool-use.bash_engine', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: engine } }],
+  ['pre-tool-use.bash_pipeline', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'git diff --stat && grep -n cost src/a.ts | head -20' } }],
+  ['pre-tool-use.edit', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'src/a.ts'), old_string: 'a', new_string: 'b' } }],
+  ['post-tool-use.bash_engine', 'post-tool-use', { ...common, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: engine }, tool_response: { stdout: '{}' } }],
+  ['stop', 'stop', { ...common, hook_event_name: 'Stop', stop_hook_active: false }],
+  ['session-start', 'session-start', { ...common, hook_event_name: 'SessionStart', source: 'startup' }],
+  ['pre-read.project_file', 'pre-read', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: path.join(project, 'src/a.ts') } }],
+];
+
+function timeMs(cmd: string, args: string[], cwd: string, input: string, env: NodeJS.ProcessEnv): number {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { cwd, input, env, stdio: ['pipe', 'ignore', 'ignore'] });
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') throw r.error;
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const envFor = (p: string): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: dir, CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: p });
+
+const samples = new Map<string, number[]>([['bare', []], ['no_autoloop', []], ...calls.map(([n]) => [n, []] as [string, number[]])]);
+for (let round = -1; round < ROUNDS; round++) {
+  // Interleave: one bare node start, then each hook once.
+  const add = (k: string, ms: number) => round >= 0 && samples.get(k)!.push(ms);
+  add('bare', timeMs(process.execPath, ['-e', '0'], dir, '', envFor(project)));
+  add('no_autoloop', timeMs('sh', [RUN_SH, 'pre-tool-use'], bare, '{}', envFor(bare)));
+  for (const [name, event, payload] of calls) add(name, timeMs('sh', [RUN_SH, event], project, JSON.stringify(payload), envFor(project)));
+}
+
+const base = median(samples.get('bare')!);
+console.log(`baseline.node_e0_ms ${base.toFixed(1)}`);
+console.log(`hooks.no_autoloop ${median(samples.get('no_autoloop')!).toFixed(1)} ms (no node started)`);
+for (const [name] of calls) {
+  const ms = median(samples.get(name)!);
+  console.log(`hooks.${name} ${(ms / base).toFixed(2)}x node -e 0 (${ms.toFixed(1)} ms; target <= 1x)`);
+}
+console.log(`hooks.bundle_bytes ${fs.statSync(BUNDLE).size}`);
+fs.rmSync(dir, { recursive: true, force: true });

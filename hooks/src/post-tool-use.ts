@@ -1,0 +1,58 @@
+// PostToolUse (Bash, Skill) and UserPromptExpansion: who drives the loop.
+// Claude Code fires PostToolUse only for a call that ran (a refused call fires
+// none), so a session whose every call was refused never becomes the owner.
+import path from 'node:path';
+import { analyzeBash } from './bash-guard.ts';
+import { policyOf } from './pre-tool-use.ts';
+import { canonical } from './policy.ts';
+import { AGENT, HANDOVER_SKILLS, roleOf, type Caller } from './roles.ts';
+import type { ActiveFile, PostToolUseInput, SessionFile } from './schema.ts';
+import { EMPTY_SESSION } from './state.ts';
+
+/**
+ * Does running these engine scripts drive the loop? A measurement or a log
+ * after the baseline, a follow-up (chain), or any of them as the autoloop agent.
+ * The setup session (init, baseline) only hands over.
+ */
+export function drives(engines: string[], active: ActiveFile, agentType: string | undefined): boolean {
+  return engines.some((e) => {
+    if (agentType === AGENT && ['init-experiment', 'run-experiment', 'log-experiment', 'chain'].includes(e)) return true;
+    if (e === 'chain' || e === 'chain-experiment') return true;
+    if (e === 'run-experiment') return active.runs >= 1;
+    if (e === 'log-experiment') return active.runs >= 2; // read after the log: the baseline makes it 1
+    return false;
+  });
+}
+
+function claim(active: ActiveFile, who: Caller): SessionFile {
+  return { ...EMPTY_SESSION, owner_session: who.session_id, owner_agent: who.agent_type ?? null, last_runs: active.runs };
+}
+
+function enlist(session: SessionFile, who: Caller): SessionFile | null {
+  return roleOf(session, who) === 'other' ? { ...session, candidate: who.session_id } : null;
+}
+
+/** New hook state after a tool call that ran, or null. */
+export function postToolUseDecision(
+  input: PostToolUseInput,
+  active: ActiveFile,
+  session: SessionFile,
+  projectDir: string,
+  env: Record<string, string | undefined>,
+): SessionFile | null {
+  const ti = input.tool_input;
+  if (input.tool_name === 'Skill') return typeof ti.skill === 'string' && HANDOVER_SKILLS.has(ti.skill) ? enlist(session, input) : null;
+  if (input.tool_name !== 'Bash' || typeof ti.command !== 'string') return null;
+  const cwd = input.cwd && path.isAbsolute(input.cwd) ? input.cwd : projectDir;
+  const root = env.CLAUDE_PLUGIN_ROOT ? canonical(env.CLAUDE_PLUGIN_ROOT) : null;
+  const { engines } = analyzeBash(ti.command, { policy: policyOf(active, projectDir), cwd, env, pluginRoot: root });
+  if (!engines.length) return null;
+  if (drives(engines, active, input.agent_type)) return session.owner_session === input.session_id ? null : claim(active, input);
+  // init-experiment starts a new experiment unowned (it clears session.json): the session that ran it is handed the loop.
+  return engines.includes('init-experiment') ? enlist(session, input) : null;
+}
+
+/** /autoloop:run, /autoloop:chain or /autoloop:setup typed by the user hands the loop to this session. */
+export function promptExpansionDecision(command: string | undefined, session: SessionFile, who: Caller): SessionFile | null {
+  return command && HANDOVER_SKILLS.has(command) ? enlist(session, who) : null;
+}
