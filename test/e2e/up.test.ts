@@ -254,6 +254,49 @@ describe('up: the overnight supervisor', () => {
     expect(dash).toContain('relaunched 4× by up');
   });
 
+  it('a usage limit (subscription login): waits for the reset the CLI reports, plus the margin, then goes on', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = setUp(2);
+    const model = loopModel(f);
+    let resetMs = 0;
+    const firstAfterReset: number[] = [];
+    const api = await startMockApi({
+      script: ({ req }) => {
+        if (resetMs && sinceLastAssistant(req).includes(PROMPT)) firstAfterReset.push(Date.now());
+        return model(req);
+      },
+      faults: bursts([
+        {
+          after: 1,
+          times: 1,
+          fault: () => {
+            resetMs = (Math.floor(Date.now() / 1000) + 4) * 1000;
+            return rateLimited(1, {
+              'anthropic-ratelimit-unified-status': 'rejected',
+              'anthropic-ratelimit-unified-reset': String(resetMs / 1000),
+              'anthropic-ratelimit-unified-representative-claim': 'five_hour',
+            });
+          },
+        },
+      ]),
+    });
+    apis.push(api);
+    // A subscription login (not an API key) is what makes claude report a usage limit.
+    const up = startUp(f, api, ['--backoff', '0.5', '--reset-margin', '1'], { ANTHROPIC_API_KEY: '', CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-test' });
+    const end = await up.done;
+    if (api.errors.length) throw api.errors[0]!;
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stderr).toMatch(/session 1 ended: You've hit your 5-hour limit · resets /);
+    const [ev] = relaunches(f);
+    expect(ev?.data).toMatchObject({ cause: 'usage_limit' });
+    expect(ev?.data.wait_s).toBeGreaterThanOrEqual(1);
+    expect(ev?.data.wait_s).toBeLessThanOrEqual(5);
+    // Never before the reset: the relaunched session's first request came after it.
+    expect(firstAfterReset.length).toBeGreaterThan(0);
+    expect(firstAfterReset[0]!).toBeGreaterThanOrEqual(resetMs);
+    expect(results(f).map((r) => r.run_id)).toEqual(['r0001', 'r0002']);
+    expect(activeLoop(f)).toBe('terminated');
+  });
+
   it('claude SIGKILLed between run and log: relaunched, the measured run is logged first, and the loop ends normally', { timeout: SESSION_TIMEOUT }, async () => {
     const f = setUp(3);
     const model = loopModel(f);
