@@ -6,8 +6,8 @@
 import { RefusalError } from '../errors.ts';
 import { launch, type Session } from './child.ts';
 import { holdSupervisorLock, readLoop, recordRelaunch } from './engine.ts';
-import { classify, nothingObserved, observe, seconds, type Cause, type Observed } from './outcome.ts';
-import { afterSession, decide, type History, type LoopView, type Policy } from './policy.ts';
+import { classify, nothingObserved, observe, seconds, type Cause, type Ending, type Observed } from './outcome.ts';
+import { afterSession, decide, type Decision, type History, type LoopView, type Policy } from './policy.ts';
 
 export const PROMPT = 'continue the autoloop experiment';
 const POLL_MS = 2000;
@@ -66,6 +66,49 @@ function safeRead(root: string, pinned: string | undefined): LoopView {
   }
 }
 
+/** Start one claude session; its stream-json lines are folded into what was observed. */
+function startSession(o: SuperviseOptions, resume: boolean): { session: Session; observed: () => Observed } {
+  let obs: Observed = nothingObserved();
+  const session = launch({
+    command: o.claude,
+    args: claudeArgs(o.passThrough, resume),
+    cwd: o.root,
+    env: o.env,
+    onLine: (line) => {
+      const r = observe(obs, line);
+      obs = r.obs;
+      if (r.note) o.say(r.note);
+    },
+    onStderr: (chunk) => {
+      for (const l of chunk.split('\n')) if (l.trim()) o.say(`claude: ${l.trim()}`);
+    },
+  });
+  return { session, observed: () => obs };
+}
+
+/** Append the relaunch to the ledger; a failure to do so is reported, never fatal. */
+async function noteRelaunch(o: SuperviseOptions, slug: string, d: Extract<Decision, { action: 'relaunch' }>, ending: Ending, next: number): Promise<void> {
+  const data = { cause: d.cause, detail: ending.detail, wait_s: Math.round(d.waitMs / 1000), session: next, ...(ending.sessionId ? { session_id: ending.sessionId } : {}) };
+  try {
+    await recordRelaunch(o.root, slug, data);
+  } catch (e) {
+    o.say(`warning: could not record the relaunch in the ledger: ${(e as Error).message}`);
+  }
+  const why = d.capped ? `${d.why} (at most ${o.policy.perHour} relaunches an hour)` : d.why;
+  o.say(`relaunching in ${seconds(d.waitMs)} (at ${clock(Date.now() + d.waitMs)}): ${why}`);
+}
+
+/** Wait, re-reading the engine meanwhile: the loop's state when the wait ends (early if it is over). */
+async function waitWatching(o: SuperviseOptions, waker: Waker, ms: number, view: LoopView, interrupted: () => boolean): Promise<LoopView> {
+  const until = Date.now() + ms;
+  while (!interrupted() && Date.now() < until) {
+    await waker.sleep(Math.min(POLL_MS, until - Date.now()));
+    view = safeRead(o.root, o.experiment);
+    if (!view.live) break;
+  }
+  return view;
+}
+
 export async function supervise(o: SuperviseOptions): Promise<Summary> {
   const first = readLoop(o.root, o.experiment);
   if (!first.live) throw new RefusalError(`nothing to run: ${first.message}`);
@@ -84,33 +127,20 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
   for (const s of signals) process.on(s, onSignal);
 
   const summary: Summary = { code: 0, why: '', sessions: 0, relaunches: [] };
+  const bySignal = (sig: string): Summary => ({ ...summary, code: SIGNAL_CODES[sig] ?? 1, why: `stopped by ${sig}` });
   let history: History = { relaunches: [], stalled: 0 };
   let view: LoopView = first;
   try {
     for (;;) {
       const runsBefore = view.live ? view.runs : 0;
-      summary.sessions++;
-      const resume = summary.sessions > 1;
-      let obs: Observed = nothingObserved();
-      current = launch({
-        command: o.claude,
-        args: claudeArgs(o.passThrough, resume),
-        cwd: o.root,
-        env: o.env,
-        onLine: (line) => {
-          const r = observe(obs, line);
-          obs = r.obs;
-          if (r.note) o.say(r.note);
-        },
-        onStderr: (chunk) => {
-          for (const l of chunk.split('\n')) if (l.trim()) o.say(`claude: ${l.trim()}`);
-        },
-      });
+      const resume = ++summary.sessions > 1;
+      const run = startSession(o, resume);
+      current = run.session;
       o.say(`session ${summary.sessions}: started claude (pid ${current.pid})${resume ? ' with --continue' : ''} on experiment ${view.slug}`);
       const exit = await current.done;
       current = null;
-      if (signalled) return { ...summary, code: SIGNAL_CODES[signalled] ?? 1, why: `stopped by ${signalled}` };
-      const ending = classify(exit, obs, Date.now());
+      if (signalled) return bySignal(signalled);
+      const ending = classify(exit, run.observed(), Date.now());
       o.say(`session ${summary.sessions} ended: ${ending.detail}`);
 
       view = safeRead(o.root, o.experiment);
@@ -120,28 +150,14 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
         o.say(decision.code === 0 ? `done: ${decision.why}` : `giving up: ${decision.why}`);
         return { ...summary, code: decision.code, why: decision.why };
       }
-      const waitS = Math.round(decision.waitMs / 1000);
-      const data = { cause: decision.cause, detail: ending.detail, wait_s: waitS, session: summary.sessions + 1, ...(ending.sessionId ? { session_id: ending.sessionId } : {}) };
-      try {
-        await recordRelaunch(o.root, view.slug ?? first.slug, data);
-      } catch (e) {
-        o.say(`warning: could not record the relaunch in the ledger: ${(e as Error).message}`);
+      await noteRelaunch(o, view.slug ?? first.slug, decision, ending, summary.sessions + 1);
+      summary.relaunches.push({ cause: decision.cause, wait_s: Math.round(decision.waitMs / 1000) });
+      view = await waitWatching(o, waker, decision.waitMs, view, () => signalled !== null);
+      if (signalled) return bySignal(signalled);
+      if (!view.live) {
+        o.say(`done: ${view.message}`);
+        return { ...summary, code: 0, why: view.message };
       }
-      summary.relaunches.push({ cause: decision.cause, wait_s: waitS });
-      const why = decision.capped ? `${decision.why} (at most ${o.policy.perHour} relaunches an hour)` : decision.why;
-      o.say(`relaunching in ${seconds(decision.waitMs)} (at ${clock(Date.now() + decision.waitMs)}): ${why}`);
-
-      const until = Date.now() + decision.waitMs;
-      while (!signalled && Date.now() < until) {
-        await waker.sleep(Math.min(POLL_MS, until - Date.now()));
-        const now = safeRead(o.root, o.experiment);
-        if (!now.live) {
-          o.say(`done: ${now.message}`);
-          return { ...summary, code: 0, why: now.message };
-        }
-        view = now;
-      }
-      if (signalled) return { ...summary, code: SIGNAL_CODES[signalled] ?? 1, why: `stopped by ${signalled}` };
       history = { ...history, relaunches: [...history.relaunches, Date.now()] };
     }
   } finally {
