@@ -5,6 +5,7 @@ import { currentTermination, findRoot, openExperiment, resolveSlug } from './lib
 import { openWorkspace } from './lib/workspace.ts';
 import { confidenceOf, gainPct, loopState } from './lib/reduce.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from './lib/summary.ts';
+import { relaunchText } from './lib/supervisor/view.ts';
 
 const OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' } } as const;
 const Flags = z.object({
@@ -44,17 +45,20 @@ main('status', async (argv) => {
       termination: t,
       tree_differs_from_best: dirty,
       recent: s.recent.slice(-f.last),
+      relaunches: s.relaunches ?? null,
       warnings: exp.warnings,
     }, '');
   }
+  const relaunch = relaunchText(s.relaunches);
   const lines = [
     `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
     bestLine(exp),
     countsLine(exp),
     healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : s.health.next_action}`,
     progressLine(t),
+    ...(relaunch ? [relaunch] : []),
     dirty.length ? `tree differs from best: ${dirty.slice(0, 4).join(' ')}${dirty.length > 4 ? ' …' : ''}` : 'tree is at the best',
-    ...recentLines(exp, Math.min(f.last, 4)),
+    ...recentLines(exp, Math.min(f.last, relaunch ? 3 : 4)),
   ];
   if (exp.warnings.length) lines.push(`warning: ${exp.warnings[0]}`);
   emit(false, null, lines.slice(0, 10).join('\n'));

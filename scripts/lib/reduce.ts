@@ -58,6 +58,8 @@ export interface State {
   recent: RecentRun[];
   last_ts: string | null;
   terminated_event: TerminatedBy | null;
+  /** Relaunches by the supervisor (up): how many, and the last one (absent in caches written before it existed). */
+  relaunches?: { count: number; last_ts: string; cause: string; wait_s: number } | null;
 }
 
 // state.json is read back through this schema; anything that does not match
@@ -215,6 +217,14 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
         }
         case 'terminated':
           s.terminated_event = (line.data.by as TerminatedBy | undefined) ?? 'manual';
+          break;
+        case 'relaunch':
+          s.relaunches = {
+            count: (s.relaunches?.count ?? 0) + 1,
+            last_ts: line.ts,
+            cause: typeof line.data.cause === 'string' ? line.data.cause : 'unknown',
+            wait_s: typeof line.data.wait_s === 'number' ? line.data.wait_s : 0,
+          };
           break;
         default:
           break;

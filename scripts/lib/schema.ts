@@ -222,6 +222,7 @@ export const EventName = z.enum([
   'lock_takeover', // a lock left by a dead process was taken over
   'torn_line', // a torn ledger line was found and skipped
   'chain', // a follow-up experiment was started from this one
+  'relaunch', // the supervisor (up) starts claude again: data.cause, data.wait_s, data.detail
 ]);
 export type EventName = z.infer<typeof EventName>;
 

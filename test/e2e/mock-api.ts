@@ -38,6 +38,8 @@ export interface Logged {
   path: string;
   role: Role | null;
   body: ApiRequest | null;
+  /** Set when this request was answered with a fault instead of a turn. */
+  fault?: Fault;
 }
 
 export interface Turn {
@@ -48,21 +50,52 @@ export interface Turn {
 
 export type Script = (turn: Turn) => Block[] | Promise<Block[]>;
 
+/**
+ * A failure answered instead of a model turn: an HTTP error status (429 with
+ * retry-after, 529 overloaded, 500…) with the API's error body, or a
+ * connection dropped before any answer.
+ */
+export type Fault =
+  | { kind: 'status'; status: number; headers?: Record<string, string>; type?: string; message?: string }
+  | { kind: 'drop' };
+
+export const rateLimited = (retryAfterS: number, headers: Record<string, string> = {}): Fault => ({
+  kind: 'status',
+  status: 429,
+  headers: { 'retry-after': String(retryAfterS), ...headers },
+  type: 'rate_limit_error',
+  message: 'Number of request tokens has exceeded your per-minute rate limit',
+});
+export const overloaded = (): Fault => ({ kind: 'status', status: 529, type: 'overloaded_error', message: 'Overloaded' });
+export const serverError = (): Fault => ({ kind: 'status', status: 500, type: 'api_error', message: 'Internal server error' });
+export const dropped = (): Fault => ({ kind: 'drop' });
+
+/** Which main-thread requests fail: `n` counts every main request, faulted ones included. */
+export type FaultPlan = (req: ApiRequest, n: number) => Fault | null;
+
 export interface MockOptions {
   script: Script;
   /** Answer for subagent requests (a text summary). */
   subagent?: (req: ApiRequest) => string;
   /** Override how requests are classified. */
   classify?: (req: ApiRequest) => Role;
+  /**
+   * Consulted before the script for each main-thread request; a fault answers
+   * the request instead (the script is not called and its turn index does not
+   * advance, so a script reads the same with or without faults).
+   */
+  faults?: FaultPlan;
 }
 
 export interface MockApi {
   url: string;
   log: Logged[];
-  /** Main-thread requests in order. */
+  /** Main-thread requests the script answered, in order (faulted ones are left out). */
   main(): ApiRequest[];
   /** Errors thrown by the script (a failing script must fail the test, not hang the CLI). */
   errors: Error[];
+  /** Faults answered so far, in order (with the main-request count they answered). */
+  faulted: { n: number; fault: Fault }[];
   close(): Promise<void>;
 }
 
@@ -129,6 +162,16 @@ export const bash = (command: string, description = 'run a command'): Block => t
 
 let ids = 0;
 
+function answerFault(res: http.ServerResponse, fault: Fault): void {
+  if (fault.kind === 'drop') {
+    res.socket?.destroy(); // no status line, no body: the client sees a reset connection
+    return;
+  }
+  const body = { type: 'error', error: { type: fault.type ?? 'api_error', message: fault.message ?? `HTTP ${fault.status}` } };
+  res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
+  res.end(JSON.stringify(body));
+}
+
 function sse(res: http.ServerResponse, blocks: Block[], model: string): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   const send = (type: string, data: Record<string, unknown>): void => {
@@ -168,7 +211,9 @@ export async function startMockApi(opts: MockOptions): Promise<MockApi> {
   const log: Logged[] = [];
   const errors: Error[] = [];
   const classify = opts.classify ?? defaultClassify;
+  const faulted: { n: number; fault: Fault }[] = [];
   let mainCount = 0;
+  let mainRequests = 0;
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -192,6 +237,16 @@ export async function startMockApi(opts: MockOptions): Promise<MockApi> {
         }
         const role = classify(body);
         log.push({ path: url, role, body });
+        if (role === 'main' && opts.faults) {
+          const n = mainRequests++;
+          const fault = opts.faults(body, n);
+          if (fault) {
+            faulted.push({ n, fault });
+            log[log.length - 1]!.fault = fault;
+            answerFault(res, fault);
+            return;
+          }
+        }
         const model = body.model ?? 'claude-mock';
         let blocks: Block[];
         try {
@@ -213,7 +268,8 @@ export async function startMockApi(opts: MockOptions): Promise<MockApi> {
     url: `http://127.0.0.1:${port}`,
     log,
     errors,
-    main: () => log.filter((l) => l.role === 'main' && l.body).map((l) => l.body!),
+    faulted,
+    main: () => log.filter((l) => l.role === 'main' && l.body && !l.fault).map((l) => l.body!),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -215,7 +215,7 @@ function cards(m: ViewModel): string {
     card(
       'budget',
       `runs ${esc(b.progress.runs)}`,
-      `${b.max_runs ? `<span class="bar"><span style="width:${n2(frac)}%"></span></span>` : ''}${bits.join(' · ')}${b.terminated ? `<br><span class="bad">${esc(b.message)}</span>` : ''}`,
+      `${b.max_runs ? `<span class="bar"><span style="width:${n2(frac)}%"></span></span>` : ''}${bits.join(' · ')}${b.terminated ? `<br><span class="bad">${esc(b.message)}</span>` : ''}${m.relaunch ? `<br>${esc(m.relaunch)}` : ''}`,
     ),
   );
   const counts = VERDICTS.filter((v) => m.counts[v] || v === 'keep' || v === 'discard')

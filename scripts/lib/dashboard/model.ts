@@ -5,6 +5,7 @@ import type { Config, Direction, LedgerLine, ResultLine, RunStatus, TerminatedBy
 import { confidenceOf, gainPct, loopState, type LoopState, type State, type Termination } from '../reduce.ts';
 import type { ConfidenceLabel } from '../confidence.ts';
 import { sanitize } from './text.ts';
+import { relaunchText } from '../supervisor/view.ts';
 
 export const VERDICTS: readonly Verdict[] = ['keep', 'discard', 'crash', 'timeout', 'checks_failed', 'invalid'];
 /** Rows kept for the table (plus every keep): a person reads the recent end, not 10,000 lines. */
@@ -97,6 +98,8 @@ export interface ViewModel {
   rows_recent: number;
   rows_omitted: number;
   chain: string[];
+  /** The supervisor's relaunches in one line, or null when there were none. */
+  relaunch: string | null;
   warnings: string[];
   generated_at: string;
 }
@@ -261,6 +264,7 @@ export function buildModel(i: ModelInput): ViewModel {
     rows_recent: table.recent,
     rows_omitted: table.omitted,
     chain: i.chain.map(sanitize),
+    relaunch: relaunchText(s.relaunches),
     warnings: (i.warnings ?? []).map(sanitize),
     generated_at: new Date(i.now).toISOString(),
   };

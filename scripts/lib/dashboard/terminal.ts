@@ -104,6 +104,7 @@ function headerLines(m: ViewModel, width: number): Line[] {
   if (b.progress.target) budget.push(seg(` · target ${b.progress.target}`));
   budget.push(seg(` · time ${b.progress.wall_clock ?? formatDuration(b.elapsed_s)}`));
   lines.push(budget);
+  if (m.relaunch) lines.push([label('supervisor'), seg(m.relaunch)]);
 
   const counts: Line = [label('verdicts')];
   let first = true;

@@ -1,0 +1,57 @@
+// The supervisor's window on the engine: the loop's state, read through the
+// engine's own readers (as `status` does), and relaunch events appended to the
+// ledger under the experiment's lock.
+import path from 'node:path';
+import { currentTermination, event, findRoot, openExperiment, readActive, resolveSlug, withLock } from '../experiment.ts';
+import { acquireLock, type Lock } from '../lock.ts';
+import { repoPaths } from '../paths.ts';
+import { loopState } from '../reduce.ts';
+import { RefusalError } from '../errors.ts';
+import type { LoopView } from './policy.ts';
+
+/** Where the loop stands now. `pinned` follows one experiment; otherwise the active one (a chain moves it). */
+export function readLoop(root: string, pinned?: string): LoopView {
+  const active = readActive(root);
+  if (!active) {
+    return { live: false, slug: pinned ?? null, why: 'cleared', message: 'autoloop is not active in this repository (cleared, or never set up)' };
+  }
+  const slug = resolveSlug(root, pinned);
+  const exp = openExperiment(root, slug);
+  const t = currentTermination(exp);
+  const loop = loopState(exp.state, t);
+  if (loop === 'active') return { live: true, slug, runs: exp.state.runs_total };
+  const message =
+    loop === 'terminated' ? `experiment ${slug} terminated: ${t.message}`
+    : loop === 'stopped' ? `experiment ${slug} was stopped by the user (control.mjs resume, then up again)`
+    : `experiment ${slug} is paused by its health check: ${exp.state.health.reason}`;
+  return { live: false, slug, why: loop, message };
+}
+
+export function repoRoot(cwd: string): string {
+  return findRoot(cwd);
+}
+
+/** Append a relaunch event; an engine call holding the lock is waited for a little. */
+export async function recordRelaunch(root: string, slug: string, data: Record<string, unknown>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const exp = openExperiment(root, slug);
+    try {
+      await withLock(exp, 'up (relaunch)', async () => event(exp, 'relaunch', data));
+      return;
+    } catch (e) {
+      if (!(e instanceof RefusalError) || attempt >= 20) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+/** One supervisor per repository: a second `up` would race the first for --continue. */
+export function holdSupervisorLock(root: string): Lock {
+  const file = path.join(repoPaths(root).dir, 'up.lock');
+  try {
+    return acquireLock(file, 'up');
+  } catch (e) {
+    if (e instanceof RefusalError) throw new RefusalError(`a supervisor is already running in this repository (${path.relative(root, file)})`);
+    throw e;
+  }
+}

@@ -1,0 +1,110 @@
+// The supervisor's decisions, pure: after a session ends, stop for good or
+// start claude again, and after how long. Never spin: every relaunch waits at
+// least the backoff of the sessions that made no progress, a usage limit waits
+// for its reset, and the relaunches of the last hour are capped.
+import type { Cause, Ending } from './outcome.ts';
+
+export interface Policy {
+  /** First backoff; doubles with each session in a row that logged no run. */
+  baseMs: number;
+  maxMs: number;
+  /** At most this many relaunches in any rolling hour. */
+  perHour: number;
+  /** Added to a usage limit's reset time. */
+  resetMarginMs: number;
+  /** Wait after a usage limit whose reset time is unknown. */
+  unknownResetMs: number;
+}
+
+export const DEFAULT_POLICY: Policy = {
+  baseMs: 15_000,
+  maxMs: 30 * 60_000,
+  perHour: 12,
+  resetMarginMs: 2 * 60_000,
+  unknownResetMs: 30 * 60_000,
+};
+
+const HOUR_MS = 3_600_000;
+
+/** The engine's view of the loop, re-read after every session. */
+export type LoopView =
+  | { live: true; slug: string; runs: number }
+  | { live: false; slug: string | null; why: 'terminated' | 'paused' | 'stopped' | 'cleared'; message: string };
+
+export interface History {
+  /** When each past relaunch was started (epoch ms). */
+  relaunches: number[];
+  /** Sessions in a row that logged no new run. */
+  stalled: number;
+}
+
+export type Decision =
+  | { action: 'stop'; code: number; why: string }
+  | { action: 'relaunch'; cause: Cause; waitMs: number; why: string; capped: boolean };
+
+/** Backoff before relaunch number `stalled` of a streak with no progress (0 = the session made progress). */
+export function backoffMs(stalled: number, p: Policy): number {
+  if (stalled <= 0) return Math.min(p.baseMs, p.maxMs);
+  return Math.min(p.maxMs, p.baseMs * 2 ** Math.min(stalled - 1, 40));
+}
+
+/** How long until the hourly cap allows another relaunch (0 when it does now). */
+export function capWaitMs(relaunches: readonly number[], nowMs: number, perHour: number): number {
+  const recent = relaunches.filter((t) => t > nowMs - HOUR_MS).sort((a, b) => a - b);
+  if (recent.length < perHour) return 0;
+  // The oldest relaunch that must leave the window before one more fits.
+  const oldest = recent[recent.length - perHour]!;
+  return Math.max(0, oldest + HOUR_MS - nowMs);
+}
+
+/** Fold a finished session into the history: a logged run ends a stalled streak. */
+export function afterSession(h: History, runsBefore: number, runsAfter: number, cause: Cause): History {
+  if (runsAfter > runsBefore) return { ...h, stalled: 0 };
+  // Waiting out a usage limit is not the loop failing: it does not grow the backoff.
+  return cause === 'usage_limit' ? h : { ...h, stalled: h.stalled + 1 };
+}
+
+const WHY: Record<Cause, string> = {
+  usage_limit: 'usage limit reached',
+  rate_limit: 'rate-limited by the API (429) after claude gave up retrying',
+  overloaded: 'API overloaded (529) after claude gave up retrying',
+  api_error: 'API error after claude gave up retrying',
+  connection: 'no connection to the API after claude gave up retrying',
+  max_turns: "claude's turn limit was reached",
+  killed: 'claude was killed',
+  crash: 'claude crashed',
+  ended: 'the session ended while the loop is still live',
+  start_failure: 'claude could not start',
+  fatal: 'an error that a relaunch cannot fix',
+};
+
+export function describeCause(c: Cause): string {
+  return WHY[c];
+}
+
+export interface DecideInput {
+  ending: Ending;
+  loop: LoopView;
+  history: History;
+  policy: Policy;
+  nowMs: number;
+}
+
+/** Stop for good, or relaunch after a wait. `history` already counts the session that just ended. */
+export function decide({ ending, loop, history, policy, nowMs }: DecideInput): Decision {
+  if (!loop.live) return { action: 'stop', code: 0, why: loop.message };
+  if (ending.cause === 'start_failure' || ending.cause === 'fatal') {
+    return { action: 'stop', code: 1, why: `${describeCause(ending.cause)}: ${ending.detail}` };
+  }
+  let waitMs: number;
+  if (ending.cause === 'usage_limit') {
+    const reset = ending.resetAtMs ?? null;
+    waitMs = reset === null ? policy.unknownResetMs : Math.max(0, reset - nowMs) + policy.resetMarginMs;
+  } else {
+    waitMs = Math.max(backoffMs(history.stalled, policy), ending.retryDelayMs ?? 0);
+  }
+  const cap = capWaitMs(history.relaunches, nowMs, policy.perHour);
+  const capped = cap > waitMs;
+  if (capped) waitMs = cap;
+  return { action: 'relaunch', cause: ending.cause, waitMs, why: `${describeCause(ending.cause)}: ${ending.detail}`, capped };
+}

@@ -1,0 +1,25 @@
+// up: the overnight supervisor. Runs the autoloop agent headless and starts it
+// again whenever a session ends while the loop is live (API errors, usage
+// limits, crashes, turn limits), until the engine says the loop is over.
+import { emit, main, resolveCwd } from './lib/cli.ts';
+import { parseUpFlags, USAGE } from './lib/supervisor/flags.ts';
+import { repoRoot } from './lib/supervisor/engine.ts';
+import { supervise } from './lib/supervisor/supervise.ts';
+
+main('up', async (argv) => {
+  const f = parseUpFlags(argv, process.env);
+  if (f.help) return void process.stdout.write(`${USAGE}\n`);
+  const root = repoRoot(resolveCwd(f.cwd));
+  const summary = await supervise({
+    root,
+    experiment: f.experiment,
+    claude: f.claude,
+    passThrough: f.passThrough,
+    policy: f.policy,
+    graceS: f.graceS,
+    env: process.env,
+    say: (line) => process.stderr.write(`autoloop up: ${line}\n`),
+  });
+  if (f.json) emit(true, summary, '');
+  return summary.code;
+});
