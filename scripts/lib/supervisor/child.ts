@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import readline from 'node:readline';
-import { groupSurvivors, killGroup } from '../watchdog.ts';
+import { groupSurvivors, killGroup } from '../runners/local.ts';
 import { procStart } from '../procs.ts';
 import type { Exit } from './outcome.ts';
 
