@@ -9,6 +9,7 @@ import { gitTopLevel } from './lib/experiment.ts';
 import { initExperiment } from './lib/init.ts';
 import { UsageError } from './lib/errors.ts';
 import { Slug } from './lib/schema.ts';
+import { parseSourceFlag, SOURCE_FORMS } from './lib/sources/shorthand.ts';
 
 const OPTIONS = {
   name: { type: 'string' },
@@ -30,6 +31,10 @@ const OPTIONS = {
   repeats: { type: 'string' },
   'min-improvement': { type: 'string' },
   guardrail: { type: 'string', multiple: true },
+  source: { type: 'string', multiple: true },
+  artifacts: { type: 'string', multiple: true },
+  'artifacts-max-mb': { type: 'string' },
+  'artifacts-keep': { type: 'string' },
   config: { type: 'string' },
   reason: { type: 'string' },
 } as const;
@@ -59,6 +64,10 @@ const Flags = z.object({
   repeats: z.union([z.literal('auto'), z.coerce.number().int()]).optional(),
   'min-improvement': z.string().optional(),
   guardrail: z.array(z.string().regex(/^[^:]+:(lower|higher):\d+(\.\d+)?$/, 'must be NAME:lower|higher:PCT')).optional(),
+  source: z.array(z.string().min(1, 'must not be empty')).optional(),
+  artifacts: z.array(z.string().min(1, 'must not be empty')).optional(),
+  'artifacts-max-mb': num.optional(),
+  'artifacts-keep': z.coerce.number().int().min(0).optional(),
   config: z.string().optional(),
   reason: z.string().optional(),
 });
@@ -67,12 +76,15 @@ const HELP = `usage: init-experiment --name SLUG --metric NAME --direction lower
   [--unit U] [--goal TEXT] [--checks "CMD"] [--timeout SEC] [--checks-timeout SEC] [--grace SEC]
   [--scope GLOB]... [--protect GLOB]... [--max-runs N|none] [--plateau N|none] [--target X]
   [--max-wall-clock SEC] [--repeats N|auto] [--min-improvement X|X%] [--guardrail NAME:DIR:PCT]...
+  [--source SPEC]... [--artifacts GLOB]... [--artifacts-max-mb N] [--artifacts-keep N]
   [--config FILE] [--cwd DIR] [--json]
+--source: where a metric comes from (default: METRIC lines), one per source: ${SOURCE_FORMS.join(' | ')}
 Running it again on an existing experiment opens a new segment.`;
 
 /** Flag values as config fields (only the flags that were given). */
 function flagsToConfig(f: z.infer<typeof Flags>): Record<string, unknown> {
-  const out = configFieldsFromFlags({ ...f, 'min-improvement': undefined, guardrail: undefined });
+  const out = configFieldsFromFlags({ ...f, 'min-improvement': undefined, guardrail: undefined, source: undefined });
+  if (f.source) out.sources = f.source.map(parseSourceFlag);
   const set = (k: string, v: unknown) => {
     if (v !== undefined) out[k] = v;
   };
@@ -90,6 +102,18 @@ function flagsToConfig(f: z.infer<typeof Flags>): Record<string, unknown> {
     );
   }
   return out;
+}
+
+/** One line: what the loop may change and what judges it. */
+function filesLine(out: { scope: string[]; mutable: string[]; protect: string[] }): string {
+  const listed = out.mutable.filter((m) => out.scope.includes(m));
+  const globbed = out.mutable.filter((m) => !out.scope.includes(m));
+  const notes = [
+    ...(listed.length ? [`${listed.length === out.mutable.length && listed.length === out.scope.length ? '' : `${listed.join(' ')}: `}run by the commands`] : []),
+    ...(globbed.length ? [`incl. ${globbed.join(' ')}, run by the commands`] : []),
+  ];
+  const judges = out.protect.length ? out.protect.join(' ') : 'none found in the commands; add --protect';
+  return `mutable: ${out.scope.join(' ')}${notes.length ? ` (${notes.join('; ')})` : ''} · protected (never edit): ${judges}`;
 }
 
 main('init-experiment', async (argv) => {
@@ -121,7 +145,8 @@ main('init-experiment', async (argv) => {
     out,
     [
       `experiment ${slug} ready (segment ${out.segment}, ${out.mode} mode${out.branch ? `, branch ${out.branch}` : ''})`,
-      `protected (never edit): ${out.protect.length ? out.protect.join(' ') : 'none found in the commands; add --protect'}`,
+      filesLine(out),
+      ...out.warnings.map((w) => `warning: ${w}`),
       `next: run-experiment for the baseline, then log-experiment --description baseline`,
     ].join('\n'),
   );

@@ -6,12 +6,14 @@ import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { UsageError } from './lib/errors.ts';
 import { logCommand, logOutput } from './lib/commands/log.ts';
+import { parseEvidence } from './lib/analysis.ts';
 
 const OPTIONS = {
   experiment: { type: 'string' },
   description: { type: 'string', short: 'd' },
   hypothesis: { type: 'string' },
   discard: { type: 'boolean', default: false },
+  evidence: { type: 'string', multiple: true },
 } as const;
 const Flags = z.object({
   ...CommonFlags,
@@ -19,15 +21,17 @@ const Flags = z.object({
   description: z.string().trim().min(1, 'must describe the change').max(500).optional(),
   hypothesis: z.string().max(1000).optional(),
   discard: z.boolean(),
+  evidence: z.array(z.string().min(1, 'must be FILE or FILE:WHAT')).max(20).optional(),
 });
 
 main('log-experiment', async (argv) => {
   const { values: f } = parseFlags(argv, OPTIONS, Flags);
-  if (f.help) return void process.stdout.write('usage: log-experiment --description TEXT [--hypothesis TEXT] [--discard] [--experiment SLUG] [--cwd DIR] [--json]\n');
+  if (f.help) return void process.stdout.write('usage: log-experiment --description TEXT [--hypothesis TEXT] [--evidence FILE[:WHAT]]... [--discard] [--experiment SLUG] [--cwd DIR] [--json]\n');
   if (!f.description) throw new UsageError('--description is required');
   const root = findRoot(resolveCwd(f.cwd));
   const exp = openExperiment(root, resolveSlug(root, f.experiment));
-  const result = await logCommand(exp, { description: f.description, hypothesis: f.hypothesis, discard: f.discard });
+  const evidence = (f.evidence ?? []).map((e) => parseEvidence(root, e));
+  const result = await logCommand(exp, { description: f.description, hypothesis: f.hypothesis, evidence, discard: f.discard });
   const { data, text } = logOutput(exp, result);
   emit(f.json, data, text);
 });

@@ -1,27 +1,39 @@
-// status: at most 10 lines on where the experiment stands (or --json).
+// status: at most 10 lines on where the experiment stands (or --json), or
+// every experiment of the repository (--list).
+import path from 'node:path';
 import { z } from 'zod';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { currentTermination, findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
-import { openWorkspace } from './lib/workspace.ts';
+import { experimentBranch, experimentRows, rowsText, treeVsBest } from './lib/commands/status.ts';
+import { bestArtifactsLine } from './lib/artifacts.ts';
+import { rel, runId } from './lib/paths.ts';
 import { confidenceOf, gainPct, loopState } from './lib/reduce.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from './lib/summary.ts';
 import { relaunchText } from './lib/supervisor/view.ts';
 
-const OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' } } as const;
+const OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' }, list: { type: 'boolean', default: false } } as const;
 const Flags = z.object({
   ...CommonFlags,
   experiment: z.string().optional(),
+  list: z.boolean(),
   last: z.coerce.number().int().min(0).max(20).default(3),
 });
 
 main('status', async (argv) => {
   const { values: f } = parseFlags(argv, OPTIONS, Flags);
-  if (f.help) return void process.stdout.write('usage: status [--experiment SLUG] [--last N] [--cwd DIR] [--json]\n');
+  if (f.help) return void process.stdout.write('usage: status [--experiment SLUG] [--last N] [--list] [--cwd DIR] [--json]\n--list: every experiment in the repository with its state, best and branch (* = active).\n');
   const root = findRoot(resolveCwd(f.cwd));
+  if (f.list) {
+    const rows = experimentRows(root);
+    return emit(f.json, { experiments: rows }, rowsText(rows));
+  }
   const exp = openExperiment(root, resolveSlug(root, f.experiment));
   const t = currentTermination(exp);
-  const ws = await openWorkspace(root, exp.paths, exp.config);
-  const dirty = await ws.changedInScope();
+  // null: another experiment's branch is checked out; the ledger still says where this one stands.
+  const dirty = await treeVsBest(exp);
+  const branch = experimentBranch(exp);
+  const artifacts = bestArtifactsLine(exp);
+  const scratch = rel(root, path.join(exp.paths.scratch, runId(Math.max(1, exp.state.next_run))));
   const s = exp.state;
   const conf = confidenceOf(s);
   if (f.json) {
@@ -43,7 +55,11 @@ main('status', async (argv) => {
       health_reason: s.health.reason,
       next_action: s.health.next_action,
       termination: t,
-      tree_differs_from_best: dirty,
+      branch,
+      branch_checked_out: dirty !== null,
+      tree_differs_from_best: dirty ?? [],
+      best_artifacts: artifacts,
+      scratch,
       recent: s.recent.slice(-f.last),
       relaunches: s.relaunches ?? null,
       warnings: exp.warnings,
@@ -57,9 +73,14 @@ main('status', async (argv) => {
     healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : s.health.next_action}`,
     progressLine(t),
     ...(relaunch ? [relaunch] : []),
-    dirty.length ? `tree differs from best: ${dirty.slice(0, 4).join(' ')}${dirty.length > 4 ? ' …' : ''}` : 'tree is at the best',
+    dirty === null
+      ? `${branch} is not checked out (the tree belongs to another experiment)`
+      : dirty.length
+        ? `tree differs from best: ${dirty.slice(0, 4).join(' ')}${dirty.length > 4 ? ' …' : ''}`
+        : 'tree is at the best',
     ...recentLines(exp, Math.min(f.last, relaunch ? 3 : 4)),
   ];
+  if (artifacts) lines.splice(2, 0, `best artifacts: ${artifacts.dir}/`);
   if (exp.warnings.length) lines.push(`warning: ${exp.warnings[0]}`);
   emit(false, null, lines.slice(0, 10).join('\n'));
 });

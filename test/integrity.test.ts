@@ -50,6 +50,7 @@ describe('judgedConfigHash', () => {
       repeats: { repeats: 3 },
       min_improvement: { min_improvement: '2%' },
       guardrails: { guardrails: [{ metric: 'm', direction: 'lower', max_regression_pct: 1 }] },
+      sources: { sources: [{ kind: 'regex', metric: 'time_ms', pattern: 'took ([0-9.]+)' }] },
     };
     for (const f of JUDGED_FIELDS) expect(judgedConfigHash(makeConfig(variants[f])), f).not.toBe(judgedConfigHash(base));
   });

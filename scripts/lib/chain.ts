@@ -89,6 +89,8 @@ export const ChainDecision = z.object({
   child_scope: z.array(z.string()),
   /** Config fields set by flags instead of inherited from the parent. */
   overrides: z.array(z.string()),
+  /** The parent's best artifacts the child started from (chain --artifacts-from-parent). */
+  parent_artifacts: z.object({ run_id: z.string(), dir: z.string(), files: z.array(z.string()) }).optional(),
   created_at: z.string(),
 });
 export type ChainDecision = z.infer<typeof ChainDecision>;

@@ -17,6 +17,7 @@ import type { Experiment } from './experiment-data.ts';
 import { activeSummary } from './summary.ts';
 import { followUpAllowed } from './chain.ts';
 import { gitSyncOrNull } from './gitcmd.ts';
+import { restoreBestArtifacts } from './artifacts.ts';
 
 /** The nearest ancestor holding .autoloop/, else the git top level, else the directory itself. */
 export function findRoot(dir: string): string {
@@ -133,6 +134,8 @@ export async function reconcile(exp: Experiment, ws: Workspace): Promise<string[
     done.push(`completed the keep of ${p.run_id} (${commit.slice(0, 12)})`);
   } else {
     const restored = await ws.revert();
+    const started = readRunRecord(exp, p.run_id)?.started_at;
+    if (started) restoreBestArtifacts(exp, Date.parse(started));
     event(exp, 'reverted', { files: restored, reconciled: true }, p.run_id);
     done.push(`completed the revert of ${p.run_id}`);
   }
@@ -192,7 +195,7 @@ export function publishActive(exp: Experiment, t: Termination, extra: { chainAll
     loop: loopState(exp.state, t),
     scope: exp.config.scope,
     protect: extra.protect ?? Object.keys(exp.state.fingerprints?.files ?? {}),
-    writable: [rel(exp.paths.notes), rel(exp.paths.ideas)],
+    writable: [rel(exp.paths.notes), rel(exp.paths.ideas), rel(exp.paths.scratch)],
     summary: activeSummary(exp, t),
     next_action: t.terminate ? `Experiment terminated (${t.by}): ${t.message}. Run /autoloop:chain.` : exp.state.health.next_action,
     terminated_by: t.terminate ? t.by : null,

@@ -104,8 +104,8 @@ export class GitWorkspace implements Workspace {
   }
 
   static async open(root: string, exp: ExperimentPaths, config: Config): Promise<GitWorkspace> {
-    // The judges are out of scope even if the scope glob covers them.
-    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(root, config)]);
+    // The judges and the artifacts are out of scope even if the scope glob covers them.
+    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(root, config), ...config.artifacts]);
     return new GitWorkspace(root, exp, scope);
   }
 

@@ -3,11 +3,14 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 import type { Config } from './schema.ts';
 import { saveConfig } from './config.ts';
-import { experimentPaths, rel } from './paths.ts';
+import { experimentPaths, rel, runId } from './paths.ts';
 import { append, currentTermination, event, openExperiment, publishActive } from './experiment.ts';
 import { acquireLock } from './lock.ts';
 import { openWorkspace } from './workspace.ts';
-import { fingerprint, resolveProtected, saveJudges } from './integrity.ts';
+import { evaluationInScope, fingerprint, resolveJudges, saveJudges } from './integrity.ts';
+import { sourceMetrics } from './sources/index.ts';
+import { ensureScratch } from './analysis.ts';
+import { UsageError } from './errors.ts';
 import { nowIso } from './ledger.ts';
 import { writeFileAtomic } from './fsx.ts';
 
@@ -18,8 +21,23 @@ export interface InitResult {
   base: string;
   branch: string | null;
   protect: string[];
+  /** Files the commands name that are in the scope: mutable entry points. */
+  mutable: string[];
   scope: string[];
   config: string;
+  /** Things the user should know before the first run (evaluation code in the scope). */
+  warnings: string[];
+}
+
+/** Every metric the decision reads must come from a configured source. */
+export function assertMetricsSourced(config: Config): void {
+  const have = sourceMetrics(config.sources);
+  if (have === 'any') return;
+  for (const m of [config.metric, ...config.guardrails.map((g) => g.metric)]) {
+    if (!have.includes(m)) {
+      throw new UsageError(`metric ${m} comes from no configured source (they give: ${have.join(', ')}); add --source for it (metric-lines reads METRIC lines)`);
+    }
+  }
 }
 
 export const NOTES_BODY = `
@@ -43,6 +61,7 @@ export const NOTES_BODY = `
  * notes and backlog if missing, and make this the active experiment.
  */
 export async function initExperiment(root: string, config: Config, opts: { reason?: string; notes?: string } = {}): Promise<InitResult> {
+  assertMetricsSourced(config);
   const slug = config.name;
   const paths = experimentPaths(root, slug);
   fs.mkdirSync(paths.dir, { recursive: true });
@@ -54,7 +73,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     const ws = await openWorkspace(root, paths, config);
     const { base } = await ws.begin();
-    const protect = resolveProtected(root, config);
+    const { protect, mutable } = resolveJudges(root, config);
     saveJudges(root, paths.judges, protect);
     const segment = exp.state.segment + 1;
     append(exp, {
@@ -71,7 +90,9 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
       writeFileAtomic(paths.notes, withFrontmatter(body, { experiment: slug, metric: config.metric, direction: config.direction, created: nowIso() }));
     }
     if (!fs.existsSync(paths.ideas)) writeFileAtomic(paths.ideas, '# Ideas backlog\n\nOne idea per line, best first. Strike through what was tried.\n\n');
+    ensureScratch(paths, runId(Math.max(1, exp.state.next_run)));
     publishActive(exp, currentTermination(exp), { protect });
+    const evalInScope = evaluationInScope(mutable);
     return {
       experiment: slug,
       segment,
@@ -79,8 +100,12 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
       base,
       branch: ws.mode === 'git' ? `autoloop/${slug}` : null,
       protect,
+      mutable,
       scope: config.scope,
       config: rel(root, paths.config),
+      warnings: evalInScope.length
+        ? [`${evalInScope.join(', ')} look${evalInScope.length === 1 ? 's' : ''} like evaluation code and ${evalInScope.length === 1 ? 'is' : 'are'} in the scope: the loop could change how it is graded; narrow --scope or --protect ${evalInScope.length === 1 ? 'it' : 'them'}`]
+        : [],
     };
   } finally {
     lock.release();

@@ -64,7 +64,9 @@ function sortKeys(v: unknown): unknown {
 
 export function judgedConfigHash(config: Config): string {
   const picked: Record<string, unknown> = {};
-  for (const k of JUDGED_FIELDS) picked[k] = config[k] ?? null;
+  // An optional field left out is left out of the hash too, so configs written
+  // before it existed keep their fingerprint.
+  for (const k of JUDGED_FIELDS) if (config[k] !== undefined) picked[k] = config[k] ?? null;
   return sha256(canonicalJson(picked));
 }
 
@@ -124,7 +126,8 @@ function isEngineState(rel: string): boolean {
   return !/^\.autoloop\/[^/]+$/.test(rel) || /^\.autoloop\/(active|session)\.json$/.test(rel);
 }
 
-export function resolveProtected(root: string, config: Config): string[] {
+/** Repo files (not the engine's state) the benchmark and the checks name on their command lines. */
+export function commandFiles(root: string, config: Config): string[] {
   const found = new Set<string>();
   for (const cmd of [config.command, config.checks]) {
     if (!cmd) continue;
@@ -141,6 +144,40 @@ export function resolveProtected(root: string, config: Config): string[] {
       }
     }
   }
+  return [...found].sort();
+}
+
+// Patterns that take the whole repository: the default scope. A scope that
+// wide names no file in particular, so the benchmark it runs stays a judge.
+const CATCH_ALL = new Set(['**', '**/*', './**', '.', './']);
+
+/** Does the scope name this file (through a pattern narrower than the whole repository)? */
+function scopeNames(config: Config, rel: string): boolean {
+  const narrow = config.scope.filter((p) => !CATCH_ALL.has(p));
+  if (!narrow.some((p) => !p.startsWith('!'))) return false;
+  return compileScope(narrow, config.protect).inScope(rel);
+}
+
+export interface Judges {
+  /** Files that judge the metric: named by the commands outside the scope, plus --protect. */
+  protect: string[];
+  /** Files the commands name that are in the scope: the code being optimised (train.py, prompt.txt). */
+  mutable: string[];
+}
+
+/**
+ * Which files judge the metric and which of the files the commands run may
+ * change. A file the scope names is mutable even when the benchmark runs it;
+ * --protect always wins.
+ */
+export function resolveJudges(root: string, config: Config): Judges {
+  const protect = new Set<string>();
+  const mutable: string[] = [];
+  // scopeNames leaves out what --protect names: a protected file is never mutable.
+  for (const rel of commandFiles(root, config)) {
+    if (scopeNames(config, rel)) mutable.push(rel);
+    else protect.add(rel);
+  }
   if (config.protect.length) {
     const s = compileScope(config.protect, []);
     const isFile = (rel: string) => {
@@ -150,9 +187,21 @@ export function resolveProtected(root: string, config: Config): string[] {
         return false;
       }
     };
-    for (const rel of listFiles(root, s.bases, (r) => s.inScope(r) && isFile(r))) found.add(rel);
+    for (const rel of listFiles(root, s.bases, (r) => s.inScope(r) && isFile(r))) protect.add(rel);
   }
-  return [...found].sort();
+  return { protect: [...protect].sort(), mutable };
+}
+
+export function resolveProtected(root: string, config: Config): string[] {
+  return resolveJudges(root, config).protect;
+}
+
+// Names that say "this is the evaluation" (eval.py, test_x.py, bench.js, score.sh...).
+const JUDGE_NAME = /(^|[/_.-])(eval|evaluate|evaluation|test|tests|spec|bench|benchmark|score|scorer|grade|grader|judge|metric|metrics)([/_.-]|$)/i;
+
+/** Mutable files whose name says they are the evaluation itself: the loop could grade its own work. */
+export function evaluationInScope(mutable: readonly string[]): string[] {
+  return mutable.filter((rel) => JUDGE_NAME.test(rel));
 }
 
 export function fingerprint(root: string, config: Config, files: string[]): Fingerprints {

@@ -39,6 +39,7 @@ export interface ExperimentPaths {
   judges: string; // copies of the protected files as fingerprinted
   snapshot: string; // snapshot mode: the best's in-scope files
   decision: string; // chain decision (read-only once written)
+  scratch: string; // the model's diagnostics: scratch/<run_id>/ (plan, scripts, outputs)
 }
 
 export function experimentPaths(root: string, slug: string): ExperimentPaths {
@@ -57,12 +58,18 @@ export function experimentPaths(root: string, slug: string): ExperimentPaths {
     judges: path.join(dir, 'judges'),
     snapshot: path.join(dir, 'snapshot'),
     decision: path.join(dir, 'chain-decision.json'),
+    scratch: path.join(dir, 'scratch'),
   };
 }
 
 export function runDir(exp: ExperimentPaths, runId: string): { dir: string; log: string; result: string } {
   const dir = path.join(exp.runs, runId);
   return { dir, log: path.join(dir, 'output.log'), result: path.join(dir, 'result.json') };
+}
+
+/** Where a run's artifacts are kept. */
+export function artifactsDir(exp: ExperimentPaths, runId: string): string {
+  return path.join(exp.runs, runId, 'artifacts');
 }
 
 export function runId(n: number): string {

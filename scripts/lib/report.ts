@@ -12,6 +12,7 @@ import { readLedger } from './ledger.ts';
 import { reached } from './goal.ts';
 import { confidenceOf, gainPct, type HealthChange } from './reduce.ts';
 import { clip, fmt, pct } from './summary.ts';
+import { bestArtifactsLine } from './artifacts.ts';
 
 export interface KeptChange {
   run_id: string;
@@ -60,7 +61,29 @@ export interface ReportData {
   health_history: HealthChange[];
   termination: { terminated: boolean; by: string | null; message: string };
   goal_met: { target: number | null; reached: boolean | null; gap: number | null; gap_pct: number | null };
+  /** Where the best run's artifacts are kept (repo-relative), or null. */
+  best_artifacts: { run_id: string; dir: string; files: string[] } | null;
+  /** Every stated hypothesis with what the run showed and the evidence it rested on. */
+  hypotheses: Hypothesis[];
   warnings: string[];
+}
+
+export interface Hypothesis {
+  run_id: string;
+  hypothesis: string;
+  verdict: Verdict;
+  reason: string;
+  evidence: { file: string; what: string }[];
+}
+
+/** Hypotheses paired with their outcomes, in ledger order. */
+export function hypotheses(lines: readonly LedgerLine[]): Hypothesis[] {
+  const out: Hypothesis[] = [];
+  for (const l of lines) {
+    if (l.type !== 'result' || (!l.hypothesis && !l.evidence.length)) continue;
+    out.push({ run_id: l.run_id, hypothesis: l.hypothesis ?? '', verdict: l.verdict, reason: l.reason, evidence: l.evidence.map((e) => ({ file: e.file, what: e.what })) });
+  }
+  return out;
 }
 
 /** Raw relative change in percent, or null when it has no meaning. */
@@ -174,6 +197,8 @@ export function buildReport(exp: Experiment): ReportData {
     health_history: s.health_history,
     termination: { terminated: t.terminate, by: t.by, message },
     goal_met: goal,
+    best_artifacts: bestArtifactsLine(exp),
+    hypotheses: hypotheses(lines),
     warnings: [...read.warnings],
   };
 }
@@ -208,6 +233,7 @@ export function renderMarkdown(r: ReportData): string {
   const parts = (Object.keys(v) as Verdict[]).filter((k) => v[k] > 0).map((k) => `${v[k]} ${k}`);
   out.push(`- **Runs:** ${r.runs.total}${parts.length ? ` (${parts.join(', ')})` : ''}${r.runs.rebaselines ? `; ${r.runs.rebaselines} rebaseline` : ''}`);
   out.push(`- **Commits:** start ${short(r.start)}, best ${short(r.best_commit)}${r.segments > 1 ? `; ${r.segments} segments` : ''}`);
+  if (r.best_artifacts) out.push(`- **Best artifacts:** \`${r.best_artifacts.dir}/\` (${r.best_artifacts.run_id}: ${clip(r.best_artifacts.files.join(', '), 200)})`);
 
   // A segment's baseline is the reference, not a change, unless it committed files of its own.
   const changes = r.kept.filter((k) => !k.baseline || k.files.length > 0);
@@ -220,6 +246,14 @@ export function renderMarkdown(r: ReportData): string {
   out.push('', `## Dead ends (${r.dead_ends.length})`, '');
   if (!r.dead_ends.length) out.push('None.');
   for (const d of r.dead_ends) out.push(`- ${d.run_id} ${d.verdict}: ${clip(d.description, 100)} (${clip(d.reason, 100)})`);
+
+  if (r.hypotheses.length) {
+    out.push('', `## Hypotheses and outcomes (${r.hypotheses.length})`, '');
+    for (const h of r.hypotheses) {
+      const ev = h.evidence.length ? `; evidence: ${h.evidence.map((e) => `\`${e.file}\`${e.what ? ` (${clip(e.what, 80)})` : ''}`).join(', ')}` : '';
+      out.push(`- ${h.run_id} ${h.verdict}: ${clip(h.hypothesis || '(none stated)', 160)} → ${clip(h.reason, 100)}${ev}`);
+    }
+  }
 
   out.push('', '## Health', '');
   if (!r.health_history.length) out.push('No change: the loop stayed healthy.');

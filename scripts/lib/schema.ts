@@ -132,6 +132,13 @@ export const Config = z
     slurm: SlurmSpec.optional(),
     /** Where the metrics come from (sources/index.ts); absent means METRIC lines in the output. */
     sources: z.array(SourceSpec).min(1).optional(),
+    /** Files (globs) the benchmark writes and the best run's copy of which matters (checkpoints):
+     *  kept per run, put back after a discard or crash. Outside the scope, never out-of-scope changes. */
+    artifacts: z.array(z.string().min(1)).default([]),
+    /** A run whose artifacts weigh more than this (MiB) keeps none of them (a warning says so). */
+    artifacts_max_mb: z.number().positive().default(1024),
+    /** Runs whose artifacts are kept besides the best's (the most recent ones). */
+    artifacts_keep: z.number().int().min(0).default(2),
   })
   .strict();
 export type Config = z.infer<typeof Config>;
@@ -149,6 +156,7 @@ export const JUDGED_FIELDS = [
   'repeats',
   'min_improvement',
   'guardrails',
+  'sources',
 ] as const satisfies readonly (keyof Config)[];
 
 export const RunStatus = z.enum(['ok', 'crash', 'timeout', 'checks_failed', 'invalid']);
@@ -183,6 +191,16 @@ export const ConfigLine = z.object({
 });
 export type ConfigLine = z.infer<typeof ConfigLine>;
 
+export const Evidence = z.object({
+  /** Repo-relative path. */
+  file: z.string().min(1),
+  /** What it shows, in the model's words (optional). */
+  what: z.string().default(''),
+  /** sha256 of the file when it was cited, or "missing". */
+  sha256: z.string(),
+});
+export type Evidence = z.infer<typeof Evidence>;
+
 export const ResultLine = z.object({
   type: z.literal('result'),
   ts: Ts,
@@ -205,6 +223,8 @@ export const ResultLine = z.object({
   files: z.array(z.string()).default([]),
   /** True when the run re-measured the unchanged best (refreshes its samples). */
   rebaseline: z.boolean().default(false),
+  /** What the hypothesis rests on: files (diagnostic outputs, plots, tables) as they were when logged. */
+  evidence: z.array(Evidence).default([]),
 });
 export type ResultLine = z.infer<typeof ResultLine>;
 
@@ -223,6 +243,7 @@ export const EventName = z.enum([
   'torn_line', // a torn ledger line was found and skipped
   'chain', // a follow-up experiment was started from this one
   'relaunch', // the supervisor (up) starts claude again: data.cause, data.wait_s, data.detail
+  'artifacts', // artifacts were put in the tree: data.from (experiment), data.run_id, data.files
 ]);
 export type EventName = z.infer<typeof EventName>;
 
@@ -273,6 +294,8 @@ export const RunRecord = z.object({
   tail: z.string().default(''),
   /** In-scope files that differ from the best when the run started. */
   files: z.array(z.string()).default([]),
+  /** Artifacts copied under runs/<id>/artifacts/ (repo-relative names), or null when none were kept. */
+  artifacts: z.object({ files: z.array(z.string()), bytes: z.number().int().min(0) }).nullable().default(null),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 

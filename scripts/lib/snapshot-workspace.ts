@@ -66,7 +66,7 @@ export class SnapshotWorkspace implements Workspace {
   }
 
   static async open(root: string, exp: ExperimentPaths, config: Config): Promise<SnapshotWorkspace> {
-    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(root, config)]);
+    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(root, config), ...config.artifacts]);
     return new SnapshotWorkspace(root, exp, scope);
   }
 

@@ -22,6 +22,7 @@ import { buildReport, renderMarkdown, reportHash } from '../report.ts';
 import { ChainDecision, DEFAULT_CHAIN_BUDGET, chainBudgetLine, chainStatusIn, loadChainFile, saveChainFile, withLink, type ChainFile } from '../chain.ts';
 import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
 import { fmt } from '../summary.ts';
+import { bestArtifacts, putArtifacts, type KeptArtifacts } from '../artifacts.ts';
 
 export const CHAIN_OPTIONS = {
   from: { type: 'string' },
@@ -40,6 +41,7 @@ export const CHAIN_OPTIONS = {
   target: { type: 'string' },
   'max-wall-clock': { type: 'string' },
   budget: { type: 'string' },
+  'artifacts-from-parent': { type: 'boolean', default: false },
 } as const;
 
 const num = z.coerce.number().refine(Number.isFinite, 'must be a number');
@@ -63,14 +65,16 @@ export const ChainFlags = z.object({
   target: z.union([none, num]).optional(),
   'max-wall-clock': z.union([none, num]).optional(),
   budget: z.coerce.number().int().min(1).max(100).optional(),
+  'artifacts-from-parent': z.boolean().default(false),
 });
 export type ChainFlags = z.infer<typeof ChainFlags>;
 
 export const CHAIN_HELP = `usage: chain --from SLUG --name NEW --rationale TEXT [--goal TEXT] [--metric NAME]
   [--direction lower|higher] [--unit U] [--scope GLOB]... [--command CMD] [--checks CMD|none]
   [--timeout SEC] [--max-runs N|none] [--plateau N|none] [--target X|none]
-  [--max-wall-clock SEC|none] [--budget N] [--cwd DIR] [--json]
+  [--max-wall-clock SEC|none] [--budget N] [--artifacts-from-parent] [--cwd DIR] [--json]
 Starts a follow-up of a terminated experiment from its best; everything not given is inherited.
+--artifacts-from-parent puts the parent's best artifacts (e.g. its checkpoint) in the tree first.
 --budget (follow-ups allowed in the chain, default ${DEFAULT_CHAIN_BUDGET}) is set by the first follow-up only.`;
 
 /** The child's config: the parent's, with the flags that were given. */
@@ -108,6 +112,8 @@ interface ChainPlan {
   config: Config;
   overrides: string[];
   terminatedBy: string | null;
+  /** The parent's best artifacts, when the child starts from them. */
+  artifacts: KeptArtifacts | null;
 }
 
 function plan(root: string, f: ChainFlags): ChainPlan {
@@ -139,7 +145,12 @@ function plan(root: string, f: ChainFlags): ChainPlan {
   if (config.target !== null && config.metric === parent.config.metric && config.direction === parent.config.direction && s.best !== null && reached(config.direction, s.best, config.target)) {
     throw new UsageError(`the target ${fmt(config.target)} is already met by "${parentSlug}"'s best ${fmt(s.best)}: pass a new --target (or --target none)`);
   }
-  return { root, parent, parentSlug, childSlug, rationale, chains, budget, config, overrides, terminatedBy: t.by };
+  let artifacts: KeptArtifacts | null = null;
+  if (f['artifacts-from-parent']) {
+    artifacts = bestArtifacts(parent);
+    if (!artifacts) throw new UsageError(`"${parentSlug}" kept no artifacts of its best run${s.best_run ? ` (${s.best_run})` : ''}: leave out --artifacts-from-parent`);
+  }
+  return { root, parent, parentSlug, childSlug, rationale, chains, budget, config, overrides, terminatedBy: t.by, artifacts };
 }
 
 /** The follow-up must start from the parent's best, with nothing half-done in the tree. */
@@ -205,6 +216,7 @@ function writeDecision(p: ChainPlan, file: string, d: { position: number; remain
     child_goal: p.config.goal,
     child_scope: p.config.scope,
     overrides: p.overrides,
+    ...(p.artifacts ? { parent_artifacts: { run_id: p.artifacts.run_id, dir: rel(p.root, p.artifacts.dir), files: p.artifacts.files } } : {}),
     created_at: d.createdAt,
   });
   writeFileAtomic(file, JSON.stringify(decision, null, 2) + '\n');
@@ -233,6 +245,11 @@ async function start(p: ChainPlan): Promise<Started> {
     if (!fs.existsSync(childPaths.ledger)) fs.rmSync(childPaths.dir, { recursive: true, force: true });
     throw e;
   }
+  if (p.artifacts) {
+    // The child's baseline runs on the parent's best checkpoint: in the tree, and on record.
+    const files = putArtifacts(root, p.artifacts);
+    event(openExperiment(root, childSlug), 'artifacts', { from: parentSlug, run_id: p.artifacts.run_id, dir: rel(root, p.artifacts.dir), files });
+  }
   const decisionFile = childPaths.decision;
   writeDecision(p, decisionFile, { position, remaining: Math.max(0, p.budget - next.chain.links.length), trail, sha, reportFile, createdAt: next.link.created_at });
   saveChainFile(root, next.file);
@@ -260,6 +277,7 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
     decision: rel(root, r.decisionFile),
     parent_report: rel(root, r.reportFile),
     parent_report_sha256: r.sha,
+    ...(p.artifacts ? { artifacts_from: `${parentSlug}/${p.artifacts.run_id}`, artifacts: p.artifacts.files } : {}),
     next_action: 'run-experiment for the baseline, then log-experiment --description baseline',
   };
   const text = [
@@ -267,9 +285,12 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
     `${r.out.mode === 'git' ? `branch ${r.out.branch} from ${r.out.base.slice(0, 12)}` : `snapshot ${r.out.base}`} (the parent's best: ${config.metric === parent.config.metric ? fmt(s.best) : `${parent.config.metric} ${fmt(s.best)}`})`,
     `overridden: ${overrides.length ? overrides.join(', ') : 'nothing'}; inherited: ${inherited.join(', ') || 'the rest'}`,
     `decision: ${data.decision} (read-only; parent report ${data.parent_report} sha256 ${r.sha.slice(0, 12)})`,
+    p.artifacts ? `artifacts: ${p.artifacts.files.length} file(s) of ${parentSlug}'s best (${p.artifacts.run_id}) put in the tree` : '',
     chainBudgetLine(after),
     `next: ${data.next_action}`,
-  ].join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
   return { data, text };
 }
 

@@ -27,10 +27,15 @@ import { confidenceOf, gainPct } from '../reduce.ts';
 import { clip, fmt, pct, progressLine } from '../summary.ts';
 import { chainBudgetLine, safeChainStatus } from '../chain.ts';
 import { crashPoint } from '../faults.ts';
+import { pruneArtifacts, restoreBestArtifacts } from '../artifacts.ts';
+import { ensureScratch } from '../analysis.ts';
+import type { Evidence } from '../schema.ts';
 
 export interface LogInput {
   description: string;
   hypothesis?: string;
+  /** Files the hypothesis rests on (analysis.ts parseEvidence). */
+  evidence?: Evidence[];
   discard: boolean;
 }
 
@@ -38,6 +43,8 @@ export interface LogResult {
   line: ResultLine;
   commit: string | null;
   restored: string[];
+  /** Artifacts put back from the best run after a discard or crash. */
+  artifacts: { from: string | null; written: string[]; removed: string[] };
 }
 
 function measuredRun(exp: Experiment): RunRecord {
@@ -87,6 +94,7 @@ function resultLine(exp: Experiment, rec: RunRecord, input: LogInput): ResultLin
     duration_s: rec.duration_s,
     files: rec.files,
     rebaseline,
+    evidence: input.evidence ?? [],
   };
 }
 
@@ -97,7 +105,7 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
     const commit = rec.files.length ? await ws.keep(rec.files, msg, trailers(exp, rec.run_id, rec.primary)) : await ws.head();
     crashPoint('after-commit');
     event(exp, 'committed', { commit }, rec.run_id);
-    return { commit, restored: [] };
+    return { commit, restored: [], artifacts: { from: null, written: [], removed: [] } };
   }
   let restored: string[] = [];
   const prints = exp.state.fingerprints;
@@ -110,8 +118,10 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
   crashPoint('after-judges');
   const reverted = await ws.revert();
   crashPoint('after-revert');
-  event(exp, 'reverted', { files: reverted, judges: restored }, rec.run_id);
-  return { commit: null, restored };
+  // The tree holds the best's checkpoint again, not the discarded run's.
+  const artifacts = restoreBestArtifacts(exp, Date.parse(rec.started_at));
+  event(exp, 'reverted', { files: reverted, judges: restored, ...(artifacts.from ? { artifacts: artifacts.from } : {}) }, rec.run_id);
+  return { commit: null, restored, artifacts };
 }
 
 export async function logCommand(exp: Experiment, input: LogInput): Promise<LogResult> {
@@ -131,6 +141,8 @@ export async function logCommand(exp: Experiment, input: LogInput): Promise<LogR
     crashPoint('after-event');
     writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' });
     crashPoint('after-record');
+    pruneArtifacts(exp);
+    ensureScratch(exp.paths, formatRunId(exp.state.next_run));
     const t = currentTermination(exp);
     if (t.terminate && !exp.state.terminated_event) event(exp, 'terminated', { by: t.by, message: t.message }, rec.run_id);
     publishActive(exp, t);
@@ -168,12 +180,14 @@ export function logOutput(exp: Experiment, r: LogResult): { data: Record<string,
     chain_remaining: chain.remaining,
     runs: s.runs_total,
     ...(restored.length ? { restored_judges: restored } : {}),
+    ...(r.artifacts.from ? { artifacts_from: r.artifacts.from } : {}),
   };
   const text = [
     `${line.run_id} ${line.verdict.toUpperCase()}: ${line.reason}${commit ? ` [${String(commit).slice(0, 8)}]` : ''}`,
     `best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${pct(gainPct(s, config))}); confidence ${conf.value === null ? 'n/a' : `${conf.value.toFixed(1)}x ${conf.label}`}`,
     `health ${h.health}: ${h.reason}; ${progressLine(t)}`,
     restored.length ? `restored protected files: ${restored.join(' ')}` : '',
+    r.artifacts.from ? `artifacts: the best's (${r.artifacts.from}) are back in the tree` : '',
     t.terminate ? `STOP: ${t.message}. Next: /autoloop:chain` : `next: ${h.next_action}`,
     t.terminate ? chainBudgetLine(chain) : '',
   ].filter(Boolean);

@@ -28,6 +28,7 @@ import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type Outc
 import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, type Runner } from '../runners/index.ts';
 import { buildSources, readSample, type MetricSource } from '../sources/index.ts';
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
+import { artifactMatcher, collectArtifacts } from '../artifacts.ts';
 
 const MAX_SAMPLES = 100;
 
@@ -180,7 +181,8 @@ async function takeSamples(m: Measurement, sources: MetricSource[]): Promise<Out
     reading.warnings.forEach((w) => warnings.add(w));
     for (const [k, vs] of Object.entries(reading.metrics)) perMetric.set(k, [...(perMetric.get(k) ?? []), ...vs]);
     const primary = reading.metrics[config.metric];
-    if (!primary) break;
+    // A source that read nothing makes the run invalid (run-outcome.ts): no more samples.
+    if (!primary || reading.failures.length) break;
     m.record.samples.push(...primary);
     if (!needMoreSamples({ repeats: config.repeats, samples: m.record.samples, best, noise, direction: config.direction })) break;
   }
@@ -222,7 +224,9 @@ async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   const { config } = exp;
   // The judge must be the one fingerprinted when the segment opened.
   const integrity = exp.state.fingerprints ? changedFingerprints(exp.state.fingerprints, fingerprint(exp.root, config, Object.keys(exp.state.fingerprints.files))) : [];
-  const outside = ws.mode === 'git' ? await ws.outOfScopeChanges() : [];
+  // Artifacts (checkpoints) are the benchmark's output, put back by the engine: never an out-of-scope edit.
+  const isArtifact = artifactMatcher(config);
+  const outside = ws.mode === 'git' ? (await ws.outOfScopeChanges()).filter((p) => !isArtifact(p)) : [];
   m.record.files = await ws.changedInScope();
   const early = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity, outside, samples: [], last: null, sources: { labels: [], failures: [] } });
   if (early.phase === 'measured' && early.status === 'invalid') return apply(m, early, 'samples');
@@ -234,6 +238,9 @@ async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   if (o.phase === 'measured' && o.status === 'ok') {
     m.record.primary = center(m.record.samples);
     m.record.metrics[config.metric] = m.record.primary;
+    const kept = collectArtifacts(exp.root, exp.paths, config, m.id, m.started);
+    m.record.artifacts = kept.artifacts;
+    if (kept.warning) m.record.warnings.push(kept.warning);
   }
   if (apply(m, o, 'samples')) return true;
   return o.phase === 'measured' && o.status === 'ok' && config.checks ? runChecks(m, config.checks) : false;

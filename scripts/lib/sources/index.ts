@@ -1,7 +1,7 @@
 // Where the metrics of a sample come from: config field `sources`, a list of
 // specs (default: METRIC lines in the output). Adding a source: a module beside
-// metric-lines.ts exporting a factory and a zod spec (with a literal `kind`),
-// then its spec in spec.ts and one line in FACTORIES.
+// metric-lines.ts exporting a factory and a zod spec with a literal `kind`,
+// then its spec in spec.ts and one row in SOURCES.
 import { coverageSource } from './coverage.ts';
 import { googleBenchmarkSource } from './google-benchmark.ts';
 import { hyperfineSource } from './hyperfine.ts';
@@ -10,37 +10,56 @@ import { junitSource } from './junit.ts';
 import { metricLinesSource } from './metric-lines.ts';
 import { pytestBenchmarkSource } from './pytest-benchmark.ts';
 import { regexSource } from './regex.ts';
-import { tensorboardSource } from './tensorboard.ts';
 import type { SourceSpec } from './spec.ts';
+import { tensorboardSource } from './tensorboard.ts';
 import type { MetricSource, SampleOutput } from './types.ts';
 
 export type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 
 export { SourceSpec } from './spec.ts';
 
-type Factory<K extends SourceSpec['kind']> = (spec: Extract<SourceSpec, { kind: K }>) => MetricSource;
-const FACTORIES: { [K in SourceSpec['kind']]: Factory<K> } = {
-  'metric-lines': () => metricLinesSource(),
-  regex: regexSource,
-  json: jsonSource,
-  tensorboard: tensorboardSource,
-  junit: junitSource,
-  coverage: coverageSource,
-  hyperfine: hyperfineSource,
-  'google-benchmark': googleBenchmarkSource,
-  'pytest-benchmark': pytestBenchmarkSource,
+type Of<K extends SourceSpec['kind']> = Extract<SourceSpec, { kind: K }>;
+interface Row<K extends SourceSpec['kind']> {
+  build: (spec: Of<K>) => MetricSource;
+  /** The metric names the spec yields; 'any' for METRIC lines (whatever the benchmark prints). */
+  metrics: (spec: Of<K>) => string[] | 'any';
+}
+
+const JUNIT = ['tests', 'failures', 'errors', 'skipped', 'passed', 'time'];
+const COVERAGE = ['lines_pct', 'branches_pct', 'functions_pct', 'statements_pct'];
+
+/** Every source: how to build it, and which metrics it can give. */
+const SOURCES: { [K in SourceSpec['kind']]: Row<K> } = {
+  'metric-lines': { build: () => metricLinesSource(), metrics: () => 'any' },
+  regex: { build: regexSource, metrics: (s) => [s.metric] },
+  json: { build: jsonSource, metrics: (s) => Object.keys(s.metrics) },
+  tensorboard: { build: tensorboardSource, metrics: (s) => [s.metric] },
+  junit: { build: junitSource, metrics: (s) => JUNIT.map((m) => `${s.prefix ?? ''}${m}`) },
+  coverage: { build: coverageSource, metrics: (s) => COVERAGE.map((m) => `${s.prefix ?? ''}${m}`) },
+  hyperfine: { build: hyperfineSource, metrics: (s) => [s.metric] },
+  'google-benchmark': { build: googleBenchmarkSource, metrics: (s) => [s.metric] },
+  'pytest-benchmark': { build: pytestBenchmarkSource, metrics: (s) => [s.metric] },
 };
 
 export const DEFAULT_SOURCES: readonly SourceSpec[] = [{ kind: 'metric-lines' }];
 
 export function buildSource(spec: SourceSpec): MetricSource {
-  return (FACTORIES[spec.kind] as Factory<typeof spec.kind>)(spec);
+  return (SOURCES[spec.kind] as Row<typeof spec.kind>).build(spec);
 }
 
-/** METRIC lines are always read (first); the configured sources come after, and win for a metric both give. */
 export function buildSources(specs: readonly SourceSpec[] | undefined): MetricSource[] {
-  const rest = (specs ?? []).filter((s) => s.kind !== 'metric-lines');
-  return [...DEFAULT_SOURCES, ...rest].map(buildSource);
+  return (specs?.length ? specs : DEFAULT_SOURCES).map(buildSource);
+}
+
+/** The metrics these sources can give: a name list, or 'any' when METRIC lines are among them. */
+export function sourceMetrics(specs: readonly SourceSpec[] | undefined): string[] | 'any' {
+  const out = new Set<string>();
+  for (const spec of specs?.length ? specs : DEFAULT_SOURCES) {
+    const m = (SOURCES[spec.kind] as Row<typeof spec.kind>).metrics(spec);
+    if (m === 'any') return 'any';
+    m.forEach((x) => out.add(x));
+  }
+  return [...out];
 }
 
 /** What the sources found in one sample: each metric's values (several = several samples), and failures. */
@@ -59,7 +78,8 @@ export async function readSample(sources: readonly MetricSource[], sample: Sampl
   for (const s of sources) {
     const r = await s.read(sample);
     if (!r.ok) {
-      out.failures.push(`${s.label}: ${r.reason}`);
+      // Readers put their label first already; say it once.
+      out.failures.push(r.reason.startsWith(s.label) ? r.reason : `${s.label}: ${r.reason}`);
       continue;
     }
     out.warnings.push(...r.warnings);

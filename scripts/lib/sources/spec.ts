@@ -1,6 +1,6 @@
-// The config's `sources` entries, validated at the config boundary: one spec
-// per kind, each from its source's module. A new source adds its spec here and
-// its factory in index.ts.
+// The config's `sources` entries, validated at the config boundary: one table
+// of every source's spec, each an object with a literal `kind`. A new source
+// adds its spec here and its factory in index.ts.
 import { z } from 'zod';
 import { CoverageSourceSpec } from './coverage.ts';
 import { GoogleBenchmarkSourceSpec } from './google-benchmark.ts';
@@ -26,3 +26,4 @@ export const SourceSpec = z.discriminatedUnion('kind', [
   PytestBenchmarkSourceSpec,
 ]);
 export type SourceSpec = z.infer<typeof SourceSpec>;
+export type SourceSpecInput = z.input<typeof SourceSpec>;
