@@ -1,0 +1,218 @@
+// The domains beyond fast benchmarks, end to end through the bundled engine on
+// real git repositories: an ML-style loop whose mutable file is the one the
+// benchmark runs (with a protected evaluation it imports), checkpoints kept as
+// artifacts and restored after a discard or crash, evidence behind a
+// hypothesis, and a follow-up that starts from the parent's best checkpoint.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { engine, git, ledger, makeRepo } from './helpers/engine.ts';
+
+const EVAL = `// The protected evaluation: the validation loss of a trained weight.
+module.exports = function evaluate(w) { return (w - 3) ** 2 + 0.1; };
+`;
+
+/** A trainer: gradient steps towards w = 3 (from the checkpoint when RESUME), a checkpoint, "val_loss: …". */
+function trainer(lr: number, opts: { crash?: boolean; resume?: boolean } = {}): string {
+  return `const fs = require('node:fs');
+const evaluate = require('./eval.js');
+const LR = ${lr};
+let w = 0;
+if (${opts.resume ? 'true' : 'false'} && fs.existsSync('ckpt/model.json')) w = JSON.parse(fs.readFileSync('ckpt/model.json', 'utf8')).w;
+fs.mkdirSync('ckpt', { recursive: true });
+${opts.crash ? "fs.writeFileSync('ckpt/model.json', 'half-written'); fs.writeFileSync('ckpt/optimizer.bin', 'x'); throw new Error('CUDA out of memory');" : ''}
+for (let i = 0; i < 10; i++) w -= LR * 2 * (w - 3);
+fs.writeFileSync('ckpt/model.json', JSON.stringify({ w }));
+console.log('epoch 1 val_loss: 9.99');
+console.log('epoch 2 val_loss: ' + evaluate(w).toFixed(6));
+`;
+}
+
+const REGEX = 'regex:val_loss=val_loss: ([0-9.eE+-]+)';
+const expDir = (repo: string, slug: string) => path.join(repo, '.autoloop', 'experiments', slug);
+const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+const ckptW = (file: string) => (JSON.parse(fs.readFileSync(file, 'utf8')) as { w: number }).w;
+
+function mlRepo(lr = 0.1): string {
+  return makeRepo({ 'train.js': trainer(lr), 'eval.js': EVAL, '.gitignore': 'ckpt/\n' });
+}
+
+function initMl(repo: string, slug = 'ml', extra: string[] = []) {
+  return engine(
+    'init-experiment',
+    ['--name', slug, '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'train.js', '--protect', 'eval.js', '--source', REGEX, '--artifacts', 'ckpt/**', '--json', ...extra],
+    repo,
+  );
+}
+
+function step(repo: string, description: string, train?: string, logArgs: string[] = []) {
+  if (train !== undefined) fs.writeFileSync(path.join(repo, 'train.js'), train);
+  const run = engine('run-experiment', ['--json'], repo);
+  const log = engine('log-experiment', ['--description', description, '--json', ...logArgs], repo);
+  return { run, log };
+}
+
+describe('an ML loop whose mutable file is the one the benchmark runs', () => {
+  it('states mutable and protected files in one line; the hooks protect the evaluation, not the trainer', () => {
+    const repo = mlRepo();
+    const text = engine('init-experiment', ['--name', 'ml', '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'train.js', '--protect', 'eval.js', '--source', REGEX], repo);
+    expect(text.code).toBe(0);
+    const line = text.stdout.split('\n').filter((l) => l.startsWith('mutable:'));
+    expect(line).toEqual(['mutable: train.js (run by the commands) · protected (never edit): eval.js']);
+    expect(text.stdout).not.toContain('warning');
+    const active = JSON.parse(read(repo, '.autoloop/active.json')) as { protect: string[]; scope: string[]; writable: string[] };
+    expect(active.protect).toEqual(['eval.js']);
+    expect(active.scope).toEqual(['train.js']);
+    expect(active.writable).toContain('.autoloop/experiments/ml/scratch');
+    expect(fs.existsSync(path.join(expDir(repo, 'ml'), 'scratch', 'r0001'))).toBe(true);
+  });
+
+  it('runs keep, discard and crash, with the best checkpoint back in the tree after the discard and the crash', () => {
+    const repo = mlRepo(0.1);
+    const init = initMl(repo);
+    expect(init.code).toBe(0);
+    expect(init.json).toMatchObject({ mutable: ['train.js'], protect: ['eval.js'], warnings: [] });
+
+    const base = step(repo, 'baseline');
+    expect(base.run.json).toMatchObject({ status: 'ok' });
+    expect(base.log.json).toMatchObject({ verdict: 'keep' });
+    expect(fs.existsSync(path.join(expDir(repo, 'ml'), 'runs/r0001/artifacts/ckpt/model.json'))).toBe(true);
+
+    // The last match is the metric (epoch 2), not the first.
+    const better = step(repo, 'raise the learning rate', trainer(0.2), ['--hypothesis', 'ten steps at 0.1 stop short of the minimum']);
+    expect(better.run.json).toMatchObject({ status: 'ok' });
+    expect(better.run.json?.primary as number).toBeCloseTo((3 * 0.6 ** 10) ** 2 + 0.1, 6);
+    expect(better.log.json).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'show', '--name-only', '--format=', 'HEAD')).toBe('train.js');
+    const bestW = ckptW(path.join(repo, 'ckpt/model.json'));
+    expect(bestW).toBeGreaterThan(2.98);
+
+    const worse = step(repo, 'lower the learning rate', trainer(0.05));
+    expect(worse.log.json).toMatchObject({ verdict: 'discard', artifacts_from: 'r0002' });
+    expect(read(repo, 'train.js')).toBe(trainer(0.2));
+    expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(bestW);
+    // The discarded run's copy is kept for analysis (artifacts_keep 2), under its own run.
+    expect(ckptW(path.join(expDir(repo, 'ml'), 'runs/r0003/artifacts/ckpt/model.json'))).toBeLessThan(2);
+
+    const crash = step(repo, 'bigger batch', trainer(0.2, { crash: true }));
+    expect(crash.run.json).toMatchObject({ status: 'crash' });
+    expect(crash.log.json).toMatchObject({ verdict: 'crash', artifacts_from: 'r0002' });
+    expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(bestW);
+    expect(fs.existsSync(path.join(repo, 'ckpt/optimizer.bin'))).toBe(false);
+
+    // Restored checkpoints never count as out-of-scope changes: the next run is measured.
+    fs.writeFileSync(path.join(repo, 'train.js'), trainer(0.2));
+    const again = engine('run-experiment', ['--json'], repo);
+    expect(again.json).toMatchObject({ status: 'ok' });
+    expect(engine('log-experiment', ['--description', 'rebaseline', '--json'], repo).code).toBe(0);
+
+    const report = engine('report', [], repo).stdout;
+    expect(report).toContain('- **Best artifacts:** `.autoloop/experiments/ml/runs/r0002/artifacts/` (r0002: ckpt/model.json)');
+    const status = engine('status', ['--json'], repo).json;
+    expect(status).toMatchObject({ best_artifacts: { run_id: 'r0002', dir: '.autoloop/experiments/ml/runs/r0002/artifacts' } });
+  });
+
+  it('prunes old runs\' artifacts but never the best\'s', () => {
+    const repo = mlRepo(0.2);
+    expect(initMl(repo, 'ml', ['--artifacts-keep', '1']).code).toBe(0);
+    step(repo, 'baseline');
+    for (const lr of [0.05, 0.04, 0.03]) expect(step(repo, `lr ${lr}`, trainer(lr)).log.json).toMatchObject({ verdict: 'discard' });
+    const kept = fs.readdirSync(path.join(expDir(repo, 'ml'), 'runs')).filter((r) => fs.existsSync(path.join(expDir(repo, 'ml'), 'runs', r, 'artifacts')));
+    expect(kept).toEqual(['r0001', 'r0004']);
+  });
+
+  it('keeps no artifacts past the size cap, and says so', () => {
+    const repo = makeRepo({ 'train.js': "require('node:fs').mkdirSync('ckpt',{recursive:true}); require('node:fs').writeFileSync('ckpt/big.bin', Buffer.alloc(2*1024*1024)); console.log('val_loss: 1')", '.gitignore': 'ckpt/\n' });
+    expect(engine('init-experiment', ['--name', 'cap', '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'train.js', '--source', REGEX, '--artifacts', 'ckpt/**', '--artifacts-max-mb', '1', '--repeats', '1'], repo).code).toBe(0);
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok' });
+    const rec = JSON.parse(read(repo, '.autoloop/experiments/cap/runs/r0001/result.json')) as { artifacts: unknown; warnings: string[] };
+    expect(rec.artifacts).toBeNull();
+    expect(rec.warnings.join('\n')).toMatch(/artifacts: 2\.0 MiB is over artifacts_max_mb \(1\); none kept/);
+  });
+
+  it('records the evidence a hypothesis rests on, and the report pairs it with the outcome', () => {
+    const repo = mlRepo(0.1);
+    expect(initMl(repo).code).toBe(0);
+    step(repo, 'baseline');
+    const scratch = path.join(expDir(repo, 'ml'), 'scratch', 'r0002');
+    expect(fs.existsSync(scratch)).toBe(true);
+    expect(fs.existsSync(path.join(expDir(repo, 'ml'), 'scratch', 'PLAN-TEMPLATE.md'))).toBe(true);
+    fs.writeFileSync(path.join(scratch, 'grad-norms.txt'), 'step 10: w=2.68, still moving\n');
+    const ev = '.autoloop/experiments/ml/scratch/r0002/grad-norms.txt';
+    fs.writeFileSync(path.join(repo, 'train.js'), trainer(0.2));
+    expect(engine('run-experiment', [], repo).code).toBe(0);
+    const missing = engine('log-experiment', ['--description', 'lr', '--evidence', 'nope.txt'], repo);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe('log-experiment: --evidence nope.txt: no such file (write the diagnostic\'s output first)');
+    const log = engine('log-experiment', ['--description', 'raise lr', '--hypothesis', 'training stops short of the minimum', '--evidence', `${ev}:w still moving at the last step`], repo);
+    expect(log.code).toBe(0);
+    const line = ledger(repo, 'ml').find((l) => l.type === 'result' && l.run_id === 'r0002') as { evidence: { file: string; what: string; sha256: string }[] };
+    expect(line.evidence).toEqual([{ file: ev, what: 'w still moving at the last step', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown as string }]);
+    const report = engine('report', [], repo).stdout;
+    expect(report).toContain(`- r0002 keep: training stops short of the minimum → improved`);
+    expect(report).toContain(`evidence: \`${ev}\` (w still moving at the last step)`);
+  });
+});
+
+describe('which files judge the metric', () => {
+  it('warns when the evaluation code itself is in the scope', () => {
+    const repo = makeRepo({ 'eval.js': "console.log('METRIC score=1')\n", 'lib.js': '\n' });
+    const r = engine('init-experiment', ['--name', 'w', '--metric', 'score', '--direction', 'lower', '--command', 'node eval.js', '--scope', '*.js'], repo);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('mutable: *.js (incl. eval.js, run by the commands) · protected (never edit): none found in the commands; add --protect');
+    expect(r.stdout).toMatch(/warning: eval\.js looks like evaluation code and is in the scope/);
+  });
+
+  it('keeps the benchmark a judge under the default whole-repository scope', () => {
+    const repo = makeRepo({ 'bench.js': "console.log('METRIC score=1')\n" });
+    const r = engine('init-experiment', ['--name', 'd', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.js', '--json'], repo);
+    expect(r.json).toMatchObject({ protect: ['bench.js'], mutable: [] });
+  });
+
+  it('lets --protect win over the scope', () => {
+    const repo = makeRepo({ 'src/train.js': '\n', 'src/eval.js': '\n' });
+    const r = engine('init-experiment', ['--name', 'p', '--metric', 'm', '--direction', 'lower', '--command', 'node src/train.js src/eval.js', '--scope', 'src/**', '--protect', 'src/eval.js', '--json'], repo);
+    expect(r.json).toMatchObject({ protect: ['src/eval.js'], mutable: ['src/train.js'] });
+  });
+});
+
+describe('a follow-up that starts from the parent\'s best checkpoint', () => {
+  it('copies the best artifacts into the tree at chain time, on record, and the child resumes from them', () => {
+    const repo = makeRepo({ 'train.js': trainer(0.1, { resume: true }), 'eval.js': EVAL, '.gitignore': 'ckpt/\n' });
+    // One sample per run: a resuming trainer changes its own starting point.
+    expect(initMl(repo, 'a', ['--max-runs', '3', '--repeats', '1']).code).toBe(0);
+    step(repo, 'baseline');
+    // Resuming from the checkpoint, each run trains further: keep.
+    expect(step(repo, 'train on, faster', trainer(0.15, { resume: true })).log.json).toMatchObject({ verdict: 'keep' });
+    const bestW = ckptW(path.join(repo, 'ckpt/model.json'));
+    expect(step(repo, 'diverge', trainer(1.1, { resume: true })).log.json).toMatchObject({ verdict: 'discard', should_terminate: true });
+    expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(bestW);
+
+    // Someone removes the checkpoint; the chain puts the best's back.
+    fs.rmSync(path.join(repo, 'ckpt'), { recursive: true });
+    const chain = engine('chain', ['--from', 'a', '--name', 'b', '--rationale', 'fine-tune from the best checkpoint', '--max-runs', '5', '--artifacts-from-parent', '--json'], repo);
+    expect(chain.code).toBe(0);
+    expect(chain.json).toMatchObject({ artifacts_from: 'a/r0002', artifacts: ['ckpt/model.json'] });
+    expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(bestW);
+    const ev = ledger(repo, 'b').find((l) => l.type === 'event' && l.event === 'artifacts');
+    expect(ev).toMatchObject({ data: { from: 'a', run_id: 'r0002', files: ['ckpt/model.json'] } });
+    const decision = JSON.parse(read(repo, '.autoloop/experiments/b/chain-decision.json')) as Record<string, unknown>;
+    expect(decision.parent_artifacts).toEqual({ run_id: 'r0002', dir: '.autoloop/experiments/a/runs/r0002/artifacts', files: ['ckpt/model.json'] });
+
+    // The child's baseline trains on from the parent's best: better than the parent's best.
+    const parentBest = (engine('status', ['--experiment', 'a', '--json'], repo).json as { best: number }).best;
+    const base = step(repo, 'baseline');
+    expect(base.log.json).toMatchObject({ verdict: 'keep' });
+    expect(base.run.json?.primary as number).toBeLessThan(parentBest);
+  });
+
+  it('refuses --artifacts-from-parent when the parent kept none', () => {
+    const repo = makeRepo({ 'train.js': "console.log('val_loss: 1')\n" });
+    expect(engine('init-experiment', ['--name', 'a', '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'train.js', '--source', REGEX, '--max-runs', '1'], repo).code).toBe(0);
+    step(repo, 'baseline');
+    const r = engine('chain', ['--from', 'a', '--name', 'b', '--rationale', 'x', '--artifacts-from-parent'], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('chain: "a" kept no artifacts of its best run (r0001): leave out --artifacts-from-parent');
+    expect(fs.existsSync(expDir(repo, 'b'))).toBe(false);
+  });
+});
