@@ -55,6 +55,11 @@ describe('benchmarkOutcome', () => {
     const other = benchmarkOutcome(facts({ samples: [], sources: { labels: ['json out.json#$.ms'], failures: ['json out.json#$.ms: no such file'] } }));
     expect(other.phase === 'measured' && other.reason).toBe('metric ms was found by no source: json out.json#$.ms (json out.json#$.ms: no such file)');
   });
+
+  it('is invalid when the primary was read but another source found nothing (a guardrail cannot be judged without it)', () => {
+    const o = benchmarkOutcome(facts({ samples: [1], sources: { labels: ['METRIC lines', 'json m.json'], failures: ['json m.json: m.json was not written'] } }));
+    expect(o).toMatchObject({ status: 'invalid', reason: 'source found nothing: json m.json: m.json was not written' });
+  });
 });
 
 describe('sampleEndsRun', () => {

@@ -18,10 +18,11 @@ const put = (file, data) => { fs.mkdirSync(require('node:path').dirname(file), {
 console.log('METRIC always=1');
 if (mode !== 'none') {
   const k = Number(mode);
-  const mem = Number(fs.readFileSync('mem.txt', 'utf8'));
+  const memText = fs.readFileSync('mem.txt', 'utf8').trim();
+  const mem = Number(memText);
   console.log('step 1 loss: 9.0');
   console.log('step 2 loss: ' + (0.5 * k));
-  put('out/m.json', JSON.stringify({ eval: { acc: 0.9 }, mem }));
+  if (memText !== 'none') put('out/m.json', JSON.stringify({ eval: { acc: 0.9 }, mem }));
   fs.copyFileSync('tb.bin', 'runs/events.out.tfevents.1');
   put('reports/junit.xml', '<?xml version="1.0"?><testsuites tests="5" failures="1" errors="0"><testsuite name="s" tests="5" failures="1" errors="0" skipped="1"><testcase name="a"/></testsuite></testsuites>');
   put('coverage/coverage-summary.json', JSON.stringify({ total: { lines: { total: 10, covered: 8 }, branches: { total: 4, covered: 1 }, functions: { total: 2, covered: 2 }, statements: { total: 10, covered: 8 } } }));
@@ -98,7 +99,7 @@ describe('metric sources through the engine', () => {
     const run = engine('run-experiment', ['--json'], dir);
     expect(run.json).toMatchObject({ status: 'invalid' });
     const reason = record(dir, 'empty', 'r0001').reason;
-    expect(reason).toMatch(/^source found nothing: /);
+    expect(reason).toMatch(/^metric loss was found by no source: /);
     for (const label of ['regex /loss: ([0-9.eE+-]+)/ matched nothing in the output', 'json out/m.json: out/m.json was not written', 'tensorboard runs', 'junit reports/junit.xml: reports/junit.xml was not written', 'coverage coverage/coverage-summary.json', 'hyperfine hyperfine.json: hyperfine.json was not written', 'google-benchmark gb.json', 'pytest-benchmark pb.json']) {
       expect(reason).toContain(label);
     }
@@ -117,8 +118,15 @@ describe('metric sources through the engine', () => {
     const log = engine('log-experiment', ['--description', 'halve the loss, double the cache', '--json'], dir);
     expect(log.json?.verdict).toBe('discard');
     expect(String(log.json?.reason)).toMatch(/mem/);
+    // The guardrail's file is not rewritten (the last run's is stale): the run is invalid, not judged without it.
+    fs.writeFileSync(path.join(dir, 'mode.txt'), '0.5\n');
+    fs.writeFileSync(path.join(dir, 'mem.txt'), 'none\n');
+    const blind = engine('run-experiment', ['--json'], dir);
+    expect(blind.json).toMatchObject({ status: 'invalid' });
+    expect(record(dir, 'guard', 'r0003').reason).toBe('source found nothing: json out/m.json: out/m.json is stale (last written before this sample started)');
+    expect(engine('log-experiment', ['--description', 'drop the memory report', '--json'], dir).json).toMatchObject({ verdict: 'invalid' });
     const r = ledger(dir, 'guard').filter((l) => l.type === 'result').map((l) => l.verdict);
-    expect(r).toEqual(['keep', 'discard']);
+    expect(r).toEqual(['keep', 'discard', 'invalid']);
   });
 
   it('refuses at init a metric no configured source gives, and a bad --source in one line', () => {

@@ -72,9 +72,9 @@ export function benchmarkOutcome(f: BenchmarkFacts): Outcome {
   if (o.timedOut) return measured('timeout', `timed out after ${f.timeoutS}s (process group killed)`, o.tail);
   if (o.spawnError) return measured('crash', `could not start: ${o.spawnError}`, o.tail);
   if (o.exitCode !== 0) return measured('crash', `exit code ${o.exitCode}${o.signal ? ` (${o.signal})` : ''}`, o.tail);
+  if (!f.samples.length) return measured('invalid', missingMetric(f.metric, f.sources), o.tail);
   // Every configured source is there for a metric the decision reads: one that found nothing voids the run.
   if (f.sources.failures.length) return measured('invalid', `source found nothing: ${f.sources.failures.join('; ')}`, o.tail);
-  if (!f.samples.length) return measured('invalid', missingMetric(f.metric, f.sources), o.tail);
   return measured('ok', `${f.samples.length} sample${f.samples.length > 1 ? 's' : ''}`);
 }
 

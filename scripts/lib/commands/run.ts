@@ -181,9 +181,10 @@ async function takeSamples(m: Measurement, sources: MetricSource[]): Promise<Out
     reading.warnings.forEach((w) => warnings.add(w));
     for (const [k, vs] of Object.entries(reading.metrics)) perMetric.set(k, [...(perMetric.get(k) ?? []), ...vs]);
     const primary = reading.metrics[config.metric];
-    // A source that read nothing makes the run invalid (run-outcome.ts): no more samples.
-    if (!primary || reading.failures.length) break;
+    if (!primary) break;
     m.record.samples.push(...primary);
+    // A source that read nothing makes the run invalid (run-outcome.ts): no more samples.
+    if (reading.failures.length) break;
     if (!needMoreSamples({ repeats: config.repeats, samples: m.record.samples, best, noise, direction: config.direction })) break;
   }
   if (progress) {
