@@ -8,6 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { engine, git, ledger, makeRepo } from './helpers/engine.ts';
 
+// Many real engine calls in one test: a guard against a hang, not a speed limit (the machine may be loaded).
+const HANG_GUARD = { timeout: 600_000 };
+
 const EVAL = `// The protected evaluation: the validation loss of a trained weight.
 module.exports = function evaluate(w) { return (w - 3) ** 2 + 0.1; };
 `;
@@ -52,7 +55,7 @@ function step(repo: string, description: string, train?: string, logArgs: string
   return { run, log };
 }
 
-describe('an ML loop whose mutable file is the one the benchmark runs', () => {
+describe('an ML loop whose mutable file is the one the benchmark runs', HANG_GUARD, () => {
   it('states mutable and protected files in one line; the hooks protect the evaluation, not the trainer', () => {
     const repo = mlRepo();
     const text = engine('init-experiment', ['--name', 'ml', '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'train.js', '--protect', 'eval.js', '--source', REGEX], repo);
@@ -154,7 +157,7 @@ describe('an ML loop whose mutable file is the one the benchmark runs', () => {
   });
 });
 
-describe('which files judge the metric', () => {
+describe('which files judge the metric', HANG_GUARD, () => {
   it('warns when the evaluation code itself is in the scope', () => {
     const repo = makeRepo({ 'eval.js': "console.log('METRIC score=1')\n", 'lib.js': '\n' });
     const r = engine('init-experiment', ['--name', 'w', '--metric', 'score', '--direction', 'lower', '--command', 'node eval.js', '--scope', '*.js'], repo);
@@ -176,7 +179,7 @@ describe('which files judge the metric', () => {
   });
 });
 
-describe('a follow-up that starts from the parent\'s best checkpoint', () => {
+describe('a follow-up that starts from the parent\'s best checkpoint', HANG_GUARD, () => {
   it('copies the best artifacts into the tree at chain time, on record, and the child resumes from them', () => {
     const repo = makeRepo({ 'train.js': trainer(0.1, { resume: true }), 'eval.js': EVAL, '.gitignore': 'ckpt/\n' });
     // One sample per run: a resuming trainer changes its own starting point.

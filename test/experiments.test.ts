@@ -4,7 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { engine, git, initValue, iterate, setValue, valueRepo } from './helpers/engine.ts';
 
-describe('two experiments in one repository', () => {
+// Many real engine calls in one test: a guard against a hang, not a speed limit (the machine may be loaded).
+const HANG_GUARD = { timeout: 600_000 };
+
+describe('two experiments in one repository', HANG_GUARD, () => {
   it('lists both, and reports on the one whose branch is not checked out', () => {
     const repo = valueRepo('100');
     expect(initValue(repo).code).toBe(0);

@@ -9,6 +9,9 @@ import path from 'node:path';
 import { engine, git, ledger, makeRepo } from './helpers/engine.ts';
 import { PROJECT } from './helpers/repo.ts';
 
+// Many real engine calls in one test: a guard against a hang, not a speed limit (the machine may be loaded).
+const HANG_GUARD = { timeout: 600_000 };
+
 // What the benchmark writes, keyed by what mode.txt (in scope) holds: "none"
 // writes nothing but a METRIC line; a number scales every figure.
 const BENCH = `
@@ -59,7 +62,7 @@ function init(dir: string, name: string, metric: string, direction: string, sour
 const record = (dir: string, slug: string, id: string) =>
   JSON.parse(fs.readFileSync(path.join(dir, '.autoloop/experiments', slug, 'runs', id, 'result.json'), 'utf8')) as { status: string; reason: string; samples: number[]; metrics: Record<string, number> };
 
-describe('metric sources through the engine', () => {
+describe('metric sources through the engine', HANG_GUARD, () => {
   it('reads every kind in one run: each metric from the source the config names', () => {
     const dir = repo();
     expect(init(dir, 'all', 'loss', 'lower', SOURCES).code).toBe(0);
