@@ -55,7 +55,10 @@ describe('sources', () => {
     fs.writeFileSync(log, `${before}noise\nMETRIC ms=2.5\nMETRIC n=3\nMETRIC bad=x\n`);
     const sources = buildSources(undefined);
     expect(sources.map((s) => s.label)).toEqual(['METRIC lines']);
-    expect(buildSources([{ kind: 'junit', file: 'j.xml' }]).map((s) => s.label)[0]).toBe('METRIC lines');
+    // Configured sources replace METRIC lines: a benchmark cannot print a METRIC line
+    // to stand in for a metric its configured source did not find.
+    expect(buildSources([{ kind: 'junit', file: 'j.xml' }]).map((s) => s.label)).toEqual(['junit j.xml']);
+    expect(buildSources([{ kind: 'metric-lines' }, { kind: 'junit', file: 'j.xml' }]).map((s) => s.label)).toEqual(['METRIC lines', 'junit j.xml']);
     const r = await readSample(sources, { cwd: dir, log: { file: log, start: before.length, end: fs.statSync(log).size }, startedAtMs: Date.now() });
     expect(r.metrics).toEqual({ ms: [2.5], n: [3] });
     expect(r.warnings.length).toBe(1);
