@@ -341,7 +341,9 @@ describe('safety under kills and concurrency', () => {
 
   it('refuses a second engine call while one runs, and takes over a dead lock', async () => {
     const repo = valueRepo('100');
-    initValue(repo, ['--timeout', '3', '--grace', '0.2']);
+    // The first run lasts until it is interrupted, so the second call meets it
+    // however slowly a busy machine starts it.
+    initValue(repo, ['--timeout', '600', '--grace', '0.2']);
     iterate(repo, 'baseline');
     setValue(repo, '1 slow');
     const first = engineAsync('run-experiment', [], repo);
@@ -349,9 +351,10 @@ describe('safety under kills and concurrency', () => {
     const second = engine('run-experiment', [], repo);
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/another autoloop command/);
-    await new Promise((r) => first.on('exit', r));
+    const exited = new Promise((r) => first.on('exit', r));
+    first.kill('SIGINT');
+    await exited;
     fs.rmSync(path.join(repo, '.pids'));
-    engine('log-experiment', ['--description', 'slow'], repo);
 
     fs.writeFileSync(path.join(expDir(repo), 'lock'), JSON.stringify({ pid: 999_999_9, owner: 'ghost', started_at: 'x' }));
     setValue(repo, '90');
