@@ -36,7 +36,7 @@ try {
   const P = path.join(tmp, 'project');
   for (const d of ['bench', 'src', '.git']) fs.mkdirSync(path.join(P, d), { recursive: true });
   const ctx: GuardContext = {
-    policy: { projectDir: P, protect: ['bench/bench.mjs'], writable: [], scope: ['src/**'] },
+    policy: { projectDir: P, protect: ['bench/bench.mjs'], writable: [], scope: ['src/**'], scratch: '.autoloop/experiments/b/scratch' },
     cwd: P,
     env: { HOME: path.join(tmp, 'home'), CLAUDE_PROJECT_DIR: P },
     pluginRoot: null,
