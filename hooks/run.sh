@@ -5,6 +5,19 @@
 # nothing: no Node start, not even a read of stdin. Only shell builtins run
 # before the exec.
 
+# The status line needs a command that outlives updates, but the plugin's
+# folder name carries its version. At each session start, point a launcher in
+# the plugin's data folder (one path for every version) at this copy:
+# `sh ~/.claude/plugins/data/autoloop-autoloop/statusline.sh`. Builtins only.
+if [ "$1" = session-start ] && [ -d "${CLAUDE_PLUGIN_DATA:-}" ] && [ -n "${CLAUDE_PLUGIN_ROOT:-}" ]; then
+  printf '%s\n' "$CLAUDE_PLUGIN_ROOT" >"$CLAUDE_PLUGIN_DATA/plugin-root" 2>/dev/null
+  printf '%s\n' '#!/bin/sh' \
+    '# autoloop status line; rewritten at each session start to run the current plugin copy.' \
+    'read -r root <"${0%/*}/plugin-root" 2>/dev/null || exit 0' \
+    '[ -f "$root/dist/statusline.mjs" ] && command -v node >/dev/null 2>&1 || exit 0' \
+    'exec node "$root/dist/statusline.mjs"' >"$CLAUDE_PLUGIN_DATA/statusline.sh" 2>/dev/null
+fi
+
 # The engine keeps its state at the repository's top; the session may have
 # started in a subdirectory. Walk up, stopping at the repository's top. A
 # relative or odd directory is made absolute first, and every step must make

@@ -159,11 +159,12 @@ function ensureChromium(): string {
   if (found) return found;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (root && fs.existsSync('/usr/bin/apt-get')) {
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', timeout: 300_000 });
-    spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'ignore', timeout: 600_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    console.log('autoloop tests: installing Debian\'s chromium (apt-get install -y --no-install-recommends chromium) to screenshot the HTML dashboard; first run only.');
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', timeout: 600_000 });
+    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'ignore', timeout: 900_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   }
   const bin = findChromium();
-  if (!bin) throw new Error('chromium is not installed and could not be installed here: apt-get install -y chromium');
+  if (!bin) throw new Error('chromium is not installed and could not be installed here: apt-get install -y --no-install-recommends chromium');
   return bin;
 }
 
@@ -187,7 +188,7 @@ function screenshot(html: string, work: string): Image {
       '--window-size=1200,900',
       `file://${html}`,
     ],
-    { encoding: 'utf8', timeout: 90_000 },
+    { encoding: 'utf8', timeout: 600_000 },
   );
   if (!fs.existsSync(png)) throw new Error(`chromium wrote no screenshot (exit ${r.status}): ${(r.stderr ?? '').slice(-800)}`);
   return readPng(fs.readFileSync(png));
@@ -202,13 +203,13 @@ let full: { dir: string; syn: Synthetic; html: string; text: string };
 let empty: { dir: string; html: string; text: string };
 
 function renderTo(dir: string, file: string): string {
-  const r = spawnSync(process.execPath, [...command('dashboard'), '--cwd', dir, '--html', file], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...command('dashboard'), '--cwd', dir, '--html', file], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) throw new Error(`dashboard --html failed (${r.status}): ${r.stderr}`);
   return fs.readFileSync(file, 'utf8');
 }
 
 // First use on a fresh machine may install chromium: give that its own long timeout.
-beforeAll(() => void ensureChromium(), 900_000);
+beforeAll(() => void ensureChromium(), 1_800_000);
 
 beforeAll(() => {
   work = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-html-')));

@@ -122,7 +122,7 @@ function hook(event: Event, input: unknown, env: Record<string, string> = {}): H
     cwd: project,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch, CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: project, ...env },
     encoding: 'utf8',
-    timeout: 20_000,
+    timeout: 300_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -184,13 +184,8 @@ describe('run.sh: projects without autoloop', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('run.sh waited for stdin')), 5000);
-      child.on('exit', (c) => {
-        clearTimeout(t);
-        resolve(c);
-      });
-    });
+    // A shim that read stdin would never exit; the test's own timeout ends it.
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     child.stdin.destroy();
     expect(code).toBe(0);
     expect(out).toBe('');

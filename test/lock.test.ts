@@ -112,24 +112,40 @@ describe('acquireLock', () => {
     // A lock left by a process that is gone.
     const dead = await runChild('process.stdout.write(String(process.pid))');
     fs.writeFileSync(file, JSON.stringify({ pid: Number(dead.stdout), owner: 'dead', started_at: '', token: 'old' }));
+    // Barriers instead of a start time, so that a busy machine cannot spread the
+    // racers out: all start together once every one is ready, and the winner
+    // holds the lock until every racer has tried (the deadline only ends a hang).
+    const racers = 6;
+    const barrier = path.join(dir, 'barrier');
+    fs.mkdirSync(barrier);
     const racer = `
+      const fs = await import('node:fs');
       const { acquireLock } = await import(${JSON.stringify(LOCK)});
-      const go = Number(process.env.GO);
-      while (Date.now() < go) {}
+      const barrier = ${JSON.stringify(barrier)};
+      const nap = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      const deadline = Date.now() + 600_000;
+      const waitFor = (prefix) => {
+        while (fs.readdirSync(barrier).filter((f) => f.startsWith(prefix)).length < ${racers} && Date.now() < deadline) nap();
+      };
+      fs.writeFileSync(barrier + '/ready-' + process.pid, '');
+      waitFor('ready-');
+      let said;
       try {
         const l = acquireLock(${JSON.stringify(file)}, 'racer');
-        process.stdout.write('won ' + JSON.stringify(l.tookOver));
-        await new Promise((r) => setTimeout(r, 1500));
+        said = 'won ' + JSON.stringify(l.tookOver);
+        fs.writeFileSync(barrier + '/tried-' + process.pid, '');
+        waitFor('tried-');
         l.release();
       } catch (e) {
-        process.stdout.write('refused ' + e.message);
+        said = 'refused ' + e.message;
+        fs.writeFileSync(barrier + '/tried-' + process.pid, '');
       }
+      process.stdout.write(said);
     `;
-    const go = String(Date.now() + 2500);
-    const results = await Promise.all(Array.from({ length: 6 }, () => runChild(racer, { GO: go })));
+    const results = await Promise.all(Array.from({ length: racers }, () => runChild(racer)));
     const outs = results.map((r) => r.stdout);
     expect(outs.filter((o) => o.startsWith('won')), outs.join('\n')).toHaveLength(1);
-    expect(outs.filter((o) => o.startsWith('refused')), outs.join('\n')).toHaveLength(5);
+    expect(outs.filter((o) => o.startsWith('refused')), outs.join('\n')).toHaveLength(racers - 1);
     expect(fs.existsSync(file)).toBe(false);
   });
 });

@@ -244,20 +244,33 @@ describe('paths the content names', () => {
 });
 
 describe('dependencies an install runs npm ci on', () => {
-  it('package.json does not depend on the Claude Code CLI', () => {
+  // Everything the plugin runs is bundled in dist/; what a clone needs lives in
+  // the dev/ workspace, which a plugin install does not bring (install.test.ts).
+  it('the plugin itself lists no npm dependency', () => {
     const pkg = JSON.parse(read('package.json'));
     for (const field of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
+      expect(Object.keys(pkg[field] ?? {}), field).toEqual([]);
+    }
+    expect(pkg.workspaces).toEqual(['dev']);
+  });
+
+  it('package.json does not depend on the Claude Code CLI', () => {
+    const pkg = JSON.parse(read('package.json'));
+    const dev = JSON.parse(read('dev/package.json'));
+    for (const field of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
       expect(Object.keys(pkg[field] ?? {}), field).not.toContain('@anthropic-ai/claude-code');
+      expect(Object.keys(dev[field] ?? {}), `dev/ ${field}`).not.toContain('@anthropic-ai/claude-code');
     }
   });
 
   // No `resolved` is required: npm here is set to omit registry URLs from the
   // lockfile (so no registry host is committed); Claude Code's `npm ci` then
   // resolves from the user's own registry and still checks the integrity hash.
-  it('package-lock.json exists and pins every package with an integrity hash', () => {
+  it('package-lock.json exists and pins every registry package with an integrity hash', () => {
     expect(fs.existsSync(path.join(root, 'package-lock.json'))).toBe(true);
     const lock = JSON.parse(read('package-lock.json'));
-    const packages = Object.entries<Record<string, unknown>>(lock.packages ?? {}).filter(([k]) => k !== '');
+    // The dev/ workspace and its link are folders of this repository, not downloads.
+    const packages = Object.entries<Record<string, unknown>>(lock.packages ?? {}).filter(([k, v]) => k.startsWith('node_modules/') && v.link !== true);
     expect(packages.length).toBeGreaterThan(0);
     const missing = packages.filter(([, v]) => !v.integrity).map(([k]) => k);
     expect(missing.length, `${missing.length} of ${packages.length} lock entries lack an integrity hash (first: ${missing.slice(0, 3).join(', ')})`).toBe(0);

@@ -20,7 +20,7 @@ function command(): string[] {
 }
 
 function statusline(input: string, cwd = os.tmpdir()) {
-  return spawnSync(process.execPath, command(), { input, cwd, encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, command(), { input, cwd, encoding: 'utf8', timeout: 300_000 });
 }
 
 const active = (extra: Record<string, unknown> = {}) => ({ version: 1, experiment: 'faster-primes', loop: 'active', runs: 8, terminated_by: null, ...extra });
@@ -119,17 +119,48 @@ describe('statusline command', () => {
     }
   });
 
-  it('is quick: well under the time Claude Code allows a status line', () => {
-    const input = JSON.stringify({ cwd: dir });
-    statusline(input); // warm the file cache
-    const times: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t = process.hrtime.bigint();
-      statusline(input);
-      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  // Its speed is a figure of bench/guard.ts (a ratio against bare node), not a test.
+
+  it('runs from the stable launcher that each session start points at the current plugin copy', () => {
+    const dist = process.env.AUTOLOOP_TEST_DIST;
+    expect(dist, 'test/global-build.ts sets AUTOLOOP_TEST_DIST').toBeTruthy();
+    const scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-sl-launcher-')));
+    try {
+      // Two installed versions, as in ~/.claude/plugins/cache/autoloop/autoloop/<version>.
+      const data = path.join(scratch, 'data');
+      const noLoop = path.join(scratch, 'elsewhere');
+      fs.mkdirSync(data);
+      fs.mkdirSync(path.join(noLoop, '.git'), { recursive: true });
+      const copy = (version: string) => {
+        const root = path.join(scratch, 'cache', version);
+        fs.mkdirSync(root, { recursive: true });
+        fs.symlinkSync(dist!, path.join(root, 'dist'));
+        return root;
+      };
+      const sessionStart = (root: string) =>
+        spawnSync('sh', [path.join(ROOT, 'hooks', 'run.sh'), 'session-start'], {
+          input: '{}',
+          cwd: noLoop,
+          env: { PATH: process.env.PATH, CLAUDE_PLUGIN_ROOT: root, CLAUDE_PLUGIN_DATA: data, CLAUDE_PROJECT_DIR: noLoop },
+          encoding: 'utf8',
+          timeout: 300_000,
+        });
+      const launcher = path.join(data, 'statusline.sh');
+      const show = () => spawnSync('sh', [launcher], { input: JSON.stringify({ cwd: dir }), cwd: os.tmpdir(), encoding: 'utf8', timeout: 300_000 });
+
+      const v1 = copy('0.1.0');
+      expect(sessionStart(v1)).toMatchObject({ status: 0, stdout: '', stderr: '' });
+      expect(show()).toMatchObject({ status: 0, stdout: expected(), stderr: '' });
+
+      // An update installs a new copy and removes the old one; the next session start re-points the launcher.
+      const v2 = copy('0.2.0');
+      fs.rmSync(v1, { recursive: true });
+      expect(show()).toMatchObject({ status: 0, stdout: '', stderr: '' });
+      expect(sessionStart(v2).status).toBe(0);
+      expect(show()).toMatchObject({ status: 0, stdout: expected(), stderr: '' });
+      expect(fs.readFileSync(path.join(data, 'plugin-root'), 'utf8')).toBe(`${v2}\n`);
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
     }
-    times.sort((a, b) => a - b);
-    // Generous for a shared 2-core machine and tsx; the bundle takes ~70 ms.
-    expect(times[2]).toBeLessThan(command().length === 1 ? 500 : 3000);
   });
 });

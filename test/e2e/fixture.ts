@@ -182,7 +182,7 @@ export function runSession(o: SessionOptions): Promise<Session> {
     const child = execFile(
       o.claude,
       args,
-      { cwd: o.fixture.repo, env: cliEnv(o.fixture.home, o.apiUrl, o.env), encoding: 'utf8', timeout: o.timeoutMs ?? 150_000, maxBuffer: 64 * 1024 * 1024 },
+      { cwd: o.fixture.repo, env: cliEnv(o.fixture.home, o.apiUrl, o.env), encoding: 'utf8', timeout: o.timeoutMs ?? 540_000, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         let json: CliResult | null = null;
         try {

@@ -2,17 +2,21 @@
 // protocol on 127.0.0.1 (standing in for GitHub), then the real, pinned
 // Claude Code CLI adds it as a marketplace and installs the plugin into a
 // fresh HOME, exactly as a user would. Nothing is mocked. The install runs
-// Claude Code's own `npm ci` on our lockfile, so the npm registry must be
-// reachable.
+// Claude Code's own dependency step on our lockfile: the plugin itself lists
+// no npm dependency (dist/ is self-contained; what a clone needs lives in the
+// dev/ workspace), so that step must leave the installed copy lean.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, ensureClaude, REPO_ROOT } from './claude-cli.ts';
+import { startMockApi, text } from './mock-api.ts';
 import { serveGit, type GitHttpServer } from './git-http-server.ts';
 
-const NODE_MODULES_CAP_MB = 150;
+// The installed plugin's node_modules (none today). Size is deterministic; the
+// install's time is only printed here (bench/install.ts measures it).
+const NODE_MODULES_CAP_MB = 15;
 const pluginVersion: string = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, '.claude-plugin', 'plugin.json'), 'utf8')).version;
 
 let claude = '';
@@ -21,6 +25,7 @@ let home = '';
 let project = '';
 let server: GitHttpServer | undefined;
 let repoUrl = '';
+let installSeconds = NaN;
 
 /**
  * The files that would be committed: tracked files plus untracked files that
@@ -76,9 +81,9 @@ function exec(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.Proc
   });
 }
 
-function run(args: string[], timeout = 300_000): Promise<Result> {
-  // The API URL is never contacted by plugin commands; a closed port makes sure.
-  const env = cliEnv(home, 'http://127.0.0.1:9', { GIT_TERMINAL_PROMPT: '0' });
+function run(args: string[], timeout = 300_000, apiUrl = 'http://127.0.0.1:9'): Promise<Result> {
+  // Plugin commands never contact the API; a closed port makes sure.
+  const env = cliEnv(home, apiUrl, { GIT_TERMINAL_PROMPT: '0' });
   return exec(claude, args, { cwd: project, env, timeout });
 }
 
@@ -162,13 +167,15 @@ describe('install from a git marketplace over smart HTTP', () => {
   }, 300_000);
 
   it('claude plugin install autoloop@autoloop succeeds', async () => {
+    const t0 = process.hrtime.bigint();
     const r = await run(['plugin', 'install', 'autoloop@autoloop']);
+    installSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     expect(r.status, describeRun(r)).toBe(0);
     expect(fs.existsSync(path.join(installDir(), '.claude-plugin', 'plugin.json')), describeRun(r)).toBe(true);
   }, 600_000);
 
   it('claude plugin list --json shows autoloop enabled', async () => {
-    const r = await run(['plugin', 'list', '--json'], 120_000);
+    const r = await run(['plugin', 'list', '--json'], 300_000);
     expect(r.status, describeRun(r)).toBe(0);
     const parsed: unknown = JSON.parse(r.stdout);
     const entries: Record<string, unknown>[] = Array.isArray(parsed)
@@ -178,7 +185,7 @@ describe('install from a git marketplace over smart HTTP', () => {
     expect(ours, r.stdout).toBeDefined();
     expect(ours!.enabled, r.stdout).toBe(true);
     if ('version' in ours!) expect(ours!.version).toBe(pluginVersion);
-  }, 120_000);
+  }, 300_000);
 
   it('the installed copy holds the plugin content and no git metadata', () => {
     const dir = installDir();
@@ -188,16 +195,79 @@ describe('install from a git marketplace over smart HTTP', () => {
     expect(fs.existsSync(path.join(dir, '.git'))).toBe(false);
   });
 
-  it("Claude Code's npm ci installed the dependencies, without the CLI itself, under the size cap", () => {
+  it("the installed plugin's node_modules stays under the size cap, without test or build tooling", () => {
     const nm = path.join(installDir(), 'node_modules');
-    expect(fs.existsSync(nm), `no node_modules in ${installDir()}`).toBe(true);
-    expect(fs.existsSync(path.join(nm, 'zod', 'package.json'))).toBe(true);
-    expect(fs.existsSync(path.join(nm, 'yaml', 'package.json'))).toBe(true);
-    expect(fs.existsSync(path.join(nm, '@anthropic-ai', 'claude-code'))).toBe(false);
-    const mb = dirSize(nm) / (1024 * 1024);
-    console.log(`installed node_modules: ${mb.toFixed(1)} MB (cap ${NODE_MODULES_CAP_MB} MB)`);
-    expect(mb).toBeLessThan(NODE_MODULES_CAP_MB);
+    const mb = fs.existsSync(nm) ? dirSize(nm) / (1024 * 1024) : 0;
+    console.log(`installed node_modules: ${mb.toFixed(1)} MB (cap ${NODE_MODULES_CAP_MB} MB); claude plugin install took ${installSeconds.toFixed(1)} s`);
+    expect(mb).toBeLessThanOrEqual(NODE_MODULES_CAP_MB);
+    for (const tool of ['vitest', 'typescript', 'esbuild', 'fast-check', 'tsx', path.join('@anthropic-ai', 'claude-code')]) {
+      expect(fs.existsSync(path.join(nm, tool)), `${tool} was installed with the plugin`).toBe(false);
+    }
   });
+
+  it('the installed copy runs a whole iteration, the dashboard and the guard with nothing but its own files', async () => {
+    const dir = installDir();
+    const repo = fs.mkdtempSync(path.join(work, 'repo-'));
+    fs.mkdirSync(path.join(repo, 'src'));
+    fs.writeFileSync(path.join(repo, 'src', 'v.txt'), '1\n');
+    fs.writeFileSync(path.join(repo, 'bench.sh'), 'echo "METRIC score=$(cat src/v.txt)"\n');
+    git(repo, ['init', '-q', '-b', 'main']);
+    git(repo, ['add', '-A']);
+    git(repo, ['commit', '-q', '-m', 'init']);
+    // No NODE_PATH and a HOME outside the repository: only the installed files can be found.
+    const env = { PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' };
+    const node = async (script: string, args: string[]) => {
+      const r = await exec(process.execPath, [path.join(dir, 'dist', script), ...args], { cwd: repo, env, timeout: 300_000 });
+      expect(r.status, `${script} ${args.join(' ')}\n${describeRun(r)}`).toBe(0);
+      return r.stdout;
+    };
+    await node('init-experiment.mjs', ['--name', 'lean', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**']);
+    expect(JSON.parse(await node('run-experiment.mjs', ['--json']))).toMatchObject({ status: 'ok', primary: 1 });
+    expect(JSON.parse(await node('log-experiment.mjs', ['--description', 'baseline', '--json']))).toMatchObject({ verdict: 'keep' });
+    expect(await node('status.mjs', [])).toMatch(/lean/);
+    expect(await node('dashboard.mjs', ['--json'])).toMatch(/"lean"/);
+    const html = path.join(work, 'lean.html');
+    await node('dashboard.mjs', ['--html', html]);
+    expect(fs.readFileSync(html, 'utf8')).toMatch(/<html/i);
+    // The guard, through the installed shim, as Claude Code calls it.
+    const denied = await new Promise<Result>((resolve) => {
+      const child = spawn('sh', [path.join(dir, 'hooks', 'run.sh'), 'pre-tool-use'], { cwd: repo, env: { ...env, CLAUDE_PLUGIN_ROOT: dir, CLAUDE_PROJECT_DIR: repo } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+      child.stdin.end(JSON.stringify({ session_id: 's', cwd: repo, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(repo, 'bench.sh'), old_string: '1', new_string: '0' } }));
+    });
+    expect(denied.status, describeRun(denied)).toBe(0);
+    expect(denied.stdout, describeRun(denied)).toMatch(/"permissionDecision":\s*"deny"/);
+  }, 600_000);
+
+  it("a real session start points the stable status-line launcher at the installed copy", async () => {
+    const repo = fs.readdirSync(work).find((d) => d.startsWith('repo-'));
+    expect(repo, 'the iteration test made a repository with a loop').toBeDefined();
+    const api = await startMockApi({ script: () => [text('Nothing to do.')] });
+    try {
+      const r = await run(['-p', 'hello', '--output-format', 'json'], 540_000, api.url);
+      expect(r.status, describeRun(r)).toBe(0);
+    } finally {
+      await api.close();
+    }
+    const data = path.join(home, '.claude', 'plugins', 'data', 'autoloop-autoloop');
+    expect(fs.readFileSync(path.join(data, 'plugin-root'), 'utf8').trim()).toBe(installDir());
+    const line = await new Promise<Result>((resolve) => {
+      // The command the README tells users to put in ~/.claude/settings.json, run by a shell.
+      const child = spawn('sh', ['-c', 'sh ~/.claude/plugins/data/autoloop-autoloop/statusline.sh'], { cwd: work, env: { PATH: process.env.PATH, HOME: home } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+      child.stdin.end(JSON.stringify({ cwd: path.join(work, repo!) }));
+    });
+    expect(line.status, describeRun(line)).toBe(0);
+    expect(line.stdout, describeRun(line)).toMatch(/^autoloop lean · best 1 · 1 run/);
+  }, 600_000);
 
   it('the installed dist/status.mjs answers --help or a one-line error, never a stack trace', async () => {
     const status = path.join(installDir(), 'dist', 'status.mjs');
@@ -206,7 +276,7 @@ describe('install from a git marketplace over smart HTTP', () => {
     // An empty directory: no experiment, no git repository.
     const empty = fs.mkdtempSync(path.join(work, 'empty-'));
     for (const args of [['--help'], []]) {
-      const r = await exec(process.execPath, [status, ...args], { cwd: empty, timeout: 60_000, env: { PATH: process.env.PATH, HOME: home } });
+      const r = await exec(process.execPath, [status, ...args], { cwd: empty, timeout: 300_000, env: { PATH: process.env.PATH, HOME: home } });
       const all = `${r.stdout}${r.stderr}`;
       expect(r.status, describeRun(r)).not.toBeNull();
       expect([0, 1, 2], describeRun(r)).toContain(r.status);

@@ -26,7 +26,7 @@ import {
 
 const CONTEXT = 'SessionStart hook additional context: autoloop:';
 const FEEDBACK = 'Stop hook feedback';
-const SESSION_TIMEOUT = 180_000;
+const SESSION_TIMEOUT = 600_000; // ends a hung session; not a speed check
 
 let claude: string;
 const fixtures: Fixture[] = [];

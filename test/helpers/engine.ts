@@ -24,7 +24,7 @@ export function engine(name: string, args: string[], cwd: string, env: Record<st
   const r = spawnSync(process.execPath, [bundle(name), ...args, '--cwd', cwd], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
-    timeout: 120_000,
+    timeout: 600_000, // ends a hung engine, not a speed limit
   });
   let json: Record<string, unknown> | null = null;
   if (args.includes('--json')) {

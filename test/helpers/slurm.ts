@@ -46,7 +46,8 @@ const sleepMs = (ms: number): void => {
 };
 
 function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): { code: number | null; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, ...opts });
+  // Timeouts here only end a hung command; a loaded machine makes Slurm slow.
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, ...opts });
   return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
 }
 
@@ -153,7 +154,7 @@ function startMunge(): void {
 }
 
 function nodeState(env: NodeJS.ProcessEnv): string {
-  const r = run('sinfo', ['-h', '-n', NODE, '-o', '%T'], { env, timeout: 15_000 });
+  const r = run('sinfo', ['-h', '-n', NODE, '-o', '%T'], { env, timeout: 120_000 });
   return r.code === 0 ? r.out.split('\n')[0]!.replace(/[*~#!%$@^-]+$/, '') : '';
 }
 
@@ -191,7 +192,7 @@ function startCluster(conf: string, env: NodeJS.ProcessEnv): void {
   if (c.code !== 0) throw new Error(`slurmctld did not start: ${c.out}`);
   const d = run('slurmd', ['-f', conf, '-N', NODE], { env });
   if (d.code !== 0) throw new Error(`slurmd did not start: ${d.out}`);
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 3000; i++) {
     const state = nodeState(env);
     if (READY.has(state)) return;
     if (state === 'down' || state === 'drained') run('scontrol', ['update', `nodename=${NODE}`, 'state=resume'], { env });
@@ -251,5 +252,5 @@ export function ensureSlurm(): SlurmCluster {
 /** Run a Slurm command against the test cluster (as an administrator would), returning its output. */
 export function slurmAdmin(cmd: string, args: string[]): { code: number | null; out: string } {
   const c = ensureSlurm();
-  return run(cmd, args, { env: { ...process.env, ...c.env }, timeout: 30_000 });
+  return run(cmd, args, { env: { ...process.env, ...c.env }, timeout: 300_000 });
 }
