@@ -22,6 +22,15 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
+/** Whether an open file's last byte is not a newline (a line torn by an earlier kill). */
+export function endsMidLine(fd: number): boolean {
+  const size = fs.fstatSync(fd).size;
+  if (size === 0) return false;
+  const last = Buffer.alloc(1);
+  fs.readSync(fd, last, 0, 1, size - 1);
+  return last[0] !== 0x0a;
+}
+
 /**
  * Append one line with a single write and fsync it. If the file does not end
  * in a newline (a torn line from an earlier kill), start on a fresh line so
@@ -32,14 +41,7 @@ export function appendLineDurable(file: string, line: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const fd = fs.openSync(file, 'a+');
   try {
-    const size = fs.fstatSync(fd).size;
-    let prefix = '';
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      fs.readSync(fd, last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) prefix = '\n';
-    }
-    fs.writeSync(fd, prefix + line + '\n');
+    fs.writeSync(fd, (endsMidLine(fd) ? '\n' : '') + line + '\n');
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);

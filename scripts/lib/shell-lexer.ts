@@ -71,7 +71,7 @@ class Lexer {
       } else if ((c === '<' || c === '>') && s[this.i + 1] === '(') {
         // Process substitution: runs a command, stands for a file name.
         this.i += 2;
-        this.nested.push(this.readBalanced());
+        this.nested.push(this.readMatching('('));
         this.tokens.push({ kind: 'word', parts: [{ k: 'dyn' }] });
       } else if (c === '<' || c === '>' || (c === '&' && s[this.i + 1] === '>')) {
         this.readRedir(null);
@@ -206,11 +206,11 @@ class Lexer {
       this.i++; // $"…" is a translated "…"
     } else if (next === '(') {
       this.i += 2;
-      this.nested.push(this.readBalanced());
+      this.nested.push(this.readMatching('('));
       parts.push({ k: 'dyn' });
     } else if (next === '{') {
       this.i += 2;
-      const body = this.readBraces();
+      const body = this.readMatching('{');
       const name = /^[A-Za-z_]\w*$/.exec(body);
       if (name) parts.push({ k: 'var', name: name[0] });
       else {
@@ -262,43 +262,28 @@ class Lexer {
     return out;
   }
 
-  /** From just after an opening `(` to its match; returns the inside. */
-  private readBalanced(): string {
+  /**
+   * From just after an opening `(` or `{` to its match; returns the inside.
+   * Inside `(…)` (a command) backticks and comments also hide brackets; inside
+   * `${…}` (a parameter expansion) they do not.
+   */
+  private readMatching(open: '(' | '{'): string {
     const s = this.s;
     const start = this.i;
+    const command = open === '(';
+    const close = command ? ')' : '}';
     let depth = 1;
     while (this.i < s.length) {
       const c = s[this.i]!;
       if (c === '\\') this.i += 2;
       else if (c === "'") this.skipPast("'");
       else if (c === '"') this.skipDouble();
-      else if (c === '`') this.skipPast('`');
-      else if (c === '#' && (this.i === start || /\s/.test(s[this.i - 1]!))) {
+      else if (command && c === '`') this.skipPast('`');
+      else if (command && c === '#' && (this.i === start || /\s/.test(s[this.i - 1]!))) {
         while (this.i < s.length && s[this.i] !== '\n') this.i++;
       } else {
-        if (c === '(') depth++;
-        if (c === ')' && --depth === 0) {
-          this.i++;
-          return s.slice(start, this.i - 1);
-        }
-        this.i++;
-      }
-    }
-    return s.slice(start);
-  }
-
-  private readBraces(): string {
-    const s = this.s;
-    const start = this.i;
-    let depth = 1;
-    while (this.i < s.length) {
-      const c = s[this.i]!;
-      if (c === '\\') this.i += 2;
-      else if (c === "'") this.skipPast("'");
-      else if (c === '"') this.skipDouble();
-      else {
-        if (c === '{') depth++;
-        if (c === '}' && --depth === 0) {
+        if (c === open) depth++;
+        if (c === close && --depth === 0) {
           this.i++;
           return s.slice(start, this.i - 1);
         }

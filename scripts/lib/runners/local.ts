@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { groupMembers, pidAlive, procStart } from '../procs.ts';
 import { openLog, readTail } from './log.ts';
-import type { RunHandle, RunRequest, RunResult, Runner } from './types.ts';
+import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.ts';
 
 /** After SIGKILL, how long the kernel gets to take the group down. */
 const REAP_WAIT_MS = 500;
@@ -91,22 +91,6 @@ function ownGroup(handle: RunHandle): number | null {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function emptyResult(extra: Partial<RunResult>): RunResult {
-  return {
-    exitCode: null,
-    signal: null,
-    timedOut: false,
-    interrupted: false,
-    spawnError: null,
-    durationS: 0,
-    queuedS: 0,
-    survivors: [],
-    log: { start: 0, end: 0 },
-    tail: '',
-    ...extra,
-  };
 }
 
 function cwdProblem(cwd: string): string | null {

@@ -2,6 +2,7 @@
 // header line, and the bounded tail of a byte range read back for the model.
 import fs from 'node:fs';
 import path from 'node:path';
+import { endsMidLine } from '../fsx.ts';
 
 export const TAIL_MAX_LINES = 40;
 export const TAIL_MAX_BYTES = 4096;
@@ -11,16 +12,9 @@ export function openLog(file: string, header: string | undefined): number {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const fd = fs.openSync(file, 'a+');
   if (header !== undefined) {
-    const size = fs.fstatSync(fd).size;
-    let prefix = '';
-    if (size > 0) {
-      // An earlier run may have ended mid-line: keep the header on its own line.
-      const last = Buffer.alloc(1);
-      fs.readSync(fd, last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) prefix = '\n';
-    }
-    const text = prefix + header + (header.endsWith('\n') ? '' : '\n');
-    fs.writeSync(fd, text);
+    // An earlier run may have ended mid-line: keep the header on its own line.
+    const prefix = endsMidLine(fd) ? '\n' : '';
+    fs.writeSync(fd, prefix + header + (header.endsWith('\n') ? '' : '\n'));
   }
   return fd;
 }

@@ -10,11 +10,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { readTail } from './log.ts';
+import { openLog, readTail } from './log.ts';
 import { submitJob, liveWork } from './slurm-cli.js';
 import { killJob, OutputCopier, watchJob, type Watch } from './slurm-job.js';
 import { CWD_EXIT, CWD_MARK, jobScript, judgeJob, ownedFlag, sbatchArgs, type Verdict } from './slurm-state.js';
-import type { RunHandle, RunRequest, RunResult, Runner } from './types.js';
+import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.js';
 
 const word = (what: string, re: RegExp, example: string) => z.string().regex(re, `${what} must look like ${example}`);
 
@@ -45,37 +45,6 @@ export type SlurmSpec = z.infer<typeof SlurmSpec>;
 
 /** Working directories a compute node could not enter (cached: refuse at once next time). */
 const hiddenCwds = new Map<string, string>();
-
-/** Open the log for appending, the header on a line of its own. */
-function openLog(file: string, header: string | undefined): number {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const fd = fs.openSync(file, 'a+');
-  if (header !== undefined) {
-    const size = fs.fstatSync(fd).size;
-    let nl = '';
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      fs.readSync(fd, last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) nl = '\n';
-    }
-    fs.writeSync(fd, nl + header + (header.endsWith('\n') ? '' : '\n'));
-  }
-  return fd;
-}
-
-const empty = (extra: Partial<RunResult>): RunResult => ({
-  exitCode: null,
-  signal: null,
-  timedOut: false,
-  interrupted: false,
-  spawnError: null,
-  durationS: 0,
-  queuedS: 0,
-  survivors: [],
-  log: { start: 0, end: 0 },
-  tail: '',
-  ...extra,
-});
 
 interface Attempt {
   jobId: string;
@@ -155,13 +124,13 @@ async function run(spec: SlurmSpec, req: RunRequest): Promise<RunResult> {
   try {
     fd = openLog(req.logFile, req.header);
   } catch (err) {
-    return empty({ spawnError: `cannot open log ${req.logFile}: ${err instanceof Error ? err.message : String(err)}` });
+    return emptyResult({ spawnError: `cannot open log ${req.logFile}: ${err instanceof Error ? err.message : String(err)}` });
   }
   try {
     const at = fs.fstatSync(fd).size;
     const refuse = (reason: string, extra: Partial<RunResult> = {}): RunResult => {
       fs.writeSync(fd, `slurm runner: not started: ${reason}\n`);
-      return empty({ spawnError: reason, log: { start: at, end: at }, ...extra });
+      return emptyResult({ spawnError: reason, log: { start: at, end: at }, ...extra });
     };
     if (req.signal?.aborted) return refuse('interrupted before start', { spawnError: null, interrupted: true });
     const cwd = path.resolve(req.cwd);

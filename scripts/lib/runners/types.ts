@@ -46,6 +46,23 @@ export interface RunResult {
   retry?: boolean;
 }
 
+/** A result for a command that never ran (refused or failed before it started); `extra` says why. */
+export function emptyResult(extra: Partial<RunResult>): RunResult {
+  return {
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    interrupted: false,
+    spawnError: null,
+    durationS: 0,
+    queuedS: 0,
+    survivors: [],
+    log: { start: 0, end: 0 },
+    tail: '',
+    ...extra,
+  };
+}
+
 export interface Runner {
   readonly name: string;
   run(req: RunRequest): Promise<RunResult>;

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { METRIC_NAME } from '../patterns.ts';
-import type { SourceReading } from './types.ts';
+import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 
 export const MetricNameField = z
   .string({ error: 'must be a metric name' })
@@ -63,6 +63,37 @@ export async function readFreshText(
   }
 }
 
+/** A source that reads one fresh result file per sample and turns its text into a reading. */
+export function resultFileSource(kind: string, file: string, fromText: (text: string, label: string) => SourceReading): MetricSource {
+  const label = `${kind} ${clip(file, 40)}`;
+  return {
+    label,
+    async read(sample: SampleOutput): Promise<SourceReading> {
+      const text = await readFreshText(label, sample.cwd, file, sample.startedAtMs);
+      return text.ok ? fromText(text.text, label) : text;
+    },
+  };
+}
+
+/** Like resultFileSource, for a JSON result file (Python's NaN / Infinity accepted). */
+export function jsonResultSource(kind: string, file: string, fromDoc: (doc: unknown, label: string) => SourceReading): MetricSource {
+  return resultFileSource(kind, file, (text, label) => {
+    let doc: unknown;
+    try {
+      doc = parseJsonLenient(text);
+    } catch (e) {
+      return fail(`${label}: not valid JSON (${clip((e as Error).message, 80)})`);
+    }
+    return fromDoc(doc, label);
+  });
+}
+
+/** The reading of one metric from an extractor's values, or its reason for having none. */
+export function oneMetric(label: string, metric: string, r: { values: number[]; warnings: string[] } | string): SourceReading {
+  if (typeof r === 'string') return fail(`${label}: ${r}`);
+  return reading(new Map([[metric, r.values]]), r.warnings);
+}
+
 // Python's json module writes NaN, Infinity and -Infinity as bare words,
 // which JSON.parse refuses. They become this marker string so the reader can
 // warn about the value instead of losing the whole file.
@@ -105,6 +136,18 @@ export function asNumber(v: unknown): { value: number } | { nonFinite: string } 
   if (typeof v === 'number') return Number.isFinite(v) ? { value: v } : { nonFinite: String(v) };
   if (typeof v === 'string' && v.startsWith(NON_FINITE_MARK)) return { nonFinite: v.slice(NON_FINITE_MARK.length) };
   return null;
+}
+
+/** The finite numbers of a list of JSON values, and how many others were skipped. */
+export function finiteNumbers(raw: unknown[]): { values: number[]; bad: number } {
+  const values: number[] = [];
+  let bad = 0;
+  for (const v of raw) {
+    const n = asNumber(v);
+    if (n && 'value' in n) values.push(n.value);
+    else bad++;
+  }
+  return { values, bad };
 }
 
 // Plain decimals only, as benchmarks print them: no hex, no empty string.

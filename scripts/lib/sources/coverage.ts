@@ -4,8 +4,8 @@
 // has them: lines_pct, branches_pct, functions_pct, statements_pct (behind an
 // optional prefix). A kind with nothing to measure (0 branches) is left out.
 import { z } from 'zod';
-import { asNumber, clip, fail, FileField, parseJsonLenient, PrefixField, readFreshText, reading } from './common.ts';
-import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+import { asNumber, clip, fail, FileField, parseJsonLenient, PrefixField, reading, resultFileSource } from './common.ts';
+import type { MetricSource } from './types.ts';
 
 export const CoverageFormat = z.enum(['auto', 'istanbul', 'coverage.py', 'lcov'], {
   error: 'must be one of auto, istanbul, coverage.py, lcov',
@@ -128,23 +128,17 @@ export function coveragePcts(format: 'istanbul' | 'coverage.py' | 'lcov', text: 
 }
 
 export function coverageSource(spec: CoverageSourceSpec): MetricSource {
-  const label = `coverage ${clip(spec.file, 40)}`;
   const p = spec.prefix ?? '';
-  return {
-    label,
-    async read(sample: SampleOutput): Promise<SourceReading> {
-      const text = await readFreshText(label, sample.cwd, spec.file, sample.startedAtMs);
-      if (!text.ok) return text;
-      const format = spec.format === 'auto' ? detectFormat(spec.file, text.text) : spec.format;
-      const pcts = coveragePcts(format, text.text);
-      if (typeof pcts === 'string') return fail(`${label}: ${pcts}`);
-      const found = new Map<string, number[]>();
-      for (const k of ['lines', 'branches', 'functions', 'statements'] as const) {
-        const v = pcts[k];
-        if (v !== undefined) found.set(`${p}${k}_pct`, [v]);
-      }
-      if (found.size === 0) return fail(`${label}: the ${format} summary measured nothing (0 lines, branches and functions)`);
-      return reading(found, []);
-    },
-  };
+  return resultFileSource('coverage', spec.file, (text, label) => {
+    const format = spec.format === 'auto' ? detectFormat(spec.file, text) : spec.format;
+    const pcts = coveragePcts(format, text);
+    if (typeof pcts === 'string') return fail(`${label}: ${pcts}`);
+    const found = new Map<string, number[]>();
+    for (const k of ['lines', 'branches', 'functions', 'statements'] as const) {
+      const v = pcts[k];
+      if (v !== undefined) found.set(`${p}${k}_pct`, [v]);
+    }
+    if (found.size === 0) return fail(`${label}: the ${format} summary measured nothing (0 lines, branches and functions)`);
+    return reading(found, []);
+  });
 }

@@ -5,8 +5,8 @@
 // only gives its `statistic` (mean by default). Times are converted to `unit`
 // so a benchmark that changes its own ->Unit() cannot fake a speed-up.
 import { z } from 'zod';
-import { asNumber, choose, clip, fail, FileField, MetricNameField, parseJsonLenient, readFreshText, reading, Selector } from './common.ts';
-import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+import { asNumber, choose, clip, FileField, jsonResultSource, MetricNameField, oneMetric, Selector } from './common.ts';
+import type { MetricSource } from './types.ts';
 
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
 
@@ -68,21 +68,5 @@ export function googleBenchmarkValues(doc: unknown, spec: GoogleBenchmarkSourceS
 }
 
 export function googleBenchmarkSource(spec: GoogleBenchmarkSourceSpec): MetricSource {
-  const label = `google-benchmark ${clip(spec.file, 40)}`;
-  return {
-    label,
-    async read(sample: SampleOutput): Promise<SourceReading> {
-      const text = await readFreshText(label, sample.cwd, spec.file, sample.startedAtMs);
-      if (!text.ok) return text;
-      let doc: unknown;
-      try {
-        doc = parseJsonLenient(text.text);
-      } catch (e) {
-        return fail(`${label}: not valid JSON (${clip((e as Error).message, 80)})`);
-      }
-      const r = googleBenchmarkValues(doc, spec);
-      if (typeof r === 'string') return fail(`${label}: ${r}`);
-      return reading(new Map([[spec.metric, r.values]]), r.warnings);
-    },
-  };
+  return jsonResultSource('google-benchmark', spec.file, (doc, label) => oneMetric(label, spec.metric, googleBenchmarkValues(doc, spec)));
 }

@@ -2,9 +2,9 @@
 // path into it (syntax in json-path.ts). A path that ends on an array of
 // numbers gives one sample per element.
 import { z } from 'zod';
-import { asNumber, clip, fail, FileField, MetricNameField, parseJsonLenient, readFreshText, reading } from './common.ts';
+import { asNumber, clip, fail, FileField, jsonResultSource, MetricNameField, reading } from './common.ts';
 import { getJsonPath, parseJsonPath, type Segment } from './json-path.ts';
-import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+import type { MetricSource } from './types.ts';
 
 const PathField = z.string({ error: 'must be a path into the JSON, e.g. "results[0].mean"' }).superRefine((p, ctx) => {
   const r = parseJsonPath(p);
@@ -47,30 +47,18 @@ function describe(v: unknown): string {
 
 export function jsonSource(spec: JsonSourceSpec): MetricSource {
   const paths = Object.entries(spec.metrics).map(([name, p]) => [name, parseJsonPath(p) as Segment[], p] as const);
-  const label = `json ${clip(spec.file, 40)}`;
-  return {
-    label,
-    async read(sample: SampleOutput): Promise<SourceReading> {
-      const text = await readFreshText(label, sample.cwd, spec.file, sample.startedAtMs);
-      if (!text.ok) return text;
-      let doc: unknown;
-      try {
-        doc = parseJsonLenient(text.text);
-      } catch (e) {
-        return fail(`${label}: not valid JSON (${clip((e as Error).message, 80)})`);
-      }
-      const found = new Map<string, number[]>();
-      const warnings: string[] = [];
-      for (const [name, segs, raw] of paths) {
-        const got = getJsonPath(doc, segs);
-        if ('missing' in got) return fail(`${label}: no value at ${raw} (missing ${got.missing})`);
-        const nums = numbersOf(got.value);
-        if (typeof nums === 'string') return fail(`${label}: ${raw} is ${nums}, not a number`);
-        if (nums.nonFinite > 0) warnings.push(`${label}: ignored ${nums.nonFinite} non-finite value(s) at ${raw}`);
-        if (nums.values.length === 0) return fail(`${label}: ${raw} holds only non-finite values`);
-        found.set(name, nums.values);
-      }
-      return reading(found, warnings);
-    },
-  };
+  return jsonResultSource('json', spec.file, (doc, label) => {
+    const found = new Map<string, number[]>();
+    const warnings: string[] = [];
+    for (const [name, segs, raw] of paths) {
+      const got = getJsonPath(doc, segs);
+      if ('missing' in got) return fail(`${label}: no value at ${raw} (missing ${got.missing})`);
+      const nums = numbersOf(got.value);
+      if (typeof nums === 'string') return fail(`${label}: ${raw} is ${nums}, not a number`);
+      if (nums.nonFinite > 0) warnings.push(`${label}: ignored ${nums.nonFinite} non-finite value(s) at ${raw}`);
+      if (nums.values.length === 0) return fail(`${label}: ${raw} holds only non-finite values`);
+      found.set(name, nums.values);
+    }
+    return reading(found, warnings);
+  });
 }

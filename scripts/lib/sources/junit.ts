@@ -5,9 +5,9 @@
 // the sum of the top-level <testsuite> elements, else from counting
 // <testcase> elements and their <failure>/<error>/<skipped> children.
 import { z } from 'zod';
-import { clip, fail, FileField, PrefixField, readFreshText, reading } from './common.ts';
+import { fail, FileField, PrefixField, reading, resultFileSource } from './common.ts';
 import { walkTags, type Tag } from './xml-tags.ts';
-import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+import type { MetricSource } from './types.ts';
 
 export const JunitSourceSpec = z
   .object({
@@ -113,26 +113,20 @@ export function junitTotals(xml: string): JunitTotals | string {
 }
 
 export function junitSource(spec: JunitSourceSpec): MetricSource {
-  const label = `junit ${clip(spec.file, 40)}`;
   const p = spec.prefix ?? '';
-  return {
-    label,
-    async read(sample: SampleOutput): Promise<SourceReading> {
-      const text = await readFreshText(label, sample.cwd, spec.file, sample.startedAtMs);
-      if (!text.ok) return text;
-      let t: JunitTotals | string;
-      try {
-        t = junitTotals(text.text);
-      } catch (e) {
-        return fail(`${label}: not readable XML (${(e as Error).message})`);
-      }
-      if (typeof t === 'string') return fail(`${label}: ${t}`);
-      const found = new Map<string, number[]>();
-      for (const k of ['tests', 'failures', 'errors', 'skipped', 'passed', 'time'] as const) {
-        const v = t[k];
-        if (v !== undefined) found.set(`${p}${k}`, [v]);
-      }
-      return reading(found, []);
-    },
-  };
+  return resultFileSource('junit', spec.file, (text, label) => {
+    let t: JunitTotals | string;
+    try {
+      t = junitTotals(text);
+    } catch (e) {
+      return fail(`${label}: not readable XML (${(e as Error).message})`);
+    }
+    if (typeof t === 'string') return fail(`${label}: ${t}`);
+    const found = new Map<string, number[]>();
+    for (const k of ['tests', 'failures', 'errors', 'skipped', 'passed', 'time'] as const) {
+      const v = t[k];
+      if (v !== undefined) found.set(`${p}${k}`, [v]);
+    }
+    return reading(found, []);
+  });
 }

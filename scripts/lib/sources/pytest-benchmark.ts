@@ -2,8 +2,8 @@
 // The per-round times (`stats.data`, present unless the run disabled it) are
 // the samples; without them the chosen statistic (mean by default) is used.
 import { z } from 'zod';
-import { asNumber, choose, clip, fail, FileField, MetricNameField, parseJsonLenient, readFreshText, reading, Selector } from './common.ts';
-import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, Selector } from './common.ts';
+import type { MetricSource } from './types.ts';
 
 /** At most this many rounds become samples (fast functions run thousands of rounds). */
 export const MAX_ROUNDS = 10_000;
@@ -50,34 +50,12 @@ export function pytestBenchmarkValues(doc: unknown, spec: PytestBenchmarkSourceS
     raw = [stats[spec.statistic]];
     warnings.push(`pytest-benchmark: no per-round data for ${name}; used its ${spec.statistic}`);
   }
-  const values: number[] = [];
-  let bad = 0;
-  for (const v of raw) {
-    const n = asNumber(v);
-    if (n && 'value' in n) values.push(n.value);
-    else bad++;
-  }
+  const { values, bad } = finiteNumbers(raw);
   if (bad > 0) warnings.push(`pytest-benchmark: ignored ${bad} value(s) of ${name} that are not finite numbers`);
   if (values.length === 0) return `benchmark ${name} has no finite timing`;
   return { values, warnings };
 }
 
 export function pytestBenchmarkSource(spec: PytestBenchmarkSourceSpec): MetricSource {
-  const label = `pytest-benchmark ${clip(spec.file, 40)}`;
-  return {
-    label,
-    async read(sample: SampleOutput): Promise<SourceReading> {
-      const text = await readFreshText(label, sample.cwd, spec.file, sample.startedAtMs);
-      if (!text.ok) return text;
-      let doc: unknown;
-      try {
-        doc = parseJsonLenient(text.text);
-      } catch (e) {
-        return fail(`${label}: not valid JSON (${clip((e as Error).message, 80)})`);
-      }
-      const r = pytestBenchmarkValues(doc, spec);
-      if (typeof r === 'string') return fail(`${label}: ${r}`);
-      return reading(new Map([[spec.metric, r.values]]), r.warnings);
-    },
-  };
+  return jsonResultSource('pytest-benchmark', spec.file, (doc, label) => oneMetric(label, spec.metric, pytestBenchmarkValues(doc, spec)));
 }
