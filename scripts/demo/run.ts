@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { compareWithCopy, reportedBestArtifacts } from './artifacts.ts';
 import { DEMO_ONLY, initArgs, type Example } from './spec.ts';
-import { observe, storyMismatches, type Observed } from './story.ts';
+import { observe, storyMismatches, type ArtifactsSeen, type Observed } from './story.ts';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -59,6 +60,28 @@ function prepareRepo(ex: Example): string {
   return repo;
 }
 
+/** The best run so far, as the engine's own verdict lines said: the last keep. */
+function lastKeep(seen: readonly Observed[]): string | null {
+  return seen.filter((o) => o.verdict === 'keep').at(-1)?.runId ?? null;
+}
+
+/** Log the step; when it must restore the best's artifacts, compare the tree with the best's copy before and after. */
+function logStep(root: string, ex: Example, repo: string, description: string, best: string | null, watch: boolean) {
+  const before = watch && best ? compareWithCopy(repo, ex.experiment, best) : null;
+  const log = engine(root, 'log-experiment', ['--description', description], repo);
+  if (!before || !best) return { log, artifacts: undefined };
+  const after = compareWithCopy(repo, ex.experiment, best);
+  const seen: ArtifactsSeen = { best, files: before.files, ranOwn: before.differing.length > 0, differingAfter: after.differing };
+  return { log, artifacts: seen };
+}
+
+function showArtifacts(say: Say, a: ArtifactsSeen | undefined, ok: boolean): void {
+  if (!a?.best) return;
+  const before = a.ranOwn ? "this run's own" : "still the best's";
+  const after = a.differingAfter.length ? `not ${a.best}'s` : `${a.best}'s (the best) again`;
+  say(`   ${ok ? green('✔') : red('✘')} ${a.files.join(', ') || 'no artifacts kept'}: ${before} before the verdict, ${after} after it`);
+}
+
 /** Each step: apply its patch, run, log. Stops at the first termination or failure to continue. */
 function playSteps(root: string, ex: Example, repo: string, say: Say): Observed[] {
   const seen: Observed[] = [];
@@ -73,14 +96,29 @@ function playSteps(root: string, ex: Example, repo: string, say: Say): Observed[
     }
     const run = engine(root, 'run-experiment', [], repo);
     show(say, run.out.split('\n').filter((l) => !l.startsWith('next:')).slice(0, 6).join('\n'));
-    const log = engine(root, 'log-experiment', ['--description', step.description], repo);
+    const { log, artifacts } = logStep(root, ex, repo, step.description, lastKeep(seen), step.artifactsRestored);
     show(say, log.out);
     if (log.code !== 0) break;
-    const o = observe(step.name, log.out);
+    const o = { ...observe(step.name, log.out), ...(artifacts ? { artifacts } : {}) };
+    showArtifacts(say, artifacts, artifacts !== undefined && artifacts.ranOwn && !artifacts.differingAfter.length && o.artifactsFrom === artifacts.best);
     seen.push(o);
     if (o.stoppedBy) break;
   }
   return seen;
+}
+
+/** The report must name where the best's artifacts are: the last keep's kept copy, which the tree holds. */
+function checkReport(root: string, ex: Example, repo: string, seen: readonly Observed[], say: Say): string[] {
+  const report = engine(root, 'report', [], repo);
+  const named = reportedBestArtifacts(report.out);
+  if (named) show(say, named.line);
+  const best = lastKeep(seen);
+  if (!best) return ['report: no kept run'];
+  const copy = compareWithCopy(repo, ex.experiment, best);
+  if (!named) return [`report: does not say where the best artifacts are (expected ${copy.dir}/)`];
+  if (named.run !== best || named.dir !== copy.dir) return [`report: names ${named.dir}/ (${named.run}), expected ${copy.dir}/ (${best})`];
+  if (!copy.files.length || copy.differing.length) return [`report: the tree does not hold ${best}'s artifacts (${copy.differing.join(', ') || 'none kept'})`];
+  return [];
 }
 
 function verdictLine(say: Say, ok: boolean, text: string): void {
@@ -103,6 +141,9 @@ export function runDemo(root: string, ex: Example, say: Say = (line) => console.
   show(say, engine(root, 'status', [], repo).out);
   say(cyan(`\n▶ git log autoloop/${ex.experiment}`));
   show(say, git(repo, 'log', '--format=%h %s', `autoloop/${ex.experiment}`).out);
+  const withArtifacts = ex.spec.init.artifacts !== undefined;
+  if (withArtifacts) say(cyan('\n▶ report: where the best artifacts are'));
+  const reportProblems = withArtifacts ? checkReport(root, ex, repo, seen, say) : [];
 
   const problems = storyMismatches(ex.steps, ex.spec.terminated_by, seen);
   const userFile = path.join(repo, USER_FILE);
@@ -110,7 +151,9 @@ export function runDemo(root: string, ex: Example, say: Say = (line) => console.
   say('');
   verdictLine(say, problems.length === 0, `the story happened: ${ex.steps.map((s) => s.expect).join(', ')}, then terminated (${ex.spec.terminated_by})`);
   for (const p of problems) say(red(`   ${p}`));
+  if (withArtifacts) verdictLine(say, reportProblems.length === 0, "the report names where the best run's artifacts are, and the tree holds them");
+  for (const p of reportProblems) say(red(`   ${p}`));
   verdictLine(say, notes, `the user's untracked ${USER_FILE} survived every keep and revert`);
   say(dim(`done in ${((Date.now() - started) / 1000).toFixed(1)}s; the repository is kept at ${repo}`));
-  return problems.length === 0 && notes ? 0 : 1;
+  return problems.length === 0 && reportProblems.length === 0 && notes ? 0 : 1;
 }

@@ -21,8 +21,12 @@ const DemoSpec = z
     headline: z.string().min(1),
     /** init-experiment flags without the dashes; a list repeats the flag. */
     init: z.record(z.string().regex(/^[a-z][a-z-]*$/, 'flag names are lower-case words joined by dashes'), FlagValue),
-    /** The verdict each step must get, in order: baseline first, then one per steps/<step>.patch. */
-    story: z.array(z.object({ step: z.string().regex(/^[\w.-]+$/), verdict: Verdict }).strict()).min(2),
+    /**
+     * The verdict each step must get, in order: baseline first, then one per steps/<step>.patch.
+     * `artifacts: restored`: the run leaves artifacts of its own, and after the verdict the tree
+     * holds the best run's kept copies again (init needs `artifacts`).
+     */
+    story: z.array(z.object({ step: z.string().regex(/^[\w.-]+$/), verdict: Verdict, artifacts: z.literal('restored').optional() }).strict()).min(2),
     /** How the loop must end, right after the last step. */
     terminated_by: TerminatedBy,
   })
@@ -36,6 +40,8 @@ export interface DemoStep {
   /** Absolute path of the patch; null for the baseline. */
   patch: string | null;
   expect: Verdict;
+  /** The step must show the best's artifacts put back after its verdict. */
+  artifactsRestored: boolean;
 }
 
 export interface Example {
@@ -89,11 +95,15 @@ export function loadExample(root: string, name: string): Example {
   if (wanted.join('\n') !== told.join('\n')) {
     throw new UsageError(`examples/${name}/demo.yaml: story steps (${told.join(', ')}) must be baseline then the patches in steps/ in order (${wanted.slice(1).join(', ')})`);
   }
+  if (spec.story.some((s) => s.artifacts) && spec.init.artifacts === undefined) {
+    throw new UsageError(`examples/${name}/demo.yaml: a step expects artifacts restored, but init has no artifacts`);
+  }
   const steps = spec.story.map((s): DemoStep => {
-    if (s.step === 'baseline') return { name: s.step, description: 'baseline', patch: null, expect: s.verdict };
+    const artifactsRestored = s.artifacts === 'restored';
+    if (s.step === 'baseline') return { name: s.step, description: 'baseline', patch: null, expect: s.verdict, artifactsRestored };
     const patch = path.join(stepsDir, `${s.step}.patch`);
     const first = fs.readFileSync(patch, 'utf8').split('\n')[0]?.trim();
-    return { name: s.step, description: first || s.step, patch, expect: s.verdict };
+    return { name: s.step, description: first || s.step, patch, expect: s.verdict, artifactsRestored };
   });
   return { name, dir, spec, experiment: experiment.data, steps };
 }
