@@ -1,7 +1,7 @@
 // run-experiment: measure the working tree (commands/run.ts) and print the
 // result for the model; runs/<id>/result.json is what log-experiment acts on.
 import { z } from 'zod';
-import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emitForModel as emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { runCommand } from './lib/commands/run.ts';
 import { fmt } from './lib/summary.ts';
@@ -34,7 +34,8 @@ main('run-experiment', async (argv) => {
     run_id: record.run_id,
     status: record.status,
     primary: record.primary,
-    metrics: record.metrics,
+    // Only when there is more than the primary (already given): bytes the model reads every iteration.
+    ...(Object.keys(record.metrics).some((k) => k !== config.metric) ? { metrics: record.metrics } : {}),
     best,
     duration_s: Number(record.duration_s.toFixed(3)),
     samples: record.samples.length,
