@@ -34,12 +34,13 @@ main('run-experiment', async (argv) => {
     run_id: record.run_id,
     status: record.status,
     primary: record.primary,
-    // Only when there is more than the primary (already given): bytes the model reads every iteration.
-    ...(Object.keys(record.metrics).some((k) => k !== config.metric) ? { metrics: record.metrics } : {}),
+    // Every byte here is read every iteration: the other metrics only (the primary is given),
+    // and a reason only when the run is not ok (an ok run's is its sample count).
+    ...(Object.keys(record.metrics).some((k) => k !== config.metric) ? { metrics: Object.fromEntries(Object.entries(record.metrics).filter(([k]) => k !== config.metric)) } : {}),
     best,
     duration_s: Number(record.duration_s.toFixed(3)),
     samples: record.samples.length,
-    reason: record.reason,
+    ...(record.status !== 'ok' ? { reason: record.reason } : {}),
     files: record.files,
     ...(record.warnings.length ? { warnings: record.warnings.slice(0, 5) } : {}),
     ...(record.status !== 'ok' ? { tail: record.tail } : {}),

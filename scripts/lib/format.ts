@@ -15,6 +15,8 @@ export function pct(p: number | null): string {
 
 /** Keys whose values are ratios read at a glance: one decimal. */
 const ONE_DECIMAL = /(^|_)(pct|confidence)$/;
+/** Durations in seconds: three significant digits. */
+const SECONDS = /(^|_)s$/;
 
 /**
  * A JSON value as the model reads it: every non-integer number cut to the
@@ -25,7 +27,8 @@ const ONE_DECIMAL = /(^|_)(pct|confidence)$/;
 export function roundForModel(value: unknown, key = ''): unknown {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || Number.isInteger(value)) return value;
-    return ONE_DECIMAL.test(key) ? Math.round(value * 10) / 10 : Number(value.toPrecision(6));
+    if (ONE_DECIMAL.test(key)) return Math.round(value * 10) / 10;
+    return Number(value.toPrecision(SECONDS.test(key) ? 3 : 6));
   }
   if (Array.isArray(value)) return value.map((v) => roundForModel(v, key));
   if (value !== null && typeof value === 'object') {
