@@ -62,9 +62,7 @@ export function appendLineDurable(file: string, line: string, opts: WriteOptions
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const fd = fs.openSync(file, 'a+');
   try {
-    fs.writeSync(fd, (endsMidLine(fd) ? '
-' : '') + line + '
-');
+    fs.writeSync(fd, (endsMidLine(fd) ? '\n' : '') + line + '\n');
     if (opts.durable !== false) fsync(fd);
   } finally {
     fs.closeSync(fd);
