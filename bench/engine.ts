@@ -1,9 +1,14 @@
 // Engine figures, each a ratio against a baseline measured in the same run
 // (these machines are shared and noisy, so absolute times mean little):
-//  - start-up of each bundled entry point vs bare `node -e 0` (target ≤ 3x)
-//  - bytes the model reads in an ordinary iteration, run + log (target ≤ 1,500)
-//  - status and log time with 10,000 runs in the ledger vs 100 (target ≤ 2x)
+//  - start-up of each bundled entry point vs bare `node -e 0` (target ≤ 3x), and its size
+//  - one iteration (run + log) of a deterministic benchmark vs bare `node -e 0`
+//    (target ≤ 3x), with the git processes and fsyncs it makes
+//  - bytes the model reads in an ordinary iteration, run + log --json (target ≤ 500)
+//  - every call with 100,000 runs in the ledger vs 100 (target ≤ 1.5x): run + log,
+//    status, status after the state cache is lost, dashboard --html; and the cache's size
 //  - hook cost: without .autoloop/ (no node at all) and with it (target ≤ 2x node -e 0)
+// AUTOLOOP_BENCH_DIST=<dir> measures other bundles (e.g. an older build) the same way.
+// AUTOLOOP_BENCH_RUNS=<n> replaces 100,000 (a quicker look).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +18,8 @@ import { saveConfig } from '../scripts/lib/config.ts';
 import { Config, type LedgerLine } from '../scripts/lib/schema.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = path.join(ROOT, 'dist');
+const DIST = process.env.AUTOLOOP_BENCH_DIST ? path.resolve(process.env.AUTOLOOP_BENCH_DIST) : path.join(ROOT, 'dist');
+const BIG = Number(process.env.AUTOLOOP_BENCH_RUNS ?? 100_000);
 if (!fs.existsSync(path.join(DIST, 'status.mjs'))) {
   console.error('bench/engine: dist/ is missing: run npm run build first');
   process.exit(2);
@@ -42,7 +48,8 @@ console.log(`baseline.node_e0_ms ${bare.toFixed(1)}`);
 // 1. start-up overhead of every entry point
 for (const f of fs.readdirSync(DIST).filter((x) => x.endsWith('.mjs') && x !== 'hooks.mjs').sort()) {
   const ms = median(N, () => timeMs(process.execPath, [path.join(DIST, f), '--help']));
-  console.log(`startup.${f.replace('.mjs', '')} ${r2(ms / bare)}x node -e 0 (${ms.toFixed(1)} ms; target <= 3x)`);
+  const kb = fs.statSync(path.join(DIST, f)).size / 1024;
+  console.log(`startup.${f.replace('.mjs', '')} ${r2(ms / bare)}x node -e 0 (${ms.toFixed(1)} ms; ${kb.toFixed(0)} KB; target <= 3x)`);
 }
 
 // A repository with an experiment whose ledger holds `runs` results.
@@ -51,7 +58,7 @@ function repoWithRuns(runs: number): string {
   const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' } });
   fs.mkdirSync(path.join(dir, 'src'));
   fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '1');
-  fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC score=1\n');
+  fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC score=$(cat src/v.txt)\n');
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('commit', '-qm', 'init');
@@ -77,55 +84,128 @@ function repoWithRuns(runs: number): string {
   return dir;
 }
 
-function measuredRecord(dir: string, n: number): void {
-  const id = `r${String(n).padStart(4, '0')}`;
-  const d = path.join(dir, '.autoloop', 'experiments', 'b', 'runs', id);
-  fs.mkdirSync(d, { recursive: true });
-  fs.writeFileSync(path.join(d, 'result.json'), JSON.stringify({ run_id: id, segment: 1, started_at: new Date().toISOString(), finished_at: new Date().toISOString(), phase: 'measured', status: 'crash', reason: 'exit code 1', primary: null, samples: [], metrics: {}, duration_s: 0.1 }));
+
+// One iteration: write the value under test, run, log. Returns the wall time and the counts it made.
+const GIT_ENV = { GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' };
+function iteration(dir: string, value: number, json = false): { ms: number; git: number | null; fsync: number | null; bytes: number } {
+  fs.writeFileSync(path.join(dir, 'src', 'v.txt'), String(value));
+  const counts = path.join(dir, '.counts');
+  fs.rmSync(counts, { force: true });
+  const env = { ...process.env, ...GIT_ENV, AUTOLOOP_COUNT_IO: counts };
+  const extra = json ? ['--json'] : [];
+  const t = process.hrtime.bigint();
+  const a = spawnSync(process.execPath, [path.join(DIST, 'run-experiment.mjs'), '--cwd', dir, ...extra], { env, encoding: 'utf8' });
+  const b = spawnSync(process.execPath, [path.join(DIST, 'log-experiment.mjs'), '--description', `value ${value}`, '--cwd', dir, ...extra], { env, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (a.status !== 0 || b.status !== 0) throw new Error(`iteration failed: ${a.stderr}${b.stderr}`);
+  const tally = { git: 0, fsync: 0 } as Record<string, number>;
+  let counted = false;
+  try {
+    for (const l of fs.readFileSync(counts, 'utf8').split('\n')) {
+      const [k, n] = l.split(' ');
+      if (k && n) {
+        tally[k] = (tally[k] ?? 0) + Number(n);
+        counted = true;
+      }
+    }
+  } catch {
+    /* bundles without the counters */
+  }
+  const bytes = Buffer.byteLength(a.stdout + a.stderr) + Buffer.byteLength(b.stdout + b.stderr);
+  return { ms, git: counted ? tally.git! : null, fsync: counted ? tally.fsync! : null, bytes };
 }
 
-// 2. status and log with 100 vs 10,000 runs (warm state cache, then a cold rebuild)
-const sizes = [100, 10_000];
-const results: Record<string, Record<number, number>> = { status: {}, log: {}, status_cold: {} };
-for (const size of sizes) {
-  const dir = repoWithRuns(size);
-  const st = () => timeMs(process.execPath, [path.join(DIST, 'status.mjs'), '--cwd', dir]);
-  results.status_cold![size] = st(); // first call folds the whole ledger
-  results.status![size] = median(N, st);
-  let n = size + 1;
-  results.log![size] = median(9, () => {
-    measuredRecord(dir, n++);
-    return timeMs(process.execPath, [path.join(DIST, 'log-experiment.mjs'), '--description', 'crash', '--cwd', dir]);
-  });
+/** Keep and discard iterations, alternately, each against a fresh bare node start; medians. */
+function iterations(dir: string, n: number): { keep: number; discard: number; bare: number; keepIo: string; discardIo: string } {
+  let v = -1000;
+  iteration(dir, v--); // warm-up (file cache)
+  const keep: number[] = [];
+  const discard: number[] = [];
+  const bares: number[] = [];
+  let keepIo = '';
+  let discardIo = '';
+  const io = (r: { git: number | null; fsync: number | null }) => (r.git === null ? 'not counted' : `${r.git} git processes, ${r.fsync} fsyncs`);
+  for (let i = 0; i < n; i++) {
+    bares.push(timeMs(process.execPath, ['-e', '0']));
+    const k = iteration(dir, v--);
+    keep.push(k.ms);
+    keepIo = io(k);
+    const d = iteration(dir, 1e9);
+    discard.push(d.ms);
+    discardIo = io(d);
+  }
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
+  return { keep: med(keep), discard: med(discard), bare: med(bares), keepIo, discardIo };
+}
+
+// 2. one iteration vs bare node
+{
+  const dir = repoWithRuns(0);
+  const r = iterations(dir, 9);
+  console.log(`iteration.keep ${r2(r.keep / r.bare)}x node -e 0 (${r.keep.toFixed(0)} ms vs ${r.bare.toFixed(0)} ms; ${r.keepIo}; target <= 3x)`);
+  console.log(`iteration.discard ${r2(r.discard / r.bare)}x node -e 0 (${r.discard.toFixed(0)} ms; ${r.discardIo}; target <= 3x)`);
   fs.rmSync(dir, { recursive: true, force: true });
 }
-for (const k of ['status', 'log', 'status_cold'] as const) {
-  const a = results[k]![100]!;
-  const b = results[k]![10_000]!;
-  console.log(`history.${k}_10000_vs_100 ${r2(b / a)}x (${b.toFixed(0)} ms vs ${a.toFixed(0)} ms${k === 'status_cold' ? '; first call rebuilds the state cache' : '; target <= 2x'})`);
+
+// 3. every call with BIG runs vs 100 (warm state cache, then the cache lost), and the cache's size
+{
+  const sizes = [100, BIG];
+  const res: Record<string, Record<number, number>> = { iteration: {}, status: {}, status_cold: {}, dashboard_html: {} };
+  const cache: Record<number, number> = {};
+  const dirs = sizes.map((n) => repoWithRuns(n));
+  const status = (dir: string) => timeMs(process.execPath, [path.join(DIST, 'status.mjs'), '--cwd', dir]);
+  const cold = (dir: string) => {
+    fs.rmSync(path.join(dir, '.autoloop', 'experiments', 'b', 'state.json'), { force: true });
+    return status(dir);
+  };
+  const html = (dir: string) => timeMs(process.execPath, [path.join(DIST, 'dashboard.mjs'), '--cwd', dir, '--html', path.join(dir, 'd.html')]);
+  sizes.forEach((_, i) => void status(dirs[i]!)); // first fold of the synthetic ledger
+  // Alternate the two sizes so that load that comes and goes weighs on both alike.
+  const alt = (name: string, f: (dir: string) => number, reps: number) => {
+    const xs: number[][] = sizes.map(() => []);
+    for (let k = 0; k < reps; k++) sizes.forEach((_, i) => xs[i]!.push(f(dirs[i]!)));
+    sizes.forEach((n, i) => (res[name]![n] = [...xs[i]!].sort((a, b) => a - b)[Math.floor(reps / 2)]!));
+  };
+  alt('status', status, 9);
+  alt('status_cold', cold, 5);
+  alt('dashboard_html', html, 5);
+  const its = sizes.map((_, i) => iterations(dirs[i]!, 5));
+  sizes.forEach((n, i) => (res.iteration![n] = (its[i]!.keep + its[i]!.discard) / 2));
+  sizes.forEach((n, i) => {
+    const d = path.join(dirs[i]!, '.autoloop', 'experiments', 'b');
+    cache[n] = fs.readdirSync(d).filter((f) => f === 'state.json' || f.endsWith('.f64')).reduce((acc, f) => acc + fs.statSync(path.join(d, f)).size, 0);
+  });
+  for (const k of Object.keys(res)) {
+    const a = res[k]![100]!;
+    const b = res[k]![BIG]!;
+    console.log(`history.${k}_${BIG}_vs_100 ${r2(b / a)}x (${b.toFixed(0)} ms vs ${a.toFixed(0)} ms; target <= 1.5x)`);
+  }
+  const stateJson = (n: number) => fs.statSync(path.join(dirs[sizes.indexOf(n)]!, '.autoloop', 'experiments', 'b', 'state.json')).size;
+  console.log(`history.state_cache_bytes ${stateJson(BIG)} state.json at ${BIG} runs (${stateJson(100)} at 100; with the primaries sidecar ${cache[BIG]} / ${cache[100]})`);
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }
 
-// 3. bytes the model reads in an ordinary iteration (text output of run + log)
+// 4. bytes the model reads in an ordinary iteration (run + log, --json as the protocol calls them)
 {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-bytes-')));
-  const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' } });
+  const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, env: { ...process.env, ...GIT_ENV } });
   fs.cpSync(path.join(ROOT, 'examples', 'primes'), dir, { recursive: true });
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('commit', '-qm', 'init');
-  const run = (name: string, ...a: string[]) => spawnSync(process.execPath, [path.join(DIST, `${name}.mjs`), ...a, '--cwd', dir], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' } });
+  const run = (name: string, ...a: string[]) => spawnSync(process.execPath, [path.join(DIST, `${name}.mjs`), ...a, '--cwd', dir], { encoding: 'utf8', env: { ...process.env, ...GIT_ENV } });
   run('init-experiment', '--name', 'p', '--metric', 'ops', '--direction', 'lower', '--command', 'node bench/bench.js', '--checks', 'node test/check.js', '--scope', 'src/**');
-  run('run-experiment');
-  run('log-experiment', '--description', 'baseline');
+  run('run-experiment', '--json');
+  run('log-experiment', '--description', 'baseline', '--json');
   git('apply', path.join(ROOT, 'examples', 'primes', 'steps', '01-sqrt.patch'));
-  const a = run('run-experiment');
-  const b = run('log-experiment', '--description', 'Stop trial division at the square root');
+  const a = run('run-experiment', '--json');
+  const b = run('log-experiment', '--description', 'Stop trial division at the square root', '--json');
   const bytes = Buffer.byteLength(a.stdout + a.stderr) + Buffer.byteLength(b.stdout + b.stderr);
-  console.log(`iteration.model_bytes ${bytes} (run ${Buffer.byteLength(a.stdout)} + log ${Buffer.byteLength(b.stdout)}; target <= 1500)`);
+  console.log(`iteration.model_bytes ${bytes} (run ${Buffer.byteLength(a.stdout)} + log ${Buffer.byteLength(b.stdout)}, --json; target <= 500)`);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-// 4. hooks: a project without .autoloop/ must not start node; with it, ≤ 2x node -e 0
+// 5. hooks: a project without .autoloop/ must not start node; with it, ≤ 2x node -e 0
 {
   const hook = path.join(ROOT, 'hooks', 'run.sh');
   if (fs.existsSync(hook) && fs.existsSync(path.join(DIST, 'hooks.cjs'))) {

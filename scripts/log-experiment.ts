@@ -2,7 +2,7 @@
 // The verdict is decided in code; the caller can only describe the change or
 // throw it away (--discard).
 import { z } from 'zod';
-import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emitForModel as emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { UsageError } from './lib/errors.ts';
 import { logCommand, logOutput } from './lib/commands/log.ts';

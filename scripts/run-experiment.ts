@@ -1,7 +1,7 @@
 // run-experiment: measure the working tree (commands/run.ts) and print the
 // result for the model; runs/<id>/result.json is what log-experiment acts on.
 import { z } from 'zod';
-import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
+import { CommonFlags, emitForModel as emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { runCommand } from './lib/commands/run.ts';
 import { fmt } from './lib/summary.ts';
@@ -34,11 +34,13 @@ main('run-experiment', async (argv) => {
     run_id: record.run_id,
     status: record.status,
     primary: record.primary,
-    metrics: record.metrics,
+    // Every byte here is read every iteration: the other metrics only (the primary is given),
+    // and a reason only when the run is not ok (an ok run's is its sample count).
+    ...(Object.keys(record.metrics).some((k) => k !== config.metric) ? { metrics: Object.fromEntries(Object.entries(record.metrics).filter(([k]) => k !== config.metric)) } : {}),
     best,
     duration_s: Number(record.duration_s.toFixed(3)),
     samples: record.samples.length,
-    reason: record.reason,
+    ...(record.status !== 'ok' ? { reason: record.reason } : {}),
     files: record.files,
     ...(record.warnings.length ? { warnings: record.warnings.slice(0, 5) } : {}),
     ...(record.status !== 'ok' ? { tail: record.tail } : {}),

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { RefusalError, UsageError, zodOneLine } from './errors.ts';
+import { roundForModel } from './format.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -70,6 +71,11 @@ export function resolveCwd(cwd: string | undefined): string {
 /** Print a result: one JSON object with --json, otherwise the short text. */
 export function emit(json: boolean, data: unknown, text: string): void {
   process.stdout.write(json ? JSON.stringify(data) + '\n' : text.endsWith('\n') ? text : text + '\n');
+}
+
+/** Print what the model reads every iteration (run, log): as emit, with numbers rounded to meaningful digits. */
+export function emitForModel(json: boolean, data: unknown, text: string): void {
+  emit(json, json ? roundForModel(data) : data, text);
 }
 
 /**

@@ -8,9 +8,10 @@ import { ActiveFile, RunRecord, type EventName, type LedgerLine } from './schema
 import { experimentPaths, repoPaths, runDir, runId } from './paths.ts';
 import { loadConfig } from './config.ts';
 import { appendLedger, nowIso, readLedger } from './ledger.ts';
-import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
+import { readJsonOrNull, writeJsonAtomic, writeJsonCache } from './fsx.ts';
 import { RefusalError, UsageError } from './errors.ts';
-import { emptyState, foldLines, loopState, StateFile, termination, type State, type Termination } from './reduce.ts';
+import { emptyState, foldLines, loopState, termination, type Termination } from './reduce.ts';
+import { loadStateCache, saveStateCache } from './state-cache.ts';
 import { acquireLock } from './lock.ts';
 import type { Workspace } from './workspace-base.ts';
 import type { Experiment } from './experiment-data.ts';
@@ -73,17 +74,20 @@ export function openExperiment(root: string, slug: string): Experiment {
   if (!fs.existsSync(paths.config)) throw new UsageError(`experiment "${slug}" has no config.yaml`);
   const config = loadConfig(paths.config);
   const exp: Experiment = { root, paths, config, state: emptyState(), warnings: [] };
-  const cached = StateFile.safeParse(readJsonOrNull(paths.state));
+  const cached = loadStateCache(paths);
   let size = 0;
   try {
     size = fs.statSync(paths.ledger).size;
   } catch {
     size = 0;
   }
-  if (cached.success && cached.data.ledger_offset <= size) exp.state = cached.data as unknown as State;
+  if (cached && cached.ledger_offset <= size) exp.state = cached;
   refresh(exp);
   return exp;
 }
+
+/** Experiments whose state cache is written once, when their lock is released, rather than on every append. */
+const deferred = new WeakMap<Experiment, { dirty: boolean }>();
 
 /** Fold whatever was appended to the ledger since the state was cached. */
 export function refresh(exp: Experiment): void {
@@ -92,26 +96,40 @@ export function refresh(exp: Experiment): void {
   if (read.lines.length || read.end !== exp.state.ledger_offset) {
     exp.state = foldLines(exp.state, read.lines, exp.config);
     exp.state.ledger_offset = read.end;
-    writeJsonAtomic(exp.paths.state, exp.state);
+    const d = deferred.get(exp);
+    if (d) d.dirty = true;
+    else saveStateCache(exp.paths, exp.state);
   }
 }
 
-export function append(exp: Experiment, line: LedgerLine): void {
-  appendLedger(exp.paths.ledger, line);
+export function append(exp: Experiment, line: LedgerLine, opts: { durable?: boolean } = {}): void {
+  appendLedger(exp.paths.ledger, line, opts);
   refresh(exp);
 }
 
+/**
+ * Events reconcile() re-derives from the tree when they are missing: they are
+ * appended without their own fsync (the next durable append, or the OS within
+ * seconds, flushes them); every other ledger line is fsynced.
+ */
+const REDERIVABLE: ReadonlySet<EventName> = new Set<EventName>(['committed', 'reverted']);
+
 export function event(exp: Experiment, name: EventName, data: Record<string, unknown> = {}, runId?: string): void {
-  append(exp, { type: 'event', ts: nowIso(), segment: exp.state.segment || undefined, event: name, run_id: runId, data });
+  append(exp, { type: 'event', ts: nowIso(), segment: exp.state.segment || undefined, event: name, run_id: runId, data }, { durable: !REDERIVABLE.has(name) });
 }
 
 /** Run fn holding the experiment's lock; a lock left by a dead process is taken over (and recorded). */
 export async function withLock<T>(exp: Experiment, owner: string, fn: () => Promise<T>): Promise<T> {
   const lock = acquireLock(exp.paths.lock, owner);
+  const d = { dirty: false };
+  deferred.set(exp, d);
   try {
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     return await fn();
   } finally {
+    deferred.delete(exp);
+    // The cache is written while the lock is still held: one write per call.
+    if (d.dirty) saveStateCache(exp.paths, exp.state);
     lock.release();
   }
 }
@@ -142,8 +160,19 @@ export async function reconcile(exp: Experiment, ws: Workspace): Promise<string[
   return done;
 }
 
-/** Highest run number that has a folder under runs/ (0 when there is none). */
+/**
+ * Highest run number that has a folder under runs/ (0 when there is none).
+ * Folders are created in order, so the answer is found by probing upward from
+ * the last logged run (a few stats) rather than by listing a folder that holds
+ * one entry per run; the listing is the fallback when that run's folder is gone.
+ */
 export function latestRunNumber(exp: Experiment): number {
+  const logged = exp.state.next_run - 1;
+  if (logged >= 1 && fs.existsSync(path.join(exp.paths.runs, runId(logged)))) {
+    let n = logged;
+    while (fs.existsSync(path.join(exp.paths.runs, runId(n + 1)))) n++;
+    return n;
+  }
   let n = 0;
   try {
     for (const name of fs.readdirSync(exp.paths.runs)) {
@@ -168,7 +197,7 @@ function settleLoggedRecord(exp: Experiment, done: string[]): void {
   if (!n || n >= exp.state.next_run) return; // not in the ledger yet
   const rec = readRunRecord(exp, runId(n));
   if (rec?.phase === 'measured') {
-    writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' });
+    writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' }, { durable: false });
     done.push(`marked ${rec.run_id} as logged`);
   }
 }
@@ -205,7 +234,7 @@ export function publishActive(exp: Experiment, t: Termination, extra: { chainAll
     stop_hook: exp.config.stop_hook,
     updated_at: nowIso(),
   };
-  writeJsonAtomic(repo.active, ActiveFile.parse(active));
+  writeJsonCache(repo.active, ActiveFile.parse(active));
 }
 
 export function assertNotUnclean(exp: Experiment): void {

@@ -12,3 +12,29 @@ export function pct(p: number | null): string {
   if (p === null || !Number.isFinite(p)) return '-';
   return `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`;
 }
+
+/** Keys whose values are ratios read at a glance: one decimal. */
+const ONE_DECIMAL = /(^|_)(pct|confidence)$/;
+/** Durations in seconds: three significant digits. */
+const SECONDS = /(^|_)s$/;
+
+/**
+ * A JSON value as the model reads it: every non-integer number cut to the
+ * digits that mean something (ratios and percentages to one decimal, other
+ * figures to 6 significant digits), so that `confidence: 3.8947368421052633`
+ * reaches the model as 3.9. Integers, strings and shapes are unchanged.
+ */
+export function roundForModel(value: unknown, key = ''): unknown {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || Number.isInteger(value)) return value;
+    if (ONE_DECIMAL.test(key)) return Math.round(value * 10) / 10;
+    return Number(value.toPrecision(SECONDS.test(key) ? 3 : 6));
+  }
+  if (Array.isArray(value)) return value.map((v) => roundForModel(v, key));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = roundForModel(v, k);
+    return out;
+  }
+  return value;
+}

@@ -71,20 +71,58 @@ class Git {
   }
 }
 
-/** path → status codes ('XY'); a path may carry two (`D ` and `??` after `git rm --cached`). */
+/** path → status codes ('XY', as porcelain v1 spells them); a path may carry two (`D ` and `??` after `git rm --cached`). */
 type Status = Map<string, string[]>;
 
-function parseStatus(out: string): Status {
-  const st: Status = new Map();
-  for (const entry of out.split('\0')) {
-    if (entry.length < 4) continue;
-    const xy = entry.slice(0, 2);
-    const p = entry.slice(3);
-    const codes = st.get(p);
+/**
+ * One `git status --porcelain=v2 --branch` read: the entries, the checked-out
+ * branch and which changed paths HEAD holds. One process answers what took
+ * three (symbolic-ref, status, ls-tree).
+ */
+interface Snapshot {
+  status: Status;
+  /** refs/heads/<name>, or null on a detached HEAD. */
+  ref: string | null;
+  /** Changed paths that exist in HEAD's tree; paths in `unknownHead` (unmerged) need ls-tree. */
+  inHead: Set<string>;
+  unknownHead: Set<string>;
+}
+
+const STATUS_ARGS = ['status', '--porcelain=v2', '-z', '--branch', '--no-ahead-behind', '--no-renames', '--untracked-files=all'];
+
+/** Fields before the path in a v2 entry: ordinary `1` has 8, unmerged `u` has 10. */
+const V2_FIELDS: Record<string, number> = { '1': 8, u: 10 };
+
+export function parseStatusV2(out: string): Snapshot {
+  const snap: Snapshot = { status: new Map(), ref: null, inHead: new Set(), unknownHead: new Set() };
+  const add = (p: string, xy: string) => {
+    const codes = snap.status.get(p);
     if (codes) codes.push(xy);
-    else st.set(p, [xy]);
+    else snap.status.set(p, [xy]);
+  };
+  for (const entry of out.split('\0')) {
+    if (entry.startsWith('# branch.head ')) {
+      const name = entry.slice('# branch.head '.length);
+      snap.ref = name === '(detached)' ? null : `refs/heads/${name}`;
+      continue;
+    }
+    if (entry.startsWith('? ')) {
+      add(entry.slice(2), '??');
+      continue;
+    }
+    const n = V2_FIELDS[entry[0] ?? ''];
+    if (n === undefined) continue;
+    // The path is everything after the n-th space (it may contain spaces itself).
+    let at = 0;
+    for (let i = 0; i < n && at >= 0; i++) at = entry.indexOf(' ', at + 1);
+    if (at < 0) continue;
+    const fields = entry.slice(0, at).split(' ');
+    const p = entry.slice(at + 1);
+    add(p, (fields[1] ?? '..').replace(/\./g, ' '));
+    if (fields[0] === 'u') snap.unknownHead.add(p);
+    else if (fields[3] !== '000000') snap.inHead.add(p);
   }
-  return st;
+  return snap;
 }
 
 const untrackedOnly = (codes: readonly string[]) => codes.every((c) => c === '??');
@@ -142,8 +180,37 @@ export class GitWorkspace implements Workspace {
 
   // ---- git queries ---------------------------------------------------------
 
-  private async status(): Promise<Status> {
-    return parseStatus(await this.git.run(['status', '--porcelain=v1', '-z', '--no-renames', '--untracked-files=all']));
+  /**
+   * The last status read. Each public method starts from a fresh read (see
+   * fresh()) and reuses it for its own later questions; after observe(), the
+   * queries share one read until a keep or a revert.
+   */
+  private snap: Snapshot | null = null;
+  private observed = false;
+
+  private async snapshot(fresh = false): Promise<Snapshot> {
+    if (!this.snap || fresh) this.snap = parseStatusV2(await this.git.run(STATUS_ARGS));
+    return this.snap;
+  }
+
+  /** A public query begins: forget the last read unless observe() pinned it. */
+  private fresh(): void {
+    if (!this.observed) this.snap = null;
+  }
+
+  /** A mutation begins: no read survives it. */
+  private mutating(): void {
+    this.observed = false;
+    this.snap = null;
+  }
+
+  async observe(): Promise<void> {
+    await this.snapshot(true);
+    this.observed = true;
+  }
+
+  private async status(fresh = false): Promise<Status> {
+    return (await this.snapshot(fresh)).status;
   }
 
   private async currentBranchRef(): Promise<string | null> {
@@ -152,7 +219,10 @@ export class GitWorkspace implements Workspace {
   }
 
   private async assertOnBranch(): Promise<void> {
-    const ref = await this.currentBranchRef();
+    this.checkBranch((await this.snapshot()).ref);
+  }
+
+  private checkBranch(ref: string | null): void {
     if (ref !== `refs/heads/${this.branch}`) {
       const where = ref ? ref.replace(/^refs\/heads\//, '') : 'a detached HEAD';
       throw new RefusalError(`the work tree is on ${where}, not ${this.branch}; check out ${this.branch} to continue the experiment`);
@@ -164,11 +234,13 @@ export class GitWorkspace implements Workspace {
     return out ? out.trim() : null;
   }
 
-  /** Which of these paths exist in HEAD's tree. */
+  /** Which of these changed paths exist in HEAD's tree: the status says, except for unmerged paths. */
   private async inHead(paths: readonly string[]): Promise<Set<string>> {
-    const want = new Set(paths);
-    const found = new Set<string>();
-    for (const chunk of batches(paths)) {
+    const snap = await this.snapshot();
+    const found = new Set(paths.filter((p) => snap.inHead.has(p)));
+    const ask = paths.filter((p) => snap.unknownHead.has(p));
+    const want = new Set(ask);
+    for (const chunk of batches(ask)) {
       const out = await this.git.run(['ls-tree', '-r', '-z', '--name-only', 'HEAD', '--', ...chunk]);
       for (const p of out.split('\0')) if (want.has(p)) found.add(p);
     }
@@ -228,7 +300,7 @@ export class GitWorkspace implements Workspace {
     const prev = this.load();
     const userFiles = new Set(prev?.user_files ?? []);
 
-    const st = await this.status();
+    const st = await this.status(true);
     const blocked = [...st]
       .filter(([p, codes]) => this.scope.inScope(p) && !untrackedOnly(codes) && !userFiles.has(p))
       .map(([p]) => p)
@@ -252,7 +324,8 @@ export class GitWorkspace implements Workspace {
     // Untracked files present now are the user's. On a later begin (a new
     // segment) files the user added since are adopted too: losing one would
     // be worse than never committing one.
-    const after = await this.status();
+    const after = await this.status(true);
+    this.mutating();
     for (const [p, codes] of after) if (codes.includes('??') && !isInternal(p)) userFiles.add(p);
     const state: GitState = {
       version: 1,
@@ -290,12 +363,18 @@ export class GitWorkspace implements Workspace {
   }
 
   async changedInScope(): Promise<string[]> {
+    this.fresh();
     const s = this.state();
     await this.assertOnBranch();
     return this.inScopeChanged(await this.status(), new Set(s.user_files));
   }
 
   async outOfScopeChanges(): Promise<string[]> {
+    this.fresh();
+    return this.outOfScope();
+  }
+
+  private async outOfScope(): Promise<string[]> {
     const s = this.state();
     await this.assertOnBranch();
     const userFiles = new Set(s.user_files);
@@ -311,7 +390,10 @@ export class GitWorkspace implements Workspace {
   }
 
   async settleOutOfScope(): Promise<string[]> {
-    const changed = await this.outOfScopeChanges();
+    // The benchmark ran since the last read: look again (once), and answer both questions from that look.
+    this.observed = false;
+    await this.snapshot(true);
+    const changed = await this.outOfScope();
     if (!changed.length) return [];
     const s = this.state();
     s.dirty = this.dirtySigs(await this.status(), new Set(s.user_files), s.dirty);
@@ -319,9 +401,28 @@ export class GitWorkspace implements Workspace {
     return changed;
   }
 
+  /** The checked-out ref and the branch's commit in one process (keep needs no status). */
+  private async headAndRef(): Promise<{ ref: string | null; sha: string }> {
+    const out = (await this.git.tryRun(['rev-parse', `refs/heads/${this.branch}`, '--symbolic-full-name', 'HEAD'])) ?? '';
+    const [sha, ref] = out.trim().split('\n');
+    if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) throw new RefusalError(`branch ${this.branch} does not exist; run init-experiment`);
+    return { sha, ref: ref && ref !== 'HEAD' ? ref : null };
+  }
+
+  /** commit-tree with the user's identity; autoloop's only when git has none (then git is asked why it failed). */
+  private async commitTree(args: string[]): Promise<string> {
+    const r = await gitTry(this.root, ['commit-tree', ...args], LITERAL);
+    if (r.code === 0) return r.stdout.trim();
+    const ident = await identityEnv(this.root);
+    if (!Object.keys(ident).length) throw new Error(firstLine(r.stderr) || `git exited with ${r.code}`);
+    return (await this.git.run(['commit-tree', ...args], ident)).trim();
+  }
+
   async keep(files: string[], message: string, trailers: Record<string, string>): Promise<string> {
+    this.mutating();
     const s = this.state();
-    await this.assertOnBranch();
+    const { ref, sha: old } = await this.headAndRef();
+    this.checkBranch(ref);
     this.sweepStale();
     const paths = [...new Set(files)].sort();
     for (const f of paths) {
@@ -329,7 +430,6 @@ export class GitWorkspace implements Workspace {
       if (this.isUserFile(s, f)) throw new UsageError(`keep: ${f} is a user file (untracked when the experiment began); it is never committed`);
     }
     const body = commitMessage(message, { ...trailers, 'Autoloop-Experiment': trailers['Autoloop-Experiment'] ?? this.exp.slug });
-    const old = await this.head();
     const index = path.join(this.exp.dir, `.keep-index-${process.pid}-${randomBytes(4).toString('hex')}`);
     const priv = { GIT_INDEX_FILE: index };
     let commit: string;
@@ -339,8 +439,7 @@ export class GitWorkspace implements Workspace {
       await this.git.run(['read-tree', old], priv);
       for (const chunk of batches(paths)) await this.git.run(['update-index', '--add', '--remove', '--', ...chunk], priv);
       const tree = (await this.git.run(['write-tree'], priv)).trim();
-      const ident = await identityEnv(this.root);
-      commit = (await this.git.run(['commit-tree', '--no-gpg-sign', tree, '-p', old, '-m', body], ident)).trim();
+      commit = await this.commitTree(['--no-gpg-sign', tree, '-p', old, '-m', body]);
       crashPoint('git:committed');
       // Compare-and-swap: if the branch moved under us, refuse rather than lose a commit.
       await this.git.run(['update-ref', '-m', `autoloop: keep ${trailers['Autoloop-Run'] ?? ''}`.trim(), `refs/heads/${this.branch}`, commit, old]);
@@ -356,6 +455,8 @@ export class GitWorkspace implements Workspace {
 
   async revert(): Promise<string[]> {
     const s = this.state();
+    this.mutating();
+    await this.snapshot(true);
     await this.assertOnBranch();
     this.sweepStale();
     const st = await this.status();
@@ -369,6 +470,7 @@ export class GitWorkspace implements Workspace {
     for (const chunk of batches(staged)) await this.git.run(['update-index', '--force-remove', '--', ...chunk]);
     for (const p of created) removeCreated(this.root, p);
     for (const chunk of batches(restore)) await this.git.run(['checkout', '-q', 'HEAD', '--', ...chunk]);
+    this.snap = null;
     return changed;
   }
 
@@ -389,6 +491,7 @@ export class GitWorkspace implements Workspace {
   }
 
   async diffSummary(): Promise<string> {
+    this.fresh();
     const s = this.state();
     await this.assertOnBranch();
     const st = await this.status();

@@ -11,6 +11,7 @@
 // private index and exact pathspecs), so the library added a dependency and a
 // second environment filter without doing anything for us.
 import { execFile, execFileSync } from 'node:child_process';
+import { countIo } from './iocount.ts';
 
 export interface GitResult {
   code: number;
@@ -40,6 +41,7 @@ export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 /** Run git; never throws for a non-zero exit (the caller decides). */
 export function gitTry(cwd: string, args: readonly string[], extra: Record<string, string> = {}): Promise<GitResult> {
+  countIo('git');
   return new Promise((resolve) => {
     execFile('git', gitArgs(args), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
@@ -50,6 +52,7 @@ export function gitTry(cwd: string, args: readonly string[], extra: Record<strin
 
 /** The synchronous form, for the few callers that run before anything async (finding the root). Null on failure. */
 export function gitSyncOrNull(cwd: string, args: readonly string[]): string | null {
+  countIo('git');
   try {
     return execFileSync('git', gitArgs(args), { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: MAX_BUFFER });
   } catch {

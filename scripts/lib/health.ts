@@ -29,7 +29,8 @@ export const ROTATION: Record<EpisodeClass, readonly Playbook[]> = {
 };
 
 export const NEXT_ACTION = {
-  backlog: 'Pick the next idea from the backlog (ideas.md), make one change and measure it.',
+  // Read every ordinary iteration: kept short.
+  backlog: 'Next idea from ideas.md: one change, then measure it.',
   crashing: "Make one attempt to fix the failure (read the tail of the last run's output); if it fails again, drop the idea.",
   plateaued: 'Change tack: pick a backlog idea unlike the recent attempts (another part of the code or another kind of change).',
   rebaseline: 'Re-measure the best: run the benchmark with no change and log it with --description rebaseline.',

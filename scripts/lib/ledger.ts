@@ -74,9 +74,9 @@ export function readLedger(file: string, from = 0, opts: ReadOptions = {}): Ledg
 }
 
 /** Validate and append one line durably. */
-export function appendLedger(file: string, line: LedgerLine): void {
+export function appendLedger(file: string, line: LedgerLine, opts: { durable?: boolean } = {}): void {
   const checked = LedgerLine.parse(line);
-  appendLineDurable(file, JSON.stringify(checked));
+  appendLineDurable(file, JSON.stringify(checked), opts);
 }
 
 export function nowIso(): string {

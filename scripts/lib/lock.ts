@@ -60,8 +60,8 @@ function tryCreate(lockFile: string, data: string): boolean {
     throw e;
   }
   try {
+    // No fsync: after a power loss the owner is dead anyway and the lock is taken over.
     fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }

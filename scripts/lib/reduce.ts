@@ -10,6 +10,8 @@ import { confidence } from './confidence.ts';
 
 export const STATE_VERSION = 1;
 const RECENT = 20;
+/** Health changes the cached state keeps (the newest): the cache must not grow with the runs. The report folds the full list. */
+export const HEALTH_HISTORY_CAP = 50;
 
 export interface RecentRun {
   run_id: string;
@@ -105,10 +107,13 @@ function runNumber(id: string): number {
   return Number.parseInt(id.slice(1), 10);
 }
 
+let historyCap = HEALTH_HISTORY_CAP;
+
 function noteHealth(s: State, runId: string | null, before: HealthMemory): void {
   const h = s.health;
   if (h.health !== before.health || h.playbook !== before.playbook) {
     s.health_history.push({ run_id: runId, health: h.health, reason: h.reason, playbook: h.playbook });
+    if (s.health_history.length > historyCap) s.health_history.splice(0, s.health_history.length - historyCap);
   }
 }
 
@@ -235,9 +240,14 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
 }
 
 /** Fold lines into a copy of the state (one copy per call, not per line: a 10,000-run rebuild stays linear). */
-export function foldLines(state: State, lines: readonly LedgerLine[], cfg: Config): State {
+export function foldLines(state: State, lines: readonly LedgerLine[], cfg: Config, opts: { healthHistory?: number } = {}): State {
   let s: State = structuredClone(state);
-  for (const line of lines) s = applyLine(s, line, cfg);
+  historyCap = opts.healthHistory ?? HEALTH_HISTORY_CAP;
+  try {
+    for (const line of lines) s = applyLine(s, line, cfg);
+  } finally {
+    historyCap = HEALTH_HISTORY_CAP;
+  }
   return s;
 }
 

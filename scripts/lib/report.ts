@@ -10,7 +10,7 @@ import type { Experiment } from './experiment.ts';
 import { currentTermination } from './experiment.ts';
 import { readLedger } from './ledger.ts';
 import { reached } from './goal.ts';
-import { confidenceOf, gainPct, type HealthChange } from './reduce.ts';
+import { confidenceOf, emptyState, foldLines, gainPct, type HealthChange } from './reduce.ts';
 import { clip, fmt, pct } from './summary.ts';
 import { bestArtifactsLine } from './artifacts.ts';
 
@@ -194,7 +194,8 @@ export function buildReport(exp: Experiment): ReportData {
     runs: { total: results.length, by_verdict: byVerdict, rebaselines: results.filter((r) => r.rebaseline).length },
     kept: keptChanges(lines),
     dead_ends: deadEnds(lines),
-    health_history: s.health_history,
+    // The cached state keeps the newest changes only; the report has the whole ledger at hand.
+    health_history: foldLines(emptyState(), lines, c, { healthHistory: Infinity }).health_history,
     termination: { terminated: t.terminate, by: t.by, message },
     goal_met: goal,
     best_artifacts: bestArtifactsLine(exp),

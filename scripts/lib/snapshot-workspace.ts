@@ -231,6 +231,10 @@ export class SnapshotWorkspace implements Workspace {
     return { base: id };
   }
 
+  async observe(): Promise<void> {
+    /* every query reads the few in-scope files afresh; nothing to share */
+  }
+
   async head(): Promise<string> {
     return this.state().current;
   }

@@ -17,6 +17,13 @@ export interface Workspace {
   begin(): Promise<{ base: string }>;
   /** The current best: the branch's commit, or the current snapshot id. */
   head(): Promise<string>;
+  /**
+   * Read the tree once now: until the next keep or revert, changedInScope,
+   * outOfScopeChanges and diffSummary answer from this read instead of each
+   * reading it again (a run asks several questions of one moment). Without
+   * it every query reads the tree afresh. No-op in snapshot mode.
+   */
+  observe(): Promise<void>;
   /** In-scope files that differ from the best (modified, deleted, created; user files excluded). Sorted. */
   changedInScope(): Promise<string[]>;
   /** Out-of-scope paths changed since begin() beyond the user's recorded work in progress (git only). Sorted. */

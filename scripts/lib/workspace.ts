@@ -26,6 +26,10 @@ export type { Workspace } from './workspace-base.ts';
 export async function openWorkspace(root: string, exp: ExperimentPaths, config: Config): Promise<Workspace> {
   const recorded = recordedMode(exp);
   if (recorded === 'snapshot') return SnapshotWorkspace.open(root, exp, config);
+  // A git experiment whose root still holds .git is still at its work tree's
+  // top level: no process needed to ask (the next git command fails clearly if
+  // the repository broke meanwhile).
+  if (recorded === 'git' && fs.existsSync(path.join(root, '.git'))) return GitWorkspace.open(root, exp, config);
   const top = await workTreeTop(root);
   if (top === null) {
     if (recorded === 'git') throw new UsageError(`this experiment was started in git mode but ${root} is no longer a git work tree`);

@@ -10,6 +10,7 @@ import { experimentPaths, repoPaths, runId } from '../../scripts/lib/paths.ts';
 import { saveConfig } from '../../scripts/lib/config.ts';
 import { writeJsonAtomic } from '../../scripts/lib/fsx.ts';
 import { emptyState, foldLines, type State } from '../../scripts/lib/reduce.ts';
+import { saveStateCache } from '../../scripts/lib/state-cache.ts';
 import { mulberry32 } from './prng.ts';
 
 export interface SyntheticOptions {
@@ -173,7 +174,7 @@ export function writeSynthetic(root: string, syn: Synthetic, opts: { stateCache?
   const text = syn.lines.map((l) => JSON.stringify(l) + '\n').join('');
   fs.writeFileSync(p.ledger, text);
   const state = { ...foldLines(emptyState(), syn.lines, syn.config), ledger_offset: Buffer.byteLength(text) };
-  if (opts.stateCache !== false) writeJsonAtomic(p.state, state);
+  if (opts.stateCache !== false) saveStateCache(p, state);
   if (opts.active !== false) {
     const active = ActiveFile.parse({
       version: 1,

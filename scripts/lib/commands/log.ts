@@ -30,6 +30,7 @@ import { crashPoint } from '../faults.ts';
 import { pruneArtifacts, restoreBestArtifacts } from '../artifacts.ts';
 import { ensureScratch } from '../analysis.ts';
 import type { Evidence } from '../schema.ts';
+import { applyRetention } from '../retention.ts';
 
 export interface LogInput {
   description: string;
@@ -131,6 +132,7 @@ export async function logCommand(exp: Experiment, input: LogInput): Promise<LogR
     const fixed = await reconcile(exp, ws);
     if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
     const rec = measuredRun(exp);
+    const previousBest = exp.state.best_run;
     const line = resultLine(exp, rec, input);
     // 1. the record first: whatever happens next, the run is in the ledger.
     crashPoint('before-ledger');
@@ -139,10 +141,11 @@ export async function logCommand(exp: Experiment, input: LogInput): Promise<LogR
     // 2. then the tree.
     result = { line, ...(await actOnTree(exp, ws, rec, line)) };
     crashPoint('after-event');
-    writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' });
+    writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' }, { durable: false });
     crashPoint('after-record');
     pruneArtifacts(exp);
     ensureScratch(exp.paths, formatRunId(exp.state.next_run));
+    applyRetention(exp.paths, Number(rec.run_id.slice(1)), exp.state.best_run, previousBest);
     const t = currentTermination(exp);
     if (t.terminate && !exp.state.terminated_event) event(exp, 'terminated', { by: t.by, message: t.message }, rec.run_id);
     publishActive(exp, t);
@@ -165,20 +168,19 @@ export function logOutput(exp: Experiment, r: LogResult): { data: Record<string,
     verdict: line.verdict,
     reason: line.reason,
     commit,
-    primary: line.primary,
     best: s.best,
     baseline: s.baseline,
     gain_pct: gainPct(s, config),
     confidence: conf.value,
-    confidence_label: conf.label,
+    // Read every iteration: a label only with a value, a health reason only when health is not ordinary.
+    ...(conf.value !== null ? { confidence_label: conf.label } : {}),
     health: h.health,
-    health_reason: h.reason,
+    ...(h.health === 'running' || h.health === 'improving' ? {} : { health_reason: h.reason }),
     next_action: t.terminate ? 'run /autoloop:chain' : h.next_action,
     should_terminate: t.terminate,
-    terminated_by: t.by,
-    chain_allowed: t.terminate && chain.allowed,
-    chain_remaining: chain.remaining,
-    runs: s.runs_total,
+    ...(t.terminate ? { terminated_by: t.by } : {}),
+    // The chain's budget matters only once the loop stops.
+    ...(t.terminate ? { chain_allowed: chain.allowed, chain_remaining: chain.remaining } : {}),
     ...(restored.length ? { restored_judges: restored } : {}),
     ...(r.artifacts.from ? { artifacts_from: r.artifacts.from } : {}),
   };

@@ -129,8 +129,9 @@ class Measurement {
     this.save();
   }
 
-  save(): void {
-    writeJsonAtomic(this.rd.result, this.record);
+  /** Saves while running are not fsynced (a lost one only means the run is measured again); the measured record is. */
+  save(durable = false): void {
+    writeJsonAtomic(this.rd.result, this.record, { durable });
   }
 
   finish(status: RunStatus, reason: string, tail = ''): void {
@@ -223,6 +224,8 @@ async function runChecks(m: Measurement, checks: string): Promise<boolean> {
 async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   const { exp } = m;
   const { config } = exp;
+  // One read of the tree answers the questions below.
+  await ws.observe();
   // The judge must be the one fingerprinted when the segment opened.
   const integrity = exp.state.fingerprints ? changedFingerprints(exp.state.fingerprints, fingerprint(exp.root, config, Object.keys(exp.state.fingerprints.files))) : [];
   // Artifacts (checkpoints) are the benchmark's output, put back by the engine: never an out-of-scope edit.
@@ -258,7 +261,7 @@ export async function runCommand(exp: Experiment, signal: AbortSignal): Promise<
     if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
     const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config), signal);
     const interrupted = await measure(m, ws);
-    m.save();
+    m.save(true);
     if (interrupted) event(exp, 'interrupted', { reason: 'signal' }, m.id);
     publishActive(exp, currentTermination(exp));
     result = { record: m.record, interrupted };

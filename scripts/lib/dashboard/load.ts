@@ -6,9 +6,9 @@ import { LedgerLine, METRIC_NAME, RUN_ID, RunStatus, Verdict, type Config, type 
 import { experimentPaths, type ExperimentPaths } from '../paths.ts';
 import { loadConfig } from '../config.ts';
 import { readLedger, type LedgerRead } from '../ledger.ts';
-import { readJsonOrNull } from '../fsx.ts';
 import { UsageError } from '../errors.ts';
-import { emptyState, foldLines, StateFile, type State, type Termination } from '../reduce.ts';
+import { emptyState, foldLines, type State, type Termination } from '../reduce.ts';
+import { loadStateCache } from '../state-cache.ts';
 import type { ModelInput } from './model.ts';
 import { chainStatusIn, loadChainFile } from '../chain.ts';
 
@@ -46,14 +46,13 @@ export function changeStamp(root: string, slug: string): string {
  * gained after it; a missing or foreign cache is rebuilt from the whole ledger.
  */
 function stateFor(paths: ExperimentPaths, config: Config, end: number, warnings: string[]): State {
-  const cached = StateFile.safeParse(readJsonOrNull(paths.state));
-  if (cached.success && cached.data.ledger_offset <= end) {
-    const base = cached.data as unknown as State;
-    if (cached.data.ledger_offset === end) return base;
-    const tail = readLedger(paths.ledger, cached.data.ledger_offset);
-    return { ...foldLines(base, tail.lines, config), ledger_offset: tail.end };
+  const cached = loadStateCache(paths);
+  if (cached && cached.ledger_offset <= end) {
+    if (cached.ledger_offset === end) return cached;
+    const tail = readLedger(paths.ledger, cached.ledger_offset);
+    return { ...foldLines(cached, tail.lines, config), ledger_offset: tail.end };
   }
-  if (cached.success) warnings.push('state.json is ahead of the ledger; rebuilt from the ledger');
+  if (cached) warnings.push('state.json is ahead of the ledger; rebuilt from the ledger');
   // No usable cache: fold every line (the dashboard's own read skips events the state needs).
   const all = readLedger(paths.ledger);
   return { ...foldLines(emptyState(), all.lines, config), ledger_offset: all.end };

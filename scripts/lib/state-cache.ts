@@ -1,0 +1,94 @@
+// state.json, the derived state's cache, kept small: its size must not grow
+// with the number of runs, because every engine call reads it and log
+// rewrites it. The one aggregate that does grow, the segment's valid primary
+// values (confidence needs their exact median and MAD), lives beside it in an
+// append-only sidecar of float64s, primaries-<segment>.f64: a log appends one
+// value instead of rewriting the list. Both are caches: anything missing,
+// short or foreign makes the caller rebuild from the ledger.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ExperimentPaths } from './paths.ts';
+import { readJsonOrNull, writeJsonCache } from './fsx.ts';
+import { StateFile, type State } from './reduce.ts';
+
+const SIDECAR = /^primaries-(\d+)\.f64$/;
+
+function sidecar(paths: ExperimentPaths, segment: number): string {
+  return path.join(paths.dir, `primaries-${segment}.f64`);
+}
+
+/** The cached state, or null when there is none usable (missing, foreign, or its sidecar is short). */
+export function loadStateCache(paths: ExperimentPaths): State | null {
+  const parsed = StateFile.safeParse(readJsonOrNull(paths.state));
+  if (!parsed.success) return null;
+  const raw = parsed.data as unknown as State & { primaries_count?: unknown };
+  // A cache written before the sidecar existed carries its list inline.
+  if (Array.isArray(raw.valid_primaries)) return raw;
+  const count = typeof raw.primaries_count === 'number' ? raw.primaries_count : -1;
+  if (count < 0) return null;
+  let values: number[] = [];
+  if (count > 0) {
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(sidecar(paths, raw.segment));
+    } catch {
+      return null;
+    }
+    if (buf.length < count * 8) return null;
+    const f = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + count * 8));
+    values = Array.from(f);
+  }
+  const { primaries_count: _drop, ...rest } = raw;
+  return { ...rest, valid_primaries: values } as State;
+}
+
+/** Does the file's first `n` values end (and start) as `values` does? A cheap check that it is the same list. */
+function samePrefix(file: string, values: readonly number[], n: number): boolean {
+  if (n === 0) return true;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(8);
+    fs.readSync(fd, b, 0, 8, 0);
+    if (!Object.is(b.readDoubleLE(0), values[0])) return false;
+    fs.readSync(fd, b, 0, 8, (n - 1) * 8);
+    return Object.is(b.readDoubleLE(0), values[n - 1]);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const f64 = (xs: readonly number[]) => Buffer.from(Float64Array.from(xs).buffer);
+
+/** Write the cache: the sidecar first (appending what it lacks), then state.json naming how many values count. */
+export function saveStateCache(paths: ExperimentPaths, state: State): void {
+  const values = state.valid_primaries;
+  const file = sidecar(paths, state.segment);
+  let size = -1;
+  try {
+    size = fs.statSync(file).size;
+  } catch {
+    size = -1;
+  }
+  if (values.length > 0) {
+    const have = size / 8;
+    if (size < 0) sweepSidecars(paths, state.segment);
+    if (size <= 0 || !Number.isInteger(have) || have > values.length || !samePrefix(file, values, have)) fs.writeFileSync(file, f64(values));
+    else if (have < values.length) fs.appendFileSync(file, f64(values.slice(have)));
+  } else if (size >= 0) fs.rmSync(file, { force: true });
+  const { valid_primaries: _list, ...rest } = state;
+  writeJsonCache(paths.state, { ...rest, primaries_count: values.length });
+}
+
+/** Sidecars of other segments are stale (a segment's figures start over). */
+function sweepSidecars(paths: ExperimentPaths, keep: number): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(paths.dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = SIDECAR.exec(n);
+    if (m && Number(m[1]) !== keep) fs.rmSync(path.join(paths.dir, n), { force: true });
+  }
+}
