@@ -381,8 +381,8 @@ describe('with the engine', () => {
     expect(systemText(main[0]!)).toContain('You are autoloop');
     expect(seenText(main[0]!)).toContain(CONTEXT);
     // What the model was told after each log-experiment.
-    expect(engineOutput(main[4]!)).toMatchObject({ verdict: 'keep', primary: 40 });
-    expect(engineOutput(main[7]!)).toMatchObject({ verdict: 'discard', primary: 45 });
+    expect(engineOutput(main[4]!)).toMatchObject({ verdict: 'keep', best: 40 });
+    expect(engineOutput(main[7]!)).toMatchObject({ verdict: 'discard', best: 40 });
     const crash = engineOutput(main[10]!);
     expect(crash).toMatchObject({ verdict: 'crash', should_terminate: true, terminated_by: 'max_runs' });
     // Terminated with chain budget left: one nudge to /autoloop:chain, then the session may end.

@@ -110,14 +110,14 @@ describe('unattended: claude --agent autoloop -p with no permission flag', () =>
     });
     expect(session.code).toBe(0);
     expect(session.json?.permission_denials ?? []).toEqual([]);
-    expect(engineJson(main[7]!)).toMatchObject({ verdict: 'keep', primary: 40 });
-    expect(engineJson(main[10]!)).toMatchObject({ verdict: 'discard', primary: 45 });
+    expect(engineJson(main[7]!)).toMatchObject({ verdict: 'keep', best: 40 });
+    expect(engineJson(main[10]!)).toMatchObject({ verdict: 'discard', best: 40 });
     expect(engineJson(main[13]!)).toMatchObject({ verdict: 'crash' });
     const diag = engineJson(main[14]!);
     expect(diag).toMatchObject({ command: 'node bench/bench.mjs' });
     expect((diag.files as string[]).some((n) => n.endsWith('.cpuprofile'))).toBe(true);
     // The profile and the analysis script in the scratch area do not make the next run invalid.
-    expect(engineJson(main[20]!)).toMatchObject({ verdict: 'keep', primary: 35 });
+    expect(engineJson(main[20]!)).toMatchObject({ verdict: 'keep', best: 35 });
     expect(ledgerVerdicts(f)).toEqual(['keep', 'keep', 'discard', 'crash', 'keep']);
     expect(execFileSync('git', ['status', '--porcelain'], { cwd: f.repo, encoding: 'utf8' }).trim()).toBe('');
     expect(readJson(path.join(f.repo, '.autoloop', 'session.json'))).toMatchObject({ owner_session: session.json?.session_id });
