@@ -35,6 +35,7 @@ export function policyOf(active: ActiveFile, projectDir: string): Policy {
     writable: active.writable,
     scope: active.scope,
     scratch: scratchDir(active.experiment),
+    worktrees: active.worktrees.map((w) => canonical(w.path)),
   };
 }
 
