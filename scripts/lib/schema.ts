@@ -298,8 +298,14 @@ export const RunRecord = z.object({
   duration_s: z.number().min(0).default(0),
   /** Seconds spent waiting before the commands ran (Slurm's queue, the local timing lock); not in duration_s. */
   queued_s: z.number().min(0).default(0),
-  /** The candidate that made the run (parallel mode), and the best commit its worktree stood on. */
-  candidate: z.object({ id: z.string(), base: z.string() }).nullable().default(null),
+  /**
+   * The candidate that made the run (parallel mode): the best commit its worktree
+   * stood on, and that best's figures, which a stale run is judged against.
+   */
+  candidate: z
+    .object({ id: z.string(), base: z.string(), best_run: z.string().nullable(), best_samples: z.array(z.number()), best_metrics: Metrics })
+    .nullable()
+    .default(null),
   /** The runner's handle on the command in flight, so a later call can find survivors. */
   handle: RunHandle.nullable().default(null),
   /** Before handles (records written by older versions): the local process group and its leader's start time. */

@@ -50,6 +50,8 @@ export async function rebaseChange(root: string, tree: string, base: string, ont
     if (r.code !== 0 || !lines[0]) throw new Error(`git merge-tree: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
     merged = lines[0];
   }
+  // Files the change created are in its commit now; off the work tree, so the merged ones can take their place.
+  for (const f of await absentFrom(tree, base, files)) fs.rmSync(path.join(tree, f), { force: true });
   await git(tree, ['checkout', '-q', '-f', '--detach', onto]);
   if (merged) {
     // Take the merged files into the work tree, then leave them as an uncommitted change on onto.
@@ -57,6 +59,16 @@ export async function rebaseChange(root: string, tree: string, base: string, ont
     await git(tree, ['read-tree', onto]);
   }
   return { ok: true };
+}
+
+/** Of these paths, those the commit does not hold. */
+async function absentFrom(cwd: string, commit: string, files: string[]): Promise<string[]> {
+  const present = new Set<string>();
+  for (const chunk of batches(files)) {
+    const out = await git(cwd, ['ls-tree', '-r', '-z', '--name-only', commit, '--', ...chunk], LITERAL);
+    for (const p of out.split('\0')) if (p) present.add(p);
+  }
+  return files.filter((f) => !present.has(f));
 }
 
 /** The change as a commit on base (dangling: reachable from no ref), from a private index. */
@@ -108,13 +120,8 @@ export async function mainTreeState(root: string, branch: string, files: string[
 export async function updateMainTree(root: string, commit: string, files: string[], main: MainTree): Promise<string[]> {
   if (!main.onBranch) return [];
   const clean = files.filter((f) => !main.dirty.has(f));
-  const present = new Set<string>();
-  for (const chunk of batches(clean)) {
-    const out = await git(root, ['ls-tree', '-r', '-z', '--name-only', commit, '--', ...chunk], LITERAL);
-    for (const p of out.split('\0')) if (p) present.add(p);
-  }
-  const take = clean.filter((f) => present.has(f));
-  const gone = clean.filter((f) => !present.has(f));
+  const gone = await absentFrom(root, commit, clean);
+  const take = clean.filter((f) => !gone.includes(f));
   for (const chunk of batches(take)) await git(root, ['checkout', '-q', commit, '--', ...chunk], LITERAL);
   for (const chunk of batches(gone)) await git(root, ['rm', '-q', '--cached', '--ignore-unmatch', '--', ...chunk], LITERAL);
   for (const f of gone) fs.rmSync(path.join(root, f), { force: true });

@@ -35,12 +35,20 @@ function measuredRun(exp: Experiment, c: Candidate): RunRecord {
 
 const discard = (line: ResultLine, reason: string): ResultLine => ({ ...line, verdict: 'discard', reason, rebaseline: false });
 
-/** The verdict, corrected for what parallel mode knows and the serial rules do not. */
+/**
+ * The verdict. A run on the current best is judged as in the serial loop. A
+ * stale run is judged against the best it was measured on (the only fair
+ * comparison its samples allow): no better than that, it is a discard; better,
+ * it is a would-be keep that must be measured again on the current best.
+ */
 async function decide(exp: Experiment, c: Candidate, rec: RunRecord, input: LogInput, branchHead: string): Promise<{ line: ResultLine; stale: boolean }> {
-  const stale = (rec.candidate?.base ?? c.base) !== branchHead;
-  let line = resultLine(exp, rec, input);
+  const on = rec.candidate;
+  const stale = (on?.base ?? c.base) !== branchHead;
+  const asMeasured: Experiment = stale && on ? { ...exp, state: { ...exp.state, best_run: on.best_run, best_samples: on.best_samples, best_metrics: on.best_metrics } } : exp;
+  let line = resultLine(asMeasured, rec, input);
   // Re-measuring an older best says nothing about the current one.
   if (stale && line.rebaseline) line = discard(line, 'no change, measured on an older best: nothing to keep');
+  else if (stale && line.verdict !== 'keep') line = { ...line, reason: `${line.reason} (against ${on?.best_run ?? 'the best'} it was measured on)` };
   if (line.verdict === 'keep' && !stale) {
     const main = await mainTreeState(exp.root, `autoloop/${exp.paths.slug}`, rec.files, branchHead);
     const theirs = rec.files.filter((f) => main.dirty.get(f) === '??');

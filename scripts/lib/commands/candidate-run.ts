@@ -60,7 +60,9 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
     const runId = formatRunId(Math.max(exp.state.next_run, latestRunNumber(exp) + 1));
     const runner = runnerFor(exp.config.runner, exp.config);
     // The record (and so the run's folder) exists before the lock is let go: the number is taken.
-    const m = new Measurement(exp, runId, runner, signal, c.path, timingGate(exp), { id: c.id, base: await headOf(c.path) });
+    const s = exp.state;
+    const on = { id: c.id, base: await headOf(c.path), best_run: s.best_run, best_samples: s.best_samples, best_metrics: s.best_metrics };
+    const m = new Measurement(exp, runId, runner, signal, c.path, timingGate(exp), on);
     saveCandidate(exp.paths, { ...c, run_id: runId });
     return { m, ws, note: caught.note };
   });
