@@ -82,8 +82,12 @@ const alive = (job: string): string => slurmAdmin('squeue', ['-h', '-j', job, '-
 
 describe('runner: slurm through the engine', () => {
   it('keep, discard, crash and out-of-memory, each run one job', () => {
-    const dir = repo();
+    // Any wait at all counts as long here, so status must report it.
+    const dir = repo(['--slurm-max-queue-wait', '0.001']);
     expect(step(dir, '100\n', 'baseline').log.verdict).toBe('keep');
+    const status = engine('status', ['--json'], dir, env()).json as { long_queue: { run_id: string; limit_s: number } | null };
+    expect(status.long_queue).toMatchObject({ run_id: 'r0001', limit_s: 0.001 });
+    expect(engine('status', [], dir, env()).stdout).toMatch(/queue: r0001 waited \d+s before running/);
     expect(step(dir, '90\n', 'better').log.verdict).toBe('keep');
     expect(step(dir, '95\n', 'worse').log.verdict).toBe('discard');
     const crash = step(dir, 'crash\n', 'breaks');
