@@ -181,7 +181,7 @@ main('init-experiment', async (argv) => {
     if (merged[k] === undefined) throw new UsageError(`--${k} is required for a new experiment`);
   }
   const config = parseConfig(merged, 'config');
-  runnerFor(config.runner, config); // an unknown runner is refused now, not at the first run
+  runnerFor(config); // an unknown runner is refused now, not at the first run
   if (config.checks !== null && config.checks.trim() === '') throw new UsageError('--checks must not be empty');
 
   const out = await initExperiment(root, config, { reason: f.reason });

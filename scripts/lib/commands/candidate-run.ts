@@ -58,7 +58,7 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
     const caught = await catchUp(exp, c, ws);
     c = caught.c;
     const runId = formatRunId(Math.max(exp.state.next_run, latestRunNumber(exp) + 1));
-    const runner = runnerFor(exp.config.runner, exp.config);
+    const runner = runnerFor(exp.config);
     // The record (and so the run's folder) exists before the lock is let go: the number is taken.
     const s = exp.state;
     const on = { id: c.id, base: await headOf(c.path), best_run: s.best_run, best_samples: s.best_samples, best_metrics: s.best_metrics };
