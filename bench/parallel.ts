@@ -7,7 +7,7 @@
 //  3. how much local parallel runs of a CPU-bound benchmark disturb each
 //     other's timings, and the false-keep rate of no-effect candidates under
 //     parallel load with the default policy (target ≤ 0.05, the noise issue's).
-// Usage: npx tsx bench/parallel.ts [--quick] [--no-slurm]
+// Usage: npx tsx bench/parallel.ts [--quick] [--no-slurm] [--only scaling|slurm|disturbance|false-keep]
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,7 +19,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist');
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
-const SLURM = !argv.includes('--no-slurm');
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : null;
+const part = (name: string): boolean => only === null || only === name;
+const SLURM = !argv.includes('--no-slurm') && part('slurm');
 if (!fs.existsSync(path.join(DIST, 'candidate.mjs'))) {
   console.error('bench/parallel: dist/ is missing or stale: run npm run build first');
   process.exit(2);
@@ -62,7 +64,8 @@ async function project(bench: string, init: string[]): Promise<string> {
   sh('git', ['-c', 'user.name=bench', '-c', 'user.email=b@x', 'commit', '-qm', 'init'], dir);
   await must('init-experiment', ['--name', 'b', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--max-runs', 'none', '--plateau', 'none', ...init], dir);
   await must('run-experiment', [], dir);
-  await must('log-experiment', ['-d', 'baseline'], dir);
+  const base = await must('log-experiment', ['-d', 'baseline'], dir);
+  if (base.verdict !== 'keep') throw new Error(`baseline: ${String(base.reason)}`);
   return dir;
 }
 
@@ -109,7 +112,8 @@ async function scaling(label: string, init: string[]): Promise<void> {
 const CPU_BENCH = `
 const t = process.hrtime.bigint();
 let x = 0; for (let i = 0; i < ${QUICK ? 2e7 : 4e7}; i++) x = (x * 31 + i) % 1000003;
-console.log('METRIC score=' + (Number(process.hrtime.bigint() - t) / 1e6).toFixed(3) + ' # ' + x);
+console.log('checksum ' + x);
+console.log('METRIC score=' + (Number(process.hrtime.bigint() - t) / 1e6).toFixed(3));
 `;
 
 function cpuOnce(dir: string): Promise<number> {
@@ -173,7 +177,7 @@ try {
   console.log(`parallel.machine ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}; sleep benchmark ${SLEEP_S} s`);
   // Locally, a benchmark that is not CPU-bound may be timed in parallel (parallel_timing: parallel);
   // the default times samples one at a time, which by design caps this figure near 1x.
-  await scaling('local_timing_parallel', ['--parallel-timing', 'parallel']);
+  if (part('scaling')) await scaling('local_timing_parallel', ['--parallel-timing', 'parallel']);
   if (SLURM) {
     ensureSlurm();
     Object.assign(ENV, { SLURM_CONF: process.env.SLURM_CONF });
@@ -181,9 +185,11 @@ try {
     await scaling('slurm', ['--runner', 'slurm']);
     await slurmOverhead();
   }
-  await disturbance();
-  await falseKeeps('default_serial_timing', 'auto');
-  await falseKeeps('parallel_timing', 'parallel');
+  if (part('disturbance')) await disturbance();
+  if (part('false-keep')) {
+    await falseKeeps('default_serial_timing', 'auto');
+    await falseKeeps('parallel_timing', 'parallel');
+  }
 } finally {
   for (const d of made) {
     spawnSync('git', ['worktree', 'prune'], { cwd: d });
