@@ -80,7 +80,8 @@ async function until<T>(probe: () => T | null | undefined | false): Promise<T> {
 const started = (): string[] => fs.readdirSync(gate).filter((n) => n.startsWith('started-')).map((n) => n.slice('started-'.length));
 const alive = (job: string): string => slurmAdmin('squeue', ['-h', '-j', job, '-o', '%T']).out;
 
-describe('runner: slurm through the engine', () => {
+// Real jobs on a shared machine: a generous hang guard, not a speed assertion.
+describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
   it('keep, discard, crash and out-of-memory, each run one job', () => {
     // Any wait at all counts as long here, so status must report it.
     const dir = repo(['--slurm-max-queue-wait', '0.001']);

@@ -60,7 +60,8 @@ function assertLinear(dir: string): string[] {
   return shas;
 }
 
-describe('two candidates in flight', () => {
+// Many engine calls each, on a shared 2-core machine: a generous hang guard, not a speed assertion.
+describe('two candidates in flight', { timeout: 900_000 }, () => {
   it('measure at the same time, then one is kept and one discarded; the branch stays linear and the user keeps their files', async () => {
     const dir = repo();
     const a = start(dir);
@@ -189,7 +190,7 @@ describe('two candidates in flight', () => {
   });
 });
 
-describe('hooks guard each candidate worktree like the main tree', () => {
+describe('hooks guard each candidate worktree like the main tree', { timeout: 900_000 }, () => {
   function hook(dir: string, event: string, input: Record<string, unknown>): { code: number | null; stdout: string } {
     const r = spawnSync('/bin/sh', [path.join(ROOT, 'hooks', 'run.sh'), event], {
       input: JSON.stringify({ session_id: 'sess-a', cwd: dir, hook_event_name: event, ...input }),
