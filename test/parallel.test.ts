@@ -205,7 +205,7 @@ describe('hooks guard each candidate worktree like the main tree', { timeout: 90
   const reason = (r: { stdout: string }): string => (r.stdout.trim() ? (JSON.parse(r.stdout).hookSpecificOutput.permissionDecisionReason as string) : '');
 
   it('out of scope and judges are refused inside a worktree; its in-scope files are allowed', () => {
-    if (!fs.existsSync(path.join(ROOT, 'dist', 'hooks.mjs'))) throw new Error('dist/hooks.mjs is missing: run npm run build');
+    if (!fs.existsSync(path.join(ROOT, 'dist', 'hooks.cjs'))) throw new Error('dist/hooks.cjs is missing: run npm run build');
     const dir = repo();
     const a = start(dir);
     expect(reason(edit(dir, path.join(a.path, 'README.md')))).toMatch(/README\.md is outside the experiment's scope/);
@@ -226,7 +226,8 @@ describe('hooks guard each candidate worktree like the main tree', { timeout: 90
     fs.writeFileSync(path.join(a.path, 'src/value.txt'), '90\n');
     expect(run(dir, a.id).code).toBe(0);
     // The owner claims the loop by driving the engine (what it runs is what counts), then the budget is used up.
-    expect(bash(dir, `node ${path.join(ROOT, 'dist', 'candidate.mjs')} list`).code).toBe(0);
+    const list = `node ${path.join(ROOT, 'dist', 'candidate.mjs')} list`;
+    expect(hook(dir, 'post-tool-use', { tool_name: 'Bash', tool_input: { command: list }, tool_response: { stdout: '' } }).code).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(dir, '.autoloop/session.json'), 'utf8')).owner_session).toBe('sess-a');
     const cfg = path.join(dir, '.autoloop/experiments/exp/config.yaml');
     fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace(/max_runs: 100/, 'max_runs: 1'));
