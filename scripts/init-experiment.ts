@@ -10,6 +10,7 @@ import { initExperiment } from './lib/init.ts';
 import { UsageError } from './lib/errors.ts';
 import { Slug } from './lib/schema.ts';
 import { parseSourceFlag, SOURCE_FORMS } from './lib/sources/shorthand.ts';
+import { runnerFor } from './lib/runners/index.ts';
 
 const OPTIONS = {
   name: { type: 'string' },
@@ -37,6 +38,17 @@ const OPTIONS = {
   'artifacts-keep': { type: 'string' },
   config: { type: 'string' },
   reason: { type: 'string' },
+  parallel: { type: 'string' },
+  'parallel-timing': { type: 'string' },
+  runner: { type: 'string' },
+  'slurm-partition': { type: 'string' },
+  'slurm-time': { type: 'string' },
+  'slurm-cpus': { type: 'string' },
+  'slurm-mem': { type: 'string' },
+  'slurm-gres': { type: 'string' },
+  'slurm-arg': { type: 'string', multiple: true },
+  'slurm-max-requeues': { type: 'string' },
+  'slurm-max-queue-wait': { type: 'string' },
 } as const;
 
 const num = z.coerce.number().refine(Number.isFinite, 'must be a number');
@@ -70,6 +82,17 @@ const Flags = z.object({
   'artifacts-keep': z.coerce.number().int().min(0).optional(),
   config: z.string().optional(),
   reason: z.string().optional(),
+  parallel: z.coerce.number().int().optional(),
+  'parallel-timing': z.enum(['auto', 'serial', 'parallel']).optional(),
+  runner: z.string().optional(),
+  'slurm-partition': z.string().optional(),
+  'slurm-time': z.string().optional(),
+  'slurm-cpus': z.coerce.number().int().optional(),
+  'slurm-mem': z.string().optional(),
+  'slurm-gres': z.string().optional(),
+  'slurm-arg': z.array(z.string()).optional(),
+  'slurm-max-requeues': z.coerce.number().int().optional(),
+  'slurm-max-queue-wait': num.optional(),
 });
 
 const HELP = `usage: init-experiment --name SLUG --metric NAME --direction lower|higher --command "CMD"
@@ -77,6 +100,9 @@ const HELP = `usage: init-experiment --name SLUG --metric NAME --direction lower
   [--scope GLOB]... [--protect GLOB]... [--max-runs N|none] [--plateau N|none] [--target X]
   [--max-wall-clock SEC] [--repeats N|auto] [--min-improvement X|X%] [--guardrail NAME:DIR:PCT]...
   [--source SPEC]... [--artifacts GLOB]... [--artifacts-max-mb N] [--artifacts-keep N]
+  [--parallel N] [--parallel-timing auto|serial|parallel]
+  [--runner local|slurm] [--slurm-partition P] [--slurm-time T] [--slurm-cpus N] [--slurm-mem M]
+  [--slurm-gres G] [--slurm-arg ARG]... [--slurm-max-requeues N] [--slurm-max-queue-wait SEC]
   [--config FILE] [--cwd DIR] [--json]
 --source: where a metric comes from (default: METRIC lines), one per source: ${SOURCE_FORMS.join(' | ')}
 Running it again on an existing experiment opens a new segment.`;
@@ -101,6 +127,8 @@ function flagsToConfig(f: z.infer<typeof Flags>): Record<string, unknown> {
       }),
     );
   }
+  const slurm = slurmFromFlags(f);
+  if (slurm) set('slurm', slurm);
   return out;
 }
 
@@ -116,6 +144,23 @@ function filesLine(out: { scope: string[]; mutable: string[]; protect: string[] 
   return `mutable: ${out.scope.join(' ')}${notes.length ? ` (${notes.join('; ')})` : ''} · protected (never edit): ${judges}`;
 }
 
+/** The --slurm-* flags as the config's slurm block (only those given); null when none was. */
+function slurmFromFlags(f: z.infer<typeof Flags>): Record<string, unknown> | null {
+  const block: Record<string, unknown> = {};
+  const pairs: [string, unknown][] = [
+    ['partition', f['slurm-partition']],
+    ['time', f['slurm-time']],
+    ['cpus', f['slurm-cpus']],
+    ['mem', f['slurm-mem']],
+    ['gres', f['slurm-gres']],
+    ['sbatch_args', f['slurm-arg']],
+    ['max_requeues', f['slurm-max-requeues']],
+    ['max_queue_wait_s', f['slurm-max-queue-wait']],
+  ];
+  for (const [k, v] of pairs) if (v !== undefined) block[k] = v;
+  return Object.keys(block).length ? block : null;
+}
+
 main('init-experiment', async (argv) => {
   const { values: f } = parseFlags(argv, OPTIONS, Flags);
   if (f.help) return void process.stdout.write(HELP + '\n');
@@ -128,11 +173,15 @@ main('init-experiment', async (argv) => {
   if (!Slug.safeParse(slug).success) throw new UsageError(`--name: "${slug}" must be lower-case letters, digits and dashes`);
   const paths = experimentPaths(root, slug);
   const existing = fs.existsSync(paths.config) ? loadConfig(paths.config) : {};
-  const merged: Record<string, unknown> = { ...existing, ...fromFile, ...flagsToConfig(f), name: slug };
+  const flagged = flagsToConfig(f);
+  // --slurm-* flags refine the slurm block of the file or the existing config, field by field.
+  if (flagged.slurm) flagged.slurm = { ...((existing as Record<string, unknown>).slurm as object), ...(fromFile.slurm as object), ...(flagged.slurm as object) };
+  const merged: Record<string, unknown> = { ...existing, ...fromFile, ...flagged, name: slug };
   for (const k of ['metric', 'direction', 'command'] as const) {
     if (merged[k] === undefined) throw new UsageError(`--${k} is required for a new experiment`);
   }
   const config = parseConfig(merged, 'config');
+  runnerFor(config); // an unknown runner is refused now, not at the first run
   if (config.checks !== null && config.checks.trim() === '') throw new UsageError('--checks must not be empty');
 
   const out = await initExperiment(root, config, { reason: f.reason });

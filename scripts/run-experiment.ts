@@ -3,16 +3,19 @@
 import { z } from 'zod';
 import { CommonFlags, emitForModel as emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
-import { runCommand } from './lib/commands/run.ts';
+import { runCommand, type RunCommandResult } from './lib/commands/run.ts';
+import { runCandidateCommand } from './lib/commands/candidate-run.ts';
+import { candidateAt } from './lib/candidates/store.ts';
 import { fmt } from './lib/summary.ts';
 
-const OPTIONS = { experiment: { type: 'string' } } as const;
-const Flags = z.object({ ...CommonFlags, experiment: z.string().optional() });
+const OPTIONS = { experiment: { type: 'string' }, candidate: { type: 'string' } } as const;
+const Flags = z.object({ ...CommonFlags, experiment: z.string().optional(), candidate: z.string().optional() });
 
 main('run-experiment', async (argv) => {
   const { values: f } = parseFlags(argv, OPTIONS, Flags);
-  if (f.help) return void process.stdout.write('usage: run-experiment [--experiment SLUG] [--cwd DIR] [--json]\n');
-  const root = findRoot(resolveCwd(f.cwd));
+  if (f.help) return void process.stdout.write('usage: run-experiment [--candidate ID] [--experiment SLUG] [--cwd DIR] [--json]\n');
+  const cwd = resolveCwd(f.cwd);
+  const root = findRoot(cwd);
   const exp = openExperiment(root, resolveSlug(root, f.experiment));
   const { config } = exp;
 
@@ -20,12 +23,22 @@ main('run-experiment', async (argv) => {
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const { record, interrupted } = await runCommand(exp, controller.signal);
+  // Parallel mode: --candidate, or the candidate whose worktree the call is made from.
+  const candidate = f.candidate ?? candidateAt(exp.paths, cwd)?.id;
+  let note: string | null = null;
+  let out: RunCommandResult;
+  if (candidate) {
+    const r = await runCandidateCommand(exp, candidate, controller.signal);
+    note = r.note;
+    out = r;
+  } else out = await runCommand(exp, controller.signal);
+  const { record, interrupted } = out;
   process.removeListener('SIGINT', onSignal);
   process.removeListener('SIGTERM', onSignal);
 
   if (interrupted) {
-    process.stderr.write(`run-experiment: ${record.run_id} interrupted; its processes were killed\n`);
+    const why = record.reason && record.reason !== 'interrupted' ? record.reason : 'its processes were killed';
+    process.stderr.write(`run-experiment: ${record.run_id} interrupted; ${why}\n`);
     return 130;
   }
   const best = exp.state.best;
@@ -39,6 +52,8 @@ main('run-experiment', async (argv) => {
     ...(Object.keys(record.metrics).some((k) => k !== config.metric) ? { metrics: Object.fromEntries(Object.entries(record.metrics).filter(([k]) => k !== config.metric)) } : {}),
     best,
     duration_s: Number(record.duration_s.toFixed(3)),
+    ...(record.queued_s >= 0.5 ? { queued_s: Math.round(record.queued_s) } : {}),
+    ...(candidate ? { candidate, note } : {}),
     samples: record.samples.length,
     ...(record.status !== 'ok' ? { reason: record.reason } : {}),
     files: record.files,
@@ -49,8 +64,9 @@ main('run-experiment', async (argv) => {
     record.status === 'ok'
       ? `${record.run_id} ok ${config.metric}=${fmt(record.primary)}${unit} (best ${fmt(best)}; ${record.reason}; ${record.duration_s.toFixed(1)}s; ${record.files.length} file(s) changed)`
       : `${record.run_id} ${record.status}: ${record.reason} (${record.duration_s.toFixed(1)}s)`;
-  const text = [head, ...record.warnings.slice(0, 3).map((w) => `warning: ${w}`)];
+  const text = [...(note ? [`${candidate}: ${note}`] : []), head, ...record.warnings.slice(0, 3).map((w) => `warning: ${w}`)];
+  if (record.queued_s >= 0.5) text.push(`queued ${Math.round(record.queued_s)}s before running (not in the duration)`);
   if (record.status !== 'ok' && record.tail) text.push('--- output tail ---', record.tail);
-  text.push('next: log-experiment --description "…"');
+  text.push(`next: log-experiment ${candidate ? `--candidate ${candidate} ` : ''}--description "…"`);
   emit(f.json, data, text.join('\n'));
 });

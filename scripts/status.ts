@@ -10,6 +10,7 @@ import { rel, runId } from './lib/paths.ts';
 import { confidenceOf, gainPct, loopState } from './lib/reduce.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from './lib/summary.ts';
 import { relaunchText } from './lib/supervisor/view.ts';
+import { parallelLines, parallelStatus } from './lib/candidates/status.ts';
 
 const OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' }, list: { type: 'boolean', default: false } } as const;
 const Flags = z.object({
@@ -36,6 +37,7 @@ main('status', async (argv) => {
   const scratch = rel(root, path.join(exp.paths.scratch, runId(Math.max(1, exp.state.next_run))));
   const s = exp.state;
   const conf = confidenceOf(s);
+  const par = parallelStatus(exp);
   if (f.json) {
     return emit(true, {
       experiment: exp.paths.slug,
@@ -62,6 +64,8 @@ main('status', async (argv) => {
       scratch,
       recent: s.recent.slice(-f.last),
       relaunches: s.relaunches ?? null,
+      candidates: par.candidates,
+      long_queue: par.long_queue,
       warnings: exp.warnings,
     }, '');
   }
@@ -72,6 +76,7 @@ main('status', async (argv) => {
     countsLine(exp),
     healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : s.health.next_action}`,
     progressLine(t),
+    ...parallelLines(par, exp.config.parallel),
     ...(relaunch ? [relaunch] : []),
     dirty === null
       ? `${branch} is not checked out (the tree belongs to another experiment)`

@@ -15,7 +15,7 @@ const read = (p: string) => fs.readFileSync(path.join(root, p), 'utf8');
 const NAME = /^[a-z0-9-]{1,64}$/;
 
 /** The engine's entry points the content may name (dist/<name>.mjs), plus the hooks bundle. */
-const ENGINE = ['init-experiment', 'run-experiment', 'log-experiment', 'status', 'control', 'report', 'chain', 'finalize', 'dashboard', 'diagnose'];
+const ENGINE = ['init-experiment', 'run-experiment', 'log-experiment', 'status', 'control', 'report', 'chain', 'finalize', 'dashboard', 'diagnose', 'candidate'];
 const DIST_ALLOWED = new Set([...ENGINE, 'hooks'].map((n) => `dist/${n}.mjs`));
 
 const skillDirs = fs.existsSync(path.join(root, 'skills'))

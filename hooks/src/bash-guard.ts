@@ -34,7 +34,7 @@ export interface BashVerdict {
 }
 
 /** Engine entry points; running one of them makes a session the loop's owner. */
-export const ENGINE_SCRIPT = /^(?:(?:init|run|log)-experiment|chain(?:-experiment)?)\.(?:mjs|ts)$/;
+export const ENGINE_SCRIPT = /^(?:(?:init|run|log)-experiment|chain(?:-experiment)?|candidate)\.(?:mjs|ts)$/;
 
 /** A word after expansion. */
 interface Exp {

@@ -13,6 +13,8 @@ export interface Policy {
   scope: string[];
   /** The experiment's scratch area (repo-relative): diagnostics go there, never judged, never committed. */
   scratch: string;
+  /** Canonical paths of candidate worktrees (parallel mode): each is guarded as the project itself. */
+  worktrees?: string[];
 }
 
 /** Where the model may put profiles, analysis scripts and their output. */
@@ -39,8 +41,24 @@ export function canonical(p: string): string {
   }
 }
 
+/**
+ * A path inside a candidate's worktree, relative to that worktree, or null.
+ * The worktree holds the same files as the project, so its src/a.ts is judged
+ * as the project's src/a.ts (scope, judges, .git), not as engine state.
+ */
+export function relInWorktree(policy: Policy, abs: string): string | null {
+  for (const tree of policy.worktrees ?? []) {
+    const rel = path.relative(tree, abs);
+    if (rel === '') return '';
+    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return rel.split(path.sep).join('/');
+  }
+  return null;
+}
+
 /** Repo-relative POSIX path, '' for the project itself, or null when outside it. */
 export function relToProject(policy: Policy, abs: string): string | null {
+  const inTree = relInWorktree(policy, abs);
+  if (inTree !== null) return inTree;
   const rel = path.relative(policy.projectDir, abs);
   if (rel === '') return '';
   if (rel.startsWith('..') || path.isAbsolute(rel)) return null;

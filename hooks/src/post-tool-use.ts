@@ -18,7 +18,7 @@ export function drives(engines: string[], active: ActiveFile, agentType: string 
   return engines.some((e) => {
     if (agentType === AGENT && ['init-experiment', 'run-experiment', 'log-experiment', 'chain'].includes(e)) return true;
     if (e === 'chain' || e === 'chain-experiment') return true;
-    if (e === 'run-experiment') return active.runs >= 1;
+    if (e === 'run-experiment' || e === 'candidate') return active.runs >= 1; // candidate: parallel mode's driver
     if (e === 'log-experiment') return active.runs >= 2; // read after the log: the baseline makes it 1
     return false;
   });

@@ -35,6 +35,7 @@ export function policyOf(active: ActiveFile, projectDir: string): Policy {
     writable: active.writable,
     scope: active.scope,
     scratch: scratchDir(active.experiment),
+    worktrees: active.worktrees.map((w) => canonical(w.path)),
   };
 }
 
@@ -74,7 +75,8 @@ function judge(input: PreToolUseInput, active: ActiveFile, policy: Policy, proje
 
 /** Count the owner's calls after termination; past the cap, halt. */
 function pastEnd(active: ActiveFile, session: SessionFile, role: Role): { session: SessionFile | null; halt: string | null } {
-  if (active.loop !== 'terminated' || role !== 'owner') return { session: null, halt: null };
+  // Parallel mode: candidates still open after termination are the owner's to log or close.
+  if (active.loop !== 'terminated' || role !== 'owner' || active.worktrees.length > 0) return { session: null, halt: null };
   const key = terminationKey(active);
   const calls = (session.past_end?.key === key ? session.past_end.calls : 0) + 1;
   return { session: { ...session, past_end: { key, calls } }, halt: calls > MAX_CALLS_PAST_END ? HALT_REASON(active) : null };

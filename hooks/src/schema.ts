@@ -22,6 +22,8 @@ export const ActiveFile = z.object({
     max_blocks: z.int().check(z.minimum(0)),
     max_idle_blocks: z.int().check(z.minimum(1)),
   }),
+  /** Candidate worktrees in flight (parallel mode): guarded like the main tree. */
+  worktrees: z._default(z.array(z.object({ id: z.string(), path: z.string() })), []),
   updated_at: z.string(),
 });
 export type ActiveFile = z.infer<typeof ActiveFile>;

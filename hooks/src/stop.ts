@@ -19,10 +19,29 @@ export interface StopResult {
 
 import { terminationKey } from './roles.ts';
 
+/**
+ * Parallel mode: candidates still in flight when the loop terminated must be
+ * logged (or closed) before the session ends; the same caps as the loop's.
+ */
+function candidatesInFlight(active: ActiveFile, session: SessionFile): StopResult | null {
+  if (active.loop !== 'terminated' || active.worktrees.length === 0) return null;
+  if (session.blocks >= active.stop_hook.max_blocks) return null;
+  const ids = active.worktrees.map((w) => w.id).join(', ');
+  return {
+    output: {
+      decision: 'block',
+      reason: `autoloop: ${active.worktrees.length} candidate(s) still in flight (${ids}). Log each measured one (log-experiment --candidate ID) and close the others (candidate close ID); then the experiment can end.`,
+    },
+    session: { ...session, blocks: session.blocks + 1 },
+  };
+}
+
 export function stopDecision(active: ActiveFile, session: SessionFile, sessionId: string, enabled: boolean): StopResult {
   const none: StopResult = { output: null, session: null };
   // Never hold on to a session that does not drive the loop (another Claude in the same repo).
   if (!enabled || session.owner_session !== sessionId) return none;
+  const pending = candidatesInFlight(active, session);
+  if (pending) return pending;
 
   if (active.loop === 'terminated') {
     const key = terminationKey(active);

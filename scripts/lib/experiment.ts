@@ -19,6 +19,7 @@ import { activeSummary } from './summary.ts';
 import { followUpAllowed } from './chain.ts';
 import { gitSyncOrNull } from './gitcmd.ts';
 import { restoreBestArtifacts } from './artifacts.ts';
+import { openCandidates } from './candidates/store.ts';
 
 /** The nearest ancestor holding .autoloop/, else the git top level, else the directory itself. */
 export function findRoot(dir: string): string {
@@ -232,6 +233,7 @@ export function publishActive(exp: Experiment, t: Termination, extra: { chainAll
     chain_allowed: extra.chainAllowed ?? (t.terminate && followUpAllowed(exp.root, exp.paths.slug)),
     runs: exp.state.runs_total,
     stop_hook: exp.config.stop_hook,
+    worktrees: openCandidates(exp.paths).map((c) => ({ id: c.id, path: c.path })),
     updated_at: nowIso(),
   };
   writeJsonCache(repo.active, ActiveFile.parse(active));

@@ -136,6 +136,8 @@ export class GitWorkspace implements Workspace {
     private readonly root: string,
     private readonly exp: ExperimentPaths,
     private readonly scope: Scope,
+    /** A candidate's worktree (candidates/): a detached HEAD at the best it started from, its own state file. */
+    private readonly candidate: { stateFile: string } | null = null,
   ) {
     this.git = new Git(root);
     this.branch = `autoloop/${exp.slug}`;
@@ -147,10 +149,24 @@ export class GitWorkspace implements Workspace {
     return new GitWorkspace(root, exp, scope);
   }
 
+  /**
+   * The workspace of a candidate's worktree: the same rules (scope, judges, user
+   * files, out-of-scope changes), on a detached HEAD; a keep still lands on
+   * autoloop/<slug>, with the branch's old value as the guard.
+   */
+  static async openCandidate(tree: string, exp: ExperimentPaths, config: Config, stateFile: string): Promise<GitWorkspace> {
+    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(tree, config)]);
+    return new GitWorkspace(tree, exp, scope, { stateFile });
+  }
+
   // ---- state ---------------------------------------------------------------
 
+  private stateFile(): string {
+    return this.candidate?.stateFile ?? workspaceFile(this.exp);
+  }
+
   private load(): GitState | null {
-    const parsed = GitState.safeParse(readJsonOrNull(workspaceFile(this.exp)));
+    const parsed = GitState.safeParse(readJsonOrNull(this.stateFile()));
     return parsed.success ? parsed.data : null;
   }
 
@@ -161,7 +177,7 @@ export class GitWorkspace implements Workspace {
   }
 
   private save(s: GitState): void {
-    writeJsonAtomic(workspaceFile(this.exp), s);
+    writeJsonAtomic(this.stateFile(), s);
   }
 
   /** Private indexes left by keeps that were killed (their process is gone). */
@@ -223,6 +239,7 @@ export class GitWorkspace implements Workspace {
   }
 
   private checkBranch(ref: string | null): void {
+    if (this.candidate) return; // detached by design; the candidate code checks its base
     if (ref !== `refs/heads/${this.branch}`) {
       const where = ref ? ref.replace(/^refs\/heads\//, '') : 'a detached HEAD';
       throw new RefusalError(`the work tree is on ${where}, not ${this.branch}; check out ${this.branch} to continue the experiment`);
@@ -310,7 +327,7 @@ export class GitWorkspace implements Workspace {
       throw new UsageError(`uncommitted changes to tracked files in scope: ${names}; commit or stash them first`);
     }
 
-    if ((await this.currentBranchRef()) !== `refs/heads/${this.branch}`) {
+    if (!this.candidate && (await this.currentBranchRef()) !== `refs/heads/${this.branch}`) {
       const exists = (await this.revParse(`refs/heads/${this.branch}`)) !== null;
       const args = exists ? ['checkout', '-q', this.branch, '--'] : ['checkout', '-q', '-b', this.branch];
       try {

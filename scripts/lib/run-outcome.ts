@@ -12,6 +12,8 @@ export interface StepResult {
   spawnError: string | null;
   survivors: string[];
   tail: string;
+  /** The runner's own word on how it ended (e.g. Slurm's OUT_OF_MEMORY); local runs have none. */
+  detail?: string | undefined;
 }
 
 export interface BenchmarkFacts {
@@ -69,9 +71,10 @@ export function benchmarkOutcome(f: BenchmarkFacts): Outcome {
   if (o.survivors.length) {
     return measured('crash', `processes survived the kill (pids ${o.survivors.join(', ')}); run control.mjs repair`, o.tail, { pids: o.survivors, event: true });
   }
-  if (o.timedOut) return measured('timeout', `timed out after ${f.timeoutS}s (process group killed)`, o.tail);
+  const detail = o.detail ? ` [${o.detail}]` : '';
+  if (o.timedOut) return measured('timeout', `timed out after ${f.timeoutS}s (${o.detail ? 'job cancelled' : 'process group killed'})${detail}`, o.tail);
   if (o.spawnError) return measured('crash', `could not start: ${o.spawnError}`, o.tail);
-  if (o.exitCode !== 0) return measured('crash', `exit code ${o.exitCode}${o.signal ? ` (${o.signal})` : ''}`, o.tail);
+  if (o.exitCode !== 0) return measured('crash', `exit code ${o.exitCode}${o.signal ? ` (${o.signal})` : ''}${detail}`, o.tail);
   if (!f.samples.length) return measured('invalid', missingMetric(f.metric, f.sources), o.tail);
   // Every configured source is there for a metric the decision reads: one that found nothing voids the run.
   if (f.sources.failures.length) return measured('invalid', `source found nothing: ${f.sources.failures.join('; ')}`, o.tail);

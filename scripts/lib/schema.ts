@@ -139,6 +139,14 @@ export const Config = z
     artifacts_max_mb: z.number().positive().default(1024),
     /** Runs whose artifacts are kept besides the best's (the most recent ones). */
     artifacts_keep: z.number().int().min(0).default(2),
+    /** Candidates in flight at once, each in its own worktree (candidates/). 1: the serial loop. */
+    parallel: z.number().int().min(1).max(32).default(1),
+    /**
+     * Whether candidates' benchmark samples may run at the same time. auto: serial
+     * on the local runner (one machine-wide timing lock), parallel where each run
+     * gets resources of its own (slurm).
+     */
+    parallel_timing: z.enum(['auto', 'serial', 'parallel']).default('auto'),
   })
   .strict();
 export type Config = z.infer<typeof Config>;
@@ -244,6 +252,9 @@ export const EventName = z.enum([
   'chain', // a follow-up experiment was started from this one
   'relaunch', // the supervisor (up) starts claude again: data.cause, data.wait_s, data.detail
   'artifacts', // artifacts were put in the tree: data.from (experiment), data.run_id, data.files
+  'candidate_opened', // a candidate worktree was created: data.candidate, data.base
+  'candidate_closed', // a candidate ended without a result of its own: data.candidate, data.reason
+  'rebased', // a candidate's change was moved onto a newer best: data.candidate, data.onto
 ]);
 export type EventName = z.infer<typeof EventName>;
 
@@ -285,6 +296,16 @@ export const RunRecord = z.object({
     .nullable()
     .default(null),
   duration_s: z.number().min(0).default(0),
+  /** Seconds spent waiting before the commands ran (Slurm's queue, the local timing lock); not in duration_s. */
+  queued_s: z.number().min(0).default(0),
+  /**
+   * The candidate that made the run (parallel mode): the best commit its worktree
+   * stood on, and that best's figures, which a stale run is judged against.
+   */
+  candidate: z
+    .object({ id: z.string(), base: z.string(), best_run: z.string().nullable(), best_samples: z.array(z.number()), best_metrics: Metrics })
+    .nullable()
+    .default(null),
   /** The runner's handle on the command in flight, so a later call can find survivors. */
   handle: RunHandle.nullable().default(null),
   /** Before handles (records written by older versions): the local process group and its leader's start time. */
@@ -321,6 +342,8 @@ export const ActiveFile = z.object({
   chain_allowed: z.boolean().default(false),
   runs: z.number().int().min(0),
   stop_hook: StopHookConfig,
+  /** Candidate worktrees in flight: the hooks guard each one exactly as the main tree. */
+  worktrees: z.array(z.object({ id: z.string(), path: z.string() })).default([]),
   updated_at: Ts,
 });
 export type ActiveFile = z.infer<typeof ActiveFile>;

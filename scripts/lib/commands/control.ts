@@ -5,7 +5,9 @@
 //   repair   kill what survived a run, complete a half-finished log, rebuild the state cache
 //   clear    deactivate autoloop in this repository (hooks go quiet); history kept
 import fs from 'node:fs';
-import { currentTermination, event, openExperiment, publishActive, reconcile, refresh, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { currentTermination, event, openExperiment, publishActive, reconcile, refresh, resolveSlug, type Experiment } from '../experiment.ts';
+import { withLedger } from '../candidates/ledger.ts';
+import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
 import { runnerOf } from '../runners/index.ts';
 import { RunHandle } from '../schema.ts';
@@ -18,6 +20,8 @@ import { bestLine, countsLine, healthLine, progressLine, recentLines } from '../
 
 export const CONTROL_COMMANDS = ['stop', 'resume', 'explain', 'repair', 'clear'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
+/** How long a control command waits for the experiment's lock (a candidate holds it briefly; a serial run for its whole length). */
+const CONTROL_WAIT_MS = 60_000;
 
 function explain(exp: Experiment): { data: Record<string, unknown>; text: string } {
   const t = currentTermination(exp);
@@ -87,6 +91,9 @@ async function killSurvivors(exp: Experiment): Promise<string | null> {
 
 async function repair(exp: Experiment): Promise<string> {
   const done: string[] = [];
+  // Cluster jobs whose engine process is gone (it would have cancelled them itself).
+  const cancelled = await cancelRemoteWork(exp, true);
+  if (cancelled) done.push(cancelled);
   const killed = await killSurvivors(exp);
   if (killed) done.push(killed);
   // Rebuild the derived state from the ledger, then finish any half-done log.
@@ -102,7 +109,9 @@ export async function controlCommand(root: string, cmd: ControlCommand, f: { exp
   const exp = openExperiment(root, resolveSlug(root, f.experiment));
   if (cmd === 'explain') return explain(exp);
   let message = '';
-  await withLock(exp, `control ${cmd}`, async () => {
+  // stop: queued or running cluster jobs go first (their runs end interrupted and let the lock go).
+  const cancelled = cmd === 'stop' ? await cancelRemoteWork(exp) : null;
+  await withLedger(exp, `control ${cmd}`, async () => {
     if (cmd === 'clear') {
       const repo = repoPaths(root);
       fs.rmSync(repo.active, { force: true });
@@ -111,8 +120,9 @@ export async function controlCommand(root: string, cmd: ControlCommand, f: { exp
       return;
     }
     message = cmd === 'stop' ? stop(exp, f.reason) : cmd === 'resume' ? resume(exp, f.reason) : await repair(exp);
+    if (cancelled) message += `; ${cancelled}`;
     publishActive(exp, currentTermination(exp));
-  });
+  }, CONTROL_WAIT_MS);
   const loop = fs.existsSync(repoPaths(root).active) ? loopState(exp.state, currentTermination(exp)) : 'cleared';
   return { data: { command: cmd, message, loop }, text: message };
 }

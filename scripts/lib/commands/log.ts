@@ -31,6 +31,7 @@ import { pruneArtifacts, restoreBestArtifacts } from '../artifacts.ts';
 import { ensureScratch } from '../analysis.ts';
 import type { Evidence } from '../schema.ts';
 import { applyRetention } from '../retention.ts';
+import { assertNoCandidates } from '../candidates/store.ts';
 
 export interface LogInput {
   description: string;
@@ -59,7 +60,7 @@ function measuredRun(exp: Experiment): RunRecord {
 }
 
 /** The ledger line for a measured run, with its verdict. */
-function resultLine(exp: Experiment, rec: RunRecord, input: LogInput): ResultLine {
+export function resultLine(exp: Experiment, rec: RunRecord, input: LogInput): ResultLine {
   const { config, state: s } = exp;
   const status = rec.status ?? 'crash';
   // No in-scope change on an ok run = the best measured again.
@@ -128,6 +129,7 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
 export async function logCommand(exp: Experiment, input: LogInput): Promise<LogResult> {
   let result!: LogResult;
   await withLock(exp, 'log-experiment', async () => {
+    assertNoCandidates(exp.paths);
     const ws = await openWorkspace(exp.root, exp.paths, exp.config);
     const fixed = await reconcile(exp, ws);
     if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);

@@ -29,8 +29,19 @@ import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, t
 import { buildSources, readSample, type MetricSource } from '../sources/index.ts';
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
 import { artifactMatcher, collectArtifacts } from '../artifacts.ts';
+import { assertNoCandidates } from '../candidates/store.ts';
 
 const MAX_SAMPLES = 100;
+/**
+ * How often the engine itself takes a sample again when the runner says the
+ * cluster, not the candidate, ended it (retry: true; the Slurm runner has
+ * already resubmitted up to its max_requeues by then). Past this the run ends
+ * interrupted: never a crash of the candidate.
+ */
+export const ENGINE_RETRIES = 2;
+
+/** Taken around each command: e.g. the machine-wide timing lock of parallel candidates. */
+export type Gate = (kind: 'sample' | 'checks', owner: string) => Promise<{ release: () => void; waitedS: number }>;
 
 export interface RunCommandResult {
   record: RunRecord;
@@ -61,8 +72,12 @@ function markUnclean(exp: Experiment, runId: string, pids: string[], handle: Run
 /** A run left 'running' by a killed call: record it as interrupted, and unclean if its work lives on. */
 async function settleAbandonedRun(exp: Experiment): Promise<void> {
   const last = latestRun(exp);
-  if (!last?.record || last.record.phase !== 'running') return;
-  const rec = last.record;
+  if (last?.record) await settleAbandoned(exp, last.record);
+}
+
+/** The same for one known record (a candidate's latest run). */
+export async function settleAbandoned(exp: Experiment, rec: RunRecord): Promise<void> {
+  if (rec.phase !== 'running') return;
   const handle = handleOf(rec);
   const survivors = handle ? await runnerOf(handle, exp.config).survivors(handle) : [];
   writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'interrupted', reason: 'the engine was killed during the run' });
@@ -73,12 +88,17 @@ async function settleAbandonedRun(exp: Experiment): Promise<void> {
   }
 }
 
-/** Refuse to measure when the loop must not go on; returns the id of the next run. */
-function nextRunId(exp: Experiment): string {
+/** Refuse to measure when the loop must not go on. */
+export function assertMayRun(exp: Experiment): void {
   const t = currentTermination(exp);
   if (t.terminate) throw new RefusalError(`${t.message}; start a follow-up with /autoloop:chain or raise the budget in config.yaml`);
   if (exp.state.stopped) throw new RefusalError('the loop is stopped by the user; control.mjs resume to continue');
   if (exp.state.health.health === 'paused') throw new RefusalError(`the loop is paused (${exp.state.health.reason}); control.mjs resume to continue`);
+}
+
+/** Refuse to measure when the loop must not go on; returns the id of the next run. */
+function nextRunId(exp: Experiment): string {
+  assertMayRun(exp);
   const last = latestRun(exp);
   if (last?.record?.phase === 'measured' && last.record.segment === exp.state.segment) {
     throw new RefusalError(`run ${last.id} is measured but not logged: run log-experiment first`);
@@ -102,16 +122,22 @@ function commandEnv(extra: Record<string, string>): Record<string, string> {
 }
 
 /** One run in flight: its record on disk, and what every step shares. */
-class Measurement {
+export class Measurement {
   record: RunRecord;
   readonly started = Date.now();
   readonly rd: ReturnType<typeof runDir>;
+  /** Set when the cluster kept interrupting a sample (retry past ENGINE_RETRIES): why. */
+  gaveUp: string | null = null;
 
   constructor(
     readonly exp: Experiment,
     readonly id: string,
     readonly runner: Runner,
     readonly signal: AbortSignal,
+    /** Where the commands run: the repository root, or a candidate's worktree. */
+    readonly cwd: string = exp.root,
+    readonly gate: Gate | null = null,
+    candidate: RunRecord['candidate'] = null,
   ) {
     this.rd = runDir(exp.paths, id);
     fs.mkdirSync(this.rd.dir, { recursive: true });
@@ -125,6 +151,7 @@ class Measurement {
       primary: null,
       samples: [],
       metrics: {},
+      candidate,
     });
     this.save();
   }
@@ -135,14 +162,39 @@ class Measurement {
   }
 
   finish(status: RunStatus, reason: string, tail = ''): void {
-    this.record = { ...this.record, status, reason, tail: boundTail(tail), phase: 'measured', finished_at: nowIso(), duration_s: (Date.now() - this.started) / 1000 };
+    const wall = (Date.now() - this.started) / 1000;
+    this.record = { ...this.record, status, reason, tail: boundTail(tail), phase: 'measured', finished_at: nowIso(), duration_s: Math.max(0, wall - this.record.queued_s) };
   }
 
-  /** One command through the runner; the handle is on disk while it runs. */
-  async step(command: string, timeoutS: number, header: string, env: Record<string, string>): Promise<RunResult> {
+  /**
+   * One command through the runner (inside the gate, if any), taken again when
+   * the runner says the interruption was not the command's doing. Time spent
+   * queued (the gate, the cluster's queue) is recorded apart from the duration.
+   */
+  async step(command: string, timeoutS: number, header: string, env: Record<string, string>, kind: 'sample' | 'checks' = 'sample'): Promise<RunResult> {
+    let r = await this.gatedStep(command, timeoutS, header, env, kind);
+    for (let retry = 1; r.retry && retry <= ENGINE_RETRIES && !this.signal.aborted; retry++) {
+      r = await this.gatedStep(command, timeoutS, `${header} (engine retry ${retry} of ${ENGINE_RETRIES}: ${r.detail ?? 'interrupted by the cluster'})`, env, kind);
+    }
+    if (r.retry) this.gaveUp = `${r.detail ?? 'the runner could not finish it'}; tried ${ENGINE_RETRIES + 1} times`;
+    return r;
+  }
+
+  private async gatedStep(command: string, timeoutS: number, header: string, env: Record<string, string>, kind: 'sample' | 'checks'): Promise<RunResult> {
+    const held = this.gate ? await this.gate(kind, `${this.id} ${kind}`) : null;
+    try {
+      const r = await this.rawStep(command, timeoutS, header, env);
+      this.record.queued_s += (held?.waitedS ?? 0) + r.queuedS;
+      return r;
+    } finally {
+      held?.release();
+    }
+  }
+
+  private async rawStep(command: string, timeoutS: number, header: string, env: Record<string, string>): Promise<RunResult> {
     const req: RunRequest = {
       command,
-      cwd: this.exp.root,
+      cwd: this.cwd,
       env: commandEnv(env),
       timeoutS,
       graceS: this.exp.config.grace,
@@ -176,8 +228,9 @@ async function takeSamples(m: Measurement, sources: MetricSource[]): Promise<Out
   for (let i = 1; i <= MAX_SAMPLES; i++) {
     const startedAtMs = Date.now();
     last = await m.step(config.command, config.timeout, `== ${m.id} sample ${i}: ${config.command}`, { AUTOLOOP_RUN: m.id, AUTOLOOP_SAMPLE: String(i) });
+    if (m.gaveUp) break;
     if (sampleEndsRun(last, true)) break;
-    const reading = await readSample(sources, { cwd: m.exp.root, log: { file: m.rd.log, ...last.log }, startedAtMs });
+    const reading = await readSample(sources, { cwd: m.cwd, log: { file: m.rd.log, ...last.log }, startedAtMs });
     looked = { labels: reading.labels, failures: reading.failures };
     reading.warnings.forEach((w) => warnings.add(w));
     for (const [k, vs] of Object.entries(reading.metrics)) perMetric.set(k, [...(perMetric.get(k) ?? []), ...vs]);
@@ -192,6 +245,7 @@ async function takeSamples(m: Measurement, sources: MetricSource[]): Promise<Out
     clearInterval(progress);
     process.stderr.write('\r\x1b[2K');
   }
+  if (m.gaveUp) return { phase: 'interrupted', reason: `not the candidate's doing: ${m.gaveUp}; run run-experiment again` };
   m.record.warnings = [...warnings];
   for (const [k, vs] of perMetric) m.record.metrics[k] = median(vs);
   return benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked });
@@ -214,20 +268,21 @@ function apply(m: Measurement, o: Outcome, during: 'samples' | 'checks'): boolea
 
 async function runChecks(m: Measurement, checks: string): Promise<boolean> {
   const { config } = m.exp;
-  const c = await m.step(checks, config.checks_timeout, `== ${m.id} checks: ${checks}`, { AUTOLOOP_RUN: m.id });
+  const c = await m.step(checks, config.checks_timeout, `== ${m.id} checks: ${checks}`, { AUTOLOOP_RUN: m.id }, 'checks');
+  if (m.gaveUp) return apply(m, { phase: 'interrupted', reason: `checks: not the candidate's doing: ${m.gaveUp}; run run-experiment again` }, 'checks');
   m.record.checks = { passed: checksPassed(c), exit_code: c.exitCode, timed_out: c.timedOut, duration_s: c.durationS };
   const o = checksOutcome(c, config.checks_timeout);
   return o ? apply(m, o, 'checks') : false;
 }
 
-/** Measure, given the open workspace; returns true when interrupted. */
-async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
+/** Measure, given the open workspace (of m.cwd); returns true when interrupted. */
+export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   const { exp } = m;
   const { config } = exp;
   // One read of the tree answers the questions below.
   await ws.observe();
   // The judge must be the one fingerprinted when the segment opened.
-  const integrity = exp.state.fingerprints ? changedFingerprints(exp.state.fingerprints, fingerprint(exp.root, config, Object.keys(exp.state.fingerprints.files))) : [];
+  const integrity = exp.state.fingerprints ? changedFingerprints(exp.state.fingerprints, fingerprint(m.cwd, config, Object.keys(exp.state.fingerprints.files))) : [];
   // Artifacts (checkpoints) are the benchmark's output, put back by the engine: never an out-of-scope edit.
   const isArtifact = artifactMatcher(config);
   const outside = ws.mode === 'git' ? (await ws.outOfScopeChanges()).filter((p) => !isArtifact(p)) : [];
@@ -242,7 +297,7 @@ async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   if (o.phase === 'measured' && o.status === 'ok') {
     m.record.primary = center(m.record.samples);
     m.record.metrics[config.metric] = m.record.primary;
-    const kept = collectArtifacts(exp.root, exp.paths, config, m.id, m.started);
+    const kept = collectArtifacts(m.cwd, exp.paths, config, m.id, m.started);
     m.record.artifacts = kept.artifacts;
     if (kept.warning) m.record.warnings.push(kept.warning);
   }
@@ -254,6 +309,7 @@ async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
 export async function runCommand(exp: Experiment, signal: AbortSignal): Promise<RunCommandResult> {
   let result!: RunCommandResult;
   await withLock(exp, 'run-experiment', async () => {
+    assertNoCandidates(exp.paths);
     await settleAbandonedRun(exp);
     assertNotUnclean(exp);
     const ws = await openWorkspace(exp.root, exp.paths, exp.config);
@@ -262,7 +318,7 @@ export async function runCommand(exp: Experiment, signal: AbortSignal): Promise<
     const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config), signal);
     const interrupted = await measure(m, ws);
     m.save(true);
-    if (interrupted) event(exp, 'interrupted', { reason: 'signal' }, m.id);
+    if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp ? m.record.reason : 'signal' }, m.id);
     publishActive(exp, currentTermination(exp));
     result = { record: m.record, interrupted };
   });

@@ -17,7 +17,15 @@ const RUNNERS: Record<string, (config: RunnerConfig) => Runner> = {
   slurm: (config) => slurmRunner(config.slurm),
 };
 
+/** Runners that give each run resources of its own: candidates' samples may be timed at the same time. */
+const ISOLATED = new Set(['slurm']);
+
 export const DEFAULT_RUNNER = 'local';
+
+/** Whether runs of this runner may be timed concurrently without disturbing each other. */
+export function runsIsolated(name: string | undefined): boolean {
+  return ISOLATED.has(name ?? DEFAULT_RUNNER);
+}
 export const runnerNames = (): string[] => Object.keys(RUNNERS);
 
 /** The runner a config names; an unknown name is the user's mistake (exit 2). */

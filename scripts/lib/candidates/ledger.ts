@@ -1,0 +1,78 @@
+// The ledger lock of parallel mode: the experiment's lock file, held only for
+// the short steps that read the state and append to the ledger (allocate a
+// run, decide and record a verdict, commit a keep), so candidates measure at
+// the same time while appends and keeps happen one at a time. A waiter polls.
+// Inside it, what a killed candidate log left half-done is completed first.
+import fs from 'node:fs';
+import { append, event, readRunRecord, refresh, type Experiment } from '../experiment.ts';
+import { readLedger } from '../ledger.ts';
+import { runDir } from '../paths.ts';
+import { writeJsonAtomic } from '../fsx.ts';
+import { waitLock } from './locks.ts';
+import { candidatePaths, openCandidates, saveCandidate, type Candidate } from './store.ts';
+import { removeWorktree, mainTreeState, updateMainTree } from './tree.ts';
+import { openCandidateWorkspace } from './workspace.ts';
+
+/** Run fn under the ledger lock with a fresh state and no half-done candidate log left behind. */
+export async function withLedger<T>(exp: Experiment, owner: string, fn: () => Promise<T>, maxWaitMs?: number): Promise<T> {
+  const lock = await waitLock(exp.paths.lock, owner, maxWaitMs);
+  try {
+    refresh(exp);
+    if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
+    await reconcileCandidates(exp);
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+/** The result line of a run, if the ledger has one. */
+function loggedInLedger(exp: Experiment, runId: string): boolean {
+  return readLedger(exp.paths.ledger).lines.some((l) => l.type === 'result' && l.run_id === runId);
+}
+
+/** Remove a candidate's worktree and mark it closed. */
+export async function closeCandidate(exp: Experiment, c: Candidate, reason: string | null): Promise<void> {
+  await removeWorktree(exp.root, c.path);
+  fs.rmSync(candidatePaths(exp.paths, c.id).lock + '.stale', { force: true });
+  saveCandidate(exp.paths, { ...c, status: 'closed', pending: null, closed_reason: reason });
+}
+
+/**
+ * Complete what a killed candidate log left: a keep whose commit landed but
+ * whose result line or event did not, a discard whose worktree was not closed.
+ * A keep whose commit never landed is forgotten: its run is still measured
+ * and can be logged again. Idempotent.
+ */
+export async function reconcileCandidates(exp: Experiment): Promise<string[]> {
+  const done: string[] = [];
+  for (const c of openCandidates(exp.paths)) {
+    const p = c.pending;
+    const ws = p || exp.state.pending?.run_id === c.run_id ? await openCandidateWorkspace(exp, c) : null;
+    if (p && ws) {
+      const commit = await ws.findKeep(p.run_id);
+      if (!commit) {
+        saveCandidate(exp.paths, { ...c, pending: null });
+        continue;
+      }
+      const main = await mainTreeState(exp.root, `autoloop/${exp.paths.slug}`, p.files, `${commit}^`);
+      if (!loggedInLedger(exp, p.run_id)) append(exp, p);
+      if (exp.state.pending?.run_id === p.run_id) event(exp, 'committed', { commit, reconciled: true }, p.run_id);
+      await updateMainTree(exp.root, commit, p.files, main);
+      markLogged(exp, p.run_id);
+      await closeCandidate(exp, c, null);
+      done.push(`completed the keep of ${p.run_id} (candidate ${c.id})`);
+    } else if (ws && c.run_id && exp.state.pending?.run_id === c.run_id && exp.state.pending.action === 'revert') {
+      event(exp, 'reverted', { files: [], candidate: c.id, reconciled: true }, c.run_id);
+      markLogged(exp, c.run_id);
+      await closeCandidate(exp, c, null);
+      done.push(`completed the discard of ${c.run_id} (candidate ${c.id})`);
+    }
+  }
+  return done;
+}
+
+export function markLogged(exp: Experiment, runId: string): void {
+  const rec = readRunRecord(exp, runId);
+  if (rec && rec.phase !== 'logged') writeJsonAtomic(runDir(exp.paths, runId).result, { ...rec, phase: 'logged' });
+}

@@ -1,0 +1,10 @@
+// A candidate's worktree as a Workspace (git mode's rules on a detached HEAD).
+import path from 'node:path';
+import type { Experiment } from '../experiment-data.ts';
+import { GitWorkspace } from '../git-workspace.ts';
+import { candidatePaths, type Candidate } from './store.ts';
+
+export function openCandidateWorkspace(exp: Experiment, c: Candidate): Promise<GitWorkspace> {
+  const file = path.join(candidatePaths(exp.paths, c.id).dir, 'workspace.json');
+  return GitWorkspace.openCandidate(c.path, exp.paths, exp.config, file);
+}

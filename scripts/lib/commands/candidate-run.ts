@@ -1,0 +1,86 @@
+// run-experiment --candidate ID: measure one candidate's worktree while other
+// candidates measure theirs. The run is allocated under the ledger lock (its
+// number, its folder, the best it stands on); a candidate whose best has moved
+// is first rebased onto the new one, so what is measured is what a keep would
+// commit. The measuring itself holds only the candidate's own lock, and on the
+// local runner each timed sample takes the machine-wide timing lock.
+import { assertNotUnclean, currentTermination, event, latestRunNumber, publishActive, readRunRecord, type Experiment } from '../experiment.ts';
+import { RefusalError } from '../errors.ts';
+import { acquireLock } from '../lock.ts';
+import { runId as formatRunId } from '../paths.ts';
+import { runnerFor, runsIsolated } from '../runners/index.ts';
+import { assertMayRun, measure, Measurement, settleAbandoned, type Gate, type RunCommandResult } from './run.ts';
+import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
+import { withLedger } from '../candidates/ledger.ts';
+import { headOf, rebaseChange } from '../candidates/tree.ts';
+import { openCandidateWorkspace } from '../candidates/workspace.ts';
+import { runBeside, timeAlone } from '../candidates/locks.ts';
+import type { GitWorkspace } from '../git-workspace.ts';
+
+export interface CandidateRunResult extends RunCommandResult {
+  candidate: string;
+  /** What happened to the candidate's base before measuring (rebased onto a newer best, or why not). */
+  note: string | null;
+}
+
+/** Serial timing on runners that share the machine (the default for local), unless the config says otherwise. */
+export function timingGate(exp: Experiment): Gate | null {
+  const t = exp.config.parallel_timing;
+  const serial = t === 'serial' || (t === 'auto' && !runsIsolated(exp.config.runner));
+  return serial ? (kind, owner) => (kind === 'sample' ? timeAlone(owner) : runBeside()) : null;
+}
+
+/** Move the candidate onto the current best when the best moved; returns a note for the model. */
+async function catchUp(exp: Experiment, c: Candidate, ws: GitWorkspace): Promise<{ c: Candidate; note: string | null }> {
+  const branchHead = await ws.head();
+  if (c.base === branchHead) return { c, note: null };
+  const files = await ws.changedInScope();
+  const r = await rebaseChange(exp.root, c.path, c.base, branchHead, files);
+  if (!r.ok) {
+    return { c, note: `the best moved (${exp.state.best_run}) and this change conflicts with it (${r.conflicts.slice(0, 3).join(', ')}): measured on its old base; it cannot be kept` };
+  }
+  const moved = { ...c, base: branchHead };
+  saveCandidate(exp.paths, moved);
+  event(exp, 'rebased', { candidate: c.id, from: c.base, onto: branchHead, files });
+  return { c: moved, note: `rebased onto the new best ${exp.state.best_run} (${branchHead.slice(0, 8)}) before measuring` };
+}
+
+/** Checks and allocation under the ledger lock; returns the measurement ready to run. */
+async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promise<{ m: Measurement; ws: GitWorkspace; note: string | null }> {
+  return withLedger(exp, 'run-experiment', async () => {
+    let c = openCandidate(exp.paths, id);
+    const prev = c.run_id ? readRunRecord(exp, c.run_id) : null;
+    if (prev) await settleAbandoned(exp, prev);
+    assertNotUnclean(exp);
+    assertMayRun(exp);
+    if (prev?.phase === 'measured') throw new RefusalError(`run ${prev.run_id} of ${id} is measured but not logged: log-experiment --candidate ${id} first`);
+    const ws = await openCandidateWorkspace(exp, c);
+    const caught = await catchUp(exp, c, ws);
+    c = caught.c;
+    const runId = formatRunId(Math.max(exp.state.next_run, latestRunNumber(exp) + 1));
+    const runner = runnerFor(exp.config);
+    // The record (and so the run's folder) exists before the lock is let go: the number is taken.
+    const s = exp.state;
+    const on = { id: c.id, base: await headOf(c.path), best_run: s.best_run, best_samples: s.best_samples, best_metrics: s.best_metrics };
+    const m = new Measurement(exp, runId, runner, signal, c.path, timingGate(exp), on);
+    saveCandidate(exp.paths, { ...c, run_id: runId });
+    return { m, ws, note: caught.note };
+  });
+}
+
+export async function runCandidateCommand(exp: Experiment, id: string, signal: AbortSignal): Promise<CandidateRunResult> {
+  openCandidate(exp.paths, id);
+  const lock = acquireLock(candidatePaths(exp.paths, id).lock, 'run-experiment');
+  try {
+    const { m, ws, note } = await allocate(exp, id, signal);
+    const interrupted = await measure(m, ws);
+    m.save();
+    await withLedger(exp, 'run-experiment', async () => {
+      if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp ? m.record.reason : 'signal', candidate: id }, m.id);
+      publishActive(exp, currentTermination(exp));
+    });
+    return { record: m.record, interrupted, candidate: id, note };
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,186 @@
+// The engine with `runner: slurm`, on the real single-node test cluster
+// (test/helpers/slurm.ts): real jobs submitted by the bundled entry points,
+// real scancel by an "administrator", real parallel candidates in job slots.
+// Nothing here waits on the clock: a barrier proves two jobs ran together
+// (serialised, the first would time out), cancellations are seen in squeue.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type ChildProcess } from 'node:child_process';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { engine, engineAsync, git, ledger, makeRepo, ROOT } from './helpers/engine.ts';
+import { ensureSlurm, slurmAdmin } from './helpers/slurm.ts';
+
+// The metric is the number in src/value.txt; words in it pick a behaviour.
+const BENCH = `
+const fs = require('node:fs');
+const text = fs.readFileSync('src/value.txt', 'utf8');
+const v = Number.parseFloat(text);
+const gate = process.env.GATE_DIR;
+const job = process.env.SLURM_JOB_ID;
+const done = () => console.log('METRIC score=' + v);
+if (text.includes('crash')) { console.error('boom'); process.exit(3); }
+if (text.includes('oom')) { const a = []; for (let i = 0; i < 40; i++) a.push(Buffer.alloc(10 * 1024 * 1024, 1)); setTimeout(done, 3000); }
+else if (text.includes('slow')) { process.on('SIGTERM', () => {}); console.log('ignoring SIGTERM'); setInterval(() => {}, 1000); }
+else if (text.includes('wait')) {
+  fs.writeFileSync(gate + '/started-' + job, '');
+  const t = setInterval(() => { if (fs.existsSync(gate + '/go')) { clearInterval(t); done(); } }, 100);
+} else if (text.includes('barrier')) {
+  fs.writeFileSync(gate + '/arrived-' + job, '');
+  const t = setInterval(() => { if (fs.readdirSync(gate).filter((n) => n.startsWith('arrived-')).length >= 2) { clearInterval(t); done(); } }, 100);
+} else done();
+`;
+
+let gate: string;
+const made: string[] = [];
+beforeAll(() => {
+  ensureSlurm();
+}, 900_000);
+afterEach(() => {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const env = (): Record<string, string> => ({ GATE_DIR: gate, AUTOLOOP_TIMING_DIR: path.join(ROOT, '.cache', `timing-${process.pid}`) });
+
+function repo(extra: string[] = []): string {
+  const dir = makeRepo({ 'bench.cjs': BENCH, 'src/value.txt': '100\n', 'README.md': 'fixture\n' });
+  gate = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-gate-')));
+  made.push(dir, gate);
+  const args = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1', '--timeout', '60', '--grace', '1', '--runner', 'slurm', '--slurm-mem', '100M', ...extra];
+  const init = engine('init-experiment', args, dir, env());
+  expect(init.code, init.stderr).toBe(0);
+  return dir;
+}
+
+function step(dir: string, value: string, description: string, more: string[] = []) {
+  fs.writeFileSync(path.join(dir, 'src/value.txt'), value);
+  const run = engine('run-experiment', ['--json', ...more], dir, env());
+  const log = engine('log-experiment', ['-d', description, '--json', ...more], dir, env());
+  return { run: run.json ?? { stderr: run.stderr }, log: log.json ?? { stderr: log.stderr } };
+}
+
+const jobOf = (reason: unknown): string => /slurm job (\d+)/.exec(String(reason))?.[1] ?? '';
+
+function finished(child: ChildProcess): Promise<{ code: number | null; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+}
+
+async function until<T>(probe: () => T | null | undefined | false): Promise<T> {
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const started = (): string[] => fs.readdirSync(gate).filter((n) => n.startsWith('started-')).map((n) => n.slice('started-'.length));
+const alive = (job: string): string => slurmAdmin('squeue', ['-h', '-j', job, '-o', '%T']).out;
+
+// Real jobs on a shared machine: a generous hang guard, not a speed assertion.
+describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
+  it('keep, discard, crash and out-of-memory, each run one job', () => {
+    // Any wait at all counts as long here, so status must report it.
+    const dir = repo(['--slurm-max-queue-wait', '0.001']);
+    expect(step(dir, '100\n', 'baseline').log.verdict).toBe('keep');
+    const status = engine('status', ['--json'], dir, env()).json as { long_queue: { run_id: string; limit_s: number } | null };
+    expect(status.long_queue).toMatchObject({ run_id: 'r0001', limit_s: 0.001 });
+    expect(engine('status', [], dir, env()).stdout).toMatch(/queue: r0001 waited \d+s before running/);
+    expect(step(dir, '90\n', 'better').log.verdict).toBe('keep');
+    expect(step(dir, '95\n', 'worse').log.verdict).toBe('discard');
+    const crash = step(dir, 'crash\n', 'breaks');
+    expect(crash.run.status).toBe('crash');
+    expect(String(crash.run.reason)).toMatch(/exit code 3 .*FAILED/);
+    expect(crash.log.verdict).toBe('crash');
+    const oom = step(dir, 'oom 10\n', 'hungry');
+    expect(oom.run.status).toBe('crash');
+    expect(String(oom.run.reason)).toMatch(/OUT_OF_MEMORY/);
+    expect(oom.log.verdict).toBe('crash');
+    expect(fs.readFileSync(path.join(dir, 'src/value.txt'), 'utf8')).toBe('90\n');
+    const results = ledger(dir).filter((l) => l.type === 'result');
+    expect(results.map((l) => l.verdict)).toEqual(['keep', 'keep', 'discard', 'crash', 'crash']);
+  });
+
+  it('a job that ignores SIGTERM is stopped at the engine’s timeout; nothing of it is left in Slurm', () => {
+    const dir = repo(['--timeout', '3']);
+    const r = step(dir, 'slow\n', 'stubborn');
+    expect(r.run.status).toBe('timeout');
+    const job = jobOf(r.run.reason);
+    expect(job).not.toBe('');
+    expect(alive(job)).not.toMatch(/RUNNING|PENDING|COMPLETING/);
+    expect(r.log.verdict).toBe('timeout');
+    expect(fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/runs/r0001/output.log'), 'utf8')).toContain('ignoring SIGTERM');
+  });
+
+  it('an administrator’s cancel is taken again by the engine (past the runner’s requeues), never blamed on the candidate', async () => {
+    const dir = repo(['--slurm-max-requeues', '0']);
+    fs.writeFileSync(path.join(dir, 'src/value.txt'), '80 wait\n');
+    const p = finished(engineAsync('run-experiment', ['--json'], dir, env()));
+    const first = await until(() => started()[0]);
+    expect(slurmAdmin('scancel', [first]).code).toBe(0);
+    // The engine submits the sample again as a new job; this one is let through.
+    await until(() => started().find((j) => j !== first));
+    fs.writeFileSync(path.join(gate, 'go'), '');
+    const r = await p;
+    expect(r.code, r.err).toBe(0);
+    const rec = JSON.parse(r.out);
+    expect(rec).toMatchObject({ status: 'ok', primary: 80 });
+    const out = fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/runs/r0001/output.log'), 'utf8');
+    expect(out).toMatch(/engine retry 1 of 2: slurm job \d+ CANCELLED by someone else/);
+    expect(engine('log-experiment', ['-d', 'baseline', '--json'], dir, env()).json?.verdict).toBe('keep');
+  });
+
+  it('a sample the cluster keeps interrupting ends the run interrupted: no result, no crash', async () => {
+    const dir = repo(['--slurm-max-requeues', '0']);
+    fs.writeFileSync(path.join(dir, 'src/value.txt'), '80 wait\n');
+    const p = finished(engineAsync('run-experiment', [], dir, env()));
+    const seen = new Set<string>();
+    while (seen.size < 3) {
+      const next = await until(() => started().find((j) => !seen.has(j)));
+      seen.add(next);
+      slurmAdmin('scancel', [next]);
+    }
+    const r = await p;
+    expect(r.code).toBe(130);
+    expect(r.err).toMatch(/interrupted; not the candidate's doing: slurm job \d+ CANCELLED.*tried 3 times/);
+    expect(engine('log-experiment', ['-d', 'x'], dir, env()).stderr).toMatch(/was interrupted, not measured/);
+    expect(ledger(dir).filter((l) => l.type === 'result')).toEqual([]);
+  });
+
+  it('control stop cancels a candidate’s running job; the run ends interrupted', async () => {
+    const dir = repo(['--parallel', '2']);
+    expect(step(dir, '100\n', 'baseline').log.verdict).toBe('keep');
+    const c = engine('candidate', ['start', '--json'], dir, env()).json as { candidate: string; path: string };
+    fs.writeFileSync(path.join(c.path, 'src/value.txt'), '70 wait\n');
+    const p = finished(engineAsync('run-experiment', ['--candidate', c.candidate], dir, env()));
+    const job = await until(() => started()[0]);
+    const stop = engine('control', ['stop', '--json'], dir, env());
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(String(stop.json?.message)).toMatch(new RegExp(`cancelled r0002 \\(job ${job}\\)`));
+    const r = await p;
+    expect(r.code).toBe(130);
+    expect(alive(job)).not.toMatch(/RUNNING|PENDING|COMPLETING/);
+    expect(ledger(dir).filter((l) => l.type === 'result')).toHaveLength(1);
+  });
+
+  it('parallel candidates run in job slots at the same time (serialised, the first would time out at the barrier)', async () => {
+    const dir = repo(['--parallel', '2']);
+    expect(step(dir, '100\n', 'baseline').log.verdict).toBe('keep');
+    const a = engine('candidate', ['start', '--json'], dir, env()).json as { candidate: string; path: string };
+    const b = engine('candidate', ['start', '--json'], dir, env()).json as { candidate: string; path: string };
+    fs.writeFileSync(path.join(a.path, 'src/value.txt'), '90 barrier\n');
+    fs.writeFileSync(path.join(b.path, 'src/value.txt'), '120 barrier\n');
+    const [ra, rb] = await Promise.all([a, b].map((c) => finished(engineAsync('run-experiment', ['--candidate', c.candidate, '--json'], dir, env()))));
+    expect(ra?.code, ra?.err).toBe(0);
+    expect(rb?.code, rb?.err).toBe(0);
+    expect(JSON.parse(ra!.out)).toMatchObject({ status: 'ok', primary: 90 });
+    expect(JSON.parse(rb!.out)).toMatchObject({ status: 'ok', primary: 120 });
+    expect(engine('log-experiment', ['--candidate', a.candidate, '-d', 'a', '--json'], dir, env()).json?.verdict).toBe('keep');
+    expect(engine('log-experiment', ['--candidate', b.candidate, '-d', 'b', '--json'], dir, env()).json?.verdict).toBe('discard');
+    expect(git(dir, 'rev-list', '--merges', 'autoloop/exp')).toBe('');
+    expect(fs.readFileSync(path.join(dir, 'src/value.txt'), 'utf8')).toBe('90 barrier\n');
+  });
+});
