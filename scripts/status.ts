@@ -7,6 +7,7 @@ import { currentTermination, findRoot, openExperiment, resolveSlug } from './lib
 import { experimentBranch, experimentRows, rowsText, treeVsBest } from './lib/commands/status.ts';
 import { bestArtifactsLine } from './lib/artifacts.ts';
 import { rel, runId } from './lib/paths.ts';
+import { nextAction } from './lib/next-action.ts';
 import { confidenceOf, gainPct, loopState } from './lib/reduce.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from './lib/summary.ts';
 import { relaunchText } from './lib/supervisor/view.ts';
@@ -55,7 +56,7 @@ main('status', async (argv) => {
       runs: s.runs_total,
       health: s.health.health,
       health_reason: s.health.reason,
-      next_action: s.health.next_action,
+      next_action: nextAction(s),
       termination: t,
       branch,
       branch_checked_out: dirty !== null,
@@ -74,7 +75,7 @@ main('status', async (argv) => {
     `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
     bestLine(exp),
     countsLine(exp),
-    healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : s.health.next_action}`,
+    healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : nextAction(s)}`,
     progressLine(t),
     ...parallelLines(par, exp.config.parallel),
     ...(relaunch ? [relaunch] : []),

@@ -6,6 +6,7 @@ import { confidenceOf, gainPct, loopState, type LoopState, type State, type Term
 import type { ConfidenceLabel } from '../confidence.ts';
 import { sanitize } from './text.ts';
 import { relaunchText } from '../supervisor/view.ts';
+import { nextActionOrChain } from '../next-action.ts';
 
 export const VERDICTS: readonly Verdict[] = ['keep', 'discard', 'crash', 'timeout', 'checks_failed', 'invalid'];
 /** Rows kept for the table (plus every keep): a person reads the recent end, not 10,000 lines. */
@@ -242,7 +243,7 @@ export function buildModel(i: ModelInput): ViewModel {
       state: s.health.health,
       reason: sanitize(s.health.reason),
       playbook: s.health.playbook,
-      next_action: t.terminate ? `Experiment terminated (${t.by}): ${t.message}. Run /autoloop:chain.` : s.health.next_action,
+      next_action: nextActionOrChain(s, t),
     },
     budget: {
       runs: s.runs_total,
