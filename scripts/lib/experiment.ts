@@ -229,6 +229,7 @@ export function publishActive(exp: Experiment, t: Termination, extra: { chainAll
     writable: [rel(exp.paths.notes), rel(exp.paths.ideas), rel(exp.paths.scratch)],
     summary: activeSummary(exp, t),
     next_action: nextActionOrChain(exp.state, t),
+    direction: exp.config.direction,
     terminated_by: t.terminate ? t.by : null,
     // The Stop hook nudges into /autoloop:chain only when a follow-up may really start.
     chain_allowed: extra.chainAllowed ?? (t.terminate && followUpAllowed(exp.root, exp.paths.slug)),

@@ -35,6 +35,13 @@ export function guardrailChecks(guardrails: readonly Guardrail[], s: Pick<State,
   return checkGuardrails(guardrails, s.baseline_metrics, metrics);
 }
 
+/** The best's guardrails against the baseline (status, report, dashboard). */
+export function bestGuardrailChecks(config: Pick<Config, 'guardrails'>, s: Pick<State, 'baseline_metrics' | 'best_metrics' | 'best_run'>): GuardrailCheck[] {
+  if (s.best_run === null) return [];
+  const best = Object.fromEntries(Object.entries(s.best_metrics).map(([k, v]) => [k, [v]]));
+  return guardrailChecks(config.guardrails, s, best);
+}
+
 export function judgeRun(config: Config, s: State, rec: RunRecord, discard: boolean): RunJudgement {
   const status = rec.status ?? 'crash';
   const none = { delta: null, kind: 'none' as const, rebaseline: false };

@@ -389,6 +389,8 @@ export const ActiveFile = z.object({
   /** Compact state summary for SessionStart, ≤ 2,000 characters. */
   summary: z.string(),
   next_action: z.string(),
+  /** The primary metric's direction: the status line's % is + = better. */
+  direction: Direction.optional(),
   terminated_by: TerminatedBy.nullable(),
   /** After termination: may the Stop hook push the session into a follow-up? */
   chain_allowed: z.boolean().default(false),
