@@ -75,6 +75,7 @@ function repoWithRuns(runs: number): string {
       type: 'result', ts: new Date(Date.now() - (runs - i) * 60_000).toISOString(), segment: 1, run_id: `r${String(i).padStart(4, '0')}`,
       status: 'ok', verdict: keep ? 'keep' : 'discard', primary: v, samples: [v], metrics: { score: v }, description: `idea number ${i} about the hot loop`,
       hypothesis: null, reason: keep ? 'improved' : 'not better', delta: keep ? 1 : -1, duration_s: 1.2, files: ['src/v.txt'], rebaseline: false, evidence: [],
+      invocations: [], decision: null, net_lines_removed: 0, gates: [], kind: keep ? 'improved' : 'none',
     };
     lines.push(JSON.stringify(line));
     lines.push(JSON.stringify({ type: 'event', ts: line.ts, segment: 1, event: keep ? 'committed' : 'reverted', run_id: line.run_id, data: keep ? { commit: 'c'.repeat(40) } : {} }));

@@ -2,6 +2,7 @@
 // one (the only way to change its benchmark or rules; history is never rewritten).
 import fs from 'node:fs';
 import { z } from 'zod';
+import { GuardrailFlag, guardrailFromFlag } from './lib/guardrail-flag.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { configFieldsFromFlags, parseConfig, readYamlObject, loadConfig } from './lib/config.ts';
 import { experimentPaths, repoPaths } from './lib/paths.ts';
@@ -75,7 +76,7 @@ const Flags = z.object({
   'max-wall-clock': num.optional(),
   repeats: z.union([z.literal('auto'), z.coerce.number().int()]).optional(),
   'min-improvement': z.string().optional(),
-  guardrail: z.array(z.string().regex(/^[^:]+:(lower|higher):\d+(\.\d+)?$/, 'must be NAME:lower|higher:PCT')).optional(),
+  guardrail: z.array(GuardrailFlag).optional(),
   source: z.array(z.string().min(1, 'must not be empty')).optional(),
   artifacts: z.array(z.string().min(1, 'must not be empty')).optional(),
   'artifacts-max-mb': num.optional(),
@@ -98,7 +99,7 @@ const Flags = z.object({
 const HELP = `usage: init-experiment --name SLUG --metric NAME --direction lower|higher --command "CMD"
   [--unit U] [--goal TEXT] [--checks "CMD"] [--timeout SEC] [--checks-timeout SEC] [--grace SEC]
   [--scope GLOB]... [--protect GLOB]... [--max-runs N|none] [--plateau N|none] [--target X]
-  [--max-wall-clock SEC] [--repeats N|auto] [--min-improvement X|X%] [--guardrail NAME:DIR:PCT]...
+  [--max-wall-clock SEC] [--repeats N|auto] [--min-improvement X|X%] [--guardrail NAME:DIR:PCT|abs=X|limit=X]...
   [--source SPEC]... [--artifacts GLOB]... [--artifacts-max-mb N] [--artifacts-keep N]
   [--parallel N] [--parallel-timing auto|serial|parallel]
   [--runner local|slurm] [--slurm-partition P] [--slurm-time T] [--slurm-cpus N] [--slurm-mem M]
@@ -119,13 +120,7 @@ function flagsToConfig(f: z.infer<typeof Flags>): Record<string, unknown> {
     set('min_improvement', m.endsWith('%') ? m : Number(m));
   }
   if (f.guardrail) {
-    set(
-      'guardrails',
-      f.guardrail.map((g) => {
-        const [metric, direction, p] = g.split(':');
-        return { metric, direction, max_regression_pct: Number(p) };
-      }),
-    );
+    set('guardrails', f.guardrail.map(guardrailFromFlag));
   }
   const slurm = slurmFromFlags(f);
   if (slurm) set('slurm', slurm);

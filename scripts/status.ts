@@ -7,6 +7,9 @@ import { currentTermination, findRoot, openExperiment, resolveSlug } from './lib
 import { experimentBranch, experimentRows, rowsText, treeVsBest } from './lib/commands/status.ts';
 import { bestArtifactsLine } from './lib/artifacts.ts';
 import { rel, runId } from './lib/paths.ts';
+import { nextAction } from './lib/next-action.ts';
+import { bestGuardrailChecks } from './lib/judge-run.ts';
+import { guardrailStatusLine } from './lib/guardrails.ts';
 import { confidenceOf, gainPct, loopState } from './lib/reduce.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from './lib/summary.ts';
 import { relaunchText } from './lib/supervisor/view.ts';
@@ -55,7 +58,8 @@ main('status', async (argv) => {
       runs: s.runs_total,
       health: s.health.health,
       health_reason: s.health.reason,
-      next_action: s.health.next_action,
+      next_action: nextAction(s),
+      guardrails: bestGuardrailChecks(exp.config, s),
       termination: t,
       branch,
       branch_checked_out: dirty !== null,
@@ -74,9 +78,10 @@ main('status', async (argv) => {
     `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
     bestLine(exp),
     countsLine(exp),
-    healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : s.health.next_action}`,
+    healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : nextAction(s)}`,
     progressLine(t),
     ...parallelLines(par, exp.config.parallel),
+    guardrailStatusLine(bestGuardrailChecks(exp.config, s)) ?? '',
     ...(relaunch ? [relaunch] : []),
     dirty === null
       ? `${branch} is not checked out (the tree belongs to another experiment)`
@@ -87,5 +92,5 @@ main('status', async (argv) => {
   ];
   if (artifacts) lines.splice(2, 0, `best artifacts: ${artifacts.dir}/`);
   if (exp.warnings.length) lines.push(`warning: ${exp.warnings[0]}`);
-  emit(false, null, lines.slice(0, 10).join('\n'));
+  emit(false, null, lines.filter(Boolean).slice(0, 10).join('\n'));
 });

@@ -147,7 +147,8 @@ describe('a chain of two follow-ups with a budget of two', () => {
     expect(r.json).toMatchObject({ child: 'c', position: 2, trail: ['a', 'b', 'c'], remaining: 0, base: bBest });
     const c = config(repo, 'c');
     expect(c).toMatchObject({ metric: 'other', direction: 'lower', target: null, scope: ['lib/**'], goal: 'lower it further' });
-    expect(c.guardrails).toEqual([]); // the guardrail on `other` became the primary
+    // The guardrail on `other` became the primary; the parent's primary is guarded at its best instead.
+    expect(c.guardrails).toEqual([{ metric: 'score', direction: config(repo, 'b').direction, max_regression_pct: 0 }]);
     const d = readJson(path.join(expDir(repo, 'c'), 'chain-decision.json'));
     expect(d).toMatchObject({ parent: 'b', position: 2, chain_remaining: 0, parent_primary: { name: 'score', best: 80, best_commit: bBest }, child_primary: { name: 'other' } });
     expect(d.parent_report_sha256).toBe(sha256(run('report', ['--experiment', 'b'], repo).stdout));

@@ -29,7 +29,8 @@ describe('report of a terminated experiment', () => {
     const md = r.stdout;
     expect(md).toMatch(/^# autoloop report: rep\n/);
     expect(md).toContain('**Goal:** make the score small');
-    expect(md).toContain('baseline 100 → best 80 (-20, -20.0%), 20.0% better');
+    expect(md).toContain('baseline 100 → best 80 (Δ +20, +20%), better');
+    expect(md).toContain('**Signs:** Δ and %: + = better');
     expect(md).toMatch(/\*\*Confidence:\*\* \d+\.\dx \((high|marginal|within noise)\)/);
     expect(md).toContain('**Runs:** 6 (3 keep, 2 discard, 1 crash)');
     expect(md).toContain('**Ended:** terminated by max_runs (6 runs of 6)');
@@ -42,8 +43,8 @@ describe('report of a terminated experiment', () => {
     const section = md.split('## Kept changes (2)')[1]?.split('## Dead ends')[0] ?? '';
     const lines = section.trim().split('\n');
     expect(lines).toEqual([
-      `1. r0002 \`${keep90.slice(0, 12)}\` score 100 → 90 (-10.0%): halve the loop`,
-      `2. r0005 \`${keep80.slice(0, 12)}\` score 90 → 80 (-11.1%): inline the hot call`,
+      `1. r0002 \`${keep90.slice(0, 12)}\` score 100 → 90 (+10%): halve the loop`,
+      `2. r0005 \`${keep80.slice(0, 12)}\` score 90 → 80 (+11.1%): inline the hot call`,
     ]);
     // Those are the commits the engine made on the experiment branch.
     expect(git(repo, 'rev-list', '--reverse', 'main..autoloop/rep').split('\n')).toEqual([keep90, keep80]);

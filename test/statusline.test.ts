@@ -10,6 +10,7 @@ import { experimentPaths, repoPaths } from '../scripts/lib/paths.ts';
 import { syntheticLedger, writeSynthetic } from './helpers/synthetic-ledger.ts';
 import { dirFromInput, formatStatusLine, num } from '../scripts/lib/dashboard/statusline.ts';
 import type { State } from '../scripts/lib/reduce.ts';
+import { formatChange } from '../scripts/lib/signs.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -23,17 +24,21 @@ function statusline(input: string, cwd = os.tmpdir()) {
   return spawnSync(process.execPath, command(), { input, cwd, encoding: 'utf8', timeout: 300_000 });
 }
 
-const active = (extra: Record<string, unknown> = {}) => ({ version: 1, experiment: 'faster-primes', loop: 'active', runs: 8, terminated_by: null, ...extra });
+const active = (extra: Record<string, unknown> = {}) => ({ version: 1, experiment: 'faster-primes', loop: 'active', runs: 8, terminated_by: null, direction: 'lower', ...extra });
 
 describe('formatStatusLine', () => {
   it('reads like the example', () => {
     const state = { best: 145072, baseline: 20_000_000, runs_total: 8, health: { health: 'improving' } };
-    expect(formatStatusLine(active(), state)).toBe('autoloop faster-primes · best 145072 (-99.3%) · 8 runs · improving');
+    // + = better: the lower-is-better number fell by 99.3%.
+    expect(formatStatusLine(active(), state)).toBe('autoloop faster-primes · best 145072 (+99.3%) · 8 runs · improving');
+    expect(formatStatusLine(active({ direction: 'higher' }), state)).toBe('autoloop faster-primes · best 145072 (−99.3%) · 8 runs · improving');
+    // Without a direction (an older active.json) no sign can be given: the best alone.
+    expect(formatStatusLine(active({ direction: undefined }), state)).toBe('autoloop faster-primes · best 145072 · 8 runs · improving');
   });
 
   it('says what the loop is doing when it is not running', () => {
     const state = { best: 120, baseline: 100, runs_total: 1, health: { health: 'plateaued' } };
-    expect(formatStatusLine(active({ loop: 'terminated', terminated_by: 'plateau' }), state)).toBe('autoloop faster-primes · best 120 (+20.0%) · 1 run · terminated (plateau)');
+    expect(formatStatusLine(active({ loop: 'terminated', terminated_by: 'plateau', direction: 'higher' }), state)).toBe('autoloop faster-primes · best 120 (+20%) · 1 run · terminated (plateau)');
     expect(formatStatusLine(active({ loop: 'paused' }), state)).toMatch(/· paused$/);
     expect(formatStatusLine(active(), { best: null, baseline: null, runs_total: 0, health: { health: 'running' } })).toBe('autoloop faster-primes · no baseline yet · 0 runs · running');
     expect(formatStatusLine(active(), { best: 100, baseline: 100, runs_total: 1, health: { health: 'improving' } })).toBe('autoloop faster-primes · best 100 · 1 run · improving');
@@ -70,8 +75,8 @@ describe('statusline command', () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   const expected = () => {
-    const p = (((state.best as number) - (state.baseline as number)) / (state.baseline as number)) * 100;
-    return `autoloop faster-primes · best ${fmt(state.best)} (${p >= 0 ? '+' : ''}${p.toFixed(1)}%) · 30 runs · ${state.health.health}\n`;
+    const change = formatChange(syntheticLedger({ runs: 30, seed: 4 }).config.direction, state.best as number, state.baseline as number);
+    return `autoloop faster-primes · best ${fmt(state.best)} (${change}) · 30 runs · ${state.health.health}\n`;
   };
 
   it('prints one line from a subdirectory of the project (workspace.current_dir wins over cwd)', () => {

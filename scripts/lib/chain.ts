@@ -5,7 +5,7 @@
 // deliberately free of experiment.ts imports: publishActive reads it.
 import fs from 'node:fs';
 import { z } from 'zod';
-import { Direction, MetricName, Slug } from './schema.ts';
+import { Direction, Guardrail, MetricName, Slug } from './schema.ts';
 import { repoPaths } from './paths.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { UsageError, zodOneLine } from './errors.ts';
@@ -91,6 +91,10 @@ export const ChainDecision = z.object({
   overrides: z.array(z.string()),
   /** The parent's best artifacts the child started from (chain --artifacts-from-parent). */
   parent_artifacts: z.object({ run_id: z.string(), dir: z.string(), files: z.array(z.string()) }).optional(),
+  /** The child's guardrails (inherited, the parent's primary guard, added by flags). */
+  guardrails: z.array(Guardrail).default([]),
+  /** Guardrails the rationale dropped explicitly (--drop-guardrail). */
+  dropped_guardrails: z.array(z.string()).default([]),
   created_at: z.string(),
 });
 export type ChainDecision = z.infer<typeof ChainDecision>;

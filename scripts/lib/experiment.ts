@@ -20,6 +20,7 @@ import { followUpAllowed } from './chain.ts';
 import { gitSyncOrNull } from './gitcmd.ts';
 import { restoreBestArtifacts } from './artifacts.ts';
 import { openCandidates } from './candidates/store.ts';
+import { nextActionOrChain } from './next-action.ts';
 
 /** The nearest ancestor holding .autoloop/, else the git top level, else the directory itself. */
 export function findRoot(dir: string): string {
@@ -227,7 +228,8 @@ export function publishActive(exp: Experiment, t: Termination, extra: { chainAll
     protect: extra.protect ?? Object.keys(exp.state.fingerprints?.files ?? {}),
     writable: [rel(exp.paths.notes), rel(exp.paths.ideas), rel(exp.paths.scratch)],
     summary: activeSummary(exp, t),
-    next_action: t.terminate ? `Experiment terminated (${t.by}): ${t.message}. Run /autoloop:chain.` : exp.state.health.next_action,
+    next_action: nextActionOrChain(exp.state, t),
+    direction: exp.config.direction,
     terminated_by: t.terminate ? t.by : null,
     // The Stop hook nudges into /autoloop:chain only when a follow-up may really start.
     chain_allowed: extra.chainAllowed ?? (t.terminate && followUpAllowed(exp.root, exp.paths.slug)),

@@ -20,6 +20,7 @@ import {
   batches,
   boundText,
   fileDiff,
+  lineCount,
   readForDiff,
   removeCreated,
   workspaceFile,
@@ -404,6 +405,22 @@ export class GitWorkspace implements Workspace {
       if (!was || was.xy !== cur.xy || was.hash !== cur.hash) changed.push(p);
     }
     return changed.sort();
+  }
+
+  async netLinesRemoved(files: readonly string[]): Promise<number> {
+    if (!files.length) return 0;
+    const tracked = await this.inHead(files);
+    let net = 0;
+    for (const batch of batches([...tracked])) {
+      // numstat: "added<TAB>removed<TAB>path"; binary files print "-".
+      const out = await this.git.run(['diff', '--numstat', '-z', 'HEAD', '--', ...batch]);
+      for (const rec of out.split('\0')) {
+        const m = /^(\d+)\t(\d+)\t/.exec(rec);
+        if (m) net += Number(m[2]) - Number(m[1]);
+      }
+    }
+    for (const f of files) if (!tracked.has(f)) net -= lineCount(readForDiff(path.join(this.root, f)));
+    return net;
   }
 
   async settleOutOfScope(): Promise<string[]> {

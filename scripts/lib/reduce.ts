@@ -3,7 +3,8 @@
 // the ledger at any time (and is, when it is missing or does not parse).
 import { z } from 'zod';
 import type { Config, LedgerLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook } from './schema.ts';
-import { addNoise, noiseOf, type NoiseAcc } from './noise.ts';
+import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
+import { baselineMetricSamples, learnFromLine } from './noise-state.ts';
 import { advanceHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
 import { evaluateTermination } from './termination.ts';
 import { confidence } from './confidence.ts';
@@ -50,7 +51,12 @@ export interface State {
   best_samples: number[];
   best_metrics: Record<string, number>;
   valid_primaries: number[];
-  noise: NoiseAcc | null;
+  /** What the segment learnt about its benchmark's noise (noise-model.ts). */
+  model: NoiseModel;
+  /** The baseline's per-invocation values of every metric: guardrails are judged against these. */
+  baseline_metrics: Record<string, number[]>;
+  /** Last measured seconds of each gate: hard gates run fastest first. */
+  gate_seconds: Record<string, number>;
   runs_since_improvement: number;
   health: HealthMemory;
   health_history: HealthChange[];
@@ -91,7 +97,9 @@ export function emptyState(): State {
     best_samples: [],
     best_metrics: {},
     valid_primaries: [],
-    noise: null,
+    model: emptyNoiseModel(),
+    baseline_metrics: {},
+    gate_seconds: {},
     runs_since_improvement: 0,
     health: initialHealth(),
     health_history: [],
@@ -139,7 +147,8 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       s.best_samples = [];
       s.best_metrics = {};
       s.valid_primaries = [];
-      s.noise = null;
+      s.model = emptyNoiseModel();
+      s.baseline_metrics = {};
       s.runs_since_improvement = 0;
       s.health = initialHealth();
       s.stopped = false;
@@ -152,10 +161,11 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       s.seg_runs++;
       s.next_run = Math.max(s.next_run, runNumber(line.run_id) + 1);
       s.counts[line.verdict]++;
-      if (line.status === 'ok' && line.primary !== null) {
-        s.valid_primaries.push(line.primary);
-        if (line.samples.length >= 2) s.noise = addNoise(s.noise, line.samples);
-      }
+      for (const g of line.gates) s.gate_seconds[g.name] = g.duration_s;
+      if (line.status === 'ok' && line.primary !== null) s.valid_primaries.push(line.primary);
+      const calibrating = line.status === 'ok' && line.primary !== null && (line.rebaseline || (line.verdict === 'keep' && s.baseline === null));
+      s.model = learnFromLine(s.model, line, cfg, calibrating);
+      if (line.verdict === 'keep' && s.baseline === null) s.baseline_metrics = baselineMetricSamples(line);
       if (line.verdict === 'keep') {
         s.best = line.primary;
         s.best_run = line.run_id;
@@ -286,10 +296,6 @@ export function loopState(s: State, t: Termination): LoopState {
 
 export function confidenceOf(s: State): ReturnType<typeof confidence> {
   return confidence({ primaries: s.valid_primaries, baseline: s.baseline, bestKept: s.best_run ? s.best : null });
-}
-
-export function noiseEstimate(s: State): ReturnType<typeof noiseOf> {
-  return noiseOf(s.noise);
 }
 
 /** Improvement of the best over the baseline in percent (positive = better). */

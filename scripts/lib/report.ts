@@ -13,6 +13,9 @@ import { reached } from './goal.ts';
 import { confidenceOf, emptyState, foldLines, gainPct, type HealthChange } from './reduce.ts';
 import { clip, fmt, pct } from './summary.ts';
 import { bestArtifactsLine } from './artifacts.ts';
+import { formatChange, formatSignedPct, signedDelta, SIGN_LEGEND } from './signs.ts';
+import { bestGuardrailChecks } from './judge-run.ts';
+import type { GuardrailCheck } from './guardrails.ts';
 
 export interface KeptChange {
   run_id: string;
@@ -65,6 +68,8 @@ export interface ReportData {
   best_artifacts: { run_id: string; dir: string; files: string[] } | null;
   /** Every stated hypothesis with what the run showed and the evidence it rested on. */
   hypotheses: Hypothesis[];
+  /** Every guardrail, the best's value against the segment's baseline. */
+  guardrails: GuardrailCheck[];
   warnings: string[];
 }
 
@@ -92,10 +97,15 @@ export function changePct(from: number | null, to: number | null): number | null
   return ((to - from) / Math.abs(from)) * 100;
 }
 
-/** "score 100 → 72 (-28.0%)": how a change is stated in the report and in final commit messages. */
-export function effectText(metric: string, unit: string, from: number | null, to: number | null): string {
+/**
+ * "score 100 → 72 (+28%)": how a change is stated in the report and in final
+ * commit messages. With the direction the % is + = better (signs.ts); without
+ * it, the raw change of the number.
+ */
+export function effectText(metric: string, unit: string, from: number | null, to: number | null, direction?: Direction): string {
   const u = unit ? ` ${unit}` : '';
   if (from === null) return `${metric} ${fmt(to)}${u} (baseline)`;
+  if (direction && to !== null) return `${metric} ${fmt(from)} → ${fmt(to)}${u} (${formatChange(direction, to, from)})`;
   return `${metric} ${fmt(from)} → ${fmt(to)}${u} (${pct(changePct(from, to))})`;
 }
 
@@ -200,12 +210,9 @@ export function buildReport(exp: Experiment): ReportData {
     goal_met: goal,
     best_artifacts: bestArtifactsLine(exp),
     hypotheses: hypotheses(lines),
+    guardrails: bestGuardrailChecks(c, s),
     warnings: [...read.warnings],
   };
-}
-
-function signed(n: number): string {
-  return `${n > 0 ? '+' : ''}${fmt(n)}`;
 }
 
 function short(sha: string | null): string {
@@ -219,9 +226,11 @@ export function renderMarkdown(r: ReportData): string {
   out.push(`- **Metric:** ${r.metric} (${r.direction} is better${r.unit ? `, ${r.unit}` : ''})`);
   if (r.best === null || r.baseline === null) out.push('- **Result:** no baseline measured');
   else {
-    const change = r.change_abs === null ? '' : ` (${signed(r.change_abs)}${u}, ${pct(r.change_pct)})`;
-    const verdict = r.gain_pct === null ? '' : r.gain_pct > 0 ? `, ${pct(r.gain_pct).replace(/^\+/, '')} better` : r.gain_pct < 0 ? ', worse' : ', unchanged';
+    const d = signedDelta(r.direction, r.best, r.baseline);
+    const change = ` (Δ ${d > 0 ? '+' : d < 0 ? '−' : ''}${fmt(Math.abs(d))}${u}, ${r.gain_pct === null ? '-' : formatSignedPct(r.gain_pct)})`;
+    const verdict = r.gain_pct === null ? '' : r.gain_pct > 0 ? ', better' : r.gain_pct < 0 ? ', worse' : ', unchanged';
     out.push(`- **Result:** baseline ${fmt(r.baseline)}${u} → best ${fmt(r.best)}${u}${change}${verdict}`);
+    out.push(`- **Signs:** ${SIGN_LEGEND}`);
   }
   out.push(`- **Confidence:** ${r.confidence.value === null ? 'n/a (too few runs or no spread)' : `${r.confidence.value.toFixed(1)}x (${r.confidence.label})`}`);
   const g = r.goal_met;
@@ -241,8 +250,13 @@ export function renderMarkdown(r: ReportData): string {
   out.push('', `## Kept changes (${changes.length})`, '');
   if (!changes.length) out.push('None: no change beat the baseline.');
   changes.forEach((k, i) => {
-    out.push(`${i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(r.metric, r.unit, k.from, k.to)}: ${clip(k.description, 120)}`);
+    out.push(`${i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(r.metric, r.unit, k.from, k.to, r.direction)}: ${clip(k.description, 120)}`);
   });
+
+  if (r.guardrails.length) {
+    out.push('', `## Guardrails (${r.guardrails.length}, against the baseline)`, '');
+    for (const g of r.guardrails) out.push(`- ${g.metric}: ${g.status}: ${g.reason}`);
+  }
 
   out.push('', `## Dead ends (${r.dead_ends.length})`, '');
   if (!r.dead_ends.length) out.push('None.');

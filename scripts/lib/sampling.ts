@@ -129,6 +129,8 @@ export type DecisionInput = {
   budget_s: number | null;
   /** Identical values a deterministic benchmark must repeat to be trusted (1 for counts, 2 for timings). */
   confirm: number;
+  /** Most pairs, when the user fixed it (config `repeats: N`); else the budget decides. */
+  pairs?: number;
 };
 
 /** minImprovement in scale units of the effect. */
@@ -224,7 +226,7 @@ function lookAtPairs(i: DecisionInput): Step {
   const effect = huberLocation(diffs, rough.sigma);
   const { sigma, df, factor } = pairNoise(pooled, groupResiduals(diffs, effect), floor);
   const { maxPairs } = samplingBudget({ budget_s: i.budget_s, cost_s: costOf(i.invocations, i.model) });
-  const K = Math.max(maxPairs, 1);
+  const K = Math.max(i.pairs ?? maxPairs, 1);
   const se = (n: number) => sigma * Math.sqrt((factor * smallSampleFactor(n)) / n);
   const min = minEffect(scale, i.minImprovement, i.best, i.direction);
   const tq = df >= 1 ? studentTQuantile(1 - ALPHA, df) : Infinity;

@@ -179,6 +179,43 @@ export type TerminatedBy = z.infer<typeof TerminatedBy>;
 const Metrics = z.record(MetricName, z.number());
 const Ts = z.string(); // ISO-8601, UTC
 
+/** One invocation of the benchmark: which code it ran (the best's tree or the candidate), what it printed. */
+export const InvocationLine = z.object({
+  arm: z.enum(['best', 'candidate']),
+  /** The primary metric's samples this invocation printed. */
+  samples: z.array(z.number()),
+  duration_s: z.number().min(0).optional(),
+  /** Every metric of this invocation (median of its samples), for guardrails against the baseline. */
+  metrics: Metrics.default({}),
+});
+export type InvocationLine = z.infer<typeof InvocationLine>;
+
+/** What the sampling plan decided for a candidate (sampling.ts), as the ledger keeps it for learning. */
+export const DecisionLine = z.object({
+  keep: z.boolean(),
+  tie: z.boolean(),
+  effect: z.number(),
+  pct: z.number().nullable(),
+  threshold_pct: z.number().nullable(),
+  se: z.number(),
+  pairs: z.number().int().min(0),
+  invocations: z.number().int().min(0),
+  stop: z.enum(['win', 'futility', 'budget', 'deterministic', 'noise-discovered']),
+  reason: z.string(),
+  diffs: z.array(z.number()),
+});
+export type DecisionLine = z.infer<typeof DecisionLine>;
+
+/** A gate that ran on a candidate (gates.ts): its time orders the next runs' hard gates. */
+export const GateRun = z.object({
+  name: z.string(),
+  kind: z.enum(['hard', 'soft']),
+  passed: z.boolean(),
+  duration_s: z.number().min(0),
+  reason: z.string().nullable().default(null),
+});
+export type GateRun = z.infer<typeof GateRun>;
+
 export const Fingerprints = z.object({
   /** sha256 of the judged config fields, canonically serialised. */
   config: z.string(),
@@ -233,6 +270,15 @@ export const ResultLine = z.object({
   rebaseline: z.boolean().default(false),
   /** What the hypothesis rests on: files (diagnostic outputs, plots, tables) as they were when logged. */
   evidence: z.array(Evidence).default([]),
+  /** Every benchmark invocation of the run, both arms, in the order they ran. */
+  invocations: z.array(InvocationLine).default([]),
+  /** The sampling plan's decision (null for a baseline, a failed run, or an older line). */
+  decision: DecisionLine.nullable().default(null),
+  /** Net in-scope lines the change removed (numstat); ties that shrink the code are kept. */
+  net_lines_removed: z.number().int().default(0),
+  gates: z.array(GateRun).default([]),
+  /** Kept as an improvement or as a simplification (a tie that removed lines). */
+  kind: z.enum(['improved', 'simplification', 'none']).default('none'),
 });
 export type ResultLine = z.infer<typeof ResultLine>;
 
@@ -317,6 +363,12 @@ export const RunRecord = z.object({
   files: z.array(z.string()).default([]),
   /** Artifacts copied under runs/<id>/artifacts/ (repo-relative names), or null when none were kept. */
   artifacts: z.object({ files: z.array(z.string()), bytes: z.number().int().min(0) }).nullable().default(null),
+  invocations: z.array(InvocationLine).default([]),
+  decision: DecisionLine.nullable().default(null),
+  net_lines_removed: z.number().int().default(0),
+  gates: z.array(GateRun).default([]),
+  /** Soft gates that failed (or printed a number past their threshold): they block a keep. */
+  soft_failures: z.array(z.string()).default([]),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
@@ -337,6 +389,8 @@ export const ActiveFile = z.object({
   /** Compact state summary for SessionStart, ≤ 2,000 characters. */
   summary: z.string(),
   next_action: z.string(),
+  /** The primary metric's direction: the status line's % is + = better. */
+  direction: Direction.optional(),
   terminated_by: TerminatedBy.nullable(),
   /** After termination: may the Stop hook push the session into a follow-up? */
   chain_allowed: z.boolean().default(false),

@@ -17,7 +17,7 @@ import { compileScope, listFiles, type Scope } from './scope.ts';
 import { canonicalJson, resolveProtected, sha256, sha256File } from './integrity.ts';
 import { pidAlive } from './procs.ts';
 import { crashPoint } from './faults.ts';
-import { boundText, fileDiff, readForDiff, removeCreated, workspaceFile, type Workspace } from './workspace-base.ts';
+import { boundText, fileDiff, lineCount, readForDiff, removeCreated, workspaceFile, type Workspace } from './workspace-base.ts';
 
 const Entry = z.object({
   sha256: z.string(),
@@ -308,6 +308,33 @@ export class SnapshotWorkspace implements Workspace {
       if (e.link !== undefined) fs.symlinkSync(e.link, abs);
       else {
         fs.copyFileSync(this.snapFile(id, rel), abs);
+        fs.chmodSync(abs, e.mode);
+      }
+    }
+  }
+
+  async netLinesRemoved(files: readonly string[]): Promise<number> {
+    const s = this.state();
+    const m = this.manifest(s.current);
+    let net = 0;
+    for (const f of files) {
+      const before = m.files[f] ? readForDiff(this.snapFile(s.current, f)) : null;
+      net += lineCount(before) - lineCount(readForDiff(path.join(this.root, f)));
+    }
+    return net;
+  }
+
+  /** Write the best's in-scope files into `dir` (a copy of the tree the best arm runs in). */
+  async exportBest(dir: string): Promise<void> {
+    const s = this.state();
+    const m = this.manifest(s.current);
+    for (const [rel, e] of Object.entries(m.files)) {
+      const abs = path.join(dir, rel);
+      fs.mkdirSync(path.dirname(abs), { recursive: true });
+      fs.rmSync(abs, { force: true });
+      if (e.link !== undefined) fs.symlinkSync(e.link, abs);
+      else {
+        fs.copyFileSync(this.snapFile(s.current, rel), abs);
         fs.chmodSync(abs, e.mode);
       }
     }

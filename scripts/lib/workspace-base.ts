@@ -42,6 +42,14 @@ export interface Workspace {
   findKeep(runId: string): Promise<string | null>;
   /** Unified diff of the in-scope changes against the best, ≤ 4 KB; '' when none. */
   diffSummary(): Promise<string>;
+  /** Net lines these in-scope changes remove against the best (removed − added; binary files count 0). */
+  netLinesRemoved(files: readonly string[]): Promise<number>;
+}
+
+/** Text lines of a file's bytes (0 for absent or binary content). */
+export function lineCount(b: Buffer | null): number {
+  if (b === null || isBinary(b)) return 0;
+  return splitLines(b).length;
 }
 
 /** <exp.dir>/workspace.json: what the workspace must remember between calls. */

@@ -185,6 +185,7 @@ export function writeSynthetic(root: string, syn: Synthetic, opts: { stateCache?
       writable: [path.relative(root, p.notes), path.relative(root, p.ideas)],
       summary: `autoloop experiment "${syn.config.name}"`,
       next_action: state.health.next_action,
+      direction: syn.config.direction,
       terminated_by: null,
       runs: state.runs_total,
       stop_hook: syn.config.stop_hook,

@@ -8,12 +8,14 @@ import path from 'node:path';
 import { z } from 'zod';
 import { reached } from '../goal.ts';
 import { CommonFlags } from '../cli.ts';
-import { currentTermination, event, listExperiments, openExperiment, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { currentTermination, event, listExperiments, openExperiment, readActive, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
+import { childGuardrails } from '../chain-guardrails.ts';
 import { openWorkspace } from '../workspace.ts';
 import { initExperiment } from '../init.ts';
 import { configFieldsFromFlags, parseConfig } from '../config.ts';
 import { experimentPaths, rel } from '../paths.ts';
-import { Slug, type Config } from '../schema.ts';
+import { Slug, type Config, type Guardrail } from '../schema.ts';
 import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
@@ -42,6 +44,10 @@ export const CHAIN_OPTIONS = {
   'max-wall-clock': { type: 'string' },
   budget: { type: 'string' },
   'artifacts-from-parent': { type: 'boolean', default: false },
+  guardrail: { type: 'string', multiple: true },
+  'drop-guardrail': { type: 'string', multiple: true },
+  repeats: { type: 'string' },
+  'min-improvement': { type: 'string' },
 } as const;
 
 const num = z.coerce.number().refine(Number.isFinite, 'must be a number');
@@ -66,37 +72,48 @@ export const ChainFlags = z.object({
   'max-wall-clock': z.union([none, num]).optional(),
   budget: z.coerce.number().int().min(1).max(100).optional(),
   'artifacts-from-parent': z.boolean().default(false),
+  guardrail: z.array(GuardrailFlag).optional(),
+  'drop-guardrail': z.array(z.string().min(1)).optional(),
+  repeats: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(100)]).optional(),
+  'min-improvement': z.string().regex(/^\d+(\.\d+)?%?$/, 'must be a number or a percentage such as "2%"').optional(),
 });
 export type ChainFlags = z.infer<typeof ChainFlags>;
 
-export const CHAIN_HELP = `usage: chain --from SLUG --name NEW --rationale TEXT [--goal TEXT] [--metric NAME]
+export const CHAIN_HELP = `usage: chain [--from SLUG] --name NEW --rationale TEXT [--goal TEXT] [--metric NAME]
   [--direction lower|higher] [--unit U] [--scope GLOB]... [--command CMD] [--checks CMD|none]
   [--timeout SEC] [--max-runs N|none] [--plateau N|none] [--target X|none]
-  [--max-wall-clock SEC|none] [--budget N] [--artifacts-from-parent] [--cwd DIR] [--json]
-Starts a follow-up of a terminated experiment from its best; everything not given is inherited.
+  [--max-wall-clock SEC|none] [--repeats N|auto] [--min-improvement X|X%]
+  [--guardrail NAME:DIR:PCT|abs=X|limit=X]... [--drop-guardrail NAME]... [--budget N]
+  [--artifacts-from-parent] [--cwd DIR] [--json]
+Starts a follow-up of a terminated experiment (default: the active one) from its best; everything not
+given is inherited, including the parent's guardrails, and the parent's primary is guarded at its best
+unless --drop-guardrail names it (recorded in the chain decision).
 --artifacts-from-parent puts the parent's best artifacts (e.g. its checkpoint) in the tree first.
 --budget (follow-ups allowed in the chain, default ${DEFAULT_CHAIN_BUDGET}) is set by the first follow-up only.`;
 
 /** The child's config: the parent's, with the flags that were given. */
-function childConfig(parent: Config, f: ChainFlags, name: string): { config: Config; overrides: string[] } {
+function childConfig(parent: Config, f: ChainFlags, name: string): { config: Config; overrides: string[]; dropped: string[] } {
   const out: Record<string, unknown> = { ...structuredClone(parent), name };
   // Everything given on the command line overrides the parent; the rest is inherited.
-  const given = configFieldsFromFlags({ ...f, name: undefined });
+  const given = configFieldsFromFlags({ ...f, name: undefined, guardrail: undefined, 'min-improvement': undefined });
+  const m = f['min-improvement'];
+  if (m !== undefined) given.min_improvement = m.endsWith('%') ? m : Number(m);
   Object.assign(out, given);
-  const overrides = Object.keys(given);
   if (f.metric !== undefined && f.metric !== parent.metric) {
     // A new primary metric: its direction cannot be guessed, and the parent's
     // target and unit belong to the old metric.
     if (f.direction === undefined) throw new UsageError(`--direction is required when --metric changes (${parent.metric} → ${f.metric})`);
     if (f.target === undefined) out.target = null;
     if (f.unit === undefined) out.unit = '';
-    // A guardrail on the new primary itself would judge it twice.
-    out.guardrails = parent.guardrails.filter((g) => g.metric !== f.metric);
   }
+  const added = (f.guardrail ?? []).map((g) => parseConfig({ ...parent, guardrails: [guardrailFromFlag(g)] }, '--guardrail').guardrails[0] as Guardrail);
+  const cg = childGuardrails({ parent, childMetric: f.metric ?? parent.metric, added, drop: f['drop-guardrail'] ?? [] });
+  out.guardrails = cg.guardrails;
+  if (f.guardrail || f['drop-guardrail'] || f.metric !== undefined) given.guardrails = cg.guardrails;
   const config = parseConfig(out, 'follow-up config');
   if (config.checks !== null && config.checks.trim() === '') throw new UsageError('--checks must not be empty (use --checks none to drop the checks)');
   if (config.command.trim() === '') throw new UsageError('--command must not be empty');
-  return { config, overrides };
+  return { config, overrides: Object.keys(given), dropped: cg.dropped };
 }
 
 
@@ -111,17 +128,17 @@ interface ChainPlan {
   budget: number;
   config: Config;
   overrides: string[];
+  dropped: string[];
   terminatedBy: string | null;
   /** The parent's best artifacts, when the child starts from them. */
   artifacts: KeptArtifacts | null;
 }
 
 function plan(root: string, f: ChainFlags): ChainPlan {
-  if (!f.from) throw new UsageError('--from is required (the terminated experiment to follow up)');
   if (!f.name) throw new UsageError('--name is required (the follow-up experiment)');
   const rationale = (f.rationale ?? '').trim();
   if (!rationale) throw new UsageError('--rationale must not be empty: write why this follow-up, grounded in the parent\'s report');
-  const parentSlug = resolveSlug(root, f.from);
+  const parentSlug = parentOf(root, f.from);
   const childSlug = f.name;
   if (childSlug === parentSlug || listExperiments(root).includes(childSlug) || fs.existsSync(experimentPaths(root, childSlug).dir)) {
     throw new UsageError(`experiment "${childSlug}" already exists: choose another --name`);
@@ -140,7 +157,7 @@ function plan(root: string, f: ChainFlags): ChainPlan {
     throw new UsageError(`--budget is set by the first follow-up of a chain (this chain's is ${status.budget}); leave it out`);
   }
   const budget = status.chain ? status.budget : (f.budget ?? DEFAULT_CHAIN_BUDGET);
-  const { config, overrides } = childConfig(parent.config, f, childSlug);
+  const { config, overrides, dropped } = childConfig(parent.config, f, childSlug);
   const s = parent.state;
   if (config.target !== null && config.metric === parent.config.metric && config.direction === parent.config.direction && s.best !== null && reached(config.direction, s.best, config.target)) {
     throw new UsageError(`the target ${fmt(config.target)} is already met by "${parentSlug}"'s best ${fmt(s.best)}: pass a new --target (or --target none)`);
@@ -150,7 +167,15 @@ function plan(root: string, f: ChainFlags): ChainPlan {
     artifacts = bestArtifacts(parent);
     if (!artifacts) throw new UsageError(`"${parentSlug}" kept no artifacts of its best run${s.best_run ? ` (${s.best_run})` : ''}: leave out --artifacts-from-parent`);
   }
-  return { root, parent, parentSlug, childSlug, rationale, chains, budget, config, overrides, terminatedBy: t.by, artifacts };
+  return { root, parent, parentSlug, childSlug, rationale, chains, budget, config, overrides, dropped, terminatedBy: t.by, artifacts };
+}
+
+/** --from, else the active experiment (plan() then refuses one that has not terminated). */
+function parentOf(root: string, from: string | undefined): string {
+  if (from) return resolveSlug(root, from);
+  const active = readActive(root);
+  if (!active || !listExperiments(root).includes(active.experiment)) throw new UsageError('--from is required (no active experiment to follow up)');
+  return active.experiment;
 }
 
 /** The follow-up must start from the parent's best, with nothing half-done in the tree. */
@@ -217,6 +242,8 @@ function writeDecision(p: ChainPlan, file: string, d: { position: number; remain
     child_scope: p.config.scope,
     overrides: p.overrides,
     ...(p.artifacts ? { parent_artifacts: { run_id: p.artifacts.run_id, dir: rel(p.root, p.artifacts.dir), files: p.artifacts.files } } : {}),
+    guardrails: p.config.guardrails,
+    dropped_guardrails: p.dropped,
     created_at: d.createdAt,
   });
   writeFileAtomic(file, JSON.stringify(decision, null, 2) + '\n');
@@ -253,7 +280,7 @@ async function start(p: ChainPlan): Promise<Started> {
   const decisionFile = childPaths.decision;
   writeDecision(p, decisionFile, { position, remaining: Math.max(0, p.budget - next.chain.links.length), trail, sha, reportFile, createdAt: next.link.created_at });
   saveChainFile(root, next.file);
-  event(parent, 'chain', { child: childSlug, position, report_sha256: sha, decision: rel(root, decisionFile) });
+  event(parent, 'chain', { child: childSlug, position, report_sha256: sha, decision: rel(root, decisionFile), guardrails: p.config.guardrails.map((g) => g.metric), dropped_guardrails: p.dropped });
   return { out, decisionFile, reportFile, sha, position, trail };
 }
 
@@ -274,6 +301,8 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
     base: r.out.base,
     parent_best: s.best,
     overrides,
+    guardrails: config.guardrails,
+    dropped_guardrails: p.dropped,
     decision: rel(root, r.decisionFile),
     parent_report: rel(root, r.reportFile),
     parent_report_sha256: r.sha,
@@ -284,6 +313,7 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
     `follow-up ${childSlug} started from ${parentSlug} (chain position ${r.position}: ${r.trail.join(' → ')})`,
     `${r.out.mode === 'git' ? `branch ${r.out.branch} from ${r.out.base.slice(0, 12)}` : `snapshot ${r.out.base}`} (the parent's best: ${config.metric === parent.config.metric ? fmt(s.best) : `${parent.config.metric} ${fmt(s.best)}`})`,
     `overridden: ${overrides.length ? overrides.join(', ') : 'nothing'}; inherited: ${inherited.join(', ') || 'the rest'}`,
+    `guardrails: ${config.guardrails.map((g) => g.metric).join(', ') || 'none'}${p.dropped.length ? ` (dropped: ${p.dropped.join(', ')})` : ''}`,
     `decision: ${data.decision} (read-only; parent report ${data.parent_report} sha256 ${r.sha.slice(0, 12)})`,
     p.artifacts ? `artifacts: ${p.artifacts.files.length} file(s) of ${parentSlug}'s best (${p.artifacts.run_id}) put in the tree` : '',
     chainBudgetLine(after),

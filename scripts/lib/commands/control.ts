@@ -5,6 +5,7 @@
 //   repair   kill what survived a run, complete a half-finished log, rebuild the state cache
 //   clear    deactivate autoloop in this repository (hooks go quiet); history kept
 import fs from 'node:fs';
+import { nextAction } from '../next-action.ts';
 import { currentTermination, event, openExperiment, publishActive, reconcile, refresh, resolveSlug, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
@@ -32,7 +33,7 @@ function explain(exp: Experiment): { data: Record<string, unknown>; text: string
     : loop === 'terminated' ? t.message
     : loop === 'paused' ? `paused by health: ${s.health.reason}`
     : `active: ${s.health.reason}`;
-  const next = loop === 'terminated' ? 'run /autoloop:chain (report, follow-up or finalize)' : loop === 'active' ? s.health.next_action : 'control.mjs resume, after reading why it stopped';
+  const next = loop === 'terminated' ? 'run /autoloop:chain (report, follow-up or finalize)' : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
   const unclean = fs.existsSync(exp.paths.unclean);
   const text = [
     `experiment ${exp.paths.slug}: loop ${loop}`,

@@ -16,8 +16,8 @@ import {
 } from '../experiment.ts';
 import { openWorkspace, type Workspace } from '../workspace.ts';
 import { changedFingerprints, fingerprint, restoreJudges } from '../integrity.ts';
-import { decideVerdict } from '../verdict.ts';
-import { noiseOf } from '../noise.ts';
+import { judgeRun } from '../judge-run.ts';
+import { nextAction } from '../next-action.ts';
 import type { ResultLine, RunRecord } from '../schema.ts';
 import { runDir, runId as formatRunId } from '../paths.ts';
 import { writeJsonAtomic } from '../fsx.ts';
@@ -63,22 +63,7 @@ function measuredRun(exp: Experiment): RunRecord {
 export function resultLine(exp: Experiment, rec: RunRecord, input: LogInput): ResultLine {
   const { config, state: s } = exp;
   const status = rec.status ?? 'crash';
-  // No in-scope change on an ok run = the best measured again.
-  const rebaseline = status === 'ok' && s.best_run !== null && rec.files.length === 0;
-  const best = s.best_run ? { samples: s.best_samples, metrics: s.best_metrics } : null;
-  const v = rebaseline
-    ? { verdict: 'discard' as const, reason: 'rebaseline: the unchanged best was re-measured', delta: null, improved: false }
-    : decideVerdict({
-        status,
-        samples: rec.samples,
-        metrics: rec.metrics,
-        best,
-        direction: config.direction,
-        noise: noiseOf(s.noise),
-        minImprovement: config.min_improvement,
-        guardrails: config.guardrails,
-        discard: input.discard,
-      });
+  const v = judgeRun(config, s, rec, input.discard);
   return {
     type: 'result',
     ts: nowIso(),
@@ -91,11 +76,16 @@ export function resultLine(exp: Experiment, rec: RunRecord, input: LogInput): Re
     metrics: rec.metrics,
     description: input.description,
     hypothesis: input.hypothesis ?? null,
-    reason: status === 'ok' ? v.reason : rec.reason || v.reason,
+    reason: v.reason,
     delta: v.delta,
     duration_s: rec.duration_s,
     files: rec.files,
-    rebaseline,
+    rebaseline: v.rebaseline,
+    invocations: rec.invocations,
+    decision: rec.decision,
+    net_lines_removed: rec.net_lines_removed,
+    gates: rec.gates,
+    kind: v.kind,
     evidence: input.evidence ?? [],
   };
 }
@@ -178,7 +168,7 @@ export function logOutput(exp: Experiment, r: LogResult): { data: Record<string,
     ...(conf.value !== null ? { confidence_label: conf.label } : {}),
     health: h.health,
     ...(h.health === 'running' || h.health === 'improving' ? {} : { health_reason: h.reason }),
-    next_action: t.terminate ? 'run /autoloop:chain' : h.next_action,
+    next_action: t.terminate ? 'run /autoloop:chain' : nextAction(s),
     should_terminate: t.terminate,
     ...(t.terminate ? { terminated_by: t.by } : {}),
     // The chain's budget matters only once the loop stops.
@@ -192,7 +182,7 @@ export function logOutput(exp: Experiment, r: LogResult): { data: Record<string,
     `health ${h.health}: ${h.reason}; ${progressLine(t)}`,
     restored.length ? `restored protected files: ${restored.join(' ')}` : '',
     r.artifacts.from ? `artifacts: the best's (${r.artifacts.from}) are back in the tree` : '',
-    t.terminate ? `STOP: ${t.message}. Next: /autoloop:chain` : `next: ${h.next_action}`,
+    t.terminate ? `STOP: ${t.message}. Next: /autoloop:chain` : `next: ${nextAction(s)}`,
     t.terminate ? chainBudgetLine(chain) : '',
   ].filter(Boolean);
   return { data, text: text.join('\n') };

@@ -1,6 +1,8 @@
-// The run command: measure the working tree. Takes as many samples of the
-// benchmark as the noise policy asks for (each through the configured runner,
-// its metrics read by the configured sources), then the checks; writes
+// The run command: measure the working tree. Runs the hard gates, then as
+// many invocations of the benchmark as the plan asks for (run-plan.ts: the
+// best re-measured in its own tree beside the candidate; each through the
+// configured runner, its metrics read by the configured sources), then the
+// checks; writes
 // runs/<id>/result.json for the log command to act on. The status itself is
 // decided by run-outcome.ts.
 import fs from 'node:fs';
@@ -17,10 +19,14 @@ import {
 } from '../experiment.ts';
 import { openWorkspace, type Workspace } from '../workspace.ts';
 import { changedFingerprints, fingerprint } from '../integrity.ts';
-import { center, needMoreSamples, noiseOf } from '../noise.ts';
 import { median } from '../stats.ts';
+import { invocationValue } from '../noise-model.ts';
+import { nextInvocation, runKind } from '../run-plan.ts';
+import { prepareBestTree } from '../best-tree.ts';
+import { runGates } from './run-gates.ts';
+import type { Arm, Invocation } from '../sampling.ts';
 import { runDir, runId as formatRunId } from '../paths.ts';
-import { RunRecord, type RunStatus } from '../schema.ts';
+import { RunRecord, type InvocationLine, type RunStatus } from '../schema.ts';
 import { writeJsonAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
@@ -31,7 +37,6 @@ import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
 import { artifactMatcher, collectArtifacts } from '../artifacts.ts';
 import { assertNoCandidates } from '../candidates/store.ts';
 
-const MAX_SAMPLES = 100;
 /**
  * How often the engine itself takes a sample again when the runner says the
  * cluster, not the candidate, ended it (retry: true; the Slurm runner has
@@ -171,19 +176,19 @@ export class Measurement {
    * the runner says the interruption was not the command's doing. Time spent
    * queued (the gate, the cluster's queue) is recorded apart from the duration.
    */
-  async step(command: string, timeoutS: number, header: string, env: Record<string, string>, kind: 'sample' | 'checks' = 'sample'): Promise<RunResult> {
-    let r = await this.gatedStep(command, timeoutS, header, env, kind);
+  async step(command: string, timeoutS: number, header: string, env: Record<string, string>, kind: 'sample' | 'checks' = 'sample', cwd = this.cwd): Promise<RunResult> {
+    let r = await this.gatedStep(command, timeoutS, header, env, kind, cwd);
     for (let retry = 1; r.retry && retry <= ENGINE_RETRIES && !this.signal.aborted; retry++) {
-      r = await this.gatedStep(command, timeoutS, `${header} (engine retry ${retry} of ${ENGINE_RETRIES}: ${r.detail ?? 'interrupted by the cluster'})`, env, kind);
+      r = await this.gatedStep(command, timeoutS, `${header} (engine retry ${retry} of ${ENGINE_RETRIES}: ${r.detail ?? 'interrupted by the cluster'})`, env, kind, cwd);
     }
     if (r.retry) this.gaveUp = `${r.detail ?? 'the runner could not finish it'}; tried ${ENGINE_RETRIES + 1} times`;
     return r;
   }
 
-  private async gatedStep(command: string, timeoutS: number, header: string, env: Record<string, string>, kind: 'sample' | 'checks'): Promise<RunResult> {
+  private async gatedStep(command: string, timeoutS: number, header: string, env: Record<string, string>, kind: 'sample' | 'checks', cwd: string): Promise<RunResult> {
     const held = this.gate ? await this.gate(kind, `${this.id} ${kind}`) : null;
     try {
-      const r = await this.rawStep(command, timeoutS, header, env);
+      const r = await this.rawStep(command, timeoutS, header, env, cwd);
       this.record.queued_s += (held?.waitedS ?? 0) + r.queuedS;
       return r;
     } finally {
@@ -191,10 +196,10 @@ export class Measurement {
     }
   }
 
-  private async rawStep(command: string, timeoutS: number, header: string, env: Record<string, string>): Promise<RunResult> {
+  private async rawStep(command: string, timeoutS: number, header: string, env: Record<string, string>, cwd: string): Promise<RunResult> {
     const req: RunRequest = {
       command,
-      cwd: this.cwd,
+      cwd,
       env: commandEnv(env),
       timeoutS,
       graceS: this.exp.config.grace,
@@ -212,34 +217,57 @@ export class Measurement {
   }
 }
 
-/** Samples until the noise policy is satisfied or a sample ends the run. */
-async function takeSamples(m: Measurement, sources: MetricSource[]): Promise<Outcome> {
+/** Median of each metric over invocations (one value per invocation). */
+function medianMetrics(invs: readonly InvocationLine[]): Record<string, number> {
+  const per = new Map<string, number[]>();
+  for (const inv of invs) for (const [k, v] of Object.entries(inv.metrics)) per.set(k, [...(per.get(k) ?? []), v]);
+  return Object.fromEntries([...per].map(([k, vs]) => [k, median(vs)]));
+}
+
+/**
+ * Invocations until the plan (run-plan.ts) is done or one ends the run. A
+ * candidate's plan interleaves the best (run in the best's own tree) with the
+ * working tree; a baseline runs the working tree only.
+ */
+async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSource[]): Promise<Outcome> {
   const { config } = m.exp;
-  const perMetric = new Map<string, number[]>();
+  const kind = runKind(m.exp.state, m.record.files);
   const warnings = new Set<string>();
-  const best = m.exp.state.best_run ? m.exp.state.best_samples : null;
-  const noise = noiseOf(m.exp.state.noise);
+  const invs: InvocationLine[] = [];
   let last: RunResult | null = null;
+  let bestFailed = false;
   let looked = { labels: sources.map((s) => s.label), failures: [] as string[] };
   // A person at a terminal sees progress; the model (no TTY) sees nothing extra.
   const progress = process.stderr.isTTY
-    ? setInterval(() => process.stderr.write(`\r\x1b[2K${m.id} sample ${m.record.samples.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
+    ? setInterval(() => process.stderr.write(`\r\x1b[2K${m.id} invocation ${invs.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
     : null;
-  for (let i = 1; i <= MAX_SAMPLES; i++) {
+  for (;;) {
+    const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs as Invocation[] });
+    if ('done' in step) {
+      m.record.decision = step.decision;
+      break;
+    }
+    const arm: Arm = step.next;
+    const cwd = arm === 'best' ? await prepareBestTree(m.exp, ws) : m.cwd;
     const startedAtMs = Date.now();
-    last = await m.step(config.command, config.timeout, `== ${m.id} sample ${i}: ${config.command}`, { AUTOLOOP_RUN: m.id, AUTOLOOP_SAMPLE: String(i) });
+    const n = String(invs.length + 1);
+    last = await m.step(config.command, config.timeout, `== ${m.id} invocation ${n} (${arm}): ${config.command}`, { AUTOLOOP_RUN: m.id, AUTOLOOP_SAMPLE: n, AUTOLOOP_ARM: arm }, 'sample', cwd);
     if (m.gaveUp) break;
-    if (sampleEndsRun(last, true)) break;
-    const reading = await readSample(sources, { cwd: m.cwd, log: { file: m.rd.log, ...last.log }, startedAtMs });
+    if (sampleEndsRun(last, true)) {
+      bestFailed = arm === 'best';
+      break;
+    }
+    const reading = await readSample(sources, { cwd, log: { file: m.rd.log, ...last.log }, startedAtMs });
     looked = { labels: reading.labels, failures: reading.failures };
     reading.warnings.forEach((w) => warnings.add(w));
-    for (const [k, vs] of Object.entries(reading.metrics)) perMetric.set(k, [...(perMetric.get(k) ?? []), ...vs]);
     const primary = reading.metrics[config.metric];
-    if (!primary) break;
-    m.record.samples.push(...primary);
-    // A source that read nothing makes the run invalid (run-outcome.ts): no more samples.
+    if (!primary?.length) break;
+    const metrics = Object.fromEntries(Object.entries(reading.metrics).map(([k, vs]) => [k, median(vs)]));
+    invs.push({ arm, samples: primary, duration_s: Number(last.durationS.toFixed(3)), metrics });
+    if (arm === 'candidate') m.record.samples.push(...primary);
+    m.record.invocations = invs;
+    // A source that read nothing makes the run invalid (run-outcome.ts): no more invocations.
     if (reading.failures.length) break;
-    if (!needMoreSamples({ repeats: config.repeats, samples: m.record.samples, best, noise, direction: config.direction })) break;
   }
   if (progress) {
     clearInterval(progress);
@@ -247,8 +275,10 @@ async function takeSamples(m: Measurement, sources: MetricSource[]): Promise<Out
   }
   if (m.gaveUp) return { phase: 'interrupted', reason: `not the candidate's doing: ${m.gaveUp}; run run-experiment again` };
   m.record.warnings = [...warnings];
-  for (const [k, vs] of perMetric) m.record.metrics[k] = median(vs);
-  return benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked });
+  m.record.metrics = medianMetrics(invs.filter((i) => i.arm === 'candidate'));
+  const o = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked });
+  // The best's own tree failed: say so, the candidate is not to blame for the words.
+  return bestFailed && o.phase === 'measured' ? { ...o, reason: `re-measuring the best failed: ${o.reason}` } : o;
 }
 
 /** Apply a decided outcome to the record (and unclean.json); true when the run was interrupted. */
@@ -275,6 +305,34 @@ async function runChecks(m: Measurement, checks: string): Promise<boolean> {
   return o ? apply(m, o, 'checks') : false;
 }
 
+/** Hard gates before any invocation (a failure costs no sample), then the soft gates; true when interrupted. */
+async function gatesFirst(m: Measurement): Promise<boolean | 'rejected'> {
+  const { exp } = m;
+  const g = await runGates({
+    gates: exp.config.gates,
+    lastSeconds: exp.state.gate_seconds,
+    step: (command, timeoutS, header) => m.step(command, timeoutS, header, { AUTOLOOP_RUN: m.id }, 'checks'),
+    logFile: m.rd.log,
+    cwd: m.cwd,
+    runId: m.id,
+  });
+  m.record.gates = g.runs;
+  m.record.soft_failures = g.softFailures;
+  if (g.interrupted) return apply(m, { phase: 'interrupted', reason: 'interrupted during a gate' }, 'samples');
+  if (g.reject) {
+    m.finish('checks_failed', g.reject.reason, g.reject.tail);
+    return 'rejected';
+  }
+  return false;
+}
+
+/** Baseline first: the segment's baseline measures the code as the segment opened it. */
+function assertBaselineUnchanged(exp: Experiment, files: readonly string[]): void {
+  if (exp.state.best_run !== null || files.length === 0) return;
+  const names = `${files.slice(0, 3).join(', ')}${files.length > 3 ? ' …' : ''}`;
+  throw new RefusalError(`no baseline yet: the baseline measures the code unchanged, but in-scope files changed (${names}); undo them, run-experiment, then log-experiment --description baseline`);
+}
+
 /** Measure, given the open workspace (of m.cwd); returns true when interrupted. */
 export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   const { exp } = m;
@@ -289,13 +347,16 @@ export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   m.record.files = await ws.changedInScope();
   const early = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity, outside, samples: [], last: null, sources: { labels: [], failures: [] } });
   if (early.phase === 'measured' && early.status === 'invalid') return apply(m, early, 'samples');
+  m.record.net_lines_removed = runKind(exp.state, m.record.files) === 'candidate' ? await ws.netLinesRemoved(m.record.files) : 0;
 
-  const o = await takeSamples(m, buildSources(config.sources));
+  const gated = await gatesFirst(m);
+  if (gated !== false) return gated === true;
+  const o = await takeInvocations(m, ws, buildSources(config.sources));
   // Files the benchmark itself wrote outside the scope (caches, reports) must
   // not make the next run look like an out-of-scope edit.
   if (ws.mode === 'git') await ws.settleOutOfScope();
   if (o.phase === 'measured' && o.status === 'ok') {
-    m.record.primary = center(m.record.samples);
+    m.record.primary = median(m.record.invocations.filter((i) => i.arm === 'candidate').map((i) => invocationValue(i.samples)));
     m.record.metrics[config.metric] = m.record.primary;
     const kept = collectArtifacts(m.cwd, exp.paths, config, m.id, m.started);
     m.record.artifacts = kept.artifacts;
@@ -315,6 +376,8 @@ export async function runCommand(exp: Experiment, signal: AbortSignal): Promise<
     const ws = await openWorkspace(exp.root, exp.paths, exp.config);
     const fixed = await reconcile(exp, ws);
     if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
+    await ws.observe();
+    assertBaselineUnchanged(exp, await ws.changedInScope());
     const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config), signal);
     const interrupted = await measure(m, ws);
     m.save(true);

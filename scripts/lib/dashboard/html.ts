@@ -3,8 +3,9 @@
 // to an issue or opened from a CI artifact as it is. Every string that came
 // from the ledger or the config is escaped: descriptions are written by a model.
 import type { Verdict } from '../schema.ts';
-import { fmt, pct } from '../summary.ts';
+import { fmt } from '../summary.ts';
 import { formatDuration } from '../termination.ts';
+import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
 import { chartScale, tickLabel } from './chart.ts';
 import { VERDICTS, type ChartBucket, type RunPoint, type ViewModel } from './model.ts';
 
@@ -196,7 +197,7 @@ function cards(m: ViewModel): string {
       m.best.value === null ? '—' : `${esc(fmt(m.best.value))}${unit}`,
       m.best.value === null
         ? 'no baseline yet'
-        : `<span class="${good ? 'good' : m.gain_pct !== null && m.gain_pct < 0 ? 'bad' : ''}">${esc(pct(m.change_pct))}</span> vs baseline ${esc(fmt(m.baseline.value))}${unit}<br>${esc(m.best.run ?? '')}${m.best.commit ? ` · <code>${esc(m.best.commit.slice(0, 12))}</code>` : ''}`,
+        : `<span class="${good ? 'good' : m.gain_pct !== null && m.gain_pct < 0 ? 'bad' : ''}">${esc(m.gain_pct === null ? '-' : formatSignedPct(m.gain_pct))}</span> vs baseline ${esc(fmt(m.baseline.value))}${unit}<br>${esc(m.best.run ?? '')}${m.best.commit ? ` · <code>${esc(m.best.commit.slice(0, 12))}</code>` : ''}`,
     ),
   );
   out.push(
@@ -222,6 +223,10 @@ function cards(m: ViewModel): string {
     .map((v) => `<span class="pill v-${v}">${m.counts[v]} ${esc(v)}</span>`)
     .join(' ');
   out.push(card('verdicts', `${m.segment_runs} runs`, counts));
+  if (m.guardrails.length) {
+    const rows = m.guardrails.map((g) => `<span class="${g.status === 'ok' ? 'good' : g.status === 'unmeasured' ? '' : 'bad'}">${esc(g.metric)} ${esc(fmt(g.value))} / ${esc(fmt(g.allowed))} ${esc(g.status)}</span>`);
+    out.push(card('guardrails', `${m.guardrails.length}`, `${rows.join('<br>')}<br><span class="muted">against the baseline</span>`));
+  }
   return `<section class="cards">${out.join('')}</section>`;
 }
 
@@ -230,7 +235,7 @@ function table(m: ViewModel): string {
   const rows = [...m.rows].reverse();
   const body = rows
     .map((r) => {
-      const d = r.delta === null ? null : m.direction === 'lower' ? -r.delta : r.delta;
+      const d = r.delta;
       const dcls = r.delta === null ? '' : r.delta > 0 ? 'good' : 'muted';
       return (
         `<tr class="r-${r.verdict}"><td class="num">${r.n}</td><td><code>${esc(r.run_id)}</code></td>` +
@@ -244,7 +249,7 @@ function table(m: ViewModel): string {
   const note = m.rows_omitted
     ? `<p class="note">Listing the last ${m.rows_recent} runs and the ${m.rows.length - m.rows_recent} earlier keeps; ${m.rows_omitted} older runs are not listed (the chart shows every run; the ledger has every line).</p>`
     : '';
-  return `<section><h2>Runs <span class="muted">(newest first)</span></h2>${note}<table><thead><tr><th>#</th><th>run</th><th>verdict</th><th>${esc(m.metric)}${unit}</th><th>Δ</th><th>time</th><th>commit</th><th>description</th></tr></thead><tbody>${body || '<tr><td colspan="8" class="muted">No runs yet.</td></tr>'}</tbody></table></section>`;
+  return `<section><h2>Runs <span class="muted">(newest first; ${esc(SIGN_LEGEND)})</span></h2>${note}<table><thead><tr><th>#</th><th>run</th><th>verdict</th><th>${esc(m.metric)}${unit}</th><th>Δ</th><th>time</th><th>commit</th><th>description</th></tr></thead><tbody>${body || '<tr><td colspan="8" class="muted">No runs yet.</td></tr>'}</tbody></table></section>`;
 }
 
 const CSS = `

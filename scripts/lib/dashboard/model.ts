@@ -6,6 +6,8 @@ import { confidenceOf, gainPct, loopState, type LoopState, type State, type Term
 import type { ConfidenceLabel } from '../confidence.ts';
 import { sanitize } from './text.ts';
 import { relaunchText } from '../supervisor/view.ts';
+import { nextActionOrChain } from '../next-action.ts';
+import { bestGuardrailChecks } from '../judge-run.ts';
 
 export const VERDICTS: readonly Verdict[] = ['keep', 'discard', 'crash', 'timeout', 'checks_failed', 'invalid'];
 /** Rows kept for the table (plus every keep): a person reads the recent end, not 10,000 lines. */
@@ -76,6 +78,8 @@ export interface ViewModel {
   change_pct: number | null;
   confidence: { value: number | null; label: ConfidenceLabel | null };
   health: { state: string; reason: string; playbook: string | null; next_action: string };
+  /** Every guardrail: the best against the segment's baseline. */
+  guardrails: { metric: string; status: string; value: number | null; reference: number | null; allowed: number | null }[];
   budget: {
     runs: number;
     max_runs: number | null;
@@ -238,11 +242,12 @@ export function buildModel(i: ModelInput): ViewModel {
     gain_pct: gainPct(s, c),
     change_pct: change,
     confidence: { value: conf.value, label: conf.label },
+    guardrails: bestGuardrailChecks(c, s).map((g) => ({ metric: sanitize(g.metric), status: g.status, value: g.value, reference: g.reference, allowed: g.allowed })),
     health: {
       state: s.health.health,
       reason: sanitize(s.health.reason),
       playbook: s.health.playbook,
-      next_action: t.terminate ? `Experiment terminated (${t.by}): ${t.message}. Run /autoloop:chain.` : s.health.next_action,
+      next_action: nextActionOrChain(s, t),
     },
     budget: {
       runs: s.runs_total,

@@ -8,6 +8,7 @@ import path from 'node:path';
 
 import { fmt as num } from '../format.ts';
 import { SLUG } from '../patterns.ts';
+import { formatChange } from '../signs.ts';
 
 const MAX = 120;
 
@@ -28,9 +29,9 @@ export function dirFromInput(input: unknown): string | null {
 }
 
 /**
- * e.g. `autoloop faster-primes · best 145072 (-99.3%) · 8 runs · improving`.
- * The percentage is the raw change of the best vs the baseline (its sign says
- * which way the number moved; the metric's direction lives in config.yaml).
+ * e.g. `autoloop faster-primes · best 145072 (+99.3%) · 8 runs · improving`.
+ * The percentage is the best against the baseline, + = better (signs.ts);
+ * without a known direction only the best is shown.
  */
 export function formatStatusLine(active: unknown, state: unknown): string {
   const a = rec(active);
@@ -40,10 +41,10 @@ export function formatStatusLine(active: unknown, state: unknown): string {
   const parts = [`autoloop ${slug}`];
   const best = numOr(s?.best);
   const baseline = numOr(s?.baseline);
+  const direction = a.direction === 'lower' || a.direction === 'higher' ? a.direction : null;
   if (best === null) parts.push('no baseline yet');
-  else if (baseline !== null && baseline !== 0 && best !== baseline) {
-    const p = ((best - baseline) / Math.abs(baseline)) * 100;
-    parts.push(`best ${num(best)} (${p >= 0 ? '+' : ''}${p.toFixed(1)}%)`);
+  else if (direction && baseline !== null && baseline !== 0 && best !== baseline) {
+    parts.push(`best ${num(best)} (${formatChange(direction, best, baseline)})`);
   } else parts.push(`best ${num(best)}`);
   const runs = numOr(s?.runs_total) ?? numOr(a.runs);
   if (runs !== null) parts.push(`${runs} run${runs === 1 ? '' : 's'}`);

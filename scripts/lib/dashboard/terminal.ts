@@ -2,8 +2,9 @@
 // --watch, height). Every line is built as segments and clipped to the width,
 // so nothing wraps whatever the descriptions contain.
 import type { Verdict } from '../schema.ts';
-import { fmt, pct } from '../summary.ts';
+import { fmt } from '../summary.ts';
 import { formatDuration } from '../termination.ts';
+import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
 import type { RunPoint, ViewModel } from './model.ts';
 import { VERDICTS } from './model.ts';
 import { chartLegend, renderChart } from './chart.ts';
@@ -76,14 +77,14 @@ function headerLines(m: ViewModel, width: number): Line[] {
   if (m.earlier_runs) head.push(seg(` · ${m.earlier_runs} runs in earlier segments`, 'dim'));
   lines.push(head);
   if (m.goal) lines.push([label('goal'), seg(m.goal)]);
-  lines.push([label('metric'), seg(m.metric, 'bold'), seg(` (${m.direction} is better${m.unit ? `, ${m.unit}` : ''})`)]);
+  lines.push([label('metric'), seg(m.metric, 'bold'), seg(` (${m.direction} is better${m.unit ? `, ${m.unit}` : ''})`), seg(`  ${SIGN_LEGEND}`, 'dim')]);
 
   if (m.best.value === null) lines.push([label('best'), seg('no baseline yet', 'dim')]);
   else {
     const gain = m.gain_pct;
     const good = gain !== null && gain > 0;
     const best: Line = [label('best'), seg(`${fmt(m.best.value)}${unit}`, 'bold')];
-    if (m.change_pct !== null) best.push(seg(' '), seg(pct(m.change_pct), ...(good ? (['green', 'bold'] as Style[]) : gain !== null && gain < 0 ? (['red'] as Style[]) : [])));
+    if (gain !== null) best.push(seg(' '), seg(formatSignedPct(gain), ...(good ? (['green', 'bold'] as Style[]) : gain < 0 ? (['red'] as Style[]) : [])));
     best.push(seg(` vs baseline ${fmt(m.baseline.value)}${unit}`));
     const where = [m.best.run, m.best.commit ? m.best.commit.slice(0, 7) : null].filter(Boolean).join(' ');
     if (where) best.push(seg(`  ${where}`, 'dim'));
@@ -94,6 +95,10 @@ function headerLines(m: ViewModel, width: number): Line[] {
   lines.push([label('confidence'), c.value === null ? seg('n/a (needs 3 valid runs and a spread)', 'dim') : seg(`${c.value.toFixed(1)}× ${c.label}`, ...cStyle)]);
 
   lines.push([label('health'), seg(m.health.state, 'bold', ...(HEALTH_STYLE[m.health.state] ?? [])), seg(` — ${m.health.reason}`)]);
+  for (const g of m.guardrails) {
+    const gs: Style[] = g.status === 'ok' ? ['green'] : g.status === 'near' ? ['yellow'] : g.status === 'unmeasured' ? ['dim'] : ['red'];
+    lines.push([label('guardrail'), seg(`${g.metric} ${fmt(g.value)}`), seg(` (baseline ${fmt(g.reference)}, allowed ${fmt(g.allowed)}) `, 'dim'), seg(g.status, ...gs)]);
+  }
   const next = wrap(m.health.next_action, Math.max(10, width - LABEL), 2);
   next.forEach((t, i) => lines.push([label(i === 0 ? 'next' : ''), seg(t)]));
 
@@ -127,10 +132,9 @@ interface Column {
 }
 
 function rawDelta(m: ViewModel, r: RunPoint): number | null {
-  // The ledger's delta is "improvement, positive = better"; the table shows the
-  // change in the metric's own direction, coloured by whether it helped.
-  if (r.delta === null) return null;
-  return m.direction === 'lower' ? -r.delta : r.delta;
+  // The ledger's delta is "improvement, positive = better": shown as it is (SIGN_LEGEND).
+  void m;
+  return r.delta;
 }
 
 function signed(n: number): string {

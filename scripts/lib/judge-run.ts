@@ -1,0 +1,60 @@
+// The verdict of a measured run, from its record and the segment's state.
+// Pure. A baseline (or the unchanged best measured again) is kept as the
+// reference; a candidate is judged by the sampling plan's decision
+// (sampling.ts), the guardrails against the segment's baseline
+// (guardrails.ts), the soft gates, and the tie rule (verdict.ts).
+import type { Config, Guardrail, ResultLine, RunRecord, Verdict } from './schema.ts';
+import type { State } from './reduce.ts';
+import { checkGuardrails, type GuardrailCheck } from './guardrails.ts';
+import { decideCandidate } from './verdict.ts';
+import { signedDelta } from './signs.ts';
+import { runKind } from './run-plan.ts';
+
+export type RunJudgement = {
+  verdict: Verdict;
+  reason: string;
+  /** Change against the best, in metric units, + = better; null when not comparable. */
+  delta: number | null;
+  kind: ResultLine['kind'];
+  rebaseline: boolean;
+};
+
+/** Each metric's value per candidate invocation (a record without invocations: its one value). */
+export function candidateMetricSamples(rec: Pick<RunRecord, 'invocations' | 'metrics'>): Record<string, number[]> {
+  const per = new Map<string, number[]>();
+  for (const inv of rec.invocations) {
+    if (inv.arm !== 'candidate') continue;
+    for (const [k, v] of Object.entries(inv.metrics)) per.set(k, [...(per.get(k) ?? []), v]);
+  }
+  for (const [k, v] of Object.entries(rec.metrics)) if (!per.get(k)?.length) per.set(k, [v]);
+  return Object.fromEntries(per);
+}
+
+/** Every guardrail of the config checked against the segment's baseline. */
+export function guardrailChecks(guardrails: readonly Guardrail[], s: Pick<State, 'baseline_metrics'>, metrics: Record<string, number[]>): GuardrailCheck[] {
+  return checkGuardrails(guardrails, s.baseline_metrics, metrics);
+}
+
+/** The best's guardrails against the baseline (status, report, dashboard). */
+export function bestGuardrailChecks(config: Pick<Config, 'guardrails'>, s: Pick<State, 'baseline_metrics' | 'best_metrics' | 'best_run'>): GuardrailCheck[] {
+  if (s.best_run === null) return [];
+  const best = Object.fromEntries(Object.entries(s.best_metrics).map(([k, v]) => [k, [v]]));
+  return guardrailChecks(config.guardrails, s, best);
+}
+
+export function judgeRun(config: Config, s: State, rec: RunRecord, discard: boolean): RunJudgement {
+  const status = rec.status ?? 'crash';
+  const none = { delta: null, kind: 'none' as const, rebaseline: false };
+  if (status !== 'ok') return { ...none, verdict: status, reason: rec.reason || `run status ${status}` };
+  if (rec.primary === null || rec.samples.length === 0) return { ...none, verdict: 'invalid', reason: 'no samples of the primary metric' };
+  if (runKind(s, rec.files) === 'baseline') {
+    if (s.best_run !== null) return { ...none, verdict: 'discard', reason: 'rebaseline: the unchanged best was re-measured', rebaseline: true };
+    if (discard) return { ...none, verdict: 'discard', reason: 'discarded by the agent (baseline)' };
+    return { ...none, verdict: 'keep', reason: 'baseline' };
+  }
+  if (rec.decision === null) return { ...none, verdict: 'invalid', reason: 'the run took no decision (measure it again)' };
+  const checks = guardrailChecks(config.guardrails, s, candidateMetricSamples(rec));
+  const v = decideCandidate({ decision: rec.decision, netLinesRemoved: rec.net_lines_removed, guardrails: checks, softGateFailures: rec.soft_failures, discard });
+  const delta = s.best === null ? null : signedDelta(config.direction, rec.primary, s.best);
+  return { verdict: v.verdict, reason: v.reason, delta, kind: v.kind, rebaseline: false };
+}

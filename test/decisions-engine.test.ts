@@ -1,0 +1,223 @@
+// The decision layer through the real engine: real temporary git
+// repositories, a real benchmark process, the bundled engine scripts. Ties,
+// baseline first, guardrails against the baseline (drift, absolute limit),
+// hard gates before the benchmark, chain guardrails, interleaved best runs.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { engine, ledger, makeRepo } from './helpers/engine.ts';
+
+// score from src/value.txt ("noisy": Gaussian 3%), size_kb, lint and mem from their files.
+const BENCH = `
+const fs = require('node:fs');
+const rd = (f, d) => { try { return fs.readFileSync(f, 'utf8'); } catch { return d; } };
+const text = rd('src/value.txt', '100');
+let v = Number.parseFloat(text);
+if (text.includes('noisy')) {
+  const u = 1 - Math.random(), w = Math.random();
+  v = v * (1 + 0.03 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w));
+}
+console.log('METRIC score=' + v);
+console.log('METRIC size_kb=' + Number.parseFloat(rd('src/size.txt', '100')));
+console.log('METRIC lint=' + Number.parseFloat(rd('src/lint.txt', '0')));
+console.log('METRIC mem=' + Number.parseFloat(rd('src/mem.txt', '10')));
+`;
+
+// Real processes on a shared machine: generous per-test limits, never assertions on time.
+const SLOW = 300_000;
+
+const OTHER = Array.from({ length: 12 }, (_, i) => `line ${i}`).join('\n') + '\n';
+
+function repo(value = '100'): string {
+  return makeRepo({ 'bench.cjs': BENCH, 'src/value.txt': value, 'src/size.txt': '100', 'src/lint.txt': '0', 'src/mem.txt': '10', 'src/other.txt': OTHER });
+}
+
+function init(dir: string, extra: string[] = []) {
+  const r = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--json', ...extra], dir);
+  expect(r.code, r.stderr).toBe(0);
+  return r;
+}
+
+const put = (dir: string, rel: string, text: string) => fs.writeFileSync(path.join(dir, rel), text);
+
+function step(dir: string, description: string) {
+  const run = engine('run-experiment', ['--json'], dir);
+  expect(run.code, run.stderr).toBe(0);
+  const log = engine('log-experiment', ['--description', description, '--json'], dir);
+  expect(log.code, log.stderr).toBe(0);
+  return log.json as Record<string, unknown>;
+}
+
+const results = (dir: string, slug = 'exp') => ledger(dir, slug).filter((l) => l.type === 'result');
+
+describe('ties', () => {
+  it('keeps a change equal to the best that removes in-scope lines, as a simplification', () => {
+    const dir = repo();
+    init(dir);
+    step(dir, 'baseline');
+    put(dir, 'src/other.txt', 'line 0\n');
+    const log = step(dir, 'drop dead code');
+    expect(log.verdict).toBe('keep');
+    expect(String(log.reason)).toMatch(/^simplification: equal to the best within noise, 11 lines removed/);
+    const last = results(dir).at(-1) as Record<string, unknown>;
+    expect(last.kind).toBe('simplification');
+    expect(last.net_lines_removed).toBe(11);
+    // An equal change that adds lines is not kept.
+    put(dir, 'src/other.txt', 'line 0\nmore\n');
+    expect(step(dir, 'add a line').verdict).toBe('discard');
+  }, SLOW);
+});
+
+describe('baseline first', () => {
+  it('says to run the baseline unchanged everywhere, and refuses a baseline with in-scope changes', () => {
+    const dir = repo();
+    init(dir);
+    const status = engine('status', ['--json'], dir);
+    expect(String(status.json?.next_action)).toMatch(/No baseline yet: run run-experiment on the unchanged code/);
+    expect(engine('status', [], dir).stdout).toMatch(/next: No baseline yet/);
+    expect(engine('control', ['explain'], dir).stdout).toMatch(/next: No baseline yet/);
+    const active = JSON.parse(fs.readFileSync(path.join(dir, '.autoloop', 'active.json'), 'utf8')) as Record<string, unknown>;
+    expect(String(active.next_action)).toMatch(/No baseline yet/);
+
+    put(dir, 'src/value.txt', '90');
+    const refused = engine('run-experiment', [], dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/no baseline yet: .*in-scope files changed \(src\/value\.txt\)/);
+    expect(fs.existsSync(path.join(dir, '.autoloop', 'experiments', 'exp', 'runs', 'r0001'))).toBe(false);
+
+    put(dir, 'src/value.txt', '100');
+    const log = step(dir, 'baseline');
+    expect(log.verdict).toBe('keep');
+    expect(String(log.next_action)).not.toMatch(/baseline/);
+    expect(String(engine('status', ['--json'], dir).json?.next_action)).not.toMatch(/No baseline/);
+  }, SLOW);
+});
+
+describe('guardrails against the baseline', () => {
+  it('does not ratchet: 100 → 104 → 108 under a 5% cap refuses the third step against the baseline', () => {
+    const dir = repo();
+    init(dir, ['--guardrail', 'size_kb:lower:5']);
+    step(dir, 'baseline');
+    put(dir, 'src/value.txt', '90');
+    put(dir, 'src/size.txt', '104');
+    expect(step(dir, 'faster, a little bigger').verdict).toBe('keep');
+    put(dir, 'src/value.txt', '80');
+    put(dir, 'src/size.txt', '108');
+    const third = step(dir, 'faster again, bigger again');
+    expect(third.verdict).toBe('discard');
+    expect(String(third.reason)).toMatch(/guardrail size_kb 108 > 105 allowed \(baseline 100\)/);
+    // status shows the guardrail near its limit in one line (104 of 105 allowed).
+    const status = engine('status', [], dir).stdout;
+    expect(status.split('\n').filter((l) => l.startsWith('guardrails:'))).toEqual(['guardrails: size_kb 104/105 near']);
+  }, SLOW);
+
+  it('holds an absolute limit', () => {
+    const dir = repo();
+    init(dir, ['--guardrail', 'lint:lower:limit=12']);
+    step(dir, 'baseline');
+    put(dir, 'src/value.txt', '90');
+    put(dir, 'src/lint.txt', '12');
+    expect(step(dir, 'at the limit').verdict).toBe('keep');
+    put(dir, 'src/value.txt', '80');
+    put(dir, 'src/lint.txt', '13');
+    const over = step(dir, 'past the limit');
+    expect(over.verdict).toBe('discard');
+    expect(String(over.reason)).toMatch(/guardrail lint 13 past its limit 12/);
+  }, SLOW);
+});
+
+describe('gates', () => {
+  it('runs a hard gate before the benchmark: a failure costs no sample', () => {
+    const dir = repo();
+    put(dir, 'gate.cjs', "const t = require('node:fs').readFileSync('src/value.txt', 'utf8'); process.exit(t.includes('broken') ? 1 : 0);\n");
+    const cfg = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-cfg-')), 'config.yaml');
+    fs.writeFileSync(cfg, 'gates:\n  - name: parses\n    command: node gate.cjs\n    kind: hard\n');
+    init(dir, ['--config', cfg]);
+    step(dir, 'baseline');
+    put(dir, 'src/value.txt', '90 broken');
+    const run = engine('run-experiment', ['--json'], dir);
+    expect(run.json?.status).toBe('checks_failed');
+    expect(String(run.json?.reason)).toMatch(/gate parses failed/);
+    expect(run.json?.samples).toBe(0);
+    const log = fs.readFileSync(path.join(dir, '.autoloop', 'experiments', 'exp', 'runs', 'r0002', 'output.log'), 'utf8');
+    expect(log).toMatch(/gate parses \(hard\)/);
+    expect(log).not.toMatch(/invocation 1/);
+    const logged = engine('log-experiment', ['--description', 'broken', '--json'], dir);
+    expect(logged.json?.verdict).toBe('checks_failed');
+    const line = results(dir).at(-1) as Record<string, unknown>;
+    expect(line.invocations).toEqual([]);
+    expect(line.gates).toMatchObject([{ name: 'parses', passed: false }]);
+    // The same gate passes on a good change, and the benchmark then runs.
+    put(dir, 'src/value.txt', '90');
+    expect(step(dir, 'good').verdict).toBe('keep');
+  }, SLOW);
+});
+
+describe('interleaved re-measurement of the best', () => {
+  it('runs the best in its own worktree beside the candidate, in ABBA order, and records both arms', () => {
+    const dir = repo('100 noisy');
+    init(dir);
+    step(dir, 'baseline');
+    const base = results(dir).at(-1) as { invocations: { arm: string }[] };
+    expect(base.invocations.length).toBeGreaterThanOrEqual(8);
+    expect(base.invocations.every((i) => i.arm === 'candidate')).toBe(true);
+    put(dir, 'src/value.txt', '50 noisy');
+    const log = step(dir, 'halve it');
+    expect(log.verdict).toBe('keep');
+    // Model-facing numbers are rounded (6 significant digits at most).
+    const digits = (x: unknown) => String(x).replace(/^-/, '').replace('.', '').replace(/^0+/, '').length;
+    for (const x of [log.gain_pct, log.best, log.primary]) expect(digits(x)).toBeLessThanOrEqual(6);
+    const line = results(dir).at(-1) as { invocations: { arm: string; samples: number[] }[]; decision: { pairs: number } };
+    const arms = line.invocations.map((i) => i.arm);
+    expect(arms.slice(0, 4)).toEqual(['best', 'candidate', 'candidate', 'best']);
+    // The best's invocations measured the best's code (≈ 100), the candidate's the change (≈ 50).
+    for (const inv of line.invocations) expect(inv.arm === 'best' ? inv.samples[0]! > 80 : inv.samples[0]! < 70).toBe(true);
+    expect(line.decision.pairs).toBe(arms.length / 2);
+    expect(fs.existsSync(path.join(dir, '.autoloop', 'experiments', 'exp', 'best', 'src', 'value.txt'))).toBe(true);
+  }, SLOW);
+});
+
+describe('chains protect the parent', () => {
+  it('a child on another metric inherits guardrails and guards the parent primary; --from defaults to the terminated active experiment', () => {
+    const dir = repo();
+    init(dir, ['--max-runs', '2', '--guardrail', 'size_kb:lower:5']);
+    step(dir, 'baseline');
+    put(dir, 'src/value.txt', '90');
+    expect(step(dir, 'faster').verdict).toBe('keep');
+    const chain = engine('chain', ['--name', 'mem', '--rationale', 'memory next, keep the speed', '--metric', 'mem', '--direction', 'lower', '--max-runs', '10', '--json'], dir);
+    expect(chain.code, chain.stderr).toBe(0);
+    expect(chain.json?.parent).toBe('exp');
+    const guards = (chain.json?.guardrails as { metric: string }[]).map((g) => g.metric).sort();
+    expect(guards).toEqual(['score', 'size_kb']);
+    const decision = JSON.parse(fs.readFileSync(path.join(dir, '.autoloop', 'experiments', 'mem', 'chain-decision.json'), 'utf8')) as Record<string, unknown>;
+    expect(decision.dropped_guardrails).toEqual([]);
+
+    step(dir, 'baseline');
+    put(dir, 'src/mem.txt', '5');
+    put(dir, 'src/value.txt', '730');
+    const undo = step(dir, 'less memory, much slower');
+    expect(undo.verdict).toBe('discard');
+    expect(String(undo.reason)).toMatch(/guardrail score 730/);
+    put(dir, 'src/mem.txt', '5');
+    expect(step(dir, 'less memory only').verdict).toBe('keep');
+  }, SLOW);
+
+  it('drops a guardrail only when the flag says so, and records it', () => {
+    const dir = repo();
+    init(dir, ['--max-runs', '1']);
+    step(dir, 'baseline');
+    const chain = engine('chain', ['--name', 'mem', '--rationale', 'speed no longer matters', '--metric', 'mem', '--direction', 'lower', '--drop-guardrail', 'score', '--repeats', '1', '--min-improvement', '2%', '--json'], dir);
+    expect(chain.code, chain.stderr).toBe(0);
+    expect(chain.json?.guardrails).toEqual([]);
+    expect(chain.json?.dropped_guardrails).toEqual(['score']);
+    const ev = ledger(dir).find((l) => l.event === 'chain') as { data: Record<string, unknown> };
+    expect(ev.data.dropped_guardrails).toEqual(['score']);
+    const cfg = fs.readFileSync(path.join(dir, '.autoloop', 'experiments', 'mem', 'config.yaml'), 'utf8');
+    expect(cfg).toMatch(/repeats: 1/);
+    expect(cfg).toMatch(/min_improvement: 2%/);
+    const bad = engine('chain', ['--name', 'x', '--rationale', 'r', '--from', 'mem', '--drop-guardrail', 'nope'], dir);
+    expect(bad.code).toBe(2);
+  }, SLOW);
+});
