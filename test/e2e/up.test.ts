@@ -1,13 +1,14 @@
 // The overnight supervisor (dist/up.mjs) with the real pinned CLI and the
 // scripted API: API failures the CLI gives up on, a SIGKILL between run and
-// log, Ctrl+C, and `control stop`. Until the hooks approve the engine's calls
-// by themselves, the sessions get --allowedTools through up's pass-through.
+// log, Ctrl+C, and `control stop`. No permission flag is passed through up:
+// the plugin's hooks approve the loop's own steps, and every session's
+// permission_denials must stay empty.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, ensureClaude } from './claude-cli.ts';
-import { ALLOWED_TOOLS, enginePluginRoot, makeFixture, type Fixture } from './fixture.ts';
+import { enginePluginRoot, makeFixture, type Fixture } from './fixture.ts';
 import {
   bash,
   dropped,
@@ -154,7 +155,7 @@ interface Up {
 }
 
 function startUp(f: Fixture, api: MockApi, upArgs: string[], env: Record<string, string> = {}): Up {
-  const args = [dist('up.mjs'), '--cwd', f.repo, '--json', ...upArgs, '--', '--plugin-dir', root(), '--allowedTools', ALLOWED_TOOLS];
+  const args = [dist('up.mjs'), '--cwd', f.repo, '--json', ...upArgs, '--', '--plugin-dir', root()];
   const child = spawn('node', args, { cwd: f.repo, env: cliEnv(f.home, api.url, { AUTOLOOP_CLAUDE: claude, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
   ups.push(child);
   let out = '';
