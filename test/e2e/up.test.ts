@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, ensureClaude } from './claude-cli.ts';
 import { enginePluginRoot, makeFixture, type Fixture } from './fixture.ts';
 import {
+  allToolResults,
   bash,
   dropped,
   overloaded,
@@ -90,6 +91,10 @@ function calls(req: ApiRequest): Call[] {
   }
   return out;
 }
+
+/** Tool calls the CLI refused for want of a permission (the hooks should have approved them all). */
+const refusals = (api: MockApi): string[] =>
+  [...new Set(api.main().flatMap((r) => allToolResults(r)).filter((t) => t.is_error && /requested permissions|haven't granted|requires approval/i.test(t.text)).map((t) => t.text))];
 
 const isEngine = (c: Call | undefined, script: string): boolean => c?.name === 'Bash' && String(c.input.command ?? '').includes(`dist/${script}`);
 const jsonOf = (s: string | null): Record<string, unknown> | null => {
@@ -234,6 +239,7 @@ describe('up: the overnight supervisor', () => {
     expect(summary.relaunches.map((r) => r.cause)).toEqual(['rate_limit', 'overloaded', 'api_error', 'connection']);
     expect(summary.sessions).toBe(5);
     expect(api.faulted).toHaveLength(12);
+    expect(refusals(api)).toEqual([]);
 
     // No gap: every run from the baseline on is in the ledger, in order, and nothing was torn.
     expect(ledger(f).warnings).toEqual([]);
@@ -324,6 +330,7 @@ describe('up: the overnight supervisor', () => {
     expect(killed).not.toBeNull();
     expect(end.stderr).toContain('claude was killed (SIGKILL)');
     expect(relaunches(f).map((e) => e.data.cause)).toEqual(['killed']);
+    expect(refusals(api)).toEqual([]);
 
     // The run measured before the kill was logged by the next session, before it measured anything.
     expect(results(f).map((r) => [r.run_id, r.description])).toEqual([
