@@ -81,8 +81,8 @@ describe('installed from a git marketplace, no permission flag', () => {
       const main = api.main();
       // The installed SessionStart hook told the session about the experiment.
       expect(seenText(main[0]!)).toContain('autoloop: experiment "speed" is running');
-      expect(engineJson(main[5]!)).toMatchObject({ verdict: 'keep', primary: 40 });
-      expect(engineJson(main[8]!)).toMatchObject({ verdict: 'discard', primary: 45 });
+      expect(engineJson(main[5]!)).toMatchObject({ verdict: 'keep', best: 40 });
+      expect(engineJson(main[8]!)).toMatchObject({ verdict: 'discard', best: 40 });
       expect(engineJson(main[11]!)).toMatchObject({ verdict: 'crash' });
       const verdicts = fs
         .readFileSync(path.join(f.repo, '.autoloop', 'experiments', 'speed', 'ledger.jsonl'), 'utf8')
