@@ -48,6 +48,23 @@ if [ ! -f "$root/dist/hooks.cjs" ]; then
   echo "autoloop: $root/dist/hooks.cjs is missing (run npm run build in the plugin); hooks are off." >&2
   exit 0
 fi
+if [ "$1" = post-tool-use ]; then
+  # PostToolUse only records which session drives the loop: when the owner in
+  # .autoloop/session.json (written by the hooks) is already this
+  # session, there is nothing to record and no Node to start. Anything else,
+  # or an id the shell cannot compare safely, goes to the hook as usual.
+  sid="${CLAUDE_CODE_SESSION_ID:-}"
+  case "$sid" in
+    '' | *[!A-Za-z0-9_-]*) ;;
+    *)
+      state=
+      if [ -f "$dir/.autoloop/session.json" ]; then
+        while IFS= read -r line || [ -n "$line" ]; do state="$state$line"; done <"$dir/.autoloop/session.json"
+      fi
+      case "$state" in *"\"owner_session\": \"$sid\""* | *"\"owner_session\":\"$sid\""*) exit 0 ;; esac
+      ;;
+  esac
+fi
 if [ "$1" = pre-read ]; then
   # Read needs a decision only for the plugin's own files (outside the project):
   # its payload is small, so the shell reads it and spares a Node start for the rest.

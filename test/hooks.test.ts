@@ -501,6 +501,33 @@ describe('PreToolUse: Bash', () => {
   });
 });
 
+describe('run.sh: PostToolUse of the owner is decided in the shell', () => {
+  const post = (session: string) => payloads.post(`node "${path.join(ROOT, 'dist', 'log-experiment.mjs')}" --json`, session);
+
+  it('starts no Node when the session (CLAUDE_CODE_SESSION_ID) already owns the loop, and does otherwise', () => {
+    writeActive();
+    fs.writeFileSync(sessionFile(), `${JSON.stringify({ owner_session: 'sess-a', owner_agent: null, blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null }, null, 2)}\n`);
+    const { dir, marker } = fakeNodeDir();
+    const started = (env: Record<string, string>): boolean => {
+      fs.rmSync(marker, { force: true });
+      expect(hook('post-tool-use', post(env.CLAUDE_CODE_SESSION_ID ?? 'sess-a'), { PATH: `${dir}:${process.env.PATH}`, ...env }).code).toBe(0);
+      return fs.existsSync(marker);
+    };
+    expect(started({ CLAUDE_CODE_SESSION_ID: 'sess-a' })).toBe(false);
+    expect(started({ CLAUDE_CODE_SESSION_ID: 'sess-b' })).toBe(true); // a claim to record
+    expect(started({ CLAUDE_CODE_SESSION_ID: 'sess-' })).toBe(true); // a prefix of the owner is someone else
+    expect(started({ CLAUDE_CODE_SESSION_ID: 'sess-a"' })).toBe(true); // not safe to compare in the shell
+    expect(started({})).toBe(true);
+  });
+
+  it('a session that is not the owner still claims the loop through Node', () => {
+    writeActive();
+    fs.writeFileSync(sessionFile(), JSON.stringify({ owner_session: 'sess-a', owner_agent: null, blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null }));
+    hook('post-tool-use', post('sess-b'), { CLAUDE_CODE_SESSION_ID: 'sess-b' });
+    expect(readSession()).toMatchObject({ owner_session: 'sess-b' });
+  });
+});
+
 describe('session claim (PostToolUse: only a call that ran)', () => {
   const engine = (script: string): string => `node "${path.join(ROOT, 'dist', script)}" --description "try memo" 2>&1 | tail -20`;
 

@@ -168,7 +168,8 @@ export interface SessionOptions {
   /** Extra CLI arguments (--agent autoloop, --resume <id>, …). */
   args?: string[];
   env?: Record<string, string>;
-  pluginDir?: string;
+  /** --plugin-dir (this repository by default); null for none (the plugin is installed in HOME). */
+  pluginDir?: string | null;
   timeoutMs?: number;
   /** Run with no permission flag at all (what the README tells users to do). */
   noFlags?: boolean;
@@ -177,7 +178,8 @@ export interface SessionOptions {
 /** One `claude -p` session. Asynchronous: the mock API lives in this process and must keep serving. */
 export function runSession(o: SessionOptions): Promise<Session> {
   const perms = o.noFlags ? [] : ['--allowedTools', ALLOWED_TOOLS];
-  const args = ['-p', o.prompt, '--plugin-dir', o.pluginDir ?? REPO_ROOT, '--output-format', 'json', ...perms, ...(o.args ?? [])];
+  const plugin = o.pluginDir === null ? [] : ['--plugin-dir', o.pluginDir ?? REPO_ROOT];
+  const args = ['-p', o.prompt, ...plugin, '--output-format', 'json', ...perms, ...(o.args ?? [])];
   return new Promise((resolve) => {
     const child = execFile(
       o.claude,

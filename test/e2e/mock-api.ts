@@ -36,6 +36,8 @@ export type Role = 'main' | 'subagent' | 'side';
 
 export interface Logged {
   path: string;
+  /** Size of the request body as sent, in bytes. */
+  bytes: number;
   role: Role | null;
   body: ApiRequest | null;
   /** Set when this request was answered with a fault instead of a turn. */
@@ -222,21 +224,23 @@ export async function startMockApi(opts: MockOptions): Promise<MockApi> {
       void (async () => {
         const url = req.url ?? '';
         let body: ApiRequest | null = null;
+        const raw = Buffer.concat(chunks);
+        const bytes = raw.length;
         try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ApiRequest;
+          body = JSON.parse(raw.toString('utf8')) as ApiRequest;
         } catch {
           body = null;
         }
         const isMessages = req.method === 'POST' && /^\/v1\/messages(\?|$)/.test(url);
         if (!isMessages || !body || !Array.isArray(body.messages)) {
-          log.push({ path: url, role: null, body });
+          log.push({ path: url, bytes, role: null, body });
           // Token counting and anything else: a small, valid JSON answer.
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(JSON.stringify(url.includes('count_tokens') ? { input_tokens: 10 } : {}));
           return;
         }
         const role = classify(body);
-        log.push({ path: url, role, body });
+        log.push({ path: url, bytes, role, body });
         if (role === 'main' && opts.faults) {
           const n = mainRequests++;
           const fault = opts.faults(body, n);

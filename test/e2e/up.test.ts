@@ -1,14 +1,16 @@
 // The overnight supervisor (dist/up.mjs) with the real pinned CLI and the
 // scripted API: API failures the CLI gives up on, a SIGKILL between run and
-// log, Ctrl+C, and `control stop`. Until the hooks approve the engine's calls
-// by themselves, the sessions get --allowedTools through up's pass-through.
+// log, Ctrl+C, and `control stop`. No permission flag is passed through up:
+// the plugin's hooks approve the loop's own steps, and every session's
+// permission_denials must stay empty.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, ensureClaude } from './claude-cli.ts';
-import { ALLOWED_TOOLS, enginePluginRoot, makeFixture, type Fixture } from './fixture.ts';
+import { enginePluginRoot, makeFixture, type Fixture } from './fixture.ts';
 import {
+  allToolResults,
   bash,
   dropped,
   overloaded,
@@ -90,6 +92,10 @@ function calls(req: ApiRequest): Call[] {
   return out;
 }
 
+/** Tool calls the CLI refused for want of a permission (the hooks should have approved them all). */
+const refusals = (api: MockApi): string[] =>
+  [...new Set(api.main().flatMap((r) => allToolResults(r)).filter((t) => t.is_error && /requested permissions|haven't granted|requires approval/i.test(t.text)).map((t) => t.text))];
+
 const isEngine = (c: Call | undefined, script: string): boolean => c?.name === 'Bash' && String(c.input.command ?? '').includes(`dist/${script}`);
 const jsonOf = (s: string | null): Record<string, unknown> | null => {
   if (!s || !s.includes('{')) return null;
@@ -154,7 +160,7 @@ interface Up {
 }
 
 function startUp(f: Fixture, api: MockApi, upArgs: string[], env: Record<string, string> = {}): Up {
-  const args = [dist('up.mjs'), '--cwd', f.repo, '--json', ...upArgs, '--', '--plugin-dir', root(), '--allowedTools', ALLOWED_TOOLS];
+  const args = [dist('up.mjs'), '--cwd', f.repo, '--json', ...upArgs, '--', '--plugin-dir', root()];
   const child = spawn('node', args, { cwd: f.repo, env: cliEnv(f.home, api.url, { AUTOLOOP_CLAUDE: claude, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
   ups.push(child);
   let out = '';
@@ -233,6 +239,7 @@ describe('up: the overnight supervisor', () => {
     expect(summary.relaunches.map((r) => r.cause)).toEqual(['rate_limit', 'overloaded', 'api_error', 'connection']);
     expect(summary.sessions).toBe(5);
     expect(api.faulted).toHaveLength(12);
+    expect(refusals(api)).toEqual([]);
 
     // No gap: every run from the baseline on is in the ledger, in order, and nothing was torn.
     expect(ledger(f).warnings).toEqual([]);
@@ -323,6 +330,7 @@ describe('up: the overnight supervisor', () => {
     expect(killed).not.toBeNull();
     expect(end.stderr).toContain('claude was killed (SIGKILL)');
     expect(relaunches(f).map((e) => e.data.cause)).toEqual(['killed']);
+    expect(refusals(api)).toEqual([]);
 
     // The run measured before the kill was logged by the next session, before it measured anything.
     expect(results(f).map((r) => [r.run_id, r.description])).toEqual([

@@ -1,0 +1,132 @@
+// A long unattended session: the real CLI with no permission flag, the
+// scripted model iterating edit → run && log until the engine says
+// should_terminate (budget: max_runs), a deterministic benchmark (each change
+// lowers COST by one, so every run is a keep and only the budget ends the
+// loop). Shared by test/e2e/long-session.test.ts and bench/session.ts, which
+// read the scripted API's request log: the bytes the model read per iteration
+// and how the request grew over the session.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeFixture, runSession, type Fixture, type Session } from './fixture.ts';
+import { bash, sinceLastAssistant, startMockApi, text, tool, type ApiRequest, type Block, type Logged } from './mock-api.ts';
+
+export interface LongLoopOptions {
+  claude: string;
+  /** Plugin directory whose dist/ holds the engine bundles. */
+  pluginRoot: string;
+  /** The budget: max_runs, the baseline included. */
+  maxRuns: number;
+  /** Ends only a hang. */
+  timeoutMs: number;
+}
+
+export interface LongLoop {
+  fixture: Fixture;
+  session: Session;
+  /** Every request the CLI sent (main thread and side requests). */
+  log: Logged[];
+  main: ApiRequest[];
+  /** Bytes of each iteration's `run && log` tool result, in order. */
+  iterationBytes: number[];
+  /** log-experiment's answer in the last iteration. */
+  lastLog: Record<string, unknown> | null;
+  /** Main-thread requests the model answered. */
+  turns: number;
+  errors: Error[];
+}
+
+const PROMPT = 'Continue the autoloop experiment.';
+
+interface Call {
+  name: string;
+  input: Record<string, unknown>;
+  id: string;
+}
+
+function lastCall(req: ApiRequest): Call | null {
+  for (let i = req.messages.length - 1; i >= 0; i--) {
+    const m = req.messages[i]!;
+    if (m.role !== 'assistant' || typeof m.content === 'string') continue;
+    const b = [...m.content].reverse().find((c) => c.type === 'tool_use');
+    return b ? { name: b.name ?? '', input: (b.input ?? {}) as Record<string, unknown>, id: b.id ?? '' } : null;
+  }
+  return null;
+}
+
+function resultOf(req: ApiRequest, id: string): string {
+  for (const m of req.messages) {
+    if (typeof m.content === 'string') continue;
+    for (const b of m.content) {
+      if (b.type === 'tool_result' && b.tool_use_id === id) return typeof b.content === 'string' ? b.content : (b.content ?? []).map((c) => c.text ?? '').join('\n');
+    }
+  }
+  return '';
+}
+
+/** The last JSON line of a tool result (log-experiment's answer after run-experiment's). */
+export function lastJson(out: string): Record<string, unknown> | null {
+  const line = out.split('\n').filter((l) => l.trim().startsWith('{')).pop();
+  try {
+    return line ? (JSON.parse(line) as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+const isIteration = (c: Call | null): boolean => c?.name === 'Bash' && String(c.input.command ?? '').includes('dist/log-experiment.mjs');
+
+export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
+  const f = makeFixture({ cost: o.maxRuns + 100 });
+  const dist = (s: string): string => path.join(o.pluginRoot, 'dist', s);
+  const engine = (s: string, ...args: string[]) => execFileSync('node', [dist(s), ...args, '--json'], { cwd: f.repo, encoding: 'utf8', timeout: 120_000 });
+  engine('init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', '--checks', 'node bench/check.mjs', '--scope', 'src/**', '--max-runs', String(o.maxRuns));
+  engine('run-experiment.mjs');
+  engine('log-experiment.mjs', '--description', 'baseline');
+
+  const work = path.join(f.repo, 'src', 'work.mjs');
+  let iteration = 0;
+  const script = ({ req }: { req: ApiRequest }): Block[] => {
+    const last = lastCall(req);
+    if (isIteration(last) && lastJson(resultOf(req, last!.id))?.should_terminate === true) return [text('The experiment is over: the budget is spent.')];
+    // After the end: the Stop hook's one nudge towards /autoloop:chain; this model declines it.
+    if (last === null && req.messages.some((m) => m.role === 'assistant')) return [text('No follow-up: the budget is spent.')];
+    if (last?.name === 'Edit') {
+      iteration++;
+      const run = `node "${dist('run-experiment.mjs')}" --json`;
+      const log = `node "${dist('log-experiment.mjs')}" --description "cost step ${iteration}" --hypothesis "lower cost" --json`;
+      return [bash(`${run} && ${log}`, 'measure and log')];
+    }
+    const cost = Number(fs.readFileSync(work, 'utf8').match(/COST = (\d+);/)![1]);
+    return [tool('Edit', { file_path: work, old_string: `export const COST = ${cost};`, new_string: `export const COST = ${cost - 1};`, replace_all: false })];
+  };
+  const api = await startMockApi({ script });
+  try {
+    const session = await runSession({ claude: o.claude, fixture: f, apiUrl: api.url, prompt: PROMPT, pluginDir: o.pluginRoot, noFlags: true, args: ['--agent', 'autoloop'], timeoutMs: o.timeoutMs });
+    const main = api.main();
+    const final = main[main.length - 1];
+    const outputs: string[] = [];
+    if (final) {
+      for (const m of final.messages) {
+        if (m.role !== 'assistant' || typeof m.content === 'string') continue;
+        for (const b of m.content) {
+          if (b.type === 'tool_use' && isIteration({ name: b.name ?? '', input: (b.input ?? {}) as Record<string, unknown>, id: b.id ?? '' })) outputs.push(resultOf(final, b.id ?? ''));
+        }
+      }
+    }
+    const iterationBytes = outputs.map((t) => Buffer.byteLength(t));
+    return { fixture: f, session, log: [...api.log], main, iterationBytes, lastLog: lastJson(outputs.at(-1) ?? ''), turns: main.length, errors: [...api.errors] };
+  } finally {
+    await api.close();
+  }
+}
+
+/** Main-thread requests after the first that neither followed a tool call nor came from a Stop hook: a human had to start them. */
+export const humanTurns = (main: ApiRequest[]): number =>
+  main.slice(1).filter((r) => lastCall(r) === null && !sinceLastAssistant(r).includes('Stop hook feedback')).length;
+
+/** Turns the Stop hook started (it sends the owner back, or nudges towards a follow-up at the end). */
+export const stopHookTurns = (main: ApiRequest[]): number => main.filter((r) => sinceLastAssistant(r).includes('Stop hook feedback')).length;
+
+/** Body sizes of the main-thread requests, in order. */
+export const mainBytes = (log: Logged[]): number[] => log.filter((l) => l.role === 'main' && !l.fault).map((l) => l.bytes);
