@@ -159,8 +159,9 @@ interface Up {
   claudePid(): number | null;
 }
 
-function startUp(f: Fixture, api: MockApi, upArgs: string[], env: Record<string, string> = {}): Up {
-  const args = [dist('up.mjs'), '--cwd', f.repo, '--json', ...upArgs, '--', '--plugin-dir', root()];
+/** `cliArgs`: the user's own claude flags, passed through up (none by default: the hooks approve the loop). */
+function startUp(f: Fixture, api: MockApi, upArgs: string[], env: Record<string, string> = {}, cliArgs: string[] = []): Up {
+  const args = [dist('up.mjs'), '--cwd', f.repo, '--json', ...upArgs, '--', '--plugin-dir', root(), ...cliArgs];
   const child = spawn('node', args, { cwd: f.repo, env: cliEnv(f.home, api.url, { AUTOLOOP_CLAUDE: claude, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
   ups.push(child);
   let out = '';
@@ -356,7 +357,8 @@ describe('up: the overnight supervisor', () => {
       script: () => [bash(`setsid sleep ${marker}1 & sleep ${marker}2; wait`, 'a long diagnostic')],
     });
     apis.push(api);
-    const up = startUp(f, api, ['--backoff', '0.5', '--grace', '2']);
+    // Not a loop step (a process in the background), so the hooks leave it to the user, who allows it here.
+    const up = startUp(f, api, ['--backoff', '0.5', '--grace', '2'], {}, ['--allowedTools', 'Bash']);
     await up.waitFor(/started claude \(pid \d+\)/);
     const cli = up.claudePid()!;
     while (processesWith(`sleep ${marker}1`).length === 0 || processesWith(`sleep ${marker}2`).length === 0) await new Promise((r) => setTimeout(r, 100));
