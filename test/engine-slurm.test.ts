@@ -42,8 +42,10 @@ afterEach(() => {
 
 const env = (): Record<string, string> => ({ GATE_DIR: gate, AUTOLOOP_TIMING_DIR: path.join(ROOT, '.cache', `timing-${process.pid}`) });
 
-function repo(extra: string[] = []): string {
-  const dir = makeRepo({ 'bench.cjs': BENCH, 'src/value.txt': '100\n', 'README.md': 'fixture\n' });
+// The baseline measures the code as committed, so a behaviour under test that
+// starts at the baseline (a stubborn job, a job held at the gate) is committed.
+function repo(extra: string[] = [], value = '100\n'): string {
+  const dir = makeRepo({ 'bench.cjs': BENCH, 'src/value.txt': value, 'README.md': 'fixture\n' });
   gate = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-gate-')));
   made.push(dir, gate);
   const args = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1', '--timeout', '60', '--grace', '1', '--runner', 'slurm', '--slurm-mem', '100M', ...extra];
@@ -61,18 +63,29 @@ function step(dir: string, value: string, description: string, more: string[] = 
 
 const jobOf = (reason: unknown): string => /slurm job (\d+)/.exec(String(reason))?.[1] ?? '';
 
-function finished(child: ChildProcess): Promise<{ code: number | null; out: string; err: string }> {
+interface Finished { code: number | null; out: string; err: string }
+type Running = Promise<Finished> & { done?: Finished };
+
+function finished(child: ChildProcess): Running {
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+  const p: Running = new Promise((resolve) =>
+    child.on('close', (code) => {
+      p.done = { code, out, err };
+      resolve(p.done);
+    }),
+  );
+  return p;
 }
 
-async function until<T>(probe: () => T | null | undefined | false): Promise<T> {
+/** Poll until probe holds; fails at once (with the engine's own words) if the engine process it waits on has ended. */
+async function until<T>(probe: () => T | null | undefined | false, engineRun: Running): Promise<T> {
   for (;;) {
     const v = probe();
     if (v) return v;
+    if (engineRun.done) throw new Error(`the engine ended (exit ${engineRun.done.code}) before this happened: ${engineRun.done.err.trim()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -105,8 +118,8 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
   });
 
   it('a job that ignores SIGTERM is stopped at the engine’s timeout; nothing of it is left in Slurm', () => {
-    const dir = repo(['--timeout', '3']);
-    const r = step(dir, 'slow\n', 'stubborn');
+    const dir = repo(['--timeout', '3'], 'slow\n');
+    const r = step(dir, 'slow\n', 'baseline');
     expect(r.run.status).toBe('timeout');
     const job = jobOf(r.run.reason);
     expect(job).not.toBe('');
@@ -116,13 +129,12 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
   });
 
   it('an administrator’s cancel is taken again by the engine (past the runner’s requeues), never blamed on the candidate', async () => {
-    const dir = repo(['--slurm-max-requeues', '0']);
-    fs.writeFileSync(path.join(dir, 'src/value.txt'), '80 wait\n');
+    const dir = repo(['--slurm-max-requeues', '0'], '80 wait\n');
     const p = finished(engineAsync('run-experiment', ['--json'], dir, env()));
-    const first = await until(() => started()[0]);
+    const first = await until(() => started()[0], p);
     expect(slurmAdmin('scancel', [first]).code).toBe(0);
     // The engine submits the sample again as a new job; this one is let through.
-    await until(() => started().find((j) => j !== first));
+    await until(() => started().find((j) => j !== first), p);
     fs.writeFileSync(path.join(gate, 'go'), '');
     const r = await p;
     expect(r.code, r.err).toBe(0);
@@ -134,12 +146,11 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
   });
 
   it('a sample the cluster keeps interrupting ends the run interrupted: no result, no crash', async () => {
-    const dir = repo(['--slurm-max-requeues', '0']);
-    fs.writeFileSync(path.join(dir, 'src/value.txt'), '80 wait\n');
+    const dir = repo(['--slurm-max-requeues', '0'], '80 wait\n');
     const p = finished(engineAsync('run-experiment', [], dir, env()));
     const seen = new Set<string>();
     while (seen.size < 3) {
-      const next = await until(() => started().find((j) => !seen.has(j)));
+      const next = await until(() => started().find((j) => !seen.has(j)), p);
       seen.add(next);
       slurmAdmin('scancel', [next]);
     }
@@ -156,7 +167,7 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
     const c = engine('candidate', ['start', '--json'], dir, env()).json as { candidate: string; path: string };
     fs.writeFileSync(path.join(c.path, 'src/value.txt'), '70 wait\n');
     const p = finished(engineAsync('run-experiment', ['--candidate', c.candidate], dir, env()));
-    const job = await until(() => started()[0]);
+    const job = await until(() => started()[0], p);
     const stop = engine('control', ['stop', '--json'], dir, env());
     expect(stop.code, stop.stderr).toBe(0);
     expect(String(stop.json?.message)).toMatch(new RegExp(`cancelled r0002 \\(job ${job}\\)`));
