@@ -31,8 +31,10 @@ describe('what is kept is what was measured', () => {
   });
 
   it('an edit made during the benchmark makes the run invalid', () => {
-    const repo = valueRepo('100', { 'bench.sh': 'v=$(cat src/value.txt); echo 1 > src/value.txt; echo METRIC score=$v\n' });
+    // The benchmark rewrites the candidate's file while it measures it (not the baseline's).
+    const repo = valueRepo('100', { 'bench.sh': 'v=$(cat src/value.txt); [ "$v" = 100 ] || echo 1 > src/value.txt; echo METRIC score=$v\n' });
     expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo).code).toBe(0);
+    iterate(repo, 'baseline');
     setValue(repo, '90');
     const run = engine('run-experiment', ['--json'], repo);
     expect(run.json).toMatchObject({ status: 'invalid' });

@@ -58,7 +58,7 @@ describe("nothing of the user's is lost", () => {
       const config = read(repo, '.autoloop/experiments/exp/config.yaml');
       const killed = engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo, { AUTOLOOP_CRASH_AT: point });
       expect(killed.code).not.toBe(0);
-      setValue(repo, '90');
+      // The tree unchanged: a re-measure of the best (segment 1) or the new segment's baseline.
       const next = engine('run-experiment', ['--json'], repo);
       expect(next.json).toMatchObject({ status: 'ok' });
       const completed = point === 'init:after-ledger';
