@@ -351,10 +351,13 @@ export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   // A candidate's tree (parallel mode) has its own checks: the guard watches the repository's tree.
   m.guard = m.cwd === exp.root ? new RunGuard(exp, ws, m.record, artifactMatcher(config)) : null;
   const unkeepable = m.guard ? await m.guard.before() : null;
+  // In a candidate's own worktree nobody else edits: a change outside the scope there is the candidate's.
+  const isArtifact = artifactMatcher(config);
+  const outside = m.guard || ws.mode !== 'git' ? [] : (await ws.outOfScopeChanges()).map((c) => c.path).filter((p) => !isArtifact(p));
   if (!m.guard) m.record.files = await ws.changedInScope();
   // The judge must be the one fingerprinted when the segment opened.
   const integrity = exp.state.fingerprints ? changedFingerprints(exp.state.fingerprints, fingerprint(m.cwd, config, Object.keys(exp.state.fingerprints.files))) : [];
-  const early = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity, outside: [], samples: [], last: null, sources: { labels: [], failures: [] } });
+  const early = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity, outside, samples: [], last: null, sources: { labels: [], failures: [] } });
   if (early.phase === 'measured' && early.status === 'invalid') return apply(m, early, 'samples');
   if (unkeepable) return apply(m, invalid(unkeepable), 'samples');
   m.record.net_lines_removed = runKind(exp.state, m.record.files) === 'candidate' ? await ws.netLinesRemoved(m.record.files) : 0;
