@@ -21,8 +21,9 @@ main('run-experiment', async (argv) => {
 
   const controller = new AbortController();
   const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // A closed terminal (SIGHUP) ends the run like Ctrl+C or a kill: its processes go with it.
+  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of SIGNALS) process.once(sig, onSignal);
   // Parallel mode: --candidate, or the candidate whose worktree the call is made from.
   const candidate = f.candidate ?? candidateAt(exp.paths, cwd)?.id;
   let note: string | null = null;
@@ -33,8 +34,7 @@ main('run-experiment', async (argv) => {
     out = r;
   } else out = await runCommand(exp, controller.signal);
   const { record, interrupted } = out;
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
+  for (const sig of SIGNALS) process.removeListener(sig, onSignal);
 
   if (interrupted) {
     const why = record.reason && record.reason !== 'interrupted' ? record.reason : 'its processes were killed';

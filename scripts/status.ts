@@ -10,6 +10,7 @@ import { rel, runId } from './lib/paths.ts';
 import { nextAction } from './lib/next-action.ts';
 import { bestGuardrailChecks } from './lib/judge-run.ts';
 import { guardrailStatusLine } from './lib/guardrails.ts';
+import { containment, describeContainment } from './lib/runners/containment.ts';
 import { confidenceOf, gainPct, loopState } from './lib/reduce.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from './lib/summary.ts';
 import { relaunchText } from './lib/supervisor/view.ts';
@@ -41,6 +42,8 @@ main('status', async (argv) => {
   const s = exp.state;
   const conf = confidenceOf(s);
   const par = parallelStatus(exp);
+  // The local runner's containment on this machine (probed; another runner contains its own work).
+  const held = (exp.config.runner ?? 'local') === 'local' ? containment() : null;
   if (f.json) {
     return emit(true, {
       experiment: exp.paths.slug,
@@ -71,6 +74,7 @@ main('status', async (argv) => {
       candidates: par.candidates,
       long_queue: par.long_queue,
       warnings: exp.warnings,
+      containment: held,
     }, '');
   }
   const relaunch = relaunchText(s.relaunches);
@@ -83,6 +87,7 @@ main('status', async (argv) => {
     ...parallelLines(par, exp.config.parallel),
     guardrailStatusLine(bestGuardrailChecks(exp.config, s)) ?? '',
     ...(relaunch ? [relaunch] : []),
+    ...(held ? [`containment: ${describeContainment(held)}`] : []),
     dirty === null
       ? `${branch} is not checked out (the tree belongs to another experiment)`
       : dirty.length

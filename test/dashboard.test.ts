@@ -201,7 +201,7 @@ describe('text', () => {
     expect(visibleWidth('🚀')).toBe(2);
     expect(visibleWidth('e\u0301')).toBe(1);
     expect(visibleWidth('\x1b[31mred\x1b[0m')).toBe(3);
-    expect(sanitize('a\x1b[31mb\nc\u202ed')).toBe('a [31mb cd');
+    expect(sanitize('a\x1b[31mb\nc\u202ed')).toBe('ab cd');
     expect(clipCells('素数の篩', 5)).toBe('素数…');
     expect(visibleWidth(clipCells('素数の篩', 5))).toBeLessThanOrEqual(5);
   });

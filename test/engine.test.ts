@@ -166,14 +166,24 @@ describe('the judge cannot be edited to win', () => {
     expect(read(repo, 'src/value.txt')).toBe('100');
   });
 
-  it('refuses a run that changed a tracked file outside the scope', () => {
+  it('sets aside a tracked file changed outside the scope between runs (reported, never committed)', () => {
     const repo = valueRepo('100');
     initValue(repo);
     iterate(repo, 'baseline');
     fs.appendFileSync(path.join(repo, 'README.md'), 'edited\n');
-    const run = engine('run-experiment', ['--json'], repo);
-    expect(run.json).toMatchObject({ status: 'invalid' });
-    expect(String(run.json?.reason)).toContain('README.md');
+    setValue(repo, '90');
+    const { run, log } = iterate(repo, 'better');
+    expect(run.json).toMatchObject({ status: 'ok' });
+    expect(String((run.json?.warnings as string[])[0])).toContain('README.md');
+    expect(log.json).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'show', '--name-only', '--format=', 'HEAD')).toBe('src/value.txt');
+    expect(read(repo, 'README.md')).toBe('fixture\nedited\n');
+    expect(ledger(repo).some((l) => l.event === 'outside_change')).toBe(true);
+    // The loop goes on: the next run is not bothered by it.
+    setValue(repo, '80');
+    const next = iterate(repo, 'better again').run.json;
+    expect(next).toMatchObject({ status: 'ok' });
+    expect(next?.warnings).toBeUndefined();
   });
 
   it('refuses a judged config edit until a new segment opens', () => {
@@ -356,7 +366,7 @@ describe('safety under kills and concurrency', () => {
     await exited;
     fs.rmSync(path.join(repo, '.pids'));
 
-    fs.writeFileSync(path.join(expDir(repo), 'lock'), JSON.stringify({ pid: 999_999_9, owner: 'ghost', started_at: 'x' }));
+    fs.writeFileSync(path.join(repo, '.autoloop', 'lock'), JSON.stringify({ pid: 999_999_9, owner: 'ghost', started_at: 'x' }));
     setValue(repo, '90');
     expect(engine('run-experiment', [], repo).code).toBe(0);
     expect(ledger(repo).some((l) => l.event === 'lock_takeover')).toBe(true);

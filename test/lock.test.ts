@@ -55,7 +55,7 @@ describe('acquireLock', () => {
     const file = path.join(tmpDir(), 'lock');
     const lock = acquireLock(file, 'first');
     expect(() => acquireLock(file, 'second')).toThrow(RefusalError);
-    expect(() => acquireLock(file, 'second')).toThrow(`another autoloop command (first, pid ${process.pid}) is running on this experiment`);
+    expect(() => acquireLock(file, 'second')).toThrow(`another autoloop command (first, pid ${process.pid}) is running in this repository`);
     lock.release();
     acquireLock(file, 'third').release();
   });
@@ -64,7 +64,7 @@ describe('acquireLock', () => {
     const file = path.join(tmpDir(), 'lock');
     const child = await holder(file);
     try {
-      expect(() => acquireLock(file, 'me')).toThrow(`another autoloop command (holder, pid ${child.pid}) is running on this experiment`);
+      expect(() => acquireLock(file, 'me')).toThrow(`another autoloop command (holder, pid ${child.pid}) is running in this repository`);
     } finally {
       await killed(child);
     }

@@ -11,6 +11,10 @@ import { TAIL_MAX_BYTES, TAIL_MAX_LINES, readTail } from '../scripts/lib/runners
 import type { RunHandle, RunRequest } from '../scripts/lib/runners/types.ts';
 import { METRIC_MAX_LINE_BYTES, METRIC_TRUNCATED_MARK, scanMetricLines } from '../scripts/lib/sources/metric-lines.ts';
 
+// These tests are about the process group (its pgid, its kill sequence): the
+// PID-namespace containment is tested in containment.test.ts.
+process.env.AUTOLOOP_CONTAINMENT = 'group';
+
 const PROCS = fileURLToPath(new URL('./fixtures/procs/', import.meta.url));
 const fixture = (name: string): string => JSON.stringify(path.join(PROCS, name));
 

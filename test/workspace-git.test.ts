@@ -286,6 +286,8 @@ describe('revert', () => {
   });
 });
 
+const paths = (cs: readonly { path: string }[]) => cs.map((c) => c.path);
+
 describe('outOfScopeChanges', () => {
   it('reports agent edits outside the scope, not the user work recorded at begin unless it changes', async () => {
     const { root, ws } = await setup({}, FILES, (r) => {
@@ -294,27 +296,30 @@ describe('outOfScopeChanges', () => {
       write(r, 'scratch.txt', 'user\n');
     });
     await ws.begin();
-    expect(await ws.outOfScopeChanges()).toEqual([]);
+    expect(paths(await ws.outOfScopeChanges())).toEqual([]);
     write(root, 'notes.txt', 'agent edit\n');
     write(root, 'conftest.py', 'planted\n');
     write(root, '.autoloop/experiments/exp/program.md', 'notes are fine');
-    expect(await ws.outOfScopeChanges()).toEqual(['conftest.py', 'notes.txt']);
+    expect(await ws.outOfScopeChanges()).toEqual([
+      { path: 'conftest.py', kind: 'created' },
+      { path: 'notes.txt', kind: 'modified' },
+    ]);
     write(root, 'docs/readme.md', 'user wip, changed by the agent\n');
     write(root, 'src/user-in-scope.ts', 'agent\n');
     fs.rmSync(path.join(root, 'scratch.txt'));
-    expect(await ws.outOfScopeChanges()).toEqual(['conftest.py', 'docs/readme.md', 'notes.txt', 'scratch.txt', 'src/user-in-scope.ts']);
+    expect(paths(await ws.outOfScopeChanges())).toEqual(['conftest.py', 'docs/readme.md', 'notes.txt', 'scratch.txt', 'src/user-in-scope.ts']);
     // Rewriting the same bytes is not a change.
     write(root, 'docs/readme.md', 'user wip\n');
     write(root, 'src/user-in-scope.ts', 'user\n');
     write(root, 'scratch.txt', 'user\n');
-    expect(await ws.outOfScopeChanges()).toEqual(['conftest.py', 'notes.txt']);
+    expect(paths(await ws.outOfScopeChanges())).toEqual(['conftest.py', 'notes.txt']);
   });
 
   it('reports an edit to a protected file even when the scope is **', async () => {
     const { root, ws } = await setup({ scope: ['**'] });
     await ws.begin();
     write(root, 'bench/run.sh', 'echo METRIC time_ms=0\n');
-    expect(await ws.outOfScopeChanges()).toEqual(['bench/run.sh']);
+    expect(paths(await ws.outOfScopeChanges())).toEqual(['bench/run.sh']);
     expect(await ws.changedInScope()).toEqual([]);
   });
 
@@ -322,17 +327,17 @@ describe('outOfScopeChanges', () => {
     const { root, ws } = await setup({}, FILES, (r) => write(r, 'docs/readme.md', 'user wip\n'));
     await ws.begin();
     git(root, 'checkout', '-q', '--', 'docs/readme.md');
-    expect(await ws.outOfScopeChanges()).toEqual(['docs/readme.md']);
+    expect(paths(await ws.outOfScopeChanges())).toEqual(['docs/readme.md']);
   });
 
   it('settleOutOfScope accepts what the benchmark wrote', async () => {
     const { root, ws } = await setup();
     await ws.begin();
     write(root, 'results.csv', 'written by the benchmark\n');
-    expect(await ws.settleOutOfScope()).toEqual(['results.csv']);
-    expect(await ws.outOfScopeChanges()).toEqual([]);
+    expect(paths(await ws.settleOutOfScope())).toEqual(['results.csv']);
+    expect(paths(await ws.outOfScopeChanges())).toEqual([]);
     write(root, 'results.csv', 'changed again\n');
-    expect(await ws.outOfScopeChanges()).toEqual(['results.csv']);
+    expect(paths(await ws.outOfScopeChanges())).toEqual(['results.csv']);
   });
 });
 

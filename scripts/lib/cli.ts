@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { RefusalError, UsageError, zodOneLine } from './errors.ts';
 import { roundForModel } from './format.ts';
+import { safeJson, sanitize, sanitizeLine } from './sanitize.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -70,7 +71,9 @@ export function resolveCwd(cwd: string | undefined): string {
 
 /** Print a result: one JSON object with --json, otherwise the short text. */
 export function emit(json: boolean, data: unknown, text: string): void {
-  process.stdout.write(json ? JSON.stringify(data) + '\n' : text.endsWith('\n') ? text : text + '\n');
+  // Descriptions, goals and config values end up in both: no escape sequence reaches a terminal raw.
+  const safe = sanitize(text);
+  process.stdout.write(json ? safeJson(data) + '\n' : safe.endsWith('\n') ? safe : safe + '\n');
 }
 
 /** Print what the model reads every iteration (run, log): as emit, with numbers rounded to meaningful digits. */
@@ -94,13 +97,13 @@ export function main(name: string, fn: (argv: string[]) => Promise<number | void
         const err = e instanceof Error ? e : new Error(String(e));
         if (process.env.AUTOLOOP_DEBUG === '1') process.stderr.write(`${err.stack ?? err.message}\n`);
         if (err instanceof UsageError) {
-          process.stderr.write(`${name}: ${err.message}\n`);
+          process.stderr.write(`${name}: ${sanitizeLine(err.message)}\n`);
           process.exitCode = 2;
         } else if (err instanceof RefusalError) {
-          process.stderr.write(`${name}: ${err.message}\n`);
+          process.stderr.write(`${name}: ${sanitizeLine(err.message)}\n`);
           process.exitCode = 1;
         } else {
-          process.stderr.write(`${name}: error: ${firstLine(err.message)}\n`);
+          process.stderr.write(`${name}: error: ${sanitizeLine(firstLine(err.message))}\n`);
           process.exitCode = 1;
         }
       },

@@ -12,7 +12,9 @@ import { readJsonOrNull, writeJsonAtomic, writeJsonCache } from './fsx.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { emptyState, foldLines, loopState, termination, type Termination } from './reduce.ts';
 import { loadStateCache, saveStateCache } from './state-cache.ts';
-import { acquireLock } from './lock.ts';
+import { acquireRepoLock } from './lock.ts';
+import { recoverInit } from './init-journal.ts';
+import { sweepTemps } from './fsx.ts';
 import type { Workspace } from './workspace-base.ts';
 import type { Experiment } from './experiment-data.ts';
 import { activeSummary } from './summary.ts';
@@ -21,6 +23,7 @@ import { gitSyncOrNull } from './gitcmd.ts';
 import { restoreBestArtifacts } from './artifacts.ts';
 import { openCandidates } from './candidates/store.ts';
 import { nextActionOrChain } from './next-action.ts';
+import { sanitize } from './sanitize.ts';
 
 /** The nearest ancestor holding .autoloop/, else the git top level, else the directory itself. */
 export function findRoot(dir: string): string {
@@ -120,12 +123,23 @@ export function event(exp: Experiment, name: EventName, data: Record<string, unk
   append(exp, { type: 'event', ts: nowIso(), segment: exp.state.segment || undefined, event: name, run_id: runId, data }, { durable: !REDERIVABLE.has(name) });
 }
 
-/** Run fn holding the experiment's lock; a lock left by a dead process is taken over (and recorded). */
+/**
+ * Run fn holding the repository's lock; a lock left by a dead process is taken
+ * over (and recorded). What a killed call left (an init half-done, temp files)
+ * is finished first, and the experiment re-read if that changed it.
+ */
 export async function withLock<T>(exp: Experiment, owner: string, fn: () => Promise<T>): Promise<T> {
-  const lock = acquireLock(exp.paths.lock, owner);
+  const lock = acquireRepoLock(exp.paths.lock, owner);
   const d = { dirty: false };
   deferred.set(exp, d);
   try {
+    sweepTemps(exp.paths.dir);
+    sweepTemps(repoPaths(exp.root).dir);
+    const recovered = recoverInit(exp.paths);
+    if (recovered) {
+      Object.assign(exp, openExperiment(exp.root, exp.paths.slug));
+      process.stderr.write(`reconciled: ${recovered}\n`);
+    }
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     return await fn();
   } finally {
@@ -138,28 +152,65 @@ export async function withLock<T>(exp: Experiment, owner: string, fn: () => Prom
 
 /**
  * Complete what a killed log-experiment left half-done: a result line whose
- * keep was not committed, or whose revert was not confirmed. Idempotent.
+ * keep was not committed, or whose revert was not confirmed. Idempotent. The
+ * keep commits the content the run measured (recorded in the result line),
+ * never what the work tree holds now; a keep that cannot be made becomes a
+ * revert with its reason. Then the branch must be where the engine left it.
  */
-export async function reconcile(exp: Experiment, ws: Workspace): Promise<string[]> {
+export async function reconcile(exp: Experiment, ws: Workspace, opts: { branchMoved?: 'refuse' | 'ignore' } = {}): Promise<string[]> {
   const done: string[] = [];
   settleLoggedRecord(exp, done);
   const p = exp.state.pending;
-  if (!p) return done;
-  if (p.action === 'commit') {
-    let commit = await ws.findKeep(p.run_id);
-    if (!commit) {
-      commit = p.files.length ? await ws.keep(p.files, `autoloop: ${p.run_id} (completed after an interruption)`, trailers(exp, p.run_id, p.primary)) : await ws.head();
-    }
-    event(exp, 'committed', { commit, reconciled: true }, p.run_id);
-    done.push(`completed the keep of ${p.run_id} (${commit.slice(0, 12)})`);
-  } else {
-    const restored = await ws.revert();
-    const started = readRunRecord(exp, p.run_id)?.started_at;
-    if (started) restoreBestArtifacts(exp, Date.parse(started));
-    event(exp, 'reverted', { files: restored, reconciled: true }, p.run_id);
-    done.push(`completed the revert of ${p.run_id}`);
+  if (p?.action === 'commit') {
+    const commit = await completeKeep(exp, ws, p);
+    done.push(commit ? `completed the keep of ${p.run_id} (${commit.slice(0, 12)})` : `the keep of ${p.run_id} could not be committed`);
   }
+  const q = exp.state.pending;
+  if (q?.action === 'revert') {
+    const restored = await ws.revert(rescueDir(exp, q.run_id));
+    const started = readRunRecord(exp, q.run_id)?.started_at;
+    if (started) restoreBestArtifacts(exp, Date.parse(started));
+    event(exp, 'reverted', { files: restored, reconciled: true }, q.run_id);
+    done.push(`completed the revert of ${q.run_id}`);
+  }
+  if (opts.branchMoved !== 'ignore') await assertBranchAtKeep(exp, ws);
   return done;
+}
+
+/** Where a revert moves what it overwrites or deletes (the user's files among them). */
+export function rescueDir(exp: Experiment, runId: string): string {
+  return path.join(exp.paths.dir, 'rescued', runId);
+}
+
+/** Commit a pending keep (or find it done); null when it cannot be made (then a keep_failed event). */
+async function completeKeep(exp: Experiment, ws: Workspace, p: NonNullable<Experiment['state']['pending']>): Promise<string | null> {
+  let commit = await ws.findKeep(p.run_id);
+  if (!commit) {
+    try {
+      commit = p.files.length ? await ws.keep(p.files, `autoloop: ${p.run_id} (completed after an interruption)`, trailers(exp, p.run_id, p.primary), p.content?.files) : await ws.head();
+    } catch (e) {
+      event(exp, 'keep_failed', { reason: oneLine(e) }, p.run_id);
+      return null;
+    }
+  }
+  event(exp, 'committed', { commit, reconciled: true }, p.run_id);
+  return commit;
+}
+
+const oneLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0] as string;
+
+/**
+ * The experiment branch (or the current snapshot) must be the last keep: a
+ * commit or reset made outside the engine (by hand, an alias, another tool)
+ * is refused with the way back.
+ */
+export async function assertBranchAtKeep(exp: Experiment, ws: Workspace): Promise<void> {
+  const kept = exp.state.best_commit;
+  if (!kept) return;
+  const head = await ws.head();
+  if (head === kept) return;
+  const what = ws.mode === 'git' ? `branch autoloop/${exp.paths.slug} is at ${head.slice(0, 12)}` : `the snapshot is ${head}`;
+  throw new RefusalError(`${what}, but the engine last kept ${kept.slice(0, 12)} (a commit or reset made outside the loop); run control.mjs repair to put it back (the other commit is saved), or init-experiment to adopt it`);
 }
 
 /**
@@ -227,8 +278,8 @@ export function publishActive(exp: Experiment, t: Termination, extra: { chainAll
     scope: exp.config.scope,
     protect: extra.protect ?? Object.keys(exp.state.fingerprints?.files ?? {}),
     writable: [rel(exp.paths.notes), rel(exp.paths.ideas), rel(exp.paths.scratch)],
-    summary: activeSummary(exp, t),
-    next_action: nextActionOrChain(exp.state, t),
+    summary: sanitize(activeSummary(exp, t)),
+    next_action: sanitize(nextActionOrChain(exp.state, t)),
     direction: exp.config.direction,
     terminated_by: t.terminate ? t.by : null,
     // The Stop hook nudges into /autoloop:chain only when a follow-up may really start.

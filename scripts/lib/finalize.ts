@@ -17,6 +17,9 @@ import { clip, fmt, pct } from './summary.ts';
 import { buildReport, changePct, effectText, keptChanges, renderMarkdown, type KeptChange } from './report.ts';
 import { currentBranch, git, gitTry, identityEnv, revParse, trackedChanges } from './gitcmd.ts';
 import { chainStatus } from './chain.ts';
+import { sanitize, sanitizeLine } from './sanitize.ts';
+import { pidAlive } from './procs.ts';
+import { crashPoint } from './faults.ts';
 
 /** A kept change to replay, with the experiment it belongs to (a chain spans several). */
 interface Pick extends KeptChange {
@@ -54,8 +57,8 @@ function plural(n: number, w: string): string {
 }
 
 function commitMessage(subject: string, body: string[], trailers: Record<string, string>): string {
-  const t = Object.entries(trailers).map(([k, v]) => `${k}: ${v.replace(/\s+/g, ' ').trim()}`);
-  return `${subject}\n\n${body.join('\n')}\n\n${t.join('\n')}\n`;
+  const t = Object.entries(trailers).map(([k, v]) => `${k}: ${sanitizeLine(v).replace(/\s+/g, ' ').trim()}`);
+  return `${sanitizeLine(subject)}\n\n${sanitize(body.join('\n'))}\n\n${t.join('\n')}\n`;
 }
 
 /** The original commit's author, so a replayed change keeps who made it and when. */
@@ -122,8 +125,29 @@ async function squashCommit(wt: string, applied: Pick[], slugs: string[], slug: 
   return { sha: commit, subject, runs: applied.map(tag) };
 }
 
+const WORKTREE_PREFIX = 'autoloop-final-';
+
+/** Worktrees of finalize calls that were killed (their process is gone): removed, and git's list pruned. */
+export async function sweepFinalizeWorktrees(root: string): Promise<string[]> {
+  const r = await gitTry(root, ['worktree', 'list', '--porcelain', '-z']);
+  if (r.code !== 0) return [];
+  const removed: string[] = [];
+  for (const field of r.stdout.split('\0')) {
+    if (!field.startsWith('worktree ')) continue;
+    const wt = field.slice('worktree '.length);
+    const m = new RegExp(`^${WORKTREE_PREFIX}(\\d+)-`).exec(path.basename(path.dirname(wt)));
+    if (!m || pidAlive(Number(m[1]))) continue;
+    await gitTry(root, ['worktree', 'remove', '--force', wt]);
+    fs.rmSync(path.dirname(wt), { recursive: true, force: true });
+    removed.push(wt);
+  }
+  if (removed.length) await gitTry(root, ['worktree', 'prune']);
+  return removed;
+}
+
 export async function finalizeExperiment(exp: Experiment, opts: { branch?: string; squash: boolean; chain?: boolean }): Promise<FinalizeResult> {
   const { root, config } = exp;
+  await sweepFinalizeWorktrees(root);
   const slug = exp.paths.slug;
   const ws = await openWorkspace(root, exp.paths, config);
   if (ws.mode !== 'git') {
@@ -159,11 +183,13 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const result: FinalizeResult = { experiment: slug, experiments: slugs, branch: null, base, head: null, squash: opts.squash, commits: [], skipped, report, user_branch: userBranch };
   if (!picks.length) return result;
 
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-final-'));
+  // The pid in the name lets the next call tell a killed finalize's worktree from a running one's.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${WORKTREE_PREFIX}${process.pid}-`));
   const wt = path.join(tmp, 'tree');
   const ident = await identityEnv(root);
   try {
     await git(root, ['worktree', 'add', '--detach', '-q', wt, base]);
+    crashPoint('finalize:worktree');
     const applied: Pick[] = [];
     for (const k of picks) {
       const sha = k.commit as string;

@@ -12,6 +12,8 @@ import { countIo } from './iocount.ts';
 export interface WriteOptions {
   /** fsync before the rename (default true); false for caches that can be rebuilt. */
   durable?: boolean;
+  /** Permission bits of the new file (e.g. 0o600 for the recorded environment). */
+  mode?: number;
 }
 
 function fsync(fd: number): void {
@@ -19,19 +21,40 @@ function fsync(fd: number): void {
   countIo('fsync');
 }
 
-/** Write a file so that readers see either the old or the new content, never a mix. */
+/** Write all of buf at the descriptor's position; a write that makes no progress is an error, never a silent short file. */
+export function writeAll(fd: number, buf: Uint8Array): void {
+  let off = 0;
+  while (off < buf.length) {
+    const n = fs.writeSync(fd, buf, off, buf.length - off);
+    if (n <= 0) throw new Error(`short write: ${off} of ${buf.length} bytes written`);
+    off += n;
+  }
+}
+
+/**
+ * Write a file so that readers see either the old or the new content, never a
+ * mix. The temp file is removed when anything fails (a full disk, a short
+ * write), and the size is checked before the rename.
+ */
 export function writeFileAtomic(file: string, data: string | Uint8Array, opts: WriteOptions = {}): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
+  const buf = typeof data === 'string' ? Buffer.from(data) : data;
   try {
-    if (typeof data === 'string') fs.writeSync(fd, data);
-    else fs.writeSync(fd, data);
-    if (opts.durable !== false) fsync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'w', opts.mode);
+    try {
+      writeAll(fd, buf);
+      if (opts.durable !== false) fsync(fd);
+      if (fs.fstatSync(fd).size !== buf.length) throw new Error(`short write: ${file}`);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (opts.mode !== undefined) fs.chmodSync(tmp, opts.mode);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
   }
-  fs.renameSync(tmp, file);
 }
 
 export function writeJsonAtomic(file: string, value: unknown, opts: WriteOptions = {}): void {
@@ -55,15 +78,23 @@ export function endsMidLine(fd: number): boolean {
 /**
  * Append one line with a single write and fsync it. If the file does not end
  * in a newline (a torn line from an earlier kill), start on a fresh line so
- * the torn fragment stays isolated and the new line parses.
+ * the torn fragment stays isolated and the new line parses. A write that
+ * fails half-way (a full disk, a size limit) is cut back: no torn line stays.
  */
 export function appendLineDurable(file: string, line: string, opts: WriteOptions = {}): void {
   if (line.includes('\n')) throw new Error('a ledger line must not contain a newline');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const fd = fs.openSync(file, 'a+');
   try {
-    fs.writeSync(fd, (endsMidLine(fd) ? '\n' : '') + line + '\n');
-    if (opts.durable !== false) fsync(fd);
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.from((endsMidLine(fd) ? '\n' : '') + line + '\n');
+    try {
+      writeAll(fd, buf);
+      if (opts.durable !== false) fsync(fd);
+    } catch (e) {
+      fs.ftruncateSync(fd, size);
+      throw e;
+    }
   } finally {
     fs.closeSync(fd);
   }
@@ -86,4 +117,25 @@ export function readJsonOrNull(file: string): unknown {
 
 export function exists(p: string): boolean {
   return fs.existsSync(p);
+}
+
+/** Temp files of writeFileAtomic left in dir by a process that died mid-write. */
+export function sweepTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /\.(\d+)\.\d+\.tmp$/.exec(n);
+    if (!m || Number(m[1]) === process.pid) continue;
+    let alive = true;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) fs.rmSync(path.join(dir, n), { force: true });
+  }
 }

@@ -14,16 +14,22 @@ import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
-import { firstLine, gitTry, identityEnv } from './gitcmd.ts';
+import { firstLine, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
+import { sanitize, sanitizeLine } from './sanitize.ts';
 import { crashPoint } from './faults.ts';
 import {
   batches,
+  keepProblem,
+  rescueFile,
   boundText,
   fileDiff,
   lineCount,
   readForDiff,
   removeCreated,
   workspaceFile,
+  type Capture,
+  type CaptureResult,
+  type OutsideChange,
   type Workspace,
 } from './workspace-base.ts';
 
@@ -48,6 +54,12 @@ const GitState = z.object({
   base: z.string(),
   /** Untracked when the experiment began: never committed, never deleted. */
   user_files: z.array(z.string()),
+  /**
+   * Untracked directories (git lists them folded, e.g. `venv/`) when the
+   * experiment began or since set aside: everything below is the user's, en
+   * bloc, and never listed file by file (a 30,000-file venv costs nothing).
+   */
+  user_dirs: z.array(z.string()).default([]),
   /** Out-of-scope (and user-file) paths that were dirty at begin, and how. */
   dirty: z.record(z.string(), Sig),
 });
@@ -62,6 +74,12 @@ class Git {
 
   async run(args: string[], extra: Record<string, string> = {}): Promise<string> {
     const r = await gitTry(this.root, args, { ...LITERAL, ...extra });
+    if (r.code !== 0) throw new Error(firstLine(r.stderr) || `git exited with ${r.code}`);
+    return r.stdout;
+  }
+
+  async input(args: string[], input: string, extra: Record<string, string> = {}): Promise<string> {
+    const r = await gitWithInput(this.root, args, input, { ...LITERAL, ...extra });
     if (r.code !== 0) throw new Error(firstLine(r.stderr) || `git exited with ${r.code}`);
     return r.stdout;
   }
@@ -89,7 +107,7 @@ interface Snapshot {
   unknownHead: Set<string>;
 }
 
-const STATUS_ARGS = ['status', '--porcelain=v2', '-z', '--branch', '--no-ahead-behind', '--no-renames', '--untracked-files=all'];
+const STATUS_ARGS = ['status', '--porcelain=v2', '-z', '--branch', '--no-ahead-behind', '--no-renames', '--untracked-files=normal', '--ignore-submodules=none'];
 
 /** Fields before the path in a v2 entry: ordinary `1` has 8, unmerged `u` has 10. */
 const V2_FIELDS: Record<string, number> = { '1': 8, u: 10 };
@@ -127,6 +145,8 @@ export function parseStatusV2(out: string): Snapshot {
 }
 
 const untrackedOnly = (codes: readonly string[]) => codes.every((c) => c === '??');
+const ZERO = '0'.repeat(40);
+const underDir = (p: string, dirs: readonly string[]) => dirs.some((d) => p === d || p.startsWith(d));
 
 export class GitWorkspace implements Workspace {
   readonly mode = 'git' as const;
@@ -206,8 +226,45 @@ export class GitWorkspace implements Workspace {
   private observed = false;
 
   private async snapshot(fresh = false): Promise<Snapshot> {
-    if (!this.snap || fresh) this.snap = parseStatusV2(await this.git.run(STATUS_ARGS));
+    if (!this.snap || fresh) {
+      const snap = parseStatusV2(await this.git.run(STATUS_ARGS));
+      snap.status = await this.unfold(snap.status, this.load());
+      this.snap = snap;
+    }
     return this.snap;
+  }
+
+  /**
+   * Untracked directories come folded (`venv/`, as a bare `git status` shows
+   * them): a user directory is skipped whole, a new directory the scope may
+   * reach into is listed file by file, any other one stays a single entry.
+   * This keeps a call with a huge untracked tree close to one `git status`.
+   */
+  private async unfold(raw: Status, s: GitState | null): Promise<Status> {
+    const userDirs = s?.user_dirs ?? [];
+    const st: Status = new Map();
+    const expand: string[] = [];
+    for (const [p, codes] of raw) {
+      if (p.endsWith('/') && untrackedOnly(codes)) {
+        if (isInternal(p.slice(0, -1)) || underDir(p, userDirs)) continue;
+        if (this.reaches(p)) expand.push(p);
+        else st.set(p, codes);
+        continue;
+      }
+      st.set(p, codes);
+    }
+    for (const chunk of batches(expand)) {
+      for (const f of (await this.git.run(['ls-files', '-z', '--others', '--exclude-standard', '--', ...chunk])).split('\0')) {
+        if (f && !isInternal(f)) st.set(f, ['??']);
+      }
+    }
+    return st;
+  }
+
+  /** May an in-scope file live below this directory (`dir/`)? */
+  private reaches(dir: string): boolean {
+    const d = dir.slice(0, -1);
+    return this.scope.bases.some((b) => b === '' || b === d || b.startsWith(dir) || d.startsWith(b + '/'));
   }
 
   /** A public query begins: forget the last read unless observe() pinned it. */
@@ -266,17 +323,37 @@ export class GitWorkspace implements Workspace {
   }
 
   private isUserFile(s: GitState, rel: string): boolean {
-    return s.user_files.includes(rel);
+    return s.user_files.includes(rel) || underDir(rel, s.user_dirs);
   }
 
-  /** In-scope paths in the status that the agent may have changed (user files never count). */
-  private inScopeChanged(st: Status, userFiles: ReadonlySet<string>): string[] {
-    return [...st.keys()].filter((p) => this.scope.inScope(p) && !userFiles.has(p)).sort();
+  /** The user's paths: untracked files and directories recorded at begin (or set aside since). */
+  private users(s: GitState): Users {
+    const files = new Set(s.user_files);
+    return { has: (p: string) => files.has(p) || underDir(p, s.user_dirs) };
   }
 
-  /** Paths whose changes the agent must not make: outside the scope, or user files. */
-  private guarded(p: string, userFiles: ReadonlySet<string>): boolean {
-    return !isInternal(p) && (!this.scope.inScope(p) || userFiles.has(p));
+  /**
+   * A submodule (or a nested repository): a directory git lists as one path.
+   * Its content is not ours to commit or restore, so it is never part of a
+   * change: a change to it is set aside like any change outside the scope.
+   */
+  private isGitlink(p: string): boolean {
+    if (p.endsWith('/')) return false;
+    try {
+      return fs.lstatSync(path.join(this.root, p)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /** In-scope paths in the status that the agent may have changed (user files and submodules never count). */
+  private inScopeChanged(st: Status, userFiles: Users): string[] {
+    return [...st.keys()].filter((p) => !p.endsWith('/') && this.scope.inScope(p) && !userFiles.has(p) && !this.isGitlink(p)).sort();
+  }
+
+  /** Paths whose changes the agent must not make: outside the scope, user files, submodules. */
+  private guarded(p: string, userFiles: Users): boolean {
+    return !isInternal(p) && (!this.scope.inScope(p) || userFiles.has(p) || this.isGitlink(p));
   }
 
   private sig(rel: string, xy: string, prev: Sig | undefined): Sig {
@@ -299,7 +376,7 @@ export class GitWorkspace implements Workspace {
     return { xy, hash, ...stat };
   }
 
-  private dirtySigs(st: Status, userFiles: ReadonlySet<string>, prev: Record<string, Sig>): Record<string, Sig> {
+  private dirtySigs(st: Status, userFiles: Users, prev: Record<string, Sig>): Record<string, Sig> {
     const out: Record<string, Sig> = {};
     for (const [p, codes] of st) {
       if (!this.guarded(p, userFiles)) continue;
@@ -317,6 +394,7 @@ export class GitWorkspace implements Workspace {
     }
     const prev = this.load();
     const userFiles = new Set(prev?.user_files ?? []);
+    const userDirs = new Set(prev?.user_dirs ?? []);
 
     const st = await this.status(true);
     const blocked = [...st]
@@ -341,10 +419,15 @@ export class GitWorkspace implements Workspace {
 
     // Untracked files present now are the user's. On a later begin (a new
     // segment) files the user added since are adopted too: losing one would
-    // be worse than never committing one.
-    const after = await this.status(true);
+    // be worse than never committing one. A folded untracked directory is
+    // the user's as a whole.
     this.mutating();
-    for (const [p, codes] of after) if (codes.includes('??') && !isInternal(p)) userFiles.add(p);
+    const raw = parseStatusV2(await this.git.run(STATUS_ARGS)).status;
+    for (const [p, codes] of raw) {
+      if (!codes.includes('??') || isInternal(p.replace(/\/$/, ''))) continue;
+      if (p.endsWith('/')) userDirs.add(p);
+      else userFiles.add(p);
+    }
     const state: GitState = {
       version: 1,
       mode: 'git',
@@ -352,8 +435,10 @@ export class GitWorkspace implements Workspace {
       started_from: prev?.started_from ?? base,
       base,
       user_files: [...userFiles].sort(),
-      dirty: this.dirtySigs(after, userFiles, prev?.dirty ?? {}),
+      user_dirs: [...userDirs].sort(),
+      dirty: {},
     };
+    state.dirty = this.dirtySigs(await this.unfold(raw, state), this.users(state), prev?.dirty ?? {});
     this.save(state);
     return { base };
   }
@@ -384,27 +469,28 @@ export class GitWorkspace implements Workspace {
     this.fresh();
     const s = this.state();
     await this.assertOnBranch();
-    return this.inScopeChanged(await this.status(), new Set(s.user_files));
+    return this.inScopeChanged(await this.status(), this.users(s));
   }
 
-  async outOfScopeChanges(): Promise<string[]> {
+  async outOfScopeChanges(): Promise<OutsideChange[]> {
     this.fresh();
     return this.outOfScope();
   }
 
-  private async outOfScope(): Promise<string[]> {
+  private async outOfScope(): Promise<OutsideChange[]> {
     const s = this.state();
     await this.assertOnBranch();
-    const userFiles = new Set(s.user_files);
-    const now = this.dirtySigs(await this.status(), userFiles, s.dirty);
+    const now = this.dirtySigs(await this.status(), this.users(s), s.dirty);
     // Recorded paths that are clean now were changed too (the user's work undone).
     for (const p of Object.keys(s.dirty)) if (!(p in now)) now[p] = this.sig(p, 'clean', s.dirty[p]);
-    const changed: string[] = [];
+    const changed: OutsideChange[] = [];
+    const untracked = (sig: Sig | undefined) => !sig || sig.xy.split(',').every((c) => c === '??');
     for (const [p, cur] of Object.entries(now)) {
       const was = s.dirty[p];
-      if (!was || was.xy !== cur.xy || was.hash !== cur.hash) changed.push(p);
+      if (was && was.xy === cur.xy && was.hash === cur.hash) continue;
+      changed.push({ path: p, kind: untracked(was) && untracked(cur) ? 'created' : 'modified' });
     }
-    return changed.sort();
+    return changed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   async netLinesRemoved(files: readonly string[]): Promise<number> {
@@ -423,16 +509,57 @@ export class GitWorkspace implements Workspace {
     return net;
   }
 
-  async settleOutOfScope(): Promise<string[]> {
-    // The benchmark ran since the last read: look again (once), and answer both questions from that look.
-    this.observed = false;
+  async settleOutOfScope(): Promise<OutsideChange[]> {
+    // The tree may have changed since the last read: look again (once), and
+    // answer this and the in-scope question that follows from that look.
     await this.snapshot(true);
+    this.observed = true;
     const changed = await this.outOfScope();
     if (!changed.length) return [];
     const s = this.state();
-    s.dirty = this.dirtySigs(await this.status(), new Set(s.user_files), s.dirty);
+    // New untracked paths outside the scope are the user's from now on (never committed, never deleted).
+    for (const c of changed) {
+      if (c.kind !== 'created') continue;
+      if (c.path.endsWith('/')) s.user_dirs = [...new Set([...s.user_dirs, c.path])].sort();
+      else if (!this.scope.inScope(c.path)) s.user_files = [...new Set([...s.user_files, c.path])].sort();
+    }
+    s.dirty = this.dirtySigs(await this.status(), this.users(s), s.dirty);
     this.save(s);
     return changed;
+  }
+
+  async capture(paths: string[]): Promise<CaptureResult> {
+    const files: Capture = {};
+    const problems: string[] = [];
+    const regular: string[] = [];
+    for (const rel of [...new Set(paths)].sort()) {
+      const problem = keepProblem(this.root, rel);
+      if (problem) {
+        problems.push(problem);
+        continue;
+      }
+      const abs = path.join(this.root, rel);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(abs);
+      } catch {
+        files[rel] = null;
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        const id = (await this.git.input(['hash-object', '-w', '--no-filters', '--stdin'], fs.readlinkSync(abs))).trim();
+        files[rel] = { id, mode: 0o120000 };
+      } else {
+        regular.push(rel);
+        files[rel] = { id: '', mode: st.mode & 0o111 ? 0o100755 : 0o100644 };
+      }
+    }
+    for (const chunk of batches(regular)) {
+      const ids = (await this.git.run(['hash-object', '-w', '--no-filters', '--', ...chunk])).split('\n').filter(Boolean);
+      if (ids.length !== chunk.length) throw new Error('git hash-object returned fewer ids than paths');
+      chunk.forEach((rel, i) => ((files[rel] as { id: string }).id = ids[i] as string));
+    }
+    return { files, problems };
   }
 
   /** The checked-out ref and the branch's commit in one process (keep needs no status). */
@@ -452,7 +579,7 @@ export class GitWorkspace implements Workspace {
     return (await this.git.run(['commit-tree', ...args], ident)).trim();
   }
 
-  async keep(files: string[], message: string, trailers: Record<string, string>): Promise<string> {
+  async keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture): Promise<string> {
     this.mutating();
     const s = this.state();
     const { ref, sha: old } = await this.headAndRef();
@@ -462,16 +589,19 @@ export class GitWorkspace implements Workspace {
     for (const f of paths) {
       if (!this.scope.inScope(f)) throw new UsageError(`keep: ${f} is outside the scope (or protected); it cannot be committed`);
       if (this.isUserFile(s, f)) throw new UsageError(`keep: ${f} is a user file (untracked when the experiment began); it is never committed`);
+      if (capture && !(f in capture)) throw new UsageError(`keep: ${f} was not measured`);
     }
+    // The index entries of the keep: the measured blobs, else the work tree's bytes now.
+    const entries = capture ? paths.map((p) => indexLine(p, capture[p] ?? null)).join('') : null;
     const body = commitMessage(message, { ...trailers, 'Autoloop-Experiment': trailers['Autoloop-Experiment'] ?? this.exp.slug });
     const index = path.join(this.exp.dir, `.keep-index-${process.pid}-${randomBytes(4).toString('hex')}`);
     const priv = { GIT_INDEX_FILE: index };
     let commit: string;
     try {
       // The private index starts at the best and takes exactly the kept paths
-      // from the work tree (deletions included); nothing else the user staged.
+      // (deletions included); nothing else the user staged.
       await this.git.run(['read-tree', old], priv);
-      for (const chunk of batches(paths)) await this.git.run(['update-index', '--add', '--remove', '--', ...chunk], priv);
+      await this.stage(paths, entries, priv);
       const tree = (await this.git.run(['write-tree'], priv)).trim();
       commit = await this.commitTree(['--no-gpg-sign', tree, '-p', old, '-m', body]);
       crashPoint('git:committed');
@@ -483,22 +613,32 @@ export class GitWorkspace implements Workspace {
       fs.rmSync(index + '.lock', { force: true });
     }
     // Bring the real index in line with the new commit for these paths only.
-    for (const chunk of batches(paths)) await this.git.run(['update-index', '--add', '--remove', '--', ...chunk]);
+    await this.stage(paths, entries, {});
     return commit;
   }
 
-  async revert(): Promise<string[]> {
+  private async stage(paths: string[], entries: string | null, env: Record<string, string>): Promise<void> {
+    if (entries !== null) {
+      if (entries) await this.git.input(['update-index', '-z', '--index-info'], entries, env);
+      return;
+    }
+    for (const chunk of batches(paths)) await this.git.run(['update-index', '--add', '--remove', '--', ...chunk], env);
+  }
+
+  async revert(rescueDir?: string): Promise<string[]> {
     const s = this.state();
     this.mutating();
     await this.snapshot(true);
     await this.assertOnBranch();
     this.sweepStale();
     const st = await this.status();
-    const changed = this.inScopeChanged(st, new Set(s.user_files));
+    const changed = this.inScopeChanged(st, this.users(s));
     if (!changed.length) return [];
     const tracked = await this.inHead(changed);
     const created = changed.filter((p) => !tracked.has(p));
     const restore = changed.filter((p) => tracked.has(p));
+    // Whatever is overwritten or deleted is moved aside first: it may be the user's.
+    if (rescueDir) for (const p of changed) rescueFile(this.root, p, rescueDir);
     // Created first: a created file may stand where a restored directory must go.
     const staged = created.filter((p) => !untrackedOnly(st.get(p) ?? []));
     for (const chunk of batches(staged)) await this.git.run(['update-index', '--force-remove', '--', ...chunk]);
@@ -506,6 +646,41 @@ export class GitWorkspace implements Workspace {
     for (const chunk of batches(restore)) await this.git.run(['checkout', '-q', 'HEAD', '--', ...chunk]);
     this.snap = null;
     return changed;
+  }
+
+  async restoreHead(expected: string, rescueDir?: string): Promise<string> {
+    this.mutating();
+    await this.assertOnBranch();
+    const moved = await this.head();
+    if (moved === expected) return '';
+    if ((await this.revParse(expected)) === null) throw new RefusalError(`the last kept commit ${expected.slice(0, 12)} no longer exists; open a new segment with init-experiment`);
+    const changed = (await this.git.run(['diff', '--name-only', '-z', '--no-renames', expected, moved])).split('\0').filter(Boolean);
+    const dirty = [...(await this.status(true)).keys()].filter((p) => changed.includes(p));
+    this.mutating();
+    if (dirty.length && !rescueDir) throw new RefusalError(`uncommitted changes to ${dirty.slice(0, 3).join(', ')}, which the outside commit touched: commit or stash them, then repair again`);
+    // Uncommitted edits on those paths are moved aside, not lost.
+    for (const p of dirty) if (rescueDir) rescueFile(this.root, p, rescueDir);
+    const saved = `refs/autoloop/moved/${this.exp.slug}/${Date.now().toString(36)}`;
+    await this.git.run(['update-ref', saved, moved]);
+    await this.git.run(['update-ref', '-m', 'autoloop: repair (back to the last keep)', `refs/heads/${this.branch}`, expected, moved]);
+    // Index and work tree back at the kept commit for exactly the paths the outside commit changed.
+    const inExpected = await this.treeHas(expected, changed);
+    const gone = changed.filter((p) => !inExpected.has(p));
+    for (const chunk of batches(gone)) await this.git.run(['rm', '-q', '--cached', '--ignore-unmatch', '--', ...chunk]);
+    for (const p of gone) removeCreated(this.root, p);
+    const back = changed.filter((p) => inExpected.has(p));
+    for (const chunk of batches(back)) await this.git.run(['checkout', '-q', expected, '--', ...chunk]);
+    return saved;
+  }
+
+  private async treeHas(rev: string, paths: readonly string[]): Promise<Set<string>> {
+    const want = new Set(paths);
+    const found = new Set<string>();
+    for (const chunk of batches(paths)) {
+      const out = await this.git.run(['ls-tree', '-r', '-z', '--name-only', rev, '--', ...chunk]);
+      for (const p of out.split('\0')) if (want.has(p)) found.add(p);
+    }
+    return found;
   }
 
   async findKeep(runId: string): Promise<string | null> {
@@ -529,7 +704,7 @@ export class GitWorkspace implements Workspace {
     const s = this.state();
     await this.assertOnBranch();
     const st = await this.status();
-    const changed = this.inScopeChanged(st, new Set(s.user_files));
+    const changed = this.inScopeChanged(st, this.users(s));
     if (!changed.length) return '';
     const tracked = await this.inHead(changed);
     const tag = (p: string) => (!fs.existsSync(path.join(this.root, p)) && tracked.has(p) ? 'D' : tracked.has(p) ? 'M' : 'A');
@@ -547,14 +722,24 @@ export class GitWorkspace implements Workspace {
   }
 }
 
+interface Users {
+  has(p: string): boolean;
+}
+
+/** One `update-index -z --index-info` record: the measured blob, or a removal. */
+function indexLine(p: string, f: { id: string; mode: number } | null): string {
+  return f ? `${f.mode.toString(8)} ${f.id}\t${p}\0` : `0 ${ZERO}\t${p}\0`;
+}
+
 /** Trailer keys are tokens; values one line. */
 function commitMessage(message: string, trailers: Record<string, string>): string {
   const lines: string[] = [];
   for (const [k, v] of Object.entries(trailers)) {
     if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(k)) throw new UsageError(`keep: bad trailer name ${JSON.stringify(k)}`);
-    lines.push(`${k}: ${v.replace(/\s*[\r\n]+\s*/g, ' ').trim()}`);
+    lines.push(`${k}: ${sanitizeLine(v).replace(/\s+/g, ' ').trim()}`);
   }
-  const text = message.trim() || 'autoloop: keep';
+  // A description is the model's text: no escape sequence goes into the history (git log prints it raw).
+  const text = sanitize(message).trim() || 'autoloop: keep';
   return lines.length ? `${text}\n\n${lines.join('\n')}\n` : `${text}\n`;
 }
 

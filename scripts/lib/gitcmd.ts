@@ -19,14 +19,55 @@ export interface GitResult {
   stderr: string;
 }
 
-/** Options every engine git command runs with. */
-const CONFIG = ['-c', 'core.quotepath=false', '-c', 'core.hooksPath=/dev/null'];
+/**
+ * Options every engine git command runs with: paths raw, and nothing of the
+ * user's that runs a program or waits on one (hooks, fsmonitor, submodule
+ * recursion). Content filters are switched off per driver (filterConfig).
+ */
+const CONFIG = [
+  '-c', 'core.quotepath=false',
+  '-c', 'core.hooksPath=/dev/null',
+  '-c', 'core.fsmonitor=false',
+  '-c', 'submodule.recurse=false',
+  '-c', 'diff.external=',
+];
 /** Plain variables git would use to start an editor, a pager or a password prompt. */
 const INTERACTIVE = new Set(['EDITOR', 'VISUAL', 'PAGER', 'SSH_ASKPASS', 'PREFIX']);
 const MAX_BUFFER = 256 * 1024 * 1024;
 
-export function gitArgs(args: readonly string[]): string[] {
-  return [...CONFIG, ...args];
+/** Filter drivers (LFS, git-crypt, …) named in the config of a repository, per cwd. */
+const filterCache = new Map<string, string[]>();
+
+/**
+ * Every configured filter driver switched off: the engine hashes, commits and
+ * restores the bytes as they are in the work tree, so a filter whose program
+ * is missing (LFS without git-lfs) or fails can never block or change a keep.
+ */
+export function filterConfig(cwd: string): string[] {
+  let drivers = filterCache.get(cwd);
+  if (!drivers) {
+    drivers = [];
+    try {
+      const out = execFileSync('git', [...CONFIG, 'config', '--name-only', '-z', '--get-regexp', '^filter\\.'], {
+        cwd,
+        env: gitEnv(),
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      for (const name of out.split('\0')) {
+        const m = /^filter\.(.+)\.[^.]+$/s.exec(name.trim());
+        if (m?.[1] && !drivers.includes(m[1])) drivers.push(m[1]);
+      }
+    } catch {
+      // exit 1: no filter configured (or not a repository yet)
+    }
+    filterCache.set(cwd, drivers);
+  }
+  return drivers.flatMap((d) => ['-c', `filter.${d}.clean=`, '-c', `filter.${d}.smudge=`, '-c', `filter.${d}.process=`, '-c', `filter.${d}.required=false`]);
+}
+
+export function gitArgs(args: readonly string[], cwd?: string): string[] {
+  return [...CONFIG, ...(cwd ? filterConfig(cwd) : []), ...args];
 }
 
 /** The environment of an engine git command: the user's, sanitised, plus `extra` (ours, e.g. GIT_INDEX_FILE). */
@@ -43,10 +84,22 @@ export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 export function gitTry(cwd: string, args: readonly string[], extra: Record<string, string> = {}): Promise<GitResult> {
   countIo('git');
   return new Promise((resolve) => {
-    execFile('git', gitArgs(args), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile('git', gitArgs(args, cwd), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
       resolve({ code, stdout, stderr: stderr || (err && code === 127 ? err.message : '') });
     });
+  });
+}
+
+/** Run git with `input` on its stdin; never throws for a non-zero exit. */
+export function gitWithInput(cwd: string, args: readonly string[], input: string, extra: Record<string, string> = {}): Promise<GitResult> {
+  return new Promise((resolve) => {
+    const child = execFile('git', gitArgs(args, cwd), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
+      resolve({ code, stdout, stderr: stderr || (err && code === 127 ? err.message : '') });
+    });
+    child.stdin?.on('error', () => undefined); // git may exit before reading everything
+    child.stdin?.end(input);
   });
 }
 
@@ -54,7 +107,7 @@ export function gitTry(cwd: string, args: readonly string[], extra: Record<strin
 export function gitSyncOrNull(cwd: string, args: readonly string[]): string | null {
   countIo('git');
   try {
-    return execFileSync('git', gitArgs(args), { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: MAX_BUFFER });
+    return execFileSync('git', gitArgs(args, cwd), { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: MAX_BUFFER });
   } catch {
     return null;
   }

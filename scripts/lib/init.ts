@@ -4,8 +4,12 @@ import YAML from 'yaml';
 import type { Config } from './schema.ts';
 import { saveConfig } from './config.ts';
 import { experimentPaths, rel, runId } from './paths.ts';
-import { append, currentTermination, event, openExperiment, publishActive } from './experiment.ts';
-import { acquireLock } from './lock.ts';
+import { append, currentTermination, event, openExperiment, publishActive, refresh, type Experiment } from './experiment.ts';
+import { emptyState } from './reduce.ts';
+import { acquireRepoLock } from './lock.ts';
+import { finishInit, markInit, recoverInit, stagedPaths } from './init-journal.ts';
+import { recordEnv } from './bench-env.ts';
+import { crashPoint } from './faults.ts';
 import { openWorkspace } from './workspace.ts';
 import { evaluationInScope, fingerprint, resolveJudges, saveJudges } from './integrity.ts';
 import { sourceMetrics } from './sources/index.ts';
@@ -64,18 +68,26 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
   assertMetricsSourced(config);
   const slug = config.name;
   const paths = experimentPaths(root, slug);
-  fs.mkdirSync(paths.dir, { recursive: true });
-  // Hold the lock before the config changes: a run in flight must not see a new config.
-  const lock = acquireLock(paths.lock, 'init-experiment');
+  // Hold the repository's lock before anything changes: a run in flight (of
+  // any experiment) must not see a new config or a branch switched under it.
+  const lock = acquireRepoLock(paths.lock, 'init-experiment');
+  const fresh = !fs.existsSync(paths.ledger);
   try {
-    saveConfig(paths.config, config);
-    const exp = openExperiment(root, slug);
+    fs.mkdirSync(paths.dir, { recursive: true });
+    recoverInit(paths);
+    const exp = fs.existsSync(paths.config) ? openExperiment(root, slug) : freshExperiment(root, paths, config);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     const ws = await openWorkspace(root, paths, config);
     const { base } = await ws.begin();
     const { protect, mutable } = resolveJudges(root, config);
-    saveJudges(root, paths.judges, protect);
     const segment = exp.state.segment + 1;
+    // Everything new is staged beside the current files; the config line is the commit point.
+    saveJudges(root, paths.judges, protect, { staged: true });
+    crashPoint('init:after-judges');
+    saveConfig(stagedPaths(paths).config, config);
+    recordEnv(paths, segment, process.env, stagedPaths(paths).env);
+    markInit(paths, segment);
+    crashPoint('init:before-ledger');
     append(exp, {
       type: 'config',
       ts: nowIso(),
@@ -85,6 +97,9 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
       base,
       reason: opts.reason ?? (segment === 1 ? 'init' : 'new segment'),
     });
+    crashPoint('init:after-ledger');
+    finishInit(paths);
+    exp.config = config;
     if (!fs.existsSync(paths.notes)) {
       const body = (opts.notes ?? NOTES_BODY).replace('{goal}', config.goal || '(state the goal here)');
       writeFileAtomic(paths.notes, withFrontmatter(body, { experiment: slug, metric: config.metric, direction: config.direction, created: nowIso() }));
@@ -107,9 +122,20 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
         ? [`${evalInScope.join(', ')} look${evalInScope.length === 1 ? 's' : ''} like evaluation code and ${evalInScope.length === 1 ? 'is' : 'are'} in the scope: the loop could change how it is graded; narrow --scope or --protect ${evalInScope.length === 1 ? 'it' : 'them'}`]
         : [],
     };
+  } catch (e) {
+    // A new experiment that did not open leaves nothing whose name would then be taken.
+    if (fresh && !fs.existsSync(paths.ledger)) fs.rmSync(paths.dir, { recursive: true, force: true });
+    throw e;
   } finally {
     lock.release();
   }
+}
+
+/** A new experiment, before its config.yaml exists (it is written at the commit point). */
+function freshExperiment(root: string, paths: ReturnType<typeof experimentPaths>, config: Config): Experiment {
+  const exp: Experiment = { root, paths, config, state: emptyState(), warnings: [] };
+  refresh(exp);
+  return exp;
 }
 
 /** notes.md opens with a YAML header naming its experiment (for people and grep; the engine never reads it back). */

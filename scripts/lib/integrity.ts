@@ -241,7 +241,17 @@ function safeJoin(base: string, rel: string): string | null {
   return n === null ? null : path.join(base, n);
 }
 
-export function saveJudges(root: string, judgesDir: string, files: string[]): void {
+/** Where a staged (not yet committed) judges manifest waits for its segment's config line. */
+export function stagedManifestPath(judgesDir: string): string {
+  return path.join(judgesDir, 'manifest.next.json');
+}
+
+/**
+ * Copy the protected files. `staged`: write manifest.next.json and keep the
+ * current manifest and its copies, so that a killed init leaves the previous
+ * segment's judges whole (commitJudges / dropStagedJudges finish the job).
+ */
+export function saveJudges(root: string, judgesDir: string, files: string[], opts: { staged?: boolean } = {}): void {
   const dir = `files-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const manifest: JudgesManifest = { version: 1, dir, files: {} };
   for (const f of [...new Set(files)].sort()) {
@@ -261,9 +271,38 @@ export function saveJudges(root: string, judgesDir: string, files: string[]): vo
     writeFileAtomic(dst, data);
     manifest.files[f] = { sha256: sha256(data), mode };
   }
+  if (opts.staged) {
+    writeJsonAtomic(stagedManifestPath(judgesDir), manifest);
+    return;
+  }
   const old = readManifest(judgesDir);
   writeJsonAtomic(manifestPath(judgesDir), manifest);
   if (old && old.dir !== dir) fs.rmSync(path.join(judgesDir, old.dir), { recursive: true, force: true });
+}
+
+/** The staged manifest becomes the judges' (its segment's config line is in the ledger). */
+export function commitJudges(judgesDir: string): void {
+  const staged = JudgesManifest.safeParse(readJsonOrNull(stagedManifestPath(judgesDir)));
+  if (!staged.success) return;
+  const old = readManifest(judgesDir);
+  fs.renameSync(stagedManifestPath(judgesDir), manifestPath(judgesDir));
+  if (old && old.dir !== staged.data.dir) fs.rmSync(path.join(judgesDir, old.dir), { recursive: true, force: true });
+}
+
+/** A staged manifest whose segment never opened goes, with its copies. */
+export function dropStagedJudges(judgesDir: string): void {
+  const staged = JudgesManifest.safeParse(readJsonOrNull(stagedManifestPath(judgesDir)));
+  const current = readManifest(judgesDir);
+  if (staged.success && staged.data.dir !== current?.dir) fs.rmSync(path.join(judgesDir, staged.data.dir), { recursive: true, force: true });
+  fs.rmSync(stagedManifestPath(judgesDir), { force: true });
+  // Copies of a save killed before its manifest was written.
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(judgesDir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith('files-') && n !== current?.dir) fs.rmSync(path.join(judgesDir, n), { recursive: true, force: true });
 }
 
 export function restoreJudges(root: string, judgesDir: string, files: string[]): string[] {

@@ -1,4 +1,6 @@
-// One engine call at a time per experiment. The lock is a file created with
+// One engine mutation at a time per repository (.autoloop/lock): a second
+// experiment's init must not switch the branch under a running benchmark. The
+// lock is a file created with
 // O_EXCL that names its owner; a lock whose process is gone is taken over.
 // Taking over moves the stale file aside first and checks that what moved is
 // the very file judged stale, so two racing takers cannot both win.
@@ -109,7 +111,7 @@ export function acquireLock(lockFile: string, owner: string): Lock {
     const info = parseInfo(seen.raw);
     if (info) {
       if (pidAlive(info.pid, info.proc_start)) {
-        throw new RefusalError(`another autoloop command (${info.owner}, pid ${info.pid}) is running on this experiment`);
+        throw new RefusalError(`another autoloop command (${info.owner}, pid ${info.pid}) is running in this repository`);
       }
     } else if (Date.now() - seen.mtimeMs < TORN_GRACE_MS) {
       sleepSync(20); // probably created a moment ago and not yet written
@@ -151,6 +153,47 @@ function makeLock(lockFile: string, token: string, tookOver: { pid: number } | n
       const seen = look(lockFile);
       // Only our own lock: after a takeover the file may belong to someone else.
       if (seen && parseInfo(seen.raw)?.token === token) fs.rmSync(lockFile, { force: true });
+    },
+  };
+}
+
+/** Held by this process: nested acquisitions (chain → init) share it. */
+const held = new Map<string, { lock: Lock; depth: number }>();
+
+/**
+ * The repository's lock, re-entrant within one process: chain holds it and
+ * calls init, which takes it again without waiting on itself.
+ */
+export function acquireRepoLock(lockFile: string, owner: string): Lock {
+  const mine = held.get(lockFile);
+  if (mine) {
+    mine.depth++;
+    let released = false;
+    return {
+      tookOver: null,
+      release() {
+        if (released) return;
+        released = true;
+        if (--mine.depth === 0) {
+          held.delete(lockFile);
+          mine.lock.release();
+        }
+      },
+    };
+  }
+  const lock = acquireLock(lockFile, owner);
+  const entry = { lock, depth: 1 };
+  held.set(lockFile, entry);
+  let released = false;
+  return {
+    tookOver: lock.tookOver,
+    release() {
+      if (released) return;
+      released = true;
+      if (--entry.depth === 0) {
+        held.delete(lockFile);
+        lock.release();
+      }
     },
   };
 }

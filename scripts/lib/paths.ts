@@ -11,6 +11,7 @@ export interface RepoPaths {
   session: string; // the hooks' own file: owning session, Stop-hook counters
   chain: string; // chain budget and trail (chains)
   experiments: string;
+  lock: string; // one engine mutation at a time in this repository
 }
 
 export function repoPaths(root: string): RepoPaths {
@@ -22,6 +23,7 @@ export function repoPaths(root: string): RepoPaths {
     session: path.join(dir, 'session.json'),
     chain: path.join(dir, 'chain.json'),
     experiments: path.join(dir, 'experiments'),
+    lock: path.join(dir, 'lock'),
   };
 }
 
@@ -34,7 +36,7 @@ export interface ExperimentPaths {
   notes: string; // program.md (living notes, frontmatter)
   ideas: string; // ideas.md (backlog)
   runs: string; // runs/<run_id>/{output.log,result.json}
-  lock: string;
+  lock: string; // the repository's lock (.autoloop/lock), shared by every experiment
   unclean: string; // present while processes of a run survive
   judges: string; // copies of the protected files as fingerprinted
   snapshot: string; // snapshot mode: the best's in-scope files
@@ -53,7 +55,7 @@ export function experimentPaths(root: string, slug: string): ExperimentPaths {
     notes: path.join(dir, 'program.md'),
     ideas: path.join(dir, 'ideas.md'),
     runs: path.join(dir, 'runs'),
-    lock: path.join(dir, 'lock'),
+    lock: repoPaths(root).lock,
     unclean: path.join(dir, 'unclean.json'),
     judges: path.join(dir, 'judges'),
     snapshot: path.join(dir, 'snapshot'),

@@ -2,7 +2,7 @@
 // give the same state, so state.json is only a cache that can be rebuilt from
 // the ledger at any time (and is, when it is missing or does not parse).
 import { z } from 'zod';
-import type { Config, LedgerLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook } from './schema.ts';
+import type { Config, LedgerLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook, MeasuredContent } from './schema.ts';
 import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
 import { baselineMetricSamples, learnFromLine } from './noise-state.ts';
 import { advanceHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
@@ -62,12 +62,33 @@ export interface State {
   health_history: HealthChange[];
   stopped: boolean;
   /** A result whose commit or revert has not been confirmed by an event yet. */
-  pending: { run_id: string; action: 'commit' | 'revert'; files: string[]; primary: number | null } | null;
+  pending: Pending | null;
   recent: RecentRun[];
   last_ts: string | null;
   terminated_event: TerminatedBy | null;
   /** Relaunches by the supervisor (up): how many, and the last one (absent in caches written before it existed). */
   relaunches?: { count: number; last_ts: string; cause: string; wait_s: number } | null;
+}
+
+/** What a keep replaced, so that a keep that cannot be committed is undone (keep_failed). */
+export interface BestBefore {
+  best: number | null;
+  best_run: string | null;
+  best_samples: number[];
+  best_metrics: Record<string, number>;
+  baseline: number | null;
+  baseline_run: string | null;
+  runs_since_improvement: number;
+}
+
+export interface Pending {
+  run_id: string;
+  action: 'commit' | 'revert';
+  files: string[];
+  primary: number | null;
+  /** The measured content a keep commits (absent on lines written before it was recorded). */
+  content?: MeasuredContent;
+  before?: BestBefore;
 }
 
 // state.json is read back through this schema; anything that does not match
@@ -167,6 +188,15 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       s.model = learnFromLine(s.model, line, cfg, calibrating);
       if (line.verdict === 'keep' && s.baseline === null) s.baseline_metrics = baselineMetricSamples(line);
       if (line.verdict === 'keep') {
+        const before: BestBefore = {
+          best: s.best,
+          best_run: s.best_run,
+          best_samples: s.best_samples,
+          best_metrics: s.best_metrics,
+          baseline: s.baseline,
+          baseline_run: s.baseline_run,
+          runs_since_improvement: s.runs_since_improvement,
+        };
         s.best = line.primary;
         s.best_run = line.run_id;
         s.best_samples = [...line.samples];
@@ -176,7 +206,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           s.baseline_run = line.run_id;
         }
         s.runs_since_improvement = 0;
-        s.pending = { run_id: line.run_id, action: 'commit', files: line.files, primary: line.primary };
+        s.pending = { run_id: line.run_id, action: 'commit', files: line.files, primary: line.primary, before, ...(line.content ? { content: line.content } : {}) };
       } else {
         if (line.rebaseline && line.status === 'ok' && line.primary !== null) {
           // The unchanged best was measured again: trust the fresh samples.
@@ -216,6 +246,9 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
         case 'reverted':
           if (s.pending?.run_id === line.run_id) s.pending = null;
           break;
+        case 'keep_failed':
+          undoKeep(s, line.run_id, typeof line.data.reason === 'string' ? line.data.reason : 'the keep could not be committed');
+          break;
         case 'stop': {
           s.stopped = true;
           const before = s.health;
@@ -247,6 +280,22 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       return s;
     }
   }
+}
+
+/** A keep that could not be committed counts as not kept: the best is what it was, the tree is to be reverted. */
+function undoKeep(s: State, runId: string | undefined, reason: string): void {
+  const p = s.pending;
+  if (!p || p.run_id !== runId || p.action !== 'commit') return;
+  if (p.before) Object.assign(s, p.before);
+  s.counts.keep = Math.max(0, s.counts.keep - 1);
+  s.counts.invalid++;
+  s.runs_since_improvement++;
+  const r = s.recent.find((x) => x.run_id === runId);
+  if (r) {
+    r.verdict = 'invalid';
+    r.reason = `keep failed: ${reason}`;
+  }
+  s.pending = { run_id: p.run_id, action: 'revert', files: p.files, primary: p.primary };
 }
 
 /** Fold lines into a copy of the state (one copy per call, not per line: a 10,000-run rebuild stays linear). */

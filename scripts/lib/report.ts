@@ -16,6 +16,7 @@ import { bestArtifactsLine } from './artifacts.ts';
 import { formatChange, formatSignedPct, signedDelta, SIGN_LEGEND } from './signs.ts';
 import { bestGuardrailChecks } from './judge-run.ts';
 import type { GuardrailCheck } from './guardrails.ts';
+import { sanitize } from './sanitize.ts';
 
 export interface KeptChange {
   run_id: string;
@@ -276,7 +277,8 @@ export function renderMarkdown(r: ReportData): string {
     out.push(`- ${h.run_id ?? 'user'}: ${h.health}${h.playbook ? ` (playbook ${h.playbook})` : ''}: ${clip(h.reason, 120)}`);
   }
   if (r.warnings.length) out.push('', `Ledger warnings: ${r.warnings.length} (${clip(r.warnings[0] ?? '', 120)})`);
-  return out.join('\n') + '\n';
+  // Goals and descriptions come from people and models: no escape sequence reaches the page or a terminal.
+  return sanitize(out.join('\n')) + '\n';
 }
 
 export function reportHash(markdown: string): string {

@@ -10,7 +10,11 @@ import { METRIC_NAME, RUN_ID, SLUG } from './patterns.ts';
 export { METRIC_NAME, RUN_ID, SLUG };
 
 export const Slug = z.string().regex(SLUG, 'must be lower-case letters, digits and dashes (max 63)');
-export const MetricName = z.string().regex(METRIC_NAME, 'must be letters, digits, _ . - or µ');
+export const MetricName = z
+  .string()
+  .regex(METRIC_NAME, 'must be letters, digits, _ . - or µ')
+  // A metric a benchmark can never report would leave every run invalid.
+  .refine((n) => !['__proto__', 'constructor', 'prototype'].includes(n), 'is a reserved name (choose another)');
 export const Direction = z.enum(['lower', 'higher']);
 export type Direction = z.infer<typeof Direction>;
 
@@ -245,6 +249,16 @@ export const Evidence = z.object({
   sha256: z.string(),
 });
 export type Evidence = z.infer<typeof Evidence>;
+/**
+ * The in-scope content a run measured: each changed path's content id (git
+ * blob id, or sha256 in snapshot mode) and mode (null = deleted), and a digest
+ * over all of it. A keep commits exactly this content.
+ */
+export const MeasuredContent = z.object({
+  digest: z.string(),
+  files: z.record(z.string(), z.object({ id: z.string(), mode: z.number().int() }).nullable()),
+});
+export type MeasuredContent = z.infer<typeof MeasuredContent>;
 
 export const ResultLine = z.object({
   type: z.literal('result'),
@@ -279,6 +293,8 @@ export const ResultLine = z.object({
   gates: z.array(GateRun).default([]),
   /** Kept as an improvement or as a simplification (a tie that removed lines). */
   kind: z.enum(['improved', 'simplification', 'none']).default('none'),
+  /** What was measured (what a keep commits, even when completed after a crash). */
+  content: MeasuredContent.optional(),
 });
 export type ResultLine = z.infer<typeof ResultLine>;
 
@@ -301,6 +317,10 @@ export const EventName = z.enum([
   'candidate_opened', // a candidate worktree was created: data.candidate, data.base
   'candidate_closed', // a candidate ended without a result of its own: data.candidate, data.reason
   'rebased', // a candidate's change was moved onto a newer best: data.candidate, data.onto
+  'keep_failed', // a keep could not be committed: the run counts as not kept, the tree is reverted (data.reason)
+  'outside_change', // files outside the scope changed between runs, not by a run: set aside (data.files)
+  'tamper', // the judge or the engine's state changed while the code under test ran (data.what)
+  'branch_moved', // the experiment branch moved outside the engine; repair put it back (data.from, data.to, data.saved)
 ]);
 export type EventName = z.infer<typeof EventName>;
 
@@ -320,7 +340,7 @@ export type LedgerLine = z.infer<typeof LedgerLine>;
 /** runs/<id>/result.json: what run-experiment measured, before log-experiment acts on it. */
 /** runners/types.ts RunHandle, as stored in result.json and unclean.json. */
 export const RunHandle = z.discriminatedUnion('runner', [
-  z.object({ runner: z.literal('local'), pgid: z.number().int(), start: z.string().nullable() }),
+  z.object({ runner: z.literal('local'), pgid: z.number().int(), start: z.string().nullable(), token: z.string().optional() }),
   z.object({ runner: z.literal('slurm'), job_id: z.string() }),
 ]);
 
@@ -369,6 +389,12 @@ export const RunRecord = z.object({
   gates: z.array(GateRun).default([]),
   /** Soft gates that failed (or printed a number past their threshold): they block a keep. */
   soft_failures: z.array(z.string()).default([]),
+  /** Their content as measured (checked again after the benchmark, the checks, and at log time). */
+  content: MeasuredContent.nullable().default(null),
+  /** The judges' fingerprints when the run started (checked again after the benchmark and the checks). */
+  judges: Fingerprints.nullable().default(null),
+  /** How the run's processes were contained (runners/containment.ts). */
+  containment: z.string().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 

@@ -58,11 +58,13 @@ function compile(patterns: readonly string[], emptyMeansAll: boolean): Compiled 
   const pos = positive.length ? picomatch(positive, opts) : null;
   const negm = negative.length ? picomatch(negative, opts) : null;
   const all = pos === null && emptyMeansAll;
-  const match = (rel: string): boolean => {
+  const match = (raw: string): boolean => {
+    // Glob regexes use `.`, which stops at a line break: a file name holding one is matched as if it held another character.
+    const rel = raw.replace(/[\n\r\u2028\u2029]/g, '\u0001');
     if (negm && negm(rel)) return false;
     if (all) return true;
     // Exact names first: a file called `a[1].ts` must match itself even though it reads as a glob.
-    return literal.has(rel) || (pos !== null && pos(rel));
+    return literal.has(raw) || (pos !== null && pos(rel));
   };
   const bases = all ? [''] : baseDirs(positive);
   return { match, bases };

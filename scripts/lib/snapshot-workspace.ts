@@ -17,7 +17,20 @@ import { compileScope, listFiles, type Scope } from './scope.ts';
 import { canonicalJson, resolveProtected, sha256, sha256File } from './integrity.ts';
 import { pidAlive } from './procs.ts';
 import { crashPoint } from './faults.ts';
-import { boundText, fileDiff, lineCount, readForDiff, removeCreated, workspaceFile, type Workspace } from './workspace-base.ts';
+import {
+  boundText,
+  fileDiff,
+  keepProblem,
+  lineCount,
+  readForDiff,
+  removeCreated,
+  rescueFile,
+  workspaceFile,
+  type Capture,
+  type CaptureResult,
+  type OutsideChange,
+  type Workspace,
+} from './workspace-base.ts';
 
 const Entry = z.object({
   sha256: z.string(),
@@ -39,6 +52,12 @@ const SnapState = z.object({
   current: z.string(),
   base: z.string(),
   keeps: z.array(z.object({ run: z.string(), id: z.string(), ts: z.string() })),
+  /**
+   * Files outside the scope as they were at begin (or the last settle): their
+   * stat, whose ctime no process can set back. Without git this is how a
+   * change to a script the benchmark sources is noticed.
+   */
+  outside: z.record(z.string(), z.tuple([z.number(), z.number(), z.number()])).default({}),
 });
 type SnapState = z.infer<typeof SnapState>;
 
@@ -225,7 +244,7 @@ export class SnapshotWorkspace implements Workspace {
       // A new segment starts from the tree as it is (there is no commit to ask for).
       id = this.build(new Set(live.keys()), {}, null);
     }
-    const state: SnapState = { version: 1, mode: 'snapshot', current: id, base: id, keeps: prev?.keeps ?? [] };
+    const state: SnapState = { version: 1, mode: 'snapshot', current: id, base: id, keeps: prev?.keeps ?? [], outside: this.outsideNow() };
     writeJsonAtomic(workspaceFile(this.exp), state);
     this.gc(id);
     return { base: id };
@@ -244,21 +263,82 @@ export class SnapshotWorkspace implements Workspace {
     return this.diff(this.manifest(s.current), this.scan());
   }
 
-  async outOfScopeChanges(): Promise<string[]> {
-    return [];
+  /** Files outside the scope now: path → [size, mtime, ctime]. */
+  private outsideNow(): Record<string, [number, number, number]> {
+    const out: Record<string, [number, number, number]> = {};
+    for (const rel of listFiles(this.root, [''], (r) => !this.scope.inScope(r))) {
+      try {
+        const st = fs.lstatSync(path.join(this.root, rel));
+        out[rel] = [st.size, st.mtimeMs, st.ctimeMs];
+      } catch {
+        // vanished while we looked
+      }
+    }
+    return out;
   }
 
-  async settleOutOfScope(): Promise<string[]> {
-    return [];
+  async outOfScopeChanges(): Promise<OutsideChange[]> {
+    const was = this.state().outside;
+    const now = this.outsideNow();
+    const changed: OutsideChange[] = [];
+    for (const p of new Set([...Object.keys(was), ...Object.keys(now)])) {
+      const a = was[p];
+      const b = now[p];
+      if (a && b && a[0] === b[0] && a[1] === b[1] && a[2] === b[2]) continue;
+      changed.push({ path: p, kind: a ? 'modified' : 'created' });
+    }
+    return changed.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
   }
 
-  async keep(files: string[], message: string, trailers: Record<string, string>): Promise<string> {
+  async settleOutOfScope(): Promise<OutsideChange[]> {
+    const changed = await this.outOfScopeChanges();
+    if (changed.length) writeJsonAtomic(workspaceFile(this.exp), { ...this.state(), outside: this.outsideNow() });
+    return changed;
+  }
+
+  async capture(paths: string[]): Promise<CaptureResult> {
+    const files: Capture = {};
+    const problems: string[] = [];
+    for (const rel of [...new Set(paths)].sort()) {
+      const problem = keepProblem(this.root, rel);
+      if (problem) {
+        problems.push(problem);
+        continue;
+      }
+      const abs = path.join(this.root, rel);
+      try {
+        const st = fs.lstatSync(abs);
+        if (st.isSymbolicLink()) files[rel] = { id: sha256('link:' + fs.readlinkSync(abs)), mode: 0o120000 };
+        else files[rel] = { id: sha256File(abs) ?? '', mode: st.mode & 0o111 ? 0o100755 : 0o100644 };
+      } catch {
+        files[rel] = null;
+      }
+    }
+    return { files, problems };
+  }
+
+  async restoreHead(expected: string, rescueDir?: string): Promise<string> {
+    void rescueDir; // the work tree is left as it is: its in-scope files show up as the next change
+    const s = this.state();
+    if (s.current === expected) return '';
+    this.manifest(expected); // refuses when the kept snapshot is gone
+    writeJsonAtomic(workspaceFile(this.exp), { ...s, current: expected });
+    return s.current;
+  }
+
+  async keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture): Promise<string> {
     void message; // snapshots carry no message; the ledger has the description
     const s = this.state();
     this.gc(s.current);
     const paths = [...new Set(files)].sort();
     for (const f of paths) {
       if (!this.scope.inScope(f)) throw new UsageError(`keep: ${f} is outside the scope (or protected); it cannot be kept`);
+    }
+    if (capture) {
+      // Without an object store the measured bytes are the work tree's: they must still be there.
+      const now = (await this.capture(paths)).files;
+      const drift = paths.filter((p) => JSON.stringify(now[p] ?? null) !== JSON.stringify(capture[p] ?? null));
+      if (drift.length) throw new RefusalError(`${drift[0]} is no longer what was measured`);
     }
     const m = this.manifest(s.current);
     const taken = new Set(paths);
@@ -273,13 +353,14 @@ export class SnapshotWorkspace implements Workspace {
     return id;
   }
 
-  async revert(): Promise<string[]> {
+  async revert(rescueDir?: string): Promise<string[]> {
     const s = this.state();
     this.gc(s.current);
     const m = this.manifest(s.current);
     const changed = this.diff(m, this.scan());
     const created = changed.filter((p) => !m.files[p]);
     const restore = changed.filter((p) => m.files[p]);
+    if (rescueDir) for (const p of changed) rescueFile(this.root, p, rescueDir);
     // Created first: a created file may stand where a restored directory must go.
     for (const p of created) removeCreated(this.root, p);
     for (const p of restore) this.restoreOne(s.current, p, m.files[p] as Entry);

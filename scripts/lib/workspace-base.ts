@@ -6,6 +6,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ExperimentPaths } from './paths.ts';
 
+/** One in-scope path as measured: its content id (git blob id / sha256) and mode; null = deleted. */
+export interface CapturedFile {
+  id: string;
+  mode: number;
+}
+export type Capture = Record<string, CapturedFile | null>;
+
+export interface CaptureResult {
+  files: Capture;
+  /** Paths that cannot be kept as measured (a submodule, a symlink leaving the repository…), with why. */
+  problems: string[];
+}
+
+/**
+ * A change outside the scope: `modified` a tracked file (git) or a file that
+ * existed at begin (snapshot); `created` an untracked path that appeared or changed.
+ */
+export interface OutsideChange {
+  path: string;
+  kind: 'modified' | 'created';
+}
+
 export interface Workspace {
   mode: 'git' | 'snapshot';
   /**
@@ -26,18 +48,35 @@ export interface Workspace {
   observe(): Promise<void>;
   /** In-scope files that differ from the best (modified, deleted, created; user files excluded). Sorted. */
   changedInScope(): Promise<string[]>;
-  /** Out-of-scope paths changed since begin() beyond the user's recorded work in progress (git only). Sorted. */
-  outOfScopeChanges(): Promise<string[]>;
+  /** Out-of-scope paths changed since the reference (begin, or the last settle), sorted by path. */
+  outOfScopeChanges(): Promise<OutsideChange[]>;
   /**
    * Make the current out-of-scope state the new reference for outOfScopeChanges()
-   * (call it after the benchmark ran, so files the benchmark itself writes do not
-   * invalidate the next run). Returns the paths that changed. git only.
+   * (after the benchmark ran, and when an outside change is set aside). Returns what changed.
    */
-  settleOutOfScope(): Promise<string[]>;
-  /** Commit exactly these in-scope files with the trailers. Returns the new commit sha / snapshot id. */
-  keep(files: string[], message: string, trailers: Record<string, string>): Promise<string>;
-  /** Restore in-scope files to the best and delete in-scope files the change created. Idempotent. */
-  revert(): Promise<string[]>;
+  settleOutOfScope(): Promise<OutsideChange[]>;
+  /**
+   * The content of these in-scope paths now (git: blobs written to the object
+   * store, so a later keep commits exactly these bytes).
+   */
+  capture(paths: string[]): Promise<CaptureResult>;
+  /**
+   * Commit exactly these in-scope files with the trailers. With `capture`, the
+   * content committed is the captured one (git) or must still be it (snapshot).
+   * Returns the new commit sha / snapshot id.
+   */
+  keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture): Promise<string>;
+  /**
+   * Restore in-scope files to the best and delete in-scope files the change
+   * created. Idempotent. With `rescueDir`, every file overwritten or deleted
+   * is moved there first (nothing is lost).
+   */
+  revert(rescueDir?: string): Promise<string[]>;
+  /**
+   * Put the best back at `expected` (after a commit or reset made outside the engine); returns where the
+   * moved head was saved. Uncommitted edits on the paths it restores go to `rescueDir` (else: refused).
+   */
+  restoreHead(expected: string, rescueDir?: string): Promise<string>;
   /** The keep recorded for a run (commit sha / snapshot id), or null. */
   findKeep(runId: string): Promise<string | null>;
   /** Unified diff of the in-scope changes against the best, ≤ 4 KB; '' when none. */
@@ -55,6 +94,60 @@ export function lineCount(b: Buffer | null): number {
 /** <exp.dir>/workspace.json: what the workspace must remember between calls. */
 export function workspaceFile(exp: ExperimentPaths): string {
   return path.join(exp.dir, 'workspace.json');
+}
+
+/** Move a file (or symlink) to dir/rel before the engine overwrites or deletes it; a copy across filesystems. */
+export function rescueFile(root: string, rel: string, dir: string): boolean {
+  const abs = path.join(root, rel);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(abs);
+  } catch {
+    return false;
+  }
+  if (st.isDirectory()) return false;
+  const dst = path.join(dir, rel);
+  fs.mkdirSync(path.dirname(dst), { recursive: true });
+  try {
+    fs.renameSync(abs, dst);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(abs), dst);
+    else fs.copyFileSync(abs, dst);
+  }
+  return true;
+}
+
+/** Why a captured path cannot be kept as it was measured, or null. */
+export function keepProblem(root: string, rel: string): string | null {
+  const abs = path.join(root, rel);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(abs);
+  } catch {
+    return null; // deleted: a deletion can be kept
+  }
+  if (st.isDirectory()) return `${rel} is a directory in the index (a submodule or a nested repository): autoloop cannot keep changes to it`;
+  if (st.isSymbolicLink()) {
+    const target = path.resolve(path.dirname(abs), fs.readlinkSync(abs));
+    let real = target;
+    try {
+      real = fs.realpathSync(target);
+    } catch {
+      // dangling: judge the literal target
+    }
+    let realRoot = root;
+    try {
+      realRoot = fs.realpathSync(root);
+    } catch {
+      // keep the root as given
+    }
+    const inside = (p: string, r: string) => p === r || p.startsWith(r + path.sep);
+    if (!inside(target, root) || !inside(real, realRoot)) return `${rel} is a symlink to ${fs.readlinkSync(abs)}, outside the repository: what it measures could not be kept`;
+    return null;
+  }
+  if (!st.isFile()) return `${rel} is not a regular file`;
+  return null;
 }
 
 /** Split a path list into argv-sized batches. */

@@ -83,12 +83,12 @@ const text = fs.readFileSync('src/value.txt', 'utf8');
 const value = Number.parseFloat(text);
 if (text.includes('crash')) { console.error('boom: the change broke the program'); process.exit(3); }
 if (text.includes('slow')) {
+  // Pids as the host sees them (/proc/self), also inside the run's PID namespace.
   process.on('SIGTERM', () => {});
-  for (let i = 0; i < 2; i++) {
-    const c = spawn(process.execPath, ['-e', "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)"], { stdio: 'ignore' });
-    fs.appendFileSync('.pids', c.pid + '\\n');
-  }
-  fs.appendFileSync('.pids', process.pid + '\\n');
+  for (let i = 0; i < 2; i++) spawn(process.execPath, ['-e', "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)"], { stdio: 'ignore' });
+  const self = fs.readlinkSync('/proc/self');
+  const kids = fs.readFileSync('/proc/self/task/' + self + '/children', 'utf8').trim().split(' ').filter(Boolean);
+  fs.appendFileSync('.pids', [...kids, self].join('\\n') + '\\n');
   setInterval(() => {}, 1000);
 } else {
   if (text.includes('flood')) { const line = 'x'.repeat(99) + '\\n'; for (let i = 0; i < 500000; i++) process.stdout.write(line); }

@@ -8,20 +8,23 @@ import path from 'node:path';
 import { z } from 'zod';
 import { reached } from '../goal.ts';
 import { CommonFlags } from '../cli.ts';
-import { currentTermination, event, listExperiments, openExperiment, readActive, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { currentTermination, event, listExperiments, openExperiment, readActive, refresh, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { completeChain, recoverChain, writePending } from '../chain-journal.ts';
+import { acquireRepoLock } from '../lock.ts';
+import { crashPoint } from '../faults.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { childGuardrails } from '../chain-guardrails.ts';
 import { openWorkspace } from '../workspace.ts';
 import { initExperiment } from '../init.ts';
 import { configFieldsFromFlags, parseConfig } from '../config.ts';
-import { experimentPaths, rel } from '../paths.ts';
+import { experimentPaths, rel, repoPaths } from '../paths.ts';
 import { Slug, type Config, type Guardrail } from '../schema.ts';
 import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { compileScope } from '../scope.ts';
 import { buildReport, renderMarkdown, reportHash } from '../report.ts';
-import { ChainDecision, DEFAULT_CHAIN_BUDGET, chainBudgetLine, chainStatusIn, loadChainFile, saveChainFile, withLink, type ChainFile } from '../chain.ts';
+import { ChainDecision, DEFAULT_CHAIN_BUDGET, chainBudgetLine, chainStatusIn, loadChainFile, withLink, type ChainFile } from '../chain.ts';
 import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
 import { fmt } from '../summary.ts';
 import { bestArtifacts, putArtifacts, type KeptArtifacts } from '../artifacts.ts';
@@ -214,8 +217,8 @@ interface Started {
   trail: string[];
 }
 
-/** The read-only record of why the follow-up exists. */
-function writeDecision(p: ChainPlan, file: string, d: { position: number; remaining: number; trail: string[]; sha: string; reportFile: string; createdAt: string }): void {
+/** The read-only record of why the follow-up exists, as the text of its file. */
+function decisionText(p: ChainPlan, d: { position: number; remaining: number; trail: string[]; sha: string; reportFile: string; createdAt: string }): string {
   const s = p.parent.state;
   const decision: ChainDecision = ChainDecision.parse({
     version: 1,
@@ -246,9 +249,8 @@ function writeDecision(p: ChainPlan, file: string, d: { position: number; remain
     dropped_guardrails: p.dropped,
     created_at: d.createdAt,
   });
-  writeFileAtomic(file, JSON.stringify(decision, null, 2) + '\n');
-  // Read-only: the reason for a follow-up is a record, not a draft.
-  fs.chmodSync(file, 0o444);
+  // Written read-only (chain-journal.ts): the reason for a follow-up is a record, not a draft.
+  return JSON.stringify(decision, null, 2) + '\n';
 }
 
 async function start(p: ChainPlan): Promise<Started> {
@@ -264,12 +266,22 @@ async function start(p: ChainPlan): Promise<Started> {
   const position = next.link.position;
   const trail = next.chain.trail;
   const childPaths = experimentPaths(root, childSlug);
+  const decisionFile = childPaths.decision;
+  // Everything that completes the follow-up is on disk before it starts (chain-journal.ts).
+  const pending = {
+    parent: parentSlug,
+    child: childSlug,
+    decision: decisionText(p, { position, remaining: Math.max(0, p.budget - next.chain.links.length), trail, sha, reportFile, createdAt: next.link.created_at }),
+    chain_file: next.file,
+    event: { child: childSlug, position, report_sha256: sha, decision: rel(root, decisionFile), guardrails: p.config.guardrails.map((g) => g.metric), dropped_guardrails: p.dropped },
+  };
+  writePending(root, pending);
   let out: Started['out'];
   try {
     out = await initExperiment(root, p.config, { reason: `chain: follow-up of ${parentSlug}` });
   } catch (e) {
     // Nothing was opened: leave no half-made experiment whose name would then be taken.
-    if (!fs.existsSync(childPaths.ledger)) fs.rmSync(childPaths.dir, { recursive: true, force: true });
+    await recoverChain(root);
     throw e;
   }
   if (p.artifacts) {
@@ -277,10 +289,9 @@ async function start(p: ChainPlan): Promise<Started> {
     const files = putArtifacts(root, p.artifacts);
     event(openExperiment(root, childSlug), 'artifacts', { from: parentSlug, run_id: p.artifacts.run_id, dir: rel(root, p.artifacts.dir), files });
   }
-  const decisionFile = childPaths.decision;
-  writeDecision(p, decisionFile, { position, remaining: Math.max(0, p.budget - next.chain.links.length), trail, sha, reportFile, createdAt: next.link.created_at });
-  saveChainFile(root, next.file);
-  event(parent, 'chain', { child: childSlug, position, report_sha256: sha, decision: rel(root, decisionFile), guardrails: p.config.guardrails.map((g) => g.metric), dropped_guardrails: p.dropped });
+  crashPoint('chain:after-init');
+  completeChain(root, pending);
+  refresh(parent);
   return { out, decisionFile, reportFile, sha, position, trail };
 }
 
@@ -326,6 +337,14 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
 
 /** chain's work: plan, then start the follow-up holding the parent's lock. */
 export async function chainCommand(root: string, f: ChainFlags): Promise<{ data: Record<string, unknown>; text: string }> {
+  // A chain killed earlier is finished (or undone) before a new one is planned.
+  const lock = acquireRepoLock(repoPaths(root).lock, 'chain');
+  try {
+    const done = await recoverChain(root);
+    if (done) process.stderr.write(`reconciled: ${done}\n`);
+  } finally {
+    lock.release();
+  }
   const p = plan(root, f);
   let r!: Started;
   await withLock(p.parent, 'chain', async () => {

@@ -6,10 +6,12 @@
 //   clear    deactivate autoloop in this repository (hooks go quiet); history kept
 import fs from 'node:fs';
 import { nextAction } from '../next-action.ts';
-import { currentTermination, event, openExperiment, publishActive, reconcile, refresh, resolveSlug, type Experiment } from '../experiment.ts';
+import { currentTermination, event, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
+import { recoverChain } from '../chain-journal.ts';
+import { sweepFinalizeWorktrees } from '../finalize.ts';
 import { runnerOf } from '../runners/index.ts';
 import { RunHandle } from '../schema.ts';
 import { pidAlive } from '../procs.ts';
@@ -70,9 +72,11 @@ function resume(exp: Experiment, reason: string | undefined): string {
 
 /** Kill what unclean.json names (through the runner that started it); returns a line for the report, or null. */
 async function killSurvivors(exp: Experiment): Promise<string | null> {
-  const raw = readJsonOrNull(exp.paths.unclean) as { pgid?: number; handle?: unknown; pids?: (number | string)[] } | null;
+  const raw = readJsonOrNull(exp.paths.unclean) as { pgid?: number; handle?: unknown; pids?: (number | string)[]; starts?: Record<string, string> } | null;
   if (!raw && !fs.existsSync(exp.paths.unclean)) return null;
-  const pids = (raw?.pids ?? []).filter((p): p is number => typeof p === 'number');
+  // A pid recorded with its start time is ours only while that process lives: never kill a reused pid.
+  const starts = raw?.starts ?? {};
+  const pids = (raw?.pids ?? []).filter((p): p is number => typeof p === 'number').filter((p) => !starts[String(p)] || pidAlive(p, starts[String(p)] ?? null));
   const parsed = RunHandle.safeParse(raw?.handle);
   const handle = parsed.success ? parsed.data : raw?.pgid ? ({ runner: 'local', pgid: raw.pgid, start: null } as const) : null;
   for (const pid of pids) {
@@ -83,7 +87,7 @@ async function killSurvivors(exp: Experiment): Promise<string | null> {
     }
   }
   const left = handle ? await runnerOf(handle, exp.config).cancel(handle, 1) : [];
-  const alive = pids.filter((p) => pidAlive(p));
+  const alive = pids.filter((p) => pidAlive(p, starts[String(p)] || null));
   if (left.length || alive.length) throw new UsageError(`processes still alive after SIGKILL: ${[...left, ...alive].join(', ')} (check them by hand)`);
   fs.rmSync(exp.paths.unclean, { force: true });
   event(exp, 'cleared', { pids });
@@ -100,8 +104,19 @@ async function repair(exp: Experiment): Promise<string> {
   // Rebuild the derived state from the ledger, then finish any half-done log.
   exp.state = emptyState();
   refresh(exp);
+  const chained = await recoverChain(exp.root);
+  if (chained) done.push(chained);
+  const swept = await sweepFinalizeWorktrees(exp.root);
+  if (swept.length) done.push(`removed ${swept.length} worktree(s) of a killed finalize`);
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
-  done.push(...(await reconcile(exp, ws)), 'state rebuilt from the ledger');
+  done.push(...(await reconcile(exp, ws, { branchMoved: 'ignore' })), 'state rebuilt from the ledger');
+  const kept = exp.state.best_commit;
+  const head = kept ? await ws.head() : null;
+  if (kept && head !== kept) {
+    const saved = await ws.restoreHead(kept, rescueDir(exp, `repair-${Date.now().toString(36)}`));
+    event(exp, 'branch_moved', { from: head, to: kept, saved });
+    done.push(`put the best back at ${kept.slice(0, 12)} (the moved ${head?.slice(0, 12)} is saved${saved.startsWith('refs/') ? ` as ${saved}` : ''})`);
+  }
   return done.join('; ');
 }
 

@@ -10,6 +10,7 @@ import {
   publishActive,
   readRunRecord,
   reconcile,
+  rescueDir,
   trailers,
   withLock,
   type Experiment,
@@ -32,6 +33,7 @@ import { ensureScratch } from '../analysis.ts';
 import type { Evidence } from '../schema.ts';
 import { applyRetention } from '../retention.ts';
 import { assertNoCandidates } from '../candidates/store.ts';
+import { describeDrift, recheck } from '../measured.ts';
 
 export interface LogInput {
   description: string;
@@ -87,17 +89,33 @@ export function resultLine(exp: Experiment, rec: RunRecord, input: LogInput): Re
     gates: rec.gates,
     kind: v.kind,
     evidence: input.evidence ?? [],
+    ...(rec.content ? { content: rec.content } : {}),
   };
+}
+
+/** The record as it must be judged: invalid when the in-scope files are no longer what was measured. */
+async function stillMeasured(ws: Workspace, rec: RunRecord): Promise<RunRecord> {
+  if (!rec.content || rec.status !== 'ok') return rec;
+  const { drift } = await recheck(ws, rec.content);
+  return drift.length ? { ...rec, status: 'invalid', reason: describeDrift(drift, 'after the run was measured') } : rec;
 }
 
 /** Keep (commit) or revert (restoring the judges if the run changed them); returns the commit and restored judges. */
 async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: ResultLine): Promise<Omit<LogResult, 'line'>> {
   if (line.verdict === 'keep') {
     const msg = `autoloop: ${clip(line.description, 72)}`;
-    const commit = rec.files.length ? await ws.keep(rec.files, msg, trailers(exp, rec.run_id, rec.primary)) : await ws.head();
-    crashPoint('after-commit');
-    event(exp, 'committed', { commit }, rec.run_id);
-    return { commit, restored: [], artifacts: { from: null, written: [], removed: [] } };
+    try {
+      const commit = rec.files.length ? await ws.keep(rec.files, msg, trailers(exp, rec.run_id, rec.primary), rec.content?.files) : await ws.head();
+      crashPoint('after-commit');
+      event(exp, 'committed', { commit }, rec.run_id);
+      return { commit, restored: [], artifacts: { from: null, written: [], removed: [] } };
+    } catch (e) {
+      // Never retried forever: the run counts as not kept and the tree goes back to the best.
+      const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0] as string;
+      event(exp, 'keep_failed', { reason }, rec.run_id);
+      line.verdict = 'invalid';
+      line.reason = `keep failed: ${reason}`;
+    }
   }
   let restored: string[] = [];
   const prints = exp.state.fingerprints;
@@ -108,7 +126,9 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
     }
   }
   crashPoint('after-judges');
-  const reverted = await ws.revert();
+  // Judges put back are not an outside change for the next run.
+  if (restored.length) await ws.settleOutOfScope();
+  const reverted = await ws.revert(rescueDir(exp, rec.run_id));
   crashPoint('after-revert');
   // The tree holds the best's checkpoint again, not the discarded run's.
   const artifacts = restoreBestArtifacts(exp, Date.parse(rec.started_at));
@@ -123,7 +143,7 @@ export async function logCommand(exp: Experiment, input: LogInput): Promise<LogR
     const ws = await openWorkspace(exp.root, exp.paths, exp.config);
     const fixed = await reconcile(exp, ws);
     if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
-    const rec = measuredRun(exp);
+    const rec = await stillMeasured(ws, measuredRun(exp));
     const previousBest = exp.state.best_run;
     const line = resultLine(exp, rec, input);
     // 1. the record first: whatever happens next, the run is in the ledger.

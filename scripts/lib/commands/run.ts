@@ -19,6 +19,9 @@ import {
 } from '../experiment.ts';
 import { openWorkspace, type Workspace } from '../workspace.ts';
 import { changedFingerprints, fingerprint } from '../integrity.ts';
+import { RunGuard } from '../run-guard.ts';
+import { benchEnv } from '../bench-env.ts';
+import { procStart } from '../procs.ts';
 import { median } from '../stats.ts';
 import { invocationValue } from '../noise-model.ts';
 import { nextInvocation, runKind } from '../run-plan.ts';
@@ -71,7 +74,10 @@ const storedIds = (ids: string[]): (number | string)[] => ids.map((s) => (/^\d+$
 
 function markUnclean(exp: Experiment, runId: string, pids: string[], handle: RunHandle | null): void {
   const legacy = handle?.runner === 'local' ? { pgid: handle.pgid } : {};
-  writeJsonAtomic(exp.paths.unclean, { run_id: runId, ...legacy, ...(handle ? { handle } : {}), pids: storedIds(pids), ts: nowIso() });
+  // Each pid with its start time: repair must never kill a process that reused the pid.
+  const starts: Record<string, string> = {};
+  for (const p of pids) if (/^\d+$/.test(p)) starts[p] = procStart(Number(p)) ?? '';
+  writeJsonAtomic(exp.paths.unclean, { run_id: runId, ...legacy, ...(handle ? { handle } : {}), pids: storedIds(pids), starts, ts: nowIso() });
 }
 
 /** A run left 'running' by a killed call: record it as interrupted, and unclean if its work lives on. */
@@ -119,13 +125,6 @@ function boundTail(text: string): string {
   return out;
 }
 
-/** The user's environment plus the run's AUTOLOOP_* variables. */
-function commandEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  return { ...env, ...extra };
-}
-
 /** One run in flight: its record on disk, and what every step shares. */
 export class Measurement {
   record: RunRecord;
@@ -133,6 +132,10 @@ export class Measurement {
   readonly rd: ReturnType<typeof runDir>;
   /** Set when the cluster kept interrupting a sample (retry past ENGINE_RETRIES): why. */
   gaveUp: string | null = null;
+  /** The integrity checks around the commands of the code under test (null: none, e.g. a candidate's tree). */
+  guard: RunGuard | null = null;
+  /** The first integrity failure seen after a command of the code under test. */
+  broken: string | null = null;
 
   constructor(
     readonly exp: Experiment,
@@ -200,7 +203,7 @@ export class Measurement {
     const req: RunRequest = {
       command,
       cwd,
-      env: commandEnv(env),
+      env: benchEnv(this.exp.paths, env).env,
       timeoutS,
       graceS: this.exp.config.grace,
       logFile: this.rd.log,
@@ -211,8 +214,11 @@ export class Measurement {
         this.save();
       },
     };
+    const sealed = this.guard?.seal() ?? null;
     const r = await this.runner.run(req);
     this.record.handle = null;
+    if (r.containment) this.record.containment = r.containment;
+    if (sealed && this.guard) this.broken ??= this.guard.afterCommand(sealed, header.includes(' checks') || header.includes(' gate') ? 'checks' : 'benchmark');
     return r;
   }
 }
@@ -252,7 +258,7 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     const startedAtMs = Date.now();
     const n = String(invs.length + 1);
     last = await m.step(config.command, config.timeout, `== ${m.id} invocation ${n} (${arm}): ${config.command}`, { AUTOLOOP_RUN: m.id, AUTOLOOP_SAMPLE: n, AUTOLOOP_ARM: arm }, 'sample', cwd);
-    if (m.gaveUp) break;
+    if (m.gaveUp || m.broken) break;
     if (sampleEndsRun(last, true)) {
       bestFailed = arm === 'best';
       break;
@@ -260,7 +266,8 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     const reading = await readSample(sources, { cwd, log: { file: m.rd.log, ...last.log }, startedAtMs });
     looked = { labels: reading.labels, failures: reading.failures };
     reading.warnings.forEach((w) => warnings.add(w));
-    const primary = reading.metrics[config.metric];
+    // Own properties only: a metric named toString is not Object.prototype's.
+    const primary = Object.hasOwn(reading.metrics, config.metric) ? reading.metrics[config.metric] : undefined;
     if (!primary?.length) break;
     const metrics = Object.fromEntries(Object.entries(reading.metrics).map(([k, vs]) => [k, median(vs)]));
     invs.push({ arm, samples: primary, duration_s: Number(last.durationS.toFixed(3)), metrics });
@@ -274,7 +281,7 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     process.stderr.write('\r\x1b[2K');
   }
   if (m.gaveUp) return { phase: 'interrupted', reason: `not the candidate's doing: ${m.gaveUp}; run run-experiment again` };
-  m.record.warnings = [...warnings];
+  m.record.warnings = [...m.record.warnings, ...warnings];
   m.record.metrics = medianMetrics(invs.filter((i) => i.arm === 'candidate'));
   const o = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked });
   // The best's own tree failed: say so, the candidate is not to blame for the words.
@@ -300,8 +307,9 @@ async function runChecks(m: Measurement, checks: string): Promise<boolean> {
   const { config } = m.exp;
   const c = await m.step(checks, config.checks_timeout, `== ${m.id} checks: ${checks}`, { AUTOLOOP_RUN: m.id }, 'checks');
   if (m.gaveUp) return apply(m, { phase: 'interrupted', reason: `checks: not the candidate's doing: ${m.gaveUp}; run run-experiment again` }, 'checks');
+  if (!c.interrupted && m.guard) m.broken ??= await m.guard.afterPhase('checks');
   m.record.checks = { passed: checksPassed(c), exit_code: c.exitCode, timed_out: c.timedOut, duration_s: c.durationS };
-  const o = checksOutcome(c, config.checks_timeout);
+  const o = m.broken && !c.interrupted ? invalid(m.broken) : checksOutcome(c, config.checks_timeout);
   return o ? apply(m, o, 'checks') : false;
 }
 
@@ -333,28 +341,34 @@ function assertBaselineUnchanged(exp: Experiment, files: readonly string[]): voi
   throw new RefusalError(`no baseline yet: the baseline measures the code unchanged, but in-scope files changed (${names}); undo them, run-experiment, then log-experiment --description baseline`);
 }
 
+const invalid = (reason: string): Outcome => ({ phase: 'measured', status: 'invalid', reason, tail: '', unclean: null });
+
 /** Measure, given the open workspace (of m.cwd); returns true when interrupted. */
 export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   const { exp } = m;
   const { config } = exp;
-  // One read of the tree answers the questions below.
-  await ws.observe();
+  // Outside changes set aside, the in-scope change captured, what cannot be kept found (run-guard.ts).
+  // A candidate's tree (parallel mode) has its own checks: the guard watches the repository's tree.
+  m.guard = m.cwd === exp.root ? new RunGuard(exp, ws, m.record, artifactMatcher(config)) : null;
+  const unkeepable = m.guard ? await m.guard.before() : null;
+  // In a candidate's own worktree nobody else edits: a change outside the scope there is the candidate's.
+  const isArtifact = artifactMatcher(config);
+  const outside = m.guard || ws.mode !== 'git' ? [] : (await ws.outOfScopeChanges()).map((c) => c.path).filter((p) => !isArtifact(p));
+  if (!m.guard) m.record.files = await ws.changedInScope();
   // The judge must be the one fingerprinted when the segment opened.
   const integrity = exp.state.fingerprints ? changedFingerprints(exp.state.fingerprints, fingerprint(m.cwd, config, Object.keys(exp.state.fingerprints.files))) : [];
-  // Artifacts (checkpoints) are the benchmark's output, put back by the engine: never an out-of-scope edit.
-  const isArtifact = artifactMatcher(config);
-  const outside = ws.mode === 'git' ? (await ws.outOfScopeChanges()).filter((p) => !isArtifact(p)) : [];
-  m.record.files = await ws.changedInScope();
   const early = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity, outside, samples: [], last: null, sources: { labels: [], failures: [] } });
   if (early.phase === 'measured' && early.status === 'invalid') return apply(m, early, 'samples');
+  if (unkeepable) return apply(m, invalid(unkeepable), 'samples');
   m.record.net_lines_removed = runKind(exp.state, m.record.files) === 'candidate' ? await ws.netLinesRemoved(m.record.files) : 0;
 
   const gated = await gatesFirst(m);
   if (gated !== false) return gated === true;
-  const o = await takeInvocations(m, ws, buildSources(config.sources));
-  // Files the benchmark itself wrote outside the scope (caches, reports) must
-  // not make the next run look like an out-of-scope edit.
-  if (ws.mode === 'git') await ws.settleOutOfScope();
+  let o = await takeInvocations(m, ws, buildSources(config.sources));
+  // Whatever the code under test changed that it must not have: the run is invalid.
+  if (o.phase === 'measured' && m.guard) m.broken ??= await m.guard.afterPhase('benchmark');
+  else if (!m.guard) await ws.settleOutOfScope();
+  if (m.broken && o.phase === 'measured') o = invalid(m.broken);
   if (o.phase === 'measured' && o.status === 'ok') {
     m.record.primary = median(m.record.invocations.filter((i) => i.arm === 'candidate').map((i) => invocationValue(i.samples)));
     m.record.metrics[config.metric] = m.record.primary;

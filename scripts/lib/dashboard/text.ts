@@ -1,6 +1,7 @@
 // Terminal text: styled segments, visible width and truncation. Lines are built
 // as segments and only turned into escape sequences at the very end, so the
 // width is measured on what the terminal shows, never on the escape codes.
+import { sanitizeLine } from '../sanitize.ts';
 
 export type Style = 'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'blue' | 'magenta' | 'cyan' | 'gray' | 'inverse';
 
@@ -31,11 +32,7 @@ export const seg = (text: string, ...style: Style[]): Seg => (style.length ? { t
  * bidi overrides would reorder what follows.
  */
 export function sanitize(s: string): string {
-  return s
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
-    .replace(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g, '')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return sanitizeLine(s).replace(/\s+/g, ' ').trim();
 }
 
 // East Asian Wide/Fullwidth blocks and the emoji planes take two cells.

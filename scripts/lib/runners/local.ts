@@ -12,11 +12,15 @@
 //   engine is SIGKILLed). The result names the sample's byte range of the log,
 //   ending when the main process exited; what the output means is the metric
 //   sources' business, not the runner's.
-// Limitation: a member that leaves the group (setsid, setpgid) cannot be found
-// by its process group.
+// - A member that leaves the group (setsid, a daemon) is contained as
+//   containment.ts describes: a PID namespace where the machine allows one,
+//   else found by a token in its environment.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { groupMembers, pidAlive, procStart } from '../procs.ts';
+import { containment, TOKEN_VAR, tokenHolders, wrap, type Containment } from './containment.ts';
 import { openLog, readTail } from './log.ts';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.ts';
 
@@ -58,10 +62,19 @@ export function groupSurvivors(pgid: number): number[] {
  * SIGTERM the group, wait up to graceS for it to go, SIGKILL, wait ≤ 0.5 s
  * for the kernel, and return the pids still alive (empty when clean).
  */
-export async function killGroup(pgid: number, graceS: number): Promise<number[]> {
+export async function killGroup(pgid: number, graceS: number, spareLeader = false): Promise<number[]> {
   if (!Number.isInteger(pgid) || pgid <= 1) return [];
-  if (!signalGroup(pgid, 'SIGTERM')) return [];
-  signalGroup(pgid, 'SIGCONT');
+  if (spareLeader) {
+    // The leader is unshare: SIGTERM would end it and with it the namespace, at once.
+    // The members get SIGTERM and the grace; SIGKILL then goes to the whole group.
+    const members = groupMembers(pgid) ?? [];
+    if (!members.length && !signalGroup(pgid, 0)) return [];
+    for (const pid of members) if (pid !== pgid) signalPid(pid, 'SIGTERM');
+    for (const pid of members) if (pid !== pgid) signalPid(pid, 'SIGCONT');
+  } else {
+    if (!signalGroup(pgid, 'SIGTERM')) return [];
+    signalGroup(pgid, 'SIGCONT');
+  }
   const graceEnd = Date.now() + Math.max(0, graceS) * 1000;
   for (;;) {
     if (groupSurvivors(pgid).length === 0) return [];
@@ -78,6 +91,37 @@ export async function killGroup(pgid: number, graceS: number): Promise<number[]>
     if (left <= 0) return alive;
     await sleep(Math.min(10, left));
   }
+}
+
+function signalName(n: number): string | null {
+  for (const [name, num] of Object.entries(os.constants.signals)) if (num === n) return name;
+  return null;
+}
+
+function signalPid(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * Processes that left the group but carry the run's token: SIGTERM, a short
+ * grace, SIGKILL; start times guard against a pid reused meanwhile.
+ */
+export async function killTokenHolders(token: string | undefined, graceS: number): Promise<number[]> {
+  if (!token) return [];
+  const found = tokenHolders(token).map((pid) => ({ pid, start: procStart(pid) }));
+  if (!found.length) return [];
+  const live = () => found.filter((p) => pidAlive(p.pid, p.start));
+  for (const p of live()) signalPid(p.pid, 'SIGTERM');
+  const end = Date.now() + Math.min(graceS, 2) * 1000;
+  while (live().length && Date.now() < end) await sleep(POLL_MS);
+  for (const p of live()) signalPid(p.pid, 'SIGKILL');
+  const reapEnd = Date.now() + REAP_WAIT_MS;
+  while (live().length && Date.now() < reapEnd) await sleep(10);
+  return live().map((p) => p.pid);
 }
 
 /** The group a handle names, unless its leader's pid was recycled by a newer process (then it is not ours). */
@@ -119,12 +163,12 @@ interface Supervision {
 }
 
 /** Arm the timeout and the abort signal: either starts the kill sequence once. */
-function supervise(pgid: number, req: RunRequest): Supervision {
+function supervise(pgid: number, req: RunRequest, mode: Containment): Supervision {
   const s: Supervision = { timedOut: false, interrupted: false, killing: null, stop: () => undefined };
   const startKill = (why: 'timedOut' | 'interrupted'): void => {
     if (s.killing) return;
     s[why] = true;
-    s.killing = killGroup(pgid, req.graceS);
+    s.killing = killGroup(pgid, req.graceS, mode === 'pidns');
   };
   let timer: NodeJS.Timeout | undefined;
   const timeoutMs = Math.max(0, req.timeoutS) * 1000;
@@ -160,11 +204,19 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
   const bad = cwdProblem(req.cwd);
   if (bad) return refuse(bad);
 
+  let mode: Containment;
+  try {
+    mode = containment();
+  } catch (err) {
+    return refuse(describe(err));
+  }
+  const token = randomBytes(12).toString('hex');
   const t0 = performance.now();
   let child: ChildProcess;
   try {
     // detached: setsid, a group of its own, reachable as -pid.
-    child = spawn('/bin/sh', ['-c', req.command], { cwd: req.cwd, env: req.env, detached: true, stdio: ['ignore', fd, fd] });
+    const { file, args } = wrap(mode, req.command);
+    child = spawn(file, args, { cwd: req.cwd, env: { ...req.env, [TOKEN_VAR]: token }, detached: true, stdio: ['ignore', fd, fd] });
   } catch (err) {
     return refuse(describe(err));
   }
@@ -182,9 +234,9 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
     const r = await ended;
     return emptyResult({ spawnError: r.error ?? 'spawn failed', durationS: (performance.now() - t0) / 1000, log: { start, end: start } });
   }
-  const sup = supervise(pgid, req);
+  const sup = supervise(pgid, req, mode);
   try {
-    req.onStart?.({ runner: 'local', pgid, start: procStart(pgid) });
+    req.onStart?.({ runner: 'local', pgid, start: procStart(pgid), token });
   } catch {
     // a failing callback must not leave the command unsupervised
   }
@@ -194,8 +246,10 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
   const end = logSize(req.logFile, start); // the sample ends with its main process
   sup.stop();
   // After a normal exit, background members may remain: same kill sequence.
-  if (!sup.killing && groupSurvivors(pgid).length > 0) sup.killing = killGroup(pgid, req.graceS);
+  if (!sup.killing && groupSurvivors(pgid).length > 0) sup.killing = killGroup(pgid, req.graceS, mode === 'pidns');
   const survivors = sup.killing ? await sup.killing : [];
+  // Whatever left the group (setsid, a daemon) but still carries the token.
+  survivors.push(...(await killTokenHolders(token, req.graceS)));
 
   let tail = '';
   try {
@@ -203,9 +257,11 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
   } catch {
     // The log vanished or was truncated mid-run: no tail.
   }
+  // Under the PID namespace the command's first process is a shell that passes on 128+n for a signal n.
+  const bySignal = mode === 'pidns' && r.code !== null && r.code > 128 ? signalName(r.code - 128) : null;
   return {
-    exitCode: r.code,
-    signal: r.sig,
+    exitCode: bySignal ? null : r.code,
+    signal: bySignal ?? r.sig,
     timedOut: sup.timedOut,
     interrupted: sup.interrupted,
     spawnError: r.error,
@@ -214,6 +270,7 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
     survivors: survivors.map(String),
     log: { start, end },
     tail,
+    containment: mode,
   };
 }
 
@@ -222,10 +279,14 @@ export const localRunner: Runner = {
   run: runLocal,
   async survivors(handle) {
     const pgid = ownGroup(handle);
-    return pgid === null ? [] : groupSurvivors(pgid).map(String);
+    const token = handle.runner === 'local' ? handle.token : undefined;
+    const all = new Set([...(pgid === null ? [] : groupSurvivors(pgid)), ...(token ? tokenHolders(token) : [])]);
+    return [...all].map(String);
   },
   async cancel(handle, graceS) {
     const pgid = ownGroup(handle);
-    return pgid === null ? [] : (await killGroup(pgid, graceS)).map(String);
+    const left = pgid === null ? [] : await killGroup(pgid, graceS);
+    left.push(...(await killTokenHolders(handle.runner === 'local' ? handle.token : undefined, graceS)));
+    return left.map(String);
   },
 };

@@ -21,7 +21,7 @@ export interface RunRequest {
 
 /** Enough to find the work again from another process (control repair, a later call). */
 export type RunHandle =
-  | { runner: 'local'; pgid: number; start: string | null }
+  | { runner: 'local'; pgid: number; start: string | null; token?: string }
   | { runner: 'slurm'; job_id: string };
 
 export interface RunResult {
@@ -40,6 +40,8 @@ export interface RunResult {
   log: { start: number; end: number };
   /** Last lines of the output (bounded), for the model when the run failed. */
   tail: string;
+  /** How the command's processes were contained (local: 'pidns' or 'group'). */
+  containment?: string;
   /** Runner-specific classification, e.g. Slurm OUT_OF_MEMORY or NODE_FAIL. */
   detail?: string;
   /** The runner asks the engine to try again without blaming the candidate (preempted, node failure). */

@@ -1,0 +1,104 @@
+// Big repositories stay fast (issue 11, class 9): a repository with 30,000
+// non-ignored untracked files in a venv/. Each figure is a ratio measured in
+// the same run (the machines are shared; absolute times mean little):
+//  - an engine call's CPU cost that the big tree adds (the same call in the same
+//    repository without venv/ subtracted), against one bare `git status`
+//    there (target ≤ 2x);
+//  - the whole call against a bare `git status` plus a bare `node -e 0`,
+//    for the record;
+//  - the size of workspace.json (it once held a record per untracked file).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = path.join(ROOT, 'dist');
+if (!fs.existsSync(path.join(DIST, 'run-experiment.mjs'))) {
+  console.error('bench/bigrepo: dist/ is missing: run npm run build first');
+  process.exit(2);
+}
+const FILES = Number(process.env.BIGREPO_FILES ?? 30_000);
+const N = 9;
+const ENV = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' };
+
+/** CPU time (user + system) of the waited-for children so far, in ms (Linux: /proc/self/stat cutime + cstime). */
+function childCpuMs(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+}
+
+/** CPU ms a command (and everything it started) used: on a shared machine wall time mostly measures the neighbours. */
+function timeMs(cmd: string, args: string[], cwd: string): number {
+  const before = childCpuMs();
+  const r = spawnSync(cmd, args, { cwd, env: ENV, stdio: 'ignore' });
+  if (r.error) throw r.error;
+  return childCpuMs() - before;
+}
+
+/** The least CPU of n calls: what the work costs, without the neighbours' interference (CPU ticks are 10 ms). */
+function least(f: () => number): number {
+  f();
+  return Math.min(...Array.from({ length: N }, f));
+}
+
+function repo(withVenv: boolean): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bigrepo-')));
+  const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, env: ENV });
+  fs.mkdirSync(path.join(dir, 'src'));
+  fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '1');
+  fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC score=$(cat src/v.txt)\n');
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-qm', 'init');
+  if (withVenv) {
+    for (let d = 0; d < FILES / 100; d++) {
+      const sub = path.join(dir, 'venv', 'lib', `pkg${d}`);
+      fs.mkdirSync(sub, { recursive: true });
+      for (let i = 0; i < 100; i++) fs.writeFileSync(path.join(sub, `m${i}.py`), `x = ${i}\n`);
+    }
+  }
+  // The default scope (**) reaches into venv/: the hardest case.
+  const init = spawnSync(process.execPath, [path.join(DIST, 'init-experiment.mjs'), '--name', 'b', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--max-runs', 'none', '--plateau', 'none', '--cwd', dir], { env: ENV });
+  if (init.status !== 0) throw new Error(String(init.stderr));
+  return dir;
+}
+
+/** One engine iteration's calls, each timed: status, run, log. */
+function iteration(dir: string): Record<string, number> {
+  const node = (script: string, ...args: string[]) => timeMs(process.execPath, [path.join(DIST, `${script}.mjs`), ...args, '--cwd', dir], dir);
+  let v = 1000;
+  return {
+    status: least(() => node('status')),
+    run: least(() => {
+      fs.writeFileSync(path.join(dir, 'src', 'v.txt'), String(v--));
+      const t = node('run-experiment');
+      node('log-experiment', '--description', 'x', '--discard');
+      return t;
+    }),
+    log: least(() => {
+      fs.writeFileSync(path.join(dir, 'src', 'v.txt'), String(v--));
+      node('run-experiment');
+      return node('log-experiment', '--description', 'x', '--discard');
+    }),
+  };
+}
+
+const small = repo(false);
+const big = repo(true);
+const gitStatus = least(() => timeMs('git', ['status'], big));
+const nodeBare = least(() => timeMs(process.execPath, ['-e', '0'], big));
+console.log(`baseline.git_status_${FILES}_untracked_cpu_ms ${gitStatus.toFixed(1)}`);
+console.log(`baseline.node_e0_cpu_ms ${nodeBare.toFixed(1)}`);
+const a = iteration(small);
+const b = iteration(big);
+for (const k of Object.keys(a)) {
+  const added = (b[k] as number) - (a[k] as number);
+  console.log(`bigrepo.${k}_added_vs_git_status ${(added / gitStatus).toFixed(2)}x (${(b[k] as number).toFixed(0)} vs ${(a[k] as number).toFixed(0)} CPU ms without venv/; target <= 2x)`);
+  console.log(`bigrepo.${k}_vs_git_status_plus_node ${((b[k] as number) / (gitStatus + nodeBare)).toFixed(2)}x`);
+}
+const ws = fs.statSync(path.join(big, '.autoloop', 'experiments', 'b', 'workspace.json')).size;
+console.log(`bigrepo.workspace_json_bytes ${ws} (independent of the ${FILES} untracked files)`);
+for (const d of [small, big]) fs.rmSync(d, { recursive: true, force: true });

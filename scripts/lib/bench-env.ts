@@ -1,0 +1,46 @@
+// The benchmark's environment is fixed when a segment opens: init-experiment
+// records it (env.json, mode 0600, never committed), and every run gives the
+// benchmark and the checks exactly that, plus the run's AUTOLOOP_* variables,
+// whoever calls run-experiment (a session with another PATH, a supervisor, a
+// cron job). Variables that only describe the calling session are left out.
+import path from 'node:path';
+import { z } from 'zod';
+import type { ExperimentPaths } from './paths.ts';
+import { readJsonOrNull, writeFileAtomic } from './fsx.ts';
+
+const EnvFile = z.object({
+  version: z.literal(1),
+  segment: z.number().int().min(1),
+  vars: z.record(z.string(), z.string()),
+});
+
+/** Per-session noise: the caller's shell state, the agent's own variables, the engine's test switches. */
+const SESSION = /^(AUTOLOOP_|CLAUDE|ANTHROPIC_|OLDPWD$|PWD$|SHLVL$|_$|TERM_SESSION_ID$|WINDOWID$|COLUMNS$|LINES$)/;
+
+export function envFile(exp: ExperimentPaths): string {
+  return path.join(exp.dir, 'env.json');
+}
+
+export function sessionFree(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(env).sort()) {
+    const v = env[k];
+    if (v !== undefined && !SESSION.test(k)) out[k] = v;
+  }
+  return out;
+}
+
+/** Record the environment of a segment being opened. */
+export function recordEnv(exp: ExperimentPaths, segment: number, env: NodeJS.ProcessEnv = process.env, file = envFile(exp)): void {
+  writeFileAtomic(file, JSON.stringify({ version: 1, segment, vars: sessionFree(env) }, null, 2) + '\n', { mode: 0o600 });
+}
+
+/**
+ * The environment a run's commands get: the segment's, else (an experiment
+ * opened before this existed) the caller's; then the run's own variables.
+ */
+export function benchEnv(exp: ExperimentPaths, extra: Record<string, string>): { env: Record<string, string>; fixed: boolean } {
+  const parsed = EnvFile.safeParse(readJsonOrNull(envFile(exp)));
+  const base = parsed.success ? parsed.data.vars : sessionFree(process.env);
+  return { env: { ...base, ...extra }, fixed: parsed.success };
+}

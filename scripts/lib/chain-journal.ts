@@ -1,0 +1,73 @@
+// A chain (a follow-up experiment) is all-or-nothing. Before the child's
+// segment opens, everything that completes it is written to
+// .autoloop/chain.pending.json: the read-only decision, the new chain.json,
+// the parent's `chain` event. The next chain (or control repair) finishes a
+// killed one: completed when the child's config line reached its ledger,
+// rolled back otherwise (the child's directory and its fresh branch go, the
+// parent's branch is checked out again, chain.json is left as it was).
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ChainFile, saveChainFile } from './chain.ts';
+import { appendLedger, nowIso, readLedger } from './ledger.ts';
+import { experimentPaths, repoPaths } from './paths.ts';
+import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
+import { currentBranch, gitTry, revParse } from './gitcmd.ts';
+
+const Pending = z.object({
+  parent: z.string(),
+  child: z.string(),
+  decision: z.string(),
+  chain_file: ChainFile,
+  event: z.record(z.string(), z.unknown()),
+});
+export type ChainPending = z.infer<typeof Pending>;
+
+export function pendingFile(root: string): string {
+  return path.join(repoPaths(root).dir, 'chain.pending.json');
+}
+
+export function writePending(root: string, p: ChainPending): void {
+  writeJsonAtomic(pendingFile(root), p);
+}
+
+/** The steps after the child's segment opened; each is skipped when already done. */
+export function completeChain(root: string, p: ChainPending): void {
+  const child = experimentPaths(root, p.child);
+  if (!fs.existsSync(child.decision)) {
+    writeFileAtomic(child.decision, p.decision);
+    fs.chmodSync(child.decision, 0o444);
+  }
+  saveChainFile(root, p.chain_file);
+  const parent = experimentPaths(root, p.parent);
+  const done = readLedger(parent.ledger).lines.some((l) => l.type === 'event' && l.event === 'chain' && l.data.child === p.child);
+  if (!done) appendLedger(parent.ledger, { type: 'event', ts: nowIso(), event: 'chain', data: p.event });
+  fs.rmSync(pendingFile(root), { force: true });
+}
+
+async function rollBack(root: string, p: ChainPending): Promise<void> {
+  const branch = `autoloop/${p.child}`;
+  if ((await currentBranch(root)) === branch) await gitTry(root, ['checkout', '-q', `autoloop/${p.parent}`, '--']);
+  if ((await currentBranch(root)) !== branch && (await revParse(root, `refs/heads/${branch}`))) await gitTry(root, ['branch', '-q', '-D', '--', branch]);
+  fs.rmSync(experimentPaths(root, p.child).dir, { recursive: true, force: true });
+  fs.rmSync(pendingFile(root), { force: true });
+}
+
+/** Finish a chain a killed call left; returns what was done, or null. Call under the repository's lock. */
+export async function recoverChain(root: string): Promise<string | null> {
+  const file = pendingFile(root);
+  if (!fs.existsSync(file)) return null;
+  const parsed = Pending.safeParse(readJsonOrNull(file));
+  if (!parsed.success) {
+    fs.rmSync(file, { force: true });
+    return 'dropped a damaged chain.pending.json';
+  }
+  const p = parsed.data;
+  const opened = readLedger(experimentPaths(root, p.child).ledger).lines.some((l) => l.type === 'config');
+  if (opened) {
+    completeChain(root, p);
+    return `completed the follow-up ${p.child} of ${p.parent}`;
+  }
+  await rollBack(root, p);
+  return `rolled back the interrupted follow-up ${p.child} of ${p.parent}`;
+}

@@ -1,0 +1,78 @@
+// The integrity checks around one run, in the order they matter:
+//   before the benchmark: outside changes made between runs are set aside
+//     (reported, never a failure); the in-scope change is captured; what
+//     cannot be kept as measured (a submodule, a symlink leaving the
+//     repository, an edited .gitignore) makes the run invalid;
+//   around every command the code under test runs: the engine's state is
+//     sealed (tamper.ts), and afterwards the judges, the engine's state, the
+//     in-scope content and the tracked files outside the scope must be as
+//     they were; otherwise the run is invalid, with the reason.
+import path from 'node:path';
+import { event, type Experiment } from './experiment.ts';
+import { changedFingerprints, fingerprint } from './integrity.ts';
+import { contentOf, describeDrift, recheck } from './measured.ts';
+import { breakSeal, seal, type Seal } from './tamper.ts';
+import type { RunRecord } from './schema.ts';
+import type { OutsideChange, Workspace } from './workspace-base.ts';
+
+type Phase = 'benchmark' | 'checks';
+
+const isIgnoreFile = (p: string) => p === '.gitignore' || p.endsWith('/.gitignore');
+const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ` (+${xs.length - 3} more)` : '');
+
+export class RunGuard {
+  constructor(
+    private readonly exp: Experiment,
+    private readonly ws: Workspace,
+    private readonly record: RunRecord,
+    /** Artifacts (checkpoints the config names) are the benchmark's output: never an outside change. */
+    private readonly isArtifact: (rel: string) => boolean = () => false,
+  ) {}
+
+  /** Before the first sample; returns why the run is invalid, or null. */
+  async before(): Promise<string | null> {
+    const { exp, ws, record } = this;
+    const aside = (await ws.settleOutOfScope()).filter((c) => !this.isArtifact(c.path));
+    if (aside.length) {
+      const files = aside.map((c) => c.path);
+      event(exp, 'outside_change', { files: files.slice(0, 50), count: files.length }, record.run_id);
+      record.warnings.push(`set aside (changed outside the scope, not by a run; never committed): ${list(files)}`);
+    }
+    record.files = await ws.changedInScope();
+    record.judges = exp.state.fingerprints ? fingerprint(exp.root, exp.config, Object.keys(exp.state.fingerprints.files)) : null;
+    const cap = await ws.capture(record.files);
+    record.content = contentOf(cap.files);
+    if (cap.problems.length) return cap.problems[0] as string;
+    const ignores = record.files.filter(isIgnoreFile);
+    if (ignores.length) return `the change edits ${list(ignores)}: an ignore rule could hide a file the benchmark reads from the keep (edit it outside the loop, then init-experiment)`;
+    return null;
+  }
+
+  /** Seal the engine's state (and the judges' stat) before a command of the code under test. */
+  seal(): Seal {
+    const judges = Object.keys(this.exp.state.fingerprints?.files ?? {}).map((f) => path.join(this.exp.root, f));
+    return seal(this.exp.paths, this.exp.root, judges);
+  }
+
+  /** After each command of the code under test (cheap: files read, no git); returns why the run is invalid, or null. */
+  afterCommand(sealed: Seal, what: Phase): string | null {
+    const { exp, record } = this;
+    const tampered = breakSeal(sealed, exp.root);
+    const prints = exp.state.fingerprints;
+    const judges = prints ? changedFingerprints(prints, fingerprint(exp.root, exp.config, Object.keys(prints.files))) : [];
+    if (!tampered.length && !judges.length) return null;
+    event(exp, 'tamper', { during: what, files: [...new Set([...tampered, ...judges])] }, record.run_id);
+    if (judges.length) return `the judge changed while the ${what} ran: ${list(judges)} (logging restores it)`;
+    return `the engine's state changed while the ${what} ran: ${list(tampered)} (put back)`;
+  }
+
+  /** After all the samples, and after the checks: the in-scope content and the tracked files outside the scope. */
+  async afterPhase(what: Phase): Promise<string | null> {
+    const { ws, record } = this;
+    const during = (await ws.settleOutOfScope()).filter((c: OutsideChange) => c.kind === 'modified' && !this.isArtifact(c.path)).map((c) => c.path);
+    const drift = record.content ? (await recheck(ws, record.content)).drift : [];
+    if (drift.length) return describeDrift(drift, `while the ${what} ran`);
+    if (during.length) return `the ${what} changed files outside the scope: ${list(during)} (it may only create new or ignored files there)`;
+    return null;
+  }
+}

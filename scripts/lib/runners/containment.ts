@@ -1,0 +1,86 @@
+// How the local runner makes sure nothing a run started outlives it.
+//
+// - `pidns`: the command runs in a PID namespace of its own (util-linux
+//   `unshare --user --map-current-user --pid --fork --kill-child`). Its first
+//   process is a small shell that only waits for the command; when the command
+//   exits, that shell exits and the kernel kills every process left in the
+//   namespace, including the ones that called setsid or double-forked into
+//   daemons. Killing the unshare process (the group leader) kills the
+//   namespace the same way. Same user id; the namespace needs no privilege.
+// - `group`: where user namespaces are not available (no unshare, or the
+//   kernel or container forbids them): the process group, plus a token in the
+//   environment of every process the run started, so that one which left the
+//   group is still found (by /proc/<pid>/environ) and killed. A process that
+//   wipes its environment and leaves its group escapes this mode.
+//
+// AUTOLOOP_CONTAINMENT=group|pidns forces a mode; the default is the best one
+// this machine allows, probed once per engine call.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+
+export type Containment = 'pidns' | 'group';
+
+export const TOKEN_VAR = 'AUTOLOOP_RUN_TOKEN';
+
+const UNSHARE = ['--user', '--map-current-user', '--pid', '--fork', '--kill-child'];
+/** The namespace's first process: run the command as a child and pass on its status. */
+const INIT = 'sh -c "$1" & wait $!';
+
+let probed: Containment | null = null;
+
+function unshareWorks(): boolean {
+  if (process.platform !== 'linux') return false;
+  const r = spawnSync('unshare', [...UNSHARE, '--', '/bin/sh', '-c', 'exit 0'], { stdio: 'ignore', timeout: 10_000 });
+  return r.status === 0;
+}
+
+/** The containment in force for this engine call. */
+export function containment(): Containment {
+  const forced = process.env.AUTOLOOP_CONTAINMENT;
+  if (forced === 'group') return 'group';
+  if (probed === null) probed = unshareWorks() ? 'pidns' : 'group';
+  if (forced === 'pidns' && probed !== 'pidns') throw new Error('AUTOLOOP_CONTAINMENT=pidns but unshare cannot create a user and PID namespace here');
+  return probed;
+}
+
+/** For people (status, README): what keeps a run from leaving processes behind. */
+export function describeContainment(mode: Containment): string {
+  return mode === 'pidns'
+    ? 'PID namespace (every process a run starts dies with it, setsid or not)'
+    : 'process group + environment token (a process that leaves its group and clears its environment can escape)';
+}
+
+/** What to spawn for a shell command line under a containment. */
+export function wrap(mode: Containment, command: string): { file: string; args: string[] } {
+  if (mode === 'pidns') return { file: 'unshare', args: [...UNSHARE, '--', '/bin/sh', '-c', INIT, 'autoloop-run', command] };
+  return { file: '/bin/sh', args: ['-c', command] };
+}
+
+/** Live processes (zombies excluded) whose environment carries the run's token. Linux only; [] elsewhere. */
+export function tokenHolders(token: string): number[] {
+  if (!token) return [];
+  const needle = Buffer.from(`${TOKEN_VAR}=${token}\0`);
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const n of names) {
+    const c = n.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const pid = Number(n);
+    if (pid === process.pid) continue;
+    try {
+      const env = fs.readFileSync(`/proc/${n}/environ`);
+      if (!env.includes(needle)) continue;
+      const stat = fs.readFileSync(`/proc/${n}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state !== 'Z' && state !== 'X') out.push(pid);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}

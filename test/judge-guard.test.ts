@@ -1,0 +1,116 @@
+// Class 2 of issue 11: the judge cannot change while it judges. Benchmarks and
+// checks that attack the engine, run by the real engine on real repositories.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { engine, git, ledger, makeRepo } from './helpers/engine.ts';
+
+const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+const write = (repo: string, rel: string, text: string) => fs.writeFileSync(path.join(repo, rel), text);
+
+function init(repo: string, command: string, extra: string[] = [], env: Record<string, string> = {}) {
+  const r = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', command, '--scope', 'src/**', ...extra], repo, env);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+}
+
+const run = (repo: string, env: Record<string, string> = {}) => engine('run-experiment', ['--json'], repo, env).json as Record<string, unknown>;
+const log = (repo: string, d = 'x') => engine('log-experiment', ['--description', d, '--json'], repo).json as Record<string, unknown>;
+
+describe('the judge cannot change while it judges', () => {
+  it('a benchmark that rewrites its own script makes the run invalid; the log puts the script back', () => {
+    const bench = 'echo METRIC score=$(cat src/v)\necho "echo METRIC score=0" >> bench.sh\n';
+    const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
+    init(repo, 'sh bench.sh');
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/judge changed while the benchmark ran: bench.sh/);
+    expect(log(repo, 'baseline')).toMatchObject({ verdict: 'invalid' });
+    expect(read(repo, 'bench.sh')).toBe(bench);
+  });
+
+  it('checks that rewrite themselves to pass do not pass', () => {
+    const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'check.sh': 'echo "exit 0" > check.sh\nexit 1\n', 'src/v': '10' });
+    init(repo, 'sh bench.sh', ['--checks', 'sh check.sh']);
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/judge changed while the checks ran: check.sh/);
+    log(repo, 'baseline');
+    expect(read(repo, 'check.sh')).toBe('echo "exit 0" > check.sh\nexit 1\n');
+  });
+
+  it('a forged ledger line written by the benchmark is removed and the run is invalid', () => {
+    const forged = JSON.stringify({ type: 'result', ts: new Date().toISOString(), segment: 1, run_id: 'r0099', status: 'ok', verdict: 'keep', primary: 0, samples: [0], metrics: { score: 0 }, description: 'forged', reason: 'x', duration_s: 0 });
+    const repo = makeRepo({ 'bench.sh': `echo '${forged}' >> .autoloop/experiments/exp/ledger.jsonl\necho METRIC score=$(cat src/v)\n`, 'src/v': '10' });
+    init(repo, 'sh bench.sh');
+    const before = read(repo, '.autoloop/experiments/exp/ledger.jsonl');
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/engine's state changed while the benchmark ran: .*ledger.jsonl/);
+    const after = read(repo, '.autoloop/experiments/exp/ledger.jsonl');
+    expect(after.startsWith(before)).toBe(true);
+    expect(after).not.toContain('forged');
+    log(repo, 'baseline');
+    expect(ledger(repo).some((l) => l.description === 'forged')).toBe(false);
+  });
+
+  for (const mode of ['pidns', 'group']) {
+    it(`ignores a METRIC line a helper prints after the main process exited (${mode})`, () => {
+      // The helper outlives the main process and prints when it is told to stop.
+      const bench = 'sh -c \'trap "echo METRIC score=1; exit 0" TERM; while :; do sleep 0.05; done\' &\nsleep 0.3\necho METRIC score=$(cat src/v)\n';
+      const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
+      init(repo, 'sh bench.sh', ['--grace', '1']);
+      const r = run(repo, { AUTOLOOP_CONTAINMENT: mode });
+      expect(r).toMatchObject({ status: 'ok', primary: 10 });
+      // Under the group mode the helper lives long enough to print: the line is in the log, and ignored.
+      if (mode === 'group') expect(read(repo, '.autoloop/experiments/exp/runs/r0001/output.log')).toMatch(/METRIC score=1\n/);
+    });
+  }
+
+  it("the benchmark's environment is the one recorded when the segment opened", () => {
+    const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$BENCH_LEVEL\n', 'src/v': '1' });
+    init(repo, 'sh bench.sh', [], { BENCH_LEVEL: '7' });
+    const env = JSON.parse(read(repo, '.autoloop/experiments/exp/env.json')) as { vars: Record<string, string> };
+    expect(env.vars.BENCH_LEVEL).toBe('7');
+    expect(fs.statSync(path.join(repo, '.autoloop/experiments/exp/env.json')).mode & 0o777).toBe(0o600);
+    // Whoever calls run-experiment now, with another value and another PATH:
+    const r = run(repo, { BENCH_LEVEL: '3', PATH: `/nonexistent:${process.env.PATH}` });
+    expect(r).toMatchObject({ status: 'ok', primary: 7 });
+  });
+
+  it('snapshot mode protects a script outside the scope that the benchmark sources', () => {
+    // The benchmark turns hostile when the candidate asks it to (a file in scope).
+    const bench = '. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "fast() { echo 1; }" > lib/helpers.sh; fi\necho METRIC score=$(cat src/v)\n';
+    const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'fast() { echo 10; }\n', 'src/v': '10' }, { git: false });
+    init(repo, 'sh bench.sh');
+    expect(run(repo)).toMatchObject({ status: 'ok' });
+    log(repo, 'baseline');
+    write(repo, 'src/attack', '1');
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/changed files outside the scope: lib\/helpers.sh/);
+  });
+
+  it('snapshot mode sets aside a change outside the scope made between runs, as git mode does', () => {
+    const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'lib/x.txt': 'a', 'src/v': '10' }, { git: false });
+    init(repo, 'sh bench.sh');
+    run(repo);
+    log(repo, 'baseline');
+    write(repo, 'lib/x.txt', 'b');
+    write(repo, 'src/v', '9');
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'ok' });
+    expect(String((r.warnings as string[])[0])).toMatch(/set aside.*lib\/x.txt/);
+    expect(log(repo, 'better')).toMatchObject({ verdict: 'keep' });
+  });
+
+  it('a git repository: the judges and the engine files are checked after the checks as well', () => {
+    const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'check.sh': 'echo "# touched" >> bench.sh\n', 'src/v': '10' });
+    init(repo, 'sh bench.sh', ['--checks', 'sh check.sh']);
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/while the checks ran: bench.sh/);
+    log(repo, 'baseline');
+    expect(git(repo, 'status', '--porcelain', '--untracked-files=no')).toBe('');
+  });
+});

@@ -1,0 +1,110 @@
+// Class 1 of issue 11: what is kept is what was measured. Real repositories,
+// the real bundled engine, real git (aliases included), kill -9 via crash points.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { engine, git, initValue, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
+
+const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
+
+function started(): string {
+  const repo = valueRepo('100');
+  expect(initValue(repo).code).toBe(0);
+  iterate(repo, 'baseline');
+  return repo;
+}
+
+describe('what is kept is what was measured', () => {
+  it('an edit between run and log makes the run invalid; nothing unmeasured is committed, and the edit is rescued', () => {
+    const repo = started();
+    const head = git(repo, 'rev-parse', 'HEAD');
+    setValue(repo, '50');
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok', primary: 50 });
+    setValue(repo, '999');
+    const log = engine('log-experiment', ['--description', 'measured 50', '--json'], repo);
+    expect(log.json).toMatchObject({ verdict: 'invalid' });
+    expect(String(log.json?.reason)).toMatch(/changed after the run was measured: src\/value.txt/);
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(head);
+    expect(read(repo, 'src/value.txt')).toBe('100');
+    expect(read(repo, '.autoloop/experiments/exp/rescued/r0002/src/value.txt')).toBe('999');
+  });
+
+  it('an edit made during the benchmark makes the run invalid', () => {
+    // The benchmark rewrites the candidate's file while it measures it (not the baseline's).
+    const repo = valueRepo('100', { 'bench.sh': 'v=$(cat src/value.txt); [ "$v" = 100 ] || echo 1 > src/value.txt; echo METRIC score=$v\n' });
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo).code).toBe(0);
+    iterate(repo, 'baseline');
+    setValue(repo, '90');
+    const run = engine('run-experiment', ['--json'], repo);
+    expect(run.json).toMatchObject({ status: 'invalid' });
+    expect(String(run.json?.reason)).toMatch(/changed while the benchmark ran/);
+  });
+
+  it('a log killed after its ledger line commits the measured content, not the next edit', () => {
+    const repo = started();
+    setValue(repo, '90');
+    engine('run-experiment', [], repo);
+    const killed = engine('log-experiment', ['--description', 'better'], repo, { AUTOLOOP_CRASH_AT: 'after-ledger' });
+    expect(killed.code).not.toBe(0);
+    setValue(repo, '999'); // the model's next edit, before any engine call
+    const next = engine('run-experiment', ['--json'], repo);
+    expect(next.stderr).toMatch(/completed the keep of r0002/);
+    expect(git(repo, 'show', 'HEAD:src/value.txt')).toBe('90');
+    expect(next.json).toMatchObject({ status: 'ok', primary: 999, files: ['src/value.txt'] });
+  });
+
+  it('a hand commit through a git alias is refused with a repair path, and repair restores the last keep', () => {
+    const repo = started();
+    setValue(repo, '90');
+    iterate(repo, 'better');
+    const kept = git(repo, 'rev-parse', 'HEAD');
+    git(repo, 'config', 'alias.save', 'commit -qam wip');
+    setValue(repo, '1');
+    git(repo, 'save');
+    const moved = git(repo, 'rev-parse', 'HEAD');
+    const refused = engine('run-experiment', [], repo);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/last kept .*control\.mjs repair/);
+    expect(engine('log-experiment', ['--description', 'x'], repo).code).not.toBe(0);
+
+    const repair = engine('control', ['repair'], repo);
+    expect(repair.code).toBe(0);
+    expect(git(repo, 'rev-parse', 'autoloop/exp')).toBe(kept);
+    expect(read(repo, 'src/value.txt')).toBe('90');
+    // The hand commit is not lost.
+    expect(git(repo, 'for-each-ref', '--format=%(objectname)', 'refs/autoloop/moved/')).toBe(moved);
+    expect(ledger(repo).some((l) => l.event === 'branch_moved')).toBe(true);
+    setValue(repo, '80');
+    expect(iterate(repo, 'after repair').log.json).toMatchObject({ verdict: 'keep' });
+  });
+
+  it('a git reset --hard through an alias is detected and undone by repair', () => {
+    const repo = started();
+    setValue(repo, '90');
+    iterate(repo, 'better');
+    const kept = git(repo, 'rev-parse', 'HEAD');
+    git(repo, 'config', 'alias.undo', 'reset -q --hard HEAD~1');
+    git(repo, 'undo');
+    expect(engine('run-experiment', [], repo).code).toBe(1);
+    expect(engine('control', ['repair'], repo).code).toBe(0);
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(kept);
+    expect(read(repo, 'src/value.txt')).toBe('90');
+    expect(git(repo, 'status', '--porcelain', '--untracked-files=no')).toBe('');
+  });
+
+  it('records the measured content and the judges in the run record and the ledger', () => {
+    const repo = started();
+    setValue(repo, '90');
+    engine('run-experiment', [], repo);
+    const rec = JSON.parse(fs.readFileSync(path.join(expDir(repo), 'runs', 'r0002', 'result.json'), 'utf8')) as Record<string, any>;
+    const blob = git(repo, 'hash-object', 'src/value.txt');
+    expect(rec.content.files['src/value.txt']).toEqual({ id: blob, mode: 0o100644 });
+    expect(rec.judges.files['bench.cjs']).toMatch(/^[0-9a-f]{64}$/);
+    engine('log-experiment', ['--description', 'better'], repo);
+    const line = ledger(repo).find((l) => l.run_id === 'r0002' && l.type === 'result') as Record<string, any>;
+    expect(line.content.digest).toBe(rec.content.digest);
+    expect(git(repo, 'rev-parse', 'HEAD:src/value.txt')).toBe(blob);
+  });
+});

@@ -1,0 +1,150 @@
+// Class 4 of issue 11: the user's repository never wedges the loop. Real hooks,
+// a real (missing) LFS filter, a real submodule, odd file names and metric names.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { engine, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
+
+const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+
+describe("the user's repository never wedges the loop", () => {
+  it("runs with failing hooks (husky's hooksPath, post-checkout) and an LFS filter whose program is missing", () => {
+    const repo = valueRepo('100');
+    fs.mkdirSync(path.join(repo, '.husky'));
+    for (const h of ['post-checkout', 'pre-commit', 'commit-msg', 'reference-transaction', 'post-index-change']) {
+      fs.writeFileSync(path.join(repo, '.husky', h), '#!/bin/sh\necho hook ran >> hook.log\nexit 1\n', { mode: 0o755 });
+    }
+    git(repo, 'config', 'core.hooksPath', '.husky');
+    fs.writeFileSync(path.join(repo, '.gitattributes'), 'src/* filter=lfs diff=lfs merge=lfs\n');
+    git(repo, 'config', 'filter.lfs.clean', 'git-lfs-is-not-installed clean -- %f');
+    git(repo, 'config', 'filter.lfs.smudge', 'git-lfs-is-not-installed smudge -- %f');
+    git(repo, 'config', 'filter.lfs.process', 'git-lfs-is-not-installed filter-process');
+    git(repo, 'config', 'filter.lfs.required', 'true');
+    expect(initValue(repo).code).toBe(0);
+    iterate(repo, 'baseline');
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep' });
+    setValue(repo, '95');
+    expect(iterate(repo, 'worse').log.json).toMatchObject({ verdict: 'discard' });
+    expect(read(repo, 'src/value.txt')).toBe('90');
+    expect(fs.existsSync(path.join(repo, 'hook.log'))).toBe(false);
+    // The bytes committed are the work tree's, not a filter's output.
+    expect(git(repo, '-c', 'filter.lfs.smudge=', '-c', 'filter.lfs.process=', '-c', 'filter.lfs.required=false', 'cat-file', 'blob', 'autoloop/exp:src/value.txt')).toBe('90');
+  });
+
+  it('a keep that cannot be committed becomes a clean revert with its reason, once', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    const head = git(repo, 'rev-parse', 'HEAD');
+    // Another git process holds the branch's lock: update-ref cannot move it.
+    const lockFile = path.join(repo, '.git', 'refs', 'heads', 'autoloop', 'exp.lock');
+    fs.writeFileSync(lockFile, '');
+    setValue(repo, '90');
+    const { log } = iterate(repo, 'better');
+    expect(log.json).toMatchObject({ verdict: 'invalid' });
+    expect(String(log.json?.reason)).toMatch(/^keep failed: /);
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(head);
+    expect(read(repo, 'src/value.txt')).toBe('100');
+    expect(ledger(repo).filter((l) => l.event === 'keep_failed')).toHaveLength(1);
+    fs.rmSync(lockFile);
+    setValue(repo, '80');
+    const next = iterate(repo, 'again');
+    expect(next.run.stderr).not.toMatch(/reconciled/);
+    expect(next.log.json).toMatchObject({ verdict: 'keep', best: 80 });
+  });
+
+  it('a submodule in scope changed by the candidate is set aside, never kept, and the loop goes on', () => {
+    const sub = makeRepo({ 'lib.txt': 'v1\n' });
+    const repo = valueRepo('100');
+    git(repo, '-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', sub, 'src/sub');
+    git(repo, 'commit', '-qm', 'submodule');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    fs.writeFileSync(path.join(repo, 'src/sub/lib.txt'), 'v2\n');
+    git(path.join(repo, 'src/sub'), 'commit', '-qam', 'inside');
+    setValue(repo, '90');
+    const { run, log } = iterate(repo, 'better');
+    expect(run.json).toMatchObject({ status: 'ok', files: ['src/value.txt'] });
+    expect(String((run.json?.warnings as string[])[0])).toMatch(/set aside.*src\/sub/);
+    expect(log.json).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'show', '--name-only', '--format=', 'HEAD')).toBe('src/value.txt');
+    setValue(repo, '80');
+    expect(iterate(repo, 'again').run.json).toMatchObject({ status: 'ok' });
+  });
+
+  it('a symlink in scope that points outside the repository is refused clearly, then reverted', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    const outside = fs.mkdtempSync(path.join(path.dirname(repo), 'outside-'));
+    fs.writeFileSync(path.join(outside, 'secret.txt'), '1');
+    fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(repo, 'src', 'link.txt'));
+    const { run, log } = iterate(repo, 'link');
+    expect(run.json).toMatchObject({ status: 'invalid' });
+    expect(String(run.json?.reason)).toMatch(/src\/link.txt is a symlink to .*outside the repository/);
+    expect(log.json).toMatchObject({ verdict: 'invalid' });
+    expect(fs.existsSync(path.join(repo, 'src', 'link.txt'))).toBe(false);
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep' });
+  });
+
+  it('an in-scope .gitignore edit that could hide a file is refused, and reverted', () => {
+    const repo = valueRepo('100', { 'src/.gitignore': '*.tmp\n' });
+    initValue(repo);
+    iterate(repo, 'baseline');
+    fs.writeFileSync(path.join(repo, 'src/.gitignore'), '*.tmp\nfast.js\n');
+    fs.writeFileSync(path.join(repo, 'src/fast.js'), 'hidden\n');
+    const { run, log } = iterate(repo, 'hide');
+    expect(run.json).toMatchObject({ status: 'invalid' });
+    expect(String(run.json?.reason)).toMatch(/edits src\/.gitignore/);
+    expect(log.json).toMatchObject({ verdict: 'invalid' });
+    expect(read(repo, 'src/.gitignore')).toBe('*.tmp\n');
+  });
+
+  it('keeps a file whose name holds a newline, under its exact name', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    const name = 'src/odd\nname.txt';
+    fs.writeFileSync(path.join(repo, name), 'x');
+    setValue(repo, '90');
+    expect(iterate(repo, 'odd name').log.json).toMatchObject({ verdict: 'keep' });
+    const files = git(repo, 'ls-tree', '-r', '-z', '--name-only', 'HEAD').split('\0');
+    expect(files).toContain(name);
+  });
+
+  it('a metric named toString works; one named constructor is refused at init', () => {
+    const repo = makeRepo({ 'bench.sh': 'echo METRIC toString=$(cat src/v)\n', 'src/v': '10' });
+    const init = (metric: string) => engine('init-experiment', ['--name', 'exp', '--metric', metric, '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
+    const bad = init('constructor');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/reserved name/);
+    expect(init('toString').code).toBe(0);
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok', primary: 10 });
+    engine('log-experiment', ['--description', 'baseline'], repo);
+    fs.writeFileSync(path.join(repo, 'bench.sh'), 'echo nothing\n');
+    git(repo, 'commit', '-qam', 'prints nothing');
+    expect(engine('init-experiment', ['--name', 'exp', '--reason', 'new bench'], repo).code).toBe(0);
+    // Not printed: invalid with its reason, not a crash of the engine.
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'invalid' });
+  });
+
+  it('a judge touched by a formatter during a run poisons that run only', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    const original = read(repo, 'bench.cjs');
+    // A formatter rewrites whitespace; another only touches the mtime.
+    fs.writeFileSync(path.join(repo, 'bench.cjs'), original.replace(/\n/g, '\n\n'));
+    setValue(repo, '90');
+    expect(iterate(repo, 'x').log.json).toMatchObject({ verdict: 'invalid' });
+    expect(read(repo, 'bench.cjs')).toBe(original);
+    const t = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(repo, 'bench.cjs'), t, t);
+    setValue(repo, '90');
+    expect(iterate(repo, 'y').log.json).toMatchObject({ verdict: 'keep' });
+    setValue(repo, '80');
+    expect(iterate(repo, 'z').log.json).toMatchObject({ verdict: 'keep' });
+  });
+});

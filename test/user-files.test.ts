@@ -1,0 +1,188 @@
+// Classes 5, 6 and 8 of issue 11: nothing of the user's is lost (rescued
+// copies, all-or-nothing init/chain/finalize under kill -9, atomic writes that
+// leave no temp file and never hide a short write), one mutation per
+// repository at a time, and no escape sequence reaching a terminal.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { engine, engineAsync, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo, ROOT } from './helpers/engine.ts';
+import { appendLineDurable, writeFileAtomic } from '../scripts/lib/fsx.ts';
+
+const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+const expDir = (repo: string, slug = 'exp') => path.join(repo, '.autoloop', 'experiments', slug);
+const leftovers = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith('.tmp') || n.endsWith('.next') || n.endsWith('.next.json'));
+
+function waitFor(pred: () => boolean, ms = 30_000): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => (pred() ? resolve() : Date.now() - start > ms ? reject(new Error('timed out waiting')) : setTimeout(tick, 25));
+    tick();
+  });
+}
+
+describe("nothing of the user's is lost", () => {
+  it('a file the user creates in scope during the loop is moved to rescued/ when a revert removes it', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    fs.writeFileSync(path.join(repo, 'src', 'notes-of-the-user.md'), 'my notes\n');
+    setValue(repo, '120');
+    expect(iterate(repo, 'worse').log.json).toMatchObject({ verdict: 'discard' });
+    expect(fs.existsSync(path.join(repo, 'src', 'notes-of-the-user.md'))).toBe(false);
+    expect(read(repo, '.autoloop/experiments/exp/rescued/r0002/src/notes-of-the-user.md')).toBe('my notes\n');
+    expect(read(repo, '.autoloop/experiments/exp/rescued/r0002/src/value.txt')).toBe('120');
+  });
+
+  it('a refused init-experiment leaves the previous config and segment exactly as they were', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    const config = read(repo, '.autoloop/experiments/exp/config.yaml');
+    const lines = ledger(repo).length;
+    fs.appendFileSync(path.join(repo, 'src', 'other.txt'), 'tracked edit\n');
+    const r = engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/uncommitted changes to tracked files in scope/);
+    expect(read(repo, '.autoloop/experiments/exp/config.yaml')).toBe(config);
+    expect(ledger(repo)).toHaveLength(lines);
+    expect(leftovers(expDir(repo))).toEqual([]);
+  });
+
+  for (const point of ['init:after-judges', 'init:before-ledger', 'init:after-ledger']) {
+    it(`a kill -9 at ${point} of a new segment is rolled back or completed by the next call`, () => {
+      const repo = valueRepo('100');
+      initValue(repo);
+      iterate(repo, 'baseline');
+      const config = read(repo, '.autoloop/experiments/exp/config.yaml');
+      const killed = engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo, { AUTOLOOP_CRASH_AT: point });
+      expect(killed.code).not.toBe(0);
+      // The tree unchanged: a re-measure of the best (segment 1) or the new segment's baseline.
+      const next = engine('run-experiment', ['--json'], repo);
+      expect(next.json).toMatchObject({ status: 'ok' });
+      const completed = point === 'init:after-ledger';
+      expect(next.stderr).toMatch(completed ? /completed the opening of segment 2/ : /rolled back an interrupted init-experiment/);
+      const segments = ledger(repo).filter((l) => l.type === 'config').length;
+      expect(segments).toBe(completed ? 2 : 1);
+      if (completed) expect(read(repo, '.autoloop/experiments/exp/config.yaml')).toMatch(/timeout: 99/);
+      else expect(read(repo, '.autoloop/experiments/exp/config.yaml')).toBe(config);
+      expect(leftovers(expDir(repo))).toEqual([]);
+      expect(leftovers(path.join(expDir(repo), 'judges'))).toEqual([]);
+      expect(fs.readdirSync(path.join(expDir(repo), 'judges')).filter((n) => n.startsWith('files-'))).toHaveLength(1);
+    });
+  }
+
+  function terminated(): string {
+    const repo = valueRepo('100');
+    expect(initValue(repo, ['--max-runs', '1']).code).toBe(0);
+    iterate(repo, 'baseline');
+    return repo;
+  }
+  const chainArgs = ['--from', 'exp', '--name', 'child', '--rationale', 'go on', '--max-runs', '5'];
+
+  it('a kill -9 of chain after the child opened is completed by the next chain call', () => {
+    const repo = terminated();
+    const killed = engine('chain', chainArgs, repo, { AUTOLOOP_CRASH_AT: 'chain:after-init' });
+    expect(killed.code).not.toBe(0);
+    const again = engine('chain', chainArgs, repo);
+    expect(again.stderr).toMatch(/completed the follow-up child of exp/);
+    expect(fs.existsSync(path.join(expDir(repo, 'child'), 'chain-decision.json'))).toBe(true);
+    const chains = JSON.parse(read(repo, '.autoloop/chain.json')) as { chains: { trail: string[] }[] };
+    expect(chains.chains[0]?.trail).toEqual(['exp', 'child']);
+    expect(ledger(repo).filter((l) => l.event === 'chain')).toHaveLength(1);
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'chain.pending.json'))).toBe(false);
+  });
+
+  it('a kill -9 of chain before the child opened is rolled back by the next call', () => {
+    const repo = terminated();
+    const killed = engine('chain', chainArgs, repo, { AUTOLOOP_CRASH_AT: 'init:before-ledger' });
+    expect(killed.code).not.toBe(0);
+    expect(engine('control', ['repair', '--experiment', 'exp'], repo).stdout).toMatch(/rolled back the interrupted follow-up child/);
+    expect(fs.existsSync(expDir(repo, 'child'))).toBe(false);
+    expect(git(repo, 'branch', '--list', 'autoloop/child')).toBe('');
+    expect(git(repo, 'branch', '--show-current')).toBe('autoloop/exp');
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'chain.json'))).toBe(false);
+    expect(engine('chain', chainArgs, repo).code).toBe(0);
+  });
+
+  it('a kill -9 of finalize leaves no registered worktree after the next call', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    setValue(repo, '90');
+    iterate(repo, 'better');
+    const killed = engine('finalize', [], repo, { AUTOLOOP_CRASH_AT: 'finalize:worktree' });
+    expect(killed.code).not.toBe(0);
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(2);
+    expect(engine('finalize', [], repo).code).toBe(0);
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
+    expect(git(repo, 'show', 'autoloop/exp-final:src/value.txt')).toBe('90');
+  });
+
+  it('a failed atomic write leaves no temp file and the old content', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-fsx-'));
+    fs.mkdirSync(path.join(dir, 'target')); // rename onto a directory fails
+    expect(() => writeFileAtomic(path.join(dir, 'target'), 'x')).toThrow();
+    expect(fs.readdirSync(dir)).toEqual(['target']);
+  });
+
+  it('a short write (a file size limit) is detected: no temp file, old content kept, a ledger line cut back', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-fsx-'));
+    fs.writeFileSync(path.join(dir, 'state.json'), 'old');
+    fs.writeFileSync(path.join(dir, 'ledger.jsonl'), '{"a":1}\n');
+    const script = `import { writeFileAtomic, appendLineDurable } from ${JSON.stringify(path.join(ROOT, 'scripts/lib/fsx.ts'))};
+const out = [];
+try { writeFileAtomic(${JSON.stringify(path.join(dir, 'state.json'))}, 'y'.repeat(4 << 20)); out.push('wrote'); } catch (e) { out.push('refused: ' + e.message); }
+try { appendLineDurable(${JSON.stringify(path.join(dir, 'ledger.jsonl'))}, JSON.stringify({ b: 'z'.repeat(4 << 20) })); out.push('appended'); } catch (e) { out.push('refused: ' + e.message); }
+console.log(out.join('\\n'));`;
+    fs.writeFileSync(path.join(dir, 'w.mts'), script);
+    // SIGXFSZ ignored: the kernel then returns a short write / EFBIG instead of killing the process.
+    const r = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 2048; exec "$0" --import tsx "$1"`, process.execPath, path.join(dir, 'w.mts')], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/^refused: /), expect.stringMatching(/^refused: /)]);
+    expect(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')).toBe('old');
+    expect(fs.readFileSync(path.join(dir, 'ledger.jsonl'), 'utf8')).toBe('{"a":1}\n');
+    expect(fs.readdirSync(dir).sort()).toEqual(['ledger.jsonl', 'state.json', 'w.mts']);
+    // The same append within the limit works.
+    appendLineDurable(path.join(dir, 'ledger.jsonl'), '{"c":2}');
+    expect(fs.readFileSync(path.join(dir, 'ledger.jsonl'), 'utf8')).toBe('{"a":1}\n{"c":2}\n');
+  });
+});
+
+describe('one engine mutation per repository at a time', () => {
+  it('initialising a second experiment during a run of the first is refused; the branch stays', async () => {
+    const repo = valueRepo('100');
+    initValue(repo, ['--timeout', '4', '--grace', '0.2']);
+    iterate(repo, 'baseline');
+    setValue(repo, '1 slow');
+    const first = engineAsync('run-experiment', [], repo);
+    await waitFor(() => fs.existsSync(path.join(repo, '.pids')));
+    const second = engine('init-experiment', ['--name', 'other', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**'], repo);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/another autoloop command .* is running in this repository/);
+    expect(git(repo, 'branch', '--show-current')).toBe('autoloop/exp');
+    await new Promise((r) => first.on('exit', r));
+    expect(fs.existsSync(expDir(repo, 'other'))).toBe(false);
+  });
+});
+
+describe('escape sequences never reach a terminal raw', () => {
+  it('status, log, explain, report and commit messages carry none', () => {
+    const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'src/v': '10' });
+    const goal = 'goal \x1b]0;pwned\x07 with \x1b[2J clear and \u009b31m C1';
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--goal', goal], repo).code).toBe(0);
+    engine('run-experiment', [], repo);
+    const outputs = [engine('log-experiment', ['--description', 'base \x1b[31mred\x1b[0m'], repo).stdout];
+    fs.writeFileSync(path.join(repo, 'src/v'), '9');
+    engine('run-experiment', [], repo);
+    outputs.push(engine('log-experiment', ['--description', 'better \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ \u202eevil'], repo).stdout);
+    outputs.push(engine('status', [], repo).stdout, engine('status', ['--json'], repo).stdout);
+    outputs.push(engine('control', ['explain'], repo).stdout, engine('report', [], repo).stdout, engine('report', ['--json'], repo).stdout);
+    outputs.push(git(repo, 'log', '--format=%B', 'autoloop/exp'));
+    for (const o of outputs) {
+      expect(o).not.toMatch(/[\x1b\u009b\u202e]/);
+    }
+    expect(outputs.join('')).toContain('goal');
+    expect(git(repo, 'log', '-1', '--format=%s')).toBe('autoloop: better link evil');
+  });
+});
