@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classify, nothingObserved, observe, type Ending, type Observed } from '../scripts/lib/supervisor/outcome.ts';
-import { parseResetText } from '../scripts/lib/supervisor/reset-time.ts';
+import { parseResetText, wallClock } from '../scripts/lib/supervisor/reset-time.ts';
 import { afterSession, backoffMs, capWaitMs, decide, DEFAULT_POLICY, type LoopView, type Policy } from '../scripts/lib/supervisor/policy.ts';
 import { parseUpFlags } from '../scripts/lib/supervisor/flags.ts';
 import { claudeArgs } from '../scripts/lib/supervisor/supervise.ts';
@@ -95,6 +95,14 @@ describe('parseResetText: the reset time in a limit message', () => {
     expect(parseResetText('resets Jan 2, 3pm (UTC)', Date.UTC(2026, 11, 31, 12))).toBe(Date.UTC(2027, 0, 2, 15, 0));
   });
 
+  it('a wall time that happens twice (DST ends) is read as the later instant, never before the reset', () => {
+    // 2026-11-01 01:30 in New York happens at 05:30Z (EDT) and again at 06:30Z (EST).
+    const now = Date.UTC(2026, 10, 1, 4, 0);
+    expect(parseResetText('resets 1:30am (America/New_York)', now)).toBe(Date.UTC(2026, 10, 1, 6, 30));
+    // Spring forward: 2026-03-08 02:30 never happens in New York; read as 03:30 EDT (07:30Z), not 01:30 EST.
+    expect(parseResetText('resets Mar 8, 2:30am (America/New_York)', Date.UTC(2026, 2, 7, 12))).toBe(Date.UTC(2026, 2, 8, 7, 30));
+  });
+
   it('no reset, or a zone that does not exist: null', () => {
     expect(parseResetText('API Error: Request rejected (429)', NOW)).toBeNull();
     expect(parseResetText('resets 3pm (Mars/Olympus)', NOW)).toBeNull();
@@ -118,9 +126,15 @@ describe('parseResetText: the reset time in a limit message', () => {
       fc.property(fc.integer({ min: 2 * MIN, max: 6 * 24 * HOUR }), fc.constantFrom(...zones), fc.integer({ min: 0, max: 400 * 24 }), (ahead, tz, hours) => {
         const now = NOW + hours * HOUR;
         const reset = Math.floor((now + ahead) / MIN) * MIN;
-        expect(parseResetText(cliFormat(reset, now, tz), now)).toBe(reset);
+        const parsed = parseResetText(cliFormat(reset, now, tz), now);
+        // The same wall time, and never before the reset: in a DST fold the
+        // text names two instants an hour apart, and the later is read.
+        expect(parsed).not.toBeNull();
+        expect(wallClock(parsed!, tz)).toEqual(wallClock(reset, tz));
+        expect(parsed! - reset).toBeGreaterThanOrEqual(0);
+        expect(parsed! - reset).toBeLessThanOrEqual(HOUR);
       }),
-      { numRuns: 300, seed: 20261129 },
+      { numRuns: 2000 },
     );
   });
 });

@@ -38,19 +38,29 @@ export function wallClock(ms: number, tz: string): Wall | null {
   return { y: get('year'), mo: get('month') - 1, d: get('day'), h: get('hour') % 24, mi: get('minute') };
 }
 
-/** The instant at which the wall clock in tz reads w (the earlier one across a DST fold). */
+/**
+ * The instant at which the wall clock in tz reads w. Across a DST fold the
+ * wall time happens twice and the text cannot say which: the later one, so a
+ * relaunch never comes before the limit has reset (at worst an hour late, once).
+ * In a DST gap (a wall time that never happens) the later reading too.
+ */
 export function zonedToEpoch(w: Wall, tz: string): number | null {
   const asUtc = Date.UTC(w.y, w.mo, w.d, w.h, w.mi);
   const offsetAt = (t: number): number | null => {
     const c = wallClock(t, tz);
     return c ? Date.UTC(c.y, c.mo, c.d, c.h, c.mi) - Math.floor(t / 60_000) * 60_000 : null;
   };
-  const first = offsetAt(asUtc);
-  if (first === null) return null;
-  let t = asUtc - first;
-  const second = offsetAt(t);
-  if (second !== null && second !== first) t = asUtc - second;
-  return t;
+  // Zone offsets change at most once within a day here: the offsets half a
+  // day either side give every instant that can read w.
+  const offsets = [offsetAt(asUtc - DAY_MS / 2), offsetAt(asUtc + DAY_MS / 2)];
+  if (offsets.some((o) => o === null)) return null;
+  const candidates = (offsets as number[]).map((o) => asUtc - o);
+  const reads = (t: number): boolean => {
+    const c = wallClock(t, tz);
+    return c !== null && c.y === w.y && c.mo === w.mo && c.d === w.d && c.h === w.h && c.mi === w.mi;
+  };
+  const exact = candidates.filter(reads);
+  return Math.max(...(exact.length > 0 ? exact : candidates));
 }
 
 /**
