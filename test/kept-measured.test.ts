@@ -27,7 +27,7 @@ describe('what is kept is what was measured', () => {
     expect(String(log.json?.reason)).toMatch(/changed after the run was measured: src\/value.txt/);
     expect(git(repo, 'rev-parse', 'HEAD')).toBe(head);
     expect(read(repo, 'src/value.txt')).toBe('100');
-    expect(read(repo, '.autoloop/experiments/exp/rescued/r0002/src/value.txt')).toBe('999');
+    expect(read(repo, '.autoloop/experiments/exp/rescued/r0002/src/value.txt.autoloop-copy')).toBe('999');
   });
 
   it('an edit made during the benchmark makes the run invalid', () => {

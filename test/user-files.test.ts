@@ -31,8 +31,8 @@ describe("nothing of the user's is lost", () => {
     setValue(repo, '120');
     expect(iterate(repo, 'worse').log.json).toMatchObject({ verdict: 'discard' });
     expect(fs.existsSync(path.join(repo, 'src', 'notes-of-the-user.md'))).toBe(false);
-    expect(read(repo, '.autoloop/experiments/exp/rescued/r0002/src/notes-of-the-user.md')).toBe('my notes\n');
-    expect(read(repo, '.autoloop/experiments/exp/rescued/r0002/src/value.txt')).toBe('120');
+    expect(read(repo, '.autoloop/experiments/exp/rescued/r0002/src/notes-of-the-user.md.autoloop-copy')).toBe('my notes\n');
+    expect(read(repo, '.autoloop/experiments/exp/rescued/r0002/src/value.txt.autoloop-copy')).toBe('120');
   });
 
   it('a refused init-experiment leaves the previous config and segment exactly as they were', () => {
@@ -184,5 +184,26 @@ describe('escape sequences never reach a terminal raw', () => {
     }
     expect(outputs.join('')).toContain('goal');
     expect(git(repo, 'log', '-1', '--format=%s')).toBe('autoloop: better link evil');
+  });
+});
+
+describe("the engine's copies stay out of the project's tools", () => {
+  // `node --test` walks .autoloop/ too: a discarded run's new test file, once
+  // rescued, must not be found and run by the next run's checks.
+  it('a new test file of a discarded run, rescued, is not run by the next checks (node --test)', () => {
+    const repo = valueRepo('100', { 'test/value.test.cjs': "require('node:test')('value', () => {});\n" });
+    expect(initValue(repo, ['--scope', 'test/**', '--checks', 'node --test']).code).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    // A candidate adds a test that needs a module next to it, and is discarded (nothing got better).
+    fs.writeFileSync(path.join(repo, 'test', 'extra.test.cjs'), "require('./helper.cjs');\n");
+    fs.writeFileSync(path.join(repo, 'test', 'helper.cjs'), 'module.exports = 1;\n');
+    expect(iterate(repo, 'more tests').log.json).toMatchObject({ verdict: 'discard' });
+    expect(fs.readdirSync(path.join(expDir(repo), 'rescued', 'r0002', 'test')).sort()).toEqual(['extra.test.cjs.autoloop-copy', 'helper.cjs.autoloop-copy']);
+    // The next run's checks see only the project's own test.
+    const next = iterate(repo, 'same again');
+    expect(next.run.json, next.run.stderr).toMatchObject({ status: 'ok' });
+    const tests = spawnSync('node', ['--test'], { cwd: repo, encoding: 'utf8' });
+    expect(tests.status, tests.stdout).toBe(0);
+    expect(tests.stdout).toMatch(/# tests 1\b/);
   });
 });

@@ -19,6 +19,7 @@ import { pidAlive } from './procs.ts';
 import { crashPoint } from './faults.ts';
 import {
   boundText,
+  COPY_SUFFIX,
   fileDiff,
   keepProblem,
   lineCount,
@@ -108,8 +109,10 @@ export class SnapshotWorkspace implements Workspace {
     return parsed.data;
   }
 
+  /** A file of a snapshot: stored with COPY_SUFFIX (snapshots written before the suffix have plain names). */
   private snapFile(id: string, rel: string): string {
-    return path.join(this.dir, id, 'files', rel);
+    const stored = path.join(this.dir, id, 'files', rel + COPY_SUFFIX);
+    return fs.lstatSync(stored, { throwIfNoEntry: false }) ? stored : path.join(this.dir, id, 'files', rel);
   }
 
   /**
@@ -175,7 +178,7 @@ export class SnapshotWorkspace implements Workspace {
     fs.mkdirSync(this.dir, { recursive: true });
     const tmp = path.join(this.dir, `${TMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
     const files: Record<string, Entry> = {};
-    const dst = (rel: string) => path.join(tmp, 'files', rel);
+    const dst = (rel: string) => path.join(tmp, 'files', rel + COPY_SUFFIX);
     let first = true;
     for (const [rel, e] of Object.entries(keepOld)) {
       if (from === null) continue;

@@ -96,7 +96,15 @@ export function workspaceFile(exp: ExperimentPaths): string {
   return path.join(exp.dir, 'workspace.json');
 }
 
-/** Move a file (or symlink) to dir/rel before the engine overwrites or deletes it; a copy across filesystems. */
+/**
+ * The name under which the engine stores its copies of work-tree files inside
+ * the repository (rescued files, snapshots). Test runners and build tools walk
+ * `.autoloop/` too (`node --test` does): with this suffix no `*.test.js`,
+ * `test_*.py` or `*.ts` glob ever picks a copy up and runs or compiles it.
+ */
+export const COPY_SUFFIX = '.autoloop-copy';
+
+/** Move a file (or symlink) to dir/rel + COPY_SUFFIX before the engine overwrites or deletes it; a copy across filesystems. */
 export function rescueFile(root: string, rel: string, dir: string): boolean {
   const abs = path.join(root, rel);
   let st: fs.Stats;
@@ -106,7 +114,7 @@ export function rescueFile(root: string, rel: string, dir: string): boolean {
     return false;
   }
   if (st.isDirectory()) return false;
-  const dst = path.join(dir, rel);
+  const dst = path.join(dir, rel + COPY_SUFFIX);
   fs.mkdirSync(path.dirname(dst), { recursive: true });
   try {
     fs.renameSync(abs, dst);
