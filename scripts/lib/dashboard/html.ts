@@ -7,7 +7,7 @@ import { fmt } from '../summary.ts';
 import { formatDuration } from '../termination.ts';
 import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
 import { chartScale, tickLabel } from './chart.ts';
-import { VERDICTS, type ChartBucket, type RunPoint, type ViewModel } from './model.ts';
+import { KEEPS_CAP, VERDICTS, type ChartBucket, type RunPoint, type ViewModel } from './model.ts';
 
 /** Buckets the page's chart is downsampled to (about 1.7 px each in a 1000 px plot). */
 export const HTML_BUCKETS = 600;
@@ -246,8 +246,9 @@ function table(m: ViewModel): string {
       );
     })
     .join('');
+  const keeps = m.rows.length - m.rows_recent;
   const note = m.rows_omitted
-    ? `<p class="note">Listing the last ${m.rows_recent} runs and the ${m.rows.length - m.rows_recent} earlier keeps; ${m.rows_omitted} older runs are not listed (the chart shows every run; the ledger has every line).</p>`
+    ? `<p class="note">Listing the last ${m.rows_recent} runs and the ${keeps}${keeps >= KEEPS_CAP ? ' newest' : ''} earlier keeps; ${m.rows_omitted} older runs are not listed (the chart covers every run; the ledger has every line).</p>`
     : '';
   return `<section><h2>Runs <span class="muted">(newest first; ${esc(SIGN_LEGEND)})</span></h2>${note}<table><thead><tr><th>#</th><th>run</th><th>verdict</th><th>${esc(m.metric)}${unit}</th><th>Δ</th><th>time</th><th>commit</th><th>description</th></tr></thead><tbody>${body || '<tr><td colspan="8" class="muted">No runs yet.</td></tr>'}</tbody></table></section>`;
 }

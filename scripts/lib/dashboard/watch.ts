@@ -6,9 +6,8 @@
 // the screen never flashes blank. Ctrl+C, q or SIGTERM restore the terminal.
 import fs from 'node:fs';
 import { termination } from '../reduce.ts';
-import { buildModel } from './model.ts';
 import { chartDotColumns } from './chart.ts';
-import { changeStamp, chainTrail, loadExperiment, modelInput, refreshExperiment, type Loaded } from './load.ts';
+import { changeStamp, chainTrail, loadExperiment, viewModel, refreshExperiment, type Loaded } from './load.ts';
 import { renderTerminal } from './terminal.ts';
 
 export const ENTER = '\x1b[?1049h\x1b[?25l';
@@ -57,7 +56,7 @@ export function watchDashboard(o: WatchOptions): Promise<number> {
     const width = Math.max(20, (o.width ?? (out.isTTY ? out.columns : 100) ?? 100) - (out.isTTY ? 1 : 0));
     const height = out.isTTY && out.rows ? out.rows : undefined;
     const t = termination(loaded.state, loaded.config, now);
-    const model = buildModel(modelInput(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width)));
+    const model = viewModel(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width));
     const lines = renderTerminal(model, { width, height: height !== undefined && error ? height - 1 : height, color: o.color });
     if (error) lines.push(`${o.color ? '\x1b[33m' : ''}watch: ${error.slice(0, Math.max(0, width - 8))}${o.color ? '\x1b[0m' : ''}`);
     const body = lines.join(o.control ? `${EOL}\n` : '\n');
