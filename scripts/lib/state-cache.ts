@@ -55,8 +55,8 @@ function loadCacheFile(paths: ExperimentPaths, file: string): State | null {
       return null;
     }
     if (buf.length < count * 8) return null;
-    const f = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + count * 8));
-    values = Array.from(f);
+    values = new Array<number>(count);
+    for (let i = 0; i < count; i++) values[i] = buf.readDoubleLE(i * 8);
   }
   const { primaries_count: _drop, ...rest } = raw;
   return { ...rest, valid_primaries: values } as State;

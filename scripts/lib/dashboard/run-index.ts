@@ -111,23 +111,49 @@ export function updateIndex(paths: ExperimentPaths, read: (from: number) => Ledg
 /** A ledger line at `offset` that is not what the index says it is: the index is stale. */
 export class StaleIndex extends Error {}
 
-/** One line of the ledger, read at its offset. */
+let scratch = Buffer.allocUnsafe(8192);
+
+/** One line of the ledger, read at its offset (into one reused buffer: a chart reads back a few thousand). */
 function lineAt(fd: number, offset: number): unknown {
-  let size = 4096;
   for (;;) {
-    const buf = Buffer.alloc(size);
-    const n = fs.readSync(fd, buf, 0, size, offset);
-    const nl = buf.subarray(0, n).indexOf(0x0a);
+    const n = fs.readSync(fd, scratch, 0, scratch.length, offset);
+    const nl = scratch.subarray(0, n).indexOf(0x0a);
     if (nl >= 0) {
       try {
-        return JSON.parse(buf.toString('utf8', 0, nl));
+        return JSON.parse(scratch.toString('utf8', 0, nl));
       } catch {
         throw new StaleIndex(`no ledger line at byte ${offset}`);
       }
     }
-    if (n < size) throw new StaleIndex(`no ledger line at byte ${offset}`);
-    size *= 4;
+    if (n < scratch.length) throw new StaleIndex(`no ledger line at byte ${offset}`);
+    scratch = Buffer.allocUnsafe(scratch.length * 4);
   }
+}
+
+/** The segment's columns, copied out of the records into typed arrays. */
+function columns(recs: Buffer, segment: number) {
+  const total = recs.length / REC;
+  let count = 0;
+  for (let i = 0; i < total; i++) if (recs[i * REC] === RESULT && recs.readUInt32LE(i * REC + 4) === segment) count++;
+  const c = { offset: new Float64Array(count), primary: new Float64Array(count), runNo: new Float64Array(count), flags: new Uint8Array(count * 3), commits: new Map<number, number>(), earlier: 0 };
+  let j = 0;
+  for (let i = 0; i < total; i++) {
+    const at = i * REC;
+    const kind = recs[at];
+    if (kind === COMMITTED) c.commits.set(recs.readDoubleLE(at + 24), recs.readDoubleLE(at + 8));
+    else if (kind !== RESULT) continue;
+    else if (recs.readUInt32LE(at + 4) !== segment) c.earlier++;
+    else {
+      c.offset[j] = recs.readDoubleLE(at + 8);
+      c.primary[j] = recs.readDoubleLE(at + 16);
+      c.runNo[j] = recs.readDoubleLE(at + 24);
+      c.flags[j * 3] = recs[at + 1] as number;
+      c.flags[j * 3 + 1] = recs[at + 2] as number;
+      c.flags[j * 3 + 2] = recs[at + 3] as number;
+      j++;
+    }
+  }
+  return c;
 }
 
 /**
@@ -135,45 +161,32 @@ function lineAt(fd: number, offset: number): unknown {
  * shown run read from the ledger (`fd`) when it is first asked for.
  */
 export function indexSeries(recs: Buffer, segment: number, fd: number): { runs: RunSeries; earlier: number } {
-  const total = recs.length / REC;
-  const pick: number[] = [];
-  const commits = new Map<number, number>();
-  let earlier = 0;
-  for (let i = 0; i < total; i++) {
-    const kind = recs[i * REC];
-    if (kind === COMMITTED) commits.set(recs.readDoubleLE(i * REC + 24), recs.readDoubleLE(i * REC + 8));
-    else if (kind === RESULT) {
-      if (recs.readUInt32LE(i * REC + 4) === segment) pick.push(i);
-      else earlier++;
-    }
-  }
-  const field = (j: number, at: number) => recs.readDoubleLE((pick[j] as number) * REC + at);
-  const byte = (j: number, at: number) => recs[(pick[j] as number) * REC + at] as number;
+  const c = columns(recs, segment);
   const cache = new Map<number, RunPoint>();
   const point = (j: number): RunPoint => {
     const hit = cache.get(j);
     if (hit) return hit;
-    const runNo = field(j, 24);
-    const line = resultAt(fd, field(j, 8));
+    const runNo = c.runNo[j] as number;
+    const line = resultAt(fd, c.offset[j] as number);
     if (!line || Number(line.run_id.slice(1)) !== runNo) throw new StaleIndex(`the ledger line of run ${runId(runNo)} moved`);
-    const c = commits.get(runNo);
-    const p = runPoint(line, j + 1, c === undefined ? null : commitAt(fd, c));
+    const at = c.commits.get(runNo);
+    const p = runPoint(line, j + 1, at === undefined ? null : commitAt(fd, at));
     cache.set(j, p);
     return p;
   };
   const runs: RunSeries = {
-    length: pick.length,
-    runId: (j) => runId(field(j, 24)),
+    length: c.offset.length,
+    runId: (j) => runId(c.runNo[j] as number),
     primary: (j) => {
-      const v = field(j, 16);
+      const v = c.primary[j] as number;
       return Number.isNaN(v) ? null : v;
     },
-    verdict: (j) => VERDICTS[byte(j, 1)] as Verdict,
-    status: (j) => STATUSES[byte(j, 2)] as RunStatus,
-    rebaseline: (j) => byte(j, 3) === 1,
+    verdict: (j) => VERDICTS[c.flags[j * 3] as number] as Verdict,
+    status: (j) => STATUSES[c.flags[j * 3 + 1] as number] as RunStatus,
+    rebaseline: (j) => c.flags[j * 3 + 2] === 1,
     point,
   };
-  return { runs, earlier };
+  return { runs, earlier: c.earlier };
 }
 
 /** The result line at `offset`: the fast check, then zod (which has the last word). */
