@@ -5,10 +5,13 @@
 //    (target ≤ 3x), with the git processes and fsyncs it makes
 //  - bytes the model reads in an ordinary iteration, run + log --json (target ≤ 500)
 //  - every call with 100,000 runs in the ledger vs 100 (target ≤ 1.5x): run + log,
-//    status, status after the state cache is lost, dashboard --html; and the cache's size
+//    status, status after the state cache is lost, dashboard (terminal) and
+//    dashboard --html, with the dashboard's peak memory; the caches' sizes; and
+//    (no target: it reads every line) status with every cache lost
 //  - hook cost: without .autoloop/ (no node at all) and with it (target ≤ 2x node -e 0)
 // AUTOLOOP_BENCH_DIST=<dir> measures other bundles (e.g. an older build) the same way.
 // AUTOLOOP_BENCH_RUNS=<n> replaces 100,000 (a quicker look).
+// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration, history, bytes, hooks.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,13 +43,15 @@ function median(n: number, f: () => number): number {
   return xs[Math.floor(n / 2)] ?? NaN;
 }
 
+const ONLY = new Set((process.env.AUTOLOOP_BENCH_ONLY ?? '').split(',').filter(Boolean));
+const section = (name: string) => ONLY.size === 0 || ONLY.has(name);
 const r2 = (x: number) => x.toFixed(2);
 const N = 15;
 const bare = median(N, () => timeMs(process.execPath, ['-e', '0']));
 console.log(`baseline.node_e0_ms ${bare.toFixed(1)}`);
 
 // 1. start-up overhead of every entry point
-for (const f of fs.readdirSync(DIST).filter((x) => x.endsWith('.mjs') && x !== 'hooks.mjs').sort()) {
+if (section('startup')) for (const f of fs.readdirSync(DIST).filter((x) => x.endsWith('.mjs') && x !== 'hooks.mjs').sort()) {
   const ms = median(N, () => timeMs(process.execPath, [path.join(DIST, f), '--help']));
   const kb = fs.statSync(path.join(DIST, f)).size / 1024;
   console.log(`startup.${f.replace('.mjs', '')} ${r2(ms / bare)}x node -e 0 (${ms.toFixed(1)} ms; ${kb.toFixed(0)} KB; target <= 3x)`);
@@ -67,6 +72,8 @@ function repoWithRuns(runs: number): string {
   const exp = path.join(dir, '.autoloop', 'experiments', 'b');
   const cfg = Config.parse({ name: 'b', metric: 'score', direction: 'lower', command: 'sh bench.sh', scope: ['src/**'], max_runs: null, plateau: null });
   saveConfig(path.join(exp, 'config.yaml'), cfg);
+  // The keeps' commit is the branch's head: the engine checks that the branch is where it last kept.
+  const head = String(spawnSync('git', ['rev-parse', 'HEAD'], { cwd: dir }).stdout).trim();
   const lines: string[] = [];
   for (let i = 1; i <= runs; i++) {
     const keep = i === 1 || i % 10 === 0;
@@ -78,7 +85,7 @@ function repoWithRuns(runs: number): string {
       invocations: [], decision: null, net_lines_removed: 0, gates: [], kind: keep ? 'improved' : 'none',
     };
     lines.push(JSON.stringify(line));
-    lines.push(JSON.stringify({ type: 'event', ts: line.ts, segment: 1, event: keep ? 'committed' : 'reverted', run_id: line.run_id, data: keep ? { commit: 'c'.repeat(40) } : {} }));
+    lines.push(JSON.stringify({ type: 'event', ts: line.ts, segment: 1, event: keep ? 'committed' : 'reverted', run_id: line.run_id, data: keep ? { commit: head } : {} }));
   }
   fs.appendFileSync(path.join(exp, 'ledger.jsonl'), lines.join('\n') + '\n');
   fs.rmSync(path.join(exp, 'state.json'), { force: true });
@@ -140,7 +147,7 @@ function iterations(dir: string, n: number): { keep: number; discard: number; ba
 }
 
 // 2. one iteration vs bare node
-{
+if (section('iteration')) {
   const dir = repoWithRuns(0);
   const r = iterations(dir, 9);
   console.log(`iteration.keep ${r2(r.keep / r.bare)}x node -e 0 (${r.keep.toFixed(0)} ms vs ${r.bare.toFixed(0)} ms; ${r.keepIo}; target <= 3x)`);
@@ -148,10 +155,21 @@ function iterations(dir: string, n: number): { keep: number; discard: number; ba
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+// Peak memory of a call: a preload writes the process's maxRSS (KB) to a file as it exits.
+const RSS_PRELOAD = path.join(os.tmpdir(), `autoloop-bench-rss-${process.pid}.cjs`);
+fs.writeFileSync(RSS_PRELOAD, "process.on('exit', () => require('node:fs').writeFileSync(process.env.AUTOLOOP_BENCH_RSS, String(process.resourceUsage().maxRSS)));\n");
+function peakMb(args: string[]): number {
+  const out = `${RSS_PRELOAD}.${Date.now()}.txt`;
+  spawnSync(process.execPath, ['--require', RSS_PRELOAD, ...args], { stdio: 'ignore', env: { ...process.env, AUTOLOOP_BENCH_RSS: out } });
+  const kb = Number(fs.readFileSync(out, 'utf8'));
+  fs.rmSync(out, { force: true });
+  return kb / 1024;
+}
+
 // 3. every call with BIG runs vs 100 (warm state cache, then the cache lost), and the cache's size
-{
+if (section('history')) {
   const sizes = [100, BIG];
-  const res: Record<string, Record<number, number>> = { iteration: {}, status: {}, status_cold: {}, dashboard_html: {} };
+  const res: Record<string, Record<number, number>> = { iteration: {}, status: {}, status_cold: {}, dashboard: {}, dashboard_html: {} };
   const cache: Record<number, number> = {};
   const dirs = sizes.map((n) => repoWithRuns(n));
   const status = (dir: string) => timeMs(process.execPath, [path.join(DIST, 'status.mjs'), '--cwd', dir]);
@@ -159,7 +177,16 @@ function iterations(dir: string, n: number): { keep: number; discard: number; ba
     fs.rmSync(path.join(dir, '.autoloop', 'experiments', 'b', 'state.json'), { force: true });
     return status(dir);
   };
-  const html = (dir: string) => timeMs(process.execPath, [path.join(DIST, 'dashboard.mjs'), '--cwd', dir, '--html', path.join(dir, 'd.html')]);
+  const htmlArgs = (dir: string) => [path.join(DIST, 'dashboard.mjs'), '--cwd', dir, '--html', path.join(dir, 'd.html')];
+  const termArgs = (dir: string) => [path.join(DIST, 'dashboard.mjs'), '--cwd', dir, '--width', '120'];
+  const html = (dir: string) => timeMs(process.execPath, htmlArgs(dir));
+  const term = (dir: string) => timeMs(process.execPath, termArgs(dir), { env: { ...process.env, FORCE_COLOR: '1' } });
+  const expDir = (dir: string) => path.join(dir, '.autoloop', 'experiments', 'b');
+  // Every cache lost: state.json, its checkpoint and the primaries sidecar (a fold of every line).
+  const rebuild = (dir: string) => {
+    for (const f of fs.readdirSync(expDir(dir))) if (f.startsWith('state') || f.endsWith('.f64')) fs.rmSync(path.join(expDir(dir), f), { force: true });
+    return status(dir);
+  };
   sizes.forEach((_, i) => void status(dirs[i]!)); // first fold of the synthetic ledger
   // Alternate the two sizes so that load that comes and goes weighs on both alike.
   const alt = (name: string, f: (dir: string) => number, reps: number) => {
@@ -169,7 +196,11 @@ function iterations(dir: string, n: number): { keep: number; discard: number; ba
   };
   alt('status', status, 9);
   alt('status_cold', cold, 5);
+  alt('dashboard', term, 5);
   alt('dashboard_html', html, 5);
+  const mem = sizes.map((_, i) => peakMb(htmlArgs(dirs[i]!)));
+  const memTerm = sizes.map((_, i) => peakMb(termArgs(dirs[i]!)));
+  const full = sizes.map((_, i) => rebuild(dirs[i]!));
   const its = sizes.map((_, i) => iterations(dirs[i]!, 5));
   sizes.forEach((n, i) => (res.iteration![n] = (its[i]!.keep + its[i]!.discard) / 2));
   sizes.forEach((n, i) => {
@@ -181,13 +212,17 @@ function iterations(dir: string, n: number): { keep: number; discard: number; ba
     const b = res[k]![BIG]!;
     console.log(`history.${k}_${BIG}_vs_100 ${r2(b / a)}x (${b.toFixed(0)} ms vs ${a.toFixed(0)} ms; target <= 1.5x)`);
   }
+  console.log(`history.dashboard_html_peak_mb ${mem[1]!.toFixed(0)} MB at ${BIG} runs (${mem[0]!.toFixed(0)} MB at 100; ratio ${r2(mem[1]! / mem[0]!)}; terminal ${memTerm[1]!.toFixed(0)} MB vs ${memTerm[0]!.toFixed(0)} MB)`);
+  console.log(`history.status_all_caches_lost_${BIG}_vs_100 ${r2(full[1]! / full[0]!)}x (${full[1]!.toFixed(0)} ms vs ${full[0]!.toFixed(0)} ms; no target: every line is refolded)`);
+  const idx = (n: number) => fs.statSync(path.join(expDir(dirs[sizes.indexOf(n)]!), 'runs.idx')).size;
+  console.log(`history.run_index_bytes ${idx(BIG)} runs.idx at ${BIG} runs (${idx(100)} at 100; the dashboard's cache)`);
   const stateJson = (n: number) => fs.statSync(path.join(dirs[sizes.indexOf(n)]!, '.autoloop', 'experiments', 'b', 'state.json')).size;
   console.log(`history.state_cache_bytes ${stateJson(BIG)} state.json at ${BIG} runs (${stateJson(100)} at 100; with the primaries sidecar ${cache[BIG]} / ${cache[100]})`);
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }
 
 // 4. bytes the model reads in an ordinary iteration (run + log, --json as the protocol calls them)
-{
+if (section('bytes')) {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-bytes-')));
   const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, env: { ...process.env, ...GIT_ENV } });
   fs.cpSync(path.join(ROOT, 'examples', 'primes'), dir, { recursive: true });
@@ -209,7 +244,8 @@ function iterations(dir: string, n: number): { keep: number; discard: number; ba
 // 5. hooks: a project without .autoloop/ must not start node; with it, ≤ 2x node -e 0
 {
   const hook = path.join(ROOT, 'hooks', 'run.sh');
-  if (fs.existsSync(hook) && fs.existsSync(path.join(DIST, 'hooks.cjs'))) {
+  if (!section('hooks')) void 0;
+  else if (fs.existsSync(hook) && fs.existsSync(path.join(DIST, 'hooks.cjs'))) {
     const plain = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-hook-')));
     const payload = JSON.stringify({ session_id: 's', transcript_path: '/dev/null', cwd: plain, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(plain, 'src/a.js') }, tool_use_id: 't' });
     const env = { ...process.env, CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: plain };
@@ -226,3 +262,4 @@ function iterations(dir: string, n: number): { keep: number; discard: number; ba
     fs.rmSync(withLoop, { recursive: true, force: true });
   } else console.log('hooks: not built yet');
 }
+fs.rmSync(RSS_PRELOAD, { force: true });

@@ -10,8 +10,7 @@ import { findRoot, resolveSlug } from './lib/experiment.ts';
 import { UsageError } from './lib/errors.ts';
 import { writeFileAtomic } from './lib/fsx.ts';
 import { termination } from './lib/reduce.ts';
-import { buildModel } from './lib/dashboard/model.ts';
-import { chainTrail, loadExperiment, modelInput } from './lib/dashboard/load.ts';
+import { chainTrail, loadExperiment, viewModel } from './lib/dashboard/load.ts';
 import { chartDotColumns } from './lib/dashboard/chart.ts';
 import { renderTerminal } from './lib/dashboard/terminal.ts';
 import { HTML_BUCKETS, renderHtml } from './lib/dashboard/html.ts';
@@ -67,7 +66,7 @@ main('dashboard', async (argv) => {
   const now = Date.now();
   const t = termination(loaded.state, loaded.config, now);
   const width = layoutWidth(f.width);
-  const model = buildModel(modelInput(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width)));
+  const model = viewModel(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width));
 
   if (f.json) return emit(true, model, '');
   if (f.html !== undefined) {

@@ -10,6 +10,8 @@ import { experimentPaths, runDir, runId } from '../scripts/lib/paths.ts';
 import { loadStateCache, saveStateCache } from '../scripts/lib/state-cache.ts';
 import { emptyState, foldLines } from '../scripts/lib/reduce.ts';
 import { roundForModel } from '../scripts/lib/format.ts';
+import { appendLedger, readLedger } from '../scripts/lib/ledger.ts';
+import { openExperiment } from '../scripts/lib/experiment.ts';
 import { syntheticLedger, writeSynthetic } from './helpers/synthetic-ledger.ts';
 import { initValue, iterate, setValue, valueRepo } from './helpers/engine.ts';
 
@@ -96,6 +98,27 @@ describe('the state cache', () => {
     expect(fs.statSync(side).size).toBe(24);
     fs.truncateSync(side, 8);
     expect(loadStateCache(paths)).toBeNull();
+  });
+
+  it('recovers a lost state.json from its checkpoint and the ledger lines after it', () => {
+    const root = tmp();
+    const syn = syntheticLedger({ runs: 150, seed: 3 });
+    writeSynthetic(root, syn);
+    const paths = experimentPaths(root, syn.config.name);
+    const checkpoint = path.join(paths.dir, 'state-checkpoint.json');
+    expect(fs.existsSync(checkpoint)).toBe(true);
+    const before = fs.readFileSync(checkpoint, 'utf8');
+    // Lines after the checkpoint: fewer than CHECKPOINT_EVERY runs, so it stays where it is.
+    appendLedger(paths.ledger, { type: 'event', ts: '2030-01-01T00:00:00.000Z', segment: 1, event: 'stop', data: { reason: 'lunch' } });
+    appendLedger(paths.ledger, { type: 'event', ts: '2030-01-01T01:00:00.000Z', segment: 1, event: 'resume', data: {} });
+    const live = openExperiment(root, syn.config.name).state;
+    expect(fs.readFileSync(checkpoint, 'utf8')).toBe(before);
+    fs.rmSync(paths.state);
+    const cp = loadStateCache(paths);
+    expect(cp?.ledger_offset).toBeLessThan(live.ledger_offset);
+    expect(cp?.runs_total).toBe(live.runs_total);
+    expect(openExperiment(root, syn.config.name).state).toEqual(live);
+    expect(live).toEqual({ ...foldLines(emptyState(), readLedger(paths.ledger).lines, syn.config), ledger_offset: live.ledger_offset });
   });
 });
 

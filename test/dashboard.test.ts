@@ -15,6 +15,7 @@ import { syntheticLedger, writeSynthetic, type Synthetic } from './helpers/synth
 import { buildChart, buildModel, segmentRuns, tableRows, type RunPoint, type ViewModel } from '../scripts/lib/dashboard/model.ts';
 import { renderTerminal } from '../scripts/lib/dashboard/terminal.ts';
 import { chartDotColumns, renderChart } from '../scripts/lib/dashboard/chart.ts';
+import { loadExperiment, viewModel } from '../scripts/lib/dashboard/load.ts';
 import { clipCells, colorEnabled, sanitize, stripAnsi, visibleWidth } from '../scripts/lib/dashboard/text.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -369,6 +370,51 @@ describe('dashboard command', () => {
       expect(out.endsWith('\x1b[?25h\x1b[?1049l')).toBe(true);
     } finally {
       fs.rmSync(wdir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('run index (runs.idx)', () => {
+  const view = (root: string, buckets: number) => {
+    const l = loadExperiment(root, syn.config.name);
+    const now = Date.parse(l.state.last_ts ?? '') + 60_000;
+    return viewModel(l, termination(l.state, l.config, now), [], now, buckets);
+  };
+  const fromLines = (buckets: number) => {
+    const now = Date.parse(state.last_ts ?? '') + 60_000;
+    return buildModel({ slug: syn.config.name, config: syn.config, lines: syn.lines, state, termination: termination(state, syn.config, now), chain: [], now, chartBuckets: buckets });
+  };
+
+  it('gives the model the ledger lines give, downsampled or not, and appends only what the ledger gained', () => {
+    const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-idx-')));
+    try {
+      writeSynthetic(root, syn);
+      for (const buckets of [7, 200]) expect(view(root, buckets)).toEqual(fromLines(buckets));
+      const idx = path.join(experimentPaths(root, syn.config.name).dir, 'runs.idx');
+      const size = fs.statSync(idx).size;
+      expect(size % 32).toBe(0);
+      view(root, 7);
+      expect(fs.statSync(idx).size).toBe(size); // nothing new: nothing appended
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('rebuilds an index that does not match the ledger, and still draws from the ledger meanwhile', () => {
+    const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-idx-')));
+    try {
+      writeSynthetic(root, syn);
+      view(root, 50);
+      const p = experimentPaths(root, syn.config.name);
+      // The ledger replaced by one of the same length whose lines moved: the index points into the middle of lines.
+      const text = fs.readFileSync(p.ledger, 'utf8');
+      fs.writeFileSync(p.ledger, ' ' + text.slice(0, -2) + '\n');
+      const m = view(root, 50);
+      expect(m.segment_runs).toBe(fromLines(50).segment_runs);
+      expect(fs.existsSync(path.join(p.dir, 'runs.idx'))).toBe(false); // dropped: the next call rebuilds it
+      expect(view(root, 50).rows.map((r) => r.run_id)).toEqual(fromLines(50).rows.map((r) => r.run_id));
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -11,6 +11,8 @@ export interface LedgerRead {
   warnings: string[];
   /** Byte offset just after the last complete line that was read. */
   end: number;
+  /** Byte offset where each of `lines` starts (same order). */
+  starts: number[];
 }
 
 export interface ReadOptions {
@@ -33,10 +35,11 @@ export function readLedger(file: string, from = 0, opts: ReadOptions = {}): Ledg
       fs.closeSync(fd);
     }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], warnings: [], end: 0 };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], warnings: [], end: 0, starts: [] };
     throw e;
   }
   const lines: LedgerLine[] = [];
+  const starts: number[] = [];
   const warnings: string[] = [];
   let pos = 0;
   while (pos < buf.length) {
@@ -60,6 +63,7 @@ export function readLedger(file: string, from = 0, opts: ReadOptions = {}): Ledg
     const quick = opts.fast && typeof raw === 'object' && raw !== null ? opts.fast(raw as Record<string, unknown>) : null;
     if (quick) {
       lines.push(quick);
+      starts.push(from + start);
       continue;
     }
     const parsed = LedgerLine.safeParse(raw);
@@ -69,8 +73,9 @@ export function readLedger(file: string, from = 0, opts: ReadOptions = {}): Ledg
       continue;
     }
     lines.push(parsed.data);
+    starts.push(from + start);
   }
-  return { lines, warnings, end: from + pos };
+  return { lines, warnings, end: from + pos, starts };
 }
 
 /** Validate and append one line durably. */

@@ -5,6 +5,11 @@
 // append-only sidecar of float64s, primaries-<segment>.f64: a log appends one
 // value instead of rewriting the list. Both are caches: anything missing,
 // short or foreign makes the caller rebuild from the ledger.
+// A checkpoint, state-checkpoint.json, is the same cache as it stood at most
+// CHECKPOINT_EVERY runs ago: when state.json is lost (deleted, or never
+// written by a killed call), the caller folds the ledger from the
+// checkpoint's offset instead of from the first line, so that recovering
+// costs the same at 100,000 runs as at 100.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExperimentPaths } from './paths.ts';
@@ -13,13 +18,28 @@ import { StateFile, type State } from './reduce.ts';
 
 const SIDECAR = /^primaries-(\d+)\.f64$/;
 
+/** Runs between two checkpoints: a lost state.json costs at most this many runs' lines to refold. */
+export const CHECKPOINT_EVERY = 100;
+
 function sidecar(paths: ExperimentPaths, segment: number): string {
   return path.join(paths.dir, `primaries-${segment}.f64`);
 }
 
-/** The cached state, or null when there is none usable (missing, foreign, or its sidecar is short). */
+export function checkpointFile(paths: ExperimentPaths): string {
+  return path.join(paths.dir, 'state-checkpoint.json');
+}
+
+/**
+ * The cached state, or null when there is none usable (missing, foreign, or
+ * its sidecar is short): state.json, else the checkpoint (older: the caller
+ * folds what the ledger holds after its offset, as it does for state.json).
+ */
 export function loadStateCache(paths: ExperimentPaths): State | null {
-  const parsed = StateFile.safeParse(readJsonOrNull(paths.state));
+  return loadCacheFile(paths, paths.state) ?? loadCacheFile(paths, checkpointFile(paths));
+}
+
+function loadCacheFile(paths: ExperimentPaths, file: string): State | null {
+  const parsed = StateFile.safeParse(readJsonOrNull(file));
   if (!parsed.success) return null;
   const raw = parsed.data as unknown as State & { primaries_count?: unknown };
   // A cache written before the sidecar existed carries its list inline.
@@ -35,8 +55,8 @@ export function loadStateCache(paths: ExperimentPaths): State | null {
       return null;
     }
     if (buf.length < count * 8) return null;
-    const f = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + count * 8));
-    values = Array.from(f);
+    values = new Array<number>(count);
+    for (let i = 0; i < count; i++) values[i] = buf.readDoubleLE(i * 8);
   }
   const { primaries_count: _drop, ...rest } = raw;
   return { ...rest, valid_primaries: values } as State;
@@ -76,7 +96,18 @@ export function saveStateCache(paths: ExperimentPaths, state: State): void {
     else if (have < values.length) fs.appendFileSync(file, f64(values.slice(have)));
   } else if (size >= 0) fs.rmSync(file, { force: true });
   const { valid_primaries: _list, ...rest } = state;
-  writeJsonCache(paths.state, { ...rest, primaries_count: values.length });
+  const cache = { ...rest, primaries_count: values.length };
+  writeJsonCache(paths.state, cache);
+  if (checkpointDue(paths, state)) writeJsonCache(checkpointFile(paths), cache);
+}
+
+/** A checkpoint is due when there is none, it is foreign, or it is CHECKPOINT_EVERY runs (or a ledger) behind. */
+function checkpointDue(paths: ExperimentPaths, state: State): boolean {
+  const cp = readJsonOrNull(checkpointFile(paths)) as { runs_total?: unknown; ledger_offset?: unknown; segment?: unknown } | null;
+  if (typeof cp?.runs_total !== 'number' || typeof cp.ledger_offset !== 'number') return true;
+  // Another segment's checkpoint names a swept sidecar: it could not be loaded.
+  if (cp.segment !== state.segment || cp.ledger_offset > state.ledger_offset || cp.runs_total > state.runs_total) return true;
+  return state.runs_total - cp.runs_total >= CHECKPOINT_EVERY;
 }
 
 /** Sidecars of other segments are stale (a segment's figures start over). */

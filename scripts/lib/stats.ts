@@ -37,7 +37,8 @@ export function variance(xs: readonly number[]): number {
 /** Median; the mean of the two middle values for an even count. */
 export function median(xs: readonly number[]): number {
   nonEmpty(xs, 'median');
-  const s = [...xs].sort((a, b) => a - b);
+  // A typed array sorts numbers natively: 100,000 values in a few ms (confidence takes the median of every run's).
+  const s = Float64Array.from(xs).sort();
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }

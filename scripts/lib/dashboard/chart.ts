@@ -64,37 +64,34 @@ function failMark(b: ChartBucket): Seg | null {
 }
 
 /** The chart as lines, each at most `width` cells. */
-export function renderChart(chart: ChartModel, o: ChartOptions): Line[] {
-  if (chart.runs === 0) return [[seg('  no runs in this segment yet: the chart appears with the first logged run', 'dim')]];
-  const rows = Math.max(2, o.rows);
-  const hasValues = chart.min !== null && chart.max !== null;
-  const scale = chartScale(chart.min ?? 0, chart.max ?? 1);
-  const labels = [tickLabel(scale.hi), tickLabel(scale.at(0.5)), tickLabel(scale.lo)];
-  const lw = Math.max(...labels.map(visibleWidth));
-  const cols = Math.max(4, o.width - lw - 2);
-  const dotCols = cols * 2;
-  const dotRows = rows * 4;
+/** The braille canvas: dots per cell, which cells carry the best line, keeps and failures. */
+interface Canvas {
+  rows: number;
+  cols: number;
+  mask: number[][];
+  line: boolean[][];
+  keep: boolean[][];
+  fails: (Seg | null)[];
+}
 
-  const mask: number[][] = Array.from({ length: rows }, () => new Array<number>(cols).fill(0));
-  const line: boolean[][] = Array.from({ length: rows }, () => new Array<boolean>(cols).fill(false));
-  const keep: boolean[][] = Array.from({ length: rows }, () => new Array<boolean>(cols).fill(false));
-  const fails: (Seg | null)[] = new Array<Seg | null>(cols).fill(null);
+function canvas(rows: number, cols: number): Canvas {
+  const grid = <T>(v: T) => Array.from({ length: rows }, () => new Array<T>(cols).fill(v));
+  return { rows, cols, mask: grid(0), line: grid(false), keep: grid(false), fails: new Array<Seg | null>(cols).fill(null) };
+}
 
-  const yOf = (v: number) => Math.min(dotRows - 1, Math.max(0, Math.round((1 - scale.pos(v)) * (dotRows - 1))));
-  const dot = (x: number, y: number, isLine: boolean) => {
-    const c = x >> 1;
-    const r = y >> 2;
-    const m = mask[r];
-    if (!m || c >= cols) return;
-    m[c] = (m[c] as number) | (BITS[x & 1]?.[y & 3] ?? 0);
-    if (isLine) (line[r] as boolean[])[c] = true;
-  };
+function dot(cv: Canvas, x: number, y: number, isLine: boolean): void {
+  const c = x >> 1;
+  const r = y >> 2;
+  const m = cv.mask[r];
+  if (!m || c >= cv.cols) return;
+  m[c] = (m[c] as number) | (BITS[x & 1]?.[y & 3] ?? 0);
+  if (isLine) (cv.line[r] as boolean[])[c] = true;
+}
 
+/** Best-so-far line: forward-filled across every dot column, stepping at changes. */
+function plotBest(cv: Canvas, chart: ChartModel, xOf: (j: number) => number, yOf: (v: number) => number): void {
   const B = chart.buckets.length;
-  // Few runs spread over the whole width; many runs map several buckets to a column.
-  const xOf = (j: number) => (B <= dotCols ? (B === 1 ? 0 : Math.round((j * (dotCols - 1)) / (B - 1))) : Math.floor((j * dotCols) / B));
-
-  // Best-so-far line: forward-filled across every dot column, stepping at changes.
+  const dotCols = cv.cols * 2;
   let prevBestY: number | null = null;
   let j = 0;
   let current: number | null = null;
@@ -103,86 +100,110 @@ export function renderChart(chart: ChartModel, o: ChartOptions): Line[] {
       current = (chart.buckets[j] as ChartBucket).best;
       j++;
     }
-    if (current === null || !hasValues || j === 0) continue;
+    if (current === null || j === 0) continue;
     if (x > xOf(B - 1)) break;
     const y = yOf(current);
     if (prevBestY !== null && prevBestY !== y) {
       const [a, b] = prevBestY < y ? [prevBestY, y] : [y, prevBestY];
-      for (let k = a; k <= b; k++) dot(x, k, true);
+      for (let k = a; k <= b; k++) dot(cv, x, k, true);
     }
-    dot(x, y, true);
+    dot(cv, x, y, true);
     prevBestY = y;
   }
+}
 
+/** Each bucket's extremes, best keep and failure mark. */
+function plotBuckets(cv: Canvas, chart: ChartModel, xOf: (j: number) => number, yOf: (v: number) => number): void {
   chart.buckets.forEach((b, i) => {
     const x = xOf(i);
     if (b.lo && b.hi && b.lo.primary !== null && b.hi.primary !== null) {
       // The extremes only, not the span between them: filled spans merge into a
       // solid band that hides the best line; two dots per column draw the envelope.
-      dot(x, yOf(b.hi.primary), false);
-      dot(x, yOf(b.lo.primary), false);
+      dot(cv, x, yOf(b.hi.primary), false);
+      dot(cv, x, yOf(b.lo.primary), false);
     }
     if (b.keep && b.keep.primary !== null) {
       const r = yOf(b.keep.primary) >> 2;
-      const k = keep[r];
-      if (k && x >> 1 < cols) k[x >> 1] = true;
+      const k = cv.keep[r];
+      if (k && x >> 1 < cv.cols) k[x >> 1] = true;
     }
     const f = failMark(b);
-    if (f && (x >> 1) < cols) {
-      const existing = fails[x >> 1];
-      if (!existing || (existing.text === '!' && f.text === 'x')) fails[x >> 1] = f;
+    if (f && (x >> 1) < cv.cols) {
+      const existing = cv.fails[x >> 1];
+      if (!existing || (existing.text === '!' && f.text === 'x')) cv.fails[x >> 1] = f;
     }
   });
+}
 
-  const out: Line[] = [];
-  const mid = Math.floor((rows - 1) / 2);
-  for (let r = 0; r < rows; r++) {
-    const label = r === 0 ? labels[0] : r === rows - 1 ? labels[2] : r === mid && rows >= 5 ? labels[1] : '';
-    const l: Line = [seg(padCells(label ?? '', lw, 'right'), 'dim'), seg(label ? ' ┤' : ' │', 'dim')];
-    // Merge neighbouring cells of the same style into one segment.
-    let run: { text: string; style: Style[] } | null = null;
-    const flush = () => {
-      if (run) l.push(run.style.length ? { text: run.text, style: run.style } : { text: run.text });
-      run = null;
-    };
-    for (let c = 0; c < cols; c++) {
-      let ch: string;
-      let style: Style[];
-      if ((keep[r] as boolean[])[c]) {
-        ch = '●';
-        style = ['green', 'bold'];
-      } else {
-        const m = (mask[r] as number[])[c] as number;
-        ch = m ? String.fromCodePoint(0x2800 + m) : ' ';
-        style = m && (line[r] as boolean[])[c] ? ['cyan'] : [];
-      }
-      const cur = run as { text: string; style: Style[] } | null;
-      if (cur && cur.style.join() === style.join()) cur.text += ch;
-      else {
-        flush();
-        run = { text: ch, style };
-      }
+/** One text row of the canvas after its label, neighbouring cells of the same style merged into one segment. */
+function canvasRow(cv: Canvas, r: number, l: Line): Line {
+  let run: { text: string; style: Style[] } | null = null;
+  const flush = () => {
+    if (run) l.push(run.style.length ? { text: run.text, style: run.style } : { text: run.text });
+    run = null;
+  };
+  for (let c = 0; c < cv.cols; c++) {
+    let ch: string;
+    let style: Style[];
+    if ((cv.keep[r] as boolean[])[c]) {
+      ch = '●';
+      style = ['green', 'bold'];
+    } else {
+      const m = (cv.mask[r] as number[])[c] as number;
+      ch = m ? String.fromCodePoint(0x2800 + m) : ' ';
+      style = m && (cv.line[r] as boolean[])[c] ? ['cyan'] : [];
     }
-    flush();
-    out.push(l);
+    const cur = run as { text: string; style: Style[] } | null;
+    if (cur && cur.style.join() === style.join()) cur.text += ch;
+    else {
+      flush();
+      run = { text: ch, style };
+    }
   }
+  flush();
+  return l;
+}
 
+/** The x axis (failure marks on it) and its labels: first run, count, last run. */
+function xAxis(cv: Canvas, chart: ChartModel, lw: number, log: boolean): Line[] {
   const axis: Line = [seg(' '.repeat(lw), 'dim'), seg(' └', 'dim')];
-  for (let c = 0; c < cols; c++) axis.push(fails[c] ?? seg('─', 'dim'));
-  out.push(axis);
-
+  for (let c = 0; c < cv.cols; c++) axis.push(cv.fails[c] ?? seg('─', 'dim'));
   const left = chart.first_run ?? '';
   const right = chart.last_run ?? '';
-  const middle = chart.per_bucket > 1 ? `${chart.runs} runs, ${chart.per_bucket} per column${scale.log ? ', log scale' : ''}` : `${chart.runs} runs${scale.log ? ', log scale' : ''}`;
-  const span = cols;
-  const gap = span - visibleWidth(left) - visibleWidth(right);
+  const middle = chart.per_bucket > 1 ? `${chart.runs} runs, ${chart.per_bucket} per column${log ? ', log scale' : ''}` : `${chart.runs} runs${log ? ', log scale' : ''}`;
+  const gap = cv.cols - visibleWidth(left) - visibleWidth(right);
   let xl = '';
   if (gap >= visibleWidth(middle) + 2) {
     const pre = Math.floor((gap - visibleWidth(middle)) / 2);
     xl = left + ' '.repeat(pre) + middle + ' '.repeat(gap - pre - visibleWidth(middle)) + right;
   } else if (gap >= 1) xl = left + ' '.repeat(gap) + right;
   else xl = left;
-  out.push([seg(' '.repeat(lw + 2)), seg(xl, 'dim')]);
+  return [axis, [seg(' '.repeat(lw + 2)), seg(xl, 'dim')]];
+}
+
+export function renderChart(chart: ChartModel, o: ChartOptions): Line[] {
+  if (chart.runs === 0) return [[seg('  no runs in this segment yet: the chart appears with the first logged run', 'dim')]];
+  const rows = Math.max(2, o.rows);
+  const hasValues = chart.min !== null && chart.max !== null;
+  const scale = chartScale(chart.min ?? 0, chart.max ?? 1);
+  const labels = [tickLabel(scale.hi), tickLabel(scale.at(0.5)), tickLabel(scale.lo)];
+  const lw = Math.max(...labels.map(visibleWidth));
+  const cv = canvas(rows, Math.max(4, o.width - lw - 2));
+  const dotCols = cv.cols * 2;
+  const dotRows = rows * 4;
+  const yOf = (v: number) => Math.min(dotRows - 1, Math.max(0, Math.round((1 - scale.pos(v)) * (dotRows - 1))));
+  const B = chart.buckets.length;
+  // Few runs spread over the whole width; many runs map several buckets to a column.
+  const xOf = (j: number) => (B <= dotCols ? (B === 1 ? 0 : Math.round((j * (dotCols - 1)) / (B - 1))) : Math.floor((j * dotCols) / B));
+  if (hasValues) plotBest(cv, chart, xOf, yOf);
+  plotBuckets(cv, chart, xOf, yOf);
+  const out: Line[] = [];
+  const mid = Math.floor((rows - 1) / 2);
+  for (let r = 0; r < rows; r++) {
+    const label = r === 0 ? labels[0] : r === rows - 1 ? labels[2] : r === mid && rows >= 5 ? labels[1] : '';
+    out.push(canvasRow(cv, r, [seg(padCells(label ?? '', lw, 'right'), 'dim'), seg(label ? ' ┤' : ' │', 'dim')]));
+  }
+  out.push(...xAxis(cv, chart, lw, scale.log));
   return out;
 }
 

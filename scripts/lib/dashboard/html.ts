@@ -7,7 +7,7 @@ import { fmt } from '../summary.ts';
 import { formatDuration } from '../termination.ts';
 import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
 import { chartScale, tickLabel } from './chart.ts';
-import { VERDICTS, type ChartBucket, type RunPoint, type ViewModel } from './model.ts';
+import { KEEPS_CAP, VERDICTS, type ChartBucket, type RunPoint, type ViewModel } from './model.ts';
 
 /** Buckets the page's chart is downsampled to (about 1.7 px each in a 1000 px plot). */
 export const HTML_BUCKETS = 600;
@@ -85,81 +85,104 @@ function marker(m: ViewModel, r: RunPoint, x: number, y: number | null, dense: b
   return `<g class="m m-${r.verdict}">${t}${shape}</g>`;
 }
 
-function svgChart(m: ViewModel): string {
+/** The chart's geometry: where a bucket and a value are drawn. */
+interface Plot {
+  B: number;
+  hasValues: boolean;
+  xOf: (j: number) => number;
+  yOf: (v: number) => number;
+}
+
+/** Grid, y labels, the no-value strip and the x labels (a handful of run ids, and what a column holds). */
+function svgAxes(m: ViewModel, p: Plot, scale: ReturnType<typeof chartScale>): string[] {
   const ch = m.chart;
   const c = CHART_COLORS;
   const parts: string[] = [];
-  parts.push(`<svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(`${m.metric} per run`)}">`);
-  parts.push(`<rect class="bg" x="0" y="0" width="${W}" height="${H}" fill="${c.background}"/>`);
-  if (ch.runs === 0) {
-    parts.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle" class="empty">No runs in this segment yet: the chart appears with the first logged run.</text></svg>`);
-    return parts.join('');
-  }
-  const hasValues = ch.min !== null && ch.max !== null;
-  const scale = chartScale(ch.min ?? 0, ch.max ?? 1);
-  const yOf = (v: number) => Y1 - scale.pos(v) * (Y1 - Y0);
-  const B = ch.buckets.length;
-  const xOf = (j: number) => (B === 1 ? (X0 + X1) / 2 : X0 + (j * (X1 - X0)) / (B - 1));
-
-  // Grid and y labels.
   for (let k = 0; k <= 4; k++) {
-    const p = k / 4;
-    const y = Y1 - p * (Y1 - Y0);
+    const q = k / 4;
+    const y = Y1 - q * (Y1 - Y0);
     parts.push(`<line x1="${X0}" x2="${X1}" y1="${n2(y)}" y2="${n2(y)}" stroke="${c.grid}" stroke-width="1"/>`);
-    if (hasValues) parts.push(`<text x="${X0 - 8}" y="${n2(y + 4)}" text-anchor="end" class="tick">${esc(tickLabel(scale.at(p)))}</text>`);
+    if (p.hasValues) parts.push(`<text x="${X0 - 8}" y="${n2(y + 4)}" text-anchor="end" class="tick">${esc(tickLabel(scale.at(q)))}</text>`);
   }
   parts.push(`<line x1="${X0}" x2="${X1}" y1="${STRIP}" y2="${STRIP}" stroke="${c.grid}" stroke-width="1" stroke-dasharray="3 3"/>`);
   parts.push(`<text x="${X0 - 8}" y="${STRIP + 4}" text-anchor="end" class="tick">no value</text>`);
-  // X labels: a handful of run ids.
-  const ticks = Math.min(B, 8);
+  const ticks = Math.min(p.B, 8);
   for (let k = 0; k < ticks; k++) {
-    const j = ticks === 1 ? 0 : Math.round((k * (B - 1)) / (ticks - 1));
+    const j = ticks === 1 ? 0 : Math.round((k * (p.B - 1)) / (ticks - 1));
     const b = ch.buckets[j] as ChartBucket;
-    parts.push(`<text x="${n2(xOf(j))}" y="${H - 28}" text-anchor="middle" class="tick">${esc(b.first)}</text>`);
+    parts.push(`<text x="${n2(p.xOf(j))}" y="${H - 28}" text-anchor="middle" class="tick">${esc(b.first)}</text>`);
   }
   const axis = ch.per_bucket > 1 ? `runs of segment ${m.segment} (${ch.runs}; ${ch.per_bucket} per column: lowest, highest, best keep and first failure shown)` : `runs of segment ${m.segment} (${ch.runs})`;
   parts.push(`<text x="${(X0 + X1) / 2}" y="${H - 8}" text-anchor="middle" class="axis">${esc(axis + (scale.log ? ' · log scale' : ''))}</text>`);
+  return parts;
+}
 
-  // Ranges of downsampled columns.
-  if (ch.per_bucket > 1 && hasValues) {
-    const d: string[] = [];
-    ch.buckets.forEach((b, j) => {
-      if (b.lo?.primary != null && b.hi?.primary != null && b.lo !== b.hi) d.push(`M${n2(xOf(j))} ${n2(yOf(b.hi.primary))}V${n2(yOf(b.lo.primary))}`);
-    });
-    if (d.length) parts.push(`<path d="${d.join('')}" stroke="${c.range}" stroke-width="1.5" fill="none"/>`);
-  }
+/** Ranges of downsampled columns: a line from each column's lowest to its highest value. */
+function svgRanges(m: ViewModel, p: Plot): string[] {
+  if (m.chart.per_bucket <= 1 || !p.hasValues) return [];
+  const d: string[] = [];
+  m.chart.buckets.forEach((b, j) => {
+    if (b.lo?.primary != null && b.hi?.primary != null && b.lo !== b.hi) d.push(`M${n2(p.xOf(j))} ${n2(p.yOf(b.hi.primary))}V${n2(p.yOf(b.lo.primary))}`);
+  });
+  return d.length ? [`<path d="${d.join('')}" stroke="${CHART_COLORS.range}" stroke-width="1.5" fill="none"/>`] : [];
+}
 
-  // Best so far: a step line.
-  let bestPath = '';
-  if (hasValues) {
-    let d = '';
-    let prev: number | null = null;
-    ch.buckets.forEach((b, j) => {
-      if (b.best === null) {
-        prev = null;
-        return;
-      }
-      const x = n2(xOf(j));
-      const y = n2(yOf(b.best));
-      if (prev === null) d += `M${x} ${y}`;
-      else d += `H${x}V${y}`;
-      prev = b.best;
-    });
-    if (B > 1 && d) d += `H${n2(xOf(B - 1))}`;
-    if (d) bestPath = `<path class="best" d="${d}" stroke="${c.best}" stroke-width="3" fill="none" shape-rendering="crispEdges"/>`;
-  }
+/** Best so far: a step line ('' when there is none). */
+function svgBest(m: ViewModel, p: Plot): string {
+  if (!p.hasValues) return '';
+  let d = '';
+  let prev: number | null = null;
+  m.chart.buckets.forEach((b, j) => {
+    if (b.best === null) {
+      prev = null;
+      return;
+    }
+    const x = n2(p.xOf(j));
+    const y = n2(p.yOf(b.best));
+    if (prev === null) d += `M${x} ${y}`;
+    else d += `H${x}V${y}`;
+    prev = b.best;
+  });
+  if (p.B > 1 && d) d += `H${n2(p.xOf(p.B - 1))}`;
+  return d ? `<path class="best" d="${d}" stroke="${CHART_COLORS.best}" stroke-width="3" fill="none" shape-rendering="crispEdges"/>` : '';
+}
 
-  // Markers: every run when they fit, otherwise each column's extremes, best keep and first failure.
+/** Markers by verdict: every run when they fit, otherwise each column's extremes, best keep and first failure. */
+function svgMarkers(m: ViewModel, p: Plot): Record<Verdict, string[]> {
+  const ch = m.chart;
   const layers: Record<Verdict, string[]> = { keep: [], discard: [], crash: [], timeout: [], checks_failed: [], invalid: [] };
   ch.buckets.forEach((b, j) => {
-    const x = xOf(j);
+    const x = p.xOf(j);
     const seen = new Set<string>();
     for (const r of [b.lo, b.hi, b.fail, b.keep]) {
       if (!r || seen.has(r.run_id)) continue;
       seen.add(r.run_id);
-      layers[r.verdict].push(marker(m, r, x, r.primary !== null && hasValues ? yOf(r.primary) : null, ch.per_bucket > 1));
+      layers[r.verdict].push(marker(m, r, x, r.primary !== null && p.hasValues ? p.yOf(r.primary) : null, ch.per_bucket > 1));
     }
   });
+  return layers;
+}
+
+function svgChart(m: ViewModel): string {
+  const ch = m.chart;
+  const parts: string[] = [];
+  parts.push(`<svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(`${m.metric} per run`)}">`);
+  parts.push(`<rect class="bg" x="0" y="0" width="${W}" height="${H}" fill="${CHART_COLORS.background}"/>`);
+  if (ch.runs === 0) {
+    parts.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle" class="empty">No runs in this segment yet: the chart appears with the first logged run.</text></svg>`);
+    return parts.join('');
+  }
+  const scale = chartScale(ch.min ?? 0, ch.max ?? 1);
+  const B = ch.buckets.length;
+  const p: Plot = {
+    B,
+    hasValues: ch.min !== null && ch.max !== null,
+    xOf: (j) => (B === 1 ? (X0 + X1) / 2 : X0 + (j * (X1 - X0)) / (B - 1)),
+    yOf: (v) => Y1 - scale.pos(v) * (Y1 - Y0),
+  };
+  parts.push(...svgAxes(m, p, scale), ...svgRanges(m, p));
+  const layers = svgMarkers(m, p);
+  const bestPath = svgBest(m, p);
   // Runs first, then the best line over them, then the keeps on top of the line.
   for (const v of ['discard', 'checks_failed', 'invalid', 'timeout', 'crash'] as const) parts.push(...layers[v]);
   if (bestPath) parts.push(bestPath);
@@ -246,8 +269,9 @@ function table(m: ViewModel): string {
       );
     })
     .join('');
+  const keeps = m.rows.length - m.rows_recent;
   const note = m.rows_omitted
-    ? `<p class="note">Listing the last ${m.rows_recent} runs and the ${m.rows.length - m.rows_recent} earlier keeps; ${m.rows_omitted} older runs are not listed (the chart shows every run; the ledger has every line).</p>`
+    ? `<p class="note">Listing the last ${m.rows_recent} runs and the ${keeps}${keeps >= KEEPS_CAP ? ' newest' : ''} earlier keeps; ${m.rows_omitted} older runs are not listed (the chart covers every run; the ledger has every line).</p>`
     : '';
   return `<section><h2>Runs <span class="muted">(newest first; ${esc(SIGN_LEGEND)})</span></h2>${note}<table><thead><tr><th>#</th><th>run</th><th>verdict</th><th>${esc(m.metric)}${unit}</th><th>Δ</th><th>time</th><th>commit</th><th>description</th></tr></thead><tbody>${body || '<tr><td colspan="8" class="muted">No runs yet.</td></tr>'}</tbody></table></section>`;
 }

@@ -2,21 +2,24 @@
 // lock and never rewrites state.json, so it cannot disturb a running loop), and
 // incremental, so --watch only parses what the ledger gained since last time.
 import fs from 'node:fs';
-import { LedgerLine, METRIC_NAME, RUN_ID, RunStatus, Verdict, type Config, type ResultLine } from '../schema.ts';
+import type { Config } from '../schema.ts';
 import { experimentPaths, type ExperimentPaths } from '../paths.ts';
 import { loadConfig } from '../config.ts';
 import { readLedger, type LedgerRead } from '../ledger.ts';
 import { UsageError } from '../errors.ts';
 import { emptyState, foldLines, type State, type Termination } from '../reduce.ts';
 import { loadStateCache } from '../state-cache.ts';
-import type { ModelInput } from './model.ts';
+import { buildModel, type ModelInput, type ViewModel } from './model.ts';
+import { asResultLine } from './result-line.ts';
+import { indexSeries, runIndexFile, StaleIndex, updateIndex } from './run-index.ts';
 import { chainStatusIn, loadChainFile } from '../chain.ts';
 
 export interface Loaded {
   slug: string;
   paths: ExperimentPaths;
   config: Config;
-  lines: LedgerLine[];
+  /** The run index's records (run-index.ts): the runs, a few bytes each. */
+  recs: Buffer;
   state: State;
   warnings: string[];
   /** Byte offset after the last complete ledger line read. */
@@ -58,42 +61,6 @@ function stateFor(paths: ExperimentPaths, config: Config, end: number, warnings:
   return { ...foldLines(emptyState(), all.lines, config), ledger_offset: all.end };
 }
 
-const STATUSES: ReadonlySet<unknown> = new Set(RunStatus.options);
-const VERDICT_SET: ReadonlySet<unknown> = new Set(Verdict.options);
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const isStrArray = (x: unknown): boolean => Array.isArray(x) && x.every((v) => typeof v === 'string');
-
-/**
- * The ResultLine schema, checked by hand: the same rules, a tenth of the cost
- * (a 10,000-run ledger is 20,000 lines, and zod was most of the dashboard's
- * time). A line that fails here goes to the zod schema, which has the last word.
- */
-function asResultLine(o: Record<string, unknown>): ResultLine | null {
-  const m = o.metrics;
-  if (
-    o.type === 'result' &&
-    typeof o.ts === 'string' &&
-    Number.isInteger(o.segment) && (o.segment as number) >= 1 &&
-    typeof o.run_id === 'string' && RUN_ID.test(o.run_id) &&
-    STATUSES.has(o.status) &&
-    VERDICT_SET.has(o.verdict) &&
-    (o.primary === null || isNum(o.primary)) &&
-    Array.isArray(o.samples) && o.samples.every(isNum) &&
-    typeof m === 'object' && m !== null && !Array.isArray(m) &&
-    Object.entries(m).every(([k, v]) => METRIC_NAME.test(k) && isNum(v)) &&
-    typeof o.description === 'string' &&
-    (o.hypothesis === null || typeof o.hypothesis === 'string') &&
-    typeof o.reason === 'string' &&
-    (o.delta === null || isNum(o.delta)) &&
-    isNum(o.duration_s) && o.duration_s >= 0 &&
-    isStrArray(o.files) &&
-    typeof o.rebaseline === 'boolean'
-  ) {
-    return o as unknown as ResultLine;
-  }
-  return null;
-}
-
 // Lines are written by JSON.stringify of the schema's output, so they begin with their type.
 const EVENT_PREFIX = Buffer.from('{"type":"event"');
 const COMMITTED = Buffer.from('"event":"committed"');
@@ -104,8 +71,8 @@ const COMMITTED = Buffer.from('"event":"committed"');
  * state, which comes from the engine's cache. Torn and invalid lines are
  * skipped with the same warnings readLedger gives.
  */
-export function readDashboardLines(file: string): LedgerRead {
-  return readLedger(file, 0, {
+export function readDashboardLines(file: string, from = 0): LedgerRead {
+  return readLedger(file, from, {
     skip: (buf, start, end) =>
       buf.compare(EVENT_PREFIX, 0, EVENT_PREFIX.length, start, Math.min(end, start + EVENT_PREFIX.length)) === 0 &&
       buf.subarray(start, end).indexOf(COMMITTED) === -1,
@@ -113,15 +80,30 @@ export function readDashboardLines(file: string): LedgerRead {
   });
 }
 
-export function loadExperiment(root: string, slug: string): Loaded {
+/**
+ * Read an experiment: the run index brought up to date (only what the ledger
+ * gained since it was last indexed is parsed), and the state from the
+ * engine's cache, or from `prev` (--watch) folded further.
+ */
+export function loadExperiment(root: string, slug: string, prev?: Loaded): Loaded {
   const paths = experimentPaths(root, slug);
   if (!fs.existsSync(paths.config)) throw new UsageError(`experiment "${slug}" has no config.yaml`);
   const stamp = stampOf(paths);
   const config = loadConfig(paths.config);
-  const read = readDashboardLines(paths.ledger);
-  const warnings = [...read.warnings];
-  const state = stateFor(paths, config, read.end, warnings);
-  return { slug, paths, config, lines: read.lines, state, warnings, end: read.end, stamp };
+  const idx = updateIndex(paths, (from) => readDashboardLines(paths.ledger, from));
+  const warnings = prev ? [...prev.warnings, ...idx.warnings].slice(-5) : [...idx.warnings];
+  // The state may have been folded a little further than the index (the cache
+  // was newer than our read): fold from where the state stands.
+  const state =
+    prev && prev.state.ledger_offset <= idx.end
+      ? foldTail(prev.paths, prev.state, config)
+      : stateFor(paths, config, idx.end, warnings);
+  return { slug, paths, config, recs: idx.recs, state, warnings, end: idx.end, stamp };
+}
+
+function foldTail(paths: ExperimentPaths, state: State, config: Config): State {
+  const tail = readLedger(paths.ledger, state.ledger_offset);
+  return tail.end === state.ledger_offset ? state : { ...foldLines(state, tail.lines, config), ledger_offset: tail.end };
 }
 
 /**
@@ -137,22 +119,27 @@ export function refreshExperiment(root: string, prev: Loaded): Loaded {
   } catch {
     size = 0;
   }
-  if (size < prev.end) return loadExperiment(root, prev.slug);
-  const config = loadConfig(prev.paths.config);
-  const read = readLedger(prev.paths.ledger, prev.end);
-  // The state may have been folded a little further than the lines (the cache
-  // was newer than our read): fold from where the state stands, not from ours.
-  const tail = prev.state.ledger_offset === prev.end ? read : readLedger(prev.paths.ledger, prev.state.ledger_offset);
-  const state = { ...foldLines(prev.state, tail.lines, config), ledger_offset: tail.end };
-  return {
-    ...prev,
-    config,
-    lines: read.lines.length ? [...prev.lines, ...read.lines] : prev.lines,
-    state,
-    warnings: [...prev.warnings, ...read.warnings].slice(-5),
-    end: read.end,
-    stamp,
-  };
+  return loadExperiment(root, prev.slug, size < prev.end ? undefined : prev);
+}
+
+/**
+ * The view model. Runs come from the index, their lines read back by offset
+ * for the runs shown; an index that no longer matches the ledger is dropped
+ * (the next call rebuilds it) and this one reads the whole ledger.
+ */
+export function viewModel(l: Loaded, t: Termination, chain: readonly string[], now: number, chartBuckets: number): ViewModel {
+  const input: ModelInput = { slug: l.slug, config: l.config, state: l.state, termination: t, chain, now, chartBuckets, warnings: l.warnings };
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(l.paths.ledger, 'r');
+    return buildModel({ ...input, series: indexSeries(l.recs, l.state.segment, fd) });
+  } catch (e) {
+    if (!(e instanceof StaleIndex) && fd !== null) throw e;
+    fs.rmSync(runIndexFile(l.paths), { force: true });
+    return buildModel({ ...input, lines: readDashboardLines(l.paths.ledger).lines });
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
 }
 
 /** The chain trail this experiment is part of (root → … → newest), or nothing. */
@@ -164,8 +151,4 @@ export function chainTrail(root: string, slug: string): string[] {
     // A chain.json that does not parse is chain.ts's to report; the dashboard shows no trail.
     return [];
   }
-}
-
-export function modelInput(l: Loaded, t: Termination, chain: readonly string[], now: number, chartBuckets: number): ModelInput {
-  return { slug: l.slug, config: l.config, lines: l.lines, state: l.state, termination: t, chain, now, chartBuckets, warnings: l.warnings };
 }

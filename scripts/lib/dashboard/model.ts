@@ -1,34 +1,23 @@
 // The dashboard's view model: one pure function from what the engine knows
 // (config, ledger lines, derived state, termination, chain trail) to the data
 // every renderer draws. Renderers add layout, never facts.
-import type { Config, Direction, LedgerLine, ResultLine, RunStatus, TerminatedBy, Verdict } from '../schema.ts';
+import type { Config, Direction, LedgerLine, TerminatedBy, Verdict } from '../schema.ts';
 import { confidenceOf, gainPct, loopState, type LoopState, type State, type Termination } from '../reduce.ts';
 import type { ConfidenceLabel } from '../confidence.ts';
 import { sanitize } from './text.ts';
 import { relaunchText } from '../supervisor/view.ts';
 import { nextActionOrChain } from '../next-action.ts';
 import { bestGuardrailChecks } from '../judge-run.ts';
+import { isSeries, seriesOf, type RunPoint, type RunSeries } from './series.ts';
+import { runPoint } from './result-line.ts';
 
 export const VERDICTS: readonly Verdict[] = ['keep', 'discard', 'crash', 'timeout', 'checks_failed', 'invalid'];
-/** Rows kept for the table (plus every keep): a person reads the recent end, not 10,000 lines. */
+/** Rows kept for the table (plus earlier keeps): a person reads the recent end, not 10,000 lines. */
 export const ROWS_CAP = 200;
+/** Earlier keeps listed at most (the newest): a 100,000-run history has thousands. */
+export const KEEPS_CAP = 200;
 
-/** One run as the dashboard shows it (buildModel sanitizes the texts of the runs it shows). */
-export interface RunPoint {
-  /** 1-based position of the run in the segment. */
-  n: number;
-  run_id: string;
-  verdict: Verdict;
-  status: RunStatus;
-  primary: number | null;
-  delta: number | null;
-  description: string;
-  reason: string;
-  commit: string | null;
-  rebaseline: boolean;
-  duration_s: number;
-  ts: string;
-}
+export type { RunPoint, RunSeries } from './series.ts';
 
 /**
  * A run of consecutive runs folded into one chart column: the lowest and the
@@ -111,7 +100,9 @@ export interface ViewModel {
 export interface ModelInput {
   slug: string;
   config: Config;
-  lines: readonly LedgerLine[];
+  /** The ledger's lines; or `series`, the segment's runs read another way (run-index.ts). */
+  lines?: readonly LedgerLine[];
+  series?: { runs: RunSeries; earlier: number };
   state: State;
   termination: Termination;
   chain: readonly string[];
@@ -139,79 +130,86 @@ export function segmentRuns(lines: readonly LedgerLine[], segment: number): { ru
       earlier++;
       continue;
     }
-    runs.push(point(l, runs.length + 1, commits.get(l.run_id) ?? null));
+    runs.push(runPoint(l, runs.length + 1, commits.get(l.run_id) ?? null));
   }
   return { runs, earlier };
-}
-
-function point(l: ResultLine, n: number, commit: string | null): RunPoint {
-  return {
-    n,
-    run_id: l.run_id,
-    verdict: l.verdict,
-    status: l.status,
-    primary: l.primary !== null && Number.isFinite(l.primary) ? l.primary : null,
-    delta: l.delta,
-    description: l.description,
-    reason: l.reason,
-    commit,
-    rebaseline: l.rebaseline,
-    duration_s: l.duration_s,
-    ts: l.ts,
-  };
 }
 
 /**
  * Downsample to at most `columns` buckets in one pass over the runs; whatever
  * draws the result does O(columns) work, so a 10,000-run chart costs a
- * renderer no more than a 100-run one.
+ * renderer no more than a 100-run one. Only the runs a bucket shows are
+ * materialised (series.point).
  */
-export function buildChart(runs: readonly RunPoint[], direction: Direction, columns: number): ChartModel {
+export function buildChart(input: readonly RunPoint[] | RunSeries, direction: Direction, columns: number): ChartModel {
+  const runs = isSeries(input) ? input : seriesOf(input);
   const n = runs.length;
   const cols = Math.max(1, Math.floor(columns));
   const per = Math.max(1, Math.ceil(n / cols));
   const buckets: ChartBucket[] = [];
-  let best: number | null = null;
-  let min: number | null = null;
-  let max: number | null = null;
-  for (let start = 0; start < n; start += per) {
-    const b: ChartBucket = { first: (runs[start] as RunPoint).run_id, from: start + 1, to: Math.min(n, start + per), count: 0, lo: null, hi: null, keep: null, fail: null, best: null, failures: 0 };
-    for (let i = start; i < start + per && i < n; i++) {
-      const r = runs[i] as RunPoint;
-      b.count++;
-      const v = r.primary;
-      // The same rule as the state: a keep sets the best, a rebaseline re-measures it.
-      if (r.verdict === 'keep') best = v;
-      else if (r.rebaseline && r.status === 'ok' && v !== null) best = v;
-      if (r.verdict === 'keep' && v !== null && (b.keep === null || b.keep.primary === null || better(direction, v, b.keep.primary))) b.keep = r;
-      if (r.verdict === 'crash' || r.verdict === 'timeout' || r.verdict === 'checks_failed' || r.verdict === 'invalid') {
-        b.failures++;
-        b.fail ??= r;
-      }
-      if (v === null) continue;
-      if (b.lo === null || v < (b.lo.primary as number)) b.lo = r;
-      if (b.hi === null || v > (b.hi.primary as number)) b.hi = r;
-      if (min === null || v < min) min = v;
-      if (max === null || v > max) max = v;
-    }
-    b.best = best;
-    buckets.push(b);
-  }
-  return { runs: n, per_bucket: per, buckets, min, max, first_run: runs[0]?.run_id ?? null, last_run: runs[n - 1]?.run_id ?? null };
+  const acc: ChartAcc = { best: null, min: null, max: null };
+  for (let start = 0; start < n; start += per) buckets.push(chartBucket(runs, direction, start, Math.min(n, start + per), acc));
+  return { runs: n, per_bucket: per, buckets, min: acc.min, max: acc.max, first_run: n ? runs.runId(0) : null, last_run: n ? runs.runId(n - 1) : null };
 }
 
-/** The last `cap` runs plus every earlier keep, oldest first. */
-export function tableRows(runs: readonly RunPoint[], cap: number): { rows: RunPoint[]; recent: number; omitted: number } {
+interface ChartAcc {
+  best: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+const FAILURES: ReadonlySet<Verdict> = new Set(['crash', 'timeout', 'checks_failed', 'invalid']);
+
+/** One column: runs [start, end) by index, then materialised. `acc` carries the best so far and the range. */
+function chartBucket(runs: RunSeries, direction: Direction, start: number, end: number, acc: ChartAcc): ChartBucket {
+  let lo = -1;
+  let hi = -1;
+  let keep = -1;
+  let fail = -1;
+  let failures = 0;
+  for (let i = start; i < end; i++) {
+    const v = runs.primary(i);
+    const verdict = runs.verdict(i);
+    // The same rule as the state: a keep sets the best, a rebaseline re-measures it.
+    if (verdict === 'keep') acc.best = v;
+    else if (v !== null && runs.rebaseline(i) && runs.status(i) === 'ok') acc.best = v;
+    if (verdict === 'keep' && v !== null) {
+      const kv = keep < 0 ? null : runs.primary(keep);
+      if (kv === null || better(direction, v, kv)) keep = i;
+    }
+    if (FAILURES.has(verdict)) {
+      failures++;
+      if (fail < 0) fail = i;
+    }
+    if (v === null) continue;
+    if (lo < 0 || v < (runs.primary(lo) as number)) lo = i;
+    if (hi < 0 || v > (runs.primary(hi) as number)) hi = i;
+    if (acc.min === null || v < acc.min) acc.min = v;
+    if (acc.max === null || v > acc.max) acc.max = v;
+  }
+  const at = (i: number) => (i < 0 ? null : runs.point(i));
+  return { first: runs.runId(start), from: start + 1, to: end, count: end - start, lo: at(lo), hi: at(hi), keep: at(keep), fail: at(fail), best: acc.best, failures };
+}
+
+/** The last `cap` runs plus the newest `keepsCap` earlier keeps, oldest first. */
+export function tableRows(input: readonly RunPoint[] | RunSeries, cap: number, keepsCap = KEEPS_CAP): { rows: RunPoint[]; recent: number; omitted: number } {
+  const runs = isSeries(input) ? input : seriesOf(input);
   const cut = Math.max(0, runs.length - cap);
-  const rows: RunPoint[] = [];
-  for (let i = 0; i < cut; i++) if ((runs[i] as RunPoint).verdict === 'keep') rows.push(runs[i] as RunPoint);
-  for (let i = cut; i < runs.length; i++) rows.push(runs[i] as RunPoint);
+  const keeps: number[] = [];
+  for (let i = cut - 1; i >= 0 && keeps.length < keepsCap; i--) if (runs.verdict(i) === 'keep') keeps.push(i);
+  const rows: RunPoint[] = keeps.reverse().map((i) => runs.point(i));
+  for (let i = cut; i < runs.length; i++) rows.push(runs.point(i));
   return { rows, recent: runs.length - cut, omitted: runs.length - rows.length };
+}
+
+function inMemory(lines: readonly LedgerLine[], segment: number): { runs: RunSeries; earlier: number } {
+  const { runs, earlier } = segmentRuns(lines, segment);
+  return { runs: seriesOf(runs), earlier };
 }
 
 export function buildModel(i: ModelInput): ViewModel {
   const { config: c, state: s, termination: t } = i;
-  const { runs, earlier } = segmentRuns(i.lines, s.segment);
+  const { runs, earlier } = i.series ?? inMemory(i.lines ?? [], s.segment);
   const conf = confidenceOf(s);
   const table = tableRows(runs, i.rowsCap ?? ROWS_CAP);
   const chart = buildChart(runs, c.direction, i.chartBuckets);

@@ -6,9 +6,8 @@
 // the screen never flashes blank. Ctrl+C, q or SIGTERM restore the terminal.
 import fs from 'node:fs';
 import { termination } from '../reduce.ts';
-import { buildModel } from './model.ts';
 import { chartDotColumns } from './chart.ts';
-import { changeStamp, chainTrail, loadExperiment, modelInput, refreshExperiment, type Loaded } from './load.ts';
+import { changeStamp, chainTrail, loadExperiment, viewModel, refreshExperiment, type Loaded } from './load.ts';
 import { renderTerminal } from './terminal.ts';
 
 export const ENTER = '\x1b[?1049h\x1b[?25l';
@@ -32,14 +31,60 @@ export interface WatchOptions {
   tickMs?: number;
 }
 
+/** One frame's text (lines joined for drawing in place, or for appending). */
+function frame(o: WatchOptions, loaded: Loaded, error: string | null): string {
+  const out = o.stdout;
+  const now = Date.now();
+  // One column is left free on a terminal: writing the last column puts the
+  // cursor in a pending-wrap state where clear-to-end-of-line eats that cell.
+  const width = Math.max(20, (o.width ?? (out.isTTY ? out.columns : 100) ?? 100) - (out.isTTY ? 1 : 0));
+  const height = out.isTTY && out.rows ? out.rows : undefined;
+  const t = termination(loaded.state, loaded.config, now);
+  const model = viewModel(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width));
+  const lines = renderTerminal(model, { width, height: height !== undefined && error ? height - 1 : height, color: o.color });
+  if (error) lines.push(`${o.color ? '\x1b[33m' : ''}watch: ${error.slice(0, Math.max(0, width - 8))}${o.color ? '\x1b[0m' : ''}`);
+  return lines.join(o.control ? `${EOL}\n` : '\n');
+}
+
+/**
+ * What makes a redraw due: fs.watch on the experiment's directory, a poll of
+ * the ledger's size and mtime, and a periodic tick. Returns what stops them.
+ */
+function redrawSources(o: WatchOptions, dir: string, schedule: () => void): () => void {
+  let watcher: fs.FSWatcher | null = null;
+  try {
+    watcher = fs.watch(dir, { persistent: true }, schedule);
+    watcher.on('error', () => {
+      watcher?.close();
+      watcher = null;
+    });
+  } catch {
+    watcher = null; // the poll below is enough
+  }
+  let stamp = changeStamp(o.root, o.slug);
+  const intervals = [
+    setInterval(() => {
+      const s = changeStamp(o.root, o.slug);
+      if (s !== stamp) {
+        stamp = s;
+        schedule();
+      }
+    }, o.pollMs ?? 1000),
+    setInterval(schedule, o.tickMs ?? 10_000),
+  ];
+  return () => {
+    for (const i of intervals) clearInterval(i);
+    watcher?.close();
+  };
+}
+
 /** Resolves with the exit code when the user quits. */
 export function watchDashboard(o: WatchOptions): Promise<number> {
   let loaded: Loaded = loadExperiment(o.root, o.slug);
   let lastFrame = '';
   let error: string | null = null;
   let timer: NodeJS.Timeout | null = null;
-  let watcher: fs.FSWatcher | null = null;
-  const intervals: NodeJS.Timeout[] = [];
+  let stopSources: () => void = () => {};
   const out = o.stdout;
 
   const draw = () => {
@@ -51,16 +96,7 @@ export function watchDashboard(o: WatchOptions): Promise<number> {
       // Keep showing the last good frame; say why it is stale.
       error = (e as Error).message.split('\n')[0] ?? 'error';
     }
-    const now = Date.now();
-    // One column is left free on a terminal: writing the last column puts the
-    // cursor in a pending-wrap state where clear-to-end-of-line eats that cell.
-    const width = Math.max(20, (o.width ?? (out.isTTY ? out.columns : 100) ?? 100) - (out.isTTY ? 1 : 0));
-    const height = out.isTTY && out.rows ? out.rows : undefined;
-    const t = termination(loaded.state, loaded.config, now);
-    const model = buildModel(modelInput(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width)));
-    const lines = renderTerminal(model, { width, height: height !== undefined && error ? height - 1 : height, color: o.color });
-    if (error) lines.push(`${o.color ? '\x1b[33m' : ''}watch: ${error.slice(0, Math.max(0, width - 8))}${o.color ? '\x1b[0m' : ''}`);
-    const body = lines.join(o.control ? `${EOL}\n` : '\n');
+    const body = frame(o, loaded, error);
     if (body === lastFrame) return;
     lastFrame = body;
     out.write(o.control ? `${HOME}${body}${EOL}${EOS}` : `${body}\n\n`);
@@ -76,8 +112,7 @@ export function watchDashboard(o: WatchOptions): Promise<number> {
       if (done) return;
       done = true;
       if (timer) clearTimeout(timer);
-      for (const i of intervals) clearInterval(i);
-      watcher?.close();
+      stopSources();
       out.off('resize', onResize);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -114,26 +149,7 @@ export function watchDashboard(o: WatchOptions): Promise<number> {
       o.stdin.on('data', onKey);
       o.stdin.resume();
     }
-    try {
-      watcher = fs.watch(loaded.paths.dir, { persistent: true }, schedule);
-      watcher.on('error', () => {
-        watcher?.close();
-        watcher = null;
-      });
-    } catch {
-      watcher = null; // the poll below is enough
-    }
-    let stamp = changeStamp(o.root, o.slug);
-    intervals.push(
-      setInterval(() => {
-        const s = changeStamp(o.root, o.slug);
-        if (s !== stamp) {
-          stamp = s;
-          schedule();
-        }
-      }, o.pollMs ?? 1000),
-    );
-    intervals.push(setInterval(schedule, o.tickMs ?? 10_000));
+    stopSources = redrawSources(o, loaded.paths.dir, schedule);
     draw();
   });
 }

@@ -1,0 +1,204 @@
+// The dashboard's own cache, runs.idx: 32 bytes per result line and per
+// `committed` event of the ledger (where it starts, its run, and for a result
+// its segment, verdict, status and primary value), so that a 100,000-run
+// ledger is drawn from 3 MB of fixed records instead of 80 MB of JSON. Only
+// the runs that are shown have their line read back, by offset.
+//
+// It is a cache like state.json: appended by whichever dashboard call finds
+// the ledger grown (a chunk of records closed by an END record holding the
+// offset the scan reached), rebuilt whole when it does not check out (a torn
+// chunk is ignored; offsets that go backwards, an END beyond the ledger, or a
+// line that is not the run it should be). The engine never reads it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { LedgerLine, RunStatus, Verdict, type ResultLine } from '../schema.ts';
+import type { ExperimentPaths } from '../paths.ts';
+import { writeFileAtomic } from '../fsx.ts';
+import type { LedgerRead } from '../ledger.ts';
+import { runId } from '../paths.ts';
+import type { RunPoint, RunSeries } from './series.ts';
+import { asResultLine, runPoint } from './result-line.ts';
+
+const REC = 32;
+const RESULT = 1;
+const COMMITTED = 2;
+const END = 3;
+const VERDICTS = Verdict.options;
+const STATUSES = RunStatus.options;
+
+export function runIndexFile(paths: ExperimentPaths): string {
+  return path.join(paths.dir, 'runs.idx');
+}
+
+/** Records up to and including the last END, or null when the file is missing or does not check out. */
+function readIndex(file: string, ledgerSize: number): { recs: Buffer; end: number } | null {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch {
+    return null;
+  }
+  let last = Math.floor(buf.length / REC) - 1;
+  while (last >= 0 && buf[last * REC] !== END) last--;
+  if (last < 0) return null;
+  let prev = -1;
+  for (let i = 0; i < last; i++) {
+    const off = buf.readDoubleLE(i * REC + 8);
+    // Offsets only grow; an END holds the scan's end, which the next line starts at or after.
+    if (buf[i * REC] === END ? off < prev : off <= prev) return null;
+    prev = off;
+  }
+  const end = buf.readDoubleLE(last * REC + 8);
+  if (end < prev || end > ledgerSize) return null;
+  return { recs: buf.subarray(0, (last + 1) * REC), end };
+}
+
+/** The records for what a ledger read found, closed by an END record. */
+function recordsOf(read: LedgerRead): Buffer {
+  const out: Buffer[] = [];
+  const rec = (kind: number, offset: number, runNo: number, segment = 0, verdict = 0, status = 0, flags = 0, primary = Number.NaN) => {
+    const b = Buffer.alloc(REC);
+    b[0] = kind;
+    b[1] = verdict;
+    b[2] = status;
+    b[3] = flags;
+    b.writeUInt32LE(segment, 4);
+    b.writeDoubleLE(offset, 8);
+    b.writeDoubleLE(primary, 16);
+    b.writeDoubleLE(runNo, 24);
+    out.push(b);
+  };
+  read.lines.forEach((l, k) => {
+    const at = read.starts[k] as number;
+    if (l.type === 'result') {
+      const p = l.primary !== null && Number.isFinite(l.primary) ? l.primary : Number.NaN;
+      rec(RESULT, at, Number(l.run_id.slice(1)), l.segment, VERDICTS.indexOf(l.verdict), STATUSES.indexOf(l.status), l.rebaseline ? 1 : 0, p);
+    } else if (l.type === 'event' && l.event === 'committed' && l.run_id && typeof l.data.commit === 'string') {
+      rec(COMMITTED, at, Number(l.run_id.slice(1)));
+    }
+  });
+  rec(END, read.end, 0);
+  return Buffer.concat(out);
+}
+
+/**
+ * The index brought up to the ledger's end: `read(from)` reads the ledger's
+ * lines from a byte offset (the dashboard's fast reader). Writing the cache
+ * is best effort: a read-only directory still gets its dashboard.
+ */
+export function updateIndex(paths: ExperimentPaths, read: (from: number) => LedgerRead, rebuild = false): { recs: Buffer; end: number; warnings: string[] } {
+  const file = runIndexFile(paths);
+  let size = 0;
+  try {
+    size = fs.statSync(paths.ledger).size;
+  } catch {
+    size = 0;
+  }
+  const old = rebuild ? null : readIndex(file, size);
+  const from = old?.end ?? 0;
+  const got = read(from);
+  if (old && got.end === from) return { recs: old.recs, end: from, warnings: got.warnings };
+  const fresh = recordsOf(got);
+  try {
+    if (old) fs.appendFileSync(file, fresh);
+    else writeFileAtomic(file, fresh, { durable: false });
+  } catch {
+    /* a cache: the next call tries again */
+  }
+  return { recs: old ? Buffer.concat([old.recs, fresh]) : fresh, end: got.end, warnings: got.warnings };
+}
+
+/** A ledger line at `offset` that is not what the index says it is: the index is stale. */
+export class StaleIndex extends Error {}
+
+let scratch = Buffer.allocUnsafe(8192);
+
+/** One line of the ledger, read at its offset (into one reused buffer: a chart reads back a few thousand). */
+function lineAt(fd: number, offset: number): unknown {
+  for (;;) {
+    const n = fs.readSync(fd, scratch, 0, scratch.length, offset);
+    const nl = scratch.subarray(0, n).indexOf(0x0a);
+    if (nl >= 0) {
+      try {
+        return JSON.parse(scratch.toString('utf8', 0, nl));
+      } catch {
+        throw new StaleIndex(`no ledger line at byte ${offset}`);
+      }
+    }
+    if (n < scratch.length) throw new StaleIndex(`no ledger line at byte ${offset}`);
+    scratch = Buffer.allocUnsafe(scratch.length * 4);
+  }
+}
+
+/** The segment's columns, copied out of the records into typed arrays. */
+function columns(recs: Buffer, segment: number) {
+  const total = recs.length / REC;
+  let count = 0;
+  for (let i = 0; i < total; i++) if (recs[i * REC] === RESULT && recs.readUInt32LE(i * REC + 4) === segment) count++;
+  const c = { offset: new Float64Array(count), primary: new Float64Array(count), runNo: new Float64Array(count), flags: new Uint8Array(count * 3), commits: new Map<number, number>(), earlier: 0 };
+  let j = 0;
+  for (let i = 0; i < total; i++) {
+    const at = i * REC;
+    const kind = recs[at];
+    if (kind === COMMITTED) c.commits.set(recs.readDoubleLE(at + 24), recs.readDoubleLE(at + 8));
+    else if (kind !== RESULT) continue;
+    else if (recs.readUInt32LE(at + 4) !== segment) c.earlier++;
+    else {
+      c.offset[j] = recs.readDoubleLE(at + 8);
+      c.primary[j] = recs.readDoubleLE(at + 16);
+      c.runNo[j] = recs.readDoubleLE(at + 24);
+      c.flags[j * 3] = recs[at + 1] as number;
+      c.flags[j * 3 + 1] = recs[at + 2] as number;
+      c.flags[j * 3 + 2] = recs[at + 3] as number;
+      j++;
+    }
+  }
+  return c;
+}
+
+/**
+ * The segment's runs from the index: typed arrays for the chart, and each
+ * shown run read from the ledger (`fd`) when it is first asked for.
+ */
+export function indexSeries(recs: Buffer, segment: number, fd: number): { runs: RunSeries; earlier: number } {
+  const c = columns(recs, segment);
+  const cache = new Map<number, RunPoint>();
+  const point = (j: number): RunPoint => {
+    const hit = cache.get(j);
+    if (hit) return hit;
+    const runNo = c.runNo[j] as number;
+    const line = resultAt(fd, c.offset[j] as number);
+    if (!line || Number(line.run_id.slice(1)) !== runNo) throw new StaleIndex(`the ledger line of run ${runId(runNo)} moved`);
+    const at = c.commits.get(runNo);
+    const p = runPoint(line, j + 1, at === undefined ? null : commitAt(fd, at));
+    cache.set(j, p);
+    return p;
+  };
+  const runs: RunSeries = {
+    length: c.offset.length,
+    runId: (j) => runId(c.runNo[j] as number),
+    primary: (j) => {
+      const v = c.primary[j] as number;
+      return Number.isNaN(v) ? null : v;
+    },
+    verdict: (j) => VERDICTS[c.flags[j * 3] as number] as Verdict,
+    status: (j) => STATUSES[c.flags[j * 3 + 1] as number] as RunStatus,
+    rebaseline: (j) => c.flags[j * 3 + 2] === 1,
+    point,
+  };
+  return { runs, earlier: c.earlier };
+}
+
+/** The result line at `offset`: the fast check, then zod (which has the last word). */
+function resultAt(fd: number, offset: number): ResultLine | null {
+  const raw = lineAt(fd, offset);
+  const quick = typeof raw === 'object' && raw !== null ? asResultLine(raw as Record<string, unknown>) : null;
+  if (quick) return quick;
+  const parsed = LedgerLine.safeParse(raw);
+  return parsed.success && parsed.data.type === 'result' ? parsed.data : null;
+}
+
+function commitAt(fd: number, offset: number): string | null {
+  const raw = lineAt(fd, offset) as { data?: { commit?: unknown } } | null;
+  return typeof raw?.data?.commit === 'string' ? raw.data.commit : null;
+}
