@@ -37,9 +37,14 @@ beforeEach(() => {
 
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+let CALLS: Array<[string, string, object]>;
+beforeEach(() => {
+  CALLS = calls();
+});
+
 const tool = (name: string, input: object): object => ({ session_id: 's', cwd: project, hook_event_name: 'PreToolUse', tool_name: name, tool_input: input });
 // One call of each bundle the loader picks: file tools, Bash, Stop.
-const CALLS: Array<[string, string, object]> = [
+const calls = (): Array<[string, string, object]> => [
   ['edit in scope', 'pre-tool-use', tool('Edit', { file_path: 'src/a.ts', old_string: 'a', new_string: 'b' })],
   ['edit of a judge', 'pre-tool-use', tool('Write', { file_path: 'bench/bench.mjs', content: 'x' })],
   ['git reset', 'pre-tool-use', tool('Bash', { command: 'git reset --hard' })],
