@@ -18,8 +18,8 @@ const entries = fs
   .map((f) => path.join(root, 'scripts', f));
 // The hooks bundle is CommonJS: Node starts a .cjs file faster than an ES module,
 // and it runs on every tool call of an active loop. dist/hooks.cjs is a loader
-// (hooks/src/loader.ts) that embeds one bundle per kind of call
-// (hooks/src/bundles/*.ts), built first, and runs the one a call needs.
+// (hooks/src/loader.ts) that runs the one bundle a call needs, among
+// dist/hooks-<name>.cjs (one per hooks/src/bundles/*.ts).
 const hookBundles = path.join(root, 'hooks', 'src', 'bundles');
 const hookLoader = path.join(root, 'hooks', 'src', 'loader.ts');
 
@@ -44,12 +44,13 @@ await build({
 });
 if (fs.existsSync(hookLoader)) {
   const cjs = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
-  const bundles = {};
   for (const f of fs.readdirSync(hookBundles).filter((n) => n.endsWith('.ts')).sort()) {
-    bundles[f.slice(0, -3)] = (await build({ ...cjs, entryPoints: [path.join(hookBundles, f)], write: false })).outputFiles[0].text;
+    const code = (await build({ ...cjs, entryPoints: [path.join(hookBundles, f)], write: false })).outputFiles[0].text;
+    // The loader keys its code cache on this hash (hooks/src/loader.ts).
+    const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+    fs.writeFileSync(path.join(outdir, `hooks-${f.slice(0, -3)}.cjs`), `${code}\n//# hooks-build=${hash}\n`);
   }
-  const hash = createHash('sha256').update(JSON.stringify(bundles)).digest('hex').slice(0, 16);
-  await build({ ...cjs, entryPoints: [hookLoader], outfile: path.join(outdir, 'hooks.cjs'), define: { __HOOKS_BUNDLES__: JSON.stringify(bundles), __HOOKS_BUILD__: JSON.stringify(hash) } });
+  await build({ ...cjs, entryPoints: [hookLoader], outfile: path.join(outdir, 'hooks.cjs') });
 }
 
 if (!check) {

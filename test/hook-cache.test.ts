@@ -94,13 +94,22 @@ describe('hooks code cache', () => {
     for (const f of caches()) expect(fs.readFileSync(path.join(data, f)).every((b) => b === 0x5a)).toBe(false);
   });
 
-  it("removes caches of another build or Node version, and leaves the folder's other files alone", () => {
-    const stale = ['hooks-0000000000000000-all-pre-tool-use-v20.0.0-x64.v8cache', `hooks-0000000000000000-file-pre-tool-use-${process.version}-${process.arch}.v8cache`];
-    for (const f of stale) fs.writeFileSync(path.join(data, f), 'old');
+  it('does not use a cache made for another build of the bundle, and removes caches of other Node versions', () => {
+    const [, event, payload] = CALLS[0]!;
+    const expected = hook(event, payload, undefined);
+    hook(event, payload, data);
+    const [own] = caches();
+    expect(own).toMatch(new RegExp(`^hooks-file-pre-tool-use-${process.version}-${process.arch}\\.v8cache$`));
+    // Same V8 cache, but keyed to another build: it must be set aside, not run.
+    const body = fs.readFileSync(path.join(data, own!));
+    const nl = body.indexOf(10);
+    fs.writeFileSync(path.join(data, own!), Buffer.concat([Buffer.from('0000000000000000:1:1'), body.subarray(nl)]));
+    const older = 'hooks-file-pre-tool-use-v20.0.0-x64.v8cache';
+    fs.writeFileSync(path.join(data, older), 'old');
     fs.writeFileSync(path.join(data, 'statusline.sh'), '#!/bin/sh\n');
-    hook(...(CALLS[0]!.slice(1) as [string, object]), data);
-    expect(caches().some((f) => stale.includes(f))).toBe(false);
-    expect(caches()).toHaveLength(1);
+    expect(hook(event, payload, data)).toEqual(expected);
+    expect(caches()).toEqual([own]);
+    expect(fs.readFileSync(path.join(data, own!)).subarray(0, 17).toString()).not.toBe('0000000000000000:');
     expect(fs.existsSync(path.join(data, 'statusline.sh'))).toBe(true);
   });
 
