@@ -7,7 +7,10 @@
 // the loop is decided in the shell (nothing to record); a claim starts Node.
 // "iteration" is the mean over one iteration's hook calls (edit, run, log).
 // Target: each hook call ≤ 1 bare Node start. Also prints the bundle size of
-// dist/hooks.cjs and the cost in a project with no .autoloop/.
+// dist/hooks.cjs and the cost in a project with no .autoloop/. The hooks keep
+// a V8 code cache in the plugin's data folder (CLAUDE_PLUGIN_DATA, as Claude
+// Code sets it); the warm-up round fills it, and one line shows a call
+// without it (no data folder: a plain compile).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +29,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 25);
 const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-hooks-')));
 const project = path.join(dir, 'repo');
 const bare = path.join(dir, 'bare');
+const data = path.join(dir, 'data');
+fs.mkdirSync(data);
 for (const d of ['src', 'bench', '.git', '.autoloop/experiments/speed']) fs.mkdirSync(path.join(project, d), { recursive: true });
 fs.mkdirSync(path.join(bare, '.git'), { recursive: true });
 fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), JSON.stringify({
@@ -67,9 +72,11 @@ const envFor = (p: string, session = 's'): NodeJS.ProcessEnv => ({
   CLAUDE_PLUGIN_ROOT: ROOT,
   CLAUDE_PROJECT_DIR: p,
   CLAUDE_CODE_SESSION_ID: session,
+  CLAUDE_PLUGIN_DATA: data,
 });
+const noCache = (p: string): NodeJS.ProcessEnv => ({ ...envFor(p), CLAUDE_PLUGIN_DATA: undefined });
 
-const samples = new Map<string, number[]>([['bare', []], ['no_autoloop', []], ['shell_form', []], ...calls.map(([n]) => [n, []] as [string, number[]])]);
+const samples = new Map<string, number[]>([['bare', []], ['no_autoloop', []], ['shell_form', []], ['no_cache', []], ...calls.map(([n]) => [n, []] as [string, number[]])]);
 const sessionOf = (payload: object): string => (payload as { session_id: string }).session_id;
 for (let round = -1; round < ROUNDS; round++) {
   // Interleave: one bare node start, then each hook once.
@@ -78,6 +85,7 @@ for (let round = -1; round < ROUNDS; round++) {
   add('bare', timeMs(process.execPath, ['-e', '0'], dir, '', envFor(project)));
   add('no_autoloop', timeMs('sh', [RUN_SH, 'pre-tool-use'], bare, '{}', envFor(bare)));
   for (const [name, event, payload] of calls) add(name, timeMs('sh', [RUN_SH, event], project, JSON.stringify(payload), envFor(project, sessionOf(payload))));
+  add('no_cache', timeMs('sh', [RUN_SH, 'pre-tool-use'], project, JSON.stringify(calls[2]![2]), noCache(project)));
   add('shell_form', timeMs('sh', ['-c', `sh "${RUN_SH}" pre-tool-use`], project, JSON.stringify(calls[0]![2]), envFor(project)));
 }
 
@@ -90,9 +98,11 @@ for (const [name] of calls) {
 }
 const ratio = (k: string): number => median(samples.get(k)!) / base;
 console.log(`hooks.${calls[0]![0]}.shell_form ${ratio('shell_form').toFixed(2)}x node -e 0 (sh -c around it: what a command string in hooks.json costs)`);
+console.log(`hooks.${calls[2]![0]}.no_cache ${ratio('no_cache').toFixed(2)}x node -e 0 (no data folder, so no code cache)`);
 // One iteration of the loop: Edit, then run and log (each a PreToolUse and a PostToolUse of the owner).
 const iteration = ['pre-tool-use.edit', 'pre-tool-use.bash_engine', 'post-tool-use.bash_engine', 'pre-tool-use.bash_engine', 'post-tool-use.bash_engine'];
 const mean = iteration.reduce((a, k) => a + ratio(k), 0) / iteration.length;
 console.log(`hooks.iteration ${iteration.length} calls, mean ${mean.toFixed(2)}x node -e 0 per call (${(mean * iteration.length).toFixed(1)} node starts per iteration)`);
-console.log(`hooks.bundle_bytes ${fs.statSync(BUNDLE).size}`);
+const bundles = fs.readdirSync(path.dirname(BUNDLE)).filter((f) => /^hooks(-[a-z]+)?\.cjs$/.test(f)).sort();
+console.log(`hooks.bundle_bytes ${bundles.map((f) => `${f} ${fs.statSync(path.join(path.dirname(BUNDLE), f)).size}`).join(', ')}`);
 fs.rmSync(dir, { recursive: true, force: true });

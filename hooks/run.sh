@@ -65,6 +65,9 @@ if [ "$1" = post-tool-use ]; then
       ;;
   esac
 fi
+# Node reads every certificate in NODE_EXTRA_CA_CERTS at start-up (measured: +0.6 of a
+# bare start); the hooks open no connection, so they go without it.
+unset NODE_EXTRA_CA_CERTS
 if [ "$1" = pre-read ]; then
   # Read needs a decision only for the plugin's own files (outside the project):
   # its payload is small, so the shell reads it and spares a Node start for the rest.

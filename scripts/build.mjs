@@ -1,8 +1,9 @@
-// Bundles every entry point (scripts/*.ts, hooks/src/hooks.ts) into dist/*.mjs.
+// Bundles every entry point (scripts/*.ts, and the hooks: hooks/src/loader.ts) into dist/.
 // The bundles are committed: a plugin install runs no build step, and a bundle
 // starts far faster than tsx (see bench/). `--check` rebuilds into a temp dir
 // and fails when the committed bundles are stale.
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,8 +17,11 @@ const entries = fs
   .filter((f) => f.endsWith('.ts') && f !== 'demo.ts')
   .map((f) => path.join(root, 'scripts', f));
 // The hooks bundle is CommonJS: Node starts a .cjs file faster than an ES module,
-// and it runs on every tool call of an active loop.
-const hookEntry = path.join(root, 'hooks', 'src', 'hooks.ts');
+// and it runs on every tool call of an active loop. dist/hooks.cjs is a loader
+// (hooks/src/loader.ts) that runs the one bundle a call needs, among
+// dist/hooks-<name>.cjs (one per hooks/src/bundles/*.ts).
+const hookBundles = path.join(root, 'hooks', 'src', 'bundles');
+const hookLoader = path.join(root, 'hooks', 'src', 'loader.ts');
 
 // Build into a temp dir, then swap it in: a test or a hook running meanwhile
 // never sees a half-empty dist/.
@@ -38,8 +42,15 @@ await build({
   outExtension: { '.js': '.mjs' },
   entryNames: '[name]',
 });
-if (fs.existsSync(hookEntry)) {
-  await build({ entryPoints: [hookEntry], outfile: path.join(outdir, 'hooks.cjs'), bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' });
+if (fs.existsSync(hookLoader)) {
+  const cjs = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
+  for (const f of fs.readdirSync(hookBundles).filter((n) => n.endsWith('.ts')).sort()) {
+    const code = (await build({ ...cjs, entryPoints: [path.join(hookBundles, f)], write: false })).outputFiles[0].text;
+    // The loader keys its code cache on this hash (hooks/src/loader.ts).
+    const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+    fs.writeFileSync(path.join(outdir, `hooks-${f.slice(0, -3)}.cjs`), `${code}\n//# hooks-build=${hash}\n`);
+  }
+  await build({ ...cjs, entryPoints: [hookLoader], outfile: path.join(outdir, 'hooks.cjs') });
 }
 
 if (!check) {

@@ -5,11 +5,18 @@
 // the same repository is left alone. A model that keeps going after the loop
 // terminated is halted after a bounded number of tool calls.
 import path from 'node:path';
-import { analyzeBash } from './bash-guard.ts';
+import type { analyzeBash } from './bash-guard.ts';
 import { canonical, editAllowed, editDenial, relOf, scratchDir, type Policy } from './policy.ts';
 import { isGuarded, isLive, LOOP_SKILLS, mayApprove, roleOf, terminationKey, type Role } from './roles.ts';
 import type { ActiveFile, PreToolUseInput, SessionFile } from './schema.ts';
 import { clip, MAX_TEXT } from './text.ts';
+
+/**
+ * The Bash guard, passed in so that a hooks bundle judging only file tools
+ * leaves it out (loader.ts picks the bundle by tool). Without it a Bash call
+ * is an error (the hook says so and decides nothing), never an approval.
+ */
+export type BashAnalyzer = typeof analyzeBash;
 
 export interface PreToolUseResult {
   decision: 'allow' | 'deny' | null;
@@ -44,13 +51,21 @@ interface Judged {
   allow: boolean;
 }
 
-function judge(input: PreToolUseInput, active: ActiveFile, policy: Policy, projectDir: string, env: Record<string, string | undefined>): Judged {
+function judge(
+  input: PreToolUseInput,
+  active: ActiveFile,
+  policy: Policy,
+  projectDir: string,
+  env: Record<string, string | undefined>,
+  analyzeBash: BashAnalyzer | null,
+): Judged {
   const cwd = input.cwd && path.isAbsolute(input.cwd) ? input.cwd : projectDir;
   const root = env.CLAUDE_PLUGIN_ROOT ? canonical(env.CLAUDE_PLUGIN_ROOT) : null;
   const tool = input.tool_name;
   const ti = input.tool_input;
   if (tool === 'Bash') {
     if (typeof ti.command !== 'string') return { deny: null, allow: false };
+    if (!analyzeBash) throw new Error('this hooks bundle has no Bash guard');
     const v = analyzeBash(ti.command, { policy, cwd, env, pluginRoot: root });
     return { deny: v.deny, allow: v.safe };
   }
@@ -88,12 +103,13 @@ export function preToolUseDecision(
   session: SessionFile,
   projectDir: string,
   env: Record<string, string | undefined>,
+  analyzeBash: BashAnalyzer | null,
 ): PreToolUseResult {
   const role = roleOf(session, input);
   const end = pastEnd(active, session, role);
   if (end.halt) return { decision: 'deny', reason: end.halt, session: end.session, halt: end.halt };
   if (!isLive(active)) return { decision: null, reason: null, session: null, halt: null };
-  const { deny, allow } = judge(input, active, policyOf(active, projectDir), projectDir, env);
+  const { deny, allow } = judge(input, active, policyOf(active, projectDir), projectDir, env, analyzeBash);
   if (deny && isGuarded(active, session, role)) return { decision: 'deny', reason: clip(deny, MAX_TEXT), session: end.session, halt: null };
   if (allow && mayApprove(active, role)) return { decision: 'allow', reason: ALLOW_REASON, session: end.session, halt: null };
   return { decision: null, reason: null, session: end.session, halt: null };

@@ -121,8 +121,8 @@ export function stubEngine(repo: string): string {
  * A plugin directory whose dist/ holds the engine bundles. Prefers the test
  * build of this run (AUTOLOOP_TEST_DIST, from test/global-build.ts: fresh and
  * private, so a concurrent `npm run build` cannot pull it away mid-session),
- * assembled as links to this repository plus that dist/ and a copy of the
- * hooks bundle; else /work/main itself once its dist/ is built. Null when no
+ * assembled as links to this repository plus that dist/ and copies of the
+ * hooks bundles (dist/hooks*.cjs); else /work/main itself once its dist/ is built. Null when no
  * engine bundles exist anywhere.
  */
 export function enginePluginRoot(): { root: string; cleanup(): void } | null {
@@ -136,7 +136,7 @@ export function enginePluginRoot(): { root: string; cleanup(): void } | null {
     }
     fs.mkdirSync(path.join(root, 'dist'));
     for (const f of fs.readdirSync(built)) fs.symlinkSync(path.join(built, f), path.join(root, 'dist', f));
-    fs.copyFileSync(path.join(own, 'hooks.cjs'), path.join(root, 'dist', 'hooks.cjs'));
+    for (const h of fs.readdirSync(own).filter((n) => /^hooks(-[a-z]+)?\.cjs$/.test(n))) fs.copyFileSync(path.join(own, h), path.join(root, 'dist', h));
     return { root, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
   }
   if (ENGINE.every((f) => fs.existsSync(path.join(own, f)))) return { root: REPO_ROOT, cleanup: () => undefined };
