@@ -11,6 +11,82 @@ export const METRIC_MAX_LINE_BYTES = 1024;
 export const METRIC_TRUNCATED_MARK = ' [truncated by watchdog]';
 
 const NEEDLE = Buffer.from('\nMETRIC');
+/** Bytes carried from one chunk to the next: they may hold the start of a needle split across the boundary. */
+const KEEP = NEEDLE.length - 1;
+
+/**
+ * The METRIC lines read so far: the one being read, cut to
+ * METRIC_MAX_LINE_BYTES, and a ring of the last METRIC_MAX_LINES finished ones.
+ */
+class MetricLineRing {
+  /** True between a needle and the end of its line. */
+  inLine = false;
+  private ring: string[] = [];
+  private total = 0;
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private cut = false;
+
+  /** Append bytes to the current line, up to the cap. */
+  take(b: Buffer): void {
+    const room = METRIC_MAX_LINE_BYTES - this.partBytes;
+    if (b.length > room) this.cut = true;
+    const piece = b.length > room ? b.subarray(0, room) : b;
+    if (piece.length === 0) return;
+    this.parts.push(Buffer.from(piece)); // copy: the read buffer is reused for the next chunk
+    this.partBytes += piece.length;
+  }
+
+  /** End the current line and put it in the ring. */
+  finish(): void {
+    let line = Buffer.concat(this.parts).toString('utf8');
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (this.cut) line += METRIC_TRUNCATED_MARK;
+    this.ring[this.total % METRIC_MAX_LINES] = line;
+    this.total++;
+    this.parts = [];
+    this.partBytes = 0;
+    this.cut = false;
+    this.inLine = false;
+  }
+
+  /** The kept lines, oldest first. */
+  lines(): string[] {
+    if (this.total <= METRIC_MAX_LINES) return this.ring;
+    const first = this.total % METRIC_MAX_LINES;
+    return [...this.ring.slice(first), ...this.ring.slice(0, first)];
+  }
+}
+
+/**
+ * Feed buf[0, len) to the ring; returns how many bytes were moved to the
+ * front of buf to be read again with the next chunk.
+ */
+function scanChunk(buf: Buffer, len: number, lines: MetricLineRing): number {
+  let p = 0;
+  for (;;) {
+    if (lines.inLine) {
+      const nl = buf.indexOf(0x0a, p);
+      if (nl < 0 || nl >= len) {
+        lines.take(buf.subarray(p, len));
+        return 0;
+      }
+      lines.take(buf.subarray(p, nl));
+      lines.finish();
+      p = nl; // that "\n" may begin the next needle
+    } else {
+      const hit = buf.subarray(0, len).indexOf(NEEDLE, p);
+      if (hit < 0) {
+        // Carry the last bytes over: a needle may straddle the chunk boundary.
+        const from = Math.max(p, len - KEEP);
+        buf.copyWithin(0, from, len);
+        return len - from;
+      }
+      lines.inLine = true;
+      p = hit + 1;
+    }
+  }
+}
 
 /**
  * Lines in [start, end) of a file that start with "METRIC", streamed with one
@@ -23,35 +99,8 @@ export async function scanMetricLines(
   end: number,
   chunkBytes = 1 << 20,
 ): Promise<string[]> {
-  const keep = NEEDLE.length - 1; // bytes that may hold the start of a split needle
-  const buf = Buffer.alloc(Math.max(chunkBytes, NEEDLE.length) + keep);
-  const ring: string[] = [];
-  let total = 0;
-  let parts: Buffer[] = [];
-  let partBytes = 0;
-  let cut = false;
-  let inLine = false;
-
-  const take = (b: Buffer): void => {
-    const room = METRIC_MAX_LINE_BYTES - partBytes;
-    if (b.length > room) cut = true;
-    const piece = b.length > room ? b.subarray(0, room) : b;
-    if (piece.length === 0) return;
-    parts.push(Buffer.from(piece)); // copy: buf is reused for the next chunk
-    partBytes += piece.length;
-  };
-  const finish = (): void => {
-    let line = Buffer.concat(parts).toString('utf8');
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (cut) line += METRIC_TRUNCATED_MARK;
-    ring[total % METRIC_MAX_LINES] = line;
-    total++;
-    parts = [];
-    partBytes = 0;
-    cut = false;
-    inLine = false;
-  };
-
+  const buf = Buffer.alloc(Math.max(chunkBytes, NEEDLE.length) + KEEP);
+  const lines = new MetricLineRing();
   const fh = await fs.promises.open(file, 'r');
   try {
     // A virtual "\n" before the range: its first line starts a line too.
@@ -63,40 +112,13 @@ export async function scanMetricLines(
       const { bytesRead } = await fh.read(buf, have, want, pos);
       if (bytesRead === 0) break; // file shrank under us; use what we have
       pos += bytesRead;
-      const len = have + bytesRead;
-      let p = 0;
-      for (;;) {
-        if (inLine) {
-          const nl = buf.indexOf(0x0a, p);
-          if (nl < 0 || nl >= len) {
-            take(buf.subarray(p, len));
-            have = 0;
-            break;
-          }
-          take(buf.subarray(p, nl));
-          finish();
-          p = nl; // that "\n" may begin the next needle
-        } else {
-          const hit = buf.subarray(0, len).indexOf(NEEDLE, p);
-          if (hit < 0) {
-            // Carry the last bytes over: a needle may straddle the chunk boundary.
-            const from = Math.max(p, len - keep);
-            buf.copyWithin(0, from, len);
-            have = len - from;
-            break;
-          }
-          inLine = true;
-          p = hit + 1;
-        }
-      }
+      have = scanChunk(buf, have + bytesRead, lines);
     }
-    if (inLine) finish();
+    if (lines.inLine) lines.finish();
   } finally {
     await fh.close();
   }
-  if (total <= METRIC_MAX_LINES) return ring;
-  const first = total % METRIC_MAX_LINES;
-  return [...ring.slice(first), ...ring.slice(0, first)];
+  return lines.lines();
 }
 
 /** One value per metric and sample: a later line supersedes an earlier one. */
