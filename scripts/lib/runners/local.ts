@@ -182,8 +182,47 @@ function supervise(pgid: number, req: RunRequest, mode: Containment): Supervisio
   return s;
 }
 
-/** Run one command under supervision. Never throws for a failing command. */
-export async function runLocal(req: RunRequest): Promise<RunResult> {
+/** How the main process ended, or why it never started. */
+interface Exit {
+  code: number | null;
+  sig: string | null;
+  error: string | null;
+}
+
+/** A command spawned into its own group, writing into the log from byte `start` on. */
+interface Launched {
+  child: ChildProcess;
+  ended: Promise<Exit>;
+  mode: Containment;
+  token: string;
+  /** performance.now() just before the spawn. */
+  t0: number;
+  start: number;
+}
+
+/** Note in the log why the command was not started, close the log, and return the result carrying the reason. */
+function refusal(fd: number, start: number, reason: string, extra: Partial<RunResult> = {}): RunResult {
+  try {
+    fs.writeSync(fd, `watchdog: not started: ${reason}\n`);
+  } catch {
+    // the result carries the reason anyway
+  }
+  fs.closeSync(fd);
+  return emptyResult({ spawnError: reason, log: { start, end: start }, ...extra });
+}
+
+/** Resolves with the exit status, or with the spawn error if the OS refused. */
+function exitOf(child: ChildProcess): Promise<Exit> {
+  return new Promise<Exit>((resolve) => {
+    child.once('exit', (code, sig) => resolve({ code, sig, error: null }));
+    child.on('error', (err) => {
+      if (child.pid === undefined) resolve({ code: null, sig: null, error: describe(err) });
+    });
+  });
+}
+
+/** Open the log, check the request and spawn the command: the launched run, or the result of one that never started. */
+function launch(req: RunRequest): Launched | RunResult {
   let fd: number;
   try {
     fd = openLog(req.logFile, req.header);
@@ -191,24 +230,15 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
     return emptyResult({ spawnError: `cannot open log ${req.logFile}: ${describe(err)}` });
   }
   const start = fs.fstatSync(fd).size;
-  const refuse = (reason: string, extra: Partial<RunResult> = {}): RunResult => {
-    try {
-      fs.writeSync(fd, `watchdog: not started: ${reason}\n`);
-    } catch {
-      // the result carries the reason anyway
-    }
-    fs.closeSync(fd);
-    return emptyResult({ spawnError: reason, log: { start, end: start }, ...extra });
-  };
-  if (req.signal?.aborted) return refuse('interrupted before start', { spawnError: null, interrupted: true });
+  if (req.signal?.aborted) return refusal(fd, start, 'interrupted before start', { spawnError: null, interrupted: true });
   const bad = cwdProblem(req.cwd);
-  if (bad) return refuse(bad);
+  if (bad) return refusal(fd, start, bad);
 
   let mode: Containment;
   try {
     mode = containment();
   } catch (err) {
-    return refuse(describe(err));
+    return refusal(fd, start, describe(err));
   }
   const token = randomBytes(12).toString('hex');
   const t0 = performance.now();
@@ -218,45 +248,59 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
     const { file, args } = wrap(mode, req.command);
     child = spawn(file, args, { cwd: req.cwd, env: { ...req.env, [TOKEN_VAR]: token }, detached: true, stdio: ['ignore', fd, fd] });
   } catch (err) {
-    return refuse(describe(err));
+    return refusal(fd, start, describe(err));
   }
-  // Resolves with the exit status, or with the spawn error if the OS refused.
-  const ended = new Promise<{ code: number | null; sig: string | null; error: string | null }>((resolve) => {
-    child.once('exit', (code, sig) => resolve({ code, sig, error: null }));
-    child.on('error', (err) => {
-      if (child.pid === undefined) resolve({ code: null, sig: null, error: describe(err) });
-    });
-  });
+  const ended = exitOf(child);
   fs.closeSync(fd); // the child holds its own copy of the descriptor now
+  return { child, ended, mode, token, t0, start };
+}
 
-  const pgid = child.pid;
+/**
+ * Once the main process is gone: the kill sequence if it has not run and
+ * background members remain, then whatever left the group but carries the
+ * token. Returns the pids that could not be killed.
+ */
+async function reapLeftovers(pgid: number, sup: Supervision, req: RunRequest, run: Launched): Promise<number[]> {
+  // After a normal exit, background members may remain: same kill sequence.
+  if (!sup.killing && groupSurvivors(pgid).length > 0) sup.killing = killGroup(pgid, req.graceS, run.mode === 'pidns');
+  const survivors = sup.killing ? await sup.killing : [];
+  // Whatever left the group (setsid, a daemon) but still carries the token.
+  survivors.push(...(await killTokenHolders(run.token, req.graceS)));
+  return survivors;
+}
+
+/** The log's last lines from the sample's start; empty when the log vanished or was truncated mid-run. */
+function sampleTail(file: string, start: number, end: number): string {
+  try {
+    return readTail(file, start, logSize(file, end));
+  } catch {
+    return '';
+  }
+}
+
+/** Run one command under supervision. Never throws for a failing command. */
+export async function runLocal(req: RunRequest): Promise<RunResult> {
+  const run = launch(req);
+  if (!('child' in run)) return run;
+  const { mode, start } = run;
+  const pgid = run.child.pid;
   if (pgid === undefined) {
-    const r = await ended;
-    return emptyResult({ spawnError: r.error ?? 'spawn failed', durationS: (performance.now() - t0) / 1000, log: { start, end: start } });
+    const r = await run.ended;
+    return emptyResult({ spawnError: r.error ?? 'spawn failed', durationS: (performance.now() - run.t0) / 1000, log: { start, end: start } });
   }
   const sup = supervise(pgid, req, mode);
   try {
-    req.onStart?.({ runner: 'local', pgid, start: procStart(pgid), token });
+    req.onStart?.({ runner: 'local', pgid, start: procStart(pgid), token: run.token });
   } catch {
     // a failing callback must not leave the command unsupervised
   }
 
-  const r = await ended;
-  const durationS = (performance.now() - t0) / 1000;
+  const r = await run.ended;
+  const durationS = (performance.now() - run.t0) / 1000;
   const end = logSize(req.logFile, start); // the sample ends with its main process
   sup.stop();
-  // After a normal exit, background members may remain: same kill sequence.
-  if (!sup.killing && groupSurvivors(pgid).length > 0) sup.killing = killGroup(pgid, req.graceS, mode === 'pidns');
-  const survivors = sup.killing ? await sup.killing : [];
-  // Whatever left the group (setsid, a daemon) but still carries the token.
-  survivors.push(...(await killTokenHolders(token, req.graceS)));
-
-  let tail = '';
-  try {
-    tail = readTail(req.logFile, start, logSize(req.logFile, end));
-  } catch {
-    // The log vanished or was truncated mid-run: no tail.
-  }
+  const survivors = await reapLeftovers(pgid, sup, req, run);
+  const tail = sampleTail(req.logFile, start, end);
   // Under the PID namespace the command's first process is a shell that passes on 128+n for a signal n.
   const bySignal = mode === 'pidns' && r.code !== null && r.code > 128 ? signalName(r.code - 128) : null;
   return {
