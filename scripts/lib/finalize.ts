@@ -145,20 +145,32 @@ export async function sweepFinalizeWorktrees(root: string): Promise<string[]> {
   return removed;
 }
 
-export async function finalizeExperiment(exp: Experiment, opts: { branch?: string; squash: boolean; chain?: boolean }): Promise<FinalizeResult> {
+/** Refuse what finalize cannot work from: a snapshot-mode experiment, or uncommitted changes to tracked files. */
+async function checkCheckout(exp: Experiment): Promise<void> {
   const { root, config } = exp;
-  await sweepFinalizeWorktrees(root);
-  const slug = exp.paths.slug;
   const ws = await openWorkspace(root, exp.paths, config);
   if (ws.mode !== 'git') {
-    throw new UsageError(`finalize needs git: "${slug}" ran in snapshot mode (its best files are in ${path.relative(root, exp.paths.snapshot)}/)`);
+    throw new UsageError(`finalize needs git: "${exp.paths.slug}" ran in snapshot mode (its best files are in ${path.relative(root, exp.paths.snapshot)}/)`);
   }
   const dirty = await trackedChanges(root);
   if (dirty.length) {
     throw new UsageError(`uncommitted changes to tracked files: ${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? ` (+${dirty.length - 5} more)` : ''}; commit or stash them first`);
   }
-  // With --chain, the trail from the chain's root up to this experiment.
-  const slugs = opts.chain ? chainTrailTo(root, slug) : [slug];
+}
+
+/** The experiments to replay, their ledgers, and the commit the first one started from. */
+interface Trail {
+  slugs: string[];
+  exps: Experiment[];
+  ledgers: LedgerLine[][];
+  base: string;
+}
+
+/** The experiment alone, or with --chain the trail from the chain's root up to it; each must be complete and the base present. */
+async function openTrail(exp: Experiment, chain: boolean): Promise<Trail> {
+  const { root } = exp;
+  const slug = exp.paths.slug;
+  const slugs = chain ? chainTrailTo(root, slug) : [slug];
   const exps = slugs.map((s) => (s === slug ? exp : openExperiment(root, s)));
   for (const e of exps) {
     if (e.state.pending) throw new UsageError(`the ${e.state.pending.action} of ${e.state.pending.run_id} in "${e.paths.slug}" is not complete: run control repair first`);
@@ -167,15 +179,102 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const first = ledgers[0]?.find((l) => l.type === 'config');
   const base = first?.type === 'config' ? first.base : null;
   if (!base || (await revParse(root, base)) === null) throw new UsageError(`the starting commit of "${slugs[0]}" (${base ?? 'none recorded'}) is not in this repository`);
+  return { slugs, exps, ledgers, base };
+}
 
-  const branch = opts.branch ?? `autoloop/${slug}-final`;
+/** The branch to create: a valid name that does not exist yet. */
+async function newBranchName(root: string, slug: string, asked: string | undefined): Promise<string> {
+  const branch = asked ?? `autoloop/${slug}-final`;
   if (!(await validBranchName(root, branch))) throw new UsageError(`--branch: "${branch}" is not a valid branch name`);
   if ((await revParse(root, `refs/heads/${branch}`)) !== null) throw new UsageError(`branch ${branch} already exists: pass --branch NAME (or delete it)`);
+  return branch;
+}
+
+/**
+ * Run fn in a temporary detached worktree at base, removed afterwards
+ * whatever happens. The pid in the name lets the next call tell a killed
+ * finalize's worktree from a running one's.
+ */
+async function inTempWorktree<T>(root: string, base: string, fn: (wt: string) => Promise<T>): Promise<T> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${WORKTREE_PREFIX}${process.pid}-`));
+  const wt = path.join(tmp, 'tree');
+  try {
+    await git(root, ['worktree', 'add', '--detach', '-q', wt, base]);
+    crashPoint('finalize:worktree');
+    return await fn(wt);
+  } finally {
+    await gitTry(root, ['worktree', 'remove', '--force', wt]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    await gitTry(root, ['worktree', 'prune']);
+  }
+}
+
+/** Cherry-pick one kept change onto the worktree's index; the tree it makes, and whether it changes anything. */
+async function applyPick(wt: string, k: Pick): Promise<{ tree: string; empty: boolean }> {
+  const sha = k.commit as string;
+  const r = await gitTry(wt, ['cherry-pick', '--no-commit', sha]);
+  if (r.code !== 0) throw new UsageError(`keep ${k.run_id} (${sha.slice(0, 12)}) does not apply on the changes before it: finalize by hand`);
+  const tree = (await git(wt, ['write-tree'])).trim();
+  const headTree = (await git(wt, ['rev-parse', 'HEAD^{tree}'])).trim();
+  return { tree, empty: tree === headTree };
+}
+
+/** Commit one replayed change on the worktree's HEAD, keeping its original author, its message stating the measured effect. */
+async function pickCommit(root: string, wt: string, k: Pick, tree: string, ident: Record<string, string>): Promise<FinalCommit> {
+  const sha = k.commit as string;
+  const effect = effectText(k.metric, k.unit, k.from, k.to);
+  const msg = commitMessage(
+    clip(k.description, 72),
+    [`${effect}, measured by autoloop run ${k.run_id} of experiment ${k.slug}.`],
+    { 'Autoloop-Run': k.run_id, 'Autoloop-Experiment': k.slug, 'Autoloop-Source': sha },
+  );
+  const commit = (await git(wt, ['commit-tree', '--no-gpg-sign', tree, '-p', 'HEAD', '-m', msg], { ...ident, ...(await authorEnv(root, sha)) })).trim();
+  await git(wt, ['update-ref', '--no-deref', 'HEAD', commit]);
+  return { sha: commit, subject: clip(k.description, 72), runs: [k.run_id] };
+}
+
+/**
+ * Replay the picks in the worktree, one commit each or one squashed, into
+ * result.commits; empty ones join result.skipped. Returns the worktree's HEAD.
+ */
+async function replay(exp: Experiment, wt: string, picks: Pick[], result: FinalizeResult, ident: Record<string, string>): Promise<string> {
+  const applied: Pick[] = [];
+  for (const k of picks) {
+    const { tree, empty } = await applyPick(wt, k);
+    if (result.squash) {
+      applied.push(k);
+      continue;
+    }
+    if (empty) {
+      result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
+      continue;
+    }
+    result.commits.push(await pickCommit(exp.root, wt, k, tree, ident));
+  }
+  if (result.squash) {
+    const commit = await squashCommit(wt, applied, result.experiments, exp.paths.slug, exp.config.goal, ident);
+    if (commit) {
+      result.commits.push(commit);
+    } else {
+      for (const k of applied) result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
+    }
+  }
+  return (await git(wt, ['rev-parse', 'HEAD'])).trim();
+}
+
+export async function finalizeExperiment(exp: Experiment, opts: { branch?: string; squash: boolean; chain?: boolean }): Promise<FinalizeResult> {
+  const { root } = exp;
+  await sweepFinalizeWorktrees(root);
+  const slug = exp.paths.slug;
+  await checkCheckout(exp);
+  const trail = await openTrail(exp, opts.chain ?? false);
+  const { slugs, base } = trail;
+  const branch = await newBranchName(root, slug, opts.branch);
 
   const userBranch = await currentBranch(root);
   const userHead = await revParse(root, 'HEAD');
 
-  const { picks, skipped } = await collectPicks(root, exps, ledgers, base);
+  const { picks, skipped } = await collectPicks(root, trail.exps, trail.ledgers, base);
 
   const report = path.join(exp.paths.dir, 'report.md');
   writeFileAtomic(report, renderMarkdown(buildReport(exp)));
@@ -183,58 +282,16 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const result: FinalizeResult = { experiment: slug, experiments: slugs, branch: null, base, head: null, squash: opts.squash, commits: [], skipped, report, user_branch: userBranch };
   if (!picks.length) return result;
 
-  // The pid in the name lets the next call tell a killed finalize's worktree from a running one's.
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${WORKTREE_PREFIX}${process.pid}-`));
-  const wt = path.join(tmp, 'tree');
   const ident = await identityEnv(root);
-  try {
-    await git(root, ['worktree', 'add', '--detach', '-q', wt, base]);
-    crashPoint('finalize:worktree');
-    const applied: Pick[] = [];
-    for (const k of picks) {
-      const sha = k.commit as string;
-      const r = await gitTry(wt, ['cherry-pick', '--no-commit', sha]);
-      if (r.code !== 0) throw new UsageError(`keep ${k.run_id} (${sha.slice(0, 12)}) does not apply on the changes before it: finalize by hand`);
-      const tree = (await git(wt, ['write-tree'])).trim();
-      const headTree = (await git(wt, ['rev-parse', 'HEAD^{tree}'])).trim();
-      if (opts.squash) {
-        applied.push(k);
-        continue;
-      }
-      if (tree === headTree) {
-        skipped.push({ experiment: k.slug, run_id: k.run_id, commit: sha, reason: 'empty once replayed' });
-        continue;
-      }
-      const effect = effectText(k.metric, k.unit, k.from, k.to);
-      const msg = commitMessage(
-        clip(k.description, 72),
-        [`${effect}, measured by autoloop run ${k.run_id} of experiment ${k.slug}.`],
-        { 'Autoloop-Run': k.run_id, 'Autoloop-Experiment': k.slug, 'Autoloop-Source': sha },
-      );
-      const commit = (await git(wt, ['commit-tree', '--no-gpg-sign', tree, '-p', 'HEAD', '-m', msg], { ...ident, ...(await authorEnv(root, sha)) })).trim();
-      await git(wt, ['update-ref', '--no-deref', 'HEAD', commit]);
-      result.commits.push({ sha: commit, subject: clip(k.description, 72), runs: [k.run_id] });
-    }
-    if (opts.squash) {
-      const commit = await squashCommit(wt, applied, slugs, slug, config.goal, ident);
-      if (commit) {
-        result.commits.push(commit);
-      } else {
-        for (const k of applied) skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
-      }
-    }
-    const head = (await git(wt, ['rev-parse', 'HEAD'])).trim();
+  await inTempWorktree(root, base, async (wt) => {
+    const head = await replay(exp, wt, picks, result, ident);
     if (result.commits.length) {
       // Created last, and only if absent: a branch of the user's is never moved.
       await git(root, ['update-ref', '-m', `autoloop: finalize ${slug}`, `refs/heads/${branch}`, head, '']);
       result.branch = branch;
       result.head = head;
     }
-  } finally {
-    await gitTry(root, ['worktree', 'remove', '--force', wt]);
-    fs.rmSync(tmp, { recursive: true, force: true });
-    await gitTry(root, ['worktree', 'prune']);
-  }
+  });
   // The user's checkout must be exactly where it was.
   if ((await currentBranch(root)) !== userBranch || (await revParse(root, 'HEAD')) !== userHead) {
     throw new Error('the checked-out branch changed during finalize (it should not have): check `git status`');
