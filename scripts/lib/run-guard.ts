@@ -15,18 +15,20 @@ import { breakSeal, seal, type Seal } from './tamper.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
-type Phase = 'benchmark' | 'checks';
+export type Phase = 'benchmark' | 'checks';
 
 const isIgnoreFile = (p: string) => p === '.gitignore' || p.endsWith('/.gitignore');
 const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ` (+${xs.length - 3} more)` : '');
 
 export class RunGuard {
   constructor(
-    private readonly exp: Experiment,
-    private readonly ws: Workspace,
-    private readonly record: RunRecord,
+    protected readonly exp: Experiment,
+    protected readonly ws: Workspace,
+    protected readonly record: RunRecord,
     /** Artifacts (checkpoints the config names) are the benchmark's output: never an outside change. */
-    private readonly isArtifact: (rel: string) => boolean = () => false,
+    protected readonly isArtifact: (rel: string) => boolean = () => false,
+    /** The tree the judges live in: the repository, or a candidate's worktree. */
+    protected readonly tree: string = exp.root,
   ) {}
 
   /** Before the first sample; returns why the run is invalid, or null. */
@@ -38,8 +40,14 @@ export class RunGuard {
       event(exp, 'outside_change', { files: files.slice(0, 50), count: files.length }, record.run_id);
       record.warnings.push(`set aside (changed outside the scope, not by a run; never committed): ${list(files)}`);
     }
+    return this.capture();
+  }
+
+  /** The in-scope change captured, and the judges; returns why the change cannot be kept as measured, or null. */
+  protected async capture(): Promise<string | null> {
+    const { exp, ws, record } = this;
     record.files = await ws.changedInScope();
-    record.judges = exp.state.fingerprints ? fingerprint(exp.root, exp.config, Object.keys(exp.state.fingerprints.files)) : null;
+    record.judges = exp.state.fingerprints ? fingerprint(this.tree, exp.config, Object.keys(exp.state.fingerprints.files)) : null;
     const cap = await ws.capture(record.files);
     record.content = contentOf(cap.files);
     if (cap.problems.length) return cap.problems[0] as string;
@@ -50,16 +58,23 @@ export class RunGuard {
 
   /** Seal the engine's state (and the judges' stat) before a command of the code under test. */
   seal(): Seal {
-    const judges = Object.keys(this.exp.state.fingerprints?.files ?? {}).map((f) => path.join(this.exp.root, f));
-    return seal(this.exp.paths, this.exp.root, judges);
+    return seal(this.exp.paths, this.exp.root, this.judgeFiles());
+  }
+
+  protected judgeFiles(): string[] {
+    return Object.keys(this.exp.state.fingerprints?.files ?? {}).map((f) => path.join(this.tree, f));
   }
 
   /** After each command of the code under test (cheap: files read, no git); returns why the run is invalid, or null. */
-  afterCommand(sealed: Seal, what: Phase): string | null {
+  async afterCommand(sealed: Seal, what: Phase): Promise<string | null> {
+    return this.verdict(breakSeal(sealed, this.exp.root), what);
+  }
+
+  /** The judges checked in the tree; the tamper recorded; returns why the run is invalid, or null. */
+  protected verdict(tampered: string[], what: Phase): string | null {
     const { exp, record } = this;
-    const tampered = breakSeal(sealed, exp.root);
     const prints = exp.state.fingerprints;
-    const judges = prints ? changedFingerprints(prints, fingerprint(exp.root, exp.config, Object.keys(prints.files))) : [];
+    const judges = prints ? changedFingerprints(prints, fingerprint(this.tree, exp.config, Object.keys(prints.files))) : [];
     if (!tampered.length && !judges.length) return null;
     event(exp, 'tamper', { during: what, files: [...new Set([...tampered, ...judges])] }, record.run_id);
     if (judges.length) return `the judge changed while the ${what} ran: ${list(judges)} (logging restores it)`;

@@ -20,7 +20,7 @@ export interface Seal {
   stats: Map<string, string>;
 }
 
-function statefulFiles(exp: ExperimentPaths, root: string): string[] {
+export function statefulFiles(exp: ExperimentPaths, root: string): string[] {
   const repo = repoPaths(root);
   return [
     exp.ledger,
@@ -72,9 +72,10 @@ function statSig(file: string): string {
   }
 }
 
-export function seal(exp: ExperimentPaths, root: string, extra: readonly string[] = []): Seal {
+/** Seal `files` by their bytes (default: all of the engine's state) and `extra` by their stat. */
+export function seal(exp: ExperimentPaths, root: string, extra: readonly string[] = [], files: readonly string[] = statefulFiles(exp, root)): Seal {
   const data = new Map<string, Buffer | null>();
-  for (const f of statefulFiles(exp, root)) data.set(f, read(f));
+  for (const f of files) data.set(f, read(f));
   const stats = new Map<string, string>();
   for (const f of [...engineFiles(), ...extra]) stats.set(f, statSig(f));
   return { data, stats };

@@ -4,7 +4,11 @@ import type { Experiment } from '../experiment-data.ts';
 import { GitWorkspace } from '../git-workspace.ts';
 import { candidatePaths, type Candidate } from './store.ts';
 
+/** The candidate's workspace record (its own, beside its other files). */
+export function candidateStateFile(exp: Experiment, c: Candidate): string {
+  return path.join(candidatePaths(exp.paths, c.id).dir, 'workspace.json');
+}
+
 export function openCandidateWorkspace(exp: Experiment, c: Candidate): Promise<GitWorkspace> {
-  const file = path.join(candidatePaths(exp.paths, c.id).dir, 'workspace.json');
-  return GitWorkspace.openCandidate(c.path, exp.paths, exp.config, file);
+  return GitWorkspace.openCandidate(c.path, exp.paths, exp.config, candidateStateFile(exp, c));
 }

@@ -14,7 +14,7 @@ import { runDir } from '../paths.ts';
 import { writeJsonAtomic } from '../fsx.ts';
 import type { ResultLine, RunRecord } from '../schema.ts';
 import { clip } from '../summary.ts';
-import { resultLine, type LogInput, type LogResult } from './log.ts';
+import { resultLine, stillMeasured, type LogInput, type LogResult } from './log.ts';
 import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
 import { closeCandidate, markLogged, withLedger } from '../candidates/ledger.ts';
 import { mainTreeState, rebaseChange, updateMainTree } from '../candidates/tree.ts';
@@ -61,7 +61,8 @@ async function decide(exp: Experiment, c: Candidate, rec: RunRecord, input: LogI
 async function keep(exp: Experiment, c: Candidate, ws: GitWorkspace, rec: RunRecord, line: ResultLine, branchHead: string): Promise<{ commit: string; left: string[] }> {
   const main = await mainTreeState(exp.root, `autoloop/${exp.paths.slug}`, rec.files, branchHead);
   saveCandidate(exp.paths, { ...c, pending: line });
-  const commit = rec.files.length ? await ws.keep(rec.files, `autoloop: ${clip(line.description, 72)}`, trailers(exp, rec.run_id, rec.primary)) : branchHead;
+  // The measured blobs, never what the worktree holds now.
+  const commit = rec.files.length ? await ws.keep(rec.files, `autoloop: ${clip(line.description, 72)}`, trailers(exp, rec.run_id, rec.primary), rec.content?.files) : branchHead;
   append(exp, line);
   event(exp, 'committed', { commit, candidate: c.id }, rec.run_id);
   const left = await updateMainTree(exp.root, commit, rec.files, main);
@@ -70,8 +71,9 @@ async function keep(exp: Experiment, c: Candidate, ws: GitWorkspace, rec: RunRec
 
 async function logUnderLedger(exp: Experiment, id: string, input: LogInput): Promise<CandidateLogResult> {
   const c = openCandidate(exp.paths, id);
-  const rec = measuredRun(exp, c);
   const ws = await openCandidateWorkspace(exp, c);
+  // Edited since it was measured: judged invalid, never committed under the earlier measurement.
+  const rec = await stillMeasured(ws, measuredRun(exp, c));
   const branchHead = await ws.head();
   let { line, stale } = await decide(exp, c, rec, input, branchHead);
   if (line.verdict === 'keep' && stale) {

@@ -13,7 +13,7 @@ import { assertMayRun, measure, Measurement, settleAbandoned, type Gate, type Ru
 import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { headOf, rebaseChange } from '../candidates/tree.ts';
-import { openCandidateWorkspace } from '../candidates/workspace.ts';
+import { candidateStateFile, openCandidateWorkspace } from '../candidates/workspace.ts';
 import { runBeside, timeAlone } from '../candidates/locks.ts';
 import type { GitWorkspace } from '../git-workspace.ts';
 
@@ -62,7 +62,7 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
     // The record (and so the run's folder) exists before the lock is let go: the number is taken.
     const s = exp.state;
     const on = { id: c.id, base: await headOf(c.path), best_run: s.best_run, best_samples: s.best_samples, best_metrics: s.best_metrics };
-    const m = new Measurement(exp, runId, runner, signal, c.path, timingGate(exp), on);
+    const m = new Measurement(exp, runId, runner, signal, c.path, timingGate(exp), on, candidateStateFile(exp, c));
     saveCandidate(exp.paths, { ...c, run_id: runId });
     return { m, ws, note: caught.note };
   });

@@ -94,7 +94,7 @@ export function resultLine(exp: Experiment, rec: RunRecord, input: LogInput): Re
 }
 
 /** The record as it must be judged: invalid when the in-scope files are no longer what was measured. */
-async function stillMeasured(ws: Workspace, rec: RunRecord): Promise<RunRecord> {
+export async function stillMeasured(ws: Workspace, rec: RunRecord): Promise<RunRecord> {
   if (!rec.content || rec.status !== 'ok') return rec;
   const { drift } = await recheck(ws, rec.content);
   return drift.length ? { ...rec, status: 'invalid', reason: describeDrift(drift, 'after the run was measured') } : rec;

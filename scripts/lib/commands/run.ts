@@ -20,6 +20,7 @@ import {
 import { openWorkspace, type Workspace } from '../workspace.ts';
 import { changedFingerprints, fingerprint } from '../integrity.ts';
 import { RunGuard } from '../run-guard.ts';
+import { CandidateGuard } from '../candidates/guard.ts';
 import { benchEnv } from '../bench-env.ts';
 import { procStart } from '../procs.ts';
 import { median } from '../stats.ts';
@@ -132,7 +133,7 @@ export class Measurement {
   readonly rd: ReturnType<typeof runDir>;
   /** Set when the cluster kept interrupting a sample (retry past ENGINE_RETRIES): why. */
   gaveUp: string | null = null;
-  /** The integrity checks around the commands of the code under test (null: none, e.g. a candidate's tree). */
+  /** The integrity checks around the commands of the code under test (a candidate's own in parallel mode). */
   guard: RunGuard | null = null;
   /** The first integrity failure seen after a command of the code under test. */
   broken: string | null = null;
@@ -146,6 +147,8 @@ export class Measurement {
     readonly cwd: string = exp.root,
     readonly gate: Gate | null = null,
     candidate: RunRecord['candidate'] = null,
+    /** A candidate's workspace record (sealed with the engine's state while its commands run). */
+    readonly candidateState: string | null = null,
   ) {
     this.rd = runDir(exp.paths, id);
     fs.mkdirSync(this.rd.dir, { recursive: true });
@@ -218,7 +221,7 @@ export class Measurement {
     const r = await this.runner.run(req);
     this.record.handle = null;
     if (r.containment) this.record.containment = r.containment;
-    if (sealed && this.guard) this.broken ??= this.guard.afterCommand(sealed, header.includes(' checks') || header.includes(' gate') ? 'checks' : 'benchmark');
+    if (sealed && this.guard) this.broken ??= await this.guard.afterCommand(sealed, header.includes(' checks') || header.includes(' gate') ? 'checks' : 'benchmark');
     return r;
   }
 }
@@ -348,13 +351,12 @@ export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   const { exp } = m;
   const { config } = exp;
   // Outside changes set aside, the in-scope change captured, what cannot be kept found (run-guard.ts).
-  // A candidate's tree (parallel mode) has its own checks: the guard watches the repository's tree.
-  m.guard = m.cwd === exp.root ? new RunGuard(exp, ws, m.record, artifactMatcher(config)) : null;
-  const unkeepable = m.guard ? await m.guard.before() : null;
-  // In a candidate's own worktree nobody else edits: a change outside the scope there is the candidate's.
   const isArtifact = artifactMatcher(config);
-  const outside = m.guard || ws.mode !== 'git' ? [] : (await ws.outOfScopeChanges()).map((c) => c.path).filter((p) => !isArtifact(p));
-  if (!m.guard) m.record.files = await ws.changedInScope();
+  const own = m.candidateState !== null;
+  m.guard = own ? new CandidateGuard(exp, ws, m.record, isArtifact, m.cwd, m.candidateState) : new RunGuard(exp, ws, m.record, isArtifact);
+  const unkeepable = await m.guard.before();
+  // In a candidate's own worktree nobody else edits: a change outside the scope there is the candidate's.
+  const outside = !own || ws.mode !== 'git' ? [] : (await ws.outOfScopeChanges()).map((c) => c.path).filter((p) => !isArtifact(p));
   // The judge must be the one fingerprinted when the segment opened.
   const integrity = exp.state.fingerprints ? changedFingerprints(exp.state.fingerprints, fingerprint(m.cwd, config, Object.keys(exp.state.fingerprints.files))) : [];
   const early = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity, outside, samples: [], last: null, sources: { labels: [], failures: [] } });
@@ -366,8 +368,7 @@ export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   if (gated !== false) return gated === true;
   let o = await takeInvocations(m, ws, buildSources(config.sources));
   // Whatever the code under test changed that it must not have: the run is invalid.
-  if (o.phase === 'measured' && m.guard) m.broken ??= await m.guard.afterPhase('benchmark');
-  else if (!m.guard) await ws.settleOutOfScope();
+  if (o.phase === 'measured') m.broken ??= await m.guard.afterPhase('benchmark');
   if (m.broken && o.phase === 'measured') o = invalid(m.broken);
   if (o.phase === 'measured' && o.status === 'ok') {
     m.record.primary = median(m.record.invocations.filter((i) => i.arm === 'candidate').map((i) => invocationValue(i.samples)));

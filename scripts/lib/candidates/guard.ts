@@ -1,0 +1,83 @@
+// The integrity guard of issue 11 for a candidate's run (parallel mode): as
+// guarded as a run in the main tree, adapted to a tree of its own and to a
+// ledger shared with the candidates measuring beside it.
+//   before: the in-scope change of the candidate's worktree is captured (its
+//     changes outside the scope are its own: measure() makes them invalid);
+//   around each command: the files only init writes (config, environment,
+//     judges' manifest, chain) and the candidate's workspace record are sealed
+//     by their bytes and put back; the ledger is checked under the ledger lock
+//     (ledger-tail.ts), its forged lines removed; the judges are checked in
+//     the candidate's worktree;
+//   after each phase: as RunGuard (drift of the captured content, tracked
+//     files outside the scope modified).
+import fs from 'node:fs';
+import path from 'node:path';
+import { openExperiment, publishActive, currentTermination, readRunRecord } from '../experiment.ts';
+import type { Experiment } from '../experiment-data.ts';
+import { RunGuard, type Phase } from '../run-guard.ts';
+import { breakSeal, seal, statefulFiles, type Seal } from '../tamper.ts';
+import { writeFileAtomic } from '../fsx.ts';
+import { repoPaths } from '../paths.ts';
+import { checkpointFile } from '../state-cache.ts';
+import type { RunRecord } from '../schema.ts';
+import type { Workspace } from '../workspace-base.ts';
+import { checkTail } from './ledger-tail.ts';
+import { withLedger } from './ledger.ts';
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The ledger's text when each seal was taken. */
+const ledgerAt = new WeakMap<Seal, string>();
+
+export class CandidateGuard extends RunGuard {
+  constructor(exp: Experiment, ws: Workspace, record: RunRecord, isArtifact: (rel: string) => boolean, tree: string, private readonly stateFile: string) {
+    super(exp, ws, record, isArtifact, tree);
+  }
+
+  /** Nothing set aside: nobody but the candidate edits its worktree. */
+  override async before(): Promise<string | null> {
+    return this.capture();
+  }
+
+  /** Files other candidates write meanwhile (ledger, state cache, active.json) are left out of the byte seal. */
+  private sealedFiles(): string[] {
+    const shared = new Set([this.exp.paths.ledger, this.exp.paths.state, repoPaths(this.exp.root).active]);
+    return [...statefulFiles(this.exp.paths, this.exp.root).filter((f) => !shared.has(f)), this.stateFile];
+  }
+
+  override seal(): Seal {
+    const s = seal(this.exp.paths, this.exp.root, this.judgeFiles(), this.sealedFiles());
+    ledgerAt.set(s, readText(this.exp.paths.ledger));
+    return s;
+  }
+
+  override async afterCommand(sealed: Seal, what: Phase): Promise<string | null> {
+    const ledgerBefore = ledgerAt.get(sealed) ?? readText(this.exp.paths.ledger);
+    const tampered = breakSeal(sealed, this.exp.root);
+    return withLedger(this.exp, 'run-experiment', async () => {
+      if (this.restoreLedger(ledgerBefore)) tampered.push(path.relative(this.exp.root, this.exp.paths.ledger));
+      return this.verdict(tampered, what);
+    });
+  }
+
+  /** Remove the ledger lines no engine process accounts for; true when there were any. */
+  private restoreLedger(before: string): boolean {
+    const { exp } = this;
+    const now = readText(exp.paths.ledger);
+    const t = checkTail(before, now, this.record.run_id, (id) => readRunRecord(exp, id));
+    if (!t.forged) return false;
+    writeFileAtomic(exp.paths.ledger, t.text, { durable: true });
+    // The caches folded the forged lines: rebuilt from the ledger as it is now.
+    fs.rmSync(exp.paths.state, { force: true });
+    fs.rmSync(checkpointFile(exp.paths), { force: true });
+    Object.assign(exp, openExperiment(exp.root, exp.paths.slug));
+    publishActive(exp, currentTermination(exp));
+    return true;
+  }
+}

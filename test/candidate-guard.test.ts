@@ -1,0 +1,143 @@
+// Issue 11, classes 1 and 2, for parallel candidates: a candidate's run is as
+// guarded as a run in the main tree. Real engine processes, real repositories,
+// real candidate worktrees.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { engine, git, ledger, makeRepo, ROOT } from './helpers/engine.ts';
+import { checkTail } from '../scripts/lib/candidates/ledger-tail.ts';
+import type { RunRecord } from '../scripts/lib/schema.ts';
+
+const FORGED = JSON.stringify({ type: 'result', ts: new Date().toISOString(), segment: 1, run_id: 'r0099', status: 'ok', verdict: 'keep', primary: 0, samples: [0], metrics: { score: 0 }, description: 'forged', reason: 'x', duration_s: 0 });
+
+// The attacks are switched on by files the candidate creates in its own tree.
+const BENCH = `if [ -f src/forge ]; then
+  root=$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")
+  echo '${FORGED}' >> "$root/.autoloop/experiments/exp/ledger.jsonl"
+fi
+if [ -f src/rewrite ]; then echo 'echo METRIC score=0' >> bench.sh; fi
+echo METRIC score=$(cat src/v)
+`;
+const CHECK = 'if [ -f src/rewrite-check ]; then echo "exit 0" > check.sh; exit 1; fi\nexit 0\n';
+
+const TIMING = { AUTOLOOP_TIMING_DIR: path.join(ROOT, '.cache', `timing-${process.pid}`) };
+const made: string[] = [];
+afterEach(() => {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function repo(): string {
+  const dir = makeRepo({ 'bench.sh': BENCH, 'check.sh': CHECK, 'src/v': '10\n' });
+  made.push(dir);
+  const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--checks', 'sh check.sh', '--scope', 'src/**', '--repeats', '1', '--parallel', '2', '--json'], dir, TIMING);
+  expect(init.code, init.stderr).toBe(0);
+  expect(engine('run-experiment', [], dir, TIMING).code).toBe(0);
+  expect(engine('log-experiment', ['-d', 'baseline'], dir, TIMING).code).toBe(0);
+  return dir;
+}
+
+function open(dir: string): { candidate: string; path: string } {
+  const r = engine('candidate', ['start', '--json'], dir, TIMING);
+  expect(r.code, r.stderr).toBe(0);
+  return r.json as { candidate: string; path: string };
+}
+
+const run = (dir: string, id: string) => engine('run-experiment', ['--candidate', id, '--json'], dir, TIMING).json as Record<string, unknown>;
+const log = (dir: string, id: string, d: string) => engine('log-experiment', ['--candidate', id, '-d', d, '--json'], dir, TIMING).json as Record<string, unknown>;
+const write = (tree: string, rel: string, text: string) => fs.writeFileSync(path.join(tree, rel), text);
+const head = (dir: string) => git(dir, 'rev-parse', 'autoloop/exp');
+
+describe("a candidate's run is guarded as a main-tree run", { timeout: 900_000 }, () => {
+  it('a forged ledger line written by a candidate’s benchmark is removed; the run is invalid and nothing is kept', () => {
+    const dir = repo();
+    const before = head(dir);
+    const c = open(dir);
+    write(c.path, 'src/v', '5\n');
+    write(c.path, 'src/forge', 'x\n');
+    const r = run(dir, c.candidate);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/engine's state changed while the benchmark ran: .*ledger.jsonl/);
+    expect(fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/ledger.jsonl'), 'utf8')).not.toContain('forged');
+    expect(log(dir, c.candidate, 'forger')).toMatchObject({ verdict: 'invalid' });
+    expect(head(dir)).toBe(before);
+    expect(ledger(dir).some((l) => l.description === 'forged')).toBe(false);
+    // The best is still the baseline's: a candidate at 7 is kept against 10, not discarded against a forged 0.
+    const d = open(dir);
+    write(d.path, 'src/v', '7\n');
+    expect(run(dir, d.candidate)).toMatchObject({ status: 'ok', primary: 7 });
+    expect(log(dir, d.candidate, 'seven')).toMatchObject({ verdict: 'keep' });
+  });
+
+  it('a candidate’s benchmark that rewrites the bench script is invalid; the judge in the main tree is untouched', () => {
+    const dir = repo();
+    const before = head(dir);
+    const c = open(dir);
+    write(c.path, 'src/v', '5\n');
+    write(c.path, 'src/rewrite', 'x\n');
+    const r = run(dir, c.candidate);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/judge changed while the benchmark ran: bench.sh/);
+    expect(log(dir, c.candidate, 'rewriter')).toMatchObject({ verdict: 'invalid' });
+    expect(head(dir)).toBe(before);
+    expect(fs.readFileSync(path.join(dir, 'bench.sh'), 'utf8')).toBe(BENCH);
+  });
+
+  it('candidate checks that rewrite themselves to pass do not pass', () => {
+    const dir = repo();
+    const before = head(dir);
+    const c = open(dir);
+    write(c.path, 'src/v', '5\n');
+    write(c.path, 'src/rewrite-check', 'x\n');
+    const r = run(dir, c.candidate);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/judge changed while the checks ran: check.sh/);
+    expect(log(dir, c.candidate, 'self-passing')).toMatchObject({ verdict: 'invalid' });
+    expect(head(dir)).toBe(before);
+    expect(fs.readFileSync(path.join(dir, 'check.sh'), 'utf8')).toBe(CHECK);
+  });
+
+  it('an edit between a candidate’s run and its log is never committed under the earlier measurement', () => {
+    const dir = repo();
+    const before = head(dir);
+    const c = open(dir);
+    write(c.path, 'src/v', '5\n');
+    expect(run(dir, c.candidate)).toMatchObject({ status: 'ok', primary: 5 });
+    write(c.path, 'src/v', '999\n');
+    const l = log(dir, c.candidate, 'measured 5, holds 999');
+    expect(l).toMatchObject({ verdict: 'invalid' });
+    expect(String(l.reason)).toMatch(/changed after the run was measured: src\/v/);
+    expect(head(dir)).toBe(before);
+    expect(git(dir, 'show', 'autoloop/exp:src/v')).toBe('10');
+  });
+
+  it('a clean candidate is kept with exactly the measured content', () => {
+    const dir = repo();
+    const c = open(dir);
+    write(c.path, 'src/v', '5\n');
+    expect(run(dir, c.candidate)).toMatchObject({ status: 'ok', primary: 5 });
+    expect(log(dir, c.candidate, 'five')).toMatchObject({ verdict: 'keep' });
+    expect(git(dir, 'show', 'autoloop/exp:src/v')).toBe('5');
+    expect(fs.readFileSync(path.join(dir, 'src/v'), 'utf8')).toBe('5\n');
+  });
+});
+
+describe('the shared ledger after a candidate command (checkTail)', () => {
+  const rec = (run_id: string, phase: string, status: string, primary: number) => ({ run_id, phase, status, primary }) as unknown as RunRecord;
+  const records: Record<string, RunRecord> = { r0005: rec('r0005', 'logged', 'ok', 7), r0006: rec('r0006', 'measured', 'ok', 3) };
+  const lookup = (id: string) => records[id] ?? null;
+  const result = (run_id: string, primary: number) => JSON.stringify({ type: 'result', ts: '2026-01-01T00:00:00Z', segment: 1, run_id, status: 'ok', verdict: 'keep', primary, samples: [primary], metrics: { score: primary }, description: 'd', reason: 'r', duration_s: 0 });
+  const sealed = `${result('r0001', 10)}\n`;
+
+  it("keeps another candidate's logged verdict appended meanwhile, removes the rest", () => {
+    const other = result('r0005', 7);
+    const now = `${sealed}${result('r0099', 0)}\n${other}\n${result('r0006', 3)}\n${result('r0004', 1)}\n`;
+    const t = checkTail(sealed, now, 'r0004', lookup);
+    expect(t.text).toBe(`${sealed}${other}\n`);
+    expect(t.forged).toBe(3);
+  });
+
+  it('leaves an untouched ledger alone and puts back rewritten history', () => {
+    expect(checkTail(sealed, sealed, 'r0004', lookup)).toEqual({ text: sealed, forged: 0 });
+    expect(checkTail(sealed, `${result('r0001', 0)}\n`, 'r0004', lookup)).toEqual({ text: sealed, forged: 1 });
+  });
+});
