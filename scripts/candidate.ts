@@ -1,12 +1,12 @@
 // candidate: parallel mode's candidates (start, list, close; commands/candidate.ts).
-import { z } from 'zod';
+import * as z from './lib/zod.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { UsageError } from './lib/errors.ts';
 import { CANDIDATE_COMMANDS, candidateCommand, type CandidateCommand } from './lib/commands/candidate.ts';
 
 const OPTIONS = { experiment: { type: 'string' }, reason: { type: 'string' } } as const;
-const Flags = z.object({ ...CommonFlags, experiment: z.string().optional(), reason: z.string().max(500).optional() });
+const Flags = z.object({ ...CommonFlags, experiment: z.optional(z.string()), reason: z.optional(z.string().check(z.maxLength(500))) });
 const USAGE = `usage: candidate start|list|close [ID] [--reason TEXT] [--experiment SLUG] [--cwd DIR] [--json]\n`;
 
 main('candidate', async (argv) => {

@@ -1,6 +1,6 @@
 // control: the user's levers on a loop (stop, resume, explain, repair, clear;
 // commands/control.ts).
-import { z } from 'zod';
+import * as z from './lib/zod.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot } from './lib/experiment.ts';
 import { UsageError } from './lib/errors.ts';
@@ -9,8 +9,8 @@ import { CONTROL_COMMANDS, controlCommand, type ControlCommand } from './lib/com
 const OPTIONS = { experiment: { type: 'string' }, reason: { type: 'string' } } as const;
 const Flags = z.object({
   ...CommonFlags,
-  experiment: z.string().optional(),
-  reason: z.string().optional(),
+  experiment: z.optional(z.string()),
+  reason: z.optional(z.string()),
 });
 
 main('control', async (argv) => {

@@ -4,7 +4,7 @@
 //   dashboard --json                                       the view model as data
 //   dashboard --html FILE                                  a self-contained page (chart + run table)
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './lib/zod.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, resolveSlug } from './lib/experiment.ts';
 import { UsageError } from './lib/errors.ts';
@@ -28,10 +28,10 @@ const OPTIONS = {
 
 const Flags = z.object({
   ...CommonFlags,
-  experiment: z.string().optional(),
+  experiment: z.optional(z.string()),
   watch: z.boolean(),
-  html: z.string().min(1).optional(),
-  width: z.coerce.number().int().min(20).max(1000).optional(),
+  html: z.optional(z.string().check(z.minLength(1))),
+  width: z.optional(z.coerce.number().check(z.int(), z.minimum(20), z.maximum(1000))),
 });
 
 /** The width to lay out for: --width, the terminal, $COLUMNS, else 100. */

@@ -6,7 +6,7 @@
 // the verdict, nothing is logged, nothing in the tree is kept or reverted.
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './lib/zod.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug, withLock } from './lib/experiment.ts';
 import { openWorkspace } from './lib/workspace.ts';
@@ -69,10 +69,10 @@ function nodeProfile(dir: string, kind: 'cpu' | 'heap'): Record<string, string> 
 
 const Flags = z.object({
   ...CommonFlags,
-  experiment: z.string().optional(),
-  checks: z.boolean().default(false),
-  repeat: z.coerce.number().int().min(1).max(5).default(1),
-  profile: z.enum(Object.keys(PROFILES) as [keyof typeof PROFILES, ...(keyof typeof PROFILES)[]]).optional(),
+  experiment: z.optional(z.string()),
+  checks: z._default(z.boolean(), false),
+  repeat: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(5)), 1),
+  profile: z.optional(z.enum(Object.keys(PROFILES) as [keyof typeof PROFILES, ...(keyof typeof PROFILES)[]])),
 });
 
 const HELP = `usage: diagnose [--checks] [--repeat N (1-5)] [--profile ${Object.keys(PROFILES).join('|')}] [--experiment SLUG] [--cwd DIR] [--json]

@@ -3,7 +3,7 @@
 // measured effect, or one squashed commit (--squash); and write the report
 // beside the experiment. --chain replays the whole chain up to this experiment.
 // Git mode only: a snapshot-mode experiment is refused.
-import { z } from 'zod';
+import * as z from './lib/zod.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { finalizeExperiment } from './lib/finalize.ts';
@@ -18,8 +18,8 @@ const OPTIONS = {
 } as const;
 const Flags = z.object({
   ...CommonFlags,
-  experiment: z.string().optional(),
-  branch: z.string().min(1, 'must not be empty').optional(),
+  experiment: z.optional(z.string()),
+  branch: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
   squash: z.boolean(),
   chain: z.boolean(),
 });

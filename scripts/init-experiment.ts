@@ -1,7 +1,7 @@
 // init-experiment: create an experiment, or open a new segment of an existing
 // one (the only way to change its benchmark or rules; history is never rewritten).
 import fs from 'node:fs';
-import { z } from 'zod';
+import * as z from './lib/zod.ts';
 import { GuardrailFlag, guardrailFromFlag } from './lib/guardrail-flag.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { configFieldsFromFlags, parseConfig, readYamlObject, loadConfig } from './lib/config.ts';
@@ -52,48 +52,48 @@ const OPTIONS = {
   'slurm-max-queue-wait': { type: 'string' },
 } as const;
 
-const num = z.coerce.number().refine(Number.isFinite, 'must be a number');
+const num = z.coerce.number().check(z.refine(Number.isFinite, 'must be a number'));
 // "none" switches a budget off.
-const budget = z.union([z.literal('none').transform(() => null), z.coerce.number().int().min(1)]);
+const budget = z.union([z.pipe(z.literal('none'), z.transform(() => null)), z.coerce.number().check(z.int(), z.minimum(1))]);
 
 const Flags = z.object({
   ...CommonFlags,
-  name: Slug.optional(),
-  metric: z.string().optional(),
-  direction: z.enum(['lower', 'higher']).optional(),
-  command: z.string().optional(),
-  unit: z.string().optional(),
-  goal: z.string().optional(),
-  checks: z.string().optional(),
-  timeout: num.optional(),
-  'checks-timeout': num.optional(),
-  grace: num.optional(),
-  scope: z.array(z.string()).optional(),
-  protect: z.array(z.string()).optional(),
-  'max-runs': budget.optional(),
-  plateau: budget.optional(),
-  target: num.optional(),
-  'max-wall-clock': num.optional(),
-  repeats: z.union([z.literal('auto'), z.coerce.number().int()]).optional(),
-  'min-improvement': z.string().optional(),
-  guardrail: z.array(GuardrailFlag).optional(),
-  source: z.array(z.string().min(1, 'must not be empty')).optional(),
-  artifacts: z.array(z.string().min(1, 'must not be empty')).optional(),
-  'artifacts-max-mb': num.optional(),
-  'artifacts-keep': z.coerce.number().int().min(0).optional(),
-  config: z.string().optional(),
-  reason: z.string().optional(),
-  parallel: z.coerce.number().int().optional(),
-  'parallel-timing': z.enum(['auto', 'serial', 'parallel']).optional(),
-  runner: z.string().optional(),
-  'slurm-partition': z.string().optional(),
-  'slurm-time': z.string().optional(),
-  'slurm-cpus': z.coerce.number().int().optional(),
-  'slurm-mem': z.string().optional(),
-  'slurm-gres': z.string().optional(),
-  'slurm-arg': z.array(z.string()).optional(),
-  'slurm-max-requeues': z.coerce.number().int().optional(),
-  'slurm-max-queue-wait': num.optional(),
+  name: z.optional(Slug),
+  metric: z.optional(z.string()),
+  direction: z.optional(z.enum(['lower', 'higher'])),
+  command: z.optional(z.string()),
+  unit: z.optional(z.string()),
+  goal: z.optional(z.string()),
+  checks: z.optional(z.string()),
+  timeout: z.optional(num),
+  'checks-timeout': z.optional(num),
+  grace: z.optional(num),
+  scope: z.optional(z.array(z.string())),
+  protect: z.optional(z.array(z.string())),
+  'max-runs': z.optional(budget),
+  plateau: z.optional(budget),
+  target: z.optional(num),
+  'max-wall-clock': z.optional(num),
+  repeats: z.optional(z.union([z.literal('auto'), z.coerce.number().check(z.int())])),
+  'min-improvement': z.optional(z.string()),
+  guardrail: z.optional(z.array(GuardrailFlag)),
+  source: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
+  artifacts: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
+  'artifacts-max-mb': z.optional(num),
+  'artifacts-keep': z.optional(z.coerce.number().check(z.int(), z.minimum(0))),
+  config: z.optional(z.string()),
+  reason: z.optional(z.string()),
+  parallel: z.optional(z.coerce.number().check(z.int())),
+  'parallel-timing': z.optional(z.enum(['auto', 'serial', 'parallel'])),
+  runner: z.optional(z.string()),
+  'slurm-partition': z.optional(z.string()),
+  'slurm-time': z.optional(z.string()),
+  'slurm-cpus': z.optional(z.coerce.number().check(z.int())),
+  'slurm-mem': z.optional(z.string()),
+  'slurm-gres': z.optional(z.string()),
+  'slurm-arg': z.optional(z.array(z.string())),
+  'slurm-max-requeues': z.optional(z.coerce.number().check(z.int())),
+  'slurm-max-queue-wait': z.optional(num),
 });
 
 const HELP = `usage: init-experiment --name SLUG --metric NAME --direction lower|higher --command "CMD"

@@ -1,7 +1,7 @@
 // log-experiment: record the last measured run and act on it (commands/log.ts).
 // The verdict is decided in code; the caller can only describe the change or
 // throw it away (--discard).
-import { z } from 'zod';
+import * as z from './lib/zod.ts';
 import { CommonFlags, emitForModel as emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { UsageError } from './lib/errors.ts';
@@ -20,12 +20,12 @@ const OPTIONS = {
 } as const;
 const Flags = z.object({
   ...CommonFlags,
-  experiment: z.string().optional(),
-  candidate: z.string().optional(),
-  description: z.string().trim().min(1, 'must describe the change').max(500).optional(),
-  hypothesis: z.string().max(1000).optional(),
+  experiment: z.optional(z.string()),
+  candidate: z.optional(z.string()),
+  description: z.optional(z.string().check(z.trim(), z.minLength(1, 'must describe the change'), z.maxLength(500))),
+  hypothesis: z.optional(z.string().check(z.maxLength(1000))),
   discard: z.boolean(),
-  evidence: z.array(z.string().min(1, 'must be FILE or FILE:WHAT')).max(20).optional(),
+  evidence: z.optional(z.array(z.string().check(z.minLength(1, 'must be FILE or FILE:WHAT'))).check(z.maxLength(20))),
 });
 
 main('log-experiment', async (argv) => {

@@ -1,13 +1,13 @@
 // report: what an experiment established, as Markdown for a person (default)
 // or as data (--json). Read-only: it takes no lock and changes nothing but the
 // derived state cache.
-import { z } from 'zod';
+import * as z from './lib/zod.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { buildReport, renderMarkdown, reportHash } from './lib/report.ts';
 
 const OPTIONS = { experiment: { type: 'string' } } as const;
-const Flags = z.object({ ...CommonFlags, experiment: z.string().optional() });
+const Flags = z.object({ ...CommonFlags, experiment: z.optional(z.string()) });
 
 main('report', async (argv) => {
   const { values: f } = parseFlags(argv, OPTIONS, Flags);

@@ -1,6 +1,6 @@
 // run-experiment: measure the working tree (commands/run.ts) and print the
 // result for the model; runs/<id>/result.json is what log-experiment acts on.
-import { z } from 'zod';
+import * as z from './lib/zod.ts';
 import { CommonFlags, emitForModel as emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { runCommand, type RunCommandResult } from './lib/commands/run.ts';
@@ -9,7 +9,7 @@ import { candidateAt } from './lib/candidates/store.ts';
 import { fmt } from './lib/summary.ts';
 
 const OPTIONS = { experiment: { type: 'string' }, candidate: { type: 'string' } } as const;
-const Flags = z.object({ ...CommonFlags, experiment: z.string().optional(), candidate: z.string().optional() });
+const Flags = z.object({ ...CommonFlags, experiment: z.optional(z.string()), candidate: z.optional(z.string()) });
 
 main('run-experiment', async (argv) => {
   const { values: f } = parseFlags(argv, OPTIONS, Flags);

@@ -1,7 +1,7 @@
 // status: at most 10 lines on where the experiment stands (or --json), or
 // every experiment of the repository (--list).
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './lib/zod.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
 import { currentTermination, findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { experimentBranch, experimentRows, rowsText, treeVsBest } from './lib/commands/status.ts';
@@ -19,9 +19,9 @@ import { parallelLines, parallelStatus } from './lib/candidates/status.ts';
 const OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' }, list: { type: 'boolean', default: false } } as const;
 const Flags = z.object({
   ...CommonFlags,
-  experiment: z.string().optional(),
+  experiment: z.optional(z.string()),
   list: z.boolean(),
-  last: z.coerce.number().int().min(0).max(20).default(3),
+  last: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(20)), 3),
 });
 
 main('status', async (argv) => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import type { ZodMiniType } from 'zod/mini';
 import { CoverageSourceSpec, coverageSource } from '../scripts/lib/sources/coverage.ts';
 import { GoogleBenchmarkSourceSpec, googleBenchmarkSource } from '../scripts/lib/sources/google-benchmark.ts';
 import { HyperfineSourceSpec, hyperfineSource } from '../scripts/lib/sources/hyperfine.ts';
@@ -16,7 +16,7 @@ import { TensorboardSourceSpec, tensorboardSource } from '../scripts/lib/sources
 import type { MetricSource } from '../scripts/lib/sources/types.ts';
 import { PROJECT } from './helpers/repo.ts';
 
-const KINDS: Record<string, [z.ZodType, (spec: never) => MetricSource]> = {
+const KINDS: Record<string, [ZodMiniType, (spec: never) => MetricSource]> = {
   regex: [RegexSourceSpec, regexSource],
   json: [JsonSourceSpec, jsonSource],
   tensorboard: [TensorboardSourceSpec, tensorboardSource],
@@ -35,7 +35,7 @@ describe('source specs', () => {
     const specs = parseYaml(block) as { kind: string }[];
     expect(specs.map((s) => s.kind).sort()).toEqual(Object.keys(KINDS).sort());
     for (const s of specs) {
-      const [schema, factory] = KINDS[s.kind] as [z.ZodType, (spec: never) => MetricSource];
+      const [schema, factory] = KINDS[s.kind] as [ZodMiniType, (spec: never) => MetricSource];
       const r = schema.safeParse(s);
       expect(r.success ? '' : r.error.issues[0]?.message, s.kind).toBe('');
       expect(factory(r.data as never).label.startsWith(s.kind)).toBe(true);

@@ -4,33 +4,31 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from '../lib/zod.ts';
 import { UsageError, zodOneLine } from '../lib/errors.ts';
 import { Slug, TerminatedBy, Verdict } from '../lib/schema.ts';
 
 /** Files of examples/<name>/ that drive the demo and are not part of the example's repository. */
 export const DEMO_ONLY = ['demo.yaml', 'steps'];
 
-const FlagValue = z.union([z.string(), z.number(), z.array(z.string()).min(1)]);
+const FlagValue = z.union([z.string(), z.number(), z.array(z.string()).check(z.minLength(1))]);
 
-const DemoSpec = z
-  .object({
-    /** Message of the repository's first commit. */
-    commit: z.string().min(1),
-    /** One line said before init, for people. */
-    headline: z.string().min(1),
-    /** init-experiment flags without the dashes; a list repeats the flag. */
-    init: z.record(z.string().regex(/^[a-z][a-z-]*$/, 'flag names are lower-case words joined by dashes'), FlagValue),
-    /**
-     * The verdict each step must get, in order: baseline first, then one per steps/<step>.patch.
-     * `artifacts: restored`: the run leaves artifacts of its own, and after the verdict the tree
-     * holds the best run's kept copies again (init needs `artifacts`).
-     */
-    story: z.array(z.object({ step: z.string().regex(/^[\w.-]+$/), verdict: Verdict, artifacts: z.literal('restored').optional() }).strict()).min(2),
-    /** How the loop must end, right after the last step. */
-    terminated_by: TerminatedBy,
-  })
-  .strict();
+const DemoSpec = z.strictObject({
+  /** Message of the repository's first commit. */
+  commit: z.string().check(z.minLength(1)),
+  /** One line said before init, for people. */
+  headline: z.string().check(z.minLength(1)),
+  /** init-experiment flags without the dashes; a list repeats the flag. */
+  init: z.record(z.string().check(z.regex(/^[a-z][a-z-]*$/, 'flag names are lower-case words joined by dashes')), FlagValue),
+  /**
+   * The verdict each step must get, in order: baseline first, then one per steps/<step>.patch.
+   * `artifacts: restored`: the run leaves artifacts of its own, and after the verdict the tree
+   * holds the best run's kept copies again (init needs `artifacts`).
+   */
+  story: z.array(z.strictObject({ step: z.string().check(z.regex(/^[\w.-]+$/)), verdict: Verdict, artifacts: z.optional(z.literal('restored')) })).check(z.minLength(2)),
+  /** How the loop must end, right after the last step. */
+  terminated_by: TerminatedBy,
+});
 export type DemoSpec = z.infer<typeof DemoSpec>;
 
 export interface DemoStep {

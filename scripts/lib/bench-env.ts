@@ -4,13 +4,13 @@
 // whoever calls run-experiment (a session with another PATH, a supervisor, a
 // cron job). Variables that only describe the calling session are left out.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import type { ExperimentPaths } from './paths.ts';
 import { readJsonOrNull, writeFileAtomic } from './fsx.ts';
 
 const EnvFile = z.object({
   version: z.literal(1),
-  segment: z.number().int().min(1),
+  segment: z.int().check(z.minimum(1)),
   vars: z.record(z.string(), z.string()),
 });
 

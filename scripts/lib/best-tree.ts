@@ -6,7 +6,7 @@
 // but git does not hold (node_modules, data) are linked from the user's tree.
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import type { Experiment } from './experiment-data.ts';
 import type { Workspace } from './workspace-base.ts';
 import { SnapshotWorkspace } from './snapshot-workspace.ts';

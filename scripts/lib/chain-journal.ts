@@ -7,7 +7,7 @@
 // parent's branch is checked out again, chain.json is left as it was).
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { ChainFile, saveChainFile } from './chain.ts';
 import { appendLedger, nowIso, readLedger } from './ledger.ts';
 import { experimentPaths, repoPaths } from './paths.ts';

@@ -4,7 +4,7 @@
 // log-experiment output and chain.ts all read the same numbers. This module is
 // deliberately free of experiment.ts imports: publishActive reads it.
 import fs from 'node:fs';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { Direction, Guardrail, MetricName, Slug } from './schema.ts';
 import { repoPaths } from './paths.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
@@ -14,51 +14,47 @@ import { nowIso } from './ledger.ts';
 /** Follow-ups a chain may have when the first chain call does not set --budget. */
 export const DEFAULT_CHAIN_BUDGET = 3;
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 (64 hex digits)');
+const Sha256 = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a sha256 (64 hex digits)'));
 
 export const ChainLink = z.object({
   parent: Slug,
   child: Slug,
   /** The child's place in the trail: the root is 0, its first follow-up 1. */
-  position: z.number().int().min(1),
+  position: z.int().check(z.minimum(1)),
   created_at: z.string(),
   parent_report_sha256: Sha256,
 });
 export type ChainLink = z.infer<typeof ChainLink>;
 
-export const Chain = z
-  .object({
-    /** Follow-ups allowed after the root (set by the first chain call). */
-    budget: z.number().int().min(1),
-    /** Slugs from the root to the newest follow-up. */
-    trail: z.array(Slug).min(2),
-    links: z.array(ChainLink).min(1),
-  })
-  .superRefine((c, ctx) => {
-    // The trail and the links must tell the same story, or the budget count lies.
-    const ok =
-      c.links.length === c.trail.length - 1 &&
-      c.links.every((l, i) => l.parent === c.trail[i] && l.child === c.trail[i + 1] && l.position === i + 1);
-    if (!ok) ctx.addIssue({ code: 'custom', message: 'trail and links disagree', path: ['trail'] });
-    if (new Set(c.trail).size !== c.trail.length) ctx.addIssue({ code: 'custom', message: 'an experiment appears twice in the trail', path: ['trail'] });
-  });
+export const Chain = z.object({
+  /** Follow-ups allowed after the root (set by the first chain call). */
+  budget: z.int().check(z.minimum(1)),
+  /** Slugs from the root to the newest follow-up. */
+  trail: z.array(Slug).check(z.minLength(2)),
+  links: z.array(ChainLink).check(z.minLength(1)),
+}).check(z.superRefine((c, ctx) => {
+  // The trail and the links must tell the same story, or the budget count lies.
+  const ok =
+    c.links.length === c.trail.length - 1 &&
+    c.links.every((l, i) => l.parent === c.trail[i] && l.child === c.trail[i + 1] && l.position === i + 1);
+  if (!ok) ctx.addIssue({ code: 'custom', message: 'trail and links disagree', path: ['trail'] });
+  if (new Set(c.trail).size !== c.trail.length) ctx.addIssue({ code: 'custom', message: 'an experiment appears twice in the trail', path: ['trail'] });
+}));
 export type Chain = z.infer<typeof Chain>;
 
-export const ChainFile = z
-  .object({
-    version: z.literal(1),
-    chains: z.array(Chain),
-    updated_at: z.string(),
-  })
-  .superRefine((f, ctx) => {
-    const seen = new Set<string>();
-    for (const c of f.chains) {
-      for (const s of c.trail) {
-        if (seen.has(s)) ctx.addIssue({ code: 'custom', message: `experiment "${s}" is in two chains`, path: ['chains'] });
-        seen.add(s);
-      }
+export const ChainFile = z.object({
+  version: z.literal(1),
+  chains: z.array(Chain),
+  updated_at: z.string(),
+}).check(z.superRefine((f, ctx) => {
+  const seen = new Set<string>();
+  for (const c of f.chains) {
+    for (const s of c.trail) {
+      if (seen.has(s)) ctx.addIssue({ code: 'custom', message: `experiment "${s}" is in two chains`, path: ['chains'] });
+      seen.add(s);
     }
-  });
+  }
+}));
 export type ChainFile = z.infer<typeof ChainFile>;
 
 /** <child>/chain-decision.json: why the follow-up exists, written once and made read-only. */
@@ -66,12 +62,12 @@ export const ChainDecision = z.object({
   version: z.literal(1),
   parent: Slug,
   child: Slug,
-  position: z.number().int().min(1),
-  chain_budget: z.number().int().min(1),
+  position: z.int().check(z.minimum(1)),
+  chain_budget: z.int().check(z.minimum(1)),
   /** Follow-ups still allowed after this one. */
-  chain_remaining: z.number().int().min(0),
-  trail: z.array(Slug).min(2),
-  rationale: z.string().min(1),
+  chain_remaining: z.int().check(z.minimum(0)),
+  trail: z.array(Slug).check(z.minLength(2)),
+  rationale: z.string().check(z.minLength(1)),
   parent_report_sha256: Sha256,
   /** Repo-relative path of the parent's report, as hashed. */
   parent_report: z.string(),
@@ -79,10 +75,10 @@ export const ChainDecision = z.object({
     name: MetricName,
     direction: Direction,
     unit: z.string(),
-    baseline: z.number().nullable(),
-    best: z.number().nullable(),
-    best_commit: z.string().nullable(),
-    terminated_by: z.string().nullable(),
+    baseline: z.nullable(z.number()),
+    best: z.nullable(z.number()),
+    best_commit: z.nullable(z.string()),
+    terminated_by: z.nullable(z.string()),
   }),
   child_primary: z.object({ name: MetricName, direction: Direction, unit: z.string() }),
   child_goal: z.string(),
@@ -90,11 +86,11 @@ export const ChainDecision = z.object({
   /** Config fields set by flags instead of inherited from the parent. */
   overrides: z.array(z.string()),
   /** The parent's best artifacts the child started from (chain --artifacts-from-parent). */
-  parent_artifacts: z.object({ run_id: z.string(), dir: z.string(), files: z.array(z.string()) }).optional(),
+  parent_artifacts: z.optional(z.object({ run_id: z.string(), dir: z.string(), files: z.array(z.string()) })),
   /** The child's guardrails (inherited, the parent's primary guard, added by flags). */
-  guardrails: z.array(Guardrail).default([]),
+  guardrails: z._default(z.array(Guardrail), []),
   /** Guardrails the rationale dropped explicitly (--drop-guardrail). */
-  dropped_guardrails: z.array(z.string()).default([]),
+  dropped_guardrails: z._default(z.array(z.string()), []),
   created_at: z.string(),
 });
 export type ChainDecision = z.infer<typeof ChainDecision>;

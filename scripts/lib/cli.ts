@@ -4,7 +4,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { RefusalError, UsageError, zodOneLine } from './errors.ts';
 import { roundForModel } from './format.ts';
 import { safeJson, sanitize, sanitizeLine } from './sanitize.ts';
@@ -19,13 +19,13 @@ export const COMMON_OPTIONS = {
 
 /** The zod shape of COMMON_OPTIONS, spread into each entry point's flag schema. */
 export const CommonFlags = {
-  cwd: z.string().optional(),
+  cwd: z.optional(z.string()),
   json: z.boolean(),
   help: z.boolean(),
 };
 
 /** Parse argv with node's parser, then validate the values with a zod schema. */
-export function parseFlags<S extends z.ZodType>(
+export function parseFlags<S extends z.ZodMiniType>(
   argv: readonly string[],
   options: Options,
   schema: S,

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import type { Config } from './schema.ts';
 import type { ExperimentPaths } from './paths.ts';
 import { RefusalError, UsageError } from './errors.ts';
@@ -59,7 +59,7 @@ const GitState = z.object({
    * experiment began or since set aside: everything below is the user's, en
    * bloc, and never listed file by file (a 30,000-file venv costs nothing).
    */
-  user_dirs: z.array(z.string()).default([]),
+  user_dirs: z._default(z.array(z.string()), []),
   /** Out-of-scope (and user-file) paths that were dirty at begin, and how. */
   dirty: z.record(z.string(), Sig),
 });

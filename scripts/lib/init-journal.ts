@@ -7,14 +7,14 @@
 // so the previous config and segment stay exactly as they were.
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import type { ExperimentPaths } from './paths.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { readLedger } from './ledger.ts';
 import { envFile } from './bench-env.ts';
 import { commitJudges, dropStagedJudges } from './integrity.ts';
 
-const Marker = z.object({ segment: z.number().int().min(1), ledger_size: z.number().int().min(0) });
+const Marker = z.object({ segment: z.int().check(z.minimum(1)), ledger_size: z.int().check(z.minimum(0)) });
 
 export interface Staged {
   config: string;

@@ -14,7 +14,7 @@
 //   summarised by a winsorised SD (robust to outliers, not fooled by ties).
 // - Resolution: the smallest step between printed values; it floors the noise
 //   so a coarse clock printing the same value thrice is not taken as exact.
-import { z } from 'zod';
+import * as z from './zod.ts';
 
 import { huberVarianceFactor, median, resolution, winsorizedSd } from './stats.ts';
 
@@ -27,19 +27,19 @@ export const DETERMINISTIC_RUNS_TIMING = 8;
 
 export const NoiseModel = z.object({
   /** 'log' while every value seen is > 0; 'abs' otherwise; null before any value. */
-  scale: z.enum(['log', 'abs']).nullable(),
+  scale: z.nullable(z.enum(['log', 'abs'])),
   /** Centred residuals of paired differences, in scale units, most recent last. */
-  residuals: z.array(z.number()).max(POOL_MAX),
+  residuals: z.array(z.number()).check(z.maxLength(POOL_MAX)),
   /** Degrees of freedom the residuals carry (≤ their count). */
-  df: z.number().min(0),
+  df: z.number().check(z.minimum(0)),
   /** Smallest step between distinct printed values (metric units), null if none seen. */
-  step: z.number().positive().nullable(),
+  step: z.nullable(z.number().check(z.positive())),
   /** Level the step is relative to (for the log scale). */
-  level: z.number().nullable(),
+  level: z.nullable(z.number()),
   /** Identical invocation values at the baseline proved the benchmark deterministic. */
   deterministic: z.boolean(),
   /** Median seconds of one invocation, when measured. */
-  cost_s: z.number().min(0).nullable(),
+  cost_s: z.nullable(z.number().check(z.minimum(0))),
 });
 export type NoiseModel = z.infer<typeof NoiseModel>;
 

@@ -1,7 +1,7 @@
 // Folds ledger lines into the derived state. Pure: the same lines and config
 // give the same state, so state.json is only a cache that can be rebuilt from
 // the ledger at any time (and is, when it is missing or does not parse).
-import { z } from 'zod';
+import * as z from './zod.ts';
 import type { Config, LedgerLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook, MeasuredContent } from './schema.ts';
 import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
 import { baselineMetricSamples, learnFromLine } from './noise-state.ts';
@@ -93,7 +93,7 @@ export interface Pending {
 
 // state.json is read back through this schema; anything that does not match
 // is discarded and rebuilt from the ledger.
-export const StateFile = z.object({ version: z.literal(STATE_VERSION), ledger_offset: z.number().int().min(0) }).passthrough();
+export const StateFile = z.looseObject({ version: z.literal(STATE_VERSION), ledger_offset: z.int().check(z.minimum(0)) });
 
 const zeroCounts = (): Record<Verdict, number> => ({ keep: 0, discard: 0, crash: 0, timeout: 0, checks_failed: 0, invalid: 0 });
 

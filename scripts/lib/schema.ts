@@ -1,7 +1,7 @@
 // Every shape that crosses a boundary (config file, ledger line, run result,
 // state cache, hook file) is declared here once, as a zod schema, and the
 // TypeScript types are inferred from it.
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { SourceSpec } from './sources/spec.ts';
 import { SlurmSpec } from './runners/slurm.ts';
 
@@ -9,19 +9,19 @@ import { METRIC_NAME, RUN_ID, SLUG } from './patterns.ts';
 
 export { METRIC_NAME, RUN_ID, SLUG };
 
-export const Slug = z.string().regex(SLUG, 'must be lower-case letters, digits and dashes (max 63)');
-export const MetricName = z
-  .string()
-  .regex(METRIC_NAME, 'must be letters, digits, _ . - or µ')
+export const Slug = z.string().check(z.regex(SLUG, 'must be lower-case letters, digits and dashes (max 63)'));
+export const MetricName = z.string().check(
+  z.regex(METRIC_NAME, 'must be letters, digits, _ . - or µ'),
   // A metric a benchmark can never report would leave every run invalid.
-  .refine((n) => !['__proto__', 'constructor', 'prototype'].includes(n), 'is a reserved name (choose another)');
+  z.refine((n) => !['__proto__', 'constructor', 'prototype'].includes(n), 'is a reserved name (choose another)'),
+);
 export const Direction = z.enum(['lower', 'higher']);
 export type Direction = z.infer<typeof Direction>;
 
 /** `2%` (relative to the best) or a plain number (absolute, in the metric's unit). */
 export const MinImprovement = z.union([
-  z.number().min(0),
-  z.string().regex(/^\d+(\.\d+)?%$/, 'must be a number or a percentage such as "2%"'),
+  z.number().check(z.minimum(0)),
+  z.string().check(z.regex(/^\d+(\.\d+)?%$/, 'must be a number or a percentage such as "2%"')),
 ]);
 
 /**
@@ -29,23 +29,24 @@ export const MinImprovement = z.union([
  * The old shape {metric, direction, max_regression_pct} parses unchanged; a
  * guardrail with none of the three tolerances keeps the old 5% default.
  */
-export const Guardrail = z
-  .object({
+export const Guardrail = z.pipe(
+  z.object({
     metric: MetricName,
     /** Which way is better for this secondary metric. */
-    direction: Direction.default('lower'),
+    direction: z._default(Direction, 'lower'),
     /** Largest tolerated regression against the baseline, in percent. */
-    max_regression_pct: z.number().min(0).optional(),
+    max_regression_pct: z.optional(z.number().check(z.minimum(0))),
     /** Largest tolerated regression against the baseline, in the metric's unit (works from 0). */
-    max_regression_abs: z.number().min(0).optional(),
+    max_regression_abs: z.optional(z.number().check(z.minimum(0))),
     /** Absolute limit: the value may not go past it (≤ for lower, ≥ for higher), e.g. lint_issues ≤ 12. */
-    limit: z.number().optional(),
-  })
-  .transform((g) =>
+    limit: z.optional(z.number()),
+  }),
+  z.transform((g) =>
     g.max_regression_pct === undefined && g.max_regression_abs === undefined && g.limit === undefined
       ? { ...g, max_regression_pct: 5 }
       : g,
-  );
+  ),
+);
 export type Guardrail = z.infer<typeof Guardrail>;
 
 /**
@@ -54,43 +55,36 @@ export type Guardrail = z.infer<typeof Guardrail>;
  * and a failure (or a printed number past `threshold`) blocks the keep but
  * leaves the measurement in the log.
  */
-export const Gate = z
-  .object({
-    name: z.string().min(1).max(40),
-    command: z.string().min(1, 'must not be empty'),
-    kind: z.enum(['hard', 'soft']).default('hard'),
-    timeout: z.number().positive().default(300),
-    /** A number the gate prints as `METRIC <metric>=<n>` that must stay within `max`/`min`. */
-    threshold: z
-      .object({ metric: MetricName, max: z.number().optional(), min: z.number().optional() })
-      .strict()
-      .refine((t) => t.max !== undefined || t.min !== undefined, 'needs max or min')
-      .optional(),
-  })
-  .strict();
+export const Gate = z.strictObject({
+  name: z.string().check(z.minLength(1), z.maxLength(40)),
+  command: z.string().check(z.minLength(1, 'must not be empty')),
+  kind: z._default(z.enum(['hard', 'soft']), 'hard'),
+  timeout: z._default(z.number().check(z.positive()), 300),
+  /** A number the gate prints as `METRIC <metric>=<n>` that must stay within `max`/`min`. */
+  threshold: z.optional(
+    z.strictObject({ metric: MetricName, max: z.optional(z.number()), min: z.optional(z.number()) })
+      .check(z.refine((t) => t.max !== undefined || t.min !== undefined, 'needs max or min')),
+  ),
+});
 export type Gate = z.infer<typeof Gate>;
 
 export const Playbook = z.enum(['rebaseline', 'shrink_scope', 'diagnose', 'pause']);
 export type Playbook = z.infer<typeof Playbook>;
 
-export const HealthConfig = z
-  .object({
-    no_improve_runs: z.number().int().min(1).default(5),
-    max_crash_streak: z.number().int().min(1).default(2),
-    max_heals: z.number().int().min(0).default(3),
-    playbooks: z.array(Playbook).min(1).default(['rebaseline', 'shrink_scope', 'diagnose', 'pause']),
-  })
-  .strict();
+export const HealthConfig = z.strictObject({
+  no_improve_runs: z._default(z.int().check(z.minimum(1)), 5),
+  max_crash_streak: z._default(z.int().check(z.minimum(1)), 2),
+  max_heals: z._default(z.int().check(z.minimum(0)), 3),
+  playbooks: z._default(z.array(Playbook).check(z.minLength(1)), ['rebaseline', 'shrink_scope', 'diagnose', 'pause']),
+});
 export type HealthConfig = z.infer<typeof HealthConfig>;
 
-export const StopHookConfig = z
-  .object({
-    /** Blocks of the Stop hook per session before it lets the session end. */
-    max_blocks: z.number().int().min(0).default(500),
-    /** Consecutive blocks with no new logged run before it gives up. */
-    max_idle_blocks: z.number().int().min(1).default(3),
-  })
-  .strict();
+export const StopHookConfig = z.strictObject({
+  /** Blocks of the Stop hook per session before it lets the session end. */
+  max_blocks: z._default(z.int().check(z.minimum(0)), 500),
+  /** Consecutive blocks with no new logged run before it gives up. */
+  max_idle_blocks: z._default(z.int().check(z.minimum(1)), 3),
+});
 
 /**
  * The experiment's config (config.yaml). Flat, with the same names as the
@@ -98,61 +92,59 @@ export const StopHookConfig = z
  * means; they are fingerprinted when a segment opens and can only change by
  * opening a new segment. The rest (goal, budgets, health) is read live.
  */
-export const Config = z
-  .object({
-    name: Slug,
-    goal: z.string().default(''),
-    metric: MetricName,
-    direction: Direction,
-    unit: z.string().default(''),
-    command: z.string().min(1, 'must not be empty'),
-    checks: z.string().min(1).nullable().default(null),
-    timeout: z.number().positive().default(600),
-    checks_timeout: z.number().positive().default(300),
-    /** Seconds between SIGTERM and SIGKILL when a run times out. */
-    grace: z.number().min(0).max(120).default(5),
-    scope: z.array(z.string().min(1)).min(1).default(['**']),
-    /** Extra files (globs) that judge the metric and must never change. */
-    protect: z.array(z.string().min(1)).default([]),
-    repeats: z.union([z.literal('auto'), z.number().int().min(1).max(100)]).default('auto'),
-    min_improvement: MinImprovement.default(0),
-    guardrails: z.array(Guardrail).default([]),
-    max_runs: z.number().int().min(1).nullable().default(100),
-    plateau: z.number().int().min(1).nullable().default(20),
-    target: z.number().nullable().default(null),
-    /** Wall-clock budget for the whole experiment, in seconds. */
-    max_wall_clock: z.number().positive().nullable().default(null),
-    /** Wall-clock seconds one decision's samples may take; null = automatic (from the cost of a sample). */
-    sample_budget_s: z.number().positive().nullable().default(null),
-    /** Is the benchmark deterministic? 'auto' decides from identical values (more of them for timings). */
-    deterministic: z.union([z.literal('auto'), z.boolean()]).default('auto'),
-    /** Tiered gates (see Gate). The older `checks` keeps working as a hard gate after the benchmark. */
-    gates: z.array(Gate).default([]),
-    health: HealthConfig.default(HealthConfig.parse({})),
-    stop_hook: StopHookConfig.default(StopHookConfig.parse({})),
-    /** Who runs the benchmark and the checks (runners/index.ts); absent means `local`. */
-    runner: z.string().min(1).optional(),
-    /** Settings of `runner: slurm` (runners/slurm.ts). */
-    slurm: SlurmSpec.optional(),
-    /** Where the metrics come from (sources/index.ts); absent means METRIC lines in the output. */
-    sources: z.array(SourceSpec).min(1).optional(),
-    /** Files (globs) the benchmark writes and the best run's copy of which matters (checkpoints):
-     *  kept per run, put back after a discard or crash. Outside the scope, never out-of-scope changes. */
-    artifacts: z.array(z.string().min(1)).default([]),
-    /** A run whose artifacts weigh more than this (MiB) keeps none of them (a warning says so). */
-    artifacts_max_mb: z.number().positive().default(1024),
-    /** Runs whose artifacts are kept besides the best's (the most recent ones). */
-    artifacts_keep: z.number().int().min(0).default(2),
-    /** Candidates in flight at once, each in its own worktree (candidates/). 1: the serial loop. */
-    parallel: z.number().int().min(1).max(32).default(1),
-    /**
-     * Whether candidates' benchmark samples may run at the same time. auto: serial
-     * on the local runner (one machine-wide timing lock), parallel where each run
-     * gets resources of its own (slurm).
-     */
-    parallel_timing: z.enum(['auto', 'serial', 'parallel']).default('auto'),
-  })
-  .strict();
+export const Config = z.strictObject({
+  name: Slug,
+  goal: z._default(z.string(), ''),
+  metric: MetricName,
+  direction: Direction,
+  unit: z._default(z.string(), ''),
+  command: z.string().check(z.minLength(1, 'must not be empty')),
+  checks: z._default(z.nullable(z.string().check(z.minLength(1))), null),
+  timeout: z._default(z.number().check(z.positive()), 600),
+  checks_timeout: z._default(z.number().check(z.positive()), 300),
+  /** Seconds between SIGTERM and SIGKILL when a run times out. */
+  grace: z._default(z.number().check(z.minimum(0), z.maximum(120)), 5),
+  scope: z._default(z.array(z.string().check(z.minLength(1))).check(z.minLength(1)), ['**']),
+  /** Extra files (globs) that judge the metric and must never change. */
+  protect: z._default(z.array(z.string().check(z.minLength(1))), []),
+  repeats: z._default(z.union([z.literal('auto'), z.int().check(z.minimum(1), z.maximum(100))]), 'auto'),
+  min_improvement: z._default(MinImprovement, 0),
+  guardrails: z._default(z.array(Guardrail), []),
+  max_runs: z._default(z.nullable(z.int().check(z.minimum(1))), 100),
+  plateau: z._default(z.nullable(z.int().check(z.minimum(1))), 20),
+  target: z._default(z.nullable(z.number()), null),
+  /** Wall-clock budget for the whole experiment, in seconds. */
+  max_wall_clock: z._default(z.nullable(z.number().check(z.positive())), null),
+  /** Wall-clock seconds one decision's samples may take; null = automatic (from the cost of a sample). */
+  sample_budget_s: z._default(z.nullable(z.number().check(z.positive())), null),
+  /** Is the benchmark deterministic? 'auto' decides from identical values (more of them for timings). */
+  deterministic: z._default(z.union([z.literal('auto'), z.boolean()]), 'auto'),
+  /** Tiered gates (see Gate). The older `checks` keeps working as a hard gate after the benchmark. */
+  gates: z._default(z.array(Gate), []),
+  health: z._default(HealthConfig, HealthConfig.parse({})),
+  stop_hook: z._default(StopHookConfig, StopHookConfig.parse({})),
+  /** Who runs the benchmark and the checks (runners/index.ts); absent means `local`. */
+  runner: z.optional(z.string().check(z.minLength(1))),
+  /** Settings of `runner: slurm` (runners/slurm.ts). */
+  slurm: z.optional(SlurmSpec),
+  /** Where the metrics come from (sources/index.ts); absent means METRIC lines in the output. */
+  sources: z.optional(z.array(SourceSpec).check(z.minLength(1))),
+  /** Files (globs) the benchmark writes and the best run's copy of which matters (checkpoints):
+   *  kept per run, put back after a discard or crash. Outside the scope, never out-of-scope changes. */
+  artifacts: z._default(z.array(z.string().check(z.minLength(1))), []),
+  /** A run whose artifacts weigh more than this (MiB) keeps none of them (a warning says so). */
+  artifacts_max_mb: z._default(z.number().check(z.positive()), 1024),
+  /** Runs whose artifacts are kept besides the best's (the most recent ones). */
+  artifacts_keep: z._default(z.int().check(z.minimum(0)), 2),
+  /** Candidates in flight at once, each in its own worktree (candidates/). 1: the serial loop. */
+  parallel: z._default(z.int().check(z.minimum(1), z.maximum(32)), 1),
+  /**
+   * Whether candidates' benchmark samples may run at the same time. auto: serial
+   * on the local runner (one machine-wide timing lock), parallel where each run
+   * gets resources of its own (slurm).
+   */
+  parallel_timing: z._default(z.enum(['auto', 'serial', 'parallel']), 'auto'),
+});
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 
@@ -188,9 +180,9 @@ export const InvocationLine = z.object({
   arm: z.enum(['best', 'candidate']),
   /** The primary metric's samples this invocation printed. */
   samples: z.array(z.number()),
-  duration_s: z.number().min(0).optional(),
+  duration_s: z.optional(z.number().check(z.minimum(0))),
   /** Every metric of this invocation (median of its samples), for guardrails against the baseline. */
-  metrics: Metrics.default({}),
+  metrics: z._default(Metrics, {}),
 });
 export type InvocationLine = z.infer<typeof InvocationLine>;
 
@@ -199,11 +191,11 @@ export const DecisionLine = z.object({
   keep: z.boolean(),
   tie: z.boolean(),
   effect: z.number(),
-  pct: z.number().nullable(),
-  threshold_pct: z.number().nullable(),
+  pct: z.nullable(z.number()),
+  threshold_pct: z.nullable(z.number()),
   se: z.number(),
-  pairs: z.number().int().min(0),
-  invocations: z.number().int().min(0),
+  pairs: z.int().check(z.minimum(0)),
+  invocations: z.int().check(z.minimum(0)),
   stop: z.enum(['win', 'futility', 'budget', 'deterministic', 'noise-discovered']),
   reason: z.string(),
   diffs: z.array(z.number()),
@@ -215,8 +207,8 @@ export const GateRun = z.object({
   name: z.string(),
   kind: z.enum(['hard', 'soft']),
   passed: z.boolean(),
-  duration_s: z.number().min(0),
-  reason: z.string().nullable().default(null),
+  duration_s: z.number().check(z.minimum(0)),
+  reason: z._default(z.nullable(z.string()), null),
 });
 export type GateRun = z.infer<typeof GateRun>;
 
@@ -231,20 +223,20 @@ export type Fingerprints = z.infer<typeof Fingerprints>;
 export const ConfigLine = z.object({
   type: z.literal('config'),
   ts: Ts,
-  segment: z.number().int().min(1),
+  segment: z.int().check(z.minimum(1)),
   config: Config,
   fingerprints: Fingerprints,
   /** Commit (git) or snapshot id the segment starts from. */
-  base: z.string().nullable(),
-  reason: z.string().default('init'),
+  base: z.nullable(z.string()),
+  reason: z._default(z.string(), 'init'),
 });
 export type ConfigLine = z.infer<typeof ConfigLine>;
 
 export const Evidence = z.object({
   /** Repo-relative path. */
-  file: z.string().min(1),
+  file: z.string().check(z.minLength(1)),
   /** What it shows, in the model's words (optional). */
-  what: z.string().default(''),
+  what: z._default(z.string(), ''),
   /** sha256 of the file when it was cited, or "missing". */
   sha256: z.string(),
 });
@@ -256,45 +248,45 @@ export type Evidence = z.infer<typeof Evidence>;
  */
 export const MeasuredContent = z.object({
   digest: z.string(),
-  files: z.record(z.string(), z.object({ id: z.string(), mode: z.number().int() }).nullable()),
+  files: z.record(z.string(), z.nullable(z.object({ id: z.string(), mode: z.int() }))),
 });
 export type MeasuredContent = z.infer<typeof MeasuredContent>;
 
 export const ResultLine = z.object({
   type: z.literal('result'),
   ts: Ts,
-  segment: z.number().int().min(1),
-  run_id: z.string().regex(RUN_ID),
+  segment: z.int().check(z.minimum(1)),
+  run_id: z.string().check(z.regex(RUN_ID)),
   status: RunStatus,
   verdict: Verdict,
   /** Centre (median) of the samples of the primary metric, or null. */
-  primary: z.number().nullable(),
+  primary: z.nullable(z.number()),
   samples: z.array(z.number()),
   metrics: Metrics,
   description: z.string(),
-  hypothesis: z.string().nullable().default(null),
+  hypothesis: z._default(z.nullable(z.string()), null),
   /** Why the engine decided this verdict, in a few words. */
   reason: z.string(),
   /** Improvement over the best before this run (positive = better), or null. */
-  delta: z.number().nullable().default(null),
-  duration_s: z.number().min(0),
+  delta: z._default(z.nullable(z.number()), null),
+  duration_s: z.number().check(z.minimum(0)),
   /** Files in scope that the run changed (what a keep commits). */
-  files: z.array(z.string()).default([]),
+  files: z._default(z.array(z.string()), []),
   /** True when the run re-measured the unchanged best (refreshes its samples). */
-  rebaseline: z.boolean().default(false),
+  rebaseline: z._default(z.boolean(), false),
   /** What the hypothesis rests on: files (diagnostic outputs, plots, tables) as they were when logged. */
-  evidence: z.array(Evidence).default([]),
+  evidence: z._default(z.array(Evidence), []),
   /** Every benchmark invocation of the run, both arms, in the order they ran. */
-  invocations: z.array(InvocationLine).default([]),
+  invocations: z._default(z.array(InvocationLine), []),
   /** The sampling plan's decision (null for a baseline, a failed run, or an older line). */
-  decision: DecisionLine.nullable().default(null),
+  decision: z._default(z.nullable(DecisionLine), null),
   /** Net in-scope lines the change removed (numstat); ties that shrink the code are kept. */
-  net_lines_removed: z.number().int().default(0),
-  gates: z.array(GateRun).default([]),
+  net_lines_removed: z._default(z.int(), 0),
+  gates: z._default(z.array(GateRun), []),
   /** Kept as an improvement or as a simplification (a tie that removed lines). */
-  kind: z.enum(['improved', 'simplification', 'none']).default('none'),
+  kind: z._default(z.enum(['improved', 'simplification', 'none']), 'none'),
   /** What was measured (what a keep commits, even when completed after a crash). */
-  content: MeasuredContent.optional(),
+  content: z.optional(MeasuredContent),
 });
 export type ResultLine = z.infer<typeof ResultLine>;
 
@@ -327,10 +319,10 @@ export type EventName = z.infer<typeof EventName>;
 export const EventLine = z.object({
   type: z.literal('event'),
   ts: Ts,
-  segment: z.number().int().min(1).optional(),
+  segment: z.optional(z.int().check(z.minimum(1))),
   event: EventName,
-  run_id: z.string().regex(RUN_ID).optional(),
-  data: z.record(z.string(), z.unknown()).default({}),
+  run_id: z.optional(z.string().check(z.regex(RUN_ID))),
+  data: z._default(z.record(z.string(), z.unknown()), {}),
 });
 export type EventLine = z.infer<typeof EventLine>;
 
@@ -340,61 +332,55 @@ export type LedgerLine = z.infer<typeof LedgerLine>;
 /** runs/<id>/result.json: what run-experiment measured, before log-experiment acts on it. */
 /** runners/types.ts RunHandle, as stored in result.json and unclean.json. */
 export const RunHandle = z.discriminatedUnion('runner', [
-  z.object({ runner: z.literal('local'), pgid: z.number().int(), start: z.string().nullable(), token: z.string().optional() }),
+  z.object({ runner: z.literal('local'), pgid: z.int(), start: z.nullable(z.string()), token: z.optional(z.string()) }),
   z.object({ runner: z.literal('slurm'), job_id: z.string() }),
 ]);
 
 export const RunRecord = z.object({
-  run_id: z.string().regex(RUN_ID),
-  segment: z.number().int().min(1),
+  run_id: z.string().check(z.regex(RUN_ID)),
+  segment: z.int().check(z.minimum(1)),
   started_at: Ts,
-  finished_at: Ts.nullable(),
+  finished_at: z.nullable(Ts),
   /** `running` only while run-experiment is alive (or was killed). */
   phase: z.enum(['running', 'measured', 'logged', 'interrupted']),
-  status: RunStatus.nullable(),
-  reason: z.string().default(''),
-  primary: z.number().nullable(),
+  status: z.nullable(RunStatus),
+  reason: z._default(z.string(), ''),
+  primary: z.nullable(z.number()),
   samples: z.array(z.number()),
   metrics: Metrics,
-  warnings: z.array(z.string()).default([]),
-  checks: z
-    .object({ passed: z.boolean(), exit_code: z.number().nullable(), timed_out: z.boolean(), duration_s: z.number() })
-    .nullable()
-    .default(null),
-  duration_s: z.number().min(0).default(0),
+  warnings: z._default(z.array(z.string()), []),
+  checks: z._default(z.nullable(z.object({ passed: z.boolean(), exit_code: z.nullable(z.number()), timed_out: z.boolean(), duration_s: z.number() })), null),
+  duration_s: z._default(z.number().check(z.minimum(0)), 0),
   /** Seconds spent waiting before the commands ran (Slurm's queue, the local timing lock); not in duration_s. */
-  queued_s: z.number().min(0).default(0),
+  queued_s: z._default(z.number().check(z.minimum(0)), 0),
   /**
    * The candidate that made the run (parallel mode): the best commit its worktree
    * stood on, and that best's figures, which a stale run is judged against.
    */
-  candidate: z
-    .object({ id: z.string(), base: z.string(), best_run: z.string().nullable(), best_samples: z.array(z.number()), best_metrics: Metrics })
-    .nullable()
-    .default(null),
+  candidate: z._default(z.nullable(z.object({ id: z.string(), base: z.string(), best_run: z.nullable(z.string()), best_samples: z.array(z.number()), best_metrics: Metrics })), null),
   /** The runner's handle on the command in flight, so a later call can find survivors. */
-  handle: RunHandle.nullable().default(null),
+  handle: z._default(z.nullable(RunHandle), null),
   /** Before handles (records written by older versions): the local process group and its leader's start time. */
-  pgid: z.number().int().nullable().default(null),
-  pgid_start: z.string().nullable().default(null),
+  pgid: z._default(z.nullable(z.int()), null),
+  pgid_start: z._default(z.nullable(z.string()), null),
   /** Bounded tail of the output of the last failing step (≤ 40 lines / 4 KB). */
-  tail: z.string().default(''),
+  tail: z._default(z.string(), ''),
   /** In-scope files that differ from the best when the run started. */
-  files: z.array(z.string()).default([]),
+  files: z._default(z.array(z.string()), []),
   /** Artifacts copied under runs/<id>/artifacts/ (repo-relative names), or null when none were kept. */
-  artifacts: z.object({ files: z.array(z.string()), bytes: z.number().int().min(0) }).nullable().default(null),
-  invocations: z.array(InvocationLine).default([]),
-  decision: DecisionLine.nullable().default(null),
-  net_lines_removed: z.number().int().default(0),
-  gates: z.array(GateRun).default([]),
+  artifacts: z._default(z.nullable(z.object({ files: z.array(z.string()), bytes: z.int().check(z.minimum(0)) })), null),
+  invocations: z._default(z.array(InvocationLine), []),
+  decision: z._default(z.nullable(DecisionLine), null),
+  net_lines_removed: z._default(z.int(), 0),
+  gates: z._default(z.array(GateRun), []),
   /** Soft gates that failed (or printed a number past their threshold): they block a keep. */
-  soft_failures: z.array(z.string()).default([]),
+  soft_failures: z._default(z.array(z.string()), []),
   /** Their content as measured (checked again after the benchmark, the checks, and at log time). */
-  content: MeasuredContent.nullable().default(null),
+  content: z._default(z.nullable(MeasuredContent), null),
   /** The judges' fingerprints when the run started (checked again after the benchmark and the checks). */
-  judges: Fingerprints.nullable().default(null),
+  judges: z._default(z.nullable(Fingerprints), null),
   /** How the run's processes were contained (runners/containment.ts). */
-  containment: z.string().optional(),
+  containment: z.optional(z.string()),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
@@ -416,14 +402,14 @@ export const ActiveFile = z.object({
   summary: z.string(),
   next_action: z.string(),
   /** The primary metric's direction: the status line's % is + = better. */
-  direction: Direction.optional(),
-  terminated_by: TerminatedBy.nullable(),
+  direction: z.optional(Direction),
+  terminated_by: z.nullable(TerminatedBy),
   /** After termination: may the Stop hook push the session into a follow-up? */
-  chain_allowed: z.boolean().default(false),
-  runs: z.number().int().min(0),
+  chain_allowed: z._default(z.boolean(), false),
+  runs: z.int().check(z.minimum(0)),
   stop_hook: StopHookConfig,
   /** Candidate worktrees in flight: the hooks guard each one exactly as the main tree. */
-  worktrees: z.array(z.object({ id: z.string(), path: z.string() })).default([]),
+  worktrees: z._default(z.array(z.object({ id: z.string(), path: z.string() })), []),
   updated_at: Ts,
 });
 export type ActiveFile = z.infer<typeof ActiveFile>;

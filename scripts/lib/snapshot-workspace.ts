@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import type { Config } from './schema.ts';
 import type { ExperimentPaths } from './paths.ts';
 import { RefusalError, UsageError } from './errors.ts';
@@ -38,9 +38,9 @@ const Entry = z.object({
   size: z.number(),
   exec: z.boolean(),
   /** Permission bits, restored as they were; only the exec bits count as a change. */
-  mode: z.number().int(),
+  mode: z.int(),
   /** Set for a symlink: its target (never followed). */
-  link: z.string().optional(),
+  link: z.optional(z.string()),
 });
 type Entry = z.infer<typeof Entry>;
 
@@ -58,7 +58,7 @@ const SnapState = z.object({
    * stat, whose ctime no process can set back. Without git this is how a
    * change to a script the benchmark sources is noticed.
    */
-  outside: z.record(z.string(), z.tuple([z.number(), z.number(), z.number()])).default({}),
+  outside: z._default(z.record(z.string(), z.tuple([z.number(), z.number(), z.number()])), {}),
 });
 type SnapState = z.infer<typeof SnapState>;
 

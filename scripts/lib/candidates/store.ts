@@ -4,7 +4,7 @@
 // then closed. Only reads and writes here; nothing about git or the ledger.
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import type { ExperimentPaths } from '../paths.ts';
 import { readJsonOrNull, writeJsonAtomic } from '../fsx.ts';
 import { ResultLine } from '../schema.ts';
@@ -14,7 +14,7 @@ export const CANDIDATE_ID = /^c\d{1,6}$/;
 
 export const Candidate = z.object({
   version: z.literal(1),
-  id: z.string().regex(CANDIDATE_ID),
+  id: z.string().check(z.regex(CANDIDATE_ID)),
   /** Absolute path of the candidate's worktree. */
   path: z.string(),
   /** The best commit the worktree stands on (moves when the change is rebased). */
@@ -23,10 +23,10 @@ export const Candidate = z.object({
   /** open: in flight; closed: logged (or closed by hand), worktree gone. */
   status: z.enum(['open', 'closed']),
   /** The candidate's latest run, if any. */
-  run_id: z.string().nullable().default(null),
+  run_id: z._default(z.nullable(z.string()), null),
   /** A keep decided but not yet confirmed in the ledger (crash safety of the candidate log). */
-  pending: ResultLine.nullable().default(null),
-  closed_reason: z.string().nullable().default(null),
+  pending: z._default(z.nullable(ResultLine), null),
+  closed_reason: z._default(z.nullable(z.string()), null),
 });
 export type Candidate = z.infer<typeof Candidate>;
 

@@ -5,7 +5,7 @@
 // spends one unit of the chain budget (.autoloop/chain.json).
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import { reached } from '../goal.ts';
 import { CommonFlags } from '../cli.ts';
 import { currentTermination, event, listExperiments, openExperiment, readActive, refresh, resolveSlug, withLock, type Experiment } from '../experiment.ts';
@@ -53,32 +53,32 @@ export const CHAIN_OPTIONS = {
   'min-improvement': { type: 'string' },
 } as const;
 
-const num = z.coerce.number().refine(Number.isFinite, 'must be a number');
+const num = z.coerce.number().check(z.refine(Number.isFinite, 'must be a number'));
 // "none" switches a limit off, as in init-experiment.
-const none = z.literal('none').transform(() => null);
+const none = z.pipe(z.literal('none'), z.transform(() => null));
 export const ChainFlags = z.object({
   ...CommonFlags,
-  from: z.string().optional(),
-  name: Slug.optional(),
-  rationale: z.string().optional(),
-  goal: z.string().optional(),
-  metric: z.string().optional(),
-  direction: z.enum(['lower', 'higher']).optional(),
-  unit: z.string().optional(),
-  scope: z.array(z.string().min(1, 'must not be empty')).optional(),
-  command: z.string().optional(),
-  checks: z.union([none, z.string()]).optional(),
-  timeout: num.optional(),
-  'max-runs': z.union([none, z.coerce.number().int().min(1)]).optional(),
-  plateau: z.union([none, z.coerce.number().int().min(1)]).optional(),
-  target: z.union([none, num]).optional(),
-  'max-wall-clock': z.union([none, num]).optional(),
-  budget: z.coerce.number().int().min(1).max(100).optional(),
-  'artifacts-from-parent': z.boolean().default(false),
-  guardrail: z.array(GuardrailFlag).optional(),
-  'drop-guardrail': z.array(z.string().min(1)).optional(),
-  repeats: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(100)]).optional(),
-  'min-improvement': z.string().regex(/^\d+(\.\d+)?%?$/, 'must be a number or a percentage such as "2%"').optional(),
+  from: z.optional(z.string()),
+  name: z.optional(Slug),
+  rationale: z.optional(z.string()),
+  goal: z.optional(z.string()),
+  metric: z.optional(z.string()),
+  direction: z.optional(z.enum(['lower', 'higher'])),
+  unit: z.optional(z.string()),
+  scope: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
+  command: z.optional(z.string()),
+  checks: z.optional(z.union([none, z.string()])),
+  timeout: z.optional(num),
+  'max-runs': z.optional(z.union([none, z.coerce.number().check(z.int(), z.minimum(1))])),
+  plateau: z.optional(z.union([none, z.coerce.number().check(z.int(), z.minimum(1))])),
+  target: z.optional(z.union([none, num])),
+  'max-wall-clock': z.optional(z.union([none, num])),
+  budget: z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100))),
+  'artifacts-from-parent': z._default(z.boolean(), false),
+  guardrail: z.optional(z.array(GuardrailFlag)),
+  'drop-guardrail': z.optional(z.array(z.string().check(z.minLength(1)))),
+  repeats: z.optional(z.union([z.literal('auto'), z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100))])),
+  'min-improvement': z.optional(z.string().check(z.regex(/^\d+(\.\d+)?%?$/, 'must be a number or a percentage such as "2%"'))),
 });
 export type ChainFlags = z.infer<typeof ChainFlags>;
 

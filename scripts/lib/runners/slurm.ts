@@ -9,38 +9,33 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import { openLog, readTail } from './log.ts';
 import { submitJob, liveWork } from './slurm-cli.js';
 import { killJob, OutputCopier, watchJob, type Watch } from './slurm-job.js';
 import { CWD_EXIT, CWD_MARK, jobScript, judgeJob, ownedFlag, sbatchArgs, type Verdict } from './slurm-state.js';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.js';
 
-const word = (what: string, re: RegExp, example: string) => z.string().regex(re, `${what} must look like ${example}`);
+const word = (what: string, re: RegExp, example: string) => z.string().check(z.regex(re, `${what} must look like ${example}`));
 
-export const SlurmSpec = z
-  .object({
-    partition: word('partition', /^[\w.,-]+$/, 'gpu or cpu,short').optional(),
-    /** Slurm's own limit (minutes, or [D-]HH:MM:SS); by default the run's timeout + grace + 2 min. */
-    time: word('time', /^(\d+-)?\d+(:\d{1,2}){0,2}$/, '30, 1:30:00 or 2-00:00:00').optional(),
-    cpus: z.number().int().positive().optional(),
-    mem: word('mem', /^\d+[KMGT]?$/i, '512M or 16G').optional(),
-    gres: word('gres', /^[\w.:,-]+$/, 'gpu:1 or gpu:a100:2').optional(),
-    sbatch_args: z
-      .array(z.string().min(1).regex(/^[^\n\r]*$/, 'sbatch_args entries are single lines'))
-      .default([])
-      .superRefine((args, ctx) => {
-        for (const a of args) {
-          const f = ownedFlag(a);
-          if (f) ctx.addIssue({ code: 'custom', message: `sbatch_args may not set ${f}: the Slurm runner sets it itself` });
-        }
-      }),
-    /** Resubmissions after a node failure, preemption or administrator's cancel. */
-    max_requeues: z.number().int().min(0).max(100).default(2),
-    /** A queue wait longer than this is reported in the run's detail. */
-    max_queue_wait_s: z.number().positive().optional(),
-  })
-  .strict();
+export const SlurmSpec = z.strictObject({
+  partition: z.optional(word('partition', /^[\w.,-]+$/, 'gpu or cpu,short')),
+  /** Slurm's own limit (minutes, or [D-]HH:MM:SS); by default the run's timeout + grace + 2 min. */
+  time: z.optional(word('time', /^(\d+-)?\d+(:\d{1,2}){0,2}$/, '30, 1:30:00 or 2-00:00:00')),
+  cpus: z.optional(z.int().check(z.positive())),
+  mem: z.optional(word('mem', /^\d+[KMGT]?$/i, '512M or 16G')),
+  gres: z.optional(word('gres', /^[\w.:,-]+$/, 'gpu:1 or gpu:a100:2')),
+  sbatch_args: z._default(z.array(z.string().check(z.minLength(1), z.regex(/^[^\n\r]*$/, 'sbatch_args entries are single lines'))), []).check(z.superRefine((args, ctx) => {
+      for (const a of args) {
+        const f = ownedFlag(a);
+        if (f) ctx.addIssue({ code: 'custom', message: `sbatch_args may not set ${f}: the Slurm runner sets it itself` });
+      }
+    })),
+  /** Resubmissions after a node failure, preemption or administrator's cancel. */
+  max_requeues: z._default(z.int().check(z.minimum(0), z.maximum(100)), 2),
+  /** A queue wait longer than this is reported in the run's detail. */
+  max_queue_wait_s: z.optional(z.number().check(z.positive())),
+});
 export type SlurmSpec = z.infer<typeof SlurmSpec>;
 
 /** Working directories a compute node could not enter (cached: refuse at once next time). */

@@ -2,15 +2,13 @@
 // number hygiene and picking one value out of many. No source logic here.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import { METRIC_NAME } from '../patterns.ts';
 import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 
-export const MetricNameField = z
-  .string({ error: 'must be a metric name' })
-  .regex(METRIC_NAME, 'must be a metric name: letters, digits, _ . - or µ, starting with a letter');
+export const MetricNameField = z.string({ error: 'must be a metric name' }).check(z.regex(METRIC_NAME, 'must be a metric name: letters, digits, _ . - or µ, starting with a letter'));
 
-export const FileField = z.string({ error: 'must be a file path' }).min(1, 'must be a file path (relative to the repository)');
+export const FileField = z.string({ error: 'must be a file path' }).check(z.minLength(1, 'must be a file path (relative to the repository)'));
 
 // A result file whose mtime is before the sample started was left by an
 // earlier sample or run. Kernel file timestamps come from a coarse clock that
@@ -207,13 +205,10 @@ export function reading(found: Map<string, number[]>, warnings: string[]): Sourc
 }
 
 /** Optional prefix for sources that emit fixed metric names (junit, coverage). */
-export const PrefixField = z
-  .string({ error: 'must be a string' })
-  .regex(/^[A-Za-z_µ][\w.µ-]{0,31}$/, 'must start with a letter and hold only letters, digits, _ . - (max 32)')
-  .optional();
+export const PrefixField = z.optional(z.string({ error: 'must be a string' }).check(z.regex(/^[A-Za-z_µ][\w.µ-]{0,31}$/, 'must start with a letter and hold only letters, digits, _ . - (max 32)')));
 
 /** A 0-based index or an exact name, shared by the benchmark-tool sources. */
-export const Selector = z.union([z.number().int().min(0), z.string().min(1)], {
+export const Selector = z.union([z.int().check(z.minimum(0)), z.string().check(z.minLength(1))], {
   error: 'must be a 0-based index or an exact name',
 });
 

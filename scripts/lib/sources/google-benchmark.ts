@@ -4,26 +4,24 @@
 // each repetition (run_type "iteration") is a sample; a file with aggregates
 // only gives its `statistic` (mean by default). Times are converted to `unit`
 // so a benchmark that changes its own ->Unit() cannot fake a speed-up.
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import { asNumber, choose, clip, FileField, jsonResultSource, MetricNameField, oneMetric, Selector } from './common.ts';
 import type { MetricSource } from './types.ts';
 
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
 
-export const GoogleBenchmarkSourceSpec = z
-  .object({
-    kind: z.literal('google-benchmark'),
-    file: FileField,
-    metric: MetricNameField,
-    /** The benchmark's run_name (e.g. "BM_sort/1024") or its 0-based index; needed when there are several. */
-    benchmark: Selector.optional(),
-    /** real_time, cpu_time, or a user counter such as items_per_second. */
-    field: z.string().min(1, 'must name a field such as real_time').default('real_time'),
-    unit: z.enum(['ns', 'us', 'ms', 's'], { error: 'must be one of ns, us, ms, s' }).default('ns'),
-    /** The aggregate used when the file has no per-repetition entries. */
-    statistic: z.string().min(1).default('mean'),
-  })
-  .strict();
+export const GoogleBenchmarkSourceSpec = z.strictObject({
+  kind: z.literal('google-benchmark'),
+  file: FileField,
+  metric: MetricNameField,
+  /** The benchmark's run_name (e.g. "BM_sort/1024") or its 0-based index; needed when there are several. */
+  benchmark: z.optional(Selector),
+  /** real_time, cpu_time, or a user counter such as items_per_second. */
+  field: z._default(z.string().check(z.minLength(1, 'must name a field such as real_time')), 'real_time'),
+  unit: z._default(z.enum(['ns', 'us', 'ms', 's'], { error: 'must be one of ns, us, ms, s' }), 'ns'),
+  /** The aggregate used when the file has no per-repetition entries. */
+  statistic: z._default(z.string().check(z.minLength(1)), 'mean'),
+});
 export type GoogleBenchmarkSourceSpec = z.infer<typeof GoogleBenchmarkSourceSpec>;
 
 type Entry = Record<string, unknown>;

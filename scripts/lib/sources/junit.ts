@@ -4,18 +4,16 @@
 // prefix. Totals come from the root's attributes when it has them, else from
 // the sum of the top-level <testsuite> elements, else from counting
 // <testcase> elements and their <failure>/<error>/<skipped> children.
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import { fail, FileField, PrefixField, reading, resultFileSource } from './common.ts';
 import { walkTags, type Tag } from './xml-tags.ts';
 import type { MetricSource } from './types.ts';
 
-export const JunitSourceSpec = z
-  .object({
-    kind: z.literal('junit'),
-    file: FileField,
-    prefix: PrefixField,
-  })
-  .strict();
+export const JunitSourceSpec = z.strictObject({
+  kind: z.literal('junit'),
+  file: FileField,
+  prefix: PrefixField,
+});
 export type JunitSourceSpec = z.infer<typeof JunitSourceSpec>;
 
 export interface JunitTotals {

@@ -4,7 +4,7 @@
 // so a careless pattern cannot backtrack for minutes over a huge line.
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import { clip, fail, MetricNameField, parseDecimal, Pick, reading } from './common.ts';
 import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 
@@ -23,27 +23,21 @@ function groupCount(pattern: string, flags: string): number | string {
   }
 }
 
-export const RegexSourceSpec = z
-  .object({
-    kind: z.literal('regex'),
-    metric: MetricNameField,
-    pattern: z.string({ error: 'must be a regular expression (string)' }).min(1, 'must not be empty'),
-    flags: z
-      .string()
-      .regex(/^(?!.*(.).*\1)[imsu]*$/, 'may only hold the flags i, m, s, u (each once)')
-      .default(''),
-    /** Which capture group holds the number (1-based). */
-    group: z.number().int().min(1, 'must be 1 or more').default(1),
-    pick: Pick.default('last'),
-    max_line_length: z.number().int().min(16).max(1_048_576).default(DEFAULT_MAX_LINE),
-  })
-  .strict()
-  .superRefine((s, ctx) => {
-    const n = groupCount(s.pattern, s.flags);
-    if (typeof n === 'string') ctx.addIssue({ code: 'custom', path: ['pattern'], message: `is not a valid regular expression: ${n}` });
-    else if (n === 0) ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'needs a capture group around the number, e.g. "val_loss: ([0-9.eE+-]+)"' });
-    else if (s.group > n) ctx.addIssue({ code: 'custom', path: ['group'], message: `is ${s.group} but the pattern has ${n} capture group(s)` });
-  });
+export const RegexSourceSpec = z.strictObject({
+  kind: z.literal('regex'),
+  metric: MetricNameField,
+  pattern: z.string({ error: 'must be a regular expression (string)' }).check(z.minLength(1, 'must not be empty')),
+  flags: z._default(z.string().check(z.regex(/^(?!.*(.).*\1)[imsu]*$/, 'may only hold the flags i, m, s, u (each once)')), ''),
+  /** Which capture group holds the number (1-based). */
+  group: z._default(z.int().check(z.minimum(1, 'must be 1 or more')), 1),
+  pick: z._default(Pick, 'last'),
+  max_line_length: z._default(z.int().check(z.minimum(16), z.maximum(1_048_576)), DEFAULT_MAX_LINE),
+}).check(z.superRefine((s, ctx) => {
+  const n = groupCount(s.pattern, s.flags);
+  if (typeof n === 'string') ctx.addIssue({ code: 'custom', path: ['pattern'], message: `is not a valid regular expression: ${n}` });
+  else if (n === 0) ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'needs a capture group around the number, e.g. "val_loss: ([0-9.eE+-]+)"' });
+  else if (s.group > n) ctx.addIssue({ code: 'custom', path: ['group'], message: `is ${s.group} but the pattern has ${n} capture group(s)` });
+}));
 export type RegexSourceSpec = z.infer<typeof RegexSourceSpec>;
 
 /** Call `onLine` for each line of the byte range [start, end) of a file, skipping over-long lines. */

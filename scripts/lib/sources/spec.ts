@@ -1,7 +1,7 @@
 // The config's `sources` entries, validated at the config boundary: one table
 // of every source's spec, each an object with a literal `kind`. A new source
 // adds its spec here and its factory in index.ts.
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import { CoverageSourceSpec } from './coverage.ts';
 import { GoogleBenchmarkSourceSpec } from './google-benchmark.ts';
 import { HyperfineSourceSpec } from './hyperfine.ts';
@@ -11,7 +11,7 @@ import { PytestBenchmarkSourceSpec } from './pytest-benchmark.ts';
 import { RegexSourceSpec } from './regex.ts';
 import { TensorboardSourceSpec } from './tensorboard.ts';
 
-export const MetricLinesSpec = z.object({ kind: z.literal('metric-lines') }).strict();
+export const MetricLinesSpec = z.strictObject({ kind: z.literal('metric-lines') });
 
 /** One entry of config `sources`. */
 export const SourceSpec = z.discriminatedUnion('kind', [

@@ -4,7 +4,7 @@
 // `events.out.tfevents.*` files modified since the sample started.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import { clip, fail, FileField, isFresh, MetricNameField, reading, resolveIn } from './common.ts';
 import { readEventFile, type ScalarEvent } from './tfevents.ts';
 import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
@@ -12,17 +12,15 @@ import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 const MAX_DEPTH = 4;
 const MAX_FILES = 1000;
 
-export const TensorboardSourceSpec = z
-  .object({
-    kind: z.literal('tensorboard'),
-    /** The log directory, relative to the repository. */
-    dir: FileField,
-    tag: z.string({ error: 'must be the scalar tag, e.g. "val/loss"' }).min(1, 'must be the scalar tag, e.g. "val/loss"'),
-    metric: MetricNameField,
-    /** `last` is the value at the highest step (the latest write on a tie). */
-    pick: z.enum(['last', 'min', 'max'], { error: 'must be one of last, min, max' }).default('last'),
-  })
-  .strict();
+export const TensorboardSourceSpec = z.strictObject({
+  kind: z.literal('tensorboard'),
+  /** The log directory, relative to the repository. */
+  dir: FileField,
+  tag: z.string({ error: 'must be the scalar tag, e.g. "val/loss"' }).check(z.minLength(1, 'must be the scalar tag, e.g. "val/loss"')),
+  metric: MetricNameField,
+  /** `last` is the value at the highest step (the latest write on a tie). */
+  pick: z._default(z.enum(['last', 'min', 'max'], { error: 'must be one of last, min, max' }), 'last'),
+});
 export type TensorboardSourceSpec = z.infer<typeof TensorboardSourceSpec>;
 
 /** Event files under dir modified since the sample started, oldest first. */

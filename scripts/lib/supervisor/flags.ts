@@ -1,6 +1,6 @@
 // `up` flags: its own before `--`, claude's after it (passed through as given,
 // except the ones the supervisor must own to drive and read the sessions).
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import { CommonFlags, parseFlags } from '../cli.ts';
 import { UsageError } from '../errors.ts';
 import { DEFAULT_POLICY, type Policy } from './policy.ts';
@@ -15,16 +15,16 @@ const OPTIONS = {
   grace: { type: 'string' },
 } as const;
 
-const seconds = z.coerce.number().min(0).max(7 * 86_400);
+const seconds = z.coerce.number().check(z.minimum(0), z.maximum(7 * 86_400));
 const Flags = z.object({
   ...CommonFlags,
-  experiment: z.string().optional(),
-  claude: z.string().min(1).optional(),
-  backoff: seconds.optional(),
-  'backoff-max': seconds.optional(),
-  'max-per-hour': z.coerce.number().int().min(1).max(3600).optional(),
-  'reset-margin': seconds.optional(),
-  grace: z.coerce.number().min(0).max(120).default(5),
+  experiment: z.optional(z.string()),
+  claude: z.optional(z.string().check(z.minLength(1))),
+  backoff: z.optional(seconds),
+  'backoff-max': z.optional(seconds),
+  'max-per-hour': z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(3600))),
+  'reset-margin': z.optional(seconds),
+  grace: z._default(z.coerce.number().check(z.minimum(0), z.maximum(120)), 5),
 });
 
 /** claude flags that `up` sets itself: passing them would break how it drives and reads the sessions. */

@@ -11,7 +11,7 @@
 //     `rate_limit_event` line whose rate_limit_info.resetsAt is epoch seconds.
 //   - its turn limit: subtype "error_max_turns", terminal_reason "max_turns".
 //   - a crash or a kill: no result line at all.
-import { z } from 'zod';
+import * as z from '../zod.ts';
 import { parseResetText } from './reset-time.ts';
 
 const InitLine = z.object({ type: z.literal('system'), subtype: z.literal('init'), session_id: z.string() });
@@ -21,25 +21,25 @@ const RetryLine = z.object({
   attempt: z.number(),
   max_retries: z.number(),
   retry_delay_ms: z.number(),
-  error_status: z.number().nullable().optional(),
-  error: z.string().optional(),
+  error_status: z.optional(z.nullable(z.number())),
+  error: z.optional(z.string()),
 });
 const RateLimitLine = z.object({
   type: z.literal('rate_limit_event'),
-  rate_limit_info: z.object({ status: z.string(), resetsAt: z.number().optional(), rateLimitType: z.string().optional() }),
+  rate_limit_info: z.object({ status: z.string(), resetsAt: z.optional(z.number()), rateLimitType: z.optional(z.string()) }),
 });
 const ResultLine = z.object({
   type: z.literal('result'),
   subtype: z.string(),
-  session_id: z.string().optional(),
-  is_error: z.boolean().optional(),
-  terminal_reason: z.string().optional(),
-  api_error_status: z.number().nullable().optional(),
-  api_error: z.string().optional(),
-  api_error_type: z.string().optional(),
-  result: z.string().optional(),
-  errors: z.array(z.string()).optional(),
-  num_turns: z.number().optional(),
+  session_id: z.optional(z.string()),
+  is_error: z.optional(z.boolean()),
+  terminal_reason: z.optional(z.string()),
+  api_error_status: z.optional(z.nullable(z.number())),
+  api_error: z.optional(z.string()),
+  api_error_type: z.optional(z.string()),
+  result: z.optional(z.string()),
+  errors: z.optional(z.array(z.string())),
+  num_turns: z.optional(z.number()),
 });
 export type ResultLine = z.infer<typeof ResultLine>;
 
