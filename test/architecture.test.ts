@@ -83,6 +83,18 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('keeps classic zod out of every bundle (the engine imports zod/mini through scripts/lib/zod.ts)', () => {
+    // Classic zod cannot be tree-shaken: one value import puts ~450 KB into a bundle (bench/engine.ts).
+    const classic: string[] = [];
+    for (const f of graph.keys()) {
+      for (const m of fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(SPEC)) {
+        const spec = m[1] ?? m[2] ?? m[3];
+        if ((spec === 'zod' || spec?.startsWith('zod/v4/classic')) && !/^\s*(?:import|export)\s+type\b/.test(m[0])) classic.push(f);
+      }
+    }
+    expect(classic).toEqual([]);
+  });
+
   it('keeps the hooks bundle lean (no classic zod, no yaml in its import graph)', () => {
     const seen = new Set<string>();
     const heavy: string[] = [];
