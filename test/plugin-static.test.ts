@@ -6,13 +6,25 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import matter from 'gray-matter';
+import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, ensureClaude, REPO_ROOT } from './e2e/claude-cli.ts';
 
 const root = REPO_ROOT;
 const read = (p: string) => fs.readFileSync(path.join(root, p), 'utf8');
 const NAME = /^[a-z0-9-]{1,64}$/;
+
+/**
+ * A Markdown file's YAML frontmatter (between the opening `---` line and the next) and the
+ * body after it; no frontmatter gives empty data. The yaml package the engine already uses
+ * does the parsing, so no second YAML parser (gray-matter brought js-yaml) is installed.
+ */
+function matter(text: string): { data: Record<string, any>; content: string } {
+  const m = /^---\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)([\s\S]*)$/.exec(text);
+  if (!m) return { data: {}, content: text };
+  const data: unknown = parseYaml(m[1] ?? '');
+  return { data: data && typeof data === 'object' ? (data as Record<string, unknown>) : {}, content: m[2] ?? '' };
+}
 
 /** The engine's entry points the content may name (dist/<name>.mjs), plus the hooks bundle. */
 const ENGINE = ['init-experiment', 'run-experiment', 'log-experiment', 'status', 'control', 'report', 'chain', 'finalize', 'dashboard', 'diagnose', 'candidate'];
