@@ -1,10 +1,12 @@
 // Reading and writing config.yaml. Every read validates with the zod Config
 // schema and reports the first problem on one line.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import YAML from 'yaml';
+import path from 'node:path';
 import { Config, type ConfigInput } from './schema.ts';
 import { UsageError, zodOneLine } from './errors.ts';
-import { writeFileAtomic } from './fsx.ts';
+import { writeFileAtomic, writeJsonCache } from './fsx.ts';
+import { yaml } from './yaml.ts';
 
 export function parseConfig(input: unknown, where: string): Config {
   const r = Config.safeParse(input);
@@ -14,15 +16,21 @@ export function parseConfig(input: unknown, where: string): Config {
 
 /** Parse a YAML file into a plain object (not yet validated). */
 export function readYamlObject(file: string): Record<string, unknown> {
-  let text: string;
+  return yamlObject(file, readText(file));
+}
+
+function readText(file: string): string {
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch {
     throw new UsageError(`${file}: cannot read`);
   }
+}
+
+function yamlObject(file: string, text: string): Record<string, unknown> {
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    doc = yaml().parse(text);
   } catch (e) {
     throw new UsageError(`${file}: not valid YAML (${((e as Error).message.split('\n')[0] ?? '').trim()})`);
   }
@@ -31,8 +39,41 @@ export function readYamlObject(file: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
+/**
+ * config.yaml's parsed fields, kept beside it (config.parsed.json) under the
+ * sha256 of the text they came from: every engine call reads the config, and
+ * this spares run and log the YAML parser. Any edit changes the hash, and the
+ * copy is validated like the YAML; the engine seals it with its other state
+ * while the code under test runs (tamper.ts). Written only once the fields are
+ * a valid Config (plain JSON values), never fsynced (rebuilt from the YAML).
+ */
+export function parsedConfigFile(configFile: string): string {
+  return path.join(path.dirname(configFile), 'config.parsed.json');
+}
+
+function cachedFields(file: string, sha256: string): Record<string, unknown> | null {
+  try {
+    const c = JSON.parse(fs.readFileSync(parsedConfigFile(file), 'utf8')) as { sha256?: unknown; fields?: unknown };
+    return c.sha256 === sha256 && c.fields && typeof c.fields === 'object' && !Array.isArray(c.fields) ? (c.fields as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function loadConfig(file: string): Config {
-  return parseConfig(readYamlObject(file), 'config.yaml');
+  const text = readText(file);
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  const cached = cachedFields(file, sha256);
+  const fields = cached ?? yamlObject(file, text);
+  const config = parseConfig(fields, 'config.yaml');
+  if (!cached) {
+    try {
+      writeJsonCache(parsedConfigFile(file), { sha256, fields });
+    } catch {
+      // a read-only tree: the next call parses the YAML again
+    }
+  }
+  return config;
 }
 
 const HEADER = `# autoloop experiment config. Fields marked (judged) decide what the metric
@@ -41,7 +82,7 @@ const HEADER = `# autoloop experiment config. Fields marked (judged) decide what
 `;
 
 export function saveConfig(file: string, config: Config | ConfigInput): void {
-  writeFileAtomic(file, HEADER + YAML.stringify(config, { lineWidth: 0 }));
+  writeFileAtomic(file, HEADER + yaml().stringify(config, { lineWidth: 0 }));
 }
 
 /**

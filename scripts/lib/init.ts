@@ -1,6 +1,6 @@
 // Opening a segment: the shared core of init-experiment and chain.
 import fs from 'node:fs';
-import YAML from 'yaml';
+import { yaml } from './yaml.ts';
 import type { Config } from './schema.ts';
 import { saveConfig } from './config.ts';
 import { experimentPaths, rel, runId } from './paths.ts';
@@ -141,6 +141,6 @@ function freshExperiment(root: string, paths: ReturnType<typeof experimentPaths>
 /** notes.md opens with a YAML header naming its experiment (for people and grep; the engine never reads it back). */
 function withFrontmatter(body: string, data: Record<string, string>): string {
   // YAML 1.1 quotes what an older reader would take for a boolean or a date.
-  const head = YAML.stringify(data, { schema: 'yaml-1.1' });
+  const head = yaml().stringify(data, { schema: 'yaml-1.1' });
   return `---\n${head}---\n${body.endsWith('\n') ? body : body + '\n'}`;
 }

@@ -1,7 +1,7 @@
 // The judge cannot change while it judges. Around every command the code
 // under test runs (a benchmark sample, the checks), the engine seals what
-// decides the verdict and what it has already recorded: the judged config,
-// the ledger, the state cache, the workspace record, the segment's
+// decides the verdict and what it has already recorded: the judged config
+// (and its parsed copy), the ledger, the state cache, the workspace record, the segment's
 // environment, the judges' manifest, active.json, and the engine's own files.
 // Anything that differs afterwards was written by the code under test (the
 // engine holds the repository lock and writes nothing while it waits): the
@@ -13,6 +13,7 @@ import { repoPaths, type ExperimentPaths } from './paths.ts';
 import { workspaceFile } from './workspace-base.ts';
 import { envFile } from './bench-env.ts';
 import { writeFileAtomic } from './fsx.ts';
+import { parsedConfigFile } from './config.ts';
 
 /** A file's bytes (null = absent) for the engine's state; a stat signature for program files. */
 export interface Seal {
@@ -25,6 +26,7 @@ export function statefulFiles(exp: ExperimentPaths, root: string): string[] {
   return [
     exp.ledger,
     exp.config,
+    parsedConfigFile(exp.config),
     exp.state,
     workspaceFile(exp),
     envFile(exp),

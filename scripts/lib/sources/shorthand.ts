@@ -1,7 +1,7 @@
 // `--source` values: a short form per kind, or a whole spec as a YAML/JSON
 // mapping (`{kind: regex, metric: m, pattern: '…', pick: min}`) for the
 // options the short forms leave out. Validated by the config's own schema.
-import YAML from 'yaml';
+import { yaml } from '../yaml.ts';
 import { UsageError, zodOneLine } from '../errors.ts';
 import { SourceSpec } from './spec.ts';
 
@@ -75,7 +75,7 @@ export function parseSourceFlag(value: string): SourceSpec {
   let raw: unknown;
   if (text.startsWith('{')) {
     try {
-      raw = YAML.parse(text);
+      raw = yaml().parse(text);
     } catch (e) {
       throw new UsageError(`${where}: not a valid YAML/JSON mapping (${((e as Error).message.split('\n')[0] ?? '').trim()})`);
     }
