@@ -224,6 +224,8 @@ export class GitWorkspace implements Workspace {
    */
   private snap: Snapshot | null = null;
   private observed = false;
+  /** observe()'s read is still the latest look at the tree: the next settle may answer from it (once). */
+  private pinned = false;
 
   private async snapshot(fresh = false): Promise<Snapshot> {
     if (!this.snap || fresh) {
@@ -275,12 +277,14 @@ export class GitWorkspace implements Workspace {
   /** A mutation begins: no read survives it. */
   private mutating(): void {
     this.observed = false;
+    this.pinned = false;
     this.snap = null;
   }
 
   async observe(): Promise<void> {
     await this.snapshot(true);
     this.observed = true;
+    this.pinned = true;
   }
 
   private async status(fresh = false): Promise<Status> {
@@ -511,8 +515,13 @@ export class GitWorkspace implements Workspace {
 
   async settleOutOfScope(): Promise<OutsideChange[]> {
     // The tree may have changed since the last read: look again (once), and
-    // answer this and the in-scope question that follows from that look.
-    await this.snapshot(true);
+    // answer this and the in-scope question that follows from that look. A read
+    // observe() just made, with nothing run or written since (run-experiment:
+    // observe, then settle before the first sample), is that look: one git
+    // process fewer per run. Any later settle (after the benchmark, the checks)
+    // reads the tree again.
+    if (!this.pinned) await this.snapshot(true);
+    this.pinned = false;
     this.observed = true;
     const changed = await this.outOfScope();
     if (!changed.length) return [];

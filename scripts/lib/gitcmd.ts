@@ -47,6 +47,7 @@ export function filterConfig(cwd: string): string[] {
   let drivers = filterCache.get(cwd);
   if (!drivers) {
     drivers = [];
+    countIo('git');
     try {
       const out = execFileSync('git', [...CONFIG, 'config', '--name-only', '-z', '--get-regexp', '^filter\\.'], {
         cwd,
@@ -93,6 +94,7 @@ export function gitTry(cwd: string, args: readonly string[], extra: Record<strin
 
 /** Run git with `input` on its stdin; never throws for a non-zero exit. */
 export function gitWithInput(cwd: string, args: readonly string[], input: string, extra: Record<string, string> = {}): Promise<GitResult> {
+  countIo('git');
   return new Promise((resolve) => {
     const child = execFile('git', gitArgs(args, cwd), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
