@@ -10,6 +10,8 @@
 //    (no target: it reads every line) status with every cache lost
 //  - hook cost: without .autoloop/ (no node at all) and with it (target ≤ 2x node -e 0)
 // AUTOLOOP_BENCH_DIST=<dir> measures other bundles (e.g. an older build) the same way.
+// AUTOLOOP_BENCH_BEFORE=<dir> also measures a second build (e.g. a copy of dist/ before a
+// change) in the same run, interleaved, and prints its start-up and iteration figures alongside.
 // AUTOLOOP_BENCH_RUNS=<n> replaces 100,000 (a quicker look).
 // AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration, history, bytes, hooks.
 import { spawnSync } from 'node:child_process';
@@ -23,9 +25,12 @@ import { Config, type LedgerLine } from '../scripts/lib/schema.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = process.env.AUTOLOOP_BENCH_DIST ? path.resolve(process.env.AUTOLOOP_BENCH_DIST) : path.join(ROOT, 'dist');
 const BIG = Number(process.env.AUTOLOOP_BENCH_RUNS ?? 100_000);
-if (!fs.existsSync(path.join(DIST, 'status.mjs'))) {
-  console.error('bench/engine: dist/ is missing: run npm run build first');
-  process.exit(2);
+const BEFORE = process.env.AUTOLOOP_BENCH_BEFORE ? path.resolve(process.env.AUTOLOOP_BENCH_BEFORE) : null;
+for (const d of BEFORE ? [DIST, BEFORE] : [DIST]) {
+  if (!fs.existsSync(path.join(d, 'status.mjs'))) {
+    console.error(`bench/engine: ${d} holds no bundles: run npm run build first`);
+    process.exit(2);
+  }
 }
 
 function timeMs(cmd: string, args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): number {
@@ -50,15 +55,29 @@ const N = 15;
 const bare = median(N, () => timeMs(process.execPath, ['-e', '0']));
 console.log(`baseline.node_e0_ms ${bare.toFixed(1)}`);
 
-// 1. start-up overhead of every entry point
-if (section('startup')) for (const f of fs.readdirSync(DIST).filter((x) => x.endsWith('.mjs') && x !== 'hooks.mjs').sort()) {
-  const ms = median(N, () => timeMs(process.execPath, [path.join(DIST, f), '--help']));
-  const kb = fs.statSync(path.join(DIST, f)).size / 1024;
-  console.log(`startup.${f.replace('.mjs', '')} ${r2(ms / bare)}x node -e 0 (${ms.toFixed(1)} ms; ${kb.toFixed(0)} KB; target <= 3x)`);
+/** Medians of n timings of each function, taken in turns so that passing load weighs on all alike. */
+function medians(n: number, fs_: (() => number)[]): number[] {
+  fs_.forEach((f) => f());
+  const xs = fs_.map(() => [] as number[]);
+  for (let i = 0; i < n; i++) fs_.forEach((f, k) => xs[k]!.push(f()));
+  return xs.map((v) => v.sort((a, b) => a - b)[Math.floor(n / 2)] ?? NaN);
 }
 
-// A repository with an experiment whose ledger holds `runs` results.
-function repoWithRuns(runs: number): string {
+// 1. start-up overhead of every entry point (and of the same entry point in BEFORE)
+if (section('startup')) for (const f of fs.readdirSync(DIST).filter((x) => x.endsWith('.mjs') && x !== 'hooks.mjs').sort()) {
+  const dists = BEFORE && fs.existsSync(path.join(BEFORE, f)) ? [DIST, BEFORE] : [DIST];
+  // A bare start in every turn too: the load of a shared machine moves within a run.
+  const [base, ms, old] = medians(N, [() => timeMs(process.execPath, ['-e', '0']), ...dists.map((d) => () => timeMs(process.execPath, [path.join(d, f), '--help']))]);
+  const kb = (d: string) => (fs.statSync(path.join(d, f)).size / 1024).toFixed(0);
+  const was = old === undefined ? '' : ` [before: ${r2(old / base!)}x, ${old.toFixed(1)} ms, ${kb(BEFORE!)} KB]`;
+  console.log(`startup.${f.replace('.mjs', '')} ${r2(ms! / base!)}x node -e 0 (${ms!.toFixed(1)} ms vs ${base!.toFixed(1)} ms; ${kb(DIST)} KB; target <= 3x)${was}`);
+}
+
+
+const GIT_ENV = { GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' };
+
+// A repository with an experiment whose ledger holds `runs` results (0: just its baseline).
+function repoWithRuns(runs: number, dist = DIST): string {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `autoloop-bench-${runs}-`)));
   const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' } });
   fs.mkdirSync(path.join(dir, 'src'));
@@ -67,7 +86,7 @@ function repoWithRuns(runs: number): string {
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('commit', '-qm', 'init');
-  const init = spawnSync(process.execPath, [path.join(DIST, 'init-experiment.mjs'), '--name', 'b', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', 'none', '--plateau', 'none', '--cwd', dir]);
+  const init = spawnSync(process.execPath, [path.join(dist, 'init-experiment.mjs'), '--name', 'b', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', 'none', '--plateau', 'none', '--cwd', dir]);
   if (init.status !== 0) throw new Error(String(init.stderr));
   const exp = path.join(dir, '.autoloop', 'experiments', 'b');
   const cfg = Config.parse({ name: 'b', metric: 'score', direction: 'lower', command: 'sh bench.sh', scope: ['src/**'], max_runs: null, plateau: null });
@@ -87,6 +106,14 @@ function repoWithRuns(runs: number): string {
     lines.push(JSON.stringify(line));
     lines.push(JSON.stringify({ type: 'event', ts: line.ts, segment: 1, event: keep ? 'committed' : 'reverted', run_id: line.run_id, data: keep ? { commit: head } : {} }));
   }
+  if (runs === 0) {
+    // The engine measures the committed code first (the baseline), before any change.
+    for (const [f, ...a] of [['run-experiment'], ['log-experiment', '--description', 'baseline']]) {
+      const r = spawnSync(process.execPath, [path.join(dist, `${f}.mjs`), ...a, '--cwd', dir], { env: { ...process.env, ...GIT_ENV } });
+      if (r.status !== 0) throw new Error(String(r.stderr));
+    }
+    return dir;
+  }
   fs.appendFileSync(path.join(exp, 'ledger.jsonl'), lines.join('\n') + '\n');
   fs.rmSync(path.join(exp, 'state.json'), { force: true });
   return dir;
@@ -94,16 +121,15 @@ function repoWithRuns(runs: number): string {
 
 
 // One iteration: write the value under test, run, log. Returns the wall time and the counts it made.
-const GIT_ENV = { GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' };
-function iteration(dir: string, value: number, json = false): { ms: number; git: number | null; fsync: number | null; bytes: number } {
+function iteration(dir: string, value: number, json = false, dist = DIST): { ms: number; git: number | null; fsync: number | null; bytes: number } {
   fs.writeFileSync(path.join(dir, 'src', 'v.txt'), String(value));
   const counts = path.join(dir, '.counts');
   fs.rmSync(counts, { force: true });
   const env = { ...process.env, ...GIT_ENV, AUTOLOOP_COUNT_IO: counts };
   const extra = json ? ['--json'] : [];
   const t = process.hrtime.bigint();
-  const a = spawnSync(process.execPath, [path.join(DIST, 'run-experiment.mjs'), '--cwd', dir, ...extra], { env, encoding: 'utf8' });
-  const b = spawnSync(process.execPath, [path.join(DIST, 'log-experiment.mjs'), '--description', `value ${value}`, '--cwd', dir, ...extra], { env, encoding: 'utf8' });
+  const a = spawnSync(process.execPath, [path.join(dist, 'run-experiment.mjs'), '--cwd', dir, ...extra], { env, encoding: 'utf8' });
+  const b = spawnSync(process.execPath, [path.join(dist, 'log-experiment.mjs'), '--description', `value ${value}`, '--cwd', dir, ...extra], { env, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   if (a.status !== 0 || b.status !== 0) throw new Error(`iteration failed: ${a.stderr}${b.stderr}`);
   const tally = { git: 0, fsync: 0 } as Record<string, number>;
@@ -124,35 +150,43 @@ function iteration(dir: string, value: number, json = false): { ms: number; git:
 }
 
 /** Keep and discard iterations, alternately, each against a fresh bare node start; medians. */
-function iterations(dir: string, n: number): { keep: number; discard: number; bare: number; keepIo: string; discardIo: string } {
-  let v = -1000;
-  iteration(dir, v--); // warm-up (file cache)
-  const keep: number[] = [];
-  const discard: number[] = [];
-  const bares: number[] = [];
-  let keepIo = '';
-  let discardIo = '';
-  const io = (r: { git: number | null; fsync: number | null }) => (r.git === null ? 'not counted' : `${r.git} git processes, ${r.fsync} fsyncs`);
-  for (let i = 0; i < n; i++) {
-    bares.push(timeMs(process.execPath, ['-e', '0']));
-    const k = iteration(dir, v--);
-    keep.push(k.ms);
-    keepIo = io(k);
-    const d = iteration(dir, 1e9);
-    discard.push(d.ms);
-    discardIo = io(d);
-  }
-  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
-  return { keep: med(keep), discard: med(discard), bare: med(bares), keepIo, discardIo };
+type Iterations = { keep: number; discard: number; bare: number; keepIo: string; discardIo: string };
+function iterations(dir: string, n: number, dist = DIST): Iterations {
+  return iterationsOf([{ dir, dist }], n)[0]!;
 }
 
-// 2. one iteration vs bare node
+/** As iterations, for several (repository, bundles) pairs measured in turns. */
+function iterationsOf(setups: { dir: string; dist: string }[], n: number): Iterations[] {
+  const runs = setups.map(() => ({ keep: [] as number[], discard: [] as number[], keepIo: '', discardIo: '' }));
+  const bares: number[] = [];
+  let v = -1000;
+  const io = (r: { git: number | null; fsync: number | null }) => (r.git === null ? 'not counted' : `${r.git} git processes, ${r.fsync} fsyncs`);
+  setups.forEach((s) => iteration(s.dir, v--, false, s.dist)); // warm-up (file cache)
+  for (let i = 0; i < n; i++) {
+    bares.push(timeMs(process.execPath, ['-e', '0']));
+    setups.forEach((s, k) => {
+      const r = runs[k]!;
+      const kept = iteration(s.dir, v, false, s.dist);
+      r.keep.push(kept.ms);
+      r.keepIo = io(kept);
+      const d = iteration(s.dir, 1e9, false, s.dist);
+      r.discard.push(d.ms);
+      r.discardIo = io(d);
+    });
+    v--;
+  }
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
+  return runs.map((r) => ({ keep: med(r.keep), discard: med(r.discard), bare: med(bares), keepIo: r.keepIo, discardIo: r.discardIo }));
+}
+
+// 2. one iteration vs bare node (and the same iteration with BEFORE's bundles, in turns)
 if (section('iteration')) {
-  const dir = repoWithRuns(0);
-  const r = iterations(dir, 9);
-  console.log(`iteration.keep ${r2(r.keep / r.bare)}x node -e 0 (${r.keep.toFixed(0)} ms vs ${r.bare.toFixed(0)} ms; ${r.keepIo}; target <= 3x)`);
-  console.log(`iteration.discard ${r2(r.discard / r.bare)}x node -e 0 (${r.discard.toFixed(0)} ms; ${r.discardIo}; target <= 3x)`);
-  fs.rmSync(dir, { recursive: true, force: true });
+  const setups = [{ dir: repoWithRuns(0), dist: DIST }, ...(BEFORE ? [{ dir: repoWithRuns(0, BEFORE), dist: BEFORE }] : [])];
+  const [r, old] = iterationsOf(setups, 9);
+  const was = (k: 'keep' | 'discard') => (old ? ` [before: ${r2(old[k] / old.bare)}x, ${old[k].toFixed(0)} ms; ${old[`${k}Io`]}]` : '');
+  console.log(`iteration.keep ${r2(r!.keep / r!.bare)}x node -e 0 (${r!.keep.toFixed(0)} ms vs ${r!.bare.toFixed(0)} ms; ${r!.keepIo}; target <= 3x)${was('keep')}`);
+  console.log(`iteration.discard ${r2(r!.discard / r!.bare)}x node -e 0 (${r!.discard.toFixed(0)} ms; ${r!.discardIo}; target <= 3x)${was('discard')}`);
+  for (const s of setups) fs.rmSync(s.dir, { recursive: true, force: true });
 }
 
 // Peak memory of a call: a preload writes the process's maxRSS (KB) to a file as it exits.
