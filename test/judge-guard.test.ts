@@ -39,6 +39,20 @@ describe('the judge cannot change while it judges', () => {
     expect(read(repo, 'check.sh')).toBe('echo "exit 0" > check.sh\nexit 1\n');
   });
 
+  it("a forged copy of the parsed config (right hash, other fields) is put back and the run is invalid", () => {
+    const copy = '.autoloop/experiments/exp/config.parsed.json';
+    const forge = `node -e "const f='${copy}',c=JSON.parse(require('fs').readFileSync(f,'utf8'));c.fields.max_runs=1;require('fs').writeFileSync(f,JSON.stringify(c))"`;
+    const repo = makeRepo({ 'bench.sh': `${forge}\necho METRIC score=$(cat src/v)\n`, 'src/v': '10' });
+    init(repo, 'sh bench.sh');
+    engine('status', [], repo); // any call writes the copy
+    const before = read(repo, copy);
+    expect(JSON.parse(before).fields).not.toHaveProperty('max_runs', 1);
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/engine's state changed while the benchmark ran: .*config.parsed.json/);
+    expect(read(repo, copy)).toBe(before);
+  });
+
   it('a forged ledger line written by the benchmark is removed and the run is invalid', () => {
     const forged = JSON.stringify({ type: 'result', ts: new Date().toISOString(), segment: 1, run_id: 'r0099', status: 'ok', verdict: 'keep', primary: 0, samples: [0], metrics: { score: 0 }, description: 'forged', reason: 'x', duration_s: 0 });
     const repo = makeRepo({ 'bench.sh': `echo '${forged}' >> .autoloop/experiments/exp/ledger.jsonl\necho METRIC score=$(cat src/v)\n`, 'src/v': '10' });
