@@ -7,6 +7,12 @@
 // engine holds the repository lock and writes nothing while it waits): the
 // run is invalid, and the engine's files are put back from the sealed bytes.
 // The engine's own program files can only be detected, not restored.
+// The ledger grows without bound (56 MB at 100,000 runs), so it is sealed by
+// its stat signature and its last bytes rather than read whole twice a
+// command: any write changes its ctime, which user space cannot set back; an
+// append (the forgery that matters: a result line) is cut off again; a
+// rewrite of the whole file is put back when the file is within the tail
+// kept, else reported as not restorable (the run is invalid either way).
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoPaths, type ExperimentPaths } from './paths.ts';
@@ -15,11 +21,22 @@ import { envFile } from './bench-env.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { parsedConfigFile } from './config.ts';
 
+/** An append-only file: its stat signature, size and last bytes. */
+interface TailSeal {
+  sig: string;
+  size: number;
+  tail: Buffer;
+}
+
 /** A file's bytes (null = absent) for the engine's state; a stat signature for program files. */
 export interface Seal {
   data: Map<string, Buffer | null>;
+  tails: Map<string, TailSeal>;
   stats: Map<string, string>;
 }
+
+/** How much of an append-only file's end a seal keeps (a whole ledger of about 1,800 runs). */
+export const SEAL_TAIL_BYTES = 1 << 20;
 
 export function statefulFiles(exp: ExperimentPaths, root: string): string[] {
   const repo = repoPaths(root);
@@ -74,13 +91,66 @@ function statSig(file: string): string {
   }
 }
 
-/** Seal `files` by their bytes (default: all of the engine's state) and `extra` by their stat. */
+/** The last `n` bytes of a file of `size` bytes. */
+function readTail(file: string, size: number, n: number): Buffer {
+  const len = Math.min(size, n);
+  const buf = Buffer.alloc(len);
+  const fd = fs.openSync(file, 'r');
+  try {
+    let got = 0;
+    while (got < len) {
+      const k = fs.readSync(fd, buf, got, len - got, size - len + got);
+      if (k === 0) break;
+      got += k;
+    }
+    return got === len ? buf : buf.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function sealTail(file: string): TailSeal | null {
+  const sig = statSig(file);
+  if (sig === 'absent') return null;
+  const size = fs.statSync(file).size;
+  return { sig, size, tail: readTail(file, size, SEAL_TAIL_BYTES) };
+}
+
+/** Seal `files` by their bytes (default: all of the engine's state; the ledger by its tail) and `extra` by their stat. */
 export function seal(exp: ExperimentPaths, root: string, extra: readonly string[] = [], files: readonly string[] = statefulFiles(exp, root)): Seal {
   const data = new Map<string, Buffer | null>();
-  for (const f of files) data.set(f, read(f));
+  const tails = new Map<string, TailSeal>();
+  for (const f of files) {
+    const t = f === exp.ledger ? sealTail(f) : null;
+    if (t) tails.set(f, t);
+    else data.set(f, read(f));
+  }
   const stats = new Map<string, string>();
   for (const f of [...engineFiles(), ...extra]) stats.set(f, statSig(f));
-  return { data, stats };
+  return { data, tails, stats };
+}
+
+/**
+ * Put an append-only file back as sealed: cut what was appended, or rewrite
+ * it whole when the seal holds all of it. False when that cannot be done.
+ */
+function restoreTail(file: string, t: TailSeal): boolean {
+  const whole = t.tail.length === t.size;
+  let size = -1;
+  try {
+    size = fs.statSync(file).size;
+  } catch {
+    /* removed */
+  }
+  // Grown with the sealed tail in place: an append, cut off. (Bytes before the
+  // tail are not compared: reading them is what the tail seal saves.)
+  if (size > t.size && readTail(file, t.size, t.tail.length).equals(t.tail)) {
+    fs.truncateSync(file, t.size);
+    return true;
+  }
+  if (!whole) return false;
+  writeFileAtomic(file, t.tail);
+  return true;
 }
 
 /** Names (relative to root) of sealed files that changed; the engine's state files are put back. */
@@ -92,6 +162,13 @@ export function breakSeal(s: Seal, root: string): string[] {
     changed.push(path.relative(root, file));
     if (before === null) fs.rmSync(file, { force: true, recursive: true });
     else writeFileAtomic(file, before);
+  }
+  for (const [file, t] of s.tails) {
+    if (statSig(file) === t.sig) continue;
+    // Touched but whole and the same (the seal holds every byte): nothing to report.
+    if (t.tail.length === t.size && read(file)?.equals(t.tail)) continue;
+    const rel = path.relative(root, file);
+    changed.push(restoreTail(file, t) ? rel : `${rel} (rewritten before its last ${SEAL_TAIL_BYTES >> 20} MB: not put back)`);
   }
   for (const [file, before] of s.stats) if (statSig(file) !== before) changed.push(path.relative(root, file) || file);
   return changed.sort();
