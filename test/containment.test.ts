@@ -5,22 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { alive, engine, engineAsync, makeRepo } from './helpers/engine.ts';
+import { alive, engine, engineAsync, makeRepo, waitFor } from './helpers/engine.ts';
 import { procStart } from '../scripts/lib/procs.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
-
-function waitFor(pred: () => boolean, ms = 30_000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (pred()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error('timed out waiting'));
-      setTimeout(tick, 25);
-    };
-    tick();
-  });
-}
 
 // A daemon: setsid (a session and group of its own), ignores SIGTERM, records its host pid.
 const DAEMON = `const fs = require('node:fs');

@@ -14,23 +14,11 @@ import {
   ledger,
   setValue,
   valueRepo,
+  waitFor,
 } from './helpers/engine.ts';
 
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
-
-// Polls until pred holds; the deadline only ends a hung test, it is not a speed check.
-function waitFor(pred: () => boolean, ms = 240_000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (pred()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error('timed out waiting'));
-      setTimeout(tick, 25);
-    };
-    tick();
-  });
-}
 
 describe('a new experiment', () => {
   it('starts unowned: a hook session file left by an earlier loop is dropped', () => {

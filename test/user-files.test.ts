@@ -7,20 +7,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { engine, engineAsync, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo, ROOT } from './helpers/engine.ts';
+import { engine, engineAsync, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo, ROOT, waitFor } from './helpers/engine.ts';
 import { appendLineDurable, writeFileAtomic } from '../scripts/lib/fsx.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const expDir = (repo: string, slug = 'exp') => path.join(repo, '.autoloop', 'experiments', slug);
 const leftovers = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith('.tmp') || n.endsWith('.next') || n.endsWith('.next.json'));
-
-function waitFor(pred: () => boolean, ms = 30_000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => (pred() ? resolve() : Date.now() - start > ms ? reject(new Error('timed out waiting')) : setTimeout(tick, 25));
-    tick();
-  });
-}
 
 describe("nothing of the user's is lost", () => {
   it('a file the user creates in scope during the loop is moved to rescued/ when a revert removes it', () => {

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, ensureClaude, REPO_ROOT } from './claude-cli.ts';
 import { startMockApi, text } from './mock-api.ts';
-import { serveGit, type GitHttpServer } from './git-http-server.ts';
+import { type GitHttpServer } from './git-http-server.ts';
+import { serveSnapshot } from './marketplace.ts';
 
 // The installed plugin's node_modules (none today). Size is deterministic; the
 // install's time is only printed here (bench/install.ts measures it).
@@ -26,20 +27,6 @@ let project = '';
 let server: GitHttpServer | undefined;
 let repoUrl = '';
 let installSeconds = NaN;
-
-/**
- * The files that would be committed: tracked files plus untracked files that
- * .gitignore does not exclude (so the test covers uncommitted work too). Only
- * read-only git commands touch the real repository.
- */
-function pluginFiles(): string[] {
-  const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return [...new Set(out.split('\0').filter(Boolean))];
-}
 
 function git(cwd: string, args: string[]): void {
   execFileSync('git', ['-c', 'user.name=autoloop test', '-c', 'user.email=test@example.invalid', '-c', 'commit.gpgsign=false', ...args], {
@@ -115,31 +102,8 @@ beforeAll(async () => {
   fs.mkdirSync(home);
   fs.mkdirSync(project);
 
-  // A fresh repository holding a snapshot of the plugin's working tree.
-  const src = path.join(work, 'src');
-  for (const rel of pluginFiles()) {
-    const from = path.join(REPO_ROOT, rel);
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(from);
-    } catch {
-      continue; // deleted in the working tree but still in the index
-    }
-    if (!st.isFile() && !st.isSymbolicLink()) continue;
-    const to = path.join(src, rel);
-    fs.mkdirSync(path.dirname(to), { recursive: true });
-    if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), to);
-    else fs.copyFileSync(from, to);
-  }
-  git(src, ['init', '-q', '-b', 'main']);
-  git(src, ['add', '-A']);
-  git(src, ['commit', '-q', '-m', 'snapshot of the plugin under test']);
-
-  const served = path.join(work, 'served');
-  fs.mkdirSync(served);
-  git(work, ['clone', '-q', '--bare', src, path.join(served, 'autoloop.git')]);
-  server = await serveGit(served);
-  repoUrl = `${server.url}/autoloop.git`;
+  // A fresh repository holding a snapshot of the plugin's working tree, served over HTTP.
+  ({ server, url: repoUrl } = await serveSnapshot(work));
 }, 900_000);
 
 afterAll(async () => {

@@ -134,3 +134,16 @@ export function ledger(repo: string, slug = 'exp'): Array<Record<string, unknown
 }
 
 export { pidAlive as alive } from '../../scripts/lib/procs.ts';
+
+/** Polls until pred holds; the deadline only ends a hung test (a loaded machine is slow), it is not a speed check. */
+export function waitFor(pred: () => boolean, ms = 240_000): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (pred()) return resolve();
+      if (Date.now() - start > ms) return reject(new Error('timed out waiting'));
+      setTimeout(tick, 25);
+    };
+    tick();
+  });
+}
