@@ -11,6 +11,7 @@ import { nextAction } from './lib/next-action.ts';
 import { bestGuardrailChecks } from './lib/judge-run.ts';
 import { guardrailStatusLine } from './lib/guardrails.ts';
 import { containment, describeContainment } from './lib/runners/containment.ts';
+import { readOnlyWorks } from './lib/runners/readonly.ts';
 import { confidenceOf, gainPct, loopState } from './lib/reduce.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from './lib/summary.ts';
 import { relaunchText } from './lib/supervisor/view.ts';
@@ -43,7 +44,8 @@ main('status', async (argv) => {
   const conf = confidenceOf(s);
   const par = parallelStatus(exp);
   // The local runner's containment on this machine (probed; another runner contains its own work).
-  const held = (exp.config.runner ?? 'local') === 'local' ? containment() : null;
+  const local = (exp.config.runner ?? 'local') === 'local' ? containment() : null;
+  const held = local === 'pidns' && readOnlyWorks() ? 'readonly' : local;
   if (f.json) {
     return emit(true, {
       experiment: exp.paths.slug,

@@ -4,3 +4,10 @@
 export function crashPoint(name: string): void {
   if (process.env.AUTOLOOP_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
 }
+
+// Fault points for the fallback tests: AUTOLOOP_FAULT_AT=<name> makes a real
+// step fail there (e.g. a mount of a path that does not exist), so a test can
+// prove the fallback path with real processes.
+export function faultAt(name: string): boolean {
+  return process.env.AUTOLOOP_FAULT_AT === name;
+}

@@ -7,15 +7,20 @@
 //     sealed (tamper.ts), and afterwards the judges, the engine's state, the
 //     in-scope content and the tracked files outside the scope must be as
 //     they were; otherwise the run is invalid, with the reason.
+import fs from 'node:fs';
 import path from 'node:path';
 import { event, type Experiment } from './experiment.ts';
 import { changedFingerprints, fingerprint } from './integrity.ts';
 import { contentOf, describeDrift, recheck } from './measured.ts';
-import { breakSeal, seal, type Seal } from './tamper.ts';
+import { breakSeal, engineDir, seal, type Seal } from './tamper.ts';
+import { repoPaths } from './paths.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
 export type Phase = 'benchmark' | 'checks';
+
+/** How many judge files are made read-only (each costs a mount); the rest are checked afterwards only. */
+export const MAX_BOUND_JUDGES = 32;
 
 const isIgnoreFile = (p: string) => p === '.gitignore' || p.endsWith('/.gitignore');
 const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ` (+${xs.length - 3} more)` : '');
@@ -59,6 +64,24 @@ export class RunGuard {
   /** Seal the engine's state (and the judges' stat) before a command of the code under test. */
   seal(): Seal {
     return seal(this.exp.paths, this.exp.root, this.judgeFiles());
+  }
+
+  /**
+   * What the code under test must not write while a command runs in `cwd`
+   * (enforced where the machine allows, runners/readonly.ts): the engine's
+   * state, the judges (in the guarded tree and in cwd) and the engine's own
+   * program; the scratch area and the tree the command runs in stay writable.
+   */
+  protect(cwd: string): { readOnly: string[]; writable: string[] } {
+    // A bind (a mount process) per file: a --protect glob of thousands is left to the checks afterwards.
+    const judges = Object.keys(this.exp.state.fingerprints?.files ?? {}).slice(0, MAX_BOUND_JUDGES);
+    const trees = [...new Set([this.tree, cwd])];
+    const engine = engineDir();
+    fs.mkdirSync(this.exp.paths.scratch, { recursive: true });
+    return {
+      readOnly: [repoPaths(this.exp.root).dir, ...trees.flatMap((t) => judges.map((f) => path.resolve(t, f))), ...(engine ? [engine] : [])],
+      writable: [this.exp.paths.scratch, cwd],
+    };
   }
 
   protected judgeFiles(): string[] {

@@ -53,16 +53,21 @@ export function statefulFiles(exp: ExperimentPaths, root: string): string[] {
   ];
 }
 
+/** The directory of the running entry point, or null. */
+export function engineDir(): string | null {
+  const entry = process.argv[1];
+  if (!entry) return null;
+  try {
+    return path.dirname(fs.realpathSync(entry));
+  } catch {
+    return null;
+  }
+}
+
 /** The engine's own program: the bundles (or sources) next to the running entry point. */
 export function engineFiles(): string[] {
-  const entry = process.argv[1];
-  if (!entry) return [];
-  let dir: string;
-  try {
-    dir = path.dirname(fs.realpathSync(entry));
-  } catch {
-    return [];
-  }
+  const dir = engineDir();
+  if (!dir) return [];
   try {
     return fs
       .readdirSync(dir)

@@ -212,6 +212,7 @@ export class Measurement {
       logFile: this.rd.log,
       header,
       signal: this.signal,
+      protect: this.guard?.protect(cwd),
       onStart: (handle) => {
         this.record.handle = handle;
         this.save();

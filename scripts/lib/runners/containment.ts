@@ -13,8 +13,21 @@
 //   group is still found (by /proc/<pid>/environ) and killed. A process that
 //   wipes its environment and leaves its group escapes this mode.
 //
-// AUTOLOOP_CONTAINMENT=group|pidns forces a mode; the default is the best one
-// this machine allows, probed once per engine call.
+// - `readonly` (pidns plus a mount namespace, the default where it works):
+//   before the command starts, the engine's state (.autoloop/) and every judge
+//   file are bind-mounted read-only, the experiment's scratch area and the
+//   tree the command runs in (a candidate's worktree lives under .autoloop/)
+//   stay writable; then a nested user and mount namespace locks those mounts,
+//   so the code under test (root of its namespace) cannot remount or unmount
+//   them, and a /proc of the PID namespace hides the engine's processes (their
+//   /proc/<pid>/root would lead back to the writable view). A write to a judge
+//   or to the ledger fails with EROFS instead of being repaired afterwards.
+//   Where the setup fails (mount namespaces forbidden, a path that cannot be
+//   bound), that run falls back to `pidns`, and so do the rest of the engine
+//   call's runs; the guards after each command stay in every mode.
+//
+// AUTOLOOP_CONTAINMENT=group|pidns|readonly forces a mode; the default is the
+// best one this machine allows, probed once per engine call.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
@@ -43,8 +56,12 @@ export function containment(): Containment {
   return probed;
 }
 
-/** For people (status, README): what keeps a run from leaving processes behind. */
-export function describeContainment(mode: Containment): string {
+/** What a run was contained by: the process containment, or `readonly` (pidns plus the read-only judges). */
+export type RunContainment = Containment | 'readonly';
+
+/** For people (status, README): what keeps a run from leaving processes behind, and from writing the judges. */
+export function describeContainment(mode: RunContainment): string {
+  if (mode === 'readonly') return "PID namespace, with the engine's state and the judges read-only (a mount namespace the run cannot undo)";
   return mode === 'pidns'
     ? 'PID namespace (every process a run starts dies with it, setsid or not)'
     : 'process group + environment token (a process that leaves its group and clears its environment can escape)';

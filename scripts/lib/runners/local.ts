@@ -15,12 +15,17 @@
 // - A member that leaves the group (setsid, a daemon) is contained as
 //   containment.ts describes: a PID namespace where the machine allows one,
 //   else found by a token in its environment.
+// - Where the machine allows it, the engine's state and the judges the request
+//   names are read-only to the command (readonly.ts); a setup that fails
+//   falls back to the PID namespace alone, for this run and the rest of the call.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { groupMembers, pidAlive, procStart } from '../procs.ts';
-import { containment, TOKEN_VAR, tokenHolders, wrap, type Containment } from './containment.ts';
+import { faultAt } from '../faults.ts';
+import { containment, TOKEN_VAR, tokenHolders, wrap, type Containment, type RunContainment } from './containment.ts';
+import { existingPaths, mountPlan, readOnlyFailed, readOnlyForced, readOnlyWanted, setupOutcome, wrapReadOnly } from './readonly.ts';
 import { openLog, readTail } from './log.ts';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.ts';
 
@@ -194,6 +199,8 @@ interface Launched {
   child: ChildProcess;
   ended: Promise<Exit>;
   mode: Containment;
+  /** Under the read-only setup: resolves true once it is complete, false when it failed (the command never started). */
+  setup: Promise<boolean> | null;
   token: string;
   /** performance.now() just before the spawn. */
   t0: number;
@@ -221,8 +228,26 @@ function exitOf(child: ChildProcess): Promise<Exit> {
   });
 }
 
+function processContainment(): Containment | null {
+  try {
+    return containment();
+  } catch {
+    return null;
+  }
+}
+
+/** The read-only setup's spawn, when the request names what to protect and this call still wants it. */
+function readOnlySpawn(req: RunRequest, mode: Containment, wanted: boolean): { file: string; args: string[] } | null {
+  if (!wanted || mode !== 'pidns' || !req.protect) return null;
+  const [cwd] = existingPaths([req.cwd]);
+  const plan = mountPlan({ readOnly: existingPaths(req.protect.readOnly), writable: existingPaths([...req.protect.writable, req.cwd]) });
+  // The fallback tests: a real mount that fails (its target does not exist).
+  if (faultAt('readonly-setup')) plan.push({ mode: 'ro', path: `${cwd}/.autoloop-no-such-path` });
+  return cwd && plan.length ? wrapReadOnly(req.command, cwd, plan) : null;
+}
+
 /** Open the log, check the request and spawn the command: the launched run, or the result of one that never started. */
-function launch(req: RunRequest): Launched | RunResult {
+function launch(req: RunRequest, readOnly: boolean): Launched | RunResult {
   let fd: number;
   try {
     fd = openLog(req.logFile, req.header);
@@ -243,16 +268,39 @@ function launch(req: RunRequest): Launched | RunResult {
   const token = randomBytes(12).toString('hex');
   const t0 = performance.now();
   let child: ChildProcess;
+  const ro = readOnlySpawn(req, mode, readOnly);
   try {
     // detached: setsid, a group of its own, reachable as -pid.
-    const { file, args } = wrap(mode, req.command);
-    child = spawn(file, args, { cwd: req.cwd, env: { ...req.env, [TOKEN_VAR]: token }, detached: true, stdio: ['ignore', fd, fd] });
+    const { file, args } = ro ?? wrap(mode, req.command);
+    // Descriptor 3: the read-only setup says there that it is complete (closed before the command starts).
+    const stdio: Array<'ignore' | 'pipe' | number> = ro ? ['ignore', fd, fd, 'pipe'] : ['ignore', fd, fd];
+    child = spawn(file, args, { cwd: req.cwd, env: { ...req.env, [TOKEN_VAR]: token }, detached: true, stdio });
   } catch (err) {
     return refusal(fd, start, describe(err));
   }
   const ended = exitOf(child);
   fs.closeSync(fd); // the child holds its own copy of the descriptor now
-  return { child, ended, mode, token, t0, start };
+  return { child, ended, mode, setup: ro ? setupOutcome(child) : null, token, t0, start };
+}
+
+/**
+ * Launch, behind the read-only setup where wanted. A setup that failed never
+ * started the command: launched again without it (the log says why), unless
+ * AUTOLOOP_CONTAINMENT=readonly demands it. Resolves with the launched run and
+ * whether the setup is in force.
+ */
+async function startRun(req: RunRequest): Promise<{ run: Launched | RunResult; readOnly: boolean }> {
+  if (readOnlyForced() && req.protect && processContainment() !== 'pidns') {
+    return { run: emptyResult({ spawnError: 'AUTOLOOP_CONTAINMENT=readonly but this machine allows no user and PID namespace' }), readOnly: false };
+  }
+  const first = launch(req, readOnlyWanted());
+  if (!('child' in first) || !first.setup) return { run: first, readOnly: false };
+  if (await first.setup) return { run: first, readOnly: true };
+  await first.ended;
+  readOnlyFailed();
+  const why = 'the read-only setup failed (above)';
+  if (readOnlyForced()) return { run: emptyResult({ spawnError: `AUTOLOOP_CONTAINMENT=readonly but ${why}`, log: { start: first.start, end: first.start } }), readOnly: false };
+  return { run: launch({ ...req, header: `watchdog: ${why}; the run goes on without it` }, false), readOnly: false };
 }
 
 /**
@@ -280,7 +328,7 @@ function sampleTail(file: string, start: number, end: number): string {
 
 /** Run one command under supervision. Never throws for a failing command. */
 export async function runLocal(req: RunRequest): Promise<RunResult> {
-  const run = launch(req);
+  const { run, readOnly } = await startRun(req);
   if (!('child' in run)) return run;
   const { mode, start } = run;
   const pgid = run.child.pid;
@@ -314,7 +362,7 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
     survivors: survivors.map(String),
     log: { start, end },
     tail,
-    containment: mode,
+    containment: (readOnly ? 'readonly' : mode) satisfies RunContainment,
   };
 }
 

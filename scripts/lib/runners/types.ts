@@ -15,6 +15,11 @@ export interface RunRequest {
   logFile: string;
   header?: string;
   signal?: AbortSignal;
+  /**
+   * What the command must not write (absolute paths) and the exceptions inside
+   * them; the local runner enforces it where the machine allows (readonly.ts).
+   */
+  protect?: { readOnly: string[]; writable: string[] };
   /** Called once the work exists, with what `cancel`/`survivors` need to find it again after a crash. */
   onStart?: (handle: RunHandle) => void;
 }
@@ -40,7 +45,7 @@ export interface RunResult {
   log: { start: number; end: number };
   /** Last lines of the output (bounded), for the model when the run failed. */
   tail: string;
-  /** How the command's processes were contained (local: 'pidns' or 'group'). */
+  /** How the command's processes were contained (local: 'readonly', 'pidns' or 'group'). */
   containment?: string;
   /** Runner-specific classification, e.g. Slurm OUT_OF_MEMORY or NODE_FAIL. */
   detail?: string;

@@ -1,0 +1,131 @@
+// The `readonly` layer of the local runner's containment (containment.ts):
+// the engine's state and the judges unwritable to the code under test while
+// it runs, in a mount namespace of the run's own.
+//
+// The setup shell runs as the PID namespace's first process, root of a user
+// namespace that owns a fresh mount namespace. For each planned path, outer
+// before inner, it bind-mounts the path onto itself, read-only or read-write
+// (a bind inherits its parent's read-only flag, so the scratch area inside a
+// read-only .autoloop/ needs its own rw remount). It
+// mounts a /proc of the PID namespace, moves into the command's directory
+// again (the inherited working directory still names the dentry under the
+// new mounts), tells the engine on descriptor 3 that the setup is complete,
+// and execs a nested user and mount namespace: there every inherited mount is
+// locked (no remount, no umount), whatever capabilities the code under test
+// holds inside it. Paths are positional arguments, never part of the script.
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** What the engine wants unwritable (and the exceptions inside it), as absolute paths. */
+export interface Protect {
+  readOnly: string[];
+  writable: string[];
+}
+
+export type MountOp = { mode: 'ro' | 'rw'; path: string };
+
+/** What the setup writes on descriptor 3 once every mount is in place. */
+export const SETUP_DONE = 'ro\n';
+
+const UNSHARE = ['--user', '--map-current-user', '--pid', '--mount', '--fork', '--kill-child'];
+
+const SETUP = [
+  'cmd=$1; dir=$2; shift 2',
+  'while [ "$#" -gt 1 ]; do',
+  // One exec for a read-only bind (mount applies ro itself); a writable one inside a read-only bind inherits ro: remount it.
+  '  case $1 in ro) mount --bind -o ro -- "$2" "$2" ;; *) mount --bind -- "$2" "$2" && mount -o remount,bind,rw -- "$2" ;; esac || exit 125',
+  '  shift 2',
+  'done',
+  'mount -t proc proc /proc || exit 125',
+  'cd -- "$dir" || exit 125',
+  'echo ro >&3 && exec 3>&-',
+  'exec unshare --user --map-current-user --mount -- /bin/sh -c \'sh -c "$1" & wait $!\' autoloop-run "$cmd"',
+].join('\n');
+
+const inside = (p: string, dir: string): boolean => p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+const depth = (p: string): number => p.split('/').filter(Boolean).length;
+
+/**
+ * The mounts, outer before inner, so that the innermost rule wins: a writable
+ * path only where a read-only one covers it; a path both read-only and
+ * writable stays read-only (a judge inside the tree the command runs in).
+ */
+export function mountPlan(p: Protect): MountOp[] {
+  const ro = [...new Set(p.readOnly)];
+  const rw = [...new Set(p.writable)].filter((w) => !ro.includes(w) && ro.some((r) => inside(w, r)));
+  const ops: MountOp[] = [...ro.map((x) => ({ mode: 'ro' as const, path: x })), ...rw.map((x) => ({ mode: 'rw' as const, path: x }))];
+  return ops.sort((a, b) => depth(a.path) - depth(b.path) || (a.mode === b.mode ? 0 : a.mode === 'rw' ? -1 : 1));
+}
+
+/** The paths that exist, by their real names (a bind follows symlinks; a missing judge is left to the guards). */
+export function existingPaths(paths: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    try {
+      out.push(fs.realpathSync(p));
+    } catch {
+      // absent: nothing to bind
+    }
+  }
+  return out;
+}
+
+/** What to spawn: the command in the PID namespace, behind the read-only setup. */
+export function wrapReadOnly(command: string, cwd: string, plan: readonly MountOp[]): { file: string; args: string[] } {
+  const ops = plan.flatMap((o) => [o.mode, o.path]);
+  return { file: 'unshare', args: [...UNSHARE, '--', '/bin/sh', '-c', SETUP, 'autoloop-setup', command, cwd, ...ops] };
+}
+
+/** Resolves true when the setup reported itself complete on descriptor 3, false when the child ended without that. */
+export function setupOutcome(child: ChildProcess): Promise<boolean> {
+  const pipe = child.stdio[3];
+  if (!pipe) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let text = '';
+    pipe.on('data', (d: Buffer) => {
+      text += d.toString('utf8');
+    });
+    const done = () => resolve(text === SETUP_DONE);
+    pipe.once('end', done);
+    pipe.once('close', done);
+    pipe.once('error', () => resolve(false));
+  });
+}
+
+let failed = false;
+let probed: boolean | null = null;
+
+/** Whether runs of this engine call still try the setup (the mode forced, or no failure yet). */
+export function readOnlyWanted(): boolean {
+  const forced = process.env.AUTOLOOP_CONTAINMENT;
+  if (forced === 'group' || forced === 'pidns') return false;
+  return !failed;
+}
+
+/** A setup failed: the rest of this engine call's runs go without it. */
+export function readOnlyFailed(): void {
+  failed = true;
+}
+
+export const readOnlyForced = (): boolean => process.env.AUTOLOOP_CONTAINMENT === 'readonly';
+
+/** For status: whether the setup works on this machine (a read-only bind inside a scratch directory, probed once). */
+export function readOnlyWorks(): boolean {
+  if (!readOnlyWanted()) return false;
+  if (probed !== null) return probed;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-ro-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'rw'));
+    const plan = mountPlan({ readOnly: [dir], writable: [path.join(dir, 'rw')] });
+    const { file, args } = wrapReadOnly('exit 0', dir, plan);
+    const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], timeout: 10_000 });
+    probed = r.status === 0 && String(r.output[3] ?? '') === SETUP_DONE;
+  } catch {
+    probed = false;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return probed;
+}
