@@ -20,7 +20,9 @@ echo METRIC score=$(cat src/v)
 `;
 const CHECK = 'if [ -f src/rewrite-check ]; then echo "exit 0" > check.sh; exit 1; fi\nexit 0\n';
 
-const TIMING = { AUTOLOOP_TIMING_DIR: path.join(ROOT, '.cache', `timing-${process.pid}`) };
+// The read-only judges (readonly-judges.test.ts) stop these attacks at the source;
+// here the fallback must catch them afterwards.
+const TIMING = { AUTOLOOP_TIMING_DIR: path.join(ROOT, '.cache', `timing-${process.pid}`), AUTOLOOP_CONTAINMENT: 'pidns' };
 const made: string[] = [];
 afterEach(() => {
   for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });

@@ -18,13 +18,27 @@ setInterval(() => {}, 1000);
 `;
 const BENCH = 'setsid node daemon.cjs &\nwhile [ ! -s .daemon ]; do sleep 0.05; done\necho METRIC score=$(cat src/v)\n';
 
+/** Host pids of live processes working in dir (under `readonly` the daemon's /proc/self is its namespace's pid). */
+function workingIn(dir: string): number[] {
+  const out: number[] = [];
+  for (const n of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${n}/cwd`) === dir && !fs.readFileSync(`/proc/${n}/stat`, 'latin1').includes(') Z')) out.push(Number(n));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return out;
+}
+
 function init(repo: string, extra: string[] = []) {
   const r = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', ...extra], repo);
   expect(r.code).toBe(0);
 }
 
 describe('no orphans', () => {
-  for (const mode of ['pidns', 'group']) {
+  for (const mode of ['readonly', 'pidns', 'group']) {
     it(`kills a setsid daemon the benchmark leaves behind (${mode})`, async () => {
       const repo = makeRepo({ 'bench.sh': BENCH, 'daemon.cjs': DAEMON, 'src/v': '10' });
       init(repo, ['--grace', '0.5']);
@@ -32,8 +46,13 @@ describe('no orphans', () => {
       expect(r.json).toMatchObject({ status: 'ok', primary: 10 });
       const pid = Number(read(repo, '.daemon'));
       expect(pid).toBeGreaterThan(1);
-      await waitFor(() => !alive(pid), 5000).catch(() => undefined);
-      expect(alive(pid)).toBe(false);
+      if (mode === 'readonly') {
+        await waitFor(() => workingIn(repo).length === 0, 5000).catch(() => undefined);
+        expect(workingIn(repo)).toEqual([]);
+      } else {
+        await waitFor(() => !alive(pid), 5000).catch(() => undefined);
+        expect(alive(pid)).toBe(false);
+      }
       const rec = JSON.parse(read(repo, '.autoloop/experiments/exp/runs/r0001/result.json')) as { containment: string };
       expect(rec.containment).toBe(mode);
     });
@@ -44,8 +63,9 @@ describe('no orphans', () => {
     init(repo);
     engine('run-experiment', [], repo);
     const st = engine('status', ['--json'], repo);
-    expect(st.json?.containment).toBe('pidns');
+    expect(st.json?.containment).toBe('readonly');
     expect(engine('status', [], repo).stdout).toMatch(/containment: PID namespace/);
+    expect(engine('status', ['--json'], repo, { AUTOLOOP_CONTAINMENT: 'pidns' }).json?.containment).toBe('pidns');
   });
 
   it('SIGHUP ends a run like SIGTERM: interrupted, its processes killed', async () => {
@@ -53,11 +73,12 @@ describe('no orphans', () => {
     init(repo, ['--timeout', '120', '--grace', '0.5']);
     const child = engineAsync('run-experiment', [], repo);
     await waitFor(() => fs.existsSync(path.join(repo, '.daemon')) && read(repo, '.daemon') !== '');
-    const pid = Number(read(repo, '.daemon'));
+    expect(workingIn(repo).length).toBeGreaterThan(0);
     child.kill('SIGHUP');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(code).toBe(130);
-    expect(alive(pid)).toBe(false);
+    // By where it works: under `readonly` the pid the daemon sees is its namespace's.
+    expect(workingIn(repo)).toEqual([]);
     const rec = JSON.parse(read(repo, '.autoloop/experiments/exp/runs/r0001/result.json')) as { phase: string };
     expect(rec.phase).toBe('interrupted');
   });

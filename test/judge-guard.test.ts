@@ -1,5 +1,8 @@
 // Class 2 of issue 11: the judge cannot change while it judges. Benchmarks and
 // checks that attack the engine, run by the real engine on real repositories.
+// Where the judges are read-only (readonly-judges.test.ts) these attacks fail
+// at the source; here they run in the fallbacks, where the guards after each
+// command must catch them: the group containment, and a read-only setup that failed.
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,10 +17,15 @@ function init(repo: string, command: string, extra: string[] = [], env: Record<s
   expect(r.code).toBe(0);
 }
 
-const run = (repo: string, env: Record<string, string> = {}) => engine('run-experiment', ['--json'], repo, env).json as Record<string, unknown>;
 const log = (repo: string, d = 'x') => engine('log-experiment', ['--description', d, '--json'], repo).json as Record<string, unknown>;
 
-describe('the judge cannot change while it judges', () => {
+const FALLBACKS: Record<string, Record<string, string>> = {
+  group: { AUTOLOOP_CONTAINMENT: 'group' },
+  'a failed read-only setup': { AUTOLOOP_FAULT_AT: 'readonly-setup' },
+};
+
+for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the judge cannot change while it judges (${fallback})`, () => {
+  const run = (repo: string, env: Record<string, string> = {}) => engine('run-experiment', ['--json'], repo, { ...fallbackEnv, ...env }).json as Record<string, unknown>;
   it('a benchmark that rewrites its own script makes the run invalid; the log puts the script back', () => {
     const bench = 'echo METRIC score=$(cat src/v)\necho "echo METRIC score=0" >> bench.sh\n';
     const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });

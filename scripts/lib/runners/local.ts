@@ -180,6 +180,8 @@ function supervise(pgid: number, req: RunRequest, mode: Containment): Supervisio
   if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_MS) timer = setTimeout(() => startKill('timedOut'), timeoutMs);
   const onAbort = (): void => startKill('interrupted');
   req.signal?.addEventListener('abort', onAbort, { once: true });
+  // Aborted while the read-only setup was being waited for: the listener above would never fire.
+  if (req.signal?.aborted) onAbort();
   s.stop = () => {
     if (timer) clearTimeout(timer);
     req.signal?.removeEventListener('abort', onAbort);
@@ -226,6 +228,17 @@ function exitOf(child: ChildProcess): Promise<Exit> {
       if (child.pid === undefined) resolve({ code: null, sig: null, error: describe(err) });
     });
   });
+}
+
+/** Tell the caller where the work is (onStart), once it exists. */
+function announce(req: RunRequest, run: Launched): void {
+  const pgid = run.child.pid;
+  if (pgid === undefined) return;
+  try {
+    req.onStart?.({ runner: 'local', pgid, start: procStart(pgid), token: run.token });
+  } catch {
+    // a failing callback must not leave the command unsupervised
+  }
 }
 
 function processContainment(): Containment | null {
@@ -295,6 +308,8 @@ async function startRun(req: RunRequest): Promise<{ run: Launched | RunResult; r
   }
   const first = launch(req, readOnlyWanted());
   if (!('child' in first) || !first.setup) return { run: first, readOnly: false };
+  // Recorded before the wait, so that a crash of the engine meanwhile leaves a handle to find it by.
+  announce(req, first);
   if (await first.setup) return { run: first, readOnly: true };
   await first.ended;
   readOnlyFailed();
@@ -337,11 +352,7 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
     return emptyResult({ spawnError: r.error ?? 'spawn failed', durationS: (performance.now() - run.t0) / 1000, log: { start, end: start } });
   }
   const sup = supervise(pgid, req, mode);
-  try {
-    req.onStart?.({ runner: 'local', pgid, start: procStart(pgid), token: run.token });
-  } catch {
-    // a failing callback must not leave the command unsupervised
-  }
+  if (!readOnly) announce(req, run);
 
   const r = await run.ended;
   const durationS = (performance.now() - run.t0) / 1000;

@@ -17,6 +17,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 
 /** What the engine wants unwritable (and the exceptions inside it), as absolute paths. */
 export interface Protect {
@@ -78,19 +79,28 @@ export function wrapReadOnly(command: string, cwd: string, plan: readonly MountO
   return { file: 'unshare', args: [...UNSHARE, '--', '/bin/sh', '-c', SETUP, 'autoloop-setup', command, cwd, ...ops] };
 }
 
-/** Resolves true when the setup reported itself complete on descriptor 3, false when the child ended without that. */
+/**
+ * Resolves true as soon as the setup reports itself complete on descriptor 3
+ * (not at end of file: the outer unshare holds the descriptor until the run
+ * ends), false when the pipe closes without that (the setup failed).
+ */
 export function setupOutcome(child: ChildProcess): Promise<boolean> {
-  const pipe = child.stdio[3];
+  const pipe = child.stdio[3] as Readable | null | undefined;
   if (!pipe) return Promise.resolve(false);
   return new Promise((resolve) => {
     let text = '';
+    const settle = (ok: boolean) => {
+      pipe.removeAllListeners('data');
+      pipe.resume(); // nothing more is read; keep the pipe from filling
+      resolve(ok);
+    };
     pipe.on('data', (d: Buffer) => {
       text += d.toString('utf8');
+      if (text.startsWith(SETUP_DONE)) settle(true);
     });
-    const done = () => resolve(text === SETUP_DONE);
-    pipe.once('end', done);
-    pipe.once('close', done);
-    pipe.once('error', () => resolve(false));
+    pipe.once('end', () => settle(false));
+    pipe.once('close', () => settle(false));
+    pipe.once('error', () => settle(false));
   });
 }
 
