@@ -99,6 +99,34 @@ async function killLatency(dir: string, graceS: number, rounds: number): Promise
   return out;
 }
 
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+/**
+ * The read-only setup's cost: the same trivial command run with and without
+ * it (interleaved, same run), in a tree shaped like a repository under the
+ * loop (.autoloop/ with a scratch area, two judge files).
+ */
+async function readOnlyCost(dir: string, rounds: number): Promise<string> {
+  const repo = path.join(dir, 'ro-repo');
+  const exp = path.join(repo, '.autoloop', 'experiments', 'e');
+  fs.mkdirSync(path.join(exp, 'scratch'), { recursive: true });
+  for (const f of ['bench.sh', 'check.sh']) fs.writeFileSync(path.join(repo, f), 'true\n');
+  const protect = { readOnly: [path.join(repo, '.autoloop'), path.join(repo, 'bench.sh'), path.join(repo, 'check.sh')], writable: [path.join(exp, 'scratch')] };
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+  const times: Record<'plain' | 'ro', number[]> = { plain: [], ro: [] };
+  let mode = '';
+  for (let i = 0; i < rounds; i++) {
+    for (const arm of ['plain', 'ro'] as const) {
+      const t0 = performance.now();
+      const r = await localRunner.run({ command: 'true', cwd: repo, env, timeoutS: 60, graceS: 1, logFile: path.join(dir, 'ro.log'), ...(arm === 'ro' ? { protect } : {}) });
+      times[arm].push(performance.now() - t0);
+      if (arm === 'ro') mode = r.containment ?? '';
+    }
+  }
+  const [p, r] = [median(times.plain), median(times.ro)];
+  return `watchdog.readonly_ratio ${(r / p).toFixed(2)} (a \`true\` benchmark with the judges read-only vs without, median of ${rounds}: ${r.toFixed(1)} ms vs ${p.toFixed(1)} ms; mode ${mode || 'none'})`;
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-wd-'));
   const cleanup = (): void => fs.rmSync(dir, { recursive: true, force: true });
@@ -113,6 +141,8 @@ async function main(): Promise<void> {
     console.log(
       `watchdog.kill_latency_s ${worst.toFixed(3)} (grace ${graceS}; target <= ${graceS + 0.5}; runs ${lat.map((x) => x.toFixed(3)).join(', ')})`,
     );
+
+    console.log(await readOnlyCost(dir, 15));
 
     const bare = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.resourceUsage().maxRSS))'], {
       encoding: 'utf8',

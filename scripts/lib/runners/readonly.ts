@@ -7,7 +7,7 @@
 // before inner, it bind-mounts the path onto itself, read-only or read-write
 // (a bind inherits its parent's read-only flag, so the scratch area inside a
 // read-only .autoloop/ needs its own rw remount). It
-// mounts a /proc of the PID namespace, moves into the command's directory
+// runs under a /proc of the PID namespace (unshare --mount-proc), moves into the command's directory
 // again (the inherited working directory still names the dentry under the
 // new mounts), tells the engine on descriptor 3 that the setup is complete,
 // and execs a nested user and mount namespace: there every inherited mount is
@@ -30,16 +30,17 @@ export type MountOp = { mode: 'ro' | 'rw'; path: string };
 /** What the setup writes on descriptor 3 once every mount is in place. */
 export const SETUP_DONE = 'ro\n';
 
-const UNSHARE = ['--user', '--map-current-user', '--pid', '--mount', '--fork', '--kill-child'];
+// --mount-proc: unshare itself mounts the PID namespace's /proc (one process fewer than a mount in the script).
+const UNSHARE = ['--user', '--map-current-user', '--pid', '--mount', '--mount-proc', '--fork', '--kill-child'];
 
 const SETUP = [
   'cmd=$1; dir=$2; shift 2',
   'while [ "$#" -gt 1 ]; do',
-  // One exec for a read-only bind (mount applies ro itself); a writable one inside a read-only bind inherits ro: remount it.
-  '  case $1 in ro) mount --bind -o ro -- "$2" "$2" ;; *) mount --bind -- "$2" "$2" && mount -o remount,bind,rw -- "$2" ;; esac || exit 125',
+  // One process per read-only bind (mount applies ro itself); a writable one inside a read-only bind inherits ro:
+  // remount it. -n: no utab bookkeeping (nothing outside the namespace needs to know).
+  '  case $1 in ro) mount -n --bind -o ro -- "$2" "$2" ;; *) mount -n --bind -- "$2" "$2" && mount -n -o remount,bind,rw -- "$2" ;; esac || exit 125',
   '  shift 2',
   'done',
-  'mount -t proc proc /proc || exit 125',
   'cd -- "$dir" || exit 125',
   'echo ro >&3 && exec 3>&-',
   'exec unshare --user --map-current-user --mount -- /bin/sh -c \'sh -c "$1" & wait $!\' autoloop-run "$cmd"',
