@@ -3,16 +3,18 @@
 // it runs, in a mount namespace of the run's own.
 //
 // The setup shell runs as the PID namespace's first process, root of a user
-// namespace that owns a fresh mount namespace. For each planned path, outer
-// before inner, it bind-mounts the path onto itself, read-only or read-write
-// (a bind inherits its parent's read-only flag, so the scratch area inside a
-// read-only .autoloop/ needs its own rw remount). It
-// runs under a /proc of the PID namespace (unshare --mount-proc), moves into the command's directory
-// again (the inherited working directory still names the dentry under the
-// new mounts), tells the engine on descriptor 3 that the setup is complete,
-// and execs a nested user and mount namespace: there every inherited mount is
-// locked (no remount, no umount), whatever capabilities the code under test
-// holds inside it. Paths are positional arguments, never part of the script.
+// namespace that owns a fresh mount namespace, under a /proc of the PID
+// namespace (unshare --mount-proc: the host's /proc/<engine pid>/root would
+// lead back to the writable view). For each planned path, outer before inner,
+// it bind-mounts the path onto itself, read-only or read-write (a bind
+// inherits its parent's read-only flag, so the scratch area inside a
+// read-only .autoloop/ needs its own rw remount). It moves into the command's
+// directory again (the inherited working directory still names the dentry
+// under the new mounts), tells the engine on descriptor 3 that the setup is
+// complete, and execs a nested user and mount namespace: there every
+// inherited mount is locked (no remount, no umount), whatever capabilities
+// the code under test holds inside it. Paths are positional arguments, never
+// part of the script.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
