@@ -48,23 +48,21 @@ if [ ! -f "$root/dist/hooks.cjs" ]; then
   echo "autoloop: $root/dist/hooks.cjs is missing (run npm run build in the plugin); hooks are off." >&2
   exit 0
 fi
-if [ "$1" = post-tool-use ]; then
-  # PostToolUse only records which session drives the loop: when the owner in
-  # .autoloop/session.json (written by the hooks) is already this
-  # session, there is nothing to record and no Node to start. Anything else,
-  # or an id the shell cannot compare safely, goes to the hook as usual.
-  sid="${CLAUDE_CODE_SESSION_ID:-}"
-  case "$sid" in
-    '' | *[!A-Za-z0-9_-]*) ;;
-    *)
-      state=
-      if [ -f "$dir/.autoloop/session.json" ]; then
-        while IFS= read -r line || [ -n "$line" ]; do state="$state$line"; done <"$dir/.autoloop/session.json"
-      fi
-      case "$state" in *"\"owner_session\": \"$sid\""* | *"\"owner_session\":\"$sid\""*) exit 0 ;; esac
-      ;;
-  esac
-fi
+# Does this session (CLAUDE_CODE_SESSION_ID) own the loop, by the owner in
+# .autoloop/session.json (written by the hooks)? No for an id the shell cannot
+# compare safely.
+sid="${CLAUDE_CODE_SESSION_ID:-}"
+owns() {
+  case "$sid" in '' | *[!A-Za-z0-9_-]*) return 1 ;; esac
+  [ -f "$dir/.autoloop/session.json" ] || return 1
+  state=
+  while IFS= read -r line || [ -n "$line" ]; do state="$state$line"; done <"$dir/.autoloop/session.json"
+  case "$state" in *"\"owner_session\": \"$sid\""* | *"\"owner_session\":\"$sid\""*) return 0 ;; esac
+  return 1
+}
+# PostToolUse only records which session drives the loop: when the owner is
+# already this session, there is nothing to record and no Node to start.
+if [ "$1" = post-tool-use ] && owns; then exit 0; fi
 # Node reads every certificate in NODE_EXTRA_CA_CERTS at start-up (measured: +0.6 of a
 # bare start); the hooks open no connection, so they go without it.
 unset NODE_EXTRA_CA_CERTS
@@ -77,5 +75,28 @@ if [ "$1" = pre-read ]; then
   case "$input" in *"\"file_path\":\"${CLAUDE_PLUGIN_ROOT:-/nonexistent}/"*) ;; *) exit 0 ;; esac
   printf '%s' "$input" | AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" pre-tool-use
   exit 0
+fi
+# PreToolUse of the owner while the loop runs: its engine commands are decided
+# in the shell (pre-tool-use.sh, which answers as Node would or defers), when
+# the plugin root is a plain absolute path whose dist/ is no link (Node
+# compares resolved paths; the shell compares text).
+if [ "$1" = pre-tool-use ] && [ -f "$here/pre-tool-use.sh" ] && owns; then
+  active=
+  while IFS= read -r line || [ -n "$line" ]; do active="$active$line"; done <"$dir/.autoloop/active.json"
+  case "$active" in *'"loop":"active"'* | *'"loop": "active"'*) ;; *) active= ;; esac
+  case "$active" in *'"version":1,'* | *'"version": 1,'*) ;; *) active= ;; esac
+  case "${CLAUDE_PLUGIN_ROOT:-}" in
+    /*[!A-Za-z0-9_./@+-]* | *//* | */./* | */../* | */. | */.. | */ | [!/]* | '') active= ;;
+  esac
+  if [ -n "$active" ] && [ ! -L "$CLAUDE_PLUGIN_ROOT/dist" ]; then
+    input=
+    while IFS= read -r line || [ -n "$line" ]; do input="$input$line
+"; done
+    . "$here/pre-tool-use.sh"
+    pf_decide "$input" "$sid" "$CLAUDE_PLUGIN_ROOT" && exit 0
+    AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" pre-tool-use <<EOF
+$input
+EOF
+  fi
 fi
 AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" "$1"

@@ -1,7 +1,7 @@
 // PreToolUse. The handler takes the Bash guard as an argument: the bundle for
 // file tools (bundles/file.ts) leaves it out.
 import { badInput, emit, type Handler } from './main.ts';
-import { preToolUseDecision, type BashAnalyzer } from './pre-tool-use.ts';
+import { preToolUseDecision, type BashAnalyzer, type PreToolUseResult } from './pre-tool-use.ts';
 import { PreToolUseInput } from './schema.ts';
 import { readActive, readSession, writeSession } from './state.ts';
 
@@ -14,10 +14,17 @@ export function preToolUseHandler(analyzeBash: BashAnalyzer | null): Handler {
     if (!active) return true;
     const r = preToolUseDecision(input.data, active, readSession(f), f.projectDir, process.env, analyzeBash);
     if (r.session) writeSession(f, r.session);
-    const out: Record<string, unknown> = {};
-    if (r.decision) out.hookSpecificOutput = { hookEventName: 'PreToolUse', permissionDecision: r.decision, permissionDecisionReason: r.reason };
-    if (r.halt) Object.assign(out, { continue: false, stopReason: r.halt });
-    if (r.decision || r.halt) emit(out);
+    const out = preToolUseOutput(r);
+    if (out) emit(out);
     return true;
   };
+}
+
+/** What the hook prints for a decision, or null when it prints nothing (hooks/pre-tool-use.sh must print the same). */
+export function preToolUseOutput(r: PreToolUseResult): Record<string, unknown> | null {
+  if (!r.decision && !r.halt) return null;
+  const out: Record<string, unknown> = {};
+  if (r.decision) out.hookSpecificOutput = { hookEventName: 'PreToolUse', permissionDecision: r.decision, permissionDecisionReason: r.reason };
+  if (r.halt) Object.assign(out, { continue: false, stopReason: r.halt });
+  return out;
 }

@@ -1,0 +1,210 @@
+# Sourced by run.sh: PreToolUse decided in the shell for the call a loop makes
+# most, the owner session running one of the plugin's engine scripts
+# (`node "<plugin root>/dist/run-experiment.mjs" --description "…"`), which the
+# Node hook approves (hooks/src/bash-guard.ts, approvedEngine). A Node start
+# costs more than the rest of the call, and a loop makes two of these per
+# iteration.
+#
+# The rule: answer exactly what the Node hook would answer, or defer to it.
+# run.sh has already checked that this session owns a loop whose active.json
+# says "active" and that the plugin root is a plain path. Here: the payload must
+# be valid JSON whose top-level fields are unambiguous, and the command must
+# be `node`, the script, and words of plain characters or simple quotes, with
+# no expansion, redirection, operator, escape or --cwd. Anything else defers.
+# Shell builtins only: a fork would cost what this saves.
+
+pf_nl='
+'
+
+# The JSON string at the start of $pf_r (after its opening quote) into
+# pf_s, raw (escapes kept); $pf_r moves past it. 1 when it is not a valid
+# JSON string.
+pf_string() {
+  pf_r=${pf_r#?} pf_s=
+  while :; do
+    case $pf_r in *'"'*) ;; *) return 1 ;; esac
+    pf_p=${pf_r%%\"*} pf_r=${pf_r#*\"}
+    # An odd run of backslashes before the quote escapes it.
+    pf_t=$pf_p pf_b=0
+    while :; do case $pf_t in *\\) pf_t=${pf_t%?} pf_b=$((pf_b + 1)) ;; *) break ;; esac; done
+    pf_s=$pf_s$pf_p
+    [ $((pf_b % 2)) -eq 1 ] || break
+    pf_s=$pf_s\"
+  done
+  case $pf_s in *[[:cntrl:]]*) return 1 ;; esac
+  pf_t=$pf_s
+  while :; do
+    case $pf_t in *\\*) ;; *) return 0 ;; esac
+    pf_t=${pf_t#*\\}
+    case $pf_t in
+      [\"\\/bfnrt]*) pf_t=${pf_t#?} ;;
+      u[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]*) pf_t=${pf_t#?????} ;;
+      *) return 1 ;;
+    esac
+  done
+}
+
+# A JSON number at the start of $pf_r; 1 when malformed.
+pf_number() {
+  pf_t=${pf_r%%[!0-9eE.+-]*}
+  pf_r=${pf_r#"$pf_t"}
+  pf_t=${pf_t#-}
+  case $pf_t in 0*) pf_t=${pf_t#0} ;; [1-9]*) pf_t=${pf_t#?}; pf_digits ;; *) return 1 ;; esac
+  case $pf_t in .[0-9]*) pf_t=${pf_t#.}; pf_digits ;; .*) return 1 ;; esac
+  case $pf_t in [eE]*)
+    pf_t=${pf_t#?} pf_t=${pf_t#[+-]}
+    case $pf_t in [0-9]*) pf_digits ;; *) return 1 ;; esac
+  esac
+  [ -z "$pf_t" ]
+}
+pf_digits() { while :; do case $pf_t in [0-9]*) pf_t=${pf_t#?} ;; *) return 0 ;; esac; done; }
+
+# A value starts (kind: s string, o object, x anything else) under the
+# current key: record the fields the decision reads, each exactly once and
+# of the type the hook's schema wants (hooks/src/schema.ts).
+pf_value() {
+  case $pf_stack in
+    o)
+      case $pf_k1 in
+        session_id | tool_name | cwd | agent_id | agent_type) [ "$1" = s ] || return 1 ;;
+        tool_input) [ "$1" = o ] || return 1 ;;
+        *) return 0 ;;
+      esac
+      case $pf_seen in *",$pf_k1,"*) return 1 ;; esac
+      pf_seen="$pf_seen,$pf_k1,"
+      case $pf_k1 in session_id) pf_sid=$pf_s ;; tool_name) pf_tool=$pf_s ;; esac
+      ;;
+    oo)
+      [ "$pf_k1" = tool_input ] && [ "$pf_k2" = command ] || return 0
+      [ "$1" = s ] && [ -z "$pf_cmd_seen" ] || return 1
+      pf_cmd=$pf_s pf_cmd_seen=1
+      ;;
+  esac
+}
+
+# Walk the payload ($1). Sets pf_sid, pf_tool, pf_cmd (raw JSON string text).
+# 1 when it is not one valid JSON object or a field is ambiguous.
+pf_walk() {
+  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_cmd_seen= pf_n=0
+  while :; do
+    while :; do case $pf_r in ' '* | "$pf_nl"*) pf_r=${pf_r#?} ;; *) break ;; esac; done
+    [ -n "$pf_r" ] || break
+    pf_n=$((pf_n + 1))
+    [ $pf_n -le 2000 ] || return 1
+    case $pf_st in v | e) ;; *) case $pf_r in [\"\}\],:]*) ;; *) return 1 ;; esac ;; esac
+    case $pf_r in
+      '{'* | '['*)
+        case $pf_r in '{'*) pf_kind=o ;; *) pf_kind=a ;; esac
+        pf_value $pf_kind || return 1
+        pf_stack=$pf_kind$pf_stack pf_r=${pf_r#?}
+        if [ $pf_kind = o ]; then pf_st=k; else pf_st=e; fi
+        ;;
+      '}'*)
+        case $pf_st$pf_stack in ko* | ao*) ;; *) return 1 ;; esac
+        pf_stack=${pf_stack#?} pf_st=a pf_r=${pf_r#?}
+        ;;
+      ']'*)
+        case $pf_st$pf_stack in ea* | aa*) ;; *) return 1 ;; esac
+        pf_stack=${pf_stack#?} pf_st=a pf_r=${pf_r#?}
+        ;;
+      ,*)
+        [ $pf_st = a ] || return 1
+        case $pf_stack in o*) pf_st=K ;; a*) pf_st=v ;; *) return 1 ;; esac
+        pf_r=${pf_r#?}
+        ;;
+      :*)
+        [ $pf_st = c ] || return 1
+        pf_st=v pf_r=${pf_r#?}
+        ;;
+      '"'*)
+        pf_string || return 1
+        case $pf_st in
+          k | K)
+            case $pf_s in *\\* | __proto__) return 1 ;; esac
+            case $pf_stack in o) pf_k1=$pf_s ;; oo) pf_k2=$pf_s ;; esac
+            pf_st=c
+            ;;
+          v | e) pf_value s || return 1; pf_st=a ;;
+          *) return 1 ;;
+        esac
+        ;;
+      true* | false* | null*)
+        case $pf_st in v | e) ;; *) return 1 ;; esac
+        pf_value x || return 1
+        case $pf_r in true*) pf_r=${pf_r#true} ;; false*) pf_r=${pf_r#false} ;; *) pf_r=${pf_r#null} ;; esac
+        pf_st=a
+        ;;
+      [-0-9]*)
+        case $pf_st in v | e) ;; *) return 1 ;; esac
+        pf_value x || return 1
+        pf_number || return 1
+        pf_st=a
+        ;;
+      *) return 1 ;;
+    esac
+    # The top-level value is complete: only whitespace may follow.
+    [ -n "$pf_stack" ] || [ $pf_st != a ] || pf_st=end
+  done
+  [ $pf_st = end ]
+}
+
+# The command's text ($1, raw JSON) if it is exactly `node <root>/dist/<approved>.mjs args…`:
+# JSON escapes other than \" defer (a backslash is a shell escape too).
+pf_engine() {
+  pf_r=$1 pf_c=
+  while :; do
+    case $pf_r in *\\*) ;; *) break ;; esac
+    pf_c=$pf_c${pf_r%%\\*} pf_r=${pf_r#*\\}
+    case $pf_r in \"*) pf_c=$pf_c\" pf_r=${pf_r#?} ;; *) return 1 ;; esac
+  done
+  pf_c=$pf_c$pf_r
+  case $pf_c in 'node '*) pf_c=${pf_c#node} ;; *) return 1 ;; esac
+  case $pf_c in *--cwd*) return 1 ;; esac
+  pf_words=0 pf_script=
+  while [ -n "$pf_c" ]; do
+    case $pf_c in ' '*) ;; *) return 1 ;; esac
+    while :; do case $pf_c in ' '*) pf_c=${pf_c#?} ;; *) break ;; esac; done
+    [ -n "$pf_c" ] || break
+    pf_w=
+    while :; do
+      case $pf_c in
+        '"'*)
+          pf_c=${pf_c#?}
+          case $pf_c in *'"'*) ;; *) return 1 ;; esac
+          pf_q=${pf_c%%\"*} pf_c=${pf_c#*\"}
+          case $pf_q in *[!\ -~]* | *[\$\`\\]*) return 1 ;; esac
+          ;;
+        "'"*)
+          pf_c=${pf_c#?}
+          case $pf_c in *"'"*) ;; *) return 1 ;; esac
+          pf_q=${pf_c%%\'*} pf_c=${pf_c#*\'}
+          case $pf_q in *[!\ -~]*) return 1 ;; esac
+          ;;
+        ' '* | '') break ;;
+        *)
+          pf_q=${pf_c%%[\ \"\']*}
+          case $pf_q in *[!A-Za-z0-9_./:=+,@%-]*) return 1 ;; esac
+          pf_c=${pf_c#"$pf_q"}
+          ;;
+      esac
+      pf_w=$pf_w$pf_q
+    done
+    pf_words=$((pf_words + 1))
+    [ $pf_words -ne 1 ] || pf_script=$pf_w
+  done
+  # chain is left to Node: some of its flags replace a judge.
+  case $pf_script in
+    "$2"/dist/status.mjs | "$2"/dist/report.mjs | "$2"/dist/run-experiment.mjs | "$2"/dist/log-experiment.mjs | \
+      "$2"/dist/control.mjs | "$2"/dist/finalize.mjs | "$2"/dist/diagnose.mjs) return 0 ;;
+  esac
+  return 1
+}
+
+# $1: the payload, $2: this session's id, $3: the plugin root. Prints the decision; 1 to defer.
+pf_decide() {
+  case $1 in *'"tool_name":"Bash"'* | *'"tool_name": "Bash"'*) ;; *) return 1 ;; esac
+  pf_walk "$1" || return 1
+  [ "$pf_tool" = Bash ] && [ "$pf_sid" = "$2" ] || return 1
+  pf_engine "$pf_cmd" "$3" || return 1
+  printf '%s\n' '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"allow","permissionDecisionReason":"autoloop: on the loop'"'"'s allow list"}}'
+}

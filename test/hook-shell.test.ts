@@ -1,0 +1,301 @@
+// hooks/pre-tool-use.sh decides the owner's engine commands in the shell. It
+// may only ever give the Node hook's decision or defer to Node. Differential
+// test: each payload goes through `sh hooks/run.sh pre-tool-use` with a fake
+// `node` on PATH (so a deferral shows as a marker file and prints nothing) and
+// through the Node hook's own code; wherever the shell answered, its stdout
+// must be Node's. A table of named cases, then generated payloads (engine
+// commands with injected metacharacters, quotes, escapes, other sessions,
+// other scripts, fake plugin roots, JSON spellings the shell must not trust).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { analyzeBash } from '../hooks/src/bash-guard.ts';
+import { preToolUseOutput } from '../hooks/src/on-pre.ts';
+import { preToolUseDecision } from '../hooks/src/pre-tool-use.ts';
+import { PreToolUseInput } from '../hooks/src/schema.ts';
+import { files, readActive, readSession } from '../hooks/src/state.ts';
+import { ActiveFile, type ActiveFile as Active } from '../scripts/lib/schema.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const RUN_SH = path.join(ROOT, 'hooks', 'run.sh');
+const OWNER = 'sess-a';
+
+let scratch: string;
+let project: string;
+let fakeBin: string;
+let marker: string;
+
+const activeJson = (over: Partial<Active> = {}): Active =>
+  ActiveFile.parse({
+    version: 1,
+    experiment: 'speed',
+    loop: 'active',
+    scope: ['src/**'],
+    protect: ['bench/bench.mjs'],
+    writable: ['.autoloop/experiments/speed/program.md'],
+    summary: 'Experiment speed: best 41 ms. "loop": "active" quoted in text changes nothing.',
+    next_action: 'Try a lookup table.',
+    terminated_by: null,
+    chain_allowed: false,
+    runs: 5,
+    stop_hook: { max_blocks: 500, max_idle_blocks: 3 },
+    updated_at: '2026-11-29T08:00:00.000Z',
+    ...over,
+  });
+
+/** The engine writes active.json compact (writeJsonCache); the tests of hooks.test.ts write it indented: both spellings. */
+function writeActive(over: Partial<Active> = {}, pretty = false): void {
+  const a = activeJson(over);
+  fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), `${pretty ? JSON.stringify(a, null, 2) : JSON.stringify(a)}\n`);
+}
+
+function writeSession(owner: string | null = OWNER): void {
+  const s = { owner_session: owner, owner_agent: null, blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null };
+  fs.writeFileSync(path.join(project, '.autoloop', 'session.json'), `${JSON.stringify(s, null, 2)}\n`);
+}
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'hooks.cjs'))) throw new Error('dist/hooks.cjs is missing: run npm run build');
+  scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-hook-shell-')));
+  project = path.join(scratch, 'repo');
+  for (const d of ['.git', 'src', 'bench', '.autoloop/experiments/speed']) fs.mkdirSync(path.join(project, d), { recursive: true });
+  fakeBin = path.join(scratch, 'fakebin');
+  marker = path.join(scratch, 'node-was-started');
+  fs.mkdirSync(fakeBin);
+  fs.writeFileSync(path.join(fakeBin, 'node'), `#!/bin/sh\n: > '${marker}'\n`, { mode: 0o755 });
+  fs.symlinkSync(ROOT, spaced());
+});
+
+/** The plugin reached through a link whose name has a space: Node approves, the shell defers. */
+const spaced = (): string => path.join(scratch, 'plugin root');
+
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+beforeEach(() => {
+  writeActive();
+  writeSession();
+});
+
+interface Env {
+  sid?: string | undefined;
+  root?: string;
+}
+
+const hookEnv = (e: Env): Record<string, string> => ({
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  HOME: scratch,
+  CLAUDE_PLUGIN_ROOT: e.root ?? ROOT,
+  CLAUDE_PROJECT_DIR: project,
+  ...(e.sid === undefined ? {} : { CLAUDE_CODE_SESSION_ID: e.sid }),
+});
+
+/** The shell's answer: its stdout, or 'deferred' when it started (the fake) node. */
+function shell(payload: string, e: Env): string {
+  fs.rmSync(marker, { force: true });
+  const env = hookEnv(e);
+  const r = spawnSync('/bin/sh', [RUN_SH, 'pre-tool-use'], { input: payload, cwd: project, env: { ...env, PATH: `${fakeBin}:${env.PATH}` }, encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  expect(r.stderr).toBe('');
+  if (fs.existsSync(marker)) {
+    expect(r.stdout).toBe('');
+    return 'deferred';
+  }
+  return r.stdout;
+}
+
+/** The Node hook's answer, from its own code (hooks/src/on-pre.ts without the process around it). */
+function node(payload: string, e: Env): string {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload);
+  } catch {
+    return '';
+  }
+  const input = PreToolUseInput.safeParse(raw);
+  if (!input.success) return '';
+  const f = files(project);
+  const active = readActive(f);
+  if (!active) return '';
+  const r = preToolUseDecision(input.data, active, readSession(f), project, hookEnv(e), analyzeBash);
+  const out = preToolUseOutput(r);
+  return out ? `${JSON.stringify(out)}\n` : '';
+}
+
+/** The same call through run.sh with the real node: the deferred path hands Node the payload intact. */
+function real(payload: string, e: Env): string {
+  const r = spawnSync('/bin/sh', [RUN_SH, 'pre-tool-use'], { input: payload, cwd: project, env: hookEnv(e), encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  return r.stdout;
+}
+
+const bashPayload = (command: string, session = OWNER, extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({
+    session_id: session,
+    transcript_path: path.join(scratch, `${session}.jsonl`),
+    cwd: project,
+    permission_mode: 'default',
+    hook_event_name: 'PreToolUse',
+    tool_name: 'Bash',
+    tool_input: { command, description: 'run it' },
+    tool_use_id: 'toolu_01',
+    effort: { level: 'medium' },
+    ...extra,
+  });
+
+const engine = (script: string, args = '--json', root = ROOT): string => `node "${root}/dist/${script}.mjs" ${args}`;
+const ALLOW = `${JSON.stringify({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'allow', permissionDecisionReason: "autoloop: on the loop's allow list" } })}\n`;
+
+describe('PreToolUse in the shell: named cases', () => {
+  // [name, payload, env, expected: 'answered' (and equal to Node) or 'deferred']
+  const cases = (): Array<[string, string, Env, 'answered' | 'deferred']> => [
+    ['run-experiment of the owner', bashPayload(engine('run-experiment')), { sid: OWNER }, 'answered'],
+    ['log-experiment with free text', bashPayload(engine('log-experiment', '--description "memo (parse); 2x faster & smaller" --json')), { sid: OWNER }, 'answered'],
+    ['status, script unquoted', bashPayload(`node ${ROOT}/dist/status.mjs`), { sid: OWNER }, 'answered'],
+    ['run-experiment, single-quoted text', bashPayload(engine('run-experiment', "--description 'a \"b\" | c'")), { sid: OWNER }, 'answered'],
+    ['pretty-printed payload', JSON.stringify(JSON.parse(bashPayload(engine('status'))), null, 2), { sid: OWNER }, 'answered'],
+    ['escaped slashes', bashPayload(engine('status')).replace(/\//g, '\\/'), { sid: OWNER }, 'deferred'],
+    ['another session', bashPayload(engine('run-experiment'), 'sess-b'), { sid: 'sess-b' }, 'deferred'],
+    ['no session id in the environment', bashPayload(engine('run-experiment')), {}, 'deferred'],
+    ['payload of another session than the environment', bashPayload(engine('run-experiment'), 'sess-b'), { sid: OWNER }, 'deferred'],
+    ['a prefix of the owner', bashPayload(engine('run-experiment'), 'sess-'), { sid: 'sess-' }, 'deferred'],
+    ['piped into tail', bashPayload(`${engine('run-experiment')} 2>&1 | tail -5`), { sid: OWNER }, 'deferred'],
+    ['then git', bashPayload(`${engine('log-experiment')}; git reset --hard`), { sid: OWNER }, 'deferred'],
+    ['a substitution in the text', bashPayload(engine('log-experiment', '--description "$(rm -rf bench)"')), { sid: OWNER }, 'deferred'],
+    ['a backslash', bashPayload(engine('log-experiment', '--description "a\\"b"')), { sid: OWNER }, 'deferred'],
+    ['a newline', bashPayload(`${engine('status')}\ngit commit -am x`), { sid: OWNER }, 'deferred'],
+    ['a tab', bashPayload(`node\t"${ROOT}/dist/status.mjs"`), { sid: OWNER }, 'deferred'],
+    ['--cwd', bashPayload(engine('run-experiment', '--cwd /tmp')), { sid: OWNER }, 'deferred'],
+    ['chain (its flags can replace a judge)', bashPayload(engine('chain', '--command "x"')), { sid: OWNER }, 'deferred'],
+    ['init-experiment (not approved)', bashPayload(engine('init-experiment')), { sid: OWNER }, 'deferred'],
+    ['a fake plugin root', bashPayload(engine('run-experiment', '--json', '/tmp/fake')), { sid: OWNER }, 'deferred'],
+    ['the root with ..', bashPayload(engine('run-experiment', '--json', `${ROOT}/../${path.basename(ROOT)}`)), { sid: OWNER }, 'deferred'],
+    ['a relative script', bashPayload('node dist/run-experiment.mjs'), { sid: OWNER }, 'deferred'],
+    ['another runner', bashPayload(`/usr/bin/node "${ROOT}/dist/status.mjs"`), { sid: OWNER }, 'deferred'],
+    ['an unbalanced quote', bashPayload(`node "${ROOT}/dist/status.mjs" "open`), { sid: OWNER }, 'deferred'],
+    ['tool_name spelled with an escape', bashPayload(engine('status')).replace('"tool_name":"Bash"', '"tool_name":"B\\u0061sh"'), { sid: OWNER }, 'deferred'],
+    ['session_id twice (JSON.parse keeps the last)', bashPayload(engine('status')).replace(/}$/, ',"session_id":"sess-b"}'), { sid: OWNER }, 'deferred'],
+    ['command twice', bashPayload(engine('status')).replace('"description":"run it"', '"command":"git reset --hard"'), { sid: OWNER }, 'deferred'],
+    ['a session_id only inside tool_input', bashPayload(engine('status')).replace(`"session_id":"${OWNER}",`, '').replace('"description"', `"session_id":"${OWNER}","description"`), { sid: OWNER }, 'deferred'],
+    ['trailing garbage', `${bashPayload(engine('status'))} x`, { sid: OWNER }, 'deferred'],
+    ['truncated JSON', bashPayload(engine('status')).slice(0, -1), { sid: OWNER }, 'deferred'],
+    ['not Bash', JSON.stringify({ ...JSON.parse(bashPayload('')), tool_name: 'Edit', tool_input: { file_path: path.join(project, 'src/a.ts') } }), { sid: OWNER }, 'deferred'],
+    ['a plugin root with a space', bashPayload(engine('status', '', spaced())), { sid: OWNER, root: spaced() }, 'deferred'],
+  ];
+
+  it('answers exactly as Node where it answers, and defers the rest', () => {
+    for (const [name, payload, env, expected] of cases()) {
+      const s = shell(payload, env);
+      const n = node(payload, env);
+      expect([name, s === 'deferred' ? 'deferred' : 'answered']).toEqual([name, expected]);
+      if (s !== 'deferred') expect([name, s]).toEqual([name, n]);
+      // The deferred path (stdin read by the shell, then handed on) gives Node's answer too.
+      expect([name, real(payload, env)]).toEqual([name, n]);
+    }
+  });
+
+  it('the owner engine call is answered in the shell as an approval', () => {
+    expect(shell(bashPayload(engine('run-experiment')), { sid: OWNER })).toBe(ALLOW);
+    writeActive({}, true); // indented active.json
+    expect(shell(bashPayload(engine('log-experiment')), { sid: OWNER })).toBe(ALLOW);
+  });
+
+  it('defers when the loop is not running, nobody owns it, or the plugin root is not plain', () => {
+    const p = bashPayload(engine('run-experiment'));
+    writeActive({ loop: 'terminated', terminated_by: 'max_runs' });
+    expect(shell(p, { sid: OWNER })).toBe('deferred');
+    writeActive({ loop: 'paused' });
+    expect(shell(p, { sid: OWNER })).toBe('deferred');
+    writeActive();
+    writeSession(null);
+    expect(shell(p, { sid: OWNER })).toBe('deferred');
+    writeSession();
+    const link = path.join(scratch, 'linked-root');
+    fs.symlinkSync(ROOT, link);
+    expect(shell(bashPayload(engine('run-experiment', '--json', link)), { sid: OWNER, root: link })).toBe(ALLOW);
+    expect(node(bashPayload(engine('run-experiment', '--json', link)), { sid: OWNER, root: link })).toBe(ALLOW);
+    expect(shell(bashPayload(engine('run-experiment', '--json', `${ROOT}/`)), { sid: OWNER, root: `${ROOT}/` })).toBe('deferred');
+  });
+});
+
+describe('PreToolUse in the shell: generated payloads', () => {
+  const SCRIPTS = ['run-experiment', 'log-experiment', 'status', 'report', 'control', 'finalize', 'diagnose', 'chain', 'init-experiment', 'candidate', 'evil'];
+  const INJECT = [
+    '', ' ', '  ', '--json', '--description', ';', '|', '&', '&&', '<', '>', '2>&1', '(', ')', '$', '$HOME', '`id`', '$(id)', '\\', '\\"',
+    '"', "'", '#', '!', '*', '?', '[a]', '{a,b}', '~', '=', '\n', '\t', '\r', 'é', '--cwd', '--cwd=/tmp', '../', '..', 'git reset --hard',
+    '-e', 'x', '\u0000', '\u2028',
+  ];
+  const WORDS = ['try', 'memo', 'lookup table', '2x', 'a,b', 'x=1', '(parse)', 'a; b', 'a|b', '50%', 'v1.2', '-n', 'it\'s', '{}', 'a<b'];
+  const piece = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...WORDS) }, { weight: 1, arbitrary: fc.constantFrom(...INJECT) }, { weight: 1, arbitrary: fc.string({ maxLength: 6 }) });
+  const text = fc.array(piece, { maxLength: 4 }).map((a) => a.join(' '));
+  const arg = fc.oneof(fc.constantFrom('--json', '--description', '--verbose'), text.map((t) => `"${t}"`), text.map((t) => `'${t}'`), piece);
+  const roots = ['/tmp/fake-root', `${ROOT}/../${path.basename(ROOT)}`, `${ROOT}/.`, `${ROOT}//`, path.join(ROOT, 'dist', '..'), `${ROOT}/hooks/..`];
+  // Mostly the engine commands a loop makes, each with at most a few odd parts; sometimes anything.
+  const plain = fc.record({
+    quote: fc.constantFrom('"', '"', "'", ''),
+    script: fc.constantFrom(...SCRIPTS.slice(0, 7)),
+    args: fc.array(arg, { maxLength: 4 }),
+  }).map((c) => `node ${c.quote}${ROOT}/dist/${c.script}.mjs${c.quote}${c.args.map((a) => ` ${a}`).join('')}`);
+  const wild = fc.record({
+    runner: fc.constantFrom('node', '"node"', 'nodejs', '/usr/bin/node', 'env node', 'NODE_OPTIONS=x node', 'npx tsx', 'time node', ' node'),
+    root: fc.constantFrom(ROOT, ROOT, ...roots),
+    dir: fc.constantFrom('dist', 'dist', 'scripts', 'dist/sub'),
+    script: fc.constantFrom(...SCRIPTS),
+    ext: fc.constantFrom('.mjs', '.mjs', '.ts', ''),
+    quote: fc.constantFrom('"', "'", ''),
+    args: fc.array(arg, { maxLength: 4 }),
+    sep: fc.constantFrom(' ', '  ', '\t'),
+  }).map((c) => `${c.runner}${c.sep}${c.quote}${c.root}/${c.dir}/${c.script}${c.ext}${c.quote}${c.args.map((a) => ` ${a}`).join('')}`);
+  const command = fc.oneof({ weight: 3, arbitrary: plain }, { weight: 1, arbitrary: wild });
+  const mutate: Array<(p: string) => string> = [
+    (p) => JSON.stringify(JSON.parse(p), null, 2),
+    (p) => p.replace(/\//g, '\\/'),
+    (p) => p.replace('"tool_name":"Bash"', '"tool_name":"B\\u0061sh"'),
+    (p) => p.replace(/}$/, `,"session_id":"${OWNER}"}`),
+    (p) => p.replace(/}$/, ',"x":[1,-2.5e3,true,null,{"a":[]}]}'),
+    (p) => p.replace(/}$/, ',"x":01}'),
+    (p) => p.replace('"cwd":', '"cwd":1,"c":'),
+    (p) => p.replace(/"tool_input":\{/, '"tool_input":{"session_id":"sess-b",'),
+    (p) => `\uFEFF${p}`,
+    (p) => p.slice(0, -2),
+    (p) => `${p}\n\n`,
+    (p) => p.replace(/"tool_input":\{[^}]*\}/, '"tool_input":[]'),
+  ];
+
+  it('wherever the shell answers, Node gives the same answer', () => {
+    let answered = 0;
+    let total = 0;
+    fc.assert(
+      fc.property(
+        command,
+        fc.oneof({ weight: 8, arbitrary: fc.constant(OWNER) }, { weight: 1, arbitrary: fc.constantFrom('sess-b', 'sess-a"', '', 'sess-') }),
+        fc.oneof({ weight: 6, arbitrary: fc.constant(-1) }, { weight: 2, arbitrary: fc.constantFrom(...mutate.keys()) }),
+        fc.oneof({ weight: 8, arbitrary: fc.constant('same') }, { weight: 1, arbitrary: fc.constantFrom('other', 'none') }),
+        fc.oneof({ weight: 8, arbitrary: fc.constant('active') }, { weight: 1, arbitrary: fc.constantFrom('terminated', 'paused') }),
+        (cmd, session, m, envSid, loop) => {
+          writeActive(loop === 'active' ? {} : { loop, terminated_by: loop === 'terminated' ? 'plateau' : null });
+          writeSession();
+          let payload: string;
+          try {
+            payload = m < 0 ? bashPayload(cmd, session) : mutate[m]!(bashPayload(cmd, session));
+          } catch {
+            payload = bashPayload(cmd, session);
+          }
+          const env: Env = { sid: envSid === 'same' ? session : envSid === 'other' ? 'sess-b' : undefined };
+          const s = shell(payload, env);
+          total++;
+          if (s === 'deferred') return;
+          answered++;
+          writeSession(); // Node counts calls past the end: start from the same state
+          expect(s).toBe(node(payload, env));
+        },
+      ),
+      { numRuns: Number(process.env.HOOK_SHELL_RUNS ?? 400), seed: Number(process.env.HOOK_SHELL_SEED ?? 20261129) },
+    );
+    console.log(`hook-shell: the shell answered ${answered} of ${total} generated payloads; Node agreed on each`);
+    // The fast path must really fire on the generated engine calls, or this test proves nothing.
+    expect(answered).toBeGreaterThan(total / 20);
+  });
+});
