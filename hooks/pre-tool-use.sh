@@ -75,17 +75,20 @@ pf_value() {
       case $pf_k1 in session_id) pf_sid=$pf_s ;; tool_name) pf_tool=$pf_s ;; esac
       ;;
     oo)
-      [ "$pf_k1" = tool_input ] && [ "$pf_k2" = command ] || return 0
-      [ "$1" = s ] && [ -z "$pf_cmd_seen" ] || return 1
-      pf_cmd=$pf_s pf_cmd_seen=1
+      [ "$pf_k1" = tool_input ] || return 0
+      case $pf_k2 in command | file_path) ;; *) return 0 ;; esac
+      [ "$1" = s ] || return 1
+      case $pf_seen in *",in.$pf_k2,"*) return 1 ;; esac
+      pf_seen="$pf_seen,in.$pf_k2,"
+      if [ "$pf_k2" = command ]; then pf_cmd=$pf_s; else pf_file=$pf_s; fi
       ;;
   esac
 }
 
-# Walk the payload ($1). Sets pf_sid, pf_tool, pf_cmd (raw JSON string text).
+# Walk the payload ($1). Sets pf_sid, pf_tool, pf_cmd, pf_file (raw JSON string text).
 # 1 when it is not one valid JSON object or a field is ambiguous.
 pf_walk() {
-  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_cmd_seen= pf_n=0
+  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_file= pf_n=0
   while :; do
     while :; do case $pf_r in ' '* | "$pf_nl"*) pf_r=${pf_r#?} ;; *) break ;; esac; done
     [ -n "$pf_r" ] || break
@@ -200,11 +203,83 @@ pf_engine() {
   return 1
 }
 
-# $1: the payload, $2: this session's id, $3: the plugin root. Prints the decision; 1 to defer.
+# The strings of the top-level array "$2" in active.json ($1), one per line in
+# pf_items; 1 unless each is a plain string (no escape, no quote, no bracket).
+pf_list() {
+  case $1 in
+    *"\"$2\":["*) pf_t=${1#*"\"$2\":["} ;;
+    *"\"$2\": ["*) pf_t=${1#*"\"$2\": ["} ;;
+    *) return 1 ;;
+  esac
+  pf_t=${pf_t%%]*} pf_items=
+  while :; do
+    while :; do case $pf_t in ' '*) pf_t=${pf_t#?} ;; *) break ;; esac; done
+    [ -n "$pf_t" ] || return 0
+    case $pf_t in '"'*'"'*) pf_t=${pf_t#?} ;; *) return 1 ;; esac
+    pf_q=${pf_t%%\"*} pf_t=${pf_t#*\"}
+    [ -n "$pf_q" ] || return 1 # pf_plain checks the rest (a backslash, a control character)
+    pf_items=$pf_items$pf_q$pf_nl
+    while :; do case $pf_t in ' '*) pf_t=${pf_t#?} ;; *) break ;; esac; done
+    case $pf_t in ,*) pf_t=${pf_t#,} ;; '') return 0 ;; *) return 1 ;; esac
+  done
+}
+
+# A repo-relative path made of plain names: no empty, . or .. part, no odd character.
+pf_plain() {
+  case /$1/ in *//* | */./* | */../* | *[!A-Za-z0-9_./-]*) return 1 ;; esac
+}
+
+# Edit/Write/MultiEdit of $1 (absolute) in the project $2, active.json $3: 0
+# when the Node hook approves it (in the scope, not protected, not git's or
+# the engine's), 1 to defer (it may deny, or leave it to the user).
+pf_edit() {
+  pf_d=$2
+  case $pf_d/ in /*/ | /) ;; *) return 1 ;; esac
+  case $pf_d/ in *//* | */./* | */../*) return 1 ;; esac
+  case $1 in "$pf_d"/*) pf_rel=${1#"$pf_d"/} ;; *) return 1 ;; esac
+  pf_plain "$pf_rel" || return 1
+  case /$pf_rel/ in */.git/* | /.autoloop/*) return 1 ;; esac
+  # Node compares paths with their links resolved: none on the way keeps the text exact.
+  pf_p=$pf_d pf_t=$pf_rel
+  while [ -n "$pf_t" ]; do
+    pf_p=$pf_p/${pf_t%%/*}
+    case $pf_t in */*) pf_t=${pf_t#*/} ;; *) pf_t= ;; esac
+    [ ! -L "$pf_p" ] || return 1
+  done
+  # Parallel mode judges candidate worktrees too: Node's.
+  case $3 in *'"worktrees":[]'* | *'"worktrees": []'*) ;; *) return 1 ;; esac
+  pf_list "$3" protect || return 1
+  pf_t=$pf_items
+  while [ -n "$pf_t" ]; do
+    pf_q=${pf_t%%"$pf_nl"*} pf_t=${pf_t#*"$pf_nl"}
+    pf_plain "$pf_q" || return 1
+    case $pf_q in ./* | */) return 1 ;; esac
+    case $pf_rel/ in "$pf_q"/*) return 1 ;; esac
+  done
+  # The scope: names (a name covers what is below it), name/ or name/**; a `!`, any other glob or an empty scope defers.
+  pf_list "$3" scope || return 1
+  [ -n "$pf_items" ] || return 1
+  pf_t=$pf_items pf_in=
+  while [ -n "$pf_t" ]; do
+    pf_q=${pf_t%%"$pf_nl"*} pf_t=${pf_t#*"$pf_nl"}
+    case $pf_q in */\*\*) pf_q=${pf_q%/\*\*} ;; */) pf_q=${pf_q%/} ;; esac
+    pf_plain "$pf_q" || return 1
+    case $pf_q in ./*) return 1 ;; esac
+    case $pf_rel/ in "$pf_q"/*) pf_in=1 ;; esac
+  done
+  [ -n "$pf_in" ]
+}
+
+# $1: the payload, $2: this session's id, $3: the plugin root, $4: the
+# project, $5: active.json's text. Prints the decision; 1 to defer.
 pf_decide() {
-  case $1 in *'"tool_name":"Bash"'* | *'"tool_name": "Bash"'*) ;; *) return 1 ;; esac
+  case $1 in *'"tool_name":"'* | *'"tool_name": "'*) ;; *) return 1 ;; esac
   pf_walk "$1" || return 1
-  [ "$pf_tool" = Bash ] && [ "$pf_sid" = "$2" ] || return 1
-  pf_engine "$pf_cmd" "$3" || return 1
+  [ "$pf_sid" = "$2" ] || return 1
+  case $pf_tool in
+    Bash) pf_engine "$pf_cmd" "$3" || return 1 ;;
+    Edit | Write | MultiEdit) pf_edit "$pf_file" "$4" "$5" || return 1 ;;
+    *) return 1 ;;
+  esac
   printf '%s\n' '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"allow","permissionDecisionReason":"autoloop: on the loop'"'"'s allow list"}}'
 }

@@ -93,7 +93,7 @@ if [ "$1" = pre-tool-use ] && [ -f "$here/pre-tool-use.sh" ] && owns; then
     while IFS= read -r line || [ -n "$line" ]; do input="$input$line
 "; done
     . "$here/pre-tool-use.sh"
-    pf_decide "$input" "$sid" "$CLAUDE_PLUGIN_ROOT" && exit 0
+    pf_decide "$input" "$sid" "$CLAUDE_PLUGIN_ROOT" "$dir" "$active" && exit 0
     AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" pre-tool-use <<EOF
 $input
 EOF
