@@ -273,6 +273,8 @@ pf_edit() {
 # $1: the payload, $2: this session's id, $3: the plugin root, $4: the
 # project, $5: active.json's text. Prints the decision; 1 to defer.
 pf_decide() {
+  # Walking a large payload in the shell costs more than Node (each escaped quote rescans the rest).
+  [ ${#1} -le 8192 ] || return 1
   case $1 in *'"tool_name":"'* | *'"tool_name": "'*) ;; *) return 1 ;; esac
   pf_walk "$1" || return 1
   [ "$pf_sid" = "$2" ] || return 1
