@@ -106,7 +106,7 @@ console.log(`hooks.${calls[2]![0]}.no_cache ${ratio('no_cache').toFixed(2)}x nod
 // One iteration of the loop: Edit, then run and log (each a PreToolUse and a PostToolUse of the owner).
 const iteration = ['pre-tool-use.edit', 'pre-tool-use.bash_engine', 'post-tool-use.bash_engine', 'pre-tool-use.bash_engine', 'post-tool-use.bash_engine'];
 const mean = iteration.reduce((a, k) => a + ratio(k), 0) / iteration.length;
-console.log(`hooks.iteration ${iteration.length} calls, mean ${mean.toFixed(2)}x node -e 0 per call (${(mean * iteration.length).toFixed(1)} node starts per iteration)`);
+console.log(`hooks.iteration ${iteration.length} calls, mean ${mean.toFixed(2)}x node -e 0 per call (${(mean * iteration.length).toFixed(1)} bare starts' worth per iteration)`);
 const bundles = fs.readdirSync(path.dirname(BUNDLE)).filter((f) => /^hooks(-[a-z]+)?\.cjs$/.test(f)).sort();
 console.log(`hooks.bundle_bytes ${bundles.map((f) => `${f} ${fs.statSync(path.join(path.dirname(BUNDLE), f)).size}`).join(', ')}`);
 fs.rmSync(dir, { recursive: true, force: true });
