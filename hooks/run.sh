@@ -88,7 +88,8 @@ if [ "$1" = pre-tool-use ] && [ -f "$here/pre-tool-use.sh" ] && owns; then
   case "${CLAUDE_PLUGIN_ROOT:-}" in
     /*[!A-Za-z0-9_./@+-]* | *//* | */./* | */../* | */. | */.. | */ | [!/]* | '') active= ;;
   esac
-  if [ -n "$active" ] && [ ! -L "$CLAUDE_PLUGIN_ROOT/dist" ]; then
+  # The Node hook stands down on a Node older than 20 (and leaves this marker): so does the shell.
+  if [ -n "$active" ] && [ ! -L "$CLAUDE_PLUGIN_ROOT/dist" ] && [ ! -e "$dir/.autoloop/node-too-old" ]; then
     input=
     while IFS= read -r line || [ -n "$line" ]; do input="$input$line
 "; done

@@ -256,6 +256,11 @@ describe('PreToolUse in the shell: named cases', () => {
     writeSession(null);
     expect(shell(p, { sid: OWNER })).toBe('deferred');
     writeSession();
+    // The Node hook stood down on an old Node (its marker): the shell does not answer for it.
+    fs.writeFileSync(path.join(project, '.autoloop', 'node-too-old'), '');
+    expect(shell(p, { sid: OWNER })).toBe('deferred');
+    fs.rmSync(path.join(project, '.autoloop', 'node-too-old'));
+    expect(shell(p, { sid: OWNER })).toBe(ALLOW);
     const link = path.join(scratch, 'linked-root');
     fs.symlinkSync(ROOT, link);
     expect(shell(bashPayload(engine('run-experiment', '--json', link)), { sid: OWNER, root: link })).toBe(ALLOW);
