@@ -55,6 +55,25 @@ describe('descriptive statistics', () => {
       }),
     );
   });
+
+  it('property: median and mad (found by selection) equal the middle of the sorted values, ties and all', () => {
+    const middle = (ys: number[]) => {
+      const s = [...ys].sort((a, b) => a - b);
+      const k = s.length >> 1;
+      return s.length % 2 === 1 ? (s[k] as number) : ((s[k - 1] as number) + (s[k] as number)) / 2;
+    };
+    // Few distinct values (quarters in -2..3) make many ties, where a selection goes wrong first.
+    const value = fc.oneof(fc.integer({ min: -8, max: 12 }).map((q) => q / 4), fc.double({ min: -1e6, max: 1e6, noNaN: true }));
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 80 }), (xs) => {
+        // === and not toBe: -0 and 0 are the same median, whichever of them is picked.
+        expect(median(xs) === middle(xs)).toBe(true);
+        const m = middle(xs);
+        expect(mad(xs) === middle(xs.map((x) => Math.abs(x - m)))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
 
 describe('quantiles', () => {
