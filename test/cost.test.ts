@@ -8,7 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { applyRetention, KEEP_LAST, TAIL_KEEP, trimToTail } from '../scripts/lib/retention.ts';
 import { experimentPaths, runDir, runId } from '../scripts/lib/paths.ts';
 import { loadStateCache, saveStateCache } from '../scripts/lib/state-cache.ts';
-import { emptyState, foldLines } from '../scripts/lib/reduce.ts';
+import { confidenceOf, emptyState, foldLines } from '../scripts/lib/reduce.ts';
+import { mad } from '../scripts/lib/stats.ts';
 import { roundForModel } from '../scripts/lib/format.ts';
 import { appendLedger, readLedger } from '../scripts/lib/ledger.ts';
 import { openExperiment } from '../scripts/lib/experiment.ts';
@@ -98,6 +99,27 @@ describe('the state cache', () => {
     expect(fs.statSync(side).size).toBe(24);
     fs.truncateSync(side, 8);
     expect(loadStateCache(paths)).toBeNull();
+  });
+
+  it('keeps the spread of the primaries beside them; a reader uses it until the list grows', () => {
+    const root = tmp();
+    const paths = experimentPaths(root, 'exp');
+    fs.mkdirSync(paths.dir, { recursive: true });
+    const values = [10, 12, 11, 15, 9, 30];
+    saveStateCache(paths, { ...emptyState(), segment: 1, baseline: 10, best: 4, best_run: 'r0002', valid_primaries: values });
+    const file = JSON.parse(fs.readFileSync(paths.state, 'utf8')) as Record<string, unknown>;
+    expect(file.primaries_mad).toBe(mad(values));
+    // A spread that is not the list's (written by hand) shows that readers take the stored one...
+    fs.writeFileSync(paths.state, JSON.stringify({ ...file, primaries_mad: 3 }));
+    const back = loadStateCache(paths)!;
+    expect(back).not.toHaveProperty('primaries_mad');
+    expect(confidenceOf(back).value).toBe(2);
+    // ...and forget it as soon as a run is appended to the list.
+    back.valid_primaries.push(13);
+    expect(confidenceOf(back).value).toBe(6 / mad([...values, 13]));
+    // Too few values for a spread: none is stored.
+    saveStateCache(paths, { ...emptyState(), segment: 1, valid_primaries: [1, 2] });
+    expect(JSON.parse(fs.readFileSync(paths.state, 'utf8')).primaries_mad).toBeNull();
   });
 
   it('recovers a lost state.json from its checkpoint and the ledger lines after it', () => {

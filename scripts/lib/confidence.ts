@@ -10,6 +10,26 @@ export const MIN_CONFIDENCE_RUNS = 3;
 export const HIGH_CONFIDENCE = 2;
 export const MARGINAL_CONFIDENCE = 1;
 
+// The spread of a list, remembered with the length it had: the list of valid
+// primaries only grows (a fold appends), so a remembered spread of the same
+// length is still its spread. The state cache stores it beside the list, so
+// that status and the dashboard do not recompute the MAD of 100,000 values.
+const spreads = new WeakMap<readonly number[], { n: number; mad: number }>();
+
+/** MAD(primaries), computed once per list and length. */
+export function spreadOf(primaries: readonly number[]): number {
+  const hit = spreads.get(primaries);
+  if (hit && hit.n === primaries.length) return hit.mad;
+  const value = mad(primaries);
+  spreads.set(primaries, { n: primaries.length, mad: value });
+  return value;
+}
+
+/** The spread of `primaries` as a cache recorded it (state-cache.ts): spreadOf returns it until the list grows. */
+export function rememberSpread(primaries: readonly number[], value: number): void {
+  spreads.set(primaries, { n: primaries.length, mad: value });
+}
+
 /**
  * primaries: the primary values of the segment's valid runs (status ok), in
  * order. Zero and negative values are legal metrics and are used as they are.
@@ -24,7 +44,7 @@ export function confidence(i: {
   if (i.primaries.length < MIN_CONFIDENCE_RUNS || i.baseline === null || i.bestKept === null) {
     return { value: null, label: null };
   }
-  const spread = mad(i.primaries);
+  const spread = spreadOf(i.primaries);
   const value = Math.abs(i.bestKept - i.baseline) / spread;
   if (!(spread > 0) || !Number.isFinite(value)) return { value: null, label: null };
   const label: ConfidenceLabel =

@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { ExperimentPaths } from './paths.ts';
 import { readJsonOrNull, writeJsonCache } from './fsx.ts';
 import { StateFile, type State } from './reduce.ts';
+import { MIN_CONFIDENCE_RUNS, rememberSpread, spreadOf } from './confidence.ts';
 
 const SIDECAR = /^primaries-(\d+)\.f64$/;
 
@@ -41,7 +42,7 @@ export function loadStateCache(paths: ExperimentPaths): State | null {
 function loadCacheFile(paths: ExperimentPaths, file: string): State | null {
   const parsed = StateFile.safeParse(readJsonOrNull(file));
   if (!parsed.success) return null;
-  const raw = parsed.data as unknown as State & { primaries_count?: unknown };
+  const raw = parsed.data as unknown as State & { primaries_count?: unknown; primaries_mad?: unknown };
   // A cache written before the sidecar existed carries its list inline.
   if (Array.isArray(raw.valid_primaries)) return raw;
   const count = typeof raw.primaries_count === 'number' ? raw.primaries_count : -1;
@@ -55,10 +56,14 @@ function loadCacheFile(paths: ExperimentPaths, file: string): State | null {
       return null;
     }
     if (buf.length < count * 8) return null;
-    values = new Array<number>(count);
-    for (let i = 0; i < count; i++) values[i] = buf.readDoubleLE(i * 8);
+    // Copied out whole (the file was written from a Float64Array, in this machine's byte order).
+    const f64 = new Float64Array(count);
+    new Uint8Array(f64.buffer).set(buf.subarray(0, count * 8));
+    values = Array.from(f64);
   }
-  const { primaries_count: _drop, ...rest } = raw;
+  // The spread saved with the list (a number only when there were enough values to compute one).
+  if (typeof raw.primaries_mad === 'number' && values.length >= MIN_CONFIDENCE_RUNS) rememberSpread(values, raw.primaries_mad);
+  const { primaries_count: _drop, primaries_mad: _spread, ...rest } = raw;
   return { ...rest, valid_primaries: values } as State;
 }
 
@@ -96,7 +101,8 @@ export function saveStateCache(paths: ExperimentPaths, state: State): void {
     else if (have < values.length) fs.appendFileSync(file, f64(values.slice(have)));
   } else if (size >= 0) fs.rmSync(file, { force: true });
   const { valid_primaries: _list, ...rest } = state;
-  const cache = { ...rest, primaries_count: values.length };
+  // The list's spread too (confidence's MAD): a reader loads it instead of recomputing it.
+  const cache = { ...rest, primaries_count: values.length, primaries_mad: values.length >= MIN_CONFIDENCE_RUNS ? spreadOf(values) : null };
   writeJsonCache(paths.state, cache);
   if (checkpointDue(paths, state)) writeJsonCache(checkpointFile(paths), cache);
 }
