@@ -16,6 +16,7 @@ import { buildChart, buildModel, segmentRuns, tableRows, type RunPoint, type Vie
 import { renderTerminal } from '../scripts/lib/dashboard/terminal.ts';
 import { chartDotColumns, renderChart } from '../scripts/lib/dashboard/chart.ts';
 import { loadExperiment, viewModel } from '../scripts/lib/dashboard/load.ts';
+import { recordViews } from '../scripts/lib/dashboard/run-index.ts';
 import { clipCells, colorEnabled, sanitize, stripAnsi, visibleWidth } from '../scripts/lib/dashboard/text.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -70,6 +71,13 @@ function model(s: State = state, lines = syn.lines, width = 100): ViewModel {
     now,
     chartBuckets: chartDotColumns(width),
   });
+}
+
+/** The byte just after the n-th line of a ledger. */
+function nthLineEnd(buf: Buffer, n: number): number {
+  let at = 0;
+  for (let k = 0; k < n; k++) at = buf.indexOf(0x0a, at) + 1;
+  return at;
 }
 
 const seg2 = () => syn.lines.filter((l): l is ResultLine => l.type === 'result' && l.segment === 2);
@@ -395,6 +403,67 @@ describe('run index (runs.idx)', () => {
       expect(size % 32).toBe(0);
       view(root, 7);
       expect(fs.statSync(idx).size).toBe(size); // nothing new: nothing appended
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('survives a crash mid-append: the torn chunk is cut off and the lines gained since are appended', () => {
+    const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-idx-')));
+    try {
+      writeSynthetic(root, syn);
+      const p = experimentPaths(root, syn.config.name);
+      const full = fs.readFileSync(p.ledger);
+      // The ledger as it stood 25 lines ago, indexed.
+      const cut = nthLineEnd(full, syn.lines.length - 25);
+      fs.writeFileSync(p.ledger, full.subarray(0, cut));
+      view(root, 50);
+      const idx = path.join(p.dir, 'runs.idx');
+      const before = fs.readFileSync(idx);
+      // A crash while appending: two records and a half, no END.
+      fs.appendFileSync(idx, Buffer.concat([before.subarray(0, 64), before.subarray(0, 10)]));
+      fs.writeFileSync(p.ledger, full);
+      for (const buckets of [7, 200]) expect(view(root, buckets)).toEqual(fromLines(buckets));
+      const after = fs.readFileSync(idx);
+      expect(after.length % 32).toBe(0);
+      // Appended to, not rebuilt: what was indexed before is still the file's start.
+      expect(after.subarray(0, before.length).equals(before)).toBe(true);
+      expect(after.length).toBeGreaterThan(before.length);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('reads back lines longer than its first read (a long description)', () => {
+    const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-idx-')));
+    try {
+      const long = syntheticLedger({ runs: 12, seed: 5, descriptions: ['x'.repeat(3000), 'y'.repeat(40_000), 'short'] });
+      const st = writeSynthetic(root, long).state;
+      const l = loadExperiment(root, long.config.name);
+      const now = Date.parse(st.last_ts ?? '') + 60_000;
+      const m = viewModel(l, termination(l.state, l.config, now), [], now, 50);
+      const lines = buildModel({ slug: long.config.name, config: long.config, lines: long.lines, state: st, termination: termination(st, long.config, now), chain: [], now, chartBuckets: 50 });
+      expect(m).toEqual(lines);
+      expect(m.rows.some((r) => r.description.length === 40_000)).toBe(true);
+      expect(fs.existsSync(path.join(experimentPaths(root, long.config.name).dir, 'runs.idx'))).toBe(true); // not dropped as stale
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('reads its records the same through an unaligned buffer', () => {
+    const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-idx-')));
+    try {
+      writeSynthetic(root, syn);
+      view(root, 50);
+      const recs = fs.readFileSync(path.join(experimentPaths(root, syn.config.name).dir, 'runs.idx'));
+      const shifted = Buffer.alloc(recs.length + 3);
+      recs.copy(shifted, 3);
+      const a = recordViews(recs);
+      const b = recordViews(shifted.subarray(3));
+      expect(b.count).toBe(a.count);
+      expect([...b.f64]).toEqual([...a.f64]);
+      expect([...b.u32]).toEqual([...a.u32]);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -7,7 +7,7 @@
 // It is a cache like state.json: appended by whichever dashboard call finds
 // the ledger grown (a chunk of records closed by an END record holding the
 // offset the scan reached), rebuilt whole when it does not check out (a torn
-// chunk is ignored; offsets that go backwards, an END beyond the ledger, or a
+// chunk is cut off before the next append; offsets that go backwards, an END beyond the ledger, or a
 // line that is not the run it should be). The engine never reads it.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -135,8 +135,11 @@ export function updateIndex(paths: ExperimentPaths, read: (from: number) => Ledg
   if (old && got.end === from) return { recs: old.recs, end: from, warnings: got.warnings };
   const fresh = recordsOf(got);
   try {
-    if (old) fs.appendFileSync(file, fresh);
-    else writeFileAtomic(file, fresh, { durable: false });
+    if (old) {
+      // A chunk torn by a crash after the last END goes first: appended after it, the new one would not line up.
+      if (fs.statSync(file).size > old.recs.length) fs.truncateSync(file, old.recs.length);
+      fs.appendFileSync(file, fresh);
+    } else writeFileAtomic(file, fresh, { durable: false });
   } catch {
     /* a cache: the next call tries again */
   }
@@ -146,12 +149,15 @@ export function updateIndex(paths: ExperimentPaths, read: (from: number) => Ledg
 /** A ledger line at `offset` that is not what the index says it is: the index is stale. */
 export class StaleIndex extends Error {}
 
-let scratch = Buffer.allocUnsafe(8192);
+let scratch = Buffer.allocUnsafe(16384);
+/** Bytes read first for a line: most result lines fit (a longer one is read again, whole). */
+const FIRST_READ = 2048;
 
 /** One line of the ledger, read at its offset (into one reused buffer: a chart reads back a few thousand). */
 function lineAt(fd: number, offset: number): unknown {
-  for (;;) {
-    const n = fs.readSync(fd, scratch, 0, scratch.length, offset);
+  for (let want = FIRST_READ; ; want *= 4) {
+    if (want > scratch.length) scratch = Buffer.allocUnsafe(want);
+    const n = fs.readSync(fd, scratch, 0, want, offset);
     const nl = scratch.subarray(0, n).indexOf(0x0a);
     if (nl >= 0) {
       try {
@@ -160,8 +166,7 @@ function lineAt(fd: number, offset: number): unknown {
         throw new StaleIndex(`no ledger line at byte ${offset}`);
       }
     }
-    if (n < scratch.length) throw new StaleIndex(`no ledger line at byte ${offset}`);
-    scratch = Buffer.allocUnsafe(scratch.length * 4);
+    if (n < want) throw new StaleIndex(`no ledger line at byte ${offset}`);
   }
 }
 
