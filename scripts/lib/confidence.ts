@@ -25,6 +25,12 @@ export function spreadOf(primaries: readonly number[]): number {
   return value;
 }
 
+/** A copy of a list has the spread of its original (while it stays the same length). */
+export function carrySpread(from: readonly number[], to: readonly number[]): void {
+  const hit = spreads.get(from);
+  if (hit && hit.n === from.length && to.length === from.length) spreads.set(to, hit);
+}
+
 /** The spread of `primaries` as a cache recorded it (state-cache.ts): spreadOf returns it until the list grows. */
 export function rememberSpread(primaries: readonly number[], value: number): void {
   spreads.set(primaries, { n: primaries.length, mad: value });

@@ -7,7 +7,7 @@ import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
 import { baselineMetricSamples, learnFromLine } from './noise-state.ts';
 import { advanceHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
 import { evaluateTermination } from './termination.ts';
-import { confidence } from './confidence.ts';
+import { carrySpread, confidence } from './confidence.ts';
 
 export const STATE_VERSION = 1;
 const RECENT = 20;
@@ -300,7 +300,11 @@ function undoKeep(s: State, runId: string | undefined, reason: string): void {
 
 /** Fold lines into a copy of the state (one copy per call, not per line: a 10,000-run rebuild stays linear). */
 export function foldLines(state: State, lines: readonly LedgerLine[], cfg: Config, opts: { healthHistory?: number } = {}): State {
-  let s: State = structuredClone(state);
+  // The primaries are cloned apart: a slice of a 100,000-number list is a copy
+  // of its memory, where structuredClone serialised it value by value on every append.
+  const { valid_primaries: primaries, ...rest } = state;
+  let s: State = { ...structuredClone(rest), valid_primaries: primaries.slice() };
+  carrySpread(primaries, s.valid_primaries);
   historyCap = opts.healthHistory ?? HEALTH_HISTORY_CAP;
   try {
     for (const line of lines) s = applyLine(s, line, cfg);

@@ -59,7 +59,9 @@ function loadCacheFile(paths: ExperimentPaths, file: string): State | null {
     // Copied out whole (the file was written from a Float64Array, in this machine's byte order).
     const f64 = new Float64Array(count);
     new Uint8Array(f64.buffer).set(buf.subarray(0, count * 8));
-    values = Array.from(f64);
+    // Into a list of its final length: Array.from grows its list as it goes.
+    values = new Array<number>(count);
+    for (let i = 0; i < count; i++) values[i] = f64[i] as number;
   }
   // The spread saved with the list (a number only when there were enough values to compute one).
   if (typeof raw.primaries_mad === 'number' && values.length >= MIN_CONFIDENCE_RUNS) rememberSpread(values, raw.primaries_mad);
