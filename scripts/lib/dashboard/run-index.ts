@@ -170,63 +170,61 @@ function lineAt(fd: number, offset: number): unknown {
   }
 }
 
-/** The segment's columns, copied out of the records into typed arrays. */
-function columns(recs: Buffer, segment: number) {
-  const { count: total, f64, u32 } = recordViews(recs);
-  let count = 0;
-  for (let i = 0; i < total; i++) if (recs[i * REC] === RESULT && u32[i * 8 + 1] === segment) count++;
-  const c = { offset: new Float64Array(count), primary: new Float64Array(count), runNo: new Float64Array(count), flags: new Uint8Array(count * 3), commits: new Map<number, number>(), earlier: 0 };
-  let j = 0;
-  for (let i = 0; i < total; i++) {
-    const at = i * REC;
-    const kind = recs[at];
-    if (kind === COMMITTED) c.commits.set(f64[i * 4 + 3] as number, f64[i * 4 + 1] as number);
+/**
+ * Where the segment's results are among the records (one pass; nothing
+ * copied but their positions), the commits' offsets by run number, and the
+ * results of earlier segments counted.
+ */
+function segmentRecords(recs: Buffer, segment: number) {
+  const v = recordViews(recs);
+  const pos = new Uint32Array(v.count);
+  const commits = new Map<number, number>();
+  let n = 0;
+  let earlier = 0;
+  for (let i = 0; i < v.count; i++) {
+    const kind = recs[i * REC];
+    if (kind === COMMITTED) commits.set(v.f64[i * 4 + 3] as number, v.f64[i * 4 + 1] as number);
     else if (kind !== RESULT) continue;
-    else if (u32[i * 8 + 1] !== segment) c.earlier++;
-    else {
-      c.offset[j] = f64[i * 4 + 1] as number;
-      c.primary[j] = f64[i * 4 + 2] as number;
-      c.runNo[j] = f64[i * 4 + 3] as number;
-      c.flags[j * 3] = recs[at + 1] as number;
-      c.flags[j * 3 + 1] = recs[at + 2] as number;
-      c.flags[j * 3 + 2] = recs[at + 3] as number;
-      j++;
-    }
+    else if (v.u32[i * 8 + 1] !== segment) earlier++;
+    else pos[n++] = i;
   }
-  return c;
+  return { v, pos: pos.subarray(0, n), commits, earlier };
 }
 
 /**
- * The segment's runs from the index: typed arrays for the chart, and each
- * shown run read from the ledger (`fd`) when it is first asked for.
+ * The segment's runs from the index: the chart's fields read from the
+ * records in place, and each shown run read from the ledger (`fd`) when it is
+ * first asked for.
  */
 export function indexSeries(recs: Buffer, segment: number, fd: number): { runs: RunSeries; earlier: number } {
-  const c = columns(recs, segment);
+  const { v, pos, commits, earlier } = segmentRecords(recs, segment);
+  const f64 = (j: number, k: number) => v.f64[(pos[j] as number) * 4 + k] as number;
+  const byte = (j: number, k: number) => recs[(pos[j] as number) * REC + k] as number;
   const cache = new Map<number, RunPoint>();
   const point = (j: number): RunPoint => {
     const hit = cache.get(j);
     if (hit) return hit;
-    const runNo = c.runNo[j] as number;
-    const line = resultAt(fd, c.offset[j] as number);
+    const runNo = f64(j, 3);
+    const line = resultAt(fd, f64(j, 1));
     if (!line || Number(line.run_id.slice(1)) !== runNo) throw new StaleIndex(`the ledger line of run ${runId(runNo)} moved`);
-    const at = c.commits.get(runNo);
+    const at = commits.get(runNo);
     const p = runPoint(line, j + 1, at === undefined ? null : commitAt(fd, at));
     cache.set(j, p);
     return p;
   };
   const runs: RunSeries = {
-    length: c.offset.length,
-    runId: (j) => runId(c.runNo[j] as number),
+    length: pos.length,
+    runId: (j) => runId(f64(j, 3)),
     primary: (j) => {
-      const v = c.primary[j] as number;
-      return Number.isNaN(v) ? null : v;
+      const x = f64(j, 2);
+      return Number.isNaN(x) ? null : x;
     },
-    verdict: (j) => VERDICTS[c.flags[j * 3] as number] as Verdict,
-    status: (j) => STATUSES[c.flags[j * 3 + 1] as number] as RunStatus,
-    rebaseline: (j) => c.flags[j * 3 + 2] === 1,
+    verdict: (j) => VERDICTS[byte(j, 1)] as Verdict,
+    status: (j) => STATUSES[byte(j, 2)] as RunStatus,
+    rebaseline: (j) => byte(j, 3) === 1,
     point,
   };
-  return { runs, earlier: c.earlier };
+  return { runs, earlier };
 }
 
 /** The result line at `offset`: the fast check, then zod (which has the last word). */
