@@ -149,24 +149,38 @@ export function updateIndex(paths: ExperimentPaths, read: (from: number) => Ledg
 /** A ledger line at `offset` that is not what the index says it is: the index is stale. */
 export class StaleIndex extends Error {}
 
-let scratch = Buffer.allocUnsafe(16384);
 /** Bytes read first for a line: most result lines fit (a longer one is read again, whole). */
 const FIRST_READ = 2048;
 
-/** One line of the ledger, read at its offset (into one reused buffer: a chart reads back a few thousand). */
-function lineAt(fd: number, offset: number): unknown {
-  for (let want = FIRST_READ; ; want *= 4) {
-    if (want > scratch.length) scratch = Buffer.allocUnsafe(want);
-    const n = fs.readSync(fd, scratch, 0, want, offset);
-    const nl = scratch.subarray(0, n).indexOf(0x0a);
-    if (nl >= 0) {
-      try {
-        return JSON.parse(scratch.toString('utf8', 0, nl));
-      } catch {
-        throw new StaleIndex(`no ledger line at byte ${offset}`);
-      }
+/**
+ * A reader of the ledger's lines by offset, into one reused buffer (a chart
+ * reads back a few thousand). A keep's `committed` event is usually the next
+ * line, already in the buffer: it costs no second read. One per open file.
+ */
+function lineReader(fd: number): (offset: number) => unknown {
+  let buf = Buffer.allocUnsafe(4 * FIRST_READ);
+  // buf holds the ledger's bytes [from, from + n).
+  let from = 0;
+  let n = 0;
+  return (offset) => {
+    let nl = offset >= from && offset < from + n ? buf.subarray(offset - from, n).indexOf(0x0a) : -1;
+    if (nl >= 0) return parseLine(buf, offset - from, offset - from + nl, offset);
+    for (let want = FIRST_READ; ; want *= 4) {
+      if (want > buf.length) buf = Buffer.allocUnsafe(want);
+      from = offset;
+      n = fs.readSync(fd, buf, 0, want, offset);
+      nl = buf.subarray(0, n).indexOf(0x0a);
+      if (nl >= 0) return parseLine(buf, 0, nl, offset);
+      if (n < want) throw new StaleIndex(`no ledger line at byte ${offset}`);
     }
-    if (n < want) throw new StaleIndex(`no ledger line at byte ${offset}`);
+  };
+}
+
+function parseLine(buf: Buffer, start: number, end: number, offset: number): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8', start, end));
+  } catch {
+    throw new StaleIndex(`no ledger line at byte ${offset}`);
   }
 }
 
@@ -201,14 +215,15 @@ export function indexSeries(recs: Buffer, segment: number, fd: number): { runs: 
   const f64 = (j: number, k: number) => v.f64[(pos[j] as number) * 4 + k] as number;
   const byte = (j: number, k: number) => recs[(pos[j] as number) * REC + k] as number;
   const cache = new Map<number, RunPoint>();
+  const lineAt = lineReader(fd);
   const point = (j: number): RunPoint => {
     const hit = cache.get(j);
     if (hit) return hit;
     const runNo = f64(j, 3);
-    const line = resultAt(fd, f64(j, 1));
+    const line = resultAt(lineAt(f64(j, 1)));
     if (!line || Number(line.run_id.slice(1)) !== runNo) throw new StaleIndex(`the ledger line of run ${runId(runNo)} moved`);
     const at = commits.get(runNo);
-    const p = runPoint(line, j + 1, at === undefined ? null : commitAt(fd, at));
+    const p = runPoint(line, j + 1, at === undefined ? null : commitAt(lineAt(at)));
     cache.set(j, p);
     return p;
   };
@@ -227,16 +242,15 @@ export function indexSeries(recs: Buffer, segment: number, fd: number): { runs: 
   return { runs, earlier };
 }
 
-/** The result line at `offset`: the fast check, then zod (which has the last word). */
-function resultAt(fd: number, offset: number): ResultLine | null {
-  const raw = lineAt(fd, offset);
+/** A line read back as a result line: the fast check, then zod (which has the last word). */
+function resultAt(raw: unknown): ResultLine | null {
   const quick = typeof raw === 'object' && raw !== null ? asResultLine(raw as Record<string, unknown>) : null;
   if (quick) return quick;
   const parsed = LedgerLine.safeParse(raw);
   return parsed.success && parsed.data.type === 'result' ? parsed.data : null;
 }
 
-function commitAt(fd: number, offset: number): string | null {
-  const raw = lineAt(fd, offset) as { data?: { commit?: unknown } } | null;
+function commitAt(line: unknown): string | null {
+  const raw = line as { data?: { commit?: unknown } } | null;
   return typeof raw?.data?.commit === 'string' ? raw.data.commit : null;
 }
