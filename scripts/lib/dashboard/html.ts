@@ -9,8 +9,12 @@ import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
 import { chartScale, tickLabel } from './chart.ts';
 import { KEEPS_CAP, VERDICTS, type ChartBucket, type RunPoint, type ViewModel } from './model.ts';
 
-/** Buckets the page's chart is downsampled to (about 1.7 px each in a 1000 px plot). */
-export const HTML_BUCKETS = 600;
+/**
+ * Columns the page's chart is downsampled to (about 3.3 px each in a 1000 px
+ * plot, under a marker's width): every column costs its runs' lines read back
+ * for their tooltips, so the page's points are bounded by this, not by the runs.
+ */
+export const HTML_BUCKETS = 300;
 
 /** The chart's colours: distinct per verdict, and the background the screenshot test looks for. */
 export const CHART_COLORS = {
