@@ -12,7 +12,7 @@ import { writeFileAtomic } from './lib/fsx.ts';
 import { termination } from './lib/reduce.ts';
 import { chainTrail, loadExperiment, viewModel } from './lib/dashboard/load.ts';
 import { chartDotColumns } from './lib/dashboard/chart.ts';
-import { renderTerminal } from './lib/dashboard/terminal.ts';
+import { renderTerminal, TABLE_ROWS } from './lib/dashboard/terminal.ts';
 import { HTML_BUCKETS, renderHtml } from './lib/dashboard/html.ts';
 import { colorEnabled } from './lib/dashboard/text.ts';
 import { watchDashboard } from './lib/dashboard/watch.ts';
@@ -66,7 +66,9 @@ main('dashboard', async (argv) => {
   const now = Date.now();
   const t = termination(loaded.state, loaded.config, now);
   const width = layoutWidth(f.width);
-  const model = viewModel(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width));
+  // The one-shot terminal view lists only its last TABLE_ROWS runs: the model reads back no more.
+  const table = f.json || f.html !== undefined ? {} : { rowsCap: TABLE_ROWS, keepsCap: 0 };
+  const model = viewModel(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width), table);
 
   if (f.json) return emit(true, model, '');
   if (f.html !== undefined) {

@@ -13,7 +13,7 @@ import { emptyState, foldLines, termination, type State } from '../scripts/lib/r
 import { fmt } from '../scripts/lib/summary.ts';
 import { syntheticLedger, writeSynthetic, type Synthetic } from './helpers/synthetic-ledger.ts';
 import { buildChart, buildModel, segmentRuns, tableRows, type RunPoint, type ViewModel } from '../scripts/lib/dashboard/model.ts';
-import { renderTerminal } from '../scripts/lib/dashboard/terminal.ts';
+import { renderTerminal, TABLE_ROWS } from '../scripts/lib/dashboard/terminal.ts';
 import { chartDotColumns, renderChart } from '../scripts/lib/dashboard/chart.ts';
 import { loadExperiment, viewModel } from '../scripts/lib/dashboard/load.ts';
 import { recordViews } from '../scripts/lib/dashboard/run-index.ts';
@@ -446,6 +446,23 @@ describe('run index (runs.idx)', () => {
       expect(m).toEqual(lines);
       expect(m.rows.some((r) => r.description.length === 40_000)).toBe(true);
       expect(fs.existsSync(path.join(experimentPaths(root, long.config.name).dir, 'runs.idx'))).toBe(true); // not dropped as stale
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('draws the same one-shot terminal view from only the rows it lists (TABLE_ROWS, no earlier keeps)', () => {
+    const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-idx-')));
+    try {
+      writeSynthetic(root, syn);
+      const l = loadExperiment(root, syn.config.name);
+      const now = Date.parse(l.state.last_ts ?? '') + 60_000;
+      const t = termination(l.state, l.config, now);
+      const full = viewModel(l, t, [], now, chartDotColumns(80));
+      const lean = viewModel(l, t, [], now, chartDotColumns(80), { rowsCap: TABLE_ROWS, keepsCap: 0 });
+      expect(lean.rows).toHaveLength(TABLE_ROWS);
+      expect(full.rows.length).toBeGreaterThan(TABLE_ROWS);
+      expect(renderTerminal(lean, { width: 80, color: false })).toEqual(renderTerminal(full, { width: 80, color: false }));
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -125,10 +125,11 @@ export function refreshExperiment(root: string, prev: Loaded): Loaded {
 /**
  * The view model. Runs come from the index, their lines read back by offset
  * for the runs shown; an index that no longer matches the ledger is dropped
- * (the next call rebuilds it) and this one reads the whole ledger.
+ * (the next call rebuilds it) and this one reads the whole ledger. `table`
+ * bounds the rows a renderer will show (each row is a line read back).
  */
-export function viewModel(l: Loaded, t: Termination, chain: readonly string[], now: number, chartBuckets: number): ViewModel {
-  const input: ModelInput = { slug: l.slug, config: l.config, state: l.state, termination: t, chain, now, chartBuckets, warnings: l.warnings };
+export function viewModel(l: Loaded, t: Termination, chain: readonly string[], now: number, chartBuckets: number, table: { rowsCap?: number; keepsCap?: number } = {}): ViewModel {
+  const input: ModelInput = { slug: l.slug, config: l.config, state: l.state, termination: t, chain, now, chartBuckets, warnings: l.warnings, ...table };
   let fd: number | null = null;
   try {
     fd = fs.openSync(l.paths.ledger, 'r');

@@ -111,6 +111,8 @@ export interface ModelInput {
   /** Columns the chart is downsampled to (a renderer's resolution). */
   chartBuckets: number;
   rowsCap?: number;
+  /** Earlier keeps listed at most (KEEPS_CAP unless told). */
+  keepsCap?: number;
   warnings?: readonly string[];
 }
 
@@ -211,7 +213,7 @@ export function buildModel(i: ModelInput): ViewModel {
   const { config: c, state: s, termination: t } = i;
   const { runs, earlier } = i.series ?? inMemory(i.lines ?? [], s.segment);
   const conf = confidenceOf(s);
-  const table = tableRows(runs, i.rowsCap ?? ROWS_CAP);
+  const table = tableRows(runs, i.rowsCap ?? ROWS_CAP, i.keepsCap ?? KEEPS_CAP);
   const chart = buildChart(runs, c.direction, i.chartBuckets);
   // Only the runs that are shown get their texts cleaned: on a 10,000-run
   // ledger that is a few hundred strings, not 20,000.

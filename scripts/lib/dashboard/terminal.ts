@@ -141,6 +141,9 @@ function signed(n: number): string {
   return `${n > 0 ? '+' : ''}${fmt(n)}`;
 }
 
+/** Runs the table lists when the frame is not fitted to a height (a one-shot view). */
+export const TABLE_ROWS = 10;
+
 /** Table of the last runs; columns drop (delta, then description) as the width shrinks. */
 export function tableLines(m: ViewModel, width: number, count: number): Line[] {
   const rows = m.rows.slice(-Math.max(0, count));
@@ -203,7 +206,7 @@ export function renderTerminal(m: ViewModel, o: TerminalOptions): string[] {
   if (m.warnings.length) tail.push([seg('warning: ', 'yellow'), seg(m.warnings[m.warnings.length - 1] ?? '')]);
 
   let chartRows = 10;
-  let tableRows = 10;
+  let tableRows = TABLE_ROWS;
   if (o.height !== undefined) {
     // Fixed lines: header, two blank separators, chart axis + x labels + legend, table header, tail.
     const free = Math.floor(o.height) - head.length - 2 - 3 - 1 - tail.length;
