@@ -9,23 +9,20 @@ import { logCommand, logOutput } from './lib/commands/log.ts';
 import { parseEvidence } from './lib/analysis.ts';
 import { logCandidateCommand } from './lib/commands/candidate-log.ts';
 import { candidateAt } from './lib/candidates/store.ts';
+import { DESCRIBE_OPTIONS, DescribeFlags } from './lib/log-flags.ts';
 
 const OPTIONS = {
   experiment: { type: 'string' },
   candidate: { type: 'string' },
-  description: { type: 'string', short: 'd' },
-  hypothesis: { type: 'string' },
+  ...DESCRIBE_OPTIONS,
   discard: { type: 'boolean', default: false },
-  evidence: { type: 'string', multiple: true },
 } as const;
 const Flags = z.object({
   ...CommonFlags,
   experiment: z.optional(z.string()),
   candidate: z.optional(z.string()),
-  description: z.optional(z.string().check(z.trim(), z.minLength(1, 'must describe the change'), z.maxLength(500))),
-  hypothesis: z.optional(z.string().check(z.maxLength(1000))),
+  ...DescribeFlags,
   discard: z.boolean(),
-  evidence: z.optional(z.array(z.string().check(z.minLength(1, 'must be FILE or FILE:WHAT'))).check(z.maxLength(20))),
 });
 
 main('log-experiment', async (argv) => {

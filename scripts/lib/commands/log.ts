@@ -51,7 +51,7 @@ export interface LogResult {
   artifacts: { from: string | null; written: string[]; removed: string[] };
 }
 
-function measuredRun(exp: Experiment): RunRecord {
+export function measuredRun(exp: Experiment): RunRecord {
   const n = latestRunNumber(exp);
   const rec = n ? readRunRecord(exp, formatRunId(n)) : null;
   if (!rec) throw new RefusalError('no measured run to log: run run-experiment first');
@@ -143,25 +143,34 @@ export async function logCommand(exp: Experiment, input: LogInput): Promise<LogR
     const ws = await openWorkspace(exp.root, exp.paths, exp.config);
     const fixed = await reconcile(exp, ws);
     if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
-    const rec = await stillMeasured(ws, measuredRun(exp));
-    const previousBest = exp.state.best_run;
-    const line = resultLine(exp, rec, input);
-    // 1. the record first: whatever happens next, the run is in the ledger.
-    crashPoint('before-ledger');
-    append(exp, line);
-    crashPoint('after-ledger');
-    // 2. then the tree.
-    result = { line, ...(await actOnTree(exp, ws, rec, line)) };
-    crashPoint('after-event');
-    writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' }, { durable: false });
-    crashPoint('after-record');
-    pruneArtifacts(exp);
-    ensureScratch(exp.paths, formatRunId(exp.state.next_run));
-    applyRetention(exp.paths, Number(rec.run_id.slice(1)), exp.state.best_run, previousBest);
-    const t = currentTermination(exp);
-    if (t.terminate && !exp.state.terminated_event) event(exp, 'terminated', { by: t.by, message: t.message }, rec.run_id);
-    publishActive(exp, t);
+    result = await logMeasured(exp, ws, await stillMeasured(ws, measuredRun(exp)), input);
   });
+  return result;
+}
+
+/**
+ * Log a measured run, under the lock, its record already checked against the
+ * tree (stillMeasured, or the run's own check after its last command when the
+ * same process measured it): the ledger first, then the tree, then the rest.
+ */
+export async function logMeasured(exp: Experiment, ws: Workspace, rec: RunRecord, input: LogInput): Promise<LogResult> {
+  const previousBest = exp.state.best_run;
+  const line = resultLine(exp, rec, input);
+  // 1. the record first: whatever happens next, the run is in the ledger.
+  crashPoint('before-ledger');
+  append(exp, line);
+  crashPoint('after-ledger');
+  // 2. then the tree.
+  const result = { line, ...(await actOnTree(exp, ws, rec, line)) };
+  crashPoint('after-event');
+  writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' }, { durable: false });
+  crashPoint('after-record');
+  pruneArtifacts(exp);
+  ensureScratch(exp.paths, formatRunId(exp.state.next_run));
+  applyRetention(exp.paths, Number(rec.run_id.slice(1)), exp.state.best_run, previousBest);
+  const t = currentTermination(exp);
+  if (t.terminate && !exp.state.terminated_event) event(exp, 'terminated', { by: t.by, message: t.message }, rec.run_id);
+  publishActive(exp, t);
   return result;
 }
 

@@ -108,12 +108,18 @@ export function assertMayRun(exp: Experiment): void {
   if (exp.state.health.health === 'paused') throw new RefusalError(`the loop is paused (${exp.state.health.reason}); control.mjs resume to continue`);
 }
 
+/** The latest run when it was measured in this segment but not logged yet (a call killed in between). */
+export function measuredNotLogged(exp: Experiment): RunRecord | null {
+  const rec = latestRun(exp)?.record;
+  return rec?.phase === 'measured' && rec.segment === exp.state.segment ? rec : null;
+}
+
 /** Refuse to measure when the loop must not go on; returns the id of the next run. */
 function nextRunId(exp: Experiment): string {
   assertMayRun(exp);
   const last = latestRun(exp);
-  if (last?.record?.phase === 'measured' && last.record.segment === exp.state.segment) {
-    throw new RefusalError(`run ${last.id} is measured but not logged: run log-experiment first`);
+  if (measuredNotLogged(exp)) {
+    throw new RefusalError(`run ${last?.id} is measured but not logged: run log-experiment first`);
   }
   return formatRunId(Math.max(exp.state.next_run, last ? Number(last.id.slice(1)) + 1 : 1));
 }
@@ -386,20 +392,31 @@ export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
 export async function runCommand(exp: Experiment, signal: AbortSignal): Promise<RunCommandResult> {
   let result!: RunCommandResult;
   await withLock(exp, 'run-experiment', async () => {
-    assertNoCandidates(exp.paths);
-    await settleAbandonedRun(exp);
-    assertNotUnclean(exp);
-    const ws = await openWorkspace(exp.root, exp.paths, exp.config);
-    const fixed = await reconcile(exp, ws);
-    if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
-    await ws.observe();
-    assertBaselineUnchanged(exp, await ws.changedInScope());
-    const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config), signal);
-    const interrupted = await measure(m, ws);
-    m.save(true);
-    if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp ? m.record.reason : 'signal' }, m.id);
+    const r = await measureNext(exp, signal);
     publishActive(exp, currentTermination(exp));
-    result = { record: m.record, interrupted };
+    result = { record: r.record, interrupted: r.interrupted };
   });
   return result;
+}
+
+/**
+ * Measure the next run, the lock held by the caller: what a killed call left
+ * is settled first, the tree reconciled and observed, then the run measured
+ * and its record saved (durably: a later log acts on it). Returns the open
+ * workspace too, for a log in the same call.
+ */
+export async function measureNext(exp: Experiment, signal: AbortSignal): Promise<RunCommandResult & { ws: Workspace }> {
+  assertNoCandidates(exp.paths);
+  await settleAbandonedRun(exp);
+  assertNotUnclean(exp);
+  const ws = await openWorkspace(exp.root, exp.paths, exp.config);
+  const fixed = await reconcile(exp, ws);
+  if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
+  await ws.observe();
+  assertBaselineUnchanged(exp, await ws.changedInScope());
+  const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config), signal);
+  const interrupted = await measure(m, ws);
+  m.save(true);
+  if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp ? m.record.reason : 'signal' }, m.id);
+  return { record: m.record, interrupted, ws };
 }

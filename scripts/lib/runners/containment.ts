@@ -27,9 +27,12 @@
 //   call's runs; the guards after each command stay in every mode.
 //
 // AUTOLOOP_CONTAINMENT=group|pidns|readonly forces a mode; the default is the
-// best one this machine allows, probed once per engine call.
+// best one this machine allows. Probing costs a process (an unshare that exits
+// at once), so the answer is kept per machine (containment-cache.ts) and probed
+// again whenever anything that could change it changed.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { cachedContainment, forgetContainment, rememberContainment } from './containment-cache.ts';
 
 export type Containment = 'pidns' | 'group';
 
@@ -40,6 +43,8 @@ const UNSHARE = ['--user', '--map-current-user', '--pid', '--fork', '--kill-chil
 const INIT = 'sh -c "$1" & wait $!';
 
 let probed: Containment | null = null;
+/** The answer came from the per-machine cache, not from a probe in this process. */
+let fromCache = false;
 
 function unshareWorks(): boolean {
   if (process.platform !== 'linux') return false;
@@ -51,9 +56,25 @@ function unshareWorks(): boolean {
 export function containment(): Containment {
   const forced = process.env.AUTOLOOP_CONTAINMENT;
   if (forced === 'group') return 'group';
-  if (probed === null) probed = unshareWorks() ? 'pidns' : 'group';
+  if (probed === null) {
+    probed = cachedContainment();
+    fromCache = probed !== null;
+    if (probed === null) {
+      probed = unshareWorks() ? 'pidns' : 'group';
+      rememberContainment(probed);
+    }
+  }
   if (forced === 'pidns' && probed !== 'pidns') throw new Error('AUTOLOOP_CONTAINMENT=pidns but unshare cannot create a user and PID namespace here');
   return probed;
+}
+
+/**
+ * A command under a remembered pidns answer failed: the failure may be
+ * unshare's own (namespaces forbidden since, by something the cache key does
+ * not see), so the next engine call probes again. Costs nothing on success.
+ */
+export function commandFailed(mode: Containment): void {
+  if (mode === 'pidns' && fromCache) forgetContainment();
 }
 
 /** What a run was contained by: the process containment, or `readonly` (pidns plus the read-only judges). */

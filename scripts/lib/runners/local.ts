@@ -24,7 +24,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { groupMembers, pidAlive, procStart } from '../procs.ts';
 import { faultAt } from '../faults.ts';
-import { containment, TOKEN_VAR, tokenHolders, wrap, type Containment, type RunContainment } from './containment.ts';
+import { commandFailed, containment, TOKEN_VAR, tokenHolders, wrap, type Containment, type RunContainment } from './containment.ts';
 import { existingPaths, mountPlan, readOnlyFailed, readOnlyForced, readOnlyWanted, setupOutcome, wrapReadOnly } from './readonly.ts';
 import { openLog, readTail } from './log.ts';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.ts';
@@ -362,6 +362,7 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
   const tail = sampleTail(req.logFile, start, end);
   // Under the PID namespace the command's first process is a shell that passes on 128+n for a signal n.
   const bySignal = mode === 'pidns' && r.code !== null && r.code > 128 ? signalName(r.code - 128) : null;
+  if (r.code !== 0) commandFailed(mode);
   return {
     exitCode: bySignal ? null : r.code,
     signal: bySignal ?? r.sig,

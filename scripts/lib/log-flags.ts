@@ -1,0 +1,16 @@
+// The flags that describe a change, shared by log-experiment and the one-call
+// form of run-experiment (run-experiment --description): one definition, so the
+// two forms accept and refuse the same text.
+import * as z from './zod.ts';
+
+export const DESCRIBE_OPTIONS = {
+  description: { type: 'string', short: 'd' },
+  hypothesis: { type: 'string' },
+  evidence: { type: 'string', multiple: true },
+} as const;
+
+export const DescribeFlags = {
+  description: z.optional(z.string().check(z.trim(), z.minLength(1, 'must describe the change'), z.maxLength(500))),
+  hypothesis: z.optional(z.string().check(z.maxLength(1000))),
+  evidence: z.optional(z.array(z.string().check(z.minLength(1, 'must be FILE or FILE:WHAT'))).check(z.maxLength(20))),
+};
