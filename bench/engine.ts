@@ -1,9 +1,10 @@
 // Engine figures, each a ratio against a baseline measured in the same run
 // (these machines are shared and noisy, so absolute times mean little):
 //  - start-up of each bundled entry point vs bare `node -e 0` (target ≤ 3x), and its size
-//  - one iteration (run + log) of a deterministic benchmark vs bare `node -e 0`
-//    (target ≤ 3x), with the git processes and fsyncs it makes
-//  - bytes the model reads in an ordinary iteration, run + log --json (target ≤ 500)
+//  - one iteration of a deterministic benchmark vs bare `node -e 0` (target ≤ 3x),
+//    keep and discard, in both forms: the one call (run-experiment --description)
+//    and the separate run + log, with the git processes and fsyncs each makes
+//  - bytes the model reads in an ordinary iteration, --json, both forms (target ≤ 500)
 //  - every call with 100,000 runs in the ledger vs 100 (target ≤ 1.5x): run + log,
 //    status, status after the state cache is lost, dashboard (terminal) and
 //    dashboard --html, with the dashboard's peak memory; the caches' sizes; and
@@ -120,18 +121,21 @@ function repoWithRuns(runs: number, dist = DIST): string {
 }
 
 
-// One iteration: write the value under test, run, log. Returns the wall time and the counts it made.
-function iteration(dir: string, value: number, json = false, dist = DIST): { ms: number; git: number | null; fsync: number | null; bytes: number } {
+type Form = 'one' | 'two';
+
+// One iteration: write the value under test, then the one call, or run and log. Returns the wall time and the counts it made.
+function iteration(dir: string, value: number, json = false, dist = DIST, form: Form = 'two'): { ms: number; git: number | null; fsync: number | null; bytes: number } {
   fs.writeFileSync(path.join(dir, 'src', 'v.txt'), String(value));
   const counts = path.join(dir, '.counts');
   fs.rmSync(counts, { force: true });
   const env = { ...process.env, ...GIT_ENV, AUTOLOOP_COUNT_IO: counts };
   const extra = json ? ['--json'] : [];
+  const describe = ['--description', `value ${value}`];
+  const call = (f: string, a: string[]) => spawnSync(process.execPath, [path.join(dist, `${f}.mjs`), ...a, '--cwd', dir, ...extra], { env, encoding: 'utf8' });
   const t = process.hrtime.bigint();
-  const a = spawnSync(process.execPath, [path.join(dist, 'run-experiment.mjs'), '--cwd', dir, ...extra], { env, encoding: 'utf8' });
-  const b = spawnSync(process.execPath, [path.join(dist, 'log-experiment.mjs'), '--description', `value ${value}`, '--cwd', dir, ...extra], { env, encoding: 'utf8' });
+  const outs = form === 'one' ? [call('run-experiment', describe)] : [call('run-experiment', []), call('log-experiment', describe)];
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
-  if (a.status !== 0 || b.status !== 0) throw new Error(`iteration failed: ${a.stderr}${b.stderr}`);
+  if (outs.some((o) => o.status !== 0)) throw new Error(`iteration failed: ${outs.map((o) => o.stderr).join('')}`);
   const tally = { git: 0, fsync: 0 } as Record<string, number>;
   let counted = false;
   try {
@@ -145,7 +149,7 @@ function iteration(dir: string, value: number, json = false, dist = DIST): { ms:
   } catch {
     /* bundles without the counters */
   }
-  const bytes = Buffer.byteLength(a.stdout + a.stderr) + Buffer.byteLength(b.stdout + b.stderr);
+  const bytes = outs.reduce((acc, o) => acc + Buffer.byteLength(o.stdout + o.stderr), 0);
   return { ms, git: counted ? tally.git! : null, fsync: counted ? tally.fsync! : null, bytes };
 }
 
@@ -155,21 +159,21 @@ function iterations(dir: string, n: number, dist = DIST): Iterations {
   return iterationsOf([{ dir, dist }], n)[0]!;
 }
 
-/** As iterations, for several (repository, bundles) pairs measured in turns. */
-function iterationsOf(setups: { dir: string; dist: string }[], n: number): Iterations[] {
+/** As iterations, for several (repository, bundles, form) setups measured in turns. */
+function iterationsOf(setups: { dir: string; dist: string; form?: Form }[], n: number): Iterations[] {
   const runs = setups.map(() => ({ keep: [] as number[], discard: [] as number[], keepIo: '', discardIo: '' }));
   const bares: number[] = [];
   let v = -1000;
   const io = (r: { git: number | null; fsync: number | null }) => (r.git === null ? 'not counted' : `${r.git} git processes, ${r.fsync} fsyncs`);
-  setups.forEach((s) => iteration(s.dir, v--, false, s.dist)); // warm-up (file cache)
+  setups.forEach((s) => iteration(s.dir, v--, false, s.dist, s.form)); // warm-up (file cache)
   for (let i = 0; i < n; i++) {
     bares.push(timeMs(process.execPath, ['-e', '0']));
     setups.forEach((s, k) => {
       const r = runs[k]!;
-      const kept = iteration(s.dir, v, false, s.dist);
+      const kept = iteration(s.dir, v, false, s.dist, s.form);
       r.keep.push(kept.ms);
       r.keepIo = io(kept);
-      const d = iteration(s.dir, 1e9, false, s.dist);
+      const d = iteration(s.dir, 1e9, false, s.dist, s.form);
       r.discard.push(d.ms);
       r.discardIo = io(d);
     });
@@ -179,13 +183,19 @@ function iterationsOf(setups: { dir: string; dist: string }[], n: number): Itera
   return runs.map((r) => ({ keep: med(r.keep), discard: med(r.discard), bare: med(bares), keepIo: r.keepIo, discardIo: r.discardIo }));
 }
 
-// 2. one iteration vs bare node (and the same iteration with BEFORE's bundles, in turns)
+// 2. one iteration vs bare node, in both forms (and the two-step form with BEFORE's bundles), all in turns
 if (section('iteration')) {
-  const setups = [{ dir: repoWithRuns(0), dist: DIST }, ...(BEFORE ? [{ dir: repoWithRuns(0, BEFORE), dist: BEFORE }] : [])];
-  const [r, old] = iterationsOf(setups, 9);
+  const setups = [
+    { dir: repoWithRuns(0), dist: DIST, form: 'one' as Form },
+    { dir: repoWithRuns(0), dist: DIST, form: 'two' as Form },
+    ...(BEFORE ? [{ dir: repoWithRuns(0, BEFORE), dist: BEFORE, form: 'two' as Form }] : []),
+  ];
+  const [one, two, old] = iterationsOf(setups, 9);
   const was = (k: 'keep' | 'discard') => (old ? ` [before: ${r2(old[k] / old.bare)}x, ${old[k].toFixed(0)} ms; ${old[`${k}Io`]}]` : '');
-  console.log(`iteration.keep ${r2(r!.keep / r!.bare)}x node -e 0 (${r!.keep.toFixed(0)} ms vs ${r!.bare.toFixed(0)} ms; ${r!.keepIo}; target <= 3x)${was('keep')}`);
-  console.log(`iteration.discard ${r2(r!.discard / r!.bare)}x node -e 0 (${r!.discard.toFixed(0)} ms; ${r!.discardIo}; target <= 3x)${was('discard')}`);
+  for (const [name, r] of [['one_call', one!], ['run_log', two!]] as const) {
+    console.log(`iteration.${name}.keep ${r2(r.keep / r.bare)}x node -e 0 (${r.keep.toFixed(0)} ms vs ${r.bare.toFixed(0)} ms; ${r.keepIo}; target <= 3x)${name === 'run_log' ? was('keep') : ''}`);
+    console.log(`iteration.${name}.discard ${r2(r.discard / r.bare)}x node -e 0 (${r.discard.toFixed(0)} ms; ${r.discardIo}; target <= 3x)${name === 'run_log' ? was('discard') : ''}`);
+  }
   for (const s of setups) fs.rmSync(s.dir, { recursive: true, force: true });
 }
 
@@ -255,8 +265,9 @@ if (section('history')) {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }
 
-// 4. bytes the model reads in an ordinary iteration (run + log, --json as the protocol calls them)
-if (section('bytes')) {
+// 4. bytes the model reads in an ordinary keep (--json as the protocol calls them), in both forms
+/** The primes example in a fresh repository, its experiment set up; the engine's calls and git there. */
+function primesRepo() {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-bytes-')));
   const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, env: { ...process.env, ...GIT_ENV } });
   fs.cpSync(path.join(ROOT, 'examples', 'primes'), dir, { recursive: true });
@@ -265,14 +276,26 @@ if (section('bytes')) {
   git('commit', '-qm', 'init');
   const run = (name: string, ...a: string[]) => spawnSync(process.execPath, [path.join(DIST, `${name}.mjs`), ...a, '--cwd', dir], { encoding: 'utf8', env: { ...process.env, ...GIT_ENV } });
   run('init-experiment', '--name', 'p', '--metric', 'ops', '--direction', 'lower', '--command', 'node bench/bench.js', '--checks', 'node test/check.js', '--scope', 'src/**');
-  run('run-experiment', '--json');
-  run('log-experiment', '--description', 'baseline', '--json');
-  git('apply', path.join(ROOT, 'examples', 'primes', 'steps', '01-sqrt.patch'));
-  const a = run('run-experiment', '--json');
-  const b = run('log-experiment', '--description', 'Stop trial division at the square root', '--json');
-  const bytes = Buffer.byteLength(a.stdout + a.stderr) + Buffer.byteLength(b.stdout + b.stderr);
-  console.log(`iteration.model_bytes ${bytes} (run ${Buffer.byteLength(a.stdout)} + log ${Buffer.byteLength(b.stdout)}, --json; target <= 500)`);
-  fs.rmSync(dir, { recursive: true, force: true });
+  const change = () => git('apply', path.join(ROOT, 'examples', 'primes', 'steps', '01-sqrt.patch'));
+  return { dir, run, change };
+}
+if (section('bytes')) {
+  const DESCRIPTION = ['--description', 'Stop trial division at the square root'];
+  const size = (o: { stdout: string; stderr: string }) => Buffer.byteLength(o.stdout + o.stderr);
+  const verdictOf = (o: { stdout: string }) => (JSON.parse(o.stdout || '{}') as { verdict?: string }).verdict ?? 'failed';
+  const two = primesRepo();
+  two.run('run-experiment', '--json');
+  two.run('log-experiment', '--description', 'baseline', '--json');
+  two.change();
+  const a = two.run('run-experiment', '--json');
+  const b = two.run('log-experiment', ...DESCRIPTION, '--json');
+  console.log(`iteration.model_bytes.run_log ${size(a) + size(b)} (run ${size(a)} + log ${size(b)}, ${verdictOf(b)}, --json; target <= 500)`);
+  const one = primesRepo();
+  one.run('run-experiment', '--description', 'baseline', '--json');
+  one.change();
+  const c = one.run('run-experiment', ...DESCRIPTION, '--json');
+  console.log(`iteration.model_bytes.one_call ${size(c)} (${verdictOf(c)}, --json; target <= 500)`);
+  for (const r of [one, two]) fs.rmSync(r.dir, { recursive: true, force: true });
 }
 
 // 5. hooks: a project without .autoloop/ must not start node; with it, ≤ 2x node -e 0

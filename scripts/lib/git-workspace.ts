@@ -102,6 +102,8 @@ interface Snapshot {
   status: Status;
   /** refs/heads/<name>, or null on a detached HEAD. */
   ref: string | null;
+  /** The commit HEAD is at, or null before the first commit. */
+  oid: string | null;
   /** Changed paths that exist in HEAD's tree; paths in `unknownHead` (unmerged) need ls-tree. */
   inHead: Set<string>;
   unknownHead: Set<string>;
@@ -113,13 +115,18 @@ const STATUS_ARGS = ['status', '--porcelain=v2', '-z', '--branch', '--no-ahead-b
 const V2_FIELDS: Record<string, number> = { '1': 8, u: 10 };
 
 export function parseStatusV2(out: string): Snapshot {
-  const snap: Snapshot = { status: new Map(), ref: null, inHead: new Set(), unknownHead: new Set() };
+  const snap: Snapshot = { status: new Map(), ref: null, oid: null, inHead: new Set(), unknownHead: new Set() };
   const add = (p: string, xy: string) => {
     const codes = snap.status.get(p);
     if (codes) codes.push(xy);
     else snap.status.set(p, [xy]);
   };
   for (const entry of out.split('\0')) {
+    if (entry.startsWith('# branch.oid ')) {
+      const oid = entry.slice('# branch.oid '.length);
+      snap.oid = /^[0-9a-f]{40,64}$/.test(oid) ? oid : null;
+      continue;
+    }
     if (entry.startsWith('# branch.head ')) {
       const name = entry.slice('# branch.head '.length);
       snap.ref = name === '(detached)' ? null : `refs/heads/${name}`;
@@ -464,6 +471,8 @@ export class GitWorkspace implements Workspace {
   }
 
   async head(): Promise<string> {
+    // observe()'s read, with nothing run or written since, already says where the branch is.
+    if (this.pinned && this.snap?.oid && this.snap.ref === `refs/heads/${this.branch}` && !this.candidate) return this.snap.oid;
     const sha = await this.revParse(`refs/heads/${this.branch}`);
     if (!sha) throw new RefusalError(`branch ${this.branch} does not exist; run init-experiment`);
     return sha;

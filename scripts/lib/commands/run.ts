@@ -410,9 +410,13 @@ export async function measureNext(exp: Experiment, signal: AbortSignal): Promise
   await settleAbandonedRun(exp);
   assertNotUnclean(exp);
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
-  const fixed = await reconcile(exp, ws);
-  if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
+  // One look at the tree answers reconcile's branch check too; what reconcile changed is looked at again.
   await ws.observe();
+  const fixed = await reconcile(exp, ws);
+  if (fixed.length) {
+    process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
+    await ws.observe();
+  }
   assertBaselineUnchanged(exp, await ws.changedInScope());
   const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config), signal);
   const interrupted = await measure(m, ws);

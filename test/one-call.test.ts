@@ -1,0 +1,170 @@
+// The one-call iteration (run-experiment --description): measure and log in one
+// process, by log-experiment's rules, on real repositories and real processes;
+// a kill -9 between the two halves is recovered by the next call; the
+// containment probe's answer is remembered per machine and probed again when
+// what it depends on changes.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { engine, git, initValue, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
+
+const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+const once = (repo: string, description: string, extra: string[] = [], env: Record<string, string> = {}) =>
+  engine('run-experiment', ['--description', description, '--json', ...extra], repo, env);
+const results = (repo: string) => ledger(repo).filter((l) => l.type === 'result');
+
+describe('one call per iteration', () => {
+  it('keeps an improvement with a scoped commit and discards a regression, in one short answer each', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    const base = once(repo, 'baseline');
+    expect(base.code).toBe(0);
+    expect(base.json).toMatchObject({ run_id: 'r0001', status: 'ok', verdict: 'keep', best: 100, baseline: 100 });
+
+    setValue(repo, '90');
+    const better = once(repo, 'lower the value', ['--hypothesis', 'smaller is faster']);
+    expect(better.json).toMatchObject({ run_id: 'r0002', verdict: 'keep', primary: 90, best: 90, baseline: 100, samples: 1 });
+    expect(Buffer.byteLength(better.stdout + better.stderr)).toBeLessThanOrEqual(500);
+    expect(git(repo, 'rev-parse', 'HEAD').startsWith(String(better.json?.commit))).toBe(true);
+    expect(git(repo, 'show', '--name-only', '--format=', 'HEAD')).toBe('src/value.txt');
+    expect(results(repo).at(-1)).toMatchObject({ run_id: 'r0002', description: 'lower the value', hypothesis: 'smaller is faster', verdict: 'keep' });
+    const rec = JSON.parse(read(repo, '.autoloop/experiments/exp/runs/r0002/result.json')) as { phase: string };
+    expect(rec.phase).toBe('logged');
+
+    setValue(repo, '95');
+    const text = engine('run-experiment', ['--description', 'raise the value'], repo);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^r0003 score=95 → DISCARD: /);
+    expect(text.stdout).toMatch(/\nnext: /);
+    expect(Buffer.byteLength(text.stdout + text.stderr)).toBeLessThanOrEqual(500);
+    expect(read(repo, 'src/value.txt')).toBe('90');
+    expect(results(repo).map((l) => l.verdict)).toEqual(['keep', 'keep', 'discard']);
+  });
+
+  it('logs a crash as a crash, shows the tail and puts the best back', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    once(repo, 'baseline');
+    const head = git(repo, 'rev-parse', 'HEAD');
+    setValue(repo, '50 crash');
+    const r = once(repo, 'break it');
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ status: 'crash', verdict: 'crash', best: 100 });
+    expect(String(r.json?.tail)).toContain('boom: the change broke the program');
+    expect(read(repo, 'src/value.txt')).toBe('100');
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(head);
+  });
+
+  it('takes as many samples as a noisy benchmark needs before deciding', () => {
+    const repo = valueRepo('100 noisy');
+    initValue(repo);
+    const base = once(repo, 'baseline');
+    expect(Number(base.json?.samples)).toBeGreaterThan(3);
+    setValue(repo, '70 noisy');
+    const big = once(repo, 'large gain');
+    expect(Number(big.json?.samples)).toBeGreaterThan(1);
+    expect(big.json).toMatchObject({ verdict: 'keep' });
+  });
+
+  it('never keeps when the checks fail', () => {
+    const repo = valueRepo('100', { 'check.cjs': "const v=+require('fs').readFileSync('src/value.txt','utf8');process.exit(v<80?1:0)" });
+    initValue(repo, ['--checks', 'node check.cjs']);
+    once(repo, 'baseline');
+    const head = git(repo, 'rev-parse', 'HEAD');
+    setValue(repo, '70');
+    const r = once(repo, 'too far');
+    expect(r.json).toMatchObject({ status: 'checks_failed', verdict: 'checks_failed', best: 100 });
+    expect(read(repo, 'src/value.txt')).toBe('100');
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(head);
+  });
+
+  it('a kill -9 between measuring and logging: the next call logs the measured run first, then iterating goes on', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    once(repo, 'baseline');
+    setValue(repo, '90');
+    const killed = once(repo, 'lower the value', [], { AUTOLOOP_CRASH_AT: 'after-measure' });
+    expect(killed.code).toBeNull(); // SIGKILL
+    const rec = JSON.parse(read(repo, '.autoloop/experiments/exp/runs/r0002/result.json')) as { phase: string };
+    expect(rec.phase).toBe('measured');
+    expect(results(repo)).toHaveLength(1);
+
+    const next = once(repo, 'lower the value');
+    expect(next.code).toBe(0);
+    expect(next.json).toMatchObject({ run_id: 'r0002', recovered: true, verdict: 'keep', best: 90 });
+    expect(results(repo).map((l) => l.run_id)).toEqual(['r0001', 'r0002']);
+    expect(git(repo, 'log', '-1', '--format=%B')).toContain('Autoloop-Run: r0002');
+
+    setValue(repo, '80');
+    expect(once(repo, 'lower again').json).toMatchObject({ run_id: 'r0003', verdict: 'keep', best: 80 });
+  });
+
+  it('the two-step form still logs a run the one call measured before it was killed', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    once(repo, 'baseline');
+    setValue(repo, '90');
+    expect(once(repo, 'lower', [], { AUTOLOOP_CRASH_AT: 'after-measure' }).code).toBeNull();
+    const log = engine('log-experiment', ['--description', 'lower', '--json'], repo);
+    expect(log.json).toMatchObject({ run_id: 'r0002', verdict: 'keep' });
+  });
+
+  it('refuses what does not describe a change, and combining with a candidate', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    const { run } = iterate(repo, 'baseline');
+    expect(run.code).toBe(0);
+    setValue(repo, '90');
+    expect(engine('run-experiment', ['--json'], repo).code).toBe(0);
+    const noDescription = engine('log-experiment', ['--json'], repo);
+    expect(noDescription.code).toBe(2);
+    expect(noDescription.stderr).toContain('--description is required');
+    const hypothesisOnly = engine('run-experiment', ['--hypothesis', 'why'], repo);
+    expect(hypothesisOnly.code).toBe(2);
+    expect(hypothesisOnly.stderr).toContain('give --description too');
+    const empty = engine('run-experiment', ['--description', '  '], repo);
+    expect(empty.code).toBe(2);
+    const candidate = engine('run-experiment', ['--candidate', 'c1', '--description', 'x'], repo);
+    expect(candidate.code).toBe(2);
+    expect(candidate.stderr).toContain('log-experiment --candidate c1');
+    expect(results(repo)).toHaveLength(1);
+  });
+});
+
+describe('the containment probe', () => {
+  it('is made once per machine state, not per call, and again when what it depends on changes', () => {
+    if (process.platform !== 'linux') return void expect(process.platform).not.toBe('linux');
+    const home = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-home-')));
+    const bin = path.join(home, 'bin');
+    fs.mkdirSync(bin);
+    const calls = path.join(home, 'unshare-calls');
+    // A real unshare behind a wrapper that notes each call: the probe is the one that runs `exit 0`.
+    const real = ['/usr/bin/unshare', '/bin/unshare'].find((f) => fs.existsSync(f));
+    if (!real) return void expect(real).toBeUndefined();
+    fs.writeFileSync(path.join(bin, 'unshare'), `#!/bin/sh\necho "$*" >> '${calls}'\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const env = { HOME: home, PATH: `${bin}:${process.env.PATH}` };
+    const probes = () => (fs.existsSync(calls) ? read(home, 'unshare-calls').split('\n').filter((l) => l.endsWith('-c exit 0')).length : 0);
+    const repo = valueRepo('100');
+    initValue(repo);
+    expect(once(repo, 'baseline', [], env).json).toMatchObject({ verdict: 'keep' });
+    expect(probes()).toBe(1);
+    const cache = path.join(home, '.autoloop', 'containment.json');
+    expect(JSON.parse(read(home, '.autoloop/containment.json'))).toMatchObject({ mode: 'pidns' });
+    setValue(repo, '90');
+    expect(once(repo, 'lower', [], env).json).toMatchObject({ verdict: 'keep' });
+    expect(probes()).toBe(1); // remembered
+    // Another machine state (here: the key no longer matches): probed again, and remembered again.
+    fs.writeFileSync(cache, JSON.stringify({ key: 'another machine', mode: 'group' }));
+    setValue(repo, '80');
+    const r = once(repo, 'lower again', [], env);
+    expect(r.json).toMatchObject({ verdict: 'keep' });
+    expect(probes()).toBe(2);
+    expect(JSON.parse(read(repo, '.autoloop/experiments/exp/runs/r0003/result.json'))).toMatchObject({ containment: 'pidns' });
+    // A damaged cache is no answer: probe.
+    fs.writeFileSync(cache, '{not json');
+    setValue(repo, '70');
+    expect(once(repo, 'lower still', [], env).json).toMatchObject({ verdict: 'keep' });
+    expect(probes()).toBe(3);
+  });
+});
