@@ -638,6 +638,31 @@ describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', (
     allow(payloads.tool('sess-a', 'Read', { file_path: path.join(ROOT, 'references', 'protocol.md') }));
   });
 
+  it('approves the one-call iteration (run-experiment --description) exactly as it approves log-experiment, whatever the text', () => {
+    own();
+    const texts = [
+      'x',
+      'Stop trial division at the square root',
+      "memoise parse(); it's hot",
+      'cache && reuse | not a pipe; not a list > not a file',
+      'résumé → 2× faster (ünïcode)',
+      '--discard is just words here',
+    ];
+    const quoted = (t: string) => `'${t.replaceAll("'", "'\\''")}'`;
+    for (const t of texts) {
+      const args = `--description ${quoted(t)} --hypothesis ${quoted(`because ${t}`)} --json`;
+      const viaLog = decision(hook('pre-tool-use', payloads.bash(`${dist('log-experiment.mjs')} ${args}`)));
+      const viaRun = decision(hook('pre-tool-use', payloads.bash(`${dist('run-experiment.mjs')} ${args}`)));
+      expect(viaLog).toBe('allow');
+      expect(viaRun).toBe(viaLog);
+    }
+    // A text the shell would expand is treated alike in both.
+    const dynamic = '--description "$(cat /etc/passwd)" --json';
+    expect(decision(hook('pre-tool-use', payloads.bash(`${dist('run-experiment.mjs')} ${dynamic}`)))).toBe(
+      decision(hook('pre-tool-use', payloads.bash(`${dist('log-experiment.mjs')} ${dynamic}`))),
+    );
+  });
+
   it('Read goes through the shell shim: Node starts only for the plugin\'s own files', () => {
     own();
     const read = (file: string) => payloads.tool('sess-a', 'Read', { file_path: file });

@@ -22,7 +22,7 @@ export async function iterateCommand(exp: Experiment, signal: AbortSignal, input
   if (pending) return { kind: 'logged', record: pending, log: await logCommand(exp, input), recovered: true };
   let result!: IterateResult;
   await withLock(exp, 'run-experiment', async () => {
-    const { record, interrupted, ws } = await measureNext(exp, signal);
+    const { record, interrupted, ws } = await measureNext(exp, signal, { loggedNext: true });
     if (interrupted) {
       publishActive(exp, currentTermination(exp));
       result = { kind: 'interrupted', record };

@@ -402,10 +402,12 @@ export async function runCommand(exp: Experiment, signal: AbortSignal): Promise<
 /**
  * Measure the next run, the lock held by the caller: what a killed call left
  * is settled first, the tree reconciled and observed, then the run measured
- * and its record saved (durably: a later log acts on it). Returns the open
- * workspace too, for a log in the same call.
+ * and its record saved: durably when a later call acts on it (log-experiment);
+ * a log in the same call (loggedNext) fsyncs the ledger line instead, and a
+ * measured record lost with the machine only means the change is measured
+ * again. Returns the open workspace too, for that log.
  */
-export async function measureNext(exp: Experiment, signal: AbortSignal): Promise<RunCommandResult & { ws: Workspace }> {
+export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { loggedNext?: boolean } = {}): Promise<RunCommandResult & { ws: Workspace }> {
   assertNoCandidates(exp.paths);
   await settleAbandonedRun(exp);
   assertNotUnclean(exp);
@@ -420,7 +422,7 @@ export async function measureNext(exp: Experiment, signal: AbortSignal): Promise
   assertBaselineUnchanged(exp, await ws.changedInScope());
   const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config), signal);
   const interrupted = await measure(m, ws);
-  m.save(true);
+  m.save(interrupted || !opts.loggedNext);
   if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp ? m.record.reason : 'signal' }, m.id);
   return { record: m.record, interrupted, ws };
 }
