@@ -3,7 +3,7 @@
 import path from 'node:path';
 import * as z from './lib/zod.ts';
 import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
-import { currentTermination, findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
+import { currentTermination, findRoot, loggingFirst, measuredNotLogged, openExperiment, resolveSlug } from './lib/experiment.ts';
 import { experimentBranch, experimentRows, rowsText, treeVsBest } from './lib/commands/status.ts';
 import { bestArtifactsLine } from './lib/artifacts.ts';
 import { rel, runId } from './lib/paths.ts';
@@ -46,6 +46,9 @@ main('status', async (argv) => {
   // The local runner's containment on this machine (probed; another runner contains its own work).
   const local = (exp.config.runner ?? 'local') === 'local' ? containment() : null;
   const held = local === 'pidns' && readOnlyWorks() ? 'readonly' : local;
+  // A call cut off between measuring and logging: that run is logged before anything else.
+  const pending = measuredNotLogged(exp);
+  const next = pending ? loggingFirst(pending) : nextAction(s);
   if (f.json) {
     return emit(true, {
       experiment: exp.paths.slug,
@@ -63,7 +66,7 @@ main('status', async (argv) => {
       runs: s.runs_total,
       health: s.health.health,
       health_reason: s.health.reason,
-      next_action: nextAction(s),
+      next_action: next,
       guardrails: bestGuardrailChecks(exp.config, s),
       termination: t,
       branch,
@@ -84,7 +87,7 @@ main('status', async (argv) => {
     `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
     bestLine(exp),
     countsLine(exp),
-    healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : nextAction(s)}`,
+    healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : next}`,
     progressLine(t),
     ...parallelLines(par, exp.config.parallel),
     guardrailStatusLine(bestGuardrailChecks(exp.config, s)) ?? '',

@@ -89,6 +89,9 @@ describe('one call per iteration', () => {
     const rec = JSON.parse(read(repo, '.autoloop/experiments/exp/runs/r0002/result.json')) as { phase: string };
     expect(rec.phase).toBe('measured');
     expect(results(repo)).toHaveLength(1);
+    // The resume step names it.
+    expect(String(engine('status', ['--json'], repo).json?.next_action)).toContain('r0002 was measured but not logged: log it first');
+    expect(engine('status', [], repo).stdout).toContain('next: r0002 was measured but not logged');
 
     const next = once(repo, 'lower the value');
     expect(next.code).toBe(0);

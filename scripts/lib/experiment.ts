@@ -244,6 +244,18 @@ export function readRunRecord(exp: Experiment, id: string): RunRecord | null {
   return parsed.success ? parsed.data : null;
 }
 
+/** The latest run when it was measured in this segment but not logged yet (a call killed in between). */
+export function measuredNotLogged(exp: Experiment): RunRecord | null {
+  const n = latestRunNumber(exp);
+  const rec = n ? readRunRecord(exp, runId(n)) : null;
+  return rec?.phase === 'measured' && rec.segment === exp.state.segment ? rec : null;
+}
+
+/** What to do about a run measured but not logged (the resume step), for status and explain. */
+export function loggingFirst(rec: RunRecord): string {
+  return `${rec.run_id} was measured but not logged: log it first (log-experiment --description "<the change it measured>")`;
+}
+
 /** A run whose result reached the ledger but whose record still says 'measured' (killed in between). */
 function settleLoggedRecord(exp: Experiment, done: string[]): void {
   const n = latestRunNumber(exp);

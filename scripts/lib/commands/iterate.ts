@@ -4,11 +4,11 @@
 // passed on instead of being asked of git again: the open workspace, and the
 // record the run checked against the tree after its last command (run-guard's
 // afterPhase), with no model turn in between for the tree to change in.
-import { assertBranchAtKeep, currentTermination, publishActive, withLock, type Experiment } from '../experiment.ts';
+import { assertBranchAtKeep, currentTermination, measuredNotLogged, publishActive, withLock, type Experiment } from '../experiment.ts';
 import { crashPoint } from '../faults.ts';
 import type { RunRecord } from '../schema.ts';
 import { logCommand, logMeasured, type LogInput, type LogResult } from './log.ts';
-import { measuredNotLogged, measureNext } from './run.ts';
+import { measureNext } from './run.ts';
 
 export type IterateResult =
   | { kind: 'interrupted'; record: RunRecord }

@@ -11,6 +11,7 @@ import {
   currentTermination,
   event,
   latestRunNumber,
+  measuredNotLogged,
   publishActive,
   readRunRecord,
   reconcile,
@@ -106,12 +107,6 @@ export function assertMayRun(exp: Experiment): void {
   if (t.terminate) throw new RefusalError(`${t.message}; start a follow-up with /autoloop:chain or raise the budget in config.yaml`);
   if (exp.state.stopped) throw new RefusalError('the loop is stopped by the user; control.mjs resume to continue');
   if (exp.state.health.health === 'paused') throw new RefusalError(`the loop is paused (${exp.state.health.reason}); control.mjs resume to continue`);
-}
-
-/** The latest run when it was measured in this segment but not logged yet (a call killed in between). */
-export function measuredNotLogged(exp: Experiment): RunRecord | null {
-  const rec = latestRun(exp)?.record;
-  return rec?.phase === 'measured' && rec.segment === exp.state.segment ? rec : null;
 }
 
 /** Refuse to measure when the loop must not go on; returns the id of the next run. */
