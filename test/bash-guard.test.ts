@@ -295,7 +295,7 @@ describe('bash guard: writes', () => {
   it('names the file and what to do instead', () => {
     expect(verdict('echo x > bench/bench.mjs').deny).toMatch(/bench\/bench\.mjs is protected.*Improve the code in scope/);
     expect(verdict('rm .autoloop/active.json').deny).toMatch(/belongs to the engine.*program\.md/);
-    expect(verdict('git reset --hard').deny).toMatch(/log-experiment commits a keep and reverts/);
+    expect(verdict('git reset --hard').deny).toMatch(/the engine commits a keep and reverts/);
   });
 });
 

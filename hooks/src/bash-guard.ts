@@ -48,7 +48,7 @@ interface Exp {
 }
 
 export const GIT_REASON = (sub: string): Denial =>
-  `autoloop: the engine owns git while the loop runs; do not run "git ${sub}" by hand. Edit files in scope, then run run-experiment and log-experiment: log-experiment commits a keep and reverts anything else. Read-only git (status, diff, log, show) is fine.`;
+  `autoloop: the engine owns git while the loop runs; do not run "git ${sub}" by hand. Edit files in scope, then run run-experiment --description "…": the engine commits a keep and reverts anything else. Read-only git (status, diff, log, show) is fine.`;
 
 const KNOWN_VARS = ['HOME', 'CLAUDE_PROJECT_DIR', 'CLAUDE_PLUGIN_ROOT', 'CLAUDE_PLUGIN_DATA', 'TMPDIR', 'USER'];
 const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'ash', 'mksh']);

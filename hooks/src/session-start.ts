@@ -6,9 +6,9 @@ import { clip, MAX_TEXT } from './text.ts';
 
 const RULES = [
   'Rules while the loop runs:',
-  '- The engine decides keep or revert: after each change run run-experiment, then log-experiment. Never judge a result yourself.',
+  '- The engine decides keep or revert: after each change run run-experiment --description "…" (it measures and logs; run-experiment, then log-experiment only to look first). Never judge a result yourself.',
   '- Never edit the benchmark, the checks, or anything under .autoloop/ except your notes, ideas and the scratch/ area (profiles and analysis go there).',
-  '- Never run git commit/reset/checkout/clean/stash by hand: log-experiment commits a keep and reverts the rest.',
+  '- Never run git commit/reset/checkout/clean/stash by hand: the engine commits a keep and reverts the rest.',
   '- Never ask the user whether to continue: keep iterating until the engine reports a stop.',
   '- To pick the loop up again (after a restart or a pause), use /autoloop:run.',
 ].join('\n');
@@ -19,9 +19,9 @@ const RULES = [
  * first, then the baseline, then the engine's own next action.
  */
 export function nextStep(active: ActiveFile, lastPhase: string | null): string {
-  if (lastPhase === 'measured') return 'A run was measured but not logged: log it first (log-experiment with a description of the change it measured), then go on.';
+  if (lastPhase === 'measured') return 'A run was measured but not logged: log it first (log-experiment --description "…" describing the change it measured), then go on.';
   if (lastPhase === 'running') return 'The last run was cut off: run run-experiment again (it settles the interrupted run; if it refuses, control.mjs repair).';
-  if (active.runs === 0) return 'No baseline yet: run the baseline unchanged (run-experiment, then log-experiment --description baseline), with no edit before it.';
+  if (active.runs === 0) return 'No baseline yet: run the baseline unchanged (run-experiment --description baseline), with no edit before it.';
   return active.next_action;
 }
 

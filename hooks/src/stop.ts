@@ -81,7 +81,7 @@ export function stopDecision(active: ActiveFile, session: SessionFile, sessionId
 
   const head = `autoloop: the experiment loop is still active (${active.runs} runs logged). Next: `;
   const tail =
-    '\nDo not ask the user whether to continue and do not wrap up: carry on (change code in scope, run-experiment, log-experiment) until the engine reports a stop.';
+    '\nDo not ask the user whether to continue and do not wrap up: carry on (change code in scope, then run-experiment --description "…") until the engine reports a stop.';
   const reason = head + clip(active.next_action, MAX_TEXT - head.length - tail.length) + tail;
   return {
     output: { decision: 'block', reason },

@@ -327,8 +327,9 @@ async function reapLeftovers(pgid: number, sup: Supervision, req: RunRequest, ru
   // After a normal exit, background members may remain: same kill sequence.
   if (!sup.killing && groupSurvivors(pgid).length > 0) sup.killing = killGroup(pgid, req.graceS, run.mode === 'pidns');
   const survivors = sup.killing ? await sup.killing : [];
-  // Whatever left the group (setsid, a daemon) but still carries the token.
-  survivors.push(...(await killTokenHolders(run.token, req.graceS)));
+  // Whatever left the group (setsid, a daemon) but still carries the token. Not under a PID
+  // namespace: nothing leaves it, and its end killed what was left (a scan of every /proc/<pid>/environ saved).
+  if (run.mode !== 'pidns') survivors.push(...(await killTokenHolders(run.token, req.graceS)));
   return survivors;
 }
 
