@@ -153,6 +153,7 @@ describe('PreToolUse in the shell: named cases', () => {
   const cases = (): Array<[string, string, Env, 'answered' | 'deferred']> => [
     ['run-experiment of the owner', bashPayload(engine('run-experiment')), { sid: OWNER }, 'answered'],
     ['log-experiment with free text', bashPayload(engine('log-experiment', '--description "memo (parse); 2x faster & smaller" --json')), { sid: OWNER }, 'answered'],
+    ['the one-call iteration with the same free text', bashPayload(engine('run-experiment', '--description "memo (parse); 2x faster & smaller" --hypothesis "because x" --json')), { sid: OWNER }, 'answered'],
     ['status, script unquoted', bashPayload(`node ${ROOT}/dist/status.mjs`), { sid: OWNER }, 'answered'],
     ['run-experiment, single-quoted text', bashPayload(engine('run-experiment', "--description 'a \"b\" | c'")), { sid: OWNER }, 'answered'],
     ['pretty-printed payload', JSON.stringify(JSON.parse(bashPayload(engine('status'))), null, 2), { sid: OWNER }, 'answered'],

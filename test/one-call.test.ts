@@ -163,7 +163,8 @@ describe('the containment probe', () => {
     const r = once(repo, 'lower again', [], env);
     expect(r.json).toMatchObject({ verdict: 'keep' });
     expect(probes()).toBe(2);
-    expect(JSON.parse(read(repo, '.autoloop/experiments/exp/runs/r0003/result.json'))).toMatchObject({ containment: 'pidns' });
+    // A PID namespace again (with the read-only judges where the machine allows them), not the remembered 'group'.
+    expect(String(JSON.parse(read(repo, '.autoloop/experiments/exp/runs/r0003/result.json')).containment)).toMatch(/^(pidns|readonly)$/);
     // A damaged cache is no answer: probe.
     fs.writeFileSync(cache, '{not json');
     setValue(repo, '70');
