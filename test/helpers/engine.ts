@@ -83,7 +83,8 @@ const text = fs.readFileSync('src/value.txt', 'utf8');
 const value = Number.parseFloat(text);
 if (text.includes('crash')) { console.error('boom: the change broke the program'); process.exit(3); }
 if (text.includes('slow')) {
-  // Pids as the host sees them (/proc/self), also inside the run's PID namespace.
+  // One line per process, so a test knows when all three are up (their pids are
+  // the run's namespace's: the tests find them from outside with processesIn).
   process.on('SIGTERM', () => {});
   for (let i = 0; i < 2; i++) spawn(process.execPath, ['-e', "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)"], { stdio: 'ignore' });
   const self = fs.readlinkSync('/proc/self');
@@ -133,7 +134,31 @@ export function ledger(repo: string, slug = 'exp'): Array<Record<string, unknown
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-export { pidAlive as alive } from '../../scripts/lib/procs.ts';
+import { pidAlive } from '../../scripts/lib/procs.ts';
+export { pidAlive as alive };
+
+/**
+ * Live processes whose working directory is `dir`, as the host sees them: a
+ * run's processes, found from outside whatever PID namespace and /proc the run
+ * has (the pids a benchmark reads inside its own namespace mean other
+ * processes out here). The engine and the tests run elsewhere.
+ */
+export function processesIn(dir: string): number[] {
+  const want = fs.realpathSync(dir);
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let cwd: string;
+    try {
+      cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (cwd === want && pidAlive(pid)) out.push(pid);
+  }
+  return out;
+}
 
 /** Polls until pred holds; the deadline only ends a hung test (a loaded machine is slow), it is not a speed check. */
 export function waitFor(pred: () => boolean, ms = 240_000): Promise<void> {
