@@ -1,8 +1,9 @@
 // A whole unattended session with the real CLI and the scripted model (the
 // same as test/e2e/long-session.test.ts; BENCH_SESSION_RUNS sets the budget,
 // 200 by default): what the model read per iteration (the tool result of
-// `run && log`) and how the request to the model grew over the session, from
-// the scripted API's request log. Needs `npm run build` (it runs dist/).
+// the one call that measures and logs, `run-experiment --description`) and
+// how the request to the model grew over the session, from the scripted
+// API's request log. Needs `npm run build` (it runs dist/).
 // Not part of `npm run bench`: a 200-iteration session takes a while.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,7 +35,7 @@ try {
   const last = sizes[sizes.length - 1] ?? 0;
   console.log(`session.iterations ${its} (budget max_runs ${maxRuns}); ended ${ok ? 'by the engine termination' : `badly: exit ${run.session.code}, ${run.errors[0]?.message ?? run.session.stderr.slice(0, 200)}`}`);
   console.log(`session.human_turns ${humanTurns(run.main)}; stop_hook_turns ${stopHookTurns(run.main)}; permission_denials ${(run.session.json?.permission_denials ?? []).length}`);
-  console.log(`session.bytes_read_per_iteration median ${median(run.iterationBytes)} B, max ${Math.max(...run.iterationBytes)} B (tool result of run && log; target <= 500 B)`);
+  console.log(`session.bytes_read_per_iteration median ${median(run.iterationBytes)} B, max ${Math.max(...run.iterationBytes)} B (tool result of the one-call iteration; target <= 500 B)`);
   console.log(`session.request_bytes first ${kb(first)}, last ${kb(last)} over ${sizes.length} model requests`);
   console.log(`session.request_growth ${its ? ((last - first) / its).toFixed(0) : 'n/a'} B per iteration (${run.turns} turns, ${(run.turns / Math.max(its, 1)).toFixed(1)} per iteration)`);
   console.log(`session.wall ${((Date.now() - started) / 1000 / Math.max(its, 1)).toFixed(1)} s per iteration (machine load included)`);

@@ -1,10 +1,11 @@
 // A long unattended session: the real CLI with no permission flag, the
-// scripted model iterating edit → run && log until the engine says
-// should_terminate (budget: max_runs), a deterministic benchmark (each change
-// lowers COST by one, so every run is a keep and only the budget ends the
-// loop). Shared by test/e2e/long-session.test.ts and bench/session.ts, which
-// read the scripted API's request log: the bytes the model read per iteration
-// and how the request grew over the session.
+// scripted model iterating edit → one call that measures and logs
+// (run-experiment --description) until the engine says should_terminate
+// (budget: max_runs), a deterministic benchmark (each change lowers COST by
+// one, so every run is a keep and only the budget ends the loop). Shared by
+// test/e2e/long-session.test.ts and bench/session.ts, which read the scripted
+// API's request log: the bytes the model read per iteration and how the
+// request grew over the session.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,7 +28,7 @@ export interface LongLoop {
   /** Every request the CLI sent (main thread and side requests). */
   log: Logged[];
   main: ApiRequest[];
-  /** Bytes of each iteration's `run && log` tool result, in order. */
+  /** Bytes of each iteration's tool result (the one call that measures and logs), in order. */
   iterationBytes: number[];
   /** log-experiment's answer in the last iteration. */
   lastLog: Record<string, unknown> | null;
@@ -64,7 +65,7 @@ function resultOf(req: ApiRequest, id: string): string {
   return '';
 }
 
-/** The last JSON line of a tool result (log-experiment's answer after run-experiment's). */
+/** The last JSON line of a tool result (the iteration's answer). */
 export function lastJson(out: string): Record<string, unknown> | null {
   const line = out.split('\n').filter((l) => l.trim().startsWith('{')).pop();
   try {
@@ -74,7 +75,8 @@ export function lastJson(out: string): Record<string, unknown> | null {
   }
 }
 
-const isIteration = (c: Call | null): boolean => c?.name === 'Bash' && String(c.input.command ?? '').includes('dist/log-experiment.mjs');
+// The ordinary iteration is one call: run-experiment --description measures and logs.
+const isIteration = (c: Call | null): boolean => c?.name === 'Bash' && /dist\/run-experiment\.mjs" --description /.test(String(c.input.command ?? ''));
 
 export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
   const f = makeFixture({ cost: o.maxRuns + 100 });
@@ -93,9 +95,7 @@ export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
     if (last === null && req.messages.some((m) => m.role === 'assistant')) return [text('No follow-up: the budget is spent.')];
     if (last?.name === 'Edit') {
       iteration++;
-      const run = `node "${dist('run-experiment.mjs')}" --json`;
-      const log = `node "${dist('log-experiment.mjs')}" --description "cost step ${iteration}" --hypothesis "lower cost" --json`;
-      return [bash(`${run} && ${log}`, 'measure and log')];
+      return [bash(`node "${dist('run-experiment.mjs')}" --description "cost step ${iteration}" --hypothesis "lower cost" --json`, 'measure and log')];
     }
     const cost = Number(fs.readFileSync(work, 'utf8').match(/COST = (\d+);/)![1]);
     return [tool('Edit', { file_path: work, old_string: `export const COST = ${cost};`, new_string: `export const COST = ${cost - 1};`, replace_all: false })];
