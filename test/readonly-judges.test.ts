@@ -6,8 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, ledger, makeRepo, ROOT } from './helpers/engine.ts';
-import { mountPlan } from '../scripts/lib/runners/readonly.ts';
+import { spawnSync } from 'node:child_process';
+import { bundle as bundlePath, engine, ledger, makeRepo, ROOT } from './helpers/engine.ts';
+import { fstabOf, mountPlan } from '../scripts/lib/runners/readonly.ts';
 
 const EXP = '.autoloop/experiments/exp';
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
@@ -147,6 +148,44 @@ describe('falling back', () => {
       expect(read(repo, 'bench.sh')).toBe(bench);
     });
   }
+});
+
+describe('the mount plan as mount reads it', () => {
+  it('a judge whose name has blanks and a backslash is read-only too (fstab escapes)', () => {
+    const name = 'my bench\\\tv2.sh';
+    const bench = `${TRY}attempt "echo 'echo METRIC score=0' >> '${name}'"\necho METRIC score=$(cat src/v)\n`;
+    const repo = makeRepo({ [name]: bench, 'src/v': '10' });
+    const r0 = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', `sh '${name}'`, '--scope', 'src/**'], repo);
+    expect(r0.code, r0.stderr).toBe(0);
+    expect(run(repo)).toMatchObject({ status: 'ok', primary: 10 });
+    expect(record(repo).containment).toBe('readonly');
+    expect(read(repo, name)).toBe(bench);
+    expect(read(repo, `${EXP}/scratch/errors`)).toMatch(/Read-only file system/);
+    // The plan's file is gone once the setup has read it.
+    expect(fs.readdirSync(path.join(repo, EXP, 'runs', 'r0001')).filter((f) => f.includes('.mounts-'))).toEqual([]);
+  });
+
+  it('a planned path that is a mount point already is still made read-only (mount -a would skip it)', () => {
+    const bench = `${TRY}attempt "echo '${FORGED}' >> ${EXP}/ledger.jsonl"\nattempt "echo x >> bench.sh"\necho METRIC score=$(cat src/v)\n`;
+    const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
+    init(repo);
+    // The engine itself runs where .autoloop/ is bound onto itself (a container volume, say).
+    const inner = spawnSync('unshare', ['--user', '--map-current-user', '--mount', '--', '/bin/sh', '-c', 'mount -n --bind "$1" "$1" && exec "$2" "$3" --cwd "$4" --json', 'x', path.join(repo, '.autoloop'), process.execPath, bundlePath('run-experiment'), repo], { encoding: 'utf8' });
+    expect(inner.status, inner.stderr).toBe(0);
+    expect(JSON.parse(inner.stdout)).toMatchObject({ status: 'ok', primary: 10 });
+    expect(record(repo).containment).toBe('readonly');
+    expect(read(repo, 'bench.sh')).toBe(bench);
+    expect(read(repo, `${EXP}/ledger.jsonl`)).not.toContain('forged');
+    const errors = read(repo, `${EXP}/scratch/errors`);
+    expect(errors).not.toContain('WROTE');
+    expect(errors).toMatch(/Read-only file system/);
+  });
+
+  it('fstab lines: blanks and backslashes escaped in octal; a writable path is bound then remounted rw', () => {
+    expect(fstabOf([{ mode: 'ro', path: '/r/a b\\c\td' }, { mode: 'rw', path: '/r/s' }])).toBe(
+      '/r/a\\040b\\134c\\011d /r/a\\040b\\134c\\011d none bind,ro 0 0\n/r/s /r/s none bind 0 0\n/r/s /r/s none remount,bind,rw 0 0\n',
+    );
+  });
 });
 
 describe('the mount plan (pure)', () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
-function bundle(name: string): string {
+export function bundle(name: string): string {
   const dist = process.env.AUTOLOOP_TEST_DIST;
   if (!dist) throw new Error('AUTOLOOP_TEST_DIST is not set: test/global-build.ts did not run');
   return path.join(dist, `${name}.mjs`);

@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { groupMembers, pidAlive, procStart } from '../procs.ts';
 import { faultAt } from '../faults.ts';
 import { commandFailed, containment, TOKEN_VAR, tokenHolders, wrap, type Containment, type RunContainment } from './containment.ts';
-import { existingPaths, mountPlan, readOnlyFailed, readOnlyForced, readOnlyWanted, setupOutcome, wrapReadOnly } from './readonly.ts';
+import { existingPaths, mountPlan, readOnlyFailed, readOnlyForced, readOnlyWanted, setupOutcome, wrapReadOnly, writeFstab } from './readonly.ts';
 import { openLog, readTail } from './log.ts';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.ts';
 
@@ -250,13 +250,16 @@ function processContainment(): Containment | null {
 }
 
 /** The read-only setup's spawn, when the request names what to protect and this call still wants it. */
-function readOnlySpawn(req: RunRequest, mode: Containment, wanted: boolean): { file: string; args: string[] } | null {
+function readOnlySpawn(req: RunRequest, mode: Containment, wanted: boolean): { file: string; args: string[]; tab: string } | null {
   if (!wanted || mode !== 'pidns' || !req.protect) return null;
   const [cwd] = existingPaths([req.cwd]);
   const plan = mountPlan({ readOnly: existingPaths(req.protect.readOnly), writable: existingPaths([...req.protect.writable, req.cwd]) });
   // The fallback tests: a real mount that fails (its target does not exist).
   if (faultAt('readonly-setup')) plan.push({ mode: 'ro', path: `${cwd}/.autoloop-no-such-path` });
-  return cwd && plan.length ? wrapReadOnly(req.command, cwd, plan) : null;
+  if (!cwd || !plan.length) return null;
+  // The plan goes beside the run's log (a folder the engine writes), read once by the setup's mount.
+  const tab = writeFstab(req.logFile, plan);
+  return { ...wrapReadOnly(req.command, cwd, tab, plan), tab };
 }
 
 /** Open the log, check the request and spawn the command: the launched run, or the result of one that never started. */
@@ -281,7 +284,12 @@ function launch(req: RunRequest, readOnly: boolean): Launched | RunResult {
   const token = randomBytes(12).toString('hex');
   const t0 = performance.now();
   let child: ChildProcess;
-  const ro = readOnlySpawn(req, mode, readOnly);
+  let ro: ReturnType<typeof readOnlySpawn>;
+  try {
+    ro = readOnlySpawn(req, mode, readOnly);
+  } catch (err) {
+    return refusal(fd, start, `cannot write the read-only setup's plan: ${describe(err)}`);
+  }
   try {
     // detached: setsid, a group of its own, reachable as -pid.
     const { file, args } = ro ?? wrap(mode, req.command);
@@ -289,11 +297,14 @@ function launch(req: RunRequest, readOnly: boolean): Launched | RunResult {
     const stdio: Array<'ignore' | 'pipe' | number> = ro ? ['ignore', fd, fd, 'pipe'] : ['ignore', fd, fd];
     child = spawn(file, args, { cwd: req.cwd, env: { ...req.env, [TOKEN_VAR]: token }, detached: true, stdio });
   } catch (err) {
+    if (ro) fs.rmSync(ro.tab, { force: true });
     return refusal(fd, start, describe(err));
   }
   const ended = exitOf(child);
   fs.closeSync(fd); // the child holds its own copy of the descriptor now
-  return { child, ended, mode, setup: ro ? setupOutcome(child) : null, token, t0, start };
+  // The plan is read before the setup reports, or never: gone once the setup has settled.
+  const setup = ro ? setupOutcome(child).finally(() => fs.rmSync(ro.tab, { force: true })) : null;
+  return { child, ended, mode, setup, token, t0, start };
 }
 
 /**

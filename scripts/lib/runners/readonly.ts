@@ -5,10 +5,11 @@
 // The setup shell runs as the PID namespace's first process, root of a user
 // namespace that owns a fresh mount namespace, under a /proc of the PID
 // namespace (unshare --mount-proc: the host's /proc/<engine pid>/root would
-// lead back to the writable view). For each planned path, outer before inner,
-// it bind-mounts the path onto itself, read-only or read-write (a bind
+// lead back to the writable view). One `mount -a` reads the plan from a small
+// fstab the engine writes (one process, however many paths): for each path,
+// outer before inner, a bind onto itself, read-only or read-write (a bind
 // inherits its parent's read-only flag, so the scratch area inside a
-// read-only .autoloop/ needs its own rw remount). It moves into the command's
+// read-only .autoloop/ gets a remount to rw after its bind). It moves into the command's
 // directory again (the inherited working directory still names the dentry
 // under the new mounts), tells the engine on descriptor 3 that the setup is
 // complete, and execs a nested user and mount namespace: there every
@@ -35,17 +36,22 @@ export const SETUP_DONE = 'ro\n';
 // --mount-proc: unshare itself mounts the PID namespace's /proc (one process fewer than a mount in the script).
 const UNSHARE = ['--user', '--map-current-user', '--pid', '--mount', '--mount-proc', '--fork', '--kill-child'];
 
-const SETUP = [
-  'cmd=$1; dir=$2; shift 2',
-  'while [ "$#" -gt 1 ]; do',
-  // One process per read-only bind (mount applies ro itself); a writable one inside a read-only bind inherits ro:
-  // remount it. -n: no utab bookkeeping (nothing outside the namespace needs to know).
-  '  case $1 in ro) mount -n --bind -o ro -- "$2" "$2" ;; *) mount -n --bind -- "$2" "$2" && mount -n -o remount,bind,rw -- "$2" ;; esac || exit 125',
-  '  shift 2',
-  'done',
+const SETUP_END = [
   'cd -- "$dir" || exit 125',
   'echo ro >&3 && exec 3>&-',
   'exec unshare --user --map-current-user --mount -- /bin/sh -c \'sh -c "$1" & wait $!\' autoloop-run "$cmd"',
+];
+// -n: no utab bookkeeping (nothing outside the namespace needs to know).
+const SETUP_TAB = ['cmd=$1; dir=$2; tab=$3', 'mount -n -a -T "$tab" || exit 125', ...SETUP_END].join('\n');
+// mount -a skips an entry whose target is already mounted from the same place, so where a
+// planned path is a mount point already, one mount per path instead (slower, never skipped).
+const SETUP_EACH = [
+  'cmd=$1; dir=$2; shift 3',
+  'while [ "$#" -gt 1 ]; do',
+  '  case $1 in ro) mount -n --bind -o ro -- "$2" "$2" ;; *) mount -n --bind -- "$2" "$2" && mount -n -o remount,bind,rw -- "$2" ;; esac || exit 125',
+  '  shift 2',
+  'done',
+  ...SETUP_END,
 ].join('\n');
 
 const inside = (p: string, dir: string): boolean => p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
@@ -76,10 +82,53 @@ export function existingPaths(paths: readonly string[]): string[] {
   return out;
 }
 
-/** What to spawn: the command in the PID namespace, behind the read-only setup. */
-export function wrapReadOnly(command: string, cwd: string, plan: readonly MountOp[]): { file: string; args: string[] } {
-  const ops = plan.flatMap((o) => [o.mode, o.path]);
-  return { file: 'unshare', args: [...UNSHARE, '--', '/bin/sh', '-c', SETUP, 'autoloop-setup', command, cwd, ...ops] };
+// fstab fields are separated by blanks; libmount reads octal escapes back.
+const mangle = (p: string): string => p.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+
+/** The plan as fstab lines for `mount -a`, in order (libmount mounts them as listed). */
+export function fstabOf(plan: readonly MountOp[]): string {
+  return plan
+    .flatMap(({ mode, path: p }) => {
+      const f = mangle(p);
+      return mode === 'ro' ? [`${f} ${f} none bind,ro 0 0`] : [`${f} ${f} none bind 0 0`, `${f} ${f} none remount,bind,rw 0 0`];
+    })
+    .map((l) => `${l}\n`)
+    .join('');
+}
+
+/**
+ * What to spawn: the command in the PID namespace, behind the read-only setup.
+ * `tab` is a file holding fstabOf(plan) (libmount reads a regular file, not a pipe).
+ */
+export function wrapReadOnly(command: string, cwd: string, tab: string, plan: readonly MountOp[]): { file: string; args: string[] } {
+  const each = plan.some((o) => mountPoints().has(o.path));
+  const script = each ? SETUP_EACH : SETUP_TAB;
+  const ops = each ? plan.flatMap((o) => [o.mode, o.path]) : [];
+  return { file: 'unshare', args: [...UNSHARE, '--', '/bin/sh', '-c', script, 'autoloop-setup', command, cwd, tab, ...ops] };
+}
+
+let mounts: Set<string> | null = null;
+
+/** Mount points as this process sees them (/proc/self/mountinfo's fifth field, unescaped); read once per engine call. */
+export function mountPoints(): Set<string> {
+  if (mounts) return mounts;
+  mounts = new Set();
+  try {
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const target = line.split(' ')[4];
+      if (target) mounts.add(target.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+    }
+  } catch {
+    // unreadable: every path counts as plain, and mount -a is used
+  }
+  return mounts;
+}
+
+/** Writes the plan's fstab beside `near` (a file name prefix the engine may write); returns its path. */
+export function writeFstab(near: string, plan: readonly MountOp[]): string {
+  const tab = `${near}.mounts-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  fs.writeFileSync(tab, fstabOf(plan), { mode: 0o600 });
+  return tab;
 }
 
 /**
@@ -132,7 +181,7 @@ export function readOnlyWorks(): boolean {
   try {
     fs.mkdirSync(path.join(dir, 'rw'));
     const plan = mountPlan({ readOnly: [dir], writable: [path.join(dir, 'rw')] });
-    const { file, args } = wrapReadOnly('exit 0', dir, plan);
+    const { file, args } = wrapReadOnly('exit 0', dir, writeFstab(path.join(dir, 'plan'), plan), plan);
     const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], timeout: 10_000 });
     probed = r.status === 0 && String(r.output[3] ?? '') === SETUP_DONE;
   } catch {
