@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   alive,
+  baselineRepo,
   processesIn,
   engine,
   engineAsync,
@@ -82,9 +83,7 @@ describe('one iteration on a deterministic benchmark', () => {
 
 describe('failing runs', () => {
   it('records a crash with a bounded output tail and restores the best', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     setValue(repo, '50 crash');
     const { run, log } = iterate(repo, 'break it');
     expect(run.json).toMatchObject({ status: 'crash' });
@@ -94,9 +93,7 @@ describe('failing runs', () => {
   });
 
   it('kills a timed-out benchmark and every child that ignores SIGTERM', async () => {
-    const repo = valueRepo('100');
-    initValue(repo, ['--timeout', '1', '--grace', '0.5']);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo('100', ['--timeout', '1', '--grace', '0.5']);
     setValue(repo, '1 slow');
     const run = engine('run-experiment', ['--json'], repo);
     expect(run.json).toMatchObject({ status: 'timeout' });
@@ -140,9 +137,7 @@ describe('failing runs', () => {
 
 describe('the judge cannot be edited to win', () => {
   it('refuses a run whose benchmark changed and restores it when logged', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     const original = read(repo, 'bench.cjs');
     fs.writeFileSync(path.join(repo, 'bench.cjs'), "console.log('METRIC score=1')\n");
     setValue(repo, '99');
@@ -155,9 +150,7 @@ describe('the judge cannot be edited to win', () => {
   });
 
   it('sets aside a tracked file changed outside the scope between runs (reported, never committed)', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     fs.appendFileSync(path.join(repo, 'README.md'), 'edited\n');
     setValue(repo, '90');
     const { run, log } = iterate(repo, 'better');
@@ -175,9 +168,7 @@ describe('the judge cannot be edited to win', () => {
   });
 
   it('refuses a judged config edit until a new segment opens', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     const cfg = path.join(expDir(repo), 'config.yaml');
     fs.writeFileSync(cfg, read(repo, path.relative(repo, cfg)).replace('command: node bench.cjs', 'command: echo METRIC score=1'));
     const run = engine('run-experiment', ['--json'], repo);
@@ -233,9 +224,7 @@ describe("the user's files", () => {
 
 describe('termination', () => {
   it('stops at max runs and refuses further runs', () => {
-    const repo = valueRepo('100');
-    initValue(repo, ['--max-runs', '3']);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo('100', ['--max-runs', '3']);
     setValue(repo, '99');
     iterate(repo, 'a');
     setValue(repo, '98');
@@ -247,9 +236,7 @@ describe('termination', () => {
   });
 
   it('stops at the target and on a plateau', () => {
-    const repo = valueRepo('100');
-    initValue(repo, ['--target', '80']);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo('100', ['--target', '80']);
     setValue(repo, '79');
     expect(iterate(repo, 'reach').log.json).toMatchObject({ should_terminate: true, terminated_by: 'target' });
 
@@ -282,9 +269,7 @@ describe('safety under kills and concurrency', () => {
 
   for (const point of keepPoints) {
     it(`a kill -9 at ${point} of a keep leaves a parseable ledger and ends at the new keep`, () => {
-      const repo = valueRepo('100');
-      initValue(repo);
-      iterate(repo, 'baseline');
+      const repo = baselineRepo();
       setValue(repo, '90');
       engine('run-experiment', [], repo);
       const killed = engine('log-experiment', ['--description', 'better'], repo, { AUTOLOOP_CRASH_AT: point });
@@ -305,9 +290,7 @@ describe('safety under kills and concurrency', () => {
 
   for (const point of revertPoints) {
     it(`a kill -9 at ${point} of a revert leaves a parseable ledger and ends at the restored best`, () => {
-      const repo = valueRepo('100');
-      initValue(repo);
-      iterate(repo, 'baseline');
+      const repo = baselineRepo();
       setValue(repo, '120');
       engine('run-experiment', [], repo);
       const killed = engine('log-experiment', ['--description', 'worse'], repo, { AUTOLOOP_CRASH_AT: point });
@@ -323,9 +306,7 @@ describe('safety under kills and concurrency', () => {
   }
 
   it('skips a torn last ledger line with a warning and keeps going', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     fs.appendFileSync(path.join(expDir(repo), 'ledger.jsonl'), '{"type":"result","ts":"2026-');
     fs.rmSync(path.join(expDir(repo), 'state.json'));
     const status = engine('status', [], repo);
@@ -361,9 +342,7 @@ describe('safety under kills and concurrency', () => {
   });
 
   it('records an interrupted run and kills its processes on SIGINT', async () => {
-    const repo = valueRepo('100');
-    initValue(repo, ['--timeout', '60']);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo('100', ['--timeout', '60']);
     setValue(repo, '1 slow');
     const child = engineAsync('run-experiment', [], repo);
     await waitFor(() => fs.existsSync(path.join(repo, '.pids')) && read(repo, '.pids').trim().split('\n').length >= 3);
@@ -377,9 +356,7 @@ describe('safety under kills and concurrency', () => {
   });
 
   it('marks a run unclean when the engine dies and its processes live on, until repair', async () => {
-    const repo = valueRepo('100');
-    initValue(repo, ['--timeout', '60']);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo('100', ['--timeout', '60']);
     setValue(repo, '1 slow');
     const child = engineAsync('run-experiment', [], repo);
     await waitFor(() => fs.existsSync(path.join(repo, '.pids')) && read(repo, '.pids').trim().split('\n').length >= 3);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
+import { baselineRepo, engine, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 
@@ -33,9 +33,7 @@ describe("the user's repository never wedges the loop", () => {
   });
 
   it('a keep that cannot be committed becomes a clean revert with its reason, once', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     const head = git(repo, 'rev-parse', 'HEAD');
     // Another git process holds the branch's lock: update-ref cannot move it.
     const lockFile = path.join(repo, '.git', 'refs', 'heads', 'autoloop', 'exp.lock');
@@ -74,9 +72,7 @@ describe("the user's repository never wedges the loop", () => {
   });
 
   it('a symlink in scope that points outside the repository is refused clearly, then reverted', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     const outside = fs.mkdtempSync(path.join(path.dirname(repo), 'outside-'));
     fs.writeFileSync(path.join(outside, 'secret.txt'), '1');
     fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(repo, 'src', 'link.txt'));
@@ -103,9 +99,7 @@ describe("the user's repository never wedges the loop", () => {
   });
 
   it('keeps a file whose name holds a newline, under its exact name', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     const name = 'src/odd\nname.txt';
     fs.writeFileSync(path.join(repo, name), 'x');
     setValue(repo, '90');
@@ -131,9 +125,7 @@ describe("the user's repository never wedges the loop", () => {
   });
 
   it('a judge touched by a formatter during a run poisons that run only', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     const original = read(repo, 'bench.cjs');
     // A formatter rewrites whitespace; another only touches the mtime.
     fs.writeFileSync(path.join(repo, 'bench.cjs'), original.replace(/\n/g, '\n\n'));

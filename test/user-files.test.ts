@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { engine, engineAsync, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo, ROOT, waitFor } from './helpers/engine.ts';
+import { baselineRepo, engine, engineAsync, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo, ROOT, waitFor } from './helpers/engine.ts';
 import { appendLineDurable, writeFileAtomic } from '../scripts/lib/fsx.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
@@ -16,9 +16,7 @@ const leftovers = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(
 
 describe("nothing of the user's is lost", () => {
   it('a file the user creates in scope during the loop is moved to rescued/ when a revert removes it', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     fs.writeFileSync(path.join(repo, 'src', 'notes-of-the-user.md'), 'my notes\n');
     setValue(repo, '120');
     expect(iterate(repo, 'worse').log.json).toMatchObject({ verdict: 'discard' });
@@ -28,9 +26,7 @@ describe("nothing of the user's is lost", () => {
   });
 
   it('a refused init-experiment leaves the previous config and segment exactly as they were', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     const config = read(repo, '.autoloop/experiments/exp/config.yaml');
     const lines = ledger(repo).length;
     fs.appendFileSync(path.join(repo, 'src', 'other.txt'), 'tracked edit\n');
@@ -44,9 +40,7 @@ describe("nothing of the user's is lost", () => {
 
   for (const point of ['init:after-judges', 'init:before-ledger', 'init:after-ledger']) {
     it(`a kill -9 at ${point} of a new segment is rolled back or completed by the next call`, () => {
-      const repo = valueRepo('100');
-      initValue(repo);
-      iterate(repo, 'baseline');
+      const repo = baselineRepo();
       const config = read(repo, '.autoloop/experiments/exp/config.yaml');
       const killed = engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo, { AUTOLOOP_CRASH_AT: point });
       expect(killed.code).not.toBe(0);
@@ -99,9 +93,7 @@ describe("nothing of the user's is lost", () => {
   });
 
   it('a kill -9 of finalize leaves no registered worktree after the next call', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo();
     setValue(repo, '90');
     iterate(repo, 'better');
     const killed = engine('finalize', [], repo, { AUTOLOOP_CRASH_AT: 'finalize:worktree' });
@@ -143,9 +135,7 @@ console.log(out.join('\\n'));`;
 
 describe('one engine mutation per repository at a time', () => {
   it('initialising a second experiment during a run of the first is refused; the branch stays', async () => {
-    const repo = valueRepo('100');
-    initValue(repo, ['--timeout', '4', '--grace', '0.2']);
-    iterate(repo, 'baseline');
+    const repo = baselineRepo('100', ['--timeout', '4', '--grace', '0.2']);
     setValue(repo, '1 slow');
     const first = engineAsync('run-experiment', [], repo);
     await waitFor(() => fs.existsSync(path.join(repo, '.pids')));
