@@ -1,0 +1,175 @@
+// The engine under kills, concurrency and bad input: kill -9 at every crash
+// point of a keep and of a revert, a torn ledger, the lock, SIGINT and a dead
+// engine whose processes live on, bad flags and bad config. Real temporary git
+// repositories and real processes, as in engine.test.ts (split from it so the
+// two halves run on different workers).
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { alive, baselineRepo, processesIn, engine, engineAsync, git, initValue, iterate, ledger, setValue, valueRepo, waitFor } from './helpers/engine.ts';
+
+const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
+const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+
+describe('safety under kills and concurrency', () => {
+  // For the tests that interrupt a slow run: no timeout ends it first, and a
+  // short grace, since its processes ignore SIGTERM and would otherwise hold
+  // every SIGINT and repair for the default 5 s (the kills are under test,
+  // not the grace's length: runner-local.test.ts checks that).
+  const SLOW_RUN = ['--timeout', '600', '--grace', '0.2'];
+  const keepPoints = ['before-ledger', 'after-ledger', 'after-commit', 'after-event', 'after-record'];
+  const revertPoints = ['before-ledger', 'after-ledger', 'after-judges', 'after-revert', 'after-event', 'after-record'];
+
+  for (const point of keepPoints) {
+    it(`a kill -9 at ${point} of a keep leaves a parseable ledger and ends at the new keep`, () => {
+      const repo = baselineRepo();
+      setValue(repo, '90');
+      engine('run-experiment', [], repo);
+      const killed = engine('log-experiment', ['--description', 'better'], repo, { AUTOLOOP_CRASH_AT: point });
+      expect(killed.code).toBe(null); // died by signal
+      for (const l of fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'), 'utf8').split('\n').filter(Boolean)) JSON.parse(l);
+      // The next call reconciles (or, before the ledger write, simply logs the run).
+      const next = point === 'before-ledger' ? engine('log-experiment', ['--description', 'better', '--json'], repo) : engine('status', ['--json'], repo);
+      expect(next.code).toBe(0);
+      engine('run-experiment', [], repo); // reconciles any half-done keep
+      const results = ledger(repo).filter((l) => l.type === 'result' && l.run_id === 'r0002');
+      expect(results).toHaveLength(1);
+      expect(results[0]).toMatchObject({ verdict: 'keep' });
+      expect(read(repo, 'src/value.txt')).toBe('90');
+      expect(git(repo, 'show', 'HEAD:src/value.txt')).toBe('90');
+      expect(git(repo, 'log', '--format=%s', '--grep', 'Autoloop-Run: r0002').split('\n').filter(Boolean)).toHaveLength(1);
+    });
+  }
+
+  for (const point of revertPoints) {
+    it(`a kill -9 at ${point} of a revert leaves a parseable ledger and ends at the restored best`, () => {
+      const repo = baselineRepo();
+      setValue(repo, '120');
+      engine('run-experiment', [], repo);
+      const killed = engine('log-experiment', ['--description', 'worse'], repo, { AUTOLOOP_CRASH_AT: point });
+      expect(killed.code).toBe(null);
+      if (point === 'before-ledger') expect(engine('log-experiment', ['--description', 'worse'], repo).code).toBe(0);
+      const next = engine('run-experiment', ['--json'], repo);
+      expect(next.code).toBe(0);
+      expect(read(repo, 'src/value.txt')).toBe('100');
+      const results = ledger(repo).filter((l) => l.type === 'result' && l.run_id === 'r0002');
+      expect(results).toHaveLength(1);
+      expect(results[0]).toMatchObject({ verdict: 'discard' });
+    });
+  }
+
+  it('skips a torn last ledger line with a warning and keeps going', () => {
+    const repo = baselineRepo();
+    fs.appendFileSync(path.join(expDir(repo), 'ledger.jsonl'), '{"type":"result","ts":"2026-');
+    fs.rmSync(path.join(expDir(repo), 'state.json'));
+    const status = engine('status', [], repo);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/torn/);
+    setValue(repo, '90');
+    expect(iterate(repo, 'after the tear').log.json).toMatchObject({ verdict: 'keep' });
+    const text = fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'), 'utf8').split('\n').filter(Boolean);
+    expect(() => JSON.parse(text.at(-1) ?? '')).not.toThrow();
+  });
+
+  it('refuses a second engine call while one runs, and takes over a dead lock', async () => {
+    // The first run lasts until it is interrupted, so the second call meets it
+    // however slowly a busy machine starts it.
+    const repo = baselineRepo('100', SLOW_RUN);
+    setValue(repo, '1 slow');
+    const first = engineAsync('run-experiment', [], repo);
+    await waitFor(() => fs.existsSync(path.join(repo, '.pids')));
+    const second = engine('run-experiment', [], repo);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/another autoloop command/);
+    const exited = new Promise((r) => first.on('exit', r));
+    first.kill('SIGINT');
+    await exited;
+    fs.rmSync(path.join(repo, '.pids'));
+
+    fs.writeFileSync(path.join(repo, '.autoloop', 'lock'), JSON.stringify({ pid: 999_999_9, owner: 'ghost', started_at: 'x' }));
+    setValue(repo, '90');
+    expect(engine('run-experiment', [], repo).code).toBe(0);
+    expect(ledger(repo).some((l) => l.event === 'lock_takeover')).toBe(true);
+  });
+
+  it('records an interrupted run and kills its processes on SIGINT', async () => {
+    const repo = baselineRepo('100', SLOW_RUN);
+    setValue(repo, '1 slow');
+    const child = engineAsync('run-experiment', [], repo);
+    await waitFor(() => fs.existsSync(path.join(repo, '.pids')) && read(repo, '.pids').trim().split('\n').length >= 3);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    expect(processesIn(repo)).toEqual([]);
+    const rec = JSON.parse(fs.readFileSync(path.join(expDir(repo), 'runs', 'r0002', 'result.json'), 'utf8')) as { phase: string };
+    expect(rec.phase).toBe('interrupted');
+    expect(ledger(repo).some((l) => l.event === 'interrupted')).toBe(true);
+  });
+
+  it('marks a run unclean when the engine dies and its processes live on, until repair', async () => {
+    const repo = baselineRepo('100', SLOW_RUN);
+    setValue(repo, '1 slow');
+    const child = engineAsync('run-experiment', [], repo);
+    await waitFor(() => fs.existsSync(path.join(repo, '.pids')) && read(repo, '.pids').trim().split('\n').length >= 3);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const pids = processesIn(repo);
+    expect(pids.length).toBeGreaterThanOrEqual(3); // the benchmark and its two children, at least
+    fs.rmSync(path.join(repo, '.pids'));
+    setValue(repo, '100');
+    const refused = engine('run-experiment', [], repo);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/survived/);
+    expect(engine('control', ['repair'], repo).code).toBe(0);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    expect(processesIn(repo)).toEqual([]);
+    expect(engine('run-experiment', [], repo).code).toBe(0);
+  });
+});
+
+describe('bad input', () => {
+  const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at /);
+
+  it('answers bad flags, bad config and missing experiments with one line and exit 2', () => {
+    const repo = valueRepo('100');
+    const dir = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'sideways', '--command', 'x'], repo);
+    expect(dir.code).toBe(2);
+    expect(dir.stderr.trim().split('\n')).toHaveLength(1);
+    expect(dir.stderr).toMatch(/direction/);
+    noStack(dir.stderr);
+
+    const unknown = engine('run-experiment', ['--bogus'], repo);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/bogus/);
+
+    const none = engine('status', [], repo);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no autoloop experiment/);
+
+    initValue(repo);
+    const nodesc = engine('log-experiment', [], repo);
+    expect(nodesc.code).toBe(2);
+    expect(nodesc.stderr).toMatch(/description/);
+
+    fs.writeFileSync(path.join(expDir(repo), 'config.yaml'), 'name: exp\nmetric: score\ndirection: lower\ncommand: x\ntimeout: soon\n');
+    const badCfg = engine('status', [], repo);
+    expect(badCfg.code).toBe(2);
+    expect(badCfg.stderr).toMatch(/timeout/);
+    noStack(badCfg.stderr);
+
+    const badCwd = engine('status', [], path.join(repo, 'nope'));
+    expect(badCwd.code).toBe(2);
+  });
+
+  it('refuses to log twice and to log before a run', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    const before = engine('log-experiment', ['--description', 'x'], repo);
+    expect(before.code).toBe(1);
+    expect(before.stderr).toMatch(/run run-experiment first/);
+    iterate(repo, 'baseline');
+    const twice = engine('log-experiment', ['--description', 'again'], repo);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/already logged/);
+  });
+});
