@@ -88,8 +88,11 @@ describe('failing runs', () => {
   });
 
   it('kills a timed-out benchmark and every child that ignores SIGTERM', async () => {
-    const repo = baselineRepo('100', ['--timeout', '1', '--grace', '0.5']);
-    setValue(repo, '1 slow');
+    // The slow benchmark is the first run: a baseline under a timeout this short
+    // timed out itself on a machine at load 18. The timeout leaves a busy machine
+    // time to start the benchmark's three processes before it kills them.
+    const repo = valueRepo('1 slow');
+    expect(initValue(repo, ['--timeout', '3', '--grace', '0.5']).code).toBe(0);
     const run = engine('run-experiment', ['--json'], repo);
     expect(run.json).toMatchObject({ status: 'timeout' });
     expect(read(repo, '.pids').trim().split('\n').length).toBe(3);
