@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { alive, baselineRepo, processesIn, engine, engineAsync, git, initValue, iterate, ledger, setValue, valueRepo, waitFor } from './helpers/engine.ts';
+import { alive, baselineRepo, fromTemplate, processesIn, engine, engineAsync, git, initValue, iterate, ledger, setValue, valueRepo, waitFor } from './helpers/engine.ts';
 
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
@@ -20,11 +20,19 @@ describe('safety under kills and concurrency', () => {
   const keepPoints = ['before-ledger', 'after-ledger', 'after-commit', 'after-event', 'after-record'];
   const revertPoints = ['before-ledger', 'after-ledger', 'after-judges', 'after-revert', 'after-event', 'after-record'];
 
+  /** A copy of the baseline repository whose next run (src/value.txt at `value`) is done but not logged: each crash point starts there. */
+  const ranRepo = (value: string): string =>
+    fromTemplate(`ran ${value}`, () => {
+      const repo = baselineRepo();
+      setValue(repo, value);
+      const run = engine('run-experiment', [], repo);
+      if (run.code !== 0) throw new Error(`run-experiment failed: ${run.stdout}${run.stderr}`);
+      return repo;
+    });
+
   for (const point of keepPoints) {
     it(`a kill -9 at ${point} of a keep leaves a parseable ledger and ends at the new keep`, () => {
-      const repo = baselineRepo();
-      setValue(repo, '90');
-      engine('run-experiment', [], repo);
+      const repo = ranRepo('90');
       const killed = engine('log-experiment', ['--description', 'better'], repo, { AUTOLOOP_CRASH_AT: point });
       expect(killed.code).toBe(null); // died by signal
       for (const l of fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'), 'utf8').split('\n').filter(Boolean)) JSON.parse(l);
@@ -43,9 +51,7 @@ describe('safety under kills and concurrency', () => {
 
   for (const point of revertPoints) {
     it(`a kill -9 at ${point} of a revert leaves a parseable ledger and ends at the restored best`, () => {
-      const repo = baselineRepo();
-      setValue(repo, '120');
-      engine('run-experiment', [], repo);
+      const repo = ranRepo('120');
       const killed = engine('log-experiment', ['--description', 'worse'], repo, { AUTOLOOP_CRASH_AT: point });
       expect(killed.code).toBe(null);
       if (point === 'before-ledger') expect(engine('log-experiment', ['--description', 'worse'], repo).code).toBe(0);

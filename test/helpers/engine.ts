@@ -115,30 +115,40 @@ export function initValue(repo: string, extra: string[] = []): EngineResult {
   );
 }
 
-const baselines = new Map<string, string>();
+const templates = new Map<string, string>();
 
 /**
- * A fresh copy of valueRepo(value) after initValue(initExtra) and a logged
- * baseline. Many tests start exactly there; the set-up (three git and three
- * engine calls, three samples of the benchmark) runs once per test file into a
- * template that each call copies whole. Nothing in the repository or in
- * .autoloop/ names its own path, so a copy is an independent repository in
- * the same state. Tests that check init or the baseline itself do not use it.
+ * A fresh copy of the repository build() makes, which runs once per test file
+ * and key into a template that each call copies whole. Nothing in the
+ * repository or in .autoloop/ names its own path, so a copy is an independent
+ * repository in the same state.
  */
-export function baselineRepo(value = '100', initExtra: string[] = []): string {
-  const key = JSON.stringify([value, initExtra]);
-  let template = baselines.get(key);
+export function fromTemplate(key: string, build: () => string): string {
+  let template = templates.get(key);
   if (template === undefined) {
-    template = valueRepo(value);
-    const init = initValue(template, initExtra);
-    if (init.code !== 0) throw new Error(`init-experiment failed: ${init.stderr}`);
-    const { log } = iterate(template, 'baseline');
-    if (log.json?.verdict !== 'keep') throw new Error(`the baseline was not kept: ${log.stdout}${log.stderr}`);
-    baselines.set(key, template);
+    template = build();
+    templates.set(key, template);
   }
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-it-')));
   fs.cpSync(template, dir, { recursive: true, verbatimSymlinks: true });
   return dir;
+}
+
+/**
+ * A fresh copy of valueRepo(value) after initValue(initExtra) and a logged
+ * baseline. Many tests start exactly there; the set-up (three git and three
+ * engine calls, three samples of the benchmark) runs once per test file
+ * (fromTemplate). Tests that check init or the baseline itself do not use it.
+ */
+export function baselineRepo(value = '100', initExtra: string[] = []): string {
+  return fromTemplate(JSON.stringify(['baseline', value, initExtra]), () => {
+    const template = valueRepo(value);
+    const init = initValue(template, initExtra);
+    if (init.code !== 0) throw new Error(`init-experiment failed: ${init.stderr}`);
+    const { log } = iterate(template, 'baseline');
+    if (log.json?.verdict !== 'keep') throw new Error(`the baseline was not kept: ${log.stdout}${log.stderr}`);
+    return template;
+  });
 }
 
 export function setValue(repo: string, value: string): void {
