@@ -280,7 +280,11 @@ pf_decide() {
   [ "$pf_sid" = "$2" ] || return 1
   case $pf_tool in
     Bash) pf_engine "$pf_cmd" "$3" || return 1 ;;
-    Edit | Write | MultiEdit) pf_edit "$pf_file" "$4" "$5" || return 1 ;;
+    Edit | Write | MultiEdit)
+      pf_edit "$pf_file" "$4" "$5" || return 1
+      # The attribution journal (scripts/lib/journal.ts): the model writes this file.
+      printf 'W %s\n' "$pf_rel" 2>/dev/null >>"$4/.autoloop/journal"
+      ;;
     *) return 1 ;;
   esac
   printf '%s\n' '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"allow","permissionDecisionReason":"autoloop: on the loop'"'"'s allow list"}}'

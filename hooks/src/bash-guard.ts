@@ -31,6 +31,12 @@ export interface BashVerdict {
   safe: boolean;
   /** Why the guard could not analyse all of it, or null. */
   unsure: string | null;
+  /** Files in the project it visibly writes (relative): the model's, for the attribution journal. */
+  writes: string[];
+  /** Directories in the project it makes (mkdir): what lands below them is the model's too. */
+  dirs: string[];
+  /** Part of it may write files the guard cannot name (a program, a script, a path known at run time). */
+  opaque: boolean;
 }
 
 /** Engine entry points; running one of them makes a session the loop's owner. */
@@ -76,6 +82,12 @@ const TEXT_ONLY = new Set(['echo', 'printf', 'pwd', 'true', 'false', 'date', 'se
 const PATTERN_FIRST = new Set(['grep', 'egrep', 'fgrep', 'rg']);
 const GIT_READ = new Set(['status', 'diff', 'log', 'show', 'rev-parse', 'ls-files', 'ls-tree', 'blame', 'grep', 'shortlog', 'describe', 'cat-file', 'rev-list', 'merge-base']);
 const FIND_ACTIONS = /^-(exec|execdir|ok|okdir|delete|fprint|fprint0|fprintf|fls)$/;
+/** Commands whose every write is a file named in their arguments (writes() below names them). */
+const VISIBLE_WRITERS = new Set([
+  'tee', 'rm', 'rmdir', 'unlink', 'shred', 'touch', 'truncate', 'chmod', 'chown', 'chgrp', 'cp', 'ln', 'install', 'mv', 'dd', 'sed', 'sort', 'mkdir',
+]);
+/** Builtins that only change the shell itself (dispatch() follows them). */
+const SHELL_ONLY = new Set(['cd', 'pushd', 'popd', 'export', 'declare', 'typeset', 'local', 'readonly', 'eval']);
 
 /** Quotes, substitutions or heredocs left open: the lexer would guess, so the guard must not rely on it. */
 export function unbalanced(src: string): boolean {
@@ -192,6 +204,9 @@ class Guard {
   safe = true;
   unsure: string | null = null;
   readonly engines: string[] = [];
+  readonly written = new Set<string>();
+  readonly dirs = new Set<string>();
+  opaque = false;
 
   constructor(private readonly ctx: GuardContext) {
     this.cwd = ctx.cwd;
@@ -211,7 +226,10 @@ class Guard {
       else if (t.kind === 'redir') redirs.push(t);
       else {
         this.simple(words, redirs, depth);
-        if (t.op === '&') this.safe = false; // a background job outlives the call
+        if (t.op === '&') {
+          this.safe = false; // a background job outlives the call
+          this.opaque = true;
+        }
         words = [];
         redirs = [];
         // ( … ) is a subshell: a cd inside it does not outlive it.
@@ -230,6 +248,7 @@ class Guard {
 
   private cannot(why: string): void {
     this.safe = false;
+    this.opaque = true;
     this.unsure ??= why;
   }
 
@@ -325,7 +344,10 @@ class Guard {
   private target(w: Exp, tree: boolean, base: string | null = this.cwd): void {
     if (this.deny) return;
     const abs = this.resolve(w, base);
-    if (abs === null) return; // only known at run time
+    if (abs === null) {
+      this.opaque = true; // only known at run time
+      return;
+    }
     const policy = this.ctx.policy;
     if (w.glob && GLOB_CHARS.test(w.text)) {
       this.deny = globDenial(policy, abs, tree);
@@ -333,6 +355,7 @@ class Guard {
     }
     const c = canonical(abs);
     const rel = relOf(policy, c);
+    if (rel !== null && !tree && rel !== '') this.written.add(rel);
     if (rel === null) {
       // Outside the project, unless it holds the project (rm -rf ..).
       if (tree && (policy.projectDir + path.sep).startsWith(c === path.sep ? c : c + path.sep)) this.deny = treeDenial(policy, '');
@@ -435,6 +458,7 @@ class Guard {
     if (wrapped > 1 || (wrapped === 1 && all[0]!.text !== 'time') || dir !== undefined) this.safe = false;
     if (!words.length || words[0]!.dynamic) {
       if (words.length) this.safe = false;
+      if (words.length) this.opaque = true;
       return;
     }
     const prog = path.basename(words[0]!.text);
@@ -446,7 +470,9 @@ class Guard {
         if (!this.approvedEngine(words)) this.safe = false;
         return; // the engine's own scripts are never denied
       }
-      if (this.safe && !this.readOnly(prog, args)) this.safe = false;
+      const readOnly = this.readOnly(prog, args);
+      if (this.safe && !readOnly) this.safe = false;
+      if (!readOnly && !this.seesWrites(prog, args)) this.opaque = true;
       this.dispatch(prog, args, redirs, depth);
     } finally {
       if (dir !== undefined) this.cwd = saved;
@@ -494,6 +520,24 @@ class Guard {
     if (prog === 'uniq' && ops.length > 1) return false;
     if (PATTERN_FIRST.has(prog) && !args.some((a) => /^(-[a-zA-Z]*[ef]|--regexp|--file)/.test(a.text))) ops = ops.slice(1);
     return ops.every((a) => !a.dynamic && this.readable(this.resolve(a)));
+  }
+
+  /** Does the guard name every file this command may write (a shell's inline script is looked into)? */
+  private seesWrites(prog: string, args: Exp[]): boolean {
+    if (VISIBLE_WRITERS.has(prog) || SHELL_ONLY.has(prog)) return true;
+    if (prog === 'find') return !args.some((a) => /^-f(print|ls)/.test(a.text));
+    if (prog === 'git') return false;
+    return SHELLS.has(prog) && args.some((a) => /^-[a-zA-Z]*c/.test(a.text));
+  }
+
+  /** mkdir: the directories it makes, relative to the project. */
+  private madeDirs(args: Exp[]): void {
+    for (const d of parseArgs(args, { arg: 'm', long: ['--mode'] }).operands) {
+      const abs = d.glob ? null : this.resolve(d);
+      const rel = abs === null ? null : relOf(this.ctx.policy, canonical(abs));
+      if (abs === null) this.opaque = true;
+      else if (rel) this.dirs.add(rel);
+    }
   }
 
   private inScratch(abs: string | null): boolean {
@@ -684,6 +728,8 @@ class Guard {
       for (const s of srcs) if (!s.dynamic && !dest.dynamic) this.target({ ...dest, text: path.join(dest.text, path.basename(s.text)) }, false);
     };
     switch (prog) {
+      case 'mkdir':
+        return this.madeDirs(args);
       case 'tee':
         return each(parseArgs(args).operands);
       case 'rm':
@@ -776,5 +822,14 @@ export function analyzeBash(command: string, ctx: GuardContext): BashVerdict {
   g.script(command, 0);
   // Fail closed: what the guard could not follow is refused when it could hurt.
   const deny = g.deny ?? (g.unsure && mayHarm(command, ctx.policy) ? UNSURE_REASON(g.unsure) : null);
-  return { deny, claims: g.claims, engines: g.engines, safe: g.safe && deny === null && g.unsure === null, unsure: g.unsure };
+  return {
+    deny,
+    claims: g.claims,
+    engines: g.engines,
+    safe: g.safe && deny === null && g.unsure === null,
+    unsure: g.unsure,
+    writes: [...g.written],
+    dirs: [...g.dirs],
+    opaque: g.opaque,
+  };
 }

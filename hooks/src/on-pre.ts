@@ -4,6 +4,7 @@ import { badInput, emit, type Handler } from './main.ts';
 import { preToolUseDecision, type BashAnalyzer, type PreToolUseResult } from './pre-tool-use.ts';
 import { PreToolUseInput } from './schema.ts';
 import { readActive, readSession, writeSession } from './state.ts';
+import { appendJournal } from './journal.ts';
 
 export function preToolUseHandler(analyzeBash: BashAnalyzer | null): Handler {
   return (event, raw, f) => {
@@ -14,6 +15,7 @@ export function preToolUseHandler(analyzeBash: BashAnalyzer | null): Handler {
     if (!active) return true;
     const r = preToolUseDecision(input.data, active, readSession(f), f.projectDir, process.env, analyzeBash);
     if (r.session) writeSession(f, r.session);
+    appendJournal(f, r.journal);
     const out = preToolUseOutput(r);
     if (out) emit(out);
     return true;

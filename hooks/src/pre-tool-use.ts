@@ -10,6 +10,7 @@ import { canonical, editAllowed, editDenial, relOf, scratchDir, type Policy } fr
 import { isGuarded, isLive, LOOP_SKILLS, mayApprove, roleOf, terminationKey, type Role } from './roles.ts';
 import type { ActiveFile, PreToolUseInput, SessionFile } from './schema.ts';
 import { clip, MAX_TEXT } from './text.ts';
+import { bashLines, bashTimeoutMs, editLines } from './journal.ts';
 
 /**
  * The Bash guard, passed in so that a hooks bundle judging only file tools
@@ -25,6 +26,8 @@ export interface PreToolUseResult {
   session: SessionFile | null;
   /** Halt the session (continue: false) with this reason. */
   halt: string | null;
+  /** Lines for the attribution journal (the owner's writes while the loop is active), or none. */
+  journal: string[];
 }
 
 /** Tool calls the owner may make after termination (enough to report, chain or close) before it is halted. */
@@ -49,6 +52,8 @@ export function policyOf(active: ActiveFile, projectDir: string): Policy {
 interface Judged {
   deny: string | null;
   allow: boolean;
+  /** What the call would write, for the journal (journal.ts). */
+  lines: string[];
 }
 
 function judge(
@@ -58,34 +63,35 @@ function judge(
   projectDir: string,
   env: Record<string, string | undefined>,
   analyzeBash: BashAnalyzer | null,
+  now: number,
 ): Judged {
   const cwd = input.cwd && path.isAbsolute(input.cwd) ? input.cwd : projectDir;
   const root = env.CLAUDE_PLUGIN_ROOT ? canonical(env.CLAUDE_PLUGIN_ROOT) : null;
   const tool = input.tool_name;
   const ti = input.tool_input;
   if (tool === 'Bash') {
-    if (typeof ti.command !== 'string') return { deny: null, allow: false };
+    if (typeof ti.command !== 'string') return { deny: null, allow: false, lines: [] };
     if (!analyzeBash) throw new Error('this hooks bundle has no Bash guard');
     const v = analyzeBash(ti.command, { policy, cwd, env, pluginRoot: root });
-    return { deny: v.deny, allow: v.safe };
+    return { deny: v.deny, allow: v.safe, lines: bashLines(v, ti.run_in_background === true, now, bashTimeoutMs(ti.timeout, env)) };
   }
   if (EDIT_TOOLS.has(tool)) {
     const file = ti.file_path ?? ti.notebook_path;
-    if (typeof file !== 'string' || file === '') return { deny: null, allow: false };
+    if (typeof file !== 'string' || file === '') return { deny: null, allow: false, lines: [] };
     const rel = relOf(policy, path.resolve(cwd, file));
-    if (rel === null) return { deny: null, allow: false };
-    return { deny: editDenial(policy, rel), allow: editAllowed(policy, rel, active.loop === 'active') };
+    if (rel === null) return { deny: null, allow: false, lines: [] };
+    return { deny: editDenial(policy, rel), allow: editAllowed(policy, rel, active.loop === 'active'), lines: editLines(rel, now) };
   }
-  if (tool === 'Skill') return { deny: null, allow: typeof ti.skill === 'string' && LOOP_SKILLS.has(ti.skill) };
+  if (tool === 'Skill') return { deny: null, allow: typeof ti.skill === 'string' && LOOP_SKILLS.has(ti.skill), lines: [] };
   if (tool === 'Read') {
     // The plugin's own references live outside the project (Claude Code asks for those).
     // The plugin directory may be a tree of links (a development checkout): either spelling counts.
-    if (typeof ti.file_path !== 'string' || !env.CLAUDE_PLUGIN_ROOT || !root) return { deny: null, allow: false };
+    if (typeof ti.file_path !== 'string' || !env.CLAUDE_PLUGIN_ROOT || !root) return { deny: null, allow: false, lines: [] };
     const file = path.resolve(cwd, ti.file_path);
     const under = (f: string, r: string): boolean => f.startsWith(r + path.sep);
-    return { deny: null, allow: under(file, path.resolve(env.CLAUDE_PLUGIN_ROOT)) || under(canonical(file), root) };
+    return { deny: null, allow: under(file, path.resolve(env.CLAUDE_PLUGIN_ROOT)) || under(canonical(file), root), lines: [] };
   }
-  return { deny: null, allow: false };
+  return { deny: null, allow: false, lines: [] };
 }
 
 /** Count the owner's calls after termination; past the cap, halt. */
@@ -104,13 +110,16 @@ export function preToolUseDecision(
   projectDir: string,
   env: Record<string, string | undefined>,
   analyzeBash: BashAnalyzer | null,
+  now = Date.now(),
 ): PreToolUseResult {
   const role = roleOf(session, input);
   const end = pastEnd(active, session, role);
-  if (end.halt) return { decision: 'deny', reason: end.halt, session: end.session, halt: end.halt };
-  if (!isLive(active)) return { decision: null, reason: null, session: null, halt: null };
-  const { deny, allow } = judge(input, active, policyOf(active, projectDir), projectDir, env, analyzeBash);
-  if (deny && isGuarded(active, session, role)) return { decision: 'deny', reason: clip(deny, MAX_TEXT), session: end.session, halt: null };
-  if (allow && mayApprove(active, role)) return { decision: 'allow', reason: ALLOW_REASON, session: end.session, halt: null };
-  return { decision: null, reason: null, session: end.session, halt: null };
+  if (end.halt) return { decision: 'deny', reason: end.halt, session: end.session, halt: end.halt, journal: [] };
+  if (!isLive(active)) return { decision: null, reason: null, session: null, halt: null, journal: [] };
+  const { deny, allow, lines } = judge(input, active, policyOf(active, projectDir), projectDir, env, analyzeBash, now);
+  if (deny && isGuarded(active, session, role)) return { decision: 'deny', reason: clip(deny, MAX_TEXT), session: end.session, halt: null, journal: [] };
+  // Only the owner's writes while the loop runs are attributed (the engine reads the journal only then).
+  const journal = role === 'owner' && active.loop === 'active' ? lines : [];
+  if (allow && mayApprove(active, role)) return { decision: 'allow', reason: ALLOW_REASON, session: end.session, halt: null, journal };
+  return { decision: null, reason: null, session: end.session, halt: null, journal };
 }

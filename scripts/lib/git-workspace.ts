@@ -485,6 +485,11 @@ export class GitWorkspace implements Workspace {
     return this.inScopeChanged(await this.status(), this.users(s));
   }
 
+  async created(paths: readonly string[]): Promise<string[]> {
+    const snap = await this.snapshot();
+    return paths.filter((p) => untrackedOnly(snap.status.get(p) ?? ['  ']) && !snap.inHead.has(p));
+  }
+
   async outOfScopeChanges(): Promise<OutsideChange[]> {
     this.fresh();
     return this.outOfScope();

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { event, type Experiment } from './experiment.ts';
 import { changedFingerprints, fingerprint } from './integrity.ts';
 import { contentOf, describeDrift, recheck } from './measured.ts';
+import { driftWithoutUsers, type Attribution } from './user-files.ts';
 import { breakSeal, engineDir, seal, type Seal } from './tamper.ts';
 import { repoPaths } from './paths.ts';
 import type { RunRecord } from './schema.ts';
@@ -26,6 +27,9 @@ const isIgnoreFile = (p: string) => p === '.gitignore' || p.endsWith('/.gitignor
 const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ` (+${xs.length - 3} more)` : '');
 
 export class RunGuard {
+  /** The owner's attribution journal, when there is one: a new file of the user's is no drift. */
+  users: Attribution | null = null;
+
   constructor(
     protected readonly exp: Experiment,
     protected readonly ws: Workspace,
@@ -108,7 +112,7 @@ export class RunGuard {
   async afterPhase(what: Phase): Promise<string | null> {
     const { ws, record } = this;
     const during = (await ws.settleOutOfScope()).filter((c: OutsideChange) => c.kind === 'modified' && !this.isArtifact(c.path)).map((c) => c.path);
-    const drift = record.content ? (await recheck(ws, record.content)).drift : [];
+    const drift = record.content ? await driftWithoutUsers(ws, this.users, (await recheck(ws, record.content)).drift, record.content) : [];
     if (drift.length) return describeDrift(drift, `while the ${what} ran`);
     if (during.length) return `the ${what} changed files outside the scope: ${list(during)} (it may only create new or ignored files there)`;
     return null;

@@ -293,6 +293,7 @@ export type ResultLine = z.infer<typeof ResultLine>;
 export const EventName = z.enum([
   'committed', // a keep's commit landed: data.commit
   'reverted', // the working tree is back at the best
+  'user_files', // new in-scope files not the model's, moved aside before a run: data.files, data.to
   'interrupted', // run-experiment was stopped before it finished
   'unclean', // processes survived a run: data.pids
   'cleared', // an unclean marker was cleared by repair

@@ -266,6 +266,11 @@ export class SnapshotWorkspace implements Workspace {
     return this.diff(this.manifest(s.current), this.scan());
   }
 
+  async created(paths: readonly string[]): Promise<string[]> {
+    const best = this.manifest(this.state().current).files;
+    return paths.filter((p) => !(p in best) && fs.existsSync(path.join(this.root, p)));
+  }
+
   /** Files outside the scope now: path → [size, mtime, ctime]. */
   private outsideNow(): Record<string, [number, number, number]> {
     const out: Record<string, [number, number, number]> = {};

@@ -48,6 +48,11 @@ export interface Workspace {
   observe(): Promise<void>;
   /** In-scope files that differ from the best (modified, deleted, created; user files excluded). Sorted. */
   changedInScope(): Promise<string[]>;
+  /**
+   * Which of these changed in-scope paths are new files the best does not
+   * hold (git: untracked), from the last read of the tree (no new read).
+   */
+  created(paths: readonly string[]): Promise<string[]>;
   /** Out-of-scope paths changed since the reference (begin, or the last settle), sorted by path. */
   outOfScopeChanges(): Promise<OutsideChange[]>;
   /**

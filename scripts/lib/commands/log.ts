@@ -34,6 +34,8 @@ import type { Evidence } from '../schema.ts';
 import { applyRetention } from '../retention.ts';
 import { assertNoCandidates } from '../candidates/store.ts';
 import { describeDrift, recheck } from '../measured.ts';
+import { resetJournal } from '../journal.ts';
+import { attribution, driftWithoutUsers, type Attribution } from '../user-files.ts';
 
 export interface LogInput {
   description: string;
@@ -94,9 +96,10 @@ export function resultLine(exp: Experiment, rec: RunRecord, input: LogInput): Re
 }
 
 /** The record as it must be judged: invalid when the in-scope files are no longer what was measured. */
-export async function stillMeasured(ws: Workspace, rec: RunRecord): Promise<RunRecord> {
+export async function stillMeasured(ws: Workspace, rec: RunRecord, users: Attribution | null = null): Promise<RunRecord> {
   if (!rec.content || rec.status !== 'ok') return rec;
-  const { drift } = await recheck(ws, rec.content);
+  // A new file of the user's (by the owner's journal) is not part of the change: left where it is.
+  const drift = await driftWithoutUsers(ws, users, (await recheck(ws, rec.content)).drift, rec.content);
   return drift.length ? { ...rec, status: 'invalid', reason: describeDrift(drift, 'after the run was measured') } : rec;
 }
 
@@ -143,7 +146,7 @@ export async function logCommand(exp: Experiment, input: LogInput): Promise<LogR
     const ws = await openWorkspace(exp.root, exp.paths, exp.config);
     const fixed = await reconcile(exp, ws);
     if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
-    result = await logMeasured(exp, ws, await stillMeasured(ws, measuredRun(exp)), input);
+    result = await logMeasured(exp, ws, await stillMeasured(ws, measuredRun(exp), attribution(exp.root)), input);
   });
   return result;
 }
@@ -162,6 +165,8 @@ export async function logMeasured(exp: Experiment, ws: Workspace, rec: RunRecord
   crashPoint('after-ledger');
   // 2. then the tree.
   const result = { line, ...(await actOnTree(exp, ws, rec, line)) };
+  // What the journal attributed is settled now (kept or reverted); the next change starts a fresh one.
+  resetJournal(exp.root);
   crashPoint('after-event');
   writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' }, { durable: false });
   crashPoint('after-record');

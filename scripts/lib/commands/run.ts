@@ -15,9 +15,11 @@ import {
   publishActive,
   readRunRecord,
   reconcile,
+  rescueDir,
   withLock,
   type Experiment,
 } from '../experiment.ts';
+import { attribution, setAsideNote, setAsideUsers, type Attribution } from '../user-files.ts';
 import { openWorkspace, type Workspace } from '../workspace.ts';
 import { changedFingerprints, fingerprint } from '../integrity.ts';
 import { RunGuard } from '../run-guard.ts';
@@ -138,6 +140,8 @@ export class Measurement {
   guard: RunGuard | null = null;
   /** The first integrity failure seen after a command of the code under test. */
   broken: string | null = null;
+  /** The owner's attribution journal (serial runs only): the user's new files are no drift. */
+  users: Attribution | null = null;
 
   constructor(
     readonly exp: Experiment,
@@ -356,6 +360,7 @@ export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   const isArtifact = artifactMatcher(config);
   const own = m.candidateState !== null;
   m.guard = own ? new CandidateGuard(exp, ws, m.record, isArtifact, m.cwd, m.candidateState) : new RunGuard(exp, ws, m.record, isArtifact);
+  m.guard.users = m.users;
   const unkeepable = await m.guard.before();
   // In a candidate's own worktree nobody else edits: a change outside the scope there is the candidate's.
   const outside = !own || ws.mode !== 'git' ? [] : (await ws.outOfScopeChanges()).map((c) => c.path).filter((p) => !isArtifact(p));
@@ -414,8 +419,18 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
     process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
     await ws.observe();
   }
+  const id = nextRunId(exp);
+  // The user's new in-scope files (attributed by the owner's journal) go aside before anything is measured.
+  const users = attribution(exp.root);
+  const aside = users ? await setAsideUsers(ws, users, rescueDir(exp, id)) : [];
+  if (aside.length) await ws.observe();
   assertBaselineUnchanged(exp, await ws.changedInScope());
-  const m = new Measurement(exp, nextRunId(exp), runnerFor(exp.config), signal);
+  const m = new Measurement(exp, id, runnerFor(exp.config), signal);
+  if (aside.length) {
+    m.record.warnings.push(setAsideNote(aside, rescueDir(exp, id), exp.root));
+    event(exp, 'user_files', { files: aside.slice(0, 50), count: aside.length, to: rescueDir(exp, id).slice(exp.root.length + 1) }, id);
+  }
+  m.users = users;
   const interrupted = await measure(m, ws);
   m.save(interrupted || !opts.loggedNext);
   if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp ? m.record.reason : 'signal' }, m.id);
