@@ -124,6 +124,21 @@ function node(payload: string, e: Env): string {
   return out ? `${JSON.stringify(out)}\n` : '';
 }
 
+/** The attribution journal's W lines (scripts/lib/journal.ts), emptied for the next call. */
+const journalFile = (): string => path.join(project, '.autoloop', 'journal');
+function takeJournal(): string[] {
+  const text = fs.existsSync(journalFile()) ? fs.readFileSync(journalFile(), 'utf8') : '';
+  fs.rmSync(journalFile(), { force: true });
+  return text.split('\n').filter((l) => l.startsWith('W '));
+}
+
+/** The W lines the Node hook would journal for this payload. */
+function nodeJournal(payload: string, e: Env): string[] {
+  const f = files(project);
+  const r = preToolUseDecision(PreToolUseInput.parse(JSON.parse(payload)), readActive(f)!, readSession(f), project, hookEnv(e), analyzeBash);
+  return r.journal.filter((l) => l.startsWith('W '));
+}
+
 /** The same call through run.sh with the real node: the deferred path hands Node the payload intact. */
 function real(payload: string, e: Env): string {
   const r = spawnSync('/bin/sh', [RUN_SH, 'pre-tool-use'], { input: payload, cwd: project, env: hookEnv(e), encoding: 'utf8' });
@@ -241,6 +256,22 @@ describe('PreToolUse in the shell: named cases', () => {
     }
   });
 
+  it('the journal: an edit the shell answers and one Node answers give the same line; nothing for another session', () => {
+    writeActive();
+    const payload = edit(path.join(project, 'src/new/b.ts'), 'Write');
+    takeJournal();
+    expect(shell(payload, { sid: OWNER })).toBe(ALLOW);
+    expect(takeJournal()).toEqual(['W src/new/b.ts']);
+    // A glob scope: the shell defers, the real Node hook journals.
+    writeActive({ scope: ['src/**/*.ts'] });
+    expect(real(payload, { sid: OWNER })).toBe(ALLOW);
+    expect(takeJournal()).toEqual(['W src/new/b.ts']);
+    // Another session's writes are not the loop's.
+    const other = JSON.stringify({ ...JSON.parse(payload), session_id: 'sess-b' });
+    real(other, { sid: 'sess-b' });
+    expect(fs.existsSync(journalFile())).toBe(false);
+  });
+
   it('the owner engine call is answered in the shell as an approval', () => {
     expect(shell(bashPayload(engine('run-experiment')), { sid: OWNER })).toBe(ALLOW);
     writeActive({}, true); // indented active.json
@@ -345,12 +376,15 @@ describe('PreToolUse in the shell: generated payloads', () => {
             tool_name: tool,
             tool_input: { file_path: file, old_string: content, new_string: `${content}\n` },
           });
+          takeJournal();
           const s = shell(payload, { sid: OWNER });
           total++;
           if (s === 'deferred') return;
           answered++;
           writeSession();
           expect(s).toBe(node(payload, { sid: OWNER }));
+          // The shell journals the file the model writes exactly as Node would.
+          expect(takeJournal()).toEqual(nodeJournal(payload, { sid: OWNER }));
         },
       ),
       { numRuns: Number(process.env.HOOK_SHELL_RUNS ?? 200), seed: Number(process.env.HOOK_SHELL_SEED ?? 20261129) },

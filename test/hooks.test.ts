@@ -622,6 +622,36 @@ describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', (
     hook('post-tool-use', payloads.post(`${dist('run-experiment.mjs')} --json`, 'sess-a'));
   };
 
+  it("journals the owner's writes while the loop is active (.autoloop/journal), and no one else's", () => {
+    own();
+    const journal = (): string[] => {
+      const f = p('.autoloop/journal');
+      const lines = fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
+      fs.rmSync(f, { force: true });
+      return lines;
+    };
+    journal();
+    // What the guard can name, and a window for what it cannot (a script), bounded by the call's timeout.
+    hook('pre-tool-use', payloads.tool('sess-a', 'Bash', { command: 'echo x > src/a.txt && mkdir -p src/gen && cp src/a.txt src/gen/b.txt && python3 gen.py', timeout: 5000 }));
+    const lines = journal();
+    const window = lines.find((l) => l.startsWith('B '))?.split(' ').map(Number);
+    expect(window?.[2]! - window?.[1]!).toBe(5000);
+    // (cp's destination may be a folder: both readings are named.)
+    expect(lines.filter((l) => !l.startsWith('B ')).sort()).toEqual(['D src/gen', 'W src/a.txt', 'W src/gen/b.txt', 'W src/gen/b.txt/a.txt']);
+    // A command whose writes are all named ends any window; one in the background keeps its window open.
+    hook('pre-tool-use', payloads.bash('sed -i s/1/2/ src/work.mjs'));
+    expect(journal()).toEqual([expect.stringMatching(/^E \d+$/), 'W src/work.mjs']);
+    hook('pre-tool-use', payloads.tool('sess-a', 'Bash', { command: 'npm test', run_in_background: true }));
+    expect(journal()).toEqual([expect.stringMatching(/^A \d+$/)]);
+    hook('pre-tool-use', payloads.tool('sess-a', 'NotebookEdit', { notebook_path: p('src/nb.ipynb'), new_source: 'x' }));
+    expect(journal()).toEqual([expect.stringMatching(/^E \d+$/), 'W src/nb.ipynb']);
+    // Another session, or a loop that is not active: nothing.
+    hook('pre-tool-use', payloads.write(p('src/other.mjs'), 'sess-b'));
+    writeActive({ loop: 'paused' });
+    hook('pre-tool-use', payloads.write(p('src/other.mjs')));
+    expect(journal()).toEqual([]);
+  });
+
   it('approves engine calls, in-scope edits, notes, the scratch area, read-only commands, the loop skills and the plugin references', () => {
     own();
     const allow = (payload: unknown) => expect(decision(hook('pre-tool-use', payload))).toBe('allow');
