@@ -632,7 +632,8 @@ describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', (
     };
     journal();
     // What the guard can name, and a window for what it cannot (a script), bounded by the call's timeout.
-    hook('pre-tool-use', payloads.tool('sess-a', 'Bash', { command: 'echo x > src/a.txt && mkdir -p src/gen && cp src/a.txt src/gen/b.txt && python3 gen.py', timeout: 5000 }));
+    // (mkdir -p src: src exists already, so it makes nothing and claims nothing.)
+    hook('pre-tool-use', payloads.tool('sess-a', 'Bash', { command: 'echo x > src/a.txt && mkdir -p src src/gen && cp src/a.txt src/gen/b.txt && python3 gen.py', timeout: 5000 }));
     const lines = journal();
     const window = lines.find((l) => l.startsWith('B '))?.split(' ').map(Number);
     expect(window?.[2]! - window?.[1]!).toBe(5000);

@@ -620,6 +620,8 @@ class Guard {
         return this.script(args.map((a) => a.text).join(' '), depth + 1);
       case 'find':
         return this.find(args, redirs, depth);
+      case 'mkdir':
+        return this.madeDirs(args);
     }
     if (SHELLS.has(prog)) return this.shell(args, redirs, depth);
     this.writes(prog, args);
@@ -728,8 +730,6 @@ class Guard {
       for (const s of srcs) if (!s.dynamic && !dest.dynamic) this.target({ ...dest, text: path.join(dest.text, path.basename(s.text)) }, false);
     };
     switch (prog) {
-      case 'mkdir':
-        return this.madeDirs(args);
       case 'tee':
         return each(parseArgs(args).operands);
       case 'rm':

@@ -4,6 +4,7 @@
 // only to the session that owns the loop (or is handed it): another Claude in
 // the same repository is left alone. A model that keeps going after the loop
 // terminated is halted after a bounded number of tool calls.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { analyzeBash } from './bash-guard.ts';
 import { canonical, editAllowed, editDenial, relOf, scratchDir, type Policy } from './policy.ts';
@@ -73,7 +74,9 @@ function judge(
     if (typeof ti.command !== 'string') return { deny: null, allow: false, lines: [] };
     if (!analyzeBash) throw new Error('this hooks bundle has no Bash guard');
     const v = analyzeBash(ti.command, { policy, cwd, env, pluginRoot: root });
-    return { deny: v.deny, allow: v.safe, lines: bashLines(v, ti.run_in_background === true, now, bashTimeoutMs(ti.timeout, env)) };
+    // A directory that already exists is not made by this call (mkdir -p src would claim the whole scope).
+    const made = { ...v, dirs: v.dirs.filter((d) => !fs.existsSync(path.join(policy.projectDir, d))) };
+    return { deny: v.deny, allow: v.safe, lines: bashLines(made, ti.run_in_background === true, now, bashTimeoutMs(ti.timeout, env)) };
   }
   if (EDIT_TOOLS.has(tool)) {
     const file = ti.file_path ?? ti.notebook_path;
