@@ -147,6 +147,22 @@ wait();
   });
 });
 
+describe('snapshot mode (no git)', () => {
+  it("the user's new file goes aside, the model's is kept", () => {
+    const repo = valueRepo('100', {}, { git: false });
+    expect(initValue(repo).code).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    own(repo);
+    modelWrites(repo, 'src/value.txt', '90');
+    modelWrites(repo, 'src/helper.txt', 'model\n');
+    fs.writeFileSync(path.join(repo, 'src', 'mine.txt'), 'user\n');
+    expect(oneCall(repo, 'better').json).toMatchObject({ verdict: 'keep' });
+    expect(read(repo, 'src/helper.txt')).toBe('model\n');
+    expect(fs.existsSync(path.join(repo, 'src', 'mine.txt'))).toBe(false);
+    expect(read(repo, '.autoloop/experiments/exp/rescued/r0002/src/mine.txt.autoloop-copy')).toBe('user\n');
+  });
+});
+
 describe('without a journal nothing changes', () => {
   it('an owner but no journal: a new in-scope file is part of the change, as before', () => {
     const repo = baselineRepo();
