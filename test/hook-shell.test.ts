@@ -256,7 +256,7 @@ describe('PreToolUse in the shell: named cases', () => {
     }
   });
 
-  it('the journal: an edit the shell answers and one Node answers give the same line; nothing for another session', () => {
+  it('the journal: an edit the shell answers and one Node answers give the same line; nothing while the loop is paused', () => {
     writeActive();
     const payload = edit(path.join(project, 'src/new/b.ts'), 'Write');
     takeJournal();
@@ -266,9 +266,8 @@ describe('PreToolUse in the shell: named cases', () => {
     writeActive({ scope: ['src/**/*.ts'] });
     expect(real(payload, { sid: OWNER })).toBe(ALLOW);
     expect(takeJournal()).toEqual(['W src/new/b.ts']);
-    // Another session's writes are not the loop's.
-    const other = JSON.stringify({ ...JSON.parse(payload), session_id: 'sess-b' });
-    real(other, { sid: 'sess-b' });
+    writeActive({ loop: 'paused' });
+    real(payload, { sid: OWNER });
     expect(fs.existsSync(journalFile())).toBe(false);
   });
 

@@ -622,7 +622,7 @@ describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', (
     hook('post-tool-use', payloads.post(`${dist('run-experiment.mjs')} --json`, 'sess-a'));
   };
 
-  it("journals the owner's writes while the loop is active (.autoloop/journal), and no one else's", () => {
+  it('journals what sessions write while the loop is active (.autoloop/journal), nothing otherwise', () => {
     own();
     const journal = (): string[] => {
       const f = p('.autoloop/journal');
@@ -646,8 +646,9 @@ describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', (
     expect(journal()).toEqual([expect.stringMatching(/^A \d+$/)]);
     hook('pre-tool-use', payloads.tool('sess-a', 'NotebookEdit', { notebook_path: p('src/nb.ipynb'), new_source: 'x' }));
     expect(journal()).toEqual([expect.stringMatching(/^E \d+$/), 'W src/nb.ipynb']);
-    // Another session, or a loop that is not active: nothing.
+    // Another session too (one taking the loop over writes before it owns it); a loop not active: nothing.
     hook('pre-tool-use', payloads.write(p('src/other.mjs'), 'sess-b'));
+    expect(journal()).toEqual([expect.stringMatching(/^E \d+$/), 'W src/other.mjs']);
     writeActive({ loop: 'paused' });
     hook('pre-tool-use', payloads.write(p('src/other.mjs')));
     expect(journal()).toEqual([]);

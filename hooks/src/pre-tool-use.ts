@@ -121,8 +121,8 @@ export function preToolUseDecision(
   if (!isLive(active)) return { decision: null, reason: null, session: null, halt: null, journal: [] };
   const { deny, allow, lines } = judge(input, active, policyOf(active, projectDir), projectDir, env, analyzeBash, now);
   if (deny && isGuarded(active, session, role)) return { decision: 'deny', reason: clip(deny, MAX_TEXT), session: end.session, halt: null, journal: [] };
-  // Only the owner's writes while the loop runs are attributed (the engine reads the journal only then).
-  const journal = role === 'owner' && active.loop === 'active' ? lines : [];
+  // Every session's writes while the loop runs: a session taking the loop over writes before it owns it.
+  const journal = active.loop === 'active' ? lines : [];
   if (allow && mayApprove(active, role)) return { decision: 'allow', reason: ALLOW_REASON, session: end.session, halt: null, journal };
   return { decision: null, reason: null, session: end.session, halt: null, journal };
 }

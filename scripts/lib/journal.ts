@@ -2,7 +2,7 @@
 // model made, so that a file the user creates in the scope while the loop runs
 // is never measured, committed or deleted as if it were the candidate's.
 //
-// The owner session's PreToolUse hooks append to it (hooks/src/journal.ts, and
+// PreToolUse hooks append to it while the loop is active (hooks/src/journal.ts, and
 // one `printf >>` in hooks/pre-tool-use.sh), one short line per entry:
 //   W <rel>   a file the model writes (Edit/Write/…, a redirect, cp/tee/… target)
 //   D <rel>   a directory it makes (mkdir): everything below is the model's
