@@ -185,13 +185,13 @@ describe('without a journal nothing changes', () => {
 });
 
 describe('the journal read (pure)', () => {
-  it('names, directories and windows: B opens, a timed line closes, A stays open until the engine call', () => {
-    const j = parseJournal(['W src/a.txt', 'D src/gen', 'B 1000 9999', 'W src/b.txt', 'E 2000', 'A 5000', 'E 6000', 'junk', 'B x'].join('\n'), 9000);
+  it('names, directories and windows: B opens, E closes, A stays open until the engine call', () => {
+    const j = parseJournal(['W src/a.txt', 'D src/gen', 'B 1000 9999', 'B 1500 1600', 'W src/b.txt', 'E 2000', 'A 5000', 'E 6000', 'junk', 'B x'].join('\n'), 9000);
     const at = (ms: number) => ({ birthMs: 0, ctimeMs: ms });
     expect(byModel(j, 'src/a.txt', at(3000))).toBe(true);
     expect(byModel(j, 'src/gen/deep/x.txt', at(3000))).toBe(true);
     expect(byModel(j, 'src/genx', at(3000))).toBe(false);
-    expect(byModel(j, 'src/c.txt', at(1500))).toBe(true); // in B 1000 … E 2000
+    expect(byModel(j, 'src/c.txt', at(1800))).toBe(true); // in B 1000 … E 2000 (a later B does not close it)
     expect(byModel(j, 'src/c.txt', at(3000))).toBe(false);
     expect(byModel(j, 'src/c.txt', at(8000))).toBe(true); // A 5000 … the engine call
     expect(byModel(j, 'src/c.txt', { birthMs: 1200, ctimeMs: 3000 })).toBe(true);

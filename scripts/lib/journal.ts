@@ -8,7 +8,7 @@
 //   D <rel>   a directory it makes (mkdir): everything below is the model's
 //   B <ms> <end>  a Bash call whose writes the guard cannot see starts (epoch
 //             ms); it cannot outlive its timeout, <end>
-//   E <ms>    a later call of the owner: the open Bash window ends here
+//   E <ms>    a later call of the owner: the open Bash windows end here
 //   A <ms>    a Bash call in the background starts: its window ends only with the engine call
 // Lines from the shell carry no time (dash has no clock), so they end no
 // window; an open window ends at its call's timeout or when the engine call
@@ -38,10 +38,11 @@ export const journalPath = (root: string): string => path.join(repoPaths(root).d
 /** The journal's text as attributions; `now` ends a window left open (the engine call's start). Pure. */
 export function parseJournal(text: string, now: number): Journal {
   const j: Journal = { files: new Set(), dirs: [], windows: [] };
-  let open: { from: number; end: number } | null = null;
+  // Windows stay open until an E (another session's B says nothing of when the owner's call ended).
+  let open: { from: number; end: number }[] = [];
   const close = (at: number) => {
-    if (open !== null) j.windows.push({ from: open.from, to: Math.max(open.from, Math.min(at, open.end)) });
-    open = null;
+    for (const w of open) j.windows.push({ from: w.from, to: Math.max(w.from, Math.min(at, w.end)) });
+    open = [];
   };
   for (const line of text.split('\n')) {
     const kind = line.slice(0, 2);
@@ -52,8 +53,8 @@ export function parseJournal(text: string, now: number): Journal {
       const [t, end] = rest.split(' ').map(Number) as [number, number | undefined];
       if (!Number.isFinite(t) || t <= 0) continue;
       if (kind === 'A ') j.windows.push({ from: t, to: Math.max(t, now) });
-      else close(t);
-      if (kind === 'B ') open = { from: t, end: end !== undefined && Number.isFinite(end) ? end : Infinity };
+      else if (kind === 'E ') close(t);
+      else open.push({ from: t, end: end !== undefined && Number.isFinite(end) ? end : Infinity });
     }
   }
   close(now);
