@@ -11,15 +11,17 @@ import { emptyState, foldLines, type State, type Termination } from '../reduce.t
 import { loadStateCache } from '../state-cache.ts';
 import { buildModel, type ModelInput, type ViewModel } from './model.ts';
 import { asResultLine } from './result-line.ts';
-import { indexSeries, runIndexFile, StaleIndex, updateIndex } from './run-index.ts';
+import { dropIndex, indexSeries, StaleIndex, updateIndex, type IndexRead } from './run-index.ts';
+import { blockViews } from './block-view.ts';
+import { REC } from './records.ts';
 import { chainStatusIn, loadChainFile } from '../chain.ts';
 
 export interface Loaded {
   slug: string;
   paths: ExperimentPaths;
   config: Config;
-  /** The run index's records (run-index.ts): the runs, a few bytes each. */
-  recs: Buffer;
+  /** The run index (run-index.ts): its records, or its summary (run-summary.ts). */
+  index: IndexRead;
   state: State;
   warnings: string[];
   /** Byte offset after the last complete ledger line read. */
@@ -85,12 +87,12 @@ export function readDashboardLines(file: string, from = 0): LedgerRead {
  * gained since it was last indexed is parsed), and the state from the
  * engine's cache, or from `prev` (--watch) folded further.
  */
-export function loadExperiment(root: string, slug: string, prev?: Loaded): Loaded {
+export function loadExperiment(root: string, slug: string, prev?: Loaded, opts: { summary?: boolean } = {}): Loaded {
   const paths = experimentPaths(root, slug);
   if (!fs.existsSync(paths.config)) throw new UsageError(`experiment "${slug}" has no config.yaml`);
   const stamp = stampOf(paths);
   const config = loadConfig(paths.config);
-  const idx = updateIndex(paths, (from) => readDashboardLines(paths.ledger, from));
+  const idx = updateIndex(paths, (from) => readDashboardLines(paths.ledger, from), opts);
   const warnings = prev ? [...prev.warnings, ...idx.warnings].slice(-5) : [...idx.warnings];
   // The state may have been folded a little further than the index (the cache
   // was newer than our read): fold from where the state stands.
@@ -98,7 +100,7 @@ export function loadExperiment(root: string, slug: string, prev?: Loaded): Loade
     prev && prev.state.ledger_offset <= idx.end
       ? foldTail(prev.paths, prev.state, config)
       : stateFor(paths, config, idx.end, warnings);
-  return { slug, paths, config, recs: idx.recs, state, warnings, end: idx.end, stamp };
+  return { slug, paths, config, index: idx, state, warnings, end: idx.end, stamp };
 }
 
 function foldTail(paths: ExperimentPaths, state: State, config: Config): State {
@@ -130,17 +132,38 @@ export function refreshExperiment(root: string, prev: Loaded): Loaded {
  */
 export function viewModel(l: Loaded, t: Termination, chain: readonly string[], now: number, chartBuckets: number, table: { rowsCap?: number; keepsCap?: number } = {}): ViewModel {
   const input: ModelInput = { slug: l.slug, config: l.config, state: l.state, termination: t, chain, now, chartBuckets, warnings: l.warnings, ...table };
-  let fd: number | null = null;
+  const fds: number[] = [];
+  const open = (f: string) => {
+    const fd = fs.openSync(f, 'r');
+    fds.push(fd);
+    return fd;
+  };
   try {
-    fd = fs.openSync(l.paths.ledger, 'r');
-    return buildModel({ ...input, series: indexSeries(l.recs, l.state.segment, fd) });
+    const ledgerFd = open(l.paths.ledger);
+    return buildModel({ ...input, ...segmentSource(l, ledgerFd, open) });
   } catch (e) {
-    if (!(e instanceof StaleIndex) && fd !== null) throw e;
-    fs.rmSync(runIndexFile(l.paths), { force: true });
+    if (!(e instanceof StaleIndex) && fds.length > 0) throw e;
+    dropIndex(l.paths);
     return buildModel({ ...input, lines: readDashboardLines(l.paths.ledger).lines });
   } finally {
-    if (fd !== null) fs.closeSync(fd);
+    for (const fd of fds) fs.closeSync(fd);
   }
+}
+
+/**
+ * The segment's runs: from the index's summary when it was read that way
+ * and can answer, else from the index's records (read whole when the
+ * summary could not answer).
+ */
+function segmentSource(l: Loaded, ledgerFd: number, open: (file: string) => number): Pick<ModelInput, 'views' | 'series'> {
+  const idx = l.index;
+  if (idx.kind === 'full') return { series: indexSeries(idx.recs, l.state.segment, ledgerFd) };
+  const idxFd = open(idx.file);
+  const views = blockViews(idx.sums, idx.count, l.state.segment, idxFd, ledgerFd);
+  if (views) return { views };
+  const recs = Buffer.alloc(idx.count * REC);
+  if (fs.readSync(idxFd, recs, 0, recs.length, 0) !== recs.length) throw new StaleIndex('the run index is shorter than its summary');
+  return { series: indexSeries(recs, l.state.segment, ledgerFd) };
 }
 
 /** The chain trail this experiment is part of (root → … → newest), or nothing. */

@@ -103,6 +103,8 @@ export interface ModelInput {
   /** The ledger's lines; or `series`, the segment's runs read another way (run-index.ts). */
   lines?: readonly LedgerLine[];
   series?: { runs: RunSeries; earlier: number };
+  /** Or the chart and the table computed another way (block-view.ts, from the run index's summary). */
+  views?: SegmentViews;
   state: State;
   termination: Termination;
   chain: readonly string[];
@@ -114,6 +116,20 @@ export interface ModelInput {
   /** Earlier keeps listed at most (KEEPS_CAP unless told). */
   keepsCap?: number;
   warnings?: readonly string[];
+}
+
+export interface TableRows {
+  rows: RunPoint[];
+  recent: number;
+  omitted: number;
+}
+
+/** A segment's chart and table, for a source that computes them itself (same figures as buildChart and tableRows). */
+export interface SegmentViews {
+  length: number;
+  earlier: number;
+  chart(direction: Direction, columns: number): ChartModel;
+  table(cap: number, keepsCap: number): TableRows;
 }
 
 const better = (dir: Direction, a: number, b: number): boolean => (dir === 'lower' ? a < b : a > b);
@@ -194,7 +210,7 @@ function chartBucket(runs: RunSeries, direction: Direction, start: number, end: 
 }
 
 /** The last `cap` runs plus the newest `keepsCap` earlier keeps, oldest first. */
-export function tableRows(input: readonly RunPoint[] | RunSeries, cap: number, keepsCap = KEEPS_CAP): { rows: RunPoint[]; recent: number; omitted: number } {
+export function tableRows(input: readonly RunPoint[] | RunSeries, cap: number, keepsCap = KEEPS_CAP): TableRows {
   const runs = isSeries(input) ? input : seriesOf(input);
   const cut = Math.max(0, runs.length - cap);
   const keeps: number[] = [];
@@ -209,12 +225,22 @@ function inMemory(lines: readonly LedgerLine[], segment: number): { runs: RunSer
   return { runs: seriesOf(runs), earlier };
 }
 
+/** The views of a series of runs: the model's own downsampling and table. */
+function seriesViews({ runs, earlier }: { runs: RunSeries; earlier: number }): SegmentViews {
+  return {
+    length: runs.length,
+    earlier,
+    chart: (direction, columns) => buildChart(runs, direction, columns),
+    table: (cap, keepsCap) => tableRows(runs, cap, keepsCap),
+  };
+}
+
 export function buildModel(i: ModelInput): ViewModel {
   const { config: c, state: s, termination: t } = i;
-  const { runs, earlier } = i.series ?? inMemory(i.lines ?? [], s.segment);
+  const views = i.views ?? seriesViews(i.series ?? inMemory(i.lines ?? [], s.segment));
   const conf = confidenceOf(s);
-  const table = tableRows(runs, i.rowsCap ?? ROWS_CAP, i.keepsCap ?? KEEPS_CAP);
-  const chart = buildChart(runs, c.direction, i.chartBuckets);
+  const table = views.table(i.rowsCap ?? ROWS_CAP, i.keepsCap ?? KEEPS_CAP);
+  const chart = views.chart(c.direction, i.chartBuckets);
   // Only the runs that are shown get their texts cleaned: on a 10,000-run
   // ledger that is a few hundred strings, not 20,000.
   const cleaned = new Set<RunPoint>();
@@ -231,7 +257,7 @@ export function buildModel(i: ModelInput): ViewModel {
   return {
     experiment: i.slug,
     segment: s.segment,
-    earlier_runs: earlier,
+    earlier_runs: views.earlier,
     loop: loopState(s, t),
     goal: sanitize(c.goal),
     metric: c.metric,
@@ -263,7 +289,7 @@ export function buildModel(i: ModelInput): ViewModel {
       message: t.message,
     },
     counts: { ...s.counts },
-    segment_runs: runs.length,
+    segment_runs: views.length,
     chart,
     rows: table.rows,
     rows_recent: table.recent,

@@ -10,7 +10,6 @@
 // chunk is cut off before the next append; offsets that go backwards, an END beyond the ledger, or a
 // line that is not the run it should be). The engine never reads it.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { LedgerLine, RunStatus, Verdict, type ResultLine } from '../schema.ts';
 import type { ExperimentPaths } from '../paths.ts';
@@ -19,49 +18,16 @@ import type { LedgerRead } from '../ledger.ts';
 import { runId } from '../paths.ts';
 import type { RunPoint, RunSeries } from './series.ts';
 import { asResultLine, runPoint } from './result-line.ts';
+import { COMMITTED, END, offsetsGrow, REC, recordsOf, recordViews, RESULT } from './records.ts';
+import { runSummaryFile, updateSummarized, writeSummary, type Summarized } from './summary-index.ts';
 
-const REC = 32;
-const RESULT = 1;
-const COMMITTED = 2;
-const END = 3;
+export { recordViews, type RecordViews } from './records.ts';
+
 const VERDICTS = Verdict.options;
 const STATUSES = RunStatus.options;
 
 export function runIndexFile(paths: ExperimentPaths): string {
   return path.join(paths.dir, 'runs.idx');
-}
-
-/**
- * The records as arrays: per record i, its float64s at f64[4i+1..4i+3]
- * (offset, primary, run number) and its segment at u32[8i+1]. Views over the
- * buffer itself when the machine is little-endian (as the file is) and the
- * buffer is aligned; a copy otherwise. Reading 100,000 records this way is a
- * plain loop, where Buffer.readDoubleLE was a call per field.
- */
-export interface RecordViews {
-  buf: Buffer;
-  count: number;
-  f64: Float64Array;
-  u32: Uint32Array;
-}
-
-const NATIVE_LE = os.endianness() === 'LE';
-
-export function recordViews(buf: Buffer): RecordViews {
-  const count = Math.floor(buf.length / REC);
-  if (NATIVE_LE && buf.byteOffset % 8 === 0) {
-    return { buf, count, f64: new Float64Array(buf.buffer, buf.byteOffset, count * 4), u32: new Uint32Array(buf.buffer, buf.byteOffset, count * 8) };
-  }
-  const f64 = new Float64Array(count * 4);
-  const u32 = new Uint32Array(f64.buffer);
-  if (NATIVE_LE) new Uint8Array(f64.buffer).set(buf.subarray(0, count * REC));
-  else {
-    for (let i = 0; i < count; i++) {
-      u32[i * 8 + 1] = buf.readUInt32LE(i * REC + 4);
-      for (let k = 1; k < 4; k++) f64[i * 4 + k] = buf.readDoubleLE(i * REC + k * 8);
-    }
-  }
-  return { buf, count, f64, u32 };
 }
 
 /** Records up to and including the last END, or null when the file is missing or does not check out. */
@@ -75,53 +41,27 @@ function readIndex(file: string, ledgerSize: number): { recs: Buffer; end: numbe
   let last = Math.floor(buf.length / REC) - 1;
   while (last >= 0 && buf[last * REC] !== END) last--;
   if (last < 0) return null;
-  const { f64 } = recordViews(buf);
-  let prev = -1;
-  for (let i = 0; i < last; i++) {
-    const off = f64[i * 4 + 1] as number;
-    // Offsets only grow; an END holds the scan's end, which the next line starts at or after.
-    if (buf[i * REC] === END ? off < prev : off <= prev) return null;
-    prev = off;
-  }
-  const end = f64[last * 4 + 1] as number;
+  const v = recordViews(buf);
+  const prev = offsetsGrow(v, last);
+  if (prev === null) return null;
+  const end = v.f64[last * 4 + 1] as number;
   if (end < prev || end > ledgerSize) return null;
   return { recs: buf.subarray(0, (last + 1) * REC), end };
 }
 
-/** The records for what a ledger read found, closed by an END record. */
-function recordsOf(read: LedgerRead): Buffer {
-  const out: Buffer[] = [];
-  const rec = (kind: number, offset: number, runNo: number, segment = 0, verdict = 0, status = 0, flags = 0, primary = Number.NaN) => {
-    const b = Buffer.alloc(REC);
-    b[0] = kind;
-    b[1] = verdict;
-    b[2] = status;
-    b[3] = flags;
-    b.writeUInt32LE(segment, 4);
-    b.writeDoubleLE(offset, 8);
-    b.writeDoubleLE(primary, 16);
-    b.writeDoubleLE(runNo, 24);
-    out.push(b);
-  };
-  read.lines.forEach((l, k) => {
-    const at = read.starts[k] as number;
-    if (l.type === 'result') {
-      const p = l.primary !== null && Number.isFinite(l.primary) ? l.primary : Number.NaN;
-      rec(RESULT, at, Number(l.run_id.slice(1)), l.segment, VERDICTS.indexOf(l.verdict), STATUSES.indexOf(l.status), l.rebaseline ? 1 : 0, p);
-    } else if (l.type === 'event' && l.event === 'committed' && l.run_id && typeof l.data.commit === 'string') {
-      rec(COMMITTED, at, Number(l.run_id.slice(1)));
-    }
-  });
-  rec(END, read.end, 0);
-  return Buffer.concat(out);
-}
+/** The index as a call reads it: whole (its records), or through its summary (run-summary.ts). */
+export type IndexRead =
+  | { kind: 'full'; recs: Buffer; end: number; warnings: string[] }
+  | ({ kind: 'blocks'; file: string } & Summarized);
 
 /**
  * The index brought up to the ledger's end: `read(from)` reads the ledger's
- * lines from a byte offset (the dashboard's fast reader). Writing the cache
- * is best effort: a read-only directory still gets its dashboard.
+ * lines from a byte offset (the dashboard's fast reader). Through the
+ * summary when there is one that checks out (`summary`); else the whole
+ * index is read, and a new summary written. Writing the caches is best
+ * effort: a read-only directory still gets its dashboard.
  */
-export function updateIndex(paths: ExperimentPaths, read: (from: number) => LedgerRead, rebuild = false): { recs: Buffer; end: number; warnings: string[] } {
+export function updateIndex(paths: ExperimentPaths, read: (from: number) => LedgerRead, opts: { rebuild?: boolean; summary?: boolean } = {}): IndexRead {
   const file = runIndexFile(paths);
   let size = 0;
   try {
@@ -129,21 +69,37 @@ export function updateIndex(paths: ExperimentPaths, read: (from: number) => Ledg
   } catch {
     size = 0;
   }
-  const old = rebuild ? null : readIndex(file, size);
+  const useSummary = opts.summary !== false;
+  if (useSummary && !opts.rebuild) {
+    const s = updateSummarized(paths, file, size, read);
+    if (s) return { kind: 'blocks', file, ...s };
+  }
+  const old = opts.rebuild ? null : readIndex(file, size);
   const from = old?.end ?? 0;
   const got = read(from);
-  if (old && got.end === from) return { recs: old.recs, end: from, warnings: got.warnings };
-  const fresh = recordsOf(got);
+  const recs = old && got.end === from ? old.recs : appendRecords(file, old?.recs ?? null, recordsOf(got));
+  if (useSummary) writeSummary(paths, recs);
+  return { kind: 'full', recs, end: got.end, warnings: got.warnings };
+}
+
+/** `fresh` written after `old` (or as the whole index); the records now indexed. */
+function appendRecords(file: string, old: Buffer | null, fresh: Buffer): Buffer {
   try {
     if (old) {
       // A chunk torn by a crash after the last END goes first: appended after it, the new one would not line up.
-      if (fs.statSync(file).size > old.recs.length) fs.truncateSync(file, old.recs.length);
+      if (fs.statSync(file).size > old.length) fs.truncateSync(file, old.length);
       fs.appendFileSync(file, fresh);
     } else writeFileAtomic(file, fresh, { durable: false });
   } catch {
     /* a cache: the next call tries again */
   }
-  return { recs: old ? Buffer.concat([old.recs, fresh]) : fresh, end: got.end, warnings: got.warnings };
+  return old ? Buffer.concat([old, fresh]) : fresh;
+}
+
+/** Drop the index and its summary (they no longer match the ledger): the next call rebuilds both. */
+export function dropIndex(paths: ExperimentPaths): void {
+  fs.rmSync(runIndexFile(paths), { force: true });
+  fs.rmSync(runSummaryFile(paths), { force: true });
 }
 
 /** A ledger line at `offset` that is not what the index says it is: the index is stale. */
@@ -157,7 +113,7 @@ const FIRST_READ = 2048;
  * reads back a few thousand). A keep's `committed` event is usually the next
  * line, already in the buffer: it costs no second read. One per open file.
  */
-function lineReader(fd: number): (offset: number) => unknown {
+export function lineReader(fd: number): (offset: number) => unknown {
   let buf = Buffer.allocUnsafe(4 * FIRST_READ);
   // buf holds the ledger's bytes [from, from + n).
   let from = 0;
@@ -243,14 +199,14 @@ export function indexSeries(recs: Buffer, segment: number, fd: number): { runs: 
 }
 
 /** A line read back as a result line: the fast check, then zod (which has the last word). */
-function resultAt(raw: unknown): ResultLine | null {
+export function resultAt(raw: unknown): ResultLine | null {
   const quick = typeof raw === 'object' && raw !== null ? asResultLine(raw as Record<string, unknown>) : null;
   if (quick) return quick;
   const parsed = LedgerLine.safeParse(raw);
   return parsed.success && parsed.data.type === 'result' ? parsed.data : null;
 }
 
-function commitAt(line: unknown): string | null {
+export function commitAt(line: unknown): string | null {
   const raw = line as { data?: { commit?: unknown } } | null;
   return typeof raw?.data?.commit === 'string' ? raw.data.commit : null;
 }

@@ -1,0 +1,277 @@
+// The chart and the table drawn from the run index's summary (runs.sum): a
+// chart column takes whole blocks from their summaries and reads the records
+// of the blocks its edges fall in; the table reads the blocks of the runs it
+// lists (and skips blocks with no keep when it looks for earlier keeps). The
+// figures are the ones model.ts computes run by run (the test compares them).
+import fs from 'node:fs';
+import type { Direction } from '../schema.ts';
+import { runId } from '../paths.ts';
+import { COMMITTED, REC, recordViews, RESULT, type RecordViews } from './records.ts';
+import { BLOCK, MIXED, type BlockSum } from './run-summary.ts';
+import { commitAt, lineReader, resultAt, StaleIndex } from './run-index.ts';
+import { runPoint } from './result-line.ts';
+import { RunStatus, Verdict } from '../schema.ts';
+import type { ChartBucket, ChartModel, SegmentViews, TableRows } from './model.ts';
+import type { RunPoint } from './series.ts';
+
+const VERDICTS = Verdict.options;
+const STATUSES = RunStatus.options;
+const KEEP = VERDICTS.indexOf('keep');
+const FAILURES = new Set(['crash', 'timeout', 'checks_failed', 'invalid'].map((v) => VERDICTS.indexOf(v as Verdict)));
+
+/** A block's share of the segment: `count` results from segment position `start`; `sum` when it may be taken whole. */
+interface Piece {
+  block: number;
+  start: number;
+  count: number;
+  sum: BlockSum | null;
+}
+
+/** The index's records block by block, read when first asked for. */
+function blockReader(idxFd: number, count: number) {
+  const cache = new Map<number, RecordViews>();
+  const block = (b: number): RecordViews => {
+    let v = cache.get(b);
+    if (!v) {
+      const n = Math.min(BLOCK, count - b * BLOCK);
+      const buf = Buffer.alloc(n * REC);
+      if (fs.readSync(idxFd, buf, 0, buf.length, b * BLOCK * REC) !== buf.length) throw new StaleIndex('the run index is shorter than its summary');
+      v = recordViews(buf);
+      cache.set(b, v);
+    }
+    return v;
+  };
+  const rec = (pos: number) => ({ v: block(Math.floor(pos / BLOCK)), i: pos % BLOCK });
+  return { block, rec };
+}
+
+type Reader = ReturnType<typeof blockReader>;
+const kindAt = (r: Reader, pos: number) => {
+  const { v, i } = r.rec(pos);
+  return v.buf[i * REC] as number;
+};
+const f64At = (r: Reader, pos: number, k: number) => {
+  const { v, i } = r.rec(pos);
+  return v.f64[i * 4 + k] as number;
+};
+const byteAt = (r: Reader, pos: number, k: number) => {
+  const { v, i } = r.rec(pos);
+  return v.buf[i * REC + k] as number;
+};
+
+/**
+ * The segment's blocks in order, and the results of other segments counted;
+ * null when the run numbers do not increase through the index (then a
+ * `committed` record could not be matched to its run without reading every record).
+ */
+function piecesOf(sums: readonly BlockSum[], r: Reader, count: number, segment: number): { pieces: Piece[]; n: number; earlier: number } | null {
+  const pieces: Piece[] = [];
+  let n = 0;
+  let earlier = 0;
+  let prevRun = -Infinity;
+  const blocks = Math.ceil(count / BLOCK);
+  for (let b = 0; b < blocks; b++) {
+    const s = b < sums.length ? (sums[b] as BlockSum) : null;
+    if (s && s.segment !== MIXED) {
+      if (s.results > 0) {
+        if (!s.increasing || !(s.firstRun > prevRun)) return null;
+        prevRun = s.lastRun;
+      }
+      if (s.results > 0 && s.segment === segment) pieces.push({ block: b, start: n, count: s.results, sum: s });
+      else earlier += s.results;
+      if (s.segment === segment) n += s.results;
+      continue;
+    }
+    const v = r.block(b);
+    let c = 0;
+    for (let i = 0; i < v.count; i++) {
+      if (v.buf[i * REC] !== RESULT) continue;
+      const runNo = v.f64[i * 4 + 3] as number;
+      if (!(runNo > prevRun)) return null;
+      prevRun = runNo;
+      if (v.u32[i * 8 + 1] === segment) c++;
+      else earlier++;
+    }
+    if (c > 0) pieces.push({ block: b, start: n, count: c, sum: null });
+    n += c;
+  }
+  return { pieces, n, earlier };
+}
+
+/** `committed` records that do not follow their run's result, by run number (the last one wins, as in indexSeries). */
+function displacedCommits(sums: readonly BlockSum[], r: Reader, count: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (let b = 0; b * BLOCK < count; b++) {
+    if (b < sums.length && (sums[b] as BlockSum).displaced === 0) continue;
+    const v = r.block(b);
+    for (let i = 0; i < v.count; i++) {
+      if (v.buf[i * REC] !== COMMITTED) continue;
+      const pos = b * BLOCK + i;
+      const runNo = v.f64[i * 4 + 3] as number;
+      if (pos === 0 || kindAt(r, pos - 1) !== RESULT || f64At(r, pos - 1, 3) !== runNo) out.set(runNo, pos);
+    }
+  }
+  return out;
+}
+
+const better = (dir: Direction, a: number, b: number): boolean => (dir === 'lower' ? a < b : a > b);
+
+/**
+ * The chart and the table of `segment` from the summary; null when the
+ * summary cannot answer (the caller reads the whole index). `count` records
+ * of the index count, `idxFd` and `ledgerFd` are open files.
+ */
+export function blockViews(sums: readonly BlockSum[], count: number, segment: number, idxFd: number, ledgerFd: number): SegmentViews | null {
+  const r = blockReader(idxFd, count);
+  const seg = piecesOf(sums, r, count, segment);
+  if (!seg) return null;
+  const { pieces, n, earlier } = seg;
+  const displaced = displacedCommits(sums, r, count);
+  const lineAt = lineReader(ledgerFd);
+  const positions = new Map<number, number[]>();
+  /** The block's results of the segment, as index positions. */
+  const posOf = (b: number): number[] => {
+    let p = positions.get(b);
+    if (!p) {
+      const v = r.block(b);
+      p = [];
+      for (let i = 0; i < v.count; i++) if (v.buf[i * REC] === RESULT && v.u32[i * 8 + 1] === segment) p.push(b * BLOCK + i);
+      positions.set(b, p);
+    }
+    return p;
+  };
+  let cursor = 0;
+  /** The piece holding segment position j (asked for mostly in order). */
+  const pieceAt = (j: number): Piece => {
+    if ((pieces[cursor] as Piece).start > j) cursor = 0;
+    while ((pieces[cursor] as Piece).start + (pieces[cursor] as Piece).count <= j) cursor++;
+    return pieces[cursor] as Piece;
+  };
+  const posAt = (j: number): number => {
+    const pc = pieceAt(j);
+    return posOf(pc.block)[j - pc.start] as number;
+  };
+  const jOf = (pos: number, pc: Piece): number => pc.start + posOf(pc.block).indexOf(pos);
+  const cache = new Map<number, RunPoint>();
+  const point = (j: number): RunPoint => {
+    const hit = cache.get(j);
+    if (hit) return hit;
+    const pos = posAt(j);
+    const runNo = f64At(r, pos, 3);
+    const line = resultAt(lineAt(f64At(r, pos, 1)));
+    if (!line || Number(line.run_id.slice(1)) !== runNo) throw new StaleIndex(`the ledger line of run ${runId(runNo)} moved`);
+    let at = pos + 1 < count && kindAt(r, pos + 1) === COMMITTED && f64At(r, pos + 1, 3) === runNo ? pos + 1 : -1;
+    const d = displaced.get(runNo);
+    if (d !== undefined && d > at) at = d;
+    const p = runPoint(line, j + 1, at < 0 ? null : commitAt(lineAt(f64At(r, at, 1))));
+    cache.set(j, p);
+    return p;
+  };
+  return {
+    length: n,
+    earlier,
+    chart: (direction, columns) => chartOf({ pieces, n, r, posOf, posAt, jOf, point }, direction, columns),
+    table: (cap, keepsCap) => tableOf({ pieces, n, r, posOf, point }, cap, keepsCap),
+  };
+}
+
+interface Ctx {
+  pieces: Piece[];
+  n: number;
+  r: Reader;
+  posOf(b: number): number[];
+  posAt(j: number): number;
+  jOf(pos: number, pc: Piece): number;
+  point(j: number): RunPoint;
+}
+
+/** A chosen run: its index position and the piece it is in (its segment position is found when it is shown). */
+interface Pick {
+  pos: number;
+  pc: Piece;
+  v: number;
+}
+
+interface Acc {
+  best: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+function chartOf(c: Ctx, direction: Direction, columns: number): ChartModel {
+  const cols = Math.max(1, Math.floor(columns));
+  const per = Math.max(1, Math.ceil(c.n / cols));
+  const buckets: ChartBucket[] = [];
+  const acc: Acc = { best: null, min: null, max: null };
+  let first = 0;
+  for (let start = 0; start < c.n; start += per) {
+    while ((c.pieces[first] as Piece).start + (c.pieces[first] as Piece).count <= start) first++;
+    buckets.push(bucketOf(c, direction, start, Math.min(c.n, start + per), first, acc));
+  }
+  const runAt = (j: number) => runId(f64At(c.r, c.posAt(j), 3));
+  return { runs: c.n, per_bucket: per, buckets, min: acc.min, max: acc.max, first_run: c.n ? runAt(0) : null, last_run: c.n ? runAt(c.n - 1) : null };
+}
+
+/** One column, runs [start, end) of the segment: whole blocks from their summaries, the edges run by run. */
+function bucketOf(c: Ctx, direction: Direction, start: number, end: number, first: number, acc: Acc): ChartBucket {
+  let lo: Pick | null = null;
+  let hi: Pick | null = null;
+  let keep: Pick | null = null;
+  let fail: Pick | null = null;
+  let failures = 0;
+  const extremes = (pos: number, pc: Piece, loV: number, hiV: number, loPos = pos, hiPos = pos) => {
+    if (!lo || loV < lo.v) lo = { pos: loPos, pc, v: loV };
+    if (!hi || hiV > hi.v) hi = { pos: hiPos, pc, v: hiV };
+    if (acc.min === null || loV < acc.min) acc.min = loV;
+    if (acc.max === null || hiV > acc.max) acc.max = hiV;
+  };
+  for (let q = first; q < c.pieces.length && (c.pieces[q] as Piece).start < end; q++) {
+    const pc = c.pieces[q] as Piece;
+    const s = pc.sum;
+    if (s && pc.start >= start && pc.start + pc.count <= end) {
+      const b0 = pc.block * BLOCK;
+      if (s.hasBest) acc.best = Number.isNaN(s.best) ? null : s.best;
+      const [k, kv] = direction === 'lower' ? [s.keepLo, s.keepLoVal] : [s.keepHi, s.keepHiVal];
+      if (k >= 0 && (!keep || better(direction, kv, (keep as Pick).v))) keep = { pos: b0 + k, pc, v: kv };
+      if (s.fail >= 0 && !fail) fail = { pos: b0 + s.fail, pc, v: 0 };
+      failures += s.failures;
+      if (s.lo >= 0) extremes(b0, pc, s.loVal, s.hiVal, b0 + s.lo, b0 + s.hi);
+      continue;
+    }
+    const ps = c.posOf(pc.block);
+    for (let j = Math.max(start, pc.start); j < Math.min(end, pc.start + pc.count); j++) {
+      const pos = ps[j - pc.start] as number;
+      const x = f64At(c.r, pos, 2);
+      const v = Number.isNaN(x) ? null : x;
+      const verdict = byteAt(c.r, pos, 1);
+      // The same rule as the state: a keep sets the best, a rebaseline re-measures it.
+      if (verdict === KEEP) acc.best = v;
+      else if (v !== null && byteAt(c.r, pos, 3) === 1 && STATUSES[byteAt(c.r, pos, 2)] === 'ok') acc.best = v;
+      if (verdict === KEEP && v !== null && (!keep || better(direction, v, (keep as Pick).v))) keep = { pos, pc, v };
+      if (FAILURES.has(verdict)) {
+        failures++;
+        if (!fail) fail = { pos, pc, v: 0 };
+      }
+      if (v !== null) extremes(pos, pc, v, v);
+    }
+  }
+  const at = (p: Pick | null) => (p ? c.point(c.jOf(p.pos, p.pc)) : null);
+  return { first: runId(f64At(c.r, c.posAt(start), 3)), from: start + 1, to: end, count: end - start, lo: at(lo), hi: at(hi), keep: at(keep), fail: at(fail), best: acc.best, failures };
+}
+
+/** The last `cap` runs plus the newest `keepsCap` earlier keeps, oldest first (model.ts tableRows). */
+function tableOf(c: Omit<Ctx, 'posAt' | 'jOf'>, cap: number, keepsCap: number): TableRows {
+  const cut = Math.max(0, c.n - cap);
+  const keeps: number[] = [];
+  for (let q = c.pieces.length - 1; q >= 0 && keeps.length < keepsCap; q--) {
+    const pc = c.pieces[q] as Piece;
+    if (pc.start >= cut || (pc.sum && pc.sum.keeps === 0)) continue;
+    const ps = c.posOf(pc.block);
+    for (let j = Math.min(cut, pc.start + pc.count) - 1; j >= pc.start && keeps.length < keepsCap; j--) {
+      if (byteAt(c.r, ps[j - pc.start] as number, 1) === KEEP) keeps.push(j);
+    }
+  }
+  const rows = keeps.reverse().map((j) => c.point(j));
+  for (let j = cut; j < c.n; j++) rows.push(c.point(j));
+  return { rows, recent: c.n - cut, omitted: c.n - rows.length };
+}
