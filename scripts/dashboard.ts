@@ -62,7 +62,7 @@ main('dashboard', async (argv) => {
     });
   }
 
-  const loaded = loadExperiment(root, slug);
+  const loaded = loadExperiment(root, slug, undefined, { once: true });
   const now = Date.now();
   const t = termination(loaded.state, loaded.config, now);
   const width = layoutWidth(f.width);

@@ -66,6 +66,11 @@ describe('run index summary (runs.sum)', () => {
     const got = views(summed);
     expect(got).toEqual(views(load(false)));
     expect(got).toEqual(fromLines(summed, syn.lines));
+    // The one-shot dashboard does not read the primary values: the same figures, confidence included.
+    const once = loadExperiment(root, syn.config.name, undefined, { once: true });
+    expect(once.state.valid_primaries.length).toBe(summed.state.valid_primaries.length);
+    expect(views(once)).toEqual(got);
+    expect(got[2]!.confidence.value).not.toBeNull();
     expect(got[2]!.segment_runs).toBe(RUNS - 700);
     expect(got[2]!.earlier_runs).toBe(700);
     expect(fs.statSync(sumFile()).size).toBe(Math.floor(fs.statSync(idxFile()).size / 32 / BLOCK) * SUM);

@@ -35,11 +35,21 @@ export function checkpointFile(paths: ExperimentPaths): string {
  * its sidecar is short): state.json, else the checkpoint (older: the caller
  * folds what the ledger holds after its offset, as it does for state.json).
  */
-export function loadStateCache(paths: ExperimentPaths): State | null {
-  return loadCacheFile(paths, paths.state) ?? loadCacheFile(paths, checkpointFile(paths));
+export function loadStateCache(paths: ExperimentPaths, opts: CacheRead = {}): State | null {
+  return loadCacheFile(paths, paths.state, opts) ?? loadCacheFile(paths, checkpointFile(paths), opts);
 }
 
-function loadCacheFile(paths: ExperimentPaths, file: string): State | null {
+/**
+ * `values: false`: a reader that only shows the state (the one-shot
+ * dashboard) gets the primaries' count and spread, and a list of that length
+ * whose values are not read (NaN): confidence needs nothing else. Never for
+ * a state that is folded further.
+ */
+export interface CacheRead {
+  values?: boolean;
+}
+
+function loadCacheFile(paths: ExperimentPaths, file: string, opts: CacheRead): State | null {
   const parsed = StateFile.safeParse(readJsonOrNull(file));
   if (!parsed.success) return null;
   const raw = parsed.data as unknown as State & { primaries_count?: unknown; primaries_mad?: unknown };
@@ -48,7 +58,15 @@ function loadCacheFile(paths: ExperimentPaths, file: string): State | null {
   const count = typeof raw.primaries_count === 'number' ? raw.primaries_count : -1;
   if (count < 0) return null;
   let values: number[] = [];
-  if (count > 0) {
+  const spreadKnown = typeof raw.primaries_mad === 'number' || count < MIN_CONFIDENCE_RUNS;
+  if (count > 0 && opts.values === false && spreadKnown) {
+    try {
+      if (fs.statSync(sidecar(paths, raw.segment)).size < count * 8) return null;
+    } catch {
+      return null;
+    }
+    values = new Array<number>(count).fill(Number.NaN);
+  } else if (count > 0) {
     let buf: Buffer;
     try {
       buf = fs.readFileSync(sidecar(paths, raw.segment));

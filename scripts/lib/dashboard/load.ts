@@ -50,7 +50,10 @@ export function changeStamp(root: string, slug: string): string {
  * The derived state: the engine's cache (state.json) plus whatever the ledger
  * gained after it; a missing or foreign cache is rebuilt from the whole ledger.
  */
-function stateFor(paths: ExperimentPaths, config: Config, end: number, warnings: string[]): State {
+function stateFor(paths: ExperimentPaths, config: Config, end: number, warnings: string[], once: boolean): State {
+  // Shown once and not folded: the primaries' values are not needed (their count and spread are in state.json).
+  const shown = once ? loadStateCache(paths, { values: false }) : null;
+  if (shown && shown.ledger_offset === end) return shown;
   const cached = loadStateCache(paths);
   if (cached && cached.ledger_offset <= end) {
     if (cached.ledger_offset === end) return cached;
@@ -82,24 +85,31 @@ export function readDashboardLines(file: string, from = 0): LedgerRead {
   });
 }
 
+export interface LoadOptions {
+  /** Through the run index's summary (default), or its whole records. */
+  summary?: boolean;
+  /** Shown once, never refreshed: the state's primary values are not read (see loadStateCache). */
+  once?: boolean;
+}
+
 /**
  * Read an experiment: the run index brought up to date (only what the ledger
  * gained since it was last indexed is parsed), and the state from the
  * engine's cache, or from `prev` (--watch) folded further.
  */
-export function loadExperiment(root: string, slug: string, prev?: Loaded, opts: { summary?: boolean } = {}): Loaded {
+export function loadExperiment(root: string, slug: string, prev?: Loaded, opts: LoadOptions = {}): Loaded {
   const paths = experimentPaths(root, slug);
   if (!fs.existsSync(paths.config)) throw new UsageError(`experiment "${slug}" has no config.yaml`);
   const stamp = stampOf(paths);
   const config = loadConfig(paths.config);
-  const idx = updateIndex(paths, (from) => readDashboardLines(paths.ledger, from), opts);
+  const idx = updateIndex(paths, (from) => readDashboardLines(paths.ledger, from), { summary: opts.summary });
   const warnings = prev ? [...prev.warnings, ...idx.warnings].slice(-5) : [...idx.warnings];
   // The state may have been folded a little further than the index (the cache
   // was newer than our read): fold from where the state stands.
   const state =
     prev && prev.state.ledger_offset <= idx.end
       ? foldTail(prev.paths, prev.state, config)
-      : stateFor(paths, config, idx.end, warnings);
+      : stateFor(paths, config, idx.end, warnings, opts.once === true);
   return { slug, paths, config, index: idx, state, warnings, end: idx.end, stamp };
 }
 
