@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import type { Direction } from '../schema.ts';
 import { runId } from '../paths.ts';
-import { COMMITTED, REC, recordViews, RESULT, type RecordViews } from './records.ts';
+import { COMMITTED, REC, recordViews, RESULT } from './records.ts';
 import { BLOCK, MIXED, type BlockSum } from './run-summary.ts';
 import { commitAt, lineReader, resultAt, StaleIndex } from './run-index.ts';
 import { runPoint } from './result-line.ts';
@@ -27,37 +27,38 @@ interface Piece {
   sum: BlockSum | null;
 }
 
-/** The index's records block by block, read when first asked for. */
+/**
+ * The index's records, a block read when one of its records is first asked
+ * for, into one buffer the size of the index (allocated, not filled: only the
+ * blocks asked for are read), so that a record is a typed-array lookup.
+ */
 function blockReader(idxFd: number, count: number) {
-  const cache = new Map<number, RecordViews>();
-  const block = (b: number): RecordViews => {
-    let v = cache.get(b);
-    if (!v) {
-      const n = Math.min(BLOCK, count - b * BLOCK);
-      const buf = Buffer.alloc(n * REC);
-      if (fs.readSync(idxFd, buf, 0, buf.length, b * BLOCK * REC) !== buf.length) throw new StaleIndex('the run index is shorter than its summary');
-      v = recordViews(buf);
-      cache.set(b, v);
-    }
-    return v;
+  const buf = Buffer.allocUnsafeSlow(count * REC);
+  const v = recordViews(buf);
+  const loaded = new Uint8Array(Math.ceil(count / BLOCK));
+  const ensure = (b: number): void => {
+    if (loaded[b]) return;
+    const from = b * BLOCK * REC;
+    const len = Math.min(BLOCK * REC, buf.length - from);
+    if (fs.readSync(idxFd, buf, from, len, from) !== len) throw new StaleIndex('the run index is shorter than its summary');
+    loaded[b] = 1;
   };
-  const rec = (pos: number) => ({ v: block(Math.floor(pos / BLOCK)), i: pos % BLOCK });
-  return { block, rec };
+  /** Block b's records, as index positions [first, end) of `v`. */
+  const block = (b: number) => {
+    ensure(b);
+    return { first: b * BLOCK, end: Math.min(count, (b + 1) * BLOCK) };
+  };
+  const kind = (pos: number) => (ensure(Math.floor(pos / BLOCK)), v.buf[pos * REC] as number);
+  const byte = (pos: number, k: number) => (ensure(Math.floor(pos / BLOCK)), v.buf[pos * REC + k] as number);
+  const f64 = (pos: number, k: number) => (ensure(Math.floor(pos / BLOCK)), v.f64[pos * 4 + k] as number);
+  const segment = (pos: number) => (ensure(Math.floor(pos / BLOCK)), v.u32[pos * 8 + 1] as number);
+  return { block, kind, byte, f64, segment };
 }
 
 type Reader = ReturnType<typeof blockReader>;
-const kindAt = (r: Reader, pos: number) => {
-  const { v, i } = r.rec(pos);
-  return v.buf[i * REC] as number;
-};
-const f64At = (r: Reader, pos: number, k: number) => {
-  const { v, i } = r.rec(pos);
-  return v.f64[i * 4 + k] as number;
-};
-const byteAt = (r: Reader, pos: number, k: number) => {
-  const { v, i } = r.rec(pos);
-  return v.buf[i * REC + k] as number;
-};
+const kindAt = (r: Reader, pos: number) => r.kind(pos);
+const f64At = (r: Reader, pos: number, k: number) => r.f64(pos, k);
+const byteAt = (r: Reader, pos: number, k: number) => r.byte(pos, k);
 
 /**
  * The segment's blocks in order, and the results of other segments counted;
@@ -82,14 +83,14 @@ function piecesOf(sums: readonly BlockSum[], r: Reader, count: number, segment: 
       if (s.segment === segment) n += s.results;
       continue;
     }
-    const v = r.block(b);
+    const { first, end } = r.block(b);
     let c = 0;
-    for (let i = 0; i < v.count; i++) {
-      if (v.buf[i * REC] !== RESULT) continue;
-      const runNo = v.f64[i * 4 + 3] as number;
+    for (let pos = first; pos < end; pos++) {
+      if (r.kind(pos) !== RESULT) continue;
+      const runNo = r.f64(pos, 3);
       if (!(runNo > prevRun)) return null;
       prevRun = runNo;
-      if (v.u32[i * 8 + 1] === segment) c++;
+      if (r.segment(pos) === segment) c++;
       else earlier++;
     }
     if (c > 0) pieces.push({ block: b, start: n, count: c, sum: null });
@@ -103,11 +104,10 @@ function displacedCommits(sums: readonly BlockSum[], r: Reader, count: number): 
   const out = new Map<number, number>();
   for (let b = 0; b * BLOCK < count; b++) {
     if (b < sums.length && (sums[b] as BlockSum).displaced === 0) continue;
-    const v = r.block(b);
-    for (let i = 0; i < v.count; i++) {
-      if (v.buf[i * REC] !== COMMITTED) continue;
-      const pos = b * BLOCK + i;
-      const runNo = v.f64[i * 4 + 3] as number;
+    const { first, end } = r.block(b);
+    for (let pos = first; pos < end; pos++) {
+      if (r.kind(pos) !== COMMITTED) continue;
+      const runNo = r.f64(pos, 3);
       if (pos === 0 || kindAt(r, pos - 1) !== RESULT || f64At(r, pos - 1, 3) !== runNo) out.set(runNo, pos);
     }
   }
@@ -133,19 +133,23 @@ export function blockViews(sums: readonly BlockSum[], count: number, segment: nu
   const posOf = (b: number): number[] => {
     let p = positions.get(b);
     if (!p) {
-      const v = r.block(b);
+      const { first, end } = r.block(b);
       p = [];
-      for (let i = 0; i < v.count; i++) if (v.buf[i * REC] === RESULT && v.u32[i * 8 + 1] === segment) p.push(b * BLOCK + i);
+      for (let pos = first; pos < end; pos++) if (r.kind(pos) === RESULT && r.segment(pos) === segment) p.push(pos);
       positions.set(b, p);
     }
     return p;
   };
-  let cursor = 0;
-  /** The piece holding segment position j (asked for mostly in order). */
+  /** The piece holding segment position j (a binary search: the pieces are in order). */
   const pieceAt = (j: number): Piece => {
-    if ((pieces[cursor] as Piece).start > j) cursor = 0;
-    while ((pieces[cursor] as Piece).start + (pieces[cursor] as Piece).count <= j) cursor++;
-    return pieces[cursor] as Piece;
+    let lo = 0;
+    let hi = pieces.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((pieces[mid] as Piece).start <= j) lo = mid;
+      else hi = mid - 1;
+    }
+    return pieces[lo] as Piece;
   };
   const posAt = (j: number): number => {
     const pc = pieceAt(j);

@@ -127,32 +127,35 @@ export function encodeSum(s: BlockSum): Buffer {
   return b;
 }
 
-/** The summary at `at` in `b`, or null when it is not one (a torn or foreign file). */
+/** The summary at `at` in `b` (`f64`: the same bytes as float64s, see doubles), or null when it is not one (a torn or foreign file). */
 export function decodeSum(b: Buffer, at: number, f64: Float64Array | null = doubles(b)): BlockSum | null {
   if (b[at] !== VERSION) return null;
-  const d = f64 ? (k: number) => f64[(at + 16) / 8 + k] as number : (k: number) => b.readDoubleLE(at + 16 + k * 8);
+  // Called once per block by every dashboard call, mostly before the code is optimised: plain reads, no closures.
+  const d = f64 ?? Float64Array.from({ length: 9 }, (_, i) => b.readDoubleLE(at + 16 + i * 8));
+  const k = f64 ? (at + 16) / 8 : 0;
+  const flags = b[at + 1] as number;
   const s: BlockSum = {
-    hasBest: ((b[at + 1] as number) & 1) === 1,
-    increasing: ((b[at + 1] as number) & 2) === 2,
+    segment: b.readUInt32LE(at + 12),
+    results: b[at + 8] as number,
+    keeps: b[at + 9] as number,
+    failures: b[at + 10] as number,
+    displaced: b[at + 11] as number,
     lo: unidx(b[at + 2] as number),
     hi: unidx(b[at + 3] as number),
     keepLo: unidx(b[at + 4] as number),
     keepHi: unidx(b[at + 5] as number),
     fail: unidx(b[at + 6] as number),
-    results: b[at + 8] as number,
-    keeps: b[at + 9] as number,
-    failures: b[at + 10] as number,
-    displaced: b[at + 11] as number,
-    segment: b.readUInt32LE(at + 12),
-    firstOffset: d(0),
-    lastOffset: d(1),
-    firstRun: d(2),
-    lastRun: d(3),
-    loVal: d(4),
-    hiVal: d(5),
-    keepLoVal: d(6),
-    keepHiVal: d(7),
-    best: d(8),
+    hasBest: (flags & 1) === 1,
+    best: d[k + 8] as number,
+    increasing: (flags & 2) === 2,
+    firstOffset: d[k] as number,
+    lastOffset: d[k + 1] as number,
+    firstRun: d[k + 2] as number,
+    lastRun: d[k + 3] as number,
+    loVal: d[k + 4] as number,
+    hiVal: d[k + 5] as number,
+    keepLoVal: d[k + 6] as number,
+    keepHiVal: d[k + 7] as number,
   };
   return s.results <= BLOCK && s.keeps <= s.results && s.failures <= s.results && s.displaced <= BLOCK && s.lastOffset >= s.firstOffset ? s : null;
 }

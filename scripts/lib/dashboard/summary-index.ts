@@ -85,7 +85,7 @@ export function updateSummarized(paths: ExperimentPaths, idxFile: string, ledger
   if (!sums) return null;
   let fd: number;
   try {
-    fd = fs.openSync(idxFile, 'r+');
+    fd = fs.openSync(idxFile, 'r');
   } catch {
     return null;
   }
@@ -106,8 +106,7 @@ export function updateSummarized(paths: ExperimentPaths, idxFile: string, ledger
     const fresh = recordsOf(got);
     try {
       // A chunk torn by a crash after the last END goes first, as in updateIndex.
-      if (size > ok.count) fs.ftruncateSync(fd, ok.count * REC);
-      fs.writeSync(fd, fresh, 0, fresh.length, ok.count * REC);
+      writeAt(idxFile, fresh, ok.count * REC);
       const all = recordViews(Buffer.concat([tail.subarray(0, (ok.count - base) * REC), fresh]));
       const added = summarizeFrom(all, base, sums.length);
       appendSums(sumFile, sums.length, added);
@@ -133,17 +132,20 @@ function summarizeFrom(v: ReturnType<typeof recordViews>, base: number, from: nu
   return out;
 }
 
-function appendSums(file: string, have: number, added: readonly BlockSum[]): void {
-  if (added.length === 0) return;
+/** `data` written at byte `at`, and the file cut after it: what a crash tore there is overwritten, not followed. */
+function writeAt(file: string, data: Buffer, at: number): void {
   const fd = fs.openSync(file, 'r+');
   try {
-    // Written at its place: a record torn by a crash is overwritten, not followed.
-    const data = Buffer.concat(added.map(encodeSum));
-    fs.writeSync(fd, data, 0, data.length, have * SUM);
-    fs.ftruncateSync(fd, have * SUM + data.length);
+    let done = 0;
+    while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, at + done);
+    fs.ftruncateSync(fd, at + data.length);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function appendSums(file: string, have: number, added: readonly BlockSum[]): void {
+  if (added.length > 0) writeAt(file, Buffer.concat(added.map(encodeSum)), have * SUM);
 }
 
 /** A new summary of a whole index (after the index was read whole, or rebuilt). Best effort, like the index. */
