@@ -17,6 +17,8 @@ import type { RunPoint } from './series.ts';
 const VERDICTS = Verdict.options;
 const STATUSES = RunStatus.options;
 const KEEP = VERDICTS.indexOf('keep');
+/** Blocks read at once (64 KB). */
+const SPAN = 64;
 const FAILURES = new Set(['crash', 'timeout', 'checks_failed', 'invalid'].map((v) => VERDICTS.indexOf(v as Verdict)));
 
 /** A block's share of the segment: `count` results from segment position `start`; `sum` when it may be taken whole. */
@@ -38,10 +40,12 @@ function blockReader(idxFd: number, count: number) {
   const loaded = new Uint8Array(Math.ceil(count / BLOCK));
   const ensure = (b: number): void => {
     if (loaded[b]) return;
-    const from = b * BLOCK * REC;
-    const len = Math.min(BLOCK * REC, buf.length - from);
+    // A span of blocks per read: a chart's columns touch blocks all over the index, and a read costs more than its bytes.
+    const first = b - (b % SPAN);
+    const from = first * BLOCK * REC;
+    const len = Math.min(SPAN * BLOCK * REC, buf.length - from);
     if (fs.readSync(idxFd, buf, from, len, from) !== len) throw new StaleIndex('the run index is shorter than its summary');
-    loaded[b] = 1;
+    loaded.fill(1, first, first + SPAN);
   };
   /** Block b's records, as index positions [first, end) of `v`. */
   const block = (b: number) => {
