@@ -11,10 +11,18 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
+// --outdir DIR: build into DIR instead of dist/ (a test of the bundles as built).
+const at = process.argv.indexOf('--outdir');
+const into = at > 0 ? path.resolve(process.argv[at + 1] ?? '') : null;
 
+// The entry points every iteration starts (one or two per iteration) are
+// CommonJS bundles run by dist/engine-loader.cjs with a V8 code cache
+// (scripts/lib/boot/loader.ts); their dist/<name>.mjs is a stub that boots
+// them, so every documented command stays the same. The others are plain ES modules.
+const HOT = ['run-experiment', 'log-experiment', 'status'];
 const entries = fs
   .readdirSync(path.join(root, 'scripts'))
-  .filter((f) => f.endsWith('.ts') && f !== 'demo.ts')
+  .filter((f) => f.endsWith('.ts') && f !== 'demo.ts' && !HOT.includes(f.slice(0, -3)))
   .map((f) => path.join(root, 'scripts', f));
 // The hooks bundle is CommonJS: Node starts a .cjs file faster than an ES module,
 // and it runs on every tool call of an active loop. dist/hooks.cjs is a loader
@@ -25,7 +33,8 @@ const hookLoader = path.join(root, 'hooks', 'src', 'loader.ts');
 
 // Build into a temp dir, then swap it in: a test or a hook running meanwhile
 // never sees a half-empty dist/.
-const outdir = fs.mkdtempSync(path.join(check ? os.tmpdir() : root, check ? 'autoloop-build-' : '.dist-'));
+const outdir = into ?? fs.mkdtempSync(path.join(check ? os.tmpdir() : root, check ? 'autoloop-build-' : '.dist-'));
+if (into) fs.mkdirSync(into, { recursive: true });
 
 await build({
   entryPoints: entries,
@@ -42,18 +51,32 @@ await build({
   outExtension: { '.js': '.mjs' },
   entryNames: '[name]',
 });
+const cjs = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
+/** A CommonJS bundle ending with `//# <tag>=<hash>`: the loaders key their code cache on the hash. */
+async function tagged(entry, file, tag) {
+  // yaml.ts reads import.meta only when there is no require (ES modules): silent here.
+  const code = (await build({ ...cjs, entryPoints: [entry], write: false, logOverride: { 'empty-import-meta': 'silent' } })).outputFiles[0].text;
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+  fs.writeFileSync(file, `${code}\n//# ${tag}=${hash}\n`);
+}
+await build({ ...cjs, entryPoints: [path.join(root, 'scripts', 'lib', 'boot', 'loader.ts')], outfile: path.join(outdir, 'engine-loader.cjs') });
+for (const name of HOT) {
+  await tagged(path.join(root, 'scripts', `${name}.ts`), path.join(outdir, `${name}.cjs`), 'engine-build');
+  const stub = `import{createRequire as r}from'node:module';import{fileURLToPath as f}from'node:url';import p from'node:path';\n`
+    + `r(import.meta.url)('./engine-loader.cjs').boot(p.dirname(f(import.meta.url)),'${name}');\n`;
+  fs.writeFileSync(path.join(outdir, `${name}.mjs`), stub);
+}
 if (fs.existsSync(hookLoader)) {
-  const cjs = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
+  // The loader keys its code cache on the hash (hooks/src/loader.ts).
   for (const f of fs.readdirSync(hookBundles).filter((n) => n.endsWith('.ts')).sort()) {
-    const code = (await build({ ...cjs, entryPoints: [path.join(hookBundles, f)], write: false })).outputFiles[0].text;
-    // The loader keys its code cache on this hash (hooks/src/loader.ts).
-    const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-    fs.writeFileSync(path.join(outdir, `hooks-${f.slice(0, -3)}.cjs`), `${code}\n//# hooks-build=${hash}\n`);
+    await tagged(path.join(hookBundles, f), path.join(outdir, `hooks-${f.slice(0, -3)}.cjs`), 'hooks-build');
   }
   await build({ ...cjs, entryPoints: [hookLoader], outfile: path.join(outdir, 'hooks.cjs') });
 }
 
-if (!check) {
+if (into) {
+  // built in place
+} else if (!check) {
   const dist = path.join(root, 'dist');
   const old = `${dist}.old-${process.pid}`;
   if (fs.existsSync(dist)) fs.renameSync(dist, old);
@@ -63,7 +86,8 @@ if (!check) {
   const stale = [];
   const committed = path.join(root, 'dist');
   const fresh = fs.readdirSync(outdir).sort();
-  const have = fs.existsSync(committed) ? fs.readdirSync(committed).sort() : [];
+  // Dot entries (the engine's code cache, .v8cache/) are made by running the engine, not by the build.
+  const have = fs.existsSync(committed) ? fs.readdirSync(committed).filter((f) => !f.startsWith('.')).sort() : [];
   for (const f of new Set([...fresh, ...have])) {
     const a = path.join(outdir, f);
     const b = path.join(committed, f);

@@ -71,7 +71,7 @@ export function engineFiles(): string[] {
   try {
     return fs
       .readdirSync(dir)
-      .filter((n) => n.endsWith('.mjs') || n.endsWith('.ts'))
+      .filter((n) => n.endsWith('.mjs') || n.endsWith('.cjs') || n.endsWith('.ts'))
       .map((n) => path.join(dir, n));
   } catch {
     return [];

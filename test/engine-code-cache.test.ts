@@ -1,0 +1,88 @@
+// The hot entry points (run-experiment, log-experiment, status) start through
+// dist/engine-loader.cjs with a V8 code cache in <dist>/.v8cache/. The cache
+// may only spare compile work: with it, without it, garbage or of another
+// build, every call answers the same. Builds the bundles as scripts/build.mjs
+// makes them (into a temp dir), since the test build has no loader.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { baselineRepo, ROOT, setValue } from './helpers/engine.ts';
+
+let dist: string;
+const cacheDir = () => path.join(dist, '.v8cache');
+const caches = (): string[] => (fs.existsSync(cacheDir()) ? fs.readdirSync(cacheDir()).sort() : []);
+
+beforeAll(() => {
+  dist = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-loader-dist-'));
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs'), '--outdir', dist], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
+});
+afterAll(() => fs.rmSync(dist, { recursive: true, force: true }));
+
+function call(name: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [path.join(dist, `${name}.mjs`), ...args, '--cwd', cwd], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** One-call keeps with the value going down; the answer without its commit id and timings. */
+function keep(repo: string, value: number, env: Record<string, string> = {}) {
+  setValue(repo, String(value));
+  const r = call('run-experiment', ['--description', `value ${value}`, '--json'], repo, env);
+  const j = JSON.parse(r.stdout || '{}') as Record<string, unknown>;
+  return { code: r.code, stderr: r.stderr, verdict: j.verdict, run_id: j.run_id };
+}
+
+describe('engine code cache', () => {
+  it('the hot entry points are stubs that boot a CommonJS bundle; the others are whole ES modules', () => {
+    for (const name of ['run-experiment', 'log-experiment', 'status']) {
+      expect(fs.statSync(path.join(dist, `${name}.mjs`)).size).toBeLessThan(1024);
+      expect(fs.readFileSync(path.join(dist, `${name}.cjs`), 'utf8')).toMatch(/\n\/\/# engine-build=[0-9a-f]{16}\n$/);
+    }
+    expect(fs.existsSync(path.join(dist, 'dashboard.cjs'))).toBe(false);
+    expect(fs.statSync(path.join(dist, 'dashboard.mjs')).size).toBeGreaterThan(10_000);
+  });
+
+  it('is written by a successful call, not by --help or a usage error, and then used as it is', () => {
+    const repo = baselineRepo('100');
+    expect(call('run-experiment', ['--help'], repo).code).toBe(0);
+    expect(call('run-experiment', ['--bogus'], repo).code).toBe(2);
+    expect(caches()).toEqual([]);
+    expect(keep(repo, 90)).toMatchObject({ code: 0, verdict: 'keep' });
+    const status = call('status', ['--json'], repo);
+    expect(status.code).toBe(0);
+    const written = caches();
+    expect(written).toEqual([`run-experiment-describe-${process.version}-${process.arch}.bin`, `status-${process.version}-${process.arch}.bin`]);
+    const ino = written.map((f) => fs.statSync(path.join(cacheDir(), f)).ino);
+    expect(keep(repo, 80)).toMatchObject({ code: 0, verdict: 'keep' });
+    expect(call('status', ['--json'], repo).code).toBe(0);
+    // Accepted: not rewritten (a rejected cache is replaced by a new file).
+    expect(written.map((f) => fs.statSync(path.join(cacheDir(), f)).ino)).toEqual(ino);
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('answers the same with a garbage cache, a cache of another build, or none at all, and replaces a bad one', () => {
+    const a = baselineRepo('100');
+    const b = baselineRepo('100');
+    expect(keep(a, 95)).toEqual(keep(b, 95, { AUTOLOOP_CODE_CACHE: '0' }));
+    const file = path.join(cacheDir(), `run-experiment-describe-${process.version}-${process.arch}.bin`);
+    expect(fs.existsSync(file)).toBe(true);
+    const key = fs.readFileSync(file).subarray(0, fs.readFileSync(file).indexOf(10) + 1);
+    // Garbage behind the right key: V8 rejects it, the call compiles plainly and writes a good one.
+    fs.writeFileSync(file, Buffer.concat([key, Buffer.alloc(4096, 0x5a)]));
+    const garbled = keep(a, 85);
+    const plain = keep(b, 85, { AUTOLOOP_CODE_CACHE: '0' });
+    expect(garbled).toEqual(plain);
+    expect(garbled).toMatchObject({ code: 0, verdict: 'keep' });
+    expect(fs.readFileSync(file).subarray(key.length).every((x) => x === 0x5a)).toBe(false);
+    // Another build's key: set aside and replaced; caches of other Node binaries removed.
+    const body = fs.readFileSync(file);
+    fs.writeFileSync(file, Buffer.concat([Buffer.from('0000000000000000:1:1\n'), body.subarray(key.length)]));
+    fs.writeFileSync(path.join(cacheDir(), 'status-v20.0.0-x64.bin'), 'old');
+    expect(keep(a, 75)).toEqual(keep(b, 75, { AUTOLOOP_CODE_CACHE: '0' }));
+    expect(fs.readFileSync(file).subarray(0, key.length)).toEqual(key);
+    expect(caches()).not.toContain('status-v20.0.0-x64.bin');
+    for (const r of [a, b]) fs.rmSync(r, { recursive: true, force: true });
+  });
+});
