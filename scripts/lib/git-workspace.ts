@@ -17,6 +17,7 @@ import { pidAlive } from './procs.ts';
 import { firstLine, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { crashPoint } from './faults.ts';
+import { blobIdOf, blobIdOfFile } from './blob-id.ts';
 import {
   batches,
   keepProblem,
@@ -233,14 +234,32 @@ export class GitWorkspace implements Workspace {
   private observed = false;
   /** observe()'s read is still the latest look at the tree: the next settle may answer from it (once). */
   private pinned = false;
+  /**
+   * The last read is still the latest word on where the branch is: no keep or
+   * revert since, and no command of the code under test (stale()). head() and
+   * keep() answer from it (its branch.oid and branch.head) instead of asking git.
+   */
+  private current = false;
 
   private async snapshot(fresh = false): Promise<Snapshot> {
     if (!this.snap || fresh) {
       const snap = parseStatusV2(await this.git.run(STATUS_ARGS));
       snap.status = await this.unfold(snap.status, this.load());
       this.snap = snap;
+      this.current = true;
     }
     return this.snap;
+  }
+
+  /** The branch's commit as the last read saw it, while that read is current; null: ask git. */
+  private readBranch(): string | null {
+    const snap = this.snap;
+    if (!this.current || this.candidate || !snap?.oid || snap.ref !== `refs/heads/${this.branch}`) return null;
+    return snap.oid;
+  }
+
+  stale(): void {
+    this.current = false;
   }
 
   /**
@@ -285,6 +304,7 @@ export class GitWorkspace implements Workspace {
   private mutating(): void {
     this.observed = false;
     this.pinned = false;
+    this.current = false;
     this.snap = null;
   }
 
@@ -471,8 +491,10 @@ export class GitWorkspace implements Workspace {
   }
 
   async head(): Promise<string> {
-    // observe()'s read, with nothing run or written since, already says where the branch is.
-    if (this.pinned && this.snap?.oid && this.snap.ref === `refs/heads/${this.branch}` && !this.candidate) return this.snap.oid;
+    // A read with nothing run or written since (observe()'s before the run, the
+    // last settle's after it) already says where the branch is.
+    const read = this.readBranch();
+    if (read) return read;
     const sha = await this.revParse(`refs/heads/${this.branch}`);
     if (!sha) throw new RefusalError(`branch ${this.branch} does not exist; run init-experiment`);
     return sha;
@@ -551,7 +573,9 @@ export class GitWorkspace implements Workspace {
     return changed;
   }
 
-  async capture(paths: string[]): Promise<CaptureResult> {
+  async capture(paths: string[], opts: { compareOnly?: boolean } = {}): Promise<CaptureResult> {
+    // The object format (sha1 or sha256) is known from a commit id the last read saw.
+    const hexLen = opts.compareOnly ? this.snap?.oid?.length : undefined;
     const files: Capture = {};
     const problems: string[] = [];
     const regular: string[] = [];
@@ -569,6 +593,13 @@ export class GitWorkspace implements Workspace {
         files[rel] = null;
         continue;
       }
+      if (hexLen && (st.isSymbolicLink() || st.isFile())) {
+        const id = st.isSymbolicLink() ? blobIdOf(fs.readlinkSync(abs, { encoding: 'buffer' }), hexLen) : blobIdOfFile(abs, st.size, hexLen);
+        if (id) {
+          files[rel] = { id, mode: st.isSymbolicLink() ? 0o120000 : st.mode & 0o111 ? 0o100755 : 0o100644 };
+          continue;
+        }
+      }
       if (st.isSymbolicLink()) {
         const id = (await this.git.input(['hash-object', '-w', '--no-filters', '--stdin'], fs.readlinkSync(abs))).trim();
         files[rel] = { id, mode: 0o120000 };
@@ -585,8 +616,11 @@ export class GitWorkspace implements Workspace {
     return { files, problems };
   }
 
-  /** The checked-out ref and the branch's commit in one process (keep needs no status). */
+  /** The checked-out ref and the branch's commit: from the current read, else in one git process. */
   private async headAndRef(): Promise<{ ref: string | null; sha: string }> {
+    const read = this.readBranch();
+    // update-ref below is a compare-and-swap on this value: a branch moved since the read is refused there.
+    if (read) return { ref: `refs/heads/${this.branch}`, sha: read };
     const out = (await this.git.tryRun(['rev-parse', `refs/heads/${this.branch}`, '--symbolic-full-name', 'HEAD'])) ?? '';
     const [sha, ref] = out.trim().split('\n');
     if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) throw new RefusalError(`branch ${this.branch} does not exist; run init-experiment`);
@@ -603,9 +637,9 @@ export class GitWorkspace implements Workspace {
   }
 
   async keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture): Promise<string> {
+    const { ref, sha: old } = await this.headAndRef();
     this.mutating();
     const s = this.state();
-    const { ref, sha: old } = await this.headAndRef();
     this.checkBranch(ref);
     this.sweepStale();
     const paths = [...new Set(files)].sort();

@@ -39,7 +39,7 @@ export interface Recheck {
 export async function recheck(ws: Workspace, measured: MeasuredContent, now?: string[]): Promise<Recheck> {
   const changed = new Set(now ?? (await ws.changedInScope()));
   const paths = [...new Set([...Object.keys(measured.files), ...changed])].sort();
-  const cap = await ws.capture(paths.filter((p) => changed.has(p)));
+  const cap = await ws.capture(paths.filter((p) => changed.has(p)), { compareOnly: true });
   const drift = paths.filter((p) => {
     const cur = changed.has(p) ? (p in cap.files ? canonicalJson(cap.files[p]) : 'unkeepable') : 'unchanged';
     const exp = p in measured.files ? canonicalJson(measured.files[p]) : 'unchanged';

@@ -67,6 +67,7 @@ export class RunGuard {
 
   /** Seal the engine's state (and the judges' stat) before a command of the code under test. */
   seal(): Seal {
+    this.ws.stale();
     return seal(this.exp.paths, this.exp.root, this.judgeFiles());
   }
 

@@ -257,6 +257,10 @@ export class SnapshotWorkspace implements Workspace {
     /* every query reads the few in-scope files afresh; nothing to share */
   }
 
+  stale(): void {
+    // every query reads the snapshot store afresh
+  }
+
   async head(): Promise<string> {
     return this.state().current;
   }

@@ -46,6 +46,11 @@ export interface Workspace {
    * it every query reads the tree afresh. No-op in snapshot mode.
    */
   observe(): Promise<void>;
+  /**
+   * A command of the code under test is about to run: no earlier read of the
+   * tree describes what comes after it (head() asks again). No-op in snapshot mode.
+   */
+  stale(): void;
   /** In-scope files that differ from the best (modified, deleted, created; user files excluded). Sorted. */
   changedInScope(): Promise<string[]>;
   /**
@@ -62,9 +67,11 @@ export interface Workspace {
   settleOutOfScope(): Promise<OutsideChange[]>;
   /**
    * The content of these in-scope paths now (git: blobs written to the object
-   * store, so a later keep commits exactly these bytes).
+   * store, so a later keep commits exactly these bytes). `compareOnly`: the
+   * content is only compared with an earlier capture, nothing is stored (git:
+   * the blob ids are computed in this process, no git process).
    */
-  capture(paths: string[]): Promise<CaptureResult>;
+  capture(paths: string[], opts?: { compareOnly?: boolean }): Promise<CaptureResult>;
   /**
    * Commit exactly these in-scope files with the trailers. With `capture`, the
    * content committed is the captured one (git) or must still be it (snapshot).
