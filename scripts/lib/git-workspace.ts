@@ -594,7 +594,7 @@ export class GitWorkspace implements Workspace {
         continue;
       }
       if (hexLen && (st.isSymbolicLink() || st.isFile())) {
-        const id = st.isSymbolicLink() ? blobIdOf(fs.readlinkSync(abs, { encoding: 'buffer' }), hexLen) : blobIdOfFile(abs, st.size, hexLen);
+        const id = st.isSymbolicLink() ? blobIdOf(Buffer.from(fs.readlinkSync(abs)), hexLen) : blobIdOfFile(abs, st.size, hexLen);
         if (id) {
           files[rel] = { id, mode: st.isSymbolicLink() ? 0o120000 : st.mode & 0o111 ? 0o100755 : 0o100644 };
           continue;
