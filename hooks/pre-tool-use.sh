@@ -72,7 +72,7 @@ pf_value() {
       esac
       case $pf_seen in *",$pf_k1,"*) return 1 ;; esac
       pf_seen="$pf_seen,$pf_k1,"
-      case $pf_k1 in session_id) pf_sid=$pf_s ;; tool_name) pf_tool=$pf_s ;; esac
+      case $pf_k1 in session_id) pf_sid=$pf_s ;; tool_name) pf_tool=$pf_s ;; cwd) pf_cwd=$pf_s pf_hascwd=1 ;; esac
       ;;
     oo)
       [ "$pf_k1" = tool_input ] || return 0
@@ -85,10 +85,10 @@ pf_value() {
   esac
 }
 
-# Walk the payload ($1). Sets pf_sid, pf_tool, pf_cmd, pf_file (raw JSON string text).
+# Walk the payload ($1). Sets pf_sid, pf_tool, pf_cmd, pf_file, pf_cwd (raw JSON string text).
 # 1 when it is not one valid JSON object or a field is ambiguous.
 pf_walk() {
-  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_file= pf_n=0
+  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_file= pf_cwd= pf_hascwd= pf_n=0
   while :; do
     while :; do case $pf_r in ' '* | "$pf_nl"*) pf_r=${pf_r#?} ;; *) break ;; esac; done
     [ -n "$pf_r" ] || break
@@ -153,7 +153,7 @@ pf_walk() {
 
 # The command's text ($1, raw JSON) if it is exactly `node <root>/dist/<approved>.mjs args…`:
 # JSON escapes other than \" defer (a backslash is a shell escape too).
-pf_engine() {
+pf_unquote() {
   pf_r=$1 pf_c=
   while :; do
     case $pf_r in *\\*) ;; *) break ;; esac
@@ -161,6 +161,9 @@ pf_engine() {
     case $pf_r in \"*) pf_c=$pf_c\" pf_r=${pf_r#?} ;; *) return 1 ;; esac
   done
   pf_c=$pf_c$pf_r
+}
+pf_engine() {
+  pf_unquote "$1" || return 1
   case $pf_c in 'node '*) pf_c=${pf_c#node} ;; *) return 1 ;; esac
   case $pf_c in *--cwd*) return 1 ;; esac
   pf_words=0 pf_script=
@@ -270,6 +273,134 @@ pf_edit() {
   [ -n "$pf_in" ]
 }
 
+# The owner's read-only commands (hooks/src/bash-guard.ts, readOnly): `git`
+# with a reading subcommand, the readers (cat, head, grep, ls, …) on files
+# in the project, echo/pwd/…, joined by && || ; |, with 2>&1 or a redirection
+# to /dev/null. $1: the command (raw JSON), $2: the project, $3: whether the
+# payload had a cwd (then it must be the project). Words are plain characters
+# or simple quoted strings (no $, backquote, backslash, glob, leading ~, #,
+# tab or newline). 1 to defer.
+pf_bash() {
+  [ -z "$3" ] || [ "$pf_cwd" = "$2" ] || return 1
+  case $pf_cwd in *\\*) return 1 ;; esac
+  case $2/ in /*/ | /) ;; *) return 1 ;; esac
+  case $2/ in *//* | */./* | */../* | /) return 1 ;; esac
+  pf_unquote "$1" || return 1
+  pf_d=$2 pf_words= pf_n=0
+  while :; do
+    while :; do case $pf_c in ' '*) pf_c=${pf_c#?} ;; *) break ;; esac; done
+    case $pf_c in
+      '') pf_simple || return 1; return 0 ;;
+      '&&'* | '||'*) pf_simple || return 1; pf_c=${pf_c#??}; pf_words=; continue ;;
+      '|&'* | '&'* | ';;'*) return 1 ;;
+      '|'* | ';'*) pf_simple || return 1; pf_c=${pf_c#?}; pf_words=; continue ;;
+      '2>&1'[\ \;\&\|]* | '2>&1') pf_c=${pf_c#2>&1}; continue ;;
+      '2>/dev/null'[\ \;\&\|]* | '2>/dev/null') pf_c=${pf_c#2>/dev/null}; continue ;;
+      '>/dev/null'[\ \;\&\|]* | '>/dev/null') pf_c=${pf_c#>/dev/null}; continue ;;
+    esac
+    pf_w=
+    while :; do
+      case $pf_c in
+        '"'*)
+          pf_c=${pf_c#?}
+          case $pf_c in *'"'*) ;; *) return 1 ;; esac
+          pf_q=${pf_c%%\"*} pf_c=${pf_c#*\"}
+          case $pf_q in *[!\ -~]* | *[\$\`\\]*) return 1 ;; esac
+          ;;
+        "'"*)
+          pf_c=${pf_c#?}
+          case $pf_c in *"'"*) ;; *) return 1 ;; esac
+          pf_q=${pf_c%%\'*} pf_c=${pf_c#*\'}
+          case $pf_q in *[!\ -~]*) return 1 ;; esac
+          ;;
+        ' '* | '' | '&'* | '|'* | ';'*) break ;;
+        *)
+          pf_q=${pf_c%%[\ \"\'\&\|\;]*}
+          case $pf_q in *[!A-Za-z0-9_./:=+,@%^~-]*) return 1 ;; esac
+          # ~ starts a home path only at the start of a word.
+          case $pf_w$pf_q in '~'*) return 1 ;; esac
+          pf_c=${pf_c#"$pf_q"}
+          ;;
+      esac
+      pf_w=$pf_w$pf_q
+    done
+    pf_n=$((pf_n + 1))
+    [ $pf_n -le 200 ] || return 1
+    pf_words=$pf_words$pf_w$pf_nl
+  done
+}
+
+# One simple command (pf_words, one word a line) that only reads, as the Node hook judges it.
+pf_simple() {
+  [ -n "$pf_words" ] || return 1
+  pf_t=$pf_words
+  pf_prog=${pf_t%%"$pf_nl"*} pf_t=${pf_t#*"$pf_nl"}
+  case $pf_prog in
+    git) pf_git; return ;;
+    echo | printf | pwd | true | false | date | seq) return 0 ;;
+    grep | egrep | fgrep | rg) pf_pat=1 ;;
+    cat | head | tail | wc | ls | stat | file | du | diff | cmp | cut | nl | tr | od | hexdump | md5sum | sha1sum | \
+      sha256sum | basename | dirname | realpath | readlink | column | paste | comm | fold | expand | jq | sort | uniq) pf_pat= ;;
+    *) return 1 ;;
+  esac
+  # Options: sort -o writes; a grep -e/-f (or any long option) changes which word is the pattern: Node's.
+  pf_u=$pf_t
+  while [ -n "$pf_u" ]; do
+    pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}
+    case $pf_w in -*) ;; *) continue ;; esac
+    case $pf_prog in sort) case $pf_w in *o*) return 1 ;; esac ;; esac
+    [ -z "$pf_pat" ] || case $pf_w in --* | *[ef]*) return 1 ;; esac
+  done
+  # Operands (every word not starting with -, past grep's pattern) must lie in the project.
+  pf_u=$pf_t pf_ops=0
+  while [ -n "$pf_u" ]; do
+    pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}
+    case $pf_w in -*) continue ;; esac
+    pf_ops=$((pf_ops + 1))
+    [ -z "$pf_pat" ] || [ $pf_ops -ne 1 ] || continue
+    pf_inside "$pf_w" || return 1
+  done
+  [ "$pf_prog" != uniq ] || [ $pf_ops -le 1 ]
+}
+
+# git with a reading subcommand and none of the options that run or write something else.
+pf_git() {
+  pf_u=$pf_t
+  while :; do
+    pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}
+    [ "$pf_w" = --no-pager ] || break
+  done
+  case $pf_w in
+    status | diff | log | show | rev-parse | ls-files | ls-tree | blame | grep | shortlog | describe | cat-file | rev-list | merge-base) ;;
+    *) return 1 ;;
+  esac
+  while [ -n "$pf_u" ]; do
+    pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}
+    case $pf_w in --output* | --ext-diff* | --textconv* | --exec* | --upload-pack*) return 1 ;; esac
+  done
+}
+
+# Is the word, as a path from the project (the cwd), inside it? No `..`, no link on the way
+# (Node resolves links; the shell compares text).
+pf_inside() {
+  case $1 in
+    '') return 1 ;;
+    .) return 0 ;;
+    "$pf_d" | "$pf_d"/) return 0 ;;
+    "$pf_d"/*) pf_q=${1#"$pf_d"/} ;;
+    /*) return 1 ;;
+    *) pf_q=$1 ;;
+  esac
+  pf_q=${pf_q%/}
+  case /$pf_q/ in *//* | */./* | */../*) return 1 ;; esac
+  pf_p=$pf_d
+  while [ -n "$pf_q" ]; do
+    pf_p=$pf_p/${pf_q%%/*}
+    case $pf_q in */*) pf_q=${pf_q#*/} ;; *) pf_q= ;; esac
+    [ ! -L "$pf_p" ] || return 1
+  done
+}
+
 # $1: the payload, $2: this session's id, $3: the plugin root, $4: the
 # project, $5: active.json's text. Prints the decision; 1 to defer.
 pf_decide() {
@@ -279,7 +410,8 @@ pf_decide() {
   pf_walk "$1" || return 1
   [ "$pf_sid" = "$2" ] || return 1
   case $pf_tool in
-    Bash) pf_engine "$pf_cmd" "$3" || return 1 ;;
+    # A read-only command writes nothing, so nothing for the journal (and the shell has no clock for an E line).
+    Bash) pf_engine "$pf_cmd" "$3" || pf_bash "$pf_cmd" "$4" "$pf_hascwd" || return 1 ;;
     Edit | Write | MultiEdit)
       pf_edit "$pf_file" "$4" "$5" || return 1
       # The attribution journal (scripts/lib/journal.ts): the model writes this file.

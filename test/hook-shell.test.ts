@@ -300,6 +300,78 @@ describe('PreToolUse in the shell: named cases', () => {
   });
 });
 
+describe('PreToolUse in the shell: the owner\'s read-only commands', () => {
+  const cases = (): Array<[string, string, 'answered' | 'deferred']> => [
+    ['git diff --stat && grep -n cost src/a.ts | head -20', bashPayload('git diff --stat && grep -n cost src/a.ts | head -20'), 'answered'],
+    ['git log, quoted format', bashPayload("git --no-pager log --format='%H %s' -3 HEAD~1"), 'answered'],
+    ['ls with 2>&1 into wc', bashPayload('ls -la src/ 2>&1 | wc -l'), 'answered'],
+    ['cat; tail, errors to /dev/null', bashPayload('cat src/a.ts 2>/dev/null; tail -n 5 src/b.ts || true'), 'answered'],
+    ['grep with a quoted pattern', bashPayload('grep -rn "lookup table" src'), 'answered'],
+    ['an absolute path in the project', bashPayload(`head -3 ${project}/src/a.ts`), 'answered'],
+    ['. and echo', bashPayload('ls . && echo done && pwd'), 'answered'],
+    ['no cwd in the payload', JSON.stringify({ ...JSON.parse(bashPayload('git status')), cwd: undefined }), 'answered'],
+    ['git reset (Node denies)', bashPayload('git status && git reset --hard'), 'deferred'],
+    ['a file above the project', bashPayload('cat ../secret'), 'deferred'],
+    ['a file outside the project', bashPayload('cat /etc/hostname'), 'deferred'],
+    ['through a link', bashPayload('cat src/link/bench.mjs'), 'deferred'],
+    ['grep -e (the pattern moves)', bashPayload('grep -e x src'), 'deferred'],
+    ['an empty operand', bashPayload('cat ""'), 'deferred'],
+    ['a home path', bashPayload('ls ~/x'), 'deferred'],
+    ['sort -o writes', bashPayload('sort -o src/x src/a.ts'), 'deferred'],
+    ['uniq with an output file', bashPayload('uniq src/a.ts src/b.ts'), 'deferred'],
+    ['a redirection into a file', bashPayload('cat src/a.ts > src/b.ts'), 'deferred'],
+    ['a background job', bashPayload('ls &'), 'deferred'],
+    ['git -C', bashPayload('git -C .. log'), 'deferred'],
+    ['git log --output', bashPayload('git log --output=src/x'), 'deferred'],
+    ['a variable', bashPayload('echo $HOME'), 'deferred'],
+    ['a glob', bashPayload('cat src/*.ts'), 'deferred'],
+    ['find', bashPayload('find src -name x'), 'deferred'],
+    ['a trailing operator', bashPayload('ls &&'), 'deferred'],
+    ['another cwd', bashPayload('cat src/a.ts', OWNER, { cwd: path.join(project, 'src') }), 'deferred'],
+    ['another session', bashPayload('git status', 'sess-b'), 'deferred'],
+  ];
+
+  it('answers exactly as Node where it answers, and defers the rest', () => {
+    if (!fs.existsSync(path.join(project, 'src/link'))) fs.symlinkSync('../bench', path.join(project, 'src/link'));
+    for (const [name, payload, expected] of cases()) {
+      const env = { sid: JSON.parse(payload).session_id as string };
+      const s = shell(payload, env);
+      const n = node(payload, env);
+      expect([name, s === 'deferred' ? 'deferred' : 'answered']).toEqual([name, expected]);
+      if (s !== 'deferred') expect([name, s]).toEqual([name, ALLOW]);
+      expect([name, real(payload, env)]).toEqual([name, n]);
+    }
+  });
+
+  it('generated commands: wherever the shell answers, Node gives the same answer', () => {
+    if (!fs.existsSync(path.join(project, 'src/link'))) fs.symlinkSync('../bench', path.join(project, 'src/link'));
+    const PROGS = ['git diff', 'git log', 'git status', 'git show', 'git --no-pager log', 'git reset', 'git commit', 'git stash', 'git branch', 'git -C src log',
+      'cat', 'head', 'tail', 'grep', 'rg', 'ls', 'wc', 'sort', 'uniq', 'echo', 'pwd', 'find', 'rm', 'tee', 'node', 'sed -i', 'cp', 'curl', 'xargs', 'cd', 'git'];
+    const ARGS = ['-n', '-20', '-la', '-e', '-f', '-o', '-rn', '--stat', '--output=x', '--exec=x', '--', '-', 'src/a.ts', 'src/', 'src', '.', '..', '../x',
+      `${project}/src/a.ts`, `${project}`, '/etc/hostname', '/dev/null', 'src/link/bench.mjs', 'bench/bench.mjs', '.autoloop/active.json', 'cost',
+      '"lookup table"', "'a b'", '""', '"$HOME"', '$HOME', '~', '~/x', 'HEAD~1', 'a=b', '*.ts', 'src/*.ts', '{a,b}', '`id`', '$(id)', '\\x', 'x#y', '#c', 'é', '\t'];
+    const SEPS = [' && ', ' || ', '; ', ' | ', '|', '&&', ' & ', ' |& ', ' ;; ', '\n', ' 2>&1 | ', ' 2>/dev/null; ', ' > src/x; ', ' >/dev/null && ', ' < src/a.ts | '];
+    const simple = fc.tuple(fc.constantFrom(...PROGS), fc.array(fc.constantFrom(...ARGS), { maxLength: 3 })).map(([p, a]) => [p, ...a].join(' '));
+    const command = fc.tuple(simple, fc.array(fc.tuple(fc.constantFrom(...SEPS), simple), { maxLength: 2 })).map(([h, rest]) => h + rest.map(([sep, c]) => sep + c).join(''));
+    let answered = 0;
+    let total = 0;
+    fc.assert(
+      fc.property(command, fc.oneof({ weight: 6, arbitrary: fc.constant(project) }, { weight: 1, arbitrary: fc.constantFrom(path.join(project, 'src'), '', `${project}/`) }), (cmd, cwd) => {
+        writeSession();
+        const payload = bashPayload(cmd, OWNER, cwd ? { cwd } : { cwd: undefined });
+        const s = shell(payload, { sid: OWNER });
+        total++;
+        if (s === 'deferred') return;
+        answered++;
+        expect([cmd, s]).toEqual([cmd, node(payload, { sid: OWNER })]);
+      }),
+      { numRuns: Number(process.env.HOOK_SHELL_RUNS ?? 300), seed: Number(process.env.HOOK_SHELL_SEED ?? 20261129) },
+    );
+    console.log(`hook-shell: the shell answered ${answered} of ${total} generated read-only commands; Node agreed on each`);
+    expect(answered).toBeGreaterThan(total / 20);
+  });
+});
+
 describe('PreToolUse in the shell: generated payloads', () => {
   const SCRIPTS = ['run-experiment', 'log-experiment', 'status', 'report', 'control', 'finalize', 'diagnose', 'chain', 'init-experiment', 'candidate', 'evil'];
   const INJECT = [
