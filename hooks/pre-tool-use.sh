@@ -59,14 +59,19 @@ pf_number() {
 }
 pf_digits() { while :; do case $pf_t in [0-9]*) pf_t=${pf_t#?} ;; *) return 0 ;; esac; done; }
 
-# A value starts (kind: s string, o object, x anything else) under the
-# current key: record the fields the decision reads, each exactly once and
-# of the type the hook's schema wants (hooks/src/schema.ts).
+# A value starts (kind: s string, o object, a array, n number, b boolean, z
+# null) under the current key: record the fields the decision reads, each
+# exactly once and of the type the hook's schema wants (hooks/src/schema.ts).
+# pf_mode picks the file: '' a hook payload; active or session (hooks/stop.sh).
 pf_value() {
-  case $pf_stack in
+  case $pf_mode$pf_stack in
+    activeo | sessiono) st_field "$1" "$pf_k1" ;;
+    activeoo) [ "$pf_k1" != stop_hook ] || st_field "$1" "stop_hook.$pf_k2" ;;
+    active* | session*) ;;
     o)
       case $pf_k1 in
         session_id | tool_name | cwd | agent_id | agent_type) [ "$1" = s ] || return 1 ;;
+        stop_hook_active) [ "$1" = b ] || return 1 ;;
         tool_input) [ "$1" = o ] || return 1 ;;
         *) return 0 ;;
       esac
@@ -133,13 +138,15 @@ pf_walk() {
         ;;
       true* | false* | null*)
         case $pf_st in v | e) ;; *) return 1 ;; esac
-        pf_value x || return 1
+        case $pf_r in null*) pf_kind=z ;; *) pf_kind=b ;; esac
+        pf_value $pf_kind || return 1
         case $pf_r in true*) pf_r=${pf_r#true} ;; false*) pf_r=${pf_r#false} ;; *) pf_r=${pf_r#null} ;; esac
         pf_st=a
         ;;
       [-0-9]*)
         case $pf_st in v | e) ;; *) return 1 ;; esac
-        pf_value x || return 1
+        pf_s=${pf_r%%[!0-9eE.+-]*}
+        pf_value n || return 1
         pf_number || return 1
         pf_st=a
         ;;

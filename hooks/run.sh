@@ -18,6 +18,12 @@ if [ "$1" = session-start ] && [ -d "${CLAUDE_PLUGIN_DATA:-}" ] && [ -n "${CLAUD
     'exec node "$root/dist/statusline.mjs"' >"$CLAUDE_PLUGIN_DATA/statusline.sh" 2>/dev/null
 fi
 
+# A Write carries a whole file (often tens of kB) that the shell would read byte
+# by byte: hooks.json sends it as pre-write, a PreToolUse whose head only the
+# shell reads (below).
+write=
+if [ "$1" = pre-write ]; then write=1; set -- pre-tool-use; fi
+
 # The engine keeps its state at the repository's top; the session may have
 # started in a subdirectory. Walk up, stopping at the repository's top. A
 # relative or odd directory is made absolute first, and every step must make
@@ -76,6 +82,23 @@ if [ "$1" = pre-read ]; then
   printf '%s' "$input" | AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" pre-tool-use
   exit 0
 fi
+# Stop of the owner while the loop runs and within its caps: decided in the
+# shell (stop.sh: the same block and session.json as Node, or defer).
+if [ "$1" = stop ] && [ -f "$here/stop.sh" ] && [ ! -e "$dir/.autoloop/node-too-old" ] && owns; then
+  input= active= session=
+  while IFS= read -r line || [ -n "$line" ]; do input="$input$line
+"; done
+  while IFS= read -r line || [ -n "$line" ]; do active="$active$line
+"; done <"$dir/.autoloop/active.json"
+  while IFS= read -r line || [ -n "$line" ]; do session="$session$line
+"; done <"$dir/.autoloop/session.json"
+  . "$here/pre-tool-use.sh"
+  . "$here/stop.sh"
+  st_decide "$input" "$sid" "$dir" "$active" "$session" && exit 0
+  AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" stop <<EOF
+$input
+EOF
+fi
 # PreToolUse of the owner while the loop runs: its engine commands are decided
 # in the shell (pre-tool-use.sh, which answers as Node would or defers), when
 # the plugin root is a plain absolute path whose dist/ is no link (Node
@@ -91,6 +114,16 @@ if [ "$1" = pre-tool-use ] && [ -f "$here/pre-tool-use.sh" ] && owns; then
   # The Node hook stands down on a Node older than 20 (and leaves this marker): so does the shell.
   if [ -n "$active" ] && [ ! -L "$CLAUDE_PLUGIN_ROOT/dist" ] && [ ! -e "$dir/.autoloop/node-too-old" ]; then
     input=
+    if [ -n "$write" ]; then
+      # One read of at most 8 kB (dd reads no further; the x keeps trailing newlines). A
+      # payload that fills it is too large to decide here: Node gets it whole, the rest unread.
+      input=$(dd bs=8192 count=1 2>/dev/null; echo x)
+      input=${input%x}
+      if [ ${#input} -ge 8192 ]; then
+        { printf '%s' "$input"; exec cat; } | AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" pre-tool-use
+        exit 0
+      fi
+    fi
     while IFS= read -r line || [ -n "$line" ]; do input="$input$line
 "; done
     . "$here/pre-tool-use.sh"

@@ -15,8 +15,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { analyzeBash } from '../hooks/src/bash-guard.ts';
 import { preToolUseOutput } from '../hooks/src/on-pre.ts';
 import { preToolUseDecision } from '../hooks/src/pre-tool-use.ts';
-import { PreToolUseInput } from '../hooks/src/schema.ts';
-import { files, readActive, readSession } from '../hooks/src/state.ts';
+import { PreToolUseInput, StopInput } from '../hooks/src/schema.ts';
+import { files, readActive, readSession, writeSession as writeHookSession } from '../hooks/src/state.ts';
+import { stopDecision } from '../hooks/src/stop.ts';
 import { ActiveFile, type ActiveFile as Active } from '../scripts/lib/schema.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -93,10 +94,10 @@ const hookEnv = (e: Env): Record<string, string> => ({
 });
 
 /** The shell's answer: its stdout, or 'deferred' when it started (the fake) node. */
-function shell(payload: string, e: Env): string {
+function shell(payload: string, e: Env, event = 'pre-tool-use'): string {
   fs.rmSync(marker, { force: true });
   const env = hookEnv(e);
-  const r = spawnSync('/bin/sh', [RUN_SH, 'pre-tool-use'], { input: payload, cwd: project, env: { ...env, PATH: `${fakeBin}:${env.PATH}` }, encoding: 'utf8' });
+  const r = spawnSync('/bin/sh', [RUN_SH, event], { input: payload, cwd: project, env: { ...env, PATH: `${fakeBin}:${env.PATH}` }, encoding: 'utf8' });
   expect(r.status).toBe(0);
   expect(r.stderr).toBe('');
   if (fs.existsSync(marker)) {
@@ -140,8 +141,8 @@ function nodeJournal(payload: string, e: Env): string[] {
 }
 
 /** The same call through run.sh with the real node: the deferred path hands Node the payload intact. */
-function real(payload: string, e: Env): string {
-  const r = spawnSync('/bin/sh', [RUN_SH, 'pre-tool-use'], { input: payload, cwd: project, env: hookEnv(e), encoding: 'utf8' });
+function real(payload: string, e: Env, event = 'pre-tool-use'): string {
+  const r = spawnSync('/bin/sh', [RUN_SH, event], { input: payload, cwd: project, env: hookEnv(e), encoding: 'utf8' });
   expect(r.status).toBe(0);
   return r.stdout;
 }
@@ -269,6 +270,31 @@ describe('PreToolUse in the shell: named cases', () => {
     writeActive({ loop: 'paused' });
     real(payload, { sid: OWNER });
     expect(fs.existsSync(journalFile())).toBe(false);
+  });
+
+  it('Write (pre-write): the shell reads 8 kB at most; a larger payload goes to Node whole', () => {
+    const big = (file: string, content: string): string => JSON.stringify({ ...JSON.parse(bashPayload('')), tool_name: 'Write', tool_input: { file_path: file, content } });
+    const cases: Array<[string, string, 'answered' | 'deferred']> = [
+      ['a small Write in scope', big(path.join(project, 'src/a.ts'), 'export const x = 1;\n'), 'answered'],
+      ['a small Write out of scope', big(path.join(project, 'lib/a.ts'), 'x'), 'deferred'],
+      ['50 kB in scope', big(path.join(project, 'src/a.ts'), 'export const x = "a\tb";\n'.repeat(2000)), 'deferred'],
+      ['50 kB out of scope', big(path.join(project, 'lib/big.ts'), 'export const x = "a\tb";\n'.repeat(2000)), 'deferred'],
+      ['50 kB of a judge', big(path.join(project, 'bench/bench.mjs'), 'é€😀\n'.repeat(5000)), 'deferred'],
+      ['multibyte text across the 8 kB mark', big(path.join(project, 'lib/u.ts'), `${'a'.repeat(7990)}é€😀${'b'.repeat(300)}`), 'deferred'],
+      ['a payload ending in newlines', `${big(path.join(project, 'src/a.ts'), 'x')}\n\n`, 'answered'],
+      ['pretty-printed, 8 kB of lines', JSON.stringify(JSON.parse(big(path.join(project, 'lib/a.ts'), 'y'.repeat(9000))), null, 2), 'deferred'],
+    ];
+    for (const [name, payload, expected] of cases) {
+      const env = { sid: OWNER };
+      const s = shell(payload, env, 'pre-write');
+      const n = node(payload, env);
+      expect([name, s === 'deferred' ? 'deferred' : 'answered']).toEqual([name, expected]);
+      if (s !== 'deferred') expect([name, s]).toEqual([name, n]);
+      expect([name, real(payload, env, 'pre-write')]).toEqual([name, n]);
+      // Another session's Write goes to Node unread, as pre-tool-use.
+      expect([name, real(payload.replace(`"session_id":"${OWNER}"`, '"session_id":"sess-b"'), { sid: 'sess-b' }, 'pre-write')]).toEqual([name, node(payload.replace(`"session_id":"${OWNER}"`, '"session_id":"sess-b"'), { sid: 'sess-b' })]);
+    }
+    expect(node(cases[3]![1], { sid: OWNER })).toMatch(/outside the experiment's scope/);
   });
 
   it('the owner engine call is answered in the shell as an approval', () => {
@@ -496,6 +522,164 @@ describe('PreToolUse in the shell: generated payloads', () => {
     );
     console.log(`hook-shell: the shell answered ${answered} of ${total} generated payloads; Node agreed on each`);
     // The fast path must really fire on the generated engine calls, or this test proves nothing.
+    expect(answered).toBeGreaterThan(total / 20);
+  });
+});
+
+describe('Stop in the shell', () => {
+  const sessionFile = (): string => path.join(project, '.autoloop', 'session.json');
+  const stopPayload = (session = OWNER, extra: Record<string, unknown> = {}): string =>
+    JSON.stringify({ session_id: session, transcript_path: path.join(scratch, 't.jsonl'), cwd: project, permission_mode: 'default', hook_event_name: 'Stop', stop_hook_active: true, ...extra });
+
+  /** The shell's answer (stdout, or 'deferred') and the session.json it leaves. */
+  function stopShell(payload: string, sid: string, extra: Record<string, string> = {}): [string, string] {
+    fs.rmSync(marker, { force: true });
+    const env = { ...hookEnv({ sid }), ...extra };
+    const r = spawnSync('/bin/sh', [RUN_SH, 'stop'], { input: payload, cwd: project, env: { ...env, PATH: `${fakeBin}:${env.PATH}` }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    if (fs.existsSync(marker)) {
+      expect(r.stdout).toBe('');
+      return ['deferred', fs.readFileSync(sessionFile(), 'utf8')];
+    }
+    return [r.stdout, fs.readFileSync(sessionFile(), 'utf8')];
+  }
+
+  /** The Node hook's answer from its own code (hooks/src/on-session.ts without the process around it). */
+  function stopNode(payload: string, extra: Record<string, string> = {}): [string, string] {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload);
+    } catch {
+      raw = undefined;
+    }
+    const input = StopInput.safeParse(raw);
+    const f = files(project);
+    const active = input.success ? readActive(f) : null;
+    let out = '';
+    if (input.success && active) {
+      const r = stopDecision(active, readSession(f), input.data.session_id, extra.AUTOLOOP_STOP_HOOK !== 'off');
+      if (r.session) writeHookSession(f, r.session);
+      if (r.output) out = `${JSON.stringify(r.output)}\n`;
+    }
+    return [out, fs.readFileSync(sessionFile(), 'utf8')];
+  }
+
+  function session(over: Record<string, unknown> = {}, drop: string[] = []): void {
+    const s: Record<string, unknown> = { owner_session: OWNER, owner_agent: 'autoloop:autoloop', blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null, ...over };
+    for (const k of drop) delete s[k];
+    fs.writeFileSync(sessionFile(), `${JSON.stringify(s, null, 2)}\n`);
+  }
+
+  /** Both paths from the same files; the shell's answer where it answers must be Node's, file included. */
+  function compare(name: string, payload: string, sid: string, extra: Record<string, string> = {}): boolean {
+    const before = fs.readFileSync(sessionFile(), 'utf8');
+    const s = stopShell(payload, sid, extra);
+    fs.writeFileSync(sessionFile(), before);
+    const n = stopNode(payload, extra);
+    fs.writeFileSync(sessionFile(), before);
+    if (s[0] === 'deferred') {
+      expect([name, s[1]]).toEqual([name, before]);
+      return false;
+    }
+    expect([name, ...s]).toEqual([name, ...n]);
+    return true;
+  }
+
+  it('named cases: the owner within the caps is answered; everything else is Node\'s', () => {
+    const cases: Array<[string, () => void, string, string, Record<string, string>, boolean]> = [
+      ['the owner, a new run logged', () => session({ last_runs: 4 }), stopPayload(), OWNER, {}, true],
+      ['the owner, idle streak under the cap', () => session({ blocks: 7, idle_blocks: 2 }), stopPayload(), OWNER, {}, true],
+      ['stop_hook_active false, no owner_agent', () => session({ owner_agent: null }), stopPayload(OWNER, { stop_hook_active: false }), OWNER, {}, true],
+      ['optional fields missing', () => session({}, ['chain_nudged', 'candidate', 'past_end']), stopPayload(), OWNER, {}, true],
+      ['last_runs null', () => session({ last_runs: null, idle_blocks: 1 }), stopPayload(), OWNER, {}, true],
+      ['idle cap reached (Node lets it end)', () => session({ idle_blocks: 3 }), stopPayload(), OWNER, {}, false],
+      ['block cap reached', () => session({ blocks: 500 }), stopPayload(), OWNER, {}, false],
+      ['another session', () => session(), stopPayload('sess-b'), 'sess-b', {}, false],
+      ['payload of another session than the environment', () => session(), stopPayload('sess-b'), OWNER, {}, false],
+      ['AUTOLOOP_STOP_HOOK=off', () => session(), stopPayload(), OWNER, { AUTOLOOP_STOP_HOOK: 'off' }, false],
+      ['a past_end record', () => session({ past_end: { key: 'speed##3', calls: 2 } }), stopPayload(), OWNER, {}, false],
+      ['an escaped owner_agent', () => session({ owner_agent: 'a"b' }), stopPayload(), OWNER, {}, false],
+      ['stop_hook_active not a boolean', () => session(), stopPayload(OWNER, { stop_hook_active: 'yes' }), OWNER, {}, false],
+      ['session_id twice', () => session(), stopPayload().replace(/}$/, ',"session_id":"sess-b"}'), OWNER, {}, false],
+      ['blocks not an integer', () => session({ blocks: 1.5 }), stopPayload(), OWNER, {}, false],
+    ];
+    for (const [name, setup, payload, sid, extra, answered] of cases) {
+      writeActive();
+      setup();
+      expect([name, compare(name, payload, sid, extra)]).toEqual([name, answered]);
+    }
+    // active.json: terminated, the next action escaped or long, indented.
+    const variants: Array<[string, Partial<Active>, boolean, boolean]> = [
+      ['indented active.json, quotes and newlines in the next action', { next_action: 'Try "a" table\nthen\tb \\ é 😀' }, true, true],
+      ['terminated', { loop: 'terminated', terminated_by: 'plateau', chain_allowed: true }, false, false],
+      ['paused', { loop: 'paused' }, false, false],
+      ['a long next action (Node clips)', { next_action: 'x'.repeat(2500) }, false, false],
+      ['no run yet', { runs: 0 }, false, true],
+      ['max_blocks 0', { stop_hook: { max_blocks: 0, max_idle_blocks: 3 } }, false, false],
+    ];
+    for (const [name, over, pretty, answered] of variants) {
+      writeActive(over, pretty);
+      session();
+      expect([name, compare(name, stopPayload(), OWNER)]).toEqual([name, answered]);
+    }
+    writeActive();
+    const text = fs.readFileSync(path.join(project, '.autoloop', 'active.json'), 'utf8');
+    fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), text.replace('"next_action":"Try', '"next_action":"\\u0054ry'));
+    session();
+    expect(compare('a \\u escape in the next action', stopPayload(), OWNER)).toBe(false);
+    // The deferred path gives Node's answer too.
+    writeActive();
+    session({ idle_blocks: 3 });
+    const before = fs.readFileSync(sessionFile(), 'utf8');
+    const n = stopNode(stopPayload());
+    fs.writeFileSync(sessionFile(), before);
+    const r = spawnSync('/bin/sh', [RUN_SH, 'stop'], { input: stopPayload(), cwd: project, env: hookEnv({ sid: OWNER }), encoding: 'utf8' });
+    expect([r.stdout, fs.readFileSync(sessionFile(), 'utf8')]).toEqual(n);
+    expect(n[0]).toMatch(/no new run was logged/);
+  });
+
+  it('generated states: wherever the shell answers, Node gives the same answer and writes the same file', () => {
+    let answered = 0;
+    let total = 0;
+    const NEXT = ['Try a lookup table.', 'Try "x"\nthen y', 'a \\ b\té 😀', '', 'x'.repeat(900)];
+    fc.assert(
+      fc.property(
+        fc.record({
+          loop: fc.oneof({ weight: 6, arbitrary: fc.constant('active' as const) }, { weight: 1, arbitrary: fc.constantFrom('terminated' as const, 'paused' as const) }),
+          runs: fc.integer({ min: 0, max: 6 }),
+          maxBlocks: fc.oneof({ weight: 4, arbitrary: fc.constant(500) }, { weight: 1, arbitrary: fc.constantFrom(0, 1, 3) }),
+          maxIdle: fc.constantFrom(1, 2, 3),
+          next: fc.oneof({ weight: 3, arbitrary: fc.constant(NEXT[0]!) }, { weight: 1, arbitrary: fc.constantFrom(...NEXT) }),
+          pretty: fc.boolean(),
+        }),
+        fc.record({
+          owner: fc.oneof({ weight: 6, arbitrary: fc.constant<string | null>(OWNER) }, { weight: 1, arbitrary: fc.constantFrom<string | null>('sess-b', null) }),
+          agent: fc.oneof({ weight: 4, arbitrary: fc.constantFrom<string | null>('autoloop:autoloop', null) }, { weight: 1, arbitrary: fc.constant<string | null>('a"b') }),
+          blocks: fc.integer({ min: 0, max: 4 }),
+          idle: fc.integer({ min: 0, max: 3 }),
+          lastRuns: fc.constantFrom<number | null>(null, 0, 4, 5, 6),
+          nudged: fc.constantFrom<string | null>(null, 'speed#plateau#5'),
+          candidate: fc.constantFrom<string | null>(null, 'sess-b'),
+          pastEnd: fc.oneof({ weight: 8, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constant({ key: 'k', calls: 1 }) }),
+          drop: fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.subarray(['chain_nudged', 'candidate', 'past_end', 'last_runs']) }),
+        }),
+        fc.record({
+          session: fc.oneof({ weight: 6, arbitrary: fc.constant(OWNER) }, { weight: 1, arbitrary: fc.constant('sess-b') }),
+          active: fc.oneof({ weight: 6, arbitrary: fc.constantFrom<unknown>(true, false, undefined) }, { weight: 1, arbitrary: fc.constantFrom<unknown>('yes', null) }),
+          off: fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+        }),
+        (a, st, p) => {
+          writeActive({ loop: a.loop, terminated_by: a.loop === 'terminated' ? 'plateau' : null, runs: a.runs, next_action: a.next, stop_hook: { max_blocks: a.maxBlocks, max_idle_blocks: a.maxIdle } }, a.pretty);
+          session({ owner_session: st.owner, owner_agent: st.agent, blocks: st.blocks, idle_blocks: st.idle, last_runs: st.lastRuns, chain_nudged: st.nudged, candidate: st.candidate, past_end: st.pastEnd }, st.drop);
+          const payload = stopPayload(p.session, { stop_hook_active: p.active });
+          total++;
+          if (compare(JSON.stringify([a, st, p]), payload, OWNER, p.off ? { AUTOLOOP_STOP_HOOK: 'off' } : {})) answered++;
+        },
+      ),
+      { numRuns: Number(process.env.HOOK_SHELL_RUNS ?? 200), seed: Number(process.env.HOOK_SHELL_SEED ?? 20261129) },
+    );
+    console.log(`hook-shell: the shell answered ${answered} of ${total} generated Stop calls; Node agreed on each, file included`);
     expect(answered).toBeGreaterThan(total / 20);
   });
 });
