@@ -62,16 +62,17 @@ pf_digits() { while :; do case $pf_t in [0-9]*) pf_t=${pf_t#?} ;; *) return 0 ;;
 # A value starts (kind: s string, o object, a array, n number, b boolean, z
 # null) under the current key: record the fields the decision reads, each
 # exactly once and of the type the hook's schema wants (hooks/src/schema.ts).
-# pf_mode picks the file: '' a hook payload; active or session (hooks/stop.sh).
+# pf_mode picks the file: '' a hook payload; active, session or result (hooks/session.sh).
 pf_value() {
   case $pf_mode$pf_stack in
-    activeo | sessiono) st_field "$1" "$pf_k1" ;;
+    activeo | sessiono | resulto) st_field "$1" "$pf_k1" ;;
     activeoo) [ "$pf_k1" != stop_hook ] || st_field "$1" "stop_hook.$pf_k2" ;;
-    active* | session*) ;;
+    active* | session* | result*) ;;
     o)
       case $pf_k1 in
         session_id | tool_name | cwd | agent_id | agent_type) [ "$1" = s ] || return 1 ;;
         stop_hook_active) [ "$1" = b ] || return 1 ;;
+        source) [ "$1" = s ] || return 1 ;;
         tool_input) [ "$1" = o ] || return 1 ;;
         *) return 0 ;;
       esac

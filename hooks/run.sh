@@ -82,22 +82,29 @@ if [ "$1" = pre-read ]; then
   printf '%s' "$input" | AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" pre-tool-use
   exit 0
 fi
-# Stop of the owner while the loop runs and within its caps: decided in the
-# shell (stop.sh: the same block and session.json as Node, or defer).
-if [ "$1" = stop ] && [ -f "$here/stop.sh" ] && [ ! -e "$dir/.autoloop/node-too-old" ] && owns; then
-  input= active= session=
-  while IFS= read -r line || [ -n "$line" ]; do input="$input$line
+# Stop of the owner while the loop runs and within its caps, and SessionStart of
+# an active loop: decided in the shell (session.sh: Node's answer, and for Stop
+# the same session.json, or defer).
+if { [ "$1" = stop ] && owns; } || [ "$1" = session-start ]; then
+  if [ -f "$here/session.sh" ] && [ ! -e "$dir/.autoloop/node-too-old" ]; then
+    input= active= session=
+    while IFS= read -r line || [ -n "$line" ]; do input="$input$line
 "; done
-  while IFS= read -r line || [ -n "$line" ]; do active="$active$line
+    while IFS= read -r line || [ -n "$line" ]; do active="$active$line
 "; done <"$dir/.autoloop/active.json"
-  while IFS= read -r line || [ -n "$line" ]; do session="$session$line
+    . "$here/pre-tool-use.sh"
+    . "$here/session.sh"
+    if [ "$1" = stop ]; then
+      while IFS= read -r line || [ -n "$line" ]; do session="$session$line
 "; done <"$dir/.autoloop/session.json"
-  . "$here/pre-tool-use.sh"
-  . "$here/stop.sh"
-  st_decide "$input" "$sid" "$dir" "$active" "$session" && exit 0
-  AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" stop <<EOF
+      st_decide "$input" "$sid" "$dir" "$active" "$session" && exit 0
+    else
+      ss_decide "$input" "$dir" "$active" && exit 0
+    fi
+    AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" "$1" <<EOF
 $input
 EOF
+  fi
 fi
 # PreToolUse of the owner while the loop runs: its engine commands are decided
 # in the shell (pre-tool-use.sh, which answers as Node would or defers), when

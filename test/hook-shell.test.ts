@@ -15,9 +15,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { analyzeBash } from '../hooks/src/bash-guard.ts';
 import { preToolUseOutput } from '../hooks/src/on-pre.ts';
 import { preToolUseDecision } from '../hooks/src/pre-tool-use.ts';
-import { PreToolUseInput, StopInput } from '../hooks/src/schema.ts';
-import { files, readActive, readSession, writeSession as writeHookSession } from '../hooks/src/state.ts';
+import { PreToolUseInput, SessionStartInput, StopInput } from '../hooks/src/schema.ts';
+import { files, latestRunPhase, readActive, readSession, writeSession as writeHookSession } from '../hooks/src/state.ts';
 import { stopDecision } from '../hooks/src/stop.ts';
+import { sessionStartContext } from '../hooks/src/session-start.ts';
 import { ActiveFile, type ActiveFile as Active } from '../scripts/lib/schema.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -680,6 +681,118 @@ describe('Stop in the shell', () => {
       { numRuns: Number(process.env.HOOK_SHELL_RUNS ?? 200), seed: Number(process.env.HOOK_SHELL_SEED ?? 20261129) },
     );
     console.log(`hook-shell: the shell answered ${answered} of ${total} generated Stop calls; Node agreed on each, file included`);
+    expect(answered).toBeGreaterThan(total / 20);
+  });
+});
+
+describe('SessionStart in the shell', () => {
+  const startPayload = (extra: Record<string, unknown> = {}): string =>
+    JSON.stringify({ session_id: 'sess-new', transcript_path: path.join(scratch, 't.jsonl'), cwd: project, hook_event_name: 'SessionStart', source: 'startup', ...extra });
+  const runsDir = (exp = 'speed'): string => path.join(project, '.autoloop', 'experiments', exp, 'runs');
+
+  function startShell(payload: string): string {
+    fs.rmSync(marker, { force: true });
+    const env = hookEnv({});
+    const r = spawnSync('/bin/sh', [RUN_SH, 'session-start'], { input: payload, cwd: project, env: { ...env, PATH: `${fakeBin}:${env.PATH}` }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    if (fs.existsSync(marker)) {
+      expect(r.stdout).toBe('');
+      return 'deferred';
+    }
+    return r.stdout;
+  }
+
+  function startNode(payload: string): string {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload);
+    } catch {
+      return '';
+    }
+    if (!SessionStartInput.safeParse(raw).success) return '';
+    const f = files(project);
+    const active = readActive(f);
+    const text = active && sessionStartContext(active, latestRunPhase(f, active.experiment));
+    return text ? `${JSON.stringify({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } })}\n` : '';
+  }
+
+  function runs(spec: Array<[string, string | null]>, exp = 'speed'): void {
+    fs.rmSync(runsDir(exp), { recursive: true, force: true });
+    for (const [name, result] of spec) {
+      fs.mkdirSync(path.join(runsDir(exp), name), { recursive: true });
+      if (result !== null) fs.writeFileSync(path.join(runsDir(exp), name, 'result.json'), result);
+    }
+  }
+  const result = (phase: unknown, pretty = true): string => {
+    const r = { run_id: 'r0001', phase, status: 'ok', samples: [1, 2.5], metrics: { phase: 'nested' }, tail: 'a "b"\nc', checks: null };
+    return pretty ? JSON.stringify(r, null, 2) : JSON.stringify(r);
+  };
+
+  afterAll(() => fs.rmSync(runsDir(), { recursive: true, force: true }));
+
+  it('named cases: an active loop\'s state is answered; the rest is Node\'s', () => {
+    const cases: Array<[string, Partial<Active>, Array<[string, string | null]>, string, 'answered' | 'deferred']> = [
+      ['no runs folder', {}, [], startPayload(), 'answered'],
+      ['the last run logged', {}, [['r0001', result('measured')], ['r0002', result('logged')]], startPayload(), 'answered'],
+      ['the last run measured, not logged', {}, [['r0009', result('logged')], ['r0010', result('measured', false)]], startPayload(), 'answered'],
+      ['the last run cut off', {}, [['r0003', result('running')]], startPayload(), 'answered'],
+      ['the last run has no result yet', {}, [['r0003', result('measured')], ['r0004', null]], startPayload(), 'answered'],
+      ['no baseline yet', { runs: 0 }, [], startPayload(), 'answered'],
+      ['one run, an empty summary', { runs: 1, summary: '' }, [], startPayload(), 'answered'],
+      ['quotes, tabs and unicode in the text', { summary: 'a "b"\tc é 😀', next_action: 'x\\y\n"z"' }, [], startPayload({ source: 'compact' }), 'answered'],
+      ['a phase that is not a string', {}, [['r0001', result(3)]], startPayload(), 'answered'],
+      ['runs with the same number', {}, [['r1', result('measured')], ['r0001', result('logged')]], startPayload(), 'deferred'],
+      ['an unreadable result', {}, [['r0001', '{"phase": "measured",']], startPayload(), 'deferred'],
+      ['a long summary (Node clips)', { summary: 'y'.repeat(1500) }, [], startPayload(), 'deferred'],
+      ['a long next action (Node clips)', { next_action: 'y'.repeat(700) }, [], startPayload(), 'deferred'],
+      ['paused', { loop: 'paused' }, [], startPayload(), 'deferred'],
+      ['terminated', { loop: 'terminated', terminated_by: 'target' }, [], startPayload(), 'deferred'],
+      ['source not a string', {}, [], startPayload({ source: 1 }), 'deferred'],
+      ['no session id', {}, [], startPayload({ session_id: undefined }), 'deferred'],
+    ];
+    for (const [name, over, spec, payload, expected] of cases) {
+      writeActive(over, name.includes('measured'));
+      runs(spec);
+      const s = startShell(payload);
+      const n = startNode(payload);
+      expect([name, s === 'deferred' ? 'deferred' : 'answered']).toEqual([name, expected]);
+      if (s !== 'deferred') expect([name, s]).toEqual([name, n]);
+      const r = spawnSync('/bin/sh', [RUN_SH, 'session-start'], { input: payload, cwd: project, env: hookEnv({}), encoding: 'utf8' });
+      expect([name, r.stdout]).toEqual([name, n]);
+    }
+  });
+
+  it('generated states: wherever the shell answers, Node gives the same answer', () => {
+    let answered = 0;
+    let total = 0;
+    const TEXT = ['Best 41 ms.', '', 'a "b"\nc\\d é', 'z'.repeat(300), 'w'.repeat(1300), 'Try a lookup table.'];
+    const RESULTS = [result('logged'), result('measured'), result('running'), result('measured', false), result(null), '{"phase":"a","phase":"measured"}', '[1]', '{"phase":"measur\\u0065d"}', '{\t"phase": "running"}', 'x'];
+    fc.assert(
+      fc.property(
+        fc.record({
+          loop: fc.oneof({ weight: 6, arbitrary: fc.constant('active' as const) }, { weight: 1, arbitrary: fc.constantFrom('terminated' as const, 'paused' as const, 'stopped' as const) }),
+          runs: fc.constantFrom(0, 1, 5, 12),
+          summary: fc.constantFrom(...TEXT),
+          next: fc.constantFrom(...TEXT),
+          pretty: fc.boolean(),
+        }),
+        fc.array(fc.tuple(fc.constantFrom('r0001', 'r0002', 'r0010', 'r1', 'r2', 'rx', 'r', 'notes'), fc.option(fc.constantFrom(...RESULTS), { nil: null })), { maxLength: 3 }),
+        fc.constantFrom<Record<string, unknown>>({}, {}, { source: 'resume' }, { source: 2 }, { session_id: 5 }),
+        (a, spec, extra) => {
+          writeActive({ loop: a.loop, terminated_by: a.loop === 'terminated' ? 'plateau' : null, runs: a.runs, summary: a.summary, next_action: a.next }, a.pretty);
+          runs(spec);
+          const payload = startPayload(extra);
+          const s = startShell(payload);
+          total++;
+          if (s === 'deferred') return;
+          answered++;
+          expect([JSON.stringify([a, spec, extra]), s]).toEqual([JSON.stringify([a, spec, extra]), startNode(payload)]);
+        },
+      ),
+      { numRuns: Number(process.env.HOOK_SHELL_RUNS ?? 200), seed: Number(process.env.HOOK_SHELL_SEED ?? 20261129) },
+    );
+    console.log(`hook-shell: the shell answered ${answered} of ${total} generated SessionStart calls; Node agreed on each`);
     expect(answered).toBeGreaterThan(total / 20);
   });
 });

@@ -1,0 +1,194 @@
+# Sourced by run.sh after pre-tool-use.sh (whose JSON walker it uses): Stop
+# and SessionStart decided in the shell for their common cases, as
+# hooks/src/on-session.ts decides them. Stop: the owner of an active loop
+# within both caps, which Node answers with a block and three counters
+# written to session.json. SessionStart: an active loop's state for the
+# model. The same rule as pre-tool-use.sh: give exactly Node's answer (its
+# stdout, and for Stop the session.json it writes, byte for byte) or defer.
+# The caps reached, a disabled hook, a loop not active, a session.json the
+# shell cannot rewrite exactly (a past_end record, an escaped string), text
+# Node would clip or that JSON.stringify would spell otherwise: all Node's.
+# active.json is the engine's (written whole, by rename): the shell checks
+# its grammar and the types of its top-level fields, not the array items.
+# Builtins only, but for the one `mv` that makes the Stop write atomic.
+
+# UTF-16 units per character the shell counts, at most: 1 where ${#} counts bytes (dash), 2 where it counts characters.
+st_t='é'
+if [ ${#st_t} -eq 2 ]; then st_units=1; else st_units=2; fi
+
+# Record a top-level field of active.json or session.json (pf_mode), kind $1, key $2;
+# 1 when its type is not the one the schema wants. Unknown keys are ignored, as zod does.
+st_field() {
+  case $pf_mode.$2 in
+    active.version | active.runs | active.stop_hook.max_blocks | active.stop_hook.max_idle_blocks | session.blocks | session.idle_blocks) [ "$1" = n ] ;;
+    active.experiment | active.loop | active.summary | active.next_action | active.updated_at) [ "$1" = s ] ;;
+    active.scope | active.protect | active.writable | active.worktrees) [ "$1" = a ] ;;
+    active.stop_hook) [ "$1" = o ] ;;
+    active.chain_allowed) [ "$1" = b ] ;;
+    active.terminated_by | session.owner_session | session.owner_agent | session.chain_nudged | session.candidate) [ "$1" = s ] || [ "$1" = z ] ;;
+    session.last_runs) [ "$1" = n ] || [ "$1" = z ] ;;
+    session.past_end) [ "$1" = z ] ;; # an object: Node's to rewrite
+    result.phase) ;;
+    *) return 0 ;;
+  esac || return 1
+  case $pf_seen in *",$2,"*) return 1 ;; esac
+  pf_seen="$pf_seen,$2,"
+  # The raw text (a string's without its quotes, a number's, or null); a string's kind is s.
+  case $1 in z) pf_s=null ;; esac
+  case $2 in stop_hook.max_blocks) st_f=max_blocks ;; stop_hook.max_idle_blocks) st_f=max_idle ;; *) st_f=$2 ;; esac
+  eval "st_k_$st_f=\$1 st_v_$st_f=\$pf_s"
+}
+
+# A JSON integer as JSON.stringify writes it, small enough for shell arithmetic.
+st_int() {
+  case $1 in 0 | [1-9] | [1-9]*[0-9] | -[1-9] | -[1-9]*[0-9]) ;; *) return 1 ;; esac
+  case ${1#-} in *[!0-9]*) return 1 ;; esac
+  [ ${#1} -le 9 ]
+}
+
+# A string (raw) JSON.stringify writes the same: no escape at all, or (with
+# $2) only the short ones it uses.
+st_plain() {
+  case $1 in *\\*) ;; *) return 0 ;; esac
+  [ -n "$2" ] || return 1
+  pf_t=$1
+  while :; do
+    case $pf_t in *\\*) ;; *) return 0 ;; esac
+    pf_t=${pf_t#*\\}
+    case $pf_t in [\"\\bfnrt]*) pf_t=${pf_t#?} ;; *) return 1 ;; esac
+  done
+}
+
+# A string-or-null field of session.json ($1) as Node writes it back, into st_j.
+st_json() {
+  eval "st_t=\$st_k_$1 st_j=\$st_v_$1"
+  [ "$st_t" = z ] || st_j=\"$st_j\"
+}
+
+# active.json ($1): valid, version 1, loop active, counters plain integers,
+# next_action and summary spelt as JSON.stringify spells them. Sets st_v_*.
+st_active() {
+  pf_mode=active
+  for st_f in version loop runs next_action max_blocks max_idle experiment summary updated_at scope protect writable terminated_by stop_hook; do
+    eval "st_k_$st_f= st_v_$st_f="
+  done
+  pf_walk "$1" || return 1
+  pf_mode=
+  for st_f in version experiment loop scope protect writable summary next_action terminated_by runs stop_hook updated_at stop_hook.max_blocks stop_hook.max_idle_blocks; do
+    case $pf_seen in *",$st_f,"*) ;; *) return 1 ;; esac
+  done
+  [ "$st_v_version" = 1 ] && [ "$st_v_loop" = active ] || return 1
+  case $st_v_terminated_by in null | target | plateau | max_runs | wall_clock | chain_budget | manual) ;; *) return 1 ;; esac
+  st_int "$st_v_runs" && st_int "$st_v_max_blocks" && st_int "$st_v_max_idle" || return 1
+  [ "$st_v_runs" -ge 0 ] && [ "$st_v_max_blocks" -ge 0 ] && [ "$st_v_max_idle" -ge 1 ] || return 1
+  st_plain "$st_v_next_action" 1 && st_plain "$st_v_summary" 1 && st_plain "$st_v_experiment"
+}
+
+# $1: the payload, $2: this session's id, $3: the project, $4: active.json's
+# text, $5: session.json's text. Writes session.json and prints the block; 1 to defer.
+st_decide() {
+  [ "${AUTOLOOP_STOP_HOOK:-}" != off ] || return 1
+  [ ${#1} -le 8192 ] || return 1
+  pf_mode= && pf_walk "$1" || return 1
+  [ "$pf_sid" = "$2" ] || return 1
+  st_active "$4" || return 1
+  # Short enough that Node clips nothing (st_units: UTF-16 units per counted character at most).
+  [ $((${#st_v_next_action} * st_units)) -le 1600 ] || return 1
+  pf_mode=session
+  for st_f in owner_session owner_agent blocks idle_blocks last_runs chain_nudged candidate past_end; do
+    eval "st_k_$st_f= st_v_$st_f="
+  done
+  pf_walk "$5" || return 1
+  for st_f in owner_session owner_agent blocks idle_blocks last_runs; do
+    case $pf_seen in *",$st_f,"*) ;; *) return 1 ;; esac
+  done
+  pf_mode=
+  [ "$st_k_owner_session" = s ] && [ "$st_v_owner_session" = "$2" ] || return 1
+  st_int "$st_v_blocks" && st_int "$st_v_idle_blocks" || return 1
+  [ "$st_v_last_runs" = null ] || st_int "$st_v_last_runs" || return 1
+  for st_f in owner_agent chain_nudged candidate; do
+    eval "st_t=\$st_k_$st_f st_u=\$st_v_$st_f"
+    [ -n "$st_t" ] || eval "st_k_$st_f=z st_v_$st_f=null" # zod's default
+    [ "$st_t" != s ] || st_plain "$st_u" || return 1
+  done
+  # hooks/src/stop.ts: a run logged since the last block starts the idle streak over; either cap reached is Node's.
+  st_idle=$st_v_idle_blocks
+  [ "$st_v_last_runs" = null ] || [ "$st_v_last_runs" -eq "$st_v_runs" ] || st_idle=0
+  [ "$st_v_blocks" -lt "$st_v_max_blocks" ] && [ "$st_idle" -lt "$st_v_max_idle" ] || return 1
+  st_file=$3/.autoloop/session.json
+  st_tmp=$st_file.$$.tmp
+  st_json owner_agent && st_a=$st_j
+  st_json chain_nudged && st_c=$st_j
+  st_json candidate
+  printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": %s,\n  "idle_blocks": %s,\n  "last_runs": %s,\n  "chain_nudged": %s,\n  "candidate": %s,\n  "past_end": null\n}\n' \
+    "$st_v_owner_session" "$st_a" $((st_v_blocks + 1)) $((st_idle + 1)) "$st_v_runs" "$st_c" "$st_j" >"$st_tmp" 2>/dev/null && mv -f "$st_tmp" "$st_file" 2>/dev/null || {
+    rm -f "$st_tmp" 2>/dev/null
+    return 1
+  }
+  printf '%s%s%s\n' '{"decision":"block","reason":"autoloop: the experiment loop is still active ('"$st_v_runs"' runs logged). Next: ' "$st_v_next_action" '\nDo not ask the user whether to continue and do not wrap up: carry on (change code in scope, then run-experiment --description \"…\") until the engine reports a stop."}'
+}
+
+# SessionStart (hooks/src/session-start.ts), the rules and the fixed next steps as JSON spells them.
+ss_rules='Rules while the loop runs:\n- The engine decides keep or revert: after each change run run-experiment --description \"…\" (it measures and logs; run-experiment, then log-experiment only to look first). Never judge a result yourself.\n- Never edit the benchmark, the checks, or anything under .autoloop/ except your notes, ideas and the scratch/ area (profiles and analysis go there).\n- Never run git commit/reset/checkout/clean/stash by hand: the engine commits a keep and reverts the rest.\n- Never ask the user whether to continue: keep iterating until the engine reports a stop.\n- To pick the loop up again (after a restart or a pause), use /autoloop:run.'
+ss_rules_units=653
+ss_measured='A run was measured but not logged: log it first (log-experiment --description \"…\" describing the change it measured), then go on.'
+ss_running='The last run was cut off: run run-experiment again (it settles the interrupted run; if it refuses, control.mjs repair).'
+ss_baseline='No baseline yet: run the baseline unchanged (run-experiment --description baseline), with no edit before it.'
+
+# The phase of the experiment's latest run (state.ts, latestRunPhase) into ss_phase ('' for
+# none); 1 to defer (a result.json the shell cannot read as Node would, two runs of one number).
+ss_latest() {
+  ss_phase= ss_max= ss_name=
+  ss_runs=$1/.autoloop/experiments/$st_v_experiment/runs
+  [ -d "$ss_runs" ] || return 0
+  for ss_d in "$ss_runs"/r*; do
+    ss_n=${ss_d##*/} && ss_n=${ss_n#r}
+    case $ss_n in '' | *[!0-9]*) continue ;; esac
+    while :; do case $ss_n in 0?*) ss_n=${ss_n#0} ;; *) break ;; esac; done
+    [ ${#ss_n} -le 9 ] || return 1
+    if [ -z "$ss_max" ] || [ "$ss_n" -gt "$ss_max" ]; then
+      ss_max=$ss_n ss_name=${ss_d##*/}
+    elif [ "$ss_n" -eq "$ss_max" ]; then
+      return 1
+    fi
+  done
+  [ -n "$ss_name" ] || return 0
+  ss_f=$ss_runs/$ss_name/result.json
+  [ -e "$ss_f" ] || return 0
+  [ -f "$ss_f" ] || return 1
+  ss_text=
+  while IFS= read -r ss_l || [ -n "$ss_l" ]; do
+    ss_text="$ss_text$ss_l
+"
+    [ ${#ss_text} -le 8192 ] || return 1
+  done <"$ss_f"
+  pf_mode=result st_k_phase= st_v_phase=
+  pf_walk "$ss_text" || return 1
+  pf_mode=
+  [ "$st_k_phase" = s ] || return 0
+  case $st_v_phase in *\\*) return 1 ;; esac
+  ss_phase=$st_v_phase
+}
+
+# $1: the payload, $2: the project, $3: active.json's text. Prints the context; 1 to defer.
+ss_decide() {
+  [ ${#1} -le 8192 ] || return 1
+  pf_mode= && pf_walk "$1" || return 1
+  case $pf_seen in *,session_id,*) ;; *) return 1 ;; esac
+  st_active "$3" || return 1
+  case $st_v_experiment in '' | . | .. | *[!A-Za-z0-9_.-]*) return 1 ;; esac
+  ss_latest "$2" || return 1
+  case $ss_phase in
+    measured) ss_next=$ss_measured ;;
+    running) ss_next=$ss_running ;;
+    *) if [ "$st_v_runs" -eq 0 ]; then ss_next=$ss_baseline; else ss_next=$st_v_next_action; fi ;;
+  esac
+  if [ "$st_v_runs" -eq 1 ]; then ss_s=; else ss_s=s; fi
+  ss_head='autoloop: experiment \"'$st_v_experiment'\" is running in this repository ('$st_v_runs' run'$ss_s' logged).'
+  # Node clips nothing when it all fits (st_units: UTF-16 units per counted character at most).
+  [ $((${#ss_next} * st_units)) -le 600 ] || return 1
+  [ $(((${#ss_head} + ${#st_v_summary} + ${#ss_next}) * st_units + ss_rules_units + 12)) -le 2000 ] || return 1
+  ss_body=$ss_head
+  [ -z "$st_v_summary" ] || ss_body="$ss_body\\n\\n$st_v_summary"
+  printf '%s%s%s%s%s\n' '{"hookSpecificOutput":{"hookEventName":"SessionStart","additionalContext":"' "$ss_body" '\n\nNext: ' "$ss_next" '\n\n'"$ss_rules"'"}}'
+}
