@@ -663,7 +663,7 @@ describe('Stop in the shell', () => {
           nudged: fc.constantFrom<string | null>(null, 'speed#plateau#5'),
           candidate: fc.constantFrom<string | null>(null, 'sess-b'),
           pastEnd: fc.oneof({ weight: 8, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constant({ key: 'k', calls: 1 }) }),
-          drop: fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.subarray(['chain_nudged', 'candidate', 'past_end', 'last_runs']) }),
+          drop: fc.oneof({ weight: 3, arbitrary: fc.constant<string[]>([]) }, { weight: 1, arbitrary: fc.subarray(['chain_nudged', 'candidate', 'past_end', 'last_runs']) }),
         }),
         fc.record({
           session: fc.oneof({ weight: 6, arbitrary: fc.constant(OWNER) }, { weight: 1, arbitrary: fc.constant('sess-b') }),
