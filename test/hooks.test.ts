@@ -169,8 +169,9 @@ describe('run.sh: projects without autoloop', () => {
     const r = hook(event, payloads.bash('git reset --hard'), { PATH: `${dir}:${process.env.PATH ?? ''}` });
     expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
     expect(fs.existsSync(marker)).toBe(false);
-    // Control: the same call in a project with a loop does start node.
-    writeActive();
+    // Control: the same call in a project with a loop does start node (a paused one:
+    // SessionStart of an active loop is answered in the shell, hooks/session.sh).
+    writeActive(event === 'session-start' ? { loop: 'paused' } : {});
     hook(event, payloads.bash('git status'), { PATH: `${dir}:${process.env.PATH ?? ''}` });
     expect(fs.existsSync(marker)).toBe(true);
   });
