@@ -43,13 +43,15 @@ beforeEach(() => {
 });
 
 const tool = (name: string, input: object): object => ({ session_id: 's', cwd: project, hook_event_name: 'PreToolUse', tool_name: name, tool_input: input });
-// One call of each bundle the loader picks: file tools, Bash, Stop.
+// One call of each bundle the loader picks: file tools, Bash, Stop. Each is one
+// the shell leaves to Node (hooks/pre-tool-use.sh, hooks/session.sh): a relative
+// path, a deny, a cd, a Stop payload over 8 kB.
 const calls = (): Array<[string, string, object]> => [
   ['edit in scope', 'pre-tool-use', tool('Edit', { file_path: 'src/a.ts', old_string: 'a', new_string: 'b' })],
   ['edit of a judge', 'pre-tool-use', tool('Write', { file_path: 'bench/bench.mjs', content: 'x' })],
   ['git reset', 'pre-tool-use', tool('Bash', { command: 'git reset --hard' })],
-  ['read-only pipeline', 'pre-tool-use', tool('Bash', { command: 'git diff --stat | head -5' })],
-  ['stop', 'stop', { session_id: 's', cwd: project, hook_event_name: 'Stop', stop_hook_active: false }],
+  ['read-only pipeline', 'pre-tool-use', tool('Bash', { command: 'cd src && git diff --stat | head -5' })],
+  ['stop', 'stop', { session_id: 's', cwd: project, hook_event_name: 'Stop', stop_hook_active: false, last_assistant_message: 'done. '.repeat(1500) }],
 ];
 
 function hook(event: string, payload: object, dataDir: string | undefined): { stdout: string; stderr: string; code: number | null } {
