@@ -362,10 +362,13 @@ describe('PreToolUse in the shell: the owner\'s read-only commands', () => {
     if (!fs.existsSync(path.join(project, 'src/link'))) fs.symlinkSync('../bench', path.join(project, 'src/link'));
     for (const [name, payload, expected] of cases()) {
       const env = { sid: JSON.parse(payload).session_id as string };
+      takeJournal();
       const s = shell(payload, env);
       const n = node(payload, env);
       expect([name, s === 'deferred' ? 'deferred' : 'answered']).toEqual([name, expected]);
       if (s !== 'deferred') expect([name, s]).toEqual([name, ALLOW]);
+      // A read-only command writes nothing: neither path journals a file.
+      if (s !== 'deferred') expect([name, takeJournal(), nodeJournal(payload, env)]).toEqual([name, [], []]);
       expect([name, real(payload, env)]).toEqual([name, n]);
     }
   });
