@@ -29,8 +29,10 @@ export default defineConfig({
     // waiting on the child processes it spawns (engine, git, the CLI), so two
     // workers leave cores idle between spawns, and on a loaded machine the
     // scheduler shares the cores per runnable process. Measured on eight
-    // spawn-heavy files at load 9-14: 357 s with 2 workers, 201 s with 4.
-    maxWorkers: 4,
+    // spawn-heavy files at load 9-14: 357 s with 2 workers, 201 s with 4. The
+    // whole suite beside four busy processes (fresh clone, 2026-11-29): 1446 s
+    // with 4 workers, 1294 s with 6, green both times.
+    maxWorkers: 6,
     sequence: { sequencer: LongestFirst },
   },
 });
