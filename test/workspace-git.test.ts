@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { openWorkspace } from '../scripts/lib/workspace.ts';
 import { RefusalError, UsageError } from '../scripts/lib/errors.ts';
@@ -23,6 +24,8 @@ import {
 
 afterAll(cleanupTmp);
 
+// Where a revert moves what it takes away (a folder of its own per call).
+const aside = () => fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-aside-'));
 const FILES = {
   'bench/run.sh': 'echo METRIC time_ms=1\n',
   'src/a.ts': 'export const a = 1;\n',
@@ -192,7 +195,7 @@ describe('keep', () => {
     // Revert goes through pathspecs: they must be literal (`*` and `:` are just characters).
     for (const n of names) write(root, n, 'broken\n');
     fs.rmSync(path.join(root, 'src/ünïcødé ✓.ts'));
-    expect(await ws.revert()).toEqual([...names, 'src/aXb.ts'].sort());
+    expect((await ws.revert(aside())).files).toEqual([...names, 'src/aXb.ts'].sort());
     for (const n of names) expect(read(root, n)).toBe(`content of ${n}\n`);
     expect(porcelain(root)).toEqual({});
   });
@@ -238,7 +241,7 @@ describe('revert', () => {
     const victim = makeDir({ 'precious.txt': 'keep me' });
     fs.symlinkSync(path.join(victim, 'precious.txt'), path.join(root, 'src/evil-link'));
 
-    const reverted = await ws.revert();
+    const reverted = (await ws.revert(aside())).files;
     expect(reverted).toEqual(['src/a.ts', 'src/evil-link', 'src/new/deep/file.ts', 'src/old.ts', 'src/staged-new.ts', 'src/with space ü.ts']);
     expect(read(root, 'src/a.ts')).toBe(FILES['src/a.ts']);
     expect(read(root, 'src/old.ts')).toBe(FILES['src/old.ts']);
@@ -253,7 +256,7 @@ describe('revert', () => {
     expect(read(root, 'docs/readme.md')).toBe('user wip\n');
     expect(fs.existsSync(path.join(root, '.autoloop/experiments/exp/workspace.json'))).toBe(true);
     expect(porcelain(root)).toEqual({ 'docs/readme.md': ' M', 'src/user-in-scope.ts': '??', 'user-outside.txt': '??' });
-    expect(await ws.revert()).toEqual([]);
+    expect((await ws.revert(aside())).files).toEqual([]);
   });
 
   it('restores to the latest keep, not to the start', async () => {
@@ -262,7 +265,7 @@ describe('revert', () => {
     write(root, 'src/a.ts', 'kept\n');
     await ws.keep(['src/a.ts'], 'keep', trailers('r0001'));
     write(root, 'src/a.ts', 'discarded\n');
-    expect(await ws.revert()).toEqual(['src/a.ts']);
+    expect((await ws.revert(aside())).files).toEqual(['src/a.ts']);
     expect(read(root, 'src/a.ts')).toBe('kept\n');
   });
 
@@ -271,7 +274,7 @@ describe('revert', () => {
     await ws.begin();
     git(root, 'rm', '-q', '--cached', 'src/a.ts');
     expect(await ws.changedInScope()).toEqual(['src/a.ts']);
-    expect(await ws.revert()).toEqual(['src/a.ts']);
+    expect((await ws.revert(aside())).files).toEqual(['src/a.ts']);
     expect(porcelain(root)).toEqual({});
   });
 
@@ -280,7 +283,7 @@ describe('revert', () => {
     await ws.begin();
     git(root, 'checkout', '-q', 'main');
     write(root, 'src/a.ts', 'on main\n');
-    await expect(ws.revert()).rejects.toThrow(RefusalError);
+    await expect(ws.revert(aside())).rejects.toThrow(RefusalError);
     await expect(ws.keep(['src/a.ts'], 'x', trailers('r0001'))).rejects.toThrow(/not autoloop\/exp/);
     expect(read(root, 'src/a.ts')).toBe('on main\n');
   });
@@ -419,7 +422,7 @@ describe('crashes in the middle of a keep', () => {
     const { root, ws, base } = await crashAt('git:committed');
     expect(await ws.head()).toBe(base);
     expect(await ws.findKeep('r0001')).toBeNull();
-    expect(await ws.revert()).toEqual(['src/a.ts', 'src/new.ts']);
+    expect((await ws.revert(aside())).files).toEqual(['src/a.ts', 'src/new.ts']);
     expect(read(root, 'src/a.ts')).toBe(FILES['src/a.ts']);
     expect(porcelain(root)).toEqual({});
     expect(fs.readdirSync(path.join(root, '.autoloop/experiments/exp')).filter((n) => n.includes('index'))).toEqual([]);
@@ -431,7 +434,7 @@ describe('crashes in the middle of a keep', () => {
     expect(head).not.toBe(base);
     expect(await ws.findKeep('r0001')).toBe(head);
     expect(commitFiles(root, head)).toEqual(['src/a.ts', 'src/new.ts']);
-    await ws.revert();
+    await ws.revert(aside());
     expect(read(root, 'src/a.ts')).toBe('candidate\n');
     expect(read(root, 'src/new.ts')).toBe('candidate\n');
     expect(porcelain(root)).toEqual({});

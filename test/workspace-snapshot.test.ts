@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { openWorkspace } from '../scripts/lib/workspace.ts';
 import { RefusalError, UsageError } from '../scripts/lib/errors.ts';
@@ -8,6 +9,8 @@ import { cleanupTmp, exists, expPaths, makeConfig, makeDir, moduleUrl, read, run
 
 afterAll(cleanupTmp);
 
+// Where a revert moves what it takes away (a folder of its own per call).
+const aside = () => fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-aside-'));
 const FILES = {
   'bench/run.sh': 'echo METRIC time_ms=1\n',
   'src/a.ts': 'export const a = 1;\n',
@@ -111,7 +114,7 @@ describe('snapshot mode: changes, keep, revert', () => {
     await ws.keep(['src/a.ts'], 'k', trailers('r0001'));
     // Same inode, new bytes: a hard link from the work tree would leak this into the best.
     fs.writeFileSync(path.join(root, 'src/a.ts'), 'rewritten\n');
-    expect(await ws.revert()).toEqual(['src/a.ts']);
+    expect((await ws.revert(aside())).files).toEqual(['src/a.ts']);
     expect(read(root, 'src/a.ts')).toBe('kept\n');
   });
 
@@ -134,7 +137,7 @@ describe('snapshot mode: changes, keep, revert', () => {
     fs.rmSync(path.join(root, 'src/a.ts'));
     fs.symlinkSync(path.join(victim, 'precious.txt'), path.join(root, 'src/a.ts'));
 
-    const reverted = await ws.revert();
+    const reverted = (await ws.revert(aside())).files;
     expect(reverted).toEqual(['src/a.ts', 'src/evil-link', 'src/new/deep/x.ts', 'src/old.ts', 'src/run.sh', 'src/with space ü.ts']);
     expect(tree(root)).toEqual(best);
     expect(fs.statSync(path.join(root, 'src/run.sh')).mode & 0o777).toBe(0o755);
@@ -143,7 +146,7 @@ describe('snapshot mode: changes, keep, revert', () => {
     expect(read(root, 'user-outside.txt')).toBe('user file outside the scope\n');
     expect(read(root, 'docs/readme.md')).toBe('agent edit out of scope\n');
     expect(read(root, '.autoloop/experiments/exp/program.md')).toBe('notes');
-    expect(await ws.revert()).toEqual([]);
+    expect((await ws.revert(aside())).files).toEqual([]);
   });
 
   it('a file present at begin inside the scope survives revert (as it was at begin)', async () => {
@@ -151,7 +154,7 @@ describe('snapshot mode: changes, keep, revert', () => {
     write(root, 'src/user-notes.txt', 'user file present at begin\n');
     await ws.begin();
     write(root, 'src/user-notes.txt', 'agent changed it\n');
-    await ws.revert();
+    await ws.revert(aside());
     expect(read(root, 'src/user-notes.txt')).toBe('user file present at begin\n');
   });
 
@@ -186,7 +189,7 @@ describe('snapshot mode: changes, keep, revert', () => {
     const { exp, ws } = await setup();
     const { base } = await ws.begin();
     fs.rmSync(path.join(exp.snapshot, base, 'manifest.json'));
-    await expect(ws.revert()).rejects.toThrow(/missing or damaged/);
+    await expect(ws.revert(aside())).rejects.toThrow(/missing or damaged/);
   });
 });
 
@@ -225,7 +228,7 @@ describe('snapshot mode: a keep killed at any step leaves a whole best', () => {
     expect(fs.readdirSync(exp.snapshot).some((n) => n.startsWith('.tmp-'))).toBe(true);
     expect(await ws.head()).toBe(base);
     expect(await ws.findKeep('r0001')).toBeNull();
-    expect(await ws.revert()).toEqual(['src/a.ts', 'src/b.ts', 'src/new.ts', 'src/old.ts']);
+    expect((await ws.revert(aside())).files).toEqual(['src/a.ts', 'src/b.ts', 'src/new.ts', 'src/old.ts']);
     expect(tree(root)).toEqual(best);
     expect(fs.readdirSync(exp.snapshot)).toEqual([base]);
   });
@@ -235,7 +238,7 @@ describe('snapshot mode: a keep killed at any step leaves a whole best', () => {
     expect(fs.readdirSync(exp.snapshot)).toHaveLength(2);
     expect(await ws.head()).toBe(base);
     expect(await ws.findKeep('r0001')).toBeNull();
-    await ws.revert();
+    await ws.revert(aside());
     expect(tree(root)).toEqual(best);
     expect(fs.readdirSync(exp.snapshot)).toEqual([base]);
   });
@@ -247,7 +250,7 @@ describe('snapshot mode: a keep killed at any step leaves a whole best', () => {
     expect(await ws.findKeep('r0001')).toBe(head);
     expect(await ws.changedInScope()).toEqual([]);
     write(root, 'src/a.ts', 'next candidate\n');
-    await ws.revert();
+    await ws.revert(aside());
     expect(tree(root)).toEqual(candidate);
     expect(fs.readdirSync(exp.snapshot)).toEqual([head]);
   });

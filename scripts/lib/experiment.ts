@@ -15,7 +15,8 @@ import { loadStateCache, saveStateCache } from './state-cache.ts';
 import { acquireRepoLock } from './lock.ts';
 import { recoverInit } from './init-journal.ts';
 import { sweepTemps } from './fsx.ts';
-import type { Workspace } from './workspace-base.ts';
+import type { Reverted, Workspace } from './workspace-base.ts';
+import { pruneRescued } from './rescue-retention.ts';
 import type { Experiment } from './experiment-data.ts';
 import { activeSummary } from './summary.ts';
 import { followUpAllowed } from './chain.ts';
@@ -167,11 +168,12 @@ export async function reconcile(exp: Experiment, ws: Workspace, opts: { branchMo
   }
   const q = exp.state.pending;
   if (q?.action === 'revert') {
-    const restored = await ws.revert(rescueDir(exp, q.run_id));
+    const reverted = await ws.revert(rescueDir(exp, q.run_id));
     const started = readRunRecord(exp, q.run_id)?.started_at;
     if (started) restoreBestArtifacts(exp, Date.parse(started));
-    event(exp, 'reverted', { files: restored, reconciled: true }, q.run_id);
-    done.push(`completed the revert of ${q.run_id}`);
+    const aside = afterRevert(exp, q.run_id, reverted);
+    event(exp, 'reverted', { files: reverted.files, reconciled: true, ...aside }, q.run_id);
+    done.push(`completed the revert of ${q.run_id}${reverted.created.length ? ` (${movedNote(exp, q.run_id, reverted.created)})` : ''}`);
   }
   if (opts.branchMoved !== 'ignore') await assertBranchAtKeep(exp, ws);
   return done;
@@ -179,7 +181,30 @@ export async function reconcile(exp: Experiment, ws: Workspace, opts: { branchMo
 
 /** Where a revert moves what it overwrites or deletes (the user's files among them). */
 export function rescueDir(exp: Experiment, runId: string): string {
-  return path.join(exp.paths.dir, 'rescued', runId);
+  return path.join(rescuedRoot(exp), runId);
+}
+
+const rescuedRoot = (exp: Experiment): string => path.join(exp.paths.dir, 'rescued');
+
+/**
+ * After a revert moved files into rescueDir(exp, runId): bound rescued/ (the
+ * rule in rescue-retention.ts). Returns what the ledger event says of it: where
+ * the files went, the new files among them, the folders pruned.
+ */
+export function afterRevert(exp: Experiment, runId: string, r: Reverted): Record<string, unknown> {
+  if (!fs.existsSync(rescueDir(exp, runId))) return {};
+  const pruned = pruneRescued(rescuedRoot(exp), runId);
+  return {
+    rescued_to: path.relative(exp.root, rescueDir(exp, runId)),
+    ...(r.created.length ? { moved_new: r.created.slice(0, 50), moved_new_count: r.created.length } : {}),
+    ...(pruned.length ? { rescued_pruned: pruned } : {}),
+  };
+}
+
+/** One short line: the new files a revert moved aside, and where (only said when there are some). */
+export function movedNote(exp: Experiment, runId: string, created: readonly string[]): string {
+  const names = created.slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (created.length > 3 ? ` (+${created.length - 3} more)` : '');
+  return `new file(s) moved to ${path.relative(exp.root, rescueDir(exp, runId))}/ (drop .autoloop-copy to restore): ${names}`;
 }
 
 /** Commit a pending keep (or find it done); null when it cannot be made (then a keep_failed event). */

@@ -27,10 +27,12 @@ import {
   lineCount,
   readForDiff,
   removeCreated,
+  moveAside,
   workspaceFile,
   type Capture,
   type CaptureResult,
   type OutsideChange,
+  type Reverted,
   type Workspace,
 } from './workspace-base.ts';
 
@@ -682,7 +684,7 @@ export class GitWorkspace implements Workspace {
     for (const chunk of batches(paths)) await this.git.run(['update-index', '--add', '--remove', '--', ...chunk], env);
   }
 
-  async revert(rescueDir?: string): Promise<string[]> {
+  async revert(rescueDir: string): Promise<Reverted> {
     const s = this.state();
     this.mutating();
     await this.snapshot(true);
@@ -690,19 +692,18 @@ export class GitWorkspace implements Workspace {
     this.sweepStale();
     const st = await this.status();
     const changed = this.inScopeChanged(st, this.users(s));
-    if (!changed.length) return [];
+    if (!changed.length) return { files: [], created: [] };
     const tracked = await this.inHead(changed);
     const created = changed.filter((p) => !tracked.has(p));
     const restore = changed.filter((p) => tracked.has(p));
-    // Whatever is overwritten or deleted is moved aside first: it may be the user's.
-    if (rescueDir) for (const p of changed) rescueFile(this.root, p, rescueDir);
+    // Whatever is overwritten or taken away is moved aside first, never deleted: it may be the user's.
     // Created first: a created file may stand where a restored directory must go.
+    const moved = moveAside(this.root, changed, new Set(created), rescueDir);
     const staged = created.filter((p) => !untrackedOnly(st.get(p) ?? []));
     for (const chunk of batches(staged)) await this.git.run(['update-index', '--force-remove', '--', ...chunk]);
-    for (const p of created) removeCreated(this.root, p);
     for (const chunk of batches(restore)) await this.git.run(['checkout', '-q', 'HEAD', '--', ...chunk]);
     this.snap = null;
-    return changed;
+    return { files: changed, created: moved };
   }
 
   async restoreHead(expected: string, rescueDir?: string): Promise<string> {

@@ -24,12 +24,12 @@ import {
   keepProblem,
   lineCount,
   readForDiff,
-  removeCreated,
-  rescueFile,
+  moveAside,
   workspaceFile,
   type Capture,
   type CaptureResult,
   type OutsideChange,
+  type Reverted,
   type Workspace,
 } from './workspace-base.ts';
 
@@ -365,18 +365,18 @@ export class SnapshotWorkspace implements Workspace {
     return id;
   }
 
-  async revert(rescueDir?: string): Promise<string[]> {
+  async revert(rescueDir: string): Promise<Reverted> {
     const s = this.state();
     this.gc(s.current);
     const m = this.manifest(s.current);
     const changed = this.diff(m, this.scan());
     const created = changed.filter((p) => !m.files[p]);
     const restore = changed.filter((p) => m.files[p]);
-    if (rescueDir) for (const p of changed) rescueFile(this.root, p, rescueDir);
-    // Created first: a created file may stand where a restored directory must go.
-    for (const p of created) removeCreated(this.root, p);
+    // Moved aside first, never deleted (it may be the user's); created first: a
+    // created file may stand where a restored directory must go.
+    const moved = moveAside(this.root, changed, new Set(created), rescueDir);
     for (const p of restore) this.restoreOne(s.current, p, m.files[p] as Entry);
-    return changed;
+    return { files: changed, created: moved };
   }
 
   /** Put one file back: write a temp copy beside our state, then rename it over whatever is there. */

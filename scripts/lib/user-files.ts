@@ -9,6 +9,7 @@ import path from 'node:path';
 import { byModel, readJournal, timesOf, type Journal } from './journal.ts';
 import { rescueFile, type Workspace } from './workspace-base.ts';
 import type { MeasuredContent } from './schema.ts';
+import { pinRescued } from './rescue-retention.ts';
 
 export interface Attribution {
   root: string;
@@ -32,7 +33,10 @@ export function usersAmong(a: Attribution, created: readonly string[]): string[]
 /** Move the user's new in-scope files into `dir` before a measurement; returns them (the caller observes the tree again). */
 export async function setAsideUsers(ws: Workspace, a: Attribution, dir: string): Promise<string[]> {
   const users = usersAmong(a, await ws.created(await ws.changedInScope()));
-  return users.filter((rel) => rescueFile(a.root, rel, dir));
+  const moved = users.filter((rel) => rescueFile(a.root, rel, dir));
+  // Surely the user's: the retention rule of rescued/ never prunes this folder.
+  if (moved.length) pinRescued(dir);
+  return moved;
 }
 
 /** A drift without the user's new files (never measured, left in place): those are no change of what was measured. */

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExperimentPaths } from './paths.ts';
+import { crashPoint } from './faults.ts';
 
 /** One in-scope path as measured: its content id (git blob id / sha256) and mode; null = deleted. */
 export interface CapturedFile {
@@ -79,11 +80,11 @@ export interface Workspace {
    */
   keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture): Promise<string>;
   /**
-   * Restore in-scope files to the best and delete in-scope files the change
-   * created. Idempotent. With `rescueDir`, every file overwritten or deleted
-   * is moved there first (nothing is lost).
+   * Restore in-scope files to the best and take away the in-scope files the
+   * change created. Idempotent. Every file overwritten or taken away is moved
+   * into `rescueDir` first, never deleted (it may be the user's).
    */
-  revert(rescueDir?: string): Promise<string[]>;
+  revert(rescueDir: string): Promise<Reverted>;
   /**
    * Put the best back at `expected` (after a commit or reset made outside the engine); returns where the
    * moved head was saved. Uncommitted edits on the paths it restores go to `rescueDir` (else: refused).
@@ -116,26 +117,83 @@ export function workspaceFile(exp: ExperimentPaths): string {
  */
 export const COPY_SUFFIX = '.autoloop-copy';
 
-/** Move a file (or symlink) to dir/rel + COPY_SUFFIX before the engine overwrites or deletes it; a copy across filesystems. */
-export function rescueFile(root: string, rel: string, dir: string): boolean {
+/**
+ * Move a file (or symlink) into `dir` before the engine overwrites or deletes
+ * it: to dir/rel + COPY_SUFFIX, or a free name beside it (an earlier copy is
+ * never replaced). Returns the copy's path, or null when there is nothing
+ * there. A rename on one filesystem; across filesystems a durable copy first,
+ * then the unlink, so a kill -9 at any moment leaves the file in its place or
+ * in the copy (or both), never nowhere.
+ */
+export function rescueFile(root: string, rel: string, dir: string): string | null {
   const abs = path.join(root, rel);
   let st: fs.Stats;
   try {
     st = fs.lstatSync(abs);
   } catch {
-    return false;
+    return null;
   }
-  if (st.isDirectory()) return false;
-  const dst = path.join(dir, rel + COPY_SUFFIX);
-  fs.mkdirSync(path.dirname(dst), { recursive: true });
+  if (st.isDirectory()) return null;
+  const dst = freeCopyPath(dir, rel);
   try {
     fs.renameSync(abs, dst);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-    if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(abs), dst);
-    else fs.copyFileSync(abs, dst);
+    copyDurably(abs, dst, st);
+    fs.unlinkSync(abs);
   }
-  return true;
+  return dst;
+}
+
+const taken = (p: string): boolean => {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A path for rel's copy under dir that holds nothing yet, its directory made: rel~2, rel~3… beside an earlier copy. */
+function freeCopyPath(dir: string, rel: string): string {
+  // A directory of an earlier copy may be a file here (or the reverse): then a fresh ~N/ tree below dir.
+  for (let tree = 1; tree <= 100; tree++) {
+    const base = tree === 1 ? dir : path.join(dir, `~${tree}`);
+    try {
+      fs.mkdirSync(path.dirname(path.join(base, rel)), { recursive: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'EEXIST') continue;
+      throw e;
+    }
+    for (let n = 1; n < 1000; n++) {
+      const dst = path.join(base, n === 1 ? rel + COPY_SUFFIX : `${rel}~${n}${COPY_SUFFIX}`);
+      if (!taken(dst)) return dst;
+    }
+  }
+  throw new Error(`no free place for a copy of ${rel} under ${dir}`);
+}
+
+/** Copy a file or symlink to dst with its bytes on disk before dst appears (a temp name, fsync, rename, fsync of the directory). */
+function copyDurably(abs: string, dst: string, st: fs.Stats): void {
+  const tmp = `${dst}.partial-${process.pid}`;
+  if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(abs), tmp);
+  else {
+    fs.copyFileSync(abs, tmp);
+    const fd = fs.openSync(tmp, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  fs.renameSync(tmp, dst);
+  const d = fs.openSync(path.dirname(dst), 'r');
+  try {
+    fs.fsyncSync(d);
+  } finally {
+    fs.closeSync(d);
+  }
 }
 
 /** Why a captured path cannot be kept as it was measured, or null. */
@@ -190,8 +248,9 @@ export function batches(paths: readonly string[], maxBytes = 64 * 1024): string[
 }
 
 /**
- * Delete one file (or symlink, never followed) the agent created, then the
- * directories that became empty because of it, up to (excluding) root.
+ * Delete one file (or symlink, never followed) that a commit the engine saved
+ * holds (restoreHead: recoverable from that commit), then the directories that
+ * became empty because of it. A revert never deletes: it moves (moveAside).
  */
 export function removeCreated(root: string, rel: string): boolean {
   const abs = path.join(root, rel);
@@ -203,7 +262,13 @@ export function removeCreated(root: string, rel: string): boolean {
   }
   if (st.isDirectory()) return false;
   fs.unlinkSync(abs);
-  let dir = path.dirname(abs);
+  dropEmptyParents(root, rel);
+  return true;
+}
+
+/** Remove the directories above rel that are empty now, up to (excluding) root. */
+export function dropEmptyParents(root: string, rel: string): void {
+  let dir = path.dirname(path.join(root, rel));
   while (dir !== root && dir.startsWith(root + path.sep)) {
     try {
       fs.rmdirSync(dir);
@@ -212,7 +277,29 @@ export function removeCreated(root: string, rel: string): boolean {
     }
     dir = path.dirname(dir);
   }
-  return true;
+}
+
+/** What a revert did: the in-scope paths it put back at the best, and the new files among them it moved into its rescue folder. */
+export interface Reverted {
+  files: string[];
+  created: string[];
+}
+
+/**
+ * Move every file a revert will overwrite or delete into `dir` (nothing is
+ * unlinked: it may be the user's); a moved new file's emptied directories go.
+ * Returns the new files moved.
+ */
+export function moveAside(root: string, changed: readonly string[], created: ReadonlySet<string>, dir: string): string[] {
+  const moved: string[] = [];
+  for (const p of changed) {
+    if (!rescueFile(root, p, dir)) continue;
+    crashPoint('revert:moved-one');
+    if (!created.has(p)) continue;
+    moved.push(p);
+    dropEmptyParents(root, p);
+  }
+  return moved;
 }
 
 export const DIFF_LIMIT = 4096;

@@ -102,7 +102,7 @@ async function logUnderLedger(exp: Experiment, id: string, input: LogInput): Pro
   if (t.terminate && !exp.state.terminated_event) event(exp, 'terminated', { by: t.by, message: t.message }, rec.run_id);
   publishActive(exp, t);
   // Artifacts (checkpoints) of candidates are kept in their run folders but not put back in any tree (not done yet).
-  return { kind: 'logged', candidate: id, stale, leftInMainTree: left, line, commit, restored: [], artifacts: { from: null, written: [], removed: [] } };
+  return { kind: 'logged', candidate: id, stale, leftInMainTree: left, line, commit, restored: [], artifacts: { from: null, written: [], removed: [] }, moved: null };
 }
 
 export async function logCandidateCommand(exp: Experiment, id: string, input: LogInput): Promise<CandidateLogResult> {

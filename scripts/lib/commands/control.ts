@@ -6,7 +6,7 @@
 //   clear    deactivate autoloop in this repository (hooks go quiet); history kept
 import fs from 'node:fs';
 import { nextAction } from '../next-action.ts';
-import { currentTermination, event, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, type Experiment } from '../experiment.ts';
+import { afterRevert, currentTermination, event, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
@@ -113,8 +113,9 @@ async function repair(exp: Experiment): Promise<string> {
   const kept = exp.state.best_commit;
   const head = kept ? await ws.head() : null;
   if (kept && head !== kept) {
-    const saved = await ws.restoreHead(kept, rescueDir(exp, `repair-${Date.now().toString(36)}`));
-    event(exp, 'branch_moved', { from: head, to: kept, saved });
+    const folder = `repair-${Date.now().toString(36)}`;
+    const saved = await ws.restoreHead(kept, rescueDir(exp, folder));
+    event(exp, 'branch_moved', { from: head, to: kept, saved, ...afterRevert(exp, folder, { files: [], created: [] }) });
     done.push(`put the best back at ${kept.slice(0, 12)} (the moved ${head?.slice(0, 12)} is saved${saved.startsWith('refs/') ? ` as ${saved}` : ''})`);
   }
   return done.join('; ');

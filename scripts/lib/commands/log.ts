@@ -9,6 +9,8 @@ import {
   latestRunNumber,
   publishActive,
   readRunRecord,
+  afterRevert,
+  movedNote,
   reconcile,
   rescueDir,
   trailers,
@@ -51,6 +53,8 @@ export interface LogResult {
   restored: string[];
   /** Artifacts put back from the best run after a discard or crash. */
   artifacts: { from: string | null; written: string[]; removed: string[] };
+  /** New files a revert moved aside instead of deleting them (they may be the user's), and where. */
+  moved: { to: string; files: string[] } | null;
 }
 
 export function measuredRun(exp: Experiment): RunRecord {
@@ -111,7 +115,7 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
       const commit = rec.files.length ? await ws.keep(rec.files, msg, trailers(exp, rec.run_id, rec.primary), rec.content?.files) : await ws.head();
       crashPoint('after-commit');
       event(exp, 'committed', { commit }, rec.run_id);
-      return { commit, restored: [], artifacts: { from: null, written: [], removed: [] } };
+      return { commit, restored: [], artifacts: { from: null, written: [], removed: [] }, moved: null };
     } catch (e) {
       // Never retried forever: the run counts as not kept and the tree goes back to the best.
       const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0] as string;
@@ -135,8 +139,10 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
   crashPoint('after-revert');
   // The tree holds the best's checkpoint again, not the discarded run's.
   const artifacts = restoreBestArtifacts(exp, Date.parse(rec.started_at));
-  event(exp, 'reverted', { files: reverted, judges: restored, ...(artifacts.from ? { artifacts: artifacts.from } : {}) }, rec.run_id);
-  return { commit: null, restored, artifacts };
+  const aside = afterRevert(exp, rec.run_id, reverted);
+  event(exp, 'reverted', { files: reverted.files, judges: restored, ...(artifacts.from ? { artifacts: artifacts.from } : {}), ...aside }, rec.run_id);
+  const moved = reverted.created.length ? { to: String(aside.rescued_to), files: reverted.created } : null;
+  return { commit: null, restored, artifacts, moved };
 }
 
 export async function logCommand(exp: Experiment, input: LogInput): Promise<LogResult> {
@@ -209,6 +215,7 @@ export function logOutput(exp: Experiment, r: LogResult): { data: Record<string,
     ...(t.terminate ? { chain_allowed: chain.allowed, chain_remaining: chain.remaining } : {}),
     ...(restored.length ? { restored_judges: restored } : {}),
     ...(r.artifacts.from ? { artifacts_from: r.artifacts.from } : {}),
+    ...(r.moved ? { moved_new_files: { to: r.moved.to, count: r.moved.files.length, files: r.moved.files.slice(0, 3) } } : {}),
   };
   const text = [
     `${line.run_id} ${line.verdict.toUpperCase()}: ${line.reason}${commit ? ` [${String(commit).slice(0, 8)}]` : ''}`,
@@ -216,6 +223,7 @@ export function logOutput(exp: Experiment, r: LogResult): { data: Record<string,
     `health ${h.health}: ${h.reason}; ${progressLine(t)}`,
     restored.length ? `restored protected files: ${restored.join(' ')}` : '',
     r.artifacts.from ? `artifacts: the best's (${r.artifacts.from}) are back in the tree` : '',
+    r.moved ? movedNote(exp, line.run_id, r.moved.files) : '',
     t.terminate ? `STOP: ${t.message}. Next: /autoloop:chain` : `next: ${nextAction(s)}`,
     t.terminate ? chainBudgetLine(chain) : '',
   ].filter(Boolean);
