@@ -78,7 +78,7 @@ pf_value() {
       esac
       case $pf_seen in *",$pf_k1,"*) return 1 ;; esac
       pf_seen="$pf_seen,$pf_k1,"
-      case $pf_k1 in session_id) pf_sid=$pf_s ;; tool_name) pf_tool=$pf_s ;; cwd) pf_cwd=$pf_s pf_hascwd=1 ;; esac
+      case $pf_k1 in session_id) pf_sid=$pf_s ;; tool_name) pf_tool=$pf_s ;; cwd) pf_cwd=$pf_s pf_hascwd=1 ;; agent_type) pf_agent=$pf_s pf_hasagent=1 ;; esac
       ;;
     oo)
       [ "$pf_k1" = tool_input ] || return 0
@@ -91,10 +91,10 @@ pf_value() {
   esac
 }
 
-# Walk the payload ($1). Sets pf_sid, pf_tool, pf_cmd, pf_file, pf_cwd (raw JSON string text).
+# Walk the payload ($1). Sets pf_sid, pf_tool, pf_cmd, pf_file, pf_cwd, pf_agent (raw JSON string text).
 # 1 when it is not one valid JSON object or a field is ambiguous.
 pf_walk() {
-  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_file= pf_cwd= pf_hascwd= pf_n=0
+  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_file= pf_cwd= pf_hascwd= pf_agent= pf_hasagent= pf_n=0
   while :; do
     while :; do case $pf_r in ' '* | "$pf_nl"*) pf_r=${pf_r#?} ;; *) break ;; esac; done
     [ -n "$pf_r" ] || break
@@ -241,9 +241,11 @@ pf_plain() {
 }
 
 # Edit/Write/MultiEdit of $1 (absolute) in the project $2, active.json $3: 0
-# when the Node hook approves it (in the scope, not protected, not git's or
-# the engine's), 1 to defer (it may deny, or leave it to the user).
+# when the shell knows the Node hook's answer, in pf_deny: empty when it
+# approves (in the scope, not protected, not git's or the engine's), else the
+# reason it denies (policy.ts REASONS: a judge, or outside the scope). 1 to defer.
 pf_edit() {
+  pf_deny=
   pf_d=$2
   case $pf_d/ in /*/ | /) ;; *) return 1 ;; esac
   case $pf_d/ in *//* | */./* | */../*) return 1 ;; esac
@@ -260,25 +262,33 @@ pf_edit() {
   # Parallel mode judges candidate worktrees too: Node's.
   case $3 in *'"worktrees":[]'* | *'"worktrees": []'*) ;; *) return 1 ;; esac
   pf_list "$3" protect || return 1
-  pf_t=$pf_items
+  pf_t=$pf_items pf_prot=
   while [ -n "$pf_t" ]; do
     pf_q=${pf_t%%"$pf_nl"*} pf_t=${pf_t#*"$pf_nl"}
     pf_plain "$pf_q" || return 1
     case $pf_q in ./* | */) return 1 ;; esac
-    case $pf_rel/ in "$pf_q"/*) return 1 ;; esac
+    case $pf_rel/ in "$pf_q"/*) pf_prot=1 ;; esac
   done
+  if [ -n "$pf_prot" ]; then
+    pf_deny="autoloop: $pf_rel is protected: it judges the metric (benchmark or checks) and must stay unchanged. Improve the code in scope instead; only the user can change the benchmark, by opening a new segment with init-experiment."
+    [ ${#pf_deny} -le 2000 ] # longer: Node clips it
+    return
+  fi
   # The scope: names (a name covers what is below it), name/ or name/**; a `!`, any other glob or an empty scope defers.
   pf_list "$3" scope || return 1
   [ -n "$pf_items" ] || return 1
-  pf_t=$pf_items pf_in=
+  pf_t=$pf_items pf_in= pf_all=
   while [ -n "$pf_t" ]; do
     pf_q=${pf_t%%"$pf_nl"*} pf_t=${pf_t#*"$pf_nl"}
+    pf_all=$pf_all${pf_all:+, }$pf_q
     case $pf_q in */\*\*) pf_q=${pf_q%/\*\*} ;; */) pf_q=${pf_q%/} ;; esac
     pf_plain "$pf_q" || return 1
     case $pf_q in ./*) return 1 ;; esac
     case $pf_rel/ in "$pf_q"/*) pf_in=1 ;; esac
   done
-  [ -n "$pf_in" ]
+  [ -z "$pf_in" ] || return 0
+  pf_deny="autoloop: $pf_rel is outside the experiment's scope ($pf_all). Only in-scope changes are measured and kept: edit files in scope, or ask the user to widen the scope with a new segment."
+  [ ${#pf_deny} -le 2000 ]
 }
 
 # The owner's read-only commands (hooks/src/bash-guard.ts, readOnly): `git`
@@ -422,10 +432,32 @@ pf_decide() {
     Bash) pf_engine "$pf_cmd" "$3" || pf_bash "$pf_cmd" "$4" "$pf_hascwd" || return 1 ;;
     Edit | Write | MultiEdit)
       pf_edit "$pf_file" "$4" "$5" || return 1
+      if [ -n "$pf_deny" ]; then
+        # Plain names and fixed text: nothing JSON would escape. A denied call writes no journal line.
+        printf '%s%s%s\n' '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"' "$pf_deny" '"}}'
+        return 0
+      fi
       # The attribution journal (scripts/lib/journal.ts): the model writes this file.
       printf 'W %s\n' "$pf_rel" 2>/dev/null >>"$4/.autoloop/journal"
       ;;
     *) return 1 ;;
   esac
   printf '%s\n' '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"allow","permissionDecisionReason":"autoloop: on the loop'"'"'s allow list"}}'
+}
+
+# A Write whose payload is larger than the one block the shell read ($1, its
+# first 8 kB): Claude Code writes the payload with JSON.stringify, so there is
+# no duplicate key and tool_input is {"file_path":…,"content":…}. When the
+# block holds everything up to the content (the top-level fields before
+# tool_input, then file_path, whole and with no escape), those fields decide
+# the call: pf_headed is that part with the objects closed, for pf_decide.
+# 1 to defer (file_path escaped or cut by the block, another order or spelling).
+pf_head() {
+  case $1 in *'"tool_input":{"file_path":"'*) ;; *) return 1 ;; esac
+  pf_t=${1#*'"tool_input":{"file_path":"'}
+  case $pf_t in *'"'*) ;; *) return 1 ;; esac
+  pf_q=${pf_t%%\"*} pf_t=${pf_t#*\"}
+  case $pf_q in *\\*) return 1 ;; esac
+  case $pf_t in ',"content":"'*) ;; *) return 1 ;; esac
+  pf_headed="${1%%'"tool_input":{"file_path":"'*}\"tool_input\":{\"file_path\":\"$pf_q\"}}"
 }

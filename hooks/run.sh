@@ -121,19 +121,22 @@ if [ "$1" = pre-tool-use ] && [ -f "$here/pre-tool-use.sh" ] && owns; then
   # The Node hook stands down on a Node older than 20 (and leaves this marker): so does the shell.
   if [ -n "$active" ] && [ ! -L "$CLAUDE_PLUGIN_ROOT/dist" ] && [ ! -e "$dir/.autoloop/node-too-old" ]; then
     input=
+    . "$here/pre-tool-use.sh"
     if [ -n "$write" ]; then
       # One read of at most 8 kB (dd reads no further; the x keeps trailing newlines). A
-      # payload that fills it is too large to decide here: Node gets it whole, the rest unread.
+      # payload that fills it is decided from that head when the fields before the content
+      # are all in it (pf_head), the rest left unread as when there is no loop; else Node
+      # gets it whole.
       input=$(dd bs=8192 count=1 2>/dev/null; echo x)
       input=${input%x}
       if [ ${#input} -ge 8192 ]; then
+        pf_head "$input" && pf_decide "$pf_headed" "$sid" "$CLAUDE_PLUGIN_ROOT" "$dir" "$active" && exit 0
         { printf '%s' "$input"; exec cat; } | AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" pre-tool-use
         exit 0
       fi
     fi
     while IFS= read -r line || [ -n "$line" ]; do input="$input$line
 "; done
-    . "$here/pre-tool-use.sh"
     pf_decide "$input" "$sid" "$CLAUDE_PLUGIN_ROOT" "$dir" "$active" && exit 0
     AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" pre-tool-use <<EOF
 $input

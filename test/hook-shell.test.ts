@@ -227,10 +227,13 @@ describe('PreToolUse in the shell: named cases', () => {
     ['scope as a plain name', edit(path.join(project, 'src/a.ts')), { scope: ['lib', 'src'] }, 'answered'],
     ['scope as name/', edit(path.join(project, 'src/a.ts')), { scope: ['src/'] }, 'answered'],
     ['indented active.json', edit(path.join(project, 'src/a.ts')), {}, 'answered'],
-    ['outside the scope (Node denies)', edit(path.join(project, 'lib/x.ts')), {}, 'deferred'],
-    ['a name that only starts like the scope', edit(path.join(project, 'src2/x.ts')), {}, 'deferred'],
-    ['protected (Node denies)', edit(path.join(project, 'bench/bench.mjs')), { scope: ['src', 'bench'] }, 'deferred'],
-    ['a protected folder in scope', edit(path.join(project, 'src/gen/x.ts')), { protect: ['src/gen'] }, 'deferred'],
+    ['outside the scope (Node denies, and so does the shell)', edit(path.join(project, 'lib/x.ts')), {}, 'answered'],
+    ['a name that only starts like the scope', edit(path.join(project, 'src2/x.ts')), {}, 'answered'],
+    ['protected (Node denies, and so does the shell)', edit(path.join(project, 'bench/bench.mjs')), { scope: ['src', 'bench'] }, 'answered'],
+    ['a protected folder in scope', edit(path.join(project, 'src/gen/x.ts')), { protect: ['src/gen'] }, 'answered'],
+    ['protected, and a glob judge', edit(path.join(project, 'bench/bench.mjs')), { protect: ['bench/bench.mjs', 'bench/*.sh'] }, 'deferred'],
+    ['outside a scope with a glob', edit(path.join(project, 'lib/x.ts')), { scope: ['src/**', 'lib/*.js'] }, 'deferred'],
+    ['outside a very long scope (Node clips the reason)', edit(path.join(project, 'lib/x.ts')), { scope: Array.from({ length: 300 }, (_, i) => `src${i}`) }, 'deferred'],
     ['the notes (Node approves; the shell leaves .autoloop to it)', edit(path.join(project, '.autoloop/experiments/speed/program.md')), {}, 'deferred'],
     ['a path with ..', edit(path.join(project, 'src') + '/../bench/bench.mjs'), {}, 'deferred'],
     ['through a link in scope', edit(path.join(project, 'src/link/bench.mjs')), {}, 'deferred'],
@@ -253,7 +256,8 @@ describe('PreToolUse in the shell: named cases', () => {
       const s = shell(payload, env);
       const n = node(payload, env);
       expect([name, s === 'deferred' ? 'deferred' : 'answered']).toEqual([name, expected]);
-      if (s !== 'deferred') expect([name, s]).toEqual([name, ALLOW]);
+      if (s !== 'deferred') expect([name, s]).toEqual([name, n]);
+      if (expected === 'answered') expect([name, n.includes('"deny"') || n === ALLOW]).toEqual([name, true]);
       expect([name, real(payload, env)]).toEqual([name, n]);
     }
   });
@@ -273,29 +277,87 @@ describe('PreToolUse in the shell: named cases', () => {
     expect(fs.existsSync(journalFile())).toBe(false);
   });
 
-  it('Write (pre-write): the shell reads 8 kB at most; a larger payload goes to Node whole', () => {
-    const big = (file: string, content: string): string => JSON.stringify({ ...JSON.parse(bashPayload('')), tool_name: 'Write', tool_input: { file_path: file, content } });
+  const write = (file: string, content: string, extra: Record<string, unknown> = {}): string =>
+    JSON.stringify({ ...JSON.parse(bashPayload('')), ...extra, tool_name: 'Write', tool_input: { file_path: file, content } });
+
+  /** Both paths for one Write: where the shell answers, Node's answer and Node's journal lines. */
+  function compareWrite(name: string, payload: string): boolean {
+    const env = { sid: OWNER };
+    takeJournal();
+    const s = shell(payload, env, 'pre-write');
+    const shellJournal = takeJournal();
+    if (s === 'deferred') {
+      expect([name, shellJournal]).toEqual([name, []]);
+      return false;
+    }
+    expect([name, s]).toEqual([name, node(payload, env)]);
+    expect([name, shellJournal]).toEqual([name, nodeJournal(payload, env)]);
+    return true;
+  }
+
+  it('Write (pre-write): the shell reads 8 kB at most; a larger payload is decided from that head, or goes to Node whole', () => {
+    const big = (file: string, content: string): string => write(file, content);
+    const long = 'export const x = "a\tb";\n'.repeat(2000);
     const cases: Array<[string, string, 'answered' | 'deferred']> = [
       ['a small Write in scope', big(path.join(project, 'src/a.ts'), 'export const x = 1;\n'), 'answered'],
-      ['a small Write out of scope', big(path.join(project, 'lib/a.ts'), 'x'), 'deferred'],
-      ['50 kB in scope', big(path.join(project, 'src/a.ts'), 'export const x = "a\tb";\n'.repeat(2000)), 'deferred'],
-      ['50 kB out of scope', big(path.join(project, 'lib/big.ts'), 'export const x = "a\tb";\n'.repeat(2000)), 'deferred'],
-      ['50 kB of a judge', big(path.join(project, 'bench/bench.mjs'), 'é€😀\n'.repeat(5000)), 'deferred'],
-      ['multibyte text across the 8 kB mark', big(path.join(project, 'lib/u.ts'), `${'a'.repeat(7990)}é€😀${'b'.repeat(300)}`), 'deferred'],
+      ['a small Write out of scope', big(path.join(project, 'lib/a.ts'), 'x'), 'answered'],
+      ['50 kB in scope', big(path.join(project, 'src/a.ts'), long), 'answered'],
+      ['50 kB out of scope', big(path.join(project, 'lib/big.ts'), long), 'answered'],
+      ['50 kB of a judge', big(path.join(project, 'bench/bench.mjs'), 'é€😀\n'.repeat(5000)), 'answered'],
+      ['50 kB whose content names "file_path" and the scope', big(path.join(project, 'lib/c.ts'), `"tool_input":{"file_path":"${project}/src/a.ts","content":"\n`.repeat(900)), 'answered'],
+      ['multibyte text across the 8 kB mark', big(path.join(project, 'lib/u.ts'), `${'a'.repeat(7990)}é€😀${'b'.repeat(300)}`), 'answered'],
       ['a payload ending in newlines', `${big(path.join(project, 'src/a.ts'), 'x')}\n\n`, 'answered'],
       ['pretty-printed, 8 kB of lines', JSON.stringify(JSON.parse(big(path.join(project, 'lib/a.ts'), 'y'.repeat(9000))), null, 2), 'deferred'],
+      ['50 kB, content before file_path', JSON.stringify({ ...JSON.parse(bashPayload('')), tool_name: 'Write', tool_input: { content: long, file_path: path.join(project, 'src/a.ts') } }), 'deferred'],
+      ['50 kB, an escaped quote in file_path', big(path.join(project, 'src/a"b.ts'), long), 'deferred'],
+      ['50 kB, a non-ASCII file_path', big(path.join(project, 'src/é.ts'), long), 'deferred'],
+      ['50 kB, a path with ..', big(`${project}/src/../bench/bench.mjs`, long), 'deferred'],
+      ['50 kB, file_path cut by the 8 kB block', write(path.join(project, 'src/a.ts'), long, { transcript_path: `/t/${'x'.repeat(8192 - 120 - project.length)}` }), 'deferred'],
+      ['50 kB, session_id twice before tool_input', big(path.join(project, 'src/a.ts'), long).replace('"cwd":', '"session_id":"sess-b","cwd":'), 'deferred'],
+      ['50 kB of another session', big(path.join(project, 'src/a.ts'), long).replace(`"session_id":"${OWNER}"`, '"session_id":"sess-b"'), 'deferred'],
     ];
     for (const [name, payload, expected] of cases) {
       const env = { sid: OWNER };
-      const s = shell(payload, env, 'pre-write');
       const n = node(payload, env);
-      expect([name, s === 'deferred' ? 'deferred' : 'answered']).toEqual([name, expected]);
-      if (s !== 'deferred') expect([name, s]).toEqual([name, n]);
+      expect([name, compareWrite(name, payload) ? 'answered' : 'deferred']).toEqual([name, expected]);
       expect([name, real(payload, env, 'pre-write')]).toEqual([name, n]);
       // Another session's Write goes to Node unread, as pre-tool-use.
       expect([name, real(payload.replace(`"session_id":"${OWNER}"`, '"session_id":"sess-b"'), { sid: 'sess-b' }, 'pre-write')]).toEqual([name, node(payload.replace(`"session_id":"${OWNER}"`, '"session_id":"sess-b"'), { sid: 'sess-b' })]);
     }
     expect(node(cases[3]![1], { sid: OWNER })).toMatch(/outside the experiment's scope/);
+    expect(node(cases[4]![1], { sid: OWNER })).toMatch(/is protected/);
+    takeJournal();
+  });
+
+  it('generated large Writes: wherever the shell answers, Node gives the same answer and journals the same file', () => {
+    const NAMES = ['src', 'src', 'lib', 'bench', 'bench.mjs', 'a.ts', 'gen', '..', '.git', '.autoloop', 'a"b', 'é', 'a\\b', 'x y', 'file_path', '\u2028'];
+    const CONTENT = ['export const x = 1;\n', '"file_path":"/etc/passwd"', '\\"', 'é€😀', '\t\r\n', '"tool_input":{"file_path":"x"}', '}}]]', '\u0000'];
+    let answered = 0;
+    let total = 0;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          { weight: 3, arbitrary: fc.array(fc.constantFrom('a.ts', 'gen', 'sub'), { minLength: 1, maxLength: 2 }).map((a) => [fc.sample(fc.constantFrom('src', 'lib', 'bench'), 1)[0]!, ...a]) },
+          { weight: 2, arbitrary: fc.array(fc.constantFrom(...NAMES), { minLength: 1, maxLength: 3 }) },
+        ),
+        fc.array(fc.constantFrom(...CONTENT), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 300, max: 12000 }),
+        fc.integer({ min: 0, max: 8300 }),
+        fc.constantFrom(...[['src/**'], ['src'], ['src/', 'lib/x.ts'], ['src/*.ts']].keys()),
+        fc.boolean(),
+        (segs, parts, reps, pad, sc, extra) => {
+          writeActive({ scope: [['src/**'], ['src'], ['src/', 'lib/x.ts'], ['src/*.ts']][sc]! });
+          const content = parts.join('').repeat(Math.ceil(reps / parts.join('').length));
+          // A transcript path of any length moves file_path around the 8 kB mark.
+          const payload = write(`${project}/${segs.join('/')}`, content, { transcript_path: `/t/${'p'.repeat(pad)}.jsonl`, ...(extra ? { agent_type: 'autoloop:autoloop' } : {}) });
+          total++;
+          if (compareWrite(payload.slice(0, 300), payload)) answered++;
+        },
+      ),
+      { numRuns: Number(process.env.HOOK_SHELL_RUNS ?? 120), seed: Number(process.env.HOOK_SHELL_SEED ?? 20261129) },
+    );
+    console.log(`hook-shell: the shell answered ${answered} of ${total} generated large Writes; Node agreed on each, journal included`);
+    expect(answered).toBeGreaterThan(total / 5);
   });
 
   it('the owner engine call is answered in the shell as an approval', () => {
