@@ -72,6 +72,36 @@ if [ "$1" = post-tool-use ] && owns; then exit 0; fi
 # Node reads every certificate in NODE_EXTRA_CA_CERTS at start-up (measured: +0.6 of a
 # bare start); the hooks open no connection, so they go without it.
 unset NODE_EXTRA_CA_CERTS
+# PostToolUse of another session: its engine call may claim the loop (claim.sh:
+# Node's session.json, byte for byte, or defer). One read of at most 8 kB, as
+# for a Write: any node command of another session comes here, whatever it printed.
+if [ "$1" = post-tool-use ] && [ -f "$here/claim.sh" ] && [ ! -e "$dir/.autoloop/node-too-old" ]; then
+  input=$(dd bs=8192 count=1 2>/dev/null; echo x)
+  input=${input%x}
+  case "${CLAUDE_PLUGIN_ROOT:-}" in
+    /*[!A-Za-z0-9_./@+-]* | *//* | */./* | */../* | */. | */.. | */ | [!/]* | '') ;;
+    *)
+      if [ ${#input} -lt 8192 ] && [ ! -L "$CLAUDE_PLUGIN_ROOT/dist" ] && case "$sid" in '' | *[!A-Za-z0-9_-]*) false ;; esac; then
+        active= session=
+        while IFS= read -r line || [ -n "$line" ]; do active="$active$line
+"; done <"$dir/.autoloop/active.json"
+        if [ -f "$dir/.autoloop/session.json" ]; then
+          while IFS= read -r line || [ -n "$line" ]; do session="$session$line
+"; done <"$dir/.autoloop/session.json"
+          [ -n "$session" ] || session=' ' # empty: Node warns, so it is Node's
+        elif [ -e "$dir/.autoloop/session.json" ]; then
+          session=' '
+        fi
+        . "$here/pre-tool-use.sh"
+        . "$here/session.sh"
+        . "$here/claim.sh"
+        cl_decide "$input" "$sid" "$CLAUDE_PLUGIN_ROOT" "$dir" "$active" "$session" && exit 0
+      fi
+      ;;
+  esac
+  { printf '%s' "$input"; exec cat; } | AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" "$1"
+  exit 0
+fi
 if [ "$1" = pre-read ]; then
   # Read needs a decision only for the plugin's own files (outside the project):
   # its payload is small, so the shell reads it and spares a Node start for the rest.

@@ -84,6 +84,30 @@ st_active() {
   st_plain "$st_v_next_action" 1 && st_plain "$st_v_summary" 1 && st_plain "$st_v_experiment"
 }
 
+# session.json ($1) as the hooks' schema reads it, with no warning (SessionFile in
+# hooks/src/schema.ts): every field of the right type, integers the shell can
+# count, strings JSON.stringify writes back the same (no escape). Sets st_k_*
+# and st_v_* (a missing optional field as zod's default, null); 1 to defer.
+st_session() {
+  pf_mode=session
+  for st_f in owner_session owner_agent blocks idle_blocks last_runs chain_nudged candidate past_end; do
+    eval "st_k_$st_f= st_v_$st_f="
+  done
+  pf_walk "$1" || return 1
+  for st_f in owner_session owner_agent blocks idle_blocks last_runs; do
+    case $pf_seen in *",$st_f,"*) ;; *) return 1 ;; esac
+  done
+  pf_mode=
+  st_int "$st_v_blocks" && st_int "$st_v_idle_blocks" || return 1
+  [ "$st_v_last_runs" = null ] || st_int "$st_v_last_runs" || return 1
+  [ "$st_k_owner_session" != s ] || st_plain "$st_v_owner_session" || return 1
+  for st_f in owner_agent chain_nudged candidate; do
+    eval "st_t=\$st_k_$st_f st_u=\$st_v_$st_f"
+    [ -n "$st_t" ] || eval "st_k_$st_f=z st_v_$st_f=null" # zod's default
+    [ "$st_t" != s ] || st_plain "$st_u" || return 1
+  done
+}
+
 # $1: the payload, $2: this session's id, $3: the project, $4: active.json's
 # text, $5: session.json's text. Writes session.json and prints the block; 1 to defer.
 st_decide() {
@@ -94,23 +118,8 @@ st_decide() {
   st_active "$4" || return 1
   # Short enough that Node clips nothing (st_units: UTF-16 units per counted character at most).
   [ $((${#st_v_next_action} * st_units)) -le 1600 ] || return 1
-  pf_mode=session
-  for st_f in owner_session owner_agent blocks idle_blocks last_runs chain_nudged candidate past_end; do
-    eval "st_k_$st_f= st_v_$st_f="
-  done
-  pf_walk "$5" || return 1
-  for st_f in owner_session owner_agent blocks idle_blocks last_runs; do
-    case $pf_seen in *",$st_f,"*) ;; *) return 1 ;; esac
-  done
-  pf_mode=
+  st_session "$5" || return 1
   [ "$st_k_owner_session" = s ] && [ "$st_v_owner_session" = "$2" ] || return 1
-  st_int "$st_v_blocks" && st_int "$st_v_idle_blocks" || return 1
-  [ "$st_v_last_runs" = null ] || st_int "$st_v_last_runs" || return 1
-  for st_f in owner_agent chain_nudged candidate; do
-    eval "st_t=\$st_k_$st_f st_u=\$st_v_$st_f"
-    [ -n "$st_t" ] || eval "st_k_$st_f=z st_v_$st_f=null" # zod's default
-    [ "$st_t" != s ] || st_plain "$st_u" || return 1
-  done
   # hooks/src/stop.ts: a run logged since the last block starts the idle streak over; either cap reached is Node's.
   st_idle=$st_v_idle_blocks
   [ "$st_v_last_runs" = null ] || [ "$st_v_last_runs" -eq "$st_v_runs" ] || st_idle=0

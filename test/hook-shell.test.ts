@@ -14,8 +14,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { analyzeBash } from '../hooks/src/bash-guard.ts';
 import { preToolUseOutput } from '../hooks/src/on-pre.ts';
+import { postToolUseDecision } from '../hooks/src/post-tool-use.ts';
 import { preToolUseDecision } from '../hooks/src/pre-tool-use.ts';
-import { PreToolUseInput, SessionStartInput, StopInput } from '../hooks/src/schema.ts';
+import { PostToolUseInput, PreToolUseInput, SessionStartInput, StopInput } from '../hooks/src/schema.ts';
 import { files, latestRunPhase, readActive, readSession, writeSession as writeHookSession } from '../hooks/src/state.ts';
 import { stopDecision } from '../hooks/src/stop.ts';
 import { sessionStartContext } from '../hooks/src/session-start.ts';
@@ -859,5 +860,150 @@ describe('SessionStart in the shell', () => {
     );
     console.log(`hook-shell: the shell answered ${answered} of ${total} generated SessionStart calls; Node agreed on each`);
     expect(answered).toBeGreaterThan(total / 20);
+  });
+});
+
+describe('PostToolUse of another session in the shell (the claim)', () => {
+  const sessionFile = (): string => path.join(project, '.autoloop', 'session.json');
+  const CLAIMANT = 'sess-b';
+  const postPayload = (command: string, session = CLAIMANT, extra: Record<string, unknown> = {}): string =>
+    JSON.stringify({
+      session_id: session,
+      transcript_path: path.join(scratch, `${session}.jsonl`),
+      cwd: project,
+      permission_mode: 'default',
+      hook_event_name: 'PostToolUse',
+      tool_name: 'Bash',
+      tool_input: { command, description: 'run it' },
+      tool_response: { stdout: '{"decision":"keep","value":41.2}', stderr: '', interrupted: false, isImage: false },
+      tool_use_id: 'toolu_02',
+      ...extra,
+    });
+  const state = (): string | null => (fs.existsSync(sessionFile()) ? fs.readFileSync(sessionFile(), 'utf8') : null);
+  const restore = (text: string | null): void => (text === null ? fs.rmSync(sessionFile(), { force: true }) : fs.writeFileSync(sessionFile(), text));
+
+  /** The Node hook's effect from its own code (hooks/src/on-record.ts without the process around it): it prints nothing. */
+  function postNode(payload: string): [string, string | null] {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload);
+    } catch {
+      raw = undefined;
+    }
+    const input = PostToolUseInput.safeParse(raw);
+    const f = files(project);
+    const active = input.success ? readActive(f) : null;
+    if (input.success && active) {
+      const next = postToolUseDecision(input.data, active, readSession(f), project, hookEnv({}));
+      if (next) writeHookSession(f, next);
+    }
+    return ['', state()];
+  }
+
+  /** Both paths from the same files; where the shell answers, its output and session.json must be Node's. */
+  function compare(name: string, payload: string, sid: string): boolean {
+    const before = state();
+    fs.rmSync(marker, { force: true });
+    const env = hookEnv({ sid });
+    const r = spawnSync('/bin/sh', [RUN_SH, 'post-tool-use'], { input: payload, cwd: project, env: { ...env, PATH: `${fakeBin}:${env.PATH}` }, encoding: 'utf8' });
+    expect([name, r.status, r.stderr]).toEqual([name, 0, '']);
+    const shellState = state();
+    const deferred = fs.existsSync(marker);
+    restore(before);
+    const n = postNode(payload);
+    // The deferred path hands the real Node hook the payload intact.
+    restore(before);
+    const real = spawnSync('/bin/sh', [RUN_SH, 'post-tool-use'], { input: payload, cwd: project, env, encoding: 'utf8' });
+    expect([name, real.stdout, state()]).toEqual([name, ...n]);
+    restore(before);
+    if (deferred) {
+      expect([name, r.stdout, shellState]).toEqual([name, '', before]);
+      return false;
+    }
+    expect([name, r.stdout, shellState]).toEqual([name, ...n]);
+    return true;
+  }
+
+  function session(over: Record<string, unknown> = {}): void {
+    const s = { owner_session: OWNER, owner_agent: 'autoloop:autoloop', blocks: 3, idle_blocks: 1, last_runs: 4, chain_nudged: null, candidate: null, past_end: null, ...over };
+    fs.writeFileSync(sessionFile(), `${JSON.stringify(s, null, 2)}\n`);
+  }
+  const agent = { agent_type: 'autoloop:autoloop' };
+
+  it('named cases: a claim and a call that claims nothing are answered; the rest is Node\'s', () => {
+    const cases: Array<[string, () => void, Partial<Active>, string, string, boolean, boolean]> = [
+      // [name, session.json, active.json, payload, env session, answered, claimed]
+      ['run-experiment after the baseline', () => session(), {}, postPayload(engine('run-experiment')), CLAIMANT, true, true],
+      ['run-experiment as the autoloop agent', () => session(), {}, postPayload(engine('run-experiment'), CLAIMANT, agent), CLAIMANT, true, true],
+      ['the one-call iteration with free text', () => session(), {}, postPayload(engine('run-experiment', '--description "memo (parse); 2x faster" --json'), CLAIMANT, agent), CLAIMANT, true, true],
+      ['log-experiment after two runs', () => session(), { runs: 2 }, postPayload(engine('log-experiment')), CLAIMANT, true, true],
+      ['log-experiment of the baseline (claims nothing)', () => session(), { runs: 1 }, postPayload(engine('log-experiment')), CLAIMANT, true, false],
+      ['the baseline run (claims nothing)', () => session(), { runs: 0 }, postPayload(engine('run-experiment')), CLAIMANT, true, false],
+      ['the baseline run as the agent', () => session(), { runs: 0 }, postPayload(engine('run-experiment'), CLAIMANT, agent), CLAIMANT, true, true],
+      ['status (claims nothing)', () => session(), {}, postPayload(engine('status')), CLAIMANT, true, false],
+      ['no session.json yet', () => fs.rmSync(sessionFile(), { force: true }), {}, postPayload(engine('run-experiment')), CLAIMANT, true, true],
+      ['nobody owns it', () => session({ owner_session: null, candidate: CLAIMANT }), {}, postPayload(engine('run-experiment')), CLAIMANT, true, true],
+      ['chain (Node\'s)', () => session(), {}, postPayload(engine('chain', '--json')), CLAIMANT, false, true],
+      ['init-experiment (Node\'s: it enlists, and claims nothing)', () => session(), {}, postPayload(engine('init-experiment')), CLAIMANT, false, false],
+      ['a malformed session.json (Node warns)', () => fs.writeFileSync(sessionFile(), '{"owner_session":'), {}, postPayload(engine('run-experiment')), CLAIMANT, false, true],
+      ['an empty session.json (Node warns)', () => fs.writeFileSync(sessionFile(), ''), {}, postPayload(engine('run-experiment')), CLAIMANT, false, true],
+      ['a past_end record', () => session({ past_end: { key: 'k', calls: 1 } }), {}, postPayload(engine('run-experiment')), CLAIMANT, false, true],
+      ['the claimant as owner, spelt with an escape (Node: nothing to record)', () => (session({ owner_session: 'sess-X' }), fs.writeFileSync(sessionFile(), state()!.replace('sess-X', 'sess-\\u0062'))), {}, postPayload(engine('run-experiment')), CLAIMANT, false, false],
+      ['payload of another session than the environment', () => session(), {}, postPayload(engine('run-experiment')), 'sess-c', false, true],
+      ['an agent name JSON would spell otherwise', () => session(), {}, postPayload(engine('run-experiment'), CLAIMANT, { agent_type: 'a"b' }), CLAIMANT, false, true],
+      ['a paused loop', () => session(), { loop: 'paused' }, postPayload(engine('run-experiment')), CLAIMANT, false, true],
+      ['piped into tail', () => session(), {}, postPayload(`${engine('run-experiment')} | tail -3`), CLAIMANT, false, true],
+      ['another node script', () => session(), {}, postPayload('node bench/bench.mjs'), CLAIMANT, false, false],
+      ['a fake plugin root', () => session(), {}, postPayload(engine('run-experiment', '--json', '/tmp/fake')), CLAIMANT, false, true],
+      ['output over 8 kB', () => session(), {}, postPayload(engine('run-experiment'), CLAIMANT, { tool_response: { stdout: 'x'.repeat(9000) } }), CLAIMANT, false, true],
+      ['session_id twice (JSON.parse keeps the last: sess-c claims)', () => session(), {}, postPayload(engine('run-experiment')).replace(/}$/, ',"session_id":"sess-c"}'), CLAIMANT, false, false],
+      ['a Skill', () => session(), {}, JSON.stringify({ ...JSON.parse(postPayload('')), tool_name: 'Skill', tool_input: { skill: 'autoloop:run' } }), CLAIMANT, false, false],
+    ];
+    for (const [name, setup, over, payload, sid, answered, claimed] of cases) {
+      writeActive(over);
+      setup();
+      const before = state();
+      expect([name, compare(name, payload, sid)]).toEqual([name, answered]);
+      postNode(payload);
+      expect([name, state() !== before && state()!.includes(`"owner_session": "${CLAIMANT}"`)]).toEqual([name, claimed]);
+      writeSession();
+    }
+  });
+
+  it('generated states: wherever the shell answers, Node prints the same and writes the same file', () => {
+    let answered = 0;
+    let total = 0;
+    const SESSIONS: Array<() => void> = [
+      () => session(),
+      () => session({ owner_session: null }),
+      () => fs.rmSync(sessionFile(), { force: true }),
+      () => session({ owner_session: CLAIMANT }),
+      () => session({ owner_agent: 'a"b', chain_nudged: 'speed#plateau#5' }),
+      () => session({ blocks: 1.5 }),
+      () => fs.writeFileSync(sessionFile(), '{"owner_session":"sess-a","owner_agent":null,"blocks":0,"idle_blocks":0,"last_runs":null}'),
+    ];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...SESSIONS.keys()),
+        fc.integer({ min: 0, max: 3 }),
+        fc.oneof({ weight: 6, arbitrary: fc.constant('active' as const) }, { weight: 1, arbitrary: fc.constantFrom('terminated' as const, 'paused' as const) }),
+        fc.constantFrom('run-experiment', 'run-experiment', 'log-experiment', 'log-experiment', 'status', 'chain', 'init-experiment', 'report', 'control'),
+        fc.constantFrom('--json', '--description "a; b | c" --json', "--description 'x $(y)'", '--description "$(rm -rf x)"', '> /tmp/x', '--cwd /tmp'),
+        fc.constantFrom<string | undefined>('autoloop:autoloop', 'autoloop:autoloop', undefined, 'other:agent', 'a b'),
+        // The environment's session is never the owner's here: run.sh answers the owner's PostToolUse by it alone.
+        fc.oneof({ weight: 5, arbitrary: fc.constant(CLAIMANT) }, { weight: 1, arbitrary: fc.constant('sess-c') }),
+        fc.boolean(),
+        (st, runs, loop, script, args, agentType, sid, pretty) => {
+          writeActive({ runs, loop, terminated_by: loop === 'terminated' ? 'plateau' : null }, pretty);
+          SESSIONS[st]!();
+          const payload = postPayload(engine(script, args), CLAIMANT, agentType === undefined ? {} : { agent_type: agentType });
+          total++;
+          if (compare(JSON.stringify([st, runs, loop, script, args, agentType, sid]), payload, sid)) answered++;
+        },
+      ),
+      { numRuns: Number(process.env.HOOK_SHELL_RUNS ?? 100), seed: Number(process.env.HOOK_SHELL_SEED ?? 20261129) },
+    );
+    console.log(`hook-shell: the shell answered ${answered} of ${total} generated PostToolUse calls of another session; Node agreed on each, file included`);
+    expect(answered).toBeGreaterThan(total / 10);
   });
 });

@@ -1,0 +1,42 @@
+# Sourced by run.sh after pre-tool-use.sh and session.sh (whose walkers it
+# uses): PostToolUse of a session that does not own the loop, decided in the
+# shell when it ran one of the plugin's engine scripts in the form the shell
+# approves for the owner (pf_engine), as hooks/src/post-tool-use.ts decides
+# it. Node prints nothing here; it either leaves session.json alone or, when
+# the call drives the loop (a measurement or a log after the baseline, or
+# either as the autoloop agent), hands the loop to this session: session.json
+# rewritten from the empty state with this session, its agent and the runs
+# logged. Same rule as the other shell answers: Node's exact effect, byte for
+# byte, or defer (chain and init-experiment, odd spellings, a session.json
+# Node would warn about, a loop not active). Builtins only, but for the `mv`
+# that makes the write atomic.
+
+# $1: the payload, $2: this session's id, $3: the plugin root, $4: the project,
+# $5: active.json's text, $6: session.json's text ('' when there is none). 1 to defer.
+cl_decide() {
+  [ ${#1} -le 8192 ] || return 1
+  pf_mode= && pf_walk "$1" || return 1
+  [ "$pf_sid" = "$2" ] && [ "$pf_tool" = Bash ] || return 1
+  # JSON.stringify writes the agent's name back as it came: plain characters only.
+  case $pf_agent in *[!A-Za-z0-9_:.-]*) return 1 ;; esac
+  cl_agent=$pf_agent cl_hasagent=$pf_hasagent # the walks of the state files below reset them
+  pf_engine "$pf_cmd" "$3" || return 1
+  st_active "$5" || return 1
+  if [ -n "$6" ]; then
+    st_session "$6" || return 1
+    # The owner's own calls record nothing (run.sh answers them before this).
+    [ "$st_k_owner_session" != s ] || [ "$st_v_owner_session" != "$2" ] || return 0
+  fi
+  cl_e=${pf_script#"$3"/dist/} cl_e=${cl_e%.mjs} cl_min=
+  case $cl_e in run-experiment) cl_min=1 ;; log-experiment) cl_min=2 ;; esac
+  [ -n "$cl_min" ] || return 0 # status, report, control, …: nothing to record
+  [ "$cl_agent" = autoloop:autoloop ] || [ "$st_v_runs" -ge $cl_min ] || return 0
+  if [ -n "$cl_hasagent" ]; then cl_a=\"$cl_agent\"; else cl_a=null; fi
+  cl_file=$4/.autoloop/session.json
+  cl_tmp=$cl_file.$$.tmp
+  printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": 0,\n  "idle_blocks": 0,\n  "last_runs": %s,\n  "chain_nudged": null,\n  "candidate": null,\n  "past_end": null\n}\n' \
+    "$2" "$cl_a" "$st_v_runs" >"$cl_tmp" 2>/dev/null && mv -f "$cl_tmp" "$cl_file" 2>/dev/null || {
+    rm -f "$cl_tmp" 2>/dev/null
+    return 1
+  }
+}
