@@ -4,19 +4,22 @@
 // Code runs it in exec form (hooks.json: "command": "sh", "args": […]); one
 // line shows what the shell form would add (sh -c around the same call, as
 // Claude Code runs a command string). PostToolUse from the session that owns
-// the loop is decided in the shell (nothing to record); a claim starts Node.
-// So is the owner's PreToolUse for its engine commands, its read-only commands
-// (the pipeline) and in-scope edits (hooks/pre-tool-use.sh); anything else it
-// defers to Node after reading the payload. A Write (hooks.json: pre-write) is
-// read 8 kB at most: the 50 kB one (out of scope) goes to Node unread. Stop
-// of the owner within its caps and SessionStart of an active loop are answered
-// in the shell too (hooks/session.sh).
+// the loop is decided in the shell (nothing to record), and so is another
+// session's engine call that claims the loop (hooks/claim.sh). So is the
+// owner's PreToolUse for its engine commands, its read-only commands (the
+// pipeline) and its edits in scope or denied for a plain path
+// (hooks/pre-tool-use.sh); anything else it defers to Node after reading the
+// payload. A Write (hooks.json: pre-write) is read 8 kB at most: a 50 kB one
+// is decided from that head (file_path precedes the content). Stop of the
+// owner within its caps and SessionStart of an active loop are answered in
+// the shell too (hooks/session.sh). One call the shell leaves to Node (a
+// pipeline that starts with cd) shows what a Node start costs.
 // "iteration" is the mean over one iteration's hook calls (edit, run, log).
 // Target: each hook call ≤ 1 bare Node start. Also prints the bundle size of
 // dist/hooks.cjs and the cost in a project with no .autoloop/. The hooks keep
 // a V8 code cache in the plugin's data folder (CLAUDE_PLUGIN_DATA, as Claude
-// Code sets it); the warm-up round fills it, and one line shows a call that
-// starts Node (the claim) without it (no data folder: a plain compile).
+// Code sets it); the warm-up round fills it, and one line shows the call
+// that starts Node without it (no data folder: a plain compile).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -57,7 +60,9 @@ const calls: Array<[string, string, object]> = [
   ['pre-tool-use.bash_pipeline', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'git diff --stat && grep -n cost src/a.ts | head -20' } }],
   ['pre-tool-use.edit', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'src/a.ts'), old_string: 'a', new_string: 'b' } }],
   ['pre-write.write_small', 'pre-write', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'src/b.ts'), content: 'export const y = 2;\n' } }],
-  ['pre-write.write_50kB_deferred', 'pre-write', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'lib/big.ts'), content: 'export const x = "a\tb";\n'.repeat(2000) } }],
+  ['pre-write.write_50kB_in_scope', 'pre-write', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'src/big.ts'), content: 'export const x = "a\tb";\n'.repeat(2000) } }],
+  ['pre-write.write_50kB_out_of_scope', 'pre-write', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'lib/big.ts'), content: 'export const x = "a\tb";\n'.repeat(2000) } }],
+  ['pre-tool-use.bash_node', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'cd src && git diff --stat | head -5' } }],
   ['post-tool-use.bash_engine', 'post-tool-use', { ...common, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: engine }, tool_response: { stdout: '{}' } }],
   ['post-tool-use.bash_engine_claim', 'post-tool-use', { ...common, session_id: 'other', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: engine }, tool_response: { stdout: '{}' } }],
   ['stop', 'stop', { ...common, hook_event_name: 'Stop', stop_hook_active: false }],
@@ -65,8 +70,8 @@ const calls: Array<[string, string, object]> = [
   ['pre-read.project_file', 'pre-read', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: path.join(project, 'src/a.ts') } }],
 ];
 
-// A call that starts Node: another session's engine call takes the loop over.
-const claim = calls.find(([n]) => n === 'post-tool-use.bash_engine_claim')!;
+// A call that starts Node: a pipeline that starts with cd (the shell leaves it to Node).
+const viaNode = calls.find(([n]) => n === 'pre-tool-use.bash_node')!;
 
 function timeMs(cmd: string, args: string[], cwd: string, input: string, env: NodeJS.ProcessEnv): number {
   const t = process.hrtime.bigint();
@@ -100,7 +105,7 @@ for (let round = -1; round < ROUNDS; round++) {
     add(name, timeMs('sh', [RUN_SH, event], project, JSON.stringify(payload), envFor(project, sessionOf(payload))));
   }
   ownedBySession();
-  add('no_cache', timeMs('sh', [RUN_SH, 'post-tool-use'], project, JSON.stringify(claim[2]), { ...noCache(project), CLAUDE_CODE_SESSION_ID: 'other' }));
+  add('no_cache', timeMs('sh', [RUN_SH, viaNode[1]], project, JSON.stringify(viaNode[2]), noCache(project)));
   ownedBySession();
   add('shell_form', timeMs('sh', ['-c', `sh "${RUN_SH}" pre-tool-use`], project, JSON.stringify(calls[0]![2]), envFor(project)));
 }
@@ -114,7 +119,7 @@ for (const [name] of calls) {
 }
 const ratio = (k: string): number => median(samples.get(k)!) / base;
 console.log(`hooks.${calls[0]![0]}.shell_form ${ratio('shell_form').toFixed(2)}x node -e 0 (sh -c around it: what a command string in hooks.json costs)`);
-console.log(`hooks.${claim[0]}.no_cache ${ratio('no_cache').toFixed(2)}x node -e 0 (no data folder, so no code cache)`);
+console.log(`hooks.${viaNode[0]}.no_cache ${ratio('no_cache').toFixed(2)}x node -e 0 (no data folder, so no code cache)`);
 // One iteration of the loop: Edit, then run and log (each a PreToolUse and a PostToolUse of the owner).
 const iteration = ['pre-tool-use.edit', 'pre-tool-use.bash_engine', 'post-tool-use.bash_engine', 'pre-tool-use.bash_engine', 'post-tool-use.bash_engine'];
 const mean = iteration.reduce((a, k) => a + ratio(k), 0) / iteration.length;

@@ -507,11 +507,14 @@ describe('run.sh: PostToolUse of the owner is decided in the shell', () => {
 
   it('starts no Node when the session (CLAUDE_CODE_SESSION_ID) already owns the loop, and does otherwise', () => {
     writeActive();
-    fs.writeFileSync(sessionFile(), `${JSON.stringify({ owner_session: 'sess-a', owner_agent: null, blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null }, null, 2)}\n`);
+    const owned = `${JSON.stringify({ owner_session: 'sess-a', owner_agent: null, blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null }, null, 2)}\n`;
+    fs.writeFileSync(sessionFile(), owned);
     const { dir, marker } = fakeNodeDir();
+    // Piped into tail: a form claim.sh leaves to Node, so a start of (the fake) Node shows the owner check said no.
+    const piped = (session: string): string => payloads.post(`node "${path.join(ROOT, 'dist', 'log-experiment.mjs')}" --json | tail -5`, session);
     const started = (env: Record<string, string>): boolean => {
       fs.rmSync(marker, { force: true });
-      expect(hook('post-tool-use', post(env.CLAUDE_CODE_SESSION_ID ?? 'sess-a'), { PATH: `${dir}:${process.env.PATH}`, ...env }).code).toBe(0);
+      expect(hook('post-tool-use', piped(env.CLAUDE_CODE_SESSION_ID ?? 'sess-a'), { PATH: `${dir}:${process.env.PATH}`, ...env }).code).toBe(0);
       return fs.existsSync(marker);
     };
     expect(started({ CLAUDE_CODE_SESSION_ID: 'sess-a' })).toBe(false);
@@ -519,12 +522,17 @@ describe('run.sh: PostToolUse of the owner is decided in the shell', () => {
     expect(started({ CLAUDE_CODE_SESSION_ID: 'sess-' })).toBe(true); // a prefix of the owner is someone else
     expect(started({ CLAUDE_CODE_SESSION_ID: 'sess-a"' })).toBe(true); // not safe to compare in the shell
     expect(started({})).toBe(true);
+    // The plain engine call of another session: its claim is written in the shell (claim.sh), no Node.
+    fs.rmSync(marker, { force: true });
+    hook('post-tool-use', post('sess-b'), { PATH: `${dir}:${process.env.PATH}`, CLAUDE_CODE_SESSION_ID: 'sess-b' });
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(readSession()).toMatchObject({ owner_session: 'sess-b', last_runs: 5 });
   });
 
-  it('a session that is not the owner still claims the loop through Node', () => {
+  it('a session that is not the owner claims the loop through Node when the shell leaves it the call', () => {
     writeActive();
     fs.writeFileSync(sessionFile(), JSON.stringify({ owner_session: 'sess-a', owner_agent: null, blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null }));
-    hook('post-tool-use', post('sess-b'), { CLAUDE_CODE_SESSION_ID: 'sess-b' });
+    hook('post-tool-use', payloads.post(`node "${path.join(ROOT, 'dist', 'log-experiment.mjs')}" --json 2>&1 | tail -5`, 'sess-b'), { CLAUDE_CODE_SESSION_ID: 'sess-b' });
     expect(readSession()).toMatchObject({ owner_session: 'sess-b' });
   });
 });
