@@ -511,7 +511,7 @@ describe('run.sh: PostToolUse of the owner is decided in the shell', () => {
     fs.writeFileSync(sessionFile(), owned);
     const { dir, marker } = fakeNodeDir();
     // Piped into tail: a form claim.sh leaves to Node, so a start of (the fake) Node shows the owner check said no.
-    const piped = (session: string): string => payloads.post(`node "${path.join(ROOT, 'dist', 'log-experiment.mjs')}" --json | tail -5`, session);
+    const piped = (session: string): object => payloads.post(`node "${path.join(ROOT, 'dist', 'log-experiment.mjs')}" --json | tail -5`, session);
     const started = (env: Record<string, string>): boolean => {
       fs.rmSync(marker, { force: true });
       expect(hook('post-tool-use', piped(env.CLAUDE_CODE_SESSION_ID ?? 'sess-a'), { PATH: `${dir}:${process.env.PATH}`, ...env }).code).toBe(0);
