@@ -70,6 +70,15 @@ describe('run index summary (runs.sum)', () => {
     const once = loadExperiment(root, syn.config.name, undefined, { once: true });
     expect(once.state.valid_primaries.length).toBe(summed.state.valid_primaries.length);
     expect(views(once)).toEqual(got);
+    // A downsampled chart's marks read no ledger line: texts only for the runs the table lists; a chart of every run has them all.
+    const marks = (v: (typeof got)[number]) => v.chart.buckets.flatMap((b) => [b.lo, b.hi, b.keep, b.fail]).filter((r) => r !== null);
+    const listed = new Set(got[2]!.rows.map((r) => r.run_id));
+    expect(got[2]!.chart.per_bucket).toBeGreaterThan(1);
+    expect(marks(got[2]!).some((r) => !listed.has(r.run_id))).toBe(true);
+    for (const r of marks(got[2]!)) expect(r.description === undefined).toBe(!listed.has(r.run_id));
+    expect(marks(got[2]!).filter((r) => listed.has(r.run_id)).length).toBeGreaterThan(0);
+    expect(got[5]!.chart.per_bucket).toBe(1);
+    for (const r of marks(got[5]!)) expect(typeof r.description).toBe('string');
     expect(got[2]!.confidence.value).not.toBeNull();
     expect(got[2]!.segment_runs).toBe(RUNS - 700);
     expect(got[2]!.earlier_runs).toBe(700);

@@ -12,7 +12,7 @@ import { commitAt, lineReader, resultAt, StaleIndex } from './run-index.ts';
 import { runPoint } from './result-line.ts';
 import { RunStatus, Verdict } from '../schema.ts';
 import type { ChartBucket, ChartModel, SegmentViews, TableRows } from './model.ts';
-import type { RunPoint } from './series.ts';
+import { runMark, type RunMark, type RunPoint } from './series.ts';
 
 const VERDICTS = Verdict.options;
 const STATUSES = RunStatus.options;
@@ -178,7 +178,7 @@ export function blockViews(sums: readonly BlockSum[], count: number, segment: nu
   return {
     length: n,
     earlier,
-    chart: (direction, columns) => chartOf({ pieces, n, r, posOf, posAt, jOf, point }, direction, columns),
+    chart: (direction, columns, listed) => chartOf({ pieces, n, r, posOf, posAt, jOf, point }, direction, columns, listed),
     table: (cap, keepsCap) => tableOf({ pieces, n, r, posOf, point }, cap, keepsCap),
   };
 }
@@ -206,22 +206,30 @@ interface Acc {
   max: number | null;
 }
 
-function chartOf(c: Ctx, direction: Direction, columns: number): ChartModel {
+/** Segment position j as a mark, from its index record (model.ts buildChart). */
+function markAt(c: Ctx, j: number): RunMark {
+  const pos = c.posAt(j);
+  const x = f64At(c.r, pos, 2);
+  return runMark(j + 1, runId(f64At(c.r, pos, 3)), VERDICTS[byteAt(c.r, pos, 1)] as Verdict, STATUSES[byteAt(c.r, pos, 2)] as RunStatus, Number.isNaN(x) ? null : x, byteAt(c.r, pos, 3) === 1);
+}
+
+function chartOf(c: Ctx, direction: Direction, columns: number, listed: ReadonlySet<number>): ChartModel {
   const cols = Math.max(1, Math.floor(columns));
   const per = Math.max(1, Math.ceil(c.n / cols));
+  const show = (j: number): RunMark => (per === 1 || listed.has(j) ? c.point(j) : markAt(c, j));
   const buckets: ChartBucket[] = [];
   const acc: Acc = { best: null, min: null, max: null };
   let first = 0;
   for (let start = 0; start < c.n; start += per) {
     while ((c.pieces[first] as Piece).start + (c.pieces[first] as Piece).count <= start) first++;
-    buckets.push(bucketOf(c, direction, start, Math.min(c.n, start + per), first, acc));
+    buckets.push(bucketOf(c, direction, start, Math.min(c.n, start + per), first, acc, show));
   }
   const runAt = (j: number) => runId(f64At(c.r, c.posAt(j), 3));
   return { runs: c.n, per_bucket: per, buckets, min: acc.min, max: acc.max, first_run: c.n ? runAt(0) : null, last_run: c.n ? runAt(c.n - 1) : null };
 }
 
 /** One column, runs [start, end) of the segment: whole blocks from their summaries, the edges run by run. */
-function bucketOf(c: Ctx, direction: Direction, start: number, end: number, first: number, acc: Acc): ChartBucket {
+function bucketOf(c: Ctx, direction: Direction, start: number, end: number, first: number, acc: Acc, show: (j: number) => RunMark): ChartBucket {
   let lo: Pick | null = null;
   let hi: Pick | null = null;
   let keep: Pick | null = null;
@@ -263,7 +271,7 @@ function bucketOf(c: Ctx, direction: Direction, start: number, end: number, firs
       if (v !== null) extremes(pos, pc, v, v);
     }
   }
-  const at = (p: Pick | null) => (p ? c.point(c.jOf(p.pos, p.pc)) : null);
+  const at = (p: Pick | null) => (p ? show(c.jOf(p.pos, p.pc)) : null);
   return { first: runId(f64At(c.r, c.posAt(start), 3)), from: start + 1, to: end, count: end - start, lo: at(lo), hi: at(hi), keep: at(keep), fail: at(fail), best: acc.best, failures };
 }
 

@@ -7,7 +7,7 @@ import { fmt } from '../summary.ts';
 import { formatDuration } from '../termination.ts';
 import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
 import { chartScale, tickLabel } from './chart.ts';
-import { KEEPS_CAP, VERDICTS, type ChartBucket, type RunPoint, type ViewModel } from './model.ts';
+import { KEEPS_CAP, VERDICTS, type ChartBucket, type RunMark, type ViewModel } from './model.ts';
 
 /**
  * Columns the page's chart is downsampled to (about 3.3 px each in a 1000 px
@@ -46,7 +46,7 @@ function n2(x: number): string {
   return String(Math.round(x * 10) / 10);
 }
 
-function title(m: ViewModel, r: RunPoint): string {
+function title(m: ViewModel, r: RunMark): string {
   const unit = m.unit ? ` ${m.unit}` : '';
   const parts = [`${r.run_id} · ${r.rebaseline ? 'rebaseline' : r.verdict}`];
   if (r.primary !== null) parts[0] += ` · ${fmt(r.primary)}${unit}`;
@@ -57,7 +57,7 @@ function title(m: ViewModel, r: RunPoint): string {
   return esc(lines.join('\n'));
 }
 
-function marker(m: ViewModel, r: RunPoint, x: number, y: number | null, dense: boolean): string {
+function marker(m: ViewModel, r: RunMark, x: number, y: number | null, dense: boolean): string {
   const t = `<title>${title(m, r)}</title>`;
   const c = CHART_COLORS;
   const yy = y ?? STRIP;
@@ -195,7 +195,7 @@ function svgChart(m: ViewModel): string {
   return parts.join('');
 }
 
-function legend(): string {
+function legend(m: ViewModel): string {
   const c = CHART_COLORS;
   const item = (svg: string, label: string) => `<span class="li"><svg width="16" height="12" viewBox="0 0 16 12">${svg}</svg>${label}</span>`;
   return `<div class="legend">${[
@@ -206,7 +206,7 @@ function legend(): string {
     item(`<path d="M8 1L13 10L3 10Z" fill="${c.timeout}"/>`, 'timeout'),
     item(`<rect x="4.5" y="2.5" width="7" height="7" fill="${c.checks_failed}"/>`, 'checks failed'),
     item(`<path d="M8 1L13 6L8 11L3 6Z" fill="${c.invalid}"/>`, 'invalid'),
-  ].join('')}<span class="hint">hover a mark for the run, its description and commit</span></div>`;
+  ].join('')}<span class="hint">${m.chart.per_bucket > 1 ? 'hover a mark for the run (with its description and commit when it is listed below)' : 'hover a mark for the run, its description and commit'}</span></div>`;
 }
 
 function card(label: string, value: string, sub: string): string {
@@ -325,7 +325,7 @@ export function renderHtml(m: ViewModel): string {
     `<p class="sub">${m.goal ? `${esc(m.goal)} · ` : ''}<b>${esc(m.metric)}</b> (${esc(m.direction)} is better${m.unit ? `, ${esc(m.unit)}` : ''}) · ${esc(seg)}</p>`,
     chain,
     cards(m),
-    m.chart.runs ? legend() : '',
+    m.chart.runs ? legend(m) : '',
     svgChart(m),
     table(m),
     m.warnings.length ? `<p class="note">warnings: ${m.warnings.map(esc).join('; ')}</p>` : '',

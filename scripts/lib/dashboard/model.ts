@@ -8,7 +8,7 @@ import { sanitize } from './text.ts';
 import { relaunchText } from '../supervisor/view.ts';
 import { nextActionOrChain } from '../next-action.ts';
 import { bestGuardrailChecks } from '../judge-run.ts';
-import { isSeries, seriesOf, type RunPoint, type RunSeries } from './series.ts';
+import { isSeries, markOf, seriesOf, type RunMark, type RunPoint, type RunSeries } from './series.ts';
 import { runPoint } from './result-line.ts';
 
 export const VERDICTS: readonly Verdict[] = ['keep', 'discard', 'crash', 'timeout', 'checks_failed', 'invalid'];
@@ -17,12 +17,14 @@ export const ROWS_CAP = 200;
 /** Earlier keeps listed at most (the newest): a 100,000-run history has thousands. */
 export const KEEPS_CAP = 200;
 
-export type { RunPoint, RunSeries } from './series.ts';
+export type { RunMark, RunPoint, RunSeries } from './series.ts';
 
 /**
  * A run of consecutive runs folded into one chart column: the lowest and the
  * highest value (min/max downsampling keeps outliers visible), the best keep,
  * the first failure and the best-so-far after the last run of the bucket.
+ * Its marks carry their runs' texts when every run has its own column, or
+ * when the run is listed in the table (see RunMark).
  */
 export interface ChartBucket {
   /** Run id of the bucket's first run. */
@@ -30,10 +32,10 @@ export interface ChartBucket {
   from: number;
   to: number;
   count: number;
-  lo: RunPoint | null;
-  hi: RunPoint | null;
-  keep: RunPoint | null;
-  fail: RunPoint | null;
+  lo: RunMark | null;
+  hi: RunMark | null;
+  keep: RunMark | null;
+  fail: RunMark | null;
   best: number | null;
   failures: number;
 }
@@ -128,7 +130,8 @@ export interface TableRows {
 export interface SegmentViews {
   length: number;
   earlier: number;
-  chart(direction: Direction, columns: number): ChartModel;
+  /** `listed`: segment positions (0-based) of the table's rows, whose marks carry their texts. */
+  chart(direction: Direction, columns: number, listed: ReadonlySet<number>): ChartModel;
   table(cap: number, keepsCap: number): TableRows;
 }
 
@@ -157,16 +160,18 @@ export function segmentRuns(lines: readonly LedgerLine[], segment: number): { ru
  * Downsample to at most `columns` buckets in one pass over the runs; whatever
  * draws the result does O(columns) work, so a 10,000-run chart costs a
  * renderer no more than a 100-run one. Only the runs a bucket shows are
- * materialised (series.point).
+ * materialised: whole (series.point) when every run has its column or the
+ * run is `listed`, else as marks (markOf).
  */
-export function buildChart(input: readonly RunPoint[] | RunSeries, direction: Direction, columns: number): ChartModel {
+export function buildChart(input: readonly RunPoint[] | RunSeries, direction: Direction, columns: number, listed: ReadonlySet<number> = new Set()): ChartModel {
   const runs = isSeries(input) ? input : seriesOf(input);
   const n = runs.length;
   const cols = Math.max(1, Math.floor(columns));
   const per = Math.max(1, Math.ceil(n / cols));
   const buckets: ChartBucket[] = [];
   const acc: ChartAcc = { best: null, min: null, max: null };
-  for (let start = 0; start < n; start += per) buckets.push(chartBucket(runs, direction, start, Math.min(n, start + per), acc));
+  const show = (i: number): RunMark => (per === 1 || listed.has(i) ? runs.point(i) : markOf(runs, i));
+  for (let start = 0; start < n; start += per) buckets.push(chartBucket(runs, direction, start, Math.min(n, start + per), acc, show));
   return { runs: n, per_bucket: per, buckets, min: acc.min, max: acc.max, first_run: n ? runs.runId(0) : null, last_run: n ? runs.runId(n - 1) : null };
 }
 
@@ -179,7 +184,7 @@ interface ChartAcc {
 const FAILURES: ReadonlySet<Verdict> = new Set(['crash', 'timeout', 'checks_failed', 'invalid']);
 
 /** One column: runs [start, end) by index, then materialised. `acc` carries the best so far and the range. */
-function chartBucket(runs: RunSeries, direction: Direction, start: number, end: number, acc: ChartAcc): ChartBucket {
+function chartBucket(runs: RunSeries, direction: Direction, start: number, end: number, acc: ChartAcc, show: (i: number) => RunMark): ChartBucket {
   let lo = -1;
   let hi = -1;
   let keep = -1;
@@ -205,7 +210,7 @@ function chartBucket(runs: RunSeries, direction: Direction, start: number, end: 
     if (acc.min === null || v < acc.min) acc.min = v;
     if (acc.max === null || v > acc.max) acc.max = v;
   }
-  const at = (i: number) => (i < 0 ? null : runs.point(i));
+  const at = (i: number) => (i < 0 ? null : show(i));
   return { first: runs.runId(start), from: start + 1, to: end, count: end - start, lo: at(lo), hi: at(hi), keep: at(keep), fail: at(fail), best: acc.best, failures };
 }
 
@@ -230,7 +235,7 @@ function seriesViews({ runs, earlier }: { runs: RunSeries; earlier: number }): S
   return {
     length: runs.length,
     earlier,
-    chart: (direction, columns) => buildChart(runs, direction, columns),
+    chart: (direction, columns, listed) => buildChart(runs, direction, columns, listed),
     table: (cap, keepsCap) => tableRows(runs, cap, keepsCap),
   };
 }
@@ -240,15 +245,15 @@ export function buildModel(i: ModelInput): ViewModel {
   const views = i.views ?? seriesViews(i.series ?? inMemory(i.lines ?? [], s.segment));
   const conf = confidenceOf(s);
   const table = views.table(i.rowsCap ?? ROWS_CAP, i.keepsCap ?? KEEPS_CAP);
-  const chart = views.chart(c.direction, i.chartBuckets);
+  const chart = views.chart(c.direction, i.chartBuckets, new Set(table.rows.map((r) => r.n - 1)));
   // Only the runs that are shown get their texts cleaned: on a 10,000-run
   // ledger that is a few hundred strings, not 20,000.
-  const cleaned = new Set<RunPoint>();
-  const clean = (r: RunPoint | null) => {
-    if (!r || cleaned.has(r)) return;
+  const cleaned = new Set<RunMark>();
+  const clean = (r: RunMark | null) => {
+    if (!r || cleaned.has(r) || r.description === undefined) return;
     cleaned.add(r);
     r.description = sanitize(r.description);
-    r.reason = sanitize(r.reason);
+    r.reason = sanitize(r.reason ?? '');
   };
   for (const b of chart.buckets) [b.lo, b.hi, b.keep, b.fail].forEach(clean);
   table.rows.forEach(clean);

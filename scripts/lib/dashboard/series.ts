@@ -23,6 +23,18 @@ export interface RunPoint {
   ts: string;
 }
 
+/**
+ * A run as a chart mark: what the run index holds of it. A mark carries the
+ * run's texts and commit (it is then the run's RunPoint) only when the chart
+ * draws every run, or when the run is also listed in the table: a downsampled
+ * chart of 100,000 runs reads no ledger line for its marks.
+ */
+export type RunMark = Pick<RunPoint, 'n' | 'run_id' | 'verdict' | 'status' | 'primary' | 'rebaseline'> & Partial<RunPoint>;
+
+export function runMark(n: number, run_id: string, verdict: Verdict, status: RunStatus, primary: number | null, rebaseline: boolean): RunMark {
+  return { n, run_id, verdict, status, primary, rebaseline };
+}
+
 export interface RunSeries {
   readonly length: number;
   runId(i: number): string;
@@ -32,6 +44,11 @@ export interface RunSeries {
   rebaseline(i: number): boolean;
   /** The whole run (the same object for the same i). */
   point(i: number): RunPoint;
+}
+
+/** Run i of the series as a mark, from its compact fields. */
+export function markOf(runs: RunSeries, i: number): RunMark {
+  return runMark(i + 1, runs.runId(i), runs.verdict(i), runs.status(i), runs.primary(i), runs.rebaseline(i));
 }
 
 /** The series of runs already in memory. */
