@@ -17,8 +17,9 @@ import { runMark, type RunMark, type RunPoint } from './series.ts';
 const VERDICTS = Verdict.options;
 const STATUSES = RunStatus.options;
 const KEEP = VERDICTS.indexOf('keep');
+const OK = STATUSES.indexOf('ok');
 /** Blocks read at once (64 KB). */
-const SPAN = 64;
+const SPAN = 16;
 const FAILURES = new Set(['crash', 'timeout', 'checks_failed', 'invalid'].map((v) => VERDICTS.indexOf(v as Verdict)));
 
 /** A block's share of the segment: `count` results from segment position `start`; `sum` when it may be taken whole. */
@@ -56,7 +57,8 @@ function blockReader(idxFd: number, count: number) {
   const byte = (pos: number, k: number) => (ensure(Math.floor(pos / BLOCK)), v.buf[pos * REC + k] as number);
   const f64 = (pos: number, k: number) => (ensure(Math.floor(pos / BLOCK)), v.f64[pos * 4 + k] as number);
   const segment = (pos: number) => (ensure(Math.floor(pos / BLOCK)), v.u32[pos * 8 + 1] as number);
-  return { block, kind, byte, f64, segment };
+  // `v` read directly is for the records of a block just asked for (block): no check per field.
+  return { block, kind, byte, f64, segment, v };
 }
 
 type Reader = ReturnType<typeof blockReader>;
@@ -138,8 +140,9 @@ export function blockViews(sums: readonly BlockSum[], count: number, segment: nu
     let p = positions.get(b);
     if (!p) {
       const { first, end } = r.block(b);
+      const { buf, u32 } = r.v;
       p = [];
-      for (let pos = first; pos < end; pos++) if (r.kind(pos) === RESULT && r.segment(pos) === segment) p.push(pos);
+      for (let pos = first; pos < end; pos++) if (buf[pos * REC] === RESULT && u32[pos * 8 + 1] === segment) p.push(pos);
       positions.set(b, p);
     }
     return p;
@@ -254,15 +257,16 @@ function bucketOf(c: Ctx, direction: Direction, start: number, end: number, firs
       if (s.lo >= 0) extremes(b0, pc, s.loVal, s.hiVal, b0 + s.lo, b0 + s.hi);
       continue;
     }
-    const ps = c.posOf(pc.block);
+    const ps = c.posOf(pc.block); // the block is read: its records are read in place
+    const { buf, f64 } = c.r.v;
     for (let j = Math.max(start, pc.start); j < Math.min(end, pc.start + pc.count); j++) {
       const pos = ps[j - pc.start] as number;
-      const x = f64At(c.r, pos, 2);
+      const x = f64[pos * 4 + 2] as number;
       const v = Number.isNaN(x) ? null : x;
-      const verdict = byteAt(c.r, pos, 1);
+      const verdict = buf[pos * REC + 1] as number;
       // The same rule as the state: a keep sets the best, a rebaseline re-measures it.
       if (verdict === KEEP) acc.best = v;
-      else if (v !== null && byteAt(c.r, pos, 3) === 1 && STATUSES[byteAt(c.r, pos, 2)] === 'ok') acc.best = v;
+      else if (v !== null && buf[pos * REC + 3] === 1 && buf[pos * REC + 2] === OK) acc.best = v;
       if (verdict === KEEP && v !== null && (!keep || better(direction, v, (keep as Pick).v))) keep = { pos, pc, v };
       if (FAILURES.has(verdict)) {
         failures++;
