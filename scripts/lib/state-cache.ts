@@ -42,7 +42,8 @@ export function loadStateCache(paths: ExperimentPaths, opts: CacheRead = {}): St
 /**
  * `values: false`: a reader that only shows the state (the one-shot
  * dashboard) gets the primaries' count and spread, and a list of that length
- * whose values are not read (NaN): confidence needs nothing else. Never for
+ * whose values are not read (holes, never filled: filling 100,000 of them was
+ * a cost that grew with the history): confidence needs nothing else. Never for
  * a state that is folded further.
  */
 export interface CacheRead {
@@ -65,7 +66,8 @@ function loadCacheFile(paths: ExperimentPaths, file: string, opts: CacheRead): S
     } catch {
       return null;
     }
-    values = new Array<number>(count).fill(Number.NaN);
+    values = [];
+    values.length = count;
   } else if (count > 0) {
     let buf: Buffer;
     try {

@@ -107,6 +107,7 @@ export class StaleIndex extends Error {}
 
 /** Bytes read first for a line: most result lines fit (a longer one is read again, whole). */
 const FIRST_READ = 2048;
+const AHEAD = 64 * 1024;
 
 /**
  * A reader of the ledger's lines by offset, into one reused buffer (a chart
@@ -121,7 +122,9 @@ export function lineReader(fd: number): (offset: number) => unknown {
   return (offset) => {
     let nl = offset >= from && offset < from + n ? buf.subarray(offset - from, n).indexOf(0x0a) : -1;
     if (nl >= 0) return parseLine(buf, offset - from, offset - from + nl, offset);
-    for (let want = FIRST_READ; ; want *= 4) {
+    // Reading on through the ledger (the table's rows come in ledger order): one read serves the next lines too.
+    const onward = n > 0 && offset >= from && offset < from + n + AHEAD;
+    for (let want = onward ? AHEAD : FIRST_READ; ; want *= 4) {
       if (want > buf.length) buf = Buffer.allocUnsafe(want);
       from = offset;
       n = fs.readSync(fd, buf, 0, want, offset);
