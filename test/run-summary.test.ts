@@ -188,6 +188,15 @@ describe('run index summary (runs.sum)', () => {
     fs.writeFileSync(sumFile(), again);
     expect(load().index.kind).toBe('full');
     expect(load().index.kind).toBe('blocks');
+    // A summary of the earlier format (version 1, blocks of 32 records) is rebuilt, never read as blocks of 128.
+    const good = fs.readFileSync(sumFile());
+    const v1 = Buffer.from(good);
+    for (let at = 0; at < v1.length; at += SUM) v1[at] = 1;
+    fs.writeFileSync(sumFile(), v1);
+    const l3 = load();
+    expect(l3.index.kind).toBe('full');
+    expect(views(l3)).toEqual(fromLines(l3, syn.lines));
+    expect(fs.readFileSync(sumFile()).equals(good)).toBe(true);
   });
 
   it('falls back to the whole index when run numbers do not increase (candidates logged out of order)', () => {
