@@ -20,6 +20,8 @@ export interface LongLoopOptions {
   maxRuns: number;
   /** Ends only a hang. */
   timeoutMs: number;
+  /** Run bench/check.mjs after each measurement (default true). */
+  checks?: boolean;
 }
 
 export interface LongLoop {
@@ -82,7 +84,8 @@ export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
   const f = makeFixture({ cost: o.maxRuns + 100 });
   const dist = (s: string): string => path.join(o.pluginRoot, 'dist', s);
   const engine = (s: string, ...args: string[]) => execFileSync('node', [dist(s), ...args, '--json'], { cwd: f.repo, encoding: 'utf8', timeout: 120_000 });
-  engine('init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', '--checks', 'node bench/check.mjs', '--scope', 'src/**', '--max-runs', String(o.maxRuns));
+  const checks = o.checks === false ? [] : ['--checks', 'node bench/check.mjs'];
+  engine('init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', ...checks, '--scope', 'src/**', '--max-runs', String(o.maxRuns));
   engine('run-experiment.mjs');
   engine('log-experiment.mjs', '--description', 'baseline');
 
