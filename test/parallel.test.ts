@@ -4,8 +4,8 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { engine, engineAsync, git, ledger, makeRepo, ROOT, type EngineResult } from './helpers/engine.ts';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { engine, engineAsync, fromTemplate, git, ledger, makeRepo, ROOT, type EngineResult } from './helpers/engine.ts';
 
 // score = value - bonus: two candidates can improve it through different files.
 const BENCH = `
@@ -18,17 +18,29 @@ const made: string[] = [];
 afterEach(() => {
   for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
+const templates: string[] = [];
+afterAll(() => {
+  for (const d of templates.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
 
+/**
+ * A fresh copy of one repository (built once per file, fromTemplate): the
+ * experiment opened with two candidate slots and its baseline logged, and the
+ * user's untracked files, which are never committed and never deleted.
+ */
 function repo(): string {
-  const dir = makeRepo({ 'bench.cjs': BENCH, 'src/value.txt': '100\n', 'src/other.txt': 'x\n', 'README.md': 'fixture\n' });
+  const dir = fromTemplate('parallel', () => {
+    const t = makeRepo({ 'bench.cjs': BENCH, 'src/value.txt': '100\n', 'src/other.txt': 'x\n', 'README.md': 'fixture\n' });
+    templates.push(t);
+    fs.writeFileSync(path.join(t, 'notes.txt'), 'my notes\n');
+    fs.writeFileSync(path.join(t, 'src', 'scratch.txt'), 'user scratch in scope\n');
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1', '--parallel', '2', '--json'], t, TIMING);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', [], t, TIMING).code).toBe(0);
+    expect(engine('log-experiment', ['-d', 'baseline'], t, TIMING).code).toBe(0);
+    return t;
+  });
   made.push(dir);
-  // The user's untracked files: never committed, never deleted.
-  fs.writeFileSync(path.join(dir, 'notes.txt'), 'my notes\n');
-  fs.writeFileSync(path.join(dir, 'src', 'scratch.txt'), 'user scratch in scope\n');
-  const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1', '--parallel', '2', '--json'], dir, TIMING);
-  expect(init.code, init.stderr).toBe(0);
-  expect(engine('run-experiment', [], dir, TIMING).code).toBe(0);
-  expect(engine('log-experiment', ['-d', 'baseline'], dir, TIMING).code).toBe(0);
   return dir;
 }
 
