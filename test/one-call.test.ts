@@ -7,11 +7,21 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { engine, git, initValue, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
+import { baselineRepo, engine, fromTemplate, git, initValue, ledger, setValue, valueRepo } from './helpers/engine.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const once = (repo: string, description: string, extra: string[] = [], env: Record<string, string> = {}) =>
   engine('run-experiment', ['--description', description, '--json', ...extra], repo, env);
+
+/** A copy of a repository whose baseline the one call measured and logged (built once per file; the first test checks that baseline). */
+const onceBaseline = (): string =>
+  fromTemplate('one-call baseline', () => {
+    const repo = valueRepo('100');
+    initValue(repo);
+    const base = once(repo, 'baseline');
+    if (base.json?.verdict !== 'keep') throw new Error(`the baseline was not kept: ${base.stdout}${base.stderr}`);
+    return repo;
+  });
 const results = (repo: string) => ledger(repo).filter((l) => l.type === 'result');
 
 describe('one call per iteration', () => {
@@ -43,9 +53,7 @@ describe('one call per iteration', () => {
   });
 
   it('logs a crash as a crash, shows the tail and puts the best back', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    once(repo, 'baseline');
+    const repo = onceBaseline();
     const head = git(repo, 'rev-parse', 'HEAD');
     setValue(repo, '50 crash');
     const r = once(repo, 'break it');
@@ -80,9 +88,7 @@ describe('one call per iteration', () => {
   });
 
   it('a kill -9 between measuring and logging: the next call logs the measured run first, then iterating goes on', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    once(repo, 'baseline');
+    const repo = onceBaseline();
     setValue(repo, '90');
     const killed = once(repo, 'lower the value', [], { AUTOLOOP_CRASH_AT: 'after-measure' });
     expect(killed.code).toBeNull(); // SIGKILL
@@ -104,9 +110,7 @@ describe('one call per iteration', () => {
   });
 
   it('the two-step form still logs a run the one call measured before it was killed', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    once(repo, 'baseline');
+    const repo = onceBaseline();
     setValue(repo, '90');
     expect(once(repo, 'lower', [], { AUTOLOOP_CRASH_AT: 'after-measure' }).code).toBeNull();
     const log = engine('log-experiment', ['--description', 'lower', '--json'], repo);
@@ -114,10 +118,7 @@ describe('one call per iteration', () => {
   });
 
   it('refuses what does not describe a change, and combining with a candidate', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
-    const { run } = iterate(repo, 'baseline');
-    expect(run.code).toBe(0);
+    const repo = baselineRepo();
     setValue(repo, '90');
     expect(engine('run-experiment', ['--json'], repo).code).toBe(0);
     const noDescription = engine('log-experiment', ['--json'], repo);
