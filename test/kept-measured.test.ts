@@ -3,17 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, git, initValue, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
+import { baselineRepo, engine, git, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
 
-function started(): string {
-  const repo = valueRepo('100');
-  expect(initValue(repo).code).toBe(0);
-  iterate(repo, 'baseline');
-  return repo;
-}
+/** A copy of the baseline repository (baselineRepo: init and the baseline run once per file). */
+const started = (): string => baselineRepo();
 
 describe('what is kept is what was measured', () => {
   it('an edit between run and log makes the run invalid; nothing unmeasured is committed, and the edit is rescued', () => {
