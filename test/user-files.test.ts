@@ -59,12 +59,8 @@ describe("nothing of the user's is lost", () => {
     });
   }
 
-  function terminated(): string {
-    const repo = valueRepo('100');
-    expect(initValue(repo, ['--max-runs', '1']).code).toBe(0);
-    iterate(repo, 'baseline');
-    return repo;
-  }
+  /** A copy of an experiment that its baseline terminated (max_runs 1): baselineRepo builds it once per file. */
+  const terminated = (): string => baselineRepo('100', ['--max-runs', '1']);
   const chainArgs = ['--from', 'exp', '--name', 'child', '--rationale', 'go on', '--max-runs', '5'];
 
   it('a kill -9 of chain after the child opened is completed by the next chain call', () => {
