@@ -392,6 +392,21 @@ describe('diffSummary', () => {
     expect(Buffer.byteLength(big)).toBeLessThanOrEqual(4096);
     expect(big).toContain('truncated');
   });
+
+  it("never runs a diff driver's textconv program (a user program on the engine's git command)", async () => {
+    const { root, ws } = await setup();
+    await ws.begin();
+    const marker = path.join(root, '..', `textconv-ran-${path.basename(root)}`);
+    fs.writeFileSync(path.join(root, '.git', 'info', 'attributes'), '*.ts diff=conv\n');
+    git(root, 'config', 'diff.conv.textconv', `sh -c 'touch "$0"; cat "$1"' ${marker}`);
+    write(root, 'src/a.ts', 'export const a = 7;\n');
+    // The same diff as git's own, without the driver: the raw lines.
+    expect(await ws.diffSummary()).toContain('+export const a = 7;');
+    expect(fs.existsSync(marker)).toBe(false);
+    // The driver works when git runs it for the user (the test can fail).
+    git(root, 'diff', 'HEAD', '--', 'src/a.ts');
+    expect(fs.existsSync(marker)).toBe(true);
+  });
 });
 
 describe('crashes in the middle of a keep', () => {

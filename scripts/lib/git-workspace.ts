@@ -18,6 +18,7 @@ import { firstLine, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { crashPoint } from './faults.ts';
 import { blobIdOf, blobIdOfFile } from './blob-id.ts';
+import { objectsDirOf, writePathBlob } from './loose-object.ts';
 import {
   batches,
   keepProblem,
@@ -575,9 +576,15 @@ export class GitWorkspace implements Workspace {
     return changed;
   }
 
+  /** Where captures write their blobs in this process (loose-object.ts); null: git writes them. Found once. */
+  private objects: string | null | undefined;
+
   async capture(paths: string[], opts: { compareOnly?: boolean } = {}): Promise<CaptureResult> {
     // The object format (sha1 or sha256) is known from a commit id the last read saw.
-    const hexLen = opts.compareOnly ? this.snap?.oid?.length : undefined;
+    const format = this.snap?.oid?.length;
+    const hexLen = opts.compareOnly ? format : undefined;
+    // A capture a keep may commit writes each blob here, without a git process; git only where that declines.
+    const objects = !opts.compareOnly && format ? (this.objects ??= objectsDirOf(this.root)) : null;
     const files: Capture = {};
     const problems: string[] = [];
     const regular: string[] = [];
@@ -601,6 +608,11 @@ export class GitWorkspace implements Workspace {
           files[rel] = { id, mode: st.isSymbolicLink() ? 0o120000 : st.mode & 0o111 ? 0o100755 : 0o100644 };
           continue;
         }
+      }
+      const written = objects && format ? writePathBlob(objects, abs, st, format) : null;
+      if (written) {
+        files[rel] = { id: written, mode: st.isSymbolicLink() ? 0o120000 : st.mode & 0o111 ? 0o100755 : 0o100644 };
+        continue;
       }
       if (st.isSymbolicLink()) {
         const id = (await this.git.input(['hash-object', '-w', '--no-filters', '--stdin'], fs.readlinkSync(abs))).trim();
@@ -770,7 +782,8 @@ export class GitWorkspace implements Workspace {
     const known = changed.filter((p) => tracked.has(p) || !untrackedOnly(st.get(p) ?? []));
     for (const chunk of batches(known)) {
       if (Buffer.byteLength(text) > 4096) break;
-      text += await this.git.run(['diff', '--no-color', '--no-ext-diff', 'HEAD', '--', ...chunk]);
+      // --no-textconv: a diff driver's textconv is a user program, and no user program runs on the engine's git commands.
+      text += await this.git.run(['diff', '--no-color', '--no-ext-diff', '--no-textconv', 'HEAD', '--', ...chunk]);
     }
     for (const p of changed.filter((x) => !known.includes(x))) {
       if (Buffer.byteLength(text) > 4096) break;
