@@ -19,6 +19,7 @@ import { sanitize, sanitizeLine } from './sanitize.ts';
 import { crashPoint } from './faults.ts';
 import { blobIdOf, blobIdOfFile } from './blob-id.ts';
 import { objectsDirOf, writePathBlob } from './loose-object.ts';
+import { keepTree } from './loose-tree.ts';
 import {
   batches,
   keepProblem,
@@ -669,11 +670,10 @@ export class GitWorkspace implements Workspace {
     const priv = { GIT_INDEX_FILE: index };
     let commit: string;
     try {
-      // The private index starts at the best and takes exactly the kept paths
-      // (deletions included); nothing else the user staged.
-      await this.git.run(['read-tree', old], priv);
-      await this.stage(paths, entries, priv);
-      const tree = (await this.git.run(['write-tree'], priv)).trim();
+      // The best's tree with exactly the kept paths (deletions included), nothing
+      // else the user staged: built here from loose objects (loose-tree.ts), else
+      // by git in a private index that starts at the best.
+      const tree = (capture && this.inProcessTree(old, paths, capture)) || (await this.gitTree(old, paths, entries, priv));
       commit = await this.commitTree(['--no-gpg-sign', tree, '-p', old, '-m', body]);
       crashPoint('git:committed');
       // Compare-and-swap: if the branch moved under us, refuse rather than lose a commit.
@@ -688,6 +688,17 @@ export class GitWorkspace implements Workspace {
     return commit;
   }
 
+  private inProcessTree(old: string, paths: string[], capture: Capture): string | null {
+    const objects = (this.objects ??= objectsDirOf(this.root));
+    return objects ? keepTree(objects, old, Object.fromEntries(paths.map((p) => [p, capture[p] ?? null]))) : null;
+  }
+
+  private async gitTree(old: string, paths: string[], entries: string | null, priv: Record<string, string>): Promise<string> {
+    await this.git.run(['read-tree', old], priv);
+    await this.stage(paths, entries, priv);
+    return (await this.git.run(['write-tree'], priv)).trim();
+  }
+
   private async stage(paths: string[], entries: string | null, env: Record<string, string>): Promise<void> {
     if (entries !== null) {
       if (entries) await this.git.input(['update-index', '-z', '--index-info'], entries, env);
@@ -698,10 +709,11 @@ export class GitWorkspace implements Workspace {
 
   async revert(rescueDir: string): Promise<Reverted> {
     const s = this.state();
-    // A read with no command of the code under test, keep or revert since (the
-    // settle after a run's last command, a log's recheck) is the tree as it is:
-    // the revert acts on it, one git process fewer per discard. Else read again.
-    const read = this.current ? this.snap : null;
+    // The engine's own look at the tree (observe, or the settle after a run's
+    // last command), with no command of the code under test, keep or revert
+    // since, is the tree as it is: the revert acts on it, one git process fewer
+    // per discard (one-call form). Any other caller gets a fresh read.
+    const read = this.observed && this.current ? this.snap : null;
     this.mutating();
     this.snap = read;
     await this.snapshot();

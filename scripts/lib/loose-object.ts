@@ -2,7 +2,7 @@
 // `git hash-object -w --no-filters` does, without starting git. The capture
 // before every run (what is kept is what was measured) wrote each changed
 // file with one git process; the object is only zlib-deflated bytes under
-// objects/<2 hex>/<rest>, named by the hash blob-id.ts already computes.
+// objects/<2 hex>/<rest>, named by its hash (the same as blob-id.ts).
 //
 // Written as git writes a loose object: to a temporary file in the fan-out
 // directory (mode 0444), then hard-linked to its name, so a reader never sees
@@ -18,8 +18,7 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { blobIdOf } from './blob-id.ts';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Larger files go to git, which streams them. */
 export const MAX_IN_PROCESS = 16 * 1024 * 1024;
@@ -27,7 +26,7 @@ export const MAX_IN_PROCESS = 16 * 1024 * 1024;
 // Loaded on first use: only a capture needs zlib (other entry points start without it).
 type Zlib = typeof import('node:zlib');
 let zlibMod: Zlib | undefined;
-function zlib(): Zlib {
+export function zlib(): Zlib {
   zlibMod ??= (typeof require === 'function' ? require('node:zlib') : createRequire(import.meta.url)('node:zlib')) as Zlib;
   return zlibMod;
 }
@@ -69,9 +68,15 @@ export function objectsDirOf(root: string): string | null {
   }
 }
 
-/** Writes `bytes` as a blob; returns its id (`hexLen` 40: sha1, 64: sha256), or null (then ask git). */
-export function writeBlob(objects: string, bytes: Buffer, hexLen: number): string | null {
-  const id = blobIdOf(bytes, hexLen);
+/** An object's id: the hash of "<type> <size>\0" and the body; null for an unknown format. */
+export function objectId(type: string, body: Buffer, hexLen: number): string | null {
+  const algo = hexLen === 40 ? 'sha1' : hexLen === 64 ? 'sha256' : null;
+  return algo ? createHash(algo).update(`${type} ${body.length}\0`).update(body).digest('hex') : null;
+}
+
+/** Writes an object (blob, tree); returns its id (`hexLen` 40: sha1, 64: sha256), or null (then ask git). */
+export function writeObject(objects: string, type: 'blob' | 'tree', body: Buffer, hexLen: number): string | null {
+  const id = objectId(type, body, hexLen);
   if (!id) return null;
   const dir = path.join(objects, id.slice(0, 2));
   const file = path.join(dir, id.slice(2));
@@ -87,7 +92,7 @@ export function writeBlob(objects: string, bytes: Buffer, hexLen: number): strin
     }
     fs.mkdirSync(dir, { recursive: true });
     const tmp = path.join(dir, `tmp_obj_${process.pid}_${randomBytes(4).toString('hex')}`);
-    const data = zlib().deflateSync(Buffer.concat([Buffer.from(`blob ${bytes.length}\0`), bytes]), { level: 1 });
+    const data = zlib().deflateSync(Buffer.concat([Buffer.from(`${type} ${body.length}\0`), body]), { level: 1 });
     fs.writeFileSync(tmp, data, { mode: 0o444, flag: 'wx' });
     try {
       fs.linkSync(tmp, file);
@@ -101,6 +106,8 @@ export function writeBlob(objects: string, bytes: Buffer, hexLen: number): strin
     return null;
   }
 }
+
+export const writeBlob = (objects: string, bytes: Buffer, hexLen: number): string | null => writeObject(objects, 'blob', bytes, hexLen);
 
 /** The blob of a work-tree path (a regular file's bytes, a symlink's target); null: ask git. */
 export function writePathBlob(objects: string, abs: string, st: fs.Stats, hexLen: number): string | null {
