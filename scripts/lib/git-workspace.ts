@@ -14,12 +14,13 @@ import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
-import { firstLine, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
+import { diffSettingsConfigured, firstLine, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { crashPoint } from './faults.ts';
 import { blobIdOf, blobIdOfFile } from './blob-id.ts';
 import { objectsDirOf, writePathBlob } from './loose-object.ts';
-import { keepTree } from './loose-tree.ts';
+import { keepTree, readLoose } from './loose-tree.ts';
+import { attributesMayApply, numstatNet, workBytes } from './numstat.ts';
 import {
   batches,
   keepProblem,
@@ -112,6 +113,8 @@ interface Snapshot {
   /** Changed paths that exist in HEAD's tree; paths in `unknownHead` (unmerged) need ls-tree. */
   inHead: Set<string>;
   unknownHead: Set<string>;
+  /** The HEAD blob of a changed tracked path (`hH` of an ordinary entry; not for submodules). */
+  headBlob: Map<string, string>;
 }
 
 const STATUS_ARGS = ['status', '--porcelain=v2', '-z', '--branch', '--no-ahead-behind', '--no-renames', '--untracked-files=normal', '--ignore-submodules=none'];
@@ -120,7 +123,7 @@ const STATUS_ARGS = ['status', '--porcelain=v2', '-z', '--branch', '--no-ahead-b
 const V2_FIELDS: Record<string, number> = { '1': 8, u: 10 };
 
 export function parseStatusV2(out: string): Snapshot {
-  const snap: Snapshot = { status: new Map(), ref: null, oid: null, inHead: new Set(), unknownHead: new Set() };
+  const snap: Snapshot = { status: new Map(), ref: null, oid: null, inHead: new Set(), unknownHead: new Set(), headBlob: new Map() };
   const add = (p: string, xy: string) => {
     const codes = snap.status.get(p);
     if (codes) codes.push(xy);
@@ -151,7 +154,10 @@ export function parseStatusV2(out: string): Snapshot {
     const p = entry.slice(at + 1);
     add(p, (fields[1] ?? '..').replace(/\./g, ' '));
     if (fields[0] === 'u') snap.unknownHead.add(p);
-    else if (fields[3] !== '000000') snap.inHead.add(p);
+    else if (fields[3] !== '000000') {
+      snap.inHead.add(p);
+      if (fields[3] !== '160000' && fields[6]) snap.headBlob.set(p, fields[6]);
+    }
   }
   return snap;
 }
@@ -539,17 +545,44 @@ export class GitWorkspace implements Workspace {
 
   async netLinesRemoved(files: readonly string[]): Promise<number> {
     if (!files.length) return 0;
-    const tracked = await this.inHead(files);
-    let net = 0;
-    for (const batch of batches([...tracked])) {
-      // numstat: "added<TAB>removed<TAB>path"; binary files print "-".
-      const out = await this.git.run(['diff', '--numstat', '-z', 'HEAD', '--', ...batch]);
-      for (const rec of out.split('\0')) {
-        const m = /^(\d+)\t(\d+)\t/.exec(rec);
-        if (m) net += Number(m[2]) - Number(m[1]);
+    const tracked = [...(await this.inHead(files))];
+    let net = this.netFromLooseBlobs(tracked);
+    if (net === null) {
+      net = 0;
+      for (const batch of batches(tracked)) {
+        // numstat: "added<TAB>removed<TAB>path"; binary files print "-".
+        const out = await this.git.run(['diff', '--numstat', '-z', 'HEAD', '--', ...batch]);
+        for (const rec of out.split('\0')) {
+          const m = /^(\d+)\t(\d+)\t/.exec(rec);
+          if (m) net += Number(m[2]) - Number(m[1]);
+        }
       }
     }
-    for (const f of files) if (!tracked.has(f)) net -= lineCount(readForDiff(path.join(this.root, f)));
+    const inHead = new Set(tracked);
+    for (const f of files) if (!inHead.has(f)) net -= lineCount(readForDiff(path.join(this.root, f)));
+    return net;
+  }
+
+  /**
+   * What `diff --numstat HEAD` sums to, without git, when every HEAD blob is a
+   * loose object (numstat.ts); null: ask git (a packed blob, an attributes file
+   * that could mark a path binary or convert it, a config setting that changes
+   * the count).
+   */
+  private netFromLooseBlobs(paths: readonly string[]): number | null {
+    if (!paths.length) return 0;
+    const snap = this.snap;
+    const objects = (this.objects ??= objectsDirOf(this.root));
+    if (!snap || !objects || diffSettingsConfigured(this.root) || attributesMayApply(this.root, objects, paths)) return null;
+    let net = 0;
+    for (const p of paths) {
+      const head = snap.headBlob.get(p);
+      const before = head ? readLoose(objects, head) : null;
+      if (before?.type !== 'blob') return null;
+      const now = workBytes(path.join(this.root, p));
+      if (now === undefined) return null;
+      net += numstatNet(before.body, now);
+    }
     return net;
   }
 

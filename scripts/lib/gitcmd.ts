@@ -35,8 +35,40 @@ const CONFIG = [
 const INTERACTIVE = new Set(['EDITOR', 'VISUAL', 'PAGER', 'SSH_ASKPASS', 'PREFIX']);
 const MAX_BUFFER = 256 * 1024 * 1024;
 
-/** Filter drivers (LFS, git-crypt, …) named in the config of a repository, per cwd. */
-const filterCache = new Map<string, string[]>();
+/** What the config of a repository says that the engine must know, per cwd (one `git config` per engine call). */
+interface RepoConfig {
+  /** Filter drivers (LFS, git-crypt, …). */
+  drivers: string[];
+  /** Settings that change how git counts a diff's lines (an attributes file of the user's, a big-file threshold). */
+  diffSettings: boolean;
+}
+const configCache = new Map<string, RepoConfig>();
+
+function repoConfig(cwd: string): RepoConfig {
+  let c = configCache.get(cwd);
+  if (!c) {
+    c = { drivers: [], diffSettings: false };
+    countIo('git');
+    try {
+      const out = execFileSync('git', [...CONFIG, 'config', '--name-only', '-z', '--get-regexp', '^(filter\\.|core\\.attributesfile$|core\\.bigfilethreshold$)'], {
+        cwd,
+        env: gitEnv(),
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      for (const raw of out.split('\0')) {
+        const name = raw.trim();
+        if (name === 'core.attributesfile' || name === 'core.bigfilethreshold') c.diffSettings = true;
+        const m = /^filter\.(.+)\.[^.]+$/s.exec(name);
+        if (m?.[1] && !c.drivers.includes(m[1])) c.drivers.push(m[1]);
+      }
+    } catch {
+      // exit 1: nothing of this configured (or not a repository yet)
+    }
+    configCache.set(cwd, c);
+  }
+  return c;
+}
 
 /**
  * Every configured filter driver switched off: the engine hashes, commits and
@@ -44,27 +76,12 @@ const filterCache = new Map<string, string[]>();
  * is missing (LFS without git-lfs) or fails can never block or change a keep.
  */
 export function filterConfig(cwd: string): string[] {
-  let drivers = filterCache.get(cwd);
-  if (!drivers) {
-    drivers = [];
-    countIo('git');
-    try {
-      const out = execFileSync('git', [...CONFIG, 'config', '--name-only', '-z', '--get-regexp', '^filter\\.'], {
-        cwd,
-        env: gitEnv(),
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
-      for (const name of out.split('\0')) {
-        const m = /^filter\.(.+)\.[^.]+$/s.exec(name.trim());
-        if (m?.[1] && !drivers.includes(m[1])) drivers.push(m[1]);
-      }
-    } catch {
-      // exit 1: no filter configured (or not a repository yet)
-    }
-    filterCache.set(cwd, drivers);
-  }
-  return drivers.flatMap((d) => ['-c', `filter.${d}.clean=`, '-c', `filter.${d}.smudge=`, '-c', `filter.${d}.process=`, '-c', `filter.${d}.required=false`]);
+  return repoConfig(cwd).drivers.flatMap((d) => ['-c', `filter.${d}.clean=`, '-c', `filter.${d}.smudge=`, '-c', `filter.${d}.process=`, '-c', `filter.${d}.required=false`]);
+}
+
+/** Whether the config names an attributes file or a big-file threshold (then only git counts a diff). Asked with the filters. */
+export function diffSettingsConfigured(cwd: string): boolean {
+  return repoConfig(cwd).diffSettings;
 }
 
 export function gitArgs(args: readonly string[], cwd?: string): string[] {
