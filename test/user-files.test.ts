@@ -131,15 +131,20 @@ console.log(out.join('\\n'));`;
 
 describe('one engine mutation per repository at a time', () => {
   it('initialising a second experiment during a run of the first is refused; the branch stays', async () => {
-    const repo = baselineRepo('100', ['--timeout', '4', '--grace', '0.2']);
+    // The run's own timeout is far beyond any load: the test ends the run itself
+    // once the second call has been refused, so the race never depends on speed.
+    const repo = baselineRepo('100', ['--timeout', '600', '--grace', '0.2']);
     setValue(repo, '1 slow');
     const first = engineAsync('run-experiment', [], repo);
+    const exited = new Promise((r) => first.on('exit', r));
     await waitFor(() => fs.existsSync(path.join(repo, '.pids')));
     const second = engine('init-experiment', ['--name', 'other', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**'], repo);
+    expect(first.exitCode).toBe(null);
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/another autoloop command .* is running in this repository/);
     expect(git(repo, 'branch', '--show-current')).toBe('autoloop/exp');
-    await new Promise((r) => first.on('exit', r));
+    first.kill('SIGTERM');
+    await exited;
     expect(fs.existsSync(expDir(repo, 'other'))).toBe(false);
   });
 });
