@@ -33,19 +33,24 @@ interface Piece {
 /**
  * The index's records, a block read when one of its records is first asked
  * for, into one buffer the size of the index (allocated, not filled: only the
- * blocks asked for are read), so that a record is a typed-array lookup.
+ * blocks asked for are read), so that a record is a typed-array lookup. A
+ * chart reads the blocks its columns' edges fall in (a few hundred at most,
+ * whatever the history's length) and, for its marks, single records (record).
  */
 function blockReader(idxFd: number, count: number) {
   const buf = Buffer.allocUnsafeSlow(count * REC);
   const v = recordViews(buf);
   const loaded = new Uint8Array(Math.ceil(count / BLOCK));
+  const single = new Set<number>();
+  const fill = (from: number, len: number): void => {
+    if (fs.readSync(idxFd, buf, from, len, from) !== len) throw new StaleIndex('the run index is shorter than its summary');
+  };
   const ensure = (b: number): void => {
     if (loaded[b]) return;
-    // A span of blocks per read: a chart's columns touch blocks all over the index, and a read costs more than its bytes.
+    // A span of blocks per read: a chart's column edges touch blocks all over the index, and a read costs more than its bytes.
     const first = b - (b % SPAN);
     const from = first * BLOCK * REC;
-    const len = Math.min(SPAN * BLOCK * REC, buf.length - from);
-    if (fs.readSync(idxFd, buf, from, len, from) !== len) throw new StaleIndex('the run index is shorter than its summary');
+    fill(from, Math.min(SPAN * BLOCK * REC, buf.length - from));
     loaded.fill(1, first, first + SPAN);
   };
   /** Block b's records, as index positions [first, end) of `v`. */
@@ -53,12 +58,18 @@ function blockReader(idxFd: number, count: number) {
     ensure(b);
     return { first: b * BLOCK, end: Math.min(count, (b + 1) * BLOCK) };
   };
+  /** Record `pos` alone (its block is not read for it). */
+  const record = (pos: number): void => {
+    if (loaded[Math.floor(pos / BLOCK)] || single.has(pos)) return;
+    fill(pos * REC, REC);
+    single.add(pos);
+  };
   const kind = (pos: number) => (ensure(Math.floor(pos / BLOCK)), v.buf[pos * REC] as number);
   const byte = (pos: number, k: number) => (ensure(Math.floor(pos / BLOCK)), v.buf[pos * REC + k] as number);
   const f64 = (pos: number, k: number) => (ensure(Math.floor(pos / BLOCK)), v.f64[pos * 4 + k] as number);
   const segment = (pos: number) => (ensure(Math.floor(pos / BLOCK)), v.u32[pos * 8 + 1] as number);
-  // `v` read directly is for the records of a block just asked for (block): no check per field.
-  return { block, kind, byte, f64, segment, v };
+  // `v` read directly is for the records of a block just asked for (block), or of a record (record): no check per field.
+  return { block, record, kind, byte, f64, segment, v };
 }
 
 type Reader = ReturnType<typeof blockReader>;
@@ -162,7 +173,6 @@ export function blockViews(sums: readonly BlockSum[], count: number, segment: nu
     const pc = pieceAt(j);
     return posOf(pc.block)[j - pc.start] as number;
   };
-  const jOf = (pos: number, pc: Piece): number => pc.start + posOf(pc.block).indexOf(pos);
   const cache = new Map<number, RunPoint>();
   const point = (j: number): RunPoint => {
     const hit = cache.get(j);
@@ -181,7 +191,7 @@ export function blockViews(sums: readonly BlockSum[], count: number, segment: nu
   return {
     length: n,
     earlier,
-    chart: (direction, columns, listed) => chartOf({ pieces, n, r, posOf, posAt, jOf, point }, direction, columns, listed),
+    chart: (direction, columns, listed) => chartOf({ pieces, n, r, segment, posOf, posAt, point }, direction, columns, listed),
     table: (cap, keepsCap) => tableOf({ pieces, n, r, posOf, point }, cap, keepsCap),
   };
 }
@@ -190,17 +200,23 @@ interface Ctx {
   pieces: Piece[];
   n: number;
   r: Reader;
+  segment: number;
   posOf(b: number): number[];
   posAt(j: number): number;
-  jOf(pos: number, pc: Piece): number;
   point(j: number): RunPoint;
 }
 
-/** A chosen run: its index position and the piece it is in (its segment position is found when it is shown). */
+/** A chosen run: its index position and its segment position; `runs`: the run numbers it may have (placed by a summary). */
 interface Pick {
   pos: number;
-  pc: Piece;
   v: number;
+  j: number;
+  runs?: readonly [number, number];
+}
+
+/** A summary's pick of rank `rank` in its block: the run numbers increase through the block, so they bound its run's. */
+function pickOf(pc: Piece, s: BlockSum, pos: number, v: number, rank: number): Pick {
+  return { pos: pc.block * BLOCK + pos, v, j: pc.start + rank, runs: [s.firstRun + rank, s.lastRun - (s.results - 1 - rank)] };
 }
 
 interface Acc {
@@ -209,17 +225,31 @@ interface Acc {
   max: number | null;
 }
 
-/** Segment position j as a mark, from its index record (model.ts buildChart). */
-function markAt(c: Ctx, j: number): RunMark {
-  const pos = c.posAt(j);
-  const x = f64At(c.r, pos, 2);
-  return runMark(j + 1, runId(f64At(c.r, pos, 3)), VERDICTS[byteAt(c.r, pos, 1)] as Verdict, STATUSES[byteAt(c.r, pos, 2)] as RunStatus, Number.isNaN(x) ? null : x, byteAt(c.r, pos, 3) === 1);
+/**
+ * Segment position j, index record `pos`, as a mark (model.ts buildChart):
+ * the record alone is read. A record that is not one of the segment's results
+ * means the summary placed it wrongly: the caller reads the whole ledger.
+ */
+function markAt(c: Ctx, { j, pos, runs }: Pick): RunMark {
+  c.r.record(pos);
+  const { buf, f64, u32 } = c.r.v;
+  const runNo = f64[pos * 4 + 3] as number;
+  const placed = buf[pos * REC] === RESULT && u32[pos * 8 + 1] === c.segment && (!runs || (runNo >= runs[0] && runNo <= runs[1]));
+  if (!placed) throw new StaleIndex(`the run index summary places a run at record ${pos} wrongly`);
+  const x = f64[pos * 4 + 2] as number;
+  const b = (k: number) => buf[pos * REC + k] as number;
+  return runMark(j + 1, runId(runNo), VERDICTS[b(1)] as Verdict, STATUSES[b(2)] as RunStatus, Number.isNaN(x) ? null : x, b(3) === 1);
 }
 
 function chartOf(c: Ctx, direction: Direction, columns: number, listed: ReadonlySet<number>): ChartModel {
   const cols = Math.max(1, Math.floor(columns));
   const per = Math.max(1, Math.ceil(c.n / cols));
-  const show = (j: number): RunMark => (per === 1 || listed.has(j) ? c.point(j) : markAt(c, j));
+  const show = (p: Pick): RunMark => {
+    if (per !== 1 && !listed.has(p.j)) return markAt(c, p);
+    // A run the table lists is read whole: its block is read, and must place it where the summary did.
+    if (c.posAt(p.j) !== p.pos) throw new StaleIndex(`the run index summary places run ${p.j + 1} wrongly`);
+    return c.point(p.j);
+  };
   const buckets: ChartBucket[] = [];
   const acc: Acc = { best: null, min: null, max: null };
   let first = 0;
@@ -232,15 +262,13 @@ function chartOf(c: Ctx, direction: Direction, columns: number, listed: Readonly
 }
 
 /** One column, runs [start, end) of the segment: whole blocks from their summaries, the edges run by run. */
-function bucketOf(c: Ctx, direction: Direction, start: number, end: number, first: number, acc: Acc, show: (j: number) => RunMark): ChartBucket {
+function bucketOf(c: Ctx, direction: Direction, start: number, end: number, first: number, acc: Acc, show: (p: Pick) => RunMark): ChartBucket {
   let lo: Pick | null = null;
   let hi: Pick | null = null;
   let keep: Pick | null = null;
   let fail: Pick | null = null;
   let failures = 0;
-  const extremes = (pos: number, pc: Piece, loV: number, hiV: number, loPos = pos, hiPos = pos) => {
-    if (!lo || loV < lo.v) lo = { pos: loPos, pc, v: loV };
-    if (!hi || hiV > hi.v) hi = { pos: hiPos, pc, v: hiV };
+  const range = (loV: number, hiV: number) => {
     if (acc.min === null || loV < acc.min) acc.min = loV;
     if (acc.max === null || hiV > acc.max) acc.max = hiV;
   };
@@ -248,13 +276,16 @@ function bucketOf(c: Ctx, direction: Direction, start: number, end: number, firs
     const pc = c.pieces[q] as Piece;
     const s = pc.sum;
     if (s && pc.start >= start && pc.start + pc.count <= end) {
-      const b0 = pc.block * BLOCK;
+      // The whole block from its summary: its picks placed by their ranks, no record read.
       if (s.hasBest) acc.best = Number.isNaN(s.best) ? null : s.best;
-      const [k, kv] = direction === 'lower' ? [s.keepLo, s.keepLoVal] : [s.keepHi, s.keepHiVal];
-      if (k >= 0 && (!keep || better(direction, kv, (keep as Pick).v))) keep = { pos: b0 + k, pc, v: kv };
-      if (s.fail >= 0 && !fail) fail = { pos: b0 + s.fail, pc, v: 0 };
+      const [k, kr, kv] = direction === 'lower' ? [s.keepLo, s.keepLoRank, s.keepLoVal] : [s.keepHi, s.keepHiRank, s.keepHiVal];
+      if (k >= 0 && (!keep || better(direction, kv, (keep as Pick).v))) keep = pickOf(pc, s, k, kv, kr);
+      if (s.fail >= 0 && !fail) fail = pickOf(pc, s, s.fail, 0, s.failRank);
       failures += s.failures;
-      if (s.lo >= 0) extremes(b0, pc, s.loVal, s.hiVal, b0 + s.lo, b0 + s.hi);
+      if (s.lo < 0) continue;
+      if (!lo || s.loVal < (lo as Pick).v) lo = pickOf(pc, s, s.lo, s.loVal, s.loRank);
+      if (!hi || s.hiVal > (hi as Pick).v) hi = pickOf(pc, s, s.hi, s.hiVal, s.hiRank);
+      range(s.loVal, s.hiVal);
       continue;
     }
     const ps = c.posOf(pc.block); // the block is read: its records are read in place
@@ -267,20 +298,27 @@ function bucketOf(c: Ctx, direction: Direction, start: number, end: number, firs
       // The same rule as the state: a keep sets the best, a rebaseline re-measures it.
       if (verdict === KEEP) acc.best = v;
       else if (v !== null && buf[pos * REC + 3] === 1 && buf[pos * REC + 2] === OK) acc.best = v;
-      if (verdict === KEEP && v !== null && (!keep || better(direction, v, (keep as Pick).v))) keep = { pos, pc, v };
+      if (verdict === KEEP && v !== null && (!keep || better(direction, v, (keep as Pick).v))) keep = { pos, v, j };
       if (FAILURES.has(verdict)) {
         failures++;
-        if (!fail) fail = { pos, pc, v: 0 };
+        if (!fail) fail = { pos, v: 0, j };
       }
-      if (v !== null) extremes(pos, pc, v, v);
+      if (v === null) continue;
+      // A pick is made only when it wins: this loop runs record by record.
+      if (!lo || v < (lo as Pick).v) lo = { pos, v, j };
+      if (!hi || v > (hi as Pick).v) hi = { pos, v, j };
+      range(v, v);
     }
   }
-  const at = (p: Pick | null) => (p ? show(c.jOf(p.pos, p.pc)) : null);
-  return { first: runId(f64At(c.r, c.posAt(start), 3)), from: start + 1, to: end, count: end - start, lo: at(lo), hi: at(hi), keep: at(keep), fail: at(fail), best: acc.best, failures };
+  const at = (p: Pick | null) => (p ? show(p) : null);
+  // A column that starts a block taken whole: its first run is in the summary.
+  const head = c.pieces[first] as Piece;
+  const firstRun = head.start === start && head.sum ? head.sum.firstRun : f64At(c.r, c.posAt(start), 3);
+  return { first: runId(firstRun), from: start + 1, to: end, count: end - start, lo: at(lo), hi: at(hi), keep: at(keep), fail: at(fail), best: acc.best, failures };
 }
 
 /** The last `cap` runs plus the newest `keepsCap` earlier keeps, oldest first (model.ts tableRows). */
-function tableOf(c: Omit<Ctx, 'posAt' | 'jOf'>, cap: number, keepsCap: number): TableRows {
+function tableOf(c: Omit<Ctx, 'posAt' | 'segment'>, cap: number, keepsCap: number): TableRows {
   const cut = Math.max(0, c.n - cap);
   const keeps: number[] = [];
   for (let q = c.pieces.length - 1; q >= 0 && keeps.length < keepsCap; q--) {

@@ -168,7 +168,13 @@ export function viewModel(l: Loaded, t: Termination, chain: readonly string[], n
 function segmentSource(l: Loaded, ledgerFd: number, open: (file: string) => number): Pick<ModelInput, 'views' | 'series'> {
   const idx = l.index;
   if (idx.kind === 'full') return { series: indexSeries(idx.recs, l.state.segment, ledgerFd) };
-  const idxFd = open(idx.file);
+  let idxFd: number;
+  try {
+    idxFd = open(idx.file);
+  } catch {
+    // Dropped since it was read (by this call's fallback, or another viewer's): the lines answer.
+    throw new StaleIndex('the run index is gone');
+  }
   const views = blockViews(idx.sums, idx.count, l.state.segment, idxFd, ledgerFd);
   if (views) return { views };
   const recs = Buffer.alloc(idx.count * REC);

@@ -18,8 +18,8 @@ import { Verdict } from '../schema.ts';
  */
 export const BLOCK = 128;
 export const SUM = 96;
-/** 2: blocks of 128 records (1 had 32). */
-const VERSION = 2;
+/** 3: with the picks' ranks among the block's results (2 had none, 1 had blocks of 32 records). */
+const VERSION = 3;
 /** A block whose results belong to more than one segment: read record by record. */
 export const MIXED = 0xffffffff;
 const NONE = 0xff;
@@ -42,6 +42,16 @@ export interface BlockSum {
   keepLo: number;
   keepHi: number;
   fail: number;
+  /**
+   * The same picks as ranks among the block's results (-1: none): a chart
+   * mark's place in the segment is its block's first place plus its rank, so
+   * a column taken whole from its summaries reads no block to place its marks.
+   */
+  loRank: number;
+  hiRank: number;
+  keepLoRank: number;
+  keepHiRank: number;
+  failRank: number;
   /** Whether a run of the block sets the best so far (a keep, an ok rebaseline), and the last value set (NaN: none). */
   hasBest: boolean;
   best: number;
@@ -64,6 +74,7 @@ export interface BlockSum {
 export function summarize(v: RecordViews, start: number): BlockSum {
   const s: BlockSum = {
     segment: 0, results: 0, keeps: 0, failures: 0, displaced: 0, lo: -1, hi: -1, keepLo: -1, keepHi: -1, fail: -1,
+    loRank: -1, hiRank: -1, keepLoRank: -1, keepHiRank: -1, failRank: -1,
     hasBest: false, best: Number.NaN, increasing: true, firstOffset: 0, lastOffset: 0, firstRun: Number.NaN, lastRun: Number.NaN,
     loVal: Number.NaN, hiVal: Number.NaN, keepLoVal: Number.NaN, keepHiVal: Number.NaN,
   };
@@ -84,7 +95,7 @@ export function summarize(v: RecordViews, start: number): BlockSum {
     if (s.results > 0 && !(runNo > s.lastRun)) s.increasing = false;
     if (s.results === 0) s.firstRun = runNo;
     s.lastRun = runNo;
-    s.results++;
+    const rank = s.results++;
     const x = f64[i * 4 + 2] as number;
     const verdict = buf[i * REC + 1] as number;
     // The chart's rules (model.ts chartBucket), run by run.
@@ -93,8 +104,8 @@ export function summarize(v: RecordViews, start: number): BlockSum {
       s.hasBest = true;
       s.best = x;
       if (!Number.isNaN(x)) {
-        if (s.keepLo < 0 || x < s.keepLoVal) (s.keepLo = k), (s.keepLoVal = x);
-        if (s.keepHi < 0 || x > s.keepHiVal) (s.keepHi = k), (s.keepHiVal = x);
+        if (s.keepLo < 0 || x < s.keepLoVal) (s.keepLo = k), (s.keepLoRank = rank), (s.keepLoVal = x);
+        if (s.keepHi < 0 || x > s.keepHiVal) (s.keepHi = k), (s.keepHiRank = rank), (s.keepHiVal = x);
       }
     } else if (!Number.isNaN(x) && buf[i * REC + 3] === 1 && buf[i * REC + 2] === OK) {
       s.hasBest = true;
@@ -102,11 +113,11 @@ export function summarize(v: RecordViews, start: number): BlockSum {
     }
     if (FAILURES.has(verdict)) {
       s.failures++;
-      if (s.fail < 0) s.fail = k;
+      if (s.fail < 0) (s.fail = k), (s.failRank = rank);
     }
     if (Number.isNaN(x)) continue;
-    if (s.lo < 0 || x < s.loVal) (s.lo = k), (s.loVal = x);
-    if (s.hi < 0 || x > s.hiVal) (s.hi = k), (s.hiVal = x);
+    if (s.lo < 0 || x < s.loVal) (s.lo = k), (s.loRank = rank), (s.loVal = x);
+    if (s.hi < 0 || x > s.hiVal) (s.hi = k), (s.hiRank = rank), (s.hiVal = x);
   }
   return s;
 }
@@ -128,6 +139,7 @@ export function encodeSum(s: BlockSum): Buffer {
   b[10] = s.failures;
   b[11] = s.displaced;
   b.writeUInt32LE(s.segment, 12);
+  [s.loRank, s.hiRank, s.keepLoRank, s.keepHiRank, s.failRank].forEach((r, k) => (b[88 + k] = idx(r)));
   [s.firstOffset, s.lastOffset, s.firstRun, s.lastRun, s.loVal, s.hiVal, s.keepLoVal, s.keepHiVal, s.best].forEach((x, k) => b.writeDoubleLE(x, 16 + k * 8));
   return b;
 }
@@ -150,6 +162,11 @@ export function decodeSum(b: Buffer, at: number, f64: Float64Array | null = doub
     keepLo: unidx(b[at + 4] as number),
     keepHi: unidx(b[at + 5] as number),
     fail: unidx(b[at + 6] as number),
+    loRank: unidx(b[at + 88] as number),
+    hiRank: unidx(b[at + 89] as number),
+    keepLoRank: unidx(b[at + 90] as number),
+    keepHiRank: unidx(b[at + 91] as number),
+    failRank: unidx(b[at + 92] as number),
     hasBest: (flags & 1) === 1,
     best: d[k + 8] as number,
     increasing: (flags & 2) === 2,
@@ -162,7 +179,13 @@ export function decodeSum(b: Buffer, at: number, f64: Float64Array | null = doub
     keepLoVal: d[k + 6] as number,
     keepHiVal: d[k + 7] as number,
   };
-  return s.results <= BLOCK && s.keeps <= s.results && s.failures <= s.results && s.displaced <= BLOCK && s.lastOffset >= s.firstOffset ? s : null;
+  const counts = s.results <= BLOCK && s.keeps <= s.results && s.failures <= s.results && s.displaced <= BLOCK && s.lastOffset >= s.firstOffset;
+  return counts && ranked(s.lo, s.loRank, s.results) && ranked(s.hi, s.hiRank, s.results) && ranked(s.keepLo, s.keepLoRank, s.results) && ranked(s.keepHi, s.keepHiRank, s.results) && ranked(s.fail, s.failRank, s.results) ? s : null;
+}
+
+/** A pick and its rank agree: both absent, or a rank among the results no later than the pick's place in the block. */
+function ranked(pos: number, rank: number, results: number): boolean {
+  return pos < 0 ? rank < 0 : rank >= 0 && rank <= pos && rank < results;
 }
 
 const NATIVE_LE = os.endianness() === 'LE';
