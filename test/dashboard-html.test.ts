@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyState, foldLines, termination } from '../scripts/lib/reduce.ts';
 import { fmt } from '../scripts/lib/summary.ts';
 import { syntheticLedger, writeSynthetic, type Synthetic } from './helpers/synthetic-ledger.ts';
-import { buildModel } from '../scripts/lib/dashboard/model.ts';
+import { buildModel, KEEPS_CAP, ROWS_CAP } from '../scripts/lib/dashboard/model.ts';
 import { CHART_COLORS, HTML_BUCKETS, renderHtml } from '../scripts/lib/dashboard/html.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -257,15 +257,18 @@ describe('dashboard --html', () => {
     expect((t.match(/<tr class="r-/g) ?? []).length).toBe(50);
   });
 
-  it('caps the table at the last 200 runs plus every keep, and says so', () => {
-    const syn = syntheticLedger({ runs: 320, seed: 9 });
+  it('caps the table at the last ROWS_CAP runs plus the newest KEEPS_CAP earlier keeps, and says so', () => {
+    const syn = syntheticLedger({ runs: ROWS_CAP + 120, seed: 9 });
     const s = foldLines(emptyState(), syn.lines, syn.config);
     const now = Date.parse(s.last_ts ?? '') + 1000;
     const m = buildModel({ slug: syn.config.name, config: syn.config, lines: syn.lines, state: s, termination: termination(s, syn.config, now), chain: [], now, chartBuckets: HTML_BUCKETS });
     const html = renderHtml(m);
-    const earlierKeeps = syn.lines.filter((l) => l.type === 'result' && l.verdict === 'keep' && Number(l.run_id.slice(1)) <= 120).length;
-    expect((html.match(/<tr class="r-/g) ?? []).length).toBe(200 + earlierKeeps);
-    expect(html).toContain(`Listing the last 200 runs and the ${earlierKeeps} earlier keeps; ${120 - earlierKeeps} older runs are not listed`);
+    const allKeeps = syn.lines.filter((l) => l.type === 'result' && l.verdict === 'keep' && Number(l.run_id.slice(1)) <= 120).length;
+    const earlierKeeps = Math.min(KEEPS_CAP, allKeeps);
+    expect(earlierKeeps).toBeGreaterThan(0);
+    expect((html.match(/<tr class="r-/g) ?? []).length).toBe(ROWS_CAP + earlierKeeps);
+    const newest = earlierKeeps >= KEEPS_CAP ? ' newest' : '';
+    expect(html).toContain(`Listing the last ${ROWS_CAP} runs and the ${earlierKeeps}${newest} earlier keeps; ${120 - earlierKeeps} older runs are not listed`);
   });
 
   it('shows the chart in Chromium: kept markers and the best line in the chart, none without runs', () => {

@@ -12,10 +12,15 @@ import { isSeries, markOf, seriesOf, type RunMark, type RunPoint, type RunSeries
 import { runPoint } from './result-line.ts';
 
 export const VERDICTS: readonly Verdict[] = ['keep', 'discard', 'crash', 'timeout', 'checks_failed', 'invalid'];
-/** Rows kept for the table (plus earlier keeps): a person reads the recent end, not 10,000 lines. */
-export const ROWS_CAP = 200;
-/** Earlier keeps listed at most (the newest): a 100,000-run history has thousands. */
-export const KEEPS_CAP = 200;
+/**
+ * Rows kept for the table (plus earlier keeps): a person reads the recent end,
+ * not 10,000 lines; the chart covers every run. 100: a 100-run history is
+ * listed whole, and a 100,000-run one lists what a 100-run one does plus the
+ * newest earlier keeps (each row is a ledger line read back and ~300 bytes of page).
+ */
+export const ROWS_CAP = 100;
+/** Earlier keeps listed at most (the newest, the path to the best): a 100,000-run history has thousands. */
+export const KEEPS_CAP = 50;
 
 export type { RunMark, RunPoint, RunSeries } from './series.ts';
 
