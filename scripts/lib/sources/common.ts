@@ -1,6 +1,7 @@
 // Helpers shared by the metric sources: spec fields, fresh-file reading,
 // number hygiene and picking one value out of many. No source logic here.
-import fs from 'node:fs/promises';
+// fs.promises rather than node:fs/promises: Node loads it when a source first reads a file, not at every run's start-up.
+import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { METRIC_NAME } from '../patterns.ts';
@@ -33,7 +34,7 @@ export async function freshFile(label: string, cwd: string, file: string, starte
   const abs = resolveIn(cwd, file);
   let st;
   try {
-    st = await fs.stat(abs);
+    st = await fs.promises.stat(abs);
   } catch {
     return { ok: false, reason: `${label}: ${file} was not written` };
   }
@@ -55,7 +56,7 @@ export async function readFreshText(
   const f = await freshFile(label, cwd, file, startedAtMs);
   if (!f.ok) return f;
   try {
-    return { ok: true, text: await fs.readFile(f.path, 'utf8') };
+    return { ok: true, text: await fs.promises.readFile(f.path, 'utf8') };
   } catch (e) {
     return { ok: false, reason: `${label}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
   }

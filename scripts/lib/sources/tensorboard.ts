@@ -2,7 +2,7 @@
 // wrote. The log directory is searched (a few levels deep: PyTorch writes
 // runs/<date>_<host>/, Keras logs/train and logs/validation) for
 // `events.out.tfevents.*` files modified since the sample started.
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { clip, fail, FileField, isFresh, MetricNameField, reading, resolveIn } from './common.ts';
@@ -29,7 +29,7 @@ export async function freshEventFiles(dir: string, startedAtMs: number): Promise
   const walk = async (d: string, depth: number): Promise<void> => {
     let entries;
     try {
-      entries = await fs.readdir(d, { withFileTypes: true });
+      entries = await fs.promises.readdir(d, { withFileTypes: true });
     } catch {
       return;
     }
@@ -38,7 +38,7 @@ export async function freshEventFiles(dir: string, startedAtMs: number): Promise
       const p = path.join(d, e.name);
       if (e.isDirectory() && depth < MAX_DEPTH) await walk(p, depth + 1);
       else if (e.isFile() && e.name.startsWith('events.out.tfevents.')) {
-        const st = await fs.stat(p).catch(() => null);
+        const st = await fs.promises.stat(p).catch(() => null);
         if (st && isFresh(st.mtimeMs, startedAtMs)) found.push({ file: p, mtimeMs: st.mtimeMs });
       }
     }

@@ -9,7 +9,7 @@
 //               repeated float float_val = 5; double double_val = 6; int32 int_val = 7;
 //               int64 int64_val = 10; int32 half_val = 13; }
 // TF1 writes simple_value; TF2's tf.summary.scalar writes a rank-0 tensor.
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 
 // ---- CRC32C (Castagnoli, reflected polynomial 0x82F63B78) ----
 
@@ -214,7 +214,7 @@ class Reader {
   private buf = Buffer.alloc(0);
   private filePos = 0;
   private eof = false;
-  constructor(private readonly fh: fs.FileHandle) {}
+  constructor(private readonly fh: fs.promises.FileHandle) {}
 
   /** Exactly n bytes, or null at (possibly truncated) end of file. */
   async take(n: number): Promise<Buffer | null> {
@@ -247,7 +247,7 @@ export interface FileScan {
 export async function readEventFile(file: string, want: (tag: string) => boolean): Promise<FileScan> {
   const events: ScalarEvent[] = [];
   const warnings: string[] = [];
-  const fh = await fs.open(file, 'r');
+  const fh = await fs.promises.open(file, 'r');
   try {
     const r = new Reader(fh);
     let badData = 0;
