@@ -5,6 +5,7 @@
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,7 +66,25 @@ const builtinOnce = {
     b.onLoad({ filter: /.*/, namespace: 'builtin-once' }, (a) => ({ contents: `export default require(${JSON.stringify(a.path)});`, loader: 'js' }));
   },
 };
-const cjs = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning', plugins: [builtinOnce] };
+// node:crypto and node:child_process cost a tenth of a call's start-up to load
+// (with the streams and sockets they bring), and --help, a refusal or status may
+// never call them: our named imports of their functions (createHash, spawn, …)
+// go to wrappers that load the module on the first call. Only named imports of
+// functions: a default import or a class fails the build ("No matching export").
+const builtinLazy = {
+  name: 'builtin-lazy',
+  setup(b) {
+    const own = createRequire(import.meta.url);
+    b.onResolve({ filter: /^node:(crypto|child_process)$/ }, (a) => (a.kind === 'import-statement' && !a.importer.includes('node_modules') ? { path: a.path, namespace: 'builtin-lazy' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-lazy' }, (a) => {
+      const mod = own(a.path);
+      const names = Object.keys(mod).filter((k) => /^[a-z]\w*$/.test(k) && typeof Object.getOwnPropertyDescriptor(mod, k).value === 'function');
+      const calls = names.map((k) => `export function ${k}(...a){return m().${k}(...a)}`).join('\n');
+      return { contents: `let l;const m=()=>l??=require(${JSON.stringify(a.path)});\n${calls}`, loader: 'js' };
+    });
+  },
+};
+const cjs = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning', plugins: [builtinOnce, builtinLazy] };
 /** A CommonJS bundle ending with `//# <tag>=<hash>`: the loaders key their code cache on the hash. */
 async function tagged(entry, file, tag) {
   // yaml.ts reads import.meta only when there is no require (ES modules): silent here.

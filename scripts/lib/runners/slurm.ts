@@ -6,7 +6,7 @@
 // Interruptions that are the cluster's doing (node failure, preemption, an
 // administrator's scancel) are resubmitted here up to max_requeues, then
 // reported with retry: true: never the candidate's fault.
-import crypto from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
@@ -52,7 +52,7 @@ interface Attempt {
 
 /** Submit one job and see it through. A string is why it could not be submitted. */
 async function attempt(spec: SlurmSpec, req: RunRequest, fd: number): Promise<Attempt | string> {
-  const token = crypto.randomBytes(6).toString('hex');
+  const token = randomBytes(6).toString('hex');
   const outPattern = path.join(path.dirname(path.resolve(req.logFile)), `.slurm-${token}-%j.out`);
   const args = sbatchArgs(spec, { cwd: req.cwd, outFile: outPattern, timeoutS: req.timeoutS, graceS: req.graceS });
   const start = fs.fstatSync(fd).size;
