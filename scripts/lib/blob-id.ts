@@ -1,8 +1,8 @@
 // A file's git blob id, computed in this process: what `git hash-object
 // --no-filters` prints (the engine switches content filters off anyway), the
-// hash of "blob <size>\0" and the bytes. Used only to compare the tree with a
-// capture already stored (measured.ts recheck), so a recheck costs no git
-// process; a capture a keep will commit is still written by git.
+// hash of "blob <size>\0" and the bytes. The recheck of a stored capture
+// (measured.ts) compares with it, and loose-object.ts names the objects it
+// writes with objectIdOf, so neither costs a git process.
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 
@@ -13,10 +13,13 @@ function hasher(hexLen: number): Hash | null {
   return hexLen === 40 ? createHash('sha1') : hexLen === 64 ? createHash('sha256') : null;
 }
 
-export function blobIdOf(bytes: Buffer, hexLen: number): string | null {
+/** An object's id: the hash of "<type> <size>\0" and its body; null for an unknown format. */
+export function objectIdOf(type: string, body: Buffer, hexLen: number): string | null {
   const h = hasher(hexLen);
-  return h ? h.update(`blob ${bytes.length}\0`).update(bytes).digest('hex') : null;
+  return h ? h.update(`${type} ${body.length}\0`).update(body).digest('hex') : null;
 }
+
+export const blobIdOf = (bytes: Buffer, hexLen: number): string | null => objectIdOf('blob', bytes, hexLen);
 
 /** The blob id of a regular file of `size` bytes; null when it cannot be read or its size changed meanwhile. */
 export function blobIdOfFile(file: string, size: number, hexLen: number): string | null {

@@ -18,7 +18,8 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { objectIdOf } from './blob-id.ts';
 
 /** Larger files go to git, which streams them. */
 export const MAX_IN_PROCESS = 16 * 1024 * 1024;
@@ -68,15 +69,9 @@ export function objectsDirOf(root: string): string | null {
   }
 }
 
-/** An object's id: the hash of "<type> <size>\0" and the body; null for an unknown format. */
-export function objectId(type: string, body: Buffer, hexLen: number): string | null {
-  const algo = hexLen === 40 ? 'sha1' : hexLen === 64 ? 'sha256' : null;
-  return algo ? createHash(algo).update(`${type} ${body.length}\0`).update(body).digest('hex') : null;
-}
-
 /** Writes an object (blob, tree); returns its id (`hexLen` 40: sha1, 64: sha256), or null (then ask git). */
 export function writeObject(objects: string, type: 'blob' | 'tree', body: Buffer, hexLen: number): string | null {
-  const id = objectId(type, body, hexLen);
+  const id = objectIdOf(type, body, hexLen);
   if (!id) return null;
   const dir = path.join(objects, id.slice(0, 2));
   const file = path.join(dir, id.slice(2));
