@@ -11,6 +11,8 @@
 // private index and exact pathspecs), so the library added a dependency and a
 // second environment filter without doing anything for us.
 import { execFile, execFileSync } from 'node:child_process';
+import { configFiles, mayMention } from './git-config-files.ts';
+import { gitFile } from './git-binary.ts';
 import { countIo } from './iocount.ts';
 
 export interface GitResult {
@@ -35,7 +37,7 @@ const CONFIG = [
 const INTERACTIVE = new Set(['EDITOR', 'VISUAL', 'PAGER', 'SSH_ASKPASS', 'PREFIX']);
 const MAX_BUFFER = 256 * 1024 * 1024;
 
-/** What the config of a repository says that the engine must know, per cwd (one `git config` per engine call). */
+/** What the config of a repository says that the engine must know, per cwd (at most one `git config` per engine call). */
 interface RepoConfig {
   /** Filter drivers (LFS, git-crypt, …). */
   drivers: string[];
@@ -43,14 +45,19 @@ interface RepoConfig {
   diffSettings: boolean;
 }
 const configCache = new Map<string, RepoConfig>();
+/** The names asked about below; config files that never mention them (git-config-files.ts) spare the git process. */
+export const ASKED = /filter|attributesfile|bigfilethreshold/i;
 
 function repoConfig(cwd: string): RepoConfig {
   let c = configCache.get(cwd);
   if (!c) {
     c = { drivers: [], diffSettings: false };
+    configCache.set(cwd, c);
+    const files = configFiles(cwd);
+    if (files && !mayMention(files, ASKED)) return c;
     countIo('git');
     try {
-      const out = execFileSync('git', [...CONFIG, 'config', '--name-only', '-z', '--get-regexp', '^(filter\\.|core\\.attributesfile$|core\\.bigfilethreshold$)'], {
+      const out = execFileSync(gitFile(), [...CONFIG, 'config', '--name-only', '-z', '--get-regexp', '^(filter\\.|core\\.attributesfile$|core\\.bigfilethreshold$)'], {
         cwd,
         env: gitEnv(),
         encoding: 'utf8',
@@ -65,7 +72,6 @@ function repoConfig(cwd: string): RepoConfig {
     } catch {
       // exit 1: nothing of this configured (or not a repository yet)
     }
-    configCache.set(cwd, c);
   }
   return c;
 }
@@ -102,7 +108,7 @@ export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 export function gitTry(cwd: string, args: readonly string[], extra: Record<string, string> = {}): Promise<GitResult> {
   countIo('git');
   return new Promise((resolve) => {
-    execFile('git', gitArgs(args, cwd), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(gitFile(), gitArgs(args, cwd), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
       resolve({ code, stdout, stderr: stderr || (err && code === 127 ? err.message : '') });
     });
@@ -113,7 +119,7 @@ export function gitTry(cwd: string, args: readonly string[], extra: Record<strin
 export function gitWithInput(cwd: string, args: readonly string[], input: string, extra: Record<string, string> = {}): Promise<GitResult> {
   countIo('git');
   return new Promise((resolve) => {
-    const child = execFile('git', gitArgs(args, cwd), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
+    const child = execFile(gitFile(), gitArgs(args, cwd), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
       resolve({ code, stdout, stderr: stderr || (err && code === 127 ? err.message : '') });
     });
@@ -126,7 +132,7 @@ export function gitWithInput(cwd: string, args: readonly string[], input: string
 export function gitSyncOrNull(cwd: string, args: readonly string[]): string | null {
   countIo('git');
   try {
-    return execFileSync('git', gitArgs(args, cwd), { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: MAX_BUFFER });
+    return execFileSync(gitFile(), gitArgs(args, cwd), { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: MAX_BUFFER });
   } catch {
     return null;
   }

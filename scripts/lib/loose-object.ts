@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { objectIdOf } from './blob-id.ts';
+import { gitDirsOf, readOrEmpty } from './git-dirs.ts';
 
 /** Larger files go to git, which streams them. */
 export const MAX_IN_PROCESS = 16 * 1024 * 1024;
@@ -35,14 +36,6 @@ export function zlib(): Zlib {
 /** Config that makes git write objects differently than below (checked loosely: a mention anywhere counts). */
 const SPECIAL = /compatobjectformat|sharedrepository/i;
 
-function readOrEmpty(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 /**
  * The objects directory of the repository whose work tree top is `root`, as
  * git finds it from there (`.git` a directory, or a file naming a linked
@@ -50,19 +43,11 @@ function readOrEmpty(file: string): string {
  * the config asks for more than plain loose objects.
  */
 export function objectsDirOf(root: string): string | null {
+  const dirs = gitDirsOf(root);
+  if (!dirs) return null;
   try {
-    const dotGit = path.join(root, '.git');
-    const st = fs.statSync(dotGit);
-    let gitDir = dotGit;
-    if (st.isFile()) {
-      const m = /^gitdir: (.+)$/m.exec(fs.readFileSync(dotGit, 'utf8'));
-      if (!m?.[1]) return null;
-      gitDir = path.resolve(root, m[1].trim());
-    } else if (!st.isDirectory()) return null;
-    const common = readOrEmpty(path.join(gitDir, 'commondir')).trim();
-    const commonDir = common ? path.resolve(gitDir, common) : gitDir;
-    for (const f of [path.join(commonDir, 'config'), path.join(gitDir, 'config.worktree')]) if (SPECIAL.test(readOrEmpty(f))) return null;
-    const objects = path.join(commonDir, 'objects');
+    for (const f of [path.join(dirs.commonDir, 'config'), path.join(dirs.gitDir, 'config.worktree')]) if (SPECIAL.test(readOrEmpty(f))) return null;
+    const objects = path.join(dirs.commonDir, 'objects');
     return fs.statSync(objects).isDirectory() ? objects : null;
   } catch {
     return null;
