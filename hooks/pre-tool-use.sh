@@ -292,69 +292,121 @@ pf_edit() {
 }
 
 # The owner's read-only commands (hooks/src/bash-guard.ts, readOnly): `git`
-# with a reading subcommand, the readers (cat, head, grep, ls, …) on files
-# in the project, echo/pwd/…, joined by && || ; |, with 2>&1 or a redirection
-# to /dev/null. $1: the command (raw JSON), $2: the project, $3: whether the
-# payload had a cwd (then it must be the project). Words are plain characters
-# or simple quoted strings (no $, backquote, backslash, glob, leading ~, #,
-# tab or newline). 1 to defer.
+# with a reading subcommand (and -C into the project), the readers (cat, head,
+# grep, ls, …) on files in the project, echo/pwd/…, the engine's approved
+# scripts, mkdir of the scratch area, a bare `time` before any of them,
+# joined by && || ; |, with 2>&1 or a redirection to /dev/null or into the
+# experiment's scratch area; led by `cd <dir> &&` (or `;`) into a directory
+# of the project, which later relative paths start from. $1: the command (raw
+# JSON), $2: the project, $3: whether the payload had a cwd (then it must be
+# the project), $4: the plugin root, $5: active.json's text. Words are plain
+# characters or simple quoted strings (no $, backquote, backslash, glob,
+# leading ~, #, tab or newline). 1 to defer.
 pf_bash() {
   [ -z "$3" ] || [ "$pf_cwd" = "$2" ] || return 1
   case $pf_cwd in *\\*) return 1 ;; esac
   case $2/ in /*/ | /) ;; *) return 1 ;; esac
   case $2/ in *//* | */./* | */../* | /) return 1 ;; esac
   pf_unquote "$1" || return 1
-  pf_d=$2 pf_words= pf_n=0
+  # pf_d: the project; pf_dr: where the command is (relative to it, '' for the top);
+  # pf_lead: only cd's so far (a cd after anything else is Node's).
+  pf_d=$2 pf_dr= pf_root=$4 pf_act=$5 pf_scr= pf_words= pf_n=0 pf_lead=1
   while :; do
     while :; do case $pf_c in ' '*) pf_c=${pf_c#?} ;; *) break ;; esac; done
     case $pf_c in
-      '') pf_simple || return 1; return 0 ;;
-      '&&'* | '||'*) pf_simple || return 1; pf_c=${pf_c#??}; pf_words=; continue ;;
+      '') pf_next=; pf_simple || return 1; return 0 ;;
+      '&&'* | '||'*) pf_next=${pf_c%"${pf_c#??}"}; pf_simple || return 1; pf_c=${pf_c#??}; pf_words=; continue ;;
       '|&'* | '&'* | ';;'*) return 1 ;;
-      '|'* | ';'*) pf_simple || return 1; pf_c=${pf_c#?}; pf_words=; continue ;;
+      '|'* | ';'*) pf_next=${pf_c%"${pf_c#?}"}; pf_simple || return 1; pf_c=${pf_c#?}; pf_words=; continue ;;
       '2>&1'[\ \;\&\|]* | '2>&1') pf_c=${pf_c#2>&1}; continue ;;
-      '2>/dev/null'[\ \;\&\|]* | '2>/dev/null') pf_c=${pf_c#2>/dev/null}; continue ;;
-      '>/dev/null'[\ \;\&\|]* | '>/dev/null') pf_c=${pf_c#>/dev/null}; continue ;;
+      '>&2'[\ \;\&\|]* | '>&2') pf_c=${pf_c#>&2}; continue ;;
+      '>'* | '2>'*) pf_redirect || return 1; continue ;;
     esac
-    pf_w=
-    while :; do
-      case $pf_c in
-        '"'*)
-          pf_c=${pf_c#?}
-          case $pf_c in *'"'*) ;; *) return 1 ;; esac
-          pf_q=${pf_c%%\"*} pf_c=${pf_c#*\"}
-          case $pf_q in *[!\ -~]* | *[\$\`\\]*) return 1 ;; esac
-          ;;
-        "'"*)
-          pf_c=${pf_c#?}
-          case $pf_c in *"'"*) ;; *) return 1 ;; esac
-          pf_q=${pf_c%%\'*} pf_c=${pf_c#*\'}
-          case $pf_q in *[!\ -~]*) return 1 ;; esac
-          ;;
-        ' '* | '' | '&'* | '|'* | ';'*) break ;;
-        *)
-          pf_q=${pf_c%%[\ \"\'\&\|\;]*}
-          case $pf_q in *[!A-Za-z0-9_./:=+,@%^~-]*) return 1 ;; esac
-          # ~ starts a home path only at the start of a word.
-          case $pf_w$pf_q in '~'*) return 1 ;; esac
-          pf_c=${pf_c#"$pf_q"}
-          ;;
-      esac
-      pf_w=$pf_w$pf_q
-    done
+    pf_word || return 1
     pf_n=$((pf_n + 1))
     [ $pf_n -le 200 ] || return 1
     pf_words=$pf_words$pf_w$pf_nl
   done
 }
 
-# One simple command (pf_words, one word a line) that only reads, as the Node hook judges it.
+# One word from the start of $pf_c into pf_w; $pf_c moves past it.
+pf_word() {
+  pf_w=
+  while :; do
+    case $pf_c in
+      '"'*)
+        pf_c=${pf_c#?}
+        case $pf_c in *'"'*) ;; *) return 1 ;; esac
+        pf_q=${pf_c%%\"*} pf_c=${pf_c#*\"}
+        case $pf_q in *[!\ -~]* | *[\$\`\\]*) return 1 ;; esac
+        ;;
+      "'"*)
+        pf_c=${pf_c#?}
+        case $pf_c in *"'"*) ;; *) return 1 ;; esac
+        pf_q=${pf_c%%\'*} pf_c=${pf_c#*\'}
+        case $pf_q in *[!\ -~]*) return 1 ;; esac
+        ;;
+      ' '* | '' | '&'* | '|'* | ';'*) return 0 ;;
+      *)
+        pf_q=${pf_c%%[\ \"\'\&\|\;]*}
+        case $pf_q in *[!A-Za-z0-9_./:=+,@%^~-]*) return 1 ;; esac
+        # ~ starts a home path only at the start of a word.
+        case $pf_w$pf_q in '~'*) return 1 ;; esac
+        pf_c=${pf_c#"$pf_q"}
+        ;;
+    esac
+    pf_w=$pf_w$pf_q
+  done
+}
+
+# >, >>, 2> or 2>> into /dev/null or the experiment's scratch area (Node: writableHere,
+# and a write there is never denied nor journalled). Relative to where the command starts.
+pf_redirect() {
+  pf_c=${pf_c#2} pf_c=${pf_c#>}
+  pf_c=${pf_c#>}
+  case $pf_c in [\&\|\<\>]*) return 1 ;; esac
+  while :; do case $pf_c in ' '*) pf_c=${pf_c#?} ;; *) break ;; esac; done
+  pf_word || return 1
+  [ "$pf_w" != /dev/null ] || return 0
+  pf_inside "$pf_w" || return 1
+  pf_scratch
+}
+
+# Is pf_rel the experiment's scratch area or below it? Its name is active.json's
+# "experiment", found once and made of plain characters.
+pf_scratch() {
+  if [ -z "$pf_scr" ]; then
+    case $pf_act in *'"experiment":'*'"experiment":'*) return 1 ;; esac
+    case $pf_act in
+      *'"experiment":"'*) pf_x=${pf_act#*'"experiment":"'} ;;
+      *'"experiment": "'*) pf_x=${pf_act#*'"experiment": "'} ;;
+      *) return 1 ;;
+    esac
+    pf_x=${pf_x%%\"*}
+    case $pf_x in '' | . | .. | *[!A-Za-z0-9_.-]*) return 1 ;; esac
+    pf_scr=.autoloop/experiments/$pf_x/scratch
+  fi
+  case $pf_rel in "$pf_scr" | "$pf_scr"/*) return 0 ;; esac
+  return 1
+}
+
+# One simple command (pf_words, one word a line; pf_next: the operator after it) that
+# only reads, as the Node hook judges it.
 pf_simple() {
   [ -n "$pf_words" ] || return 1
   pf_t=$pf_words
   pf_prog=${pf_t%%"$pf_nl"*} pf_t=${pf_t#*"$pf_nl"}
+  if [ "$pf_prog" = cd ]; then pf_cd; return; fi
+  pf_lead=
+  # A bare time (Node approves no other wrapper, nor time with options).
+  if [ "$pf_prog" = time ]; then
+    pf_prog=${pf_t%%"$pf_nl"*} pf_t=${pf_t#*"$pf_nl"}
+    case $pf_prog in '' | -* | cd | time) return 1 ;; esac
+  fi
   case $pf_prog in
     git) pf_git; return ;;
+    node) pf_node; return ;;
+    mkdir) pf_mkdir; return ;;
     echo | printf | pwd | true | false | date | seq) return 0 ;;
     grep | egrep | fgrep | rg) pf_pat=1 ;;
     cat | head | tail | wc | ls | stat | file | du | diff | cmp | cut | nl | tr | od | hexdump | md5sum | sha1sum | \
@@ -381,12 +433,34 @@ pf_simple() {
   [ "$pf_prog" != uniq ] || [ $pf_ops -le 1 ]
 }
 
-# git with a reading subcommand and none of the options that run or write something else.
+# cd <dir> (or cd <dir>;) at the head of the command, into an existing directory
+# of the project that this user may enter, no link on the way: then the cd cannot
+# fail, and what follows runs there, where Node's guard puts it. Anything else
+# (no operand or several, an option, cd -, ~, a cd after another command or in a
+# pipe or before ||, a relative name CDPATH could send elsewhere) is Node's.
+pf_cd() {
+  [ -n "$pf_lead" ] || return 1
+  case $pf_next in '&&' | ';' | '') ;; *) return 1 ;; esac
+  case $pf_t in *"$pf_nl"?*) return 1 ;; esac
+  pf_w=${pf_t%"$pf_nl"}
+  case $pf_w in '' | -*) return 1 ;; esac
+  case $pf_w in /* | . | .. | ./* | ../*) ;; *) [ -z "${CDPATH:-}" ] || return 1 ;; esac
+  pf_inside "$pf_w" || return 1
+  [ -d "$pf_abs" ] && [ -x "$pf_abs" ] || return 1
+  pf_dr=$pf_rel
+}
+
+# git with a reading subcommand and none of the options that run or write something else;
+# -C only into the project.
 pf_git() {
   pf_u=$pf_t
   while :; do
     pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}
-    [ "$pf_w" = --no-pager ] || break
+    case $pf_w in
+      --no-pager) ;;
+      -C) pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}; pf_inside "$pf_w" || return 1 ;;
+      *) break ;;
+    esac
   done
   case $pf_w in
     status | diff | log | show | rev-parse | ls-files | ls-tree | blame | grep | shortlog | describe | cat-file | rev-list | merge-base) ;;
@@ -398,25 +472,59 @@ pf_git() {
   done
 }
 
-# Is the word, as a path from the project (the cwd), inside it? No `..`, no link on the way
-# (Node resolves links; the shell compares text).
+# node <plugin root>/dist/<approved>.mjs … (as pf_engine), inside a chain or a pipe.
+pf_node() {
+  pf_w=${pf_t%%"$pf_nl"*}
+  case $pf_w in
+    "$pf_root"/dist/status.mjs | "$pf_root"/dist/report.mjs | "$pf_root"/dist/run-experiment.mjs | "$pf_root"/dist/log-experiment.mjs | \
+      "$pf_root"/dist/control.mjs | "$pf_root"/dist/finalize.mjs | "$pf_root"/dist/diagnose.mjs) ;;
+    *) return 1 ;;
+  esac
+  case $pf_nl$pf_t in *"$pf_nl"--cwd*) return 1 ;; esac
+}
+
+# mkdir [-p] [-v] of the scratch area or below it.
+pf_mkdir() {
+  pf_u=$pf_t pf_ops=0
+  while [ -n "$pf_u" ]; do
+    pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}
+    case $pf_w in -p | -v | -pv | -vp) continue ;; -*) return 1 ;; esac
+    pf_ops=$((pf_ops + 1))
+    pf_inside "$pf_w" && pf_scratch || return 1
+  done
+  [ $pf_ops -gt 0 ]
+}
+
+# Is the word, as a path from where the command is, inside the project? `.` and `..`
+# are taken by name, as Node's path.resolve takes them, and no name on the way may be a
+# link (Node resolves links; the kernel takes .. after a link elsewhere), nor may the way
+# leave the project. Sets pf_rel (from the project, '' for its top) and pf_abs.
 pf_inside() {
   case $1 in
     '') return 1 ;;
-    .) return 0 ;;
-    "$pf_d" | "$pf_d"/) return 0 ;;
-    "$pf_d"/*) pf_q=${1#"$pf_d"/} ;;
+    "$pf_d" | "$pf_d"/*) pf_q=${1#"$pf_d"} ;;
     /*) return 1 ;;
-    *) pf_q=$1 ;;
+    *) pf_q=$pf_dr/$1 ;;
   esac
-  pf_q=${pf_q%/}
-  case /$pf_q/ in *//* | */./* | */../*) return 1 ;; esac
-  pf_p=$pf_d
-  while [ -n "$pf_q" ]; do
-    pf_p=$pf_p/${pf_q%%/*}
+  pf_rel=
+  while :; do
+    while :; do case $pf_q in /*) pf_q=${pf_q#/} ;; *) break ;; esac; done
+    [ -n "$pf_q" ] || break
+    pf_x=${pf_q%%/*}
     case $pf_q in */*) pf_q=${pf_q#*/} ;; *) pf_q= ;; esac
-    [ ! -L "$pf_p" ] || return 1
+    case $pf_x in
+      .) ;;
+      ..)
+        [ -n "$pf_rel" ] || return 1
+        case $pf_rel in */*) pf_rel=${pf_rel%/*} ;; *) pf_rel= ;; esac
+        ;;
+      *)
+        pf_rel=$pf_rel${pf_rel:+/}$pf_x
+        [ ! -L "$pf_d/$pf_rel" ] || return 1
+        ;;
+    esac
   done
+  pf_abs=$pf_d${pf_rel:+/}$pf_rel
 }
 
 # $1: the payload, $2: this session's id, $3: the plugin root, $4: the
@@ -429,7 +537,7 @@ pf_decide() {
   [ "$pf_sid" = "$2" ] || return 1
   case $pf_tool in
     # A read-only command writes nothing, so nothing for the journal (and the shell has no clock for an E line).
-    Bash) pf_engine "$pf_cmd" "$3" || pf_bash "$pf_cmd" "$4" "$pf_hascwd" || return 1 ;;
+    Bash) pf_engine "$pf_cmd" "$3" || pf_bash "$pf_cmd" "$4" "$pf_hascwd" "$3" "$5" || return 1 ;;
     Edit | Write | MultiEdit)
       pf_edit "$pf_file" "$4" "$5" || return 1
       if [ -n "$pf_deny" ]; then

@@ -85,6 +85,8 @@ beforeEach(() => {
 interface Env {
   sid?: string | undefined;
   root?: string;
+  /** More of the hook's environment (CDPATH). */
+  extra?: Record<string, string>;
 }
 
 const hookEnv = (e: Env): Record<string, string> => ({
@@ -93,6 +95,7 @@ const hookEnv = (e: Env): Record<string, string> => ({
   CLAUDE_PLUGIN_ROOT: e.root ?? ROOT,
   CLAUDE_PROJECT_DIR: project,
   ...(e.sid === undefined ? {} : { CLAUDE_CODE_SESSION_ID: e.sid }),
+  ...e.extra,
 });
 
 /** The shell's answer: its stdout, or 'deferred' when it started (the fake) node. */
@@ -180,7 +183,9 @@ describe('PreToolUse in the shell: named cases', () => {
     ['no session id in the environment', bashPayload(engine('run-experiment')), {}, 'deferred'],
     ['payload of another session than the environment', bashPayload(engine('run-experiment'), 'sess-b'), { sid: OWNER }, 'deferred'],
     ['a prefix of the owner', bashPayload(engine('run-experiment'), 'sess-'), { sid: 'sess-' }, 'deferred'],
-    ['piped into tail', bashPayload(`${engine('run-experiment')} 2>&1 | tail -5`), { sid: OWNER }, 'deferred'],
+    ['piped into tail', bashPayload(`${engine('run-experiment')} 2>&1 | tail -5`), { sid: OWNER }, 'answered'],
+    ['piped into tail, with --cwd', bashPayload(`${engine('run-experiment', '--cwd /tmp')} 2>&1 | tail -5`), { sid: OWNER }, 'deferred'],
+    ['chain piped into tail', bashPayload(`${engine('chain')} | tail -5`), { sid: OWNER }, 'deferred'],
     ['then git', bashPayload(`${engine('log-experiment')}; git reset --hard`), { sid: OWNER }, 'deferred'],
     ['a substitution in the text', bashPayload(engine('log-experiment', '--description "$(rm -rf bench)"')), { sid: OWNER }, 'deferred'],
     ['a backslash', bashPayload(engine('log-experiment', '--description "a\\"b"')), { sid: OWNER }, 'deferred'],
@@ -462,6 +467,91 @@ describe('PreToolUse in the shell: the owner\'s read-only commands', () => {
     );
     console.log(`hook-shell: the shell answered ${answered} of ${total} generated read-only commands; Node agreed on each`);
     expect(answered).toBeGreaterThan(total / 20);
+  });
+});
+
+describe('PreToolUse in the shell: cd, git -C, time, the engine in a pipe, the scratch area', () => {
+  const S = '.autoloop/experiments/speed/scratch';
+  const st = (cmd: string): string => engine('status', cmd);
+  // [name, command, the shell: answered or deferred, Node's own answer, more environment]
+  const cases = (): Array<[string, string, 'answered' | 'deferred', 'allow' | 'deny' | 'none', Record<string, string>?]> => [
+    ['cd then a pipeline (bench: pre-tool-use.bash_cd)', 'cd src && git diff --stat | head -5', 'answered', 'allow'],
+    ['cd;', 'cd src; ls -la', 'answered', 'allow'],
+    ['cd alone', 'cd src', 'answered', 'allow'],
+    ['.. back into the project (reading a judge is fine)', 'cd src && cat file.txt ../bench/bench.mjs', 'answered', 'allow'],
+    ['a quoted dir with a space', 'cd "src/sub dir" && cat x.txt "../file.txt"', 'answered', 'allow'],
+    ["a single-quoted dir with a space; then cd ..", "cd 'src/sub dir'; cd .. && wc -l file.txt", 'answered', 'allow'],
+    ['cd a && cd .. && …', 'cd src && cd .. && git status', 'answered', 'allow'],
+    ['an absolute dir in the project', `cd ${project}/src && wc -l file.txt`, 'answered', 'allow'],
+    ['./dir/ and .', 'cd ./src/ && cd . && ls . && pwd', 'answered', 'allow'],
+    ['a cd after ls (only leading cds)', 'cd ./src/ && ls . && cd . && pwd', 'deferred', 'allow'],
+    ['cd into .git, then read', 'cd .git && ls', 'answered', 'allow'],
+    ['git -C into the project', `git -C src log --oneline -3 && git -C ${project} status`, 'answered', 'allow'],
+    ['cd, then git -C ..', 'cd src && git -C .. diff --stat', 'answered', 'allow'],
+    ['time before read-only git', 'time git diff --stat', 'answered', 'allow'],
+    ['time before the engine', `time ${st('--json')}`, 'answered', 'allow'],
+    ['the engine piped into tail', `${engine('run-experiment', '--description "memo (parse); 2x" --json')} 2>&1 | tail -5`, 'answered', 'allow'],
+    ['cd, then the engine', `cd src && ${st('')}`, 'answered', 'allow'],
+    ['a redirection into the scratch area', `git diff > ${S}/diff.txt`, 'answered', 'allow'],
+    ['mkdir of the scratch area, then >> into it', `mkdir -p ${S} && git log -5 >> ${S}/log.txt 2>&1`, 'answered', 'allow'],
+    ['cd, then a redirection into the scratch area through ..', `cd src && grep -n cost file.txt >../${S}/grep.txt`, 'answered', 'allow'],
+    ['2> into the scratch area, >&2, 2> /dev/null', `ls src 2>${S}/err.txt; echo done >&2; cat src/file.txt 2> /dev/null`, 'answered', 'allow'],
+    ['cd out of the project', 'cd .. && ls', 'deferred', 'none'],
+    ['cd outside the project', `cd ${scratch} && ls`, 'deferred', 'none'],
+    ['cd a && cd .. && cd ..', 'cd src && cd .. && cd .. && ls', 'deferred', 'none'],
+    ['cd -', 'cd - && ls', 'deferred', 'none'],
+    ['cd with no argument (home)', 'cd && ls', 'deferred', 'none'],
+    ['cd ~', 'cd ~ && ls', 'deferred', 'none'],
+    ['cd into a judge\'s folder, then rm', 'cd bench && rm bench.mjs', 'deferred', 'deny'],
+    ['cd into a judge\'s folder, then a redirection', 'cd bench && echo x > bench.mjs', 'deferred', 'deny'],
+    ['cd, then a redirection into a judge through ..', 'cd src && git diff > ../bench/bench.mjs', 'deferred', 'deny'],
+    ['a redirection into the engine\'s state through the scratch area', `git diff > ${S}/../../../active.json`, 'deferred', 'deny'],
+    ['a redirection into another experiment\'s scratch area', 'git diff > .autoloop/experiments/other/scratch/x', 'deferred', 'deny'],
+    ['a redirection into the scope', 'git diff > src/x.txt', 'deferred', 'none'],
+    ['mkdir in the scope', 'mkdir -p src/newdir', 'deferred', 'none'],
+    ['mkdir -m', `mkdir -m 700 ${S}`, 'deferred', 'none'],
+    ['cd into a symlinked dir', 'cd sl && ls', 'deferred', 'allow'],
+    ['cd through a link, then ..', 'cd src/link && cat ../file.txt', 'deferred', 'allow'],
+    ['cd into a missing dir', 'cd missing && ls', 'deferred', 'allow'],
+    ['cd into a file', 'cd src/file.txt && ls', 'deferred', 'allow'],
+    ['cd in a pipe', 'cd src | cat file.txt', 'deferred', 'allow'],
+    ['cd after another command', 'ls && cd src && cat file.txt', 'deferred', 'allow'],
+    ['cd before ||', 'cd src || cat file.txt', 'deferred', 'allow'],
+    ['cd with two operands', 'cd src bench && ls', 'deferred', 'allow'],
+    ['cd -P', 'cd -P src && ls', 'deferred', 'allow'],
+    ['CDPATH in the environment', 'cd src && ls', 'deferred', 'none', { CDPATH: scratch }],
+    ['CDPATH, but ./dir', 'cd ./src && ls', 'answered', 'allow', { CDPATH: scratch }],
+    ['git -C through a link', 'git -C src/link log', 'deferred', 'allow'],
+    ['git -C outside', 'git -C / log', 'deferred', 'none'],
+    ['time -p', 'time -p git status', 'deferred', 'none'],
+    ['time cd', 'time cd src && ls', 'deferred', 'allow'],
+    ['chain in a pipe', `${engine('chain', '--command x')} | tail -3`, 'deferred', 'none'],
+    ['another plugin\'s dist', 'node /tmp/fake/dist/status.mjs | tail -3', 'deferred', 'none'],
+  ];
+
+  it('answers exactly as Node where it answers (same decision, same journal), and defers the rest', () => {
+    fs.mkdirSync(path.join(project, 'src', 'sub dir'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'src', 'file.txt'), 'cost\n');
+    if (!fs.existsSync(path.join(project, 'src/link'))) fs.symlinkSync('../bench', path.join(project, 'src/link'));
+    if (!fs.existsSync(path.join(project, 'sl'))) fs.symlinkSync('src', path.join(project, 'sl'));
+    const verdict = (out: string): string => (out === '' ? 'none' : (JSON.parse(out) as { hookSpecificOutput: { permissionDecision: string } }).hookSpecificOutput.permissionDecision);
+    for (const [name, cmd, expected, nodeSays, extra] of cases()) {
+      const env: Env = { sid: OWNER, ...(extra ? { extra } : {}) };
+      const payload = bashPayload(cmd);
+      writeSession();
+      takeJournal();
+      const s = shell(payload, env);
+      const shellLines = takeJournal();
+      const n = node(payload, env);
+      expect([name, verdict(n)]).toEqual([name, nodeSays]);
+      expect([name, s === 'deferred' ? 'deferred' : 'answered']).toEqual([name, expected]);
+      if (s !== 'deferred') {
+        expect([name, s]).toEqual([name, n]);
+        expect([name, shellLines]).toEqual([name, nodeJournal(payload, env)]);
+      }
+      takeJournal();
+      expect([name, real(payload, env)]).toEqual([name, n]);
+    }
   });
 });
 

@@ -600,6 +600,8 @@ class Guard {
         const ops = args.filter((a) => !/^-[LPe@]+$/.test(a.text));
         if (!ops.length) this.cwd = this.ctx.env.HOME ?? null;
         else if (ops[0]!.text === '-') this.cwd = null;
+        // With CDPATH set, the shell may look for a relative name in other directories first.
+        else if (this.ctx.env.CDPATH && !/^(\/|\.\.?(\/|$))/.test(ops[0]!.text)) this.cwd = null;
         else this.cwd = this.resolve(ops[0]!);
         return;
       }
