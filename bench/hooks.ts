@@ -12,8 +12,15 @@
 // payload. A Write (hooks.json: pre-write) is read 8 kB at most: a 50 kB one
 // is decided from that head (file_path precedes the content). Stop of the
 // owner within its caps and SessionStart of an active loop are answered in
-// the shell too (hooks/session.sh). One call the shell leaves to Node (a
-// pipeline that starts with cd) shows what a Node start costs.
+// the shell too (hooks/session.sh). The shell also answers the shapes of the
+// protocol's diagnostics: a leading `cd <dir> &&` into the project, `git -C`,
+// a bare `time`, the engine piped into tail, find, and writes into the
+// scratch area (mkdir, > and >>). One call the shell leaves to Node shows what
+// a Node start costs: a glob operand (`src/*.ts`). Node also gets every
+// command outside the allow list, a cd that is not at the head of the command
+// or leads into a link, a missing directory or out of the project, any cd
+// while CDPATH is set, redirections into the scope, and shell syntax beyond
+// words, quotes and && || ; |.
 // "iteration" is the mean over one iteration's hook calls (edit, run, log).
 // Target: each hook call ≤ 1 bare Node start. Also prints the bundle size of
 // dist/hooks.cjs and the cost in a project with no .autoloop/. The hooks keep
@@ -55,6 +62,7 @@ const ownedBySession = (): void => fs.writeFileSync(path.join(project, '.autoloo
 
 const common = { session_id: 's', transcript_path: path.join(dir, 't.jsonl'), cwd: project, agent_type: 'autoloop:autoloop' };
 const engine = `node "${path.join(ROOT, 'dist', 'run-experiment.mjs')}" --json`;
+const SCRATCH = '.autoloop/experiments/speed/scratch';
 const calls: Array<[string, string, object]> = [
   ['pre-tool-use.bash_engine', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: engine } }],
   ['pre-tool-use.bash_pipeline', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'git diff --stat && grep -n cost src/a.ts | head -20' } }],
@@ -62,7 +70,13 @@ const calls: Array<[string, string, object]> = [
   ['pre-write.write_small', 'pre-write', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'src/b.ts'), content: 'export const y = 2;\n' } }],
   ['pre-write.write_50kB_in_scope', 'pre-write', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'src/big.ts'), content: 'export const x = "a\tb";\n'.repeat(2000) } }],
   ['pre-write.write_50kB_out_of_scope', 'pre-write', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'lib/big.ts'), content: 'export const x = "a\tb";\n'.repeat(2000) } }],
-  ['pre-tool-use.bash_node', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'cd src && git diff --stat | head -5' } }],
+  ['pre-tool-use.bash_cd', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'cd src && git diff --stat | head -5' } }],
+  ['pre-tool-use.bash_git_C', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'git -C src log --oneline -5' } }],
+  ['pre-tool-use.bash_time', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'time git status --short' } }],
+  ['pre-tool-use.bash_engine_tail', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: `${engine} 2>&1 | tail -5` } }],
+  ['pre-tool-use.bash_find', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'find src -name "*.ts" -newer src/a.ts' } }],
+  ['pre-tool-use.bash_scratch', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: `mkdir -p ${SCRATCH} && git diff > ${SCRATCH}/diff.txt 2>&1` } }],
+  ['pre-tool-use.bash_node', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'grep -n cost src/*.ts | head -20' } }],
   ['post-tool-use.bash_engine', 'post-tool-use', { ...common, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: engine }, tool_response: { stdout: '{}' } }],
   ['post-tool-use.bash_engine_claim', 'post-tool-use', { ...common, session_id: 'other', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: engine }, tool_response: { stdout: '{}' } }],
   ['stop', 'stop', { ...common, hook_event_name: 'Stop', stop_hook_active: false }],
@@ -70,7 +84,7 @@ const calls: Array<[string, string, object]> = [
   ['pre-read.project_file', 'pre-read', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: path.join(project, 'src/a.ts') } }],
 ];
 
-// A call that starts Node: a pipeline that starts with cd (the shell leaves it to Node).
+// A call that starts Node: a glob operand (the shell leaves it to Node).
 const viaNode = calls.find(([n]) => n === 'pre-tool-use.bash_node')!;
 
 function timeMs(cmd: string, args: string[], cwd: string, input: string, env: NodeJS.ProcessEnv): number {

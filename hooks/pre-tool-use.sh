@@ -410,7 +410,7 @@ pf_simple() {
     echo | printf | pwd | true | false | date | seq) return 0 ;;
     grep | egrep | fgrep | rg) pf_pat=1 ;;
     cat | head | tail | wc | ls | stat | file | du | diff | cmp | cut | nl | tr | od | hexdump | md5sum | sha1sum | \
-      sha256sum | basename | dirname | realpath | readlink | column | paste | comm | fold | expand | jq | sort | uniq) pf_pat= ;;
+      sha256sum | basename | dirname | realpath | readlink | column | paste | comm | fold | expand | jq | sort | uniq | find) pf_pat= ;;
     *) return 1 ;;
   esac
   # Options: sort -o writes; a grep -e/-f (or any long option) changes which word is the pattern: Node's.
@@ -419,6 +419,8 @@ pf_simple() {
     pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}
     case $pf_w in -*) ;; *) continue ;; esac
     case $pf_prog in sort) case $pf_w in *o*) return 1 ;; esac ;; esac
+    # find's actions run or write something: Node's (its tests, -name and the like, only read).
+    case $pf_prog in find) case $pf_w in -exec | -execdir | -ok | -okdir | -delete | -fprint | -fprint0 | -fprintf | -fls) return 1 ;; esac ;; esac
     [ -z "$pf_pat" ] || case $pf_w in --* | *[ef]*) return 1 ;; esac
   done
   # Operands (every word not starting with -, past grep's pattern) must lie in the project.
