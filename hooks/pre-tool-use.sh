@@ -10,7 +10,9 @@
 # says "active" and that the plugin root is a plain path. Here: the payload must
 # be valid JSON whose top-level fields are unambiguous, and the command must
 # be `node`, the script, and words of plain characters or simple quotes, with
-# no expansion, redirection, operator, escape or --cwd. Anything else defers.
+# no expansion, redirection, operator, escape or --cwd (pf_engine); or one of
+# the owner's read-only commands and diagnostics (pf_bash, below); or an edit
+# (pf_edit). Anything else defers.
 # Shell builtins only: a fork would cost what this saves.
 
 pf_nl='
