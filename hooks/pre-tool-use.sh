@@ -352,8 +352,9 @@ pf_word() {
       *)
         pf_q=${pf_c%%[\ \"\'\&\|\;]*}
         case $pf_q in *[!A-Za-z0-9_./:=+,@%^~-]*) return 1 ;; esac
-        # ~ starts a home path only at the start of a word.
-        case $pf_w$pf_q in '~'*) return 1 ;; esac
+        # ~ starts a home path at the start of a word, and bash expands it after the = or a :
+        # of a word that looks like an assignment (cat a=~/x): Node's lexer does not, so defer.
+        case $pf_w$pf_q in '~'* | *=~* | *:~*) return 1 ;; esac
         pf_c=${pf_c#"$pf_q"}
         ;;
     esac

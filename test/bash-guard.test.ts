@@ -432,6 +432,15 @@ describe('bash guard: the allow list', () => {
     if (safe) expect(v.deny).toBeNull();
   });
 
+  it('with CDPATH set, a relative cd may land elsewhere: what follows is not approved, and hand-made git is still denied', () => {
+    const withCdpath = { ...ctx, env: { ...ctx.env, CDPATH: tmp } };
+    expect(analyzeBash('cd src && cat a.js', ctx).safe).toBe(true);
+    expect(analyzeBash('cd src && cat a.js', withCdpath).safe).toBe(false);
+    expect(analyzeBash('cd ./src && cat a.js', withCdpath).safe).toBe(true);
+    expect(analyzeBash(fill('cd @P/src && cat a.js'), withCdpath).safe).toBe(true);
+    expect(analyzeBash('cd src && git reset --hard', withCdpath).deny).toMatch(/git reset/);
+  });
+
   it('approves no engine call when the plugin root is unknown', () => {
     expect(analyzeBash(fill('node "@R/dist/status.mjs"'), { ...ctx, pluginRoot: null }).safe).toBe(false);
   });

@@ -412,6 +412,7 @@ describe('PreToolUse in the shell: the owner\'s read-only commands', () => {
     ['grep -e (the pattern moves)', bashPayload('grep -e x src'), 'deferred'],
     ['an empty operand', bashPayload('cat ""'), 'deferred'],
     ['a home path', bashPayload('ls ~/x'), 'deferred'],
+    ['a home path after = (bash expands it in a word like an assignment)', bashPayload('cat a=~/x'), 'deferred'],
     ['sort -o writes', bashPayload('sort -o src/x src/a.ts'), 'deferred'],
     ['uniq with an output file', bashPayload('uniq src/a.ts src/b.ts'), 'deferred'],
     ['a redirection into a file', bashPayload('cat src/a.ts > src/b.ts'), 'deferred'],
