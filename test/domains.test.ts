@@ -115,6 +115,44 @@ describe('an ML loop whose mutable file is the one the benchmark runs', HANG_GUA
     expect(status).toMatchObject({ best_artifacts: { run_id: 'r0002', dir: '.autoloop/experiments/ml/runs/r0002/artifacts' } });
   });
 
+  it('moves the files in the way of the best\'s artifacts to rescued/<run>/, never deleting or overwriting one', () => {
+    const repo = mlRepo(0.1);
+    expect(initMl(repo).code).toBe(0);
+    step(repo, 'baseline');
+    expect(step(repo, 'raise lr', trainer(0.2)).log.json).toMatchObject({ verdict: 'keep' });
+    const bestW = ckptW(path.join(repo, 'ckpt/model.json'));
+    fs.writeFileSync(path.join(repo, 'train.js'), trainer(0.05));
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok' });
+    const discardedW = ckptW(path.join(repo, 'ckpt/model.json'));
+    // While the loop runs, the user writes a file the artifact glob names.
+    fs.writeFileSync(path.join(repo, 'ckpt/my-notes.txt'), 'mine\n');
+    const log = engine('log-experiment', ['--description', 'lower lr', '--json'], repo);
+    expect(log.json).toMatchObject({ verdict: 'discard', artifacts_from: 'r0002' });
+    const to = '.autoloop/experiments/ml/rescued/r0003';
+    expect(log.json?.artifacts_rescued).toEqual({ to, count: 2, files: ['ckpt/my-notes.txt', 'ckpt/model.json'] });
+    expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(bestW);
+    expect(fs.existsSync(path.join(repo, 'ckpt/my-notes.txt'))).toBe(false);
+    expect(read(repo, `${to}/ckpt/my-notes.txt.autoloop-copy`)).toBe('mine\n');
+    expect(ckptW(path.join(repo, `${to}/ckpt/model.json.autoloop-copy`))).toBe(discardedW);
+    const reverted = ledger(repo, 'ml').find((l) => l.type === 'event' && l.event === 'reverted' && l.run_id === 'r0003');
+    expect(reverted).toMatchObject({ data: { artifacts: 'r0002', artifacts_rescued: ['ckpt/my-notes.txt', 'ckpt/model.json'], rescued_to: to } });
+
+    // In text: one line says where they went.
+    fs.writeFileSync(path.join(repo, 'train.js'), trainer(0.04));
+    expect(engine('run-experiment', [], repo).code).toBe(0);
+    const text = engine('log-experiment', ['--description', 'lower still'], repo);
+    expect(text.stdout).toContain(`artifacts: the best's (r0002) are back in the tree; the file(s) in their way moved to .autoloop/experiments/ml/rescued/r0004/: "ckpt/model.json"`);
+
+    // A run that leaves the best's checkpoint as it is: nothing is in the way, nothing moved.
+    fs.writeFileSync(path.join(repo, 'train.js'), "console.log('val_loss: 99')\n");
+    expect(engine('run-experiment', [], repo).code).toBe(0);
+    const still = engine('log-experiment', ['--description', 'no training', '--json'], repo);
+    expect(still.json).toMatchObject({ verdict: 'discard', artifacts_from: 'r0002' });
+    expect(still.json?.artifacts_rescued).toBeUndefined();
+    expect(fs.existsSync(path.join(expDir(repo, 'ml'), 'rescued/r0005/ckpt'))).toBe(false);
+    expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(bestW);
+  });
+
   it('prunes old runs\' artifacts but never the best\'s', () => {
     const repo = mlRepo(0.2);
     expect(initMl(repo, 'ml', ['--artifacts-keep', '1']).code).toBe(0);
@@ -191,14 +229,16 @@ describe('a follow-up that starts from the parent\'s best checkpoint', HANG_GUAR
     expect(step(repo, 'diverge', trainer(1.1, { resume: true })).log.json).toMatchObject({ verdict: 'discard', should_terminate: true });
     expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(bestW);
 
-    // Someone removes the checkpoint; the chain puts the best's back.
-    fs.rmSync(path.join(repo, 'ckpt'), { recursive: true });
+    // Someone replaces the checkpoint with their own; the chain puts the best's back and moves theirs aside.
+    fs.writeFileSync(path.join(repo, 'ckpt/model.json'), JSON.stringify({ w: -1 }));
     const chain = engine('chain', ['--from', 'a', '--name', 'b', '--rationale', 'fine-tune from the best checkpoint', '--max-runs', '5', '--artifacts-from-parent', '--json'], repo);
     expect(chain.code).toBe(0);
-    expect(chain.json).toMatchObject({ artifacts_from: 'a/r0002', artifacts: ['ckpt/model.json'] });
+    const to = '.autoloop/experiments/b/rescued/chain';
+    expect(chain.json).toMatchObject({ artifacts_from: 'a/r0002', artifacts: ['ckpt/model.json'], artifacts_rescued: { to, files: ['ckpt/model.json'] } });
     expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(bestW);
+    expect(ckptW(path.join(repo, `${to}/ckpt/model.json.autoloop-copy`))).toBe(-1);
     const ev = ledger(repo, 'b').find((l) => l.type === 'event' && l.event === 'artifacts');
-    expect(ev).toMatchObject({ data: { from: 'a', run_id: 'r0002', files: ['ckpt/model.json'] } });
+    expect(ev).toMatchObject({ data: { from: 'a', run_id: 'r0002', files: ['ckpt/model.json'], rescued_to: to, rescued: ['ckpt/model.json'] } });
     const decision = JSON.parse(read(repo, '.autoloop/experiments/b/chain-decision.json')) as Record<string, unknown>;
     expect(decision.parent_artifacts).toEqual({ run_id: 'r0002', dir: '.autoloop/experiments/a/runs/r0002/artifacts', files: ['ckpt/model.json'] });
 

@@ -3,7 +3,9 @@
 // fresh artifacts are copied under runs/<id>/artifacts/ (within a size cap);
 // after a discard or crash the best run's copies go back into the tree; old
 // runs' copies are pruned, never the best's. Artifacts are outside the scope:
-// never committed, and never an out-of-scope change.
+// never committed, and never an out-of-scope change. A file in the tree that
+// putting the best's copies back would overwrite or take away (it may be the
+// user's) is moved into a rescue folder first, never deleted.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './schema.ts';
@@ -12,6 +14,7 @@ import { artifactsDir, rel as relTo, runDir, type ExperimentPaths } from './path
 import { compileScope, listFiles, normalizeRel } from './scope.ts';
 import { readJsonOrNull } from './fsx.ts';
 import { RunRecord } from './schema.ts';
+import { rescueFile } from './workspace-base.ts';
 
 // Kernel timestamps come from a coarse clock: a file written just after the
 // run started can look a tick older.
@@ -95,35 +98,89 @@ export function bestArtifacts(exp: Experiment): KeptArtifacts | null {
   return exp.state.best_run ? runArtifacts(exp.paths, exp.state.best_run) : null;
 }
 
-/** Copy kept artifacts into the tree (over what is there). Returns the names written. */
-export function putArtifacts(root: string, kept: KeptArtifacts): string[] {
-  const out: string[] = [];
+/** Do two regular files hold the same bytes? (sizes first; then chunk by chunk, never a whole checkpoint in memory). */
+export function sameBytes(a: string, b: string): boolean {
+  let sa: fs.Stats, sb: fs.Stats;
+  try {
+    sa = fs.lstatSync(a);
+    sb = fs.lstatSync(b);
+  } catch {
+    return false;
+  }
+  if (!sa.isFile() || !sb.isFile() || sa.size !== sb.size) return false;
+  const fa = fs.openSync(a, 'r');
+  const fb = fs.openSync(b, 'r');
+  try {
+    const ba = Buffer.alloc(1 << 20);
+    const bb = Buffer.alloc(1 << 20);
+    for (let pos = 0; pos < sa.size; ) {
+      const n = fs.readSync(fa, ba, 0, ba.length, pos);
+      if (n === 0 || fs.readSync(fb, bb, 0, n, pos) !== n || !ba.subarray(0, n).equals(bb.subarray(0, n))) return false;
+      pos += n;
+    }
+    return true;
+  } finally {
+    fs.closeSync(fa);
+    fs.closeSync(fb);
+  }
+}
+
+/** What putting artifacts back did: the names written, and the files in the way moved into the rescue folder. */
+export interface PutResult {
+  written: string[];
+  rescued: string[];
+}
+
+/**
+ * Copy kept artifacts into the tree. A different file already at a name is
+ * moved into `rescueTo` first (never overwritten: it may be the user's); one
+ * holding the same bytes is left as it is (so a repeat after a kill moves nothing).
+ */
+export function putArtifacts(root: string, kept: KeptArtifacts, rescueTo: string): PutResult {
+  const out: PutResult = { written: [], rescued: [] };
   for (const f of kept.files) {
     const rel = normalizeRel(f);
     if (rel === null) continue;
-    copyFile(path.join(kept.dir, rel), path.join(root, rel));
-    out.push(rel);
+    const from = path.join(kept.dir, rel);
+    const to = path.join(root, rel);
+    out.written.push(rel);
+    if (sameBytes(from, to)) continue;
+    if (rescueFile(root, rel, rescueTo)) out.rescued.push(rel);
+    copyFile(from, to);
   }
   return out;
 }
 
+/** What restoring the best's artifacts did; `rescued`: the files moved into the rescue folder (taken away or in the way). */
+export interface RestoredArtifacts {
+  from: string | null;
+  written: string[];
+  removed: string[];
+  rescued: string[];
+}
+
+/** Nothing restored (a keep, or no artifacts). */
+export const noArtifacts = (): RestoredArtifacts => ({ from: null, written: [], removed: [], rescued: [] });
+
 /**
  * After a discard or crash: the artifacts the run wrote that the best has not
- * are removed, and the best's copies are put back. Files older than the run
- * (the user's, or the best's untouched) are left alone. Idempotent.
+ * are taken away, and the best's copies are put back; every file taken away or
+ * in the way is moved into `rescueTo` (the revert's rescue folder), never
+ * deleted. Files older than the run (the user's, or the best's untouched) are
+ * left alone. Idempotent.
  */
-export function restoreBestArtifacts(exp: Experiment, runStartedMs: number): { from: string | null; written: string[]; removed: string[] } {
-  if (!exp.config.artifacts.length) return { from: null, written: [], removed: [] };
+export function restoreBestArtifacts(exp: Experiment, runStartedMs: number, rescueTo: string): RestoredArtifacts {
+  if (!exp.config.artifacts.length) return noArtifacts();
   const best = bestArtifacts(exp);
-  if (!best) return { from: null, written: [], removed: [] };
+  if (!best) return noArtifacts();
   const keep = new Set(best.files);
   const removed: string[] = [];
   for (const f of treeArtifacts(exp.root, exp.config, runStartedMs)) {
     if (keep.has(f.rel)) continue;
-    fs.rmSync(path.join(exp.root, f.rel), { force: true });
-    removed.push(f.rel);
+    if (rescueFile(exp.root, f.rel, rescueTo)) removed.push(f.rel);
   }
-  return { from: best.run_id, written: putArtifacts(exp.root, best), removed };
+  const put = putArtifacts(exp.root, best, rescueTo);
+  return { from: best.run_id, written: put.written, removed, rescued: [...removed, ...put.rescued] };
 }
 
 /** Drop the copies of all runs but the best and the `artifacts_keep` most recent. Returns the runs pruned. */

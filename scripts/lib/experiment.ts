@@ -170,9 +170,9 @@ export async function reconcile(exp: Experiment, ws: Workspace, opts: { branchMo
   if (q?.action === 'revert') {
     const reverted = await ws.revert(rescueDir(exp, q.run_id));
     const started = readRunRecord(exp, q.run_id)?.started_at;
-    if (started) restoreBestArtifacts(exp, Date.parse(started));
+    const artifacts = started ? restoreBestArtifacts(exp, Date.parse(started), rescueDir(exp, q.run_id)) : null;
     const aside = afterRevert(exp, q.run_id, reverted);
-    event(exp, 'reverted', { files: reverted.files, reconciled: true, ...aside }, q.run_id);
+    event(exp, 'reverted', { files: reverted.files, reconciled: true, ...(artifacts?.rescued.length ? { artifacts_rescued: artifacts.rescued.slice(0, 50) } : {}), ...aside }, q.run_id);
     done.push(`completed the revert of ${q.run_id}${reverted.created.length ? ` (${movedNote(exp, q.run_id, reverted.created)})` : ''}`);
   }
   if (opts.branchMoved !== 'ignore') await assertBranchAtKeep(exp, ws);
@@ -205,6 +205,21 @@ export function afterRevert(exp: Experiment, runId: string, r: Reverted): Record
 export function movedNote(exp: Experiment, runId: string, created: readonly string[]): string {
   const names = created.slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (created.length > 3 ? ` (+${created.length - 3} more)` : '');
   return `new file(s) moved to ${path.relative(exp.root, rescueDir(exp, runId))}/ (drop .autoloop-copy to restore): ${names}`;
+}
+
+/** One short line: the best's artifacts are back, and where the files in their way went (when there were some). */
+export function artifactsNote(exp: Experiment, runId: string, a: { from: string | null; rescued: readonly string[] }): string {
+  if (!a.from) return '';
+  const names = a.rescued.slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (a.rescued.length > 3 ? ` (+${a.rescued.length - 3} more)` : '');
+  const aside = a.rescued.length ? `; the file(s) in their way moved to ${path.relative(exp.root, rescueDir(exp, runId))}/: ${names}` : '';
+  return `artifacts: the best's (${a.from}) are back in the tree${aside}`;
+}
+
+/** The output's fields for artifacts put back: from which run, and the files in their way that were moved aside. */
+export function artifactsFields(exp: Experiment, runId: string, a: { from: string | null; rescued: readonly string[] }): Record<string, unknown> {
+  if (!a.from) return {};
+  const to = path.relative(exp.root, rescueDir(exp, runId));
+  return { artifacts_from: a.from, ...(a.rescued.length ? { artifacts_rescued: { to, count: a.rescued.length, files: a.rescued.slice(0, 3) } } : {}) };
 }
 
 /** Commit a pending keep (or find it done); null when it cannot be made (then a keep_failed event). */

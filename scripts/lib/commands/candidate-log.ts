@@ -14,6 +14,7 @@ import { runDir } from '../paths.ts';
 import { writeJsonAtomic } from '../fsx.ts';
 import type { ResultLine, RunRecord } from '../schema.ts';
 import { clip } from '../summary.ts';
+import { noArtifacts } from '../artifacts.ts';
 import { resultLine, stillMeasured, type LogInput, type LogResult } from './log.ts';
 import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
 import { closeCandidate, markLogged, withLedger } from '../candidates/ledger.ts';
@@ -102,7 +103,7 @@ async function logUnderLedger(exp: Experiment, id: string, input: LogInput): Pro
   if (t.terminate && !exp.state.terminated_event) event(exp, 'terminated', { by: t.by, message: t.message }, rec.run_id);
   publishActive(exp, t);
   // Artifacts (checkpoints) of candidates are kept in their run folders but not put back in any tree (not done yet).
-  return { kind: 'logged', candidate: id, stale, leftInMainTree: left, line, commit, restored: [], artifacts: { from: null, written: [], removed: [] }, moved: null };
+  return { kind: 'logged', candidate: id, stale, leftInMainTree: left, line, commit, restored: [], artifacts: noArtifacts(), moved: null };
 }
 
 export async function logCandidateCommand(exp: Experiment, id: string, input: LogInput): Promise<CandidateLogResult> {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as z from '../zod.ts';
 import { reached } from '../goal.ts';
 import { CommonFlags } from '../cli.ts';
-import { currentTermination, event, listExperiments, openExperiment, readActive, refresh, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { currentTermination, event, listExperiments, openExperiment, readActive, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
 import { completeChain, recoverChain, writePending } from '../chain-journal.ts';
 import { acquireRepoLock } from '../lock.ts';
 import { crashPoint } from '../faults.ts';
@@ -215,7 +215,12 @@ interface Started {
   sha: string;
   position: number;
   trail: string[];
+  /** The files moved aside because the parent's artifacts were put where they were. */
+  artifactsRescued: { to: string; files: string[] } | null;
 }
+
+/** The child's rescue folder for what putting the parent's artifacts in the tree moved aside. */
+const CHAIN_RESCUE = 'chain';
 
 /** The read-only record of why the follow-up exists, as the text of its file. */
 function decisionText(p: ChainPlan, d: { position: number; remaining: number; trail: string[]; sha: string; reportFile: string; createdAt: string }): string {
@@ -277,6 +282,7 @@ async function start(p: ChainPlan): Promise<Started> {
   };
   writePending(root, pending);
   let out: Started['out'];
+  let artifactsRescued: Started['artifactsRescued'] = null;
   try {
     out = await initExperiment(root, p.config, { reason: `chain: follow-up of ${parentSlug}` });
   } catch (e) {
@@ -286,13 +292,17 @@ async function start(p: ChainPlan): Promise<Started> {
   }
   if (p.artifacts) {
     // The child's baseline runs on the parent's best checkpoint: in the tree, and on record.
-    const files = putArtifacts(root, p.artifacts);
-    event(openExperiment(root, childSlug), 'artifacts', { from: parentSlug, run_id: p.artifacts.run_id, dir: rel(root, p.artifacts.dir), files });
+    // A different file already at an artifact's name (the user's, a later run's) is moved aside, never overwritten.
+    const child = openExperiment(root, childSlug);
+    const put = putArtifacts(root, p.artifacts, rescueDir(child, CHAIN_RESCUE));
+    if (put.rescued.length) artifactsRescued = { to: rel(root, rescueDir(child, CHAIN_RESCUE)), files: put.rescued };
+    const rescued = artifactsRescued ? { rescued_to: artifactsRescued.to, rescued: artifactsRescued.files } : {};
+    event(child, 'artifacts', { from: parentSlug, run_id: p.artifacts.run_id, dir: rel(root, p.artifacts.dir), files: put.written, ...rescued });
   }
   crashPoint('chain:after-init');
   completeChain(root, pending);
   refresh(parent);
-  return { out, decisionFile, reportFile, sha, position, trail };
+  return { out, decisionFile, reportFile, sha, position, trail, artifactsRescued };
 }
 
 function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text: string } {
@@ -318,6 +328,7 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
     parent_report: rel(root, r.reportFile),
     parent_report_sha256: r.sha,
     ...(p.artifacts ? { artifacts_from: `${parentSlug}/${p.artifacts.run_id}`, artifacts: p.artifacts.files } : {}),
+    ...(r.artifactsRescued ? { artifacts_rescued: r.artifactsRescued } : {}),
     next_action: 'run-experiment for the baseline, then log-experiment --description baseline',
   };
   const text = [
@@ -327,6 +338,7 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
     `guardrails: ${config.guardrails.map((g) => g.metric).join(', ') || 'none'}${p.dropped.length ? ` (dropped: ${p.dropped.join(', ')})` : ''}`,
     `decision: ${data.decision} (read-only; parent report ${data.parent_report} sha256 ${r.sha.slice(0, 12)})`,
     p.artifacts ? `artifacts: ${p.artifacts.files.length} file(s) of ${parentSlug}'s best (${p.artifacts.run_id}) put in the tree` : '',
+    r.artifactsRescued ? `the file(s) they replaced moved to ${r.artifactsRescued.to}/: ${r.artifactsRescued.files.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')}` : '',
     chainBudgetLine(after),
     `next: ${data.next_action}`,
   ]

@@ -2,7 +2,7 @@
 // the verdict together (read every iteration, so every byte counts: details
 // only when the run was not ok or the loop is not running ordinarily).
 import type { Experiment } from '../experiment.ts';
-import { currentTermination } from '../experiment.ts';
+import { artifactsFields, artifactsNote, currentTermination, movedNote } from '../experiment.ts';
 import { confidenceOf, gainPct } from '../reduce.ts';
 import { fmt, pct, progressLine } from '../summary.ts';
 import { nextAction } from '../next-action.ts';
@@ -43,7 +43,8 @@ export function iterateOutput(exp: Experiment, record: RunRecord, r: LogResult, 
     ...(record.warnings.length ? { warnings: record.warnings.slice(0, 3) } : {}),
     ...(!ok && record.tail ? { tail: record.tail } : {}),
     ...(restored.length ? { restored_judges: restored } : {}),
-    ...(r.artifacts.from ? { artifacts_from: r.artifacts.from } : {}),
+    ...artifactsFields(exp, line.run_id, r.artifacts),
+    ...(r.moved ? { moved_new_files: { to: r.moved.to, count: r.moved.files.length, files: r.moved.files.slice(0, 3) } } : {}),
     next_action: next,
     should_terminate: t.terminate,
     ...(t.terminate ? { terminated_by: t.by, chain_allowed: chain?.allowed, chain_remaining: chain?.remaining } : {}),
@@ -56,7 +57,8 @@ export function iterateOutput(exp: Experiment, record: RunRecord, r: LogResult, 
     ORDINARY.has(h.health) ? '' : `health ${h.health}: ${h.reason}`,
     ...record.warnings.slice(0, 3).map((w) => `warning: ${w}`),
     restored.length ? `restored protected files: ${restored.join(' ')}` : '',
-    r.artifacts.from ? `artifacts: the best's (${r.artifacts.from}) are back in the tree` : '',
+    artifactsNote(exp, line.run_id, r.artifacts),
+    r.moved ? movedNote(exp, line.run_id, r.moved.files) : '',
     !ok && record.tail ? `--- output tail ---\n${record.tail}` : '',
     t.terminate ? `STOP: ${t.message}. Next: /autoloop:chain\n${progressLine(t)}` : `next: ${next}`,
     chain ? chainBudgetLine(chain) : '',

@@ -10,6 +10,8 @@ import {
   publishActive,
   readRunRecord,
   afterRevert,
+  artifactsFields,
+  artifactsNote,
   movedNote,
   reconcile,
   rescueDir,
@@ -30,7 +32,7 @@ import { confidenceOf, gainPct } from '../reduce.ts';
 import { clip, fmt, pct, progressLine } from '../summary.ts';
 import { chainBudgetLine, safeChainStatus } from '../chain.ts';
 import { crashPoint } from '../faults.ts';
-import { pruneArtifacts, restoreBestArtifacts } from '../artifacts.ts';
+import { noArtifacts, pruneArtifacts, restoreBestArtifacts, type RestoredArtifacts } from '../artifacts.ts';
 import { ensureScratch } from '../analysis.ts';
 import type { Evidence } from '../schema.ts';
 import { applyRetention } from '../retention.ts';
@@ -51,8 +53,8 @@ export interface LogResult {
   line: ResultLine;
   commit: string | null;
   restored: string[];
-  /** Artifacts put back from the best run after a discard or crash. */
-  artifacts: { from: string | null; written: string[]; removed: string[] };
+  /** Artifacts put back from the best run after a discard or crash (what was in their way moved to rescued/<run>/). */
+  artifacts: RestoredArtifacts;
   /** New files a revert moved aside instead of deleting them (they may be the user's), and where. */
   moved: { to: string; files: string[] } | null;
 }
@@ -115,7 +117,7 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
       const commit = rec.files.length ? await ws.keep(rec.files, msg, trailers(exp, rec.run_id, rec.primary), rec.content?.files) : await ws.head();
       crashPoint('after-commit');
       event(exp, 'committed', { commit }, rec.run_id);
-      return { commit, restored: [], artifacts: { from: null, written: [], removed: [] }, moved: null };
+      return { commit, restored: [], artifacts: noArtifacts(), moved: null };
     } catch (e) {
       // Never retried forever: the run counts as not kept and the tree goes back to the best.
       const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0] as string;
@@ -138,9 +140,9 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
   const reverted = await ws.revert(rescueDir(exp, rec.run_id));
   crashPoint('after-revert');
   // The tree holds the best's checkpoint again, not the discarded run's.
-  const artifacts = restoreBestArtifacts(exp, Date.parse(rec.started_at));
+  const artifacts = restoreBestArtifacts(exp, Date.parse(rec.started_at), rescueDir(exp, rec.run_id));
   const aside = afterRevert(exp, rec.run_id, reverted);
-  event(exp, 'reverted', { files: reverted.files, judges: restored, ...(artifacts.from ? { artifacts: artifacts.from } : {}), ...aside }, rec.run_id);
+  event(exp, 'reverted', { files: reverted.files, judges: restored, ...(artifacts.from ? { artifacts: artifacts.from } : {}), ...(artifacts.rescued.length ? { artifacts_rescued: artifacts.rescued.slice(0, 50) } : {}), ...aside }, rec.run_id);
   const moved = reverted.created.length ? { to: String(aside.rescued_to), files: reverted.created } : null;
   return { commit: null, restored, artifacts, moved };
 }
@@ -214,7 +216,7 @@ export function logOutput(exp: Experiment, r: LogResult): { data: Record<string,
     // The chain's budget matters only once the loop stops.
     ...(t.terminate ? { chain_allowed: chain.allowed, chain_remaining: chain.remaining } : {}),
     ...(restored.length ? { restored_judges: restored } : {}),
-    ...(r.artifacts.from ? { artifacts_from: r.artifacts.from } : {}),
+    ...artifactsFields(exp, line.run_id, r.artifacts),
     ...(r.moved ? { moved_new_files: { to: r.moved.to, count: r.moved.files.length, files: r.moved.files.slice(0, 3) } } : {}),
   };
   const text = [
@@ -222,7 +224,7 @@ export function logOutput(exp: Experiment, r: LogResult): { data: Record<string,
     `best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${pct(gainPct(s, config))}); confidence ${conf.value === null ? 'n/a' : `${conf.value.toFixed(1)}x ${conf.label}`}`,
     `health ${h.health}: ${h.reason}; ${progressLine(t)}`,
     restored.length ? `restored protected files: ${restored.join(' ')}` : '',
-    r.artifacts.from ? `artifacts: the best's (${r.artifacts.from}) are back in the tree` : '',
+    artifactsNote(exp, line.run_id, r.artifacts),
     r.moved ? movedNote(exp, line.run_id, r.moved.files) : '',
     t.terminate ? `STOP: ${t.message}. Next: /autoloop:chain` : `next: ${nextAction(s)}`,
     t.terminate ? chainBudgetLine(chain) : '',
