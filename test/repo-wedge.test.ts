@@ -98,6 +98,54 @@ describe("the user's repository never wedges the loop", () => {
     expect(read(repo, 'src/.gitignore')).toBe('*.tmp\n');
   });
 
+  // The benchmark reads src/hidden.txt when it exists: a file an ignore rule hides would be measured, never kept.
+  const hiddenRepo = () =>
+    makeRepo({
+      'bench.sh': 'v=$(cat src/value.txt); [ -f src/hidden.txt ] && v=$(cat src/hidden.txt); . src/hook.sh; echo "METRIC score=$v"\n',
+      'src/value.txt': '100\n',
+      'src/hook.sh': ':\n',
+      '.gitignore': '*.log\n',
+    });
+  const initHidden = (repo: string) => engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'bash bench.sh', '--scope', 'src/**', '--repeats', '1'], repo);
+
+  it('an ignore rule a keep cannot show (info/exclude, a .gitignore above the scope, one hiding itself) is refused before measuring', () => {
+    const repo = hiddenRepo();
+    expect(initHidden(repo).code).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    const exclude = path.join(repo, '.git/info/exclude');
+    const before = read(repo, '.git/info/exclude');
+    fs.writeFileSync(path.join(repo, 'src/hidden.txt'), '1\n');
+    const hide: [string, () => void, () => void][] = [
+      ['.git/info/exclude', () => fs.appendFileSync(exclude, 'src/hidden.txt\n'), () => fs.writeFileSync(exclude, before)],
+      ['.gitignore', () => fs.appendFileSync(path.join(repo, '.gitignore'), 'src/hidden.txt\n'), () => git(repo, 'checkout', '--', '.gitignore')],
+      ['src/.gitignore', () => fs.writeFileSync(path.join(repo, 'src/.gitignore'), '*\n'), () => fs.rmSync(path.join(repo, 'src/.gitignore'))],
+    ];
+    for (const [file, doIt, undo] of hide) {
+      doIt();
+      const r = engine('run-experiment', ['--json'], repo);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`run-experiment: the ignore rules changed since the segment opened (${file}): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it`);
+      undo();
+    }
+    // Visible again: measured and kept with the change.
+    const { run, log } = iterate(repo, 'the hidden file');
+    expect(run.json).toMatchObject({ status: 'ok', primary: 1 });
+    expect(log.json).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'show', 'autoloop/exp:src/hidden.txt')).toBe('1');
+  });
+
+  it('code under test that adds an ignore rule while it runs makes the run invalid (read-only where the machine allows)', () => {
+    const repo = hiddenRepo();
+    expect(initHidden(repo).code).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'echo 1 > src/hidden.txt; echo src/hidden.txt >> .git/info/exclude\n');
+    const r = engine('run-experiment', ['--json'], repo, { AUTOLOOP_CONTAINMENT: 'group' });
+    expect(r.json).toMatchObject({ status: 'invalid' });
+    expect(String(r.json?.reason)).toBe('the ignore rules changed while the benchmark ran (.git/info/exclude): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it');
+    expect(engine('log-experiment', ['--description', 'hide', '--json'], repo).json).toMatchObject({ verdict: 'invalid' });
+    expect(git(repo, 'rev-list', '--count', 'autoloop/exp')).toBe('1');
+  });
+
   it('keeps a file whose name holds a newline, under its exact name', () => {
     const repo = baselineRepo();
     const name = 'src/odd\nname.txt';

@@ -17,6 +17,8 @@ import { ensureScratch } from './analysis.ts';
 import { UsageError } from './errors.ts';
 import { nowIso } from './ledger.ts';
 import { writeFileAtomic } from './fsx.ts';
+import { compileScope } from './scope.ts';
+import { excludeFiles, gitignoresAbove, ignoreRulesOf, type IgnoreRules } from './ignore-rules.ts';
 
 export interface InitResult {
   experiment: string;
@@ -60,6 +62,12 @@ export const NOTES_BODY = `
 ## Key wins
 `;
 
+/** The ignore rules a keep cannot show, as the segment opens (ignore-rules.ts). */
+async function segmentIgnoreRules(root: string, config: Config): Promise<IgnoreRules> {
+  const bases = compileScope(config.scope, config.protect).bases;
+  return ignoreRulesOf(root, [...gitignoresAbove(bases), ...(await excludeFiles(root))]);
+}
+
 /**
  * Write the config, open a new segment (fingerprinting the judges), create the
  * notes and backlog if missing, and make this the active experiment.
@@ -93,7 +101,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
       ts: nowIso(),
       segment,
       config,
-      fingerprints: fingerprint(root, config, protect),
+      fingerprints: { ...fingerprint(root, config, protect), ...(ws.mode === 'git' ? { ignore: await segmentIgnoreRules(root, config) } : {}) },
       base,
       reason: opts.reason ?? (segment === 1 ? 'init' : 'new segment'),
     });

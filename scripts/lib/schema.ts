@@ -217,6 +217,8 @@ export const Fingerprints = z.object({
   config: z.string(),
   /** path (relative to the repo root) → sha256 of its bytes, or "missing". */
   files: z.record(z.string(), z.string()),
+  /** git mode: the ignore-rule files a keep cannot show (ignore-rules.ts) → sha256, or "missing". */
+  ignore: z.optional(z.record(z.string(), z.string())),
 });
 export type Fingerprints = z.infer<typeof Fingerprints>;
 

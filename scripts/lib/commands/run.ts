@@ -37,6 +37,7 @@ import { RunRecord, type InvocationLine, type RunStatus } from '../schema.ts';
 import { writeJsonAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
+import { ignoreRulesProblem } from '../ignore-rules.ts';
 import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type Outcome } from '../run-outcome.ts';
 import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, type Runner } from '../runners/index.ts';
 import { buildSources, readSample, type MetricSource } from '../sources/index.ts';
@@ -109,6 +110,19 @@ export function assertMayRun(exp: Experiment): void {
   if (t.terminate) throw new RefusalError(`${t.message}; start a follow-up with /autoloop:chain or raise the budget in config.yaml`);
   if (exp.state.stopped) throw new RefusalError('the loop is stopped by the user; control.mjs resume to continue');
   if (exp.state.health.health === 'paused') throw new RefusalError(`the loop is paused (${exp.state.health.reason}); control.mjs resume to continue`);
+}
+
+/**
+ * Refuse to measure while the ignore rules differ from the segment's (they
+ * could hide a file from the keep). An in-scope .gitignore the tree shows as
+ * changed is left to the run guard: that run is invalid and its revert puts it back.
+ */
+function assertIgnoreRulesKept(exp: Experiment, changedInScope: readonly string[]): void {
+  const recorded = exp.state.fingerprints?.ignore;
+  if (!recorded) return;
+  const visible = new Set(changedInScope);
+  const problem = ignoreRulesProblem(exp.root, Object.fromEntries(Object.entries(recorded).filter(([k]) => !visible.has(k))), 'since the segment opened');
+  if (problem) throw new RefusalError(problem);
 }
 
 /** Refuse to measure when the loop must not go on; returns the id of the next run. */
@@ -424,7 +438,9 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   const users = attribution(exp.root);
   const aside = users ? await setAsideUsers(ws, users, rescueDir(exp, id)) : [];
   if (aside.length) await ws.observe();
-  assertBaselineUnchanged(exp, await ws.changedInScope());
+  const changed = await ws.changedInScope();
+  assertIgnoreRulesKept(exp, changed);
+  assertBaselineUnchanged(exp, changed);
   const m = new Measurement(exp, id, runnerFor(exp.config), signal);
   if (aside.length) {
     m.record.warnings.push(setAsideNote(aside, rescueDir(exp, id), exp.root));

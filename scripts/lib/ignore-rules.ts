@@ -1,0 +1,66 @@
+// Ignore rules a keep cannot show. A file git ignores is invisible to the
+// engine: never captured, never committed. An ignore rule added where no
+// in-scope change records it (git's info/exclude, the user's global excludes
+// file, a .gitignore above the scope or one that ignores itself) would let a
+// run measure a hidden file while the keep commits the change without it
+// ("measured 1, kept what scores 10"), or poison the best on a rebaseline. So
+// the segment records these files' hashes when it opens, and a run whose
+// rules differ is refused before it measures (and invalid when the code
+// under test changed them while it ran). An in-scope .gitignore that git
+// shows is refused by the run guard already.
+import path from 'node:path';
+import { gitTry } from './gitcmd.ts';
+import { MISSING, sha256File } from './integrity.ts';
+
+/** Ignore-rule file (repo-relative when inside the repository, else absolute) → sha256 of its bytes, or "missing". */
+export type IgnoreRules = Record<string, string>;
+
+/** The .gitignore files from the root down to each scope base, the bases' own included (repo-relative). */
+export function gitignoresAbove(bases: readonly string[]): string[] {
+  const out = new Set<string>(['.gitignore']);
+  for (const base of bases) {
+    const parts = base.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) out.add(`${parts.slice(0, i).join('/')}/.gitignore`);
+  }
+  return [...out].sort();
+}
+
+/** Where git reads its non-tracked ignore rules for this repository: info/exclude and core.excludesFile (or its default). */
+export async function excludeFiles(root: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const exclude = await gitTry(root, ['rev-parse', '--git-path', 'info/exclude']);
+  const global = await gitTry(root, ['config', '--path', '--get', 'core.excludesFile']);
+  const out: string[] = [];
+  if (exclude.code === 0 && exclude.stdout.trim()) out.push(path.resolve(root, exclude.stdout.trim()));
+  const configured = global.code === 0 ? global.stdout.trim() : '';
+  const xdg = env.XDG_CONFIG_HOME || (env.HOME ? path.join(env.HOME, '.config') : '');
+  if (configured) out.push(path.resolve(root, configured));
+  else if (xdg) out.push(path.join(xdg, 'git', 'ignore'));
+  return out;
+}
+
+/** The hashes of these ignore-rule files now (keys as recorded: repo-relative or absolute). */
+export function ignoreRulesOf(root: string, files: readonly string[]): IgnoreRules {
+  const out: IgnoreRules = {};
+  for (const f of files) {
+    const rel = path.isAbsolute(f) ? path.relative(root, f) : f;
+    const key = rel.startsWith('..') || path.isAbsolute(rel) ? f : rel;
+    out[key] = sha256File(path.resolve(root, key)) ?? MISSING;
+  }
+  return out;
+}
+
+/** The recorded ignore-rule files whose bytes differ now. Pure. */
+export function changedIgnoreRules(recorded: IgnoreRules, now: IgnoreRules): string[] {
+  return Object.keys(recorded)
+    .filter((k) => recorded[k] !== now[k])
+    .sort();
+}
+
+/** Why the rules changed, in one line with its repair path; null when they did not. */
+export function ignoreRulesProblem(root: string, recorded: IgnoreRules | undefined, when: string): string | null {
+  if (!recorded) return null;
+  const changed = changedIgnoreRules(recorded, ignoreRulesOf(root, Object.keys(recorded)));
+  if (!changed.length) return null;
+  const names = changed.slice(0, 3).join(', ') + (changed.length > 3 ? ` (+${changed.length - 3} more)` : '');
+  return `the ignore rules changed ${when} (${names}): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it`;
+}
