@@ -83,8 +83,8 @@ export class RunGuard {
     const judges = Object.keys(this.exp.state.fingerprints?.files ?? {}).slice(0, MAX_BOUND_JUDGES);
     const trees = [...new Set([this.tree, cwd])];
     const engine = engineDir();
-    // The ignore rules too (git's info/exclude, a .gitignore above the scope): a hidden file could not be kept.
-    const rules = Object.keys(this.exp.state.fingerprints?.ignore ?? {}).map((f) => path.resolve(this.tree, f));
+    // The ignore rules too (git's info/exclude, a .gitignore above the scope; the repository's, recorded when the segment opened).
+    const rules = Object.keys(this.exp.state.fingerprints?.ignore ?? {}).map((f) => path.resolve(this.exp.root, f));
     fs.mkdirSync(this.exp.paths.scratch, { recursive: true });
     return {
       readOnly: [repoPaths(this.exp.root).dir, ...trees.flatMap((t) => judges.map((f) => path.resolve(t, f))), ...rules, ...(engine ? [engine] : [])],
@@ -118,7 +118,7 @@ export class RunGuard {
     const during = (await ws.settleOutOfScope()).filter((c: OutsideChange) => c.kind === 'modified' && !this.isArtifact(c.path)).map((c) => c.path);
     const drift = record.content ? await driftWithoutUsers(ws, this.users, (await recheck(ws, record.content)).drift, record.content) : [];
     if (drift.length) return describeDrift(drift, `while the ${what} ran`);
-    const rules = ignoreRulesProblem(this.tree, this.exp.state.fingerprints?.ignore, `while the ${what} ran`);
+    const rules = ignoreRulesProblem(this.exp.root, this.exp.state.fingerprints?.ignore, `while the ${what} ran`);
     if (rules) return rules;
     if (during.length) return `the ${what} changed files outside the scope: ${list(during)} (it may only create new or ignored files there)`;
     return null;
