@@ -37,6 +37,24 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     expect(read(repo, 'bench.sh')).toBe(bench);
   });
 
+  it('a benchmark that makes its own script non-executable (same bytes) makes the run invalid; the log puts the mode back', () => {
+    const bench = '#!/bin/sh\n. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
+    const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10', 'src/hook.sh': ':\n' });
+    fs.chmodSync(path.join(repo, 'bench.sh'), 0o755);
+    git(repo, 'commit', '-qam', 'executable');
+    init(repo, './bench.sh');
+    expect(run(repo)).toMatchObject({ status: 'ok' });
+    expect(log(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    write(repo, 'src/hook.sh', 'chmod -x bench.sh\n');
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/judge changed while the benchmark ran: bench.sh/);
+    expect(log(repo)).toMatchObject({ verdict: 'invalid' });
+    expect(fs.statSync(path.join(repo, 'bench.sh')).mode & 0o777).toBe(0o755);
+    // Not one poisoned run after another: the next one measures.
+    expect(run(repo)).toMatchObject({ status: 'ok', primary: 10 });
+  });
+
   it('checks that rewrite themselves to pass do not pass', () => {
     const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'check.sh': 'echo "exit 0" > check.sh\nexit 1\n', 'src/v': '10' });
     init(repo, 'sh bench.sh', ['--checks', 'sh check.sh']);

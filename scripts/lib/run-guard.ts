@@ -108,7 +108,9 @@ export class RunGuard {
     const judges = prints ? changedFingerprints(prints, fingerprint(this.tree, exp.config, Object.keys(prints.files))) : [];
     if (!tampered.length && !judges.length) return null;
     event(exp, 'tamper', { during: what, files: [...new Set([...tampered, ...judges])] }, record.run_id);
-    if (judges.length) return `the judge changed while the ${what} ran: ${list(judges)} (logging restores it)`;
+    // A judge whose bytes are the same may have changed its mode (chmod): its stat is sealed too.
+    const touched = [...new Set([...judges, ...tampered.filter((f) => prints && f in prints.files)])];
+    if (touched.length) return `the judge changed while the ${what} ran: ${list(touched)} (logging restores it)`;
     return `the engine's state changed while the ${what} ran: ${list(tampered)} (put back)`;
   }
 

@@ -20,7 +20,7 @@ import {
   type Experiment,
 } from '../experiment.ts';
 import { openWorkspace, type Workspace } from '../workspace.ts';
-import { changedFingerprints, fingerprint, restoreJudges } from '../integrity.ts';
+import { restoreJudges } from '../integrity.ts';
 import { judgeRun } from '../judge-run.ts';
 import { nextAction } from '../next-action.ts';
 import type { ResultLine, RunRecord } from '../schema.ts';
@@ -128,12 +128,8 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
   }
   let restored: string[] = [];
   const prints = exp.state.fingerprints;
-  if (prints) {
-    const files = Object.keys(prints.files);
-    if (changedFingerprints(prints, fingerprint(exp.root, exp.config, files)).some((x) => x !== 'config')) {
-      restored = restoreJudges(exp.root, exp.paths.judges, files);
-    }
-  }
+  // Content and mode: a judge made non-executable (chmod) has the same bytes but would fail every later run.
+  if (prints) restored = restoreJudges(exp.root, exp.paths.judges, Object.keys(prints.files));
   crashPoint('after-judges');
   // Judges put back are not an outside change for the next run.
   if (restored.length) await ws.settleOutOfScope();
