@@ -153,6 +153,19 @@ describe('an ML loop whose mutable file is the one the benchmark runs', HANG_GUA
     expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(bestW);
   });
 
+  it('never writes the best\'s artifact through a symlink the run left at its name', () => {
+    const repo = mlRepo(0.2);
+    expect(initMl(repo).code).toBe(0);
+    step(repo, 'baseline');
+    const outside = path.join(fs.mkdtempSync(path.join(path.dirname(repo), 'outside-')), 'precious.txt');
+    fs.writeFileSync(outside, 'not the repository\'s\n');
+    const evil = `const fs = require('node:fs'); fs.rmSync('ckpt/model.json', { force: true }); fs.symlinkSync(${JSON.stringify(outside)}, 'ckpt/model.json'); console.log('val_loss: 99');\n`;
+    expect(step(repo, 'a symlink for a checkpoint', evil).log.json).toMatchObject({ verdict: 'discard', artifacts_from: 'r0001' });
+    expect(fs.readFileSync(outside, 'utf8')).toBe('not the repository\'s\n');
+    expect(fs.lstatSync(path.join(repo, 'ckpt/model.json')).isFile()).toBe(true);
+    expect(fs.readlinkSync(path.join(expDir(repo, 'ml'), 'rescued/r0002/ckpt/model.json.autoloop-copy'))).toBe(outside);
+  });
+
   it('prunes old runs\' artifacts but never the best\'s', () => {
     const repo = mlRepo(0.2);
     expect(initMl(repo, 'ml', ['--artifacts-keep', '1']).code).toBe(0);
