@@ -117,6 +117,11 @@ describe('the state cache', () => {
     // ...and forget it as soon as a run is appended to the list.
     back.valid_primaries.push(13);
     expect(confidenceOf(back).value).toBe(6 / mad([...values, 13]));
+    // A reader that only shows the state gets a list of the count's length, no values, and the same confidence.
+    const shown = loadStateCache(paths, { values: false })!;
+    expect(shown.valid_primaries).toHaveLength(values.length);
+    expect(shown.valid_primaries.filter(() => true)).toEqual([]);
+    expect(confidenceOf(shown).value).toBe(2);
     // Too few values for a spread: none is stored.
     saveStateCache(paths, { ...emptyState(), segment: 1, valid_primaries: [1, 2] });
     expect(JSON.parse(fs.readFileSync(paths.state, 'utf8')).primaries_mad).toBeNull();

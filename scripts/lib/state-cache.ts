@@ -66,8 +66,7 @@ function loadCacheFile(paths: ExperimentPaths, file: string, opts: CacheRead): S
     } catch {
       return null;
     }
-    values = [];
-    values.length = count;
+    values = lengthOnly(count);
   } else if (count > 0) {
     let buf: Buffer;
     try {
@@ -87,6 +86,19 @@ function loadCacheFile(paths: ExperimentPaths, file: string, opts: CacheRead): S
   if (typeof raw.primaries_mad === 'number' && values.length >= MIN_CONFIDENCE_RUNS) rememberSpread(values, raw.primaries_mad);
   const { primaries_count: _drop, primaries_mad: _spread, ...rest } = raw;
   return { ...rest, valid_primaries: values } as State;
+}
+
+/**
+ * A list of `count` holes that costs nothing to make: V8 gives `length = n`
+ * (and `new Array(n)`) a store of n slots (12-25 ms at 100,000, 140 ms at a
+ * million, growing with the history); a list whose one element lies far past
+ * its start is kept as a dictionary, and deleting that element leaves the length.
+ */
+function lengthOnly(count: number): number[] {
+  const values: number[] = [];
+  values[count - 1] = 0;
+  delete values[count - 1];
+  return values;
 }
 
 /** Does the file's first `n` values end (and start) as `values` does? A cheap check that it is the same list. */
