@@ -18,8 +18,8 @@ const VERDICTS = Verdict.options;
 const STATUSES = RunStatus.options;
 const KEEP = VERDICTS.indexOf('keep');
 const OK = STATUSES.indexOf('ok');
-/** Blocks read at once (64 KB). */
-const SPAN = 16;
+/** Blocks held at once (64 KB, reused): a chart walks its columns in order, so a few suffice. */
+const SLOTS = 16;
 const FAILURES = new Set(['crash', 'timeout', 'checks_failed', 'invalid'].map((v) => VERDICTS.indexOf(v as Verdict)));
 
 /** A block's share of the segment: `count` results from segment position `start`; `sum` when it may be taken whole. */
@@ -31,45 +31,48 @@ interface Piece {
 }
 
 /**
- * The index's records, a block read when one of its records is first asked
- * for, into one buffer the size of the index (allocated, not filled: only the
- * blocks asked for are read), so that a record is a typed-array lookup. A
- * chart reads the blocks its columns' edges fall in (a few hundred at most,
- * whatever the history's length) and, for its marks, single records (record).
+ * The index's records, a block read when one of its records is asked for,
+ * into one of SLOTS slots of a small buffer used over and over (the oldest
+ * block read gives its slot up), so that a record is a typed-array lookup.
+ * A chart reads the blocks its columns' edges fall in and the blocks of its
+ * marks: a few hundred, whatever the history's length. Reused memory, not
+ * the index's size in fresh memory: on the machines measured, a page touched
+ * for the first time cost more than reading it (a 100,000-run index read
+ * whole was 860 such pages).
  */
 function blockReader(idxFd: number, count: number) {
-  const buf = Buffer.allocUnsafeSlow(count * REC);
-  const v = recordViews(buf);
-  const loaded = new Uint8Array(Math.ceil(count / BLOCK));
-  const single = new Set<number>();
-  const fill = (from: number, len: number): void => {
-    if (fs.readSync(idxFd, buf, from, len, from) !== len) throw new StaleIndex('the run index is shorter than its summary');
+  const mem = Buffer.allocUnsafeSlow(SLOTS * BLOCK * REC);
+  const v = recordViews(mem);
+  const slotOf = new Int32Array(Math.ceil(count / BLOCK)).fill(-1);
+  const held = new Int32Array(SLOTS).fill(-1);
+  let next = 0;
+  /** Block b's slot, the block read into it if it is not held. */
+  const slot = (b: number): number => {
+    const had = slotOf[b] as number;
+    if (had >= 0) return had;
+    const s = next;
+    next = (next + 1) % SLOTS;
+    if ((held[s] as number) >= 0) slotOf[held[s] as number] = -1;
+    held[s] = -1;
+    const len = Math.min(BLOCK, count - b * BLOCK) * REC;
+    if (fs.readSync(idxFd, mem, s * BLOCK * REC, len, b * BLOCK * REC) !== len) throw new StaleIndex('the run index is shorter than its summary');
+    held[s] = b;
+    slotOf[b] = s;
+    return s;
   };
-  const ensure = (b: number): void => {
-    if (loaded[b]) return;
-    // A span of blocks per read: a chart's column edges touch blocks all over the index, and a read costs more than its bytes.
-    const first = b - (b % SPAN);
-    const from = first * BLOCK * REC;
-    fill(from, Math.min(SPAN * BLOCK * REC, buf.length - from));
-    loaded.fill(1, first, first + SPAN);
+  /** Where record `pos` is in `v` (its block read if need be); valid until the next block is read. */
+  const at = (pos: number): number => {
+    const b = Math.floor(pos / BLOCK);
+    return slot(b) * BLOCK + (pos - b * BLOCK);
   };
-  /** Block b's records, as index positions [first, end) of `v`. */
-  const block = (b: number) => {
-    ensure(b);
-    return { first: b * BLOCK, end: Math.min(count, (b + 1) * BLOCK) };
-  };
-  /** Record `pos` alone (its block is not read for it). */
-  const record = (pos: number): void => {
-    if (loaded[Math.floor(pos / BLOCK)] || single.has(pos)) return;
-    fill(pos * REC, REC);
-    single.add(pos);
-  };
-  const kind = (pos: number) => (ensure(Math.floor(pos / BLOCK)), v.buf[pos * REC] as number);
-  const byte = (pos: number, k: number) => (ensure(Math.floor(pos / BLOCK)), v.buf[pos * REC + k] as number);
-  const f64 = (pos: number, k: number) => (ensure(Math.floor(pos / BLOCK)), v.f64[pos * 4 + k] as number);
-  const segment = (pos: number) => (ensure(Math.floor(pos / BLOCK)), v.u32[pos * 8 + 1] as number);
-  // `v` read directly is for the records of a block just asked for (block), or of a record (record): no check per field.
-  return { block, record, kind, byte, f64, segment, v };
+  /** Block b's records, as index positions [first, end). */
+  const block = (b: number) => ({ first: b * BLOCK, end: Math.min(count, (b + 1) * BLOCK) });
+  const kind = (pos: number) => v.buf[at(pos) * REC] as number;
+  const byte = (pos: number, k: number) => v.buf[at(pos) * REC + k] as number;
+  const f64 = (pos: number, k: number) => v.f64[at(pos) * 4 + k] as number;
+  const segment = (pos: number) => v.u32[at(pos) * 8 + 1] as number;
+  // `v` read directly is at `at(pos)`, or from `slot(b) * BLOCK` for block b, with no block read in between.
+  return { block, slot, at, kind, byte, f64, segment, v };
 }
 
 type Reader = ReturnType<typeof blockReader>;
@@ -152,8 +155,9 @@ export function blockViews(sums: readonly BlockSum[], count: number, segment: nu
     if (!p) {
       const { first, end } = r.block(b);
       const { buf, u32 } = r.v;
+      const shift = r.slot(b) * BLOCK - first;
       p = [];
-      for (let pos = first; pos < end; pos++) if (buf[pos * REC] === RESULT && u32[pos * 8 + 1] === segment) p.push(pos);
+      for (let pos = first; pos < end; pos++) if (buf[(pos + shift) * REC] === RESULT && u32[(pos + shift) * 8 + 1] === segment) p.push(pos);
       positions.set(b, p);
     }
     return p;
@@ -231,13 +235,13 @@ interface Acc {
  * means the summary placed it wrongly: the caller reads the whole ledger.
  */
 function markAt(c: Ctx, { j, pos, runs }: Pick): RunMark {
-  c.r.record(pos);
+  const i = c.r.at(pos);
   const { buf, f64, u32 } = c.r.v;
-  const runNo = f64[pos * 4 + 3] as number;
-  const placed = buf[pos * REC] === RESULT && u32[pos * 8 + 1] === c.segment && (!runs || (runNo >= runs[0] && runNo <= runs[1]));
+  const runNo = f64[i * 4 + 3] as number;
+  const placed = buf[i * REC] === RESULT && u32[i * 8 + 1] === c.segment && (!runs || (runNo >= runs[0] && runNo <= runs[1]));
   if (!placed) throw new StaleIndex(`the run index summary places a run at record ${pos} wrongly`);
-  const x = f64[pos * 4 + 2] as number;
-  const b = (k: number) => buf[pos * REC + k] as number;
+  const x = f64[i * 4 + 2] as number;
+  const b = (k: number) => buf[i * REC + k] as number;
   return runMark(j + 1, runId(runNo), VERDICTS[b(1)] as Verdict, STATUSES[b(2)] as RunStatus, Number.isNaN(x) ? null : x, b(3) === 1);
 }
 
@@ -288,33 +292,67 @@ function bucketOf(c: Ctx, direction: Direction, start: number, end: number, firs
       range(s.loVal, s.hiVal);
       continue;
     }
-    const ps = c.posOf(pc.block); // the block is read: its records are read in place
-    const { buf, f64 } = c.r.v;
-    for (let j = Math.max(start, pc.start); j < Math.min(end, pc.start + pc.count); j++) {
-      const pos = ps[j - pc.start] as number;
-      const x = f64[pos * 4 + 2] as number;
-      const v = Number.isNaN(x) ? null : x;
-      const verdict = buf[pos * REC + 1] as number;
-      // The same rule as the state: a keep sets the best, a rebaseline re-measures it.
-      if (verdict === KEEP) acc.best = v;
-      else if (v !== null && buf[pos * REC + 3] === 1 && buf[pos * REC + 2] === OK) acc.best = v;
-      if (verdict === KEEP && v !== null && (!keep || better(direction, v, (keep as Pick).v))) keep = { pos, v, j };
-      if (FAILURES.has(verdict)) {
-        failures++;
-        if (!fail) fail = { pos, v: 0, j };
-      }
-      if (v === null) continue;
-      // A pick is made only when it wins: this loop runs record by record.
-      if (!lo || v < (lo as Pick).v) lo = { pos, v, j };
-      if (!hi || v > (hi as Pick).v) hi = { pos, v, j };
-      range(v, v);
-    }
+    const e = edgeOf(c, pc, Math.max(start, pc.start), Math.min(end, pc.start + pc.count), direction);
+    if (e.hasBest) acc.best = e.best;
+    if (e.keep && (!keep || better(direction, e.keep.v, (keep as Pick).v))) keep = e.keep;
+    if (e.fail && !fail) fail = e.fail;
+    failures += e.failures;
+    if (!e.lo || !e.hi) continue;
+    if (!lo || e.lo.v < (lo as Pick).v) lo = e.lo;
+    if (!hi || e.hi.v > (hi as Pick).v) hi = e.hi;
+    range(e.lo.v, e.hi.v);
   }
   const at = (p: Pick | null) => (p ? show(p) : null);
   // A column that starts a block taken whole: its first run is in the summary.
   const head = c.pieces[first] as Piece;
   const firstRun = head.start === start && head.sum ? head.sum.firstRun : f64At(c.r, c.posAt(start), 3);
   return { first: runId(firstRun), from: start + 1, to: end, count: end - start, lo: at(lo), hi: at(hi), keep: at(keep), fail: at(fail), best: acc.best, failures };
+}
+
+const IS_FAILURE = Uint8Array.from(VERDICTS, (_, k) => (FAILURES.has(k) ? 1 : 0));
+
+/**
+ * Segment positions [from, to) of piece `pc`, record by record (a column's
+ * edge falls in its block). A chart reads some 30,000 records this way
+ * (two hundred edges), mostly before the code is optimised, where every call
+ * and every double stored costs: the picks are kept as positions and values
+ * in locals and made objects once, after the loop.
+ */
+function edgeOf(c: Ctx, pc: Piece, from: number, to: number, direction: Direction) {
+  const ps = c.posOf(pc.block);
+  // The block's records in place: its slot, shifted from index positions (no other block is read in this loop).
+  const shift = c.r.slot(pc.block) * BLOCK - pc.block * BLOCK;
+  const { buf, f64 } = c.r.v;
+  let lo = -1;
+  let hi = -1;
+  let keep = -1;
+  let fail = -1;
+  let loV = 0;
+  let hiV = 0;
+  let keepV = 0;
+  let failures = 0;
+  let setsBest = -1;
+  const lower = direction === 'lower';
+  for (let j = from; j < to; j++) {
+    const pos = (ps[j - pc.start] as number) + shift;
+    const at = pos * REC;
+    const x = f64[pos * 4 + 2] as number;
+    const verdict = buf[at + 1] as number;
+    const valued = x === x; // not NaN
+    // The same rule as the state: a keep sets the best, a rebaseline re-measures it.
+    if (verdict === KEEP || (valued && buf[at + 3] === 1 && buf[at + 2] === OK)) setsBest = j;
+    if (verdict === KEEP && valued && (keep < 0 || (lower ? x < keepV : x > keepV))) (keep = j), (keepV = x);
+    if (IS_FAILURE[verdict] === 1) {
+      failures++;
+      if (fail < 0) fail = j;
+    }
+    if (!valued) continue;
+    if (lo < 0 || x < loV) (lo = j), (loV = x);
+    if (hi < 0 || x > hiV) (hi = j), (hiV = x);
+  }
+  const pick = (j: number, v: number): Pick | null => (j < 0 ? null : { pos: ps[j - pc.start] as number, v, j });
+  const bestX = setsBest < 0 ? Number.NaN : (f64[((ps[setsBest - pc.start] as number) + shift) * 4 + 2] as number);
+  return { lo: pick(lo, loV), hi: pick(hi, hiV), keep: pick(keep, keepV), fail: pick(fail, 0), failures, hasBest: setsBest >= 0, best: Number.isNaN(bestX) ? null : bestX };
 }
 
 /** The last `cap` runs plus the newest `keepsCap` earlier keeps, oldest first (model.ts tableRows). */
