@@ -8,12 +8,13 @@
 //  - bytes the model reads in an ordinary iteration, --json, both forms (target ≤ 500)
 //  - every call with 100,000 runs in the ledger vs 100 (target ≤ 1.5x): run + log,
 //    status, status after the state cache is lost, dashboard (terminal) and
-//    dashboard --html, with the dashboard's peak memory; the caches' sizes; and
+//    dashboard --html, control explain, candidate list, the status line and
+//    report, with the dashboard's peak memory; the caches' sizes; and
 //    (no target: it reads every line) status with every cache lost
 //  - hook cost: without .autoloop/ (no node at all) and with it (target ≤ 2x node -e 0)
 // AUTOLOOP_BENCH_DIST=<dir> measures other bundles (e.g. an older build) the same way.
 // AUTOLOOP_BENCH_BEFORE=<dir> also measures a second build (e.g. a copy of dist/ before a
-// change) in the same run, interleaved, and prints its start-up and iteration figures alongside.
+// change) in the same run, interleaved, and prints its start-up, iteration and 100,000-run figures alongside.
 // AUTOLOOP_BENCH_RUNS=<n> replaces 100,000 (a quicker look).
 // AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration, history, bytes, hooks.
 import { spawnSync } from 'node:child_process';
@@ -214,18 +215,23 @@ function peakMb(args: string[]): number {
 // 3. every call with BIG runs vs 100 (warm state cache, then the cache lost), and the cache's size
 if (section('history')) {
   const sizes = [100, BIG];
-  const res: Record<string, Record<number, number>> = { iteration: {}, status: {}, status_cold: {}, dashboard: {}, dashboard_html: {} };
+  // With BEFORE, its bundles make the same calls on the same repositories, in turns with ours (the caches' formats must agree).
+  const dists = BEFORE ? [DIST, BEFORE] : [DIST];
+  type Sized = Record<number, number>;
+  const res: Record<string, Sized> = { iteration: {} };
+  const was: Record<string, Sized> = {};
   const cache: Record<number, number> = {};
   const dirs = sizes.map((n) => repoWithRuns(n));
-  const status = (dir: string) => timeMs(process.execPath, [path.join(DIST, 'status.mjs'), '--cwd', dir]);
-  const cold = (dir: string) => {
+  const call = (f: string, ...a: string[]) => (dir: string, dist = DIST) => timeMs(process.execPath, [path.join(dist, `${f}.mjs`), ...a, '--cwd', dir]);
+  const status = call('status');
+  const cold = (dir: string, dist = DIST) => {
     fs.rmSync(path.join(dir, '.autoloop', 'experiments', 'b', 'state.json'), { force: true });
-    return status(dir);
+    return status(dir, dist);
   };
-  const htmlArgs = (dir: string) => [path.join(DIST, 'dashboard.mjs'), '--cwd', dir, '--html', path.join(dir, 'd.html')];
-  const termArgs = (dir: string) => [path.join(DIST, 'dashboard.mjs'), '--cwd', dir, '--width', '120'];
-  const html = (dir: string) => timeMs(process.execPath, htmlArgs(dir));
-  const term = (dir: string) => timeMs(process.execPath, termArgs(dir), { env: { ...process.env, FORCE_COLOR: '1' } });
+  const htmlArgs = (dir: string, dist = DIST) => [path.join(dist, 'dashboard.mjs'), '--cwd', dir, '--html', path.join(dir, 'd.html')];
+  const termArgs = (dir: string, dist = DIST) => [path.join(dist, 'dashboard.mjs'), '--cwd', dir, '--width', '120'];
+  const html = (dir: string, dist = DIST) => timeMs(process.execPath, htmlArgs(dir, dist));
+  const term = (dir: string, dist = DIST) => timeMs(process.execPath, termArgs(dir, dist), { env: { ...process.env, FORCE_COLOR: '1' } });
   const expDir = (dir: string) => path.join(dir, '.autoloop', 'experiments', 'b');
   // Every cache lost: state.json, its checkpoint and the primaries sidecar (a fold of every line).
   const rebuild = (dir: string) => {
@@ -233,16 +239,24 @@ if (section('history')) {
     return status(dir);
   };
   sizes.forEach((_, i) => void status(dirs[i]!)); // first fold of the synthetic ledger
-  // Alternate the two sizes so that load that comes and goes weighs on both alike.
-  const alt = (name: string, f: (dir: string) => number, reps: number) => {
-    const xs: number[][] = sizes.map(() => []);
-    for (let k = 0; k < reps; k++) sizes.forEach((_, i) => xs[i]!.push(f(dirs[i]!)));
-    sizes.forEach((n, i) => (res[name]![n] = [...xs[i]!].sort((a, b) => a - b)[Math.floor(reps / 2)]!));
+  // Alternate the sizes (and the builds) so that load that comes and goes weighs on all alike.
+  const alt = (name: string, f: (dir: string, dist?: string) => number, reps: number) => {
+    const xs: number[][][] = dists.map(() => sizes.map(() => []));
+    for (let k = 0; k < reps; k++) dists.forEach((d, j) => sizes.forEach((_, i) => xs[j]![i]!.push(f(dirs[i]!, d))));
+    const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(reps / 2)]!;
+    [res, was].slice(0, dists.length).forEach((into, j) => (into[name] = Object.fromEntries(sizes.map((n, i) => [n, med(xs[j]![i]!)]))));
   };
   alt('status', status, 9);
   alt('status_cold', cold, 5);
   alt('dashboard', term, 5);
   alt('dashboard_html', html, 5);
+  // The other calls a person or the model makes between iterations.
+  alt('control_explain', call('control', 'explain'), 5);
+  alt('candidate_list', call('candidate', 'list'), 5);
+  const statusline = (dir: string, dist = DIST) => timeMs(process.execPath, [path.join(dist, 'statusline.mjs')], { cwd: dir, input: JSON.stringify({ cwd: dir, workspace: { current_dir: dir } }) });
+  alt('statusline', statusline, 5);
+  // report reads every line (its lists are whole): a few turns.
+  alt('report', call('report'), 3);
   const mem = sizes.map((_, i) => peakMb(htmlArgs(dirs[i]!)));
   const memTerm = sizes.map((_, i) => peakMb(termArgs(dirs[i]!)));
   const full = sizes.map((_, i) => rebuild(dirs[i]!));
@@ -255,7 +269,9 @@ if (section('history')) {
   for (const k of Object.keys(res)) {
     const a = res[k]![100]!;
     const b = res[k]![BIG]!;
-    console.log(`history.${k}_${BIG}_vs_100 ${r2(b / a)}x (${b.toFixed(0)} ms vs ${a.toFixed(0)} ms; target <= 1.5x)`);
+    const w = was[k];
+    const before = w ? ` [before: ${r2(w[BIG]! / w[100]!)}x, ${w[BIG]!.toFixed(0)} ms vs ${w[100]!.toFixed(0)} ms]` : '';
+    console.log(`history.${k}_${BIG}_vs_100 ${r2(b / a)}x (${b.toFixed(0)} ms vs ${a.toFixed(0)} ms; target <= 1.5x)${before}`);
   }
   console.log(`history.dashboard_html_peak_mb ${mem[1]!.toFixed(0)} MB at ${BIG} runs (${mem[0]!.toFixed(0)} MB at 100; ratio ${r2(mem[1]! / mem[0]!)}; terminal ${memTerm[1]!.toFixed(0)} MB vs ${memTerm[0]!.toFixed(0)} MB)`);
   console.log(`history.status_all_caches_lost_${BIG}_vs_100 ${r2(full[1]! / full[0]!)}x (${full[1]!.toFixed(0)} ms vs ${full[0]!.toFixed(0)} ms; no target: every line is refolded)`);
