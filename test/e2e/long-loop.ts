@@ -1,6 +1,6 @@
 // A long unattended session: the real CLI with no permission flag, the
-// scripted model iterating edit → one call that measures and logs
-// (run-experiment --description) until the engine says should_terminate
+// scripted model iterating edit + one call that measures and logs
+// (run-experiment --description), both in one turn, until the engine says should_terminate
 // (budget: max_runs), a deterministic benchmark (each change lowers COST by
 // one, so every run is a keep and only the budget ends the loop). Shared by
 // test/e2e/long-session.test.ts and bench/session.ts, which read the scripted
@@ -22,6 +22,8 @@ export interface LongLoopOptions {
   timeoutMs: number;
   /** Run bench/check.mjs after each measurement (default true). */
   checks?: boolean;
+  /** Samples per run (the engine's --repeats; default: the engine's auto). */
+  repeats?: number;
 }
 
 export interface LongLoop {
@@ -85,7 +87,8 @@ export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
   const dist = (s: string): string => path.join(o.pluginRoot, 'dist', s);
   const engine = (s: string, ...args: string[]) => execFileSync('node', [dist(s), ...args, '--json'], { cwd: f.repo, encoding: 'utf8', timeout: 120_000 });
   const checks = o.checks === false ? [] : ['--checks', 'node bench/check.mjs'];
-  engine('init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', ...checks, '--scope', 'src/**', '--max-runs', String(o.maxRuns));
+  const repeats = o.repeats === undefined ? [] : ['--repeats', String(o.repeats)];
+  engine('init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', ...checks, '--scope', 'src/**', '--max-runs', String(o.maxRuns), ...repeats);
   engine('run-experiment.mjs');
   engine('log-experiment.mjs', '--description', 'baseline');
 
@@ -96,12 +99,15 @@ export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
     if (isIteration(last) && lastJson(resultOf(req, last!.id))?.should_terminate === true) return [text('The experiment is over: the budget is spent.')];
     // After the end: the Stop hook's one nudge towards /autoloop:chain; this model declines it.
     if (last === null && req.messages.some((m) => m.role === 'assistant')) return [text('No follow-up: the budget is spent.')];
-    if (last?.name === 'Edit') {
-      iteration++;
-      return [bash(`node "${dist('run-experiment.mjs')}" --description "cost step ${iteration}" --hypothesis "lower cost" --json`, 'measure and log')];
-    }
+    // One model turn per iteration: the edit and the call that measures and logs it, in one message (as a
+    // real model may send them). The CLI runs a message's non-read-only tools one after another, in order,
+    // each through the PreToolUse hook, so the edit lands before the run; half the turns of edit-then-run.
     const cost = Number(fs.readFileSync(work, 'utf8').match(/COST = (\d+);/)![1]);
-    return [tool('Edit', { file_path: work, old_string: `export const COST = ${cost};`, new_string: `export const COST = ${cost - 1};`, replace_all: false })];
+    iteration++;
+    return [
+      tool('Edit', { file_path: work, old_string: `export const COST = ${cost};`, new_string: `export const COST = ${cost - 1};`, replace_all: false }),
+      bash(`node "${dist('run-experiment.mjs')}" --description "cost step ${iteration}" --hypothesis "lower cost" --json`, 'measure and log'),
+    ];
   };
   const api = await startMockApi({ script });
   try {
