@@ -5,14 +5,15 @@
 // cron job). Variables that only describe the calling session are left out.
 import path from 'node:path';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import type { ExperimentPaths } from './paths.ts';
 import { readJsonOrNull, writeFileAtomic } from './fsx.ts';
 
-const EnvFile = z.object({
+const EnvFile = lazySchema(() => z.object({
   version: z.literal(1),
   segment: z.int().check(z.minimum(1)),
   vars: z.record(z.string(), z.string()),
-});
+}));
 
 /** Per-session noise: the caller's shell state, the agent's own variables, the engine's test switches. */
 const SESSION = /^(AUTOLOOP_|CLAUDE|ANTHROPIC_|OLDPWD$|PWD$|SHLVL$|_$|TERM_SESSION_ID$|WINDOWID$|COLUMNS$|LINES$)/;

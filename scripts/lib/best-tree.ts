@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import type { Experiment } from './experiment-data.ts';
 import type { Workspace } from './workspace-base.ts';
 import { SnapshotWorkspace } from './snapshot-workspace.ts';
@@ -15,7 +16,7 @@ import { gitTry, firstLine } from './gitcmd.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { RefusalError } from './errors.ts';
 
-const Marker = z.object({ head: z.string() });
+const Marker = lazySchema(() => z.object({ head: z.string() }));
 
 export function bestTreeDir(exp: Experiment): string {
   return path.join(exp.paths.dir, 'best');

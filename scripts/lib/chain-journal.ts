@@ -8,19 +8,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import { ChainFile, saveChainFile } from './chain.ts';
 import { appendLedger, nowIso, readLedger } from './ledger.ts';
 import { experimentPaths, repoPaths } from './paths.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { currentBranch, gitTry, revParse } from './gitcmd.ts';
 
-const Pending = z.object({
+const Pending = lazySchema(() => z.object({
   parent: z.string(),
   child: z.string(),
   decision: z.string(),
   chain_file: ChainFile,
   event: z.record(z.string(), z.unknown()),
-});
+}));
 export type ChainPending = z.infer<typeof Pending>;
 
 export function pendingFile(root: string): string {

@@ -5,6 +5,7 @@
 // deliberately free of experiment.ts imports: publishActive reads it.
 import fs from 'node:fs';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import { Direction, Guardrail, MetricName, Slug } from './schema.ts';
 import { repoPaths } from './paths.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
@@ -16,17 +17,17 @@ export const DEFAULT_CHAIN_BUDGET = 3;
 
 const Sha256 = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a sha256 (64 hex digits)'));
 
-export const ChainLink = z.object({
+export const ChainLink = lazySchema(() => z.object({
   parent: Slug,
   child: Slug,
   /** The child's place in the trail: the root is 0, its first follow-up 1. */
   position: z.int().check(z.minimum(1)),
   created_at: z.string(),
   parent_report_sha256: Sha256,
-});
+}));
 export type ChainLink = z.infer<typeof ChainLink>;
 
-export const Chain = z.object({
+export const Chain = lazySchema(() => z.object({
   /** Follow-ups allowed after the root (set by the first chain call). */
   budget: z.int().check(z.minimum(1)),
   /** Slugs from the root to the newest follow-up. */
@@ -39,10 +40,10 @@ export const Chain = z.object({
     c.links.every((l, i) => l.parent === c.trail[i] && l.child === c.trail[i + 1] && l.position === i + 1);
   if (!ok) ctx.addIssue({ code: 'custom', message: 'trail and links disagree', path: ['trail'] });
   if (new Set(c.trail).size !== c.trail.length) ctx.addIssue({ code: 'custom', message: 'an experiment appears twice in the trail', path: ['trail'] });
-}));
+})));
 export type Chain = z.infer<typeof Chain>;
 
-export const ChainFile = z.object({
+export const ChainFile = lazySchema(() => z.object({
   version: z.literal(1),
   chains: z.array(Chain),
   updated_at: z.string(),
@@ -54,11 +55,11 @@ export const ChainFile = z.object({
       seen.add(s);
     }
   }
-}));
+})));
 export type ChainFile = z.infer<typeof ChainFile>;
 
 /** <child>/chain-decision.json: why the follow-up exists, written once and made read-only. */
-export const ChainDecision = z.object({
+export const ChainDecision = lazySchema(() => z.object({
   version: z.literal(1),
   parent: Slug,
   child: Slug,
@@ -92,7 +93,7 @@ export const ChainDecision = z.object({
   /** Guardrails the rationale dropped explicitly (--drop-guardrail). */
   dropped_guardrails: z._default(z.array(z.string()), []),
   created_at: z.string(),
-});
+}));
 export type ChainDecision = z.infer<typeof ChainDecision>;
 
 function emptyFile(): ChainFile {

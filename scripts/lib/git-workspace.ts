@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import type { Config } from './schema.ts';
 import type { ExperimentPaths } from './paths.ts';
 import { RefusalError, UsageError } from './errors.ts';
@@ -40,17 +41,17 @@ import {
 } from './workspace-base.ts';
 
 /** What a dirty path looked like: status code, content hash, and the stat that let us skip re-hashing. */
-const Sig = z.object({
+const Sig = lazySchema(() => z.object({
   xy: z.string(),
   hash: z.string(),
   size: z.number(),
   mtime: z.number(),
   ctime: z.number(),
   ino: z.number(),
-});
+}));
 type Sig = z.infer<typeof Sig>;
 
-const GitState = z.object({
+const GitState = lazySchema(() => z.object({
   version: z.literal(1),
   mode: z.literal('git'),
   branch: z.string(),
@@ -68,7 +69,7 @@ const GitState = z.object({
   user_dirs: z._default(z.array(z.string()), []),
   /** Out-of-scope (and user-file) paths that were dirty at begin, and how. */
   dirty: z.record(z.string(), Sig),
-});
+}));
 type GitState = z.infer<typeof GitState>;
 
 /** Every workspace command: paths are literal (a file named `*.ts` or `:x` is just a file). */

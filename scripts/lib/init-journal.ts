@@ -8,13 +8,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import type { ExperimentPaths } from './paths.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { readLedger } from './ledger.ts';
 import { envFile } from './bench-env.ts';
 import { commitJudges, dropStagedJudges } from './integrity.ts';
 
-const Marker = z.object({ segment: z.int().check(z.minimum(1)), ledger_size: z.int().check(z.minimum(0)) });
+const Marker = lazySchema(() => z.object({ segment: z.int().check(z.minimum(1)), ledger_size: z.int().check(z.minimum(0)) }));
 
 export interface Staged {
   config: string;

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import { JUDGED_FIELDS, type Config, type Fingerprints } from './schema.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, listFiles, normalizeRel } from './scope.ts';
@@ -220,11 +221,11 @@ export function changedFingerprints(a: Fingerprints, b: Fingerprints): string[] 
 
 // judges/manifest.json names the copy directory, so that a save killed half-way
 // leaves the previous manifest and its copies intact.
-const JudgesManifest = z.object({
+const JudgesManifest = lazySchema(() => z.object({
   version: z.literal(1),
   dir: z.string().check(z.regex(/^files-[a-z0-9-]+$/)),
   files: z.record(z.string(), z.object({ sha256: z.string(), mode: z.int() })),
-});
+}));
 type JudgesManifest = z.infer<typeof JudgesManifest>;
 
 function manifestPath(judgesDir: string): string {

@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import { readJsonOrNull } from './fsx.ts';
 import { repoPaths } from './paths.ts';
 
@@ -71,7 +72,7 @@ export function byModel(j: Journal, rel: string, times: { birthMs: number; ctime
   return inWindow(times.birthMs) || inWindow(times.ctimeMs);
 }
 
-const Owner = z.looseObject({ owner_session: z.nullable(z.string()) });
+const Owner = lazySchema(() => z.looseObject({ owner_session: z.nullable(z.string()) }));
 
 /**
  * The journal of the loop's owner, or null when attribution is off: no

@@ -15,6 +15,7 @@
 // - Resolution: the smallest step between printed values; it floors the noise
 //   so a coarse clock printing the same value thrice is not taken as exact.
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 
 import { huberVarianceFactor, median, resolution, winsorizedSd } from './stats.ts';
 
@@ -25,7 +26,7 @@ export const DETERMINISTIC_RUNS_COUNT = 3;
 /** Identical invocations that prove a timing (or memory) metric deterministic. */
 export const DETERMINISTIC_RUNS_TIMING = 8;
 
-export const NoiseModel = z.object({
+export const NoiseModel = lazySchema(() => z.object({
   /** 'log' while every value seen is > 0; 'abs' otherwise; null before any value. */
   scale: z.nullable(z.enum(['log', 'abs'])),
   /** Centred residuals of paired differences, in scale units, most recent last. */
@@ -40,7 +41,7 @@ export const NoiseModel = z.object({
   deterministic: z.boolean(),
   /** Median seconds of one invocation, when measured. */
   cost_s: z.nullable(z.number().check(z.minimum(0))),
-});
+}));
 export type NoiseModel = z.infer<typeof NoiseModel>;
 
 export function emptyNoiseModel(): NoiseModel {

@@ -2,6 +2,7 @@
 // give the same state, so state.json is only a cache that can be rebuilt from
 // the ledger at any time (and is, when it is missing or does not parse).
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import type { Config, LedgerLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook, MeasuredContent } from './schema.ts';
 import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
 import { baselineMetricSamples, learnFromLine } from './noise-state.ts';
@@ -93,7 +94,7 @@ export interface Pending {
 
 // state.json is read back through this schema; anything that does not match
 // is discarded and rebuilt from the ledger.
-export const StateFile = z.looseObject({ version: z.literal(STATE_VERSION), ledger_offset: z.int().check(z.minimum(0)) });
+export const StateFile = lazySchema(() => z.looseObject({ version: z.literal(STATE_VERSION), ledger_offset: z.int().check(z.minimum(0)) }));
 
 const zeroCounts = (): Record<Verdict, number> => ({ keep: 0, discard: 0, crash: 0, timeout: 0, checks_failed: 0, invalid: 0 });
 

@@ -2,6 +2,7 @@
 // state cache, hook file) is declared here once, as a zod schema, and the
 // TypeScript types are inferred from it.
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import { SourceSpec } from './sources/spec.ts';
 import { SlurmSpec } from './runners/slurm.ts';
 
@@ -19,17 +20,17 @@ export const Direction = z.enum(['lower', 'higher']);
 export type Direction = z.infer<typeof Direction>;
 
 /** `2%` (relative to the best) or a plain number (absolute, in the metric's unit). */
-export const MinImprovement = z.union([
+export const MinImprovement = lazySchema(() => z.union([
   z.number().check(z.minimum(0)),
   z.string().check(z.regex(/^\d+(\.\d+)?%$/, 'must be a number or a percentage such as "2%"')),
-]);
+]));
 
 /**
  * A guardrail on a secondary metric, judged against the segment's BASELINE.
  * The old shape {metric, direction, max_regression_pct} parses unchanged; a
  * guardrail with none of the three tolerances keeps the old 5% default.
  */
-export const Guardrail = z.pipe(
+export const Guardrail = lazySchema(() => z.pipe(
   z.object({
     metric: MetricName,
     /** Which way is better for this secondary metric. */
@@ -46,7 +47,7 @@ export const Guardrail = z.pipe(
       ? { ...g, max_regression_pct: 5 }
       : g,
   ),
-);
+));
 export type Guardrail = z.infer<typeof Guardrail>;
 
 /**
@@ -55,7 +56,7 @@ export type Guardrail = z.infer<typeof Guardrail>;
  * and a failure (or a printed number past `threshold`) blocks the keep but
  * leaves the measurement in the log.
  */
-export const Gate = z.strictObject({
+export const Gate = lazySchema(() => z.strictObject({
   name: z.string().check(z.minLength(1), z.maxLength(40)),
   command: z.string().check(z.minLength(1, 'must not be empty')),
   kind: z._default(z.enum(['hard', 'soft']), 'hard'),
@@ -65,26 +66,26 @@ export const Gate = z.strictObject({
     z.strictObject({ metric: MetricName, max: z.optional(z.number()), min: z.optional(z.number()) })
       .check(z.refine((t) => t.max !== undefined || t.min !== undefined, 'needs max or min')),
   ),
-});
+}));
 export type Gate = z.infer<typeof Gate>;
 
 export const Playbook = z.enum(['rebaseline', 'shrink_scope', 'diagnose', 'pause']);
 export type Playbook = z.infer<typeof Playbook>;
 
-export const HealthConfig = z.strictObject({
+export const HealthConfig = lazySchema(() => z.strictObject({
   no_improve_runs: z._default(z.int().check(z.minimum(1)), 5),
   max_crash_streak: z._default(z.int().check(z.minimum(1)), 2),
   max_heals: z._default(z.int().check(z.minimum(0)), 3),
   playbooks: z._default(z.array(Playbook).check(z.minLength(1)), ['rebaseline', 'shrink_scope', 'diagnose', 'pause']),
-});
+}));
 export type HealthConfig = z.infer<typeof HealthConfig>;
 
-export const StopHookConfig = z.strictObject({
+export const StopHookConfig = lazySchema(() => z.strictObject({
   /** Blocks of the Stop hook per session before it lets the session end. */
   max_blocks: z._default(z.int().check(z.minimum(0)), 500),
   /** Consecutive blocks with no new logged run before it gives up. */
   max_idle_blocks: z._default(z.int().check(z.minimum(1)), 3),
-});
+}));
 
 /**
  * The experiment's config (config.yaml). Flat, with the same names as the
@@ -92,7 +93,7 @@ export const StopHookConfig = z.strictObject({
  * means; they are fingerprinted when a segment opens and can only change by
  * opening a new segment. The rest (goal, budgets, health) is read live.
  */
-export const Config = z.strictObject({
+export const Config = lazySchema(() => z.strictObject({
   name: Slug,
   goal: z._default(z.string(), ''),
   metric: MetricName,
@@ -144,7 +145,7 @@ export const Config = z.strictObject({
    * gets resources of its own (slurm).
    */
   parallel_timing: z._default(z.enum(['auto', 'serial', 'parallel']), 'auto'),
-});
+}));
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 
@@ -176,18 +177,18 @@ const Metrics = z.record(MetricName, z.number());
 const Ts = z.string(); // ISO-8601, UTC
 
 /** One invocation of the benchmark: which code it ran (the best's tree or the candidate), what it printed. */
-export const InvocationLine = z.object({
+export const InvocationLine = lazySchema(() => z.object({
   arm: z.enum(['best', 'candidate']),
   /** The primary metric's samples this invocation printed. */
   samples: z.array(z.number()),
   duration_s: z.optional(z.number().check(z.minimum(0))),
   /** Every metric of this invocation (median of its samples), for guardrails against the baseline. */
   metrics: z._default(Metrics, {}),
-});
+}));
 export type InvocationLine = z.infer<typeof InvocationLine>;
 
 /** What the sampling plan decided for a candidate (sampling.ts), as the ledger keeps it for learning. */
-export const DecisionLine = z.object({
+export const DecisionLine = lazySchema(() => z.object({
   keep: z.boolean(),
   tie: z.boolean(),
   effect: z.number(),
@@ -199,30 +200,30 @@ export const DecisionLine = z.object({
   stop: z.enum(['win', 'futility', 'budget', 'deterministic', 'noise-discovered']),
   reason: z.string(),
   diffs: z.array(z.number()),
-});
+}));
 export type DecisionLine = z.infer<typeof DecisionLine>;
 
 /** A gate that ran on a candidate (gates.ts): its time orders the next runs' hard gates. */
-export const GateRun = z.object({
+export const GateRun = lazySchema(() => z.object({
   name: z.string(),
   kind: z.enum(['hard', 'soft']),
   passed: z.boolean(),
   duration_s: z.number().check(z.minimum(0)),
   reason: z._default(z.nullable(z.string()), null),
-});
+}));
 export type GateRun = z.infer<typeof GateRun>;
 
-export const Fingerprints = z.object({
+export const Fingerprints = lazySchema(() => z.object({
   /** sha256 of the judged config fields, canonically serialised. */
   config: z.string(),
   /** path (relative to the repo root) → sha256 of its bytes, or "missing". */
   files: z.record(z.string(), z.string()),
   /** git mode: the ignore-rule files a keep cannot show (ignore-rules.ts) → sha256, or "missing". */
   ignore: z.optional(z.record(z.string(), z.string())),
-});
+}));
 export type Fingerprints = z.infer<typeof Fingerprints>;
 
-export const ConfigLine = z.object({
+export const ConfigLine = lazySchema(() => z.object({
   type: z.literal('config'),
   ts: Ts,
   segment: z.int().check(z.minimum(1)),
@@ -231,30 +232,30 @@ export const ConfigLine = z.object({
   /** Commit (git) or snapshot id the segment starts from. */
   base: z.nullable(z.string()),
   reason: z._default(z.string(), 'init'),
-});
+}));
 export type ConfigLine = z.infer<typeof ConfigLine>;
 
-export const Evidence = z.object({
+export const Evidence = lazySchema(() => z.object({
   /** Repo-relative path. */
   file: z.string().check(z.minLength(1)),
   /** What it shows, in the model's words (optional). */
   what: z._default(z.string(), ''),
   /** sha256 of the file when it was cited, or "missing". */
   sha256: z.string(),
-});
+}));
 export type Evidence = z.infer<typeof Evidence>;
 /**
  * The in-scope content a run measured: each changed path's content id (git
  * blob id, or sha256 in snapshot mode) and mode (null = deleted), and a digest
  * over all of it. A keep commits exactly this content.
  */
-export const MeasuredContent = z.object({
+export const MeasuredContent = lazySchema(() => z.object({
   digest: z.string(),
   files: z.record(z.string(), z.nullable(z.object({ id: z.string(), mode: z.int() }))),
-});
+}));
 export type MeasuredContent = z.infer<typeof MeasuredContent>;
 
-export const ResultLine = z.object({
+export const ResultLine = lazySchema(() => z.object({
   type: z.literal('result'),
   ts: Ts,
   segment: z.int().check(z.minimum(1)),
@@ -289,7 +290,7 @@ export const ResultLine = z.object({
   kind: z._default(z.enum(['improved', 'simplification', 'none']), 'none'),
   /** What was measured (what a keep commits, even when completed after a crash). */
   content: z.optional(MeasuredContent),
-});
+}));
 export type ResultLine = z.infer<typeof ResultLine>;
 
 export const EventName = z.enum([
@@ -319,27 +320,27 @@ export const EventName = z.enum([
 ]);
 export type EventName = z.infer<typeof EventName>;
 
-export const EventLine = z.object({
+export const EventLine = lazySchema(() => z.object({
   type: z.literal('event'),
   ts: Ts,
   segment: z.optional(z.int().check(z.minimum(1))),
   event: EventName,
   run_id: z.optional(z.string().check(z.regex(RUN_ID))),
   data: z._default(z.record(z.string(), z.unknown()), {}),
-});
+}));
 export type EventLine = z.infer<typeof EventLine>;
 
-export const LedgerLine = z.discriminatedUnion('type', [ConfigLine, ResultLine, EventLine]);
+export const LedgerLine = lazySchema(() => z.discriminatedUnion('type', [ConfigLine, ResultLine, EventLine]));
 export type LedgerLine = z.infer<typeof LedgerLine>;
 
 /** runs/<id>/result.json: what run-experiment measured, before log-experiment acts on it. */
 /** runners/types.ts RunHandle, as stored in result.json and unclean.json. */
-export const RunHandle = z.discriminatedUnion('runner', [
+export const RunHandle = lazySchema(() => z.discriminatedUnion('runner', [
   z.object({ runner: z.literal('local'), pgid: z.int(), start: z.nullable(z.string()), token: z.optional(z.string()) }),
   z.object({ runner: z.literal('slurm'), job_id: z.string() }),
-]);
+]));
 
-export const RunRecord = z.object({
+export const RunRecord = lazySchema(() => z.object({
   run_id: z.string().check(z.regex(RUN_ID)),
   segment: z.int().check(z.minimum(1)),
   started_at: Ts,
@@ -384,14 +385,14 @@ export const RunRecord = z.object({
   judges: z._default(z.nullable(Fingerprints), null),
   /** How the run's processes were contained (runners/containment.ts). */
   containment: z.optional(z.string()),
-});
+}));
 export type RunRecord = z.infer<typeof RunRecord>;
 
 /**
  * .autoloop/active.json: the one small file the hooks read. The engine
  * rewrites it after every state change so that hooks never parse the ledger.
  */
-export const ActiveFile = z.object({
+export const ActiveFile = lazySchema(() => z.object({
   version: z.literal(1),
   experiment: Slug,
   /** active: the loop should go on; paused/stopped/terminated: it should not. */
@@ -414,5 +415,5 @@ export const ActiveFile = z.object({
   /** Candidate worktrees in flight: the hooks guard each one exactly as the main tree. */
   worktrees: z._default(z.array(z.object({ id: z.string(), path: z.string() })), []),
   updated_at: Ts,
-});
+}));
 export type ActiveFile = z.infer<typeof ActiveFile>;

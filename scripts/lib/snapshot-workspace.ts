@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import type { Config } from './schema.ts';
 import type { ExperimentPaths } from './paths.ts';
 import { RefusalError, UsageError } from './errors.ts';
@@ -33,7 +34,7 @@ import {
   type Workspace,
 } from './workspace-base.ts';
 
-const Entry = z.object({
+const Entry = lazySchema(() => z.object({
   sha256: z.string(),
   size: z.number(),
   exec: z.boolean(),
@@ -41,13 +42,13 @@ const Entry = z.object({
   mode: z.int(),
   /** Set for a symlink: its target (never followed). */
   link: z.optional(z.string()),
-});
+}));
 type Entry = z.infer<typeof Entry>;
 
-const Manifest = z.object({ version: z.literal(1), files: z.record(z.string(), Entry) });
+const Manifest = lazySchema(() => z.object({ version: z.literal(1), files: z.record(z.string(), Entry) }));
 type Manifest = z.infer<typeof Manifest>;
 
-const SnapState = z.object({
+const SnapState = lazySchema(() => z.object({
   version: z.literal(1),
   mode: z.literal('snapshot'),
   current: z.string(),
@@ -59,7 +60,7 @@ const SnapState = z.object({
    * change to a script the benchmark sources is noticed.
    */
   outside: z._default(z.record(z.string(), z.tuple([z.number(), z.number(), z.number()])), {}),
-});
+}));
 type SnapState = z.infer<typeof SnapState>;
 
 const TMP_PREFIX = '.tmp-';

@@ -10,3 +10,34 @@ import { config } from 'zod/mini';
 config(en());
 
 export * from 'zod/mini';
+
+/**
+ * A schema built the first time it is used (parsed, composed into another
+ * schema, inspected), then kept: `export const Config = lazySchema(() => z.strictObject({…}))`.
+ * Building every schema of every imported module when a bundle loads was most
+ * of an engine call's start-up, though a call uses a few of them. What it
+ * returns stands for the schema in every way (same type, same members, zod
+ * takes it inside other schemas), so `z.infer<typeof Config>` is unchanged.
+ * For composite schemas (objects, unions, pipes); leaves such as enums and
+ * checked strings cost little and stay plain.
+ */
+export function lazySchema<T extends object>(build: () => T): T {
+  let schema: T | undefined;
+  const real = (): T => (schema ??= build());
+  // Every question about the stand-in goes to the real schema. The target is an
+  // empty object only to satisfy the Proxy API: the traps never consult it.
+  return new Proxy({} as T, {
+    get: (_, key) => Reflect.get(real(), key),
+    set: (_, key, value) => Reflect.set(real(), key, value),
+    has: (_, key) => Reflect.has(real(), key),
+    ownKeys: () => Reflect.ownKeys(real()),
+    // Reported configurable: a Proxy may not claim a fixed property its (empty) target lacks.
+    getOwnPropertyDescriptor: (_, key) => {
+      const d = Reflect.getOwnPropertyDescriptor(real(), key);
+      return d && { ...d, configurable: true };
+    },
+    defineProperty: (_, key, d) => Reflect.defineProperty(real(), key, d),
+    deleteProperty: (_, key) => Reflect.deleteProperty(real(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+  });
+}

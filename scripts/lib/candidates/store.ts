@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import type { ExperimentPaths } from '../paths.ts';
 import { readJsonOrNull, writeJsonAtomic } from '../fsx.ts';
 import { ResultLine } from '../schema.ts';
@@ -12,7 +13,7 @@ import { UsageError } from '../errors.ts';
 
 export const CANDIDATE_ID = /^c\d{1,6}$/;
 
-export const Candidate = z.object({
+export const Candidate = lazySchema(() => z.object({
   version: z.literal(1),
   id: z.string().check(z.regex(CANDIDATE_ID)),
   /** Absolute path of the candidate's worktree. */
@@ -27,7 +28,7 @@ export const Candidate = z.object({
   /** A keep decided but not yet confirmed in the ledger (crash safety of the candidate log). */
   pending: z._default(z.nullable(ResultLine), null),
   closed_reason: z._default(z.nullable(z.string()), null),
-});
+}));
 export type Candidate = z.infer<typeof Candidate>;
 
 export interface CandidatePaths {

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { readJsonOrNull, writeJsonCache } from '../fsx.ts';
 
 const SYSCTLS = [
@@ -20,7 +21,7 @@ const SYSCTLS = [
   '/proc/sys/kernel/apparmor_restrict_unprivileged_userns',
 ];
 
-const Cached = z.object({ key: z.string(), mode: z.enum(['pidns', 'group']) });
+const Cached = lazySchema(() => z.object({ key: z.string(), mode: z.enum(['pidns', 'group']) }));
 
 function cacheFile(): string {
   return path.join(os.homedir(), '.autoloop', 'containment.json');

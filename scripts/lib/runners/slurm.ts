@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { openLog, readTail } from './log.ts';
 import { submitJob, liveWork } from './slurm-cli.js';
 import { killJob, OutputCopier, watchJob, type Watch } from './slurm-job.js';
@@ -18,7 +19,7 @@ import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runn
 
 const word = (what: string, re: RegExp, example: string) => z.string().check(z.regex(re, `${what} must look like ${example}`));
 
-export const SlurmSpec = z.strictObject({
+export const SlurmSpec = lazySchema(() => z.strictObject({
   partition: z.optional(word('partition', /^[\w.,-]+$/, 'gpu or cpu,short')),
   /** Slurm's own limit (minutes, or [D-]HH:MM:SS); by default the run's timeout + grace + 2 min. */
   time: z.optional(word('time', /^(\d+-)?\d+(:\d{1,2}){0,2}$/, '30, 1:30:00 or 2-00:00:00')),
@@ -35,7 +36,7 @@ export const SlurmSpec = z.strictObject({
   max_requeues: z._default(z.int().check(z.minimum(0), z.maximum(100)), 2),
   /** A queue wait longer than this is reported in the run's detail. */
   max_queue_wait_s: z.optional(z.number().check(z.positive())),
-});
+}));
 export type SlurmSpec = z.infer<typeof SlurmSpec>;
 
 /** Working directories a compute node could not enter (cached: refuse at once next time). */

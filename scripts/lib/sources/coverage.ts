@@ -4,6 +4,7 @@
 // has them: lines_pct, branches_pct, functions_pct, statements_pct (behind an
 // optional prefix). A kind with nothing to measure (0 branches) is left out.
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { asNumber, clip, fail, FileField, parseJsonLenient, PrefixField, reading, resultFileSource } from './common.ts';
 import type { MetricSource } from './types.ts';
 
@@ -11,12 +12,12 @@ export const CoverageFormat = z.enum(['auto', 'istanbul', 'coverage.py', 'lcov']
   error: 'must be one of auto, istanbul, coverage.py, lcov',
 });
 
-export const CoverageSourceSpec = z.strictObject({
+export const CoverageSourceSpec = lazySchema(() => z.strictObject({
   kind: z.literal('coverage'),
   file: FileField,
   format: z._default(CoverageFormat, 'auto'),
   prefix: PrefixField,
-});
+}));
 export type CoverageSourceSpec = z.infer<typeof CoverageSourceSpec>;
 
 export type CoverageKind = 'lines' | 'branches' | 'functions' | 'statements';

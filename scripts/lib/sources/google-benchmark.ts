@@ -5,12 +5,13 @@
 // only gives its `statistic` (mean by default). Times are converted to `unit`
 // so a benchmark that changes its own ->Unit() cannot fake a speed-up.
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { asNumber, choose, clip, FileField, jsonResultSource, MetricNameField, oneMetric, Selector } from './common.ts';
 import type { MetricSource } from './types.ts';
 
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
 
-export const GoogleBenchmarkSourceSpec = z.strictObject({
+export const GoogleBenchmarkSourceSpec = lazySchema(() => z.strictObject({
   kind: z.literal('google-benchmark'),
   file: FileField,
   metric: MetricNameField,
@@ -21,7 +22,7 @@ export const GoogleBenchmarkSourceSpec = z.strictObject({
   unit: z._default(z.enum(['ns', 'us', 'ms', 's'], { error: 'must be one of ns, us, ms, s' }), 'ns'),
   /** The aggregate used when the file has no per-repetition entries. */
   statistic: z._default(z.string().check(z.minLength(1)), 'mean'),
-});
+}));
 export type GoogleBenchmarkSourceSpec = z.infer<typeof GoogleBenchmarkSourceSpec>;
 
 type Entry = Record<string, unknown>;

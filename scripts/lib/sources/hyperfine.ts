@@ -2,16 +2,17 @@
 // Every timed run becomes a sample, so the engine's noise model sees
 // hyperfine's own repetitions; `mean` is used only by an export without times.
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, Selector } from './common.ts';
 import type { MetricSource } from './types.ts';
 
-export const HyperfineSourceSpec = z.strictObject({
+export const HyperfineSourceSpec = lazySchema(() => z.strictObject({
   kind: z.literal('hyperfine'),
   file: FileField,
   metric: MetricNameField,
   /** Which command: its 0-based index or its name (the command line, or its --command-name). Needed when there are several. */
   command: z.optional(Selector),
-});
+}));
 export type HyperfineSourceSpec = z.infer<typeof HyperfineSourceSpec>;
 
 /** The per-run times of the chosen command; warnings carry the source's label. */

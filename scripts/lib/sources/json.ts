@@ -2,6 +2,7 @@
 // path into it (syntax in json-path.ts). A path that ends on an array of
 // numbers gives one sample per element.
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { asNumber, clip, fail, FileField, jsonResultSource, MetricNameField, reading } from './common.ts';
 import { getJsonPath, parseJsonPath, type Segment } from './json-path.ts';
 import type { MetricSource } from './types.ts';
@@ -11,12 +12,12 @@ const PathField = z.string({ error: 'must be a path into the JSON, e.g. "results
   if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: `bad path: ${r}` });
 }));
 
-export const JsonSourceSpec = z.strictObject({
+export const JsonSourceSpec = lazySchema(() => z.strictObject({
   kind: z.literal('json'),
   file: FileField,
   /** metric name → path into the document. */
   metrics: z.record(MetricNameField, PathField, { error: 'must map metric names to paths, e.g. {val_loss: "results.val_loss"}' }).check(z.refine((m) => Object.keys(m).length > 0, 'must name at least one metric')),
-});
+}));
 export type JsonSourceSpec = z.infer<typeof JsonSourceSpec>;
 
 /** A JSON value as samples: a number, or an array of numbers. */

@@ -5,15 +5,16 @@
 // the sum of the top-level <testsuite> elements, else from counting
 // <testcase> elements and their <failure>/<error>/<skipped> children.
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { fail, FileField, PrefixField, reading, resultFileSource } from './common.ts';
 import { walkTags, type Tag } from './xml-tags.ts';
 import type { MetricSource } from './types.ts';
 
-export const JunitSourceSpec = z.strictObject({
+export const JunitSourceSpec = lazySchema(() => z.strictObject({
   kind: z.literal('junit'),
   file: FileField,
   prefix: PrefixField,
-});
+}));
 export type JunitSourceSpec = z.infer<typeof JunitSourceSpec>;
 
 export interface JunitTotals {

@@ -2,20 +2,21 @@
 // The per-round times (`stats.data`, present unless the run disabled it) are
 // the samples; without them the chosen statistic (mean by default) is used.
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, Selector } from './common.ts';
 import type { MetricSource } from './types.ts';
 
 /** At most this many rounds become samples (fast functions run thousands of rounds). */
 export const MAX_ROUNDS = 10_000;
 
-export const PytestBenchmarkSourceSpec = z.strictObject({
+export const PytestBenchmarkSourceSpec = lazySchema(() => z.strictObject({
   kind: z.literal('pytest-benchmark'),
   file: FileField,
   metric: MetricNameField,
   /** The test's name, its fullname (`test_x.py::test_sum`), or its 0-based index; needed when there are several. */
   benchmark: z.optional(Selector),
   statistic: z._default(z.enum(['mean', 'median', 'min', 'max'], { error: 'must be one of mean, median, min, max' }), 'mean'),
-});
+}));
 export type PytestBenchmarkSourceSpec = z.infer<typeof PytestBenchmarkSourceSpec>;
 
 type Entry = { name?: unknown; fullname?: unknown; stats?: Record<string, unknown> };

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { clip, fail, MetricNameField, parseDecimal, Pick, reading } from './common.ts';
 import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 
@@ -23,7 +24,7 @@ function groupCount(pattern: string, flags: string): number | string {
   }
 }
 
-export const RegexSourceSpec = z.strictObject({
+export const RegexSourceSpec = lazySchema(() => z.strictObject({
   kind: z.literal('regex'),
   metric: MetricNameField,
   pattern: z.string({ error: 'must be a regular expression (string)' }).check(z.minLength(1, 'must not be empty')),
@@ -37,7 +38,7 @@ export const RegexSourceSpec = z.strictObject({
   if (typeof n === 'string') ctx.addIssue({ code: 'custom', path: ['pattern'], message: `is not a valid regular expression: ${n}` });
   else if (n === 0) ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'needs a capture group around the number, e.g. "val_loss: ([0-9.eE+-]+)"' });
   else if (s.group > n) ctx.addIssue({ code: 'custom', path: ['group'], message: `is ${s.group} but the pattern has ${n} capture group(s)` });
-}));
+})));
 export type RegexSourceSpec = z.infer<typeof RegexSourceSpec>;
 
 /** Call `onLine` for each line of the byte range [start, end) of a file, skipping over-long lines. */

@@ -2,6 +2,7 @@
 // of every source's spec, each an object with a literal `kind`. A new source
 // adds its spec here and its factory in index.ts.
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { CoverageSourceSpec } from './coverage.ts';
 import { GoogleBenchmarkSourceSpec } from './google-benchmark.ts';
 import { HyperfineSourceSpec } from './hyperfine.ts';
@@ -11,10 +12,10 @@ import { PytestBenchmarkSourceSpec } from './pytest-benchmark.ts';
 import { RegexSourceSpec } from './regex.ts';
 import { TensorboardSourceSpec } from './tensorboard.ts';
 
-export const MetricLinesSpec = z.strictObject({ kind: z.literal('metric-lines') });
+export const MetricLinesSpec = lazySchema(() => z.strictObject({ kind: z.literal('metric-lines') }));
 
 /** One entry of config `sources`. */
-export const SourceSpec = z.discriminatedUnion('kind', [
+export const SourceSpec = lazySchema(() => z.discriminatedUnion('kind', [
   MetricLinesSpec,
   RegexSourceSpec,
   JsonSourceSpec,
@@ -24,6 +25,6 @@ export const SourceSpec = z.discriminatedUnion('kind', [
   HyperfineSourceSpec,
   GoogleBenchmarkSourceSpec,
   PytestBenchmarkSourceSpec,
-]);
+]));
 export type SourceSpec = z.infer<typeof SourceSpec>;
 export type SourceSpecInput = z.input<typeof SourceSpec>;

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { clip, fail, FileField, isFresh, MetricNameField, reading, resolveIn } from './common.ts';
 import { readEventFile, type ScalarEvent } from './tfevents.ts';
 import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
@@ -12,7 +13,7 @@ import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 const MAX_DEPTH = 4;
 const MAX_FILES = 1000;
 
-export const TensorboardSourceSpec = z.strictObject({
+export const TensorboardSourceSpec = lazySchema(() => z.strictObject({
   kind: z.literal('tensorboard'),
   /** The log directory, relative to the repository. */
   dir: FileField,
@@ -20,7 +21,7 @@ export const TensorboardSourceSpec = z.strictObject({
   metric: MetricNameField,
   /** `last` is the value at the highest step (the latest write on a tie). */
   pick: z._default(z.enum(['last', 'min', 'max'], { error: 'must be one of last, min, max' }), 'last'),
-});
+}));
 export type TensorboardSourceSpec = z.infer<typeof TensorboardSourceSpec>;
 
 /** Event files under dir modified since the sample started, oldest first. */
