@@ -18,8 +18,8 @@ export * from 'zod/mini';
  * of an engine call's start-up, though a call uses a few of them. What it
  * returns stands for the schema in every way (same type, same members, zod
  * takes it inside other schemas), so `z.infer<typeof Config>` is unchanged.
- * For composite schemas (objects, unions, pipes); leaves such as enums and
- * checked strings cost little and stay plain.
+ * Used for composite schemas (objects, unions, pipes) and for the fields only
+ * they use; the small leaves most calls need (enums, names) stay plain.
  */
 export function lazySchema<T extends object>(build: () => T): T {
   let schema: T | undefined;

@@ -4,12 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
+import { lazySchema } from '../zod.ts';
 import { METRIC_NAME } from '../patterns.ts';
 import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 
-export const MetricNameField = z.string({ error: 'must be a metric name' }).check(z.regex(METRIC_NAME, 'must be a metric name: letters, digits, _ . - or µ, starting with a letter'));
+export const MetricNameField = lazySchema(() => z.string({ error: 'must be a metric name' }).check(z.regex(METRIC_NAME, 'must be a metric name: letters, digits, _ . - or µ, starting with a letter')));
 
-export const FileField = z.string({ error: 'must be a file path' }).check(z.minLength(1, 'must be a file path (relative to the repository)'));
+export const FileField = lazySchema(() => z.string({ error: 'must be a file path' }).check(z.minLength(1, 'must be a file path (relative to the repository)')));
 
 // A result file whose mtime is before the sample started was left by an
 // earlier sample or run. Kernel file timestamps come from a coarse clock that
@@ -206,12 +207,12 @@ export function reading(found: Map<string, number[]>, warnings: string[]): Sourc
 }
 
 /** Optional prefix for sources that emit fixed metric names (junit, coverage). */
-export const PrefixField = z.optional(z.string({ error: 'must be a string' }).check(z.regex(/^[A-Za-z_µ][\w.µ-]{0,31}$/, 'must start with a letter and hold only letters, digits, _ . - (max 32)')));
+export const PrefixField = lazySchema(() => z.optional(z.string({ error: 'must be a string' }).check(z.regex(/^[A-Za-z_µ][\w.µ-]{0,31}$/, 'must start with a letter and hold only letters, digits, _ . - (max 32)'))));
 
 /** A 0-based index or an exact name, shared by the benchmark-tool sources. */
-export const Selector = z.union([z.int().check(z.minimum(0)), z.string().check(z.minLength(1))], {
+export const Selector = lazySchema(() => z.union([z.int().check(z.minimum(0)), z.string().check(z.minLength(1))], {
   error: 'must be a 0-based index or an exact name',
-});
+}));
 
 /** Pick one entry of a list by index or name, or say why none could be picked. */
 export function choose<T>(

@@ -7,10 +7,10 @@ import { asNumber, clip, fail, FileField, jsonResultSource, MetricNameField, rea
 import { getJsonPath, parseJsonPath, type Segment } from './json-path.ts';
 import type { MetricSource } from './types.ts';
 
-const PathField = z.string({ error: 'must be a path into the JSON, e.g. "results[0].mean"' }).check(z.superRefine((p, ctx) => {
+const PathField = lazySchema(() => z.string({ error: 'must be a path into the JSON, e.g. "results[0].mean"' }).check(z.superRefine((p, ctx) => {
   const r = parseJsonPath(p);
   if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: `bad path: ${r}` });
-}));
+})));
 
 export const JsonSourceSpec = lazySchema(() => z.strictObject({
   kind: z.literal('json'),

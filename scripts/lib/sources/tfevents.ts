@@ -13,19 +13,23 @@ import fs from 'node:fs';
 
 // ---- CRC32C (Castagnoli, reflected polynomial 0x82F63B78) ----
 
-const CRC_TABLE = (() => {
+// Made on the first checksum: most engine calls read no TensorBoard file.
+let crcTable: Uint32Array | undefined;
+function table(): Uint32Array {
+  if (crcTable) return crcTable;
   const t = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
     t[n] = c >>> 0;
   }
-  return t;
-})();
+  return (crcTable = t);
+}
 
 export function crc32c(buf: Uint8Array): number {
+  const t = table();
   let c = 0xffffffff;
-  for (let i = 0; i < buf.length; i++) c = (CRC_TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  for (let i = 0; i < buf.length; i++) c = (t[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
