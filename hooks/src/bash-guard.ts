@@ -64,7 +64,14 @@ const HEADERS = new Set(['for', 'select', 'case', 'function', '[[', '((']);
 const GIT_ALWAYS = new Set([
   'commit', 'reset', 'checkout', 'switch', 'restore', 'rebase', 'merge', 'revert', 'cherry-pick',
   'push', 'pull', 'am', 'update-ref', 'filter-branch', 'filter-repo', 'replace',
+  // they move HEAD, or rewrite the index or the working tree, under the engine
+  'symbolic-ref', 'read-tree', 'checkout-index', 'update-index', 'fast-import',
 ]);
+/** Inline programs: `node -e CODE`, `python3 -c CODE`, … may write any file or run git. */
+const INLINE_CODE: Record<string, RegExp> = {
+  node: /^(-e|-p|--eval|--print)$|^--(eval|print)=/, nodejs: /^(-e|-p|--eval|--print)$/, bun: /^(-e|--eval|-p|--print)$/,
+  deno: /^eval$/, python: /^-[a-zA-Z]*c/, python3: /^-[a-zA-Z]*c/, perl: /^-[a-zA-Z]*[eE]/, ruby: /^-[a-zA-Z]*e/, php: /^-r$/,
+};
 const MAX_DEPTH = 8;
 
 /** Engine entry points the hook approves (init-experiment stays with the user: it can change the judges). */
@@ -203,6 +210,8 @@ class Guard {
   claims = false;
   safe = true;
   unsure: string | null = null;
+  /** It runs code only known at run time (eval "$X", sh -c "$(…)", a program or git subcommand from a variable): refused whatever its text. */
+  blind = false;
   readonly engines: string[] = [];
   readonly written = new Set<string>();
   readonly dirs = new Set<string>();
@@ -246,7 +255,8 @@ class Guard {
     }
   }
 
-  private cannot(why: string): void {
+  private cannot(why: string, blind = false): void {
+    if (blind) this.blind = true;
     this.safe = false;
     this.opaque = true;
     this.unsure ??= why;
@@ -365,8 +375,9 @@ class Guard {
   }
 
   /** Strip env prefixes and wrappers (env, sudo, xargs, timeout, …) down to the command that runs. */
-  private unwrap(words: Exp[]): { words: Exp[]; dir: string | null | undefined } {
+  private unwrap(words: Exp[]): { words: Exp[]; dir: string | null | undefined; xargs: boolean } {
     let dir: string | null | undefined;
+    let xargs = false;
     for (let guard = 0; guard < 16 && words.length; guard++) {
       let i = 0;
       while (i < words.length && words[i]!.assign) i++;
@@ -387,8 +398,12 @@ class Guard {
               dir = this.resolve(words[next + 1] ?? DYNAMIC);
               next += 2;
             } else if (t === '-u' || t === '--unset' || t === '-S' || t === '--split-string') {
-              if (t === '-S' || t === '--split-string') return { words: this.split(words.slice(next + 1)), dir };
+              if (t === '-S' || t === '--split-string') return { words: this.split(words.slice(next + 1)), dir, xargs };
               next += 2;
+            } else if (/^-[a-zA-Z]*S./.test(t) || t.startsWith('--split-string=')) {
+              // -S'cmd args' or --split-string=…: the string is the command line.
+              const text = t.startsWith('--') ? t.slice(t.indexOf('=') + 1) : t.slice(t.indexOf('S') + 1);
+              return { words: this.split([{ ...words[next]!, text }, ...words.slice(next + 1)]), dir, xargs };
             } else if (t.startsWith('-') || words[next]!.assign || /^[A-Za-z_]\w*=/.test(t)) next++;
             else break;
           }
@@ -396,12 +411,26 @@ class Guard {
         }
         case 'command':
         case 'builtin':
-          if (words.slice(1).some((w) => /^-[a-zA-Z]*[vV]/.test(w.text))) return { words: [], dir }; // a lookup, runs nothing
+          if (words.slice(1).some((w) => /^-[a-zA-Z]*[vV]/.test(w.text))) return { words: [], dir, xargs }; // a lookup, runs nothing
           next = skipOptions(words, 1);
           break;
         case 'exec':
           next = skipOptions(words, 1, { arg: 'a' });
           break;
+        case 'setsid':
+          next = skipOptions(words, 1);
+          break;
+        case 'busybox':
+          next = 1;
+          break;
+        case 'flock': {
+          // flock [opts] FILE cmd … or flock [opts] FILE -c 'cmd'
+          const at = skipOptions(words, 1, { arg: 'wEn', long: ['--timeout', '--conflict-exit-code'] }) + 1;
+          const c = words.findIndex((w, k) => k > at - 1 && (w.text === '-c' || w.text === '--command'));
+          if (c >= 0) return { words: this.split(words.slice(c + 1, c + 2)), dir, xargs };
+          next = at;
+          break;
+        }
         case 'nohup':
         case 'chronic':
         case 'unbuffer':
@@ -434,14 +463,15 @@ class Guard {
         case 'watch':
           next = skipOptions(words, 1, { arg: 'nqd', long: ['--interval'] });
           // watch "cmd args" runs its single argument through sh -c.
-          if (words.length === next + 1) return { words: this.split(words.slice(next)), dir };
+          if (words.length === next + 1) return { words: this.split(words.slice(next)), dir, xargs };
           break;
         default:
-          return { words, dir };
+          return { words, dir, xargs };
       }
+      if (prog === 'xargs') xargs = true;
       words = words.slice(next);
     }
-    return { words, dir };
+    return { words, dir, xargs };
   }
 
   /** Re-split a string that a wrapper hands to a shell (env -S, watch "…"). */
@@ -452,13 +482,12 @@ class Guard {
   }
 
   private command(all: Exp[], redirs: Redir[], depth: number): void {
-    const { words, dir } = this.unwrap(all);
+    const { words, dir, xargs } = this.unwrap(all);
     // Wrappers change how (or as whom) a command runs; only a bare `time` is approved.
     const wrapped = all.length - words.length;
     if (wrapped > 1 || (wrapped === 1 && all[0]!.text !== 'time') || dir !== undefined) this.safe = false;
     if (!words.length || words[0]!.dynamic) {
-      if (words.length) this.safe = false;
-      if (words.length) this.opaque = true;
+      if (words.length) this.cannot('the program it runs is only known at run time', true);
       return;
     }
     const prog = path.basename(words[0]!.text);
@@ -470,6 +499,7 @@ class Guard {
         if (!this.approvedEngine(words)) this.safe = false;
         return; // the engine's own scripts are never denied
       }
+      this.unseen(prog, args, xargs);
       const readOnly = this.readOnly(prog, args);
       if (this.safe && !readOnly) this.safe = false;
       if (!readOnly && !this.seesWrites(prog, args)) this.opaque = true;
@@ -477,6 +507,27 @@ class Guard {
     } finally {
       if (dir !== undefined) this.cwd = saved;
     }
+  }
+
+  /** What the guard cannot follow: an inline program, arguments that xargs reads from its input. */
+  private unseen(prog: string, args: Exp[], xargs: boolean): void {
+    const inline = INLINE_CODE[prog];
+    const k = inline ? args.findIndex((a) => inline.test(a.text)) : -1;
+    if (k >= 0) {
+      // Judged on the program's own text: reading a judge (perl -ne 'print' bench.sh) is fine.
+      const flag = args[k]!.text;
+      const code = flag.startsWith('--') && flag.includes('=') ? args[k]! : args[k + 1];
+      const text = code?.dynamic ? '' : (code?.text ?? '');
+      if (code?.dynamic) this.cannot('an inline program only known at run time', true);
+      else if (mayHarm(text, this.ctx.policy)) this.deny ??= UNSURE_REASON('an inline program may write a judge or run git');
+      this.safe = false;
+      this.opaque = true;
+    }
+    // awk's system(), print > file and print | cmd.
+    if (/^[gmn]?awk$/.test(prog) && args.some((a) => /system\s*\(|[>|]/.test(a.text))) this.cannot('an awk program may write files or run commands');
+    if (!xargs) return;
+    if (prog === 'git' || SHELLS.has(prog) || prog in INLINE_CODE) this.cannot(`xargs runs ${prog} with arguments only known at run time`, true);
+    else if (VISIBLE_WRITERS.has(prog)) this.cannot(`xargs hands ${prog} file names only known at run time`);
   }
 
   /** `node <plugin>/dist/X.mjs …` or `npx tsx <plugin>/scripts/X.ts …`, X approved, no runtime options. */
@@ -618,8 +669,18 @@ class Guard {
       case 'git':
         return this.git(args);
       case 'eval':
-        if (args.some((a) => a.dynamic)) this.cannot('eval runs text only known at run time');
+        if (args.some((a) => a.dynamic)) this.cannot('eval runs text only known at run time', true);
         return this.script(args.map((a) => a.text).join(' '), depth + 1);
+      case 'source':
+      case '.':
+        if (args[0] && (args[0].dynamic || /^\/(dev\/(stdin|fd\/)|proc\/)/.test(args[0].text))) this.cannot('it sources a script only known at run time', true);
+        return;
+      case 'trap':
+        if (args[0] && !args[0].text.startsWith('-')) {
+          if (args[0].dynamic) this.cannot('a trap runs text only known at run time', true);
+          else this.script(args[0].text, depth + 1);
+        }
+        return;
       case 'find':
         return this.find(args, redirs, depth);
       case 'mkdir':
@@ -646,21 +707,30 @@ class Guard {
     if (inline) {
       const src = args[i];
       if (src && !src.dynamic) this.script(src.text, depth + 1);
-      else this.cannot('a shell runs a script only known at run time');
+      else this.cannot('a shell runs a script only known at run time', true);
       return;
     }
-    if (i < args.length) return; // runs a script file: not visible from here
+    if (i < args.length) {
+      // A script file is not visible from here; one that is a pipe or the shell's input is code from elsewhere.
+      const src = args[i]!;
+      if (src.dynamic || /^\/(dev\/(stdin|fd\/)|proc\/)/.test(src.text)) this.cannot('a shell runs a script only known at run time', true);
+      return;
+    }
+    const fed = redirs.some((r) => ((r.op === '<<' || r.op === '<<-') && r.body !== null) || r.op === '<<<');
+    if (!fed || args.some((a) => /^-[a-zA-Z]*s/.test(a.text))) this.cannot('a shell runs the script piped into it', true);
     for (const r of redirs) {
       if ((r.op === '<<' || r.op === '<<-') && r.body !== null) this.script(r.body, depth + 1);
       if (r.op === '<<<' && r.target) {
         const t = this.expand(r.target);
         if (!t.dynamic) this.script(t.text, depth + 1);
+        else this.cannot('a shell runs a script only known at run time', true);
       }
     }
   }
 
   /** find … -exec cmd {} ; runs cmd. */
   private find(args: Exp[], redirs: Redir[], depth: number): void {
+    let removes = args.some((a) => a.text === '-delete');
     for (let i = 0; i < args.length; i++) {
       if (!['-exec', '-execdir', '-ok', '-okdir'].includes(args[i]!.text)) continue;
       const sub: Exp[] = [];
@@ -668,6 +738,32 @@ class Guard {
         sub.push(args[i]!.text.includes('{}') ? DYNAMIC : args[i]!);
       }
       if (sub.length) this.command(sub, redirs, depth);
+      const prog = sub[0] && !sub[0].dynamic ? path.basename(sub[0].text) : '';
+      if (VISIBLE_WRITERS.has(prog) || SHELLS.has(prog) || prog in INLINE_CODE || prog === '') removes = true;
+    }
+    if (removes && !this.deny) this.findHits(args);
+  }
+
+  /** find … -delete (or -exec a writer on {}): refused when a judge below a start path passes its -name tests. */
+  private findHits(args: Exp[]): void {
+    const first = args.findIndex((a) => /^[-!(]/.test(a.text));
+    const starts = first < 0 ? args : args.slice(0, first);
+    const names = args.flatMap((a, k) => (/^-i?name$/.test(a.text) && args[k + 1] ? [{ pat: args[k + 1]!, fold: a.text === '-iname' }] : []));
+    // Negations and alternatives: assume every file may match.
+    const exact = !args.some((a) => ['!', '-not', '-o', '-or'].includes(a.text));
+    const policy = this.ctx.policy;
+    for (const start of starts.length ? starts : [{ ...DYNAMIC, dynamic: false, text: '.' }]) {
+      const abs = this.resolve(start);
+      if (abs === null) return this.cannot('find removes files below a path only known at run time');
+      const root = canonical(abs);
+      for (const rel of policy.protect) {
+        if (GLOB_CHARS.test(rel)) continue;
+        const file = path.join(policy.projectDir, rel);
+        if (file !== root && !file.startsWith(root === path.sep ? root : root + path.sep)) continue;
+        if (exact && !names.every((n) => n.pat.dynamic || globMatch(n.pat.text, path.basename(rel), n.fold))) continue;
+        this.deny = writeDenial(policy, rel);
+        return;
+      }
     }
   }
 
@@ -692,7 +788,8 @@ class Guard {
       else break;
     }
     const subWord = args[i];
-    if (!subWord || subWord.dynamic) return;
+    if (subWord?.dynamic) return this.cannot('the git subcommand is only known at run time', true);
+    if (!subWord) return;
     const sub = subWord.text;
     const rest = args.slice(i + 1);
     // Another repository (outside the project) is none of the loop's business.
@@ -700,7 +797,11 @@ class Guard {
     const flags = rest.map((r) => r.text);
     const shortHas = (chars: string): boolean => flags.some((f) => /^-[a-zA-Z]+$/.test(f) && [...f.slice(1)].some((c) => chars.includes(c)));
     const longHas = (...names: string[]): boolean => flags.some((f) => names.includes(f.split('=')[0]!));
-    let denied = GIT_ALWAYS.has(sub);
+    let denied = GIT_ALWAYS.has(sub) || args.slice(0, i).some((a) => /^alias\./i.test(a.text));
+    // config that sets (an alias, core.hooksPath, a filter) changes what the engine's git does.
+    if (sub === 'config') denied = !flags.some((f) => /^(--get|--list$|-l$|--show|get$|list$)/.test(f));
+    if (sub === 'apply') denied = !flags.some((f) => /^--(check|stat|numstat|summary)$/.test(f)) || longHas('--apply', '--index', '--cached');
+    if (sub === 'worktree') denied = flags.find((f) => !f.startsWith('-')) !== 'list';
     if (sub === 'clean') denied = !(shortHas('n') || longHas('--dry-run'));
     if (sub === 'stash') {
       const action = flags.find((f) => !f.startsWith('-'));
@@ -806,9 +907,21 @@ class Guard {
   }
 }
 
+/** find's -name test: a shell glob against one file name. */
+function globMatch(glob: string, name: string, fold: boolean): boolean {
+  const re = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  try {
+    return new RegExp(`^${re}$`, fold ? 'i' : '').test(name);
+  } catch {
+    return true; // a bracket the regex cannot take: assume it matches
+  }
+}
+
 /** Could a command the guard could not follow touch what it protects? Judged on its text alone. */
 function mayHarm(command: string, policy: Policy): boolean {
   if (/(^|[^\w-])git([^\w-]|$)|\.autoloop|\.git\b/.test(command)) return true;
+  // An inline program that starts processes may spell git (or a judge's name) in pieces.
+  if (/child_process|subprocess|os\.(system|popen|exec)|exec(Sync|FileSync)?\s*\(|spawn(Sync)?\s*\(|system\s*\(|`/.test(command)) return true;
   return policy.protect.some((p) => {
     const base = path.basename(p.replace(/[*?[\]{}!()].*$/, ''));
     return base !== '' && command.includes(base);
@@ -823,7 +936,7 @@ export function analyzeBash(command: string, ctx: GuardContext): BashVerdict {
   const g = new Guard(ctx);
   g.script(command, 0);
   // Fail closed: what the guard could not follow is refused when it could hurt.
-  const deny = g.deny ?? (g.unsure && mayHarm(command, ctx.policy) ? UNSURE_REASON(g.unsure) : null);
+  const deny = g.deny ?? (g.unsure && (g.blind || mayHarm(command, ctx.policy)) ? UNSURE_REASON(g.unsure) : null);
   return {
     deny,
     claims: g.claims,
