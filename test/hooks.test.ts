@@ -500,6 +500,17 @@ describe('PreToolUse: Bash', () => {
     expect(denial(hook('pre-tool-use', payloads.bash(deep)))).toMatch(/cannot check this command \(it nests/);
     expect(denial(hook('pre-tool-use', payloads.bash('echo "x; git commit -am y')))).toMatch(/quotes, brackets or heredocs/);
   });
+
+  it('fails closed on code only known at run time, inline programs that write a judge, and git that moves HEAD', () => {
+    const blind = ["bash -c \"$(printf 'g%s' 'it reset --hard')\"", 'eval "$X"', '$CMD reset --hard', 'echo reset | xargs git', "echo 'git stash' | sh"];
+    for (const cmd of blind) expect(`${cmd} → ${denial(hook('pre-tool-use', payloads.bash(cmd)))}`).toMatch(/→ autoloop: the guard cannot check this command/);
+    expect(denial(hook('pre-tool-use', payloads.bash("node -e \"require('fs').writeFileSync('bench/bench.mjs','')\"")))).toMatch(/inline program/);
+    expect(denial(hook('pre-tool-use', payloads.bash('find bench -delete')))).toMatch(/protected/);
+    expect(denial(hook('pre-tool-use', payloads.bash("env -S'git reset --hard'")))).toMatch(/engine owns git/);
+    expect(denial(hook('pre-tool-use', payloads.bash('git symbolic-ref HEAD refs/heads/main')))).toMatch(/git symbolic-ref/);
+    expect(denial(hook('pre-tool-use', payloads.bash("git config alias.x 'reset --hard'")))).toMatch(/git config/);
+    expect(denial(hook('pre-tool-use', payloads.bash("node -e 'console.log(1 + 1)'")))).toBeNull();
+  });
 });
 
 describe('run.sh: PostToolUse of the owner is decided in the shell', () => {
