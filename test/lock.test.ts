@@ -1,11 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { acquireLock } from '../scripts/lib/lock.ts';
 import { pidAlive } from '../scripts/lib/procs.ts';
 import { RefusalError } from '../scripts/lib/errors.ts';
 import { PROJECT, cleanupTmp, moduleUrl, runChild, tmpDir } from './helpers/repo.ts';
+import { engine, engineAsync, initValue, ledger, makeRepo, waitFor } from './helpers/engine.ts';
 
 afterAll(cleanupTmp);
 
@@ -147,5 +149,36 @@ describe('acquireLock', () => {
     expect(outs.filter((o) => o.startsWith('won')), outs.join('\n')).toHaveLength(1);
     expect(outs.filter((o) => o.startsWith('refused')), outs.join('\n')).toHaveLength(racers - 1);
     expect(fs.existsSync(file)).toBe(false);
+  });
+});
+
+describe('one engine mutation per repository: read-only calls during a run', () => {
+  it('status, report and finalize while a run measures leave the run valid (they no longer write state.json under it)', async () => {
+    const gate = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-gate-')));
+    // The benchmark says it started, then waits for the test's go: the reads below land mid-run, whatever the machine's speed.
+    const bench = `const fs = require('node:fs');
+fs.writeFileSync(${JSON.stringify(path.join(gate, 'started'))}, '');
+const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(path.join(gate, 'go'))})) { clearInterval(t); console.log('METRIC score=1'); } }, 20);
+`;
+    const repo = makeRepo({ 'bench.cjs': bench, 'src/value.txt': '1\n' });
+    try {
+      expect(initValue(repo).code).toBe(0);
+      expect(engine('status', [], repo).code).toBe(0); // state.json exists, so the run fingerprints it
+      fs.writeFileSync(path.join(repo, 'stray.txt'), 'x\n'); // set aside by the run: a ledger line before it measures
+      const run = engineAsync('run-experiment', ['--description', 'baseline'], repo);
+      let out = '';
+      run.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((resolve) => run.on('exit', resolve));
+      await waitFor(() => fs.existsSync(path.join(gate, 'started')));
+      for (const cmd of ['status', 'report', 'finalize']) expect(engine(cmd, [], repo).code, cmd).toBe(0);
+      fs.writeFileSync(path.join(gate, 'go'), '');
+      expect(await exited).toBe(0);
+      expect(out).not.toMatch(/INVALID|state changed/);
+      const results = ledger(repo).filter((l) => l.type === 'result');
+      expect(results.map((l) => l.status)).toEqual(['ok']);
+    } finally {
+      fs.rmSync(gate, { recursive: true, force: true });
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
   });
 });

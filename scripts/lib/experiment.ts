@@ -104,7 +104,27 @@ export function refresh(exp: Experiment): void {
     exp.state.ledger_offset = read.end;
     const d = deferred.get(exp);
     if (d) d.dirty = true;
-    else saveStateCache(exp.paths, exp.state);
+    else saveCacheIfFree(exp);
+  }
+}
+
+/**
+ * Outside the lock (status, report, finalize, the status line) the cache is
+ * written only while no other engine call holds the lock: a run in progress
+ * fingerprints state.json, and a write under it would invalidate the run. The
+ * cache is only a shortcut: the next call under the lock writes it.
+ */
+function saveCacheIfFree(exp: Experiment): void {
+  let lock: ReturnType<typeof acquireRepoLock>;
+  try {
+    lock = acquireRepoLock(exp.paths.lock, 'state-cache');
+  } catch {
+    return; // held by a live call, or .autoloop/ not writable here
+  }
+  try {
+    saveStateCache(exp.paths, exp.state);
+  } finally {
+    lock.release();
   }
 }
 
