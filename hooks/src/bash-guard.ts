@@ -203,6 +203,20 @@ function skipOptions(args: Exp[], from: number, spec: Options = {}): number {
 const literal = (text: string): Exp => ({ text, dynamic: false, glob: false, assign: null });
 const DYNAMIC: Exp = { text: '', dynamic: true, glob: false, assign: null };
 
+/** Wrappers that only take options before the command they run (and `operands` words after them). */
+const PLAIN_WRAPPERS = new Map<string, Options & { operands?: number }>([
+  ['exec', { arg: 'a' }],
+  ['setsid', {}],
+  ...['nohup', 'chronic', 'unbuffer', 'caffeinate', 'doas', 'noglob'].map((w): [string, Options] => [w, { arg: 'u' }]),
+  ['time', { arg: 'fo', long: ['--format', '--output'] }],
+  ['nice', { arg: 'n', long: ['--adjustment'] }],
+  ['ionice', { arg: 'cnpPu', long: ['--class', '--classdata'] }],
+  ['stdbuf', { arg: 'ioe' }],
+  ['timeout', { arg: 'sk', long: ['--signal', '--kill-after'], operands: 1 }], // + DURATION
+  ['sudo', { arg: 'ugChprtTUD', long: ['--user', '--group', '--host', '--prompt', '--chdir'] }],
+  ['xargs', { arg: 'adEeIiLlnPs', long: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--replace'] }],
+]);
+
 class Guard {
   private cwd: string | null;
   private readonly vars = new Map<string, string | null>();
@@ -384,94 +398,55 @@ class Guard {
       words = words.slice(i);
       if (!words.length) break;
       const prog = path.basename(words[0]!.text);
+      const plain = PLAIN_WRAPPERS.get(prog);
       let next: number;
-      switch (prog) {
-        case 'env': {
-          next = 1;
-          while (next < words.length) {
-            const t = words[next]!.text;
-            if (t === '--') {
-              next++;
-              break;
-            }
-            if (t === '-C' || t === '--chdir') {
-              dir = this.resolve(words[next + 1] ?? DYNAMIC);
-              next += 2;
-            } else if (t === '-u' || t === '--unset' || t === '-S' || t === '--split-string') {
-              if (t === '-S' || t === '--split-string') return { words: this.split(words.slice(next + 1)), dir, xargs };
-              next += 2;
-            } else if (/^-[a-zA-Z]*S./.test(t) || t.startsWith('--split-string=')) {
-              // -S'cmd args' or --split-string=…: the string is the command line.
-              const text = t.startsWith('--') ? t.slice(t.indexOf('=') + 1) : t.slice(t.indexOf('S') + 1);
-              return { words: this.split([{ ...words[next]!, text }, ...words.slice(next + 1)]), dir, xargs };
-            } else if (t.startsWith('-') || words[next]!.assign || /^[A-Za-z_]\w*=/.test(t)) next++;
-            else break;
-          }
-          break;
-        }
-        case 'command':
-        case 'builtin':
-          if (words.slice(1).some((w) => /^-[a-zA-Z]*[vV]/.test(w.text))) return { words: [], dir, xargs }; // a lookup, runs nothing
-          next = skipOptions(words, 1);
-          break;
-        case 'exec':
-          next = skipOptions(words, 1, { arg: 'a' });
-          break;
-        case 'setsid':
-          next = skipOptions(words, 1);
-          break;
-        case 'busybox':
-          next = 1;
-          break;
-        case 'flock': {
-          // flock [opts] FILE cmd … or flock [opts] FILE -c 'cmd'
-          const at = skipOptions(words, 1, { arg: 'wEn', long: ['--timeout', '--conflict-exit-code'] }) + 1;
-          const c = words.findIndex((w, k) => k > at - 1 && (w.text === '-c' || w.text === '--command'));
-          if (c >= 0) return { words: this.split(words.slice(c + 1, c + 2)), dir, xargs };
-          next = at;
-          break;
-        }
-        case 'nohup':
-        case 'chronic':
-        case 'unbuffer':
-        case 'caffeinate':
-        case 'doas':
-        case 'noglob':
-          next = skipOptions(words, 1, { arg: 'u' });
-          break;
-        case 'time':
-          next = skipOptions(words, 1, { arg: 'fo', long: ['--format', '--output'] });
-          break;
-        case 'nice':
-          next = skipOptions(words, 1, { arg: 'n', long: ['--adjustment'] });
-          break;
-        case 'ionice':
-          next = skipOptions(words, 1, { arg: 'cnpPu', long: ['--class', '--classdata'] });
-          break;
-        case 'stdbuf':
-          next = skipOptions(words, 1, { arg: 'ioe' });
-          break;
-        case 'timeout':
-          next = skipOptions(words, 1, { arg: 'sk', long: ['--signal', '--kill-after'] }) + 1; // + DURATION
-          break;
-        case 'sudo':
-          next = skipOptions(words, 1, { arg: 'ugChprtTUD', long: ['--user', '--group', '--host', '--prompt', '--chdir'] });
-          break;
-        case 'xargs':
-          next = skipOptions(words, 1, { arg: 'adEeIiLlnPs', long: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--replace'] });
-          break;
-        case 'watch':
-          next = skipOptions(words, 1, { arg: 'nqd', long: ['--interval'] });
-          // watch "cmd args" runs its single argument through sh -c.
-          if (words.length === next + 1) return { words: this.split(words.slice(next)), dir, xargs };
-          break;
-        default:
-          return { words, dir, xargs };
-      }
+      if (plain) next = skipOptions(words, 1, plain) + (plain.operands ?? 0);
+      else if (prog === 'env') {
+        const e = this.unwrapEnv(words);
+        if (e.dir !== undefined) dir = e.dir;
+        if (e.run) return { words: e.run, dir, xargs };
+        next = e.next;
+      } else if (prog === 'command' || prog === 'builtin') {
+        if (words.slice(1).some((w) => /^-[a-zA-Z]*[vV]/.test(w.text))) return { words: [], dir, xargs }; // a lookup, runs nothing
+        next = skipOptions(words, 1);
+      } else if (prog === 'busybox') next = 1;
+      else if (prog === 'flock') {
+        // flock [opts] FILE cmd … or flock [opts] FILE -c 'cmd'
+        const at = skipOptions(words, 1, { arg: 'wEn', long: ['--timeout', '--conflict-exit-code'] }) + 1;
+        const c = words.findIndex((w, k) => k > at - 1 && (w.text === '-c' || w.text === '--command'));
+        if (c >= 0) return { words: this.split(words.slice(c + 1, c + 2)), dir, xargs };
+        next = at;
+      } else if (prog === 'watch') {
+        next = skipOptions(words, 1, { arg: 'nqd', long: ['--interval'] });
+        // watch "cmd args" runs its single argument through sh -c.
+        if (words.length === next + 1) return { words: this.split(words.slice(next)), dir, xargs };
+      } else return { words, dir, xargs };
       if (prog === 'xargs') xargs = true;
       words = words.slice(next);
     }
     return { words, dir, xargs };
+  }
+
+  /** env's own words: where the command starts, a -C directory, or the command line an -S string holds. */
+  private unwrapEnv(words: Exp[]): { next: number; dir?: string | null; run?: Exp[] } {
+    let dir: string | null | undefined;
+    let next = 1;
+    while (next < words.length) {
+      const t = words[next]!.text;
+      if (t === '--') return { next: next + 1, dir };
+      if (t === '-C' || t === '--chdir') {
+        dir = this.resolve(words[next + 1] ?? DYNAMIC);
+        next += 2;
+      } else if (t === '-S' || t === '--split-string') return { next, dir, run: this.split(words.slice(next + 1)) };
+      else if (t === '-u' || t === '--unset') next += 2;
+      else if (/^-[a-zA-Z]*S./.test(t) || t.startsWith('--split-string=')) {
+        // -S'cmd args' or --split-string=…: the string is the command line.
+        const text = t.startsWith('--') ? t.slice(t.indexOf('=') + 1) : t.slice(t.indexOf('S') + 1);
+        return { next, dir, run: this.split([{ ...words[next]!, text }, ...words.slice(next + 1)]) };
+      } else if (t.startsWith('-') || words[next]!.assign || /^[A-Za-z_]\w*=/.test(t)) next++;
+      else break;
+    }
+    return { next, dir };
   }
 
   /** Re-split a string that a wrapper hands to a shell (env -S, watch "…"). */
