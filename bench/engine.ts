@@ -255,8 +255,8 @@ if (section('history')) {
   alt('candidate_list', call('candidate', 'list'), 5);
   const statusline = (dir: string, dist = DIST) => timeMs(process.execPath, [path.join(dist, 'statusline.mjs')], { cwd: dir, input: JSON.stringify({ cwd: dir, workspace: { current_dir: dir } }) });
   alt('statusline', statusline, 5);
-  // report reads every line (its lists are whole): a few turns.
-  alt('report', call('report'), 3);
+  // report: counts from the run index and the state, its capped lists read back by offset.
+  alt('report', call('report'), 5);
   const mem = sizes.map((_, i) => peakMb(htmlArgs(dirs[i]!)));
   const memTerm = sizes.map((_, i) => peakMb(termArgs(dirs[i]!)));
   const full = sizes.map((_, i) => rebuild(dirs[i]!));

@@ -13,7 +13,7 @@ main('report', async (argv) => {
   const { values: f } = parseFlags(argv, OPTIONS, Flags);
   if (f.help) return void process.stdout.write('usage: report [--experiment SLUG] [--cwd DIR] [--json]\n');
   const root = findRoot(resolveCwd(f.cwd));
-  const exp = openExperiment(root, resolveSlug(root, f.experiment));
+  const exp = openExperiment(root, resolveSlug(root, f.experiment), { shown: true });
   const data = buildReport(exp);
   const markdown = renderMarkdown(data);
   if (f.json) return emit(true, { ...data, markdown_sha256: reportHash(markdown) }, '');

@@ -75,18 +75,24 @@ export function resolveSlug(root: string, flag?: string): string {
 export type { Experiment } from './experiment-data.ts';
 
 
-export function openExperiment(root: string, slug: string): Experiment {
+/**
+ * `shown`: the state is shown and never folded further (report): a cache
+ * that covers the whole ledger is read without its primaries' values (see
+ * loadStateCache), else the state is read and brought up to date as usual.
+ */
+export function openExperiment(root: string, slug: string, opts: { shown?: boolean } = {}): Experiment {
   const paths = experimentPaths(root, slug);
   if (!fs.existsSync(paths.config)) throw new UsageError(`experiment "${slug}" has no config.yaml`);
   const config = loadConfig(paths.config);
   const exp: Experiment = { root, paths, config, state: emptyState(), warnings: [] };
-  const cached = loadStateCache(paths);
   let size = 0;
   try {
     size = fs.statSync(paths.ledger).size;
   } catch {
     size = 0;
   }
+  const shown = opts.shown ? loadStateCache(paths, { values: false }) : null;
+  const cached = shown && shown.ledger_offset === size ? shown : loadStateCache(paths);
   if (cached && cached.ledger_offset <= size) exp.state = cached;
   refresh(exp);
   return exp;

@@ -61,6 +61,12 @@ export interface State {
   runs_since_improvement: number;
   health: HealthMemory;
   health_history: HealthChange[];
+  /** Health changes ever noted (health_history keeps the newest); absent in caches written before it was counted. */
+  health_changes?: number;
+  /** Results that stated a hypothesis or evidence, in every segment (the report counts them; absent in older caches). */
+  hypotheses?: number;
+  /** The segment's first `terminated` event's message for each `by` (null: it had none); absent in older caches. */
+  terminated_messages?: Record<string, string | null>;
   stopped: boolean;
   /** A result whose commit or revert has not been confirmed by an event yet. */
   pending: Pending | null;
@@ -125,6 +131,9 @@ export function emptyState(): State {
     runs_since_improvement: 0,
     health: initialHealth(),
     health_history: [],
+    health_changes: 0,
+    hypotheses: 0,
+    terminated_messages: {},
     stopped: false,
     pending: null,
     recent: [],
@@ -143,6 +152,7 @@ function noteHealth(s: State, runId: string | null, before: HealthMemory): void 
   const h = s.health;
   if (h.health !== before.health || h.playbook !== before.playbook) {
     s.health_history.push({ run_id: runId, health: h.health, reason: h.reason, playbook: h.playbook });
+    if (s.health_changes !== undefined) s.health_changes++;
     if (s.health_history.length > historyCap) s.health_history.splice(0, s.health_history.length - historyCap);
   }
 }
@@ -176,6 +186,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       s.stopped = false;
       s.pending = null;
       s.terminated_event = null;
+      s.terminated_messages = {};
       return s;
     }
     case 'result': {
@@ -183,6 +194,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       s.seg_runs++;
       s.next_run = Math.max(s.next_run, runNumber(line.run_id) + 1);
       s.counts[line.verdict]++;
+      if (s.hypotheses !== undefined && (line.hypothesis || line.evidence.length)) s.hypotheses++;
       for (const g of line.gates) s.gate_seconds[g.name] = g.duration_s;
       if (line.status === 'ok' && line.primary !== null) s.valid_primaries.push(line.primary);
       const calibrating = line.status === 'ok' && line.primary !== null && (line.rebaseline || (line.verdict === 'keep' && s.baseline === null));
@@ -264,9 +276,12 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           noteHealth(s, null, before);
           break;
         }
-        case 'terminated':
+        case 'terminated': {
           s.terminated_event = (line.data.by as TerminatedBy | undefined) ?? 'manual';
+          const { by, message } = line.data;
+          if (s.terminated_messages && typeof by === 'string' && by !== '__proto__' && !Object.hasOwn(s.terminated_messages, by)) s.terminated_messages[by] = typeof message === 'string' ? message : null;
           break;
+        }
         case 'relaunch':
           s.relaunches = {
             count: (s.relaunches?.count ?? 0) + 1,

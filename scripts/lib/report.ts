@@ -5,12 +5,14 @@
 // Markdown holds nothing that changes without a ledger line (no timestamps, no
 // chain events).
 import { createHash } from 'node:crypto';
-import type { Direction, LedgerLine, Verdict } from './schema.ts';
+import path from 'node:path';
+import type { Direction, Verdict } from './schema.ts';
 import type { Experiment } from './experiment.ts';
 import { currentTermination } from './experiment.ts';
-import { readLedger } from './ledger.ts';
 import { reached } from './goal.ts';
-import { confidenceOf, emptyState, foldLines, gainPct, type HealthChange } from './reduce.ts';
+import { confidenceOf, gainPct, HEALTH_HISTORY_CAP, type HealthChange } from './reduce.ts';
+import { changePct, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
+import { fastSource, REPORT_CAPS, wholeSource, type Caps } from './report-source.ts';
 import { clip, fmt, pct } from './summary.ts';
 import { bestArtifactsLine } from './artifacts.ts';
 import { formatChange, formatSignedPct, signedDelta, SIGN_LEGEND } from './signs.ts';
@@ -18,29 +20,8 @@ import { bestGuardrailChecks } from './judge-run.ts';
 import type { GuardrailCheck } from './guardrails.ts';
 import { sanitize } from './sanitize.ts';
 
-export interface KeptChange {
-  run_id: string;
-  segment: number;
-  description: string;
-  /** The best before this keep (null for a segment's baseline). */
-  from: number | null;
-  to: number | null;
-  /** Improvement over `from` in the metric's direction (positive = better), as the engine judged it. */
-  delta: number | null;
-  /** Raw relative change from → to, in percent (negative = the number went down). */
-  change_pct: number | null;
-  commit: string | null;
-  files: string[];
-  /** The first keep of a segment: the measurement every later keep is compared with. */
-  baseline: boolean;
-}
-
-export interface DeadEnd {
-  run_id: string;
-  verdict: Exclude<Verdict, 'keep'>;
-  description: string;
-  reason: string;
-}
+export { changePct, deadEnds, hypotheses, keptChanges, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
+export { REPORT_CAPS } from './report-source.ts';
 
 export interface ReportData {
   experiment: string;
@@ -72,30 +53,17 @@ export interface ReportData {
   /** Every guardrail, the best's value against the segment's baseline. */
   guardrails: GuardrailCheck[];
   warnings: string[];
-}
-
-export interface Hypothesis {
-  run_id: string;
-  hypothesis: string;
-  verdict: Verdict;
-  reason: string;
-  evidence: { file: string; what: string }[];
-}
-
-/** Hypotheses paired with their outcomes, in ledger order. */
-export function hypotheses(lines: readonly LedgerLine[]): Hypothesis[] {
-  const out: Hypothesis[] = [];
-  for (const l of lines) {
-    if (l.type !== 'result' || (!l.hypothesis && !l.evidence.length)) continue;
-    out.push({ run_id: l.run_id, hypothesis: l.hypothesis ?? '', verdict: l.verdict, reason: l.reason, evidence: l.evidence.map((e) => ({ file: e.file, what: e.what })) });
-  }
-  return out;
-}
-
-/** Raw relative change in percent, or null when it has no meaning. */
-export function changePct(from: number | null, to: number | null): number | null {
-  if (from === null || to === null || from === 0) return null;
-  return ((to - from) / Math.abs(from)) * 100;
+  /**
+   * Exact counts: the lists above hold the newest (REPORT_CAPS; health: the
+   * state's HEALTH_HISTORY_CAP). `changes` counts the keeps that are changes
+   * (not a segment's baseline without files); `health_changes` is null when
+   * the state predates its count and its list is full.
+   */
+  totals: { kept: number; changes: number; dead_ends: number; hypotheses: number; health_changes: number | null };
+  /** A list above is shorter than its count. */
+  truncated: boolean;
+  /** Where every line is (repo-relative): the ledger. */
+  full_history: string;
 }
 
 /**
@@ -110,91 +78,27 @@ export function effectText(metric: string, unit: string, from: number | null, to
   return `${metric} ${fmt(from)} → ${fmt(to)}${u} (${pct(changePct(from, to))})`;
 }
 
-/** Every kept change (segment baselines marked), with its commit, in ledger order. */
-export function keptChanges(lines: readonly LedgerLine[]): KeptChange[] {
-  const out: KeptChange[] = [];
-  const commits = new Map<string, string>();
-  let best: number | null = null;
-  let segmentHasKeep = false;
-  for (const line of lines) {
-    if (line.type === 'config') {
-      // Mirrors reduce.ts: a new segment measures from scratch.
-      best = null;
-      segmentHasKeep = false;
-    } else if (line.type === 'result') {
-      if (line.verdict === 'keep') {
-        out.push({
-          run_id: line.run_id,
-          segment: line.segment,
-          description: line.description,
-          from: segmentHasKeep ? best : null,
-          to: line.primary,
-          delta: line.delta,
-          change_pct: segmentHasKeep ? changePct(best, line.primary) : null,
-          commit: null,
-          files: line.files,
-          baseline: !segmentHasKeep,
-        });
-        best = line.primary;
-        segmentHasKeep = true;
-      } else if (line.rebaseline && line.status === 'ok' && line.primary !== null) {
-        best = line.primary;
-      }
-    } else if (line.event === 'committed' && line.run_id && typeof line.data.commit === 'string') {
-      commits.set(line.run_id, line.data.commit);
-    }
-  }
-  for (const k of out) k.commit = commits.get(k.run_id) ?? null;
-  return out;
-}
-
-export function deadEnds(lines: readonly LedgerLine[]): DeadEnd[] {
-  const out: DeadEnd[] = [];
-  for (const line of lines) {
-    if (line.type !== 'result' || line.verdict === 'keep' || line.rebaseline) continue;
-    out.push({ run_id: line.run_id, verdict: line.verdict, description: line.description, reason: line.reason });
-  }
-  return out;
-}
-
-export function buildReport(exp: Experiment): ReportData {
+/** Builds the report; `caps` bounds its lists (the newest of each are kept, the counts stay exact). */
+export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS): ReportData {
   const { config: c, state: s } = exp;
-  const read = readLedger(exp.paths.ledger);
-  const lines = read.lines;
-  const configs = lines.filter((l) => l.type === 'config');
-  const results = lines.filter((l) => l.type === 'result');
-  const byVerdict: Record<Verdict, number> = { keep: 0, discard: 0, crash: 0, timeout: 0, checks_failed: 0, invalid: 0 };
-  for (const r of results) byVerdict[r.verdict]++;
-
   const t = currentTermination(exp);
+  const src = fastSource(exp, caps, { terminatedBy: t.terminate ? t.by : null }) ?? wholeSource(exp, caps);
   // Prefer the message recorded when it terminated: the live one can carry a
   // clock reading that would make the report differ from call to call.
-  const lastConfig = lines.reduce((i, l, idx) => (l.type === 'config' ? idx : i), -1);
-  const recorded = lines
-    .slice(lastConfig + 1)
-    .filter((l) => l.type === 'event' && l.event === 'terminated')
-    .map((l) => (l.type === 'event' ? l.data : {}))
-    .find((d) => d.by === t.by);
+  const recorded = src.terminated.find((d) => d.by === t.by);
   const message = t.terminate && recorded && typeof recorded.message === 'string' ? recorded.message : t.message;
-
-  let goal: ReportData['goal_met'] = { target: c.target, reached: null, gap: null, gap_pct: null };
-  if (c.target !== null) {
-    if (s.best === null) goal = { target: c.target, reached: false, gap: null, gap_pct: null };
-    else if (reached(c.direction, s.best, c.target)) goal = { target: c.target, reached: true, gap: 0, gap_pct: 0 };
-    else {
-      const gap = Math.abs(s.best - c.target);
-      goal = { target: c.target, reached: false, gap, gap_pct: s.best === 0 ? null : (gap / Math.abs(s.best)) * 100 };
-    }
-  }
   const conf = confidenceOf(s);
+  // The state keeps the newest health changes (HEALTH_HISTORY_CAP) and, since it counts them, how many there were.
+  const health = s.health_history;
+  const healthTotal = s.health_changes ?? (health.length < HEALTH_HISTORY_CAP ? health.length : null);
   return {
     experiment: exp.paths.slug,
     goal: c.goal,
     metric: c.metric,
     direction: c.direction,
     unit: c.unit,
-    segments: configs.length,
-    start: configs[0]?.base ?? null,
+    segments: src.segments,
+    start: src.start,
     best_commit: s.best_commit,
     baseline: s.baseline,
     best: s.best,
@@ -202,18 +106,33 @@ export function buildReport(exp: Experiment): ReportData {
     change_pct: changePct(s.baseline, s.best),
     gain_pct: gainPct(s, c),
     confidence: { value: conf.value, label: conf.label },
-    runs: { total: results.length, by_verdict: byVerdict, rebaselines: results.filter((r) => r.rebaseline).length },
-    kept: keptChanges(lines),
-    dead_ends: deadEnds(lines),
-    // The cached state keeps the newest changes only; the report has the whole ledger at hand.
-    health_history: foldLines(emptyState(), lines, c, { healthHistory: Infinity }).health_history,
+    runs: src.runs,
+    kept: src.kept,
+    dead_ends: src.dead_ends,
+    health_history: health,
     termination: { terminated: t.terminate, by: t.by, message },
-    goal_met: goal,
+    goal_met: goalMet(c.direction, c.target, s.best),
     best_artifacts: bestArtifactsLine(exp),
-    hypotheses: hypotheses(lines),
+    hypotheses: src.hypotheses,
     guardrails: bestGuardrailChecks(c, s),
-    warnings: [...read.warnings],
+    warnings: src.warnings,
+    totals: { kept: src.kept_total, changes: src.changes_total, dead_ends: src.dead_ends_total, hypotheses: src.hypotheses_total, health_changes: healthTotal },
+    truncated:
+      src.kept.length < src.kept_total || src.dead_ends.length < src.dead_ends_total || src.hypotheses.length < src.hypotheses_total || healthTotal === null || health.length < healthTotal,
+    full_history: rel(exp.root, exp.paths.ledger),
   };
+}
+
+function goalMet(direction: Direction, target: number | null, best: number | null): ReportData['goal_met'] {
+  if (target === null) return { target, reached: null, gap: null, gap_pct: null };
+  if (best === null) return { target, reached: false, gap: null, gap_pct: null };
+  if (reached(direction, best, target)) return { target, reached: true, gap: 0, gap_pct: 0 };
+  const gap = Math.abs(best - target);
+  return { target, reached: false, gap, gap_pct: best === 0 ? null : (gap / Math.abs(best)) * 100 };
+}
+
+function rel(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join('/');
 }
 
 function short(sha: string | null): string {
@@ -248,27 +167,31 @@ export function renderMarkdown(r: ReportData): string {
 
   // A segment's baseline is the reference, not a change, unless it committed files of its own.
   const changes = r.kept.filter((k) => !k.baseline || k.files.length > 0);
-  out.push('', `## Kept changes (${changes.length})`, '');
-  if (!changes.length) out.push('None: no change beat the baseline.');
+  const earlier = r.totals.changes - changes.length;
+  out.push('', `## Kept changes (${r.totals.changes})`, '');
+  if (!r.totals.changes) out.push('None: no change beat the baseline.');
   changes.forEach((k, i) => {
-    out.push(`${i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(r.metric, r.unit, k.from, k.to, r.direction)}: ${clip(k.description, 120)}`);
+    out.push(`${earlier + i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(r.metric, r.unit, k.from, k.to, r.direction)}: ${clip(k.description, 120)}`);
   });
+  more(out, earlier, r.full_history);
 
   if (r.guardrails.length) {
     out.push('', `## Guardrails (${r.guardrails.length}, against the baseline)`, '');
     for (const g of r.guardrails) out.push(`- ${g.metric}: ${g.status}: ${g.reason}`);
   }
 
-  out.push('', `## Dead ends (${r.dead_ends.length})`, '');
-  if (!r.dead_ends.length) out.push('None.');
+  out.push('', `## Dead ends (${r.totals.dead_ends})`, '');
+  if (!r.totals.dead_ends) out.push('None.');
   for (const d of r.dead_ends) out.push(`- ${d.run_id} ${d.verdict}: ${clip(d.description, 100)} (${clip(d.reason, 100)})`);
+  more(out, r.totals.dead_ends - r.dead_ends.length, r.full_history);
 
-  if (r.hypotheses.length) {
-    out.push('', `## Hypotheses and outcomes (${r.hypotheses.length})`, '');
+  if (r.totals.hypotheses) {
+    out.push('', `## Hypotheses and outcomes (${r.totals.hypotheses})`, '');
     for (const h of r.hypotheses) {
       const ev = h.evidence.length ? `; evidence: ${h.evidence.map((e) => `\`${e.file}\`${e.what ? ` (${clip(e.what, 80)})` : ''}`).join(', ')}` : '';
       out.push(`- ${h.run_id} ${h.verdict}: ${clip(h.hypothesis || '(none stated)', 160)} → ${clip(h.reason, 100)}${ev}`);
     }
+    more(out, r.totals.hypotheses - r.hypotheses.length, r.full_history);
   }
 
   out.push('', '## Health', '');
@@ -276,9 +199,17 @@ export function renderMarkdown(r: ReportData): string {
   for (const h of r.health_history) {
     out.push(`- ${h.run_id ?? 'user'}: ${h.health}${h.playbook ? ` (playbook ${h.playbook})` : ''}: ${clip(h.reason, 120)}`);
   }
+  const hc = r.totals.health_changes;
+  if (hc === null) out.push(`- … and possibly earlier changes (the newest ${r.health_history.length} are listed; full history: ${r.full_history}, or the dashboard)`);
+  else more(out, hc - r.health_history.length, r.full_history);
   if (r.warnings.length) out.push('', `Ledger warnings: ${r.warnings.length} (${clip(r.warnings[0] ?? '', 120)})`);
   // Goals and descriptions come from people and models: no escape sequence reaches the page or a terminal.
   return sanitize(out.join('\n')) + '\n';
+}
+
+/** The line that closes a capped list: how many more, and where they all are. */
+function more(out: string[], n: number, ledger: string): void {
+  if (n > 0) out.push(`… and ${n} more (full history: ${ledger}, or the dashboard)`);
 }
 
 export function reportHash(markdown: string): string {
