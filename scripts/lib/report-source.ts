@@ -294,7 +294,7 @@ const EVIDENCE = Buffer.from('"evidence":[{');
 const startsWith = (buf: Buffer, at: number, prefix: Buffer) => buf.compare(prefix, 0, prefix.length, at, Math.min(buf.length, at + prefix.length)) === 0;
 const lineStart = (buf: Buffer, at: number) => (at === 0 ? 0 : buf.lastIndexOf(0x0a, at - 1) + 1);
 
-/** Offsets of the lines starting with `prefix`, or holding `needle`, in order. */
+/** Starts of the lines holding `needle` (from byte `from`), in order. */
 function linesWith(buf: Buffer, needle: Buffer, from = 0): number[] {
   const out: number[] = [];
   for (let at = buf.indexOf(needle, from); at >= 0; ) {

@@ -1,6 +1,7 @@
 // The report of an experiment: what it set out to do, what it established,
-// what it tried in vain and why it ended. Built from the whole ledger (every
-// segment), so it is the same wherever and whenever it is produced; chain
+// what it tried in vain and why it ended. It covers the whole ledger (every
+// segment), so it is the same wherever and whenever it is produced (its
+// lists capped to the newest, its counts exact: report-source.ts); chain
 // hashes its Markdown into the follow-up's decision record, which is why the
 // Markdown holds nothing that changes without a ledger line (no timestamps, no
 // chain events).
