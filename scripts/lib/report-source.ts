@@ -12,7 +12,8 @@ import { ConfigLine, EventLine, type LedgerLine, type Verdict, Verdict as Verdic
 import type { Experiment } from './experiment-data.ts';
 import { readLedger } from './ledger.ts';
 import { readDashboardLines } from './dashboard/load.ts';
-import { commitAt, dropIndex, lineReader, resultAt, StaleIndex, updateIndex } from './dashboard/run-index.ts';
+import { commitAt, dropIndex, lineReader, resultAt, runIndexFile, StaleIndex, updateIndex } from './dashboard/run-index.ts';
+import { writeSummary } from './dashboard/summary-index.ts';
 import { COMMITTED, REC, recordViews, RESULT } from './dashboard/records.ts';
 import { runId } from './paths.ts';
 import { changePct, deadEnds, hypotheses, keptChanges, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
@@ -86,7 +87,10 @@ export interface Want {
 export function fastSource(exp: Experiment, caps: Caps, want: Want): ReportSource | null {
   let idx;
   try {
+    const had = fileSize(runIndexFile(exp.paths));
     idx = updateIndex(exp.paths, (from) => readDashboardLines(exp.paths.ledger, from), { summary: false });
+    // Records this call added: the dashboard's summary of the index (runs.sum) is brought along, as the dashboard does.
+    if (idx.kind === 'full' && idx.recs.length > had) writeSummary(exp.paths, idx.recs);
   } catch {
     return null;
   }
@@ -133,6 +137,14 @@ function scanned(exp: Experiment, fd: number, end: number, at: (offset: number) 
   const offsets = newestHypotheses(fd, end, Math.min(s.hypotheses, caps.hypotheses));
   const shown = readHypotheses(offsets, at);
   return { segments: s.segment, start, terminated, hypotheses: shown, hypotheses_total: s.hypotheses };
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** The ledger's first `end` bytes: the complete lines the index covers (a torn last line lies after them). */
