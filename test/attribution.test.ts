@@ -93,8 +93,9 @@ describe("the user's new in-scope files, with the owner's journal", () => {
     modelRuns(repo, 'node gen.cjs');
     expect(journal(repo)).toMatch(/^B \d+ \d+$/m);
     // The model's next call the Node hook answers ends the window; the user's file comes after it.
-    // (A plain `cat` would be answered in the shell, which has no clock and ends no window.)
-    modelRuns(repo, 'cd src && cat value.txt');
+    // (A plain `cat`, also after a leading `cd`, is answered in the shell, which has no clock and
+    // ends no window; a glob operand is Node's.)
+    modelRuns(repo, 'cat src/*.txt');
     expect(journal(repo)).toMatch(/^E \d+$/m);
     await new Promise((r) => setTimeout(r, 50));
     fs.writeFileSync(path.join(repo, 'src', 'user.txt'), 'mine\n');
