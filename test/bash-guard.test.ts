@@ -554,3 +554,206 @@ describe('bash guard: fails closed on what it cannot analyse', () => {
     expect(verdict(cmd).deny).toBeNull();
   });
 });
+
+// Holes once left to the user's own permission settings (issue 11, class 7): code
+// read from a file, writers with a destination, sed's own writes, git aliases.
+describe('bash guard: code from files, writers with a destination, sed scripts, git aliases', () => {
+  beforeAll(() => {
+    const put = (rel: string, text: string): void => {
+      fs.mkdirSync(path.dirname(path.join(tmp, rel)), { recursive: true });
+      fs.writeFileSync(path.join(tmp, rel), text);
+    };
+    put('evil.sh', 'git reset --hard\n');
+    put('harm.sh', 'echo x > check.sh\n');
+    put('rel.sh', 'echo x > ../check.sh\n');
+    put('nested.sh', `. ${path.join(tmp, 'evil.sh')}\n`);
+    put('ok.sh', 'export OK=1\necho "ready"\n');
+    put('lib.sh', 'greet() {\n  printf "hello %s\\n" "${1:-you}"\n}\nlib_dir=$(cd "$(dirname "$0")" && pwd)\n');
+    put('open.sh', 'echo "x; git reset --hard\n');
+    // A virtual environment's activate script, in our own words: functions, PATH, the prompt.
+    put(
+      'project/.venv/bin/activate',
+      [
+        'deactivate () {',
+        '  if [ -n "${_OLD_PATH:-}" ]; then PATH="$_OLD_PATH"; export PATH; unset _OLD_PATH; fi',
+        '  hash -r 2> /dev/null',
+        '  if [ ! "${1:-}" = "nondestructive" ]; then unset -f deactivate; fi',
+        '}',
+        'deactivate nondestructive',
+        'VIRTUAL_ENV="/work/project/.venv"',
+        'case "$(uname)" in CYGWIN*|MSYS*) VIRTUAL_ENV=$(cygpath "$VIRTUAL_ENV") ;; esac',
+        'export VIRTUAL_ENV',
+        '_OLD_PATH="$PATH"',
+        'PATH="$VIRTUAL_ENV/bin:$PATH"',
+        'export PATH',
+        'PS1="(.venv) ${PS1:-}"',
+        'hash -r 2> /dev/null',
+        '',
+      ].join('\n'),
+    );
+    put('w.sed', 's/a/b/\nw check.sh\n');
+    put('p.sed', 's/a/b/g\np\n');
+    put('judge.diff', '--- a/check.sh\n+++ b/check.sh\n@@ -1 +1 @@\n-x\n+exit 0\n');
+    put('src.diff', '--- a/src/a.js\n+++ b/src/a.js\n@@ -1 +1 @@\n-x\n+y\n');
+    // git reads these aliases from $HOME/.gitconfig (the guard's env has HOME under tmp).
+    put(
+      'home/.gitconfig',
+      [
+        '[alias]',
+        '  co = checkout',
+        '  nest = co',
+        '  st = status --short',
+        '  lol = log --oneline',
+        "  x = \"!sh -c 'git reset --hard'\"",
+        '  rmj = "!rm check.sh"',
+        '  hi = "!echo hi"',
+        '  loop1 = loop2',
+        '  loop2 = loop1',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  type Case = [command: string, expected: 'allow' | 'deny', reason?: RegExp];
+  const unsure = /cannot check this command/;
+  const judge = /is protected/;
+  const cases: Case[] = [
+    // 1. `. file` / `source file`: the file's current text is judged as part of the command
+    ['. @T/evil.sh', 'deny', /engine owns git/],
+    ['source @T/harm.sh', 'deny', /check\.sh is protected/],
+    ['cd src && . @T/rel.sh', 'deny', judge],
+    ['source @T/nested.sh', 'deny', /engine owns git/],
+    ['source @T/missing.sh', 'deny', /sources @T\/missing\.sh, which the guard cannot read/],
+    ['. @T', 'deny', unsure],
+    ["echo 'git stash' > @T/ok.sh; . @T/ok.sh", 'deny', /which the same command writes/],
+    ['. @T/ok.sh; cp @T/evil.sh @T/ok.sh', 'deny', /which the same command writes/],
+    ['. @T/ok.sh; echo x > "$OUT"', 'deny', /which the same command may write/],
+    ['source @T/open.sh', 'deny', unsure],
+    ['source .venv/bin/activate', 'allow'],
+    ['. .venv/bin/activate && node bench/bench.mjs', 'allow'],
+    ['source @T/ok.sh && echo "$OK"', 'allow'],
+    ['. @T/lib.sh && greet me', 'allow'],
+    // 2. writers that take a destination
+    ['tar -xf @T/a.tar', 'deny', judge],
+    ['tar xzf @T/a.tgz -C bench', 'deny', judge],
+    ['tar -C @P -xf @T/a.tar', 'deny', judge],
+    ['tar --extract --file=@T/a.tar --directory=.autoloop', 'deny', /belongs to the engine/],
+    ['tar -xf @T/a.tar bench/bench.mjs', 'deny', judge],
+    ['tar -xPf @T/a.tar', 'deny', unsure],
+    ['tar -czf check.sh src', 'deny', judge],
+    ["tar -xf @T/a.tar -C src --to-command='git stash'", 'deny', /engine owns git/],
+    ['tar -xf @T/a.tar -C src', 'allow'],
+    ['tar -xf @T/a.tar src/a.js', 'allow'],
+    ['tar -xOf @T/a.tar bench/bench.mjs', 'allow'],
+    ['tar -tzf @T/a.tgz', 'allow'],
+    ['tar -czf @T/out.tgz src bench', 'allow'],
+    ['tar -xf @T/a.tar -C @T/out', 'allow'],
+    ['unzip -o @T/a.zip', 'deny', judge],
+    ['unzip @T/a.zip -d bench', 'deny', judge],
+    ['unzip -o @T/a.zip check.sh', 'deny', judge],
+    ['unzip @T/a.zip -x src/a.js -d .', 'deny', judge],
+    ['unzip -q @T/a.zip -d src/vendor', 'allow'],
+    ['unzip -l @T/a.zip', 'allow'],
+    ['unzip -p @T/a.zip check.sh', 'allow'],
+    ['unzip @T/a.zip src/x.js -x check.sh', 'allow'],
+    ['cpio -idv < @T/a.cpio', 'deny', judge],
+    ['find src | cpio -pdm bench', 'deny', judge],
+    ['cd src && cpio -id < @T/a.cpio', 'allow'],
+    ['find src | cpio -o > @T/a.cpio', 'allow'],
+    ['rsync -a @T/evil/ bench/', 'deny', judge],
+    ['rsync -a @T/bench .', 'deny', judge],
+    ['rsync -a @T/evil/ .', 'deny', judge],
+    ['rsync @T/x.mjs bench/bench.mjs', 'deny', judge],
+    ['rsync -a --delete @T/lib/ src/', 'allow'],
+    ['rsync -a src/ @T/backup/', 'allow'],
+    ['rsync -av bench/ host:backup/', 'allow'],
+    ['install -D @T/x bench/bench.mjs', 'deny', judge],
+    ['install -m 755 -t bench @T/bench.mjs', 'deny', judge],
+    ['install @T/x src/x.js', 'allow'],
+    ['ln -sf @T/evil/* bench/', 'deny', judge],
+    ['ln -sfn @T/evil src/link', 'allow'],
+    ['cp -r @T/bench .', 'deny', judge],
+    ['cp -r @T/evil/. bench', 'deny', judge],
+    ['cp -rT @T/evil bench', 'deny', judge],
+    ['cp @T/evil/* bench/', 'deny', judge],
+    ['cp -a @T/evil/. .', 'deny', judge],
+    ['cp -r @T/lib src/', 'allow'],
+    ['cp @T/x/*.js src/', 'allow'],
+    ['cp -r src @T/snap', 'allow'],
+    ['mv @T/evil/* bench/', 'deny', judge],
+    ['mv @T/new.js src/', 'allow'],
+    ['patch -p1 < @T/judge.diff', 'deny', judge],
+    ['patch -p1 -i @T/judge.diff', 'deny', judge],
+    ['patch < @T/judge.diff', 'deny', judge],
+    ["patch -p1 <<'EOF'\n--- a/bench/bench.mjs\n+++ b/bench/bench.mjs\n@@ -1 +1 @@\n-x\n+y\nEOF", 'deny', judge],
+    ['git diff | patch -p1 -R', 'deny', unsure],
+    ['patch -p1 < @T/src.diff', 'allow'],
+    ['patch -p1 --dry-run < @T/judge.diff', 'allow'],
+    ['patch -p1 -o @T/out.js < @T/judge.diff', 'allow'],
+    ['gzip check.sh', 'deny', judge],
+    ['gunzip bench/bench.mjs.gz', 'deny', judge],
+    ['gzip -r bench', 'deny', judge],
+    ['gzip -c check.sh > @T/c.gz', 'allow'],
+    ['gzip -k src/a.js', 'allow'],
+    ['git diff --output=check.sh', 'deny', judge],
+    ['git diff --output=@T/d.txt', 'allow'],
+    // 3. sed's own writes and commands
+    ["sed -n 'w check.sh' src/a.js", 'deny', judge],
+    ["sed 's/a/b/w bench/bench.mjs' src/a.js", 'deny', judge],
+    ["sed -e 's/a/b/gw check.sh' src/a.js", 'deny', judge],
+    ["sed '/x/W check.sh' src/a.js", 'deny', judge],
+    ["sed -n '1p;w check.sh' src/a.js", 'deny', judge],
+    ["sed -ne 's/a/b/' -e '$w check.sh' src/a.js", 'deny', judge],
+    ['sed -f @T/w.sed src/a.js', 'deny', judge],
+    ["sed 'e git reset --hard' src/a.js", 'deny', /engine owns git/],
+    ["sed 's/.*/date/e' src/a.js", 'deny', unsure],
+    ["sed '1e' src/a.js", 'deny', unsure],
+    ['sed -f - src/a.js', 'deny', unsure],
+    ["sed \"$S\" check.sh > @T/o", 'deny', unsure],
+    ["sed -n 'w @T/out.txt' src/a.js", 'allow'],
+    ["sed 's/a/b/w /dev/stdout' src/a.js", 'allow'],
+    ["sed -n '/start/,/end/p' check.sh", 'allow'],
+    ["sed 's|a/b|c;d|g' check.sh", 'allow'],
+    ["sed 'y/abc/xyz/;s/w/W/' check.sh", 'allow'],
+    ["sed -n '/w check.sh/p' src/a.js", 'allow'],
+    ["sed -n \"${N}p\" src/a.js", 'allow'],
+    ["sed --sandbox 's/x/y/w check.sh' src/a.js", 'allow'],
+    ['sed -f @T/p.sed src/a.js', 'allow'],
+    ["sed -i '/^$/d' src/a.js", 'allow'],
+    // 4. git aliases, read as git reads them ($HOME/.gitconfig here)
+    ['git co main', 'deny', /"git checkout"/],
+    ['git -C src co .', 'deny', /"git checkout"/],
+    ['git nest main', 'deny', /"git checkout"/],
+    ['git x', 'deny', /engine owns git/],
+    ['git rmj', 'deny', judge],
+    ['cd src && git rmj', 'deny', judge],
+    ['git frobnicate', 'deny', /"git frobnicate" does \(it is neither a git command nor an alias\)/],
+    ['git loop1', 'deny', /nest too deeply/],
+    ['GIT_CONFIG_GLOBAL=@T/other.cfg git lol', 'deny', /changes where git reads its configuration/],
+    ['git -c include.path=@T/x.cfg lol', 'deny', /changes where git reads its configuration/],
+    ['git "$(echo co)" main', 'deny', unsure],
+    ['git lol -5', 'allow'],
+    ['git st', 'allow'],
+    ['git hi', 'allow'],
+    ['git -C @T frobnicate', 'allow'],
+  ];
+
+  it.each(cases)('%j → %s', (cmd, expected, reason) => {
+    const v = verdict(cmd);
+    expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
+    if (reason) expect(v.deny).toMatch(new RegExp(reason.source.replaceAll('@T', tmp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))));
+    // None of these is on the allow list: what is not denied is left to the user.
+    if (!['git lol -5', 'git st'].includes(cmd)) expect(v.safe).toBe(false);
+  });
+
+  it('reads an alias only for a subcommand git does not have built in, and never starts git for the engine calls', () => {
+    let asked = 0;
+    const io = { readScript: () => null, gitAlias: () => (asked++, 'checkout'), gitProgram: () => false };
+    analyzeBash('git status && git log && git commit -m x', { ...ctx, io });
+    expect(asked).toBe(0);
+    expect(analyzeBash('git co', { ...ctx, io }).deny).toMatch(/"git checkout"/);
+    expect(asked).toBe(1);
+    // A git-<name> program runs before any alias of that name: it is not judged by the alias.
+    expect(analyzeBash('git co', { ...ctx, io: { ...io, gitProgram: () => true } }).deny).toMatch(/runs the program git-co/);
+  });
+});

@@ -10,6 +10,11 @@
 import path from 'node:path';
 import { canonical, GLOB_CHARS, globDenial, isWritableState, relOf, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
+import { DYNAMIC, literal, parseArgs, skipOptions, type Exp, type Options } from './guard-args.ts';
+import { destinationEffects, diffTargets, type Effect } from './dest-writers.ts';
+import { MAX_SCRIPT_BYTES, REAL_IO, type GuardIO } from './guard-io.ts';
+import { sedCall, sedEffects } from './sed-script.ts';
+import { GIT_BUILTINS } from './git-commands.ts';
 
 export interface GuardContext {
   policy: Policy;
@@ -19,6 +24,8 @@ export interface GuardContext {
   env: Record<string, string | undefined>;
   /** The plugin's own directory: its dist/*.mjs and scripts/*.ts are the engine. */
   pluginRoot: string | null;
+  /** Sourced scripts and git aliases are read through this (default: the real files and git). */
+  io?: GuardIO;
 }
 
 export interface BashVerdict {
@@ -42,19 +49,41 @@ export interface BashVerdict {
 /** Engine entry points; running one of them makes a session the loop's owner. */
 export const ENGINE_SCRIPT = /^(?:(?:init|run|log)-experiment|chain(?:-experiment)?|candidate)\.(?:mjs|ts)$/;
 
-/** A word after expansion. */
-interface Exp {
-  text: string;
-  /** Part of it is only known at run time ($(…), $1, an unknown variable). */
-  dynamic: boolean;
-  /** Unquoted *, ?, [ or {a,b}: the shell expands it to matching names. */
-  glob: boolean;
-  /** NAME=value at the start of a command. */
-  assign: string | null;
-}
-
 export const GIT_REASON = (sub: string): Denial =>
   `autoloop: the engine owns git while the loop runs; do not run "git ${sub}" by hand. Edit files in scope, then run run-experiment --description "…": the engine commits a keep and reverts anything else. Read-only git (status, diff, log, show) is fine.`;
+
+export const GIT_UNKNOWN = (name: string, why: string): Denial =>
+  `autoloop: the guard cannot tell what "git ${name}" does (${why}), and git may move history or rewrite files under the engine. Run the built-in git command itself; read-only git (status, diff, log, show) is fine.`;
+
+/** Built-in git that moves HEAD, rewrites history, the index or the work tree, or changes what the engine's git runs. */
+function gitDenied(sub: string, flags: string[]): boolean {
+  const shortHas = (chars: string): boolean => flags.some((f) => /^-[a-zA-Z]+$/.test(f) && [...f.slice(1)].some((c) => chars.includes(c)));
+  const longHas = (...names: string[]): boolean => flags.some((f) => names.includes(f.split('=')[0]!));
+  const action = flags.find((f) => !f.startsWith('-'));
+  switch (sub) {
+    case 'config':
+      return !flags.some((f) => /^(--get|--list$|-l$|--show|get$|list$)/.test(f));
+    case 'apply':
+      return !flags.some((f) => /^--(check|stat|numstat|summary)$/.test(f)) || longHas('--apply', '--index', '--cached');
+    case 'worktree':
+      return action !== 'list';
+    case 'clean':
+      return !(shortHas('n') || longHas('--dry-run'));
+    case 'stash':
+      return !(action === 'list' || action === 'show');
+    case 'branch':
+      return shortHas('dDmMfC') || longHas('--delete', '--move', '--force', '--copy');
+    case 'tag':
+      return shortHas('df') || longHas('--delete', '--force');
+    case 'bisect':
+      return !['log', 'view', 'visualize', 'help'].includes(action ?? '');
+    case 'sparse-checkout':
+      return action !== 'list';
+    case 'merge-file':
+      return !(shortHas('p') || longHas('--stdout'));
+  }
+  return GIT_ALWAYS.has(sub);
+}
 
 const KNOWN_VARS = ['HOME', 'CLAUDE_PROJECT_DIR', 'CLAUDE_PLUGIN_ROOT', 'CLAUDE_PLUGIN_DATA', 'TMPDIR', 'USER'];
 const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'ash', 'mksh']);
@@ -65,7 +94,7 @@ const GIT_ALWAYS = new Set([
   'commit', 'reset', 'checkout', 'switch', 'restore', 'rebase', 'merge', 'revert', 'cherry-pick',
   'push', 'pull', 'am', 'update-ref', 'filter-branch', 'filter-repo', 'replace',
   // they move HEAD, or rewrite the index or the working tree, under the engine
-  'symbolic-ref', 'read-tree', 'checkout-index', 'update-index', 'fast-import',
+  'symbolic-ref', 'read-tree', 'checkout-index', 'update-index', 'fast-import', 'quiltimport', 'mergetool',
 ]);
 /** Inline programs: `node -e CODE`, `python3 -c CODE`, … may write any file or run git. */
 const INLINE_CODE: Record<string, RegExp> = {
@@ -73,6 +102,8 @@ const INLINE_CODE: Record<string, RegExp> = {
   deno: /^eval$/, python: /^-[a-zA-Z]*c/, python3: /^-[a-zA-Z]*c/, perl: /^-[a-zA-Z]*[eE]/, ruby: /^-[a-zA-Z]*e/, php: /^-r$/,
 };
 const MAX_DEPTH = 8;
+/** Aliases of aliases git follows before the guard gives up. */
+const MAX_ALIAS_HOPS = 8;
 
 /** Engine entry points the hook approves (init-experiment stays with the user: it can change the judges). */
 export const APPROVED_ENGINE = new Set(['status', 'report', 'run-experiment', 'log-experiment', 'control', 'chain', 'finalize', 'diagnose']);
@@ -130,79 +161,6 @@ export function unbalanced(src: string): boolean {
   return depth !== 0;
 }
 
-interface Options {
-  /** Short options that take a value (attached or the next word). */
-  arg?: string;
-  /** Short options that swallow the rest of their cluster but never the next word (sed -i.bak). */
-  suffix?: string;
-  /** Long options that take the next word as value when written without `=`. */
-  long?: string[];
-}
-
-interface Parsed {
-  operands: Exp[];
-  /** Option name ("t", "--target-directory", "i") → value ('' for a flag). */
-  opts: Map<string, string>;
-}
-
-/** getopt-style split of a command's arguments into options and operands. */
-function parseArgs(args: Exp[], spec: Options = {}): Parsed {
-  const operands: Exp[] = [];
-  const opts = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const w = args[i]!;
-    const t = w.text;
-    if (t === '--') {
-      operands.push(...args.slice(i + 1));
-      break;
-    }
-    if (t.startsWith('--') && t.length > 2) {
-      const eq = t.indexOf('=');
-      if (eq > 0) opts.set(t.slice(0, eq), t.slice(eq + 1));
-      else if (spec.long?.includes(t)) opts.set(t, args[++i]?.text ?? '');
-      else opts.set(t, '');
-      continue;
-    }
-    if (t.startsWith('-') && t.length > 1 && !w.dynamic) {
-      for (let k = 1; k < t.length; k++) {
-        const c = t[k]!;
-        if (spec.suffix?.includes(c)) {
-          opts.set(c, t.slice(k + 1));
-          break;
-        }
-        if (spec.arg?.includes(c)) {
-          opts.set(c, k + 1 < t.length ? t.slice(k + 1) : (args[++i]?.text ?? ''));
-          break;
-        }
-        opts.set(c, '');
-      }
-      continue;
-    }
-    operands.push(w);
-  }
-  return { operands, opts };
-}
-
-/** Index of the first operand (the wrapped command), skipping options. */
-function skipOptions(args: Exp[], from: number, spec: Options = {}): number {
-  let i = from;
-  while (i < args.length) {
-    const t = args[i]!.text;
-    if (t === '--') return i + 1;
-    if (!t.startsWith('-') || t.length < 2) return i;
-    if (t.startsWith('--')) i += !t.includes('=') && spec.long?.includes(t) ? 2 : 1;
-    else {
-      const body = t.slice(1);
-      const argAt = [...body].findIndex((c) => spec.arg?.includes(c));
-      i += argAt >= 0 && argAt === body.length - 1 ? 2 : 1;
-    }
-  }
-  return i;
-}
-
-const literal = (text: string): Exp => ({ text, dynamic: false, glob: false, assign: null });
-const DYNAMIC: Exp = { text: '', dynamic: true, glob: false, assign: null };
-
 /** Wrappers that only take options before the command they run (and `operands` words after them). */
 const PLAIN_WRAPPERS = new Map<string, Options & { operands?: number }>([
   ['exec', { arg: 'a' }],
@@ -230,9 +188,29 @@ class Guard {
   readonly written = new Set<string>();
   readonly dirs = new Set<string>();
   opaque = false;
+  /** Every path it writes (canonical, in the project or not), and whether some write goes where only run time knows. */
+  private readonly wrote: { path: string; tree: boolean }[] = [];
+  private unknownWrite = false;
+  /** The current command sets variables that change which git config or programs git reads. */
+  private gitConfigEnv = false;
+  /** Scripts it sources or hands to sed -f (canonical): code read from files that must not be written by the command itself. */
+  private readonly codeFiles: string[] = [];
+  /** Code read from outside the command (sourced files, git aliases): judged by mayHarm with it. */
+  readonly extra: string[] = [];
+  private readonly io: GuardIO;
 
   constructor(private readonly ctx: GuardContext) {
     this.cwd = ctx.cwd;
+    this.io = ctx.io ?? REAL_IO;
+  }
+
+  /** After the whole command: a code file it also writes (before or after, a loop may reorder) is not the text that was read. */
+  finish(): void {
+    if (this.deny) return;
+    for (const f of this.codeFiles) {
+      const hit = this.wrote.some((w) => w.path === f || (w.tree && f.startsWith(w.path + path.sep)));
+      if (hit || this.unknownWrite) return this.cannot(`it runs code from ${f}, which the same command ${hit ? '' : 'may '}write${hit ? 's' : ''}`, true);
+    }
   }
 
   script(src: string, depth: number): void {
@@ -342,7 +320,7 @@ class Guard {
       words.forEach((w) => this.setVar(w));
       return;
     }
-    this.command(words.slice(i), redirs, depth);
+    this.command(words.slice(i), redirs, depth, words.slice(0, i));
   }
 
   private redirect(r: Redir): void {
@@ -370,14 +348,17 @@ class Guard {
     const abs = this.resolve(w, base);
     if (abs === null) {
       this.opaque = true; // only known at run time
+      this.unknownWrite = true;
       return;
     }
     const policy = this.ctx.policy;
     if (w.glob && GLOB_CHARS.test(w.text)) {
+      this.unknownWrite = true;
       this.deny = globDenial(policy, abs, tree);
       return;
     }
     const c = canonical(abs);
+    this.wrote.push({ path: c, tree });
     const rel = relOf(policy, c);
     if (rel !== null && !tree && rel !== '') this.written.add(rel);
     if (rel === null) {
@@ -456,8 +437,10 @@ class Guard {
     return sub.flatMap((t) => (t.kind === 'word' ? [this.expand(t)] : []));
   }
 
-  private command(all: Exp[], redirs: Redir[], depth: number): void {
+  private command(all: Exp[], redirs: Redir[], depth: number, prefix: Exp[] = []): void {
     const { words, dir, xargs } = this.unwrap(all);
+    const gitVar = (name: string | null | undefined): boolean => !!name && /^(GIT_(CONFIG|DIR|WORK_TREE|EXEC_PATH|CEILING)|HOME$|XDG_CONFIG_HOME$)/.test(name);
+    this.gitConfigEnv = [...prefix, ...all].some((w) => gitVar(w.assign ?? /^([A-Za-z_]\w*)=/.exec(w.text)?.[1])) || [...this.vars.keys()].some(gitVar);
     // Wrappers change how (or as whom) a command runs; only a bare `time` is approved.
     const wrapped = all.length - words.length;
     if (wrapped > 1 || (wrapped === 1 && all[0]!.text !== 'time') || dir !== undefined) this.safe = false;
@@ -642,14 +625,17 @@ class Guard {
         args.forEach((a) => this.setVar(a.assign ? a : { ...a, assign: /^([A-Za-z_]\w*)=/.exec(a.text)?.[1] ?? null }));
         return;
       case 'git':
-        return this.git(args);
+        return this.git(args, depth);
       case 'eval':
         if (args.some((a) => a.dynamic)) this.cannot('eval runs text only known at run time', true);
         return this.script(args.map((a) => a.text).join(' '), depth + 1);
       case 'source':
       case '.':
-        if (args[0] && (args[0].dynamic || /^\/(dev\/(stdin|fd\/)|proc\/)/.test(args[0].text))) this.cannot('it sources a script only known at run time', true);
-        return;
+        return this.source(args, depth);
+      case 'sed':
+        return this.sed(args, depth);
+      case 'patch':
+        return this.patch(args, redirs);
       case 'trap':
         if (args[0] && !args[0].text.startsWith('-')) {
           if (args[0].dynamic) this.cannot('a trap runs text only known at run time', true);
@@ -662,7 +648,97 @@ class Guard {
         return this.madeDirs(args);
     }
     if (SHELLS.has(prog)) return this.shell(args, redirs, depth);
-    this.writes(prog, args);
+    this.writes(prog, args, depth);
+  }
+
+  /** `. file` / `source file`: the file's current text runs in this shell, so it is judged as part of the command. */
+  private source(args: Exp[], depth: number): void {
+    const file = args[0]?.text === '--' ? args[1] : args[0];
+    if (!file) return;
+    if (file.dynamic || file.glob || /^\/(dev\/(stdin|fd\/)|proc\/)/.test(file.text)) return this.cannot('it sources a script only known at run time', true);
+    const abs = this.sourcePath(file.text);
+    const text = abs === null ? null : this.io.readScript(abs);
+    if (abs === null || text === null) return this.cannot(`it sources ${file.text}, which the guard cannot read (missing, not a file, or over ${MAX_SCRIPT_BYTES / 1024} KiB)`, true);
+    this.codeFiles.push(canonical(abs));
+    this.extra.push(text);
+    this.script(text, depth + 1);
+  }
+
+  /** Where bash finds a sourced name: a path as given; a bare name on PATH first, then here. */
+  private sourcePath(name: string): string | null {
+    if (!name.includes('/')) {
+      for (const dir of (this.ctx.env.PATH ?? '').split(path.delimiter)) {
+        if (path.isAbsolute(dir) && this.io.readScript(path.join(dir, name)) !== null) return path.join(dir, name);
+      }
+    }
+    return this.resolve(literal(name));
+  }
+
+  /** sed: -i writes its operands; its script may write files (w) or run commands (e). */
+  private sed(args: Exp[], depth: number): void {
+    const call = sedCall(args);
+    if (call.inPlace) call.operands.forEach((o) => this.target(o, false));
+    if (call.sandbox) return;
+    const texts: string[] = [];
+    for (const s of call.scripts) {
+      if (s.dynamic) this.cannot('a sed script only known at run time');
+      else texts.push(s.text);
+    }
+    for (const f of call.files) {
+      const abs = f.text === '-' ? null : this.resolve(f);
+      const text = abs === null ? null : this.io.readScript(abs);
+      if (abs === null || text === null) {
+        this.cannot(`sed reads its script from ${f.dynamic ? 'a path only known at run time' : f.text}, which the guard cannot read`, true);
+        continue;
+      }
+      this.codeFiles.push(canonical(abs));
+      texts.push(text);
+    }
+    const fx = sedEffects(texts.join('\n'));
+    if (fx.unsure) this.cannot(fx.unsure, fx.blind);
+    for (const w of fx.writes) this.target(literal(w), false);
+    for (const r of fx.runs) this.script(r, depth + 1);
+  }
+
+  /** patch writes its file operand or -o; else every file its diff names (from -i, < file or a heredoc). */
+  private patch(args: Exp[], redirs: Redir[]): void {
+    const p = parseArgs(args, { arg: 'pioBDdFrVYzg', long: ['--strip', '--input', '--output', '--directory', '--reject-file', '--backup-prefix', '--suffix'] });
+    const opt = (short: string, long: string): string | undefined => p.opts.get(short) ?? p.opts.get(long);
+    const rej = opt('r', '--reject-file');
+    if (rej !== undefined && rej !== '-') this.target(literal(rej), false);
+    if (p.opts.has('--dry-run')) return;
+    const out = opt('o', '--output');
+    if (out !== undefined) return out === '-' ? undefined : this.target(literal(out), false);
+    if (p.operands.length) return this.target(p.operands[0]!, false);
+    const diff = this.patchInput(opt('i', '--input'), redirs);
+    if (diff === null) return this.cannot('patch reads a diff the guard cannot see', true);
+    const dir = opt('d', '--directory');
+    for (const name of diffTargets(diff, opt('p', '--strip'))) this.target(literal(dir === undefined ? name : path.join(dir, name)), false);
+  }
+
+  private patchInput(input: string | undefined, redirs: Redir[]): string | null {
+    const fromFile = (w: Exp): string | null => {
+      const abs = this.resolve(w);
+      const text = abs === null ? null : this.io.readScript(abs);
+      if (abs !== null && text !== null) this.codeFiles.push(canonical(abs));
+      return text;
+    };
+    if (input !== undefined) return input === '-' ? null : fromFile(literal(input));
+    for (const r of redirs) {
+      if ((r.op === '<<' || r.op === '<<-') && r.body !== null) return r.body;
+      if (r.op === '<<<' && r.target) return this.expand(r.target).dynamic ? null : this.expand(r.target).text;
+      if (r.op === '<' && r.target) return fromFile(this.expand(r.target));
+    }
+    return null;
+  }
+
+  /** What a program that writes into a destination does (dest-writers.ts). */
+  private effects(fx: Effect[], depth: number): void {
+    for (const e of fx) {
+      if (e.kind === 'write') this.target(e.path, e.tree);
+      else if (e.kind === 'run') this.script(e.code.text, depth + 1);
+      else this.cannot(e.why, e.blind);
+    }
   }
 
   /** sh -c '…', bash <<EOF … EOF, bash <<< '…': look at the script the shell will run. */
@@ -742,7 +818,8 @@ class Guard {
     }
   }
 
-  private git(args: Exp[]): void {
+  /** git's options before the subcommand: where it runs, and the index of the subcommand. */
+  private gitGlobals(args: Exp[]): { dir: string | null; at: number } {
     let dir: string | null = this.cwd;
     let i = 0;
     const withValue = ['-c', '--namespace', '--exec-path', '--config-env', '--super-prefix', '--attr-source'];
@@ -762,36 +839,66 @@ class Guard {
       else if (t.startsWith('-')) i++;
       else break;
     }
-    const subWord = args[i];
+    return { dir, at: i };
+  }
+
+  private git(args: Exp[], depth: number, hops = 0): void {
+    const { dir, at } = this.gitGlobals(args);
+    const subWord = args[at];
     if (subWord?.dynamic) return this.cannot('the git subcommand is only known at run time', true);
     if (!subWord) return;
     const sub = subWord.text;
-    const rest = args.slice(i + 1);
+    const rest = args.slice(at + 1);
+    if (!GIT_BUILTINS.has(sub) && !GIT_ALWAYS.has(sub)) return this.gitAlias(sub, args.slice(0, at), rest, dir, depth, hops);
     // Another repository (outside the project) is none of the loop's business.
     if (dir !== null && relOf(this.ctx.policy, dir) === null) return;
     const flags = rest.map((r) => r.text);
-    const shortHas = (chars: string): boolean => flags.some((f) => /^-[a-zA-Z]+$/.test(f) && [...f.slice(1)].some((c) => chars.includes(c)));
-    const longHas = (...names: string[]): boolean => flags.some((f) => names.includes(f.split('=')[0]!));
-    let denied = GIT_ALWAYS.has(sub) || args.slice(0, i).some((a) => /^alias\./i.test(a.text));
-    // config that sets (an alias, core.hooksPath, a filter) changes what the engine's git does.
-    if (sub === 'config') denied = !flags.some((f) => /^(--get|--list$|-l$|--show|get$|list$)/.test(f));
-    if (sub === 'apply') denied = !flags.some((f) => /^--(check|stat|numstat|summary)$/.test(f)) || longHas('--apply', '--index', '--cached');
-    if (sub === 'worktree') denied = flags.find((f) => !f.startsWith('-')) !== 'list';
-    if (sub === 'clean') denied = !(shortHas('n') || longHas('--dry-run'));
-    if (sub === 'stash') {
-      const action = flags.find((f) => !f.startsWith('-'));
-      denied = !(action === 'list' || action === 'show');
-    }
-    if (sub === 'branch') denied = shortHas('dDmMfC') || longHas('--delete', '--move', '--force', '--copy');
-    if (sub === 'tag') denied = shortHas('df') || longHas('--delete', '--force');
-    if (denied) {
-      const amend = sub === 'commit' && longHas('--amend') ? ' --amend' : '';
+    if (gitDenied(sub, flags) || args.slice(0, at).some((a) => /^alias\./i.test(a.text))) {
+      const amend = sub === 'commit' && flags.some((f) => f.split('=')[0] === '--amend') ? ' --amend' : '';
       this.deny = GIT_REASON(sub + amend);
       return;
     }
+    const p = parseArgs(rest, { long: ['--output'] });
+    const out = p.opts.get('--output');
+    if (out !== undefined) this.target(literal(out), false, dir); // git diff --output=FILE writes it
     if (sub === 'rm' || sub === 'mv') {
-      for (const op of parseArgs(rest).operands) this.target(op, true, dir);
+      for (const op of p.operands) this.target(op, true, dir);
     }
+  }
+
+  /**
+   * A subcommand git does not have built in: git runs a git-<name> program if
+   * there is one, else the alias. An alias is judged as what it expands to (a
+   * `!` alias as shell code run at the top of the repository); what cannot be
+   * read, or is no alias at all, is refused.
+   */
+  private gitAlias(name: string, globals: Exp[], rest: Exp[], dir: string | null, depth: number, hops: number): void {
+    const inProject = dir !== null && relOf(this.ctx.policy, dir) !== null;
+    const unknown = (why: string): void => {
+      if (dir === null || inProject) this.deny = GIT_UNKNOWN(name, why);
+    };
+    if (hops >= MAX_ALIAS_HOPS) return unknown('its aliases nest too deeply');
+    // Configuration given on the command line or in the environment may define the alias differently.
+    if (globals.some((g) => g.text === '-c' || /^--(exec-path|config-env)/.test(g.text)) || this.gitConfigEnv) return unknown('the command changes where git reads its configuration or programs');
+    if (dir === null) return unknown('where it runs is only known at run time');
+    if (this.io.gitProgram(name, this.ctx.env)) return unknown(`it runs the program git-${name}, which the guard cannot see`);
+    const value = this.io.gitAlias(name, dir, this.ctx.env);
+    if (value === undefined) return unknown('its alias could not be read');
+    if (value === null || value.trim() === '') return unknown('it is neither a git command nor an alias');
+    this.extra.push(value);
+    if (value.startsWith('!')) {
+      // git runs `sh -c '<alias> "$@"' <alias> <args>` at the top of the work tree.
+      const args = rest.map((r) => (r.dynamic ? '"$__autoloop_unknown"' : `'${r.text.replace(/'/g, `'\\''`)}'`));
+      const [cwd, vars] = [this.cwd, new Map(this.vars)];
+      this.cwd = inProject ? this.ctx.policy.projectDir : dir;
+      this.script([value.slice(1), ...args].join(' '), depth + 1);
+      [this.cwd] = [cwd];
+      this.vars.clear();
+      vars.forEach((v, k) => this.vars.set(k, v));
+      return;
+    }
+    const words = lex(value).tokens.flatMap((t) => (t.kind === 'word' ? [this.expand(t)] : []));
+    this.git([...globals, ...words, ...rest], depth, hops + 1);
   }
 
   private gitDir(opt: string, value: Exp, dir: string | null): string | null {
@@ -801,11 +908,16 @@ class Guard {
   }
 
   /** Commands that write the files named in their arguments. */
-  private writes(prog: string, args: Exp[]): void {
+  private writes(prog: string, args: Exp[], depth: number): void {
     const each = (ops: Exp[], tree = false): void => ops.forEach((o) => this.target(o, tree));
-    const into = (dest: Exp, srcs: Exp[]): void => {
+    // Each source lands at dest/<its name>; a source named by a pattern may land at any name below dest.
+    const into = (dest: Exp, srcs: Exp[], tree = false): void => {
       this.target(dest, false);
-      for (const s of srcs) if (!s.dynamic && !dest.dynamic) this.target({ ...dest, text: path.join(dest.text, path.basename(s.text)) }, false);
+      for (const s of srcs) {
+        if (dest.dynamic) return;
+        if (s.dynamic || s.glob) this.target({ ...dest, glob: false }, true);
+        else this.target({ ...dest, glob: false, text: path.join(dest.text, path.basename(s.text)) }, tree);
+      }
     };
     switch (prog) {
       case 'tee':
@@ -835,12 +947,14 @@ class Guard {
       case 'install': {
         const p = parseArgs(args, { arg: prog === 'install' ? 'tSmogC' : 'tS', long: ['--target-directory', '--suffix', '--mode', '--owner', '--group'] });
         if (prog === 'install' && p.opts.has('d')) return each(p.operands);
+        // cp -r into a directory that exists merges into it: anything below the copy may be replaced.
+        const tree = prog === 'cp' && ['r', 'R', 'a', '--recursive', '--archive'].some((o) => p.opts.has(o));
         const t = p.opts.get('t') ?? p.opts.get('--target-directory');
-        if (t !== undefined) return into(literal(t), p.operands);
+        if (t !== undefined) return into(literal(t), p.operands, tree);
         if (prog === 'ln' && p.operands.length === 1) return into(literal(this.cwd ?? ''), p.operands);
         const dest = p.operands[p.operands.length - 1];
         if (!dest || p.operands.length < 2) return;
-        return p.opts.has('T') ? this.target(dest, false) : into(dest, p.operands.slice(0, -1));
+        return p.opts.has('T') ? this.target(dest, tree) : into(dest, p.operands.slice(0, -1), tree);
       }
       case 'mv': {
         const p = parseArgs(args, { arg: 'tS', long: ['--target-directory', '--suffix'] });
@@ -853,22 +967,10 @@ class Guard {
       }
       case 'dd':
         return each(args.filter((a) => a.text.startsWith('of=')).map((a) => ({ ...a, text: a.text.slice(3) })));
-      case 'sed': {
-        const p = parseArgs(args, { arg: 'efl', suffix: 'i', long: ['--expression', '--file', '--line-length'] });
-        if (!p.opts.has('i') && ![...p.opts.keys()].some((k) => k.startsWith('--in-place'))) return;
-        const hasScript = p.opts.has('e') || p.opts.has('f') || p.opts.has('--expression') || p.opts.has('--file');
-        return each(hasScript ? p.operands : p.operands.slice(1));
-      }
       case 'perl': {
         const p = parseArgs(args, { arg: 'eEIMmx', suffix: 'il0' });
         if (!p.opts.has('i')) return;
         return each(p.opts.has('e') || p.opts.has('E') ? p.operands : p.operands.slice(1));
-      }
-      case 'patch': {
-        const p = parseArgs(args, { arg: 'pioBDdFrVYzgz', long: ['--strip', '--input', '--output', '--directory'] });
-        const out = p.opts.get('o') ?? p.opts.get('--output');
-        if (out !== undefined) return this.target(literal(out), false);
-        return each(p.operands.slice(0, 1));
       }
       case 'curl':
       case 'wget':
@@ -879,6 +981,8 @@ class Guard {
         return;
       }
     }
+    const fx = destinationEffects(prog, args);
+    if (fx) this.effects(fx, depth);
   }
 }
 
@@ -910,8 +1014,10 @@ export const UNSURE_REASON = (why: string): Denial =>
 export function analyzeBash(command: string, ctx: GuardContext): BashVerdict {
   const g = new Guard(ctx);
   g.script(command, 0);
-  // Fail closed: what the guard could not follow is refused when it could hurt.
-  const deny = g.deny ?? (g.unsure && (g.blind || mayHarm(command, ctx.policy)) ? UNSURE_REASON(g.unsure) : null);
+  g.finish();
+  // Fail closed: what the guard could not follow is refused when it could hurt (judged on every text it ran).
+  const harm = (): boolean => [command, ...g.extra].some((t) => mayHarm(t, ctx.policy));
+  const deny = g.deny ?? (g.unsure && (g.blind || harm()) ? UNSURE_REASON(g.unsure) : null);
   return {
     deny,
     claims: g.claims,

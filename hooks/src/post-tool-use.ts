@@ -3,6 +3,7 @@
 // none), so a session whose every call was refused never becomes the owner.
 import path from 'node:path';
 import { analyzeBash } from './bash-guard.ts';
+import { NO_GIT_IO } from './guard-io.ts';
 import { policyOf } from './pre-tool-use.ts';
 import { canonical } from './policy.ts';
 import { AGENT, HANDOVER_SKILLS, roleOf, type Caller } from './roles.ts';
@@ -45,7 +46,8 @@ export function postToolUseDecision(
   if (input.tool_name !== 'Bash' || typeof ti.command !== 'string') return null;
   const cwd = input.cwd && path.isAbsolute(input.cwd) ? input.cwd : projectDir;
   const root = env.CLAUDE_PLUGIN_ROOT ? canonical(env.CLAUDE_PLUGIN_ROOT) : null;
-  const { engines } = analyzeBash(ti.command, { policy: policyOf(active, projectDir), cwd, env, pluginRoot: root });
+  // Only the engine calls matter here: no git process to read an alias.
+  const { engines } = analyzeBash(ti.command, { policy: policyOf(active, projectDir), cwd, env, pluginRoot: root, io: NO_GIT_IO });
   if (!engines.length) return null;
   if (drives(engines, active, input.agent_type)) return session.owner_session === input.session_id ? null : claim(active, input);
   // init-experiment starts a new experiment unowned (it clears session.json): the session that ran it is handed the loop.
