@@ -513,6 +513,42 @@ describe('PreToolUse: Bash', () => {
   });
 });
 
+describe('PreToolUse: Bash forms that really overwrite a judge (issue 11, class 7)', () => {
+  beforeEach(() => {
+    writeActive();
+  });
+
+  it('denies a sourced script, an extracted archive, a git alias and a sed w that each replace the benchmark when run; leaves harmless ones to the user', () => {
+    const judge = path.join(project, 'bench/bench.mjs');
+    const original = fs.readFileSync(judge, 'utf8');
+    const forged = 'console.log("METRIC time_ms=0")\n';
+    // The tools, for real: a script, an archive holding a forged judge, an alias in the repository's own config.
+    fs.writeFileSync(path.join(scratch, 'forge.sh'), `printf '%s\\n' '${forged.trim()}' > bench/bench.mjs\n`);
+    const tree = path.join(scratch, 'tree');
+    fs.mkdirSync(path.join(tree, 'bench'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'bench/bench.mjs'), forged);
+    const run = (file: string, args: string[], cwd = project) => spawnSync(file, args, { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch }, encoding: 'utf8' });
+    expect(run('tar', ['-cf', path.join(scratch, 'forged.tar'), '-C', tree, 'bench']).status).toBe(0);
+    expect(run('git', ['init', '-q']).status).toBe(0); // a throwaway repository under the test's temp dir
+    expect(run('git', ['config', 'alias.forge', '!cp ../tree/bench/bench.mjs bench/bench.mjs']).status).toBe(0);
+    const forms = [`. ${path.join(scratch, 'forge.sh')}`, `tar -xf ${path.join(scratch, 'forged.tar')}`, 'git forge', `sed -n 'w bench/bench.mjs' ${path.join(tree, 'bench/bench.mjs')}`];
+    for (const cmd of forms) {
+      expect(`${cmd} → ${denial(hook('pre-tool-use', payloads.bash(cmd)))}`).toMatch(/ → autoloop: .*(protected|cannot check)/);
+      // The denial matters: run as the model would have run it, the command replaces the judge.
+      const r = run('bash', ['-c', cmd]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(fs.readFileSync(judge, 'utf8')).toBe(forged);
+      fs.writeFileSync(judge, original);
+    }
+    fs.mkdirSync(path.join(project, '.venv/bin'), { recursive: true });
+    fs.writeFileSync(path.join(project, '.venv/bin/activate'), 'VIRTUAL_ENV="$PWD/.venv"\nexport VIRTUAL_ENV\nPATH="$VIRTUAL_ENV/bin:$PATH"\nexport PATH\n');
+    for (const cmd of ['. .venv/bin/activate && node bench/bench.mjs', `tar -xf ${path.join(scratch, 'forged.tar')} -C ${tree}`, 'git log --oneline -1']) {
+      expect(`${cmd} → ${denial(hook('pre-tool-use', payloads.bash(cmd)))}`).toBe(`${cmd} → null`);
+    }
+    expect(fs.readFileSync(judge, 'utf8')).toBe(original);
+  });
+});
+
 describe('run.sh: PostToolUse of the owner is decided in the shell', () => {
   const post = (session: string) => payloads.post(`node "${path.join(ROOT, 'dist', 'log-experiment.mjs')}" --json`, session);
 
