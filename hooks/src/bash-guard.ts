@@ -193,8 +193,11 @@ class Guard {
   private unknownWrite = false;
   /** The current command sets variables that change which git config or programs git reads. */
   private gitConfigEnv = false;
-  /** Scripts it sources or hands to sed -f (canonical): code read from files that must not be written by the command itself. */
-  private readonly codeFiles: string[] = [];
+  /**
+   * Files it reads code or a diff from (canonical), which the command itself must not write; `late`:
+   * a write to a path only known at run time came before, so it may have been this file.
+   */
+  private readonly codeFiles: { path: string; late: boolean }[] = [];
   /** Code read from outside the command (sourced files, git aliases): judged by mayHarm with it. */
   readonly extra: string[] = [];
   private readonly io: GuardIO;
@@ -208,8 +211,8 @@ class Guard {
   finish(): void {
     if (this.deny) return;
     for (const f of this.codeFiles) {
-      const hit = this.wrote.some((w) => w.path === f || (w.tree && f.startsWith(w.path + path.sep)));
-      if (hit || this.unknownWrite) return this.cannot(`it runs code from ${f}, which the same command ${hit ? '' : 'may '}write${hit ? 's' : ''}`, true);
+      const hit = this.wrote.some((w) => w.path === f.path || (w.tree && f.path.startsWith(w.path + path.sep)));
+      if (hit || f.late) return this.cannot(`it reads code from ${f.path}, which the same command ${hit ? 'writes' : 'may write'}`, true);
     }
   }
 
@@ -659,7 +662,7 @@ class Guard {
     const abs = this.sourcePath(file.text);
     const text = abs === null ? null : this.io.readScript(abs);
     if (abs === null || text === null) return this.cannot(`it sources ${file.text}, which the guard cannot read (missing, not a file, or over ${MAX_SCRIPT_BYTES / 1024} KiB)`, true);
-    this.codeFiles.push(canonical(abs));
+    this.codeFiles.push({ path: canonical(abs), late: this.unknownWrite });
     this.extra.push(text);
     this.script(text, depth + 1);
   }
@@ -691,7 +694,7 @@ class Guard {
         this.cannot(`sed reads its script from ${f.dynamic ? 'a path only known at run time' : f.text}, which the guard cannot read`, true);
         continue;
       }
-      this.codeFiles.push(canonical(abs));
+      this.codeFiles.push({ path: canonical(abs), late: this.unknownWrite });
       texts.push(text);
     }
     const fx = sedEffects(texts.join('\n'));
@@ -720,7 +723,7 @@ class Guard {
     const fromFile = (w: Exp): string | null => {
       const abs = this.resolve(w);
       const text = abs === null ? null : this.io.readScript(abs);
-      if (abs !== null && text !== null) this.codeFiles.push(canonical(abs));
+      if (abs !== null && text !== null) this.codeFiles.push({ path: canonical(abs), late: this.unknownWrite });
       return text;
     };
     if (input !== undefined) return input === '-' ? null : fromFile(literal(input));
@@ -910,13 +913,13 @@ class Guard {
   /** Commands that write the files named in their arguments. */
   private writes(prog: string, args: Exp[], depth: number): void {
     const each = (ops: Exp[], tree = false): void => ops.forEach((o) => this.target(o, tree));
-    // Each source lands at dest/<its name>; a source named by a pattern may land at any name below dest.
+    // Each source lands at dest/<its name> (a pattern's name stays a pattern); one only known at run time, anywhere below dest.
     const into = (dest: Exp, srcs: Exp[], tree = false): void => {
       this.target(dest, false);
       for (const s of srcs) {
         if (dest.dynamic) return;
-        if (s.dynamic || s.glob) this.target({ ...dest, glob: false }, true);
-        else this.target({ ...dest, glob: false, text: path.join(dest.text, path.basename(s.text)) }, tree);
+        if (s.dynamic) this.target({ ...dest, glob: false }, true);
+        else this.target({ ...dest, glob: s.glob || dest.glob, text: path.join(dest.text, path.basename(s.text)) }, tree);
       }
     };
     switch (prog) {
