@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeBash, type GuardContext } from '../hooks/src/bash-guard.ts';
 import { canonical } from '../hooks/src/policy.ts';
+import { sedEffects } from '../hooks/src/sed-script.ts';
+import { destinationEffects } from '../hooks/src/dest-writers.ts';
 
 let tmp: string;
 let P: string;
@@ -649,6 +651,10 @@ describe('bash guard: code from files, writers with a destination, sed scripts, 
     ['tar -tzf @T/a.tgz', 'allow'],
     ['tar -czf @T/out.tgz src bench', 'allow'],
     ['tar -xf @T/a.tar -C @T/out', 'allow'],
+    ['jar xf @T/a.jar', 'deny', judge],
+    ['7z x @T/a.7z -obench', 'deny', judge],
+    ['7z l @T/a.7z', 'allow'],
+    ['7z x @T/a.7z -o@T/out', 'allow'],
     ['unzip -o @T/a.zip', 'deny', judge],
     ['unzip @T/a.zip -d bench', 'deny', judge],
     ['unzip -o @T/a.zip check.sh', 'deny', judge],
@@ -749,6 +755,26 @@ describe('bash guard: code from files, writers with a destination, sed scripts, 
     if (reason) expect(v.deny).toMatch(new RegExp(reason.source.replaceAll('@T', tmp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))));
     // None of these is on the allow list: what is not denied is left to the user.
     if (!['git lol -5', 'git st'].includes(cmd)) expect(v.safe).toBe(false);
+  });
+
+  it('never throws or hangs on any sed script or destination writer arguments', () => {
+    const text = fc.string({ unit: fc.constantFrom(...'swWeyrRaic{}!;,/\\|[]^:.=$0129 \n\tpgxb#'.split('')), maxLength: 60 });
+    fc.assert(
+      fc.property(text, (script) => {
+        const fx = sedEffects(script);
+        expect(Array.isArray(fx.writes)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    const word = fc.string({ unit: fc.constantFrom(...'-xcftCdoOPrRaT/.*bench'.split('')), maxLength: 8 });
+    const progs = ['tar', 'unzip', 'cpio', 'rsync', 'gzip', 'gunzip', '7z', 'jar'];
+    fc.assert(
+      fc.property(fc.constantFrom(...progs), fc.array(word, { maxLength: 6 }), (prog, args) => {
+        const fx = destinationEffects(prog, args.map((t) => ({ text: t, dynamic: false, glob: false, assign: null })));
+        expect(fx).not.toBeNull();
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('reads an alias only for a subcommand git does not have built in, and never starts git for the engine calls', () => {

@@ -152,9 +152,19 @@ function compress(prog: string, args: Exp[]): Effect[] {
   });
 }
 
+/** 7z x / 7z e: into -o<dir> or here. */
+function sevenZip(args: Exp[]): Effect[] {
+  const cmd = args.find((a) => !a.text.startsWith('-'))?.text;
+  if (cmd !== 'x' && cmd !== 'e') return [];
+  const out = args.find((a) => a.text.startsWith('-o'));
+  return [write(out ? { ...out, text: out.text.slice(2) } : here, true)];
+}
+
 /** What one of these programs writes, or null when prog is none of them. */
 export function destinationEffects(prog: string, args: Exp[]): Effect[] | null {
-  if (prog === 'tar' || prog === 'bsdtar' || prog === 'gtar') return tar(args);
+  // jar takes tar's letters (jar xf a.jar -C dir).
+  if (prog === 'tar' || prog === 'bsdtar' || prog === 'gtar' || prog === 'jar') return tar(args);
+  if (prog === '7z' || prog === '7za' || prog === '7zr') return sevenZip(args);
   if (prog === 'unzip') return unzip(args);
   if (prog === 'cpio') return cpio(args);
   if (prog === 'rsync') return rsync(args);
