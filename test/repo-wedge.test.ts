@@ -146,6 +146,72 @@ describe("the user's repository never wedges the loop", () => {
     expect(git(repo, 'rev-list', '--count', 'autoloop/exp')).toBe('1');
   });
 
+  // The benchmark reads src/<dir>/secret.txt when it exists, and may run a tool that leaves a self-ignoring cache dir (as pytest does).
+  const deepRepo = () =>
+    makeRepo({
+      'bench.sh': 'v=$(cat src/value.txt); for f in src/deep/secret.txt src/lib/secret.txt; do [ -f "$f" ] && v=$(cat "$f"); done; . src/hook.sh; echo "METRIC score=$v"\n',
+      'src/value.txt': '100\n',
+      'src/hook.sh': ':\n',
+      'src/lib/code.txt': 'x\n',
+      'src/keep/.gitignore': '*.tmp\n',
+    });
+
+  it('a .gitignore the candidate writes deeper in the scope, hiding itself and a file the benchmark reads, is refused before measuring', () => {
+    const repo = deepRepo();
+    expect(initHidden(repo).code).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep', best: 100 });
+    // In a tracked directory and in a new one: git status shows neither, and the benchmark would read the secret.
+    for (const dir of ['src/lib', 'src/deep']) {
+      fs.mkdirSync(path.join(repo, dir), { recursive: true });
+      fs.writeFileSync(path.join(repo, dir, '.gitignore'), '*\n');
+      fs.writeFileSync(path.join(repo, dir, 'secret.txt'), '1\n');
+      expect(git(repo, 'status', '--porcelain')).toBe('');
+      const r = engine('run-experiment', ['--json'], repo);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(
+        `run-experiment: the ignore rules changed since the last run (${dir}/.gitignore): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it`,
+      );
+      // Nothing was measured, so nothing can be kept.
+      expect(engine('log-experiment', ['--description', 'hide', '--json'], repo).code).not.toBe(0);
+      if (dir === 'src/lib') for (const f of ['.gitignore', 'secret.txt']) fs.rmSync(path.join(repo, dir, f));
+    }
+    // One in a new directory git shows (a visible file beside it): named too.
+    fs.mkdirSync(path.join(repo, 'src/new'));
+    fs.writeFileSync(path.join(repo, 'src/new/.gitignore'), '.gitignore\n');
+    fs.writeFileSync(path.join(repo, 'src/new/shown.txt'), 'x\n');
+    expect(engine('run-experiment', ['--json'], repo).stderr).toMatch(/since the last run \(src\/deep\/.gitignore, src\/new\/.gitignore\)/);
+    fs.rmSync(path.join(repo, 'src/new'), { recursive: true });
+    // Undone: the secret is visible, measured and kept with the change.
+    fs.rmSync(path.join(repo, 'src/deep/.gitignore'));
+    const { run, log } = iterate(repo, 'the secret, visible');
+    expect(run.json).toMatchObject({ status: 'ok', primary: 1 });
+    expect(log.json).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'show', 'autoloop/exp:src/deep/secret.txt')).toBe('1');
+    expect(ledger(repo).filter((l) => l.type === 'result').map((l) => l.verdict)).toEqual(['keep', 'keep']);
+  });
+
+  it("a self-ignoring cache dir in scope (the user's before the loop, or one a benchmark's tool writes) never blocks the loop", () => {
+    const repo = deepRepo();
+    // The user's, before the loop: adopted when the segment opens.
+    fs.mkdirSync(path.join(repo, 'src/.mypy_cache'));
+    fs.writeFileSync(path.join(repo, 'src/.mypy_cache/.gitignore'), '*\n');
+    // The benchmark's tool writes its own the first time it runs.
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'mkdir -p src/.pytest_cache; echo "*" > src/.pytest_cache/.gitignore; echo 7 > src/.pytest_cache/v\n');
+    git(repo, 'commit', '-qam', 'a tool with a cache');
+    expect(initHidden(repo).code).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep', best: 100 });
+    expect(fs.existsSync(path.join(repo, 'src/.pytest_cache/.gitignore'))).toBe(true);
+    fs.writeFileSync(path.join(repo, 'src/value.txt'), '90\n');
+    expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep', best: 90 });
+    fs.writeFileSync(path.join(repo, 'src/value.txt'), '95\n');
+    expect(iterate(repo, 'worse').log.json).toMatchObject({ verdict: 'discard' });
+    // The tracked in-scope .gitignore the user had is untouched and still applies.
+    expect(read(repo, 'src/keep/.gitignore')).toBe('*.tmp\n');
+    // But the model editing a cache's .gitignore to hide something is new to the engine: refused.
+    fs.writeFileSync(path.join(repo, 'src/.mypy_cache/.gitignore'), '*\n../value.txt\n');
+    expect(engine('run-experiment', ['--json'], repo).stderr).toMatch(/since the last run \(src\/.mypy_cache\/.gitignore\)/);
+  });
+
   it('keeps a file whose name holds a newline, under its exact name', () => {
     const repo = baselineRepo();
     const name = 'src/odd\nname.txt';

@@ -13,6 +13,7 @@ import type { ExperimentPaths } from './paths.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
+import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
 import { diffSettingsConfigured, firstLine, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
@@ -509,6 +510,11 @@ export class GitWorkspace implements Workspace {
     const sha = await this.revParse(`refs/heads/${this.branch}`);
     if (!sha) throw new RefusalError(`branch ${this.branch} does not exist; run init-experiment`);
     return sha;
+  }
+
+  /** The .gitignore files in scope that git ignores (ignore-rules.ts); the user's directories are not looked into. */
+  async hiddenIgnores(): Promise<IgnoreRules> {
+    return hiddenIgnoreFiles(this.root, this.scope.bases, this.load()?.user_dirs ?? []);
   }
 
   async changedInScope(): Promise<string[]> {

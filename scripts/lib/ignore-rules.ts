@@ -1,13 +1,15 @@
 // Ignore rules a keep cannot show. A file git ignores is invisible to the
 // engine: never captured, never committed. An ignore rule added where no
 // in-scope change records it (git's info/exclude, the user's global excludes
-// file, a .gitignore above the scope or one that ignores itself) would let a
+// file, a .gitignore above the scope, or one in scope that ignores itself) would let a
 // run measure a hidden file while the keep commits the change without it
 // ("measured 1, kept what scores 10"), or poison the best on a rebaseline. So
 // the segment records these files' hashes when it opens, and a run whose
 // rules differ is refused before it measures (and invalid when the code
 // under test changed them while it ran). An in-scope .gitignore that git
-// shows is refused by the run guard already.
+// shows is refused by the run guard already; one in scope that git ignores
+// (hiddenIgnoreFiles) is refused before measuring unless the segment began
+// with it or an earlier run's benchmark wrote it (a test tool's cache dir).
 import path from 'node:path';
 import { gitTry } from './gitcmd.ts';
 import { MISSING, sha256File } from './integrity.ts';
@@ -60,7 +62,37 @@ export function changedIgnoreRules(recorded: IgnoreRules, now: IgnoreRules): str
 export function ignoreRulesProblem(root: string, recorded: IgnoreRules | undefined, when: string): string | null {
   if (!recorded) return null;
   const changed = changedIgnoreRules(recorded, ignoreRulesOf(root, Object.keys(recorded)));
-  if (!changed.length) return null;
+  return changed.length ? ignoreRulesReason(changed, when) : null;
+}
+
+const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
+
+/**
+ * The .gitignore files inside the scope that git itself ignores (one that
+ * hides itself, e.g. `*`, hides the files beside it from every keep), with
+ * their hashes. One `git ls-files` over the scope's bases: ignored
+ * directories are named, never walked (--directory), and the user's
+ * untracked directories (a venv) are pruned by pathspec, so the cost stays
+ * that of a status of the scope without them.
+ */
+export async function hiddenIgnoreFiles(root: string, bases: readonly string[], skipDirs: readonly string[]): Promise<IgnoreRules> {
+  const specs = bases.map((b) => `:(glob)${b ? `${globEscape(b)}/` : ''}**/.gitignore`);
+  const skip = ['.autoloop/', ...skipDirs].map((d) => `:(exclude,literal)${d}`);
+  const r = await gitTry(root, ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory', '--', ...specs, ...skip]);
+  if (r.code !== 0) throw new Error(`git ls-files: ${r.stderr.trim().split('\n')[0] ?? r.code}`);
+  const files = r.stdout.split('\0').filter((f) => f === '.gitignore' || f.endsWith('/.gitignore'));
+  return ignoreRulesOf(root, files);
+}
+
+/** Hidden ignore files that are new or changed against what was accepted. Pure. */
+export function newHiddenIgnores(accepted: IgnoreRules, now: IgnoreRules): string[] {
+  return Object.keys(now)
+    .filter((k) => accepted[k] !== now[k])
+    .sort();
+}
+
+/** The one-line reason for ignore files that changed, with its repair path. */
+export function ignoreRulesReason(changed: readonly string[], when: string): string {
   const names = changed.slice(0, 3).join(', ') + (changed.length > 3 ? ` (+${changed.length - 3} more)` : '');
   return `the ignore rules changed ${when} (${names}): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it`;
 }

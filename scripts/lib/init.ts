@@ -101,7 +101,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
       ts: nowIso(),
       segment,
       config,
-      fingerprints: { ...fingerprint(root, config, protect), ...(ws.mode === 'git' ? { ignore: await segmentIgnoreRules(root, config) } : {}) },
+      fingerprints: { ...fingerprint(root, config, protect), ...(ws.mode === 'git' ? { ignore: await segmentIgnoreRules(root, config) } : {}), ...(ws.hiddenIgnores ? { hidden: await ws.hiddenIgnores() } : {}) },
       base,
       reason: opts.reason ?? (segment === 1 ? 'init' : 'new segment'),
     });

@@ -117,6 +117,8 @@ export class RunGuard {
   /** After all the samples, and after the checks: the in-scope content and the tracked files outside the scope. */
   async afterPhase(what: Phase): Promise<string | null> {
     const { ws, record } = this;
+    // A .gitignore the phase wrote that git ignores (a test tool's cache) is the benchmark's output: the next run accepts it.
+    if (record.hidden_ignores && ws.hiddenIgnores) record.hidden_ignores = { ...record.hidden_ignores, ...(await ws.hiddenIgnores()) };
     const during = (await ws.settleOutOfScope()).filter((c: OutsideChange) => c.kind === 'modified' && !this.isArtifact(c.path)).map((c) => c.path);
     const drift = record.content ? await driftWithoutUsers(ws, this.users, (await recheck(ws, record.content)).drift, record.content) : [];
     if (drift.length) return describeDrift(drift, `while the ${what} ran`);

@@ -220,6 +220,8 @@ export const Fingerprints = lazySchema(() => z.object({
   files: z.record(z.string(), z.string()),
   /** git mode: the ignore-rule files a keep cannot show (ignore-rules.ts) → sha256, or "missing". */
   ignore: z.optional(z.record(z.string(), z.string())),
+  /** git mode: the .gitignore files in scope that git ignored when the segment opened (a tool's cache dir) → sha256. */
+  hidden: z.optional(z.record(z.string(), z.string())),
 }));
 export type Fingerprints = z.infer<typeof Fingerprints>;
 
@@ -385,6 +387,12 @@ export const RunRecord = lazySchema(() => z.object({
   judges: z._default(z.nullable(Fingerprints), null),
   /** How the run's processes were contained (runners/containment.ts). */
   containment: z.optional(z.string()),
+  /**
+   * git mode: the in-scope .gitignore files git ignores that this run found
+   * accepted (the segment's, and those its benchmarks wrote, e.g. a test
+   * cache's), path → sha256: the next run refuses any other.
+   */
+  hidden_ignores: z.optional(z.record(z.string(), z.string())),
 }));
 export type RunRecord = z.infer<typeof RunRecord>;
 

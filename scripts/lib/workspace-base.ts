@@ -52,6 +52,8 @@ export interface Workspace {
    * tree describes what comes after it (head() asks again). No-op in snapshot mode.
    */
   stale(): void;
+  /** git: the .gitignore files in scope that git ignores (one hiding itself), path → sha256. */
+  hiddenIgnores?(): Promise<Record<string, string>>;
   /** In-scope files that differ from the best (modified, deleted, created; user files excluded). Sorted. */
   changedInScope(): Promise<string[]>;
   /**

@@ -37,7 +37,7 @@ import { RunRecord, type InvocationLine, type RunStatus } from '../schema.ts';
 import { writeJsonAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
-import { ignoreRulesProblem } from '../ignore-rules.ts';
+import { ignoreRulesProblem, ignoreRulesReason, newHiddenIgnores, type IgnoreRules } from '../ignore-rules.ts';
 import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type Outcome } from '../run-outcome.ts';
 import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, type Runner } from '../runners/index.ts';
 import { buildSources, readSample, type MetricSource } from '../sources/index.ts';
@@ -123,6 +123,25 @@ function assertIgnoreRulesKept(exp: Experiment, changedInScope: readonly string[
   const visible = new Set(changedInScope);
   const problem = ignoreRulesProblem(exp.root, Object.fromEntries(Object.entries(recorded).filter(([k]) => !visible.has(k))), 'since the segment opened');
   if (problem) throw new RefusalError(problem);
+}
+
+/**
+ * Refuse to measure when a .gitignore in scope that git ignores (one hiding
+ * itself and the files beside it from the keep) is new or changed since it
+ * was last accepted: when the segment opened, or written by an earlier run's
+ * benchmark (a test tool's cache). Returns what this run accepts.
+ */
+async function assertNoNewHiddenIgnores(exp: Experiment, ws: Workspace): Promise<IgnoreRules | undefined> {
+  if (!ws.hiddenIgnores) return undefined;
+  const now = await ws.hiddenIgnores();
+  const segment = exp.state.fingerprints?.hidden;
+  // A segment opened before this check: what is there now is its starting point.
+  if (!segment) return now;
+  const last = latestRun(exp)?.record;
+  const accepted = { ...segment, ...(last?.segment === exp.state.segment ? last.hidden_ignores : undefined) };
+  const fresh = newHiddenIgnores(accepted, now);
+  if (fresh.length) throw new RefusalError(ignoreRulesReason(fresh, 'since the last run'));
+  return { ...accepted, ...now };
 }
 
 /** Refuse to measure when the loop must not go on; returns the id of the next run. */
@@ -440,8 +459,10 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   if (aside.length) await ws.observe();
   const changed = await ws.changedInScope();
   assertIgnoreRulesKept(exp, changed);
+  const hidden = await assertNoNewHiddenIgnores(exp, ws);
   assertBaselineUnchanged(exp, changed);
   const m = new Measurement(exp, id, runnerFor(exp.config), signal);
+  if (hidden) m.record.hidden_ignores = hidden;
   if (aside.length) {
     m.record.warnings.push(setAsideNote(aside, rescueDir(exp, id), exp.root));
     event(exp, 'user_files', { files: aside.slice(0, 50), count: aside.length, to: rescueDir(exp, id).slice(exp.root.length + 1) }, id);
