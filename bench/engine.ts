@@ -257,6 +257,9 @@ if (section('history')) {
   alt('statusline', statusline, 5);
   // report: counts from the run index and the state, its capped lists read back by offset.
   alt('report', call('report'), 5);
+  // finalize: the keeps read through the run index (only their lines parsed). The synthetic keeps all carry the
+  // starting commit, so nothing is replayed: this is the engine's own reading, not git's cherry-picks (those grow with the keeps).
+  alt('finalize', call('finalize', '--json'), 5);
   const mem = sizes.map((_, i) => peakMb(htmlArgs(dirs[i]!)));
   const memTerm = sizes.map((_, i) => peakMb(termArgs(dirs[i]!)));
   const full = sizes.map((_, i) => rebuild(dirs[i]!));

@@ -8,13 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openExperiment, type Experiment } from './experiment.ts';
-import { readLedger } from './ledger.ts';
-import type { LedgerLine } from './schema.ts';
+import { keptSource } from './kept-source.ts';
 import { openWorkspace } from './workspace.ts';
 import { UsageError } from './errors.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { clip, fmt, pct } from './summary.ts';
-import { buildReport, changePct, effectText, keptChanges, renderMarkdown, type KeptChange } from './report.ts';
+import { buildReport, changePct, effectText, renderMarkdown, type KeptChange } from './report.ts';
 import { currentBranch, git, gitTry, identityEnv, revParse, trackedChanges } from './gitcmd.ts';
 import { chainStatus } from './chain.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
@@ -80,12 +79,12 @@ function chainTrailTo(root: string, slug: string): string[] {
 
 /** What to replay: each keep's own commit, once, in ledger order (a child's
  *  baseline sits on its parent's best, which is then already replayed). */
-async function collectPicks(root: string, exps: Experiment[], ledgers: LedgerLine[][], base: string): Promise<{ picks: Pick[]; skipped: FinalizeResult['skipped'] }> {
+async function collectPicks(root: string, exps: Experiment[], kept: KeptChange[][], base: string): Promise<{ picks: Pick[]; skipped: FinalizeResult['skipped'] }> {
   const skipped: FinalizeResult['skipped'] = [];
   const picks: Pick[] = [];
   const seen = new Set<string>([base]);
   for (const [i, e] of exps.entries()) {
-    for (const k of keptChanges(ledgers[i] ?? [])) {
+    for (const k of kept[i] ?? []) {
       const where = { experiment: e.paths.slug, run_id: k.run_id };
       if (!k.commit) throw new UsageError(`keep ${k.run_id} of "${e.paths.slug}" has no recorded commit: run control repair first`);
       if (seen.has(k.commit)) {
@@ -158,11 +157,12 @@ async function checkCheckout(exp: Experiment): Promise<void> {
   }
 }
 
-/** The experiments to replay, their ledgers, and the commit the first one started from. */
+/** The experiments to replay, their keeps, and the commit the first one started from. */
 interface Trail {
   slugs: string[];
   exps: Experiment[];
-  ledgers: LedgerLine[][];
+  /** Each experiment's keeps, in ledger order. */
+  kept: KeptChange[][];
   base: string;
 }
 
@@ -175,11 +175,11 @@ async function openTrail(exp: Experiment, chain: boolean): Promise<Trail> {
   for (const e of exps) {
     if (e.state.pending) throw new UsageError(`the ${e.state.pending.action} of ${e.state.pending.run_id} in "${e.paths.slug}" is not complete: run control repair first`);
   }
-  const ledgers = exps.map((e) => readLedger(e.paths.ledger).lines);
-  const first = ledgers[0]?.find((l) => l.type === 'config');
-  const base = first?.type === 'config' ? first.base : null;
+  // The keeps alone, through the run index where it answers (a long history is not parsed whole).
+  const sources = exps.map(keptSource);
+  const base = sources[0]?.start ?? null;
   if (!base || (await revParse(root, base)) === null) throw new UsageError(`the starting commit of "${slugs[0]}" (${base ?? 'none recorded'}) is not in this repository`);
-  return { slugs, exps, ledgers, base };
+  return { slugs, exps, kept: sources.map((s) => s.kept), base };
 }
 
 /** The branch to create: a valid name that does not exist yet. */
@@ -274,7 +274,7 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const userBranch = await currentBranch(root);
   const userHead = await revParse(root, 'HEAD');
 
-  const { picks, skipped } = await collectPicks(root, trail.exps, trail.ledgers, base);
+  const { picks, skipped } = await collectPicks(root, trail.exps, trail.kept, base);
 
   const report = path.join(exp.paths.dir, 'report.md');
   writeFileAtomic(report, renderMarkdown(buildReport(exp)));
