@@ -10,6 +10,9 @@ import { finalizeExperiment } from './lib/finalize.ts';
 import { rel } from './lib/paths.ts';
 import { bestArtifactsLine } from './lib/artifacts.ts';
 
+/** How many skipped keeps the output lists. */
+const SKIPPED_SHOWN = 20;
+
 const OPTIONS = {
   experiment: { type: 'string' },
   branch: { type: 'string' },
@@ -31,17 +34,20 @@ main('finalize', async (argv) => {
   const exp = openExperiment(root, resolveSlug(root, f.experiment));
   const r = await finalizeExperiment(exp, { branch: f.branch, squash: f.squash, chain: f.chain });
   const report = rel(root, r.report);
+  // A long history can skip thousands (baselines, keeps with no commit of their own): the first few are listed, all counted.
+  const skipped = r.skipped.slice(0, SKIPPED_SHOWN);
+  const more = r.skipped.length - skipped.length;
   const artifacts = bestArtifactsLine(exp);
   const artifactsLine = artifacts ? [`best artifacts: ${artifacts.dir}/ (${artifacts.run_id}: ${artifacts.files.slice(0, 5).join(' ')}${artifacts.files.length > 5 ? ' …' : ''})`] : [];
   const text = r.branch
     ? [
         `branch ${r.branch} created from ${r.base.slice(0, 12)}${r.experiments.length > 1 ? ` (chain ${r.experiments.join(' → ')})` : ''} with ${r.commits.length} commit${r.commits.length === 1 ? '' : 's'}${r.squash ? ' (squashed)' : ''}; your branch (${r.user_branch ?? 'detached HEAD'}) is untouched`,
         ...r.commits.map((c) => `  ${c.sha.slice(0, 12)} ${c.subject}`),
-        ...(r.skipped.length ? [`skipped: ${r.skipped.map((s) => `${r.experiments.length > 1 ? `${s.experiment} ` : ''}${s.run_id} (${s.reason})`).join(', ')}`] : []),
+        ...(skipped.length ? [`skipped: ${skipped.map((s) => `${r.experiments.length > 1 ? `${s.experiment} ` : ''}${s.run_id} (${s.reason})`).join(', ')}${more ? ` (+${more} more)` : ''}`] : []),
         `report: ${report}`,
         ...artifactsLine,
         `review: git log --stat ${r.base.slice(0, 12)}..${r.branch}`,
       ]
     : [`no kept change to put on a branch (nothing created)`, `report: ${report}`, ...artifactsLine];
-  emit(f.json, { ...r, report, best_artifacts: artifacts }, text.join('\n'));
+  emit(f.json, { ...r, skipped, skipped_total: r.skipped.length, report, best_artifacts: artifacts }, text.join('\n'));
 });

@@ -56,6 +56,9 @@ describe('finalize through the run index', () => {
     const first = run('finalize', ['--json'], repo);
     expect(first.code, first.stderr).toBe(0);
     const a = made(repo, first.json as Record<string, unknown>);
+    const report = path.join(expDir(repo, 'fin'), 'report.md');
+    const reportA = fs.readFileSync(report, 'utf8');
+    expect(reportA).toBe(run('report', [], repo).stdout);
     expect(a.commits.map((c) => c.subject)).toEqual(['halve the loop', 'inline the hot call', 'batch the writes']);
 
     // The last result record names another run: its ledger line does not read back as that run.
@@ -75,6 +78,7 @@ describe('finalize through the run index', () => {
     const second = run('finalize', ['--json', '--branch', 'again'], repo);
     expect(second.code, second.stderr).toBe(0);
     expect(made(repo, second.json as Record<string, unknown>)).toEqual(a);
+    expect(fs.readFileSync(report, 'utf8')).toBe(reportA);
     // The bad index was dropped (and rebuilt), never trusted.
     expect(fs.existsSync(idx) ? fs.readFileSync(idx).equals(buf) : false).toBe(false);
   });

@@ -8,12 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openExperiment, type Experiment } from './experiment.ts';
-import { keptSource } from './kept-source.ts';
+import { keptSource, keptWithReport } from './kept-source.ts';
 import { openWorkspace } from './workspace.ts';
 import { UsageError } from './errors.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { clip, fmt, pct } from './summary.ts';
 import { buildReport, changePct, effectText, renderMarkdown, type KeptChange } from './report.ts';
+import { REPORT_CAPS, type ReportSource } from './report-source.ts';
 import { currentBranch, git, gitTry, identityEnv, revParse, trackedChanges } from './gitcmd.ts';
 import { chainStatus } from './chain.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
@@ -164,6 +165,8 @@ interface Trail {
   /** Each experiment's keeps, in ledger order. */
   kept: KeptChange[][];
   base: string;
+  /** The report's source, from the same reading as this experiment's keeps. */
+  report: ReportSource;
 }
 
 /** The experiment alone, or with --chain the trail from the chain's root up to it; each must be complete and the base present. */
@@ -175,11 +178,12 @@ async function openTrail(exp: Experiment, chain: boolean): Promise<Trail> {
   for (const e of exps) {
     if (e.state.pending) throw new UsageError(`the ${e.state.pending.action} of ${e.state.pending.run_id} in "${e.paths.slug}" is not complete: run control repair first`);
   }
-  // The keeps alone, through the run index where it answers (a long history is not parsed whole).
-  const sources = exps.map(keptSource);
+  // The keeps, through the run index where it answers (a long history is not parsed whole); the report's lists from the same reading.
+  const own = keptWithReport(exp);
+  const sources = exps.map((e) => (e === exp ? own.kept : keptSource(e)));
   const base = sources[0]?.start ?? null;
   if (!base || (await revParse(root, base)) === null) throw new UsageError(`the starting commit of "${slugs[0]}" (${base ?? 'none recorded'}) is not in this repository`);
-  return { slugs, exps, kept: sources.map((s) => s.kept), base };
+  return { slugs, exps, kept: sources.map((s) => s.kept), base, report: own.report };
 }
 
 /** The branch to create: a valid name that does not exist yet. */
@@ -277,7 +281,7 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const { picks, skipped } = await collectPicks(root, trail.exps, trail.kept, base);
 
   const report = path.join(exp.paths.dir, 'report.md');
-  writeFileAtomic(report, renderMarkdown(buildReport(exp)));
+  writeFileAtomic(report, renderMarkdown(buildReport(exp, REPORT_CAPS, trail.report)));
 
   const result: FinalizeResult = { experiment: slug, experiments: slugs, branch: null, base, head: null, squash: opts.squash, commits: [], skipped, report, user_branch: userBranch };
   if (!picks.length) return result;

@@ -13,7 +13,7 @@ import { currentTermination } from './experiment.ts';
 import { reached } from './goal.ts';
 import { confidenceOf, gainPct, HEALTH_HISTORY_CAP, type HealthChange } from './reduce.ts';
 import { changePct, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
-import { fastSource, REPORT_CAPS, wholeSource, type Caps } from './report-source.ts';
+import { fastSource, REPORT_CAPS, wholeSource, type Caps, type ReportSource } from './report-source.ts';
 import { clip, fmt, pct } from './summary.ts';
 import { bestArtifactsLine } from './artifacts.ts';
 import { formatChange, formatSignedPct, signedDelta, SIGN_LEGEND } from './signs.ts';
@@ -79,11 +79,20 @@ export function effectText(metric: string, unit: string, from: number | null, to
   return `${metric} ${fmt(from)} → ${fmt(to)}${u} (${pct(changePct(from, to))})`;
 }
 
-/** Builds the report; `caps` bounds its lists (the newest of each are kept, the counts stay exact). */
-export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS): ReportData {
+/** The termination whose recorded message a report shows (null: none). */
+export function reportWant(exp: Experiment): { terminatedBy: string | null } {
+  const t = currentTermination(exp);
+  return { terminatedBy: t.terminate ? t.by : null };
+}
+
+/**
+ * Builds the report; `caps` bounds its lists (the newest of each are kept, the
+ * counts stay exact). `given`: its source, already gathered with these caps and reportWant().
+ */
+export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: ReportSource): ReportData {
   const { config: c, state: s } = exp;
   const t = currentTermination(exp);
-  const src = fastSource(exp, caps, { terminatedBy: t.terminate ? t.by : null }) ?? wholeSource(exp, caps);
+  const src = given ?? fastSource(exp, caps, reportWant(exp)) ?? wholeSource(exp, caps);
   // Prefer the message recorded when it terminated: the live one can carry a
   // clock reading that would make the report differ from call to call.
   const recorded = src.terminated.find((d) => d.by === t.by);
