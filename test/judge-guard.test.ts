@@ -94,19 +94,6 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     expect(ledger(repo).some((l) => l.description === 'forged')).toBe(false);
   });
 
-  for (const mode of ['pidns', 'group']) {
-    it(`ignores a METRIC line a helper prints after the main process exited (${mode})`, () => {
-      // The helper outlives the main process and prints when it is told to stop.
-      const bench = 'sh -c \'trap "echo METRIC score=1; exit 0" TERM; while :; do sleep 0.05; done\' &\nsleep 0.3\necho METRIC score=$(cat src/v)\n';
-      const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
-      init(repo, 'sh bench.sh', ['--grace', '1']);
-      const r = run(repo, { AUTOLOOP_CONTAINMENT: mode });
-      expect(r).toMatchObject({ status: 'ok', primary: 10 });
-      // Under the group mode the helper lives long enough to print: the line is in the log, and ignored.
-      if (mode === 'group') expect(read(repo, '.autoloop/experiments/exp/runs/r0001/output.log')).toMatch(/METRIC score=1\n/);
-    });
-  }
-
   it("the benchmark's environment is the one recorded when the segment opened", () => {
     const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$BENCH_LEVEL\n', 'src/v': '1' });
     init(repo, 'sh bench.sh', [], { BENCH_LEVEL: '7' });
@@ -153,4 +140,21 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     log(repo, 'baseline');
     expect(git(repo, 'status', '--porcelain', '--untracked-files=no')).toBe('');
   });
+});
+
+// A forced containment mode never tries the read-only setup, so the fallback
+// that fails it changes nothing here: these run once, not once per fallback.
+describe('a METRIC line printed after the main process exited', () => {
+  for (const mode of ['pidns', 'group']) {
+    it(`is ignored (${mode})`, () => {
+      // The helper outlives the main process and prints when it is told to stop.
+      const bench = 'sh -c \'trap "echo METRIC score=1; exit 0" TERM; while :; do sleep 0.05; done\' &\nsleep 0.3\necho METRIC score=$(cat src/v)\n';
+      const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
+      init(repo, 'sh bench.sh', ['--grace', '1']);
+      const r = engine('run-experiment', ['--json'], repo, { AUTOLOOP_CONTAINMENT: mode }).json as Record<string, unknown>;
+      expect(r).toMatchObject({ status: 'ok', primary: 10 });
+      // Under the group mode the helper lives long enough to print: the line is in the log, and ignored.
+      if (mode === 'group') expect(read(repo, '.autoloop/experiments/exp/runs/r0001/output.log')).toMatch(/METRIC score=1\n/);
+    });
+  }
 });
