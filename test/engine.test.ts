@@ -103,12 +103,13 @@ describe('failing runs', () => {
   });
 
   it('does not hold a flood of output in memory and still finds the metric', () => {
+    // One sample: every sample floods alike, and one flood is the case under test.
     const repo = valueRepo('100 flood');
-    initValue(repo);
+    initValue(repo, ['--repeats', '1']);
     const run = engine('run-experiment', ['--json'], repo);
-    expect(run.json).toMatchObject({ status: 'ok', primary: 100 });
+    expect(run.json).toMatchObject({ status: 'ok', primary: 100, samples: 1 });
     const log = fs.statSync(path.join(expDir(repo), 'runs', 'r0001', 'output.log'));
-    expect(log.size).toBeGreaterThan(3 * 50_000_000);
+    expect(log.size).toBeGreaterThan(50_000_000);
     expect(run.stdout.length).toBeLessThan(1000);
   });
 
