@@ -3,8 +3,8 @@
 // real candidate worktrees.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { engine, git, ledger, makeRepo, ROOT } from './helpers/engine.ts';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { engine, fromTemplate, git, ledger, makeRepo, ROOT } from './helpers/engine.ts';
 import { checkTail } from '../scripts/lib/candidates/ledger-tail.ts';
 import type { RunRecord } from '../scripts/lib/schema.ts';
 
@@ -27,14 +27,23 @@ const made: string[] = [];
 afterEach(() => {
   for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
+const templates: string[] = [];
+afterAll(() => {
+  for (const d of templates.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
 
+/** A fresh copy of one repository (built once per file, fromTemplate): two candidate slots open, the baseline logged, no candidate yet. */
 function repo(): string {
-  const dir = makeRepo({ 'bench.sh': BENCH, 'check.sh': CHECK, 'src/v': '10\n' });
+  const dir = fromTemplate('candidate-guard', () => {
+    const t = makeRepo({ 'bench.sh': BENCH, 'check.sh': CHECK, 'src/v': '10\n' });
+    templates.push(t);
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--checks', 'sh check.sh', '--scope', 'src/**', '--repeats', '1', '--parallel', '2', '--json'], t, TIMING);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', [], t, TIMING).code).toBe(0);
+    expect(engine('log-experiment', ['-d', 'baseline'], t, TIMING).code).toBe(0);
+    return t;
+  });
   made.push(dir);
-  const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--checks', 'sh check.sh', '--scope', 'src/**', '--repeats', '1', '--parallel', '2', '--json'], dir, TIMING);
-  expect(init.code, init.stderr).toBe(0);
-  expect(engine('run-experiment', [], dir, TIMING).code).toBe(0);
-  expect(engine('log-experiment', ['-d', 'baseline'], dir, TIMING).code).toBe(0);
   return dir;
 }
 
