@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, git, ledger, makeRepo } from './helpers/engine.ts';
+import { engine, fromTemplate, git, ledger, makeRepo } from './helpers/engine.ts';
 
 // Many real engine calls in one test: a guard against a hang, not a speed limit (the machine may be loaded).
 const HANG_GUARD = { timeout: 600_000 };
@@ -46,6 +46,22 @@ function initMl(repo: string, slug = 'ml', extra: string[] = []) {
     ['--name', slug, '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'train.js', '--protect', 'eval.js', '--source', REGEX, '--artifacts', 'ckpt/**', '--json', ...extra],
     repo,
   );
+}
+
+/**
+ * A fresh copy of mlRepo(0.1) after initMl and a kept baseline (its checkpoint
+ * in the tree and kept as r0001's artifacts), built once per file
+ * (fromTemplate); the test of init and the baseline themselves builds its own.
+ */
+function mlBaseline(): string {
+  return fromTemplate('ml baseline', () => {
+    const repo = mlRepo(0.1);
+    const init = initMl(repo);
+    if (init.code !== 0) throw new Error(`init-experiment failed: ${init.stderr}`);
+    const base = step(repo, 'baseline');
+    if (base.log.json?.verdict !== 'keep') throw new Error(`the baseline was not kept: ${base.log.stdout}${base.log.stderr}`);
+    return repo;
+  });
 }
 
 function step(repo: string, description: string, train?: string, logArgs: string[] = []) {
@@ -116,9 +132,7 @@ describe('an ML loop whose mutable file is the one the benchmark runs', HANG_GUA
   });
 
   it('moves the files in the way of the best\'s artifacts to rescued/<run>/, never deleting or overwriting one', () => {
-    const repo = mlRepo(0.1);
-    expect(initMl(repo).code).toBe(0);
-    step(repo, 'baseline');
+    const repo = mlBaseline();
     expect(step(repo, 'raise lr', trainer(0.2)).log.json).toMatchObject({ verdict: 'keep' });
     const bestW = ckptW(path.join(repo, 'ckpt/model.json'));
     fs.writeFileSync(path.join(repo, 'train.js'), trainer(0.05));
@@ -185,9 +199,7 @@ describe('an ML loop whose mutable file is the one the benchmark runs', HANG_GUA
   });
 
   it('records the evidence a hypothesis rests on, and the report pairs it with the outcome', () => {
-    const repo = mlRepo(0.1);
-    expect(initMl(repo).code).toBe(0);
-    step(repo, 'baseline');
+    const repo = mlBaseline();
     const scratch = path.join(expDir(repo, 'ml'), 'scratch', 'r0002');
     expect(fs.existsSync(scratch)).toBe(true);
     expect(fs.existsSync(path.join(expDir(repo, 'ml'), 'scratch', 'PLAN-TEMPLATE.md'))).toBe(true);
