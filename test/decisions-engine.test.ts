@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { engine, ledger, makeRepo } from './helpers/engine.ts';
+import { engine, fromTemplate, ledger, makeRepo } from './helpers/engine.ts';
 
 // score from src/value.txt ("noisy": Gaussian 3%), size_kb, lint and mem from their files.
 const BENCH = `
@@ -39,6 +39,14 @@ function init(dir: string, extra: string[] = []) {
   return r;
 }
 
+/** A fresh copy of repo() just after init() with the defaults, no run yet (built once per file, fromTemplate). */
+const opened = (): string =>
+  fromTemplate('opened', () => {
+    const dir = repo();
+    init(dir);
+    return dir;
+  });
+
 const put = (dir: string, rel: string, text: string) => fs.writeFileSync(path.join(dir, rel), text);
 
 function step(dir: string, description: string) {
@@ -53,8 +61,7 @@ const results = (dir: string, slug = 'exp') => ledger(dir, slug).filter((l) => l
 
 describe('ties', () => {
   it('keeps a change equal to the best that removes in-scope lines, as a simplification', () => {
-    const dir = repo();
-    init(dir);
+    const dir = opened();
     step(dir, 'baseline');
     put(dir, 'src/other.txt', 'line 0\n');
     const log = step(dir, 'drop dead code');
@@ -71,8 +78,7 @@ describe('ties', () => {
 
 describe('baseline first', () => {
   it('says to run the baseline unchanged everywhere, and refuses a baseline with in-scope changes', () => {
-    const dir = repo();
-    init(dir);
+    const dir = opened();
     const status = engine('status', ['--json'], dir);
     expect(String(status.json?.next_action)).toMatch(/No baseline yet: run run-experiment on the unchanged code/);
     expect(engine('status', [], dir).stdout).toMatch(/next: No baseline yet/);
