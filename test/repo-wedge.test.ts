@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
+import { baselineRepo, engine, fromTemplate, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 
@@ -107,11 +107,17 @@ describe("the user's repository never wedges the loop", () => {
       '.gitignore': '*.log\n',
     });
   const initHidden = (repo: string) => engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'bash bench.sh', '--scope', 'src/**', '--repeats', '1'], repo);
+  /** A fresh copy of hiddenRepo() after initHidden and a kept baseline (built once per file, fromTemplate). */
+  const hiddenBaseline = (): string =>
+    fromTemplate('hidden baseline', () => {
+      const repo = hiddenRepo();
+      expect(initHidden(repo).code).toBe(0);
+      expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+      return repo;
+    });
 
   it('an ignore rule a keep cannot show (info/exclude, a .gitignore above the scope, one hiding itself) is refused before measuring', () => {
-    const repo = hiddenRepo();
-    expect(initHidden(repo).code).toBe(0);
-    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    const repo = hiddenBaseline();
     const exclude = path.join(repo, '.git/info/exclude');
     const before = read(repo, '.git/info/exclude');
     fs.writeFileSync(path.join(repo, 'src/hidden.txt'), '1\n');
@@ -135,9 +141,7 @@ describe("the user's repository never wedges the loop", () => {
   });
 
   it('code under test that adds an ignore rule while it runs makes the run invalid (read-only where the machine allows)', () => {
-    const repo = hiddenRepo();
-    expect(initHidden(repo).code).toBe(0);
-    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    const repo = hiddenBaseline();
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'echo 1 > src/hidden.txt; echo src/hidden.txt >> .git/info/exclude\n');
     const r = engine('run-experiment', ['--json'], repo, { AUTOLOOP_CONTAINMENT: 'group' });
     expect(r.json).toMatchObject({ status: 'invalid' });
