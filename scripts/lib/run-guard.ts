@@ -38,7 +38,7 @@ export class RunGuard {
     /** Artifacts (checkpoints the config names) are the benchmark's output: never an outside change. */
     protected readonly isArtifact: (rel: string) => boolean = () => false,
     /** The tree the judges live in: the repository, or a candidate's worktree. */
-    protected readonly tree: string = exp.root,
+    readonly tree: string = exp.root,
   ) {}
 
   /** Before the first sample; returns why the run is invalid, or null. */

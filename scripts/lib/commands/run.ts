@@ -397,8 +397,11 @@ export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   const unkeepable = await m.guard.before();
   // In a candidate's own worktree nobody else edits: a change outside the scope there is the candidate's.
   const outside = !own || ws.mode !== 'git' ? [] : (await ws.outOfScopeChanges()).map((c) => c.path).filter((p) => !isArtifact(p));
-  // The judge must be the one fingerprinted when the segment opened.
-  const integrity = exp.state.fingerprints ? changedFingerprints(exp.state.fingerprints, fingerprint(m.cwd, config, Object.keys(exp.state.fingerprints.files))) : [];
+  // The judge must be the one fingerprinted when the segment opened. The guard has just
+  // fingerprinted the judges of this tree (nothing has run since): those, not a second hashing.
+  const prints = exp.state.fingerprints;
+  const judgesNow = prints && (m.guard.tree === m.cwd && m.record.judges ? m.record.judges : fingerprint(m.cwd, config, Object.keys(prints.files)));
+  const integrity = prints && judgesNow ? changedFingerprints(prints, judgesNow) : [];
   const early = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity, outside, samples: [], last: null, sources: { labels: [], failures: [] } });
   if (early.phase === 'measured' && early.status === 'invalid') return apply(m, early, 'samples');
   if (unkeepable) return apply(m, invalid(unkeepable), 'samples');
