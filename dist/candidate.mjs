@@ -140,7 +140,7 @@ ${n.comment}`:n.comment}this.doc.range[2]=n.offset;break}default:this.errors.pus
 `)[0]??t}function _l(t){let e=py.resolve(t??process.cwd()),n;try{n=dy.statSync(e)}catch{throw new Z(`--cwd: no such directory: ${e}`)}if(!n.isDirectory())throw new Z(`--cwd: not a directory: ${e}`);return e}function wl(t,e,n){let r=_t(n);process.stdout.write(t?hl(e)+`
 `:r.endsWith(`
 `)?r:r+`
-`)}function Sl(t,e){let n=process.argv.slice(2);Promise.resolve().then(()=>e(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
+`)}function Sl(t,e){let n=process.argv.slice(2);process.once("beforeExit",()=>process.exit()),Promise.resolve().then(()=>e(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
 `),i instanceof Z?(process.stderr.write(`${t}: ${un(i.message)}
 `),process.exitCode=2):i instanceof ae?(process.stderr.write(`${t}: ${un(i.message)}
 `),process.exitCode=1):(process.stderr.write(`${t}: error: ${un(bl(i.message))}

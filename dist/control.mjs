@@ -140,7 +140,7 @@ ${n.comment}`:n.comment}this.doc.range[2]=n.offset;break}default:this.errors.pus
 `)[0]??t}function Wf(t){let e=B_.resolve(t??process.cwd()),n;try{n=Z_.statSync(e)}catch{throw new q(`--cwd: no such directory: ${e}`)}if(!n.isDirectory())throw new q(`--cwd: not a directory: ${e}`);return e}function Yf(t,e,n){let r=ct(n);process.stdout.write(t?Kf(e)+`
 `:r.endsWith(`
 `)?r:r+`
-`)}function Xf(t,e){let n=process.argv.slice(2);Promise.resolve().then(()=>e(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
+`)}function Xf(t,e){let n=process.argv.slice(2);process.once("beforeExit",()=>process.exit()),Promise.resolve().then(()=>e(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
 `),i instanceof q?(process.stderr.write(`${t}: ${Ot(i.message)}
 `),process.exitCode=2):i instanceof de?(process.stderr.write(`${t}: ${Ot(i.message)}
 `),process.exitCode=1):(process.stderr.write(`${t}: error: ${Ot(Jf(i.message))}

@@ -140,7 +140,7 @@ ${n.comment}`:n.comment}this.doc.range[2]=n.offset;break}default:this.errors.pus
 `)[0]??e}function Su(e){let t=Nh.resolve(e??process.cwd()),n;try{n=Mh.statSync(t)}catch{throw new H(`--cwd: no such directory: ${t}`)}if(!n.isDirectory())throw new H(`--cwd: not a directory: ${t}`);return t}function $s(e,t,n){let r=lr(n);process.stdout.write(e?_u(t)+`
 `:r.endsWith(`
 `)?r:r+`
-`)}function $u(e,t){let n=process.argv.slice(2);Promise.resolve().then(()=>t(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
+`)}function $u(e,t){let n=process.argv.slice(2);process.once("beforeExit",()=>process.exit()),Promise.resolve().then(()=>t(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
 `),i instanceof H?(process.stderr.write(`${e}: ${Ct(i.message)}
 `),process.exitCode=2):i instanceof Nt?(process.stderr.write(`${e}: ${Ct(i.message)}
 `),process.exitCode=1):(process.stderr.write(`${e}: error: ${Ct(ku(i.message))}

@@ -140,7 +140,7 @@ ${n.comment}`:n.comment}this.doc.range[2]=n.offset;break}default:this.errors.pus
 `)[0]??t}function Sf(t){let e=Oy.resolve(t??process.cwd()),n;try{n=Ny.statSync(e)}catch{throw new U(`--cwd: no such directory: ${e}`)}if(!n.isDirectory())throw new U(`--cwd: not a directory: ${e}`);return e}function vf(t,e,n){let r=lt(n);process.stdout.write(t?yf(e)+`
 `:r.endsWith(`
 `)?r:r+`
-`)}function kf(t,e){let n=process.argv.slice(2);Promise.resolve().then(()=>e(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
+`)}function kf(t,e){let n=process.argv.slice(2);process.once("beforeExit",()=>process.exit()),Promise.resolve().then(()=>e(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
 `),i instanceof U?(process.stderr.write(`${t}: ${ft(i.message)}
 `),process.exitCode=2):i instanceof ke?(process.stderr.write(`${t}: ${ft(i.message)}
 `),process.exitCode=1):(process.stderr.write(`${t}: error: ${ft(wf(i.message))}

@@ -139,7 +139,7 @@ ${n.comment}`:n.comment}this.doc.range[2]=n.offset;break}default:this.errors.pus
 `)[0]??t}function Tl(t){let e=m.resolve(t??process.cwd()),n;try{n=p.statSync(e)}catch{throw new U(`--cwd: no such directory: ${e}`)}if(!n.isDirectory())throw new U(`--cwd: not a directory: ${e}`);return e}function ub(t,e,n){let r=vt(n);process.stdout.write(t?Rl(e)+`
 `:r.endsWith(`
 `)?r:r+`
-`)}function Gr(t,e,n){ub(t,t?Kr(e):e,n)}function Dl(t,e){let n=process.argv.slice(2);Promise.resolve().then(()=>e(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
+`)}function Gr(t,e,n){ub(t,t?Kr(e):e,n)}function Dl(t,e){let n=process.argv.slice(2);process.once("beforeExit",()=>process.exit()),Promise.resolve().then(()=>e(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
 `),i instanceof U?(process.stderr.write(`${t}: ${un(i.message)}
 `),process.exitCode=2):i instanceof X?(process.stderr.write(`${t}: ${un(i.message)}
 `),process.exitCode=1):(process.stderr.write(`${t}: error: ${un(Ml(i.message))}
@@ -215,4 +215,4 @@ Then: log-experiment --hypothesis "\u2026" --evidence scratch/<run>/probe.txt:"w
 `);if(!e.description)throw new U("--description is required");let n=Tl(e.cwd),r=ng(n),i=eu(r,rg(r,e.experiment)),s=(e.evidence??[]).map(d=>Tg(r,d)),o={description:e.description,hypothesis:e.hypothesis,evidence:s,discard:e.discard},a=e.candidate??Qh(i.paths,n)?.id;if(!a){let{data:d,text:h}=du(i,await Vg(i,o));return Gr(e.json,d,h)}let c=await ny(i,a,o);if(c.kind==="rebased"){let d=`${c.candidate} ${c.run_id} not logged: the best moved to ${c.best_run} while it was measured; the change was rebased onto it. Measure it again: run-experiment --candidate ${c.candidate}`;return Gr(e.json,{...c,verdict:null,next_action:`run-experiment --candidate ${c.candidate}`},d)}let{data:u,text:f}=du(i,c),l=c.leftInMainTree.length?`main tree: left your uncommitted ${c.leftInMainTree.join(" ")} as they were (they now differ from the best)`:"";Gr(e.json,{...u,candidate:c.candidate,stale:c.stale,closed:!0,...l?{main_tree_left:c.leftInMainTree}:{}},[`candidate ${c.candidate} closed`,f,l].filter(Boolean).join(`
 `))});
 
-//# engine-build=a1625f833eff3bae
+//# engine-build=845218482a3bd6dc

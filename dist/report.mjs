@@ -140,7 +140,7 @@ ${n.comment}`:n.comment}this.doc.range[2]=n.offset;break}default:this.errors.pus
 `)[0]??e}function ec(e){let t=Gm.resolve(e??process.cwd()),n;try{n=Wm.statSync(t)}catch{throw new Y(`--cwd: no such directory: ${t}`)}if(!n.isDirectory())throw new Y(`--cwd: not a directory: ${t}`);return t}function tc(e,t,n){let r=$t(n);process.stdout.write(e?Wu(t)+`
 `:r.endsWith(`
 `)?r:r+`
-`)}function nc(e,t){let n=process.argv.slice(2);Promise.resolve().then(()=>t(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
+`)}function nc(e,t){let n=process.argv.slice(2);process.once("beforeExit",()=>process.exit()),Promise.resolve().then(()=>t(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
 `),i instanceof Y?(process.stderr.write(`${e}: ${nn(i.message)}
 `),process.exitCode=2):i instanceof Ke?(process.stderr.write(`${e}: ${nn(i.message)}
 `),process.exitCode=1):(process.stderr.write(`${e}: error: ${nn(Qu(i.message))}

@@ -139,7 +139,7 @@ ${n.comment}`:n.comment}this.doc.range[2]=n.offset;break}default:this.errors.pus
 `)[0]??t}function cl(t){let e=y.resolve(t??process.cwd()),n;try{n=d.statSync(e)}catch{throw new W(`--cwd: no such directory: ${e}`)}if(!n.isDirectory())throw new W(`--cwd: not a directory: ${e}`);return e}function Nr(t,e,n){let r=Jt(n);process.stdout.write(t?rl(e)+`
 `:r.endsWith(`
 `)?r:r+`
-`)}function ul(t,e){let n=process.argv.slice(2);Promise.resolve().then(()=>e(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
+`)}function ul(t,e){let n=process.argv.slice(2);process.once("beforeExit",()=>process.exit()),Promise.resolve().then(()=>e(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
 `),i instanceof W?(process.stderr.write(`${t}: ${Gt(i.message)}
 `),process.exitCode=2):i instanceof xe?(process.stderr.write(`${t}: ${Gt(i.message)}
 `),process.exitCode=1):(process.stderr.write(`${t}: error: ${Gt(al(i.message))}
@@ -200,4 +200,4 @@ ${n.join(`
 `);let n=bh(cl(e.cwd));if(e.list){let $=Zh(n);return Nr(e.json,{experiments:$},Bh($))}let r=as(n,_h(n,e.experiment)),i=us(r),s=await qh(r),o=gs(r),a=mh(r),c=Ur(n,y.join(r.paths.scratch,dt(Math.max(1,r.state.next_run)))),u=r.state,f=Gi(u),l=og(r),p=(r.config.runner??"local")==="local"?Qh():null,m=p==="pidns"&&rg()?"readonly":p,g=xh(r),h=g?Sh(g):yh(u);if(e.json)return Nr(!0,{experiment:r.paths.slug,segment:u.segment,loop:Bt(u,i),metric:r.config.metric,direction:r.config.direction,best:u.best,baseline:u.baseline,gain_pct:Wi(u,r.config),best_commit:u.best_commit,confidence:f.value,confidence_label:f.label,counts:u.counts,runs:u.runs_total,health:u.health.health,health_reason:u.health.reason,next_action:h,guardrails:Pc(r.config,u),termination:i,branch:o,branch_checked_out:s!==null,tree_differs_from_best:s??[],best_artifacts:a,scratch:c,recent:u.recent.slice(-e.last),relaunches:u.relaunches??null,candidates:l.candidates,long_queue:l.long_queue,warnings:r.warnings,containment:m},"");let _=sg(u.relaunches),z=[`experiment ${r.paths.slug} (segment ${u.segment}, ${Bt(u,i)})${r.config.goal?`: ${r.config.goal.slice(0,80)}`:""}`,Wm(r),Vm(r),Xm(r)+`; next: ${i.terminate?"/autoloop:chain":h}`,Ym(i),...ag(l,r.config.parallel),Hh(Pc(r.config,u))??"",..._?[_]:[],...m?[`containment: ${eg(m)}`]:[],s===null?`${o} is not checked out (the tree belongs to another experiment)`:s.length?`tree differs from best: ${s.slice(0,4).join(" ")}${s.length>4?" \u2026":""}`:"tree is at the best",...Qm(r,Math.min(e.last,_?3:4))];a&&z.splice(2,0,`best artifacts: ${a.dir}/`),r.warnings.length&&z.push(`warning: ${r.warnings[0]}`),Nr(!1,null,z.filter(Boolean).slice(0,10).join(`
 `))});
 
-//# engine-build=8ab5cc9bc32fed61
+//# engine-build=31c210859b813dc3

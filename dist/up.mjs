@@ -140,7 +140,7 @@ ${n.comment}`:n.comment}this.doc.range[2]=n.offset;break}default:this.errors.pus
 `)[0]??e}function Pc(e){let t=zm.resolve(e??process.cwd()),n;try{n=Em.statSync(t)}catch{throw new K(`--cwd: no such directory: ${t}`)}if(!n.isDirectory())throw new K(`--cwd: not a directory: ${t}`);return t}function Nc(e,t,n){let r=An(n);process.stdout.write(e?$c(t)+`
 `:r.endsWith(`
 `)?r:r+`
-`)}function Oc(e,t){let n=process.argv.slice(2);Promise.resolve().then(()=>t(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
+`)}function Oc(e,t){let n=process.argv.slice(2);process.once("beforeExit",()=>process.exit()),Promise.resolve().then(()=>t(n)).then(r=>{process.exitCode=typeof r=="number"?r:0},r=>{let i=r instanceof Error?r:new Error(String(r));process.env.AUTOLOOP_DEBUG==="1"&&process.stderr.write(`${i.stack??i.message}
 `),i instanceof K?(process.stderr.write(`${e}: ${Pn(i.message)}
 `),process.exitCode=2):i instanceof ae?(process.stderr.write(`${e}: ${Pn(i.message)}
 `),process.exitCode=1):(process.stderr.write(`${e}: error: ${Pn(Ac(i.message))}
