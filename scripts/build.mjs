@@ -16,11 +16,12 @@ const check = process.argv.includes('--check');
 const at = process.argv.indexOf('--outdir');
 const into = at > 0 ? path.resolve(process.argv[at + 1] ?? '') : null;
 
-// The entry points every iteration starts (one or two per iteration) are
+// The entry points every iteration starts (one or two per iteration), and
+// init-experiment (every experiment and chain step, and most tests, start it), are
 // CommonJS bundles run by dist/engine-loader.cjs with a V8 code cache
 // (scripts/lib/boot/loader.ts); their dist/<name>.mjs is a stub that boots
 // them, so every documented command stays the same. The others are plain ES modules.
-const HOT = ['run-experiment', 'log-experiment', 'status'];
+const HOT = ['run-experiment', 'log-experiment', 'status', 'init-experiment'];
 const entries = fs
   .readdirSync(path.join(root, 'scripts'))
   .filter((f) => f.endsWith('.ts') && f !== 'demo.ts' && !HOT.includes(f.slice(0, -3)))

@@ -36,7 +36,7 @@ function keep(repo: string, value: number, env: Record<string, string> = {}) {
 
 describe('engine code cache', () => {
   it('the hot entry points are stubs that boot a CommonJS bundle; the others are whole ES modules', () => {
-    for (const name of ['run-experiment', 'log-experiment', 'status']) {
+    for (const name of ['run-experiment', 'log-experiment', 'status', 'init-experiment']) {
       expect(fs.statSync(path.join(dist, `${name}.mjs`)).size).toBeLessThan(1024);
       expect(fs.readFileSync(path.join(dist, `${name}.cjs`), 'utf8')).toMatch(/\n\/\/# engine-build=[0-9a-f]{16}\n$/);
     }
