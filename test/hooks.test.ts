@@ -6,9 +6,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActiveFile } from '../scripts/lib/schema.ts';
 import type { ActiveFile as Active } from '../scripts/lib/schema.ts';
+import { HookServer } from './hook-server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RUN_SH = path.join(ROOT, 'hooks', 'run.sh');
@@ -25,9 +26,13 @@ interface HookRun {
 let project: string;
 let scratch: string;
 
+let server: HookServer;
+
 beforeAll(() => {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'hooks.cjs'))) throw new Error('dist/hooks.cjs is missing: run npm run build');
+  server = new HookServer();
 });
+afterAll(() => server.close());
 
 beforeEach(() => {
   scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-hooks-')));
@@ -116,13 +121,14 @@ const payloads = {
   }),
 };
 
+/** `sh run.sh <event>` as Claude Code runs it (started by test/hook-server.ts: a fresh sh per call). */
 function hook(event: Event, input: unknown, env: Record<string, string> = {}): HookRun {
-  const r = spawnSync(SH, [RUN_SH, event], {
-    input: typeof input === 'string' ? input : JSON.stringify(input),
-    cwd: project,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch, CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: project, ...env },
-    encoding: 'utf8',
-    timeout: 300_000,
+  const r = server.run(RUN_SH, event, typeof input === 'string' ? input : JSON.stringify(input), project, {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: scratch,
+    CLAUDE_PLUGIN_ROOT: ROOT,
+    CLAUDE_PROJECT_DIR: project,
+    ...env,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -810,14 +816,23 @@ describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', (
   it('a model that ignores termination is halted after a bounded number of tool calls', () => {
     own();
     writeActive({ loop: 'terminated', terminated_by: 'max_runs' });
-    let halted: PreOut | null = null;
+    let halted = null as PreOut | null; // set inside call()
     let calls = 0;
-    while (!halted && calls < 100) {
+    const call = (): void => {
       calls++;
       const r = hook('pre-tool-use', payloads.edit(p('src/work.mjs')));
       const out = r.stdout.trim() ? (JSON.parse(r.stdout) as PreOut) : null;
       if (out?.continue === false) halted = out;
+    };
+    // The hook counts each call in session.json: the first three as they come, then (a Node start
+    // each) the count is moved on to 28 in the file the hook itself wrote, and the calls go on.
+    for (let i = 1; i <= 3; i++) {
+      call();
+      expect(readSession().past_end).toEqual({ key: expect.any(String), calls: i });
     }
+    fs.writeFileSync(sessionFile(), JSON.stringify({ ...readSession(), past_end: { ...(readSession().past_end as object), calls: 28 } }, null, 2));
+    calls = 28;
+    while (!halted && calls < 100) call();
     expect(calls).toBe(31);
     expect(halted?.stopReason).toMatch(/terminated \(max_runs\) and this session made 30 more tool calls/);
     expect(halted?.hookSpecificOutput?.permissionDecision).toBe('deny');
