@@ -181,30 +181,8 @@ pf_engine() {
     case $pf_c in ' '*) ;; *) return 1 ;; esac
     while :; do case $pf_c in ' '*) pf_c=${pf_c#?} ;; *) break ;; esac; done
     [ -n "$pf_c" ] || break
-    pf_w=
-    while :; do
-      case $pf_c in
-        '"'*)
-          pf_c=${pf_c#?}
-          case $pf_c in *'"'*) ;; *) return 1 ;; esac
-          pf_q=${pf_c%%\"*} pf_c=${pf_c#*\"}
-          case $pf_q in *[!\ -~]* | *[\$\`\\]*) return 1 ;; esac
-          ;;
-        "'"*)
-          pf_c=${pf_c#?}
-          case $pf_c in *"'"*) ;; *) return 1 ;; esac
-          pf_q=${pf_c%%\'*} pf_c=${pf_c#*\'}
-          case $pf_q in *[!\ -~]*) return 1 ;; esac
-          ;;
-        ' '* | '') break ;;
-        *)
-          pf_q=${pf_c%%[\ \"\']*}
-          case $pf_q in *[!A-Za-z0-9_./:=+,@%-]*) return 1 ;; esac
-          pf_c=${pf_c#"$pf_q"}
-          ;;
-      esac
-      pf_w=$pf_w$pf_q
-    done
+    # A word ended by & | or ; leaves that operator next, which is no space: defer (above).
+    pf_word engine || return 1
     pf_words=$((pf_words + 1))
     [ $pf_words -ne 1 ] || pf_script=$pf_w
   done
@@ -331,7 +309,9 @@ pf_bash() {
   done
 }
 
-# One word from the start of $pf_c into pf_w; $pf_c moves past it.
+# One word from the start of $pf_c into pf_w; $pf_c moves past it. It ends at a
+# space, & | or ;. Words are plain characters or simple quoted strings; $1 =
+# engine: an engine command's, whose bare parts take no ^ nor ~ (pf_engine).
 pf_word() {
   pf_w=
   while :; do
@@ -352,6 +332,11 @@ pf_word() {
       *)
         pf_q=${pf_c%%[\ \"\'\&\|\;]*}
         case $pf_q in *[!A-Za-z0-9_./:=+,@%^~-]*) return 1 ;; esac
+        if [ "${1:-}" = engine ]; then
+          case $pf_q in *[~^]*) return 1 ;; esac
+          pf_c=${pf_c#"$pf_q"} pf_w=$pf_w$pf_q
+          continue
+        fi
         # ~ starts a home path at the start of a word, and bash expands it after the = or a :
         # of a word that looks like an assignment (cat a=~/x): Node's lexer does not, so defer.
         case $pf_w$pf_q in '~'* | *=~* | *:~*) return 1 ;; esac
