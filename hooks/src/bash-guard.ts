@@ -8,7 +8,7 @@
 // as env/sudo/xargs, sh -c, eval, $(…), heredocs fed to a shell) and lets
 // through what it cannot know (a path held in an unknown variable).
 import path from 'node:path';
-import { canonical, GLOB_CHARS, globDenial, isWritableState, relOf, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
+import { canonical, GLOB_CHARS, globDenial, isWritableState, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 import { DYNAMIC, literal, parseArgs, skipOptions, type Exp, type Options } from './guard-args.ts';
 import { destinationEffects, diffTargets, type Effect } from './dest-writers.ts';
@@ -263,7 +263,8 @@ class Guard {
     if (abs === '/dev/null') return true;
     const c = canonical(abs);
     const root = this.ctx.pluginRoot;
-    return relOf(this.ctx.policy, c) !== null || (root !== null && (c === root || c.startsWith(root + path.sep)));
+    // c is canonical already: relOf would resolve it a second time.
+    return relToProject(this.ctx.policy, c) !== null || (root !== null && (c === root || c.startsWith(root + path.sep)));
   }
 
   /** A path the model may write without asking: the scratch area or its notes. */
@@ -362,7 +363,7 @@ class Guard {
     }
     const c = canonical(abs);
     this.wrote.push({ path: c, tree });
-    const rel = relOf(policy, c);
+    const rel = relToProject(policy, c);
     if (rel !== null && !tree && rel !== '') this.written.add(rel);
     if (rel === null) {
       // Outside the project, unless it holds the project (rm -rf ..).
@@ -546,7 +547,7 @@ class Guard {
   private madeDirs(args: Exp[]): void {
     for (const d of parseArgs(args, { arg: 'm', long: ['--mode'] }).operands) {
       const abs = d.glob ? null : this.resolve(d);
-      const rel = abs === null ? null : relOf(this.ctx.policy, canonical(abs));
+      const rel = abs === null ? null : relToProject(this.ctx.policy, canonical(abs));
       if (abs === null) this.opaque = true;
       else if (rel) this.dirs.add(rel);
     }
