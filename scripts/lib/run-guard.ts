@@ -118,8 +118,11 @@ export class RunGuard {
   async afterPhase(what: Phase): Promise<string | null> {
     const { ws, record } = this;
     // A .gitignore the phase wrote that git ignores (a test tool's cache) is the benchmark's output: the next run accepts it.
-    if (record.hidden_ignores && ws.hiddenIgnores) record.hidden_ignores = { ...record.hidden_ignores, ...(await ws.hiddenIgnores()) };
+    // Listed beside the status that follows (both only read the tree the phase left).
+    const hidden = record.hidden_ignores && ws.hiddenIgnores ? ws.hiddenIgnores() : undefined;
+    hidden?.catch(() => undefined);
     const during = (await ws.settleOutOfScope()).filter((c: OutsideChange) => c.kind === 'modified' && !this.isArtifact(c.path)).map((c) => c.path);
+    if (hidden && record.hidden_ignores) record.hidden_ignores = { ...record.hidden_ignores, ...(await hidden) };
     const drift = record.content ? await driftWithoutUsers(ws, this.users, (await recheck(ws, record.content)).drift, record.content) : [];
     if (drift.length) return describeDrift(drift, `while the ${what} ran`);
     const rules = ignoreRulesProblem(this.exp.root, this.exp.state.fingerprints?.ignore, `while the ${what} ran`);

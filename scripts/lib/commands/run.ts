@@ -131,9 +131,9 @@ function assertIgnoreRulesKept(exp: Experiment, changedInScope: readonly string[
  * was last accepted: when the segment opened, or written by an earlier run's
  * benchmark (a test tool's cache). Returns what this run accepts.
  */
-async function assertNoNewHiddenIgnores(exp: Experiment, ws: Workspace): Promise<IgnoreRules | undefined> {
+async function assertNoNewHiddenIgnores(exp: Experiment, ws: Workspace, taken?: Promise<IgnoreRules>): Promise<IgnoreRules | undefined> {
   if (!ws.hiddenIgnores) return undefined;
-  const now = await ws.hiddenIgnores();
+  const now = await (taken ?? ws.hiddenIgnores());
   const segment = exp.state.fingerprints?.hidden;
   // A segment opened before this check: what is there now is its starting point.
   if (!segment) return now;
@@ -448,6 +448,9 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   await settleAbandonedRun(exp);
   assertNotUnclean(exp);
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
+  // The hidden-ignore listing runs beside the status (both only read); it is taken again if reconcile or the set-aside changed the tree.
+  const early = ws.hiddenIgnores?.();
+  early?.catch(() => undefined);
   // One look at the tree answers reconcile's branch check too; what reconcile changed is looked at again.
   await ws.observe();
   const fixed = await reconcile(exp, ws);
@@ -462,7 +465,7 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   if (aside.length) await ws.observe();
   const changed = await ws.changedInScope();
   assertIgnoreRulesKept(exp, changed);
-  const hidden = await assertNoNewHiddenIgnores(exp, ws);
+  const hidden = await assertNoNewHiddenIgnores(exp, ws, fixed.length || aside.length ? undefined : early);
   assertBaselineUnchanged(exp, changed);
   const m = new Measurement(exp, id, runnerFor(exp.config), signal);
   if (hidden) m.record.hidden_ignores = hidden;
