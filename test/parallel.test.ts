@@ -189,6 +189,27 @@ describe('two candidates in flight', { timeout: 900_000 }, () => {
     expect(inside.json?.candidate).toBe(c.id);
   });
 
+  it('a .gitignore in a candidate worktree that hides itself and a file the benchmark reads refuses the run', () => {
+    const dir = repo();
+    const a = start(dir);
+    // Without the check the score would be 100 - 60, from a file no keep could commit.
+    fs.writeFileSync(path.join(a.path, 'src/.gitignore'), '.gitignore\nbonus.txt\n');
+    fs.writeFileSync(path.join(a.path, 'src/bonus.txt'), '60\n');
+    expect(git(a.path, 'status', '--porcelain')).toBe('');
+    const r = run(dir, a.id);
+    expect(r.code, r.stderr + r.stdout).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      'run-experiment: the ignore rules changed since the last run (src/.gitignore): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it',
+    );
+    expect(results(dir)).toHaveLength(1);
+    fs.rmSync(path.join(a.path, 'src/.gitignore'));
+    fs.rmSync(path.join(a.path, 'src/bonus.txt'));
+    fs.writeFileSync(path.join(a.path, 'src/value.txt'), '50\n');
+    const ok = run(dir, a.id);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json?.status).toBe('ok');
+  });
+
   it('an out-of-scope change in a candidate worktree makes its run invalid', () => {
     const dir = repo();
     const a = start(dir);

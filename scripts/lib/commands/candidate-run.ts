@@ -9,7 +9,7 @@ import { RefusalError } from '../errors.ts';
 import { acquireLock } from '../lock.ts';
 import { runId as formatRunId } from '../paths.ts';
 import { runnerFor, runsIsolated } from '../runners/index.ts';
-import { assertMayRun, measure, Measurement, settleAbandoned, type Gate, type RunCommandResult } from './run.ts';
+import { assertMayRun, assertNoNewHiddenIgnores, measure, Measurement, settleAbandoned, type Gate, type RunCommandResult } from './run.ts';
 import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { headOf, rebaseChange } from '../candidates/tree.ts';
@@ -57,12 +57,15 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
     const ws = await openCandidateWorkspace(exp, c);
     const caught = await catchUp(exp, c, ws);
     c = caught.c;
+    // As in the main tree: a .gitignore in the worktree's scope that hides itself refuses the run.
+    const hidden = await assertNoNewHiddenIgnores(exp, ws, { last: prev });
     const runId = formatRunId(Math.max(exp.state.next_run, latestRunNumber(exp) + 1));
     const runner = runnerFor(exp.config);
     // The record (and so the run's folder) exists before the lock is let go: the number is taken.
     const s = exp.state;
     const on = { id: c.id, base: await headOf(c.path), best_run: s.best_run, best_samples: s.best_samples, best_metrics: s.best_metrics };
     const m = new Measurement(exp, runId, runner, signal, c.path, timingGate(exp), on, candidateStateFile(exp, c));
+    if (hidden) m.record.hidden_ignores = hidden;
     saveCandidate(exp.paths, { ...c, run_id: runId });
     return { m, ws, note: caught.note };
   });

@@ -131,13 +131,18 @@ function assertIgnoreRulesKept(exp: Experiment, changedInScope: readonly string[
  * was last accepted: when the segment opened, or written by an earlier run's
  * benchmark (a test tool's cache). Returns what this run accepts.
  */
-async function assertNoNewHiddenIgnores(exp: Experiment, ws: Workspace, taken?: Promise<IgnoreRules>): Promise<IgnoreRules | undefined> {
+export async function assertNoNewHiddenIgnores(
+  exp: Experiment,
+  ws: Workspace,
+  o: { taken?: Promise<IgnoreRules> | undefined; last?: RunRecord | null } = {},
+): Promise<IgnoreRules | undefined> {
   if (!ws.hiddenIgnores) return undefined;
-  const now = await (taken ?? ws.hiddenIgnores());
+  const now = await (o.taken ?? ws.hiddenIgnores());
   const segment = exp.state.fingerprints?.hidden;
   // A segment opened before this check: what is there now is its starting point.
   if (!segment) return now;
-  const last = latestRun(exp)?.record;
+  // The tree's own last run (a candidate's is its worktree's), whose benchmark may have written a cache's ignore file.
+  const last = o.last === undefined ? latestRun(exp)?.record : o.last;
   const accepted = { ...segment, ...(last?.segment === exp.state.segment ? last.hidden_ignores : undefined) };
   const fresh = newHiddenIgnores(accepted, now);
   if (fresh.length) throw new RefusalError(ignoreRulesReason(fresh, 'since the last run'));
@@ -465,7 +470,7 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   if (aside.length) await ws.observe();
   const changed = await ws.changedInScope();
   assertIgnoreRulesKept(exp, changed);
-  const hidden = await assertNoNewHiddenIgnores(exp, ws, fixed.length || aside.length ? undefined : early);
+  const hidden = await assertNoNewHiddenIgnores(exp, ws, { taken: fixed.length || aside.length ? undefined : early });
   assertBaselineUnchanged(exp, changed);
   const m = new Measurement(exp, id, runnerFor(exp.config), signal);
   if (hidden) m.record.hidden_ignores = hidden;
