@@ -21,6 +21,8 @@ beforeAll(() => {
   R = path.join(tmp, 'plugin');
   for (const d of ['bench', 'src', '.autoloop/experiments/speed', '.git', 'vendor/lib']) fs.mkdirSync(path.join(P, d), { recursive: true });
   for (const f of ['bench/bench.mjs', 'check.sh', 'src/a.js', '.autoloop/active.json', '.git/HEAD']) fs.writeFileSync(path.join(P, f), 'x');
+  // A benchmark run by hand: its text is read, and it writes no judge.
+  fs.writeFileSync(path.join(P, 'bench.sh'), '#!/bin/sh\ncd "$(dirname "$0")"\nnode bench/bench.mjs > /dev/null\n');
   fs.mkdirSync(path.join(R, 'dist'), { recursive: true });
   fs.symlinkSync(path.join(P, 'bench'), path.join(tmp, 'bench-link'));
   ctx = {
@@ -458,6 +460,12 @@ const safeRows: Array<[command: string, safe: boolean]> = [
   ['node "@R/dist/run-experiment.mjs" &', false],
   ['node bench/bench.mjs', false],
   ['bash bench.sh', false],
+  ['rg --pre=cat x src', false],
+  ['rg --hostname-bin=hostname x src', false],
+  ['sort --compress-program=gzip src/a.js', false],
+  ['git grep -O x', false],
+  ['git grep -nO/bin/true x', false],
+  ['git grep -n x', true],
   ['python3 -m cProfile -o .autoloop/experiments/speed/scratch/p.out src/a.py', false],
   ['curl -s https://example.com', false],
   ['rm -rf src', false],
@@ -779,12 +787,112 @@ describe('bash guard: code from files, writers with a destination, sed scripts, 
 
   it('reads an alias only for a subcommand git does not have built in, and never starts git for the engine calls', () => {
     let asked = 0;
-    const io = { readScript: () => null, gitAlias: () => (asked++, 'checkout'), gitProgram: () => false };
+    const io = { readScript: () => null, fileHead: () => null, gitAlias: () => (asked++, 'checkout'), gitProgram: () => false };
     analyzeBash('git status && git log && git commit -m x', { ...ctx, io });
     expect(asked).toBe(0);
     expect(analyzeBash('git co', { ...ctx, io }).deny).toMatch(/"git checkout"/);
     expect(asked).toBe(1);
     // A git-<name> program runs before any alias of that name: it is not judged by the alias.
     expect(analyzeBash('git co', { ...ctx, io: { ...io, gitProgram: () => true } }).deny).toMatch(/runs the program git-co/);
+  });
+});
+
+// Scripts a new shell runs, start-up files, and variables that make a shell run
+// code (issue 11, class 7): the script's current text is judged as part of the command.
+describe('bash guard: scripts run by a shell, start-up files and code variables', () => {
+  beforeAll(() => {
+    const put = (rel: string, text: string): void => {
+      fs.mkdirSync(path.dirname(path.join(tmp, rel)), { recursive: true });
+      fs.writeFileSync(path.join(tmp, rel), text, { mode: 0o755 });
+    };
+    put('run/evil.sh', 'git reset --hard\n');
+    put('run/harm.sh', 'echo x > check.sh\n');
+    put('run/ok.sh', 'echo "ready"\n');
+    put('run/exe-harm', '#!/usr/bin/env bash\nrm -f check.sh\n');
+    put('run/plain-harm', 'cp /dev/null bench/bench.mjs\n'); // no #! line: the calling shell runs it
+    put('run/py-harm', '#!/usr/bin/env python3\nopen("check.sh", "w")\n');
+    put('run/calls.sh', `bash ${path.join(tmp, 'run/harm.sh')}\n`);
+    put('run/self.sh', `bash ${path.join(tmp, 'run/self.sh')}\necho git\n`);
+    put('run/big.sh', '# pad\n'.repeat(12_000));
+    put('run/cd.sh', 'cd src\necho x > check.sh\n');
+    put('run/fan.sh', `. ${path.join(tmp, 'run/ok.sh')}\n`.repeat(40));
+    put('zd/.zshenv', 'git stash\n');
+  });
+
+  type Case = [command: string, expected: 'allow' | 'deny', reason?: RegExp];
+  const unsure = /cannot check this command/;
+  const judge = /is protected/;
+  const git = /engine owns git/;
+  const cases: Case[] = [
+    // a script file a shell runs, in any spelling
+    ['bash @T/run/evil.sh', 'deny', git],
+    ['sh @T/run/harm.sh', 'deny', judge],
+    ['dash @T/run/harm.sh arg1 arg2', 'deny', judge],
+    ['zsh @T/run/harm.sh', 'deny', judge],
+    ['bash -- @T/run/harm.sh', 'deny', judge],
+    ['bash -e -o pipefail @T/run/harm.sh', 'deny', judge],
+    ['bash < @T/run/harm.sh', 'deny', judge],
+    ['bash -s < @T/run/evil.sh', 'deny', git],
+    ['time bash @T/run/harm.sh', 'deny', judge],
+    ['nohup sh @T/run/evil.sh', 'deny', git],
+    ['@T/run/exe-harm', 'deny', judge],
+    ['@T/run/plain-harm', 'deny', judge],
+    ['cd src && @T/run/plain-harm', 'allow'], // it writes src/bench/bench.mjs, no judge
+    ['find src -name "*.js" -exec @T/run/exe-harm {} \\;', 'deny', judge],
+    ['bash @T/run/calls.sh', 'deny', judge],
+    ['bash @T/run/self.sh', 'deny', unsure],
+    ['bash @T/run/big.sh', 'deny', /cannot read \(missing, not a file, or over 64 KiB\)/],
+    ['bash @T/run/missing.sh', 'deny', /a shell runs @T\/run\/missing\.sh, which the guard cannot read/],
+    ['@T/run/missing', 'deny', /it runs @T\/run\/missing, which the guard cannot read/],
+    ['bash "$S"', 'deny', unsure],
+    ['bash @T/run/fan.sh', 'deny', /more than 32 script files/],
+    ["echo 'git stash' > @T/run/ok.sh && bash @T/run/ok.sh", 'deny', /which the same command writes/],
+    // shells that read start-up files the guard does not follow
+    ['bash -lc "echo hi"', 'deny', /login shell runs start-up files/],
+    ['bash --login @T/run/ok.sh', 'deny', /login shell/],
+    ['bash -i -c true', 'deny', /interactive shell/],
+    ['bash --rcfile @T/run/ok.sh -i', 'deny', unsure],
+    // variables that make a shell run code
+    ['BASH_ENV=@T/run/harm.sh bash -c true', 'deny', judge],
+    ['export BASH_ENV=@T/run/evil.sh; bash -c "echo hi"', 'deny', git],
+    ['BASH_ENV=@T/run/evil.sh; export BASH_ENV; make', 'deny', git],
+    ['env BASH_ENV=@T/run/harm.sh make test', 'deny', judge],
+    ['BASH_ENV=@T/run/missing.sh bash -c true', 'deny', /BASH_ENV names @T\/run\/missing\.sh/],
+    ['BASH_ENV="$X" bash -c true', 'deny', unsure],
+    ["env 'BASH_FUNC_ls%%=() { git reset --hard; }' bash -c ls", 'deny', git],
+    ["PS4='$(git stash)' bash -xc true", 'deny', git],
+    ['ZDOTDIR=@T/zd zsh -c true', 'deny', /ZDOTDIR/],
+    // readers that start a program
+    ['rg --pre @T/run/exe-harm x src', 'deny', judge],
+    ['rg --pre=@T/run/exe-harm x src', 'deny', judge],
+    ['sort --compress-program=@T/run/exe-harm src/a.js', 'deny', judge],
+    ['git grep -O@T/run/exe-harm x', 'deny', judge],
+    // …and what stays with the user's own settings
+    ['bash @T/run/ok.sh', 'allow'],
+    ['sh @T/run/ok.sh a b', 'allow'],
+    ['bash < @T/run/ok.sh', 'allow'],
+    ['@T/run/py-harm', 'allow'], // another interpreter's script is a program, as `python3 x.py` is
+    ['bash @T/run/cd.sh', 'allow'], // it writes src/check.sh
+    ['time bash bench.sh', 'allow'],
+    ['./bench.sh', 'allow'],
+    ['BASH_ENV=@T/run/ok.sh bash -c true', 'allow'],
+    ['ENV=production node src/a.js', 'allow'],
+    ['zsh -c "echo hi"', 'allow'],
+    ['rg --pre=@T/run/ok.sh x src', 'allow'],
+    ['/bin/sh -c "echo hi"', 'allow'],
+  ];
+
+  it.each(cases)('%j → %s', (cmd, expected, reason) => {
+    const v = verdict(cmd);
+    expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
+    if (reason) expect(v.deny).toMatch(new RegExp(reason.source.replaceAll('@T', tmp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))));
+    expect(v.safe).toBe(false);
+  });
+
+  it('zsh reads $ZDOTDIR/.zshenv (else ~/.zshenv) before any script, unless -f', () => {
+    const zctx = { ...ctx, env: { ...ctx.env, ZDOTDIR: path.join(tmp, 'zd') } };
+    expect(analyzeBash('zsh -c "echo hi"', zctx).deny).toMatch(/engine owns git/);
+    expect(analyzeBash('zsh -f -c "echo hi"', zctx).deny).toBeNull();
+    expect(analyzeBash('bash -c "echo hi"', zctx).deny).toBeNull();
   });
 });

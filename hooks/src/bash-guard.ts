@@ -15,6 +15,7 @@ import { destinationEffects, diffTargets, type Effect } from './dest-writers.ts'
 import { MAX_SCRIPT_BYTES, REAL_IO, type GuardIO } from './guard-io.ts';
 import { sedCall, sedEffects } from './sed-script.ts';
 import { GIT_BUILTINS } from './git-commands.ts';
+import { codeVariable, scriptKind, shellCall } from './shell-start.ts';
 
 export interface GuardContext {
   policy: Policy;
@@ -102,6 +103,10 @@ const INLINE_CODE: Record<string, RegExp> = {
   deno: /^eval$/, python: /^-[a-zA-Z]*c/, python3: /^-[a-zA-Z]*c/, perl: /^-[a-zA-Z]*[eE]/, ruby: /^-[a-zA-Z]*e/, php: /^-r$/,
 };
 const MAX_DEPTH = 8;
+/** Script files one command may read (sourced, run, named by BASH_ENV) before the guard gives up: bounds fan-out. */
+const MAX_CODE_FILES = 32;
+/** A path the shell hands a script through a pipe or its own input, not a file with a text. */
+const STREAM_PATH = /^\/(dev\/(stdin|fd\/)|proc\/)/;
 /** Aliases of aliases git follows before the guard gives up. */
 const MAX_ALIAS_HOPS = 8;
 
@@ -201,6 +206,7 @@ class Guard {
   /** Code read from outside the command (sourced files, git aliases): judged by mayHarm with it. */
   readonly extra: string[] = [];
   private readonly io: GuardIO;
+  private codeReads = 0;
 
   constructor(private readonly ctx: GuardContext) {
     this.cwd = ctx.cwd;
@@ -317,7 +323,7 @@ class Guard {
     if (words.length && HEADERS.has(words[0]!.text)) words = [];
     for (const r of redirs) this.redirect(r);
     let i = 0;
-    while (i < words.length && words[i]!.assign) i++;
+    while (i < words.length && words[i]!.assign) this.codeVar(words[i++]!, depth);
     if (i > 0) this.safe = false; // PATH=…, NODE_OPTIONS=…: changes what runs
     if (i === words.length) {
       // Only assignments: they stay set for the rest of the script.
@@ -428,7 +434,7 @@ class Guard {
         // -S'cmd args' or --split-string=…: the string is the command line.
         const text = t.startsWith('--') ? t.slice(t.indexOf('=') + 1) : t.slice(t.indexOf('S') + 1);
         return { next, dir, run: this.split([{ ...words[next]!, text }, ...words.slice(next + 1)]) };
-      } else if (t.startsWith('-') || words[next]!.assign || /^[A-Za-z_]\w*=/.test(t)) next++;
+      } else if (t.startsWith('-') || words[next]!.assign || /^[^=]+=/.test(t)) next++; // env takes any NAME=value, even BASH_FUNC_f%%=…
       else break;
     }
     return { next, dir };
@@ -452,6 +458,8 @@ class Guard {
       if (words.length) this.cannot('the program it runs is only known at run time', true);
       return;
     }
+    // env BASH_ENV=… cmd, env 'BASH_FUNC_f%%=…' cmd: variables that run code.
+    for (const w of all.slice(0, wrapped)) if (/^[A-Za-z_][^=]*=/.test(w.text)) this.codeVar(w, depth);
     const prog = path.basename(words[0]!.text);
     const args = words.slice(1);
     const saved = this.cwd;
@@ -461,11 +469,13 @@ class Guard {
         if (!this.approvedEngine(words)) this.safe = false;
         return; // the engine's own scripts are never denied
       }
+      if (words[0]!.text.includes('/')) this.execPath(words[0]!, depth);
       this.unseen(prog, args, xargs);
       const readOnly = this.readOnly(prog, args);
       if (this.safe && !readOnly) this.safe = false;
       if (!readOnly && !this.seesWrites(prog, args)) this.opaque = true;
       this.dispatch(prog, args, redirs, depth);
+      this.helpers(prog, args, depth);
     } finally {
       if (dir !== undefined) this.cwd = saved;
     }
@@ -528,7 +538,8 @@ class Guard {
     }
     if (!READERS.has(prog)) return false;
     if (prog === 'find' && args.some((a) => FIND_ACTIONS.test(a.text))) return false;
-    if (prog === 'sort' && args.some((a) => /^(-[a-zA-Z]*o|--output)/.test(a.text))) return false;
+    if (prog === 'sort' && args.some((a) => /^(-[a-zA-Z]*o|--output|--compress-program)/.test(a.text))) return false;
+    if (prog === 'rg' && args.some((a) => /^--(pre|hostname-bin)(=|$)/.test(a.text))) return false;
     let ops = args.filter((a) => a.dynamic || !a.text.startsWith('-'));
     if (prog === 'uniq' && ops.length > 1) return false;
     if (PATTERN_FIRST.has(prog) && !args.some((a) => /^(-[a-zA-Z]*[ef]|--regexp|--file)/.test(a.text))) ops = ops.slice(1);
@@ -571,6 +582,8 @@ class Guard {
     const sub = args[i]?.text ?? '';
     const rest = args.slice(i + 1);
     if (rest.some((a) => a.dynamic || /^--(output|ext-diff|textconv|exec|upload-pack)/.test(a.text))) return false;
+    // git grep -O runs a pager program on the files it found.
+    if (sub === 'grep' && rest.some((a) => /^(--open-files-in-pager|-[a-zA-Z]*O)/.test(a.text))) return false;
     if (GIT_READ.has(sub)) return true;
     if (sub === 'branch') return rest.every((a) => ['--list', '-a', '-r', '-v', '-vv', '--show-current', '--all', '--remotes'].includes(a.text));
     if (sub === 'stash') return rest[0]?.text === 'list' || rest[0]?.text === 'show';
@@ -626,7 +639,11 @@ class Guard {
       case 'typeset':
       case 'local':
       case 'readonly':
-        args.forEach((a) => this.setVar(a.assign ? a : { ...a, assign: /^([A-Za-z_]\w*)=/.exec(a.text)?.[1] ?? null }));
+        for (const a of args) {
+          const w = a.assign ? a : { ...a, assign: /^([A-Za-z_]\w*)=/.exec(a.text)?.[1] ?? null };
+          this.codeVar(w, depth);
+          this.setVar(w);
+        }
         return;
       case 'git':
         return this.git(args, depth);
@@ -651,7 +668,7 @@ class Guard {
       case 'mkdir':
         return this.madeDirs(args);
     }
-    if (SHELLS.has(prog)) return this.shell(args, redirs, depth);
+    if (SHELLS.has(prog)) return this.shell(prog, args, redirs, depth);
     this.writes(prog, args, depth);
   }
 
@@ -659,13 +676,87 @@ class Guard {
   private source(args: Exp[], depth: number): void {
     const file = args[0]?.text === '--' ? args[1] : args[0];
     if (!file) return;
-    if (file.dynamic || file.glob || /^\/(dev\/(stdin|fd\/)|proc\/)/.test(file.text)) return this.cannot('it sources a script only known at run time', true);
-    const abs = this.sourcePath(file.text);
+    const text = this.codeText(file, 'it sources', (name) => this.sourcePath(name));
+    if (text !== null) this.script(text, depth + 1);
+  }
+
+  /**
+   * A script file a new shell runs (`bash x.sh`, `./x.sh`, BASH_ENV=x.sh): its
+   * current text is judged as part of the command; its cd and variables end with it.
+   */
+  private runFile(file: Exp, depth: number, what: string, lookup = false): void {
+    const text = this.codeText(file, what, (name) => this.scriptPath(name, lookup));
+    if (text === null) return;
+    const [cwd, vars] = [this.cwd, new Map(this.vars)];
+    this.script(text, depth + 1);
+    this.cwd = cwd;
+    this.vars.clear();
+    vars.forEach((v, k) => this.vars.set(k, v));
+  }
+
+  /** The current text of a file run as code, recorded so the command must not write it; null (and refused) when it cannot be read. */
+  private codeText(file: Exp, what: string, find: (name: string) => string | null): string | null {
+    if (file.dynamic || file.glob || STREAM_PATH.test(file.text)) {
+      this.cannot(`${what} a script only known at run time`, true);
+      return null;
+    }
+    if (this.codeReads++ >= MAX_CODE_FILES) {
+      this.cannot(`it runs more than ${MAX_CODE_FILES} script files`, true);
+      return null;
+    }
+    const abs = find(file.text);
     const text = abs === null ? null : this.io.readScript(abs);
-    if (abs === null || text === null) return this.cannot(`it sources ${file.text}, which the guard cannot read (missing, not a file, or over ${MAX_SCRIPT_BYTES / 1024} KiB)`, true);
+    if (abs === null || text === null) {
+      this.cannot(`${what} ${file.text}, which the guard cannot read (missing, not a file, or over ${MAX_SCRIPT_BYTES / 1024} KiB)`, true);
+      return null;
+    }
     this.codeFiles.push({ path: canonical(abs), late: this.unknownWrite });
     this.extra.push(text);
-    this.script(text, depth + 1);
+    return text;
+  }
+
+  /** Where `bash x.sh` finds its script: the path as given; a bare name not found here, on PATH (bash's own lookup). */
+  private scriptPath(name: string, lookup: boolean): string | null {
+    const here = this.resolve(literal(name));
+    if (!lookup || name.includes('/') || (here !== null && this.io.fileHead(here) !== null)) return here;
+    for (const dir of (this.ctx.env.PATH ?? '').split(path.delimiter)) {
+      if (path.isAbsolute(dir) && this.io.fileHead(path.join(dir, name)) !== null) return path.join(dir, name);
+    }
+    return here;
+  }
+
+  /** `./x.sh`, `tools/run`: a shell script run by its path is read like `bash x.sh`; a binary or another interpreter's script is a program. */
+  private execPath(file: Exp, depth: number): void {
+    const abs = file.dynamic ? null : this.resolve(file);
+    const head = abs === null ? null : this.io.fileHead(abs);
+    if (head !== null && scriptKind(head) === 'program') return;
+    this.runFile(file, depth, 'it runs');
+  }
+
+  /** Variables that make a shell run code (shell-start.ts): the code is judged, or the command refused. */
+  private codeVar(w: Exp, depth: number): void {
+    const name = w.assign ?? /^([^=\s]+)=/.exec(w.text)?.[1];
+    const kind = name ? codeVariable(name) : null;
+    if (!kind) return;
+    const value: Exp = { ...w, text: w.text.slice(w.text.indexOf('=') + 1), assign: null };
+    if (kind === 'dir') return this.cannot(`${name} makes zsh run start-up files from another directory`, true);
+    if (value.dynamic) return this.cannot(`${name} holds code only known at run time`, true);
+    if (kind === 'code') return this.script(value.text.replace(/^\(\)\s*/, ''), depth + 1);
+    if (value.text !== '') this.runFile(value, depth, `${name} names`);
+  }
+
+  /** Programs that readers start: rg --pre, sort --compress-program, git grep -O (a pager). */
+  private helpers(prog: string, args: Exp[], depth: number): void {
+    const opt = prog === 'rg' ? /^--(pre|hostname-bin)(=|$)/ : prog === 'sort' ? /^--compress-program(=|$)/ : prog === 'git' ? /^(--open-files-in-pager(=|$)|-[a-zA-Z]*O)/ : null;
+    if (!opt || (prog === 'git' && !args.some((a) => a.text === 'grep'))) return;
+    args.forEach((a, k) => {
+      if (!opt.test(a.text)) return;
+      const attached = a.text.startsWith('--') ? a.text.includes('=') : !a.text.endsWith('O');
+      const value = attached ? { ...a, text: a.text.slice(a.text.startsWith('--') ? a.text.indexOf('=') + 1 : a.text.indexOf('O') + 1) } : prog === 'git' ? null : args[k + 1];
+      this.safe = false;
+      this.opaque = true;
+      if (value && (value.dynamic || value.text !== '')) this.command([value], [], depth);
+    });
   }
 
   /** Where bash finds a sourced name: a path as given; a bare name on PATH first, then here. */
@@ -745,42 +836,34 @@ class Guard {
     }
   }
 
-  /** sh -c '…', bash <<EOF … EOF, bash <<< '…': look at the script the shell will run. */
-  private shell(args: Exp[], redirs: Redir[], depth: number): void {
-    let i = 0;
-    let inline = false;
-    while (i < args.length) {
-      const t = args[i]!.text;
-      if (t === '--' || t === '-') {
-        i++;
-        break;
-      }
-      if (!/^[-+]/.test(t) || t.length < 2) break;
-      if (/^-[a-zA-Z]*c/.test(t) && !t.startsWith('--')) inline = true;
-      i += t === '-o' || t === '+o' || t === '-O' || t === '+O' ? 2 : 1;
-    }
-    if (inline) {
-      const src = args[i];
+  /** sh -c '…', bash x.sh, bash <<EOF … EOF, bash <<< '…', bash < x.sh: look at the script the shell will run. */
+  private shell(prog: string, args: Exp[], redirs: Redir[], depth: number): void {
+    const call = shellCall(args);
+    if (call.startup) this.cannot(`${call.startup} runs start-up files (~/.profile, ~/.bashrc, $ENV) the guard does not read`, true);
+    if (prog === 'zsh' && !call.noRcs) this.zshenv(depth);
+    const src = call.at >= 0 ? args[call.at]! : null;
+    if (call.inline) {
       if (src && !src.dynamic) this.script(src.text, depth + 1);
       else this.cannot('a shell runs a script only known at run time', true);
       return;
     }
-    if (i < args.length) {
-      // A script file is not visible from here; one that is a pipe or the shell's input is code from elsewhere.
-      const src = args[i]!;
-      if (src.dynamic || /^\/(dev\/(stdin|fd\/)|proc\/)/.test(src.text)) this.cannot('a shell runs a script only known at run time', true);
-      return;
-    }
-    const fed = redirs.some((r) => ((r.op === '<<' || r.op === '<<-') && r.body !== null) || r.op === '<<<');
-    if (!fed || args.some((a) => /^-[a-zA-Z]*s/.test(a.text))) this.cannot('a shell runs the script piped into it', true);
-    for (const r of redirs) {
-      if ((r.op === '<<' || r.op === '<<-') && r.body !== null) this.script(r.body, depth + 1);
-      if (r.op === '<<<' && r.target) {
-        const t = this.expand(r.target);
-        if (!t.dynamic) this.script(t.text, depth + 1);
-        else this.cannot('a shell runs a script only known at run time', true);
-      }
-    }
+    if (src) return this.runFile(src, depth, 'a shell runs', true);
+    // No operand: the script is the shell's input (the last redirection of it wins).
+    const input = [...redirs].reverse().find((r) => (r.fd === null || r.fd === '0') && ['<', '<<', '<<-', '<<<'].includes(r.op));
+    if (!input || ((input.op === '<<' || input.op === '<<-') && input.body === null)) return this.cannot('a shell runs the script piped into it', true);
+    if (input.op === '<<' || input.op === '<<-') return this.script(input.body!, depth + 1);
+    const t = input.target ? this.expand(input.target) : DYNAMIC;
+    if (input.op === '<') return this.runFile(t, depth, 'a shell runs');
+    if (!t.dynamic) this.script(t.text, depth + 1);
+    else this.cannot('a shell runs a script only known at run time', true);
+  }
+
+  /** zsh reads $ZDOTDIR/.zshenv (ZDOTDIR defaults to HOME) before any script, even a non-interactive one. */
+  private zshenv(depth: number): void {
+    const dir = this.ctx.env.ZDOTDIR ?? this.ctx.env.HOME;
+    if (!dir) return this.cannot('zsh reads start-up files from a directory only known at run time', true);
+    const file = path.join(dir, '.zshenv');
+    if (this.io.fileHead(file) !== null) this.runFile(literal(file), depth, 'zsh runs');
   }
 
   /** find … -exec cmd {} ; runs cmd. */

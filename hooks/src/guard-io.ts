@@ -1,7 +1,8 @@
 // What the Bash guard reads from outside the command's text: the current text
-// of a script it sources, and a git alias as git itself would read it. Kept
-// apart (and passed in) so the guard's decisions stay functions of what these
-// return, and a caller that only needs the engine calls can skip the lookups.
+// of a script it sources or runs (and the `#!` line of a file run by its
+// path), and a git alias as git itself would read it. Kept apart (and
+// passed in) so the guard's decisions stay functions of what these return,
+// and a caller that only needs the engine calls can skip the lookups.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,8 @@ import { gitFile } from '../../scripts/lib/git-binary.ts';
 export interface GuardIO {
   /** The current text of a script, or null when it cannot be read (missing, not a file, too large). */
   readScript(abs: string): string | null;
+  /** The first bytes of a regular file of any size (its `#!` line), or null when it is no file. */
+  fileHead(abs: string): string | null;
   /** `alias.<name>` as git reads it in dir: its value, null when none is set, undefined when git could not say. */
   gitAlias(name: string, dir: string, env: Record<string, string | undefined>): string | null | undefined;
   /** Is there a `git-<name>` program, which git runs before it looks for an alias? */
@@ -28,6 +31,22 @@ function readScript(abs: string): string | null {
     return fs.readFileSync(abs, 'utf8');
   } catch {
     return null;
+  }
+}
+
+function fileHead(abs: string): string | null {
+  let fd: number | null = null;
+  try {
+    // Not blocking: a FIFO in the file's place must not hang the hook.
+    if (!fs.statSync(abs).isFile()) return null;
+    fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    if (!fs.fstatSync(fd).isFile()) return null;
+    const buf = Buffer.alloc(256);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('latin1');
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
   }
 }
 
@@ -62,7 +81,7 @@ function gitProgram(name: string, env: Record<string, string | undefined>): bool
   });
 }
 
-export const REAL_IO: GuardIO = { readScript, gitAlias, gitProgram };
+export const REAL_IO: GuardIO = { readScript, fileHead, gitAlias, gitProgram };
 
 /** For callers that only want the engine calls a command makes: no process is started. */
-export const NO_GIT_IO: GuardIO = { readScript, gitAlias: () => undefined, gitProgram: () => false };
+export const NO_GIT_IO: GuardIO = { readScript, fileHead, gitAlias: () => undefined, gitProgram: () => false };
