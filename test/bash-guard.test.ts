@@ -9,6 +9,7 @@ import { analyzeBash, type GuardContext } from '../hooks/src/bash-guard.ts';
 import { canonical } from '../hooks/src/policy.ts';
 import { sedEffects } from '../hooks/src/sed-script.ts';
 import { destinationEffects } from '../hooks/src/dest-writers.ts';
+import { scriptKind, shellCall } from '../hooks/src/shell-start.ts';
 
 let tmp: string;
 let P: string;
@@ -833,6 +834,8 @@ describe('bash guard: scripts run by a shell, start-up files and code variables'
     ['bash -e -o pipefail @T/run/harm.sh', 'deny', judge],
     ['bash < @T/run/harm.sh', 'deny', judge],
     ['bash -s < @T/run/evil.sh', 'deny', git],
+    ['bash -s one two < @T/run/harm.sh', 'deny', judge],
+    ['bash -s one two', 'deny', /script piped into it/],
     ['time bash @T/run/harm.sh', 'deny', judge],
     ['nohup sh @T/run/evil.sh', 'deny', git],
     ['@T/run/exe-harm', 'deny', judge],
@@ -887,6 +890,24 @@ describe('bash guard: scripts run by a shell, start-up files and code variables'
     expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
     if (reason) expect(v.deny).toMatch(new RegExp(reason.source.replaceAll('@T', tmp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))));
     expect(v.safe).toBe(false);
+  });
+
+  it('tells a shell script from a program by its first bytes, and a shell\'s script operand from its options', () => {
+    expect(['#!/bin/bash\n', '#!/usr/bin/env -S bash -eu\n', '#! /bin/sh -e\r\n', 'echo hi\n', ''].map(scriptKind)).toEqual(['shell', 'shell', 'shell', 'shell', 'shell']);
+    expect(['#!/usr/bin/env python3\n', '#!/usr/bin/make -f\n', '\x7fELF\x02\x01', 'MZ\0\0'].map(scriptKind)).toEqual(['program', 'program', 'program', 'program']);
+    const w = (...t: string[]) => t.map((text) => ({ text, dynamic: false, glob: false, assign: null }));
+    expect(shellCall(w('-e', '-o', 'pipefail', 'x.sh', 'a'))).toMatchObject({ at: 3, inline: false, startup: null });
+    expect(shellCall(w('-xc', 'echo', 'name'))).toMatchObject({ at: 1, inline: true });
+    expect(shellCall(w('-s', 'a', 'b')).at).toBe(-1);
+    expect(shellCall(w('--rcfile', 'r.sh', '-i')).startup).toMatch(/--rcfile/);
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.array(fc.constantFrom('-c', '-s', '-l', '-o', '--', '-', 'x.sh', '+O', '--rcfile', 'a'), { maxLength: 6 }), (head, args) => {
+        expect(['shell', 'program']).toContain(scriptKind(head));
+        const at = shellCall(w(...args)).at;
+        expect(at === -1 || (at >= 0 && at < args.length)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('zsh reads $ZDOTDIR/.zshenv (else ~/.zshenv) before any script, unless -f', () => {

@@ -19,10 +19,12 @@ export function shellCall(args: Exp[]): ShellCall {
   let inline = false;
   let startup: string | null = null;
   let noRcs = false;
+  // -s: the script is the shell's input, and the words after the options are its arguments.
+  let stdin = false;
   let i = 0;
   while (i < args.length) {
     const t = args[i]!.text;
-    if (t === '--' || t === '-') return { at: i + 1 < args.length ? i + 1 : -1, inline, startup, noRcs };
+    if (t === '--' || t === '-') return { at: i + 1 < args.length && (inline || !stdin) ? i + 1 : -1, inline, startup, noRcs };
     if (!/^[-+]/.test(t) || t.length < 2) break;
     if (t === '--login') startup ??= 'a login shell';
     else if (t === '--rcfile' || t === '--init-file') startup ??= `${t} names a start-up file`;
@@ -32,11 +34,12 @@ export function shellCall(args: Exp[]): ShellCall {
       if (t.includes('l')) startup ??= 'a login shell';
       if (t.includes('i')) startup ??= 'an interactive shell';
       if (t.includes('f')) noRcs = true;
+      if (t.includes('s')) stdin = true;
     }
     // -o NAME, -eO NAME, --rcfile FILE: the next word is the option's value.
     i += /^[-+][a-zA-Z]*[oO]$/.test(t) || t === '--rcfile' || t === '--init-file' ? 2 : 1;
   }
-  return { at: i < args.length ? i : -1, inline, startup, noRcs };
+  return { at: i < args.length && (inline || !stdin) ? i : -1, inline, startup, noRcs };
 }
 
 const SHELL_NAMES = /^(sh|bash|zsh|dash|ksh|ash|mksh)$/;
