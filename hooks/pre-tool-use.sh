@@ -459,6 +459,8 @@ pf_git() {
   while [ -n "$pf_u" ]; do
     pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}
     case $pf_w in --output* | --ext-diff* | --textconv* | --exec* | --upload-pack*) return 1 ;; esac
+    # git grep -O runs a pager program (Node judges it): any -O, in any cluster, is Node's.
+    case $pf_w in --open-files-in-pager* | -O* | -[!-]*O*) return 1 ;; esac
   done
 }
 

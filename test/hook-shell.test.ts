@@ -427,6 +427,15 @@ describe('PreToolUse in the shell: the owner\'s read-only commands', () => {
     ['a background job', bashPayload('ls &'), 'deferred'],
     ['git -C', bashPayload('git -C .. log'), 'deferred'],
     ['git log --output', bashPayload('git log --output=src/x'), 'deferred'],
+    // Programs started by a reader, scripts a shell runs, variables that run code: Node's (it reads the script).
+    ['git grep -O runs a pager program', bashPayload('git grep -O/bin/true cost'), 'deferred'],
+    ['git grep -nO in a cluster', bashPayload('git grep -nO cost'), 'deferred'],
+    ['git grep --open-files-in-pager', bashPayload('git grep --open-files-in-pager=cat cost'), 'deferred'],
+    ['rg --pre runs a program', bashPayload('rg --pre=cat cost src'), 'deferred'],
+    ['sort --compress-program runs a program', bashPayload('sort --compress-program=gzip src/a.ts'), 'deferred'],
+    ['bash runs a script file', bashPayload('bash src/a.ts'), 'deferred'],
+    ['a script run by its path', bashPayload('./src/a.ts && ls'), 'deferred'],
+    ['BASH_ENV before a reader', bashPayload('BASH_ENV=src/a.ts cat src/a.ts'), 'deferred'],
     ['a variable', bashPayload('echo $HOME'), 'deferred'],
     ['a glob', bashPayload('cat src/*.ts'), 'deferred'],
     ['find', bashPayload('find src -name x -type f'), 'answered'],
@@ -461,9 +470,9 @@ describe('PreToolUse in the shell: the owner\'s read-only commands', () => {
     fs.mkdirSync(path.join(project, 'src', 'sub dir'), { recursive: true });
     const S = '.autoloop/experiments/speed/scratch';
     const PROGS = ['git diff', 'git log', 'git status', 'git show', 'git --no-pager log', 'git reset', 'git commit', 'git stash', 'git branch', 'git -C src log',
-      'git -C', 'git -C .. log', 'time', 'time git diff', 'find src -name', 'find . -delete', 'find -exec', 'time -p ls', 'mkdir -p', 'mkdir', `node ${ROOT}/dist/status.mjs`, `node ${ROOT}/dist/chain.mjs`,
+      'git -C', 'git -C .. log', 'git grep', 'time', 'time git diff', 'find src -name', 'find . -delete', 'find -exec', 'time -p ls', 'mkdir -p', 'mkdir', `node ${ROOT}/dist/status.mjs`, `node ${ROOT}/dist/chain.mjs`,
       'cat', 'head', 'tail', 'grep', 'rg', 'ls', 'wc', 'sort', 'uniq', 'echo', 'pwd', 'find', 'rm', 'tee', 'node', 'sed -i', 'cp', 'curl', 'xargs', 'cd', 'git'];
-    const ARGS = ['-n', '-20', '-la', '-e', '-f', '-o', '-rn', '--stat', '--output=x', '--exec=x', '--', '-', 'src/a.ts', 'src/', 'src', '.', '..', '../x',
+    const ARGS = ['-n', '-20', '-la', '-e', '-f', '-o', '-O', '-nO', '--pre=cat', '-rn', '--stat', '--output=x', '--exec=x', '--', '-', 'src/a.ts', 'src/', 'src', '.', '..', '../x',
       `${project}/src/a.ts`, `${project}`, '/etc/hostname', '/dev/null', 'src/link/bench.mjs', 'bench/bench.mjs', '.autoloop/active.json', 'cost',
       '"lookup table"', "'a b'", '""', '"$HOME"', '$HOME', '~', '~/x', 'HEAD~1', 'a=b', '*.ts', 'src/*.ts', '{a,b}', '`id`', '$(id)', '\\x', 'x#y', '#c', 'é', '\t',
       S, `${S}/p.txt`, `${S}/../x`, 'src/../bench', '../repo/src', 'sl', 'bench', '-P', '"src/sub dir"', '--cwd', 'src/link', 'missing'];
