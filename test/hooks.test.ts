@@ -555,6 +555,51 @@ describe('PreToolUse: Bash forms that really overwrite a judge (issue 11, class 
   });
 });
 
+describe('PreToolUse: scripts run by a shell, BASH_ENV and a reader\'s helper program that really overwrite a judge (issue 11, class 7)', () => {
+  beforeEach(() => {
+    writeActive();
+  });
+
+  it('denies each form that replaces the benchmark when run; leaves a harmless script to the user', () => {
+    const judge = path.join(project, 'bench/bench.mjs');
+    const original = fs.readFileSync(judge, 'utf8');
+    const forged = 'console.log("METRIC time_ms=0")';
+    // A script in scope that the model just wrote, executable, with no #! line (the calling shell runs it).
+    const forge = path.join(project, 'src/forge.sh');
+    fs.writeFileSync(forge, `cd "${project}" && printf '%s\\n' '${forged}' > bench/bench.mjs\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(project, 'src/ok.sh'), 'echo ready\n', { mode: 0o755 });
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch };
+    // stdin not a socket (Node's default pipe): a top-level bash -c reading a socket takes itself for a remote shell and skips BASH_ENV.
+    const run = (file: string, args: string[]) => spawnSync(file, args, { cwd: project, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(run('git', ['init', '-q']).status).toBe(0); // a throwaway repository under the test's temp dir
+    expect(run('git', ['add', 'src/work.mjs']).status).toBe(0);
+    const forms = [
+      'bash src/forge.sh',
+      'sh src/forge.sh one two',
+      'bash -- src/forge.sh',
+      'bash < src/forge.sh',
+      './src/forge.sh',
+      'src/forge.sh',
+      'BASH_ENV=src/forge.sh bash -c true',
+      'export BASH_ENV=src/forge.sh; bash -c "echo hi"',
+      'env BASH_ENV=src/forge.sh bash -c true',
+      'git grep -O./src/forge.sh -n export',
+    ];
+    for (const cmd of forms) {
+      expect(`${cmd} → ${denial(hook('pre-tool-use', payloads.bash(cmd)))}`).toMatch(/ → autoloop: .*bench\/bench\.mjs is protected/);
+      // The denial matters: run as the model would have run it, the command replaces the judge.
+      const r = run('bash', ['-c', cmd]);
+      expect(fs.readFileSync(judge, 'utf8').trim(), `${cmd}: ${r.stderr}`).toBe(forged);
+      fs.writeFileSync(judge, original);
+    }
+    for (const cmd of ['bash src/ok.sh', './src/ok.sh', 'BASH_ENV=src/ok.sh bash -c true', 'time bash src/ok.sh']) {
+      expect(`${cmd} → ${decision(hook('pre-tool-use', payloads.bash(cmd)))}`).toBe(`${cmd} → null`);
+      expect(run('bash', ['-c', cmd]).status).toBe(0);
+    }
+    expect(fs.readFileSync(judge, 'utf8')).toBe(original);
+  });
+});
+
 describe('run.sh: PostToolUse of the owner is decided in the shell', () => {
   const post = (session: string) => payloads.post(`node "${path.join(ROOT, 'dist', 'log-experiment.mjs')}" --json`, session);
 
@@ -776,6 +821,7 @@ describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', (
     ask(payloads.bash('curl -s https://example.com'));
     ask(payloads.bash('node -e "require(\'fs\').writeFileSync(\'x\', \'y\')"'));
     ask(payloads.bash(`${dist('init-experiment.mjs')} --name x`));
+    fs.writeFileSync(p('bench.sh'), 'node bench/bench.mjs\n'); // its text is read: it writes no judge
     ask(payloads.bash('bash bench.sh'));
     ask(payloads.edit(path.join(scratch, 'outside.txt')));
     ask(payloads.tool('sess-a', 'Skill', { skill: 'autoloop:setup' }));
