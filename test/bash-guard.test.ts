@@ -870,6 +870,10 @@ describe('bash guard: scripts run by a shell, start-up files and code variables'
     ['rg --pre=@T/run/exe-harm x src', 'deny', judge],
     ['sort --compress-program=@T/run/exe-harm src/a.js', 'deny', judge],
     ['git grep -O@T/run/exe-harm x', 'deny', judge],
+    ["git grep --open-files-in-pager='git stash; true' x", 'deny', git],
+    ['GIT_EXTERNAL_DIFF=@T/run/exe-harm git diff', 'deny', judge],
+    ['GIT_PAGER="sh @T/run/evil.sh" git log', 'deny', git],
+    ['PAGER=cat git log', 'allow'],
     // …and what stays with the user's own settings
     ['bash @T/run/ok.sh', 'allow'],
     ['sh @T/run/ok.sh a b', 'allow'],

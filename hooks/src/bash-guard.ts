@@ -755,7 +755,11 @@ class Guard {
       const value = attached ? { ...a, text: a.text.slice(a.text.startsWith('--') ? a.text.indexOf('=') + 1 : a.text.indexOf('O') + 1) } : prog === 'git' ? null : args[k + 1];
       this.safe = false;
       this.opaque = true;
-      if (value && (value.dynamic || value.text !== '')) this.command([value], [], depth);
+      if (!value || (!value.dynamic && value.text === '')) return;
+      // git hands its pager to a shell; rg and sort start the program itself.
+      if (prog !== 'git') this.command([value], [], depth);
+      else if (value.dynamic) this.cannot('git grep -O runs a pager only known at run time', true);
+      else this.script(value.text, depth + 1);
     });
   }
 

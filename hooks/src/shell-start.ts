@@ -67,12 +67,15 @@ export function scriptKind(head: string): 'shell' | 'program' {
  * Variables that make a shell (or any shell a program starts) run code:
  * BASH_ENV names a file bash runs before its script; ZDOTDIR moves zsh's
  * start-up files; an exported function (BASH_FUNC_name%%) and the trace
- * prompt PS4 are shell code; PROMPT_COMMAND too, in an interactive shell.
+ * prompt PS4 are shell code; PROMPT_COMMAND too, in an interactive shell;
+ * git runs GIT_PAGER, PAGER, GIT_EXTERNAL_DIFF, GIT_EDITOR, … through a shell.
  * ENV is read only by interactive shells, which the guard refuses anyway.
  */
 export function codeVariable(name: string): 'file' | 'dir' | 'code' | null {
   if (name === 'BASH_ENV') return 'file';
   if (name === 'ZDOTDIR') return 'dir';
   if (name === 'PS4' || name === 'PROMPT_COMMAND' || /^BASH_FUNC_/.test(name)) return 'code';
+  // Command lines git hands to a shell: its pager, external diff, editors, ssh.
+  if (/^(GIT_(PAGER|EXTERNAL_DIFF|EDITOR|SEQUENCE_EDITOR|SSH_COMMAND)|PAGER)$/.test(name)) return 'code';
   return null;
 }
