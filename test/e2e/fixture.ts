@@ -26,6 +26,8 @@ export interface FixtureOptions {
   cost?: number;
   /** Leave an uncommitted in-scope change (user's work in progress). */
   dirty?: boolean;
+  /** Also commit bench/bench.sh: the same metric as bench.mjs, read by the shell (no Node start per sample). */
+  shellBench?: boolean;
 }
 
 const WORK = (cost: number): string => `// The code under optimisation. The benchmark reports COST as time_ms so that
@@ -43,6 +45,16 @@ const BENCH = `import { COST, work } from '../src/work.mjs';
 const r = work();
 if (typeof r !== 'number') throw new Error('work() must return a number');
 console.log('METRIC time_ms=' + COST);
+`;
+
+// COST read from src/work.mjs with shell builtins: the metric bench.mjs reports,
+// for long sessions where a Node start per sample would be most of the test's CPU.
+const SHELL_BENCH = `cost=
+while IFS= read -r line; do
+  case "$line" in 'export const COST = '*';') cost=\${line#'export const COST = '}; cost=\${cost%;} ;; esac
+done <src/work.mjs
+case "$cost" in '' | *[!0-9]*) echo "bench.sh: no COST in src/work.mjs" >&2; exit 1 ;; esac
+echo "METRIC time_ms=$cost"
 `;
 
 const CHECK = `import { work } from '../src/work.mjs';
@@ -64,6 +76,7 @@ export function makeFixture(opts: FixtureOptions = {}): Fixture {
   fs.writeFileSync(path.join(repo, 'src', 'work.mjs'), WORK(opts.cost ?? 50));
   fs.writeFileSync(path.join(repo, 'bench', 'bench.mjs'), BENCH);
   fs.writeFileSync(path.join(repo, 'bench', 'check.mjs'), CHECK);
+  if (opts.shellBench) fs.writeFileSync(path.join(repo, 'bench', 'bench.sh'), SHELL_BENCH);
   fs.writeFileSync(path.join(repo, 'README.md'), '# fixture\n\nA tiny project for autoloop session tests.\n');
   fs.writeFileSync(path.join(repo, 'package.json'), '{ "name": "fixture", "private": true, "type": "module" }\n');
   git(repo, 'init', '-q', '-b', 'main');

@@ -24,6 +24,8 @@ export interface LongLoopOptions {
   checks?: boolean;
   /** Samples per run (the engine's --repeats; default: the engine's auto). */
   repeats?: number;
+  /** The benchmark: `node bench/bench.mjs` (default) or `sh bench/bench.sh`, the same metric without a Node start per sample. */
+  benchmark?: 'node' | 'shell';
 }
 
 export interface LongLoop {
@@ -83,12 +85,13 @@ export function lastJson(out: string): Record<string, unknown> | null {
 const isIteration = (c: Call | null): boolean => c?.name === 'Bash' && /dist\/run-experiment\.mjs" --description /.test(String(c.input.command ?? ''));
 
 export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
-  const f = makeFixture({ cost: o.maxRuns + 100 });
+  const shell = o.benchmark === 'shell';
+  const f = makeFixture({ cost: o.maxRuns + 100, shellBench: shell });
   const dist = (s: string): string => path.join(o.pluginRoot, 'dist', s);
   const engine = (s: string, ...args: string[]) => execFileSync('node', [dist(s), ...args, '--json'], { cwd: f.repo, encoding: 'utf8', timeout: 120_000 });
   const checks = o.checks === false ? [] : ['--checks', 'node bench/check.mjs'];
   const repeats = o.repeats === undefined ? [] : ['--repeats', String(o.repeats)];
-  engine('init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', ...checks, '--scope', 'src/**', '--max-runs', String(o.maxRuns), ...repeats);
+  engine('init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', shell ? 'sh bench/bench.sh' : 'node bench/bench.mjs', ...checks, '--scope', 'src/**', '--max-runs', String(o.maxRuns), ...repeats);
   engine('run-experiment.mjs');
   engine('log-experiment.mjs', '--description', 'baseline');
 
