@@ -30,6 +30,8 @@ let scratch: string;
 let project: string;
 let fakeBin: string;
 let marker: string;
+let recBin: string;
+let recorded: string;
 let server: HookServer;
 
 /** `/bin/sh hooks/run.sh <event>` in the project with this environment and stdin (test/hook-server.ts: a fresh sh per call). */
@@ -73,6 +75,16 @@ beforeAll(() => {
   marker = path.join(scratch, 'node-was-started');
   fs.mkdirSync(fakeBin);
   fs.writeFileSync(path.join(fakeBin, 'node'), `#!/bin/sh\n: > '${marker}'\n`, { mode: 0o755 });
+  // A node that records how run.sh started it and what it read (real() below).
+  recBin = path.join(scratch, 'recbin');
+  recorded = path.join(scratch, 'recorded');
+  fs.mkdirSync(recBin);
+  fs.mkdirSync(recorded);
+  fs.writeFileSync(
+    path.join(recBin, 'node'),
+    `#!/bin/sh\nprintf '%s\\n' "$@" >'${recorded}/argv'\nprintf '%s' "$AUTOLOOP_PROJECT_DIR" >'${recorded}/project'\nexec cat >'${recorded}/stdin'\n`,
+    { mode: 0o755 },
+  );
   fs.symlinkSync(ROOT, spaced());
   server = new HookServer();
 });
@@ -153,11 +165,34 @@ function nodeJournal(payload: string, e: Env): string[] {
   return r.journal.filter((l) => l.startsWith('W '));
 }
 
-/** The same call through run.sh with the real node: the deferred path hands Node the payload intact. */
-function real(payload: string, e: Env, event = 'pre-tool-use'): string {
-  const r = runHook(event, payload, hookEnv(e));
+let calls = 0;
+/**
+ * The same call through run.sh, where it defers: Node's answer to what the shell hands it. Every
+ * fourth call (and any call with spawnNode) starts the real Node hook (dist/hooks.cjs); the others
+ * start a recorder in node's place and ask the Node hook's own code (node() above) about the bytes
+ * it was handed, after checking the script, the event and the project it was started with. Each
+ * deferral thus still proves that the payload reaches Node intact, without a Node start per named case.
+ */
+function real(payload: string, e: Env, event = 'pre-tool-use', spawnNode = false): string {
+  const env = hookEnv(e);
+  if (spawnNode || calls++ % 4 === 0) {
+    const r = runHook(event, payload, env);
+    expect(r.status).toBe(0);
+    return r.stdout;
+  }
+  for (const f of ['argv', 'project', 'stdin']) fs.rmSync(path.join(recorded, f), { force: true });
+  const r = runHook(event, payload, { ...env, PATH: `${recBin}:${env.PATH}` });
   expect(r.status).toBe(0);
-  return r.stdout;
+  expect(r.stderr).toBe('');
+  if (!fs.existsSync(path.join(recorded, 'stdin'))) return r.stdout; // answered in the shell
+  expect(r.stdout).toBe('');
+  const read = (f: string): string => fs.readFileSync(path.join(recorded, f), 'utf8');
+  expect(read('argv')).toBe(`${env.CLAUDE_PLUGIN_ROOT}/dist/hooks.cjs\npre-tool-use\n`);
+  expect(read('project')).toBe(project);
+  // Intact: the payload's bytes, at most with line ends added after it (the shell's here-document).
+  const handed = read('stdin');
+  expect(handed.replace(/\n+$/, '')).toBe(payload.replace(/\n+$/, ''));
+  return node(handed, e);
 }
 
 const bashPayload = (command: string, session = OWNER, extra: Record<string, unknown> = {}): string =>
@@ -284,10 +319,10 @@ describe('PreToolUse in the shell: named cases', () => {
     expect(takeJournal()).toEqual(['W src/new/b.ts']);
     // A glob scope: the shell defers, the real Node hook journals.
     writeActive({ scope: ['src/**/*.ts'] });
-    expect(real(payload, { sid: OWNER })).toBe(ALLOW);
+    expect(real(payload, { sid: OWNER }, 'pre-tool-use', true)).toBe(ALLOW);
     expect(takeJournal()).toEqual(['W src/new/b.ts']);
     writeActive({ loop: 'paused' });
-    real(payload, { sid: OWNER });
+    real(payload, { sid: OWNER }, 'pre-tool-use', true);
     expect(fs.existsSync(journalFile())).toBe(false);
   });
 
