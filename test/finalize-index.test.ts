@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { benchRepo, expDir, git, init, run, step, write } from './helpers/loop.ts';
 import { openExperiment } from '../scripts/lib/experiment.ts';
-import { keptFast, keptSource, keptWhole } from '../scripts/lib/kept-source.ts';
+import { keptFast, keptRefs, keptRefsFast, keptSource, keptWhole } from '../scripts/lib/kept-source.ts';
+import { commitsPresent, revParse } from '../scripts/lib/gitcmd.ts';
 
 /** What a finalize made: each commit's subject and change, and what it skipped. */
 function made(repo: string, json: Record<string, unknown>) {
@@ -81,5 +82,114 @@ describe('finalize through the run index', () => {
     expect(fs.readFileSync(report, 'utf8')).toBe(reportA);
     // The bad index was dropped (and rebuilt), never trusted.
     expect(fs.existsSync(idx) ? fs.readFileSync(idx).equals(buf) : false).toBe(false);
+  });
+});
+
+/** The run index's records: [kind, run number, offset] each (1: result, 2: committed event). */
+function records(idx: string): { at: number; kind: number; run: number }[] {
+  const buf = fs.readFileSync(idx);
+  const out = [];
+  for (let at = 0; at + 32 <= buf.length; at += 32) out.push({ at, kind: buf[at] as number, run: buf.readDoubleLE(at + 24) });
+  return out;
+}
+
+describe('finalize reads whole only the keeps it replays', () => {
+  let repo = '';
+  let idx = '';
+  let ledgerFile = '';
+  beforeAll(() => {
+    repo = benchRepo('100');
+    expect(init(repo, 'lean', ['--max-runs', 'none']).code).toBe(0);
+    step(repo, 'baseline');
+    step(repo, 'halve the loop', '90');
+    step(repo, 'try a cache', '95');
+    step(repo, 'inline the hot call', '80');
+    // A second segment: its baseline carries the first one's best (no commit of its own), then a keep.
+    expect(init(repo, 'lean', ['--max-runs', 'none', '--goal', 'smaller still']).code).toBe(0);
+    step(repo, 'baseline of segment 2');
+    step(repo, 'batch the writes', '70');
+    idx = path.join(expDir(repo, 'lean'), 'runs.idx');
+    ledgerFile = path.join(expDir(repo, 'lean'), 'ledger.jsonl');
+  });
+  const fresh = () => {
+    expect(run('report', [], repo).code).toBe(0); // the run index brought up to date
+    return openExperiment(repo, 'lean');
+  };
+
+  it('gives every keep with its commit, and reads whole the ones asked for, as every line does', () => {
+    const exp = fresh();
+    const whole = keptWhole(exp);
+    const refs = keptRefsFast(exp);
+    expect(refs).not.toBeNull();
+    expect(refs?.start).toBe(whole.start);
+    expect(refs?.refs).toEqual(whole.kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline })));
+    expect(refs?.refs.map((r) => r.run_id)).toEqual(['r0001', 'r0002', 'r0004', 'r0005', 'r0006']);
+    // The segment-2 baseline sits on the first segment's best: the same commit as r0004.
+    expect(refs?.refs[3]?.commit).toBe(refs?.refs[2]?.commit);
+    expect(refs?.changes([1, 4])).toEqual([whole.kept[1], whole.kept[4]]);
+  });
+
+  it('does not answer when a keep record or a committed record names another run (the index is dropped)', () => {
+    for (const [kind, run] of [
+      [1, 5], // the segment-2 baseline, a keep finalize skips
+      [2, 2], // r0002's committed event
+    ] as const) {
+      fresh();
+      const rec = records(idx).find((r) => r.kind === kind && r.run === run);
+      expect(rec).toBeDefined();
+      const buf = fs.readFileSync(idx);
+      buf.writeDoubleLE(run + 1, (rec?.at as number) + 24);
+      fs.writeFileSync(idx, buf);
+      const exp = openExperiment(repo, 'lean');
+      expect(keptRefsFast(exp)).toBeNull();
+      expect(fs.existsSync(idx)).toBe(false);
+      expect(keptRefs(openExperiment(repo, 'lean')).refs).toEqual(keptWhole(exp).kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline })));
+    }
+  });
+
+  it('reading a keep whole checks its line again: a line rewritten since gives null, and the index is dropped', () => {
+    const refs = keptRefsFast(fresh());
+    expect(refs).not.toBeNull();
+    const text = fs.readFileSync(ledgerFile, 'utf8');
+    // Same length, so every offset still lands on a line start: r0002's result now names r0003.
+    fs.writeFileSync(ledgerFile, text.replace('"run_id":"r0002","status"', '"run_id":"r0003","status"'));
+    try {
+      expect(refs?.changes([0])).not.toBeNull(); // r0001 is untouched
+      expect(refs?.changes([1])).toBeNull();
+      expect(fs.existsSync(idx)).toBe(false);
+    } finally {
+      fs.writeFileSync(ledgerFile, text);
+    }
+  });
+
+  it('checks every replayed commit in one git call, as rev-parse would, and names the first missing keep', async () => {
+    const head = git(repo, 'rev-parse', 'main');
+    const names = [head, head.slice(0, 10), 'main', git(repo, 'rev-parse', 'main^{tree}'), 'f'.repeat(40), `${head}\nmain`, '', 'no-such-branch'];
+    const one = await Promise.all(names.map(async (n) => (await revParse(repo, n)) !== null));
+    expect(one).toEqual([true, true, true, false, false, false, false, false]);
+    expect(await commitsPresent(repo, names)).toEqual(one);
+
+    fresh();
+    const text = fs.readFileSync(ledgerFile, 'utf8');
+    // Same length: r0004's and r0006's recorded commits are gone from the repository.
+    const lost: Record<string, string> = { r0004: 'f'.repeat(40), r0006: 'e'.repeat(40) };
+    const gone = text
+      .split('\n')
+      .map((line) => {
+        const l = line ? (JSON.parse(line) as { event?: string; run_id?: string; data?: { commit?: string } }) : null;
+        const to = l?.event === 'committed' && l.run_id ? lost[l.run_id] : undefined;
+        return to && l?.data?.commit ? line.replace(l.data.commit, to) : line;
+      })
+      .join('\n');
+    expect(gone).not.toBe(text);
+    fs.writeFileSync(ledgerFile, gone);
+    try {
+      const r = run('finalize', ['--json', '--branch', 'never'], repo);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`the commit of keep r0004 of "lean" (${'f'.repeat(12)}) is missing from the repository`);
+      expect(git(repo, 'branch', '--list', 'never')).toBe('');
+    } finally {
+      fs.writeFileSync(ledgerFile, text);
+    }
   });
 });

@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openExperiment, type Experiment } from './experiment.ts';
-import { keptSource, keptWithReport } from './kept-source.ts';
+import { keptRefs, keptRefsWhole, keptWithReport, type KeepRef, type KeptRefs } from './kept-source.ts';
 import { openWorkspace } from './workspace.ts';
 import { UsageError } from './errors.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { clip, fmt, pct } from './summary.ts';
 import { buildReport, changePct, effectText, renderMarkdown, type KeptChange } from './report.ts';
 import { REPORT_CAPS, type ReportSource } from './report-source.ts';
-import { currentBranch, git, gitTry, identityEnv, revParse, trackedChanges } from './gitcmd.ts';
+import { commitsPresent, currentBranch, git, gitTry, identityEnv, revParse, trackedChanges } from './gitcmd.ts';
 import { chainStatus } from './chain.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { pidAlive } from './procs.ts';
@@ -78,26 +78,52 @@ function chainTrailTo(root: string, slug: string): string[] {
   return st.chain ? st.chain.trail.slice(0, st.position + 1) : [slug];
 }
 
-/** What to replay: each keep's own commit, once, in ledger order (a child's
- *  baseline sits on its parent's best, which is then already replayed). */
-async function collectPicks(root: string, exps: Experiment[], kept: KeptChange[][], base: string): Promise<{ picks: Pick[]; skipped: FinalizeResult['skipped'] }> {
-  const skipped: FinalizeResult['skipped'] = [];
-  const picks: Pick[] = [];
+/** Each keep in trail order, replayed or skipped: replayed when its commit is new (the experiment's start counts as replayed). */
+function select(exps: Experiment[], refs: KeptRefs[], base: string) {
   const seen = new Set<string>([base]);
-  for (const [i, e] of exps.entries()) {
-    for (const k of kept[i] ?? []) {
-      const where = { experiment: e.paths.slug, run_id: k.run_id };
-      if (!k.commit) throw new UsageError(`keep ${k.run_id} of "${e.paths.slug}" has no recorded commit: run control repair first`);
-      if (seen.has(k.commit)) {
-        skipped.push({ ...where, commit: k.commit, reason: k.baseline ? 'baseline measurement (no change of its own)' : 'no commit of its own' });
-        continue;
-      }
-      if ((await revParse(root, k.commit)) === null) throw new UsageError(`the commit of keep ${k.run_id} of "${e.paths.slug}" (${k.commit.slice(0, 12)}) is missing from the repository`);
-      seen.add(k.commit);
-      picks.push({ ...k, slug: e.paths.slug, metric: e.config.metric, unit: e.config.unit });
+  const walk: { exp: number; ref: KeepRef; pick: number | null }[] = [];
+  const picked = exps.map(() => [] as number[]);
+  for (const [i, r] of refs.entries()) {
+    for (const [j, ref] of r.refs.entries()) {
+      const fresh = ref.commit !== null && !seen.has(ref.commit);
+      if (fresh) seen.add(ref.commit as string);
+      walk.push({ exp: i, ref, pick: fresh ? (picked[i] as number[]).push(j) - 1 : null });
     }
   }
+  return { walk, picked };
+}
 
+/**
+ * What to replay: each keep's own commit, once, in ledger order (a child's
+ * baseline sits on its parent's best, which is then already replayed). Only
+ * the replayed keeps are read whole; the commits are checked in one git call.
+ */
+async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], base: string): Promise<{ picks: Pick[]; skipped: FinalizeResult['skipped'] }> {
+  let sel = select(exps, refs, base);
+  let changes = sel.picked.map((p, i) => (refs[i] as KeptRefs).changes(p));
+  if (changes.some((c) => c === null)) {
+    // A line that is not what the index says: those experiments read from every line, and chosen again.
+    refs = refs.map((r, i) => (changes[i] === null ? keptRefsWhole(exps[i] as Experiment) : r));
+    sel = select(exps, refs, base);
+    changes = sel.picked.map((p, i) => (refs[i] as KeptRefs).changes(p));
+  }
+  const fresh = sel.walk.filter((w) => w.pick !== null);
+  const present = await commitsPresent(root, fresh.map((w) => w.ref.commit as string));
+  const missing = new Set(fresh.filter((_, k) => !present[k]));
+  const skipped: FinalizeResult['skipped'] = [];
+  const picks: Pick[] = [];
+  for (const w of sel.walk) {
+    const e = exps[w.exp] as Experiment;
+    const where = { experiment: e.paths.slug, run_id: w.ref.run_id };
+    if (!w.ref.commit) throw new UsageError(`keep ${w.ref.run_id} of "${e.paths.slug}" has no recorded commit: run control repair first`);
+    if (w.pick === null) {
+      skipped.push({ ...where, commit: w.ref.commit, reason: w.ref.baseline ? 'baseline measurement (no change of its own)' : 'no commit of its own' });
+      continue;
+    }
+    if (missing.has(w)) throw new UsageError(`the commit of keep ${w.ref.run_id} of "${e.paths.slug}" (${w.ref.commit.slice(0, 12)}) is missing from the repository`);
+    const k = changes[w.exp]?.[w.pick] as KeptChange;
+    picks.push({ ...k, slug: e.paths.slug, metric: e.config.metric, unit: e.config.unit });
+  }
   return { picks, skipped };
 }
 
@@ -162,8 +188,8 @@ async function checkCheckout(exp: Experiment): Promise<void> {
 interface Trail {
   slugs: string[];
   exps: Experiment[];
-  /** Each experiment's keeps, in ledger order. */
-  kept: KeptChange[][];
+  /** Each experiment's keeps, in ledger order (read whole when replayed). */
+  kept: KeptRefs[];
   base: string;
   /** The report's source, from the same reading as this experiment's keeps. */
   report: ReportSource;
@@ -180,10 +206,10 @@ async function openTrail(exp: Experiment, chain: boolean): Promise<Trail> {
   }
   // The keeps, through the run index where it answers (a long history is not parsed whole); the report's lists from the same reading.
   const own = keptWithReport(exp);
-  const sources = exps.map((e) => (e === exp ? own.kept : keptSource(e)));
+  const sources = exps.map((e) => (e === exp ? own.kept : keptRefs(e)));
   const base = sources[0]?.start ?? null;
   if (!base || (await revParse(root, base)) === null) throw new UsageError(`the starting commit of "${slugs[0]}" (${base ?? 'none recorded'}) is not in this repository`);
-  return { slugs, exps, kept: sources.map((s) => s.kept), base, report: own.report };
+  return { slugs, exps, kept: sources, base, report: own.report };
 }
 
 /** The branch to create: a valid name that does not exist yet. */

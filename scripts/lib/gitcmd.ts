@@ -156,6 +156,21 @@ export async function revParse(cwd: string, rev: string): Promise<string | null>
   return r.code === 0 ? r.stdout.trim() : null;
 }
 
+/**
+ * Which of these revisions name a commit present here, in one git process
+ * (a long history replays thousands): as revParse would answer each.
+ */
+export async function commitsPresent(cwd: string, revs: readonly string[]): Promise<boolean[]> {
+  // A name with a line break cannot go through the batch (nor name a commit).
+  const asked = revs.filter((r) => !/[\r\n]/.test(r));
+  if (!asked.length) return revs.map(() => false);
+  const r = await gitWithInput(cwd, ['cat-file', '--batch-check=%(objecttype)'], asked.map((x) => `${x}^{commit}\n`).join(''));
+  const out = r.stdout.split('\n');
+  if (r.code !== 0 || out.length < asked.length) throw new Error(`git cat-file: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
+  let k = 0;
+  return revs.map((x) => (/[\r\n]/.test(x) ? false : out[k++] === 'commit'));
+}
+
 /** Tracked files with uncommitted changes (staged or not), sorted. */
 export async function trackedChanges(cwd: string): Promise<string[]> {
   const out = await git(cwd, ['status', '--porcelain=v1', '-z', '--no-renames', '--untracked-files=no']);

@@ -12,9 +12,9 @@ import { ConfigLine, EventLine, type LedgerLine, type Verdict, Verdict as Verdic
 import type { Experiment } from './experiment-data.ts';
 import { readLedger } from './ledger.ts';
 import { readDashboardLines } from './dashboard/load.ts';
-import { commitAt, dropIndex, lineReader, resultAt, runIndexFile, StaleIndex, updateIndex } from './dashboard/run-index.ts';
+import { commitAt, dropIndex, jsonLines, lineBytesReader, resultAt, runIndexFile, StaleIndex, updateIndex } from './dashboard/run-index.ts';
 import { writeSummary } from './dashboard/summary-index.ts';
-import { COMMITTED, REC, recordViews, RESULT } from './dashboard/records.ts';
+import { COMMITTED, REC, recordViews, RESULT, type RecordViews } from './dashboard/records.ts';
 import { runId } from './paths.ts';
 import { changePct, deadEnds, hypotheses, keptChanges, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
 
@@ -73,18 +73,29 @@ export function wholeSource(exp: Experiment, caps: Caps): ReportSource {
 }
 
 /** The index's record of a line that is not what it names: the index is dropped, the whole ledger read. */
-class Mismatch extends Error {}
+export class Mismatch extends Error {}
 
 /** What the report needs beyond the lists: the terminated events of a termination by `by` (null: none asked). */
 export interface Want {
   terminatedBy: string | null;
 }
 
+/** The ledger opened through its run index: the records, and its lines read back by offset (JSON, or bytes). */
+export interface Indexed {
+  recs: Buffer;
+  end: number;
+  warnings: string[];
+  fd: number;
+  at: (offset: number) => unknown;
+  bytesAt: (offset: number) => Buffer;
+}
+
 /**
- * The report's lists from the run index, the state's counts and the listed
- * lines alone; null when the index cannot answer (the caller reads every line).
+ * `fn` over the run index brought up to the ledger's end, when it describes
+ * the same lines as the state; null when it cannot answer (a Mismatch thrown
+ * by `fn` drops the index: the caller reads every line).
  */
-export function fastSource(exp: Experiment, caps: Caps, want: Want): ReportSource | null {
+export function throughIndex<T>(exp: Experiment, fn: (ix: Indexed) => T): T | null {
   let idx;
   try {
     const had = fileSize(runIndexFile(exp.paths));
@@ -103,14 +114,15 @@ export function fastSource(exp: Experiment, caps: Caps, want: Want): ReportSourc
     return null;
   }
   try {
-    const read = lineReader(fd);
-    const at = (offset: number): unknown => {
-      if (offset >= idx.end) throw new Mismatch(`no ledger line at byte ${offset}`);
-      return read(offset);
+    const end = idx.end;
+    const inside = (offset: number) => {
+      if (offset >= end) throw new Mismatch(`no ledger line at byte ${offset}`);
+      return offset;
     };
-    const src = fromIndex(at, idx.recs, caps, idx.warnings);
-    if (src.runs.total !== exp.state.runs_total) throw new Mismatch('the run index and the state count different runs');
-    return { ...src, ...scanned(exp, fd, idx.end, at, caps, want) };
+    // One reader for both forms: a keep's line and its committed event share the buffer.
+    const bytes = lineBytesReader(fd);
+    const bytesAt = (o: number) => bytes(inside(o));
+    return fn({ recs: idx.recs, end, warnings: idx.warnings, fd, at: jsonLines(bytesAt), bytesAt });
   } catch (e) {
     if (!(e instanceof Mismatch) && !(e instanceof StaleIndex)) throw e;
     dropIndex(exp.paths);
@@ -120,19 +132,36 @@ export function fastSource(exp: Experiment, caps: Caps, want: Want): ReportSourc
   }
 }
 
+/**
+ * The report's lists from the run index, the state's counts and the listed
+ * lines alone; null when the index cannot answer (the caller reads every line).
+ */
+export function fastSource(exp: Experiment, caps: Caps, want: Want): ReportSource | null {
+  return throughIndex(exp, (ix) => indexedSource(exp, ix, caps, want));
+}
+
+/** fastSource's reading, in a session of throughIndex (shared with other readings of the same index). */
+export function indexedSource(exp: Experiment, ix: Indexed, caps: Caps, want: Want): ReportSource {
+  const src = fromIndex(ix.at, ix.recs, caps, ix.warnings);
+  if (src.runs.total !== exp.state.runs_total) throw new Mismatch('the run index and the state count different runs');
+  return { ...src, ...scanned(exp, ix.fd, ix.end, ix.at, caps, want) };
+}
+
+/** The base of the first segment (null before any): config lines are numbered 1, 2, … by init, the first is the ledger's first line. */
+export function ledgerStart(exp: Experiment, at: (offset: number) => unknown): string | null {
+  if (exp.state.segment <= 0) return null;
+  const first = ConfigLine.safeParse(at(0));
+  if (!first.success || first.data.segment !== 1) throw new Mismatch('the ledger does not start with its first config line');
+  return first.data.base;
+}
+
 /** Segments, start, hypotheses and terminated events: from the state's counts, else from a scan of every byte. */
 function scanned(exp: Experiment, fd: number, end: number, at: (offset: number) => unknown, caps: Caps, want: Want) {
   const s = exp.state;
   const msgs = s.terminated_messages;
   const by = want.terminatedBy;
   if (s.hypotheses === undefined || (by !== null && msgs === undefined)) return scanLedger(readPrefix(fd, end), caps.hypotheses);
-  // Config lines are numbered 1, 2, … by init: the first is the ledger's first line.
-  let start: string | null = null;
-  if (s.segment > 0) {
-    const first = ConfigLine.safeParse(at(0));
-    if (!first.success || first.data.segment !== 1) throw new Mismatch('the ledger does not start with its first config line');
-    start = first.data.base;
-  }
+  const start = ledgerStart(exp, at);
   const terminated = by !== null && msgs && Object.hasOwn(msgs, by) ? [{ by, ...(msgs[by] === null ? {} : { message: msgs[by] }) }] : [];
   const offsets = newestHypotheses(fd, end, Math.min(s.hypotheses, caps.hypotheses));
   const shown = readHypotheses(offsets, at);
@@ -195,6 +224,36 @@ const VERDICTS = VerdictSchema.options;
 const KEEP = VERDICTS.indexOf('keep');
 const OK = RunStatus.options.indexOf('ok');
 
+/**
+ * keptChanges' rule over the index's result records, taken in ledger order:
+ * a segment's first keep is its baseline, each later keep replaced the best
+ * before it (the last keep, or an ok rebaseline's measurement). A step
+ * returns, for a keep, that best (NaN: none) or null for a baseline; for any
+ * other result, undefined.
+ */
+export function keepWalk(v: RecordViews): (i: number) => number | null | undefined {
+  const recs = v.buf;
+  let segment = -1;
+  let best = Number.NaN;
+  let based = false;
+  return (i) => {
+    const x = v.f64[i * 4 + 2] as number;
+    if (v.u32[i * 8 + 1] !== segment) {
+      segment = v.u32[i * 8 + 1] as number;
+      best = Number.NaN;
+      based = false;
+    }
+    if (recs[i * REC + 1] === KEEP) {
+      const from = based ? best : null;
+      based = true;
+      best = x;
+      return from;
+    }
+    if (recs[i * REC + 3] === 1 && recs[i * REC + 2] === OK && x === x) best = x;
+    return undefined;
+  };
+}
+
 /** The newest `cap` numbers pushed, in fixed memory (a 100,000-run history pushes 90,000 dead ends). */
 function ring(cap: number) {
   const xs = new Float64Array(Math.max(1, cap));
@@ -220,32 +279,23 @@ function fromIndex(at: (offset: number) => unknown, recs: Buffer, caps: Caps, wa
   const baselines: number[] = [];
   const dead = ring(caps.dead_ends);
   let rebaselines = 0;
-  let segment = -1;
-  let best = Number.NaN;
+  const step = keepWalk(v);
   for (let i = 0; i < v.count; i++) {
     const kind = recs[i * REC];
     if (kind === COMMITTED) commits.set(v.f64[i * 4 + 3] as number, i);
     if (kind !== RESULT) continue;
-    const verdict = recs[i * REC + 1] as number;
     const rebaseline = recs[i * REC + 3] === 1;
-    const x = v.f64[i * 4 + 2] as number;
-    (byVerdict[verdict] as number)++;
+    (byVerdict[recs[i * REC + 1] as number] as number)++;
     if (rebaseline) rebaselines++;
-    if (v.u32[i * 8 + 1] !== segment) {
-      segment = v.u32[i * 8 + 1] as number;
-      best = Number.NaN;
-      baselines.push(-1); // this segment's baseline: none yet
-    }
-    if (verdict === KEEP) {
-      if (baselines[baselines.length - 1] === -1) baselines[baselines.length - 1] = i;
-      else keepFrom.set(i, best);
+    const from = step(i);
+    if (from !== undefined) {
+      if (from === null) baselines.push(i);
+      else keepFrom.set(i, from);
       keeps.push(i);
-      best = x;
       if (keepFrom.size > 4 * Math.max(1, caps.kept)) trimTo(keepFrom, keeps.list());
       continue;
     }
     if (!rebaseline) dead.push(i);
-    else if (recs[i * REC + 2] === OK && x === x) best = x;
   }
   const result = (i: number) => {
     const runNo = v.f64[i * 4 + 3] as number;

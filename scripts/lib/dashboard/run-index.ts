@@ -110,18 +110,35 @@ const FIRST_READ = 2048;
 const AHEAD = 64 * 1024;
 
 /**
- * A reader of the ledger's lines by offset, into one reused buffer (a chart
- * reads back a few thousand). A keep's `committed` event is usually the next
- * line, already in the buffer: it costs no second read. One per open file.
+ * A reader of the ledger's lines by offset, as JSON, into one reused buffer
+ * (a chart reads back a few thousand). A keep's `committed` event is usually
+ * the next line, already in the buffer: it costs no second read. One per open file.
  */
 export function lineReader(fd: number): (offset: number) => unknown {
+  return jsonLines(lineBytesReader(fd));
+}
+
+/** Lines as JSON, from a reader of their bytes (a line that is not JSON: the index is stale). */
+export function jsonLines(bytes: (offset: number) => Buffer): (offset: number) => unknown {
+  return (offset) => {
+    const line = bytes(offset);
+    try {
+      return JSON.parse(line.toString('utf8'));
+    } catch {
+      throw new StaleIndex(`no ledger line at byte ${offset}`);
+    }
+  };
+}
+
+/** The bytes of the ledger's line at an offset (without its newline), valid until the next call: for a check that needs no parse. */
+export function lineBytesReader(fd: number): (offset: number) => Buffer {
   let buf = Buffer.allocUnsafe(4 * FIRST_READ);
   // buf holds the ledger's bytes [from, from + n).
   let from = 0;
   let n = 0;
   return (offset) => {
     let nl = offset >= from && offset < from + n ? buf.subarray(offset - from, n).indexOf(0x0a) : -1;
-    if (nl >= 0) return parseLine(buf, offset - from, offset - from + nl, offset);
+    if (nl >= 0) return buf.subarray(offset - from, offset - from + nl);
     // Reading on through the ledger (the table's rows come in ledger order): one read serves the next lines too.
     const onward = n > 0 && offset >= from && offset < from + n + AHEAD;
     for (let want = onward ? AHEAD : FIRST_READ; ; want *= 4) {
@@ -129,18 +146,10 @@ export function lineReader(fd: number): (offset: number) => unknown {
       from = offset;
       n = fs.readSync(fd, buf, 0, want, offset);
       nl = buf.subarray(0, n).indexOf(0x0a);
-      if (nl >= 0) return parseLine(buf, 0, nl, offset);
+      if (nl >= 0) return buf.subarray(0, nl);
       if (n < want) throw new StaleIndex(`no ledger line at byte ${offset}`);
     }
   };
-}
-
-function parseLine(buf: Buffer, start: number, end: number, offset: number): unknown {
-  try {
-    return JSON.parse(buf.toString('utf8', start, end));
-  } catch {
-    throw new StaleIndex(`no ledger line at byte ${offset}`);
-  }
 }
 
 /**
