@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openExperiment, type Experiment } from './experiment.ts';
-import { keptRefs, keptRefsWhole, keptWithReport, type KeepRef, type KeptRefs } from './kept-source.ts';
+import { keptRefs, keptRefsWhole, keptWithReport, type KeptRefs } from './kept-source.ts';
 import { openWorkspace } from './workspace.ts';
 import { UsageError } from './errors.ts';
 import { writeFileAtomic } from './fsx.ts';
@@ -78,51 +78,52 @@ function chainTrailTo(root: string, slug: string): string[] {
   return st.chain ? st.chain.trail.slice(0, st.position + 1) : [slug];
 }
 
-/** Each keep in trail order, replayed or skipped: replayed when its commit is new (the experiment's start counts as replayed). */
-function select(exps: Experiment[], refs: KeptRefs[], base: string) {
+/** Per experiment, the positions of the keeps replayed: those whose commit is new in trail order (the start counts as replayed). */
+function select(refs: KeptRefs[], base: string): number[][] {
   const seen = new Set<string>([base]);
-  const walk: { exp: number; ref: KeepRef; pick: number | null }[] = [];
-  const picked = exps.map(() => [] as number[]);
-  for (const [i, r] of refs.entries()) {
-    for (const [j, ref] of r.refs.entries()) {
-      const fresh = ref.commit !== null && !seen.has(ref.commit);
-      if (fresh) seen.add(ref.commit as string);
-      walk.push({ exp: i, ref, pick: fresh ? (picked[i] as number[]).push(j) - 1 : null });
-    }
-  }
-  return { walk, picked };
+  return refs.map((r) => {
+    const picked: number[] = [];
+    r.refs.forEach((ref, j) => {
+      if (ref.commit === null || seen.has(ref.commit)) return;
+      seen.add(ref.commit);
+      picked.push(j);
+    });
+    return picked;
+  });
 }
 
 /**
  * What to replay: each keep's own commit, once, in ledger order (a child's
  * baseline sits on its parent's best, which is then already replayed). Only
- * the replayed keeps are read whole; the commits are checked in one git call.
+ * the replayed keeps are read whole; their commits are checked in one git call.
  */
 async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], base: string): Promise<{ picks: Pick[]; skipped: FinalizeResult['skipped'] }> {
-  let sel = select(exps, refs, base);
-  let changes = sel.picked.map((p, i) => (refs[i] as KeptRefs).changes(p));
+  let picked = select(refs, base);
+  let changes = picked.map((p, i) => (refs[i] as KeptRefs).changes(p));
   if (changes.some((c) => c === null)) {
     // A line that is not what the index says: those experiments read from every line, and chosen again.
     refs = refs.map((r, i) => (changes[i] === null ? keptRefsWhole(exps[i] as Experiment) : r));
-    sel = select(exps, refs, base);
-    changes = sel.picked.map((p, i) => (refs[i] as KeptRefs).changes(p));
+    picked = select(refs, base);
+    changes = picked.map((p, i) => (refs[i] as KeptRefs).changes(p));
   }
-  const fresh = sel.walk.filter((w) => w.pick !== null);
-  const present = await commitsPresent(root, fresh.map((w) => w.ref.commit as string));
-  const missing = new Set(fresh.filter((_, k) => !present[k]));
+  const present = await commitsPresent(root, picked.flatMap((p, i) => p.map((j) => (refs[i] as KeptRefs).refs[j]?.commit as string)));
   const skipped: FinalizeResult['skipped'] = [];
   const picks: Pick[] = [];
-  for (const w of sel.walk) {
-    const e = exps[w.exp] as Experiment;
-    const where = { experiment: e.paths.slug, run_id: w.ref.run_id };
-    if (!w.ref.commit) throw new UsageError(`keep ${w.ref.run_id} of "${e.paths.slug}" has no recorded commit: run control repair first`);
-    if (w.pick === null) {
-      skipped.push({ ...where, commit: w.ref.commit, reason: w.ref.baseline ? 'baseline measurement (no change of its own)' : 'no commit of its own' });
-      continue;
+  let checked = 0;
+  for (const [i, e] of exps.entries()) {
+    const slug = e.paths.slug;
+    const mine = picked[i] as number[];
+    let next = 0;
+    for (const [j, ref] of (refs[i] as KeptRefs).refs.entries()) {
+      if (!ref.commit) throw new UsageError(`keep ${ref.run_id} of "${slug}" has no recorded commit: run control repair first`);
+      if (mine[next] !== j) {
+        skipped.push({ experiment: slug, run_id: ref.run_id, commit: ref.commit, reason: ref.baseline ? 'baseline measurement (no change of its own)' : 'no commit of its own' });
+        continue;
+      }
+      if (!present[checked++]) throw new UsageError(`the commit of keep ${ref.run_id} of "${slug}" (${ref.commit.slice(0, 12)}) is missing from the repository`);
+      picks.push({ ...(changes[i]?.[next] as KeptChange), slug, metric: e.config.metric, unit: e.config.unit });
+      next++;
     }
-    if (missing.has(w)) throw new UsageError(`the commit of keep ${w.ref.run_id} of "${e.paths.slug}" (${w.ref.commit.slice(0, 12)}) is missing from the repository`);
-    const k = changes[w.exp]?.[w.pick] as KeptChange;
-    picks.push({ ...k, slug: e.paths.slug, metric: e.config.metric, unit: e.config.unit });
   }
   return { picks, skipped };
 }

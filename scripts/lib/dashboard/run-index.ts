@@ -136,16 +136,21 @@ export function lineBytesReader(fd: number): (offset: number) => Buffer {
   // buf holds the ledger's bytes [from, from + n).
   let from = 0;
   let n = 0;
+  // The newline ending the line that starts at buf[start], among the n bytes read (-1: not read yet).
+  const newline = (start: number) => {
+    const nl = buf.indexOf(0x0a, start);
+    return nl >= 0 && nl < n ? nl : -1;
+  };
   return (offset) => {
-    let nl = offset >= from && offset < from + n ? buf.subarray(offset - from, n).indexOf(0x0a) : -1;
-    if (nl >= 0) return buf.subarray(offset - from, offset - from + nl);
+    let nl = offset >= from && offset < from + n ? newline(offset - from) : -1;
+    if (nl >= 0) return buf.subarray(offset - from, nl);
     // Reading on through the ledger (the table's rows come in ledger order): one read serves the next lines too.
     const onward = n > 0 && offset >= from && offset < from + n + AHEAD;
     for (let want = onward ? AHEAD : FIRST_READ; ; want *= 4) {
       if (want > buf.length) buf = Buffer.allocUnsafe(want);
       from = offset;
       n = fs.readSync(fd, buf, 0, want, offset);
-      nl = buf.subarray(0, n).indexOf(0x0a);
+      nl = newline(0);
       if (nl >= 0) return buf.subarray(0, nl);
       if (n < want) throw new StaleIndex(`no ledger line at byte ${offset}`);
     }
