@@ -147,6 +147,24 @@ describe('finalize reads whole only the keeps it replays', () => {
     }
   });
 
+  it('parses a keep line whose keys are written in another order, and gives the same keeps', () => {
+    fresh();
+    const text = fs.readFileSync(ledgerFile, 'utf8');
+    // Same length (offsets hold): r0002's segment and run_id swapped, so its first bytes are not the engine's.
+    const swapped = text.replace('"segment":1,"run_id":"r0002"', '"run_id":"r0002","segment":1');
+    expect(swapped).not.toBe(text);
+    fs.writeFileSync(ledgerFile, swapped);
+    try {
+      const exp = openExperiment(repo, 'lean');
+      const refs = keptRefsFast(exp);
+      expect(refs).not.toBeNull();
+      expect(refs?.refs).toEqual(keptWhole(exp).kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline })));
+      expect(fs.existsSync(idx)).toBe(true);
+    } finally {
+      fs.writeFileSync(ledgerFile, text);
+    }
+  });
+
   it('reading a keep whole checks its line again: a line rewritten since gives null, and the index is dropped', () => {
     const refs = keptRefsFast(fresh());
     expect(refs).not.toBeNull();
