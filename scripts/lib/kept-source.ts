@@ -170,14 +170,14 @@ export function keptSource(exp: Experiment): KeptSource {
   return keptFast(exp) ?? keptWhole(exp);
 }
 
-/** The keeps' refs: through the index, else from every line. */
-export function keptRefs(exp: Experiment): KeptRefs {
-  return keptRefsFast(exp) ?? refsOf(keptWhole(exp));
-}
-
 /** Refs from every line: what a caller turns to when `changes` of the index's refs returned null. */
 export function keptRefsWhole(exp: Experiment): KeptRefs {
   return refsOf(keptWhole(exp));
+}
+
+/** The keeps' refs: through the index, else from every line. */
+export function keptRefs(exp: Experiment): KeptRefs {
+  return keptRefsFast(exp) ?? keptRefsWhole(exp);
 }
 
 /** The keeps' refs and, from the same reading, the report's source (buildReport's `given`). */
