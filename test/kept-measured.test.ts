@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { baselineRepo, engine, git, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
 
+const write = (repo: string, rel: string, text: string) => fs.writeFileSync(path.join(repo, rel), text);
+
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
 
@@ -102,5 +104,39 @@ describe('what is kept is what was measured', () => {
     const line = ledger(repo).find((l) => l.run_id === 'r0002' && l.type === 'result') as Record<string, any>;
     expect(line.content.digest).toBe(rec.content.digest);
     expect(git(repo, 'rev-parse', 'HEAD:src/value.txt')).toBe(blob);
+  });
+  it('an in-scope file the code under test hides from git (assume-unchanged) is seen: kept as measured, never re-measured as the best', () => {
+    // Before: the run was invalid, its revert saw nothing to undo, and the next
+    // run measured the hidden file as "the unchanged best" (best 1, commit 100).
+    const repo = valueRepo('100', { 'bench.sh': 'sh src/run.sh\n', 'src/run.sh': 'echo METRIC score=100\n', 'src/sparse.txt': 'not checked out\n' });
+    // A sparse checkout's entry (skip-worktree, no file) hides nothing: left alone, never a deletion.
+    git(repo, 'update-index', '--skip-worktree', 'src/sparse.txt');
+    fs.rmSync(path.join(repo, 'src/sparse.txt'));
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo).code).toBe(0);
+    expect(iterate(repo, 'baseline').run.json).toMatchObject({ status: 'ok', files: [] });
+    const cheat = 'git update-index -q --assume-unchanged src/run.sh; echo METRIC score=1\n';
+    write(repo, 'src/run.sh', cheat);
+    const { run, log } = iterate(repo, 'hides itself');
+    expect(run.json).toMatchObject({ status: 'ok', primary: 1, files: ['src/run.sh'] });
+    expect(log.json).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'show', 'HEAD:src/run.sh')).toBe(cheat.trim());
+    expect(git(repo, 'ls-files', '-v', 'src/run.sh')).toBe('H src/run.sh');
+    expect(git(repo, 'ls-files', '-v', 'src/sparse.txt')).toBe('S src/sparse.txt');
+    expect(git(repo, 'cat-file', '-t', 'HEAD:src/sparse.txt')).toBe('blob');
+  });
+
+  it('edits hidden by hand-set index flags (assume-unchanged, skip-worktree; index v4) are measured and kept, not re-measured as the best', () => {
+    const repo = started();
+    git(repo, 'update-index', '--index-version', '4');
+    git(repo, '-c', 'alias.hide=update-index --assume-unchanged', 'hide', 'src/value.txt');
+    git(repo, 'update-index', '--skip-worktree', 'src/other.txt');
+    setValue(repo, '90');
+    write(repo, 'src/other.txt', 'hidden\n');
+    const { run, log } = iterate(repo, 'hidden edits');
+    expect(run.json).toMatchObject({ status: 'ok', primary: 90, files: ['src/other.txt', 'src/value.txt'] });
+    expect(log.json).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'show', 'HEAD:src/value.txt')).toBe('90');
+    expect(git(repo, 'show', 'HEAD:src/other.txt')).toBe('hidden');
+    expect(git(repo, 'status', '--porcelain', '--untracked-files=no')).toBe('');
   });
 });

@@ -14,6 +14,7 @@ import { RefusalError, UsageError } from './errors.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
+import { unhideInScope } from './index-flags.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
 import { diffSettingsConfigured, firstLine, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
@@ -255,12 +256,29 @@ export class GitWorkspace implements Workspace {
 
   private async snapshot(fresh = false): Promise<Snapshot> {
     if (!this.snap || fresh) {
-      const snap = parseStatusV2(await this.git.run(STATUS_ARGS));
+      let snap = parseStatusV2(await this.git.run(STATUS_ARGS));
+      if ((await this.unhide(snap.oid)).length) snap = parseStatusV2(await this.git.run(STATUS_ARGS));
       snap.status = await this.unfold(snap.status, this.load());
       this.snap = snap;
       this.current = true;
     }
     return this.snap;
+  }
+
+  /**
+   * In-scope index entries flagged assume-unchanged or skip-worktree hide their
+   * edits from git status: the flags are cleared (index-flags.ts), so the read
+   * after sees them. Returns the paths cleared (usually none, without a git process).
+   */
+  private async unhide(oid: string | null): Promise<string[]> {
+    const run = (args: string[]) => this.git.run(args);
+    try {
+      const cleared = await unhideInScope(this.root, oid && oid.length === 64 ? 32 : 20, (p) => this.scope.inScope(p), run);
+      if (cleared.length) process.stderr.write(`note: cleared git's assume-unchanged/skip-worktree flag on ${sanitizeLine(cleared.slice(0, 3).join(', '))}${cleared.length > 3 ? ', …' : ''} (it hid their edits from the engine)\n`);
+      return cleared;
+    } catch (e) {
+      throw new RefusalError(`in-scope files are flagged assume-unchanged or skip-worktree in git's index (their edits are hidden), and clearing the flags failed: ${firstLine((e as Error).message)}; run git update-index --no-assume-unchanged --no-skip-worktree on them`);
+    }
   }
 
   /** The branch's commit as the last read saw it, while that read is current; null: ask git. */

@@ -1,0 +1,159 @@
+// Index entries git has been told not to look at: `assume-unchanged` (the
+// entry's valid bit) and `skip-worktree`. git status skips their work-tree
+// files, so an edit to one is invisible to every engine read: measured by the
+// benchmark, never kept, never reverted, and the next run would re-measure it
+// as the unchanged best. Code under test can set either bit (`git update-index`
+// writes only .git/index). The engine reads the flags from the index file
+// itself (no git process on the usual path, where no entry has them) and
+// clears them on in-scope paths before it reads the tree.
+import fs from 'node:fs';
+import path from 'node:path';
+import { gitDirsOf } from './git-dirs.ts';
+
+const ASSUME_VALID = 0x8000;
+const EXTENDED = 0x4000;
+const SKIP_WORKTREE = 0x4000; // in the extended flags (index v3+)
+
+export interface FlaggedEntry {
+  path: string;
+  assumeUnchanged: boolean;
+  skipWorktree: boolean;
+}
+
+/** git's offset varint (index v4 path prefixes). */
+function varint(buf: Buffer, at: number): [number, number] {
+  let c = buf[at++] ?? 0;
+  let val = c & 127;
+  while (c & 128) {
+    c = buf[at++] ?? 0;
+    val = ((val + 1) << 7) + (c & 127);
+  }
+  return [val, at];
+}
+
+/**
+ * The flagged entries of an index file's bytes; null when the file cannot be
+ * read this way (not an index, an unknown version, a split index whose shared
+ * part holds the entries): then git must be asked.
+ */
+export function flaggedEntries(buf: Buffer, hashLen: number): FlaggedEntry[] | null {
+  if (buf.length < 12 || buf.toString('latin1', 0, 4) !== 'DIRC') return null;
+  const version = buf.readUInt32BE(4);
+  if (version < 2 || version > 4) return null;
+  const count = buf.readUInt32BE(8);
+  const out: FlaggedEntry[] = [];
+  let at = 12;
+  let prev: Buffer = Buffer.alloc(0);
+  for (let i = 0; i < count; i++) {
+    const start = at;
+    const flagsAt = start + 40 + hashLen;
+    if (flagsAt + 2 > buf.length) return null;
+    const flags = buf.readUInt16BE(flagsAt);
+    let ext = 0;
+    at = flagsAt + 2;
+    if (flags & EXTENDED) {
+      if (version < 3 || at + 2 > buf.length) return null;
+      ext = buf.readUInt16BE(at);
+      at += 2;
+    }
+    let name: Buffer;
+    if (version === 4) {
+      const [strip, next] = varint(buf, at);
+      const end = buf.indexOf(0, next);
+      if (end < 0 || strip > prev.length) return null;
+      name = Buffer.concat([prev.subarray(0, prev.length - strip), buf.subarray(next, end)]);
+      at = end + 1;
+    } else {
+      const end = buf.indexOf(0, at);
+      if (end < 0) return null;
+      name = buf.subarray(at, end);
+      at = start + Math.floor((end - start + 8) / 8) * 8; // 1 to 8 NULs pad the entry to a multiple of 8
+    }
+    prev = name;
+    if (flags & ASSUME_VALID || ext & SKIP_WORKTREE) out.push({ path: name.toString('utf8'), assumeUnchanged: Boolean(flags & ASSUME_VALID), skipWorktree: Boolean(ext & SKIP_WORKTREE) });
+  }
+  // A split index keeps most entries in a shared file: what is here is not all.
+  while (at + 8 <= buf.length - hashLen) {
+    const sig = buf.toString('latin1', at, at + 4);
+    if (sig === 'link') return null;
+    at += 8 + buf.readUInt32BE(at + 4);
+  }
+  return out;
+}
+
+/**
+ * The in-scope entries to clear: every flagged one whose file (or symlink)
+ * exists in the work tree. A skip-worktree entry with no file there is a
+ * sparse checkout's, hiding nothing; left alone.
+ */
+export function entriesToClear(entries: readonly FlaggedEntry[], root: string, inScope: (p: string) => boolean): FlaggedEntry[] {
+  return entries.filter((e) => {
+    if (!inScope(e.path)) return false;
+    if (e.assumeUnchanged) return true;
+    try {
+      fs.lstatSync(path.join(root, e.path));
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** `git ls-files -v -z`: a lowercase tag is assume-unchanged, `S`/`s` skip-worktree. */
+export function parseLsFilesV(out: string): FlaggedEntry[] {
+  const found: FlaggedEntry[] = [];
+  for (const rec of out.split('\0')) {
+    const tag = rec[0] ?? '';
+    if (rec.length < 3 || rec[1] !== ' ') continue;
+    const assumeUnchanged = tag !== tag.toUpperCase();
+    const skipWorktree = tag === 'S' || tag === 's';
+    if (assumeUnchanged || skipWorktree) found.push({ path: rec.slice(2), assumeUnchanged, skipWorktree });
+  }
+  return found;
+}
+
+/** The last answer per index file, by its inode, size and mtime: git replaces the file (a new inode) on every write. */
+const cache = new Map<string, { key: string; entries: FlaggedEntry[] }>();
+
+/** The flagged entries of the work tree's index: read in process, else asked of git. */
+async function flagged(root: string, hashLen: number, run: (args: string[]) => Promise<string>): Promise<FlaggedEntry[]> {
+  const dirs = gitDirsOf(root);
+  if (dirs) {
+    const file = path.join(dirs.gitDir, 'index');
+    let st: fs.BigIntStats;
+    try {
+      st = fs.statSync(file, { bigint: true });
+    } catch {
+      return []; // no index yet: nothing is flagged
+    }
+    const key = `${st.ino}:${st.size}:${st.mtimeNs}`;
+    const hit = cache.get(file);
+    if (hit?.key === key) return hit.entries;
+    let entries: FlaggedEntry[] | null = null;
+    try {
+      entries = flaggedEntries(fs.readFileSync(file), hashLen);
+    } catch {
+      entries = null;
+    }
+    if (entries) {
+      cache.set(file, { key, entries });
+      return entries;
+    }
+  }
+  return parseLsFilesV(await run(['ls-files', '-v', '-z']));
+}
+
+/**
+ * Clears the two flags on the in-scope entries that hide a work-tree file, so
+ * the status read that follows sees the file as it is; returns their paths.
+ * `hashLen` is the object id's length in bytes (20 for sha1, 32 for sha256).
+ */
+export async function unhideInScope(root: string, hashLen: number, inScope: (p: string) => boolean, run: (args: string[]) => Promise<string>): Promise<string[]> {
+  const clear = entriesToClear(await flagged(root, hashLen, run), root, inScope);
+  const assumed = clear.filter((e) => e.assumeUnchanged).map((e) => e.path);
+  const skipped = clear.filter((e) => e.skipWorktree).map((e) => e.path);
+  // One flag per update-index call: it applies the first flag option it was given to each path.
+  if (assumed.length) await run(['update-index', '--no-assume-unchanged', '--', ...assumed]);
+  if (skipped.length) await run(['update-index', '--no-skip-worktree', '--', ...skipped]);
+  return clear.map((e) => e.path);
+}
