@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { flaggedEntries, parseLsFilesV } from '../scripts/lib/index-flags.ts';
+import { flaggedEntries, indexEntries, parseLsFilesV } from '../scripts/lib/index-flags.ts';
 import { git, makeRepo } from './helpers/engine.ts';
 
 const NAMES = ['a', 'bb/c.txt', 'src/with\nnewline', 'src/ünïcode ✓.txt', 'src/' + 'x'.repeat(13), 'src/' + 'y'.repeat(14), 'src/' + 'z'.repeat(200), 'src/q"uote\'s'];
@@ -29,6 +29,14 @@ describe('index flags read in process', () => {
       const want = byGit(repo);
       expect(want.map((e) => e.path).sort()).toEqual([NAMES[2], NAMES[3], NAMES[5], NAMES[6]].sort());
       expect(byReader(repo)).toEqual(want);
+      // Every entry's blob id and mode, as git ls-files -s gives them.
+      const staged = git(repo, 'ls-files', '-s', '-z').split('\0').filter(Boolean).map((r) => {
+        const [meta = '', p = ''] = r.split('\t');
+        const [mode = '', id = ''] = meta.split(' ');
+        return { path: p, id, mode: Number.parseInt(mode, 8) };
+      });
+      const mine = indexEntries(fs.readFileSync(path.join(repo, '.git', 'index')), 20);
+      expect(mine?.map(({ path: p, id, mode }) => ({ path: p, id, mode }))).toEqual(staged);
     });
   }
 

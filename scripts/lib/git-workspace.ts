@@ -257,7 +257,7 @@ export class GitWorkspace implements Workspace {
   private async snapshot(fresh = false): Promise<Snapshot> {
     if (!this.snap || fresh) {
       let snap = parseStatusV2(await this.git.run(STATUS_ARGS));
-      if ((await this.unhide(snap.oid)).length) snap = parseStatusV2(await this.git.run(STATUS_ARGS));
+      if (await this.unhide(snap)) snap = parseStatusV2(await this.git.run(STATUS_ARGS));
       snap.status = await this.unfold(snap.status, this.load());
       this.snap = snap;
       this.current = true;
@@ -270,15 +270,18 @@ export class GitWorkspace implements Workspace {
    * edits from git status: the flags are cleared (index-flags.ts), so the read
    * after sees them. Returns the paths cleared (usually none, without a git process).
    */
-  private async unhide(oid: string | null): Promise<string[]> {
-    const run = (args: string[]) => this.git.run(args);
+  private async unhide(snap: Snapshot): Promise<boolean> {
+    const hashLen = snap.oid && snap.oid.length === 64 ? 32 : 20;
+    let found: { flags: string[]; stale: string[] };
     try {
-      const cleared = await unhideInScope(this.root, oid && oid.length === 64 ? 32 : 20, (p) => this.scope.inScope(p), run);
-      if (cleared.length) process.stderr.write(`note: cleared git's assume-unchanged/skip-worktree flag on ${sanitizeLine(cleared.slice(0, 3).join(', '))}${cleared.length > 3 ? ', …' : ''} (it hid their edits from the engine)\n`);
-      return cleared;
+      found = await unhideInScope(this.root, hashLen, (p) => this.scope.inScope(p), new Set(snap.status.keys()), this.git);
     } catch (e) {
-      throw new RefusalError(`in-scope files are flagged assume-unchanged or skip-worktree in git's index (their edits are hidden), and clearing the flags failed: ${firstLine((e as Error).message)}; run git update-index --no-assume-unchanged --no-skip-worktree on them`);
+      throw new RefusalError(`in-scope files are hidden from git status (assume-unchanged, skip-worktree or stale stat data in git's index), and refreshing the index failed: ${firstLine((e as Error).message)}; run git update-index --really-refresh`);
     }
+    const names = (ps: string[]) => sanitizeLine(ps.slice(0, 3).join(', ')) + (ps.length > 3 ? ', …' : '');
+    if (found.flags.length) process.stderr.write(`note: cleared git's assume-unchanged/skip-worktree flag on ${names(found.flags)} (it hid their edits from the engine)\n`);
+    if (found.stale.length) process.stderr.write(`note: ${names(found.stale)} changed without git's stat data showing it; the engine compared the bytes\n`);
+    return found.flags.length + found.stale.length > 0;
   }
 
   /** The branch's commit as the last read saw it, while that read is current; null: ask git. */

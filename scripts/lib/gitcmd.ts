@@ -5,7 +5,7 @@
 // - the ambient GIT_* variables dropped (a GIT_DIR or GIT_INDEX_FILE inherited
 //   from a hook would point git somewhere else), no editor, pager or prompt;
 // - the user's hooks off for the engine's own commands (core.hooksPath), paths
-//   printed raw (core.quotepath);
+//   printed raw (core.quotepath), every stat field compared (core.checkStat);
 // - errors as one line.
 // Why not simple-git: the engine only ever needed `.raw()` (plumbing with a
 // private index and exact pathspecs), so the library added a dependency and a
@@ -32,6 +32,12 @@ const CONFIG = [
   '-c', 'core.fsmonitor=false',
   '-c', 'submodule.recurse=false',
   '-c', 'diff.external=',
+  // Every stat field compared: with checkStat=minimal and trustctime off (a
+  // line in .git/config, which the code under test can write), an edit that
+  // keeps the size and puts the mtime back is invisible to status.
+  '-c', 'core.checkStat=default',
+  '-c', 'core.trustctime=true',
+  '-c', 'core.ignoreStat=false',
 ];
 /** Plain variables git would use to start an editor, a pager or a password prompt. */
 const INTERACTIVE = new Set(['EDITOR', 'VISUAL', 'PAGER', 'SSH_ASKPASS', 'PREFIX']);

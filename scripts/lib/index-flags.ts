@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gitDirsOf } from './git-dirs.ts';
+import { blobIdOf, blobIdOfFile } from './blob-id.ts';
 
 const ASSUME_VALID = 0x8000;
 const EXTENDED = 0x4000;
@@ -31,17 +32,24 @@ function varint(buf: Buffer, at: number): [number, number] {
   return [val, at];
 }
 
+/** One index entry (stage 0 or not), as far as the engine needs it. */
+export interface IndexEntry extends FlaggedEntry {
+  /** The blob id, hex. */
+  id: string;
+  mode: number;
+}
+
 /**
- * The flagged entries of an index file's bytes; null when the file cannot be
- * read this way (not an index, an unknown version, a split index whose shared
- * part holds the entries): then git must be asked.
+ * The entries of an index file's bytes whose path `keep` accepts; null when
+ * the file cannot be read this way (not an index, an unknown version, a split
+ * index whose shared part holds the entries): then git must be asked.
  */
-export function flaggedEntries(buf: Buffer, hashLen: number): FlaggedEntry[] | null {
+export function indexEntries(buf: Buffer, hashLen: number, keep: (p: string) => boolean = () => true): IndexEntry[] | null {
   if (buf.length < 12 || buf.toString('latin1', 0, 4) !== 'DIRC') return null;
   const version = buf.readUInt32BE(4);
   if (version < 2 || version > 4) return null;
   const count = buf.readUInt32BE(8);
-  const out: FlaggedEntry[] = [];
+  const out: IndexEntry[] = [];
   let at = 12;
   let prev: Buffer = Buffer.alloc(0);
   for (let i = 0; i < count; i++) {
@@ -70,7 +78,9 @@ export function flaggedEntries(buf: Buffer, hashLen: number): FlaggedEntry[] | n
       at = start + Math.floor((end - start + 8) / 8) * 8; // 1 to 8 NULs pad the entry to a multiple of 8
     }
     prev = name;
-    if (flags & ASSUME_VALID || ext & SKIP_WORKTREE) out.push({ path: name.toString('utf8'), assumeUnchanged: Boolean(flags & ASSUME_VALID), skipWorktree: Boolean(ext & SKIP_WORKTREE) });
+    const p = name.toString('utf8');
+    if (!keep(p)) continue;
+    out.push({ path: p, id: buf.toString('hex', start + 40, start + 40 + hashLen), mode: buf.readUInt32BE(start + 24), assumeUnchanged: Boolean(flags & ASSUME_VALID), skipWorktree: Boolean(ext & SKIP_WORKTREE) });
   }
   // A split index keeps most entries in a shared file: what is here is not all.
   while (at + 8 <= buf.length - hashLen) {
@@ -79,6 +89,12 @@ export function flaggedEntries(buf: Buffer, hashLen: number): FlaggedEntry[] | n
     at += 8 + buf.readUInt32BE(at + 4);
   }
   return out;
+}
+
+/** The flagged entries only (as `git ls-files -v` tells them). */
+export function flaggedEntries(buf: Buffer, hashLen: number): FlaggedEntry[] | null {
+  const all = indexEntries(buf, hashLen);
+  return all && all.filter((e) => e.assumeUnchanged || e.skipWorktree).map(({ path: p, assumeUnchanged, skipWorktree }) => ({ path: p, assumeUnchanged, skipWorktree }));
 }
 
 /**
@@ -112,48 +128,90 @@ export function parseLsFilesV(out: string): FlaggedEntry[] {
   return found;
 }
 
-/** The last answer per index file, by its inode, size and mtime: git replaces the file (a new inode) on every write. */
-const cache = new Map<string, { key: string; entries: FlaggedEntry[] }>();
+/** The engine's git, as index-flags needs it. */
+export interface IndexGit {
+  run(args: string[]): Promise<string>;
+  input(args: string[], input: string): Promise<string>;
+}
 
-/** The flagged entries of the work tree's index: read in process, else asked of git. */
-async function flagged(root: string, hashLen: number, run: (args: string[]) => Promise<string>): Promise<FlaggedEntry[]> {
+interface ReadIndex {
+  entries: IndexEntry[];
+  /** When git last wrote the index (its mtime, ns). */
+  writtenNs: bigint;
+}
+
+/** The last read per index file, by its inode, size and mtime: git replaces the file (a new inode) on every write. */
+const cache = new Map<string, { key: string; read: ReadIndex }>();
+
+/** The in-scope entries of the work tree's index; 'none' without an index; null when it cannot be read here (then git is asked). */
+function inScopeEntries(root: string, hashLen: number, inScope: (p: string) => boolean): ReadIndex | 'none' | null {
   const dirs = gitDirsOf(root);
-  if (dirs) {
-    const file = path.join(dirs.gitDir, 'index');
-    let st: fs.BigIntStats;
-    try {
-      st = fs.statSync(file, { bigint: true });
-    } catch {
-      return []; // no index yet: nothing is flagged
-    }
-    const key = `${st.ino}:${st.size}:${st.mtimeNs}`;
-    const hit = cache.get(file);
-    if (hit?.key === key) return hit.entries;
-    let entries: FlaggedEntry[] | null = null;
-    try {
-      entries = flaggedEntries(fs.readFileSync(file), hashLen);
-    } catch {
-      entries = null;
-    }
-    if (entries) {
-      cache.set(file, { key, entries });
-      return entries;
-    }
+  if (!dirs) return null;
+  const file = path.join(dirs.gitDir, 'index');
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(file, { bigint: true });
+  } catch {
+    return 'none';
   }
-  return parseLsFilesV(await run(['ls-files', '-v', '-z']));
+  const key = `${st.ino}:${st.size}:${st.mtimeNs}`;
+  const hit = cache.get(file);
+  if (hit?.key === key) return hit.read;
+  let entries: IndexEntry[] | null = null;
+  try {
+    entries = indexEntries(fs.readFileSync(file), hashLen, inScope);
+  } catch {
+    entries = null;
+  }
+  if (!entries) return null;
+  const read = { entries, writtenNs: st.mtimeNs };
+  cache.set(file, { key, read });
+  return read;
 }
 
 /**
- * Clears the two flags on the in-scope entries that hide a work-tree file, so
- * the status read that follows sees the file as it is; returns their paths.
+ * Entries whose file changed after git last wrote the index (its ctime, which
+ * no one can set back, says so) and whose bytes are not the entry's blob, yet
+ * which status did not list: git's stat check compares whole seconds, so an
+ * edit that keeps the size and puts the mtime back within the second of the
+ * entry's ctime passes it.
+ */
+export function staleEntries(entries: readonly IndexEntry[], root: string, writtenNs: bigint, hexLen: number, listed: ReadonlySet<string>): IndexEntry[] {
+  const out: IndexEntry[] = [];
+  for (const e of entries) {
+    if (e.assumeUnchanged || e.skipWorktree || listed.has(e.path)) continue;
+    const abs = path.join(root, e.path);
+    let st: fs.BigIntStats;
+    try {
+      st = fs.lstatSync(abs, { bigint: true });
+    } catch {
+      continue; // gone: git sees that
+    }
+    if (st.ctimeNs < writtenNs) continue;
+    const id = st.isSymbolicLink() ? blobIdOf(Buffer.from(fs.readlinkSync(abs)), hexLen) : st.isFile() ? blobIdOfFile(abs, Number(st.size), hexLen) : e.id;
+    if (id !== e.id) out.push(e);
+  }
+  return out;
+}
+
+/**
+ * Makes the status read that follows see every in-scope file as it is: clears
+ * the two flags on entries that hide a work-tree file, and forgets the stat
+ * data of entries whose file changed unseen (the same blob put back through
+ * `update-index --index-info`, so git compares the bytes). Returns the paths.
  * `hashLen` is the object id's length in bytes (20 for sha1, 32 for sha256).
  */
-export async function unhideInScope(root: string, hashLen: number, inScope: (p: string) => boolean, run: (args: string[]) => Promise<string>): Promise<string[]> {
-  const clear = entriesToClear(await flagged(root, hashLen, run), root, inScope);
+export async function unhideInScope(root: string, hashLen: number, inScope: (p: string) => boolean, listed: ReadonlySet<string>, git: IndexGit): Promise<{ flags: string[]; stale: string[] }> {
+  const read = inScopeEntries(root, hashLen, inScope);
+  if (read === 'none') return { flags: [], stale: [] };
+  const flagged = read ? read.entries.filter((e) => e.assumeUnchanged || e.skipWorktree) : parseLsFilesV(await git.run(['ls-files', '-v', '-z'])).filter((e) => inScope(e.path));
+  const clear = entriesToClear(flagged, root, inScope);
   const assumed = clear.filter((e) => e.assumeUnchanged).map((e) => e.path);
   const skipped = clear.filter((e) => e.skipWorktree).map((e) => e.path);
   // One flag per update-index call: it applies the first flag option it was given to each path.
-  if (assumed.length) await run(['update-index', '--no-assume-unchanged', '--', ...assumed]);
-  if (skipped.length) await run(['update-index', '--no-skip-worktree', '--', ...skipped]);
-  return clear.map((e) => e.path);
+  if (assumed.length) await git.run(['update-index', '--no-assume-unchanged', '--', ...assumed]);
+  if (skipped.length) await git.run(['update-index', '--no-skip-worktree', '--', ...skipped]);
+  const stale = read ? staleEntries(read.entries, root, read.writtenNs, hashLen * 2, listed) : [];
+  if (stale.length) await git.input(['update-index', '-z', '--index-info'], stale.map((e) => `${e.mode.toString(8)} ${e.id}\t${e.path}\0`).join(''));
+  return { flags: clear.map((e) => e.path), stale: stale.map((e) => e.path) };
 }
