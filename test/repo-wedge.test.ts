@@ -216,6 +216,38 @@ describe("the user's repository never wedges the loop", () => {
     expect(engine('run-experiment', ['--json'], repo).stderr).toMatch(/since the last run \(src\/.mypy_cache\/.gitignore\)/);
   });
 
+  it('a git repository of its own inside the scope (its files unseen by git) is refused before measuring, invalid when a run makes one; the user\'s is left alone', () => {
+    // Before: "0 files changed" and a rebaseline took the hidden file's score as the best's.
+    const bench = 'v=$(cat src/value.txt); [ -f src/nested/fast ] && v=1; [ -f make-repo ] && (mkdir -p src/made && cd src/made && git init -q && touch fast); echo METRIC score=$v\n';
+    const repo = makeRepo({ 'bench.sh': bench, 'src/value.txt': '100' });
+    fs.appendFileSync(path.join(repo, '.git/info/exclude'), 'make-repo\n');
+    const own = path.join(repo, 'src/users');
+    fs.mkdirSync(own);
+    git(own, 'init', '-q');
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo).code).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    const nested = path.join(repo, 'src/nested');
+    fs.mkdirSync(nested);
+    git(nested, 'init', '-q');
+    fs.writeFileSync(path.join(nested, 'fast'), 'x');
+    const refused = engine('run-experiment', [], repo);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/src\/nested\/ is a git repository inside the scope/);
+    fs.rmSync(nested, { recursive: true });
+    fs.writeFileSync(path.join(repo, 'make-repo'), '');
+    setValue(repo, '90');
+    const { run, log } = iterate(repo, 'makes a repository');
+    expect(run.json).toMatchObject({ status: 'invalid' });
+    expect(String(run.json?.reason)).toMatch(/src\/made\/ is a git repository inside the scope.*appeared while the benchmark ran/);
+    expect(log.json).toMatchObject({ verdict: 'invalid' });
+    expect(git(repo, 'rev-list', '--count', 'autoloop/exp')).toBe('1');
+    fs.rmSync(path.join(repo, 'make-repo'));
+    fs.rmSync(path.join(repo, 'src/made'), { recursive: true });
+    setValue(repo, '90');
+    expect(iterate(repo, 'after').log.json).toMatchObject({ verdict: 'keep' });
+    expect(fs.existsSync(path.join(own, '.git'))).toBe(true);
+  });
+
   it('keeps a file whose name holds a newline, under its exact name', () => {
     const repo = baselineRepo();
     const name = 'src/odd\nname.txt';

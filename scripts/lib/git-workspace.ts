@@ -538,6 +538,17 @@ export class GitWorkspace implements Workspace {
     return hiddenIgnoreFiles(this.root, this.scope.bases, this.load()?.user_dirs ?? []);
   }
 
+  /**
+   * An untracked directory in the scope's reach that git lists as one entry
+   * even when asked file by file: a repository of its own. Its files are in
+   * no status, no change and no keep, yet the benchmark reads them.
+   */
+  async nestedRepos(): Promise<string[]> {
+    const st = await this.status();
+    const userDirs = this.load()?.user_dirs ?? [];
+    return [...st.keys()].filter((p) => p.endsWith('/') && untrackedOnly(st.get(p) ?? []) && this.reaches(p) && !underDir(p, userDirs)).sort();
+  }
+
   async changedInScope(): Promise<string[]> {
     this.fresh();
     const s = this.state();

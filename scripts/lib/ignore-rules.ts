@@ -12,6 +12,7 @@
 // with it or an earlier run's benchmark wrote it (a test tool's cache dir).
 import path from 'node:path';
 import { gitTry } from './gitcmd.ts';
+import { sanitizeLine } from './sanitize.ts';
 import { MISSING, sha256File } from './integrity.ts';
 
 /** Ignore-rule file (repo-relative when inside the repository, else absolute) → sha256 of its bytes, or "missing". */
@@ -95,4 +96,10 @@ export function newHiddenIgnores(accepted: IgnoreRules, now: IgnoreRules): strin
 export function ignoreRulesReason(changed: readonly string[], when: string): string {
   const names = changed.slice(0, 3).join(', ') + (changed.length > 3 ? ` (+${changed.length - 3} more)` : '');
   return `the ignore rules changed ${when} (${names}): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it`;
+}
+
+/** Why a run refuses (or is invalid) with a git repository of its own inside the scope: git sees none of its files. */
+export function nestedReposReason(dirs: readonly string[]): string {
+  const names = dirs.slice(0, 3).map((d) => sanitizeLine(d)).join(', ') + (dirs.length > 3 ? ', …' : '');
+  return `${names} ${dirs.length > 1 ? 'are git repositories' : 'is a git repository'} inside the scope: git shows none of its files, so a run would measure what no keep or revert can hold; move it out of the scope or delete it`;
 }

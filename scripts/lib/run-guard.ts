@@ -15,7 +15,7 @@ import { contentOf, describeDrift, recheck } from './measured.ts';
 import { driftWithoutUsers, type Attribution } from './user-files.ts';
 import { breakSeal, engineDir, seal, type Seal } from './tamper.ts';
 import { repoPaths } from './paths.ts';
-import { ignoreRulesProblem } from './ignore-rules.ts';
+import { ignoreRulesProblem, nestedReposReason } from './ignore-rules.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
@@ -127,6 +127,8 @@ export class RunGuard {
     if (drift.length) return describeDrift(drift, `while the ${what} ran`);
     const rules = ignoreRulesProblem(this.exp.root, this.exp.state.fingerprints?.ignore, `while the ${what} ran`);
     if (rules) return rules;
+    const nested = (await ws.nestedRepos?.()) ?? [];
+    if (nested.length) return `${nestedReposReason(nested)} (it appeared while the ${what} ran)`;
     if (during.length) return `the ${what} changed files outside the scope: ${list(during)} (it may only create new or ignored files there)`;
     return null;
   }

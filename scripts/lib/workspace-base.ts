@@ -54,6 +54,8 @@ export interface Workspace {
   stale(): void;
   /** git: the .gitignore files in scope that git ignores (one hiding itself), path → sha256. */
   hiddenIgnores?(): Promise<Record<string, string>>;
+  /** git: untracked git repositories inside the scope (not the user's), each `dir/`, from the last read of the tree. */
+  nestedRepos?(): Promise<string[]>;
   /** In-scope files that differ from the best (modified, deleted, created; user files excluded). Sorted. */
   changedInScope(): Promise<string[]>;
   /**

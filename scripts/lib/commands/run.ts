@@ -37,7 +37,7 @@ import { RunRecord, type InvocationLine, type RunStatus } from '../schema.ts';
 import { writeJsonAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
-import { ignoreRulesProblem, ignoreRulesReason, newHiddenIgnores, type IgnoreRules } from '../ignore-rules.ts';
+import { ignoreRulesProblem, ignoreRulesReason, nestedReposReason, newHiddenIgnores, type IgnoreRules } from '../ignore-rules.ts';
 import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type Outcome } from '../run-outcome.ts';
 import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, type Runner } from '../runners/index.ts';
 import { buildSources, readSample, type MetricSource } from '../sources/index.ts';
@@ -469,6 +469,8 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   const aside = users ? await setAsideUsers(ws, users, rescueDir(exp, id)) : [];
   if (aside.length) await ws.observe();
   const changed = await ws.changedInScope();
+  const nested = (await ws.nestedRepos?.()) ?? [];
+  if (nested.length) throw new RefusalError(nestedReposReason(nested));
   assertIgnoreRulesKept(exp, changed);
   const hidden = await assertNoNewHiddenIgnores(exp, ws, { taken: fixed.length || aside.length ? undefined : early });
   assertBaselineUnchanged(exp, changed);
