@@ -100,6 +100,22 @@ describe("nothing of the user's is lost", () => {
     expect(git(repo, 'show', 'autoloop/exp-final:src/value.txt')).toBe('90');
   });
 
+  it("a finalize killed inside git worktree add (git's own 'initializing' lock left) leaves no worktree after the next call", () => {
+    const repo = baselineRepo();
+    setValue(repo, '90');
+    iterate(repo, 'better');
+    // What git leaves when the engine dies during `worktree add`: a registered,
+    // locked worktree whose owner (the pid in its folder's name) is gone.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `autoloop-final-${dead}-`));
+    git(repo, 'worktree', 'add', '-q', '--detach', '--lock', '--reason', 'initializing', path.join(dir, 'tree'), 'HEAD');
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(2);
+    expect(engine('finalize', [], repo).code).toBe(0);
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
+    expect(git(repo, 'show', 'autoloop/exp-final:src/value.txt')).toBe('90');
+  });
+
   it('a failed atomic write leaves no temp file and the old content', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-fsx-'));
     fs.mkdirSync(path.join(dir, 'target')); // rename onto a directory fails

@@ -164,7 +164,9 @@ export async function sweepFinalizeWorktrees(root: string): Promise<string[]> {
     const wt = field.slice('worktree '.length);
     const m = new RegExp(`^${WORKTREE_PREFIX}(\\d+)-`).exec(path.basename(path.dirname(wt)));
     if (!m || pidAlive(Number(m[1]))) continue;
-    await gitTry(root, ['worktree', 'remove', '--force', wt]);
+    // Twice --force: a finalize killed inside `git worktree add` leaves git's own
+    // "initializing" lock, which one --force (and prune) never removes.
+    await gitTry(root, ['worktree', 'remove', '--force', '--force', wt]);
     fs.rmSync(path.dirname(wt), { recursive: true, force: true });
     removed.push(wt);
   }
