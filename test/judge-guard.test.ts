@@ -5,6 +5,7 @@
 // command must catch them: the group containment, and a read-only setup that failed.
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { engine, git, ledger, makeRepo } from './helpers/engine.ts';
 
@@ -157,4 +158,32 @@ describe('a METRIC line printed after the main process exited', () => {
       if (mode === 'group') expect(read(repo, '.autoloop/experiments/exp/runs/r0001/output.log')).toMatch(/METRIC score=1\n/);
     });
   }
+});
+
+describe('a git filter the benchmark installs in .git/config', () => {
+  it("never runs on the engine's own git commands after the benchmark (it would run outside any containment)", () => {
+    // .git/ stays writable under every containment: the benchmark defines a
+    // clean filter for every file and makes the in-scope files stat-dirty, so
+    // the engine's next status would hash them through it.
+    const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-marker-')), 'ran');
+    const bench = [
+      'v=$(cat src/v)',
+      'if [ "$v" = 9 ]; then',
+      `  git config filter.evil.clean "sh -c 'echo ran >> ${marker}; cat'"`,
+      '  echo "* filter=evil" > .git/info/attributes',
+      '  touch src/v src/w',
+      'fi',
+      'echo METRIC score=$v',
+    ].join('\n');
+    const repo = makeRepo({ 'bench.sh': bench + '\n', 'src/v': '10', 'src/w': 'w\n' });
+    init(repo, 'sh bench.sh');
+    engine('run-experiment', [], repo);
+    expect(log(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    write(repo, 'src/v', '9');
+    const r = engine('run-experiment', ['--json'], repo).json as Record<string, unknown>;
+    expect(r).toMatchObject({ status: 'ok', primary: 9 });
+    expect(log(repo, 'better')).toMatchObject({ verdict: 'keep' });
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(git(repo, 'config', 'filter.evil.clean')).toMatch(/ran/);
+  });
 });

@@ -17,7 +17,7 @@ import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
 import { unhideInScope } from './index-flags.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
-import { diffSettingsConfigured, firstLine, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
+import { diffSettingsConfigured, firstLine, forgetRepoConfig, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { crashPoint } from './faults.ts';
 import { blobIdOf, blobIdOfFile } from './blob-id.ts';
@@ -293,6 +293,8 @@ export class GitWorkspace implements Workspace {
 
   stale(): void {
     this.current = false;
+    // The command may write the git config (a filter driver): the next git command reads it again.
+    forgetRepoConfig();
   }
 
   /**

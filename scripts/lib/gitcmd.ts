@@ -11,6 +11,7 @@
 // private index and exact pathspecs), so the library added a dependency and a
 // second environment filter without doing anything for us.
 import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { configFiles, mayMention } from './git-config-files.ts';
 import { gitFile } from './git-binary.ts';
 import { countIo } from './iocount.ts';
@@ -50,34 +51,60 @@ interface RepoConfig {
   /** Settings that change how git counts a diff's lines (an attributes file of the user's, a big-file threshold). */
   diffSettings: boolean;
 }
-const configCache = new Map<string, RepoConfig>();
+/**
+ * Per cwd, with the stat of the config files it was read from: code under
+ * test can write .git/config (a filter driver whose program the engine's next
+ * git command would run, outside any containment), so a changed file is read
+ * again; forgetRepoConfig() drops it all before each such command (an included
+ * file is not in the stat).
+ */
+const configCache = new Map<string, { key: string; config: RepoConfig }>();
 /** The names asked about below; config files that never mention them (git-config-files.ts) spare the git process. */
 export const ASKED = /filter|attributesfile|bigfilethreshold/i;
 
-function repoConfig(cwd: string): RepoConfig {
-  let c = configCache.get(cwd);
-  if (!c) {
-    c = { drivers: [], diffSettings: false };
-    configCache.set(cwd, c);
-    const files = configFiles(cwd);
-    if (files && !mayMention(files, ASKED)) return c;
-    countIo('git');
-    try {
-      const out = execFileSync(gitFile(), [...CONFIG, 'config', '--name-only', '-z', '--get-regexp', '^(filter\\.|core\\.attributesfile$|core\\.bigfilethreshold$)'], {
-        cwd,
-        env: gitEnv(),
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
-      for (const raw of out.split('\0')) {
-        const name = raw.trim();
-        if (name === 'core.attributesfile' || name === 'core.bigfilethreshold') c.diffSettings = true;
-        const m = /^filter\.(.+)\.[^.]+$/s.exec(name);
-        if (m?.[1] && !c.drivers.includes(m[1])) c.drivers.push(m[1]);
+/** A command of the code under test is about to run: any config read before it may be stale after it. */
+export function forgetRepoConfig(): void {
+  configCache.clear();
+}
+
+function statKey(files: readonly string[] | null): string {
+  if (!files) return '';
+  return files
+    .map((f) => {
+      try {
+        const st = fs.statSync(f, { bigint: true });
+        return `${st.ino}:${st.size}:${st.mtimeNs}`;
+      } catch {
+        return '-';
       }
-    } catch {
-      // exit 1: nothing of this configured (or not a repository yet)
+    })
+    .join(',');
+}
+
+function repoConfig(cwd: string): RepoConfig {
+  const files = configFiles(cwd);
+  const key = statKey(files);
+  const hit = configCache.get(cwd);
+  if (hit && hit.key === key) return hit.config;
+  const c: RepoConfig = { drivers: [], diffSettings: false };
+  configCache.set(cwd, { key, config: c });
+  if (files && !mayMention(files, ASKED)) return c;
+  countIo('git');
+  try {
+    const out = execFileSync(gitFile(), [...CONFIG, 'config', '--name-only', '-z', '--get-regexp', '^(filter\\.|core\\.attributesfile$|core\\.bigfilethreshold$)'], {
+      cwd,
+      env: gitEnv(),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    for (const raw of out.split('\0')) {
+      const name = raw.trim();
+      if (name === 'core.attributesfile' || name === 'core.bigfilethreshold') c.diffSettings = true;
+      const m = /^filter\.(.+)\.[^.]+$/s.exec(name);
+      if (m?.[1] && !c.drivers.includes(m[1])) c.drivers.push(m[1]);
     }
+  } catch {
+    // exit 1: nothing of this configured (or not a repository yet)
   }
   return c;
 }
