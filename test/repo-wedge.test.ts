@@ -248,6 +248,24 @@ describe("the user's repository never wedges the loop", () => {
     expect(fs.existsSync(path.join(own, '.git'))).toBe(true);
   });
 
+  it('a benchmark that switches the branch (checkout -b, detach) makes its run invalid, and HEAD is put back on the experiment branch', () => {
+    // Before: the run died on "the work tree is on other", unrecorded, its change in place, every later call refused.
+    for (const how of ['git checkout -q -b other', 'git checkout -q --detach']) {
+      const repo = makeRepo({ 'bench.sh': `v=$(cat src/value.txt); [ "$v" = 90 ] && ${how}; echo METRIC score=$v\n`, 'src/value.txt': '100' });
+      expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo).code).toBe(0);
+      iterate(repo, 'baseline');
+      setValue(repo, '90');
+      const { run, log } = iterate(repo, 'switches');
+      expect(run.json).toMatchObject({ status: 'invalid' });
+      expect(String(run.json?.reason)).toMatch(/moved HEAD off the experiment branch/);
+      expect(log.json).toMatchObject({ verdict: 'invalid' });
+      expect(git(repo, 'branch', '--show-current')).toBe('autoloop/exp');
+      expect(read(repo, 'src/value.txt')).toBe('100');
+      setValue(repo, '80');
+      expect(iterate(repo, 'after').log.json).toMatchObject({ verdict: 'keep' });
+    }
+  });
+
   it('keeps a file whose name holds a newline, under its exact name', () => {
     const repo = baselineRepo();
     const name = 'src/odd\nname.txt';

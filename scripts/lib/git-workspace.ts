@@ -15,6 +15,7 @@ import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
 import { unhideInScope } from './index-flags.ts';
+import { gitDirsOf, readOrEmpty } from './git-dirs.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
 import { diffSettingsConfigured, firstLine, forgetRepoConfig, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
@@ -351,6 +352,20 @@ export class GitWorkspace implements Workspace {
 
   private async status(fresh = false): Promise<Status> {
     return (await this.snapshot(fresh)).status;
+  }
+
+  async reattach(): Promise<string | null> {
+    if (this.candidate) return null;
+    const want = `refs/heads/${this.branch}`;
+    // HEAD read as a file (no git process on the usual path, where it has not moved).
+    const dirs = gitDirsOf(this.root);
+    const head = dirs ? readOrEmpty(path.join(dirs.gitDir, 'HEAD')) : '';
+    if (head === `ref: ${want}\n`) return null;
+    const ref = await this.currentBranchRef();
+    if (ref === want) return null;
+    await this.git.run(['symbolic-ref', '-m', 'autoloop: back on the experiment branch', 'HEAD', want]);
+    this.mutating();
+    return ref ? ref.replace(/^refs\/heads\//, '') : 'a detached HEAD';
   }
 
   private async currentBranchRef(): Promise<string | null> {

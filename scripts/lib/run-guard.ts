@@ -117,6 +117,9 @@ export class RunGuard {
   /** After all the samples, and after the checks: the in-scope content and the tracked files outside the scope. */
   async afterPhase(what: Phase): Promise<string | null> {
     const { ws, record } = this;
+    // First: every later read of the tree asserts the branch (a throw would leave the run unrecorded, the change in place).
+    const moved = ws.reattach ? await ws.reattach() : null;
+    if (moved) return `the ${what} moved HEAD off the experiment branch (to ${moved}); put back`;
     // A .gitignore the phase wrote that git ignores (a test tool's cache) is the benchmark's output: the next run accepts it.
     // Listed beside the status that follows (both only read the tree the phase left).
     const hidden = record.hidden_ignores && ws.hiddenIgnores ? ws.hiddenIgnores() : undefined;

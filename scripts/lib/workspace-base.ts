@@ -71,6 +71,12 @@ export interface Workspace {
    */
   settleOutOfScope(): Promise<OutsideChange[]>;
   /**
+   * git: HEAD put back on the experiment branch when a command of the code
+   * under test moved it (a checkout, symbolic-ref, a detach); returns where it
+   * was, or null when it had not moved.
+   */
+  reattach?(): Promise<string | null>;
+  /**
    * The content of these in-scope paths now (git: blobs written to the object
    * store, so a later keep commits exactly these bytes). `compareOnly`: the
    * content is only compared with an earlier capture, nothing is stored (git:
