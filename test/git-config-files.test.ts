@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { onPath } from '../scripts/lib/git-binary.ts';
 import { configFiles, mayMention } from '../scripts/lib/git-config-files.ts';
-import { ASKED } from '../scripts/lib/gitcmd.ts';
+import { ASKED, gitTry } from '../scripts/lib/gitcmd.ts';
 
 const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-gitconfig-')));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -32,7 +32,7 @@ function git(cwd: string, env: NodeJS.ProcessEnv, ...args: string[]): { code: nu
 }
 
 /** What git itself finds for the engine's question (exit 1: nothing). */
-const gitFinds = (repo: string, env: NodeJS.ProcessEnv) => git(repo, env, 'config', '--name-only', '--get-regexp', '^(filter\\.|core\\.attributesfile$|core\\.bigfilethreshold$)');
+const gitFinds = (repo: string, env: NodeJS.ProcessEnv) => git(repo, env, 'config', '--name-only', '--get-regexp', '^(filter\\.|merge\\..+\\.driver$|core\\.attributesfile$|core\\.bigfilethreshold$)');
 const shortcut = (repo: string, env: NodeJS.ProcessEnv) => mayMention(configFiles(repo, env)!, ASKED);
 
 describe('the config files git reads, without git', () => {
@@ -106,5 +106,38 @@ describe('git found on PATH as execvp finds it', () => {
     expect(onPath('tool', [a, 'rel', c].join(':'))).toBeNull();
     expect(onPath('tool', ['', c].join(':'))).toBeNull();
     expect(onPath('tool', a!)).toBeNull();
+  });
+});
+
+describe("the engine's git runs no program the repository's config names", () => {
+  it('a clean filter and a merge driver written into .git/config between two engine git commands (as code under test can) do not run', async () => {
+    const { repo, env } = setup();
+    const id = { ...env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x.invalid' };
+    const commit = (text: string) => {
+      fs.writeFileSync(path.join(repo, 'f'), text);
+      git(repo, id, 'commit', '-qam', text.trim());
+    };
+    fs.writeFileSync(path.join(repo, 'f'), 'a\nb\nc\n');
+    git(repo, id, 'add', 'f');
+    git(repo, id, 'commit', '-qm', 'init');
+    git(repo, id, 'branch', '-M', 'main');
+    git(repo, id, 'checkout', '-qb', 'x');
+    commit('A\nb\nc\n');
+    git(repo, id, 'checkout', '-q', 'main');
+    commit('a\nb\nC\n');
+    // The engine's first git command of the call: the config read (nothing to switch off yet).
+    expect((await gitTry(repo, ['status', '--porcelain'])).code).toBe(0);
+    const marker = path.join(repo, '..', 'ran');
+    git(repo, env, 'config', 'filter.evil.clean', `sh -c 'echo filter >> ${marker}; cat'`);
+    git(repo, env, 'config', 'merge.evil.driver', `sh -c 'echo merge >> ${marker}' --`);
+    fs.writeFileSync(path.join(repo, '.git', 'info', 'attributes'), '* filter=evil merge=evil\n');
+    fs.writeFileSync(path.join(repo, 'f'), 'a\nb\nC\n'); // stat-dirty: status hashes it again
+    expect((await gitTry(repo, ['status', '--porcelain'])).code).toBe(0);
+    const merged = await gitTry(repo, ['merge-tree', '--write-tree', '--no-messages', 'main', 'x']);
+    expect(merged.code).not.toBe(0);
+    expect(fs.existsSync(marker)).toBe(false);
+    // Without the engine's options git runs both.
+    git(repo, env, 'merge-tree', '--write-tree', '--no-messages', 'main', 'x');
+    expect(fs.readFileSync(marker, 'utf8')).toMatch(/merge/);
   });
 });

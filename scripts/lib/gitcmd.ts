@@ -48,6 +48,8 @@ const MAX_BUFFER = 256 * 1024 * 1024;
 interface RepoConfig {
   /** Filter drivers (LFS, git-crypt, …). */
   drivers: string[];
+  /** Merge drivers (a program git's merge-tree would run for a path whose attributes name it). */
+  mergeDrivers: string[];
   /** Settings that change how git counts a diff's lines (an attributes file of the user's, a big-file threshold). */
   diffSettings: boolean;
 }
@@ -60,7 +62,7 @@ interface RepoConfig {
  */
 const configCache = new Map<string, { key: string; config: RepoConfig }>();
 /** The names asked about below; config files that never mention them (git-config-files.ts) spare the git process. */
-export const ASKED = /filter|attributesfile|bigfilethreshold/i;
+export const ASKED = /filter|attributesfile|bigfilethreshold|driver/i;
 
 /** A command of the code under test is about to run: any config read before it may be stale after it. */
 export function forgetRepoConfig(): void {
@@ -86,12 +88,12 @@ function repoConfig(cwd: string): RepoConfig {
   const key = statKey(files);
   const hit = configCache.get(cwd);
   if (hit && hit.key === key) return hit.config;
-  const c: RepoConfig = { drivers: [], diffSettings: false };
+  const c: RepoConfig = { drivers: [], mergeDrivers: [], diffSettings: false };
   configCache.set(cwd, { key, config: c });
   if (files && !mayMention(files, ASKED)) return c;
   countIo('git');
   try {
-    const out = execFileSync(gitFile(), [...CONFIG, 'config', '--name-only', '-z', '--get-regexp', '^(filter\\.|core\\.attributesfile$|core\\.bigfilethreshold$)'], {
+    const out = execFileSync(gitFile(), [...CONFIG, 'config', '--name-only', '-z', '--get-regexp', '^(filter\\.|merge\\..+\\.driver$|core\\.attributesfile$|core\\.bigfilethreshold$)'], {
       cwd,
       env: gitEnv(),
       encoding: 'utf8',
@@ -102,6 +104,8 @@ function repoConfig(cwd: string): RepoConfig {
       if (name === 'core.attributesfile' || name === 'core.bigfilethreshold') c.diffSettings = true;
       const m = /^filter\.(.+)\.[^.]+$/s.exec(name);
       if (m?.[1] && !c.drivers.includes(m[1])) c.drivers.push(m[1]);
+      const md = /^merge\.(.+)\.driver$/s.exec(name);
+      if (md?.[1] && !c.mergeDrivers.includes(md[1])) c.mergeDrivers.push(md[1]);
     }
   } catch {
     // exit 1: nothing of this configured (or not a repository yet)
@@ -115,7 +119,12 @@ function repoConfig(cwd: string): RepoConfig {
  * is missing (LFS without git-lfs) or fails can never block or change a keep.
  */
 export function filterConfig(cwd: string): string[] {
-  return repoConfig(cwd).drivers.flatMap((d) => ['-c', `filter.${d}.clean=`, '-c', `filter.${d}.smudge=`, '-c', `filter.${d}.process=`, '-c', `filter.${d}.required=false`]);
+  const c = repoConfig(cwd);
+  return [
+    ...c.drivers.flatMap((d) => ['-c', `filter.${d}.clean=`, '-c', `filter.${d}.smudge=`, '-c', `filter.${d}.process=`, '-c', `filter.${d}.required=false`]),
+    // An empty merge driver makes git fail that merge (a conflict to the engine), running nothing.
+    ...c.mergeDrivers.flatMap((d) => ['-c', `merge.${d}.driver=`]),
+  ];
 }
 
 /** Whether the config names an attributes file or a big-file threshold (then only git counts a diff). Asked with the filters. */

@@ -47,6 +47,8 @@ export async function rebaseChange(root: string, tree: string, base: string, ont
     const r = await gitTry(root, ['merge-tree', '--write-tree', '--name-only', '--no-messages', onto, change]);
     const lines = r.stdout.split('\n').filter(Boolean);
     if (r.code === 1) return { ok: false, conflicts: lines.slice(1) };
+    // A merge driver of the user's (switched off: gitcmd.ts) fails its merge: a conflict, not an error.
+    if (/failure to merge/.test(r.stderr)) return { ok: false, conflicts: [] };
     if (r.code !== 0 || !lines[0]) throw new Error(`git merge-tree: ${firstLine(r.stderr) || `exit code ${r.code}`}`);
     merged = lines[0];
   }
