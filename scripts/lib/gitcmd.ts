@@ -1,7 +1,7 @@
 // The engine's one git runner. Every git command the engine runs (workspace,
 // chain, finalize, finding the repository root) goes through gitArgs/gitEnv
 // here, so what git may do on our behalf is decided in one place:
-// - argument arrays only (execFile, no shell);
+// - argument arrays only (spawn/execFileSync, no shell);
 // - the ambient GIT_* variables dropped (a GIT_DIR or GIT_INDEX_FILE inherited
 //   from a hook would point git somewhere else), no editor, pager or prompt;
 // - the user's hooks off for the engine's own commands (core.hooksPath), paths
@@ -10,7 +10,7 @@
 // Why not simple-git: the engine only ever needed `.raw()` (plumbing with a
 // private index and exact pathspecs), so the library added a dependency and a
 // second environment filter without doing anything for us.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { configFiles, mayMention } from './git-config-files.ts';
 import { gitFile } from './git-binary.ts';
@@ -148,25 +148,50 @@ export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 /** Run git; never throws for a non-zero exit (the caller decides). */
 export function gitTry(cwd: string, args: readonly string[], extra: Record<string, string> = {}): Promise<GitResult> {
-  countIo('git');
-  return new Promise((resolve) => {
-    execFile(gitFile(), gitArgs(args, cwd), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
-      resolve({ code, stdout, stderr: stderr || (err && code === 127 ? err.message : '') });
-    });
-  });
+  return runGit(cwd, args, extra, null);
 }
 
 /** Run git with `input` on its stdin; never throws for a non-zero exit. */
 export function gitWithInput(cwd: string, args: readonly string[], input: string, extra: Record<string, string> = {}): Promise<GitResult> {
+  return runGit(cwd, args, extra, input);
+}
+
+/**
+ * One git process. Its stdin is a pipe only when there is input (else
+ * /dev/null): each pipe is a socket object and a descriptor pair more to
+ * make and tear down, and an iteration starts 5 to 8 git processes. Output
+ * past MAX_BUFFER kills it, as execFile would.
+ */
+function runGit(cwd: string, args: readonly string[], extra: Record<string, string>, input: string | null): Promise<GitResult> {
   countIo('git');
   return new Promise((resolve) => {
-    const child = execFile(gitFile(), gitArgs(args, cwd), { cwd, env: gitEnv(extra), maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
-      resolve({ code, stdout, stderr: stderr || (err && code === 127 ? err.message : '') });
+    const child = spawn(gitFile(), gitArgs(args, cwd), { cwd, env: gitEnv(extra), stdio: [input === null ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    let failure: string | null = null;
+    const take = (into: Buffer[]) => (d: Buffer) => {
+      size += d.length;
+      if (size > MAX_BUFFER && failure === null) {
+        failure = `git ${args[0] ?? ''}: output over ${MAX_BUFFER} bytes`;
+        child.kill();
+      }
+      if (failure === null) into.push(d);
+    };
+    child.stdout?.on('data', take(out));
+    child.stderr?.on('data', take(err));
+    child.once('error', (e) => {
+      failure ??= e.message;
     });
-    child.stdin?.on('error', () => undefined); // git may exit before reading everything
-    child.stdin?.end(input);
+    child.once('close', (code, signal) => {
+      const stderr = Buffer.concat(err).toString('utf8');
+      const ok = failure === null && typeof code === 'number';
+      resolve({ code: ok ? code : 127, stdout: Buffer.concat(out).toString('utf8'), stderr: stderr || (ok ? '' : (failure ?? `git ${args[0] ?? ''} killed by ${signal ?? 'a signal'}`)) });
+    });
+    if (input !== null) {
+      child.stdin?.on('error', () => undefined); // git may exit before reading everything
+      child.stdin?.end(input);
+    }
   });
 }
 
