@@ -172,4 +172,48 @@ describe('the containment probe', () => {
     expect(once(repo, 'lower still', [], env).json).toMatchObject({ verdict: 'keep' });
     expect(probes()).toBe(3);
   });
+
+  it("status's read-only probe is remembered beside it, and made again when its key changes or a run's setup failed", () => {
+    if (process.platform !== 'linux') return void expect(process.platform).not.toBe('linux');
+    const home = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-home-')));
+    const bin = path.join(home, 'bin');
+    fs.mkdirSync(bin);
+    const calls = path.join(home, 'unshare-calls');
+    const real = ['/usr/bin/unshare', '/bin/unshare'].find((f) => fs.existsSync(f));
+    if (!real) return void expect(real).toBeUndefined();
+    // While `fail` exists, a run's read-only setup fails (the wrapper refuses the outer layer of the setup).
+    const fail = path.join(home, 'fail');
+    const wrapper = `#!/bin/sh\necho "$*" >> '${calls}'\ncase "$*" in *--mount-proc*) [ -e '${fail}' ] && exit 125 ;; esac\nexec ${real} "$@"\n`;
+    fs.writeFileSync(path.join(bin, 'unshare'), wrapper, { mode: 0o755 });
+    const env = { HOME: home, PATH: `${bin}:${process.env.PATH}` };
+    // The read-only probe is the setup that runs `exit 0` (a run's setup runs the benchmark's command).
+    const probes = () => (fs.existsSync(calls) ? read(home, 'unshare-calls').split('\n').filter((l) => / autoloop-setup exit 0 /.test(l)).length : 0);
+    const repo = valueRepo('100');
+    // The segment's recorded environment (the one its runs get) holds this PATH too.
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**'], repo, env).code).toBe(0);
+    const status = () => engine('status', ['--json'], repo, env).json?.containment;
+    const first = status();
+    expect(first).toMatch(/^(pidns|readonly)$/);
+    expect(probes()).toBe(1);
+    const cache = path.join(home, '.autoloop', 'containment.json');
+    expect(JSON.parse(read(home, '.autoloop/containment.json'))).toMatchObject({ mode: 'pidns', readonly: { works: first === 'readonly' } });
+    expect(status()).toBe(first);
+    expect(status()).toBe(first);
+    expect(probes()).toBe(1); // remembered
+    // Another read-only key (another mount(8), another mount namespace…): probed again.
+    const saved = JSON.parse(read(home, '.autoloop/containment.json')) as { key: string; mode: string; readonly: { key: string; works: boolean } };
+    fs.writeFileSync(cache, JSON.stringify({ ...saved, readonly: { key: 'another mount', works: !saved.readonly.works } }));
+    expect(status()).toBe(first);
+    expect(probes()).toBe(2);
+    // A run whose setup failed forgets it: the key still matches, and status probes again all the same.
+    if (first !== 'readonly') return;
+    fs.writeFileSync(fail, '');
+    const run = engine('run-experiment', ['--json'], repo, env);
+    fs.rmSync(fail);
+    expect(run.json).toMatchObject({ status: 'ok', primary: 100 });
+    expect(JSON.parse(read(repo, '.autoloop/experiments/exp/runs/r0001/result.json')).containment).toBe('pidns');
+    expect(JSON.parse(read(home, '.autoloop/containment.json')).readonly).toBeUndefined();
+    expect(status()).toBe('readonly');
+    expect(probes()).toBe(3);
+  });
 });

@@ -1,5 +1,7 @@
 // The containment probe's answer, kept per machine in ~/.autoloop/containment.json
-// so that an engine call does not start an extra process to learn it again.
+// so that an engine call does not start an extra process to learn it again;
+// beside it, the answer of status's read-only probe (readonly.ts readOnlyWorks:
+// five processes), under a key that adds the `mount` the setup starts.
 // The answer is tied to everything that can change it: the boot (a reboot may
 // bring other sysctls or another kernel), the kernel, the user, the user and
 // PID namespaces the engine runs in (another container), the sysctls that
@@ -21,7 +23,9 @@ const SYSCTLS = [
   '/proc/sys/kernel/apparmor_restrict_unprivileged_userns',
 ];
 
-const Cached = lazySchema(() => z.object({ key: z.string(), mode: z.enum(['pidns', 'group']) }));
+const Cached = lazySchema(() =>
+  z.object({ key: z.string(), mode: z.enum(['pidns', 'group']), readonly: z.optional(z.object({ key: z.string(), works: z.boolean() })) }),
+);
 
 function cacheFile(): string {
   return path.join(os.homedir(), '.autoloop', 'containment.json');
@@ -43,11 +47,11 @@ function linkOr(file: string): string {
   }
 }
 
-/** The unshare PATH finds, by its path and its inode's identity; '-' when there is none. */
-function unshareId(): string {
+/** The program `name` PATH finds, by its path and its inode's identity; '-' when there is none. */
+function programId(name: string): string {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
-    const file = path.join(dir, 'unshare');
+    const file = path.join(dir, name);
     try {
       const st = fs.statSync(file);
       if (st.isFile()) return `${file}:${st.ino}:${st.size}:${st.mtimeMs}`;
@@ -61,13 +65,55 @@ function unshareId(): string {
 /** What the probe's answer depends on, as one string. */
 export function containmentKey(): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : -1;
-  return [process.platform, os.release(), uid, ...SYSCTLS.map((f) => readOr(f, '-')), linkOr('/proc/self/ns/user'), linkOr('/proc/self/ns/pid'), unshareId()].join('|');
+  return [process.platform, os.release(), uid, ...SYSCTLS.map((f) => readOr(f, '-')), linkOr('/proc/self/ns/user'), linkOr('/proc/self/ns/pid'), programId('unshare')].join('|');
 }
 
 /** The remembered answer for this machine as it is now, or null (then probe). */
 export function cachedContainment(): 'pidns' | 'group' | null {
   const parsed = Cached.safeParse(readJsonOrNull(cacheFile()));
   return parsed.success && parsed.data.key === containmentKey() ? parsed.data.mode : null;
+}
+
+/** What the read-only probe depends on beyond the containment's key: the mount(8) and the shell the setup runs, and the mount namespace. */
+function readOnlyKey(): string {
+  return [containmentKey(), linkOr('/proc/self/ns/mnt'), programId('mount'), programId('sh'), fileId('/bin/sh')].join('|');
+}
+
+function fileId(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${file}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return '-';
+  }
+}
+
+/** The remembered answer of the read-only probe for this machine as it is now, or null (then probe). */
+export function cachedReadOnly(): boolean | null {
+  const parsed = Cached.safeParse(readJsonOrNull(cacheFile()));
+  if (!parsed.success || parsed.data.key !== containmentKey() || !parsed.data.readonly) return null;
+  return parsed.data.readonly.key === readOnlyKey() ? parsed.data.readonly.works : null;
+}
+
+/** Kept only beside a remembered containment answer of this machine state (a pidns one: else there is no read-only setup to ask about). */
+export function rememberReadOnly(works: boolean): void {
+  try {
+    const parsed = Cached.safeParse(readJsonOrNull(cacheFile()));
+    if (!parsed.success || parsed.data.key !== containmentKey()) return;
+    writeJsonCache(cacheFile(), { key: parsed.data.key, mode: parsed.data.mode, readonly: { key: readOnlyKey(), works } });
+  } catch {
+    // best effort: the next status probes again
+  }
+}
+
+/** A run's read-only setup failed: the next status probes again. */
+export function forgetReadOnly(): void {
+  try {
+    const parsed = Cached.safeParse(readJsonOrNull(cacheFile()));
+    if (parsed.success && parsed.data.readonly) writeJsonCache(cacheFile(), { key: parsed.data.key, mode: parsed.data.mode });
+  } catch {
+    // unreadable home: nothing was remembered there either
+  }
 }
 
 export function rememberContainment(mode: 'pidns' | 'group'): void {

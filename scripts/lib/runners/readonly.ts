@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { cachedReadOnly, forgetReadOnly, rememberReadOnly } from './containment-cache.ts';
 
 /** What the engine wants unwritable (and the exceptions inside it), as absolute paths. */
 export interface Protect {
@@ -166,28 +167,42 @@ export function readOnlyWanted(): boolean {
   return !failed;
 }
 
-/** A setup failed: the rest of this engine call's runs go without it. */
+/** A setup failed: the rest of this engine call's runs go without it, and status's remembered answer goes. */
 export function readOnlyFailed(): void {
   failed = true;
+  forgetReadOnly();
 }
 
 export const readOnlyForced = (): boolean => process.env.AUTOLOOP_CONTAINMENT === 'readonly';
 
-/** For status: whether the setup works on this machine (a read-only bind inside a scratch directory, probed once). */
+/**
+ * For status: whether the setup works on this machine (a read-only bind
+ * inside a scratch directory). Probed once per machine state, as the
+ * containment is (containment-cache.ts): status is called between iterations.
+ */
 export function readOnlyWorks(): boolean {
   if (!readOnlyWanted()) return false;
   if (probed !== null) return probed;
+  probed = cachedReadOnly();
+  if (probed !== null) return probed;
+  probed = probeReadOnly();
+  rememberReadOnly(probed);
+  return probed;
+}
+
+function probeReadOnly(): boolean {
+  let works = false;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-ro-'));
   try {
     fs.mkdirSync(path.join(dir, 'rw'));
     const plan = mountPlan({ readOnly: [dir], writable: [path.join(dir, 'rw')] });
     const { file, args } = wrapReadOnly('exit 0', dir, writeFstab(path.join(dir, 'plan'), plan), plan);
     const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], timeout: 10_000 });
-    probed = r.status === 0 && String(r.output[3] ?? '') === SETUP_DONE;
+    works = r.status === 0 && String(r.output[3] ?? '') === SETUP_DONE;
   } catch {
-    probed = false;
+    works = false;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  return probed;
+  return works;
 }
