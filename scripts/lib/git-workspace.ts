@@ -648,8 +648,9 @@ export class GitWorkspace implements Workspace {
     // observe() just made, with nothing run or written since (run-experiment:
     // observe, then settle before the first sample), is that look: one git
     // process fewer per run. Any later settle (after the benchmark, the checks)
-    // reads the tree again.
-    if (!this.pinned) await this.snapshot(true);
+    // reads the tree again, and so does one after the engine wrote the tree
+    // itself (judges put back: stale()).
+    if (!this.pinned || !this.current) await this.snapshot(true);
     this.pinned = false;
     this.observed = true;
     const changed = await this.outOfScope();

@@ -131,8 +131,12 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
   // Content and mode: a judge made non-executable (chmod) has the same bytes but would fail every later run.
   if (prints) restored = restoreJudges(exp.root, exp.paths.judges, Object.keys(prints.files));
   crashPoint('after-judges');
-  // Judges put back are not an outside change for the next run.
-  if (restored.length) await ws.settleOutOfScope();
+  // Judges put back are not an outside change for the next run. The tree changed
+  // under the last read (log-experiment's observe()): the settle and the revert look again.
+  if (restored.length) {
+    ws.stale();
+    await ws.settleOutOfScope();
+  }
   const reverted = await ws.revert(rescueDir(exp, rec.run_id));
   crashPoint('after-revert');
   // The tree holds the best's checkpoint again, not the discarded run's.
@@ -148,8 +152,14 @@ export async function logCommand(exp: Experiment, input: LogInput): Promise<LogR
   await withLock(exp, 'log-experiment', async () => {
     assertNoCandidates(exp.paths);
     const ws = await openWorkspace(exp.root, exp.paths, exp.config);
+    // One look at the tree answers reconcile's branch check and the check that the
+    // measured content is still there (as in run); what reconcile changed is looked at again.
+    await ws.observe();
     const fixed = await reconcile(exp, ws);
-    if (fixed.length) process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
+    if (fixed.length) {
+      process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
+      await ws.observe();
+    }
     result = await logMeasured(exp, ws, await stillMeasured(ws, measuredRun(exp), attribution(exp.root)), input);
   });
   return result;
