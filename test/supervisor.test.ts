@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classify, nothingObserved, observe, type Ending, type Observed } from '../scripts/lib/supervisor/outcome.ts';
 import { parseResetText, wallClock } from '../scripts/lib/supervisor/reset-time.ts';
-import { afterSession, backoffMs, capWaitMs, decide, DEFAULT_POLICY, type LoopView, type Policy } from '../scripts/lib/supervisor/policy.ts';
+import { afterSession, backoffMs, capWaitMs, decide, DEFAULT_POLICY, endCode, MAX_RESET_AHEAD_MS, type LoopView, type Policy } from '../scripts/lib/supervisor/policy.ts';
 import { parseUpFlags } from '../scripts/lib/supervisor/flags.ts';
 import { claudeArgs } from '../scripts/lib/supervisor/supervise.ts';
 import { relaunchText } from '../scripts/lib/supervisor/view.ts';
@@ -207,10 +207,13 @@ describe('backoff and the hourly cap', () => {
 describe('decide: relaunch or stop for good', () => {
   const h = { relaunches: [], stalled: 1 };
 
-  it('stops (exit 0) whenever the engine says the loop is over', () => {
-    for (const why of ['terminated', 'paused', 'stopped', 'cleared'] as const) {
-      const d = decide({ ending: end('crash'), loop: { live: false, slug: 'speed', why, message: `loop ${why}` }, history: h, policy: P, nowMs: NOW });
-      expect(d).toEqual({ action: 'stop', code: 0, why: `loop ${why}` });
+  it('stops whenever the engine says the loop is over: exit 0 when it ended as asked, 1 when it needs a person', () => {
+    const codes = { terminated: 0, stopped: 0, cleared: 0, paused: 1, unreadable: 1 } as const;
+    for (const why of Object.keys(codes) as (keyof typeof codes)[]) {
+      const loop = { live: false, slug: 'speed', why, message: `loop ${why}` } as const;
+      const d = decide({ ending: end('crash'), loop, history: h, policy: P, nowMs: NOW });
+      expect(d).toEqual({ action: 'stop', code: codes[why], why: `loop ${why}` });
+      expect(endCode(loop)).toBe(codes[why]);
     }
   });
 
@@ -226,7 +229,38 @@ describe('decide: relaunch or stop for good', () => {
     expect(decide({ ending: end('usage_limit', { resetAtMs: null }), loop: live, history: h, policy: P, nowMs: NOW })).toMatchObject({ waitMs: 30 * MIN });
   });
 
-  it("after API errors waits at least claude's own last retry delay", () => {
+  it('never waits for good on a bogus reset: one further than a week (or not a number) is waited for as unknown', () => {
+    const week = 7 * 24 * HOUR;
+    expect(decide({ ending: end('usage_limit', { resetAtMs: NOW + week }), loop: live, history: h, policy: P, nowMs: NOW })).toMatchObject({ waitMs: week + 2 * MIN });
+    for (const resetAtMs of [NOW + MAX_RESET_AHEAD_MS + MIN, Date.UTC(2099, 0, 2, 15), Infinity, NaN]) {
+      const d = decide({ ending: end('usage_limit', { resetAtMs }), loop: live, history: h, policy: P, nowMs: NOW });
+      expect(d).toMatchObject({ action: 'relaunch', waitMs: 30 * MIN });
+      if (d.action === 'relaunch') expect(d.why).toContain('not believable');
+    }
+    // What the CLI printed: an event with an impossible reset, and a text with a year far out.
+    const bogusEvent = classify(ok, seen(INIT, JSON.stringify({ type: 'rate_limit_event', rate_limit_info: { status: 'rejected', resetsAt: 1e308 } }), RUSAGE), NOW);
+    expect(bogusEvent.resetAtMs).toBe(Date.UTC(2026, 10, 29, 3, 32)); // the text's reset, not Infinity
+    const far = classify(ok, seen(INIT, result({ api_error: 'usage_limit_reached', result: "You've hit your weekly limit · resets Jan 2, 2099, 3pm (UTC)" })), NOW);
+    expect(decide({ ending: far, loop: live, history: h, policy: P, nowMs: NOW })).toMatchObject({ waitMs: 30 * MIN });
+  });
+
+  it('every wait is finite and bounded, whatever reset or retry delay the CLI reports', () => {
+    const odd = fc.oneof(fc.double(), fc.constantFrom(null, Infinity, -Infinity, NaN, 1e308 * 1000));
+    const causes = ['usage_limit', 'crash', 'api_error', 'rate_limit'] as const;
+    fc.assert(
+      fc.property(fc.constantFrom(...causes), odd, odd, fc.integer({ min: 0, max: 60 }), (cause, resetAtMs, retryDelayMs, stalled) => {
+        const d = decide({ ending: end(cause, { resetAtMs, retryDelayMs }), loop: live, history: { relaunches: [], stalled }, policy: P, nowMs: NOW });
+        if (d.action !== 'relaunch') throw new Error('expected a relaunch');
+        expect(Number.isFinite(d.waitMs)).toBe(true);
+        expect(d.waitMs).toBeGreaterThanOrEqual(0);
+        expect(d.waitMs).toBeLessThanOrEqual(MAX_RESET_AHEAD_MS + P.resetMarginMs);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("after API errors waits at least claude's own last retry delay (bounded by the backoff ceiling)", () => {
+    expect(decide({ ending: end('api_error', { retryDelayMs: 5 * 24 * HOUR }), loop: live, history: h, policy: P, nowMs: NOW })).toMatchObject({ waitMs: P.maxMs });
     expect(decide({ ending: end('api_error', { retryDelayMs: 35_000 }), loop: live, history: h, policy: P, nowMs: NOW })).toMatchObject({ waitMs: 35_000 });
     expect(decide({ ending: end('overloaded', { retryDelayMs: 500 }), loop: live, history: { relaunches: [], stalled: 3 }, policy: P, nowMs: NOW })).toMatchObject({ waitMs: 40_000 });
   });

@@ -79,7 +79,8 @@ export function observe(obs: Observed, line: string): { obs: Observed; note: str
   if (rl.success) {
     const info = rl.data.rate_limit_info;
     if (info.status !== 'rejected') return { obs, note: null };
-    const resetAtMs = info.resetsAt ? info.resetsAt * 1000 : null;
+    // Epoch seconds; anything else (0, or too big to be a time) is no reset, and the text is read instead.
+    const resetAtMs = info.resetsAt && Number.isFinite(info.resetsAt * 1000) ? info.resetsAt * 1000 : null;
     return { obs: { ...obs, limit: { resetAtMs, type: info.rateLimitType ?? null } }, note: null };
   }
   const res = ResultLine.safeParse(raw);

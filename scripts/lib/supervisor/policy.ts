@@ -25,11 +25,33 @@ export const DEFAULT_POLICY: Policy = {
 };
 
 const HOUR_MS = 3_600_000;
+/**
+ * The longest wait a reported reset can ask for: the CLI's longest window is a
+ * week. A reset further out (or not a number) is not believed, and waited for
+ * as an unknown one, so a bogus time can never hold the loop for good.
+ */
+export const MAX_RESET_AHEAD_MS = 8 * 24 * HOUR_MS;
 
 /** The engine's view of the loop, re-read after every session. */
 export type LoopView =
   | { live: true; slug: string; runs: number }
-  | { live: false; slug: string | null; why: 'terminated' | 'paused' | 'stopped' | 'cleared'; message: string };
+  | { live: false; slug: string | null; why: 'terminated' | 'paused' | 'stopped' | 'cleared' | 'unreadable'; message: string };
+
+/**
+ * The exit code once the loop is over: 0 when it ended as asked (terminated,
+ * stopped by the user, cleared); 1 when it needs a person (paused by its
+ * health check, or the experiment could not be read).
+ */
+export function endCode(loop: Extract<LoopView, { live: false }>): number {
+  return loop.why === 'paused' || loop.why === 'unreadable' ? 1 : 0;
+}
+
+/** How long to wait for a usage limit: its reset plus the margin, or the unknown-reset wait when it names none believable. */
+export function usageWaitMs(resetAtMs: number | null | undefined, nowMs: number, p: Policy): { waitMs: number; believed: boolean } {
+  const ahead = resetAtMs === null || resetAtMs === undefined ? NaN : resetAtMs - nowMs;
+  if (!Number.isFinite(ahead) || ahead > MAX_RESET_AHEAD_MS) return { waitMs: p.unknownResetMs, believed: resetAtMs === null || resetAtMs === undefined };
+  return { waitMs: Math.max(0, ahead) + p.resetMarginMs, believed: true };
+}
 
 export interface History {
   /** When each past relaunch was started (epoch ms). */
@@ -92,19 +114,23 @@ export interface DecideInput {
 
 /** Stop for good, or relaunch after a wait. `history` already counts the session that just ended. */
 export function decide({ ending, loop, history, policy, nowMs }: DecideInput): Decision {
-  if (!loop.live) return { action: 'stop', code: 0, why: loop.message };
+  if (!loop.live) return { action: 'stop', code: endCode(loop), why: loop.message };
   if (ending.cause === 'start_failure' || ending.cause === 'fatal') {
     return { action: 'stop', code: 1, why: `${describeCause(ending.cause)}: ${ending.detail}` };
   }
   let waitMs: number;
+  let why = `${describeCause(ending.cause)}: ${ending.detail}`;
   if (ending.cause === 'usage_limit') {
-    const reset = ending.resetAtMs ?? null;
-    waitMs = reset === null ? policy.unknownResetMs : Math.max(0, reset - nowMs) + policy.resetMarginMs;
+    const u = usageWaitMs(ending.resetAtMs, nowMs, policy);
+    waitMs = u.waitMs;
+    if (!u.believed) why += ' (its reset time is not believable: waited for as unknown)';
   } else {
-    waitMs = Math.max(backoffMs(history.stalled, policy), ending.retryDelayMs ?? 0);
+    // A bogus retry delay from the CLI is bounded by the backoff's own ceiling.
+    const retry = Number.isFinite(ending.retryDelayMs) ? Math.min(ending.retryDelayMs!, policy.maxMs) : 0;
+    waitMs = Math.max(backoffMs(history.stalled, policy), retry);
   }
   const cap = capWaitMs(history.relaunches, nowMs, policy.perHour);
   const capped = cap > waitMs;
   if (capped) waitMs = cap;
-  return { action: 'relaunch', cause: ending.cause, waitMs, why: `${describeCause(ending.cause)}: ${ending.detail}`, capped };
+  return { action: 'relaunch', cause: ending.cause, waitMs, why, capped };
 }

@@ -7,7 +7,7 @@ import { RefusalError } from '../errors.ts';
 import { launch, type Session } from './child.ts';
 import { holdSupervisorLock, readLoop, recordRelaunch } from './engine.ts';
 import { classify, nothingObserved, observe, seconds, type Cause, type Ending, type Observed } from './outcome.ts';
-import { afterSession, decide, type Decision, type History, type LoopView, type Policy } from './policy.ts';
+import { afterSession, decide, endCode, type Decision, type History, type LoopView, type Policy } from './policy.ts';
 
 export const PROMPT = 'continue the autoloop experiment';
 const POLL_MS = 2000;
@@ -62,7 +62,7 @@ function safeRead(root: string, pinned: string | undefined): LoopView {
   try {
     return readLoop(root, pinned);
   } catch (e) {
-    return { live: false, slug: pinned ?? null, why: 'cleared', message: `cannot read the experiment: ${(e as Error).message}` };
+    return { live: false, slug: pinned ?? null, why: 'unreadable', message: `cannot read the experiment: ${(e as Error).message}` };
   }
 }
 
@@ -109,6 +109,12 @@ async function waitWatching(o: SuperviseOptions, waker: Waker, ms: number, view:
   return view;
 }
 
+/** The last line and the summary when the supervisor stops for good. */
+function stopWith(o: SuperviseOptions, summary: Summary, code: number, why: string): Summary {
+  o.say(code === 0 ? `done: ${why}` : `giving up: ${why}`);
+  return { ...summary, code, why };
+}
+
 export async function supervise(o: SuperviseOptions): Promise<Summary> {
   const first = readLoop(o.root, o.experiment);
   if (!first.live) throw new RefusalError(`nothing to run: ${first.message}`);
@@ -146,18 +152,12 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
       view = safeRead(o.root, o.experiment);
       history = afterSession(history, runsBefore, view.live ? view.runs : runsBefore, ending.cause);
       const decision = decide({ ending, loop: view, history, policy: o.policy, nowMs: Date.now() });
-      if (decision.action === 'stop') {
-        o.say(decision.code === 0 ? `done: ${decision.why}` : `giving up: ${decision.why}`);
-        return { ...summary, code: decision.code, why: decision.why };
-      }
+      if (decision.action === 'stop') return stopWith(o, summary, decision.code, decision.why);
       await noteRelaunch(o, view.slug ?? first.slug, decision, ending, summary.sessions + 1);
       summary.relaunches.push({ cause: decision.cause, wait_s: Math.round(decision.waitMs / 1000) });
       view = await waitWatching(o, waker, decision.waitMs, view, () => signalled !== null);
       if (signalled) return bySignal(signalled);
-      if (!view.live) {
-        o.say(`done: ${view.message}`);
-        return { ...summary, code: 0, why: view.message };
-      }
+      if (!view.live) return stopWith(o, summary, endCode(view), view.message);
       history = { ...history, relaunches: [...history.relaunches, Date.now()] };
     }
   } finally {
