@@ -54,6 +54,15 @@ describe('classify: why a claude session ended', () => {
     expect(classify(ok, seen(INIT, RUSAGE), NOW)).toMatchObject({ cause: 'usage_limit', resetAtMs: Date.UTC(2026, 10, 29, 3, 32) });
   });
 
+  it('a session that got past a rejected window, or whose answer mentions a limit, ended normally: no wait for a reset', () => {
+    const reset = Math.floor(NOW / 1000) + 5 * 3600;
+    expect(classify({ code: 0, signal: null }, seen(INIT, LIMIT_EVENT(reset), RDONE), NOW).cause).toBe('ended');
+    const mention = result({ is_error: false, terminal_reason: 'completed', result: "Terminated: we hit your max-runs limit (resets never)." });
+    expect(classify({ code: 0, signal: null }, seen(INIT, mention), NOW).cause).toBe('ended');
+    // The same window with the session failing on it is the usage limit.
+    expect(classify(ok, seen(INIT, LIMIT_EVENT(reset), R429), NOW)).toMatchObject({ cause: 'usage_limit', resetAtMs: reset * 1000 });
+  });
+
   it('turn limits, kills, crashes, failed starts, and an ordinary end', () => {
     expect(classify(ok, seen(INIT, RMAXTURNS), NOW).cause).toBe('max_turns');
     expect(classify({ code: null, signal: 'SIGKILL' }, seen(INIT), NOW)).toMatchObject({ cause: 'killed', detail: 'claude was killed (SIGKILL)' });

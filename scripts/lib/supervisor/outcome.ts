@@ -133,7 +133,11 @@ export function classify(exit: Exit, obs: Observed, nowMs: number): Ending {
   }
   const text = oneLine(r.result ?? r.errors?.join('; ') ?? '');
   const status = r.api_error_status ?? null;
-  if (r.api_error === 'usage_limit_reached' || obs.limit || /hit your .*limit/i.test(text)) {
+  // A rejected window the session got past (the CLI waited, or moved to
+  // usage credits) or a final answer that merely mentions a limit is no usage
+  // limit: only a session that ended in an error is read as one.
+  const failed = r.is_error === true || r.terminal_reason === 'api_error';
+  if (r.api_error === 'usage_limit_reached' || (failed && (obs.limit || /hit your .*limit/i.test(text)))) {
     const resetAtMs = obs.limit?.resetAtMs ?? parseResetText(text, nowMs);
     return { cause: 'usage_limit', detail: text || 'usage limit reached', resetAtMs, sessionId };
   }
