@@ -6,6 +6,7 @@
 import { RefusalError } from '../errors.ts';
 import { launch, type Session } from './child.ts';
 import { holdSupervisorLock, readLoop, recordRelaunch } from './engine.ts';
+import { forgetSession, leftoverSession, noteSession } from './left-session.ts';
 import { classify, nothingObserved, observe, seconds, type Cause, type Ending, type Observed } from './outcome.ts';
 import { afterSession, decide, endCode, type Decision, type History, type LoopView, type Policy } from './policy.ts';
 
@@ -119,6 +120,11 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
   const first = readLoop(o.root, o.experiment);
   if (!first.live) throw new RefusalError(`nothing to run: ${first.message}`);
   const lock = holdSupervisorLock(o.root);
+  const left = leftoverSession(o.root);
+  if (left !== null) {
+    lock.release();
+    throw new RefusalError(`claude (pid ${left}), started by an earlier up that was killed, is still running this loop; end it (kill -- -${left}) or let it finish, then up again`);
+  }
   const waker = new Waker();
   let current: Session | null = null;
   let signalled: string | null = null;
@@ -142,8 +148,10 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
       const resume = ++summary.sessions > 1;
       const run = startSession(o, resume);
       current = run.session;
+      noteSession(o.root, current.pid);
       o.say(`session ${summary.sessions}: started claude (pid ${current.pid})${resume ? ' with --continue' : ''} on experiment ${view.slug}`);
       const exit = await current.done;
+      forgetSession(o.root);
       current = null;
       if (signalled) return bySignal(signalled);
       const ending = classify(exit, run.observed(), Date.now());
