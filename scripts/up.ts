@@ -6,7 +6,19 @@ import { parseUpFlags, USAGE } from './lib/supervisor/flags.ts';
 import { repoRoot } from './lib/supervisor/engine.ts';
 import { supervise } from './lib/supervisor/supervise.ts';
 
+/** A progress line for people; best effort: a reader that has gone (`up | head`, a closed tee) must not end up before its claude. */
+function say(line: string): void {
+  try {
+    process.stderr.write(`autoloop up: ${line}\n`);
+  } catch {
+    /* nobody reads stderr any more */
+  }
+}
+
 main('up', async (argv) => {
+  // A write to a pipe with no reader fails with EPIPE, reported as an 'error'
+  // event: unhandled, it would kill up and orphan the running claude session.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const f = parseUpFlags(argv, process.env);
   if (f.help) return void process.stdout.write(`${USAGE}\n`);
   const root = repoRoot(resolveCwd(f.cwd));
@@ -18,7 +30,7 @@ main('up', async (argv) => {
     policy: f.policy,
     graceS: f.graceS,
     env: process.env,
-    say: (line) => process.stderr.write(`autoloop up: ${line}\n`),
+    say,
   });
   if (f.json) emit(true, summary, '');
   return summary.code;

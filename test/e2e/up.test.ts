@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, ensureClaude } from './claude-cli.ts';
+import { descendants } from '../../scripts/lib/supervisor/child.ts';
 import { enginePluginRoot, makeFixture, type Fixture } from './fixture.ts';
 import {
   allToolResults,
@@ -370,6 +371,34 @@ describe('up: the overnight supervisor', () => {
     expect(pidAlive(cli)).toBe(false);
     for (const pid of left) expect(pidAlive(pid), `pid ${pid} survived`).toBe(false);
     expect(processesWith(`sleep ${marker}`)).toEqual([]);
+    expect(fs.existsSync(path.join(f.repo, '.autoloop', 'up.lock'))).toBe(false);
+  });
+
+  it('a reader of its output that has gone (up 2>&1 | head -n 1) does not make Ctrl+C orphan claude', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = setUp(10);
+    const marker = `${4000 + (process.pid % 997)}`;
+    // (The CLI refuses a lone `sleep N`, or sleeps in a row, by itself.)
+    const api = await startMockApi({ script: () => [bash(`setsid sleep ${marker}3 & sleep ${marker}4; wait`, 'a long diagnostic')] });
+    apis.push(api);
+    // The way people run it: through a pipe to a reader that stops after the first line.
+    const args = [dist('up.mjs'), '--cwd', f.repo, '--grace', '2', '--', '--plugin-dir', root(), '--allowedTools', 'Bash'];
+    const shell = spawn('sh', ['-c', 'node "$@" 2>&1 | head -n 1', 'sh', ...args], { cwd: f.repo, env: cliEnv(f.home, api.url, { AUTOLOOP_CLAUDE: claude }), stdio: ['ignore', 'pipe', 'inherit'] });
+    ups.push(shell);
+    let first = '';
+    shell.stdout!.on('data', (d: Buffer) => (first += d.toString()));
+    const cmdline = (pid: number): string => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+    const inPipe = (what: string): number[] => descendants(shell.pid!).map((d) => d.pid).filter((p) => pidAlive(p) && cmdline(p).startsWith(what));
+    while (processesWith(`sleep ${marker}3`).length === 0 || processesWith(`sleep ${marker}4`).length === 0) await new Promise((r) => setTimeout(r, 100));
+    while (!/started claude/.test(first)) await new Promise((r) => setTimeout(r, 100));
+    for (const head of inPipe('head')) await untilGone(head); // the reader has gone
+    const cli = Number(/started claude \(pid (\d+)\)/.exec(first)![1]);
+    const [upPid] = inPipe('node');
+    const left = [...processesWith(`sleep ${marker}3`), ...processesWith(`sleep ${marker}4`)];
+    process.kill(upPid!, 'SIGINT'); // its next line meets a pipe with no reader (EPIPE)
+    await untilGone(upPid!);
+    // up ends only once claude and all it started are gone: nothing left behind.
+    expect(pidAlive(cli), 'claude orphaned').toBe(false);
+    for (const pid of left) expect(pidAlive(pid), `pid ${pid} survived`).toBe(false);
     expect(fs.existsSync(path.join(f.repo, '.autoloop', 'up.lock'))).toBe(false);
   });
 
