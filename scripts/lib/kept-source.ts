@@ -8,9 +8,9 @@
 import fs from 'node:fs';
 import type { Experiment } from './experiment-data.ts';
 import { changePct, type KeptChange } from './report-lists.ts';
-import { indexedSource, keepWalk, ledgerStart, Mismatch, REPORT_CAPS, throughIndex, wholeSource, type Caps, type Indexed, type ReportSource } from './report-source.ts';
+import { indexedSource, keepWalk, ledgerStart, Mismatch, readOrDrop, REPORT_CAPS, throughIndex, wholeSource, type Caps, type Indexed, type ReportSource } from './report-source.ts';
 import { COMMITTED, REC, recordViews, RESULT } from './dashboard/records.ts';
-import { dropIndex, lineReader, resultAt, StaleIndex } from './dashboard/run-index.ts';
+import { lineReader, resultAt } from './dashboard/run-index.ts';
 import { runId } from './paths.ts';
 import { reportWant } from './report.ts';
 
@@ -129,7 +129,7 @@ function indexedRefs(exp: Experiment, ix: Indexed): KeptRefs {
   const { end } = ix;
   const changes = (which: readonly number[]): KeptChange[] | null => {
     const fd = fs.openSync(exp.paths.ledger, 'r');
-    try {
+    return readOrDrop(() => {
       const read = lineReader(fd);
       return which.map((j) => {
         const ref = refs[j] as KeepRef;
@@ -143,13 +143,7 @@ function indexedRefs(exp: Experiment, ix: Indexed): KeptRefs {
           change_pct: ref.baseline ? null : changePct(from, line.primary), commit: ref.commit, files: line.files, baseline: ref.baseline,
         };
       });
-    } catch (e) {
-      if (!(e instanceof Mismatch) && !(e instanceof StaleIndex)) throw e;
-      dropIndex(exp.paths);
-      return null;
-    } finally {
-      fs.closeSync(fd);
-    }
+    }, exp, fd);
   };
   return { start: ledgerStart(exp, ix.at), refs, changes };
 }

@@ -113,7 +113,7 @@ export function throughIndex<T>(exp: Experiment, fn: (ix: Indexed) => T): T | nu
   } catch {
     return null;
   }
-  try {
+  return readOrDrop(() => {
     const end = idx.end;
     const inside = (offset: number) => {
       if (offset >= end) throw new Mismatch(`no ledger line at byte ${offset}`);
@@ -123,6 +123,16 @@ export function throughIndex<T>(exp: Experiment, fn: (ix: Indexed) => T): T | nu
     const bytes = lineBytesReader(fd);
     const bytesAt = (o: number) => bytes(inside(o));
     return fn({ recs: idx.recs, end, warnings: idx.warnings, fd, at: jsonLines(bytesAt), bytesAt });
+  }, exp, fd);
+}
+
+/**
+ * Runs one read of the ledger through the index on `fd`, which it closes:
+ * null, and the index dropped, when the index and the lines disagree.
+ */
+export function readOrDrop<T>(body: () => T, exp: Experiment, fd: number): T | null {
+  try {
+    return body();
   } catch (e) {
     if (!(e instanceof Mismatch) && !(e instanceof StaleIndex)) throw e;
     dropIndex(exp.paths);
