@@ -136,18 +136,28 @@ describe('one call per iteration', () => {
   });
 });
 
+/**
+ * A HOME with a real unshare behind a wrapper on PATH that notes each call's
+ * arguments in `calls` (and runs `extra`, given the path `<home>/fail`, first);
+ * null where the machine has no unshare.
+ */
+function unshareSpy(extra: (fail: string) => string = () => ''): { home: string; calls: string; env: Record<string, string> } | null {
+  const real = ['/usr/bin/unshare', '/bin/unshare'].find((f) => fs.existsSync(f));
+  if (!real) return null;
+  const home = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-home-')));
+  const bin = path.join(home, 'bin');
+  fs.mkdirSync(bin);
+  const calls = path.join(home, 'unshare-calls');
+  fs.writeFileSync(path.join(bin, 'unshare'), `#!/bin/sh\necho "$*" >> '${calls}'\n${extra(path.join(home, 'fail'))}exec ${real} "$@"\n`, { mode: 0o755 });
+  return { home, calls, env: { HOME: home, PATH: `${bin}:${process.env.PATH}` } };
+}
+
 describe('the containment probe', () => {
   it('is made once per machine state, not per call, and again when what it depends on changes', () => {
     if (process.platform !== 'linux') return void expect(process.platform).not.toBe('linux');
-    const home = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-home-')));
-    const bin = path.join(home, 'bin');
-    fs.mkdirSync(bin);
-    const calls = path.join(home, 'unshare-calls');
-    // A real unshare behind a wrapper that notes each call: the probe is the one that runs `exit 0`.
-    const real = ['/usr/bin/unshare', '/bin/unshare'].find((f) => fs.existsSync(f));
-    if (!real) return void expect(real).toBeUndefined();
-    fs.writeFileSync(path.join(bin, 'unshare'), `#!/bin/sh\necho "$*" >> '${calls}'\nexec ${real} "$@"\n`, { mode: 0o755 });
-    const env = { HOME: home, PATH: `${bin}:${process.env.PATH}` };
+    const spy = unshareSpy();
+    if (!spy) return void expect(spy).toBeNull();
+    const { home, calls, env } = spy;
     const probes = () => (fs.existsSync(calls) ? read(home, 'unshare-calls').split('\n').filter((l) => l.endsWith('-c exit 0')).length : 0);
     const repo = valueRepo('100');
     initValue(repo);
@@ -175,17 +185,11 @@ describe('the containment probe', () => {
 
   it("status's read-only probe is remembered beside it, and made again when its key changes or a run's setup failed", () => {
     if (process.platform !== 'linux') return void expect(process.platform).not.toBe('linux');
-    const home = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-home-')));
-    const bin = path.join(home, 'bin');
-    fs.mkdirSync(bin);
-    const calls = path.join(home, 'unshare-calls');
-    const real = ['/usr/bin/unshare', '/bin/unshare'].find((f) => fs.existsSync(f));
-    if (!real) return void expect(real).toBeUndefined();
     // While `fail` exists, a run's read-only setup fails (the wrapper refuses the outer layer of the setup).
+    const spy = unshareSpy((fail) => `case "$*" in *--mount-proc*) [ -e '${fail}' ] && exit 125 ;; esac\n`);
+    if (!spy) return void expect(spy).toBeNull();
+    const { home, calls, env } = spy;
     const fail = path.join(home, 'fail');
-    const wrapper = `#!/bin/sh\necho "$*" >> '${calls}'\ncase "$*" in *--mount-proc*) [ -e '${fail}' ] && exit 125 ;; esac\nexec ${real} "$@"\n`;
-    fs.writeFileSync(path.join(bin, 'unshare'), wrapper, { mode: 0o755 });
-    const env = { HOME: home, PATH: `${bin}:${process.env.PATH}` };
     // The read-only probe is the setup that runs `exit 0` (a run's setup runs the benchmark's command).
     const probes = () => (fs.existsSync(calls) ? read(home, 'unshare-calls').split('\n').filter((l) => / autoloop-setup exit 0 /.test(l)).length : 0);
     const repo = valueRepo('100');
