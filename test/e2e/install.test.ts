@@ -248,4 +248,43 @@ describe('install from a git marketplace over smart HTTP', () => {
       if (r.status !== 0) expect(r.stderr.trim().split('\n'), describeRun(r)).toHaveLength(1);
     }
   });
+
+  // The README: the status-line command "survives updates". The cache folder carries the
+  // version; the launcher in the data folder must follow the copy the next session runs.
+  it('after a plugin update, the next session start points the same status-line command at the new copy', async () => {
+    const repo = fs.readdirSync(work).find((d) => d.startsWith('repo-'));
+    expect(repo, 'the iteration test made a repository with a loop').toBeDefined();
+    const next = `${pluginVersion}-next`;
+    const src = path.join(work, 'src');
+    const manifest = path.join(src, '.claude-plugin', 'plugin.json');
+    fs.writeFileSync(manifest, JSON.stringify({ ...JSON.parse(fs.readFileSync(manifest, 'utf8')), version: next }, null, 2));
+    git(src, ['commit', '-q', '-am', `version ${next}`]);
+    git(src, ['push', '-q', path.join(work, 'served', 'autoloop.git'), 'main']);
+    for (const args of [['plugin', 'marketplace', 'update', 'autoloop'], ['plugin', 'update', 'autoloop@autoloop']]) {
+      const r = await run(args);
+      expect(r.status, describeRun(r)).toBe(0);
+    }
+    const nextDir = path.join(home, '.claude', 'plugins', 'cache', 'autoloop', 'autoloop', next);
+    expect(fs.existsSync(path.join(nextDir, 'dist', 'statusline.mjs')), `${nextDir} was installed`).toBe(true);
+    const api = await startMockApi({ script: () => [text('Nothing to do.')] });
+    try {
+      const r = await run(['-p', 'hello', '--output-format', 'json'], 540_000, api.url);
+      expect(r.status, describeRun(r)).toBe(0);
+    } finally {
+      await api.close();
+    }
+    const data = path.join(home, '.claude', 'plugins', 'data', 'autoloop-autoloop');
+    expect(fs.readFileSync(path.join(data, 'plugin-root'), 'utf8').trim()).toBe(nextDir);
+    const line = await new Promise<Result>((resolve) => {
+      const child = spawn('sh', ['-c', 'sh ~/.claude/plugins/data/autoloop-autoloop/statusline.sh'], { cwd: work, env: { PATH: process.env.PATH, HOME: home } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+      child.stdin.end(JSON.stringify({ cwd: path.join(work, repo!) }));
+    });
+    expect(line.status, describeRun(line)).toBe(0);
+    expect(line.stdout, describeRun(line)).toMatch(/^autoloop lean · best 1 · 1 run/);
+  }, 900_000);
 });
