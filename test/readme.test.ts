@@ -111,6 +111,13 @@ describe('README: Node, install and status line', () => {
     expect(read('hooks/src/main.ts')).toContain(`install Node.js ${major} or later`);
   });
 
+  it("a clone's Node floor is the highest Node 20 floor in the lockfile", () => {
+    const floor = stated(/A clone needs Node\.js (20\.\d+) or newer/);
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { engines?: { node?: string } }> };
+    const minors = Object.values(lock.packages).flatMap((v) => [...(v.engines?.node ?? '').matchAll(/\^20\.(\d+)/g)].map((m) => Number(m[1])));
+    expect(`20.${Math.max(...minors)}`).toBe(floor);
+  });
+
   it('the plugin has no npm dependencies, as it says', () => {
     expect(flat).toContain('The plugin has no npm dependencies');
     const pkg = JSON.parse(read('package.json'));
