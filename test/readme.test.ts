@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { APPROVED_ENGINE } from '../hooks/src/bash-guard.ts';
 import { REPORT_CAPS } from '../scripts/lib/report-source.ts';
 import { HEALTH_HISTORY_CAP } from '../scripts/lib/reduce.ts';
 import { KEEP_LAST, TAIL_KEEP, WHOLE_MAX } from '../scripts/lib/retention.ts';
@@ -57,6 +58,15 @@ describe('README: what it names exists', () => {
     const names = [...section.matchAll(/\[([a-z-]+(?:, [a-z-]+)*)\]/g)].flatMap((m) => m[1]!.split(', '));
     expect(names.length).toBeGreaterThan(8);
     for (const n of names) expect(fs.existsSync(path.join(REPO_ROOT, 'test', `${n}.test.ts`)), `test/${n}.test.ts`).toBe(true);
+  });
+});
+
+describe('README: Permissions', () => {
+  it('the engine commands it says the hooks approve are exactly the Bash guard\'s list', () => {
+    const said = stated(/the engine commands the loop runs \(`node <plugin>\/dist\/<script>\.mjs …` for (.*?); not `init-experiment`\)/);
+    const names = [...said.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!).filter((n) => !n.startsWith('--'));
+    expect(names.sort()).toEqual([...APPROVED_ENGINE].sort());
+    expect(APPROVED_ENGINE.has('init-experiment')).toBe(false);
   });
 });
 
