@@ -1,4 +1,4 @@
-// npm run bench: every figure the README quotes, measured now.
+// npm run bench: the figures the README and docs/measurements.md quote, measured now.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
