@@ -72,6 +72,14 @@ describe('classify: why a claude session ended', () => {
     expect(classify({ code: 0, signal: null }, seen(INIT, RDONE), NOW).cause).toBe('ended');
   });
 
+  it('--resume of a conversation that is gone: resume_failed, with no id to resume again', () => {
+    // What claude 2.1.329 printed for -p --resume <an id with no transcript> (exit 1, no init line).
+    const gone = JSON.stringify({ type: 'result', subtype: 'error_during_execution', is_error: true, num_turns: 0, session_id: '3f1c2b1e-0000-4000-8000-000000000000', errors: ['No conversation found with session ID: 3f1c2b1e-0000-4000-8000-000000000000'] });
+    expect(classify(ok, seen(gone), NOW)).toMatchObject({ cause: 'resume_failed', sessionId: null, detail: 'No conversation found with session ID: 3f1c2b1e-0000-4000-8000-000000000000' });
+    // The same error inside a session that ran is no resume failure.
+    expect(classify(ok, seen(INIT, gone), NOW).cause).not.toBe('resume_failed');
+  });
+
   it('errors a relaunch cannot fix are fatal', () => {
     expect(classify(ok, seen(INIT, result({ terminal_reason: 'api_error', api_error_status: 401, result: 'Invalid API key' })), NOW).cause).toBe('fatal');
     expect(classify(ok, seen(INIT, result({ terminal_reason: 'api_error', api_error_status: 400, result: 'prompt is too long' })), NOW).cause).toBe('fatal');
@@ -217,13 +225,36 @@ describe('decide: relaunch or stop for good', () => {
   const h = { relaunches: [], stalled: 1 };
 
   it('stops whenever the engine says the loop is over: exit 0 when it ended as asked, 1 when it needs a person', () => {
-    const codes = { terminated: 0, stopped: 0, cleared: 0, paused: 1, unreadable: 1 } as const;
+    const codes = { stopped: 0, cleared: 0, paused: 1, unreadable: 1 } as const;
     for (const why of Object.keys(codes) as (keyof typeof codes)[]) {
       const loop = { live: false, slug: 'speed', why, message: `loop ${why}` } as const;
       const d = decide({ ending: end('crash'), loop, history: h, policy: P, nowMs: NOW });
       expect(d).toEqual({ action: 'stop', code: codes[why], why: `loop ${why}` });
       expect(endCode(loop)).toBe(codes[why]);
     }
+  });
+
+  it('a terminated loop whose experiment is not closed: one closing session, a second only if the first was cut short, then exit 1', () => {
+    const loop = { live: false, slug: 'speed', why: 'terminated', message: 'experiment speed terminated: max runs' } as const;
+    expect(endCode(loop)).toBe(0); // closed as asked
+    const first = decide({ ending: end('ended'), loop, history: h, policy: P, nowMs: NOW, closings: 0 });
+    expect(first).toMatchObject({ action: 'relaunch', cause: 'unclosed', waitMs: P.baseMs });
+    // The closing session crashed: once more; it ended by itself, or twice already: stop, and say so.
+    expect(decide({ ending: end('crash'), loop, history: h, policy: P, nowMs: NOW, closings: 1 })).toMatchObject({ action: 'relaunch', cause: 'unclosed' });
+    for (const [cause, closings] of [['ended', 1], ['crash', 2], ['api_error', 2]] as const) {
+      const d = decide({ ending: end(cause), loop, history: h, policy: P, nowMs: NOW, closings });
+      expect(d).toMatchObject({ action: 'stop', code: 1 });
+      if (d.action === 'stop') expect(d.why).toMatch(/still not closed after \d closing sessions?: run \/autoloop:chain/);
+    }
+    // Never spins: the hourly cap holds for closing sessions too.
+    const full = { relaunches: [NOW - 30 * MIN, NOW - 20 * MIN, NOW - 10 * MIN, NOW - MIN], stalled: 1 };
+    expect(decide({ ending: end('ended'), loop, history: full, policy: P, nowMs: NOW })).toMatchObject({ action: 'relaunch', waitMs: 30 * MIN, capped: true });
+  });
+
+  it('a conversation that could not be resumed: a new one at once (within the cap)', () => {
+    expect(decide({ ending: end('resume_failed'), loop: live, history: h, policy: P, nowMs: NOW })).toMatchObject({ action: 'relaunch', cause: 'resume_failed', waitMs: 0 });
+    const full = { relaunches: [NOW - 30 * MIN, NOW - 20 * MIN, NOW - 10 * MIN, NOW - MIN], stalled: 1 };
+    expect(decide({ ending: end('resume_failed'), loop: live, history: full, policy: P, nowMs: NOW })).toMatchObject({ waitMs: 30 * MIN, capped: true });
   });
 
   it('stops (exit 1) when claude cannot start or the error cannot be fixed by a relaunch', () => {
@@ -297,9 +328,12 @@ describe('up flags', () => {
     expect(() => parseUpFlags(['--bogus'], {})).toThrow(UsageError);
   });
 
-  it('the claude command line: the agent, the prompt, stream-json; --continue on a relaunch', () => {
-    expect(claudeArgs(['--model', 'x'], false)).toEqual(['--agent', 'autoloop', '-p', 'continue the autoloop experiment', '--output-format', 'stream-json', '--verbose', '--model', 'x']);
-    expect(claudeArgs([], true)).toContain('--continue');
+  it("the claude command line: the agent, the prompt, stream-json; the loop's own conversation by id on a relaunch, never --continue", () => {
+    expect(claudeArgs(['--model', 'x'], null)).toEqual(['--agent', 'autoloop', '-p', 'continue the autoloop experiment', '--output-format', 'stream-json', '--verbose', '--model', 'x']);
+    const id = '3f1c2b1e-0000-4000-8000-000000000000';
+    expect(claudeArgs(['--model', 'x'], id, '/autoloop:chain')).toEqual(['--agent', 'autoloop', '-p', '/autoloop:chain', '--output-format', 'stream-json', '--verbose', '--resume', id, '--model', 'x']);
+    expect(claudeArgs([], id)).not.toContain('--continue');
+    expect(() => parseUpFlags(['--', '--resume', id], {})).toThrow(/--resume is set by up itself/);
   });
 });
 

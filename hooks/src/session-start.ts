@@ -14,8 +14,8 @@ const RULES = [
 ].join('\n');
 
 /**
- * The one next step for whoever picks the loop up (a relaunch with --continue,
- * --resume, a fresh `claude --agent autoloop`): what was left half done comes
+ * The one next step for whoever picks the loop up (up's relaunch with --resume,
+ * --continue, a fresh `claude --agent autoloop`): what was left half done comes
  * first, then the baseline, then the engine's own next action.
  */
 export function nextStep(active: ActiveFile, lastPhase: string | null): string {

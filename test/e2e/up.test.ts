@@ -3,7 +3,8 @@
 // log, Ctrl+C, and `control stop`. No permission flag is passed through up:
 // the plugin's hooks approve the loop's own steps, and every session's
 // permission_denials must stay empty.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,7 @@ import {
   sinceLastAssistant,
   startMockApi,
   text,
+  textOf,
   tool,
   type ApiRequest,
   type Block,
@@ -28,6 +30,9 @@ import {
   type MockApi,
 } from './mock-api.ts';
 import { readLedger } from '../../scripts/lib/ledger.ts';
+import { recordRelaunch } from '../../scripts/lib/supervisor/engine.ts';
+import { sessionFile } from '../../scripts/lib/supervisor/left-session.ts';
+import { randomUUID } from 'node:crypto';
 import { pidAlive } from '../../scripts/lib/procs.ts';
 
 const PROMPT = 'continue the autoloop experiment';
@@ -94,6 +99,9 @@ function calls(req: ApiRequest): Call[] {
 }
 
 /** Tool calls the CLI refused for want of a permission (the hooks should have approved them all). */
+/** Every text of a request (messages and tool results), to tell the user's conversation from the loop's. */
+const textOfAll = (req: ApiRequest): string => req.messages.map((m) => textOf(m.content)).join('\n');
+
 const refusals = (api: MockApi): string[] =>
   [...new Set(api.main().flatMap((r) => allToolResults(r)).filter((t) => t.is_error && /requested permissions|haven't granted|requires approval/i.test(t.text)).map((t) => t.text))];
 
@@ -107,20 +115,33 @@ const jsonOf = (s: string | null): Record<string, unknown> | null => {
   }
 };
 
+/** The closing skill's prompt reached the model (up's closing session). */
+const closingAsked = (req: ApiRequest): boolean => /\/autoloop:chain/.test(sinceLastAssistant(req)) && /Close a terminated autoloop experiment|# \/autoloop:chain/.test(sinceLastAssistant(req));
+
 /**
  * Iterations of edit → run → log, each lowering COST by one, until the engine
- * says should_terminate. The next step comes from the conversation (so a
- * --continue session picks up where the last one stopped) or, at the start of
- * a session, from the state the SessionStart hook injected.
+ * says should_terminate; then the session ends without closing the experiment
+ * (as a session cut short would). Asked to close it (/autoloop:chain), it
+ * finalizes and clears, unless `closes` is false. The next step comes from the
+ * conversation (so a resumed session picks up where the last one stopped) or,
+ * at the start of a session, from the state the SessionStart hook injected.
  */
-function loopModel(f: Fixture): (req: ApiRequest) => Block[] {
+function loopModel(f: Fixture, opts: { closes?: boolean } = {}): (req: ApiRequest) => Block[] {
   const workFile = path.join(f.repo, 'src', 'work.mjs');
   const log = (n: number) => [bash(node('log-experiment.mjs', `--description "cost ${50 - n}" --hypothesis h --json`), 'log')];
+  let closing = false;
   return (req) => {
     const all = calls(req);
     const last = all[all.length - 1];
     const logs = all.filter((c) => isEngine(c, 'log-experiment.mjs')).length;
     const sessionStart = sinceLastAssistant(req).includes(PROMPT);
+    if (closingAsked(req)) closing = true;
+    if (closing) {
+      if (opts.closes === false) return [text('Not closing it.')];
+      if (!all.some((c) => isEngine(c, 'finalize.mjs'))) return [bash(node('finalize.mjs', '--json'), 'finalize')];
+      if (!all.some((c) => isEngine(c, 'control.mjs'))) return [bash(node('control.mjs', 'clear --json'), 'clear')];
+      return [text('Closed.')];
+    }
     if (sessionStart && /measured but not logged/i.test(sinceLastAssistant(req))) return log(logs + 1);
     if (isEngine(last, 'log-experiment.mjs') && jsonOf(last!.result)?.should_terminate === true) return [text('The experiment is over.')];
     if (isEngine(last, 'run-experiment.mjs')) {
@@ -201,6 +222,12 @@ function ledger(f: Fixture) {
 const results = (f: Fixture) => ledger(f).lines.flatMap((l) => (l.type === 'result' ? [l] : []));
 const relaunches = (f: Fixture) => ledger(f).lines.flatMap((l) => (l.type === 'event' && l.event === 'relaunch' ? [l] : []));
 const activeLoop = (f: Fixture): string => (JSON.parse(fs.readFileSync(path.join(f.repo, '.autoloop', 'active.json'), 'utf8')) as { loop: string }).loop;
+/** Terminated by the engine, then closed by up's closing session (finalized on a branch, cleared). */
+function closedAfterTermination(f: Fixture, kept = true): void {
+  expect(ledger(f).lines.some((l) => l.type === 'event' && l.event === 'terminated')).toBe(true);
+  expect(fs.existsSync(path.join(f.repo, '.autoloop', 'active.json'))).toBe(false);
+  if (kept) expect(execFileSync('git', ['branch', '--list', 'autoloop/speed-final'], { cwd: f.repo, encoding: 'utf8' })).toContain('autoloop/speed-final');
+}
 
 /** Processes whose command line contains `marker`. */
 function processesWith(marker: string): number[] {
@@ -238,8 +265,8 @@ describe('up: the overnight supervisor', () => {
     expect(end.code, end.stderr).toBe(0);
     const summary = JSON.parse(end.stdout) as { why: string; sessions: number; relaunches: { cause: string }[] };
     expect(summary.why).toMatch(/terminated/);
-    expect(summary.relaunches.map((r) => r.cause)).toEqual(['rate_limit', 'overloaded', 'api_error', 'connection']);
-    expect(summary.sessions).toBe(5);
+    expect(summary.relaunches.map((r) => r.cause)).toEqual(['rate_limit', 'overloaded', 'api_error', 'connection', 'unclosed']);
+    expect(summary.sessions).toBe(6);
     expect(api.faulted).toHaveLength(12);
     expect(refusals(api)).toEqual([]);
 
@@ -247,8 +274,8 @@ describe('up: the overnight supervisor', () => {
     expect(ledger(f).warnings).toEqual([]);
     expect(results(f).map((r) => r.run_id)).toEqual(['r0001', 'r0002', 'r0003', 'r0004', 'r0005']);
     expect(results(f).map((r) => r.verdict)).toEqual(['keep', 'keep', 'keep', 'keep', 'keep']);
-    expect(relaunches(f).map((e) => e.data.cause)).toEqual(['rate_limit', 'overloaded', 'api_error', 'connection']);
-    expect(activeLoop(f)).toBe('terminated');
+    expect(relaunches(f).map((e) => e.data.cause)).toEqual(['rate_limit', 'overloaded', 'api_error', 'connection', 'unclosed']);
+    closedAfterTermination(f);
     // No human turn: each session began with the supervisor's prompt, and nothing else was typed.
     const starts = api.main().filter((r) => sinceLastAssistant(r).includes(PROMPT));
     expect(starts).toHaveLength(5);
@@ -256,11 +283,11 @@ describe('up: the overnight supervisor', () => {
     expect(end.stderr).toMatch(/the API answered 529/);
 
     // status and the dashboard show the relaunches.
-    const status = execFileSync('node', [dist('status.mjs')], { cwd: f.repo, encoding: 'utf8' });
-    expect(status).toMatch(/relaunched 4× by up; last at \d\d:\d\d UTC after a lost connection/);
-    expect(engine(f, 'status.mjs').relaunches).toMatchObject({ count: 4, cause: 'connection' });
-    const dash = execFileSync('node', [dist('dashboard.mjs'), '--width', '100'], { cwd: f.repo, encoding: 'utf8' });
-    expect(dash).toContain('relaunched 4× by up');
+    const status = execFileSync('node', [dist('status.mjs'), '--experiment', 'speed'], { cwd: f.repo, encoding: 'utf8' });
+    expect(status).toMatch(/relaunched 5× by up; last at \d\d:\d\d UTC after a termination left unclosed/);
+    expect(engine(f, 'status.mjs', '--experiment', 'speed').relaunches).toMatchObject({ count: 5, cause: 'unclosed' });
+    const dash = execFileSync('node', [dist('dashboard.mjs'), '--experiment', 'speed', '--width', '100'], { cwd: f.repo, encoding: 'utf8' });
+    expect(dash).toContain('relaunched 5× by up');
   });
 
   it('a usage limit (subscription login): waits for the reset the CLI reports, plus the margin, then goes on', { timeout: SESSION_TIMEOUT }, async () => {
@@ -303,7 +330,7 @@ describe('up: the overnight supervisor', () => {
     expect(firstAfterReset.length).toBeGreaterThan(0);
     expect(firstAfterReset[0]!).toBeGreaterThanOrEqual(resetMs);
     expect(results(f).map((r) => r.run_id)).toEqual(['r0001', 'r0002']);
-    expect(activeLoop(f)).toBe('terminated');
+    closedAfterTermination(f);
   });
 
   it('claude SIGKILLed between run and log: relaunched, the measured run is logged first, and the loop ends normally', { timeout: SESSION_TIMEOUT }, async () => {
@@ -331,7 +358,7 @@ describe('up: the overnight supervisor', () => {
     expect(end.code, end.stderr).toBe(0);
     expect(killed).not.toBeNull();
     expect(end.stderr).toContain('claude was killed (SIGKILL)');
-    expect(relaunches(f).map((e) => e.data.cause)).toEqual(['killed']);
+    expect(relaunches(f).map((e) => e.data.cause)).toEqual(['killed', 'unclosed']);
     expect(refusals(api)).toEqual([]);
 
     // The run measured before the kill was logged by the next session, before it measured anything.
@@ -346,8 +373,128 @@ describe('up: the overnight supervisor', () => {
     // run (killed before logging) → log of that run → edit, run, log.
     expect(engineCalls.map((c) => (isEngine(c, 'run-experiment.mjs') ? 'run' : 'log'))).toEqual(['run', 'log', 'run', 'log']);
     expect(jsonOf(engineCalls[1]!.result)).toMatchObject({ run_id: 'r0002' });
-    expect(activeLoop(f)).toBe('terminated');
+    closedAfterTermination(f);
     expect(pidAlive(killed!)).toBe(false);
+  });
+
+  it("another claude session in the repository meanwhile: the relaunch resumes the loop's own conversation by its id, not the latest one", { timeout: SESSION_TIMEOUT }, async () => {
+    const f = setUp(3);
+    const model = loopModel(f);
+    const QUESTION = 'USER-QUESTION: what is in this repository?';
+    let up: Up | null = null;
+    let owner: string | null = null;
+    let userSession: string | null = null;
+    const api = await startMockApi({
+      script: async ({ req }) => {
+        if (textOfAll(req).includes(QUESTION)) return [text('A small benchmark fixture.')];
+        const last = calls(req).at(-1);
+        if (owner === null && isEngine(last, 'run-experiment.mjs')) {
+          owner = (JSON.parse(fs.readFileSync(path.join(f.repo, '.autoloop', 'session.json'), 'utf8')) as { owner_session: string }).owner_session;
+          // The user asks claude something in the same repository, to the end; then the loop's claude dies.
+          // (Async: this process is the API that session talks to.)
+          const { stdout } = await promisify(execFile)(claude, ['-p', QUESTION, '--output-format', 'json'], { cwd: f.repo, env: cliEnv(f.home, api.url), encoding: 'utf8', timeout: 300_000 });
+          userSession = (JSON.parse(stdout) as { session_id: string }).session_id;
+          const pid = up!.claudePid()!;
+          process.kill(pid, 'SIGKILL');
+          await untilGone(pid);
+          return [text('(never delivered)')];
+        }
+        return model(req);
+      },
+    });
+    apis.push(api);
+    up = startUp(f, api, ['--backoff', '0.5', '--backoff-max', '2']);
+    const end = await up.done;
+    if (api.errors.length) throw api.errors[0]!;
+    expect(end.code, end.stderr).toBe(0);
+    expect(owner).toMatch(/^[0-9a-f-]{36}$/);
+    expect(userSession).not.toBe(owner);
+    // Every relaunch resumed the loop's conversation: the id the hooks know as the loop's owner.
+    expect(end.stderr).toContain(`session 2: started claude (pid `);
+    expect(end.stderr).toMatch(new RegExp(`session 2: started claude \\(pid \\d+\\) resuming conversation ${owner}`));
+    expect(relaunches(f).map((e) => [e.data.cause, e.data.session_id])).toEqual([['killed', owner], ['unclosed', owner]]);
+    // The loop's sessions never saw the user's conversation; the relaunch saw the loop's own calls.
+    const loopRequests = api.main().filter((r) => !textOfAll(r).includes(QUESTION));
+    expect(api.main().filter((r) => textOfAll(r).includes(QUESTION)).every((r) => !textOfAll(r).includes(PROMPT))).toBe(true);
+    const relaunched = loopRequests.find((r) => calls(r).some((c) => isEngine(c, 'run-experiment.mjs')) && sinceLastAssistant(r).includes(PROMPT));
+    expect(relaunched, 'the relaunch did not resume the loop').toBeDefined();
+    expect(results(f).map((r) => [r.run_id, r.description])).toEqual([['r0001', 'baseline'], ['r0002', 'cost 49'], ['r0003', 'cost 48']]);
+    expect(refusals(api)).toEqual([]);
+    closedAfterTermination(f);
+  });
+
+  it('an up that died: the next one resumes its conversation as a relaunch (counted, recorded); an id with no conversation falls back to a new one', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = setUp(2);
+    const model = loopModel(f);
+    const api = await startMockApi({ script: ({ req }) => model(req) });
+    apis.push(api);
+    // Two relaunches by the earlier up, this hour; it died leaving its file, with a conversation the CLI does not have.
+    for (const cause of ['crash', 'crash']) await recordRelaunch(f.repo, 'speed', { cause, wait_s: 1, session: 2 });
+    const gone = randomUUID();
+    fs.writeFileSync(sessionFile(f.repo), JSON.stringify({ pid: 2 ** 22 + 1, start: '1', session_id: gone }));
+    const up = startUp(f, api, ['--backoff', '0.5', '--max-per-hour', '5']);
+    const end = await up.done;
+    if (api.errors.length) throw api.errors[0]!;
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stderr).toMatch(new RegExp(`session 1: started claude \\(pid \\d+\\) resuming conversation ${gone}`));
+    expect(end.stderr).toContain(`No conversation found with session ID: ${gone}`);
+    expect(end.stderr).toMatch(/session 2: started claude \(pid \d+\) on experiment speed/);
+    const ev = relaunches(f).map((e) => e.data);
+    expect(ev.map((d) => d.cause)).toEqual(['crash', 'crash', 'restart', 'resume_failed', 'unclosed']);
+    expect(ev[2]!.session_id).toBe(gone);
+    expect(ev[3]!.session_id).toBeUndefined(); // a new conversation
+    expect(ev[4]!.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ev[4]!.session_id).not.toBe(gone);
+    expect(results(f).map((r) => r.run_id)).toEqual(['r0001', 'r0002']);
+    closedAfterTermination(f);
+    expect(fs.existsSync(sessionFile(f.repo))).toBe(false); // stopped cleanly
+  });
+
+  it('the hourly cap counts the relaunches already in the ledger (a restarted up does not start from zero)', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = setUp(10);
+    for (const cause of ['crash', 'crash']) await recordRelaunch(f.repo, 'speed', { cause, wait_s: 1, session: 2 });
+    const api = await startMockApi({ script: () => [text('unused')], faults: () => serverError() });
+    apis.push(api);
+    const up = startUp(f, api, ['--backoff', '0.5', '--max-per-hour', '2'], { CLAUDE_CODE_MAX_RETRIES: '0' });
+    const m = await up.waitFor(/relaunching in (\d+) min .*\(at most 2 relaunches an hour\)/);
+    expect(Number(m[1])).toBeGreaterThanOrEqual(50);
+    up.child.kill('SIGINT');
+    expect((await up.done).code).toBe(130);
+    expect(relaunches(f)).toHaveLength(2);
+  });
+
+  it('a closing session that does not close the experiment: up stops after it with exit 1 and says so, never looping', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = setUp(2);
+    const model = loopModel(f, { closes: false });
+    const api = await startMockApi({ script: ({ req }) => model(req) });
+    apis.push(api);
+    const up = startUp(f, api, ['--backoff', '0.5']);
+    const end = await up.done;
+    if (api.errors.length) throw api.errors[0]!;
+    expect(end.code, end.stderr).toBe(1);
+    expect(end.stderr).toMatch(/the experiment is not closed; starting a session to close it \(\/autoloop:chain, 1 of at most 2\)/);
+    expect(end.stderr).toMatch(/giving up: experiment speed terminated: .*still not closed after 1 closing session: run \/autoloop:chain/);
+    expect((JSON.parse(end.stdout) as { sessions: number }).sessions).toBe(2);
+    expect(relaunches(f).map((e) => e.data.cause)).toEqual(['unclosed']);
+    // The closing session got the closing skill, with no permission prompt.
+    expect(api.main().some(closingAsked)).toBe(true);
+    expect(refusals(api)).toEqual([]);
+    expect(activeLoop(f)).toBe('terminated');
+  });
+
+  it('up on a loop that terminated unclosed: one closing session, then done', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = setUp(1); // the baseline uses the whole budget
+    expect(activeLoop(f)).toBe('terminated');
+    const model = loopModel(f);
+    const api = await startMockApi({ script: ({ req }) => model(req) });
+    apis.push(api);
+    const end = await startUp(f, api, ['--backoff', '0.5']).done;
+    if (api.errors.length) throw api.errors[0]!;
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stderr).toMatch(/done: experiment speed terminated: .*; the experiment was closed/);
+    expect((JSON.parse(end.stdout) as { sessions: number }).sessions).toBe(1);
+    expect(refusals(api)).toEqual([]);
+    closedAfterTermination(f, false); // nothing kept: finalize makes no branch
   });
 
   it('Ctrl+C ends the supervisor and claude with everything it started, leaving no process behind', { timeout: SESSION_TIMEOUT }, async () => {
@@ -402,20 +549,35 @@ describe('up: the overnight supervisor', () => {
     expect(fs.existsSync(path.join(f.repo, '.autoloop', 'up.lock'))).toBe(false);
   });
 
-  it('control stop during a wait stops the supervisor for good', { timeout: SESSION_TIMEOUT }, async () => {
+  it('control stop during a wait stops the supervisor for good, and the ledger claims no relaunch that never happened', { timeout: SESSION_TIMEOUT }, async () => {
     const f = setUp(10);
     const api = await startMockApi({ script: () => [text('unused')], faults: () => serverError() });
     apis.push(api);
     const up = startUp(f, api, ['--backoff', '600'], { CLAUDE_CODE_MAX_RETRIES: '0' });
     await up.waitFor(/relaunching in 10 min/);
-    expect(relaunches(f).map((e) => e.data.cause)).toEqual(['api_error']);
     engine(f, 'control.mjs', 'stop');
     const end = await up.done;
     expect(end.code, end.stderr).toBe(0);
     expect(end.stderr).toMatch(/done: experiment speed was stopped by the user/);
-    expect((JSON.parse(end.stdout) as { sessions: number }).sessions).toBe(1);
+    expect((JSON.parse(end.stdout) as { sessions: number; relaunches: unknown[] }).sessions).toBe(1);
+    expect((JSON.parse(end.stdout) as { relaunches: unknown[] }).relaunches).toEqual([]);
+    // A relaunch is recorded when its session starts: the wait that was cut short is none.
+    expect(relaunches(f)).toEqual([]);
     const events = ledger(f).lines.flatMap((l) => (l.type === 'event' ? [l.event] : []));
-    expect(events.slice(-2)).toEqual(['relaunch', 'stop']);
+    expect(events.at(-1)).toBe('stop');
+    expect(execFileSync('node', [dist('status.mjs')], { cwd: f.repo, encoding: 'utf8' })).not.toMatch(/relaunched/);
+  });
+
+  it('Ctrl+C during a wait: no relaunch in the ledger either', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = setUp(10);
+    const api = await startMockApi({ script: () => [text('unused')], faults: () => serverError() });
+    apis.push(api);
+    const up = startUp(f, api, ['--backoff', '600'], { CLAUDE_CODE_MAX_RETRIES: '0' });
+    await up.waitFor(/relaunching in 10 min/);
+    up.child.kill('SIGINT');
+    const end = await up.done;
+    expect(end.code, end.stderr).toBe(130);
+    expect(relaunches(f)).toEqual([]);
   });
 
   it('refuses to start on a loop that is not live, and a second supervisor on the same repository', { timeout: SESSION_TIMEOUT }, async () => {

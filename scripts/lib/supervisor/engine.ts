@@ -6,6 +6,7 @@ import { currentTermination, event, findRoot, openExperiment, readActive, resolv
 import { acquireLock, type Lock } from '../lock.ts';
 import { repoPaths } from '../paths.ts';
 import { loopState } from '../reduce.ts';
+import { readLedger } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
 import type { LoopView } from './policy.ts';
 
@@ -45,7 +46,27 @@ export async function recordRelaunch(root: string, slug: string, data: Record<st
   }
 }
 
-/** One supervisor per repository: a second `up` would race the first for --continue. */
+const HOUR_MS = 3_600_000;
+const RELAUNCH = Buffer.from('"relaunch"');
+
+/**
+ * When the relaunches of the last hour started, from the ledger: the hourly
+ * cap holds across supervisors (a crash, a reboot, \`up\` run again), not only
+ * within one. Only relaunch lines are parsed.
+ */
+export function recentRelaunches(root: string, slug: string, nowMs: number): number[] {
+  const exp = openExperiment(root, slug);
+  const read = readLedger(exp.paths.ledger, 0, { skip: (buf, start, end) => buf.subarray(start, end).indexOf(RELAUNCH) < 0 });
+  const out: number[] = [];
+  for (const l of read.lines) {
+    if (l.type !== 'event' || l.event !== 'relaunch') continue;
+    const t = Date.parse(l.ts);
+    if (t > nowMs - HOUR_MS && t <= nowMs) out.push(t);
+  }
+  return out;
+}
+
+/** One supervisor per repository: a second `up` would run a second claude on the same loop. */
 export function holdSupervisorLock(root: string): Lock {
   const file = path.join(repoPaths(root).dir, 'up.lock');
   try {

@@ -33,7 +33,8 @@ const OWNED = ['-p', '--print', '--output-format', '--input-format', '-c', '--co
 export const USAGE = `usage: up [--cwd DIR] [--experiment SLUG] [--claude PATH] [--backoff S] [--backoff-max S]
           [--max-per-hour N] [--reset-margin S] [--grace S] [--json] [-- CLAUDE FLAGS…]
 Runs \`claude --agent autoloop -p "continue the autoloop experiment"\` and starts it again
-(with --continue) whenever the session ends while the loop is still live.`;
+(--resume, the loop's own conversation) whenever the session ends while the loop is still live;
+a terminated experiment left unclosed gets one session of /autoloop:chain.`;
 
 export interface UpOptions {
   help: boolean;

@@ -11,6 +11,9 @@
 //     `rate_limit_event` line whose rate_limit_info.resetsAt is epoch seconds.
 //   - its turn limit: subtype "error_max_turns", terminal_reason "max_turns".
 //   - a crash or a kill: no result line at all.
+//   - `--resume <id>` with no transcript for that id: no init line, a result
+//     line with subtype "error_during_execution", num_turns 0 and errors
+//     ["No conversation found with session ID: <id>"], exit 1.
 import * as z from '../zod.ts';
 import { parseResetText } from './reset-time.ts';
 
@@ -99,7 +102,12 @@ export type Cause =
   | 'crash'
   | 'ended'
   | 'start_failure'
-  | 'fatal';
+  | 'resume_failed'
+  | 'fatal'
+  // Never a session's ending, only why up starts one: the loop terminated but
+  // its experiment was not closed; an earlier up ended without stopping cleanly.
+  | 'unclosed'
+  | 'restart';
 
 export interface Ending {
   cause: Cause;
@@ -126,6 +134,11 @@ export function classify(exit: Exit, obs: Observed, nowMs: number): Ending {
   const sessionId = obs.sessionId;
   const r = obs.result;
   if (exit.error) return { cause: 'start_failure', detail: `could not run claude: ${exit.error}`, sessionId };
+  // The conversation to resume is gone (or its id was not one): nothing ran,
+  // and the id the CLI echoes is the dead one.
+  if (r && !obs.started && (r.errors ?? []).some((e) => /No conversation found|--resume requires/i.test(e))) {
+    return { cause: 'resume_failed', detail: oneLine(r.errors!.join('; ')), sessionId: null };
+  }
   if (!r) {
     if (exit.signal) return { cause: 'killed', detail: `claude was killed (${exit.signal})`, sessionId };
     if (!obs.started) return { cause: 'start_failure', detail: `claude exited (code ${exit.code ?? '?'}) before a session started`, sessionId };

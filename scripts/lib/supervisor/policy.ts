@@ -97,8 +97,14 @@ const WHY: Record<Cause, string> = {
   crash: 'claude crashed',
   ended: 'the session ended while the loop is still live',
   start_failure: 'claude could not start',
+  resume_failed: "the loop's conversation could not be resumed: starting a new one",
   fatal: 'an error that a relaunch cannot fix',
+  unclosed: 'the loop terminated but its experiment was not closed: one session to close it (/autoloop:chain)',
+  restart: 'an earlier up ended without stopping cleanly',
 };
+
+/** Sessions up starts to close a terminated experiment (report, then follow up or finalize and clear): never a loop. */
+export const MAX_CLOSINGS = 2;
 
 export function describeCause(c: Cause): string {
   return WHY[c];
@@ -110,14 +116,24 @@ export interface DecideInput {
   history: History;
   policy: Policy;
   nowMs: number;
+  /** Closing sessions already started for this termination. */
+  closings?: number;
 }
 
 /** Stop for good, or relaunch after a wait. `history` already counts the session that just ended. */
-export function decide({ ending, loop, history, policy, nowMs }: DecideInput): Decision {
-  if (!loop.live) return { action: 'stop', code: endCode(loop), why: loop.message };
+export function decide({ ending, loop, history, policy, nowMs, closings = 0 }: DecideInput): Decision {
+  if (!loop.live && loop.why !== 'terminated') return { action: 'stop', code: endCode(loop), why: loop.message };
   if (ending.cause === 'start_failure' || ending.cause === 'fatal') {
     return { action: 'stop', code: 1, why: `${describeCause(ending.cause)}: ${ending.detail}` };
   }
+  if (!loop.live) {
+    // Terminated: one session to close it; a second only when the first was cut short (an API error, a crash), never one that ended by itself.
+    const again = closings === 0 || (closings < MAX_CLOSINGS && ending.cause !== 'ended');
+    if (!again) return { action: 'stop', code: 1, why: `${loop.message}; the experiment is still not closed after ${closings} closing session${closings === 1 ? '' : 's'}: run /autoloop:chain` };
+    return capped({ action: 'relaunch', cause: 'unclosed', waitMs: backoffMs(history.stalled, policy), why: `${loop.message}: ${describeCause('unclosed')}`, capped: false }, history, nowMs, policy);
+  }
+  // Nothing ran (its conversation is gone): a new one at once, as the cap allows.
+  if (ending.cause === 'resume_failed') return capped({ action: 'relaunch', cause: 'resume_failed', waitMs: 0, why: `${describeCause('resume_failed')}: ${ending.detail}`, capped: false }, history, nowMs, policy);
   let waitMs: number;
   let why = `${describeCause(ending.cause)}: ${ending.detail}`;
   if (ending.cause === 'usage_limit') {
@@ -129,8 +145,11 @@ export function decide({ ending, loop, history, policy, nowMs }: DecideInput): D
     const retry = Number.isFinite(ending.retryDelayMs) ? Math.min(ending.retryDelayMs!, policy.maxMs) : 0;
     waitMs = Math.max(backoffMs(history.stalled, policy), retry);
   }
+  return capped({ action: 'relaunch', cause: ending.cause, waitMs, why, capped: false }, history, nowMs, policy);
+}
+
+/** The hourly cap lengthens a wait. */
+function capped(d: Extract<Decision, { action: 'relaunch' }>, history: History, nowMs: number, policy: Policy): Decision {
   const cap = capWaitMs(history.relaunches, nowMs, policy.perHour);
-  const capped = cap > waitMs;
-  if (capped) waitMs = cap;
-  return { action: 'relaunch', cause: ending.cause, waitMs, why, capped };
+  return cap > d.waitMs ? { ...d, waitMs: cap, capped: true } : d;
 }

@@ -1,16 +1,21 @@
 // The overnight supervisor: run claude on the loop, and when a session ends
-// while the engine says the loop is live, start it again with --continue
-// after the wait the policy decides. Stops for good when the engine says the
-// loop is over (terminated, paused, stopped by the user, cleared), and on
+// while the engine says the loop is live, start it again after the wait the
+// policy decides, resuming the loop's own conversation by its id (never
+// --continue: that is the directory's latest conversation, maybe the user's).
+// A loop that terminated with its experiment not closed gets one closing
+// session (/autoloop:chain). Stops for good when the engine says the loop is
+// over (closed, paused, stopped by the user, cleared), and on
 // SIGINT/SIGTERM/SIGHUP, ending the running session and everything it started.
 import { RefusalError } from '../errors.ts';
 import { launch, type Session } from './child.ts';
-import { holdSupervisorLock, readLoop, recordRelaunch } from './engine.ts';
-import { forgetSession, leftoverSession, noteSession } from './left-session.ts';
-import { classify, nothingObserved, observe, seconds, type Cause, type Ending, type Observed } from './outcome.ts';
-import { afterSession, decide, endCode, type Decision, type History, type LoopView, type Policy } from './policy.ts';
+import { holdSupervisorLock, readLoop, recentRelaunches, recordRelaunch } from './engine.ts';
+import { forgetSession, leftBehind, leftoverSession, noteSession, usableSessionId } from './left-session.ts';
+import { classify, nothingObserved, observe, seconds, type Cause, type Observed } from './outcome.ts';
+import { afterSession, capWaitMs, decide, describeCause, endCode, MAX_CLOSINGS, type Decision, type History, type LoopView, type Policy } from './policy.ts';
 
 export const PROMPT = 'continue the autoloop experiment';
+/** The protocol's closing step for a terminated experiment: report, then follow up or finalize and clear. */
+export const CLOSE_PROMPT = '/autoloop:chain';
 const POLL_MS = 2000;
 const SIGNAL_CODES: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
@@ -33,8 +38,9 @@ export interface Summary {
   relaunches: { cause: Cause; wait_s: number }[];
 }
 
-export function claudeArgs(passThrough: readonly string[], resume: boolean): string[] {
-  return ['--agent', 'autoloop', '-p', PROMPT, '--output-format', 'stream-json', '--verbose', ...(resume ? ['--continue'] : []), ...passThrough];
+/** The claude command line: the loop's conversation resumed by its id when there is one, else a new one. */
+export function claudeArgs(passThrough: readonly string[], resume: string | null, prompt: string = PROMPT): string[] {
+  return ['--agent', 'autoloop', '-p', prompt, '--output-format', 'stream-json', '--verbose', ...(resume ? ['--resume', resume] : []), ...passThrough];
 }
 
 const clock = (ms: number): string => new Date(ms).toTimeString().slice(0, 5);
@@ -68,11 +74,11 @@ function safeRead(root: string, pinned: string | undefined): LoopView {
 }
 
 /** Start one claude session; its stream-json lines are folded into what was observed. */
-function startSession(o: SuperviseOptions, resume: boolean): { session: Session; observed: () => Observed } {
+function startSession(o: SuperviseOptions, resume: string | null, prompt: string): { session: Session; observed: () => Observed } {
   let obs: Observed = nothingObserved();
   const session = launch({
     command: o.claude,
-    args: claudeArgs(o.passThrough, resume),
+    args: claudeArgs(o.passThrough, resume, prompt),
     cwd: o.root,
     env: o.env,
     onLine: (line) => {
@@ -87,14 +93,27 @@ function startSession(o: SuperviseOptions, resume: boolean): { session: Session;
   return { session, observed: () => obs };
 }
 
-/** Append the relaunch to the ledger; a failure to do so is reported, never fatal. */
-async function noteRelaunch(o: SuperviseOptions, slug: string, d: Extract<Decision, { action: 'relaunch' }>, ending: Ending, next: number): Promise<void> {
-  const data = { cause: d.cause, detail: ending.detail, wait_s: Math.round(d.waitMs / 1000), session: next, ...(ending.sessionId ? { session_id: ending.sessionId } : {}) };
+interface Pending {
+  cause: Cause;
+  detail: string;
+  waitMs: number;
+}
+
+/**
+ * Append a relaunch to the ledger once its session has started (a wait cut
+ * short by Ctrl+C or `control stop` is no relaunch); a failure to record it
+ * is reported, never fatal.
+ */
+async function noteRelaunch(o: SuperviseOptions, slug: string, p: Pending, session: number, resumed: string | null): Promise<void> {
+  const data = { cause: p.cause, detail: p.detail, wait_s: Math.round(p.waitMs / 1000), session, ...(resumed ? { session_id: resumed } : {}) };
   try {
     await recordRelaunch(o.root, slug, data);
   } catch (e) {
     o.say(`warning: could not record the relaunch in the ledger: ${(e as Error).message}`);
   }
+}
+
+function sayWait(o: SuperviseOptions, d: Extract<Decision, { action: 'relaunch' }>): void {
   const why = d.capped ? `${d.why} (at most ${o.policy.perHour} relaunches an hour)` : d.why;
   o.say(`relaunching in ${seconds(d.waitMs)} (at ${clock(Date.now() + d.waitMs)}): ${why}`);
 }
@@ -102,13 +121,18 @@ async function noteRelaunch(o: SuperviseOptions, slug: string, d: Extract<Decisi
 /** Wait, re-reading the engine meanwhile: the loop's state when the wait ends (early if it is over). */
 async function waitWatching(o: SuperviseOptions, waker: Waker, ms: number, view: LoopView, interrupted: () => boolean): Promise<LoopView> {
   const until = Date.now() + ms;
+  const closing = !view.live;
   while (!interrupted() && Date.now() < until) {
     await waker.sleep(Math.min(POLL_MS, until - Date.now()));
     view = safeRead(o.root, o.experiment);
-    if (!view.live) break;
+    // A live loop that ended, or a terminated one that was closed (cleared, chained) meanwhile.
+    if (closing ? view.live || view.why !== 'terminated' : !view.live) break;
   }
   return view;
 }
+
+/** Is the loop where up starts a session: live, or terminated and not yet closed (with closing sessions left)? */
+const wantsSession = (view: LoopView, closings: number): boolean => view.live || (view.why === 'terminated' && closings < MAX_CLOSINGS);
 
 /** The last line and the summary when the supervisor stops for good. */
 function stopWith(o: SuperviseOptions, summary: Summary, code: number, why: string): Summary {
@@ -118,13 +142,15 @@ function stopWith(o: SuperviseOptions, summary: Summary, code: number, why: stri
 
 export async function supervise(o: SuperviseOptions): Promise<Summary> {
   const first = readLoop(o.root, o.experiment);
-  if (!first.live) throw new RefusalError(`nothing to run: ${first.message}`);
+  if (!first.live && first.why !== 'terminated') throw new RefusalError(`nothing to run: ${first.message}`);
   const lock = holdSupervisorLock(o.root);
   const left = leftoverSession(o.root);
   if (left !== null) {
     lock.release();
     throw new RefusalError(`claude (pid ${left}), started by an earlier up that was killed, is still running this loop; end it (kill -- -${left}) or let it finish, then up again`);
   }
+  // An earlier up that did not stop cleanly: this launch is a relaunch of its loop.
+  const restarted = leftBehind(o.root);
   const waker = new Waker();
   let current: Session | null = null;
   let signalled: string | null = null;
@@ -140,36 +166,85 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
 
   const summary: Summary = { code: 0, why: '', sessions: 0, relaunches: [] };
   const bySignal = (sig: string): Summary => ({ ...summary, code: SIGNAL_CODES[sig] ?? 1, why: `stopped by ${sig}` });
-  let history: History = { relaunches: [], stalled: 0 };
+  const slugOf = (v: LoopView): string => v.slug ?? first.slug!;
+  // The cap counts the relaunches of the last hour in the ledger, whoever started them.
+  let history: History = { relaunches: safeRelaunches(o, slugOf(first)), stalled: 0 };
   let view: LoopView = first;
+  // The loop's own conversation (from claude's stream-json), resumed by id on each relaunch.
+  let conversation = restarted?.sessionId ?? null;
+  let closings = 0;
+  let terminatedAs = '';
+  let pending: Pending | null = null;
+  let clean = false;
   try {
+    if (restarted) {
+      const cap = capWaitMs(history.relaunches, Date.now(), o.policy.perHour);
+      pending = { cause: 'restart', detail: describeCause('restart'), waitMs: cap };
+      if (cap > 0) {
+        o.say(`an earlier up ended without stopping cleanly; at most ${o.policy.perHour} relaunches an hour: starting claude in ${seconds(cap)} (at ${clock(Date.now() + cap)})`);
+        view = await waitWatching(o, waker, cap, view, () => signalled !== null);
+        if (signalled) return (clean = true), bySignal(signalled);
+        if (!view.live && !wantsSession(view, closings)) return (clean = true), stopWith(o, summary, endCode(view), view.message);
+      }
+    }
     for (;;) {
+      const closing = !view.live;
+      if (!view.live) {
+        terminatedAs = view.message;
+        closings++;
+        o.say(`${view.message}: the experiment is not closed; starting a session to close it (${CLOSE_PROMPT}, ${closings} of at most ${MAX_CLOSINGS})`);
+      } else closings = 0;
       const runsBefore = view.live ? view.runs : 0;
-      const resume = ++summary.sessions > 1;
-      const run = startSession(o, resume);
+      const resume = usableSessionId(conversation);
+      const run = startSession(o, resume, closing ? CLOSE_PROMPT : PROMPT);
+      summary.sessions++;
       current = run.session;
-      noteSession(o.root, current.pid);
-      o.say(`session ${summary.sessions}: started claude (pid ${current.pid})${resume ? ' with --continue' : ''} on experiment ${view.slug}`);
+      noteSession(o.root, current.pid, resume);
+      o.say(`session ${summary.sessions}: started claude (pid ${current.pid})${resume ? ` resuming conversation ${resume}` : ''} on experiment ${slugOf(view)}`);
+      if (pending && current.pid > 0) {
+        history = { ...history, relaunches: [...history.relaunches, Date.now()] };
+        summary.relaunches.push({ cause: pending.cause, wait_s: Math.round(pending.waitMs / 1000) });
+        await noteRelaunch(o, slugOf(view), pending, summary.sessions, resume);
+      }
+      pending = null;
       const exit = await current.done;
-      forgetSession(o.root);
+      const pid = current.pid;
       current = null;
-      if (signalled) return bySignal(signalled);
       const ending = classify(exit, run.observed(), Date.now());
+      // The conversation to resume next: this one's (a resume keeps its id); none when it was gone.
+      if (ending.cause === 'resume_failed') conversation = null;
+      else conversation = usableSessionId(ending.sessionId) ?? conversation;
+      noteSession(o.root, pid, conversation);
+      if (signalled) return (clean = true), bySignal(signalled);
       o.say(`session ${summary.sessions} ended: ${ending.detail}`);
 
       view = safeRead(o.root, o.experiment);
       history = afterSession(history, runsBefore, view.live ? view.runs : runsBefore, ending.cause);
-      const decision = decide({ ending, loop: view, history, policy: o.policy, nowMs: Date.now() });
-      if (decision.action === 'stop') return stopWith(o, summary, decision.code, decision.why);
-      await noteRelaunch(o, view.slug ?? first.slug, decision, ending, summary.sessions + 1);
-      summary.relaunches.push({ cause: decision.cause, wait_s: Math.round(decision.waitMs / 1000) });
+      const decision = decide({ ending, loop: view, history, policy: o.policy, nowMs: Date.now(), closings });
+      if (decision.action === 'stop') {
+        // Closed by the session (finalized and cleared): say which termination it closed.
+        const why = closing && !view.live && view.why === 'cleared' ? `${terminatedAs}; the experiment was closed` : decision.why;
+        return (clean = true), stopWith(o, summary, decision.code, why);
+      }
+      pending = { cause: decision.cause, detail: decision.cause === 'unclosed' ? describeCause('unclosed') : ending.detail, waitMs: decision.waitMs };
+      sayWait(o, decision);
       view = await waitWatching(o, waker, decision.waitMs, view, () => signalled !== null);
-      if (signalled) return bySignal(signalled);
-      if (!view.live) return stopWith(o, summary, endCode(view), view.message);
-      history = { ...history, relaunches: [...history.relaunches, Date.now()] };
+      if (signalled) return (clean = true), bySignal(signalled);
+      if (!view.live && !wantsSession(view, closings)) return (clean = true), stopWith(o, summary, endCode(view), view.message);
     }
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    // Left in place when up fails unexpectedly: the next up knows it is a restart.
+    if (clean) forgetSession(o.root);
     lock.release();
+  }
+}
+
+function safeRelaunches(o: SuperviseOptions, slug: string): number[] {
+  try {
+    return recentRelaunches(o.root, slug, Date.now());
+  } catch (e) {
+    o.say(`warning: could not read the relaunches of the last hour from the ledger: ${(e as Error).message}`);
+    return [];
   }
 }

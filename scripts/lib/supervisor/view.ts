@@ -13,6 +13,9 @@ const CAUSE_WORDS: Record<string, string> = {
   killed: 'a kill',
   crash: 'a crash',
   ended: 'the session ended',
+  unclosed: 'a termination left unclosed',
+  resume_failed: 'a conversation that could not be resumed',
+  restart: 'a restart of up',
 };
 
 /** "relaunched 3× by up; last at 02:14 UTC after a usage limit (waited 3.0 h)", or null when never. */
