@@ -126,7 +126,7 @@ const closingAsked = (req: ApiRequest): boolean => /\/autoloop:chain/.test(since
  * conversation (so a resumed session picks up where the last one stopped) or,
  * at the start of a session, from the state the SessionStart hook injected.
  */
-function loopModel(f: Fixture, opts: { closes?: boolean } = {}): (req: ApiRequest) => Block[] {
+function loopModel(f: Fixture, opts: { closes?: boolean; runaway?: boolean } = {}): (req: ApiRequest) => Block[] {
   const workFile = path.join(f.repo, 'src', 'work.mjs');
   const log = (n: number) => [bash(node('log-experiment.mjs', `--description "cost ${50 - n}" --hypothesis h --json`), 'log')];
   let closing = false;
@@ -143,6 +143,9 @@ function loopModel(f: Fixture, opts: { closes?: boolean } = {}): (req: ApiReques
       return [text('Closed.')];
     }
     if (sessionStart && /measured but not logged/i.test(sinceLastAssistant(req))) return log(logs + 1);
+    const over = all.findIndex((c) => isEngine(c, 'log-experiment.mjs') && jsonOf(c.result)?.should_terminate === true);
+    // A model that misses the stop signal: it goes on calling until the hooks halt it.
+    if (opts.runaway && over >= 0) return /so it is halted/.test(last?.result ?? '') ? [text('Halted.')] : [bash(node('status.mjs'), 'status')];
     if (isEngine(last, 'log-experiment.mjs') && jsonOf(last!.result)?.should_terminate === true) return [text('The experiment is over.')];
     if (isEngine(last, 'run-experiment.mjs')) {
       if (/measured but not logged/.test(last!.result ?? '')) return log(logs);
@@ -368,7 +371,9 @@ describe('up: the overnight supervisor', () => {
       ['r0003', 'cost 48'],
     ]);
     const second = api.main().findIndex((r) => sinceLastAssistant(r).includes(PROMPT) && calls(r).length > 0);
-    const engineCalls = calls(api.main().at(-1)!).filter((c) => isEngine(c, 'run-experiment.mjs') || isEngine(c, 'log-experiment.mjs'));
+    // The loop's conversation (the closing session after it is a new one).
+    const lastOfLoop = api.main().filter((r) => calls(r).some((c) => isEngine(c, 'run-experiment.mjs'))).at(-1)!;
+    const engineCalls = calls(lastOfLoop).filter((c) => isEngine(c, 'run-experiment.mjs') || isEngine(c, 'log-experiment.mjs'));
     expect(second).toBeGreaterThan(0);
     // run (killed before logging) → log of that run → edit, run, log.
     expect(engineCalls.map((c) => (isEngine(c, 'run-experiment.mjs') ? 'run' : 'log'))).toEqual(['run', 'log', 'run', 'log']);
@@ -412,7 +417,8 @@ describe('up: the overnight supervisor', () => {
     // Every relaunch resumed the loop's conversation: the id the hooks know as the loop's owner.
     expect(end.stderr).toContain(`session 2: started claude (pid `);
     expect(end.stderr).toMatch(new RegExp(`session 2: started claude \\(pid \\d+\\) resuming conversation ${owner}`));
-    expect(relaunches(f).map((e) => [e.data.cause, e.data.session_id])).toEqual([['killed', owner], ['unclosed', owner]]);
+    // (The closing session is a new conversation: the engine's report is all it needs.)
+    expect(relaunches(f).map((e) => [e.data.cause, e.data.session_id])).toEqual([['killed', owner], ['unclosed', undefined]]);
     // The loop's sessions never saw the user's conversation; the relaunch saw the loop's own calls.
     const loopRequests = api.main().filter((r) => !textOfAll(r).includes(QUESTION));
     expect(api.main().filter((r) => textOfAll(r).includes(QUESTION)).every((r) => !textOfAll(r).includes(PROMPT))).toBe(true);
@@ -443,8 +449,7 @@ describe('up: the overnight supervisor', () => {
     expect(ev.map((d) => d.cause)).toEqual(['crash', 'crash', 'restart', 'resume_failed', 'unclosed']);
     expect(ev[2]!.session_id).toBe(gone);
     expect(ev[3]!.session_id).toBeUndefined(); // a new conversation
-    expect(ev[4]!.session_id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(ev[4]!.session_id).not.toBe(gone);
+    expect(ev[4]!.session_id).toBeUndefined(); // closing: a new conversation too
     expect(results(f).map((r) => r.run_id)).toEqual(['r0001', 'r0002']);
     closedAfterTermination(f);
     expect(fs.existsSync(sessionFile(f.repo))).toBe(false); // stopped cleanly
@@ -480,6 +485,24 @@ describe('up: the overnight supervisor', () => {
     expect(api.main().some(closingAsked)).toBe(true);
     expect(refusals(api)).toEqual([]);
     expect(activeLoop(f)).toBe('terminated');
+  });
+
+  it("a loop session halted past its termination: the closing session is a new conversation, which the hooks let close it", { timeout: SESSION_TIMEOUT }, async () => {
+    const f = setUp(2);
+    const model = loopModel(f, { runaway: true });
+    const api = await startMockApi({ script: ({ req }) => model(req) });
+    apis.push(api);
+    const end = await startUp(f, api, ['--backoff', '0.5']).done;
+    if (api.errors.length) throw api.errors[0]!;
+    expect(end.code, end.stderr).toBe(0);
+    // The loop's conversation was halted by the hooks' cap on calls after termination…
+    // (the halt ends the session: continue false, so the model never reads it).
+    const pastEnd = Math.max(...api.main().map((r) => calls(r).filter((c) => isEngine(c, 'status.mjs')).length));
+    expect(pastEnd).toBeGreaterThanOrEqual(30);
+    // …so resuming it could not close anything: the closing session started a conversation of its own.
+    expect(end.stderr).toMatch(/session 2: started claude \(pid \d+\) on experiment speed/);
+    expect(relaunches(f).map((e) => [e.data.cause, e.data.session_id])).toEqual([['unclosed', undefined]]);
+    closedAfterTermination(f);
   });
 
   it('up on a loop that terminated unclosed: one closing session, then done', { timeout: SESSION_TIMEOUT }, async () => {

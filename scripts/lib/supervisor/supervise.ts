@@ -3,7 +3,7 @@
 // policy decides, resuming the loop's own conversation by its id (never
 // --continue: that is the directory's latest conversation, maybe the user's).
 // A loop that terminated with its experiment not closed gets one closing
-// session (/autoloop:chain). Stops for good when the engine says the loop is
+// session (/autoloop:chain, in a new conversation). Stops for good when the engine says the loop is
 // over (closed, paused, stopped by the user, cleared), and on
 // SIGINT/SIGTERM/SIGHUP, ending the running session and everything it started.
 import { RefusalError } from '../errors.ts';
@@ -195,7 +195,9 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
         o.say(`${view.message}: the experiment is not closed; starting a session to close it (${CLOSE_PROMPT}, ${closings} of at most ${MAX_CLOSINGS})`);
       } else closings = 0;
       const runsBefore = view.live ? view.runs : 0;
-      const resume = usableSessionId(conversation);
+      // A closing session starts a conversation of its own: the skill reads all it needs from the
+      // engine, and the loop's conversation may be past the hooks' cap on calls after termination.
+      const resume = closing ? null : usableSessionId(conversation);
       const run = startSession(o, resume, closing ? CLOSE_PROMPT : PROMPT);
       summary.sessions++;
       current = run.session;
