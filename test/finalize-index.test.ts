@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { benchRepo, expDir, git, init, run, step, write } from './helpers/loop.ts';
+import { engine } from './helpers/engine.ts';
 import { openExperiment } from '../scripts/lib/experiment.ts';
 import { keptFast, keptRefs, keptRefsFast, keptSource, keptWhole } from '../scripts/lib/kept-source.ts';
 import { commitsPresent, revParse } from '../scripts/lib/gitcmd.ts';
@@ -209,5 +210,120 @@ describe('finalize reads whole only the keeps it replays', () => {
     } finally {
       fs.writeFileSync(ledgerFile, text);
     }
+  });
+});
+
+describe("the run index's commits sidecar (commits.idx)", () => {
+  let repo = '';
+  let dir = '';
+  let side = '';
+  beforeAll(() => {
+    repo = benchRepo('100');
+    expect(init(repo, 'side', ['--max-runs', 'none']).code).toBe(0);
+    step(repo, 'baseline');
+    step(repo, 'halve the loop', '90');
+    step(repo, 'try a cache', '95');
+    step(repo, 'inline the hot call', '80');
+    step(repo, 'batch the writes', '70');
+    dir = expDir(repo, 'side');
+    side = path.join(dir, 'commits.idx');
+  });
+  const refsOf = (exp: ReturnType<typeof openExperiment>) => keptWhole(exp).kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline }));
+  /** The sidecar's records: [offset, run number, commit] each (64 bytes). */
+  const sideRecords = () => {
+    const buf = fs.readFileSync(side);
+    const out: [number, number, string][] = [];
+    for (let at = 0; at + 64 <= buf.length; at += 64) out.push([buf.readDoubleLE(at), buf.readDoubleLE(at + 8), buf.toString('hex', at + 24, at + 24 + (buf[at + 16] as number))]);
+    return out;
+  };
+  /** The committed events of the ledger: [offset, run number, commit]. */
+  const ledgerEvents = () => {
+    const text = fs.readFileSync(path.join(dir, 'ledger.jsonl'));
+    const out: [number, number, string][] = [];
+    let at = 0;
+    for (const line of text.toString('utf8').split('\n')) {
+      const l = line ? (JSON.parse(line) as { event?: string; run_id?: string; data?: { commit?: string } }) : null;
+      if (l?.event === 'committed' && l.run_id && l.data?.commit) out.push([at, Number(l.run_id.slice(1)), l.data.commit]);
+      at += Buffer.byteLength(line) + 1;
+    }
+    return out;
+  };
+
+  it('is written by the call that brings the run index up to date, one record per committed event', () => {
+    fs.rmSync(path.join(dir, 'runs.idx'), { force: true });
+    fs.rmSync(side, { force: true });
+    expect(run('report', [], repo).code).toBe(0);
+    expect(sideRecords()).toEqual(ledgerEvents());
+    expect(ledgerEvents().map((e) => e[1])).toEqual([1, 2, 4, 5]);
+    // The next logged keep is appended by the next call that extends the index (here the dashboard).
+    step(repo, 'fuse the passes', '60');
+    expect(run('dashboard', ['--width', '100'], repo).code).toBe(0);
+    expect(sideRecords()).toEqual(ledgerEvents());
+  });
+
+  it('is rebuilt from the ledger when lost, torn, corrupt or behind, and finalize gives the same keeps', () => {
+    expect(run('report', [], repo).code).toBe(0);
+    const good = fs.readFileSync(side);
+    const damage: Record<string, () => void> = {
+      lost: () => fs.rmSync(side),
+      torn: () => fs.writeFileSync(side, good.subarray(0, good.length - 64 - 20)),
+      behind: () => fs.writeFileSync(side, good.subarray(0, 64)),
+      // A flipped byte of a commit: its checksum fails, and it and what follows are read from the ledger.
+      corrupt: () => {
+        const b = Buffer.from(good);
+        b[64 + 30] = (b[64 + 30] as number) ^ 0xff;
+        fs.writeFileSync(side, b);
+      },
+      foreign: () => fs.writeFileSync(side, Buffer.alloc(200, 7)),
+    };
+    for (const [what, hurt] of Object.entries(damage)) {
+      hurt();
+      const exp = openExperiment(repo, 'side');
+      const refs = keptRefsFast(exp);
+      expect(refs?.refs, what).toEqual(refsOf(exp));
+      // Read from the ledger, the sidecar holds the keeps' events again.
+      expect(fs.readFileSync(side).equals(good), what).toBe(true);
+    }
+  });
+
+  it('a forged record (checksum and all) of a replayed keep is caught when the keep is read back: the index is dropped', () => {
+    expect(run('report', [], repo).code).toBe(0);
+    const buf = fs.readFileSync(side);
+    // r0002's record names another commit, its checksum recomputed: the record itself checks out.
+    const at = sideRecords().findIndex((r) => r[1] === 2) * 64;
+    const forged = 'ab'.repeat(20);
+    buf.write(forged, at + 24, 'hex');
+    let h = 0x811c9dc5;
+    for (let k = at; k < at + 56; k += 4) h = Math.imul(h ^ buf.readUInt32LE(k), 0x01000193);
+    buf.writeUInt32LE(h >>> 0, at + 56);
+    fs.writeFileSync(side, buf);
+    const exp = openExperiment(repo, 'side');
+    const refs = keptRefsFast(exp);
+    expect(refs?.refs[1]?.commit).toBe(forged);
+    expect(refs?.changes([1])).toBeNull();
+    expect(fs.existsSync(side)).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'runs.idx'))).toBe(false);
+    // finalize never replays the forged commit: it reads every line instead.
+    const r = run('finalize', ['--json', '--branch', 'forged'], repo);
+    expect(r.code, r.stderr).toBe(0);
+    expect((r.json?.commits as { runs: string[] }[]).map((c) => c.runs[0])).toEqual(['r0002', 'r0004', 'r0005', 'r0006']);
+    expect(git(repo, 'log', '--format=%B', 'forged')).not.toContain(forged);
+  });
+
+  it('a call killed in the middle of appending leaves a torn record that the next call cuts off', () => {
+    expect(run('report', [], repo).code).toBe(0);
+    const before = sideRecords();
+    // Two more keeps, then a dashboard killed while it appends their two records.
+    step(repo, 'drop a copy', '50');
+    step(repo, 'drop another copy', '40');
+    const killed = engine('dashboard', ['--width', '100'], repo, { AUTOLOOP_CRASH_AT: 'commits-idx:append' });
+    expect(killed.code).toBeNull();
+    expect(fs.statSync(side).size % 64).toBe(32);
+    expect(sideRecords()).toEqual([...before, ledgerEvents()[before.length]]);
+    // The killed call appended no index records: the next one reads the two keeps again and appends from the torn one's start.
+    expect(run('report', [], repo).code).toBe(0);
+    expect(sideRecords()).toEqual(ledgerEvents());
+    const exp = openExperiment(repo, 'side');
+    expect(keptRefsFast(exp)?.refs).toEqual(refsOf(exp));
   });
 });

@@ -1,9 +1,9 @@
 // What finalize replays: every keep of an experiment, with its commit, and
 // the commit its first segment started from. Through the run index where it
-// answers: each keep's run and commit from the index and its `committed`
-// event, its own line checked by its bytes (run and segment), and parsed
-// whole only for the keeps finalize replays (a history of 10,000 keeps that
-// share a few commits parses a few lines). When the index cannot answer or
+// answers: each keep's run from the index, its commit from the index's
+// sidecar (commits.idx: no ledger line read for a keep that is not
+// replayed), and its lines parsed and checked only for the keeps finalize
+// replays (a history of 10,000 keeps that share a few commits reads a few lines). When the index cannot answer or
 // disagrees with the ledger: from every ledger line. Both ways give the same result.
 import fs from 'node:fs';
 import type { Experiment } from './experiment-data.ts';
@@ -11,6 +11,7 @@ import { changePct, type KeptChange } from './report-lists.ts';
 import { indexedSource, keepWalk, ledgerStart, Mismatch, readOrDrop, REPORT_CAPS, throughIndex, wholeSource, type Caps, type Indexed, type ReportSource } from './report-source.ts';
 import { COMMITTED, REC, recordViews, RESULT } from './dashboard/records.ts';
 import { lineReader, resultAt } from './dashboard/run-index.ts';
+import { commitsOf } from './dashboard/commit-index.ts';
 import { runId } from './paths.ts';
 import { reportWant } from './report.ts';
 
@@ -56,31 +57,12 @@ export function keptWhole(exp: Experiment): KeptSource {
   return { start: src.start, kept: src.kept };
 }
 
-const RESULT_PREFIX = '{"type":"result"';
 const EVENT_PREFIX = '{"type":"event"';
 const COMMITTED_KEY = '"event":"committed"';
 /** The engine's committed events hold their commit first in their data. */
 const COMMIT_KEY = '"data":{"commit":"';
-/** A result line's first keys fit in this many bytes (type, ts, segment, run_id). */
-const HEAD = 200;
 
-/**
- * Does the result line name this run of this segment? Read from its first
- * bytes as the engine writes it (type, ts, segment, run_id first; a quote
- * inside a string is escaped, so these bytes are keys); a line written
- * otherwise is parsed. String search, not Buffer calls: 10,000 keeps are
- * checked mostly before the code is optimised.
- */
-function namesRun(ix: Indexed, offset: number, segment: number, id: string): boolean {
-  const line = ix.bytesAt(offset);
-  const head = line.toString('latin1', 0, Math.min(line.length, HEAD));
-  const at = head.indexOf('"segment":');
-  if (head.startsWith(RESULT_PREFIX) && at > 0 && head.startsWith(`"segment":${segment},"run_id":"${id}"`, at)) return true;
-  const parsed = resultAt(ix.at(offset));
-  return parsed !== null && parsed.segment === segment && Number(parsed.run_id.slice(1)) === Number(id.slice(1));
-}
-
-/** The commit of run `id`'s committed event at `offset`: from its text (as namesRun reads), else parsed; it must be that run's. */
+/** The commit of run `id`'s committed event at `offset`: from its text (its keys as the engine writes them), else parsed; it must be that run's. */
 function committedCommit(ix: Indexed, offset: number, runNo: number, id: string): string {
   const line = ix.bytesAt(offset).toString('utf8');
   const run = line.indexOf('"run_id":"');
@@ -91,23 +73,35 @@ function committedCommit(ix: Indexed, offset: number, runNo: number, id: string)
     // A plain value (no escape): the commit as written.
     if (commit && !commit.includes('\\')) return commit;
   }
-  const l = ix.at(offset) as { type?: unknown; event?: unknown; run_id?: unknown; data?: { commit?: unknown } } | null;
+  return eventCommit(ix.at(offset), runNo, id);
+}
+
+/** The commit a parsed line names, when it is run `runNo`'s committed event; else the index is stale. */
+function eventCommit(raw: unknown, runNo: number, id: string): string {
+  const l = raw as { type?: unknown; event?: unknown; run_id?: unknown; data?: { commit?: unknown } } | null;
   const ok = l?.type === 'event' && l.event === 'committed' && typeof l.run_id === 'string' && Number(l.run_id.slice(1)) === runNo;
   if (!ok || typeof l.data?.commit !== 'string') throw new Mismatch(`the committed event of run ${id} moved`);
   return l.data.commit;
 }
 
-/** Every keep's ref from the index, each checked against its lines; their lines read whole later, on demand. */
+/** Every keep's ref from the index and its commits' sidecar; the lines of those replayed read and checked later, on demand. */
 function indexedRefs(exp: Experiment, ix: Indexed): KeptRefs {
   const v = recordViews(ix.recs);
   const step = keepWalk(v);
-  const committed = new Map<number, number>(); // run number → offset of its (last) committed event
+  // A keep's committed event is the record after its result; one logged elsewhere is looked up here (the last one wins).
+  const displaced = new Map<number, number>();
   const keeps: number[] = [];
   const froms: (number | null)[] = [];
+  let prevRun = -Infinity;
   for (let i = 0; i < v.count; i++) {
     const kind = ix.recs[i * REC];
-    if (kind === COMMITTED) committed.set(v.f64[i * 4 + 3] as number, v.f64[i * 4 + 1] as number);
-    else if (kind === RESULT) {
+    const runNo = v.f64[i * 4 + 3] as number;
+    if (kind === COMMITTED) {
+      if (i === 0 || ix.recs[(i - 1) * REC] !== RESULT || v.f64[(i - 1) * 4 + 3] !== runNo) displaced.set(runNo, v.f64[i * 4 + 1] as number);
+    } else if (kind === RESULT) {
+      // The engine numbers runs upward through the ledger: a record out of that order (a keep's line is not read) is not trusted.
+      if (!(runNo > prevRun)) throw new Mismatch(`run ${runId(runNo)} is out of order in the run index`);
+      prevRun = runNo;
       const from = step(i);
       if (from !== undefined) {
         keeps.push(i);
@@ -117,15 +111,21 @@ function indexedRefs(exp: Experiment, ix: Indexed): KeptRefs {
   }
   const offset = (j: number) => v.f64[(keeps[j] as number) * 4 + 1] as number;
   const segment = (j: number) => v.u32[(keeps[j] as number) * 8 + 1] as number;
-  const refs = keeps.map((i, j): KeepRef => {
+  const runs = new Float64Array(keeps.length);
+  const events = new Float64Array(keeps.length);
+  keeps.forEach((i, j) => {
     const runNo = v.f64[i * 4 + 3] as number;
-    const id = runId(runNo);
-    if (!namesRun(ix, offset(j), segment(j), id)) throw new Mismatch(`the ledger line of run ${id} moved`);
-    const c = committed.get(runNo);
+    const next = i + 1 < v.count && ix.recs[(i + 1) * REC] === COMMITTED && v.f64[(i + 1) * 4 + 3] === runNo ? (v.f64[(i + 1) * 4 + 1] as number) : -1;
+    const d = displaced.get(runNo);
+    const c = d !== undefined && d > next ? d : next;
     // A keep commits before it is done (else it is pending, and refused): one without a committed event is asked of every line.
-    if (c === undefined) throw new Mismatch(`keep ${id} has no committed event in the index`);
-    return { run_id: id, commit: committedCommit(ix, c, runNo, id), baseline: froms[j] === null };
+    if (c < 0) throw new Mismatch(`keep ${runId(runNo)} has no committed event in the index`);
+    runs[j] = runNo;
+    events[j] = c;
   });
+  // The commits from the index's sidecar (commits.idx); an event it lacks is read from its line, checked to be that run's.
+  const commits = commitsOf(exp.paths, events, runs, (c, runNo) => committedCommit(ix, c, runNo, runId(runNo)));
+  const refs = keeps.map((_, j): KeepRef => ({ run_id: runId(runs[j] as number), commit: commits[j] as string, baseline: froms[j] === null }));
   const { end } = ix;
   const changes = (which: readonly number[]): KeptChange[] | null => {
     const fd = fs.openSync(exp.paths.ledger, 'r');
@@ -136,6 +136,8 @@ function indexedRefs(exp: Experiment, ix: Indexed): KeptRefs {
         if (offset(j) >= end) throw new Mismatch(`no ledger line at byte ${offset(j)}`);
         const line = resultAt(read(offset(j)));
         if (!line || Number(line.run_id.slice(1)) !== Number(ref.run_id.slice(1)) || line.segment !== segment(j)) throw new Mismatch(`the ledger line of run ${ref.run_id} moved`);
+        // A replayed keep's commit is read back from its event: the sidecar is trusted only for the keeps that are not.
+        if (eventCommit(read(events[j] as number), runs[j] as number, ref.run_id) !== ref.commit) throw new Mismatch(`the commit of run ${ref.run_id} is not the one its event names`);
         const f = froms[j] as number | null;
         const from = f === null || Number.isNaN(f) ? null : f;
         return {

@@ -20,6 +20,7 @@ import type { RunPoint, RunSeries } from './series.ts';
 import { asResultLine, runPoint } from './result-line.ts';
 import { COMMITTED, END, offsetsGrow, REC, recordsOf, recordViews, RESULT } from './records.ts';
 import { runSummaryFile, updateSummarized, writeSummary, type Summarized } from './summary-index.ts';
+import { appendCommits, dropCommitIndex } from './commit-index.ts';
 
 export { recordViews, type RecordViews } from './records.ts';
 
@@ -61,8 +62,16 @@ export type IndexRead =
  * index is read, and a new summary written. Writing the caches is best
  * effort: a read-only directory still gets its dashboard.
  */
-export function updateIndex(paths: ExperimentPaths, read: (from: number) => LedgerRead, opts: { rebuild?: boolean; summary?: boolean } = {}): IndexRead {
+export function updateIndex(paths: ExperimentPaths, readLines: (from: number) => LedgerRead, opts: { rebuild?: boolean; summary?: boolean } = {}): IndexRead {
   const file = runIndexFile(paths);
+  // The lines read to extend the index hold their committed events' commits: the sidecar gets them at no extra read.
+  const read = (from: number) => {
+    // An index rebuilt from the start: the sidecar may describe another ledger.
+    if (from === 0) dropCommitIndex(paths);
+    const got = readLines(from);
+    appendCommits(paths, got);
+    return got;
+  };
   let size = 0;
   try {
     size = fs.statSync(paths.ledger).size;
@@ -96,10 +105,11 @@ function appendRecords(file: string, old: Buffer | null, fresh: Buffer): Buffer 
   return old ? Buffer.concat([old, fresh]) : fresh;
 }
 
-/** Drop the index and its summary (they no longer match the ledger): the next call rebuilds both. */
+/** Drop the index, its summary and its commits (they no longer match the ledger): the next call rebuilds both. */
 export function dropIndex(paths: ExperimentPaths): void {
   fs.rmSync(runIndexFile(paths), { force: true });
   fs.rmSync(runSummaryFile(paths), { force: true });
+  dropCommitIndex(paths);
 }
 
 /** A ledger line at `offset` that is not what the index says it is: the index is stale. */
