@@ -282,7 +282,8 @@ function ring(cap: number) {
 function fromIndex(at: (offset: number) => unknown, recs: Buffer, caps: Caps, warnings: string[]): Omit<ReportSource, 'segments' | 'start' | 'terminated' | 'hypotheses' | 'hypotheses_total'> {
   const v = recordViews(recs);
   const byVerdict = new Array<number>(VERDICTS.length).fill(0);
-  const commits = new Map<number, number>();
+  // A keep's committed event is the record after its result; those logged elsewhere by run (the last one wins).
+  const displaced = new Map<number, number>();
   // Keeps as record positions with the best before each (NaN: none; the rule of keptChanges), dead ends as positions.
   const keeps = ring(caps.kept);
   const keepFrom = new Map<number, number>();
@@ -292,7 +293,7 @@ function fromIndex(at: (offset: number) => unknown, recs: Buffer, caps: Caps, wa
   const step = keepWalk(v);
   for (let i = 0; i < v.count; i++) {
     const kind = recs[i * REC];
-    if (kind === COMMITTED) commits.set(v.f64[i * 4 + 3] as number, i);
+    if (kind === COMMITTED && (i === 0 || recs[(i - 1) * REC] !== RESULT || v.f64[(i - 1) * 4 + 3] !== v.f64[i * 4 + 3])) displaced.set(v.f64[i * 4 + 3] as number, i);
     if (kind !== RESULT) continue;
     const rebaseline = recs[i * REC + 3] === 1;
     (byVerdict[recs[i * REC + 1] as number] as number)++;
@@ -315,7 +316,10 @@ function fromIndex(at: (offset: number) => unknown, recs: Buffer, caps: Caps, wa
   };
   const keptAt = (i: number): KeptChange => {
     const line = result(i);
-    const c = commits.get(v.f64[i * 4 + 3] as number);
+    const runNo = v.f64[i * 4 + 3] as number;
+    const next = i + 1 < v.count && recs[(i + 1) * REC] === COMMITTED && v.f64[(i + 1) * 4 + 3] === runNo ? i + 1 : -1;
+    const d = displaced.get(runNo);
+    const c = d !== undefined && d > next ? d : next < 0 ? undefined : next;
     const f = keepFrom.get(i);
     const from = f === undefined || Number.isNaN(f) ? null : f;
     const baseline = f === undefined;
