@@ -73,7 +73,8 @@ main('dashboard', async (argv) => {
   if (f.json) return emit(true, model, '');
   if (f.html !== undefined) {
     const file = path.resolve(f.html);
-    writeFileAtomic(file, renderHtml(model));
+    // A view, rewritten by every call: replaced atomically (never torn), not fsynced (a page lost to a power cut is drawn again).
+    writeFileAtomic(file, renderHtml(model), { durable: false });
     return emit(false, null, `wrote ${file} (${model.segment_runs} runs in segment ${model.segment})`);
   }
   process.stdout.write(renderTerminal(model, { width, color }).join('\n') + '\n');
