@@ -8,8 +8,8 @@
 import fs from 'node:fs';
 import type { Experiment } from './experiment-data.ts';
 import { changePct, type KeptChange } from './report-lists.ts';
-import { indexedSource, keepWalk, ledgerStart, Mismatch, readOrDrop, REPORT_CAPS, throughIndex, wholeSource, type Caps, type Indexed, type ReportSource } from './report-source.ts';
-import { COMMITTED, REC, recordViews, RESULT } from './dashboard/records.ts';
+import { indexedSource, keepWalk, ledgerStart, Mismatch, readOrDrop, REPORT_CAPS, throughIndex, wholeSource, type Caps, type Indexed, type KeepSink, type ReportSource } from './report-source.ts';
+import { COMMITTED, REC, recordViews, RESULT, type RecordViews } from './dashboard/records.ts';
 import { lineReader, resultAt } from './dashboard/run-index.ts';
 import { commitsOf } from './dashboard/commit-index.ts';
 import { runId } from './paths.ts';
@@ -85,30 +85,9 @@ function eventCommit(raw: unknown, runNo: number, id: string): string {
 }
 
 /** Every keep's ref from the index and its commits' sidecar; the lines of those replayed read and checked later, on demand. */
-function indexedRefs(exp: Experiment, ix: Indexed): KeptRefs {
+function indexedRefs(exp: Experiment, ix: Indexed, walked?: KeepWalked): KeptRefs {
   const v = recordViews(ix.recs);
-  const step = keepWalk(v);
-  // A keep's committed event is the record after its result; one logged elsewhere is looked up here (the last one wins).
-  const displaced = new Map<number, number>();
-  const keeps: number[] = [];
-  const froms: (number | null)[] = [];
-  let prevRun = -Infinity;
-  for (let i = 0; i < v.count; i++) {
-    const kind = ix.recs[i * REC];
-    const runNo = v.f64[i * 4 + 3] as number;
-    if (kind === COMMITTED) {
-      if (i === 0 || ix.recs[(i - 1) * REC] !== RESULT || v.f64[(i - 1) * 4 + 3] !== runNo) displaced.set(runNo, v.f64[i * 4 + 1] as number);
-    } else if (kind === RESULT) {
-      // The engine numbers runs upward through the ledger: a record out of that order (a keep's line is not read) is not trusted.
-      if (!(runNo > prevRun)) throw new Mismatch(`run ${runId(runNo)} is out of order in the run index`);
-      prevRun = runNo;
-      const from = step(i);
-      if (from !== undefined) {
-        keeps.push(i);
-        froms.push(from);
-      }
-    }
-  }
+  const { keeps, froms, displaced } = walked ?? walkKeeps(v);
   const offset = (j: number) => v.f64[(keeps[j] as number) * 4 + 1] as number;
   const segment = (j: number) => v.u32[(keeps[j] as number) * 8 + 1] as number;
   const runs = new Float64Array(keeps.length);
@@ -118,6 +97,8 @@ function indexedRefs(exp: Experiment, ix: Indexed): KeptRefs {
     const next = i + 1 < v.count && ix.recs[(i + 1) * REC] === COMMITTED && v.f64[(i + 1) * 4 + 3] === runNo ? (v.f64[(i + 1) * 4 + 1] as number) : -1;
     const d = displaced.get(runNo);
     const c = d !== undefined && d > next ? d : next;
+    // The engine numbers runs upward through the ledger: keeps out of that order (a keep's line is not read) are not trusted.
+    if (j > 0 && !(runNo > (runs[j - 1] as number))) throw new Mismatch(`run ${runId(runNo)} is out of order in the run index`);
     // A keep commits before it is done (else it is pending, and refused): one without a committed event is asked of every line.
     if (c < 0) throw new Mismatch(`keep ${runId(runNo)} has no committed event in the index`);
     runs[j] = runNo;
@@ -150,6 +131,46 @@ function indexedRefs(exp: Experiment, ix: Indexed): KeptRefs {
   return { start: ledgerStart(exp, ix.at), refs, changes };
 }
 
+/** Every keep (record position, best before it), and the committed events not right after their result (run → offset, the last one wins). */
+interface KeepWalked {
+  keeps: number[];
+  froms: (number | null)[];
+  displaced: Map<number, number>;
+}
+
+/** A sink for the report's walk of the index that gathers what indexedRefs needs (one walk for both). */
+function keepSink(v: RecordViews): { sink: KeepSink; walked: KeepWalked } {
+  const walked: KeepWalked = { keeps: [], froms: [], displaced: new Map() };
+  const sink: KeepSink = {
+    keep: (i, from) => {
+      walked.keeps.push(i);
+      walked.froms.push(from);
+    },
+    displaced: (runNo, i) => void walked.displaced.set(runNo, v.f64[i * 4 + 1] as number),
+  };
+  return { sink, walked };
+}
+
+/** The walk on its own (no report asked for). */
+function walkKeeps(v: RecordViews): KeepWalked {
+  const step = keepWalk(v);
+  const w: KeepWalked = { keeps: [], froms: [], displaced: new Map() };
+  for (let i = 0; i < v.count; i++) {
+    const kind = v.buf[i * REC];
+    const runNo = v.f64[i * 4 + 3] as number;
+    if (kind === COMMITTED) {
+      if (i === 0 || v.buf[(i - 1) * REC] !== RESULT || v.f64[(i - 1) * 4 + 3] !== runNo) w.displaced.set(runNo, v.f64[i * 4 + 1] as number);
+    } else if (kind === RESULT) {
+      const from = step(i);
+      if (from !== undefined) {
+        w.keeps.push(i);
+        w.froms.push(from);
+      }
+    }
+  }
+  return w;
+}
+
 /** Through the run index; null when the index cannot answer. */
 export function keptRefsFast(exp: Experiment): KeptRefs | null {
   return throughIndex(exp, (ix) => indexedRefs(exp, ix));
@@ -178,7 +199,11 @@ export function keptRefs(exp: Experiment): KeptRefs {
 
 /** The keeps' refs and, from the same reading, the report's source (buildReport's `given`). */
 export function keptWithReport(exp: Experiment, caps: Caps = REPORT_CAPS): { kept: KeptRefs; report: ReportSource } {
-  const fast = throughIndex(exp, (ix) => ({ report: indexedSource(exp, ix, caps, reportWant(exp)), kept: indexedRefs(exp, ix) }));
+  const fast = throughIndex(exp, (ix) => {
+    const { sink, walked } = keepSink(recordViews(ix.recs));
+    const report = indexedSource(exp, ix, caps, reportWant(exp), sink);
+    return { report, kept: indexedRefs(exp, ix, walked) };
+  });
   if (fast) return fast;
   const src = wholeSource(exp, uncapped(exp, caps));
   return { kept: refsOf({ start: src.start, kept: src.kept }), report: capped(src, caps) };

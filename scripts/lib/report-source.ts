@@ -151,8 +151,8 @@ export function fastSource(exp: Experiment, caps: Caps, want: Want): ReportSourc
 }
 
 /** fastSource's reading, in a session of throughIndex (shared with other readings of the same index). */
-export function indexedSource(exp: Experiment, ix: Indexed, caps: Caps, want: Want): ReportSource {
-  const src = fromIndex(ix.at, ix.recs, caps, ix.warnings);
+export function indexedSource(exp: Experiment, ix: Indexed, caps: Caps, want: Want, sink?: KeepSink): ReportSource {
+  const src = fromIndex(ix.at, ix.recs, caps, ix.warnings, sink);
   if (src.runs.total !== exp.state.runs_total) throw new Mismatch('the run index and the state count different runs');
   return { ...src, ...scanned(exp, ix.fd, ix.end, ix.at, caps, want) };
 }
@@ -279,7 +279,13 @@ function ring(cap: number) {
   };
 }
 
-function fromIndex(at: (offset: number) => unknown, recs: Buffer, caps: Caps, warnings: string[]): Omit<ReportSource, 'segments' | 'start' | 'terminated' | 'hypotheses' | 'hypotheses_total'> {
+/** What the same walk of the index tells another reader (finalize): every keep with the best before it (null: a baseline), and the committed records not right after their run's result. */
+export interface KeepSink {
+  keep(i: number, from: number | null): void;
+  displaced(runNo: number, i: number): void;
+}
+
+function fromIndex(at: (offset: number) => unknown, recs: Buffer, caps: Caps, warnings: string[], sink?: KeepSink): Omit<ReportSource, 'segments' | 'start' | 'terminated' | 'hypotheses' | 'hypotheses_total'> {
   const v = recordViews(recs);
   const byVerdict = new Array<number>(VERDICTS.length).fill(0);
   // A keep's committed event is the record after its result; those logged elsewhere by run (the last one wins).
@@ -293,13 +299,17 @@ function fromIndex(at: (offset: number) => unknown, recs: Buffer, caps: Caps, wa
   const step = keepWalk(v);
   for (let i = 0; i < v.count; i++) {
     const kind = recs[i * REC];
-    if (kind === COMMITTED && (i === 0 || recs[(i - 1) * REC] !== RESULT || v.f64[(i - 1) * 4 + 3] !== v.f64[i * 4 + 3])) displaced.set(v.f64[i * 4 + 3] as number, i);
+    if (kind === COMMITTED && (i === 0 || recs[(i - 1) * REC] !== RESULT || v.f64[(i - 1) * 4 + 3] !== v.f64[i * 4 + 3])) {
+      displaced.set(v.f64[i * 4 + 3] as number, i);
+      sink?.displaced(v.f64[i * 4 + 3] as number, i);
+    }
     if (kind !== RESULT) continue;
     const rebaseline = recs[i * REC + 3] === 1;
     (byVerdict[recs[i * REC + 1] as number] as number)++;
     if (rebaseline) rebaselines++;
     const from = step(i);
     if (from !== undefined) {
+      sink?.keep(i, from);
       if (from === null) baselines.push(i);
       else keepFrom.set(i, from);
       keeps.push(i);

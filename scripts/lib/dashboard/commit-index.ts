@@ -112,6 +112,8 @@ function lastRecord(file: string): { offset: number; size: number } {
  * lie after the sidecar's last record. Best effort: a cache.
  */
 export function appendCommits(paths: ExperimentPaths, got: LedgerRead): void {
+  // Nothing read (the index was up to date): the sidecar is not even looked at.
+  if (got.lines.length === 0) return;
   const file = commitIndexFile(paths);
   const last = lastRecord(file);
   const recs: Buffer[] = [];
