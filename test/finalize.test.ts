@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchRepo, expDir, git, init, read, run, step, write, type Result } from './helpers/loop.ts';
+import { engine } from './helpers/engine.ts';
 
 function refused(r: Result, pattern: RegExp): void {
   expect(r.code).toBe(2);
@@ -97,6 +98,30 @@ describe('finalize a history of keeps, reverts and a crash', () => {
     expect(msg).toContain('- r0005 score 90 → 80 (-11.1%): inline the hot call');
     expect(msg).toContain('Autoloop-Runs: r0002, r0005');
     for (const [name, sha] of Object.entries(before)) expect(refs(repo)[name], name).toBe(sha);
+  });
+
+  it('makes the same branch by reusing the chained keeps\' trees as by cherry-picking them (and with --squash)', () => {
+    // What a branch says: per commit its tree, parent's tree, author, author date and message.
+    const shape = (branch: string) =>
+      git(repo, 'log', '--reverse', '--format=%T %an <%ae> %ad%n%B', `${base}..${branch}`, '--date=raw')
+        .split('\n')
+        .concat(git(repo, 'rev-parse', `${branch}^{tree}`));
+    // The git processes each way starts: the chain writes one commit object per keep, no worktree, no cherry-pick.
+    const counted = (f: string) => Number(/^git (\d+)$/m.exec(fs.readFileSync(f, 'utf8'))?.[1]);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-fin-count-'));
+    for (const squash of [[], ['--squash']]) {
+      const name = squash.length ? 'squash' : 'plain';
+      const fast = engine('finalize', ['--json', '--branch', `fast/${name}`, ...squash], repo, { AUTOLOOP_COUNT_IO: path.join(tmp, `fast-${name}`) });
+      const slow = engine('finalize', ['--json', '--branch', `slow/${name}`, ...squash], repo, { AUTOLOOP_FAULT_AT: 'finalize:chain', AUTOLOOP_COUNT_IO: path.join(tmp, `slow-${name}`) });
+      expect(counted(path.join(tmp, `fast-${name}`)) + 7).toBeLessThanOrEqual(counted(path.join(tmp, `slow-${name}`)));
+      expect(fast.code, fast.stderr).toBe(0);
+      expect(slow.code, slow.stderr).toBe(0);
+      expect(shape(`fast/${name}`)).toEqual(shape(`slow/${name}`));
+      expect((fast.json?.commits as unknown[]).length).toBe(squash.length ? 1 : 2);
+      expect(fast.json?.skipped).toEqual(slow.json?.skipped);
+    }
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
+    fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   it('never moves an existing branch', () => {

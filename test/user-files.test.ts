@@ -92,12 +92,28 @@ describe("nothing of the user's is lost", () => {
     const repo = baselineRepo();
     setValue(repo, '90');
     iterate(repo, 'better');
-    const killed = engine('finalize', [], repo, { AUTOLOOP_CRASH_AT: 'finalize:worktree' });
+    // The cherry-picks' worktree (a chain of keeps is replayed without one: AUTOLOOP_FAULT_AT turns that off).
+    const killed = engine('finalize', [], repo, { AUTOLOOP_CRASH_AT: 'finalize:worktree', AUTOLOOP_FAULT_AT: 'finalize:chain' });
     expect(killed.code).not.toBe(0);
     expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(2);
     expect(engine('finalize', [], repo).code).toBe(0);
     expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
     expect(git(repo, 'show', 'autoloop/exp-final:src/value.txt')).toBe('90');
+  });
+
+  it('a kill -9 of finalize while it writes the replayed commits creates no branch, and the next call does', () => {
+    const repo = baselineRepo();
+    setValue(repo, '90');
+    iterate(repo, 'better');
+    setValue(repo, '80');
+    iterate(repo, 'better still');
+    const killed = engine('finalize', [], repo, { AUTOLOOP_CRASH_AT: 'finalize:chain' });
+    expect(killed.code).toBeNull();
+    expect(git(repo, 'branch', '--list', 'autoloop/exp-final')).toBe('');
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
+    expect(engine('finalize', [], repo).code).toBe(0);
+    expect(git(repo, 'show', 'autoloop/exp-final:src/value.txt')).toBe('80');
+    expect(git(repo, 'rev-list', '--count', 'main..autoloop/exp-final')).toBe('2');
   });
 
   it("a finalize killed inside git worktree add (git's own 'initializing' lock left) leaves no worktree after the next call", () => {

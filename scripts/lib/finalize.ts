@@ -19,7 +19,8 @@ import { commitsPresent, currentBranch, git, gitTry, identityEnv, revParse, trac
 import { chainStatus } from './chain.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { pidAlive } from './procs.ts';
-import { crashPoint } from './faults.ts';
+import { crashPoint, faultAt } from './faults.ts';
+import { chainFrom, type Chained } from './finalize-chain.ts';
 
 /** A kept change to replay, with the experiment it belongs to (a chain spans several). */
 interface Pick extends KeptChange {
@@ -128,11 +129,9 @@ async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], 
   return { picks, skipped };
 }
 
-/** The one commit of --squash, on the worktree's HEAD; null when the kept changes add up to nothing. */
-async function squashCommit(wt: string, applied: Pick[], slugs: string[], slug: string, goal: string, ident: Record<string, string>): Promise<FinalizeResult['commits'][number] | null> {
-  const tree = (await git(wt, ['write-tree'])).trim();
-  const headTree = (await git(wt, ['rev-parse', 'HEAD^{tree}'])).trim();
-  if (tree === headTree || !applied.length) return null;
+/** The one commit of --squash: `tree` on `parent` (whose tree is `parentTree`); null when the kept changes add up to nothing. */
+async function squashCommit(cwd: string, tree: string, parentTree: string, parent: string, applied: Pick[], slugs: string[], slug: string, goal: string, ident: Record<string, string>): Promise<FinalizeResult['commits'][number] | null> {
+  if (tree === parentTree || !applied.length) return null;
   const firstK = applied[0] as Pick;
   const lastK = applied[applied.length - 1] as Pick;
   const from = firstK.baseline ? firstK.to : firstK.from;
@@ -147,8 +146,7 @@ async function squashCommit(wt: string, applied: Pick[], slugs: string[], slug: 
     ...applied.map((k) => `- ${tag(k)} ${effectText(k.metric, k.unit, k.from, k.to)}: ${clip(k.description, 100)}`),
   ];
   const msg = commitMessage(subject, body, { 'Autoloop-Experiment': slugs.join(', '), 'Autoloop-Runs': applied.map(tag).join(', ') });
-  const commit = (await git(wt, ['commit-tree', '--no-gpg-sign', tree, '-p', 'HEAD', '-m', msg], ident)).trim();
-  await git(wt, ['update-ref', '--no-deref', 'HEAD', commit]);
+  const commit = (await git(cwd, ['commit-tree', '--no-gpg-sign', tree, '-p', parent, '-m', msg], ident)).trim();
   return { sha: commit, subject, runs: applied.map(tag) };
 }
 
@@ -252,8 +250,8 @@ async function applyPick(wt: string, k: Pick): Promise<{ tree: string; empty: bo
   return { tree, empty: tree === headTree };
 }
 
-/** Commit one replayed change on the worktree's HEAD, keeping its original author, its message stating the measured effect. */
-async function pickCommit(root: string, wt: string, k: Pick, tree: string, ident: Record<string, string>): Promise<FinalCommit> {
+/** Commit one replayed change (`tree`) on `parent`, keeping its original author (`author`), its message stating the measured effect. */
+async function pickCommit(cwd: string, k: Pick, tree: string, parent: string, env: Record<string, string>): Promise<FinalCommit> {
   const sha = k.commit as string;
   const effect = effectText(k.metric, k.unit, k.from, k.to);
   const msg = commitMessage(
@@ -261,9 +259,39 @@ async function pickCommit(root: string, wt: string, k: Pick, tree: string, ident
     [`${effect}, measured by autoloop run ${k.run_id} of experiment ${k.slug}.`],
     { 'Autoloop-Run': k.run_id, 'Autoloop-Experiment': k.slug, 'Autoloop-Source': sha },
   );
-  const commit = (await git(wt, ['commit-tree', '--no-gpg-sign', tree, '-p', 'HEAD', '-m', msg], { ...ident, ...(await authorEnv(root, sha)) })).trim();
-  await git(wt, ['update-ref', '--no-deref', 'HEAD', commit]);
+  const commit = (await git(cwd, ['commit-tree', '--no-gpg-sign', tree, '-p', parent, '-m', msg], env)).trim();
   return { sha: commit, subject: clip(k.description, 72), runs: [k.run_id] };
+}
+
+/** The picks replayed by their own trees (they chain from the start, chainFrom): one commit object each, no worktree. Returns the new head. */
+async function replayChain(exp: Experiment, base: string, picks: Pick[], chain: Chained, result: FinalizeResult, ident: Record<string, string>): Promise<string> {
+  let head = base;
+  let headTree = chain.baseTree;
+  for (const [i, k] of picks.entries()) {
+    const { tree, author } = chain.picks[i] as Chained['picks'][number];
+    if (result.squash) continue;
+    if (tree === headTree) {
+      result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
+      continue;
+    }
+    const c = await pickCommit(exp.root, k, tree, head, { ...ident, ...author });
+    // Killed here: commit objects no ref names (git's gc takes them), no branch.
+    crashPoint('finalize:chain');
+    result.commits.push(c);
+    head = c.sha;
+    headTree = tree;
+  }
+  if (result.squash) {
+    const last = chain.picks[chain.picks.length - 1]?.tree ?? chain.baseTree;
+    const commit = await squashCommit(exp.root, last, chain.baseTree, base, picks, result.experiments, exp.paths.slug, exp.config.goal, ident);
+    if (commit) {
+      result.commits.push(commit);
+      head = commit.sha;
+    } else {
+      for (const k of picks) result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
+    }
+  }
+  return head;
 }
 
 /**
@@ -282,11 +310,16 @@ async function replay(exp: Experiment, wt: string, picks: Pick[], result: Finali
       result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
       continue;
     }
-    result.commits.push(await pickCommit(exp.root, wt, k, tree, ident));
+    const c = await pickCommit(wt, k, tree, 'HEAD', { ...ident, ...(await authorEnv(exp.root, k.commit as string)) });
+    await git(wt, ['update-ref', '--no-deref', 'HEAD', c.sha]);
+    result.commits.push(c);
   }
   if (result.squash) {
-    const commit = await squashCommit(wt, applied, result.experiments, exp.paths.slug, exp.config.goal, ident);
+    const tree = (await git(wt, ['write-tree'])).trim();
+    const headTree = (await git(wt, ['rev-parse', 'HEAD^{tree}'])).trim();
+    const commit = await squashCommit(wt, tree, headTree, 'HEAD', applied, result.experiments, exp.paths.slug, exp.config.goal, ident);
     if (commit) {
+      await git(wt, ['update-ref', '--no-deref', 'HEAD', commit.sha]);
       result.commits.push(commit);
     } else {
       for (const k of applied) result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
@@ -316,15 +349,17 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   if (!picks.length) return result;
 
   const ident = await identityEnv(root);
-  await inTempWorktree(root, base, async (wt) => {
-    const head = await replay(exp, wt, picks, result, ident);
-    if (result.commits.length) {
-      // Created last, and only if absent: a branch of the user's is never moved.
-      await git(root, ['update-ref', '-m', `autoloop: finalize ${slug}`, `refs/heads/${branch}`, head, '']);
-      result.branch = branch;
-      result.head = head;
-    }
-  });
+  const createBranch = async (head: string) => {
+    if (!result.commits.length) return;
+    // Created last, and only if absent: a branch of the user's is never moved.
+    await git(root, ['update-ref', '-m', `autoloop: finalize ${slug}`, `refs/heads/${branch}`, head, '']);
+    result.branch = branch;
+    result.head = head;
+  };
+  // AUTOLOOP_FAULT_AT=finalize:chain: the cherry-picks even for a chain (the test that both ways make the same branch).
+  const chain = faultAt('finalize:chain') ? null : await chainFrom(root, base, picks.map((k) => k.commit as string));
+  if (chain) await createBranch(await replayChain(exp, base, picks, chain, result, ident));
+  else await inTempWorktree(root, base, async (wt) => createBranch(await replay(exp, wt, picks, result, ident)));
   // The user's checkout must be exactly where it was.
   if ((await currentBranch(root)) !== userBranch || (await revParse(root, 'HEAD')) !== userHead) {
     throw new Error('the checked-out branch changed during finalize (it should not have): check `git status`');
