@@ -20,7 +20,7 @@ import { chainStatus } from './chain.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { pidAlive } from './procs.ts';
 import { crashPoint, faultAt } from './faults.ts';
-import { chainFrom, type Chained } from './finalize-chain.ts';
+import { chainFrom, importCommits, type Chained } from './finalize-chain.ts';
 
 /** A kept change to replay, with the experiment it belongs to (a chain spans several). */
 interface Pick extends KeptChange {
@@ -250,48 +250,53 @@ async function applyPick(wt: string, k: Pick): Promise<{ tree: string; empty: bo
   return { tree, empty: tree === headTree };
 }
 
-/** Commit one replayed change (`tree`) on `parent`, keeping its original author (`author`), its message stating the measured effect. */
-async function pickCommit(cwd: string, k: Pick, tree: string, parent: string, env: Record<string, string>): Promise<FinalCommit> {
-  const sha = k.commit as string;
+/** A replayed change's message: its description, the measured effect, and where it came from. */
+function pickMessage(k: Pick): string {
   const effect = effectText(k.metric, k.unit, k.from, k.to);
-  const msg = commitMessage(
+  return commitMessage(
     clip(k.description, 72),
     [`${effect}, measured by autoloop run ${k.run_id} of experiment ${k.slug}.`],
-    { 'Autoloop-Run': k.run_id, 'Autoloop-Experiment': k.slug, 'Autoloop-Source': sha },
+    { 'Autoloop-Run': k.run_id, 'Autoloop-Experiment': k.slug, 'Autoloop-Source': k.commit as string },
   );
-  const commit = (await git(cwd, ['commit-tree', '--no-gpg-sign', tree, '-p', parent, '-m', msg], env)).trim();
+}
+
+/** Commit one replayed change (`tree`) on `parent`, with its original author in `env`. */
+async function pickCommit(cwd: string, k: Pick, tree: string, parent: string, env: Record<string, string>): Promise<FinalCommit> {
+  const commit = (await git(cwd, ['commit-tree', '--no-gpg-sign', tree, '-p', parent, '-m', pickMessage(k)], env)).trim();
   return { sha: commit, subject: clip(k.description, 72), runs: [k.run_id] };
 }
 
-/** The picks replayed by their own trees (they chain from the start, chainFrom): one commit object each, no worktree. Returns the new head. */
+/** The picks replayed by their own trees (they chain from the start, chainFrom), no worktree. Returns the new head. */
 async function replayChain(exp: Experiment, base: string, picks: Pick[], chain: Chained, result: FinalizeResult, ident: Record<string, string>): Promise<string> {
-  let head = base;
+  if (result.squash) {
+    const last = chain.picks[chain.picks.length - 1]?.tree ?? chain.baseTree;
+    const commit = await squashCommit(exp.root, last, chain.baseTree, base, picks, result.experiments, exp.paths.slug, exp.config.goal, ident);
+    if (commit) result.commits.push(commit);
+    else for (const k of picks) result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
+    return commit?.sha ?? base;
+  }
+  // A keep whose tree is the one before it adds nothing once replayed.
+  const made: { k: Pick; tree: string; author: Record<string, string>; msg: string }[] = [];
   let headTree = chain.baseTree;
   for (const [i, k] of picks.entries()) {
     const { tree, author } = chain.picks[i] as Chained['picks'][number];
-    if (result.squash) continue;
     if (tree === headTree) {
       result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
       continue;
     }
-    const c = await pickCommit(exp.root, k, tree, head, { ...ident, ...author });
-    // Killed here: commit objects no ref names (git's gc takes them), no branch.
-    crashPoint('finalize:chain');
-    result.commits.push(c);
-    head = c.sha;
+    made.push({ k, tree, author, msg: pickMessage(k) });
     headTree = tree;
   }
-  if (result.squash) {
-    const last = chain.picks[chain.picks.length - 1]?.tree ?? chain.baseTree;
-    const commit = await squashCommit(exp.root, last, chain.baseTree, base, picks, result.experiments, exp.paths.slug, exp.config.goal, ident);
-    if (commit) {
-      result.commits.push(commit);
-      head = commit.sha;
-    } else {
-      for (const k of picks) result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
-    }
+  // All in one fast-import; where it cannot (AUTOLOOP_FAULT_AT=finalize:import in the tests), one commit-tree each.
+  let shas = faultAt('finalize:import') ? null : await importCommits(exp.root, base, made, ident);
+  if (!shas) {
+    shas = [];
+    for (const m of made) shas.push((await pickCommit(exp.root, m.k, m.tree, shas[shas.length - 1] ?? base, { ...ident, ...m.author })).sha);
   }
-  return head;
+  // Killed here: commit objects no ref names (git's gc takes them), no branch.
+  crashPoint('finalize:chain');
+  made.forEach((m, j) => result.commits.push({ sha: shas[j] as string, subject: clip(m.k.description, 72), runs: [m.k.run_id] }));
+  return shas[shas.length - 1] ?? base;
 }
 
 /**
