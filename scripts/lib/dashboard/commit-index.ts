@@ -80,11 +80,13 @@ export function readCommitIndex(paths: ExperimentPaths): { count: number; offset
     prev = offset;
     count++;
   }
+  // The whole file as hex once, each commit a slice of it: 10,000 conversions were a fifth of the reading.
+  let hex: string | null = null;
   return {
     count,
     offset: (r) => f[r * 8] as number,
     runNo: (r) => f[r * 8 + 1] as number,
-    commit: (r) => buf.toString('hex', r * CREC + COMMIT, r * CREC + COMMIT + (buf[r * CREC + LEN] as number)),
+    commit: (r) => (hex ??= buf.toString('hex', 0, count * CREC)).slice((r * CREC + COMMIT) * 2, (r * CREC + COMMIT + (buf[r * CREC + LEN] as number)) * 2),
   };
 }
 
