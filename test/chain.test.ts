@@ -178,8 +178,8 @@ describe('a chain of two follow-ups with a budget of two', () => {
     const commits = git(repo, 'rev-list', '--reverse', 'main..autoloop/c-final').split('\n');
     expect(commits).toHaveLength(2);
     expect(git(repo, 'rev-parse', `${commits[0]}^`)).toBe(main);
-    expect(git(repo, 'log', '-1', '--format=%B', commits[0] as string)).toMatch(/^lower to 90\n\nscore 100 → 90 \(-10\.0%\), measured by autoloop run r0002 of experiment a\./);
-    expect(git(repo, 'log', '-1', '--format=%B', commits[1] as string)).toMatch(/^lower to 80\n\nscore 90 → 80 \(-11\.1%\), measured by autoloop run r0002 of experiment b\./);
+    expect(git(repo, 'log', '-1', '--format=%B', commits[0] as string)).toMatch(/^lower to 90\n\nscore 100 → 90 \(\+10%\), measured by autoloop run r0002 of experiment a\./);
+    expect(git(repo, 'log', '-1', '--format=%B', commits[1] as string)).toMatch(/^lower to 80\n\nscore 90 → 80 \(\+11\.1%\), measured by autoloop run r0002 of experiment b\./);
     expect(git(repo, 'rev-parse', 'autoloop/c-final^{tree}')).toBe(git(repo, 'rev-parse', 'autoloop/c^{tree}'));
     // Without --chain only c's own keeps count: there are none, so no branch.
     const own = run('finalize', ['--branch', 'c-own', '--json'], repo);

@@ -63,10 +63,10 @@ describe('finalize a history of keeps, reverts and a crash', () => {
     const m1 = git(repo, 'log', '-1', '--format=%B', commits[0] as string);
     const m2 = git(repo, 'log', '-1', '--format=%B', commits[1] as string);
     expect(m1.split('\n')[0]).toBe('halve the loop');
-    expect(m1).toContain('score 100 → 90 (-10.0%)');
+    expect(m1).toContain('score 100 → 90 (+10%)');
     expect(m1).toContain(`Autoloop-Source: ${keeps[0]}`);
     expect(m2.split('\n')[0]).toBe('inline the hot call');
-    expect(m2).toContain('score 90 → 80 (-11.1%)');
+    expect(m2).toContain('score 90 → 80 (+11.1%)');
     // The original author is kept.
     expect(git(repo, 'log', '-1', '--format=%an', commits[0] as string)).toBe(git(repo, 'log', '-1', '--format=%an', keeps[0] as string));
 
@@ -93,9 +93,9 @@ describe('finalize a history of keeps, reverts and a crash', () => {
     expect(git(repo, 'rev-parse', 'review/fin^')).toBe(base);
     expect(git(repo, 'rev-parse', 'review/fin^{tree}')).toBe(git(repo, 'rev-parse', 'autoloop/fin^{tree}'));
     const msg = git(repo, 'log', '-1', '--format=%B', 'review/fin');
-    expect(msg.split('\n')[0]).toBe('autoloop fin: score 100 → 80 (-20.0%)');
-    expect(msg).toContain('- r0002 score 100 → 90 (-10.0%): halve the loop');
-    expect(msg).toContain('- r0005 score 90 → 80 (-11.1%): inline the hot call');
+    expect(msg.split('\n')[0]).toBe('autoloop fin: score 100 → 80 (+20%)');
+    expect(msg).toContain('- r0002 score 100 → 90 (+10%): halve the loop');
+    expect(msg).toContain('- r0005 score 90 → 80 (+11.1%): inline the hot call');
     expect(msg).toContain('Autoloop-Runs: r0002, r0005');
     for (const [name, sha] of Object.entries(before)) expect(refs(repo)[name], name).toBe(sha);
   });

@@ -12,8 +12,9 @@ import { keptRefs, keptRefsWhole, keptWithReport, type KeptRefs } from './kept-s
 import { openWorkspace } from './workspace.ts';
 import { UsageError } from './errors.ts';
 import { writeFileAtomic } from './fsx.ts';
-import { clip, fmt, pct } from './summary.ts';
-import { buildReport, changePct, effectText, renderMarkdown, type KeptChange } from './report.ts';
+import { clip } from './summary.ts';
+import { buildReport, effectText, renderMarkdown, type KeptChange } from './report.ts';
+import type { Direction } from './schema.ts';
 import { REPORT_CAPS, type ReportSource } from './report-source.ts';
 import { commitsPresent, currentBranch, git, gitTry, identityEnv, revParse, trackedChanges } from './gitcmd.ts';
 import { chainStatus } from './chain.ts';
@@ -27,6 +28,7 @@ interface Pick extends KeptChange {
   slug: string;
   metric: string;
   unit: string;
+  direction: Direction;
 }
 
 export interface FinalCommit {
@@ -122,7 +124,7 @@ async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], 
         continue;
       }
       if (!present[checked++]) throw new UsageError(`the commit of keep ${ref.run_id} of "${slug}" (${ref.commit.slice(0, 12)}) is missing from the repository`);
-      picks.push({ ...(changes[i]?.[next] as KeptChange), slug, metric: e.config.metric, unit: e.config.unit });
+      picks.push({ ...(changes[i]?.[next] as KeptChange), slug, metric: e.config.metric, unit: e.config.unit, direction: e.config.direction });
       next++;
     }
   }
@@ -136,14 +138,14 @@ async function squashCommit(cwd: string, tree: string, parentTree: string, paren
   const lastK = applied[applied.length - 1] as Pick;
   const from = firstK.baseline ? firstK.to : firstK.from;
   // One overall effect only when one metric was measured throughout.
-  const oneMetric = applied.every((k) => k.metric === firstK.metric);
-  const total = from === null || !oneMetric ? '' : `: ${firstK.metric} ${fmt(from)} → ${fmt(lastK.to)}${firstK.unit ? ` ${firstK.unit}` : ''} (${pct(changePct(from, lastK.to))})`;
+  const oneMetric = applied.every((k) => k.metric === firstK.metric && k.direction === firstK.direction);
+  const total = from === null || !oneMetric ? '' : `: ${effectText(firstK.metric, firstK.unit, from, lastK.to, firstK.direction)}`;
   const subject = clip(`autoloop ${slugs.join(' → ')}${total || `: ${plural(applied.length, 'kept change')}`}`, 100);
   const tag = (k: Pick) => (slugs.length > 1 ? `${k.slug} ${k.run_id}` : k.run_id);
   const body = [
     `${plural(applied.length, 'kept change')} of autoloop ${slugs.length > 1 ? `chain ${slugs.join(' → ')}` : `experiment ${slug}`}${goal ? ` (${clip(goal, 120)})` : ''}:`,
     '',
-    ...applied.map((k) => `- ${tag(k)} ${effectText(k.metric, k.unit, k.from, k.to)}: ${clip(k.description, 100)}`),
+    ...applied.map((k) => `- ${tag(k)} ${effectText(k.metric, k.unit, k.from, k.to, k.direction)}: ${clip(k.description, 100)}`),
   ];
   const msg = commitMessage(subject, body, { 'Autoloop-Experiment': slugs.join(', '), 'Autoloop-Runs': applied.map(tag).join(', ') });
   const commit = (await git(cwd, ['commit-tree', '--no-gpg-sign', tree, '-p', parent, '-m', msg], ident)).trim();
@@ -252,7 +254,7 @@ async function applyPick(wt: string, k: Pick): Promise<{ tree: string; empty: bo
 
 /** A replayed change's message: its description, the measured effect, and where it came from. */
 function pickMessage(k: Pick): string {
-  const effect = effectText(k.metric, k.unit, k.from, k.to);
+  const effect = effectText(k.metric, k.unit, k.from, k.to, k.direction);
   return commitMessage(
     clip(k.description, 72),
     [`${effect}, measured by autoloop run ${k.run_id} of experiment ${k.slug}.`],
