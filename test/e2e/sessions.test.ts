@@ -141,61 +141,44 @@ describe('(D) Stop hook in a live session', () => {
     expect(feedbackCount(main)).toBe(2);
     expect(main).toHaveLength(4);
   });
+});
 
-  it('never holds a second session in the same repository', { timeout: SESSION_TIMEOUT }, async () => {
+// One owner session, a second session, then the owner resumed: three sessions
+// where separate tests took seven (each CLI start costs seconds of CPU), every
+// assertion of those tests kept.
+describe('(E) a second session, restart and resume', () => {
+  it('a second session is informed, not held, and sees the new state; the resumed owner keeps its id and old conversation, gets the new state and is held at Stop', { timeout: SESSION_TIMEOUT * 3 }, async () => {
     const f = fixture();
     const engine = stubEngine(f.repo);
-    writeActive(f.repo, { stop_hook: { max_blocks: 20, max_idle_blocks: 1 } });
+    const stop_hook = { max_blocks: 20, max_idle_blocks: 1 };
+    writeActive(f.repo, { summary: 'SUMMARY-E1 one run', stop_hook });
     const owner = await drive({
       fixture: f,
       prompt: 'Continue the experiment.',
-      script: ({ index }) => (index === 0 ? [bash(engine, 'run the experiment')] : [text('Pausing here.')]),
+      script: ({ index }) => (index === 0 ? [bash(engine, 'run the experiment')] : [text('FIRST-ANSWER: pausing here.')]),
     });
+    expect(seenText(owner.main[0]!)).toContain('SUMMARY-E1 one run');
     expect(feedbackCount(owner.main)).toBe(1);
+    const id = owner.session.json?.session_id;
+    expect(id).toBeTruthy();
+
+    // A fresh session: told the current state, never held by a loop another session owns.
+    writeActive(f.repo, { summary: 'SUMMARY-E2 two runs', runs: 2, stop_hook });
     const other = await drive({ fixture: f, prompt: 'Explain src/work.mjs briefly.', script: () => [text('It computes a hash.')] });
     expect(other.session.code).toBe(0);
     expect(other.main).toHaveLength(1);
     expect(seenText(other.main[0]!)).toContain(CONTEXT); // informed, but not held
-    expect(other.session.json?.session_id).not.toBe(owner.session.json?.session_id);
-    expect(readJson(path.join(f.repo, '.autoloop', 'session.json'))).toMatchObject({ owner_session: owner.session.json?.session_id });
-  });
-});
+    expect(seenText(other.main[0]!)).toContain('SUMMARY-E2 two runs');
+    expect(seenText(other.main[0]!)).not.toContain('FIRST-ANSWER');
+    expect(other.session.json?.session_id).not.toBe(id);
+    expect(readJson(path.join(f.repo, '.autoloop', 'session.json'))).toMatchObject({ owner_session: id });
 
-describe('(E) restart and resume', () => {
-  it('a fresh session and a --resume session both receive the current state', { timeout: SESSION_TIMEOUT * 2 }, async () => {
-    const f = fixture();
-    writeActive(f.repo, { summary: 'SUMMARY-E1 one run' });
-    const first = await drive({ fixture: f, prompt: 'Where are we?', script: () => [text('FIRST-ANSWER')] });
-    expect(seenText(first.main[0]!)).toContain('SUMMARY-E1 one run');
-    const id = first.session.json?.session_id;
-    expect(id).toBeTruthy();
-
-    writeActive(f.repo, { summary: 'SUMMARY-E2 two runs', runs: 2 });
-    const fresh = await drive({ fixture: f, prompt: 'Where are we now?', script: () => [text('FRESH-ANSWER')] });
-    expect(seenText(fresh.main[0]!)).toContain('SUMMARY-E2 two runs');
-    expect(seenText(fresh.main[0]!)).not.toContain('FIRST-ANSWER');
-
-    const resumed = await drive({ fixture: f, prompt: 'And now?', args: ['--resume', id!], script: () => [text('RESUMED-ANSWER')] });
+    // The owner resumed: the old conversation, the state injected again, the same id, still held at Stop.
+    const resumed = await drive({ fixture: f, prompt: 'Go on.', args: ['--resume', id!], script: () => [text('Pausing again.')] });
     expect(resumed.session.code).toBe(0);
     const seen = seenText(resumed.main[0]!);
     expect(seen).toContain('FIRST-ANSWER'); // it is the old conversation
     expect(seen).toContain('SUMMARY-E2 two runs'); // with the state injected again
-  });
-});
-
-describe('(E) resume keeps ownership', () => {
-  it('--resume keeps the session id, so the owner is still held at Stop', { timeout: SESSION_TIMEOUT * 2 }, async () => {
-    const f = fixture();
-    const engine = stubEngine(f.repo);
-    writeActive(f.repo, { stop_hook: { max_blocks: 20, max_idle_blocks: 1 } });
-    const first = await drive({
-      fixture: f,
-      prompt: 'Continue the experiment.',
-      script: ({ index }) => (index === 0 ? [bash(engine, 'run the experiment')] : [text('Pausing.')]),
-    });
-    expect(feedbackCount(first.main)).toBe(1);
-    const id = first.session.json?.session_id;
-    const resumed = await drive({ fixture: f, prompt: 'Go on.', args: ['--resume', id!], script: () => [text('Pausing again.')] });
     expect(resumed.session.json?.session_id).toBe(id);
     expect(feedbackCount(resumed.main)).toBe(1);
   });
