@@ -12,23 +12,6 @@ import { CONTEXT, FEEDBACK, SESSION_TIMEOUT, edit, feedbackCount, read, readJson
 
 const { fixture, drive } = sessionHarness();
 
-describe('(A) SessionStart from the plugin', () => {
-  it('puts the loop state and rules into the model context when a loop is active', { timeout: SESSION_TIMEOUT }, async () => {
-    const f = fixture();
-    writeActive(f.repo, { summary: 'SUMMARY-MARK-A best 42 ms', next_action: 'NEXT-MARK-A try a lookup table' });
-    const { session, main } = await drive({ fixture: f, prompt: 'What is the state of the experiment?', script: () => [text('It is running.')] });
-    expect(session.code).toBe(0);
-    expect(main).toHaveLength(1);
-    const injected = main[0]!.messages.find((m) => m.role === 'system' && seenText({ messages: [m] }).includes(CONTEXT));
-    expect(injected, 'no SessionStart system message from autoloop').toBeDefined();
-    const ctx = seenText({ messages: [injected!] });
-    expect(ctx).toContain('experiment "speed" is running');
-    expect(ctx).toContain('SUMMARY-MARK-A best 42 ms');
-    expect(ctx).toContain('NEXT-MARK-A try a lookup table');
-    expect(ctx).toContain('/autoloop:run');
-  });
-});
-
 describe('(B) a repository without autoloop', () => {
   it('gets no context, no denial and no Stop block: the plugin stays out of the way', { timeout: SESSION_TIMEOUT }, async () => {
     const f = fixture();
@@ -144,10 +127,10 @@ describe('(D) Stop hook in a live session', () => {
 });
 
 // One owner session, a second session, then the owner resumed: three sessions
-// where separate tests took seven (each CLI start costs seconds of CPU), every
+// where separate tests took eight (each CLI start costs seconds of CPU), every
 // assertion of those tests kept.
-describe('(E) a second session, restart and resume', () => {
-  it('a second session is informed, not held, and sees the new state; the resumed owner keeps its id and old conversation, gets the new state and is held at Stop', { timeout: SESSION_TIMEOUT * 3 }, async () => {
+describe('(A, E) SessionStart, a second session, restart and resume', () => {
+  it('a second session is given the loop state and rules, is not held, and sees the new state; the resumed owner keeps its id and old conversation, gets the new state and is held at Stop', { timeout: SESSION_TIMEOUT * 3 }, async () => {
     const f = fixture();
     const engine = stubEngine(f.repo);
     const stop_hook = { max_blocks: 20, max_idle_blocks: 1 };
@@ -162,13 +145,19 @@ describe('(E) a second session, restart and resume', () => {
     const id = owner.session.json?.session_id;
     expect(id).toBeTruthy();
 
-    // A fresh session: told the current state, never held by a loop another session owns.
-    writeActive(f.repo, { summary: 'SUMMARY-E2 two runs', runs: 2, stop_hook });
+    // A fresh session: told the current state (SessionStart puts the loop's state and rules into its
+    // context), never held by a loop another session owns.
+    writeActive(f.repo, { summary: 'SUMMARY-E2 two runs, best 42 ms', next_action: 'NEXT-MARK-A try a lookup table', runs: 2, stop_hook });
     const other = await drive({ fixture: f, prompt: 'Explain src/work.mjs briefly.', script: () => [text('It computes a hash.')] });
     expect(other.session.code).toBe(0);
     expect(other.main).toHaveLength(1);
-    expect(seenText(other.main[0]!)).toContain(CONTEXT); // informed, but not held
-    expect(seenText(other.main[0]!)).toContain('SUMMARY-E2 two runs');
+    const injected = other.main[0]!.messages.find((m) => m.role === 'system' && seenText({ messages: [m] }).includes(CONTEXT));
+    expect(injected, 'no SessionStart system message from autoloop').toBeDefined(); // informed, but not held
+    const ctx = seenText({ messages: [injected!] });
+    expect(ctx).toContain('experiment "speed" is running');
+    expect(ctx).toContain('SUMMARY-E2 two runs, best 42 ms');
+    expect(ctx).toContain('NEXT-MARK-A try a lookup table');
+    expect(ctx).toContain('/autoloop:run');
     expect(seenText(other.main[0]!)).not.toContain('FIRST-ANSWER');
     expect(other.session.json?.session_id).not.toBe(id);
     expect(readJson(path.join(f.repo, '.autoloop', 'session.json'))).toMatchObject({ owner_session: id });
