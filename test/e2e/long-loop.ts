@@ -26,13 +26,16 @@ export interface LongLoopOptions {
   repeats?: number;
   /** The benchmark: `node bench/bench.mjs` (default) or `sh bench/bench.sh`, the same metric without a Node start per sample. */
   benchmark?: 'node' | 'shell';
+  /** Extra environment for the CLI. */
+  env?: Record<string, string>;
 }
 
 export interface LongLoop {
   fixture: Fixture;
   session: Session;
-  /** Every request the CLI sent (main thread and side requests). */
+  /** Every request the CLI sent (main thread and side requests), sizes only (no bodies). */
   log: Logged[];
+  /** Each main-thread request the model answered, cut to its last assistant message and what followed (what humanTurns and stopHookTurns read). */
   main: ApiRequest[];
   /** Bytes of each iteration's tool result (the one call that measures and logs), in order. */
   iterationBytes: number[];
@@ -62,7 +65,9 @@ function lastCall(req: ApiRequest): Call | null {
 }
 
 function resultOf(req: ApiRequest, id: string): string {
-  for (const m of req.messages) {
+  // From the end: the result sought is nearly always in the last message.
+  for (let i = req.messages.length - 1; i >= 0; i--) {
+    const m = req.messages[i]!;
     if (typeof m.content === 'string') continue;
     for (const b of m.content) {
       if (b.type === 'tool_result' && b.tool_use_id === id) return typeof b.content === 'string' ? b.content : (b.content ?? []).map((c) => c.text ?? '').join('\n');
@@ -97,7 +102,12 @@ export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
 
   const work = path.join(f.repo, 'src', 'work.mjs');
   let iteration = 0;
+  // What is read after the session: each main request's tail, and the last request whole.
+  const tails: ApiRequest[] = [];
+  let final: ApiRequest | undefined;
   const script = ({ req }: { req: ApiRequest }): Block[] => {
+    final = req;
+    tails.push(tail(req));
     const last = lastCall(req);
     if (isIteration(last) && lastJson(resultOf(req, last!.id))?.should_terminate === true) return [text('The experiment is over: the budget is spent.')];
     // After the end: the Stop hook's one nudge towards /autoloop:chain; this model declines it.
@@ -112,11 +122,9 @@ export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
       bash(`node "${dist('run-experiment.mjs')}" --description "cost step ${iteration}" --hypothesis "lower cost" --json`, 'measure and log'),
     ];
   };
-  const api = await startMockApi({ script });
+  const api = await startMockApi({ script, keepBodies: false });
   try {
-    const session = await runSession({ claude: o.claude, fixture: f, apiUrl: api.url, prompt: PROMPT, pluginDir: o.pluginRoot, noFlags: true, args: ['--agent', 'autoloop'], timeoutMs: o.timeoutMs });
-    const main = api.main();
-    const final = main[main.length - 1];
+    const session = await runSession({ claude: o.claude, fixture: f, apiUrl: api.url, prompt: PROMPT, pluginDir: o.pluginRoot, noFlags: true, args: ['--agent', 'autoloop'], timeoutMs: o.timeoutMs, env: o.env });
     const outputs: string[] = [];
     if (final) {
       for (const m of final.messages) {
@@ -127,10 +135,17 @@ export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
       }
     }
     const iterationBytes = outputs.map((t) => Buffer.byteLength(t));
-    return { fixture: f, session, log: [...api.log], main, iterationBytes, lastLog: lastJson(outputs.at(-1) ?? ''), turns: main.length, errors: [...api.errors] };
+    return { fixture: f, session, log: [...api.log], iterationBytes, lastLog: lastJson(outputs.at(-1) ?? ''), turns: tails.length, main: tails, errors: [...api.errors] };
   } finally {
     await api.close();
   }
+}
+
+/** The request from its last assistant message on (the whole request when there is none). */
+function tail(req: ApiRequest): ApiRequest {
+  let i = req.messages.length - 1;
+  while (i > 0 && req.messages[i]!.role !== 'assistant') i--;
+  return { messages: req.messages.slice(Math.max(i, 0)) };
 }
 
 /** Main-thread requests after the first that neither followed a tool call nor came from a Stop hook: a human had to start them. */

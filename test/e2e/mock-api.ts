@@ -87,6 +87,12 @@ export interface MockOptions {
    * advance, so a script reads the same with or without faults).
    */
   faults?: FaultPlan;
+  /**
+   * Keep each request's parsed body in the log (default true). A long session
+   * that reads what it needs in its script turns it off: hundreds of ever-growing
+   * requests otherwise stay in the test worker's heap until the end.
+   */
+  keepBodies?: boolean;
 }
 
 export interface MockApi {
@@ -240,7 +246,7 @@ export async function startMockApi(opts: MockOptions): Promise<MockApi> {
           return;
         }
         const role = classify(body);
-        log.push({ path: url, bytes, role, body });
+        log.push({ path: url, bytes, role, body: opts.keepBodies === false ? null : body });
         if (role === 'main' && opts.faults) {
           const n = mainRequests++;
           const fault = opts.faults(body, n);
