@@ -26,8 +26,6 @@ export interface LongLoopOptions {
   repeats?: number;
   /** The benchmark: `node bench/bench.mjs` (default) or `sh bench/bench.sh`, the same metric without a Node start per sample. */
   benchmark?: 'node' | 'shell';
-  /** Extra environment for the CLI. */
-  env?: Record<string, string>;
 }
 
 export interface LongLoop {
@@ -124,7 +122,7 @@ export async function longLoop(o: LongLoopOptions): Promise<LongLoop> {
   };
   const api = await startMockApi({ script, keepBodies: false });
   try {
-    const session = await runSession({ claude: o.claude, fixture: f, apiUrl: api.url, prompt: PROMPT, pluginDir: o.pluginRoot, noFlags: true, args: ['--agent', 'autoloop'], timeoutMs: o.timeoutMs, env: o.env });
+    const session = await runSession({ claude: o.claude, fixture: f, apiUrl: api.url, prompt: PROMPT, pluginDir: o.pluginRoot, noFlags: true, args: ['--agent', 'autoloop'], timeoutMs: o.timeoutMs });
     const outputs: string[] = [];
     if (final) {
       for (const m of final.messages) {
