@@ -117,6 +117,35 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     const r = run(repo);
     expect(r).toMatchObject({ status: 'invalid' });
     expect(String(r.reason)).toMatch(/changed files outside the scope: lib\/helpers.sh/);
+    log(repo, 'attack');
+    // The hostile helper stays behind: no later run is measured with it (it would win honestly-looking).
+    fs.rmSync(path.join(repo, 'src/attack'), { force: true });
+    const again = engine('run-experiment', ['--json'], repo, fallbackEnv);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/lib\/helpers.sh outside the scope still holds what the code under test of r0002 wrote there.*put it back/);
+    // A touch is no repair; the bytes put back are.
+    fs.utimesSync(path.join(repo, 'lib/helpers.sh'), new Date(), new Date());
+    expect(engine('run-experiment', ['--json'], repo, fallbackEnv).code).not.toBe(0);
+    write(repo, 'lib/helpers.sh', 'fast() { echo 10; }\n');
+    expect(run(repo)).toMatchObject({ status: 'ok', primary: 10 });
+  });
+
+  it('git mode: a tracked file outside the scope the benchmark rewrote stops the loop until it is put back', () => {
+    const bench = '. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "x=0" > lib/helpers.sh; fi\necho METRIC score=$(( $(cat src/v) * x ))\n';
+    const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'x=1\n', 'src/v': '10' });
+    init(repo, 'sh bench.sh');
+    run(repo);
+    log(repo, 'baseline');
+    write(repo, 'src/attack', '1');
+    expect(run(repo)).toMatchObject({ status: 'invalid' });
+    log(repo, 'attack');
+    fs.rmSync(path.join(repo, 'src/attack'), { force: true });
+    write(repo, 'src/v', '9');
+    // Measured with the helper the attack left, 9 × 0 would be kept as the best.
+    const again = engine('run-experiment', ['--json'], repo, fallbackEnv);
+    expect(again.stderr).toMatch(/lib\/helpers.sh outside the scope still holds/);
+    git(repo, 'checkout', '--', 'lib/helpers.sh');
+    expect(run(repo)).toMatchObject({ status: 'ok', primary: 9 });
   });
 
   it('snapshot mode sets aside a change outside the scope made between runs, as git mode does', () => {

@@ -16,6 +16,7 @@ import { driftWithoutUsers, type Attribution } from './user-files.ts';
 import { breakSeal, engineDir, seal, type Seal } from './tamper.ts';
 import { repoPaths } from './paths.ts';
 import { ignoreRulesProblem, nestedReposReason } from './ignore-rules.ts';
+import { recordTaint } from './outside-taint.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
@@ -125,6 +126,8 @@ export class RunGuard {
     const hidden = record.hidden_ignores && ws.hiddenIgnores ? ws.hiddenIgnores() : undefined;
     hidden?.catch(() => undefined);
     const during = (await ws.settleOutOfScope()).filter((c: OutsideChange) => c.kind === 'modified' && !this.isArtifact(c.path)).map((c) => c.path);
+    // Left as they are, they would judge every later run: none is measured until they are put back (outside-taint.ts).
+    if (during.length && this.tree === this.exp.root) recordTaint(this.exp.paths, this.exp.root, this.exp.state.segment, record.run_id, during);
     if (hidden && record.hidden_ignores) record.hidden_ignores = { ...record.hidden_ignores, ...(await hidden) };
     const drift = record.content ? await driftWithoutUsers(ws, this.users, (await recheck(ws, record.content)).drift, record.content) : [];
     if (drift.length) return describeDrift(drift, `while the ${what} ran`);

@@ -44,6 +44,7 @@ import { buildSources, readSample, type MetricSource } from '../sources/index.ts
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
 import { artifactMatcher, collectArtifacts } from '../artifacts.ts';
 import { assertNoCandidates } from '../candidates/store.ts';
+import { taintProblem } from '../outside-taint.ts';
 
 /**
  * How often the engine itself takes a sample again when the runner says the
@@ -463,6 +464,8 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
     process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
     await ws.observe();
   }
+  const tainted = taintProblem(exp.paths, exp.root, exp.state.segment);
+  if (tainted) throw new RefusalError(tainted);
   const id = nextRunId(exp);
   // The user's new in-scope files (attributed by the owner's journal) go aside before anything is measured.
   const users = attribution(exp.root);

@@ -1,0 +1,52 @@
+// A file outside the scope that the code under test changed while it was
+// judged (a script the benchmark sources, a module it imports) makes that run
+// invalid; left as it is, it would judge every later run. So the bytes the
+// run left are recorded, and no run of the segment is measured while one such
+// file still holds them: the user puts it back (or init-experiment adopts it,
+// a new segment). Content, not stat: a `touch` is no repair.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
+import { sha256File } from './integrity.ts';
+import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
+import type { ExperimentPaths } from './paths.ts';
+
+const Taint = lazySchema(() => z.object({
+  segment: z.int(),
+  run: z.string(),
+  /** path (relative to the repository) → sha256 of what the run left, or "missing". */
+  files: z.record(z.string(), z.string()),
+}));
+type Taint = z.infer<typeof Taint>;
+
+const fileOf = (paths: ExperimentPaths) => path.join(paths.dir, 'outside-taint.json');
+const hashNow = (root: string, rel: string) => sha256File(path.join(root, rel)) ?? 'missing';
+
+/** Record what run `run` left in these outside files (added to an earlier record of the segment). */
+export function recordTaint(paths: ExperimentPaths, root: string, segment: number, run: string, files: readonly string[]): void {
+  if (!files.length) return;
+  const was = load(paths);
+  const kept = was && was.segment === segment ? was.files : {};
+  const next: Taint = { segment, run, files: { ...kept, ...Object.fromEntries(files.map((f) => [f, hashNow(root, f)])) } };
+  writeJsonAtomic(fileOf(paths), next);
+}
+
+/** Why no run may be measured now, or null (files put back are forgotten; another segment adopted them all). */
+export function taintProblem(paths: ExperimentPaths, root: string, segment: number): string | null {
+  const t = load(paths);
+  if (!t) return null;
+  const still = t.segment === segment ? Object.keys(t.files).filter((f) => hashNow(root, f) === t.files[f]) : [];
+  if (!still.length) {
+    fs.rmSync(fileOf(paths), { force: true });
+    return null;
+  }
+  if (still.length < Object.keys(t.files).length) writeJsonAtomic(fileOf(paths), { ...t, files: Object.fromEntries(still.map((f) => [f, t.files[f]])) });
+  const names = still.slice(0, 3).join(', ') + (still.length > 3 ? ` (+${still.length - 3} more)` : '');
+  return `${names} outside the scope still hold${still.length === 1 ? 's' : ''} what the code under test of ${t.run} wrote there (a later benchmark may read it): put it back as it was, or init-experiment to adopt it`;
+}
+
+function load(paths: ExperimentPaths): Taint | null {
+  const parsed = Taint.safeParse(readJsonOrNull(fileOf(paths)));
+  return parsed.success ? parsed.data : null;
+}
