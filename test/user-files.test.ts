@@ -59,6 +59,25 @@ describe("nothing of the user's is lost", () => {
     });
   }
 
+  for (const point of ['init:after-judges', 'init:before-ledger', 'init:after-ledger']) {
+    it(`snapshot mode: a kill -9 at ${point} of a new segment leaves the old best (or the new one) whole, never a wedge`, () => {
+      const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'src/v': '10' }, { git: false });
+      const args = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'];
+      expect(engine('init-experiment', args, repo).code).toBe(0);
+      engine('run-experiment', [], repo);
+      engine('log-experiment', ['--description', 'baseline'], repo);
+      // An edit nobody measured: a new segment would start from it, the old one must not.
+      fs.writeFileSync(path.join(repo, 'src/v'), '999');
+      expect(engine('init-experiment', args, repo, { AUTOLOOP_CRASH_AT: point }).code).not.toBe(0);
+      const next = engine('run-experiment', ['--json'], repo);
+      const completed = point === 'init:after-ledger';
+      expect(next.stderr).toMatch(completed ? /completed the opening of segment 2/ : /rolled back an interrupted init-experiment/);
+      // Rolled back: the edit is measured against the old best; completed: it is the new segment's baseline.
+      expect(next.json).toMatchObject(completed ? { status: 'ok', primary: 999, best: null, files: [] } : { status: 'ok', primary: 999, best: 10, files: ['src/v'] });
+      expect(leftovers(expDir(repo))).toEqual([]);
+    });
+  }
+
   /** A copy of an experiment that its baseline terminated (max_runs 1): baselineRepo builds it once per file. */
   const terminated = (): string => baselineRepo('100', ['--max-runs', '1']);
   const chainArgs = ['--from', 'exp', '--name', 'child', '--rationale', 'go on', '--max-runs', '5'];

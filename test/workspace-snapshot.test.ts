@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openWorkspace } from '../scripts/lib/workspace.ts';
 import { RefusalError, UsageError } from '../scripts/lib/errors.ts';
+import { finishInit } from '../scripts/lib/init-journal.ts';
 import type { ConfigInput } from '../scripts/lib/schema.ts';
 import { cleanupTmp, exists, expPaths, makeConfig, makeDir, moduleUrl, read, runChild, write } from './helpers/repo.ts';
 
@@ -159,11 +160,16 @@ describe('snapshot mode: changes, keep, revert', () => {
   });
 
   it('a new segment (begin again) starts from the tree as it is', async () => {
-    const { root, ws } = await setup();
+    const { root, exp, ws } = await setup();
     const first = await ws.begin();
     write(root, 'src/a.ts', 'edited between segments\n');
     const second = await ws.begin();
     expect(second.base).not.toBe(first.base);
+    // Staged until the segment's config line (init-journal.ts): a killed init leaves the old best in force.
+    expect(await ws.head()).toBe(first.base);
+    expect(await ws.changedInScope()).toEqual(['src/a.ts']);
+    finishInit(exp);
+    expect(await ws.head()).toBe(second.base);
     expect(await ws.changedInScope()).toEqual([]);
   });
 

@@ -14,6 +14,7 @@ import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { readLedger } from './ledger.ts';
 import { envFile } from './bench-env.ts';
 import { commitJudges, dropStagedJudges } from './integrity.ts';
+import { workspaceFile } from './workspace-base.ts';
 
 const Marker = lazySchema(() => z.object({ segment: z.int().check(z.minimum(1)), ledger_size: z.int().check(z.minimum(0)) }));
 
@@ -21,10 +22,12 @@ export interface Staged {
   config: string;
   env: string;
   marker: string;
+  /** The workspace's state for the new segment (snapshot mode: its best), when a segment was open before. */
+  workspace: string;
 }
 
 export function stagedPaths(exp: ExperimentPaths): Staged {
-  return { config: `${exp.config}.next`, env: `${envFile(exp)}.next`, marker: path.join(exp.dir, 'init.next.json') };
+  return { config: `${exp.config}.next`, env: `${envFile(exp)}.next`, marker: path.join(exp.dir, 'init.next.json'), workspace: `${workspaceFile(exp)}.next` };
 }
 
 /** The point of no return is near: name the segment being opened and where the ledger ended. */
@@ -43,6 +46,7 @@ export function finishInit(exp: ExperimentPaths): void {
   const st = stagedPaths(exp);
   if (fs.existsSync(st.config)) fs.renameSync(st.config, exp.config);
   if (fs.existsSync(st.env)) fs.renameSync(st.env, envFile(exp));
+  if (fs.existsSync(st.workspace)) fs.renameSync(st.workspace, workspaceFile(exp));
   commitJudges(exp.judges);
   fs.rmSync(st.marker, { force: true });
 }
@@ -51,6 +55,7 @@ function dropInit(exp: ExperimentPaths): void {
   const st = stagedPaths(exp);
   fs.rmSync(st.config, { force: true });
   fs.rmSync(st.env, { force: true });
+  fs.rmSync(st.workspace, { force: true });
   dropStagedJudges(exp.judges);
   fs.rmSync(st.marker, { force: true });
 }
@@ -59,7 +64,7 @@ function dropInit(exp: ExperimentPaths): void {
 export function recoverInit(exp: ExperimentPaths): string | null {
   const st = stagedPaths(exp);
   const marker = Marker.safeParse(readJsonOrNull(st.marker));
-  const pending = marker.success || fs.existsSync(st.config) || fs.existsSync(st.env) || fs.existsSync(path.join(exp.judges, 'manifest.next.json'));
+  const pending = marker.success || fs.existsSync(st.config) || fs.existsSync(st.env) || fs.existsSync(st.workspace) || fs.existsSync(path.join(exp.judges, 'manifest.next.json'));
   if (!pending) return null;
   if (marker.success) {
     const { lines } = readLedger(exp.ledger, marker.data.ledger_size);

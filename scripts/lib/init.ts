@@ -131,6 +131,8 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
         : [],
     };
   } catch (e) {
+    // A refusal after the staging began leaves nothing staged (rolled back, or completed past the config line).
+    if (fs.existsSync(paths.dir)) recoverInit(paths);
     // A new experiment that did not open leaves nothing whose name would then be taken.
     if (fresh && !fs.existsSync(paths.ledger)) fs.rmSync(paths.dir, { recursive: true, force: true });
     throw e;

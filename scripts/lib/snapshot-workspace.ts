@@ -18,6 +18,7 @@ import { compileScope, listFiles, type Scope } from './scope.ts';
 import { canonicalJson, resolveProtected, sha256, sha256File } from './integrity.ts';
 import { pidAlive } from './procs.ts';
 import { crashPoint } from './faults.ts';
+import { stagedPaths } from './init-journal.ts';
 import {
   boundText,
   COPY_SUFFIX,
@@ -120,7 +121,7 @@ export class SnapshotWorkspace implements Workspace {
    * Remove what a killed keep left: temp directories of dead processes and
    * snapshots that are not the current one. Only under the engine's lock.
    */
-  private gc(current: string | null): void {
+  private gc(keep: readonly (string | null)[]): void {
     let names: string[];
     try {
       names = fs.readdirSync(this.dir);
@@ -128,7 +129,7 @@ export class SnapshotWorkspace implements Workspace {
       return;
     }
     for (const n of names) {
-      if (n === current) continue;
+      if (keep.includes(n)) continue;
       if (n.startsWith(TMP_PREFIX)) {
         const pid = Number(n.slice(TMP_PREFIX.length).split('-')[0]);
         if (pid !== process.pid && pidAlive(pid)) continue;
@@ -233,7 +234,7 @@ export class SnapshotWorkspace implements Workspace {
 
   async begin(): Promise<{ base: string }> {
     const prev = this.load();
-    this.gc(prev?.current ?? null);
+    this.gc([prev?.current ?? null]);
     const live = this.scan();
     let id: string;
     let prevManifest: Manifest | null = null;
@@ -249,8 +250,15 @@ export class SnapshotWorkspace implements Workspace {
       id = this.build(new Set(live.keys()), {}, null);
     }
     const state: SnapState = { version: 1, mode: 'snapshot', current: id, base: id, keeps: prev?.keeps ?? [], outside: this.outsideNow() };
-    writeJsonAtomic(workspaceFile(this.exp), state);
-    this.gc(id);
+    if (!prev) {
+      writeJsonAtomic(workspaceFile(this.exp), state);
+      this.gc([id]);
+      return { base: id };
+    }
+    // A segment is open: the new best takes effect with the new segment's config
+    // line (init-journal.ts); a killed init keeps the old best, still on disk.
+    writeJsonAtomic(stagedPaths(this.exp).workspace, state);
+    this.gc([id, prev.current]);
     return { base: id };
   }
 
@@ -342,7 +350,7 @@ export class SnapshotWorkspace implements Workspace {
   async keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture): Promise<string> {
     void message; // snapshots carry no message; the ledger has the description
     const s = this.state();
-    this.gc(s.current);
+    this.gc([s.current]);
     const paths = [...new Set(files)].sort();
     for (const f of paths) {
       if (!this.scope.inScope(f)) throw new UsageError(`keep: ${f} is outside the scope (or protected); it cannot be kept`);
@@ -362,13 +370,13 @@ export class SnapshotWorkspace implements Workspace {
     const next: SnapState = { ...s, current: id, keeps: [...s.keeps, { run, id, ts: new Date().toISOString() }] };
     writeJsonAtomic(workspaceFile(this.exp), next);
     crashPoint('snapshot:saved');
-    this.gc(id);
+    this.gc([id]);
     return id;
   }
 
   async revert(rescueDir: string): Promise<Reverted> {
     const s = this.state();
-    this.gc(s.current);
+    this.gc([s.current]);
     const m = this.manifest(s.current);
     const changed = this.diff(m, this.scan());
     const created = changed.filter((p) => !m.files[p]);
