@@ -16,6 +16,10 @@ const BENCH = `if [ -f src/forge ]; then
   echo '${FORGED}' >> "$root/.autoloop/experiments/exp/ledger.jsonl"
 fi
 if [ -f src/rewrite ]; then echo 'echo METRIC score=0' >> bench.sh; fi
+if [ -f src/rewrite-main ]; then
+  root=$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")
+  echo 'echo METRIC score=0' >> "$root/bench.sh"
+fi
 echo METRIC score=$(cat src/v)
 `;
 const CHECK = 'if [ -f src/rewrite-check ]; then echo "exit 0" > check.sh; exit 1; fi\nexit 0\n';
@@ -92,6 +96,31 @@ describe("a candidate's run is guarded as a main-tree run", { timeout: 900_000 }
     expect(head(dir)).toBe(before);
     expect(fs.readFileSync(path.join(dir, 'bench.sh'), 'utf8')).toBe(BENCH);
   });
+
+  for (const containment of ['pidns', 'readonly']) {
+    it(`a candidate’s benchmark that rewrites the main tree's judge (${containment}): caught or refused, put back, nothing kept`, () => {
+      const dir = repo();
+      const before = head(dir);
+      const c = open(dir);
+      write(c.path, 'src/v', '5\n');
+      write(c.path, 'src/rewrite-main', 'x\n');
+      const r = engine('run-experiment', ['--candidate', c.candidate, '--json'], dir, { ...TIMING, AUTOLOOP_CONTAINMENT: containment }).json as Record<string, unknown>;
+      // The main tree's judge is put back at once (pidns) or was never writable (readonly).
+      expect(fs.readFileSync(path.join(dir, 'bench.sh'), 'utf8')).toBe(BENCH);
+      if (containment === 'pidns') {
+        expect(r).toMatchObject({ status: 'invalid' });
+        expect(String(r.reason)).toMatch(/judge changed while the benchmark ran: bench.sh/);
+        expect(log(dir, c.candidate, 'main rewriter')).toMatchObject({ verdict: 'invalid' });
+        expect(head(dir)).toBe(before);
+        // The main tree's next run is measured by the judge of the segment, not invalid for a judge a candidate changed.
+        expect(engine('run-experiment', ['--json'], dir, TIMING).json).toMatchObject({ status: 'ok', primary: 10 });
+      } else {
+        // The write failed (EROFS); the run is judged on its output, as any run.
+        expect(r).toMatchObject({ status: 'ok', primary: 5 });
+        expect(log(dir, c.candidate, 'main rewriter')).toMatchObject({ verdict: 'keep' });
+      }
+    });
+  }
 
   it('candidate checks that rewrite themselves to pass do not pass', () => {
     const dir = repo();

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { event, type Experiment } from './experiment.ts';
-import { changedFingerprints, fingerprint } from './integrity.ts';
+import { changedFingerprints, fingerprint, restoreJudges } from './integrity.ts';
 import { contentOf, describeDrift, recheck } from './measured.ts';
 import { driftWithoutUsers, type Attribution } from './user-files.ts';
 import { breakSeal, engineDir, seal, type Seal } from './tamper.ts';
@@ -82,7 +82,8 @@ export class RunGuard {
   protect(cwd: string): { readOnly: string[]; writable: string[] } {
     // A bind (a mount process) per file: a --protect glob of thousands is left to the checks afterwards.
     const judges = Object.keys(this.exp.state.fingerprints?.files ?? {}).slice(0, MAX_BOUND_JUDGES);
-    const trees = [...new Set([this.tree, cwd])];
+    // The main tree's judges as well, for a candidate's command.
+    const trees = [...new Set([this.exp.root, this.tree, cwd])];
     const engine = engineDir();
     // The ignore rules too (git's info/exclude, a .gitignore above the scope; the repository's, recorded when the segment opened).
     const rules = Object.keys(this.exp.state.fingerprints?.ignore ?? {}).map((f) => path.resolve(this.exp.root, f));
@@ -107,6 +108,8 @@ export class RunGuard {
     const { exp, record } = this;
     const prints = exp.state.fingerprints;
     const judges = prints ? changedFingerprints(prints, fingerprint(this.tree, exp.config, Object.keys(prints.files))) : [];
+    // A candidate's command can reach the main tree's judges too (no run of the main tree is in flight meanwhile): put back at once.
+    if (prints && this.tree !== exp.root) judges.push(...restoreJudges(exp.root, exp.paths.judges, Object.keys(prints.files)));
     if (!tampered.length && !judges.length) return null;
     event(exp, 'tamper', { during: what, files: [...new Set([...tampered, ...judges])] }, record.run_id);
     // A judge whose bytes are the same may have changed its mode (chmod): its stat is sealed too.
