@@ -16,6 +16,9 @@ const BENCH = `if [ -f src/forge ]; then
   echo '${FORGED}' >> "$root/.autoloop/experiments/exp/ledger.jsonl"
 fi
 if [ -f src/rewrite ]; then echo 'echo METRIC score=0' >> bench.sh; fi
+if [ -f src/move ]; then
+  git update-ref refs/heads/autoloop/exp "$(git commit-tree -p refs/heads/autoloop/exp -m unmeasured "$(git rev-parse 'refs/heads/autoloop/exp^{tree}')")"
+fi
 if [ -f src/rewrite-main ]; then
   root=$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")
   echo 'echo METRIC score=0' >> "$root/bench.sh"
@@ -121,6 +124,26 @@ describe("a candidate's run is guarded as a main-tree run", { timeout: 900_000 }
       }
     });
   }
+
+  it("a candidate's benchmark that moves the experiment branch (.git is shared): nothing builds on the moved commit until repair", () => {
+    const dir = repo();
+    const before = head(dir);
+    const c = open(dir);
+    const d = open(dir);
+    write(c.path, 'src/v', '5\n');
+    write(c.path, 'src/move', 'x\n');
+    expect(run(dir, c.candidate)).toMatchObject({ status: 'ok', primary: 5 });
+    expect(head(dir)).not.toBe(before);
+    // Neither logged onto it, nor another candidate measured on it (rebased), nor a new one opened from it.
+    const refused = /branch autoloop\/exp is at .*but the engine last kept .*control.mjs repair/;
+    expect(engine('log-experiment', ['--candidate', c.candidate, '-d', 'mover', '--json'], dir, TIMING).stderr).toMatch(refused);
+    write(d.path, 'src/v', '7\n');
+    expect(engine('run-experiment', ['--candidate', d.candidate, '--json'], dir, TIMING).stderr).toMatch(refused);
+    expect(engine('control', ['repair'], dir, TIMING).code).toBe(0);
+    expect(head(dir)).toBe(before);
+    expect(log(dir, c.candidate, 'mover')).toMatchObject({ verdict: 'keep' });
+    expect(git(dir, 'log', '--format=%s', 'autoloop/exp')).not.toMatch(/unmeasured/);
+  });
 
   it('candidate checks that rewrite themselves to pass do not pass', () => {
     const dir = repo();

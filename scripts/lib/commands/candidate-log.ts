@@ -7,7 +7,7 @@
 // discarded with that reason. A keep moves the experiment branch by
 // compare-and-swap from the best it was measured on, then brings the user's
 // main tree to the new best for the kept files. Every candidate closes here.
-import { append, currentTermination, event, publishActive, readRunRecord, trailers, type Experiment } from '../experiment.ts';
+import { append, assertBranchAtKeep, currentTermination, event, publishActive, readRunRecord, trailers, type Experiment } from '../experiment.ts';
 import { RefusalError } from '../errors.ts';
 import { acquireLock } from '../lock.ts';
 import { runDir } from '../paths.ts';
@@ -75,6 +75,8 @@ async function logUnderLedger(exp: Experiment, id: string, input: LogInput): Pro
   const ws = await openCandidateWorkspace(exp, c);
   // Edited since it was measured: judged invalid, never committed under the earlier measurement.
   const rec = await stillMeasured(ws, measuredRun(exp, c));
+  // A branch moved outside the engine (by a candidate's benchmark: .git is shared) is neither built on nor adopted.
+  await assertBranchAtKeep(exp, ws);
   const branchHead = await ws.head();
   let { line, stale } = await decide(exp, c, rec, input, branchHead);
   if (line.verdict === 'keep' && stale) {

@@ -4,7 +4,7 @@
 // is first rebased onto the new one, so what is measured is what a keep would
 // commit. The measuring itself holds only the candidate's own lock, and on the
 // local runner each timed sample takes the machine-wide timing lock.
-import { assertNotUnclean, currentTermination, event, latestRunNumber, publishActive, readRunRecord, type Experiment } from '../experiment.ts';
+import { assertBranchAtKeep, assertNotUnclean, currentTermination, event, latestRunNumber, publishActive, readRunRecord, type Experiment } from '../experiment.ts';
 import { RefusalError } from '../errors.ts';
 import { acquireLock } from '../lock.ts';
 import { runId as formatRunId } from '../paths.ts';
@@ -55,6 +55,8 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
     assertMayRun(exp);
     if (prev?.phase === 'measured') throw new RefusalError(`run ${prev.run_id} of ${id} is measured but not logged: log-experiment --candidate ${id} first`);
     const ws = await openCandidateWorkspace(exp, c);
+    // Rebased only onto a commit the engine kept (another candidate's benchmark may have moved the branch).
+    await assertBranchAtKeep(exp, ws);
     const caught = await catchUp(exp, c, ws);
     c = caught.c;
     // As in the main tree: a .gitignore in the worktree's scope that hides itself refuses the run.

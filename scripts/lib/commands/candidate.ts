@@ -3,7 +3,7 @@
 //   list    the open candidates and where each stands
 //   close   give a candidate up without a result (only when it has no measured run)
 // A candidate is logged by log-experiment --candidate ID, which also closes it.
-import { currentTermination, event, publishActive, readRunRecord, type Experiment } from '../experiment.ts';
+import { assertBranchAtKeep, currentTermination, event, publishActive, readRunRecord, type Experiment } from '../experiment.ts';
 import { openWorkspace } from '../workspace.ts';
 import { RefusalError, UsageError } from '../errors.ts';
 import { nowIso } from '../ledger.ts';
@@ -42,6 +42,8 @@ async function start(exp: Experiment): Promise<CandidateOutput> {
   const c = await withLedger(exp, 'candidate start', async () => {
     const why = refusal(exp);
     if (why) throw new RefusalError(why);
+    // Never from a commit the engine did not keep (a candidate's benchmark can move the branch: .git is shared).
+    await assertBranchAtKeep(exp, main);
     const id = nextCandidateId(exp.paths);
     const base = await main.head();
     const cp = candidatePaths(exp.paths, id);
