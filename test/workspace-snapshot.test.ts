@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { openWorkspace } from '../scripts/lib/workspace.ts';
@@ -259,5 +260,35 @@ describe('snapshot mode: a keep killed at any step leaves a whole best', () => {
     await ws.revert(aside());
     expect(tree(root)).toEqual(candidate);
     expect(fs.readdirSync(exp.snapshot)).toEqual([head]);
+  });
+});
+
+describe('snapshot mode: a best rewritten behind the engine never comes back as the best', () => {
+  // Where the read-only containment is not in force, code under test can reach .autoloop/.
+  it('a snapshot file rewritten in place: revert refuses before it moves anything, and so does the best arm', async () => {
+    const { root, exp, ws } = await setup();
+    const { base } = await ws.begin();
+    write(root, 'src/a.ts', 'the candidate\n');
+    const copy = path.join(exp.snapshot, base, 'files', 'src/a.ts' + COPY);
+    fs.writeFileSync(copy, 'export const a = 0; // forged best\n');
+    await expect(ws.revert(aside())).rejects.toThrow(/snapshot .* is missing or damaged .*src\/a.ts is not the content it recorded.*init-experiment/);
+    expect(read(root, 'src/a.ts')).toBe('the candidate\n');
+    const arm = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-arm-'));
+    await expect(ws.exportBest(arm)).rejects.toThrow(/damaged/);
+    fs.rmSync(arm, { recursive: true, force: true });
+  });
+
+  it('a manifest rewritten to fit forged bytes no longer matches its id: refused', async () => {
+    const { root, exp, ws } = await setup();
+    const { base } = await ws.begin();
+    const manifest = path.join(exp.snapshot, base, 'manifest.json');
+    const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { files: Record<string, { sha256: string; size: number }> };
+    const forged = 'forged\n';
+    fs.writeFileSync(path.join(exp.snapshot, base, 'files', 'src/a.ts' + COPY), forged);
+    m.files['src/a.ts'] = { ...m.files['src/a.ts'], sha256: createHash('sha256').update(forged).digest('hex'), size: forged.length } as { sha256: string; size: number };
+    fs.writeFileSync(manifest, JSON.stringify(m));
+    await expect(ws.changedInScope()).rejects.toThrow(/damaged/);
+    await expect(ws.revert(aside())).rejects.toThrow(/damaged/);
+    expect(read(root, 'src/a.ts')).toBe(FILES['src/a.ts']);
   });
 });

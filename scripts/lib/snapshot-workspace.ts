@@ -107,8 +107,22 @@ export class SnapshotWorkspace implements Workspace {
 
   private manifest(id: string): Manifest {
     const parsed = Manifest.safeParse(readJsonOrNull(path.join(this.dir, id, 'manifest.json')));
-    if (!ID.test(id) || !parsed.success) throw new RefusalError(`snapshot ${id} (the best) is missing or damaged in ${this.dir}`);
+    // The id is the hash of the manifest: a manifest rewritten to fit other bytes no longer matches it.
+    if (!ID.test(id) || !parsed.success || snapshotId(parsed.data) !== id) throw new RefusalError(damaged(id, this.dir));
     return parsed.data;
+  }
+
+  /**
+   * Copy a snapshot file to `dst` and check the copy against the manifest: a
+   * snapshot rewritten in place (by code under test, where the read-only
+   * containment is not in force) never reaches the tree or the best's arm.
+   */
+  private copyChecked(id: string, rel: string, e: Entry, dst: string, flags = 0): void {
+    fs.copyFileSync(this.snapFile(id, rel), dst, flags);
+    if (sha256File(dst) !== e.sha256) {
+      fs.rmSync(dst, { force: true });
+      throw new RefusalError(damaged(id, this.dir, rel));
+    }
   }
 
   /** A file of a snapshot: stored with COPY_SUFFIX (snapshots written before the suffix have plain names). */
@@ -217,7 +231,7 @@ export class SnapshotWorkspace implements Workspace {
     }
     const manifest: Manifest = { version: 1, files };
     writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
-    const id = 's-' + sha256(canonicalJson(manifest.files)).slice(0, 16);
+    const id = snapshotId(manifest);
     const final = path.join(this.dir, id);
     if (fs.existsSync(path.join(final, 'manifest.json'))) {
       // Same content as a snapshot we already have (ids are content hashes).
@@ -381,6 +395,11 @@ export class SnapshotWorkspace implements Workspace {
     const changed = this.diff(m, this.scan());
     const created = changed.filter((p) => !m.files[p]);
     const restore = changed.filter((p) => m.files[p]);
+    // The best checked before anything moves: a damaged one refuses with the tree as it is.
+    for (const p of restore) {
+      const e = m.files[p] as Entry;
+      if (e.link === undefined && sha256File(this.snapFile(s.current, p)) !== e.sha256) throw new RefusalError(damaged(s.current, this.dir, p));
+    }
     // Moved aside first, never deleted (it may be the user's); created first: a
     // created file may stand where a restored directory must go.
     const moved = moveAside(this.root, changed, new Set(created), rescueDir);
@@ -396,7 +415,7 @@ export class SnapshotWorkspace implements Workspace {
     fs.mkdirSync(this.dir, { recursive: true });
     if (e.link !== undefined) fs.symlinkSync(e.link, tmp);
     else {
-      fs.copyFileSync(this.snapFile(id, rel), tmp, fs.constants.COPYFILE_FICLONE);
+      this.copyChecked(id, rel, e, tmp, fs.constants.COPYFILE_FICLONE);
       fs.chmodSync(tmp, e.mode);
     }
     try {
@@ -409,7 +428,7 @@ export class SnapshotWorkspace implements Workspace {
       fs.rmSync(abs, { force: true });
       if (e.link !== undefined) fs.symlinkSync(e.link, abs);
       else {
-        fs.copyFileSync(this.snapFile(id, rel), abs);
+        this.copyChecked(id, rel, e, abs);
         fs.chmodSync(abs, e.mode);
       }
     }
@@ -436,7 +455,7 @@ export class SnapshotWorkspace implements Workspace {
       fs.rmSync(abs, { force: true });
       if (e.link !== undefined) fs.symlinkSync(e.link, abs);
       else {
-        fs.copyFileSync(this.snapFile(s.current, rel), abs);
+        this.copyChecked(s.current, rel, e, abs);
         fs.chmodSync(abs, e.mode);
       }
     }
@@ -465,7 +484,12 @@ export class SnapshotWorkspace implements Workspace {
   }
 }
 
-/** Snapshot files are never modified in place, so sharing them by hard link is safe. */
+const snapshotId = (m: Manifest): string => 's-' + sha256(canonicalJson(m.files)).slice(0, 16);
+
+const damaged = (id: string, dir: string, rel?: string): string =>
+  `snapshot ${id} (the best) is missing or damaged in ${dir}${rel ? ` (${rel} is not the content it recorded)` : ''}: init-experiment starts a new segment from the tree as it is`;
+
+/** Snapshot files are never modified in place by the engine, so sharing them by hard link is safe (a change by anyone else is caught on use: copyChecked). */
 function linkOrCopy(src: string, dst: string): void {
   try {
     fs.linkSync(src, dst);
