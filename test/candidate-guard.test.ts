@@ -19,6 +19,11 @@ if [ -f src/rewrite ]; then echo 'echo METRIC score=0' >> bench.sh; fi
 if [ -f src/move ]; then
   git update-ref refs/heads/autoloop/exp "$(git commit-tree -p refs/heads/autoloop/exp -m unmeasured "$(git rev-parse 'refs/heads/autoloop/exp^{tree}')")"
 fi
+if [ -f src/forge-record ]; then
+  root=$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")
+  f="$root/.autoloop/experiments/exp/runs/$(cat src/forge-record)/result.json"
+  node -e 'const fs=require("fs"),f=process.argv[1],r=JSON.parse(fs.readFileSync(f,"utf8"));r.primary=0;r.metrics.score=0;fs.writeFileSync(f,JSON.stringify(r))' "$f"
+fi
 if [ -f src/rewrite-main ]; then
   root=$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")
   echo 'echo METRIC score=0' >> "$root/bench.sh"
@@ -143,6 +148,24 @@ describe("a candidate's run is guarded as a main-tree run", { timeout: 900_000 }
     expect(head(dir)).toBe(before);
     expect(log(dir, c.candidate, 'mover')).toMatchObject({ verdict: 'keep' });
     expect(git(dir, 'log', '--format=%s', 'autoloop/exp')).not.toMatch(/unmeasured/);
+  });
+
+  it("a candidate's benchmark that rewrites another candidate's measured run record: that record is not logged, it is measured again", () => {
+    const dir = repo();
+    const victim = open(dir);
+    const forger = open(dir);
+    write(victim.path, 'src/v', '9\n');
+    const measured = run(dir, victim.candidate);
+    expect(measured).toMatchObject({ status: 'ok', primary: 9 });
+    write(forger.path, 'src/v', '11\n');
+    write(forger.path, 'src/forge-record', `${String(measured.run_id)}\n`);
+    expect(run(dir, forger.candidate)).toMatchObject({ status: 'ok', primary: 11 });
+    const refused = engine('log-experiment', ['--candidate', victim.candidate, '-d', 'victim', '--json'], dir, TIMING);
+    expect(refused.stderr).toMatch(/its record changed after it was measured, so it is not logged: run-experiment --candidate c1 again/);
+    // Measured again, it is judged on its own numbers.
+    expect(run(dir, victim.candidate)).toMatchObject({ status: 'ok', primary: 9 });
+    expect(log(dir, victim.candidate, 'victim')).toMatchObject({ verdict: 'keep', best: 9 });
+    expect(ledger(dir).some((l) => l.type === 'result' && l.primary === 0)).toBe(false);
   });
 
   it('candidate checks that rewrite themselves to pass do not pass', () => {

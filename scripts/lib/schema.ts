@@ -319,6 +319,7 @@ export const EventName = z.enum([
   'outside_change', // files outside the scope changed between runs, not by a run: set aside (data.files)
   'tamper', // the judge or the engine's state changed while the code under test ran (data.what)
   'branch_moved', // the experiment branch moved outside the engine; repair put it back (data.from, data.to, data.saved)
+  'measured', // a candidate's run was measured: data.candidate, data.sha256 (of its record, checked at its log)
 ]);
 export type EventName = z.infer<typeof EventName>;
 

@@ -18,6 +18,7 @@ import { noArtifacts } from '../artifacts.ts';
 import { resultLine, stillMeasured, type LogInput, type LogResult } from './log.ts';
 import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
 import { closeCandidate, markLogged, withLedger } from '../candidates/ledger.ts';
+import { recordIntact } from '../candidates/record-seal.ts';
 import { mainTreeState, rebaseChange, updateMainTree } from '../candidates/tree.ts';
 import { openCandidateWorkspace } from '../candidates/workspace.ts';
 import type { GitWorkspace } from '../git-workspace.ts';
@@ -31,6 +32,12 @@ function measuredRun(exp: Experiment, c: Candidate): RunRecord {
   if (!rec) throw new RefusalError(`candidate ${c.id} has no measured run: run-experiment --candidate ${c.id} first`);
   if (rec.phase !== 'measured') throw new RefusalError(`run ${rec.run_id} of ${c.id} was ${rec.phase}${rec.reason ? ` (${rec.reason})` : ''}, not measured: run-experiment --candidate ${c.id} again`);
   if (rec.segment !== exp.state.segment) throw new RefusalError(`run ${rec.run_id} belongs to segment ${rec.segment}, not ${exp.state.segment}: run-experiment --candidate ${c.id} again`);
+  if (!recordIntact(exp, rec.run_id)) {
+    // Not what the engine measured (another candidate's benchmark can reach it without the read-only containment): measured again.
+    const reason = 'its record changed after it was measured';
+    writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'interrupted', reason });
+    throw new RefusalError(`run ${rec.run_id} of ${c.id}: ${reason}, so it is not logged: run-experiment --candidate ${c.id} again`);
+  }
   return rec;
 }
 

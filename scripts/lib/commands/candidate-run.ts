@@ -11,6 +11,7 @@ import { runId as formatRunId } from '../paths.ts';
 import { runnerFor, runsIsolated } from '../runners/index.ts';
 import { assertMayRun, assertNoNewHiddenIgnores, measure, Measurement, settleAbandoned, type Gate, type RunCommandResult } from './run.ts';
 import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
+import { sealRecord } from '../candidates/record-seal.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { headOf, rebaseChange } from '../candidates/tree.ts';
 import { candidateStateFile, openCandidateWorkspace } from '../candidates/workspace.ts';
@@ -82,6 +83,7 @@ export async function runCandidateCommand(exp: Experiment, id: string, signal: A
     m.save();
     await withLedger(exp, 'run-experiment', async () => {
       if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp ? m.record.reason : 'signal', candidate: id }, m.id);
+      else sealRecord(exp, m.record, id);
       publishActive(exp, currentTermination(exp));
     });
     return { record: m.record, interrupted, candidate: id, note };
