@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { openWorkspace } from '../scripts/lib/workspace.ts';
+import type { SnapshotWorkspace } from '../scripts/lib/snapshot-workspace.ts';
 import { RefusalError, UsageError } from '../scripts/lib/errors.ts';
 import { finishInit } from '../scripts/lib/init-journal.ts';
 import type { ConfigInput } from '../scripts/lib/schema.ts';
@@ -274,7 +275,7 @@ describe('snapshot mode: a best rewritten behind the engine never comes back as 
     await expect(ws.revert(aside())).rejects.toThrow(/snapshot .* is missing or damaged .*src\/a.ts is not the content it recorded.*init-experiment/);
     expect(read(root, 'src/a.ts')).toBe('the candidate\n');
     const arm = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-arm-'));
-    await expect(ws.exportBest(arm)).rejects.toThrow(/damaged/);
+    await expect((ws as SnapshotWorkspace).exportBest(arm)).rejects.toThrow(/damaged/);
     fs.rmSync(arm, { recursive: true, force: true });
   });
 
