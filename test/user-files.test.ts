@@ -82,12 +82,17 @@ describe("nothing of the user's is lost", () => {
   const terminated = (): string => baselineRepo('100', ['--max-runs', '1']);
   const chainArgs = ['--from', 'exp', '--name', 'child', '--rationale', 'go on', '--max-runs', '5'];
 
-  it('a kill -9 of chain after the child opened is completed by the next chain call', () => {
+  for (const point of ['chain:after-init', 'init:after-ledger']) it(`a kill -9 of chain after the child opened (${point}) is completed by the next chain call, the child the loop's experiment`, () => {
     const repo = terminated();
-    const killed = engine('chain', chainArgs, repo, { AUTOLOOP_CRASH_AT: 'chain:after-init' });
+    const killed = engine('chain', chainArgs, repo, { AUTOLOOP_CRASH_AT: point });
     expect(killed.code).not.toBe(0);
     const again = engine('chain', chainArgs, repo);
     expect(again.stderr).toMatch(/completed the follow-up child of exp/);
+    // Asked again, the chain is done: not "already exists", and the loop goes on in the child.
+    expect(again.code).toBe(0);
+    expect(JSON.parse(read(repo, '.autoloop/active.json')).experiment).toBe('child');
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok', best: null });
+    expect(leftovers(expDir(repo, 'child'))).toEqual([]);
     expect(fs.existsSync(path.join(expDir(repo, 'child'), 'chain-decision.json'))).toBe(true);
     const chains = JSON.parse(read(repo, '.autoloop/chain.json')) as { chains: { trail: string[] }[] };
     expect(chains.chains[0]?.trail).toEqual(['exp', 'child']);

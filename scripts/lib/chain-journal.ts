@@ -14,6 +14,8 @@ import { appendLedger, nowIso, readLedger } from './ledger.ts';
 import { experimentPaths, repoPaths } from './paths.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { currentBranch, gitTry, revParse } from './gitcmd.ts';
+import { currentTermination, openExperiment, publishActive } from './experiment.ts';
+import { recoverInit } from './init-journal.ts';
 
 const Pending = lazySchema(() => z.object({
   parent: z.string(),
@@ -43,6 +45,10 @@ export function completeChain(root: string, p: ChainPending): void {
   const parent = experimentPaths(root, p.parent);
   const done = readLedger(parent.ledger).lines.some((l) => l.type === 'event' && l.event === 'chain' && l.data.child === p.child);
   if (!done) appendLedger(parent.ledger, { type: 'event', ts: nowIso(), event: 'chain', data: p.event });
+  // The child is the loop's experiment now (a chain killed before init published it left the parent's active.json).
+  recoverInit(child); // the child's own init, killed past its config line, is completed first
+  const opened = openExperiment(root, p.child);
+  publishActive(opened, currentTermination(opened));
   fs.rmSync(pendingFile(root), { force: true });
 }
 

@@ -351,11 +351,16 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
 export async function chainCommand(root: string, f: ChainFlags): Promise<{ data: Record<string, unknown>; text: string }> {
   // A chain killed earlier is finished (or undone) before a new one is planned.
   const lock = acquireRepoLock(repoPaths(root).lock, 'chain');
+  let done: string | null;
   try {
-    const done = await recoverChain(root);
+    done = await recoverChain(root);
     if (done) process.stderr.write(`reconciled: ${done}\n`);
   } finally {
     lock.release();
+  }
+  // The same chain asked again after a kill: it is done now, not a name already taken.
+  if (done?.startsWith(`completed the follow-up ${f.name ?? ''} `)) {
+    return { data: { child: f.name, reconciled: done, next_action: 'run-experiment for the baseline, then log-experiment --description baseline' }, text: `${done}\nnext: run-experiment for the baseline, then log-experiment --description baseline` };
   }
   const p = plan(root, f);
   let r!: Started;
