@@ -148,6 +148,21 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     expect(run(repo)).toMatchObject({ status: 'ok', primary: 9 });
   });
 
+  it('a benchmark that touches its own script as well as the helper it sources: the helper still stops the loop', () => {
+    const bench = '. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "x=0" > lib/helpers.sh; echo "#" >> bench.sh; fi\necho METRIC score=$(( $(cat src/v) * x ))\n';
+    const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'x=1\n', 'src/v': '10' });
+    init(repo, 'sh bench.sh');
+    run(repo);
+    log(repo, 'baseline');
+    write(repo, 'src/attack', '1');
+    expect(run(repo)).toMatchObject({ status: 'invalid' });
+    log(repo, 'attack');
+    expect(read(repo, 'bench.sh')).toBe(bench);
+    fs.rmSync(path.join(repo, 'src/attack'), { force: true });
+    write(repo, 'src/v', '9');
+    expect(engine('run-experiment', ['--json'], repo, fallbackEnv).stderr).toMatch(/lib\/helpers.sh outside the scope still holds/);
+  });
+
   it('snapshot mode sets aside a change outside the scope made between runs, as git mode does', () => {
     const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'lib/x.txt': 'a', 'src/v': '10' }, { git: false });
     init(repo, 'sh bench.sh');

@@ -417,7 +417,11 @@ export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   if (gated !== false) return gated === true;
   let o = await takeInvocations(m, ws, buildSources(config.sources));
   // Whatever the code under test changed that it must not have: the run is invalid.
-  if (o.phase === 'measured') m.broken ??= await m.guard.afterPhase('benchmark');
+  if (o.phase === 'measured') {
+    // Also when a command already broke the run (a judge touched): what else it changed outside the scope is recorded all the same.
+    const after = await m.guard.afterPhase('benchmark');
+    m.broken ??= after;
+  }
   if (m.broken && o.phase === 'measured') o = invalid(m.broken);
   if (o.phase === 'measured' && o.status === 'ok') {
     m.record.primary = median(m.record.invocations.filter((i) => i.arm === 'candidate').map((i) => invocationValue(i.samples)));
