@@ -15,13 +15,23 @@ import type { ExperimentPaths } from './paths.ts';
 const Taint = lazySchema(() => z.object({
   segment: z.int(),
   run: z.string(),
-  /** path (relative to the repository) → sha256 of what the run left, or "missing". */
+  /** path (relative to the repository) → sha256 and exec bit of what the run left, or "missing". */
   files: z.record(z.string(), z.string()),
 }));
 type Taint = z.infer<typeof Taint>;
 
 const fileOf = (paths: ExperimentPaths) => path.join(paths.dir, 'outside-taint.json');
-const hashNow = (root: string, rel: string) => sha256File(path.join(root, rel)) ?? 'missing';
+/** Bytes and exec bit (a chmod -x of a script it runs spoils it as well). */
+function hashNow(root: string, rel: string): string {
+  const abs = path.join(root, rel);
+  const hash = sha256File(abs);
+  if (hash === null) return 'missing';
+  try {
+    return `${hash}:${(fs.statSync(abs).mode & 0o111) !== 0 ? 'x' : '-'}`;
+  } catch {
+    return 'missing';
+  }
+}
 
 /** Record what run `run` left in these outside files (added to an earlier record of the segment). */
 export function recordTaint(paths: ExperimentPaths, root: string, segment: number, run: string, files: readonly string[]): void {

@@ -130,7 +130,10 @@ export class RunGuard {
     hidden?.catch(() => undefined);
     const during = (await ws.settleOutOfScope()).filter((c: OutsideChange) => c.kind === 'modified' && !this.isArtifact(c.path)).map((c) => c.path);
     // Left as they are, they would judge every later run: none is measured until they are put back (outside-taint.ts).
-    if (during.length && this.tree === this.exp.root) recordTaint(this.exp.paths, this.exp.root, this.exp.state.segment, record.run_id, during);
+    // The judges among them are checked at every run and put back by the log: not tainted.
+    const judged = this.exp.state.fingerprints?.files ?? {};
+    const tainted = during.filter((p) => !(p in judged));
+    if (tainted.length && this.tree === this.exp.root) recordTaint(this.exp.paths, this.exp.root, this.exp.state.segment, record.run_id, tainted);
     if (hidden && record.hidden_ignores) record.hidden_ignores = { ...record.hidden_ignores, ...(await hidden) };
     const drift = record.content ? await driftWithoutUsers(ws, this.users, (await recheck(ws, record.content)).drift, record.content) : [];
     if (drift.length) return describeDrift(drift, `while the ${what} ran`);
