@@ -148,6 +148,34 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     expect(run(repo)).toMatchObject({ status: 'ok', primary: 9 });
   });
 
+  it('git mode: control repair puts the rewritten file back from the last keep, a copy aside, and the loop goes on', () => {
+    const bench = '. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "x=0" > lib/helpers.sh; fi\necho METRIC score=$(( $(cat src/v) * x ))\n';
+    const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'x=1\n', 'src/v': '10' });
+    init(repo, 'sh bench.sh');
+    run(repo);
+    log(repo, 'baseline');
+    write(repo, 'src/attack', '1');
+    expect(run(repo)).toMatchObject({ status: 'invalid' });
+    log(repo, 'attack');
+    fs.rmSync(path.join(repo, 'src/attack'), { force: true });
+    write(repo, 'src/v', '9');
+    const refused = engine('run-experiment', ['--json'], repo, fallbackEnv);
+    expect(refused.stderr).toMatch(/lib\/helpers.sh outside the scope still holds .*control repair puts it back/);
+    const repaired = engine('control', ['repair'], repo, fallbackEnv);
+    expect(repaired.code).toBe(0);
+    expect(repaired.stdout).toMatch(/put back 1 file\(s\) outside the scope that r0002 rewrote \(lib\/helpers.sh; copies in rescued\/repair-/);
+    expect(read(repo, 'lib/helpers.sh')).toBe('x=1\n');
+    // The rewritten bytes are kept aside, not deleted.
+    const rescued = path.join(repo, '.autoloop/experiments/exp/rescued');
+    const copies = fs.readdirSync(rescued, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('helpers.sh.autoloop-copy'));
+    expect(copies).toHaveLength(1);
+    expect(fs.readFileSync(path.join(rescued, copies[0] as string), 'utf8')).toBe('x=0\n');
+    expect(ledger(repo).some((l) => l.event === 'outside_change' && (l.data as { restored?: boolean }).restored === true)).toBe(true);
+    // The in-scope change waiting to be measured is untouched, and is measured with the helper as the best was.
+    expect(read(repo, 'src/v')).toBe('9');
+    expect(run(repo)).toMatchObject({ status: 'ok', primary: 9 });
+  });
+
   it('a benchmark that touches its own script as well as the helper it sources: the helper still stops the loop', () => {
     const bench = '. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "x=0" > lib/helpers.sh; echo "#" >> bench.sh; fi\necho METRIC score=$(( $(cat src/v) * x ))\n';
     const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'x=1\n', 'src/v': '10' });

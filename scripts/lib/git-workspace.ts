@@ -850,6 +850,18 @@ export class GitWorkspace implements Workspace {
     return saved;
   }
 
+  async restoreOutside(paths: readonly string[], rescueDir: string): Promise<string[]> {
+    this.mutating();
+    await this.assertOnBranch();
+    const outside = paths.filter((p) => !this.scope.inScope(p));
+    const inHead = await this.treeHas('HEAD', outside);
+    for (const p of outside) rescueFile(this.root, p, rescueDir);
+    const back = outside.filter((p) => inHead.has(p));
+    for (const chunk of batches(back)) await this.git.run(['checkout', '-q', 'HEAD', '--', ...chunk]);
+    this.mutating();
+    return outside;
+  }
+
   private async treeHas(rev: string, paths: readonly string[]): Promise<Set<string>> {
     const want = new Set(paths);
     const found = new Set<string>();

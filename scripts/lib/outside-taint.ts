@@ -43,7 +43,7 @@ export function recordTaint(paths: ExperimentPaths, root: string, segment: numbe
 }
 
 /** Why no run may be measured now, or null (files put back are forgotten; another segment adopted them all). */
-export function taintProblem(paths: ExperimentPaths, root: string, segment: number): string | null {
+export function taintProblem(paths: ExperimentPaths, root: string, segment: number, repairable = false): string | null {
   const t = load(paths);
   if (!t) return null;
   const still = t.segment === segment ? Object.keys(t.files).filter((f) => hashNow(root, f) === t.files[f]) : [];
@@ -53,10 +53,31 @@ export function taintProblem(paths: ExperimentPaths, root: string, segment: numb
   }
   if (still.length < Object.keys(t.files).length) writeJsonAtomic(fileOf(paths), { ...t, files: Object.fromEntries(still.map((f) => [f, t.files[f]])) });
   const names = still.slice(0, 3).join(', ') + (still.length > 3 ? ` (+${still.length - 3} more)` : '');
-  return `${names} outside the scope still hold${still.length === 1 ? 's' : ''} what the code under test of ${t.run} wrote there (a later benchmark may read it): put it back as it was, or init-experiment to adopt it`;
+  return `${names} outside the scope still hold${still.length === 1 ? 's' : ''} what the code under test of ${t.run} wrote there (a later benchmark may read it): ${repairable ? 'control repair puts it back from the last keep (a copy goes to rescued/), or put it back yourself' : 'put it back as it was'}, or init-experiment to adopt it`;
 }
 
 function load(paths: ExperimentPaths): Taint | null {
   const parsed = Taint.safeParse(readJsonOrNull(fileOf(paths)));
   return parsed.success ? parsed.data : null;
+}
+
+/** The files of the segment's taint that still hold what the run wrote (what control repair puts back). */
+export function taintedNow(paths: ExperimentPaths, root: string, segment: number): { run: string; files: string[] } | null {
+  const t = load(paths);
+  if (!t || t.segment !== segment) return null;
+  const files = Object.keys(t.files).filter((f) => hashNow(root, f) === t.files[f]);
+  return files.length ? { run: t.run, files } : null;
+}
+
+/**
+ * Forget these files (put back from the last keep: they are what the best was
+ * measured with, even where that is what the run had left, e.g. a user's edit
+ * the benchmark undid).
+ */
+export function forgetTaint(paths: ExperimentPaths, files: readonly string[]): void {
+  const t = load(paths);
+  if (!t) return;
+  const left = Object.fromEntries(Object.entries(t.files).filter(([f]) => !files.includes(f)));
+  if (Object.keys(left).length) writeJsonAtomic(fileOf(paths), { ...t, files: left });
+  else fs.rmSync(fileOf(paths), { force: true });
 }

@@ -100,6 +100,12 @@ export interface Workspace {
    * moved head was saved. Uncommitted edits on the paths it restores go to `rescueDir` (else: refused).
    */
   restoreHead(expected: string, rescueDir?: string): Promise<string>;
+  /**
+   * git: put these tracked paths outside the scope back as the best commit has
+   * them (a file the code under test rewrote), each moved into `rescueDir`
+   * first; returns the paths put back.
+   */
+  restoreOutside?(paths: readonly string[], rescueDir: string): Promise<string[]>;
   /** The keep recorded for a run (commit sha / snapshot id), or null. */
   findKeep(runId: string): Promise<string | null>;
   /** Unified diff of the in-scope changes against the best, ≤ 4 KB; '' when none. */

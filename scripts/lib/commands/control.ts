@@ -17,6 +17,7 @@ import { RunHandle } from '../schema.ts';
 import { pidAlive } from '../procs.ts';
 import { readJsonOrNull } from '../fsx.ts';
 import { repoPaths } from '../paths.ts';
+import { forgetTaint, taintedNow } from '../outside-taint.ts';
 import { emptyState, loopState } from '../reduce.ts';
 import { UsageError } from '../errors.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from '../summary.ts';
@@ -110,6 +111,15 @@ async function repair(exp: Experiment): Promise<string> {
   if (swept.length) done.push(`removed ${swept.length} worktree(s) of a killed finalize`);
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
   done.push(...(await reconcile(exp, ws, { branchMoved: 'ignore' })), 'state rebuilt from the ledger');
+  // Files outside the scope that a run's code under test rewrote (outside-taint.ts): back as the best has them.
+  const tainted = ws.restoreOutside ? taintedNow(exp.paths, exp.root, exp.state.segment) : null;
+  if (tainted && ws.restoreOutside) {
+    const folder = `repair-${Date.now().toString(36)}`;
+    const back = await ws.restoreOutside(tainted.files, rescueDir(exp, folder));
+    forgetTaint(exp.paths, back);
+    event(exp, 'outside_change', { files: back, restored: true, run: tainted.run, rescued_to: rescueDir(exp, folder) });
+    done.push(`put back ${back.length} file(s) outside the scope that ${tainted.run} rewrote (${back.slice(0, 3).join(', ')}${back.length > 3 ? ', …' : ''}; copies in rescued/${folder}/)`);
+  }
   const kept = exp.state.best_commit;
   const head = kept ? await ws.head() : null;
   if (kept && head !== kept) {

@@ -468,7 +468,7 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
     process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
     await ws.observe();
   }
-  const tainted = taintProblem(exp.paths, exp.root, exp.state.segment);
+  const tainted = taintProblem(exp.paths, exp.root, exp.state.segment, ws.restoreOutside !== undefined);
   if (tainted) throw new RefusalError(tainted);
   const id = nextRunId(exp);
   // The user's new in-scope files (attributed by the owner's journal) go aside before anything is measured.

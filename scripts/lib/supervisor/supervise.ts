@@ -140,7 +140,8 @@ function stopWith(o: SuperviseOptions, summary: Summary, code: number, why: stri
   return { ...summary, code, why };
 }
 
-export async function supervise(o: SuperviseOptions): Promise<Summary> {
+/** The loop to supervise and the supervisor's lock; refused beside a claude an earlier, killed up left running. */
+function preflight(o: SuperviseOptions): { first: LoopView; lock: ReturnType<typeof holdSupervisorLock> } {
   const first = readLoop(o.root, o.experiment);
   if (!first.live && first.why !== 'terminated') throw new RefusalError(`nothing to run: ${first.message}`);
   const lock = holdSupervisorLock(o.root);
@@ -149,20 +150,43 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
     lock.release();
     throw new RefusalError(`claude (pid ${left}), started by an earlier up that was killed, is still running this loop; end it (kill -- -${left}) or let it finish, then up again`);
   }
-  // An earlier up that did not stop cleanly: this launch is a relaunch of its loop.
-  const restarted = leftBehind(o.root);
-  const waker = new Waker();
-  let current: Session | null = null;
+  return { first, lock };
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Ctrl+C, SIGTERM, SIGHUP: the first one stops the running claude (and all it started) and ends any wait. */
+function catchSignals(o: SuperviseOptions, waker: Waker, running: () => Session | null): { signalled: () => string | null; release: () => void } {
   let signalled: string | null = null;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (signalled) return;
     signalled = sig;
+    const current = running();
     o.say(`${sig}: stopping${current ? ` claude (pid ${current.pid}) and everything it started` : ''}…`);
     waker.interrupt();
     void current?.stop(o.graceS);
   };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, onSignal);
+  for (const s of SIGNALS) process.on(s, onSignal);
+  return { signalled: () => signalled, release: () => SIGNALS.forEach((s) => process.off(s, onSignal)) };
+}
+
+/** An up that did not stop cleanly came before: this first launch is a relaunch, held back by the hourly cap. */
+async function restartWait(o: SuperviseOptions, waker: Waker, relaunches: number[], view: LoopView, interrupted: () => boolean): Promise<{ pending: Pending; view: LoopView }> {
+  const cap = capWaitMs(relaunches, Date.now(), o.policy.perHour);
+  if (cap > 0) {
+    o.say(`an earlier up ended without stopping cleanly; at most ${o.policy.perHour} relaunches an hour: starting claude in ${seconds(cap)} (at ${clock(Date.now() + cap)})`);
+    view = await waitWatching(o, waker, cap, view, interrupted);
+  }
+  return { pending: { cause: 'restart', detail: describeCause('restart'), waitMs: cap }, view };
+}
+
+export async function supervise(o: SuperviseOptions): Promise<Summary> {
+  const { first, lock } = preflight(o);
+  // An earlier up that did not stop cleanly: this launch is a relaunch of its loop.
+  const restarted = leftBehind(o.root);
+  const waker = new Waker();
+  let current: Session | null = null;
+  const sig = catchSignals(o, waker, () => current);
 
   const summary: Summary = { code: 0, why: '', sessions: 0, relaunches: [] };
   const bySignal = (sig: string): Summary => ({ ...summary, code: SIGNAL_CODES[sig] ?? 1, why: `stopped by ${sig}` });
@@ -178,14 +202,9 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
   let clean = false;
   try {
     if (restarted) {
-      const cap = capWaitMs(history.relaunches, Date.now(), o.policy.perHour);
-      pending = { cause: 'restart', detail: describeCause('restart'), waitMs: cap };
-      if (cap > 0) {
-        o.say(`an earlier up ended without stopping cleanly; at most ${o.policy.perHour} relaunches an hour: starting claude in ${seconds(cap)} (at ${clock(Date.now() + cap)})`);
-        view = await waitWatching(o, waker, cap, view, () => signalled !== null);
-        if (signalled) return (clean = true), bySignal(signalled);
-        if (!view.live && !wantsSession(view, closings)) return (clean = true), stopWith(o, summary, endCode(view), view.message);
-      }
+      ({ pending, view } = await restartWait(o, waker, history.relaunches, view, () => sig.signalled() !== null));
+      if (sig.signalled()) return (clean = true), bySignal(sig.signalled()!);
+      if (!view.live && !wantsSession(view, closings)) return (clean = true), stopWith(o, summary, endCode(view), view.message);
     }
     for (;;) {
       const closing = !view.live;
@@ -217,7 +236,7 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
       if (ending.cause === 'resume_failed') conversation = null;
       else conversation = usableSessionId(ending.sessionId) ?? conversation;
       noteSession(o.root, pid, conversation);
-      if (signalled) return (clean = true), bySignal(signalled);
+      if (sig.signalled()) return (clean = true), bySignal(sig.signalled()!);
       o.say(`session ${summary.sessions} ended: ${ending.detail}`);
 
       view = safeRead(o.root, o.experiment);
@@ -230,12 +249,12 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
       }
       pending = { cause: decision.cause, detail: decision.cause === 'unclosed' ? describeCause('unclosed') : ending.detail, waitMs: decision.waitMs };
       sayWait(o, decision);
-      view = await waitWatching(o, waker, decision.waitMs, view, () => signalled !== null);
-      if (signalled) return (clean = true), bySignal(signalled);
+      view = await waitWatching(o, waker, decision.waitMs, view, () => sig.signalled() !== null);
+      if (sig.signalled()) return (clean = true), bySignal(sig.signalled()!);
       if (!view.live && !wantsSession(view, closings)) return (clean = true), stopWith(o, summary, endCode(view), view.message);
     }
   } finally {
-    for (const s of signals) process.off(s, onSignal);
+    sig.release();
     // Left in place when up fails unexpectedly: the next up knows it is a restart.
     if (clean) forgetSession(o.root);
     lock.release();
