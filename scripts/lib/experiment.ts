@@ -310,11 +310,16 @@ export function readRunRecord(exp: Experiment, id: string): RunRecord | null {
   return parsed.success ? parsed.data : null;
 }
 
+/** Whether the latest run's record says it was measured in this segment but not logged yet. */
+export function isMeasuredNotLogged(exp: Experiment, rec: RunRecord | null | undefined): rec is RunRecord {
+  return rec?.phase === 'measured' && rec.segment === exp.state.segment;
+}
+
 /** The latest run when it was measured in this segment but not logged yet (a call killed in between). */
 export function measuredNotLogged(exp: Experiment): RunRecord | null {
   const n = latestRunNumber(exp);
   const rec = n ? readRunRecord(exp, runId(n)) : null;
-  return rec?.phase === 'measured' && rec.segment === exp.state.segment ? rec : null;
+  return isMeasuredNotLogged(exp, rec) ? rec : null;
 }
 
 /** What to do about a run measured but not logged (the resume step), for status and explain. */

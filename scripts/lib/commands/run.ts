@@ -11,7 +11,7 @@ import {
   currentTermination,
   event,
   latestRunNumber,
-  measuredNotLogged,
+  isMeasuredNotLogged,
   publishActive,
   readRunRecord,
   reconcile,
@@ -150,14 +150,17 @@ export async function assertNoNewHiddenIgnores(
   return { ...accepted, ...now };
 }
 
-/** Refuse to measure when the loop must not go on; returns the id of the next run. */
-function nextRunId(exp: Experiment): string {
+/**
+ * Refuse to measure when the loop must not go on; returns the id of the next
+ * run, and the latest run's record as read (the hidden-ignore check wants it too).
+ */
+function nextRunId(exp: Experiment): { id: string; last: RunRecord | null } {
   assertMayRun(exp);
   const last = latestRun(exp);
-  if (measuredNotLogged(exp)) {
+  if (isMeasuredNotLogged(exp, last?.record)) {
     throw new RefusalError(`run ${last?.id} is measured but not logged: run log-experiment first`);
   }
-  return formatRunId(Math.max(exp.state.next_run, last ? Number(last.id.slice(1)) + 1 : 1));
+  return { id: formatRunId(Math.max(exp.state.next_run, last ? Number(last.id.slice(1)) + 1 : 1)), last: last?.record ?? null };
 }
 
 function boundTail(text: string): string {
@@ -470,7 +473,7 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   }
   const tainted = taintProblem(exp.paths, exp.root, exp.state.segment, ws.restoreOutside !== undefined);
   if (tainted) throw new RefusalError(tainted);
-  const id = nextRunId(exp);
+  const { id, last } = nextRunId(exp);
   // The user's new in-scope files (attributed by the owner's journal) go aside before anything is measured.
   const users = attribution(exp.root);
   const aside = users ? await setAsideUsers(ws, users, rescueDir(exp, id)) : [];
@@ -479,7 +482,8 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   const nested = (await ws.nestedRepos?.()) ?? [];
   if (nested.length) throw new RefusalError(nestedReposReason(nested));
   assertIgnoreRulesKept(exp, changed);
-  const hidden = await assertNoNewHiddenIgnores(exp, ws, { taken: fixed.length || aside.length ? undefined : early });
+  // Setting the user's files aside writes no run record: the latest is still the one nextRunId read.
+  const hidden = await assertNoNewHiddenIgnores(exp, ws, { taken: fixed.length || aside.length ? undefined : early, last });
   assertBaselineUnchanged(exp, changed);
   const m = new Measurement(exp, id, runnerFor(exp.config), signal);
   if (hidden) m.record.hidden_ignores = hidden;
