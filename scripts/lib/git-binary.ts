@@ -30,5 +30,20 @@ export function gitBinary(): string | null {
   return found;
 }
 
+let real: string | null | undefined;
+
+/** gitBinary() with its symbolic links resolved (where git looks for its system config), found once like it. */
+export function gitBinaryReal(): string | null {
+  if (real === undefined) {
+    const bin = gitBinary();
+    try {
+      real = bin && fs.realpathSync(bin);
+    } catch {
+      real = bin;
+    }
+  }
+  return real;
+}
+
 /** What to pass to spawn/execFile for git. */
 export const gitFile = (): string => gitBinary() ?? 'git';

@@ -16,7 +16,7 @@
 // nothing cached to go stale.
 import fs from 'node:fs';
 import path from 'node:path';
-import { gitBinary } from './git-binary.ts';
+import { gitBinary, gitBinaryReal } from './git-binary.ts';
 import { gitDirsOf } from './git-dirs.ts';
 
 /** The config files git reads in the work tree whose top is `top` (some may not exist); null when they cannot be told. */
@@ -24,7 +24,7 @@ export function configFiles(top: string, env: NodeJS.ProcessEnv = process.env): 
   const dirs = gitDirsOf(top);
   const bin = gitBinary();
   if (!dirs || !bin) return null;
-  const prefixes = new Set([bin, realOr(bin)].map((b) => path.dirname(path.dirname(b))));
+  const prefixes = new Set([bin, gitBinaryReal() ?? bin].map((b) => path.dirname(path.dirname(b))));
   const home = env.HOME;
   const xdg = env.XDG_CONFIG_HOME;
   return [
@@ -35,14 +35,6 @@ export function configFiles(top: string, env: NodeJS.ProcessEnv = process.env): 
     path.join(dirs.commonDir, 'config'),
     path.join(dirs.gitDir, 'config.worktree'),
   ];
-}
-
-function realOr(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return p;
-  }
 }
 
 /** Whether any of `files` mentions `words` or an include; a file there but unreadable counts as a mention. */

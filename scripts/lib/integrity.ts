@@ -19,9 +19,12 @@ export function sha256(data: string | Uint8Array): string {
 
 /** sha256 of a regular file's bytes (symlinks followed), or null when there is no regular file. */
 export function sha256File(abs: string): string | null {
+  let size: number;
   try {
     // stat first: opening a FIFO for reading would block forever.
-    if (!fs.statSync(abs).isFile()) return null;
+    const st = fs.statSync(abs);
+    if (!st.isFile()) return null;
+    size = st.size;
   } catch {
     return null;
   }
@@ -33,7 +36,9 @@ export function sha256File(abs: string): string | null {
   }
   try {
     const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(1 << 20);
+    // Sized to the file (+1 to see its end in one more read; up to 1 MB a read): a run hashes
+    // a few small ignore and judge files, and a fresh 1 MB buffer each is a mapping to make and drop.
+    const buf = Buffer.allocUnsafe(Math.min(size + 1, 1 << 20));
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n <= 0) break;
