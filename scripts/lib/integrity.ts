@@ -36,9 +36,10 @@ export function sha256File(abs: string): string | null {
   }
   try {
     const h = createHash('sha256');
-    // Sized to the file (+1 to see its end in one more read; up to 1 MB a read): a run hashes
-    // a few small ignore and judge files, and a fresh 1 MB buffer each is a mapping to make and drop.
-    const buf = Buffer.allocUnsafe(Math.min(size + 1, 1 << 20));
+    // Sized to the file, between 64 KB (a file that says 0 bytes, as /proc's do, still reads in
+    // big steps) and 1 MB: a run hashes a few small ignore and judge files, and a fresh 1 MB
+    // buffer each is a mapping to make and drop.
+    const buf = Buffer.allocUnsafe(Math.min(Math.max(size + 1, 64 * 1024), 1 << 20));
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n <= 0) break;
