@@ -130,7 +130,8 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     expect(run(repo)).toMatchObject({ status: 'ok', primary: 10 });
   });
 
-  it('git mode: a tracked file outside the scope the benchmark rewrote stops the loop until it is put back', () => {
+  /** Git mode: a run whose benchmark rewrote lib/helpers.sh (tracked, outside the scope), logged; the next change (src/v 9) waits. */
+  const taintedRepo = (): string => {
     const bench = '. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "x=0" > lib/helpers.sh; fi\necho METRIC score=$(( $(cat src/v) * x ))\n';
     const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'x=1\n', 'src/v': '10' });
     init(repo, 'sh bench.sh');
@@ -141,6 +142,11 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     log(repo, 'attack');
     fs.rmSync(path.join(repo, 'src/attack'), { force: true });
     write(repo, 'src/v', '9');
+    return repo;
+  };
+
+  it('git mode: a tracked file outside the scope the benchmark rewrote stops the loop until it is put back', () => {
+    const repo = taintedRepo();
     // Measured with the helper the attack left, 9 × 0 would be kept as the best.
     const again = engine('run-experiment', ['--json'], repo, fallbackEnv);
     expect(again.stderr).toMatch(/lib\/helpers.sh outside the scope still holds/);
@@ -149,16 +155,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
   });
 
   it('git mode: control repair puts the rewritten file back from the last keep, a copy aside, and the loop goes on', () => {
-    const bench = '. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "x=0" > lib/helpers.sh; fi\necho METRIC score=$(( $(cat src/v) * x ))\n';
-    const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'x=1\n', 'src/v': '10' });
-    init(repo, 'sh bench.sh');
-    run(repo);
-    log(repo, 'baseline');
-    write(repo, 'src/attack', '1');
-    expect(run(repo)).toMatchObject({ status: 'invalid' });
-    log(repo, 'attack');
-    fs.rmSync(path.join(repo, 'src/attack'), { force: true });
-    write(repo, 'src/v', '9');
+    const repo = taintedRepo();
     const refused = engine('run-experiment', ['--json'], repo, fallbackEnv);
     expect(refused.stderr).toMatch(/lib\/helpers.sh outside the scope still holds .*control repair puts it back/);
     const repaired = engine('control', ['repair'], repo, fallbackEnv);
