@@ -130,9 +130,12 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     expect(run(repo)).toMatchObject({ status: 'ok', primary: 10 });
   });
 
-  /** Git mode: a run whose benchmark rewrote lib/helpers.sh (tracked, outside the scope), logged; the next change (src/v 9) waits. */
-  const taintedRepo = (): string => {
-    const bench = '. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "x=0" > lib/helpers.sh; fi\necho METRIC score=$(( $(cat src/v) * x ))\n';
+  /**
+   * Git mode: a run whose benchmark rewrote lib/helpers.sh (tracked, outside the scope; `also` is more
+   * the attack does), logged; the next change (src/v 9) waits.
+   */
+  const taintedRepo = (also = ''): string => {
+    const bench = `. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "x=0" > lib/helpers.sh;${also} fi\necho METRIC score=$(( $(cat src/v) * x ))\n`;
     const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'x=1\n', 'src/v': '10' });
     init(repo, 'sh bench.sh');
     run(repo);
@@ -140,6 +143,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     write(repo, 'src/attack', '1');
     expect(run(repo)).toMatchObject({ status: 'invalid' });
     log(repo, 'attack');
+    expect(read(repo, 'bench.sh')).toBe(bench);
     fs.rmSync(path.join(repo, 'src/attack'), { force: true });
     write(repo, 'src/v', '9');
     return repo;
@@ -174,17 +178,8 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
   });
 
   it('a benchmark that touches its own script as well as the helper it sources: the helper still stops the loop', () => {
-    const bench = '. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "x=0" > lib/helpers.sh; echo "#" >> bench.sh; fi\necho METRIC score=$(( $(cat src/v) * x ))\n';
-    const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'x=1\n', 'src/v': '10' });
-    init(repo, 'sh bench.sh');
-    run(repo);
-    log(repo, 'baseline');
-    write(repo, 'src/attack', '1');
-    expect(run(repo)).toMatchObject({ status: 'invalid' });
-    log(repo, 'attack');
-    expect(read(repo, 'bench.sh')).toBe(bench);
-    fs.rmSync(path.join(repo, 'src/attack'), { force: true });
-    write(repo, 'src/v', '9');
+    // The log put the judge back (taintedRepo checks it); the helper is what still judges.
+    const repo = taintedRepo(' echo "#" >> bench.sh;');
     expect(engine('run-experiment', ['--json'], repo, fallbackEnv).stderr).toMatch(/lib\/helpers.sh outside the scope still holds/);
   });
 

@@ -48,14 +48,15 @@ interface Result {
  * Run a process without blocking the event loop: the git server lives in
  * this process, so a synchronous spawn of a client would deadlock it.
  */
-function exec(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeout: number }): Promise<Result> {
+function exec(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeout: number; input?: string }): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    child.stdin?.end(opts.input);
     let stdout = '';
     let stderr = '';
     let error: Error | undefined;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       error = new Error(`timed out after ${opts.timeout} ms`);
       child.kill('SIGKILL');
@@ -72,6 +73,11 @@ function run(args: string[], timeout = 300_000, apiUrl = 'http://127.0.0.1:9'): 
   // Plugin commands never contact the API; a closed port makes sure.
   const env = cliEnv(home, apiUrl, { GIT_TERMINAL_PROMPT: '0' });
   return exec(claude, args, { cwd: project, env, timeout });
+}
+
+/** The status line as the README tells users to set it up (in ~/.claude/settings.json, run by a shell), for a repository. */
+function statusLine(work: string, repo: string): Promise<Result> {
+  return exec('sh', ['-c', 'sh ~/.claude/plugins/data/autoloop-autoloop/statusline.sh'], { cwd: work, env: { PATH: process.env.PATH, HOME: home }, timeout: 60_000, input: JSON.stringify({ cwd: path.join(work, repo) }) });
 }
 
 function describeRun(r: Result): string {
@@ -219,16 +225,7 @@ describe('install from a git marketplace over smart HTTP', () => {
     }
     const data = path.join(home, '.claude', 'plugins', 'data', 'autoloop-autoloop');
     expect(fs.readFileSync(path.join(data, 'plugin-root'), 'utf8').trim()).toBe(installDir());
-    const line = await new Promise<Result>((resolve) => {
-      // The command the README tells users to put in ~/.claude/settings.json, run by a shell.
-      const child = spawn('sh', ['-c', 'sh ~/.claude/plugins/data/autoloop-autoloop/statusline.sh'], { cwd: work, env: { PATH: process.env.PATH, HOME: home } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
-      child.stdin.end(JSON.stringify({ cwd: path.join(work, repo!) }));
-    });
+    const line = await statusLine(work, repo!);
     expect(line.status, describeRun(line)).toBe(0);
     expect(line.stdout, describeRun(line)).toMatch(/^autoloop lean · best 1 · 1 run/);
   }, 600_000);
@@ -275,15 +272,7 @@ describe('install from a git marketplace over smart HTTP', () => {
     }
     const data = path.join(home, '.claude', 'plugins', 'data', 'autoloop-autoloop');
     expect(fs.readFileSync(path.join(data, 'plugin-root'), 'utf8').trim()).toBe(nextDir);
-    const line = await new Promise<Result>((resolve) => {
-      const child = spawn('sh', ['-c', 'sh ~/.claude/plugins/data/autoloop-autoloop/statusline.sh'], { cwd: work, env: { PATH: process.env.PATH, HOME: home } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
-      child.stdin.end(JSON.stringify({ cwd: path.join(work, repo!) }));
-    });
+    const line = await statusLine(work, repo!);
     expect(line.status, describeRun(line)).toBe(0);
     expect(line.stdout, describeRun(line)).toMatch(/^autoloop lean · best 1 · 1 run/);
   }, 900_000);
