@@ -10,9 +10,6 @@ import { finalizeExperiment } from './lib/finalize.ts';
 import { rel } from './lib/paths.ts';
 import { bestArtifactsLine } from './lib/artifacts.ts';
 
-/** How many skipped keeps the output lists. */
-const SKIPPED_SHOWN = 20;
-
 const OPTIONS = {
   experiment: { type: 'string' },
   branch: { type: 'string' },
@@ -31,12 +28,13 @@ main('finalize', async (argv) => {
   const { values: f } = parseFlags(argv, OPTIONS, Flags);
   if (f.help) return void process.stdout.write('usage: finalize [--experiment SLUG] [--branch NAME] [--squash] [--chain] [--cwd DIR] [--json]\n--chain replays the kept changes of the whole chain up to this experiment, from the root\'s starting point.\n');
   const root = findRoot(resolveCwd(f.cwd));
-  const exp = openExperiment(root, resolveSlug(root, f.experiment));
+  // Read, not folded further (finalize logs nothing): the primaries' count and spread, as report reads them, not 100,000 values.
+  const exp = openExperiment(root, resolveSlug(root, f.experiment), { shown: true });
   const r = await finalizeExperiment(exp, { branch: f.branch, squash: f.squash, chain: f.chain });
   const report = rel(root, r.report);
   // A long history can skip thousands (baselines, keeps with no commit of their own): the first few are listed, all counted.
-  const skipped = r.skipped.slice(0, SKIPPED_SHOWN);
-  const more = r.skipped.length - skipped.length;
+  const { skipped } = r;
+  const more = r.skipped_total - skipped.length;
   const artifacts = bestArtifactsLine(exp);
   const artifactsLine = artifacts ? [`best artifacts: ${artifacts.dir}/ (${artifacts.run_id}: ${artifacts.files.slice(0, 5).join(' ')}${artifacts.files.length > 5 ? ' …' : ''})`] : [];
   const text = r.branch
@@ -49,5 +47,7 @@ main('finalize', async (argv) => {
         `review: git log --stat ${r.base.slice(0, 12)}..${r.branch}`,
       ]
     : [`no kept change to put on a branch (nothing created)`, `report: ${report}`, ...artifactsLine];
-  emit(f.json, { ...r, skipped, skipped_total: r.skipped.length, report, best_artifacts: artifacts }, text.join('\n'));
+  // skipped_total after user_branch, as the output always had it.
+  const { skipped_total, ...rest } = r;
+  emit(f.json, { ...rest, report, skipped_total, best_artifacts: artifacts }, text.join('\n'));
 });

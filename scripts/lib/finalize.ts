@@ -48,7 +48,9 @@ export interface FinalizeResult {
   head: string | null;
   squash: boolean;
   commits: FinalCommit[];
+  /** The first SKIPPED_SHOWN keeps not replayed (baselines, no commit of their own, empty once replayed), in order; skipped_total counts them all. */
   skipped: { experiment: string; run_id: string; commit: string | null; reason: string }[];
+  skipped_total: number;
   /** Absolute path of the report written beside the experiment. */
   report: string;
   /** The branch the user is on (unchanged), or null on a detached HEAD. */
@@ -86,13 +88,30 @@ function select(refs: KeptRefs[], base: string): number[][] {
   const seen = new Set<string>([base]);
   return refs.map((r) => {
     const picked: number[] = [];
-    r.refs.forEach((ref, j) => {
-      if (ref.commit === null || seen.has(ref.commit)) return;
-      seen.add(ref.commit);
+    // A keep whose commit is the keep's before it (a history of measurements on one commit) is seen already.
+    let last: string | null = null;
+    for (let j = 0; j < r.count; j++) {
+      const commit = r.commit(j);
+      if (commit === null || commit === last) continue;
+      last = commit;
+      if (seen.has(commit)) continue;
+      seen.add(commit);
       picked.push(j);
-    });
+    }
     return picked;
   });
+}
+
+/** How many skipped keeps a result lists (all are counted): a long history skips thousands. */
+export const SKIPPED_SHOWN = 20;
+
+type Skipped = FinalizeResult['skipped'][number];
+type Skips = { skipped: Skipped[]; skipped_total: number };
+
+/** A skipped keep noted: listed (made) among the first SKIPPED_SHOWN, counted always. */
+function skip(result: Skips, s: () => Skipped): void {
+  if (result.skipped.length < SKIPPED_SHOWN) result.skipped.push(s());
+  result.skipped_total++;
 }
 
 /**
@@ -100,7 +119,7 @@ function select(refs: KeptRefs[], base: string): number[][] {
  * baseline sits on its parent's best, which is then already replayed). Only
  * the replayed keeps are read whole; their commits are checked in one git call.
  */
-async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], base: string): Promise<{ picks: Pick[]; skipped: FinalizeResult['skipped'] }> {
+async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], base: string): Promise<{ picks: Pick[]; skipped: Skips }> {
   let picked = select(refs, base);
   let changes = picked.map((p, i) => (refs[i] as KeptRefs).changes(p));
   if (changes.some((c) => c === null)) {
@@ -109,21 +128,23 @@ async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], 
     picked = select(refs, base);
     changes = picked.map((p, i) => (refs[i] as KeptRefs).changes(p));
   }
-  const present = await commitsPresent(root, picked.flatMap((p, i) => p.map((j) => (refs[i] as KeptRefs).refs[j]?.commit as string)));
-  const skipped: FinalizeResult['skipped'] = [];
+  const present = await commitsPresent(root, picked.flatMap((p, i) => p.map((j) => (refs[i] as KeptRefs).commit(j) as string)));
+  const skipped: Skips = { skipped: [], skipped_total: 0 };
   const picks: Pick[] = [];
   let checked = 0;
   for (const [i, e] of exps.entries()) {
     const slug = e.paths.slug;
     const mine = picked[i] as number[];
+    const r = refs[i] as KeptRefs;
     let next = 0;
-    for (const [j, ref] of (refs[i] as KeptRefs).refs.entries()) {
-      if (!ref.commit) throw new UsageError(`keep ${ref.run_id} of "${slug}" has no recorded commit: run control repair first`);
+    for (let j = 0; j < r.count; j++) {
+      const commit = r.commit(j);
+      if (!commit) throw new UsageError(`keep ${r.runId(j)} of "${slug}" has no recorded commit: run control repair first`);
       if (mine[next] !== j) {
-        skipped.push({ experiment: slug, run_id: ref.run_id, commit: ref.commit, reason: ref.baseline ? 'baseline measurement (no change of its own)' : 'no commit of its own' });
+        skip(skipped, () => ({ experiment: slug, run_id: r.runId(j), commit, reason: r.baseline(j) ? 'baseline measurement (no change of its own)' : 'no commit of its own' }));
         continue;
       }
-      if (!present[checked++]) throw new UsageError(`the commit of keep ${ref.run_id} of "${slug}" (${ref.commit.slice(0, 12)}) is missing from the repository`);
+      if (!present[checked++]) throw new UsageError(`the commit of keep ${r.runId(j)} of "${slug}" (${commit.slice(0, 12)}) is missing from the repository`);
       picks.push({ ...(changes[i]?.[next] as KeptChange), slug, metric: e.config.metric, unit: e.config.unit, direction: e.config.direction });
       next++;
     }
@@ -274,7 +295,7 @@ async function replayChain(exp: Experiment, base: string, picks: Pick[], chain: 
     const last = chain.picks[chain.picks.length - 1]?.tree ?? chain.baseTree;
     const commit = await squashCommit(exp.root, last, chain.baseTree, base, picks, result.experiments, exp.paths.slug, exp.config.goal, ident);
     if (commit) result.commits.push(commit);
-    else for (const k of picks) result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
+    else for (const k of picks) skip(result, () => ({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' }));
     return commit?.sha ?? base;
   }
   // A keep whose tree is the one before it adds nothing once replayed.
@@ -283,7 +304,7 @@ async function replayChain(exp: Experiment, base: string, picks: Pick[], chain: 
   for (const [i, k] of picks.entries()) {
     const { tree, author } = chain.picks[i] as Chained['picks'][number];
     if (tree === headTree) {
-      result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
+      skip(result, () => ({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' }));
       continue;
     }
     made.push({ k, tree, author, msg: pickMessage(k) });
@@ -314,7 +335,7 @@ async function replay(exp: Experiment, wt: string, picks: Pick[], result: Finali
       continue;
     }
     if (empty) {
-      result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
+      skip(result, () => ({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' }));
       continue;
     }
     const c = await pickCommit(wt, k, tree, 'HEAD', { ...ident, ...(await authorEnv(exp.root, k.commit as string)) });
@@ -329,7 +350,7 @@ async function replay(exp: Experiment, wt: string, picks: Pick[], result: Finali
       await git(wt, ['update-ref', '--no-deref', 'HEAD', commit.sha]);
       result.commits.push(commit);
     } else {
-      for (const k of applied) result.skipped.push({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' });
+      for (const k of applied) skip(result, () => ({ experiment: k.slug, run_id: k.run_id, commit: k.commit, reason: 'empty once replayed' }));
     }
   }
   return (await git(wt, ['rev-parse', 'HEAD'])).trim();
@@ -352,7 +373,7 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const report = path.join(exp.paths.dir, 'report.md');
   writeFileAtomic(report, renderMarkdown(buildReport(exp, REPORT_CAPS, trail.report)));
 
-  const result: FinalizeResult = { experiment: slug, experiments: slugs, branch: null, base, head: null, squash: opts.squash, commits: [], skipped, report, user_branch: userBranch };
+  const result: FinalizeResult = { experiment: slug, experiments: slugs, branch: null, base, head: null, squash: opts.squash, commits: [], ...skipped, report, user_branch: userBranch };
   if (!picks.length) return result;
 
   const ident = await identityEnv(root);

@@ -8,8 +8,9 @@
 import fs from 'node:fs';
 import type { Experiment } from './experiment-data.ts';
 import { changePct, type KeptChange } from './report-lists.ts';
-import { indexedSource, keepWalk, ledgerStart, Mismatch, readOrDrop, REPORT_CAPS, throughIndex, wholeSource, type Caps, type Indexed, type KeepSink, type ReportSource } from './report-source.ts';
-import { COMMITTED, REC, recordViews, RESULT, type RecordViews } from './dashboard/records.ts';
+import { indexedSource, ledgerStart, Mismatch, readOrDrop, REPORT_CAPS, throughIndex, wholeSource, type Caps, type Indexed, type ReportSource } from './report-source.ts';
+import { recordViews } from './dashboard/records.ts';
+import { walkIndex, type IndexWalk } from './index-walk.ts';
 import { lineReader, resultAt } from './dashboard/run-index.ts';
 import { commitsOf } from './dashboard/commit-index.ts';
 import { runId } from './paths.ts';
@@ -31,10 +32,21 @@ export interface KeepRef {
 
 export interface KeptRefs {
   start: string | null;
-  /** Every keep, in ledger order. */
-  refs: KeepRef[];
-  /** The keeps at these positions of `refs`, read whole; null when a line is not the run the index names (the index is dropped: read every line). */
+  /** How many keeps; keep j (in ledger order) is read through the functions below, no object made per keep. */
+  count: number;
+  runId(j: number): string;
+  /** Its commit (null: none recorded); keeps that carry the same commit give the same string. */
+  commit(j: number): string | null;
+  baseline(j: number): boolean;
+  /** Every keep as an object, in ledger order (made when asked for). */
+  readonly refs: KeepRef[];
+  /** The keeps at these positions, read whole; null when a line is not the run the index names (the index is dropped: read every line). */
   changes(which: readonly number[]): KeptChange[] | null;
+}
+
+/** The refs of a KeptRefs as objects. */
+function refList(r: Pick<KeptRefs, 'count' | 'runId' | 'commit' | 'baseline'>): KeepRef[] {
+  return Array.from({ length: r.count }, (_, j) => ({ run_id: r.runId(j), commit: r.commit(j), baseline: r.baseline(j) }));
 }
 
 /** The caps with every keep listed (the run count bounds them). */
@@ -44,10 +56,17 @@ const capped = (src: ReportSource, caps: Caps): ReportSource => ({ ...src, kept:
 
 /** Refs over keeps already read whole. */
 function refsOf(src: KeptSource): KeptRefs {
+  const k = (j: number) => src.kept[j] as KeptChange;
   return {
     start: src.start,
-    refs: src.kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline })),
-    changes: (which) => which.map((j) => src.kept[j] as KeptChange),
+    count: src.kept.length,
+    runId: (j) => k(j).run_id,
+    commit: (j) => k(j).commit,
+    baseline: (j) => k(j).baseline,
+    get refs() {
+      return refList(this);
+    },
+    changes: (which) => which.map(k),
   };
 }
 
@@ -84,91 +103,61 @@ function eventCommit(raw: unknown, runNo: number, id: string): string {
   return l.data.commit;
 }
 
-/** Every keep's ref from the index and its commits' sidecar; the lines of those replayed read and checked later, on demand. */
-function indexedRefs(exp: Experiment, ix: Indexed, walked?: KeepWalked): KeptRefs {
+/** Every keep's ref from the index (its walk, shared with the report) and its commits' sidecar; the lines of those replayed read and checked later, on demand. */
+function indexedRefs(exp: Experiment, ix: Indexed, walk?: IndexWalk): KeptRefs {
   const v = recordViews(ix.recs);
-  const { keeps, froms, displaced } = walked ?? walkKeeps(v);
-  const offset = (j: number) => v.f64[(keeps[j] as number) * 4 + 1] as number;
-  const segment = (j: number) => v.u32[(keeps[j] as number) * 8 + 1] as number;
-  const runs = new Float64Array(keeps.length);
-  const events = new Float64Array(keeps.length);
-  keeps.forEach((i, j) => {
-    const runNo = v.f64[i * 4 + 3] as number;
-    const next = i + 1 < v.count && ix.recs[(i + 1) * REC] === COMMITTED && v.f64[(i + 1) * 4 + 3] === runNo ? (v.f64[(i + 1) * 4 + 1] as number) : -1;
-    const d = displaced.get(runNo);
-    const c = d !== undefined && d > next ? d : next;
+  const w = walk ?? walkIndex(v, 0);
+  const n = w.keepCount;
+  const offset = (j: number) => v.f64[(w.keeps[j] as number) * 4 + 1] as number;
+  const segment = (j: number) => v.u32[(w.keeps[j] as number) * 8 + 1] as number;
+  const runs = new Float64Array(n);
+  const events = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    const runNo = v.f64[(w.keeps[j] as number) * 4 + 3] as number;
+    const c = w.events[j] as number;
     // The engine numbers runs upward through the ledger: keeps out of that order (a keep's line is not read) are not trusted.
     if (j > 0 && !(runNo > (runs[j - 1] as number))) throw new Mismatch(`run ${runId(runNo)} is out of order in the run index`);
     // A keep commits before it is done (else it is pending, and refused): one without a committed event is asked of every line.
     if (c < 0) throw new Mismatch(`keep ${runId(runNo)} has no committed event in the index`);
     runs[j] = runNo;
-    events[j] = c;
-  });
+    events[j] = v.f64[c * 4 + 1] as number;
+  }
   // The commits from the index's sidecar (commits.idx); an event it lacks is read from its line, checked to be that run's.
-  const commits = commitsOf(exp.paths, events, runs, (c, runNo) => committedCommit(ix, c, runNo, runId(runNo)));
-  const refs = keeps.map((_, j): KeepRef => ({ run_id: runId(runs[j] as number), commit: commits[j] as string, baseline: froms[j] === null }));
+  const { ids, table } = commitsOf(exp.paths, events, runs, (c, runNo) => committedCommit(ix, c, runNo, runId(runNo)));
+  const commit = (j: number) => table[ids[j] as number] as string;
+  const baseline = (j: number) => w.baseline[j] === 1;
   const { end } = ix;
   const changes = (which: readonly number[]): KeptChange[] | null => {
     const fd = fs.openSync(exp.paths.ledger, 'r');
     return readOrDrop(() => {
       const read = lineReader(fd);
       return which.map((j) => {
-        const ref = refs[j] as KeepRef;
+        const id = runId(runs[j] as number);
         if (offset(j) >= end) throw new Mismatch(`no ledger line at byte ${offset(j)}`);
         const line = resultAt(read(offset(j)));
-        if (!line || Number(line.run_id.slice(1)) !== Number(ref.run_id.slice(1)) || line.segment !== segment(j)) throw new Mismatch(`the ledger line of run ${ref.run_id} moved`);
+        if (!line || Number(line.run_id.slice(1)) !== runs[j] || line.segment !== segment(j)) throw new Mismatch(`the ledger line of run ${id} moved`);
         // A replayed keep's commit is read back from its event: the sidecar is trusted only for the keeps that are not.
-        if (eventCommit(read(events[j] as number), runs[j] as number, ref.run_id) !== ref.commit) throw new Mismatch(`the commit of run ${ref.run_id} is not the one its event names`);
-        const f = froms[j] as number | null;
-        const from = f === null || Number.isNaN(f) ? null : f;
+        if (eventCommit(read(events[j] as number), runs[j] as number, id) !== commit(j)) throw new Mismatch(`the commit of run ${id} is not the one its event names`);
+        const f = w.froms[j] as number;
+        const from = baseline(j) || Number.isNaN(f) ? null : f;
         return {
           run_id: line.run_id, segment: line.segment, description: line.description, from, to: line.primary, delta: line.delta,
-          change_pct: ref.baseline ? null : changePct(from, line.primary), commit: ref.commit, files: line.files, baseline: ref.baseline,
+          change_pct: baseline(j) ? null : changePct(from, line.primary), commit: commit(j), files: line.files, baseline: baseline(j),
         };
       });
     }, exp, fd);
   };
-  return { start: ledgerStart(exp, ix.at), refs, changes };
-}
-
-/** Every keep (record position, best before it), and the committed events not right after their result (run → offset, the last one wins). */
-interface KeepWalked {
-  keeps: number[];
-  froms: (number | null)[];
-  displaced: Map<number, number>;
-}
-
-/** A sink for the report's walk of the index that gathers what indexedRefs needs (one walk for both). */
-function keepSink(v: RecordViews): { sink: KeepSink; walked: KeepWalked } {
-  const walked: KeepWalked = { keeps: [], froms: [], displaced: new Map() };
-  const sink: KeepSink = {
-    keep: (i, from) => {
-      walked.keeps.push(i);
-      walked.froms.push(from);
+  return {
+    start: ledgerStart(exp, ix.at),
+    count: n,
+    runId: (j) => runId(runs[j] as number),
+    commit,
+    baseline,
+    get refs() {
+      return refList(this);
     },
-    displaced: (runNo, i) => void walked.displaced.set(runNo, v.f64[i * 4 + 1] as number),
+    changes,
   };
-  return { sink, walked };
-}
-
-/** The walk on its own (no report asked for). */
-function walkKeeps(v: RecordViews): KeepWalked {
-  const step = keepWalk(v);
-  const w: KeepWalked = { keeps: [], froms: [], displaced: new Map() };
-  for (let i = 0; i < v.count; i++) {
-    const kind = v.buf[i * REC];
-    const runNo = v.f64[i * 4 + 3] as number;
-    if (kind === COMMITTED) {
-      if (i === 0 || v.buf[(i - 1) * REC] !== RESULT || v.f64[(i - 1) * 4 + 3] !== runNo) w.displaced.set(runNo, v.f64[i * 4 + 1] as number);
-    } else if (kind === RESULT) {
-      const from = step(i);
-      if (from !== undefined) {
-        w.keeps.push(i);
-        w.froms.push(from);
-      }
-    }
-  }
-  return w;
 }
 
 /** Through the run index; null when the index cannot answer. */
@@ -179,7 +168,7 @@ export function keptRefsFast(exp: Experiment): KeptRefs | null {
 /** Every keep through the run index, each read whole; null when the index cannot answer. */
 export function keptFast(exp: Experiment): KeptSource | null {
   const r = keptRefsFast(exp);
-  const kept = r?.changes(r.refs.map((_, j) => j));
+  const kept = r?.changes(Array.from({ length: r.count }, (_, j) => j));
   return r && kept ? { start: r.start, kept } : null;
 }
 
@@ -200,9 +189,9 @@ export function keptRefs(exp: Experiment): KeptRefs {
 /** The keeps' refs and, from the same reading, the report's source (buildReport's `given`). */
 export function keptWithReport(exp: Experiment, caps: Caps = REPORT_CAPS): { kept: KeptRefs; report: ReportSource } {
   const fast = throughIndex(exp, (ix) => {
-    const { sink, walked } = keepSink(recordViews(ix.recs));
-    const report = indexedSource(exp, ix, caps, reportWant(exp), sink);
-    return { report, kept: indexedRefs(exp, ix, walked) };
+    // One walk of the index for both.
+    const walk = walkIndex(recordViews(ix.recs), caps.dead_ends);
+    return { report: indexedSource(exp, ix, caps, reportWant(exp), walk), kept: indexedRefs(exp, ix, walk) };
   });
   if (fast) return fast;
   const src = wholeSource(exp, uncapped(exp, caps));

@@ -8,13 +8,14 @@
 // person reads a report; 10,000 keeps help no one): the newest of each, with
 // exact counts.
 import fs from 'node:fs';
-import { ConfigLine, EventLine, type LedgerLine, type Verdict, Verdict as VerdictSchema, RunStatus } from './schema.ts';
+import { ConfigLine, EventLine, type LedgerLine, type Verdict, Verdict as VerdictSchema } from './schema.ts';
 import type { Experiment } from './experiment-data.ts';
 import { readLedger } from './ledger.ts';
 import { readDashboardLines } from './dashboard/load.ts';
 import { commitAt, dropIndex, jsonLines, lineBytesReader, resultAt, runIndexFile, StaleIndex, updateIndex } from './dashboard/run-index.ts';
 import { writeSummary } from './dashboard/summary-index.ts';
-import { COMMITTED, REC, recordViews, RESULT, type RecordViews } from './dashboard/records.ts';
+import { recordViews, type RecordViews } from './dashboard/records.ts';
+import { walkIndex, type IndexWalk } from './index-walk.ts';
 import { runId } from './paths.ts';
 import { changePct, deadEnds, hypotheses, keptChanges, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
 
@@ -150,11 +151,12 @@ export function fastSource(exp: Experiment, caps: Caps, want: Want): ReportSourc
   return throughIndex(exp, (ix) => indexedSource(exp, ix, caps, want));
 }
 
-/** fastSource's reading, in a session of throughIndex (shared with other readings of the same index). */
-export function indexedSource(exp: Experiment, ix: Indexed, caps: Caps, want: Want, sink?: KeepSink): ReportSource {
-  const src = fromIndex(ix.at, ix.recs, caps, ix.warnings, sink);
-  if (src.runs.total !== exp.state.runs_total) throw new Mismatch('the run index and the state count different runs');
-  return { ...src, ...scanned(exp, ix.fd, ix.end, ix.at, caps, want) };
+/** fastSource's reading, in a session of throughIndex; `walk`: the index's walk when another reading shares it (walkIndex with caps.dead_ends). */
+export function indexedSource(exp: Experiment, ix: Indexed, caps: Caps, want: Want, walk?: IndexWalk): ReportSource {
+  const v = recordViews(ix.recs);
+  const w = walk ?? walkIndex(v, caps.dead_ends);
+  if (w.byVerdict.reduce((x, y) => x + y, 0) !== exp.state.runs_total) throw new Mismatch('the run index and the state count different runs');
+  return { ...fromIndex(ix.at, v, w, caps, ix.warnings), ...scanned(exp, ix.fd, ix.end, ix.at, caps, want) };
 }
 
 /** The base of the first segment (null before any): config lines are numbered 1, 2, … by init, the first is the ledger's first line. */
@@ -231,140 +233,48 @@ function readHypotheses(offsets: readonly number[], at: (offset: number) => unkn
 }
 
 const VERDICTS = VerdictSchema.options;
-const KEEP = VERDICTS.indexOf('keep');
-const OK = RunStatus.options.indexOf('ok');
 
-/**
- * keptChanges' rule over the index's result records, taken in ledger order:
- * a segment's first keep is its baseline, each later keep replaced the best
- * before it (the last keep, or an ok rebaseline's measurement). A step
- * returns, for a keep, that best (NaN: none) or null for a baseline; for any
- * other result, undefined.
- */
-export function keepWalk(v: RecordViews): (i: number) => number | null | undefined {
-  const recs = v.buf;
-  let segment = -1;
-  let best = Number.NaN;
-  let based = false;
-  return (i) => {
-    const x = v.f64[i * 4 + 2] as number;
-    if (v.u32[i * 8 + 1] !== segment) {
-      segment = v.u32[i * 8 + 1] as number;
-      best = Number.NaN;
-      based = false;
-    }
-    if (recs[i * REC + 1] === KEEP) {
-      const from = based ? best : null;
-      based = true;
-      best = x;
-      return from;
-    }
-    if (recs[i * REC + 3] === 1 && recs[i * REC + 2] === OK && x === x) best = x;
-    return undefined;
-  };
-}
-
-/** The newest `cap` numbers pushed, in fixed memory (a 100,000-run history pushes 90,000 dead ends). */
-function ring(cap: number) {
-  const xs = new Float64Array(Math.max(1, cap));
-  let n = 0;
-  return {
-    push: (x: number) => void (cap > 0 && (xs[n++ % cap] = x)),
-    /** Pushed count. */
-    get count() {
-      return n;
-    },
-    /** The kept ones, oldest first. */
-    list: (): number[] => Array.from({ length: Math.min(n, cap) }, (_, k) => xs[(n - Math.min(n, cap) + k) % cap] as number),
-  };
-}
-
-/** What the same walk of the index tells another reader (finalize): every keep with the best before it (null: a baseline), and the committed records not right after their run's result. */
-export interface KeepSink {
-  keep(i: number, from: number | null): void;
-  displaced(runNo: number, i: number): void;
-}
-
-function fromIndex(at: (offset: number) => unknown, recs: Buffer, caps: Caps, warnings: string[], sink?: KeepSink): Omit<ReportSource, 'segments' | 'start' | 'terminated' | 'hypotheses' | 'hypotheses_total'> {
-  const v = recordViews(recs);
-  const byVerdict = new Array<number>(VERDICTS.length).fill(0);
-  // A keep's committed event is the record after its result; those logged elsewhere by run (the last one wins).
-  const displaced = new Map<number, number>();
-  // Keeps as record positions with the best before each (NaN: none; the rule of keptChanges), dead ends as positions.
-  const keeps = ring(caps.kept);
-  const keepFrom = new Map<number, number>();
-  const baselines: number[] = [];
-  const dead = ring(caps.dead_ends);
-  let rebaselines = 0;
-  const step = keepWalk(v);
-  for (let i = 0; i < v.count; i++) {
-    const kind = recs[i * REC];
-    if (kind === COMMITTED && (i === 0 || recs[(i - 1) * REC] !== RESULT || v.f64[(i - 1) * 4 + 3] !== v.f64[i * 4 + 3])) {
-      displaced.set(v.f64[i * 4 + 3] as number, i);
-      sink?.displaced(v.f64[i * 4 + 3] as number, i);
-    }
-    if (kind !== RESULT) continue;
-    const rebaseline = recs[i * REC + 3] === 1;
-    (byVerdict[recs[i * REC + 1] as number] as number)++;
-    if (rebaseline) rebaselines++;
-    const from = step(i);
-    if (from !== undefined) {
-      sink?.keep(i, from);
-      if (from === null) baselines.push(i);
-      else keepFrom.set(i, from);
-      keeps.push(i);
-      if (keepFrom.size > 4 * Math.max(1, caps.kept)) trimTo(keepFrom, keeps.list());
-      continue;
-    }
-    if (!rebaseline) dead.push(i);
-  }
+/** The walk's keeps and dead ends made into the report's lists: only the listed runs' lines (and hidden baselines') are read. */
+function fromIndex(at: (offset: number) => unknown, v: RecordViews, w: IndexWalk, caps: Caps, warnings: string[]): Omit<ReportSource, 'segments' | 'start' | 'terminated' | 'hypotheses' | 'hypotheses_total'> {
   const result = (i: number) => {
     const runNo = v.f64[i * 4 + 3] as number;
     const line = resultAt(at(v.f64[i * 4 + 1] as number));
     if (!line || Number(line.run_id.slice(1)) !== runNo || line.segment !== v.u32[i * 8 + 1]) throw new Mismatch(`the ledger line of run ${runId(runNo)} moved`);
     return line;
   };
-  const keptAt = (i: number): KeptChange => {
+  const keptAt = (j: number): KeptChange => {
+    const i = w.keeps[j] as number;
     const line = result(i);
-    const runNo = v.f64[i * 4 + 3] as number;
-    const next = i + 1 < v.count && recs[(i + 1) * REC] === COMMITTED && v.f64[(i + 1) * 4 + 3] === runNo ? i + 1 : -1;
-    const d = displaced.get(runNo);
-    const c = d !== undefined && d > next ? d : next < 0 ? undefined : next;
-    const f = keepFrom.get(i);
-    const from = f === undefined || Number.isNaN(f) ? null : f;
-    const baseline = f === undefined;
+    const c = w.events[j] as number;
+    const f = w.froms[j] as number;
+    const baseline = w.baseline[j] === 1;
+    const from = baseline || Number.isNaN(f) ? null : f;
     return {
       run_id: line.run_id, segment: line.segment, description: line.description, from, to: line.primary, delta: line.delta,
-      change_pct: baseline ? null : changePct(from, line.primary), commit: c === undefined ? null : commitAt(at(v.f64[c * 4 + 1] as number)),
+      change_pct: baseline ? null : changePct(from, line.primary), commit: c < 0 ? null : commitAt(at(v.f64[c * 4 + 1] as number)),
       files: line.files, baseline,
     };
   };
-  const shownAt = keeps.list();
-  const shown = shownAt.map(keptAt);
+  const first = Math.max(0, w.keepCount - Math.max(0, caps.kept));
+  const shown: KeptChange[] = [];
+  for (let j = first; j < w.keepCount; j++) shown.push(keptAt(j));
   // A segment's baseline counts as a change when it committed files: the baselines not listed are read (one per segment).
-  const first = shownAt[0] ?? Infinity;
-  const hiddenBaselines = baselines.filter((i) => i >= 0 && i < first);
-  const hidden = keeps.count - shown.length;
-  const changes = hidden - hiddenBaselines.length + hiddenBaselines.filter((i) => result(i).files.length > 0).length + shown.filter(isChange).length;
-  const deadShown = dead.list().map((i): DeadEnd => {
+  let changes = first;
+  for (let j = 0; j < first; j++) if (w.baseline[j] === 1 && result(w.keeps[j] as number).files.length === 0) changes--;
+  changes += shown.filter(isChange).length;
+  const deadShown = w.dead.map((i): DeadEnd => {
     const l = result(i);
     return { run_id: l.run_id, verdict: l.verdict as DeadEnd['verdict'], description: l.description, reason: l.reason };
   });
   return {
-    runs: { total: byVerdict.reduce((x, y) => x + y, 0), by_verdict: Object.fromEntries(VERDICTS.map((k, j) => [k, byVerdict[j]])) as Record<Verdict, number>, rebaselines },
+    runs: { total: w.byVerdict.reduce((x, y) => x + y, 0), by_verdict: Object.fromEntries(VERDICTS.map((k, j) => [k, w.byVerdict[j]])) as Record<Verdict, number>, rebaselines: w.rebaselines },
     kept: shown,
-    kept_total: keeps.count,
+    kept_total: w.keepCount,
     changes_total: changes,
     dead_ends: deadShown,
-    dead_ends_total: dead.count,
+    dead_ends_total: w.deadTotal,
     warnings,
   };
-}
-
-/** Drop the entries of `m` whose keys are not in `keep` (the keeps that have left the ring). */
-function trimTo(m: Map<number, number>, keep: readonly number[]): void {
-  const held = new Set(keep);
-  for (const k of m.keys()) if (!held.has(k)) m.delete(k);
 }
 
 // Lines are JSON.stringify of the schema's output: they begin with their type, and a

@@ -59,7 +59,7 @@ export function commitRecord(offset: number, runNo: number, commit: string): Buf
 }
 
 /** The sidecar's valid records: their events' offsets, runs and commits (read on demand). Missing or unreadable: none. */
-export function readCommitIndex(paths: ExperimentPaths): { count: number; offset(r: number): number; runNo(r: number): number; commit(r: number): string } {
+export function readCommitIndex(paths: ExperimentPaths): { count: number; offset(r: number): number; runNo(r: number): number; commit(r: number): string; sameCommit(a: number, b: number): boolean } {
   let buf = Buffer.alloc(0);
   try {
     // Read through float64 views: a big-endian machine reads no records (every commit is read from the ledger).
@@ -80,13 +80,16 @@ export function readCommitIndex(paths: ExperimentPaths): { count: number; offset
     prev = offset;
     count++;
   }
-  // The whole file as hex once, each commit a slice of it: 10,000 conversions were a fifth of the reading.
-  let hex: string | null = null;
   return {
     count,
     offset: (r) => f[r * 8] as number,
     runNo: (r) => f[r * 8 + 1] as number,
-    commit: (r) => (hex ??= buf.toString('hex', 0, count * CREC)).slice((r * CREC + COMMIT) * 2, (r * CREC + COMMIT + (buf[r * CREC + LEN] as number)) * 2),
+    commit: (r) => buf.toString('hex', r * CREC + COMMIT, r * CREC + COMMIT + (buf[r * CREC + LEN] as number)),
+    // The commit's bytes word by word (zero-padded to 32 bytes, so the length need not be compared apart).
+    sameCommit: (a, b) => {
+      for (let k = COMMIT / 4; k < SUMAT / 4; k++) if (w[a * R + k] !== w[b * R + k]) return false;
+      return buf[a * CREC + LEN] === buf[b * CREC + LEN];
+    },
   };
 }
 
@@ -175,26 +178,54 @@ function lowerBound(have: ReturnType<typeof readCommitIndex>, offset: number): n
   return lo;
 }
 
+/** Commits by number: keep k's commit is table[ids[k]], each distinct commit one string. */
+export interface CommitTable {
+  ids: Int32Array;
+  table: string[];
+}
+
 /**
  * The commits of these committed events (their offsets, increasing, and runs,
  * from the run index): from the sidecar where it holds the event, else by
  * `read` (the event's line), after which the sidecar is rewritten to hold them all.
+ * A record whose commit is the one before it (keeps that carry the same
+ * commit: baselines, a history of measurements) makes no string.
  */
-export function commitsOf(paths: ExperimentPaths, offsets: Float64Array, runs: Float64Array, read: (offset: number, runNo: number) => string): string[] {
+export function commitsOf(paths: ExperimentPaths, offsets: Float64Array, runs: Float64Array, read: (offset: number, runNo: number) => string): CommitTable {
   const have = readCommitIndex(paths);
+  const ids = new Int32Array(offsets.length);
+  const table: string[] = [];
+  const known = new Map<string, number>();
+  const idOf = (commit: string) => {
+    let id = known.get(commit);
+    if (id === undefined) {
+      id = table.push(commit) - 1;
+      known.set(commit, id);
+    }
+    return id;
+  };
   let missed = 0;
   let r = 0;
   let last = -1;
-  const out = Array.from(offsets, (offset, k) => {
+  // The last record used, and its commit's number.
+  let prevRec = -1;
+  let prevId = -1;
+  for (let k = 0; k < offsets.length; k++) {
+    const offset = offsets[k] as number;
     const runNo = runs[k] as number;
     // Both in ledger order: one pass; an event logged before the last one asked (displaced) is searched for.
     if (offset < last) r = lowerBound(have, offset);
     last = offset;
     while (r < have.count && have.offset(r) < offset) r++;
-    if (r < have.count && have.offset(r) === offset && have.runNo(r) === runNo) return have.commit(r);
+    if (r < have.count && have.offset(r) === offset && have.runNo(r) === runNo) {
+      if (prevRec < 0 || !have.sameCommit(r, prevRec)) prevId = idOf(have.commit(r));
+      prevRec = r;
+      ids[k] = prevId;
+      continue;
+    }
     missed++;
-    return read(offset, runNo);
-  });
-  if (missed > 0) writeCommitIndex(paths, Array.from(offsets, (offset, k) => ({ offset, runNo: runs[k] as number, commit: out[k] as string })));
-  return out;
+    ids[k] = idOf(read(offset, runNo));
+  }
+  if (missed > 0) writeCommitIndex(paths, Array.from(offsets, (offset, k) => ({ offset, runNo: runs[k] as number, commit: table[ids[k] as number] as string })));
+  return { ids, table };
 }
