@@ -105,6 +105,30 @@ describe('the report and finalize through one walk of the run index', () => {
     expect(keptRefsFast(exp)?.refs).toEqual(keptWhole(exp).kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline })));
   });
 
+  it('checks a sidecar record whose commit is not the one before it; a damaged one is read from the ledger', () => {
+    const side = path.join(expDir(repo, 'w'), 'commits.idx');
+    const good = fs.readFileSync(side);
+    const refs = () => keptRefsFast(openExperiment(repo, 'w'))?.refs;
+    const whole = keptWhole(openExperiment(repo, 'w')).kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline }));
+    // Record 9 (r0080) carries the same commit as record 8 (r0070): a flipped byte of its commit makes it another, which fails its checksum.
+    expect(good.subarray(9 * 64 + 24, 9 * 64 + 56).equals(good.subarray(8 * 64 + 24, 8 * 64 + 56))).toBe(true);
+    const bad = Buffer.from(good);
+    bad[9 * 64 + 30] = (bad[9 * 64 + 30] as number) ^ 0xff;
+    fs.writeFileSync(side, bad);
+    expect(refs()).toEqual(whole);
+    // Rewritten with the keeps' events (r0040's first event, which its later one overrides, is left out): r0080's record whole again.
+    const again = fs.readFileSync(side);
+    expect(again.indexOf(good.subarray(9 * 64, 10 * 64)) % 64).toBe(0);
+    expect(again.indexOf(bad.subarray(9 * 64, 10 * 64))).toBe(-1);
+    // Its checksum flipped instead: its bytes are still the commit before it, at the offset and run the index names, and it is used as it is.
+    const sum = Buffer.from(good);
+    sum[9 * 64 + 56] = (sum[9 * 64 + 56] as number) ^ 0xff;
+    fs.writeFileSync(side, sum);
+    expect(refs()).toEqual(whole);
+    expect(fs.readFileSync(side).equals(sum)).toBe(true);
+    fs.writeFileSync(side, good);
+  });
+
   it('replays the one keep with a commit of its own, lists the first 20 skipped and counts them all, through the index or not', () => {
     const fast = run('finalize', ['--json', '--branch', 'fast'], repo);
     expect(fast.code, fast.stderr).toBe(0);

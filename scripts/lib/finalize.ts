@@ -86,20 +86,15 @@ function chainTrailTo(root: string, slug: string): string[] {
 /** Per experiment, the positions of the keeps replayed: those whose commit is new in trail order (the start counts as replayed). */
 function select(refs: KeptRefs[], base: string): number[][] {
   const seen = new Set<string>([base]);
-  return refs.map((r) => {
-    const picked: number[] = [];
-    // A keep whose commit is the keep's before it (a history of measurements on one commit) is seen already.
-    let last: string | null = null;
-    for (let j = 0; j < r.count; j++) {
-      const commit = r.commit(j);
-      if (commit === null || commit === last) continue;
-      last = commit;
-      if (seen.has(commit)) continue;
+  // A keep whose commit is the keep's before it is seen already: only those with another are looked at.
+  return refs.map((r) =>
+    r.newCommits.filter((j) => {
+      const commit = r.commit(j) as string;
+      if (seen.has(commit)) return false;
       seen.add(commit);
-      picked.push(j);
-    }
-    return picked;
-  });
+      return true;
+    }),
+  );
 }
 
 /** How many skipped keeps a result lists (all are counted): a long history skips thousands. */
@@ -136,18 +131,19 @@ async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], 
     const slug = e.paths.slug;
     const mine = picked[i] as number[];
     const r = refs[i] as KeptRefs;
-    let next = 0;
-    for (let j = 0; j < r.count; j++) {
-      const commit = r.commit(j);
-      if (!commit) throw new UsageError(`keep ${r.runId(j)} of "${slug}" has no recorded commit: run control repair first`);
-      if (mine[next] !== j) {
-        skip(skipped, () => ({ experiment: slug, run_id: r.runId(j), commit, reason: r.baseline(j) ? 'baseline measurement (no change of its own)' : 'no commit of its own' }));
-        continue;
-      }
-      if (!present[checked++]) throw new UsageError(`the commit of keep ${r.runId(j)} of "${slug}" (${commit.slice(0, 12)}) is missing from the repository`);
-      picks.push({ ...(changes[i]?.[next] as KeptChange), slug, metric: e.config.metric, unit: e.config.unit, direction: e.config.direction });
-      next++;
+    // The first keep in ledger order that cannot be replayed: one with no commit, or a replayed one whose commit is gone.
+    const gone = mine.findIndex((_, k) => !present[checked + k]);
+    const lost = gone < 0 ? -1 : (mine[gone] as number);
+    if (r.firstUncommitted >= 0 && (lost < 0 || r.firstUncommitted < lost)) throw new UsageError(`keep ${r.runId(r.firstUncommitted)} of "${slug}" has no recorded commit: run control repair first`);
+    if (lost >= 0) throw new UsageError(`the commit of keep ${r.runId(lost)} of "${slug}" (${(r.commit(lost) as string).slice(0, 12)}) is missing from the repository`);
+    checked += mine.length;
+    mine.forEach((_, k) => picks.push({ ...(changes[i]?.[k] as KeptChange), slug, metric: e.config.metric, unit: e.config.unit, direction: e.config.direction }));
+    // The keeps not replayed, in ledger order: the first few listed, all counted (no object for each of 10,000).
+    for (let j = 0, next = 0; j < r.count && skipped.skipped.length < SKIPPED_SHOWN; j++) {
+      if (mine[next] === j) next++;
+      else skipped.skipped.push({ experiment: slug, run_id: r.runId(j), commit: r.commit(j), reason: r.baseline(j) ? 'baseline measurement (no change of its own)' : 'no commit of its own' });
     }
+    skipped.skipped_total += r.count - mine.length;
   }
   return { picks, skipped };
 }

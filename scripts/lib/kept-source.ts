@@ -38,6 +38,10 @@ export interface KeptRefs {
   /** Its commit (null: none recorded); keeps that carry the same commit give the same string. */
   commit(j: number): string | null;
   baseline(j: number): boolean;
+  /** The keeps whose commit is not the keep's before it (those without one left out): the only ones that can be replayed. */
+  newCommits: readonly number[];
+  /** The first keep with no recorded commit (-1: none). */
+  firstUncommitted: number;
   /** Every keep as an object, in ledger order (made when asked for). */
   readonly refs: KeepRef[];
   /** The keeps at these positions, read whole; null when a line is not the run the index names (the index is dropped: read every line). */
@@ -63,6 +67,8 @@ function refsOf(src: KeptSource): KeptRefs {
     runId: (j) => k(j).run_id,
     commit: (j) => k(j).commit,
     baseline: (j) => k(j).baseline,
+    newCommits: src.kept.flatMap((x, j) => (x.commit !== null && (j === 0 || x.commit !== k(j - 1).commit) ? [j] : [])),
+    firstUncommitted: src.kept.findIndex((x) => x.commit === null),
     get refs() {
       return refList(this);
     },
@@ -110,20 +116,13 @@ function indexedRefs(exp: Experiment, ix: Indexed, walk?: IndexWalk): KeptRefs {
   const n = w.keepCount;
   const offset = (j: number) => v.f64[(w.keeps[j] as number) * 4 + 1] as number;
   const segment = (j: number) => v.u32[(w.keeps[j] as number) * 8 + 1] as number;
-  const runs = new Float64Array(n);
-  const events = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    const runNo = v.f64[(w.keeps[j] as number) * 4 + 3] as number;
-    const c = w.events[j] as number;
-    // The engine numbers runs upward through the ledger: keeps out of that order (a keep's line is not read) are not trusted.
-    if (j > 0 && !(runNo > (runs[j - 1] as number))) throw new Mismatch(`run ${runId(runNo)} is out of order in the run index`);
-    // A keep commits before it is done (else it is pending, and refused): one without a committed event is asked of every line.
-    if (c < 0) throw new Mismatch(`keep ${runId(runNo)} has no committed event in the index`);
-    runs[j] = runNo;
-    events[j] = v.f64[c * 4 + 1] as number;
-  }
+  const { runs, events } = w;
+  // The engine numbers runs upward through the ledger: keeps out of that order (a keep's line is not read) are not trusted.
+  if (w.disorder >= 0) throw new Mismatch(`run ${runId(runs[w.disorder] as number)} is out of order in the run index`);
+  // A keep commits before it is done (else it is pending, and refused): one without a committed event is asked of every line.
+  if (w.unevented >= 0) throw new Mismatch(`keep ${runId(runs[w.unevented] as number)} has no committed event in the index`);
   // The commits from the index's sidecar (commits.idx); an event it lacks is read from its line, checked to be that run's.
-  const { ids, table } = commitsOf(exp.paths, events, runs, (c, runNo) => committedCommit(ix, c, runNo, runId(runNo)));
+  const { ids, table, starts } = commitsOf(exp.paths, events, runs, (c, runNo) => committedCommit(ix, c, runNo, runId(runNo)));
   const commit = (j: number) => table[ids[j] as number] as string;
   const baseline = (j: number) => w.baseline[j] === 1;
   const { end } = ix;
@@ -153,6 +152,9 @@ function indexedRefs(exp: Experiment, ix: Indexed, walk?: IndexWalk): KeptRefs {
     runId: (j) => runId(runs[j] as number),
     commit,
     baseline,
+    newCommits: starts,
+    // Every keep has a commit here: from the sidecar, or read from its event.
+    firstUncommitted: -1,
     get refs() {
       return refList(this);
     },

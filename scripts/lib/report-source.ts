@@ -251,7 +251,7 @@ function fromIndex(at: (offset: number) => unknown, v: RecordViews, w: IndexWalk
     const from = baseline || Number.isNaN(f) ? null : f;
     return {
       run_id: line.run_id, segment: line.segment, description: line.description, from, to: line.primary, delta: line.delta,
-      change_pct: baseline ? null : changePct(from, line.primary), commit: c < 0 ? null : commitAt(at(v.f64[c * 4 + 1] as number)),
+      change_pct: baseline ? null : changePct(from, line.primary), commit: c < 0 ? null : commitAt(at(c)),
       files: line.files, baseline,
     };
   };

@@ -8,9 +8,11 @@
 // A cache like runs.idx: appended by whichever call brings the run index up
 // to date (from the lines it has parsed anyway), and by finalize with the
 // events it had to read itself. What does not check out is not trusted: a
-// torn or corrupt record ends the valid prefix, a record must name the same
-// run at the same offset as the index, and an event the sidecar lacks is
-// read from the ledger (the sidecar is then rewritten). Dropped with the index.
+// record must name the same run at the same offset as the index, and pass its
+// checksum, or carry the very bytes of the record used before it (which did:
+// 10,000 keeps of one commit check one record); a torn record is cut off, and
+// an event the sidecar lacks or that fails is read from the ledger (the
+// sidecar is then rewritten). Dropped with the index.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExperimentPaths } from '../paths.ts';
@@ -58,8 +60,18 @@ export function commitRecord(offset: number, runNo: number, commit: string): Buf
   return b;
 }
 
-/** The sidecar's valid records: their events' offsets, runs and commits (read on demand). Missing or unreadable: none. */
-export function readCommitIndex(paths: ExperimentPaths): { count: number; offset(r: number): number; runNo(r: number): number; commit(r: number): string; sameCommit(a: number, b: number): boolean } {
+/** The sidecar's whole records, read in place: record r's event offset at f[8r], its run at f[8r + 1], its commit's bytes from buf[64r + 24]. */
+interface CommitRecords {
+  count: number;
+  buf: Buffer;
+  w: Uint32Array;
+  f: Float64Array;
+}
+
+const R = CREC / 4;
+
+/** The sidecar's whole records, not yet checked (missing or unreadable: none). */
+export function readCommitIndex(paths: ExperimentPaths): CommitRecords {
   let buf = Buffer.alloc(0);
   try {
     // Read through float64 views: a big-endian machine reads no records (every commit is read from the ledger).
@@ -68,29 +80,13 @@ export function readCommitIndex(paths: ExperimentPaths): { count: number; offset
     /* none */
   }
   const w = words(buf);
-  const f = new Float64Array(w.buffer, w.byteOffset, Math.floor(w.length / 2));
-  const R = CREC / 4;
-  let count = 0;
-  let prev = -1;
-  for (let r = 0; (r + 1) * CREC <= buf.length; r++) {
-    const len = buf[r * CREC + LEN] as number;
-    const offset = f[r * 8] as number;
-    // A record that fails its checksum or goes backwards ends what is trusted.
-    if ((len !== 20 && len !== 32) || w[r * R + SUMAT / 4] !== fnv(w, r * R, r * R + SUMAT / 4) || !(offset > prev)) break;
-    prev = offset;
-    count++;
-  }
-  return {
-    count,
-    offset: (r) => f[r * 8] as number,
-    runNo: (r) => f[r * 8 + 1] as number,
-    commit: (r) => buf.toString('hex', r * CREC + COMMIT, r * CREC + COMMIT + (buf[r * CREC + LEN] as number)),
-    // The commit's bytes word by word (zero-padded to 32 bytes, so the length need not be compared apart).
-    sameCommit: (a, b) => {
-      for (let k = COMMIT / 4; k < SUMAT / 4; k++) if (w[a * R + k] !== w[b * R + k]) return false;
-      return buf[a * CREC + LEN] === buf[b * CREC + LEN];
-    },
-  };
+  return { count: Math.floor(buf.length / CREC), buf, w, f: new Float64Array(w.buffer, w.byteOffset, Math.floor(w.length / 2)) };
+}
+
+/** Does record r check out: a commit's length, and the checksum of its bytes? */
+function intact(have: CommitRecords, r: number): boolean {
+  const len = have.buf[r * CREC + LEN];
+  return (len === 20 || len === 32) && have.w[r * R + SUMAT / 4] === fnv(have.w, r * R, r * R + SUMAT / 4);
 }
 
 /** The offset of the sidecar's last whole record (-1: none), and its length in whole records. */
@@ -167,21 +163,22 @@ export function dropCommitIndex(paths: ExperimentPaths): void {
 }
 
 /** The first record at or after `offset`. */
-function lowerBound(have: ReturnType<typeof readCommitIndex>, offset: number): number {
+function lowerBound(have: CommitRecords, offset: number): number {
   let lo = 0;
   let hi = have.count;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (have.offset(mid) < offset) lo = mid + 1;
+    if ((have.f[mid * 8] as number) < offset) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-/** Commits by number: keep k's commit is table[ids[k]], each distinct commit one string. */
+/** Commits by number: keep k's commit is table[ids[k]], each distinct commit one string; `starts`: the k whose commit is not k - 1's. */
 export interface CommitTable {
   ids: Int32Array;
   table: string[];
+  starts: number[];
 }
 
 /**
@@ -193,8 +190,10 @@ export interface CommitTable {
  */
 export function commitsOf(paths: ExperimentPaths, offsets: Float64Array, runs: Float64Array, read: (offset: number, runNo: number) => string): CommitTable {
   const have = readCommitIndex(paths);
+  const { count, buf, f } = have;
   const ids = new Int32Array(offsets.length);
   const table: string[] = [];
+  const starts: number[] = [];
   const known = new Map<string, number>();
   const idOf = (commit: string) => {
     let id = known.get(commit);
@@ -216,16 +215,28 @@ export function commitsOf(paths: ExperimentPaths, offsets: Float64Array, runs: F
     // Both in ledger order: one pass; an event logged before the last one asked (displaced) is searched for.
     if (offset < last) r = lowerBound(have, offset);
     last = offset;
-    while (r < have.count && have.offset(r) < offset) r++;
-    if (r < have.count && have.offset(r) === offset && have.runNo(r) === runNo) {
-      if (prevRec < 0 || !have.sameCommit(r, prevRec)) prevId = idOf(have.commit(r));
-      prevRec = r;
-      ids[k] = prevId;
-      continue;
+    while (r < count && (f[r * 8] as number) < offset) r++;
+    if (r < count && f[r * 8] === offset && f[r * 8 + 1] === runNo) {
+      // The commit (zero-padded to 32 bytes: four float64s) and its length compared with the last record used: the same
+      // bytes at the offset and run the index names are that commit (nothing to check, no string made); another is checked.
+      // (Eight bytes that read as NaN never compare equal: that commit is then checked and looked up, as a new one is.)
+      const x = r * 8 + COMMIT / 8;
+      const y = prevRec * 8 + COMMIT / 8;
+      const same = prevRec >= 0 && f[x] === f[y] && f[x + 1] === f[y + 1] && f[x + 2] === f[y + 2] && f[x + 3] === f[y + 3] && buf[r * CREC + LEN] === buf[prevRec * CREC + LEN];
+      if (same || intact(have, r)) {
+        if (!same) prevId = idOf(buf.toString('hex', r * CREC + COMMIT, r * CREC + COMMIT + (buf[r * CREC + LEN] as number)));
+        prevRec = r;
+        ids[k] = prevId;
+      } else {
+        missed++;
+        ids[k] = idOf(read(offset, runNo));
+      }
+    } else {
+      missed++;
+      ids[k] = idOf(read(offset, runNo));
     }
-    missed++;
-    ids[k] = idOf(read(offset, runNo));
+    if (k === 0 || ids[k] !== ids[k - 1]) starts.push(k);
   }
   if (missed > 0) writeCommitIndex(paths, Array.from(offsets, (offset, k) => ({ offset, runNo: runs[k] as number, commit: table[ids[k] as number] as string })));
-  return { ids, table };
+  return { ids, table, starts };
 }
