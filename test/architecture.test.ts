@@ -1,11 +1,14 @@
 // The layering holds: no import cycles under scripts/ and hooks/src/ (type-only
 // imports included: a circle of types is still a circle for a reader), and no
 // library module imports an entry point (scripts/<name>.ts) or the hooks;
-// no function over 80 lines except the tables and reducers named below.
+// no function over 80 lines except the tables and reducers named below; and
+// every entry point thin: short, importing only the cli helpers and its
+// command module(s), with no branch but its answer to --help.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { functionLengths } from './helpers/function-lengths.ts';
+import { branchesIn } from './helpers/branches.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const DIRS = ['scripts', 'hooks/src'];
@@ -111,6 +114,66 @@ describe('architecture', () => {
     };
     for (const f of graph.keys()) if (f.startsWith('hooks/src/')) walk(f);
     expect(heavy).toEqual([]);
+  });
+
+  describe('thin entry points', () => {
+    // scripts/<name>.ts is argv → one command → output. Its flag table, schema,
+    // usage text and every decision live in its command module (scripts/lib/commands/),
+    // where they can be read and tested without spawning the entry point.
+    const ENTRY_LINES = 20;
+    const entries = [...graph.keys()].filter(isEntry).sort();
+    const specifiers = (f: string): string[] =>
+      [...fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(SPEC)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+
+    it('finds every entry point', () => {
+      expect(entries).toContain('scripts/run-experiment.ts');
+      expect(entries).toContain('scripts/statusline.ts');
+      expect(entries.length).toBeGreaterThanOrEqual(14);
+    });
+
+    it(`keeps every entry point at most ${ENTRY_LINES} lines`, () => {
+      const long = entries
+        .map((f) => [f, fs.readFileSync(path.join(ROOT, f), 'utf8').trimEnd().split('\n').length] as const)
+        .filter(([, n]) => n > ENTRY_LINES);
+      expect(long.map(([f, n]) => `${f}: ${n} lines`)).toEqual([]);
+    });
+
+    // Practical because every entry point already has the same shape: the cli
+    // helpers (parseFlags, main, emit, usage) and the command module that owns
+    // its flags. Anything else (zod, the experiment, node:*, a package) would be
+    // a schema or a decision at the top. scripts/demo.ts is a development tool
+    // whose command lives in its own folder, scripts/demo/.
+    const allowedImport = (entry: string, spec: string): boolean => {
+      if (spec === './lib/cli.ts' || spec.startsWith('./lib/commands/')) return true;
+      const own = `./${path.basename(entry, '.ts')}/`;
+      return spec.startsWith(own);
+    };
+
+    it('sees an import an entry point must not have', () => {
+      expect(allowedImport('scripts/status.ts', './lib/commands/status.ts')).toBe(true);
+      expect(allowedImport('scripts/demo.ts', './demo/main.ts')).toBe(true);
+      expect(allowedImport('scripts/status.ts', './lib/experiment.ts')).toBe(false);
+      expect(allowedImport('scripts/status.ts', 'node:path')).toBe(false);
+      expect(allowedImport('scripts/status.ts', './demo/main.ts')).toBe(false);
+    });
+
+    it('has every entry point import only the cli helpers and its command module(s)', () => {
+      const bad = entries.flatMap((f) => specifiers(f).filter((s) => !allowedImport(f, s)).map((s) => `${f} → ${s}`));
+      expect(bad).toEqual([]);
+    });
+
+    it('has no branch in an entry point but its answer to --help (or a missing command)', () => {
+      const branches = branchesIn(ROOT, entries);
+      // The counter sees the branches it must (checked on a command module, which has them).
+      expect(branchesIn(ROOT, ['scripts/lib/commands/run-experiment.ts']).map((b) => b.kind)).toEqual(expect.arrayContaining(['if', '?:', 'throw', 'for', '??']));
+      const ifs = new Map<string, number>();
+      for (const b of branches.filter((x) => x.kind === 'if')) ifs.set(b.file, (ifs.get(b.file) ?? 0) + 1);
+      const bad = [
+        ...branches.filter((b) => b.kind !== 'if').map((b) => `${b.file}:${b.line} ${b.kind}`),
+        ...[...ifs].filter(([, n]) => n > 1).map(([f, n]) => `${f}: ${n} ifs`),
+      ];
+      expect(bad).toEqual([]);
+    });
   });
 
   describe('function length', () => {
