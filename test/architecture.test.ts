@@ -86,6 +86,21 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('has no import running back up: the library below the commands, the hooks and the demo import no command; the library nothing outside it', () => {
+    const isCommand = (f: string): boolean => f.startsWith('scripts/lib/commands/');
+    const bad: string[] = [];
+    for (const [file, deps] of graph) {
+      for (const d of deps) {
+        const up =
+          (!isCommand(file) && !isEntry(file) && isCommand(d)) || // a command is above every module but an entry point
+          (file.startsWith('hooks/') && isEntry(d)) ||
+          (file.startsWith('scripts/lib/') && !d.startsWith('scripts/lib/')); // e.g. into scripts/demo/
+        if (up) bad.push(`${file} → ${d}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
   it('keeps classic zod out of every bundle (the engine imports zod/mini through scripts/lib/zod.ts)', () => {
     // Classic zod cannot be tree-shaken: one value import puts ~450 KB into a bundle (bench/engine.ts).
     const classic: string[] = [];
@@ -114,6 +129,63 @@ describe('architecture', () => {
     };
     for (const f of graph.keys()) if (f.startsWith('hooks/src/')) walk(f);
     expect(heavy).toEqual([]);
+  });
+
+  describe('one of each', () => {
+    const sources = [...graph.keys()];
+    const text = new Map(sources.map((f) => [f, fs.readFileSync(path.join(ROOT, f), 'utf8')]));
+    /** The files whose text matches re. */
+    const holding = (re: RegExp): string[] => sources.filter((f) => re.test(text.get(f) ?? '')).sort();
+
+    it('reads the process table in procs.ts only', () => {
+      expect(holding(/readdirSync\('\/proc'\)|`\/proc\/\$\{/)).toEqual(['scripts/lib/procs.ts']);
+    });
+
+    it('has one crash point, faults.ts, under one variable', () => {
+      expect(holding(/AUTOLOOP_CRASH_AT|process\.kill\(process\.pid/)).toEqual(['scripts/lib/faults.ts']);
+    });
+
+    it('runs git through gitcmd.ts only', () => {
+      // hooks/src/guard-io.ts asks `git config --get alias.X` as the user's shell
+      // would see it (the user's environment, on purpose: the guard judges what
+      // that git would run), and scripts/demo/run.ts plays the user in its
+      // temporary repository; neither is an engine command.
+      expect(holding(/\bgitFile\(\)/)).toEqual(['hooks/src/guard-io.ts', 'scripts/lib/gitcmd.ts']);
+      expect(holding(/\b(?:spawn|spawnSync|execFile|execFileSync)\(\s*'git'/)).toEqual(['scripts/demo/run.ts']);
+    });
+
+    it('has one shell lexer, shared by the Bash guard and the integrity checks', () => {
+      expect(holding(/export function lex\b/)).toEqual(['scripts/lib/shell-lexer.ts']);
+      expect(graph.get('hooks/src/bash-guard.ts')).toContain('scripts/lib/shell-lexer.ts');
+      expect(graph.get('scripts/lib/integrity.ts')).toContain('scripts/lib/shell-lexer.ts');
+    });
+
+    it('decides whether a target is reached in goal.ts only', () => {
+      expect(holding(/function reached\b|\bbest\s*[<>]=\s*(?:\w+\.)?target\b/)).toEqual(['scripts/lib/goal.ts']);
+    });
+
+    it('keeps the METRIC format out of the runners and the supervisor', () => {
+      expect(holding(/METRIC/).filter((f) => /^scripts\/lib\/(runners|supervisor)\//.test(f))).toEqual([]);
+    });
+
+    it('has neither gray-matter nor simple-git (nothing reads the notes\' frontmatter; gitcmd.ts runs git)', () => {
+      expect(holding(/['"](?:gray-matter|simple-git)['"]/)).toEqual([]);
+      for (const manifest of ['package.json', 'dev/package.json']) {
+        expect(fs.readFileSync(path.join(ROOT, manifest), 'utf8')).not.toMatch(/gray-matter|simple-git/);
+      }
+    });
+
+    it('builds engine bundles with zod/mini only (no classic zod in the bundles as built)', () => {
+      // Classic zod names its schema classes "ZodString", "ZodObject", …; zod/mini "ZodMiniString", ….
+      const CLASSIC = /"Zod(?:String|Object|Number|Array|Type)"/;
+      expect(fs.readFileSync(path.join(ROOT, 'node_modules/zod/v4/classic/schemas.js'), 'utf8')).toMatch(CLASSIC);
+      const dist = process.env.AUTOLOOP_TEST_DIST; // test/global-build.ts: scripts/build.mjs, as users get it
+      expect(dist).toBeTruthy();
+      const bundles = fs.readdirSync(dist!).filter((f) => /\.(?:cjs|mjs)$/.test(f));
+      const read = (f: string): string => fs.readFileSync(path.join(dist!, f), 'utf8');
+      expect(bundles.filter((f) => read(f).includes('"ZodMiniObject"'))).toEqual(expect.arrayContaining(['run-experiment.cjs', 'log-experiment.cjs', 'status.cjs', 'init-experiment.cjs', 'chain.mjs']));
+      expect(bundles.filter((f) => CLASSIC.test(read(f)))).toEqual([]);
+    });
   });
 
   describe('thin entry points', () => {
