@@ -1,9 +1,10 @@
-// The layering holds: no import cycles under scripts/ and hooks/src/ (type-only
-// imports included: a circle of types is still a circle for a reader), and no
-// library module imports an entry point (scripts/<name>.ts) or the hooks;
-// no function over 80 lines except the tables and reducers named below; and
-// every entry point thin: short, importing only the cli helpers and its
-// command module(s), with no branch but its answer to --help.
+// The layering holds (docs/design.md § Layers): no import cycles under scripts/
+// and hooks/src/ (type-only imports included: a circle of types is still a
+// circle for a reader), and no import running back up (a library module into
+// an entry point, a command, the hooks or out of scripts/lib/); one module for
+// each seam that must exist once; no function over 80 lines except the tables
+// and reducers named below; and every entry point thin: short, importing only
+// the cli helpers and its command module(s), with no branch but its answer to --help.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
