@@ -1,81 +1,10 @@
-// dashboard: watch an experiment in the terminal, or share it as one HTML page.
-//   dashboard [--experiment SLUG] [--cwd DIR] [--width N]   the terminal view, once
-//   dashboard --watch                                      redraw as the ledger grows (q or Ctrl+C quits)
-//   dashboard --json                                       the view model as data
-//   dashboard --html FILE                                  a self-contained page (chart + run table)
-import path from 'node:path';
-import * as z from './lib/zod.ts';
-import { CommonFlags, emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
-import { findRoot, resolveSlug } from './lib/experiment.ts';
-import { UsageError } from './lib/errors.ts';
-import { writeFileAtomic } from './lib/fsx.ts';
-import { termination } from './lib/reduce.ts';
-import { chainTrail, loadExperiment, viewModel } from './lib/dashboard/load.ts';
-import { chartDotColumns } from './lib/dashboard/chart.ts';
-import { renderTerminal, TABLE_ROWS } from './lib/dashboard/terminal.ts';
-import { HTML_BUCKETS, renderHtml } from './lib/dashboard/html.ts';
-import { colorEnabled } from './lib/dashboard/text.ts';
-import { watchDashboard } from './lib/dashboard/watch.ts';
-
-const USAGE = 'usage: dashboard [--experiment SLUG] [--cwd DIR] [--width N] [--watch | --json | --html FILE]\n';
-
-const OPTIONS = {
-  experiment: { type: 'string' },
-  watch: { type: 'boolean', default: false },
-  html: { type: 'string' },
-  width: { type: 'string' },
-} as const;
-
-const Flags = z.object({
-  ...CommonFlags,
-  experiment: z.optional(z.string()),
-  watch: z.boolean(),
-  html: z.optional(z.string().check(z.minLength(1))),
-  width: z.optional(z.coerce.number().check(z.int(), z.minimum(20), z.maximum(1000))),
-});
-
-/** The width to lay out for: --width, the terminal, $COLUMNS, else 100. */
-function layoutWidth(flag: number | undefined): number {
-  if (flag) return flag;
-  if (process.stdout.isTTY && process.stdout.columns) return process.stdout.columns;
-  const env = Number.parseInt(process.env.COLUMNS ?? '', 10);
-  return Number.isFinite(env) && env >= 20 ? env : 100;
-}
+// dashboard: watch an experiment in the terminal, or share it as one HTML page
+// (commands/dashboard.ts).
+import { main, parseFlags } from './lib/cli.ts';
+import { DASHBOARD_OPTIONS, DASHBOARD_USAGE, DashboardFlags, dashboardCommand } from './lib/commands/dashboard.ts';
 
 main('dashboard', async (argv) => {
-  const { values: f } = parseFlags(argv, OPTIONS, Flags);
-  if (f.help) return void process.stdout.write(USAGE);
-  if ([f.watch, f.json, f.html !== undefined].filter(Boolean).length > 1) throw new UsageError('--watch, --json and --html cannot be combined');
-  const root = findRoot(resolveCwd(f.cwd));
-  const slug = resolveSlug(root, f.experiment);
-  const color = colorEnabled(process.env, process.stdout.isTTY === true);
-
-  if (f.watch) {
-    return watchDashboard({
-      root,
-      slug,
-      color,
-      control: process.stdout.isTTY === true || color,
-      width: f.width,
-      stdout: process.stdout,
-      stdin: process.stdin,
-    });
-  }
-
-  const loaded = loadExperiment(root, slug, undefined, { once: true });
-  const now = Date.now();
-  const t = termination(loaded.state, loaded.config, now);
-  const width = layoutWidth(f.width);
-  // The one-shot terminal view lists only its last TABLE_ROWS runs: the model reads back no more.
-  const table = f.json || f.html !== undefined ? {} : { rowsCap: TABLE_ROWS, keepsCap: 0 };
-  const model = viewModel(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width), table);
-
-  if (f.json) return emit(true, model, '');
-  if (f.html !== undefined) {
-    const file = path.resolve(f.html);
-    // A view, rewritten by every call: replaced atomically (never torn), not fsynced (a page lost to a power cut is drawn again).
-    writeFileAtomic(file, renderHtml(model), { durable: false });
-    return emit(false, null, `wrote ${file} (${model.segment_runs} runs in segment ${model.segment})`);
-  }
-  process.stdout.write(renderTerminal(model, { width, color }).join('\n') + '\n');
+  const { values: f } = parseFlags(argv, DASHBOARD_OPTIONS, DashboardFlags);
+  if (f.help) return void process.stdout.write(DASHBOARD_USAGE);
+  return dashboardCommand(f);
 });

@@ -1,100 +1,10 @@
-// run-experiment: measure the working tree (commands/run.ts) and print the
-// result for the model; runs/<id>/result.json is what log-experiment acts on.
-// With --description it is the whole iteration in one call: measure, then log
-// by log-experiment's rules (commands/iterate.ts), one short answer.
-import * as z from './lib/zod.ts';
-import { CommonFlags, emitForModel as emit, main, parseFlags, resolveCwd } from './lib/cli.ts';
-import { findRoot, openExperiment, resolveSlug } from './lib/experiment.ts';
-import { runCommand, type RunCommandResult } from './lib/commands/run.ts';
-import { runCandidateCommand } from './lib/commands/candidate-run.ts';
-import { candidateAt } from './lib/candidates/store.ts';
-import { fmt } from './lib/summary.ts';
-import { DESCRIBE_OPTIONS, DescribeFlags } from './lib/log-flags.ts';
-import { UsageError } from './lib/errors.ts';
-import { parseEvidence } from './lib/analysis.ts';
-import { iterateCommand } from './lib/commands/iterate.ts';
-import { iterateOutput } from './lib/commands/iterate-output.ts';
-import type { Experiment } from './lib/experiment-data.ts';
-import type { RunRecord } from './lib/schema.ts';
-
-const OPTIONS = { experiment: { type: 'string' }, candidate: { type: 'string' }, ...DESCRIBE_OPTIONS } as const;
-const Flags = z.object({ ...CommonFlags, experiment: z.optional(z.string()), candidate: z.optional(z.string()), ...DescribeFlags });
-type Parsed = z.infer<typeof Flags>;
-const USAGE = 'usage: run-experiment [--description TEXT [--hypothesis TEXT] [--evidence FILE[:WHAT]]...] [--candidate ID] [--experiment SLUG] [--cwd DIR] [--json]\n';
+// run-experiment: measure the working tree, or with --description make the whole
+// iteration in one call (commands/run-experiment.ts).
+import { main, parseFlags } from './lib/cli.ts';
+import { RUN_OPTIONS, RUN_USAGE, RunFlags, runExperimentCommand } from './lib/commands/run-experiment.ts';
 
 main('run-experiment', async (argv) => {
-  const { values: f } = parseFlags(argv, OPTIONS, Flags);
-  if (f.help) return void process.stdout.write(USAGE);
-  if ((f.hypothesis !== undefined || f.evidence) && f.description === undefined) throw new UsageError('--hypothesis and --evidence describe the change: give --description too (or pass them to log-experiment)');
-  const cwd = resolveCwd(f.cwd);
-  const root = findRoot(cwd);
-  const exp = openExperiment(root, resolveSlug(root, f.experiment));
-
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  // A closed terminal (SIGHUP) ends the run like Ctrl+C or a kill: its processes go with it.
-  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const sig of SIGNALS) process.once(sig, onSignal);
-  // Parallel mode: --candidate, or the candidate whose worktree the call is made from.
-  const candidate = f.candidate ?? candidateAt(exp.paths, cwd)?.id;
-  if (candidate && f.description !== undefined) {
-    throw new UsageError(`--description is not taken with a candidate (their logs wait for the best to settle): run-experiment --candidate ${candidate}, then log-experiment --candidate ${candidate} --description "…"`);
-  }
-  if (f.description !== undefined) {
-    const evidence = (f.evidence ?? []).map((e) => parseEvidence(root, e));
-    const r = await iterateCommand(exp, controller.signal, { description: f.description, hypothesis: f.hypothesis, evidence, discard: false });
-    for (const sig of SIGNALS) process.removeListener(sig, onSignal);
-    if (r.kind === 'interrupted') return interruptedExit(r.record);
-    const { data, text } = iterateOutput(exp, r.record, r.log, r.recovered);
-    return emit(f.json, data, text);
-  }
-  let note: string | null = null;
-  let out: RunCommandResult;
-  if (candidate) {
-    const r = await runCandidateCommand(exp, candidate, controller.signal);
-    note = r.note;
-    out = r;
-  } else out = await runCommand(exp, controller.signal);
-  for (const sig of SIGNALS) process.removeListener(sig, onSignal);
-  if (out.interrupted) return interruptedExit(out.record);
-  printMeasured(f, exp, out.record, candidate, note);
+  const { values: f } = parseFlags(argv, RUN_OPTIONS, RunFlags);
+  if (f.help) return void process.stdout.write(RUN_USAGE);
+  return runExperimentCommand(f);
 });
-
-function interruptedExit(record: RunRecord): number {
-  const why = record.reason && record.reason !== 'interrupted' ? record.reason : 'its processes were killed';
-  process.stderr.write(`run-experiment: ${record.run_id} interrupted; ${why}\n`);
-  return 130;
-}
-
-/** The two-step form's answer: what was measured, and that log-experiment comes next. */
-function printMeasured(f: Parsed, exp: Experiment, record: RunRecord, candidate: string | undefined, note: string | null): void {
-  const { config } = exp;
-  const best = exp.state.best;
-  const unit = config.unit ? ` ${config.unit}` : '';
-  const data = {
-    run_id: record.run_id,
-    status: record.status,
-    primary: record.primary,
-    // Every byte here is read every iteration: the other metrics only (the primary is given),
-    // and a reason only when the run is not ok (an ok run's is its sample count).
-    ...(Object.keys(record.metrics).some((k) => k !== config.metric) ? { metrics: Object.fromEntries(Object.entries(record.metrics).filter(([k]) => k !== config.metric)) } : {}),
-    best,
-    duration_s: Number(record.duration_s.toFixed(3)),
-    ...(record.queued_s >= 0.5 ? { queued_s: Math.round(record.queued_s) } : {}),
-    ...(candidate ? { candidate, note } : {}),
-    samples: record.samples.length,
-    ...(record.status !== 'ok' ? { reason: record.reason } : {}),
-    files: record.files,
-    ...(record.warnings.length ? { warnings: record.warnings.slice(0, 5) } : {}),
-    ...(record.status !== 'ok' ? { tail: record.tail } : {}),
-  };
-  const head =
-    record.status === 'ok'
-      ? `${record.run_id} ok ${config.metric}=${fmt(record.primary)}${unit} (best ${fmt(best)}; ${record.reason}; ${record.duration_s.toFixed(1)}s; ${record.files.length} file(s) changed)`
-      : `${record.run_id} ${record.status}: ${record.reason} (${record.duration_s.toFixed(1)}s)`;
-  const text = [...(note ? [`${candidate}: ${note}`] : []), head, ...record.warnings.slice(0, 3).map((w) => `warning: ${w}`)];
-  if (record.queued_s >= 0.5) text.push(`queued ${Math.round(record.queued_s)}s before running (not in the duration)`);
-  if (record.status !== 'ok' && record.tail) text.push('--- output tail ---', record.tail);
-  text.push(`next: log-experiment ${candidate ? `--candidate ${candidate} ` : ''}--description "…"`);
-  emit(f.json, data, text.join('\n'));
-}

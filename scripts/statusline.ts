@@ -1,49 +1,9 @@
-// statusline: a Claude Code status line command. Claude Code pipes its
-// status-line JSON (cwd, workspace.current_dir, …) to stdin and shows the one
-// line printed. No git, no ledger: .autoloop/active.json and the state cache
-// only. It never fails: on any problem it prints nothing and exits 0.
-import { dirFromInput, statusLineFor } from './lib/dashboard/statusline.ts';
+// statusline: a Claude Code status line command (commands/statusline.ts). It
+// never fails: on any problem it prints nothing and exits 0 (so no main():
+// that maps errors onto exit codes).
+import { statuslineCommand } from './lib/commands/statusline.ts';
 
-async function readStdin(limitMs: number): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  return new Promise((resolve) => {
-    let data = '';
-    const done = () => {
-      clearTimeout(timer);
-      process.stdin.pause();
-      resolve(data);
-    };
-    // Claude Code closes stdin after the JSON; never hang if something does not.
-    const timer = setTimeout(done, limitMs);
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (c: string) => {
-      data += c;
-      if (data.length > 1_000_000) done();
-    });
-    process.stdin.on('end', done);
-    process.stdin.on('error', done);
-  });
-}
-
-async function run(): Promise<void> {
-  // A closed pipe on the reader's side is not our failure either.
-  process.stdout.on('error', () => undefined);
-  let input: unknown = null;
-  try {
-    const text = await readStdin(500);
-    input = text.trim() ? (JSON.parse(text) as unknown) : null;
-  } catch {
-    input = null;
-  }
-  const line = statusLineFor(dirFromInput(input) ?? process.cwd());
-  if (line) process.stdout.write(line + '\n');
-}
-
-run().then(
-  () => {
-    process.exitCode = 0;
-  },
-  () => {
-    process.exitCode = 0;
-  },
-);
+const ok = (): void => {
+  process.exitCode = 0;
+};
+statuslineCommand().then(ok, ok);

@@ -1,37 +1,6 @@
 // up: the overnight supervisor. Runs the autoloop agent headless and starts it
-// again whenever a session ends while the loop is live (API errors, usage
-// limits, crashes, turn limits), until the engine says the loop is over.
-import { emit, main, resolveCwd } from './lib/cli.ts';
-import { parseUpFlags, USAGE } from './lib/supervisor/flags.ts';
-import { repoRoot } from './lib/supervisor/engine.ts';
-import { supervise } from './lib/supervisor/supervise.ts';
+// again whenever a session ends while the loop is live (commands/up.ts).
+import { main } from './lib/cli.ts';
+import { upCommand } from './lib/commands/up.ts';
 
-/** A progress line for people; best effort: a reader that has gone (`up | head`, a closed tee) must not end up before its claude. */
-function say(line: string): void {
-  try {
-    process.stderr.write(`autoloop up: ${line}\n`);
-  } catch {
-    /* nobody reads stderr any more */
-  }
-}
-
-main('up', async (argv) => {
-  // A write to a pipe with no reader fails with EPIPE, reported as an 'error'
-  // event: unhandled, it would kill up and orphan the running claude session.
-  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
-  const f = parseUpFlags(argv, process.env);
-  if (f.help) return void process.stdout.write(`${USAGE}\n`);
-  const root = repoRoot(resolveCwd(f.cwd));
-  const summary = await supervise({
-    root,
-    experiment: f.experiment,
-    claude: f.claude,
-    passThrough: f.passThrough,
-    policy: f.policy,
-    graceS: f.graceS,
-    env: process.env,
-    say,
-  });
-  if (f.json) emit(true, summary, '');
-  return summary.code;
-});
+main('up', (argv) => upCommand(argv));

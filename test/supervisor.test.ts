@@ -1,7 +1,8 @@
 // The supervisor's pure parts: reading what claude reported, when a usage
 // limit resets, the backoff and hourly cap, and when to stop for good.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { classify, nothingObserved, observe, type Ending, type Observed } from '../scripts/lib/supervisor/outcome.ts';
 import { parseResetText, wallClock } from '../scripts/lib/supervisor/reset-time.ts';
 import { afterSession, backoffMs, capWaitMs, decide, DEFAULT_POLICY, endCode, MAX_RESET_AHEAD_MS, type LoopView, type Policy } from '../scripts/lib/supervisor/policy.ts';
@@ -11,6 +12,10 @@ import { relaunchText } from '../scripts/lib/supervisor/view.ts';
 import { emptyState, foldLines } from '../scripts/lib/reduce.ts';
 import { Config, type LedgerLine } from '../scripts/lib/schema.ts';
 import { UsageError } from '../scripts/lib/errors.ts';
+import { recentRelaunches } from '../scripts/lib/supervisor/engine.ts';
+import { experimentPaths } from '../scripts/lib/paths.ts';
+import { saveConfig } from '../scripts/lib/config.ts';
+import { cleanupTmp, tmpDir } from './helpers/repo.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -345,5 +350,37 @@ describe('relaunch events in the state', () => {
     expect(s.relaunches).toEqual({ count: 2, last_ts: '2026-11-29T02:14:00.000Z', cause: 'usage_limit', wait_s: 10_800 });
     expect(relaunchText(s.relaunches)).toBe('relaunched 2× by up; last at 02:14 UTC after a usage limit (waited 3.0 h)');
     expect(relaunchText(emptyState().relaunches)).toBeNull();
+  });
+});
+
+describe('recentRelaunches: the hourly cap read back from the ledgers', () => {
+  const NOW_MS = Date.parse('2026-11-30T12:00:00Z');
+  const at = (ms: number) => new Date(ms).toISOString();
+  const relaunch = (ms: number) => JSON.stringify({ type: 'event', ts: at(ms), segment: 1, event: 'relaunch', data: { cause: 'crash' } });
+  const other = (ms: number) => JSON.stringify({ type: 'event', ts: at(ms), segment: 1, event: 'reverted', data: {} });
+  function experiment(root: string, slug: string, lines: string[]): void {
+    const p = experimentPaths(root, slug);
+    fs.mkdirSync(p.dir, { recursive: true });
+    saveConfig(p.config, Config.parse({ name: slug, metric: 'ms', direction: 'lower', command: 'true', scope: ['src/**'] }));
+    fs.writeFileSync(p.ledger, lines.map((l) => `${l}\n`).join(''));
+  }
+  afterEach(cleanupTmp);
+
+  it("counts a chain parent's relaunches with the child's, and only those of the last hour", () => {
+    const root = tmpDir();
+    // The parent relaunched twice within the hour (and once long before); the chain then moved to the child.
+    experiment(root, 'parent', [relaunch(NOW_MS - 3 * HOUR), relaunch(NOW_MS - 50 * MIN), other(NOW_MS - 40 * MIN), relaunch(NOW_MS - 30 * MIN)]);
+    experiment(root, 'child', [relaunch(NOW_MS - 10 * MIN), relaunch(NOW_MS + 5 * MIN)]);
+    expect(recentRelaunches(root, NOW_MS)).toEqual([NOW_MS - 50 * MIN, NOW_MS - 30 * MIN, NOW_MS - 10 * MIN]);
+    // Four in the hour would hold the next relaunch back: with the parent's counted, three already do at a cap of three.
+    expect(capWaitMs(recentRelaunches(root, NOW_MS), NOW_MS, 3)).toBe(10 * MIN);
+  });
+
+  it('reads nothing from a repository with no experiment, or an experiment with no ledger yet', () => {
+    const root = tmpDir();
+    expect(recentRelaunches(root, NOW_MS)).toEqual([]);
+    experiment(root, 'fresh', []);
+    fs.rmSync(experimentPaths(root, 'fresh').ledger);
+    expect(recentRelaunches(root, NOW_MS)).toEqual([]);
   });
 });

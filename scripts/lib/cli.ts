@@ -69,6 +69,12 @@ export function resolveCwd(cwd: string | undefined): string {
   return dir;
 }
 
+/** Print a usage line: asked for (--help) it is the answer, exit 0; given for a missing command, exit 2. */
+export function usage(text: string, asked: boolean): number {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  return asked ? 0 : 2;
+}
+
 /** Print a result: one JSON object with --json, otherwise the short text. */
 export function emit(json: boolean, data: unknown, text: string): void {
   // Descriptions, goals and config values end up in both: no escape sequence reaches a terminal raw.

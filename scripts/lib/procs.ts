@@ -1,5 +1,23 @@
-// Facts about processes, read from /proc where there is one.
+// Facts about processes, read from /proc where there is one. The engine's only
+// reader of the process table (test/architecture.test.ts): the runners, the
+// supervisor and the lock all ask here.
 import fs from 'node:fs';
+
+/** Every pid in /proc; null off Linux (or when /proc cannot be listed). */
+function allPids(): number[] | null {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  const out: number[] = [];
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c >= 48 && c <= 57) out.push(Number(name));
+  }
+  return out;
+}
 
 function statFields(pid: number): string[] | null {
   try {
@@ -44,21 +62,45 @@ export function pidAlive(pid: number, start: string | null = null): boolean {
  */
 export function groupMembers(pgid: number): number[] | null {
   if (!fs.existsSync('/proc/self/stat')) return null;
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return null;
-  }
+  const pids = allPids();
+  if (!pids) return null;
   const alive: number[] = [];
-  for (const name of entries) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const fields = statFields(Number(name)); // null: exited between readdir and read
+  for (const pid of pids) {
+    const fields = statFields(pid); // null: exited between readdir and read
     if (!fields) continue;
     const state = fields[0];
     if (state === 'Z' || state === 'X' || state === 'x') continue;
-    if (Number(fields[2]) === pgid) alive.push(Number(name));
+    if (Number(fields[2]) === pgid) alive.push(pid);
   }
   return alive;
+}
+
+/** Pid → parent pid for every process, zombies included (empty off Linux). */
+export function parentMap(): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const pid of allPids() ?? []) {
+    const fields = statFields(pid); // null: gone meanwhile
+    if (fields) map.set(pid, Number(fields[1]));
+  }
+  return map;
+}
+
+/**
+ * Live processes (zombies excluded) other than this one whose environment
+ * holds `entry` (NAME=value, NUL-terminated as /proc/<pid>/environ stores it).
+ * Linux only; [] elsewhere, and a process whose environment is not ours to read is skipped.
+ */
+export function environHolders(entry: Buffer): number[] {
+  const out: number[] = [];
+  for (const pid of allPids() ?? []) {
+    if (pid === process.pid) continue;
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/environ`).includes(entry)) continue;
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    const state = statFields(pid)?.[0];
+    if (state !== undefined && state !== 'Z' && state !== 'X') out.push(pid);
+  }
+  return out;
 }

@@ -3,7 +3,9 @@
 //   list    the open candidates and where each stands
 //   close   give a candidate up without a result (only when it has no measured run)
 // A candidate is logged by log-experiment --candidate ID, which also closes it.
-import { assertBranchAtKeep, currentTermination, event, publishActive, readRunRecord, type Experiment } from '../experiment.ts';
+import * as z from '../zod.ts';
+import { CommonFlags, resolveCwd } from '../cli.ts';
+import { assertBranchAtKeep, currentTermination, event, findRoot, openExperiment, publishActive, readRunRecord, resolveSlug, type Experiment } from '../experiment.ts';
 import { openWorkspace } from '../workspace.ts';
 import { RefusalError, UsageError } from '../errors.ts';
 import { nowIso } from '../ledger.ts';
@@ -16,6 +18,21 @@ import { openCandidateWorkspace } from '../candidates/workspace.ts';
 
 export const CANDIDATE_COMMANDS = ['start', 'list', 'close'] as const;
 export type CandidateCommand = (typeof CANDIDATE_COMMANDS)[number];
+
+export const CANDIDATE_OPTIONS = { experiment: { type: 'string' }, reason: { type: 'string' } } as const;
+export const CandidateFlags = z.object({ ...CommonFlags, experiment: z.optional(z.string()), reason: z.optional(z.string().check(z.maxLength(500))) });
+export const CANDIDATE_USAGE = `usage: candidate start|list|close [ID] [--reason TEXT] [--experiment SLUG] [--cwd DIR] [--json]\n`;
+
+/** The command named by the first positional (the entry point has answered a missing one with the usage). */
+export async function candidateFromArgs(f: z.infer<typeof CandidateFlags>, positionals: readonly string[]): Promise<CandidateOutput> {
+  const cmd = positionals[0] as CandidateCommand;
+  if (!CANDIDATE_COMMANDS.includes(cmd)) throw new UsageError(`unknown command "${cmd}" (expected ${CANDIDATE_COMMANDS.join(', ')})`);
+  const max = cmd === 'close' ? 2 : 1;
+  if (positionals.length > max) throw new UsageError(`unexpected argument "${positionals[max]}"`);
+  const root = findRoot(resolveCwd(f.cwd));
+  const exp = openExperiment(root, resolveSlug(root, f.experiment));
+  return candidateCommand(exp, cmd, { id: positionals[1], reason: f.reason });
+}
 
 export interface CandidateOutput {
   data: Record<string, unknown>;

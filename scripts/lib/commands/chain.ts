@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { reached } from '../goal.ts';
-import { CommonFlags } from '../cli.ts';
-import { currentTermination, event, listExperiments, openExperiment, readActive, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { CommonFlags, resolveCwd } from '../cli.ts';
+import { currentTermination, event, findRoot, listExperiments, openExperiment, readActive, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
 import { completeChain, recoverChain, writePending } from '../chain-journal.ts';
 import { acquireRepoLock } from '../lock.ts';
 import { crashPoint } from '../faults.ts';
@@ -348,7 +348,8 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
 }
 
 /** chain's work: plan, then start the follow-up holding the parent's lock. */
-export async function chainCommand(root: string, f: ChainFlags): Promise<{ data: Record<string, unknown>; text: string }> {
+export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string, unknown>; text: string }> {
+  const root = findRoot(resolveCwd(f.cwd));
   // A chain killed earlier is finished (or undone) before a new one is planned.
   const lock = acquireRepoLock(repoPaths(root).lock, 'chain');
   let done: string | null;

@@ -5,8 +5,10 @@
 //   repair   kill what survived a run, complete a half-finished log, rebuild the state cache
 //   clear    deactivate autoloop in this repository (hooks go quiet); history kept
 import fs from 'node:fs';
+import * as z from '../zod.ts';
+import { CommonFlags, resolveCwd } from '../cli.ts';
 import { nextAction } from '../next-action.ts';
-import { afterRevert, currentTermination, event, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, type Experiment } from '../experiment.ts';
+import { afterRevert, currentTermination, event, findRoot, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
@@ -24,6 +26,22 @@ import { bestLine, countsLine, healthLine, progressLine, recentLines } from '../
 
 export const CONTROL_COMMANDS = ['stop', 'resume', 'explain', 'repair', 'clear'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
+export const CONTROL_OPTIONS = { experiment: { type: 'string' }, reason: { type: 'string' } } as const;
+export const ControlFlags = z.object({
+  ...CommonFlags,
+  experiment: z.optional(z.string()),
+  reason: z.optional(z.string()),
+});
+export const CONTROL_USAGE = `usage: control ${CONTROL_COMMANDS.join('|')} [--experiment SLUG] [--reason TEXT] [--cwd DIR] [--json]\n`;
+
+/** The command named by the first positional (the entry point has answered a missing one with the usage). */
+export async function controlFromArgs(f: z.infer<typeof ControlFlags>, positionals: readonly string[]): Promise<{ data: Record<string, unknown>; text: string }> {
+  const cmd = positionals[0] as ControlCommand;
+  if (!CONTROL_COMMANDS.includes(cmd)) throw new UsageError(`unknown command "${cmd}" (expected ${CONTROL_COMMANDS.join(', ')})`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  return controlCommand(findRoot(resolveCwd(f.cwd)), cmd, f);
+}
+
 /** How long a control command waits for the experiment's lock (a candidate holds it briefly; a serial run for its whole length). */
 const CONTROL_WAIT_MS = 60_000;
 

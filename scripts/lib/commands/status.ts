@@ -1,13 +1,36 @@
 // The status command's reads: every experiment in the repository at a glance
 // (--list), and how the tree compares with an experiment's best. Nothing here
-// needs the experiment's branch checked out: state comes from its ledger.
-import { currentTermination, listExperiments, openExperiment, readActive, type Experiment } from '../experiment.ts';
+// needs the experiment's branch checked out: state comes from its ledger. And
+// the status command itself: at most 10 lines on where one experiment stands
+// (or --json).
+import path from 'node:path';
+import * as z from '../zod.ts';
+import { CommonFlags, resolveCwd } from '../cli.ts';
+import { currentTermination, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, readActive, resolveSlug, type Experiment } from '../experiment.ts';
 import { openWorkspace } from '../workspace.ts';
 import { workspaceFile } from '../workspace-base.ts';
 import { readJsonOrNull } from '../fsx.ts';
 import { currentBranch } from '../gitcmd.ts';
-import { loopState } from '../reduce.ts';
-import { fmt } from '../summary.ts';
+import { confidenceOf, gainPct, loopState } from '../reduce.ts';
+import { bestLine, countsLine, fmt, healthLine, progressLine, recentLines } from '../summary.ts';
+import { bestArtifactsLine } from '../artifacts.ts';
+import { rel, runId } from '../paths.ts';
+import { nextAction } from '../next-action.ts';
+import { bestGuardrailChecks } from '../judge-run.ts';
+import { guardrailStatusLine } from '../guardrails.ts';
+import { containment, describeContainment } from '../runners/containment.ts';
+import { readOnlyWorks } from '../runners/readonly.ts';
+import { relaunchText } from '../supervisor/view.ts';
+import { parallelLines, parallelStatus } from '../candidates/status.ts';
+
+export const STATUS_OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' }, list: { type: 'boolean', default: false } } as const;
+export const StatusFlags = z.object({
+  ...CommonFlags,
+  experiment: z.optional(z.string()),
+  list: z.boolean(),
+  last: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(20)), 3),
+});
+export const STATUS_HELP = 'usage: status [--experiment SLUG] [--last N] [--list] [--cwd DIR] [--json]\n--list: every experiment in the repository with its state, best and branch (* = active).\n';
 
 export interface ExperimentRow {
   experiment: string;
@@ -61,4 +84,97 @@ export async function treeVsBest(exp: Experiment): Promise<string[] | null> {
   if (branch !== null && (await currentBranch(exp.root)) !== branch) return null;
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
   return ws.changedInScope();
+}
+
+/** Where the experiment stands: the data with --json (text ''), else at most 10 lines (data null). */
+export async function statusCommand(f: z.infer<typeof StatusFlags>): Promise<{ data: unknown; text: string }> {
+  const root = findRoot(resolveCwd(f.cwd));
+  if (f.list) {
+    const rows = experimentRows(root);
+    return { data: { experiments: rows }, text: rowsText(rows) };
+  }
+  const exp = openExperiment(root, resolveSlug(root, f.experiment));
+  const facts = await statusFacts(exp);
+  return f.json ? { data: statusData(exp, facts, f.last), text: '' } : { data: null, text: statusText(exp, facts, f.last) };
+}
+
+type StatusFacts = Awaited<ReturnType<typeof statusFacts>>;
+
+/** What both forms show, read once. */
+async function statusFacts(exp: Experiment) {
+  const t = currentTermination(exp);
+  // null: another experiment's branch is checked out; the ledger still says where this one stands.
+  const dirty = await treeVsBest(exp);
+  const branch = experimentBranch(exp);
+  const artifacts = bestArtifactsLine(exp);
+  const scratch = rel(exp.root, path.join(exp.paths.scratch, runId(Math.max(1, exp.state.next_run))));
+  const par = parallelStatus(exp);
+  // The local runner's containment on this machine (probed; another runner contains its own work).
+  const local = (exp.config.runner ?? 'local') === 'local' ? containment() : null;
+  const held = local === 'pidns' && readOnlyWorks() ? ('readonly' as const) : local;
+  // A call cut off between measuring and logging: that run is logged before anything else.
+  const pending = measuredNotLogged(exp);
+  const next = pending ? loggingFirst(pending) : nextAction(exp.state);
+  return { t, dirty, branch, artifacts, scratch, par, held, next };
+}
+
+function statusData(exp: Experiment, { t, dirty, branch, artifacts, scratch, par, held, next }: StatusFacts, last: number) {
+  const s = exp.state;
+  const conf = confidenceOf(s);
+  return {
+    experiment: exp.paths.slug,
+    segment: s.segment,
+    loop: loopState(s, t),
+    metric: exp.config.metric,
+    direction: exp.config.direction,
+    best: s.best,
+    baseline: s.baseline,
+    gain_pct: gainPct(s, exp.config),
+    best_commit: s.best_commit,
+    confidence: conf.value,
+    confidence_label: conf.label,
+    counts: s.counts,
+    runs: s.runs_total,
+    health: s.health.health,
+    health_reason: s.health.reason,
+    next_action: next,
+    guardrails: bestGuardrailChecks(exp.config, s),
+    termination: t,
+    branch,
+    branch_checked_out: dirty !== null,
+    tree_differs_from_best: dirty ?? [],
+    best_artifacts: artifacts,
+    scratch,
+    recent: s.recent.slice(-last),
+    relaunches: s.relaunches ?? null,
+    candidates: par.candidates,
+    long_queue: par.long_queue,
+    warnings: exp.warnings,
+    containment: held,
+  };
+}
+
+function statusText(exp: Experiment, { t, dirty, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
+  const s = exp.state;
+  const relaunch = relaunchText(s.relaunches);
+  const lines = [
+    `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
+    bestLine(exp),
+    countsLine(exp),
+    healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : next}`,
+    progressLine(t),
+    ...parallelLines(par, exp.config.parallel),
+    guardrailStatusLine(bestGuardrailChecks(exp.config, s)) ?? '',
+    ...(relaunch ? [relaunch] : []),
+    ...(held ? [`containment: ${describeContainment(held)}`] : []),
+    dirty === null
+      ? `${branch} is not checked out (the tree belongs to another experiment)`
+      : dirty.length
+        ? `tree differs from best: ${dirty.slice(0, 4).join(' ')}${dirty.length > 4 ? ' …' : ''}`
+        : 'tree is at the best',
+    ...recentLines(exp, Math.min(last, relaunch ? 3 : 4)),
+  ];
+  if (artifacts) lines.splice(2, 0, `best artifacts: ${artifacts.dir}/`);
+  if (exp.warnings.length) lines.push(`warning: ${exp.warnings[0]}`);
+  return lines.filter(Boolean).slice(0, 10).join('\n');
 }

@@ -31,7 +31,7 @@
 // at once), so the answer is kept per machine (containment-cache.ts) and probed
 // again whenever anything that could change it changed.
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+import { environHolders } from '../procs.ts';
 import { cachedContainment, forgetContainment, rememberContainment } from './containment-cache.ts';
 
 export type Containment = 'pidns' | 'group';
@@ -97,28 +97,5 @@ export function wrap(mode: Containment, command: string): { file: string; args: 
 /** Live processes (zombies excluded) whose environment carries the run's token. Linux only; [] elsewhere. */
 export function tokenHolders(token: string): number[] {
   if (!token) return [];
-  const needle = Buffer.from(`${TOKEN_VAR}=${token}\0`);
-  let names: string[];
-  try {
-    names = fs.readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  for (const n of names) {
-    const c = n.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const pid = Number(n);
-    if (pid === process.pid) continue;
-    try {
-      const env = fs.readFileSync(`/proc/${n}/environ`);
-      if (!env.includes(needle)) continue;
-      const stat = fs.readFileSync(`/proc/${n}/stat`, 'latin1');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state !== 'Z' && state !== 'X') out.push(pid);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return out;
+  return environHolders(Buffer.from(`${TOKEN_VAR}=${token}\0`));
 }

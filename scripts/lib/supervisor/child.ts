@@ -3,10 +3,9 @@
 // stdout read line by line, and a stop that leaves nothing behind: the group
 // and every descendant that moved to a group of its own.
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import readline from 'node:readline';
 import { groupSurvivors, killGroup } from '../runners/local.ts';
-import { procStart } from '../procs.ts';
+import { parentMap, procStart } from '../procs.ts';
 import type { Exit } from './outcome.ts';
 
 export interface Session {
@@ -24,28 +23,6 @@ export interface LaunchOptions {
   env: NodeJS.ProcessEnv;
   onLine(line: string): void;
   onStderr(chunk: string): void;
-}
-
-/** Pid → parent pid for every process, from /proc (empty off Linux). */
-function parentMap(): Map<number, number> {
-  const map = new Map<number, number>();
-  let names: string[];
-  try {
-    names = fs.readdirSync('/proc');
-  } catch {
-    return map;
-  }
-  for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-      map.set(Number(name), Number(fields[1]));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return map;
 }
 
 /** Every live descendant of pid, with its start time (so a recycled pid is never signalled). */

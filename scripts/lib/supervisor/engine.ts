@@ -1,10 +1,11 @@
 // The supervisor's window on the engine: the loop's state, read through the
 // engine's own readers (as `status` does), and relaunch events appended to the
 // ledger under the experiment's lock.
+import fs from 'node:fs';
 import path from 'node:path';
-import { currentTermination, event, findRoot, openExperiment, readActive, resolveSlug, withLock } from '../experiment.ts';
+import { currentTermination, event, findRoot, listExperiments, openExperiment, readActive, resolveSlug, withLock } from '../experiment.ts';
 import { acquireLock, type Lock } from '../lock.ts';
-import { repoPaths } from '../paths.ts';
+import { experimentPaths, repoPaths } from '../paths.ts';
 import { loopState } from '../reduce.ts';
 import { readLedger } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
@@ -50,20 +51,25 @@ const HOUR_MS = 3_600_000;
 const RELAUNCH = Buffer.from('"relaunch"');
 
 /**
- * When the relaunches of the last hour started, from the ledger: the hourly
+ * When the relaunches of the last hour started, from the ledgers: the hourly
  * cap holds across supervisors (a crash, a reboot, \`up\` run again), not only
- * within one. Only relaunch lines are parsed.
+ * within one. Every experiment's ledger is read, since one \`up\` supervises
+ * the repository and a chain moves its relaunches from one experiment to the
+ * next. Only relaunch lines are parsed.
  */
-export function recentRelaunches(root: string, slug: string, nowMs: number): number[] {
-  const exp = openExperiment(root, slug);
-  const read = readLedger(exp.paths.ledger, 0, { skip: (buf, start, end) => buf.subarray(start, end).indexOf(RELAUNCH) < 0 });
+export function recentRelaunches(root: string, nowMs: number): number[] {
   const out: number[] = [];
-  for (const l of read.lines) {
-    if (l.type !== 'event' || l.event !== 'relaunch') continue;
-    const t = Date.parse(l.ts);
-    if (t > nowMs - HOUR_MS && t <= nowMs) out.push(t);
+  for (const slug of listExperiments(root)) {
+    const ledger = experimentPaths(root, slug).ledger;
+    if (!fs.existsSync(ledger)) continue;
+    const read = readLedger(ledger, 0, { skip: (buf, start, end) => buf.subarray(start, end).indexOf(RELAUNCH) < 0 });
+    for (const l of read.lines) {
+      if (l.type !== 'event' || l.event !== 'relaunch') continue;
+      const t = Date.parse(l.ts);
+      if (t > nowMs - HOUR_MS && t <= nowMs) out.push(t);
+    }
   }
-  return out;
+  return out.sort((a, b) => a - b);
 }
 
 /** One supervisor per repository: a second `up` would run a second claude on the same loop. */

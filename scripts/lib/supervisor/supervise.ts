@@ -192,7 +192,7 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
   const bySignal = (sig: string): Summary => ({ ...summary, code: SIGNAL_CODES[sig] ?? 1, why: `stopped by ${sig}` });
   const slugOf = (v: LoopView): string => v.slug ?? first.slug!;
   // The cap counts the relaunches of the last hour in the ledger, whoever started them.
-  let history: History = { relaunches: safeRelaunches(o, slugOf(first)), stalled: 0 };
+  let history: History = { relaunches: safeRelaunches(o), stalled: 0 };
   let view: LoopView = first;
   // The loop's own conversation (from claude's stream-json), resumed by id on each relaunch.
   let conversation = restarted?.sessionId ?? null;
@@ -261,9 +261,9 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
   }
 }
 
-function safeRelaunches(o: SuperviseOptions, slug: string): number[] {
+function safeRelaunches(o: SuperviseOptions): number[] {
   try {
-    return recentRelaunches(o.root, slug, Date.now());
+    return recentRelaunches(o.root, Date.now());
   } catch (e) {
     o.say(`warning: could not read the relaunches of the last hour from the ledger: ${(e as Error).message}`);
     return [];

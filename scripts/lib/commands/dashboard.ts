@@ -1,0 +1,82 @@
+// The dashboard command: watch an experiment in the terminal, or share it as one
+// HTML page. It prints its own view (the terminal's carries colour, which
+// emit() would strip).
+//   dashboard [--experiment SLUG] [--cwd DIR] [--width N]   the terminal view, once
+//   dashboard --watch                                      redraw as the ledger grows (q or Ctrl+C quits)
+//   dashboard --json                                       the view model as data
+//   dashboard --html FILE                                  a self-contained page (chart + run table)
+import path from 'node:path';
+import * as z from '../zod.ts';
+import { CommonFlags, emit, resolveCwd } from '../cli.ts';
+import { findRoot, resolveSlug } from '../experiment.ts';
+import { UsageError } from '../errors.ts';
+import { writeFileAtomic } from '../fsx.ts';
+import { termination } from '../reduce.ts';
+import { chainTrail, loadExperiment, viewModel } from '../dashboard/load.ts';
+import { chartDotColumns } from '../dashboard/chart.ts';
+import { renderTerminal, TABLE_ROWS } from '../dashboard/terminal.ts';
+import { HTML_BUCKETS, renderHtml } from '../dashboard/html.ts';
+import { colorEnabled } from '../dashboard/text.ts';
+import { watchDashboard } from '../dashboard/watch.ts';
+
+export const DASHBOARD_USAGE = 'usage: dashboard [--experiment SLUG] [--cwd DIR] [--width N] [--watch | --json | --html FILE]\n';
+
+export const DASHBOARD_OPTIONS = {
+  experiment: { type: 'string' },
+  watch: { type: 'boolean', default: false },
+  html: { type: 'string' },
+  width: { type: 'string' },
+} as const;
+
+export const DashboardFlags = z.object({
+  ...CommonFlags,
+  experiment: z.optional(z.string()),
+  watch: z.boolean(),
+  html: z.optional(z.string().check(z.minLength(1))),
+  width: z.optional(z.coerce.number().check(z.int(), z.minimum(20), z.maximum(1000))),
+});
+
+/** The width to lay out for: --width, the terminal, $COLUMNS, else 100. */
+function layoutWidth(flag: number | undefined): number {
+  if (flag) return flag;
+  if (process.stdout.isTTY && process.stdout.columns) return process.stdout.columns;
+  const env = Number.parseInt(process.env.COLUMNS ?? '', 10);
+  return Number.isFinite(env) && env >= 20 ? env : 100;
+}
+
+/** Draw the dashboard once (terminal, --json or --html), or keep redrawing it (--watch). */
+export async function dashboardCommand(f: z.infer<typeof DashboardFlags>): Promise<number | void> {
+  if ([f.watch, f.json, f.html !== undefined].filter(Boolean).length > 1) throw new UsageError('--watch, --json and --html cannot be combined');
+  const root = findRoot(resolveCwd(f.cwd));
+  const slug = resolveSlug(root, f.experiment);
+  const color = colorEnabled(process.env, process.stdout.isTTY === true);
+
+  if (f.watch) {
+    return watchDashboard({
+      root,
+      slug,
+      color,
+      control: process.stdout.isTTY === true || color,
+      width: f.width,
+      stdout: process.stdout,
+      stdin: process.stdin,
+    });
+  }
+
+  const loaded = loadExperiment(root, slug, undefined, { once: true });
+  const now = Date.now();
+  const t = termination(loaded.state, loaded.config, now);
+  const width = layoutWidth(f.width);
+  // The one-shot terminal view lists only its last TABLE_ROWS runs: the model reads back no more.
+  const table = f.json || f.html !== undefined ? {} : { rowsCap: TABLE_ROWS, keepsCap: 0 };
+  const model = viewModel(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width), table);
+
+  if (f.json) return emit(true, model, '');
+  if (f.html !== undefined) {
+    const file = path.resolve(f.html);
+    // A view, rewritten by every call: replaced atomically (never torn), not fsynced (a page lost to a power cut is drawn again).
+    writeFileAtomic(file, renderHtml(model), { durable: false });
+    return emit(false, null, `wrote ${file} (${model.segment_runs} runs in segment ${model.segment})`);
+  }
+  process.stdout.write(renderTerminal(model, { width, color }).join('\n') + '\n');
+}
