@@ -304,10 +304,30 @@ export function latestRunNumber(exp: Experiment): number {
   return n;
 }
 
+/** The last record parsed, by file and text: a call reads the latest record up to four times (a parse is ~1 ms). */
+let lastRecord: { file: string; text: string; record: RunRecord } | null = null;
+
 /** The record of a run (runs/<id>/result.json), or null when missing or invalid. */
 export function readRunRecord(exp: Experiment, id: string): RunRecord | null {
-  const parsed = RunRecord.safeParse(readJsonOrNull(runDir(exp.paths, id).result));
-  return parsed.success ? parsed.data : null;
+  const file = runDir(exp.paths, id).result;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  // The same bytes parse to the same record: a copy of it (callers may change theirs).
+  if (lastRecord?.file === file && lastRecord.text === text) return structuredClone(lastRecord.record);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = RunRecord.safeParse(json);
+  if (!parsed.success) return null;
+  lastRecord = { file, text, record: structuredClone(parsed.data) };
+  return parsed.data;
 }
 
 /** Whether the latest run's record says it was measured in this segment but not logged yet. */
