@@ -64,9 +64,13 @@ const configCache = new Map<string, { key: string; config: RepoConfig }>();
 /** The names asked about below; config files that never mention them (git-config-files.ts) spare the git process. */
 export const ASKED = /filter|attributesfile|bigfilethreshold|driver/i;
 
+/** Which config files git reads, per cwd: found again after each command of the code under test (it may change `.git`). */
+const filesCache = new Map<string, string[] | null>();
+
 /** A command of the code under test is about to run: any config read before it may be stale after it. */
 export function forgetRepoConfig(): void {
   configCache.clear();
+  filesCache.clear();
 }
 
 function statKey(files: readonly string[] | null): string {
@@ -84,7 +88,8 @@ function statKey(files: readonly string[] | null): string {
 }
 
 function repoConfig(cwd: string): RepoConfig {
-  const files = configFiles(cwd);
+  let files = filesCache.get(cwd);
+  if (files === undefined) filesCache.set(cwd, (files = configFiles(cwd)));
   const key = statKey(files);
   const hit = configCache.get(cwd);
   if (hit && hit.key === key) return hit.config;
