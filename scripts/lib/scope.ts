@@ -36,7 +36,17 @@ interface Compiled {
   bases: string[];
 }
 
+/** Compiled once per process and pattern list: a call compiles the same scope for the workspace and the judges (picomatch builds a regex each time). */
+const compiled = new Map<string, Compiled>();
+
 function compile(patterns: readonly string[], emptyMeansAll: boolean): Compiled {
+  const key = JSON.stringify([emptyMeansAll, patterns]);
+  let c = compiled.get(key);
+  if (!c) compiled.set(key, (c = compileNew(patterns, emptyMeansAll)));
+  return { match: c.match, bases: [...c.bases] };
+}
+
+function compileNew(patterns: readonly string[], emptyMeansAll: boolean): Compiled {
   const positive: string[] = [];
   const negative: string[] = [];
   for (const raw of patterns) {
