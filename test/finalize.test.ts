@@ -130,10 +130,25 @@ describe('finalize a history of keeps, reverts and a crash', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('never moves an existing branch', () => {
+  it('never moves an existing branch; run again, it takes its own finished branch as it is', () => {
     const final = git(repo, 'rev-parse', 'autoloop/fin-final');
+    // A close cut short after finalize runs it again: the same keeps on our default branch are reported, not refused.
+    const again = run('finalize', ['--json'], repo);
+    expect(again.code).toBe(0);
+    expect(again.json).toMatchObject({ branch: 'autoloop/fin-final', head: final, existed: true });
+    expect((again.json?.commits as { sha: string }[]).map((c) => c.sha)).toEqual(git(repo, 'rev-list', '--reverse', `${base}..${final}`).split('\n'));
+    expect(run('finalize', [], repo).stdout).toMatch(/^branch autoloop\/fin-final already held these kept changes \(finalized before; nothing created\)/);
+    // The same name holding anything else (here the squashed form) is refused and left alone.
+    refused(run('finalize', ['--squash'], repo), /branch autoloop\/fin-final already exists/);
+    git(repo, 'branch', '-f', 'autoloop/fin-final', `${final}^`);
     refused(run('finalize', [], repo), /branch autoloop\/fin-final already exists/);
+    expect(git(repo, 'rev-parse', 'autoloop/fin-final')).toBe(git(repo, 'rev-parse', `${final}^`));
+    git(repo, 'branch', '-f', 'autoloop/fin-final', final);
+    // A name asked for is never taken over, even with the same commits.
     refused(run('finalize', ['--branch', 'main'], repo), /branch main already exists/);
+    git(repo, 'branch', 'copy-of-final', final);
+    refused(run('finalize', ['--branch', 'copy-of-final'], repo), /branch copy-of-final already exists/);
+    git(repo, 'branch', '-D', 'copy-of-final');
     expect(git(repo, 'rev-parse', 'autoloop/fin-final')).toBe(final);
     expect(git(repo, 'rev-parse', 'main')).toBe(before.main);
     refused(run('finalize', ['--branch', 'bad..name'], repo), /"bad\.\.name" is not a valid branch name/);

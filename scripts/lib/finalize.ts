@@ -55,6 +55,8 @@ export interface FinalizeResult {
   report: string;
   /** The branch the user is on (unchanged), or null on a detached HEAD. */
   user_branch: string | null;
+  /** True when the branch was already there with exactly these commits (finalize run before): nothing created. */
+  existed?: boolean;
 }
 
 function plural(n: number, w: string): string {
@@ -233,11 +235,34 @@ async function openTrail(exp: Experiment, chain: boolean): Promise<Trail> {
 }
 
 /** The branch to create: a valid name that does not exist yet. */
-async function newBranchName(root: string, slug: string, asked: string | undefined): Promise<string> {
+/**
+ * The branch to create, and the commit already there when it is our own
+ * default name (a finalize run before: an interrupted close runs it again).
+ * Any other existing branch is the user's and is refused at once.
+ */
+async function branchTarget(root: string, slug: string, asked: string | undefined): Promise<{ branch: string; existing: string | null }> {
   const branch = asked ?? `autoloop/${slug}-final`;
   if (!(await validBranchName(root, branch))) throw new UsageError(`--branch: "${branch}" is not a valid branch name`);
-  if ((await revParse(root, `refs/heads/${branch}`)) !== null) throw new UsageError(`branch ${branch} already exists: pass --branch NAME (or delete it)`);
-  return branch;
+  const existing = await revParse(root, `refs/heads/${branch}`);
+  if (existing !== null && asked !== undefined) throw alreadyExists(branch);
+  return { branch, existing };
+}
+
+function alreadyExists(branch: string): UsageError {
+  return new UsageError(`branch ${branch} already exists: pass --branch NAME (or delete it)`);
+}
+
+/**
+ * Whether `existing` is the branch this call has just built at `head`: the
+ * same base, as many commits, the same tree and messages at each (the dates
+ * differ). Then finalize was run before for exactly these keeps.
+ */
+async function sameBranch(root: string, base: string, existing: string, head: string): Promise<boolean> {
+  const shape = async (tip: string) => (await gitTry(root, ['log', '--first-parent', '--format=%T%n%B%x00', `${base}..${tip}`])).stdout;
+  const [a, b] = await Promise.all([shape(existing), shape(head)]);
+  if (a === '' || a !== b) return false;
+  // Both rest on base (the first-parent walk above stops there, or goes past it on an unrelated branch).
+  return (await gitTry(root, ['merge-base', '--is-ancestor', base, existing])).code === 0;
 }
 
 /**
@@ -359,7 +384,7 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   await checkCheckout(exp);
   const trail = await openTrail(exp, opts.chain ?? false);
   const { slugs, base } = trail;
-  const branch = await newBranchName(root, slug, opts.branch);
+  const { branch, existing } = await branchTarget(root, slug, opts.branch);
 
   const userBranch = await currentBranch(root);
   const userHead = await revParse(root, 'HEAD');
@@ -375,6 +400,17 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const ident = await identityEnv(root);
   const createBranch = async (head: string) => {
     if (!result.commits.length) return;
+    if (existing !== null) {
+      // Our default branch from an earlier finalize: taken as it is when it holds exactly these commits, never moved.
+      if (!(await sameBranch(root, base, existing, head))) throw alreadyExists(branch);
+      // The commits named are the branch's own (this call's copies are left to git's gc).
+      const shas = (await git(root, ['rev-list', '--reverse', '--first-parent', `${base}..${existing}`])).trim().split('\n');
+      result.commits = result.commits.map((c, i) => ({ ...c, sha: shas[i] ?? c.sha }));
+      result.branch = branch;
+      result.head = existing;
+      result.existed = true;
+      return;
+    }
     // Created last, and only if absent: a branch of the user's is never moved.
     await git(root, ['update-ref', '-m', `autoloop: finalize ${slug}`, `refs/heads/${branch}`, head, '']);
     result.branch = branch;

@@ -40,7 +40,7 @@ export async function finalizeCommand(f: z.infer<typeof FinalizeFlags>): Promise
   const artifactsLine = artifacts ? [`best artifacts: ${artifacts.dir}/ (${artifacts.run_id}: ${artifacts.files.slice(0, 5).join(' ')}${artifacts.files.length > 5 ? ' …' : ''})`] : [];
   const text = r.branch
     ? [
-        `branch ${r.branch} created from ${r.base.slice(0, 12)}${r.experiments.length > 1 ? ` (chain ${r.experiments.join(' → ')})` : ''} with ${r.commits.length} commit${r.commits.length === 1 ? '' : 's'}${r.squash ? ' (squashed)' : ''}; your branch (${r.user_branch ?? 'detached HEAD'}) is untouched`,
+        `branch ${r.branch} ${r.existed ? 'already held these kept changes (finalized before; nothing created), from' : 'created from'} ${r.base.slice(0, 12)}${r.experiments.length > 1 ? ` (chain ${r.experiments.join(' → ')})` : ''} with ${r.commits.length} commit${r.commits.length === 1 ? '' : 's'}${r.squash ? ' (squashed)' : ''}; your branch (${r.user_branch ?? 'detached HEAD'}) is untouched`,
         ...r.commits.map((c) => `  ${c.sha.slice(0, 12)} ${c.subject}`),
         ...(skipped.length ? [`skipped: ${skipped.map((s) => `${r.experiments.length > 1 ? `${s.experiment} ` : ''}${s.run_id} (${s.reason})`).join(', ')}${more ? ` (+${more} more)` : ''}`] : []),
         `report: ${report}`,
