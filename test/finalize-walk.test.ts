@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchRepo, expDir, git, init, run, write } from './helpers/loop.ts';
+import { benchRepo, expDir, git, init, misnameLastIndexedResult, run, write } from './helpers/loop.ts';
 import type { LedgerLine, Verdict } from '../scripts/lib/schema.ts';
 import { openExperiment } from '../scripts/lib/experiment.ts';
 import { fastSource, REPORT_CAPS, wholeSource } from '../scripts/lib/report-source.ts';
@@ -148,12 +148,7 @@ describe('the report and finalize through one walk of the run index', () => {
     expect(text.stdout).toContain(`(+${keeps.length - 1 - 20} more)`);
 
     // The index made to disagree with the ledger (the last result names another run): every line is read, the same comes out.
-    const idx = path.join(expDir(repo, 'w'), 'runs.idx');
-    const buf = fs.readFileSync(idx);
-    let at = buf.length - 32;
-    while (at >= 0 && buf[at] !== 1) at -= 32;
-    buf.writeDoubleLE(buf.readDoubleLE(at + 24) + 1, at + 24);
-    fs.writeFileSync(idx, buf);
+    misnameLastIndexedResult(repo, 'w');
     const slow = run('finalize', ['--json', '--branch', 'slow'], repo);
     expect(slow.code, slow.stderr).toBe(0);
     const s = slow.json as Record<string, unknown>;

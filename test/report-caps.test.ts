@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchRepo, expDir, git, init, run } from './helpers/loop.ts';
+import { benchRepo, expDir, git, init, misnameLastIndexedResult, run } from './helpers/loop.ts';
 import type { LedgerLine, Verdict } from '../scripts/lib/schema.ts';
 import { openExperiment } from '../scripts/lib/experiment.ts';
 import { fastSource, REPORT_CAPS, wholeSource } from '../scripts/lib/report-source.ts';
@@ -110,13 +110,7 @@ describe('report of a long history', () => {
 
   it('drops a run index that does not match the ledger and reads every line instead', () => {
     const before = run('report', [], repo).stdout;
-    const idx = path.join(expDir(repo, 'big'), 'runs.idx');
-    const buf = fs.readFileSync(idx);
-    // The last result record names another run: its ledger line does not read back as that run.
-    let at = buf.length - 32;
-    while (at >= 0 && buf[at] !== 1) at -= 32;
-    buf.writeDoubleLE(buf.readDoubleLE(at + 24) + 1, at + 24);
-    fs.writeFileSync(idx, buf);
+    const { idx, buf } = misnameLastIndexedResult(repo, 'big');
     expect(run('report', [], repo).stdout).toBe(before);
     expect(fs.existsSync(idx) ? fs.readFileSync(idx).equals(buf) : false).toBe(false);
   });

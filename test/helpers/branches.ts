@@ -2,9 +2,8 @@
 // function-lengths.ts): each if, ?:, switch, loop, try, throw, and each &&, ||
 // or ?? (a short-circuit is a branch too), with the line it is on. A
 // short-circuit inside an if's condition belongs to that if and is not counted.
-import path from 'node:path';
-import { API } from 'typescript/unstable/sync';
 import { SyntaxKind, type Node } from 'typescript/unstable/ast';
+import { forEachSourceFile } from './ts-files.ts';
 
 export interface Branch {
   file: string;
@@ -32,31 +31,21 @@ const SHORT_CIRCUITS: ReadonlyMap<SyntaxKind, string> = new Map([
 
 /** Every branch of `files` (relative to root). */
 export function branchesIn(root: string, files: readonly string[]): Branch[] {
-  const api = new API({ cwd: root });
-  try {
-    const snap = api.updateSnapshot({ openProject: path.join(root, 'tsconfig.json') });
-    const program = snap.getProjects()[0]?.program;
-    if (!program) throw new Error('tsconfig.json opened no project');
-    const out: Branch[] = [];
-    for (const file of files) {
-      const sf = program.getSourceFile(path.join(root, file));
-      if (!sf) throw new Error(`${file} is not in the project`);
-      const text = sf.text;
-      const line = (n: Node) => sf.getLineAndCharacterOfPosition(n.pos + (text.slice(n.pos, n.end).length - text.slice(n.pos, n.end).trimStart().length)).line + 1;
-      const visit = (n: Node, inCondition: boolean): void => {
-        const kind = BRANCHES.get(n.kind);
-        if (kind) out.push({ file, kind, line: line(n) });
-        if (n.kind === SyntaxKind.BinaryExpression && !inCondition) {
-          const op = SHORT_CIRCUITS.get((n as unknown as { operatorToken: Node }).operatorToken.kind);
-          if (op) out.push({ file, kind: op, line: line(n) });
-        }
-        const condition = n.kind === SyntaxKind.IfStatement ? (n as unknown as { expression: Node }).expression : null;
-        n.forEachChild((c) => visit(c, inCondition || c === condition));
-      };
-      sf.forEachChild((c) => visit(c, false));
-    }
-    return out;
-  } finally {
-    api.close();
-  }
+  const out: Branch[] = [];
+  forEachSourceFile(root, files, (file, sf) => {
+    const text = sf.text;
+    const line = (n: Node) => sf.getLineAndCharacterOfPosition(n.pos + (text.slice(n.pos, n.end).length - text.slice(n.pos, n.end).trimStart().length)).line + 1;
+    const visit = (n: Node, inCondition: boolean): void => {
+      const kind = BRANCHES.get(n.kind);
+      if (kind) out.push({ file, kind, line: line(n) });
+      if (n.kind === SyntaxKind.BinaryExpression && !inCondition) {
+        const op = SHORT_CIRCUITS.get((n as unknown as { operatorToken: Node }).operatorToken.kind);
+        if (op) out.push({ file, kind: op, line: line(n) });
+      }
+      const condition = n.kind === SyntaxKind.IfStatement ? (n as unknown as { expression: Node }).expression : null;
+      n.forEachChild((c) => visit(c, inCondition || c === condition));
+    };
+    sf.forEachChild((c) => visit(c, false));
+  });
+  return out;
 }

@@ -2,9 +2,8 @@
 // (TypeScript 7's API: the native compiler parses, this process walks the tree).
 // A function's length runs from the line of its first token to the line of its
 // last: its comments above it do not count, its body does, nested functions included.
-import path from 'node:path';
-import { API } from 'typescript/unstable/sync';
 import { SyntaxKind, type Node } from 'typescript/unstable/ast';
+import { forEachSourceFile } from './ts-files.ts';
 
 export interface FunctionLength {
   file: string;
@@ -34,29 +33,19 @@ function nameOf(n: Node, text: string): string {
 
 /** Every function of `files` (relative to root) with its length in lines. */
 export function functionLengths(root: string, files: readonly string[]): FunctionLength[] {
-  const api = new API({ cwd: root });
-  try {
-    const snap = api.updateSnapshot({ openProject: path.join(root, 'tsconfig.json') });
-    const program = snap.getProjects()[0]?.program;
-    if (!program) throw new Error('tsconfig.json opened no project');
-    const out: FunctionLength[] = [];
-    for (const file of files) {
-      const sf = program.getSourceFile(path.join(root, file));
-      if (!sf) throw new Error(`${file} is not in the project`);
-      const text = sf.text;
-      const line = (pos: number) => sf.getLineAndCharacterOfPosition(pos).line;
-      const visit = (n: Node): void => {
-        if (FUNCTIONS.has(n.kind)) {
-          // pos includes the leading trivia (comments): start at the first token.
-          const start = n.pos + (text.slice(n.pos, n.end).length - text.slice(n.pos, n.end).replace(/^(\s|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*/, '').length);
-          out.push({ file, name: nameOf(n, text), lines: line(n.end) - line(start) + 1 });
-        }
-        n.forEachChild(visit);
-      };
-      sf.forEachChild(visit);
-    }
-    return out;
-  } finally {
-    api.close();
-  }
+  const out: FunctionLength[] = [];
+  forEachSourceFile(root, files, (file, sf) => {
+    const text = sf.text;
+    const line = (pos: number) => sf.getLineAndCharacterOfPosition(pos).line;
+    const visit = (n: Node): void => {
+      if (FUNCTIONS.has(n.kind)) {
+        // pos includes the leading trivia (comments): start at the first token.
+        const start = n.pos + (text.slice(n.pos, n.end).length - text.slice(n.pos, n.end).replace(/^(\s|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*/, '').length);
+        out.push({ file, name: nameOf(n, text), lines: line(n.end) - line(start) + 1 });
+      }
+      n.forEachChild(visit);
+    };
+    sf.forEachChild(visit);
+  });
+  return out;
 }

@@ -82,3 +82,20 @@ export function ledger(repo: string, slug: string): Array<Record<string, unknown
 export function readJson(file: string): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
 }
+
+/**
+ * Make an experiment's run index disagree with its ledger: its last result
+ * record (32 bytes, kind 1) names another run, so its ledger line no longer
+ * reads back as that run and the engine must read every line instead.
+ * Returns the index's path and the bytes it was left with.
+ */
+export function misnameLastIndexedResult(repo: string, slug: string): { idx: string; buf: Buffer } {
+  const idx = path.join(expDir(repo, slug), 'runs.idx');
+  const buf = fs.readFileSync(idx);
+  let at = buf.length - 32;
+  while (at >= 0 && buf[at] !== 1) at -= 32;
+  if (at < 0) throw new Error(`${idx} holds no result record`);
+  buf.writeDoubleLE(buf.readDoubleLE(at + 24) + 1, at + 24);
+  fs.writeFileSync(idx, buf);
+  return { idx, buf };
+}
