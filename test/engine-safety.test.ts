@@ -167,6 +167,28 @@ describe('bad input', () => {
     expect(badCwd.code).toBe(2);
   });
 
+  it('says what a flag accepts when its value is wrong, and how to pass a value that starts with a dash', () => {
+    const repo = valueRepo('100');
+    const base = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'x'];
+    const cases: [string, string[], RegExp][] = [
+      ['init-experiment', ['--max-runs', 'lots'], /^init-experiment: bad flag: --max-runs: must be a whole number of at least 1, or none$/],
+      ['init-experiment', ['--repeats', 'twice'], /^init-experiment: bad flag: --repeats: must be a whole number from 1 to 100, or auto$/],
+      ['init-experiment', ['--target', 'fast'], /^init-experiment: bad flag: --target: must be a number$/],
+      ['init-experiment', ['--timeout', '-5'], /^init-experiment: Option '--timeout' argument is ambiguous\. To specify an option argument starting with a dash use '--timeout=-XYZ'\.$/],
+      ['chain', ['--from', 'exp', '--target', 'fast'], /^chain: bad flag: --target: must be a number, or none$/],
+      ['chain', ['--from', 'exp', '--plateau', '0'], /^chain: bad flag: --plateau: /],
+    ];
+    for (const [script, extra, want] of cases) {
+      const r = engine(script, [...(script === 'init-experiment' ? base : []), ...extra], repo);
+      expect(r.code, `${script} ${extra.join(' ')}`).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr.trim()).toMatch(want);
+      noStack(r.stderr);
+    }
+    // Nothing was created by any of them.
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 'exp'))).toBe(false);
+  });
+
   it('refuses to log twice and to log before a run', () => {
     const repo = valueRepo('100');
     initValue(repo);

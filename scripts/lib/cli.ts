@@ -40,8 +40,11 @@ export function parseFlags<S extends z.ZodMiniType>(
       strict: true,
     }) as { values: Record<string, unknown>; positionals: string[] };
   } catch (e) {
-    // parseArgs messages are already one readable sentence.
-    throw new UsageError(firstLine((e as Error).message));
+    // parseArgs messages are one readable sentence, but for a value that starts
+    // with '-' its fix is on a later line: both go on the one line.
+    const lines = (e as Error).message.split('\n');
+    const fix = lines.find((l) => l.startsWith('To specify an option argument starting with a dash'));
+    throw new UsageError(fix ? `${lines[0]} ${fix}` : firstLine((e as Error).message));
   }
   const result = schema.safeParse(parsed.values);
   if (!result.success) throw new UsageError(zodOneLine('bad flag', flagIssues(result.error.issues)));

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
+import { countOrNone, noneFlag, numberFlag, numberOrNone, repeatsFlag } from '../flag-values.ts';
 import { reached } from '../goal.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { currentTermination, event, findRoot, listExperiments, openExperiment, readActive, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
@@ -53,9 +54,7 @@ export const CHAIN_OPTIONS = {
   'min-improvement': { type: 'string' },
 } as const;
 
-const num = z.coerce.number().check(z.refine(Number.isFinite, 'must be a number'));
 // "none" switches a limit off, as in init-experiment.
-const none = z.pipe(z.literal('none'), z.transform(() => null));
 export const ChainFlags = z.object({
   ...CommonFlags,
   from: z.optional(z.string()),
@@ -67,17 +66,17 @@ export const ChainFlags = z.object({
   unit: z.optional(z.string()),
   scope: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
   command: z.optional(z.string()),
-  checks: z.optional(z.union([none, z.string()])),
-  timeout: z.optional(num),
-  'max-runs': z.optional(z.union([none, z.coerce.number().check(z.int(), z.minimum(1))])),
-  plateau: z.optional(z.union([none, z.coerce.number().check(z.int(), z.minimum(1))])),
-  target: z.optional(z.union([none, num])),
-  'max-wall-clock': z.optional(z.union([none, num])),
+  checks: z.optional(z.union([noneFlag, z.string()])),
+  timeout: z.optional(numberFlag),
+  'max-runs': z.optional(countOrNone),
+  plateau: z.optional(countOrNone),
+  target: z.optional(numberOrNone),
+  'max-wall-clock': z.optional(numberOrNone),
   budget: z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100))),
   'artifacts-from-parent': z._default(z.boolean(), false),
   guardrail: z.optional(z.array(GuardrailFlag)),
   'drop-guardrail': z.optional(z.array(z.string().check(z.minLength(1)))),
-  repeats: z.optional(z.union([z.literal('auto'), z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100))])),
+  repeats: z.optional(repeatsFlag),
   'min-improvement': z.optional(z.string().check(z.regex(/^\d+(\.\d+)?%?$/, 'must be a number or a percentage such as "2%"'))),
 });
 export type ChainFlags = z.infer<typeof ChainFlags>;

@@ -3,6 +3,7 @@
 // rules; history is never rewritten).
 import fs from 'node:fs';
 import * as z from '../zod.ts';
+import { countOrNone, numberFlag, repeatsFlag } from '../flag-values.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { configFieldsFromFlags, parseConfig, readYamlObject, loadConfig } from '../config.ts';
@@ -53,9 +54,6 @@ export const INIT_OPTIONS = {
   'slurm-max-queue-wait': { type: 'string' },
 } as const;
 
-const num = z.coerce.number().check(z.refine(Number.isFinite, 'must be a number'));
-// "none" switches a budget off.
-const budget = z.union([z.pipe(z.literal('none'), z.transform(() => null)), z.coerce.number().check(z.int(), z.minimum(1))]);
 
 export const InitFlags = z.object({
   ...CommonFlags,
@@ -66,21 +64,21 @@ export const InitFlags = z.object({
   unit: z.optional(z.string()),
   goal: z.optional(z.string()),
   checks: z.optional(z.string()),
-  timeout: z.optional(num),
-  'checks-timeout': z.optional(num),
-  grace: z.optional(num),
+  timeout: z.optional(numberFlag),
+  'checks-timeout': z.optional(numberFlag),
+  grace: z.optional(numberFlag),
   scope: z.optional(z.array(z.string())),
   protect: z.optional(z.array(z.string())),
-  'max-runs': z.optional(budget),
-  plateau: z.optional(budget),
-  target: z.optional(num),
-  'max-wall-clock': z.optional(num),
-  repeats: z.optional(z.union([z.literal('auto'), z.coerce.number().check(z.int())])),
+  'max-runs': z.optional(countOrNone),
+  plateau: z.optional(countOrNone),
+  target: z.optional(numberFlag),
+  'max-wall-clock': z.optional(numberFlag),
+  repeats: z.optional(repeatsFlag),
   'min-improvement': z.optional(z.string()),
   guardrail: z.optional(z.array(GuardrailFlag)),
   source: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
   artifacts: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
-  'artifacts-max-mb': z.optional(num),
+  'artifacts-max-mb': z.optional(numberFlag),
   'artifacts-keep': z.optional(z.coerce.number().check(z.int(), z.minimum(0))),
   config: z.optional(z.string()),
   reason: z.optional(z.string()),
@@ -94,7 +92,7 @@ export const InitFlags = z.object({
   'slurm-gres': z.optional(z.string()),
   'slurm-arg': z.optional(z.array(z.string())),
   'slurm-max-requeues': z.optional(z.coerce.number().check(z.int())),
-  'slurm-max-queue-wait': z.optional(num),
+  'slurm-max-queue-wait': z.optional(numberFlag),
 });
 
 export type InitFlagValues = z.infer<typeof InitFlags>;

@@ -1,0 +1,11 @@
+// Flag values shared by the commands that set an experiment's rules
+// (init-experiment, chain): each says in its error what it accepts, since a
+// union's own message ("Invalid input") names nothing.
+import * as z from './zod.ts';
+
+export const numberFlag = z.coerce.number({ error: 'must be a number' }).check(z.refine(Number.isFinite, 'must be a number'));
+/** "none" switches a budget or setting off (null). */
+export const noneFlag = z.pipe(z.literal('none'), z.transform(() => null));
+export const countOrNone = z.union([noneFlag, z.coerce.number().check(z.int(), z.minimum(1))], { error: 'must be a whole number of at least 1, or none' });
+export const numberOrNone = z.union([noneFlag, numberFlag], { error: 'must be a number, or none' });
+export const repeatsFlag = z.union([z.literal('auto'), z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100))], { error: 'must be a whole number from 1 to 100, or auto' });
