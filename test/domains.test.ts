@@ -235,6 +235,21 @@ describe('which files judge the metric', HANG_GUARD, () => {
     expect(r.json).toMatchObject({ protect: ['bench.js'], mutable: [] });
   });
 
+  it('finds the benchmark of a monorepo package that the command cd\'s into, and a run that rewrites it is invalid', () => {
+    const bench = "console.log('METRIC score=' + require('fs').readFileSync('src/val.txt', 'utf8').trim())\n";
+    const repo = makeRepo({ 'packages/foo/bench.js': bench, 'packages/foo/src/val.txt': '100\n', 'packages/bar/x.txt': 'x\n' });
+    const r = engine('init-experiment', ['--name', 'mono', '--metric', 'score', '--direction', 'lower', '--command', 'cd packages/foo && node bench.js', '--scope', 'packages/foo/src/**', '--json'], repo);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ protect: ['packages/foo/bench.js'], mutable: [] });
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    // The loop rewrites the benchmark to print a better score: not a keep.
+    fs.writeFileSync(path.join(repo, 'packages/foo/src/val.txt'), '90\n');
+    fs.writeFileSync(path.join(repo, 'packages/foo/bench.js'), "console.log('METRIC score=1')\n");
+    const cheat = engine('run-experiment', ['--description', 'cheat', '--json'], repo);
+    expect(cheat.json).toMatchObject({ verdict: 'invalid' });
+    expect(read(repo, 'packages/foo/bench.js')).toBe(bench);
+  });
+
   it('lets --protect win over the scope', () => {
     const repo = makeRepo({ 'src/train.js': '\n', 'src/eval.js': '\n' });
     const r = engine('init-experiment', ['--name', 'p', '--metric', 'm', '--direction', 'lower', '--command', 'node src/train.js src/eval.js', '--scope', 'src/**', '--protect', 'src/eval.js', '--json'], repo);

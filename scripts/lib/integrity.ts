@@ -133,21 +133,45 @@ function isEngineState(rel: string): boolean {
   return !/^\.autoloop\/[^/]+$/.test(rel) || /^\.autoloop\/(active|session)\.json$/.test(rel);
 }
 
+/**
+ * The directories a command changes into (`cd DIR && …`, `pushd DIR; …`): a
+ * monorepo's benchmark is often run from its package, so a file the command
+ * names after that is found there, not at the top.
+ */
+export function cdTargets(cmd: string): string[] {
+  const toks = shellTokens(cmd);
+  const out: string[] = [];
+  for (let i = 0; i + 1 < toks.length; i++) {
+    const t = toks[i] as Token;
+    const prev = toks[i - 1];
+    const next = toks[i + 1] as Token;
+    if (t.kind !== 'word' || (t.value !== 'cd' && t.value !== 'pushd')) continue;
+    if (prev && prev.kind !== 'op') continue; // `echo cd x` names no directory
+    if (next.kind === 'word' && next.value !== '' && !next.value.startsWith('-')) out.push(next.value);
+  }
+  return out;
+}
+
 /** Repo files (not the engine's state) the benchmark and the checks name on their command lines. */
 export function commandFiles(root: string, config: Config): string[] {
   const found = new Set<string>();
   for (const cmd of [config.command, config.checks]) {
     if (!cmd) continue;
+    // A word may name a file at the top or in a directory the command cd's into:
+    // both are taken, since a judge left out is worse than one too many.
+    const dirs = [root, ...cdTargets(cmd).map((d) => path.resolve(root, d))];
     for (const word of candidatePaths(cmd)) {
       if (word === '' || word.startsWith('-')) continue;
-      const rel = insideRoot(root, path.resolve(root, word));
-      // A benchmark script kept under .autoloop/ (as setup suggests) is a judge
-      // too; only the engine's own state is not.
-      if (rel === null || isEngineState(rel)) continue;
-      try {
-        if (fs.statSync(path.join(root, rel)).isFile()) found.add(rel);
-      } catch {
-        // not a file: an interpreter, a flag value, a glob...
+      for (const dir of dirs) {
+        const rel = insideRoot(root, path.resolve(dir, word));
+        // A benchmark script kept under .autoloop/ (as setup suggests) is a judge
+        // too; only the engine's own state is not.
+        if (rel === null || isEngineState(rel)) continue;
+        try {
+          if (fs.statSync(path.join(root, rel)).isFile()) found.add(rel);
+        } catch {
+          // not a file: an interpreter, a flag value, a glob...
+        }
       }
     }
   }
