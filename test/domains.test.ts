@@ -250,6 +250,19 @@ describe('which files judge the metric', HANG_GUARD, () => {
     expect(read(repo, 'packages/foo/bench.js')).toBe(bench);
   });
 
+  it('refuses, from a package directory, a scope written from there (globs are from the top), and warns of one that matches nothing', () => {
+    const repo = makeRepo({ 'packages/foo/bench.js': "console.log('METRIC score=1')\n", 'packages/foo/src/a.js': '\n' });
+    const args = (scope: string) => ['--name', 'mono', '--metric', 'score', '--direction', 'lower', '--command', 'cd packages/foo && node bench.js', '--scope', scope];
+    const wrong = engine('init-experiment', args('src/**'), path.join(repo, 'packages/foo'));
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr.trim()).toBe(`init-experiment: --scope "src/**" matches no file: scope globs are relative to the repository top (${repo}), not to packages/foo; did you mean --scope "packages/foo/src/**"?`);
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 'mono'))).toBe(false);
+    expect(git(repo, 'symbolic-ref', '--short', 'HEAD').trim()).not.toBe('autoloop/mono');
+    const later = engine('init-experiment', [...args('packages/foo/gen/**'), '--scope', 'packages/foo/src/**', '--json'], path.join(repo, 'packages/foo'));
+    expect(later.code).toBe(0);
+    expect((later.json as { warnings: string[] }).warnings).toEqual([`--scope "packages/foo/gen/**" matches no file yet (scope globs are relative to the repository top, ${repo})`]);
+  });
+
   it('lets --protect win over the scope', () => {
     const repo = makeRepo({ 'src/train.js': '\n', 'src/eval.js': '\n' });
     const r = engine('init-experiment', ['--name', 'p', '--metric', 'm', '--direction', 'lower', '--command', 'node src/train.js src/eval.js', '--scope', 'src/**', '--protect', 'src/eval.js', '--json'], repo);

@@ -152,3 +152,41 @@ export function listFiles(root: string, bases: readonly string[], accept: (rel: 
   }
   return [...out].sort();
 }
+
+/**
+ * Does any file below `bases` pass `accept`? Stops at the first, and answers
+ * yes once `budget` entries were read without one (a big tree is not walked
+ * whole for a warning).
+ */
+export function anyFile(root: string, bases: readonly string[], accept: (rel: string) => boolean, budget = 20_000): boolean {
+  let left = budget;
+  const stack: string[] = [];
+  for (const b of bases) {
+    const n = b === '' ? '' : normalizeRel(b);
+    if (n === null) continue;
+    try {
+      const st = fs.lstatSync(n === '' ? root : path.join(root, n));
+      if (st.isDirectory()) stack.push(n);
+      else if (!isInternal(n) && accept(n)) return true;
+    } catch {
+      // no such base: nothing there
+    }
+  }
+  while (stack.length) {
+    const dir = stack.pop() as string;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir === '' ? root : path.join(root, dir), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (--left < 0) return true;
+      const rel = dir === '' ? e.name : `${dir}/${e.name}`;
+      if (isInternal(rel)) continue;
+      if (e.isDirectory()) stack.push(rel);
+      else if (accept(rel)) return true;
+    }
+  }
+  return false;
+}
