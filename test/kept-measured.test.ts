@@ -66,6 +66,13 @@ describe('what is kept is what was measured', () => {
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toMatch(/last kept .*control\.mjs repair/);
     expect(engine('log-experiment', ['--description', 'x'], repo).code).not.toBe(0);
+    // status and explain say the same, not "tree is at the best" with the next idea.
+    const status = engine('status', [], repo).stdout;
+    expect(status).not.toContain('tree is at the best');
+    expect(status).toContain(`refused: ${refused.stderr.trim().replace(/^run-experiment: /, '')}`);
+    expect(status).toMatch(/next: control\.mjs repair/);
+    expect(engine('status', ['--json'], repo).json).toMatchObject({ branch_moved: expect.stringMatching(/last kept/) as unknown as string });
+    expect(engine('control', ['explain', '--json'], repo).json).toMatchObject({ next_action: expect.stringMatching(/^control\.mjs repair/) as unknown as string });
 
     const repair = engine('control', ['repair'], repo);
     expect(repair.code).toBe(0);
@@ -74,6 +81,7 @@ describe('what is kept is what was measured', () => {
     // The hand commit is not lost.
     expect(git(repo, 'for-each-ref', '--format=%(objectname)', 'refs/autoloop/moved/')).toBe(moved);
     expect(ledger(repo).some((l) => l.event === 'branch_moved')).toBe(true);
+    expect(engine('status', ['--json'], repo).json).toMatchObject({ branch_moved: null, tree_differs_from_best: [] });
     setValue(repo, '80');
     expect(iterate(repo, 'after repair').log.json).toMatchObject({ verdict: 'keep' });
   });

@@ -271,13 +271,22 @@ const oneLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).spl
  * is refused with the way back.
  */
 export async function assertBranchAtKeep(exp: Experiment, ws: Workspace): Promise<void> {
-  const kept = exp.state.best_commit;
-  if (!kept) return;
-  const head = await ws.head();
-  if (head === kept) return;
-  const what = ws.mode === 'git' ? `branch autoloop/${exp.paths.slug} is at ${head.slice(0, 12)}` : `the snapshot is ${head}`;
-  throw new RefusalError(`${what}, but the engine last kept ${kept.slice(0, 12)} (a commit or reset made outside the loop); run control.mjs repair to put it back (the other commit is saved), or init-experiment to adopt it`);
+  const moved = await branchMoved(exp, ws);
+  if (moved) throw new RefusalError(moved);
 }
+
+/** Why every engine call would refuse the branch (assertBranchAtKeep's line), or null when it is at the last keep. */
+export async function branchMoved(exp: Experiment, ws: Workspace): Promise<string | null> {
+  const kept = exp.state.best_commit;
+  if (!kept) return null;
+  const head = await ws.head();
+  if (head === kept) return null;
+  const what = ws.mode === 'git' ? `branch autoloop/${exp.paths.slug} is at ${head.slice(0, 12)}` : `the snapshot is ${head}`;
+  return `${what}, but the engine last kept ${kept.slice(0, 12)} (a commit or reset made outside the loop); run control.mjs repair to put it back (the other commit is saved), or init-experiment to adopt it`;
+}
+
+/** The next action the engine would take now: putting the branch back first when it moved. */
+export const REPAIR_MOVED = 'control.mjs repair (the branch moved outside the loop: it puts the last keep back and saves the other commit)';
 
 /**
  * Highest run number that has a folder under runs/ (0 when there is none).

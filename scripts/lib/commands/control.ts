@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { nextAction } from '../next-action.ts';
-import { afterRevert, currentTermination, event, findRoot, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, type Experiment } from '../experiment.ts';
+import { afterRevert, branchMoved, currentTermination, event, findRoot, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
@@ -45,16 +45,19 @@ export async function controlFromArgs(f: z.infer<typeof ControlFlags>, positiona
 /** How long a control command waits for the experiment's lock (a candidate holds it briefly; a serial run for its whole length). */
 const CONTROL_WAIT_MS = 60_000;
 
-function explain(exp: Experiment): { data: Record<string, unknown>; text: string } {
+async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>; text: string }> {
   const t = currentTermination(exp);
   const s = exp.state;
   const loop = loopState(s, t);
+  // A branch moved outside the loop stops every engine call until repair: that comes first.
+  const moved = await openWorkspace(exp.root, exp.paths, exp.config).then((ws) => branchMoved(exp, ws), () => null);
   const why =
-    loop === 'stopped' ? 'stopped by the user (control.mjs resume to continue)'
+    moved ? moved
+    : loop === 'stopped' ? 'stopped by the user (control.mjs resume to continue)'
     : loop === 'terminated' ? t.message
     : loop === 'paused' ? `paused by health: ${s.health.reason}`
     : `active: ${s.health.reason}`;
-  const next = loop === 'terminated' ? 'run /autoloop:chain (report, follow-up or finalize)' : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
+  const next = moved ? REPAIR_MOVED : loop === 'terminated' ? 'run /autoloop:chain (report, follow-up or finalize)' : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
   const unclean = fs.existsSync(exp.paths.unclean);
   const text = [
     `experiment ${exp.paths.slug}: loop ${loop}`,
@@ -68,7 +71,7 @@ function explain(exp: Experiment): { data: Record<string, unknown>; text: string
     ...recentLines(exp, 3),
     `next: ${next}`,
   ].filter(Boolean);
-  return { data: { experiment: exp.paths.slug, loop, why, next_action: next, health: s.health, termination: t, unclean, pending: s.pending }, text: text.join('\n') };
+  return { data: { experiment: exp.paths.slug, loop, why, next_action: next, branch_moved: moved, health: s.health, termination: t, unclean, pending: s.pending }, text: text.join('\n') };
 }
 
 function stop(exp: Experiment, reason: string | undefined): string {

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { currentTermination, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, readActive, resolveSlug, type Experiment } from '../experiment.ts';
+import { branchMoved, currentTermination, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, readActive, REPAIR_MOVED, resolveSlug, type Experiment } from '../experiment.ts';
 import { openWorkspace } from '../workspace.ts';
 import { workspaceFile } from '../workspace-base.ts';
 import { readJsonOrNull } from '../fsx.ts';
@@ -76,14 +76,15 @@ export function rowsText(rows: readonly ExperimentRow[]): string {
 }
 
 /**
- * In-scope files that differ from the experiment's best, or null when the
- * tree is not this experiment's (its branch is not checked out).
+ * In-scope files that differ from the experiment's best, and why the engine
+ * would refuse a branch moved outside the loop (null when it did not); null
+ * when the tree is not this experiment's (its branch is not checked out).
  */
-export async function treeVsBest(exp: Experiment): Promise<string[] | null> {
+export async function treeVsBest(exp: Experiment): Promise<{ changed: string[]; moved: string | null } | null> {
   const branch = experimentBranch(exp);
   if (branch !== null && (await currentBranch(exp.root)) !== branch) return null;
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
-  return ws.changedInScope();
+  return { changed: await ws.changedInScope(), moved: await branchMoved(exp, ws) };
 }
 
 /** Where the experiment stands: the data with --json (text ''), else at most 10 lines (data null). */
@@ -104,7 +105,9 @@ type StatusFacts = Awaited<ReturnType<typeof statusFacts>>;
 async function statusFacts(exp: Experiment) {
   const t = currentTermination(exp);
   // null: another experiment's branch is checked out; the ledger still says where this one stands.
-  const dirty = await treeVsBest(exp);
+  const tree = await treeVsBest(exp);
+  const dirty = tree ? tree.changed : null;
+  const moved = tree ? tree.moved : null;
   const branch = experimentBranch(exp);
   const artifacts = bestArtifactsLine(exp);
   const scratch = rel(exp.root, path.join(exp.paths.scratch, runId(Math.max(1, exp.state.next_run))));
@@ -114,11 +117,11 @@ async function statusFacts(exp: Experiment) {
   const held = local === 'pidns' && readOnlyWorks() ? ('readonly' as const) : local;
   // A call cut off between measuring and logging: that run is logged before anything else.
   const pending = measuredNotLogged(exp);
-  const next = pending ? loggingFirst(pending) : nextAction(exp.state);
-  return { t, dirty, branch, artifacts, scratch, par, held, next };
+  const next = moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : nextAction(exp.state);
+  return { t, dirty, moved, branch, artifacts, scratch, par, held, next };
 }
 
-function statusData(exp: Experiment, { t, dirty, branch, artifacts, scratch, par, held, next }: StatusFacts, last: number) {
+function statusData(exp: Experiment, { t, dirty, moved, branch, artifacts, scratch, par, held, next }: StatusFacts, last: number) {
   const s = exp.state;
   const conf = confidenceOf(s);
   return {
@@ -143,6 +146,7 @@ function statusData(exp: Experiment, { t, dirty, branch, artifacts, scratch, par
     branch,
     branch_checked_out: dirty !== null,
     tree_differs_from_best: dirty ?? [],
+    branch_moved: moved,
     best_artifacts: artifacts,
     scratch,
     recent: s.recent.slice(-last),
@@ -154,14 +158,14 @@ function statusData(exp: Experiment, { t, dirty, branch, artifacts, scratch, par
   };
 }
 
-function statusText(exp: Experiment, { t, dirty, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
+function statusText(exp: Experiment, { t, dirty, moved, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
   const s = exp.state;
   const relaunch = relaunchText(s.relaunches);
   const lines = [
     `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
     bestLine(exp),
     countsLine(exp),
-    healthLine(exp) + `; next: ${t.terminate ? '/autoloop:chain' : next}`,
+    healthLine(exp) + `; next: ${t.terminate && !moved ? '/autoloop:chain' : next}`,
     progressLine(t),
     ...parallelLines(par, exp.config.parallel),
     guardrailStatusLine(bestGuardrailChecks(exp.config, s)) ?? '',
@@ -169,6 +173,8 @@ function statusText(exp: Experiment, { t, dirty, branch, artifacts, par, held, n
     ...(held ? [`containment: ${describeContainment(held)}`] : []),
     dirty === null
       ? `${branch} is not checked out (the tree belongs to another experiment)`
+      : moved
+        ? `refused: ${moved}`
       : dirty.length
         ? `tree differs from best: ${dirty.slice(0, 4).join(' ')}${dirty.length > 4 ? ' …' : ''}`
         : 'tree is at the best',
