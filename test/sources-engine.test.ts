@@ -78,6 +78,23 @@ describe('metric sources through the engine', HANG_GUARD, () => {
     expect(m.always).toBeUndefined();
   });
 
+  it('reads a METRIC line that follows a progress bar\'s carriage return (as a terminal shows it), CRLF lines and stderr alike', () => {
+    // A progress bar that erases itself (tqdm's leave=False) ends with "\r", not a line feed: the
+    // METRIC line printed next starts on the same line of the log, and a terminal shows it at its start.
+    const bench = [
+      "const v = require('fs').readFileSync('src/v.txt', 'utf8').trim();",
+      "process.stderr.write('train 50%|#####     |\\r train 100%|##########|\\r                    \\r');",
+      "process.stdout.write('METRIC loss=' + v + '\\n');",
+      "process.stderr.write('METRIC mem=12\\r\\n');",
+      "process.stdout.write('step 3\\rMETRIC acc=0.9');",
+    ].join('\n');
+    const dir = makeRepo({ 'bench.js': bench, 'src/v.txt': '0.5\n' });
+    expect(engine('init-experiment', ['--name', 'bar', '--metric', 'loss', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'src/**'], dir).code).toBe(0);
+    const run = engine('run-experiment', ['--description', 'baseline', '--json'], dir);
+    expect(run.json).toMatchObject({ verdict: 'keep', primary: 0.5 });
+    expect(record(dir, 'bar', 'r0001').metrics).toEqual({ loss: 0.5, mem: 12, acc: 0.9 });
+  });
+
   it('feeds a benchmark tool\'s per-iteration figures to the noise model as samples', () => {
     const dir = repo();
     const cases: [string, string, number][] = [

@@ -10,9 +10,14 @@ export const METRIC_MAX_LINES = 10_000;
 export const METRIC_MAX_LINE_BYTES = 1024;
 export const METRIC_TRUNCATED_MARK = ' [truncated by watchdog]';
 
-const NEEDLE = Buffer.from('\nMETRIC');
-/** Bytes carried from one chunk to the next: they may hold the start of a needle split across the boundary. */
-const KEEP = NEEDLE.length - 1;
+// A METRIC line starts after a line feed or a carriage return and ends at the
+// next one: a terminal shows `progress 80%\rMETRIC loss=0.5` (a progress bar
+// that returns to the start of its line, as tqdm's does) as a METRIC line, so
+// it is one; CRLF ends lines too.
+const WORD = Buffer.from('METRIC');
+const isBreak = (b: number | undefined) => b === 0x0a || b === 0x0d;
+/** Bytes carried from one chunk to the next: the byte before a needle and a needle split across the boundary. */
+const KEEP = WORD.length;
 
 /**
  * The METRIC lines read so far: the one being read, cut to
@@ -40,7 +45,6 @@ class MetricLineRing {
   /** End the current line and put it in the ring. */
   finish(): void {
     let line = Buffer.concat(this.parts).toString('utf8');
-    if (line.endsWith('\r')) line = line.slice(0, -1);
     if (this.cut) line += METRIC_TRUNCATED_MARK;
     this.ring[this.total % METRIC_MAX_LINES] = line;
     this.total++;
@@ -63,29 +67,42 @@ class MetricLineRing {
  * front of buf to be read again with the next chunk.
  */
 function scanChunk(buf: Buffer, len: number, lines: MetricLineRing): number {
+  const view = buf.subarray(0, len);
   let p = 0;
   for (;;) {
     if (lines.inLine) {
-      const nl = buf.indexOf(0x0a, p);
-      if (nl < 0 || nl >= len) {
-        lines.take(buf.subarray(p, len));
+      const end = lineEnd(view, p);
+      if (end < 0) {
+        lines.take(view.subarray(p, len));
         return 0;
       }
-      lines.take(buf.subarray(p, nl));
+      lines.take(view.subarray(p, end));
       lines.finish();
-      p = nl; // that "\n" may begin the next needle
+      p = end; // that break may begin the next needle
     } else {
-      const hit = buf.subarray(0, len).indexOf(NEEDLE, p);
+      // Byte 0 is the virtual break before the range or a carried byte: a needle starts at 1 or later.
+      const hit = view.indexOf(WORD, Math.max(p, 1));
       if (hit < 0) {
-        // Carry the last bytes over: a needle may straddle the chunk boundary.
+        // Carry the last bytes over: a needle (and the break before it) may straddle the chunk boundary.
         const from = Math.max(p, len - KEEP);
         buf.copyWithin(0, from, len);
         return len - from;
       }
-      lines.inLine = true;
-      p = hit + 1;
+      if (isBreak(view[hit - 1])) {
+        lines.inLine = true;
+        p = hit;
+      } else {
+        p = hit + 1;
+      }
     }
   }
+}
+
+/** The first line feed or carriage return at or after p, or -1. */
+function lineEnd(view: Buffer, p: number): number {
+  const lf = view.indexOf(0x0a, p);
+  const cr = view.indexOf(0x0d, p);
+  return lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
 }
 
 /**
@@ -101,7 +118,7 @@ export async function scanMetricLines(
 ): Promise<string[]> {
   // The usual sample fits one chunk: read it at once, without the thread pool's three round trips.
   if (end - start <= chunkBytes) return scanRange(file, start, end);
-  const buf = Buffer.alloc(Math.max(chunkBytes, NEEDLE.length) + KEEP);
+  const buf = Buffer.alloc(Math.max(chunkBytes, WORD.length + 1) + KEEP);
   const lines = new MetricLineRing();
   const fh = await fs.promises.open(file, 'r');
   try {
