@@ -154,12 +154,24 @@ describe('finalize a history of keeps, reverts and a crash', () => {
     refused(run('finalize', ['--branch', 'bad..name'], repo), /"bad\.\.name" is not a valid branch name/);
   });
 
-  it('refuses a dirty tree, naming the files, and creates nothing', () => {
-    write(repo, 'README.md', 'edited by the user\n');
-    refused(run('finalize', ['--branch', 'dirty-try'], repo), /uncommitted changes to tracked files: README\.md; commit or stash them first/);
+  it('refuses a tree with uncommitted changes in scope, naming the files, and creates nothing', () => {
+    const kept = read(repo, 'src/value.txt');
+    write(repo, 'src/value.txt', '70\n');
+    refused(run('finalize', ['--branch', 'dirty-try'], repo), /uncommitted changes to tracked files in scope: src\/value\.txt; commit or stash them first/);
     expect(git(repo, 'branch', '--list', 'dirty-try')).toBe('');
+    expect(read(repo, 'src/value.txt')).toBe('70\n');
+    write(repo, 'src/value.txt', kept);
+  });
+
+  it('builds the branch beside the user\'s uncommitted edit outside the scope (the loop ran beside it), and leaves it as it is', () => {
+    write(repo, 'README.md', 'edited by the user\n');
+    const r = run('finalize', ['--branch', 'beside-readme', '--json'], repo);
+    expect(r.code, r.stderr).toBe(0);
+    expect(git(repo, 'rev-list', '--count', `${base}..beside-readme`)).toBe('2');
+    expect(git(repo, 'diff', '--name-only', base, 'beside-readme').split('\n')).not.toContain('README.md');
     expect(read(repo, 'README.md')).toBe('edited by the user\n');
     git(repo, 'checkout', '-q', '--', 'README.md');
+    git(repo, 'branch', '-D', 'beside-readme');
   });
 
   it('leaves the user on their own branch when run from it', () => {

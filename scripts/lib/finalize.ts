@@ -17,6 +17,7 @@ import { buildReport, effectText, renderMarkdown, type KeptChange } from './repo
 import type { Direction } from './schema.ts';
 import { REPORT_CAPS, type ReportSource } from './report-source.ts';
 import { commitsPresent, currentBranch, git, gitTry, identityEnv, revParse, trackedChanges } from './gitcmd.ts';
+import { compileScope } from './scope.ts';
 import { chainStatus } from './chain.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { pidAlive } from './procs.ts';
@@ -193,16 +194,22 @@ export async function sweepFinalizeWorktrees(root: string): Promise<string[]> {
   return removed;
 }
 
-/** Refuse what finalize cannot work from: a snapshot-mode experiment, or uncommitted changes to tracked files. */
+/**
+ * Refuse what finalize cannot work from: a snapshot-mode experiment, or
+ * uncommitted changes to tracked files in scope (a change not measured, or
+ * not logged). Changes outside the scope are the user's: the loop ran beside
+ * them, and finalize builds its branch from commits, never from the tree.
+ */
 async function checkCheckout(exp: Experiment): Promise<void> {
   const { root, config } = exp;
   const ws = await openWorkspace(root, exp.paths, config);
   if (ws.mode !== 'git') {
     throw new UsageError(`finalize needs git: "${exp.paths.slug}" ran in snapshot mode (its best files are in ${path.relative(root, exp.paths.snapshot)}/)`);
   }
-  const dirty = await trackedChanges(root);
+  const scope = compileScope(config.scope, []);
+  const dirty = (await trackedChanges(root)).filter((f) => scope.inScope(f));
   if (dirty.length) {
-    throw new UsageError(`uncommitted changes to tracked files: ${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? ` (+${dirty.length - 5} more)` : ''}; commit or stash them first`);
+    throw new UsageError(`uncommitted changes to tracked files in scope: ${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? ` (+${dirty.length - 5} more)` : ''}; commit or stash them first`);
   }
 }
 
