@@ -171,11 +171,16 @@ const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(path.join(gate,
       const exited = new Promise<number | null>((resolve) => run.on('exit', resolve));
       await waitFor(() => fs.existsSync(path.join(gate, 'started')));
       for (const cmd of ['status', 'report', 'finalize']) expect(engine(cmd, [], repo).code, cmd).toBe(0);
+      // status says a run is measuring, not "no baseline yet: run run-experiment" as if none were.
+      const mid = engine('status', ['--json'], repo).json as { busy: { owner: string; pid: number }; next_action: string };
+      expect(mid.busy).toMatchObject({ owner: 'run-experiment', pid: run.pid });
+      expect(mid.next_action).toMatch(/^wait: run-experiment \(pid \d+\) is running since/);
       fs.writeFileSync(path.join(gate, 'go'), '');
       expect(await exited).toBe(0);
       expect(out).not.toMatch(/INVALID|state changed/);
       const results = ledger(repo).filter((l) => l.type === 'result');
       expect(results.map((l) => l.status)).toEqual(['ok']);
+      expect(engine('status', ['--json'], repo).json).toMatchObject({ busy: null });
     } finally {
       fs.rmSync(gate, { recursive: true, force: true });
       fs.rmSync(repo, { recursive: true, force: true });

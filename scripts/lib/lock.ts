@@ -143,6 +143,14 @@ export function acquireLock(lockFile: string, owner: string): Lock {
   throw new RefusalError(`could not take the lock ${lockFile}: too much contention`);
 }
 
+/** Who holds the lock now (a live process), or null: what status shows while a run measures. */
+export function lockHolder(lockFile: string): { owner: string; pid: number; started_at: string } | null {
+  const seen = look(lockFile);
+  const info = seen ? parseInfo(seen.raw) : null;
+  if (!info || !pidAlive(info.pid, info.proc_start)) return null;
+  return { owner: info.owner, pid: info.pid, started_at: info.started_at };
+}
+
 function makeLock(lockFile: string, token: string, tookOver: { pid: number } | null): Lock {
   let released = false;
   return {

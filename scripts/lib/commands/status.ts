@@ -22,6 +22,7 @@ import { containment, describeContainment } from '../runners/containment.ts';
 import { readOnlyWorks } from '../runners/readonly.ts';
 import { relaunchText } from '../supervisor/view.ts';
 import { parallelLines, parallelStatus } from '../candidates/status.ts';
+import { lockHolder } from '../lock.ts';
 
 export const STATUS_OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' }, list: { type: 'boolean', default: false } } as const;
 export const StatusFlags = z.object({
@@ -101,6 +102,10 @@ export async function statusCommand(f: z.infer<typeof StatusFlags>): Promise<{ d
 
 type StatusFacts = Awaited<ReturnType<typeof statusFacts>>;
 
+function busyText(b: { owner: string; pid: number; started_at: string }): string {
+  return `${b.owner} (pid ${b.pid}) is running since ${b.started_at.slice(11, 19)} UTC; what it measures shows when it ends`;
+}
+
 /** What both forms show, read once. */
 async function statusFacts(exp: Experiment) {
   const t = currentTermination(exp);
@@ -117,11 +122,13 @@ async function statusFacts(exp: Experiment) {
   const held = local === 'pidns' && readOnlyWorks() ? ('readonly' as const) : local;
   // A call cut off between measuring and logging: that run is logged before anything else.
   const pending = measuredNotLogged(exp);
-  const next = moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : nextAction(exp.state);
-  return { t, dirty, moved, branch, artifacts, scratch, par, held, next };
+  // Another engine call at work (a run measuring): what it decides is not in the state yet.
+  const busy = lockHolder(exp.paths.lock);
+  const next = busy ? `wait: ${busyText(busy)}` : moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : nextAction(exp.state);
+  return { t, dirty, moved, busy, branch, artifacts, scratch, par, held, next };
 }
 
-function statusData(exp: Experiment, { t, dirty, moved, branch, artifacts, scratch, par, held, next }: StatusFacts, last: number) {
+function statusData(exp: Experiment, { t, dirty, moved, busy, branch, artifacts, scratch, par, held, next }: StatusFacts, last: number) {
   const s = exp.state;
   const conf = confidenceOf(s);
   return {
@@ -147,6 +154,7 @@ function statusData(exp: Experiment, { t, dirty, moved, branch, artifacts, scrat
     branch_checked_out: dirty !== null,
     tree_differs_from_best: dirty ?? [],
     branch_moved: moved,
+    busy,
     best_artifacts: artifacts,
     scratch,
     recent: s.recent.slice(-last),
@@ -158,14 +166,14 @@ function statusData(exp: Experiment, { t, dirty, moved, branch, artifacts, scrat
   };
 }
 
-function statusText(exp: Experiment, { t, dirty, moved, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
+function statusText(exp: Experiment, { t, dirty, moved, busy, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
   const s = exp.state;
   const relaunch = relaunchText(s.relaunches);
   const lines = [
     `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
     bestLine(exp),
     countsLine(exp),
-    healthLine(exp) + `; next: ${t.terminate && !moved ? '/autoloop:chain' : next}`,
+    healthLine(exp) + `; next: ${t.terminate && !moved && !busy ? '/autoloop:chain' : next}`,
     progressLine(t),
     ...parallelLines(par, exp.config.parallel),
     guardrailStatusLine(bestGuardrailChecks(exp.config, s)) ?? '',
