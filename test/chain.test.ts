@@ -64,6 +64,12 @@ describe('a chain of two follow-ups with a budget of two', () => {
     refused(run('chain', ['--from', 'a', '--name', 'a', '--rationale', 'why not'], repo), /experiment "a" already exists/);
   });
 
+  it('refuses, from a subdirectory, a --scope written from there (globs are from the top), and starts nothing', () => {
+    refused(run('chain', ['--from', 'a', '--name', 'b', '--rationale', 'x', '--scope', 'value.txt'], path.join(repo, 'src')), /--scope "value\.txt" matches no file: scope globs are relative to the repository top \(.*\), not to src; did you mean --scope "src\/value\.txt"\?/);
+    expect(fs.existsSync(expDir(repo, 'b'))).toBe(false);
+    expect(git(repo, 'branch', '--list', 'autoloop/b')).toBe('');
+  });
+
   it('refuses to start when the tree is not at the parent\'s best', () => {
     git(repo, 'checkout', '-q', 'main');
     refused(run('chain', ['--from', 'a', '--name', 'b', '--rationale', 'x'], repo), /HEAD \(main at [0-9a-f]{12}\) is not the best commit of "a"/);

@@ -24,6 +24,7 @@ import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { compileScope } from '../scope.ts';
+import { scopeWarnings } from '../scope-check.ts';
 import { buildReport, renderMarkdown, reportHash } from '../report.ts';
 import { ChainDecision, DEFAULT_CHAIN_BUDGET, chainBudgetLine, chainStatusIn, loadChainFile, withLink, type ChainFile } from '../chain.ts';
 import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
@@ -362,10 +363,15 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
   if (done?.startsWith(`completed the follow-up ${f.name ?? ''} `)) {
     return { data: { child: f.name, reconciled: done, next_action: 'run-experiment for the baseline, then log-experiment --description baseline' }, text: `${done}\nnext: run-experiment for the baseline, then log-experiment --description baseline` };
   }
+  // A --scope written from a package directory is refused before anything starts (scope-check.ts).
+  const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope) : [];
   const p = plan(root, f);
   let r!: Started;
   await withLock(p.parent, 'chain', async () => {
     r = await start(p);
   });
-  return output(p, r);
+  const out = output(p, r);
+  if (!notes.length) return out;
+  const lines = out.text.split('\n'); // the last says what to do next: the warnings go before it
+  return { data: { ...out.data, warnings: notes }, text: [...lines.slice(0, -1), ...notes.map((w) => `warning: ${w}`), ...lines.slice(-1)].join('\n') };
 }

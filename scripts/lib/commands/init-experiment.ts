@@ -2,7 +2,6 @@
 // a new segment of an existing one (the only way to change its benchmark or
 // rules; history is never rewritten).
 import fs from 'node:fs';
-import path from 'node:path';
 import * as z from '../zod.ts';
 import { countOrNone, numberFlag, repeatsFlag } from '../flag-values.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
@@ -15,7 +14,7 @@ import { UsageError } from '../errors.ts';
 import { Slug } from '../schema.ts';
 import { parseSourceFlag, SOURCE_FORMS } from '../sources/shorthand.ts';
 import { runnerFor } from '../runners/index.ts';
-import { anyFile, compileScope } from '../scope.ts';
+import { scopeWarnings } from '../scope-check.ts';
 
 export const INIT_OPTIONS = {
   name: { type: 'string' },
@@ -157,33 +156,6 @@ function slurmFromFlags(f: InitFlagValues): Record<string, unknown> | null {
   ];
   for (const [k, v] of pairs) if (v !== undefined) block[k] = v;
   return Object.keys(block).length ? block : null;
-}
-
-/** Does a scope glob name any file of the tree at `root`? */
-function globMatches(root: string, glob: string): boolean {
-  const s = compileScope([glob], []);
-  return anyFile(root, s.bases, s.inScope);
-}
-
-/**
- * Scope globs are relative to the repository top, wherever init runs: a glob
- * that matches nothing there but does below the directory it ran in was meant
- * from that directory, and is refused with the glob that says so; any other
- * glob that matches nothing yet is a warning (it may name files to come).
- */
-function scopeWarnings(root: string, cwd: string, scope: readonly string[]): string[] {
-  const sub = path.relative(root, cwd).split(path.sep).join('/');
-  const inside = sub !== '' && !sub.startsWith('..') && !path.isAbsolute(sub);
-  const out: string[] = [];
-  for (const glob of scope) {
-    if (glob.startsWith('!') || globMatches(root, glob)) continue;
-    const meant = `${sub}/${glob.replace(/^(\.\/)+/, '')}`;
-    if (inside && globMatches(root, meant)) {
-      throw new UsageError(`--scope "${glob}" matches no file: scope globs are relative to the repository top (${root}), not to ${sub}; did you mean --scope "${meant}"?`);
-    }
-    out.push(`--scope "${glob}" matches no file yet (scope globs are relative to the repository top, ${root})`);
-  }
-  return out;
 }
 
 /** Create the experiment named by the flags (and --config), or open its next segment. */
