@@ -258,6 +258,11 @@ describe('which files judge the metric', HANG_GUARD, () => {
     expect(wrong.stderr.trim()).toBe(`init-experiment: --scope "src/**" matches no file: scope globs are relative to the repository top (${repo}), not to packages/foo; did you mean --scope "packages/foo/src/**"?`);
     expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 'mono'))).toBe(false);
     expect(git(repo, 'symbolic-ref', '--short', 'HEAD').trim()).not.toBe('autoloop/mono');
+    // The commands run at the top too: one naming a file only the package has is refused with the one meant.
+    const here = engine('init-experiment', ['--name', 'mono', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'packages/foo/src/**'], path.join(repo, 'packages/foo'));
+    expect(here.code).toBe(2);
+    expect(here.stderr.trim()).toBe(`init-experiment: "node bench.js" names bench.js, which is in packages/foo, not at the repository top (${repo}) where commands run; did you mean "cd packages/foo && node bench.js"?`);
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 'mono'))).toBe(false);
     const later = engine('init-experiment', [...args('packages/foo/gen/**'), '--scope', 'packages/foo/src/**', '--json'], path.join(repo, 'packages/foo'));
     expect(later.code).toBe(0);
     expect((later.json as { warnings: string[] }).warnings).toEqual([`--scope "packages/foo/gen/**" matches no file yet (scope globs are relative to the repository top, ${repo})`]);

@@ -1,8 +1,11 @@
 // Scope globs are read from the repository top, wherever a command runs:
-// init-experiment and chain check that each names something there.
+// init-experiment and chain check that each names something there, and that
+// the commands name files there (they run there too).
+import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors.ts';
 import { anyFile, compileScope } from './scope.ts';
+import { candidatePaths, cdTargets } from './integrity.ts';
 
 /** Does a scope glob name any file of the tree at `root`? */
 function globMatches(root: string, glob: string): boolean {
@@ -29,4 +32,31 @@ export function scopeWarnings(root: string, cwd: string, scope: readonly string[
     out.push(`--scope "${glob}" matches no file yet (scope globs are relative to the repository top, ${root})`);
   }
   return out;
+}
+
+/**
+ * The commands run at the repository top too: one run from a package
+ * directory that names a file only found there (`sh bench.sh` in
+ * packages/foo) would fail at its first run, and its benchmark would judge
+ * nothing. Refused with the command meant.
+ */
+export function checkCommandsFrom(root: string, cwd: string, commands: readonly (string | null | undefined)[]): void {
+  const sub = path.relative(root, cwd).split(path.sep).join('/');
+  if (sub === '' || sub.startsWith('..') || path.isAbsolute(sub)) return;
+  for (const cmd of commands) {
+    if (!cmd || cdTargets(cmd).length) continue;
+    for (const word of candidatePaths(cmd)) {
+      if (word === '' || word.startsWith('-') || path.isAbsolute(word)) continue;
+      if (fs.existsSync(path.resolve(root, word)) || !isFile(path.resolve(cwd, word))) continue;
+      throw new UsageError(`"${cmd}" names ${word}, which is in ${sub}, not at the repository top (${root}) where commands run; did you mean "cd ${sub} && ${cmd}"?`);
+    }
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
 }

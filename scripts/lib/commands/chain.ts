@@ -24,7 +24,7 @@ import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { compileScope } from '../scope.ts';
-import { scopeWarnings } from '../scope-check.ts';
+import { checkCommandsFrom, scopeWarnings } from '../scope-check.ts';
 import { buildReport, renderMarkdown, reportHash } from '../report.ts';
 import { ChainDecision, DEFAULT_CHAIN_BUDGET, chainBudgetLine, chainStatusIn, loadChainFile, withLink, type ChainFile } from '../chain.ts';
 import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
@@ -365,6 +365,7 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
   }
   // A --scope written from a package directory is refused before anything starts (scope-check.ts).
   const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope) : [];
+  checkCommandsFrom(root, resolveCwd(f.cwd), [f.command, f.checks]);
   const p = plan(root, f);
   let r!: Started;
   await withLock(p.parent, 'chain', async () => {
