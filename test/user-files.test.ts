@@ -185,6 +185,22 @@ console.log(out.join('\\n'));`;
   });
 });
 
+describe('a scope of files git does not track', () => {
+  it('is refused at init (the loop would never see nor commit its changes), and warned of beside a tracked one', () => {
+    const repo = makeRepo({ 'bench.cjs': "console.log('METRIC score=' + require('fs').readFileSync('new/v.txt', 'utf8'))\n", 'src/a.txt': 'a\n' });
+    fs.mkdirSync(path.join(repo, 'new'));
+    fs.writeFileSync(path.join(repo, 'new/v.txt'), '100');
+    const args = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'new/**'];
+    const r = engine('init-experiment', args, repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('init-experiment: --scope "new/**" matches only files git does not track: they are yours, so the loop never commits them nor sees its changes to them; commit them first (git add, git commit), then init-experiment');
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 'exp'))).toBe(false);
+    const both = engine('init-experiment', [...args, '--scope', 'src/**', '--json'], repo);
+    expect(both.code).toBe(0);
+    expect((both.json as { warnings: string[] }).warnings).toEqual(['--scope "new/**" matches only files git does not track: they are yours, so the loop never commits them nor sees its changes to them (commit them to let the loop work on them)']);
+  });
+});
+
 describe('one engine mutation per repository at a time', () => {
   it('initialising a second experiment during a run of the first is refused; the branch stays', async () => {
     // The run's own timeout is far beyond any load: the test ends the run itself

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { UsageError } from './errors.ts';
 import { anyFile, compileScope } from './scope.ts';
 import { candidatePaths, cdTargets } from './integrity.ts';
+import { gitSyncOrNull } from './gitcmd.ts';
 
 /** Does a scope glob name any file of the tree at `root`? */
 function globMatches(root: string, glob: string): boolean {
@@ -17,21 +18,42 @@ function globMatches(root: string, glob: string): boolean {
  * Scope globs are relative to the repository top, wherever init runs: a glob
  * that matches nothing there but does below the directory it ran in was meant
  * from that directory, and is refused with the glob that says so; any other
- * glob that matches nothing yet is a warning (it may name files to come).
+ * glob that matches nothing yet is a warning (it may name files to come). In
+ * git mode, files git does not track are the user's: the loop never commits
+ * them nor sees its changes to them, so a scope of such files alone is refused.
  */
-export function scopeWarnings(root: string, cwd: string, scope: readonly string[]): string[] {
+export function scopeWarnings(root: string, cwd: string, scope: readonly string[], git = false): string[] {
   const sub = path.relative(root, cwd).split(path.sep).join('/');
   const inside = sub !== '' && !sub.startsWith('..') && !path.isAbsolute(sub);
   const out: string[] = [];
+  let tracked = 0;
+  const untracked: string[] = [];
   for (const glob of scope) {
-    if (glob.startsWith('!') || globMatches(root, glob)) continue;
-    const meant = `${sub}/${glob.replace(/^(\.\/)+/, '')}`;
-    if (inside && globMatches(root, meant)) {
-      throw new UsageError(`--scope "${glob}" matches no file: scope globs are relative to the repository top (${root}), not to ${sub}; did you mean --scope "${meant}"?`);
+    if (glob.startsWith('!')) continue;
+    if (!globMatches(root, glob)) {
+      const meant = `${sub}/${glob.replace(/^(\.\/)+/, '')}`;
+      if (inside && globMatches(root, meant)) {
+        throw new UsageError(`--scope "${glob}" matches no file: scope globs are relative to the repository top (${root}), not to ${sub}; did you mean --scope "${meant}"?`);
+      }
+      out.push(`--scope "${glob}" matches no file yet (scope globs are relative to the repository top, ${root})`);
+    } else if (git && !tracksAny(root, glob)) {
+      untracked.push(glob);
+    } else {
+      tracked++;
     }
-    out.push(`--scope "${glob}" matches no file yet (scope globs are relative to the repository top, ${root})`);
   }
-  return out;
+  if (!untracked.length) return out;
+  const what = `--scope ${untracked.map((g) => `"${g}"`).join(' ')} matches only files git does not track: they are yours, so the loop never commits them nor sees its changes to them`;
+  if (!tracked) throw new UsageError(`${what}; commit them first (git add, git commit), then init-experiment`);
+  return [...out, `${what} (commit them to let the loop work on them)`];
+}
+
+/** Does git track any file a scope glob names? One `git ls-files` over the glob's bases. */
+function tracksAny(root: string, glob: string): boolean {
+  const s = compileScope([glob], []);
+  const listed = gitSyncOrNull(root, ['ls-files', '-z', '--', ...s.bases.map((b) => (b === '' ? '.' : `:(literal)${b}`))]);
+  if (listed === null) return true; // cannot tell: no warning
+  return listed.split('\0').some((f) => f !== '' && s.inScope(f));
 }
 
 /**

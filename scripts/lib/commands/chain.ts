@@ -9,7 +9,7 @@ import * as z from '../zod.ts';
 import { countOrNone, noneFlag, numberFlag, numberOrNone, repeatsFlag } from '../flag-values.ts';
 import { reached } from '../goal.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { currentTermination, event, findRoot, listExperiments, openExperiment, readActive, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, readActive, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
 import { completeChain, recoverChain, writePending } from '../chain-journal.ts';
 import { acquireRepoLock } from '../lock.ts';
 import { crashPoint } from '../faults.ts';
@@ -364,7 +364,7 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
     return { data: { child: f.name, reconciled: done, next_action: 'run-experiment for the baseline, then log-experiment --description baseline' }, text: `${done}\nnext: run-experiment for the baseline, then log-experiment --description baseline` };
   }
   // A --scope written from a package directory is refused before anything starts (scope-check.ts).
-  const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope) : [];
+  const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope, gitTopLevel(root) !== null) : [];
   checkCommandsFrom(root, resolveCwd(f.cwd), [f.command, f.checks]);
   const p = plan(root, f);
   let r!: Started;

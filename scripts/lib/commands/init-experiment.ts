@@ -161,7 +161,8 @@ function slurmFromFlags(f: InitFlagValues): Record<string, unknown> | null {
 /** Create the experiment named by the flags (and --config), or open its next segment. */
 export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; text: string }> {
   const cwd = resolveCwd(f.cwd);
-  const root = gitTopLevel(cwd) ?? cwd;
+  const top = gitTopLevel(cwd);
+  const root = top ?? cwd;
 
   const fromFile = f.config ? readYamlObject(f.config) : {};
   const slug = (f.name ?? fromFile.name) as string | undefined;
@@ -180,7 +181,7 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   runnerFor(config); // an unknown runner is refused now, not at the first run
   if (config.checks !== null && config.checks.trim() === '') throw new UsageError('--checks must not be empty');
 
-  const notes = scopeWarnings(root, cwd, config.scope);
+  const notes = scopeWarnings(root, cwd, config.scope, top !== null);
   checkCommandsFrom(root, cwd, [f.command, f.checks]);
   const out = await initExperiment(root, config, { reason: f.reason });
   // A new experiment starts unowned: a session left over from an earlier loop
