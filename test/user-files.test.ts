@@ -201,6 +201,23 @@ describe('a scope of files git does not track', () => {
   });
 });
 
+describe('line ends git converts on checkout', () => {
+  it('are named at init: a keep commits the work tree\'s CRLF bytes where git stores LF', () => {
+    const repo = makeRepo({ 'bench.cjs': "console.log('METRIC score=1')\n", 'src/a.txt': 'a\nb\n', 'src/b.bin': 'x' });
+    fs.writeFileSync(path.join(repo, '.gitattributes'), '*.txt text eol=crlf\n');
+    git(repo, 'add', '.gitattributes');
+    git(repo, 'commit', '-qm', 'attributes');
+    fs.rmSync(path.join(repo, 'src/a.txt'));
+    git(repo, 'checkout', '--', 'src/a.txt'); // checked out again, now with CRLF
+    expect(fs.readFileSync(path.join(repo, 'src/a.txt'), 'utf8')).toBe('a\r\nb\r\n');
+    const r = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--json'], repo);
+    expect(r.code).toBe(0);
+    expect((r.json as { warnings: string[] }).warnings).toEqual([
+      "src/a.txt: git stores LF but checks out CRLF here (core.autocrlf or a .gitattributes eol rule); a keep commits the work tree's bytes, so every line of a kept file changes (line ends) in its commit",
+    ]);
+  });
+});
+
 describe('one engine mutation per repository at a time', () => {
   it('initialising a second experiment during a run of the first is refused; the branch stays', async () => {
     // The run's own timeout is far beyond any load: the test ends the run itself

@@ -82,3 +82,25 @@ function isFile(p: string): boolean {
     return false;
   }
 }
+
+/**
+ * In-scope files that git stores with LF but checks out with CRLF (core.autocrlf,
+ * a .gitattributes eol rule): a keep commits the work tree's bytes as they are,
+ * so such a file's every line changes in the commit. Said once at init.
+ */
+export function eolWarnings(root: string, scope: readonly string[]): string[] {
+  const s = compileScope([...scope], []);
+  const listed = gitSyncOrNull(root, ['ls-files', '--eol', '-z', '--', ...s.bases.map((b) => (b === '' ? '.' : `:(literal)${b}`))]);
+  if (listed === null) return [];
+  const converted: string[] = [];
+  for (const rec of listed.split('\0')) {
+    const tab = rec.indexOf('\t');
+    if (tab < 0) continue;
+    const [index, work] = rec.slice(0, tab).trim().split(/\s+/);
+    const file = rec.slice(tab + 1);
+    if (index === 'i/lf' && work === 'w/crlf' && s.inScope(file)) converted.push(file);
+  }
+  if (!converted.length) return [];
+  const names = converted.slice(0, 3).join(', ') + (converted.length > 3 ? ` (+${converted.length - 3} more)` : '');
+  return [`${names}: git stores LF but checks out CRLF here (core.autocrlf or a .gitattributes eol rule); a keep commits the work tree's bytes, so every line of a kept file changes (line ends) in its commit`];
+}

@@ -14,7 +14,7 @@ import { UsageError } from '../errors.ts';
 import { Slug } from '../schema.ts';
 import { parseSourceFlag, SOURCE_FORMS } from '../sources/shorthand.ts';
 import { runnerFor } from '../runners/index.ts';
-import { checkCommandsFrom, scopeWarnings } from '../scope-check.ts';
+import { checkCommandsFrom, eolWarnings, scopeWarnings } from '../scope-check.ts';
 
 export const INIT_OPTIONS = {
   name: { type: 'string' },
@@ -181,7 +181,7 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   runnerFor(config); // an unknown runner is refused now, not at the first run
   if (config.checks !== null && config.checks.trim() === '') throw new UsageError('--checks must not be empty');
 
-  const notes = scopeWarnings(root, cwd, config.scope, top !== null);
+  const notes = [...scopeWarnings(root, cwd, config.scope, top !== null), ...(top !== null ? eolWarnings(root, config.scope) : [])];
   checkCommandsFrom(root, cwd, [f.command, f.checks]);
   const out = await initExperiment(root, config, { reason: f.reason });
   // A new experiment starts unowned: a session left over from an earlier loop
