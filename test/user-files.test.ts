@@ -201,6 +201,25 @@ describe('a scope of files git does not track', () => {
   });
 });
 
+describe('a refused first init', () => {
+  it('leaves no .autoloop/ behind (a linked worktree whose experiment branch is checked out in the main one)', () => {
+    const main = makeRepo({ 'bench.cjs': "console.log('METRIC score=1')\n", 'src/a.txt': 'a\n' });
+    const args = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**'];
+    expect(engine('init-experiment', args, main).code).toBe(0);
+    const linked = `${main}-linked`;
+    git(main, 'worktree', 'add', '-q', linked, '-b', 'feature');
+    try {
+      const r = engine('init-experiment', args, linked);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toMatch(/^init-experiment: cannot check out autoloop\/exp: .*already checked out/);
+      expect(fs.existsSync(path.join(linked, '.autoloop'))).toBe(false);
+      expect(git(linked, 'branch', '--show-current')).toBe('feature');
+    } finally {
+      fs.rmSync(linked, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('line ends git converts on checkout', () => {
   it('are named at init: a keep commits the work tree\'s CRLF bytes where git stores LF', () => {
     const repo = makeRepo({ 'bench.cjs': "console.log('METRIC score=1')\n", 'src/a.txt': 'a\nb\n', 'src/b.bin': 'x' });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { yaml } from './yaml.ts';
 import type { Config } from './schema.ts';
 import { saveConfig } from './config.ts';
-import { experimentPaths, rel, runId } from './paths.ts';
+import { experimentPaths, rel, repoPaths, runId } from './paths.ts';
 import { append, currentTermination, event, openExperiment, publishActive, refresh, type Experiment } from './experiment.ts';
 import { emptyState } from './reduce.ts';
 import { acquireRepoLock } from './lock.ts';
@@ -78,8 +78,11 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
   const paths = experimentPaths(root, slug);
   // Hold the repository's lock before anything changes: a run in flight (of
   // any experiment) must not see a new config or a branch switched under it.
+  // A refused first init leaves no .autoloop/ behind (the hooks take a project with one for an autoloop project).
+  const hadState = fs.existsSync(repoPaths(root).dir);
   const lock = acquireRepoLock(paths.lock, 'init-experiment');
   const fresh = !fs.existsSync(paths.ledger);
+  let opened = false;
   try {
     fs.mkdirSync(paths.dir, { recursive: true });
     recoverInit(paths);
@@ -115,6 +118,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     if (!fs.existsSync(paths.ideas)) writeFileAtomic(paths.ideas, '# Ideas backlog\n\nOne idea per line, best first. Strike through what was tried.\n\n');
     ensureScratch(paths, runId(Math.max(1, exp.state.next_run)));
     publishActive(exp, currentTermination(exp), { protect });
+    opened = true;
     const evalInScope = evaluationInScope(mutable);
     return {
       experiment: slug,
@@ -138,6 +142,18 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     throw e;
   } finally {
     lock.release();
+    if (!opened && !hadState) removeEmptyDirs([repoPaths(root).experiments, repoPaths(root).dir]);
+  }
+}
+
+/** Each directory in turn, if empty (one that is not stays, as does everything in it). */
+function removeEmptyDirs(dirs: readonly string[]): void {
+  for (const d of dirs) {
+    try {
+      fs.rmdirSync(d);
+    } catch {
+      return; // not empty, or gone: leave the rest
+    }
   }
 }
 
