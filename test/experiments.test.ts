@@ -7,6 +7,22 @@ import { engine, git, initValue, iterate, setValue, valueRepo } from './helpers/
 // Many real engine calls in one test: a guard against a hang, not a speed limit (the machine may be loaded).
 const HANG_GUARD = { timeout: 600_000 };
 
+describe('the experiment\'s branch not checked out', HANG_GUARD, () => {
+  it('status and explain say to check it out, not the next idea, while the tree is on a branch of the user\'s', () => {
+    const repo = valueRepo('100');
+    expect(initValue(repo).code).toBe(0);
+    iterate(repo, 'baseline');
+    git(repo, 'checkout', '-q', 'main');
+    expect(engine('run-experiment', [], repo).stderr).toMatch(/the work tree is on main, not autoloop\/exp/);
+    const text = engine('status', [], repo).stdout;
+    expect(text).toContain('autoloop/exp is not checked out (the tree is on main, where run-experiment refuses)');
+    expect(text).toContain('next: git checkout autoloop/exp');
+    expect(engine('control', ['explain', '--json'], repo).json).toMatchObject({ next_action: 'git checkout autoloop/exp (the tree is on main, where run-experiment refuses)' });
+    git(repo, 'checkout', '-q', 'autoloop/exp');
+    expect(engine('status', [], repo).stdout).toContain('tree is at the best');
+  });
+});
+
 describe('two experiments in one repository', HANG_GUARD, () => {
   it('lists both, and reports on the one whose branch is not checked out', () => {
     const repo = valueRepo('100');

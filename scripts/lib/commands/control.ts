@@ -18,6 +18,7 @@ import { runnerOf } from '../runners/index.ts';
 import { RunHandle } from '../schema.ts';
 import { pidAlive } from '../procs.ts';
 import { readJsonOrNull } from '../fsx.ts';
+import { checkoutFirst, treeVsBest } from './status.ts';
 import { repoPaths } from '../paths.ts';
 import { forgetTaint, taintedNow } from '../outside-taint.ts';
 import { emptyState, loopState } from '../reduce.ts';
@@ -51,13 +52,15 @@ async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>
   const loop = loopState(s, t);
   // A branch moved outside the loop stops every engine call until repair: that comes first.
   const moved = await openWorkspace(exp.root, exp.paths, exp.config).then((ws) => branchMoved(exp, ws), () => null);
+  const tree = await treeVsBest(exp).catch(() => null);
+  const away = tree && 'on' in tree ? checkoutFirst(exp, tree.on) : null;
   const why =
     moved ? moved
     : loop === 'stopped' ? 'stopped by the user (control.mjs resume to continue)'
     : loop === 'terminated' ? t.message
     : loop === 'paused' ? `paused by health: ${s.health.reason}`
     : `active: ${s.health.reason}`;
-  const next = moved ? REPAIR_MOVED : loop === 'terminated' ? 'run /autoloop:chain (report, follow-up or finalize)' : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
+  const next = away ? away : moved ? REPAIR_MOVED : loop === 'terminated' ? 'run /autoloop:chain (report, follow-up or finalize)' : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
   const unclean = fs.existsSync(exp.paths.unclean);
   const text = [
     `experiment ${exp.paths.slug}: loop ${loop}`,

@@ -78,12 +78,13 @@ export function rowsText(rows: readonly ExperimentRow[]): string {
 
 /**
  * In-scope files that differ from the experiment's best, and why the engine
- * would refuse a branch moved outside the loop (null when it did not); null
- * when the tree is not this experiment's (its branch is not checked out).
+ * would refuse a branch moved outside the loop (null when it did not); or,
+ * when its branch is not checked out, the branch the tree is on.
  */
-export async function treeVsBest(exp: Experiment): Promise<{ changed: string[]; moved: string | null } | null> {
+export async function treeVsBest(exp: Experiment): Promise<{ changed: string[]; moved: string | null } | { on: string }> {
   const branch = experimentBranch(exp);
-  if (branch !== null && (await currentBranch(exp.root)) !== branch) return null;
+  const current = branch === null ? null : await currentBranch(exp.root);
+  if (branch !== null && current !== branch) return { on: current ?? 'a detached HEAD' };
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
   return { changed: await ws.changedInScope(), moved: await branchMoved(exp, ws) };
 }
@@ -102,6 +103,16 @@ export async function statusCommand(f: z.infer<typeof StatusFlags>): Promise<{ d
 
 type StatusFacts = Awaited<ReturnType<typeof statusFacts>>;
 
+/**
+ * The active experiment's branch is not checked out, and the tree is on a
+ * branch of the user's (not another experiment's): every run refuses until
+ * it is. What to do, or null.
+ */
+export function checkoutFirst(exp: Experiment, on: string): string | null {
+  if (readActive(exp.root)?.experiment !== exp.paths.slug || on.startsWith('autoloop/')) return null;
+  return `git checkout autoloop/${exp.paths.slug} (the tree is on ${on}, where run-experiment refuses)`;
+}
+
 function busyText(b: { owner: string; pid: number; started_at: string }): string {
   return `${b.owner} (pid ${b.pid}) is running since ${b.started_at.slice(11, 19)} UTC; what it measures shows when it ends`;
 }
@@ -111,8 +122,10 @@ async function statusFacts(exp: Experiment) {
   const t = currentTermination(exp);
   // null: another experiment's branch is checked out; the ledger still says where this one stands.
   const tree = await treeVsBest(exp);
-  const dirty = tree ? tree.changed : null;
-  const moved = tree ? tree.moved : null;
+  const dirty = 'changed' in tree ? tree.changed : null;
+  const moved = 'changed' in tree ? tree.moved : null;
+  const on = 'on' in tree ? tree.on : null;
+  const away = on === null ? null : checkoutFirst(exp, on);
   const branch = experimentBranch(exp);
   const artifacts = bestArtifactsLine(exp);
   const scratch = rel(exp.root, path.join(exp.paths.scratch, runId(Math.max(1, exp.state.next_run))));
@@ -124,8 +137,8 @@ async function statusFacts(exp: Experiment) {
   const pending = measuredNotLogged(exp);
   // Another engine call at work (a run measuring): what it decides is not in the state yet.
   const busy = lockHolder(exp.paths.lock);
-  const next = busy ? `wait: ${busyText(busy)}` : moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : nextAction(exp.state);
-  return { t, dirty, moved, busy, branch, artifacts, scratch, par, held, next };
+  const next = busy ? `wait: ${busyText(busy)}` : away ? away : moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : nextAction(exp.state);
+  return { t, dirty, moved, busy, away, on, branch, artifacts, scratch, par, held, next };
 }
 
 function statusData(exp: Experiment, { t, dirty, moved, busy, branch, artifacts, scratch, par, held, next }: StatusFacts, last: number) {
@@ -166,21 +179,21 @@ function statusData(exp: Experiment, { t, dirty, moved, busy, branch, artifacts,
   };
 }
 
-function statusText(exp: Experiment, { t, dirty, moved, busy, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
+function statusText(exp: Experiment, { t, dirty, moved, busy, away, on, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
   const s = exp.state;
   const relaunch = relaunchText(s.relaunches);
   const lines = [
     `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
     bestLine(exp),
     countsLine(exp),
-    healthLine(exp) + `; next: ${t.terminate && !moved && !busy ? '/autoloop:chain' : next}`,
+    healthLine(exp) + `; next: ${t.terminate && !moved && !busy && !away ? '/autoloop:chain' : next}`,
     progressLine(t),
     ...parallelLines(par, exp.config.parallel),
     guardrailStatusLine(bestGuardrailChecks(exp.config, s)) ?? '',
     ...(relaunch ? [relaunch] : []),
     ...(held ? [`containment: ${describeContainment(held)}`] : []),
     dirty === null
-      ? `${branch} is not checked out (the tree belongs to another experiment)`
+      ? `${branch} is not checked out (${away ? `the tree is on ${on}, where run-experiment refuses` : 'the tree belongs to another experiment'})`
       : moved
         ? `refused: ${moved}`
       : dirty.length
