@@ -89,6 +89,7 @@ function isFile(p: string): boolean {
  * so such a file's every line changes in the commit. Said once at init.
  */
 export function eolWarnings(root: string, scope: readonly string[]): string[] {
+  if (!mayConvertEol(root)) return []; // the usual case: no file of the tree is read
   const s = compileScope([...scope], []);
   const listed = gitSyncOrNull(root, ['ls-files', '--eol', '-z', '--', ...s.bases.map((b) => (b === '' ? '.' : `:(literal)${b}`))]);
   if (listed === null) return [];
@@ -103,4 +104,24 @@ export function eolWarnings(root: string, scope: readonly string[]): string[] {
   if (!converted.length) return [];
   const names = converted.slice(0, 3).join(', ') + (converted.length > 3 ? ` (+${converted.length - 3} more)` : '');
   return [`${names}: git stores LF but checks out CRLF here (core.autocrlf or a .gitattributes eol rule); a keep commits the work tree's bytes, so every line of a kept file changes (line ends) in its commit`];
+}
+
+/** Could git convert line ends here? core.autocrlf, or an attributes file that mentions text or eol. */
+function mayConvertEol(root: string): boolean {
+  const autocrlf = gitSyncOrNull(root, ['config', '--get', 'core.autocrlf'])?.trim().toLowerCase();
+  if (autocrlf === 'true' || autocrlf === 'input') return true;
+  const files = (gitSyncOrNull(root, ['ls-files', '-z', '--', ':(glob)**/.gitattributes']) ?? '').split('\0').filter(Boolean).map((f) => path.join(root, f));
+  const info = gitSyncOrNull(root, ['rev-parse', '--git-path', 'info/attributes'])?.trim();
+  if (info) files.push(path.resolve(root, info));
+  // The user's own attributes file (git's default when core.attributesFile is unset).
+  const own = gitSyncOrNull(root, ['config', '--path', '--get', 'core.attributesFile'])?.trim();
+  const xdg = process.env.XDG_CONFIG_HOME || path.join(process.env.HOME ?? '', '.config');
+  files.push(own ? path.resolve(root, own) : path.join(xdg, 'git', 'attributes'));
+  return files.some((f) => {
+    try {
+      return /\b(text|eol|crlf)\b/.test(fs.readFileSync(f, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
 }
