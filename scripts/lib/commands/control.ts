@@ -18,7 +18,8 @@ import { runnerOf } from '../runners/index.ts';
 import { RunHandle } from '../schema.ts';
 import { pidAlive } from '../procs.ts';
 import { readJsonOrNull } from '../fsx.ts';
-import { checkoutFirst, treeVsBest } from './status.ts';
+import { checkoutFirst, experimentBranch } from './status.ts';
+import { currentBranch } from '../gitcmd.ts';
 import { repoPaths } from '../paths.ts';
 import { forgetTaint, taintedNow } from '../outside-taint.ts';
 import { emptyState, loopState } from '../reduce.ts';
@@ -51,9 +52,10 @@ async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>
   const s = exp.state;
   const loop = loopState(s, t);
   // A branch moved outside the loop stops every engine call until repair: that comes first.
-  const moved = await openWorkspace(exp.root, exp.paths, exp.config).then((ws) => branchMoved(exp, ws), () => null);
-  const tree = await treeVsBest(exp).catch(() => null);
-  const away = tree && 'on' in tree ? checkoutFirst(exp, tree.on) : null;
+  const branch = experimentBranch(exp);
+  const on = branch === null ? branch : await currentBranch(exp.root);
+  const away = branch !== null && on !== branch ? checkoutFirst(exp, on ?? 'a detached HEAD') : null;
+  const moved = away ? null : await openWorkspace(exp.root, exp.paths, exp.config).then((ws) => branchMoved(exp, ws), () => null);
   const why =
     moved ? moved
     : loop === 'stopped' ? 'stopped by the user (control.mjs resume to continue)'
