@@ -6,8 +6,9 @@
 // - Scale: a metric whose values are all positive is compared on the log
 //   scale (relative changes), so a 20× keep does not inflate the noise of the
 //   runs after it; any value ≤ 0 falls back to metric units.
-// - Unit of replication: the INVOCATION. Repeated METRIC lines of one
-//   invocation are summarised by their median first, so run-level noise (each
+// - Unit of replication: the INVOCATION. Several values of one invocation (a
+//   benchmark tool's per-iteration figures; of repeated METRIC lines only the
+//   last counts) are summarised by their median first, so run-level noise (each
 //   invocation has its own level) shows up as the scatter it really is.
 // - Scale of the noise: the residuals of paired differences (candidate −
 //   best, measured back to back), pooled over the segment's recent decisions,
