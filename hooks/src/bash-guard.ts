@@ -110,8 +110,11 @@ const STREAM_PATH = /^\/(dev\/(stdin|fd\/)|proc\/)/;
 /** Aliases of aliases git follows before the guard gives up. */
 const MAX_ALIAS_HOPS = 8;
 
-/** Engine entry points the hook approves (init-experiment stays with the user: it can change the judges). */
-export const APPROVED_ENGINE = new Set(['status', 'report', 'run-experiment', 'log-experiment', 'control', 'chain', 'finalize', 'diagnose']);
+/**
+ * Engine entry points the hook approves (init-experiment stays with the user: it can change the judges).
+ * candidate: parallel mode's loop starts, lists and closes candidates with it, unattended.
+ */
+export const APPROVED_ENGINE = new Set(['status', 'report', 'run-experiment', 'log-experiment', 'control', 'chain', 'finalize', 'diagnose', 'candidate']);
 /** chain flags that would replace a judge: left to the user. */
 const JUDGE_FLAGS = /^--(command|checks)(=|$)/;
 /** Commands that only read (their file operands must lie in the project or the plugin). */
