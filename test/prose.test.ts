@@ -213,6 +213,7 @@ describe('prose: the hooks approve the engine commands it prescribes', () => {
 
 describe('prose: what it tells the model to read is what the engine writes', () => {
   const outputs: EngineResult[] = [];
+  const answer: Record<string, Record<string, unknown>> = {};
   let repo: string;
   let par: string;
   const keys = new Set<string>();
@@ -233,7 +234,7 @@ describe('prose: what it tells the model to read is what the engine writes', () 
     repo = valueRepo('100');
     expect(initValue(repo, ['--repeats', '1', '--max-runs', '4']).code).toBe(0);
     call('diagnose', ['--json'], repo);
-    call('run-experiment', ['--description', 'baseline', '--json'], repo);
+    answer.iteration = call('run-experiment', ['--description', 'baseline', '--json'], repo).json!;
     setValue(repo, '90');
     call('run-experiment', ['--description', 'smaller', '--hypothesis', 'h', '--json'], repo);
     setValue(repo, 'crash');
@@ -243,13 +244,13 @@ describe('prose: what it tells the model to read is what the engine writes', () 
     setValue(repo, '80');
     call('run-experiment', ['--json'], repo);
     call('log-experiment', ['--description', 'split', '--json'], repo);
-    call('report', ['--json'], repo);
+    answer.report = call('report', ['--json'], repo).json!;
     call('chain', ['--name', 'child', '--rationale', 'r', '--json'], repo);
     // Parallel mode: a candidate.
     par = valueRepo('100');
     expect(initValue(par, ['--repeats', '1', '--parallel', '2']).code).toBe(0);
     iterate(par, 'baseline');
-    call('candidate', ['start', '--json'], par);
+    answer.candidate = call('candidate', ['start', '--json'], par).json!;
     // config.yaml's fields (`parallel`, `runner: slurm`) are named as the model reads them there: the Config schema's keys.
     const schema = read('scripts/lib/schema.ts');
     const config = schema.slice(schema.indexOf('export const Config = '), schema.indexOf('export type Config ='));
@@ -275,6 +276,28 @@ describe('prose: what it tells the model to read is what the engine writes', () 
     expect(read('scripts/lib/commands/candidate-log.ts')).toMatch(/kind: 'rebased'/);
     named.delete('kind');
     for (const k of named) expect([...keys], `a field the prose names: ${k}`).toContain(k);
+  });
+
+  it("engine.md's field lists are the answers' fields", () => {
+    const flat = read('references/engine.md').replace(/\s+/g, ' ');
+    // run-experiment --description: the fields it always answers, then those "only when they apply".
+    const always = /in the same process .*?answers once: (.*?); (`metrics`.*?) only when they apply/.exec(flat);
+    expect(always).not.toBeNull();
+    for (const m of always![1]!.matchAll(/`([a-z_]+)`/g)) expect(Object.keys(answer.iteration!), `run-experiment --description: ${m[1]}`).toContain(m[1]);
+    // Fields an answer has only in some states (a judge restored, artifacts, a revert that moved files): seen in an answer, or set by the commands' code.
+    const commands = fs.readdirSync(path.join(REPO_ROOT, 'scripts/lib/commands')).map((f) => read(`scripts/lib/commands/${f}`)).join('\n');
+    const given = (f: string): boolean => keys.has(f) || new RegExp(`[{,(]\\s*${f}[:,}]|\\b${f}: `).test(commands);
+    for (const m of always![2]!.matchAll(/`([a-z_]+)`/g)) expect(given(m[1]!), `run-experiment --description: ${m[1]}`).toBe(true);
+    const start = /candidate\.mjs" start --json # \{([a-z_, ]+)\}/.exec(flat);
+    expect(start).not.toBeNull();
+    expect(Object.keys(answer.candidate!).sort()).toEqual(start![1]!.split(', ').sort());
+    for (const m of /`--json` has the same lists, with (.*?)\./.exec(flat)![1]!.matchAll(/`([a-z_]+)`/g)) expect(Object.keys(answer.report!), `report ${m[1]}`).toContain(m[1]);
+    // The tables of run-experiment's and log-experiment's fields.
+    const engineMd = read('references/engine.md');
+    const tables = [engineMd.slice(engineMd.indexOf('## run-experiment.mjs: measure'), engineMd.indexOf('## Metric sources')), engineMd.slice(engineMd.indexOf('## log-experiment.mjs'), engineMd.indexOf('## status.mjs'))];
+    const rows = tables.flatMap((t) => [...t.matchAll(/^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|/gm)].flatMap((m) => [...m[1]!.matchAll(/`([a-z_]+)`/g)].map((w) => w[1]!)));
+    expect(rows).toContain('next_action');
+    for (const f of rows) expect(given(f), `engine.md field ${f}`).toBe(true);
   });
 
   it('the verdicts, health values and playbooks it names are the engine\'s', () => {
@@ -321,6 +344,19 @@ describe('prose: what it quotes from the engine', () => {
         expect(said, f).not.toBeNull();
         expect(line, f).toMatch(new RegExp(`^${said![1]!.replace(/[().*]/g, '\\$&').replace(/…/g, '.*')}$`));
       }
+    } finally {
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
+  it('a new segment makes a stopped loop active again, as troubleshooting.md says', () => {
+    const repo = valueRepo('100');
+    try {
+      expect(initValue(repo).code).toBe(0);
+      expect(engine('control', ['stop'], repo).code).toBe(0);
+      expect(initValue(repo).code).toBe(0);
+      expect(read('references/troubleshooting.md').replace(/\s+/g, ' ')).toContain('same `--name` (a new segment, with the fixed benchmark fingerprinted; it makes the loop active again)');
+      expect(engine('status', ['--json'], repo).json?.loop).toBe('active');
     } finally {
       fs.rmSync(repo, { recursive: true, force: true });
     }
