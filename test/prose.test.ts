@@ -192,6 +192,27 @@ describe('prose: the hooks approve the engine commands it prescribes', () => {
     }
   });
 
+  it('the read-only steps it suggests for an analysis and for failures are approved', () => {
+    const S = '.autoloop/experiments/exp/scratch';
+    const flat = read('references/troubleshooting.md').replace(/\s+/g, ' ');
+    const analysis = /an analysis: ((?:`[a-z]+`,? )+)of the profile or the log, with `>` into `scratch\/`/.exec(flat);
+    expect(analysis, 'troubleshooting.md: the analysis commands').not.toBeNull();
+    const progs = [...analysis![1]!.matchAll(/`([a-z]+)`/g)].map((m) => m[1]!);
+    expect(progs.length).toBeGreaterThan(1);
+    for (const p of progs) {
+      const cmd = `${p} ${p === 'jq' ? "'.nodes'" : p === 'grep' ? 'x' : ''} ${S}/diagnose-x/CPU.1.cpuprofile > ${S}/r0003/out.txt`;
+      expect(analyzeBash(cmd, ctx).safe, cmd).toBe(true);
+    }
+    // "read `tail` (grep the run's `.autoloop/experiments/<slug>/runs/<run_id>/output.log` if needed)", "| tail -n 40"
+    expect(read('agents/autoloop.md')).toContain('`.autoloop/experiments/<slug>/runs/<run_id>/output.log`');
+    for (const cmd of ['grep -n error .autoloop/experiments/exp/runs/r0001/output.log | tail -n 40', `node "${ctx.pluginRoot}/dist/run-experiment.mjs" --description x --json | tail -n 40`, 'cat .autoloop/experiments/exp/config.yaml', 'git diff --stat']) {
+      expect(analyzeBash(cmd, ctx).safe, cmd).toBe(true);
+    }
+    // The plan template is copied with Read and Write: cp into the scratch area is not on the list.
+    expect(read('skills/run/SKILL.md').replace(/\s+/g, ' ')).toContain('Read `scratch/PLAN-TEMPLATE.md` and Write your copy');
+    expect(analyzeBash(`cp ${S}/PLAN-TEMPLATE.md ${S}/r0003/PLAN.md`, ctx).safe).toBe(false);
+  });
+
   it('the skills\' own Bash lines (${CLAUDE_PLUGIN_ROOT} expanded) are approved, but init-experiment', () => {
     for (const f of ['skills/setup/SKILL.md', 'skills/run/SKILL.md', 'skills/chain/SKILL.md', 'agents/autoloop.md']) {
       for (const c of chunks(f)) {
