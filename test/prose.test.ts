@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeBash, type GuardContext } from '../hooks/src/bash-guard.ts';
 import { canonical } from '../hooks/src/policy.ts';
+import { parseSourceFlag } from '../scripts/lib/sources/shorthand.ts';
 import { REPO_ROOT } from './e2e/claude-cli.ts';
 import { bundle, engine, git, initValue, iterate, setValue, valueRepo, type EngineResult } from './helpers/engine.ts';
 
@@ -143,6 +144,16 @@ describe('prose: the engine commands it names exist as named', () => {
     expect(usage(but![2]!)).toContain('--from');
   });
 
+  it('every --source example it gives is a source spec the engine takes', () => {
+    const examples: string[] = [];
+    const setup = read('skills/setup/SKILL.md').replace(/\s+/g, ' ');
+    const bullet = /\*\*Where the numbers come from\*\*(.*?)all forms in engine\.md/.exec(setup)![1]!;
+    for (const m of bullet.matchAll(/`'?([a-z-]+:[^`']+)'?`/g)) examples.push(m[1]!);
+    for (const m of read('references/engine.md').matchAll(/--source '([^']+)'/g)) examples.push(m[1]!);
+    expect(examples.length).toBeGreaterThan(4);
+    for (const e of examples) expect(() => parseSourceFlag(e), e).not.toThrow();
+  });
+
   it("every control and candidate subcommand it names is in that script's usage", () => {
     const subs = CALLS.filter((c) => c.sub !== null);
     expect(subs.length).toBeGreaterThan(5);
@@ -266,7 +277,8 @@ describe('prose: what it tells the model to read is what the engine writes', () 
     call('run-experiment', ['--json'], repo);
     call('log-experiment', ['--description', 'split', '--json'], repo);
     answer.report = call('report', ['--json'], repo).json!;
-    call('chain', ['--name', 'child', '--rationale', 'r', '--json'], repo);
+    answer.finalize = call('finalize', ['--experiment', 'exp', '--json'], repo).json!;
+    answer.chain = call('chain', ['--name', 'child', '--rationale', 'r', '--json'], repo).json!;
     // Parallel mode: a candidate.
     par = valueRepo('100');
     expect(initValue(par, ['--repeats', '1', '--parallel', '2']).code).toBe(0);
@@ -309,6 +321,9 @@ describe('prose: what it tells the model to read is what the engine writes', () 
     const commands = fs.readdirSync(path.join(REPO_ROOT, 'scripts/lib/commands')).map((f) => read(`scripts/lib/commands/${f}`)).join('\n');
     const given = (f: string): boolean => keys.has(f) || new RegExp(`[{,(]\\s*${f}[:,}]|\\b${f}: `).test(commands);
     for (const m of always![2]!.matchAll(/`([a-z_]+)`/g)) expect(given(m[1]!), `run-experiment --description: ${m[1]}`).toBe(true);
+    // chain: "do what its `next_action` says (run and log the child's baseline)".
+    expect(read('skills/chain/SKILL.md')).toContain("do what its `next_action` says");
+    expect(String(answer.chain!.next_action)).toMatch(/baseline/);
     const start = /candidate\.mjs" start --json # \{([a-z_, ]+)\}/.exec(flat);
     expect(start).not.toBeNull();
     expect(Object.keys(answer.candidate!).sort()).toEqual(start![1]!.split(', ').sort());
