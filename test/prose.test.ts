@@ -9,7 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzeBash, type GuardContext } from '../hooks/src/bash-guard.ts';
+import { analyzeBash, MAX_ALIAS_HOPS, MAX_CODE_FILES, MAX_DEPTH, type GuardContext } from '../hooks/src/bash-guard.ts';
+import { MAX_SCRIPT_BYTES } from '../hooks/src/guard-io.ts';
+import { MAX_CALLS_PAST_END } from '../hooks/src/pre-tool-use.ts';
+import { LOOP_SKILLS } from '../hooks/src/roles.ts';
 import { canonical } from '../hooks/src/policy.ts';
 import { parseSourceFlag } from '../scripts/lib/sources/shorthand.ts';
 import { REPO_ROOT } from './e2e/claude-cli.ts';
@@ -203,6 +206,25 @@ describe('prose: the hooks approve the engine commands it prescribes', () => {
     }
   });
 
+  it("permissions.md's numbers and skills are the hooks'", () => {
+    const flat = read('references/permissions.md').replace(/\s+/g, ' ');
+    const said = (re: RegExp): string => {
+      const m = re.exec(flat);
+      expect(m, `permissions.md no longer says ${re}`).not.toBeNull();
+      return m![1]!;
+    };
+    expect(MAX_SCRIPT_BYTES).toBe(Number(said(/larger than (\d+) KiB/)) * 1024);
+    expect(MAX_DEPTH).toBe(Number(said(/nesting at most (\d+) deep/)));
+    expect(MAX_CODE_FILES).toBe(Number(said(/at most (\d+) script files per command/)));
+    const words: Record<string, number> = { six: 6, seven: 7, eight: 8, nine: 9, ten: 10 };
+    expect(MAX_ALIAS_HOPS).toBe(words[said(/aliases nest more than ([a-z]+) deep/)]);
+    expect(MAX_CALLS_PAST_END).toBe(Number(said(/after (\d+) more tool calls without closing/)));
+    const skills = [...said(/\| Skill \| (.*?) \|/).matchAll(/`([a-z:]+)`/g)].map((m) => m[1]!);
+    expect(skills.sort()).toEqual([...LOOP_SKILLS].sort());
+    const engines = [...said(/with X one of (.*?); no Node options/).matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!).filter((n) => !n.startsWith('--'));
+    expect(engines.sort()).toEqual([...new Set(CALLS.filter((c) => LOOP_SCRIPTS.includes(c.script)).map((c) => c.script))].sort());
+  });
+
   it('the read-only steps it suggests for an analysis and for failures are approved', () => {
     const S = '.autoloop/experiments/exp/scratch';
     const flat = read('references/troubleshooting.md').replace(/\s+/g, ' ');
@@ -380,6 +402,27 @@ describe('prose: what it quotes from the engine', () => {
         expect(said, f).not.toBeNull();
         expect(line, f).toMatch(new RegExp(`^${said![1]!.replace(/[().*]/g, '\\$&').replace(/…/g, '.*')}$`));
       }
+    } finally {
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
+  it("init's defaults are the ones engine.md's table gives", () => {
+    const repo = valueRepo('100');
+    try {
+      expect(initValue(repo).code).toBe(0);
+      const config = fs.readFileSync(path.join(repo, '.autoloop/experiments/exp/config.yaml'), 'utf8');
+      const engineMd = read('references/engine.md');
+      const table = engineMd.slice(engineMd.indexOf('## init-experiment.mjs'), engineMd.indexOf('## run-experiment.mjs'));
+      let checked = 0;
+      for (const m of table.matchAll(/^\| `--([a-z-]+)[^`]*` \| .* \| `?([0-9a-z]+)`? \|$/gm)) {
+        const field = m[1]!.replaceAll('-', '_');
+        const line = new RegExp(`^${field}: (.*)$`, 'm').exec(config);
+        if (!line || m[1] === 'scope' || ['required', 'none', 'empty'].includes(m[2]!)) continue;
+        expect(line[1], `--${m[1]}: engine.md says ${m[2]}`).toBe(m[2]);
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(8);
     } finally {
       fs.rmSync(repo, { recursive: true, force: true });
     }

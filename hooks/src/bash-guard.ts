@@ -102,13 +102,13 @@ const INLINE_CODE: Record<string, RegExp> = {
   node: /^(-e|-p|--eval|--print)$|^--(eval|print)=/, nodejs: /^(-e|-p|--eval|--print)$/, bun: /^(-e|--eval|-p|--print)$/,
   deno: /^eval$/, python: /^-[a-zA-Z]*c/, python3: /^-[a-zA-Z]*c/, perl: /^-[a-zA-Z]*[eE]/, ruby: /^-[a-zA-Z]*e/, php: /^-r$/,
 };
-const MAX_DEPTH = 8;
+export const MAX_DEPTH = 8;
 /** Script files one command may read (sourced, run, named by BASH_ENV) before the guard gives up: bounds fan-out. */
-const MAX_CODE_FILES = 32;
+export const MAX_CODE_FILES = 32;
 /** A path the shell hands a script through a pipe or its own input, not a file with a text. */
 const STREAM_PATH = /^\/(dev\/(stdin|fd\/)|proc\/)/;
 /** Aliases of aliases git follows before the guard gives up. */
-const MAX_ALIAS_HOPS = 8;
+export const MAX_ALIAS_HOPS = 8;
 
 /**
  * Engine entry points the hook approves (init-experiment stays with the user: it can change the judges).
