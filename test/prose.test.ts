@@ -16,6 +16,7 @@ import { LOOP_SKILLS } from '../hooks/src/roles.ts';
 import { canonical } from '../hooks/src/policy.ts';
 import { parseSourceFlag } from '../scripts/lib/sources/shorthand.ts';
 import { REPO_ROOT } from './e2e/claude-cli.ts';
+import { HookServer } from './hook-server.ts';
 import { bundle, engine, git, initValue, iterate, setValue, valueRepo, type EngineResult } from './helpers/engine.ts';
 
 const read = (p: string): string => fs.readFileSync(path.join(REPO_ROOT, p), 'utf8');
@@ -178,6 +179,12 @@ describe('prose: the engine commands it names exist as named', () => {
   });
 });
 
+/** The engine calls the loop's prose and the hooks' texts tell the model to make. */
+const LOOP_CALLS = (): Call[] => CALLS.filter((c) => LOOP_SCRIPTS.includes(c.script) && (LOOP_PROSE.includes(c.file) || c.file.startsWith('hooks/')));
+/** A call as the model would type it: the plugin root written out, a value after each flag. */
+const typed = (c: Call, root: string): string =>
+  [`node "${root}/dist/${c.script}.mjs"`, ...(c.sub ? [c.sub.split('|')[0]!] : []), ...c.flags.flatMap((f) => [f, 'x'])].join(' ');
+
 describe('prose: the hooks approve the engine commands it prescribes', () => {
   let tmp: string;
   let ctx: GuardContext;
@@ -195,11 +202,10 @@ describe('prose: the hooks approve the engine commands it prescribes', () => {
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('each engine call of the loop, as the model would type it, is approved without a prompt', () => {
-    const loop = CALLS.filter((c) => LOOP_SCRIPTS.includes(c.script) && (LOOP_PROSE.includes(c.file) || c.file.startsWith('hooks/')));
+    const loop = LOOP_CALLS();
     expect(loop.length).toBeGreaterThan(20);
     for (const c of loop) {
-      const args = [...(c.sub ? [c.sub.split('|')[0]!] : []), ...c.flags.flatMap((f) => [f, 'x'])];
-      const cmd = [`node "${ctx.pluginRoot}/dist/${c.script}.mjs"`, ...args].join(' ');
+      const cmd = typed(c, ctx.pluginRoot!);
       const v = analyzeBash(cmd, ctx);
       expect(v.deny, `${c.file}: ${c.text}`).toBeNull();
       expect(v.safe, `${c.file}: ${c.text} (the hook would ask; nobody answers a headless loop)`).toBe(true);
@@ -449,6 +455,43 @@ describe('prose: what it quotes from the engine', () => {
       expect(read('skills/setup/SKILL.md')).toContain('`autoloop/<slug>`');
     } finally {
       fs.rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('prose: the real PreToolUse hook (run.sh, its shell fast path, then Node) approves the loop\'s calls', () => {
+  let server: HookServer;
+  let project: string;
+  beforeAll(() => {
+    server = new HookServer();
+    project = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-prose-hook-')));
+    fs.mkdirSync(path.join(project, '.autoloop/experiments/exp/scratch'), { recursive: true });
+    const active = {
+      version: 1, experiment: 'exp', loop: 'active', scope: ['src/**'], protect: ['bench.sh'],
+      writable: ['.autoloop/experiments/exp/program.md', '.autoloop/experiments/exp/ideas.md'],
+      summary: 's', next_action: 'n', terminated_by: null, chain_allowed: false, runs: 5,
+      stop_hook: { max_blocks: 500, max_idle_blocks: 3 }, worktrees: [], updated_at: '2026-11-30T00:00:00.000Z',
+    };
+    fs.writeFileSync(path.join(project, '.autoloop/active.json'), JSON.stringify(active));
+    const session = { owner_session: 'sess-a', owner_agent: null, blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null };
+    fs.writeFileSync(path.join(project, '.autoloop/session.json'), JSON.stringify(session, null, 2));
+  });
+  afterAll(() => {
+    server.close();
+    fs.rmSync(project, { recursive: true, force: true });
+  });
+
+  it('answers allow for each call', () => {
+    if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'hooks.cjs'))) throw new Error('dist/hooks.cjs is missing: run npm run build');
+    const commands = [...new Set(LOOP_CALLS().map((c) => typed(c, REPO_ROOT)))];
+    expect(commands.length).toBeGreaterThan(15);
+    for (const command of commands) {
+      const payload = { session_id: 'sess-a', transcript_path: path.join(project, 't.jsonl'), cwd: project, hook_event_name: 'PreToolUse', permission_mode: 'default', tool_name: 'Bash', tool_input: { command, description: 'd' }, tool_use_id: 't1' };
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: project, CLAUDE_PLUGIN_ROOT: REPO_ROOT, CLAUDE_PROJECT_DIR: project, CLAUDE_CODE_SESSION_ID: 'sess-a' };
+      const r = server.run(path.join(REPO_ROOT, 'hooks', 'run.sh'), 'pre-tool-use', JSON.stringify(payload), project, env);
+      expect(r.status, `${command}: ${r.stderr}`).toBe(0);
+      const out = r.stdout.trim() === '' ? null : (JSON.parse(r.stdout) as { hookSpecificOutput?: { permissionDecision?: string } });
+      expect(out?.hookSpecificOutput?.permissionDecision, `${command} (the hook would ask; nobody answers a headless loop)`).toBe('allow');
     }
   });
 });
