@@ -117,7 +117,10 @@ describe('prose: the engine commands it names exist as named', () => {
 
   it('every dist/<x>.mjs and <x>.mjs it names is an engine entry point', () => {
     for (const f of [...MARKDOWN, ...HOOK_TEXTS]) {
-      for (const m of read(f).matchAll(/(?<![\w<-])([a-z][a-z-]*)\.mjs\b/g)) expect(SCRIPTS, `${f}: ${m[0]}`).toContain(m[1]);
+      for (const m of read(f).matchAll(/(?<![\w<-])([a-z][a-z-]*)\.mjs\b/g)) {
+        expect(SCRIPTS, `${f}: ${m[0]}`).toContain(m[1]);
+        expect(fs.existsSync(bundle(m[1]!)), `${f}: ${m[0]} is not built`).toBe(true);
+      }
     }
   });
 
@@ -300,6 +303,7 @@ describe('prose: what it tells the model to read is what the engine writes', () 
     setValue(repo, 'crash');
     call('run-experiment', ['--description', 'crash', '--json'], repo);
     call('status', ['--json'], repo);
+    answer.statusText = { text: engine('status', [], repo).stdout };
     call('control', ['explain', '--json'], repo);
     setValue(repo, '80');
     call('run-experiment', ['--json'], repo);
@@ -349,6 +353,10 @@ describe('prose: what it tells the model to read is what the engine writes', () 
     const commands = fs.readdirSync(path.join(REPO_ROOT, 'scripts/lib/commands')).map((f) => read(`scripts/lib/commands/${f}`)).join('\n');
     const given = (f: string): boolean => keys.has(f) || new RegExp(`[{,(]\\s*${f}[:,}]|\\b${f}: `).test(commands);
     for (const m of always![2]!.matchAll(/`([a-z_]+)`/g)) expect(given(m[1]!), `run-experiment --description: ${m[1]}`).toBe(true);
+    // "status.mjs   state in ≤ 10 lines" (agent), "At most 10 lines" (engine.md)
+    expect(read('agents/autoloop.md')).toMatch(/status\.mjs"\s+state in ≤ 10 lines/);
+    expect(read('references/engine.md')).toContain('At most 10 lines');
+    expect(String(answer.statusText!.text).trimEnd().split('\n').length).toBeLessThanOrEqual(10);
     // chain: "do what its `next_action` says (run and log the child's baseline)".
     expect(read('skills/chain/SKILL.md')).toContain("do what its `next_action` says");
     expect(String(answer.chain!.next_action)).toMatch(/baseline/);
