@@ -49,7 +49,7 @@ describe('a long plateau with the defaults', () => {
   });
 
   it('each playbook comes with its own instruction', () => {
-    expect(states[4]?.next_action).toBe('Re-measure the best: run the benchmark with no change and log it with --description rebaseline.');
+    expect(states[4]?.next_action).toBe('Re-measure the best: change nothing and run run-experiment --description rebaseline.');
     expect(states[9]?.next_action).toBe(NEXT_ACTION.shrink_scope);
     expect(states[14]?.next_action).toBe(NEXT_ACTION.diagnose);
     expect(states[4]?.reason).toBe('5 runs without improvement; heal 1/3: rebaseline');

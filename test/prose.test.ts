@@ -26,8 +26,8 @@ const list = (dir: string, re: RegExp): string[] => fs.readdirSync(path.join(REP
 const MARKDOWN = [...['setup', 'run', 'chain'].map((s) => `skills/${s}/SKILL.md`), ...list('agents', /\.md$/), ...list('references', /\.md$/)];
 /** What it is told to do by the loop's own skills and agent (not the user's setup). */
 const LOOP_PROSE = ['skills/run/SKILL.md', 'skills/chain/SKILL.md', 'agents/autoloop.md', 'references/protocol.md'];
-/** Hook sources whose strings are injected into the model's context. */
-const HOOK_TEXTS = ['hooks/src/session-start.ts', 'hooks/src/stop.ts', 'hooks/src/bash-guard.ts', 'hooks/src/pre-tool-use.ts'];
+/** Sources whose strings reach the model: the hooks' injected texts and denials, the engine's next actions. */
+const HOOK_TEXTS = ['hooks/src/session-start.ts', 'hooks/src/stop.ts', 'hooks/src/bash-guard.ts', 'hooks/src/pre-tool-use.ts', 'hooks/src/policy.ts', 'scripts/lib/health.ts', 'scripts/lib/next-action.ts'];
 
 const SCRIPTS = fs
   .readdirSync(path.join(REPO_ROOT, 'scripts'))
@@ -113,6 +113,9 @@ describe('prose: the engine commands it names exist as named', () => {
     const named = new Set(CALLS.map((c) => c.script));
     for (const s of ['status', 'control', 'run-experiment', 'log-experiment', 'report', 'chain', 'finalize', 'diagnose', 'candidate', 'init-experiment']) expect(named, s).toContain(s);
     expect(CALLS.filter((c) => c.file.startsWith('hooks/')).length).toBeGreaterThan(3);
+    // The engine's next actions name the command, never "run the benchmark" by hand (the hooks do not approve that).
+    expect(CALLS.filter((c) => c.file === 'scripts/lib/health.ts').map((c) => c.script)).toContain('run-experiment');
+    expect(read('scripts/lib/health.ts')).not.toMatch(/run the benchmark with/);
   });
 
   it('every dist/<x>.mjs and <x>.mjs it names is an engine entry point', () => {
@@ -183,7 +186,7 @@ describe('prose: the engine commands it names exist as named', () => {
 });
 
 /** The engine calls the loop's prose and the hooks' texts tell the model to make. */
-const LOOP_CALLS = (): Call[] => CALLS.filter((c) => LOOP_SCRIPTS.includes(c.script) && (LOOP_PROSE.includes(c.file) || c.file.startsWith('hooks/')));
+const LOOP_CALLS = (): Call[] => CALLS.filter((c) => LOOP_SCRIPTS.includes(c.script) && (LOOP_PROSE.includes(c.file) || HOOK_TEXTS.includes(c.file)));
 /** A call as the model would type it: the plugin root written out, a value after each flag. */
 const typed = (c: Call, root: string): string =>
   [`node "${root}/dist/${c.script}.mjs"`, ...(c.sub ? [c.sub.split('|')[0]!] : []), ...c.flags.flatMap((f) => [f, 'x'])].join(' ');

@@ -33,9 +33,9 @@ export const NEXT_ACTION = {
   backlog: 'Next idea from ideas.md: one change, then measure it.',
   crashing: "Make one attempt to fix the failure (read the tail of the last run's output); if it fails again, drop the idea.",
   plateaued: 'Change tack: pick a backlog idea unlike the recent attempts (another part of the code or another kind of change).',
-  rebaseline: 'Re-measure the best: run the benchmark with no change and log it with --description rebaseline.',
+  rebaseline: 'Re-measure the best: change nothing and run run-experiment --description rebaseline.',
   diagnose:
-    "Diagnose before the next change: read the tail of the last run's output (or profile the benchmark) and note the cause in program.md.",
+    "Diagnose before the next change: read the tail of the last run's output (or profile the benchmark with diagnose --profile) and note the cause in program.md.",
   shrink_scope: 'Shrink the scope: make one small change in one function, then measure it.',
 } as const;
 
