@@ -16,8 +16,8 @@ describe('the experiment\'s branch not checked out', HANG_GUARD, () => {
     expect(engine('run-experiment', [], repo).stderr).toMatch(/the work tree is on main, not autoloop\/exp/);
     const text = engine('status', [], repo).stdout;
     expect(text).toContain('autoloop/exp is not checked out (the tree is on main, where run-experiment refuses)');
-    expect(text).toContain('next: git checkout autoloop/exp');
-    expect(engine('control', ['explain', '--json'], repo).json).toMatchObject({ next_action: 'git checkout autoloop/exp (the tree is on main, where run-experiment refuses)' });
+    expect(text).toContain('next: ask the user to run git checkout autoloop/exp');
+    expect(engine('control', ['explain', '--json'], repo).json).toMatchObject({ next_action: 'ask the user to run git checkout autoloop/exp (the tree is on main, where run-experiment refuses)' });
     git(repo, 'checkout', '-q', 'autoloop/exp');
     expect(engine('status', [], repo).stdout).toContain('tree is at the best');
   });

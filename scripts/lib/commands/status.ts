@@ -110,7 +110,8 @@ type StatusFacts = Awaited<ReturnType<typeof statusFacts>>;
  */
 export function checkoutFirst(exp: Experiment, on: string): string | null {
   if (readActive(exp.root)?.experiment !== exp.paths.slug || on.startsWith('autoloop/')) return null;
-  return `git checkout autoloop/${exp.paths.slug} (the tree is on ${on}, where run-experiment refuses)`;
+  // The hooks deny git checkout to the loop's session: only the user can do it.
+  return `ask the user to run git checkout autoloop/${exp.paths.slug} (the tree is on ${on}, where run-experiment refuses)`;
 }
 
 function busyText(b: { owner: string; pid: number; started_at: string }): string {
