@@ -195,7 +195,7 @@ async function assertAtParentBest(p: ChainPlan): Promise<void> {
   if (!best || head !== best) {
     const branch = (await currentBranch(root)) ?? 'a detached HEAD';
     throw new UsageError(
-      `HEAD (${branch} at ${head?.slice(0, 12) ?? 'no commit'}) is not the best commit of "${parentSlug}" (${best?.slice(0, 12) ?? 'unknown'}): git checkout autoloop/${parentSlug} first`,
+      `HEAD (${branch} at ${head?.slice(0, 12) ?? 'no commit'}) is not the best commit of "${parentSlug}" (${best?.slice(0, 12) ?? 'unknown'}): the user can git checkout autoloop/${parentSlug} first (the hooks refuse it to the loop)`,
     );
   }
   const scopes = [compileScope(parent.config.scope, parent.config.protect), compileScope(config.scope, config.protect)];
