@@ -23,7 +23,7 @@ const read = (p: string): string => fs.readFileSync(path.join(REPO_ROOT, p), 'ut
 const list = (dir: string, re: RegExp): string[] => fs.readdirSync(path.join(REPO_ROOT, dir)).filter((f) => re.test(f)).map((f) => `${dir}/${f}`);
 
 /** What the model reads as instructions. */
-const MARKDOWN = [...['setup', 'run', 'chain'].map((s) => `skills/${s}/SKILL.md`), ...list('agents', /\.md$/), ...list('references', /\.md$/)];
+const MARKDOWN = [...fs.readdirSync(path.join(REPO_ROOT, 'skills')).map((s) => `skills/${s}/SKILL.md`), ...list('agents', /\.md$/), ...list('references', /\.md$/)];
 /** What it is told to do by the loop's own skills and agent (not the user's setup). */
 const LOOP_PROSE = ['skills/run/SKILL.md', 'skills/chain/SKILL.md', 'agents/autoloop.md', 'references/protocol.md'];
 /** Sources whose strings reach the model: the hooks' injected texts and denials, the engine's next actions. */
