@@ -10,6 +10,7 @@ import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { findRoot, openExperiment, resolveSlug, withLock } from '../experiment.ts';
 import { openWorkspace } from '../workspace.ts';
+import { writeSummaries } from '../profile-summary.ts';
 import { runnerFor } from '../runners/index.ts';
 import { buildSources, readSample } from '../sources/index.ts';
 import { UsageError } from '../errors.ts';
@@ -117,9 +118,18 @@ export async function diagnoseCommand(f: z.infer<typeof DiagnoseFlags>): Promise
   });
 
   const rel = (p: string): string => path.relative(root, p).split(path.sep).join('/');
+  // Each profile's top functions as text: what the model reads instead of the profile itself.
+  const summaries = f.profile ? writeSummaries(dir) : [];
   const files = fs.readdirSync(dir).filter((n) => !HELPERS.has(n)).sort();
   const last = runs[runs.length - 1]!;
-  const data = { command, runs: runs.map(({ tail: _t, ...r }) => r), tail: last.tail.split('\n').slice(-15).join('\n'), log: rel(log), dir: rel(dir), files };
+  const data = { command, runs: runs.map(({ tail: _t, ...r }) => r), tail: last.tail.split('\n').slice(-15).join('\n'), log: rel(log), dir: rel(dir), files, summaries: summaries.map((n) => rel(path.join(dir, n))) };
   const lines = runs.map((r, i) => `#${i + 1} exit ${r.exit ?? r.signal}${r.timed_out ? ' (timed out)' : ''} in ${r.duration_s}s ${Object.entries(r.metrics).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  return { data, text: [`diagnose: ${command}`, ...lines, `output: ${rel(log)}`, ...(files.length ? [`profiles: ${files.length} file(s) in ${rel(dir)}`] : [])].join('\n') };
+  return { data, text: [`diagnose: ${command}`, ...lines, `output: ${rel(log)}`, ...(files.length ? [`profiles: ${files.length} file(s) in ${rel(dir)}`] : []), ...summaryLines(summaries.map((n) => rel(path.join(dir, n))))].join('\n') };
+}
+
+/** The summaries to read, a few named and the rest counted (one per process the benchmark started). */
+function summaryLines(paths: readonly string[]): string[] {
+  if (!paths.length) return [];
+  const shown = paths.slice(0, 3);
+  return [`top functions: ${shown.join(' ')}${paths.length > shown.length ? ` (+${paths.length - shown.length} more)` : ''}`];
 }
