@@ -283,7 +283,8 @@ export function buildModel(i: ModelInput): ViewModel {
       state: s.health.health,
       reason: sanitize(s.health.reason),
       playbook: s.health.playbook,
-      next_action: nextActionOrChain(s, t),
+      // A stop reason is the user's text and reaches the next action: no escape passes.
+      next_action: sanitize(nextActionOrChain(s, t)),
     },
     budget: {
       runs: s.runs_total,
