@@ -186,7 +186,8 @@ export function renderChart(chart: ChartModel, o: ChartOptions): Line[] {
   const rows = Math.max(2, o.rows);
   const hasValues = chart.min !== null && chart.max !== null;
   const scale = chartScale(chart.min ?? 0, chart.max ?? 1);
-  const labels = [tickLabel(scale.hi), tickLabel(scale.at(0.5)), tickLabel(scale.lo)];
+  // No measured value (every run crashed or was invalid): no numbers on the axis, they would be invented.
+  const labels = hasValues ? [tickLabel(scale.hi), tickLabel(scale.at(0.5)), tickLabel(scale.lo)] : ['', '', ''];
   const lw = Math.max(...labels.map(visibleWidth));
   const cv = canvas(rows, Math.max(4, o.width - lw - 2));
   const dotCols = cv.cols * 2;
