@@ -13,6 +13,13 @@ export function pct(p: number | null): string {
   return `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`;
 }
 
+/** The change of best vs baseline in %; a baseline of 0 has none, said in words ("-" reads as a minus sign). */
+export function gainText(p: number | null, baseline: number | null): string {
+  return p === null && baseline === 0 ? NO_PCT : pct(p);
+}
+
+export const NO_PCT = 'no % from a baseline of 0';
+
 /** Keys whose values are ratios read at a glance: one decimal. */
 const ONE_DECIMAL = /(^|_)(pct|confidence)$/;
 /** Durations in seconds: three significant digits. */

@@ -15,6 +15,7 @@ import { confidenceOf, gainPct, HEALTH_HISTORY_CAP, type HealthChange } from './
 import { changePct, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
 import { fastSource, REPORT_CAPS, wholeSource, type Caps, type ReportSource } from './report-source.ts';
 import { clip, fmt, pct } from './summary.ts';
+import { NO_PCT } from './format.ts';
 import { bestArtifactsLine } from './artifacts.ts';
 import { formatChange, formatSignedPct, signedDelta, SIGN_LEGEND } from './signs.ts';
 import { bestGuardrailChecks } from './judge-run.ts';
@@ -157,8 +158,9 @@ export function renderMarkdown(r: ReportData): string {
   if (r.best === null || r.baseline === null) out.push('- **Result:** no baseline measured');
   else {
     const d = signedDelta(r.direction, r.best, r.baseline);
-    const change = ` (Δ ${d > 0 ? '+' : d < 0 ? '−' : ''}${fmt(Math.abs(d))}${u}, ${r.gain_pct === null ? '-' : formatSignedPct(r.gain_pct)})`;
-    const verdict = r.gain_pct === null ? '' : r.gain_pct > 0 ? ', better' : r.gain_pct < 0 ? ', worse' : ', unchanged';
+    const change = ` (Δ ${d > 0 ? '+' : d < 0 ? '−' : ''}${fmt(Math.abs(d))}${u}, ${r.gain_pct === null ? NO_PCT : formatSignedPct(r.gain_pct)})`;
+    // The signed Δ says better or worse even where no % exists (a baseline of 0).
+    const verdict = d > 0 ? ', better' : d < 0 ? ', worse' : ', unchanged';
     out.push(`- **Result:** baseline ${fmt(r.baseline)}${u} → best ${fmt(r.best)}${u}${change}${verdict}`);
     out.push(`- **Signs:** ${SIGN_LEGEND}`);
   }
@@ -179,7 +181,7 @@ export function renderMarkdown(r: ReportData): string {
   const changes = r.kept.filter((k) => !k.baseline || k.files.length > 0);
   const earlier = r.totals.changes - changes.length;
   out.push('', `## Kept changes (${r.totals.changes})`, '');
-  if (!r.totals.changes) out.push('None: no change beat the baseline.');
+  if (!r.totals.changes) out.push(r.baseline === null ? 'None: no baseline was measured.' : 'None: no change beat the baseline.');
   changes.forEach((k, i) => {
     out.push(`${earlier + i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(r.metric, r.unit, k.from, k.to, r.direction)}: ${clip(k.description, 120)}`);
   });

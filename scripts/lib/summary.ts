@@ -2,9 +2,9 @@
 // these formats are compact and stable.
 import type { Experiment } from './experiment-data.ts';
 import { confidenceOf, gainPct, loopState, type Termination } from './reduce.ts';
-import { fmt, pct } from './format.ts';
+import { fmt, gainText, pct } from './format.ts';
 
-export { fmt, pct };
+export { fmt, gainText, pct };
 
 export function confidenceText(exp: Experiment): string {
   const c = confidenceOf(exp.state);
@@ -15,7 +15,7 @@ export function bestLine(exp: Experiment): string {
   const { config: c, state: s } = exp;
   const unit = c.unit ? ` ${c.unit}` : '';
   if (s.best === null) return `${c.metric} (${c.direction} is better): no baseline yet`;
-  return `${c.metric} (${c.direction} is better): best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${pct(gainPct(s, c))}, confidence ${confidenceText(exp)})`;
+  return `${c.metric} (${c.direction} is better): best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${gainText(gainPct(s, c), s.baseline)}, confidence ${confidenceText(exp)})`;
 }
 
 export function countsLine(exp: Experiment): string {

@@ -6,6 +6,7 @@ import type { Verdict } from '../schema.ts';
 import { fmt } from '../summary.ts';
 import { formatDuration } from '../termination.ts';
 import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
+import { NO_PCT } from '../format.ts';
 import { chartScale, tickLabel } from './chart.ts';
 import { KEEPS_CAP, VERDICTS, type ChartBucket, type RunMark, type ViewModel } from './model.ts';
 
@@ -227,7 +228,7 @@ function cards(m: ViewModel): string {
       m.best.value === null ? '—' : `${esc(fmt(m.best.value))}${unit}`,
       m.best.value === null
         ? 'no baseline yet'
-        : `<span class="${good ? 'good' : m.gain_pct !== null && m.gain_pct < 0 ? 'bad' : ''}">${esc(m.gain_pct === null ? '-' : formatSignedPct(m.gain_pct))}</span> vs baseline ${esc(fmt(m.baseline.value))}${unit}<br>${esc(m.best.run ?? '')}${m.best.commit ? ` · <code>${esc(m.best.commit.slice(0, 12))}</code>` : ''}`,
+        : `<span class="${good ? 'good' : m.gain_pct !== null && m.gain_pct < 0 ? 'bad' : ''}">${esc(m.gain_pct === null ? (m.baseline.value === 0 ? NO_PCT : '-') : formatSignedPct(m.gain_pct))}</span> vs baseline ${esc(fmt(m.baseline.value))}${unit}<br>${esc(m.best.run ?? '')}${m.best.commit ? ` · <code>${esc(m.best.commit.slice(0, 12))}</code>` : ''}`,
     ),
   );
   out.push(

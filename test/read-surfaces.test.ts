@@ -1,0 +1,99 @@
+// What people and the model read (status, report, dashboard, the run's own
+// output) on real experiments driven by the bundled engine: the numbers agree
+// with the ledger in the shapes that have no ordinary answer (a baseline of 0,
+// nothing measured, a stop reason with escape sequences).
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { engine, initValue, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
+
+const ESC = '\x1b';
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function repo(value: string): string {
+  const d = valueRepo(value);
+  dirs.push(d);
+  const init = initValue(d);
+  expect(init.code, init.stderr).toBe(0);
+  return d;
+}
+
+describe('a baseline of 0 (no percentage exists)', () => {
+  it('says so in words and still says better, where "-" read as a minus sign and the report dropped the verdict', () => {
+    const d = repo('0');
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '-3'); // lower is better: 0 → -3 is better by 3
+    const run = engine('run-experiment', ['--description', 'go negative'], d);
+    expect(run.code, run.stderr).toBe(0);
+    const results = ledger(d).filter((l) => l.type === 'result');
+    expect(results.map((l) => [l.primary, l.verdict])).toEqual([
+      [0, 'keep'],
+      [-3, 'keep'],
+    ]);
+    expect(run.stdout).toContain('best -3 vs baseline 0 (no % from a baseline of 0)');
+
+    const status = engine('status', [], d);
+    expect(status.stdout).toContain('best -3 vs baseline 0 (no % from a baseline of 0, confidence');
+    expect(engine('status', ['--json'], d).json).toMatchObject({ best: -3, baseline: 0, gain_pct: null });
+
+    const report = engine('report', [], d);
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout).toContain('- **Result:** baseline 0 → best -3 (Δ +3, no % from a baseline of 0), better');
+
+    const html = path.join(d, 'dash.html');
+    expect(engine('dashboard', ['--html', html], d).code).toBe(0);
+    expect(fs.readFileSync(html, 'utf8')).toContain('no % from a baseline of 0');
+  });
+});
+
+describe('nothing measured (every run crashed)', () => {
+  it('the report does not speak of a baseline no run measured, and the chart invents no axis numbers', () => {
+    const d = repo('crash');
+    for (const what of ['baseline', 'again']) expect(iterate(d, what).log.json?.verdict).toBe('crash');
+    expect(ledger(d).filter((l) => l.type === 'result' && l.primary !== null)).toEqual([]);
+
+    const report = engine('report', [], d).stdout;
+    expect(report).toContain('- **Result:** no baseline measured');
+    expect(report).toContain('- **Runs:** 2 (2 crash)');
+    expect(report).toContain('None: no baseline was measured.');
+    expect(report).not.toContain('beat the baseline');
+
+    const dash = engine('dashboard', ['--width', '60'], d, { NO_COLOR: '1' });
+    expect(dash.code, dash.stderr).toBe(0);
+    const chart = dash.stdout.split('\n').filter((l) => /[┤│└]/.test(l) && !/^\s*(run|r0)/.test(l));
+    expect(chart.length).toBeGreaterThan(2);
+    // The y-axis had 1, 0.5 and 0 with no run measuring anything.
+    for (const l of chart) expect(l.split(/[┤│└]/)[0]?.trim()).toBe('');
+    expect(dash.stdout).toContain('0 keep · 0 discard · 2 crash');
+  });
+});
+
+describe('a stop reason with escape sequences', () => {
+  it('reaches no surface raw (the dashboard passed it to the terminal in its next line)', () => {
+    const d = repo('100');
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    const stop = engine('control', ['stop', '--reason', `lunch ${ESC}[31m${ESC}]0;TITLE\x07 break`], d);
+    expect(stop.code, stop.stderr).toBe(0);
+
+    const dash = engine('dashboard', ['--width', '80'], d, { NO_COLOR: '1' });
+    expect(dash.code, dash.stderr).toBe(0);
+    expect(dash.stdout).toMatch(/next +Stop the loop and tell the user why: lunch/);
+    expect(dash.stdout).not.toContain(ESC);
+    expect(dash.stdout).not.toContain('TITLE');
+    const html = path.join(d, 'dash.html');
+    expect(engine('dashboard', ['--html', html], d).code).toBe(0);
+    expect(fs.readFileSync(html, 'utf8')).not.toContain(ESC);
+    for (const [cmd, args] of [
+      ['status', []],
+      ['control', ['explain']],
+      ['report', []],
+    ] as const) {
+      const r = engine(cmd, [...args], d);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout, cmd).not.toContain(ESC);
+    }
+  });
+});
