@@ -97,3 +97,37 @@ describe('a stop reason with escape sequences', () => {
     }
   });
 });
+
+describe('a terminated experiment, then its follow-up', () => {
+  it('status --json says what the text says, and both name the follow-up once one started', () => {
+    const d = valueRepo('100');
+    dirs.push(d);
+    expect(initValue(d, ['--max-runs', '2']).code).toBe(0);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '80');
+    expect(iterate(d, 'faster').log.json?.verdict).toBe('keep');
+
+    // Terminated, no follow-up yet: the JSON said "Next idea from ideas.md" while the text said /autoloop:chain.
+    const before = engine('status', ['--json'], d).json;
+    expect(before).toMatchObject({ loop: 'terminated', best: 80, baseline: 100, gain_pct: 20, next_action: '/autoloop:chain' });
+    expect(engine('status', [], d).stdout).toContain('; next: /autoloop:chain\n');
+
+    const chain = engine('chain', ['--name', 'child', '--rationale', 'go on', '--max-runs', '5'], d);
+    expect(chain.code, chain.stderr).toBe(0);
+    expect(chain.stdout).toContain("(the parent's best: 80)");
+
+    // The parent: /autoloop:chain would refuse a second follow-up; the follow-up is where the work goes on.
+    const want = 'its follow-up child carries on: status --experiment child';
+    expect(engine('status', ['--experiment', 'exp', '--json'], d).json).toMatchObject({ loop: 'terminated', best: 80, next_action: want });
+    expect(engine('status', ['--experiment', 'exp'], d).stdout).toContain(`; next: ${want}\n`);
+    expect(engine('control', ['explain', '--experiment', 'exp'], d).stdout).toContain(`next: ${want}`);
+    const dash = engine('dashboard', ['--experiment', 'exp', '--width', '200'], d, { NO_COLOR: '1' }).stdout;
+    expect(dash).toContain('Its follow-up child carries on: status --experiment child.');
+    expect(dash).toMatch(/chain +exp → child/);
+
+    // The child starts from the parent's best and has no baseline of its own yet.
+    expect(engine('status', ['--json'], d).json).toMatchObject({ experiment: 'child', loop: 'active', best: null, runs: 0 });
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    expect(engine('status', ['--json'], d).json).toMatchObject({ experiment: 'child', best: 80, baseline: 80, gain_pct: 0 });
+  });
+});

@@ -15,7 +15,21 @@ export function nextAction(s: Pick<State, 'best_run' | 'health'>): string {
   return hasBaseline(s) ? s.health.next_action : BASELINE_ACTION;
 }
 
-/** With termination: the chain once it is over. */
-export function nextActionOrChain(s: Pick<State, 'best_run' | 'health'>, t: Termination): string {
-  return t.terminate ? `Experiment terminated (${t.by}): ${t.message}. Run /autoloop:chain.` : nextAction(s);
+/**
+ * With termination: the chain once it is over, or, when a follow-up already
+ * started from it (chain.json names it), that follow-up: /autoloop:chain
+ * would refuse a second one.
+ */
+export function nextActionOrChain(s: Pick<State, 'best_run' | 'health'>, t: Termination, child: string | null = null): string {
+  if (!t.terminate) return nextAction(s);
+  return `Experiment terminated (${t.by}): ${t.message}. ${child ? `${capital(followUpNext(child))}.` : 'Run /autoloop:chain.'}`;
+}
+
+/** Where a terminated experiment with a follow-up goes on. */
+export function followUpNext(child: string): string {
+  return `its follow-up ${child} carries on: status --experiment ${child}`;
+}
+
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

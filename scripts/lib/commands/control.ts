@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { nextAction } from '../next-action.ts';
+import { followUpNext, nextAction } from '../next-action.ts';
+import { safeChainStatus } from '../chain.ts';
 import { afterRevert, branchMoved, currentTermination, event, findRoot, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
@@ -47,6 +48,12 @@ export async function controlFromArgs(f: z.infer<typeof ControlFlags>, positiona
 /** How long a control command waits for the experiment's lock (a candidate holds it briefly; a serial run for its whole length). */
 const CONTROL_WAIT_MS = 60_000;
 
+/** A terminated experiment: /autoloop:chain, or the follow-up that already started from it (chain would refuse another). */
+function terminatedNext(exp: Experiment): string {
+  const child = safeChainStatus(exp.root, exp.paths.slug).child;
+  return child ? followUpNext(child) : 'run /autoloop:chain (report, follow-up or finalize)';
+}
+
 async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>; text: string }> {
   const t = currentTermination(exp);
   const s = exp.state;
@@ -62,7 +69,7 @@ async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>
     : loop === 'terminated' ? t.message
     : loop === 'paused' ? `paused by health: ${s.health.reason}`
     : `active: ${s.health.reason}`;
-  const next = away ? away : moved ? REPAIR_MOVED : loop === 'terminated' ? 'run /autoloop:chain (report, follow-up or finalize)' : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
+  const next = away ? away : moved ? REPAIR_MOVED : loop === 'terminated' ? terminatedNext(exp) : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
   const unclean = fs.existsSync(exp.paths.unclean);
   const text = [
     `experiment ${exp.paths.slug}: loop ${loop}`,

@@ -15,7 +15,8 @@ import { confidenceOf, gainPct, loopState } from '../reduce.ts';
 import { bestLine, countsLine, fmt, healthLine, progressLine, recentLines } from '../summary.ts';
 import { bestArtifactsLine } from '../artifacts.ts';
 import { rel, runId } from '../paths.ts';
-import { nextAction } from '../next-action.ts';
+import { followUpNext, nextAction } from '../next-action.ts';
+import { safeChainStatus } from '../chain.ts';
 import { bestGuardrailChecks } from '../judge-run.ts';
 import { guardrailStatusLine } from '../guardrails.ts';
 import { containment, describeContainment } from '../runners/containment.ts';
@@ -118,6 +119,12 @@ function busyText(b: { owner: string; pid: number; started_at: string }): string
   return `${b.owner} (pid ${b.pid}) is running since ${b.started_at.slice(11, 19)} UTC; what it measures shows when it ends`;
 }
 
+/** A terminated experiment: /autoloop:chain, or the follow-up that already started from it. */
+function terminatedNext(exp: Experiment): string {
+  const child = safeChainStatus(exp.root, exp.paths.slug).child;
+  return child ? followUpNext(child) : '/autoloop:chain';
+}
+
 /** What both forms show, read once. */
 async function statusFacts(exp: Experiment) {
   const t = currentTermination(exp);
@@ -138,7 +145,9 @@ async function statusFacts(exp: Experiment) {
   const pending = measuredNotLogged(exp);
   // Another engine call at work (a run measuring): what it decides is not in the state yet.
   const busy = lockHolder(exp.paths.lock);
-  const next = busy ? `wait: ${busyText(busy)}` : away ? away : moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : nextAction(exp.state);
+  // Terminated: the JSON says what the text says (it said "next idea" for a finished loop), naming a follow-up once one started.
+  const over = t.terminate ? terminatedNext(exp) : null;
+  const next = busy ? `wait: ${busyText(busy)}` : away ? away : moved ? REPAIR_MOVED : over ? over : pending ? loggingFirst(pending) : nextAction(exp.state);
   return { t, dirty, moved, busy, away, on, branch, artifacts, scratch, par, held, next };
 }
 
@@ -180,14 +189,14 @@ function statusData(exp: Experiment, { t, dirty, moved, busy, branch, artifacts,
   };
 }
 
-function statusText(exp: Experiment, { t, dirty, moved, busy, away, on, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
+function statusText(exp: Experiment, { t, dirty, moved, away, on, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
   const s = exp.state;
   const relaunch = relaunchText(s.relaunches);
   const lines = [
     `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
     bestLine(exp),
     countsLine(exp),
-    healthLine(exp) + `; next: ${t.terminate && !moved && !busy && !away ? '/autoloop:chain' : next}`,
+    healthLine(exp) + `; next: ${next}`,
     progressLine(t),
     ...parallelLines(par, exp.config.parallel),
     guardrailStatusLine(bestGuardrailChecks(exp.config, s)) ?? '',

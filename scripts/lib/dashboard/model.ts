@@ -7,6 +7,12 @@ import type { ConfidenceLabel } from '../confidence.ts';
 import { sanitize } from './text.ts';
 import { relaunchText } from '../supervisor/view.ts';
 import { nextActionOrChain } from '../next-action.ts';
+
+/** The experiment after this one in its chain trail, if one started. */
+function followUpIn(trail: readonly string[], slug: string): string | null {
+  const at = trail.indexOf(slug);
+  return at < 0 ? null : (trail[at + 1] ?? null);
+}
 import { bestGuardrailChecks } from '../judge-run.ts';
 import { isSeries, markOf, seriesOf, type RunMark, type RunPoint, type RunSeries } from './series.ts';
 import { runPoint } from './result-line.ts';
@@ -284,7 +290,7 @@ export function buildModel(i: ModelInput): ViewModel {
       reason: sanitize(s.health.reason),
       playbook: s.health.playbook,
       // A stop reason is the user's text and reaches the next action: no escape passes.
-      next_action: sanitize(nextActionOrChain(s, t)),
+      next_action: sanitize(nextActionOrChain(s, t, followUpIn(i.chain, i.slug))),
     },
     budget: {
       runs: s.runs_total,
