@@ -131,3 +131,21 @@ describe('a terminated experiment, then its follow-up', () => {
     expect(engine('status', ['--json'], d).json).toMatchObject({ experiment: 'child', best: 80, baseline: 80, gain_pct: 0 });
   });
 });
+
+describe('a gain under 0.05%', () => {
+  it('status and the run output give its figure, as the report and the dashboard do, not "+0.0%"', () => {
+    const d = repo('1000000');
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '999999');
+    const run = engine('run-experiment', ['--description', 'one less'], d);
+    expect(run.code, run.stderr).toBe(0);
+    expect(ledger(d).filter((l) => l.type === 'result').map((l) => [l.primary, l.verdict])).toEqual([
+      [1000000, 'keep'],
+      [999999, 'keep'],
+    ]);
+    expect(run.stdout).toContain('best 999999 vs baseline 1000000 (+0.0001%)');
+    expect(engine('status', [], d).stdout).toContain('best 999999 vs baseline 1000000 (+0.0001%, confidence');
+    expect(engine('report', [], d).stdout).toContain('(Δ +1, +0.0001%), better');
+    expect(engine('dashboard', ['--width', '100'], d, { NO_COLOR: '1' }).stdout).toMatch(/best +999999 \+0\.0001% vs baseline 1000000/);
+  });
+});

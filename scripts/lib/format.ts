@@ -10,6 +10,8 @@ export function fmt(n: number | null | undefined): string {
 
 export function pct(p: number | null): string {
   if (p === null || !Number.isFinite(p)) return '-';
+  // A real change under 0.05% is not "+0.0%" (that reads as none): two significant digits, as the report gives.
+  if (p !== 0 && Math.abs(p) < 0.05) return `${p > 0 ? '+' : '-'}${Number(Math.abs(p).toPrecision(2))}%`;
   return `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`;
 }
 
