@@ -149,3 +149,20 @@ describe('a gain under 0.05%', () => {
     expect(engine('dashboard', ['--width', '100'], d, { NO_COLOR: '1' }).stdout).toMatch(/best +999999 \+0\.0001% vs baseline 1000000/);
   });
 });
+
+describe('a paused loop without a baseline', () => {
+  it('says why it stopped, not "measure the baseline" (run-experiment refuses until resume)', () => {
+    const d = repo('100');
+    expect(engine('control', ['stop', '--reason', 'lunch'], d).code).toBe(0);
+    const refused = engine('run-experiment', ['--description', 'baseline'], d);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/resume/);
+    const stopped = 'Stop the loop and tell the user why: lunch.';
+    expect(engine('status', ['--json'], d).json).toMatchObject({ loop: 'stopped', best: null, runs: 0, next_action: stopped });
+    expect(engine('status', [], d).stdout).toContain(`; next: ${stopped}\n`);
+    expect(engine('dashboard', ['--width', '200'], d, { NO_COLOR: '1' }).stdout).toMatch(/next +Stop the loop and tell the user why: lunch\./);
+
+    expect(engine('control', ['resume'], d).code).toBe(0);
+    expect(engine('status', ['--json'], d).json?.next_action).toMatch(/^No baseline yet: run run-experiment/);
+  });
+});

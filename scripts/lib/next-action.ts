@@ -10,8 +10,14 @@ export function hasBaseline(s: Pick<State, 'best_run'>): boolean {
   return s.best_run !== null;
 }
 
-/** For a running loop: the baseline first, then what health says. */
+/**
+ * For a running loop: the baseline first, then what health says. A paused loop
+ * (health or the user) says why it stopped even without a baseline: run-experiment
+ * refuses until control.mjs resume, so "measure the baseline" would send the
+ * reader into a refusal.
+ */
 export function nextAction(s: Pick<State, 'best_run' | 'health'>): string {
+  if (s.health.health === 'paused') return s.health.next_action;
   return hasBaseline(s) ? s.health.next_action : BASELINE_ACTION;
 }
 
