@@ -166,3 +166,21 @@ describe('a paused loop without a baseline', () => {
     expect(engine('status', ['--json'], d).json?.next_action).toMatch(/^No baseline yet: run run-experiment/);
   });
 });
+
+describe('values in the millions with decimals', () => {
+  it('print every integer digit, so a kept change never reads "1.500e+6 → 1.500e+6"', () => {
+    const d = repo('1500000.5');
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '1499999.5');
+    const run = engine('run-experiment', ['--description', 'one less'], d);
+    expect(run.code, run.stderr).toBe(0);
+    expect(ledger(d).filter((l) => l.type === 'result').map((l) => [l.primary, l.verdict])).toEqual([
+      [1500000.5, 'keep'],
+      [1499999.5, 'keep'],
+    ]);
+    expect(run.stdout).toContain('r0002 score=1499999.5 → KEEP');
+    expect(engine('status', [], d).stdout).toContain('best 1499999.5 vs baseline 1500000.5 (+0.000067%');
+    expect(engine('report', [], d).stdout).toContain('score 1500000.5 → 1499999.5 (+0.000067%): one less');
+    expect(engine('dashboard', ['--width', '100'], d, { NO_COLOR: '1' }).stdout).toMatch(/r0002 keep +1499999\.5 +\+1 one less/);
+  });
+});

@@ -4,7 +4,9 @@
 export function fmt(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '-';
   if (Number.isInteger(n) && Math.abs(n) < 1e15) return String(n);
-  if (Math.abs(n) >= 1e6 || (Math.abs(n) < 1e-3 && n !== 0)) return n.toPrecision(4);
+  if (Math.abs(n) >= 1e15 || (Math.abs(n) < 1e-3 && n !== 0)) return n.toPrecision(4);
+  // Every integer digit, as integers get: 4 significant digits made 1500000.5 → 1499999.5 read "1.500e+6 → 1.500e+6".
+  if (Math.abs(n) >= 1e6) return String(Number(n.toFixed(2)));
   return String(Number(n.toFixed(4)));
 }
 
