@@ -184,3 +184,23 @@ describe('values in the millions with decimals', () => {
     expect(engine('dashboard', ['--width', '100'], d, { NO_COLOR: '1' }).stdout).toMatch(/r0002 keep +1499999\.5 +\+1 one less/);
   });
 });
+
+describe('status --last', () => {
+  it('lists the newest runs that fit in its 10 lines (the cap cut the newest off), and none for 0', () => {
+    const d = repo('100');
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    for (const v of ['90', '95', '80']) {
+      setValue(d, v);
+      expect(engine('run-experiment', ['--description', `set ${v}`], d).code).toBe(0);
+    }
+    const ids = (text: string) => text.split('\n').filter((l) => /^ {2}r\d{4} /.test(l)).map((l) => l.trim().split(' ')[0]);
+    const four = engine('status', ['--last', '4'], d).stdout;
+    expect(four.trimEnd().split('\n').length).toBeLessThanOrEqual(10);
+    expect(ids(four).at(-1)).toBe('r0004');
+    expect(ids(four)).toEqual(['r0001', 'r0002', 'r0003', 'r0004'].slice(-ids(four).length));
+    expect(ids(engine('status', [], d).stdout)).toEqual(['r0002', 'r0003', 'r0004']);
+    expect(ids(engine('status', ['--last', '0'], d).stdout)).toEqual([]);
+    expect(engine('status', ['--last', '0', '--json'], d).json?.recent).toEqual([]);
+    expect((engine('status', ['--last', '2', '--json'], d).json?.recent as Array<{ run_id: string }>).map((r) => r.run_id)).toEqual(['r0003', 'r0004']);
+  });
+});

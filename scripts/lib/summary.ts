@@ -43,7 +43,8 @@ export function healthLine(exp: Experiment): string {
 }
 
 export function recentLines(exp: Experiment, n: number): string[] {
-  return exp.state.recent.slice(-n).map((r) => {
+  // slice(-0) is the whole list: --last 0 means none.
+  return (n > 0 ? exp.state.recent.slice(-n) : []).map((r) => {
     const d = r.delta === null ? '' : ` Δ${r.delta >= 0 ? '+' : ''}${fmt(r.delta)}`;
     return `  ${r.run_id} ${r.verdict} ${fmt(r.primary)}${d} ${clip(r.description, 60)}`;
   });

@@ -180,7 +180,7 @@ function statusData(exp: Experiment, { t, dirty, moved, busy, branch, artifacts,
     busy,
     best_artifacts: artifacts,
     scratch,
-    recent: s.recent.slice(-last),
+    recent: last > 0 ? s.recent.slice(-last) : [],
     relaunches: s.relaunches ?? null,
     candidates: par.candidates,
     long_queue: par.long_queue,
@@ -209,9 +209,10 @@ function statusText(exp: Experiment, { t, dirty, moved, away, on, branch, artifa
       : dirty.length
         ? `tree differs from best: ${dirty.slice(0, 4).join(' ')}${dirty.length > 4 ? ' …' : ''}`
         : 'tree is at the best',
-    ...recentLines(exp, Math.min(last, relaunch ? 3 : 4)),
   ];
   if (artifacts) lines.splice(2, 0, `best artifacts: ${artifacts.dir}/`);
   if (exp.warnings.length) lines.push(`warning: ${exp.warnings[0]}`);
-  return lines.filter(Boolean).slice(0, 10).join('\n');
+  // At most 10 lines; the runs listed are the newest that fit (the cap cut the newest run off the end).
+  const head = lines.filter(Boolean).slice(0, 10);
+  return [...head, ...recentLines(exp, Math.min(last, relaunch ? 3 : 4, 10 - head.length))].join('\n');
 }
