@@ -204,3 +204,29 @@ describe('status --last', () => {
     expect((engine('status', ['--last', '2', '--json'], d).json?.recent as Array<{ run_id: string }>).map((r) => r.run_id)).toEqual(['r0003', 'r0004']);
   });
 });
+
+describe('a report over two segments', () => {
+  it('says its result is the last segment against its own baseline, while runs and kept changes span both', () => {
+    const d = repo('100');
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '90');
+    expect(engine('run-experiment', ['--description', 'ninety'], d).code).toBe(0);
+    // A judged field changed: a new segment, measured afresh from the best.
+    expect(initValue(d, ['--timeout', '120']).code).toBe(0);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '72');
+    expect(engine('run-experiment', ['--description', 'seventy-two'], d).code).toBe(0);
+    const results = ledger(d).filter((l) => l.type === 'result');
+    expect(results.map((l) => [l.segment, l.primary, l.verdict])).toEqual([
+      [1, 100, 'keep'],
+      [1, 90, 'keep'],
+      [2, 90, 'keep'],
+      [2, 72, 'keep'],
+    ]);
+    const report = engine('report', [], d).stdout;
+    expect(report).toContain('- **Result:** baseline 90 → best 72 (Δ +18, +20%), better (segment 2 of 2, against its own baseline)');
+    expect(report).toContain('- **Runs:** 4 (4 keep)');
+    expect(report).toMatch(/1\. r0002 `[0-9a-f]{12}` score 100 → 90 \(\+10%\): ninety\n2\. r0004 `[0-9a-f]{12}` score 90 → 72 \(\+20%\): seventy-two/);
+    expect(engine('status', [], d).stdout).toContain('runs: 2 this segment (2 keep, 0 discard), 4 in all');
+  });
+});

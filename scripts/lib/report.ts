@@ -161,7 +161,9 @@ export function renderMarkdown(r: ReportData): string {
     const change = ` (Δ ${d > 0 ? '+' : d < 0 ? '−' : ''}${fmt(Math.abs(d))}${u}, ${r.gain_pct === null ? NO_PCT : formatSignedPct(r.gain_pct)})`;
     // The signed Δ says better or worse even where no % exists (a baseline of 0).
     const verdict = d > 0 ? ', better' : d < 0 ? ', worse' : ', unchanged';
-    out.push(`- **Result:** baseline ${fmt(r.baseline)}${u} → best ${fmt(r.best)}${u}${change}${verdict}`);
+    // Best and baseline are the last segment's (a new segment re-measures under new rules), while runs and kept changes span all.
+    const seg = r.segments > 1 ? ` (segment ${r.segments} of ${r.segments}, against its own baseline)` : '';
+    out.push(`- **Result:** baseline ${fmt(r.baseline)}${u} → best ${fmt(r.best)}${u}${change}${verdict}${seg}`);
     out.push(`- **Signs:** ${SIGN_LEGEND}`);
   }
   out.push(`- **Confidence:** ${r.confidence.value === null ? 'n/a (too few runs or no spread)' : `${r.confidence.value.toFixed(1)}x (${r.confidence.label})`}`);
