@@ -58,6 +58,7 @@ describe('nothing measured (every run crashed)', () => {
     const report = engine('report', [], d).stdout;
     expect(report).toContain('- **Result:** no baseline measured');
     expect(report).toContain('- **Runs:** 2 (2 crash)');
+    expect(report).toMatch(/- \*\*Commits:\*\* start [0-9a-f]{12}, best none measured\n/);
     expect(report).toContain('None: no baseline was measured.');
     expect(report).not.toContain('beat the baseline');
 

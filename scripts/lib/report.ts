@@ -176,7 +176,8 @@ export function renderMarkdown(r: ReportData): string {
   const v = r.runs.by_verdict;
   const parts = (Object.keys(v) as Verdict[]).filter((k) => v[k] > 0).map((k) => `${v[k]} ${k}`);
   out.push(`- **Runs:** ${r.runs.total}${parts.length ? ` (${parts.join(', ')})` : ''}${r.runs.rebaselines ? `; ${r.runs.rebaselines} rebaseline` : ''}`);
-  out.push(`- **Commits:** start ${short(r.start)}, best ${short(r.best_commit)}${r.segments > 1 ? `; ${r.segments} segments` : ''}`);
+  // Nothing measured: there is no best, only the start (the state's best commit is the start until a baseline).
+  out.push(`- **Commits:** start ${short(r.start)}, best ${r.best === null ? 'none measured' : short(r.best_commit)}${r.segments > 1 ? `; ${r.segments} segments` : ''}`);
   if (r.best_artifacts) out.push(`- **Best artifacts:** \`${r.best_artifacts.dir}/\` (${r.best_artifacts.run_id}: ${clip(r.best_artifacts.files.join(', '), 200)})`);
 
   // A segment's baseline is the reference, not a change, unless it committed files of its own.
