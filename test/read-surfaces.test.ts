@@ -231,3 +231,26 @@ describe('a report over two segments', () => {
     expect(engine('status', [], d).stdout).toContain('runs: 2 this segment (2 keep, 0 discard), 4 in all');
   });
 });
+
+describe('terminated with a run measured but not logged', () => {
+  it('status says to log that run first, in its text and its JSON alike (the text said /autoloop:chain)', async () => {
+    const d = repo('100');
+    // Wall-clock budget: 30 s from the segment's start, room for a baseline and one measurement on a loaded machine.
+    expect(initValue(d, ['--max-wall-clock', '30']).code).toBe(0);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '90');
+    const measured = engine('run-experiment', ['--json'], d);
+    expect(measured.code, measured.stderr).toBe(0);
+    // Wait for the budget to run out (a wait, not a speed check).
+    let status = engine('status', ['--json'], d).json;
+    while ((status?.termination as { terminate?: boolean } | undefined)?.terminate !== true) {
+      await new Promise((r) => setTimeout(r, 1000));
+      status = engine('status', ['--json'], d).json;
+    }
+    expect(status).toMatchObject({ loop: 'terminated', next_action: expect.stringMatching(/^r0002 was measured but not logged: log it first/) });
+    expect(engine('status', [], d).stdout).toMatch(/; next: r0002 was measured but not logged: log it first/);
+    const log = engine('log-experiment', ['--description', 'ninety', '--json'], d);
+    expect(log.json).toMatchObject({ verdict: 'keep', should_terminate: true });
+    expect(engine('status', ['--json'], d).json).toMatchObject({ best: 90, next_action: '/autoloop:chain' });
+  });
+});

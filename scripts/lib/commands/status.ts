@@ -145,9 +145,10 @@ async function statusFacts(exp: Experiment) {
   const pending = measuredNotLogged(exp);
   // Another engine call at work (a run measuring): what it decides is not in the state yet.
   const busy = lockHolder(exp.paths.lock);
-  // Terminated: the JSON says what the text says (it said "next idea" for a finished loop), naming a follow-up once one started.
+  // Terminated: the JSON says what the text says (it said "next idea" for a finished loop), naming a follow-up once one
+  // started; a run measured but not logged is logged first (log-experiment records it after termination too).
   const over = t.terminate ? terminatedNext(exp) : null;
-  const next = busy ? `wait: ${busyText(busy)}` : away ? away : moved ? REPAIR_MOVED : over ? over : pending ? loggingFirst(pending) : nextAction(exp.state);
+  const next = busy ? `wait: ${busyText(busy)}` : away ? away : moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : over ? over : nextAction(exp.state);
   return { t, dirty, moved, busy, away, on, branch, artifacts, scratch, par, held, next };
 }
 
