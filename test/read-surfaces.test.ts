@@ -133,17 +133,23 @@ describe('a terminated experiment, then its follow-up', () => {
   });
 });
 
+/** A baseline at `base`, then one change to `next` measured and logged in one call ("one less"), both kept. */
+function baselineThenKeep(base: string, next: string) {
+  const d = repo(base);
+  expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+  setValue(d, next);
+  const run = engine('run-experiment', ['--description', 'one less'], d);
+  expect(run.code, run.stderr).toBe(0);
+  expect(ledger(d).filter((l) => l.type === 'result').map((l) => [l.primary, l.verdict])).toEqual([
+    [Number(base), 'keep'],
+    [Number(next), 'keep'],
+  ]);
+  return { d, run };
+}
+
 describe('a gain under 0.05%', () => {
   it('status and the run output give its figure, as the report and the dashboard do, not "+0.0%"', () => {
-    const d = repo('1000000');
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
-    setValue(d, '999999');
-    const run = engine('run-experiment', ['--description', 'one less'], d);
-    expect(run.code, run.stderr).toBe(0);
-    expect(ledger(d).filter((l) => l.type === 'result').map((l) => [l.primary, l.verdict])).toEqual([
-      [1000000, 'keep'],
-      [999999, 'keep'],
-    ]);
+    const { d, run } = baselineThenKeep('1000000', '999999');
     expect(run.stdout).toContain('best 999999 vs baseline 1000000 (+0.0001%)');
     expect(engine('status', [], d).stdout).toContain('best 999999 vs baseline 1000000 (+0.0001%, confidence');
     expect(engine('report', [], d).stdout).toContain('(Δ +1, +0.0001%), better');
@@ -170,15 +176,7 @@ describe('a paused loop without a baseline', () => {
 
 describe('values in the millions with decimals', () => {
   it('print every integer digit, so a kept change never reads "1.500e+6 → 1.500e+6"', () => {
-    const d = repo('1500000.5');
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
-    setValue(d, '1499999.5');
-    const run = engine('run-experiment', ['--description', 'one less'], d);
-    expect(run.code, run.stderr).toBe(0);
-    expect(ledger(d).filter((l) => l.type === 'result').map((l) => [l.primary, l.verdict])).toEqual([
-      [1500000.5, 'keep'],
-      [1499999.5, 'keep'],
-    ]);
+    const { d, run } = baselineThenKeep('1500000.5', '1499999.5');
     expect(run.stdout).toContain('r0002 score=1499999.5 → KEEP');
     expect(engine('status', [], d).stdout).toContain('best 1499999.5 vs baseline 1500000.5 (+0.000067%');
     expect(engine('report', [], d).stdout).toContain('score 1500000.5 → 1499999.5 (+0.000067%): one less');
