@@ -33,7 +33,9 @@ export function summarizeCpu(p: CpuProfile): string {
     const n = byId.get(id);
     const ms = (p.timeDeltas?.[i] ?? 0) / 1000;
     total += ms;
-    if (n) self.set(where(n.callFrame), (self.get(where(n.callFrame)) ?? 0) + ms);
+    if (!n) return;
+    const k = where(n.callFrame);
+    self.set(k, (self.get(k) ?? 0) + ms);
   });
   return table(`CPU: self time by function, top ${TOP} of ${total.toFixed(1)} ms sampled`, 'ms', self, total);
 }
@@ -44,7 +46,8 @@ export function summarizeHeap(p: { head: HeapNode }): string {
   let total = 0;
   const walk = (n: HeapNode): void => {
     total += n.selfSize;
-    if (n.selfSize) self.set(where(n.callFrame), (self.get(where(n.callFrame)) ?? 0) + n.selfSize);
+    const k = where(n.callFrame);
+    if (n.selfSize) self.set(k, (self.get(k) ?? 0) + n.selfSize);
     n.children?.forEach(walk);
   };
   walk(p.head);
