@@ -6,6 +6,7 @@
 // 95%) before it counts, except against the hard limit.
 import type { Guardrail } from './schema.ts';
 import { median, studentTQuantile, sumSquares } from './stats.ts';
+import { fmt } from './format.ts';
 
 export type GuardrailStatus = 'ok' | 'near' | 'broken' | 'missing' | 'unmeasured';
 export type GuardrailCheck = {
@@ -44,7 +45,8 @@ export function noiseMargin(a: readonly number[], b: readonly number[]): number 
   return studentTQuantile(0.975, df) * sd * Math.sqrt(1 / a.length + 1 / b.length);
 }
 
-const r = (x: number) => String(Number(x.toPrecision(4)));
+// The values as every surface prints them (4 significant digits made 12345678 read 12350000).
+const r = fmt;
 
 export function checkGuardrail(g: Guardrail, baseline: readonly number[], candidate: readonly number[]): GuardrailCheck {
   const base = { metric: g.metric };

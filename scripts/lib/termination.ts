@@ -2,6 +2,7 @@
 // first rule that fires is reported, so the reason is stable and explainable.
 import type { Direction, TerminatedBy } from './schema.ts';
 import { reached } from './goal.ts';
+import { fmt } from './format.ts';
 
 export type TerminationInput = {
   direction: Direction;
@@ -25,10 +26,8 @@ export type Termination = {
   progress: { runs: string; plateau: string | null; target: string | null; wall_clock: string | null };
 };
 
-function num(x: number): string {
-  if (Number.isInteger(x)) return String(x);
-  return String(Math.abs(x) >= 1000 ? Math.round(x) : Number(x.toPrecision(4)));
-}
+/** Best and target as every surface prints them (rounding made 1499999.6 and 1500000.4 both read 1500000). */
+const num = fmt;
 
 function one(x: number): string {
   return String(Number(x.toFixed(1)));

@@ -1,0 +1,60 @@
+// The read surfaces at their edges: tiny metric values, narrow terminals, the
+// unit on every surface, the chain's context in the report, finalize on a live
+// loop. Real experiments driven by the bundled engine, plus the pure formatters.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { engine, initValue, iterate, setValue, valueRepo } from './helpers/engine.ts';
+import { fmt } from '../scripts/lib/format.ts';
+import { checkGuardrail } from '../scripts/lib/guardrails.ts';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function repo(value: string, initExtra: string[] = []): string {
+  const d = valueRepo(value);
+  dirs.push(d);
+  const init = initValue(d, initExtra);
+  expect(init.code, init.stderr).toBe(0);
+  return d;
+}
+
+describe('numbers: 4 significant digits at every magnitude', () => {
+  it('formats small values with 4 significant digits (0.00123456 read "0.0012") and no padded zeros', () => {
+    expect(fmt(0.00123456)).toBe('0.001235');
+    expect(fmt(0.0123456)).toBe('0.01235');
+    expect(fmt(0.123456)).toBe('0.1235');
+    expect(fmt(0.000123456)).toBe('1.235e-4');
+    expect(fmt(-0.000123456)).toBe('-1.235e-4');
+    expect(fmt(4.2e-7)).toBe('4.2e-7');
+    expect(fmt(3.356e-6)).toBe('3.356e-6');
+    expect(fmt(1e-300)).toBe('1e-300');
+    // Unchanged: integers, ordinary decimals, millions with every integer digit.
+    expect([fmt(0), fmt(145072), fmt(3.14159265), fmt(1500000.5), fmt(0.5), fmt(null)]).toEqual(['0', '145072', '3.1416', '1500000.5', '0.5', '-']);
+  });
+
+  it('guardrail reasons print the value measured, not 4 digits of it (12345678 read "12350000")', () => {
+    const g = checkGuardrail({ metric: 'mem', direction: 'lower', max_regression_pct: 1 }, [12345678, 12345678], [12999999, 12999999]);
+    expect(g.reason).toContain('guardrail mem 12999999');
+    expect(g.reason).toContain('baseline 12345678');
+  });
+
+  it('every surface shows a value of 4.2e-7 and its delta whole, with its unit', () => {
+    const d = repo('0.000123456', ['--unit', 's']);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '4.2e-7');
+    const run = engine('run-experiment', ['--description', 'tiny'], d);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('r0002 score=4.2e-7 s → KEEP');
+    expect(run.stdout).toContain('best 4.2e-7 s vs baseline 1.235e-4 s (+99.7%)');
+    expect(engine('status', [], d).stdout).toContain('best 4.2e-7 s vs baseline 1.235e-4 s (+99.7%');
+    expect(engine('status', [], d).stdout).toContain('r0002 keep 4.2e-7 Δ+1.23e-4 tiny');
+    expect(engine('report', [], d).stdout).toContain('baseline 1.235e-4 s → best 4.2e-7 s (Δ +1.23e-4 s, +99.7%), better');
+    const dash = engine('dashboard', ['--width', '80'], d, { NO_COLOR: '1' }).stdout;
+    expect(dash).toMatch(/best +4\.2e-7 s \+99\.7% vs baseline 1\.235e-4 s/);
+    expect(dash).toMatch(/r0002 keep +4\.2e-7 +\+1\.23e-4 tiny/);
+    expect(dash).not.toMatch(/\d…/); // no number cut short
+  });
+});
