@@ -1,6 +1,7 @@
 // The read surfaces at their edges: tiny metric values, narrow terminals, the
 // unit on every surface, the chain's context in the report, finalize on a live
 // loop. Real experiments driven by the bundled engine, plus the pure formatters.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -56,5 +57,42 @@ describe('numbers: 4 significant digits at every magnitude', () => {
     expect(dash).toMatch(/best +4\.2e-7 s \+99\.7% vs baseline 1\.235e-4 s/);
     expect(dash).toMatch(/r0002 keep +4\.2e-7 +\+1\.23e-4 tiny/);
     expect(dash).not.toMatch(/\d…/); // no number cut short
+  });
+});
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe('a chain: the unit in its output, its context in the reports', () => {
+  it('chain prints the parent best with its unit; each report says what it followed, why, and what comes next, and the hash still holds', () => {
+    const d = repo('100', ['--unit', 's', '--max-runs', '2']);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '80');
+    expect(iterate(d, 'faster').log.json?.verdict).toBe('keep');
+    // In no chain yet: no chain section.
+    expect(engine('report', [], d).stdout).not.toContain('## Chain');
+    expect(engine('report', ['--json'], d).json?.chain).toBeNull();
+
+    const rationale = 'exp reached 80 s with one change;\nthe next cost is in the parser.';
+    const chain = engine('chain', ['--name', 'child', '--rationale', rationale], d);
+    expect(chain.code, chain.stderr).toBe(0);
+    expect(chain.stdout).toContain("(the parent's best: 80 s)");
+
+    const parent = engine('report', ['--experiment', 'exp'], d).stdout;
+    expect(parent).toContain('## Chain\n\n- **Trail:** **exp** → child\n- **Next:** its follow-up child (report --experiment child)\n');
+    // The follow-up's record of the parent's report still matches the report as it reads now.
+    const decision = JSON.parse(fs.readFileSync(path.join(d, '.autoloop', 'experiments', 'child', 'chain-decision.json'), 'utf8')) as { parent_report_sha256: string };
+    expect(sha256(parent)).toBe(decision.parent_report_sha256);
+
+    const child = engine('report', ['--experiment', 'child'], d).stdout;
+    expect(child).toContain('- **Trail:** exp → **child**');
+    expect(child).toContain('- **Follows:** exp (its best: score 80 s): exp reached 80 s with one change; the next cost is in the parser.');
+    expect(child).toContain('- **Next:** this experiment continues; when it terminates, /autoloop:chain may start a follow-up (2 of 3 left), or finalize');
+    expect(engine('report', ['--experiment', 'child', '--json'], d).json?.chain).toMatchObject({
+      trail: ['exp', 'child'],
+      parent: 'exp',
+      rationale,
+      parent_best: { metric: 'score', value: 80, unit: 's' },
+      child: null,
+    });
   });
 });

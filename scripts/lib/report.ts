@@ -3,8 +3,9 @@
 // segment), so it is the same wherever and whenever it is produced (its
 // lists capped to the newest, its counts exact: report-source.ts); chain
 // hashes its Markdown into the follow-up's decision record, which is why the
-// Markdown holds nothing that changes without a ledger line (no timestamps, no
-// chain events).
+// Markdown holds nothing that changes without a ledger line (no timestamps) but
+// its chain section, which chain renders with the new follow-up already in
+// (report-chain.ts).
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Direction, Verdict } from './schema.ts';
@@ -21,6 +22,8 @@ import { formatChange, formatSignedPct, signedDelta, SIGN_LEGEND } from './signs
 import { bestGuardrailChecks } from './judge-run.ts';
 import type { GuardrailCheck } from './guardrails.ts';
 import { sanitize } from './sanitize.ts';
+import { chainContext, chainSection, type ReportChain } from './report-chain.ts';
+import type { ChainFile } from './chain.ts';
 
 export { changePct, deadEnds, hypotheses, keptChanges, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
 export { REPORT_CAPS } from './report-source.ts';
@@ -66,6 +69,8 @@ export interface ReportData {
   truncated: boolean;
   /** Where every line is (repo-relative): the ledger. */
   full_history: string;
+  /** Which experiment this one followed, why, and what comes next; null outside a chain. */
+  chain: ReportChain | null;
 }
 
 /**
@@ -89,8 +94,9 @@ export function reportWant(exp: Experiment): { terminatedBy: string | null } {
 /**
  * Builds the report; `caps` bounds its lists (the newest of each are kept, the
  * counts stay exact). `given`: its source, already gathered with these caps and reportWant().
+ * `chains`: the chain file to read the context from (chain passes the one with its new link).
  */
-export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: ReportSource): ReportData {
+export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: ReportSource, chains?: ChainFile): ReportData {
   const { config: c, state: s } = exp;
   const t = currentTermination(exp);
   const src = given ?? fastSource(exp, caps, reportWant(exp)) ?? wholeSource(exp, caps);
@@ -131,6 +137,7 @@ export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: R
     truncated:
       src.kept.length < src.kept_total || src.dead_ends.length < src.dead_ends_total || src.hypotheses.length < src.hypotheses_total || healthTotal === null || health.length < healthTotal,
     full_history: rel(exp.root, exp.paths.ledger),
+    chain: chainContext(exp.root, exp.paths.slug, t.terminate, chains),
   };
 }
 
@@ -217,6 +224,7 @@ export function renderMarkdown(r: ReportData): string {
   const hc = r.totals.health_changes;
   if (hc === null) out.push(`- … and possibly earlier changes (the newest ${r.health_history.length} are listed; full history: ${r.full_history}, or the dashboard)`);
   else more(out, hc - r.health_history.length, r.full_history);
+  out.push(...chainSection(r.chain, r.experiment));
   if (r.warnings.length) out.push('', `Ledger warnings: ${r.warnings.length} (${clip(r.warnings[0] ?? '', 120)})`);
   // Goals and descriptions come from people and models: no escape sequence reaches the page or a terminal.
   return sanitize(out.join('\n')) + '\n';

@@ -163,7 +163,7 @@ function plan(root: string, f: ChainFlags): ChainPlan {
   const { config, overrides, dropped } = childConfig(parent.config, f, childSlug);
   const s = parent.state;
   if (config.target !== null && config.metric === parent.config.metric && config.direction === parent.config.direction && s.best !== null && reached(config.direction, s.best, config.target)) {
-    throw new UsageError(`the target ${fmt(config.target)} is already met by "${parentSlug}"'s best ${fmt(s.best)}: pass a new --target (or --target none)`);
+    throw new UsageError(`the target ${fmt(config.target)}${u(config.unit)} is already met by "${parentSlug}"'s best ${fmt(s.best)}${u(config.unit)}: pass a new --target (or --target none)`);
   }
   let artifacts: KeptArtifacts | null = null;
   if (f['artifacts-from-parent']) {
@@ -172,6 +172,8 @@ function plan(root: string, f: ChainFlags): ChainPlan {
   }
   return { root, parent, parentSlug, childSlug, rationale, chains, budget, config, overrides, dropped, terminatedBy: t.by, artifacts };
 }
+
+const u = (unit: string) => (unit ? ` ${unit}` : '');
 
 /** --from, else the active experiment (plan() then refuses one that has not terminated). */
 function parentOf(root: string, from: string | undefined): string {
@@ -261,8 +263,10 @@ function decisionText(p: ChainPlan, d: { position: number; remaining: number; tr
 async function start(p: ChainPlan): Promise<Started> {
   const { root, parent, parentSlug, childSlug } = p;
   await assertAtParentBest(p);
-  // The report the rationale answers to, frozen by its hash.
-  const markdown = renderMarkdown(buildReport(parent));
+  // The report the rationale answers to, frozen by its hash: as it reads once this
+  // follow-up exists (its chain section names it), so a later report hashes the same.
+  const linked = withLink(p.chains, { parent: parentSlug, child: childSlug, created_at: nowIso(), parent_report_sha256: '0'.repeat(64) }, p.budget).file;
+  const markdown = renderMarkdown(buildReport(parent, undefined, undefined, linked));
   const sha = reportHash(markdown);
   const reportFile = path.join(parent.paths.dir, 'report.md');
   writeFileAtomic(reportFile, markdown);
@@ -333,7 +337,7 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
   };
   const text = [
     `follow-up ${childSlug} started from ${parentSlug} (chain position ${r.position}: ${r.trail.join(' → ')})`,
-    `${r.out.mode === 'git' ? `branch ${r.out.branch} from ${r.out.base.slice(0, 12)}` : `snapshot ${r.out.base}`} (the parent's best: ${config.metric === parent.config.metric ? fmt(s.best) : `${parent.config.metric} ${fmt(s.best)}`})`,
+    `${r.out.mode === 'git' ? `branch ${r.out.branch} from ${r.out.base.slice(0, 12)}` : `snapshot ${r.out.base}`} (the parent's best: ${config.metric === parent.config.metric ? '' : `${parent.config.metric} `}${fmt(s.best)}${parent.config.unit ? ` ${parent.config.unit}` : ''})`,
     `overridden: ${overrides.length ? overrides.join(', ') : 'nothing'}; inherited: ${inherited.join(', ') || 'the rest'}`,
     `guardrails: ${config.guardrails.map((g) => g.metric).join(', ') || 'none'}${p.dropped.length ? ` (dropped: ${p.dropped.join(', ')})` : ''}`,
     `decision: ${data.decision} (read-only; parent report ${data.parent_report} sha256 ${r.sha.slice(0, 12)})`,
