@@ -96,3 +96,27 @@ describe('a chain: the unit in its output, its context in the reports', () => {
     });
   });
 });
+
+describe('finalize on a loop that has not terminated', () => {
+  it('finalizes what is kept so far and says in one line that the loop goes on; a terminated loop gets no such line', () => {
+    const d = repo('100');
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '90');
+    expect(iterate(d, 'ninety').log.json?.verdict).toBe('keep');
+    const r = engine('finalize', [], d);
+    expect(r.code, r.stderr).toBe(0);
+    const warn = r.stdout.split('\n').filter((l) => l.startsWith('warning:'));
+    expect(warn).toEqual([
+      'warning: "exp" is still active (not terminated: runs 2/100, plateau 0/20): autoloop/exp-final holds the changes kept so far; after more keeps, finalize again with --branch NAME',
+    ]);
+    expect(r.stdout).toMatch(/^warning: /); // seen first
+    expect(engine('finalize', ['--json', '--branch', 'again'], d).json).toMatchObject({ branch: 'again', loop: 'active', warning: expect.stringMatching(/^"exp" is still active/) });
+
+    const t = repo('100', ['--max-runs', '1']);
+    expect(iterate(t, 'baseline').log.json?.verdict).toBe('keep');
+    const done = engine('finalize', ['--json'], t);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.json).toMatchObject({ loop: 'terminated', warning: null });
+    expect(engine('finalize', [], t).stdout).not.toContain('warning');
+  });
+});

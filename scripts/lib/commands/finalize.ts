@@ -5,7 +5,8 @@
 // Git mode only: a snapshot-mode experiment is refused (lib/finalize.ts does the work).
 import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { findRoot, openExperiment, resolveSlug } from '../experiment.ts';
+import { currentTermination, findRoot, openExperiment, resolveSlug } from '../experiment.ts';
+import { loopState } from '../reduce.ts';
 import { finalizeExperiment } from '../finalize.ts';
 import { rel } from '../paths.ts';
 import { bestArtifactsLine } from '../artifacts.ts';
@@ -38,6 +39,14 @@ export async function finalizeCommand(f: z.infer<typeof FinalizeFlags>): Promise
   const more = r.skipped_total - skipped.length;
   const artifacts = bestArtifactsLine(exp);
   const artifactsLine = artifacts ? [`best artifacts: ${artifacts.dir}/ (${artifacts.run_id}: ${artifacts.files.slice(0, 5).join(' ')}${artifacts.files.length > 5 ? ' …' : ''})`] : [];
+  // A loop that has not terminated is finalized as it stands (nothing of the user's moves), said in one line first.
+  const t = currentTermination(exp);
+  const loop = loopState(exp.state, t);
+  const warning = t.terminate
+    ? null
+    : `"${exp.paths.slug}" is ${loop === 'active' ? 'still active' : loop} (not terminated: ${t.message.replace(/^continuing: /, '')}): ${
+        r.branch ? `${r.branch} holds the changes kept so far; after more keeps, finalize again with --branch NAME` : 'finalize again once it has kept a change'
+      }`;
   const text = r.branch
     ? [
         `branch ${r.branch} ${r.existed ? 'already held these kept changes (finalized before; nothing created), from' : 'created from'} ${r.base.slice(0, 12)}${r.experiments.length > 1 ? ` (chain ${r.experiments.join(' → ')})` : ''} with ${r.commits.length} commit${r.commits.length === 1 ? '' : 's'}${r.squash ? ' (squashed)' : ''}; your branch (${r.user_branch ?? 'detached HEAD'}) is untouched`,
@@ -50,5 +59,5 @@ export async function finalizeCommand(f: z.infer<typeof FinalizeFlags>): Promise
     : [`no kept change to put on a branch (nothing created)`, `report: ${report}`, ...artifactsLine];
   // skipped_total after user_branch, as the output always had it.
   const { skipped_total, ...rest } = r;
-  return { data: { ...rest, report, skipped_total, best_artifacts: artifacts }, text: text.join('\n') };
+  return { data: { loop, warning, ...rest, report, skipped_total, best_artifacts: artifacts }, text: [...(warning ? [`warning: ${warning}`] : []), ...text].join('\n') };
 }
