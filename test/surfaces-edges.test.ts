@@ -120,3 +120,44 @@ describe('finalize on a loop that has not terminated', () => {
     expect(engine('finalize', [], t).stdout).not.toContain('warning');
   });
 });
+
+describe('the terminal dashboard at 24 columns and below', () => {
+  it('keeps every line within the width, whole escape sequences, whole numbers in the table and the gain on screen', () => {
+    const d = repo('1499999.5', ['--unit', 'ms']);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    for (const [v, what] of [['0.000123456', 'a tiny value 🚀 with a long description that cannot fit'], ['4.2e-7', 'tinier'], ['crash', 'broken']] as const) {
+      setValue(d, v);
+      expect(engine('run-experiment', ['--description', what], d).code).toBe(0);
+    }
+    const values: Record<string, number> = { r0001: 1499999.5, r0002: 0.000123456, r0003: 4.2e-7 };
+    for (const width of [24, 22, 20, 16, 12]) {
+      for (const env of [{ NO_COLOR: '1' }, { FORCE_COLOR: '1' }] as Record<string, string>[]) {
+        const r = engine('dashboard', ['--width', String(width)], d, env);
+        expect(r.code, r.stderr).toBe(0);
+        const lines = r.stdout.replace(/\n$/, '').split('\n');
+        for (const l of lines) {
+          const plain = l.replace(/\x1b\[[0-9;]*m/g, '');
+          expect(plain, `width ${width}: ${JSON.stringify(l)}`).not.toContain('\x1b'); // no sequence cut short
+          expect([...plain].length, `width ${width}: ${JSON.stringify(plain)}`).toBeLessThanOrEqual(width);
+          if (l.includes('\x1b[') && env.FORCE_COLOR) expect(l.endsWith('\x1b[0m') || !/\x1b\[[0-9;]*[1-9][0-9;]*m[^\x1b]*$/.test(l), JSON.stringify(l)).toBe(true);
+        }
+        const plain = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+        if (width < 20) {
+          expect(plain).toContain('exp');
+          continue;
+        }
+        // The gain of the best is on screen, not clipped away.
+        expect(plain).toContain('+100%');
+        // Each measured run's value is whole (rounded to fit at most), never cut with "…".
+        for (const [id, want] of Object.entries(values)) {
+          const row = [...plain.split('\n')].reverse().find((l) => l.startsWith(`● ${id} `) || l.startsWith(`  ${id} `));
+          expect(row, `width ${width}: ${id}`).toBeDefined();
+          const cell = row!.slice(row!.indexOf(id) + id.length).trim().split(/\s+/).find((t) => /^[-+]?[0-9]/.test(t));
+          expect(cell, `width ${width}: ${row}`).toBeDefined();
+          expect(cell).not.toContain('…');
+          expect(Math.abs(Number(cell) - want) / want, `width ${width}: ${cell} for ${want}`).toBeLessThan(0.01);
+        }
+      }
+    }
+  });
+});

@@ -33,7 +33,7 @@ export const DashboardFlags = z.object({
   experiment: z.optional(z.string()),
   watch: z.boolean(),
   html: z.optional(z.string().check(z.minLength(1))),
-  width: z.optional(z.coerce.number().check(z.int(), z.minimum(20), z.maximum(1000))),
+  width: z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000))),
 });
 
 /** The width to lay out for: --width, the terminal, $COLUMNS, else 100. */
@@ -41,7 +41,7 @@ function layoutWidth(flag: number | undefined): number {
   if (flag) return flag;
   if (process.stdout.isTTY && process.stdout.columns) return process.stdout.columns;
   const env = Number.parseInt(process.env.COLUMNS ?? '', 10);
-  return Number.isFinite(env) && env >= 20 ? env : 100;
+  return Number.isFinite(env) && env >= 1 ? env : 100;
 }
 
 /** Draw the dashboard once (terminal, --json or --html), or keep redrawing it (--watch). */

@@ -8,7 +8,7 @@ import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
 import type { RunPoint, ViewModel } from './model.ts';
 import { VERDICTS } from './model.ts';
 import { chartLegend, renderChart } from './chart.ts';
-import { clipCells, padCells, renderLine, seg, visibleWidth, type Line, type Style } from './text.ts';
+import { clipCells, flowLine, lineWidth, padCells, renderLine, seg, visibleWidth, type Line, type Style } from './text.ts';
 
 export interface TerminalOptions {
   width: number;
@@ -39,7 +39,10 @@ const HEALTH_STYLE: Record<string, Style[]> = {
 const LOOP_STYLE: Record<string, Style[]> = { active: ['green'], paused: ['yellow'], stopped: ['yellow'], terminated: ['magenta'] };
 
 const LABEL = 11;
-const label = (s: string) => seg(padCells(s, LABEL), 'dim');
+/** Under this width the labels are not padded into a column (it would take half the line) and the sign legend is left out. */
+const NARROW = 40;
+const padded = (s: string) => seg(padCells(s, LABEL), 'dim');
+const tight = (s: string) => seg(s ? `${s} ` : '', 'dim');
 
 function bar(done: number, total: number, cells: number): string {
   const f = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
@@ -70,6 +73,8 @@ function wrap(text: string, width: number, max: number): string[] {
 }
 
 function headerLines(m: ViewModel, width: number): Line[] {
+  const narrow = width < NARROW;
+  const label = narrow ? tight : padded;
   const unit = m.unit ? ` ${m.unit}` : '';
   const lines: Line[] = [];
   const head: Line = [seg('autoloop ', 'bold'), seg(m.experiment, 'bold', 'cyan'), seg(` · segment ${m.segment} · `), seg(m.loop, ...(LOOP_STYLE[m.loop] ?? []))];
@@ -77,7 +82,10 @@ function headerLines(m: ViewModel, width: number): Line[] {
   if (m.earlier_runs) head.push(seg(` · ${m.earlier_runs} runs in earlier segments`, 'dim'));
   lines.push(head);
   if (m.goal) lines.push([label('goal'), seg(m.goal)]);
-  lines.push([label('metric'), seg(m.metric, 'bold'), seg(` (${m.direction} is better${m.unit ? `, ${m.unit}` : ''})`), seg(`  ${SIGN_LEGEND}`, 'dim')]);
+  const metric: Line = [label('metric'), seg(m.metric, 'bold'), seg(` (${m.direction} is better${m.unit ? `, ${m.unit}` : ''})`)];
+  // The sign legend where it fits whole on the line (cut, it said nothing; on a line of its own, it crowds a small terminal).
+  const legend = seg(`  ${SIGN_LEGEND}`, 'dim');
+  lines.push(lineWidth([...metric, legend]) <= width ? [...metric, legend] : metric);
 
   if (m.best.value === null) lines.push([label('best'), seg('no baseline yet', 'dim')]);
   else {
@@ -99,7 +107,8 @@ function headerLines(m: ViewModel, width: number): Line[] {
     const gs: Style[] = g.status === 'ok' ? ['green'] : g.status === 'near' ? ['yellow'] : g.status === 'unmeasured' ? ['dim'] : ['red'];
     lines.push([label('guardrail'), seg(`${g.metric} ${fmt(g.value)}`), seg(` (baseline ${fmt(g.reference)}, allowed ${fmt(g.allowed)}) `, 'dim'), seg(g.status, ...gs)]);
   }
-  const next = wrap(m.health.next_action, Math.max(10, width - LABEL), 2);
+  // Narrow: one line, broken at spaces with the rest of the header (renderTerminal).
+  const next = narrow ? [m.health.next_action] : wrap(m.health.next_action, Math.max(10, width - LABEL), 2);
   next.forEach((t, i) => lines.push([label(i === 0 ? 'next' : ''), seg(t)]));
 
   const b = m.budget;
@@ -137,9 +146,30 @@ function rawDelta(m: ViewModel, r: RunPoint): number | null {
   return r.delta;
 }
 
-function signed(n: number): string {
-  return `${n > 0 ? '+' : ''}${fmt(n)}`;
+function signed(n: number, cells = Infinity): string {
+  const sign = n > 0 ? '+' : '';
+  return sign + fitNumber(n, cells - sign.length);
 }
+
+/**
+ * A number in at most `cells` characters: as fmt prints it when it fits, else
+ * rounded to the most significant digits that fit. A table cell never cuts a
+ * number short ("1.2…" of 1.235e-4 read as 1.2).
+ */
+export function fitNumber(n: number | null, cells: number): string {
+  const full = fmt(n);
+  if (n === null || full.length <= cells) return full;
+  for (let p = 6; p >= 1; p--) {
+    const r = Number(n.toPrecision(p));
+    const plain = String(r);
+    const text = Math.abs(r) >= 1e-3 && Math.abs(r) < 1e15 && !plain.includes('e') ? plain : r.toExponential();
+    if (text.length <= cells) return text;
+  }
+  return full; // narrower than any form of it: clipped where it is drawn
+}
+
+/** A run's verdict in one cell, as the chart's legend draws it: the table's narrowest form. */
+const VERDICT_MARK: Record<Verdict, string> = { keep: '●', discard: ' ', crash: 'x', timeout: 'x', checks_failed: '!', invalid: '!' };
 
 /** Runs the table lists when the frame is not fitted to a height (a one-shot view). */
 export const TABLE_ROWS = 10;
@@ -151,10 +181,11 @@ export function tableLines(m: ViewModel, width: number, count: number): Line[] {
   const runW = Math.max(3, ...rows.map((r) => r.run_id.length));
   const metricW = Math.min(12, Math.max(m.metric.length, ...rows.map((r) => fmt(r.primary).length)));
   const deltaW = Math.min(10, Math.max(1, ...rows.map((r) => { const d = rawDelta(m, r); return d === null ? 1 : signed(d).length; })));
+  const metric: Column = { title: m.metric, width: metricW, align: 'right', cell: (r) => ({ text: fitNumber(r.primary, metric.width), style: r.verdict === 'keep' ? ['bold'] : [] }) };
   const cols: Column[] = [
     { title: 'run', width: runW, align: 'left', cell: (r) => ({ text: r.run_id, style: ['dim'] }) },
     { title: 'verdict', width: 13, align: 'left', cell: (r) => ({ text: r.rebaseline ? 'rebaseline' : r.verdict, style: VERDICT_STYLE[r.verdict] }) },
-    { title: m.metric, width: metricW, align: 'right', cell: (r) => ({ text: fmt(r.primary), style: r.verdict === 'keep' ? ['bold'] : [] }) },
+    metric,
     {
       title: 'Δ',
       width: deltaW,
@@ -162,16 +193,22 @@ export function tableLines(m: ViewModel, width: number, count: number): Line[] {
       cell: (r) => {
         const d = rawDelta(m, r);
         if (d === null || r.delta === null) return { text: '-', style: ['dim'] };
-        return { text: signed(d), style: r.delta > 0 ? ['green'] : ['gray'] };
+        return { text: signed(d, deltaW), style: r.delta > 0 ? ['green'] : ['gray'] };
       },
     },
   ];
   const fixed = () => cols.reduce((a, c) => a + c.width + 1, 2);
-  // Narrow terminals: shorten the verdict, then give up the delta, then the description.
+  // Narrow terminals: shorten the verdict, then give up the delta, then the description;
+  // then the verdict column (its mark stays in front of the run), then narrow the metric (rounded to fit).
   if (width - fixed() < 16) (cols[1] as Column).width = 7;
   if (width - fixed() < 16) cols.splice(3, 1);
   const descW = width - fixed();
   const withDesc = descW >= 8;
+  const marks = !withDesc && fixed() > width;
+  if (marks) {
+    cols.splice(1, 1);
+    metric.width = Math.max(1, Math.min(metric.width, width - (fixed() - metric.width)));
+  }
 
   const out: Line[] = [];
   const head: Line = [seg('  ')];
@@ -179,7 +216,9 @@ export function tableLines(m: ViewModel, width: number, count: number): Line[] {
   if (withDesc) head.push(seg('description', 'dim', 'bold'));
   out.push(head);
   for (const r of rows) {
-    const l: Line = [seg(r.verdict === 'keep' ? '● ' : '  ', 'green')];
+    const l: Line = marks
+      ? [seg(`${VERDICT_MARK[r.verdict]} `, ...VERDICT_STYLE[r.verdict])]
+      : [seg(r.verdict === 'keep' ? '● ' : '  ', 'green')];
     for (const c of cols) {
       const v = c.cell(r);
       l.push(seg(padCells(v.text, c.width, c.align), ...v.style), seg(' '));
@@ -190,18 +229,37 @@ export function tableLines(m: ViewModel, width: number, count: number): Line[] {
   return out;
 }
 
+/** Below this width there is no room for the chart and the table. */
+const MIN_FULL = 20;
+
+/** A terminal narrower than MIN_FULL: the essentials, one per line (each clipped), as the status line has them. */
+function compactLines(m: ViewModel, width: number, o: TerminalOptions): string[] {
+  const unit = m.unit ? ` ${m.unit}` : '';
+  const lines: Line[] = [
+    [seg(m.experiment, 'bold', 'cyan')],
+    [seg(m.loop, ...(LOOP_STYLE[m.loop] ?? []))],
+    m.best.value === null ? [seg('no baseline yet', 'dim')] : [seg(`best ${fmt(m.best.value)}${unit}`, 'bold')],
+  ];
+  if (m.gain_pct !== null) lines.push([seg(formatSignedPct(m.gain_pct), ...(m.gain_pct > 0 ? (['green'] as Style[]) : []))]);
+  lines.push([seg(`runs ${m.budget.progress.runs}`)], [seg(m.health.state, ...(HEALTH_STYLE[m.health.state] ?? []))]);
+  const text = lines.map((l) => renderLine(l, width, o.color));
+  return o.height !== undefined ? text.slice(0, Math.max(1, Math.floor(o.height))) : text;
+}
+
 /** The whole terminal frame as strings, each at most `width` cells. */
 export function renderTerminal(m: ViewModel, o: TerminalOptions): string[] {
-  const width = Math.max(20, Math.floor(o.width));
-  const head = headerLines(m, width);
+  const width = Math.max(1, Math.floor(o.width));
+  if (width < MIN_FULL) return compactLines(m, width, o);
+  // A header line too wide breaks at spaces (narrow: a small indent, so the continuation has room).
+  const head = headerLines(m, width).flatMap((l) => flowLine(l, width, width >= NARROW ? LABEL : 2));
   const tail: Line[] = [];
   if (m.chain.length) {
-    const chain: Line = [label('chain')];
+    const chain: Line = [(width >= NARROW ? padded : tight)('chain')];
     m.chain.forEach((s, i) => {
       if (i) chain.push(seg(' → ', 'dim'));
       chain.push(s === m.experiment ? seg(s, 'bold', 'cyan') : seg(s));
     });
-    tail.push(chain);
+    tail.push(...flowLine(chain, width, width >= NARROW ? LABEL : 2));
   }
   if (m.warnings.length) tail.push([seg('warning: ', 'yellow'), seg(m.warnings[m.warnings.length - 1] ?? '')]);
 

@@ -188,6 +188,39 @@ export function clipLine(line: Line, width: number): Line {
   return out;
 }
 
+/**
+ * A line too wide for `width`, broken at spaces into at most `max` lines, the
+ * later ones indented by `indent` cells (the last is clipped when rendered):
+ * a narrow terminal still shows the end of a line (the gain, the baseline).
+ */
+export function flowLine(line: Line, width: number, indent: number, max = 3): Line[] {
+  if (lineWidth(line) <= width) return [line];
+  const out: Line[] = [];
+  let cur: Line = [];
+  let w = 0;
+  for (const s of line) {
+    for (const text of s.text.match(/\s+|\S+\s*/g) ?? []) {
+      const tw = visibleWidth(text);
+      if (w + tw > width && w > (out.length ? indent : 0) && out.length < max - 1) {
+        out.push(trimEnd(cur));
+        cur = indent ? [seg(' '.repeat(indent))] : [];
+        w = indent;
+        if (!text.trim()) continue;
+      }
+      cur.push({ ...s, text });
+      w += tw;
+    }
+  }
+  out.push(trimEnd(cur));
+  return out;
+}
+
+function trimEnd(line: Line): Line {
+  const last = line.at(-1);
+  if (last) line[line.length - 1] = { ...last, text: last.text.trimEnd() };
+  return line;
+}
+
 /** Pad (or clip) plain text to exactly n cells. */
 export function padCells(s: string, n: number, align: 'left' | 'right' = 'left'): string {
   const c = clipCells(s, n);

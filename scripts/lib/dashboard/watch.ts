@@ -9,6 +9,7 @@ import { termination } from '../reduce.ts';
 import { chartDotColumns } from './chart.ts';
 import { changeStamp, chainTrail, loadExperiment, viewModel, refreshExperiment, type Loaded } from './load.ts';
 import { renderTerminal } from './terminal.ts';
+import { clipCells, sanitize } from './text.ts';
 
 export const ENTER = '\x1b[?1049h\x1b[?25l';
 export const LEAVE = '\x1b[?25h\x1b[?1049l';
@@ -37,12 +38,13 @@ function frame(o: WatchOptions, loaded: Loaded, error: string | null): string {
   const now = Date.now();
   // One column is left free on a terminal: writing the last column puts the
   // cursor in a pending-wrap state where clear-to-end-of-line eats that cell.
-  const width = Math.max(20, (o.width ?? (out.isTTY ? out.columns : 100) ?? 100) - (out.isTTY ? 1 : 0));
+  const width = Math.max(1, (o.width ?? (out.isTTY ? out.columns : 100) ?? 100) - (out.isTTY ? 1 : 0));
   const height = out.isTTY && out.rows ? out.rows : undefined;
   const t = termination(loaded.state, loaded.config, now);
   const model = viewModel(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width));
   const lines = renderTerminal(model, { width, height: height !== undefined && error ? height - 1 : height, color: o.color });
-  if (error) lines.push(`${o.color ? '\x1b[33m' : ''}watch: ${error.slice(0, Math.max(0, width - 8))}${o.color ? '\x1b[0m' : ''}`);
+  // Cut by cells, not UTF-16 units (a wide character or a split emoji wrapped the line).
+  if (error) lines.push(`${o.color ? '\x1b[33m' : ''}${clipCells(sanitize(`watch: ${error}`), width)}${o.color ? '\x1b[0m' : ''}`);
   return lines.join(o.control ? `${EOL}\n` : '\n');
 }
 
