@@ -161,3 +161,20 @@ describe('the terminal dashboard at 24 columns and below', () => {
     }
   });
 });
+
+describe('huge values', () => {
+  it('print the confidence in a few digits, not "3.3333333333333335e+299x"', () => {
+    const d = repo('-5', ['--direction', 'higher']);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '-2');
+    expect(engine('run-experiment', ['--description', 'to -2'], d).code).toBe(0);
+    setValue(d, '1e300');
+    const run = engine('run-experiment', ['--description', 'far above'], d);
+    expect(run.code, run.stderr).toBe(0);
+    const surfaces = [run.stdout, engine('status', [], d).stdout, engine('report', [], d).stdout, engine('control', ['explain'], d).stdout, engine('dashboard', ['--width', '100'], d, { NO_COLOR: '1' }).stdout];
+    for (const s of surfaces) {
+      expect(s).toMatch(/confidence:?\**:? [0-9.]+e\+\d+[x×]/i);
+      expect(s).not.toMatch(/\d{6,}e\+\d+/); // no 16-digit mantissa
+    }
+  });
+});

@@ -17,6 +17,11 @@ export function fmt(n: number | null | undefined): string {
   return String(Number(n.toFixed(4)));
 }
 
+/** A ratio such as the confidence: one decimal, and 3 significant digits once it is huge (toFixed gave "3.3333333333333335e+299"). */
+export function ratio(x: number): string {
+  return Math.abs(x) < 1e6 ? x.toFixed(1) : fmt(Number(x.toPrecision(3)));
+}
+
 export function pct(p: number | null): string {
   if (p === null || !Number.isFinite(p)) return '-';
   // A real change under 0.05% is not "+0.0%" (that reads as none): two significant digits, as the report gives.

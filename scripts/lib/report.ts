@@ -16,7 +16,7 @@ import { confidenceOf, gainPct, HEALTH_HISTORY_CAP, type HealthChange } from './
 import { changePct, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
 import { fastSource, REPORT_CAPS, wholeSource, type Caps, type ReportSource } from './report-source.ts';
 import { clip, fmt, pct } from './summary.ts';
-import { NO_PCT } from './format.ts';
+import { NO_PCT, ratio } from './format.ts';
 import { bestArtifactsLine } from './artifacts.ts';
 import { formatChange, formatSignedPct, signedDelta, SIGN_LEGEND } from './signs.ts';
 import { bestGuardrailChecks } from './judge-run.ts';
@@ -173,7 +173,7 @@ export function renderMarkdown(r: ReportData): string {
     out.push(`- **Result:** baseline ${fmt(r.baseline)}${u} → best ${fmt(r.best)}${u}${change}${verdict}${seg}`);
     out.push(`- **Signs:** ${SIGN_LEGEND}`);
   }
-  out.push(`- **Confidence:** ${r.confidence.value === null ? 'n/a (too few runs or no spread)' : `${r.confidence.value.toFixed(1)}x (${r.confidence.label})`}`);
+  out.push(`- **Confidence:** ${r.confidence.value === null ? 'n/a (too few runs or no spread)' : `${ratio(r.confidence.value)}x (${r.confidence.label})`}`);
   const g = r.goal_met;
   if (g.target === null) out.push('- **Goal met:** no numeric target was set');
   else if (g.reached) out.push(`- **Goal met:** yes (target ${fmt(g.target)}${u}, best ${fmt(r.best)}${u})`);

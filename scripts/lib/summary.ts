@@ -2,13 +2,13 @@
 // these formats are compact and stable.
 import type { Experiment } from './experiment-data.ts';
 import { confidenceOf, gainPct, loopState, type Termination } from './reduce.ts';
-import { fmt, gainText, pct } from './format.ts';
+import { fmt, gainText, pct, ratio } from './format.ts';
 
 export { fmt, gainText, pct };
 
 export function confidenceText(exp: Experiment): string {
   const c = confidenceOf(exp.state);
-  return c.value === null ? 'n/a' : `${c.value.toFixed(1)}x ${c.label}`;
+  return c.value === null ? 'n/a' : `${ratio(c.value)}x ${c.label}`;
 }
 
 export function bestLine(exp: Experiment): string {

@@ -5,6 +5,7 @@ import type { Experiment } from '../experiment.ts';
 import { artifactsFields, artifactsNote, currentTermination, movedNote } from '../experiment.ts';
 import { confidenceOf, gainPct } from '../reduce.ts';
 import { fmt, gainText, progressLine } from '../summary.ts';
+import { ratio } from '../format.ts';
 import { nextAction } from '../next-action.ts';
 import { chainBudgetLine, safeChainStatus } from '../chain.ts';
 import type { RunRecord } from '../schema.ts';
@@ -53,7 +54,7 @@ export function iterateOutput(exp: Experiment, record: RunRecord, r: LogResult, 
   const text = [
     ...(recovered ? [`${line.run_id} was measured by a call that ended before logging it: logged now, nothing new measured`] : []),
     `${line.run_id} ${measured} → ${line.verdict.toUpperCase()}: ${line.reason}${commit ? ` [${commit.slice(0, 8)}]` : ''}`,
-    `best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${gainText(gainPct(s, config), s.baseline)}); confidence ${conf.value === null ? 'n/a' : `${conf.value.toFixed(1)}x`}; ${line.samples.length} sample(s), ${line.duration_s.toFixed(1)}s`,
+    `best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${gainText(gainPct(s, config), s.baseline)}); confidence ${conf.value === null ? 'n/a' : `${ratio(conf.value)}x`}; ${line.samples.length} sample(s), ${line.duration_s.toFixed(1)}s`,
     ORDINARY.has(h.health) ? '' : `health ${h.health}: ${h.reason}`,
     ...record.warnings.slice(0, 3).map((w) => `warning: ${w}`),
     restored.length ? `restored protected files: ${restored.join(' ')}` : '',

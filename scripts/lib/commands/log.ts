@@ -30,6 +30,7 @@ import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
 import { confidenceOf, gainPct } from '../reduce.ts';
 import { clip, fmt, gainText, progressLine } from '../summary.ts';
+import { ratio } from '../format.ts';
 import { chainBudgetLine, safeChainStatus } from '../chain.ts';
 import { crashPoint } from '../faults.ts';
 import { noArtifacts, pruneArtifacts, restoreBestArtifacts, type RestoredArtifacts } from '../artifacts.ts';
@@ -227,7 +228,7 @@ export function logOutput(exp: Experiment, r: LogResult): { data: Record<string,
   };
   const text = [
     `${line.run_id} ${line.verdict.toUpperCase()}: ${line.reason}${commit ? ` [${String(commit).slice(0, 8)}]` : ''}`,
-    `best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${gainText(gainPct(s, config), s.baseline)}); confidence ${conf.value === null ? 'n/a' : `${conf.value.toFixed(1)}x ${conf.label}`}`,
+    `best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${gainText(gainPct(s, config), s.baseline)}); confidence ${conf.value === null ? 'n/a' : `${ratio(conf.value)}x ${conf.label}`}`,
     `health ${h.health}: ${h.reason}; ${progressLine(t)}`,
     restored.length ? `restored protected files: ${restored.join(' ')}` : '',
     artifactsNote(exp, line.run_id, r.artifacts),

@@ -6,7 +6,7 @@ import type { Verdict } from '../schema.ts';
 import { fmt } from '../summary.ts';
 import { formatDuration } from '../termination.ts';
 import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
-import { NO_PCT } from '../format.ts';
+import { NO_PCT, ratio } from '../format.ts';
 import { chartScale, tickLabel } from './chart.ts';
 import { KEEPS_CAP, VERDICTS, type ChartBucket, type RunMark, type ViewModel } from './model.ts';
 
@@ -234,7 +234,7 @@ function cards(m: ViewModel): string {
   out.push(
     card(
       'confidence',
-      m.confidence.value === null ? 'n/a' : `${esc(m.confidence.value.toFixed(1))}×`,
+      m.confidence.value === null ? 'n/a' : `${esc(ratio(m.confidence.value))}×`,
       m.confidence.label ? esc(m.confidence.label) : 'needs 3 valid runs and a spread',
     ),
   );

@@ -3,6 +3,7 @@
 // so nothing wraps whatever the descriptions contain.
 import type { Verdict } from '../schema.ts';
 import { fmt } from '../summary.ts';
+import { ratio } from '../format.ts';
 import { formatDuration } from '../termination.ts';
 import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
 import type { RunPoint, ViewModel } from './model.ts';
@@ -100,7 +101,7 @@ function headerLines(m: ViewModel, width: number): Line[] {
   }
   const c = m.confidence;
   const cStyle: Style[] = c.label === 'high' ? ['green'] : c.label === 'marginal' ? ['yellow'] : c.label ? ['red'] : ['dim'];
-  lines.push([label('confidence'), c.value === null ? seg('n/a (needs 3 valid runs and a spread)', 'dim') : seg(`${c.value.toFixed(1)}× ${c.label}`, ...cStyle)]);
+  lines.push([label('confidence'), c.value === null ? seg('n/a (needs 3 valid runs and a spread)', 'dim') : seg(`${ratio(c.value)}× ${c.label}`, ...cStyle)]);
 
   lines.push([label('health'), seg(m.health.state, 'bold', ...(HEALTH_STYLE[m.health.state] ?? [])), seg(` — ${m.health.reason}`)]);
   for (const g of m.guardrails) {
