@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { engine, initValue, iterate, setValue, valueRepo } from './helpers/engine.ts';
-import { fmt } from '../scripts/lib/format.ts';
+import { cut, fmt } from '../scripts/lib/format.ts';
+import { clip as hookClip } from '../hooks/src/text.ts';
 import { checkGuardrail } from '../scripts/lib/guardrails.ts';
 
 const dirs: string[] = [];
@@ -176,5 +177,26 @@ describe('huge values', () => {
       expect(s).toMatch(/confidence:?\**:? [0-9.]+e\+\d+[x×]/i);
       expect(s).not.toMatch(/\d{6,}e\+\d+/); // no 16-digit mantissa
     }
+  });
+});
+
+describe('text cut to fit', () => {
+  it('never splits an emoji in two (status, report, status line and the page showed a U+FFFD)', () => {
+    const d = repo('100');
+    const long = `${'a'.repeat(58)}${'🚀'.repeat(200)}`;
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '90');
+    expect(iterate(d, long).log.json?.verdict).toBe('keep');
+    const html = path.join(d, 'dash.html');
+    expect(engine('dashboard', ['--html', html], d).code).toBe(0);
+    const texts = [engine('status', [], d).stdout, engine('report', [], d).stdout, engine('control', ['explain'], d).stdout, fs.readFileSync(html, 'utf8')];
+    for (const t of texts) {
+      expect(t).toMatch(/a{58}(🚀|…)/);
+      expect(t).not.toContain('\uFFFD');
+    }
+    expect(cut('ab🚀', 3)).toBe('ab…');
+    expect(cut('abc🚀', 4)).toBe('abc…');
+    expect(cut('ab', 1)).toBe('…');
+    expect(hookClip('ab🚀cd', 4)).toBe('ab…');
   });
 });

@@ -17,6 +17,21 @@ export function fmt(n: number | null | undefined): string {
   return String(Number(n.toFixed(4)));
 }
 
+/**
+ * `s` in at most `n` UTF-16 units, ending with … when cut; never between the two
+ * halves of a surrogate pair (an emoji cut in two printed as U+FFFD).
+ */
+export function cut(s: string, n: number): string {
+  if (s.length <= n) return s;
+  let end = Math.max(0, n - 1);
+  if (end > 0 && isHigh(s.charCodeAt(end - 1))) end--;
+  return s.slice(0, end) + '…';
+}
+
+function isHigh(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
 /** A ratio such as the confidence: one decimal, and 3 significant digits once it is huge (toFixed gave "3.3333333333333335e+299"). */
 export function ratio(x: number): string {
   return Math.abs(x) < 1e6 ? x.toFixed(1) : fmt(Number(x.toPrecision(3)));

@@ -2,7 +2,7 @@
 // these formats are compact and stable.
 import type { Experiment } from './experiment-data.ts';
 import { confidenceOf, gainPct, loopState, type Termination } from './reduce.ts';
-import { fmt, gainText, pct, ratio } from './format.ts';
+import { cut, fmt, gainText, pct, ratio } from './format.ts';
 
 export { fmt, gainText, pct };
 
@@ -52,7 +52,7 @@ export function recentLines(exp: Experiment, n: number): string[] {
 
 export function clip(s: string, n: number): string {
   const one = s.replace(/\s+/g, ' ').trim();
-  return one.length <= n ? one : one.slice(0, n - 1) + '…';
+  return cut(one, n);
 }
 
 /** The compact state injected at SessionStart (hooks add the rules); ≤ 1,500 chars. */
@@ -71,5 +71,5 @@ export function activeSummary(exp: Experiment, t: Termination): string {
     `notes: ${exp.paths.notes.slice(exp.root.length + 1)} and ideas.md beside it`,
   ].filter(Boolean);
   const text = lines.join('\n');
-  return text.length > 1500 ? text.slice(0, 1499) + '…' : text;
+  return cut(text, 1500);
 }

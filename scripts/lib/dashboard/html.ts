@@ -6,7 +6,7 @@ import type { Verdict } from '../schema.ts';
 import { fmt } from '../summary.ts';
 import { formatDuration } from '../termination.ts';
 import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
-import { NO_PCT, ratio } from '../format.ts';
+import { cut, NO_PCT, ratio } from '../format.ts';
 import { chartScale, tickLabel } from './chart.ts';
 import { KEEPS_CAP, VERDICTS, type ChartBucket, type RunMark, type ViewModel } from './model.ts';
 
@@ -54,7 +54,7 @@ function title(m: ViewModel, r: RunMark): string {
   const parts = [`${r.run_id} · ${r.rebaseline ? 'rebaseline' : r.verdict}`];
   if (r.primary !== null) parts[0] += ` · ${fmt(r.primary)}${unit}`;
   const lines = [parts[0] as string];
-  if (r.description) lines.push(r.description.length > 300 ? r.description.slice(0, 299) + '…' : r.description);
+  if (r.description) lines.push(cut(r.description, 300));
   if (r.verdict !== 'keep' && r.reason) lines.push(`why: ${r.reason}`);
   if (r.commit) lines.push(`commit ${r.commit.slice(0, 12)}`);
   return esc(lines.join('\n'));

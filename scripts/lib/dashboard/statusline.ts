@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { fmt as num } from '../format.ts';
+import { cut, fmt as num } from '../format.ts';
 import { SLUG } from '../patterns.ts';
 import { formatChange } from '../signs.ts';
 
@@ -56,7 +56,7 @@ export function formatStatusLine(active: unknown, state: unknown): string {
   } else if (loop === 'paused' || loop === 'stopped') parts.push(loop);
   else if (health) parts.push(health);
   const line = parts.join(' · ').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
-  return line.length > MAX ? line.slice(0, MAX - 1) + '…' : line;
+  return cut(line, MAX);
 }
 
 function readJson(file: string): unknown {
