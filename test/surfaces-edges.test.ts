@@ -200,3 +200,19 @@ describe('text cut to fit', () => {
     expect(hookClip('ab🚀cd', 4)).toBe('ab…');
   });
 });
+
+describe('HTML in what people and models write', () => {
+  it('reaches the Markdown report as text, not markup (a "<!--" hid the rest of the report where it was rendered)', () => {
+    const d = repo('100', ['--goal', 'beat <b>it</b>']);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '90');
+    expect(iterate(d, 'cache it <!-- and <script>alert(1)</script>').log.json?.verdict).toBe('keep');
+    setValue(d, '95');
+    expect(iterate(d, 'worse <img src=x onerror=alert(1)>').log.json?.verdict).toBe('discard');
+    const report = engine('report', [], d).stdout;
+    expect(report).not.toMatch(/(^|[^\\])<(!--|script|img|b>)/m);
+    expect(report).toContain('- **Goal:** beat \\<b>it\\</b>');
+    expect(report).toContain(': cache it \\<!-- and \\<script>alert(1)\\</script>');
+    expect(report).toContain('- r0003 discard: worse \\<img src=x onerror=alert(1)>');
+  });
+});

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import { ChainDecision, chainStatusIn, loadChainFile, type ChainFile } from './chain.ts';
 import { experimentPaths } from './paths.ts';
-import { clip, fmt } from './summary.ts';
+import { fmt } from './summary.ts';
+import { mdText } from './report-text.ts';
 
 export interface ReportChain {
   /** The chain's slugs from its root to this experiment, then its follow-up if it has one. */
@@ -69,7 +70,7 @@ export function chainSection(c: ReportChain | null, slug: string): string[] {
   if (c.parent) {
     const b = c.parent_best;
     const best = b ? ` (its best: ${b.metric} ${fmt(b.value)}${b.unit ? ` ${b.unit}` : ''})` : '';
-    out.push(`- **Follows:** ${c.parent}${best}: ${c.rationale === null ? '(no decision record)' : clip(c.rationale, 400)}`);
+    out.push(`- **Follows:** ${c.parent}${best}: ${c.rationale === null ? '(no decision record)' : mdText(c.rationale, 400)}`);
   }
   out.push(`- **Next:** ${c.next}`);
   return out;

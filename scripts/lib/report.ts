@@ -23,6 +23,7 @@ import { bestGuardrailChecks } from './judge-run.ts';
 import type { GuardrailCheck } from './guardrails.ts';
 import { sanitize } from './sanitize.ts';
 import { chainContext, chainSection, type ReportChain } from './report-chain.ts';
+import { mdText } from './report-text.ts';
 import type { ChainFile } from './chain.ts';
 
 export { changePct, deadEnds, hypotheses, keptChanges, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
@@ -160,7 +161,7 @@ function short(sha: string | null): string {
 export function renderMarkdown(r: ReportData): string {
   const u = r.unit ? ` ${r.unit}` : '';
   const out: string[] = [`# autoloop report: ${r.experiment}`, ''];
-  out.push(`- **Goal:** ${r.goal ? clip(r.goal, 400) : '(none stated)'}`);
+  out.push(`- **Goal:** ${r.goal ? mdText(r.goal, 400) : '(none stated)'}`);
   out.push(`- **Metric:** ${r.metric} (${r.direction} is better${r.unit ? `, ${r.unit}` : ''})`);
   if (r.best === null || r.baseline === null) out.push('- **Result:** no baseline measured');
   else {
@@ -193,7 +194,7 @@ export function renderMarkdown(r: ReportData): string {
   out.push('', `## Kept changes (${r.totals.changes})`, '');
   if (!r.totals.changes) out.push(r.baseline === null ? 'None: no baseline was measured.' : 'None: no change beat the baseline.');
   changes.forEach((k, i) => {
-    out.push(`${earlier + i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(r.metric, r.unit, k.from, k.to, r.direction)}: ${clip(k.description, 120)}`);
+    out.push(`${earlier + i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(r.metric, r.unit, k.from, k.to, r.direction)}: ${mdText(k.description, 120)}`);
   });
   more(out, earlier, r.full_history);
 
@@ -204,14 +205,14 @@ export function renderMarkdown(r: ReportData): string {
 
   out.push('', `## Dead ends (${r.totals.dead_ends})`, '');
   if (!r.totals.dead_ends) out.push('None.');
-  for (const d of r.dead_ends) out.push(`- ${d.run_id} ${d.verdict}: ${clip(d.description, 100)} (${clip(d.reason, 100)})`);
+  for (const d of r.dead_ends) out.push(`- ${d.run_id} ${d.verdict}: ${mdText(d.description, 100)} (${mdText(d.reason, 100)})`);
   more(out, r.totals.dead_ends - r.dead_ends.length, r.full_history);
 
   if (r.totals.hypotheses) {
     out.push('', `## Hypotheses and outcomes (${r.totals.hypotheses})`, '');
     for (const h of r.hypotheses) {
-      const ev = h.evidence.length ? `; evidence: ${h.evidence.map((e) => `\`${e.file}\`${e.what ? ` (${clip(e.what, 80)})` : ''}`).join(', ')}` : '';
-      out.push(`- ${h.run_id} ${h.verdict}: ${clip(h.hypothesis || '(none stated)', 160)} → ${clip(h.reason, 100)}${ev}`);
+      const ev = h.evidence.length ? `; evidence: ${h.evidence.map((e) => `\`${e.file}\`${e.what ? ` (${mdText(e.what, 80)})` : ''}`).join(', ')}` : '';
+      out.push(`- ${h.run_id} ${h.verdict}: ${mdText(h.hypothesis || '(none stated)', 160)} → ${mdText(h.reason, 100)}${ev}`);
     }
     more(out, r.totals.hypotheses - r.hypotheses.length, r.full_history);
   }
@@ -219,13 +220,13 @@ export function renderMarkdown(r: ReportData): string {
   out.push('', '## Health', '');
   if (!r.health_history.length) out.push('No change: the loop stayed healthy.');
   for (const h of r.health_history) {
-    out.push(`- ${h.run_id ?? 'user'}: ${h.health}${h.playbook ? ` (playbook ${h.playbook})` : ''}: ${clip(h.reason, 120)}`);
+    out.push(`- ${h.run_id ?? 'user'}: ${h.health}${h.playbook ? ` (playbook ${h.playbook})` : ''}: ${mdText(h.reason, 120)}`);
   }
   const hc = r.totals.health_changes;
   if (hc === null) out.push(`- … and possibly earlier changes (the newest ${r.health_history.length} are listed; full history: ${r.full_history}, or the dashboard)`);
   else more(out, hc - r.health_history.length, r.full_history);
   out.push(...chainSection(r.chain, r.experiment));
-  if (r.warnings.length) out.push('', `Ledger warnings: ${r.warnings.length} (${clip(r.warnings[0] ?? '', 120)})`);
+  if (r.warnings.length) out.push('', `Ledger warnings: ${r.warnings.length} (${mdText(r.warnings[0] ?? '', 120)})`);
   // Goals and descriptions come from people and models: no escape sequence reaches the page or a terminal.
   return sanitize(out.join('\n')) + '\n';
 }
