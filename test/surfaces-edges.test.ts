@@ -9,6 +9,7 @@ import { engine, initValue, iterate, setValue, valueRepo } from './helpers/engin
 import { cut, fmt } from '../scripts/lib/format.ts';
 import { clip as hookClip } from '../hooks/src/text.ts';
 import { checkGuardrail } from '../scripts/lib/guardrails.ts';
+import { formatSignedUnits } from '../scripts/lib/signs.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -214,5 +215,19 @@ describe('HTML in what people and models write', () => {
     expect(report).toContain('- **Goal:** beat \\<b>it\\</b>');
     expect(report).toContain(': cache it \\<!-- and \\<script>alert(1)\\</script>');
     expect(report).toContain('- r0003 discard: worse \\<img src=x onerror=alert(1)>');
+  });
+});
+
+describe('a verdict against a best of 0 (no % exists)', () => {
+  it('states the change in units with the sign convention, as every other change is ("improved 1234.5", "not better (-1234.5")', () => {
+    const d = repo('0');
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '1234.5');
+    expect(engine('run-experiment', ['--description', 'up'], d).stdout).toContain('DISCARD: not better (−1234.5, deterministic)');
+    setValue(d, '-0.30000000000000004');
+    expect(engine('run-experiment', ['--description', 'down'], d).stdout).toContain('KEEP: improved +0.3 (deterministic)');
+    expect(formatSignedUnits(3e-7)).toBe('+3e-7');
+    expect(formatSignedUnits(-2)).toBe('−2');
+    expect(formatSignedUnits(0)).toBe('0');
   });
 });

@@ -17,7 +17,7 @@
 import type { Direction } from './schema.ts';
 import { huberLocation, median, studentTQuantile } from './stats.ts';
 import { groupResiduals, invocationValue, pairNoise, resolutionFloor, toScale, type NoiseModel } from './noise-model.ts';
-import { formatSignedPct, signedPct } from './signs.ts';
+import { formatSignedPct, formatSignedUnits, signedPct } from './signs.ts';
 
 export type Arm = 'best' | 'candidate';
 /** One invocation of the benchmark: which code it ran, what it printed, how long it took. */
@@ -202,7 +202,7 @@ function planDeterministic(i: DecisionInput): Step {
   const pct = effectPct(useScale, effect, i.best, i.direction);
   const thr = effectPct(useScale, min, i.best, i.direction);
   const keep = effect > min;
-  const shown = pct === null ? String(effect) : formatSignedPct(pct);
+  const shown = pct === null ? formatSignedUnits(effect) : formatSignedPct(pct);
   const reason = keep
     ? `improved ${shown} (deterministic)`
     : effect === 0
@@ -277,7 +277,7 @@ function clearWin(diffs: readonly number[], min: number, sigma: number, byEstima
 }
 
 function describe(o: { keep: boolean; tie: boolean; effect: number; min: number; pct: number | null; thr: number | null; k: number; stop: StopReason; n: number }): string {
-  const shown = o.pct === null ? o.effect.toPrecision(2) : formatSignedPct(o.pct);
+  const shown = o.pct === null ? formatSignedUnits(o.effect) : formatSignedPct(o.pct);
   const thr = o.thr === null ? '' : `threshold ${formatSignedPct(o.thr)}, `;
   const tail = `${thr}${o.k} pair${o.k === 1 ? '' : 's'}${o.stop === 'win' ? ', clear win' : o.stop === 'futility' ? ', stopped early' : ''}`;
   if (o.keep) return `improved ${shown} (${tail})`;

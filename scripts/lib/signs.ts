@@ -3,6 +3,7 @@
 // − means worse. A reader never has to remember which way the metric points.
 // No imports beyond the Direction type, so the status line can bundle it alone.
 import type { Direction } from './schema.ts';
+import { fmt } from './format.ts';
 
 /** The legend every table, status line and report states once. */
 export const SIGN_LEGEND = 'Δ and %: + = better, − = worse (in the metric\'s direction)';
@@ -40,4 +41,10 @@ export function formatChange(direction: Direction, value: number, reference: num
 export function formatSignedPct(p: number): string {
   const sign = p > 0 ? '+' : p < 0 ? '−' : '';
   return `${sign}${round(p)}%`;
+}
+
+/** A change in the metric's units that is already + = better ("+1234.5", "−3e-7"): where no % exists (a best of 0). */
+export function formatSignedUnits(x: number): string {
+  const sign = x > 0 ? '+' : x < 0 ? '−' : '';
+  return `${sign}${fmt(Math.abs(x))}`;
 }
