@@ -10,6 +10,7 @@ import { cut, fmt } from '../scripts/lib/format.ts';
 import { clip as hookClip } from '../hooks/src/text.ts';
 import { checkGuardrail } from '../scripts/lib/guardrails.ts';
 import { formatSignedUnits } from '../scripts/lib/signs.ts';
+import { clipCells, visibleWidth } from '../scripts/lib/dashboard/text.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -229,5 +230,35 @@ describe('a verdict against a best of 0 (no % exists)', () => {
     expect(formatSignedUnits(3e-7)).toBe('+3e-7');
     expect(formatSignedUnits(-2)).toBe('−2');
     expect(formatSignedUnits(0)).toBe('0');
+  });
+});
+
+describe('emoji made wide by a variation selector', () => {
+  it('count two cells, so a line of "⚠️" does not run one cell past the width and wrap', () => {
+    // U+26A0 is one cell alone; U+FE0F after it asks for the emoji form, two cells in terminals.
+    const cells = (s: string) => {
+      let w = 0;
+      let prev = 0;
+      for (const ch of s) {
+        const cp = ch.codePointAt(0) ?? 0;
+        if (cp === 0xfe0f) w += prev === 1 ? 1 : 0;
+        else {
+          prev = visibleWidth(ch);
+          w += prev;
+        }
+      }
+      return w;
+    };
+    expect(visibleWidth('⚠️')).toBe(2);
+    expect(visibleWidth('a\uFE0F')).toBe(1); // a text character stays one cell
+    expect(clipCells('⚠️⚠️⚠️', 4)).toBe('⚠️…');
+    const d = repo('100');
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '90');
+    expect(iterate(d, '⚠️'.repeat(40)).log.json?.verdict).toBe('keep');
+    for (const width of [40, 61, 80]) {
+      const out = engine('dashboard', ['--width', String(width)], d, { NO_COLOR: '1' }).stdout;
+      for (const l of out.split('\n')) expect(cells(l), `${width}: ${l}`).toBeLessThanOrEqual(width);
+    }
   });
 });

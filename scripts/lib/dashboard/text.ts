@@ -139,10 +139,41 @@ export function stripAnsi(s: string): string {
   return s.replace(ANSI, '');
 }
 
+const VS16 = 0xfe0f;
+
+/** Characters with an emoji form U+FE0F can ask for: symbols, and the keycap bases (#, *, digits), ©, ®. */
+function hasEmojiForm(cp: number): boolean {
+  return cp >= 0x203c || cp === 0x23 || cp === 0x2a || (cp >= 0x30 && cp <= 0x39) || cp === 0xa9 || cp === 0xae;
+}
+
+/**
+ * The characters of s with their cells, a character and the U+FE0F that follows
+ * it as one: the selector asks for the emoji form, two cells ("⚠️"), where the
+ * character alone takes one (counted as one, a line of them ran past the width).
+ */
+function* cellUnits(s: string): Generator<{ text: string; width: number }> {
+  let text = '';
+  let width = 0;
+  let emoji = false;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (cp === VS16 && text) {
+      text += ch;
+      if (width === 1 && emoji) width = 2;
+      continue;
+    }
+    if (text) yield { text, width };
+    text = ch;
+    width = charWidth(cp);
+    emoji = hasEmojiForm(cp);
+  }
+  if (text) yield { text, width };
+}
+
 /** Visible width of a string (escape sequences count for nothing). */
 export function visibleWidth(s: string): number {
   let w = 0;
-  for (const ch of stripAnsi(s)) w += charWidth(ch.codePointAt(0) ?? 0);
+  for (const u of cellUnits(stripAnsi(s))) w += u.width;
   return w;
 }
 
@@ -150,11 +181,10 @@ export function visibleWidth(s: string): number {
 function takeCells(s: string, n: number): { text: string; width: number } {
   let w = 0;
   let out = '';
-  for (const ch of s) {
-    const cw = charWidth(ch.codePointAt(0) ?? 0);
-    if (w + cw > n) break;
-    out += ch;
-    w += cw;
+  for (const u of cellUnits(s)) {
+    if (w + u.width > n) break;
+    out += u.text;
+    w += u.width;
   }
   return { text: out, width: w };
 }
