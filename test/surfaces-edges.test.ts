@@ -30,8 +30,10 @@ describe('numbers: 4 significant digits at every magnitude', () => {
     expect(fmt(0.00123456)).toBe('0.001235');
     expect(fmt(0.0123456)).toBe('0.01235');
     expect(fmt(0.123456)).toBe('0.1235');
-    expect(fmt(0.000123456)).toBe('1.235e-4');
-    expect(fmt(-0.000123456)).toBe('-1.235e-4');
+    // As C's %.4g: plain decimals down to 1e-4, scientific notation below.
+    expect(fmt(0.000123456)).toBe('0.0001235');
+    expect(fmt(-0.000123456)).toBe('-0.0001235');
+    expect(fmt(0.0000123456)).toBe('1.235e-5');
     expect(fmt(4.2e-7)).toBe('4.2e-7');
     expect(fmt(3.356e-6)).toBe('3.356e-6');
     expect(fmt(1e-300)).toBe('1e-300');
@@ -52,13 +54,13 @@ describe('numbers: 4 significant digits at every magnitude', () => {
     const run = engine('run-experiment', ['--description', 'tiny'], d);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('r0002 score=4.2e-7 s → KEEP');
-    expect(run.stdout).toContain('best 4.2e-7 s vs baseline 1.235e-4 s (+99.7%)');
-    expect(engine('status', [], d).stdout).toContain('best 4.2e-7 s vs baseline 1.235e-4 s (+99.7%');
-    expect(engine('status', [], d).stdout).toContain('r0002 keep 4.2e-7 Δ+1.23e-4 tiny');
-    expect(engine('report', [], d).stdout).toContain('baseline 1.235e-4 s → best 4.2e-7 s (Δ +1.23e-4 s, +99.7%), better');
+    expect(run.stdout).toContain('best 4.2e-7 s vs baseline 0.0001235 s (+99.7%)');
+    expect(engine('status', [], d).stdout).toContain('best 4.2e-7 s vs baseline 0.0001235 s (+99.7%');
+    expect(engine('status', [], d).stdout).toContain('r0002 keep 4.2e-7 Δ+0.000123 tiny');
+    expect(engine('report', [], d).stdout).toContain('baseline 0.0001235 s → best 4.2e-7 s (Δ +0.000123 s, +99.7%), better');
     const dash = engine('dashboard', ['--width', '80'], d, { NO_COLOR: '1' }).stdout;
-    expect(dash).toMatch(/best +4\.2e-7 s \+99\.7% vs baseline 1\.235e-4 s/);
-    expect(dash).toMatch(/r0002 keep +4\.2e-7 +\+1\.23e-4 tiny/);
+    expect(dash).toMatch(/best +4\.2e-7 s \+99\.7% vs baseline 0\.0001235 s/);
+    expect(dash).toMatch(/r0002 keep +4\.2e-7 +\+0\.000123 tiny/);
     expect(dash).not.toMatch(/\d…/); // no number cut short
   });
 });

@@ -2,15 +2,15 @@
 
 /**
  * A metric value as every surface prints it: integers whole; under 1, 4
- * significant digits (0.001235), in scientific notation under 1e-3 (1.235e-4,
- * 4.2e-7: a column of tiny values stays short and never loses its digits);
- * otherwise at most 4 decimals. No padded zeros.
+ * significant digits as C's %.4g has them (0.001235, 0.0001235, then in
+ * scientific notation under 1e-4: 1.235e-5, 4.2e-7), where 4 decimals made
+ * 0.00123456 read 0.0012; otherwise at most 4 decimals. No padded zeros.
  */
 export function fmt(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '-';
   const a = Math.abs(n);
   if (Number.isInteger(n) && a < 1e15) return String(n);
-  if (a >= 1e15 || a < 1e-3) return Number(n.toPrecision(4)).toExponential();
+  if (a >= 1e15 || a < 1e-4) return Number(n.toPrecision(4)).toExponential();
   if (a < 1) return String(Number(n.toPrecision(4)));
   // Every integer digit, as integers get: 4 significant digits made 1500000.5 → 1499999.5 read "1.500e+6 → 1.500e+6".
   if (a >= 1e6) return String(Number(n.toFixed(2)));

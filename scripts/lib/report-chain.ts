@@ -38,7 +38,7 @@ export function chainContext(root: string, slug: string, terminated: boolean, fi
   try {
     f = file ?? loadChainFile(root);
   } catch {
-    return null; // a broken chain.json is reported by status and chain; the report stays what the ledger says
+    return null; // a broken chain.json is refused by chain itself; the report stays what the ledger says
   }
   const s = chainStatusIn(f, slug);
   if (!s.chain) return null;
