@@ -64,6 +64,25 @@ describe('safety under kills and concurrency', () => {
     });
   }
 
+  // Killed after the result line reached the ledger but before the run record said 'logged': the run is
+  // logged, so neither status nor the next one-call iteration may ask for it to be logged again (that
+  // answer fails with "already logged").
+  for (const point of ['after-ledger', 'after-event']) {
+    it(`after a kill -9 at ${point}, status and the next iteration treat the run as logged`, () => {
+      const repo = baselineRepo();
+      setValue(repo, '90');
+      expect(engine('run-experiment', ['--description', 'better'], repo, { AUTOLOOP_CRASH_AT: point }).code).toBe(null);
+      const status = engine('status', ['--json'], repo);
+      expect(JSON.stringify(status.json)).not.toMatch(/measured but not logged|log it first/);
+      setValue(repo, '80');
+      const next = engine('run-experiment', ['--description', 'better still', '--json'], repo);
+      expect(next.stderr).toBe(next.stderr.replace(/already logged/, ''));
+      expect(next.code).toBe(0);
+      expect(next.json).toMatchObject({ run_id: 'r0003', verdict: 'keep' });
+      expect(ledger(repo).filter((l) => l.type === 'result').map((l) => [l.run_id, l.verdict])).toEqual([['r0001', 'keep'], ['r0002', 'keep'], ['r0003', 'keep']]);
+    });
+  }
+
   it('skips a torn last ledger line with a warning and keeps going', () => {
     const repo = baselineRepo();
     fs.appendFileSync(path.join(expDir(repo), 'ledger.jsonl'), '{"type":"result","ts":"2026-');

@@ -339,9 +339,13 @@ export function readRunRecord(exp: Experiment, id: string): RunRecord | null {
   return parsed.data;
 }
 
-/** Whether the latest run's record says it was measured in this segment but not logged yet. */
+/**
+ * Whether the latest run's record says it was measured in this segment but not logged yet. A record
+ * still saying 'measured' whose result line is in the ledger (a log killed before it updated the
+ * record; the next call settles it) is logged: asking for its log again would be refused.
+ */
 export function isMeasuredNotLogged(exp: Experiment, rec: RunRecord | null | undefined): rec is RunRecord {
-  return rec?.phase === 'measured' && rec.segment === exp.state.segment;
+  return rec?.phase === 'measured' && rec.segment === exp.state.segment && Number(rec.run_id.slice(1)) >= exp.state.next_run;
 }
 
 /** The latest run when it was measured in this segment but not logged yet (a call killed in between). */
