@@ -975,7 +975,7 @@ describe('SessionStart in the shell', () => {
     const cases: Array<[string, Partial<Active>, Array<[string, string | null]>, string, 'answered' | 'deferred']> = [
       ['no runs folder', {}, [], startPayload(), 'answered'],
       ['the last run logged', {}, [['r0001', result('measured')], ['r0002', result('logged')]], startPayload(), 'answered'],
-      ['the last run measured, not logged', {}, [['r0009', result('logged')], ['r0010', result('measured', false)]], startPayload(), 'answered'],
+      ['the last run measured, not logged', {}, [['r0009', result('logged')], ['r0010', result('measured', false)]], startPayload(), 'deferred'],
       ['the last run cut off', {}, [['r0003', result('running')]], startPayload(), 'answered'],
       ['the last run has no result yet', {}, [['r0003', result('measured')], ['r0004', null]], startPayload(), 'answered'],
       ['no baseline yet', { runs: 0 }, [], startPayload(), 'answered'],

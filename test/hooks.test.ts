@@ -408,6 +408,26 @@ describe('SessionStart', () => {
     expect(context(hook('session-start', payloads.sessionStart('s', source)))).toContain(`Next: ${active().next_action}`);
   });
 
+  it('a record still saying measured whose result is in the ledger (a log killed in between) is not logged again', () => {
+    writeActive();
+    runRecord('r0005', 'logged');
+    runRecord('r0006', 'measured');
+    const ledger = path.join(project, '.autoloop', 'experiments', 'speed', 'ledger.jsonl');
+    const line = (o: Record<string, unknown>) => `${JSON.stringify({ ts: '2026-11-30T00:00:00.000Z', segment: 1, ...o })}\n`;
+    fs.writeFileSync(ledger, line({ type: 'result', run_id: 'r0005', verdict: 'keep' }) + line({ type: 'result', run_id: 'r0006', verdict: 'keep' }) + line({ type: 'event', event: 'committed', run_id: 'r0006' }));
+    try {
+      const text = context(hook('session-start', payloads.sessionStart('s', 'compact')));
+      expect(text).not.toMatch(/log it first/);
+      expect(text).toContain(`Next: ${active().next_action}`);
+      // Only its own result counts: the ledger without it, and the run is to be logged.
+      fs.writeFileSync(ledger, line({ type: 'result', run_id: 'r0005', verdict: 'keep' }));
+      expect(context(hook('session-start', payloads.sessionStart('s', 'compact')))).toMatch(/log it first/);
+    } finally {
+      fs.rmSync(ledger, { force: true });
+      runRecord('r0006', 'logged');
+    }
+  });
+
   it('a run cut off mid-way: run again (the engine settles it)', () => {
     writeActive();
     runRecord('r0010', 'running');

@@ -86,8 +86,45 @@ export function latestRunPhase(f: Files, experiment: string): string | null {
     const last = fs.readdirSync(runs).filter((d) => /^r\d+$/.test(d)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).pop();
     if (!last) return null;
     const phase = (readJson(path.join(runs, last, 'result.json')) as { phase?: unknown }).phase;
+    if (phase === 'measured' && resultLogged(path.join(runs, '..', 'ledger.jsonl'), last)) return 'logged';
     return typeof phase === 'string' ? phase : null;
   } catch {
     return null;
+  }
+}
+
+/** Bytes of the ledger's end searched for a run's result: it is among the last lines when a log was cut off after writing it. */
+const LEDGER_TAIL = 64 * 1024;
+
+/**
+ * Whether the ledger's end holds the result line of this run: a log killed after writing it but
+ * before marking the record 'logged' (the engine's next call settles it). Asking for that run to be
+ * logged again would be refused as already logged.
+ */
+function resultLogged(ledger: string, runId: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(ledger, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const len = Math.min(size, LEDGER_TAIL);
+    const buf = Buffer.alloc(len);
+    const got = fs.readSync(fd, buf, 0, len, size - len);
+    const lines = buf.subarray(0, got).toString('utf8').split('\n');
+    if (len < size) lines.shift(); // begins mid-line
+    return lines.some((l) => {
+      if (!l.includes('"result"') || !l.includes(runId)) return false;
+      try {
+        const o = JSON.parse(l) as { type?: unknown; run_id?: unknown };
+        return o.type === 'result' && o.run_id === runId;
+      } catch {
+        return false;
+      }
+    });
+  } finally {
+    fs.closeSync(fd);
   }
 }
