@@ -975,6 +975,19 @@ describe('Stop', () => {
     expect(allowedWith(stop())).toMatch(/max_blocks/);
   });
 
+  it('candidates in flight after termination: held by the idle cap too, not up to max_blocks', () => {
+    writeActive();
+    claim();
+    const over = { loop: 'terminated' as const, terminated_by: 'max_runs' as const, worktrees: [{ id: 'c1', path: '/nowhere/c1' }], stop_hook: { max_blocks: 100, max_idle_blocks: 2 } };
+    writeActive(over);
+    expect(block(stop())).toMatch(/still in flight \(c1\)/);
+    block(stop());
+    expect(allowedWith(stop())).toMatch(/no candidate run was logged over the last 2 continuations/);
+    // A candidate logged since is progress: the session is held again for the one left.
+    writeActive({ ...over, runs: 6 });
+    expect(block(stop())).toMatch(/still in flight/);
+  });
+
   it('max_blocks 0 never blocks', () => {
     writeActive({ stop_hook: { max_blocks: 0, max_idle_blocks: 3 } });
     claim();

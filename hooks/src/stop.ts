@@ -21,18 +21,29 @@ import { terminationKey } from './roles.ts';
 
 /**
  * Parallel mode: candidates still in flight when the loop terminated must be
- * logged (or closed) before the session ends; the same caps as the loop's.
+ * logged (or closed) before the session ends; the same caps as the loop's: a
+ * session that logs none over max_idle_blocks continuations is let go.
  */
 function candidatesInFlight(active: ActiveFile, session: SessionFile): StopResult | null {
   if (active.loop !== 'terminated' || active.worktrees.length === 0) return null;
   if (session.blocks >= active.stop_hook.max_blocks) return null;
+  const s: SessionFile = { ...session };
+  if (s.last_runs !== null && active.runs !== s.last_runs) s.idle_blocks = 0;
+  if (s.idle_blocks >= active.stop_hook.max_idle_blocks) {
+    return {
+      output: {
+        systemMessage: `autoloop: no candidate run was logged over the last ${s.idle_blocks} continuations, so the Stop hook lets the session end; candidate.mjs list shows what is still in flight.`,
+      },
+      session: { ...s, idle_blocks: 0, last_runs: active.runs },
+    };
+  }
   const ids = active.worktrees.map((w) => w.id).join(', ');
   return {
     output: {
       decision: 'block',
       reason: `autoloop: ${active.worktrees.length} candidate(s) still in flight (${ids}). Log each measured one (log-experiment --candidate ID) and close the others (candidate close ID); then the experiment can end.`,
     },
-    session: { ...session, blocks: session.blocks + 1 },
+    session: { ...s, blocks: s.blocks + 1, idle_blocks: s.idle_blocks + 1, last_runs: active.runs },
   };
 }
 
