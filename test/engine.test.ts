@@ -234,6 +234,27 @@ describe('termination', () => {
     expect(refused.stderr).toMatch(/max_runs|max runs/);
   });
 
+  it('a cleared experiment stays cleared: repair, stop and a refused resume do not wake its hooks', () => {
+    const active = (repo: string) => fs.existsSync(path.join(repo, '.autoloop', 'active.json'));
+    // Closed after termination (the chain skill finalizes, then clears): a later repair (README: after a
+    // killed finalize) must not bring back the hooks, nor a terminated loop `up` would try to close again.
+    const done = baselineRepo('100', ['--max-runs', '1']);
+    expect(engine('control', ['clear'], done).code).toBe(0);
+    expect(active(done)).toBe(false);
+    for (const cmd of ['repair', 'resume', 'stop']) {
+      expect(engine('control', [cmd], done).code).toBe(0);
+      expect([cmd, active(done)]).toEqual([cmd, false]);
+    }
+    expect(engine('status', ['--json'], done).code).toBe(0);
+    // A loop that can still run: resume is how the user wakes it again.
+    const live = baselineRepo();
+    expect(engine('control', ['clear'], live).code).toBe(0);
+    expect(engine('control', ['repair'], live).code).toBe(0);
+    expect(active(live)).toBe(false);
+    expect(engine('control', ['resume'], live).code).toBe(0);
+    expect(active(live)).toBe(true);
+  });
+
   it('stops at the target and on a plateau', () => {
     const repo = baselineRepo('100', ['--target', '80']);
     setValue(repo, '79');

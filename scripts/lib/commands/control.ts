@@ -179,9 +179,13 @@ export async function controlCommand(root: string, cmd: ControlCommand, f: { exp
       message = 'autoloop deactivated in this repository (hooks are quiet); history is kept under .autoloop/';
       return;
     }
+    const cleared = !fs.existsSync(repoPaths(root).active);
     message = cmd === 'stop' ? stop(exp, f.reason) : cmd === 'resume' ? resume(exp, f.reason) : await repair(exp);
     if (cancelled) message += `; ${cancelled}`;
-    publishActive(exp, currentTermination(exp));
+    const t = currentTermination(exp);
+    // A cleared experiment stays cleared (hooks quiet, `up` done with it): only a resume of a loop
+    // that may still run wakes it. A repair after a killed finalize must not bring the hooks back.
+    if (!cleared || (cmd === 'resume' && !t.terminate)) publishActive(exp, t);
   }, CONTROL_WAIT_MS);
   const loop = fs.existsSync(repoPaths(root).active) ? loopState(exp.state, currentTermination(exp)) : 'cleared';
   return { data: { command: cmd, message, loop }, text: message };
