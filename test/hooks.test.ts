@@ -982,7 +982,7 @@ describe('Stop', () => {
     writeActive(over);
     expect(block(stop())).toMatch(/still in flight \(c1\)/);
     block(stop());
-    expect(allowedWith(stop())).toMatch(/no candidate run was logged over the last 2 continuations/);
+    expect(allowedWith(stop())).toMatch(/nothing was logged over the last 2 continuations/);
     // A candidate logged since is progress: the session is held again for the one left.
     writeActive({ ...over, runs: 6 });
     expect(block(stop())).toMatch(/still in flight/);

@@ -32,7 +32,7 @@ function candidatesInFlight(active: ActiveFile, session: SessionFile): StopResul
   if (s.idle_blocks >= active.stop_hook.max_idle_blocks) {
     return {
       output: {
-        systemMessage: `autoloop: no candidate run was logged over the last ${s.idle_blocks} continuations, so the Stop hook lets the session end; candidate.mjs list shows what is still in flight.`,
+        systemMessage: `autoloop: nothing was logged over the last ${s.idle_blocks} continuations, so the Stop hook lets the session end; candidate.mjs list shows what is still in flight.`,
       },
       session: { ...s, idle_blocks: 0, last_runs: active.runs },
     };
