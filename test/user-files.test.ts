@@ -59,6 +59,21 @@ describe("nothing of the user's is lost", () => {
     });
   }
 
+  for (const point of ['init:after-judges', 'init:after-ledger']) {
+    it(`a kill -9 at ${point} of a repository's first init: the next call names it, and init again finishes it`, () => {
+      const repo = valueRepo();
+      expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**'], repo, { AUTOLOOP_CRASH_AT: point }).code).toBe(null);
+      for (const cmd of ['status', 'run-experiment']) {
+        const next = engine(cmd, [], repo);
+        expect(next.code).not.toBe(0);
+        expect(next.stderr).toMatch(/init-experiment of "exp" was cut off before it finished: run it again/);
+      }
+      expect(initValue(repo, []).code).toBe(0);
+      expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+      expect(leftovers(expDir(repo))).toEqual([]);
+    });
+  }
+
   for (const point of ['init:after-judges', 'init:before-ledger', 'init:after-ledger']) {
     it(`snapshot mode: a kill -9 at ${point} of a new segment leaves the old best (or the new one) whole, never a wedge`, () => {
       const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'src/v': '10' }, { git: false });

@@ -68,8 +68,24 @@ export function resolveSlug(root: string, flag?: string): string {
   if (active && listExperiments(root).includes(active.experiment)) return active.experiment;
   const all = listExperiments(root);
   if (all.length === 1 && all[0]) return all[0];
-  if (all.length === 0) throw new UsageError(`no autoloop experiment in ${root}: run init-experiment first`);
+  if (all.length === 0) {
+    // A first init killed before its config moved into place: only init-experiment finishes it.
+    const cut = halfInitialised(root);
+    if (cut) throw new UsageError(`init-experiment of "${cut}" was cut off before it finished: run it again (it completes or rolls back what was left)`);
+    throw new UsageError(`no autoloop experiment in ${root}: run init-experiment first`);
+  }
   throw new UsageError(`several experiments and none active: pass --experiment (${all.join(', ')})`);
+}
+
+/** An experiment folder whose first init-experiment was cut off (staged config, none in place), or null. */
+function halfInitialised(root: string): string | null {
+  try {
+    const dir = repoPaths(root).experiments;
+    const staged = ['config.yaml.next', 'init.next.json', path.join('judges', 'manifest.next.json')];
+    return fs.readdirSync(dir).find((d) => !fs.existsSync(path.join(dir, d, 'config.yaml')) && staged.some((f) => fs.existsSync(path.join(dir, d, f)))) ?? null;
+  } catch {
+    return null;
+  }
 }
 
 export type { Experiment } from './experiment-data.ts';
