@@ -281,4 +281,21 @@ describe('noise', () => {
     expect(Number(big.run.json?.samples)).toBeGreaterThan(1);
     expect(big.log.json).toMatchObject({ verdict: 'keep' });
   });
+
+  it("clear removes the best's worktree: no checkout of the engine's is left registered in the user's repository", () => {
+    const repo = valueRepo('100 noisy');
+    initValue(repo);
+    iterate(repo, 'baseline');
+    setValue(repo, '90 noisy');
+    iterate(repo, 'a change');
+    const worktrees = () => git(repo, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree '));
+    expect(worktrees()).toHaveLength(2); // the best's, where it was re-measured
+    expect(engine('control', ['clear'], repo).code).toBe(0);
+    expect(worktrees()).toEqual([`worktree ${repo}`]);
+    expect(fs.existsSync(path.join(expDir(repo), 'best'))).toBe(false);
+    // Woken again, the loop rebuilds it when it needs it.
+    expect(engine('control', ['resume'], repo).code).toBe(0);
+    setValue(repo, '80 noisy');
+    expect(iterate(repo, 'another').log.code).toBe(0);
+  });
 });

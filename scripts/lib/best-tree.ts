@@ -43,6 +43,20 @@ export async function prepareBestTree(exp: Experiment, ws: Workspace): Promise<s
   return dir;
 }
 
+/**
+ * Remove the best's tree (its worktree registration too): `control clear` closes the loop, and no
+ * checkout of the engine's stays in the user's `git worktree list`. Rebuilt on demand if the loop wakes.
+ */
+export async function removeBestTree(root: string, expDir: string): Promise<boolean> {
+  const dir = path.join(expDir, 'best');
+  fs.rmSync(path.join(expDir, 'best.json'), { force: true });
+  if (!fs.existsSync(dir)) return false;
+  await gitTry(root, ['worktree', 'remove', '--force', dir]);
+  fs.rmSync(dir, { recursive: true, force: true });
+  await gitTry(root, ['worktree', 'prune']);
+  return true;
+}
+
 async function git(root: string, args: string[]): Promise<string> {
   const r = await gitTry(root, args);
   if (r.code !== 0) throw new RefusalError(`could not prepare the best's worktree: git ${args[0]}: ${firstLine(r.stderr) || `exit ${r.code}`}`);

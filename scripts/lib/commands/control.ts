@@ -9,7 +9,7 @@ import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { followUpNext, nextAction } from '../next-action.ts';
 import { safeChainStatus } from '../chain.ts';
-import { afterRevert, branchMoved, currentTermination, event, findRoot, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
+import { afterRevert, branchMoved, currentTermination, event, findRoot, listExperiments, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
@@ -21,7 +21,8 @@ import { pidAlive } from '../procs.ts';
 import { readJsonOrNull } from '../fsx.ts';
 import { checkoutFirst, experimentBranch } from './status.ts';
 import { currentBranch } from '../gitcmd.ts';
-import { repoPaths } from '../paths.ts';
+import { experimentPaths, repoPaths } from '../paths.ts';
+import { removeBestTree } from '../best-tree.ts';
 import { forgetTaint, taintedNow } from '../outside-taint.ts';
 import { emptyState, loopState } from '../reduce.ts';
 import { UsageError } from '../errors.ts';
@@ -176,6 +177,7 @@ export async function controlCommand(root: string, cmd: ControlCommand, f: { exp
       const repo = repoPaths(root);
       fs.rmSync(repo.active, { force: true });
       fs.rmSync(repo.session, { force: true });
+      for (const slug of listExperiments(root)) await removeBestTree(root, experimentPaths(root, slug).dir);
       message = 'autoloop deactivated in this repository (hooks are quiet); history is kept under .autoloop/';
       return;
     }
