@@ -83,6 +83,25 @@ describe('safety under kills and concurrency', () => {
     });
   }
 
+  // Killed after the keep's commit moved the branch but before the ledger recorded it: the branch holds
+  // the engine's own commit, which the next call records; status and explain must not call it a move
+  // made outside the loop (the way back they would name is to put the branch back).
+  for (const point of ['git:ref-updated', 'after-commit']) {
+    it(`after a kill -9 at ${point} of a keep, status and explain name the pending keep, not a moved branch`, () => {
+      const repo = ranRepo('90');
+      expect(engine('log-experiment', ['--description', 'better'], repo, { AUTOLOOP_CRASH_AT: point }).code).toBe(null);
+      const status = engine('status', ['--json'], repo);
+      expect(status.json).toMatchObject({ branch_moved: null });
+      expect(String(status.json?.next_action)).not.toMatch(/repair|moved/);
+      expect(engine('control', ['explain'], repo).stdout).not.toMatch(/moved outside the loop/);
+      setValue(repo, '80');
+      expect(iterate(repo, 'better still').log.json).toMatchObject({ verdict: 'keep' });
+      // The killed keep's own commit stays (not saved aside as a foreign one), under the next keep.
+      expect(git(repo, 'log', '--format=%s', '-n', '2', 'autoloop/exp').split('\n')).toEqual(['autoloop: better still', 'autoloop: better']);
+      expect(git(repo, 'for-each-ref', 'refs/autoloop/moved')).toBe('');
+    });
+  }
+
   it('skips a torn last ledger line with a warning and keeps going', () => {
     const repo = baselineRepo();
     fs.appendFileSync(path.join(expDir(repo), 'ledger.jsonl'), '{"type":"result","ts":"2026-');

@@ -301,6 +301,18 @@ export async function branchMoved(exp: Experiment, ws: Workspace): Promise<strin
   return `${what}, but the engine last kept ${kept.slice(0, 12)} (a commit or reset made outside the loop); run control.mjs repair to put it back (the other commit is saved), or init-experiment to adopt it`;
 }
 
+/**
+ * branchMoved for what status and explain show: a keep killed after its commit moved the branch
+ * and before the ledger recorded it left the engine's own commit there, which the next call records
+ * (reconcile); that is no move made outside the loop.
+ */
+export async function branchMovedShown(exp: Experiment, ws: Workspace): Promise<string | null> {
+  const moved = await branchMoved(exp, ws);
+  const p = exp.state.pending;
+  if (!moved || p?.action !== 'commit') return moved;
+  return (await ws.findKeep(p.run_id)) === (await ws.head()) ? null : moved;
+}
+
 /** The next action the engine would take now: putting the branch back first when it moved. */
 export const REPAIR_MOVED = 'control.mjs repair (the branch moved outside the loop: it puts the last keep back and saves the other commit)';
 

@@ -9,7 +9,7 @@ import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { followUpNext, nextAction } from '../next-action.ts';
 import { safeChainStatus } from '../chain.ts';
-import { afterRevert, branchMoved, currentTermination, event, findRoot, listExperiments, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
+import { afterRevert, branchMovedShown, currentTermination, event, findRoot, listExperiments, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
@@ -63,7 +63,7 @@ async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>
   const branch = experimentBranch(exp);
   const on = branch === null ? branch : await currentBranch(exp.root);
   const away = branch !== null && on !== branch ? checkoutFirst(exp, on ?? 'a detached HEAD') : null;
-  const moved = away ? null : await openWorkspace(exp.root, exp.paths, exp.config).then((ws) => branchMoved(exp, ws), () => null);
+  const moved = away ? null : await openWorkspace(exp.root, exp.paths, exp.config).then((ws) => branchMovedShown(exp, ws), () => null);
   const why =
     moved ? moved
     : loop === 'stopped' ? 'stopped by the user (control.mjs resume to continue)'

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { branchMoved, currentTermination, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, readActive, REPAIR_MOVED, resolveSlug, type Experiment } from '../experiment.ts';
+import { branchMovedShown, currentTermination, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, readActive, REPAIR_MOVED, resolveSlug, type Experiment } from '../experiment.ts';
 import { openWorkspace } from '../workspace.ts';
 import { workspaceFile } from '../workspace-base.ts';
 import { readJsonOrNull } from '../fsx.ts';
@@ -87,7 +87,7 @@ export async function treeVsBest(exp: Experiment): Promise<{ changed: string[]; 
   const current = branch === null ? null : await currentBranch(exp.root);
   if (branch !== null && current !== branch) return { on: current ?? 'a detached HEAD' };
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
-  return { changed: await ws.changedInScope(), moved: await branchMoved(exp, ws) };
+  return { changed: await ws.changedInScope(), moved: await branchMovedShown(exp, ws) };
 }
 
 /** Where the experiment stands: the data with --json (text ''), else at most 10 lines (data null). */
