@@ -252,3 +252,18 @@ describe('terminated with a run measured but not logged', () => {
     expect(engine('status', ['--json'], d).json).toMatchObject({ best: 90, next_action: '/autoloop:chain' });
   });
 });
+
+describe('a run measured but not logged', () => {
+  it('explain names the same next step as status: log it first', () => {
+    const d = valueRepo('100');
+    dirs.push(d);
+    expect(initValue(d).code).toBe(0);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '90');
+    expect(engine('run-experiment', [], d).code).toBe(0);
+    const want = String(engine('status', ['--json'], d).json?.next_action);
+    expect(want).toMatch(/^r0002 was measured but not logged: log it first/);
+    expect(engine('control', ['explain'], d).stdout).toContain(`next: ${want}`);
+    expect(engine('control', ['explain', '--json'], d).json).toMatchObject({ next_action: want });
+  });
+});

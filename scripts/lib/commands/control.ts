@@ -9,7 +9,7 @@ import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { followUpNext, nextAction } from '../next-action.ts';
 import { safeChainStatus } from '../chain.ts';
-import { afterRevert, branchMovedShown, currentTermination, event, findRoot, listExperiments, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
+import { afterRevert, branchMovedShown, currentTermination, event, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
@@ -70,7 +70,9 @@ async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>
     : loop === 'terminated' ? t.message
     : loop === 'paused' ? `paused by health: ${s.health.reason}`
     : `active: ${s.health.reason}`;
-  const next = away ? away : moved ? REPAIR_MOVED : loop === 'terminated' ? terminatedNext(exp) : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
+  // As status: a run measured but not logged is logged first (after termination too).
+  const unlogged = measuredNotLogged(exp);
+  const next = away ? away : moved ? REPAIR_MOVED : unlogged ? loggingFirst(unlogged) : loop === 'terminated' ? terminatedNext(exp) : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
   const unclean = fs.existsSync(exp.paths.unclean);
   const text = [
     `experiment ${exp.paths.slug}: loop ${loop}`,
