@@ -988,6 +988,21 @@ describe('Stop', () => {
     expect(block(stop())).toMatch(/still in flight/);
   });
 
+  it('/autoloop:run typed in the owner session after the total cap starts a new stint: the Stop hook blocks again', () => {
+    writeActive({ stop_hook: { max_blocks: 2, max_idle_blocks: 10 } });
+    claim();
+    block(stop());
+    block(stop());
+    expect(allowedWith(stop())).toMatch(/already continued this session 2 times/);
+    hook('prompt-expansion', payloads.expansion('autoloop:run', 'sess-a'));
+    expect(readSession()).toMatchObject({ owner_session: 'sess-a', blocks: 0, idle_blocks: 0, candidate: null });
+    block(stop());
+    // Another plugin's skill is no new stint.
+    block(stop());
+    hook('prompt-expansion', payloads.expansion('other-plugin:run', 'sess-a'));
+    expect(allowedWith(stop())).toMatch(/max_blocks = 2/);
+  });
+
   it('max_blocks 0 never blocks', () => {
     writeActive({ stop_hook: { max_blocks: 0, max_idle_blocks: 3 } });
     claim();

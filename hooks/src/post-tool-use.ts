@@ -54,7 +54,13 @@ export function postToolUseDecision(
   return engines.includes('init-experiment') ? enlist(session, input) : null;
 }
 
-/** /autoloop:run, /autoloop:chain or /autoloop:setup typed by the user hands the loop to this session. */
+/**
+ * /autoloop:run, /autoloop:chain or /autoloop:setup typed by the user hands the loop to this session.
+ * Typed in the owner session, it starts a new stint: the Stop hook's caps count again from zero
+ * (the cap's own message tells the user to type /autoloop:run).
+ */
 export function promptExpansionDecision(command: string | undefined, session: SessionFile, who: Caller): SessionFile | null {
-  return command && HANDOVER_SKILLS.has(command) ? enlist(session, who) : null;
+  if (!command || !HANDOVER_SKILLS.has(command)) return null;
+  if (roleOf(session, who) !== 'owner') return enlist(session, who);
+  return session.blocks > 0 || session.idle_blocks > 0 ? { ...session, blocks: 0, idle_blocks: 0 } : null;
 }

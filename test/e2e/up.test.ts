@@ -64,10 +64,14 @@ function engine(f: Fixture, script: string, ...args: string[]): Record<string, u
   return JSON.parse(execFileSync('node', [dist(script), ...args, '--json'], { cwd: f.repo, encoding: 'utf8', timeout: 120_000 })) as Record<string, unknown>;
 }
 
-function setUp(maxRuns: number): Fixture {
+function setUp(maxRuns: number, maxBlocks?: number): Fixture {
   const f = makeFixture();
   fixtures.push(f);
   engine(f, 'init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', '--checks', 'node bench/check.mjs', '--scope', 'src/**', '--max-runs', String(maxRuns));
+  if (maxBlocks !== undefined) {
+    const config = path.join(f.repo, '.autoloop', 'experiments', 'speed', 'config.yaml');
+    fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace(/max_blocks: \d+/, `max_blocks: ${maxBlocks}`));
+  }
   engine(f, 'run-experiment.mjs');
   engine(f, 'log-experiment.mjs', '--description', 'baseline');
   return f;
@@ -380,6 +384,32 @@ describe('up: the overnight supervisor', () => {
     expect(jsonOf(engineCalls[1]!.result)).toMatchObject({ run_id: 'r0002' });
     closedAfterTermination(f);
     expect(pidAlive(killed!)).toBe(false);
+  });
+
+  it('a model that ends its turn after every iteration: each relaunch of its conversation is a new stint for the Stop hook, not one turn per relaunch once max_blocks is spent', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = setUp(6, 1);
+    const model = loopModel(f);
+    const CONTINUED = 'the experiment loop is still active';
+    const api = await startMockApi({
+      script: ({ req }) => {
+        const last = calls(req).at(-1);
+        const since = sinceLastAssistant(req);
+        const justLogged = isEngine(last, 'log-experiment.mjs') && jsonOf(last!.result)?.should_terminate !== true && !since.includes(CONTINUED) && !since.includes(PROMPT);
+        return justLogged ? [text('One iteration done.')] : model(req);
+      },
+    });
+    apis.push(api);
+    const up = startUp(f, api, ['--backoff', '0.5', '--backoff-max', '1']);
+    const end = await up.done;
+    if (api.errors.length) throw api.errors[0]!;
+    expect(end.code, end.stderr).toBe(0);
+    expect(results(f).map((r) => r.run_id)).toEqual(['r0001', 'r0002', 'r0003', 'r0004', 'r0005', 'r0006']);
+    // Session 1: two iterations (one continuation); session 2, resumed: two again; session 3: the last.
+    const continued = api.main().filter((r) => sinceLastAssistant(r).includes(CONTINUED));
+    expect(continued).toHaveLength(2);
+    expect(relaunches(f).map((e) => e.data.session_id === undefined)).toEqual([false, false, true]); // two resumes, then the closing session
+    expect(refusals(api)).toEqual([]);
+    closedAfterTermination(f);
   });
 
   it("another claude session in the repository meanwhile: the relaunch resumes the loop's own conversation by its id, not the latest one", { timeout: SESSION_TIMEOUT }, async () => {

@@ -12,6 +12,7 @@ import { holdSupervisorLock, readLoop, recentRelaunches, recordRelaunch } from '
 import { forgetSession, leftBehind, leftoverSession, noteSession, usableSessionId } from './left-session.ts';
 import { classify, nothingObserved, observe, seconds, type Cause, type Observed } from './outcome.ts';
 import { afterSession, capWaitMs, decide, describeCause, endCode, MAX_CLOSINGS, type Decision, type History, type LoopView, type Policy } from './policy.ts';
+import { freshStopStint } from './stop-stint.ts';
 
 export const PROMPT = 'continue the autoloop experiment';
 /** The protocol's closing step for a terminated experiment: report, then follow up or finalize and clear. */
@@ -217,6 +218,7 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
       // A closing session starts a conversation of its own: the skill reads all it needs from the
       // engine, and the loop's conversation may be past the hooks' cap on calls after termination.
       const resume = closing ? null : usableSessionId(conversation);
+      if (resume) freshStopStint(o.root, resume);
       const run = startSession(o, resume, closing ? CLOSE_PROMPT : PROMPT);
       summary.sessions++;
       current = run.session;
