@@ -88,7 +88,7 @@ describe('README: flags and defaults', () => {
 
   it('the Stop hook caps have the stated defaults', () => {
     const d = StopHookConfig.parse({});
-    expect(d.max_blocks).toBe(Number(stated(/`stop_hook\.max_blocks` \(default (\d+) per session\)/)));
+    expect(d.max_blocks).toBe(Number(stated(/`stop_hook\.max_blocks` \(default (\d+) per stint/)));
     expect(d.max_idle_blocks).toBe(Number(stated(/`stop_hook\.max_idle_blocks` \(default (\d+) stops in a row/)));
   });
 

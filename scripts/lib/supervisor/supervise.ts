@@ -77,6 +77,7 @@ function safeRead(root: string, pinned: string | undefined): LoopView {
 /** Start one claude session; its stream-json lines are folded into what was observed. */
 function startSession(o: SuperviseOptions, resume: string | null, prompt: string): { session: Session; observed: () => Observed } {
   let obs: Observed = nothingObserved();
+  if (resume) freshStopStint(o.root, resume);
   const session = launch({
     command: o.claude,
     args: claudeArgs(o.passThrough, resume, prompt),
@@ -218,7 +219,6 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
       // A closing session starts a conversation of its own: the skill reads all it needs from the
       // engine, and the loop's conversation may be past the hooks' cap on calls after termination.
       const resume = closing ? null : usableSessionId(conversation);
-      if (resume) freshStopStint(o.root, resume);
       const run = startSession(o, resume, closing ? CLOSE_PROMPT : PROMPT);
       summary.sessions++;
       current = run.session;
