@@ -183,6 +183,29 @@ describe('interleaved re-measurement of the best', () => {
     expect(line.decision.pairs).toBe(arms.length / 2);
     expect(fs.existsSync(path.join(dir, '.autoloop', 'experiments', 'exp', 'best', 'src', 'value.txt'))).toBe(true);
   }, SLOW);
+
+  it('an invocation that prints no primary voids the run, also after earlier ones did, naming the arm', () => {
+    // The benchmark counts its invocations in a file outside the repository and prints nothing at the chosen one:
+    // with --repeats 2 the baseline is invocations 0–1 and the decision best 2, candidate 3, candidate 4, best 5.
+    for (const [at, reason] of [
+      [4, 'metric score was not printed (expected a line "METRIC score=<number>") by a later invocation (earlier ones printed it)'],
+      [5, 're-measuring the best failed: metric score was not printed (expected a line "METRIC score=<number>") by a later invocation (earlier ones printed it)'],
+    ] as const) {
+      const counter = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-count-')), 'n');
+      const silent = `const n = Number(require('node:fs').existsSync(${JSON.stringify(counter)}) ? require('node:fs').readFileSync(${JSON.stringify(counter)}, 'utf8') : 0);
+require('node:fs').writeFileSync(${JSON.stringify(counter)}, String(n + 1));
+if (n === ${at}) { console.log('no metric this time'); process.exit(0); }
+`;
+      const dir = makeRepo({ 'bench.cjs': silent + BENCH, 'src/value.txt': '100 noisy', 'src/other.txt': OTHER });
+      init(dir, ['--repeats', '2']);
+      expect(step(dir, 'baseline').verdict).toBe('keep');
+      put(dir, 'src/value.txt', '99 noisy');
+      const log = step(dir, 'a change');
+      expect(log).toMatchObject({ verdict: 'invalid', reason });
+      expect(results(dir).at(-1)).toMatchObject({ status: 'invalid', verdict: 'invalid' });
+      fs.rmSync(path.dirname(counter), { recursive: true, force: true });
+    }
+  }, SLOW);
 });
 
 describe('chains protect the parent', () => {

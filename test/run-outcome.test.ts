@@ -56,6 +56,22 @@ describe('benchmarkOutcome', () => {
     expect(other.phase === 'measured' && other.reason).toBe('metric ms was found by no source: json out.json#$.ms (json out.json#$.ms: no such file)');
   });
 
+  it('says why a printed primary was not read: the warning that names it, or a name differing only by case', () => {
+    const nan = benchmarkOutcome(facts({ samples: [], sources: { labels: ['METRIC lines'], failures: [], warnings: ['ignored METRIC line "METRIC ms_max=nan": non-finite value nan', 'ignored METRIC line "METRIC ms=nan": non-finite value nan'] } }));
+    expect(nan.phase === 'measured' && nan.reason).toBe('metric ms was not printed (expected a line "METRIC ms=<number>"); ignored METRIC line "METRIC ms=nan": non-finite value nan');
+    const unit = benchmarkOutcome(facts({ samples: [], sources: { labels: ['METRIC lines'], failures: [], warnings: ['ignored METRIC line "METRIC ms=12ms": not a number: "12ms"'] } }));
+    expect(unit.phase === 'measured' && unit.reason).toMatch(/; ignored METRIC line "METRIC ms=12ms": not a number: "12ms"$/);
+    const cased = benchmarkOutcome(facts({ samples: [], sources: { labels: ['METRIC lines'], failures: [], warnings: [], seen: ['MS', 'mem'] } }));
+    expect(cased.phase === 'measured' && cased.reason).toBe('metric ms was not printed (expected a line "METRIC ms=<number>"); it printed MS (metric names are case-sensitive)');
+    const regex = benchmarkOutcome(facts({ samples: [], sources: { labels: ['regex /loss: (.*)/'], failures: [], warnings: ['regex /loss: (.*)/: ignored 1 non-finite value(s) of ms'] } }));
+    expect(regex.phase === 'measured' && regex.reason).toBe('metric ms was found by no source: regex /loss: (.*)/; regex /loss: (.*)/: ignored 1 non-finite value(s) of ms');
+  });
+
+  it('is invalid when a later invocation gave no primary, even after earlier ones did (not ok without a decision)', () => {
+    const o = benchmarkOutcome(facts({ samples: [3, 4], primaryMissing: true }));
+    expect(o).toMatchObject({ status: 'invalid', reason: 'metric ms was not printed (expected a line "METRIC ms=<number>") by a later invocation (earlier ones printed it)' });
+  });
+
   it('is invalid when the primary was read but another source found nothing (a guardrail cannot be judged without it)', () => {
     const o = benchmarkOutcome(facts({ samples: [1], sources: { labels: ['METRIC lines', 'json m.json'], failures: ['json m.json: m.json was not written'] } }));
     expect(o).toMatchObject({ status: 'invalid', reason: 'source found nothing: json m.json: m.json was not written' });

@@ -27,8 +27,11 @@ export interface BenchmarkFacts {
   samples: number[];
   /** The runner's result for the last sample; null when none was taken. */
   last: StepResult | null;
-  /** Where the primary metric was looked for in the last sample, and sources that failed there. */
-  sources: { labels: string[]; failures: string[] };
+  /** Where the primary metric was looked for in the last sample, and sources that failed there;
+   *  what that sample's reading warned about and the metric names it found (for a reason that helps). */
+  sources: { labels: string[]; failures: string[]; warnings?: readonly string[]; seen?: readonly string[] };
+  /** The last sample ran cleanly but gave no primary metric (earlier samples may have). */
+  primaryMissing?: boolean;
 }
 
 export type Outcome =
@@ -43,13 +46,28 @@ const measured = (status: RunStatus, reason: string, tail = '', unclean: { pids:
   unclean,
 });
 
-/** The METRIC-lines wording when that is the only source, else the sources by name. */
+/** The METRIC-lines wording when that is the only source, else the sources by name; plus why a printed value was not read. */
 function missingMetric(metric: string, sources: BenchmarkFacts['sources']): string {
+  const hint = missingHint(metric, sources);
   if (sources.failures.length === 0 && sources.labels.length === 1 && sources.labels[0] === 'METRIC lines') {
-    return `metric ${metric} was not printed (expected a line "METRIC ${metric}=<number>")`;
+    return `metric ${metric} was not printed (expected a line "METRIC ${metric}=<number>")${hint}`;
   }
   const failed = sources.failures.length ? ` (${sources.failures.join('; ')})` : '';
-  return `metric ${metric} was found by no source: ${sources.labels.join(', ')}${failed}`;
+  return `metric ${metric} was found by no source: ${sources.labels.join(', ')}${failed}${hint}`;
+}
+
+/**
+ * Why a metric the benchmark did print was not read: the warnings that name it
+ * (`METRIC ms=nan`, `METRIC ms=12ms`), or a name that differs only by case.
+ */
+function missingHint(metric: string, sources: BenchmarkFacts['sources']): string {
+  const esc = metric.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const word = new RegExp(`(?<![\\p{L}\\p{N}_.-])${esc}(?![\\p{L}\\p{N}_.-])`, 'u');
+  const named = (sources.warnings ?? []).filter((w) => word.test(w));
+  if (named.length) return `; ${named.slice(0, 2).join('; ')}`;
+  const lower = metric.toLowerCase();
+  const near = (sources.seen ?? []).filter((n) => n !== metric && n.toLowerCase() === lower);
+  return near.length ? `; it printed ${near.slice(0, 3).join(', ')} (metric names are case-sensitive)` : '';
 }
 
 /** Whether the sampling loop must stop after this sample, whatever the noise policy says. */
@@ -75,7 +93,10 @@ export function benchmarkOutcome(f: BenchmarkFacts): Outcome {
   if (o.timedOut) return measured('timeout', `timed out after ${f.timeoutS}s (${o.detail ? 'job cancelled' : 'process group killed'})${detail}`, o.tail);
   if (o.spawnError) return measured('crash', `could not start: ${o.spawnError}`, o.tail);
   if (o.exitCode !== 0) return measured('crash', `exit code ${o.exitCode}${o.signal ? ` (${o.signal})` : ''}${detail}`, o.tail);
-  if (!f.samples.length) return measured('invalid', missingMetric(f.metric, f.sources), o.tail);
+  if (!f.samples.length || f.primaryMissing === true) {
+    const later = f.samples.length ? ' by a later invocation (earlier ones printed it)' : '';
+    return measured('invalid', `${missingMetric(f.metric, f.sources)}${later}`, o.tail);
+  }
   // Every configured source is there for a metric the decision reads: one that found nothing voids the run.
   if (f.sources.failures.length) return measured('invalid', `source found nothing: ${f.sources.failures.join('; ')}`, o.tail);
   return measured('ok', `${f.samples.length} sample${f.samples.length > 1 ? 's' : ''}`);

@@ -38,7 +38,7 @@ import { writeJsonAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
 import { ignoreRulesProblem, ignoreRulesReason, nestedReposReason, newHiddenIgnores, type IgnoreRules } from '../ignore-rules.ts';
-import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type Outcome } from '../run-outcome.ts';
+import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type BenchmarkFacts, type Outcome } from '../run-outcome.ts';
 import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, type Runner } from '../runners/index.ts';
 import { buildSources, readSample, type MetricSource } from '../sources/index.ts';
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
@@ -293,7 +293,8 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
   const invs: InvocationLine[] = [];
   let last: RunResult | null = null;
   let bestFailed = false;
-  let looked = { labels: sources.map((s) => s.label), failures: [] as string[] };
+  let primaryMissing = false;
+  let looked: BenchmarkFacts['sources'] = { labels: sources.map((s) => s.label), failures: [] };
   // A person at a terminal sees progress; the model (no TTY) sees nothing extra.
   const progress = process.stderr.isTTY
     ? setInterval(() => process.stderr.write(`\r\x1b[2K${m.id} invocation ${invs.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
@@ -315,11 +316,16 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
       break;
     }
     const reading = await readSample(sources, { cwd, log: { file: m.rd.log, ...last.log }, startedAtMs });
-    looked = { labels: reading.labels, failures: reading.failures };
+    looked = { labels: reading.labels, failures: reading.failures, warnings: reading.warnings, seen: Object.keys(reading.metrics) };
     reading.warnings.forEach((w) => warnings.add(w));
     // Own properties only: a metric named toString is not Object.prototype's.
     const primary = Object.hasOwn(reading.metrics, config.metric) ? reading.metrics[config.metric] : undefined;
-    if (!primary?.length) break;
+    if (!primary?.length) {
+      // Any invocation without the primary voids the run, whichever arm and however many came before.
+      primaryMissing = true;
+      bestFailed = arm === 'best';
+      break;
+    }
     const metrics = Object.fromEntries(Object.entries(reading.metrics).map(([k, vs]) => [k, median(vs)]));
     invs.push({ arm, samples: primary, duration_s: Number(last.durationS.toFixed(3)), metrics });
     if (arm === 'candidate') m.record.samples.push(...primary);
@@ -334,7 +340,7 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
   if (m.gaveUp) return { phase: 'interrupted', reason: `not the candidate's doing: ${m.gaveUp}; run run-experiment again` };
   m.record.warnings = [...m.record.warnings, ...warnings];
   m.record.metrics = medianMetrics(invs.filter((i) => i.arm === 'candidate'));
-  const o = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked });
+  const o = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked, primaryMissing });
   // The best's own tree failed: say so, the candidate is not to blame for the words.
   return bestFailed && o.phase === 'measured' ? { ...o, reason: `re-measuring the best failed: ${o.reason}` } : o;
 }
