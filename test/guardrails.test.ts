@@ -48,6 +48,20 @@ describe('guardrails are judged against the baseline', () => {
     expect(checkGuardrail(g, [100, 96, 104, 99, 101], [103, 99, 105, 100, 102]).status).not.toBe('broken');
     expect(checkGuardrail(g, [100], [102]).status).toBe('broken');
   });
+  it('a value exactly at the tolerance is allowed, whatever floating point makes of the bound', () => {
+    const g = G({ metric: 'mem', max_regression_pct: 10 });
+    expect(checkGuardrail(g, [0.3], [0.33]).status).toBe('near');
+    expect(checkGuardrail(g, [0.3], [0.331]).status).toBe('broken');
+    expect(checkGuardrail(G({ metric: 'acc', direction: 'higher', max_regression_pct: 10 }), [0.7], [0.63]).status).toBe('near');
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 99_999 }), fc.integer({ min: 1, max: 50 }), fc.constantFrom('lower', 'higher' as const), (n, pct, direction) => {
+        const ref = n / 1000;
+        const edge = Number((ref * (1 + ((direction === 'lower' ? 1 : -1) * pct) / 100)).toPrecision(12));
+        expect(checkGuardrail(G({ metric: 'm', direction, max_regression_pct: pct }), [ref], [edge]).status).not.toBe('broken');
+      }),
+      { seed: 7 },
+    );
+  });
   it('the tightest bound wins (property)', () => {
     fc.assert(
       fc.property(fc.double({ min: 1, max: 1e4, noNaN: true }), fc.double({ min: 0, max: 50, noNaN: true }), fc.double({ min: 0, max: 100, noNaN: true }), (ref, pct, abs) => {

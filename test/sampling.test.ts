@@ -67,6 +67,20 @@ describe('deterministic benchmarks', () => {
     const m8 = calibrate(emptyNoiseModel(), Array.from({ length: 8 }, () => [20]), { metric: 'time_ms' });
     expect(m8.deterministic).toBe(true);
   });
+  it('a gain exactly at the minimum improvement is kept (the smallest gain worth keeping), one short of it is not', () => {
+    const model = calibrate(emptyNoiseModel(), Array.from({ length: 3 }, () => [100]), { metric: 'size_kb' });
+    const decide = (direction: 'lower' | 'higher', v: number, minImprovement: number | string) => {
+      const s = planDecision({ direction, model, best: 100, minImprovement, budget_s: null, confirm: 1, invocations: [{ arm: 'candidate', samples: [v] }] });
+      return 'decision' in s ? s.decision : null;
+    };
+    expect(decide('higher', 110, '10%')).toMatchObject({ keep: true, reason: 'improved +10% (deterministic)' });
+    expect(decide('lower', 90, '10%')?.keep).toBe(true);
+    expect(decide('lower', 95, 5)?.keep).toBe(true);
+    expect(decide('higher', 105, 5)?.keep).toBe(true);
+    expect(decide('higher', 109.99, '10%')).toMatchObject({ keep: false, reason: 'below min improvement (+10%, deterministic)' });
+    expect(decide('lower', 100, 0)).toMatchObject({ keep: false, tie: true });
+    expect(decide('lower', 99.9999, 0)?.keep).toBe(true);
+  });
   it('a timing that changed is confirmed once; two different values for the same code mean noise', () => {
     const model = calibrate(emptyNoiseModel(), Array.from({ length: 8 }, () => [20]), { metric: 'time_ms' });
     const base = { direction: 'lower' as const, model, best: 20, minImprovement: 0, budget_s: null, confirm: 2 };

@@ -201,7 +201,7 @@ function planDeterministic(i: DecisionInput): Step {
   const min = minEffect(useScale, i.minImprovement, i.best, i.direction);
   const pct = effectPct(useScale, effect, i.best, i.direction);
   const thr = effectPct(useScale, min, i.best, i.direction);
-  const keep = effect > min;
+  const keep = clearsMinimum(effect, min);
   const shown = pct === null ? formatSignedUnits(effect) : formatSignedPct(pct);
   const reason = keep
     ? `improved ${shown} (deterministic)`
@@ -211,6 +211,15 @@ function planDeterministic(i: DecisionInput): Step {
         ? `not better (${shown}, deterministic)`
         : `below min improvement (${shown}, deterministic)`;
   return { decision: { ...base, keep, tie: effect === 0, effect, pct, threshold_pct: thr, stop: 'deterministic', reason } };
+}
+
+/**
+ * A deterministic gain clears the minimum: strictly above 0 when there is
+ * none, at or above a set minimum (the smallest gain worth keeping) up to the
+ * rounding of the log scale (log 110 − log 100 is an ulp short of log 1.1).
+ */
+export function clearsMinimum(effect: number, min: number): boolean {
+  return min > 0 ? effect >= min * (1 - 1e-9) : effect > min;
 }
 
 function lookAtPairs(i: DecisionInput): Step {
