@@ -162,13 +162,27 @@ export function learn(
   },
 ): NoiseModel {
   let m = withStep(model, o.raw);
-  if (o.noiseDiscovered) m = { ...m, deterministic: false };
+  // The pool's residuals were measured while every value repeated (all 0): they
+  // would understate the noise just found, so the pool starts over.
+  // The values of the same code that differed seed the new pool, as a baseline would.
+  if (o.noiseDiscovered) m = seedFromRepeats({ ...m, deterministic: false, residuals: [], df: 0 }, o.raw);
   if (o.diffs.length >= 2) {
     m = addResiduals(m, groupResiduals(o.diffs, o.centre), o.diffs.length - 1);
     if (o.diffs.some((d) => d !== 0)) m = { ...m, deterministic: false };
   }
   if (o.costs_s && o.costs_s.length) m = { ...m, cost_s: median(o.costs_s) };
   return m;
+}
+
+/** Successive differences of values of one code (a null change) as residuals, as calibrate seeds the pool. */
+function seedFromRepeats(model: NoiseModel, values: readonly number[]): NoiseModel {
+  const scale = model.scale === 'log' && values.every((v) => v > 0) ? 'log' : 'abs';
+  if (scale !== (model.scale ?? scale)) return model;
+  const z = values.map((v) => toScale(scale, v));
+  const diffs = z.slice(1).map((x, i) => x - (z[i] as number));
+  if (diffs.length === 0) return model;
+  const res = diffs.length >= 2 ? groupResiduals(diffs, median(diffs)) : diffs;
+  return addResiduals(model, res, Math.max(0.5, diffs.length / 2));
 }
 
 /**
