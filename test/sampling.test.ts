@@ -14,6 +14,8 @@ import {
 } from '../scripts/lib/sampling.ts';
 import { DETERMINISTIC, FAMILIES, rate, strictTrial, trial } from './helpers/families.ts';
 import { gaussian, mulberry32 } from './helpers/prng.ts';
+import { learnFromLine } from '../scripts/lib/noise-state.ts';
+import { Config, ResultLine } from '../scripts/lib/schema.ts';
 
 // Seeded, so each run draws the same numbers; the bounds keep a margin over
 // the measured rates (bench/noise.ts prints them with 1,000+ trials).
@@ -119,6 +121,39 @@ describe('a benchmark that looked deterministic at the baseline and turns out no
       }
     }
     expect(kept / (3 * T)).toBeLessThanOrEqual(0.05);
+  });
+});
+
+describe('a win that takes the metric across 0', () => {
+  it('turns the model to metric units and pools there: later no-effect changes stay rarely kept, real gains kept', () => {
+    // Baseline 100 ± 1 (log scale), a win to −50, then decisions at −50 ± 1: with the model left on the log
+    // scale every later decision had an empty pool and kept 8–9.5% of no-effect changes.
+    const g = gaussian(mulberry32(8));
+    const T = 300;
+    let kept = 0;
+    let real = 0;
+    for (let t = 0; t < T; t++) {
+      let model = calibrate(emptyNoiseModel(), Array.from({ length: 12 }, () => [100 + g()]), { metric: 'score' });
+      for (let d = 0; d < 4; d++) {
+        const inv: Invocation[] = [];
+        const cand = d === 0 ? -50 : d === 3 ? -52.5 : -50;
+        for (;;) {
+          const s = planDecision({ direction: 'lower', model, invocations: inv, best: d === 0 ? 100 : -50, minImprovement: 0, budget_s: null, confirm: 2 });
+          if ('decision' in s) {
+            if (d === 0) expect(s.decision.keep).toBe(true);
+            else if (d < 3) kept += s.decision.keep ? 1 : 0;
+            else real += s.decision.keep ? 1 : 0;
+            const invs = inv.map((i) => ({ ...i, duration_s: 1, metrics: {} }));
+            model = learnFromLine(model, ResultLine.parse({ type: 'result', ts: 't', segment: 1, run_id: 'r0002', status: 'ok', verdict: 'discard', primary: cand, samples: [], metrics: {}, description: 'd', reason: 'r', duration_s: 1, files: ['a'], decision: s.decision, invocations: invs }), Config.parse({ name: 'x', metric: 'score', direction: 'lower', command: 'c' }), false);
+            if (d === 0) expect(model.scale).toBe('abs');
+            break;
+          }
+          inv.push({ arm: s.next, samples: [(s.next === 'best' ? (d === 0 ? 100 : -50) : cand) + g()] });
+        }
+      }
+    }
+    expect(kept / (2 * T)).toBeLessThanOrEqual(0.05);
+    expect(real / T).toBeGreaterThanOrEqual(0.9);
   });
 });
 

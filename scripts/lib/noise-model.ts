@@ -159,9 +159,22 @@ export function learn(
     costs_s?: readonly number[];
     /** The plan saw a 'deterministic' benchmark print two values for the same code. */
     noiseDiscovered?: boolean;
+    /** Each invocation's value (the plan compares these) and its arm; raw when absent. */
+    values?: readonly number[];
+    arms?: readonly ('best' | 'candidate')[];
   },
 ): NoiseModel {
   let m = withStep(model, o.raw);
+  // A value ≤ 0 has no log: the plan compared this decision in metric units,
+  // and will compare every later one so. The log pool cannot judge those: an
+  // empty pool (df from one decision alone) kept 9% of no-effect changes after
+  // a win that crossed 0. The model turns 'abs' and pools from here.
+  // Each arm's repeats of its own code seed that pool, as a baseline does.
+  if (m.scale === 'log' && (o.values ?? o.raw).some((v) => v <= 0)) {
+    m = { ...m, scale: 'abs', residuals: [], df: 0 };
+    const values = o.values ?? [];
+    for (const arm of ['best', 'candidate'] as const) m = seedFromRepeats(m, values.filter((_, i) => o.arms?.[i] === arm));
+  }
   // The pool's residuals were measured while every value repeated (all 0): they
   // would understate the noise just found, so the pool starts over.
   // The values of the same code that differed seed the new pool, as a baseline would.

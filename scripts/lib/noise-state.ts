@@ -2,7 +2,7 @@
 // the segment's NoiseModel (noise-model.ts). Pure. A baseline (or the
 // unchanged best measured again) calibrates it from its invocations; every
 // candidate decision adds its paired residuals.
-import { calibrate, learn, type NoiseModel } from './noise-model.ts';
+import { calibrate, invocationValue, learn, type NoiseModel } from './noise-model.ts';
 import type { Config, InvocationLine, ResultLine } from './schema.ts';
 
 /** The run's invocations; lines written before invocations were recorded count each sample as one. */
@@ -31,6 +31,8 @@ export function learnFromLine(model: NoiseModel, line: ResultLine, cfg: Config, 
     diffs: d.diffs,
     centre: d.effect,
     raw: invs.flatMap((i) => i.samples),
+    values: invs.filter((i) => i.samples.length > 0).map((i) => invocationValue(i.samples)),
+    arms: invs.filter((i) => i.samples.length > 0).map((i) => i.arm),
     costs_s: durations(invs),
     noiseDiscovered: d.stop === 'noise-discovered',
   });
