@@ -155,6 +155,12 @@ describe('a win that takes the metric across 0', () => {
     expect(kept / (2 * T)).toBeLessThanOrEqual(0.05);
     expect(real / T).toBeGreaterThanOrEqual(0.9);
   });
+  it('a re-measured best at or below 0 on a log model starts a metric-unit pool too', () => {
+    const log = calibrate(emptyNoiseModel(), [[100], [101], [99], [100.5]], { metric: 'score' });
+    const again = calibrate(log, [[-1], [0.5], [-0.2]], { metric: 'score' });
+    expect(again.scale).toBe('abs');
+    expect(again.residuals.length).toBe(2);
+  });
 });
 
 describe('the plan', () => {

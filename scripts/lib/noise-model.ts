@@ -134,7 +134,9 @@ export function calibrate(
   const values = invocations.filter((s) => s.length > 0).map(invocationValue);
   if (values.length === 0) return model;
   const scale = model.scale === 'abs' ? 'abs' : scaleFor(values);
-  let m: NoiseModel = withStep({ ...model, scale }, invocations.flat());
+  // A log pool cannot judge metric units: a switch starts the pool over.
+  const pool = model.scale === 'log' && scale === 'abs' ? { residuals: [], df: 0 } : {};
+  let m: NoiseModel = withStep({ ...model, ...pool, scale }, invocations.flat());
   const identical = values.every((v) => v === values[0]) && invocations.every((s) => s.every((x) => x === s[0]));
   const needed = deterministicRunsNeeded(o.metric, o.unit);
   const det = o.deterministic ?? 'auto';
