@@ -65,6 +65,14 @@ describe('sources', () => {
     expect(r.failures).toEqual([]);
   });
 
+  it('says a METRIC line was too long to read, not that it lacks the shape', async () => {
+    const log = path.join(dir, 'long.log');
+    fs.writeFileSync(log, `METRIC ms=41.7${' '.repeat(5000)}\nMETRIC n=3\n`);
+    const r = await readSample(buildSources(undefined), { cwd: dir, log: { file: log, start: 0, end: fs.statSync(log).size }, startedAtMs: Date.now() });
+    expect(r.metrics).toEqual({ n: [3] });
+    expect(r.warnings).toEqual(['ignored METRIC line "METRIC ms=41.7...": longer than 1024 bytes']);
+  });
+
   it('validates config specs at the config boundary', () => {
     expect(SourceSpec.parse({ kind: 'metric-lines' })).toEqual({ kind: 'metric-lines' });
     expect(SourceSpec.safeParse({ kind: 'tea-leaves' }).success).toBe(false);

@@ -170,10 +170,13 @@ export async function readMetricLines(sample: SampleOutput): Promise<SourceReadi
   } catch {
     lines = []; // the log vanished or was truncated mid-run: nothing printed
   }
-  const parsed = parseMetrics(lines);
+  // A cut line cannot be read; say why, rather than that it lacks the shape it had.
+  const cut = lines.filter((l) => l.endsWith(METRIC_TRUNCATED_MARK));
+  const parsed = parseMetrics(cut.length ? lines.filter((l) => !l.endsWith(METRIC_TRUNCATED_MARK)) : lines);
   const metrics: Record<string, number[]> = {};
   for (const [k, v] of Object.entries(parsed.metrics)) metrics[k] = [v];
-  return { ok: true, metrics, warnings: parsed.warnings };
+  const long = cut.map((l) => `ignored METRIC line ${JSON.stringify(`${l.slice(0, 60).trimEnd()}...`)}: longer than ${METRIC_MAX_LINE_BYTES} bytes`);
+  return { ok: true, metrics, warnings: [...long, ...parsed.warnings] };
 }
 
 export function metricLinesSource(): MetricSource {
