@@ -27,6 +27,15 @@ describe('parseMetricLine', () => {
     }
   });
 
+  it('says what is wrong with text after the value (a unit, a comment)', () => {
+    for (const line of ['METRIC x=3 ms', 'METRIC x=3 # warm run']) {
+      const r = parseMetricLine(line);
+      expect(r && 'warning' in r ? r.warning : null).toBe(`ignored METRIC line ${JSON.stringify(line)}: the value must be a plain number ending the line (no unit, no comment)`);
+    }
+    const r = parseMetricLine('METRIC x');
+    expect(r && 'warning' in r ? r.warning : null).toMatch(/expected METRIC name=value$/);
+  });
+
   it('warns on non-finite values', () => {
     for (const v of ['NaN', 'nan', 'Infinity', '-Infinity', 'inf', '1e999', '-1e400']) {
       const r = parseMetricLine(`METRIC x=${v}`);

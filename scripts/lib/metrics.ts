@@ -12,6 +12,7 @@ const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 
 const KEYWORD = /^METRIC(?:\s|$)/;
 const SHAPE = /^METRIC\s+([^\s=]+)\s*=\s*(\S+)$/;
+const TRAILING = /^METRIC\s+[^\s=]+\s*=\s*\S+\s+\S/;
 // Plain decimal with optional sign, fraction and exponent: no hex, no
 // underscores, no empty string (Number('') is 0), no 'Infinity'.
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -26,7 +27,11 @@ export function parseMetricLine(line: string): MetricLineResult | null {
   const s = line.trim();
   if (!KEYWORD.test(s)) return null;
   const m = SHAPE.exec(s);
-  if (!m) return { warning: `ignored METRIC line ${quote(line)}: expected METRIC name=value` };
+  if (!m) {
+    // "METRIC ms=12 ms", "METRIC ms=12 # warm": the value must end the line.
+    const tail = TRAILING.test(s) ? ': the value must be a plain number ending the line (no unit, no comment)' : ': expected METRIC name=value';
+    return { warning: `ignored METRIC line ${quote(line)}${tail}` };
+  }
   const name = m[1] as string;
   const raw = m[2] as string;
   if (FORBIDDEN.has(name)) return { warning: `ignored METRIC line ${quote(line)}: reserved name ${name}` };
