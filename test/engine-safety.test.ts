@@ -212,6 +212,10 @@ describe('bad input', () => {
       ['init-experiment', ['--max-runs', 'lots'], /^init-experiment: bad flag: --max-runs: must be a whole number of at least 1, or none$/],
       ['init-experiment', ['--repeats', 'twice'], /^init-experiment: bad flag: --repeats: must be a whole number from 1 to 100, or auto$/],
       ['init-experiment', ['--target', 'fast'], /^init-experiment: bad flag: --target: must be a number$/],
+      // Blank (an unset shell variable): coerced it was a target of 0, met at once by a higher-is-better baseline.
+      ['init-experiment', ['--target', ''], /^init-experiment: bad flag: --target: must be a number$/],
+      ['init-experiment', ['--timeout', ' '], /^init-experiment: bad flag: --timeout: must be a number$/],
+      ['chain', ['--from', 'exp', '--target', ''], /^chain: bad flag: --target: must be a number, or none$/],
       ['init-experiment', ['--timeout', '-5'], /^init-experiment: Option '--timeout' argument is ambiguous\. To specify an option argument starting with a dash use '--timeout=-XYZ'\.$/],
       ['chain', ['--from', 'exp', '--target', 'fast'], /^chain: bad flag: --target: must be a number, or none$/],
       ['chain', ['--from', 'exp', '--plateau', '0'], /^chain: bad flag: --plateau: /],

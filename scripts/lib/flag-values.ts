@@ -3,7 +3,12 @@
 // union's own message ("Invalid input") names nothing.
 import * as z from './zod.ts';
 
-export const numberFlag = z.coerce.number({ error: 'must be a number' }).check(z.refine(Number.isFinite, 'must be a number'));
+// A blank value (`--target "$UNSET"`) is refused: coerced, it would be 0.
+const filled = z.string().check(z.refine((s) => s.trim() !== '', 'must be a number'));
+export const numberFlag = z.pipe(
+  z.pipe(filled, z.transform((s: string) => Number(s))),
+  z.number({ error: 'must be a number' }).check(z.refine(Number.isFinite, 'must be a number')),
+);
 /** "none" switches a budget or setting off (null). */
 export const noneFlag = z.pipe(z.literal('none'), z.transform(() => null));
 export const countOrNone = z.union([noneFlag, z.coerce.number().check(z.int(), z.minimum(1))], { error: 'must be a whole number of at least 1, or none' });
