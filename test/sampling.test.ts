@@ -10,6 +10,7 @@ import {
   planDecision,
   samplingBudget,
   scheduleArm,
+  unreachableMinimum,
   type Invocation,
 } from '../scripts/lib/sampling.ts';
 import { DETERMINISTIC, FAMILIES, rate, strictTrial, trial } from './helpers/families.ts';
@@ -82,6 +83,14 @@ describe('deterministic benchmarks', () => {
     expect(decide('higher', 109.99, '10%')).toMatchObject({ keep: false, reason: 'below min improvement (+10%, deterministic)' });
     expect(decide('lower', 100, 0)).toMatchObject({ keep: false, tie: true });
     expect(decide('lower', 99.9999, 0)?.keep).toBe(true);
+  });
+  it('a relative minimum of 100% or more for a lower-is-better metric is named as unreachable', () => {
+    expect(unreachableMinimum('lower', '100%')).toMatch(/^min_improvement 100% can never be met .*nothing would be kept$/);
+    expect(unreachableMinimum('lower', '150%')).not.toBeNull();
+    expect(unreachableMinimum('lower', '99.5%')).toBeNull();
+    expect(unreachableMinimum('higher', '150%')).toBeNull();
+    expect(unreachableMinimum('lower', 150)).toBeNull();
+    expect(minEffect('log', '100%', 10, 'lower')).toBe(Infinity);
   });
   it('from a best of 0 the change is shown in units with the one sign convention (+ = better, −)', () => {
     const model = calibrate(emptyNoiseModel(), Array.from({ length: 3 }, () => [0]), { metric: 'errors' });

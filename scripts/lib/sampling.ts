@@ -153,6 +153,17 @@ export function minEffect(scale: 'log' | 'abs', minImprovement: number | string,
   return Math.log(1 + rel);
 }
 
+/**
+ * A relative minimum a lower-is-better metric above 0 can never meet (100% or
+ * more: the value would have to reach 0): nothing would ever be kept. Null when it can be met.
+ */
+export function unreachableMinimum(direction: Direction, minImprovement: number | string): string | null {
+  if (direction !== 'lower' || typeof minImprovement !== 'string') return null;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(minImprovement);
+  if (!m || Number(m[1]) < 100) return null;
+  return `min_improvement ${minImprovement} can never be met by a lower-is-better metric above 0 (it would have to fall to 0 or below): nothing would be kept`;
+}
+
 /** An effect in scale units as a percentage of the best, + = better. */
 export function effectPct(scale: 'log' | 'abs', effect: number, best: number, direction: Direction): number | null {
   if (scale === 'abs') return best === 0 ? null : (effect / Math.abs(best)) * 100;

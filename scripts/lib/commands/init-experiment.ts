@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import * as z from '../zod.ts';
 import { countOrNone, numberFlag, repeatsFlag } from '../flag-values.ts';
+import { unreachableMinimum } from '../sampling.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { configFieldsFromFlags, parseConfig, readYamlObject, loadConfig } from '../config.ts';
@@ -181,7 +182,8 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   runnerFor(config); // an unknown runner is refused now, not at the first run
   if (config.checks !== null && config.checks.trim() === '') throw new UsageError('--checks must not be empty');
 
-  const notes = [...scopeWarnings(root, cwd, config.scope, top !== null), ...(top !== null ? eolWarnings(root, config.scope) : [])];
+  const unreachable = unreachableMinimum(config.direction, config.min_improvement);
+  const notes = [...scopeWarnings(root, cwd, config.scope, top !== null), ...(top !== null ? eolWarnings(root, config.scope) : []), ...(unreachable ? [unreachable] : [])];
   checkCommandsFrom(root, cwd, [f.command, f.checks]);
   const out = await initExperiment(root, config, { reason: f.reason });
   // A new experiment starts unowned: a session left over from an earlier loop
