@@ -173,6 +173,14 @@ describe('a win that takes the metric across 0', () => {
     expect(kept / (2 * T)).toBeLessThanOrEqual(0.05);
     expect(real / T).toBeGreaterThanOrEqual(0.9);
   });
+  it('a re-measured best that scatters, on a model that looked deterministic, starts the pool over', () => {
+    const det = calibrate(emptyNoiseModel(), Array.from({ length: 8 }, () => [20]), { metric: 'time_ms' });
+    expect(det).toMatchObject({ deterministic: true, residuals: [0, 0, 0, 0, 0, 0, 0] });
+    const again = calibrate(det, [[20], [21], [19.5], [20.4]], { metric: 'time_ms' });
+    expect(again.deterministic).toBe(false);
+    expect(again.residuals.length).toBe(3);
+    expect(calibrate(det, [[20], [20]], { metric: 'time_ms' }).residuals.length).toBe(8);
+  });
   it('a re-measured best at or below 0 on a log model starts a metric-unit pool too', () => {
     const log = calibrate(emptyNoiseModel(), [[100], [101], [99], [100.5]], { metric: 'score' });
     const again = calibrate(log, [[-1], [0.5], [-0.2]], { metric: 'score' });

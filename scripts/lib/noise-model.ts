@@ -134,10 +134,11 @@ export function calibrate(
   const values = invocations.filter((s) => s.length > 0).map(invocationValue);
   if (values.length === 0) return model;
   const scale = model.scale === 'abs' ? 'abs' : scaleFor(values);
-  // A log pool cannot judge metric units: a switch starts the pool over.
-  const pool = model.scale === 'log' && scale === 'abs' ? { residuals: [], df: 0 } : {};
-  let m: NoiseModel = withStep({ ...model, ...pool, scale }, invocations.flat());
   const identical = values.every((v) => v === values[0]) && invocations.every((s) => s.every((x) => x === s[0]));
+  // A log pool cannot judge metric units, and the all-zero pool of a benchmark
+  // that looked deterministic understates the noise it now shows: either starts the pool over.
+  const restart = (model.scale === 'log' && scale === 'abs') || (model.deterministic && !identical);
+  let m: NoiseModel = withStep({ ...model, ...(restart ? { residuals: [], df: 0 } : {}), scale }, invocations.flat());
   const needed = deterministicRunsNeeded(o.metric, o.unit);
   const det = o.deterministic ?? 'auto';
   m.deterministic = det === 'auto' ? identical && values.length >= needed : det && identical;
