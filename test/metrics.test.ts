@@ -74,6 +74,16 @@ describe('parseMetrics', () => {
     expect(r.warnings[0]).toContain('METRIC bad=NaN');
   });
 
+  it('an unreadable last line of a name leaves it without a value: an earlier one is not the result (a training ending in NaN)', () => {
+    const r = parseMetrics(['METRIC loss=0.8', 'METRIC mem=10', 'METRIC loss=nan']);
+    expect(r.metrics).toEqual({ mem: 10 });
+    expect(r.warnings).toEqual(['ignored METRIC line "METRIC loss=nan": non-finite value nan']);
+    expect(parseMetrics(['METRIC loss=0.8', 'METRIC loss=0.7 ms']).metrics).toEqual({});
+    expect(parseMetrics(['METRIC loss=nan', 'METRIC loss=0.7']).metrics).toEqual({ loss: 0.7 });
+    // A line whose name is not valid names no metric and takes nothing away.
+    expect(parseMetrics(['METRIC a=1', 'METRIC a/b=nan']).metrics).toEqual({ a: 1 });
+  });
+
   it('accepts any iterable (a generator)', () => {
     function* lines() {
       yield 'METRIC a=1';

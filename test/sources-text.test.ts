@@ -76,6 +76,15 @@ describe('regex source', () => {
     expect(!r2.ok && r2.reason).toMatch(/^regex \/val_loss: \(\\S\+\)\/ matched only non-finite values/);
   });
 
+  it('pick last: a last match that is NaN reads nothing (a training that diverged), a NaN before the last is dropped', async () => {
+    const dir = tmpDir();
+    const last = RegexSourceSpec.parse({ kind: 'regex', metric: 'val_loss', pattern: 'val_loss: (\\S+)' });
+    const diverged = await regexSource(last).read(sampleOf(dir, path.join(dir, 'a.log'), "console.log('val_loss: 0.9\\nval_loss: 0.8\\nval_loss: nan')"));
+    expect(diverged).toEqual({ ok: false, reason: 'regex /val_loss: (\\S+)/: the last match is not finite (earlier matches are not the result)' });
+    const recovered = await regexSource(last).read(sampleOf(dir, path.join(dir, 'b.log'), "console.log('val_loss: inf\\nval_loss: 0.8')"));
+    expect(ok(recovered).val_loss).toEqual([0.8]);
+  });
+
   it('splits progress-bar output on carriage returns', async () => {
     const dir = tmpDir();
     const s = sampleOf(dir, path.join(dir, 'run.log'), "for (const v of [3, 2, 1]) process.stdout.write('\\rstep loss=' + v); process.stdout.write('\\n')");

@@ -4,7 +4,8 @@
 // line is ordinary output and returns null.
 import { METRIC_NAME } from './schema.ts';
 
-export type MetricLineResult = { name: string; value: number } | { warning: string };
+/** A warning names the metric when the line had a valid name but no readable value. */
+export type MetricLineResult = { name: string; value: number } | { warning: string; name?: string };
 
 // Names that would reach Object.prototype if a caller ever indexed a plain
 // object with them. Refused outright rather than trusted to every consumer.
@@ -12,7 +13,7 @@ const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 
 const KEYWORD = /^METRIC(?:\s|$)/;
 const SHAPE = /^METRIC\s+([^\s=]+)\s*=\s*(\S+)$/;
-const TRAILING = /^METRIC\s+[^\s=]+\s*=\s*\S+\s+\S/;
+const TRAILING = /^METRIC\s+([^\s=]+)\s*=\s*\S+\s+\S/;
 // Plain decimal with optional sign, fraction and exponent: no hex, no
 // underscores, no empty string (Number('') is 0), no 'Infinity'.
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -29,23 +30,27 @@ export function parseMetricLine(line: string): MetricLineResult | null {
   const m = SHAPE.exec(s);
   if (!m) {
     // "METRIC ms=12 ms", "METRIC ms=12 # warm": the value must end the line.
-    const tail = TRAILING.test(s) ? ': the value must be a plain number ending the line (no unit, no comment)' : ': expected METRIC name=value';
-    return { warning: `ignored METRIC line ${quote(line)}${tail}` };
+    const t = TRAILING.exec(s);
+    if (!t) return { warning: `ignored METRIC line ${quote(line)}: expected METRIC name=value` };
+    const warning = `ignored METRIC line ${quote(line)}: the value must be a plain number ending the line (no unit, no comment)`;
+    const name = t[1] as string;
+    return !FORBIDDEN.has(name) && METRIC_NAME.test(name) ? { name, warning } : { warning };
   }
   const name = m[1] as string;
   const raw = m[2] as string;
   if (FORBIDDEN.has(name)) return { warning: `ignored METRIC line ${quote(line)}: reserved name ${name}` };
   if (!METRIC_NAME.test(name)) return { warning: `ignored METRIC line ${quote(line)}: invalid name ${JSON.stringify(name)}` };
-  if (NON_FINITE.test(raw)) return { warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
-  if (!NUMBER.test(raw)) return { warning: `ignored METRIC line ${quote(line)}: not a number: ${JSON.stringify(raw)}` };
+  if (NON_FINITE.test(raw)) return { name, warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
+  if (!NUMBER.test(raw)) return { name, warning: `ignored METRIC line ${quote(line)}: not a number: ${JSON.stringify(raw)}` };
   const value = Number(raw);
   // e.g. 1e999 parses to Infinity.
-  if (!Number.isFinite(value)) return { warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
+  if (!Number.isFinite(value)) return { name, warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
   return { name, value };
 }
 
 /**
- * Parse every METRIC line; the last value of a name wins. The result is a
+ * Parse every METRIC line; the last line of a name wins, and when that line is
+ * unreadable the name has no value. The result is a
  * plain object built from a Map with only validated, non-reserved names as own
  * data properties, so it cannot pollute prototypes and serialises as JSON.
  */
@@ -55,8 +60,12 @@ export function parseMetrics(lines: Iterable<string>): { metrics: Record<string,
   for (const line of lines) {
     const r = parseMetricLine(line);
     if (r === null) continue;
-    if ('warning' in r) warnings.push(r.warning);
-    else found.set(r.name, r.value);
+    if ('warning' in r) {
+      warnings.push(r.warning);
+      // The last line of a name counts: when it is unreadable (a training
+      // ending in NaN), an earlier value is not the result.
+      if (r.name !== undefined) found.delete(r.name);
+    } else found.set(r.name, r.value);
   }
   return { metrics: Object.fromEntries(found), warnings };
 }

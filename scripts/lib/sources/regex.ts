@@ -90,11 +90,15 @@ class Picker {
   nonFinite = 0;
   dropped = 0;
   constructor(private readonly how: Pick) {}
+  /** `last` and the last match was NaN or infinite: there is no last value (a training that diverged). */
+  lastNonFinite = false;
   add(v: number): void {
     if (!Number.isFinite(v)) {
       this.nonFinite++;
+      if (this.how === 'last') this.lastNonFinite = true;
       return;
     }
+    this.lastNonFinite = false;
     this.count++;
     const cur = this.kept[0];
     switch (this.how) {
@@ -150,6 +154,7 @@ export function regexSource(spec: RegexSourceSpec): MetricSource {
       if (nonNumbers > 0) warnings.push(`${label}: ignored ${nonNumbers} match(es) that are not numbers, e.g. ${JSON.stringify(clip(firstBad, 40))}`);
       if (picker.nonFinite > 0) warnings.push(`${label}: ignored ${picker.nonFinite} non-finite value(s) of ${spec.metric}`);
       if (picker.dropped > 0) warnings.push(`${label}: kept the first ${MAX_ALL_VALUES} of ${picker.count} matches`);
+      if (picker.lastNonFinite && picker.count > 0) return fail(`${label}: the last match is not finite (earlier matches are not the result)`);
       if (picker.count === 0) {
         const why = picker.nonFinite > 0 ? 'matched only non-finite values' : nonNumbers > 0 ? 'matched no number' : 'matched nothing';
         return fail(`${label} ${why} in the output`);
