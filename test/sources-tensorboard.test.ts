@@ -163,6 +163,16 @@ describe('tensorboard event files', () => {
     expect(r).toEqual({ ok: true, metrics: { val_loss: [4] }, warnings: ['tensorboard runs#val/loss: ignored 1 non-finite value(s)'] });
   });
 
+  it('pick last: NaN at the last step is no value (a training that diverged); NaN at an earlier step is dropped', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'runs/events.out.tfevents.1.host');
+    writeEvents(file, [event(1, 1, [{ tag: 'val/loss', simple: 0.9 }]), event(2, 2, [{ tag: 'val/loss', simple: 0.8 }]), event(3, 3, [{ tag: 'val/loss', simple: Number.NaN }])]);
+    expect(await tensorboardSource(spec({})).read(sample(dir))).toEqual({ ok: false, reason: 'tensorboard runs#val/loss: the value at the last step is not finite (earlier steps are not the result)' });
+    expect(await tensorboardSource(spec({ pick: 'min' })).read(sample(dir))).toMatchObject({ ok: true, metrics: { val_loss: [0.8] } });
+    writeEvents(file, [event(1, 1, [{ tag: 'val/loss', simple: Number.POSITIVE_INFINITY }]), event(2, 2, [{ tag: 'val/loss', simple: 0.8 }])]);
+    expect(await tensorboardSource(spec({})).read(sample(dir))).toMatchObject({ ok: true, metrics: { val_loss: [0.8] } });
+  });
+
   it('names the tags it saw when the configured one is absent', async () => {
     const dir = tmpDir();
     writeEvents(path.join(dir, 'runs/events.out.tfevents.1.host'), [event(1, 1, [{ tag: 'epoch_loss', simple: 1 }])]);

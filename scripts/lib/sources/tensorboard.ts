@@ -92,6 +92,8 @@ export function tensorboardSource(spec: TensorboardSourceSpec): MetricSource {
         const damage = warnings.find((w) => /CRC|not a valid Event|cannot read/.test(w));
         return fail(`${label}: ${files.length} event file(s) ${why}${damage ? `; ${damage.slice(label.length + 2)}` : ''}`);
       }
+      // The value at the last step counts: NaN there (a training that diverged) is no value, not an earlier step's.
+      if (spec.pick === 'last' && !Number.isFinite(pickScalar(events, 'last'))) return fail(`${label}: the value at the last step is not finite (earlier steps are not the result)`);
       return reading(new Map([[spec.metric, [pickScalar(finite, spec.pick)]]]), warnings);
     },
   };
