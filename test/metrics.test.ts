@@ -27,6 +27,14 @@ describe('parseMetricLine', () => {
     }
   });
 
+  it('says what a metric name may be when it is refused (too long, a digit first)', () => {
+    for (const name of ['a'.repeat(65), '1abc']) {
+      const r = parseMetricLine(`METRIC ${name}=1`);
+      expect(r && 'warning' in r ? r.warning : null).toContain(`: invalid name ${JSON.stringify(name)} (a letter or _, then letters, digits, _ . - or µ (64 at most))`);
+    }
+    expect(parseMetricLine(`METRIC ${'a'.repeat(64)}=1`)).toEqual({ name: 'a'.repeat(64), value: 1 });
+  });
+
   it('says what is wrong with text after the value (a unit, a comment)', () => {
     for (const line of ['METRIC x=3 ms', 'METRIC x=3 # warm run']) {
       const r = parseMetricLine(line);

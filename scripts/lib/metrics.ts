@@ -3,6 +3,7 @@
 // warning (the run log shows it) instead of being silently dropped; any other
 // line is ordinary output and returns null.
 import { METRIC_NAME } from './schema.ts';
+import { METRIC_NAME_RULE } from './patterns.ts';
 
 /** A warning names the metric when the line had a valid name but no readable value. */
 export type MetricLineResult = { name: string; value: number } | { warning: string; name?: string };
@@ -39,7 +40,7 @@ export function parseMetricLine(line: string): MetricLineResult | null {
   const name = m[1] as string;
   const raw = m[2] as string;
   if (FORBIDDEN.has(name)) return { warning: `ignored METRIC line ${quote(line)}: reserved name ${name}` };
-  if (!METRIC_NAME.test(name)) return { warning: `ignored METRIC line ${quote(line)}: invalid name ${JSON.stringify(name)}` };
+  if (!METRIC_NAME.test(name)) return { warning: `ignored METRIC line ${quote(line)}: invalid name ${JSON.stringify(name)} (${METRIC_NAME_RULE})` };
   if (NON_FINITE.test(raw)) return { name, warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
   if (!NUMBER.test(raw)) return { name, warning: `ignored METRIC line ${quote(line)}: not a number: ${JSON.stringify(raw)}` };
   const value = Number(raw);

@@ -6,13 +6,13 @@ import { lazySchema } from './zod.ts';
 import { SourceSpec } from './sources/spec.ts';
 import { SlurmSpec } from './runners/slurm.ts';
 
-import { METRIC_NAME, RUN_ID, SLUG } from './patterns.ts';
+import { METRIC_NAME, METRIC_NAME_RULE, RUN_ID, SLUG } from './patterns.ts';
 
 export { METRIC_NAME, RUN_ID, SLUG };
 
 export const Slug = z.string().check(z.regex(SLUG, 'must be lower-case letters, digits and dashes (max 63)'));
 export const MetricName = z.string().check(
-  z.regex(METRIC_NAME, 'must be letters, digits, _ . - or µ'),
+  z.regex(METRIC_NAME, `must be ${METRIC_NAME_RULE}`),
   // A metric a benchmark can never report would leave every run invalid.
   z.refine((n) => !['__proto__', 'constructor', 'prototype'].includes(n), 'is a reserved name (choose another)'),
 );
