@@ -84,6 +84,40 @@ describe('deterministic benchmarks', () => {
     expect(decide('lower', 100, 0)).toMatchObject({ keep: false, tie: true });
     expect(decide('lower', 99.9999, 0)?.keep).toBe(true);
   });
+  it('a rounded fraction one step from the best is confirmed once (coarse noise that looked deterministic); whole counts are not', () => {
+    // Accuracy printed to 2 decimals from a training with a little noise (sd 0.005): three equal values at the
+    // baseline happen a third of the time, and one invocation per candidate then kept 7% of no-effect changes.
+    const g = gaussian(mulberry32(12));
+    const val = () => Number((0.9 + 0.005 * g()).toFixed(2));
+    let kept = 0;
+    let decisions = 0;
+    for (let t = 0; t < 600; t++) {
+      const base: Invocation[] = [];
+      do base.push({ arm: 'candidate', samples: [val()] });
+      while (planBaseline({ invocations: base, model: emptyNoiseModel(), budget_s: null, detRuns: 3 }));
+      let model = calibrate(emptyNoiseModel(), base.map((b) => b.samples), { metric: 'accuracy' });
+      for (let d = 0; d < 3; d++) {
+        const inv: Invocation[] = [];
+        for (;;) {
+          const s = planDecision({ direction: 'higher', model, invocations: inv, best: base[0]!.samples[0]!, minImprovement: 0, budget_s: null, confirm: 1 });
+          if ('decision' in s) {
+            decisions++;
+            if (s.decision.keep) kept++;
+            model = learn(model, { diffs: s.decision.diffs, centre: s.decision.effect, raw: inv.flatMap((i) => i.samples), noiseDiscovered: s.decision.stop === 'noise-discovered' });
+            break;
+          }
+          inv.push({ arm: s.next, samples: [val()] });
+        }
+      }
+    }
+    expect(kept / decisions).toBeLessThanOrEqual(0.04);
+    const lint = calibrate(emptyNoiseModel(), [[12], [12], [12]], { metric: 'lint_issues' });
+    const one = planDecision({ direction: 'lower', model: lint, best: 12, minImprovement: 0, budget_s: null, confirm: 1, invocations: [{ arm: 'candidate', samples: [11] }] });
+    expect(one).toMatchObject({ decision: { keep: true, invocations: 1 } });
+    const acc = calibrate(emptyNoiseModel(), [[0.91], [0.91], [0.91]], { metric: 'accuracy' });
+    expect(planDecision({ direction: 'higher', model: acc, best: 0.91, minImprovement: 0, budget_s: null, confirm: 1, invocations: [{ arm: 'candidate', samples: [0.92] }] })).toEqual({ next: 'candidate' });
+    expect(planDecision({ direction: 'higher', model: acc, best: 0.91, minImprovement: 0, budget_s: null, confirm: 1, invocations: [{ arm: 'candidate', samples: [0.95] }] })).toMatchObject({ decision: { keep: true, invocations: 1 } });
+  });
   it('a relative minimum of 100% or more for a lower-is-better metric is named as unreachable', () => {
     expect(unreachableMinimum('lower', '100%')).toMatch(/^min_improvement 100% can never be met .*nothing would be kept$/);
     expect(unreachableMinimum('lower', '150%')).not.toBeNull();
