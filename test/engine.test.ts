@@ -231,7 +231,10 @@ describe('termination', () => {
     expect(last.log.json).toMatchObject({ should_terminate: true, terminated_by: 'max_runs' });
     const refused = engine('run-experiment', [], repo);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/max_runs|max runs/);
+    expect(refused.stderr).toMatch(/max_runs|max runs/);    // A new segment counts the experiment's runs too: init says so instead of opening a loop that refuses every run.
+    const again = initValue(repo, ['--max-runs', '3']);
+    expect(again.code).toBe(0);
+    expect(again.json?.warnings).toContain('the new segment opens terminated: max_runs (3 runs of 3): runs and wall clock count over the whole experiment; raise max_runs or max_wall_clock in config.yaml');
   });
 
   it('a cleared experiment stays cleared: repair, stop and a refused resume do not wake its hooks', () => {

@@ -9,7 +9,8 @@ import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { configFieldsFromFlags, parseConfig, readYamlObject, loadConfig } from '../config.ts';
 import { experimentPaths, repoPaths } from '../paths.ts';
-import { gitTopLevel } from '../experiment.ts';
+import { gitTopLevel, openExperiment } from '../experiment.ts';
+import { termination } from '../reduce.ts';
 import { initExperiment } from '../init.ts';
 import { UsageError } from '../errors.ts';
 import { Slug } from '../schema.ts';
@@ -186,6 +187,11 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   const notes = [...scopeWarnings(root, cwd, config.scope, top !== null), ...(top !== null ? eolWarnings(root, config.scope) : []), ...(unreachable ? [unreachable] : [])];
   checkCommandsFrom(root, cwd, [f.command, f.checks]);
   const out = await initExperiment(root, config, { reason: f.reason });
+  // Runs and wall clock count over the whole experiment: a new segment can open already past them.
+  if (out.segment > 1) {
+    const t = termination(openExperiment(root, slug).state, config, Date.now());
+    if (t.terminate) notes.push(`the new segment opens ${t.message}: runs and wall clock count over the whole experiment; raise max_runs or max_wall_clock in config.yaml`);
+  }
   // A new experiment starts unowned: a session left over from an earlier loop
   // must neither escape the guards nor be pushed on by the Stop hook.
   if (out.segment === 1) fs.rmSync(repoPaths(root).session, { force: true });
