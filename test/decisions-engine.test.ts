@@ -196,14 +196,17 @@ describe('interleaved re-measurement of the best', () => {
 require('node:fs').writeFileSync(${JSON.stringify(counter)}, String(n + 1));
 if (n === ${at}) { console.log('no metric this time'); process.exit(0); }
 `;
-      const dir = makeRepo({ 'bench.cjs': silent + BENCH, 'src/value.txt': '100 noisy', 'src/other.txt': OTHER });
-      init(dir, ['--repeats', '2']);
-      expect(step(dir, 'baseline').verdict).toBe('keep');
-      put(dir, 'src/value.txt', '99 noisy');
-      const log = step(dir, 'a change');
-      expect(log).toMatchObject({ verdict: 'invalid', reason });
-      expect(results(dir).at(-1)).toMatchObject({ status: 'invalid', verdict: 'invalid' });
-      fs.rmSync(path.dirname(counter), { recursive: true, force: true });
+      try {
+        const dir = makeRepo({ 'bench.cjs': silent + BENCH, 'src/value.txt': '100 noisy', 'src/other.txt': OTHER });
+        init(dir, ['--repeats', '2']);
+        expect(step(dir, 'baseline').verdict).toBe('keep');
+        put(dir, 'src/value.txt', '99 noisy');
+        const log = step(dir, 'a change');
+        expect(log).toMatchObject({ verdict: 'invalid', reason });
+        expect(results(dir).at(-1)).toMatchObject({ status: 'invalid', verdict: 'invalid' });
+      } finally {
+        fs.rmSync(path.dirname(counter), { recursive: true, force: true });
+      }
     }
   }, SLOW);
 });
