@@ -179,9 +179,9 @@ export function learn(
     for (const arm of ['best', 'candidate'] as const) m = seedFromRepeats(m, values.filter((_, i) => o.arms?.[i] === arm));
   }
   // The pool's residuals were measured while every value repeated (all 0): they
-  // would understate the noise just found, so the pool starts over.
-  // The values of the same code that differed seed the new pool, as a baseline would.
-  if (o.noiseDiscovered) m = seedFromRepeats({ ...m, deterministic: false, residuals: [], df: 0 }, o.raw);
+  // would understate the noise just found, so the pool starts over from the
+  // invocations of the same code that differed, as a baseline's would.
+  if (o.noiseDiscovered) m = seedFromRepeats({ ...m, deterministic: false, residuals: [], df: 0 }, o.values ?? o.raw);
   if (o.diffs.length >= 2) {
     m = addResiduals(m, groupResiduals(o.diffs, o.centre), o.diffs.length - 1);
     if (o.diffs.some((d) => d !== 0)) m = { ...m, deterministic: false };
