@@ -216,6 +216,9 @@ describe('bad input', () => {
       ['init-experiment', ['--target', ''], /^init-experiment: bad flag: --target: must be a number$/],
       ['init-experiment', ['--timeout', ' '], /^init-experiment: bad flag: --timeout: must be a number$/],
       ['chain', ['--from', 'exp', '--target', ''], /^chain: bad flag: --target: must be a number, or none$/],
+      // Not a number: it was NaN ("Invalid input") or, blank, 0.
+      ['init-experiment', ['--min-improvement', 'abc'], /^init-experiment: bad flag: --min-improvement: must be a number >= 0 or a percentage such as "2%"$/],
+      ['init-experiment', ['--min-improvement', ''], /^init-experiment: bad flag: --min-improvement: must be a number >= 0 or a percentage such as "2%"$/],
       ['init-experiment', ['--timeout', '-5'], /^init-experiment: Option '--timeout' argument is ambiguous\. To specify an option argument starting with a dash use '--timeout=-XYZ'\.$/],
       ['chain', ['--from', 'exp', '--target', 'fast'], /^chain: bad flag: --target: must be a number, or none$/],
       ['chain', ['--from', 'exp', '--plateau', '0'], /^chain: bad flag: --plateau: /],

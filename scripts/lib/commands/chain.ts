@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
-import { countOrNone, noneFlag, numberFlag, numberOrNone, repeatsFlag } from '../flag-values.ts';
+import { countOrNone, minImprovementFlag, noneFlag, numberFlag, numberOrNone, repeatsFlag } from '../flag-values.ts';
 import { reached } from '../goal.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, readActive, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
@@ -78,7 +78,7 @@ export const ChainFlags = z.object({
   guardrail: z.optional(z.array(GuardrailFlag)),
   'drop-guardrail': z.optional(z.array(z.string().check(z.minLength(1)))),
   repeats: z.optional(repeatsFlag),
-  'min-improvement': z.optional(z.string().check(z.regex(/^\d+(\.\d+)?%?$/, 'must be a number or a percentage such as "2%"'))),
+  'min-improvement': z.optional(minImprovementFlag),
 });
 export type ChainFlags = z.infer<typeof ChainFlags>;
 

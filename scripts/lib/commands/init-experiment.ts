@@ -3,7 +3,7 @@
 // rules; history is never rewritten).
 import fs from 'node:fs';
 import * as z from '../zod.ts';
-import { countOrNone, numberFlag, repeatsFlag } from '../flag-values.ts';
+import { countOrNone, minImprovementFlag, numberFlag, repeatsFlag } from '../flag-values.ts';
 import { unreachableMinimum } from '../sampling.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
@@ -77,7 +77,7 @@ export const InitFlags = z.object({
   target: z.optional(numberFlag),
   'max-wall-clock': z.optional(numberFlag),
   repeats: z.optional(repeatsFlag),
-  'min-improvement': z.optional(z.string()),
+  'min-improvement': z.optional(minImprovementFlag),
   guardrail: z.optional(z.array(GuardrailFlag)),
   source: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
   artifacts: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
