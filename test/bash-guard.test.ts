@@ -141,7 +141,13 @@ const gitRows: Row[] = [
   ['git -C src reset --hard', 'deny'],
   ['git -C "$CLAUDE_PROJECT_DIR" commit -m x', 'deny'],
   ['git -C "$SOMEWHERE" commit -m x', 'deny'],
-  ['git --git-dir=@T/other/.git reset --hard', 'allow'],
+  // with --git-dir and no --work-tree, git takes the cwd (the project) as the work tree: reset --hard overwrites it
+  ['git --git-dir=@T/other/.git reset --hard', 'deny'],
+  ['git --git-dir=@T/other/.git --work-tree=@T/other reset --hard', 'allow'],
+  ['git --work-tree=@T reset --hard HEAD~1', 'deny'],
+  ['git --work-tree @T checkout main', 'deny'],
+  ['GIT_DIR=@P/.git git -C @T reset --hard', 'deny'],
+  ['export GIT_WORK_TREE=@P; git -C @T checkout -- .', 'deny'],
   ['git --work-tree=@P reset --hard', 'deny'],
   ['cd "$UNKNOWN" && git reset --hard', 'deny'],
   ['cd && git reset --hard', 'allow'],
@@ -257,7 +263,18 @@ const writeRows: Row[] = [
   ['chmod -R 755 bench', 'deny'],
   ['chmod +x src/a.js', 'allow'],
   ['ln -sf @T/fake.mjs bench/bench.mjs', 'deny'],
-  ['ln -s bench/bench.mjs src/link.mjs', 'allow'],
+  // a link to a judge is a way to write it under another name (in the same command, or through a hard link later)
+  ['ln -s bench/bench.mjs src/link.mjs', 'deny'],
+  ['ln -s ../check.sh src/l; echo x > src/l', 'deny'],
+  ['ln check.sh src/hard', 'deny'],
+  ['cp -l check.sh src/hard', 'deny'],
+  ['cp -s @P/check.sh src/x', 'deny'],
+  ['ln -s .. src/up && echo x > src/up/check.sh', 'deny'],
+  ['ln -s ../.autoloop src/state', 'deny'],
+  ['ln -s ../bench src/b', 'deny'],
+  ['ln -s ../ch* src/', 'deny'],
+  ['ln -s a.js src/b.js', 'allow'],
+  ['ln -s @T/data src/data', 'allow'],
   ['install -m 644 @T/x check.sh', 'deny'],
   ['curl -o check.sh http://127.0.0.1/x', 'deny'],
   ['wget -O bench/bench.mjs http://127.0.0.1/x', 'deny'],
@@ -919,5 +936,94 @@ describe('bash guard: scripts run by a shell, start-up files and code variables'
     expect(analyzeBash('zsh -c "echo hi"', zctx).deny).toMatch(/engine owns git/);
     expect(analyzeBash('zsh -f -c "echo hi"', zctx).deny).toBeNull();
     expect(analyzeBash('bash -c "echo hi"', zctx).deny).toBeNull();
+  });
+});
+
+// Routes to a judge, the engine's state, git or a file the benchmark uses that an adversarial sweep
+// found open: each row is what the guard answers now; the reason says why.
+const sweepRows: Row[] = [
+  // A file outside the scope that exists may be what the benchmark runs without naming it (bench.sh runs
+  // bench/bench.mjs; a module it imports): Bash may not rewrite it, as Edit may not. New files there may be made.
+  ["sed -i 's/a/b/' bench.sh", 'deny'],
+  ['echo "exit 0" >> bench.sh', 'deny'],
+  ['cp src/a.js bench.sh', 'deny'],
+  ['echo x | tee bench.sh', 'deny'],
+  ['rm bench.sh', 'deny'],
+  ['touch bench.sh', 'deny'],
+  ['echo x > notes.txt', 'allow'],
+  ['cp src/a.js vendor/lib/', 'allow'],
+  ['node bench/bench.mjs > run.log 2>&1', 'allow'],
+  // a write whose path is only known at run time, spelled with a judge's (or .autoloop's, .git's) name
+  ['echo x > "$(pwd)/check.sh"', 'deny'],
+  ['echo x > `pwd`/bench/bench.mjs', 'deny'],
+  ['echo x > ~+/check.sh', 'deny'],
+  ['F=~+/check.sh; echo x > $F', 'deny'],
+  ['echo x > ${UNSET:-check.sh}', 'deny'],
+  ['F=$(echo check.sh); echo x > "$F"', 'deny'],
+  ['for f in check.sh; do echo x > $f; done', 'deny'],
+  ['for f in src/a.js bench/bench.mjs; do sed -i s/a/b/ "$f"; done', 'deny'],
+  ['read F <<< check.sh; echo x > $F', 'deny'],
+  ['printf -v F check.sh; echo x > $F', 'deny'],
+  ['cd "$OLDPWD" && echo x > check.sh', 'deny'],
+  ['cd - && sed -i s/a/b/ bench/bench.mjs', 'deny'],
+  ['echo x > /proc/self/cwd/check.sh', 'deny'],
+  ['echo x > "$(pwd)/.autoloop/active.json"', 'deny'],
+  ['for f in src/*.js; do sed -i s/a/b/ "$f"; done', 'allow'],
+  ['node bench/bench.mjs > "$LOG"', 'allow'],
+  ['echo x > "$(mktemp)"', 'allow'],
+  ['F=~/out.txt; echo x > $F', 'allow'],
+  // git -c keys whose value git runs, as GIT_PAGER / GIT_EXTERNAL_DIFF are judged
+  ["git -c diff.external='rm check.sh' diff", 'deny'],
+  ["git -c core.pager='sed -i s/a/b/ check.sh' log", 'deny'],
+  ["git -c core.fsmonitor='rm check.sh' status", 'deny'],
+  ["git -c 'pager.log=git reset --hard' log", 'deny'],
+  ['git -c include.path=@T/cfg status', 'deny'],
+  ['git --config-env=core.pager=X log', 'deny'],
+  ['git -c diff.external=difft diff', 'allow'],
+  ['git -c color.ui=never log', 'allow'],
+  // git that moves refs or writes files by other names
+  ['git fetch . HEAD~1:refs/heads/autoloop/speed', 'deny'],
+  ['git fetch -u origin main', 'deny'],
+  ['git send-pack . HEAD~1:refs/heads/autoloop/speed', 'deny'],
+  ['git replay --onto main topic', 'deny'],
+  ['git difftool -x "rm check.sh"', 'deny'],
+  ['git archive HEAD -o check.sh', 'deny'],
+  ['git archive --output=bench/bench.mjs HEAD', 'deny'],
+  ['git format-patch -1 -o .autoloop', 'deny'],
+  ['git bundle create .autoloop/x.bundle HEAD', 'deny'],
+  ['git submodule update --init', 'deny'],
+  ['git fetch origin', 'allow'],
+  ['git archive -o @T/src.tar HEAD', 'allow'],
+  ['git format-patch -1 -o @T/patches', 'allow'],
+  ['git submodule status', 'allow'],
+  // editors and awk -i inplace write what they open
+  ["awk -i inplace '{print}' check.sh", 'deny'],
+  ["gawk -i inplace '{gsub(/a/, \"b\")} 1' bench/bench.mjs", 'deny'],
+  ["ed -s check.sh <<< $'1d\\nw'", 'deny'],
+  ["ex -sc '1d|x' bench/bench.mjs", 'deny'],
+  ["awk -i inplace '{print}' src/a.js", 'allow'],
+  ["vim -es -c 'wq' src/a.js", 'allow'],
+  // an alias the command defines runs its text (Claude Code's shell expands aliases)
+  ["alias s='sed -i s/a/b/'\ns check.sh", 'deny'],
+  ['alias g=git\ng reset --hard', 'deny'],
+  ["alias e='echo x >'\ne bench/bench.mjs", 'deny'],
+  ['alias x="$Y"\nx', 'deny'],
+  ["alias l='ls -la'\nl src", 'allow'],
+  // xargs -a FILE: the file's text is the arguments
+  ['xargs -a @T/list.txt sed -i s/a/b/', 'deny'],
+  ['xargs -a @T/missing.txt rm', 'deny'],
+  ['xargs -a @T/list.txt cat', 'allow'],
+];
+
+describe('bash guard: routes found by the adversarial sweep', () => {
+  beforeAll(() => fs.writeFileSync(path.join(tmp, 'list.txt'), 'check.sh\n'));
+  it.each(sweepRows)('%j → %s', (cmd, expected) => {
+    const v = verdict(cmd);
+    expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
+    if (v.deny) expect(v.deny).toMatch(/^autoloop: /);
+  });
+
+  it('a write outside the scope is denied with the Edit tool\'s reason', () => {
+    expect(verdict("sed -i 's/a/b/' bench.sh").deny).toMatch(/bench\.sh is outside the experiment's scope \(src\/\*\*\)/);
   });
 });

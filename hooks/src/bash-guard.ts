@@ -7,8 +7,10 @@
 // what a command visibly does (words, redirections, cd, git -C, wrappers such
 // as env/sudo/xargs, sh -c, eval, $(…), heredocs fed to a shell) and lets
 // through what it cannot know (a path held in an unknown variable).
+import fs from 'node:fs';
 import path from 'node:path';
-import { canonical, GLOB_CHARS, globDenial, isWritableState, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
+import { canonical, GLOB_CHARS, globDenial, inDir, isWritableState, REASONS, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
+import { compileScope, type Scope } from '../../scripts/lib/scope.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 import { DYNAMIC, literal, parseArgs, skipOptions, type Exp, type Options } from './guard-args.ts';
 import { destinationEffects, diffTargets, type Effect } from './dest-writers.ts';
@@ -82,6 +84,12 @@ function gitDenied(sub: string, flags: string[]): boolean {
       return action !== 'list';
     case 'merge-file':
       return !(shortHas('p') || longHas('--stdout'));
+    case 'submodule':
+      // add, update, deinit, absorbgitdirs, … change the index or the trees below; foreach runs commands
+      return !['status', 'summary', undefined].includes(action);
+    case 'fetch':
+      // a refspec with a destination (HEAD~1:autoloop/x) moves a local branch; -u even the checked-out one
+      return flags.some((f) => !f.startsWith('-') && f.includes(':')) || shortHas('u') || longHas('--update-head-ok');
   }
   return GIT_ALWAYS.has(sub);
 }
@@ -96,12 +104,25 @@ const GIT_ALWAYS = new Set([
   'push', 'pull', 'am', 'update-ref', 'filter-branch', 'filter-repo', 'replace',
   // they move HEAD, or rewrite the index or the working tree, under the engine
   'symbolic-ref', 'read-tree', 'checkout-index', 'update-index', 'fast-import', 'quiltimport', 'mergetool',
+  // they update refs of a repository they are pointed at (`git send-pack . HEAD~1:refs/heads/autoloop/x`), rewrite
+  // history, or run the configured diff tool
+  'send-pack', 'receive-pack', 'http-push', 'replay', 'difftool',
 ]);
+/**
+ * `git -c KEY=VALUE` keys whose value git runs as a command (through a shell when it has
+ * metacharacters): judged as shell code, as GIT_PAGER or GIT_EXTERNAL_DIFF are.
+ */
+const GIT_CODE_KEY =
+  /^(core\.(pager|editor|sshcommand|askpass|fsmonitor|gitproxy|alternaterefscommand)|sequence\.editor|diff\.external|diff\.[^.]+\.(command|textconv)|pager\..+|interactive\.difffilter|merge\.[^.]+\.driver|filter\.[^.]+\.(clean|smudge|process)|credential\.(.+\.)?helper|gpg\.(.+\.)?program|uploadpack\.packobjectshook|(difftool|mergetool)\.[^.]+\.cmd|remote\.[^.]+\.(receivepack|uploadpack)|sendemail\.(smtpserver|tocmd|cccmd|sendmailcmd))$/;
+/** Keys that bring in configuration or hooks the guard does not read. */
+const GIT_HIDDEN_KEY = /^(include\.path|includeif\..+\.path|core\.hookspath)$/;
 /** Inline programs: `node -e CODE`, `python3 -c CODE`, … may write any file or run git. */
 const INLINE_CODE: Record<string, RegExp> = {
   node: /^(-e|-p|--eval|--print)$|^--(eval|print)=/, nodejs: /^(-e|-p|--eval|--print)$/, bun: /^(-e|--eval|-p|--print)$/,
   deno: /^eval$/, python: /^-[a-zA-Z]*c/, python3: /^-[a-zA-Z]*c/, perl: /^-[a-zA-Z]*[eE]/, ruby: /^-[a-zA-Z]*e/, php: /^-r$/,
 };
+/** Text editors run from a command line (`ed -s f <<< …`, `ex -sc 'wq' f`, `vim -es`): they write what they open. */
+const EDITORS = new Set(['ed', 'red', 'ex', 'vi', 'vim', 'nvim', 'view', 'emacs', 'nano', 'joe', 'mg', 'kak', 'micro']);
 export const MAX_DEPTH = 8;
 /** Script files one command may read (sourced, run, named by BASH_ENV) before the guard gives up: bounds fan-out. */
 export const MAX_CODE_FILES = 32;
@@ -186,6 +207,8 @@ const PLAIN_WRAPPERS = new Map<string, Options & { operands?: number }>([
 class Guard {
   private cwd: string | null;
   private readonly vars = new Map<string, string | null>();
+  /** What the variables only known at run time were set from: the names a write through them may reach. */
+  private readonly rawVars = new Map<string, string>();
   deny: Denial | null = null;
   claims = false;
   safe = true;
@@ -199,8 +222,12 @@ class Guard {
   /** Every path it writes (canonical, in the project or not), and whether some write goes where only run time knows. */
   private readonly wrote: { path: string; tree: boolean }[] = [];
   private unknownWrite = false;
+  /** A file it writes has a name only known at run time, written with a judge's, `.autoloop`'s or `.git`'s name (`> "$(pwd)/check.sh"`). */
+  blindWrite = false;
   /** The current command sets variables that change which git config or programs git reads. */
   private gitConfigEnv = false;
+  /** Where GIT_DIR / GIT_WORK_TREE, set by the command, point (null: only known at run time). */
+  private gitRepoEnv: (string | null)[] = [];
   /**
    * Files it reads code or a diff from (canonical), which the command itself must not write; `late`:
    * a write to a path only known at run time came before, so it may have been this file.
@@ -210,6 +237,9 @@ class Guard {
   readonly extra: string[] = [];
   private readonly io: GuardIO;
   private codeReads = 0;
+  private scope: Scope | null = null;
+  /** Aliases the command defines (null: text only known at run time). */
+  private readonly aliases = new Map<string, string | null>();
 
   constructor(private readonly ctx: GuardContext) {
     this.cwd = ctx.cwd;
@@ -286,25 +316,32 @@ class Guard {
 
   private expand(w: Word): Exp {
     let text = '';
+    let raw = '';
     let dynamic = false;
     let glob = false;
     for (const p of w.parts) {
       if (p.k === 'lit') {
         text += p.s;
+        raw += p.s;
         if (!p.q && /[*?[]|\{[^}]*,[^}]*\}/.test(p.s)) glob = true;
       } else if (p.k === 'var') {
         const v = this.variable(p.name);
         if (v === null) dynamic = true;
         else text += v;
+        raw += v ?? this.rawVars.get(p.name) ?? '';
       } else if (p.k === 'home') {
         const home = this.ctx.env.HOME;
         if (home) text += home;
         else dynamic = true;
-      } else dynamic = true;
+        raw += home ?? '';
+      } else {
+        dynamic = true;
+        raw += p.src ?? '';
+      }
     }
     const first = w.parts[0];
     const m = first && first.k === 'lit' && !first.q ? /^([A-Za-z_]\w*)\+?=/.exec(first.s) : null;
-    return { text, dynamic, glob, assign: m ? m[1]! : null };
+    return { text, dynamic, glob, assign: m ? m[1]! : null, raw };
   }
 
   private variable(name: string): string | null {
@@ -318,11 +355,20 @@ class Guard {
     if (!w.assign) return;
     const value = w.text.slice(w.text.indexOf('=') + 1);
     this.vars.set(w.assign, w.dynamic ? null : value);
+    this.rawVars.set(w.assign, w.raw ?? value);
+  }
+
+  /** A variable set to a value only known at run time, with the text it came from (`for f in a b`, `read f <<< a`). */
+  private setUnknown(name: string, from: Exp[]): void {
+    this.vars.set(name, null);
+    this.rawVars.set(name, from.map((f) => f.raw ?? f.text).join(' '));
   }
 
   private simple(raw: Word[], redirs: Redir[], depth: number): void {
     let words = raw.map((w) => this.expand(w));
     while (words.length && RESERVED.has(words[0]!.text)) words = words.slice(1);
+    // for NAME in WORDS: NAME takes each of them in turn.
+    if (words[0]?.text === 'for' && words[1] && /^[A-Za-z_]\w*$/.test(words[1].text)) this.setUnknown(words[1].text, words.slice(3));
     if (words.length && HEADERS.has(words[0]!.text)) words = [];
     for (const r of redirs) this.redirect(r);
     let i = 0;
@@ -358,10 +404,13 @@ class Guard {
   /** Check one file the command would write (tree: it may remove or move a whole directory). */
   private target(w: Exp, tree: boolean, base: string | null = this.cwd): void {
     if (this.deny) return;
-    const abs = this.resolve(w, base);
+    const resolved = this.resolve(w, base);
+    // /proc/self/cwd/…, /proc/<pid>/root/…: where they lead is the writing process's business.
+    const abs = resolved !== null && /^\/proc\//.test(resolved) ? null : resolved;
     if (abs === null) {
       this.opaque = true; // only known at run time
       this.unknownWrite = true;
+      if (namesGuarded(w.raw ?? w.text, this.ctx.policy)) this.blindWrite = true;
       return;
     }
     const policy = this.ctx.policy;
@@ -379,13 +428,32 @@ class Guard {
       if (tree && (policy.projectDir + path.sep).startsWith(c === path.sep ? c : c + path.sep)) this.deny = treeDenial(policy, '');
       return;
     }
-    this.deny = tree ? treeDenial(policy, rel) : writeDenial(policy, rel);
+    this.deny = (tree ? treeDenial(policy, rel) : writeDenial(policy, rel)) ?? this.outsideScope(rel, c);
+  }
+
+  /**
+   * A file that exists outside the scope is denied as the Edit tool denies it: it may be what the
+   * benchmark runs without naming it (a module bench.sh imports), and a change there is measured as
+   * it is, never reverted. New files there (a log, a build output) are not. Directories are not judged.
+   */
+  private outsideScope(rel: string, abs: string): Denial | null {
+    const policy = this.ctx.policy;
+    if (rel === '' || inDir(rel, '.autoloop')) return null;
+    this.scope ??= compileScope(policy.scope, []);
+    if (this.scope.inScope(rel)) return null;
+    try {
+      if (fs.statSync(abs).isDirectory()) return null;
+    } catch {
+      return null; // missing (or unreadable): a new file
+    }
+    return REASONS.scope(rel, policy.scope);
   }
 
   /** Strip env prefixes and wrappers (env, sudo, xargs, timeout, …) down to the command that runs. */
-  private unwrap(words: Exp[]): { words: Exp[]; dir: string | null | undefined; xargs: boolean } {
+  private unwrap(words: Exp[]): { words: Exp[]; dir: string | null | undefined; xargs: boolean; argFiles: Exp[] } {
     let dir: string | null | undefined;
     let xargs = false;
+    const argFiles: Exp[] = [];
     for (let guard = 0; guard < 16 && words.length; guard++) {
       let i = 0;
       while (i < words.length && words[i]!.assign) i++;
@@ -398,27 +466,36 @@ class Guard {
       else if (prog === 'env') {
         const e = this.unwrapEnv(words);
         if (e.dir !== undefined) dir = e.dir;
-        if (e.run) return { words: e.run, dir, xargs };
+        if (e.run) return { words: e.run, dir, xargs, argFiles };
         next = e.next;
       } else if (prog === 'command' || prog === 'builtin') {
-        if (words.slice(1).some((w) => /^-[a-zA-Z]*[vV]/.test(w.text))) return { words: [], dir, xargs }; // a lookup, runs nothing
+        if (words.slice(1).some((w) => /^-[a-zA-Z]*[vV]/.test(w.text))) return { words: [], dir, xargs, argFiles }; // a lookup, runs nothing
         next = skipOptions(words, 1);
       } else if (prog === 'busybox') next = 1;
       else if (prog === 'flock') {
         // flock [opts] FILE cmd … or flock [opts] FILE -c 'cmd'
         const at = skipOptions(words, 1, { arg: 'wEn', long: ['--timeout', '--conflict-exit-code'] }) + 1;
         const c = words.findIndex((w, k) => k > at - 1 && (w.text === '-c' || w.text === '--command'));
-        if (c >= 0) return { words: this.split(words.slice(c + 1, c + 2)), dir, xargs };
+        if (c >= 0) return { words: this.split(words.slice(c + 1, c + 2)), dir, xargs, argFiles };
         next = at;
       } else if (prog === 'watch') {
         next = skipOptions(words, 1, { arg: 'nqd', long: ['--interval'] });
         // watch "cmd args" runs its single argument through sh -c.
-        if (words.length === next + 1) return { words: this.split(words.slice(next)), dir, xargs };
-      } else return { words, dir, xargs };
-      if (prog === 'xargs') xargs = true;
+        if (words.length === next + 1) return { words: this.split(words.slice(next)), dir, xargs, argFiles };
+      } else return { words, dir, xargs, argFiles };
+      if (prog === 'xargs') {
+        xargs = true;
+        // xargs -a FILE: the arguments are that file's text.
+        words.slice(1, next).forEach((w, k, opts) => {
+          const t = w.text;
+          if (t === '-a' || t === '--arg-file') argFiles.push(opts[k + 1] ?? DYNAMIC);
+          else if (/^-a./.test(t)) argFiles.push({ ...w, text: t.slice(2) });
+          else if (t.startsWith('--arg-file=')) argFiles.push({ ...w, text: t.slice('--arg-file='.length) });
+        });
+      }
       words = words.slice(next);
     }
-    return { words, dir, xargs };
+    return { words, dir, xargs, argFiles };
   }
 
   /** env's own words: where the command starts, a -C directory, or the command line an -S string holds. */
@@ -451,9 +528,15 @@ class Guard {
   }
 
   private command(all: Exp[], redirs: Redir[], depth: number, prefix: Exp[] = []): void {
-    const { words, dir, xargs } = this.unwrap(all);
+    const { words, dir, xargs, argFiles } = this.unwrap(all);
     const gitVar = (name: string | null | undefined): boolean => !!name && /^(GIT_(CONFIG|DIR|WORK_TREE|EXEC_PATH|CEILING)|HOME$|XDG_CONFIG_HOME$)/.test(name);
     this.gitConfigEnv = [...prefix, ...all].some((w) => gitVar(w.assign ?? /^([A-Za-z_]\w*)=/.exec(w.text)?.[1])) || [...this.vars.keys()].some(gitVar);
+    // GIT_DIR / GIT_WORK_TREE name the repository and the tree git works on, whatever -C says.
+    const repoVar = /^GIT_(DIR|WORK_TREE)=/;
+    this.gitRepoEnv = [
+      ...[...prefix, ...all].filter((w) => repoVar.test(w.text)).map((w) => this.resolve({ ...w, text: w.text.slice(w.text.indexOf('=') + 1) })),
+      ...[...this.vars].filter(([k]) => k === 'GIT_DIR' || k === 'GIT_WORK_TREE').map(([, v]) => (v === null ? null : this.resolve(literal(v)))),
+    ];
     // Wrappers change how (or as whom) a command runs; only a bare `time` is approved.
     const wrapped = all.length - words.length;
     if (wrapped > 1 || (wrapped === 1 && all[0]!.text !== 'time') || dir !== undefined) this.safe = false;
@@ -465,6 +548,9 @@ class Guard {
     for (const w of all.slice(0, wrapped)) if (/^[A-Za-z_][^=]*=/.test(w.text)) this.codeVar(w, depth);
     const prog = path.basename(words[0]!.text);
     const args = words.slice(1);
+    // Claude Code's shell expands aliases (its snapshot sets expand_aliases): one this command defined runs its text.
+    const alias = wrapped === 0 ? this.aliases.get(words[0]!.text) : undefined;
+    if (alias !== undefined) return this.aliasCall(words[0]!.text, alias, args, depth);
     const saved = this.cwd;
     if (dir !== undefined) this.cwd = dir; // env -C: only for this command
     try {
@@ -473,7 +559,7 @@ class Guard {
         return; // the engine's own scripts are never denied
       }
       if (words[0]!.text.includes('/')) this.execPath(words[0]!, depth);
-      this.unseen(prog, args, xargs);
+      this.unseen(prog, args, xargs, argFiles);
       const readOnly = this.readOnly(prog, args);
       if (this.safe && !readOnly) this.safe = false;
       if (!readOnly && !this.seesWrites(prog, args)) this.opaque = true;
@@ -485,7 +571,7 @@ class Guard {
   }
 
   /** What the guard cannot follow: an inline program, arguments that xargs reads from its input. */
-  private unseen(prog: string, args: Exp[], xargs: boolean): void {
+  private unseen(prog: string, args: Exp[], xargs: boolean, argFiles: Exp[]): void {
     const inline = INLINE_CODE[prog];
     const k = inline ? args.findIndex((a) => inline.test(a.text)) : -1;
     if (k >= 0) {
@@ -498,9 +584,20 @@ class Guard {
       this.safe = false;
       this.opaque = true;
     }
-    // awk's system(), print > file and print | cmd.
+    // awk's system(), print > file and print | cmd; gawk -i inplace rewrites the files it reads.
     if (/^[gmn]?awk$/.test(prog) && args.some((a) => /system\s*\(|[>|]/.test(a.text))) this.cannot('an awk program may write files or run commands');
+    if (/^g?awk$/.test(prog) && args.some((a, k) => /^(-i|--include(=|$))/.test(a.text) && /inplace/.test(a.text + ' ' + (args[k + 1]?.text ?? '')))) {
+      this.cannot('awk -i inplace rewrites the files it reads');
+    }
+    // Editors write the files they open, by commands in their arguments or their input.
+    if (EDITORS.has(prog)) this.cannot(`${prog} may write the files it opens`);
     if (!xargs) return;
+    for (const f of argFiles) {
+      const abs = f.dynamic || f.glob ? null : this.resolve(f);
+      const text = abs === null ? null : this.io.readScript(abs);
+      if (text === null) this.cannot('xargs reads its arguments from a file the guard cannot read', true);
+      else this.extra.push(text);
+    }
     if (prog === 'git' || SHELLS.has(prog) || prog in INLINE_CODE) this.cannot(`xargs runs ${prog} with arguments only known at run time`, true);
     else if (VISIBLE_WRITERS.has(prog)) this.cannot(`xargs hands ${prog} file names only known at run time`);
   }
@@ -648,6 +745,22 @@ class Guard {
           this.setVar(w);
         }
         return;
+      case 'alias':
+        return this.defineAliases(args);
+      case 'read':
+      case 'mapfile':
+      case 'readarray': {
+        // read F <<< check.sh: F holds what the input says.
+        const from = redirs.flatMap((r) => (r.body !== null ? [literal(r.body)] : r.target ? [this.expand(r.target)] : []));
+        for (const a of parseArgs(args, { arg: 'adinNptuCcOs' }).operands) this.setUnknown(a.text, from);
+        return;
+      }
+      case 'printf': {
+        const p = parseArgs(args, { arg: 'v' });
+        const name = p.opts.get('v');
+        if (name !== undefined) this.setUnknown(name, p.operands);
+        break;
+      }
       case 'git':
         return this.git(args, depth);
       case 'eval':
@@ -673,6 +786,26 @@ class Guard {
     }
     if (SHELLS.has(prog)) return this.shell(prog, args, redirs, depth);
     this.writes(prog, args, depth);
+  }
+
+  /** `alias name=value …`: remembered, so that a later use is judged as the text it expands to. */
+  private defineAliases(args: Exp[]): void {
+    for (const a of args) {
+      const eq = a.text.indexOf('=');
+      if (eq <= 0) continue;
+      this.aliases.set(a.text.slice(0, eq), a.dynamic ? null : a.text.slice(eq + 1));
+    }
+  }
+
+  private aliasCall(name: string, value: string | null, args: Exp[], depth: number): void {
+    if (value === null) return this.cannot(`the alias ${name} runs text only known at run time`, true);
+    this.extra.push(value);
+    const rest = args.map((r) => (r.dynamic ? '"$__autoloop_unknown"' : `'${r.text.replace(/'/g, `'\\''`)}'`));
+    // An alias used inside its own text is not expanded again (bash's rule); the guard stops the same way.
+    const saved = this.aliases.get(name);
+    this.aliases.delete(name);
+    this.script([value, ...rest].join(' '), depth + 1);
+    this.aliases.set(name, saved ?? null);
   }
 
   /** `. file` / `source file`: the file's current text runs in this shell, so it is judged as part of the command. */
@@ -913,48 +1046,76 @@ class Guard {
   }
 
   /** git's options before the subcommand: where it runs, and the index of the subcommand. */
-  private gitGlobals(args: Exp[]): { dir: string | null; at: number } {
+  private gitGlobals(args: Exp[]): { dir: string | null; at: number; places: (string | null)[] } {
     let dir: string | null = this.cwd;
+    let base: string | null = this.cwd;
+    let gitDir: string | null | undefined;
+    let workTree: string | null | undefined;
     let i = 0;
     const withValue = ['-c', '--namespace', '--exec-path', '--config-env', '--super-prefix', '--attr-source'];
     while (i < args.length) {
       const t = args[i]!.text;
       if (t === '-C') {
         dir = this.resolve(args[i + 1] ?? DYNAMIC, dir);
+        base = dir;
         i += 2;
-      } else if (t === '--work-tree' || t === '--git-dir') {
-        dir = this.gitDir(t, args[i + 1] ?? DYNAMIC, dir);
-        i += 2;
-      } else if (t.startsWith('--work-tree=') || t.startsWith('--git-dir=')) {
-        const [opt, value] = [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)];
-        dir = this.gitDir(opt, { ...args[i]!, text: value }, dir);
-        i++;
+      } else if (t === '--work-tree' || t === '--git-dir' || t.startsWith('--work-tree=') || t.startsWith('--git-dir=')) {
+        const eq = t.indexOf('=');
+        const [opt, value] = eq < 0 ? [t, args[i + 1] ?? DYNAMIC] : [t.slice(0, eq), { ...args[i]!, text: t.slice(eq + 1) }];
+        dir = this.gitDir(opt, value, dir);
+        if (opt === '--git-dir') gitDir = dir;
+        else workTree = dir;
+        i += eq < 0 ? 2 : 1;
       } else if (withValue.includes(t)) i += 2;
       else if (t.startsWith('-')) i++;
       else break;
     }
-    return { dir, at: i };
+    // Which repository and work tree git acts on: the repository is found from -C (or the cwd) unless
+    // --git-dir names it; with --git-dir and no --work-tree, the work tree is the cwd.
+    const places = [gitDir === undefined ? base : gitDir, workTree === undefined ? base : workTree];
+    return { dir, at: i, places };
+  }
+
+  /** `git -c KEY=VALUE`, `--config-env=KEY=VAR`: a command git will run is judged; hidden configuration is refused. */
+  private gitConfigArgs(globals: Exp[], depth: number): void {
+    globals.forEach((g, k) => {
+      const pair = g.text === '-c' ? globals[k + 1] : g.text.startsWith('--config-env=') ? { ...g, text: g.text.slice('--config-env='.length) } : g.text === '--config-env' ? globals[k + 1] : undefined;
+      if (!pair || (k > 0 && (globals[k - 1]!.text === '-c' || globals[k - 1]!.text === '--config-env'))) return;
+      const eq = pair.text.indexOf('=');
+      const key = (eq < 0 ? pair.text : pair.text.slice(0, eq)).toLowerCase();
+      const fromEnv = g.text !== '-c';
+      if (GIT_HIDDEN_KEY.test(key)) return this.cannot(`git -c ${key} brings in configuration or hooks the guard does not read`, true);
+      if (!GIT_CODE_KEY.test(key)) return;
+      if (fromEnv || pair.dynamic) return this.cannot(`git -c ${key} runs a command only known at run time`, true);
+      const value = eq < 0 ? '' : pair.text.slice(eq + 1);
+      this.extra.push(value);
+      this.script(value, depth + 1);
+    });
   }
 
   private git(args: Exp[], depth: number, hops = 0): void {
-    const { dir, at } = this.gitGlobals(args);
+    const { dir, at, places } = this.gitGlobals(args);
+    this.gitConfigArgs(args.slice(0, at), depth);
+    if (this.deny) return;
     const subWord = args[at];
     if (subWord?.dynamic) return this.cannot('the git subcommand is only known at run time', true);
     if (!subWord) return;
     const sub = subWord.text;
     const rest = args.slice(at + 1);
     if (!GIT_BUILTINS.has(sub) && !GIT_ALWAYS.has(sub)) return this.gitAlias(sub, args.slice(0, at), rest, dir, depth, hops);
-    // Another repository (outside the project) is none of the loop's business.
-    if (dir !== null && relOf(this.ctx.policy, dir) === null) return;
+    // Another repository (outside the project) is none of the loop's business: only when every
+    // place that may name the repository or its work tree (--work-tree=/tmp, GIT_DIR=…) is outside it.
+    if ([...places, ...this.gitRepoEnv].every((d) => d !== null && relOf(this.ctx.policy, d) === null)) return;
     const flags = rest.map((r) => r.text);
     if (gitDenied(sub, flags) || args.slice(0, at).some((a) => /^alias\./i.test(a.text))) {
       const amend = sub === 'commit' && flags.some((f) => f.split('=')[0] === '--amend') ? ' --amend' : '';
       this.deny = GIT_REASON(sub + amend);
       return;
     }
-    const p = parseArgs(rest, { long: ['--output'] });
-    const out = p.opts.get('--output');
-    if (out !== undefined) this.target(literal(out), false, dir); // git diff --output=FILE writes it
+    const p = parseArgs(rest, { arg: sub === 'archive' || sub === 'format-patch' ? 'o' : '', long: ['--output', '--output-directory'] });
+    // git diff --output=FILE, git archive -o FILE, git format-patch -o DIR write there
+    for (const out of [p.opts.get('--output'), p.opts.get('--output-directory'), p.opts.get('o')]) if (out !== undefined) this.target(literal(out), false, dir);
+    if (sub === 'bundle' && p.operands[0]?.text === 'create' && p.operands[1]) this.target(p.operands[1], false, dir);
     if (sub === 'rm' || sub === 'mv') {
       for (const op of p.operands) this.target(op, true, dir);
     }
@@ -1001,6 +1162,37 @@ class Guard {
     return opt.startsWith('--git-dir') && path.basename(abs) === '.git' ? path.dirname(abs) : abs;
   }
 
+  /**
+   * ln, cp -l, cp -s: a link to a judge, the engine's state or .git (or to a directory holding one)
+   * is a way to write it under another name (`ln ../check.sh src/x; echo > src/x`). A symbolic
+   * link's target counts from the link's directory, so both readings are judged.
+   */
+  private linkSources(operands: Exp[], targetDir: string | undefined): void {
+    const dest = targetDir !== undefined ? literal(targetDir) : operands.length > 1 ? operands[operands.length - 1]! : null;
+    const sources = targetDir !== undefined || operands.length === 1 ? operands : operands.slice(0, -1);
+    const destAbs = dest === null ? this.cwd : this.resolve(dest);
+    const bases = [this.cwd, destAbs, destAbs === null ? null : path.dirname(destAbs)];
+    const policy = this.ctx.policy;
+    for (const src of sources) {
+      for (const base of bases) {
+        if (this.deny) return;
+        const abs = this.resolve(src, base);
+        if (abs !== null && src.glob) {
+          this.deny = globDenial(policy, abs, true);
+          continue;
+        }
+        if (abs === null) {
+          if (namesGuarded(src.raw ?? src.text, policy)) this.blindWrite = true;
+          continue;
+        }
+        const c = canonical(abs);
+        const rel = relToProject(policy, c);
+        if (rel !== null) this.deny = treeDenial(policy, rel);
+        else if ((policy.projectDir + path.sep).startsWith(c === path.sep ? c : c + path.sep)) this.deny = treeDenial(policy, '');
+      }
+    }
+  }
+
   /** Commands that write the files named in their arguments. */
   private writes(prog: string, args: Exp[], depth: number): void {
     const each = (ops: Exp[], tree = false): void => ops.forEach((o) => this.target(o, tree));
@@ -1041,6 +1233,8 @@ class Guard {
       case 'install': {
         const p = parseArgs(args, { arg: prog === 'install' ? 'tSmogC' : 'tS', long: ['--target-directory', '--suffix', '--mode', '--owner', '--group'] });
         if (prog === 'install' && p.opts.has('d')) return each(p.operands);
+        const links = prog === 'ln' || ['l', 's', '--link', '--symbolic-link'].some((o) => p.opts.has(o));
+        if (links) this.linkSources(p.operands, p.opts.get('t') ?? p.opts.get('--target-directory'));
         // cp -r into a directory that exists merges into it: anything below the copy may be replaced.
         const tree = prog === 'cp' && ['r', 'R', 'a', '--recursive', '--archive'].some((o) => p.opts.has(o));
         const t = p.opts.get('t') ?? p.opts.get('--target-directory');
@@ -1101,6 +1295,15 @@ function mayHarm(command: string, policy: Policy): boolean {
   });
 }
 
+/** Does the text name a judge, the engine's state or git's data (a write whose path is known only at run time may be one)? */
+function namesGuarded(command: string, policy: Policy): boolean {
+  if (/\.autoloop|\.git\b/.test(command)) return true;
+  return policy.protect.some((p) => {
+    const base = path.basename(p.replace(/[*?[\]{}!()].*$/, ''));
+    return base !== '' && command.includes(base);
+  });
+}
+
 export const UNSURE_REASON = (why: string): Denial =>
   `autoloop: the guard cannot check this command (${why}) and it may run git or write a judge or the engine's state. Split it into simple commands without nested shells, eval or open quotes.`;
 
@@ -1111,7 +1314,10 @@ export function analyzeBash(command: string, ctx: GuardContext): BashVerdict {
   g.finish();
   // Fail closed: what the guard could not follow is refused when it could hurt (judged on every text it ran).
   const harm = (): boolean => [command, ...g.extra].some((t) => mayHarm(t, ctx.policy));
-  const deny = g.deny ?? (g.unsure && (g.blind || harm()) ? UNSURE_REASON(g.unsure) : null);
+  const deny =
+    g.deny ??
+    (g.unsure && (g.blind || harm()) ? UNSURE_REASON(g.unsure) : null) ??
+    (g.blindWrite ? UNSURE_REASON('it writes to a path only known at run time, which may be a judge') : null);
   return {
     deny,
     claims: g.claims,

@@ -10,6 +10,8 @@ export interface Exp {
   glob: boolean;
   /** NAME=value at the start of a command. */
   assign: string | null;
+  /** The text with what is only known at run time as it was written ($(…), ${X:-y}, a loop's words): what it may name. */
+  raw?: string;
 }
 
 export interface Options {

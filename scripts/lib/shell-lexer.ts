@@ -9,7 +9,8 @@ export type Part =
   | { k: 'lit'; s: string; q: boolean }
   | { k: 'var'; name: string }
   | { k: 'home' }
-  | { k: 'dyn' };
+  /** src: what it was written as ($(…), `…`, ${…}), for a guard that asks what a word may name. */
+  | { k: 'dyn'; src?: string };
 
 export interface Word {
   kind: 'word';
@@ -127,6 +128,12 @@ class Lexer {
     this.pending = [];
   }
 
+  /** Bash expands a tilde after the `=` of an assignment and after each `:` in its value (PATH=a:~/b). */
+  private tildeInAssignment(start: number): boolean {
+    const before = this.s.slice(start, this.i);
+    return /^[A-Za-z_]\w*\+?=/.test(before) && /[=:]$/.test(before);
+  }
+
   readWord(): Word | null {
     const s = this.s;
     const start = this.i;
@@ -157,10 +164,17 @@ class Lexer {
         this.readDollar(parts, lit, false);
       } else if (c === '`') {
         this.i++;
-        this.nested.push(this.readBacktick());
-        parts.push({ k: 'dyn' });
-      } else if (c === '~' && this.i === start && (this.i + 1 >= s.length || s[this.i + 1] === '/' || BREAK.has(s[this.i + 1]!))) {
-        parts.push({ k: 'home' });
+        const src = this.readBacktick();
+        this.nested.push(src);
+        parts.push({ k: 'dyn', src });
+      } else if (c === '~' && (this.i === start || this.tildeInAssignment(start))) {
+        if (this.i + 1 >= s.length || s[this.i + 1] === '/' || BREAK.has(s[this.i + 1]!)) parts.push({ k: 'home' });
+        else {
+          // ~+ ($PWD), ~- ($OLDPWD), ~user, ~+2: another directory, only known at run time.
+          const from = this.i;
+          while (this.i + 1 < s.length && !BREAK.has(s[this.i + 1]!) && !`/'"\\$\``.includes(s[this.i + 1]!)) this.i++;
+          parts.push({ k: 'dyn', src: s.slice(from, this.i + 1) });
+        }
         this.i++;
       } else {
         lit(c, false);
@@ -187,8 +201,9 @@ class Lexer {
         this.readDollar(parts, lit, true);
       } else if (c === '`') {
         this.i++;
-        this.nested.push(this.readBacktick());
-        parts.push({ k: 'dyn' });
+        const src = this.readBacktick();
+        this.nested.push(src);
+        parts.push({ k: 'dyn', src });
       } else {
         lit(c, true);
         this.i++;
@@ -206,8 +221,9 @@ class Lexer {
       this.i++; // $"…" is a translated "…"
     } else if (next === '(') {
       this.i += 2;
-      this.nested.push(this.readMatching('('));
-      parts.push({ k: 'dyn' });
+      const src = this.readMatching('(');
+      this.nested.push(src);
+      parts.push({ k: 'dyn', src });
     } else if (next === '{') {
       this.i += 2;
       const body = this.readMatching('{');
@@ -215,7 +231,7 @@ class Lexer {
       if (name) parts.push({ k: 'var', name: name[0] });
       else {
         this.nested.push(...scanExpansions(body));
-        parts.push({ k: 'dyn' });
+        parts.push({ k: 'dyn', src: body });
       }
     } else if (/[A-Za-z_]/.test(next)) {
       const name = /^[A-Za-z_]\w*/.exec(s.slice(this.i + 1))![0];
