@@ -469,6 +469,13 @@ describe('PreToolUse: files', () => {
     expect(denial(hook('pre-tool-use', payloads.write(path.join(scratch, 'elsewhere.txt'))))).toBeNull();
   });
 
+  it('judges the path each tool writes: NotebookEdit its notebook_path, even beside a file_path in scope', () => {
+    const nb = (input: Record<string, unknown>): string | null => denial(hook('pre-tool-use', payloads.tool('sess-a', 'NotebookEdit', { new_source: 'x', ...input })));
+    expect(nb({ notebook_path: p('check.sh'), file_path: p('src/nb.ipynb') })).toMatch(/check\.sh is protected/);
+    expect(nb({ notebook_path: p('.autoloop/active.json'), file_path: p('src/nb.ipynb') })).toMatch(/belongs to the engine/);
+    expect(nb({ notebook_path: p('src/nb.ipynb'), file_path: p('check.sh') })).toBeNull();
+  });
+
   it('reads the scope exactly as the engine does: plain names cover their subtree, ! excludes', () => {
     writeActive({ scope: ['src', '!src/vendor/**'] });
     expect(denial(hook('pre-tool-use', payloads.edit(p('src/work.mjs'))))).toBeNull();

@@ -79,7 +79,8 @@ function judge(
     return { deny: v.deny, allow: v.safe, lines: bashLines(made, ti.run_in_background === true, now, bashTimeoutMs(ti.timeout, env)) };
   }
   if (EDIT_TOOLS.has(tool)) {
-    const file = ti.file_path ?? ti.notebook_path;
+    // The path the tool writes: a notebook_path beside a file_path must not hide it (nor the reverse).
+    const file = tool === 'NotebookEdit' ? ti.notebook_path : ti.file_path;
     if (typeof file !== 'string' || file === '') return { deny: null, allow: false, lines: [] };
     const rel = relOf(policy, path.resolve(cwd, file));
     if (rel === null) return { deny: null, allow: false, lines: [] };
