@@ -130,7 +130,9 @@ describe("the user's repository never wedges the loop", () => {
       doIt();
       const r = engine('run-experiment', ['--json'], repo);
       expect(r.code).toBe(1);
-      expect(r.stderr.trim()).toBe(`run-experiment: the ignore rules changed since the segment opened (${file}): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it`);
+      // A file the segment did not have: repair (which the loop may run) takes it away.
+      const repair = file === 'src/.gitignore' ? '; control.mjs repair moves a new one to rescued/' : '';
+      expect(r.stderr.trim()).toBe(`run-experiment: the ignore rules changed since the segment opened (${file}): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it${repair}`);
       undo();
     }
     // Visible again: measured and kept with the change.
@@ -148,6 +150,25 @@ describe("the user's repository never wedges the loop", () => {
     expect(String(r.json?.reason)).toBe('the ignore rules changed while the benchmark ran (.git/info/exclude): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it');
     expect(engine('log-experiment', ['--description', 'hide', '--json'], repo).json).toMatchObject({ verdict: 'invalid' });
     expect(git(repo, 'rev-list', '--count', 'autoloop/exp')).toBe('1');
+  });
+
+  it('a self-hiding .gitignore the code under test created at the scope\'s top does not hold the loop: control repair moves it to rescued/', () => {
+    const repo = hiddenBaseline();
+    // readonly containment binds only files that exist: a new one can be created (the checks afterwards see it)
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'echo "*" > src/.gitignore\n');
+    const r = engine('run-experiment', ['--json'], repo);
+    expect(r.json).toMatchObject({ status: 'invalid' });
+    expect(String(r.json?.reason)).toMatch(/ignore rules changed while the benchmark ran \(src\/.gitignore\)/);
+    expect(engine('log-experiment', ['--description', 'hide', '--json'], repo).json).toMatchObject({ verdict: 'invalid' });
+    // The revert cannot see a file that ignores itself: the next run refuses, naming the way out the loop may take.
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), ':\n');
+    expect(engine('run-experiment', ['--json'], repo).stderr).toMatch(/since the segment opened \(src\/.gitignore\).*control\.mjs repair/);
+    const repair = engine('control', ['repair', '--json'], repo);
+    expect(repair.code).toBe(0);
+    expect(fs.existsSync(path.join(repo, 'src/.gitignore'))).toBe(false);
+    const rescued = fs.readdirSync(path.join(repo, '.autoloop/experiments/exp/rescued')).filter((d) => d.startsWith('repair-'));
+    expect(rescued.map((d) => fs.existsSync(path.join(repo, '.autoloop/experiments/exp/rescued', d, 'src/.gitignore.autoloop-copy')))).toContain(true);
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok' });
   });
 
   // The benchmark reads src/<dir>/secret.txt when it exists, and may run a tool that leaves a self-ignoring cache dir (as pytest does).

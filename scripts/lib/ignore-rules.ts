@@ -63,7 +63,21 @@ export function changedIgnoreRules(recorded: IgnoreRules, now: IgnoreRules): str
 export function ignoreRulesProblem(root: string, recorded: IgnoreRules | undefined, when: string): string | null {
   if (!recorded) return null;
   const changed = changedIgnoreRules(recorded, ignoreRulesOf(root, Object.keys(recorded)));
-  return changed.length ? ignoreRulesReason(changed, when) : null;
+  if (!changed.length) return null;
+  // A file the segment did not have is taken away by repair, which the loop may run unattended (rm is not approved).
+  const made = changed.filter((k) => !path.isAbsolute(k) && recorded[k] === MISSING);
+  return ignoreRulesReason(changed, when) + (made.length ? `; control.mjs repair moves ${made.length > 1 ? 'the new ones' : 'a new one'} to rescued/` : '');
+}
+
+/**
+ * The recorded ignore-rule files in the repository that the segment did not
+ * have and that exist now (written by a run's code under test, or by hand):
+ * what `control repair` moves to rescued/ so that runs measure again.
+ */
+export function createdIgnoreFiles(root: string, recorded: IgnoreRules | undefined): string[] {
+  return Object.keys(recorded ?? {})
+    .filter((k) => !path.isAbsolute(k) && recorded![k] === MISSING && sha256File(path.resolve(root, k)) !== null)
+    .sort();
 }
 
 const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');

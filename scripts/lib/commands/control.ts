@@ -24,6 +24,8 @@ import { currentBranch } from '../gitcmd.ts';
 import { experimentPaths, repoPaths } from '../paths.ts';
 import { removeBestTree } from '../best-tree.ts';
 import { forgetTaint, taintedNow } from '../outside-taint.ts';
+import { createdIgnoreFiles } from '../ignore-rules.ts';
+import { rescueFile } from '../workspace-base.ts';
 import { emptyState, loopState } from '../reduce.ts';
 import { UsageError } from '../errors.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from '../summary.ts';
@@ -155,6 +157,14 @@ async function repair(exp: Experiment): Promise<string> {
     forgetTaint(exp.paths, back);
     event(exp, 'outside_change', { files: back, restored: true, run: tainted.run, rescued_to: rescueDir(exp, folder) });
     done.push(`put back ${back.length} file(s) outside the scope that ${tainted.run} rewrote (${back.slice(0, 3).join(', ')}${back.length > 3 ? ', …' : ''}; copies in rescued/${folder}/)`);
+  }
+  // An ignore file the segment did not have (one that hides itself is invisible to every revert): every run refuses while it is there.
+  const hiding = createdIgnoreFiles(exp.root, exp.state.fingerprints?.ignore);
+  if (hiding.length) {
+    const folder = `repair-${Date.now().toString(36)}`;
+    for (const f of hiding) rescueFile(exp.root, f, rescueDir(exp, folder));
+    event(exp, 'outside_change', { files: hiding, restored: true, rescued_to: rescueDir(exp, folder) });
+    done.push(`moved ${hiding.length} ignore file(s) the segment did not have (${hiding.slice(0, 3).join(', ')}) to rescued/${folder}/`);
   }
   const kept = exp.state.best_commit;
   const head = kept ? await ws.head() : null;
