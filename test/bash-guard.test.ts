@@ -1009,6 +1009,11 @@ const sweepRows: Row[] = [
   ["alias e='echo x >'\ne bench/bench.mjs", 'deny'],
   ['alias x="$Y"\nx', 'deny'],
   ["alias l='ls -la'\nl src", 'allow'],
+  // find's -fprint/-fls write the file they name
+  ['find . -newer check.sh -fprint check.sh', 'deny'],
+  ['find src -fls .autoloop/active.json', 'deny'],
+  ["find src -fprintf bench/bench.mjs '%p'", 'deny'],
+  ['find src -fprint @T/list.out', 'allow'],
   // xargs -a FILE: the file's text is the arguments
   ['xargs -a @T/list.txt sed -i s/a/b/', 'deny'],
   ['xargs -a @T/missing.txt rm', 'deny'],

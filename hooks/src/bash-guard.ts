@@ -1008,6 +1008,10 @@ class Guard {
 
   /** find … -exec cmd {} ; runs cmd. */
   private find(args: Exp[], redirs: Redir[], depth: number): void {
+    // -fprint FILE, -fprint0 FILE, -fls FILE, -fprintf FILE FORMAT: find writes FILE.
+    args.forEach((a, k) => {
+      if (/^-f(print0?|printf|ls)$/.test(a.text)) this.target(args[k + 1] ?? DYNAMIC, false);
+    });
     let removes = args.some((a) => a.text === '-delete');
     for (let i = 0; i < args.length; i++) {
       if (!['-exec', '-execdir', '-ok', '-okdir'].includes(args[i]!.text)) continue;
