@@ -202,7 +202,13 @@ const PLAIN_WRAPPERS = new Map<string, Options & { operands?: number }>([
   ['timeout', { arg: 'sk', long: ['--signal', '--kill-after'], operands: 1 }], // + DURATION
   ['sudo', { arg: 'ugChprtTUD', long: ['--user', '--group', '--host', '--prompt', '--chdir'] }],
   ['xargs', { arg: 'adEeIiLlnPs', long: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--replace'] }],
+  // tracers run the command after their options (-o FILE is a write, below); chroot after its new root
+  ['strace', { arg: 'abeEIoOpPsSuUX', long: ['--output', '--expr', '--user', '--env', '--string-limit'] }],
+  ['ltrace', { arg: 'aADeEFlnopsuwx', long: ['--output'] }],
+  ['chroot', { long: ['--userspec', '--groups'], operands: 1 }],
 ]);
+/** Tracers' output file. */
+const TRACE_OUT = /^(-o|--output)$/;
 
 class Guard {
   private cwd: string | null;
@@ -462,7 +468,15 @@ class Guard {
       const prog = path.basename(words[0]!.text);
       const plain = PLAIN_WRAPPERS.get(prog);
       let next: number;
-      if (plain) next = skipOptions(words, 1, plain) + (plain.operands ?? 0);
+      if (plain) {
+        next = skipOptions(words, 1, plain) + (plain.operands ?? 0);
+        if (prog === 'strace' || prog === 'ltrace') {
+          words.slice(1, next).forEach((w, k, opts) => {
+            if (TRACE_OUT.test(w.text)) this.target(opts[k + 1] ?? DYNAMIC, false);
+            else if (/^-o./.test(w.text) || w.text.startsWith('--output=')) this.target({ ...w, text: w.text.slice(w.text.startsWith('-o') ? 2 : 9) }, false);
+          });
+        }
+      }
       else if (prog === 'env') {
         const e = this.unwrapEnv(words);
         if (e.dir !== undefined) dir = e.dir;
@@ -747,6 +761,25 @@ class Guard {
         return;
       case 'alias':
         return this.defineAliases(args);
+      case 'su':
+      case 'runuser':
+      case 'script':
+        return this.commandOption(prog, args, redirs, depth);
+      case 'at':
+      case 'batch': {
+        // at reads the commands it schedules from -f FILE or its input.
+        const f = parseArgs(args, { arg: 'fqtm' }).opts.get('f');
+        if (f !== undefined) return this.runFile(literal(f), depth, `${prog} runs`);
+        const input = [...redirs].reverse().find((r) => (r.fd === null || r.fd === '0') && ['<<', '<<-', '<<<', '<'].includes(r.op));
+        if (input?.op === '<') return this.runFile(input.target ? this.expand(input.target) : DYNAMIC, depth, `${prog} runs`);
+        if (input && input.body !== null && input.op !== '<<<') return this.script(input.body, depth + 1);
+        const t = input?.op === '<<<' && input.target ? this.expand(input.target) : DYNAMIC;
+        return t.dynamic ? this.cannot(`${prog} runs commands from its input`, true) : this.script(t.text, depth + 1);
+      }
+      case 'parallel':
+      case 'sem':
+      case 'systemd-run':
+        return this.cannot(`${prog} builds or starts its commands where the guard cannot follow`);
       case 'read':
       case 'mapfile':
       case 'readarray': {
@@ -786,6 +819,30 @@ class Guard {
     }
     if (SHELLS.has(prog)) return this.shell(prog, args, redirs, depth);
     this.writes(prog, args, depth);
+  }
+
+  /**
+   * `su -c CMD`, `runuser -c CMD` / `runuser -u USER -- cmd …`, `script -c CMD [FILE]`: the command is judged
+   * as shell code; without one, su and runuser start a login shell (its start-up files are not read).
+   */
+  private commandOption(prog: string, args: Exp[], redirs: Redir[], depth: number): void {
+    const p = parseArgs(args, { arg: prog === 'script' ? 'cOITBE' : 'cugGsw', long: ['--command', '--log-out', '--log-in', '--log-io', '--log-timing', '--user', '--group', '--shell'] });
+    if (prog === 'script') {
+      // script writes what it records: FILE (default ./typescript) and its --log-* files.
+      const outs = ['O', 'I', 'B', 'T', '--log-out', '--log-in', '--log-io', '--log-timing'].flatMap((o) => (p.opts.has(o) ? [literal(p.opts.get(o)!)] : []));
+      for (const o of outs.length ? outs : [p.operands[0] ?? literal('typescript')]) this.target(o, false);
+    }
+    const code = p.opts.get('c') ?? p.opts.get('--command');
+    if (code !== undefined) {
+      const w = args.find((a) => a.text === code);
+      if (w?.dynamic) return this.cannot(`${prog} -c runs text only known at run time`, true);
+      return this.script(code, depth + 1);
+    }
+    if (prog === 'script') return;
+    // runuser -u USER [--] cmd args: the command itself.
+    const dash = args.findIndex((a) => a.text === '--');
+    if (prog === 'runuser' && p.opts.has('u') && p.operands.length) return this.command(dash >= 0 ? args.slice(dash + 1) : p.operands, redirs, depth);
+    this.cannot(`${prog} starts a login shell whose start-up files the guard does not read`, true);
   }
 
   /** `alias name=value …`: remembered, so that a later use is judged as the text it expands to. */

@@ -169,6 +169,46 @@ export function destinationEffects(prog: string, args: Exp[]): Effect[] | null {
   if (prog === 'cpio') return cpio(args);
   if (prog === 'rsync') return rsync(args);
   if (prog in COMPRESSORS) return compress(prog, args);
+  return fileWriter(prog, args);
+}
+
+/** Programs that write a file named by an option or an operand (uniq IN OUT, zip ARCHIVE …, openssl -out FILE, …). */
+function fileWriter(prog: string, args: Exp[]): Effect[] | null {
+  const out = (opts: Map<string, string>, ...names: string[]): Effect[] => names.flatMap((n) => (opts.has(n) ? [write(literal(opts.get(n)!), false)] : []));
+  switch (prog) {
+    case 'uniq': {
+      const p = parseArgs(args, { arg: 'fsw', long: ['--skip-fields', '--skip-chars', '--check-chars', '--group', '--all-repeated'] });
+      return p.operands[1] ? [write(p.operands[1], false)] : [];
+    }
+    case 'zip': {
+      const p = parseArgs(args, { arg: 'bnOtxi', long: ['--output-file', '--temp-path', '--suffixes'] });
+      return [...out(p.opts, 'O', '--output-file'), ...(p.operands[0] ? [write(p.operands[0], false)] : [])];
+    }
+    case 'openssl':
+      // -out FILE (a single dash: openssl's own option style)
+      return args.flatMap((a, k) => (a.text === '-out' || a.text === '-keyout' ? [write(args[k + 1] ?? DYNAMIC, false)] : []));
+    case 'iconv':
+    case 'base64': {
+      const p = parseArgs(args, { arg: prog === 'iconv' ? 'fto' : 'iow', long: ['--output', '--from-code', '--to-code', '--input', '--wrap'] });
+      return out(p.opts, 'o', '--output');
+    }
+    case 'setfacl':
+    case 'chattr': {
+      const p = parseArgs(args, { arg: prog === 'setfacl' ? 'mMxX' : 'vpP', long: ['--modify', '--modify-file', '--remove', '--remove-file', '--set', '--set-file'] });
+      // chattr's +i / -i / =i are the mode, not options
+      const ops = prog === 'chattr' ? args.filter((a) => !/^[-+=][aAcCdDeFijmPsStTux]+$/.test(a.text)) : p.operands;
+      return ops.map((o) => write(o, false));
+    }
+    case 'sqlite3':
+    case 'sqlite': {
+      // single-dash options, some with a value; the first operand is the database, which it may write
+      const valued = new Set(['-cmd', '-init', '-separator', '-newline', '-nullvalue', '-vfs', '-mmap', '-lookaside', '-pagecache', '-maxsize']);
+      let k = 0;
+      while (k < args.length && args[k]!.text.startsWith('-')) k += valued.has(args[k]!.text.replace(/^--/, '-')) ? 2 : 1;
+      const db = args[k];
+      return db && !args.some((a) => /^--?readonly$/.test(a.text)) ? [write(db, false)] : [];
+    }
+  }
   return null;
 }
 
