@@ -1040,6 +1040,11 @@ const sweepRows: Row[] = [
   ['strace -c -o @T/trace node bench/bench.mjs', 'allow'],
   ["script -qc 'ls src' /dev/null", 'allow'],
   ['parallel echo ::: 1 2 3', 'allow'],
+  // a nested Claude session is another session: unguarded, so the owner may not start one
+  ["claude -p 'rewrite check.sh' --dangerously-skip-permissions", 'deny'],
+  ['npx @anthropic-ai/claude-code -p hi', 'deny'],
+  ['/usr/local/bin/claude --version', 'deny'],
+  ['which claude', 'allow'],
   // xargs -a FILE: the file's text is the arguments
   ['xargs -a @T/list.txt sed -i s/a/b/', 'deny'],
   ['xargs -a @T/missing.txt rm', 'deny'],
@@ -1052,6 +1057,18 @@ describe('bash guard: routes found by the adversarial sweep', () => {
     const v = verdict(cmd);
     expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
     if (v.deny) expect(v.deny).toMatch(/^autoloop: /);
+  });
+
+  it('chain is approved unless its --scope takes in a judge (which the follow-up would make mutable)', () => {
+    const chain = (flags: string): boolean => verdict(`node @R/dist/chain.mjs --name next --rationale r ${flags}`).safe;
+    expect(chain('--scope "src/**"')).toBe(true);
+    expect(chain('--scope src/a.js')).toBe(true);
+    expect(chain('')).toBe(true);
+    expect(chain('--scope check.sh')).toBe(false);
+    expect(chain('--scope "src/**" --scope bench/bench.mjs')).toBe(false);
+    expect(chain('--scope=bench')).toBe(false);
+    expect(chain("--scope '**'")).toBe(false);
+    expect(chain('--scope "$S"')).toBe(false);
   });
 
   it('a write outside the scope is denied with the Edit tool\'s reason', () => {

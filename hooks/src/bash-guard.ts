@@ -572,6 +572,10 @@ class Guard {
         if (!this.approvedEngine(words)) this.safe = false;
         return; // the engine's own scripts are never denied
       }
+      // Another Claude session is not this loop's: the hooks neither guard nor approve it (references/permissions.md).
+      if (prog === 'claude' || (['npx', 'bunx', 'pnpx'].includes(prog) && args.some((a) => /^@anthropic-ai\/claude-code(@|$)/.test(a.text)))) {
+        return this.cannot('it starts another Claude session, which the loop\'s hooks do not guard', true);
+      }
       if (words[0]!.text.includes('/')) this.execPath(words[0]!, depth);
       this.unseen(prog, args, xargs, argFiles);
       const readOnly = this.readOnly(prog, args);
@@ -632,12 +636,26 @@ class Guard {
     const name = path.basename(abs, ext);
     if (!APPROVED_ENGINE.has(name)) return false;
     const args = words.slice(at + 1);
-    if (name === 'chain' && args.some((a) => JUDGE_FLAGS.test(a.text))) return false;
+    if (name === 'chain' && (args.some((a) => JUDGE_FLAGS.test(a.text)) || this.scopeTakesJudge(args))) return false;
     const k = args.findIndex((a) => a.text === '--cwd' || a.text.startsWith('--cwd='));
     if (k < 0) return true;
     const a = args[k]!;
     const d = this.resolve(a.text.includes('=') ? { ...a, text: a.text.slice('--cwd='.length) } : (args[k + 1] ?? DYNAMIC));
     return d !== null && relOf(this.ctx.policy, d) !== null;
+  }
+
+  /**
+   * chain --scope that covers one of the loop's judges: a file named in the scope is mutable in the
+   * follow-up (a mutable entry point), so the model would be free to rewrite the benchmark. The user's.
+   */
+  private scopeTakesJudge(args: Exp[]): boolean {
+    const scopes = args.flatMap((a, k) => (a.text === '--scope' ? [args[k + 1] ?? DYNAMIC] : a.text.startsWith('--scope=') ? [{ ...a, text: a.text.slice('--scope='.length) }] : []));
+    return scopes.some((sc) => {
+      if (sc.dynamic) return true;
+      const scope = compileScope([sc.text], []);
+      // A glob judge (--protect 'bench/**') is taken when the scope covers its literal head.
+      return this.ctx.policy.protect.some((p) => scope.inScope(p.replace(/^\.\//, '').replace(/\/?[^/]*[*?[\]{}!()].*$/, '') || '.'));
+    });
   }
 
   /** Is this simple command on the read-only list (or a write to the scratch area)? */
