@@ -469,6 +469,19 @@ describe('PreToolUse: files', () => {
     expect(denial(hook('pre-tool-use', payloads.write(path.join(scratch, 'elsewhere.txt'))))).toBeNull();
   });
 
+  it('a judge that is a link out of the project is denied by its own name, to every tool', () => {
+    fs.mkdirSync(path.join(scratch, 'shared'));
+    fs.writeFileSync(path.join(scratch, 'shared', 'bench.sh'), 'node bench/bench.mjs\n');
+    fs.symlinkSync('../shared/bench.sh', p('bench.sh'));
+    writeActive({ protect: ['bench/bench.mjs', 'check.sh', 'bench.sh'] });
+    expect(denial(hook('pre-tool-use', payloads.edit(p('bench.sh'))))).toMatch(/bench\.sh is protected/);
+    expect(denial(hook('pre-tool-use', payloads.write(p('bench.sh'))))).toMatch(/bench\.sh is protected/);
+    expect(denial(hook('pre-tool-use', payloads.bash('echo "echo METRIC time_ms=0" > bench.sh')))).toMatch(/bench\.sh is protected/);
+    expect(denial(hook('pre-tool-use', payloads.bash("sed -i 's/node/true/' bench.sh")))).toMatch(/bench\.sh is protected/);
+    // its target outside the project is outside the loop's reach, as any file there
+    expect(denial(hook('pre-tool-use', payloads.edit(path.join(scratch, 'shared', 'bench.sh'))))).toBeNull();
+  });
+
   it('judges the path each tool writes: NotebookEdit its notebook_path, even beside a file_path in scope', () => {
     const nb = (input: Record<string, unknown>): string | null => denial(hook('pre-tool-use', payloads.tool('sess-a', 'NotebookEdit', { new_source: 'x', ...input })));
     expect(nb({ notebook_path: p('check.sh'), file_path: p('src/nb.ipynb') })).toMatch(/check\.sh is protected/);

@@ -9,7 +9,7 @@
 // through what it cannot know (a path held in an unknown variable).
 import fs from 'node:fs';
 import path from 'node:path';
-import { canonical, GLOB_CHARS, globDenial, inDir, isWritableState, REASONS, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
+import { canonical, GLOB_CHARS, globDenial, inDir, isWritableState, namedRels, REASONS, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
 import { compileScope, type Scope } from '../../scripts/lib/scope.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 import { DYNAMIC, literal, parseArgs, skipOptions, type Exp, type Options } from './guard-args.ts';
@@ -427,6 +427,11 @@ class Guard {
     }
     const c = canonical(abs);
     this.wrote.push({ path: c, tree });
+    // A judge that is a link out of the project, written by its own name.
+    for (const named of namedRels(policy, abs)) {
+      this.deny = tree ? treeDenial(policy, named) : writeDenial(policy, named);
+      if (this.deny) return;
+    }
     const rel = relToProject(policy, c);
     if (rel !== null && !tree && rel !== '') this.written.add(rel);
     if (rel === null) {

@@ -176,6 +176,20 @@ export function editAllowed(policy: Policy, rel: string, loopRuns: boolean): boo
   return loopRuns;
 }
 
+/**
+ * The repo-relative names a path has before its links are resolved: as written, and with only its
+ * directory resolved. A judge that is itself a link out of the project (bench.sh → ../shared/bench.sh)
+ * resolves outside it, yet writing it by its own name writes the judge.
+ */
+export function namedRels(policy: Policy, abs: string): string[] {
+  const out = new Set<string>();
+  for (const p of [path.resolve(abs), path.join(canonical(path.dirname(path.resolve(abs))), path.basename(abs))]) {
+    const rel = relToProject(policy, p);
+    if (rel) out.add(rel);
+  }
+  return [...out];
+}
+
 /** Absolute path → repo-relative, resolving links; null when outside the project. */
 export function relOf(policy: Policy, abs: string): string | null {
   return relToProject(policy, canonical(abs));

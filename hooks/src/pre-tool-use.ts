@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { analyzeBash } from './bash-guard.ts';
-import { canonical, editAllowed, editDenial, relOf, scratchDir, type Policy } from './policy.ts';
+import { canonical, editAllowed, editDenial, namedRels, relOf, scratchDir, writeDenial, type Policy } from './policy.ts';
 import { isGuarded, isLive, LOOP_SKILLS, mayApprove, roleOf, terminationKey, type Role } from './roles.ts';
 import type { ActiveFile, PreToolUseInput, SessionFile } from './schema.ts';
 import { clip, MAX_TEXT } from './text.ts';
@@ -82,9 +82,12 @@ function judge(
     // The path the tool writes: a notebook_path beside a file_path must not hide it (nor the reverse).
     const file = tool === 'NotebookEdit' ? ti.notebook_path : ti.file_path;
     if (typeof file !== 'string' || file === '') return { deny: null, allow: false, lines: [] };
-    const rel = relOf(policy, path.resolve(cwd, file));
-    if (rel === null) return { deny: null, allow: false, lines: [] };
-    return { deny: editDenial(policy, rel), allow: editAllowed(policy, rel, active.loop === 'active'), lines: editLines(rel, now) };
+    const abs = path.resolve(cwd, file);
+    const rel = relOf(policy, abs);
+    // A judge that is a link out of the project is still written by its own name.
+    const named = namedRels(policy, abs).map((r) => writeDenial(policy, r)).find((d) => d !== null) ?? null;
+    if (rel === null) return { deny: named, allow: false, lines: [] };
+    return { deny: named ?? editDenial(policy, rel), allow: !named && editAllowed(policy, rel, active.loop === 'active'), lines: editLines(rel, now) };
   }
   if (tool === 'Skill') return { deny: null, allow: typeof ti.skill === 'string' && LOOP_SKILLS.has(ti.skill), lines: [] };
   if (tool === 'Read') {
