@@ -757,6 +757,7 @@ class Guard {
   }
 
   private dispatch(prog: string, args: Exp[], redirs: Redir[], depth: number): void {
+    if (this.launchers(prog, args, redirs, depth)) return;
     switch (prog) {
       case 'cd':
       case 'pushd': {
@@ -782,41 +783,6 @@ class Guard {
           this.setVar(w);
         }
         return;
-      case 'alias':
-        return this.defineAliases(args);
-      case 'su':
-      case 'runuser':
-      case 'script':
-        return this.commandOption(prog, args, redirs, depth);
-      case 'at':
-      case 'batch': {
-        // at reads the commands it schedules from -f FILE or its input.
-        const f = parseArgs(args, { arg: 'fqtm' }).opts.get('f');
-        if (f !== undefined) return this.runFile(literal(f), depth, `${prog} runs`);
-        const input = [...redirs].reverse().find((r) => (r.fd === null || r.fd === '0') && ['<<', '<<-', '<<<', '<'].includes(r.op));
-        if (input?.op === '<') return this.runFile(input.target ? this.expand(input.target) : DYNAMIC, depth, `${prog} runs`);
-        if (input && input.body !== null && input.op !== '<<<') return this.script(input.body, depth + 1);
-        const t = input?.op === '<<<' && input.target ? this.expand(input.target) : DYNAMIC;
-        return t.dynamic ? this.cannot(`${prog} runs commands from its input`, true) : this.script(t.text, depth + 1);
-      }
-      case 'parallel':
-      case 'sem':
-      case 'systemd-run':
-        return this.cannot(`${prog} builds or starts its commands where the guard cannot follow`);
-      case 'read':
-      case 'mapfile':
-      case 'readarray': {
-        // read F <<< check.sh: F holds what the input says.
-        const from = redirs.flatMap((r) => (r.body !== null ? [literal(r.body)] : r.target ? [this.expand(r.target)] : []));
-        for (const a of parseArgs(args, { arg: 'adinNptuCcOs' }).operands) this.setUnknown(a.text, from);
-        return;
-      }
-      case 'printf': {
-        const p = parseArgs(args, { arg: 'v' });
-        const name = p.opts.get('v');
-        if (name !== undefined) this.setUnknown(name, p.operands);
-        break;
-      }
       case 'git':
         return this.git(args, depth);
       case 'eval':
@@ -886,6 +852,53 @@ class Guard {
     this.aliases.delete(name);
     this.script([value, ...rest].join(' '), depth + 1);
     this.aliases.set(name, saved ?? null);
+  }
+
+  /** Builtins and launchers that set variables or run a command of their own; true when handled. */
+  private launchers(prog: string, args: Exp[], redirs: Redir[], depth: number): boolean {
+    switch (prog) {
+      case 'alias':
+        this.defineAliases(args);
+        return true;
+      case 'su':
+      case 'runuser':
+      case 'script':
+        this.commandOption(prog, args, redirs, depth);
+        return true;
+      case 'at':
+      case 'batch': {
+        // at reads the commands it schedules from -f FILE or its input.
+        const f = parseArgs(args, { arg: 'fqtm' }).opts.get('f');
+        const input = [...redirs].reverse().find((r) => (r.fd === null || r.fd === '0') && ['<<', '<<-', '<<<', '<'].includes(r.op));
+        const t = input?.op === '<<<' && input.target ? this.expand(input.target) : DYNAMIC;
+        if (f !== undefined) this.runFile(literal(f), depth, `${prog} runs`);
+        else if (input?.op === '<') this.runFile(input.target ? this.expand(input.target) : DYNAMIC, depth, `${prog} runs`);
+        else if (input && input.body !== null && input.op !== '<<<') this.script(input.body, depth + 1);
+        else if (t.dynamic) this.cannot(`${prog} runs commands from its input`, true);
+        else this.script(t.text, depth + 1);
+        return true;
+      }
+      case 'parallel':
+      case 'sem':
+      case 'systemd-run':
+        this.cannot(`${prog} builds or starts its commands where the guard cannot follow`);
+        return true;
+      case 'read':
+      case 'mapfile':
+      case 'readarray': {
+        // read F <<< check.sh: F holds what the input says.
+        const from = redirs.flatMap((r) => (r.body !== null ? [literal(r.body)] : r.target ? [this.expand(r.target)] : []));
+        for (const a of parseArgs(args, { arg: 'adinNptuCcOs' }).operands) this.setUnknown(a.text, from);
+        return true;
+      }
+      case 'printf': {
+        const p = parseArgs(args, { arg: 'v' });
+        const name = p.opts.get('v');
+        if (name !== undefined) this.setUnknown(name, p.operands);
+        return false;
+      }
+    }
+    return false;
   }
 
   /** `. file` / `source file`: the file's current text runs in this shell, so it is judged as part of the command. */
