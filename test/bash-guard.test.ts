@@ -1045,6 +1045,11 @@ const sweepRows: Row[] = [
   ['npx @anthropic-ai/claude-code -p hi', 'deny'],
   ['/usr/local/bin/claude --version', 'deny'],
   ['which claude', 'allow'],
+  ["rename 's/sh$/bak/' check.sh", 'deny'],
+  ['cat src/a.js | sponge check.sh', 'deny'],
+  ['set -- check.sh; : > "$1"', 'deny'],
+  ["rename 's/js$/mjs/' src/a.js", 'allow'],
+  ['set -- src/a.js; sed -i s/a/b/ "$1"', 'allow'],
   // xargs -a FILE: the file's text is the arguments
   ['xargs -a @T/list.txt sed -i s/a/b/', 'deny'],
   ['xargs -a @T/missing.txt rm', 'deny'],

@@ -342,7 +342,8 @@ class Guard {
         raw += home ?? '';
       } else {
         dynamic = true;
-        raw += p.src ?? '';
+        // $1, ${1}: what `set --` gave it
+        raw += p.src !== undefined && /^\d$/.test(p.src) ? (this.rawVars.get(p.src) ?? '') : (p.src ?? '');
       }
     }
     const first = w.parts[0];
@@ -883,6 +884,13 @@ class Guard {
       case 'systemd-run':
         this.cannot(`${prog} builds or starts its commands where the guard cannot follow`);
         return true;
+      case 'set': {
+        // set -- a b: the positional parameters $1, $2, …
+        const at = args.findIndex((a) => a.text === '--');
+        const values = at >= 0 ? args.slice(at + 1) : args[0] && !/^[-+]/.test(args[0].text) ? args : [];
+        values.forEach((v, k) => this.setUnknown(String(k + 1), [v]));
+        return true;
+      }
       case 'read':
       case 'mapfile':
       case 'readarray': {

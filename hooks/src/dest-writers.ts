@@ -176,6 +176,14 @@ export function destinationEffects(prog: string, args: Exp[]): Effect[] | null {
 function fileWriter(prog: string, args: Exp[]): Effect[] | null {
   const out = (opts: Map<string, string>, ...names: string[]): Effect[] => names.flatMap((n) => (opts.has(n) ? [write(literal(opts.get(n)!), false)] : []));
   switch (prog) {
+    case 'sponge':
+      // sponge [-a] FILE: writes FILE with its input
+      return parseArgs(args).operands.map((o) => write(o, false));
+    case 'rename':
+    case 'prename':
+    case 'file-rename':
+      // rename EXPR FILES… (perl) or rename FROM TO FILES… (util-linux): the files go away under another name
+      return parseArgs(args, { arg: 'e' }).operands.map((o) => write(o, true));
     case 'uniq': {
       const p = parseArgs(args, { arg: 'fsw', long: ['--skip-fields', '--skip-chars', '--check-chars', '--group', '--all-repeated'] });
       return p.operands[1] ? [write(p.operands[1], false)] : [];

@@ -239,7 +239,7 @@ class Lexer {
       parts.push({ k: 'var', name });
     } else if (/[0-9@*#?$!-]/.test(next) && next !== '') {
       this.i += 2;
-      parts.push({ k: 'dyn' });
+      parts.push({ k: 'dyn', src: next });
     } else {
       lit('$', inDouble);
       this.i++;
