@@ -1076,6 +1076,19 @@ describe('bash guard: routes found by the adversarial sweep', () => {
     expect(chain('--scope "$S"')).toBe(false);
   });
 
+  it('a file that only bears an engine script\'s name is judged as any command (a shell script run by its path)', () => {
+    for (const n of ['run-experiment.mjs', 'chain.ts']) fs.writeFileSync(path.join(P, 'src', n), '#!/bin/sh\nsed -i s/a/b/ check.sh\n', { mode: 0o755 });
+    try {
+      expect(verdict('./src/run-experiment.mjs').deny).toMatch(/check\.sh is protected/);
+      expect(verdict('src/chain.ts --from x').deny).toMatch(/check\.sh is protected/);
+      // it still counts as an engine call for the claim, and the plugin's own scripts stay approved
+      expect(verdict('./src/run-experiment.mjs').claims).toBe(true);
+      expect(verdict('node @R/dist/run-experiment.mjs --description x').safe).toBe(true);
+    } finally {
+      for (const n of ['run-experiment.mjs', 'chain.ts']) fs.rmSync(path.join(P, 'src', n));
+    }
+  });
+
   it('a write outside the scope is denied with the Edit tool\'s reason', () => {
     expect(verdict("sed -i 's/a/b/' bench.sh").deny).toMatch(/bench\.sh is outside the experiment's scope \(src\/\*\*\)/);
   });

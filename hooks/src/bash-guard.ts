@@ -574,9 +574,12 @@ class Guard {
     const saved = this.cwd;
     if (dir !== undefined) this.cwd = dir; // env -C: only for this command
     try {
-      if (this.engine(prog, words)) {
+      const engine = this.engine(prog, words);
+      if (engine) {
         if (!this.approvedEngine(words)) this.safe = false;
-        return; // the engine's own scripts are never denied
+        // The plugin's own scripts are never denied; a file that only bears an engine script's name
+        // (./src/run-experiment.mjs, a shell script) is judged as any command.
+        if (engine === 'ours') return;
       }
       // Another Claude session is not this loop's: the hooks neither guard nor approve it (references/permissions.md).
       if (prog === 'claude' || (['npx', 'bunx', 'pnpx'].includes(prog) && args.some((a) => /^@anthropic-ai\/claude-code(@|$)/.test(a.text)))) {
@@ -728,33 +731,32 @@ class Guard {
     return false;
   }
 
-  /** Is this an invocation of one of the plugin's engine scripts? Marks the claim. */
-  private engine(prog: string, words: Exp[]): boolean {
+  /** Is this an invocation of an engine script (ours: the plugin's own)? Marks the claim. */
+  private engine(prog: string, words: Exp[]): 'ours' | 'named' | null {
     let script: Exp | undefined;
     if (RUNNERS.has(prog)) {
       const i = skipOptions(words, 1, { arg: 'rCe', long: ['--require', '--import', '--loader', '--experimental-loader', '--conditions', '--eval'] });
       const opts = words.slice(1, i).map((w) => w.text);
-      if (opts.some((o) => o === '-e' || o === '--eval' || o === '-p' || o === '--print')) return false;
+      if (opts.some((o) => o === '-e' || o === '--eval' || o === '-p' || o === '--print')) return null;
       let j = i;
       while (j < words.length && ['tsx', 'run', 'exec', 'ts-node'].includes(words[j]!.text)) j++;
       script = words[j];
     } else script = words[0];
-    if (!script || script.dynamic) return false;
+    if (!script || script.dynamic) return null;
     const base = path.basename(script.text);
     const name = base.replace(/\.(mjs|ts)$/, '');
+    const root = this.ctx.pluginRoot;
+    const abs = this.resolve(script);
+    // Resolve the directory, not the file: an engine bundle may itself be a link.
+    const dir = root && abs && /\.(mjs|ts)$/.test(base) ? canonical(path.dirname(abs)) : null;
+    const ours = dir !== null && (dir === path.join(root!, 'dist') || dir === path.join(root!, 'scripts'));
     if (ENGINE_SCRIPT.test(base)) {
       this.claims = true;
       this.engines.push(name);
-      return true;
+      return ours ? 'ours' : 'named';
     }
-    const root = this.ctx.pluginRoot;
-    const abs = this.resolve(script);
-    if (!root || !abs || !/\.(mjs|ts)$/.test(base)) return false;
-    // Resolve the directory, not the file: an engine bundle may itself be a link.
-    const dir = canonical(path.dirname(abs));
-    const ours = dir === path.join(root, 'dist') || dir === path.join(root, 'scripts');
     if (ours) this.engines.push(name);
-    return ours;
+    return ours ? 'ours' : null;
   }
 
   private dispatch(prog: string, args: Exp[], redirs: Redir[], depth: number): void {
