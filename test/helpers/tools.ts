@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { downloadEnv } from '../global-env.ts';
 import { PROJECT } from './repo.ts';
 
 /** Debian's own interpreter: Debian's python3-* packages install for it (not for a pyenv python on PATH). */
@@ -52,6 +53,7 @@ export function ensureNpmTool(pkg: string, version: string, bin: string): string
   const r = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', TOOLS, `${pkg}@${version}`], {
     stdio: 'ignore',
     timeout: 600_000,
+    env: downloadEnv(),
   });
   if (r.status !== 0 || !fs.existsSync(file)) throw new Error(`could not install ${pkg}@${version} (npm exit ${r.status})`);
   return file;
