@@ -1,6 +1,6 @@
 // The Claude Code status line: one short line from active.json and the state
 // cache only, and silence (exit 0) on any problem.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,6 +85,17 @@ describe('statusline command', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(expected());
     expect(r.stderr).toBe('');
+  });
+
+  it('prints the line when the writer never closes stdin (the wait ends it), and leaves no process behind', async () => {
+    const child = spawn(process.execPath, command(), { cwd: os.tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdin.write(JSON.stringify({ cwd: os.tmpdir(), workspace: { current_dir: dir } }));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdin.destroy();
+    expect(code).toBe(0);
+    expect(out).toBe(expected());
   });
 
   it('needs neither the ledger nor the config (state cache and active.json only)', () => {
