@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { openWorkspace } from '../scripts/lib/workspace.ts';
 import { RefusalError, UsageError } from '../scripts/lib/errors.ts';
@@ -25,7 +24,7 @@ import {
 afterAll(cleanupTmp);
 
 // Where a revert moves what it takes away (a folder of its own per call).
-const aside = () => fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-aside-'));
+const aside = () => tmpDir('autoloop-aside-');
 const FILES = {
   'bench/run.sh': 'echo METRIC time_ms=1\n',
   'src/a.ts': 'export const a = 1;\n',

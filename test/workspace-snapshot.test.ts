@@ -8,12 +8,12 @@ import type { SnapshotWorkspace } from '../scripts/lib/snapshot-workspace.ts';
 import { RefusalError, UsageError } from '../scripts/lib/errors.ts';
 import { finishInit } from '../scripts/lib/init-journal.ts';
 import type { ConfigInput } from '../scripts/lib/schema.ts';
-import { cleanupTmp, exists, expPaths, makeConfig, makeDir, moduleUrl, read, runChild, write } from './helpers/repo.ts';
+import { cleanupTmp, exists, expPaths, makeConfig, makeDir, moduleUrl, read, runChild, tmpDir, write } from './helpers/repo.ts';
 
 afterAll(cleanupTmp);
 
 // Where a revert moves what it takes away (a folder of its own per call).
-const aside = () => fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-aside-'));
+const aside = () => tmpDir('autoloop-aside-');
 const FILES = {
   'bench/run.sh': 'echo METRIC time_ms=1\n',
   'src/a.ts': 'export const a = 1;\n',
