@@ -3,7 +3,7 @@
 // was stopped" is asserted through what Slurm itself reports (squeue).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
+import { tmpDir } from './helpers/tmp.ts';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { liveWork, lookupJob, parseScontrolJob } from '../scripts/lib/runners/slurm-cli.ts';
@@ -23,7 +23,7 @@ beforeAll(() => {
   ensureSlurm();
 }, 900_000);
 beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-slurm-run-'));
+  dir = tmpDir('autoloop-slurm-run-');
   log = path.join(dir, 'run', 'output.log');
   fs.mkdirSync(path.join(dir, 'tree'));
 });

@@ -2,7 +2,7 @@
 // repositories.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
+import { tmpDir } from './tmp.ts';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -58,7 +58,7 @@ Object.assign(process.env, GIT_ENV);
 
 /** A temp directory with these files; a git repository with one commit unless git is false. */
 export function makeRepo(files: Record<string, string>, opts: { git?: boolean } = {}): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-it-')));
+  const dir = tmpDir('autoloop-it-');
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), text);
@@ -129,7 +129,7 @@ export function fromTemplate(key: string, build: () => string): string {
     template = build();
     templates.set(key, template);
   }
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-it-')));
+  const dir = tmpDir('autoloop-it-');
   fs.cpSync(template, dir, { recursive: true, verbatimSymlinks: true });
   return dir;
 }

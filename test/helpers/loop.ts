@@ -3,7 +3,7 @@
 // when that file says "crash"), so every verdict is known in advance.
 import { engine, git, type EngineResult } from './engine.ts';
 import fs from 'node:fs';
-import os from 'node:os';
+import { tmpDir } from './tmp.ts';
 import path from 'node:path';
 
 export { ROOT, git } from './engine.ts';
@@ -25,7 +25,7 @@ console.log('METRIC other=' + (fs.existsSync('lib/other.txt') ? Number.parseFloa
 
 /** A git repository on branch main with the benchmark, one commit. */
 export function benchRepo(value = '100'): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-chain-')));
+  const dir = tmpDir('autoloop-chain-');
   const files: Record<string, string> = { 'bench.cjs': BENCH, 'src/value.txt': value, 'lib/other.txt': '50', 'README.md': 'fixture\n' };
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });

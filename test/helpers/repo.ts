@@ -2,7 +2,6 @@
 // git runs through execFileSync with argument arrays, in a scrubbed
 // environment so the machine's own git settings and hooks cannot interfere.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -11,17 +10,8 @@ import { experimentPaths, type ExperimentPaths } from '../../scripts/lib/paths.t
 
 export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-const made: string[] = [];
-
-export function tmpDir(prefix = 'autoloop-test-'): string {
-  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
-  made.push(d);
-  return d;
-}
-
-export function cleanupTmp(): void {
-  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-}
+import { tmpDir } from './tmp.ts';
+export { cleanupTmp, tmpDir } from './tmp.ts';
 
 export function gitEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
