@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors.ts';
-import { anyFile, compileScope } from './scope.ts';
+import { anyFile, compileScope, globLeavesRepo } from './scope.ts';
+import type { Config } from './schema.ts';
 import { candidatePaths, cdTargets } from './integrity.ts';
 import { gitSyncOrNull } from './gitcmd.ts';
 
@@ -124,4 +125,40 @@ function mayConvertEol(root: string): boolean {
       return false;
     }
   });
+}
+
+/**
+ * Scope, protect and artifact globs are repository paths: one outside it
+ * would match nothing the loop may touch, and git refuses it later, once the
+ * branch is switched. Refused before anything changes.
+ */
+export function assertGlobsInRepo(config: Pick<Config, 'scope' | 'protect' | 'artifacts'>): void {
+  const lists = [['--scope', config.scope], ['--protect', config.protect], ['--artifacts', config.artifacts]] as const;
+  for (const [flag, globs] of lists) {
+    const bad = globs.find(globLeavesRepo);
+    if (bad !== undefined) throw new UsageError(`${flag} "${bad}" is outside the repository: globs are relative to its top, without "/" in front or ".."`);
+  }
+}
+
+/** The result files sources read after each sample (a TensorBoard directory only gains new files: not one). */
+function sourcePaths(config: Pick<Config, 'sources'>): string[] {
+  return (config.sources ?? []).flatMap((s) => ('file' in s ? [s.file] : []));
+}
+
+/**
+ * git mode: a result file git tracks outside the scope is a change outside
+ * the scope each time the benchmark rewrites it, so every run would be
+ * invalid. Refused with the fix (stop tracking it, and ignore it).
+ */
+export function assertSourcesUntracked(root: string, config: Pick<Config, 'sources' | 'scope' | 'protect'>): void {
+  const scope = compileScope(config.scope, config.protect);
+  for (const p of sourcePaths(config)) {
+    const rel = path.relative(root, path.resolve(root, p)).split(path.sep).join('/');
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) continue;
+    const listed = gitSyncOrNull(root, ['ls-files', '-z', '--', `:(literal)${rel}`]);
+    const tracked = (listed ?? '').split('\0').filter((f) => f !== '' && !scope.inScope(f));
+    if (tracked.length) {
+      throw new UsageError(`--source reads ${rel}, which git tracks outside the scope (${tracked[0]}): the benchmark rewriting it would make every run invalid; stop tracking it (git rm -r --cached ${rel}, add it to .gitignore, commit), then init-experiment`);
+    }
+  }
 }

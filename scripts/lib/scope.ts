@@ -26,6 +26,12 @@ export function normalizeRel(rel: string): string | null {
   return p;
 }
 
+/** Does a glob (a leading `!` aside) name a path outside the repository: absolute, or climbing with `..`? */
+export function globLeavesRepo(glob: string): boolean {
+  const p = glob.startsWith('!') ? glob.slice(1) : glob;
+  return p.startsWith('/') || p.split('/').includes('..');
+}
+
 /** Never in scope: autoloop's state at the root, and any .git directory or file. */
 export function isInternal(rel: string): boolean {
   return rel === STATE_DIR || rel.startsWith(STATE_DIR + '/') || rel.split('/').includes('.git');

@@ -1,0 +1,59 @@
+// init-experiment's refusals found by a sweep across domains, on real git
+// repositories through the bundled engine: each is one line, exit 2, and
+// leaves the repository as it was (same branch, no .autoloop/).
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { engine, git, initValue, valueRepo } from './helpers/engine.ts';
+
+/** The refusal's shape, and nothing written: still on main, no state directory. */
+function expectRefused(repo: string, r: ReturnType<typeof engine>, words: RegExp): void {
+  expect(r.code).toBe(2);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(words);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(git(repo, 'branch', '--show-current')).toBe('main');
+  expect(git(repo, 'branch', '--list', 'autoloop/*')).toBe('');
+  expect(fs.existsSync(path.join(repo, '.autoloop'))).toBe(false);
+}
+
+describe('init-experiment: globs outside the repository', () => {
+  it.each([
+    ['--scope', '/etc/passwd'],
+    ['--scope', '../elsewhere/**'],
+    ['--scope', 'src/../../x'],
+    ['--protect', '../fixtures/**'],
+    ['--artifacts', '/tmp/ckpt/**'],
+  ])('%s %s is refused before anything changes', (flag, glob) => {
+    const repo = valueRepo();
+    const r = initValue(repo, [flag, glob]);
+    expectRefused(repo, r, new RegExp(`${flag}.*outside the repository`));
+  });
+
+  it('a negated scope glob is checked as the path it names', () => {
+    const repo = valueRepo();
+    expectRefused(repo, initValue(repo, ['--scope', '!../x']), /--scope.*outside the repository/);
+  });
+});
+
+describe('init-experiment: a result file git tracks outside the scope', () => {
+  const BENCH = `const fs = require('node:fs');
+const v = Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8'));
+fs.mkdirSync('out', { recursive: true });
+fs.writeFileSync('out/res.json', JSON.stringify({ score: v }));
+`;
+  const args = ['--source', 'json:out/res.json:score=score', '--command', 'node bench.cjs'];
+
+  it('is refused at init: the benchmark rewriting it would make every run invalid', () => {
+    const repo = valueRepo('100', { 'bench.cjs': BENCH, 'out/res.json': '{"score":0}\n' });
+    const r = initValue(repo, args);
+    expectRefused(repo, r, /out\/res\.json.*git tracks.*outside the scope/);
+  });
+
+  it('is accepted once git ignores it, and the loop reads it', () => {
+    const repo = valueRepo('100', { 'bench.cjs': BENCH, '.gitignore': 'out/\n' });
+    expect(initValue(repo, args).code).toBe(0);
+    const run = engine('run-experiment', ['--description', 'baseline', '--json'], repo);
+    expect(run.json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 100 });
+  });
+});
