@@ -57,3 +57,17 @@ fs.writeFileSync('out/res.json', JSON.stringify({ score: v }));
     expect(run.json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 100 });
   });
 });
+
+describe('init-experiment: --protect covering the whole scope', () => {
+  it('is refused: the loop would have nothing it may change', () => {
+    const repo = valueRepo();
+    expectRefused(repo, initValue(repo, ['--protect', 'src/**']), /--protect.*every file.*--scope/);
+  });
+
+  it('a protect glob inside a wider scope is fine (fixtures under src/)', () => {
+    const repo = valueRepo();
+    const r = initValue(repo, ['--protect', 'src/other.txt']);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ mutable: [], protect: expect.arrayContaining(['src/other.txt']) });
+  });
+});

@@ -162,3 +162,16 @@ export function assertSourcesUntracked(root: string, config: Pick<Config, 'sourc
     }
   }
 }
+
+/**
+ * --protect always wins over --scope: when it covers every file the scope
+ * names, the loop may change nothing and each edit is an `invalid` run.
+ * Refused with the globs (a scope matching nothing yet is only a warning).
+ */
+export function assertScopeLeftMutable(root: string, config: Pick<Config, 'scope' | 'protect'>): void {
+  if (!config.protect.length) return;
+  const wide = compileScope(config.scope, []);
+  const narrowed = compileScope(config.scope, config.protect);
+  if (anyFile(root, narrowed.bases, narrowed.inScope) || !anyFile(root, wide.bases, wide.inScope)) return;
+  throw new UsageError(`--protect ${config.protect.map((g) => `"${g}"`).join(' ')} covers every file --scope ${config.scope.map((g) => `"${g}"`).join(' ')} names: nothing is left for the loop to change; narrow --protect or widen --scope`);
+}

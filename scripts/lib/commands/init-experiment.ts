@@ -16,7 +16,7 @@ import { UsageError } from '../errors.ts';
 import { Slug } from '../schema.ts';
 import { parseSourceFlag, SOURCE_FORMS } from '../sources/shorthand.ts';
 import { runnerFor } from '../runners/index.ts';
-import { assertGlobsInRepo, assertSourcesUntracked, checkCommandsFrom, eolWarnings, scopeWarnings } from '../scope-check.ts';
+import { assertGlobsInRepo, assertScopeLeftMutable, assertSourcesUntracked, checkCommandsFrom, eolWarnings, scopeWarnings } from '../scope-check.ts';
 
 export const INIT_OPTIONS = {
   name: { type: 'string' },
@@ -185,6 +185,7 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
 
   assertGlobsInRepo(config);
   if (top !== null) assertSourcesUntracked(root, config);
+  assertScopeLeftMutable(root, config);
   const unreachable = unreachableMinimum(config.direction, config.min_improvement);
   const notes = [...scopeWarnings(root, cwd, config.scope, top !== null), ...(top !== null ? eolWarnings(root, config.scope) : []), ...(unreachable ? [unreachable] : [])];
   checkCommandsFrom(root, cwd, [f.command, f.checks]);
