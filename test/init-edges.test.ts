@@ -71,3 +71,16 @@ describe('init-experiment: --protect covering the whole scope', () => {
     expect(r.json).toMatchObject({ mutable: [], protect: expect.arrayContaining(['src/other.txt']) });
   });
 });
+
+describe('init-experiment: empty or unreadable number flags', () => {
+  // An unset shell variable (`--target "$TARGET"`) must not become 0: a target of 0 ends a higher-is-better loop at its baseline.
+  it.each(['--target=', '--grace=', '--min-improvement=', '--artifacts-keep=', '--timeout= ', '--max-wall-clock='])('%s is refused', (flag) => {
+    const repo = valueRepo();
+    expectRefused(repo, initValue(repo, [flag]), new RegExp(`${flag.replace(/=.*/, '')}: must be a (whole )?number`));
+  });
+
+  it('--min-improvement abc says what it accepts', () => {
+    const repo = valueRepo();
+    expectRefused(repo, initValue(repo, ['--min-improvement', 'abc']), /--min-improvement: must be a number or a percentage such as "2%"/);
+  });
+});

@@ -3,12 +3,11 @@
 // union's own message ("Invalid input") names nothing.
 import * as z from './zod.ts';
 
-// A blank value (`--target "$UNSET"`) is refused: coerced, it would be 0.
-const filled = z.string().check(z.refine((s) => s.trim() !== '', 'must be a number'));
-export const numberFlag = z.pipe(
-  z.pipe(filled, z.transform((s: string) => Number(s))),
-  z.number({ error: 'must be a number' }).check(z.refine(Number.isFinite, 'must be a number')),
-);
+/** A value with something in it: coerce reads '' (an unset shell variable, `--target "$T"`) as 0. */
+const filled = (message: string) => z.string().check(z.refine((s) => s.trim() !== '', message));
+export const numberFlag = z.pipe(filled('must be a number'), z.coerce.number<string>({ error: 'must be a number' }).check(z.refine(Number.isFinite, 'must be a number')));
+/** A whole number of at least `min`. */
+export const wholeFlag = (min: number) => z.pipe(filled('must be a whole number'), z.coerce.number<string>({ error: 'must be a whole number' }).check(z.int(), z.minimum(min)));
 /** "none" switches a budget or setting off (null). */
 export const noneFlag = z.pipe(z.literal('none'), z.transform(() => null));
 export const countOrNone = z.union([noneFlag, z.coerce.number().check(z.int(), z.minimum(1))], { error: 'must be a whole number of at least 1, or none' });

@@ -3,7 +3,7 @@
 // rules; history is never rewritten).
 import fs from 'node:fs';
 import * as z from '../zod.ts';
-import { countOrNone, minImprovementFlag, numberFlag, repeatsFlag } from '../flag-values.ts';
+import { countOrNone, minImprovementFlag, numberFlag, repeatsFlag, wholeFlag } from '../flag-values.ts';
 import { unreachableMinimum } from '../sampling.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
@@ -82,7 +82,7 @@ export const InitFlags = z.object({
   source: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
   artifacts: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
   'artifacts-max-mb': z.optional(numberFlag),
-  'artifacts-keep': z.optional(z.coerce.number().check(z.int(), z.minimum(0))),
+  'artifacts-keep': z.optional(wholeFlag(0)),
   config: z.optional(z.string()),
   reason: z.optional(z.string()),
   parallel: z.optional(z.coerce.number().check(z.int())),
