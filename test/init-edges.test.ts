@@ -84,3 +84,23 @@ describe('init-experiment: empty or unreadable number flags', () => {
     expectRefused(repo, initValue(repo, ['--min-improvement', 'abc']), /--min-improvement: must be a number or a percentage such as "2%"/);
   });
 });
+
+describe('init-experiment: a directory the commands name, under the whole-repository scope', () => {
+  const files = { 'src/m.js': 'exports.add = (a, b) => a + b;\n', 'test/m.test.js': "require('node:test')('add', () => {});\n" };
+
+  it('warns that its files are mutable (a test loop could edit its own tests)', () => {
+    const repo = valueRepo('100', files);
+    const r = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--checks', 'node --test test/', '--json'], repo);
+    expect(r.code).toBe(0);
+    expect((r.json?.warnings as string[]).join('\n')).toMatch(/test\/.*--protect 'test\/\*\*'/);
+  });
+
+  it('says nothing once the scope is narrow or the directory protected', () => {
+    const narrow = valueRepo('100', files);
+    const a = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--checks', 'node --test test/', '--scope', 'src/**', '--json'], narrow);
+    expect(a.json?.warnings).toEqual([]);
+    const guarded = valueRepo('100', files);
+    const b = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--checks', 'node --test test/', '--protect', 'test/**', '--json'], guarded);
+    expect(b.json?.warnings).toEqual([]);
+  });
+});

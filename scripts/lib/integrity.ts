@@ -376,3 +376,31 @@ export function restoreJudges(root: string, judgesDir: string, files: string[]):
   }
   return restored;
 }
+
+/**
+ * Directories the commands name (`node --test test/`, `pytest tests`) while
+ * the scope is the whole repository: only files the commands name become
+ * judges, so the files in such a directory stay mutable and a loop could
+ * grade itself by editing them. A warning names the --protect that closes it
+ * (a directory a command cd's into is where it runs, not what judges it).
+ */
+export function unguardedCommandDirs(root: string, config: Config): string[] {
+  if (config.scope.some((p) => !p.startsWith('!') && !CATCH_ALL.has(p))) return [];
+  const guarded = compileScope(config.protect, []);
+  const found = new Set<string>();
+  for (const cmd of [config.command, config.checks]) {
+    if (!cmd) continue;
+    const cds = new Set(cdTargets(cmd).map((d) => insideRoot(root, path.resolve(root, d))));
+    for (const word of candidatePaths(cmd)) {
+      if (word === '' || word.startsWith('-')) continue;
+      const rel = insideRoot(root, path.resolve(root, word));
+      if (rel === null || cds.has(rel) || isInternal(rel) || (config.protect.length && guarded.inScope(`${rel}/x`))) continue;
+      try {
+        if (fs.statSync(path.join(root, rel)).isDirectory()) found.add(rel);
+      } catch {
+        // not there: nothing to guard
+      }
+    }
+  }
+  return [...found].sort();
+}

@@ -12,6 +12,7 @@ import { experimentPaths, repoPaths } from '../paths.ts';
 import { gitTopLevel, openExperiment } from '../experiment.ts';
 import { termination } from '../reduce.ts';
 import { initExperiment } from '../init.ts';
+import { unguardedCommandDirs } from '../integrity.ts';
 import { UsageError } from '../errors.ts';
 import { Slug } from '../schema.ts';
 import { parseSourceFlag, SOURCE_FORMS } from '../sources/shorthand.ts';
@@ -187,7 +188,12 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   if (top !== null) assertSourcesUntracked(root, config);
   assertScopeLeftMutable(root, config);
   const unreachable = unreachableMinimum(config.direction, config.min_improvement);
-  const notes = [...scopeWarnings(root, cwd, config.scope, top !== null), ...(top !== null ? eolWarnings(root, config.scope) : []), ...(unreachable ? [unreachable] : [])];
+  const notes = [
+    ...scopeWarnings(root, cwd, config.scope, top !== null),
+    ...(top !== null ? eolWarnings(root, config.scope) : []),
+    ...unguardedCommandDirs(root, config).map((d) => `the commands name ${d}/ and the scope is the whole repository, so its files are mutable: --protect '${d}/**' if they judge the metric (tests, data), or narrow --scope`),
+    ...(unreachable ? [unreachable] : []),
+  ];
   checkCommandsFrom(root, cwd, [f.command, f.checks]);
   const out = await initExperiment(root, config, { reason: f.reason });
   // Runs and wall clock count over the whole experiment: a new segment can open already past them.
