@@ -104,3 +104,13 @@ describe('init-experiment: a directory the commands name, under the whole-reposi
     expect(b.json?.warnings).toEqual([]);
   });
 });
+
+describe('init-experiment: --config with --cwd', () => {
+  it('reads a relative --config from the --cwd directory, as if run there', () => {
+    const repo = valueRepo('100', { 'autoloop.yaml': 'name: exp\nmetric: score\ndirection: lower\ncommand: node bench.cjs\nscope: [src/**]\n' });
+    // engine() runs from the test's directory and passes --cwd repo.
+    const r = engine('init-experiment', ['--config', 'autoloop.yaml', '--json'], repo);
+    expect(r.stderr).toBe('');
+    expect(r.json).toMatchObject({ experiment: 'exp', scope: ['src/**'] });
+  });
+});

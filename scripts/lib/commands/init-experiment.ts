@@ -2,6 +2,7 @@
 // a new segment of an existing one (the only way to change its benchmark or
 // rules; history is never rewritten).
 import fs from 'node:fs';
+import path from 'node:path';
 import * as z from '../zod.ts';
 import { countOrNone, minImprovementFlag, numberFlag, repeatsFlag, wholeFlag } from '../flag-values.ts';
 import { unreachableMinimum } from '../sampling.ts';
@@ -161,13 +162,19 @@ function slurmFromFlags(f: InitFlagValues): Record<string, unknown> | null {
   return Object.keys(block).length ? block : null;
 }
 
+/** --config as if the command ran in --cwd (the calling convention); a file found only from where it was called still works. */
+function configPath(cwd: string, file: string): string {
+  const there = path.resolve(cwd, file);
+  return fs.existsSync(there) || !fs.existsSync(file) ? there : file;
+}
+
 /** Create the experiment named by the flags (and --config), or open its next segment. */
 export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; text: string }> {
   const cwd = resolveCwd(f.cwd);
   const top = gitTopLevel(cwd);
   const root = top ?? cwd;
 
-  const fromFile = f.config ? readYamlObject(f.config) : {};
+  const fromFile = f.config ? readYamlObject(configPath(cwd, f.config)) : {};
   const slug = (f.name ?? fromFile.name) as string | undefined;
   if (!slug) throw new UsageError('--name is required (or name: in --config)');
   if (!Slug.safeParse(slug).success) throw new UsageError(`--name: "${slug}" must be lower-case letters, digits and dashes`);
