@@ -114,3 +114,14 @@ describe('init-experiment: --config with --cwd', () => {
     expect(r.json).toMatchObject({ experiment: 'exp', scope: ['src/**'] });
   });
 });
+
+describe('init-experiment: a --protect glob that matches nothing', () => {
+  it('is a warning naming it (a typo would leave the evaluation data unguarded)', () => {
+    const repo = valueRepo('100', { 'data/eval.csv': 'x\n' });
+    const r = initValue(repo, ['--protect', 'dta/**', '--protect', 'data/**']);
+    expect(r.code).toBe(0);
+    const warnings = (r.json?.warnings as string[]).join('\n');
+    expect(warnings).toMatch(/--protect "dta\/\*\*" matches no file/);
+    expect(warnings).not.toMatch(/"data\/\*\*"/);
+  });
+});

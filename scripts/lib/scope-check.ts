@@ -175,3 +175,10 @@ export function assertScopeLeftMutable(root: string, config: Pick<Config, 'scope
   if (anyFile(root, narrowed.bases, narrowed.inScope) || !anyFile(root, wide.bases, wide.inScope)) return;
   throw new UsageError(`--protect ${config.protect.map((g) => `"${g}"`).join(' ')} covers every file --scope ${config.scope.map((g) => `"${g}"`).join(' ')} names: nothing is left for the loop to change; narrow --protect or widen --scope`);
 }
+
+/** A --protect glob that matches nothing guards nothing: a typo (`dta/**`) would leave the evaluation data open. */
+export function protectWarnings(root: string, protect: readonly string[]): string[] {
+  return protect
+    .filter((g) => !g.startsWith('!') && !globMatches(root, g))
+    .map((g) => `--protect "${g}" matches no file, so it guards nothing (protect globs are relative to the repository top, ${root})`);
+}

@@ -18,7 +18,7 @@ import { UsageError } from '../errors.ts';
 import { Slug } from '../schema.ts';
 import { parseSourceFlag, SOURCE_FORMS } from '../sources/shorthand.ts';
 import { runnerFor } from '../runners/index.ts';
-import { assertGlobsInRepo, assertScopeLeftMutable, assertSourcesUntracked, checkCommandsFrom, eolWarnings, scopeWarnings } from '../scope-check.ts';
+import { assertGlobsInRepo, assertScopeLeftMutable, assertSourcesUntracked, checkCommandsFrom, eolWarnings, protectWarnings, scopeWarnings } from '../scope-check.ts';
 
 export const INIT_OPTIONS = {
   name: { type: 'string' },
@@ -197,6 +197,7 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   const unreachable = unreachableMinimum(config.direction, config.min_improvement);
   const notes = [
     ...scopeWarnings(root, cwd, config.scope, top !== null),
+    ...protectWarnings(root, config.protect),
     ...(top !== null ? eolWarnings(root, config.scope) : []),
     ...unguardedCommandDirs(root, config).map((d) => `the commands name ${d}/ and the scope is the whole repository, so its files are mutable: --protect '${d}/**' if they judge the metric (tests, data), or narrow --scope`),
     ...(unreachable ? [unreachable] : []),
