@@ -70,6 +70,14 @@ describe('a chain of two follow-ups with a budget of two', () => {
     expect(git(repo, 'branch', '--list', 'autoloop/b')).toBe('');
   });
 
+  it('refuses a --scope outside the repository (/…, ..) with one line, and starts nothing', () => {
+    for (const glob of ['../elsewhere/**', '/etc/passwd']) {
+      refused(run('chain', ['--from', 'a', '--name', 'b', '--rationale', 'x', '--scope', glob], repo), /--scope ".*" is outside the repository/);
+    }
+    expect(fs.existsSync(expDir(repo, 'b'))).toBe(false);
+    expect(git(repo, 'branch', '--list', 'autoloop/b')).toBe('');
+  });
+
   it('refuses to start when the tree is not at the parent\'s best', () => {
     git(repo, 'checkout', '-q', 'main');
     refused(run('chain', ['--from', 'a', '--name', 'b', '--rationale', 'x'], repo), /HEAD \(main at [0-9a-f]{12}\) is not the best commit of "a"/);

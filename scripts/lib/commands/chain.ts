@@ -24,7 +24,7 @@ import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { compileScope } from '../scope.ts';
-import { checkCommandsFrom, scopeWarnings } from '../scope-check.ts';
+import { assertGlobsInRepo, checkCommandsFrom, scopeWarnings } from '../scope-check.ts';
 import { buildReport, renderMarkdown, reportHash } from '../report.ts';
 import { ChainDecision, DEFAULT_CHAIN_BUDGET, chainBudgetLine, chainStatusIn, loadChainFile, withLink, type ChainFile } from '../chain.ts';
 import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
@@ -368,6 +368,7 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
     return { data: { child: f.name, reconciled: done, next_action: 'run-experiment for the baseline, then log-experiment --description baseline' }, text: `${done}\nnext: run-experiment for the baseline, then log-experiment --description baseline` };
   }
   // A --scope written from a package directory is refused before anything starts (scope-check.ts).
+  if (f.scope) assertGlobsInRepo({ scope: f.scope, protect: [], artifacts: [] });
   const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope, gitTopLevel(root) !== null) : [];
   checkCommandsFrom(root, resolveCwd(f.cwd), [f.command, f.checks]);
   const p = plan(root, f);
