@@ -36,7 +36,7 @@ describe('init-experiment: globs outside the repository', () => {
   });
 });
 
-describe('init-experiment: a result file git tracks outside the scope', () => {
+describe('init-experiment: a metric source\'s result file', () => {
   const BENCH = `const fs = require('node:fs');
 const v = Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8'));
 fs.mkdirSync('out', { recursive: true });
@@ -47,7 +47,19 @@ fs.writeFileSync('out/res.json', JSON.stringify({ score: v }));
   it('is refused at init: the benchmark rewriting it would make every run invalid', () => {
     const repo = valueRepo('100', { 'bench.cjs': BENCH, 'out/res.json': '{"score":0}\n' });
     const r = initValue(repo, args);
-    expectRefused(repo, r, /out\/res\.json.*git tracks.*outside the scope/);
+    expectRefused(repo, r, /out\/res\.json.*git tracks/);
+  });
+
+  it('under the whole-repository scope, an unignored result file is the benchmark\'s output, never a change of the code', () => {
+    const repo = valueRepo('100', { 'bench.cjs': BENCH });
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', ...args, '--json'], repo).code).toBe(0);
+    const base = engine('run-experiment', ['--description', 'baseline', '--json'], repo);
+    expect(base.json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 100 });
+    fs.writeFileSync(path.join(repo, 'src/value.txt'), '90');
+    const better = engine('run-experiment', ['--description', 'lower', '--json'], repo);
+    expect(better.json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 90 });
+    expect(git(repo, 'show', '--name-only', '--format=', 'HEAD')).toBe('src/value.txt');
+    expect(git(repo, 'status', '--porcelain')).toBe('?? out/');
   });
 
   it('is accepted once git ignores it, and the loop reads it', () => {

@@ -13,6 +13,7 @@ import type { ExperimentPaths } from './paths.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
+import { benchmarkOutputs } from './outputs.ts';
 import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
 import { unhideInScope } from './index-flags.ts';
 import { gitDirsOf, readOrEmpty } from './git-dirs.ts';
@@ -188,7 +189,7 @@ export class GitWorkspace implements Workspace {
 
   static async open(root: string, exp: ExperimentPaths, config: Config): Promise<GitWorkspace> {
     // The judges and the artifacts are out of scope even if the scope glob covers them.
-    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(root, config), ...config.artifacts]);
+    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(root, config), ...benchmarkOutputs(config)]);
     return new GitWorkspace(root, exp, scope);
   }
 
@@ -198,7 +199,7 @@ export class GitWorkspace implements Workspace {
    * autoloop/<slug>, with the branch's old value as the guard.
    */
   static async openCandidate(tree: string, exp: ExperimentPaths, config: Config, stateFile: string): Promise<GitWorkspace> {
-    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(tree, config)]);
+    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(tree, config), ...benchmarkOutputs(config)]);
     return new GitWorkspace(tree, exp, scope, { stateFile });
   }
 

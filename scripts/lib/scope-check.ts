@@ -146,19 +146,19 @@ function sourcePaths(config: Pick<Config, 'sources'>): string[] {
 }
 
 /**
- * git mode: a result file git tracks outside the scope is a change outside
- * the scope each time the benchmark rewrites it, so every run would be
- * invalid. Refused with the fix (stop tracking it, and ignore it).
+ * git mode: a result file is the benchmark's output, never in scope
+ * (outputs.ts); one git tracks is a change outside the scope each time the
+ * benchmark rewrites it, so every run would be invalid. Refused with the fix
+ * (stop tracking it, and ignore it).
  */
-export function assertSourcesUntracked(root: string, config: Pick<Config, 'sources' | 'scope' | 'protect'>): void {
-  const scope = compileScope(config.scope, config.protect);
+export function assertSourcesUntracked(root: string, config: Pick<Config, 'sources'>): void {
   for (const p of sourcePaths(config)) {
     const rel = path.relative(root, path.resolve(root, p)).split(path.sep).join('/');
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) continue;
     const listed = gitSyncOrNull(root, ['ls-files', '-z', '--', `:(literal)${rel}`]);
-    const tracked = (listed ?? '').split('\0').filter((f) => f !== '' && !scope.inScope(f));
+    const tracked = (listed ?? '').split('\0').filter((f) => f !== '');
     if (tracked.length) {
-      throw new UsageError(`--source reads ${rel}, which git tracks outside the scope (${tracked[0]}): the benchmark rewriting it would make every run invalid; stop tracking it (git rm -r --cached ${rel}, add it to .gitignore, commit), then init-experiment`);
+      throw new UsageError(`--source reads ${rel}, which git tracks (${tracked[0]}): the benchmark rewriting it would make every run invalid; stop tracking it (git rm -r --cached ${rel}, add it to .gitignore, commit), then init-experiment`);
     }
   }
 }

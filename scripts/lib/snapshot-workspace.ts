@@ -15,6 +15,7 @@ import type { ExperimentPaths } from './paths.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { compileScope, listFiles, type Scope } from './scope.ts';
+import { benchmarkOutputs } from './outputs.ts';
 import { canonicalJson, resolveProtected, sha256, sha256File } from './integrity.ts';
 import { pidAlive } from './procs.ts';
 import { crashPoint } from './faults.ts';
@@ -88,7 +89,7 @@ export class SnapshotWorkspace implements Workspace {
   }
 
   static async open(root: string, exp: ExperimentPaths, config: Config): Promise<SnapshotWorkspace> {
-    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(root, config), ...config.artifacts]);
+    const scope = compileScope(config.scope, [...config.protect, ...resolveProtected(root, config), ...benchmarkOutputs(config)]);
     return new SnapshotWorkspace(root, exp, scope);
   }
 
