@@ -137,3 +137,22 @@ describe('init-experiment: a --protect glob that matches nothing', () => {
     expect(warnings).not.toMatch(/"data\/\*\*"/);
   });
 });
+
+describe('the first runs: a directory the benchmark creates outside the scope', () => {
+  it('is the run\'s own output, never reported as changed "not by a run" at the next run', () => {
+    const bench = `const fs = require('node:fs');
+fs.mkdirSync('reports', { recursive: true });
+fs.writeFileSync('reports/run.txt', String(process.hrtime.bigint()));
+console.log('METRIC score=' + Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8')));
+`;
+    const repo = valueRepo('100', { 'bench.cjs': bench });
+    expect(initValue(repo, ['--repeats', '1']).code).toBe(0);
+    const runs = [engine('run-experiment', ['--description', 'baseline', '--json'], repo)];
+    for (const v of ['90', '95', '80']) {
+      fs.writeFileSync(path.join(repo, 'src/value.txt'), v);
+      runs.push(engine('run-experiment', ['--description', `to ${v}`, '--json'], repo));
+    }
+    expect(runs.map((r) => r.json?.verdict)).toEqual(['keep', 'keep', 'discard', 'keep']);
+    for (const r of runs) expect(JSON.stringify(r.json?.warnings ?? [])).not.toMatch(/set aside/);
+  });
+});

@@ -588,8 +588,9 @@ export class GitWorkspace implements Workspace {
     const s = this.state();
     await this.assertOnBranch();
     const now = this.dirtySigs(await this.status(), this.users(s), s.dirty);
-    // Recorded paths that are clean now were changed too (the user's work undone).
-    for (const p of Object.keys(s.dirty)) if (!(p in now)) now[p] = this.sig(p, 'clean', s.dirty[p]);
+    // Recorded paths that are clean now were changed too (the user's work undone);
+    // not those below a user directory: status no longer lists them (unfold skips them), which is no change.
+    for (const p of Object.keys(s.dirty)) if (!(p in now) && !underDir(p, s.user_dirs)) now[p] = this.sig(p, 'clean', s.dirty[p]);
     const changed: OutsideChange[] = [];
     const untracked = (sig: Sig | undefined) => !sig || sig.xy.split(',').every((c) => c === '??');
     for (const [p, cur] of Object.entries(now)) {
