@@ -156,3 +156,24 @@ console.log('METRIC score=' + Number.parseFloat(fs.readFileSync('src/value.txt',
     for (const r of runs) expect(JSON.stringify(r.json?.warnings ?? [])).not.toMatch(/set aside/);
   });
 });
+
+describe('init-experiment: two sources for one metric', () => {
+  it('is refused: only the last would count, silently', () => {
+    const repo = valueRepo();
+    const r = initValue(repo, ['--source', 'regex:score=score=([0-9.]+)', '--source', 'regex:score=value ([0-9.]+)']);
+    expectRefused(repo, r, /score comes from two sources/);
+  });
+
+  it('METRIC lines beside a named source stay allowed', () => {
+    const repo = valueRepo();
+    expect(initValue(repo, ['--source', 'metric-lines', '--source', 'regex:score=score=([0-9.]+)']).code).toBe(0);
+  });
+});
+
+describe('init-experiment: two JUnit reports', () => {
+  it('are fine while no metric the decision reads comes from both', () => {
+    const repo = valueRepo();
+    const r = initValue(repo, ['--source', 'metric-lines', '--source', 'junit:a.xml', '--source', 'junit:b.xml']);
+    expect(r.code).toBe(0);
+  });
+});

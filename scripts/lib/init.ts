@@ -37,6 +37,18 @@ export interface InitResult {
 
 /** Every metric the decision reads must come from a configured source. */
 export function assertMetricsSourced(config: Config): void {
+  // A later source replaces an earlier one's values (sources/index.ts): a metric the decision reads
+  // that two named sources give would read only the last (junit and coverage take a prefix: field).
+  const decided = new Set([config.metric, ...config.guardrails.map((g) => g.metric)]);
+  const seen = new Set<string>();
+  for (const spec of config.sources ?? []) {
+    const names = sourceMetrics([spec]);
+    if (names === 'any') continue;
+    for (const m of names.filter((n) => decided.has(n))) {
+      if (seen.has(m)) throw new UsageError(`metric ${m} comes from two sources: only the last would count; keep one --source for it (or give one a prefix)`);
+      seen.add(m);
+    }
+  }
   const have = sourceMetrics(config.sources);
   if (have === 'any') return;
   for (const m of [config.metric, ...config.guardrails.map((g) => g.metric)]) {
