@@ -177,3 +177,10 @@ describe('init-experiment: two JUnit reports', () => {
     expect(r.code).toBe(0);
   });
 });
+
+describe('init-experiment: a scope inside .git or .autoloop', () => {
+  it.each(['.git/**', '.autoloop/**', '.autoloop/experiments/exp/config.yaml'])('--scope %s is refused: those files are never the loop\'s', (glob) => {
+    const repo = valueRepo();
+    expectRefused(repo, initValue(repo, ['--scope', glob]), /--scope ".*" names git's or autoloop's own files/);
+  });
+});

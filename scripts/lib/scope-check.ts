@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors.ts';
-import { anyFile, compileScope, globLeavesRepo } from './scope.ts';
+import { anyFile, compileScope, globLeavesRepo, isInternal } from './scope.ts';
 import type { Config } from './schema.ts';
 import { candidatePaths, cdTargets } from './integrity.ts';
 import { gitSyncOrNull } from './gitcmd.ts';
@@ -137,6 +137,9 @@ export function assertGlobsInRepo(config: Pick<Config, 'scope' | 'protect' | 'ar
   for (const [flag, globs] of lists) {
     const bad = globs.find(globLeavesRepo);
     if (bad !== undefined) throw new UsageError(`${flag} "${bad}" is outside the repository: globs are relative to its top, without "/" in front or ".."`);
+    // The engine's state and git's internals are never in scope (scope.ts); git refuses some such globs later, after the branch switch.
+    const own = flag === '--scope' ? globs.find((g) => !g.startsWith('!') && isInternal(g.replace(/^(\.\/)+/, ''))) : undefined;
+    if (own !== undefined) throw new UsageError(`${flag} "${own}" names git's or autoloop's own files, which the loop never changes: scope the project's files`);
   }
 }
 
