@@ -91,10 +91,6 @@ describe('init-experiment: empty or unreadable number flags', () => {
     expectRefused(repo, initValue(repo, [flag]), new RegExp(`${flag.replace(/=.*/, '')}: must be a (whole )?number`));
   });
 
-  it('--min-improvement abc says what it accepts', () => {
-    const repo = valueRepo();
-    expectRefused(repo, initValue(repo, ['--min-improvement', 'abc']), /--min-improvement: must be a number or a percentage such as "2%"/);
-  });
 });
 
 describe('init-experiment: a directory the commands name, under the whole-repository scope', () => {
