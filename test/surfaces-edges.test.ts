@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { engine, initValue, iterate, setValue, valueRepo } from './helpers/engine.ts';
+import { bundle, engine, initValue, iterate, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
+import { spawnSync } from 'node:child_process';
 import { cut, fmt } from '../scripts/lib/format.ts';
 import { clip as hookClip } from '../hooks/src/text.ts';
 import { checkGuardrail } from '../scripts/lib/guardrails.ts';
@@ -262,5 +263,34 @@ describe('emoji made wide by a variation selector', () => {
       const out = engine('dashboard', ['--width', String(width)], d, { NO_COLOR: '1' }).stdout;
       for (const l of out.split('\n')) expect(cells(l), `${width}: ${l}`).toBeLessThanOrEqual(width);
     }
+  });
+});
+
+describe('the progress line of a run at a terminal (a real pseudo-terminal, util-linux script)', () => {
+  // The benchmark takes 1.5 s, so the 500 ms ticker shows at least once.
+  const slowRepo = (): string => {
+    const repo = makeRepo({ 'bench.cjs': "setTimeout(() => console.log('METRIC score=' + require('node:fs').readFileSync('src/value.txt', 'utf8').trim()), 1500);\n", 'src/value.txt': '100\n' });
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1'], repo).code).toBe(0);
+    return repo;
+  };
+  const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const atTerminal = (repo: string, term: string): string => {
+    const command = [process.execPath, bundle('run-experiment'), '--cwd', repo].map(quote).join(' ');
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TERM: term, NO_COLOR: '1' }, timeout: 300_000 });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    return r.stdout;
+  };
+
+  it('erases its line with an escape sequence on an ordinary terminal', () => {
+    const out = atTerminal(slowRepo(), 'xterm');
+    expect(out).toContain('r0001 invocation 1…');
+    expect(out).toContain('\x1b[2K');
+  });
+
+  it('on TERM=dumb writes no escape sequence at all: the line is overwritten with spaces', () => {
+    const out = atTerminal(slowRepo(), 'dumb');
+    expect(out).toContain('r0001 invocation 1…');
+    expect(out).not.toContain('\x1b');
+    expect(out).toMatch(/\r +\r/);
   });
 });

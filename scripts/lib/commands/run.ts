@@ -45,6 +45,7 @@ import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
 import { artifactMatcher, collectArtifacts } from '../artifacts.ts';
 import { assertNoCandidates } from '../candidates/store.ts';
 import { taintProblem } from '../outside-taint.ts';
+import { progressLine } from '../progress-line.ts';
 
 /**
  * How often the engine itself takes a sample again when the runner says the
@@ -296,8 +297,9 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
   let primaryMissing = false;
   let looked: BenchmarkFacts['sources'] = { labels: sources.map((s) => s.label), failures: [] };
   // A person at a terminal sees progress; the model (no TTY) sees nothing extra.
+  const line = progressLine(process.stderr, process.env.TERM);
   const progress = process.stderr.isTTY
-    ? setInterval(() => process.stderr.write(`\r\x1b[2K${m.id} invocation ${invs.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
+    ? setInterval(() => line.show(`${m.id} invocation ${invs.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
     : null;
   for (;;) {
     const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs as Invocation[] });
@@ -335,7 +337,7 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
   }
   if (progress) {
     clearInterval(progress);
-    process.stderr.write('\r\x1b[2K');
+    line.clear();
   }
   if (m.gaveUp) return { phase: 'interrupted', reason: `not the candidate's doing: ${m.gaveUp}; run run-experiment again` };
   m.record.warnings = [...m.record.warnings, ...warnings];
