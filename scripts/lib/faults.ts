@@ -1,8 +1,12 @@
 // Crash points for the kill -9 tests: a process started with
 // AUTOLOOP_CRASH_AT=<name> SIGKILLs itself when it reaches that point, so a
 // test can prove what a crash there leaves behind (ledger, tree, snapshots).
+// AUTOLOOP_THROW_AT=<name> makes the same point throw an ordinary error
+// instead (a write or a git command that failed), for what a failed call
+// leaves behind.
 export function crashPoint(name: string): void {
   if (process.env.AUTOLOOP_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
+  if (process.env.AUTOLOOP_THROW_AT === name) throw new Error(`injected failure at ${name}`);
 }
 
 // Fault points for the fallback tests: AUTOLOOP_FAULT_AT=<name> makes a real

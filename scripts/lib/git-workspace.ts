@@ -12,6 +12,7 @@ import type { Config } from './schema.ts';
 import type { ExperimentPaths } from './paths.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
+import { stagedPaths } from './init-journal.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { benchmarkOutputs } from './outputs.ts';
 import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
@@ -210,6 +211,7 @@ export class GitWorkspace implements Workspace {
   }
 
   private load(): GitState | null {
+    if (this.staged) return this.staged;
     const parsed = GitState.safeParse(readJsonOrNull(this.stateFile()));
     return parsed.success ? parsed.data : null;
   }
@@ -488,14 +490,17 @@ export class GitWorkspace implements Workspace {
       throw new UsageError(`uncommitted changes to tracked files in scope: ${names}; commit or stash them first`);
     }
 
-    if (!this.candidate && (await this.currentBranchRef()) !== `refs/heads/${this.branch}`) {
+    const from = this.candidate ? null : await this.currentBranchRef();
+    if (!this.candidate && from !== `refs/heads/${this.branch}`) {
       const exists = (await this.revParse(`refs/heads/${this.branch}`)) !== null;
       const args = exists ? ['checkout', '-q', this.branch, '--'] : ['checkout', '-q', '-b', this.branch];
+      const oid = (await this.revParse('HEAD')) as string;
       try {
         await this.git.run(args);
       } catch (e) {
         throw new UsageError(`cannot check out ${this.branch}: ${firstLine((e as Error).message)}`);
       }
+      this.switched = { from, oid, created: exists ? null : oid };
     }
     const base = (await this.revParse('HEAD')) as string;
 
@@ -521,8 +526,42 @@ export class GitWorkspace implements Workspace {
       dirty: {},
     };
     state.dirty = this.dirtySigs(await this.unfold(raw, state), this.users(state), prev?.dirty ?? {});
-    this.save(state);
+    if (prev && !this.candidate) {
+      // A segment is open: the new state takes effect with the new segment's
+      // config line (init-journal.ts); a failed or killed init keeps the old one.
+      writeJsonAtomic(stagedPaths(this.exp).workspace, state);
+      this.staged = state;
+    } else this.save(state);
     return { base };
+  }
+
+  /** The state begin() staged for a new segment (read in its place until the init ends). */
+  private staged: GitState | null = null;
+
+  /** Where begin() switched from (a branch ref, or null: a detached HEAD at oid), and the commit of the branch it created. */
+  private switched: { from: string | null; oid: string; created: string | null } | null = null;
+
+  /**
+   * An init that failed after begin(): back on the branch (or detached HEAD)
+   * begin found, the user's uncommitted and untracked files kept (git
+   * carries them over both ways, as it did one way), and the branch begin
+   * created deleted while it has no commit of its own.
+   */
+  async undoBegin(): Promise<void> {
+    const sw = this.switched;
+    if (!sw) return;
+    this.switched = null;
+    this.mutating();
+    const now = await this.revParse('HEAD');
+    if (now === sw.oid) {
+      // The same commit (a branch just made from HEAD): only HEAD moves; no file, not even the index, is touched.
+      if (sw.from) await this.git.run(['symbolic-ref', '-m', 'autoloop: init-experiment failed, back where it began', 'HEAD', sw.from]);
+      else await this.git.run(['update-ref', '--no-deref', '-m', 'autoloop: init-experiment failed, back where it began', 'HEAD', sw.oid]);
+    } else {
+      await this.git.run(sw.from ? ['checkout', '-q', sw.from.replace(/^refs\/heads\//, ''), '--'] : ['checkout', '-q', '--detach', sw.oid]);
+    }
+    // Guarded by its value: a branch that got a commit meanwhile stays.
+    if (sw.created) await this.git.tryRun(['update-ref', '-d', `refs/heads/${this.branch}`, sw.created]);
   }
 
   /** .autoloop/ must never show up as untracked; the user's .gitignore is theirs, info/exclude is local. */

@@ -1,20 +1,22 @@
 // Opening a segment: the shared core of init-experiment and chain.
 import fs from 'node:fs';
+import path from 'node:path';
 import { yaml } from './yaml.ts';
 import type { Config } from './schema.ts';
 import { saveConfig } from './config.ts';
-import { experimentPaths, rel, repoPaths, runId } from './paths.ts';
+import { experimentPaths, rel, repoPaths, runId, type ExperimentPaths } from './paths.ts';
 import { append, currentTermination, event, openExperiment, publishActive, refresh, type Experiment } from './experiment.ts';
 import { emptyState } from './reduce.ts';
 import { acquireRepoLock } from './lock.ts';
 import { finishInit, markInit, recoverInit, stagedPaths } from './init-journal.ts';
 import { recordEnv } from './bench-env.ts';
 import { crashPoint } from './faults.ts';
-import { openWorkspace } from './workspace.ts';
+import { openWorkspace, type Workspace } from './workspace.ts';
 import { evaluationInScope, fingerprint, resolveJudges, saveJudges } from './integrity.ts';
 import { sourceMetrics } from './sources/index.ts';
 import { ensureScratch } from './analysis.ts';
-import { UsageError } from './errors.ts';
+import { RefusalError, UsageError } from './errors.ts';
+import { firstLine } from './gitcmd.ts';
 import { nowIso } from './ledger.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { compileScope } from './scope.ts';
@@ -95,12 +97,17 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
   const lock = acquireRepoLock(paths.lock, 'init-experiment');
   const fresh = !fs.existsSync(paths.ledger);
   let opened = false;
+  let ws: Workspace | null = null;
+  /** The segment's config line reached the ledger: a new segment is open, whatever fails after. */
+  let committed = false;
+  /** What this init created in an existing experiment's folder (a failure removes it). */
+  const made: string[] = [];
   try {
     fs.mkdirSync(paths.dir, { recursive: true });
     recoverInit(paths);
     const exp = fs.existsSync(paths.config) ? openExperiment(root, slug) : freshExperiment(root, paths, config);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
-    const ws = await openWorkspace(root, paths, config);
+    ws = await openWorkspace(root, paths, config);
     const { base } = await ws.begin();
     const { protect, mutable } = resolveJudges(root, config);
     const segment = exp.state.segment + 1;
@@ -109,6 +116,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     crashPoint('init:after-judges');
     saveConfig(stagedPaths(paths).config, config);
     recordEnv(paths, segment, process.env, stagedPaths(paths).env);
+    createAids(paths, config, opts.notes, runId(Math.max(1, exp.state.next_run)), made);
     markInit(paths, segment);
     crashPoint('init:before-ledger');
     append(exp, {
@@ -120,15 +128,10 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
       base,
       reason: opts.reason ?? (segment === 1 ? 'init' : 'new segment'),
     });
+    committed = true;
     crashPoint('init:after-ledger');
     finishInit(paths);
     exp.config = config;
-    if (!fs.existsSync(paths.notes)) {
-      const body = (opts.notes ?? NOTES_BODY).replace('{goal}', config.goal || '(state the goal here)');
-      writeFileAtomic(paths.notes, withFrontmatter(body, { experiment: slug, metric: config.metric, direction: config.direction, created: nowIso() }));
-    }
-    if (!fs.existsSync(paths.ideas)) writeFileAtomic(paths.ideas, '# Ideas backlog\n\nOne idea per line, best first. Strike through what was tried.\n\n');
-    ensureScratch(paths, runId(Math.max(1, exp.state.next_run)));
     publishActive(exp, currentTermination(exp), { protect });
     opened = true;
     const evalInScope = evaluationInScope(mutable);
@@ -149,12 +152,54 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
   } catch (e) {
     // A refusal after the staging began leaves nothing staged (rolled back, or completed past the config line).
     if (fs.existsSync(paths.dir)) recoverInit(paths);
+    // A new segment whose config line is in the ledger is open (completed just above, like a kill -9 there).
+    if (committed && !fresh) throw e;
     // A new experiment that did not open leaves nothing whose name would then be taken.
-    if (fresh && !fs.existsSync(paths.ledger)) fs.rmSync(paths.dir, { recursive: true, force: true });
+    if (fresh) fs.rmSync(paths.dir, { recursive: true, force: true });
+    else for (const p of made.reverse()) rmQuiet(p);
+    await undoSwitch(ws, e);
     throw e;
   } finally {
     lock.release();
     if (!opened && !hadState) removeEmptyDirs([repoPaths(root).experiments, repoPaths(root).dir]);
+  }
+}
+
+/** The checkout back where the init found it; a failure to get there is named with the one that caused it. */
+async function undoSwitch(ws: Workspace | null, cause: unknown): Promise<void> {
+  try {
+    await ws?.undoBegin?.();
+  } catch (u) {
+    throw new RefusalError(`${firstLine((cause as Error).message)}; putting the checkout back where init-experiment found it failed too: ${firstLine((u as Error).message)}`);
+  }
+}
+
+/**
+ * notes.md, ideas.md and the scratch area, where missing; made before the
+ * commit point so that a failure making them is rolled back with the rest.
+ * Adds to `made` what it is about to create, parents before children.
+ */
+function createAids(paths: ExperimentPaths, config: Config, notes: string | undefined, run: string, made: string[]): void {
+  const create = (file: string, write: () => void) => {
+    if (fs.existsSync(file)) return;
+    made.push(file);
+    write();
+  };
+  create(paths.notes, () => {
+    const body = (notes ?? NOTES_BODY).replace('{goal}', config.goal || '(state the goal here)');
+    writeFileAtomic(paths.notes, withFrontmatter(body, { experiment: config.name, metric: config.metric, direction: config.direction, created: nowIso() }));
+  });
+  create(paths.ideas, () => writeFileAtomic(paths.ideas, '# Ideas backlog\n\nOne idea per line, best first. Strike through what was tried.\n\n'));
+  const runDir = path.join(paths.scratch, run);
+  for (const p of [paths.scratch, runDir, path.join(paths.scratch, 'PLAN-TEMPLATE.md')]) if (!fs.existsSync(p)) made.push(p);
+  ensureScratch(paths, run);
+}
+
+function rmQuiet(p: string): void {
+  try {
+    fs.rmSync(p, { recursive: true, force: true });
+  } catch {
+    // never made (something else stood in its way): nothing of ours to remove
   }
 }
 

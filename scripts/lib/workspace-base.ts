@@ -38,6 +38,8 @@ export interface Workspace {
    * Returns the starting point (commit sha / snapshot id).
    */
   begin(): Promise<{ base: string }>;
+  /** git: put HEAD back where begin() found it (an init that failed after it); the files begin() wrote go with the init's rollback. */
+  undoBegin?(): Promise<void>;
   /** The current best: the branch's commit, or the current snapshot id. */
   head(): Promise<string>;
   /**
