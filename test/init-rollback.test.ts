@@ -97,3 +97,26 @@ describe('a failed init-experiment after the branch switch', () => {
     expect(ledger(repo)).toEqual(lines);
   });
 });
+
+describe('a new segment refused for in-scope changes', () => {
+  it("that a run measured and nobody logged: points to log-experiment, not to a stash", () => {
+    const repo = baselineRepo();
+    setValue(repo, '90');
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok' });
+    const r = engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/uncommitted changes to tracked files in scope: src\/value\.txt; r0002 was measured but not logged: log it first \(log-experiment --description/);
+    expect(r.stderr).not.toMatch(/stash/);
+    // Following it works.
+    expect(engine('log-experiment', ['--description', 'better', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    expect(engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo).code).toBe(0);
+  });
+
+  it('that nothing measured yet: names run-experiment --description beside commit or stash', () => {
+    const repo = baselineRepo();
+    setValue(repo, '90');
+    const r = engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/commit or stash them first \(the loop's own change: measure and log it first, run-experiment --description/);
+  });
+});

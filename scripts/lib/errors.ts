@@ -3,6 +3,13 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** Tracked files in scope with uncommitted changes, where a segment would begin (the caller may know whose they are). */
+export class InScopeChangesError extends UsageError {
+  constructor(readonly names: string) {
+    super(`uncommitted changes to tracked files in scope: ${names}; commit or stash them first`);
+  }
+}
+
 /** The engine refuses to act (lock held, unclean run, terminated...): one line, exit 1. */
 export class RefusalError extends Error {
   override name = 'RefusalError';

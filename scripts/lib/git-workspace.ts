@@ -10,7 +10,7 @@ import * as z from './zod.ts';
 import { lazySchema } from './zod.ts';
 import type { Config } from './schema.ts';
 import type { ExperimentPaths } from './paths.ts';
-import { RefusalError, UsageError } from './errors.ts';
+import { InScopeChangesError, RefusalError, UsageError } from './errors.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { stagedPaths } from './init-journal.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
@@ -487,7 +487,7 @@ export class GitWorkspace implements Workspace {
       .sort();
     if (blocked.length) {
       const names = blocked.slice(0, 5).join(', ') + (blocked.length > 5 ? ` (+${blocked.length - 5} more)` : '');
-      throw new UsageError(`uncommitted changes to tracked files in scope: ${names}; commit or stash them first`);
+      throw new InScopeChangesError(names);
     }
 
     const from = this.candidate ? null : await this.currentBranchRef();

@@ -5,7 +5,7 @@ import { yaml } from './yaml.ts';
 import type { Config } from './schema.ts';
 import { saveConfig } from './config.ts';
 import { experimentPaths, rel, repoPaths, runId, type ExperimentPaths } from './paths.ts';
-import { append, currentTermination, event, openExperiment, publishActive, refresh, type Experiment } from './experiment.ts';
+import { append, currentTermination, event, loggingFirst, measuredNotLogged, openExperiment, publishActive, refresh, type Experiment } from './experiment.ts';
 import { emptyState } from './reduce.ts';
 import { acquireRepoLock } from './lock.ts';
 import { finishInit, markInit, recoverInit, stagedPaths } from './init-journal.ts';
@@ -15,7 +15,7 @@ import { openWorkspace, type Workspace } from './workspace.ts';
 import { evaluationInScope, fingerprint, resolveJudges, saveJudges } from './integrity.ts';
 import { sourceMetrics } from './sources/index.ts';
 import { ensureScratch } from './analysis.ts';
-import { RefusalError, UsageError } from './errors.ts';
+import { InScopeChangesError, RefusalError, UsageError } from './errors.ts';
 import { firstLine } from './gitcmd.ts';
 import { nowIso } from './ledger.ts';
 import { writeFileAtomic } from './fsx.ts';
@@ -108,7 +108,9 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     const exp = fs.existsSync(paths.config) ? openExperiment(root, slug) : freshExperiment(root, paths, config);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     ws = await openWorkspace(root, paths, config);
-    const { base } = await ws.begin();
+    const { base } = await ws.begin().catch((e: unknown) => {
+      throw e instanceof InScopeChangesError && !fresh ? loopsChange(exp, e) : e;
+    });
     const { protect, mutable } = resolveJudges(root, config);
     const segment = exp.state.segment + 1;
     // Everything new is staged beside the current files; the config line is the commit point.
@@ -163,6 +165,13 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     lock.release();
     if (!opened && !hadState) removeEmptyDirs([repoPaths(root).experiments, repoPaths(root).dir]);
   }
+}
+
+/** In-scope changes in the way of a new segment are likely the loop's own: logged (or measured and logged), not stashed. */
+function loopsChange(exp: Experiment, e: InScopeChangesError): UsageError {
+  const rec = measuredNotLogged(exp);
+  if (rec) return new UsageError(`uncommitted changes to tracked files in scope: ${e.names}; ${loggingFirst(rec)}, then init-experiment again`);
+  return new UsageError(`${e.message} (the loop's own change: measure and log it first, run-experiment --description "<the change>")`);
 }
 
 /** The checkout back where the init found it; a failure to get there is named with the one that caused it. */
