@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localRunner } from '../scripts/lib/runners/local.ts';
+import { environHolders } from '../scripts/lib/procs.ts';
 import { scanMetricLines } from '../scripts/lib/sources/metric-lines.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -62,26 +63,19 @@ function runChild(logFile: string, command: string): ChildReport {
   return JSON.parse(text.trim().split('\n').at(-1) ?? '{}') as ChildReport;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 async function killLatency(dir: string, graceS: number, rounds: number): Promise<number[]> {
   const timeoutS = 0.5;
   const out: number[] = [];
   for (let i = 0; i < rounds; i++) {
     const pidfile = path.join(dir, `pids-${i}`);
+    // The tree's pids in the file are its PID namespace's (the default containment), not ours:
+    // survivors are found by a mark in their environment instead.
+    const mark = `AUTOLOOP_BENCH_MARK=${process.pid}-${i}`;
     let spawnedAt = 0;
     const res = await localRunner.run({
       command: `exec sh '${STUBBORN}' '${pidfile}'`,
       cwd: dir,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AUTOLOOP_BENCH_MARK: mark.slice(mark.indexOf('=') + 1) },
       timeoutS,
       graceS,
       logFile: path.join(dir, 'latency.log'),
@@ -90,7 +84,7 @@ async function killLatency(dir: string, graceS: number, rounds: number): Promise
     });
     const done = performance.now();
     const pids = fs.readFileSync(pidfile, 'utf8').split('\n').filter(Boolean).map(Number);
-    const left = pids.filter(alive);
+    const left = environHolders(Buffer.from(`${mark}\0`));
     if (!res.timedOut || res.survivors.length || left.length || pids.length < 6) {
       throw new Error(`kill latency round ${i}: unclean (survivors ${res.survivors.join(',')}; alive ${left.join(',')})`);
     }
