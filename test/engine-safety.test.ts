@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
+import { procStart } from '../scripts/lib/procs.ts';
 import { alive, baselineRepo, fromTemplate, processesIn, engine, engineAsync, git, initValue, iterate, ledger, setValue, valueRepo, waitFor } from './helpers/engine.ts';
 
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
@@ -154,18 +155,37 @@ describe('safety under kills and concurrency', () => {
     const repo = baselineRepo('100', SLOW_RUN);
     setValue(repo, '1 slow');
     const child = engineAsync('run-experiment', [], repo);
-    await waitFor(() => fs.existsSync(path.join(repo, '.pids')) && read(repo, '.pids').trim().split('\n').length >= 3);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.on('exit', r));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const ended = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (code, sig) => r([code, sig])));
+    // The state the kill must meet: the benchmark and its two children up, and the run's
+    // handle on disk (what the next call finds them by), however slowly a loaded machine gets there.
+    const record = path.join(expDir(repo), 'runs', 'r0002', 'result.json');
+    const handled = () => {
+      try {
+        return (JSON.parse(fs.readFileSync(record, 'utf8')) as { handle?: unknown }).handle != null;
+      } catch {
+        return false; // not written yet, or mid-rename
+      }
+    };
+    await waitFor(() => fs.existsSync(path.join(repo, '.pids')) && read(repo, '.pids').trim().split('\n').length >= 3 && handled());
+    // Every process of the run as the host sees it (the benchmark, its two children, the shells and unshare
+    // of its namespace), with start times: each must outlive the engine, not only some count of them.
     const pids = processesIn(repo);
-    expect(pids.length).toBeGreaterThanOrEqual(3); // the benchmark and its two children, at least
+    expect(pids.length).toBeGreaterThanOrEqual(3);
+    const starts = new Map(pids.map((p) => [p, procStart(p)]));
+    child.kill('SIGKILL');
+    const [code, sig] = await ended;
+    // Died of this kill, not on its own first (an engine that is interrupted kills its run: a different test).
+    expect(sig, `the engine exited by itself (code ${code}): ${stderr}`).toBe('SIGKILL');
+    expect(pids.filter((p) => !alive(p, starts.get(p) ?? null))).toEqual([]);
     fs.rmSync(path.join(repo, '.pids'));
     setValue(repo, '100');
     const refused = engine('run-experiment', [], repo);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/survived/);
     expect(engine('control', ['repair'], repo).code).toBe(0);
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const pid of pids) expect(alive(pid, starts.get(pid) ?? null)).toBe(false); // by start time: a pid may be reused since
     expect(processesIn(repo)).toEqual([]);
     expect(engine('run-experiment', [], repo).code).toBe(0);
   });
