@@ -183,6 +183,23 @@ describe('the containment probe', () => {
     expect(probes()).toBe(3);
   });
 
+  it('a probe that runs out of time (a machine loaded far past its cores) is not remembered: the next call probes again', () => {
+    if (process.platform !== 'linux') return void expect(process.platform).not.toBe('linux');
+    // While `slow` exists, every probe (`… -c exit 0`) outlasts the probes' 10 s limit.
+    const spy = unshareSpy((fail) => `case "$*" in *'exit 0'*) [ -e '${path.join(path.dirname(fail), 'slow')}' ] && exec sleep 15 ;; esac\n`);
+    if (!spy) return void expect(spy).toBeNull();
+    const { home, env } = spy;
+    fs.writeFileSync(path.join(home, 'slow'), '');
+    const repo = valueRepo('100');
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**'], repo, env).code).toBe(0);
+    const status = () => engine('status', ['--json'], repo, env).json?.containment;
+    expect(status()).toBe('group'); // this call only
+    expect(fs.existsSync(path.join(home, '.autoloop', 'containment.json'))).toBe(false);
+    fs.rmSync(path.join(home, 'slow'));
+    expect(status()).toMatch(/^(pidns|readonly)$/);
+    expect(JSON.parse(read(home, '.autoloop/containment.json'))).toMatchObject({ mode: 'pidns' });
+  });
+
   it("status's read-only probe is remembered beside it, and made again when its key changes or a run's setup failed", () => {
     if (process.platform !== 'linux') return void expect(process.platform).not.toBe('linux');
     // While `fail` exists, a run's read-only setup fails (the wrapper refuses the outer layer of the setup).

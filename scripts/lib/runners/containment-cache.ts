@@ -131,3 +131,12 @@ export function forgetContainment(): void {
     // unreadable home: nothing was remembered there either
   }
 }
+
+/**
+ * A probe its timeout ended (a machine loaded far past its cores) found
+ * nothing out: its "no" is used for this engine call only, never remembered,
+ * or one slow minute would weaken every later run on the machine.
+ */
+export function probeTimedOut(r: { error?: Error }): boolean {
+  return (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+}

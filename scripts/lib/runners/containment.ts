@@ -32,7 +32,7 @@
 // again whenever anything that could change it changed.
 import { spawnSync } from 'node:child_process';
 import { environHolders } from '../procs.ts';
-import { cachedContainment, forgetContainment, rememberContainment } from './containment-cache.ts';
+import { cachedContainment, forgetContainment, probeTimedOut, rememberContainment } from './containment-cache.ts';
 
 export type Containment = 'pidns' | 'group';
 
@@ -46,10 +46,11 @@ let probed: Containment | null = null;
 /** The answer came from the per-machine cache, not from a probe in this process. */
 let fromCache = false;
 
-function unshareWorks(): boolean {
+/** Whether unshare makes the namespaces here; null when the probe ran out of time (no answer to keep). */
+function unshareWorks(): boolean | null {
   if (process.platform !== 'linux') return false;
   const r = spawnSync('unshare', [...UNSHARE, '--', '/bin/sh', '-c', 'exit 0'], { stdio: 'ignore', timeout: 10_000 });
-  return r.status === 0;
+  return probeTimedOut(r) ? null : r.status === 0;
 }
 
 /** The containment in force for this engine call. */
@@ -60,8 +61,9 @@ export function containment(): Containment {
     probed = cachedContainment();
     fromCache = probed !== null;
     if (probed === null) {
-      probed = unshareWorks() ? 'pidns' : 'group';
-      rememberContainment(probed);
+      const works = unshareWorks();
+      probed = works ? 'pidns' : 'group';
+      if (works !== null) rememberContainment(probed);
     }
   }
   if (forced === 'pidns' && probed !== 'pidns') throw new Error('AUTOLOOP_CONTAINMENT=pidns but unshare cannot create a user and PID namespace here');

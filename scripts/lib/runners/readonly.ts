@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { cachedReadOnly, forgetReadOnly, rememberReadOnly } from './containment-cache.ts';
+import { cachedReadOnly, forgetReadOnly, probeTimedOut, rememberReadOnly } from './containment-cache.ts';
 
 /** What the engine wants unwritable (and the exceptions inside it), as absolute paths. */
 export interface Protect {
@@ -185,20 +185,22 @@ export function readOnlyWorks(): boolean {
   if (probed !== null) return probed;
   probed = cachedReadOnly();
   if (probed !== null) return probed;
-  probed = probeReadOnly();
-  rememberReadOnly(probed);
+  const works = probeReadOnly();
+  probed = works === true;
+  if (works !== null) rememberReadOnly(probed);
   return probed;
 }
 
-function probeReadOnly(): boolean {
-  let works = false;
+/** Whether the read-only setup works here; null when the probe ran out of time (no answer to keep). */
+function probeReadOnly(): boolean | null {
+  let works: boolean | null = false;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-ro-'));
   try {
     fs.mkdirSync(path.join(dir, 'rw'));
     const plan = mountPlan({ readOnly: [dir], writable: [path.join(dir, 'rw')] });
     const { file, args } = wrapReadOnly('exit 0', dir, writeFstab(path.join(dir, 'plan'), plan), plan);
     const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], timeout: 10_000 });
-    works = r.status === 0 && String(r.output[3] ?? '') === SETUP_DONE;
+    works = probeTimedOut(r) ? null : r.status === 0 && String(r.output[3] ?? '') === SETUP_DONE;
   } catch {
     works = false;
   } finally {
