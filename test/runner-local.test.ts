@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { groupSurvivors, killGroup, localRunner } from '../scripts/lib/runners/local.ts';
+import { procStart } from '../scripts/lib/procs.ts';
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES, readTail } from '../scripts/lib/runners/log.ts';
 import type { RunHandle, RunRequest } from '../scripts/lib/runners/types.ts';
 import { METRIC_MAX_LINE_BYTES, METRIC_TRUNCATED_MARK, scanMetricLines } from '../scripts/lib/sources/metric-lines.ts';
@@ -20,15 +21,24 @@ const fixture = (name: string): string => JSON.stringify(path.join(PROCS, name))
 
 let dir: string;
 let log: string;
-/** Groups started by a test, killed afterwards whatever happened. */
-const started: number[] = [];
+/**
+ * Groups started by a test, killed afterwards whatever happened, with their
+ * leader's start time: pids wrap within minutes on a loaded machine, and a
+ * leader's pid now held by a newer process may lead another test's group.
+ */
+const started: { pgid: number; start: string | null }[] = [];
+const track = (pgid: number): void => void started.push({ pgid, start: procStart(pgid) });
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-wd-'));
   log = path.join(dir, 'logs', 'output.log');
 });
 afterEach(() => {
-  for (const pgid of started.splice(0)) {
+  for (const { pgid, start } of started.splice(0)) {
+    // A pid in use is never given to a new process, so while our group lives its id is ours;
+    // a leader's pid held by another process means our group is gone.
+    const now = procStart(pgid);
+    if (now !== null && now !== start) continue;
     try {
       process.kill(-pgid, 'SIGKILL');
     } catch {
@@ -50,7 +60,7 @@ function spec(command: string, over: Partial<RunSpec> = {}): RunSpec {
     timeoutS: 20,
     graceS: 1,
     logFile: log,
-    onStart: (pgid) => started.push(pgid),
+    onStart: track,
     ...over,
   };
 }
@@ -306,7 +316,7 @@ describe('groupSurvivors and killGroup', () => {
   function startDetached(script: string, pidfile: string): number {
     const child = spawn('/bin/sh', [path.join(PROCS, script), pidfile], { detached: true, stdio: 'ignore' });
     child.unref();
-    started.push(child.pid!);
+    track(child.pid!);
     return child.pid!;
   }
 
