@@ -44,6 +44,44 @@ describe('engine code cache', () => {
     expect(fs.statSync(path.join(dist, 'dashboard.mjs')).size).toBeGreaterThan(10_000);
   });
 
+  it('each hot <name>.mjs links to a CommonJS stub, which Node then runs as CommonJS (a faster start than an ES module)', () => {
+    for (const name of ['run-experiment', 'log-experiment', 'status', 'init-experiment']) {
+      const entry = path.join(dist, `${name}.mjs`);
+      expect(fs.lstatSync(entry).isSymbolicLink(), name).toBe(true);
+      expect(fs.readlinkSync(entry)).toBe(`${name}.main.cjs`);
+    }
+    // Node names a linked entry point's format by its target: what the link is for.
+    const probe = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-link-probe-'));
+    try {
+      fs.writeFileSync(path.join(probe, 'm.cjs'), "process.stdout.write(typeof require === 'function' ? 'commonjs' : 'module')");
+      fs.symlinkSync('m.cjs', path.join(probe, 'm.mjs'));
+      expect(spawnSync(process.execPath, [path.join(probe, 'm.mjs')], { encoding: 'utf8' }).stdout).toBe('commonjs');
+    } finally {
+      fs.rmSync(probe, { recursive: true, force: true });
+    }
+  });
+
+  it('a copy of dist/ that followed the links (regular .mjs files) still runs every hot entry point, as ES modules', () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-deref-dist-'));
+    try {
+      fs.cpSync(dist, copy, { recursive: true, dereference: true });
+      expect(fs.lstatSync(path.join(copy, 'run-experiment.mjs')).isSymbolicLink()).toBe(false);
+      for (const name of ['run-experiment', 'log-experiment', 'status', 'init-experiment']) {
+        const r = spawnSync(process.execPath, [path.join(copy, `${name}.mjs`), '--help'], { encoding: 'utf8' });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        expect(r.stdout).toMatch(new RegExp(`^usage: ${name}`));
+      }
+      // A real call, not only --help: a whole iteration through the copied stub.
+      const repo = baselineRepo();
+      setValue(repo, '90');
+      const r = spawnSync(process.execPath, [path.join(copy, 'run-experiment.mjs'), '--description', 'lower', '--json', '--cwd', repo], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ verdict: 'keep' });
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
   it('is written by a successful call, not by --help or a usage error, and then used as it is', () => {
     const repo = baselineRepo('100');
     expect(call('run-experiment', ['--help'], repo).code).toBe(0);

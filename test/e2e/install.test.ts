@@ -163,6 +163,8 @@ describe('install from a git marketplace over smart HTTP', () => {
       expect(fs.existsSync(path.join(dir, rel)), rel).toBe(true);
     }
     expect(fs.existsSync(path.join(dir, '.git'))).toBe(false);
+    // The hot entry points stay links to their CommonJS stubs (a faster start: scripts/build.mjs).
+    expect(fs.lstatSync(path.join(dir, 'dist', 'run-experiment.mjs')).isSymbolicLink()).toBe(true);
   });
 
   it("the installed plugin's node_modules stays under the size cap, without test or build tooling", () => {

@@ -1,6 +1,6 @@
 // dist/engine-loader.cjs: how the hot entry points start (run-experiment,
 // log-experiment, status: every iteration starts one or two of them). Their
-// dist/<name>.mjs is a two-line stub that calls boot(); the code is the
+// dist/<name>.mjs links to a two-line stub that calls boot(); the code is the
 // CommonJS bundle dist/<name>.cjs, compiled with a V8 code cache
 // (code-cache.ts, shared with the hooks' loader) so that a call skips parsing
 // and compiling the functions an earlier call compiled (about a fifth of the
