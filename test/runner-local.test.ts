@@ -357,15 +357,16 @@ describe('groupSurvivors and killGroup', () => {
 });
 
 describe('log reading agrees with a plain reference', () => {
-  /** Reference: whole output split into lines at each line feed or carriage return (as a terminal shows them), straightforwardly. */
+  /** Reference: whole output split into lines at each line feed or carriage return (as a terminal shows them), less one leading BOM, straightforwardly. */
   function refMetrics(text: string): string[] {
     return text
       .split(/\r|\n/)
+      .map((l) => l.replace(/^\uFEFF/, ''))
       .filter((l) => l.startsWith('METRIC'))
       .map((l) => {
-        // ASCII here, so characters are bytes.
-        const cut = l.length > METRIC_MAX_LINE_BYTES;
-        const s = cut ? l.slice(0, METRIC_MAX_LINE_BYTES) : l;
+        const b = Buffer.from(l); // a BOM inside a line is three bytes
+        const cut = b.length > METRIC_MAX_LINE_BYTES;
+        const s = cut ? b.subarray(0, METRIC_MAX_LINE_BYTES).toString('utf8') : l;
         return cut ? s + METRIC_TRUNCATED_MARK : s;
       })
       .slice(-10_000);
@@ -381,8 +382,8 @@ describe('log reading agrees with a plain reference', () => {
     return Buffer.from(text).subarray(-TAIL_MAX_BYTES).toString('latin1');
   }
 
-  // Short lines built from pieces that make split needles and CRLF likely.
-  const piece = fc.constantFrom('METRIC', 'MET', 'RIC', 'x', ' ', '=', '1', '\n', '\r\n', '\r', 'METRIC a=1\n', 'yy');
+  // Short lines built from pieces that make split needles, CRLF and byte order marks likely.
+  const piece = fc.constantFrom('METRIC', 'MET', 'RIC', 'x', ' ', '=', '1', '\n', '\r\n', '\r', 'METRIC a=1\n', 'yy', '\uFEFF', '\uFEFFMETRIC b=2\r\n');
   const text = fc.array(piece, { maxLength: 200 }).map((a) => a.join(''));
 
   it('scanMetricLines matches the reference for any chunk size and range', async () => {

@@ -95,6 +95,19 @@ describe('metric sources through the engine', HANG_GUARD, () => {
     expect(record(dir, 'bar', 'r0001').metrics).toEqual({ loss: 0.5, mem: 12, acc: 0.9 });
   });
 
+  it('reads a METRIC line that starts the output after a UTF-8 byte order mark (PowerShell, .NET), and one after a BOM mid-output', () => {
+    const bench = [
+      "const v = require('fs').readFileSync('src/v.txt', 'utf8').trim();",
+      "process.stdout.write('\\uFEFFMETRIC loss=' + v + '\\r\\n');",
+      "process.stderr.write('\\uFEFFMETRIC mem=12\\n');",
+    ].join('\n');
+    const dir = makeRepo({ 'bench.js': bench, 'src/v.txt': '0.5\n' });
+    expect(engine('init-experiment', ['--name', 'bom', '--metric', 'loss', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'src/**'], dir).code).toBe(0);
+    const run = engine('run-experiment', ['--description', 'baseline', '--json'], dir);
+    expect(run.json).toMatchObject({ verdict: 'keep', primary: 0.5 });
+    expect(record(dir, 'bom', 'r0001').metrics).toEqual({ loss: 0.5, mem: 12 });
+  });
+
   it('feeds a benchmark tool\'s per-iteration figures to the noise model as samples', () => {
     const dir = repo();
     const cases: [string, string, number][] = [

@@ -92,6 +92,14 @@ describe('regex source', () => {
     expect(ok(r).loss).toEqual([3, 2, 1]);
   });
 
+  it('drops a byte order mark that starts a line (a .NET program\'s first line), with CRLF line ends, so an anchored pattern matches', async () => {
+    const dir = tmpDir();
+    const program = "process.stdout.write('\\uFEFFval_loss: 1.5\\r\\nepoch 2 50%\\r\\uFEFFval_loss: 2\\r\\n')";
+    const s = sampleOf(dir, path.join(dir, 'bom.log'), program);
+    const r = await regexSource(spec({ pattern: '^val_loss: ([0-9.]+)$', pick: 'all' })).read(s);
+    expect(ok(r).val_loss).toEqual([1.5, 2]);
+  });
+
   it('skips lines over the cap, so a backtracking pattern never sees them', async () => {
     const dir = tmpDir();
     // (a+)+b against 50 000 a's would backtrack for ages; the cap keeps it off that line.
@@ -154,6 +162,13 @@ json.dump({"results": [{"mean": 1.25, "times": [1.0, 1.5]}], "stddev": float("na
     const s = pySample(dir, PY);
     const r = await json({ sd: 'stddev' }).read(s);
     expect(r).toEqual({ ok: false, reason: 'json out.json: stddev holds only non-finite values' });
+  });
+
+  it('reads a file written with a byte order mark (Python\'s utf-8-sig, PowerShell), which JSON.parse alone refuses', async () => {
+    const dir = tmpDir();
+    const s = pySample(dir, 'import json; json.dump({"mean": 1.25}, open("out.json", "w", encoding="utf-8-sig"))');
+    expect(fs.readFileSync(path.join(dir, 'out.json'))[0]).toBe(0xef);
+    expect(ok(await json({ mean: 'mean' }).read(s))).toEqual({ mean: [1.25] });
   });
 
   it('names the missing piece, a non-number, a stale file and a missing file', async () => {

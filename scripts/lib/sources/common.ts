@@ -57,7 +57,9 @@ export async function readFreshText(
   const f = await freshFile(label, cwd, file, startedAtMs);
   if (!f.ok) return f;
   try {
-    return { ok: true, text: await fs.promises.readFile(f.path, 'utf8') };
+    const text = await fs.promises.readFile(f.path, 'utf8');
+    // A file written with a byte order mark (PowerShell, .NET, Excel): JSON.parse refuses one.
+    return { ok: true, text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };
   } catch (e) {
     return { ok: false, reason: `${label}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
   }

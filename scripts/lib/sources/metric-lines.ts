@@ -13,11 +13,21 @@ export const METRIC_TRUNCATED_MARK = ' [truncated by watchdog]';
 // A METRIC line starts after a line feed or a carriage return and ends at the
 // next one: a terminal shows `progress 80%\rMETRIC loss=0.5` (a progress bar
 // that returns to the start of its line, as tqdm's does) as a METRIC line, so
-// it is one; CRLF ends lines too.
+// it is one; CRLF ends lines too. A UTF-8 byte order mark right after the
+// break (the first bytes of a PowerShell or .NET program's output) is not
+// part of the line: a terminal does not show it either.
 const WORD = Buffer.from('METRIC');
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const isBreak = (b: number | undefined) => b === 0x0a || b === 0x0d;
-/** Bytes carried from one chunk to the next: the byte before a needle and a needle split across the boundary. */
-const KEEP = WORD.length;
+/** Bytes carried from one chunk to the next: the break and BOM before a needle and a needle split across the boundary. */
+const KEEP = WORD.length + BOM.length;
+
+/** Whether the needle at `hit` starts a line: a break, or a break and a BOM, before it. */
+function startsLine(view: Buffer, hit: number): boolean {
+  if (isBreak(view[hit - 1])) return true;
+  const b = hit - BOM.length;
+  return b >= 1 && view[b] === BOM[0] && view[b + 1] === BOM[1] && view[b + 2] === BOM[2] && isBreak(view[b - 1]);
+}
 
 /**
  * The METRIC lines read so far: the one being read, cut to
@@ -88,7 +98,7 @@ function scanChunk(buf: Buffer, len: number, lines: MetricLineRing): number {
         buf.copyWithin(0, from, len);
         return len - from;
       }
-      if (isBreak(view[hit - 1])) {
+      if (startsLine(view, hit)) {
         lines.inLine = true;
         p = hit;
       } else {

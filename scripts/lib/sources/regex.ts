@@ -1,6 +1,7 @@
 // `regex`: numbers printed in the benchmark's own words (`val_loss: 1.23`).
 // The sample's slice of the run log is streamed line by line (\n or \r ends a
-// line, so progress bars count as lines); lines longer than a cap are skipped
+// line, so progress bars count as lines; a byte order mark that starts a line
+// is dropped, so `^val_loss` matches a .NET program's first line); lines longer than a cap are skipped
 // so a careless pattern cannot backtrack for minutes over a huge line.
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
@@ -54,6 +55,8 @@ export async function scanLines(
   const decoder = new StringDecoder('utf8');
   let buf = '';
   let overlong = false;
+  /** Nothing of the current line seen yet (its first character may be a BOM). */
+  let lineStart = true;
   const flushPiece = (piece: string, complete: boolean): void => {
     if (overlong || buf.length + piece.length > maxLine) {
       overlong = true;
@@ -72,6 +75,10 @@ export async function scanLines(
       if (c === 10 || c === 13) {
         flushPiece(text.slice(from, i), true);
         from = i + 1;
+        lineStart = true;
+      } else if (lineStart) {
+        lineStart = false;
+        if (c === 0xfeff) from = i + 1; // here from === i: the BOM is the line's first character
       }
     }
     if (from < text.length) flushPiece(text.slice(from), false);
