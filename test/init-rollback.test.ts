@@ -23,6 +23,18 @@ const checkout = (repo: string) => ({
   files: ['README.md', 'notes.txt', 'src/value.txt', 'src/mine.txt'].map((f) => (fs.existsSync(path.join(repo, f)) ? read(repo, f) : null)),
 });
 
+/** Every file of the experiment's folder but the lock, with its bytes: what a rolled-back init must leave as it found. */
+function experimentFolder(repo: string): Record<string, string> {
+  const dir = path.join(repo, '.autoloop', 'experiments', 'exp');
+  const out: Record<string, string> = {};
+  for (const f of fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort()) {
+    const abs = path.join(dir, f);
+    if (f === 'lock' || !fs.statSync(abs).isFile()) continue;
+    out[f] = fs.readFileSync(abs).toString('base64');
+  }
+  return out;
+}
+
 /** A repository with the user's work in progress: a staged and an unstaged edit out of scope, untracked files in and out of it. */
 function busyRepo(): string {
   const repo = valueRepo();
@@ -60,25 +72,42 @@ describe('a failed init-experiment after the branch switch', () => {
     expect(checkout(repo)).toEqual(before);
   });
 
-  it('a new segment opened from another branch: back on it, the experiment and its branch exactly as they were', () => {
+  for (const point of ['init:after-judges', 'init:before-ledger', 'init:after-ledger']) {
+    it(`a new segment opened from another branch, failing at ${point}: back on it, the experiment and its branch exactly as they were`, () => {
+      const repo = baselineRepo();
+      setValue(repo, '90');
+      expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep' });
+      git(repo, 'checkout', '-q', 'main');
+      fs.writeFileSync(path.join(repo, 'README.md'), 'fixture, edited\n');
+      const before = checkout(repo);
+      const tip = git(repo, 'rev-parse', 'autoloop/exp');
+      const folder = experimentFolder(repo);
+      const r = engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo, { AUTOLOOP_THROW_AT: point });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toEqual([`init-experiment: error: injected failure at ${point}`]);
+      expect(checkout(repo)).toEqual(before);
+      expect(read(repo, 'src/value.txt')).toBe('100'); // main's tree, not the experiment's
+      expect(git(repo, 'rev-parse', 'autoloop/exp')).toBe(tip);
+      expect(experimentFolder(repo)).toEqual(folder);
+      // The previous segment goes on: the next init opens segment 2, on the experiment's branch.
+      expect(engine('init-experiment', ['--name', 'exp', '--timeout', '99', '--json'], repo).json).toMatchObject({ segment: 2 });
+      expect(head(repo).ref).toBe('refs/heads/autoloop/exp');
+    });
+  }
+
+  it('a real failure after the config line of a new segment (active.json cannot be written) is rolled back the same way', () => {
     const repo = baselineRepo();
-    setValue(repo, '90');
-    expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep' });
     git(repo, 'checkout', '-q', 'main');
-    fs.writeFileSync(path.join(repo, 'README.md'), 'fixture, edited\n');
+    const active = path.join(repo, '.autoloop', 'active.json');
+    fs.rmSync(active, { force: true });
+    fs.mkdirSync(path.join(active, 'in-the-way'), { recursive: true });
     const before = checkout(repo);
-    const tip = git(repo, 'rev-parse', 'autoloop/exp');
-    const config = read(repo, '.autoloop/experiments/exp/config.yaml');
-    const workspace = read(repo, '.autoloop/experiments/exp/workspace.json');
-    const lines = ledger(repo);
-    const r = engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo, { AUTOLOOP_THROW_AT: 'init:before-ledger' });
+    const folder = experimentFolder(repo);
+    const r = engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo);
     expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(checkout(repo)).toEqual(before);
-    expect(read(repo, 'src/value.txt')).toBe('100'); // main's tree, not the experiment's
-    expect(git(repo, 'rev-parse', 'autoloop/exp')).toBe(tip);
-    expect(read(repo, '.autoloop/experiments/exp/config.yaml')).toBe(config);
-    expect(read(repo, '.autoloop/experiments/exp/workspace.json')).toBe(workspace);
-    expect(ledger(repo)).toEqual(lines);
+    expect(experimentFolder(repo)).toEqual(folder);
   });
 
   it('a real failure (a file in the way of the scratch area) after the switch of a new segment is rolled back the same way', () => {

@@ -8,11 +8,11 @@ import { experimentPaths, rel, repoPaths, runId, type ExperimentPaths } from './
 import { append, currentTermination, event, loggingFirst, measuredNotLogged, openExperiment, publishActive, refresh, type Experiment } from './experiment.ts';
 import { emptyState } from './reduce.ts';
 import { acquireRepoLock } from './lock.ts';
-import { finishInit, markInit, recoverInit, stagedPaths } from './init-journal.ts';
+import { finishInit, keepForUndo, markInit, recoverInit, stagedPaths } from './init-journal.ts';
 import { recordEnv } from './bench-env.ts';
 import { crashPoint } from './faults.ts';
 import { openWorkspace, type Workspace } from './workspace.ts';
-import { evaluationInScope, fingerprint, resolveJudges, saveJudges } from './integrity.ts';
+import { evaluationInScope, fingerprint, resolveJudges, saveJudges, sweepJudgeCopies } from './integrity.ts';
 import { sourceMetrics } from './sources/index.ts';
 import { ensureScratch } from './analysis.ts';
 import { InScopeChangesError, RefusalError, UsageError } from './errors.ts';
@@ -90,16 +90,16 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
   assertMetricsSourced(config);
   const slug = config.name;
   const paths = experimentPaths(root, slug);
-  // Hold the repository's lock before anything changes: a run in flight (of
-  // any experiment) must not see a new config or a branch switched under it.
-  // A refused first init leaves no .autoloop/ behind (the hooks take a project with one for an autoloop project).
+  // Hold the repository's lock before anything changes: a run in flight (of any experiment) must not see a new
+  // config or a branch switched under it. A refused first init leaves no .autoloop/ behind (the hooks take a project with one for an autoloop project).
   const hadState = fs.existsSync(repoPaths(root).dir);
   const lock = acquireRepoLock(paths.lock, 'init-experiment');
   const fresh = !fs.existsSync(paths.ledger);
   let opened = false;
   let ws: Workspace | null = null;
-  /** The segment's config line reached the ledger: a new segment is open, whatever fails after. */
+  // `committed`: the config line reached the ledger. `undo`, set just before a re-init's config line, takes it back.
   let committed = false;
+  let undo: (() => void) | null = null;
   /** What this init created in an existing experiment's folder (a failure removes it). */
   const made: string[] = [];
   try {
@@ -121,6 +121,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     createAids(paths, config, opts.notes, runId(Math.max(1, exp.state.next_run)), made);
     markInit(paths, segment);
     crashPoint('init:before-ledger');
+    if (!fresh) undo = keepForUndo(paths, [repoPaths(root).active]);
     append(exp, {
       type: 'config',
       ts: nowIso(),
@@ -132,10 +133,11 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     });
     committed = true;
     crashPoint('init:after-ledger');
-    finishInit(paths);
+    finishInit(paths, { keepOldJudges: true }); // the previous judges' copies stay for `undo` until the sweep
     exp.config = config;
     publishActive(exp, currentTermination(exp), { protect });
     opened = true;
+    sweepJudgeCopies(paths.judges);
     const evalInScope = evaluationInScope(mutable);
     return {
       experiment: slug,
@@ -152,10 +154,8 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
         : [],
     };
   } catch (e) {
-    // A refusal after the staging began leaves nothing staged (rolled back, or completed past the config line).
-    if (fs.existsSync(paths.dir)) recoverInit(paths);
-    // A new segment whose config line is in the ledger is open (completed just above, like a kill -9 there).
-    if (committed && !fresh) throw e;
+    // A new segment whose config line is in the ledger and could not be taken back is open (like a kill -9 there).
+    if (segmentOpened(paths, committed, undo) && !fresh) throw e;
     // A new experiment that did not open leaves nothing whose name would then be taken.
     if (fresh) fs.rmSync(paths.dir, { recursive: true, force: true });
     else for (const p of made.reverse()) rmQuiet(p);
@@ -165,6 +165,26 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     lock.release();
     if (!opened && !hadState) removeEmptyDirs([repoPaths(root).experiments, repoPaths(root).dir]);
   }
+}
+
+/**
+ * After a failed init: whether its segment is open all the same. A re-init's config line is cut off and
+ * every file put back (`undo`), so the previous segment stands; only when that fails, or after a kill -9,
+ * does the line open the segment. Whatever is still staged is rolled back, or completed past the config
+ * line (which a failure inside append may have written too).
+ */
+function segmentOpened(paths: ExperimentPaths, committed: boolean, undo: (() => void) | null): boolean {
+  let open = committed;
+  if (undo) {
+    try {
+      undo();
+      open = false;
+    } catch {
+      // Left as a kill would leave it: completed just below.
+    }
+  }
+  if (fs.existsSync(paths.dir) && recoverInit(paths)?.startsWith('completed')) open = true;
+  return open;
 }
 
 /** In-scope changes in the way of a new segment are likely the loop's own: logged (or measured and logged), not stashed. */

@@ -311,13 +311,36 @@ export function saveJudges(root: string, judgesDir: string, files: string[], opt
   if (old && old.dir !== dir) fs.rmSync(path.join(judgesDir, old.dir), { recursive: true, force: true });
 }
 
-/** The staged manifest becomes the judges' (its segment's config line is in the ledger). */
-export function commitJudges(judgesDir: string): void {
+/** The file naming the judges' copies in force (init-journal.ts keeps its bytes to undo a failed init). */
+export function judgesManifestFile(judgesDir: string): string {
+  return manifestPath(judgesDir);
+}
+
+/**
+ * The staged manifest becomes the judges' (its segment's config line is in the ledger).
+ * `keepOld`: the previous copies stay until sweepJudgeCopies, so a failure later in the
+ * same init can still put the previous manifest back.
+ */
+export function commitJudges(judgesDir: string, opts: { keepOld?: boolean } = {}): void {
   const staged = JudgesManifest.safeParse(readJsonOrNull(stagedManifestPath(judgesDir)));
   if (!staged.success) return;
   const old = readManifest(judgesDir);
   fs.renameSync(stagedManifestPath(judgesDir), manifestPath(judgesDir));
-  if (old && old.dir !== staged.data.dir) fs.rmSync(path.join(judgesDir, old.dir), { recursive: true, force: true });
+  if (!opts.keepOld && old && old.dir !== staged.data.dir) fs.rmSync(path.join(judgesDir, old.dir), { recursive: true, force: true });
+}
+
+/** Remove every set of copies but the manifest's (and a staged one's, waiting for its config line). */
+export function sweepJudgeCopies(judgesDir: string): void {
+  const keep = new Set([readManifest(judgesDir)?.dir]);
+  const staged = JudgesManifest.safeParse(readJsonOrNull(stagedManifestPath(judgesDir)));
+  if (staged.success) keep.add(staged.data.dir);
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(judgesDir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith('files-') && !keep.has(n)) fs.rmSync(path.join(judgesDir, n), { recursive: true, force: true });
 }
 
 /** A staged manifest whose segment never opened goes, with its copies. */
