@@ -101,8 +101,8 @@ describe('one sign convention: + = better', () => {
   it('a faster run and a higher score both read +', () => {
     expect(formatChange('lower', 95, 100)).toBe('+5%');
     expect(formatChange('higher', 105, 100)).toBe('+5%');
-    expect(formatChange('lower', 105, 100)).toBe('−5%');
-    expect(formatChange('lower', 3, 0)).toBe('−3');
+    expect(formatChange('lower', 105, 100)).toBe('-5%');
+    expect(formatChange('lower', 3, 0)).toBe('-3');
     expect(signedPct('lower', 1, 0)).toBeNull();
     expect(SIGN_LEGEND).toMatch(/\+ = better/);
   });

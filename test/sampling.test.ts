@@ -126,14 +126,14 @@ describe('deterministic benchmarks', () => {
     expect(unreachableMinimum('lower', 150)).toBeNull();
     expect(minEffect('log', '100%', 10, 'lower')).toBe(Infinity);
   });
-  it('from a best of 0 the change is shown in units with the one sign convention (+ = better, −)', () => {
+  it('from a best of 0 the change is shown in units with the one sign convention (+ = better, -)', () => {
     const model = calibrate(emptyNoiseModel(), Array.from({ length: 3 }, () => [0]), { metric: 'errors' });
     const decide = (v: number) => {
       const s = planDecision({ direction: 'lower', model, best: 0, minImprovement: 0, budget_s: null, confirm: 1, invocations: [{ arm: 'candidate', samples: [v] }] });
       return 'decision' in s ? s.decision.reason : null;
     };
     expect(decide(-1)).toBe('improved +1 (deterministic)');
-    expect(decide(2)).toBe('not better (−2, deterministic)');
+    expect(decide(2)).toBe('not better (-2, deterministic)');
   });
   it('a timing that changed is confirmed once; two different values for the same code mean noise', () => {
     const model = calibrate(emptyNoiseModel(), Array.from({ length: 8 }, () => [20]), { metric: 'time_ms' });

@@ -31,7 +31,7 @@ describe('formatStatusLine', () => {
     const state = { best: 145072, baseline: 20_000_000, runs_total: 8, health: { health: 'improving' } };
     // + = better: the lower-is-better number fell by 99.3%.
     expect(formatStatusLine(active(), state)).toBe('autoloop faster-primes · best 145072 (+99.3%) · 8 runs · improving');
-    expect(formatStatusLine(active({ direction: 'higher' }), state)).toBe('autoloop faster-primes · best 145072 (−99.3%) · 8 runs · improving');
+    expect(formatStatusLine(active({ direction: 'higher' }), state)).toBe('autoloop faster-primes · best 145072 (-99.3%) · 8 runs · improving');
     // Without a direction (an older active.json) no sign can be given: the best alone.
     expect(formatStatusLine(active({ direction: undefined }), state)).toBe('autoloop faster-primes · best 145072 · 8 runs · improving');
   });

@@ -227,12 +227,44 @@ describe('a verdict against a best of 0 (no % exists)', () => {
     const d = repo('0');
     expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '1234.5');
-    expect(engine('run-experiment', ['--description', 'up'], d).stdout).toContain('DISCARD: not better (−1234.5, deterministic)');
+    expect(engine('run-experiment', ['--description', 'up'], d).stdout).toContain('DISCARD: not better (-1234.5, deterministic)');
     setValue(d, '-0.30000000000000004');
     expect(engine('run-experiment', ['--description', 'down'], d).stdout).toContain('KEEP: improved +0.3 (deterministic)');
     expect(formatSignedUnits(3e-7)).toBe('+3e-7');
-    expect(formatSignedUnits(-2)).toBe('−2');
+    expect(formatSignedUnits(-2)).toBe('-2');
     expect(formatSignedUnits(0)).toBe('0');
+  });
+});
+
+describe('one minus sign on every surface', () => {
+  it('a worse run reads with an ASCII "-" in the run output, status, report, dashboard, page and status line; U+2212 nowhere', () => {
+    const d = repo('100');
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(d, '90');
+    expect(iterate(d, 'better').log.json?.verdict).toBe('keep');
+    setValue(d, '95');
+    const run = engine('run-experiment', ['--description', 'worse'], d);
+    expect(run.stdout).toContain('DISCARD: not better (-5.6%');
+    const html = path.join(d, 'dash.html');
+    expect(engine('dashboard', ['--html', html], d).code).toBe(0);
+    const line = spawnSync(process.execPath, [bundle('statusline')], { input: JSON.stringify({ cwd: d }), encoding: 'utf8', timeout: 300_000 }).stdout;
+    const surfaces = {
+      run: run.stdout,
+      status: engine('status', [], d).stdout,
+      report: engine('report', [], d).stdout,
+      dashboard: engine('dashboard', ['--width', '80'], d, { NO_COLOR: '1' }).stdout,
+      page: fs.readFileSync(html, 'utf8'),
+      statusline: line,
+    };
+    expect(surfaces.status).toContain('r0003 discard 95 Δ-5 worse');
+    expect(surfaces.dashboard).toMatch(/r0003 discard +95 +-5 worse/);
+    expect(surfaces.page).toMatch(/>-5<\/td>/);
+    expect(surfaces.statusline).toContain('best 90 (+10%)');
+    for (const [name, text] of Object.entries(surfaces)) {
+      expect(text, name).not.toContain('\u2212');
+      expect(text.length, name).toBeGreaterThan(0);
+    }
+    expect(surfaces.report + surfaces.dashboard).toContain('+ = better, - = worse');
   });
 });
 

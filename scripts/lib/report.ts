@@ -166,7 +166,7 @@ export function renderMarkdown(r: ReportData): string {
   if (r.best === null || r.baseline === null) out.push('- **Result:** no baseline measured');
   else {
     const d = signedDelta(r.direction, r.best, r.baseline);
-    const change = ` (Δ ${d > 0 ? '+' : d < 0 ? '−' : ''}${fmt(Math.abs(d))}${u}, ${r.gain_pct === null ? NO_PCT : formatSignedPct(r.gain_pct)})`;
+    const change = ` (Δ ${d > 0 ? '+' : d < 0 ? '-' : ''}${fmt(Math.abs(d))}${u}, ${r.gain_pct === null ? NO_PCT : formatSignedPct(r.gain_pct)})`;
     // The signed Δ says better or worse even where no % exists (a baseline of 0).
     const verdict = d > 0 ? ', better' : d < 0 ? ', worse' : ', unchanged';
     // Best and baseline are the last segment's (a new segment re-measures under new rules), while runs and kept changes span all.
