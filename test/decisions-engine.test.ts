@@ -211,6 +211,40 @@ if (n === ${at}) { console.log('no metric this time'); process.exit(0); }
   }, SLOW);
 });
 
+describe("the best's tree failing is not the change's failure", () => {
+  it('a run whose re-measure of the best fails leaves the loop\'s health alone and asks for a rebaseline; a candidate\'s own failures still heal', () => {
+    // The arm named in a file outside the repository exits 3 (AUTOLOOP_ARM tells the benchmark which arm it runs).
+    const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-arm-')), 'arm');
+    const failing = `if (process.env.AUTOLOOP_ARM === (require('node:fs').existsSync(${JSON.stringify(flag)}) ? require('node:fs').readFileSync(${JSON.stringify(flag)}, 'utf8') : '')) process.exit(3);\n`;
+    const status = (dir: string) => engine('status', ['--json'], dir).json as { health: string; health_reason: string; next_action: string };
+    try {
+      const dir = makeRepo({ 'bench.cjs': failing + BENCH, 'src/value.txt': '100 noisy', 'src/other.txt': OTHER });
+      init(dir, ['--repeats', '2']);
+      expect(step(dir, 'baseline').verdict).toBe('keep');
+      fs.writeFileSync(flag, 'best');
+      // Twice: the default max_crash_streak (2) of the change's failures would start a heal.
+      for (const n of [1, 2]) {
+        put(dir, 'src/value.txt', '99 noisy');
+        expect(step(dir, `change ${n}`)).toMatchObject({ verdict: 'crash', reason: expect.stringMatching(/^re-measuring the best failed: /) });
+        expect(results(dir).at(-1)).toMatchObject({ best_failed: true });
+      }
+      expect(status(dir)).toMatchObject({ health: 'improving', health_reason: "re-measuring the best failed (not the change's doing)" });
+      expect(status(dir).next_action).toMatch(/Re-measure the best/);
+      expect(ledger(dir).some((l) => l.type === 'event' && l.event === 'heal')).toBe(false);
+      // The same failures in the candidate's own tree count against it: two in a row start a heal.
+      fs.writeFileSync(flag, 'candidate');
+      for (const n of [3, 4]) {
+        put(dir, 'src/value.txt', '99 noisy');
+        expect(step(dir, `change ${n}`).verdict).toBe('crash');
+        expect(results(dir).at(-1)?.best_failed).toBeUndefined();
+      }
+      expect(status(dir)).toMatchObject({ health: 'healing', health_reason: expect.stringMatching(/^2 failed runs in a row/) });
+    } finally {
+      fs.rmSync(path.dirname(flag), { recursive: true, force: true });
+    }
+  }, SLOW);
+});
+
 describe('chains protect the parent', () => {
   it('a child on another metric inherits guardrails and guards the parent primary; --from defaults to the terminated active experiment', () => {
     const dir = repo();

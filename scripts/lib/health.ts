@@ -128,6 +128,15 @@ export function advanceHealth(prev: HealthMemory, verdict: Verdict, cfg: HealthC
   return { ...between, health: 'running', reason: `discarded; ${plateauWhy}`, next_action: NEXT_ACTION.backlog };
 }
 
+/**
+ * A run whose failure was the best's own re-measure (run in the best's tree): the change was not judged,
+ * so no counter moves; the next action is to re-measure the best, whose failure then counts as any run's.
+ */
+export function bestFailedHealth(prev: HealthMemory): HealthMemory {
+  if (prev.health === 'paused' || prev.health === 'completed') return prev;
+  return { ...prev, reason: "re-measuring the best failed (not the change's doing)", next_action: NEXT_ACTION.rebaseline };
+}
+
 /** The user (or the engine) pauses the loop. */
 export function pauseHealth(prev: HealthMemory, reason: string): HealthMemory {
   const why = reason.trim() || 'paused';

@@ -6,7 +6,7 @@ import { lazySchema } from './zod.ts';
 import type { Config, LedgerLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook, MeasuredContent } from './schema.ts';
 import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
 import { baselineMetricSamples, learnFromLine } from './noise-state.ts';
-import { advanceHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
+import { advanceHealth, bestFailedHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
 import { evaluateTermination } from './termination.ts';
 import { carrySpread, confidence } from './confidence.ts';
 
@@ -232,7 +232,8 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
         s.pending = { run_id: line.run_id, action: 'revert', files: line.files, primary: line.primary };
       }
       const before = s.health;
-      s.health = advanceHealth(s.health, line.verdict, cfg.health);
+      // The best's tree failing says nothing about the change: not a failed candidate (no crash streak, no heal).
+      s.health = line.best_failed ? bestFailedHealth(s.health) : advanceHealth(s.health, line.verdict, cfg.health);
       noteHealth(s, line.run_id, before);
       s.recent.push({
         run_id: line.run_id,

@@ -279,6 +279,8 @@ export const ResultLine = lazySchema(() => z.object({
   files: z._default(z.array(z.string()), []),
   /** True when the run re-measured the unchanged best (refreshes its samples). */
   rebaseline: z._default(z.boolean(), false),
+  /** The run failed in the best's own tree (its re-measure), not in the change's: no mark against the loop's health. */
+  best_failed: z.optional(z.boolean()),
   /** What the hypothesis rests on: files (diagnostic outputs, plots, tables) as they were when logged. */
   evidence: z._default(z.array(Evidence), []),
   /** Every benchmark invocation of the run, both arms, in the order they ran. */
@@ -372,6 +374,8 @@ export const RunRecord = lazySchema(() => z.object({
   pgid_start: z._default(z.nullable(z.string()), null),
   /** Bounded tail of the output of the last failing step (≤ 40 lines / 4 KB). */
   tail: z._default(z.string(), ''),
+  /** The failure was the best's invocation (run in the best's tree), not the candidate's. */
+  best_failed: z._default(z.boolean(), false),
   /** In-scope files that differ from the best when the run started. */
   files: z._default(z.array(z.string()), []),
   /** Artifacts copied under runs/<id>/artifacts/ (repo-relative names), or null when none were kept. */

@@ -92,6 +92,7 @@ export function resultLine(exp: Experiment, rec: RunRecord, input: LogInput): Re
     duration_s: rec.duration_s,
     files: rec.files,
     rebaseline: v.rebaseline,
+    ...(status !== 'ok' && rec.best_failed ? { best_failed: true } : {}),
     invocations: rec.invocations,
     decision: rec.decision,
     net_lines_removed: rec.net_lines_removed,

@@ -343,8 +343,10 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
   m.record.warnings = [...m.record.warnings, ...warnings];
   m.record.metrics = medianMetrics(invs.filter((i) => i.arm === 'candidate'));
   const o = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked, primaryMissing });
-  // The best's own tree failed: say so, the candidate is not to blame for the words.
-  return bestFailed && o.phase === 'measured' ? { ...o, reason: `re-measuring the best failed: ${o.reason}` } : o;
+  // The best's own tree failed: say so, the candidate is not to blame, in the words nor in the loop's health.
+  if (!(bestFailed && o.phase === 'measured')) return o;
+  m.record.best_failed = true;
+  return { ...o, reason: `re-measuring the best failed: ${o.reason}` };
 }
 
 /** Apply a decided outcome to the record (and unclean.json); true when the run was interrupted. */
