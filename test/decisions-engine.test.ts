@@ -134,6 +134,36 @@ describe('guardrails against the baseline', () => {
   }, SLOW);
 });
 
+describe('a timing guardrail after a rebaseline', () => {
+  it('takes the re-measured baseline as its reference (the machine got slower); a best that moved keeps the first one; a new segment starts over', () => {
+    // build_s is a timing: 10 s times the machine's slowness, read from a file outside the repository.
+    const slow = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-slow-')), 'factor');
+    fs.writeFileSync(slow, '1');
+    const timing = `console.log('METRIC build_s=' + 10 * Number(require('node:fs').readFileSync(${JSON.stringify(slow)}, 'utf8')));\n`;
+    try {
+      const dir = makeRepo({ 'bench.cjs': timing + BENCH, 'src/value.txt': '100', 'src/other.txt': OTHER });
+      init(dir, ['--guardrail', 'build_s:lower:10']);
+      expect(step(dir, 'baseline').verdict).toBe('keep');
+      fs.writeFileSync(slow, '1.5');
+      expect(step(dir, 'rebaseline')).toMatchObject({ verdict: 'discard', reason: 'rebaseline: the unchanged best was re-measured' });
+      put(dir, 'src/value.txt', '90');
+      expect(step(dir, 'faster, same build')).toMatchObject({ verdict: 'keep' });
+      // The best is no longer the baseline's code: re-measuring it does not move the guardrail's reference (15).
+      fs.writeFileSync(slow, '2');
+      expect(step(dir, 'rebaseline').verdict).toBe('discard');
+      put(dir, 'src/value.txt', '80');
+      expect(step(dir, 'faster again')).toMatchObject({ verdict: 'discard', reason: expect.stringMatching(/guardrail build_s 20 > 16\.5 allowed \(baseline 15\)/) });
+      // A new segment measures its own baseline.
+      expect(engine('init-experiment', ['--name', 'exp', '--json'], dir).code).toBe(0);
+      expect(step(dir, 'baseline').verdict).toBe('keep');
+      put(dir, 'src/value.txt', '80');
+      expect(step(dir, 'faster on the new segment').verdict).toBe('keep');
+    } finally {
+      fs.rmSync(path.dirname(slow), { recursive: true, force: true });
+    }
+  }, SLOW);
+});
+
 describe('gates', () => {
   it('runs a hard gate before the benchmark: a failure costs no sample', () => {
     const dir = repo();

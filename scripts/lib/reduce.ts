@@ -226,6 +226,9 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           s.best = line.primary;
           s.best_samples = [...line.samples];
           s.best_metrics = { ...line.metrics };
+          // Nothing kept since the baseline: this was the baseline's code, so the guardrails' reference is the fresh
+          // measurement (a timing drifts with the machine). A best that moved is not the baseline: its tolerance stays.
+          if (s.best_run === s.baseline_run) s.baseline_metrics = baselineMetricSamples(line);
         } else {
           s.runs_since_improvement++;
         }
