@@ -382,6 +382,48 @@ describe('dashboard command', () => {
   });
 });
 
+describe('--watch on a small terminal (a real pseudo-terminal, util-linux script)', () => {
+  /** The last frame `dashboard --watch` draws in a terminal of rows × cols (0: a size never set), quit with q. */
+  async function lastFrame(rows: number, cols: number): Promise<string[]> {
+    const quote = (x: string): string => `'${x.replace(/'/g, `'\\''`)}'`;
+    const cmd = `stty rows ${rows} cols ${cols} && exec ${[process.execPath, ...command('dashboard'), '--cwd', dir, '--watch'].map(quote).join(' ')}`;
+    const env = cleanEnv({ FORCE_COLOR: '1', TERM: 'xterm' });
+    delete env.COLUMNS;
+    delete env.LINES;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const end = Date.now() + 240_000; // ends a hung test, not a speed check
+    // A whole frame: cursor home, the lines, clear-to-end-of-screen.
+    while (!/\x1b\[H[^]*\x1b\[J/.test(out)) {
+      if (Date.now() > end) throw new Error(`no frame at ${rows}x${cols}: ${JSON.stringify(out.slice(0, 500))}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.stdin.write('q');
+    expect(await exited).toBe(0);
+    expect(out).toContain('\x1b[?25h\x1b[?1049l'); // the terminal restored
+    const body = out.slice(out.lastIndexOf('\x1b[H') + 3, out.lastIndexOf('\x1b[J'));
+    return body.split('\n').map((l) => stripAnsi(l).replace(/\r$/, ''));
+  }
+
+  it('fits every frame to the rows and leaves the last column free, so nothing wraps or scrolls', async () => {
+    for (const [rows, cols] of [[10, 30], [6, 24], [3, 19], [1, 12], [24, 12]] as const) {
+      const lines = await lastFrame(rows, cols);
+      expect(lines.length, `${rows}x${cols}`).toBeLessThanOrEqual(rows);
+      for (const l of lines) expect(visibleWidth(l), `${rows}x${cols}: ${JSON.stringify(l)}`).toBeLessThan(cols);
+      expect(lines.join('\n')).toContain(cols >= 20 ? 'autoloop' : 'faster-pr');
+    }
+  }, 600_000);
+
+  it('lays a terminal that reports no size (0 x 0) out for 80 x 24, not one column and every line', async () => {
+    const lines = await lastFrame(0, 0);
+    expect(lines.length).toBeLessThanOrEqual(24);
+    for (const l of lines) expect(visibleWidth(l), JSON.stringify(l)).toBeLessThan(80);
+    expect(lines[0]).toMatch(/^autoloop faster-primes · segment 2/);
+  }, 600_000);
+});
+
 describe('run index (runs.idx)', () => {
   const view = (root: string, buckets: number) => {
     const l = loadExperiment(root, syn.config.name);

@@ -32,14 +32,31 @@ export interface WatchOptions {
   tickMs?: number;
 }
 
+/** A positive whole number of cells, else null (a terminal that reports 0, an unset or bad variable). */
+function cells(n: number | string | undefined): number | null {
+  const v = typeof n === 'string' ? Number.parseInt(n, 10) : n;
+  return v !== undefined && Number.isInteger(v) && v > 0 ? v : null;
+}
+
+/**
+ * The terminal's size. A pseudo-terminal whose size was never set (script, docker -t, ssh -t from a pipe)
+ * reports 0 × 0: that was a frame one column wide, or one not fitted to any height that scrolled the
+ * screen at every redraw. Then $COLUMNS / $LINES, else the 80 × 24 every terminal has at least.
+ */
+export function terminalSize(out: Pick<NodeJS.WriteStream, 'isTTY' | 'columns' | 'rows'>, env: NodeJS.ProcessEnv): { columns: number; rows: number | undefined } {
+  if (!out.isTTY) return { columns: 100, rows: undefined };
+  return { columns: cells(out.columns) ?? cells(env.COLUMNS) ?? 80, rows: cells(out.rows) ?? cells(env.LINES) ?? 24 };
+}
+
 /** One frame's text (lines joined for drawing in place, or for appending). */
 function frame(o: WatchOptions, loaded: Loaded, error: string | null): string {
   const out = o.stdout;
   const now = Date.now();
+  const size = terminalSize(out, process.env);
   // One column is left free on a terminal: writing the last column puts the
   // cursor in a pending-wrap state where clear-to-end-of-line eats that cell.
-  const width = Math.max(1, (o.width ?? (out.isTTY ? out.columns : 100) ?? 100) - (out.isTTY ? 1 : 0));
-  const height = out.isTTY && out.rows ? out.rows : undefined;
+  const width = Math.max(1, (o.width ?? size.columns) - (out.isTTY ? 1 : 0));
+  const height = size.rows;
   const t = termination(loaded.state, loaded.config, now);
   const model = viewModel(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width));
   const lines = renderTerminal(model, { width, height: height !== undefined && error ? height - 1 : height, color: o.color });
