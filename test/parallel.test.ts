@@ -3,6 +3,7 @@
 // hooks through hooks/run.sh and dist/hooks.mjs as Claude Code runs them.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { engine, engineAsync, fromTemplate, git, ledger, makeRepo, ROOT, type EngineResult } from './helpers/engine.ts';
@@ -144,6 +145,33 @@ describe('two candidates in flight', { timeout: 900_000 }, () => {
     expect(fs.readFileSync(path.join(dir, 'src/bonus.txt'), 'utf8')).toBe('5\n');
     expect(fs.readFileSync(path.join(dir, 'src/value.txt'), 'utf8')).toBe('90\n');
     expect(ledger(dir).some((l) => l.type === 'event' && l.event === 'rebased')).toBe(true);
+  });
+
+  it("a candidate's run whose re-measure of the best fails is not held against the loop's health", () => {
+    // Noisy, so each decision re-measures the best in its own tree; that arm (AUTOLOOP_ARM) exits 3 once the file outside the repository says so.
+    const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-arm-')), 'arm');
+    made.push(path.dirname(flag));
+    const bench = `if (process.env.AUTOLOOP_ARM === 'best' && require('node:fs').existsSync(${JSON.stringify(flag)})) process.exit(3);
+console.log('METRIC score=' + Number.parseFloat(require('node:fs').readFileSync('src/value.txt', 'utf8')) * (1 + 0.03 * (Math.random() - 0.5)));
+`;
+    const dir = makeRepo({ 'bench.cjs': bench, 'src/value.txt': '100\n' });
+    made.push(dir);
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '2', '--parallel', '2'], dir, TIMING);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', [], dir, TIMING).code).toBe(0);
+    expect(engine('log-experiment', ['-d', 'baseline'], dir, TIMING).code).toBe(0);
+    fs.writeFileSync(flag, '');
+    // Two in a row: the default max_crash_streak (2) of the candidates' own failures would start a heal.
+    for (const n of [1, 2]) {
+      const c = start(dir);
+      fs.writeFileSync(path.join(c.path, 'src/value.txt'), `${90 - n}\n`);
+      expect(run(dir, c.id).code).toBe(0);
+      expect(log(dir, c.id, `change ${n}`).json).toMatchObject({ verdict: 'crash', reason: expect.stringMatching(/^re-measuring the best failed: /) });
+      expect(results(dir).at(-1)).toMatchObject({ best_failed: true });
+    }
+    const status = engine('status', ['--json'], dir, TIMING).json;
+    expect(status).toMatchObject({ health: 'improving', health_reason: "re-measuring the best failed (not the change's doing)" });
+    expect(ledger(dir).some((l) => l.type === 'event' && l.event === 'heal')).toBe(false);
   });
 
   it('a stale candidate whose change conflicts with the new best is discarded with that reason, never merged', () => {
