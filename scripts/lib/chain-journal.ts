@@ -1,10 +1,12 @@
 // A chain (a follow-up experiment) is all-or-nothing. Before the child's
 // segment opens, everything that completes it is written to
 // .autoloop/chain.pending.json: the read-only decision, the new chain.json,
-// the parent's `chain` event. The next chain (or control repair) finishes a
-// killed one: completed when the child's config line reached its ledger,
-// rolled back otherwise (the child's directory and its fresh branch go, the
-// parent's branch is checked out again, chain.json is left as it was).
+// the parent's `chain` event. The next chain, control repair or locked engine
+// call (withLock: run, log, diagnose) finishes a killed one, so a child never
+// runs without its decision, its place in the trail or its budget: completed
+// when the child's config line reached its ledger, rolled back otherwise (the
+// child's directory and its fresh branch go, the parent's branch is checked
+// out again, chain.json is left as it was).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from './zod.ts';
@@ -14,7 +16,6 @@ import { appendLedger, nowIso, readLedger } from './ledger.ts';
 import { experimentPaths, repoPaths } from './paths.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { currentBranch, gitTry, revParse } from './gitcmd.ts';
-import { currentTermination, openExperiment, publishActive } from './experiment.ts';
 import { recoverInit } from './init-journal.ts';
 
 const Pending = lazySchema(() => z.object({
@@ -34,8 +35,11 @@ export function writePending(root: string, p: ChainPending): void {
   writeJsonAtomic(pendingFile(root), p);
 }
 
+/** Makes an experiment the loop's one in active.json (experiment.ts's, passed in: it imports this module). */
+export type Publish = (root: string, slug: string) => void;
+
 /** The steps after the child's segment opened; each is skipped when already done. */
-export function completeChain(root: string, p: ChainPending): void {
+export function completeChain(root: string, p: ChainPending, publish: Publish): void {
   const child = experimentPaths(root, p.child);
   if (!fs.existsSync(child.decision)) {
     writeFileAtomic(child.decision, p.decision);
@@ -47,8 +51,7 @@ export function completeChain(root: string, p: ChainPending): void {
   if (!done) appendLedger(parent.ledger, { type: 'event', ts: nowIso(), event: 'chain', data: p.event });
   // The child is the loop's experiment now (a chain killed before init published it left the parent's active.json).
   recoverInit(child); // the child's own init, killed past its config line, is completed first
-  const opened = openExperiment(root, p.child);
-  publishActive(opened, currentTermination(opened));
+  publish(root, p.child);
   fs.rmSync(pendingFile(root), { force: true });
 }
 
@@ -61,7 +64,7 @@ async function rollBack(root: string, p: ChainPending): Promise<void> {
 }
 
 /** Finish a chain a killed call left; returns what was done, or null. Call under the repository's lock. */
-export async function recoverChain(root: string): Promise<string | null> {
+export async function recoverChain(root: string, publish: Publish): Promise<string | null> {
   const file = pendingFile(root);
   if (!fs.existsSync(file)) return null;
   const parsed = Pending.safeParse(readJsonOrNull(file));
@@ -72,7 +75,7 @@ export async function recoverChain(root: string): Promise<string | null> {
   const p = parsed.data;
   const opened = readLedger(experimentPaths(root, p.child).ledger).lines.some((l) => l.type === 'config');
   if (opened) {
-    completeChain(root, p);
+    completeChain(root, p, publish);
     return `completed the follow-up ${p.child} of ${p.parent}`;
   }
   await rollBack(root, p);

@@ -14,6 +14,7 @@ import { emptyState, foldLines, loopState, termination, type Termination } from 
 import { loadStateCache, saveStateCache } from './state-cache.ts';
 import { acquireRepoLock } from './lock.ts';
 import { recoverInit } from './init-journal.ts';
+import { recoverChain } from './chain-journal.ts';
 import { sweepTemps } from './fsx.ts';
 import type { Reverted, Workspace } from './workspace-base.ts';
 import { pruneRescued } from './rescue-retention.ts';
@@ -182,6 +183,13 @@ export async function withLock<T>(exp: Experiment, owner: string, fn: () => Prom
     if (recovered) {
       Object.assign(exp, openExperiment(exp.root, exp.paths.slug));
       process.stderr.write(`reconciled: ${recovered}\n`);
+    }
+    // A chain killed mid-way: finished (or undone) here, not left for the next chain call,
+    // so a child the loop goes on in has its decision, its trail and its budget.
+    const chained = await recoverChain(exp.root, publishExperiment);
+    if (chained) {
+      if (fs.existsSync(exp.paths.config)) Object.assign(exp, openExperiment(exp.root, exp.paths.slug));
+      process.stderr.write(`reconciled: ${chained}\n`);
     }
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     return await fn();
@@ -409,6 +417,12 @@ export function trailers(exp: Experiment, runId: string, primary: number | null)
 
 export function currentTermination(exp: Experiment, chainExhausted = false): Termination {
   return termination(exp.state, exp.config, Date.now(), chainExhausted);
+}
+
+/** Make `slug` the loop's experiment in active.json (a follow-up a chain completed). */
+export function publishExperiment(root: string, slug: string): void {
+  const opened = openExperiment(root, slug);
+  publishActive(opened, currentTermination(opened));
 }
 
 /** Rewrite .autoloop/active.json, the only file the hooks read. */

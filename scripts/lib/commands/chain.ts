@@ -9,7 +9,7 @@ import * as z from '../zod.ts';
 import { countOrNone, minImprovementFlag, noneFlag, numberFlag, numberOrNone, repeatsFlag } from '../flag-values.ts';
 import { reached } from '../goal.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, readActive, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, publishExperiment, readActive, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
 import { completeChain, recoverChain, writePending } from '../chain-journal.ts';
 import { acquireRepoLock } from '../lock.ts';
 import { crashPoint } from '../faults.ts';
@@ -291,7 +291,7 @@ async function start(p: ChainPlan): Promise<Started> {
     out = await initExperiment(root, p.config, { reason: `chain: follow-up of ${parentSlug}` });
   } catch (e) {
     // Nothing was opened: leave no half-made experiment whose name would then be taken.
-    await recoverChain(root);
+    await recoverChain(root, publishExperiment);
     throw e;
   }
   if (p.artifacts) {
@@ -304,7 +304,7 @@ async function start(p: ChainPlan): Promise<Started> {
     event(child, 'artifacts', { from: parentSlug, run_id: p.artifacts.run_id, dir: rel(root, p.artifacts.dir), files: put.written, ...rescued });
   }
   crashPoint('chain:after-init');
-  completeChain(root, pending);
+  completeChain(root, pending, publishExperiment);
   refresh(parent);
   return { out, decisionFile, reportFile, sha, position, trail, artifactsRescued };
 }
@@ -358,7 +358,7 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
   const lock = acquireRepoLock(repoPaths(root).lock, 'chain');
   let done: string | null;
   try {
-    done = await recoverChain(root);
+    done = await recoverChain(root, publishExperiment);
     if (done) process.stderr.write(`reconciled: ${done}\n`);
   } finally {
     lock.release();

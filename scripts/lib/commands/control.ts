@@ -9,7 +9,7 @@ import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { followUpNext, nextAction } from '../next-action.ts';
 import { safeChainStatus } from '../chain.ts';
-import { afterRevert, branchMovedShown, currentTermination, event, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, publishActive, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
+import { afterRevert, branchMovedShown, currentTermination, event, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, publishActive, publishExperiment, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
@@ -143,7 +143,7 @@ async function repair(exp: Experiment): Promise<string> {
   // Rebuild the derived state from the ledger, then finish any half-done log.
   exp.state = emptyState();
   refresh(exp);
-  const chained = await recoverChain(exp.root);
+  const chained = await recoverChain(exp.root, publishExperiment);
   if (chained) done.push(chained);
   const swept = await sweepFinalizeWorktrees(exp.root);
   if (swept.length) done.push(`removed ${swept.length} worktree(s) of a killed finalize`);
