@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { baselineRepo, engine, iterate, ledger } from './helpers/engine.ts';
+import { benchRepo, git, init, misnameLastIndexedResult, run, step } from './helpers/loop.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const expDir = (repo: string, slug = 'exp') => path.join(repo, '.autoloop', 'experiments', slug);
@@ -27,5 +28,43 @@ describe('a chain killed after its child opened', () => {
     expect(ledger(repo).filter((l) => l.event === 'chain')).toHaveLength(1);
     // The child terminated: the Stop hook must not push it into a follow-up the budget (1) does not allow.
     expect(JSON.parse(read(repo, '.autoloop/active.json'))).toMatchObject({ experiment: 'child', loop: 'terminated', chain_allowed: false });
+  });
+});
+
+describe('kept changes of an earlier segment that measured another metric', () => {
+  // Segment 1 lowers score (100 → 90); init-experiment again opens segment 2 on other, higher is better, in pts (50 → 60).
+  const repo = (): string => {
+    const r = benchRepo('100');
+    expect(init(r, 'seg', ['--scope', 'lib/**', '--max-runs', 'none']).code).toBe(0);
+    step(r, 'baseline');
+    step(r, 'lower the score', '90');
+    expect(run('init-experiment', ['--name', 'seg', '--metric', 'other', '--direction', 'higher', '--unit', 'pts'], r).code).toBe(0);
+    step(r, 'baseline');
+    step(r, 'raise other', '60', 'lib/other.txt');
+    return r;
+  };
+
+  it('are stated in their own metric, direction and unit in the report (through the run index and from every line) and in finalize\'s messages', () => {
+    const r = repo();
+    const kept = (md: string) => md.split('## Kept changes (2)')[1]?.split('##')[0]?.trim().split('\n');
+    const want = [/^1\. r0002 `[0-9a-f]{12}` score 100 → 90 \(\+10%\): lower the score$/, /^2\. r0004 `[0-9a-f]{12}` other 50 → 60 pts \(\+20%\): raise other$/];
+    const fast = run('report', [], r);
+    expect(fast.code, fast.stderr).toBe(0);
+    const lines = kept(fast.stdout) ?? [];
+    want.forEach((w, i) => expect(lines[i]).toMatch(w));
+    misnameLastIndexedResult(r, 'seg');
+    expect(kept(run('report', [], r).stdout)).toEqual(lines);
+    const json = run('report', ['--json'], r).json as { kept: Record<string, unknown>[] };
+    expect(json.kept[1]).toMatchObject({ run_id: 'r0002', metric: 'score', direction: 'lower', unit: '' });
+    expect(json.kept[3]).not.toHaveProperty('metric');
+    for (const squash of [false, true]) {
+      const branch = squash ? 'squashed' : 'series';
+      const f = run('finalize', ['--branch', branch, ...(squash ? ['--squash'] : [])], r);
+      expect(f.code, f.stderr).toBe(0);
+      const msg = git(r, 'log', '--format=%B', `main..${branch}`);
+      expect(msg).toContain('score 100 → 90 (+10%)');
+      expect(msg).toContain('other 50 → 60 pts (+20%)');
+      expect(msg).not.toMatch(/other 100 → 90/);
+    }
   });
 });

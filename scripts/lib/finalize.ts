@@ -23,6 +23,7 @@ import { sanitize, sanitizeLine } from './sanitize.ts';
 import { pidAlive } from './procs.ts';
 import { crashPoint, faultAt } from './faults.ts';
 import { chainFrom, importCommits, type Chained } from './finalize-chain.ts';
+import { segmentMetrics } from './segment-metrics.ts';
 
 /** A kept change to replay, with the experiment it belongs to (a chain spans several). */
 interface Pick extends KeptChange {
@@ -140,7 +141,13 @@ async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], 
     if (r.firstUncommitted >= 0 && (lost < 0 || r.firstUncommitted < lost)) throw new UsageError(`keep ${r.runId(r.firstUncommitted)} of "${slug}" has no recorded commit: run control repair first`);
     if (lost >= 0) throw new UsageError(`the commit of keep ${r.runId(lost)} of "${slug}" (${(r.commit(lost) as string).slice(0, 12)}) is missing from the repository`);
     checked += mine.length;
-    mine.forEach((_, k) => picks.push({ ...(changes[i]?.[k] as KeptChange), slug, metric: e.config.metric, unit: e.config.unit, direction: e.config.direction }));
+    // Each keep's effect in its own segment's metric (init-experiment may have changed it since).
+    const metricOf = segmentMetrics(e, (changes[i] ?? []).map((c) => c.segment));
+    mine.forEach((_, k) => {
+      const change = changes[i]?.[k] as KeptChange;
+      const m = metricOf(change.segment);
+      picks.push({ ...change, slug, metric: m.metric, unit: m.unit, direction: m.direction });
+    });
     // The keeps not replayed, in ledger order: the first few listed, all counted (no object for each of 10,000).
     for (let j = 0, next = 0; j < r.count && skipped.skipped.length < SKIPPED_SHOWN; j++) {
       if (mine[next] === j) next++;

@@ -1,7 +1,7 @@
 // The lists a report is made of, each from ledger lines in ledger order:
 // the kept changes (with the best each replaced), the dead ends, and the
 // stated hypotheses with their outcomes. Pure.
-import type { LedgerLine, Verdict } from './schema.ts';
+import type { Direction, LedgerLine, Verdict } from './schema.ts';
 
 export interface KeptChange {
   run_id: string;
@@ -18,6 +18,10 @@ export interface KeptChange {
   files: string[];
   /** The first keep of a segment: the measurement every later keep is compared with. */
   baseline: boolean;
+  /** Its segment's metric, direction and unit, set only where they are not the current segment's (segment-metrics.ts). */
+  metric?: string;
+  direction?: Direction;
+  unit?: string;
 }
 
 export interface DeadEnd {

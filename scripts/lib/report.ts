@@ -24,6 +24,7 @@ import type { GuardrailCheck } from './guardrails.ts';
 import { sanitize } from './sanitize.ts';
 import { chainContext, chainSection, type ReportChain } from './report-chain.ts';
 import { mdText } from './report-text.ts';
+import { ownMetric, segmentMetrics } from './segment-metrics.ts';
 import type { ChainFile } from './chain.ts';
 
 export { changePct, deadEnds, hypotheses, keptChanges, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
@@ -109,6 +110,9 @@ export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: R
   // The state keeps the newest health changes (HEALTH_HISTORY_CAP) and, since it counts them, how many there were.
   const health = s.health_history;
   const healthTotal = s.health_changes ?? (health.length < HEALTH_HISTORY_CAP ? health.length : null);
+  // A keep of an earlier segment on another metric is stated in its own.
+  const metricOf = segmentMetrics(exp, src.kept.map((k) => k.segment));
+  const current = { metric: c.metric, direction: c.direction, unit: c.unit };
   return {
     experiment: exp.paths.slug,
     goal: c.goal,
@@ -125,7 +129,7 @@ export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: R
     gain_pct: gainPct(s, c),
     confidence: { value: conf.value, label: conf.label },
     runs: src.runs,
-    kept: src.kept,
+    kept: src.kept.map((k) => ({ ...k, ...ownMetric(metricOf(k.segment), current) })),
     dead_ends: src.dead_ends,
     health_history: health,
     termination: { terminated: t.terminate, by: t.by, message },
@@ -194,7 +198,7 @@ export function renderMarkdown(r: ReportData): string {
   out.push('', `## Kept changes (${r.totals.changes})`, '');
   if (!r.totals.changes) out.push(r.baseline === null ? 'None: no baseline was measured.' : 'None: no change beat the baseline.');
   changes.forEach((k, i) => {
-    out.push(`${earlier + i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(r.metric, r.unit, k.from, k.to, r.direction)}: ${mdText(k.description, 120)}`);
+    out.push(`${earlier + i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(k.metric ?? r.metric, k.unit ?? r.unit, k.from, k.to, k.direction ?? r.direction)}: ${mdText(k.description, 120)}`);
   });
   more(out, earlier, r.full_history);
 
