@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, iterate, ledger } from './helpers/engine.ts';
-import { benchRepo, git, init, misnameLastIndexedResult, run, step } from './helpers/loop.ts';
+import { baselineRepo, engine, iterate, ledger, setValue } from './helpers/engine.ts';
+import { benchRepo, git, init, misnameLastIndexedResult, run, step, write } from './helpers/loop.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const expDir = (repo: string, slug = 'exp') => path.join(repo, '.autoloop', 'experiments', slug);
@@ -28,6 +28,41 @@ describe('a chain killed after its child opened', () => {
     expect(ledger(repo).filter((l) => l.event === 'chain')).toHaveLength(1);
     // The child terminated: the Stop hook must not push it into a follow-up the budget (1) does not allow.
     expect(JSON.parse(read(repo, '.autoloop/active.json'))).toMatchObject({ experiment: 'child', loop: 'terminated', chain_allowed: false });
+  });
+});
+
+describe("a chain from a parent whose branch moved or went", () => {
+  const args = ['--from', 'exp', '--name', 'child', '--rationale', 'go on'];
+  const refused = (r: { code: number | null; stderr: string }, pattern: RegExp) => {
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(pattern);
+  };
+
+  it('names control repair when the branch was moved by hand, and starts from the best once it is back', () => {
+    const repo = baselineRepo('100', ['--max-runs', '1']);
+    const best = git(repo, 'rev-parse', 'HEAD');
+    write(repo, 'README.md', 'edited by hand\n');
+    git(repo, 'commit', '-qam', 'by hand');
+    refused(engine('chain', args, repo), /branch autoloop\/exp moved outside the loop .*control repair/);
+    expect(fs.existsSync(expDir(repo, 'child'))).toBe(false);
+    expect(engine('control', ['repair'], repo).code).toBe(0);
+    expect(engine('chain', args, repo).code).toBe(0);
+    expect(git(repo, 'rev-parse', 'autoloop/child')).toBe(best);
+  });
+
+  it('names the best commit to check out when the branch was deleted, and starts from it there', () => {
+    const repo = baselineRepo('100', ['--max-runs', '2']);
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep', should_terminate: true });
+    const best = git(repo, 'rev-parse', 'HEAD');
+    expect(best).not.toBe(git(repo, 'rev-parse', 'main'));
+    git(repo, 'checkout', '-q', 'main');
+    git(repo, 'branch', '-q', '-D', 'autoloop/exp');
+    refused(engine('chain', args, repo), new RegExp(`branch autoloop/exp is gone: .*git checkout --detach ${best.slice(0, 12)}`));
+    git(repo, 'checkout', '-q', '--detach', best.slice(0, 12));
+    expect(engine('chain', args, repo).code).toBe(0);
+    expect(git(repo, 'rev-parse', 'autoloop/child')).toBe(best);
   });
 });
 

@@ -183,6 +183,22 @@ function parentOf(root: string, from: string | undefined): string {
   return active.experiment;
 }
 
+/** Why HEAD is not the parent's best, and what brings it there: the parent's branch may have moved or gone. */
+async function notAtBest(root: string, parentSlug: string, head: string | null, best: string | null): Promise<string> {
+  const branch = `autoloop/${parentSlug}`;
+  const at = await revParse(root, `refs/heads/${branch}`);
+  const short = best?.slice(0, 12) ?? 'unknown';
+  if (best && at !== null && at !== best) {
+    return `branch ${branch} moved outside the loop (at ${at.slice(0, 12)}; the engine last kept ${short}): run control repair --experiment ${parentSlug} first (it puts the best back and saves the other commit)`;
+  }
+  if (best && at === null) {
+    if ((await revParse(root, best)) === null) return `branch ${branch} is gone, and the best commit of "${parentSlug}" (${short}) with it: nothing to start a follow-up from`;
+    return `branch ${branch} is gone: the user can git checkout --detach ${short} (the best of "${parentSlug}") first, and chain from there`;
+  }
+  const here = (await currentBranch(root)) ?? 'a detached HEAD';
+  return `HEAD (${here} at ${head?.slice(0, 12) ?? 'no commit'}) is not the best commit of "${parentSlug}" (${short}): the user can git checkout ${branch} first (the hooks refuse it to the loop)`;
+}
+
 /** The follow-up must start from the parent's best, with nothing half-done in the tree. */
 async function assertAtParentBest(p: ChainPlan): Promise<void> {
   const { root, parent, parentSlug, childSlug, config } = p;
@@ -194,12 +210,7 @@ async function assertAtParentBest(p: ChainPlan): Promise<void> {
   }
   const head = await revParse(root, 'HEAD');
   const best = parent.state.best_commit;
-  if (!best || head !== best) {
-    const branch = (await currentBranch(root)) ?? 'a detached HEAD';
-    throw new UsageError(
-      `HEAD (${branch} at ${head?.slice(0, 12) ?? 'no commit'}) is not the best commit of "${parentSlug}" (${best?.slice(0, 12) ?? 'unknown'}): the user can git checkout autoloop/${parentSlug} first (the hooks refuse it to the loop)`,
-    );
-  }
+  if (!best || head !== best) throw new UsageError(await notAtBest(root, parentSlug, head, best));
   const scopes = [compileScope(parent.config.scope, parent.config.protect), compileScope(config.scope, config.protect)];
   const dirty = (await trackedChanges(root)).filter((x) => scopes.some((sc) => sc.inScope(x)));
   if ((await currentBranch(root)) === `autoloop/${parentSlug}`) dirty.push(...(await ws.changedInScope()));
