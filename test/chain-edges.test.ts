@@ -103,3 +103,24 @@ describe('kept changes of an earlier segment that measured another metric', () =
     }
   });
 });
+
+describe('finalize --branch that git refuses only when the ref is written', () => {
+  it('is refused with one line and exit 2 before anything is written: a name under an existing branch, one above it, @{-1}', () => {
+    const repo = baselineRepo();
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep' });
+    const refs = git(repo, 'for-each-ref', '--format=%(refname) %(objectname)');
+    for (const [name, why] of [
+      ['autoloop/exp/review', /--branch: "autoloop\/exp\/review" cannot be created beside the branch autoloop\/exp/],
+      ['autoloop', /--branch: "autoloop" cannot be created beside the branch autoloop\/exp/],
+      ['@{-1}', /--branch: "@\{-1\}" is not a valid branch name/],
+    ] as const) {
+      const r = engine('finalize', ['--branch', name], repo);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(why);
+    }
+    expect(git(repo, 'for-each-ref', '--format=%(refname) %(objectname)')).toBe(refs);
+    expect(fs.existsSync(path.join(expDir(repo), 'report.md'))).toBe(false);
+  });
+});

@@ -78,7 +78,22 @@ async function authorEnv(cwd: string, sha: string): Promise<Record<string, strin
 }
 
 async function validBranchName(cwd: string, name: string): Promise<boolean> {
-  return (await gitTry(cwd, ['check-ref-format', '--branch', name])).code === 0;
+  const r = await gitTry(cwd, ['check-ref-format', '--branch', name]);
+  // --branch expands @{-N} to the branch it names: only a name that stays itself can be created as it is.
+  return r.code === 0 && r.stdout.trim() === name;
+}
+
+/**
+ * An existing branch the new one cannot sit beside: git keeps refs as paths,
+ * so a/b cannot be created while a exists, nor a while a/b does.
+ */
+async function collidingBranch(cwd: string, name: string): Promise<string | null> {
+  const parts = name.split('/');
+  const above = parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
+  // A pattern matches its ref and the refs under it: only an exact prefix, or a ref under the name, collides.
+  const r = await gitTry(cwd, ['for-each-ref', '--format=%(refname)', ...[...above, name].map((p) => `refs/heads/${p}`)]);
+  const hit = r.stdout.split('\n').map((l) => l.slice('refs/heads/'.length)).find((b) => above.includes(b) || b.startsWith(`${name}/`));
+  return hit ?? null;
 }
 
 /** The chain's trail from its root up to (and including) this experiment; just the experiment when it is in no chain. */
@@ -259,6 +274,8 @@ async function branchTarget(root: string, slug: string, asked: string | undefine
   if (!(await validBranchName(root, branch))) throw new UsageError(`--branch: "${branch}" is not a valid branch name`);
   const existing = await revParse(root, `refs/heads/${branch}`);
   if (existing !== null && asked !== undefined) throw alreadyExists(branch);
+  const collides = existing === null ? await collidingBranch(root, branch) : null;
+  if (collides) throw new UsageError(`${asked === undefined ? 'the branch' : '--branch:'} "${branch}" cannot be created beside the branch ${collides} (git keeps one of a/b and a): pass --branch NAME`);
   return { branch, existing };
 }
 
