@@ -66,6 +66,23 @@ describe("a chain from a parent whose branch moved or went", () => {
   });
 });
 
+describe('a follow-up on a metric the benchmark does not print', () => {
+  it('is refused before the budget is spent, for the primary and for a guardrail', () => {
+    const repo = baselineRepo('100', ['--max-runs', '1']);
+    const args = ['--from', 'exp', '--name', 'child', '--rationale', 'go on'];
+    for (const extra of [['--metric', 'latency', '--direction', 'lower'], ['--guardrail', 'latency:lower:5']]) {
+      const r = engine('chain', [...args, ...extra], repo);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/metric latency is not printed by the benchmark \(the best run of "exp" printed score, mem\)/);
+      expect(fs.existsSync(expDir(repo, 'child'))).toBe(false);
+      expect(fs.existsSync(path.join(repo, '.autoloop', 'chain.json'))).toBe(false);
+    }
+    // mem is printed: a follow-up on it starts.
+    expect(engine('chain', [...args, '--metric', 'mem', '--direction', 'lower'], repo).code).toBe(0);
+  });
+});
+
 describe('kept changes of an earlier segment that measured another metric', () => {
   // Segment 1 lowers score (100 → 90); init-experiment again opens segment 2 on other, higher is better, in pts (50 → 60).
   const repo = (): string => {

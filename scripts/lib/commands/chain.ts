@@ -162,6 +162,7 @@ function plan(root: string, f: ChainFlags): ChainPlan {
   const budget = status.chain ? status.budget : (f.budget ?? DEFAULT_CHAIN_BUDGET);
   const { config, overrides, dropped } = childConfig(parent.config, f, childSlug);
   const s = parent.state;
+  assertPrinted(parentSlug, s.best_metrics, f.command === undefined ? config : null);
   if (config.target !== null && config.metric === parent.config.metric && config.direction === parent.config.direction && s.best !== null && reached(config.direction, s.best, config.target)) {
     throw new UsageError(`the target ${fmt(config.target)}${u(config.unit)} is already met by "${parentSlug}"'s best ${fmt(s.best)}${u(config.unit)}: pass a new --target (or --target none)`);
   }
@@ -174,6 +175,20 @@ function plan(root: string, f: ChainFlags): ChainPlan {
 }
 
 const u = (unit: string) => (unit ? ` ${unit}` : '');
+
+/**
+ * A follow-up measures with its parent's benchmark: a metric it never printed
+ * (the primary or a guardrail) would make the child's baseline invalid after
+ * the budget is spent. `config` null: a new --command, the user's call.
+ */
+function assertPrinted(parentSlug: string, printed: Record<string, number>, config: Config | null): void {
+  const names = Object.keys(printed);
+  if (!config || !names.length) return;
+  const missing = [config.metric, ...config.guardrails.map((g) => g.metric)].find((m) => !Object.hasOwn(printed, m));
+  if (missing !== undefined) {
+    throw new UsageError(`metric ${missing} is not printed by the benchmark (the best run of "${parentSlug}" printed ${names.join(', ')}): a follow-up measures what the benchmark prints; a new metric needs a benchmark for it (/autoloop:setup, with the user)`);
+  }
+}
 
 /** --from, else the active experiment (plan() then refuses one that has not terminated). */
 function parentOf(root: string, from: string | undefined): string {
