@@ -31,6 +31,24 @@ describe('a chain killed after its child opened', () => {
   });
 });
 
+describe('a chain from a parent that its wall clock ended between runs', () => {
+  it("hashes a report of the parent that reads the same later (the clock's reading is recorded, not live)", () => {
+    const repo = baselineRepo();
+    // Budgets are read live: a wall clock of 1 s, set after the baseline was logged, ends the experiment with no log to record it.
+    const config = path.join(expDir(repo), 'config.yaml');
+    fs.writeFileSync(config, read(repo, '.autoloop/experiments/exp/config.yaml').replace(/^max_wall_clock: null$/m, 'max_wall_clock: 1'));
+    const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    sleep(1500);
+    const r = engine('chain', ['--from', 'exp', '--name', 'child', '--rationale', 'go on', '--max-wall-clock', 'none', '--json'], repo);
+    expect(r.code, r.stderr).toBe(0);
+    const sha = (r.json as { parent_report_sha256: string }).parent_report_sha256;
+    sleep(2100); // the parent's live clock reading moves on by whole seconds
+    const later = engine('report', ['--experiment', 'exp', '--json'], repo).json as { markdown_sha256: string; termination: { by: string } };
+    expect(later.termination.by).toBe('wall_clock');
+    expect(later.markdown_sha256).toBe(sha);
+  });
+});
+
 describe("a chain from a parent whose branch moved or went", () => {
   const args = ['--from', 'exp', '--name', 'child', '--rationale', 'go on'];
   const refused = (r: { code: number | null; stderr: string }, pattern: RegExp) => {

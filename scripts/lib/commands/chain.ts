@@ -289,6 +289,10 @@ function decisionText(p: ChainPlan, d: { position: number; remaining: number; tr
 async function start(p: ChainPlan): Promise<Started> {
   const { root, parent, parentSlug, childSlug } = p;
   await assertAtParentBest(p);
+  // A termination no log recorded (a wall clock that ran out between runs) is recorded now: the
+  // report states a recorded one as it was, a live one with the clock's reading of each call.
+  const t = currentTermination(parent);
+  if (t.terminate && t.by !== null && !Object.hasOwn(parent.state.terminated_messages ?? {}, t.by)) event(parent, 'terminated', { by: t.by, message: t.message });
   // The report the rationale answers to, frozen by its hash: as it reads once this
   // follow-up exists (its chain section names it), so a later report hashes the same.
   const linked = withLink(p.chains, { parent: parentSlug, child: childSlug, created_at: nowIso(), parent_report_sha256: '0'.repeat(64) }, p.budget).file;
