@@ -139,6 +139,36 @@ describe('kept changes of an earlier segment that measured another metric', () =
   });
 });
 
+describe('finalize after init-experiment took commits made by hand on the branch as a new segment', () => {
+  it('carries all of them: each branch it makes (series, squashed, cherry-picked) has the tree of the best', () => {
+    const r = benchRepo('100');
+    expect(init(r, 'adopt', ['--max-runs', 'none']).code).toBe(0);
+    step(r, 'baseline');
+    step(r, 'lower the score', '90');
+    // Two commits by hand on autoloop/adopt, the second changing the first's file; init-experiment adopts them.
+    write(r, 'lib/first.txt', 'one\n');
+    git(r, 'add', 'lib/first.txt');
+    git(r, 'commit', '-qm', 'by hand: first');
+    write(r, 'lib/first.txt', 'one, then two\n');
+    git(r, 'commit', '-qam', 'by hand: second');
+    expect(run('init-experiment', ['--name', 'adopt', '--max-runs', 'none', '--goal', 'smaller still'], r).code).toBe(0);
+    step(r, 'baseline');
+    step(r, 'lower it again', '85');
+    const best = git(r, 'rev-parse', 'autoloop/adopt^{tree}');
+    for (const [branch, extra, env] of [
+      ['series', [], {}],
+      ['squashed', ['--squash'], {}],
+      ['picked', [], { AUTOLOOP_FAULT_AT: 'finalize:chain' }],
+    ] as const) {
+      const f = engine('finalize', ['--branch', branch, ...extra], r, env);
+      expect(f.code, f.stderr).toBe(0);
+      expect(git(r, 'rev-parse', `${branch}^{tree}`), branch).toBe(best);
+    }
+    expect(git(r, 'show', 'series:lib/first.txt')).toBe('one, then two');
+    expect(git(r, 'log', '-1', '--format=%B', 'series^')).toMatch(/Segment 2 started from commits made outside the loop: [0-9a-f]{12}\.\.[0-9a-f]{12}\./);
+  });
+});
+
 describe('finalize --branch that git refuses only when the ref is written', () => {
   it('is refused with one line and exit 2 before anything is written: a name under an existing branch, one above it, @{-1}', () => {
     const repo = baselineRepo();

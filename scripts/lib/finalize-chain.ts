@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gitWithInput } from './gitcmd.ts';
+import { gitTry, gitWithInput } from './gitcmd.ts';
 
 export interface Chained {
   /** The start's tree. */
@@ -20,8 +20,14 @@ export interface Chained {
   picks: { tree: string; author: Record<string, string> }[];
 }
 
-/** The trees and authors of `commits` when each one's only parent is the one before it (`base` for the first); null otherwise. */
-export async function chainFrom(root: string, base: string, commits: readonly string[]): Promise<Chained | null> {
+/**
+ * The trees and authors of `commits` when each one's only parent is the one
+ * before it (`base` for the first); null otherwise. A commit that `spans`
+ * (a segment's baseline that took commits made by hand) may instead descend
+ * from the one before it through those commits: its tree is then theirs too.
+ */
+export async function chainFrom(root: string, base: string, kept: readonly { sha: string; spans: boolean }[]): Promise<Chained | null> {
+  const commits = kept.map((p) => p.sha);
   // One process for all: the start and the commits, in the order given.
   const r = await gitWithInput(root, ['log', '--no-walk=unsorted', '--stdin', '--format=%H%x00%P%x00%T%x00%an%x00%ae%x00%ad', '--date=raw'], [base, ...commits].join('\n') + '\n');
   if (r.code !== 0) return null;
@@ -33,9 +39,10 @@ export async function chainFrom(root: string, base: string, commits: readonly st
   let prev = base;
   for (const [k, row] of rest.entries()) {
     const [sha, parents, tree, name, email, date] = row;
-    if (sha !== commits[k] || parents !== prev || !tree) return null;
+    if (sha === undefined || sha !== commits[k] || !tree) return null;
+    if (parents !== prev && !(kept[k]?.spans && (await gitTry(root, ['merge-base', '--is-ancestor', prev, sha])).code === 0)) return null;
     picks.push({ tree, author: name && email && date ? { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_AUTHOR_DATE: date } : {} });
-    prev = sha as string;
+    prev = sha;
   }
   return { baseTree: start[2], picks };
 }

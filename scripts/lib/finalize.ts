@@ -31,6 +31,12 @@ interface Pick extends KeptChange {
   metric: string;
   unit: string;
   direction: Direction;
+  /**
+   * A later segment's baseline with a commit of its own: init-experiment took
+   * the branch as it was, commits made by hand included. Its change is
+   * everything since the keep before it (`since`), not its commit's own diff.
+   */
+  since?: string;
 }
 
 export interface FinalCommit {
@@ -158,10 +164,11 @@ async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], 
     checked += mine.length;
     // Each keep's effect in its own segment's metric (init-experiment may have changed it since).
     const metricOf = segmentMetrics(e, (changes[i] ?? []).map((c) => c.segment));
-    mine.forEach((_, k) => {
+    mine.forEach((j, k) => {
       const change = changes[i]?.[k] as KeptChange;
       const m = metricOf(change.segment);
-      picks.push({ ...change, slug, metric: m.metric, unit: m.unit, direction: m.direction });
+      const since = change.baseline && j > 0 ? r.commit(j - 1) : null;
+      picks.push({ ...change, slug, metric: m.metric, unit: m.unit, direction: m.direction, ...(since ? { since } : {}) });
     });
     // The keeps not replayed, in ledger order: the first few listed, all counted (no object for each of 10,000).
     for (let j = 0, next = 0; j < r.count && skipped.skipped.length < SKIPPED_SHOWN; j++) {
@@ -318,7 +325,9 @@ async function inTempWorktree<T>(root: string, base: string, fn: (wt: string) =>
 /** Cherry-pick one kept change onto the worktree's index; the tree it makes, and whether it changes anything. */
 async function applyPick(wt: string, k: Pick): Promise<{ tree: string; empty: boolean }> {
   const sha = k.commit as string;
-  const r = await gitTry(wt, ['cherry-pick', '--no-commit', sha]);
+  // A baseline that took commits made by hand: all of them, when they descend from the keep before it.
+  const range = k.since !== undefined && (await gitTry(wt, ['merge-base', '--is-ancestor', k.since, sha])).code === 0;
+  const r = await gitTry(wt, ['cherry-pick', '--no-commit', range ? `${k.since}..${sha}` : sha]);
   if (r.code !== 0) throw new UsageError(`keep ${k.run_id} (${sha.slice(0, 12)}) does not apply on the changes before it: finalize by hand`);
   const tree = (await git(wt, ['write-tree'])).trim();
   const headTree = (await git(wt, ['rev-parse', 'HEAD^{tree}'])).trim();
@@ -328,9 +337,11 @@ async function applyPick(wt: string, k: Pick): Promise<{ tree: string; empty: bo
 /** A replayed change's message: its description, the measured effect, and where it came from. */
 function pickMessage(k: Pick): string {
   const effect = effectText(k.metric, k.unit, k.from, k.to, k.direction);
+  // A baseline's change is not the loop's: say where it came from (git log names each commit).
+  const taken = k.since ? [`Segment ${k.segment} started from commits made outside the loop: ${k.since.slice(0, 12)}..${(k.commit as string).slice(0, 12)}.`] : [];
   return commitMessage(
     clip(k.description, 72),
-    [`${effect}, measured by autoloop run ${k.run_id} of experiment ${k.slug}.`],
+    [`${effect}, measured by autoloop run ${k.run_id} of experiment ${k.slug}.`, ...taken],
     { 'Autoloop-Run': k.run_id, 'Autoloop-Experiment': k.slug, 'Autoloop-Source': k.commit as string },
   );
 }
@@ -448,7 +459,7 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
     result.head = head;
   };
   // AUTOLOOP_FAULT_AT=finalize:chain: the cherry-picks even for a chain (the test that both ways make the same branch).
-  const chain = faultAt('finalize:chain') ? null : await chainFrom(root, base, picks.map((k) => k.commit as string));
+  const chain = faultAt('finalize:chain') ? null : await chainFrom(root, base, picks.map((k) => ({ sha: k.commit as string, spans: k.since !== undefined })));
   if (chain) await createBranch(await replayChain(exp, base, picks, chain, result, ident));
   else await inTempWorktree(root, base, async (wt) => createBranch(await replay(exp, wt, picks, result, ident)));
   // The user's checkout must be exactly where it was.
