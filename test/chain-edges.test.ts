@@ -79,7 +79,11 @@ describe("a chain from a parent whose branch moved or went", () => {
     git(repo, 'branch', '-q', '-D', 'autoloop/exp');
     refused(engine('chain', args, repo), new RegExp(`branch autoloop/exp is gone: .*git checkout --detach ${best.slice(0, 12)}`));
     git(repo, 'checkout', '-q', '--detach', best.slice(0, 12));
-    expect(engine('chain', args, repo).code).toBe(0);
+    // Killed before the child opened, from there: the next chain rolls it back to the detached best (its fresh branch gone) and starts.
+    expect(engine('chain', args, repo, { AUTOLOOP_CRASH_AT: 'init:before-ledger' }).code).not.toBe(0);
+    const again = engine('chain', args, repo);
+    expect(again.stderr).toMatch(/reconciled: rolled back the interrupted follow-up child of exp/);
+    expect(again.code, again.stderr).toBe(0);
     expect(git(repo, 'rev-parse', 'autoloop/child')).toBe(best);
   });
 });

@@ -57,7 +57,11 @@ export function completeChain(root: string, p: ChainPending, publish: Publish): 
 
 async function rollBack(root: string, p: ChainPending): Promise<void> {
   const branch = `autoloop/${p.child}`;
-  if ((await currentBranch(root)) === branch) await gitTry(root, ['checkout', '-q', `autoloop/${p.parent}`, '--']);
+  if ((await currentBranch(root)) === branch) {
+    // Back to the parent's branch; a chain started from its best with that branch gone: back to that commit, detached.
+    const back = await gitTry(root, ['checkout', '-q', `autoloop/${p.parent}`, '--']);
+    if (back.code !== 0) await gitTry(root, ['checkout', '-q', '--detach', branch, '--']);
+  }
   if ((await currentBranch(root)) !== branch && (await revParse(root, `refs/heads/${branch}`))) await gitTry(root, ['branch', '-q', '-D', '--', branch]);
   fs.rmSync(experimentPaths(root, p.child).dir, { recursive: true, force: true });
   fs.rmSync(pendingFile(root), { force: true });
