@@ -29,6 +29,14 @@ describe('a chain killed after its child opened', () => {
     // The child terminated: the Stop hook must not push it into a follow-up the budget (1) does not allow.
     expect(JSON.parse(read(repo, '.autoloop/active.json'))).toMatchObject({ experiment: 'child', loop: 'terminated', chain_allowed: false });
   });
+
+  it('leaves its decision read-only when killed right after writing it', () => {
+    const repo = baselineRepo('100', ['--max-runs', '1']);
+    const args = ['--from', 'exp', '--name', 'child', '--rationale', 'go on'];
+    expect(engine('chain', args, repo, { AUTOLOOP_CRASH_AT: 'chain:decision' }).code).not.toBe(0);
+    expect(engine('chain', args, repo).stderr).toMatch(/completed the follow-up child of exp/);
+    expect(fs.statSync(path.join(expDir(repo, 'child'), 'chain-decision.json')).mode & 0o777).toBe(0o444);
+  });
 });
 
 describe('a chain from a parent that its wall clock ended between runs', () => {

@@ -17,6 +17,7 @@ import { experimentPaths, repoPaths } from './paths.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { currentBranch, gitTry, revParse } from './gitcmd.ts';
 import { recoverInit } from './init-journal.ts';
+import { crashPoint } from './faults.ts';
 
 const Pending = lazySchema(() => z.object({
   parent: z.string(),
@@ -42,8 +43,9 @@ export type Publish = (root: string, slug: string) => void;
 export function completeChain(root: string, p: ChainPending, publish: Publish): void {
   const child = experimentPaths(root, p.child);
   if (!fs.existsSync(child.decision)) {
-    writeFileAtomic(child.decision, p.decision);
-    fs.chmodSync(child.decision, 0o444);
+    // Read-only from the moment it has its name: a kill after the write leaves no writable record.
+    writeFileAtomic(child.decision, p.decision, { mode: 0o444 });
+    crashPoint('chain:decision');
   }
   saveChainFile(root, p.chain_file);
   const parent = experimentPaths(root, p.parent);
