@@ -113,6 +113,21 @@ describe('a follow-up on a metric the benchmark does not print', () => {
   });
 });
 
+describe('a follow-up that turns the direction of the same metric', () => {
+  it("drops the parent's target (it was the other way), and refuses a target the parent's best already meets that way", () => {
+    // The parent lowers score towards 50 and ends by max_runs at 100.
+    const repo = baselineRepo('100', ['--max-runs', '1', '--target', '50']);
+    const args = ['--from', 'exp', '--name', 'child', '--rationale', 'raise it instead', '--direction', 'higher', '--max-runs', '5'];
+    const met = engine('chain', [...args, '--target', '80'], repo);
+    expect(met.code).toBe(2);
+    expect(met.stderr).toMatch(/the target 80 is already met by "exp"'s best 100: pass a new --target/);
+    expect(engine('chain', args, repo).code).toBe(0);
+    // Its baseline (the parent's best, 100) does not end it at once as if 50 were a target above.
+    const { log } = iterate(repo, 'baseline');
+    expect(log.json).toMatchObject({ verdict: 'keep', should_terminate: false });
+  });
+});
+
 describe('kept changes of an earlier segment that measured another metric', () => {
   // Segment 1 lowers score (100 → 90); init-experiment again opens segment 2 on other, higher is better, in pts (50 → 60).
   const repo = (): string => {

@@ -108,6 +108,9 @@ function childConfig(parent: Config, f: ChainFlags, name: string): { config: Con
     if (f.direction === undefined) throw new UsageError(`--direction is required when --metric changes (${parent.metric} → ${f.metric})`);
     if (f.target === undefined) out.target = null;
     if (f.unit === undefined) out.unit = '';
+  } else if (f.direction !== undefined && f.direction !== parent.direction && f.target === undefined) {
+    // The same metric the other way: the parent's target was a bound from the other side.
+    out.target = null;
   }
   const added = (f.guardrail ?? []).map((g) => parseConfig({ ...parent, guardrails: [guardrailFromFlag(g)] }, '--guardrail').guardrails[0] as Guardrail);
   const cg = childGuardrails({ parent, childMetric: f.metric ?? parent.metric, added, drop: f['drop-guardrail'] ?? [] });
@@ -163,7 +166,8 @@ function plan(root: string, f: ChainFlags): ChainPlan {
   const { config, overrides, dropped } = childConfig(parent.config, f, childSlug);
   const s = parent.state;
   assertPrinted(parentSlug, s.best_metrics, f.command === undefined ? config : null);
-  if (config.target !== null && config.metric === parent.config.metric && config.direction === parent.config.direction && s.best !== null && reached(config.direction, s.best, config.target)) {
+  // The child's baseline is the parent's best: a target that best meets (the child's way) would end it at once.
+  if (config.target !== null && config.metric === parent.config.metric && s.best !== null && reached(config.direction, s.best, config.target)) {
     throw new UsageError(`the target ${fmt(config.target)}${u(config.unit)} is already met by "${parentSlug}"'s best ${fmt(s.best)}${u(config.unit)}: pass a new --target (or --target none)`);
   }
   let artifacts: KeptArtifacts | null = null;
