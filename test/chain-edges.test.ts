@@ -39,6 +39,25 @@ describe('a chain killed after its child opened', () => {
   });
 });
 
+describe('a parent whose last log was killed between its keep line and the commit', () => {
+  it('finalize names control repair (not the tree), and chain completes the keep and starts from it', () => {
+    // The keep that terminates the parent (max_runs 2) is logged, then the log is killed before it commits.
+    const repo = baselineRepo('100', ['--max-runs', '2']);
+    setValue(repo, '90');
+    expect(engine('run-experiment', ['--json'], repo).code).toBe(0);
+    expect(engine('log-experiment', ['--description', 'better', '--json'], repo, { AUTOLOOP_CRASH_AT: 'after-ledger' }).code).not.toBe(0);
+    const f = engine('finalize', [], repo);
+    expect(f.code).toBe(2);
+    expect(f.stderr.trim().split('\n')).toHaveLength(1);
+    expect(f.stderr).toMatch(/the commit of r0002 in "exp" is not complete: run control repair first/);
+    const c = engine('chain', ['--from', 'exp', '--name', 'child', '--rationale', 'go on'], repo);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toMatch(/reconciled: .*completed the keep of r0002/);
+    expect(git(repo, 'show', 'autoloop/child:src/value.txt')).toBe('90');
+    expect(git(repo, 'rev-parse', 'autoloop/child')).toBe(git(repo, 'rev-parse', 'autoloop/exp'));
+  });
+});
+
 describe('a chain from a parent that its wall clock ended between runs', () => {
   it("hashes a report of the parent that reads the same later (the clock's reading is recorded, not live)", () => {
     const repo = baselineRepo();

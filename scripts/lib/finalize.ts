@@ -231,6 +231,8 @@ export async function sweepFinalizeWorktrees(root: string): Promise<string[]> {
  */
 async function checkCheckout(exp: Experiment): Promise<void> {
   const { root, config } = exp;
+  // A log killed before its keep was committed leaves the kept change in the tree: that is for repair, not the user.
+  assertComplete(exp);
   const ws = await openWorkspace(root, exp.paths, config);
   if (ws.mode !== 'git') {
     throw new UsageError(`finalize needs git: "${exp.paths.slug}" ran in snapshot mode (its best files are in ${path.relative(root, exp.paths.snapshot)}/)`);
@@ -240,6 +242,11 @@ async function checkCheckout(exp: Experiment): Promise<void> {
   if (dirty.length) {
     throw new UsageError(`uncommitted changes to tracked files in scope: ${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? ` (+${dirty.length - 5} more)` : ''}; commit or stash them first`);
   }
+}
+
+/** Refuse an experiment whose last log was killed half-done (control repair completes it). */
+function assertComplete(e: Experiment): void {
+  if (e.state.pending) throw new UsageError(`the ${e.state.pending.action} of ${e.state.pending.run_id} in "${e.paths.slug}" is not complete: run control repair first`);
 }
 
 /** The experiments to replay, their keeps, and the commit the first one started from. */
@@ -259,9 +266,7 @@ async function openTrail(exp: Experiment, chain: boolean): Promise<Trail> {
   const slug = exp.paths.slug;
   const slugs = chain ? chainTrailTo(root, slug) : [slug];
   const exps = slugs.map((s) => (s === slug ? exp : openExperiment(root, s)));
-  for (const e of exps) {
-    if (e.state.pending) throw new UsageError(`the ${e.state.pending.action} of ${e.state.pending.run_id} in "${e.paths.slug}" is not complete: run control repair first`);
-  }
+  for (const e of exps) assertComplete(e);
   // The keeps, through the run index where it answers (a long history is not parsed whole); the report's lists from the same reading.
   const own = keptWithReport(exp);
   const sources = exps.map((e) => (e === exp ? own.kept : keptRefs(e)));

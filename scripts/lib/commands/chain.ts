@@ -9,7 +9,7 @@ import * as z from '../zod.ts';
 import { countOrNone, minImprovementFlag, noneFlag, numberFlag, numberOrNone, repeatsFlag } from '../flag-values.ts';
 import { reached } from '../goal.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, publishExperiment, readActive, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, publishExperiment, readActive, reconcile, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
 import { completeChain, recoverChain, writePending } from '../chain-journal.ts';
 import { acquireRepoLock } from '../lock.ts';
 import { crashPoint } from '../faults.ts';
@@ -292,6 +292,11 @@ function decisionText(p: ChainPlan, d: { position: number; remaining: number; tr
 
 async function start(p: ChainPlan): Promise<Started> {
   const { root, parent, parentSlug, childSlug } = p;
+  // A log killed before its keep was committed (often the very run that terminated the parent): completed first, as any engine call does.
+  if (parent.state.pending) {
+    const done = await reconcile(parent, await openWorkspace(root, parent.paths, parent.config));
+    if (done.length) process.stderr.write(`reconciled: ${done.join('; ')}\n`);
+  }
   await assertAtParentBest(p);
   // A termination no log recorded (a wall clock that ran out between runs) is recorded now: the
   // report states a recorded one as it was, a live one with the clock's reading of each call.
