@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, iterate, ledger, setValue } from './helpers/engine.ts';
+import { baselineRepo, engine, iterate, ledger, makeRepo, setValue } from './helpers/engine.ts';
 import { benchRepo, git, init, misnameLastIndexedResult, run, step, write } from './helpers/loop.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
@@ -28,6 +28,23 @@ describe('a chain killed after its child opened', () => {
     expect(ledger(repo).filter((l) => l.event === 'chain')).toHaveLength(1);
     // The child terminated: the Stop hook must not push it into a follow-up the budget (1) does not allow.
     expect(JSON.parse(read(repo, '.autoloop/active.json'))).toMatchObject({ experiment: 'child', loop: 'terminated', chain_allowed: false });
+  });
+
+  it("puts the parent's best artifacts in the tree when it completes a chain killed before it put them", () => {
+    // A benchmark that leaves a checkpoint (ignored by git, kept by the engine as the run's artifact).
+    const bench = "const fs = require('node:fs'); const v = Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8')); fs.mkdirSync('ckpt', { recursive: true }); fs.writeFileSync('ckpt/model.txt', String(v)); console.log('METRIC score=' + v);";
+    const repo = makeRepo({ 'bench.cjs': bench, 'src/value.txt': '100', '.gitignore': 'ckpt/\n' });
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--artifacts', 'ckpt/**', '--max-runs', '2'], repo).code).toBe(0);
+    iterate(repo, 'baseline');
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep', should_terminate: true });
+    fs.writeFileSync(path.join(repo, 'ckpt/model.txt'), 'mine');
+    const args = ['--from', 'exp', '--name', 'child', '--rationale', 'go on from the checkpoint', '--artifacts-from-parent'];
+    expect(engine('chain', args, repo, { AUTOLOOP_CRASH_AT: 'init:after-ledger' }).code).not.toBe(0);
+    expect(engine('chain', args, repo).stderr).toMatch(/completed the follow-up child of exp/);
+    expect(read(repo, 'ckpt/model.txt')).toBe('90');
+    expect(read(repo, '.autoloop/experiments/child/rescued/chain/ckpt/model.txt.autoloop-copy')).toBe('mine');
+    expect(ledger(repo, 'child').filter((l) => l.event === 'artifacts')).toMatchObject([{ data: { from: 'exp', run_id: 'r0002', files: ['ckpt/model.txt'] } }]);
   });
 
   it('leaves its decision read-only when killed right after writing it', () => {

@@ -11,9 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as z from './zod.ts';
 import { lazySchema } from './zod.ts';
-import { ChainFile, saveChainFile } from './chain.ts';
+import { ChainDecision, ChainFile, saveChainFile } from './chain.ts';
+import { putArtifacts } from './artifacts.ts';
 import { appendLedger, nowIso, readLedger } from './ledger.ts';
-import { experimentPaths, repoPaths } from './paths.ts';
+import { experimentPaths, rel, repoPaths } from './paths.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { currentBranch, gitTry, revParse } from './gitcmd.ts';
 import { recoverInit } from './init-journal.ts';
@@ -39,8 +40,33 @@ export function writePending(root: string, p: ChainPending): void {
 /** Makes an experiment the loop's one in active.json (experiment.ts's, passed in: it imports this module). */
 export type Publish = (root: string, slug: string) => void;
 
-/** The steps after the child's segment opened; each is skipped when already done. */
-export function completeChain(root: string, p: ChainPending, publish: Publish): void {
+/** What putting the parent's artifacts in the tree moved aside (repo-relative folder, files). */
+export type ArtifactsRescued = { to: string; files: string[] } | null;
+
+/**
+ * The parent's best artifacts the decision names (chain --artifacts-from-parent),
+ * put in the tree and on record in the child's ledger, once: the child's
+ * baseline runs on them. A different file already at a name (the user's) is
+ * moved aside, never overwritten.
+ */
+function putParentArtifacts(root: string, p: ChainPending): ArtifactsRescued {
+  const d = ChainDecision.safeParse(JSON.parse(p.decision));
+  const a = d.success ? d.data.parent_artifacts : undefined;
+  if (!a) return null;
+  const child = experimentPaths(root, p.child);
+  const lines = readLedger(child.ledger).lines;
+  if (lines.some((l) => l.type === 'event' && l.event === 'artifacts')) return null;
+  const rescueTo = path.join(child.dir, 'rescued', 'chain');
+  const put = putArtifacts(root, { run_id: a.run_id, dir: path.join(root, a.dir), files: a.files }, rescueTo);
+  const rescued = put.rescued.length ? { to: rel(root, rescueTo), files: put.rescued } : null;
+  const segment = lines.reduce((n, l) => (l.type === 'config' ? l.segment : n), 1);
+  const data = { from: p.parent, run_id: a.run_id, dir: a.dir, files: put.written, ...(rescued ? { rescued_to: rescued.to, rescued: rescued.files } : {}) };
+  appendLedger(child.ledger, { type: 'event', ts: nowIso(), segment, event: 'artifacts', data });
+  return rescued;
+}
+
+/** The steps after the child's segment opened; each is skipped when already done. Returns what the parent's artifacts moved aside. */
+export function completeChain(root: string, p: ChainPending, publish: Publish): ArtifactsRescued {
   const child = experimentPaths(root, p.child);
   if (!fs.existsSync(child.decision)) {
     // Read-only from the moment it has its name: a kill after the write leaves no writable record.
@@ -53,8 +79,10 @@ export function completeChain(root: string, p: ChainPending, publish: Publish): 
   if (!done) appendLedger(parent.ledger, { type: 'event', ts: nowIso(), event: 'chain', data: p.event });
   // The child is the loop's experiment now (a chain killed before init published it left the parent's active.json).
   recoverInit(child); // the child's own init, killed past its config line, is completed first
+  const rescued = putParentArtifacts(root, p);
   publish(root, p.child);
   fs.rmSync(pendingFile(root), { force: true });
+  return rescued;
 }
 
 async function rollBack(root: string, p: ChainPending): Promise<void> {

@@ -9,7 +9,7 @@ import * as z from '../zod.ts';
 import { countOrNone, minImprovementFlag, noneFlag, numberFlag, numberOrNone, repeatsFlag } from '../flag-values.ts';
 import { reached } from '../goal.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, publishExperiment, readActive, reconcile, refresh, rescueDir, resolveSlug, withLock, type Experiment } from '../experiment.ts';
+import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, publishExperiment, readActive, reconcile, refresh, resolveSlug, withLock, type Experiment } from '../experiment.ts';
 import { completeChain, recoverChain, writePending } from '../chain-journal.ts';
 import { acquireRepoLock } from '../lock.ts';
 import { crashPoint } from '../faults.ts';
@@ -29,7 +29,7 @@ import { buildReport, renderMarkdown, reportHash } from '../report.ts';
 import { ChainDecision, DEFAULT_CHAIN_BUDGET, chainBudgetLine, chainStatusIn, loadChainFile, withLink, type ChainFile } from '../chain.ts';
 import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
 import { fmt } from '../summary.ts';
-import { bestArtifacts, putArtifacts, type KeptArtifacts } from '../artifacts.ts';
+import { bestArtifacts, type KeptArtifacts } from '../artifacts.ts';
 
 export const CHAIN_OPTIONS = {
   from: { type: 'string' },
@@ -251,9 +251,6 @@ interface Started {
   artifactsRescued: { to: string; files: string[] } | null;
 }
 
-/** The child's rescue folder for what putting the parent's artifacts in the tree moved aside. */
-const CHAIN_RESCUE = 'chain';
-
 /** The read-only record of why the follow-up exists, as the text of its file. */
 function decisionText(p: ChainPlan, d: { position: number; remaining: number; trail: string[]; sha: string; reportFile: string; createdAt: string }): string {
   const s = p.parent.state;
@@ -325,7 +322,6 @@ async function start(p: ChainPlan): Promise<Started> {
   };
   writePending(root, pending);
   let out: Started['out'];
-  let artifactsRescued: Started['artifactsRescued'] = null;
   try {
     out = await initExperiment(root, p.config, { reason: `chain: follow-up of ${parentSlug}` });
   } catch (e) {
@@ -333,17 +329,9 @@ async function start(p: ChainPlan): Promise<Started> {
     await recoverChain(root, publishExperiment);
     throw e;
   }
-  if (p.artifacts) {
-    // The child's baseline runs on the parent's best checkpoint: in the tree, and on record.
-    // A different file already at an artifact's name (the user's, a later run's) is moved aside, never overwritten.
-    const child = openExperiment(root, childSlug);
-    const put = putArtifacts(root, p.artifacts, rescueDir(child, CHAIN_RESCUE));
-    if (put.rescued.length) artifactsRescued = { to: rel(root, rescueDir(child, CHAIN_RESCUE)), files: put.rescued };
-    const rescued = artifactsRescued ? { rescued_to: artifactsRescued.to, rescued: artifactsRescued.files } : {};
-    event(child, 'artifacts', { from: parentSlug, run_id: p.artifacts.run_id, dir: rel(root, p.artifacts.dir), files: put.written, ...rescued });
-  }
   crashPoint('chain:after-init');
-  completeChain(root, pending, publishExperiment);
+  // The parent's best artifacts (--artifacts-from-parent) go in with the rest, so a killed chain's completion puts them too.
+  const artifactsRescued = completeChain(root, pending, publishExperiment);
   refresh(parent);
   return { out, decisionFile, reportFile, sha, position, trail, artifactsRescued };
 }
