@@ -12,7 +12,7 @@ import { findRoot, openExperiment, resolveSlug, withLock } from '../experiment.t
 import { openWorkspace } from '../workspace.ts';
 import { writeSummaries } from '../profile-summary.ts';
 import { runnerFor } from '../runners/index.ts';
-import { buildSources, readSample } from '../sources/index.ts';
+import { buildSources, readSample, stampFiles } from '../sources/index.ts';
 import { UsageError } from '../errors.ts';
 
 export const DIAGNOSE_OPTIONS = {
@@ -97,7 +97,9 @@ export async function diagnoseCommand(f: z.infer<typeof DiagnoseFlags>): Promise
   const runs = await withLock(exp, 'diagnose', async () => {
     const ws = await openWorkspace(root, exp.paths, config);
     const out = [];
+    const sources = buildSources(config.sources);
     for (let i = 1; i <= f.repeat; i++) {
+      const before = await stampFiles(sources, root);
       const startedAtMs = Date.now();
       const o = await runnerFor(config).run({
         command,
@@ -108,7 +110,7 @@ export async function diagnoseCommand(f: z.infer<typeof DiagnoseFlags>): Promise
         logFile: log,
         header: `== diagnose ${i}: ${command}`,
       });
-      const reading = await readSample(buildSources(config.sources), { cwd: root, log: { file: log, ...o.log }, startedAtMs });
+      const reading = await readSample(sources, { cwd: root, log: { file: log, ...o.log }, startedAtMs, before });
       out.push({ exit: o.exitCode, signal: o.signal, timed_out: o.timedOut, duration_s: round(o.durationS), metrics: reading.metrics, tail: o.tail });
       if (o.survivors.length) throw new UsageError(`processes survived the diagnose run (pids ${o.survivors.join(', ')}); run control.mjs repair`);
     }

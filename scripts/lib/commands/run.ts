@@ -40,7 +40,7 @@ import { RefusalError } from '../errors.ts';
 import { ignoreRulesProblem, ignoreRulesReason, nestedReposReason, newHiddenIgnores, type IgnoreRules } from '../ignore-rules.ts';
 import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type BenchmarkFacts, type Outcome } from '../run-outcome.ts';
 import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, type Runner } from '../runners/index.ts';
-import { buildSources, readSample, type MetricSource } from '../sources/index.ts';
+import { buildSources, readSample, stampFiles, type MetricSource } from '../sources/index.ts';
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
 import { artifactMatcher, collectArtifacts } from '../artifacts.ts';
 import { assertNoCandidates } from '../candidates/store.ts';
@@ -309,6 +309,8 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     }
     const arm: Arm = step.next;
     const cwd = arm === 'best' ? await prepareBestTree(m.exp, ws) : m.cwd;
+    // What the result files are before the sample: only those it then writes are read.
+    const before = await stampFiles(sources, cwd);
     const startedAtMs = Date.now();
     const n = String(invs.length + 1);
     last = await m.step(config.command, config.timeout, `== ${m.id} invocation ${n} (${arm}): ${config.command}`, { AUTOLOOP_RUN: m.id, AUTOLOOP_SAMPLE: n, AUTOLOOP_ARM: arm }, 'sample', cwd);
@@ -317,7 +319,7 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
       bestFailed = arm === 'best';
       break;
     }
-    const reading = await readSample(sources, { cwd, log: { file: m.rd.log, ...last.log }, startedAtMs });
+    const reading = await readSample(sources, { cwd, log: { file: m.rd.log, ...last.log }, startedAtMs, before });
     looked = { labels: reading.labels, failures: reading.failures, warnings: reading.warnings, seen: Object.keys(reading.metrics) };
     reading.warnings.forEach((w) => warnings.add(w));
     // Own properties only: a metric named toString is not Object.prototype's.

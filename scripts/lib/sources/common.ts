@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
 import { METRIC_NAME } from '../patterns.ts';
-import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+import type { MetricSource, SampleClock, SampleOutput, SourceReading } from './types.ts';
 
 export const MetricNameField = lazySchema(() => z.string({ error: 'must be a metric name' }).check(z.regex(METRIC_NAME, 'must be a metric name: letters, digits, _ . - or µ, starting with a letter')));
 
@@ -30,8 +30,32 @@ export function isFresh(mtimeMs: number, startedAtMs: number): boolean {
   return mtimeMs >= startedAtMs - STALE_SLACK_MS;
 }
 
+/** What a file is now: any write, rename over it, utime or chmod changes it (ctime moves with each). */
+export function fileStamp(st: fs.Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
+/** Did this sample write the file? By its stamp before the sample when there is one, else by its mtime. */
+export function writtenBySample(abs: string, st: fs.Stats, sample: SampleClock): boolean {
+  if (!sample.before) return isFresh(st.mtimeMs, sample.startedAtMs);
+  const was = sample.before.get(abs);
+  return was === undefined || was !== fileStamp(st);
+}
+
+/** Stamp the result files the sources may read, just before a sample starts. */
+export async function stampFiles(sources: readonly MetricSource[], cwd: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const s of sources) {
+    for (const abs of (await s.watched?.(cwd)) ?? []) {
+      const st = await fs.promises.stat(abs).catch(() => null);
+      if (st?.isFile()) out.set(abs, fileStamp(st));
+    }
+  }
+  return out;
+}
+
 /** Stat a result file and tell whether this sample wrote it. */
-export async function freshFile(label: string, cwd: string, file: string, startedAtMs: number): Promise<Fresh> {
+export async function freshFile(label: string, cwd: string, file: string, sample: SampleClock): Promise<Fresh> {
   const abs = resolveIn(cwd, file);
   let st;
   try {
@@ -40,7 +64,7 @@ export async function freshFile(label: string, cwd: string, file: string, starte
     return { ok: false, reason: `${label}: ${file} was not written` };
   }
   if (!st.isFile()) return { ok: false, reason: `${label}: ${file} is not a file` };
-  if (!isFresh(st.mtimeMs, startedAtMs)) {
+  if (!writtenBySample(abs, st, sample)) {
     return { ok: false, reason: `${label}: ${file} is stale (last written before this sample started)` };
   }
   if (st.size > MAX_FILE_BYTES) return { ok: false, reason: `${label}: ${file} is larger than ${MAX_FILE_BYTES >> 20} MiB` };
@@ -52,9 +76,9 @@ export async function readFreshText(
   label: string,
   cwd: string,
   file: string,
-  startedAtMs: number,
+  sample: SampleClock,
 ): Promise<{ ok: true; text: string } | { ok: false; reason: string }> {
-  const f = await freshFile(label, cwd, file, startedAtMs);
+  const f = await freshFile(label, cwd, file, sample);
   if (!f.ok) return f;
   try {
     const text = await fs.promises.readFile(f.path, 'utf8');
@@ -71,9 +95,10 @@ export function resultFileSource(kind: string, file: string, fromText: (text: st
   return {
     label,
     async read(sample: SampleOutput): Promise<SourceReading> {
-      const text = await readFreshText(label, sample.cwd, file, sample.startedAtMs);
+      const text = await readFreshText(label, sample.cwd, file, sample);
       return text.ok ? fromText(text.text, label) : text;
     },
+    watched: async (cwd) => [resolveIn(cwd, file)],
   };
 }
 

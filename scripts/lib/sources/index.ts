@@ -15,6 +15,7 @@ import { tensorboardSource } from './tensorboard.ts';
 import type { MetricSource, SampleOutput } from './types.ts';
 
 export type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+export { stampFiles } from './common.ts';
 
 export { SourceSpec } from './spec.ts';
 

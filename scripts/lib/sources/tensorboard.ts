@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
-import { clip, fail, FileField, isFresh, MetricNameField, reading, resolveIn } from './common.ts';
+import { clip, fail, FileField, MetricNameField, reading, resolveIn, writtenBySample } from './common.ts';
 import { readEventFile, type ScalarEvent } from './tfevents.ts';
-import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
+import type { MetricSource, SampleClock, SampleOutput, SourceReading } from './types.ts';
 
 const MAX_DEPTH = 4;
 const MAX_FILES = 1000;
@@ -24,9 +24,9 @@ export const TensorboardSourceSpec = lazySchema(() => z.strictObject({
 }));
 export type TensorboardSourceSpec = z.infer<typeof TensorboardSourceSpec>;
 
-/** Event files under dir modified since the sample started, oldest first. */
-export async function freshEventFiles(dir: string, startedAtMs: number): Promise<string[]> {
-  const found: { file: string; mtimeMs: number }[] = [];
+/** Event files under dir (a few levels deep, at most MAX_FILES), with their stats. */
+async function eventFiles(dir: string): Promise<{ file: string; st: fs.Stats }[]> {
+  const found: { file: string; st: fs.Stats }[] = [];
   const walk = async (d: string, depth: number): Promise<void> => {
     let entries;
     try {
@@ -40,12 +40,18 @@ export async function freshEventFiles(dir: string, startedAtMs: number): Promise
       if (e.isDirectory() && depth < MAX_DEPTH) await walk(p, depth + 1);
       else if (e.isFile() && e.name.startsWith('events.out.tfevents.')) {
         const st = await fs.promises.stat(p).catch(() => null);
-        if (st && isFresh(st.mtimeMs, startedAtMs)) found.push({ file: p, mtimeMs: st.mtimeMs });
+        if (st) found.push({ file: p, st });
       }
     }
   };
   await walk(dir, 0);
-  return found.sort((a, b) => a.mtimeMs - b.mtimeMs || a.file.localeCompare(b.file)).map((f) => f.file);
+  return found;
+}
+
+/** Event files under dir this sample wrote (writtenBySample), oldest first. */
+export async function freshEventFiles(dir: string, sample: SampleClock): Promise<string[]> {
+  const found = (await eventFiles(dir)).filter((f) => writtenBySample(f.file, f.st, sample));
+  return found.sort((a, b) => a.st.mtimeMs - b.st.mtimeMs || a.file.localeCompare(b.file)).map((f) => f.file);
 }
 
 export function pickScalar(events: ScalarEvent[], how: 'last' | 'min' | 'max'): number {
@@ -62,7 +68,7 @@ export function tensorboardSource(spec: TensorboardSourceSpec): MetricSource {
     label,
     async read(sample: SampleOutput): Promise<SourceReading> {
       const dir = resolveIn(sample.cwd, spec.dir);
-      const files = await freshEventFiles(dir, sample.startedAtMs);
+      const files = await freshEventFiles(dir, sample);
       if (files.length === 0) return fail(`${label}: no event files written under ${spec.dir} by this sample`);
       const events: ScalarEvent[] = [];
       const warnings: string[] = [];
@@ -96,5 +102,6 @@ export function tensorboardSource(spec: TensorboardSourceSpec): MetricSource {
       if (spec.pick === 'last' && !Number.isFinite(pickScalar(events, 'last'))) return fail(`${label}: the value at the last step is not finite (earlier steps are not the result)`);
       return reading(new Map([[spec.metric, [pickScalar(finite, spec.pick)]]]), warnings);
     },
+    watched: async (cwd) => (await eventFiles(resolveIn(cwd, spec.dir))).map((f) => f.file),
   };
 }

@@ -10,9 +10,17 @@ export interface SampleOutput {
   /** The run's log file and this sample's byte range in it [start, end). Output written after the
    *  benchmark's main process exited is outside the range. */
   log: { file: string; start: number; end: number };
-  /** When the sample started (ms since the epoch): a result file older than this is stale. */
+  /** When the sample started (ms since the epoch): without `before`, a result file older than this is stale. */
   startedAtMs: number;
+  /** The result files as they were just before the sample started (stampFiles over the sources'
+   *  `watched` paths): a file this sample wrote is one absent from it or whose stamp changed. Unlike
+   *  an mtime, this trusts no clock: a file left with a future mtime (a skewed file server, a tool
+   *  that sets it) stays stale, one written with an older mtime (`cp -p`, `tar x`) is fresh. */
+  before?: ReadonlyMap<string, string>;
 }
+
+/** What tells a result file this sample wrote from one left before it. */
+export type SampleClock = Pick<SampleOutput, 'startedAtMs' | 'before'>;
 
 /** A reading: metric name → values. Several values mean several samples (per-iteration
  *  figures of a benchmark tool, or a benchmark that printed its own repeats). */
@@ -24,4 +32,6 @@ export interface MetricSource {
   /** Short name used in reasons: "regex /val_loss: (…)/", "json bench.json#$.mean". */
   readonly label: string;
   read(sample: SampleOutput): Promise<SourceReading>;
+  /** The absolute paths of the result files this source may read that exist now, stamped before each sample. */
+  watched?(cwd: string): Promise<string[]>;
 }
