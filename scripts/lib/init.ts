@@ -20,6 +20,7 @@ import { firstLine } from './gitcmd.ts';
 import { nowIso } from './ledger.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { compileScope } from './scope.ts';
+import { gradersInScope } from './scope-check.ts';
 import { excludeFiles, gitignoresAbove, ignoreRulesOf, type IgnoreRules } from './ignore-rules.ts';
 
 export interface InitResult {
@@ -138,7 +139,8 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     publishActive(exp, currentTermination(exp), { protect });
     opened = true;
     sweepJudgeCopies(paths.judges);
-    const evalInScope = evaluationInScope(mutable);
+    // The commands' own files in the scope, and the grading code they import that the scope takes in.
+    const evalInScope = evaluationInScope([...new Set([...mutable, ...gradersInScope(root, config)])]);
     return {
       experiment: slug,
       segment,

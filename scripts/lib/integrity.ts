@@ -180,7 +180,7 @@ export function commandFiles(root: string, config: Config): string[] {
 
 // Patterns that take the whole repository: the default scope. A scope that
 // wide names no file in particular, so the benchmark it runs stays a judge.
-const CATCH_ALL = new Set(['**', '**/*', './**', '.', './']);
+export const CATCH_ALL: ReadonlySet<string> = new Set(['**', '**/*', './**', '.', './']);
 
 /** Does the scope name this file (through a pattern narrower than the whole repository)? */
 function scopeNames(config: Config, rel: string): boolean {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { UsageError } from './errors.ts';
 import { anyFile, compileScope, globLeavesRepo, isInternal } from './scope.ts';
 import type { Config } from './schema.ts';
-import { candidatePaths, cdTargets } from './integrity.ts';
+import { CATCH_ALL, candidatePaths, cdTargets } from './integrity.ts';
 import { gitSyncOrNull } from './gitcmd.ts';
 
 /** Does a scope glob name any file of the tree at `root`? */
@@ -47,6 +47,24 @@ export function scopeWarnings(root: string, cwd: string, scope: readonly string[
   const what = `--scope ${untracked.map((g) => `"${g}"`).join(' ')} matches only files git does not track: they are yours, so the loop never commits them nor sees its changes to them`;
   if (!tracked) throw new UsageError(`${what}; commit them first (git add, git commit), then init-experiment`);
   return [...out, `${what} (commit them to let the loop work on them)`];
+}
+
+// Names that say a file grades the work (evaluate.py, scorer.js, evals/…). Tests and benchmarks
+// are left out: a coverage loop's scope is its tests.
+const GRADER_NAME = /(^|[/_.-])(evals?|evaluate|evaluator|evaluation|score|scorer|scoring|grade|grader|grading|judge)([/_.-]|$)/i;
+
+/**
+ * Tracked files a narrow scope (not the whole repository) takes in whose name
+ * says they grade the work: an evaluation the benchmark imports is mutable
+ * without the commands naming it.
+ */
+export function gradersInScope(root: string, config: Pick<Config, 'scope' | 'protect'>): string[] {
+  const narrow = config.scope.filter((p) => !CATCH_ALL.has(p));
+  if (!narrow.some((p) => !p.startsWith('!'))) return [];
+  const s = compileScope(narrow, config.protect);
+  const listed = gitSyncOrNull(root, ['ls-files', '-z', '--', ...s.bases.map((b) => (b === '' ? '.' : `:(literal)${b}`))]);
+  if (listed === null) return [];
+  return listed.split('\0').filter((f) => f !== '' && s.inScope(f) && GRADER_NAME.test(f));
 }
 
 /** Does git track any file a scope glob names? One `git ls-files` over the glob's bases. */
