@@ -105,15 +105,44 @@ export function shellTokens(cmd: string): Token[] {
 /** Redirections whose target is written, a descriptor or a heredoc word: it does not judge anything. */
 const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '>&', '<&', '<>', '<<', '<<-', '<<<']);
 
-/** The words of a command that could name a file the command reads. */
+/** Redirections that write their target file. */
+const FILE_WRITES = new Set(['>', '>>', '>|', '&>', '&>>', '>&', '<>']);
+
+/**
+ * The files a command writes: redirection targets and `tee`'s arguments. They
+ * are its output (`train.py > run.log; grep val run.log`, `| tee train.log`),
+ * never a judge, even where the command reads them back.
+ */
+function writtenFiles(toks: readonly Token[]): Set<string> {
+  const out = new Set<string>();
+  const norm = (w: string) => path.posix.normalize(w);
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i] as Token;
+    const prev = toks[i - 1];
+    if (t.kind !== 'word') continue;
+    if (prev?.kind === 'op' && FILE_WRITES.has(prev.value)) out.add(norm(t.value));
+    else if (t.value === 'tee' && (!prev || prev.kind === 'op')) {
+      for (let j = i + 1; j < toks.length; j++) {
+        const a = toks[j] as Token;
+        if (a.kind !== 'word') break;
+        if (!a.value.startsWith('-')) out.add(norm(a.value));
+      }
+    }
+  }
+  return out;
+}
+
+/** The words of a command that could name a file the command reads (not one it writes). */
 export function candidatePaths(cmd: string): string[] {
   const toks = shellTokens(cmd);
+  const written = writtenFiles(toks);
   const out: string[] = [];
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i] as Token;
     if (t.kind !== 'word') continue;
     const prev = toks[i - 1];
     if (prev && prev.kind === 'op' && WRITE_REDIRECTS.has(prev.value)) continue;
+    if (t.value !== '' && written.has(path.posix.normalize(t.value))) continue;
     out.push(t.value);
     // --config=bench/x.json and VAR=path name a file after the '='.
     const eq = t.value.indexOf('=');
