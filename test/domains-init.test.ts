@@ -69,3 +69,37 @@ describe('a benchmark that writes its own log and reads it back', HANG_GUARD, ()
     });
   }
 });
+
+// The user tried the command by hand before init (as one does): the result
+// file a source reads and the checkpoint declared as artifacts are there. The
+// command names them, but they are what it writes, not what judges it.
+const WRITER = `const fs = require('node:fs');
+const v = Number(fs.readFileSync('v.txt', 'utf8'));
+const arg = (k) => process.argv[process.argv.indexOf(k) + 1];
+fs.writeFileSync(arg('--export-json'), JSON.stringify({ results: [{ command: 'x', mean: v, times: [v, v, v] }] }));
+fs.mkdirSync('ckpt', { recursive: true });
+fs.writeFileSync(arg('--ckpt'), JSON.stringify({ v }));
+`;
+
+describe('a result file and a checkpoint the command names', HANG_GUARD, () => {
+  it('are its output, not judges, when a trial run left them before init', () => {
+    const repo = makeRepo({ 'w.js': WRITER, 'v.txt': '0.5\n', '.gitignore': 'hf.json\nckpt/\n' });
+    fs.mkdirSync(path.join(repo, 'ckpt'));
+    fs.writeFileSync(path.join(repo, 'hf.json'), '{"results": [{"command": "x", "mean": 9, "times": [9]}]}');
+    fs.writeFileSync(path.join(repo, 'ckpt/m.json'), '{"v": 9}');
+    const init = engine('init-experiment', ['--name', 'h', '--metric', 't', '--direction', 'lower', '--command', 'node w.js --export-json hf.json --ckpt ckpt/m.json', '--scope', 'v.txt', '--source', 'hyperfine:hf.json:t', '--artifacts', 'ckpt/**', '--repeats', '1', '--json'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.json).toMatchObject({ protect: ['w.js'] });
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 0.5 });
+    fs.writeFileSync(path.join(repo, 'v.txt'), '0.25\n');
+    expect(engine('run-experiment', ['--description', 'halve it', '--json'], repo).json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 0.25 });
+    expect(fs.readFileSync(path.join(repo, 'ckpt/m.json'), 'utf8')).toBe('{"v":0.25}');
+  });
+
+  it('never frees a tracked file an artifacts glob takes in: the benchmark stays a judge', () => {
+    const repo = makeRepo({ 'bench.js': "console.log('METRIC t=' + require('fs').readFileSync('v.txt', 'utf8'))\n", 'v.txt': '1\n' });
+    const init = engine('init-experiment', ['--name', 'a', '--metric', 't', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'v.txt', '--artifacts', '*.js', '--json'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.json).toMatchObject({ protect: ['bench.js'] });
+  });
+});

@@ -16,7 +16,7 @@ import { evaluationInScope, fingerprint, resolveJudges, saveJudges, sweepJudgeCo
 import { sourceMetrics } from './sources/index.ts';
 import { ensureScratch } from './analysis.ts';
 import { InScopeChangesError, RefusalError, UsageError } from './errors.ts';
-import { firstLine } from './gitcmd.ts';
+import { firstLine, gitSyncOrNull } from './gitcmd.ts';
 import { nowIso } from './ledger.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { compileScope } from './scope.ts';
@@ -112,7 +112,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     const { base } = await ws.begin().catch((e: unknown) => {
       throw e instanceof InScopeChangesError && !fresh ? loopsChange(exp, e) : e;
     });
-    const { protect, mutable } = resolveJudges(root, config);
+    const { protect, mutable } = resolveJudges(root, config, untrackedIn(root, ws.mode, config.artifacts.length > 0 || (config.sources ?? []).some((x) => 'dir' in x)));
     const segment = exp.state.segment + 1;
     // Everything new is staged beside the current files; the config line is the commit point.
     saveJudges(root, paths.judges, protect, { staged: true });
@@ -257,4 +257,14 @@ function withFrontmatter(body: string, data: Record<string, string>): string {
   // YAML 1.1 quotes what an older reader would take for a boolean or a date.
   const head = yaml().stringify(data, { schema: 'yaml-1.1' });
   return `---\n${head}---\n${body.endsWith('\n') ? body : body + '\n'}`;
+}
+
+/** Is a file one git does not track? (An artifact or a file under a TensorBoard directory the commands name is their output only then.) Snapshot mode: all are. */
+function untrackedIn(root: string, mode: string, needed: boolean): (rel: string) => boolean {
+  if (!needed) return () => false;
+  if (mode !== 'git') return () => true;
+  const listed = gitSyncOrNull(root, ['ls-files', '-z']);
+  if (listed === null) return () => false; // cannot tell: a judge left out is worse than one too many
+  const tracked = new Set(listed.split('\0'));
+  return (rel) => !tracked.has(rel);
 }

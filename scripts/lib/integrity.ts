@@ -181,9 +181,31 @@ export function cdTargets(cmd: string): string[] {
   return out;
 }
 
-/** Repo files (not the engine's state) the benchmark and the checks name on their command lines. */
-export function commandFiles(root: string, config: Config): string[] {
+/**
+ * What the config itself says the benchmark writes: the sources' result files,
+ * files under a TensorBoard directory, the artifacts. A trial run before init
+ * leaves them; named on the command line (`--export-json hf.json`, `--ckpt
+ * ckpt/m.pt`) they are its output, and as judges every run would fail to write them.
+ */
+function configOutputs(config: Pick<Config, 'sources' | 'artifacts'>, untracked: (rel: string) => boolean): (rel: string) => boolean {
+  const files = new Set<string>();
+  const dirs: string[] = [];
+  for (const s of config.sources ?? []) {
+    const rel = normalizeRel('file' in s ? s.file : 'dir' in s ? s.dir : '');
+    if (rel === null || rel === '') continue;
+    if ('file' in s) files.add(rel);
+    else dirs.push(`${rel}/`);
+  }
+  const artifacts = config.artifacts.length ? compileScope(config.artifacts, []) : null;
+  // A result file git tracks is refused at init; a tracked file is never an output whatever a glob
+  // or a directory takes in (`--artifacts '*.js'` must not free bench.js).
+  return (rel) => files.has(rel) || ((dirs.some((d) => rel.startsWith(d)) || (artifacts?.inScope(rel) ?? false)) && untracked(rel));
+}
+
+/** Repo files (not the engine's state or its output) the benchmark and the checks name on their command lines. */
+export function commandFiles(root: string, config: Config, untracked: (rel: string) => boolean = () => false): string[] {
   const found = new Set<string>();
+  const isOutput = configOutputs(config, untracked);
   for (const cmd of [config.command, config.checks]) {
     if (!cmd) continue;
     // A word may name a file at the top or in a directory the command cd's into:
@@ -195,7 +217,7 @@ export function commandFiles(root: string, config: Config): string[] {
         const rel = insideRoot(root, path.resolve(dir, word));
         // A benchmark script kept under .autoloop/ (as setup suggests) is a judge
         // too; only the engine's own state is not.
-        if (rel === null || isEngineState(rel)) continue;
+        if (rel === null || isEngineState(rel) || isOutput(rel)) continue;
         try {
           if (fs.statSync(path.join(root, rel)).isFile()) found.add(rel);
         } catch {
@@ -230,11 +252,11 @@ export interface Judges {
  * change. A file the scope names is mutable even when the benchmark runs it;
  * --protect always wins.
  */
-export function resolveJudges(root: string, config: Config): Judges {
+export function resolveJudges(root: string, config: Config, untracked?: (rel: string) => boolean): Judges {
   const protect = new Set<string>();
   const mutable: string[] = [];
   // scopeNames leaves out what --protect names: a protected file is never mutable.
-  for (const rel of commandFiles(root, config)) {
+  for (const rel of commandFiles(root, config, untracked)) {
     if (scopeNames(config, rel)) mutable.push(rel);
     else protect.add(rel);
   }
