@@ -132,9 +132,51 @@ class Picker {
   }
 }
 
+// How programs print a value that is not a number: nan, -nan, inf, NaN, -Infinity.
+const NON_FINITE_WORD = /(?<![\w.])[+-]?(?:nan|inf(?:inity)?)(?![\w.])/gi;
+
+/**
+ * The captures of a line that holds a non-finite word, read with each such
+ * word standing in as a number (`0.0`, else `0`): the pattern people write for
+ * a number (`([0-9.eE+-]+)`, `(\d+\.\d+)`) cannot match `nan`, so without
+ * this a diverged training's last `val_loss: nan` would be no match at all and
+ * an earlier epoch's value the result. A capture exactly on a stand-in is NaN;
+ * other captures are the line's own text. Null: the stand-ins changed nothing.
+ */
+function capturesWithNonFinite(line: string, reD: RegExp, group: number): string[] | null {
+  const words = [...line.matchAll(NON_FINITE_WORD)];
+  if (!words.length) return null;
+  for (const stand of ['0.0', '0']) {
+    let text = '';
+    let from = 0;
+    const spans: [number, number][] = [];
+    for (const w of words) {
+      text += line.slice(from, w.index);
+      spans.push([text.length, text.length + stand.length]);
+      text += stand;
+      from = w.index + w[0].length;
+    }
+    text += line.slice(from);
+    const out: string[] = [];
+    let onStandIn = false;
+    for (const m of text.matchAll(reD)) {
+      const at = m.indices?.[group];
+      if (!at || m[group] === undefined) continue;
+      const exact = spans.some(([a, b]) => a === at[0] && b === at[1]);
+      const overlaps = spans.some(([a, b]) => a < at[1] && at[0] < b);
+      if (exact) onStandIn = true;
+      // A capture across a stand-in is text of neither: the whole line stands for it in the not-a-number warning.
+      out.push(exact ? 'nan' : overlaps ? line : (m[group] as string));
+    }
+    if (onStandIn) return out;
+  }
+  return null;
+}
+
 export function regexSource(spec: RegexSourceSpec): MetricSource {
   const label = `regex /${clip(spec.pattern, 48)}/`;
   const re = new RegExp(spec.pattern, `${spec.flags}g`);
+  const reD = new RegExp(spec.pattern, `${spec.flags}gd`);
   return {
     label,
     async read(sample: SampleOutput): Promise<SourceReading> {
@@ -145,8 +187,8 @@ export function regexSource(spec: RegexSourceSpec): MetricSource {
       let skipped: number;
       try {
         ({ skipped } = await scanLines(sample.log.file, sample.log.start, sample.log.end, spec.max_line_length, (line) => {
-          for (const m of line.matchAll(re)) {
-            const text = m[spec.group];
+          const texts = capturesWithNonFinite(line, reD, spec.group) ?? [...line.matchAll(re)].map((m) => m[spec.group]);
+          for (const text of texts) {
             if (text === undefined) continue;
             const n = parseDecimal(text);
             if ('value' in n) picker.add(n.value);
