@@ -139,8 +139,6 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     publishActive(exp, currentTermination(exp), { protect });
     opened = true;
     sweepJudgeCopies(paths.judges);
-    // The commands' own files in the scope, and the grading code they import that the scope takes in.
-    const evalInScope = evaluationInScope([...new Set([...mutable, ...gradersInScope(root, config)])]);
     return {
       experiment: slug,
       segment,
@@ -151,9 +149,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
       mutable,
       scope: config.scope,
       config: rel(root, paths.config),
-      warnings: evalInScope.length
-        ? [`${evalInScope.join(', ')} look${evalInScope.length === 1 ? 's' : ''} like evaluation code and ${evalInScope.length === 1 ? 'is' : 'are'} in the scope: the loop could change how it is graded; narrow --scope or --protect ${evalInScope.length === 1 ? 'it' : 'them'}`]
-        : [],
+      warnings: evaluationWarnings(root, config, mutable),
     };
   } catch (e) {
     // A new segment whose config line is in the ledger and could not be taken back is open (like a kill -9 there).
@@ -267,4 +263,12 @@ function untrackedIn(root: string, mode: string, needed: boolean): (rel: string)
   if (listed === null) return () => false; // cannot tell: a judge left out is worse than one too many
   const tracked = new Set(listed.split('\0'));
   return (rel) => !tracked.has(rel);
+}
+
+/** The commands' own files in the scope, and the grading code they import that the scope takes in: one warning naming them. */
+function evaluationWarnings(root: string, config: Config, mutable: readonly string[]): string[] {
+  const found = evaluationInScope([...new Set([...mutable, ...gradersInScope(root, config)])]);
+  if (!found.length) return [];
+  const one = found.length === 1;
+  return [`${found.join(', ')} look${one ? 's' : ''} like evaluation code and ${one ? 'is' : 'are'} in the scope: the loop could change how it is graded; narrow --scope or --protect ${one ? 'it' : 'them'}`];
 }
