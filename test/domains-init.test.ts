@@ -103,3 +103,27 @@ describe('a result file and a checkpoint the command names', HANG_GUARD, () => {
     expect(init.json).toMatchObject({ protect: ['bench.js'] });
   });
 });
+
+// A coverage loop guarded on branches: a summary of code with no branches
+// gives no branches_pct (coverage source), so the guardrail would guard nothing
+// for the whole segment. The baseline says so, once, where the model reads it.
+const COV = `const fs = require('node:fs');
+const n = (fs.readFileSync('test/a.test.js', 'utf8').match(/it\\(/g) || []).length;
+fs.mkdirSync('coverage', { recursive: true });
+fs.writeFileSync('coverage/coverage-summary.json', JSON.stringify({ total: { lines: { total: 4, covered: n }, branches: { total: 0, covered: 0 } } }));
+`;
+
+describe('a guardrail the baseline does not measure', HANG_GUARD, () => {
+  it('is named in the baseline\'s warnings, and not in a later run\'s', () => {
+    const repo = makeRepo({ 'cov.js': COV, 'test/a.test.js': '// none yet\n', '.gitignore': 'coverage/\n' });
+    const init = engine('init-experiment', ['--name', 'c', '--metric', 'lines_pct', '--direction', 'higher', '--command', 'node cov.js', '--scope', 'test/**', '--source', 'coverage:coverage/coverage-summary.json', '--guardrail', 'branches_pct:higher:0', '--repeats', '1'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    const base = engine('run-experiment', ['--description', 'baseline', '--json'], repo).json;
+    expect(base).toMatchObject({ verdict: 'keep' });
+    expect(base?.warnings).toEqual([expect.stringMatching(/^guardrail branches_pct: the baseline did not measure it, so it guards nothing this segment/)]);
+    fs.writeFileSync(path.join(repo, 'test/a.test.js'), 'it(1)\n');
+    const next = engine('run-experiment', ['--description', 'one test', '--json'], repo).json;
+    expect(next).toMatchObject({ verdict: 'keep' });
+    expect(next?.warnings).toBeUndefined();
+  });
+});

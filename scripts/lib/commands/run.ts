@@ -342,13 +342,26 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     line.clear();
   }
   if (m.gaveUp) return { phase: 'interrupted', reason: `not the candidate's doing: ${m.gaveUp}; run run-experiment again` };
-  m.record.warnings = [...m.record.warnings, ...warnings];
   m.record.metrics = medianMetrics(invs.filter((i) => i.arm === 'candidate'));
+  m.record.warnings = [...unguarded(m.exp, m.record.metrics, invs.length > 0), ...m.record.warnings, ...warnings];
   const o = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked, primaryMissing });
   // The best's own tree failed: say so, the candidate is not to blame, in the words nor in the loop's health.
   if (!(bestFailed && o.phase === 'measured')) return o;
   m.record.best_failed = true;
   return { ...o, reason: `re-measuring the best failed: ${o.reason}` };
+}
+
+/**
+ * The segment's first baseline is every guardrail's reference: one it does not
+ * measure (no source gives it, a coverage summary with no branches) guards
+ * nothing this segment, and without a word the user would think it does.
+ */
+function unguarded(exp: Experiment, metrics: Record<string, number>, measured: boolean): string[] {
+  if (exp.state.best_run !== null || !measured) return [];
+  const seen = Object.keys(metrics).join(', ') || 'nothing';
+  return exp.config.guardrails
+    .filter((g) => !Object.hasOwn(metrics, g.metric))
+    .map((g) => `guardrail ${g.metric}: the baseline did not measure it, so it guards nothing this segment${g.limit !== undefined ? ' (its limit still bounds a value a run reports)' : ''}; the sources gave ${seen}`);
 }
 
 /** Apply a decided outcome to the record (and unclean.json); true when the run was interrupted. */
