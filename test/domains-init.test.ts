@@ -127,3 +127,32 @@ describe('a guardrail the baseline does not measure', HANG_GUARD, () => {
     expect(next?.warnings).toBeUndefined();
   });
 });
+
+// A coverage or lint loop under the default --repeats auto: the figures the
+// coverage and JUnit sources give, and lint counts, are counts and
+// percentages, not timings: a few identical values prove the benchmark
+// deterministic (3 baseline invocations, 1 per candidate), as for sizes,
+// instead of the 8 and 2 a timing needs (each one a whole test-suite run).
+describe('the invocations a deterministic coverage or lint loop costs', HANG_GUARD, () => {
+  for (const [metric, source, unit] of [
+    ['branches_pct', 'coverage:coverage/coverage-summary.json', []],
+    ['statements_pct', 'coverage:coverage/coverage-summary.json', ['--unit', '%']],
+    ['problems', 'regex:problems=(\\d+) problems', []],
+  ] as const) {
+    it(`${metric}: 3 at the baseline, 1 for a change`, () => {
+      const bench = `const fs = require('node:fs');
+const n = (fs.readFileSync('test/a.test.js', 'utf8').match(/it\\(/g) || []).length;
+fs.mkdirSync('coverage', { recursive: true });
+const part = { total: 4, covered: n };
+fs.writeFileSync('coverage/coverage-summary.json', JSON.stringify({ total: { lines: part, branches: part, statements: part } }));
+console.log((4 - n) + ' problems');
+`;
+      const repo = makeRepo({ 'cov.js': bench, 'test/a.test.js': 'it(0)\n', '.gitignore': 'coverage/\n' });
+      const init = engine('init-experiment', ['--name', 'c', '--metric', metric, '--direction', metric === 'problems' ? 'lower' : 'higher', '--command', 'node cov.js', '--scope', 'test/**', '--source', source, ...unit], repo);
+      expect(init.code, init.stderr).toBe(0);
+      expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep', samples: 3 });
+      fs.writeFileSync(path.join(repo, 'test/a.test.js'), 'it(0)\nit(1)\n');
+      expect(engine('run-experiment', ['--description', 'one more test', '--json'], repo).json).toMatchObject({ verdict: 'keep', samples: 1 });
+    });
+  }
+});

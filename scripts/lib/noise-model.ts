@@ -63,8 +63,10 @@ export function toScale(scale: 'log' | 'abs', v: number): number {
   return scale === 'log' ? Math.log(v) : v;
 }
 
-const TIMING = /(time|ms\b|_ms|_s$|^s$|sec|ns\b|_ns|us\b|_us|µs|latency|duration|elapsed|wall|cpu|rss|heap|mem|throughput|ops|qps|rps|fps|per_s|speed|tokens?_per)/i;
-const COUNT = /(size|bytes|kb\b|_kb|count|lines|loc\b|issues|errors|warnings|instructions|files|deps|score|accuracy|nodes|calls)/i;
+// A unit suffix counts only after a non-letter (p95ms, build_ms): problems, tokens, status and functions are no timings.
+const TIMING = /(time|(?<![a-z])(?:ms|ns|us)\b|_ms|_s$|^s$|sec|_ns|_us|µs|latency|duration|elapsed|wall|cpu|rss|heap|mem|throughput|ops|qps|rps|fps|per_s|speed|tokens?_per)/i;
+// Counts and shares: sizes, lint findings, the coverage source's *_pct and the JUnit source's test counts.
+const COUNT = /(size|bytes|kb\b|_kb|count|lines|loc\b|issues|errors|warnings|instructions|files|deps|score|accuracy|nodes|calls|problems|findings|violations|tests|passed|failures|skipped|pct\b|percent|%|coverage)/i;
 
 /**
  * Is this metric clearly NOT a timing (a size, a count)? Only then do a few
