@@ -156,3 +156,23 @@ console.log((4 - n) + ' problems');
     });
   }
 });
+
+// The best kept no copy of its checkpoint (over artifacts_max_mb): after a
+// discard the tree must not go on holding the discarded run's checkpoint as
+// if it were the best's. It is moved aside like any file a revert takes away,
+// and the log says so.
+describe('a discard when the best kept no artifacts', HANG_GUARD, () => {
+  it('moves the discarded run\'s checkpoint out of the tree and says why', () => {
+    const train = (lr: number) => `import os, json\nw = 0.0\nfor i in range(10): w -= ${lr} * 2 * (w - 3)\nos.makedirs('ckpt', exist_ok=True)\njson.dump({'w': w}, open('ckpt/model.json', 'w'))\nprint(f"val_loss: {(w-3)**2 + 0.1:.6f}")\n`;
+    const repo = makeRepo({ 'train.py': train(0.1), '.gitignore': 'ckpt/\n' });
+    const init = engine('init-experiment', ['--name', 'm', '--metric', 'val_loss', '--direction', 'lower', '--command', 'python3 train.py', '--scope', 'train.py', '--artifacts', 'ckpt/**', '--artifacts-max-mb', '0.00001', '--source', 'regex:val_loss=val_loss: ([0-9.eE+-]+)', '--repeats', '1'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'train.py'), train(0.05));
+    const worse = engine('run-experiment', ['--description', 'lower the learning rate'], repo);
+    expect(worse.stdout).toMatch(/DISCARD/);
+    expect(fs.existsSync(path.join(repo, 'ckpt/model.json'))).toBe(false);
+    expect(fs.existsSync(path.join(repo, '.autoloop/experiments/m/rescued/r0002/ckpt/model.json.autoloop-copy'))).toBe(true);
+    expect(worse.stdout).toMatch(/^artifacts: the best \(r0001\) kept none, so the tree holds none; this run's moved to \.autoloop\/experiments\/m\/rescued\/r0002\/: "ckpt\/model\.json"$/m);
+  });
+});

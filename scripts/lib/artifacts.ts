@@ -154,6 +154,8 @@ export function putArtifacts(root: string, kept: KeptArtifacts, rescueTo: string
 /** What restoring the best's artifacts did; `rescued`: the files moved into the rescue folder (taken away or in the way). */
 export interface RestoredArtifacts {
   from: string | null;
+  /** The best run when it kept no copies (over the cap, or it wrote none): the tree then holds none of this run's either. */
+  bestKeptNone?: string;
   written: string[];
   removed: string[];
   rescued: string[];
@@ -164,7 +166,7 @@ export const noArtifacts = (): RestoredArtifacts => ({ from: null, written: [], 
 
 /**
  * After a discard or crash: the artifacts the run wrote that the best has not
- * are taken away, and the best's copies are put back; every file taken away or
+ * are taken away (all of them when the best kept no copies), and the best's copies are put back; every file taken away or
  * in the way is moved into `rescueTo` (the revert's rescue folder), never
  * deleted. Files older than the run (the user's, or the best's untouched) are
  * left alone. Idempotent.
@@ -172,13 +174,14 @@ export const noArtifacts = (): RestoredArtifacts => ({ from: null, written: [], 
 export function restoreBestArtifacts(exp: Experiment, runStartedMs: number, rescueTo: string): RestoredArtifacts {
   if (!exp.config.artifacts.length) return noArtifacts();
   const best = bestArtifacts(exp);
-  if (!best) return noArtifacts();
-  const keep = new Set(best.files);
+  const keep = new Set(best?.files ?? []);
   const removed: string[] = [];
   for (const f of treeArtifacts(exp.root, exp.config, runStartedMs)) {
     if (keep.has(f.rel)) continue;
     if (rescueFile(exp.root, f.rel, rescueTo)) removed.push(f.rel);
   }
+  // No copies of the best to put back: this run's are gone all the same, so no discarded checkpoint passes for the best's.
+  if (!best) return { ...noArtifacts(), removed, rescued: removed, ...(exp.state.best_run && removed.length ? { bestKeptNone: exp.state.best_run } : {}) };
   const put = putArtifacts(exp.root, best, rescueTo);
   return { from: best.run_id, written: put.written, removed, rescued: [...removed, ...put.rescued] };
 }

@@ -258,17 +258,19 @@ export function movedNote(exp: Experiment, runId: string, created: readonly stri
 }
 
 /** One short line: the best's artifacts are back, and where the files in their way went (when there were some). */
-export function artifactsNote(exp: Experiment, runId: string, a: { from: string | null; rescued: readonly string[] }): string {
-  if (!a.from) return '';
+export function artifactsNote(exp: Experiment, runId: string, a: { from: string | null; rescued: readonly string[]; bestKeptNone?: string }): string {
   const names = a.rescued.slice(0, 3).map((n) => JSON.stringify(n)).join(', ') + (a.rescued.length > 3 ? ` (+${a.rescued.length - 3} more)` : '');
+  if (a.bestKeptNone) return `artifacts: the best (${a.bestKeptNone}) kept none, so the tree holds none; this run's moved to ${path.relative(exp.root, rescueDir(exp, runId))}/: ${names}`;
+  if (!a.from) return '';
   const aside = a.rescued.length ? `; the file(s) in their way moved to ${path.relative(exp.root, rescueDir(exp, runId))}/: ${names}` : '';
   return `artifacts: the best's (${a.from}) are back in the tree${aside}`;
 }
 
 /** The output's fields for artifacts put back: from which run, and the files in their way that were moved aside. */
-export function artifactsFields(exp: Experiment, runId: string, a: { from: string | null; rescued: readonly string[] }): Record<string, unknown> {
-  if (!a.from) return {};
+export function artifactsFields(exp: Experiment, runId: string, a: { from: string | null; rescued: readonly string[]; bestKeptNone?: string }): Record<string, unknown> {
   const to = path.relative(exp.root, rescueDir(exp, runId));
+  if (a.bestKeptNone) return { artifacts_from: null, artifacts_rescued: { to, count: a.rescued.length, files: a.rescued.slice(0, 3) } };
+  if (!a.from) return {};
   return { artifacts_from: a.from, ...(a.rescued.length ? { artifacts_rescued: { to, count: a.rescued.length, files: a.rescued.slice(0, 3) } } : {}) };
 }
 
