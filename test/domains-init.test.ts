@@ -176,3 +176,37 @@ describe('a discard when the best kept no artifacts', HANG_GUARD, () => {
     expect(worse.stdout).toMatch(/^artifacts: the best \(r0001\) kept none, so the tree holds none; this run's moved to \.autoloop\/experiments\/m\/rescued\/r0002\/: "ckpt\/model\.json"$/m);
   });
 });
+
+// A prompt loop whose runner writes its answers to a file the judge then reads:
+// the command names out/answers.txt, a trial run left it, and nothing tells
+// the engine it is an output. It is judged (read-only while the benchmark
+// runs), so init says so and how to avoid it, rather than let the first run crash.
+describe('an untracked file the commands name', HANG_GUARD, () => {
+  it('is named in a warning: judged, so a benchmark that writes it fails', () => {
+    const repo = makeRepo({
+      'run_prompt.py': 'import sys\np = open("prompt.txt").read()\nopen(sys.argv[sys.argv.index("--out") + 1], "w").write(p)\n',
+      'judge.py': 'import sys\nprint(f"METRIC score={len(open(sys.argv[1]).read())}")\n',
+      'prompt.txt': 'hello\n',
+      '.gitignore': 'out/\n',
+    });
+    fs.mkdirSync(path.join(repo, 'out'));
+    fs.writeFileSync(path.join(repo, 'out/answers.txt'), 'hello\n');
+    const init = engine('init-experiment', ['--name', 'p', '--metric', 'score', '--direction', 'higher', '--command', 'python3 run_prompt.py --out out/answers.txt && python3 judge.py out/answers.txt', '--scope', 'prompt.txt', '--json'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.json?.protect).toEqual(['judge.py', 'out/answers.txt', 'run_prompt.py']);
+    expect(init.json?.warnings).toEqual([
+      'out/answers.txt: named by the commands and not tracked by git, so judged as their input (read-only while they run): if the benchmark writes it, remove it and run init-experiment again (or read it with --source, or declare it with --artifacts)',
+    ]);
+  });
+});
+
+describe('the benchmark setup writes under .autoloop/', HANG_GUARD, () => {
+  it('is judged without a warning, untracked as it is', () => {
+    const repo = makeRepo({ 'v.txt': '1\n' });
+    fs.mkdirSync(path.join(repo, '.autoloop'));
+    fs.writeFileSync(path.join(repo, '.autoloop/bench.sh'), 'echo "METRIC t=$(cat v.txt)"\n');
+    const init = engine('init-experiment', ['--name', 'b', '--metric', 't', '--direction', 'lower', '--command', 'bash .autoloop/bench.sh', '--scope', 'v.txt', '--json'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.json).toMatchObject({ protect: ['.autoloop/bench.sh'], warnings: [] });
+  });
+});

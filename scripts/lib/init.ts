@@ -149,7 +149,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
       mutable,
       scope: config.scope,
       config: rel(root, paths.config),
-      warnings: evaluationWarnings(root, config, mutable),
+      warnings: [...evaluationWarnings(root, config, mutable), ...untrackedJudgeWarnings(root, config, protect, ws.mode)],
     };
   } catch (e) {
     // A new segment whose config line is in the ledger and could not be taken back is open (like a kill -9 there).
@@ -271,4 +271,21 @@ function evaluationWarnings(root: string, config: Config, mutable: readonly stri
   if (!found.length) return [];
   const one = found.length === 1;
   return [`${found.join(', ')} look${one ? 's' : ''} like evaluation code and ${one ? 'is' : 'are'} in the scope: the loop could change how it is graded; narrow --scope or --protect ${one ? 'it' : 'them'}`];
+}
+
+/**
+ * Judges the commands name that git does not track: data a benchmark reads, or
+ * an output a trial run left (`--out out/answers.txt`), which the benchmark
+ * would fail to write (read-only) or change (invalid) at every run. The engine
+ * cannot tell which: one warning, with the way out for an output.
+ */
+function untrackedJudgeWarnings(root: string, config: Config, protect: readonly string[], mode: string): string[] {
+  const byProtect = config.protect.length ? compileScope(config.protect, []) : null;
+  const untracked = untrackedIn(root, mode, mode === 'git');
+  // A benchmark under .autoloop/ (where setup writes it) is never tracked, and is surely input.
+  const found = protect.filter((f) => !f.startsWith('.autoloop/') && !byProtect?.inScope(f) && untracked(f));
+  if (!found.length) return [];
+  const names = found.slice(0, 5).join(', ') + (found.length > 5 ? ` (+${found.length - 5} more)` : '');
+  const one = found.length === 1;
+  return [`${names}: named by the commands and not tracked by git, so judged as their input (read-only while they run): if the benchmark writes ${one ? 'it' : 'one'}, remove it and run init-experiment again (or read it with --source, or declare it with --artifacts)`];
 }
