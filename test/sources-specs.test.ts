@@ -9,6 +9,7 @@ import { CoverageSourceSpec, coverageSource } from '../scripts/lib/sources/cover
 import { GoogleBenchmarkSourceSpec, googleBenchmarkSource } from '../scripts/lib/sources/google-benchmark.ts';
 import { HyperfineSourceSpec, hyperfineSource } from '../scripts/lib/sources/hyperfine.ts';
 import { JsonSourceSpec, jsonSource } from '../scripts/lib/sources/json.ts';
+import { CsvSourceSpec, csvSource } from '../scripts/lib/sources/csv.ts';
 import { JunitSourceSpec, junitSource } from '../scripts/lib/sources/junit.ts';
 import { PytestBenchmarkSourceSpec, pytestBenchmarkSource } from '../scripts/lib/sources/pytest-benchmark.ts';
 import { RegexSourceSpec, regexSource } from '../scripts/lib/sources/regex.ts';
@@ -19,6 +20,7 @@ import { PROJECT } from './helpers/repo.ts';
 const KINDS: Record<string, [ZodMiniType, (spec: never) => MetricSource]> = {
   regex: [RegexSourceSpec, regexSource],
   json: [JsonSourceSpec, jsonSource],
+  csv: [CsvSourceSpec, csvSource],
   tensorboard: [TensorboardSourceSpec, tensorboardSource],
   junit: [JunitSourceSpec, junitSource],
   coverage: [CoverageSourceSpec, coverageSource],

@@ -3,6 +3,7 @@
 // metric-lines.ts exporting a factory and a zod spec with a literal `kind`,
 // then its spec in spec.ts and one row in SOURCES.
 import { coverageSource } from './coverage.ts';
+import { csvSource } from './csv.ts';
 import { googleBenchmarkSource } from './google-benchmark.ts';
 import { hyperfineSource } from './hyperfine.ts';
 import { jsonSource } from './json.ts';
@@ -34,6 +35,7 @@ const SOURCES: { [K in SourceSpec['kind']]: Row<K> } = {
   'metric-lines': { build: () => metricLinesSource(), metrics: () => 'any' },
   regex: { build: regexSource, metrics: (s) => [s.metric] },
   json: { build: jsonSource, metrics: (s) => Object.keys(s.metrics) },
+  csv: { build: csvSource, metrics: (s) => Object.keys(s.metrics) },
   tensorboard: { build: tensorboardSource, metrics: (s) => [s.metric] },
   junit: { build: junitSource, metrics: (s) => JUNIT.map((m) => `${s.prefix ?? ''}${m}`) },
   coverage: { build: coverageSource, metrics: (s) => COVERAGE.map((m) => `${s.prefix ?? ''}${m}`) },

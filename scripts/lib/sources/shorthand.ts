@@ -9,6 +9,7 @@ export const SOURCE_FORMS = [
   'metric-lines',
   'regex:METRIC=PATTERN',
   'json:FILE:METRIC=PATH[,METRIC=PATH]…',
+  'csv:FILE:METRIC=COLUMN[,METRIC=COLUMN]…',
   'tensorboard:DIR:METRIC=TAG',
   'junit:FILE',
   'coverage:FILE',
@@ -38,13 +39,15 @@ function shortForm(kind: string, rest: string): Record<string, unknown> | string
       const p = cut(rest, '=');
       return p ? { kind, metric: p[0], pattern: p[1] } : 'must be regex:METRIC=PATTERN';
     }
-    case 'json': {
+    case 'json':
+    case 'csv': {
+      const what = kind === 'json' ? 'PATH' : 'COLUMN';
       const p = cut(rest, ':');
-      if (!p) return 'must be json:FILE:METRIC=PATH[,METRIC=PATH]';
+      if (!p) return `must be ${kind}:FILE:METRIC=${what}[,METRIC=${what}]`;
       const metrics: Record<string, string> = {};
       for (const pair of p[1].split(',')) {
         const kv = cut(pair, '=');
-        if (!kv) return `"${pair}" must be METRIC=PATH`;
+        if (!kv) return `"${pair}" must be METRIC=${what}`;
         metrics[kv[0]] = kv[1];
       }
       return { kind, file: p[0], metrics };

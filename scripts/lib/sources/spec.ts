@@ -4,6 +4,7 @@
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
 import { CoverageSourceSpec } from './coverage.ts';
+import { CsvSourceSpec } from './csv.ts';
 import { GoogleBenchmarkSourceSpec } from './google-benchmark.ts';
 import { HyperfineSourceSpec } from './hyperfine.ts';
 import { JsonSourceSpec } from './json.ts';
@@ -19,6 +20,7 @@ export const SourceSpec = lazySchema(() => z.discriminatedUnion('kind', [
   MetricLinesSpec,
   RegexSourceSpec,
   JsonSourceSpec,
+  CsvSourceSpec,
   TensorboardSourceSpec,
   JunitSourceSpec,
   CoverageSourceSpec,
