@@ -210,3 +210,20 @@ describe('the benchmark setup writes under .autoloop/', HANG_GUARD, () => {
     expect(init.json).toMatchObject({ protect: ['.autoloop/bench.sh'], warnings: [] });
   });
 });
+
+// The coverage and JUnit sources give figures whose better direction is
+// known: a coverage loop set to `lower`, or a test-count guardrail set to
+// `lower`, would keep changes that drop coverage or tests. Init says so.
+describe('a direction contrary to what a source\'s figure means', HANG_GUARD, () => {
+  it('is named in a warning, for the primary and for a guardrail', () => {
+    const repo = makeRepo({ 'cov.js': '\n', 'test/a.test.js': '\n', '.gitignore': 'coverage/\n' });
+    const init = engine('init-experiment', ['--name', 'c', '--metric', 'lines_pct', '--direction', 'lower', '--command', 'node cov.js', '--scope', 'test/**', '--source', 'coverage:coverage/coverage-summary.json', '--source', 'junit:coverage/junit.xml', '--guardrail', 'tests:lower:0', '--guardrail', 'failures:lower:limit=0', '--json'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.json?.warnings).toEqual([
+      'lines_pct (coverage) is better higher, but --direction is lower: the loop would keep changes that lower it',
+      'guardrail tests (junit) is better higher, but it says lower: it would let it fall and refuse a rise',
+    ]);
+    const right = engine('init-experiment', ['--name', 'd', '--metric', 'lines_pct', '--direction', 'higher', '--command', 'node cov.js', '--scope', 'test/**', '--source', 'coverage:coverage/coverage-summary.json', '--source', 'junit:coverage/junit.xml', '--guardrail', 'tests:higher:0', '--json'], repo);
+    expect(right.json?.warnings).toEqual([]);
+  });
+});

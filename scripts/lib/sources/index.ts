@@ -46,6 +46,31 @@ const SOURCES: { [K in SourceSpec['kind']]: Row<K> } = {
 
 export const DEFAULT_SOURCES: readonly SourceSpec[] = [{ kind: 'metric-lines' }];
 
+const JUNIT_BETTER: Record<string, 'higher' | 'lower'> = { tests: 'higher', passed: 'higher', failures: 'lower', errors: 'lower', skipped: 'lower', time: 'lower' };
+
+/** The better direction of each figure a source names itself (coverage, JUnit), with the source's kind. */
+function betterDirections(specs: readonly SourceSpec[] | undefined): Map<string, { better: 'higher' | 'lower'; kind: string }> {
+  const out = new Map<string, { better: 'higher' | 'lower'; kind: string }>();
+  for (const s of specs ?? []) {
+    if (s.kind === 'coverage') for (const m of COVERAGE) out.set(`${s.prefix ?? ''}${m}`, { better: 'higher', kind: s.kind });
+    if (s.kind === 'junit') for (const m of JUNIT) out.set(`${s.prefix ?? ''}${m}`, { better: JUNIT_BETTER[m] as 'higher' | 'lower', kind: s.kind });
+  }
+  return out;
+}
+
+/** A primary or guardrail whose direction is contrary to what its source's figure means (coverage set to `lower`). */
+export function directionWarnings(c: { metric: string; direction: 'higher' | 'lower'; sources?: readonly SourceSpec[] | undefined; guardrails: readonly { metric: string; direction: 'higher' | 'lower' }[] }): string[] {
+  const better = betterDirections(c.sources);
+  const out: string[] = [];
+  const p = better.get(c.metric);
+  if (p && p.better !== c.direction) out.push(`${c.metric} (${p.kind}) is better ${p.better}, but --direction is ${c.direction}: the loop would keep changes that ${p.better === 'higher' ? 'lower' : 'raise'} it`);
+  for (const g of c.guardrails) {
+    const b = better.get(g.metric);
+    if (b && b.better !== g.direction) out.push(`guardrail ${g.metric} (${b.kind}) is better ${b.better}, but it says ${g.direction}: it would let it ${b.better === 'higher' ? 'fall and refuse a rise' : 'rise and refuse a fall'}`);
+  }
+  return out;
+}
+
 export function buildSource(spec: SourceSpec): MetricSource {
   return (SOURCES[spec.kind] as Row<typeof spec.kind>).build(spec);
 }
