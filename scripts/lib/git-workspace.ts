@@ -16,7 +16,8 @@ import { stagedPaths } from './init-journal.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { benchmarkOutputs } from './outputs.ts';
 import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
-import { unhideInScope } from './index-flags.ts';
+import { indexEntries, unhideInScope } from './index-flags.ts';
+import { touchedSince } from './outside-touch.ts';
 import { gitDirsOf, readOrEmpty } from './git-dirs.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
@@ -621,6 +622,21 @@ export class GitWorkspace implements Workspace {
   async outOfScopeChanges(): Promise<OutsideChange[]> {
     this.fresh();
     return this.outOfScope();
+  }
+
+  async touchedOutside(mark: bigint): Promise<string[]> {
+    const outside = (p: string) => !this.scope.inScope(p) && !isInternal(p);
+    const hashLen = this.snap?.oid?.length === 64 ? 32 : 20;
+    const dirs = gitDirsOf(this.root);
+    let tracked: string[] | null = null;
+    try {
+      // From the index file itself (no git process); git is asked where that cannot be read (a split index).
+      tracked = dirs ? (indexEntries(fs.readFileSync(path.join(dirs.gitDir, 'index')), hashLen, outside)?.map((e) => e.path) ?? null) : null;
+    } catch {
+      tracked = null;
+    }
+    tracked ??= (await this.git.run(['ls-files', '-z'])).split('\0').filter((p) => p !== '' && outside(p));
+    return touchedSince(this.root, new Set(tracked), mark);
   }
 
   private async outOfScope(): Promise<OutsideChange[]> {

@@ -14,9 +14,10 @@ import { changedFingerprints, fingerprint, restoreJudges } from './integrity.ts'
 import { contentOf, describeDrift, recheck } from './measured.ts';
 import { driftWithoutUsers, type Attribution } from './user-files.ts';
 import { breakSeal, engineDir, seal, type Seal } from './tamper.ts';
-import { repoPaths } from './paths.ts';
+import { repoPaths, runDir } from './paths.ts';
 import { ignoreRulesProblem, nestedReposReason } from './ignore-rules.ts';
 import { recordTaint } from './outside-taint.ts';
+import { phaseMark } from './outside-touch.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
@@ -70,7 +71,15 @@ export class RunGuard {
   /** Seal the engine's state (and the judges' stat) before a command of the code under test. */
   seal(): Seal {
     this.ws.stale();
+    this.markPhase();
     return seal(this.exp.paths, this.exp.root, this.judgeFiles());
+  }
+
+  /** The filesystem's time before the phase's first command (outside-touch.ts), until afterPhase. */
+  private mark: bigint | null = null;
+
+  protected markPhase(): void {
+    this.mark ??= phaseMark(runDir(this.exp.paths, this.record.run_id).dir);
   }
 
   /**
@@ -133,6 +142,10 @@ export class RunGuard {
     // The judges among them are checked at every run and put back by the log: not tainted.
     const judged = this.exp.state.fingerprints?.files ?? {};
     const tainted = during.filter((p) => !(p in judged));
+    // Written and put back (git status compares bytes): a forged scorer that restores itself. Judges have their own seal.
+    const mark = this.mark;
+    this.mark = null;
+    const putBack = mark !== null && ws.touchedOutside ? (await ws.touchedOutside(mark)).filter((p) => !during.includes(p) && !(p in judged) && !this.isArtifact(p)) : [];
     if (tainted.length && this.tree === this.exp.root) recordTaint(this.exp.paths, this.exp.root, this.exp.state.segment, record.run_id, tainted);
     if (hidden && record.hidden_ignores) record.hidden_ignores = { ...record.hidden_ignores, ...(await hidden) };
     const drift = record.content ? await driftWithoutUsers(ws, this.users, (await recheck(ws, record.content)).drift, record.content) : [];
@@ -142,6 +155,7 @@ export class RunGuard {
     const nested = (await ws.nestedRepos?.()) ?? [];
     if (nested.length) return `${nestedReposReason(nested)} (it appeared while the ${what} ran)`;
     if (during.length) return `the ${what} changed files outside the scope: ${list(during)} (it may only create new or ignored files there)`;
+    if (putBack.length) return `the ${what} rewrote files outside the scope, then put their bytes back: ${list(putBack)} (it may only create new or ignored files there; a file it regenerates as it was: name it in --artifacts, or stop tracking it)`;
     return null;
   }
 }

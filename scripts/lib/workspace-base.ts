@@ -73,6 +73,11 @@ export interface Workspace {
    */
   settleOutOfScope(): Promise<OutsideChange[]>;
   /**
+   * git: tracked files outside the scope written (ctime) at or after `mark`, whatever their bytes are now
+   * (snapshot mode's outOfScopeChanges compares ctimes already).
+   */
+  touchedOutside?(mark: bigint): Promise<string[]>;
+  /**
    * git: HEAD put back on the experiment branch when a command of the code
    * under test moved it (a checkout, symbolic-ref, a detach); returns where it
    * was, or null when it had not moved.

@@ -53,6 +53,7 @@ export class CandidateGuard extends RunGuard {
 
   override seal(): Seal {
     this.ws.stale();
+    this.markPhase();
     const s = seal(this.exp.paths, this.exp.root, this.judgeFiles(), this.sealedFiles());
     ledgerAt.set(s, readText(this.exp.paths.ledger));
     return s;

@@ -1,0 +1,35 @@
+// A tracked file outside the scope that the code under test rewrote while it
+// was judged, then put back (a scorer the benchmark runs, made to print a
+// forged METRIC line and to restore its own bytes): git status compares bytes,
+// so it sees nothing. Its ctime, which no process can set back, does. Each
+// phase of a run takes a mark (the ctime of a file made on the repository's
+// filesystem, by the same clock as the files' own); a tracked file outside the
+// scope whose ctime is not before the mark was written during the phase.
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** The filesystem's time now, as a ctime (a file made in `dir`, on the repository's filesystem, and removed). */
+export function phaseMark(dir: string): bigint {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `.mark-${process.pid}`);
+  const fd = fs.openSync(file, 'w');
+  try {
+    return fs.fstatSync(fd, { bigint: true }).ctimeNs;
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
+}
+
+/** Those of `rels` (relative to root) whose inode changed at or after `mark` (written, renamed over, chmod-ed). */
+export function touchedSince(root: string, rels: Iterable<string>, mark: bigint): string[] {
+  const out: string[] = [];
+  for (const rel of rels) {
+    try {
+      if (fs.lstatSync(path.join(root, rel), { bigint: true }).ctimeNs >= mark) out.push(rel);
+    } catch {
+      // gone: git status reports a deletion
+    }
+  }
+  return out;
+}

@@ -1,0 +1,53 @@
+// Issue 11, class 2: a file outside the scope that the benchmark runs (a
+// scorer, not named on its command line, so no judge) rewritten by the code
+// under test into a forger that prints its METRIC line and puts its own bytes
+// back. git status compares bytes and sees nothing; the file's ctime does.
+// Real engine, real git repositories, real processes, default containment.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { engine, makeRepo } from './helpers/engine.ts';
+
+const SCORER = "console.log('METRIC score=' + require('fs').readFileSync('src/v', 'utf8').trim());\n";
+// The code under test: turns lib/score.js into a forger that restores the scorer's bytes and mtime, then prints 1.
+const CHEAT = `const fs = require('fs');
+const orig = fs.readFileSync('lib/score.js', 'utf8');
+const st = fs.statSync('lib/score.js');
+fs.writeFileSync('lib/score.js', \`const fs = require('fs'); fs.writeFileSync(__filename, \${JSON.stringify(orig)}); fs.utimesSync(__filename, \${st.atimeMs / 1000}, \${st.mtimeMs / 1000}); console.log('METRIC score=1');\`);
+`;
+
+const run = (repo: string) => engine('run-experiment', ['--json'], repo).json as Record<string, unknown>;
+const log = (repo: string, d: string) => engine('log-experiment', ['--description', d, '--json'], repo).json as Record<string, unknown>;
+
+function baseline(): string {
+  const repo = makeRepo({ 'bench.sh': 'node src/prog.js\nnode lib/score.js\n', 'lib/score.js': SCORER, 'src/prog.js': 'console.log("prog")\n', 'src/v': '10\n' });
+  const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
+  expect(init.code).toBe(0);
+  expect(run(repo)).toMatchObject({ status: 'ok', primary: 10 });
+  expect(log(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+  return repo;
+}
+
+describe('a file outside the scope rewritten and put back during the benchmark', () => {
+  it('makes the run invalid: the forged metric is never kept, and the next run measures', () => {
+    const repo = baseline();
+    fs.writeFileSync(path.join(repo, 'src/prog.js'), CHEAT);
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/rewrote files outside the scope, then put their bytes back: lib\/score\.js/);
+    expect(log(repo, 'forged')).toMatchObject({ verdict: 'invalid', best: 10 });
+    expect(fs.readFileSync(path.join(repo, 'lib/score.js'), 'utf8')).toBe(SCORER);
+    // Nothing left to poison later runs: an honest change measures.
+    fs.writeFileSync(path.join(repo, 'src/v'), '5\n');
+    expect(run(repo)).toMatchObject({ status: 'ok', primary: 5 });
+    expect(log(repo, 'honest')).toMatchObject({ verdict: 'keep', best: 5 });
+  });
+
+  it('a file touched between runs (not by a benchmark) does not spoil the next run', () => {
+    const repo = baseline();
+    const f = path.join(repo, 'lib/score.js');
+    fs.writeFileSync(f, fs.readFileSync(f));
+    fs.writeFileSync(path.join(repo, 'src/v'), '5\n');
+    expect(run(repo)).toMatchObject({ status: 'ok', primary: 5 });
+  });
+});
