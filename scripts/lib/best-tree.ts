@@ -24,6 +24,11 @@ export function bestTreeDir(exp: Experiment): string {
 
 const markerFile = (exp: Experiment) => path.join(exp.paths.dir, 'best.json');
 
+/** The best's tree is no longer as its commit has it (a candidate wrote it): the next use builds it again. */
+export function forgetBestTree(exp: Experiment): void {
+  fs.rmSync(markerFile(exp), { force: true });
+}
+
 /** The directory holding the best's tree, built (or rebuilt for a new best) on demand. */
 export async function prepareBestTree(exp: Experiment, ws: Workspace): Promise<string> {
   const dir = bestTreeDir(exp);

@@ -33,3 +33,34 @@ export function touchedSince(root: string, rels: Iterable<string>, mark: bigint)
   }
   return out;
 }
+
+/**
+ * Paths under `dir` (relative, at most `max`) whose inode changed at or after
+ * `mark`: written, created, renamed, or a directory whose entries changed.
+ * Symlinks are not followed (the best's tree links the user's untracked folders).
+ */
+export function touchedUnder(dir: string, mark: bigint, max = 3): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(dir, rel));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (out.length >= max) return;
+      const r = rel ? `${rel}/${name}` : name;
+      let st: fs.BigIntStats;
+      try {
+        st = fs.lstatSync(path.join(dir, r), { bigint: true });
+      } catch {
+        continue;
+      }
+      if (st.ctimeNs >= mark) out.push(r);
+      else if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return out;
+}

@@ -29,7 +29,8 @@ import { procStart } from '../procs.ts';
 import { median } from '../stats.ts';
 import { invocationValue } from '../noise-model.ts';
 import { nextInvocation, runKind } from '../run-plan.ts';
-import { prepareBestTree } from '../best-tree.ts';
+import { bestTreeDir, forgetBestTree, prepareBestTree } from '../best-tree.ts';
+import { phaseMark, touchedUnder } from '../outside-touch.ts';
 import { runGates } from './run-gates.ts';
 import type { Arm, Invocation } from '../sampling.ts';
 import { runDir, runId as formatRunId } from '../paths.ts';
@@ -250,6 +251,25 @@ export class Measurement {
     }
   }
 
+  /**
+   * Before a command of the candidate (serial runs): the best's tree, which the
+   * best is measured in beside it, must not change until the command is over
+   * (where .autoloop/ is read-only this holds already; the fallbacks check it).
+   */
+  private bestTreeMark(cwd: string): { dir: string; mark: bigint } | null {
+    const dir = bestTreeDir(this.exp);
+    if (this.candidateState !== null || cwd === dir || !fs.existsSync(dir)) return null;
+    return { dir, mark: phaseMark(this.rd.dir) };
+  }
+
+  /** Why the run is void when the command wrote into the best's tree (then built again for the next run), or null. */
+  private bestTreeWritten(best: { dir: string; mark: bigint }): string | null {
+    const hit = touchedUnder(best.dir, best.mark);
+    if (!hit.length) return null;
+    forgetBestTree(this.exp);
+    return `the code under test wrote into the best's tree (${hit.join(', ')}), which the best is measured in: the comparison is void (the tree is built again)`;
+  }
+
   private async rawStep(command: string, timeoutS: number, header: string, env: Record<string, string>, cwd: string): Promise<RunResult> {
     const req: RunRequest = {
       command,
@@ -267,8 +287,10 @@ export class Measurement {
       },
     };
     const sealed = this.guard?.seal() ?? null;
+    const best = this.bestTreeMark(cwd);
     const r = await this.runner.run(req);
     this.record.handle = null;
+    if (best) this.broken ??= this.bestTreeWritten(best);
     if (r.containment) this.record.containment = r.containment;
     if (sealed && this.guard) this.broken ??= await this.guard.afterCommand(sealed, header.includes(' checks') || header.includes(' gate') ? 'checks' : 'benchmark');
     return r;
