@@ -18,6 +18,7 @@ import { benchmarkOutputs } from './outputs.ts';
 import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
 import { indexEntries, unhideInScope } from './index-flags.ts';
 import { touchedSince } from './outside-touch.ts';
+import { clearStaleIndexLock } from './git-locks.ts';
 import { gitDirsOf, readOrEmpty } from './git-dirs.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
@@ -229,6 +230,10 @@ export class GitWorkspace implements Workspace {
 
   /** Private indexes left by keeps that were killed (their process is gone). */
   private sweepStale(): void {
+    // Before the index is written: a stale index.lock goes; one a live git holds stops the mutation before the branch moves.
+    const dirs = gitDirsOf(this.root);
+    const locked = dirs ? clearStaleIndexLock(dirs.gitDir) : null;
+    if (locked) throw new RefusalError(`${locked}; run the command again once it is done`);
     let names: string[];
     try {
       names = fs.readdirSync(this.exp.dir);

@@ -104,3 +104,30 @@ export function environHolders(entry: Buffer): number[] {
   }
   return out;
 }
+
+/**
+ * Whether a process whose descriptors we may read has `file` (a real path)
+ * open; null without /proc. Another user's processes are not readable (nor
+ * can they write what this is asked about: the user's git index lock).
+ */
+export function heldOpen(file: string): boolean | null {
+  const pids = allPids();
+  if (!pids) return null;
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // gone, or not ours
+    }
+    for (const fd of fds) {
+      try {
+        const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (target === file || target === `${file} (deleted)`) return true;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return false;
+}
