@@ -210,6 +210,16 @@ export function gitSyncOrNull(cwd: string, args: readonly string[]): string | nu
   }
 }
 
+/** As gitSyncOrNull, the output's bytes (a blob read whole). */
+export function gitSyncBytesOrNull(cwd: string, args: readonly string[]): Buffer | null {
+  countIo('git');
+  try {
+    return execFileSync(gitFile(), gitArgs(args, cwd), { cwd, env: gitEnv(), stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: MAX_BUFFER });
+  } catch {
+    return null;
+  }
+}
+
 /** git's first meaningful stderr line, without its "fatal: " prefix. */
 export function firstLine(s: string): string {
   return (s.split('\n').find((l) => l.trim() !== '') ?? s).replace(/^(fatal|error): /, '').trim();

@@ -10,6 +10,7 @@ import { JUDGED_FIELDS, type Config, type Fingerprints } from './schema.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, listFiles, normalizeRel } from './scope.ts';
 import { lex, type Word } from './shell-lexer.ts';
+import { gitSyncBytesOrNull } from './gitcmd.ts';
 
 export const MISSING = 'missing';
 
@@ -410,6 +411,27 @@ export function dropStagedJudges(judgesDir: string): void {
   for (const n of names) if (n.startsWith('files-') && n !== current?.dir) fs.rmSync(path.join(judgesDir, n), { recursive: true, force: true });
 }
 
+/**
+ * The judge's bytes as fingerprinted: the saved copy, or, when that was
+ * damaged (code under test can write it where .autoloop/ is not read-only),
+ * the blob git holds at HEAD (a tracked judge is the same in every keep),
+ * which then heals the copy. Without either there is nothing to trust:
+ * refused (a new segment would adopt the judge as it is now).
+ */
+function judgeBytes(root: string, copy: string, rel: string, want: string): Buffer {
+  let data: Buffer | null = null;
+  try {
+    data = fs.readFileSync(copy);
+  } catch {
+    data = null;
+  }
+  if (data && sha256(data) === want) return data;
+  const blob = gitSyncBytesOrNull(root, ['cat-file', 'blob', `HEAD:${rel}`]);
+  if (!blob || sha256(blob) !== want) throw new Error(`judges: the saved copy of ${rel} is damaged and git holds no copy with its fingerprint; put ${rel} back as it was when the segment opened (init-experiment would adopt it as it is now)`);
+  writeFileAtomic(copy, blob);
+  return blob;
+}
+
 export function restoreJudges(root: string, judgesDir: string, files: string[]): string[] {
   const manifest = readManifest(judgesDir);
   if (!manifest) return [];
@@ -442,8 +464,7 @@ export function restoreJudges(root: string, judgesDir: string, files: string[]):
     }
     const copy = safeJoin(path.join(judgesDir, manifest.dir), f);
     if (!copy) continue;
-    const data = fs.readFileSync(copy);
-    if (sha256(data) !== entry.sha256) throw new Error(`judges: the saved copy of ${f} is damaged; open a new segment with init-experiment`);
+    const data = judgeBytes(root, copy, f, entry.sha256);
     writeFileAtomic(abs, data);
     fs.chmodSync(abs, entry.mode);
     restored.push(f);
