@@ -138,7 +138,17 @@ export function diffSettingsConfigured(cwd: string): boolean {
 }
 
 export function gitArgs(args: readonly string[], cwd?: string): string[] {
-  return [...CONFIG, ...(cwd ? filterConfig(cwd) : []), ...args];
+  return [...CONFIG, ...(cwd ? [...workTreeArgs(cwd), ...filterConfig(cwd)] : []), ...args];
+}
+
+/**
+ * At the top of a work tree (its `.git` is there), git is told so: a
+ * core.worktree in .git/config (which code under test can write; `-c` does not
+ * override it) would otherwise point every engine command at another
+ * directory, whose clean tree hides what the run changed here.
+ */
+function workTreeArgs(cwd: string): string[] {
+  return fs.existsSync(`${cwd}/.git`) ? [`--work-tree=${cwd}`] : [];
 }
 
 /** The environment of an engine git command: the user's, sanitised, plus `extra` (ours, e.g. GIT_INDEX_FILE). */
