@@ -815,6 +815,7 @@ export class GitWorkspace implements Workspace {
       if (this.isUserFile(s, f)) throw new UsageError(`keep: ${f} is a user file (untracked when the experiment began); it is never committed`);
       if (capture && !(f in capture)) throw new UsageError(`keep: ${f} was not measured`);
     }
+    if (capture) await this.ensureBlobs(capture);
     // The index entries of the keep: the measured blobs, else the work tree's bytes now.
     const entries = capture ? paths.map((p) => indexLine(p, capture[p] ?? null)).join('') : null;
     const body = commitMessage(message, { ...trailers, 'Autoloop-Experiment': trailers['Autoloop-Experiment'] ?? this.exp.slug });
@@ -838,6 +839,27 @@ export class GitWorkspace implements Workspace {
     // Bring the real index in line with the new commit for these paths only.
     await this.stage(paths, entries, {});
     return commit;
+  }
+
+  /**
+   * The measured blobs a keep commits must still be in git's object store: a
+   * `git prune` or `gc` that the code under test ran deletes unreferenced ones,
+   * and a tree naming a missing blob is a broken commit that every later call
+   * fails on. One that is gone is written again from the work tree when the
+   * file there still has its id; else the keep is refused (a revert with the reason).
+   */
+  private async ensureBlobs(capture: Capture): Promise<void> {
+    const objects = (this.objects ??= objectsDirOf(this.root));
+    const kept = Object.entries(capture).flatMap(([rel, f]) => (f && f.mode !== 0o160000 ? [{ rel, id: f.id }] : []));
+    const unsure = objects ? kept.filter((f) => !fs.existsSync(path.join(objects, f.id.slice(0, 2), f.id.slice(2)))) : kept;
+    if (!unsure.length) return;
+    const out = await this.git.input(['cat-file', '--batch-check'], unsure.map((f) => `${f.id}\n`).join(''));
+    const missing = new Set(out.split('\n').filter((l) => l.endsWith(' missing')).map((l) => l.split(' ')[0]));
+    for (const f of unsure) {
+      if (!missing.has(f.id)) continue;
+      const again = (await this.capture([f.rel])).files[f.rel];
+      if (again?.id !== f.id) throw new RefusalError(`the measured content of ${sanitizeLine(f.rel)} is gone from git's object store (a git gc or prune while the code under test ran?) and the file has changed since; not kept`);
+    }
   }
 
   private inProcessTree(old: string, paths: string[], capture: Capture): string | null {
