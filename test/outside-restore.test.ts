@@ -43,6 +43,24 @@ describe('a file outside the scope rewritten and put back during the benchmark',
     expect(log(repo, 'honest')).toMatchObject({ verdict: 'keep', best: 5 });
   });
 
+  it('an edit hidden from git status by assume-unchanged is a change: the run is invalid, no later run measures it, repair puts it back', () => {
+    const repo = baseline();
+    fs.writeFileSync(path.join(repo, 'src/prog.js'), `require('fs').writeFileSync('lib/score.js', "console.log('METRIC score=1')");
+require('child_process').execFileSync('git', ['update-index', '--assume-unchanged', 'lib/score.js']);
+`);
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/changed files outside the scope: lib\/score\.js/);
+    expect(log(repo, 'hidden')).toMatchObject({ verdict: 'invalid' });
+    fs.writeFileSync(path.join(repo, 'src/prog.js'), '// a change\n');
+    const next = engine('run-experiment', ['--json'], repo);
+    expect(next.json?.primary).not.toBe(1);
+    expect(next.stderr).toMatch(/lib\/score\.js outside the scope still holds/);
+    expect(engine('control', ['repair'], repo).code).toBe(0);
+    expect(fs.readFileSync(path.join(repo, 'lib/score.js'), 'utf8')).toBe(SCORER);
+    expect(run(repo)).toMatchObject({ status: 'ok', primary: 10 });
+  });
+
   it('a file touched between runs (not by a benchmark) does not spoil the next run', () => {
     const repo = baseline();
     const f = path.join(repo, 'lib/score.js');

@@ -174,6 +174,17 @@ const untrackedOnly = (codes: readonly string[]) => codes.every((c) => c === '??
 const ZERO = '0'.repeat(40);
 const underDir = (p: string, dirs: readonly string[]) => dirs.some((d) => p === d || p.startsWith(d));
 
+/** The blob id of a work-tree path's bytes now (a symlink's target), or null (absent, a directory). */
+function workBlobId(root: string, rel: string, hexLen: number): string | null {
+  const abs = path.join(root, rel);
+  try {
+    const st = fs.lstatSync(abs);
+    return st.isSymbolicLink() ? blobIdOf(Buffer.from(fs.readlinkSync(abs)), hexLen) : st.isFile() ? blobIdOfFile(abs, st.size, hexLen) : null;
+  } catch {
+    return null;
+  }
+}
+
 export class GitWorkspace implements Workspace {
   readonly mode = 'git' as const;
   private readonly git: Git;
@@ -629,19 +640,27 @@ export class GitWorkspace implements Workspace {
     return this.outOfScope();
   }
 
-  async touchedOutside(mark: bigint): Promise<string[]> {
+  async touchedOutside(mark: bigint): Promise<{ restored: string[]; hidden: string[] }> {
     const outside = (p: string) => !this.scope.inScope(p) && !isInternal(p);
     const hashLen = this.snap?.oid?.length === 64 ? 32 : 20;
     const dirs = gitDirsOf(this.root);
-    let tracked: string[] | null = null;
+    let tracked: Map<string, { id: string; flagged: boolean }> | null = null;
     try {
       // From the index file itself (no git process); git is asked where that cannot be read (a split index).
-      tracked = dirs ? (indexEntries(fs.readFileSync(path.join(dirs.gitDir, 'index')), hashLen, outside)?.map((e) => e.path) ?? null) : null;
+      const entries = dirs ? indexEntries(fs.readFileSync(path.join(dirs.gitDir, 'index')), hashLen, outside) : null;
+      tracked = entries && new Map(entries.map((e) => [e.path, { id: e.id, flagged: e.assumeUnchanged || e.skipWorktree }]));
     } catch {
       tracked = null;
     }
-    tracked ??= (await this.git.run(['ls-files', '-z'])).split('\0').filter((p) => p !== '' && outside(p));
-    return touchedSince(this.root, new Set(tracked), mark);
+    tracked ??= new Map((await this.git.run(['ls-files', '-z'])).split('\0').filter((p) => p !== '' && outside(p)).map((p) => [p, { id: '', flagged: false }]));
+    const hidden: string[] = [];
+    const restored: string[] = [];
+    for (const p of touchedSince(this.root, tracked.keys(), mark)) {
+      // An edit that an assume-unchanged or skip-worktree flag hides from status: bytes other than the entry's.
+      const e = tracked.get(p);
+      (e?.flagged && workBlobId(this.root, p, hashLen * 2) !== e.id ? hidden : restored).push(p);
+    }
+    return { restored, hidden };
   }
 
   private async outOfScope(): Promise<OutsideChange[]> {

@@ -137,15 +137,19 @@ export class RunGuard {
     // Listed beside the status that follows (both only read the tree the phase left).
     const hidden = record.hidden_ignores && ws.hiddenIgnores ? ws.hiddenIgnores() : undefined;
     hidden?.catch(() => undefined);
-    const during = (await ws.settleOutOfScope()).filter((c: OutsideChange) => c.kind === 'modified' && !this.isArtifact(c.path)).map((c) => c.path);
-    // Left as they are, they would judge every later run: none is measured until they are put back (outside-taint.ts).
-    // The judges among them are checked at every run and put back by the log: not tainted.
+    const settled = (await ws.settleOutOfScope()).filter((c: OutsideChange) => c.kind === 'modified' && !this.isArtifact(c.path)).map((c) => c.path);
     const judged = this.exp.state.fingerprints?.files ?? {};
-    const tainted = during.filter((p) => !(p in judged));
-    // Written and put back (git status compares bytes): a forged scorer that restores itself. Judges have their own seal.
+    // Written during the phase though status shows nothing (outside-touch.ts): put back (a forged scorer
+    // that restores itself), or an edit an index flag hides, which counts as any other change.
     const mark = this.mark;
     this.mark = null;
-    const putBack = mark !== null && ws.touchedOutside ? (await ws.touchedOutside(mark)).filter((p) => !during.includes(p) && !(p in judged) && !this.isArtifact(p)) : [];
+    const touched = mark !== null && ws.touchedOutside ? await ws.touchedOutside(mark) : { restored: [], hidden: [] };
+    const unseen = (p: string) => !settled.includes(p) && !(p in judged) && !this.isArtifact(p);
+    const during = [...settled, ...touched.hidden.filter(unseen)];
+    const putBack = touched.restored.filter(unseen);
+    // Left as they are, they would judge every later run: none is measured until they are put back (outside-taint.ts).
+    // The judges among them are checked at every run and put back by the log: not tainted.
+    const tainted = during.filter((p) => !(p in judged));
     if (tainted.length && this.tree === this.exp.root) recordTaint(this.exp.paths, this.exp.root, this.exp.state.segment, record.run_id, tainted);
     if (hidden && record.hidden_ignores) record.hidden_ignores = { ...record.hidden_ignores, ...(await hidden) };
     const drift = record.content ? await driftWithoutUsers(ws, this.users, (await recheck(ws, record.content)).drift, record.content) : [];

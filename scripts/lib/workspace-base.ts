@@ -73,10 +73,11 @@ export interface Workspace {
    */
   settleOutOfScope(): Promise<OutsideChange[]>;
   /**
-   * git: tracked files outside the scope written (ctime) at or after `mark`, whatever their bytes are now
-   * (snapshot mode's outOfScopeChanges compares ctimes already).
+   * git: tracked files outside the scope written (ctime) at or after `mark`: those whose bytes are the
+   * index's again (`restored`), and those whose edit an index flag hides from status (`hidden`).
+   * Snapshot mode's outOfScopeChanges compares ctimes already.
    */
-  touchedOutside?(mark: bigint): Promise<string[]>;
+  touchedOutside?(mark: bigint): Promise<{ restored: string[]; hidden: string[] }>;
   /**
    * git: HEAD put back on the experiment branch when a command of the code
    * under test moved it (a checkout, symbolic-ref, a detach); returns where it
