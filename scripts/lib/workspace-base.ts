@@ -227,6 +227,8 @@ export function keepProblem(root: string, rel: string): string | null {
   try {
     st = fs.lstatSync(abs);
   } catch {
+    // git names it in bytes that are not UTF-8: decoded, the name finds nothing, and the file would be taken for deleted.
+    if (rel.includes('\uFFFD')) return `${rel}: its name is not valid UTF-8, so the engine cannot name it to git or keep it as measured; rename it`;
     return null; // deleted: a deletion can be kept
   }
   if (st.isDirectory()) return `${rel} is a directory in the index (a submodule or a nested repository): autoloop cannot keep changes to it`;
