@@ -3,24 +3,29 @@
 // under test into a forger that prints its METRIC line and puts its own bytes
 // back. git status compares bytes and sees nothing; the file's ctime does.
 // Real engine, real git repositories, real processes, default containment.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, makeRepo } from './helpers/engine.ts';
 
 const SCORER = "console.log('METRIC score=' + require('fs').readFileSync('src/v', 'utf8').trim());\n";
-// The code under test: turns lib/score.js into a forger that restores the scorer's bytes and mtime, then prints 1.
+// The code under test: turns lib/score.js into a forger that restores the scorer's bytes and mtime, refreshes git's index
+// (its stat data then matches the file again), then prints 1.
 const CHEAT = `const fs = require('fs');
 const orig = fs.readFileSync('lib/score.js', 'utf8');
 const st = fs.statSync('lib/score.js');
-fs.writeFileSync('lib/score.js', \`const fs = require('fs'); fs.writeFileSync(__filename, \${JSON.stringify(orig)}); fs.utimesSync(__filename, \${st.atimeMs / 1000}, \${st.mtimeMs / 1000}); console.log('METRIC score=1');\`);
+fs.writeFileSync('lib/score.js', \`const fs = require('fs'); fs.writeFileSync(__filename, \${JSON.stringify(orig)}); fs.utimesSync(__filename, \${st.atimeMs / 1000}, \${st.mtimeMs / 1000}); require('child_process').execFileSync('git', ['update-index', '-q', '--refresh']); console.log('METRIC score=1');\`);
 `;
 
 const run = (repo: string) => engine('run-experiment', ['--json'], repo).json as Record<string, unknown>;
 const log = (repo: string, d: string) => engine('log-experiment', ['--description', d, '--json'], repo).json as Record<string, unknown>;
 
+// Above 4,000 index entries the engine asks git which files were written (diff-files), not one lstat each.
+const BIG: Record<string, string> = Object.fromEntries(Array.from({ length: 4100 }, (_, i) => [`data/d${i % 41}/f${i}`, `${i}\n`]));
+let extra: Record<string, string> = {};
+
 function baseline(): string {
-  const repo = makeRepo({ 'bench.sh': 'node src/prog.js\nnode lib/score.js\n', 'lib/score.js': SCORER, 'src/prog.js': 'console.log("prog")\n', 'src/v': '10\n' });
+  const repo = makeRepo({ 'bench.sh': 'node src/prog.js\nnode lib/score.js\n', 'lib/score.js': SCORER, 'src/prog.js': 'console.log("prog")\n', 'src/v': '10\n', ...extra });
   const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
   expect(init.code).toBe(0);
   expect(run(repo)).toMatchObject({ status: 'ok', primary: 10 });
@@ -28,7 +33,11 @@ function baseline(): string {
   return repo;
 }
 
-describe('a file outside the scope rewritten and put back during the benchmark', () => {
+for (const [size, files] of Object.entries({ 'a small index': {}, 'a big index': BIG })) describe(`a file outside the scope rewritten and put back during the benchmark (${size})`, () => {
+  beforeAll(() => {
+    extra = files;
+  });
+
   it('makes the run invalid: the forged metric is never kept, and the next run measures', () => {
     const repo = baseline();
     fs.writeFileSync(path.join(repo, 'src/prog.js'), CHEAT);

@@ -16,7 +16,7 @@ import { stagedPaths } from './init-journal.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { benchmarkOutputs } from './outputs.ts';
 import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
-import { indexEntries, unhideInScope } from './index-flags.ts';
+import { anyFlagged, indexEntries, unhideInScope, type IndexEntry } from './index-flags.ts';
 import { touchedSince } from './outside-touch.ts';
 import { clearStaleIndexLock } from './git-locks.ts';
 import { gitDirsOf, readOrEmpty } from './git-dirs.ts';
@@ -173,6 +173,9 @@ export function parseStatusV2(out: string): Snapshot {
 const untrackedOnly = (codes: readonly string[]) => codes.every((c) => c === '??');
 const ZERO = '0'.repeat(40);
 const underDir = (p: string, dirs: readonly string[]) => dirs.some((d) => p === d || p.startsWith(d));
+
+/** Above this many index entries, git finds the files written since the index was (diff-files), not one lstat each here. */
+const TOUCH_SCAN_MAX = 4000;
 
 /** The blob id of a work-tree path's bytes now (a symlink's target), or null (absent, a directory). */
 function workBlobId(root: string, rel: string, hexLen: number): string | null {
@@ -641,24 +644,39 @@ export class GitWorkspace implements Workspace {
   }
 
   async touchedOutside(mark: bigint): Promise<{ restored: string[]; hidden: string[] }> {
-    const outside = (p: string) => !this.scope.inScope(p) && !isInternal(p);
     const hashLen = this.snap?.oid?.length === 64 ? 32 : 20;
     const dirs = gitDirsOf(this.root);
-    let tracked: Map<string, { id: string; flagged: boolean }> | null = null;
+    let buf: Buffer | null = null;
     try {
-      // From the index file itself (no git process); git is asked where that cannot be read (a split index).
-      const entries = dirs ? indexEntries(fs.readFileSync(path.join(dirs.gitDir, 'index')), hashLen, outside) : null;
-      tracked = entries && new Map(entries.map((e) => [e.path, { id: e.id, flagged: e.assumeUnchanged || e.skipWorktree }]));
+      buf = dirs ? fs.readFileSync(path.join(dirs.gitDir, 'index')) : null;
     } catch {
-      tracked = null;
+      buf = null;
     }
-    tracked ??= new Map((await this.git.run(['ls-files', '-z'])).split('\0').filter((p) => p !== '' && outside(p)).map((p) => [p, { id: '', flagged: false }]));
+    // A big index: git lstat's the files in C and names only those whose stat no longer matches their entry
+    // (every one written since the index was, these among them; flagged entries it skips are added below).
+    // Not when the index itself was written meanwhile (an `update-index --refresh` takes the new stat in).
+    const big = buf !== null && buf.length >= 12 && buf.readUInt32BE(8) > TOUCH_SCAN_MAX && dirs !== null && touchedSince(dirs.gitDir, ['index'], mark).length === 0;
+    // Every tracked path (a small index), and the flagged entries with their blob ids: from the index file
+    // itself, no object per entry; git is asked where that cannot be read (a split index).
+    const names: string[] = [];
+    let flagged: IndexEntry[] | null = null;
+    try {
+      // A big index with no flagged entry (the usual case) is not read name by name at all.
+      flagged = buf && big && anyFlagged(buf, hashLen) === false ? [] : buf ? indexEntries(buf, hashLen, (p, f) => (f || big || names.push(p), f)) : null;
+    } catch {
+      flagged = null;
+    }
+    if (!flagged) names.push(...(await this.git.run(['ls-files', '-z'])).split('\0').filter((p) => p !== ''));
+    if (big && flagged) names.push(...(await this.git.run(['diff-files', '--name-only', '-z'])).split('\0').filter((p) => p !== ''));
+    const flags = new Map((flagged ?? []).map((e) => [e.path, e.id]));
     const hidden: string[] = [];
     const restored: string[] = [];
-    for (const p of touchedSince(this.root, tracked.keys(), mark)) {
+    // The scope's globs only for what was written (matching 30,000 paths costs more than their lstat).
+    for (const p of touchedSince(this.root, new Set([...names, ...flags.keys()]), mark)) {
+      if (this.scope.inScope(p) || isInternal(p)) continue;
       // An edit that an assume-unchanged or skip-worktree flag hides from status: bytes other than the entry's.
-      const e = tracked.get(p);
-      (e?.flagged && workBlobId(this.root, p, hashLen * 2) !== e.id ? hidden : restored).push(p);
+      const id = flags.get(p);
+      (id !== undefined && workBlobId(this.root, p, hashLen * 2) !== id ? hidden : restored).push(p);
     }
     return { restored, hidden };
   }

@@ -44,7 +44,7 @@ export interface IndexEntry extends FlaggedEntry {
  * the file cannot be read this way (not an index, an unknown version, a split
  * index whose shared part holds the entries): then git must be asked.
  */
-export function indexEntries(buf: Buffer, hashLen: number, keep: (p: string) => boolean = () => true): IndexEntry[] | null {
+export function indexEntries(buf: Buffer, hashLen: number, keep: (p: string, flagged: boolean) => boolean = () => true): IndexEntry[] | null {
   if (buf.length < 12 || buf.toString('latin1', 0, 4) !== 'DIRC') return null;
   const version = buf.readUInt32BE(4);
   if (version < 2 || version > 4) return null;
@@ -79,7 +79,7 @@ export function indexEntries(buf: Buffer, hashLen: number, keep: (p: string) => 
     }
     prev = name;
     const p = name.toString('utf8');
-    if (!keep(p)) continue;
+    if (!keep(p, Boolean(flags & ASSUME_VALID) || Boolean(ext & SKIP_WORKTREE))) continue;
     out.push({ path: p, id: buf.toString('hex', start + 40, start + 40 + hashLen), mode: buf.readUInt32BE(start + 24), assumeUnchanged: Boolean(flags & ASSUME_VALID), skipWorktree: Boolean(ext & SKIP_WORKTREE) });
   }
   // A split index keeps most entries in a shared file: what is here is not all.
@@ -89,6 +89,36 @@ export function indexEntries(buf: Buffer, hashLen: number, keep: (p: string) => 
     at += 8 + buf.readUInt32BE(at + 4);
   }
   return out;
+}
+
+/**
+ * Whether any entry is flagged assume-unchanged or skip-worktree, without
+ * decoding a name; null where only a full read can tell (index v4's prefix
+ * compression, an unreadable file).
+ */
+export function anyFlagged(buf: Buffer, hashLen: number): boolean | null {
+  if (buf.length < 12 || buf.toString('latin1', 0, 4) !== 'DIRC') return null;
+  const version = buf.readUInt32BE(4);
+  if (version !== 2 && version !== 3) return null;
+  const count = buf.readUInt32BE(8);
+  let at = 12;
+  for (let i = 0; i < count; i++) {
+    const start = at;
+    const flagsAt = start + 40 + hashLen;
+    if (flagsAt + 2 > buf.length) return null;
+    const flags = buf.readUInt16BE(flagsAt);
+    if (flags & ASSUME_VALID) return true;
+    at = flagsAt + 2;
+    if (flags & EXTENDED) {
+      if (version < 3 || at + 2 > buf.length) return null;
+      if (buf.readUInt16BE(at) & SKIP_WORKTREE) return true;
+      at += 2;
+    }
+    const end = buf.indexOf(0, at);
+    if (end < 0) return null;
+    at = start + Math.floor((end - start + 8) / 8) * 8;
+  }
+  return false;
 }
 
 /** The flagged entries only (as `git ls-files -v` tells them). */
