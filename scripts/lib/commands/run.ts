@@ -290,7 +290,8 @@ export class Measurement {
     const best = this.bestTreeMark(cwd);
     const r = await this.runner.run(req);
     this.record.handle = null;
-    if (best) this.broken ??= this.bestTreeWritten(best);
+    // Under the readonly containment .autoloop/, the best's tree with it, was read-only to the command: no walk.
+    if (best && r.containment !== 'readonly') this.broken ??= this.bestTreeWritten(best);
     if (r.containment) this.record.containment = r.containment;
     if (sealed && this.guard) this.broken ??= await this.guard.afterCommand(sealed, header.includes(' checks') || header.includes(' gate') ? 'checks' : 'benchmark');
     return r;
