@@ -8,10 +8,13 @@ import { append, event, readRunRecord, refresh, type Experiment } from '../exper
 import { readLedger } from '../ledger.ts';
 import { runDir } from '../paths.ts';
 import { writeJsonAtomic } from '../fsx.ts';
+import { crashPoint } from '../faults.ts';
 import { waitLock } from './locks.ts';
 import { candidatePaths, openCandidates, saveCandidate, type Candidate } from './store.ts';
 import { removeWorktree, mainTreeState, updateMainTree } from './tree.ts';
-import { openCandidateWorkspace } from './workspace.ts';
+import { candidateStateFile } from './workspace.ts';
+import { openWorkspace } from '../workspace.ts';
+import type { Workspace } from '../workspace-base.ts';
 
 /** Run fn under the ledger lock with a fresh state and no half-done candidate log left behind. */
 export async function withLedger<T>(exp: Experiment, owner: string, fn: () => Promise<T>, maxWaitMs?: number): Promise<T> {
@@ -34,39 +37,59 @@ function loggedInLedger(exp: Experiment, runId: string): boolean {
 /** Remove a candidate's worktree and mark it closed. */
 export async function closeCandidate(exp: Experiment, c: Candidate, reason: string | null): Promise<void> {
   await removeWorktree(exp.root, c.path);
+  crashPoint('candidate:tree-removed');
   fs.rmSync(candidatePaths(exp.paths, c.id).lock + '.stale', { force: true });
   saveCandidate(exp.paths, { ...c, status: 'closed', pending: null, closed_reason: reason });
 }
 
+/** A run's result line is in the ledger. A killed log's line is the latest result when the next ledger-locked call looks, so state.recent holds it. */
+function logged(exp: Experiment, runId: string): boolean {
+  return exp.state.recent.some((r) => r.run_id === runId) || readRunRecord(exp, runId)?.phase === 'logged';
+}
+
+/** candidate start was cut short: its worktree, or the worktree's workspace record, was never made. */
+function halfOpened(exp: Experiment, c: Candidate): boolean {
+  return c.run_id === null && !(fs.existsSync(c.path) && fs.existsSync(candidateStateFile(exp, c)));
+}
+
 /**
- * Complete what a killed candidate log left: a keep whose commit landed but
- * whose result line or event did not, a discard whose worktree was not closed.
- * A keep whose commit never landed is forgotten: its run is still measured
- * and can be logged again. Idempotent.
+ * Complete what a killed candidate call left: a keep whose commit landed but
+ * whose result line or event did not, a logged run whose candidate was not
+ * closed (its worktree maybe gone already), a start that never made its
+ * worktree. A keep whose commit never landed is forgotten: its run is still
+ * measured and can be logged again. Idempotent.
  */
 export async function reconcileCandidates(exp: Experiment): Promise<string[]> {
   const done: string[] = [];
+  // The keep's commit is found on the branch from the main tree: the candidate's worktree may be gone.
+  let main: Workspace | null = null;
   for (const c of openCandidates(exp.paths)) {
     const p = c.pending;
-    const ws = p || exp.state.pending?.run_id === c.run_id ? await openCandidateWorkspace(exp, c) : null;
-    if (p && ws) {
-      const commit = await ws.findKeep(p.run_id);
+    if (p) {
+      main ??= await openWorkspace(exp.root, exp.paths, exp.config);
+      const commit = await main.findKeep(p.run_id);
       if (!commit) {
         saveCandidate(exp.paths, { ...c, pending: null });
         continue;
       }
-      const main = await mainTreeState(exp.root, `autoloop/${exp.paths.slug}`, p.files, `${commit}^`);
+      const before = await mainTreeState(exp.root, `autoloop/${exp.paths.slug}`, p.files, `${commit}^`);
       if (!loggedInLedger(exp, p.run_id)) append(exp, p);
       if (exp.state.pending?.run_id === p.run_id) event(exp, 'committed', { commit, reconciled: true }, p.run_id);
-      await updateMainTree(exp.root, commit, p.files, main);
+      await updateMainTree(exp.root, commit, p.files, before);
       markLogged(exp, p.run_id);
       await closeCandidate(exp, c, null);
       done.push(`completed the keep of ${p.run_id} (candidate ${c.id})`);
-    } else if (ws && c.run_id && exp.state.pending?.run_id === c.run_id && exp.state.pending.action === 'revert') {
-      event(exp, 'reverted', { files: [], candidate: c.id, reconciled: true }, c.run_id);
+    } else if (c.run_id && logged(exp, c.run_id)) {
+      // Logged already: closing it is all that is left (logging it again would count it twice).
+      if (exp.state.pending?.run_id === c.run_id && exp.state.pending.action === 'revert') event(exp, 'reverted', { files: [], candidate: c.id, reconciled: true }, c.run_id);
       markLogged(exp, c.run_id);
       await closeCandidate(exp, c, null);
-      done.push(`completed the discard of ${c.run_id} (candidate ${c.id})`);
+      done.push(`completed the log of ${c.run_id} (candidate ${c.id})`);
+    } else if (halfOpened(exp, c)) {
+      const why = 'its start was cut short';
+      await closeCandidate(exp, c, why);
+      event(exp, 'candidate_closed', { candidate: c.id, reason: why });
+      done.push(`closed ${c.id}: ${why}`);
     }
   }
   return done;

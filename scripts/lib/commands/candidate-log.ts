@@ -12,6 +12,7 @@ import { RefusalError } from '../errors.ts';
 import { acquireLock } from '../lock.ts';
 import { runDir } from '../paths.ts';
 import { writeJsonAtomic } from '../fsx.ts';
+import { crashPoint } from '../faults.ts';
 import type { ResultLine, RunRecord } from '../schema.ts';
 import { clip } from '../summary.ts';
 import { noArtifacts } from '../artifacts.ts';
@@ -106,6 +107,7 @@ async function logUnderLedger(exp: Experiment, id: string, input: LogInput): Pro
     // The worktree goes with the candidate: nothing to restore file by file.
     event(exp, 'reverted', { files: rec.files, candidate: id }, rec.run_id);
   }
+  crashPoint('candidate:logged');
   markLogged(exp, rec.run_id);
   await closeCandidate(exp, { ...c, pending: null }, null);
   const t = currentTermination(exp);

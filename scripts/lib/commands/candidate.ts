@@ -9,6 +9,7 @@ import { assertBranchAtKeep, currentTermination, event, findRoot, openExperiment
 import { openWorkspace } from '../workspace.ts';
 import { RefusalError, UsageError } from '../errors.ts';
 import { nowIso } from '../ledger.ts';
+import { crashPoint } from '../faults.ts';
 import { acquireLock } from '../lock.ts';
 import { loopState } from '../reduce.ts';
 import { candidatePaths, nextCandidateId, openCandidate, openCandidates, saveCandidate, type Candidate } from '../candidates/store.ts';
@@ -66,7 +67,9 @@ async function start(exp: Experiment): Promise<CandidateOutput> {
     const cp = candidatePaths(exp.paths, id);
     const cand: Candidate = { version: 1, id, path: cp.tree, base, opened_at: nowIso(), status: 'open', run_id: null, pending: null, closed_reason: null };
     saveCandidate(exp.paths, cand); // first: a crash mid-way leaves a candidate that close can clean up
+    crashPoint('candidate:saved');
     await addWorktree(exp.root, cp.tree, base);
+    crashPoint('candidate:worktree');
     await (await openCandidateWorkspace(exp, cand)).begin();
     event(exp, 'candidate_opened', { candidate: id, base, path: cp.tree });
     publishActive(exp, currentTermination(exp));
