@@ -260,6 +260,23 @@ describe('the shared filesystem', () => {
   });
 });
 
+describe('the run folder on the node', () => {
+  it('a job whose output folder the node cannot open is a launch failure naming the shared filesystem, not a signal', async () => {
+    const s = started();
+    const runDir = path.dirname(log);
+    // Held in the queue long enough for the run's folder to go before the job starts.
+    const p = slurmRunner({ sbatch_args: ['--begin=now+2'] }).run(request('echo ran', { onStart: s.onStart }));
+    const id = await s.job;
+    fs.rmSync(runDir, { recursive: true });
+    const r = await p;
+    expect(await state(id)).toBe('FAILED');
+    expect(r.signal).toBeNull();
+    expect(r.exitCode).toBeNull();
+    expect(r.spawnError).toMatch(new RegExp(`slurm job ${id} wrote no output to ${runDir}: is it on a filesystem shared with the compute node\\?`));
+    expect(r.retry).toBeUndefined();
+  });
+});
+
 describe('configuration and state mapping', () => {
   it('refuses sbatch flags the runner owns, and malformed values, naming them', () => {
     const bad = SlurmSpec.safeParse({ sbatch_args: ['--account=x', '--output=/tmp/x'] });

@@ -141,10 +141,11 @@ export function judgeJob(jobId: string, info: JobInfo, ours: Ours): Verdict {
   if (s === 'TIMEOUT' || s === 'DEADLINE') return { ...base, timedOut: true, detail: `slurm job ${jobId} ${s}: Slurm's own time limit` };
   if (NOT_THE_CANDIDATES.has(s)) return { ...base, retry: true, detail: `slurm job ${jobId} ${s} on ${info.node ?? 'its node'}` };
   if (s === 'CANCELLED') return { ...base, retry: true, detail: `slurm job ${jobId} CANCELLED by someone else (an administrator?)` };
-  if (s === 'FAILED' && !info.exitCode && !signal) {
-    // Failed without an exit status of its own: Slurm could not launch it.
+  if (s === 'FAILED' && ((!info.exitCode && !signal) || info.reason === 'JobLaunchFailure')) {
+    // Slurm could not launch it (its output file could not be opened, …): the "signal" it then reports
+    // (0:53 here) is slurmstepd's error code, not a signal the command got.
     const why = `slurm job ${jobId} FAILED before the command ran (${info.reason || 'no reason given'})`;
-    return { ...base, exitCode: null, spawnError: why, detail: why };
+    return { ...base, exitCode: null, signal: null, spawnError: why, detail: why };
   }
   if (s === 'COMPLETED' || s === 'FAILED' || s === 'SPECIAL_EXIT') {
     return { ...base, detail: `slurm job ${jobId} ${s}` };
