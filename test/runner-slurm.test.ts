@@ -261,6 +261,24 @@ describe('the shared filesystem', () => {
 });
 
 describe('the run folder on the node', () => {
+  it('a run folder whose name holds %, spaces and non-ASCII letters gets its output', async () => {
+    // Slurm expands %j, %u, %% … in --output: the job's output would go to another name.
+    const odd = path.join(dir, 'run 100%j %% ü', 'output.log');
+    const r = await slurmRunner().run(request('echo "METRIC ms=1"', { logFile: odd }));
+    expect(r).toMatchObject({ exitCode: 0, signal: null, spawnError: null });
+    expect(fs.readFileSync(odd, 'utf8').slice(r.log.start, r.log.end)).toBe('METRIC ms=1\n');
+    expect(fs.readdirSync(path.dirname(odd))).toEqual(['output.log']);
+  });
+
+  it('a run folder whose name holds a backslash is refused with one line, no job submitted', async () => {
+    // With a backslash in --output Slurm drops every backslash: no name reaches that folder.
+    const odd = path.join(dir, 'run\\x', 'output.log');
+    let submitted = false;
+    const r = await slurmRunner().run(request('echo ran', { logFile: odd, onStart: () => (submitted = true) }));
+    expect(submitted).toBe(false);
+    expect(r.spawnError).toBe(`Slurm cannot write a job's output under a path holding a backslash: ${path.dirname(odd)}`);
+  });
+
   it('a job whose output folder the node cannot open is a launch failure naming the shared filesystem, not a signal', async () => {
     const s = started();
     const runDir = path.dirname(log);

@@ -45,6 +45,15 @@ export function jobScript(command: string, cwd: string): string {
   ].join('\n');
 }
 
+/**
+ * A path as --output reads it: Slurm expands %j, %u, %% … there, so each % is
+ * doubled. (A backslash turns the expansion off and is dropped: the caller
+ * refuses such a path.)
+ */
+export function outputPattern(file: string): string {
+  return file.replace(/%/g, '%%');
+}
+
 export interface ResourceSpec {
   partition?: string | undefined;
   time?: string | undefined;

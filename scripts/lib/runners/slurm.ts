@@ -14,7 +14,7 @@ import { lazySchema } from '../zod.ts';
 import { openLog, readTail } from './log.ts';
 import { submitJob, liveWork } from './slurm-cli.js';
 import { killJob, OutputCopier, watchJob, type Watch } from './slurm-job.js';
-import { CWD_EXIT, CWD_MARK, jobScript, judgeJob, ownedFlag, sbatchArgs, type Verdict } from './slurm-state.js';
+import { CWD_EXIT, CWD_MARK, jobScript, judgeJob, outputPattern, ownedFlag, sbatchArgs, type Verdict } from './slurm-state.js';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.js';
 
 const word = (what: string, re: RegExp, example: string) => z.string().check(z.regex(re, `${what} must look like ${example}`));
@@ -53,9 +53,9 @@ interface Attempt {
 
 /** Submit one job and see it through. A string is why it could not be submitted. */
 async function attempt(spec: SlurmSpec, req: RunRequest, fd: number): Promise<Attempt | string> {
-  const token = randomBytes(6).toString('hex');
-  const outPattern = path.join(path.dirname(path.resolve(req.logFile)), `.slurm-${token}-%j.out`);
-  const args = sbatchArgs(spec, { cwd: req.cwd, outFile: outPattern, timeoutS: req.timeoutS, graceS: req.graceS });
+  // A name of its own per attempt (no %j: the folder's own name is escaped for Slurm's pattern, see outputPattern).
+  const outFile = path.join(path.dirname(path.resolve(req.logFile)), `.slurm-${randomBytes(6).toString('hex')}.out`);
+  const args = sbatchArgs(spec, { cwd: req.cwd, outFile: outputPattern(outFile), timeoutS: req.timeoutS, graceS: req.graceS });
   const start = fs.fstatSync(fd).size;
   const submittedAt = performance.now();
   const sub = await submitJob(args, jobScript(req.command, path.resolve(req.cwd)), { ...process.env, ...req.env });
@@ -66,7 +66,7 @@ async function attempt(spec: SlurmSpec, req: RunRequest, fd: number): Promise<At
   } catch {
     // a failing callback must not leave the job unsupervised
   }
-  const copier = new OutputCopier(outPattern.replace('%j', jobId), fd);
+  const copier = new OutputCopier(outFile, fd);
   const watch = await watchJob(jobId, { timeoutS: req.timeoutS, graceS: req.graceS, signal: req.signal, copier });
   const end = fs.fstatSync(fd).size;
   copier.remove();
@@ -80,7 +80,7 @@ async function attempt(spec: SlurmSpec, req: RunRequest, fd: number): Promise<At
     verdict = { exitCode: null, signal: null, timedOut: ours.timedOut, interrupted: ours.interrupted, retry: true, spawnError: null, detail: why };
   }
   if (!copier.seen && watch.info?.state === 'FAILED' && verdict.exitCode === null && !verdict.signal) {
-    verdict = { ...verdict, spawnError: `slurm job ${jobId} wrote no output to ${path.dirname(outPattern)}: is it on a filesystem shared with the compute node?` };
+    verdict = { ...verdict, spawnError: `slurm job ${jobId} wrote no output to ${path.dirname(outFile)}: is it on a filesystem shared with the compute node?` };
   }
   return { jobId, verdict, watch, log: { start, end }, tail, queuedS };
 }
@@ -133,6 +133,8 @@ async function run(spec: SlurmSpec, req: RunRequest): Promise<RunResult> {
     const known = hiddenCwds.get(cwd);
     if (known) return refuse(known);
     if (!fs.statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) return refuse(`cwd is not a directory: ${cwd}`);
+    const logDir = path.dirname(path.resolve(req.logFile));
+    if (logDir.includes('\\')) return refuse(`Slurm cannot write a job's output under a path holding a backslash: ${logDir}`);
     const requeued: string[] = [];
     let queuedS = 0;
     for (;;) {
