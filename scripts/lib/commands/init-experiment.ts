@@ -110,7 +110,7 @@ export const INIT_HELP = `usage: init-experiment --name SLUG --metric NAME --dir
   [--source SPEC]... [--artifacts GLOB]... [--artifacts-max-mb N] [--artifacts-keep N]
   [--parallel N] [--parallel-timing auto|serial|parallel]
   [--runner local|slurm] [--slurm-partition P] [--slurm-time T] [--slurm-cpus N] [--slurm-mem M]
-  [--slurm-gres G] [--slurm-arg ARG]... [--slurm-max-requeues N] [--slurm-max-queue-wait SEC]
+  [--slurm-gres G] [--slurm-arg=ARG]... [--slurm-max-requeues N] [--slurm-max-queue-wait SEC]
   [--config FILE] [--cwd DIR] [--json]
 --source: where a metric comes from (default: METRIC lines), one per source: ${SOURCE_FORMS.join(' | ')}
 Running it again on an existing experiment opens a new segment.`;
