@@ -193,6 +193,33 @@ describe('interruptions that are not the candidate’s', () => {
   });
 });
 
+describe('a controller out of reach for a while', () => {
+  it('a submission sbatch could not deliver is tried again, never a crash of the candidate', async () => {
+    // A copy of the cluster's configuration naming a port nobody listens on: sbatch cannot reach the
+    // controller (as while it restarts). Once the runner says it will try again, the right port is put back.
+    const c = ensureSlurm();
+    const conf = path.join(dir, 'slurm.conf');
+    const good = fs.readFileSync(c.conf, 'utf8');
+    fs.writeFileSync(conf, good.replace(/^SlurmctldPort=\d+$/m, 'SlurmctldPort=1'));
+    for (const f of ['cgroup.conf']) if (fs.existsSync(path.join(c.dir, f))) fs.copyFileSync(path.join(c.dir, f), path.join(dir, f));
+    const saved = process.env.SLURM_CONF;
+    process.env.SLURM_CONF = conf;
+    try {
+      const p = slurmRunner().run(request('echo "METRIC ms=1"'));
+      let early: Awaited<typeof p> | null = null;
+      void p.then((r) => (early = r));
+      await until(() => early || (fs.existsSync(log) && /could not reach the controller.*trying again/.test(fs.readFileSync(log, 'utf8'))));
+      expect(early, 'the run ended while the controller was out of reach').toBeNull();
+      fs.writeFileSync(conf, good);
+      const r = await p;
+      expect(r).toMatchObject({ exitCode: 0, spawnError: null, survivors: [] });
+      expect(fs.readFileSync(log, 'utf8').slice(r.log.start, r.log.end)).toBe('METRIC ms=1\n');
+    } finally {
+      process.env.SLURM_CONF = saved;
+    }
+  });
+});
+
 describe('stopping', () => {
   it('an abort cancels a job still queued', async () => {
     const ac = new AbortController();

@@ -112,13 +112,20 @@ export async function lookupJob(jobId: string, env?: NodeJS.ProcessEnv): Promise
   return info ? { kind: 'known', info } : { kind: 'gone' };
 }
 
-/** Submit a job script (given on stdin); the job id, or why not. */
-export async function submitJob(args: string[], script: string, env: NodeJS.ProcessEnv): Promise<{ jobId: string } | { error: string }> {
+/**
+ * sbatch could not connect to the controller (it restarts, fails over, the network blinks): the job
+ * was surely not submitted, so submitting again cannot make a second one. A timeout after
+ * connecting is not this: the controller may have taken the job.
+ */
+const NOT_DELIVERED = /Unable to contact slurm controller \(connect failure\)/i;
+
+/** Submit a job script (given on stdin); the job id, or why not (unreachable: the job surely never reached the controller). */
+export async function submitJob(args: string[], script: string, env: NodeJS.ProcessEnv): Promise<{ jobId: string } | { error: string; unreachable: boolean }> {
   const r = await slurmCmd('sbatch', ['--parsable', ...args], { input: script, env });
   // --parsable prints "jobid" or "jobid;cluster".
   const id = /^(\d+)(?:;\S+)?\s*$/.exec(r.stdout.trim())?.[1];
   if (r.code === 0 && id) return { jobId: id };
-  return { error: `sbatch refused the job: ${firstLine(r)}` };
+  return { error: `sbatch refused the job: ${firstLine(r)}`, unreachable: NOT_DELIVERED.test(`${r.stderr}\n${r.stdout}`) };
 }
 
 /** States in which a job or step still holds processes or resources. */

@@ -10,11 +10,11 @@ const POLL_MAX_MS = 1000;
 /** After the forced kill, how long Slurm gets to end the job and its steps before we report survivors. */
 const REAP_MS = 30_000;
 /** A controller that cannot be asked for this long ends the supervision. */
-const UNREACHABLE_MS = 120_000;
+export const UNREACHABLE_MS = 120_000;
 /** Not started yet: waiting for resources, or for its node to boot. */
 const QUEUED = new Set(['PENDING', 'CONFIGURING']);
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const t = setTimeout(done, ms);

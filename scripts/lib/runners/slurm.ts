@@ -13,7 +13,7 @@ import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
 import { openLog, readTail } from './log.ts';
 import { submitJob, liveWork } from './slurm-cli.js';
-import { killJob, OutputCopier, watchJob, type Watch } from './slurm-job.js';
+import { killJob, OutputCopier, sleep, UNREACHABLE_MS, watchJob, type Watch } from './slurm-job.js';
 import { CWD_EXIT, CWD_MARK, jobScript, judgeJob, outputPattern, ownedFlag, sbatchArgs, type Verdict } from './slurm-state.js';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.js';
 
@@ -51,15 +51,32 @@ interface Attempt {
   queuedS: number;
 }
 
-/** Submit one job and see it through. A string is why it could not be submitted. */
-async function attempt(spec: SlurmSpec, req: RunRequest, fd: number): Promise<Attempt | string> {
+/** Between submissions while sbatch cannot reach the controller. */
+const RESUBMIT_MS = 2000;
+
+/**
+ * Submit the job; while sbatch cannot reach the controller, again, for as long as a
+ * running job's controller may be out of reach (UNREACHABLE_MS). Each try is noted in the log.
+ */
+async function submit(args: string[], req: RunRequest, fd: number): Promise<{ jobId: string } | { error: string; unreachable: boolean }> {
+  const since = performance.now();
+  for (;;) {
+    const sub = await submitJob(args, jobScript(req.command, path.resolve(req.cwd)), { ...process.env, ...req.env });
+    if (!('error' in sub) || !sub.unreachable || req.signal?.aborted || performance.now() - since > UNREACHABLE_MS) return sub;
+    fs.writeSync(fd, `slurm runner: sbatch could not reach the controller (${sub.error}); trying again\n`);
+    await sleep(RESUBMIT_MS, req.signal);
+  }
+}
+
+/** Submit one job and see it through. A string is why it could not be submitted; unreachable: the controller was out of reach. */
+async function attempt(spec: SlurmSpec, req: RunRequest, fd: number): Promise<Attempt | string | { unreachable: string }> {
   // A name of its own per attempt (no %j: the folder's own name is escaped for Slurm's pattern, see outputPattern).
   const outFile = path.join(path.dirname(path.resolve(req.logFile)), `.slurm-${randomBytes(6).toString('hex')}.out`);
   const args = sbatchArgs(spec, { cwd: req.cwd, outFile: outputPattern(outFile), timeoutS: req.timeoutS, graceS: req.graceS });
-  const start = fs.fstatSync(fd).size;
   const submittedAt = performance.now();
-  const sub = await submitJob(args, jobScript(req.command, path.resolve(req.cwd)), { ...process.env, ...req.env });
-  if ('error' in sub) return sub.error;
+  const sub = await submit(args, req, fd);
+  if ('error' in sub) return sub.unreachable ? { unreachable: sub.error } : sub.error;
+  const start = fs.fstatSync(fd).size;
   const { jobId } = sub;
   try {
     req.onStart?.({ runner: 'slurm', job_id: jobId });
@@ -140,6 +157,11 @@ async function run(spec: SlurmSpec, req: RunRequest): Promise<RunResult> {
     for (;;) {
       const a = await attempt(spec, req, fd);
       if (typeof a === 'string') return refuse(a, { queuedS });
+      // Not the candidate's doing: the engine takes the sample again, then calls the run interrupted.
+      if ('unreachable' in a) {
+        if (req.signal?.aborted) return refuse('interrupted before start', { spawnError: null, interrupted: true });
+        return refuse(a.unreachable, { spawnError: null, retry: true, detail: a.unreachable, queuedS });
+      }
       queuedS += a.queuedS;
       const hidden = hiddenCwd(a, cwd);
       if (hidden) {
