@@ -238,6 +238,22 @@ console.log('METRIC score=' + Number.parseFloat(require('node:fs').readFileSync(
     expect(ok.json?.status).toBe('ok');
   });
 
+  it('a candidate left open when a new segment opens is not measured before that segment’s baseline', () => {
+    const dir = repo();
+    const a = start(dir);
+    fs.writeFileSync(path.join(a.path, 'src/value.txt'), '90\n');
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '2', '--parallel', '2'], dir, TIMING);
+    expect(init.code, init.stderr).toBe(0);
+    // Measured now, the change would be the new segment's baseline: kept with nothing to beat.
+    const r = run(dir, a.id);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(`run-experiment: no baseline in segment 2 yet: close the open candidates (candidate close ID), then measure the unchanged code in the main tree (run-experiment, log-experiment --description baseline)`);
+    expect(results(dir)).toHaveLength(1);
+    expect(engine('candidate', ['close', a.id], dir, TIMING).code).toBe(0);
+    expect(engine('run-experiment', ['--json'], dir, TIMING).json?.primary).toBe(100);
+    expect(engine('log-experiment', ['-d', 'baseline', '--json'], dir, TIMING).json?.verdict).toBe('keep');
+  });
+
   it('an out-of-scope change in a candidate worktree makes its run invalid', () => {
     const dir = repo();
     const a = start(dir);

@@ -54,6 +54,10 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
     if (prev) await settleAbandoned(exp, prev);
     assertNotUnclean(exp);
     assertMayRun(exp);
+    // A candidate left open across a new segment: measured first, its change would be the baseline, kept with nothing to beat.
+    if (exp.state.best_run === null) {
+      throw new RefusalError(`no baseline in segment ${exp.state.segment} yet: close the open candidates (candidate close ID), then measure the unchanged code in the main tree (run-experiment, log-experiment --description baseline)`);
+    }
     if (prev?.phase === 'measured') throw new RefusalError(`run ${prev.run_id} of ${id} is measured but not logged: log-experiment --candidate ${id} first`);
     const ws = await openCandidateWorkspace(exp, c);
     // Rebased only onto a commit the engine kept (another candidate's benchmark may have moved the branch).
