@@ -254,6 +254,24 @@ console.log('METRIC score=' + Number.parseFloat(require('node:fs').readFileSync(
     expect(engine('log-experiment', ['-d', 'baseline', '--json'], dir, TIMING).json?.verdict).toBe('keep');
   });
 
+  it('chain refuses while the parent has candidates open: a measured one is logged first, no worktree is left behind', () => {
+    const dir = repo();
+    const a = start(dir);
+    fs.writeFileSync(path.join(a.path, 'src/value.txt'), '90\n');
+    expect(run(dir, a.id).code).toBe(0);
+    const cfg = path.join(dir, '.autoloop/experiments/exp/config.yaml');
+    fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace(/max_runs: 100/, 'max_runs: 1'));
+    const refused = engine('chain', ['--name', 'child', '--rationale', 'next'], dir, TIMING);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toBe(`chain: "exp" has 1 candidate(s) open (${a.id}): log them (log-experiment --candidate ID) or close them (candidate close ID) first`);
+    expect(fs.existsSync(path.join(dir, '.autoloop/experiments/child'))).toBe(false);
+    expect(log(dir, a.id, 'ninety').json?.verdict).toBe('keep');
+    const chained = engine('chain', ['--name', 'child', '--rationale', 'next'], dir, TIMING);
+    expect(chained.code, chained.stderr).toBe(0);
+    expect(git(dir, 'worktree', 'list').split('\n')).toHaveLength(1);
+    expect(fs.readFileSync(path.join(dir, 'src/value.txt'), 'utf8')).toBe('90\n');
+  });
+
   it('an out-of-scope change in a candidate worktree makes its run invalid', () => {
     const dir = repo();
     const a = start(dir);

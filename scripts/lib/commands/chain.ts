@@ -15,6 +15,7 @@ import { acquireRepoLock } from '../lock.ts';
 import { crashPoint } from '../faults.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { childGuardrails } from '../chain-guardrails.ts';
+import { openCandidates } from '../candidates/store.ts';
 import { openWorkspace } from '../workspace.ts';
 import { initExperiment } from '../init.ts';
 import { configFieldsFromFlags, parseConfig } from '../config.ts';
@@ -221,6 +222,11 @@ async function notAtBest(root: string, parentSlug: string, head: string | null, 
 /** The follow-up must start from the parent's best, with nothing half-done in the tree. */
 async function assertAtParentBest(p: ChainPlan): Promise<void> {
   const { root, parent, parentSlug, childSlug, config } = p;
+  // A candidate of the parent, measured or not, would be left with its worktree and never logged.
+  const open = openCandidates(parent.paths);
+  if (open.length) {
+    throw new UsageError(`"${parentSlug}" has ${open.length} candidate(s) open (${open.map((c) => c.id).join(', ')}): log them (log-experiment --candidate ID) or close them (candidate close ID) first`);
+  }
   const ws = await openWorkspace(root, parent.paths, parent.config);
   if (ws.mode !== 'git') {
     const dirty = await ws.changedInScope();
