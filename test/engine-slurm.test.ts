@@ -145,6 +145,29 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
     expect(engine('log-experiment', ['-d', 'baseline', '--json'], dir, env()).json?.verdict).toBe('keep');
   });
 
+  it('kill -9 of the engine while its job runs: the next call refuses naming the job, repair cancels it, the run is counted once', async () => {
+    const dir = repo([], '80 wait\n');
+    const child = engineAsync('run-experiment', [], dir, env());
+    const p = finished(child);
+    const job = await until(() => started()[0], p);
+    expect(alive(job)).toMatch(/RUNNING/);
+    child.kill('SIGKILL');
+    expect((await p).code).toBe(null);
+    // The job outlived its engine: nothing may be measured beside it.
+    const refused = engine('run-experiment', [], dir, env());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe(`run-experiment: slurm job ${job} of run r0001 outlived its engine; run control.mjs repair first (it cancels the job)`);
+    const repaired = engine('control', ['repair', '--json'], dir, env());
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(String(repaired.json?.message)).toMatch(new RegExp(`cancelled slurm job ${job} that outlived its engine`));
+    expect(alive(job)).not.toMatch(/RUNNING|PENDING|COMPLETING/);
+    fs.writeFileSync(path.join(gate, 'go'), '');
+    const again = engine('run-experiment', ['--json'], dir, env());
+    expect(again.json, again.stderr).toMatchObject({ run_id: 'r0002', status: 'ok', primary: 80 });
+    expect(engine('log-experiment', ['-d', 'baseline', '--json'], dir, env()).json?.verdict).toBe('keep');
+    expect(ledger(dir).filter((l) => l.type === 'result').map((l) => l.run_id)).toEqual(['r0002']);
+  });
+
   it('a sample the cluster keeps interrupting ends the run interrupted: no result, no crash', async () => {
     const dir = repo(['--slurm-max-requeues', '0'], '80 wait\n');
     const p = finished(engineAsync('run-experiment', [], dir, env()));

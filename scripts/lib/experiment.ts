@@ -453,7 +453,10 @@ export function publishActive(exp: Experiment, t: Termination, extra: { chainAll
 }
 
 export function assertNotUnclean(exp: Experiment): void {
-  const raw = readJsonOrNull(exp.paths.unclean) as { run_id?: string; pids?: number[] } | null;
+  const raw = readJsonOrNull(exp.paths.unclean) as { run_id?: string; pids?: number[]; handle?: { runner?: string; job_id?: string } } | null;
+  if (raw?.handle?.runner === 'slurm') {
+    throw new RefusalError(`slurm job ${raw.handle.job_id ?? '?'} of run ${raw.run_id ?? '?'} outlived its engine; run control.mjs repair first (it cancels the job)`);
+  }
   if (raw || fs.existsSync(exp.paths.unclean)) {
     const pids = raw?.pids?.join(', ') ?? '?';
     throw new RefusalError(`processes of run ${raw?.run_id ?? '?'} survived (pids ${pids}); run control.mjs repair first`);

@@ -130,6 +130,7 @@ async function killSurvivors(exp: Experiment): Promise<string | null> {
   if (left.length || alive.length) throw new UsageError(`processes still alive after SIGKILL: ${[...left, ...alive].join(', ')} (check them by hand)`);
   fs.rmSync(exp.paths.unclean, { force: true });
   event(exp, 'cleared', { pids });
+  if (handle?.runner === 'slurm') return `cancelled slurm job ${handle.job_id} that outlived its engine`;
   return `killed ${pids.length} surviving process(es)`;
 }
 
