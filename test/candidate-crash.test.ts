@@ -6,15 +6,24 @@
 // of a closed candidate.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { engine, fromTemplate, git, ledger, makeRepo, ROOT, type EngineResult } from './helpers/engine.ts';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { engine, engineAsync, fromTemplate, git, ledger, makeRepo, processesIn, ROOT, waitFor, type EngineResult } from './helpers/engine.ts';
+import { tmpDir } from './helpers/tmp.ts';
 
+// "hang": up (a file named after the run in GATE_DIR), ignores SIGTERM, never ends.
 const BENCH = `
 const fs = require('node:fs');
-console.log('METRIC score=' + Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8')));
+const text = fs.readFileSync('src/value.txt', 'utf8');
+if (text.includes('hang')) {
+  process.on('SIGTERM', () => {});
+  fs.writeFileSync(process.env.GATE_DIR + '/up-' + process.env.AUTOLOOP_RUN, '');
+  setInterval(() => {}, 1000);
+} else console.log('METRIC score=' + Number.parseFloat(text));
 `;
 
 const TIMING = { AUTOLOOP_TIMING_DIR: path.join(ROOT, '.cache', `timing-${process.pid}`) };
+/** Where hanging benchmarks say they are up (recorded in the segment's environment at init). */
+const GATE = tmpDir('autoloop-gate-');
 const templates: string[] = [];
 afterAll(() => {
   for (const d of templates.splice(0)) fs.rmSync(d, { recursive: true, force: true });
@@ -25,7 +34,8 @@ function repo(): string {
   return fromTemplate('candidate-crash', () => {
     const t = makeRepo({ 'bench.cjs': BENCH, 'src/value.txt': '100\n', 'README.md': 'fixture\n' });
     templates.push(t);
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1', '--parallel', '2'], t, TIMING);
+    // Samples of both candidates run at once (parallel timing), so two can hang together.
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1', '--parallel', '2', '--parallel-timing', 'parallel', '--timeout', '600'], t, { ...TIMING, GATE_DIR: GATE });
     expect(init.code, init.stderr).toBe(0);
     expect(engine('run-experiment', [], t, TIMING).code).toBe(0);
     expect(engine('log-experiment', ['-d', 'baseline'], t, TIMING).code).toBe(0);
@@ -93,4 +103,60 @@ describe('kill -9 of a candidate call', { timeout: 600_000 }, () => {
       if (verdict === 'keep') expect(ledger(dir).filter((l) => l.type === 'event' && l.event === 'committed' && l.run_id === 'r0002')).toHaveLength(1);
     });
   }
+
+  /** Worktrees whose hanging benchmarks a failed test may have left: killed after each test. */
+  const orphans: string[] = [];
+  afterEach(() => {
+    for (const t of orphans.splice(0)) {
+      for (const pid of processesIn(t)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  });
+
+  /** Two candidates whose benchmarks hang, both engines killed by SIGKILL mid-run. */
+  async function twoOrphans(): Promise<{ dir: string; trees: string[] }> {
+    const dir = repo();
+    const trees = ['c1', 'c2'].map((id) => {
+      expect(cand(dir).code).toBe(0);
+      fs.writeFileSync(path.join(treeOf(dir, id), 'src/value.txt'), 'hang\n');
+      return treeOf(dir, id);
+    });
+    orphans.push(...trees);
+    for (const n of fs.readdirSync(GATE)) fs.rmSync(path.join(GATE, n));
+    const engines = ['c1', 'c2'].map((id) => engineAsync('run-experiment', ['--candidate', id], dir, TIMING));
+    await waitFor(() => fs.readdirSync(GATE).length >= 2);
+    for (const e of engines) e.kill('SIGKILL');
+    await Promise.all(engines.map((e) => new Promise((r) => (e.exitCode !== null || e.signalCode !== null ? r(null) : e.on('close', r)))));
+    for (const t of trees) expect(processesIn(t).length).toBeGreaterThan(0);
+    return { dir, trees };
+  }
+
+  it('two candidates’ engines killed mid-run: control repair stops both benchmarks', async () => {
+    const { dir, trees } = await twoOrphans();
+    const r = engine('control', ['repair'], dir, TIMING);
+    expect(r.code, r.stderr).toBe(0);
+    for (const t of trees) expect(processesIn(t)).toEqual([]);
+    for (const id of ['c1', 'c2']) {
+      fs.writeFileSync(path.join(treeOf(dir, id), 'src/value.txt'), '90\n');
+      const again = engine('run-experiment', ['--candidate', id, '--json'], dir, TIMING);
+      expect(again.json, again.stderr).toMatchObject({ status: 'ok', primary: 90 });
+    }
+  });
+
+  it('two candidates’ engines killed mid-run, each run again before repair: repair still stops both', async () => {
+    const { dir, trees } = await twoOrphans();
+    for (const id of ['c1', 'c2']) {
+      const refused = engine('run-experiment', ['--candidate', id], dir, TIMING);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/survived.*repair/);
+    }
+    const r = engine('control', ['repair'], dir, TIMING);
+    expect(r.code, r.stderr).toBe(0);
+    for (const t of trees) expect(processesIn(t)).toEqual([]);
+  });
 });

@@ -51,6 +51,8 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
   return withLedger(exp, 'run-experiment', async () => {
     let c = openCandidate(exp.paths, id);
     const prev = c.run_id ? readRunRecord(exp, c.run_id) : null;
+    // Another run's survivors first: settling this one would overwrite their record (unclean.json holds one run).
+    assertNotUnclean(exp);
     if (prev) await settleAbandoned(exp, prev);
     assertNotUnclean(exp);
     assertMayRun(exp);

@@ -9,8 +9,11 @@ import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { followUpNext, nextAction } from '../next-action.ts';
 import { safeChainStatus } from '../chain.ts';
-import { afterRevert, branchMovedShown, currentTermination, event, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, publishActive, publishExperiment, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
+import { afterRevert, branchMovedShown, currentTermination, event, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, publishActive, publishExperiment, readRunRecord, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
+import { candidatePaths, openCandidates } from '../candidates/store.ts';
+import { acquireLock } from '../lock.ts';
+import { stopAbandoned } from './run.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
 import { recoverChain } from '../chain-journal.ts';
@@ -134,6 +137,36 @@ async function killSurvivors(exp: Experiment): Promise<string | null> {
   return `killed ${pids.length} surviving process(es)`;
 }
 
+/**
+ * Candidates whose engine was killed mid-run (their own lock is free): each run's work stopped and
+ * the run settled, all of them at once (unclean.json holds one run: settling them one by one as each
+ * candidate runs again would let one record overwrite another's survivors). A line, or null.
+ */
+async function stopAbandonedCandidates(exp: Experiment): Promise<string | null> {
+  const stopped: string[] = [];
+  const left: string[] = [];
+  for (const c of openCandidates(exp.paths)) {
+    const rec = c.run_id ? readRunRecord(exp, c.run_id) : null;
+    if (rec?.phase !== 'running') continue;
+    let lock: ReturnType<typeof acquireLock>;
+    try {
+      lock = acquireLock(candidatePaths(exp.paths, c.id).lock, 'control repair');
+    } catch {
+      continue; // its engine is alive: the run is its own
+    }
+    try {
+      left.push(...(await stopAbandoned(exp, rec)));
+      stopped.push(`${rec.run_id} (${c.id})`);
+    } finally {
+      lock.release();
+    }
+  }
+  if (!stopped.length) return null;
+  const what = `stopped the work of ${stopped.join(', ')}, whose engine was killed`;
+  if (left.length) throw new UsageError(`${what}, but still alive: ${left.join(', ')} (check them by hand)`);
+  return what;
+}
+
 async function repair(exp: Experiment): Promise<string> {
   const done: string[] = [];
   // Cluster jobs whose engine process is gone (it would have cancelled them itself).
@@ -141,6 +174,9 @@ async function repair(exp: Experiment): Promise<string> {
   if (cancelled) done.push(cancelled);
   const killed = await killSurvivors(exp);
   if (killed) done.push(killed);
+  // After killSurvivors: settling a candidate's run may record survivors of its own in unclean.json.
+  const candidates = await stopAbandonedCandidates(exp);
+  if (candidates) done.push(candidates);
   // Rebuild the derived state from the ledger, then finish any half-done log.
   exp.state = emptyState();
   refresh(exp);

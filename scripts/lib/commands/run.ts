@@ -107,6 +107,18 @@ export async function settleAbandoned(exp: Experiment, rec: RunRecord): Promise<
   }
 }
 
+/**
+ * A run whose engine is known dead (its lock was free): its work stopped through the runner that
+ * started it (process tree, Slurm job), then settled as above. Returns what is still alive.
+ */
+export async function stopAbandoned(exp: Experiment, rec: RunRecord): Promise<string[]> {
+  if (rec.phase !== 'running') return [];
+  const handle = handleOf(rec);
+  const left = handle ? await runnerOf(handle, exp.config).cancel(handle, exp.config.grace) : [];
+  await settleAbandoned(exp, rec);
+  return left;
+}
+
 /** Refuse to measure when the loop must not go on. */
 export function assertMayRun(exp: Experiment): void {
   const t = currentTermination(exp);
