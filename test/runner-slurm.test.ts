@@ -306,6 +306,19 @@ describe('the run folder on the node', () => {
     expect(r.spawnError).toBe(`Slurm cannot write a job's output under a path holding a backslash: ${path.dirname(odd)}`);
   });
 
+  it('a job that ends without its output ever appearing here is refused naming the shared filesystem, not read as a run with no output', () => {
+    // The node writes the output into its own copy of the run folder; this process sees another one (a private tmpfs).
+    const runDir = path.dirname(log);
+    fs.mkdirSync(runDir, { recursive: true });
+    const fixture = path.join(ROOT, 'test/fixtures/slurm-unshared.ts');
+    const script = 'mount -t tmpfs autoloop-unshared "$1" && shift && exec "$@"';
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', runDir, process.execPath, '--import', 'tsx', fixture, path.join(dir, 'tree'), runDir], { cwd: ROOT, encoding: 'utf8', env: process.env, timeout: 300_000 });
+    expect(r.stderr).toBe('');
+    const result = JSON.parse(r.stdout) as { exitCode: number | null; spawnError: string | null; detail: string };
+    expect(result.detail).toMatch(/COMPLETED/);
+    expect(result.spawnError).toMatch(new RegExp(`slurm job \\d+ wrote no output to ${runDir}: is it on a filesystem shared with the compute node\\?`));
+  });
+
   it('a job whose output folder the node cannot open is a launch failure naming the shared filesystem, not a signal', async () => {
     const s = started();
     const runDir = path.dirname(log);

@@ -96,8 +96,10 @@ async function attempt(spec: SlurmSpec, req: RunRequest, fd: number): Promise<At
     const why = watch.unreachable ? `Slurm could not be asked about job ${jobId}: ${watch.unreachable}` : `slurm job ${jobId} vanished from the queue before its end was seen`;
     verdict = { exitCode: null, signal: null, timedOut: ours.timedOut, interrupted: ours.interrupted, retry: true, spawnError: null, detail: why };
   }
-  if (!copier.seen && watch.info?.state === 'FAILED' && verdict.exitCode === null && !verdict.signal) {
-    verdict = { ...verdict, spawnError: `slurm job ${jobId} wrote no output to ${path.dirname(outFile)}: is it on a filesystem shared with the compute node?` };
+  // The job ended by itself, yet its output file never appeared here (Slurm creates it at launch, even
+  // empty): the node wrote it into a folder this machine does not see. Not a run that printed nothing.
+  if (!copier.seen && watch.info && !verdict.retry && !verdict.interrupted && !verdict.timedOut) {
+    verdict = { ...verdict, exitCode: null, signal: null, spawnError: `slurm job ${jobId} wrote no output to ${path.dirname(outFile)}: is it on a filesystem shared with the compute node?` };
   }
   return { jobId, verdict, watch, log: { start, end }, tail, queuedS };
 }
