@@ -159,4 +159,23 @@ describe('kill -9 of a candidate call', { timeout: 600_000 }, () => {
     expect(r.code, r.stderr).toBe(0);
     for (const t of trees) expect(processesIn(t)).toEqual([]);
   });
+
+  it('a measured candidate whose worktree was removed by hand: log refuses in one line, close frees the slot', () => {
+    const dir = repo();
+    expect(cand(dir).code).toBe(0);
+    fs.writeFileSync(path.join(treeOf(dir, 'c1'), 'src/value.txt'), '90\n');
+    expect(engine('run-experiment', ['--candidate', 'c1'], dir, TIMING).code).toBe(0);
+    fs.rmSync(treeOf(dir, 'c1'), { recursive: true });
+    const logged = engine('log-experiment', ['--candidate', 'c1', '-d', 'x'], dir, TIMING);
+    expect(logged.code).toBe(1);
+    expect(logged.stderr.trim()).toBe(`log-experiment: the worktree of candidate c1 is gone (${treeOf(dir, 'c1')}): what was measured cannot be checked; candidate close c1 gives it up`);
+    const closed = engine('candidate', ['close', 'c1'], dir, TIMING);
+    expect(closed.code, closed.stderr).toBe(0);
+    expect(worktrees(dir)).toEqual([]);
+    expect(results(dir)).toEqual(['r0001 keep']);
+    // Nothing is left to log: the serial loop does not ask for r0002.
+    expect(engine('status', [], dir, TIMING).stdout).not.toMatch(/r0002 was measured but not logged/);
+    expect(cand(dir).code).toBe(0);
+    expect(cand(dir).code).toBe(0);
+  });
 });

@@ -86,7 +86,7 @@ export async function reconcileCandidates(exp: Experiment): Promise<string[]> {
       await closeCandidate(exp, c, null);
       done.push(`completed the log of ${c.run_id} (candidate ${c.id})`);
     } else if (halfOpened(exp, c)) {
-      const why = 'its start was cut short';
+      const why = 'its worktree was never made or is gone (a start cut short, or removed by hand)';
       await closeCandidate(exp, c, why);
       event(exp, 'candidate_closed', { candidate: c.id, reason: why });
       done.push(`closed ${c.id}: ${why}`);

@@ -8,7 +8,10 @@ import { CommonFlags, resolveCwd } from '../cli.ts';
 import { assertBranchAtKeep, currentTermination, event, findRoot, openExperiment, publishActive, readRunRecord, resolveSlug, type Experiment } from '../experiment.ts';
 import { openWorkspace } from '../workspace.ts';
 import { RefusalError, UsageError } from '../errors.ts';
+import fs from 'node:fs';
 import { nowIso } from '../ledger.ts';
+import { writeJsonAtomic } from '../fsx.ts';
+import { runDir } from '../paths.ts';
 import { crashPoint } from '../faults.ts';
 import { acquireLock } from '../lock.ts';
 import { loopState } from '../reduce.ts';
@@ -110,8 +113,11 @@ async function close(exp: Experiment, id: string, reason: string | undefined): P
     await withLedger(exp, 'candidate close', async () => {
       const c = openCandidate(exp.paths, c0.id);
       const rec = c.run_id ? readRunRecord(exp, c.run_id) : null;
-      if (rec?.phase === 'measured') throw new RefusalError(`${id} has a measured run ${rec.run_id}: log it (log-experiment --candidate ${id}, with --discard to throw it away)`);
-      const why = reason ?? 'closed without a result';
+      const gone = !fs.existsSync(c.path);
+      if (rec?.phase === 'measured' && !gone) throw new RefusalError(`${id} has a measured run ${rec.run_id}: log it (log-experiment --candidate ${id}, with --discard to throw it away)`);
+      // Its worktree removed by hand: the measurement can no longer be logged; it is given up, not left to be asked for.
+      if (rec?.phase === 'measured') writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'interrupted', reason: 'its worktree was removed before it was logged' });
+      const why = reason ?? (gone ? 'its worktree was removed' : 'closed without a result');
       await closeCandidate(exp, c, why);
       event(exp, 'candidate_closed', { candidate: id, reason: why });
       publishActive(exp, currentTermination(exp));
