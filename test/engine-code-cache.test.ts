@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baselineRepo, ROOT, setValue } from './helpers/engine.ts';
+import { baselineRepo, makeRepo, ROOT, setValue } from './helpers/engine.ts';
 
 let dist: string;
 const cacheDir = () => path.join(dist, '.v8cache');
@@ -122,5 +122,23 @@ describe('engine code cache', () => {
     expect(fs.readFileSync(file).subarray(0, key.length)).toEqual(key);
     expect(caches()).not.toContain('status-v20.0.0-x64.bin');
     for (const r of [a, b]) fs.rmSync(r, { recursive: true, force: true });
+  });
+  it('a cache the code under test wrote or changed while it ran is deleted, so no later call runs code it planted', () => {
+    const name = (entry: string) => path.join(cacheDir(), `${entry}-${process.version}-${process.arch}.bin`);
+    const target = name('run-experiment-describe');
+    const planted = name('log-experiment-describe');
+    // Without the read-only engine folder (the fallback containments), the benchmark can reach the caches.
+    const bench = `echo "METRIC score=$(cat src/value.txt)"\n[ ! -f '${target}' ] || printf forged >> '${target}'\nprintf forged > '${planted}'\n`;
+    const repo = makeRepo({ 'bench.sh': bench, 'src/value.txt': '100' });
+    const env = { AUTOLOOP_CONTAINMENT: 'group' };
+    expect(call('init-experiment', ['--name', 'c', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env).code).toBe(0);
+    expect(keep(repo, 100, env)).toMatchObject({ code: 0, verdict: 'keep' });
+    fs.rmSync(target, { force: true });
+    expect(keep(repo, 90, env)).toMatchObject({ code: 0, verdict: 'keep' });
+    expect(fs.existsSync(target), 'the first call writes its cache as it ends').toBe(true);
+    expect(keep(repo, 80, env)).toMatchObject({ code: 0, verdict: 'keep' });
+    expect(fs.existsSync(target) && fs.readFileSync(target).toString('latin1').endsWith('forged'), 'a changed cache survived the run').toBe(false);
+    expect(fs.existsSync(planted), 'a cache planted by the run survived it').toBe(false);
+    fs.rmSync(repo, { recursive: true, force: true });
   });
 });

@@ -20,6 +20,7 @@ import { workspaceFile } from './workspace-base.ts';
 import { envFile } from './bench-env.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { parsedConfigFile } from './config.ts';
+import { CACHE_DIR } from './boot/loader.ts';
 
 /** An append-only file: its stat signature, size and last bytes. */
 interface TailSeal {
@@ -33,6 +34,8 @@ export interface Seal {
   data: Map<string, Buffer | null>;
   tails: Map<string, TailSeal>;
   stats: Map<string, string>;
+  /** The engine's V8 code caches (boot/loader.ts) by stat signature. */
+  caches: Map<string, string>;
 }
 
 /** How much of an append-only file's end a seal keeps (a whole ledger of about 1,800 runs). */
@@ -61,6 +64,21 @@ export function engineDir(): string | null {
     return path.dirname(fs.realpathSync(entry));
   } catch {
     return null;
+  }
+}
+
+/**
+ * The engine's V8 code caches: compiled code the next call runs as its own. A
+ * cache only spares a compile, so one that changed under a seal is deleted,
+ * not reported (another repository's engine call may write one meanwhile).
+ */
+export function engineCaches(): string[] {
+  const dir = engineDir();
+  if (!dir) return [];
+  try {
+    return fs.readdirSync(path.join(dir, CACHE_DIR)).map((n) => path.join(dir, CACHE_DIR, n));
+  } catch {
+    return [];
   }
 }
 
@@ -132,7 +150,9 @@ export function seal(exp: ExperimentPaths, root: string, extra: readonly string[
   }
   const stats = new Map<string, string>();
   for (const f of [...engineFiles(), ...extra]) stats.set(f, statSig(f));
-  return { data, tails, stats };
+  const caches = new Map<string, string>();
+  for (const f of engineCaches()) caches.set(f, statSig(f));
+  return { data, tails, stats, caches };
 }
 
 /**
@@ -176,5 +196,7 @@ export function breakSeal(s: Seal, root: string): string[] {
     changed.push(restoreTail(file, t) ? rel : `${rel} (rewritten before its last ${SEAL_TAIL_BYTES >> 20} MB: not put back)`);
   }
   for (const [file, before] of s.stats) if (statSig(file) !== before) changed.push(path.relative(root, file) || file);
+  // A cache written or replaced while the code under test ran could hold any code: the next call compiles afresh.
+  for (const file of engineCaches()) if (s.caches.get(file) !== statSig(file)) fs.rmSync(file, { force: true, recursive: true });
   return changed.sort();
 }

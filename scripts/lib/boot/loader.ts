@@ -7,8 +7,9 @@
 // engine's own CPU time in a keep, bench/engine.ts).
 //
 // Where: <dist>/.v8cache/, next to the bundles. The containment binds the
-// engine's folder read-only while the code under test runs, and the seal
-// (tamper.ts engineFiles) watches these files like the bundles themselves.
+// engine's folder read-only while the code under test runs; where it cannot
+// (the fallback modes), the seal (tamper.ts engineCaches) deletes a cache that
+// changed or appeared while the code under test ran.
 import path from 'node:path';
 import { binaryTail, compile, evaluate, readBundle, readCache, writeCache, type CacheNames } from './code-cache.ts';
 
