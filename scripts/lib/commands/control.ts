@@ -12,6 +12,7 @@ import { safeChainStatus } from '../chain.ts';
 import { afterRevert, branchMovedShown, currentTermination, event, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, publishActive, publishExperiment, readRunRecord, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { candidatePaths, openCandidates } from '../candidates/store.ts';
+import { clearCandidates } from '../candidates/clear.ts';
 import { acquireLock } from '../lock.ts';
 import { stopAbandoned } from './run.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
@@ -214,6 +215,17 @@ async function repair(exp: Experiment): Promise<string> {
   return done.join('; ');
 }
 
+/** clearCandidates for another experiment of the repository, under its own ledger lock. */
+async function clearOther(root: string, slug: string): Promise<string[]> {
+  if (!openCandidates(experimentPaths(root, slug)).length) return [];
+  try {
+    const other = openExperiment(root, slug);
+    return await withLedger(other, 'control clear', () => clearCandidates(other), CONTROL_WAIT_MS);
+  } catch (e) {
+    return [`left the candidates of ${slug}: ${(e as Error).message}`];
+  }
+}
+
 /** Run one control command; returns what to print. */
 export async function controlCommand(root: string, cmd: ControlCommand, f: { experiment?: string; reason?: string }): Promise<{ data: Record<string, unknown>; text: string }> {
   const exp = openExperiment(root, resolveSlug(root, f.experiment));
@@ -226,8 +238,13 @@ export async function controlCommand(root: string, cmd: ControlCommand, f: { exp
       const repo = repoPaths(root);
       fs.rmSync(repo.active, { force: true });
       fs.rmSync(repo.session, { force: true });
-      for (const slug of listExperiments(root)) await removeBestTree(root, experimentPaths(root, slug).dir);
-      message = 'autoloop deactivated in this repository (hooks are quiet); history is kept under .autoloop/';
+      const notes: string[] = [];
+      for (const slug of listExperiments(root)) {
+        // Every experiment's candidates: their worktrees would stay in `git worktree list` and on disk.
+        notes.push(...(slug === exp.paths.slug ? await clearCandidates(exp) : await clearOther(root, slug)));
+        await removeBestTree(root, experimentPaths(root, slug).dir);
+      }
+      message = ['autoloop deactivated in this repository (hooks are quiet); history is kept under .autoloop/', ...notes].join('; ');
       return;
     }
     const cleared = !fs.existsSync(repoPaths(root).active);
