@@ -9,10 +9,11 @@
 //     (ledger-tail.ts), its forged lines removed; the judges are checked in
 //     the candidate's worktree;
 //   after each phase: as RunGuard (drift of the captured content, tracked
-//     files outside the scope modified).
+//     files outside the scope modified), and the main tree's in-scope files
+//     as they were before it (main-watch.ts: else put back, the run void).
 import fs from 'node:fs';
 import path from 'node:path';
-import { openExperiment, publishActive, currentTermination, readRunRecord } from '../experiment.ts';
+import { event, openExperiment, publishActive, currentTermination, readRunRecord, rescueDir } from '../experiment.ts';
 import type { Experiment } from '../experiment-data.ts';
 import { RunGuard, type Phase } from '../run-guard.ts';
 import { breakSeal, seal, statefulFiles, type Seal } from '../tamper.ts';
@@ -23,6 +24,7 @@ import type { RunRecord } from '../schema.ts';
 import type { Workspace } from '../workspace-base.ts';
 import { checkTail } from './ledger-tail.ts';
 import { withLedger } from './ledger.ts';
+import { MainTreeWatch } from './main-watch.ts';
 
 function readText(file: string): string {
   try {
@@ -36,13 +38,33 @@ function readText(file: string): string {
 const ledgerAt = new WeakMap<Seal, string>();
 
 export class CandidateGuard extends RunGuard {
+  private readonly main: MainTreeWatch;
+
   constructor(exp: Experiment, ws: Workspace, record: RunRecord, isArtifact: (rel: string) => boolean, tree: string, private readonly stateFile: string) {
     super(exp, ws, record, isArtifact, tree);
+    this.main = new MainTreeWatch(exp.root, `autoloop/${exp.paths.slug}`, exp.config);
   }
 
   /** Nothing set aside: nobody but the candidate edits its worktree. */
   override async before(): Promise<string | null> {
+    await this.main.mark();
     return this.capture();
+  }
+
+  /** As RunGuard, then the main tree: what the phase wrote there is put back (as written, in rescued/) and voids the run. */
+  override async afterPhase(what: Phase): Promise<string | null> {
+    const own = await super.afterPhase(what);
+    const { exp, record } = this;
+    const folder = `${record.run_id}-main-tree`;
+    const hit = await withLedger(exp, 'run-experiment', async () => {
+      const files = await this.main.restore(rescueDir(exp, folder));
+      if (files.length) event(exp, 'outside_change', { files: files.slice(0, 50), count: files.length, main_tree: true, restored: true, rescued_to: path.relative(exp.root, rescueDir(exp, folder)) }, record.run_id);
+      return files;
+    });
+    await this.main.mark();
+    if (!hit.length) return own;
+    const names = hit.slice(0, 3).join(', ') + (hit.length > 3 ? ` (+${hit.length - 3} more)` : '');
+    return own ?? `the ${what} changed files of the main working tree: ${names} (put back as they were; as written, in rescued/${folder}/)`;
   }
 
   /** Files other candidates write meanwhile (ledger, state cache, active.json) are left out of the byte seal. */
