@@ -115,6 +115,17 @@ export function openExperiment(root: string, slug: string, opts: { shown?: boole
   return exp;
 }
 
+/**
+ * Run and log measure against a segment; a ledger without a readable config
+ * line (emptied, or its first line damaged) opens none, and a run there would
+ * fail on its own record instead of saying why.
+ */
+export function requireSegment(exp: Experiment): void {
+  if (exp.state.segment > 0) return;
+  const ledger = path.relative(exp.root, exp.paths.ledger);
+  throw new UsageError(`${ledger} holds no config line (it is empty or its first line is damaged): restore it, or run init-experiment to open a new segment`);
+}
+
 /** Experiments whose state cache is written once, when their lock is released, rather than on every append. */
 const deferred = new WeakMap<Experiment, { dirty: boolean }>();
 

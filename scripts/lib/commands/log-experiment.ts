@@ -4,7 +4,7 @@
 // throw it away (--discard).
 import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { findRoot, openExperiment, resolveSlug } from '../experiment.ts';
+import { findRoot, openExperiment, requireSegment, resolveSlug } from '../experiment.ts';
 import { UsageError } from '../errors.ts';
 import { logCommand, logOutput } from './log.ts';
 import { parseEvidence } from '../analysis.ts';
@@ -33,6 +33,7 @@ export async function logExperimentCommand(f: z.infer<typeof LogFlags>): Promise
   const cwd = resolveCwd(f.cwd);
   const root = findRoot(cwd);
   const exp = openExperiment(root, resolveSlug(root, f.experiment));
+  requireSegment(exp);
   const evidence = (f.evidence ?? []).map((e) => parseEvidence(root, e));
   const input = { description: f.description, hypothesis: f.hypothesis, evidence, discard: f.discard };
   const candidate = f.candidate ?? candidateAt(exp.paths, cwd)?.id;

@@ -5,7 +5,7 @@
 // one short answer. In parallel mode it measures a candidate (commands/candidate-run.ts).
 import * as z from '../zod.ts';
 import { CommonFlags, emitForModel as emit, resolveCwd } from '../cli.ts';
-import { findRoot, openExperiment, resolveSlug } from '../experiment.ts';
+import { findRoot, openExperiment, requireSegment, resolveSlug } from '../experiment.ts';
 import { runCommand, type RunCommandResult } from './run.ts';
 import { runCandidateCommand } from './candidate-run.ts';
 import { candidateAt } from '../candidates/store.ts';
@@ -29,6 +29,7 @@ export async function runExperimentCommand(f: Parsed): Promise<number | void> {
   const cwd = resolveCwd(f.cwd);
   const root = findRoot(cwd);
   const exp = openExperiment(root, resolveSlug(root, f.experiment));
+  requireSegment(exp);
 
   const controller = new AbortController();
   const onSignal = () => controller.abort();

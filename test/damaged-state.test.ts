@@ -1,0 +1,36 @@
+// Damaged state in .autoloop/ met by the real engine on real repositories.
+// Each answer is either the one the intact state gives or a one-line refusal
+// naming the problem, and nothing is lost.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { baselineRepo, engine, setValue } from './helpers/engine.ts';
+
+const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
+const oneLine = (stderr: string) => {
+  expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(stderr).not.toMatch(/^\s+at /m);
+};
+
+describe('damaged state', () => {
+  for (const [what, damage] of [
+    ['emptied', (file: string) => fs.writeFileSync(file, '')],
+    ['whose config line is damaged', (file: string) => fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^[^\n]*/, '{"type":"config",'))],
+  ] as const) {
+    it(`a ledger ${what}: run and log refuse in one line naming the ledger, and change nothing`, () => {
+      const repo = baselineRepo();
+      const ledger = path.join(expDir(repo), 'ledger.jsonl');
+      damage(ledger);
+      const before = fs.readFileSync(ledger);
+      setValue(repo, '90');
+      for (const [cmd, args] of [['run-experiment', []], ['run-experiment', ['--description', 'x']], ['log-experiment', ['--description', 'x']]] as const) {
+        const r = engine(cmd, [...args], repo);
+        expect(r.code, `${cmd} ${r.stderr}`).toBe(2);
+        oneLine(r.stderr);
+        expect(r.stderr).toMatch(/ledger\.jsonl.*no config line/);
+      }
+      expect(fs.readFileSync(ledger)).toEqual(before);
+      expect(fs.readFileSync(path.join(repo, 'src', 'value.txt'), 'utf8')).toBe('90');
+    });
+  }
+});
