@@ -4,12 +4,19 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, setValue } from './helpers/engine.ts';
+import { baselineRepo, engine, iterate, setValue } from './helpers/engine.ts';
 
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
 const oneLine = (stderr: string) => {
   expect(stderr.trimEnd().split('\n')).toHaveLength(1);
   expect(stderr).not.toMatch(/^\s+at /m);
+};
+/** status --json without its clock-dependent fields. */
+const statusOf = (repo: string) => {
+  const r = engine('status', ['--json'], repo);
+  expect(r.code).toBe(0);
+  const { updated_at: _u, elapsed_s: _e, ...rest } = r.json as Record<string, unknown>;
+  return rest;
 };
 
 describe('damaged state', () => {
@@ -33,4 +40,19 @@ describe('damaged state', () => {
       expect(fs.readFileSync(path.join(repo, 'src', 'value.txt'), 'utf8')).toBe('90');
     });
   }
+
+  it("a state cache copied from another experiment's folder is not believed: the answers are the ledger's", () => {
+    // Another repository's experiment of the same name, with a shorter ledger (its cache's offset lies inside ours).
+    const other = baselineRepo('500');
+    const repo = baselineRepo();
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
+    setValue(repo, '95');
+    expect(iterate(repo, 'worse').log.json?.verdict).toBe('discard');
+    const truth = statusOf(repo);
+    expect(truth).toMatchObject({ baseline: 100, best: 90 });
+    for (const f of ['state.json', 'state-checkpoint.json', 'primaries-1.f64']) fs.copyFileSync(path.join(expDir(other), f), path.join(expDir(repo), f));
+    expect(statusOf(repo)).toEqual(truth);
+    expect(engine('report', [], repo).stdout).toContain('baseline 100 → best 90');
+  });
 });

@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExperimentPaths } from './paths.ts';
+import { createHash } from 'node:crypto';
 import { readJsonOrNull, writeJsonCache } from './fsx.ts';
 import { StateFile, type State } from './reduce.ts';
 import { MIN_CONFIDENCE_RUNS, rememberSpread, spreadOf } from './confidence.ts';
@@ -53,7 +54,10 @@ export interface CacheRead {
 function loadCacheFile(paths: ExperimentPaths, file: string, opts: CacheRead): State | null {
   const parsed = StateFile.safeParse(readJsonOrNull(file));
   if (!parsed.success) return null;
-  const raw = parsed.data as unknown as State & { primaries_count?: unknown; primaries_mad?: unknown };
+  const raw = parsed.data as unknown as State & { primaries_count?: unknown; primaries_mad?: unknown; ledger_tail?: unknown };
+  // Another experiment's cache (copied in, or a ledger replaced under it) can hold an offset inside
+  // this ledger: its figures would be taken for this ledger's. (Caches written before the tail was kept have none.)
+  if (typeof raw.ledger_tail === 'string' && raw.ledger_tail !== ledgerTail(paths.ledger, raw.ledger_offset)) return null;
   // A cache written before the sidecar existed carries its list inline.
   if (Array.isArray(raw.valid_primaries)) return raw;
   const count = typeof raw.primaries_count === 'number' ? raw.primaries_count : -1;
@@ -84,7 +88,7 @@ function loadCacheFile(paths: ExperimentPaths, file: string, opts: CacheRead): S
   }
   // The spread saved with the list (a number only when there were enough values to compute one).
   if (typeof raw.primaries_mad === 'number' && values.length >= MIN_CONFIDENCE_RUNS) rememberSpread(values, raw.primaries_mad);
-  const { primaries_count: _drop, primaries_mad: _spread, ...rest } = raw;
+  const { primaries_count: _drop, primaries_mad: _spread, ledger_tail: _tail, ...rest } = raw;
   return { ...rest, valid_primaries: values } as State;
 }
 
@@ -136,7 +140,12 @@ export function saveStateCache(paths: ExperimentPaths, state: State): void {
   } else if (size >= 0) fs.rmSync(file, { force: true });
   const { valid_primaries: _list, ...rest } = state;
   // The list's spread too (confidence's MAD): a reader loads it instead of recomputing it.
-  const cache = { ...rest, primaries_count: values.length, primaries_mad: values.length >= MIN_CONFIDENCE_RUNS ? spreadOf(values) : null };
+  const cache = {
+    ...rest,
+    primaries_count: values.length,
+    primaries_mad: values.length >= MIN_CONFIDENCE_RUNS ? spreadOf(values) : null,
+    ledger_tail: ledgerTail(paths.ledger, state.ledger_offset),
+  };
   writeJsonCache(paths.state, cache);
   if (checkpointDue(paths, state)) writeJsonCache(checkpointFile(paths), cache);
 }
@@ -148,6 +157,28 @@ function checkpointDue(paths: ExperimentPaths, state: State): boolean {
   // Another segment's checkpoint names a swept sidecar: it could not be loaded.
   if (cp.segment !== state.segment || cp.ledger_offset > state.ledger_offset || cp.runs_total > state.runs_total) return true;
   return state.runs_total - cp.runs_total >= CHECKPOINT_EVERY;
+}
+
+/** Bytes of the ledger just before a cache's offset: enough to tell this ledger from another one. */
+const TAIL_BYTES = 64;
+
+/** A digest of the TAIL_BYTES before `offset` (its last line's end, timestamps and all); null when the ledger is shorter or unreadable. */
+function ledgerTail(ledger: string, offset: number): string | null {
+  if (offset === 0) return '';
+  const n = Math.min(TAIL_BYTES, offset);
+  const buf = Buffer.alloc(n);
+  let fd: number;
+  try {
+    fd = fs.openSync(ledger, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    if (fs.readSync(fd, buf, 0, n, offset - n) < n) return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+  return createHash('sha256').update(buf).digest('hex').slice(0, 16);
 }
 
 /** Sidecars of other segments are stale (a segment's figures start over). */
