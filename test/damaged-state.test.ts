@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { baselineRepo, engine, iterate, setValue } from './helpers/engine.ts';
+import { tmpDir } from './helpers/tmp.ts';
 
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
 const oneLine = (stderr: string) => {
@@ -54,5 +55,20 @@ describe('damaged state', () => {
     for (const f of ['state.json', 'state-checkpoint.json', 'primaries-1.f64']) fs.copyFileSync(path.join(expDir(other), f), path.join(expDir(repo), f));
     expect(statusOf(repo)).toEqual(truth);
     expect(engine('report', [], repo).stdout).toContain('baseline 100 → best 90');
+  });
+
+  it('a cache file that is a symbolic link to outside the repository is replaced, never written through', () => {
+    const repo = baselineRepo();
+    const outside = path.join(tmpDir('autoloop-outside-'), 'primaries.f64');
+    fs.writeFileSync(outside, 'not yours\n');
+    const sidecar = path.join(expDir(repo), 'primaries-1.f64');
+    fs.rmSync(sidecar);
+    fs.symlinkSync(outside, sidecar);
+    setValue(repo, '90');
+    const { log } = iterate(repo, 'better');
+    expect(log.json?.verdict).toBe('keep');
+    expect(fs.readFileSync(outside, 'utf8')).toBe('not yours\n');
+    expect(fs.lstatSync(sidecar).isSymbolicLink()).toBe(false);
+    expect(statusOf(repo)).toMatchObject({ baseline: 100, best: 90 });
   });
 });

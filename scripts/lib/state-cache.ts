@@ -66,7 +66,8 @@ function loadCacheFile(paths: ExperimentPaths, file: string, opts: CacheRead): S
   const spreadKnown = typeof raw.primaries_mad === 'number' || count < MIN_CONFIDENCE_RUNS;
   if (count > 0 && opts.values === false && spreadKnown) {
     try {
-      if (fs.statSync(sidecar(paths, raw.segment)).size < count * 8) return null;
+      const st = fs.lstatSync(sidecar(paths, raw.segment));
+      if (!st.isFile() || st.size < count * 8) return null;
     } catch {
       return null;
     }
@@ -74,7 +75,8 @@ function loadCacheFile(paths: ExperimentPaths, file: string, opts: CacheRead): S
   } else if (count > 0) {
     let buf: Buffer;
     try {
-      buf = fs.readFileSync(sidecar(paths, raw.segment));
+      // Not through a link put in its place: what it points to is not this cache.
+      buf = fs.readFileSync(sidecar(paths, raw.segment), { flag: fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW });
     } catch {
       return null;
     }
@@ -128,7 +130,10 @@ export function saveStateCache(paths: ExperimentPaths, state: State): void {
   const file = sidecar(paths, state.segment);
   let size = -1;
   try {
-    size = fs.statSync(file).size;
+    const st = fs.lstatSync(file);
+    // A link put in the cache's place is dropped, never written through (to wherever it points).
+    if (st.isSymbolicLink()) fs.rmSync(file);
+    else size = st.size;
   } catch {
     size = -1;
   }
