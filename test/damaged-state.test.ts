@@ -1,6 +1,8 @@
-// Damaged state in .autoloop/ met by the real engine on real repositories.
-// Each answer is either the one the intact state gives or a one-line refusal
-// naming the problem, and nothing is lost.
+// Damaged state in .autoloop/ met by the real engine on real repositories: a
+// ledger without its config line, a state cache from another experiment, a
+// cache file that is a symbolic link to outside the repository. Each answer is
+// either the one the intact state gives or a one-line refusal naming the
+// problem; nothing is written outside .autoloop/.
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -70,5 +72,21 @@ describe('damaged state', () => {
     expect(fs.readFileSync(outside, 'utf8')).toBe('not yours\n');
     expect(fs.lstatSync(sidecar).isSymbolicLink()).toBe(false);
     expect(statusOf(repo)).toMatchObject({ baseline: 100, best: 90 });
+  });
+
+  it('a ledger that is a symbolic link to outside the repository is refused in one line, never appended to', () => {
+    const repo = baselineRepo();
+    const ledger = path.join(expDir(repo), 'ledger.jsonl');
+    const outside = path.join(tmpDir('autoloop-outside-'), 'ledger.jsonl');
+    fs.copyFileSync(ledger, outside);
+    fs.rmSync(ledger);
+    fs.symlinkSync(outside, ledger);
+    const before = fs.readFileSync(outside);
+    setValue(repo, '90');
+    const r = engine('run-experiment', ['--description', 'better'], repo);
+    expect(r.code).not.toBe(0);
+    oneLine(r.stderr);
+    expect(r.stderr).toMatch(/ledger\.jsonl.*symbolic link/);
+    expect(fs.readFileSync(outside)).toEqual(before);
   });
 });

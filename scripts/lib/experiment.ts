@@ -104,8 +104,12 @@ export function openExperiment(root: string, slug: string, opts: { shown?: boole
   const exp: Experiment = { root, paths, config, state: emptyState(), warnings: [] };
   let size = 0;
   try {
-    size = fs.statSync(paths.ledger).size;
-  } catch {
+    const st = fs.lstatSync(paths.ledger);
+    // Refused before anything starts: the first append would refuse anyway (appendLineDurable), half-way through a call.
+    if (st.isSymbolicLink()) throw new RefusalError(`${path.relative(root, paths.ledger)} is a symbolic link: the engine appends only to the file itself (put the file in the link's place)`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof RefusalError) throw e;
     size = 0;
   }
   const shown = opts.shown ? loadStateCache(paths, { values: false }) : null;

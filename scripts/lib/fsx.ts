@@ -84,7 +84,7 @@ export function endsMidLine(fd: number): boolean {
 export function appendLineDurable(file: string, line: string, opts: WriteOptions = {}): void {
   if (line.includes('\n')) throw new Error('a ledger line must not contain a newline');
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const fd = fs.openSync(file, 'a+');
+  const fd = openAppendNoFollow(file);
   try {
     const size = fs.fstatSync(fd).size;
     const buf = Buffer.from((endsMidLine(fd) ? '\n' : '') + line + '\n');
@@ -97,6 +97,20 @@ export function appendLineDurable(file: string, line: string, opts: WriteOptions
     }
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * Open for appending (and reading its last byte), never through a symbolic link: history goes
+ * into the file under .autoloop/ itself, not wherever a link placed there points.
+ */
+function openAppendNoFollow(file: string): number {
+  const { O_APPEND, O_CREAT, O_RDWR, O_NOFOLLOW } = fs.constants;
+  try {
+    return fs.openSync(file, O_APPEND | O_CREAT | O_RDWR | O_NOFOLLOW, 0o666);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`${file} is a symbolic link: autoloop appends only to the file itself (put the file in the link's place)`);
+    throw e;
   }
 }
 
