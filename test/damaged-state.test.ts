@@ -89,4 +89,23 @@ describe('damaged state', () => {
     expect(r.stderr).toMatch(/ledger\.jsonl.*symbolic link/);
     expect(fs.readFileSync(outside)).toEqual(before);
   });
+
+  it("the dashboard's indexes as symbolic links to outside the repository are rebuilt in place, never written through", () => {
+    const repo = baselineRepo();
+    expect(engine('dashboard', ['--json'], repo).code).toBe(0); // writes runs.idx, runs.sum, commits.idx
+    const outside = tmpDir('autoloop-outside-');
+    const names = ['runs.idx', 'runs.sum', 'commits.idx'];
+    for (const n of names) {
+      fs.renameSync(path.join(expDir(repo), n), path.join(outside, n));
+      fs.symlinkSync(path.join(outside, n), path.join(expDir(repo), n));
+    }
+    const before = names.map((n) => fs.readFileSync(path.join(outside, n)));
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
+    const dash = engine('dashboard', ['--json'], repo);
+    expect(dash.code).toBe(0);
+    expect((dash.json?.rows as Array<{ run_id: string; commit: string | null }>).map((r) => r.run_id)).toEqual(['r0001', 'r0002']);
+    expect(names.map((n) => fs.readFileSync(path.join(outside, n)))).toEqual(before);
+    for (const n of names) expect(fs.lstatSync(path.join(expDir(repo), n)).isSymbolicLink()).toBe(false);
+  });
 });

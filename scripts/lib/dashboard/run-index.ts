@@ -20,7 +20,7 @@ import type { RunPoint, RunSeries } from './series.ts';
 import { asResultLine, runPoint } from './result-line.ts';
 import { COMMITTED, END, offsetsGrow, REC, recordsOf, recordViews, RESULT } from './records.ts';
 import { runSummaryFile, updateSummarized, writeSummary, type Summarized } from './summary-index.ts';
-import { appendCommits, dropCommitIndex } from './commit-index.ts';
+import { appendCommits, commitIndexFile, dropCommitIndex } from './commit-index.ts';
 
 export { recordViews, type RecordViews } from './records.ts';
 
@@ -64,6 +64,7 @@ export type IndexRead =
  */
 export function updateIndex(paths: ExperimentPaths, readLines: (from: number) => LedgerRead, opts: { rebuild?: boolean; summary?: boolean } = {}): IndexRead {
   const file = runIndexFile(paths);
+  dropLinks([file, runSummaryFile(paths), commitIndexFile(paths)]);
   // The lines read to extend the index hold their committed events' commits: the sidecar gets them at no extra read.
   const read = (from: number) => {
     // An index rebuilt from the start: the sidecar may describe another ledger.
@@ -103,6 +104,21 @@ function appendRecords(file: string, old: Buffer | null, fresh: Buffer): Buffer 
     /* a cache: the next call tries again */
   }
   return old ? Buffer.concat([old, fresh]) : fresh;
+}
+
+/**
+ * The indexes are appended and cut in place, which a symbolic link put where one
+ * belongs would carry to wherever it points (outside .autoloop/, maybe): the link
+ * is removed instead, and the index rebuilt as a file of its own.
+ */
+function dropLinks(files: readonly string[]): void {
+  for (const f of files) {
+    try {
+      if (fs.lstatSync(f).isSymbolicLink()) fs.rmSync(f);
+    } catch {
+      /* missing: nothing to drop */
+    }
+  }
 }
 
 /** Drop the index, its summary and its commits (they no longer match the ledger): the next call rebuilds both. */
