@@ -108,4 +108,18 @@ describe('damaged state', () => {
     expect(names.map((n) => fs.readFileSync(path.join(outside, n)))).toEqual(before);
     for (const n of names) expect(fs.lstatSync(path.join(expDir(repo), n)).isSymbolicLink()).toBe(false);
   });
+
+  it('a directory where the lock file belongs is named in a one-line refusal, by reads and runs alike', () => {
+    const repo = baselineRepo();
+    fs.mkdirSync(path.join(repo, '.autoloop', 'lock'));
+    const ledger = fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'));
+    setValue(repo, '90');
+    for (const [cmd, args] of [['status', []], ['run-experiment', ['--description', 'x']], ['control', ['stop']]] as const) {
+      const r = engine(cmd, [...args], repo);
+      expect(r.code, `${cmd}: ${r.stderr}`).not.toBe(0);
+      oneLine(r.stderr);
+      expect(r.stderr).toMatch(/\.autoloop\/lock is a directory/);
+    }
+    expect(fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'))).toEqual(ledger);
+  });
 });

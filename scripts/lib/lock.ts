@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pidAlive, procStart } from './procs.ts';
 import { randomUUID } from 'node:crypto';
-import { RefusalError } from './errors.ts';
+import { RefusalError, UsageError } from './errors.ts';
 
 export interface Lock {
   release(): void;
@@ -85,6 +85,9 @@ function look(file: string): Seen | null {
   }
   try {
     const st = fs.fstatSync(fd);
+    // Never taken over (that would move someone's directory aside) nor read as a lock (EISDIR, naming no
+    // file); not a RefusalError either, which waiting callers take for a live owner and wait out.
+    if (st.isDirectory()) throw new UsageError(`${file} is a directory, not autoloop's lock file: move it away`);
     const raw = fs.readFileSync(fd, 'utf8');
     return { ino: st.ino, raw, mtimeMs: st.mtimeMs };
   } finally {
