@@ -122,4 +122,19 @@ describe('damaged state', () => {
     }
     expect(fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'))).toEqual(ledger);
   });
+
+  it('a line written into the middle of the ledger by hand: its runs are counted once, not again', () => {
+    const repo = baselineRepo();
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
+    const truth = statusOf(repo);
+    const ledger = path.join(expDir(repo), 'ledger.jsonl');
+    const lines = fs.readFileSync(ledger, 'utf8').split('\n');
+    // Longer than the last line: the cached offset now lands on lines it has already folded.
+    lines.splice(2, 0, 'a note pasted by hand '.repeat(200));
+    fs.writeFileSync(ledger, lines.join('\n'));
+    const { warnings: _w, ...after } = statusOf(repo);
+    const { warnings: _t, ...want } = truth;
+    expect(after).toEqual(want);
+  });
 });
