@@ -137,4 +137,19 @@ describe('damaged state', () => {
     const { warnings: _t, ...want } = truth;
     expect(after).toEqual(want);
   });
+
+  for (const cache of ['state.json', 'state-checkpoint.json', 'primaries-1.f64']) {
+    it(`a directory where ${cache} belongs: the iteration still answers, and status too (a cache is a shortcut)`, () => {
+      const repo = baselineRepo();
+      const file = path.join(expDir(repo), cache);
+      fs.rmSync(file, { force: true });
+      fs.mkdirSync(file);
+      setValue(repo, '90');
+      const r = engine('run-experiment', ['--description', 'better', '--json'], repo);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json?.verdict).toBe('keep');
+      expect(statusOf(repo)).toMatchObject({ baseline: 100, best: 90 });
+      expect(fs.statSync(file).isDirectory()).toBe(true); // not removed: it may hold someone's files
+    });
+  }
 });

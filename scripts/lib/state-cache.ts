@@ -124,8 +124,21 @@ function samePrefix(file: string, values: readonly number[], n: number): boolean
 
 const f64 = (xs: readonly number[]) => Buffer.from(Float64Array.from(xs).buffer);
 
-/** Write the cache: the sidecar first (appending what it lacks), then state.json naming how many values count. */
+/**
+ * Write the cache, best effort: the ledger already holds what it derives from, so a cache
+ * that cannot be written (a directory in its place) costs the next call a refold, never
+ * the answer of a call whose ledger lines and commits are done.
+ */
 export function saveStateCache(paths: ExperimentPaths, state: State): void {
+  try {
+    writeStateCache(paths, state);
+  } catch {
+    /* a cache: the next call folds the ledger instead */
+  }
+}
+
+/** The sidecar first (appending what it lacks), then state.json naming how many values count. */
+function writeStateCache(paths: ExperimentPaths, state: State): void {
   const values = state.valid_primaries;
   const file = sidecar(paths, state.segment);
   let size = -1;
