@@ -152,4 +152,22 @@ describe('damaged state', () => {
       expect(fs.statSync(file).isDirectory()).toBe(true); // not removed: it may hold someone's files
     });
   }
+
+  it("a directory where one of the dashboard's indexes belongs: the dashboard answers from the ledger", () => {
+    const repo = baselineRepo();
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
+    expect(engine('dashboard', ['--json'], repo).code).toBe(0); // writes the indexes
+    for (const n of ['runs.idx', 'runs.sum', 'commits.idx']) {
+      const file = path.join(expDir(repo), n);
+      const saved = fs.readFileSync(file);
+      fs.rmSync(file);
+      fs.mkdirSync(file);
+      const r = engine('dashboard', ['--json'], repo);
+      expect(r.code, `${n}: ${r.stderr}`).toBe(0);
+      expect((r.json?.rows as Array<{ run_id: string }>).map((x) => x.run_id)).toEqual(['r0001', 'r0002']);
+      fs.rmdirSync(file);
+      fs.writeFileSync(file, saved);
+    }
+  });
 });

@@ -90,8 +90,11 @@ export function updateSummarized(paths: ExperimentPaths, idxFile: string, ledger
     return null;
   }
   try {
+    const st = fs.fstatSync(fd);
+    // A directory in the index's place opens, then fails every read (EISDIR): no index, as when missing.
+    if (!st.isFile()) return null;
     const covered = sums.length * BLOCK;
-    const size = Math.floor(fs.fstatSync(fd).size / REC);
+    const size = Math.floor(st.size / REC);
     if (size < covered) return null;
     // The last summarised block (and the record before it) is read again: it must still summarise the same way.
     const base = Math.max(0, covered - BLOCK - 1);
