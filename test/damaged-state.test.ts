@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, iterate, setValue } from './helpers/engine.ts';
+import { baselineRepo, engine, git, iterate, setValue } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
@@ -169,5 +169,25 @@ describe('damaged state', () => {
       fs.rmdirSync(file);
       fs.writeFileSync(file, saved);
     }
+  });
+
+  it('a directory where active.json belongs is refused before any work, in one line', () => {
+    const repo = baselineRepo();
+    const active = path.join(repo, '.autoloop', 'active.json');
+    fs.rmSync(active);
+    fs.mkdirSync(active);
+    const ledger = fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'));
+    const head = git(repo, 'rev-parse', 'HEAD');
+    setValue(repo, '90');
+    for (const [cmd, args] of [['run-experiment', ['--description', 'better']], ['control', ['stop']]] as const) {
+      const r = engine(cmd, [...args], repo);
+      expect(r.code, `${cmd}: ${r.stderr}`).toBe(2);
+      oneLine(r.stderr);
+      expect(r.stderr).toContain('.autoloop/active.json is a directory');
+    }
+    // Nothing measured, kept or logged: the work was not done and then reported as failed.
+    expect(fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'))).toEqual(ledger);
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(head);
+    expect(fs.readFileSync(path.join(repo, 'src', 'value.txt'), 'utf8')).toBe('90');
   });
 });

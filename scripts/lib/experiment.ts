@@ -199,6 +199,8 @@ export async function withLock<T>(exp: Experiment, owner: string, fn: () => Prom
       Object.assign(exp, openExperiment(exp.root, exp.paths.slug));
       process.stderr.write(`reconciled: ${recovered}\n`);
     }
+    // Before the chain's recovery too: it may publish active.json.
+    assertActiveWritable(exp.root);
     // A chain killed mid-way: finished (or undone) here, not left for the next chain call,
     // so a child the loop goes on in has its decision, its trail and its budget.
     const chained = await recoverChain(exp.root, publishExperiment);
@@ -465,6 +467,22 @@ export function publishActive(exp: Experiment, t: Termination, extra: { chainAll
     updated_at: nowIso(),
   };
   writeJsonCache(repo.active, ActiveFile.parse(active));
+}
+
+/**
+ * A mutation ends by publishing active.json; a directory in its place would fail that
+ * last write after the work was done (a keep committed, reported as an error).
+ * Refused before anything starts instead.
+ */
+export function assertActiveWritable(root: string): void {
+  const file = repoPaths(root).active;
+  let dir = false;
+  try {
+    dir = fs.lstatSync(file).isDirectory();
+  } catch {
+    return;
+  }
+  if (dir) throw new UsageError(`${path.relative(root, file)} is a directory, not the hooks' state file: move it away`);
 }
 
 export function assertNotUnclean(exp: Experiment): void {

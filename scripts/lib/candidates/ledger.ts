@@ -4,7 +4,7 @@
 // the same time while appends and keeps happen one at a time. A waiter polls.
 // Inside it, what a killed candidate log left half-done is completed first.
 import fs from 'node:fs';
-import { append, event, readRunRecord, refresh, type Experiment } from '../experiment.ts';
+import { append, assertActiveWritable, event, readRunRecord, refresh, type Experiment } from '../experiment.ts';
 import { readLedger } from '../ledger.ts';
 import { runDir } from '../paths.ts';
 import { writeJsonAtomic } from '../fsx.ts';
@@ -20,6 +20,7 @@ import type { Workspace } from '../workspace-base.ts';
 export async function withLedger<T>(exp: Experiment, owner: string, fn: () => Promise<T>, maxWaitMs?: number): Promise<T> {
   const lock = await waitLock(exp.paths.lock, owner, maxWaitMs);
   try {
+    assertActiveWritable(exp.root);
     refresh(exp);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     await reconcileCandidates(exp);
