@@ -190,4 +190,15 @@ describe('damaged state', () => {
     expect(git(repo, 'rev-parse', 'HEAD')).toBe(head);
     expect(fs.readFileSync(path.join(repo, 'src', 'value.txt'), 'utf8')).toBe('90');
   });
+
+  for (const cmd of ['control', 'candidate']) {
+    it(`${cmd} without its command: the usage is the error, one line on stderr, and stdout stays empty for --json`, () => {
+      const repo = baselineRepo();
+      const r = engine(cmd, ['--json'], repo);
+      expect(r.code).toBe(2);
+      oneLine(r.stderr);
+      expect(r.stderr).toMatch(new RegExp(`^usage: ${cmd} `));
+      expect(r.stdout).toBe('');
+    });
+  }
 });

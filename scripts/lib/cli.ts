@@ -72,9 +72,12 @@ export function resolveCwd(cwd: string | undefined): string {
   return dir;
 }
 
-/** Print a usage line: asked for (--help) it is the answer, exit 0; given for a missing command, exit 2. */
+/**
+ * Print a usage line: asked for (--help) it is the answer on stdout, exit 0; given for a
+ * missing command it is the error, on stderr (stdout stays empty for a --json reader), exit 2.
+ */
 export function usage(text: string, asked: boolean): number {
-  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  (asked ? process.stdout : process.stderr).write(text.endsWith('\n') ? text : text + '\n');
   return asked ? 0 : 2;
 }
 
