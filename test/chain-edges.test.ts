@@ -230,6 +230,34 @@ describe('finalize after init-experiment took commits made by hand on the branch
     expect(git(r, 'show', 'series:lib/first.txt')).toBe('one, then two');
     expect(git(r, 'log', '-1', '--format=%B', 'series^')).toMatch(/Segment 2 started from commits made outside the loop: [0-9a-f]{12}\.\.[0-9a-f]{12}\./);
   });
+
+  it('are listed by the report as the change finalize puts on the branch (through the run index and from every line)', () => {
+    const r = benchRepo('100');
+    expect(init(r, 'adopt', ['--max-runs', 'none']).code).toBe(0);
+    step(r, 'baseline');
+    step(r, 'lower the score', '90');
+    write(r, 'lib/first.txt', 'one\n');
+    git(r, 'add', 'lib/first.txt');
+    git(r, 'commit', '-qm', 'by hand');
+    expect(run('init-experiment', ['--name', 'adopt', '--max-runs', 'none'], r).code).toBe(0);
+    step(r, 'baseline');
+    step(r, 'lower it again', '85');
+    const f = engine('finalize', ['--branch', 'review'], r);
+    expect(f.code, f.stderr).toBe(0);
+    const commits = Number(git(r, 'rev-list', '--count', 'main..review'));
+    expect(commits).toBe(3);
+    const check = () => {
+      const md = run('report', [], r).stdout;
+      expect(md).toContain(`## Kept changes (${commits})`);
+      expect(md).toMatch(/^2\. r0003 `[0-9a-f]{12}` score 90 \(baseline\): baseline \(commits made outside the loop, taken by init-experiment\)$/m);
+      const json = run('report', ['--json'], r).json as { totals: { changes: number }; kept: { run_id: string; adopted?: boolean }[] };
+      expect(json.totals.changes).toBe(commits);
+      expect(json.kept.filter((k) => k.adopted).map((k) => k.run_id)).toEqual(['r0003']);
+    };
+    check();
+    misnameLastIndexedResult(r, 'adopt');
+    check();
+  });
 });
 
 describe('finalize --branch that git refuses only when the ref is written', () => {

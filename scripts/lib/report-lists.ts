@@ -18,6 +18,11 @@ export interface KeptChange {
   files: string[];
   /** The first keep of a segment: the measurement every later keep is compared with. */
   baseline: boolean;
+  /**
+   * Set (true) on a baseline whose commit is not the one before it: init-experiment
+   * took commits made outside the loop, which finalize puts on the branch as a change.
+   */
+  adopted?: boolean;
   /** Its segment's metric, direction and unit, set only where they are not the current segment's (segment-metrics.ts). */
   metric?: string;
   direction?: Direction;
@@ -49,6 +54,20 @@ export function hypotheses(lines: readonly LedgerLine[]): Hypothesis[] {
   return out;
 }
 
+/**
+ * Whether a baseline without files of its own took commits made outside the
+ * loop: its commit is not the one before it (the keep's before, or the start
+ * for the first), so finalize replays it. Without a commit, nothing to replay.
+ */
+export function adoptedBaseline(k: Pick<KeptChange, 'baseline' | 'files' | 'commit'>, before: string | null): boolean {
+  return k.baseline && !k.files.length && k.commit !== null && before !== null && k.commit !== before;
+}
+
+/** A keep the report lists as a change: what finalize puts on the branch (a segment's baseline is the reference, unless it carries files or commits of its own). */
+export function isChange(k: KeptChange): boolean {
+  return !k.baseline || k.files.length > 0 || k.adopted === true;
+}
+
 /** Raw relative change in percent, or null when it has no meaning. */
 export function changePct(from: number | null, to: number | null): number | null {
   if (from === null || to === null || from === 0) return null;
@@ -59,10 +78,12 @@ export function changePct(from: number | null, to: number | null): number | null
 export function keptChanges(lines: readonly LedgerLine[]): KeptChange[] {
   const out: KeptChange[] = [];
   const commits = new Map<string, string>();
+  let start: string | null | undefined;
   let best: number | null = null;
   let segmentHasKeep = false;
   for (const line of lines) {
     if (line.type === 'config') {
+      if (start === undefined) start = line.base;
       // Mirrors reduce.ts: a new segment measures from scratch.
       best = null;
       segmentHasKeep = false;
@@ -89,7 +110,10 @@ export function keptChanges(lines: readonly LedgerLine[]): KeptChange[] {
       commits.set(line.run_id, line.data.commit);
     }
   }
-  for (const k of out) k.commit = commits.get(k.run_id) ?? null;
+  out.forEach((k, j) => {
+    k.commit = commits.get(k.run_id) ?? null;
+    if (adoptedBaseline(k, j > 0 ? (out[j - 1] as KeptChange).commit : (start ?? null))) k.adopted = true;
+  });
   return out;
 }
 

@@ -17,7 +17,7 @@ import { writeSummary } from './dashboard/summary-index.ts';
 import { recordViews, type RecordViews } from './dashboard/records.ts';
 import { walkIndex, type IndexWalk } from './index-walk.ts';
 import { runId } from './paths.ts';
-import { changePct, deadEnds, hypotheses, keptChanges, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
+import { adoptedBaseline, changePct, deadEnds, hypotheses, isChange, keptChanges, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
 
 /** The newest kept changes, dead ends and hypotheses a report lists. */
 export const REPORT_CAPS = { kept: 50, dead_ends: 30, hypotheses: 30 } as const;
@@ -41,7 +41,6 @@ export interface ReportSource {
   warnings: string[];
 }
 
-const isChange = (k: KeptChange) => !k.baseline || k.files.length > 0;
 const newest = <T>(xs: T[], cap: number): T[] => (xs.length > cap ? xs.slice(xs.length - cap) : xs);
 
 /** Every line parsed (the reference the fast way must agree with). */
@@ -156,7 +155,8 @@ export function indexedSource(exp: Experiment, ix: Indexed, caps: Caps, want: Wa
   const v = recordViews(ix.recs);
   const w = walk ?? walkIndex(v, caps.dead_ends);
   if (w.byVerdict.reduce((x, y) => x + y, 0) !== exp.state.runs_total) throw new Mismatch('the run index and the state count different runs');
-  return { ...fromIndex(ix.at, v, w, caps, ix.warnings), ...scanned(exp, ix.fd, ix.end, ix.at, caps, want) };
+  const scan = scanned(exp, ix.fd, ix.end, ix.at, caps, want);
+  return { ...fromIndex(ix.at, v, w, caps, ix.warnings, scan.start), ...scan };
 }
 
 /** The base of the first segment (null before any): config lines are numbered 1, 2, … by init, the first is the ledger's first line. */
@@ -235,32 +235,43 @@ function readHypotheses(offsets: readonly number[], at: (offset: number) => unkn
 const VERDICTS = VerdictSchema.options;
 
 /** The walk's keeps and dead ends made into the report's lists: only the listed runs' lines (and hidden baselines') are read. */
-function fromIndex(at: (offset: number) => unknown, v: RecordViews, w: IndexWalk, caps: Caps, warnings: string[]): Omit<ReportSource, 'segments' | 'start' | 'terminated' | 'hypotheses' | 'hypotheses_total'> {
+function fromIndex(at: (offset: number) => unknown, v: RecordViews, w: IndexWalk, caps: Caps, warnings: string[], start: string | null): Omit<ReportSource, 'segments' | 'start' | 'terminated' | 'hypotheses' | 'hypotheses_total'> {
   const result = (i: number) => {
     const runNo = v.f64[i * 4 + 3] as number;
     const line = resultAt(at(v.f64[i * 4 + 1] as number));
     if (!line || Number(line.run_id.slice(1)) !== runNo || line.segment !== v.u32[i * 8 + 1]) throw new Mismatch(`the ledger line of run ${runId(runNo)} moved`);
     return line;
   };
+  const commitOf = (j: number) => {
+    const c = w.events[j] as number;
+    return c < 0 ? null : commitAt(at(c));
+  };
+  // The commit before keep j: the keep's before it, or the start (a baseline that is not it took commits made outside the loop).
+  const before = (j: number) => (j > 0 ? commitOf(j - 1) : start);
   const keptAt = (j: number): KeptChange => {
     const i = w.keeps[j] as number;
     const line = result(i);
-    const c = w.events[j] as number;
     const f = w.froms[j] as number;
     const baseline = w.baseline[j] === 1;
     const from = baseline || Number.isNaN(f) ? null : f;
-    return {
+    const k: KeptChange = {
       run_id: line.run_id, segment: line.segment, description: line.description, from, to: line.primary, delta: line.delta,
-      change_pct: baseline ? null : changePct(from, line.primary), commit: c < 0 ? null : commitAt(at(c)),
+      change_pct: baseline ? null : changePct(from, line.primary), commit: commitOf(j),
       files: line.files, baseline,
     };
+    if (adoptedBaseline(k, baseline ? before(j) : null)) k.adopted = true;
+    return k;
   };
   const first = Math.max(0, w.keepCount - Math.max(0, caps.kept));
   const shown: KeptChange[] = [];
   for (let j = first; j < w.keepCount; j++) shown.push(keptAt(j));
-  // A segment's baseline counts as a change when it committed files: the baselines not listed are read (one per segment).
+  // A segment's baseline counts as a change when it committed files or took commits made outside the loop: the baselines not listed are read (one per segment).
   let changes = first;
-  for (let j = 0; j < first; j++) if (w.baseline[j] === 1 && result(w.keeps[j] as number).files.length === 0) changes--;
+  for (let j = 0; j < first; j++) {
+    if (w.baseline[j] !== 1) continue;
+    const files = result(w.keeps[j] as number).files;
+    if (!files.length && !adoptedBaseline({ baseline: true, files, commit: commitOf(j) }, before(j))) changes--;
+  }
   changes += shown.filter(isChange).length;
   const deadShown = w.dead.map((i): DeadEnd => {
     const l = result(i);

@@ -13,7 +13,7 @@ import type { Experiment } from './experiment.ts';
 import { currentTermination } from './experiment.ts';
 import { reached } from './goal.ts';
 import { confidenceOf, gainPct, HEALTH_HISTORY_CAP, type HealthChange } from './reduce.ts';
-import { changePct, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
+import { changePct, isChange, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
 import { fastSource, REPORT_CAPS, wholeSource, type Caps, type ReportSource } from './report-source.ts';
 import { clip, fmt, pct } from './summary.ts';
 import { NO_PCT, ratio } from './format.ts';
@@ -192,13 +192,13 @@ export function renderMarkdown(r: ReportData): string {
   out.push(`- **Commits:** start ${short(r.start)}, best ${r.best === null ? 'none measured' : short(r.best_commit)}${r.segments > 1 ? `; ${r.segments} segments` : ''}`);
   if (r.best_artifacts) out.push(`- **Best artifacts:** \`${r.best_artifacts.dir}/\` (${r.best_artifacts.run_id}: ${clip(r.best_artifacts.files.join(', '), 200)})`);
 
-  // A segment's baseline is the reference, not a change, unless it committed files of its own.
-  const changes = r.kept.filter((k) => !k.baseline || k.files.length > 0);
+  // A segment's baseline is the reference, not a change, unless it committed files of its own or took commits made outside the loop (finalize replays both).
+  const changes = r.kept.filter(isChange);
   const earlier = r.totals.changes - changes.length;
   out.push('', `## Kept changes (${r.totals.changes})`, '');
   if (!r.totals.changes) out.push(r.baseline === null ? 'None: no baseline was measured.' : 'None: no change beat the baseline.');
   changes.forEach((k, i) => {
-    out.push(`${earlier + i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(k.metric ?? r.metric, k.unit ?? r.unit, k.from, k.to, k.direction ?? r.direction)}: ${mdText(k.description, 120)}`);
+    out.push(`${earlier + i + 1}. ${k.run_id} \`${short(k.commit)}\` ${effectText(k.metric ?? r.metric, k.unit ?? r.unit, k.from, k.to, k.direction ?? r.direction)}: ${mdText(k.description, 120)}${k.adopted ? ' (commits made outside the loop, taken by init-experiment)' : ''}`);
   });
   more(out, earlier, r.full_history);
 
