@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchRepo, expDir, git, init, read, run, step, write, type Result } from './helpers/loop.ts';
-import { engine } from './helpers/engine.ts';
+import { baselineRepo, engine, setValue } from './helpers/engine.ts';
 
 function refused(r: Result, pattern: RegExp): void {
   expect(r.code).toBe(2);
@@ -157,7 +157,8 @@ describe('finalize a history of keeps, reverts and a crash', () => {
   it('refuses a tree with uncommitted changes in scope, naming the files, and creates nothing', () => {
     const kept = read(repo, 'src/value.txt');
     write(repo, 'src/value.txt', '70\n');
-    refused(run('finalize', ['--branch', 'dirty-try'], repo), /uncommitted changes to tracked files in scope: src\/value\.txt; commit or stash them first/);
+    // On the loop's branch a commit would move it: no such advice there.
+    refused(run('finalize', ['--branch', 'dirty-try'], repo), /uncommitted changes to tracked files in scope: src\/value\.txt; the loop has terminated and a commit here would move its branch autoloop\/fin: undo them \(or stash them\), then finalize again$/);
     expect(git(repo, 'branch', '--list', 'dirty-try')).toBe('');
     expect(read(repo, 'src/value.txt')).toBe('70\n');
     write(repo, 'src/value.txt', kept);
@@ -183,6 +184,27 @@ describe('finalize a history of keeps, reverts and a crash', () => {
     expect(git(repo, 'rev-parse', 'HEAD')).toBe(base);
     expect(read(repo, 'src/value.txt')).toBe('100');
     expect(git(repo, 'rev-parse', 'from-main^{tree}')).toBe(git(repo, 'rev-parse', 'autoloop/fin-final^{tree}'));
+  });
+});
+
+describe("finalize on a live loop with the loop's change in the tree", () => {
+  it('names the engine call that settles it (never a commit, which would move the loop branch), and builds the branch once it is settled', () => {
+    const repo = baselineRepo('100');
+    const loopHead = git(repo, 'rev-parse', 'autoloop/exp');
+    setValue(repo, '90');
+    const settle = 'measure and log it \\(run-experiment --description "<the change>": a keep is committed, anything else reverted\\), then finalize again$';
+    refused(engine('finalize', [], repo), new RegExp(`^finalize: uncommitted changes to tracked files in scope: src/value\\.txt; the loop's own change: ${settle}`));
+    expect(engine('control', ['stop'], repo).code).toBe(0);
+    refused(engine('finalize', [], repo), new RegExp(`the loop's own change: control\\.mjs resume, then ${settle}`));
+    expect(engine('control', ['resume'], repo).code).toBe(0);
+    expect(engine('run-experiment', ['--json'], repo).code).toBe(0);
+    refused(engine('finalize', [], repo), /src\/value\.txt; r0002 was measured but not logged: log it first \(log-experiment --description "<the change it measured>"\), then finalize again$/);
+    // Nothing moved, and the advice followed gives the branch.
+    expect(git(repo, 'rev-parse', 'autoloop/exp')).toBe(loopHead);
+    expect(engine('log-experiment', ['--description', 'lower it', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    const f = engine('finalize', [], repo);
+    expect(f.code, f.stderr).toBe(0);
+    expect(git(repo, 'show', 'autoloop/exp-final:src/value.txt')).toBe('90');
   });
 });
 

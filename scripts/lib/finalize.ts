@@ -7,11 +7,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openExperiment, type Experiment } from './experiment.ts';
+import { currentTermination, loggingFirst, measuredNotLogged, openExperiment, type Experiment } from './experiment.ts';
 import { keptRefs, keptRefsWhole, keptWithReport, type KeptRefs } from './kept-source.ts';
 import { openWorkspace } from './workspace.ts';
 import { UsageError } from './errors.ts';
-import { writeFileAtomic } from './fsx.ts';
+import { readJsonOrNull, writeFileAtomic } from './fsx.ts';
+import { workspaceFile } from './workspace-base.ts';
 import { clip } from './summary.ts';
 import { buildReport, effectText, renderMarkdown, type KeptChange } from './report.ts';
 import type { Direction } from './schema.ts';
@@ -240,8 +241,29 @@ async function checkCheckout(exp: Experiment): Promise<void> {
   const scope = compileScope(config.scope, []);
   const dirty = (await trackedChanges(root)).filter((f) => scope.inScope(f));
   if (dirty.length) {
-    throw new UsageError(`uncommitted changes to tracked files in scope: ${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? ` (+${dirty.length - 5} more)` : ''}; commit or stash them first`);
+    const names = `${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? ` (+${dirty.length - 5} more)` : ''}`;
+    throw new UsageError(`uncommitted changes to tracked files in scope: ${names}; ${dirtyAdvice(exp, await currentBranch(root))}`);
   }
+}
+
+/**
+ * What to do about in-scope edits, where they are: on the loop's own branch a
+ * commit would move it (every engine call then stops until repair), so the
+ * engine settles them (measured and logged: a keep is committed, the rest
+ * reverted); elsewhere they are the user's to commit or stash.
+ */
+function dirtyAdvice(exp: Experiment, on: string | null): string {
+  const rec = measuredNotLogged(exp);
+  if (rec) return `${loggingFirst(rec)}, then finalize again`;
+  const raw = readJsonOrNull(workspaceFile(exp.paths)) as { branch?: unknown } | null;
+  const loopBranch = typeof raw?.branch === 'string' ? raw.branch : null;
+  if (on === null || on !== loopBranch) return 'commit or stash them first';
+  if (!currentTermination(exp).terminate) {
+    // A stopped or paused loop measures nothing until it is resumed.
+    const resume = exp.state.stopped || exp.state.health.health === 'paused' ? 'control.mjs resume, then ' : '';
+    return `the loop's own change: ${resume}measure and log it (run-experiment --description "<the change>": a keep is committed, anything else reverted), then finalize again`;
+  }
+  return `the loop has terminated and a commit here would move its branch ${loopBranch}: undo them (or stash them), then finalize again`;
 }
 
 /** Refuse an experiment whose last log was killed half-done (control repair completes it). */
