@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
+import { spawnSync } from 'node:child_process';
+import { bundle } from './helpers/engine.ts';
 import { benchRepo, expDir, git, init, ledger, read, readJson, run, step, write, type Result } from './helpers/loop.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -171,11 +173,20 @@ describe('a chain of two follow-ups with a budget of two', () => {
   it('honours the budget: once c terminates no follow-up is allowed, and the third chain is refused', () => {
     step(repo, 'baseline');
     const text = textStep(repo, 'unchanged', '80');
-    expect(text).toMatch(/STOP: terminated: max_runs \(2 runs of 2\)/);
+    // The last follow-up the budget allows ends the chain: every surface says chain_budget, the rule that fired in its message.
+    const ended = 'terminated: chain_budget (max_runs: 2 runs of 2; no follow-up left: the chain has used its budget)';
+    expect(text).toContain(`STOP: ${ended}`);
     expect(text).toContain('chain budget exhausted (2/2 follow-ups used): stop cleanly');
-    expect(active(repo)).toMatchObject({ experiment: 'c', loop: 'terminated', chain_allowed: false });
+    expect(active(repo)).toMatchObject({ experiment: 'c', loop: 'terminated', terminated_by: 'chain_budget', chain_allowed: false });
     const j = run('status', ['--json'], repo).json;
-    expect(j).toMatchObject({ experiment: 'c', loop: 'terminated' });
+    expect(j).toMatchObject({ experiment: 'c', loop: 'terminated', termination: { by: 'chain_budget', message: ended } });
+    expect(run('report', [], repo).stdout).toContain('- **Ended:** terminated by chain_budget (max_runs: 2 runs of 2; no follow-up left: the chain has used its budget)');
+    expect(run('dashboard', ['--json'], repo).json).toMatchObject({ budget: { terminated: true, by: 'chain_budget' } });
+    expect(ledger(repo, 'c').filter((l) => l.event === 'terminated')).toMatchObject([{ data: { by: 'chain_budget', message: ended } }]);
+    const line = spawnSync(process.execPath, [bundle('statusline')], { input: JSON.stringify({ cwd: repo }), encoding: 'utf8' }).stdout;
+    expect(line).toContain('terminated (chain_budget)');
+    // b stopped with a follow-up to come: its own rule, as recorded.
+    expect(run('status', ['--json', '--experiment', 'b'], repo).json).toMatchObject({ termination: { by: 'max_runs' } });
 
     refused(run('chain', ['--from', 'c', '--name', 'd', '--rationale', 'one more'], repo), /chain budget exhausted \(2\/2 follow-ups: a → b → c\)/);
     expect(fs.existsSync(expDir(repo, 'd'))).toBe(false);

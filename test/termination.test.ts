@@ -55,10 +55,15 @@ describe('evaluateTermination', () => {
     expect(evaluateTermination({ ...off, maxWallClock: 28800, elapsedS: 4320 }).progress.wall_clock).toBe('1.2h/8h');
   });
 
-  it('chain budget fires last', () => {
-    expect(evaluateTermination({ ...off, chainExhausted: true }).by).toBe('chain_budget');
-    expect(evaluateTermination({ ...off, chainExhausted: false }).terminate).toBe(false);
-    expect(evaluateTermination({ ...off, chainExhausted: true, maxRuns: 1, runs: 1 }).by).toBe('max_runs');
+  it('chain budget: stops no experiment by itself, and is what a stop of the last follow-up says (the rule that fired in its message)', () => {
+    let asked = 0;
+    const exhausted = () => (asked++, true);
+    expect(evaluateTermination({ ...off, chainExhausted: exhausted }).terminate).toBe(false);
+    expect(asked).toBe(0); // chain.json is read only once a rule fired
+    expect(evaluateTermination({ ...off, chainExhausted: false, maxRuns: 1, runs: 1 }).by).toBe('max_runs');
+    const t = evaluateTermination({ ...off, chainExhausted: exhausted, maxRuns: 1, runs: 1 });
+    expect(asked).toBe(1);
+    expect(t).toMatchObject({ terminate: true, by: 'chain_budget', message: 'terminated: chain_budget (max_runs: 1 run of 1; no follow-up left: the chain has used its budget)' });
   });
 
   it('order: target, plateau, max_runs, wall_clock', () => {
@@ -72,13 +77,13 @@ describe('evaluateTermination', () => {
       runs: 10,
       maxWallClock: 60,
       elapsedS: 60,
-      chainExhausted: true,
     };
     expect(evaluateTermination(all).by).toBe('target');
     expect(evaluateTermination({ ...all, best: 4 }).by).toBe('plateau');
     expect(evaluateTermination({ ...all, best: 4, plateau: null }).by).toBe('max_runs');
     expect(evaluateTermination({ ...all, best: 4, plateau: null, maxRuns: null }).by).toBe('wall_clock');
-    expect(evaluateTermination({ ...all, best: 4, plateau: null, maxRuns: null, maxWallClock: null }).by).toBe('chain_budget');
+    expect(evaluateTermination({ ...all, best: 4, plateau: null, maxRuns: null, maxWallClock: null }).terminate).toBe(false);
+    expect(evaluateTermination({ ...all, chainExhausted: true }).message).toBe('terminated: chain_budget (target: best 6 >= target 5; no follow-up left: the chain has used its budget)');
   });
 
   it('a continuing message lists the progress of the rules that are on', () => {

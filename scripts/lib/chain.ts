@@ -153,6 +153,16 @@ export function followUpAllowed(root: string, slug: string): boolean {
   return safeChainStatus(root, slug).allowed;
 }
 
+/**
+ * Is this the last experiment its chain allows (in a chain, budget used, no
+ * follow-up)? Its termination then ends the chain (chain_budget). A broken
+ * chain.json answers no: the rule that fired is said as it is.
+ */
+export function chainUsedUp(root: string, slug: string): boolean {
+  const s = safeChainStatus(root, slug);
+  return !s.error && s.chain !== null && s.child === null && s.remaining === 0;
+}
+
 /** chainStatus for callers that must not fail on a broken chain.json (it then allows nothing). */
 export function safeChainStatus(root: string, slug: string): ChainStatus & { error?: string } {
   try {

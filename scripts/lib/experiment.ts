@@ -20,7 +20,7 @@ import type { Reverted, Workspace } from './workspace-base.ts';
 import { pruneRescued } from './rescue-retention.ts';
 import type { Experiment } from './experiment-data.ts';
 import { activeSummary } from './summary.ts';
-import { followUpAllowed } from './chain.ts';
+import { chainUsedUp, followUpAllowed } from './chain.ts';
 import { gitSyncOrNull } from './gitcmd.ts';
 import { restoreBestArtifacts } from './artifacts.ts';
 import { openCandidates } from './candidates/store.ts';
@@ -434,8 +434,8 @@ export function trailers(exp: Experiment, runId: string, primary: number | null)
   };
 }
 
-export function currentTermination(exp: Experiment, chainExhausted = false): Termination {
-  return termination(exp.state, exp.config, Date.now(), chainExhausted);
+export function currentTermination(exp: Experiment): Termination {
+  return termination(exp.state, exp.config, Date.now(), () => chainUsedUp(exp.root, exp.paths.slug));
 }
 
 /** Make `slug` the loop's experiment in active.json (a follow-up a chain completed). */

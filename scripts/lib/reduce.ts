@@ -7,7 +7,7 @@ import type { Config, LedgerLine, TerminatedBy, Verdict, Fingerprints, HealthSta
 import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
 import { baselineMetricSamples, learnFromLine } from './noise-state.ts';
 import { advanceHealth, bestFailedHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
-import { evaluateTermination } from './termination.ts';
+import { evaluateTermination, type TerminationInput } from './termination.ts';
 import { carrySpread, confidence } from './confidence.ts';
 
 export const STATE_VERSION = 1;
@@ -342,7 +342,7 @@ export interface Termination {
 }
 
 /** Termination, evaluated live against the current config (raising a budget un-terminates). */
-export function termination(s: State, cfg: Config, nowMs: number, chainExhausted = false): Termination {
+export function termination(s: State, cfg: Config, nowMs: number, chainExhausted: TerminationInput['chainExhausted'] = false): Termination {
   const elapsedS = s.started_at ? Math.max(0, (nowMs - Date.parse(s.started_at)) / 1000) : 0;
   return evaluateTermination({
     direction: cfg.direction,

@@ -1,5 +1,6 @@
 // When the experiment stops on its own. Checked in a fixed order and the
-// first rule that fires is reported, so the reason is stable and explainable.
+// first rule that fires is reported, so the reason is stable and explainable;
+// when it stops as the last follow-up its chain allows, chain_budget is.
 import type { Direction, TerminatedBy } from './schema.ts';
 import { reached } from './goal.ts';
 import { fmt } from './format.ts';
@@ -15,8 +16,11 @@ export type TerminationInput = {
   /** Seconds. */
   maxWallClock: number | null;
   elapsedS: number;
-  /** The chain of follow-up experiments has used its budget. */
-  chainExhausted?: boolean;
+  /**
+   * The experiment is the last its chain allows (budget used, no follow-up):
+   * asked only once a rule fired (a function reads chain.json then, not before).
+   */
+  chainExhausted?: boolean | (() => boolean);
 };
 
 export type Termination = {
@@ -44,6 +48,17 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+/** The experiment's own rule that fired first (target, plateau, max_runs, wall_clock), or null. */
+function firedRule(i: TerminationInput): { by: TerminatedBy; why: string } | null {
+  if (i.target !== null && i.best !== null && reached(i.direction, i.best, i.target)) {
+    return { by: 'target', why: `best ${num(i.best)} ${i.direction === 'lower' ? '<=' : '>='} target ${num(i.target)}` };
+  }
+  if (i.plateau !== null && i.runsSinceImprovement >= i.plateau) return { by: 'plateau', why: `${plural(i.runsSinceImprovement, 'run')} without a real improvement` };
+  if (i.maxRuns !== null && i.runs >= i.maxRuns) return { by: 'max_runs', why: `${plural(i.runs, 'run')} of ${i.maxRuns}` };
+  if (i.maxWallClock !== null && i.elapsedS >= i.maxWallClock) return { by: 'wall_clock', why: `${formatDuration(i.elapsedS)} of ${formatDuration(i.maxWallClock)}` };
+  return null;
+}
+
 export function evaluateTermination(i: TerminationInput): Termination {
   const progress = {
     runs: i.maxRuns === null ? String(i.runs) : `${i.runs}/${i.maxRuns}`,
@@ -58,20 +73,12 @@ export function evaluateTermination(i: TerminationInput): Termination {
     progress,
   });
 
-  if (i.target !== null && i.best !== null && reached(i.direction, i.best, i.target)) {
-    return stop('target', `best ${num(i.best)} ${i.direction === 'lower' ? '<=' : '>='} target ${num(i.target)}`);
-  }
-  if (i.plateau !== null && i.runsSinceImprovement >= i.plateau) {
-    return stop('plateau', `${plural(i.runsSinceImprovement, 'run')} without a real improvement`);
-  }
-  if (i.maxRuns !== null && i.runs >= i.maxRuns) {
-    return stop('max_runs', `${plural(i.runs, 'run')} of ${i.maxRuns}`);
-  }
-  if (i.maxWallClock !== null && i.elapsedS >= i.maxWallClock) {
-    return stop('wall_clock', `${formatDuration(i.elapsedS)} of ${formatDuration(i.maxWallClock)}`);
-  }
-  if (i.chainExhausted === true) {
-    return stop('chain_budget', 'the chain of follow-up experiments has used its budget');
+  const fired = firedRule(i);
+  if (fired) {
+    // The chain budget ends no experiment by itself; it ends the chain when the last follow-up it allows stops: said
+    // as chain_budget on every surface (the rule that fired stays in the message).
+    const exhausted = typeof i.chainExhausted === 'function' ? i.chainExhausted() : i.chainExhausted === true;
+    return exhausted ? stop('chain_budget', `${fired.by}: ${fired.why}; no follow-up left: the chain has used its budget`) : stop(fired.by, fired.why);
   }
 
   const parts = [`runs ${progress.runs}`];

@@ -12,6 +12,7 @@ import { findRoot, resolveSlug } from '../experiment.ts';
 import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fsx.ts';
 import { termination } from '../reduce.ts';
+import { chainUsedUp } from '../chain.ts';
 import { chainTrail, loadExperiment, viewModel } from '../dashboard/load.ts';
 import { chartDotColumns } from '../dashboard/chart.ts';
 import { renderTerminal, TABLE_ROWS } from '../dashboard/terminal.ts';
@@ -65,7 +66,7 @@ export async function dashboardCommand(f: z.infer<typeof DashboardFlags>): Promi
 
   const loaded = loadExperiment(root, slug, undefined, { once: true });
   const now = Date.now();
-  const t = termination(loaded.state, loaded.config, now);
+  const t = termination(loaded.state, loaded.config, now, () => chainUsedUp(root, slug));
   const width = layoutWidth(f.width);
   // The one-shot terminal view lists only its last TABLE_ROWS runs: the model reads back no more.
   const table = f.json || f.html !== undefined ? {} : { rowsCap: TABLE_ROWS, keepsCap: 0 };

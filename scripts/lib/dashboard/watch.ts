@@ -6,6 +6,7 @@
 // the screen never flashes blank. Ctrl+C, q or SIGTERM restore the terminal.
 import fs from 'node:fs';
 import { termination } from '../reduce.ts';
+import { chainUsedUp } from '../chain.ts';
 import { chartDotColumns } from './chart.ts';
 import { changeStamp, chainTrail, loadExperiment, viewModel, refreshExperiment, type Loaded } from './load.ts';
 import { renderTerminal } from './terminal.ts';
@@ -57,7 +58,7 @@ function frame(o: WatchOptions, loaded: Loaded, error: string | null): string {
   // cursor in a pending-wrap state where clear-to-end-of-line eats that cell.
   const width = Math.max(1, (o.width ?? size.columns) - (out.isTTY ? 1 : 0));
   const height = size.rows;
-  const t = termination(loaded.state, loaded.config, now);
+  const t = termination(loaded.state, loaded.config, now, () => chainUsedUp(o.root, o.slug));
   const model = viewModel(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width));
   const lines = renderTerminal(model, { width, height: height !== undefined && error ? height - 1 : height, color: o.color });
   // Cut by cells, not UTF-16 units (a wide character or a split emoji wrapped the line).
