@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, iterate, ledger, makeRepo, setValue } from './helpers/engine.ts';
+import { baselineRepo, engine, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
 import { benchRepo, git, init, misnameLastIndexedResult, run, step, write } from './helpers/loop.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
@@ -278,5 +278,38 @@ describe('finalize --branch that git refuses only when the ref is written', () =
     }
     expect(git(repo, 'for-each-ref', '--format=%(refname) %(objectname)')).toBe(refs);
     expect(fs.existsSync(path.join(expDir(repo), 'report.md'))).toBe(false);
+  });
+});
+
+describe('one-line fields given to init-experiment, chain and the logs', () => {
+  const oneLineRefusal = (r: { code: number | null; stderr: string }, flag: string) => {
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`${flag}: must be one line without control characters`);
+  };
+
+  it('refuses a --unit with a line break or a control character (flag or --config), and makes prose (--goal, --description, --hypothesis) one plain line', () => {
+    const repo = valueRepo('100');
+    const initArgs = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--max-runs', '2'];
+    for (const unit of ['ms\n# not a unit', 'ms\x1b[31m', 'ms\u2028x']) oneLineRefusal(engine('init-experiment', [...initArgs, '--unit', unit], repo), '--unit');
+    fs.writeFileSync(path.join(repo, 'autoloop.yaml'), 'unit: "ms\\nx"\n');
+    oneLineRefusal(engine('init-experiment', [...initArgs, '--config', 'autoloop.yaml'], repo), '--config: unit');
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 'exp'))).toBe(false);
+
+    expect(engine('init-experiment', [...initArgs, '--unit', 'ms', '--goal', 'smaller\n# Heading\x1b[31m red'], repo).code).toBe(0);
+    expect(read(repo, '.autoloop/experiments/exp/config.yaml')).toMatch(/^goal: "smaller # Heading red"$/m);
+    iterate(repo, 'baseline');
+    setValue(repo, '90');
+    const r = engine('run-experiment', ['--description', 'lower it\n\nto 90\x1b]8;;x\x07', '--hypothesis', 'a smaller\nvalue', '--json'], repo);
+    expect(r.code, r.stderr).toBe(0);
+    expect(ledger(repo).filter((l) => l.type === 'result').at(-1)).toMatchObject({ description: 'lower it to 90', hypothesis: 'a smaller value' });
+    expect(run('report', [], repo).stdout).toMatch(/^1\. r0002 `[0-9a-f]{12}` score 100 → 90 ms \(\+10%\): lower it to 90$/m);
+
+    const chainArgs = ['--from', 'exp', '--name', 'child', '--rationale', 'go on'];
+    oneLineRefusal(engine('chain', [...chainArgs, '--unit', 'ms\nx'], repo), '--unit');
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 'child'))).toBe(false);
+    const c = engine('chain', [...chainArgs, '--goal', 'faster\nstill'], repo);
+    expect(c.code, c.stderr).toBe(0);
+    expect(read(repo, '.autoloop/experiments/child/config.yaml')).toMatch(/^goal: faster still$/m);
   });
 });

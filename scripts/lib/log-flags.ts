@@ -2,6 +2,7 @@
 // form of run-experiment (run-experiment --description): one definition, so the
 // two forms accept and refuse the same text.
 import * as z from './zod.ts';
+import { oneLine } from './flag-values.ts';
 
 export const DESCRIBE_OPTIONS = {
   description: { type: 'string', short: 'd' },
@@ -10,7 +11,8 @@ export const DESCRIBE_OPTIONS = {
 } as const;
 
 export const DescribeFlags = {
-  description: z.optional(z.string().check(z.trim(), z.minLength(1, 'must describe the change'), z.maxLength(500))),
-  hypothesis: z.optional(z.string().check(z.maxLength(1000))),
+  // One line each: they are shown on one-line outputs and in the report's Markdown.
+  description: z.optional(z.string().check(oneLine(), z.minLength(1, 'must describe the change'), z.maxLength(500))),
+  hypothesis: z.optional(z.string().check(oneLine(), z.maxLength(1000))),
   evidence: z.optional(z.array(z.string().check(z.minLength(1, 'must be FILE or FILE:WHAT'))).check(z.maxLength(20))),
 };

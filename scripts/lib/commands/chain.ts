@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
-import { countOrNone, minImprovementFlag, noneFlag, numberFlag, numberOrNone, repeatsFlag } from '../flag-values.ts';
+import { countOrNone, minImprovementFlag, noneFlag, numberFlag, numberOrNone, oneLine, repeatsFlag, unitFlag } from '../flag-values.ts';
 import { reached } from '../goal.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, publishExperiment, readActive, reconcile, refresh, resolveSlug, withLock, type Experiment } from '../experiment.ts';
@@ -62,10 +62,10 @@ export const ChainFlags = z.object({
   from: z.optional(z.string()),
   name: z.optional(Slug),
   rationale: z.optional(z.string()),
-  goal: z.optional(z.string()),
+  goal: z.optional(z.string().check(oneLine())),
   metric: z.optional(z.string()),
   direction: z.optional(z.enum(['lower', 'higher'])),
-  unit: z.optional(z.string()),
+  unit: z.optional(unitFlag),
   scope: z.optional(z.array(z.string().check(z.minLength(1, 'must not be empty')))),
   command: z.optional(z.string()),
   checks: z.optional(z.union([noneFlag, z.string()])),

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
-import { countOrNone, minImprovementFlag, numberFlag, repeatsFlag, wholeFlag } from '../flag-values.ts';
+import { countOrNone, minImprovementFlag, numberFlag, isOneLine, oneLine, repeatsFlag, unitFlag, wholeFlag } from '../flag-values.ts';
 import { unreachableMinimum } from '../sampling.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
@@ -67,8 +67,8 @@ export const InitFlags = z.object({
   metric: z.optional(z.string()),
   direction: z.optional(z.enum(['lower', 'higher'])),
   command: z.optional(z.string()),
-  unit: z.optional(z.string()),
-  goal: z.optional(z.string()),
+  unit: z.optional(unitFlag),
+  goal: z.optional(z.string().check(oneLine())),
   checks: z.optional(z.string()),
   timeout: z.optional(numberFlag),
   'checks-timeout': z.optional(numberFlag),
@@ -176,6 +176,7 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   const root = top ?? cwd;
 
   const fromFile = f.config ? readYamlObject(configPath(cwd, f.config)) : {};
+  if (typeof fromFile.unit === 'string' && !isOneLine(fromFile.unit)) throw new UsageError('--config: unit: must be one line without control characters');
   const slug = (f.name ?? fromFile.name) as string | undefined;
   if (!slug) throw new UsageError('--name is required (or name: in --config)');
   if (!Slug.safeParse(slug).success) throw new UsageError(`--name: "${slug}" must be lower-case letters, digits and dashes`);
