@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { baselineRepo, engine, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
 import { benchRepo, git, init, misnameLastIndexedResult, run, step, write } from './helpers/loop.ts';
+import { openExperiment } from '../scripts/lib/experiment.ts';
+import { fastSource, wholeSource } from '../scripts/lib/report-source.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const expDir = (repo: string, slug = 'exp') => path.join(repo, '.autoloop', 'experiments', slug);
@@ -255,6 +257,13 @@ describe('finalize after init-experiment took commits made by hand on the branch
       expect(json.kept.filter((k) => k.adopted).map((k) => k.run_id)).toEqual(['r0003']);
     };
     check();
+    // Listed or not (the newest keeps only), the adopted baseline is counted: through the index as from every line.
+    const exp = openExperiment(r, 'adopt');
+    for (const kept of [1, 2]) {
+      const caps = { kept, dead_ends: 0, hypotheses: 0 };
+      expect(fastSource(exp, caps, { terminatedBy: null })?.changes_total, `kept ${kept}`).toBe(commits);
+      expect(wholeSource(exp, caps).changes_total, `kept ${kept}`).toBe(commits);
+    }
     misnameLastIndexedResult(r, 'adopt');
     check();
   });
