@@ -244,20 +244,30 @@ export class Measurement {
    * queued (the gate, the cluster's queue) is recorded apart from the duration.
    */
   async step(command: string, timeoutS: number, header: string, env: Record<string, string>, kind: 'sample' | 'checks' = 'sample', cwd = this.cwd): Promise<RunResult> {
-    let r = await this.gatedStep(command, timeoutS, header, env, kind, cwd);
-    for (let retry = 1; r.retry && retry <= ENGINE_RETRIES && !this.signal.aborted; retry++) {
-      r = await this.gatedStep(command, timeoutS, `${header} (engine retry ${retry} of ${ENGINE_RETRIES}: ${r.detail ?? 'interrupted by the cluster'})`, env, kind, cwd);
-    }
-    if (r.retry) this.gaveUp = `${r.detail ?? 'the runner could not finish it'}; tried ${ENGINE_RETRIES + 1} times`;
-    return r;
+    return (await this.stepAt(command, timeoutS, header, env, kind, async () => ({ cwd }))).r;
   }
 
-  private async gatedStep(command: string, timeoutS: number, header: string, env: Record<string, string>, kind: 'sample' | 'checks', cwd: string): Promise<RunResult> {
+  /**
+   * step, with where the command runs set up by `place` once the gate is held,
+   * before each attempt: the best's tree is rebuilt when another candidate's
+   * keep moved the best, and must never be while a sample runs in it.
+   */
+  async stepAt<P extends { cwd: string }>(command: string, timeoutS: number, header: string, env: Record<string, string>, kind: 'sample' | 'checks', place: () => Promise<P>): Promise<{ r: RunResult; at: P }> {
+    let s = await this.gatedStep(command, timeoutS, header, env, kind, place);
+    for (let retry = 1; s.r.retry && retry <= ENGINE_RETRIES && !this.signal.aborted; retry++) {
+      s = await this.gatedStep(command, timeoutS, `${header} (engine retry ${retry} of ${ENGINE_RETRIES}: ${s.r.detail ?? 'interrupted by the cluster'})`, env, kind, place);
+    }
+    if (s.r.retry) this.gaveUp = `${s.r.detail ?? 'the runner could not finish it'}; tried ${ENGINE_RETRIES + 1} times`;
+    return s;
+  }
+
+  private async gatedStep<P extends { cwd: string }>(command: string, timeoutS: number, header: string, env: Record<string, string>, kind: 'sample' | 'checks', place: () => Promise<P>): Promise<{ r: RunResult; at: P }> {
     const held = this.gate ? await this.gate(kind, `${this.id} ${kind}`) : null;
     try {
-      const r = await this.rawStep(command, timeoutS, header, env, cwd);
+      const at = await place();
+      const r = await this.rawStep(command, timeoutS, header, env, at.cwd);
       this.record.queued_s += (held?.waitedS ?? 0) + r.queuedS;
-      return r;
+      return { r, at };
     } finally {
       held?.release();
     }
@@ -343,12 +353,16 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
       break;
     }
     const arm: Arm = step.next;
-    const cwd = arm === 'best' ? await prepareBestTree(m.exp, ws) : m.cwd;
-    // What the result files are before the sample: only those it then writes are read.
-    const before = await stampFiles(sources, cwd);
-    const startedAtMs = Date.now();
     const n = String(invs.length + 1);
-    last = await m.step(config.command, config.timeout, `== ${m.id} invocation ${n} (${arm}): ${config.command}`, { AUTOLOOP_RUN: m.id, AUTOLOOP_SAMPLE: n, AUTOLOOP_ARM: arm }, 'sample', cwd);
+    const header = `== ${m.id} invocation ${n} (${arm}): ${config.command}`;
+    // Inside the timing gate: another candidate's sample may be running in the best's tree until then.
+    const s = await m.stepAt(config.command, config.timeout, header, { AUTOLOOP_RUN: m.id, AUTOLOOP_SAMPLE: n, AUTOLOOP_ARM: arm }, 'sample', async () => {
+      const cwd = arm === 'best' ? await prepareBestTree(m.exp, ws) : m.cwd;
+      // What the result files are before the sample: only those it then writes are read.
+      return { cwd, before: await stampFiles(sources, cwd), startedAtMs: Date.now() };
+    });
+    last = s.r;
+    const { cwd, before, startedAtMs } = s.at;
     if (m.gaveUp || m.broken) break;
     if (sampleEndsRun(last, true)) {
       bestFailed = arm === 'best';
