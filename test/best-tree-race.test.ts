@@ -1,8 +1,9 @@
-// Parallel candidates share one best's tree (best-tree.ts), rebuilt when a
-// keep moves the best. Under serial timing (the local default) a sample runs
-// alone, holding the machine-wide timing lock: no other candidate may rebuild
-// that tree while a best-arm sample runs in it. Real engine processes, a real
-// git repository; the order is forced with marker files, not with sleeps.
+// Parallel candidates measure the best in the best's tree (best-tree.ts); a
+// keep gives the new best a tree of its own. Under serial timing (the local
+// default) the tree is prepared inside the timing lock; under parallel timing
+// (no lock) an old tree stays while a live engine uses it. Either way no tree
+// is deleted or rebuilt under a running best-arm sample. Real engine
+// processes, a real git repository; the order is forced with marker files.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -59,45 +60,55 @@ const accessed = (file: string): bigint | null => {
   }
 };
 
+/** The current best's tree (best-tree.ts: best/<tree>/, named in best.json). */
+const bestTree = (dir: string): string => {
+  const exp = path.join(dir, '.autoloop/experiments/exp');
+  return path.join(exp, 'best', JSON.parse(fs.readFileSync(path.join(exp, 'best.json'), 'utf8')).tree);
+};
+
 describe("the best's tree is not rebuilt under a running sample", { timeout: 900_000 }, () => {
-  it('a keep moves the best while one candidate measures the best: another candidate rebuilds the tree only once that sample is over', async () => {
-    const ctrl = tmpDir('autoloop-race-');
-    const dir = makeRepo({ 'bench.cjs': bench(ctrl), 'src/value.txt': '100\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '2', '--parallel', '3'], dir, TIMING);
-    expect(init.code, init.stderr).toBe(0);
-    expect(engine('run-experiment', [], dir, TIMING).code).toBe(0);
-    expect(engine('log-experiment', ['-d', 'baseline'], dir, TIMING).code).toBe(0);
+  for (const timing of ['serial', 'parallel'] as const) {
+    it(`${timing} timing: a keep moves the best while one candidate measures the best; another candidate measures the new best beside it`, async () => {
+      const ctrl = tmpDir('autoloop-race-');
+      const dir = makeRepo({ 'bench.cjs': bench(ctrl), 'src/value.txt': '100\n' });
+      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '2', '--parallel', '3', '--parallel-timing', timing], dir, TIMING);
+      expect(init.code, init.stderr).toBe(0);
+      expect(engine('run-experiment', [], dir, TIMING).code).toBe(0);
+      expect(engine('log-experiment', ['-d', 'baseline'], dir, TIMING).code).toBe(0);
 
-    // K: measured now (its best-arm samples build the best's tree), kept later.
-    const k = start(dir, '50\n');
-    expect(engine('run-experiment', ['--candidate', k.id], dir, TIMING).code).toBe(0);
-    // H: its first invocation measures the best, holding the timing lock until the test says go.
-    const h = start(dir, '90\n');
-    fs.writeFileSync(path.join(ctrl, 'hold'), '');
-    const hRun = finished(engineAsync('run-experiment', ['--candidate', h.id, '--json'], dir, TIMING));
-    await waitFor(() => fs.existsSync(path.join(ctrl, 'running')));
-    const lockFile = path.join(TIMING_DIR, 'exclusive');
-    const before = accessed(lockFile);
-    expect(before).not.toBeNull();
+      // K: measured now (its best-arm samples build the best's tree), kept later.
+      const k = start(dir, '50\n');
+      expect(engine('run-experiment', ['--candidate', k.id], dir, TIMING).code).toBe(0);
+      // H: its first invocation measures the best, and runs until the test says go.
+      const h = start(dir, '90\n');
+      fs.writeFileSync(path.join(ctrl, 'hold'), '');
+      const hRun = finished(engineAsync('run-experiment', ['--candidate', h.id, '--json'], dir, TIMING));
+      await waitFor(() => fs.existsSync(path.join(ctrl, 'running')));
+      const lockFile = path.join(TIMING_DIR, 'exclusive');
+      const before = accessed(lockFile);
+      expect(before === null).toBe(timing === 'parallel');
 
-    // The keep moves the best while H's sample runs in the best's tree.
-    const kept = engine('log-experiment', ['--candidate', k.id, '-d', 'fifty', '--json'], dir, TIMING);
-    expect(kept.json?.verdict, kept.stderr).toBe('keep');
-    // R, opened on the new best, measures the best first: it waits for the timing lock (it has read who holds it).
-    const r = start(dir, '95\n');
-    const rRun = finished(engineAsync('run-experiment', ['--candidate', r.id, '--json'], dir, TIMING));
-    await waitFor(() => accessed(lockFile) !== before);
-    fs.writeFileSync(path.join(ctrl, 'go'), '');
+      // The keep moves the best while H's sample runs in the best's tree.
+      const kept = engine('log-experiment', ['--candidate', k.id, '-d', 'fifty', '--json'], dir, TIMING);
+      expect(kept.json?.verdict, kept.stderr).toBe('keep');
+      // R, opened on the new best, measures the best first.
+      const r = start(dir, '95\n');
+      const rRun = finished(engineAsync('run-experiment', ['--candidate', r.id, '--json'], dir, TIMING));
+      // Serial: R waits for the timing lock (it has read who holds it). Parallel: R measures meanwhile, all of it.
+      if (timing === 'serial') await waitFor(() => accessed(lockFile) !== before);
+      else await rRun;
+      fs.writeFileSync(path.join(ctrl, 'go'), '');
 
-    const [hr, rr] = await Promise.all([hRun, rRun]);
-    expect(fs.existsSync(path.join(ctrl, 'damaged')), 'the best tree was rebuilt under a running sample').toBe(false);
-    // H's verdict is not the point here: its guard takes the candidate_opened line R's start appended
-    // meanwhile for a forged one (ledger-tail.ts accounts only for lines naming a run), and voids H's run.
-    expect(hr.code, hr.err).toBe(0);
-    expect(rr.code, rr.err).toBe(0);
-    expect(JSON.parse(rr.out)).toMatchObject({ status: 'ok' });
-    // The tree R measured is the new best's.
-    expect(fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/best/src/value.txt'), 'utf8')).toBe('50\n');
-    expect(git(path.join(dir, '.autoloop/experiments/exp/best'), 'rev-parse', 'HEAD')).toBe(git(dir, 'rev-parse', 'autoloop/exp'));
-  });
+      const [hr, rr] = await Promise.all([hRun, rRun]);
+      expect(fs.existsSync(path.join(ctrl, 'damaged')), 'the best tree was rebuilt under a running sample').toBe(false);
+      // H's verdict is not the point here: its guard takes the candidate_opened line R's start appended
+      // meanwhile for a forged one (ledger-tail.ts accounts only for lines naming a run), and voids H's run.
+      expect(hr.code, hr.err).toBe(0);
+      expect(rr.code, rr.err).toBe(0);
+      expect(JSON.parse(rr.out), rr.out).toMatchObject({ status: 'ok' });
+      // The tree R measured is the new best's.
+      expect(fs.readFileSync(path.join(bestTree(dir), 'src/value.txt'), 'utf8')).toBe('50\n');
+      expect(git(bestTree(dir), 'rev-parse', 'HEAD')).toBe(git(dir, 'rev-parse', 'autoloop/exp'));
+    });
+  }
 });
