@@ -16,10 +16,13 @@ const v = Number(fs.readFileSync('src/v', 'utf8'));
 const u = 1 - Math.random(), w = Math.random();
 console.log('METRIC score=' + v * (1 + 0.03 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w)));
 `;
-const BEST_V = '.autoloop/experiments/exp/best/src/v';
+const EXP = '.autoloop/experiments/exp';
+/** The current best's tree (best-tree.ts: best/<tree>/, named in best.json). */
+const bestTree = (root: string) => path.join(root, EXP, 'best', JSON.parse(fs.readFileSync(path.join(root, EXP, 'best.json'), 'utf8')).tree);
 // The code under test: makes the best's copy of the value twice as bad (only when it runs as the candidate, in the main tree).
 const SABOTAGE = `const fs = require('fs'), path = require('path');
-if (!process.cwd().includes('/.autoloop/')) { try { fs.writeFileSync(path.join(process.cwd(), '${BEST_V}'), '200\\n'); } catch {} }
+const exp = path.join(process.cwd(), '${EXP}');
+if (!process.cwd().includes('/.autoloop/')) { try { fs.writeFileSync(path.join(exp, 'best', JSON.parse(fs.readFileSync(path.join(exp, 'best.json'), 'utf8')).tree, 'src/v'), '200\\n'); } catch {} }
 `;
 
 const FALLBACKS: Record<string, Record<string, string>> = {
@@ -44,6 +47,6 @@ for (const [mode, env] of Object.entries(FALLBACKS)) describe(`the candidate can
     // The next run compares against the best as kept, not the tree the candidate left.
     fs.writeFileSync(path.join(repo, 'src/prog.js'), '\n// a no-op change\n');
     run(repo);
-    expect(fs.readFileSync(path.join(repo, BEST_V), 'utf8')).toBe('100\n');
+    expect(fs.readFileSync(path.join(bestTree(repo), 'src/v'), 'utf8')).toBe('100\n');
   });
 });

@@ -211,7 +211,9 @@ describe('interleaved re-measurement of the best', () => {
     // The best's invocations measured the best's code (≈ 100), the candidate's the change (≈ 50).
     for (const inv of line.invocations) expect(inv.arm === 'best' ? inv.samples[0]! > 80 : inv.samples[0]! < 70).toBe(true);
     expect(line.decision.pairs).toBe(arms.length / 2);
-    expect(fs.existsSync(path.join(dir, '.autoloop', 'experiments', 'exp', 'best', 'src', 'value.txt'))).toBe(true);
+    const exp = path.join(dir, '.autoloop', 'experiments', 'exp');
+    const { tree } = JSON.parse(fs.readFileSync(path.join(exp, 'best.json'), 'utf8')) as { tree: string };
+    expect(fs.existsSync(path.join(exp, 'best', tree, 'src', 'value.txt'))).toBe(true);
   }, SLOW);
 
   it('an invocation that prints no primary voids the run, also after earlier ones did, naming the arm', () => {

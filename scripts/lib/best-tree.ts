@@ -1,11 +1,15 @@
 // The best's own tree, where the benchmark re-measures the best interleaved
 // with the candidate (sampling.ts): git mode, a detached worktree of the best
 // commit; snapshot mode, a copy of the tree with the best snapshot's in-scope
-// files. Engine-managed under .autoloop/experiments/<slug>/best/ and rebuilt
-// when the best moves (after a keep). Untracked things the benchmark needs
-// but git does not hold (node_modules, data) are linked from the user's tree.
+// files. Engine-managed under .autoloop/experiments/<slug>/: best/<id>/ the
+// trees, best.json which one is the current best's. A new best gets a new tree
+// beside the old one; an old tree is removed once no live engine process uses
+// it (best.uses/<pid>.json): parallel candidates without a timing gate may
+// still be measuring in it. Untracked things the benchmark needs but git does
+// not hold (node_modules, data) are linked from the user's tree.
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import * as z from './zod.ts';
 import { lazySchema } from './zod.ts';
 import type { Experiment } from './experiment-data.ts';
@@ -15,27 +19,57 @@ import { compileScope, type Scope } from './scope.ts';
 import { gitTry, firstLine } from './gitcmd.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { RefusalError } from './errors.ts';
+import { waitLock } from './candidates/locks.ts';
+import { pidAlive, procStart } from './procs.ts';
 
-const Marker = lazySchema(() => z.object({ head: z.string() }));
+const Current = lazySchema(() => z.object({ head: z.string(), tree: z.string().check(z.regex(/^[0-9a-zA-Z]{1,12}-[0-9a-f]{8}$/)) }));
+const Use = lazySchema(() => z.object({ pid: z.number(), start: z.nullable(z.string()), tree: z.string() }));
 
-export function bestTreeDir(exp: Experiment): string {
-  return path.join(exp.paths.dir, 'best');
+const treesDir = (expDir: string) => path.join(expDir, 'best');
+const markerFile = (expDir: string) => path.join(expDir, 'best.json');
+const usesDir = (expDir: string) => path.join(expDir, 'best.uses');
+const lockFile = (expDir: string) => path.join(expDir, 'best.lock');
+
+/** The current best's tree, if one is built. */
+export function bestTreeDir(exp: Experiment): string | null {
+  const cur = Current.safeParse(readJsonOrNull(markerFile(exp.paths.dir)));
+  return cur.success ? path.join(treesDir(exp.paths.dir), cur.data.tree) : null;
 }
-
-const markerFile = (exp: Experiment) => path.join(exp.paths.dir, 'best.json');
 
 /** The best's tree is no longer as its commit has it (a candidate wrote it): the next use builds it again. */
 export function forgetBestTree(exp: Experiment): void {
-  fs.rmSync(markerFile(exp), { force: true });
+  fs.rmSync(markerFile(exp.paths.dir), { force: true });
 }
 
-/** The directory holding the best's tree, built (or rebuilt for a new best) on demand. */
+/**
+ * The directory holding the best's tree, built for a new best on demand, and
+ * recorded as used by this process until its next call or its end. Under a
+ * lock of its own: two candidates never build at once, and no tree is removed
+ * between being chosen and being recorded as used.
+ */
 export async function prepareBestTree(exp: Experiment, ws: Workspace): Promise<string> {
-  const dir = bestTreeDir(exp);
-  const head = await ws.head();
-  const marker = Marker.safeParse(readJsonOrNull(markerFile(exp)));
-  if (marker.success && marker.data.head === head && fs.existsSync(dir)) return dir;
-  fs.rmSync(markerFile(exp), { force: true });
+  const expDir = exp.paths.dir;
+  const lock = await waitLock(lockFile(expDir), 'best tree');
+  try {
+    const head = await ws.head();
+    const cur = Current.safeParse(readJsonOrNull(markerFile(expDir)));
+    let tree = cur.success && cur.data.head === head && fs.existsSync(path.join(treesDir(expDir), cur.data.tree)) ? cur.data.tree : null;
+    if (!tree) {
+      await removeOldLayout(exp.root, expDir);
+      tree = `${head.replace(/[^0-9a-zA-Z]/g, '').slice(0, 12)}-${randomUUID().slice(0, 8)}`;
+      await build(exp, ws, path.join(treesDir(expDir), tree), head);
+      writeJsonAtomic(markerFile(expDir), { head, tree });
+    }
+    fs.mkdirSync(usesDir(expDir), { recursive: true });
+    writeJsonAtomic(path.join(usesDir(expDir), `${process.pid}.json`), { pid: process.pid, start: procStart(process.pid), tree });
+    await prune(exp.root, expDir, tree);
+    return path.join(treesDir(expDir), tree);
+  } finally {
+    lock.release();
+  }
+}
+
+async function build(exp: Experiment, ws: Workspace, dir: string, head: string): Promise<void> {
   const scope = compileScope(exp.config.scope, exp.config.protect);
   if (ws instanceof SnapshotWorkspace) {
     copyOutOfScope(exp.root, dir, scope);
@@ -44,19 +78,61 @@ export async function prepareBestTree(exp: Experiment, ws: Workspace): Promise<s
     await gitWorktree(exp.root, dir, head);
     await linkUntracked(exp.root, dir, scope);
   }
-  writeJsonAtomic(markerFile(exp), { head });
-  return dir;
+}
+
+/** The trees a live engine process records as used (dead ones' records are removed). */
+function inUse(expDir: string): Set<string> {
+  const used = new Set<string>();
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(usesDir(expDir));
+  } catch {
+    return used;
+  }
+  for (const n of names) {
+    const file = path.join(usesDir(expDir), n);
+    const u = Use.safeParse(readJsonOrNull(file));
+    if (u.success && pidAlive(u.data.pid, u.data.start)) used.add(u.data.tree);
+    else fs.rmSync(file, { force: true });
+  }
+  return used;
+}
+
+/** Remove the trees that are neither the current one nor used by a live engine process. */
+async function prune(root: string, expDir: string, current: string): Promise<void> {
+  const used = inUse(expDir);
+  let removed = false;
+  for (const name of fs.existsSync(treesDir(expDir)) ? fs.readdirSync(treesDir(expDir)) : []) {
+    if (name === current || used.has(name)) continue;
+    await removeTree(root, path.join(treesDir(expDir), name));
+    removed = true;
+  }
+  if (removed) await gitTry(root, ['worktree', 'prune']);
+}
+
+async function removeTree(root: string, dir: string): Promise<void> {
+  if (fs.existsSync(path.join(dir, '.git'))) await gitTry(root, ['worktree', 'remove', '--force', dir]);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Versions before per-best trees kept the one tree at best/ itself. */
+async function removeOldLayout(root: string, expDir: string): Promise<void> {
+  if (!fs.existsSync(path.join(treesDir(expDir), '.git'))) return;
+  await removeTree(root, treesDir(expDir));
+  await gitTry(root, ['worktree', 'prune']);
 }
 
 /**
- * Remove the best's tree (its worktree registration too): `control clear` closes the loop, and no
+ * Remove the best's trees (their worktree registrations too): `control clear` closes the loop, and no
  * checkout of the engine's stays in the user's `git worktree list`. Rebuilt on demand if the loop wakes.
  */
 export async function removeBestTree(root: string, expDir: string): Promise<boolean> {
-  const dir = path.join(expDir, 'best');
-  fs.rmSync(path.join(expDir, 'best.json'), { force: true });
+  fs.rmSync(markerFile(expDir), { force: true });
+  fs.rmSync(usesDir(expDir), { recursive: true, force: true });
+  const dir = treesDir(expDir);
   if (!fs.existsSync(dir)) return false;
-  await gitTry(root, ['worktree', 'remove', '--force', dir]);
+  await removeOldLayout(root, expDir);
+  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) await removeTree(root, path.join(dir, name));
   fs.rmSync(dir, { recursive: true, force: true });
   await gitTry(root, ['worktree', 'prune']);
   return true;
@@ -69,11 +145,6 @@ async function git(root: string, args: string[]): Promise<string> {
 }
 
 async function gitWorktree(root: string, dir: string, head: string): Promise<void> {
-  if (fs.existsSync(dir)) {
-    await gitTry(root, ['worktree', 'remove', '--force', dir]);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  await gitTry(root, ['worktree', 'prune']);
   await git(root, ['worktree', 'add', '--detach', '--force', dir, head]);
 }
 

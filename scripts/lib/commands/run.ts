@@ -280,7 +280,7 @@ export class Measurement {
    */
   private bestTreeMark(cwd: string): { dir: string; mark: bigint } | null {
     const dir = bestTreeDir(this.exp);
-    if (this.candidateState !== null || cwd === dir || !fs.existsSync(dir)) return null;
+    if (this.candidateState !== null || dir === null || cwd === dir || !fs.existsSync(dir)) return null;
     return { dir, mark: phaseMark(this.rd.dir) };
   }
 
