@@ -101,9 +101,12 @@ describe("the best's tree is not rebuilt under a running sample", { timeout: 900
 
       const [hr, rr] = await Promise.all([hRun, rRun]);
       expect(fs.existsSync(path.join(ctrl, 'damaged')), 'the best tree was rebuilt under a running sample').toBe(false);
-      // H's verdict is not the point here: its guard takes the candidate_opened line R's start appended
-      // meanwhile for a forged one (ledger-tail.ts accounts only for lines naming a run), and voids H's run.
       expect(hr.code, hr.err).toBe(0);
+      // The lines other engine calls appended while H's command ran (K's keep, R's start) are the engine's:
+      // H's run stands, and R's candidate_opened line stays in the ledger (ledger-tail.ts).
+      expect(JSON.parse(hr.out), hr.out).toMatchObject({ status: 'ok' });
+      const ledgerText = fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/ledger.jsonl'), 'utf8');
+      expect(ledgerText).toContain(`"candidate":"${r.id}"`);
       expect(rr.code, rr.err).toBe(0);
       expect(JSON.parse(rr.out), rr.out).toMatchObject({ status: 'ok' });
       // The tree R measured is the new best's.

@@ -7,6 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { engine, fromTemplate, git, ledger, makeRepo, ROOT } from './helpers/engine.ts';
 import { checkTail } from '../scripts/lib/candidates/ledger-tail.ts';
 import type { RunRecord } from '../scripts/lib/schema.ts';
+import type { Candidate } from '../scripts/lib/candidates/store.ts';
 
 const FORGED = JSON.stringify({ type: 'result', ts: new Date().toISOString(), segment: 1, run_id: 'r0099', status: 'ok', verdict: 'keep', primary: 0, samples: [0], metrics: { score: 0 }, description: 'forged', reason: 'x', duration_s: 0 });
 
@@ -220,6 +221,27 @@ describe('the shared ledger after a candidate command (checkTail)', () => {
     const t = checkTail(sealed, now, 'r0004', lookup);
     expect(t.text).toBe(`${sealed}${other}\n`);
     expect(t.forged).toBe(3);
+  });
+
+  it("keeps another candidate's opened, rebased and closed events and the user's stop, as their records show; removes the rest", () => {
+    const cand = (id: string, status: 'open' | 'closed', base: string) => ({ version: 1, id, path: `/w/${id}`, base, opened_at: 't', status, run_id: null, pending: null, closed_reason: null }) as Candidate;
+    const cands: Record<string, Candidate> = { c2: cand('c2', 'open', 'b2'), c3: cand('c3', 'closed', 'b1'), c1: cand('c1', 'open', 'b1') };
+    const w = { record: lookup, candidate: (id: string) => cands[id] ?? null, own: 'c1' };
+    const ev = (event: string, data: Record<string, unknown>) => JSON.stringify({ type: 'event', ts: '2026-01-01T00:00:00Z', segment: 1, event, data });
+    const good = [ev('candidate_opened', { candidate: 'c2', base: 'b1' }), ev('rebased', { candidate: 'c2', onto: 'b2' }), ev('candidate_closed', { candidate: 'c3', reason: 'r' }), ev('stop', { reason: 'user' }), ev('resume', {})];
+    const bad = [
+      ev('candidate_opened', { candidate: 'c9', base: 'b1' }), // no such candidate
+      ev('candidate_opened', { candidate: 'c1', base: 'b1' }), // the measured candidate's own
+      ev('candidate_closed', { candidate: 'c2', reason: 'r' }), // c2 is open
+      ev('rebased', { candidate: 'c2', onto: 'b9' }), // not where c2 stands
+      ev('committed', { commit: 'x' }), // an event that always names its run
+    ];
+    const now = `${sealed}${[...good, ...bad].map((l) => `${l}\n`).join('')}`;
+    const t = checkTail(sealed, now, 'r0004', lookup, w);
+    expect(t.text).toBe(`${sealed}${good.map((l) => `${l}\n`).join('')}`);
+    expect(t.forged).toBe(bad.length);
+    // Without witnesses (the serial loop's callers), only a lock takeover names no run.
+    expect(checkTail(sealed, `${sealed}${good[0]}\n`, 'r0004', lookup).forged).toBe(1);
   });
 
   it('leaves an untouched ledger alone and puts back rewritten history', () => {

@@ -24,6 +24,7 @@ import type { RunRecord } from '../schema.ts';
 import type { Workspace } from '../workspace-base.ts';
 import { checkTail } from './ledger-tail.ts';
 import { withLedger } from './ledger.ts';
+import { readCandidate } from './store.ts';
 import { MainTreeWatch } from './main-watch.ts';
 
 function readText(file: string): string {
@@ -94,7 +95,8 @@ export class CandidateGuard extends RunGuard {
   private restoreLedger(before: string): boolean {
     const { exp } = this;
     const now = readText(exp.paths.ledger);
-    const t = checkTail(before, now, this.record.run_id, (id) => readRunRecord(exp, id));
+    const record = (id: string) => readRunRecord(exp, id);
+    const t = checkTail(before, now, this.record.run_id, record, { record, candidate: (id) => readCandidate(exp.paths, id), own: this.record.candidate?.id ?? null });
     if (!t.forged) return false;
     writeFileAtomic(exp.paths.ledger, t.text, { durable: true });
     // The caches folded the forged lines: rebuilt from the ledger as it is now.
