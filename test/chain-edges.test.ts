@@ -233,6 +233,38 @@ describe('finalize after init-experiment took commits made by hand on the branch
     expect(git(r, 'log', '-1', '--format=%B', 'series^')).toMatch(/Segment 2 started from commits made outside the loop: [0-9a-f]{12}\.\.[0-9a-f]{12}\./);
   });
 
+  it('carries all of them when segment 1 kept nothing (no run, its baseline alone, or a discard after it)', () => {
+    for (const first of ['none', 'baseline', 'discard'] as const) {
+      const r = benchRepo('100');
+      expect(init(r, 'adopt', ['--max-runs', 'none']).code).toBe(0);
+      if (first !== 'none') step(r, 'baseline');
+      if (first === 'discard') step(r, 'raise the score', '110');
+      // Two commits by hand on autoloop/adopt, each in a file of its own; init-experiment adopts them.
+      write(r, 'lib/first.txt', 'one\n');
+      git(r, 'add', 'lib/first.txt');
+      git(r, 'commit', '-qm', 'by hand: first');
+      write(r, 'lib/second.txt', 'two\n');
+      git(r, 'add', 'lib/second.txt');
+      git(r, 'commit', '-qm', 'by hand: second');
+      expect(run('init-experiment', ['--name', 'adopt', '--max-runs', 'none', '--goal', 'smaller'], r).code).toBe(0);
+      step(r, 'baseline');
+      step(r, 'lower it', '85');
+      const best = git(r, 'rev-parse', 'autoloop/adopt^{tree}');
+      for (const [branch, extra, env] of [
+        ['series', [], {}],
+        ['squashed', ['--squash'], {}],
+        ['picked', [], { AUTOLOOP_FAULT_AT: 'finalize:chain' }],
+        ['picked-squashed', ['--squash'], { AUTOLOOP_FAULT_AT: 'finalize:chain' }],
+      ] as const) {
+        const f = engine('finalize', ['--branch', branch, ...extra], r, env);
+        expect(f.code, f.stderr).toBe(0);
+        expect(git(r, 'rev-parse', `${branch}^{tree}`), `${branch}, segment 1: ${first}`).toBe(best);
+      }
+      expect(git(r, 'show', 'series:lib/first.txt')).toBe('one');
+      expect(git(r, 'log', '-1', '--format=%B', 'series^')).toMatch(/Segment 2 started from commits made outside the loop: [0-9a-f]{12}\.\.[0-9a-f]{12}\./);
+    }
+  });
+
   it('are listed by the report as the change finalize puts on the branch (through the run index and from every line)', () => {
     const r = benchRepo('100');
     expect(init(r, 'adopt', ['--max-runs', 'none']).code).toBe(0);
