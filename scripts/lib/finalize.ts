@@ -168,7 +168,8 @@ async function collectPicks(root: string, exps: Experiment[], refs: KeptRefs[], 
     mine.forEach((j, k) => {
       const change = changes[i]?.[k] as KeptChange;
       const m = metricOf(change.segment);
-      const since = change.baseline && j > 0 ? r.commit(j - 1) : null;
+      // A later segment's baseline took what came since the keep before it, or since the start when segment 1 kept nothing.
+      const since = !change.baseline ? null : j > 0 ? r.commit(j - 1) : change.segment > 1 ? r.start : null;
       picks.push({ ...change, slug, metric: m.metric, unit: m.unit, direction: m.direction, ...(since ? { since } : {}) });
     });
     // The keeps not replayed, in ledger order: the first few listed, all counted (no object for each of 10,000).
