@@ -12,13 +12,55 @@ import type { Config } from './schema.ts';
 import type { Experiment } from './experiment-data.ts';
 import { artifactsDir, rel as relTo, runDir, type ExperimentPaths } from './paths.ts';
 import { compileScope, listFiles, normalizeRel } from './scope.ts';
-import { readJsonOrNull } from './fsx.ts';
+import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { RunRecord } from './schema.ts';
 import { rescueFile } from './workspace-base.ts';
+import { fileStamp } from './sources/common.ts';
+import * as z from './zod.ts';
 
 // Kernel timestamps come from a coarse clock: a file written just after the
-// run started can look a tick older.
+// run started can look a tick older (only for runs without a stamp file).
 const SLACK_MS = 20;
+
+/** Which artifacts a run wrote: new or changed since its stamp, or (older runs without one) with an mtime since its start. */
+export type WrittenSince = { stamps: ReadonlyMap<string, string> } | { sinceMs: number };
+
+const STAMP_FILE = 'artifacts-before.json';
+const Stamps = z.record(z.string(), z.string());
+
+/**
+ * Stamp the artifact files (repo-relative name -> inode, size, mtime, ctime)
+ * just before a run's commands, into its run folder: which files the run wrote
+ * is then told by what changed, not by mtimes against our clock (a checkpoint
+ * left with a future mtime, or written with an old one by cp -p or tar x, was
+ * misjudged). lstat only, no hashing: cheap for big checkpoint folders.
+ */
+export function stampArtifacts(root: string, config: Pick<Config, 'artifacts'>, paths: ExperimentPaths, runId: string): void {
+  if (!config.artifacts.length) return;
+  const s = compileScope(config.artifacts, []);
+  const out: Record<string, string> = {};
+  for (const rel of listFiles(root, s.bases, (r) => s.inScope(r))) {
+    try {
+      const st = fs.lstatSync(path.join(root, rel));
+      if (st.isFile()) out[rel] = fileStamp(st);
+    } catch {
+      // Gone since the listing: not there before the run.
+    }
+  }
+  writeJsonAtomic(path.join(runDir(paths, runId).dir, STAMP_FILE), out);
+}
+
+/** How to tell the files a run wrote: its stamps when it has them, else mtimes since its start. */
+export function writtenSince(paths: ExperimentPaths, runId: string, startedMs: number): WrittenSince {
+  const r = Stamps.safeParse(readJsonOrNull(path.join(runDir(paths, runId).dir, STAMP_FILE)));
+  return r.success ? { stamps: new Map(Object.entries(r.data)) } : { sinceMs: startedMs };
+}
+
+function wrote(since: WrittenSince, rel: string, st: fs.Stats): boolean {
+  if ('sinceMs' in since) return st.mtimeMs >= since.sinceMs - SLACK_MS;
+  const was = since.stamps.get(rel);
+  return was === undefined || was !== fileStamp(st);
+}
 
 /** Does this repo-relative path name an artifact? Always false without `artifacts` globs. */
 export function artifactMatcher(config: Pick<Config, 'artifacts'>): (rel: string) => boolean {
@@ -27,8 +69,8 @@ export function artifactMatcher(config: Pick<Config, 'artifacts'>): (rel: string
   return (rel) => s.inScope(rel);
 }
 
-/** Artifact files in the tree (regular files only), optionally only those written since a time. */
-export function treeArtifacts(root: string, config: Pick<Config, 'artifacts'>, sinceMs?: number): { rel: string; bytes: number }[] {
+/** Artifact files in the tree (regular files only), optionally only those a run wrote. */
+export function treeArtifacts(root: string, config: Pick<Config, 'artifacts'>, since?: WrittenSince): { rel: string; bytes: number }[] {
   if (!config.artifacts.length) return [];
   const s = compileScope(config.artifacts, []);
   const out: { rel: string; bytes: number }[] = [];
@@ -40,7 +82,7 @@ export function treeArtifacts(root: string, config: Pick<Config, 'artifacts'>, s
       continue;
     }
     if (!st.isFile()) continue;
-    if (sinceMs !== undefined && st.mtimeMs < sinceMs - SLACK_MS) continue;
+    if (since !== undefined && !wrote(since, rel, st)) continue;
     out.push({ rel, bytes: st.size });
   }
   return out;
@@ -56,10 +98,10 @@ export interface Collected {
   warning: string | null;
 }
 
-/** Copy the artifacts this run wrote (since sinceMs) under its run folder, unless they exceed the cap. */
-export function collectArtifacts(root: string, paths: ExperimentPaths, config: Config, runId: string, sinceMs: number): Collected {
+/** Copy the artifacts this run wrote (by its stamps, or since startedMs) under its run folder, unless they exceed the cap. */
+export function collectArtifacts(root: string, paths: ExperimentPaths, config: Config, runId: string, startedMs: number): Collected {
   if (!config.artifacts.length) return { artifacts: null, warning: null };
-  const fresh = treeArtifacts(root, config, sinceMs);
+  const fresh = treeArtifacts(root, config, writtenSince(paths, runId, startedMs));
   if (!fresh.length) return { artifacts: null, warning: `artifacts: the run wrote no file matching ${config.artifacts.join(' ')}` };
   const bytes = fresh.reduce((a, f) => a + f.bytes, 0);
   const cap = config.artifacts_max_mb * 1024 * 1024;
@@ -168,15 +210,15 @@ export const noArtifacts = (): RestoredArtifacts => ({ from: null, written: [], 
  * After a discard or crash: the artifacts the run wrote that the best has not
  * are taken away (all of them when the best kept no copies), and the best's copies are put back; every file taken away or
  * in the way is moved into `rescueTo` (the revert's rescue folder), never
- * deleted. Files older than the run (the user's, or the best's untouched) are
+ * deleted. Files the run did not write (the user's, or the best's untouched) are
  * left alone. Idempotent.
  */
-export function restoreBestArtifacts(exp: Experiment, runStartedMs: number, rescueTo: string): RestoredArtifacts {
+export function restoreBestArtifacts(exp: Experiment, runId: string, runStartedMs: number, rescueTo: string): RestoredArtifacts {
   if (!exp.config.artifacts.length) return noArtifacts();
   const best = bestArtifacts(exp);
   const keep = new Set(best?.files ?? []);
   const removed: string[] = [];
-  for (const f of treeArtifacts(exp.root, exp.config, runStartedMs)) {
+  for (const f of treeArtifacts(exp.root, exp.config, writtenSince(exp.paths, runId, runStartedMs))) {
     if (keep.has(f.rel)) continue;
     if (rescueFile(exp.root, f.rel, rescueTo)) removed.push(f.rel);
   }

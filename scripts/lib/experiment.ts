@@ -237,7 +237,7 @@ export async function reconcile(exp: Experiment, ws: Workspace, opts: { branchMo
   if (q?.action === 'revert') {
     const reverted = await ws.revert(rescueDir(exp, q.run_id));
     const started = readRunRecord(exp, q.run_id)?.started_at;
-    const artifacts = started ? restoreBestArtifacts(exp, Date.parse(started), rescueDir(exp, q.run_id)) : null;
+    const artifacts = started ? restoreBestArtifacts(exp, q.run_id, Date.parse(started), rescueDir(exp, q.run_id)) : null;
     const aside = afterRevert(exp, q.run_id, reverted);
     event(exp, 'reverted', { files: reverted.files, reconciled: true, ...(artifacts?.rescued.length ? { artifacts_rescued: artifacts.rescued.slice(0, 50) } : {}), ...aside }, q.run_id);
     done.push(`completed the revert of ${q.run_id}${reverted.created.length ? ` (${movedNote(exp, q.run_id, reverted.created)})` : ''}`);

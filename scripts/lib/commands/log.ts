@@ -142,7 +142,7 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
   const reverted = await ws.revert(rescueDir(exp, rec.run_id));
   crashPoint('after-revert');
   // The tree holds the best's checkpoint again, not the discarded run's.
-  const artifacts = restoreBestArtifacts(exp, Date.parse(rec.started_at), rescueDir(exp, rec.run_id));
+  const artifacts = restoreBestArtifacts(exp, rec.run_id, Date.parse(rec.started_at), rescueDir(exp, rec.run_id));
   const aside = afterRevert(exp, rec.run_id, reverted);
   event(exp, 'reverted', { files: reverted.files, judges: restored, ...(artifacts.from ? { artifacts: artifacts.from } : {}), ...(artifacts.rescued.length ? { artifacts_rescued: artifacts.rescued.slice(0, 50) } : {}), ...aside }, rec.run_id);
   const moved = reverted.created.length ? { to: String(aside.rescued_to), files: reverted.created } : null;

@@ -43,7 +43,7 @@ import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type Benc
 import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, type Runner } from '../runners/index.ts';
 import { buildSources, readSample, stampFiles, type MetricSource } from '../sources/index.ts';
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
-import { artifactMatcher, collectArtifacts } from '../artifacts.ts';
+import { artifactMatcher, collectArtifacts, stampArtifacts } from '../artifacts.ts';
 import { assertNoCandidates } from '../candidates/store.ts';
 import { taintProblem } from '../outside-taint.ts';
 import { progressLine } from '../progress-line.ts';
@@ -226,6 +226,8 @@ export class Measurement {
       candidate,
     });
     this.save();
+    // Before any command: which checkpoints this run writes is told by what changes from here.
+    stampArtifacts(cwd, exp.config, exp.paths, id);
   }
 
   /** Saves while running are not fsynced (a lost one only means the run is measured again); the measured record is. */
