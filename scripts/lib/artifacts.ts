@@ -17,6 +17,7 @@ import { RunRecord } from './schema.ts';
 import { rescueFile } from './workspace-base.ts';
 import { fileStamp } from './sources/common.ts';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 
 // Kernel timestamps come from a coarse clock: a file written just after the
 // run started can look a tick older (only for runs without a stamp file).
@@ -26,7 +27,8 @@ const SLACK_MS = 20;
 export type WrittenSince = { stamps: ReadonlyMap<string, string> } | { sinceMs: number };
 
 const STAMP_FILE = 'artifacts-before.json';
-const Stamps = z.record(z.string(), z.string());
+// Built on first use: most engine calls that import this module never read a stamp file.
+const Stamps = lazySchema(() => z.record(z.string(), z.string()));
 
 /**
  * Stamp the artifact files (repo-relative name -> inode, size, mtime, ctime)
