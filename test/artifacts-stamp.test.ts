@@ -48,18 +48,18 @@ describe('artifacts a run wrote, by stamp', HANG_GUARD, () => {
     fs.writeFileSync(path.join(repo, 'ckpt/extra.bin'), 'earlier\n');
     for (const f of ['ckpt/model.json', 'ckpt/extra.bin']) fs.utimesSync(path.join(repo, f), FUTURE, FUTURE);
 
-    // A better run that writes no checkpoint keeps none: the one in the tree is r0001's.
-    const better = step(repo, 'no training, better', trainer(0.5, null));
-    expect(better.log.json).toMatchObject({ verdict: 'keep' });
-    expect(record(repo, 'r0002').artifacts).toBeNull();
-    expect(record(repo, 'r0002').warnings.join('\n')).toContain('artifacts: the run wrote no file matching ckpt/**');
-
     // A discarded run that writes none leaves the files it did not write where they are.
     const worse = step(repo, 'no training, worse', trainer(2, null));
-    expect(worse.log.json).toMatchObject({ verdict: 'discard' });
+    expect(worse.log.json).toMatchObject({ verdict: 'discard', artifacts_from: 'r0001' });
     expect(worse.log.json?.artifacts_rescued).toBeUndefined();
     expect(fs.readFileSync(path.join(repo, 'ckpt/extra.bin'), 'utf8')).toBe('earlier\n');
     expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(1);
+
+    // A better run that writes no checkpoint keeps none: the ones in the tree are not its own.
+    const better = step(repo, 'no training, better', trainer(0.5, null));
+    expect(better.log.json).toMatchObject({ verdict: 'keep' });
+    expect(record(repo, 'r0003').artifacts).toBeNull();
+    expect(record(repo, 'r0003').warnings.join('\n')).toContain('artifacts: the run wrote no file matching ckpt/**');
   });
 
   it('takes a checkpoint this run wrote with an old mtime (cp -p, tar x), and puts it back after a discard', () => {
