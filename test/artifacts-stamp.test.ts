@@ -73,5 +73,7 @@ describe('artifacts a run wrote, by stamp', HANG_GUARD, () => {
     expect(worse.log.json).toMatchObject({ verdict: 'discard', artifacts_from: 'r0001' });
     expect(ckptW(path.join(repo, 'ckpt/model.json'))).toBe(1);
     expect(ckptW(path.join(repo, '.autoloop/experiments/ml/rescued/r0002/ckpt/model.json.autoloop-copy'))).toBe(99);
+    // A logged run's stamp (one entry per artifact file) is not kept: the run folders stay small.
+    for (const r of ['r0001', 'r0002']) expect(fs.existsSync(path.join(repo, `.autoloop/experiments/ml/runs/${r}/artifacts-before.json`)), r).toBe(false);
   });
 });

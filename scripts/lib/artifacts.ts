@@ -53,6 +53,11 @@ export function stampArtifacts(root: string, config: Pick<Config, 'artifacts'>, 
 }
 
 /** How to tell the files a run wrote: its stamps when it has them, else mtimes since its start. */
+/** Remove a logged run's stamp: one entry per artifact file, so not kept for every run. */
+export function dropArtifactStamp(paths: ExperimentPaths, runId: string): void {
+  fs.rmSync(path.join(runDir(paths, runId).dir, STAMP_FILE), { force: true });
+}
+
 export function writtenSince(paths: ExperimentPaths, runId: string, startedMs: number): WrittenSince {
   const r = Stamps.safeParse(readJsonOrNull(path.join(runDir(paths, runId).dir, STAMP_FILE)));
   return r.success ? { stamps: new Map(Object.entries(r.data)) } : { sinceMs: startedMs };

@@ -33,7 +33,7 @@ import { clip, fmt, gainText, progressLine } from '../summary.ts';
 import { ratio } from '../format.ts';
 import { chainBudgetLine, safeChainStatus } from '../chain.ts';
 import { crashPoint } from '../faults.ts';
-import { noArtifacts, pruneArtifacts, restoreBestArtifacts, type RestoredArtifacts } from '../artifacts.ts';
+import { dropArtifactStamp, noArtifacts, pruneArtifacts, restoreBestArtifacts, type RestoredArtifacts } from '../artifacts.ts';
 import { ensureScratch } from '../analysis.ts';
 import type { Evidence } from '../schema.ts';
 import { applyRetention } from '../retention.ts';
@@ -187,6 +187,8 @@ export async function logMeasured(exp: Experiment, ws: Workspace, rec: RunRecord
   writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' }, { durable: false });
   crashPoint('after-record');
   pruneArtifacts(exp);
+  // The run is logged: its pre-run stamp of the artifacts (only a recovered revert reads it) goes.
+  dropArtifactStamp(exp.paths, rec.run_id);
   ensureScratch(exp.paths, formatRunId(exp.state.next_run));
   applyRetention(exp.paths, Number(rec.run_id.slice(1)), exp.state.best_run, previousBest);
   const t = currentTermination(exp);
