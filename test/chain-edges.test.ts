@@ -204,6 +204,24 @@ describe('kept changes of an earlier segment that measured another metric', () =
   });
 });
 
+/** finalize's ways of building a branch: the series, squashed, and each again by cherry-picks (the fast path failed). */
+const FINALIZE_MODES = [
+  ['series', [], {}],
+  ['squashed', ['--squash'], {}],
+  ['picked', [], { AUTOLOOP_FAULT_AT: 'finalize:chain' }],
+  ['picked-squashed', ['--squash'], { AUTOLOOP_FAULT_AT: 'finalize:chain' }],
+] as const;
+
+/** Each mode's branch ends at the tree of the experiment's best. */
+function finalizesToBest(r: string, slug: string, modes: readonly (typeof FINALIZE_MODES)[number][], what: string): void {
+  const best = git(r, 'rev-parse', `autoloop/${slug}^{tree}`);
+  for (const [branch, extra, env] of modes) {
+    const f = engine('finalize', ['--branch', branch, ...extra], r, env);
+    expect(f.code, f.stderr).toBe(0);
+    expect(git(r, 'rev-parse', `${branch}^{tree}`), `${branch}${what}`).toBe(best);
+  }
+}
+
 describe('finalize after init-experiment took commits made by hand on the branch as a new segment', () => {
   it('carries all of them: each branch it makes (series, squashed, cherry-picked) has the tree of the best', () => {
     const r = benchRepo('100');
@@ -219,16 +237,7 @@ describe('finalize after init-experiment took commits made by hand on the branch
     expect(run('init-experiment', ['--name', 'adopt', '--max-runs', 'none', '--goal', 'smaller still'], r).code).toBe(0);
     step(r, 'baseline');
     step(r, 'lower it again', '85');
-    const best = git(r, 'rev-parse', 'autoloop/adopt^{tree}');
-    for (const [branch, extra, env] of [
-      ['series', [], {}],
-      ['squashed', ['--squash'], {}],
-      ['picked', [], { AUTOLOOP_FAULT_AT: 'finalize:chain' }],
-    ] as const) {
-      const f = engine('finalize', ['--branch', branch, ...extra], r, env);
-      expect(f.code, f.stderr).toBe(0);
-      expect(git(r, 'rev-parse', `${branch}^{tree}`), branch).toBe(best);
-    }
+    finalizesToBest(r, 'adopt', FINALIZE_MODES.slice(0, 3), '');
     expect(git(r, 'show', 'series:lib/first.txt')).toBe('one, then two');
     expect(git(r, 'log', '-1', '--format=%B', 'series^')).toMatch(/Segment 2 started from commits made outside the loop: [0-9a-f]{12}\.\.[0-9a-f]{12}\./);
   });
@@ -249,17 +258,7 @@ describe('finalize after init-experiment took commits made by hand on the branch
       expect(run('init-experiment', ['--name', 'adopt', '--max-runs', 'none', '--goal', 'smaller'], r).code).toBe(0);
       step(r, 'baseline');
       step(r, 'lower it', '85');
-      const best = git(r, 'rev-parse', 'autoloop/adopt^{tree}');
-      for (const [branch, extra, env] of [
-        ['series', [], {}],
-        ['squashed', ['--squash'], {}],
-        ['picked', [], { AUTOLOOP_FAULT_AT: 'finalize:chain' }],
-        ['picked-squashed', ['--squash'], { AUTOLOOP_FAULT_AT: 'finalize:chain' }],
-      ] as const) {
-        const f = engine('finalize', ['--branch', branch, ...extra], r, env);
-        expect(f.code, f.stderr).toBe(0);
-        expect(git(r, 'rev-parse', `${branch}^{tree}`), `${branch}, segment 1: ${first}`).toBe(best);
-      }
+      finalizesToBest(r, 'adopt', FINALIZE_MODES, `, segment 1: ${first}`);
       expect(git(r, 'show', 'series:lib/first.txt')).toBe('one');
       expect(git(r, 'log', '-1', '--format=%B', 'series^')).toMatch(/Segment 2 started from commits made outside the loop: [0-9a-f]{12}\.\.[0-9a-f]{12}\./);
     }

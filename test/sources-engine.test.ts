@@ -78,6 +78,15 @@ describe('metric sources through the engine', HANG_GUARD, () => {
     expect(m.always).toBeUndefined();
   });
 
+  /** The metrics of a baseline (loss = 0.5, kept) measured with this bench.js. */
+  const baselineMetrics = (name: string, bench: string) => {
+    const dir = makeRepo({ 'bench.js': bench, 'src/v.txt': '0.5\n' });
+    expect(engine('init-experiment', ['--name', name, '--metric', 'loss', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'src/**'], dir).code).toBe(0);
+    const run = engine('run-experiment', ['--description', 'baseline', '--json'], dir);
+    expect(run.json).toMatchObject({ verdict: 'keep', primary: 0.5 });
+    return record(dir, name, 'r0001').metrics;
+  };
+
   it('reads a METRIC line that follows a progress bar\'s carriage return (as a terminal shows it), CRLF lines and stderr alike', () => {
     // A progress bar that erases itself (tqdm's leave=False) ends with "\r", not a line feed: the
     // METRIC line printed next starts on the same line of the log, and a terminal shows it at its start.
@@ -88,11 +97,7 @@ describe('metric sources through the engine', HANG_GUARD, () => {
       "process.stderr.write('METRIC mem=12\\r\\n');",
       "process.stdout.write('step 3\\rMETRIC acc=0.9');",
     ].join('\n');
-    const dir = makeRepo({ 'bench.js': bench, 'src/v.txt': '0.5\n' });
-    expect(engine('init-experiment', ['--name', 'bar', '--metric', 'loss', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'src/**'], dir).code).toBe(0);
-    const run = engine('run-experiment', ['--description', 'baseline', '--json'], dir);
-    expect(run.json).toMatchObject({ verdict: 'keep', primary: 0.5 });
-    expect(record(dir, 'bar', 'r0001').metrics).toEqual({ loss: 0.5, mem: 12, acc: 0.9 });
+    expect(baselineMetrics('bar', bench)).toEqual({ loss: 0.5, mem: 12, acc: 0.9 });
   });
 
   it('reads a METRIC line that starts the output after a UTF-8 byte order mark (PowerShell, .NET), and one after a BOM mid-output', () => {
@@ -101,11 +106,7 @@ describe('metric sources through the engine', HANG_GUARD, () => {
       "process.stdout.write('\\uFEFFMETRIC loss=' + v + '\\r\\n');",
       "process.stderr.write('\\uFEFFMETRIC mem=12\\n');",
     ].join('\n');
-    const dir = makeRepo({ 'bench.js': bench, 'src/v.txt': '0.5\n' });
-    expect(engine('init-experiment', ['--name', 'bom', '--metric', 'loss', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'src/**'], dir).code).toBe(0);
-    const run = engine('run-experiment', ['--description', 'baseline', '--json'], dir);
-    expect(run.json).toMatchObject({ verdict: 'keep', primary: 0.5 });
-    expect(record(dir, 'bom', 'r0001').metrics).toEqual({ loss: 0.5, mem: 12 });
+    expect(baselineMetrics('bom', bench)).toEqual({ loss: 0.5, mem: 12 });
   });
 
   it('feeds a benchmark tool\'s per-iteration figures to the noise model as samples', () => {

@@ -263,12 +263,22 @@ export async function commitsPresent(cwd: string, revs: readonly string[]): Prom
   return revs.map((x) => (/[\r\n]/.test(x) ? false : out[k++] === 'commit'));
 }
 
+const statusArgs = (untracked: 'all' | 'no') => ['status', '--porcelain=v1', '-z', '--no-renames', `--untracked-files=${untracked}`];
+
+/** `git status --porcelain=v1 -z --no-renames` output: each path with its two status letters. Pure. */
+export function parseStatusV1(out: string): { xy: string; path: string }[] {
+  return out.split('\0').filter((e) => e.length >= 4).map((e) => ({ xy: e.slice(0, 2), path: e.slice(3) }));
+}
+
+/** What `git status` lists (porcelain v1, no renames); null when git fails. */
+export async function statusEntries(cwd: string, untracked: 'all' | 'no', extra: Record<string, string> = {}): Promise<{ xy: string; path: string }[] | null> {
+  const r = await gitTry(cwd, statusArgs(untracked), extra);
+  return r.code === 0 ? parseStatusV1(r.stdout) : null;
+}
+
 /** Tracked files with uncommitted changes (staged or not), sorted. */
 export async function trackedChanges(cwd: string): Promise<string[]> {
-  const out = await git(cwd, ['status', '--porcelain=v1', '-z', '--no-renames', '--untracked-files=no']);
-  const files = new Set<string>();
-  for (const entry of out.split('\0')) if (entry.length >= 4) files.add(entry.slice(3));
-  return [...files].sort();
+  return [...new Set(parseStatusV1(await git(cwd, statusArgs('no'))).map((e) => e.path))].sort();
 }
 
 /** The checked-out branch (short name), or null on a detached HEAD. */

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { event, readRunRecord, rescueDir, type Experiment } from '../experiment.ts';
 import { writeJsonAtomic } from '../fsx.ts';
-import { gitTry } from '../gitcmd.ts';
+import { statusEntries } from '../gitcmd.ts';
 import { acquireLock } from '../lock.ts';
 import { runDir } from '../paths.ts';
 import { rescueFile } from '../workspace-base.ts';
@@ -17,9 +17,8 @@ const CLEARED = 'the experiment was cleared';
 
 /** The files the candidate's worktree holds changed or new (git's ignored files are not its change). */
 async function changedFiles(tree: string): Promise<string[]> {
-  const r = await gitTry(tree, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames']);
-  if (r.code !== 0) return [];
-  return r.stdout.split('\0').filter((e) => e.length > 3 && e[0] !== 'D' && e[1] !== 'D').map((e) => e.slice(3));
+  const entries = (await statusEntries(tree, 'all')) ?? [];
+  return entries.filter((e) => !e.xy.includes('D')).map((e) => e.path);
 }
 
 /** Close the experiment's open candidates (call under its ledger lock). Returns lines for the user. */

@@ -10,7 +10,7 @@
 // rescued/, and the main tree is put back as it was.
 import fs from 'node:fs';
 import path from 'node:path';
-import { gitTry } from '../gitcmd.ts';
+import { gitTry, statusEntries } from '../gitcmd.ts';
 import { resolveProtected } from '../integrity.ts';
 import { benchmarkOutputs } from '../outputs.ts';
 import { compileScope, type Scope } from '../scope.ts';
@@ -46,10 +46,9 @@ export class MainTreeWatch {
     const ref = await gitTry(this.root, ['symbolic-ref', '-q', 'HEAD']);
     if (ref.code !== 0 || ref.stdout.trim() !== `refs/heads/${this.branch}`) return null;
     this.scope ??= compileScope(this.config.scope, [...this.config.protect, ...resolveProtected(this.root, this.config), ...benchmarkOutputs(this.config)]);
-    const r = await gitTry(this.root, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames'], LITERAL);
-    if (r.code !== 0) return null;
+    const entries = await statusEntries(this.root, 'all', LITERAL);
     const scope = this.scope;
-    return r.stdout.split('\0').filter((e) => e.length > 3).map((e) => e.slice(3)).filter((p) => scope.inScope(p));
+    return entries && entries.map((e) => e.path).filter((p) => scope.inScope(p));
   }
 
   /** Before a phase. */
