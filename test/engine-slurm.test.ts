@@ -90,6 +90,8 @@ async function until<T>(probe: () => T | null | undefined | false, engineRun: Ru
   }
 }
 
+/** For until() after an engine that died already (its job is what is waited for). */
+const killed: Running = Promise.resolve({ code: null, out: '', err: '' });
 const started = (): string[] => fs.readdirSync(gate).filter((n) => n.startsWith('started-')).map((n) => n.slice('started-'.length));
 const alive = (job: string): string => slurmAdmin('squeue', ['-h', '-j', job, '-o', '%T']).out;
 
@@ -166,6 +168,59 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
     expect(again.json, again.stderr).toMatchObject({ run_id: 'r0002', status: 'ok', primary: 80 });
     expect(engine('log-experiment', ['-d', 'baseline', '--json'], dir, env()).json?.verdict).toBe('keep');
     expect(ledger(dir).filter((l) => l.type === 'result').map((l) => l.run_id)).toEqual(['r0002']);
+  });
+
+  it('kill -9 of the engine right after sbatch returned, before it recorded the job id: found by its name, refused, cancelled by repair', async () => {
+    const dir = repo([], '80 wait\n');
+    const crash = { ...env(), AUTOLOOP_CRASH_AT: 'slurm-submitted' };
+    expect(engine('run-experiment', [], dir, crash).code).toBe(null);
+    const job = await until(() => started()[0], killed);
+    expect(alive(job)).toMatch(/RUNNING/);
+    // Refused before anything is submitted (a second engine reaching sbatch would die at the same point).
+    const refused = engine('run-experiment', [], dir, crash);
+    expect(refused.stderr.trim()).toBe(`run-experiment: slurm job ${job} of run r0001 outlived its engine; run control.mjs repair first (it cancels the job)`);
+    expect(refused.code).toBe(1);
+    const repaired = engine('control', ['repair', '--json'], dir, env());
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(String(repaired.json?.message)).toMatch(new RegExp(`cancelled slurm job ${job} that outlived its engine`));
+    expect(alive(job)).not.toMatch(/RUNNING|PENDING|COMPLETING/);
+    expect(started()).toEqual([job]);
+    fs.writeFileSync(path.join(gate, 'go'), '');
+    const again = engine('run-experiment', ['--json'], dir, env());
+    expect(again.json, again.stderr).toMatchObject({ run_id: 'r0002', status: 'ok', primary: 80 });
+    expect(ledger(dir).filter((l) => l.type === 'result')).toEqual([]);
+  });
+
+  it('a candidate’s engine killed right after sbatch returned: repair finds the job by its name and cancels it', async () => {
+    const dir = repo(['--parallel', '2']);
+    expect(step(dir, '100\n', 'baseline').log.verdict).toBe('keep');
+    const c = engine('candidate', ['start', '--json'], dir, env()).json as { candidate: string; path: string };
+    fs.writeFileSync(path.join(c.path, 'src/value.txt'), '70 wait\n');
+    expect(engine('run-experiment', ['--candidate', c.candidate], dir, { ...env(), AUTOLOOP_CRASH_AT: 'slurm-submitted' }).code).toBe(null);
+    const job = await until(() => started()[0], killed);
+    const repaired = engine('control', ['repair', '--json'], dir, env());
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(String(repaired.json?.message)).toContain('cancelled r0002 (job named autoloop-');
+    expect(alive(job)).not.toMatch(/RUNNING|PENDING|COMPLETING/);
+  });
+
+  it('a partition the cluster does not have: one line with sbatch’s reason, exit 2, nothing counted, the ledger intact', () => {
+    const dir = repo(['--slurm-partition', 'nosuch']);
+    const r = engine('run-experiment', ['--json'], dir, env());
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^run-experiment: r0001 not run: sbatch refused the job: .*invalid partition.*nosuch.*; fix the runner's settings in config\.yaml\n$/i);
+    // The one-call form and log-experiment agree: nothing was measured, nothing is a crash.
+    const one = engine('run-experiment', ['-d', 'baseline'], dir, env());
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/r0002 not run: sbatch refused the job/);
+    expect(engine('log-experiment', ['-d', 'x'], dir, env()).stderr).toMatch(/was interrupted, not measured/);
+    const lines = ledger(dir);
+    expect(lines.filter((l) => l.type === 'result')).toEqual([]);
+    expect(lines.filter((l) => l.type === 'event' && l.event === 'interrupted').map((l) => String((l as { data: { reason?: string } }).data.reason))).toEqual([
+      expect.stringMatching(/^not run: sbatch refused the job/),
+      expect.stringMatching(/^not run: sbatch refused the job/),
+    ]);
   });
 
   it('a sample the cluster keeps interrupting ends the run interrupted: no result, no crash', async () => {

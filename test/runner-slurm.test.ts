@@ -51,7 +51,7 @@ function request(command: string, over: Partial<RunRequest> = {}): RunRequest {
     logFile: log,
     header: '--- r0001 sample 1',
     onStart: (h) => {
-      if (h.runner === 'slurm') jobs.push(h.job_id);
+      if (h.runner === 'slurm' && h.job_id) jobs.push(h.job_id);
     },
     ...over,
   };
@@ -63,7 +63,7 @@ function started(): { onStart: (h: RunHandle) => void; job: Promise<string> } {
   const job = new Promise<string>((r) => (resolve = r));
   return {
     onStart: (h) => {
-      if (h.runner !== 'slurm') return;
+      if (h.runner !== 'slurm' || !h.job_id) return;
       jobs.push(h.job_id);
       resolve(h.job_id);
     },
@@ -352,6 +352,7 @@ describe('configuration and state mapping', () => {
       outFile: '/l/o-%j.out',
       timeoutS: 600,
       graceS: 5,
+      token: 'abc',
     });
     expect(args).toEqual(expect.arrayContaining(['--partition=gpu', '--cpus-per-task=4', '--mem=16G', '--gres=gpu:1', '--account=proj', '--chdir=/w t', '--no-requeue', '--time=13']));
     expect(jobScript("a 'b'", "/w/it's")).toContain(`cd '/w/it'\\''s'`);

@@ -26,6 +26,7 @@ import { restoreBestArtifacts } from './artifacts.ts';
 import { openCandidates } from './candidates/store.ts';
 import { nextActionOrChain } from './next-action.ts';
 import { sanitize } from './sanitize.ts';
+import { slurmJobs } from './runners/slurm-name.ts';
 
 /** The nearest ancestor holding .autoloop/, else the git top level, else the directory itself. */
 export function findRoot(dir: string): string {
@@ -486,9 +487,9 @@ export function assertActiveWritable(root: string): void {
 }
 
 export function assertNotUnclean(exp: Experiment): void {
-  const raw = readJsonOrNull(exp.paths.unclean) as { run_id?: string; pids?: number[]; handle?: { runner?: string; job_id?: string } } | null;
+  const raw = readJsonOrNull(exp.paths.unclean) as { run_id?: string; pids?: (number | string)[]; handle?: { runner?: string; job_id?: string | null; token?: string } } | null;
   if (raw?.handle?.runner === 'slurm') {
-    throw new RefusalError(`slurm job ${raw.handle.job_id ?? '?'} of run ${raw.run_id ?? '?'} outlived its engine; run control.mjs repair first (it cancels the job)`);
+    throw new RefusalError(`slurm job ${slurmJobs(raw.handle, raw.pids ?? [])} of run ${raw.run_id ?? '?'} outlived its engine; run control.mjs repair first (it cancels the job)`);
   }
   if (raw || fs.existsSync(exp.paths.unclean)) {
     const pids = raw?.pids?.join(', ') ?? '?';

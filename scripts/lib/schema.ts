@@ -342,7 +342,7 @@ export type LedgerLine = z.infer<typeof LedgerLine>;
 /** runners/types.ts RunHandle, as stored in result.json and unclean.json. */
 export const RunHandle = lazySchema(() => z.discriminatedUnion('runner', [
   z.object({ runner: z.literal('local'), pgid: z.int(), start: z.nullable(z.string()), token: z.optional(z.string()) }),
-  z.object({ runner: z.literal('slurm'), job_id: z.string() }),
+  z.object({ runner: z.literal('slurm'), job_id: z.nullable(z.string()), token: z.optional(z.string()) }),
 ]));
 
 export const RunRecord = lazySchema(() => z.object({
@@ -392,6 +392,8 @@ export const RunRecord = lazySchema(() => z.object({
   judges: z._default(z.nullable(Fingerprints), null),
   /** How the run's processes were contained (runners/containment.ts). */
   containment: z.optional(z.string()),
+  /** The runner refused to start its command for its settings' sake (sbatch's reason): the run is interrupted, nothing counted. */
+  config_error: z.optional(z.string()),
   /**
    * git mode: the in-scope .gitignore files git ignores that this run found
    * accepted (the segment's, and those its benchmarks wrote, e.g. a test

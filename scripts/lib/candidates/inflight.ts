@@ -6,6 +6,7 @@ import type { Experiment } from '../experiment-data.ts';
 import { readRunRecord, latestRunNumber } from '../experiment.ts';
 import { runId as formatRunId } from '../paths.ts';
 import { runnerOf } from '../runners/index.ts';
+import { slurmJobs } from '../runners/slurm-name.ts';
 import type { RunRecord } from '../schema.ts';
 import { acquireLock } from '../lock.ts';
 import { candidatePaths, openCandidates } from './store.ts';
@@ -40,6 +41,6 @@ export async function cancelRemoteWork(exp: Experiment, abandonedOnly = false): 
   if (!runs.length) return null;
   const left: string[] = [];
   for (const r of runs) if (r.handle) left.push(...(await runnerOf(r.handle).cancel(r.handle, exp.config.grace)));
-  const names = runs.map((r) => `${r.run_id} (${r.handle?.runner === 'slurm' ? `job ${r.handle.job_id}` : '?'})`).join(', ');
+  const names = runs.map((r) => `${r.run_id} (${r.handle?.runner === 'slurm' ? `job ${slurmJobs(r.handle)}` : '?'})`).join(', ');
   return left.length ? `cancelled ${names}; still alive: ${left.join(', ')}` : `cancelled ${names}`;
 }

@@ -88,7 +88,7 @@ export async function runCandidateCommand(exp: Experiment, id: string, signal: A
     const interrupted = await measure(m, ws);
     m.save();
     await withLedger(exp, 'run-experiment', async () => {
-      if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp ? m.record.reason : 'signal', candidate: id }, m.id);
+      if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp || m.configError ? m.record.reason : 'signal', candidate: id }, m.id);
       else sealRecord(exp, m.record, id);
       publishActive(exp, currentTermination(exp));
     });

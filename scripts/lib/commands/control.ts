@@ -21,6 +21,7 @@ import { recoverChain } from '../chain-journal.ts';
 import { sweepFinalizeWorktrees } from '../finalize.ts';
 import { runnerOf } from '../runners/index.ts';
 import { RunHandle } from '../schema.ts';
+import { slurmJobs } from '../runners/slurm-name.ts';
 import { pidAlive } from '../procs.ts';
 import { readJsonOrNull } from '../fsx.ts';
 import { checkoutFirst, experimentBranch } from './status.ts';
@@ -134,7 +135,7 @@ async function killSurvivors(exp: Experiment): Promise<string | null> {
   if (left.length || alive.length) throw new UsageError(`processes still alive after SIGKILL: ${[...left, ...alive].join(', ')} (check them by hand)`);
   fs.rmSync(exp.paths.unclean, { force: true });
   event(exp, 'cleared', { pids });
-  if (handle?.runner === 'slurm') return `cancelled slurm job ${handle.job_id} that outlived its engine`;
+  if (handle?.runner === 'slurm') return `cancelled slurm job ${slurmJobs(handle, raw?.pids ?? [])} that outlived its engine`;
   return `killed ${pids.length} surviving process(es)`;
 }
 

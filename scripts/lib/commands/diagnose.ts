@@ -110,6 +110,7 @@ export async function diagnoseCommand(f: z.infer<typeof DiagnoseFlags>): Promise
         logFile: log,
         header: `== diagnose ${i}: ${command}`,
       });
+      if (o.configError) throw new UsageError(`not run: ${o.configError}; fix the runner's settings in config.yaml`);
       const reading = await readSample(sources, { cwd: root, log: { file: log, ...o.log }, startedAtMs, before });
       out.push({ exit: o.exitCode, signal: o.signal, timed_out: o.timedOut, duration_s: round(o.durationS), metrics: reading.metrics, tail: o.tail });
       if (o.survivors.length) throw new UsageError(`processes survived the diagnose run (pids ${o.survivors.join(', ')}); run control.mjs repair`);

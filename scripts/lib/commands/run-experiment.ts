@@ -23,7 +23,7 @@ export const RunFlags = z.object({ ...CommonFlags, experiment: z.optional(z.stri
 type Parsed = z.infer<typeof RunFlags>;
 export const RUN_USAGE = 'usage: run-experiment [--description TEXT [--hypothesis TEXT] [--evidence FILE[:WHAT]]...] [--candidate ID] [--experiment SLUG] [--cwd DIR] [--json]\n';
 
-/** Measure (and with --description, log) once; prints the answer itself. Exit code 130 when interrupted. */
+/** Measure (and with --description, log) once; prints the answer itself. Exit code 130 when interrupted, 2 when the runner's settings were refused. */
 export async function runExperimentCommand(f: Parsed): Promise<number | void> {
   if ((f.hypothesis !== undefined || f.evidence) && f.description === undefined) throw new UsageError('--hypothesis and --evidence describe the change: give --description too (or pass them to log-experiment)');
   const cwd = resolveCwd(f.cwd);
@@ -62,6 +62,11 @@ export async function runExperimentCommand(f: Parsed): Promise<number | void> {
 }
 
 function interruptedExit(record: RunRecord): number {
+  if (record.config_error) {
+    // The user's settings, not the code under test: nothing was run or counted; retrying will not help.
+    process.stderr.write(`run-experiment: ${record.run_id} not run: ${record.config_error}; fix the runner's settings in config.yaml\n`);
+    return 2;
+  }
   const why = record.reason && record.reason !== 'interrupted' ? record.reason : 'its processes were killed';
   process.stderr.write(`run-experiment: ${record.run_id} interrupted; ${why}\n`);
   return 130;

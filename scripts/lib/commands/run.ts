@@ -192,6 +192,8 @@ export class Measurement {
   readonly rd: ReturnType<typeof runDir>;
   /** Set when the cluster kept interrupting a sample (retry past ENGINE_RETRIES): why. */
   gaveUp: string | null = null;
+  /** Set when the runner refused to start a command for its settings' sake (sbatch's reason): the run ends, unmeasured. */
+  configError: string | null = null;
   /** The integrity checks around the commands of the code under test (a candidate's own in parallel mode). */
   guard: RunGuard | null = null;
   /** The first integrity failure seen after a command of the code under test. */
@@ -314,6 +316,7 @@ export class Measurement {
     const best = this.bestTreeMark(cwd);
     const r = await this.runner.run(req);
     this.record.handle = null;
+    if (r.configError) this.configError ??= r.configError;
     // Under the readonly containment .autoloop/, the best's tree with it, was read-only to the command: no walk.
     if (best && r.containment !== 'readonly') this.broken ??= this.bestTreeWritten(best);
     if (r.containment) this.record.containment = r.containment;
@@ -419,7 +422,9 @@ function unguarded(exp: Experiment, metrics: Record<string, number>, measured: b
 function apply(m: Measurement, o: Outcome, during: 'samples' | 'checks'): boolean {
   if (o.phase === 'interrupted') {
     // Interrupted samples end the run; interrupted checks leave the benchmark's figures as they were.
-    m.record = { ...m.record, phase: 'interrupted', reason: o.reason, ...(during === 'samples' ? { finished_at: nowIso() } : {}) };
+    // A refused configuration says so, in place of the generic "interrupted".
+    const refused = m.configError ? { reason: `not run: ${m.configError}`, config_error: m.configError } : { reason: o.reason };
+    m.record = { ...m.record, phase: 'interrupted', ...refused, ...(during === 'samples' ? { finished_at: nowIso() } : {}) };
     return true;
   }
   if (o.unclean) {
@@ -570,6 +575,6 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   m.users = users;
   const interrupted = await measure(m, ws);
   m.save(interrupted || !opts.loggedNext);
-  if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp ? m.record.reason : 'signal' }, m.id);
+  if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp || m.configError ? m.record.reason : 'signal' }, m.id);
   return { record: m.record, interrupted, ws };
 }

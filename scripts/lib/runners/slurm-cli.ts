@@ -119,13 +119,46 @@ export async function lookupJob(jobId: string, env?: NodeJS.ProcessEnv): Promise
  */
 const NOT_DELIVERED = /Unable to contact slurm controller \(connect failure\)/i;
 
-/** Submit a job script (given on stdin); the job id, or why not (unreachable: the job surely never reached the controller). */
-export async function submitJob(args: string[], script: string, env: NodeJS.ProcessEnv): Promise<{ jobId: string } | { error: string; unreachable: boolean }> {
+/** sbatch may have delivered the job before it failed (a timeout after connecting): not a refusal. */
+const UNSURE = /timed out|timeout/i;
+
+export type Submitted =
+  | { jobId: string }
+  /**
+   * unreachable: the job surely never reached the controller (submit again).
+   * refused: the controller (or sbatch itself) turned the submission down for what it asks
+   * (a partition, account or resource that does not exist here), or sbatch is not installed:
+   * the configuration's doing, never the command's.
+   */
+  | { error: string; unreachable: boolean; refused: boolean };
+
+/** Submit a job script (given on stdin); the job id, or why not. */
+export async function submitJob(args: string[], script: string, env: NodeJS.ProcessEnv): Promise<Submitted> {
   const r = await slurmCmd('sbatch', ['--parsable', ...args], { input: script, env });
   // --parsable prints "jobid" or "jobid;cluster".
   const id = /^(\d+)(?:;\S+)?\s*$/.exec(r.stdout.trim())?.[1];
   if (r.code === 0 && id) return { jobId: id };
-  return { error: `sbatch refused the job: ${firstLine(r)}`, unreachable: NOT_DELIVERED.test(`${r.stderr}\n${r.stdout}`) };
+  const text = `${r.stderr}\n${r.stdout}`;
+  const unreachable = NOT_DELIVERED.test(text);
+  if (/ENOENT/.test(r.error ?? '')) return { error: 'sbatch is not installed here (runner: slurm needs the Slurm client commands on PATH)', unreachable: false, refused: true };
+  // sbatch ran and said no by itself (exit 1 with its reason): nothing was queued.
+  const refused = r.error === null && r.code !== 0 && !unreachable && !UNSURE.test(text) && text.trim() !== '';
+  return { error: `sbatch refused the job: ${firstLine(r)}`, unreachable, refused };
+}
+
+/**
+ * Live jobs with this name (the runner's per-run token), from every state squeue still shows;
+ * an error when the controller cannot be asked.
+ */
+export async function jobsNamed(name: string, env?: NodeJS.ProcessEnv): Promise<{ ids: string[] } | { error: string }> {
+  const r = await slurmCmd('squeue', ['-h', '-n', name, '-t', 'all', '-o', '%i %T'], { env });
+  if (r.code !== 0) return { error: firstLine(r) };
+  const ids = r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([id, state]) => id && /^\d+$/.test(id) && state && LIVE.has(state.toUpperCase()))
+    .map(([id]) => id!);
+  return { ids: [...new Set(ids)] };
 }
 
 /** States in which a job or step still holds processes or resources. */

@@ -2,6 +2,7 @@
 // and what a job's final state means for the run.
 import os from 'node:os';
 import { CANCEL_MARK, type JobInfo } from './slurm-cli.js';
+import { jobName } from './slurm-name.ts';
 
 /** States after which the job holds nothing and will not change again. */
 export const TERMINAL = new Set([
@@ -64,7 +65,7 @@ export interface ResourceSpec {
 }
 
 /** sbatch flags the runner owns: the user may not set them through sbatch_args. */
-export const OWNED_FLAGS = ['--output', '-o', '--error', '-e', '--input', '-i', '--wrap', '--parsable', '--chdir', '-D', '--requeue', '--no-requeue', '--wait', '-W', '--array', '-a', '--export', '--open-mode'];
+export const OWNED_FLAGS = ['--job-name', '-J', '--output', '-o', '--error', '-e', '--input', '-i', '--wrap', '--parsable', '--chdir', '-D', '--requeue', '--no-requeue', '--wait', '-W', '--array', '-a', '--export', '--open-mode'];
 
 /** The owned flag an extra argument sets, or null. */
 export function ownedFlag(arg: string): string | null {
@@ -86,10 +87,10 @@ export function backstopTime(timeoutS: number, graceS: number): string | null {
   return String(Math.ceil(total / 60) + 2);
 }
 
-export function sbatchArgs(spec: ResourceSpec, o: { cwd: string; outFile: string; timeoutS: number; graceS: number }): string[] {
+export function sbatchArgs(spec: ResourceSpec, o: { cwd: string; outFile: string; timeoutS: number; graceS: number; token: string }): string[] {
   const time = spec.time ?? backstopTime(o.timeoutS, o.graceS);
   return [
-    '--job-name=autoloop',
+    `--job-name=${jobName(o.token)}`,
     `--chdir=${o.cwd}`,
     `--output=${o.outFile}`,
     '--export=ALL',

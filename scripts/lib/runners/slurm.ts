@@ -12,8 +12,10 @@ import path from 'node:path';
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
 import { openLog, readTail } from './log.ts';
-import { submitJob, liveWork } from './slurm-cli.js';
+import { crashPoint } from '../faults.ts';
+import { jobsNamed, liveWork, submitJob, type Submitted } from './slurm-cli.js';
 import { killJob, OutputCopier, sleep, UNREACHABLE_MS, watchJob, type Watch } from './slurm-job.js';
+import { jobName } from './slurm-name.ts';
 import { CWD_EXIT, CWD_MARK, jobScript, judgeJob, outputPattern, ownedFlag, sbatchArgs, type Verdict } from './slurm-state.js';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.js';
 
@@ -58,7 +60,7 @@ const RESUBMIT_MS = 2000;
  * Submit the job; while sbatch cannot reach the controller, again, for as long as a
  * running job's controller may be out of reach (UNREACHABLE_MS). Each try is noted in the log.
  */
-async function submit(args: string[], req: RunRequest, fd: number): Promise<{ jobId: string } | { error: string; unreachable: boolean }> {
+async function submit(args: string[], req: RunRequest, fd: number): Promise<Submitted> {
   const since = performance.now();
   for (;;) {
     const sub = await submitJob(args, jobScript(req.command, path.resolve(req.cwd)), { ...process.env, ...req.env });
@@ -68,18 +70,22 @@ async function submit(args: string[], req: RunRequest, fd: number): Promise<{ jo
   }
 }
 
-/** Submit one job and see it through. A string is why it could not be submitted; unreachable: the controller was out of reach. */
-async function attempt(spec: SlurmSpec, req: RunRequest, fd: number): Promise<Attempt | string | { unreachable: string }> {
+type NotSubmitted = { failed: string } | { unreachable: string } | { refused: string };
+
+/** Submit one job (named by the run's token) and see it through; or why it was not submitted. */
+async function attempt(spec: SlurmSpec, req: RunRequest, fd: number, token: string): Promise<Attempt | NotSubmitted> {
   // A name of its own per attempt (no %j: the folder's own name is escaped for Slurm's pattern, see outputPattern).
   const outFile = path.join(path.dirname(path.resolve(req.logFile)), `.slurm-${randomBytes(6).toString('hex')}.out`);
-  const args = sbatchArgs(spec, { cwd: req.cwd, outFile: outputPattern(outFile), timeoutS: req.timeoutS, graceS: req.graceS });
+  const args = sbatchArgs(spec, { cwd: req.cwd, outFile: outputPattern(outFile), timeoutS: req.timeoutS, graceS: req.graceS, token });
   const submittedAt = performance.now();
   const sub = await submit(args, req, fd);
-  if ('error' in sub) return sub.unreachable ? { unreachable: sub.error } : sub.error;
+  if ('error' in sub) return sub.unreachable ? { unreachable: sub.error } : sub.refused ? { refused: sub.error } : { failed: sub.error };
+  // The kill -9 tests: the job exists, its id is known to no one but Slurm (its name carries the token).
+  crashPoint('slurm-submitted');
   const start = fs.fstatSync(fd).size;
   const { jobId } = sub;
   try {
-    req.onStart?.({ runner: 'slurm', job_id: jobId });
+    req.onStart?.({ runner: 'slurm', job_id: jobId, token });
   } catch {
     // a failing callback must not leave the job unsupervised
   }
@@ -154,11 +160,20 @@ async function run(spec: SlurmSpec, req: RunRequest): Promise<RunResult> {
     if (!fs.statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) return refuse(`cwd is not a directory: ${cwd}`);
     const logDir = path.dirname(path.resolve(req.logFile));
     if (logDir.includes('\\')) return refuse(`Slurm cannot write a job's output under a path holding a backslash: ${logDir}`);
+    // Recorded before any sbatch (journal first): a job whose id the engine never learns is still found by its name.
+    const token = randomBytes(8).toString('hex');
+    try {
+      req.onStart?.({ runner: 'slurm', job_id: null, token });
+    } catch {
+      // the job is still watched by this call; only a crash could lose it
+    }
     const requeued: string[] = [];
     let queuedS = 0;
     for (;;) {
-      const a = await attempt(spec, req, fd);
-      if (typeof a === 'string') return refuse(a, { queuedS });
+      const a = await attempt(spec, req, fd, token);
+      if ('failed' in a) return refuse(a.failed, { queuedS });
+      // Nothing ran: the settings are wrong for this cluster. Not the command's failure, and no result.
+      if ('refused' in a) return refuse(a.refused, { spawnError: null, interrupted: true, configError: a.refused, queuedS });
       // Not the candidate's doing: the engine takes the sample again, then calls the run interrupted.
       if ('unreachable' in a) {
         if (req.signal?.aborted) return refuse('interrupted before start', { spawnError: null, interrupted: true });
@@ -179,9 +194,32 @@ async function run(spec: SlurmSpec, req: RunRequest): Promise<RunResult> {
   }
 }
 
-function jobOf(handle: RunHandle): string {
+/**
+ * The live jobs a handle names: its job id, and every job carrying its token in its name
+ * (one submitted whose id was never recorded). Unknown when the controller cannot be asked.
+ */
+async function jobsOf(handle: RunHandle): Promise<{ ids: string[]; unknown: string[] }> {
   if (handle.runner !== 'slurm') throw new Error(`the slurm runner got a ${handle.runner} handle`);
-  return handle.job_id;
+  const ids = new Set(handle.job_id ? [handle.job_id] : []);
+  const unknown: string[] = [];
+  if (handle.token) {
+    const named = await jobsNamed(jobName(handle.token));
+    if ('error' in named) unknown.push(`${jobName(handle.token)} (unknown: ${named.error})`);
+    else named.ids.forEach((id) => ids.add(id));
+  }
+  return { ids: [...ids], unknown };
+}
+
+async function survivors(handle: RunHandle): Promise<string[]> {
+  const { ids, unknown } = await jobsOf(handle);
+  for (const id of ids) unknown.push(...(await liveWork(id)));
+  return unknown;
+}
+
+async function cancel(handle: RunHandle, graceS: number): Promise<string[]> {
+  const { ids, unknown } = await jobsOf(handle);
+  for (const id of ids) unknown.push(...(await killJob(id, graceS)));
+  return unknown;
 }
 
 export function slurmRunner(input: z.input<typeof SlurmSpec> = {}): Runner {
@@ -189,7 +227,7 @@ export function slurmRunner(input: z.input<typeof SlurmSpec> = {}): Runner {
   return {
     name: 'slurm',
     run: (req) => run(spec, req),
-    survivors: (handle) => liveWork(jobOf(handle)),
-    cancel: (handle, graceS) => killJob(jobOf(handle), graceS),
+    survivors,
+    cancel,
   };
 }

@@ -27,7 +27,8 @@ export interface RunRequest {
 /** Enough to find the work again from another process (control repair, a later call). */
 export type RunHandle =
   | { runner: 'local'; pgid: number; start: string | null; token?: string }
-  | { runner: 'slurm'; job_id: string };
+  /** job_id null: recorded before sbatch; the job (if any) is found by the token in its name. */
+  | { runner: 'slurm'; job_id: string | null; token?: string };
 
 export interface RunResult {
   exitCode: number | null;
@@ -51,6 +52,11 @@ export interface RunResult {
   detail?: string;
   /** The runner asks the engine to try again without blaming the candidate (preempted, node failure). */
   retry?: boolean;
+  /**
+   * The command was never started because the runner's settings are wrong here (sbatch refused a
+   * partition that does not exist, …): why, in one line. Comes with interrupted: nothing is measured.
+   */
+  configError?: string;
 }
 
 /** A result for a command that never ran (refused or failed before it started); `extra` says why. */
