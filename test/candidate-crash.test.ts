@@ -118,8 +118,17 @@ describe('kill -9 of a candidate call', { timeout: 600_000 }, () => {
     }
   });
 
-  /** Two candidates whose benchmarks hang, both engines killed by SIGKILL mid-run. */
+  /**
+   * Two candidates whose benchmarks hang, both engines killed by SIGKILL mid-run. Without setpriv
+   * (the fallback, AUTOLOOP_FAULT_AT=setpriv) the benchmarks outlive their engines until repair.
+   */
   async function twoOrphans(): Promise<{ dir: string; trees: string[] }> {
+    const { dir, trees } = await twoKilled({ AUTOLOOP_FAULT_AT: 'setpriv' });
+    for (const t of trees) expect(processesIn(t).length).toBeGreaterThan(0);
+    return { dir, trees };
+  }
+
+  async function twoKilled(env: Record<string, string> = {}): Promise<{ dir: string; trees: string[] }> {
     const dir = repo();
     const trees = ['c1', 'c2'].map((id) => {
       expect(cand(dir).code).toBe(0);
@@ -128,13 +137,24 @@ describe('kill -9 of a candidate call', { timeout: 600_000 }, () => {
     });
     orphans.push(...trees);
     for (const n of fs.readdirSync(GATE)) fs.rmSync(path.join(GATE, n));
-    const engines = ['c1', 'c2'].map((id) => engineAsync('run-experiment', ['--candidate', id], dir, TIMING));
+    const engines = ['c1', 'c2'].map((id) => engineAsync('run-experiment', ['--candidate', id], dir, { ...TIMING, ...env }));
     await waitFor(() => fs.readdirSync(GATE).length >= 2);
     for (const e of engines) e.kill('SIGKILL');
     await Promise.all(engines.map((e) => new Promise((r) => (e.exitCode !== null || e.signalCode !== null ? r(null) : e.on('close', r)))));
-    for (const t of trees) expect(processesIn(t).length).toBeGreaterThan(0);
     return { dir, trees };
   }
+
+  it('two candidates’ engines killed mid-run: their benchmarks die with them (setpriv --pdeathsig), nothing to repair', async () => {
+    const { dir, trees } = await twoKilled();
+    // Only the engines' deaths may end them: a bounded poll, then none may be left.
+    for (let i = 0; i < 400 && trees.some((t) => processesIn(t).length); i++) await new Promise((r) => setTimeout(r, 25));
+    for (const t of trees) expect(processesIn(t)).toEqual([]);
+    for (const id of ['c1', 'c2']) {
+      fs.writeFileSync(path.join(treeOf(dir, id), 'src/value.txt'), '90\n');
+      const again = engine('run-experiment', ['--candidate', id, '--json'], dir, TIMING);
+      expect(again.json, again.stderr).toMatchObject({ status: 'ok', primary: 90 });
+    }
+  });
 
   it('two candidates’ engines killed mid-run: control repair stops both benchmarks', async () => {
     const { dir, trees } = await twoOrphans();

@@ -151,10 +151,41 @@ describe('safety under kills and concurrency', () => {
     expect(ledger(repo).some((l) => l.event === 'interrupted')).toBe(true);
   });
 
-  it('marks a run unclean when the engine dies and its processes live on, until repair', async () => {
+  // The benchmark's first process is started under setpriv --pdeathsig: the kernel ends it (and with it the
+  // namespace, or the group) when the engine dies, SIGKILL included. Each containment variant.
+  for (const mode of ['readonly', 'pidns', 'group']) {
+    it(`the benchmark dies with an engine killed by SIGKILL, children that ignore SIGTERM too (${mode})`, async () => {
+      const repo = baselineRepo('100', SLOW_RUN);
+      setValue(repo, '1 slow');
+      const child = engineAsync('run-experiment', [], repo, { AUTOLOOP_CONTAINMENT: mode });
+      const ended = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, sig) => r(sig)));
+      await waitFor(() => fs.existsSync(path.join(repo, '.pids')) && read(repo, '.pids').trim().split('\n').length >= 3);
+      const pids = processesIn(repo);
+      expect(pids.length).toBeGreaterThanOrEqual(3);
+      const starts = new Map(pids.map((p) => [p, procStart(p)]));
+      child.kill('SIGKILL');
+      expect(await ended).toBe('SIGKILL');
+      // Nothing but the engine's death may end them (no repair runs): a bounded poll, then every one must be gone.
+      const left = () => pids.filter((p) => alive(p, starts.get(p) ?? null));
+      for (let i = 0; i < 400 && left().length; i++) await new Promise((r) => setTimeout(r, 25));
+      const survivors = left();
+      for (const p of survivors) process.kill(p, 'SIGKILL'); // a failing run leaves no orphans behind
+      expect(survivors).toEqual([]);
+      expect(processesIn(repo)).toEqual([]);
+      // The next call settles the killed run as interrupted, with nothing to repair.
+      fs.rmSync(path.join(repo, '.pids'));
+      setValue(repo, '90');
+      const next = engine('run-experiment', ['--json'], repo, { AUTOLOOP_CONTAINMENT: mode });
+      expect(next.json, next.stderr).toMatchObject({ status: 'ok', primary: 90 });
+      const rec = JSON.parse(fs.readFileSync(path.join(expDir(repo), 'runs', 'r0003', 'result.json'), 'utf8')) as { containment: string };
+      expect(rec.containment).toBe(mode);
+    });
+  }
+
+  it('without setpriv (the fallback), a run whose engine dies is marked unclean while its processes live on, until repair', async () => {
     const repo = baselineRepo('100', SLOW_RUN);
     setValue(repo, '1 slow');
-    const child = engineAsync('run-experiment', [], repo);
+    const child = engineAsync('run-experiment', [], repo, { AUTOLOOP_FAULT_AT: 'setpriv' });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     const ended = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (code, sig) => r([code, sig])));

@@ -5,8 +5,8 @@
 // The answer is tied to everything that can change it: the boot (a reboot may
 // bring other sysctls or another kernel), the kernel, the user, the user and
 // PID namespaces the engine runs in (another container), the sysctls that
-// allow or forbid unprivileged user namespaces, and the unshare binary that
-// PATH finds. Anything unreadable or different: no answer, and the caller
+// allow or forbid unprivileged user namespaces, and the unshare and setpriv
+// binaries that PATH finds. Anything unreadable or different: no answer, and the caller
 // probes (failing safe). Writing is best effort: a read-only home only costs
 // the probe.
 import fs from 'node:fs';
@@ -24,7 +24,13 @@ const SYSCTLS = [
 ];
 
 const Cached = lazySchema(() =>
-  z.object({ key: z.string(), mode: z.enum(['pidns', 'group']), readonly: z.optional(z.object({ key: z.string(), works: z.boolean() })) }),
+  z.object({
+    key: z.string(),
+    mode: z.enum(['pidns', 'group']),
+    /** Runs start under setpriv --pdeathsig (absent in older files: probed again). */
+    pdeath: z.optional(z.boolean()),
+    readonly: z.optional(z.object({ key: z.string(), works: z.boolean() })),
+  }),
 );
 
 function cacheFile(): string {
@@ -65,13 +71,14 @@ function programId(name: string): string {
 /** What the probe's answer depends on, as one string. */
 export function containmentKey(): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : -1;
-  return [process.platform, os.release(), uid, ...SYSCTLS.map((f) => readOr(f, '-')), linkOr('/proc/self/ns/user'), linkOr('/proc/self/ns/pid'), programId('unshare')].join('|');
+  return [process.platform, os.release(), uid, ...SYSCTLS.map((f) => readOr(f, '-')), linkOr('/proc/self/ns/user'), linkOr('/proc/self/ns/pid'), programId('unshare'), programId('setpriv')].join('|');
 }
 
 /** The remembered answer for this machine as it is now, or null (then probe). */
-export function cachedContainment(): 'pidns' | 'group' | null {
+export function cachedContainment(): { mode: 'pidns' | 'group'; pdeath: boolean } | null {
   const parsed = Cached.safeParse(readJsonOrNull(cacheFile()));
-  return parsed.success && parsed.data.key === containmentKey() ? parsed.data.mode : null;
+  if (!parsed.success || parsed.data.key !== containmentKey() || parsed.data.pdeath === undefined) return null;
+  return { mode: parsed.data.mode, pdeath: parsed.data.pdeath };
 }
 
 /** What the read-only probe depends on beyond the containment's key: the mount(8) and the shell the setup runs, and the mount namespace. */
@@ -100,7 +107,7 @@ export function rememberReadOnly(works: boolean): void {
   try {
     const parsed = Cached.safeParse(readJsonOrNull(cacheFile()));
     if (!parsed.success || parsed.data.key !== containmentKey()) return;
-    writeJsonCache(cacheFile(), { key: parsed.data.key, mode: parsed.data.mode, readonly: { key: readOnlyKey(), works } });
+    writeJsonCache(cacheFile(), { ...parsed.data, readonly: { key: readOnlyKey(), works } });
   } catch {
     // best effort: the next status probes again
   }
@@ -110,15 +117,15 @@ export function rememberReadOnly(works: boolean): void {
 export function forgetReadOnly(): void {
   try {
     const parsed = Cached.safeParse(readJsonOrNull(cacheFile()));
-    if (parsed.success && parsed.data.readonly) writeJsonCache(cacheFile(), { key: parsed.data.key, mode: parsed.data.mode });
+    if (parsed.success && parsed.data.readonly) writeJsonCache(cacheFile(), { key: parsed.data.key, mode: parsed.data.mode, pdeath: parsed.data.pdeath });
   } catch {
     // unreadable home: nothing was remembered there either
   }
 }
 
-export function rememberContainment(mode: 'pidns' | 'group'): void {
+export function rememberContainment(mode: 'pidns' | 'group', pdeath: boolean): void {
   try {
-    writeJsonCache(cacheFile(), { key: containmentKey(), mode });
+    writeJsonCache(cacheFile(), { key: containmentKey(), mode, pdeath });
   } catch {
     // best effort: the next call probes again
   }

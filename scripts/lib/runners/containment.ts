@@ -26,12 +26,22 @@
 //   bound), that run falls back to `pidns`, and so do the rest of the engine
 //   call's runs; the guards after each command stay in every mode.
 //
+// Dying with the engine: where util-linux `setpriv --pdeathsig` works, a run's
+// first process (the unshare, or the group's leader) is started under it, so
+// the kernel signals it when the engine's main thread (which spawns every run)
+// exits, SIGKILL included. unshare's --kill-child then takes the namespace
+// down; in `group` mode the leader is a small shell that kills its group on
+// that signal (SIGUSR2: the kill sequence sends it nothing of the kind, and it
+// spares the leader during the grace). Without setpriv, a run outlives a
+// killed engine until `control repair`, as before.
+//
 // AUTOLOOP_CONTAINMENT=group|pidns|readonly forces a mode; the default is the
 // best one this machine allows. Probing costs a process (an unshare that exits
-// at once), so the answer is kept per machine (containment-cache.ts) and probed
-// again whenever anything that could change it changed.
+// at once, under setpriv where it is found), so the answer is kept per machine
+// (containment-cache.ts) and probed again whenever anything that could change it changed.
 import { spawnSync } from 'node:child_process';
 import { environHolders } from '../procs.ts';
+import { faultAt } from '../faults.ts';
 import { cachedContainment, forgetContainment, probeTimedOut, rememberContainment } from './containment-cache.ts';
 
 export type Containment = 'pidns' | 'group';
@@ -42,32 +52,73 @@ const UNSHARE = ['--user', '--map-current-user', '--pid', '--fork', '--kill-chil
 /** The namespace's first process: run the command as a child and pass on its status. */
 const INIT = 'sh -c "$1" & wait $!';
 
+/** setpriv's arguments before the program it runs: SIGKILL when the parent (the engine's main thread) exits. */
+const PDEATH = ['--pdeathsig', 'KILL', '--'];
+/** In `group` mode the leader's signal: it then SIGKILLs its group (a shell cannot catch SIGKILL). */
+const GROUP_PDEATH = ['--pdeathsig', 'USR2', '--'];
+/**
+ * The group's leader: run the command as a child, pass on its status; the parent's death kills the
+ * group. wait's stderr goes nowhere: the shell would report a child ended by a signal ("Terminated")
+ * into the run's output.
+ */
+const GROUP_INIT = 'trap "kill -KILL 0" USR2; sh -c "$1" & wait $! 2>/dev/null';
+
+/** The fallback tests: setpriv as if it were not installed (a name no PATH holds). */
+const setpriv = (): string => (faultAt('setpriv') ? 'autoloop-no-setpriv' : 'setpriv');
+
 let probed: Containment | null = null;
+/** Whether runs start under setpriv --pdeathsig (null: not known yet). */
+let pdeath: boolean | null = null;
 /** The answer came from the per-machine cache, not from a probe in this process. */
 let fromCache = false;
 
-/** Whether unshare makes the namespaces here; null when the probe ran out of time (no answer to keep). */
-function unshareWorks(): boolean | null {
-  if (process.platform !== 'linux') return false;
-  const r = spawnSync('unshare', [...UNSHARE, '--', '/bin/sh', '-c', 'exit 0'], { stdio: 'ignore', timeout: 10_000 });
+function probe(file: string, args: string[]): boolean | null {
+  const r = spawnSync(file, args, { stdio: 'ignore', timeout: 10_000 });
   return probeTimedOut(r) ? null : r.status === 0;
+}
+
+/** What this machine allows: the namespaces, and setpriv around them; sure: no probe ran out of time (an answer to keep). */
+function probeMachine(): { mode: Containment; pdeath: boolean; sure: boolean } {
+  if (process.platform !== 'linux') return { mode: 'group', pdeath: false, sure: true };
+  const ns = ['/bin/sh', '-c', 'exit 0'];
+  // One process chain in the usual case: both at once.
+  const both = probe(setpriv(), [...PDEATH, 'unshare', ...UNSHARE, '--', ...ns]);
+  if (both) return { mode: 'pidns', pdeath: true, sure: true };
+  const unshare = probe('unshare', [...UNSHARE, '--', ...ns]);
+  if (unshare) return { mode: 'pidns', pdeath: false, sure: both !== null };
+  const alone = probe(setpriv(), [...GROUP_PDEATH, ...ns]);
+  return { mode: 'group', pdeath: alone === true, sure: both !== null && unshare !== null && alone !== null };
 }
 
 /** The containment in force for this engine call. */
 export function containment(): Containment {
   const forced = process.env.AUTOLOOP_CONTAINMENT;
-  if (forced === 'group') return 'group';
-  if (probed === null) {
-    probed = cachedContainment();
-    fromCache = probed !== null;
-    if (probed === null) {
-      const works = unshareWorks();
-      probed = works ? 'pidns' : 'group';
-      if (works !== null) rememberContainment(probed);
-    }
+  if (probed === null && forced !== 'group') {
+    const cached = faultAt('setpriv') ? null : cachedContainment();
+    fromCache = cached !== null;
+    const found = cached ?? probeMachine();
+    probed = found.mode;
+    pdeath = found.pdeath;
+    // The fault's answer is this process's only: never remembered for the machine.
+    if (!cached && 'sure' in found && found.sure && !faultAt('setpriv')) rememberContainment(found.mode, found.pdeath);
+  }
+  if (forced === 'group') {
+    // Forced: the namespaces are not probed; setpriv alone is (one short process).
+    pdeath ??= probe(setpriv(), [...GROUP_PDEATH, '/bin/sh', '-c', 'exit 0']) === true;
+    return 'group';
   }
   if (forced === 'pidns' && probed !== 'pidns') throw new Error('AUTOLOOP_CONTAINMENT=pidns but unshare cannot create a user and PID namespace here');
-  return probed;
+  return probed as Containment;
+}
+
+/** Whether this call's runs die with the engine (setpriv --pdeathsig); false before containment() was asked. */
+export function diesWithEngine(): boolean {
+  return pdeath === true;
+}
+
+/** A spawn of the PID namespace (unshare …) made to die with the engine, where setpriv works here. */
+export function withParentDeath(s: { file: string; args: string[] }): { file: string; args: string[] } {
+  return pdeath ? { file: setpriv(), args: [...PDEATH, s.file, ...s.args] } : s;
 }
 
 /**
@@ -90,10 +141,15 @@ export function describeContainment(mode: RunContainment): string {
     : 'process group + environment token (a process that leaves its group and clears its environment can escape)';
 }
 
-/** What to spawn for a shell command line under a containment. */
-export function wrap(mode: Containment, command: string): { file: string; args: string[] } {
-  if (mode === 'pidns') return { file: 'unshare', args: [...UNSHARE, '--', '/bin/sh', '-c', INIT, 'autoloop-run', command] };
-  return { file: '/bin/sh', args: ['-c', command] };
+/**
+ * What to spawn for a shell command line under a containment. `leader`: the
+ * group's leader is not the command but a process that must outlive the grace
+ * (unshare, or the shell that kills the group when the engine dies).
+ */
+export function wrap(mode: Containment, command: string): { file: string; args: string[]; leader: boolean } {
+  if (mode === 'pidns') return { ...withParentDeath({ file: 'unshare', args: [...UNSHARE, '--', '/bin/sh', '-c', INIT, 'autoloop-run', command] }), leader: true };
+  if (pdeath) return { file: setpriv(), args: [...GROUP_PDEATH, '/bin/sh', '-c', GROUP_INIT, 'autoloop-run', command], leader: true };
+  return { file: '/bin/sh', args: ['-c', command], leader: false };
 }
 
 /** Live processes (zombies excluded) whose environment carries the run's token. Linux only; [] elsewhere. */

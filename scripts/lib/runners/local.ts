@@ -24,7 +24,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { groupMembers, pidAlive, procStart } from '../procs.ts';
 import { faultAt } from '../faults.ts';
-import { commandFailed, containment, TOKEN_VAR, tokenHolders, wrap, type Containment, type RunContainment } from './containment.ts';
+import { commandFailed, containment, TOKEN_VAR, tokenHolders, withParentDeath, wrap, type Containment, type RunContainment } from './containment.ts';
 import { existingPaths, mountPlan, readOnlyFailed, readOnlyForced, readOnlyWanted, setupOutcome, wrapReadOnly, writeFstab } from './readonly.ts';
 import { openLog, readTail } from './log.ts';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.ts';
@@ -73,7 +73,8 @@ export function groupSurvivors(pgid: number): number[] {
 export async function killGroup(pgid: number, graceS: number, spareLeader = false): Promise<number[]> {
   if (!Number.isInteger(pgid) || pgid <= 1) return [];
   if (spareLeader) {
-    // The leader is unshare: SIGTERM would end it and with it the namespace, at once.
+    // The leader is unshare (SIGTERM would end it and with it the namespace, at once) or the group's
+    // engine-death shell (it would end before the command, cutting the run's log and duration short).
     // The members get SIGTERM and the grace; SIGKILL then goes to the whole group.
     const members = groupMembers(pgid) ?? [];
     if (!members.length && !signalGroup(pgid, 0)) return [];
@@ -171,12 +172,12 @@ interface Supervision {
 }
 
 /** Arm the timeout and the abort signal: either starts the kill sequence once. */
-function supervise(pgid: number, req: RunRequest, mode: Containment): Supervision {
+function supervise(pgid: number, req: RunRequest, leader: boolean): Supervision {
   const s: Supervision = { timedOut: false, interrupted: false, killing: null, stop: () => undefined };
   const startKill = (why: 'timedOut' | 'interrupted'): void => {
     if (s.killing) return;
     s[why] = true;
-    s.killing = killGroup(pgid, req.graceS, mode === 'pidns');
+    s.killing = killGroup(pgid, req.graceS, leader);
   };
   let timer: NodeJS.Timeout | undefined;
   const timeoutMs = Math.max(0, req.timeoutS) * 1000;
@@ -204,6 +205,8 @@ interface Launched {
   child: ChildProcess;
   ended: Promise<Exit>;
   mode: Containment;
+  /** The group's leader is unshare or the engine-death shell, not the command: spared during the grace, its exit status 128+n for a signal n. */
+  leader: boolean;
   /** Under the read-only setup: resolves true once it is complete, false when it failed (the command never started). */
   setup: Promise<boolean> | null;
   token: string;
@@ -262,7 +265,7 @@ function readOnlySpawn(req: RunRequest, mode: Containment, wanted: boolean): { f
   if (!cwd || !plan.length) return null;
   // The plan goes beside the run's log (a folder the engine writes), read once by the setup's mount.
   const tab = writeFstab(req.logFile, plan);
-  return { ...wrapReadOnly(req.command, cwd, tab, plan), tab };
+  return { ...withParentDeath(wrapReadOnly(req.command, cwd, tab, plan)), tab };
 }
 
 /** Open the log, check the request and spawn the command: the launched run, or the result of one that never started. */
@@ -288,6 +291,7 @@ function launch(req: RunRequest, readOnly: boolean): Launched | RunResult {
   const t0 = nowMs();
   let child: ChildProcess;
   let ro: ReturnType<typeof readOnlySpawn>;
+  const wrapped = wrap(mode, req.command);
   try {
     ro = readOnlySpawn(req, mode, readOnly);
   } catch (err) {
@@ -295,7 +299,7 @@ function launch(req: RunRequest, readOnly: boolean): Launched | RunResult {
   }
   try {
     // detached: setsid, a group of its own, reachable as -pid.
-    const { file, args } = ro ?? wrap(mode, req.command);
+    const { file, args } = ro ?? wrapped;
     // Descriptor 3: the read-only setup says there that it is complete (closed before the command starts).
     const stdio: Array<'ignore' | 'pipe' | number> = ro ? ['ignore', fd, fd, 'pipe'] : ['ignore', fd, fd];
     child = spawn(file, args, { cwd: req.cwd, env: { ...req.env, [TOKEN_VAR]: token }, detached: true, stdio });
@@ -307,7 +311,7 @@ function launch(req: RunRequest, readOnly: boolean): Launched | RunResult {
   fs.closeSync(fd); // the child holds its own copy of the descriptor now
   // The plan is read before the setup reports, or never: gone once the setup has settled.
   const setup = ro ? setupOutcome(child).finally(() => fs.rmSync(ro.tab, { force: true })) : null;
-  return { child, ended, mode, setup, token, t0, start };
+  return { child, ended, mode, leader: ro !== null || wrapped.leader, setup, token, t0, start };
 }
 
 /**
@@ -339,7 +343,7 @@ async function startRun(req: RunRequest): Promise<{ run: Launched | RunResult; r
  */
 async function reapLeftovers(pgid: number, sup: Supervision, req: RunRequest, run: Launched): Promise<number[]> {
   // After a normal exit, background members may remain: same kill sequence.
-  if (!sup.killing && groupSurvivors(pgid).length > 0) sup.killing = killGroup(pgid, req.graceS, run.mode === 'pidns');
+  if (!sup.killing && groupSurvivors(pgid).length > 0) sup.killing = killGroup(pgid, req.graceS, run.leader);
   const survivors = sup.killing ? await sup.killing : [];
   // Whatever left the group (setsid, a daemon) but still carries the token. Not under a PID
   // namespace: nothing leaves it, and its end killed what was left (a scan of every /proc/<pid>/environ saved).
@@ -366,7 +370,7 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
     const r = await run.ended;
     return emptyResult({ spawnError: r.error ?? 'spawn failed', durationS: (nowMs() - run.t0) / 1000, log: { start, end: start } });
   }
-  const sup = supervise(pgid, req, mode);
+  const sup = supervise(pgid, req, run.leader);
   if (!readOnly) announce(req, run);
 
   const r = await run.ended;
@@ -375,8 +379,8 @@ export async function runLocal(req: RunRequest): Promise<RunResult> {
   sup.stop();
   const survivors = await reapLeftovers(pgid, sup, req, run);
   const tail = sampleTail(req.logFile, start, end);
-  // Under the PID namespace the command's first process is a shell that passes on 128+n for a signal n.
-  const bySignal = mode === 'pidns' && r.code !== null && r.code > 128 ? signalName(r.code - 128) : null;
+  // Under the PID namespace (and under the group's engine-death leader) the first process is a shell that passes on 128+n for a signal n.
+  const bySignal = run.leader && r.code !== null && r.code > 128 ? signalName(r.code - 128) : null;
   if (r.code !== 0) commandFailed(mode);
   return {
     exitCode: bySignal ? null : r.code,
