@@ -164,7 +164,7 @@ describe('the containment probe', () => {
     expect(once(repo, 'baseline', [], env).json).toMatchObject({ verdict: 'keep' });
     expect(probes()).toBe(1);
     const cache = path.join(home, '.autoloop', 'containment.json');
-    expect(JSON.parse(read(home, '.autoloop/containment.json'))).toMatchObject({ mode: 'pidns' });
+    expect(JSON.parse(read(home, '.autoloop/containment.json'))).toMatchObject({ mode: 'pidns', pdeath: true }); // setpriv --pdeathsig around unshare works here
     setValue(repo, '90');
     expect(once(repo, 'lower', [], env).json).toMatchObject({ verdict: 'keep' });
     expect(probes()).toBe(1); // remembered

@@ -343,6 +343,9 @@ describe('configuration and state mapping', () => {
     expect(SlurmSpec.safeParse({ mem: 'lots' }).error?.issues[0]?.message).toMatch(/mem must look like 512M/);
     expect(SlurmSpec.safeParse({ partition: 'gpu; rm -rf /' }).success).toBe(false);
     expect(SlurmSpec.safeParse({ sbatch_args: ['-ofile'] }).success).toBe(false);
+    // The job's name carries the run's token (repair finds a job by it): not the user's to set.
+    expect(SlurmSpec.safeParse({ sbatch_args: ['--job-name=mine'] }).error?.issues[0]?.message).toBe('sbatch_args may not set --job-name: the Slurm runner sets it itself');
+    expect(SlurmSpec.safeParse({ sbatch_args: ['-Jmine'] }).success).toBe(false);
     expect(SlurmSpec.parse({ sbatch_args: ['--account=proj', '--qos', 'high'] }).max_requeues).toBe(2);
   });
 
