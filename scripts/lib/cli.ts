@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as z from './zod.ts';
 import { RefusalError, UsageError, zodOneLine } from './errors.ts';
-import { roundForModel } from './format.ts';
+import { cut, roundForModel } from './format.ts';
 import { safeJson, sanitize, sanitizeLine } from './sanitize.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
@@ -31,14 +31,16 @@ export function parseFlags<S extends z.ZodMiniType>(
   schema: S,
   opts: { positionals?: boolean } = {},
 ): { values: z.infer<S>; positionals: string[] } {
-  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  const all: Options = { ...COMMON_OPTIONS, ...options };
+  let parsed: { values: Record<string, unknown>; positionals: string[]; tokens: ParsedToken[] };
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { ...COMMON_OPTIONS, ...options },
+      options: all,
       allowPositionals: opts.positionals ?? false,
       strict: true,
-    }) as { values: Record<string, unknown>; positionals: string[] };
+      tokens: true,
+    }) as unknown as typeof parsed;
   } catch (e) {
     // parseArgs messages are one readable sentence, but for a value that starts
     // with '-' its fix is on a later line: both go on the one line.
@@ -46,9 +48,29 @@ export function parseFlags<S extends z.ZodMiniType>(
     const fix = lines.find((l) => l.startsWith('To specify an option argument starting with a dash'));
     throw new UsageError(fix ? `${lines[0]} ${fix}` : firstLine((e as Error).message));
   }
+  refuseRepeats(parsed.tokens, all);
   const result = schema.safeParse(parsed.values);
   if (!result.success) throw new UsageError(zodOneLine('bad flag', flagIssues(result.error.issues)));
   return { values: result.data as z.infer<S>, positionals: parsed.positionals };
+}
+
+type ParsedToken = { kind: string; name?: string; value?: string };
+
+/**
+ * node's parser keeps the last of a repeated single-valued flag: `--metric a
+ * --metric b` would measure b without a word. A flag meant to repeat says
+ * `multiple`; a boolean given twice says the same thing twice.
+ */
+function refuseRepeats(tokens: readonly ParsedToken[], options: Options): void {
+  const seen = new Map<string, string>();
+  for (const t of tokens) {
+    if (t.kind !== 'option' || t.name === undefined) continue;
+    const o = options[t.name];
+    if (o?.type !== 'string' || o.multiple) continue;
+    const first = seen.get(t.name);
+    if (first !== undefined) throw new UsageError(`--${t.name} given twice (${JSON.stringify(cut(first, 40))}, then ${JSON.stringify(cut(t.value ?? '', 40))}): it takes one value`);
+    seen.set(t.name, t.value ?? '');
+  }
 }
 
 function flagIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
