@@ -123,9 +123,10 @@ export function openExperiment(root: string, slug: string, opts: { shown?: boole
 /**
  * Run and log measure against a segment; a ledger without a readable config
  * line (emptied, or its first line damaged) opens none, and a run there would
- * fail on its own record instead of saying why.
+ * fail on its own record instead of saying why. status, report and the
+ * dashboard say so too, rather than describe a "segment 0" that never was.
  */
-export function requireSegment(exp: Experiment): void {
+export function requireSegment(exp: Pick<Experiment, 'root' | 'paths' | 'state'>): void {
   if (exp.state.segment > 0) return;
   const ledger = path.relative(exp.root, exp.paths.ledger);
   throw new UsageError(`${ledger} holds no config line (it is empty or its first line is damaged): restore it, or run init-experiment to open a new segment`);

@@ -5,10 +5,11 @@
 //   dashboard --watch                                      redraw as the ledger grows (q or Ctrl+C quits)
 //   dashboard --json                                       the view model as data
 //   dashboard --html FILE                                  a self-contained page (chart + run table)
+import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { CommonFlags, emit, resolveCwd } from '../cli.ts';
-import { findRoot, resolveSlug } from '../experiment.ts';
+import { findRoot, requireSegment, resolveSlug } from '../experiment.ts';
 import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fsx.ts';
 import { termination } from '../reduce.ts';
@@ -20,7 +21,7 @@ import { HTML_BUCKETS, renderHtml } from '../dashboard/html.ts';
 import { colorEnabled } from '../dashboard/text.ts';
 import { watchDashboard } from '../dashboard/watch.ts';
 
-export const DASHBOARD_USAGE = 'usage: dashboard [--experiment SLUG] [--cwd DIR] [--width N] [--watch | --json | --html FILE]\n';
+export const DASHBOARD_USAGE = 'usage: dashboard [--experiment SLUG] [--cwd DIR] [--width N] [--watch | --json | --html FILE]\n--html FILE: the page, written into a folder that must exist (a missing folder is refused, never created).\n';
 
 export const DASHBOARD_OPTIONS = {
   experiment: { type: 'string' },
@@ -45,11 +46,32 @@ function layoutWidth(flag: number | undefined): number {
   return Number.isFinite(env) && env >= 1 ? env : 100;
 }
 
+/**
+ * Where --html writes, checked before any work: its folder must exist (a typo
+ * in the path should not quietly grow a directory tree, as `>` or cp would not)
+ * and the page must not be a directory.
+ */
+function htmlTarget(flag: string): string {
+  const file = path.resolve(flag);
+  const dir = path.dirname(file);
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    st = null;
+  }
+  if (!st) throw new UsageError(`--html: no such directory: ${dir} (create it first)`);
+  if (!st.isDirectory()) throw new UsageError(`--html: not a directory: ${dir}`);
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--html: ${file} is a directory; name the page's file`);
+  return file;
+}
+
 /** Draw the dashboard once (terminal, --json or --html), or keep redrawing it (--watch). */
 export async function dashboardCommand(f: z.infer<typeof DashboardFlags>): Promise<number | void> {
   if ([f.watch, f.json, f.html !== undefined].filter(Boolean).length > 1) throw new UsageError('--watch, --json and --html cannot be combined');
   const root = findRoot(resolveCwd(f.cwd));
   const slug = resolveSlug(root, f.experiment);
+  const page = f.html === undefined ? null : htmlTarget(f.html);
   const color = colorEnabled(process.env, process.stdout.isTTY === true);
 
   if (f.watch) {
@@ -65,6 +87,7 @@ export async function dashboardCommand(f: z.infer<typeof DashboardFlags>): Promi
   }
 
   const loaded = loadExperiment(root, slug, undefined, { once: true });
+  requireSegment({ root, paths: loaded.paths, state: loaded.state });
   const now = Date.now();
   const t = termination(loaded.state, loaded.config, now, () => chainUsedUp(root, slug));
   const width = layoutWidth(f.width);
@@ -73,8 +96,8 @@ export async function dashboardCommand(f: z.infer<typeof DashboardFlags>): Promi
   const model = viewModel(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width), table);
 
   if (f.json) return emit(true, model, '');
-  if (f.html !== undefined) {
-    const file = path.resolve(f.html);
+  if (page !== null) {
+    const file = page;
     // A view, rewritten by every call: replaced atomically (never torn), not fsynced (a page lost to a power cut is drawn again).
     writeFileAtomic(file, renderHtml(model), { durable: false });
     return emit(false, null, `wrote ${file} (${model.segment_runs} runs in segment ${model.segment})`);

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { branchMovedShown, currentTermination, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, readActive, REPAIR_MOVED, resolveSlug, type Experiment } from '../experiment.ts';
+import { branchMovedShown, currentTermination, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, readActive, REPAIR_MOVED, requireSegment, resolveSlug, type Experiment } from '../experiment.ts';
 import { openWorkspace } from '../workspace.ts';
 import { workspaceFile } from '../workspace-base.ts';
 import { readJsonOrNull } from '../fsx.ts';
@@ -98,6 +98,7 @@ export async function statusCommand(f: z.infer<typeof StatusFlags>): Promise<{ d
     return { data: { experiments: rows }, text: rowsText(rows) };
   }
   const exp = openExperiment(root, resolveSlug(root, f.experiment));
+  requireSegment(exp);
   const facts = await statusFacts(exp);
   return f.json ? { data: statusData(exp, facts, f.last), text: '' } : { data: null, text: statusText(exp, facts, f.last) };
 }
