@@ -188,6 +188,33 @@ function workBlobId(root: string, rel: string, hexLen: number): string | null {
   }
 }
 
+function readOrNull(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The user's paths a damaged workspace.json still names: its lists when the
+ * JSON parses, else every string in what is left of them (a file cut short).
+ */
+function salvageUsers(text: string | null): { files: string[]; dirs: string[] } {
+  if (text === null) return { files: [], dirs: [] };
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  try {
+    const raw = JSON.parse(text) as { user_files?: unknown; user_dirs?: unknown } | null;
+    return { files: strings(raw?.user_files), dirs: strings(raw?.user_dirs) };
+  } catch {
+    const list = (key: string) => {
+      const m = new RegExp(`"${key}"\\s*:\\s*\\[([^\\]]*)`).exec(text);
+      return m ? [...(m[1] as string).matchAll(/"((?:[^"\\]|\\.)*)"/g)].flatMap((x) => { try { return [JSON.parse(`"${x[1]}"`) as string]; } catch { return []; } }) : [];
+    };
+    return { files: list('user_files'), dirs: list('user_dirs') };
+  }
+}
+
 export class GitWorkspace implements Workspace {
   readonly mode = 'git' as const;
   private readonly git: Git;
@@ -234,7 +261,7 @@ export class GitWorkspace implements Workspace {
 
   private state(): GitState {
     const s = this.load();
-    if (!s) throw new RefusalError(`the workspace of ${this.exp.slug} was never started (or workspace.json is damaged); run init-experiment`);
+    if (!s) throw new RefusalError(`the workspace of ${this.exp.slug} was never started, or its workspace.json is damaged: run control repair to rebuild it`);
     return s;
   }
 
@@ -528,6 +555,22 @@ export class GitWorkspace implements Workspace {
     // segment) files the user added since are adopted too: losing one would
     // be worse than never committing one. A folded untracked directory is
     // the user's as a whole.
+    const state = await this.recordTree({ started_from: prev?.started_from ?? base, base }, userFiles, userDirs, prev?.dirty ?? {});
+    if (prev && !this.candidate) {
+      // A segment is open: the new state takes effect with the new segment's
+      // config line (init-journal.ts); a failed or killed init keeps the old one.
+      writeJsonAtomic(stagedPaths(this.exp).workspace, state);
+      this.staged = state;
+    } else this.save(state);
+    return { base };
+  }
+
+  /**
+   * The record of the tree as it stands: every untracked path adopted as the
+   * user's (added to `userFiles`/`userDirs`), and the dirty paths outside the
+   * scope signed as they are.
+   */
+  private async recordTree(from: { started_from: string; base: string }, userFiles: Set<string>, userDirs: Set<string>, prevDirty: Record<string, Sig>): Promise<GitState> {
     this.mutating();
     const raw = parseStatusV2(await this.git.run(STATUS_ARGS)).status;
     for (const [p, codes] of raw) {
@@ -539,20 +582,42 @@ export class GitWorkspace implements Workspace {
       version: 1,
       mode: 'git',
       branch: this.branch,
-      started_from: prev?.started_from ?? base,
-      base,
+      started_from: from.started_from,
+      base: from.base,
       user_files: [...userFiles].sort(),
       user_dirs: [...userDirs].sort(),
       dirty: {},
     };
-    state.dirty = this.dirtySigs(await this.unfold(raw, state), this.users(state), prev?.dirty ?? {});
-    if (prev && !this.candidate) {
-      // A segment is open: the new state takes effect with the new segment's
-      // config line (init-journal.ts); a failed or killed init keeps the old one.
-      writeJsonAtomic(stagedPaths(this.exp).workspace, state);
-      this.staged = state;
-    } else this.save(state);
-    return { base };
+    state.dirty = this.dirtySigs(await this.unfold(raw, state), this.users(state), prevDirty);
+    return state;
+  }
+
+  /**
+   * workspace.json lost or damaged (control repair): rebuilt from what outlives
+   * it, or null when it reads fine. The starting points come from the ledger;
+   * every untracked path now is the user's, as at begin (never committed, never
+   * deleted: a new file of the model's not measured yet is kept out of the loop
+   * rather than risked), with whatever the damaged file still names; changes
+   * outside the scope are taken as they stand. The damaged bytes are kept beside it.
+   */
+  async rebuildRecord(from: { started_from: string; base: string }): Promise<string | null> {
+    if (this.candidate || this.load()) return null;
+    const file = this.stateFile();
+    const want = `refs/heads/${this.branch}`;
+    if ((await this.currentBranchRef()) !== want) {
+      throw new RefusalError(`${path.basename(file)} of ${this.exp.slug} is damaged or missing and ${this.branch} is not checked out: check it out, then run control repair again`);
+    }
+    const text = readOrNull(file);
+    const salvaged = salvageUsers(text);
+    let kept = '';
+    if (text !== null) {
+      kept = `${path.basename(file)}.damaged-${Date.now().toString(36)}`;
+      fs.copyFileSync(file, path.join(path.dirname(file), kept));
+    }
+    const state = await this.recordTree(from, new Set(salvaged.files), new Set(salvaged.dirs), {});
+    this.save(state);
+    const users = state.user_files.length + state.user_dirs.length;
+    return `rebuilt ${path.basename(file)} (${users} untracked path(s) recorded as yours, never committed or deleted${kept ? `; the damaged copy is ${kept}` : ''})`;
   }
 
   /** The state begin() staged for a new segment (read in its place until the init ends). */

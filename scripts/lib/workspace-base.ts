@@ -114,6 +114,11 @@ export interface Workspace {
    * first; returns the paths put back.
    */
   restoreOutside?(paths: readonly string[], rescueDir: string): Promise<string[]>;
+  /**
+   * git: workspace.json rebuilt when it is damaged or missing (control repair),
+   * from the segment's starting points and the tree; what was done, or null when it reads fine.
+   */
+  rebuildRecord?(from: { started_from: string; base: string }): Promise<string | null>;
   /** The keep recorded for a run (commit sha / snapshot id), or null. */
   findKeep(runId: string): Promise<string | null>;
   /** Unified diff of the in-scope changes against the best, ≤ 4 KB; '' when none. */

@@ -32,6 +32,7 @@ import { forgetTaint, taintedNow } from '../outside-taint.ts';
 import { createdIgnoreFiles } from '../ignore-rules.ts';
 import { rescueFile } from '../workspace-base.ts';
 import { emptyState, loopState } from '../reduce.ts';
+import { readLedger } from '../ledger.ts';
 import { UsageError } from '../errors.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from '../summary.ts';
 
@@ -169,6 +170,12 @@ async function stopAbandonedCandidates(exp: Experiment): Promise<string | null> 
   return what;
 }
 
+/** Where the experiment's first segment started (its branch's start): the ledger's first config line. */
+function firstBase(exp: Experiment): string | null {
+  for (const line of readLedger(exp.paths.ledger).lines) if (line.type === 'config') return line.base ?? null;
+  return null;
+}
+
 async function repair(exp: Experiment): Promise<string> {
   const done: string[] = [];
   // Cluster jobs whose engine process is gone (it would have cancelled them itself).
@@ -187,6 +194,9 @@ async function repair(exp: Experiment): Promise<string> {
   const swept = await sweepFinalizeWorktrees(exp.root);
   if (swept.length) done.push(`removed ${swept.length} worktree(s) of a killed finalize`);
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
+  // Before reconcile: every step after it reads the record of the user's files.
+  const rebuilt = ws.rebuildRecord && exp.state.base ? await ws.rebuildRecord({ started_from: firstBase(exp) ?? exp.state.base, base: exp.state.base }) : null;
+  if (rebuilt) done.push(rebuilt);
   done.push(...(await reconcile(exp, ws, { branchMoved: 'ignore' })), 'state rebuilt from the ledger');
   // Files outside the scope that a run's code under test rewrote (outside-taint.ts): back as the best has them.
   const tainted = ws.restoreOutside ? taintedNow(exp.paths, exp.root, exp.state.segment) : null;
