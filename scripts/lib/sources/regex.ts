@@ -173,6 +173,33 @@ function capturesWithNonFinite(line: string, reD: RegExp, group: number): string
   return null;
 }
 
+/** Digits in thousands groups (`1,234,567`, `-12,345.5`): a capture may take the commas. */
+const GROUPED = /^\s*[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?\s*$/;
+
+/** A captured number with its thousands separators read as one number (1,234,567 → 1234567); any other text as it is. */
+export function ungroup(text: string): string {
+  return GROUPED.test(text) ? text.replace(/,/g, '') : text;
+}
+
+/**
+ * The first capture of this line that stops right before `,ddd` groups the
+ * match itself did not take (`count: (\d+)` on `count: 1,234,567` takes 1):
+ * what it took and the whole grouped number; null when none does. A pattern
+ * that consumes the comma (`(\d+),`) reads comma-separated fields on purpose.
+ */
+function cutGrouping(line: string, reD: RegExp, group: number): { took: string; whole: string } | null {
+  if (!line.includes(',')) return null;
+  for (const m of line.matchAll(reD)) {
+    const at = m.indices?.[group];
+    const all = m.indices?.[0];
+    const took = m[group];
+    if (!at || !all || took === undefined || all[1] > at[1] || !/^[+-]?\d{1,3}(?:,\d{3})*$/.test(took)) continue;
+    const rest = /^(?:,\d{3})+(?!\d|,\d)(?:\.\d+)?/.exec(line.slice(at[1]));
+    if (rest) return { took, whole: took + rest[0] };
+  }
+  return null;
+}
+
 export function regexSource(spec: RegexSourceSpec): MetricSource {
   const label = `regex /${clip(spec.pattern, 48)}/`;
   const re = new RegExp(spec.pattern, `${spec.flags}g`);
@@ -185,12 +212,15 @@ export function regexSource(spec: RegexSourceSpec): MetricSource {
       let nonNumbers = 0;
       let firstBad = '';
       let skipped: number;
+      /** A capture that stopped at a thousands separator, and the whole number it cut. */
+      const cutShort: { at: { took: string; whole: string } | null } = { at: null };
       try {
         ({ skipped } = await scanLines(sample.log.file, sample.log.start, sample.log.end, spec.max_line_length, (line) => {
+          cutShort.at ??= cutGrouping(line, reD, spec.group);
           const texts = capturesWithNonFinite(line, reD, spec.group) ?? [...line.matchAll(re)].map((m) => m[spec.group]);
           for (const text of texts) {
             if (text === undefined) continue;
-            const n = parseDecimal(text);
+            const n = parseDecimal(ungroup(text));
             if ('value' in n) picker.add(n.value);
             else if ('nonFinite' in n) picker.add(Number.NaN);
             else if (nonNumbers++ === 0) firstBad = n.notANumber;
@@ -199,6 +229,8 @@ export function regexSource(spec: RegexSourceSpec): MetricSource {
       } catch (e) {
         return fail(`${label}: cannot read the output: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       }
+      // `1,234,567` read as 1 would be a silent wrong number, whichever match `pick` keeps.
+      if (cutShort.at) return fail(`${label}: the capture read "${cutShort.at.took}" of the number "${cutShort.at.whole}" (it stops at a thousands separator); widen the group to take the commas, e.g. ([0-9][0-9,]*(?:\\.[0-9]+)?)`);
       if (skipped > 0) warnings.push(`${label}: skipped ${skipped} line(s) longer than ${spec.max_line_length} characters`);
       if (nonNumbers > 0) warnings.push(`${label}: ignored ${nonNumbers} match(es) that are not numbers, e.g. ${JSON.stringify(clip(firstBad, 40))}`);
       if (picker.nonFinite > 0) warnings.push(`${label}: ignored ${picker.nonFinite} non-finite value(s) of ${spec.metric}`);
