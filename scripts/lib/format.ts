@@ -18,6 +18,33 @@ export function fmt(n: number | null | undefined): string {
 }
 
 /**
+ * Figures read side by side (best and baseline, a value and its limit): as
+ * fmt prints them, except those that fmt prints like a different value
+ * (1.00012 and 1.00014 both "1.0001"): those get the fewest significant
+ * digits that tell every one of them apart. The engine decides between these
+ * values; the reader must see why, and no line grows when nothing collides.
+ */
+type Figure = number | null | undefined;
+export function fmtApart(a: Figure, b: Figure): [string, string];
+export function fmtApart(a: Figure, b: Figure, c: Figure): [string, string, string];
+export function fmtApart(...values: Figure[]): string[] {
+  const out = values.map(fmt);
+  const clash = values.map((v, i) => typeof v === 'number' && Number.isFinite(v) && values.some((w, j) => j !== i && w !== v && out[j] === out[i]));
+  if (!clash.includes(true)) return out;
+  const nums = values.filter((_v, i) => clash[i] === true) as number[];
+  let p = 5;
+  while (p < 17 && new Set(nums.map((n) => atPrecision(n, p))).size < new Set(nums).size) p++;
+  return values.map((v, i) => (clash[i] ? atPrecision(v as number, p) : (out[i] as string)));
+}
+
+/** fmt's forms with `p` significant digits. */
+function atPrecision(n: number, p: number): string {
+  const r = Number(n.toPrecision(p));
+  const a = Math.abs(r);
+  return a >= 1e15 || (a < 1e-4 && a !== 0) ? r.toExponential() : String(r);
+}
+
+/**
  * `s` in at most `n` UTF-16 units, ending with … when cut; never between the two
  * halves of a surrogate pair (an emoji cut in two printed as U+FFFD).
  */

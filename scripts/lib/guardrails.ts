@@ -6,7 +6,7 @@
 // 95%) before it counts, except against the hard limit.
 import type { Guardrail } from './schema.ts';
 import { median, studentTQuantile, sumSquares } from './stats.ts';
-import { fmt } from './format.ts';
+import { fmt, fmtApart } from './format.ts';
 
 export type GuardrailStatus = 'ok' | 'near' | 'broken' | 'missing' | 'unmeasured';
 export type GuardrailCheck = {
@@ -71,11 +71,12 @@ export function checkGuardrail(g: Guardrail, baseline: readonly number[], candid
   const over = worse(g.direction, value, allowed) - 1e-9 * Math.max(Math.abs(allowed), Math.abs(reference));
   const cmp = g.direction === 'lower' ? '>' : '<';
   if (overLimit || (over > 0 && over > slack)) {
-    const what = overLimit ? `past its limit ${r(g.limit as number)}` : `${cmp} ${r(allowed)} allowed`;
+    const [shown, bound] = fmtApart(value, overLimit ? (g.limit as number) : allowed);
+    const what = overLimit ? `past its limit ${bound}` : `${cmp} ${bound} allowed`;
     const from = reference === 0 && g.max_regression_pct !== undefined && g.max_regression_abs === undefined
       ? ' (from 0 a relative tolerance allows nothing: set max_regression_abs)'
       : '';
-    return { ...base, status: 'broken', value, reference, allowed, reason: `guardrail ${g.metric} ${r(value)} ${what} (baseline ${r(reference)})${from}` };
+    return { ...base, status: 'broken', value, reference, allowed, reason: `guardrail ${g.metric} ${shown} ${what} (baseline ${r(reference)})${from}` };
   }
   const used = tolerance > 0 ? worse(g.direction, value, reference) / tolerance : worse(g.direction, value, reference) >= 0 ? 1 : 0;
   const status: GuardrailStatus = used >= NEAR_SHARE ? 'near' : 'ok';

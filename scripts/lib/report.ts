@@ -15,7 +15,7 @@ import { reached } from './goal.ts';
 import { confidenceOf, gainPct, HEALTH_HISTORY_CAP, type HealthChange } from './reduce.ts';
 import { changePct, isChange, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
 import { fastSource, REPORT_CAPS, wholeSource, type Caps, type ReportSource } from './report-source.ts';
-import { clip, fmt, pct } from './summary.ts';
+import { clip, fmt, fmtApart, pct } from './summary.ts';
 import { NO_PCT, ratio } from './format.ts';
 import { bestArtifactsLine } from './artifacts.ts';
 import { formatChange, formatSignedPct, signedDelta, SIGN_LEGEND } from './signs.ts';
@@ -83,8 +83,9 @@ export interface ReportData {
 export function effectText(metric: string, unit: string, from: number | null, to: number | null, direction?: Direction): string {
   const u = unit ? ` ${unit}` : '';
   if (from === null) return `${metric} ${fmt(to)}${u} (baseline)`;
-  if (direction && to !== null) return `${metric} ${fmt(from)} → ${fmt(to)}${u} (${formatChange(direction, to, from)})`;
-  return `${metric} ${fmt(from)} → ${fmt(to)}${u} (${pct(changePct(from, to))})`;
+  const [a, b] = fmtApart(from, to);
+  if (direction && to !== null) return `${metric} ${a} → ${b}${u} (${formatChange(direction, to, from)})`;
+  return `${metric} ${a} → ${b}${u} (${pct(changePct(from, to))})`;
 }
 
 /** The termination whose recorded message a report shows (null: none). */
@@ -175,13 +176,14 @@ export function renderMarkdown(r: ReportData): string {
     const verdict = d > 0 ? ', better' : d < 0 ? ', worse' : ', unchanged';
     // Best and baseline are the last segment's (a new segment re-measures under new rules), while runs and kept changes span all.
     const seg = r.segments > 1 ? ` (segment ${r.segments} of ${r.segments}, against its own baseline)` : '';
-    out.push(`- **Result:** baseline ${fmt(r.baseline)}${u} → best ${fmt(r.best)}${u}${change}${verdict}${seg}`);
+    const [baseline, best] = fmtApart(r.baseline, r.best);
+    out.push(`- **Result:** baseline ${baseline}${u} → best ${best}${u}${change}${verdict}${seg}`);
     out.push(`- **Signs:** ${SIGN_LEGEND}`);
   }
   out.push(`- **Confidence:** ${r.confidence.value === null ? 'n/a (too few runs or no spread)' : `${ratio(r.confidence.value)}x (${r.confidence.label})`}`);
   const g = r.goal_met;
   if (g.target === null) out.push('- **Goal met:** no numeric target was set');
-  else if (g.reached) out.push(`- **Goal met:** yes (target ${fmt(g.target)}${u}, best ${fmt(r.best)}${u})`);
+  else if (g.reached) out.push(`- **Goal met:** yes (target ${fmtApart(g.target, r.best).join(`${u}, best `)}${u})`);
   else if (g.gap === null) out.push(`- **Goal met:** no (target ${fmt(g.target)}${u}; nothing measured)`);
   else out.push(`- **Goal met:** no: ${fmt(g.gap)}${u} short of the target ${fmt(g.target)}${u}${g.gap_pct === null ? '' : ` (a further ${g.gap_pct.toFixed(1)}% of the best)`}`);
   out.push(`- **Ended:** ${r.termination.terminated ? `terminated by ${r.termination.by} ${r.termination.message.replace(/^terminated: \S+ /, '')}` : `not terminated (${r.termination.message})`}`);

@@ -2,9 +2,9 @@
 // these formats are compact and stable.
 import type { Experiment } from './experiment-data.ts';
 import { confidenceOf, gainPct, loopState, type Termination } from './reduce.ts';
-import { cut, fmt, gainText, pct, ratio } from './format.ts';
+import { cut, fmt, fmtApart, gainText, pct, ratio } from './format.ts';
 
-export { fmt, gainText, pct };
+export { fmt, fmtApart, gainText, pct };
 
 export function confidenceText(exp: Experiment): string {
   const c = confidenceOf(exp.state);
@@ -15,7 +15,8 @@ export function bestLine(exp: Experiment): string {
   const { config: c, state: s } = exp;
   const unit = c.unit ? ` ${c.unit}` : '';
   if (s.best === null) return `${c.metric} (${c.direction} is better): no baseline yet`;
-  return `${c.metric} (${c.direction} is better): best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${gainText(gainPct(s, c), s.baseline)}, confidence ${confidenceText(exp)})`;
+  const [best, baseline] = fmtApart(s.best, s.baseline);
+  return `${c.metric} (${c.direction} is better): best ${best}${unit} vs baseline ${baseline}${unit} (${gainText(gainPct(s, c), s.baseline)}, confidence ${confidenceText(exp)})`;
 }
 
 export function countsLine(exp: Experiment): string {

@@ -4,7 +4,7 @@
 import type { Experiment } from '../experiment.ts';
 import { artifactsFields, artifactsNote, currentTermination, movedNote } from '../experiment.ts';
 import { confidenceOf, gainPct } from '../reduce.ts';
-import { fmt, gainText, progressLine } from '../summary.ts';
+import { fmtApart, gainText, progressLine } from '../summary.ts';
 import { ratio } from '../format.ts';
 import { nextAction } from '../next-action.ts';
 import { chainBudgetLine, safeChainStatus } from '../chain.ts';
@@ -50,11 +50,13 @@ export function iterateOutput(exp: Experiment, record: RunRecord, r: LogResult, 
     should_terminate: t.terminate,
     ...(t.terminate ? { terminated_by: t.by, chain_allowed: chain?.allowed, chain_remaining: chain?.remaining } : {}),
   };
-  const measured = ok ? `${config.metric}=${fmt(line.primary)}${unit}` : line.status;
+  // The value, the best and the baseline with the digits that tell them apart.
+  const [value, best, baseline] = fmtApart(line.primary, s.best, s.baseline);
+  const measured = ok ? `${config.metric}=${value}${unit}` : line.status;
   const text = [
     ...(recovered ? [`${line.run_id} was measured by a call that ended before logging it: logged now, nothing new measured`] : []),
     `${line.run_id} ${measured} → ${line.verdict.toUpperCase()}: ${line.reason}${commit ? ` [${commit.slice(0, 8)}]` : ''}`,
-    `best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${gainText(gainPct(s, config), s.baseline)}); confidence ${conf.value === null ? 'n/a' : `${ratio(conf.value)}x`}; ${line.samples.length} sample(s), ${line.duration_s.toFixed(1)}s`,
+    `best ${best}${unit} vs baseline ${baseline}${unit} (${gainText(gainPct(s, config), s.baseline)}); confidence ${conf.value === null ? 'n/a' : `${ratio(conf.value)}x`}; ${line.samples.length} sample(s), ${line.duration_s.toFixed(1)}s`,
     ORDINARY.has(h.health) ? '' : `health ${h.health}: ${h.reason}`,
     ...record.warnings.slice(0, 3).map((w) => `warning: ${w}`),
     restored.length ? `restored protected files: ${restored.join(' ')}` : '',

@@ -29,7 +29,7 @@ import { writeJsonAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
 import { confidenceOf, gainPct } from '../reduce.ts';
-import { clip, fmt, gainText, progressLine } from '../summary.ts';
+import { clip, fmtApart, gainText, progressLine } from '../summary.ts';
 import { ratio } from '../format.ts';
 import { chainBudgetLine, safeChainStatus } from '../chain.ts';
 import { crashPoint } from '../faults.ts';
@@ -231,7 +231,7 @@ export function logOutput(exp: Experiment, r: LogResult): { data: Record<string,
   };
   const text = [
     `${line.run_id} ${line.verdict.toUpperCase()}: ${line.reason}${commit ? ` [${String(commit).slice(0, 8)}]` : ''}`,
-    `best ${fmt(s.best)}${unit} vs baseline ${fmt(s.baseline)}${unit} (${gainText(gainPct(s, config), s.baseline)}); confidence ${conf.value === null ? 'n/a' : `${ratio(conf.value)}x ${conf.label}`}`,
+    `best ${fmtApart(s.best, s.baseline).join(`${unit} vs baseline `)}${unit} (${gainText(gainPct(s, config), s.baseline)}); confidence ${conf.value === null ? 'n/a' : `${ratio(conf.value)}x ${conf.label}`}`,
     `health ${h.health}: ${h.reason}; ${progressLine(t)}`,
     restored.length ? `restored protected files: ${restored.join(' ')}` : '',
     artifactsNote(exp, line.run_id, r.artifacts),

@@ -9,7 +9,7 @@ import { findRoot, openExperiment, requireSegment, resolveSlug } from '../experi
 import { runCommand, type RunCommandResult } from './run.ts';
 import { runCandidateCommand } from './candidate-run.ts';
 import { candidateAt } from '../candidates/store.ts';
-import { fmt } from '../summary.ts';
+import { fmtApart } from '../summary.ts';
 import { DESCRIBE_OPTIONS, DescribeFlags } from '../log-flags.ts';
 import { UsageError } from '../errors.ts';
 import { parseEvidence } from '../analysis.ts';
@@ -96,7 +96,7 @@ function printMeasured(f: Parsed, exp: Experiment, record: RunRecord, candidate:
   };
   const head =
     record.status === 'ok'
-      ? `${record.run_id} ok ${config.metric}=${fmt(record.primary)}${unit} (best ${fmt(best)}; ${record.reason}; ${record.duration_s.toFixed(1)}s; ${record.files.length} file(s) changed)`
+      ? `${record.run_id} ok ${config.metric}=${fmtApart(record.primary, best).join(`${unit} (best `)}; ${record.reason}; ${record.duration_s.toFixed(1)}s; ${record.files.length} file(s) changed)`
       : `${record.run_id} ${record.status}: ${record.reason} (${record.duration_s.toFixed(1)}s)`;
   const text = [...(note ? [`${candidate}: ${note}`] : []), head, ...record.warnings.slice(0, 3).map((w) => `warning: ${w}`)];
   if (record.queued_s >= 0.5) text.push(`queued ${Math.round(record.queued_s)}s before running (not in the duration)`);

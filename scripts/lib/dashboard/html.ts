@@ -3,7 +3,7 @@
 // to an issue or opened from a CI artifact as it is. Every string that came
 // from the ledger or the config is escaped: descriptions are written by a model.
 import type { Verdict } from '../schema.ts';
-import { fmt } from '../summary.ts';
+import { fmt, fmtApart } from '../summary.ts';
 import { formatDuration } from '../termination.ts';
 import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
 import { cut, NO_PCT, ratio } from '../format.ts';
@@ -222,13 +222,14 @@ function cards(m: ViewModel): string {
   const b = m.budget;
   const out: string[] = [];
   const good = m.gain_pct !== null && m.gain_pct > 0;
+  const [bestText, baselineText] = fmtApart(m.best.value, m.baseline.value);
   out.push(
     card(
       'best',
-      m.best.value === null ? '—' : `${esc(fmt(m.best.value))}${unit}`,
+      m.best.value === null ? '—' : `${esc(bestText)}${unit}`,
       m.best.value === null
         ? 'no baseline yet'
-        : `<span class="${good ? 'good' : m.gain_pct !== null && m.gain_pct < 0 ? 'bad' : ''}">${esc(m.gain_pct === null ? (m.baseline.value === 0 ? NO_PCT : '-') : formatSignedPct(m.gain_pct))}</span> vs baseline ${esc(fmt(m.baseline.value))}${unit}<br>${esc(m.best.run ?? '')}${m.best.commit ? ` · <code>${esc(m.best.commit.slice(0, 12))}</code>` : ''}`,
+        : `<span class="${good ? 'good' : m.gain_pct !== null && m.gain_pct < 0 ? 'bad' : ''}">${esc(m.gain_pct === null ? (m.baseline.value === 0 ? NO_PCT : '-') : formatSignedPct(m.gain_pct))}</span> vs baseline ${esc(baselineText)}${unit}<br>${esc(m.best.run ?? '')}${m.best.commit ? ` · <code>${esc(m.best.commit.slice(0, 12))}</code>` : ''}`,
     ),
   );
   out.push(
@@ -255,7 +256,7 @@ function cards(m: ViewModel): string {
     .join(' ');
   out.push(card('verdicts', `${m.segment_runs} runs`, counts));
   if (m.guardrails.length) {
-    const rows = m.guardrails.map((g) => `<span class="${g.status === 'ok' ? 'good' : g.status === 'unmeasured' ? '' : 'bad'}">${esc(g.metric)} ${esc(fmt(g.value))} / ${esc(fmt(g.allowed))} ${esc(g.status)}</span>`);
+    const rows = m.guardrails.map((g) => `<span class="${g.status === 'ok' ? 'good' : g.status === 'unmeasured' ? '' : 'bad'}">${esc(g.metric)} ${esc(fmtApart(g.value, g.allowed).join(' / '))} ${esc(g.status)}</span>`);
     out.push(card('guardrails', `${m.guardrails.length}`, `${rows.join('<br>')}<br><span class="muted">against the baseline</span>`));
   }
   return `<section class="cards">${out.join('')}</section>`;

@@ -2,7 +2,7 @@
 // --watch, height). Every line is built as segments and clipped to the width,
 // so nothing wraps whatever the descriptions contain.
 import type { Verdict } from '../schema.ts';
-import { fmt } from '../summary.ts';
+import { fmt, fmtApart } from '../summary.ts';
 import { ratio } from '../format.ts';
 import { formatDuration } from '../termination.ts';
 import { formatSignedPct, SIGN_LEGEND } from '../signs.ts';
@@ -92,9 +92,10 @@ function headerLines(m: ViewModel, width: number): Line[] {
   else {
     const gain = m.gain_pct;
     const good = gain !== null && gain > 0;
-    const best: Line = [label('best'), seg(`${fmt(m.best.value)}${unit}`, 'bold')];
+    const [bestText, baselineText] = fmtApart(m.best.value, m.baseline.value);
+    const best: Line = [label('best'), seg(`${bestText}${unit}`, 'bold')];
     if (gain !== null) best.push(seg(' '), seg(formatSignedPct(gain), ...(good ? (['green', 'bold'] as Style[]) : gain < 0 ? (['red'] as Style[]) : [])));
-    best.push(seg(` vs baseline ${fmt(m.baseline.value)}${unit}`));
+    best.push(seg(` vs baseline ${baselineText}${unit}`));
     const where = [m.best.run, m.best.commit ? m.best.commit.slice(0, 7) : null].filter(Boolean).join(' ');
     if (where) best.push(seg(`  ${where}`, 'dim'));
     lines.push(best);
@@ -106,7 +107,8 @@ function headerLines(m: ViewModel, width: number): Line[] {
   lines.push([label('health'), seg(m.health.state, 'bold', ...(HEALTH_STYLE[m.health.state] ?? [])), seg(` — ${m.health.reason}`)]);
   for (const g of m.guardrails) {
     const gs: Style[] = g.status === 'ok' ? ['green'] : g.status === 'near' ? ['yellow'] : g.status === 'unmeasured' ? ['dim'] : ['red'];
-    lines.push([label('guardrail'), seg(`${g.metric} ${fmt(g.value)}`), seg(` (baseline ${fmt(g.reference)}, allowed ${fmt(g.allowed)}) `, 'dim'), seg(g.status, ...gs)]);
+    const [value, reference, allowed] = fmtApart(g.value, g.reference, g.allowed);
+    lines.push([label('guardrail'), seg(`${g.metric} ${value}`), seg(` (baseline ${reference}, allowed ${allowed}) `, 'dim'), seg(g.status, ...gs)]);
   }
   // Narrow: one line, broken at spaces with the rest of the header (renderTerminal).
   const next = narrow ? [m.health.next_action] : wrap(m.health.next_action, Math.max(10, width - LABEL), 2);
