@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type ChildProcess } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { engine, engineAsync, git, ledger, makeRepo, ROOT } from './helpers/engine.ts';
+import { engine, engineAsync, git, ledger, makeRepo, overriding, ROOT } from './helpers/engine.ts';
 import { ensureSlurm, slurmAdmin } from './helpers/slurm.ts';
 
 // The metric is the number in src/value.txt; words in it pick a behaviour.
@@ -48,7 +48,7 @@ function repo(extra: string[] = [], value = '100\n'): string {
   const dir = makeRepo({ 'bench.cjs': BENCH, 'src/value.txt': value, 'README.md': 'fixture\n' });
   gate = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-gate-')));
   made.push(dir, gate);
-  const args = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1', '--timeout', '60', '--grace', '1', '--runner', 'slurm', '--slurm-mem', '100M', ...extra];
+  const args = overriding(['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1', '--timeout', '60', '--grace', '1', '--runner', 'slurm', '--slurm-mem', '100M'], extra);
   const init = engine('init-experiment', args, dir, env());
   expect(init.code, init.stderr).toBe(0);
   return dir;

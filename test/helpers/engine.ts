@@ -108,11 +108,27 @@ export function valueRepo(value = '100', extra: Record<string, string> = {}, opt
 }
 
 export function initValue(repo: string, extra: string[] = []): EngineResult {
-  return engine(
-    'init-experiment',
-    ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--json', ...extra],
-    repo,
-  );
+  return engine('init-experiment', overriding(['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--json'], extra), repo);
+}
+
+/**
+ * Default flags followed by a test's own: a `--flag value` pair of the defaults
+ * is dropped when the test gives that flag (the engine refuses a single-valued
+ * flag given twice). Repeatable flags (--scope) add to the defaults.
+ */
+export function overriding(defaults: readonly string[], extra: readonly string[]): string[] {
+  const given = new Set(extra.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]));
+  const out: string[] = [];
+  for (let i = 0; i < defaults.length; i++) {
+    const flag = defaults[i] as string;
+    const valued = i + 1 < defaults.length && !(defaults[i + 1] as string).startsWith('--');
+    if (flag !== '--scope' && given.has(flag)) {
+      if (valued) i++;
+      continue;
+    }
+    out.push(flag);
+  }
+  return [...out, ...extra];
 }
 
 const templates = new Map<string, string>();
