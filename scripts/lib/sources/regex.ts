@@ -182,22 +182,18 @@ export function ungroup(text: string): string {
 }
 
 /**
- * The first capture of this line that stops right before `,ddd` groups the
- * match itself did not take (`count: (\d+)` on `count: 1,234,567` takes 1):
- * what it took and the whole grouped number; null when none does. A pattern
- * that consumes the comma (`(\d+),`) reads comma-separated fields on purpose.
+ * Whether this match's capture stops right before `,ddd` groups the match
+ * itself did not take (`count: (\d+)` on `count: 1,234,567` takes 1): what it
+ * took and the whole grouped number, else null. A pattern that consumes the
+ * comma (`(\d+),`) reads comma-separated fields on purpose.
  */
-function cutGrouping(line: string, reD: RegExp, group: number): { took: string; whole: string } | null {
-  if (!line.includes(',')) return null;
-  for (const m of line.matchAll(reD)) {
-    const at = m.indices?.[group];
-    const all = m.indices?.[0];
-    const took = m[group];
-    if (!at || !all || took === undefined || all[1] > at[1] || !/^[+-]?\d{1,3}(?:,\d{3})*$/.test(took)) continue;
-    const rest = /^(?:,\d{3})+(?!\d|,\d)(?:\.\d+)?/.exec(line.slice(at[1]));
-    if (rest) return { took, whole: took + rest[0] };
-  }
-  return null;
+function cutGrouping(line: string, m: RegExpExecArray, group: number): { took: string; whole: string } | null {
+  const at = m.indices?.[group];
+  const all = m.indices?.[0];
+  const took = m[group];
+  if (!at || !all || took === undefined || all[1] > at[1] || !/^[+-]?\d{1,3}(?:,\d{3})*$/.test(took)) return null;
+  const rest = /^(?:,\d{3})+(?!\d|,\d)(?:\.\d+)?/.exec(line.slice(at[1]));
+  return rest ? { took, whole: took + rest[0] } : null;
 }
 
 export function regexSource(spec: RegexSourceSpec): MetricSource {
@@ -214,10 +210,17 @@ export function regexSource(spec: RegexSourceSpec): MetricSource {
       let skipped: number;
       /** A capture that stopped at a thousands separator, and the whole number it cut. */
       const cutShort: { at: { took: string; whole: string } | null } = { at: null };
+      // Only a line with a comma can hold a cut grouping: the others skip the match indices.
+      const capturesOf = (line: string): Array<string | undefined> => {
+        if (!line.includes(',')) return [...line.matchAll(re)].map((m) => m[spec.group]);
+        return [...line.matchAll(reD)].map((m) => {
+          cutShort.at ??= cutGrouping(line, m, spec.group);
+          return m[spec.group];
+        });
+      };
       try {
         ({ skipped } = await scanLines(sample.log.file, sample.log.start, sample.log.end, spec.max_line_length, (line) => {
-          cutShort.at ??= cutGrouping(line, reD, spec.group);
-          const texts = capturesWithNonFinite(line, reD, spec.group) ?? [...line.matchAll(re)].map((m) => m[spec.group]);
+          const texts = capturesWithNonFinite(line, reD, spec.group) ?? capturesOf(line);
           for (const text of texts) {
             if (text === undefined) continue;
             const n = parseDecimal(ungroup(text));
