@@ -210,6 +210,23 @@ describe('close figures side by side', HANG_GUARD, () => {
   });
 });
 
+describe('close figures in what the model reads (--json)', HANG_GUARD, () => {
+  it('a run\'s value, the best and the baseline keep the digits that separate them, and every integer digit', () => {
+    const repo = baselineRepo('1.000014');
+    setValue(repo, '1.000012');
+    const { run, log } = iterate(repo, 'a hair better');
+    expect(run.json).toMatchObject({ primary: 1.000012, best: 1.000014 });
+    expect(log.json).toMatchObject({ verdict: 'keep', best: 1.000012, baseline: 1.000014 });
+
+    const big = baselineRepo('1234567.25');
+    setValue(big, '1234574.75');
+    const worse = iterate(big, 'worse');
+    // 6 significant digits read both as 1234570.
+    expect(worse.run.json).toMatchObject({ primary: 1234575, best: 1234567 });
+    expect(worse.log.json?.verdict).toBe('discard');
+  });
+});
+
 describe('METRIC lines printed by an exit handler', HANG_GUARD, () => {
   const NODE = "const v = require('node:fs').readFileSync('src/value.txt', 'utf8').trim();\nprocess.on('exit', () => console.log('METRIC score=' + v));\nprocess.exit(0);\n";
   const PY = "import atexit, sys\nv = open('src/value.txt').read().strip()\natexit.register(lambda: print('METRIC score=' + v))\nsys.exit(0)\n";

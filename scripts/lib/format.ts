@@ -86,20 +86,47 @@ const SECONDS = /(^|_)s$/;
 /**
  * A JSON value as the model reads it: every non-integer number cut to the
  * digits that mean something (ratios and percentages to one decimal, other
- * figures to 6 significant digits), so that `confidence: 3.8947368421052633`
- * reaches the model as 3.9. Integers, strings and shapes are unchanged.
+ * figures to 6 significant digits or every integer digit), so that
+ * `confidence: 3.8947368421052633` reaches the model as 3.9; a run's value, the
+ * best and the baseline that would round alike keep the digits that separate
+ * them. Integers, strings and shapes are unchanged.
  */
 export function roundForModel(value: unknown, key = ''): unknown {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || Number.isInteger(value)) return value;
     if (ONE_DECIMAL.test(key)) return Math.round(value * 10) / 10;
-    return Number(value.toPrecision(SECONDS.test(key) ? 3 : 6));
+    if (SECONDS.test(key)) return Number(value.toPrecision(3));
+    // Every integer digit, as fmt keeps them: 6 significant digits read 1234567.5 as 1234570.
+    return Number(value.toPrecision(Math.min(21, Math.max(6, integerDigits(value)))));
   }
   if (Array.isArray(value)) return value.map((v) => roundForModel(v, key));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = roundForModel(v, k);
+    keepApart(value as Record<string, unknown>, out);
     return out;
   }
   return value;
+}
+
+function integerDigits(n: number): number {
+  const a = Math.abs(n);
+  return a < 1 ? 0 : Math.floor(Math.log10(a)) + 1;
+}
+
+/** The figures a verdict compares (a run's value, the best, the baseline). */
+const DECIDED = ['primary', 'best', 'baseline'] as const;
+
+/**
+ * Rounded alike while the engine told them apart (1.000012 and 1.000014 both
+ * 1.00001): those figures get the fewest extra digits that separate them.
+ */
+function keepApart(raw: Record<string, unknown>, out: Record<string, unknown>): void {
+  const keys = DECIDED.filter((k) => typeof raw[k] === 'number' && Number.isFinite(raw[k]));
+  const clash = keys.filter((k) => keys.some((j) => j !== k && raw[j] !== raw[k] && out[j] === out[k]));
+  if (!clash.length) return;
+  const vals = clash.map((k) => raw[k] as number);
+  let p = 7;
+  while (p < 17 && new Set(vals.map((v) => Number(v.toPrecision(p)))).size < new Set(vals).size) p++;
+  for (const k of clash) out[k] = Number((raw[k] as number).toPrecision(p));
 }
