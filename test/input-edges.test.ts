@@ -153,6 +153,35 @@ describe('a damaged workspace.json', HANG_GUARD, () => {
   }
 });
 
+describe('a damaged workspace.json in snapshot mode (no git)', HANG_GUARD, () => {
+  it('control repair rebuilds it from the ledger: the best, every keep; reverts and keeps go on', () => {
+    const repo = valueRepo('100', {}, { git: false });
+    expect(initValue(repo).code).toBe(0);
+    expect(iterate(repo, 'baseline').log.json?.verdict).toBe('keep');
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
+    const file = path.join(expDir(repo), 'workspace.json');
+    const intact = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').slice(0, 60));
+
+    expect(engine('status', [], repo).stderr).toContain('workspace.json is damaged: run control repair');
+    const repair = engine('control', ['repair'], repo);
+    expect(repair.code, repair.stderr).toBe(0);
+    expect(repair.stdout).toContain('rebuilt workspace.json (best snapshot');
+    const rebuilt = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    for (const k of ['mode', 'current', 'base']) expect(rebuilt[k], k).toEqual(intact[k]);
+    // Each keep's snapshot, as the ledger recorded it (its time is the ledger's).
+    const ids = (keeps: unknown) => (keeps as Array<{ run: string; id: string }>).map(({ run, id }) => ({ run, id }));
+    expect(ids(rebuilt.keeps)).toEqual(expect.arrayContaining(ids(intact.keeps)));
+
+    setValue(repo, '95');
+    expect(iterate(repo, 'worse').log.json?.verdict).toBe('discard');
+    expect(fs.readFileSync(path.join(repo, 'src', 'value.txt'), 'utf8')).toBe('90');
+    setValue(repo, '80');
+    expect(iterate(repo, 'better still').log.json?.verdict).toBe('keep');
+  });
+});
+
 describe('a regex metric source and thousands separators', HANG_GUARD, () => {
   const BENCH = "console.log('processed ops: ' + require('node:fs').readFileSync('src/n.txt', 'utf8').trim() + ' in total');\n";
   function measure(pattern: string, printed: string): Record<string, unknown> {

@@ -40,6 +40,8 @@ import {
   removeCreated,
   moveAside,
   workspaceFile,
+  keepDamagedCopy,
+  type RecordSource,
   type Capture,
   type CaptureResult,
   type OutsideChange,
@@ -600,20 +602,15 @@ export class GitWorkspace implements Workspace {
    * rather than risked), with whatever the damaged file still names; changes
    * outside the scope are taken as they stand. The damaged bytes are kept beside it.
    */
-  async rebuildRecord(from: { started_from: string; base: string }): Promise<string | null> {
+  async rebuildRecord(from: RecordSource): Promise<string | null> {
     if (this.candidate || this.load()) return null;
     const file = this.stateFile();
     const want = `refs/heads/${this.branch}`;
     if ((await this.currentBranchRef()) !== want) {
       throw new RefusalError(`${path.basename(file)} of ${this.exp.slug} is damaged or missing and ${this.branch} is not checked out: check it out, then run control repair again`);
     }
-    const text = readOrNull(file);
-    const salvaged = salvageUsers(text);
-    let kept = '';
-    if (text !== null) {
-      kept = `${path.basename(file)}.damaged-${Date.now().toString(36)}`;
-      fs.copyFileSync(file, path.join(path.dirname(file), kept));
-    }
+    const salvaged = salvageUsers(readOrNull(file));
+    const kept = keepDamagedCopy(file);
     const state = await this.recordTree(from, new Set(salvaged.files), new Set(salvaged.dirs), {});
     this.save(state);
     const users = state.user_files.length + state.user_dirs.length;

@@ -29,6 +29,8 @@ import {
   readForDiff,
   moveAside,
   workspaceFile,
+  keepDamagedCopy,
+  type RecordSource,
   type Capture,
   type CaptureResult,
   type OutsideChange,
@@ -102,8 +104,25 @@ export class SnapshotWorkspace implements Workspace {
 
   private state(): SnapState {
     const s = this.load();
-    if (!s) throw new RefusalError(`the workspace of ${this.exp.slug} was never started (or workspace.json is damaged); run init-experiment`);
+    if (!s) throw new RefusalError(`the workspace of ${this.exp.slug} was never started, or its workspace.json is damaged: run control repair to rebuild it`);
     return s;
+  }
+
+  /**
+   * workspace.json lost or damaged (control repair): rebuilt from the ledger
+   * (the best's snapshot, every keep) once the best's snapshot checks out whole;
+   * files outside the scope are taken as they stand. The damaged bytes are kept beside it.
+   */
+  async rebuildRecord(from: RecordSource): Promise<string | null> {
+    if (this.load()) return null;
+    const file = workspaceFile(this.exp);
+    const best = from.best;
+    if (best === null) throw new RefusalError(`${path.basename(file)} of ${this.exp.slug} is damaged and the ledger names no best snapshot: run init-experiment to open a new segment`);
+    this.manifest(best); // refuses, naming it, when the best's snapshot is not whole
+    const kept = keepDamagedCopy(file);
+    const state: SnapState = { version: 1, mode: 'snapshot', current: best, base: from.base, keeps: from.keeps, outside: this.outsideNow() };
+    writeJsonAtomic(file, state);
+    return `rebuilt ${path.basename(file)} (best snapshot ${best}, ${from.keeps.length} keep(s), from the ledger${kept ? `; the damaged copy is ${kept}` : ''})`;
   }
 
   private manifest(id: string): Manifest {

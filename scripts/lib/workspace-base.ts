@@ -115,16 +115,32 @@ export interface Workspace {
    */
   restoreOutside?(paths: readonly string[], rescueDir: string): Promise<string[]>;
   /**
-   * git: workspace.json rebuilt when it is damaged or missing (control repair),
-   * from the segment's starting points and the tree; what was done, or null when it reads fine.
+   * workspace.json rebuilt when it is damaged or missing (control repair), from
+   * what the ledger recorded and the tree; what was done, or null when it reads fine.
    */
-  rebuildRecord?(from: { started_from: string; base: string }): Promise<string | null>;
+  rebuildRecord?(from: RecordSource): Promise<string | null>;
   /** The keep recorded for a run (commit sha / snapshot id), or null. */
   findKeep(runId: string): Promise<string | null>;
   /** Unified diff of the in-scope changes against the best, ≤ 4 KB; '' when none. */
   diffSummary(): Promise<string>;
   /** Net lines these in-scope changes remove against the best (removed − added; binary files count 0). */
   netLinesRemoved(files: readonly string[]): Promise<number>;
+}
+
+/** What the ledger holds of a workspace's record: where the branch and the segment started, the best, every keep. */
+export interface RecordSource {
+  started_from: string;
+  base: string;
+  best: string | null;
+  keeps: Array<{ run: string; id: string; ts: string }>;
+}
+
+/** A copy of a damaged record beside it (never lost to the rebuild); its name, or '' when there was no file. */
+export function keepDamagedCopy(file: string): string {
+  if (!fs.existsSync(file)) return '';
+  const name = `${path.basename(file)}.damaged-${Date.now().toString(36)}`;
+  fs.copyFileSync(file, path.join(path.dirname(file), name));
+  return name;
 }
 
 /** Text lines of a file's bytes (0 for absent or binary content). */

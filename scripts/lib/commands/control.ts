@@ -30,7 +30,7 @@ import { experimentPaths, repoPaths } from '../paths.ts';
 import { removeBestTree } from '../best-tree.ts';
 import { forgetTaint, taintedNow } from '../outside-taint.ts';
 import { createdIgnoreFiles } from '../ignore-rules.ts';
-import { rescueFile } from '../workspace-base.ts';
+import { rescueFile, type RecordSource } from '../workspace-base.ts';
 import { emptyState, loopState } from '../reduce.ts';
 import { readLedger } from '../ledger.ts';
 import { UsageError } from '../errors.ts';
@@ -170,10 +170,21 @@ async function stopAbandonedCandidates(exp: Experiment): Promise<string | null> 
   return what;
 }
 
-/** Where the experiment's first segment started (its branch's start): the ledger's first config line. */
-function firstBase(exp: Experiment): string | null {
-  for (const line of readLedger(exp.paths.ledger).lines) if (line.type === 'config') return line.base ?? null;
-  return null;
+/**
+ * What the ledger holds of the workspace's record: where the first segment
+ * started (the branch's start), the current segment's base, the best, and every
+ * keep with what it committed. Null before any segment.
+ */
+function recordSource(exp: Experiment): RecordSource | null {
+  const base = exp.state.base;
+  if (!base) return null;
+  let first: string | null = null;
+  const keeps: RecordSource['keeps'] = [];
+  for (const line of readLedger(exp.paths.ledger).lines) {
+    if (line.type === 'config') first ??= line.base ?? null;
+    else if (line.type === 'event' && line.event === 'committed' && line.run_id && typeof line.data.commit === 'string') keeps.push({ run: line.run_id, id: line.data.commit, ts: line.ts });
+  }
+  return { started_from: first ?? base, base, best: exp.state.best_commit, keeps };
 }
 
 async function repair(exp: Experiment): Promise<string> {
@@ -195,7 +206,8 @@ async function repair(exp: Experiment): Promise<string> {
   if (swept.length) done.push(`removed ${swept.length} worktree(s) of a killed finalize`);
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
   // Before reconcile: every step after it reads the record of the user's files.
-  const rebuilt = ws.rebuildRecord && exp.state.base ? await ws.rebuildRecord({ started_from: firstBase(exp) ?? exp.state.base, base: exp.state.base }) : null;
+  const source = ws.rebuildRecord ? recordSource(exp) : null;
+  const rebuilt = source && ws.rebuildRecord ? await ws.rebuildRecord(source) : null;
   if (rebuilt) done.push(rebuilt);
   done.push(...(await reconcile(exp, ws, { branchMoved: 'ignore' })), 'state rebuilt from the ledger');
   // Files outside the scope that a run's code under test rewrote (outside-taint.ts): back as the best has them.
