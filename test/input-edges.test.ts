@@ -95,6 +95,10 @@ describe('a ledger without its config line', HANG_GUARD, () => {
       expect(r.stderr).toMatch(/ledger\.jsonl holds no config line/);
       expect(r.stdout).not.toMatch(/segment"?:? 0/);
     }
+    // What SessionStart gives the model (active.json, rewritten by a control call) says it too.
+    expect(engine('control', ['stop'], repo).code).toBe(0);
+    const active = JSON.parse(fs.readFileSync(path.join(repo, '.autoloop', 'active.json'), 'utf8')) as { summary: string };
+    expect(active.summary).toBe('autoloop experiment "exp": .autoloop/experiments/exp/ledger.jsonl holds no config line (it is empty or its first line is damaged): restore it, or run init-experiment to open a new segment');
   });
 });
 

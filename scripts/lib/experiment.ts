@@ -19,7 +19,7 @@ import { sweepTemps } from './fsx.ts';
 import type { Reverted, Workspace } from './workspace-base.ts';
 import { pruneRescued } from './rescue-retention.ts';
 import type { Experiment } from './experiment-data.ts';
-import { activeSummary } from './summary.ts';
+import { activeSummary, segmentMissing } from './summary.ts';
 import { chainUsedUp, followUpAllowed } from './chain.ts';
 import { gitSyncOrNull } from './gitcmd.ts';
 import { restoreBestArtifacts } from './artifacts.ts';
@@ -127,9 +127,8 @@ export function openExperiment(root: string, slug: string, opts: { shown?: boole
  * dashboard say so too, rather than describe a "segment 0" that never was.
  */
 export function requireSegment(exp: Pick<Experiment, 'root' | 'paths' | 'state'>): void {
-  if (exp.state.segment > 0) return;
-  const ledger = path.relative(exp.root, exp.paths.ledger);
-  throw new UsageError(`${ledger} holds no config line (it is empty or its first line is damaged): restore it, or run init-experiment to open a new segment`);
+  const missing = segmentMissing(exp);
+  if (missing) throw new UsageError(missing);
 }
 
 /** Experiments whose state cache is written once, when their lock is released, rather than on every append. */

@@ -1,5 +1,6 @@
 // Short text for the model: every byte here is read on every iteration, so
 // these formats are compact and stable.
+import path from 'node:path';
 import type { Experiment } from './experiment-data.ts';
 import { confidenceOf, gainPct, loopState, type Termination } from './reduce.ts';
 import { cut, fmt, fmtApart, gainText, pct, ratio } from './format.ts';
@@ -56,8 +57,17 @@ export function clip(s: string, n: number): string {
   return cut(one, n);
 }
 
+/** Why there is no segment to describe (a ledger without its config line), or null. */
+export function segmentMissing(exp: Pick<Experiment, 'root' | 'paths' | 'state'>): string | null {
+  if (exp.state.segment > 0) return null;
+  const ledger = path.relative(exp.root, exp.paths.ledger);
+  return `${ledger} holds no config line (it is empty or its first line is damaged): restore it, or run init-experiment to open a new segment`;
+}
+
 /** The compact state injected at SessionStart (hooks add the rules); ≤ 1,500 chars. */
 export function activeSummary(exp: Experiment, t: Termination): string {
+  const missing = segmentMissing(exp);
+  if (missing) return `autoloop experiment "${exp.paths.slug}": ${missing}`;
   const { config: c } = exp;
   const lines = [
     `autoloop experiment "${exp.paths.slug}" (segment ${exp.state.segment}, loop ${loopState(exp.state, t)})`,
