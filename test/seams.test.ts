@@ -28,8 +28,11 @@ describe('runners', () => {
     const log = path.join(dir, 'run.log');
     const pidfile = path.join(dir, 'bg.pid');
     let handle: Parameters<typeof localRunner.cancel>[0] | null = null;
+    // The background line would come long after the main process: a runner that waited for the
+    // group would show it (and take 30 s); one that ends the range at the main exit never does.
+    // (A 0.3 s wait let a loaded machine print it before the runner measured the range's end.)
     const r = await localRunner.run({
-      command: `echo in; (sleep 0.3; echo late) & echo $! > ${pidfile}`,
+      command: `echo in; (sleep 30; echo late) & echo $! > ${pidfile}`,
       cwd: dir,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
       timeoutS: 30,
