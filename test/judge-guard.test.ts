@@ -212,10 +212,12 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
 describe('a METRIC line printed after the main process exited', () => {
   for (const mode of ['pidns', 'group']) {
     it(`is ignored (${mode})`, () => {
-      // The helper outlives the main process and prints when it is told to stop.
-      const bench = 'sh -c \'trap "echo METRIC score=1; exit 0" TERM; while :; do sleep 0.05; done\' &\nsleep 0.3\necho METRIC score=$(cat src/v)\n';
-      const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
-      init(repo, 'sh bench.sh', ['--grace', '1']);
+      // The helper outlives the main process and prints when it is told to stop. The main process
+      // ends only once the helper's trap is set (it says so in .up), and the grace is long enough for
+      // a loaded machine to run the trap: a helper killed first would print nothing, whatever the engine does.
+      const bench = 'sh -c \'trap "echo METRIC score=1; exit 0" TERM; : > .up; while :; do sleep 0.05; done\' &\nwhile [ ! -e .up ]; do sleep 0.01; done\necho METRIC score=$(cat src/v)\n';
+      const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10', '.gitignore': '.up\n' });
+      init(repo, 'sh bench.sh', ['--grace', '60']);
       const r = engine('run-experiment', ['--json'], repo, { AUTOLOOP_CONTAINMENT: mode }).json as Record<string, unknown>;
       expect(r).toMatchObject({ status: 'ok', primary: 10 });
       // Under the group mode the helper lives long enough to print: the line is in the log, and ignored.
