@@ -233,12 +233,17 @@ describe('a report over two segments', () => {
 describe('terminated with a run measured but not logged', () => {
   it('status says to log that run first, in its text and its JSON alike (the text said /autoloop:chain)', async () => {
     const d = repo('100');
-    // Wall-clock budget: 30 s from the segment's start, room for a baseline and one measurement on a loaded machine.
-    expect(initValue(d, ['--max-wall-clock', '30']).code).toBe(0);
+    expect(initValue(d).code).toBe(0);
     expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '90');
     const measured = engine('run-experiment', ['--json'], d);
     expect(measured.code, measured.stderr).toBe(0);
+    // Budgets are read live: a wall clock of 1 s, set once the run is measured, ends the experiment
+    // with that run unlogged. (A budget set at init raced the baseline and the measurement on a loaded machine.)
+    const config = path.join(d, '.autoloop', 'experiments', 'exp', 'config.yaml');
+    const text = fs.readFileSync(config, 'utf8');
+    expect(text).toMatch(/^max_wall_clock: null$/m);
+    fs.writeFileSync(config, text.replace(/^max_wall_clock: null$/m, 'max_wall_clock: 1'));
     // Wait for the budget to run out (a wait, not a speed check).
     let status = engine('status', ['--json'], d).json;
     while ((status?.termination as { terminate?: boolean } | undefined)?.terminate !== true) {
