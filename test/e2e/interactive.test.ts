@@ -130,7 +130,9 @@ describe('interactive: /autoloop:run in a terminal', () => {
 
     await waitFor('the input prompt', idle);
     tmux('send-keys', '-t', 'loop', '-l', '/autoloop:run');
-    await sleep(1000);
+    // Enter only once the input line shows the whole command: text and Enter read in one go would be a
+    // paste, and a fixed pause cannot ensure they are not on a loaded machine.
+    await waitFor('the typed command', (s) => /^❯\s\/autoloop:run\s*$/m.test(s));
     tmux('send-keys', '-t', 'loop', 'Enter');
     // Until the loop has run its course: three more results, the loop stopped, the model's last word on screen.
     await waitFor('three iterations', (s) => PROMPT_TEXT.test(s) || (results() >= 4 && step >= loop.length && /Stopped after three iterations/.test(s) && idle(s)));
