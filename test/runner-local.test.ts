@@ -175,7 +175,10 @@ describe('localRunner.run', () => {
 
   it('kills a tree that ignores SIGTERM within timeout + grace, leaving no pid alive', async () => {
     const pidfile = path.join(dir, 'pids');
-    const timeoutS = 1;
+    // The timeout is the time the tree gets to start all six processes (the grace alone is
+    // not enough: SIGKILL at its end takes whatever is up). About 0.1 s here beside four
+    // busy processes at load 18; 3 s leaves a loaded machine room.
+    const timeoutS = 3;
     const graceS = 0.5;
     const t0 = Date.now();
     // exec: the stubborn shell itself is the group leader and the exit status.
