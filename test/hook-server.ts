@@ -87,7 +87,7 @@ export class HookServer {
   /** Both FIFOs, once the server holds them (before that, opening the reply FIFO would wait for a writer). */
   private open(): void {
     if (this.req >= 0) return;
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 240_000; // ends a hang only: a loaded machine may be slow to start the server
     const sleeper = new Int32Array(new SharedArrayBuffer(4));
     for (;;) {
       try {
