@@ -120,7 +120,8 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
   });
 
   it('a job that ignores SIGTERM is stopped at the engine’s timeout; nothing of it is left in Slurm', () => {
-    const dir = repo(['--timeout', '3'], 'slow\n');
+    // The timeout is the time the job gets to start Node and its SIGTERM handler on a loaded machine.
+    const dir = repo(['--timeout', '10'], 'slow\n');
     const r = step(dir, 'slow\n', 'baseline');
     expect(r.run.status).toBe('timeout');
     const job = jobOf(r.run.reason);

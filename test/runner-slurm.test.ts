@@ -131,7 +131,9 @@ describe('the engine’s own timeout', () => {
     const pidFile = path.join(dir, 'child.pid');
     const cmd = `trap '' TERM; sleep 600 & echo $! > '${pidFile}'; echo started; while :; do sleep 1; done`;
     const s = started();
-    const r = await slurmRunner().run(request(cmd, { timeoutS: 2, graceS: 1, onStart: s.onStart }));
+    // The timeout counts from RUNNING and is the time slurmstepd gets to start the script up to its
+    // trap and its child: a SIGTERM before that ends the test's job early, not the runner's kill.
+    const r = await slurmRunner().run(request(cmd, { timeoutS: 10, graceS: 1, onStart: s.onStart }));
     const id = await s.job;
     expect(r).toMatchObject({ timedOut: true, interrupted: false, survivors: [] });
     expect(r.retry).toBeUndefined();
