@@ -215,12 +215,17 @@ describe('localRunner.run', () => {
 
   it('kills background processes that ignore SIGTERM after a normal exit too', async () => {
     const pidfile = path.join(dir, 'server.pid');
+    // The main process exits only once the background one ignores SIGTERM (it writes its pid then):
+    // on a loaded machine a SIGTERM that came before its trap would end it the easy way.
+    const graceS = 0.3;
+    const t0 = Date.now();
     const out = await runUnderWatchdog(
-      spec(`sh -c 'trap "" TERM; exec sleep 1000' & echo $! > ${pidfile}; exit 0`, { graceS: 0.3 }),
+      spec(`sh -c 'trap "" TERM; echo $$ > ${pidfile}.tmp; mv ${pidfile}.tmp ${pidfile}; exec sleep 1000' & while [ ! -e ${pidfile} ]; do sleep 0.01; done; exit 0`, { graceS }),
     );
     expect(out.exitCode).toBe(0);
     expect(out.survivors).toEqual([]);
     expect(alive(pidsIn(pidfile)[0]!)).toBe(false);
+    expect((Date.now() - t0) / 1000).toBeGreaterThanOrEqual(graceS - 0.05); // SIGTERM alone did not end it
   });
 
   it('on abort kills the group and reports interrupted', async () => {
