@@ -80,6 +80,35 @@ describe('acquireLock', () => {
     expect(fs.readdirSync(path.dirname(file))).toEqual([]);
   });
 
+  it('a holder held off the CPU as its lock appears is never taken over: the file is whole from the start', async () => {
+    // SIGSTOP at the moment the lock is visible stands in for a scheduler that
+    // parks the creator there; the lock is then made to look old (past the
+    // torn grace). A lock created empty and written after is taken for a torn
+    // one at this point, and both processes think they hold it.
+    const dir = tmpDir();
+    const file = path.join(dir, 'lock');
+    const code = `const { acquireLock } = await import(${JSON.stringify(LOCK)}); acquireLock(${JSON.stringify(file)}, 'parked'); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: PROJECT, stdio: 'ignore', env: { ...process.env, AUTOLOOP_STOP_AT: 'lock:created' } });
+    try {
+      const stopped = () => {
+        try {
+          return fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'T';
+        } catch {
+          return false;
+        }
+      };
+      await waitFor(stopped, 120_000);
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(file, old, old);
+      expect(() => acquireLock(file, 'me')).toThrow(`another autoloop command (parked, pid ${child.pid}) is running in this repository`);
+    } finally {
+      await killed(child);
+    }
+    // Its unlinked name is gone with it, or swept by the next acquire.
+    acquireLock(file, 'me').release();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
   it('takes over a torn (unparseable) lock once it is old enough', () => {
     const file = path.join(tmpDir(), 'lock');
     fs.writeFileSync(file, '{"pid": 12');

@@ -9,6 +9,13 @@ export function crashPoint(name: string): void {
   if (process.env.AUTOLOOP_THROW_AT === name) throw new Error(`injected failure at ${name}`);
 }
 
+// AUTOLOOP_STOP_AT=<name> makes the process SIGSTOP itself there instead: a
+// stand-in for a scheduler that holds it off the CPU at that very point, for
+// what another process sees meanwhile (the test resumes or kills it).
+export function stopPoint(name: string): void {
+  if (process.env.AUTOLOOP_STOP_AT === name) process.kill(process.pid, 'SIGSTOP');
+}
+
 // Fault points for the fallback tests: AUTOLOOP_FAULT_AT=<name> makes a real
 // step fail there (e.g. a mount of a path that does not exist), so a test can
 // prove the fallback path with real processes.

@@ -1,7 +1,7 @@
 // One engine mutation at a time per repository (.autoloop/lock): a second
 // experiment's init must not switch the branch under a running benchmark. The
-// lock is a file created with
-// O_EXCL that names its owner; a lock whose process is gone is taken over.
+// lock is a file created whole (linked into place, never seen empty) that
+// names its owner; a lock whose process is gone is taken over.
 // Taking over moves the stale file aside first and checks that what moved is
 // the very file judged stale, so two racing takers cannot both win.
 import fs from 'node:fs';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { pidAlive, procStart } from './procs.ts';
 import { randomUUID } from 'node:crypto';
 import { RefusalError, UsageError } from './errors.ts';
+import { stopPoint } from './faults.ts';
 
 export interface Lock {
   release(): void;
@@ -53,7 +54,50 @@ function parseInfo(raw: string): LockInfo | null {
   };
 }
 
+/**
+ * Creates the lock file with its content whole: written under a name only we
+ * use, then linked into place (link fails with EEXIST like O_EXCL). A file
+ * opened with O_EXCL and written after would be empty for as long as its
+ * creator is held off the CPU, and past TORN_GRACE_MS another process takes
+ * such a file for a torn one and takes it over while its owner lives. Where
+ * the file system has no hard links, the O_EXCL way stays.
+ */
 function tryCreate(lockFile: string, data: string): boolean {
+  const mine = `${lockFile}.new.${process.pid}.${randomUUID()}`;
+  try {
+    fs.writeFileSync(mine, data, { flag: 'wx' });
+    try {
+      fs.linkSync(mine, lockFile);
+      stopPoint('lock:created');
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw e;
+    }
+  } finally {
+    fs.rmSync(mine, { force: true });
+  }
+  return tryCreateInPlace(lockFile, data);
+}
+
+/** The names tryCreate writes under, left by a process killed before it removed its own. */
+function sweepUnlinked(lockFile: string): void {
+  const prefix = `${path.basename(lockFile)}.new.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.dirname(lockFile));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length).split('.')[0]);
+    if (pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(path.dirname(lockFile), n), { force: true });
+  }
+}
+
+function tryCreateInPlace(lockFile: string, data: string): boolean {
   let fd: number;
   try {
     fd = fs.openSync(lockFile, 'wx');
@@ -108,7 +152,10 @@ export function acquireLock(lockFile: string, owner: string): Lock {
   let tookOver: { pid: number } | null = null;
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    if (tryCreate(lockFile, data)) return makeLock(lockFile, me.token, tookOver);
+    if (tryCreate(lockFile, data)) {
+      sweepUnlinked(lockFile);
+      return makeLock(lockFile, me.token, tookOver);
+    }
     const seen = look(lockFile);
     if (!seen) continue; // released meanwhile: try again
     const info = parseInfo(seen.raw);
