@@ -32,8 +32,12 @@ import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runn
 /** Monotonic milliseconds, as performance.now() but without loading perf_hooks into every run's start-up. */
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-/** After SIGKILL, how long the kernel gets to take the group down. */
-const REAP_WAIT_MS = 500;
+/**
+ * After SIGKILL, how long the kernel gets to take the group down before what
+ * is left counts as survivors (a crash: the run is not measured). Waited only
+ * while something is left; half a second was short on a saturated machine.
+ */
+const REAP_WAIT_MS = 5000;
 const POLL_MS = 20;
 /** setTimeout overflows past 2^31-1 ms (it would fire at once); longer means "no timeout". */
 const MAX_TIMER_MS = 2_147_483_647;

@@ -33,7 +33,11 @@ export function repoRoot(cwd: string): string {
   return findRoot(cwd);
 }
 
-/** Append a relaunch event; an engine call holding the lock is waited for a little. */
+/**
+ * Append a relaunch event; an engine call holding the lock (the run a killed
+ * session left measuring) is waited for up to two minutes: the hourly cap of
+ * a later supervisor counts these lines. The session runs meanwhile.
+ */
 export async function recordRelaunch(root: string, slug: string, data: Record<string, unknown>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const exp = openExperiment(root, slug);
@@ -41,7 +45,7 @@ export async function recordRelaunch(root: string, slug: string, data: Record<st
       await withLock(exp, 'up (relaunch)', async () => event(exp, 'relaunch', data));
       return;
     } catch (e) {
-      if (!(e instanceof RefusalError) || attempt >= 20) throw e;
+      if (!(e instanceof RefusalError) || attempt >= 240) throw e;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
