@@ -18,7 +18,10 @@
 import * as z from './zod.ts';
 import { lazySchema } from './zod.ts';
 
-import { huberVarianceFactor, median, resolution, winsorizedSd } from './stats.ts';
+import { chiSquareQuantile, huberVarianceFactor, median, resolution, winsorizedSd } from './stats.ts';
+
+/** Level of the test that the noise grew since the pool was filled (one-sided; a false alarm only costs power). */
+export const NOISE_SHIFT_P = 0.999;
 
 /** Most recent residuals kept in the pool: old enough noise is forgotten. */
 export const POOL_MAX = 64;
@@ -185,7 +188,11 @@ export function learn(
   // invocations of the same code that differed, as a baseline's would.
   if (o.noiseDiscovered) m = seedFromRepeats({ ...m, deterministic: false, residuals: [], df: 0 }, o.values ?? o.raw);
   if (o.diffs.length >= 2) {
-    m = addResiduals(m, groupResiduals(o.diffs, o.centre), o.diffs.length - 1);
+    const res = groupResiduals(o.diffs, o.centre);
+    // Noise that grew (a noisy neighbour, or additive noise after a big win on
+    // the log scale) makes the old pool a lie: it starts over from this decision.
+    if (noiseGrew(m.residuals, res, resolutionFloor(m, m.scale ?? 'abs', median(o.raw.length ? o.raw : [1])))) m = { ...m, residuals: [], df: 0 };
+    m = addResiduals(m, res, o.diffs.length - 1);
     if (o.diffs.some((d) => d !== 0)) m = { ...m, deterministic: false };
   }
   if (o.costs_s && o.costs_s.length) m = { ...m, cost_s: median(o.costs_s) };
@@ -204,15 +211,38 @@ function seedFromRepeats(model: NoiseModel, values: readonly number[]): NoiseMod
 }
 
 /**
+ * Has the noise grown since the pool was filled? Pooled alone, 64 old
+ * residuals outvote a few new ones (the winsorising even clips them as
+ * outliers): additive noise after a 10× keep on the log scale, or 1% noise
+ * turning 8%, then kept 11-17% of no-effect changes. Growth is the current
+ * residuals' mean square (ν = n − 1 degrees of freedom) over the pool's σ²
+ * past the NOISE_SHIFT_P quantile of χ²(ν)/ν, AND broad: more than half of
+ * them beyond one pool σ, so one outlier (a GC pause) is not growth.
+ */
+export function noiseGrew(pool: readonly number[], current: readonly number[], floor: number): boolean {
+  const nu = current.length - 1;
+  if (nu < 1 || pool.length < 2) return false;
+  const ref = Math.max(winsorizedSd(pool), floor);
+  const cur = winsorizedSd(current);
+  if (!(cur > 0)) return false;
+  const broad = current.filter((r) => Math.abs(r) > ref).length > current.length / 2;
+  if (!(ref > 0)) return broad;
+  return broad && (cur / ref) ** 2 > chiSquareQuantile(NOISE_SHIFT_P, nu) / nu;
+}
+
+/**
  * The scale σ of a paired difference and its degrees of freedom: the pool
  * plus the current decision's residuals, floored by the resolution; and the
  * Huber variance factor those residuals imply (outliers and lumps raise it).
+ * When the current residuals show that the noise grew (noiseGrew), the pool
+ * is not used: σ and df are this decision's own.
  */
 export function pairNoise(
   model: NoiseModel,
   current: readonly number[],
   floor: number,
 ): { sigma: number; df: number; factor: number } {
+  if (noiseGrew(model.residuals, current, floor)) model = { ...model, residuals: [], df: 0 };
   const all = [...model.residuals, ...current];
   const df = model.df + Math.max(0, current.length - 1);
   const sigma = Math.max(all.length ? winsorizedSd(all) : 0, floor);

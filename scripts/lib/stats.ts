@@ -159,6 +159,17 @@ export function studentTQuantile(p: number, df: number): number {
 }
 
 /**
+ * Quantile of the chi-square distribution with ν > 0 degrees of freedom, by
+ * the Wilson-Hilferty cube approximation (a little high in the far upper tail
+ * for ν = 1: 11.2 for 10.8 at p = 0.999, which errs on the side of "no change").
+ */
+export function chiSquareQuantile(p: number, nu: number): number {
+  if (!(nu > 0)) throw new RangeError(`chiSquareQuantile: nu must be > 0, got ${nu}`);
+  const a = 2 / (9 * nu);
+  return nu * Math.max(0, 1 - a + normalQuantile(p) * Math.sqrt(a)) ** 3;
+}
+
+/**
  * Hodges-Lehmann location: the median of the Walsh averages (xᵢ + xⱼ)/2, i ≤ j.
  * Nearly as efficient as the mean on Gaussian data (95%), far better on heavy
  * tails, and a few wild values move it little (breakdown 29%).

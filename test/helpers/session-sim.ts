@@ -1,0 +1,78 @@
+// A whole segment through the pure decision code, as the engine drives it:
+// a baseline run (planBaseline → calibrate), then candidate decisions
+// (planDecision → learn, with each invocation's value and arm, as
+// noise-state.ts's learnFromLine passes them), for any direction, any noise
+// process and any sequence of true effects. Used by the adversarial sweep
+// (test/noise-sweep.test.ts); the noise process sees every invocation in order,
+// so drift, machine speed steps and noise-level changes act across decisions.
+import { calibrate, deterministicRunsNeeded, emptyNoiseModel, invocationValue, learn, type NoiseModel } from '../../scripts/lib/noise-model.ts';
+import { planBaseline, planDecision, type Decision, type Invocation } from '../../scripts/lib/sampling.ts';
+import type { Direction } from '../../scripts/lib/schema.ts';
+import { median } from '../../scripts/lib/stats.ts';
+
+/** A noise process: the value one invocation prints for code whose true value is `level` (called in order). */
+export type Noise = (level: number) => number[];
+
+export type SessionOpts = {
+  direction: Direction;
+  metric?: string;
+  noise: Noise;
+  /** True value of the baseline code. */
+  level: number;
+  minImprovement?: number | string;
+  budget_s?: number | null;
+  cost_s?: number;
+  confirm?: number;
+};
+
+export type Outcome = { kept: boolean; decision: Decision; levelAfter: number; best: number; model: NoiseModel };
+
+export class Session {
+  model: NoiseModel;
+  best: number;
+  level: number;
+  readonly baselineInvocations: number;
+  constructor(private o: SessionOpts) {
+    const inv: Invocation[] = [];
+    const detRuns = deterministicRunsNeeded(o.metric ?? 'time_ms');
+    do inv.push({ arm: 'candidate', samples: o.noise(o.level), duration_s: o.cost_s ?? 1 });
+    while (planBaseline({ invocations: inv, model: emptyNoiseModel(), budget_s: o.budget_s ?? null, detRuns }));
+    this.model = calibrate(emptyNoiseModel(), inv.map((i) => i.samples), { metric: o.metric ?? 'time_ms', costs_s: inv.map(() => o.cost_s ?? 1) });
+    this.best = median(inv.map((i) => invocationValue(i.samples)));
+    this.level = o.level;
+    this.baselineInvocations = inv.length;
+  }
+
+  /** One candidate whose true value is `candLevel`; a keep moves the best to it (stored centre: its arm's median). */
+  decide(candLevel: number): Outcome {
+    const o = this.o;
+    const inv: Invocation[] = [];
+    for (;;) {
+      const step = planDecision({
+        direction: o.direction, model: this.model, invocations: inv, best: this.best,
+        minImprovement: o.minImprovement ?? 0, budget_s: o.budget_s ?? null, confirm: o.confirm ?? 2,
+      });
+      if ('decision' in step) {
+        const d = step.decision;
+        const ran = inv.filter((i) => i.samples.length > 0);
+        this.model = learn(this.model, {
+          diffs: d.diffs, centre: d.effect, raw: inv.flatMap((i) => i.samples),
+          values: ran.map((i) => invocationValue(i.samples)), arms: ran.map((i) => i.arm),
+          noiseDiscovered: d.stop === 'noise-discovered',
+        });
+        if (d.keep) {
+          this.level = candLevel;
+          this.best = median(inv.filter((i) => i.arm === 'candidate').map((i) => invocationValue(i.samples)));
+        }
+        return { kept: d.keep, decision: d, levelAfter: this.level, best: this.best, model: this.model };
+      }
+      inv.push({ arm: step.next, samples: o.noise(step.next === 'best' ? this.level : candLevel), duration_s: o.cost_s ?? 1 });
+    }
+  }
+
+  /** The true value of a change `rel` better than the current best code (relative, or in units when `abs`). */
+  better(rel: number, abs = false): number {
+    const s = this.o.direction === 'lower' ? -1 : 1;
+    return abs ? this.level + s * rel : this.level * (1 + s * rel * Math.sign(this.level || 1));
+  }
+}
