@@ -49,6 +49,18 @@ describe('run-plan', () => {
     expect(order.slice(0, 4)).toEqual(['best', 'candidate', 'candidate', 'best']);
   });
 
+  it('a change that removes lines is not stopped for futility while a tie (a simplification) is still in reach', () => {
+    const model = learnFromLine(emptyNoiseModel(), result({ invocations: [100, 103, 98, 101, 99, 102, 100, 97].map((v) => inv('candidate', v)) }), cfg(), true);
+    const state = { model, best: 100 };
+    // Each pair 3% worse: no win in reach at the last look, a tie still is.
+    const invs: InvocationLine[] = [];
+    for (let i = 0; i < 6; i++) invs.push(inv(i % 4 === 0 || i % 4 === 3 ? 'best' : 'candidate', i % 4 === 0 || i % 4 === 3 ? 100 : 103));
+    const plain = nextInvocation({ kind: 'candidate', config: cfg(), state, invocations: invs });
+    expect(plain).toMatchObject({ done: true, decision: { stop: 'futility' } });
+    expect(nextInvocation({ kind: 'candidate', config: cfg(), state, invocations: invs, netLinesRemoved: 3 })).toEqual({ next: 'candidate' });
+    expect(nextInvocation({ kind: 'candidate', config: cfg(), state, invocations: invs, netLinesRemoved: -3 })).toEqual(plain);
+  });
+
   it('repeats: 1 means one sample is enough: deterministic, one candidate invocation', () => {
     expect(deterministicSetting(cfg({ repeats: 1 }))).toBe(true);
     expect(deterministicSetting(cfg({ repeats: 1, deterministic: false }))).toBe(false);

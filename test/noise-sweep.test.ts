@@ -82,6 +82,26 @@ describe('noise that grows after the pool was filled (fails without noiseGrew: 1
   });
 });
 
+describe('ties: a simplification (the change removes lines) under Gaussian 3% noise, cheap benchmark', () => {
+  // The last look calls a true tie "equal within noise" with P(Z ≥ −TIE_Z) = 69%; the
+  // plan must not cut that short by stopping for futility against a win (it did: 54%).
+  // A real 3% regression (one noise SD) must stay rarely kept as a "tie" (≤ 5%).
+  const keptRate = (worse: number, seed: number) => {
+    let kept = 0;
+    for (let t = 0; t < N; t++) {
+      const sess = new Session({ direction: 'lower', noise: mul(0.03)(mulberry32(seed + t)), level: 100 });
+      if (sess.decide(100 * (1 + worse), true).kept) kept++;
+    }
+    return kept / N;
+  };
+  it('an equal simplification is kept ≥ 65% (measured 71%; 54% when futility ignored the tie)', () => {
+    expect(keptRate(0, 41e6)).toBeGreaterThanOrEqual(0.65);
+  });
+  it('a simplification 3% worse is kept ≤ 5% (measured 1.7%)', () => {
+    expect(keptRate(0.03, 43e6)).toBeLessThanOrEqual(0.05);
+  });
+});
+
 describe('noiseGrew (pure)', () => {
   const pool = (u: Uniform, n: number, sd: number) => { const g = gaussian(u); return Array.from({ length: n }, () => sd * g()); };
   it('property: never fires on residuals no larger than the pool\'s σ; fires on residuals 20× the pool σ from 3 pairs', () => {

@@ -28,7 +28,14 @@ export type PlanStep = { next: Arm } | { done: true; decision: Decision | null }
 /** Never more invocations than this in one run, whatever a plan says (a guard, not a policy). */
 export const MAX_INVOCATIONS = 2 * MAX_PAIRS + BASELINE_MAX;
 
-export function nextInvocation(o: { kind: RunKind; config: Config; state: { model: NoiseModel; best: number | null }; invocations: readonly Invocation[] }): PlanStep {
+export function nextInvocation(o: {
+  kind: RunKind;
+  config: Config;
+  state: { model: NoiseModel; best: number | null };
+  invocations: readonly Invocation[];
+  /** Net in-scope lines the change removes (a tie keeps a simplification). */
+  netLinesRemoved?: number;
+}): PlanStep {
   const { config: c, invocations } = o;
   if (invocations.length >= MAX_INVOCATIONS) return { done: true, decision: null };
   if (o.kind === 'baseline') {
@@ -47,6 +54,7 @@ export function nextInvocation(o: { kind: RunKind; config: Config; state: { mode
     budget_s: c.sample_budget_s,
     confirm: confirmRuns(c),
     ...(typeof c.repeats === 'number' ? { pairs: c.repeats } : {}),
+    simplifies: (o.netLinesRemoved ?? 0) > 0,
   });
   return 'next' in step ? step : { done: true, decision: step.decision };
 }

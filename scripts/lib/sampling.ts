@@ -131,6 +131,11 @@ export type DecisionInput = {
   confirm: number;
   /** Most pairs, when the user fixed it (config `repeats: N`); else the budget decides. */
   pairs?: number;
+  /**
+   * The change removes in-scope lines (net): a tie keeps it as a simplification,
+   * so futility waits until even a tie is out of reach at the last look.
+   */
+  simplifies?: boolean;
 };
 
 /** minImprovement in scale units of the effect. */
@@ -265,7 +270,7 @@ function lookAtPairs(i: DecisionInput): Step {
   } else if (df >= 1 && sigma > 0 && clearWin(diffs, min, sigma, effect - min > Math.max(C_WIN, tq) * se(k))) {
     stop = 'win';
     keep = true;
-  } else if (df >= 1 && futile(diffs, effect, min, sigma, Z_FUTILE * se(k), min + studentTQuantile(1 - ALPHA, df + K - k) * se(K))) {
+  } else if (df >= 1 && futile(diffs, effect, min, sigma, Z_FUTILE * se(k), lastLookNeeds(i.simplifies === true, min, studentTQuantile(1 - ALPHA, df + K - k), se(K)))) {
     stop = 'futility';
   }
   if (stop === null) return { next: scheduleArm(i.invocations.length) };
@@ -274,6 +279,16 @@ function lookAtPairs(i: DecisionInput): Step {
   const thr = effectPct(scale, Number.isFinite(needNow) ? needNow : min, i.best, i.direction);
   const reason = describe({ keep, tie, effect, min, pct, thr, k, stop, n: i.invocations.length });
   return { decision: { keep, tie, effect, pct, threshold_pct: thr, se: se(k), pairs: k, invocations: i.invocations.length, stop, reason, diffs } };
+}
+
+/**
+ * What the effect must reach at the last look for the run to end kept: a win
+ * (min + t·se); for a simplification, a tie (−TIE_Z·se) is enough. Stopping a
+ * simplification for futility against the win alone reverted half of the
+ * no-effect simplifications under 3% noise before the tie could be judged.
+ */
+function lastLookNeeds(simplifies: boolean, min: number, t: number, seK: number): number {
+  return simplifies ? Math.min(min + t * seK, -TIE_Z * seK) : min + t * seK;
 }
 
 /** Small samples: the estimate's variance exceeds its asymptotic value a little. */

@@ -43,14 +43,17 @@ export class Session {
     this.baselineInvocations = inv.length;
   }
 
-  /** One candidate whose true value is `candLevel`; a keep moves the best to it (stored centre: its arm's median). */
-  decide(candLevel: number): Outcome {
+  /**
+   * One candidate whose true value is `candLevel`; a keep moves the best to it
+   * (stored centre: its arm's median). `simplifies`: it removes lines, so a tie keeps it (verdict.ts).
+   */
+  decide(candLevel: number, simplifies = false): Outcome {
     const o = this.o;
     const inv: Invocation[] = [];
     for (;;) {
       const step = planDecision({
         direction: o.direction, model: this.model, invocations: inv, best: this.best,
-        minImprovement: o.minImprovement ?? 0, budget_s: o.budget_s ?? null, confirm: o.confirm ?? 2,
+        minImprovement: o.minImprovement ?? 0, budget_s: o.budget_s ?? null, confirm: o.confirm ?? 2, simplifies,
       });
       if ('decision' in step) {
         const d = step.decision;
@@ -60,11 +63,12 @@ export class Session {
           values: ran.map((i) => invocationValue(i.samples)), arms: ran.map((i) => i.arm),
           noiseDiscovered: d.stop === 'noise-discovered',
         });
-        if (d.keep) {
+        const kept = d.keep || (simplifies && d.tie);
+        if (kept) {
           this.level = candLevel;
           this.best = median(inv.filter((i) => i.arm === 'candidate').map((i) => invocationValue(i.samples)));
         }
-        return { kept: d.keep, decision: d, levelAfter: this.level, best: this.best, model: this.model };
+        return { kept, decision: d, levelAfter: this.level, best: this.best, model: this.model };
       }
       inv.push({ arm: step.next, samples: o.noise(step.next === 'best' ? this.level : candLevel), duration_s: o.cost_s ?? 1 });
     }

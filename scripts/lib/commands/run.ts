@@ -352,7 +352,7 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     ? setInterval(() => line.show(`${m.id} invocation ${invs.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
     : null;
   for (;;) {
-    const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs as Invocation[] });
+    const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs as Invocation[], netLinesRemoved: m.record.net_lines_removed });
     if ('done' in step) {
       m.record.decision = step.decision;
       break;
