@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { noiseGrew } from '../scripts/lib/noise-model.ts';
+import { checkGuardrail } from '../scripts/lib/guardrails.ts';
+import type { Guardrail } from '../scripts/lib/schema.ts';
 import { evaluateTermination, type TerminationInput } from '../scripts/lib/termination.ts';
 import { chiSquareQuantile, winsorizedSd } from '../scripts/lib/stats.ts';
 import { Session, type Noise } from './helpers/session-sim.ts';
@@ -131,6 +133,30 @@ describe('noiseGrew (pure)', () => {
     expect(chiSquareQuantile(0.999, 1)).toBeLessThan(11.5);
     expect(chiSquareQuantile(0.999, 10)).toBeCloseTo(29.59, 0);
     expect(chiSquareQuantile(0.95, 5)).toBeCloseTo(11.07, 1);
+  });
+});
+
+describe('guardrails on a noisy secondary (3%), 12 baseline samples, 5% tolerance', () => {
+  // The noise margin is two-sided 95%: a candidate exactly at the tolerance is
+  // blocked about 2.5-5% of the time (medians scatter more than means); one 10%
+  // past it (3+ noise SDs) must be blocked nearly always with 16 samples.
+  const g: Guardrail = { metric: 'm', direction: 'lower', max_regression_pct: 5 } as Guardrail;
+  const blocked = (over: number, n: number, seed: number) => {
+    const z = gaussian(mulberry32(seed));
+    let k = 0;
+    for (let t = 0; t < 2000; t++) {
+      const base = Array.from({ length: 12 }, () => 100 * (1 + 0.03 * z()));
+      const cand = Array.from({ length: n }, () => 100 * (1 + over) * (1 + 0.03 * z()));
+      if (checkGuardrail(g, base, cand).status === 'broken') k++;
+    }
+    return k / 2000;
+  };
+  it('unchanged: blocked ≤ 1%; exactly at the tolerance: ≤ 7.5%; 10% past it: ≥ 90% at 16 samples', () => {
+    for (const n of [3, 8, 16]) {
+      expect(blocked(0, n, 51 + n)).toBeLessThanOrEqual(0.01);
+      expect(blocked(0.05, n, 53 + n)).toBeLessThanOrEqual(0.075);
+    }
+    expect(blocked(0.15, 16, 57)).toBeGreaterThanOrEqual(0.9);
   });
 });
 
