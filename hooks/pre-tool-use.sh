@@ -395,7 +395,16 @@ pf_simple() {
     git) pf_git; return ;;
     node) pf_node; return ;;
     mkdir) pf_mkdir; return ;;
-    echo | printf | pwd | true | false | date | seq) return 0 ;;
+    echo | printf | pwd | true | false | seq) return 0 ;;
+    # date -s / --set (any prefix, as getopt takes it) sets the clock: Node's.
+    date)
+      pf_u=$pf_t
+      while [ -n "$pf_u" ]; do
+        pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}
+        case $pf_w in --s* | -[!-]*s* | -s*) return 1 ;; esac
+      done
+      return 0
+      ;;
     grep | egrep | fgrep | rg) pf_pat=1 ;;
     cat | head | tail | wc | ls | stat | file | du | diff | cmp | cut | nl | tr | od | hexdump | md5sum | sha1sum | \
       sha256sum | basename | dirname | realpath | readlink | column | paste | comm | fold | expand | jq | sort | uniq | find) pf_pat= ;;
@@ -409,6 +418,8 @@ pf_simple() {
     case $pf_prog in sort) case $pf_w in *o*) return 1 ;; esac ;; esac
     # find's actions run or write something: Node's (its tests, -name and the like, only read).
     case $pf_prog in find) case $pf_w in -exec | -execdir | -ok | -okdir | -delete | -fprint | -fprint0 | -fprintf | -fls) return 1 ;; esac ;; esac
+    # file -C / --compile writes NAME.mgc: Node's.
+    case $pf_prog in file) case $pf_w in --c* | -C* | -[!-]*C*) return 1 ;; esac ;; esac
     [ -z "$pf_pat" ] || case $pf_w in --* | *[ef]*) return 1 ;; esac
   done
   # Operands (every word not starting with -, past grep's pattern) must lie in the project.
@@ -458,7 +469,16 @@ pf_git() {
   esac
   while [ -n "$pf_u" ]; do
     pf_w=${pf_u%%"$pf_nl"*} pf_u=${pf_u#*"$pf_nl"}
-    case $pf_w in --output* | --ext-diff* | --textconv* | --exec* | --upload-pack*) return 1 ;; esac
+    case $pf_w in --output* | --ext-diff* | --textconv* | --filters* | --exec* | --upload-pack* | --no-index*) return 1 ;; esac
+    # git's parse-options takes any unambiguous prefix (git grep --open=CMD runs CMD): a prefix of
+    # one of these is Node's too.
+    case $pf_w in --?*)
+      pf_x=${pf_w#--} pf_x=${pf_x%%=*}
+      for pf_q in output ext-diff textconv filters exec upload-pack open-files-in-pager no-index; do
+        case $pf_q in "$pf_x"*) return 1 ;; esac
+      done
+      ;;
+    esac
     # git grep -O runs a pager program (Node judges it): any -O, in any cluster, is Node's.
     case $pf_w in --open-files-in-pager* | -O* | -[!-]*O*) return 1 ;; esac
   done

@@ -1093,3 +1093,79 @@ describe('bash guard: routes found by the adversarial sweep', () => {
     expect(verdict("sed -i 's/a/b/' bench.sh").deny).toMatch(/bench\.sh is outside the experiment's scope \(src\/\*\*\)/);
   });
 });
+
+// GNU getopt_long and git's parse-options take any unambiguous prefix of a long option: `sort
+// --outp=F` writes F, `git grep --open=CMD` runs CMD. The guard must read the abbreviation as the
+// option it stands for, on the allow list and on the deny side alike (hooks/src/long-options.ts).
+const abbreviationRows: Row[] = [
+  // writers, by an abbreviated option
+  ['sort --outp=check.sh src/a.js', 'deny'],
+  ['sort --out check.sh src/a.js', 'deny'],
+  ['sed --in s/a/b/ check.sh', 'deny'],
+  ['sed --in-pl=.bak s/a/b/ check.sh', 'deny'],
+  ['cp --targ bench /tmp/bench.mjs', 'deny'],
+  ['mv --target=bench /tmp/bench.mjs', 'deny'],
+  ['install --target-d=bench /tmp/bench.mjs', 'deny'],
+  ['cp --li check.sh src/c', 'deny'],
+  ['cp --sym @P/check.sh src/c', 'deny'],
+  ['chmod --ref=src/a.js check.sh', 'deny'],
+  ['wget --output-doc=check.sh http://example.com', 'deny'],
+  ['patch --out=check.sh src/a.js /tmp/p.diff', 'deny'],
+  ['git archive --outp=check.sh HEAD', 'deny'],
+  ['git branch --forc main HEAD~1', 'deny'],
+  ['git clean --forc', 'deny'],
+  // wrappers whose own options are abbreviated (or spelled with =)
+  ['env --sp="sed -i s/a/b/ check.sh"', 'deny'],
+  ['env --chd=bench sed -i s/a/b/ bench.mjs', 'deny'],
+  ['env --chdir=bench sed -i s/a/b/ bench.mjs', 'deny'],
+  ['env -Cbench sed -i s/a/b/ bench.mjs', 'deny'],
+  ['nice --adj 5 sed -i s/a/b/ check.sh', 'deny'],
+  ['timeout --kill 3 5 sed -i s/a/b/ check.sh', 'deny'],
+  ['sudo --us root sed -i s/a/b/ check.sh', 'deny'],
+  ['script --comm "sed -i s/a/b/ check.sh" /dev/null', 'deny'],
+  ['flock --command="sed -i s/a/b/ check.sh" /tmp/l', 'deny'],
+  // GNU time writes its -o file
+  ['/usr/bin/time -o check.sh ls', 'deny'],
+  ['env time --out=check.sh ls', 'deny'],
+  // …and what stays fine
+  ['sort --numeric src/a.js', 'allow'],
+  ['sed --quiet -n 1p src/a.js', 'allow'],
+  ['cp --verb src/a.js src/b.js', 'allow'],
+  ['env --chdir=src sed -i s/a/b/ a.js', 'allow'],
+];
+
+describe('bash guard: abbreviated long options', () => {
+  it.each(abbreviationRows)('%j → %s', (cmd, expected) => {
+    const v = verdict(cmd);
+    expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
+  });
+
+  it.each([
+    // each of these writes or runs something: never approved
+    'sort --outp=src/b.js src/a.js',
+    'sort --compress-prog=gzip src/a.js',
+    'git grep --open=vim x',
+    'git grep --open-files="sed -i s/a/b/" x',
+    'git --no-pager grep --op=true x',
+    'git cat-file --filt HEAD:src/a.js',
+    'git cat-file --textc HEAD:src/a.js',
+    // it reads outside the repository, as no reader may
+    'git diff --no-index /etc/passwd src/a.js',
+    'git grep --no-index x /etc',
+    // date -s sets the clock; file -C writes NAME.mgc
+    'date -s 2030-01-01',
+    'date --se 2030-01-01',
+    'date -us 2030-01-01',
+    'file -C -m src/a.js',
+    'file --comp -m src/a.js',
+  ])('%s is not on the allow list', (cmd) => {
+    expect(verdict(cmd).safe).toBe(false);
+  });
+
+  it.each(['date +%s', 'date -u +%Y', 'date --iso-8601=seconds', 'file src/a.js', 'file -b --mime-type src/a.js', 'git grep -n x', 'git diff HEAD~1 -- src'])(
+    '%s stays on the allow list',
+    (cmd) => {
+      expect(verdict(cmd).safe).toBe(true);
+    },
+  );
+});

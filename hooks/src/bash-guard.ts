@@ -13,6 +13,7 @@ import { canonical, GLOB_CHARS, globDenial, inDir, isWritableState, namedRels, R
 import { compileScope, type Scope } from '../../scripts/lib/scope.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 import { DYNAMIC, literal, parseArgs, skipOptions, type Exp, type Options } from './guard-args.ts';
+import { expandLeading, expandLong } from './long-options.ts';
 import { destinationEffects, diffTargets, type Effect } from './dest-writers.ts';
 import { MAX_SCRIPT_BYTES, REAL_IO, type GuardIO } from './guard-io.ts';
 import { sedCall, sedEffects } from './sed-script.ts';
@@ -207,6 +208,8 @@ const PLAIN_WRAPPERS = new Map<string, Options & { operands?: number }>([
   ['ltrace', { arg: 'aADeEFlnopsuwx', long: ['--output'] }],
   ['chroot', { long: ['--userspec', '--groups'], operands: 1 }],
 ]);
+/** env's options (expandLeading): -u, -C and -S take a value. */
+const ENV_OPTIONS: Options = { arg: 'uCS', long: ['--unset', '--chdir', '--split-string'] };
 /** Tracers' output file. */
 const TRACE_OUT = /^(-o|--output)$/;
 
@@ -475,8 +478,10 @@ class Guard {
       const plain = PLAIN_WRAPPERS.get(prog);
       let next: number;
       if (plain) {
+        words = expandLeading(words, plain);
         next = skipOptions(words, 1, plain) + (plain.operands ?? 0);
-        if (prog === 'strace' || prog === 'ltrace') {
+        // tracers and GNU time (/usr/bin/time -o FILE) write their -o file
+        if (prog === 'strace' || prog === 'ltrace' || prog === 'time') {
           words.slice(1, next).forEach((w, k, opts) => {
             if (TRACE_OUT.test(w.text)) this.target(opts[k + 1] ?? DYNAMIC, false);
             else if (/^-o./.test(w.text) || w.text.startsWith('--output=')) this.target({ ...w, text: w.text.slice(w.text.startsWith('-o') ? 2 : 9) }, false);
@@ -484,6 +489,7 @@ class Guard {
         }
       }
       else if (prog === 'env') {
+        words = expandLeading(words, ENV_OPTIONS);
         const e = this.unwrapEnv(words);
         if (e.dir !== undefined) dir = e.dir;
         if (e.run) return { words: e.run, dir, xargs, argFiles };
@@ -494,11 +500,15 @@ class Guard {
       } else if (prog === 'busybox') next = 1;
       else if (prog === 'flock') {
         // flock [opts] FILE cmd … or flock [opts] FILE -c 'cmd'
-        const at = skipOptions(words, 1, { arg: 'wEn', long: ['--timeout', '--conflict-exit-code'] }) + 1;
-        const c = words.findIndex((w, k) => k > at - 1 && (w.text === '-c' || w.text === '--command'));
-        if (c >= 0) return { words: this.split(words.slice(c + 1, c + 2)), dir, xargs, argFiles };
+        const spec = { arg: 'wEc', long: ['--timeout', '--conflict-exit-code', '--command'] };
+        words = expandLeading(words, spec);
+        // -c CMD / --command CMD / --command=CMD, before the file or after it
+        const c = words.findIndex((w, k) => k > 0 && (w.text === '-c' || w.text === '--command' || w.text.startsWith('--command=')));
+        if (c >= 0) return { words: this.split(words[c]!.text.startsWith('--command=') ? [{ ...words[c]!, text: words[c]!.text.slice(10) }] : words.slice(c + 1, c + 2)), dir, xargs, argFiles };
+        const at = skipOptions(words, 1, spec) + 1;
         next = at;
       } else if (prog === 'watch') {
+        words = expandLeading(words, { arg: 'nqd', long: ['--interval'] });
         next = skipOptions(words, 1, { arg: 'nqd', long: ['--interval'] });
         // watch "cmd args" runs its single argument through sh -c.
         if (words.length === next + 1) return { words: this.split(words.slice(next)), dir, xargs, argFiles };
@@ -528,6 +538,10 @@ class Guard {
       if (t === '-C' || t === '--chdir') {
         dir = this.resolve(words[next + 1] ?? DYNAMIC);
         next += 2;
+      } else if (t.startsWith('--chdir=') || /^-[a-zA-Z]*C./.test(t)) {
+        // -Cdir, --chdir=dir (and -iCdir: C ends its cluster)
+        dir = this.resolve({ ...words[next]!, text: t.startsWith('--') ? t.slice('--chdir='.length) : t.slice(t.indexOf('C') + 1) });
+        next++;
       } else if (t === '-S' || t === '--split-string') return { next, dir, run: this.split(words.slice(next + 1)) };
       else if (t === '-u' || t === '--unset') next += 2;
       else if (/^-[a-zA-Z]*S./.test(t) || t.startsWith('--split-string=')) {
@@ -567,7 +581,7 @@ class Guard {
     // env BASH_ENV=… cmd, env 'BASH_FUNC_f%%=…' cmd: variables that run code.
     for (const w of all.slice(0, wrapped)) if (/^[A-Za-z_][^=]*=/.test(w.text)) this.codeVar(w, depth);
     const prog = path.basename(words[0]!.text);
-    const args = words.slice(1);
+    const args = expandLong(prog, words.slice(1));
     // Claude Code's shell expands aliases (its snapshot sets expand_aliases): one this command defined runs its text.
     const alias = wrapped === 0 ? this.aliases.get(words[0]!.text) : undefined;
     if (alias !== undefined) return this.aliasCall(words[0]!.text, alias, args, depth);
@@ -670,6 +684,11 @@ class Guard {
   /** Is this simple command on the read-only list (or a write to the scratch area)? */
   private readOnly(prog: string, args: Exp[]): boolean {
     if (this.cwd === null || relOf(this.ctx.policy, this.cwd) === null) return false;
+    // date -s / --set sets the clock; file -C / --compile writes NAME.mgc where it runs
+    if (prog === 'date' || prog === 'file') {
+      const [short, long] = prog === 'date' ? ['s', '--set'] : ['C', '--compile'];
+      if (args.some((a) => a.dynamic || a.text.split('=')[0] === long || (/^-[a-zA-Z]/.test(a.text) && a.text.includes(short)))) return false;
+    }
     if (TEXT_ONLY.has(prog)) return true;
     if (prog === 'cd' || prog === 'pushd') return args.every((a) => a.text.startsWith('-') || this.readable(this.resolve(a)));
     if (prog === 'git') return this.readOnlyGit(args);
@@ -721,8 +740,9 @@ class Guard {
       else return false;
     }
     const sub = args[i]?.text ?? '';
-    const rest = args.slice(i + 1);
-    if (rest.some((a) => a.dynamic || /^--(output|ext-diff|textconv|exec|upload-pack)/.test(a.text))) return false;
+    const rest = expandLong(sub, args.slice(i + 1), 'git');
+    // --no-index reads files outside the repository, which no reader may (readable()).
+    if (rest.some((a) => a.dynamic || /^--(output|ext-diff|textconv|filters|exec|upload-pack|no-index)/.test(a.text))) return false;
     // git grep -O runs a pager program on the files it found.
     if (sub === 'grep' && rest.some((a) => /^(--open-files-in-pager|-[a-zA-Z]*O)/.test(a.text))) return false;
     if (GIT_READ.has(sub)) return true;
@@ -987,7 +1007,10 @@ class Guard {
   /** Programs that readers start: rg --pre, sort --compress-program, git grep -O (a pager). */
   private helpers(prog: string, args: Exp[], depth: number): void {
     const opt = prog === 'rg' ? /^--(pre|hostname-bin)(=|$)/ : prog === 'sort' ? /^--compress-program(=|$)/ : prog === 'git' ? /^(--open-files-in-pager(=|$)|-[a-zA-Z]*O)/ : null;
-    if (!opt || (prog === 'git' && !args.some((a) => a.text === 'grep'))) return;
+    const g = prog === 'git' ? args.findIndex((a) => a.text === 'grep') : -1;
+    if (!opt || (prog === 'git' && g < 0)) return;
+    // git grep's options in full (git grep --open=CMD is --open-files-in-pager=CMD)
+    if (g >= 0) args = [...args.slice(0, g + 1), ...expandLong('grep', args.slice(g + 1), 'git')];
     args.forEach((a, k) => {
       if (!opt.test(a.text)) return;
       const attached = a.text.startsWith('--') ? a.text.includes('=') : !a.text.endsWith('O');
@@ -1208,7 +1231,7 @@ class Guard {
     if (subWord?.dynamic) return this.cannot('the git subcommand is only known at run time', true);
     if (!subWord) return;
     const sub = subWord.text;
-    const rest = args.slice(at + 1);
+    const rest = expandLong(sub, args.slice(at + 1), 'git');
     if (!GIT_BUILTINS.has(sub) && !GIT_ALWAYS.has(sub)) return this.gitAlias(sub, args.slice(0, at), rest, dir, depth, hops);
     // Another repository (outside the project) is none of the loop's business: only when every
     // place that may name the repository or its work tree (--work-tree=/tmp, GIT_DIR=…) is outside it.
