@@ -95,6 +95,30 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     expect(ledger(repo).some((l) => l.description === 'forged')).toBe(false);
   });
 
+  it('a hard link the benchmark gives the ledger (in scratch/) is cut off: a line appended there later never reaches the ledger', () => {
+    const X = '.autoloop/experiments/exp';
+    const repo = makeRepo({ 'bench.sh': 'sh src/run.sh\necho METRIC score=$(cat src/v)\n', 'src/run.sh': 'true\n', 'src/v': '10' });
+    init(repo, 'sh bench.sh');
+    expect(run(repo)).toMatchObject({ status: 'ok' });
+    log(repo, 'baseline');
+    // The code under test (in scope) plants a second name for the ledger where the model may write (an approved redirection).
+    write(repo, 'src/run.sh', `mkdir -p ${X}/scratch && ln ${X}/ledger.jsonl ${X}/scratch/l\n`);
+    write(repo, 'src/v', '9');
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/ledger\.jsonl \(given a second name by a hard link: cut off\)/);
+    expect(fs.statSync(path.join(repo, X, 'ledger.jsonl')).nlink).toBe(1);
+    log(repo, 'plant');
+    // A forged result appended through the other name stays there.
+    const forged = JSON.stringify({ type: 'result', ts: new Date().toISOString(), segment: 1, run_id: 'r0099', status: 'ok', verdict: 'keep', primary: 50, samples: [50], metrics: { score: 50 }, description: 'forged', reason: 'x', duration_s: 0 });
+    fs.appendFileSync(path.join(repo, X, 'scratch/l'), `${forged}\n`);
+    write(repo, 'src/run.sh', 'true\n');
+    write(repo, 'src/v', '20');
+    run(repo);
+    expect(log(repo, 'worse')).toMatchObject({ verdict: 'discard' });
+    expect(ledger(repo).some((l) => l.description === 'forged')).toBe(false);
+  });
+
   it("the benchmark's environment is the one recorded when the segment opened", () => {
     const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$BENCH_LEVEL\n', 'src/v': '1' });
     init(repo, 'sh bench.sh', [], { BENCH_LEVEL: '7' });
