@@ -254,6 +254,11 @@ pf_edit() {
     [ ${#pf_deny} -le 2000 ] # longer: Node clips it
     return
   fi
+  # Another name of a judge or an engine file (a hard link): Node's.
+  pf_act=$3 pf_scr=
+  pf_scratch
+  [ -n "$pf_scr" ] || return 1
+  ! pf_linked "$1" || return 1
   # The scope: names (a name covers what is below it), name/ or name/**; a `!`, any other glob or an empty scope defers.
   pf_list "$3" scope || return 1
   [ -n "$pf_items" ] || return 1
@@ -357,7 +362,8 @@ pf_redirect() {
   pf_word || return 1
   [ "$pf_w" != /dev/null ] || return 0
   pf_inside "$pf_w" || return 1
-  pf_scratch
+  pf_scratch || return 1
+  ! pf_linked "$pf_abs"
 }
 
 # Is pf_rel the experiment's scratch area or below it? Its name is active.json's
@@ -375,6 +381,24 @@ pf_scratch() {
     pf_scr=.autoloop/experiments/$pf_x/scratch
   fi
   case $pf_rel in "$pf_scr" | "$pf_scr"/*) return 0 ;; esac
+  return 1
+}
+
+# Is the file $1 another name (a hard link) of a judge named in protect, or of a file at the top
+# of .autoloop/ or of the experiment's folder (the ledger, config, state)? Node denies such a
+# write (policy.ts, linkDenial): the shell defers. Needs pf_act (active.json) and pf_scr (pf_scratch).
+# 0 also when the judges cannot be listed (Node's then).
+pf_linked() {
+  [ -f "$1" ] || return 1
+  for pf_f in "$pf_d"/.autoloop/* "$pf_d/${pf_scr%/scratch}"/*; do
+    [ ! "$1" -ef "$pf_f" ] || return 0
+  done
+  pf_list "$pf_act" protect || return 0
+  pf_t=$pf_items
+  while [ -n "$pf_t" ]; do
+    pf_q=${pf_t%%"$pf_nl"*} pf_t=${pf_t#*"$pf_nl"}
+    [ ! "$1" -ef "$pf_d/${pf_q#./}" ] || return 0
+  done
   return 1
 }
 

@@ -1169,3 +1169,34 @@ describe('bash guard: abbreviated long options', () => {
     },
   );
 });
+
+describe('bash guard: hard links to a judge or the engine\'s files', () => {
+  // Writing a file in place writes all its names: one that is also the ledger or a judge is that file.
+  const X = '.autoloop/experiments/speed';
+  beforeAll(() => {
+    fs.mkdirSync(path.join(P, X, 'scratch'), { recursive: true });
+    fs.writeFileSync(path.join(P, X, 'ledger.jsonl'), '{}\n');
+    fs.linkSync(path.join(P, X, 'ledger.jsonl'), path.join(P, X, 'scratch/l'));
+    fs.linkSync(path.join(P, X, 'ledger.jsonl'), path.join(P, 'src/l.js'));
+    fs.linkSync(path.join(P, 'check.sh'), path.join(P, 'src/c.js'));
+    fs.linkSync(path.join(P, 'src/a.js'), path.join(P, 'src/a2.js'));
+  });
+  afterAll(() => {
+    for (const f of [`${X}/scratch/l`, 'src/l.js', 'src/c.js', 'src/a2.js']) fs.rmSync(path.join(P, f), { force: true });
+  });
+
+  it.each([
+    [`echo x >> ${X}/scratch/l`, /scratch\/l is another name \(a hard link\) of \.autoloop\/experiments\/speed\/ledger\.jsonl/],
+    ['echo x > src/l.js', /src\/l\.js is another name \(a hard link\) of \.autoloop\/experiments\/speed\/ledger\.jsonl/],
+    ['cat src/a.js > src/c.js', /src\/c\.js is another name \(a hard link\) of check\.sh/],
+    ['cp /tmp/x src/c.js', /src\/c\.js is another name \(a hard link\) of check\.sh/],
+  ])('%s is denied', (cmd, reason) => {
+    expect(verdict(cmd).deny).toMatch(reason);
+  });
+
+  it('two names of an ordinary file, and removing a name, are not denied', () => {
+    expect(verdict('echo x > src/a2.js').deny).toBeNull();
+    expect(verdict('rm src/l.js').deny).toBeNull();
+    expect(verdict(`ls > ${X}/scratch/out.txt`).safe).toBe(true);
+  });
+});

@@ -650,6 +650,45 @@ describe('PreToolUse in the shell: cd, git -C, time, the engine in a pipe, the s
   });
 });
 
+describe('PreToolUse in the shell: hard links to a judge or the engine\'s files', () => {
+  // A second name (a hard link, planted by code under test in the scope or in scratch/) writes the
+  // ledger or a judge in place: Node denies it (policy.ts, linkDenial), so the shell must not approve.
+  it('defers an Edit/Write or a redirection through another name of the ledger or a judge; Node denies it', () => {
+    writeActive();
+    const X = path.join(project, '.autoloop/experiments/speed');
+    fs.mkdirSync(path.join(X, 'scratch'), { recursive: true });
+    fs.mkdirSync(path.join(project, 'bench'), { recursive: true });
+    fs.writeFileSync(path.join(X, 'ledger.jsonl'), '{}\n');
+    fs.writeFileSync(path.join(project, 'bench/bench.mjs'), 'x\n');
+    const links: Array<[string, string]> = [
+      ['.autoloop/experiments/speed/ledger.jsonl', '.autoloop/experiments/speed/scratch/l'],
+      ['.autoloop/experiments/speed/ledger.jsonl', 'src/l.ts'],
+      ['bench/bench.mjs', 'src/b.ts'],
+    ];
+    for (const [from, to] of links) {
+      fs.rmSync(path.join(project, to), { force: true });
+      fs.linkSync(path.join(project, from), path.join(project, to));
+    }
+    fs.writeFileSync(path.join(project, 'src/plain.ts'), 'x\n');
+    const edit = (file: string): string => JSON.stringify({ ...JSON.parse(bashPayload('')), tool_name: 'Edit', tool_input: { file_path: path.join(project, file), old_string: 'a', new_string: 'b', replace_all: false } });
+    const env = { sid: OWNER };
+    try {
+      for (const payload of [edit('src/l.ts'), edit('src/b.ts'), bashPayload('ls >> .autoloop/experiments/speed/scratch/l'), bashPayload('cat src/plain.ts > .autoloop/experiments/speed/scratch/l')]) {
+        expect([payload, shell(payload, env)]).toEqual([payload, 'deferred']);
+        const n = node(payload, env);
+        expect(n).toMatch(/is another name \(a hard link\) of (\.autoloop\/experiments\/speed\/ledger\.jsonl|bench\/bench\.mjs)/);
+        expect(real(payload, env)).toBe(n);
+      }
+      // Files with one name are answered as before.
+      expect(shell(edit('src/plain.ts'), env)).toBe(ALLOW);
+      expect(shell(bashPayload('ls > .autoloop/experiments/speed/scratch/out.txt'), env)).toBe(ALLOW);
+    } finally {
+      for (const [, to] of links) fs.rmSync(path.join(project, to), { force: true });
+      fs.rmSync(path.join(project, 'src/plain.ts'), { force: true });
+    }
+  });
+});
+
 describe('PreToolUse in the shell: generated payloads', () => {
   const SCRIPTS = ['run-experiment', 'log-experiment', 'status', 'report', 'control', 'finalize', 'diagnose', 'chain', 'init-experiment', 'candidate', 'evil'];
   const INJECT = [

@@ -9,7 +9,7 @@
 // through what it cannot know (a path held in an unknown variable).
 import fs from 'node:fs';
 import path from 'node:path';
-import { canonical, GLOB_CHARS, globDenial, inDir, isWritableState, namedRels, REASONS, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
+import { canonical, GLOB_CHARS, globDenial, inDir, isWritableState, linkDenial, namedRels, REASONS, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
 import { compileScope, type Scope } from '../../scripts/lib/scope.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 import { DYNAMIC, literal, parseArgs, skipOptions, type Exp, type Options } from './guard-args.ts';
@@ -443,7 +443,7 @@ class Guard {
       if (tree && (policy.projectDir + path.sep).startsWith(c === path.sep ? c : c + path.sep)) this.deny = treeDenial(policy, '');
       return;
     }
-    this.deny = (tree ? treeDenial(policy, rel) : writeDenial(policy, rel)) ?? this.outsideScope(rel, c);
+    this.deny = (tree ? treeDenial(policy, rel) : writeDenial(policy, rel)) ?? this.outsideScope(rel, c) ?? (tree ? null : linkDenial(policy, c));
   }
 
   /**

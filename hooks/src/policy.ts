@@ -101,6 +101,8 @@ export const REASONS = {
     } use the engine scripts for everything else.`,
   git: (rel: string): Denial =>
     `autoloop: ${rel} is git's own data and the engine owns git while the loop runs. Leave it alone; log-experiment commits or reverts.`,
+  link: (rel: string, other: string): Denial =>
+    `autoloop: ${rel} is another name (a hard link) of ${other}: writing it writes ${other}. Remove this name first (rm ${rel}), then write the file anew.`,
   scope: (rel: string, scope: string[]): Denial =>
     `autoloop: ${rel} is outside the experiment's scope (${scope.join(', ')}). Only in-scope changes are measured and kept: edit files in scope, or ask the user to widen the scope with a new segment.`,
 };
@@ -156,6 +158,39 @@ export function globDenial(policy: Policy, absPattern: string, tree: boolean): D
 function ancestors(rel: string): string[] {
   const parts = rel.split('/');
   return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join('/'));
+}
+
+/**
+ * A file written in place through another of its names (a hard link in the scope or in scratch/)
+ * writes a judge or an engine file the name does not show: the judges named literally, and the
+ * files at the top of .autoloop/ and of the experiment's folder (the ledger, config, state).
+ * Only a file with more than one name is compared, so this costs one stat otherwise.
+ */
+export function linkDenial(policy: Policy, abs: string): Denial | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    return null;
+  }
+  if (!st.isFile() || st.nlink < 2) return null;
+  const top = (dir: string): string[] => {
+    try {
+      return fs.readdirSync(path.join(policy.projectDir, dir)).map((n) => `${dir}/${n}`);
+    } catch {
+      return [];
+    }
+  };
+  const judges = policy.protect.filter((p) => !GLOB_CHARS.test(p)).map((p) => p.replace(/^\.\//, '').replace(/\/+$/, ''));
+  for (const other of [...judges, ...top(STATE), ...top(path.posix.dirname(policy.scratch))]) {
+    try {
+      const o = fs.statSync(path.join(policy.projectDir, other));
+      if (o.isFile() && o.ino === st.ino && o.dev === st.dev) return REASONS.link(relToProject(policy, abs) ?? abs, other);
+    } catch {
+      /* gone: not this file */
+    }
+  }
+  return null;
 }
 
 /** Edit/Write/NotebookEdit: everything writeDenial says, plus the scope. */

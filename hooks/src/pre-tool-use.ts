@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { analyzeBash } from './bash-guard.ts';
-import { canonical, editAllowed, editDenial, namedRels, relOf, scratchDir, writeDenial, type Policy } from './policy.ts';
+import { canonical, editAllowed, editDenial, linkDenial, namedRels, relOf, scratchDir, writeDenial, type Policy } from './policy.ts';
 import { isGuarded, isLive, LOOP_SKILLS, mayApprove, roleOf, terminationKey, type Role } from './roles.ts';
 import type { ActiveFile, PreToolUseInput, SessionFile } from './schema.ts';
 import { clip, MAX_TEXT } from './text.ts';
@@ -87,7 +87,8 @@ function judge(
     // A judge that is a link out of the project is still written by its own name.
     const named = namedRels(policy, abs).map((r) => writeDenial(policy, r)).find((d) => d !== null) ?? null;
     if (rel === null) return { deny: named, allow: false, lines: [] };
-    return { deny: named ?? editDenial(policy, rel), allow: !named && editAllowed(policy, rel, active.loop === 'active'), lines: editLines(rel, now) };
+    const deny = named ?? editDenial(policy, rel) ?? linkDenial(policy, canonical(abs));
+    return { deny, allow: !deny && editAllowed(policy, rel, active.loop === 'active'), lines: editLines(rel, now) };
   }
   if (tool === 'Skill') return { deny: null, allow: typeof ti.skill === 'string' && LOOP_SKILLS.has(ti.skill), lines: [] };
   if (tool === 'Read') {
