@@ -119,6 +119,26 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     expect(ledger(repo).some((l) => l.description === 'forged')).toBe(false);
   });
 
+  it('diagnose runs the code under test guarded as a run does: a forged ledger line is cut off and a rewritten judge put back', () => {
+    const bench = 'sh src/run.sh\necho METRIC score=$(cat src/v)\n';
+    const repo = makeRepo({ 'bench.sh': bench, 'src/run.sh': 'true\n', 'src/v': '10' });
+    init(repo, 'sh bench.sh');
+    expect(run(repo)).toMatchObject({ status: 'ok' });
+    log(repo, 'baseline');
+    // A result the next call would take for a killed log to complete: a best of 50, so 20 would win.
+    const forged = JSON.stringify({ ...ledger(repo).find((l) => l.type === 'result'), run_id: 'r0002', primary: 50, samples: [50], metrics: { score: 50 }, description: 'forged', files: [] });
+    write(repo, 'src/run.sh', `[ -n "$AUTOLOOP_DIAGNOSE" ] && { echo '${forged}' >> .autoloop/experiments/exp/ledger.jsonl; echo 'echo METRIC score=0' >> bench.sh; }\ntrue\n`);
+    const d = engine('diagnose', [], repo, fallbackEnv);
+    expect(d.code).not.toBe(0);
+    expect(d.stderr).toMatch(/changed the engine's state or a judge while diagnose ran: .*ledger\.jsonl.*bench\.sh \(put back\)/);
+    expect(read(repo, 'bench.sh')).toBe(bench);
+    expect(ledger(repo).some((l) => l.description === 'forged')).toBe(false);
+    write(repo, 'src/run.sh', 'true\n');
+    write(repo, 'src/v', '20');
+    expect(run(repo)).toMatchObject({ status: 'ok' });
+    expect(log(repo, 'worse')).toMatchObject({ verdict: 'discard' });
+  });
+
   it("the benchmark's environment is the one recorded when the segment opened", () => {
     const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$BENCH_LEVEL\n', 'src/v': '1' });
     init(repo, 'sh bench.sh', [], { BENCH_LEVEL: '7' });

@@ -29,6 +29,26 @@ export const MAX_BOUND_JUDGES = 32;
 const isIgnoreFile = (p: string) => p === '.gitignore' || p.endsWith('/.gitignore');
 const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ` (+${xs.length - 3} more)` : '');
 
+/**
+ * What a command of the code under test (a run's, or diagnose's) must not write while it runs in `cwd`
+ * (enforced where the machine allows, runners/readonly.ts): the engine's state, the judges (in the
+ * guarded tree and in cwd) and the engine's own program; the scratch area and cwd stay writable.
+ */
+export function protectedPaths(exp: Experiment, tree: string, cwd: string): { readOnly: string[]; writable: string[] } {
+  // A bind (a mount process) per file: a --protect glob of thousands is left to the checks afterwards.
+  const judges = Object.keys(exp.state.fingerprints?.files ?? {}).slice(0, MAX_BOUND_JUDGES);
+  // The main tree's judges as well, for a candidate's command.
+  const trees = [...new Set([exp.root, tree, cwd])];
+  const engine = engineDir();
+  // The ignore rules too (git's info/exclude, a .gitignore above the scope; the repository's, recorded when the segment opened).
+  const rules = Object.keys(exp.state.fingerprints?.ignore ?? {}).map((f) => path.resolve(exp.root, f));
+  fs.mkdirSync(exp.paths.scratch, { recursive: true });
+  return {
+    readOnly: [repoPaths(exp.root).dir, ...trees.flatMap((t) => judges.map((f) => path.resolve(t, f))), ...rules, ...(engine ? [engine] : [])],
+    writable: [exp.paths.scratch, cwd],
+  };
+}
+
 export class RunGuard {
   /** The owner's attribution journal, when there is one: a new file of the user's is no drift. */
   users: Attribution | null = null;
@@ -89,18 +109,7 @@ export class RunGuard {
    * program; the scratch area and the tree the command runs in stay writable.
    */
   protect(cwd: string): { readOnly: string[]; writable: string[] } {
-    // A bind (a mount process) per file: a --protect glob of thousands is left to the checks afterwards.
-    const judges = Object.keys(this.exp.state.fingerprints?.files ?? {}).slice(0, MAX_BOUND_JUDGES);
-    // The main tree's judges as well, for a candidate's command.
-    const trees = [...new Set([this.exp.root, this.tree, cwd])];
-    const engine = engineDir();
-    // The ignore rules too (git's info/exclude, a .gitignore above the scope; the repository's, recorded when the segment opened).
-    const rules = Object.keys(this.exp.state.fingerprints?.ignore ?? {}).map((f) => path.resolve(this.exp.root, f));
-    fs.mkdirSync(this.exp.paths.scratch, { recursive: true });
-    return {
-      readOnly: [repoPaths(this.exp.root).dir, ...trees.flatMap((t) => judges.map((f) => path.resolve(t, f))), ...rules, ...(engine ? [engine] : [])],
-      writable: [this.exp.paths.scratch, cwd],
-    };
+    return protectedPaths(this.exp, this.tree, cwd);
   }
 
   protected judgeFiles(): string[] {

@@ -8,7 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { findRoot, openExperiment, resolveSlug, withLock } from '../experiment.ts';
+import { event, findRoot, openExperiment, resolveSlug, withLock } from '../experiment.ts';
+import { protectedPaths } from '../run-guard.ts';
+import { breakSeal, seal } from '../tamper.ts';
+import { restoreJudges } from '../integrity.ts';
 import { openWorkspace } from '../workspace.ts';
 import { writeSummaries } from '../profile-summary.ts';
 import { runnerFor } from '../runners/index.ts';
@@ -98,9 +101,13 @@ export async function diagnoseCommand(f: z.infer<typeof DiagnoseFlags>): Promise
     const ws = await openWorkspace(root, exp.paths, config);
     const out = [];
     const sources = buildSources(config.sources);
+    const judges = Object.keys(exp.state.fingerprints?.files ?? {});
     for (let i = 1; i <= f.repeat; i++) {
       const before = await stampFiles(sources, root);
       const startedAtMs = Date.now();
+      // The code under test runs here as in a run: the engine's state and the judges read-only where the
+      // machine allows, and sealed around the command (a forged ledger line is cut off, a judge put back).
+      const sealed = seal(exp.paths, root, judges.map((j) => path.join(root, j)));
       const o = await runnerFor(config).run({
         command,
         cwd: root,
@@ -109,7 +116,13 @@ export async function diagnoseCommand(f: z.infer<typeof DiagnoseFlags>): Promise
         graceS: config.grace,
         logFile: log,
         header: `== diagnose ${i}: ${command}`,
+        protect: protectedPaths(exp, root, root),
       });
+      const tampered = [...new Set([...breakSeal(sealed, root), ...restoreJudges(root, exp.paths.judges, judges)])].sort();
+      if (tampered.length) {
+        event(exp, 'tamper', { during: 'diagnose', files: tampered });
+        throw new UsageError(`the ${f.checks ? 'checks' : 'benchmark'} changed the engine's state or a judge while diagnose ran: ${tampered.slice(0, 3).join(', ')} (put back)`);
+      }
       if (o.configError) throw new UsageError(`not run: ${o.configError}; fix the runner's settings in config.yaml`);
       const reading = await readSample(sources, { cwd: root, log: { file: log, ...o.log }, startedAtMs, before });
       out.push({ exit: o.exitCode, signal: o.signal, timed_out: o.timedOut, duration_s: round(o.durationS), metrics: reading.metrics, tail: o.tail });
