@@ -1200,3 +1200,19 @@ describe('bash guard: hard links to a judge or the engine\'s files', () => {
     expect(verdict(`ls > ${X}/scratch/out.txt`).safe).toBe(true);
   });
 });
+
+describe('bash guard: a write to a name only known at run time, assigned a judge\'s name in the same command', () => {
+  it.each([
+    ['a=(check.sh); echo x > ${a[0]}', 'deny'],
+    ['declare -a a=(src/a.js check.sh); for i in 0 1; do echo x > "${a[$i]}"; done', 'deny'],
+    ['a[0]=check.sh; echo x > ${a[0]}', 'deny'],
+    ['f=check.sh bash -c "echo x > \\$f"', 'deny'],
+    ['f=.autoloop/experiments/speed/ledger.jsonl sh -c \'cat src/a.js >> "$f"\'', 'deny'],
+    // a judge named elsewhere in the command, not assigned: running the benchmark by hand stays the user's
+    ['node bench/bench.mjs > "$LOG"', 'allow'],
+    ['x=src/b.js; cat check.sh > "$OUT"', 'allow'],
+  ] as Row[])('%j → %s', (cmd, expected) => {
+    const v = verdict(cmd);
+    expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
+  });
+});

@@ -233,6 +233,10 @@ class Guard {
   private unknownWrite = false;
   /** A file it writes has a name only known at run time, written with a judge's, `.autoloop`'s or `.git`'s name (`> "$(pwd)/check.sh"`). */
   blindWrite = false;
+  /** Some file it writes has a name only known at run time (the name may come from anywhere in the command: an array, a prefix assignment). */
+  dynamicWrite = false;
+  /** The text of every assignment in the command (NAME=value, also before a command or in a nested script). */
+  readonly assigned: string[] = [];
   /** The current command sets variables that change which git config or programs git reads. */
   private gitConfigEnv = false;
   /** Where GIT_DIR / GIT_WORK_TREE, set by the command, point (null: only known at run time). */
@@ -350,7 +354,8 @@ class Guard {
       }
     }
     const first = w.parts[0];
-    const m = first && first.k === 'lit' && !first.q ? /^([A-Za-z_]\w*)\+?=/.exec(first.s) : null;
+    const m = first && first.k === 'lit' && !first.q ? /^([A-Za-z_]\w*)(\[[^\]]*\])?\+?=/.exec(first.s) : null;
+    if (m) this.assigned.push(raw || text);
     return { text, dynamic, glob, assign: m ? m[1]! : null, raw };
   }
 
@@ -421,6 +426,7 @@ class Guard {
       this.opaque = true; // only known at run time
       this.unknownWrite = true;
       if (namesGuarded(w.raw ?? w.text, this.ctx.policy)) this.blindWrite = true;
+      this.dynamicWrite = true;
       return;
     }
     const policy = this.ctx.policy;
@@ -1434,6 +1440,11 @@ function namesGuarded(command: string, policy: Policy): boolean {
   });
 }
 
+/** The values of array assignments (a=(x y), a+=(z)), which the lexer reads as a word and a subshell. */
+function arrayValues(command: string): string[] {
+  return [...command.matchAll(/[A-Za-z_]\w*\+?=\(([^)]*)\)/g)].map((m) => m[1]!);
+}
+
 export const UNSURE_REASON = (why: string): Denial =>
   `autoloop: the guard cannot check this command (${why}) and it may run git or write a judge or the engine's state. Split it into simple commands without nested shells, eval or open quotes.`;
 
@@ -1447,7 +1458,11 @@ export function analyzeBash(command: string, ctx: GuardContext): BashVerdict {
   const deny =
     g.deny ??
     (g.unsure && (g.blind || harm()) ? UNSURE_REASON(g.unsure) : null) ??
-    (g.blindWrite ? UNSURE_REASON('it writes to a path only known at run time, which may be a judge') : null);
+    // A name only known at run time in a command that assigns a judge's, .autoloop's or .git's name to a
+    // variable (a=(check.sh); echo > ${a[0]}, f=check.sh bash -c 'echo > $f'): it may be that file.
+    (g.blindWrite || (g.dynamicWrite && [...g.assigned, ...arrayValues(command)].some((t) => namesGuarded(t, ctx.policy)))
+      ? UNSURE_REASON('it writes to a path only known at run time, which may be a judge')
+      : null);
   return {
     deny,
     claims: g.claims,

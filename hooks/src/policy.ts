@@ -183,6 +183,7 @@ export function linkDenial(policy: Policy, abs: string): Denial | null {
   };
   const judges = policy.protect.filter((p) => !GLOB_CHARS.test(p)).map((p) => p.replace(/^\.\//, '').replace(/\/+$/, ''));
   for (const other of [...judges, ...top(STATE), ...top(path.posix.dirname(policy.scratch))]) {
+    if (path.join(policy.projectDir, other) === abs) continue; // the file itself (a note with a second name)
     try {
       const o = fs.statSync(path.join(policy.projectDir, other));
       if (o.isFile() && o.ino === st.ino && o.dev === st.dev) return REASONS.link(relToProject(policy, abs) ?? abs, other);
