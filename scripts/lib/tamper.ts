@@ -2,7 +2,8 @@
 // under test runs (a benchmark sample, the checks), the engine seals what
 // decides the verdict and what it has already recorded: the judged config
 // (and its parsed copy), the ledger, the state cache, the workspace record, the segment's
-// environment, the judges' manifest, active.json, and the engine's own files.
+// environment, the judges' manifest, active.json, and the engine's own files;
+// the caches derived from the ledger by their stat (removed when touched).
 // Anything that differs afterwards was written by the code under test (the
 // engine holds the repository lock and writes nothing while it waits): the
 // run is invalid, and the engine's files are put back from the sealed bytes.
@@ -36,6 +37,27 @@ export interface Seal {
   stats: Map<string, string>;
   /** The engine's V8 code caches (boot/loader.ts) by stat signature. */
   caches: Map<string, string>;
+  /** The experiment's caches of the ledger (run index, commit index, checkpoint, primaries) by stat signature ('absent' too). */
+  derived: Map<string, string>;
+  exp: ExperimentPaths;
+}
+
+/**
+ * Caches the engine derives from the ledger and trusts when they check out: the run index and its
+ * commit sidecar (finalize replays the commits it names), the state checkpoint, the primaries. A
+ * record forged with its own checksum would pass, so one touched by the code under test is removed:
+ * the next call rebuilds it from the ledger (dashboard/run-index.ts, commit-index.ts, state-cache.ts).
+ */
+const DERIVED = /^(runs\.idx|commits\.idx|state-checkpoint\.json|primaries-\d+\.f64)$/;
+
+function derivedCaches(exp: ExperimentPaths): string[] {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(exp.dir).filter((n) => DERIVED.test(n));
+  } catch {
+    /* no folder: nothing cached */
+  }
+  return [...new Set(['runs.idx', 'commits.idx', 'state-checkpoint.json', ...names])].map((n) => path.join(exp.dir, n));
 }
 
 /** How much of an append-only file's end a seal keeps (a whole ledger of about 1,800 runs). */
@@ -152,7 +174,11 @@ export function seal(exp: ExperimentPaths, root: string, extra: readonly string[
   for (const f of [...engineFiles(), ...extra]) stats.set(f, statSig(f));
   const caches = new Map<string, string>();
   for (const f of engineCaches()) caches.set(f, statSig(f));
-  return { data, tails, stats, caches };
+  // Sealed with the ledger they derive from: where it is left out (a parallel candidate's command, while
+  // the others log and bring these up to date), so are they.
+  const derived = new Map<string, string>();
+  if (files.includes(exp.ledger)) for (const f of derivedCaches(exp)) derived.set(f, statSig(f));
+  return { data, tails, stats, caches, derived, exp };
 }
 
 /**
@@ -218,6 +244,11 @@ export function breakSeal(s: Seal, root: string): string[] {
     if (cutHardLinks(file)) changed.push(`${path.relative(root, file)} (given a second name by a hard link: cut off)`);
   }
   for (const [file, before] of s.stats) if (statSig(file) !== before) changed.push(path.relative(root, file) || file);
+  for (const file of s.derived.size ? new Set([...s.derived.keys(), ...derivedCaches(s.exp)]) : []) {
+    if ((s.derived.get(file) ?? 'absent') === statSig(file)) continue;
+    fs.rmSync(file, { force: true, recursive: true });
+    changed.push(`${path.relative(root, file)} (a cache of the ledger: removed, rebuilt from the ledger)`);
+  }
   // A cache written or replaced while the code under test ran could hold any code: the next call compiles afresh.
   for (const file of engineCaches()) if (s.caches.get(file) !== statSig(file)) fs.rmSync(file, { force: true, recursive: true });
   return changed.sort();
