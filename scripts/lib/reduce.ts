@@ -51,6 +51,12 @@ export interface State {
   best_commit: string | null;
   best_samples: number[];
   best_metrics: Record<string, number>;
+  /**
+   * The primary the best was kept at. A re-measure of the unchanged best moves
+   * `best` (drift is tracked) but not this: a target is met by a kept change,
+   * never by a noisy re-measure alone. Absent in older caches (best stands in).
+   */
+  best_kept?: number | null;
   valid_primaries: number[];
   /** What the segment learnt about its benchmark's noise (noise-model.ts). */
   model: NoiseModel;
@@ -80,6 +86,7 @@ export interface State {
 /** What a keep replaced, so that a keep that cannot be committed is undone (keep_failed). */
 export interface BestBefore {
   best: number | null;
+  best_kept?: number | null;
   best_run: string | null;
   best_samples: number[];
   best_metrics: Record<string, number>;
@@ -124,6 +131,7 @@ export function emptyState(): State {
     best_commit: null,
     best_samples: [],
     best_metrics: {},
+    best_kept: null,
     valid_primaries: [],
     model: emptyNoiseModel(),
     baseline_metrics: {},
@@ -178,6 +186,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       s.best_run = null;
       s.best_samples = [];
       s.best_metrics = {};
+      s.best_kept = null;
       s.valid_primaries = [];
       s.model = emptyNoiseModel();
       s.baseline_metrics = {};
@@ -203,6 +212,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       if (line.verdict === 'keep') {
         const before: BestBefore = {
           best: s.best,
+          best_kept: s.best_kept ?? s.best,
           best_run: s.best_run,
           best_samples: s.best_samples,
           best_metrics: s.best_metrics,
@@ -211,6 +221,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           runs_since_improvement: s.runs_since_improvement,
         };
         s.best = line.primary;
+        s.best_kept = line.primary;
         s.best_run = line.run_id;
         s.best_samples = [...line.samples];
         s.best_metrics = { ...line.metrics };
@@ -348,6 +359,7 @@ export function termination(s: State, cfg: Config, nowMs: number, chainExhausted
     direction: cfg.direction,
     target: cfg.target,
     best: s.best,
+    kept: s.best_kept === undefined ? s.best : s.best_kept,
     plateau: cfg.plateau,
     runsSinceImprovement: s.runs_since_improvement,
     maxRuns: cfg.max_runs,

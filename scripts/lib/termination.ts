@@ -9,6 +9,8 @@ export type TerminationInput = {
   direction: Direction;
   target: number | null;
   best: number | null;
+  /** The primary the best was kept at (reduce.ts best_kept): what the target is judged on. Absent: best. */
+  kept?: number | null;
   plateau: number | null;
   runsSinceImprovement: number;
   maxRuns: number | null;
@@ -50,8 +52,10 @@ function plural(n: number, word: string): string {
 
 /** The experiment's own rule that fired first (target, plateau, max_runs, wall_clock), or null. */
 function firedRule(i: TerminationInput): { by: TerminatedBy; why: string } | null {
-  if (i.target !== null && i.best !== null && reached(i.direction, i.best, i.target)) {
-    return { by: 'target', why: `best ${num(i.best)} ${i.direction === 'lower' ? '<=' : '>='} target ${num(i.target)}` };
+  // A change kept at the target, not a re-measure of the best that noise or a faster machine took past it.
+  const kept = i.kept === undefined ? i.best : i.kept;
+  if (i.target !== null && kept !== null && reached(i.direction, kept, i.target)) {
+    return { by: 'target', why: `best ${num(kept)} ${i.direction === 'lower' ? '<=' : '>='} target ${num(i.target)}` };
   }
   if (i.plateau !== null && i.runsSinceImprovement >= i.plateau) return { by: 'plateau', why: `${plural(i.runsSinceImprovement, 'run')} without a real improvement` };
   if (i.maxRuns !== null && i.runs >= i.maxRuns) return { by: 'max_runs', why: `${plural(i.runs, 'run')} of ${i.maxRuns}` };
