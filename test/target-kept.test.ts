@@ -41,6 +41,9 @@ console.log('METRIC ms=' + Number(fs.readFileSync('src/value.txt', 'utf8')) * Nu
     const status = engine('status', ['--json'], dir);
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.stringify(status.json)).not.toMatch(/"terminated_by":"target"/);
+    const report = engine('report', ['--json'], dir);
+    expect(report.code, report.stderr).toBe(0);
+    expect((report.json as { goal_met: { reached: boolean } }).goal_met.reached).toBe(false);
     // A real change kept past the target ends the experiment there.
     fs.writeFileSync(path.join(dir, 'src/value.txt'), '50');
     expect(step(dir, 'twice as fast')).toMatchObject({ verdict: 'keep', should_terminate: true, terminated_by: 'target' });

@@ -134,7 +134,8 @@ export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: R
     dead_ends: src.dead_ends,
     health_history: health,
     termination: { terminated: t.terminate, by: t.by, message },
-    goal_met: goalMet(c.direction, c.target, s.best),
+    // As termination judges it: the value the best was kept at, not a later re-measure of it.
+    goal_met: goalMet(c.direction, c.target, s.best_kept === undefined ? s.best : s.best_kept),
     best_artifacts: bestArtifactsLine(exp),
     hypotheses: src.hypotheses,
     guardrails: bestGuardrailChecks(c, s),
