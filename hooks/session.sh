@@ -118,6 +118,10 @@ st_decide() {
   st_active "$4" || return 1
   # Short enough that Node clips nothing (st_units: UTF-16 units per counted character at most).
   [ $((${#st_v_next_action} * st_units)) -le 1600 ] || return 1
+  # A run measured but not logged, or cut off, comes before the next action: Node's to say (stop.ts).
+  case $st_v_experiment in '' | . | .. | *[!A-Za-z0-9_.-]*) return 1 ;; esac
+  ss_latest "$3" || return 1
+  case $ss_phase in measured | running) return 1 ;; esac
   st_session "$5" || return 1
   [ "$st_k_owner_session" = s ] && [ "$st_v_owner_session" = "$2" ] || return 1
   # hooks/src/stop.ts: a run logged since the last block starts the idle streak over; either cap reached is Node's.

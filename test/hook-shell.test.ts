@@ -849,7 +849,10 @@ describe('Stop in the shell', () => {
     const active = input.success ? readActive(f) : null;
     let out = '';
     if (input.success && active) {
-      const r = stopDecision(active, readSession(f), input.data.session_id, extra.AUTOLOOP_STOP_HOOK !== 'off');
+      const s0 = readSession(f);
+      const on = extra.AUTOLOOP_STOP_HOOK !== 'off';
+      const phase = on && s0.owner_session === input.data.session_id && active.loop === 'active' ? latestRunPhase(f, active.experiment) : null;
+      const r = stopDecision(active, s0, input.data.session_id, on, phase);
       if (r.session) writeHookSession(f, r.session);
       if (r.output) out = `${JSON.stringify(r.output)}\n`;
     }
@@ -913,6 +916,17 @@ describe('Stop in the shell', () => {
       writeActive(over, pretty);
       session();
       expect([name, compare(name, stopPayload(), OWNER)]).toEqual([name, answered]);
+    }
+    // A run measured but not logged, or cut off: Node's (that step comes before the next action), which names it.
+    for (const phase of ['measured', 'running']) {
+      const run = path.join(project, '.autoloop', 'experiments', activeJson().experiment, 'runs', 'r0006');
+      fs.mkdirSync(run, { recursive: true });
+      fs.writeFileSync(path.join(run, 'result.json'), JSON.stringify({ run_id: 'r0006', phase }));
+      writeActive();
+      session();
+      expect([phase, compare(phase, stopPayload(), OWNER)]).toEqual([phase, false]);
+      expect(stopNode(stopPayload())[0]).toMatch(phase === 'measured' ? /log it first/ : /cut off/);
+      fs.rmSync(run, { recursive: true });
     }
     writeActive();
     const text = fs.readFileSync(path.join(project, '.autoloop', 'active.json'), 'utf8');

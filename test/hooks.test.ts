@@ -961,6 +961,31 @@ describe('Stop', () => {
     expect(readSession()).toMatchObject({ blocks: 1, idle_blocks: 1, last_runs: 5 });
   });
 
+  // Found by the resume sweep: the block named active.json's next action ("one change, then
+  // measure it"); a model that obeyed changed the tree and the engine logged the measured
+  // run as invalid, its result lost. Through Node and through the shell (session id in the env).
+  it.each<Record<string, string>>([{}, { CLAUDE_CODE_SESSION_ID: 'sess-a' }])('a run measured but not logged, or cut off, comes before any change (%o)', (env) => {
+    const a = writeActive();
+    claim();
+    const record = (id: string, phase: string): void => {
+      const dir = path.join(project, '.autoloop', 'experiments', 'speed', 'runs', id);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify({ run_id: id, phase }));
+    };
+    record('r0005', 'logged');
+    record('r0006', 'measured');
+    let reason = block(stop('sess-a', env));
+    expect(reason).toMatch(/Next: A run was measured but not logged: log it first/);
+    expect(reason).not.toContain(a.next_action);
+    expect(reason).not.toMatch(/change code in scope/);
+    record('r0006', 'running');
+    expect(block(stop('sess-a', env))).toMatch(/Next: The last run was cut off/);
+    record('r0006', 'logged');
+    reason = block(stop('sess-a', env));
+    expect(reason).toContain(a.next_action);
+    expect(readSession()).toMatchObject({ blocks: 3 });
+  });
+
   it('keeps the reason within 2,000 characters', () => {
     writeActive({ next_action: 'x'.repeat(4000) });
     claim();

@@ -20,7 +20,10 @@ export const handleSession: Handler = (event, raw, f) => {
     const active = readActive(f);
     if (!active) return true;
     const enabled = process.env.AUTOLOOP_STOP_HOOK !== 'off';
-    const { output, session } = stopDecision(active, readSession(f), input.data.session_id, enabled);
+    const session0 = readSession(f);
+    // The latest run's phase matters only to a block of the owner: no directory read for anyone else.
+    const phase = enabled && session0.owner_session === input.data.session_id && active.loop === 'active' ? latestRunPhase(f, active.experiment) : null;
+    const { output, session } = stopDecision(active, session0, input.data.session_id, enabled, phase);
     if (session) writeSession(f, session);
     if (output) emit(output);
     return true;

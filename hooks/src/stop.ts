@@ -18,6 +18,7 @@ export interface StopResult {
 }
 
 import { terminationKey } from './roles.ts';
+import { nextStep } from './session-start.ts';
 
 /**
  * Parallel mode: candidates still in flight when the loop terminated must be
@@ -47,7 +48,13 @@ function candidatesInFlight(active: ActiveFile, session: SessionFile): StopResul
   };
 }
 
-export function stopDecision(active: ActiveFile, session: SessionFile, sessionId: string, enabled: boolean): StopResult {
+/**
+ * lastPhase: the phase of the experiment's latest run (state.ts, latestRunPhase). A run
+ * measured but not logged, or cut off, comes before the engine's next action: active.json
+ * does not know of it, and "change code, then run-experiment" would throw the measured
+ * result away as invalid (the tree no longer what was measured).
+ */
+export function stopDecision(active: ActiveFile, session: SessionFile, sessionId: string, enabled: boolean, lastPhase: string | null = null): StopResult {
   const none: StopResult = { output: null, session: null };
   // Never hold on to a session that does not drive the loop (another Claude in the same repo).
   if (!enabled || session.owner_session !== sessionId) return none;
@@ -91,9 +98,12 @@ export function stopDecision(active: ActiveFile, session: SessionFile, sessionId
   }
 
   const head = `autoloop: the experiment loop is still active (${active.runs} runs logged). Next: `;
-  const tail =
-    '\nDo not ask the user whether to continue and do not wrap up: carry on (change code in scope, then run-experiment --description "…") until the engine reports a stop.';
-  const reason = head + clip(active.next_action, MAX_TEXT - head.length - tail.length) + tail;
+  const halfDone = lastPhase === 'measured' || lastPhase === 'running';
+  const tail = halfDone
+    ? '\nDo not ask the user whether to continue and do not wrap up: do this before any new change, then carry on until the engine reports a stop.'
+    : '\nDo not ask the user whether to continue and do not wrap up: carry on (change code in scope, then run-experiment --description "…") until the engine reports a stop.';
+  const next = halfDone ? nextStep(active, lastPhase) : active.next_action;
+  const reason = head + clip(next, MAX_TEXT - head.length - tail.length) + tail;
   return {
     output: { decision: 'block', reason },
     session: { ...s, blocks: s.blocks + 1, idle_blocks: s.idle_blocks + 1, last_runs: active.runs },
