@@ -39,10 +39,12 @@ while [ ! -f "$dir/.autoloop/active.json" ]; do
 done
 
 if ! command -v node >/dev/null 2>&1; then
-  # Say it once per project, not on every tool call; never fail the call.
+  # Say it once per project, not on every tool call; never fail the call. As a
+  # systemMessage: Claude Code shows no stderr of a hook that exits 0 (checked in
+  # the pinned CLI's terminal), so a line there would never be read.
   marker="$dir/.autoloop/node-missing"
   if [ ! -e "$marker" ]; then
-    echo "autoloop: node was not found on PATH, so the autoloop hooks are off (install Node.js 20 or later)." >&2
+    echo '{"systemMessage":"autoloop: node was not found on PATH, so the autoloop hooks are off (install Node.js 20 or later)."}'
     : >"$marker" 2>/dev/null
   fi
   exit 0

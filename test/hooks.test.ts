@@ -270,15 +270,17 @@ describe('run.sh: never spins', () => {
 });
 
 describe('run.sh: node missing', () => {
-  it('says so once, on stderr, and never fails the call', () => {
+  // As a systemMessage: the pinned CLI shows the user no stderr of a hook that exits 0
+  // (seen in its terminal, the resume sweep), so a line on stderr was never read.
+  it('says so once, as a message the user sees, and never fails the call', () => {
     writeActive();
     const empty = path.join(scratch, 'emptybin');
     fs.mkdirSync(empty);
     const first = hook('pre-tool-use', payloads.bash('git reset --hard'), { PATH: empty });
     expect(first.code).toBe(0);
-    expect(first.stdout).toBe('');
-    expect(first.stderr.trim().split('\n')).toHaveLength(1);
-    expect(first.stderr).toMatch(/node was not found/);
+    expect(first.stderr).toBe('');
+    expect(first.stdout.trim().split('\n')).toHaveLength(1);
+    expect(json(first)).toEqual({ systemMessage: expect.stringMatching(/^autoloop: node was not found on PATH/) });
     const second = hook('stop', payloads.stop(), { PATH: empty });
     expect(second).toEqual({ code: 0, stdout: '', stderr: '' });
   });
@@ -293,9 +295,9 @@ describe('hooks.cjs: node older than 20', () => {
     const env = { NODE_OPTIONS: `--import=${preload}` };
     const first = hook('pre-tool-use', payloads.bash('git reset --hard'), env);
     expect(first.code).toBe(0);
-    expect(first.stdout).toBe('');
-    expect(first.stderr.trim().split('\n')).toHaveLength(1);
-    expect(first.stderr).toMatch(/18\.19\.0 is too old/);
+    expect(first.stderr).toBe('');
+    expect(first.stdout.trim().split('\n')).toHaveLength(1);
+    expect(json(first)).toEqual({ systemMessage: expect.stringMatching(/^autoloop: Node\.js 18\.19\.0 is too old/) });
     expect(hook('stop', payloads.stop(), env)).toEqual({ code: 0, stdout: '', stderr: '' });
     // With a current node the guard is back.
     expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard')))).toMatch(/engine owns git|git/);

@@ -26,13 +26,16 @@ export function emit(value: object): void {
 
 export const badInput = (event: Event): void => warn(`ignoring ${event} input that is not a hook payload`);
 
-/** Node older than 20: say so once per project (never on every tool call) and stand down. */
+/**
+ * Node older than 20: say so once per project (never on every tool call) and stand down. As a
+ * systemMessage, which Claude Code shows the user; a hook's stderr on exit 0 is not shown.
+ */
 function nodeTooOld(projectDir: string): boolean {
   const major = Number(process.versions.node.split('.')[0]);
   if (major >= 20) return false;
   const marker = `${projectDir}/.autoloop/node-too-old`;
   if (!fs.existsSync(marker)) {
-    fs.writeSync(2, `autoloop: Node.js ${process.versions.node} is too old, so the autoloop hooks are off (install Node.js 20 or later).\n`);
+    emit({ systemMessage: `autoloop: Node.js ${process.versions.node} is too old, so the autoloop hooks are off (install Node.js 20 or later).` });
     try {
       fs.writeFileSync(marker, '');
     } catch {
