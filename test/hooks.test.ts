@@ -299,8 +299,10 @@ describe('hooks.cjs: node older than 20', () => {
     expect(first.stdout.trim().split('\n')).toHaveLength(1);
     expect(json(first)).toEqual({ systemMessage: expect.stringMatching(/^autoloop: Node\.js 18\.19\.0 is too old/) });
     expect(hook('stop', payloads.stop(), env)).toEqual({ code: 0, stdout: '', stderr: '' });
-    // With a current node the guard is back.
+    // With a current node the guard is back, and the marker goes (the shell's answers come back; a later old Node is said again).
     expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard')))).toMatch(/engine owns git|git/);
+    expect(fs.existsSync(path.join(project, '.autoloop', 'node-too-old'))).toBe(false);
+    expect(json(hook('stop', payloads.stop(), env)).systemMessage).toMatch(/18\.19\.0 is too old/);
   });
 });
 

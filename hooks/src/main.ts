@@ -32,8 +32,13 @@ export const badInput = (event: Event): void => warn(`ignoring ${event} input th
  */
 function nodeTooOld(projectDir: string): boolean {
   const major = Number(process.versions.node.split('.')[0]);
-  if (major >= 20) return false;
   const marker = `${projectDir}/.autoloop/node-too-old`;
+  if (major >= 20) {
+    // Node was upgraded since: the marker would keep the shell's answers off (every call a Node
+    // start) and a later old Node unannounced. One stat per call that reaches Node.
+    if (fs.existsSync(marker)) fs.rmSync(marker, { force: true });
+    return false;
+  }
   if (!fs.existsSync(marker)) {
     emit({ systemMessage: `autoloop: Node.js ${process.versions.node} is too old, so the autoloop hooks are off (install Node.js 20 or later).` });
     try {
