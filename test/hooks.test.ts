@@ -369,12 +369,18 @@ describe('SessionStart', () => {
     expect(text).toContain('/autoloop:run'); // the rules survive the cut
   });
 
-  it('paused: one line, what the user can do', () => {
-    writeActive({ loop: 'paused' });
+  it('paused: one line, why (the engine\'s next action) and what the user can do', () => {
+    const why = 'Stop the loop and tell the user why: recovery exhausted after 3 heals (6 failed runs in a row (last: crash)).';
+    writeActive({ loop: 'paused', next_action: why });
     const text = context(hook('session-start', payloads.sessionStart()));
     expect(text.split('\n')).toHaveLength(1);
     expect(text).toMatch(/paused/);
+    expect(text).toContain(why);
     expect(text).toContain('/autoloop:run');
+    writeActive({ loop: 'paused', next_action: `a\nb ${'x'.repeat(3000)}` });
+    const long = context(hook('session-start', payloads.sessionStart()));
+    expect(long.split('\n')).toHaveLength(1);
+    expect(long.length).toBeLessThanOrEqual(800);
   });
 
   it('terminated: one line with the reason and the next step (chain: report, then follow up or close)', () => {

@@ -32,7 +32,9 @@ export function sessionStartContext(active: ActiveFile, lastPhase: string | null
     case 'stopped':
       return null; // the user stopped it: stay silent
     case 'paused':
-      return `autoloop: ${name} is paused (${runs}); do not continue it on your own. The user can resume it with /autoloop:run.`;
+      // The engine paused it (health; the user's stop is 'stopped'): its next action says why, which
+      // is the one thing to tell the user. One line.
+      return `autoloop: ${name} is paused (${runs}). ${clip(active.next_action.replace(/\s+/g, ' ').trim(), 600)} Do not continue it on your own; once the cause is dealt with, the user can resume it with /autoloop:run.`;
     case 'terminated': {
       const next = active.chain_allowed
         ? 'Next: /autoloop:chain writes the report, then starts the follow-up the budget allows or closes the experiment.'
