@@ -327,8 +327,16 @@ describe('bad input', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/active\.json/);
-    fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), JSON.stringify({ ...active(), loop: 'running' }));
-    expect(hook('session-start', payloads.sessionStart()).stdout).toBe('');
+    // SessionStart says so where the user and the model see it (a hook's stderr on exit 0 is not
+    // shown), with the call that rebuilds the file; the other hooks stay quiet.
+    for (const text of ['{"version": 1, "loop": "act', JSON.stringify({ ...active(), loop: 'running' })]) {
+      fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), text);
+      const out = json(hook('session-start', payloads.sessionStart('s', 'resume'))) as { systemMessage?: string; hookSpecificOutput?: { additionalContext?: string } };
+      expect(out.systemMessage).toMatch(/active\.json cannot be read, so the autoloop hooks .* are off/);
+      expect(out.systemMessage).toContain(`node "${ROOT}/dist/control.mjs" repair`);
+      expect(out.hookSpecificOutput?.additionalContext).toBe(out.systemMessage);
+      expect(hook('stop', payloads.stop()).stdout).toBe('');
+    }
   });
 
   it('an unknown event is ignored', () => {

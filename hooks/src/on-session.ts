@@ -1,15 +1,29 @@
 // SessionStart and Stop: they need neither the Bash guard nor the path policy,
 // so their bundle (dist/hooks.cjs picks it) leaves both out.
+import fs from 'node:fs';
 import { badInput, emit, type Handler } from './main.ts';
 import { SessionStartInput, StopInput } from './schema.ts';
 import { sessionStartContext } from './session-start.ts';
 import { latestRunPhase, readActive, readSession, writeSession } from './state.ts';
 import { stopDecision } from './stop.ts';
 
+/**
+ * active.json there but unreadable: every hook stands down (state.ts) and the warning goes to
+ * stderr, which the terminal does not show for a hook that exits 0. Once per session, the user
+ * and the model are told, with the call that rebuilds it from the ledger.
+ */
+function damaged(): object {
+  const root = process.env.CLAUDE_PLUGIN_ROOT;
+  const repair = root ? `node "${root}/dist/control.mjs" repair` : 'control.mjs repair';
+  const text = `autoloop: .autoloop/active.json cannot be read, so the autoloop hooks (state, guard, Stop) are off in this repository. ${repair} rebuilds it from the ledger.`;
+  return { systemMessage: text, hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } };
+}
+
 export const handleSession: Handler = (event, raw, f) => {
   if (event === 'session-start') {
     if (!SessionStartInput.safeParse(raw).success) return (badInput(event), true);
     const active = readActive(f);
+    if (!active && fs.existsSync(f.active)) return (emit(damaged()), true);
     const text = active && sessionStartContext(active, latestRunPhase(f, active.experiment));
     if (text) emit({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } });
     return true;
