@@ -198,6 +198,35 @@ describe('with the engine', () => {
     expect(git(f.repo, 'branch', '--show-current')).toBe('autoloop/speed-2');
   });
 
+  // Found by the resume sweep: the Stop hook named active.json's next action (one change, then
+  // measure); a model that obeyed changed the tree and the measured run was logged invalid.
+  it('a session that measured and ended its turn is sent back to log that run first, and its keep stands', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = fixture();
+    initWithBaseline(f);
+    const workFile = path.join(f.repo, 'src', 'work.mjs');
+    const { session, main } = await drive({
+      fixture: f,
+      pluginDir: root,
+      prompt: 'Continue the experiment.',
+      args: ['--agent', 'autoloop'],
+      script: ({ index, req }) => {
+        if (index === 0) return [edit(workFile, 'export const COST = 50;', 'export const COST = 40;')];
+        if (index === 1) return [bash(node('run-experiment.mjs', '--json'), 'measure')];
+        const since = sinceLastAssistant(req);
+        if (since.includes(FEEDBACK) && since.includes('log it first')) return [bash(node('log-experiment.mjs', '--description "lower cost to 40" --hypothesis h --json'), 'log')];
+        if (since.includes(FEEDBACK)) return [bash(node('control.mjs', 'stop'), 'the user asked to stop')];
+        return [text('Measured; that is all for now.')];
+      },
+    });
+    expect(session.code).toBe(0);
+    const fb = main.filter((r) => sinceLastAssistant(r).includes(FEEDBACK));
+    expect(sinceLastAssistant(fb[0]!)).toContain('Next: A run was measured but not logged: log it first');
+    expect(sinceLastAssistant(fb[0]!)).not.toContain('change code in scope');
+    expect(engineOutput(main[4]!)).toMatchObject({ verdict: 'keep', best: 40 });
+    expect(ledgerVerdicts(f)).toEqual(['keep', 'keep']);
+    expect(fs.readFileSync(workFile, 'utf8')).toContain('export const COST = 40;');
+  });
+
   it('restart: a fresh /autoloop:run session gets the live state and takes the loop over', { timeout: SESSION_TIMEOUT * 2 }, async () => {
     const f = fixture();
     initWithBaseline(f);
