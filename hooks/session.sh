@@ -144,7 +144,6 @@ st_decide() {
 # SessionStart (hooks/src/session-start.ts), the rules and the fixed next steps as JSON spells them.
 ss_rules='Rules while the loop runs:\n- The engine decides keep or revert: after each change run run-experiment --description \"…\" (it measures and logs; run-experiment, then log-experiment only to look first). Never judge a result yourself.\n- Never edit the benchmark, the checks, or anything under .autoloop/ except your notes, ideas and the scratch/ area (profiles and analysis go there).\n- Never run git commit/reset/checkout/clean/stash by hand: the engine commits a keep and reverts the rest.\n- Never ask the user whether to continue: keep iterating until the engine reports a stop.\n- To pick the loop up again (after a restart or a pause), use /autoloop:run.'
 ss_rules_units=653
-ss_running='The last run was cut off: run run-experiment again (it settles the interrupted run; if it refuses, control.mjs repair).'
 ss_baseline='No baseline yet: run the baseline unchanged (run-experiment --description baseline), with no edit before it.'
 
 # The phase of the experiment's latest run (state.ts, latestRunPhase) into ss_phase ('' for
@@ -193,7 +192,8 @@ ss_decide() {
   case $ss_phase in
     # Whether its result already reached the ledger (a log cut off before marking the record) is Node's to read.
     measured) return 1 ;;
-    running) ss_next=$ss_running ;;
+    # Cut off, or being measured by a live engine process (its lock): Node's to tell apart.
+    running) return 1 ;;
     *) if [ "$st_v_runs" -eq 0 ]; then ss_next=$ss_baseline; else ss_next=$st_v_next_action; fi ;;
   esac
   if [ "$st_v_runs" -eq 1 ]; then ss_s=; else ss_s=s; fi

@@ -1040,7 +1040,7 @@ describe('SessionStart in the shell', () => {
       ['no runs folder', {}, [], startPayload(), 'answered'],
       ['the last run logged', {}, [['r0001', result('measured')], ['r0002', result('logged')]], startPayload(), 'answered'],
       ['the last run measured, not logged', {}, [['r0009', result('logged')], ['r0010', result('measured', false)]], startPayload(), 'deferred'],
-      ['the last run cut off', {}, [['r0003', result('running')]], startPayload(), 'answered'],
+      ['the last run cut off, or being measured now (the lock: Node\'s)', {}, [['r0003', result('running')]], startPayload(), 'deferred'],
       ['the last run has no result yet', {}, [['r0003', result('measured')], ['r0004', null]], startPayload(), 'answered'],
       ['no baseline yet', { runs: 0 }, [], startPayload(), 'answered'],
       ['one run, an empty summary', { runs: 1, summary: '' }, [], startPayload(), 'answered'],

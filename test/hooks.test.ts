@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActiveFile } from '../scripts/lib/schema.ts';
 import type { ActiveFile as Active } from '../scripts/lib/schema.ts';
+import { procStart } from '../scripts/lib/procs.ts';
 import { HookServer } from './hook-server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -450,6 +451,29 @@ describe('SessionStart', () => {
     writeActive();
     runRecord('r0010', 'running');
     expect(context(hook('session-start', payloads.sessionStart()))).toMatch(/Next: The last run was cut off/);
+  });
+
+  // Found by the resume sweep: a session started while another measured (up's, a second
+  // terminal) was told the run was cut off, to run again and else repair, which only wait on it.
+  it('a run being measured now (a live process holds the lock): wait, neither run nor repair', () => {
+    writeActive();
+    runRecord('r0010', 'running');
+    const lock = path.join(project, '.autoloop', 'lock');
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      fs.writeFileSync(lock, JSON.stringify({ pid: holder.pid, owner: 'run-experiment', started_at: '', token: 't', proc_start: procStart(holder.pid!) }));
+      for (const source of ['startup', 'resume', 'clear', 'compact']) {
+        const text = context(hook('session-start', payloads.sessionStart('s', source)));
+        expect(text).toMatch(/Next: A run is being measured right now/);
+        expect(text).not.toMatch(/cut off/);
+      }
+      // A lock whose pid was recycled by another process (its start time differs) is no run.
+      fs.writeFileSync(lock, JSON.stringify({ pid: holder.pid, owner: 'run-experiment', started_at: '', token: 't', proc_start: '1' }));
+      expect(context(hook('session-start', payloads.sessionStart()))).toMatch(/Next: The last run was cut off/);
+    } finally {
+      holder.kill('SIGKILL');
+      fs.rmSync(lock, { force: true });
+    }
   });
 
   it('stopped by the user: nothing at all', () => {

@@ -3,6 +3,7 @@
 // here degrades to "do nothing" plus one line on stderr.
 import fs from 'node:fs';
 import path from 'node:path';
+import { pidAlive } from '../../scripts/lib/procs.ts';
 import { ActiveFile, SessionFile } from './schema.ts';
 
 export interface Files {
@@ -87,6 +88,9 @@ export function latestRunPhase(f: Files, experiment: string): string | null {
     if (!last) return null;
     const phase = (readJson(path.join(runs, last, 'result.json')) as { phase?: unknown }).phase;
     if (phase === 'measured' && resultLogged(path.join(runs, '..', 'ledger.jsonl'), last)) return 'logged';
+    // A record still running while an engine process holds the repository's lock is being measured
+    // now (another session, or up's): not cut off; starting or repairing would only wait on it.
+    if (phase === 'running' && lockHeld(f.projectDir)) return 'in_progress';
     return typeof phase === 'string' ? phase : null;
   } catch {
     return null;
@@ -126,5 +130,15 @@ function resultLogged(ledger: string, runId: string): boolean {
     });
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** Whether .autoloop/lock names a live process (the engine's lock.ts: pid and its kernel start time). */
+function lockHeld(projectDir: string): boolean {
+  try {
+    const o = readJson(path.join(projectDir, '.autoloop', 'lock')) as { pid?: unknown; proc_start?: unknown };
+    return typeof o.pid === 'number' && pidAlive(o.pid, typeof o.proc_start === 'string' ? o.proc_start : null);
+  } catch {
+    return false;
   }
 }

@@ -98,7 +98,7 @@ export function stopDecision(active: ActiveFile, session: SessionFile, sessionId
   }
 
   const head = `autoloop: the experiment loop is still active (${active.runs} runs logged). Next: `;
-  const halfDone = lastPhase === 'measured' || lastPhase === 'running';
+  const halfDone = lastPhase === 'measured' || lastPhase === 'running' || lastPhase === 'in_progress';
   const tail = halfDone
     ? '\nDo not ask the user whether to continue and do not wrap up: do this before any new change, then carry on until the engine reports a stop.'
     : '\nDo not ask the user whether to continue and do not wrap up: carry on (change code in scope, then run-experiment --description "…") until the engine reports a stop.';
