@@ -20,7 +20,7 @@ if [ ${#st_t} -eq 2 ]; then st_units=1; else st_units=2; fi
 # 1 when its type is not the one the schema wants. Unknown keys are ignored, as zod does.
 st_field() {
   case $pf_mode.$2 in
-    active.version | active.runs | active.stop_hook.max_blocks | active.stop_hook.max_idle_blocks | session.blocks | session.idle_blocks) [ "$1" = n ] ;;
+    active.version | active.runs | active.next_run | active.stop_hook.max_blocks | active.stop_hook.max_idle_blocks | session.blocks | session.idle_blocks) [ "$1" = n ] ;;
     active.experiment | active.loop | active.summary | active.next_action | active.updated_at) [ "$1" = s ] ;;
     active.scope | active.protect | active.writable | active.worktrees) [ "$1" = a ] ;;
     active.stop_hook) [ "$1" = o ] ;;
@@ -69,7 +69,7 @@ st_json() {
 # next_action and summary spelt as JSON.stringify spells them. Sets st_v_*.
 st_active() {
   pf_mode=active
-  for st_f in version loop runs next_action max_blocks max_idle experiment summary updated_at scope protect writable terminated_by stop_hook; do
+  for st_f in version loop runs next_run next_action max_blocks max_idle experiment summary updated_at scope protect writable terminated_by stop_hook; do
     eval "st_k_$st_f= st_v_$st_f="
   done
   pf_walk "$1" || return 1
@@ -146,13 +146,33 @@ ss_rules='Rules while the loop runs:\n- The engine decides keep or revert: after
 ss_rules_units=653
 ss_baseline='No baseline yet: run the baseline unchanged (run-experiment --description baseline), with no edit before it.'
 
+# r and $ss_n padded to four digits (paths.ts runId), into ss_p; no subshell.
+ss_pad() {
+  ss_p=$ss_n
+  while [ ${#ss_p} -lt 4 ]; do ss_p=0$ss_p; done
+  ss_p=r$ss_p
+}
+
 # The phase of the experiment's latest run (state.ts, latestRunPhase) into ss_phase ('' for
 # none); 1 to defer (a result.json the shell cannot read as Node would, two runs of one number).
 ss_latest() {
   ss_phase= ss_max= ss_name=
   ss_runs=$1/.autoloop/experiments/$st_v_experiment/runs
   [ -d "$ss_runs" ] || return 0
-  for ss_d in "$ss_runs"/r*; do
+  # From active.json's next_run when its last logged run's folder is there (latestFrom in state.ts),
+  # else by listing them all.
+  if [ "$st_k_next_run" = n ] && st_int "$st_v_next_run" && [ "$st_v_next_run" -ge 2 ]; then
+    ss_n=$((st_v_next_run - 1))
+    ss_pad
+    if [ -d "$ss_runs/$ss_p" ]; then
+      while :; do
+        ss_name=$ss_p ss_n=$((ss_n + 1))
+        ss_pad
+        [ -d "$ss_runs/$ss_p" ] || break
+      done
+    fi
+  fi
+  [ -n "$ss_name" ] || for ss_d in "$ss_runs"/r*; do
     ss_n=${ss_d##*/} && ss_n=${ss_n#r}
     case $ss_n in '' | *[!0-9]*) continue ;; esac
     while :; do case $ss_n in 0?*) ss_n=${ss_n#0} ;; *) break ;; esac; done

@@ -427,6 +427,23 @@ describe('SessionStart', () => {
     expect(context(hook('session-start', payloads.sessionStart('s', source)))).toContain(`Next: ${active().next_action}`);
   });
 
+  it.each(['startup', 'compact'])('the latest run is found from next_run, as the engine finds it, not by listing every folder (%s)', (source) => {
+    runRecord('r0005', 'logged');
+    runRecord('r0006', 'measured');
+    // A folder far past the engine's count (left by hand): listing picks it, the engine does not.
+    runRecord('r0100', 'logged');
+    try {
+      writeActive({ next_run: 6 });
+      expect(context(hook('session-start', payloads.sessionStart('s', source)))).toMatch(/log it first/);
+      // Without next_run (an active.json of an older engine): every folder is listed.
+      writeActive();
+      expect(context(hook('session-start', payloads.sessionStart('s', source)))).not.toMatch(/log it first/);
+    } finally {
+      fs.rmSync(path.join(project, '.autoloop', 'experiments', 'speed', 'runs', 'r0100'), { recursive: true, force: true });
+      runRecord('r0006', 'logged');
+    }
+  });
+
   it('a record still saying measured whose result is in the ledger (a log killed in between) is not logged again', () => {
     writeActive();
     runRecord('r0005', 'logged');

@@ -24,7 +24,7 @@ export const handleSession: Handler = (event, raw, f) => {
     if (!SessionStartInput.safeParse(raw).success) return (badInput(event), true);
     const active = readActive(f);
     if (!active && fs.existsSync(f.active)) return (emit(damaged()), true);
-    const text = active && sessionStartContext(active, latestRunPhase(f, active.experiment));
+    const text = active && sessionStartContext(active, latestRunPhase(f, active.experiment, active.next_run));
     if (text) emit({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } });
     return true;
   }
@@ -36,7 +36,7 @@ export const handleSession: Handler = (event, raw, f) => {
     const enabled = process.env.AUTOLOOP_STOP_HOOK !== 'off';
     const session0 = readSession(f);
     // The latest run's phase matters only to a block of the owner: no directory read for anyone else.
-    const phase = enabled && session0.owner_session === input.data.session_id && active.loop === 'active' ? latestRunPhase(f, active.experiment) : null;
+    const phase = enabled && session0.owner_session === input.data.session_id && active.loop === 'active' ? latestRunPhase(f, active.experiment, active.next_run) : null;
     const { output, session } = stopDecision(active, session0, input.data.session_id, enabled, phase);
     if (session) writeSession(f, session);
     if (output) emit(output);

@@ -18,6 +18,7 @@ export const ActiveFile = z.object({
   terminated_by: z.nullable(TerminatedBy),
   chain_allowed: z._default(z.boolean(), false),
   runs: z.int().check(z.minimum(0)),
+  next_run: z.optional(z.int().check(z.minimum(1))),
   stop_hook: z.object({
     max_blocks: z.int().check(z.minimum(0)),
     max_idle_blocks: z.int().check(z.minimum(1)),

@@ -81,10 +81,10 @@ export function writeSession(f: Files, s: SessionFile): void {
 }
 
 /** Phase of the experiment's latest run (runs/rNNNN/result.json), or null: tells a new session what was left half done. */
-export function latestRunPhase(f: Files, experiment: string): string | null {
+export function latestRunPhase(f: Files, experiment: string, nextRun?: number): string | null {
   const runs = path.join(f.projectDir, '.autoloop', 'experiments', experiment, 'runs');
   try {
-    const last = fs.readdirSync(runs).filter((d) => /^r\d+$/.test(d)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).pop();
+    const last = (nextRun && latestFrom(runs, nextRun)) || fs.readdirSync(runs).filter((d) => /^r\d+$/.test(d)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).pop();
     if (!last) return null;
     const phase = (readJson(path.join(runs, last, 'result.json')) as { phase?: unknown }).phase;
     if (phase === 'measured' && resultLogged(path.join(runs, '..', 'ledger.jsonl'), last)) return 'logged';
@@ -95,6 +95,22 @@ export function latestRunPhase(f: Files, experiment: string): string | null {
   } catch {
     return null;
   }
+}
+
+const runName = (n: number): string => `r${String(n).padStart(4, '0')}`;
+
+/**
+ * The latest run folder found from active.json's next_run, as the engine finds it
+ * (experiment.ts latestRunNumber): the last logged run's folder, then any after it.
+ * Listing every folder cost a Stop 0.15 s at 10,000 runs. Null: that folder is not
+ * there (no run logged yet, or removed), and the caller lists them.
+ */
+function latestFrom(runs: string, nextRun: number): string | null {
+  const isDir = (k: number) => fs.statSync(path.join(runs, runName(k)), { throwIfNoEntry: false })?.isDirectory() === true;
+  let n = nextRun - 1;
+  if (n < 1 || !isDir(n)) return null;
+  while (isDir(n + 1)) n++;
+  return runName(n);
 }
 
 /** Bytes of the ledger's end searched for a run's result: it is among the last lines when a log was cut off after writing it. */

@@ -463,6 +463,7 @@ export function publishActive(exp: Experiment, t: Termination, extra: { chainAll
     // The Stop hook nudges into /autoloop:chain only when a follow-up may really start.
     chain_allowed: extra.chainAllowed ?? (t.terminate && followUpAllowed(exp.root, exp.paths.slug)),
     runs: exp.state.runs_total,
+    next_run: Math.max(1, exp.state.next_run),
     stop_hook: exp.config.stop_hook,
     worktrees: openCandidates(exp.paths).map((c) => ({ id: c.id, path: c.path })),
     updated_at: nowIso(),

@@ -426,6 +426,8 @@ export const ActiveFile = lazySchema(() => z.object({
   /** After termination: may the Stop hook push the session into a follow-up? */
   chain_allowed: z._default(z.boolean(), false),
   runs: z.int().check(z.minimum(0)),
+  /** The number the next run takes: the hooks find the latest run folder from it, not by listing them all. */
+  next_run: z.optional(z.int().check(z.minimum(1))),
   stop_hook: StopHookConfig,
   /** Candidate worktrees in flight: the hooks guard each one exactly as the main tree. */
   worktrees: z._default(z.array(z.object({ id: z.string(), path: z.string() })), []),
