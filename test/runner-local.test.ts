@@ -10,7 +10,7 @@ import { groupSurvivors, killGroup, localRunner } from '../scripts/lib/runners/l
 import { procStart } from '../scripts/lib/procs.ts';
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES, readTail } from '../scripts/lib/runners/log.ts';
 import type { RunHandle, RunRequest } from '../scripts/lib/runners/types.ts';
-import { METRIC_MAX_LINE_BYTES, METRIC_TRUNCATED_MARK, scanMetricLines } from '../scripts/lib/sources/metric-lines.ts';
+import { METRIC_MAX_LINE_BYTES, METRIC_MAX_PREFIX_BYTES, METRIC_TRUNCATED_MARK, scanMetricLines } from '../scripts/lib/sources/metric-lines.ts';
 
 // These tests are about the process group (its pgid, its kill sequence): the
 // PID-namespace containment is tested in containment.test.ts.
@@ -365,12 +365,15 @@ describe('groupSurvivors and killGroup', () => {
 });
 
 describe('log reading agrees with a plain reference', () => {
-  /** Reference: whole output split into lines at each line feed or carriage return (as a terminal shows them), less one leading BOM, straightforwardly. */
+  /** Reference: whole output split into lines at each line feed or carriage return (as a terminal shows them), less a prefix of indentation, BOMs and colour codes, straightforwardly. */
   function refMetrics(text: string): string[] {
+    const prefixed = /^((?:[ \t\uFEFF]|\x1b\[[\x20-\x3f]*[\x40-\x7e])*)METRIC/;
     return text
       .split(/\r|\n/)
-      .map((l) => l.replace(/^\uFEFF/, ''))
-      .filter((l) => l.startsWith('METRIC'))
+      .flatMap((l) => {
+        const m = prefixed.exec(l);
+        return m && Buffer.byteLength(m[1] as string) <= METRIC_MAX_PREFIX_BYTES ? [l.slice((m[1] as string).length)] : [];
+      })
       .map((l) => {
         const b = Buffer.from(l); // a BOM inside a line is three bytes
         const cut = b.length > METRIC_MAX_LINE_BYTES;
@@ -391,13 +394,14 @@ describe('log reading agrees with a plain reference', () => {
   }
 
   // Short lines built from pieces that make split needles, CRLF and byte order marks likely.
-  const piece = fc.constantFrom('METRIC', 'MET', 'RIC', 'x', ' ', '=', '1', '\n', '\r\n', '\r', 'METRIC a=1\n', 'yy', '\uFEFF', '\uFEFFMETRIC b=2\r\n');
+  const piece = fc.constantFrom('METRIC', 'MET', 'RIC', 'x', ' ', '=', '1', '\n', '\r\n', '\r', 'METRIC a=1\n', 'yy', '\uFEFF', '\uFEFFMETRIC b=2\r\n',
+    '\t', ' '.repeat(30), '\x1b[', '\x1b[32m', '\x1b[0m', '\x1b[38;2;255;0;0m', '\x1b', '[m', '\x1b[1mMETRIC c=3\x1b[0m\n');
   const text = fc.array(piece, { maxLength: 200 }).map((a) => a.join(''));
 
   it('scanMetricLines matches the reference for any chunk size and range', async () => {
     const file = path.join(dir, 'scan.log');
     await fc.assert(
-      fc.asyncProperty(text, text, fc.integer({ min: 1, max: 17 }), async (before, body, chunk) => {
+      fc.asyncProperty(text, text, fc.integer({ min: 1, max: 200 }), async (before, body, chunk) => {
         // `before` is another run's output: it must not leak in.
         const prefix = before.endsWith('\n') || before === '' ? before : before + '\n';
         fs.writeFileSync(file, prefix + body);

@@ -14,11 +14,33 @@ const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 
 const KEYWORD = /^METRIC(?:\s|$)/;
 const SHAPE = /^METRIC\s+([^\s=]+)\s*=\s*(\S+)$/;
-const TRAILING = /^METRIC\s+([^\s=]+)\s*=\s*\S+\s+\S/;
+const TRAILING = /^METRIC\s+[^\s=]+\s*=\s*\S+\s+\S/;
 // Plain decimal with optional sign, fraction and exponent: no hex, no
 // underscores, no empty string (Number('') is 0), no 'Infinity'.
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
+
+// A colour or style code (ANSI CSI: ESC [ parameters final byte), as a
+// coloured logger or FORCE_COLOR prints around a line. A terminal shows none,
+// so `\x1b[32mMETRIC loss=\x1b[1m0.5\x1b[0m` reads as `METRIC loss=0.5`.
+const CSI = /\x1b\[[\x20-\x3f]*[\x40-\x7e]/g;
+const NAME_BEFORE_EQUALS = /^METRIC\s+([^\s=]+)\s*=/;
+
+/** The line as a terminal shows it, without colour codes and surrounding whitespace. */
+export function metricLineText(line: string): string {
+  return (line.includes('\x1b') ? line.replace(CSI, '') : line).trim();
+}
+
+/** The valid, non-reserved metric name a METRIC line gives before its `=`, if any. */
+export function metricLineName(line: string): string | undefined {
+  const name = NAME_BEFORE_EQUALS.exec(metricLineText(line))?.[1];
+  return name !== undefined && !FORBIDDEN.has(name) && METRIC_NAME.test(name) ? name : undefined;
+}
+
+/** A decimal with a non-zero digit in its mantissa that reads as 0 (1e-400): not what was printed. */
+function underflows(raw: string, value: number): boolean {
+  return value === 0 && /[1-9]/.test(raw.split(/[eE]/)[0] as string);
+}
 
 function quote(line: string): string {
   const s = line.trim();
@@ -26,16 +48,15 @@ function quote(line: string): string {
 }
 
 export function parseMetricLine(line: string): MetricLineResult | null {
-  const s = line.trim();
+  const s = metricLineText(line);
   if (!KEYWORD.test(s)) return null;
   const m = SHAPE.exec(s);
   if (!m) {
     // "METRIC ms=12 ms", "METRIC ms=12 # warm": the value must end the line.
-    const t = TRAILING.exec(s);
-    if (!t) return { warning: `ignored METRIC line ${quote(line)}: expected METRIC name=value` };
+    if (!TRAILING.test(s)) return { warning: `ignored METRIC line ${quote(line)}: expected METRIC name=value` };
     const warning = `ignored METRIC line ${quote(line)}: the value must be a plain number ending the line (no unit, no comment)`;
-    const name = t[1] as string;
-    return !FORBIDDEN.has(name) && METRIC_NAME.test(name) ? { name, warning } : { warning };
+    const name = metricLineName(s);
+    return name !== undefined ? { name, warning } : { warning };
   }
   const name = m[1] as string;
   const raw = m[2] as string;
@@ -46,20 +67,25 @@ export function parseMetricLine(line: string): MetricLineResult | null {
   const value = Number(raw);
   // e.g. 1e999 parses to Infinity.
   if (!Number.isFinite(value)) return { name, warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
+  if (underflows(raw, value)) return { name, warning: `ignored METRIC line ${quote(line)}: ${raw} is too small to tell from 0` };
   return { name, value };
 }
 
 /**
- * Parse every METRIC line; the last line of a name wins, and when that line is
+ * Parse every METRIC line (with parseLine: the reader may know a line is
+ * unreadable, as one cut for length); the last line of a name wins, and when that line is
  * unreadable the name has no value. The result is a
  * plain object built from a Map with only validated, non-reserved names as own
  * data properties, so it cannot pollute prototypes and serialises as JSON.
  */
-export function parseMetrics(lines: Iterable<string>): { metrics: Record<string, number>; warnings: string[] } {
+export function parseMetrics(
+  lines: Iterable<string>,
+  parseLine: (line: string) => MetricLineResult | null = parseMetricLine,
+): { metrics: Record<string, number>; warnings: string[] } {
   const found = new Map<string, number>();
   const warnings: string[] = [];
   for (const line of lines) {
-    const r = parseMetricLine(line);
+    const r = parseLine(line);
     if (r === null) continue;
     if ('warning' in r) {
       warnings.push(r.warning);

@@ -2,7 +2,7 @@
 // read from the sample's byte range of the run's log (stdout and stderr), with
 // fixed buffers whatever the benchmark printed. Parsing is metrics.ts's.
 import fs from 'node:fs';
-import { parseMetrics } from '../metrics.ts';
+import { metricLineName, parseMetricLine, parseMetrics, type MetricLineResult } from '../metrics.ts';
 import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 
 export const METRIC_MAX_LINES = 10_000;
@@ -13,20 +13,45 @@ export const METRIC_TRUNCATED_MARK = ' [truncated by watchdog]';
 // A METRIC line starts after a line feed or a carriage return and ends at the
 // next one: a terminal shows `progress 80%\rMETRIC loss=0.5` (a progress bar
 // that returns to the start of its line, as tqdm's does) as a METRIC line, so
-// it is one; CRLF ends lines too. A UTF-8 byte order mark right after the
-// break (the first bytes of a PowerShell or .NET program's output) is not
-// part of the line: a terminal does not show it either.
+// it is one; CRLF ends lines too. Between the break and the word a terminal
+// shows nothing of a UTF-8 byte order mark (the first bytes of a PowerShell or
+// .NET program's output) or a colour code (`\x1b[32m`), and indentation is
+// still the line's start: up to METRIC_MAX_PREFIX_BYTES of these (spaces, tabs,
+// BOMs, ANSI CSI codes) may come first. A later METRIC line a reader missed
+// would leave an earlier value of its name standing as the result.
 const WORD = Buffer.from('METRIC');
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+export const METRIC_MAX_PREFIX_BYTES = 64;
 const isBreak = (b: number | undefined) => b === 0x0a || b === 0x0d;
-/** Bytes carried from one chunk to the next: the break and BOM before a needle and a needle split across the boundary. */
-const KEEP = WORD.length + BOM.length;
+/** Bytes carried from one chunk to the next: the break and prefix before a needle and a needle split across the boundary. */
+const KEEP = WORD.length + METRIC_MAX_PREFIX_BYTES + 1;
 
-/** Whether the needle at `hit` starts a line: a break, or a break and a BOM, before it. */
+/**
+ * Where the prefix token ending just before i starts (a space or tab, a BOM,
+ * an ANSI CSI code `ESC [ bytes 0x20-0x3f, final 0x40-0x7e`), or -1 if none ends there.
+ */
+function prefixTokenStart(view: Buffer, i: number): number {
+  const b = view[i - 1];
+  if (b === undefined) return -1;
+  if (b === 0x20 || b === 0x09) return i - 1;
+  if (i >= 3 && view[i - 3] === BOM[0] && view[i - 2] === BOM[1] && b === BOM[2]) return i - 3;
+  if (b >= 0x40 && b <= 0x7e) {
+    let j = i - 2;
+    while (j >= 0 && (view[j] as number) >= 0x20 && (view[j] as number) <= 0x3f) j--;
+    if (j >= 1 && view[j] === 0x5b && view[j - 1] === 0x1b) return j - 1;
+  }
+  return -1;
+}
+
+/** Whether the needle at `hit` starts a line: a break, then at most METRIC_MAX_PREFIX_BYTES of prefix, before it. */
 function startsLine(view: Buffer, hit: number): boolean {
-  if (isBreak(view[hit - 1])) return true;
-  const b = hit - BOM.length;
-  return b >= 1 && view[b] === BOM[0] && view[b + 1] === BOM[1] && view[b + 2] === BOM[2] && isBreak(view[b - 1]);
+  let i = hit;
+  while (!isBreak(view[i - 1])) {
+    const t = prefixTokenStart(view, i);
+    if (t < 0 || hit - t > METRIC_MAX_PREFIX_BYTES) return false;
+    i = t;
+  }
+  return true;
 }
 
 /**
@@ -172,6 +197,14 @@ function scanRange(file: string, start: number, end: number): string[] {
   return lines.lines();
 }
 
+/** A line cut at METRIC_MAX_LINE_BYTES cannot be read: it says so, and takes its name's earlier value away as any unreadable last line does. */
+function parseKeptLine(line: string): MetricLineResult | null {
+  if (!line.endsWith(METRIC_TRUNCATED_MARK)) return parseMetricLine(line);
+  const warning = `ignored METRIC line ${JSON.stringify(`${line.slice(0, 60).trimEnd()}...`)}: longer than ${METRIC_MAX_LINE_BYTES} bytes`;
+  const name = metricLineName(line);
+  return name === undefined ? { warning } : { name, warning };
+}
+
 /** One value per metric and sample: a later line supersedes an earlier one. */
 export async function readMetricLines(sample: SampleOutput): Promise<SourceReading> {
   let lines: string[];
@@ -180,13 +213,10 @@ export async function readMetricLines(sample: SampleOutput): Promise<SourceReadi
   } catch {
     lines = []; // the log vanished or was truncated mid-run: nothing printed
   }
-  // A cut line cannot be read; say why, rather than that it lacks the shape it had.
-  const cut = lines.filter((l) => l.endsWith(METRIC_TRUNCATED_MARK));
-  const parsed = parseMetrics(cut.length ? lines.filter((l) => !l.endsWith(METRIC_TRUNCATED_MARK)) : lines);
+  const parsed = parseMetrics(lines, parseKeptLine);
   const metrics: Record<string, number[]> = {};
   for (const [k, v] of Object.entries(parsed.metrics)) metrics[k] = [v];
-  const long = cut.map((l) => `ignored METRIC line ${JSON.stringify(`${l.slice(0, 60).trimEnd()}...`)}: longer than ${METRIC_MAX_LINE_BYTES} bytes`);
-  return { ok: true, metrics, warnings: [...long, ...parsed.warnings] };
+  return { ok: true, metrics, warnings: parsed.warnings };
 }
 
 export function metricLinesSource(): MetricSource {
