@@ -111,8 +111,47 @@ export function jsonResultSource(kind: string, file: string, fromDoc: (doc: unkn
     } catch (e) {
       return fail(`${label}: not valid JSON (${clip((e as Error).message, 80)})`);
     }
+    const twice = duplicateKey(text);
+    if (twice) return fail(`${label}: ${twice} (which one counts depends on the reader)`);
     return fromDoc(doc, label);
   });
+}
+
+/**
+ * The first key an object of this (valid) JSON text holds twice, with where:
+ * JSON.parse keeps the last silently, another reader the first. One linear pass.
+ */
+export function duplicateKey(text: string): string | null {
+  /** An object (keys, the last key) or an array (index), and its path for the message. */
+  type Frame = { keys: Set<string> | null; last: string; at: string; index: number };
+  const stack: Frame[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const top = stack[stack.length - 1];
+    if (c === 0x22) {
+      let j = i + 1;
+      while (j < text.length && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
+      if (expectKey && top?.keys) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.keys.has(key)) return `key ${JSON.stringify(clip(key, 40))} appears twice in ${top.at}`;
+        top.keys.add(key);
+        top.last = key;
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b || c === 0x5b) {
+      const at = !top ? '$' : !top.keys ? `${top.at}[${top.index}]` : /^[A-Za-z_]\w*$/.test(top.last) ? `${top.at}.${top.last}` : `${top.at}[${JSON.stringify(top.last)}]`;
+      stack.push({ keys: c === 0x7b ? new Set() : null, last: '', at, index: 0 });
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+    } else if (c === 0x2c && top) {
+      if (top.keys) expectKey = true;
+      else top.index++;
+    }
+  }
+  return null;
 }
 
 /** The reading of one metric from an extractor's values, or its reason for having none. */
@@ -187,7 +226,10 @@ export function parseDecimal(text: string): { value: number } | { nonFinite: str
   if (NON_FINITE_WORD.test(s)) return { nonFinite: s };
   if (!DECIMAL.test(s)) return { notANumber: s };
   const value = Number(s);
-  return Number.isFinite(value) ? { value } : { nonFinite: s };
+  if (!Number.isFinite(value)) return { nonFinite: s };
+  // 1e-400 reads as 0: not what was printed, and a perfect score to a metric that is better lower.
+  if (value === 0 && /[1-9]/.test(s.split(/[eE]/)[0] as string)) return { notANumber: `${s} (too small to tell from 0)` };
+  return { value };
 }
 
 /** Keep the finite values; one warning for those dropped. */

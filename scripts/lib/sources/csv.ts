@@ -45,30 +45,54 @@ export function parseCsv(text: string, delimiter: string): string[][] {
       cell = '';
     } else cell += c;
   }
+  // A quote left open took the rest of the file into one cell: no row after it can be read.
+  if (quoted) throw new Error('a quoted cell is never closed');
   if (cell !== '' || row.length) rows.push([...row, cell]);
   return rows.filter((r) => !(r.length === 1 && r[0] === ''));
 }
 
+/** Why the cells of these rows cannot be matched to their headers, if they cannot. */
+function misaligned(names: string[], rows: string[][]): string | null {
+  // A row with more or fewer cells than the header (an unquoted comma in a value, a row cut
+  // short) shifts its cells: a value read by position could be another column's.
+  const i = rows.findIndex((r) => r.length !== names.length);
+  if (i >= 0) return `data row ${i + 1} has ${(rows[i] as string[]).length} cells, the header ${names.length}: its columns cannot be matched`;
+  return null;
+}
+
 export function csvSource(spec: CsvSourceSpec): MetricSource {
   return resultFileSource('csv', spec.file, (text, label) => {
-    const [header, ...rows] = parseCsv(text.replace(/^\uFEFF/, ''), spec.delimiter);
+    let parsed: string[][];
+    try {
+      parsed = parseCsv(text.replace(/^\uFEFF/, ''), spec.delimiter);
+    } catch (e) {
+      return fail(`${label}: ${(e as Error).message}`);
+    }
+    const [header, ...rows] = parsed;
     if (!header) return fail(`${label}: is empty`);
     const names = header.map((h) => h.trim());
+    const shifted = misaligned(names, rows);
+    if (shifted) return fail(`${label}: ${shifted}`);
     const found = new Map<string, number[]>();
     const warnings: string[] = [];
     for (const [metric, column] of Object.entries(spec.metrics)) {
       const col = names.indexOf(column);
+      if (col >= 0 && names.lastIndexOf(column) !== col) return fail(`${label}: has two columns named ${JSON.stringify(clip(column, 30))}`);
       if (col < 0) return fail(`${label}: has no column ${JSON.stringify(column)} (it has ${names.slice(0, 8).map((n) => JSON.stringify(clip(n, 30))).join(', ')})`);
       const values: number[] = [];
       let bad = '';
+      let lastBad = '';
       for (const r of rows) {
         const cell = (r[col] ?? '').trim();
         if (cell === '') continue;
         const n = parseDecimal(cell);
+        lastBad = 'notANumber' in n ? n.notANumber : '';
         if ('value' in n) values.push(n.value);
         else if ('nonFinite' in n) values.push(Number.NaN);
         else bad ||= cell;
       }
+      // As with NaN: the last value counts, so an earlier row is not the result when it cannot be read.
+      if (spec.pick === 'last' && lastBad && values.length) return fail(`${label}: the last value of ${column} is not a number: ${JSON.stringify(clip(lastBad, 40))} (earlier rows are not the result)`);
       if (bad) warnings.push(`${label}: ignored cells of ${column} that are not numbers, e.g. ${JSON.stringify(clip(bad, 30))}`);
       const finite = values.filter((v) => Number.isFinite(v));
       if (spec.pick === 'last' && values.length && !Number.isFinite(values[values.length - 1] as number)) {

@@ -207,6 +207,8 @@ export function regexSource(spec: RegexSourceSpec): MetricSource {
       const warnings: string[] = [];
       let nonNumbers = 0;
       let firstBad = '';
+      /** The last match, when it was not a number. */
+      let lastBad = '';
       let skipped: number;
       /** A capture that stopped at a thousands separator, and the whole number it cut. */
       const cutShort: { at: { took: string; whole: string } | null } = { at: null };
@@ -224,6 +226,7 @@ export function regexSource(spec: RegexSourceSpec): MetricSource {
           for (const text of texts) {
             if (text === undefined) continue;
             const n = parseDecimal(ungroup(text));
+            lastBad = 'notANumber' in n ? n.notANumber : '';
             if ('value' in n) picker.add(n.value);
             else if ('nonFinite' in n) picker.add(Number.NaN);
             else if (nonNumbers++ === 0) firstBad = n.notANumber;
@@ -238,6 +241,8 @@ export function regexSource(spec: RegexSourceSpec): MetricSource {
       if (nonNumbers > 0) warnings.push(`${label}: ignored ${nonNumbers} match(es) that are not numbers, e.g. ${JSON.stringify(clip(firstBad, 40))}`);
       if (picker.nonFinite > 0) warnings.push(`${label}: ignored ${picker.nonFinite} non-finite value(s) of ${spec.metric}`);
       if (picker.dropped > 0) warnings.push(`${label}: kept the first ${MAX_ALL_VALUES} of ${picker.count} matches`);
+      // As with NaN: the last match counts, so an earlier one is not the result when it cannot be read.
+      if (spec.pick === 'last' && lastBad && picker.count > 0) return fail(`${label}: the last match is not a number: ${JSON.stringify(clip(lastBad, 40))} (earlier matches are not the result)`);
       if (picker.lastNonFinite && picker.count > 0) return fail(`${label}: the last match is not finite (earlier matches are not the result)`);
       if (picker.count === 0) {
         const why = picker.nonFinite > 0 ? 'matched only non-finite values' : nonNumbers > 0 ? 'matched no number' : 'matched nothing';
