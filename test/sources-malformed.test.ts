@@ -10,6 +10,7 @@ import { CsvSourceSpec, csvSource } from '../scripts/lib/sources/csv.ts';
 import { duplicateKey, parseDecimal } from '../scripts/lib/sources/common.ts';
 import { JsonSourceSpec, jsonSource } from '../scripts/lib/sources/json.ts';
 import { HyperfineSourceSpec, hyperfineSource } from '../scripts/lib/sources/hyperfine.ts';
+import { JunitSourceSpec, junitSource } from '../scripts/lib/sources/junit.ts';
 import { RegexSourceSpec, regexSource } from '../scripts/lib/sources/regex.ts';
 import type { SampleOutput, SourceReading } from '../scripts/lib/sources/types.ts';
 import { cleanupTmp, tmpDir } from './helpers/repo.ts';
@@ -106,5 +107,22 @@ describe('json: a key held twice fails the sample', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('junit: a report cut short is not counted', () => {
+  const junit = () => junitSource(JunitSourceSpec.parse({ kind: 'junit', file: 'j.xml' }));
+  const CASES = '<testcase name="a"/><testcase name="b"><failure message="x"/></testcase><testcase name="c"><skipped/></testcase>';
+
+  it('counts failures and skips of a whole report, and refuses one that ends inside an element or closes the wrong one', async () => {
+    expect(await junit().read(wrote('j.xml', `<?xml version="1.0"?><testsuites><testsuite name="s">${CASES}</testsuite></testsuites>\n`))).toEqual({
+      ok: true,
+      metrics: { tests: [3], failures: [1], errors: [0], skipped: [1], passed: [1] },
+      warnings: [],
+    });
+    // The writer was killed after two test cases: 2 tests, 1 failure would be a wrong count.
+    expect(reason(await junit().read(wrote('j.xml', `<testsuites><testsuite name="s">${CASES.slice(0, CASES.indexOf(`<testcase name="c"`))}`)))).toBe('junit j.xml: not readable XML (ends inside <testsuite>, cut short)');
+    expect(reason(await junit().read(wrote('j.xml', `<testsuites><testsuite name="s">${CASES}</testsuites>`)))).toMatch(/^junit j\.xml: not readable XML \(<\/testsuites> closes <testsuite> at offset \d+\)$/);
+    expect(reason(await junit().read(wrote('j.xml', '')))).toBe('junit j.xml: has no XML element');
   });
 });

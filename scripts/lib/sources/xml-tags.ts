@@ -41,6 +41,8 @@ function localName(qname: string): string {
 export function walkTags(xml: string, onStart: (tag: Tag) => void, onEnd?: (name: string, depth: number) => void): void {
   let i = 0;
   let depth = 0;
+  /** The open elements: a report cut short, or an end tag that closes another element, is malformed. */
+  const open: string[] = [];
   const skipTo = (end: string, what: string): void => {
     const j = xml.indexOf(end, i);
     if (j < 0) throw new Error(`unterminated ${what} at offset ${i}`);
@@ -57,11 +59,15 @@ export function walkTags(xml: string, onStart: (tag: Tag) => void, onEnd?: (name
     else if (xml.startsWith('</', i)) {
       const gt = xml.indexOf('>', i);
       if (gt < 0) throw new Error(`unterminated end tag at offset ${i}`);
+      const qname = xml.slice(i + 2, gt).trim();
+      const want = open.pop();
+      if (want !== qname) throw new Error(want === undefined ? `</${qname}> closes nothing at offset ${i}` : `</${qname}> closes <${want}> at offset ${i}`);
       depth--;
-      onEnd?.(localName(xml.slice(i + 2, gt).trim()), depth);
+      onEnd?.(localName(qname), depth);
       i = gt + 1;
     } else startTag();
   }
+  if (open.length) throw new Error(`ends inside <${open[open.length - 1]}>, cut short`);
 
   function skipDoctype(): void {
     // <!DOCTYPE … [ internal subset ] >
@@ -99,6 +105,9 @@ export function walkTags(xml: string, onStart: (tag: Tag) => void, onEnd?: (name
     onStart({ name, attrs, depth });
     i = rest.lastIndex;
     if (r[1] === '/') onEnd?.(name, depth);
-    else depth++;
+    else {
+      open.push(m[0]);
+      depth++;
+    }
   }
 }
