@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CoverageSourceSpec, coverageSource } from '../scripts/lib/sources/coverage.ts';
 import { CsvSourceSpec, csvSource } from '../scripts/lib/sources/csv.ts';
 import { duplicateKey, parseDecimal } from '../scripts/lib/sources/common.ts';
 import { JsonSourceSpec, jsonSource } from '../scripts/lib/sources/json.ts';
@@ -124,5 +125,17 @@ describe('junit: a report cut short is not counted', () => {
     expect(reason(await junit().read(wrote('j.xml', `<testsuites><testsuite name="s">${CASES.slice(0, CASES.indexOf(`<testcase name="c"`))}`)))).toBe('junit j.xml: not readable XML (ends inside <testsuite>, cut short)');
     expect(reason(await junit().read(wrote('j.xml', `<testsuites><testsuite name="s">${CASES}</testsuites>`)))).toMatch(/^junit j\.xml: not readable XML \(<\/testsuites> closes <testsuite> at offset \d+\)$/);
     expect(reason(await junit().read(wrote('j.xml', '')))).toBe('junit j.xml: has no XML element');
+  });
+});
+
+describe('coverage, lcov: a file cut short is not read', () => {
+  const cov = () => coverageSource(CoverageSourceSpec.parse({ kind: 'coverage', file: 'lcov.info' }));
+  const REC = (f: string, lf: number, lh: number) => `SF:${f}\nDA:1,1\nLF:${lf}\nLH:${lh}\nend_of_record\n`;
+
+  it('reads whole records, and refuses a last record without end_of_record or a count that is not a number', async () => {
+    expect(await cov().read(wrote('lcov.info', REC('a.ts', 10, 5) + REC('b.ts', 10, 10)))).toMatchObject({ ok: true, metrics: { lines_pct: [75] } });
+    // The writer stopped inside b.ts's record: a.ts's 50% alone is not the coverage.
+    expect(reason(await cov().read(wrote('lcov.info', REC('a.ts', 10, 5) + 'SF:b.ts\nDA:1,1\nLF:10\n')))).toBe('coverage lcov.info: ends inside the record of "b.ts" (no end_of_record: cut short?)');
+    expect(reason(await cov().read(wrote('lcov.info', REC('a.ts', 10, 5).replace('LH:5', 'LH:5x'))))).toBe('coverage lcov.info: has an unreadable LH line "LH:5x"');
   });
 });

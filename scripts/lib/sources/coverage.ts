@@ -66,13 +66,18 @@ export function lcovPcts(text: string): CoveragePcts | string {
   let rec = { ...sum };
   let counted = { DA: 0, DAhit: 0, BRDA: 0, BRDAhit: 0, FNDA: 0, FNDAhit: 0 };
   let records = 0;
+  /** The source file of a record not yet ended: one left open at the end means the file was cut short. */
+  let open = '';
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     const colon = line.indexOf(':');
     const key = colon > 0 ? line.slice(0, colon) : line;
     const val = colon > 0 ? line.slice(colon + 1) : '';
-    if (key in sum) rec[key as keyof typeof sum] = Number(val) || 0;
-    else if (key === 'DA') {
+    if (key === 'SF') open = val || '?';
+    if (key in sum) {
+      if (!/^\s*\d+\s*$/.test(val)) return `has an unreadable ${key} line ${JSON.stringify(line.slice(0, 40))}`;
+      rec[key as keyof typeof sum] = Number(val);
+    } else if (key === 'DA') {
       counted.DA++;
       if (Number(val.split(',')[1]) > 0) counted.DAhit++;
     } else if (key === 'BRDA') {
@@ -84,6 +89,7 @@ export function lcovPcts(text: string): CoveragePcts | string {
       if (Number(val.split(',')[0]) > 0) counted.FNDAhit++;
     } else if (key === 'end_of_record') {
       records++;
+      open = '';
       // Summary lines win; per-item lines stand in when a writer omits them.
       sum.LF += rec.LF || counted.DA;
       sum.LH += rec.LF ? rec.LH : counted.DAhit;
@@ -95,6 +101,7 @@ export function lcovPcts(text: string): CoveragePcts | string {
       counted = { DA: 0, DAhit: 0, BRDA: 0, BRDAhit: 0, FNDA: 0, FNDAhit: 0 };
     }
   }
+  if (open) return `ends inside the record of ${JSON.stringify(open.slice(-60))} (no end_of_record: cut short?)`;
   if (records === 0) return 'has no lcov records (end_of_record)';
   const out: CoveragePcts = {};
   const lines = pct(sum.LH, sum.LF);
