@@ -139,3 +139,16 @@ describe('coverage, lcov: a file cut short is not read', () => {
     expect(reason(await cov().read(wrote('lcov.info', REC('a.ts', 10, 5).replace('LH:5', 'LH:5x'))))).toBe('coverage lcov.info: has an unreadable LH line "LH:5x"');
   });
 });
+
+describe('hyperfine: runs that failed are not timings of the command', () => {
+  const h = () => hyperfineSource(HyperfineSourceSpec.parse({ kind: 'hyperfine', file: 'h.json', metric: 't' }));
+  const doc = (codes: unknown) => JSON.stringify({ results: [{ command: 'x', mean: 0.4, times: [1, 0.1, 0.1], exit_codes: codes }] });
+
+  it('refuses times of runs that exited differently (--ignore-failure), warns when all exited alike, reads an export without exit codes', async () => {
+    expect(reason(await h().read(wrote('h.json', doc([0, 1, 1]))))).toBe('hyperfine h.json: 2 of 3 runs of "x" exited non-zero (exit codes 0, 1): their times are not the command\'s');
+    expect(reason(await h().read(wrote('h.json', doc([0, null, 0]))))).toMatch(/1 of 3 runs of "x" exited non-zero \(exit codes 0, null\)/);
+    expect(await h().read(wrote('h.json', doc([1, 1, 1])))).toEqual({ ok: true, metrics: { t: [1, 0.1, 0.1] }, warnings: ['hyperfine h.json: every run of "x" exited 1'] });
+    expect(await h().read(wrote('h.json', doc([0, 0, 0])))).toEqual({ ok: true, metrics: { t: [1, 0.1, 0.1] }, warnings: [] });
+    expect(await h().read(wrote('h.json', doc(undefined)))).toEqual({ ok: true, metrics: { t: [1, 0.1, 0.1] }, warnings: [] });
+  });
+});

@@ -23,6 +23,14 @@ export function hyperfineValues(doc: unknown, spec: HyperfineSourceSpec, label: 
   if ('reason' in chosen) return chosen.reason;
   const entry = chosen.item;
   const warnings: string[] = [];
+  // With --ignore-failure hyperfine times the runs that failed too (exit_codes, hyperfine 1.12+):
+  // a run that fails fast is not a faster command. All failing alike is the command's way (grep
+  // finding nothing); some failing makes the times a mix of two things.
+  const codes = Array.isArray(entry.exit_codes) ? (entry.exit_codes as unknown[]) : [];
+  const failed = codes.filter((c) => c !== 0).length;
+  const what = JSON.stringify(clip(String(entry.command), 40));
+  if (failed > 0 && new Set(codes.map(String)).size > 1) return `${failed} of ${codes.length} runs of ${what} exited non-zero (exit codes ${[...new Set(codes.map(String))].join(', ')}): their times are not the command's`;
+  if (failed > 0) warnings.push(`${label}: every run of ${what} exited ${String(codes[0])}`);
   const raw: unknown[] = Array.isArray(entry.times) && entry.times.length > 0 ? entry.times : [entry.mean];
   if (raw.length === 1 && raw[0] === entry.mean) warnings.push(`${label}: no per-run times in the export; used the mean`);
   const { values, bad } = finiteNumbers(raw);
