@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMetricLine, parseMetrics } from '../scripts/lib/metrics.ts';
 import { METRIC_MAX_LINE_BYTES, METRIC_MAX_PREFIX_BYTES, readMetricLines } from '../scripts/lib/sources/metric-lines.ts';
+import { engine, makeRepo } from './helpers/engine.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -85,5 +86,27 @@ describe('an unreadable last line of a name leaves it without a value', () => {
       expect(r.metrics, v).toEqual({});
       expect(r.warnings, v).toHaveLength(1);
     }
+  });
+});
+
+describe('through the engine', { timeout: 600_000 }, () => {
+  /** The run-experiment answer of a baseline measured with this bench.js (src/v.txt holds 0.5). */
+  const baseline = (name: string, bench: string) => {
+    const repo = makeRepo({ 'bench.js': bench, 'src/v.txt': '0.5\n' });
+    expect(engine('init-experiment', ['--name', name, '--metric', 'loss', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'src/**'], repo).code).toBe(0);
+    return engine('run-experiment', ['--description', 'baseline', '--json'], repo).json;
+  };
+  const V = "const v = require('fs').readFileSync('src/v.txt', 'utf8').trim();";
+
+  it('keeps the coloured, indented last METRIC line (FORCE_COLOR), not the plain one before it', () => {
+    const bench = [V, "console.log('METRIC loss=0.9');", "console.error('\\x1b[1m  METRIC mem=\\x1b[33m12\\x1b[0m');", "console.log('\\x1b[32m\\tMETRIC loss=' + v + '\\x1b[0m');"].join('\n');
+    expect(baseline('colour', bench)).toMatchObject({ verdict: 'keep', primary: 0.5, metrics: { mem: 12 } });
+  });
+
+  it('a last METRIC line too long to read makes the run invalid with the reason, rather than measure the earlier one', () => {
+    const bench = [V, "console.log('METRIC loss=0.9');", "console.log('METRIC loss=' + v + ' '.repeat(5000) + '# padded');"].join('\n');
+    const r = baseline('long', bench);
+    expect(r).toMatchObject({ status: 'invalid', primary: null });
+    expect(JSON.stringify(r)).toContain('longer than 1024 bytes');
   });
 });
