@@ -55,6 +55,11 @@ describe('csv: cells that cannot be matched to their header fail the sample', ()
     expect(r).toEqual({ ok: true, metrics: { loss: [0.9] }, warnings: ['csv m.csv: ignored cells of loss that are not numbers, e.g. "0.3s"'] });
   });
 
+  it('a header written again (a logger appending to an earlier run\'s file) is refused: its rows would count', async () => {
+    const r = await csv({ pick: 'min' }).read(wrote('m.csv', 'step,loss\n1,0.1\nstep,loss\n1,0.9\n2,0.8\n'));
+    expect(reason(r)).toBe('csv m.csv: the header comes again at data row 2 (rows of an earlier run appended?)');
+  });
+
   it('reads a BOM, CRLF, quoted commas and an empty last line as the data they hold', async () => {
     const r = await csv({ metrics: { loss: 'loss', acc: 'acc, %' } }).read(wrote('m.csv', '\uFEFFstep,loss,"acc, %"\r\n1,0.9,"80"\r\n2,0.4,90\r\n\r\n'));
     expect(r).toEqual({ ok: true, metrics: { loss: [0.4], acc: [90] }, warnings: [] });

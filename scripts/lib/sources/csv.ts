@@ -57,6 +57,10 @@ function misaligned(names: string[], rows: string[][]): string | null {
   // short) shifts its cells: a value read by position could be another column's.
   const i = rows.findIndex((r) => r.length !== names.length);
   if (i >= 0) return `data row ${i + 1} has ${(rows[i] as string[]).length} cells, the header ${names.length}: its columns cannot be matched`;
+  // A logger that appends (Keras' CSVLogger with append=True) writes its header again for each run:
+  // the rows above it are an earlier run's, and min, max or all would take them in.
+  const again = rows.findIndex((r) => r.every((c, k) => c.trim() === names[k]));
+  if (again >= 0) return `the header comes again at data row ${again + 1} (rows of an earlier run appended?)`;
   return null;
 }
 
