@@ -10,7 +10,7 @@ import { groupSurvivors, killGroup, localRunner } from '../scripts/lib/runners/l
 import { procStart } from '../scripts/lib/procs.ts';
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES, readTail } from '../scripts/lib/runners/log.ts';
 import type { RunHandle, RunRequest } from '../scripts/lib/runners/types.ts';
-import { METRIC_MAX_LINE_BYTES, METRIC_MAX_PREFIX_BYTES, METRIC_TRUNCATED_MARK, scanMetricLines } from '../scripts/lib/sources/metric-lines.ts';
+import { METRIC_INDENTED_MARK, METRIC_MAX_LINE_BYTES, METRIC_MAX_PREFIX_BYTES, METRIC_TRUNCATED_MARK, scanMetricLines } from '../scripts/lib/sources/metric-lines.ts';
 
 // These tests are about the process group (its pgid, its kill sequence): the
 // PID-namespace containment is tested in containment.test.ts.
@@ -121,7 +121,8 @@ describe('localRunner.run', () => {
     expect(out.timedOut).toBe(false);
     expect(out.interrupted).toBe(false);
     expect(out.survivors).toEqual([]);
-    expect(out.metricLines).toEqual(['METRIC ms=12.5', 'METRIC n=3']);
+    // An indented METRIC line is kept marked, to be refused with its reason (not read, not ignored).
+    expect(out.metricLines).toEqual(['METRIC ms=12.5', `${METRIC_INDENTED_MARK}METRIC not=1`, 'METRIC n=3']);
     expect(out.tail).toBe('hello\nMETRIC ms=12.5\n METRIC not=1\nMETRIC n=3\n');
     expect(out.durationS).toBeGreaterThan(0);
     const text = fs.readFileSync(log, 'utf8');
@@ -365,20 +366,21 @@ describe('groupSurvivors and killGroup', () => {
 });
 
 describe('log reading agrees with a plain reference', () => {
-  /** Reference: whole output split into lines at each line feed or carriage return (as a terminal shows them), less a prefix of indentation, BOMs and colour codes, straightforwardly. */
+  /** Reference: whole output split into lines at each line feed or carriage return (as a terminal shows them), less a prefix of indentation (marked), BOMs and colour codes, straightforwardly. */
   function refMetrics(text: string): string[] {
     const prefixed = /^((?:[ \t\uFEFF]|\x1b\[[\x20-\x3f]*[\x40-\x7e])*)METRIC/;
     return text
       .split(/\r|\n/)
       .flatMap((l) => {
         const m = prefixed.exec(l);
-        return m && Buffer.byteLength(m[1] as string) <= METRIC_MAX_PREFIX_BYTES ? [l.slice((m[1] as string).length)] : [];
+        const pre = m?.[1] as string;
+        return m && Buffer.byteLength(pre) <= METRIC_MAX_PREFIX_BYTES ? [{ l: l.slice(pre.length), indented: /[ \t]/.test(pre) }] : [];
       })
-      .map((l) => {
+      .map(({ l, indented }) => {
         const b = Buffer.from(l); // a BOM inside a line is three bytes
         const cut = b.length > METRIC_MAX_LINE_BYTES;
         const s = cut ? b.subarray(0, METRIC_MAX_LINE_BYTES).toString('utf8') : l;
-        return cut ? s + METRIC_TRUNCATED_MARK : s;
+        return (indented ? METRIC_INDENTED_MARK : '') + (cut ? s + METRIC_TRUNCATED_MARK : s);
       })
       .slice(-10_000);
   }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMetricLine, parseMetrics } from '../scripts/lib/metrics.ts';
-import { METRIC_MAX_LINE_BYTES, METRIC_MAX_PREFIX_BYTES, readMetricLines } from '../scripts/lib/sources/metric-lines.ts';
+import { METRIC_MAX_LINE_BYTES, METRIC_MAX_LINES, METRIC_MAX_PREFIX_BYTES, readMetricLines } from '../scripts/lib/sources/metric-lines.ts';
 import { engine, makeRepo } from './helpers/engine.ts';
 
 let dir: string;
@@ -27,20 +27,30 @@ async function read(out: string | Buffer) {
 
 const SGR = fc.constantFrom('\x1b[0m', '\x1b[32m', '\x1b[1;31m', '\x1b[38;2;255;128;0m', '\x1b[K');
 
-describe('METRIC lines with colour codes and indentation', () => {
-  it('reads a coloured or indented last line, not the plain line before it', async () => {
-    for (const last of ['\x1b[32mMETRIC loss=0.5\x1b[0m', '  METRIC loss=0.5', '\tMETRIC loss=0.5', '\x1b[1m  METRIC loss=\x1b[33m0.5\x1b[0m \x1b[K', '\uFEFF\x1b[0mMETRIC loss=0.5\r']) {
+describe('METRIC lines with colour codes or indentation', () => {
+  it('reads a coloured last line, not the plain line before it', async () => {
+    for (const last of ['\x1b[32mMETRIC loss=0.5\x1b[0m', '\x1b[1mMETRIC loss=\x1b[33m0.5\x1b[0m \x1b[K', '\uFEFF\x1b[0mMETRIC loss=0.5\r']) {
       const r = await read(`METRIC loss=0.9\n${last}\n`);
       expect(r.metrics, JSON.stringify(last)).toEqual({ loss: [0.5] });
       expect(r.warnings).toEqual([]);
     }
   });
 
-  it('property: any finite value printed with colour codes and indentation is read exactly', async () => {
+  it('refuses an indented last line with its reason: neither its value nor the earlier one is read', async () => {
+    for (const last of ['  METRIC loss=0.5', '\tMETRIC loss=0.5', '\x1b[1m  METRIC loss=0.5\x1b[0m']) {
+      const r = await read(`METRIC loss=0.9\nMETRIC n=3\n${last}\n`);
+      expect(r.metrics, JSON.stringify(last)).toEqual({ n: [3] });
+      expect(r.warnings).toEqual(['ignored METRIC line "  METRIC loss=0.5": indented (a METRIC line starts its line)']);
+    }
+    // A readable line after it counts again.
+    expect((await read('  METRIC loss=0.9\nMETRIC loss=0.4\n')).metrics).toEqual({ loss: [0.4] });
+  });
+
+  it('property: any finite value printed with colour codes around and inside is read exactly', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.double({ noNaN: true, noDefaultInfinity: true }),
-        fc.array(fc.oneof(SGR, fc.constantFrom(' ', '\t')), { maxLength: 3 }),
+        fc.array(SGR, { maxLength: 3 }),
         fc.array(SGR, { maxLength: 2 }),
         fc.array(SGR, { maxLength: 2 }),
         fc.constantFrom('\n', '\r\n', '\r', ''),
@@ -54,10 +64,10 @@ describe('METRIC lines with colour codes and indentation', () => {
   });
 
   it('a prefix longer than METRIC_MAX_PREFIX_BYTES, or text before the word, is not a METRIC line', async () => {
-    expect((await read(`${' '.repeat(METRIC_MAX_PREFIX_BYTES)}METRIC a=1\n`)).metrics).toEqual({ a: [1] });
-    expect((await read(`${' '.repeat(METRIC_MAX_PREFIX_BYTES + 1)}METRIC a=1\n`)).metrics).toEqual({});
+    expect((await read(`${'\x1b[0m'.repeat(METRIC_MAX_PREFIX_BYTES / 4)}METRIC a=1\n`)).metrics).toEqual({ a: [1] });
+    expect((await read(`${'\x1b[0m'.repeat(METRIC_MAX_PREFIX_BYTES / 4)} METRIC a=1\n`))).toEqual({ ok: true, metrics: {}, warnings: [] });
     for (const line of ['# METRIC a=1', '[32mMETRIC a=1', '{"msg":"METRIC a=1"}', 'INFO METRIC a=1', '\x1bMETRIC a=1']) {
-      expect((await read(`${line}\n`)).metrics, JSON.stringify(line)).toEqual({});
+      expect((await read(`METRIC a=2\n${line}\n`)).metrics, JSON.stringify(line)).toEqual({ a: [2] });
     }
   });
 });
@@ -98,8 +108,8 @@ describe('through the engine', { timeout: 600_000 }, () => {
   };
   const V = "const v = require('fs').readFileSync('src/v.txt', 'utf8').trim();";
 
-  it('keeps the coloured, indented last METRIC line (FORCE_COLOR), not the plain one before it', () => {
-    const bench = [V, "console.log('METRIC loss=0.9');", "console.error('\\x1b[1m  METRIC mem=\\x1b[33m12\\x1b[0m');", "console.log('\\x1b[32m\\tMETRIC loss=' + v + '\\x1b[0m');"].join('\n');
+  it('keeps the coloured last METRIC line (FORCE_COLOR), not the plain one before it', () => {
+    const bench = [V, "console.log('METRIC loss=0.9');", "console.error('\\x1b[1mMETRIC mem=\\x1b[33m12\\x1b[0m');", "console.log('\\x1b[32mMETRIC loss=' + v + '\\x1b[0m');"].join('\n');
     expect(baseline('colour', bench)).toMatchObject({ verdict: 'keep', primary: 0.5, metrics: { mem: 12 } });
   });
 
@@ -108,5 +118,14 @@ describe('through the engine', { timeout: 600_000 }, () => {
     const r = baseline('long', bench);
     expect(r).toMatchObject({ status: 'invalid', primary: null });
     expect(JSON.stringify(r)).toContain('longer than 1024 bytes');
+  });
+});
+
+describe('many METRIC lines', () => {
+  it('says when only the last METRIC_MAX_LINES were read, so a metric printed only before them is not missing without a reason', async () => {
+    const r = await read(`METRIC loss=0.5\n${'METRIC step=1\n'.repeat(METRIC_MAX_LINES)}METRIC acc=0.9\n`);
+    expect(r.metrics).toEqual({ step: [1], acc: [0.9] });
+    expect(r.warnings).toEqual([`read the last ${METRIC_MAX_LINES} of ${METRIC_MAX_LINES + 2} METRIC lines; a metric printed only before them is not read`]);
+    expect((await read('METRIC step=1\n'.repeat(METRIC_MAX_LINES))).warnings).toEqual([]);
   });
 });

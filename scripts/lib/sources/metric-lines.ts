@@ -2,7 +2,7 @@
 // read from the sample's byte range of the run's log (stdout and stderr), with
 // fixed buffers whatever the benchmark printed. Parsing is metrics.ts's.
 import fs from 'node:fs';
-import { metricLineName, parseMetricLine, parseMetrics, type MetricLineResult } from '../metrics.ts';
+import { metricLineName, metricLineText, parseMetricLine, parseMetrics, type MetricLineResult } from '../metrics.ts';
 import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 
 export const METRIC_MAX_LINES = 10_000;
@@ -15,10 +15,11 @@ export const METRIC_TRUNCATED_MARK = ' [truncated by watchdog]';
 // that returns to the start of its line, as tqdm's does) as a METRIC line, so
 // it is one; CRLF ends lines too. Between the break and the word a terminal
 // shows nothing of a UTF-8 byte order mark (the first bytes of a PowerShell or
-// .NET program's output) or a colour code (`\x1b[32m`), and indentation is
-// still the line's start: up to METRIC_MAX_PREFIX_BYTES of these (spaces, tabs,
-// BOMs, ANSI CSI codes) may come first. A later METRIC line a reader missed
-// would leave an earlier value of its name standing as the result.
+// .NET program's output) or a colour code (`\x1b[32m`): up to
+// METRIC_MAX_PREFIX_BYTES of them may come first. An indented METRIC line
+// (spaces or tabs there too) does not start its line, but it was meant as one:
+// it is kept marked, to be refused with its reason, so that an earlier value of
+// its name does not stand as the result.
 const WORD = Buffer.from('METRIC');
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 export const METRIC_MAX_PREFIX_BYTES = 64;
@@ -43,16 +44,21 @@ function prefixTokenStart(view: Buffer, i: number): number {
   return -1;
 }
 
-/** Whether the needle at `hit` starts a line: a break, then at most METRIC_MAX_PREFIX_BYTES of prefix, before it. */
-function startsLine(view: Buffer, hit: number): boolean {
+/** Whether the needle at `hit` starts a line (a break, then at most METRIC_MAX_PREFIX_BYTES of prefix), and whether indented. */
+function startsLine(view: Buffer, hit: number): 'no' | 'yes' | 'indented' {
   let i = hit;
+  let indented = false;
   while (!isBreak(view[i - 1])) {
     const t = prefixTokenStart(view, i);
-    if (t < 0 || hit - t > METRIC_MAX_PREFIX_BYTES) return false;
+    if (t < 0 || hit - t > METRIC_MAX_PREFIX_BYTES) return 'no';
+    if (t === i - 1 && (view[t] === 0x20 || view[t] === 0x09)) indented = true;
     i = t;
   }
-  return true;
+  return indented ? 'indented' : 'yes';
 }
+
+/** Marks a kept METRIC line that was indented (a line from the scanner otherwise starts with the word). */
+export const METRIC_INDENTED_MARK = '[indented] ';
 
 /**
  * The METRIC lines read so far: the one being read, cut to
@@ -61,8 +67,11 @@ function startsLine(view: Buffer, hit: number): boolean {
 class MetricLineRing {
   /** True between a needle and the end of its line. */
   inLine = false;
+  /** The current line was indented. */
+  indented = false;
   private ring: string[] = [];
-  private total = 0;
+  /** How many METRIC lines were printed, kept or not. */
+  total = 0;
   private parts: Buffer[] = [];
   private partBytes = 0;
   private cut = false;
@@ -81,12 +90,14 @@ class MetricLineRing {
   finish(): void {
     let line = Buffer.concat(this.parts).toString('utf8');
     if (this.cut) line += METRIC_TRUNCATED_MARK;
+    if (this.indented) line = METRIC_INDENTED_MARK + line;
     this.ring[this.total % METRIC_MAX_LINES] = line;
     this.total++;
     this.parts = [];
     this.partBytes = 0;
     this.cut = false;
     this.inLine = false;
+    this.indented = false;
   }
 
   /** The kept lines, oldest first. */
@@ -123,8 +134,10 @@ function scanChunk(buf: Buffer, len: number, lines: MetricLineRing): number {
         buf.copyWithin(0, from, len);
         return len - from;
       }
-      if (startsLine(view, hit)) {
+      const starts = startsLine(view, hit);
+      if (starts !== 'no') {
         lines.inLine = true;
+        lines.indented = starts === 'indented';
         p = hit;
       } else {
         p = hit + 1;
@@ -145,12 +158,11 @@ function lineEnd(view: Buffer, p: number): number {
  * fixed buffer. Keeps the last METRIC_MAX_LINES lines (a later line supersedes
  * an earlier one), each cut to METRIC_MAX_LINE_BYTES. chunkBytes is for tests.
  */
-export async function scanMetricLines(
-  file: string,
-  start: number,
-  end: number,
-  chunkBytes = 1 << 20,
-): Promise<string[]> {
+export async function scanMetricLines(file: string, start: number, end: number, chunkBytes = 1 << 20): Promise<string[]> {
+  return (await scanRing(file, start, end, chunkBytes)).lines();
+}
+
+async function scanRing(file: string, start: number, end: number, chunkBytes: number): Promise<MetricLineRing> {
   // The usual sample fits one chunk: read it at once, without the thread pool's three round trips.
   if (end - start <= chunkBytes) return scanRange(file, start, end);
   const buf = Buffer.alloc(Math.max(chunkBytes, WORD.length + 1) + KEEP);
@@ -172,11 +184,11 @@ export async function scanMetricLines(
   } finally {
     await fh.close();
   }
-  return lines.lines();
+  return lines;
 }
 
 /** scanMetricLines for a range that fits one chunk: one synchronous read into a buffer of its size. */
-function scanRange(file: string, start: number, end: number): string[] {
+function scanRange(file: string, start: number, end: number): MetricLineRing {
   const len = Math.max(0, end - start);
   const buf = Buffer.allocUnsafe(len + 1);
   buf[0] = 0x0a; // the virtual "\n" before the range, as above
@@ -194,11 +206,17 @@ function scanRange(file: string, start: number, end: number): string[] {
   const lines = new MetricLineRing();
   scanChunk(buf, 1 + got, lines);
   if (lines.inLine) lines.finish();
-  return lines.lines();
+  return lines;
 }
 
 /** A line cut at METRIC_MAX_LINE_BYTES cannot be read: it says so, and takes its name's earlier value away as any unreadable last line does. */
 function parseKeptLine(line: string): MetricLineResult | null {
+  if (line.startsWith(METRIC_INDENTED_MARK)) {
+    const shown = metricLineText(line.slice(METRIC_INDENTED_MARK.length));
+    const warning = `ignored METRIC line ${JSON.stringify(`  ${shown.slice(0, 60)}${shown.length > 60 ? '...' : ''}`)}: indented (a METRIC line starts its line)`;
+    const name = metricLineName(shown);
+    return name === undefined ? { warning } : { name, warning };
+  }
   if (!line.endsWith(METRIC_TRUNCATED_MARK)) return parseMetricLine(line);
   const warning = `ignored METRIC line ${JSON.stringify(`${line.slice(0, 60).trimEnd()}...`)}: longer than ${METRIC_MAX_LINE_BYTES} bytes`;
   const name = metricLineName(line);
@@ -207,16 +225,18 @@ function parseKeptLine(line: string): MetricLineResult | null {
 
 /** One value per metric and sample: a later line supersedes an earlier one. */
 export async function readMetricLines(sample: SampleOutput): Promise<SourceReading> {
-  let lines: string[];
+  let ring: MetricLineRing;
   try {
-    lines = await scanMetricLines(sample.log.file, sample.log.start, sample.log.end);
+    ring = await scanRing(sample.log.file, sample.log.start, sample.log.end, 1 << 20);
   } catch {
-    lines = []; // the log vanished or was truncated mid-run: nothing printed
+    ring = new MetricLineRing(); // the log vanished or was truncated mid-run: nothing printed
   }
-  const parsed = parseMetrics(lines, parseKeptLine);
+  const parsed = parseMetrics(ring.lines(), parseKeptLine);
   const metrics: Record<string, number[]> = {};
   for (const [k, v] of Object.entries(parsed.metrics)) metrics[k] = [v];
-  return { ok: true, metrics, warnings: parsed.warnings };
+  // A metric printed only before the kept lines is missing: say why.
+  const dropped = ring.total > METRIC_MAX_LINES ? [`read the last ${METRIC_MAX_LINES} of ${ring.total} METRIC lines; a metric printed only before them is not read`] : [];
+  return { ok: true, metrics, warnings: [...dropped, ...parsed.warnings] };
 }
 
 export function metricLinesSource(): MetricSource {
