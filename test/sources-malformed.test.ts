@@ -78,6 +78,11 @@ describe('regex, pick last: a last match that is not a number leaves no value', 
     expect(min.ok && min.metrics).toEqual({ loss: [0.9] });
   });
 
+  it('matches a line as a terminal shows it: a coloured last match is read, not the plain one before it', async () => {
+    const r = await regex('^val_loss: ([0-9.eE+-]+)$').read(wrote('x', '', 'val_loss: 0.9\n\x1b[32mval_loss: \x1b[1m0.5\x1b[0m\n'));
+    expect(r).toEqual({ ok: true, metrics: { loss: [0.5] }, warnings: [] });
+  });
+
   it('parseDecimal never reads a non-zero mantissa as 0', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 330, max: 5000 }), (d, e) => {

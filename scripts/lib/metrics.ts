@@ -26,9 +26,14 @@ const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
 const CSI = /\x1b\[[\x20-\x3f]*[\x40-\x7e]/g;
 const NAME_BEFORE_EQUALS = /^METRIC\s+([^\s=]+)\s*=/;
 
+/** A line of output without its colour codes, as a terminal shows it. */
+export function withoutColour(line: string): string {
+  return line.includes('\x1b') ? line.replace(CSI, '') : line;
+}
+
 /** The line as a terminal shows it, without colour codes and surrounding whitespace. */
 export function metricLineText(line: string): string {
-  return (line.includes('\x1b') ? line.replace(CSI, '') : line).trim();
+  return withoutColour(line).trim();
 }
 
 /** The valid, non-reserved metric name a METRIC line gives before its `=`, if any. */

@@ -1,12 +1,13 @@
 // `regex`: numbers printed in the benchmark's own words (`val_loss: 1.23`).
 // The sample's slice of the run log is streamed line by line (\n or \r ends a
 // line, so progress bars count as lines; a byte order mark that starts a line
-// is dropped, so `^val_loss` matches a .NET program's first line); lines longer than a cap are skipped
+// is dropped, so `^val_loss` matches a .NET program's first line, and colour codes are); lines longer than a cap are skipped
 // so a careless pattern cannot backtrack for minutes over a huge line.
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
+import { withoutColour } from '../metrics.ts';
 import { clip, fail, MetricNameField, parseDecimal, Pick, reading } from './common.ts';
 import type { MetricSource, SampleOutput, SourceReading } from './types.ts';
 
@@ -221,7 +222,9 @@ export function regexSource(spec: RegexSourceSpec): MetricSource {
         });
       };
       try {
-        ({ skipped } = await scanLines(sample.log.file, sample.log.start, sample.log.end, spec.max_line_length, (line) => {
+        ({ skipped } = await scanLines(sample.log.file, sample.log.start, sample.log.end, spec.max_line_length, (printed) => {
+          // Matched as a terminal shows it: a coloured `loss: \x1b[1m0.5` is `loss: 0.5`.
+          const line = withoutColour(printed);
           const texts = capturesWithNonFinite(line, reD, spec.group) ?? capturesOf(line);
           for (const text of texts) {
             if (text === undefined) continue;
