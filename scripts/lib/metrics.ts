@@ -2,8 +2,7 @@
 // the METRIC keyword was meant for us, so anything wrong with it becomes a
 // warning (the run log shows it) instead of being silently dropped; any other
 // line is ordinary output and returns null.
-import { METRIC_NAME } from './schema.ts';
-import { METRIC_NAME_RULE } from './patterns.ts';
+import { METRIC_NAME, METRIC_NAME_RULE } from './patterns.ts';
 
 /** A warning names the metric when the line had a valid name but no readable value. */
 export type MetricLineResult = { name: string; value: number } | { warning: string; name?: string };
