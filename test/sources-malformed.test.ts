@@ -11,6 +11,7 @@ import { CsvSourceSpec, csvSource } from '../scripts/lib/sources/csv.ts';
 import { duplicateKey, parseDecimal } from '../scripts/lib/sources/common.ts';
 import { JsonSourceSpec, jsonSource } from '../scripts/lib/sources/json.ts';
 import { HyperfineSourceSpec, hyperfineSource } from '../scripts/lib/sources/hyperfine.ts';
+import { GoogleBenchmarkSourceSpec, googleBenchmarkSource } from '../scripts/lib/sources/google-benchmark.ts';
 import { JunitSourceSpec, junitSource } from '../scripts/lib/sources/junit.ts';
 import { RegexSourceSpec, regexSource } from '../scripts/lib/sources/regex.ts';
 import type { SampleOutput, SourceReading } from '../scripts/lib/sources/types.ts';
@@ -160,5 +161,14 @@ describe('hyperfine: runs that failed are not timings of the command', () => {
     expect(await h().read(wrote('h.json', doc([1, 1, 1])))).toEqual({ ok: true, metrics: { t: [1, 0.1, 0.1] }, warnings: ['hyperfine h.json: every run of "x" exited 1'] });
     expect(await h().read(wrote('h.json', doc([0, 0, 0])))).toEqual({ ok: true, metrics: { t: [1, 0.1, 0.1] }, warnings: [] });
     expect(await h().read(wrote('h.json', doc(undefined)))).toEqual({ ok: true, metrics: { t: [1, 0.1, 0.1] }, warnings: [] });
+  });
+});
+
+describe('google-benchmark: repetitions that reported an error', () => {
+  it('are left out with a warning, not in silence', async () => {
+    const gb = googleBenchmarkSource(GoogleBenchmarkSourceSpec.parse({ kind: 'google-benchmark', file: 'gb.json', metric: 't' }));
+    const rep = (i: number, t: number, err = false) => ({ name: 'BM_x', run_name: 'BM_x', run_type: 'iteration', repetition_index: i, real_time: t, time_unit: 'ns', ...(err ? { error_occurred: true, error_message: 'skipped' } : {}) });
+    const r = await gb.read(wrote('gb.json', JSON.stringify({ benchmarks: [rep(0, 10), rep(1, 0, true), rep(2, 12)] })));
+    expect(r).toEqual({ ok: true, metrics: { t: [10, 12] }, warnings: ['google-benchmark: ignored 1 run(s) of BM_x that reported an error'] });
   });
 });

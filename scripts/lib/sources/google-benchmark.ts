@@ -41,6 +41,8 @@ export function googleBenchmarkValues(doc: unknown, spec: GoogleBenchmarkSourceS
   if (mine.length === 0) return `benchmark ${JSON.stringify(clip(name, 40))} reported an error`;
   const reps = mine.filter((e) => (e.run_type ?? 'iteration') === 'iteration');
   const warnings: string[] = [];
+  const errored = entries.filter((e) => runName(e) === name && e.error_occurred === true).length;
+  if (errored > 0) warnings.push(`google-benchmark: ignored ${errored} run(s) of ${clip(name, 40)} that reported an error`);
   let chosen = reps;
   if (reps.length === 0) {
     chosen = mine.filter((e) => e.aggregate_name === spec.statistic);
