@@ -154,8 +154,8 @@ function lineEnd(view: Buffer, p: number): number {
 }
 
 /**
- * Lines in [start, end) of a file that start with "METRIC", streamed with one
- * fixed buffer. Keeps the last METRIC_MAX_LINES lines (a later line supersedes
+ * Lines in [start, end) of a file that start with "METRIC" (an indented one
+ * marked with METRIC_INDENTED_MARK), streamed with one fixed buffer. Keeps the last METRIC_MAX_LINES lines (a later line supersedes
  * an earlier one), each cut to METRIC_MAX_LINE_BYTES. chunkBytes is for tests.
  */
 export async function scanMetricLines(file: string, start: number, end: number, chunkBytes = 1 << 20): Promise<string[]> {
