@@ -158,7 +158,10 @@ export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const u = k.toUpperCase();
     if (v !== undefined && !u.startsWith('GIT_') && !INTERACTIVE.has(u)) out[k] = v;
   }
-  return { ...out, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', ...extra };
+  // Replacement refs off: code under test can write .git/refs/replace/<id>, and
+  // git would then read another object for an id the engine recorded (the
+  // best's tree, a revert, finalize would show bytes never measured).
+  return { ...out, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', GIT_NO_REPLACE_OBJECTS: '1', ...extra };
 }
 
 /** Run git; never throws for a non-zero exit (the caller decides). */

@@ -1,0 +1,47 @@
+// Code under test that tries to win by cheating through the repository's
+// `.git`, which stays writable to it under every containment (README, "What it
+// cannot promise"): what the engine reads back from git must still be what it
+// recorded. Real engine, real repositories.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { engine, git, makeRepo } from './helpers/engine.ts';
+
+const CONTAINMENTS: Record<string, Record<string, string>> = {
+  readonly: {},
+  pidns: { AUTOLOOP_CONTAINMENT: 'pidns' },
+  group: { AUTOLOOP_CONTAINMENT: 'group' },
+};
+
+const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
+// Plants a replacement of this run's own src/v blob by a blob saying 1000:
+// once kept, every checkout of the best (its tree for re-measures, a revert
+// after a discard, finalize) would read 1000, and anything would beat it.
+const PLANT = 'b=$(git hash-object src/v); f=$(printf "1000\\n" | git hash-object -w --stdin); git replace -f "$b" "$f"\n';
+
+for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under test forging through .git (${mode})`, () => {
+  const call = (repo: string, name: string, args: string[]) => engine(name, [...args, '--json'], repo, env).json as Record<string, unknown>;
+  const iterate = (repo: string, d: string) => {
+    call(repo, 'run-experiment', []);
+    return call(repo, 'log-experiment', ['--description', d]);
+  };
+
+  it('a replacement ref the benchmark plants is ignored: the revert and finalize give the bytes measured', () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), PLANT);
+    expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'replace', '-l')).not.toBe(''); // the attack took place
+    fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), ':\n');
+    expect(iterate(repo, 'B')).toMatchObject({ verdict: 'discard' });
+    // The revert put back the kept bytes, not the planted ones.
+    expect(fs.readFileSync(path.join(repo, 'src/v'), 'utf8')).toBe('40\n');
+    const fin = engine('finalize', ['--branch', 'out', '--json'], repo, env);
+    expect(fin.code, fin.stderr).toBe(0);
+    expect(git(repo, '-c', 'core.useReplaceRefs=false', 'show', 'out:src/v')).toBe('40');
+  });
+});
