@@ -18,6 +18,10 @@ const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
 // once kept, every checkout of the best (its tree for re-measures, a revert
 // after a discard, finalize) would read 1000, and anything would beat it.
 const PLANT = 'b=$(git hash-object src/v); f=$(printf "1000\\n" | git hash-object -w --stdin); git replace -f "$b" "$f"\n';
+// Overwrites the loose object of this run's own src/v blob (which the engine
+// wrote before the run) with the object of a blob saying 1000: git never
+// checks an object's hash when it reads one.
+const FORGE = 'b=$(git hash-object src/v); f=$(printf "1000\\n" | git hash-object -w --stdin); o=.git/objects; chmod u+w "$o/${b%${b#??}}/${b#??}"; cp "$o/${f%${f#??}}/${f#??}" "$o/${b%${b#??}}/${b#??}"\n';
 
 for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under test forging through .git (${mode})`, () => {
   const call = (repo: string, name: string, args: string[]) => engine(name, [...args, '--json'], repo, env).json as Record<string, unknown>;
@@ -43,5 +47,21 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
     const fin = engine('finalize', ['--branch', 'out', '--json'], repo, env);
     expect(fin.code, fin.stderr).toBe(0);
     expect(git(repo, '-c', 'core.useReplaceRefs=false', 'show', 'out:src/v')).toBe('40');
+  });
+
+  it('a measured blob whose loose object the benchmark overwrote is written again before the keep commits it', () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), FORGE);
+    const id = git(repo, 'hash-object', 'src/v');
+    expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'cat-file', 'blob', id)).toBe('40');
+    fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), ':\n');
+    expect(iterate(repo, 'B')).toMatchObject({ verdict: 'discard' });
+    expect(fs.readFileSync(path.join(repo, 'src/v'), 'utf8')).toBe('40\n');
   });
 });

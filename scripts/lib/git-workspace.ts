@@ -25,7 +25,7 @@ import { pidAlive } from './procs.ts';
 import { diffSettingsConfigured, firstLine, forgetRepoConfig, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { crashPoint } from './faults.ts';
-import { blobIdOf, blobIdOfFile } from './blob-id.ts';
+import { blobIdOf, blobIdOfFile, objectIdOf } from './blob-id.ts';
 import { objectsDirOf, writePathBlob } from './loose-object.ts';
 import { keepTree, readLoose } from './loose-tree.ts';
 import { attributesMayApply, numstatNet, workBytes } from './numstat.ts';
@@ -180,6 +180,15 @@ const underDir = (p: string, dirs: readonly string[]) => dirs.some((d) => p === 
 const TOUCH_SCAN_MAX = 4000;
 
 /** The blob id of a work-tree path's bytes now (a symlink's target), or null (absent, a directory). */
+/** Remove the loose object `id` when its bytes are not the object it names (absent: nothing to do). */
+function dropForged(objects: string, id: string): void {
+  const file = path.join(objects, id.slice(0, 2), id.slice(2));
+  if (!fs.existsSync(file)) return;
+  const o = readLoose(objects, id);
+  if (o && objectIdOf(o.type, o.body, id.length) === id) return;
+  fs.rmSync(file, { force: true });
+}
+
 function workBlobId(root: string, rel: string, hexLen: number): string | null {
   const abs = path.join(root, rel);
   try {
@@ -944,12 +953,17 @@ export class GitWorkspace implements Workspace {
    * The measured blobs a keep commits must still be in git's object store: a
    * `git prune` or `gc` that the code under test ran deletes unreferenced ones,
    * and a tree naming a missing blob is a broken commit that every later call
-   * fails on. One that is gone is written again from the work tree when the
-   * file there still has its id; else the keep is refused (a revert with the reason).
+   * fails on. A loose one whose bytes no longer hash to its name was forged
+   * (`.git` is writable to the code under test, and git never checks a hash
+   * when it reads): every later checkout of the keep (a revert, the best's
+   * tree, finalize) would give bytes never measured, so it is removed and
+   * counts as gone. One that is gone is written again from the work tree when
+   * the file there still has its id; else the keep is refused (a revert with the reason).
    */
   private async ensureBlobs(capture: Capture): Promise<void> {
     const objects = (this.objects ??= objectsDirOf(this.root));
     const kept = Object.entries(capture).flatMap(([rel, f]) => (f && f.mode !== 0o160000 ? [{ rel, id: f.id }] : []));
+    if (objects) for (const f of kept) dropForged(objects, f.id);
     const unsure = objects ? kept.filter((f) => !fs.existsSync(path.join(objects, f.id.slice(0, 2), f.id.slice(2)))) : kept;
     if (!unsure.length) return;
     const out = await this.git.input(['cat-file', '--batch-check'], unsure.map((f) => `${f.id}\n`).join(''));
