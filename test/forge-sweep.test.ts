@@ -64,4 +64,23 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
     expect(iterate(repo, 'B')).toMatchObject({ verdict: 'discard' });
     expect(fs.readFileSync(path.join(repo, 'src/v'), 'utf8')).toBe('40\n');
   });
+
+  for (const [what, attack] of [
+    ['index', 'echo garbage > .git/index'],
+    ['config', 'printf "[core\\n" >> .git/config'],
+  ]) it(`a benchmark that leaves git's ${what} unreadable: the run is invalid, the file put back, the loop goes on`, () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), `${attack}\n`);
+    const r = call(repo, 'run-experiment', []);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toContain(`left git's .git/${what} unreadable`);
+    expect(call(repo, 'log-experiment', ['--description', 'A'])).toMatchObject({ verdict: 'invalid' });
+    git(repo, 'status'); // git reads the repository again
+    fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
+    expect(iterate(repo, 'B')).toMatchObject({ verdict: 'keep' });
+  });
 });

@@ -18,6 +18,7 @@ import { repoPaths, runDir } from './paths.ts';
 import { ignoreRulesProblem, nestedReposReason } from './ignore-rules.ts';
 import { recordTaint } from './outside-taint.ts';
 import { phaseMark } from './outside-touch.ts';
+import { keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
@@ -98,8 +99,12 @@ export class RunGuard {
   /** The filesystem's time before the phase's first command (outside-touch.ts), until afterPhase. */
   private mark: bigint | null = null;
 
+  /** Git's index and config as the phase found them (git-files-guard.ts), until afterPhase. */
+  private gitFiles: GitFiles | null | undefined;
+
   protected markPhase(): void {
     this.mark ??= phaseMark(runDir(this.exp.paths, this.record.run_id).dir);
+    if (this.gitFiles === undefined) this.gitFiles = keepGitFiles(this.tree);
   }
 
   /**
@@ -139,6 +144,12 @@ export class RunGuard {
   /** After all the samples, and after the checks: the in-scope content and the tracked files outside the scope. */
   async afterPhase(what: Phase): Promise<string | null> {
     const { ws, record } = this;
+    // Before any git command: one that git could no longer read would fail every call after this one.
+    const kept = this.gitFiles;
+    this.gitFiles = undefined;
+    const unreadable = kept ? await restoreDamagedGitFiles(kept) : [];
+    const damaged = unreadable.length ? `the ${what} left git's ${list(unreadable)} unreadable (put back as it was before)` : null;
+    if (damaged) event(this.exp, 'tamper', { during: what, files: unreadable }, record.run_id);
     // First: every later read of the tree asserts the branch (a throw would leave the run unrecorded, the change in place).
     const moved = ws.reattach ? await ws.reattach() : null;
     if (moved) return `the ${what} moved HEAD off the experiment branch (to ${moved}); put back`;
@@ -169,6 +180,6 @@ export class RunGuard {
     if (nested.length) return `${nestedReposReason(nested)} (it appeared while the ${what} ran)`;
     if (during.length) return `the ${what} changed files outside the scope: ${list(during)} (it may only create new or ignored files there)`;
     if (putBack.length) return `the ${what} rewrote files outside the scope, then put their bytes back: ${list(putBack)} (it may only create new or ignored files there; a file it regenerates as it was: name it in --artifacts, or stop tracking it)`;
-    return null;
+    return damaged;
   }
 }
