@@ -1,10 +1,13 @@
-// Git's index and config as a phase of the code under test found them. `.git`
-// stays writable to it, and a benchmark that leaves garbage in `.git/index` or
-// a config line git cannot parse makes every later git command fail, the
+// The files git cannot work without, as a phase of the code under test found
+// them. `.git` stays writable to it, and a benchmark that leaves garbage in
+// `.git/index`, `HEAD`, `packed-refs`, the experiment's branch ref, or a
+// config line git cannot parse, makes every later git command fail, the
 // engine's first one included: a loop stuck for good, `repair` too. Their
 // bytes are kept when the phase starts and put back when git could no longer
-// read what the phase left; a change git can read is left as it is (a tool
-// the benchmark runs may set a config value, as husky sets core.hooksPath).
+// read what the phase left (or it is gone); a change git can read is left as
+// it is (a tool the benchmark runs may set a config value, as husky sets
+// core.hooksPath; HEAD on another branch is reattach's, the branch moved is
+// the engine's refusal with its repair path).
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -12,9 +15,11 @@ import { gitDirsOf } from './git-dirs.ts';
 import { gitTry } from './gitcmd.ts';
 import { writeFileAtomic } from './fsx.ts';
 
+type Kind = 'index' | 'head' | 'config' | 'packed-refs' | 'ref';
+
 export interface GitFiles {
   tree: string;
-  files: { file: string; bytes: Buffer | null }[];
+  files: { file: string; kind: Kind; bytes: Buffer | null }[];
 }
 
 const readOrNull = (file: string): Buffer | null => {
@@ -25,12 +30,18 @@ const readOrNull = (file: string): Buffer | null => {
   }
 };
 
-/** The index and the config of the repository whose work tree is `tree` (null: not a git work tree). */
-export function keepGitFiles(tree: string): GitFiles | null {
+/** The files of the repository whose work tree is `tree` that git needs to read (null: not a git work tree). */
+export function keepGitFiles(tree: string, branch: string | null): GitFiles | null {
   const dirs = gitDirsOf(tree);
   if (!dirs) return null;
-  const files = [path.join(dirs.gitDir, 'index'), path.join(dirs.commonDir, 'config')];
-  return { tree, files: files.map((file) => ({ file, bytes: readOrNull(file) })) };
+  const files: [string, Kind][] = [
+    [path.join(dirs.gitDir, 'index'), 'index'],
+    [path.join(dirs.gitDir, 'HEAD'), 'head'],
+    [path.join(dirs.commonDir, 'config'), 'config'],
+    [path.join(dirs.commonDir, 'packed-refs'), 'packed-refs'],
+    ...(branch ? [[path.join(dirs.commonDir, 'refs', 'heads', branch), 'ref'] as [string, Kind]] : []),
+  ];
+  return { tree, files: files.map(([file, kind]) => ({ file, kind, bytes: readOrNull(file) })) };
 }
 
 /**
@@ -48,15 +59,51 @@ export function indexReadable(bytes: Buffer): boolean {
   return false;
 }
 
+const OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+const PACKED_LINE = /^(?:#.*|\^[0-9a-f]{40,64}|[0-9a-f]{40,64} refs\/\S.*)$/;
+
+/** The lines of a packed-refs file git can read (a peeled line only after a ref line it belongs to). */
+function validPackedRefs(now: Buffer): string {
+  const out: string[] = [];
+  let peelable = false;
+  for (const l of now.toString('latin1').split('\n')) {
+    if (l === '' || !PACKED_LINE.test(l) || (l.startsWith('^') && !peelable)) continue;
+    peelable = !l.startsWith('#') && !l.startsWith('^');
+    out.push(l);
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
+}
+
+/** Whether git can read this file as it is now (`now` null: gone, or not a file). */
+async function readable(tree: string, kind: Kind, now: Buffer | null): Promise<boolean> {
+  if (now === null) return false;
+  const text = now.toString('latin1');
+  switch (kind) {
+    case 'index':
+      return indexReadable(now);
+    case 'head':
+    case 'ref':
+      return /^ref: refs\/\S+\n?$/.test(text) || OID.test(text.replace(/\n$/, ''));
+    case 'packed-refs':
+      return text.split('\n').every((l) => l === '' || PACKED_LINE.test(l));
+    case 'config':
+      return (await gitTry(tree, ['config', '--list'])).code === 0;
+  }
+}
+
 /** Put back what git can no longer read; returns the names put back (relative to the tree). */
 export async function restoreDamagedGitFiles(kept: GitFiles): Promise<string[]> {
   const out: string[] = [];
-  for (const { file, bytes } of kept.files) {
+  for (const { file, kind, bytes } of kept.files) {
     const now = readOrNull(file);
-    if (bytes === null || now === null || now.equals(bytes)) continue;
-    const damaged = file.endsWith('index') ? !indexReadable(now) : (await gitTry(kept.tree, ['config', '--list'])).code !== 0;
-    if (!damaged) continue;
-    writeFileAtomic(file, bytes);
+    const present = fs.lstatSync(file, { throwIfNoEntry: false }) !== undefined;
+    if (present ? now !== null && bytes !== null && now.equals(bytes) : bytes === null) continue;
+    if (await readable(kept.tree, kind, now)) continue;
+    // A directory in its place (no git makes one) goes first.
+    fs.rmSync(file, { force: true, recursive: true });
+    // packed-refs: the lines git can read stay (a pack-refs in the phase moved refs there); a file that was not there goes.
+    if (kind === 'packed-refs' && now) writeFileAtomic(file, validPackedRefs(now));
+    else if (bytes) writeFileAtomic(file, bytes);
     out.push(path.relative(kept.tree, file) || file);
   }
   return out;

@@ -48,7 +48,8 @@ export function clearStaleIndexLock(gitDir: string): string | null {
   if (state === 'none') return null;
   const file = path.join(gitDir, 'index.lock');
   if (state === 'held') return `git's index is locked by a running git process (${file}); nothing was committed`;
-  fs.rmSync(file, { force: true });
+  // recursive: a directory by that name (no git makes one, code under test can) blocks git as well.
+  fs.rmSync(file, { force: true, recursive: true });
   process.stderr.write(`note: removed ${file}, left by a git process that no longer runs\n`);
   return null;
 }

@@ -104,7 +104,7 @@ export class RunGuard {
 
   protected markPhase(): void {
     this.mark ??= phaseMark(runDir(this.exp.paths, this.record.run_id).dir);
-    if (this.gitFiles === undefined) this.gitFiles = keepGitFiles(this.tree);
+    if (this.gitFiles === undefined) this.gitFiles = keepGitFiles(this.tree, this.tree === this.exp.root ? `autoloop/${this.exp.paths.slug}` : null);
   }
 
   /**
