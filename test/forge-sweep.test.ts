@@ -97,4 +97,22 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
     expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
     expect(fs.existsSync(path.join(repo, '.git/index.lock'))).toBe(false);
   });
+
+  it("git's info/attributes written by the benchmark (eol=crlf) makes the run invalid; repair moves it aside and the loop goes on", () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'echo "* eol=crlf" > .git/info/attributes\n');
+    const log = iterate(repo, 'A');
+    expect(log).toMatchObject({ verdict: 'invalid' });
+    expect(String(log.reason)).toMatch(/git's attributes changed while the benchmark ran \(\.git\/info\/attributes\)/);
+    expect(engine('control', ['repair'], repo, env).code).toBe(0);
+    expect(fs.existsSync(path.join(repo, '.git/info/attributes'))).toBe(false);
+    fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), ':\n');
+    expect(iterate(repo, 'B')).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'show', 'HEAD:src/v')).toBe('45');
+  });
 });

@@ -28,12 +28,16 @@ export function gitignoresAbove(bases: readonly string[]): string[] {
   return [...out].sort();
 }
 
-/** Where git reads its non-tracked ignore rules for this repository: info/exclude and core.excludesFile (or its default). */
+/**
+ * Where git reads its non-tracked ignore rules for this repository: info/exclude and core.excludesFile (or its default);
+ * and info/attributes, recorded the same way: an `eol`, `ident` or `working-tree-encoding` rule written there by the code
+ * under test changes the bytes every later checkout of the engine's writes (a revert, the best's tree) from what was measured.
+ */
 export async function excludeFiles(root: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  const exclude = await gitTry(root, ['rev-parse', '--git-path', 'info/exclude']);
+  const exclude = await gitTry(root, ['rev-parse', '--git-path', 'info/exclude', '--git-path', 'info/attributes']);
   const global = await gitTry(root, ['config', '--path', '--get', 'core.excludesFile']);
   const out: string[] = [];
-  if (exclude.code === 0 && exclude.stdout.trim()) out.push(path.resolve(root, exclude.stdout.trim()));
+  if (exclude.code === 0) for (const line of exclude.stdout.split('\n')) if (line.trim()) out.push(path.resolve(root, line.trim()));
   const configured = global.code === 0 ? global.stdout.trim() : '';
   const xdg = env.XDG_CONFIG_HOME || (env.HOME ? path.join(env.HOME, '.config') : '');
   if (configured) out.push(path.resolve(root, configured));
@@ -109,6 +113,7 @@ export function newHiddenIgnores(accepted: IgnoreRules, now: IgnoreRules): strin
 /** The one-line reason for ignore files that changed, with its repair path. */
 export function ignoreRulesReason(changed: readonly string[], when: string): string {
   const names = changed.slice(0, 3).join(', ') + (changed.length > 3 ? ` (+${changed.length - 3} more)` : '');
+  if (changed.some((f) => f.endsWith('attributes'))) return `git's attributes changed ${when} (${names}): they change the bytes git checks out (line ends, encoding), so the best would no longer be what was measured; undo the change, or run init-experiment to adopt it`;
   return `the ignore rules changed ${when} (${names}): a file they hide would be measured but never kept; undo the change, or run init-experiment to adopt it`;
 }
 
