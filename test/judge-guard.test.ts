@@ -299,7 +299,9 @@ describe('a git filter the benchmark installs in .git/config', () => {
       'v=$(cat src/v)',
       'if [ "$v" = 9 ]; then',
       `  git config filter.evil.clean "sh -c 'echo ran >> ${marker}; cat'"`,
-      '  echo "* filter=evil" > .git/info/attributes',
+      // Through core.attributesFile: git's info/attributes is recorded with the ignore rules (a change there voids the run).
+      `  echo "* filter=evil" > ${marker}.attributes`,
+      `  git config core.attributesFile ${marker}.attributes`,
       '  touch src/v src/w',
       'fi',
       'echo METRIC score=$v',
