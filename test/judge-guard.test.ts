@@ -139,7 +139,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     expect(log(repo, 'worse')).toMatchObject({ verdict: 'discard' });
   });
 
-  it("the ledger's caches the benchmark writes (the commit index finalize replays, the checkpoint) are removed and the run is invalid", () => {
+  it("the ledger's caches the benchmark writes (the commit index finalize replays, the checkpoint) are removed, never trusted; the run stands (status or the dashboard write them too)", () => {
     const X = '.autoloop/experiments/exp';
     const repo = makeRepo({ 'bench.sh': 'sh src/run.sh\necho METRIC score=$(cat src/v)\n', 'src/run.sh': 'true\n', 'src/v': '10' });
     init(repo, 'sh bench.sh');
@@ -149,9 +149,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     log(repo, 'same');
     write(repo, 'src/run.sh', `head -c 64 /dev/zero > ${X}/commits.idx; echo '{}' > ${X}/state-checkpoint.json\n`);
     write(repo, 'src/v', '9');
-    const r = run(repo);
-    expect(r).toMatchObject({ status: 'invalid' });
-    expect(String(r.reason)).toMatch(/commits\.idx \(a cache of the ledger: removed/);
+    expect(run(repo)).toMatchObject({ status: 'ok' });
     // Gone, or written again by the engine from the ledger: never what the benchmark left.
     const now = (f: string): string | null => (fs.existsSync(path.join(repo, X, f)) ? read(repo, `${X}/${f}`) : null);
     expect(now('commits.idx')).not.toBe('\0'.repeat(64));

@@ -3,7 +3,7 @@
 // decides the verdict and what it has already recorded: the judged config
 // (and its parsed copy), the ledger, the state cache, the workspace record, the segment's
 // environment, the judges' manifest, active.json, and the engine's own files;
-// the caches derived from the ledger by their stat (removed when touched).
+// the caches derived from the ledger by their stat (removed when touched, not reported).
 // Anything that differs afterwards was written by the code under test (the
 // engine holds the repository lock and writes nothing while it waits): the
 // run is invalid, and the engine's files are put back from the sealed bytes.
@@ -244,10 +244,11 @@ export function breakSeal(s: Seal, root: string): string[] {
     if (cutHardLinks(file)) changed.push(`${path.relative(root, file)} (given a second name by a hard link: cut off)`);
   }
   for (const [file, before] of s.stats) if (statSig(file) !== before) changed.push(path.relative(root, file) || file);
+  // A touched cache of the ledger is removed, not reported: status, report or the dashboard that a
+  // person runs while the benchmark measures write these too, and that must not void the run. Gone
+  // before anything reads it, a forged one is never trusted: the next call rebuilds it from the ledger.
   for (const file of s.derived.size ? new Set([...s.derived.keys(), ...derivedCaches(s.exp)]) : []) {
-    if ((s.derived.get(file) ?? 'absent') === statSig(file)) continue;
-    fs.rmSync(file, { force: true, recursive: true });
-    changed.push(`${path.relative(root, file)} (a cache of the ledger: removed, rebuilt from the ledger)`);
+    if ((s.derived.get(file) ?? 'absent') !== statSig(file)) fs.rmSync(file, { force: true, recursive: true });
   }
   // A cache written or replaced while the code under test ran could hold any code: the next call compiles afresh.
   for (const file of engineCaches()) if (s.caches.get(file) !== statSig(file)) fs.rmSync(file, { force: true, recursive: true });
