@@ -429,6 +429,12 @@ describe('bash guard: robustness', () => {
     }
   });
 
+  it('a command named like an Object.prototype member (valueOf, constructor, __proto__) is judged, not thrown on', () => {
+    for (const name of ['valueOf', 'constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      for (const cmd of [`${name} $`, `${name} x`, `echo a | xargs ${name}`]) expect(() => analyzeBash(cmd, ctx), cmd).not.toThrow();
+    }
+  });
+
   it('never throws or hangs, whatever the input', () => {
     const shellish = fc.string({ unit: fc.constantFrom(...'ab $(){}[]<>|&;\'"`\\\n#*?~=-/.:,0129EOFgitresetcdrm'.split('')), maxLength: 80 });
     fc.assert(

@@ -619,7 +619,8 @@ class Guard {
 
   /** What the guard cannot follow: an inline program, arguments that xargs reads from its input. */
   private unseen(prog: string, args: Exp[], xargs: boolean, argFiles: Exp[]): void {
-    const inline = INLINE_CODE[prog];
+    // Own keys only: a command named valueOf or constructor is no table entry.
+    const inline = Object.hasOwn(INLINE_CODE, prog) ? INLINE_CODE[prog] : undefined;
     const k = inline ? args.findIndex((a) => inline.test(a.text)) : -1;
     if (k >= 0) {
       // Judged on the program's own text: reading a judge (perl -ne 'print' bench.sh) is fine.
@@ -645,7 +646,7 @@ class Guard {
       if (text === null) this.cannot('xargs reads its arguments from a file the guard cannot read', true);
       else this.extra.push(text);
     }
-    if (prog === 'git' || SHELLS.has(prog) || prog in INLINE_CODE) this.cannot(`xargs runs ${prog} with arguments only known at run time`, true);
+    if (prog === 'git' || SHELLS.has(prog) || Object.hasOwn(INLINE_CODE, prog)) this.cannot(`xargs runs ${prog} with arguments only known at run time`, true);
     else if (VISIBLE_WRITERS.has(prog)) this.cannot(`xargs hands ${prog} file names only known at run time`);
   }
 
@@ -1153,7 +1154,7 @@ class Guard {
       }
       if (sub.length) this.command(sub, redirs, depth);
       const prog = sub[0] && !sub[0].dynamic ? path.basename(sub[0].text) : '';
-      if (VISIBLE_WRITERS.has(prog) || SHELLS.has(prog) || prog in INLINE_CODE || prog === '') removes = true;
+      if (VISIBLE_WRITERS.has(prog) || SHELLS.has(prog) || Object.hasOwn(INLINE_CODE, prog) || prog === '') removes = true;
     }
     if (removes && !this.deny) this.findHits(args);
   }
