@@ -3,6 +3,7 @@
 // was stopped" is asserted through what Slurm itself reports (squeue).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import { tmpDir } from './helpers/tmp.ts';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -219,6 +220,110 @@ describe('a controller out of reach for a while', () => {
     } finally {
       process.env.SLURM_CONF = saved;
     }
+  });
+});
+
+/**
+ * A TCP stand-in for the network between the Slurm commands and the real controller, to inject the
+ * faults a busy or failing-over controller shows: `pass` forwards both ways; `swallow` delivers the
+ * request but drops the controller's answer (sbatch times out after its job was taken); `blackhole`
+ * takes the request and delivers nothing (sbatch times out, no job). The mode is a connection's at
+ * its accept.
+ */
+async function faultyLink(target: number): Promise<{ port: number; mode: 'pass' | 'swallow' | 'blackhole'; answersDropped: number; close: () => void }> {
+  const sockets = new Set<net.Socket>();
+  const link = { port: 0, mode: 'pass' as 'pass' | 'swallow' | 'blackhole', answersDropped: 0, close: () => undefined as void };
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('error', () => undefined);
+    if (link.mode === 'blackhole') {
+      client.on('data', () => undefined);
+      return;
+    }
+    const mode = link.mode;
+    const up = net.connect(target, '127.0.0.1');
+    sockets.add(up);
+    up.on('error', () => client.destroy());
+    client.on('close', () => up.destroy());
+    client.pipe(up);
+    if (mode === 'pass') {
+      up.pipe(client);
+      up.on('close', () => client.destroy());
+    } else up.on('data', () => link.answersDropped++);
+  });
+  await new Promise<void>((r) => server.listen(0, r));
+  link.port = (server.address() as net.AddressInfo).port;
+  link.close = () => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  };
+  return link;
+}
+
+describe('an sbatch that gets no answer', () => {
+  /** Client commands pointed at the link (a copy of the cluster's configuration), for the duration of fn. */
+  async function throughLink(fn: (link: Awaited<ReturnType<typeof faultyLink>>) => Promise<void>): Promise<void> {
+    const c = ensureSlurm();
+    const good = fs.readFileSync(c.conf, 'utf8');
+    const link = await faultyLink(Number(/^SlurmctldPort=(\d+)$/m.exec(good)![1]));
+    const conf = path.join(dir, 'slurm.conf');
+    // A short MessageTimeout in the clients' copy only: sbatch gives up on a silent controller sooner.
+    fs.writeFileSync(conf, good.replace(/^SlurmctldPort=\d+$/m, `SlurmctldPort=${link.port}`).replace(/^MessageTimeout=\d+$/m, 'MessageTimeout=5'));
+    if (fs.existsSync(path.join(c.dir, 'cgroup.conf'))) fs.copyFileSync(path.join(c.dir, 'cgroup.conf'), path.join(dir, 'cgroup.conf'));
+    const saved = process.env.SLURM_CONF;
+    process.env.SLURM_CONF = conf;
+    try {
+      await fn(link);
+    } finally {
+      process.env.SLURM_CONF = saved;
+      link.close();
+    }
+  }
+
+  /** Run one job through the link in `mode` until the runner looks for it by name; then a working link. */
+  async function runThrough(mode: 'swallow' | 'blackhole'): Promise<{ r: Awaited<ReturnType<ReturnType<typeof slurmRunner>['run']>>; text: string; named: string[]; dropped: number }> {
+    let out!: { r: Awaited<ReturnType<ReturnType<typeof slurmRunner>['run']>>; text: string; named: string[]; dropped: number };
+    await throughLink(async (link) => {
+      let token = '';
+      link.mode = mode;
+      const p = slurmRunner().run(
+        request('echo "METRIC ms=1"', {
+          onStart: (h) => {
+            if (h.runner !== 'slurm') return;
+            if (h.token) token = h.token;
+            if (h.job_id) jobs.push(h.job_id);
+          },
+        }),
+      );
+      let early: Awaited<typeof p> | null = null;
+      void p.then((r) => (early = r));
+      await until(() => early || (fs.existsSync(log) && /got no answer.*looking for job/.test(fs.readFileSync(log, 'utf8'))));
+      expect(early, 'the run ended before the runner looked for its job').toBeNull();
+      const dropped = link.answersDropped;
+      link.mode = 'pass';
+      const r = await p;
+      const named = slurmAdmin('squeue', ['-h', '-t', 'all', '-n', `autoloop-${token}`, '-o', '%i']).out.split('\n').filter((l) => /^\d+$/.test(l.trim()));
+      named.forEach((id) => jobs.push(id));
+      out = { r, text: fs.readFileSync(log, 'utf8'), named, dropped };
+    });
+    return out;
+  }
+
+  it('a job the controller took while its answer was lost is found by its name and adopted: one job, its result', async () => {
+    const { r, text, named, dropped } = await runThrough('swallow');
+    expect(dropped, 'the controller answered the submission (it took the job)').toBeGreaterThan(0);
+    expect(r).toMatchObject({ exitCode: 0, spawnError: null, survivors: [] });
+    expect(text.slice(r.log.start, r.log.end)).toBe('METRIC ms=1\n');
+    expect(text).toMatch(/the controller took it as job \d+/);
+    expect(named, 'one job for one run').toHaveLength(1);
+  });
+
+  it('a submission the controller never received is submitted again once it is sure: one job, its result', async () => {
+    const { r, text, named } = await runThrough('blackhole');
+    expect(r).toMatchObject({ exitCode: 0, spawnError: null, survivors: [] });
+    expect(text.slice(r.log.start, r.log.end)).toBe('METRIC ms=1\n');
+    expect(text).toMatch(/never took it; submitting again/);
+    expect(named, 'one job for one run').toHaveLength(1);
   });
 });
 

@@ -130,7 +130,7 @@ export type Submitted =
    * (a partition, account or resource that does not exist here), or sbatch is not installed:
    * the configuration's doing, never the command's.
    */
-  | { error: string; unreachable: boolean; refused: boolean };
+  | { error: string; unreachable: boolean; refused: boolean; unsure?: boolean };
 
 /** Submit a job script (given on stdin); the job id, or why not. */
 export async function submitJob(args: string[], script: string, env: NodeJS.ProcessEnv): Promise<Submitted> {
@@ -142,7 +142,9 @@ export async function submitJob(args: string[], script: string, env: NodeJS.Proc
   const unreachable = NOT_DELIVERED.test(text);
   if (/ENOENT/.test(r.error ?? '')) return { error: 'sbatch is not installed here (runner: slurm needs the Slurm client commands on PATH)', unreachable: false, refused: true };
   // sbatch ran and said no by itself (exit 1 with its reason): nothing was queued.
-  const refused = r.error === null && r.code !== 0 && !unreachable && !UNSURE.test(text) && text.trim() !== '';
+  const unsure = !unreachable && UNSURE.test(text);
+  if (unsure) return { error: `sbatch got no answer: ${firstLine(r)}`, unreachable, refused: false, unsure };
+  const refused = r.error === null && r.code !== 0 && !unreachable && text.trim() !== '';
   return { error: `sbatch refused the job: ${firstLine(r)}`, unreachable, refused };
 }
 
@@ -159,6 +161,17 @@ export async function jobsNamed(name: string, env?: NodeJS.ProcessEnv): Promise<
     .filter(([id, state]) => id && /^\d+$/.test(id) && state && LIVE.has(state.toUpperCase()))
     .map(([id]) => id!);
   return { ids: [...new Set(ids)] };
+}
+
+/**
+ * Every job with this name the controller still knows, in any state (a finished one stays listed
+ * for MinJobAge): after an sbatch that got no answer, whether the controller took the job.
+ */
+export async function jobsEverNamed(name: string, env?: NodeJS.ProcessEnv): Promise<{ ids: string[] } | { error: string }> {
+  const r = await slurmCmd('squeue', ['-h', '-n', name, '-t', 'all', '-o', '%i'], { env });
+  if (r.code !== 0) return { error: firstLine(r) };
+  const ids = r.stdout.split('\n').map((l) => l.trim()).filter((id) => /^\d+$/.test(id));
+  return { ids: [...new Set(ids)].sort((a, b) => Number(a) - Number(b)) };
 }
 
 /** States in which a job or step still holds processes or resources. */

@@ -13,7 +13,7 @@ import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
 import { openLog, readTail } from './log.ts';
 import { crashPoint } from '../faults.ts';
-import { jobsNamed, liveWork, submitJob, type Submitted } from './slurm-cli.js';
+import { jobsEverNamed, jobsNamed, liveWork, submitJob, type Submitted } from './slurm-cli.js';
 import { killJob, OutputCopier, sleep, UNREACHABLE_MS, watchJob, type Watch } from './slurm-job.js';
 import { jobName } from './slurm-name.ts';
 import { CWD_EXIT, CWD_MARK, jobScript, judgeJob, outputPattern, ownedFlag, sbatchArgs, type Verdict } from './slurm-state.js';
@@ -53,20 +53,46 @@ interface Attempt {
   queuedS: number;
 }
 
-/** Between submissions while sbatch cannot reach the controller. */
+/** Between submissions while sbatch cannot reach the controller, and between asks after it got no answer. */
 const RESUBMIT_MS = 2000;
 
 /**
- * Submit the job; while sbatch cannot reach the controller, again, for as long as a
- * running job's controller may be out of reach (UNREACHABLE_MS). Each try is noted in the log.
+ * Submit the job. While sbatch cannot reach the controller, again, for as long as a running job's
+ * controller may be out of reach (UNREACHABLE_MS). When sbatch got no answer (a timeout after
+ * connecting), the controller may have taken the job: it is looked for by its name (the run's
+ * token) and adopted if there, else submitted again; never two jobs for one run. Each step is noted
+ * in the log.
  */
-async function submit(args: string[], req: RunRequest, fd: number): Promise<Submitted> {
+async function submit(args: string[], req: RunRequest, fd: number, name: string): Promise<Submitted> {
   const since = performance.now();
+  const late = (): boolean => req.signal?.aborted === true || performance.now() - since > UNREACHABLE_MS;
+  const env = { ...process.env, ...req.env };
   for (;;) {
-    const sub = await submitJob(args, jobScript(req.command, path.resolve(req.cwd)), { ...process.env, ...req.env });
-    if (!('error' in sub) || !sub.unreachable || req.signal?.aborted || performance.now() - since > UNREACHABLE_MS) return sub;
-    fs.writeSync(fd, `slurm runner: sbatch could not reach the controller (${sub.error}); trying again\n`);
+    const sub = await submitJob(args, jobScript(req.command, path.resolve(req.cwd)), env);
+    if (!('error' in sub)) return sub;
+    if (sub.unsure) {
+      fs.writeSync(fd, `slurm runner: ${sub.error}; looking for job ${name}\n`);
+      const found = await findNamed(name, env, late, req.signal);
+      if ('jobId' in found) {
+        fs.writeSync(fd, `slurm runner: the controller took it as job ${found.jobId}\n`);
+        return found;
+      }
+      if ('unknown' in found) return { error: `${sub.error}; and Slurm could not be asked whether it took the job: ${found.unknown}`, unreachable: true, refused: false };
+      fs.writeSync(fd, `slurm runner: the controller never took it; submitting again\n`);
+    } else if (!sub.unreachable) return sub;
+    else fs.writeSync(fd, `slurm runner: sbatch could not reach the controller (${sub.error}); trying again\n`);
+    if (late()) return sub;
     await sleep(RESUBMIT_MS, req.signal);
+  }
+}
+
+/** The job named `name` if the controller has it; none; or unknown while it cannot be asked. */
+async function findNamed(name: string, env: NodeJS.ProcessEnv, late: () => boolean, signal?: AbortSignal): Promise<{ jobId: string } | { none: true } | { unknown: string }> {
+  for (;;) {
+    const r = await jobsEverNamed(name, env);
+    if (!('error' in r)) return r.ids[0] !== undefined ? { jobId: r.ids[0] } : { none: true };
+    if (late()) return { unknown: r.error };
+    await sleep(RESUBMIT_MS, signal);
   }
 }
 
@@ -78,7 +104,7 @@ async function attempt(spec: SlurmSpec, req: RunRequest, fd: number, token: stri
   const outFile = path.join(path.dirname(path.resolve(req.logFile)), `.slurm-${randomBytes(6).toString('hex')}.out`);
   const args = sbatchArgs(spec, { cwd: req.cwd, outFile: outputPattern(outFile), timeoutS: req.timeoutS, graceS: req.graceS, token });
   const submittedAt = performance.now();
-  const sub = await submit(args, req, fd);
+  const sub = await submit(args, req, fd, jobName(token));
   if ('error' in sub) return sub.unreachable ? { unreachable: sub.error } : sub.refused ? { refused: sub.error } : { failed: sub.error };
   // The kill -9 tests: the job exists, its id is known to no one but Slurm (its name carries the token).
   crashPoint('slurm-submitted');
