@@ -164,56 +164,114 @@ export function oneMetric(label: string, metric: string, r: { values: number[]; 
 // which JSON.parse refuses. They become this marker string so the reader can
 // warn about the value instead of losing the whole file.
 export const NON_FINITE_MARK = '\u0000non-finite:';
+// A number literal JSON.parse would round to what it does not say: 1e400 to
+// Infinity, 1e-400 to 0 (a perfect score to a metric that is better lower).
+// It becomes this marker string, with the literal and why, so the reader
+// refuses it as the METRIC-line parser does.
+export const OUT_OF_RANGE_MARK = '\u0000out-of-range:';
 
-/** JSON.parse that also accepts Python's NaN / Infinity literals (as marked strings). */
-export function parseJsonLenient(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (first) {
-    let out = '';
-    let i = 0;
-    let changed = false;
-    while (i < text.length) {
-      const c = text[i] as string;
-      if (c === '"') {
-        let j = i + 1;
-        while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-        out += text.slice(i, j + 1);
-        i = j + 1;
-        continue;
-      }
-      const m = /^(-?Infinity|NaN)/.exec(text.slice(i, i + 9));
-      if (m) {
-        out += JSON.stringify(NON_FINITE_MARK + m[1]);
-        i += (m[1] as string).length;
-        changed = true;
-        continue;
-      }
-      out += c;
-      i++;
-    }
-    if (!changed) throw first;
-    return JSON.parse(out);
-  }
-}
-
-/** A JSON value as a number: finite numbers pass, Python's non-finite literals warn, anything else is null. */
-export function asNumber(v: unknown): { value: number } | { nonFinite: string } | null {
-  if (typeof v === 'number') return Number.isFinite(v) ? { value: v } : { nonFinite: String(v) };
-  if (typeof v === 'string' && v.startsWith(NON_FINITE_MARK)) return { nonFinite: v.slice(NON_FINITE_MARK.length) };
+/** The literal and why it cannot be read as the number it says, or null when it can. */
+export function literalOutOfRange(literal: string): string | null {
+  const v = Number(literal);
+  if (!Number.isFinite(v)) return `${literal} (too large: it reads as ${v})`;
+  if (v === 0 && /[1-9]/.test(literal.split(/[eE]/)[0] as string)) return `${literal} (too small to tell from 0)`;
   return null;
 }
 
-/** The finite numbers of a list of JSON values, and how many others were skipped. */
-export function finiteNumbers(raw: unknown[]): { values: number[]; bad: number } {
+// Only a literal with a 3-digit exponent or a run of 100 digits can leave the
+// range of a double (a 2-digit exponent needs 200+ digits to): other texts
+// skip the rewrite pass.
+const MAYBE_OUT_OF_RANGE = /[eE][+-]?\d{3}|\d{100}/;
+const NUMBER_AT = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const WORD_AT = /-?Infinity|NaN/y;
+
+/**
+ * The text with Python's non-finite words and out-of-range number literals
+ * outside strings replaced by marker strings, or null when there were none.
+ */
+function markLiterals(text: string): string | null {
+  let out = '';
+  let from = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let j = i + 1;
+      while (j < text.length && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
+      i = j + 1;
+      continue;
+    }
+    let mark: string | null = null;
+    let len = 1;
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x49 || c === 0x4e) {
+      WORD_AT.lastIndex = i;
+      const w = WORD_AT.exec(text);
+      NUMBER_AT.lastIndex = i;
+      const n = w ? null : NUMBER_AT.exec(text);
+      if (w) {
+        mark = NON_FINITE_MARK + w[0];
+        len = w[0].length;
+      } else if (n) {
+        len = n[0].length;
+        const why = literalOutOfRange(n[0]);
+        if (why) mark = OUT_OF_RANGE_MARK + why;
+      }
+    }
+    if (mark !== null) {
+      out += text.slice(from, i) + JSON.stringify(mark);
+      from = i + len;
+    }
+    i += len;
+  }
+  return from === 0 ? null : out + text.slice(from);
+}
+
+/**
+ * JSON.parse that also accepts Python's NaN / Infinity literals and keeps
+ * out-of-range numbers from being rounded (both as marked strings).
+ */
+export function parseJsonLenient(text: string): unknown {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (first) {
+    const marked = markLiterals(text);
+    if (marked === null) throw first;
+    return JSON.parse(marked);
+  }
+  if (!MAYBE_OUT_OF_RANGE.test(text)) return doc;
+  const marked = markLiterals(text);
+  return marked === null ? doc : JSON.parse(marked);
+}
+
+/**
+ * A JSON value as a number: finite numbers pass; Python's non-finite literals
+ * and out-of-range literals come back with their text; anything else is null.
+ */
+export function asNumber(v: unknown): { value: number } | { nonFinite: string } | { outOfRange: string } | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? { value: v } : { nonFinite: String(v) };
+  if (typeof v === 'string' && v.startsWith(NON_FINITE_MARK)) return { nonFinite: v.slice(NON_FINITE_MARK.length) };
+  if (typeof v === 'string' && v.startsWith(OUT_OF_RANGE_MARK)) return { outOfRange: v.slice(OUT_OF_RANGE_MARK.length) };
+  return null;
+}
+
+/** The finite numbers of a list of JSON values, how many others were skipped, and the first out-of-range literal. */
+export function finiteNumbers(raw: unknown[]): { values: number[]; bad: number; outOfRange?: string } {
   const values: number[] = [];
   let bad = 0;
+  let outOfRange: string | undefined;
   for (const v of raw) {
     const n = asNumber(v);
     if (n && 'value' in n) values.push(n.value);
     else bad++;
+    if (n && 'outOfRange' in n) outOfRange ??= n.outOfRange;
   }
-  return { values, bad };
+  return outOfRange === undefined ? { values, bad } : { values, bad, outOfRange };
+}
+
+/** ", e.g. 1e-400 (too small to tell from 0)" for a message, when a literal was out of range. */
+export function outOfRangeNote(r: { outOfRange?: string }): string {
+  return r.outOfRange === undefined ? '' : `, e.g. ${r.outOfRange}`;
 }
 
 // Plain decimals only, as benchmarks print them: no hex, no empty string.

@@ -23,9 +23,13 @@ export type CoverageSourceSpec = z.infer<typeof CoverageSourceSpec>;
 export type CoverageKind = 'lines' | 'branches' | 'functions' | 'statements';
 export type CoveragePcts = Partial<Record<CoverageKind, number>>;
 
+/** A count the summary holds out of the range of a double (1e400, 1e-400): thrown, caught in coveragePcts. */
+class OutOfRange extends Error {}
+
 function pct(covered: unknown, total: unknown): number | undefined {
   const c = asNumber(covered);
   const t = asNumber(total);
+  for (const n of [c, t]) if (n && 'outOfRange' in n) throw new OutOfRange(n.outOfRange);
   if (!c || !t || !('value' in c) || !('value' in t) || t.value <= 0) return undefined;
   return (100 * c.value) / t.value;
 }
@@ -75,7 +79,8 @@ export function lcovPcts(text: string): CoveragePcts | string {
     const val = colon > 0 ? line.slice(colon + 1) : '';
     if (key === 'SF') open = val || '?';
     if (key in sum) {
-      if (!/^\s*\d+\s*$/.test(val)) return `has an unreadable ${key} line ${JSON.stringify(line.slice(0, 40))}`;
+      // A count past 2^53 is not exact; past 1.8e308 it reads as Infinity and the percentage as 0.
+      if (!/^\s*\d+\s*$/.test(val) || !Number.isSafeInteger(Number(val))) return `has an unreadable ${key} line ${JSON.stringify(line.slice(0, 40))}`;
       rec[key as keyof typeof sum] = Number(val);
     } else if (key === 'DA') {
       counted.DA++;
@@ -130,7 +135,12 @@ export function coveragePcts(format: 'istanbul' | 'coverage.py' | 'lcov', text: 
   } catch (e) {
     return `is not valid JSON (${clip((e as Error).message, 80)})`;
   }
-  return format === 'istanbul' ? istanbulPcts(doc) : coveragePyPcts(doc);
+  try {
+    return format === 'istanbul' ? istanbulPcts(doc) : coveragePyPcts(doc);
+  } catch (e) {
+    if (e instanceof OutOfRange) return `has a count out of range: ${e.message}`;
+    throw e;
+  }
 }
 
 export function coverageSource(spec: CoverageSourceSpec): MetricSource {

@@ -6,7 +6,7 @@
 // so a benchmark that changes its own ->Unit() cannot fake a speed-up.
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
-import { asNumber, choose, clip, FileField, jsonResultSource, MetricNameField, oneMetric, Selector } from './common.ts';
+import { asNumber, choose, clip, FileField, jsonResultSource, MetricNameField, oneMetric, outOfRangeNote, Selector } from './common.ts';
 import type { MetricSource } from './types.ts';
 
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
@@ -52,19 +52,22 @@ export function googleBenchmarkValues(doc: unknown, spec: GoogleBenchmarkSourceS
   const isTime = spec.field === 'real_time' || spec.field === 'cpu_time';
   const values: number[] = [];
   let bad = 0;
+  let outOfRange: string | undefined;
   for (const e of chosen) {
     const n = asNumber(e[spec.field]);
     if (!n) return `benchmark ${JSON.stringify(clip(name, 40))} has no numeric field ${JSON.stringify(spec.field)}`;
     if (!('value' in n)) {
       bad++;
+      if ('outOfRange' in n) outOfRange ??= n.outOfRange;
       continue;
     }
     const factor = isTime ? UNIT_NS[String(e.time_unit ?? 'ns')] : 1;
     if (factor === undefined) return `benchmark ${JSON.stringify(clip(name, 40))} has an unknown time_unit ${JSON.stringify(e.time_unit)}`;
     values.push(isTime ? (n.value * factor) / (UNIT_NS[spec.unit] as number) : n.value);
   }
-  if (bad > 0) warnings.push(`google-benchmark: ignored ${bad} non-finite ${spec.field} value(s)`);
-  if (values.length === 0) return `benchmark ${JSON.stringify(clip(name, 40))} has no finite ${spec.field}`;
+  const note = outOfRangeNote(outOfRange === undefined ? {} : { outOfRange });
+  if (bad > 0) warnings.push(`google-benchmark: ignored ${bad} non-finite ${spec.field} value(s)${note}`);
+  if (values.length === 0) return `benchmark ${JSON.stringify(clip(name, 40))} has no finite ${spec.field}${note}`;
   return { values, warnings };
 }
 

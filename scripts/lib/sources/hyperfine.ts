@@ -3,7 +3,7 @@
 // hyperfine's own repetitions; `mean` is used only by an export without times.
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
-import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, Selector } from './common.ts';
+import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, outOfRangeNote, Selector } from './common.ts';
 import type { MetricSource } from './types.ts';
 
 export const HyperfineSourceSpec = lazySchema(() => z.strictObject({
@@ -33,9 +33,10 @@ export function hyperfineValues(doc: unknown, spec: HyperfineSourceSpec, label: 
   if (failed > 0) warnings.push(`${label}: every run of ${what} exited ${String(codes[0])}`);
   const raw: unknown[] = Array.isArray(entry.times) && entry.times.length > 0 ? entry.times : [entry.mean];
   if (raw.length === 1 && raw[0] === entry.mean) warnings.push(`${label}: no per-run times in the export; used the mean`);
-  const { values, bad } = finiteNumbers(raw);
-  if (bad > 0) warnings.push(`${label}: ignored ${bad} time(s) that are not finite numbers`);
-  if (values.length === 0) return `command ${JSON.stringify(clip(String(entry.command), 40))} has no usable time`;
+  const nums = finiteNumbers(raw);
+  const { values, bad } = nums;
+  if (bad > 0) warnings.push(`${label}: ignored ${bad} time(s) that are not finite numbers${outOfRangeNote(nums)}`);
+  if (values.length === 0) return `command ${JSON.stringify(clip(String(entry.command), 40))} has no usable time${outOfRangeNote(nums)}`;
   return { values, warnings };
 }
 

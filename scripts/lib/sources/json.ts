@@ -21,18 +21,20 @@ export const JsonSourceSpec = lazySchema(() => z.strictObject({
 export type JsonSourceSpec = z.infer<typeof JsonSourceSpec>;
 
 /** A JSON value as samples: a number, or an array of numbers. */
-export function numbersOf(v: unknown): { values: number[]; nonFinite: number } | string {
+export function numbersOf(v: unknown): { values: number[]; nonFinite: number; outOfRange: string[] } | string {
   const items = Array.isArray(v) ? v : [v];
   if (Array.isArray(v) && v.length === 0) return 'an empty array';
   const values: number[] = [];
   let nonFinite = 0;
+  const outOfRange: string[] = [];
   for (const item of items) {
     const n = asNumber(item);
     if (n === null) return Array.isArray(v) ? `an array holding ${describe(item)}` : describe(item);
     if ('value' in n) values.push(n.value);
+    else if ('outOfRange' in n) outOfRange.push(n.outOfRange);
     else nonFinite++;
   }
-  return { values, nonFinite };
+  return { values, nonFinite, outOfRange };
 }
 
 function describe(v: unknown): string {
@@ -52,8 +54,12 @@ export function jsonSource(spec: JsonSourceSpec): MetricSource {
       if ('missing' in got) return fail(`${label}: no value at ${raw} (missing ${got.missing})`);
       const nums = numbersOf(got.value);
       if (typeof nums === 'string') return fail(`${label}: ${raw} is ${nums}, not a number`);
+      const [tooFar] = nums.outOfRange;
+      // One number read as 0 or Infinity is not what the file says: refused, as a METRIC line is.
+      if (tooFar !== undefined && !Array.isArray(got.value)) return fail(`${label}: ${raw} is out of range: ${tooFar}`);
       if (nums.nonFinite > 0) warnings.push(`${label}: ignored ${nums.nonFinite} non-finite value(s) at ${raw}`);
-      if (nums.values.length === 0) return fail(`${label}: ${raw} holds only non-finite values`);
+      if (tooFar !== undefined) warnings.push(`${label}: ignored ${nums.outOfRange.length} out-of-range value(s) at ${raw}, e.g. ${tooFar}`);
+      if (nums.values.length === 0) return fail(tooFar === undefined ? `${label}: ${raw} holds only non-finite values` : `${label}: ${raw} holds no number in range (e.g. ${tooFar})`);
       found.set(name, nums.values);
     }
     return reading(found, warnings);

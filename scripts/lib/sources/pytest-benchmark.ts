@@ -3,7 +3,7 @@
 // the samples; without them the chosen statistic (mean by default) is used.
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
-import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, Selector } from './common.ts';
+import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, outOfRangeNote, Selector } from './common.ts';
 import type { MetricSource } from './types.ts';
 
 /** At most this many rounds become samples (fast functions run thousands of rounds). */
@@ -49,9 +49,10 @@ export function pytestBenchmarkValues(doc: unknown, spec: PytestBenchmarkSourceS
     raw = [stats[spec.statistic]];
     warnings.push(`pytest-benchmark: no per-round data for ${name}; used its ${spec.statistic}`);
   }
-  const { values, bad } = finiteNumbers(raw);
-  if (bad > 0) warnings.push(`pytest-benchmark: ignored ${bad} value(s) of ${name} that are not finite numbers`);
-  if (values.length === 0) return `benchmark ${name} has no finite timing`;
+  const nums = finiteNumbers(raw);
+  const { values, bad } = nums;
+  if (bad > 0) warnings.push(`pytest-benchmark: ignored ${bad} value(s) of ${name} that are not finite numbers${outOfRangeNote(nums)}`);
+  if (values.length === 0) return `benchmark ${name} has no finite timing${outOfRangeNote(nums)}`;
   return { values, warnings };
 }
 
