@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TensorboardSourceSpec, tensorboardSource } from '../scripts/lib/sources/tensorboard.ts';
+import { stampFiles } from '../scripts/lib/sources/common.ts';
+import { freshEventFiles, MAX_ENTRIES, TensorboardSourceSpec, tensorboardSource } from '../scripts/lib/sources/tensorboard.ts';
 import { crc32c, maskedCrc32c, readEventFile } from '../scripts/lib/sources/tfevents.ts';
 import type { SampleOutput } from '../scripts/lib/sources/types.ts';
 import { cleanupTmp, PROJECT, tmpDir } from './helpers/repo.ts';
@@ -118,6 +119,26 @@ describe('tensorboard event files', () => {
     expect(await tensorboardSource(spec({})).read(s)).toEqual({ ok: false, reason: 'tensorboard runs#val/loss: no event files written under runs by this sample' });
     writeEvents(path.join(dir, 'runs/new/events.out.tfevents.2.host'), [event(1, 200, [{ tag: 'val/loss', simple: 0.5 }])]);
     expect(await tensorboardSource(spec({ pick: 'min' })).read(s)).toMatchObject({ metrics: { val_loss: [0.5] } });
+  });
+
+  it('a long loop\'s log dir (PyTorch: one runs/<date>_<host>/ per training, over a thousand): only this sample\'s file is read', async () => {
+    const dir = tmpDir();
+    // Earlier trainings with more steps and a lower loss: read as this sample's, `last` would take theirs.
+    for (let i = 0; i < 1200; i++) writeEvents(path.join(dir, `runs/old_${String(i).padStart(4, '0')}/events.out.tfevents.${i}.host`), [event(1000 + i, 100 + i, [{ tag: 'val/loss', simple: 0.01 }])]);
+    const source = tensorboardSource(spec({}));
+    const before = await stampFiles([source], dir);
+    expect(before.size).toBe(1200);
+    const s: SampleOutput = { ...sample(dir, Date.now() + 60_000), before };
+    writeEvents(path.join(dir, 'runs/new/events.out.tfevents.9999.host'), [event(10, 300, [{ tag: 'val/loss', simple: 0.5 }])]);
+    expect(await source.read(s)).toEqual({ ok: true, metrics: { val_loss: [0.5] }, warnings: [] });
+  });
+
+  it('more entries under the log dir than can be stamped fail the sample instead of passing for fresh', async () => {
+    const dir = tmpDir();
+    for (let i = 0; i < 30; i++) writeEvents(path.join(dir, `runs/d${i}/events.out.tfevents.${i}.host`), [event(1, 1, [{ tag: 'val/loss', simple: 0.5 }])]);
+    expect(await freshEventFiles(path.join(dir, 'runs'), sample(dir), 60)).toHaveLength(30);
+    expect(await freshEventFiles(path.join(dir, 'runs'), sample(dir), 59)).toBe("more than 59 entries under it: this sample's event files cannot be told from earlier ones (move old runs out)");
+    expect(MAX_ENTRIES).toBeGreaterThanOrEqual(100_000);
   });
 
   it('skips a record whose data fails its CRC, stops at a bad length CRC, and reads up to a truncated tail', async () => {

@@ -1,7 +1,7 @@
 // `tensorboard`: one scalar tag from the TensorBoard event files this sample
 // wrote. The log directory is searched (a few levels deep: PyTorch writes
 // runs/<date>_<host>/, Keras logs/train and logs/validation) for
-// `events.out.tfevents.*` files modified since the sample started.
+// `events.out.tfevents.*` files this sample wrote (stamped before it).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
@@ -11,7 +11,11 @@ import { readEventFile, type ScalarEvent } from './tfevents.ts';
 import type { MetricSource, SampleClock, SampleOutput, SourceReading } from './types.ts';
 
 const MAX_DEPTH = 4;
-const MAX_FILES = 1000;
+// Entries looked at under the log directory. Every event file there is
+// stamped before a sample, so none may be left out: an unstamped one would
+// pass for this sample's (PyTorch writes a new runs/<date>_<host>/ per
+// training, so a long loop leaves thousands). Past this many the sample fails.
+export const MAX_ENTRIES = 100_000;
 
 export const TensorboardSourceSpec = lazySchema(() => z.strictObject({
   kind: z.literal('tensorboard'),
@@ -24,33 +28,36 @@ export const TensorboardSourceSpec = lazySchema(() => z.strictObject({
 }));
 export type TensorboardSourceSpec = z.infer<typeof TensorboardSourceSpec>;
 
-/** Event files under dir (a few levels deep, at most MAX_FILES), with their stats. */
-async function eventFiles(dir: string): Promise<{ file: string; st: fs.Stats }[]> {
-  const found: { file: string; st: fs.Stats }[] = [];
+/** Event files under dir (a few levels deep), with their stats; `truncated` when more than MAX_ENTRIES entries were there. */
+async function eventFiles(dir: string, max = MAX_ENTRIES): Promise<{ files: { file: string; st: fs.Stats }[]; truncated: boolean }> {
+  const files: { file: string; st: fs.Stats }[] = [];
+  let entries = 0;
   const walk = async (d: string, depth: number): Promise<void> => {
-    let entries;
+    let list;
     try {
-      entries = await fs.promises.readdir(d, { withFileTypes: true });
+      list = await fs.promises.readdir(d, { withFileTypes: true });
     } catch {
       return;
     }
-    for (const e of entries) {
-      if (found.length >= MAX_FILES) return;
+    for (const e of list) {
+      if (++entries > max) return;
       const p = path.join(d, e.name);
       if (e.isDirectory() && depth < MAX_DEPTH) await walk(p, depth + 1);
       else if (e.isFile() && e.name.startsWith('events.out.tfevents.')) {
         const st = await fs.promises.stat(p).catch(() => null);
-        if (st) found.push({ file: p, st });
+        if (st) files.push({ file: p, st });
       }
     }
   };
   await walk(dir, 0);
-  return found;
+  return { files, truncated: entries > max };
 }
 
-/** Event files under dir this sample wrote (writtenBySample), oldest first. */
-export async function freshEventFiles(dir: string, sample: SampleClock): Promise<string[]> {
-  const found = (await eventFiles(dir)).filter((f) => writtenBySample(f.file, f.st, sample));
+/** Event files under dir this sample wrote (writtenBySample), oldest first; a string when they cannot be told apart. */
+export async function freshEventFiles(dir: string, sample: SampleClock, max = MAX_ENTRIES): Promise<string[] | string> {
+  const { files, truncated } = await eventFiles(dir, max);
+  if (truncated) return `more than ${max} entries under it: this sample's event files cannot be told from earlier ones (move old runs out)`;
+  const found = files.filter((f) => writtenBySample(f.file, f.st, sample));
   return found.sort((a, b) => a.st.mtimeMs - b.st.mtimeMs || a.file.localeCompare(b.file)).map((f) => f.file);
 }
 
@@ -69,6 +76,7 @@ export function tensorboardSource(spec: TensorboardSourceSpec): MetricSource {
     async read(sample: SampleOutput): Promise<SourceReading> {
       const dir = resolveIn(sample.cwd, spec.dir);
       const files = await freshEventFiles(dir, sample);
+      if (typeof files === 'string') return fail(`${label}: ${spec.dir} has ${files}`);
       if (files.length === 0) return fail(`${label}: no event files written under ${spec.dir} by this sample`);
       const events: ScalarEvent[] = [];
       const warnings: string[] = [];
@@ -102,6 +110,6 @@ export function tensorboardSource(spec: TensorboardSourceSpec): MetricSource {
       if (spec.pick === 'last' && !Number.isFinite(pickScalar(events, 'last'))) return fail(`${label}: the value at the last step is not finite (earlier steps are not the result)`);
       return reading(new Map([[spec.metric, [pickScalar(finite, spec.pick)]]]), warnings);
     },
-    watched: async (cwd) => (await eventFiles(resolveIn(cwd, spec.dir))).map((f) => f.file),
+    watched: async (cwd) => (await eventFiles(resolveIn(cwd, spec.dir))).files.map((f) => f.file),
   };
 }
