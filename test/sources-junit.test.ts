@@ -37,6 +37,22 @@ describe('junit source on real reports', () => {
     expect(m.time?.[0]).toBeGreaterThanOrEqual(0);
   });
 
+  it('reads Node\'s own --test-reporter=junit report: top-level tests beside a describe\'s <testsuite> count too', async () => {
+    const dir = tmpDir();
+    fs.writeFileSync(
+      path.join(dir, 'a.test.js'),
+      `const { test, describe, it } = require('node:test');
+      test('top ok', () => {});
+      test('top fails', () => { throw new Error('no'); });
+      describe('group', () => { it('in1', () => {}); it('in2', () => {}); it.skip('in3', () => {}); });\n`,
+    );
+    const started = Date.now();
+    run(process.execPath, ['--test', '--test-reporter=junit', '--test-reporter-destination=report.xml', 'a.test.js'], dir, [1]);
+    const r = await junit('report.xml').read(sample(dir, started));
+    expect(r.ok && { ...r.metrics, time: undefined }).toEqual({ tests: [5], failures: [1], errors: [0], skipped: [1], passed: [3], time: undefined });
+    expect(r.ok && r.metrics.time?.[0]).toBeGreaterThan(0);
+  });
+
   it('reads a pytest --junitxml report (Debian python3-pytest): failures, errors, skips', async () => {
     const dir = tmpDir();
     fs.writeFileSync(
@@ -87,6 +103,10 @@ describe('junit totals', () => {
         <testsuite name="b" tests="2" failures="0" errors="1" skipped="0" time="0.5"/>
       </testsuites>`;
     expect(junitTotals(two)).toEqual({ tests: 5, failures: 1, errors: 1, skipped: 1, passed: 2, time: 1235 });
+    // Test cases beside the suites are added to their sums (a case without a time leaves the time out).
+    const beside = two.replace('<testsuite name="b"', '<testcase name="t1" time="0.25"><failure/></testcase><testcase name="t2" time="0.25"/><testsuite name="b"');
+    expect(junitTotals(beside)).toEqual({ tests: 7, failures: 2, errors: 1, skipped: 1, passed: 3, time: 1235.5 });
+    expect(junitTotals(beside.replace(' time="0.25"/>', '/>'))).toEqual({ tests: 7, failures: 2, errors: 1, skipped: 1, passed: 3 });
     // A figure the root and the suites leave out is counted from the test cases.
     const partial = `<testsuites tests="2" failures="0"><testsuite tests="2"><testcase/><testcase><skipped/></testcase></testsuite></testsuites>`;
     expect(junitTotals(partial)).toEqual({ tests: 2, failures: 0, errors: 0, skipped: 1, passed: 1 });

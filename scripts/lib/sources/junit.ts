@@ -2,8 +2,9 @@
 // junit reporters, Maven Surefire, go-junit-report...). Metrics: tests,
 // failures, errors, skipped, passed, time (seconds), each behind an optional
 // prefix. Totals come from the root's attributes when it has them, else from
-// the sum of the top-level <testsuite> elements, else from counting
-// <testcase> elements and their <failure>/<error>/<skipped> children.
+// the sum of the top-level <testsuite> elements (and the test cases beside
+// them), else from counting <testcase> elements and their
+// <failure>/<error>/<skipped> children.
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
 import { fail, FileField, PrefixField, reading, resultFileSource } from './common.ts';
@@ -56,6 +57,9 @@ export function junitTotals(xml: string): JunitTotals | string {
   const suites = new Map<Field, { sum: number; all: boolean }>(FIELDS.map((f) => [f, { sum: 0, all: true }]));
   let suiteCount = 0;
   const cases = { tests: 0, failures: 0, errors: 0, skipped: 0 };
+  // Test cases straight under the root, beside the suites (Node's junit reporter puts top-level
+  // tests there and a <testsuite> per describe): the suites' sums leave them out.
+  const direct = { tests: 0, failures: 0, errors: 0, skipped: 0, time: 0, timed: true };
   let inCase = -1;
   let caseState: 'passed' | 'failure' | 'error' | 'skipped' = 'passed';
   walkTags(
@@ -74,6 +78,11 @@ export function junitTotals(xml: string): JunitTotals | string {
       if (tag.name === 'testcase' && inCase < 0) {
         inCase = tag.depth;
         caseState = 'passed';
+        if (tag.depth === 1) {
+          const t = attrNumber(tag.attrs, 'time');
+          if (t === undefined) direct.timed = false;
+          else direct.time += t;
+        }
       } else if (inCase >= 0 && tag.depth === inCase + 1) {
         // An error outranks a failure, which outranks a skip.
         if (tag.name === 'error') caseState = 'error';
@@ -83,8 +92,13 @@ export function junitTotals(xml: string): JunitTotals | string {
     },
     (name, depth) => {
       if (name !== 'testcase' || depth !== inCase) return;
+      const k = caseState === 'failure' ? 'failures' : caseState === 'error' ? 'errors' : 'skipped';
       cases.tests++;
-      if (caseState !== 'passed') cases[caseState === 'failure' ? 'failures' : caseState === 'error' ? 'errors' : 'skipped']++;
+      if (caseState !== 'passed') cases[k]++;
+      if (depth === 1) {
+        direct.tests++;
+        if (caseState !== 'passed') direct[k]++;
+      }
       inCase = -1;
     },
   );
@@ -95,8 +109,9 @@ export function junitTotals(xml: string): JunitTotals | string {
     const fromRoot = field(r.attrs, f);
     if (fromRoot !== undefined) return fromRoot;
     const s = suites.get(f) as { sum: number; all: boolean };
-    if (suiteCount > 0 && s.all) return s.sum;
-    return f === 'time' ? undefined : cases[f];
+    if (f === 'time') return suiteCount > 0 && s.all && direct.timed ? s.sum + direct.time : undefined;
+    if (suiteCount > 0 && s.all) return s.sum + direct[f];
+    return cases[f];
   };
   const out: JunitTotals = {
     tests: pickField('tests') as number,
