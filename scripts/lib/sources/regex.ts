@@ -35,6 +35,8 @@ export const RegexSourceSpec = lazySchema(() => z.strictObject({
   group: z._default(z.int().check(z.minimum(1, 'must be 1 or more')), 1),
   pick: z._default(Pick, 'last'),
   max_line_length: z._default(z.int().check(z.minimum(16), z.maximum(1_048_576)), DEFAULT_MAX_LINE),
+  /** The value when no line matches at all: a linter that prints `✖ 3 problems` prints nothing at zero. */
+  no_match: z.optional(z.number({ error: 'must be a number (the value when no line matches, e.g. 0)' }).check(z.refine(Number.isFinite, 'must be a finite number'))),
 }).check(z.superRefine((s, ctx) => {
   const n = groupCount(s.pattern, s.flags);
   if (typeof n === 'string') ctx.addIssue({ code: 'custom', path: ['pattern'], message: `is not a valid regular expression: ${n}` });
@@ -247,6 +249,10 @@ export function regexSource(spec: RegexSourceSpec): MetricSource {
       // As with NaN: the last match counts, so an earlier one is not the result when it cannot be read.
       if (spec.pick === 'last' && lastBad && picker.count > 0) return fail(`${label}: the last match is not a number: ${JSON.stringify(clip(lastBad, 40))} (earlier matches are not the result)`);
       if (picker.lastNonFinite && picker.count > 0) return fail(`${label}: the last match is not finite (earlier matches are not the result)`);
+      // Silence is the value only when nothing matched: a match that was no number or NaN is no silence.
+      if (picker.count === 0 && picker.nonFinite === 0 && nonNumbers === 0 && spec.no_match !== undefined) {
+        return reading(new Map([[spec.metric, [spec.no_match]]]), warnings);
+      }
       if (picker.count === 0) {
         const why = picker.nonFinite > 0 ? 'matched only non-finite values' : nonNumbers > 0 ? 'matched no number' : 'matched nothing';
         return fail(`${label} ${why} in the output`);
