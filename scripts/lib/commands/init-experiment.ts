@@ -17,7 +17,7 @@ import { unguardedCommandDirs } from '../integrity.ts';
 import { UsageError } from '../errors.ts';
 import { Slug } from '../schema.ts';
 import { parseSourceFlag, SOURCE_FORMS } from '../sources/shorthand.ts';
-import { directionWarnings } from '../sources/index.ts';
+import { directionWarnings, unitWarnings } from '../sources/index.ts';
 import { runnerFor } from '../runners/index.ts';
 import { assertGlobsInRepo, assertScopeLeftMutable, assertSourcesUntracked, checkCommandsFrom, eolWarnings, protectWarnings, scopeWarnings } from '../scope-check.ts';
 
@@ -204,6 +204,7 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
     ...unguardedCommandDirs(root, config).map((d) => `the commands name ${d}/ and the scope is the whole repository, so its files are mutable: --protect '${d}/**' if they judge the metric (tests, data), or narrow --scope`),
     ...(unreachable ? [unreachable] : []),
     ...directionWarnings(config),
+    ...unitWarnings(config),
   ];
   checkCommandsFrom(root, cwd, [f.command, f.checks]);
   const out = await initExperiment(root, config, { reason: f.reason });

@@ -333,6 +333,12 @@ export function reading(found: Map<string, number[]>, warnings: string[]): Sourc
   return { ok: true, metrics: Object.fromEntries(found), warnings };
 }
 
+/** Units per second, for the sources whose tool reports times in seconds (hyperfine, pytest-benchmark). */
+export const PER_SECOND: Record<'s' | 'ms' | 'us' | 'ns', number> = { s: 1, ms: 1e3, us: 1e6, ns: 1e9 };
+
+/** A time unit a source converts its seconds to (default s). */
+export const TimeUnitField = lazySchema(() => z._default(z.enum(['s', 'ms', 'us', 'ns'], { error: 'must be one of s, ms, us, ns' }), 's'));
+
 /** Optional prefix for sources that emit fixed metric names (junit, coverage). */
 export const PrefixField = lazySchema(() => z.optional(z.string({ error: 'must be a string' }).check(z.regex(/^[A-Za-z_µ][\w.µ-]{0,31}$/, 'must start with a letter and hold only letters, digits, _ . - (max 32)'))));
 

@@ -1,9 +1,9 @@
-// `hyperfine`: per-run wall times (seconds) from `hyperfine --export-json`.
+// `hyperfine`: per-run wall times from `hyperfine --export-json` (seconds, or `unit`).
 // Every timed run becomes a sample, so the engine's noise model sees
 // hyperfine's own repetitions; `mean` is used only by an export without times.
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
-import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, outOfRangeNote, Selector } from './common.ts';
+import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, outOfRangeNote, PER_SECOND, Selector, TimeUnitField } from './common.ts';
 import type { MetricSource } from './types.ts';
 
 export const HyperfineSourceSpec = lazySchema(() => z.strictObject({
@@ -12,6 +12,8 @@ export const HyperfineSourceSpec = lazySchema(() => z.strictObject({
   metric: MetricNameField,
   /** Which command: its 0-based index or its name (the command line, or its --command-name). Needed when there are several. */
   command: z.optional(Selector),
+  /** The unit the times are given in (hyperfine writes seconds). */
+  unit: TimeUnitField,
 }));
 export type HyperfineSourceSpec = z.infer<typeof HyperfineSourceSpec>;
 
@@ -37,7 +39,7 @@ export function hyperfineValues(doc: unknown, spec: HyperfineSourceSpec, label: 
   const { values, bad } = nums;
   if (bad > 0) warnings.push(`${label}: ignored ${bad} time(s) that are not finite numbers${outOfRangeNote(nums)}`);
   if (values.length === 0) return `command ${JSON.stringify(clip(String(entry.command), 40))} has no usable time${outOfRangeNote(nums)}`;
-  return { values, warnings };
+  return { values: values.map((t) => t * PER_SECOND[spec.unit]), warnings };
 }
 
 export function hyperfineSource(spec: HyperfineSourceSpec): MetricSource {

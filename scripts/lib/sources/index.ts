@@ -71,6 +71,32 @@ export function directionWarnings(c: { metric: string; direction: 'higher' | 'lo
   return out;
 }
 
+const TIME_UNITS: Record<string, 's' | 'ms' | 'us' | 'ns'> = {
+  s: 's', sec: 's', secs: 's', second: 's', seconds: 's',
+  ms: 'ms', msec: 'ms', millisecond: 'ms', milliseconds: 'ms',
+  us: 'us', 'µs': 'us', 'μs': 'us', usec: 'us', microsecond: 'us', microseconds: 'us',
+  ns: 'ns', nsec: 'ns', nanosecond: 'ns', nanoseconds: 'ns',
+};
+
+/** The time unit a source gives a metric in, when it is a time it knows the unit of. */
+function timeUnitOf(spec: SourceSpec, metric: string): 's' | 'ms' | 'us' | 'ns' | null {
+  if (spec.kind === 'hyperfine' || spec.kind === 'pytest-benchmark') return spec.metric === metric ? spec.unit : null;
+  if (spec.kind === 'google-benchmark') return spec.metric === metric && (spec.field === 'real_time' || spec.field === 'cpu_time') ? spec.unit : null;
+  if (spec.kind === 'junit') return metric === `${spec.prefix ?? ''}time` ? 's' : null;
+  return null;
+}
+
+/** A --unit that names another time unit than the one the primary's source gives: a `--target 80` in ms would be met by 0.08 s. */
+export function unitWarnings(c: { metric: string; unit: string; sources?: readonly SourceSpec[] | undefined }): string[] {
+  const said = TIME_UNITS[c.unit.trim().toLowerCase()];
+  if (!said) return [];
+  const spec = [...(c.sources ?? [])].reverse().find((s) => timeUnitOf(s, c.metric) !== null);
+  const given = spec ? timeUnitOf(spec, c.metric) : null;
+  if (!spec || !given || given === said) return [];
+  const fix = spec.kind === 'junit' ? `--unit ${given}` : `unit: ${said} in the ${spec.kind} source (or --unit ${given})`;
+  return [`${c.metric} comes from ${spec.kind} in ${given}, but --unit is ${c.unit}: its values, --target and abs= bounds would be read as ${c.unit}; set ${fix}`];
+}
+
 export function buildSource(spec: SourceSpec): MetricSource {
   return (SOURCES[spec.kind] as Row<typeof spec.kind>).build(spec);
 }

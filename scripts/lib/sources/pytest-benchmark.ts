@@ -1,9 +1,9 @@
-// `pytest-benchmark`: one test's timings (seconds) from `--benchmark-json=FILE`.
+// `pytest-benchmark`: one test's timings from `--benchmark-json=FILE` (seconds, or `unit`).
 // The per-round times (`stats.data`, present unless the run disabled it) are
 // the samples; without them the chosen statistic (mean by default) is used.
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
-import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, outOfRangeNote, Selector } from './common.ts';
+import { choose, clip, FileField, finiteNumbers, jsonResultSource, MetricNameField, oneMetric, outOfRangeNote, PER_SECOND, Selector, TimeUnitField } from './common.ts';
 import type { MetricSource } from './types.ts';
 
 /** At most this many rounds become samples (fast functions run thousands of rounds). */
@@ -16,6 +16,8 @@ export const PytestBenchmarkSourceSpec = lazySchema(() => z.strictObject({
   /** The test's name, its fullname (`test_x.py::test_sum`), or its 0-based index; needed when there are several. */
   benchmark: z.optional(Selector),
   statistic: z._default(z.enum(['mean', 'median', 'min', 'max'], { error: 'must be one of mean, median, min, max' }), 'mean'),
+  /** The unit the times are given in (pytest-benchmark writes seconds). */
+  unit: TimeUnitField,
 }));
 export type PytestBenchmarkSourceSpec = z.infer<typeof PytestBenchmarkSourceSpec>;
 
@@ -53,7 +55,7 @@ export function pytestBenchmarkValues(doc: unknown, spec: PytestBenchmarkSourceS
   const { values, bad } = nums;
   if (bad > 0) warnings.push(`pytest-benchmark: ignored ${bad} value(s) of ${name} that are not finite numbers${outOfRangeNote(nums)}`);
   if (values.length === 0) return `benchmark ${name} has no finite timing${outOfRangeNote(nums)}`;
-  return { values, warnings };
+  return { values: values.map((t) => t * PER_SECOND[spec.unit]), warnings };
 }
 
 export function pytestBenchmarkSource(spec: PytestBenchmarkSourceSpec): MetricSource {
