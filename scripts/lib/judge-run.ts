@@ -19,14 +19,32 @@ export type RunJudgement = {
   rebaseline: boolean;
 };
 
-/** Each metric's value per candidate invocation (a record without invocations: its one value). */
+type Invocations = RunRecord['invocations'];
+
+/**
+ * Guardrails some candidate invocations measured and others did not (a memory
+ * report lost in one sample): the median of the rest is not the change's
+ * figure, so the guardrail counts as missing, as the primary would. Pure.
+ */
+export function partlyMeasured(guardrails: readonly { metric: string }[], invocations: Invocations): { metric: string; missing: number; of: number }[] {
+  const candidate = invocations.filter((i) => i.arm === 'candidate');
+  const out: { metric: string; missing: number; of: number }[] = [];
+  for (const g of guardrails) {
+    const missing = candidate.filter((i) => !Object.hasOwn(i.metrics, g.metric)).length;
+    if (missing > 0 && missing < candidate.length && !out.some((o) => o.metric === g.metric)) out.push({ metric: g.metric, missing, of: candidate.length });
+  }
+  return out;
+}
+
+/** Each metric's value per candidate invocation (a record without invocations: its one value); one some invocations lack has none. */
 export function candidateMetricSamples(rec: Pick<RunRecord, 'invocations' | 'metrics'>): Record<string, number[]> {
   const per = new Map<string, number[]>();
-  for (const inv of rec.invocations) {
-    if (inv.arm !== 'candidate') continue;
+  const candidate = rec.invocations.filter((i) => i.arm === 'candidate');
+  for (const inv of candidate) {
     for (const [k, v] of Object.entries(inv.metrics)) per.set(k, [...(per.get(k) ?? []), v]);
   }
-  for (const [k, v] of Object.entries(rec.metrics)) if (!per.get(k)?.length) per.set(k, [v]);
+  for (const [k, vs] of per) if (vs.length < candidate.length) per.delete(k);
+  for (const [k, v] of Object.entries(rec.metrics)) if (!per.has(k) && !candidate.length) per.set(k, [v]);
   return Object.fromEntries(per);
 }
 

@@ -44,6 +44,7 @@ import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, t
 import { buildSources, readSample, stampFiles, type MetricSource } from '../sources/index.ts';
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
 import { artifactMatcher, collectArtifacts, stampArtifacts } from '../artifacts.ts';
+import { partlyMeasured } from '../judge-run.ts';
 import { assertNoCandidates } from '../candidates/store.ts';
 import { taintProblem } from '../outside-taint.ts';
 import { progressLine } from '../progress-line.ts';
@@ -397,6 +398,10 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
   }
   if (m.gaveUp) return { phase: 'interrupted', reason: `not the candidate's doing: ${m.gaveUp}; run run-experiment again` };
   m.record.metrics = medianMetrics(invs.filter((i) => i.arm === 'candidate'));
+  for (const p of partlyMeasured(config.guardrails, invs)) {
+    delete m.record.metrics[p.metric];
+    warnings.add(`guardrail ${p.metric}: ${p.missing} of ${p.of} invocations did not measure it, so this run has no value for it`);
+  }
   m.record.warnings = [...unguarded(m.exp, m.record.metrics, invs.length > 0), ...m.record.warnings, ...warnings];
   const o = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked, primaryMissing });
   // The best's own tree failed: say so, the candidate is not to blame, in the words nor in the loop's health.
