@@ -8,6 +8,7 @@ import { anyFile, compileScope, globLeavesRepo, isInternal } from './scope.ts';
 import type { Config } from './schema.ts';
 import { CATCH_ALL, candidatePaths, cdTargets } from './integrity.ts';
 import { gitSyncOrNull } from './gitcmd.ts';
+import { isFileGlob } from './sources/common.ts';
 
 /** Does a scope glob name any file of the tree at `root`? */
 function globMatches(root: string, glob: string): boolean {
@@ -176,7 +177,7 @@ export function assertSourcesUntracked(root: string, config: Pick<Config, 'sourc
   for (const p of sourcePaths(config)) {
     const rel = path.relative(root, path.resolve(root, p)).split(path.sep).join('/');
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) continue;
-    const listed = gitSyncOrNull(root, ['ls-files', '-z', '--', `:(literal)${rel}`]);
+    const listed = gitSyncOrNull(root, ['ls-files', '-z', '--', `${isFileGlob(p) ? ':(glob)' : ':(literal)'}${rel}`]);
     const tracked = (listed ?? '').split('\0').filter((f) => f !== '');
     if (tracked.length) {
       throw new UsageError(`--source reads ${rel}, which git tracks (${tracked[0]}): the benchmark rewriting it would make every run invalid; stop tracking it (git rm -r --cached ${rel}, add it to .gitignore, commit), then init-experiment`);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
 import { METRIC_NAME } from '../patterns.ts';
+import { compileScope, listFiles, type Scope } from '../scope.ts';
 import type { MetricSource, SampleClock, SampleOutput, SourceReading } from './types.ts';
 
 export const MetricNameField = lazySchema(() => z.string({ error: 'must be a metric name' }).check(z.regex(METRIC_NAME, 'must be a metric name: letters, digits, _ . - or µ, starting with a letter')));
@@ -89,16 +90,40 @@ export async function readFreshText(
   }
 }
 
-/** A source that reads one fresh result file per sample and turns its text into a reading. */
+// A result file named by a glob, as lightning_logs/version_N/metrics.csv needs (a new folder per training).
+export function isFileGlob(file: string): boolean {
+  return /[*?{}\[\]]/.test(file);
+}
+
+/** The one file matching the glob this sample wrote, or why there is none. */
+function writtenMatch(label: string, glob: Scope, file: string, sample: SampleOutput): { rel: string } | { reason: string } {
+  const written = listFiles(sample.cwd, glob.bases, glob.inScope).filter((rel) => {
+    const abs = resolveIn(sample.cwd, rel);
+    try {
+      return writtenBySample(abs, fs.statSync(abs), sample);
+    } catch {
+      return false;
+    }
+  });
+  if (written.length === 1) return { rel: written[0] as string };
+  if (written.length === 0) return { reason: `${label}: no file matching ${file} was written by this sample` };
+  const names = written.slice(0, 3).map((w) => JSON.stringify(clip(w, 50))).join(', ');
+  return { reason: `${label}: ${written.length} files matching ${file} were written by this sample (${names}${written.length > 3 ? ', …' : ''}): which one is the result cannot be told; narrow the glob` };
+}
+
+/** A source that reads one fresh result file per sample (a glob: the one matching file it wrote) and turns its text into a reading. */
 export function resultFileSource(kind: string, file: string, fromText: (text: string, label: string) => SourceReading): MetricSource {
   const label = `${kind} ${clip(file, 40)}`;
+  const glob = isFileGlob(file) ? compileScope([file], []) : null;
   return {
     label,
     async read(sample: SampleOutput): Promise<SourceReading> {
-      const text = await readFreshText(label, sample.cwd, file, sample);
+      const one = glob ? writtenMatch(label, glob, file, sample) : { rel: file };
+      if ('reason' in one) return fail(one.reason);
+      const text = await readFreshText(label, sample.cwd, one.rel, sample);
       return text.ok ? fromText(text.text, label) : text;
     },
-    watched: async (cwd) => [resolveIn(cwd, file)],
+    watched: async (cwd) => (glob ? listFiles(cwd, glob.bases, glob.inScope) : [file]).map((rel) => resolveIn(cwd, rel)),
   };
 }
 
