@@ -35,8 +35,16 @@ export const FUTILE_MIN_PAIRS = 3;
 export const WIN_MIN_PAIRS = 6;
 /** Futility: stop when effect + Z_FUTILE·se is short of what the last look needs. */
 export const Z_FUTILE = 1.75;
-/** Ties: "equal within noise" means the effect is above −TIE_Z·se. */
-export const TIE_Z = 0.5;
+/**
+ * Ties, an equivalence test: "equal within noise" means the loss is, with
+ * one-sided confidence Φ(TIE_Z) ≈ 84%, smaller than TIE_DELTA of one pair's
+ * noise SD: effect − TIE_Z·se ≥ −TIE_DELTA·σ. A band of a fixed share of
+ * the s.e. (−0.5·se) was widest where the evidence is weakest: at 3 pairs
+ * (a 5-minute benchmark) it kept a real 5% regression under 3% noise as a
+ * tie 9% of the time, at 2 pairs 16%. At 16 pairs the two bands are alike.
+ */
+export const TIE_Z = 1;
+export const TIE_DELTA = 0.4;
 /** Most pairs of one decision, whatever the budget. */
 export const MAX_PAIRS = 16;
 /** Most invocations of a baseline run. */
@@ -136,7 +144,37 @@ export type DecisionInput = {
    * so futility waits until even a tie is out of reach at the last look.
    */
   simplifies?: boolean;
+  /**
+   * The simplifications kept since the last improvement (or the baseline):
+   * the sum of their effects and of their s.e.², in the scale units of this
+   * decision. A tie must also hold for the whole walk (see `tieHolds`).
+   */
+  tieDrift?: TieDrift | null;
 };
+
+/** What successive simplification ties have given away since the last improvement (scale units). */
+export type TieDrift = { effect: number; variance: number };
+
+/** The walk after one more simplification kept as a tie (its effect and s.e., scale units). */
+export function addTieDrift(drift: TieDrift | null, d: Pick<Decision, 'effect' | 'se'>): TieDrift {
+  return { effect: (drift?.effect ?? 0) + d.effect, variance: (drift?.variance ?? 0) + d.se * d.se };
+}
+
+/**
+ * Is a measured effect a tie ("equal to the best within noise")? Not kept,
+ * ≥ 2 pairs, and the equivalence test: effect − TIE_Z·se ≥ −TIE_DELTA·σ.
+ * With `drift`, the same test holds for the walk since the last improvement
+ * (the effects added, their s.e. combined): ties one after another, each
+ * within its own band, cannot walk the metric further from the best kept
+ * than one band (a ratchet of small losses).
+ */
+export function tieHolds(o: { effect: number; se: number; sigma: number; pairs: number; drift?: TieDrift | null }): boolean {
+  if (o.pairs < 2) return false;
+  const delta = TIE_DELTA * o.sigma;
+  if (o.effect - TIE_Z * o.se < -delta) return false;
+  if (!o.drift) return true;
+  return o.drift.effect + o.effect - TIE_Z * Math.sqrt(o.drift.variance + o.se * o.se) >= -delta;
+}
 
 /** minImprovement in scale units of the effect. */
 export function minEffect(scale: 'log' | 'abs', minImprovement: number | string, best: number, direction: Direction): number {
@@ -270,11 +308,11 @@ function lookAtPairs(i: DecisionInput): Step {
   } else if (df >= 1 && sigma > 0 && clearWin(diffs, min, sigma, effect - min > Math.max(C_WIN, tq) * se(k))) {
     stop = 'win';
     keep = true;
-  } else if (df >= 1 && futile(diffs, effect, min, sigma, Z_FUTILE * se(k), lastLookNeeds(i.simplifies === true, min, studentTQuantile(1 - ALPHA, df + K - k), se(K)))) {
+  } else if (df >= 1 && futile(diffs, effect, min, sigma, Z_FUTILE * se(k), lastLookNeeds(i.simplifies === true, min, studentTQuantile(1 - ALPHA, df + K - k), se(K), sigma, i.tieDrift ?? null))) {
     stop = 'futility';
   }
   if (stop === null) return { next: scheduleArm(i.invocations.length) };
-  const tie = !keep && k >= 2 && effect >= -TIE_Z * se(k);
+  const tie = !keep && tieHolds({ effect, se: se(k), sigma, pairs: k, drift: i.tieDrift ?? null });
   const pct = effectPct(scale, effect, i.best, i.direction);
   const thr = effectPct(scale, Number.isFinite(needNow) ? needNow : min, i.best, i.direction);
   const reason = describe({ keep, tie, effect, min, pct, thr, k, stop, n: i.invocations.length });
@@ -283,12 +321,16 @@ function lookAtPairs(i: DecisionInput): Step {
 
 /**
  * What the effect must reach at the last look for the run to end kept: a win
- * (min + t·se); for a simplification, a tie (−TIE_Z·se) is enough. Stopping a
- * simplification for futility against the win alone reverted half of the
- * no-effect simplifications under 3% noise before the tie could be judged.
+ * (min + t·se); for a simplification, a tie (tieHolds at the last look) is
+ * enough. Stopping a simplification for futility against the win alone
+ * reverted half of the no-effect simplifications under 3% noise before the
+ * tie could be judged.
  */
-function lastLookNeeds(simplifies: boolean, min: number, t: number, seK: number): number {
-  return simplifies ? Math.min(min + t * seK, -TIE_Z * seK) : min + t * seK;
+function lastLookNeeds(simplifies: boolean, min: number, t: number, seK: number, sigma: number, drift: TieDrift | null): number {
+  if (!simplifies) return min + t * seK;
+  let tie = TIE_Z * seK - TIE_DELTA * sigma;
+  if (drift) tie = Math.max(tie, TIE_Z * Math.sqrt(drift.variance + seK * seK) - TIE_DELTA * sigma - drift.effect);
+  return Math.min(min + t * seK, tie);
 }
 
 /** Small samples: the estimate's variance exceeds its asymptotic value a little. */

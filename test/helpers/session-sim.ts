@@ -6,7 +6,7 @@
 // (test/noise-sweep.test.ts); the noise process sees every invocation in order,
 // so drift, machine speed steps and noise-level changes act across decisions.
 import { calibrate, deterministicRunsNeeded, emptyNoiseModel, invocationValue, learn, type NoiseModel } from '../../scripts/lib/noise-model.ts';
-import { planBaseline, planDecision, type Decision, type Invocation } from '../../scripts/lib/sampling.ts';
+import { addTieDrift, planBaseline, planDecision, type Decision, type Invocation, type TieDrift } from '../../scripts/lib/sampling.ts';
 import type { Direction } from '../../scripts/lib/schema.ts';
 import { median } from '../../scripts/lib/stats.ts';
 
@@ -23,6 +23,8 @@ export type SessionOpts = {
   budget_s?: number | null;
   cost_s?: number;
   confirm?: number;
+  /** Guard the walk of successive ties since the last improvement (as the engine does); false: each tie alone. */
+  tieDrift?: boolean;
 };
 
 export type Outcome = { kept: boolean; decision: Decision; levelAfter: number; best: number; model: NoiseModel };
@@ -31,6 +33,8 @@ export class Session {
   model: NoiseModel;
   best: number;
   level: number;
+  /** What the simplifications kept since the last improvement gave away, as the engine's state holds it. */
+  drift: TieDrift | null = null;
   readonly baselineInvocations: number;
   constructor(private o: SessionOpts) {
     const inv: Invocation[] = [];
@@ -54,6 +58,7 @@ export class Session {
       const step = planDecision({
         direction: o.direction, model: this.model, invocations: inv, best: this.best,
         minImprovement: o.minImprovement ?? 0, budget_s: o.budget_s ?? null, confirm: o.confirm ?? 2, simplifies,
+        tieDrift: o.tieDrift === false ? null : this.drift,
       });
       if ('decision' in step) {
         const d = step.decision;
@@ -65,6 +70,7 @@ export class Session {
         });
         const kept = d.keep || (simplifies && d.tie);
         if (kept) {
+          this.drift = d.keep ? null : addTieDrift(this.drift, d);
           this.level = candLevel;
           this.best = median(inv.filter((i) => i.arm === 'candidate').map((i) => invocationValue(i.samples)));
         }
