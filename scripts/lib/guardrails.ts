@@ -1,9 +1,13 @@
 // Guardrails on secondary metrics, judged against the segment's BASELINE (not
 // the best: a tolerance judged against the best is given away again at every
 // keep). Pure. Each guardrail has a worst allowed value: the tightest of its
-// relative tolerance, absolute tolerance and absolute limit. When both sides
-// carry several samples, a regression must also exceed the noise (two-sided
-// 95%) before it counts, except against the hard limit.
+// relative tolerance, absolute tolerance and absolute limit. A regression must
+// also exceed the guardrail metric's own noise (two-sided 95%, from the
+// scatter of whichever side has several samples) before it counts, except
+// against the hard limit. A breach whose noise is not yet known (one sample a
+// side: `repeats: 1`, or a deterministic primary's single candidate
+// invocation) is `unsure`: the run plan measures the candidate again
+// (run-plan.ts) before it may block a keep.
 import type { Guardrail } from './schema.ts';
 import { median, studentTQuantile, sumSquares } from './stats.ts';
 import { fmt, fmtApart } from './format.ts';
@@ -17,7 +21,16 @@ export type GuardrailCheck = {
   /** The worst value the guardrail allows (null when the baseline never measured it). */
   allowed: number | null;
   reason: string;
+  /**
+   * Past the allowed value on too few samples to know the metric's noise
+   * (fewer than GUARDRAIL_MIN_DF degrees of freedom, and not proven exact):
+   * more candidate samples could settle it either way. Absent when settled.
+   */
+  unsure?: boolean;
 };
+
+/** Degrees of freedom of the noise before a breach within reach of it may block (t(0.975, 4) = 2.8, not 12.7 at 1). */
+export const GUARDRAIL_MIN_DF = 4;
 
 /** Share of the tolerance used from which a guardrail counts as near its limit. */
 export const NEAR_SHARE = 0.8;
@@ -37,12 +50,24 @@ export function allowedValue(g: Guardrail, reference: number): number {
   return g.direction === 'lower' ? Math.min(...bounds) : Math.max(...bounds);
 }
 
-/** Two-sided 95% noise margin between two sets of samples (0 unless both have ≥ 2). */
+/**
+ * The noise of the metric from two sets of samples of it: the pooled SD of
+ * every side with ≥ 2 samples, its degrees of freedom, and the two-sided 95%
+ * margin between the two sides' centres (0 while df = 0: the noise is unknown).
+ * One side alone is enough to know the noise: a baseline of 12 samples against
+ * a candidate's one (a deterministic primary takes one) needs no raw comparison.
+ */
+export function metricNoise(a: readonly number[], b: readonly number[]): { sd: number; df: number; margin: number } {
+  const sides = [a, b].filter((x) => x.length >= 2);
+  const df = sides.reduce((n, x) => n + x.length - 1, 0);
+  if (df === 0 || a.length === 0 || b.length === 0) return { sd: 0, df: 0, margin: 0 };
+  const sd = Math.sqrt(sides.reduce((n, x) => n + sumSquares(x), 0) / df);
+  return { sd, df, margin: studentTQuantile(0.975, df) * sd * Math.sqrt(1 / a.length + 1 / b.length) };
+}
+
+/** Two-sided 95% noise margin between two sets of samples (0 while their noise is unknown). */
 export function noiseMargin(a: readonly number[], b: readonly number[]): number {
-  if (a.length < 2 || b.length < 2) return 0;
-  const df = a.length + b.length - 2;
-  const sd = Math.sqrt((sumSquares(a) + sumSquares(b)) / df);
-  return studentTQuantile(0.975, df) * sd * Math.sqrt(1 / a.length + 1 / b.length);
+  return metricNoise(a, b).margin;
 }
 
 // The values as every surface prints them (4 significant digits made 12345678 read 12350000).
@@ -65,22 +90,27 @@ export function checkGuardrail(g: Guardrail, baseline: readonly number[], candid
   const value = median(candidate);
   const overLimit = g.limit !== undefined && worse(g.direction, value, g.limit) > 0;
   const tolerance = worse(g.direction, allowed, reference);
-  const slack = noiseMargin(baseline, candidate);
+  const noise = metricNoise(baseline, candidate);
+  const slack = noise.margin;
   // A value exactly at the tolerance (0.33 from 0.3 under 10%) is allowed: the
   // bound computed in floating point may miss the printed value by an ulp.
   const over = worse(g.direction, value, allowed) - 1e-9 * Math.max(Math.abs(allowed), Math.abs(reference));
   const cmp = g.direction === 'lower' ? '>' : '<';
+  // Past the allowed value on noise of too few degrees of freedom to judge it
+  // (t(0.975, 1) = 12.7: two samples clear anything): more samples are wanted,
+  // whichever way the check goes now. Exact when ≥ 2 samples of a side agreed.
+  const unsure = over > 0 && !overLimit && noise.df < GUARDRAIL_MIN_DF && !(noise.df >= 2 && noise.sd === 0) ? { unsure: true } : {};
   if (overLimit || (over > 0 && over > slack)) {
     const [shown, bound] = fmtApart(value, overLimit ? (g.limit as number) : allowed);
     const what = overLimit ? `past its limit ${bound}` : `${cmp} ${bound} allowed`;
     const from = reference === 0 && g.max_regression_pct !== undefined && g.max_regression_abs === undefined
       ? ' (from 0 a relative tolerance allows nothing: set max_regression_abs)'
       : '';
-    return { ...base, status: 'broken', value, reference, allowed, reason: `guardrail ${g.metric} ${shown} ${what} (baseline ${r(reference)})${from}` };
+    return { ...base, status: 'broken', value, reference, allowed, reason: `guardrail ${g.metric} ${shown} ${what} (baseline ${r(reference)})${from}`, ...unsure };
   }
   const used = tolerance > 0 ? worse(g.direction, value, reference) / tolerance : worse(g.direction, value, reference) >= 0 ? 1 : 0;
   const status: GuardrailStatus = used >= NEAR_SHARE ? 'near' : 'ok';
-  return { ...base, status, value, reference, allowed, reason: `guardrail ${g.metric} ${r(value)} (baseline ${r(reference)}, allowed ${r(allowed)})` };
+  return { ...base, status, value, reference, allowed, reason: `guardrail ${g.metric} ${r(value)} (baseline ${r(reference)}, allowed ${r(allowed)})`, ...unsure };
 }
 
 /** Every guardrail checked; samples per metric name (a run's value is a one-element array). */

@@ -2,10 +2,11 @@
 // state and the invocations so far. Pure: the run command (commands/run.ts)
 // asks after every invocation and runs the arm it is told (the best's tree or
 // the working tree) until the plan is done. The statistics are sampling.ts's.
-import type { Config } from './schema.ts';
+import type { Config, Guardrail } from './schema.ts';
+import { checkGuardrails, GUARDRAIL_MIN_DF } from './guardrails.ts';
 import type { NoiseModel } from './noise-model.ts';
 import { clearlyNotTiming, deterministicRunsNeeded } from './noise-model.ts';
-import { planBaseline, planDecision, MAX_PAIRS, BASELINE_MAX, type Arm, type Decision, type Invocation } from './sampling.ts';
+import { planBaseline, planDecision, MAX_PAIRS, BASELINE_MAX, type Arm, type Decision, type Invocation, type TieDrift } from './sampling.ts';
 
 /**
  * baseline: the segment's first measurement, or the unchanged best measured
@@ -25,14 +26,65 @@ export function confirmRuns(c: Pick<Config, 'metric' | 'unit' | 'repeats'>): num
 
 export type PlanStep = { next: Arm } | { done: true; decision: Decision | null };
 
+/**
+ * Most candidate invocations a decision takes to learn a guardrail's noise:
+ * with a baseline of one sample, 5 give GUARDRAIL_MIN_DF = 4 degrees of freedom.
+ */
+export const GUARDRAIL_MAX_CANDIDATES = GUARDRAIL_MIN_DF + 1;
+
 /** Never more invocations than this in one run, whatever a plan says (a guard, not a policy). */
 export const MAX_INVOCATIONS = 2 * MAX_PAIRS + BASELINE_MAX;
+
+type PlannedInvocation = Invocation & { metrics?: Readonly<Record<string, number>> };
+
+/** Each metric's value per candidate invocation. */
+function candidateMetrics(invocations: readonly PlannedInvocation[]): Record<string, number[]> {
+  const per: Record<string, number[]> = {};
+  for (const inv of invocations) {
+    if (inv.arm !== 'candidate') continue;
+    for (const [k, v] of Object.entries(inv.metrics ?? {})) (Object.hasOwn(per, k) ? per[k] as number[] : (per[k] = [])).push(v);
+  }
+  return per;
+}
+
+/**
+ * The plan's decision and the invocations it was taken on: the first prefix
+ * of `invocations` on which planDecision decides (the ones after it were
+ * taken for a guardrail and do not change the decision).
+ */
+function decisionPrefix(input: Omit<Parameters<typeof planDecision>[0], 'invocations'>, invocations: readonly Invocation[]): Decision | null {
+  for (let n = 0; n <= invocations.length; n++) {
+    const step = planDecision({ ...input, invocations: invocations.slice(0, n) });
+    if ('decision' in step) return step.decision;
+    if (n === invocations.length) return null;
+  }
+  return null;
+}
+
+/**
+ * A decision that would keep but a guardrail breach blocks whose noise is not
+ * yet known (guardrails.ts `unsure`): the candidate is measured again, up to
+ * GUARDRAIL_MAX_CANDIDATES, so that one noisy sample of the guardrail
+ * (`repeats: 1`, or a deterministic primary's one invocation against a 0%
+ * chain guardrail) does not block unchanged code half the time.
+ */
+function guardrailNeedsSamples(o: {
+  guardrails: readonly Guardrail[];
+  baseline: Readonly<Record<string, readonly number[]>>;
+  invocations: readonly PlannedInvocation[];
+  wouldKeep: boolean;
+}): boolean {
+  if (!o.wouldKeep || o.guardrails.length === 0) return false;
+  if (o.invocations.filter((i) => i.arm === 'candidate').length >= GUARDRAIL_MAX_CANDIDATES) return false;
+  return checkGuardrails(o.guardrails, o.baseline, candidateMetrics(o.invocations)).some((c) => c.unsure === true);
+}
 
 export function nextInvocation(o: {
   kind: RunKind;
   config: Config;
-  state: { model: NoiseModel; best: number | null };
-  invocations: readonly Invocation[];
+  state: { model: NoiseModel; best: number | null; baseline_metrics?: Readonly<Record<string, readonly number[]>>; tie_drift?: TieDrift | null };
+  /** The invocations so far; their metrics (every metric's value) let a guardrail ask for more. */
+  invocations: readonly PlannedInvocation[];
   /** Net in-scope lines the change removes (a tie keeps a simplification). */
   netLinesRemoved?: number;
 }): PlanStep {
@@ -45,16 +97,24 @@ export function nextInvocation(o: {
         : planBaseline({ invocations, model: o.state.model, budget_s: c.sample_budget_s, detRuns: deterministicRunsNeeded(c.metric, c.unit) });
     return more ? { next: 'candidate' } : { done: true, decision: null };
   }
-  const step = planDecision({
+  const simplifies = (o.netLinesRemoved ?? 0) > 0;
+  const input = {
     direction: c.direction,
     model: o.state.model,
-    invocations,
     best: o.state.best ?? 0,
     minImprovement: c.min_improvement,
     budget_s: c.sample_budget_s,
     confirm: confirmRuns(c),
     ...(typeof c.repeats === 'number' ? { pairs: c.repeats } : {}),
-    simplifies: (o.netLinesRemoved ?? 0) > 0,
-  });
-  return 'next' in step ? step : { done: true, decision: step.decision };
+    simplifies,
+    tieDrift: o.state.tie_drift ?? null,
+  };
+  const decision = decisionPrefix(input, invocations);
+  if (decision === null) {
+    const step = planDecision({ ...input, invocations });
+    return 'next' in step ? step : { done: true, decision: step.decision };
+  }
+  const wouldKeep = decision.keep || (simplifies && decision.tie);
+  if (guardrailNeedsSamples({ guardrails: c.guardrails, baseline: o.state.baseline_metrics ?? {}, invocations, wouldKeep })) return { next: 'candidate' };
+  return { done: true, decision };
 }

@@ -32,7 +32,7 @@ import { nextInvocation, runKind } from '../run-plan.ts';
 import { bestTreeDir, forgetBestTree, prepareBestTree } from '../best-tree.ts';
 import { phaseMark, touchedUnder } from '../outside-touch.ts';
 import { runGates } from './run-gates.ts';
-import type { Arm, Invocation } from '../sampling.ts';
+import type { Arm } from '../sampling.ts';
 import { runDir, runId as formatRunId } from '../paths.ts';
 import { RunRecord, type InvocationLine, type RunStatus } from '../schema.ts';
 import { writeJsonAtomic } from '../fsx.ts';
@@ -353,7 +353,7 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     ? setInterval(() => line.show(`${m.id} invocation ${invs.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
     : null;
   for (;;) {
-    const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs as Invocation[], netLinesRemoved: m.record.net_lines_removed });
+    const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs, netLinesRemoved: m.record.net_lines_removed });
     if ('done' in step) {
       m.record.decision = step.decision;
       break;
