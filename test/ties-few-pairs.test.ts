@@ -11,6 +11,9 @@ import fc from 'fast-check';
 import { Session, type Noise } from './helpers/session-sim.ts';
 import { gaussian, mulberry32, type Uniform } from './helpers/prng.ts';
 import { addTieDrift, tieHolds, TIE_DELTA, TIE_Z } from '../scripts/lib/sampling.ts';
+import { Config, ResultLine, type InvocationLine } from '../scripts/lib/schema.ts';
+import { emptyState, foldLines } from '../scripts/lib/reduce.ts';
+import { nextInvocation } from '../scripts/lib/run-plan.ts';
 
 const mul = (sd: number) => (u: Uniform): Noise => { const g = gaussian(u); return (l) => [l * (1 + sd * g())]; };
 const N = 1000;
@@ -70,5 +73,58 @@ describe('tieHolds (pure)', () => {
     }
     expect(kept).toBeGreaterThanOrEqual(1);
     expect(-(drift?.effect ?? 0)).toBeLessThanOrEqual(TIE_DELTA * one.sigma);
+  });
+});
+
+describe('a ratchet of small losses: successive ties are held together (Gaussian 3%, cheap benchmark)', () => {
+  // Ten simplifications in a row, each really 1% slower than the code before it.
+  // Each alone is often within its band; without the walk's guard 20% of the
+  // segments walked more than 5% from the best kept (measured, 300 segments).
+  const walk = (eps: number, tieDrift: boolean, seed: number) => {
+    let over = 0;
+    let kept = 0;
+    for (let t = 0; t < 300; t++) {
+      const s = new Session({ direction: 'lower', noise: mul(0.03)(mulberry32(seed + t)), level: 100, cost_s: 1, tieDrift });
+      for (let a = 0; a < 10; a++) if (s.decide(s.level * (1 + eps), true).kept) kept++;
+      if (s.level > 105) over++;
+    }
+    return { over: over / 300, kept: kept / 300 };
+  };
+  it('1% losses: walks past 5% ≤ 10% of segments (20% without the guard); equal simplifications still ≥ 5 of 10 kept', () => {
+    expect(walk(0.01, false, 7e6).over).toBeGreaterThan(0.15);
+    expect(walk(0.01, true, 7e6).over).toBeLessThanOrEqual(0.1);
+    expect(walk(0, true, 8e6).kept).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('the walk in the reduced state', () => {
+  const c = Config.parse({ name: 'x', metric: 'time_ms', direction: 'lower', command: 'c' });
+  const inv = (arm: 'best' | 'candidate', v: number): InvocationLine => ({ arm, samples: [v], duration_s: 1, metrics: { time_ms: v } });
+  const line = (o: Record<string, unknown>) =>
+    ResultLine.parse({ type: 'result', ts: 't', segment: 1, run_id: 'r0001', status: 'ok', verdict: 'keep', primary: 100, samples: [100], metrics: { time_ms: 100 }, description: 'd', reason: 'r', duration_s: 1, ...o });
+  const decision = (effect: number, se: number, keep = false) => ({ keep, tie: !keep, effect, pct: 0, threshold_pct: 2, se, pairs: 8, invocations: 16, stop: 'budget', reason: 'x', diffs: [effect, effect] });
+  const config = { type: 'config' as const, ts: 't', segment: 1, config: c, fingerprints: { config: 'x', files: {} }, base: null, reason: 'init' };
+  const base = line({ invocations: [100, 103, 98, 101].map((v) => inv('candidate', v)) });
+  const tie = (id: string, effect: number) => line({ run_id: id, files: ['a'], kind: 'simplification', decision: decision(effect, 0.01), invocations: [inv('best', 100), inv('candidate', 100)] });
+
+  it('simplifications add up; an improvement, a new segment start it over; a failed keep puts it back; the plan gets it', () => {
+    const s1 = foldLines(emptyState(), [config, base, tie('r0002', -0.01), tie('r0003', -0.005)], c);
+    expect(s1.tie_drift?.effect).toBeCloseTo(-0.015, 12);
+    expect(s1.tie_drift?.variance).toBeCloseTo(0.0002, 12);
+    expect(s1.tie_drift?.scale).toBe('log');
+    const failed = { type: 'event' as const, ts: 't', segment: 1, run_id: 'r0004', event: 'keep_failed', data: { reason: 'x' } };
+    expect(foldLines(s1, [tie('r0004', -0.02), failed], c).tie_drift?.effect).toBeCloseTo(-0.015, 12);
+    const win = line({ run_id: 'r0005', files: ['a'], kind: 'improved', decision: decision(0.1, 0.01, true), invocations: [inv('best', 100), inv('candidate', 90)] });
+    expect(foldLines(s1, [win], c).tie_drift).toBeNull();
+    expect(foldLines(s1, [{ ...config, segment: 2 }], c).tie_drift).toBeNull();
+    // The plan refuses a further tie that its own band allows but the walk does not.
+    const model = s1.model;
+    const invs: InvocationLine[] = [];
+    const cfg16 = Config.parse({ name: 'x', metric: 'time_ms', direction: 'lower', command: 'c', repeats: 2 });
+    for (const v of [100, 99.8, 99.8, 100]) invs.push(inv(invs.length % 4 === 0 || invs.length % 4 === 3 ? 'best' : 'candidate', v));
+    const alone = nextInvocation({ kind: 'candidate', config: cfg16, state: { model, best: 100 }, invocations: invs, netLinesRemoved: 3 });
+    const walked = nextInvocation({ kind: 'candidate', config: cfg16, state: { model, best: 100, tie_drift: { scale: 'log', effect: -0.3, variance: 0 } }, invocations: invs, netLinesRemoved: 3 });
+    expect(alone).toMatchObject({ done: true, decision: { tie: true } });
+    expect(walked).toMatchObject({ done: true, decision: { tie: false } });
   });
 });

@@ -3,7 +3,8 @@
 // the ledger at any time (and is, when it is missing or does not parse).
 import * as z from './zod.ts';
 import { lazySchema } from './zod.ts';
-import type { Config, LedgerLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook, MeasuredContent } from './schema.ts';
+import type { Config, LedgerLine, ResultLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook, MeasuredContent } from './schema.ts';
+import { addTieDrift, type TieDrift } from './sampling.ts';
 import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
 import { baselineMetricSamples, learnFromLine } from './noise-state.ts';
 import { advanceHealth, bestFailedHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
@@ -62,6 +63,12 @@ export interface State {
   model: NoiseModel;
   /** The baseline's per-invocation values of every metric: guardrails are judged against these. */
   baseline_metrics: Record<string, number[]>;
+  /**
+   * What the simplifications kept since the last improvement (or the baseline)
+   * gave away, in the noise model's scale: a further tie must hold for the
+   * whole walk (sampling.ts tieHolds). Absent in older caches (none).
+   */
+  tie_drift?: SegmentTieDrift | null;
   /** Last measured seconds of each gate: hard gates run fastest first. */
   gate_seconds: Record<string, number>;
   runs_since_improvement: number;
@@ -86,6 +93,7 @@ export interface State {
 /** What a keep replaced, so that a keep that cannot be committed is undone (keep_failed). */
 export interface BestBefore {
   best: number | null;
+  tie_drift?: SegmentTieDrift | null;
   best_kept?: number | null;
   best_run: string | null;
   best_samples: number[];
@@ -135,6 +143,7 @@ export function emptyState(): State {
     valid_primaries: [],
     model: emptyNoiseModel(),
     baseline_metrics: {},
+    tie_drift: null,
     gate_seconds: {},
     runs_since_improvement: 0,
     health: initialHealth(),
@@ -190,6 +199,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       s.valid_primaries = [];
       s.model = emptyNoiseModel();
       s.baseline_metrics = {};
+      s.tie_drift = null;
       s.runs_since_improvement = 0;
       s.health = initialHealth();
       s.stopped = false;
@@ -219,7 +229,9 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           baseline: s.baseline,
           baseline_run: s.baseline_run,
           runs_since_improvement: s.runs_since_improvement,
+          tie_drift: s.tie_drift ?? null,
         };
+        s.tie_drift = nextTieDrift(s.tie_drift ?? null, line, s.model.scale);
         s.best = line.primary;
         s.best_kept = line.primary;
         s.best_run = line.run_id;
@@ -327,6 +339,18 @@ function undoKeep(s: State, runId: string | undefined, reason: string): void {
     r.reason = `keep failed: ${reason}`;
   }
   s.pending = { run_id: p.run_id, action: 'revert', files: p.files, primary: p.primary };
+}
+
+/** The segment's walk of simplification ties, in the scale its decisions were made in. */
+export type SegmentTieDrift = TieDrift & { scale: 'log' | 'abs' | null };
+
+/**
+ * The walk after a keep: a simplification adds its effect and s.e.; an
+ * improvement (or the baseline) starts it over; a change of scale too.
+ */
+export function nextTieDrift(prev: SegmentTieDrift | null, line: Pick<ResultLine, 'kind' | 'decision'>, scale: 'log' | 'abs' | null): SegmentTieDrift | null {
+  if (line.kind !== 'simplification' || !line.decision) return null;
+  return { scale, ...addTieDrift(prev !== null && prev.scale === scale ? prev : null, line.decision) };
 }
 
 /** Fold lines into a copy of the state (one copy per call, not per line: a 10,000-run rebuild stays linear). */

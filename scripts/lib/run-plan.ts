@@ -82,7 +82,7 @@ function guardrailNeedsSamples(o: {
 export function nextInvocation(o: {
   kind: RunKind;
   config: Config;
-  state: { model: NoiseModel; best: number | null; baseline_metrics?: Readonly<Record<string, readonly number[]>>; tie_drift?: TieDrift | null };
+  state: { model: NoiseModel; best: number | null; baseline_metrics?: Readonly<Record<string, readonly number[]>>; tie_drift?: (TieDrift & { scale: 'log' | 'abs' | null }) | null };
   /** The invocations so far; their metrics (every metric's value) let a guardrail ask for more. */
   invocations: readonly PlannedInvocation[];
   /** Net in-scope lines the change removes (a tie keeps a simplification). */
@@ -107,7 +107,8 @@ export function nextInvocation(o: {
     confirm: confirmRuns(c),
     ...(typeof c.repeats === 'number' ? { pairs: c.repeats } : {}),
     simplifies,
-    tieDrift: o.state.tie_drift ?? null,
+    // The walk of ties since the last improvement, when its effects are in this model's units.
+    tieDrift: o.state.tie_drift && o.state.tie_drift.scale === o.state.model.scale ? { effect: o.state.tie_drift.effect, variance: o.state.tie_drift.variance } : null,
   };
   const decision = decisionPrefix(input, invocations);
   if (decision === null) {
