@@ -12,6 +12,10 @@ import { nextInvocation, GUARDRAIL_MAX_CANDIDATES } from '../scripts/lib/run-pla
 import { calibrate, emptyNoiseModel } from '../scripts/lib/noise-model.ts';
 import { checkGuardrail, checkGuardrails, blockingGuardrail, metricNoise } from '../scripts/lib/guardrails.ts';
 import { gaussian, mulberry32 } from './helpers/prng.ts';
+import { bestGuardrailChecks } from '../scripts/lib/judge-run.ts';
+import { guardrailStatusLine } from '../scripts/lib/guardrails.ts';
+import { emptyState, foldLines } from '../scripts/lib/reduce.ts';
+import { ResultLine } from '../scripts/lib/schema.ts';
 
 const N = 2000;
 
@@ -101,5 +105,26 @@ describe('a noisy guardrail (3%) with one candidate invocation: judged against i
     expect(nextInvocation({ kind: 'candidate', config, state: { model, best: 100, baseline_metrics: { lat: [50] } }, invocations: invs })).toMatchObject({ done: true, decision: { keep: false } });
     const better = [{ ...invs[0], samples: [90], metrics: { time_ms: 90, lat: 60 } }] as InvocationLine[];
     expect(nextInvocation({ kind: 'candidate', config, state: { model, best: 100, baseline_metrics: { lat: [50] } }, invocations: better })).toEqual({ next: 'candidate' });
+  });
+});
+
+describe('the best\'s guardrails as status, report and dashboard show them', () => {
+  it('are judged on the best\'s per-invocation values, as its verdict was: a keep within noise is not shown OVER', () => {
+    const config = Config.parse({ name: 'x', metric: 'time_ms', direction: 'lower', command: 'c', repeats: 1, guardrails: [G0] });
+    const inv = (v: number, lat: number): InvocationLine => ({ arm: 'candidate', samples: [v], duration_s: 1, metrics: { time_ms: v, lat } });
+    const line = (o: Record<string, unknown>) =>
+      ResultLine.parse({ type: 'result', ts: 't', segment: 1, run_id: 'r0001', status: 'ok', verdict: 'keep', description: 'd', reason: 'r', duration_s: 1, ...o });
+    const cfgLine = { type: 'config' as const, ts: 't', segment: 1, config, fingerprints: { config: 'x', files: {} }, base: null, reason: 'init' };
+    const lats = [51.5, 49, 50.5, 49.5, 51];
+    const decision = { keep: true, tie: false, effect: 0.1, pct: 10, threshold_pct: 0, se: 0, pairs: 0, invocations: 5, stop: 'deterministic', reason: 'improved', diffs: [] };
+    const s = foldLines(emptyState(), [
+      cfgLine,
+      line({ primary: 100, samples: [100], metrics: { time_ms: 100, lat: 50 }, invocations: [inv(100, 50)] }),
+      line({ run_id: 'r0002', files: ['a'], kind: 'improved', primary: 90, samples: lats.map(() => 90), metrics: { time_ms: 90, lat: 50.5 }, decision, invocations: lats.map((l) => inv(90, l)) }),
+    ], config);
+    expect(s.best_metric_samples?.lat).toEqual(lats);
+    expect(guardrailStatusLine(bestGuardrailChecks(config, s))).not.toMatch(/OVER/);
+    // Its median alone against the one baseline sample: a raw comparison, OVER.
+    expect(guardrailStatusLine(bestGuardrailChecks(config, { ...s, best_metric_samples: {} }))).toMatch(/lat 50\.5\/50 OVER/);
   });
 });

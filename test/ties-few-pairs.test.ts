@@ -112,7 +112,7 @@ describe('the walk in the reduced state', () => {
     expect(s1.tie_drift?.effect).toBeCloseTo(-0.015, 12);
     expect(s1.tie_drift?.variance).toBeCloseTo(0.0002, 12);
     expect(s1.tie_drift?.scale).toBe('log');
-    const failed = { type: 'event' as const, ts: 't', segment: 1, run_id: 'r0004', event: 'keep_failed', data: { reason: 'x' } };
+    const failed = { type: 'event' as const, ts: 't', segment: 1, run_id: 'r0004', event: 'keep_failed' as const, data: { reason: 'x' } };
     expect(foldLines(s1, [tie('r0004', -0.02), failed], c).tie_drift?.effect).toBeCloseTo(-0.015, 12);
     const win = line({ run_id: 'r0005', files: ['a'], kind: 'improved', decision: decision(0.1, 0.01, true), invocations: [inv('best', 100), inv('candidate', 90)] });
     expect(foldLines(s1, [win], c).tie_drift).toBeNull();

@@ -53,10 +53,15 @@ export function guardrailChecks(guardrails: readonly Guardrail[], s: Pick<State,
   return checkGuardrails(guardrails, s.baseline_metrics, metrics);
 }
 
-/** The best's guardrails against the baseline (status, report, dashboard). */
-export function bestGuardrailChecks(config: Pick<Config, 'guardrails'>, s: Pick<State, 'baseline_metrics' | 'best_metrics' | 'best_run'>): GuardrailCheck[] {
+/**
+ * The best's guardrails against the baseline (status, report, dashboard), on
+ * its per-invocation values as its verdict judged them: its median alone
+ * against one baseline sample showed a keep that was within noise as OVER.
+ */
+export function bestGuardrailChecks(config: Pick<Config, 'guardrails'>, s: Pick<State, 'baseline_metrics' | 'best_metrics' | 'best_run' | 'best_metric_samples'>): GuardrailCheck[] {
   if (s.best_run === null) return [];
-  const best = Object.fromEntries(Object.entries(s.best_metrics).map(([k, v]) => [k, [v]]));
+  const samples = s.best_metric_samples ?? {};
+  const best = Object.fromEntries(Object.entries(s.best_metrics).map(([k, v]) => [k, Object.hasOwn(samples, k) && samples[k]?.length ? (samples[k] as number[]) : [v]]));
   return guardrailChecks(config.guardrails, s, best);
 }
 

@@ -53,6 +53,11 @@ export interface State {
   best_samples: number[];
   best_metrics: Record<string, number>;
   /**
+   * The best's value of every metric per candidate invocation (guardrails of
+   * the best are judged on these, as its verdict was). Absent in older caches.
+   */
+  best_metric_samples?: Record<string, number[]>;
+  /**
    * The primary the best was kept at. A re-measure of the unchanged best moves
    * `best` (drift is tracked) but not this: a target is met by a kept change,
    * never by a noisy re-measure alone. Absent in older caches (best stands in).
@@ -98,6 +103,7 @@ export interface BestBefore {
   best_run: string | null;
   best_samples: number[];
   best_metrics: Record<string, number>;
+  best_metric_samples?: Record<string, number[]>;
   baseline: number | null;
   baseline_run: string | null;
   runs_since_improvement: number;
@@ -139,6 +145,7 @@ export function emptyState(): State {
     best_commit: null,
     best_samples: [],
     best_metrics: {},
+    best_metric_samples: {},
     best_kept: null,
     valid_primaries: [],
     model: emptyNoiseModel(),
@@ -195,6 +202,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       s.best_run = null;
       s.best_samples = [];
       s.best_metrics = {};
+      s.best_metric_samples = {};
       s.best_kept = null;
       s.valid_primaries = [];
       s.model = emptyNoiseModel();
@@ -226,6 +234,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           best_run: s.best_run,
           best_samples: s.best_samples,
           best_metrics: s.best_metrics,
+          best_metric_samples: s.best_metric_samples ?? {},
           baseline: s.baseline,
           baseline_run: s.baseline_run,
           runs_since_improvement: s.runs_since_improvement,
@@ -237,6 +246,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
         s.best_run = line.run_id;
         s.best_samples = [...line.samples];
         s.best_metrics = { ...line.metrics };
+        s.best_metric_samples = baselineMetricSamples(line);
         if (s.baseline === null) {
           s.baseline = line.primary;
           s.baseline_run = line.run_id;
@@ -249,6 +259,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           s.best = line.primary;
           s.best_samples = [...line.samples];
           s.best_metrics = { ...line.metrics };
+          s.best_metric_samples = baselineMetricSamples(line);
           // Nothing kept since the baseline: this was the baseline's code, so the guardrails' reference is the fresh
           // measurement (a timing drifts with the machine). A best that moved is not the baseline: its tolerance stays.
           if (s.best_run === s.baseline_run) s.baseline_metrics = baselineMetricSamples(line);
