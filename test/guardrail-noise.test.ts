@@ -19,10 +19,12 @@ import { ResultLine } from '../scripts/lib/schema.ts';
 
 const N = 2000;
 
-type Shape = { name: string; primary: string; repeats?: number; baseline: number };
+type Shape = { name: string; primary: string; repeats?: number; baseline: number; wholeMs?: boolean };
 const SHAPES: Shape[] = [
   { name: 'repeats: 1', primary: 'time_ms', repeats: 1, baseline: 1 },
   { name: 'chain child on a size (3 baseline invocations)', primary: 'size_kb', baseline: 3 },
+  // Whole milliseconds around 20: three equal baseline values are coarse noise, not an exact metric.
+  { name: 'chain child on a size, the guardrail in whole ms around 20', primary: 'size_kb', baseline: 3, wholeMs: true },
 ];
 
 /**
@@ -32,7 +34,7 @@ const SHAPES: Shape[] = [
  */
 function trial(s: Shape, g: Guardrail, worse: number, seed: number): { blocked: boolean; cands: number } {
   const z = gaussian(mulberry32(seed));
-  const lat = (level: number) => level * (1 + 0.03 * z());
+  const lat = (level: number) => (s.wholeMs ? Math.round((level * 20) / 50 * (1 + 0.03 * z())) : level * (1 + 0.03 * z()));
   const config = Config.parse({ name: 'x', metric: s.primary, direction: 'lower', command: 'c', guardrails: [g], ...(s.repeats ? { repeats: s.repeats } : {}) });
   const base = Array.from({ length: s.baseline }, () => [100]);
   const model = calibrate(emptyNoiseModel(), base, { metric: s.primary, deterministic: s.repeats === 1 ? true : 'auto' });

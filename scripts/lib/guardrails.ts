@@ -10,6 +10,7 @@
 // (run-plan.ts) before it may block a keep.
 import type { Guardrail } from './schema.ts';
 import { median, studentTQuantile, sumSquares } from './stats.ts';
+import { clearlyNotTiming, DETERMINISTIC_RUNS_COUNT, DETERMINISTIC_RUNS_TIMING } from './noise-model.ts';
 import { fmt, fmtApart } from './format.ts';
 
 export type GuardrailStatus = 'ok' | 'near' | 'broken' | 'missing' | 'unmeasured';
@@ -98,8 +99,12 @@ export function checkGuardrail(g: Guardrail, baseline: readonly number[], candid
   const cmp = g.direction === 'lower' ? '>' : '<';
   // Past the allowed value on noise of too few degrees of freedom to judge it
   // (t(0.975, 1) = 12.7: two samples clear anything): more samples are wanted,
-  // whichever way the check goes now. Exact when ≥ 2 samples of a side agreed.
-  const unsure = over > 0 && !overLimit && noise.df < GUARDRAIL_MIN_DF && !(noise.df >= 2 && noise.sd === 0) ? { unsure: true } : {};
+  // whichever way the check goes now. Identical samples prove a metric exact as
+  // they prove a primary deterministic: 3 for a size or count, 8 for anything
+  // else (three equal whole-millisecond timings are coarse noise, not exact).
+  const exactDf = (clearlyNotTiming(g.metric) ? DETERMINISTIC_RUNS_COUNT : DETERMINISTIC_RUNS_TIMING) - 1;
+  const exact = noise.sd === 0 && noise.df >= exactDf;
+  const unsure = over > 0 && !overLimit && !exact && (noise.df < GUARDRAIL_MIN_DF || noise.sd === 0) ? { unsure: true } : {};
   if (overLimit || (over > 0 && over > slack)) {
     const [shown, bound] = fmtApart(value, overLimit ? (g.limit as number) : allowed);
     const what = overLimit ? `past its limit ${bound}` : `${cmp} ${bound} allowed`;
