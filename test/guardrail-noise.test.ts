@@ -130,3 +130,24 @@ describe('the best\'s guardrails as status, report and dashboard show them', () 
     expect(guardrailStatusLine(bestGuardrailChecks(config, { ...s, best_metric_samples: {} }))).toMatch(/lat 50\.5\/50 OVER/);
   });
 });
+
+describe('a guardrail metric with outliers (5% of samples 40% worse, 3% noise), 12 baseline samples, 5% tolerance', () => {
+  // A plain SD pooled one pause into the margin: breaches 10% past the tolerance passed 23% (16 samples).
+  const blocked = (over: number, n: number, seed: number) => {
+    const u = mulberry32(seed);
+    const z = gaussian(u);
+    const v = (l: number) => l * (1 + 0.03 * z()) * (u() < 0.05 ? 1.4 : 1);
+    let k = 0;
+    for (let t = 0; t < N; t++) {
+      const base = Array.from({ length: 12 }, () => v(100));
+      if (checkGuardrail(G5, base, Array.from({ length: n }, () => v(100 * (1 + over)))).status === 'broken') k++;
+    }
+    return k / N;
+  };
+  it('unchanged ≤ 1%, at the tolerance ≤ 7.5%; 10% past it ≥ 90% at 8 and 16 samples', () => {
+    expect(blocked(0, 16, 61)).toBeLessThanOrEqual(0.01);
+    expect(blocked(0.05, 16, 62)).toBeLessThanOrEqual(0.075);
+    expect(blocked(0.15, 16, 63)).toBeGreaterThanOrEqual(0.9);
+    expect(blocked(0.15, 8, 64)).toBeGreaterThanOrEqual(0.9);
+  });
+});
