@@ -49,6 +49,23 @@ describe('ties with few pairs (a simplification, Gaussian 3%)', () => {
   });
 });
 
+describe('ties with few pairs under 5% of 40% pauses (a slow benchmark\'s small pool)', () => {
+  // One pause in the best's run of 2-4 pairs inflated σ, so the band: a 5%
+  // regression was kept as a tie 9.2% / 7.6% of the time at 2 / 3 pairs; now
+  // 5.6% / 4.1% (measured, 1,000 trials); at 2 pairs such noise cannot do better.
+  const pauses = (u: Uniform): Noise => { const g = gaussian(u); return (l) => [l * (1 + 0.03 * g()) * (u() < 0.05 ? 1.4 : 1)]; };
+  it('3 pairs: a 5% regression is kept as a tie ≤ 6%, an equal simplification ≥ 20%', () => {
+    let bad = 0;
+    let same = 0;
+    for (let t = 0; t < N; t++) {
+      if (new Session({ direction: 'lower', noise: pauses(mulberry32(1e6 + t)), level: 100, cost_s: 300 }).decide(105, true).kept) bad++;
+      if (new Session({ direction: 'lower', noise: pauses(mulberry32(2e6 + t)), level: 100, cost_s: 300 }).decide(100, true).kept) same++;
+    }
+    expect(bad / N).toBeLessThanOrEqual(0.06);
+    expect(same / N).toBeGreaterThanOrEqual(0.2);
+  });
+});
+
 describe('tieHolds (pure)', () => {
   it('property: a tie needs ≥ 2 pairs; it is monotone in the effect; a larger s.e. never widens it below 0', () => {
     fc.assert(fc.property(

@@ -15,7 +15,7 @@
 //   stop early   when effect + Z_FUTILE·se < what the last look would need
 //   at the last pair (the budget's): keep when effect − min > t(1−α, df)·se.
 import type { Direction } from './schema.ts';
-import { huberLocation, median, studentTQuantile } from './stats.ts';
+import { huberLocation, median, studentTQuantile, winsorizedSd } from './stats.ts';
 import { groupResiduals, invocationValue, pairNoise, resolutionFloor, toScale, type NoiseModel } from './noise-model.ts';
 import { formatSignedPct, formatSignedUnits, signedPct } from './signs.ts';
 
@@ -45,6 +45,8 @@ export const Z_FUTILE = 1.75;
  */
 export const TIE_Z = 1;
 export const TIE_DELTA = 0.4;
+/** σ this many times the pool's before the decision: the band is measured in the pool's σ. */
+export const TIE_INFLATED = 1.5;
 /** Most pairs of one decision, whatever the budget. */
 export const MAX_PAIRS = 16;
 /** Most invocations of a baseline run. */
@@ -168,9 +170,9 @@ export function addTieDrift(drift: TieDrift | null, d: Pick<Decision, 'effect' |
  * within its own band, cannot walk the metric further from the best kept
  * than one band (a ratchet of small losses).
  */
-export function tieHolds(o: { effect: number; se: number; sigma: number; pairs: number; drift?: TieDrift | null }): boolean {
+export function tieHolds(o: { effect: number; se: number; sigma: number; pairs: number; drift?: TieDrift | null; deltaSigma?: number }): boolean {
   if (o.pairs < 2) return false;
-  const delta = TIE_DELTA * o.sigma;
+  const delta = TIE_DELTA * Math.min(o.sigma, o.deltaSigma ?? o.sigma);
   if (o.effect - TIE_Z * o.se < -delta) return false;
   if (!o.drift) return true;
   return o.drift.effect + o.effect - TIE_Z * Math.sqrt(o.drift.variance + o.se * o.se) >= -delta;
@@ -312,7 +314,13 @@ function lookAtPairs(i: DecisionInput): Step {
     stop = 'futility';
   }
   if (stop === null) return { next: scheduleArm(i.invocations.length) };
-  const tie = !keep && tieHolds({ effect, se: se(k), sigma, pairs: k, drift: i.tieDrift ?? null });
+  // The loss a tie may hide is measured in the noise known before this decision
+  // when this decision's own pairs inflated σ past TIE_INFLATED times it: a 40%
+  // pause in one of 2-4 pairs (a slow benchmark's small pool) widened the band
+  // and carried a 5% regression into a tie 8-9% of the time.
+  const before = pooled.residuals.length >= 2 ? Math.max(winsorizedSd(pooled.residuals), floor) : sigma;
+  const deltaSigma = sigma > TIE_INFLATED * before ? before : sigma;
+  const tie = !keep && tieHolds({ effect, se: se(k), sigma, pairs: k, drift: i.tieDrift ?? null, deltaSigma });
   const pct = effectPct(scale, effect, i.best, i.direction);
   const thr = effectPct(scale, Number.isFinite(needNow) ? needNow : min, i.best, i.direction);
   const reason = describe({ keep, tie, effect, min, pct, thr, k, stop, n: i.invocations.length });
