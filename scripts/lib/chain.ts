@@ -180,6 +180,16 @@ export function chainBudgetLine(s: ChainStatus & { error?: string }): string {
   return `chain budget: ${s.remaining} follow-up${s.remaining === 1 ? '' : 's'} left`;
 }
 
+/**
+ * The chain budget as the follow-up that was just started sees it. Its own
+ * start spent a unit: "exhausted: stop cleanly" would tell the loop to stop
+ * before this follow-up's baseline, so it says what is left after this one.
+ */
+export function startedBudgetLine(s: ChainStatus): string {
+  if (s.remaining === 0) return `chain budget: this is the last follow-up (${s.used}/${s.budget} used); when it terminates, stop cleanly (report, finalize)`;
+  return `chain budget: ${s.remaining} more follow-up${s.remaining === 1 ? '' : 's'} after this one`;
+}
+
 /** The file with a new link parent → child added (a new chain when the parent roots one). */
 export function withLink(file: ChainFile, link: Omit<ChainLink, 'position'>, budget: number): { file: ChainFile; link: ChainLink; chain: Chain } {
   const chains = file.chains.map((c) => structuredClone(c));

@@ -9,10 +9,11 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Direction, Verdict } from './schema.ts';
+import type { Termination } from './termination.ts';
 import type { Experiment } from './experiment.ts';
 import { currentTermination } from './experiment.ts';
 import { reached } from './goal.ts';
-import { confidenceOf, gainPct, HEALTH_HISTORY_CAP, type HealthChange } from './reduce.ts';
+import { confidenceOf, gainPct, HEALTH_HISTORY_CAP, loopState, type HealthChange, type LoopState } from './reduce.ts';
 import { changePct, isChange, type DeadEnd, type Hypothesis, type KeptChange } from './report-lists.ts';
 import { fastSource, REPORT_CAPS, wholeSource, type Caps, type ReportSource } from './report-source.ts';
 import { clip, fmt, fmtApart, pct } from './summary.ts';
@@ -51,7 +52,12 @@ export interface ReportData {
   kept: KeptChange[];
   dead_ends: DeadEnd[];
   health_history: HealthChange[];
-  termination: { terminated: boolean; by: string | null; message: string };
+  /**
+   * How it ended. `loop` says what happened when no rule fired: `stopped` by
+   * hand (control stop) or `paused` by its health (crashes, recovery
+   * exhausted), with `reason` as the ledger has it; `active` when it continues.
+   */
+  termination: { terminated: boolean; by: string | null; message: string; loop: LoopState; reason: string | null };
   goal_met: { target: number | null; reached: boolean | null; gap: number | null; gap_pct: number | null };
   /** Where the best run's artifacts are kept (repo-relative), or null. */
   best_artifacts: { run_id: string; dir: string; files: string[] } | null;
@@ -105,7 +111,7 @@ export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: R
   const src = given ?? fastSource(exp, caps, reportWant(exp)) ?? wholeSource(exp, caps);
   // Prefer the message recorded when it terminated: the live one can carry a
   // clock reading that would make the report differ from call to call.
-  const recorded = src.terminated.find((d) => d.by === t.by);
+  const recorded = [...src.terminated].reverse().find((d) => d.by === t.by); // the latest: a resumed loop terminates again
   const message = t.terminate && recorded && typeof recorded.message === 'string' ? recorded.message : t.message;
   const conf = confidenceOf(s);
   // The state keeps the newest health changes (HEALTH_HISTORY_CAP) and, since it counts them, how many there were.
@@ -133,7 +139,7 @@ export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: R
     kept: src.kept.map((k) => ({ ...k, ...ownMetric(metricOf(k.segment), current) })),
     dead_ends: src.dead_ends,
     health_history: health,
-    termination: { terminated: t.terminate, by: t.by, message },
+    termination: { terminated: t.terminate, by: t.by, message, ...endedWithout(s, t) },
     // As termination judges it: the value the best was kept at, not a later re-measure of it.
     goal_met: goalMet(c.direction, c.target, s.best_kept === undefined ? s.best : s.best_kept),
     best_artifacts: bestArtifactsLine(exp),
@@ -146,6 +152,21 @@ export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: R
     full_history: rel(exp.root, exp.paths.ledger),
     chain: chainContext(exp.root, exp.paths.slug, t.terminate, chains),
   };
+}
+
+/** What ended a loop no rule terminated: a stop by hand or a health pause, with the ledger's reason (no live figure: chain hashes the report). */
+function endedWithout(s: Experiment['state'], t: Termination): { loop: LoopState; reason: string | null } {
+  const loop = loopState(s, t);
+  if (t.terminate) return { loop: 'terminated', reason: null };
+  return { loop, reason: loop === 'active' ? null : s.health.reason };
+}
+
+/** The report's "Ended" line. */
+function endedText(t: ReportData['termination']): string {
+  if (t.terminated) return `terminated by ${t.by} ${t.message.replace(/^terminated: \S+ /, '')}`;
+  if (t.loop === 'stopped') return `stopped by hand (${mdText(t.reason ?? 'stopped by the user', 200)}); no termination rule fired`;
+  if (t.loop === 'paused') return `paused by its health (${mdText(t.reason ?? 'paused', 200)}); no termination rule fired`;
+  return `not terminated (${t.message})`;
 }
 
 function goalMet(direction: Direction, target: number | null, best: number | null): ReportData['goal_met'] {
@@ -187,7 +208,7 @@ export function renderMarkdown(r: ReportData): string {
   else if (g.reached) out.push(`- **Goal met:** yes (target ${fmtApart(g.target, r.best).join(`${u}, best `)}${u})`);
   else if (g.gap === null) out.push(`- **Goal met:** no (target ${fmt(g.target)}${u}; nothing measured)`);
   else out.push(`- **Goal met:** no: ${fmt(g.gap)}${u} short of the target ${fmt(g.target)}${u}${g.gap_pct === null ? '' : ` (a further ${g.gap_pct.toFixed(1)}% of the best)`}`);
-  out.push(`- **Ended:** ${r.termination.terminated ? `terminated by ${r.termination.by} ${r.termination.message.replace(/^terminated: \S+ /, '')}` : `not terminated (${r.termination.message})`}`);
+  out.push(`- **Ended:** ${endedText(r.termination)}`);
   const v = r.runs.by_verdict;
   const parts = (Object.keys(v) as Verdict[]).filter((k) => v[k] > 0).map((k) => `${v[k]} ${k}`);
   out.push(`- **Runs:** ${r.runs.total}${parts.length ? ` (${parts.join(', ')})` : ''}${r.runs.rebaselines ? `; ${r.runs.rebaselines} rebaseline` : ''}`);

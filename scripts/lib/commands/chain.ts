@@ -27,7 +27,7 @@ import { nowIso } from '../ledger.ts';
 import { compileScope } from '../scope.ts';
 import { assertGlobsInRepo, checkCommandsFrom, scopeWarnings } from '../scope-check.ts';
 import { buildReport, renderMarkdown, reportHash } from '../report.ts';
-import { ChainDecision, DEFAULT_CHAIN_BUDGET, chainBudgetLine, chainStatusIn, loadChainFile, withLink, type ChainFile } from '../chain.ts';
+import { ChainDecision, DEFAULT_CHAIN_BUDGET, startedBudgetLine, chainStatusIn, loadChainFile, withLink, type ChainFile } from '../chain.ts';
 import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
 import { fmt } from '../summary.ts';
 import { bestArtifacts, type KeptArtifacts } from '../artifacts.ts';
@@ -152,7 +152,12 @@ function plan(root: string, f: ChainFlags): ChainPlan {
   }
   const parent = openExperiment(root, parentSlug);
   const t = currentTermination(parent);
-  if (!t.terminate) throw new UsageError(`"${parentSlug}" has not terminated (${t.message}): finish it before chaining a follow-up`);
+  // A loop its user stopped by hand (control stop) has ended as surely as by a rule: the follow-up may start from it.
+  const byHand = !t.terminate && parent.state.stopped;
+  if (!t.terminate && !byHand) {
+    const paused = parent.state.health.health === 'paused' ? `, paused: ${parent.state.health.reason}` : '';
+    throw new UsageError(`"${parentSlug}" has not terminated (${t.message}${paused}): finish it before chaining a follow-up, or end it by hand first (control stop --reason TEXT)`);
+  }
 
   const chains = loadChainFile(root);
   const status = chainStatusIn(chains, parentSlug);
@@ -176,7 +181,7 @@ function plan(root: string, f: ChainFlags): ChainPlan {
     artifacts = bestArtifacts(parent);
     if (!artifacts) throw new UsageError(`"${parentSlug}" kept no artifacts of its best run${s.best_run ? ` (${s.best_run})` : ''}: leave out --artifacts-from-parent`);
   }
-  return { root, parent, parentSlug, childSlug, rationale, chains, budget, config, overrides, dropped, terminatedBy: t.by, artifacts };
+  return { root, parent, parentSlug, childSlug, rationale, chains, budget, config, overrides, dropped, terminatedBy: t.by ?? (byHand ? 'manual' : null), artifacts };
 }
 
 const u = (unit: string) => (unit ? ` ${unit}` : '');
@@ -376,7 +381,7 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
     `decision: ${data.decision} (read-only; parent report ${data.parent_report} sha256 ${r.sha.slice(0, 12)})`,
     p.artifacts ? `artifacts: ${p.artifacts.files.length} file(s) of ${parentSlug}'s best (${p.artifacts.run_id}) put in the tree` : '',
     r.artifactsRescued ? `the file(s) they replaced moved to ${r.artifactsRescued.to}/: ${r.artifactsRescued.files.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')}` : '',
-    chainBudgetLine(after),
+    startedBudgetLine(after),
     `next: ${data.next_action}`,
   ]
     .filter(Boolean)

@@ -1,0 +1,109 @@
+// How an experiment ended, when no termination rule fired: stopped by hand
+// (control stop) or paused by its health (crashes). The report says which,
+// with the ledger's reason; a follow-up may start from a parent its user
+// stopped (it has ended as surely as by a rule), not from one merely paused
+// or still running. And the chain that starts the last follow-up its budget
+// allows says so without telling the loop to stop before its baseline.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import YAML from 'yaml';
+import { benchRepo, expDir, git, init, ledger, readJson, run, step, write } from './helpers/loop.ts';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const ended = (md: string) => md.split('\n').find((l) => l.startsWith('- **Ended:**'));
+
+function oneLine(r: { code: number | null; stderr: string }, pattern: RegExp): void {
+  expect(r.code).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+}
+
+describe('a parent stopped by hand', () => {
+  it('is refused while it runs (naming control stop), then followed up from its best once stopped; the report says it was stopped and why', () => {
+    const repo = benchRepo('100');
+    // A wall clock in the config: the live termination message carries its reading, the hashed report must not.
+    expect(init(repo, 'a', ['--max-runs', 'none', '--max-wall-clock', '100000']).code).toBe(0);
+    step(repo, 'baseline');
+    const best = String(step(repo, 'lower to 90', '90').log.json?.commit);
+    oneLine(run('chain', ['--from', 'a', '--name', 'b', '--rationale', 'too early'], repo), /"a" has not terminated \(continuing: .*\): finish it before chaining a follow-up, or end it by hand first \(control stop --reason TEXT\)/);
+    expect(fs.existsSync(expDir(repo, 'b'))).toBe(false);
+
+    expect(run('control', ['stop', '--reason', 'the user has seen enough'], repo).code).toBe(0);
+    const md = run('report', [], repo).stdout;
+    expect(ended(md)).toBe('- **Ended:** stopped by hand (the user has seen enough); no termination rule fired');
+    expect(run('report', ['--json'], repo).json).toMatchObject({ termination: { terminated: false, by: null, loop: 'stopped', reason: 'the user has seen enough' } });
+
+    const c = run('chain', ['--from', 'a', '--name', 'b', '--rationale', 'a reached 90 before the user stopped it; other is next', '--metric', 'other', '--direction', 'lower', '--scope', 'lib/**', '--budget', '1'], repo);
+    expect(c.code, c.stderr).toBe(0);
+    expect(git(repo, 'rev-parse', 'autoloop/b')).toBe(best);
+    const d = readJson(path.join(expDir(repo, 'b'), 'chain-decision.json'));
+    expect(d).toMatchObject({ parent: 'a', parent_primary: { best: 90, best_commit: best, terminated_by: 'manual' } });
+    // The report the rationale was grounded in reads the same afterwards, clock and all.
+    const after = run('report', ['--experiment', 'a'], repo).stdout;
+    expect(ended(after)).toBe('- **Ended:** stopped by hand (the user has seen enough); no termination rule fired');
+    expect(sha256(after)).toBe(d.parent_report_sha256);
+    expect(readJson(path.join(repo, '.autoloop', 'active.json'))).toMatchObject({ experiment: 'b', loop: 'active' });
+
+    // The last follow-up the budget allows: its own output must not send the loop to stop before its baseline.
+    expect(c.stdout).toContain('chain budget: this is the last follow-up (1/1 used); when it terminates, stop cleanly (report, finalize)');
+    expect(c.stdout).not.toContain('chain budget exhausted');
+    expect(c.stdout.trim().split('\n').at(-1)).toBe('next: run-experiment for the baseline, then log-experiment --description baseline');
+  });
+});
+
+describe('a parent paused by its health', () => {
+  it('is reported as paused with the reason, and is not followed up until it is stopped by hand', () => {
+    const repo = benchRepo('100');
+    expect(init(repo, 'p', ['--max-runs', 'none']).code).toBe(0);
+    // Health is read live: pause at the first crash streak.
+    const file = path.join(expDir(repo, 'p'), 'config.yaml');
+    const cfg = YAML.parse(fs.readFileSync(file, 'utf8')) as { health: { playbooks: string[] } };
+    cfg.health.playbooks = ['pause'];
+    fs.writeFileSync(file, YAML.stringify(cfg));
+    step(repo, 'baseline');
+    step(repo, 'crash one', 'crash');
+    step(repo, 'crash two', 'crash');
+    const md = run('report', [], repo).stdout;
+    expect(ended(md)).toMatch(/^- \*\*Ended:\*\* paused by its health \(2 failed runs in a row \(last: crash\)[^)]*\); no termination rule fired$/);
+    expect(run('report', ['--json'], repo).json).toMatchObject({ termination: { terminated: false, loop: 'paused' } });
+    oneLine(run('chain', ['--from', 'p', '--name', 'q', '--rationale', 'it keeps crashing'], repo), /"p" has not terminated \(.*paused: 2 failed runs in a row.*\): .*control stop/);
+    expect(fs.existsSync(expDir(repo, 'q'))).toBe(false);
+    write(repo, 'src/value.txt', '100');
+    git(repo, 'checkout', '-q', '--', 'src/value.txt');
+    expect(run('control', ['stop', '--reason', 'the environment keeps failing'], repo).code).toBe(0);
+    expect(ended(run('report', [], repo).stdout)).toBe('- **Ended:** stopped by hand (the environment keeps failing); no termination rule fired');
+    const c = run('chain', ['--from', 'p', '--name', 'q', '--rationale', 'the crashes came from src; try lib', '--scope', 'lib/**'], repo);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toContain('chain budget: 2 more follow-ups after this one');
+  });
+});
+
+describe('a loop resumed after it terminated (a budget raised), then terminated again', () => {
+  it('records the second termination and reports it, not the first, from the state and from every line; a chain hashes that report', () => {
+    const repo = benchRepo('100');
+    expect(init(repo, 'r', ['--max-runs', '2']).code).toBe(0);
+    step(repo, 'baseline');
+    expect(step(repo, 'lower to 90', '90').log.json).toMatchObject({ should_terminate: true, terminated_by: 'max_runs' });
+    // Budgets are read live: raising max_runs resumes the loop.
+    const file = path.join(expDir(repo, 'r'), 'config.yaml');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^max_runs: 2$/m, 'max_runs: 4'));
+    expect(step(repo, 'lower to 80', '80').log.json).toMatchObject({ should_terminate: false });
+    expect(step(repo, 'raise to 85', '85').log.json).toMatchObject({ should_terminate: true, terminated_by: 'max_runs' });
+    const terminated = ledger(repo, 'r').filter((l) => l.event === 'terminated').map((l) => (l.data as { message: string }).message);
+    expect(terminated).toEqual(['terminated: max_runs (2 runs of 2)', 'terminated: max_runs (4 runs of 4)']);
+    const line = '- **Ended:** terminated by max_runs (4 runs of 4)';
+    const md = run('report', [], repo).stdout;
+    expect(ended(md)).toBe(line);
+    // From every line (no state cache): the same report.
+    for (const f of fs.readdirSync(expDir(repo, 'r'))) if (f.startsWith('state')) fs.rmSync(path.join(expDir(repo, 'r'), f));
+    expect(run('report', [], repo).stdout).toBe(md);
+    const c = run('chain', ['--from', 'r', '--name', 's', '--rationale', 'r reached 80 in 4 runs; go on'], repo);
+    expect(c.code, c.stderr).toBe(0);
+    const after = run('report', ['--experiment', 'r'], repo).stdout;
+    expect(ended(after)).toBe(line);
+    expect(sha256(after)).toBe(readJson(path.join(expDir(repo, 's'), 'chain-decision.json')).parent_report_sha256);
+  });
+});
