@@ -217,6 +217,12 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       return s;
     }
     case 'result': {
+      // A run after a termination: the loop was resumed (a budget raised, read live). That
+      // termination is over; the next is recorded, and stated, as its own.
+      if (s.terminated_event !== null) {
+        s.terminated_event = null;
+        if (s.terminated_messages) s.terminated_messages = {};
+      }
       s.runs_total++;
       s.seg_runs++;
       s.next_run = Math.max(s.next_run, runNumber(line.run_id) + 1);
@@ -317,7 +323,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
         case 'terminated': {
           s.terminated_event = (line.data.by as TerminatedBy | undefined) ?? 'manual';
           const { by, message } = line.data;
-          if (s.terminated_messages && typeof by === 'string' && by !== '__proto__' && !Object.hasOwn(s.terminated_messages, by)) s.terminated_messages[by] = typeof message === 'string' ? message : null;
+          if (s.terminated_messages && typeof by === 'string' && by !== '__proto__') s.terminated_messages[by] = typeof message === 'string' ? message : null;
           break;
         }
         case 'relaunch':
