@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
 import { benchRepo, expDir, git, init, ledger, readJson, run, step, write } from './helpers/loop.ts';
+import { engineAsync, waitFor } from './helpers/engine.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const ended = (md: string) => md.split('\n').find((l) => l.startsWith('- **Ended:**'));
@@ -105,5 +106,37 @@ describe('a loop resumed after it terminated (a budget raised), then terminated 
     const after = run('report', ['--experiment', 'r'], repo).stdout;
     expect(ended(after)).toBe(line);
     expect(sha256(after)).toBe(readJson(path.join(expDir(repo, 's'), 'chain-decision.json')).parent_report_sha256);
+  });
+});
+
+describe('two follow-ups of one parent started at once', () => {
+  it('starts one: the other, planned before the first took the lock, is refused holding it, and chain.json keeps the first', async () => {
+    const repo = benchRepo('100');
+    expect(init(repo, 'a', ['--max-runs', '2']).code).toBe(0);
+    step(repo, 'baseline');
+    step(repo, 'lower to 90', '90');
+    // c plans (no follow-up of a yet), then is held off the CPU before it takes the lock.
+    const c = engineAsync('chain', ['--from', 'a', '--name', 'c', '--rationale', 'the second idea'], repo, { AUTOLOOP_STOP_AT: 'chain:planned', AUTOLOOP_DEBUG: '' });
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code)));
+    const stopped = () => {
+      try {
+        return fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'T';
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(stopped);
+    const b = run('chain', ['--from', 'a', '--name', 'b', '--rationale', 'the first idea'], repo);
+    expect(b.code, b.stderr).toBe(0);
+    c.kill('SIGCONT');
+    expect(await exited).toBe(2);
+    expect(stderr.trim().split('\n')).toEqual(['chain: "a" already has a follow-up ("b"): chain from the end of the trail (b)']);
+    expect((readJson(path.join(repo, '.autoloop', 'chain.json')).chains as { trail: string[] }[]).map((x) => x.trail)).toEqual([['a', 'b']]);
+    expect(fs.existsSync(expDir(repo, 'c'))).toBe(false);
+    expect(git(repo, 'branch', '--list', 'autoloop/c')).toBe('');
+    expect(git(repo, 'branch', '--show-current')).toBe('autoloop/b');
+    expect(ledger(repo, 'a').filter((l) => l.event === 'chain').map((l) => (l.data as { child: string }).child)).toEqual(['b']);
   });
 });

@@ -12,7 +12,7 @@ import { CommonFlags, resolveCwd } from '../cli.ts';
 import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, publishExperiment, readActive, reconcile, refresh, resolveSlug, withLock, type Experiment } from '../experiment.ts';
 import { completeChain, recoverChain, writePending } from '../chain-journal.ts';
 import { acquireRepoLock } from '../lock.ts';
-import { crashPoint } from '../faults.ts';
+import { crashPoint, stopPoint } from '../faults.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { childGuardrails } from '../chain-guardrails.ts';
 import { openCandidates } from '../candidates/store.ts';
@@ -147,9 +147,7 @@ function plan(root: string, f: ChainFlags): ChainPlan {
   if (!rationale) throw new UsageError('--rationale must not be empty: write why this follow-up, grounded in the parent\'s report');
   const parentSlug = parentOf(root, f.from);
   const childSlug = f.name;
-  if (childSlug === parentSlug || listExperiments(root).includes(childSlug) || fs.existsSync(experimentPaths(root, childSlug).dir)) {
-    throw new UsageError(`experiment "${childSlug}" already exists: choose another --name`);
-  }
+  assertNewChild(root, parentSlug, childSlug);
   const parent = openExperiment(root, parentSlug);
   const t = currentTermination(parent);
   // A loop its user stopped by hand (control stop) has ended as surely as by a rule: the follow-up may start from it.
@@ -160,15 +158,7 @@ function plan(root: string, f: ChainFlags): ChainPlan {
   }
 
   const chains = loadChainFile(root);
-  const status = chainStatusIn(chains, parentSlug);
-  if (status.child) throw new UsageError(`"${parentSlug}" already has a follow-up ("${status.child}"): chain from the end of the trail (${status.chain?.trail.at(-1) ?? status.child})`);
-  if (status.remaining <= 0) {
-    throw new UsageError(`chain budget exhausted (${status.used}/${status.budget} follow-ups: ${status.chain?.trail.join(' → ') ?? parentSlug}): stop cleanly (report, finalize)`);
-  }
-  if (status.chain && f.budget !== undefined && f.budget !== status.budget) {
-    throw new UsageError(`--budget is set by the first follow-up of a chain (this chain's is ${status.budget}); leave it out`);
-  }
-  const budget = status.chain ? status.budget : (f.budget ?? DEFAULT_CHAIN_BUDGET);
+  const budget = chainRoom(chains, parentSlug, f.budget);
   const { config, overrides, dropped } = childConfig(parent.config, f, childSlug);
   const s = parent.state;
   assertPrinted(parentSlug, s.best_metrics, f.command === undefined ? config : null);
@@ -185,6 +175,25 @@ function plan(root: string, f: ChainFlags): ChainPlan {
 }
 
 const u = (unit: string) => (unit ? ` ${unit}` : '');
+
+function assertNewChild(root: string, parentSlug: string, childSlug: string): void {
+  if (childSlug === parentSlug || listExperiments(root).includes(childSlug) || fs.existsSync(experimentPaths(root, childSlug).dir)) {
+    throw new UsageError(`experiment "${childSlug}" already exists: choose another --name`);
+  }
+}
+
+/** The budget the follow-up of `parentSlug` spends from, or why there is none (a follow-up already, the budget used). */
+function chainRoom(chains: ChainFile, parentSlug: string, asked: number | undefined): number {
+  const status = chainStatusIn(chains, parentSlug);
+  if (status.child) throw new UsageError(`"${parentSlug}" already has a follow-up ("${status.child}"): chain from the end of the trail (${status.chain?.trail.at(-1) ?? status.child})`);
+  if (status.remaining <= 0) {
+    throw new UsageError(`chain budget exhausted (${status.used}/${status.budget} follow-ups: ${status.chain?.trail.join(' → ') ?? parentSlug}): stop cleanly (report, finalize)`);
+  }
+  if (status.chain && asked !== undefined && asked !== status.budget) {
+    throw new UsageError(`--budget is set by the first follow-up of a chain (this chain's is ${status.budget}); leave it out`);
+  }
+  return status.chain ? status.budget : (asked ?? DEFAULT_CHAIN_BUDGET);
+}
 
 /**
  * A follow-up measures with its parent's benchmark: a metric it never printed
@@ -298,8 +307,13 @@ function decisionText(p: ChainPlan, d: { position: number; remaining: number; tr
   return JSON.stringify(decision, null, 2) + '\n';
 }
 
-async function start(p: ChainPlan): Promise<Started> {
+async function start(p: ChainPlan, asked: number | undefined): Promise<Started> {
   const { root, parent, parentSlug, childSlug } = p;
+  // Planned before the lock: another chain from this parent may have started since. Checked again
+  // holding it, on chain.json as it is now (a stale copy written back would drop that follow-up).
+  assertNewChild(root, parentSlug, childSlug);
+  p.chains = loadChainFile(root);
+  p.budget = chainRoom(p.chains, parentSlug, asked);
   // A log killed before its keep was committed (often the very run that terminated the parent): completed first, as any engine call does.
   if (parent.state.pending) {
     const done = await reconcile(parent, await openWorkspace(root, parent.paths, parent.config));
@@ -410,9 +424,10 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
   const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope, gitTopLevel(root) !== null) : [];
   checkCommandsFrom(root, resolveCwd(f.cwd), [f.command, f.checks]);
   const p = plan(root, f);
+  stopPoint('chain:planned');
   let r!: Started;
   await withLock(p.parent, 'chain', async () => {
-    r = await start(p);
+    r = await start(p, f.budget);
   });
   const out = output(p, r);
   if (!notes.length) return out;
