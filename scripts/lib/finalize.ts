@@ -22,7 +22,7 @@ import { compileScope } from './scope.ts';
 import { chainStatus } from './chain.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { pidAlive } from './procs.ts';
-import { crashPoint, faultAt } from './faults.ts';
+import { crashPoint, faultAt, stopPoint } from './faults.ts';
 import { chainFrom, importCommits, type Chained } from './finalize-chain.ts';
 import { segmentMetrics } from './segment-metrics.ts';
 
@@ -470,21 +470,25 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const ident = await identityEnv(root);
   const createBranch = async (head: string) => {
     if (!result.commits.length) return;
-    if (existing !== null) {
-      // Our default branch from an earlier finalize: taken as it is when it holds exactly these commits, never moved.
-      if (!(await sameBranch(root, base, existing, head))) throw alreadyExists(branch);
-      // The commits named are the branch's own (this call's copies are left to git's gc).
-      const shas = (await git(root, ['rev-list', '--reverse', '--first-parent', `${base}..${existing}`])).trim().split('\n');
-      result.commits = result.commits.map((c, i) => ({ ...c, sha: shas[i] ?? c.sha }));
+    stopPoint('finalize:branch');
+    // Created last, and only if absent: a branch of the user's is never moved.
+    const made = existing === null && (await gitTry(root, ['update-ref', '-m', `autoloop: finalize ${slug}`, `refs/heads/${branch}`, head, ''])).code === 0;
+    if (made) {
       result.branch = branch;
-      result.head = existing;
-      result.existed = true;
+      result.head = head;
       return;
     }
-    // Created last, and only if absent: a branch of the user's is never moved.
-    await git(root, ['update-ref', '-m', `autoloop: finalize ${slug}`, `refs/heads/${branch}`, head, '']);
+    // There before this call, or made since by a finalize running beside it: the same rule for both
+    // (a name asked for is never taken over; our default one is taken when it holds exactly these commits).
+    const there = existing ?? (await revParse(root, `refs/heads/${branch}`));
+    if (there === null) throw new Error(`git could not create the branch ${branch}`);
+    if (opts.branch !== undefined || !(await sameBranch(root, base, there, head))) throw alreadyExists(branch);
+    // The commits named are the branch's own (this call's copies are left to git's gc).
+    const shas = (await git(root, ['rev-list', '--reverse', '--first-parent', `${base}..${there}`])).trim().split('\n');
+    result.commits = result.commits.map((c, i) => ({ ...c, sha: shas[i] ?? c.sha }));
     result.branch = branch;
-    result.head = head;
+    result.head = there;
+    result.existed = true;
   };
   // AUTOLOOP_FAULT_AT=finalize:chain: the cherry-picks even for a chain (the test that both ways make the same branch).
   const chain = faultAt('finalize:chain') ? null : await chainFrom(root, base, picks.map((k) => ({ sha: k.commit as string, spans: k.since !== undefined })));
