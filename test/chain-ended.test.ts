@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
-import { benchRepo, expDir, git, init, ledger, readJson, run, step, write } from './helpers/loop.ts';
-import { engineAsync, waitFor } from './helpers/engine.ts';
+import { benchRepo, expDir, git, init, ledger, readJson, run, step } from './helpers/loop.ts';
+import { engine, engineAsync, waitFor } from './helpers/engine.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const ended = (md: string) => md.split('\n').find((l) => l.startsWith('- **Ended:**'));
@@ -72,8 +72,6 @@ describe('a parent paused by its health', () => {
     expect(run('report', ['--json'], repo).json).toMatchObject({ termination: { terminated: false, loop: 'paused' } });
     oneLine(run('chain', ['--from', 'p', '--name', 'q', '--rationale', 'it keeps crashing'], repo), /"p" has not terminated \(.*paused: 2 failed runs in a row.*\): .*control stop/);
     expect(fs.existsSync(expDir(repo, 'q'))).toBe(false);
-    write(repo, 'src/value.txt', '100');
-    git(repo, 'checkout', '-q', '--', 'src/value.txt');
     expect(run('control', ['stop', '--reason', 'the environment keeps failing'], repo).code).toBe(0);
     expect(ended(run('report', [], repo).stdout)).toBe('- **Ended:** stopped by hand (the environment keeps failing); no termination rule fired');
     const c = run('chain', ['--from', 'p', '--name', 'q', '--rationale', 'the crashes came from src; try lib', '--scope', 'lib/**'], repo);
@@ -138,5 +136,27 @@ describe('two follow-ups of one parent started at once', () => {
     expect(git(repo, 'branch', '--list', 'autoloop/c')).toBe('');
     expect(git(repo, 'branch', '--show-current')).toBe('autoloop/b');
     expect(ledger(repo, 'a').filter((l) => l.event === 'chain').map((l) => (l.data as { child: string }).child)).toEqual(['b']);
+  });
+});
+
+describe("a chain killed before its child's segment opened", () => {
+  it("leaves the parent's report.md as it was (no follow-up named that never started); the next chain rolls it back and writes the report it hashed", () => {
+    const repo = benchRepo('100');
+    expect(init(repo, 'a', ['--max-runs', '2']).code).toBe(0);
+    step(repo, 'baseline');
+    step(repo, 'lower to 90', '90');
+    const reportFile = path.join(expDir(repo, 'a'), 'report.md');
+    expect(fs.existsSync(reportFile)).toBe(false);
+    const killed = engine('chain', ['--from', 'a', '--name', 'never', '--rationale', 'killed'], repo, { AUTOLOOP_CRASH_AT: 'init:before-ledger', AUTOLOOP_DEBUG: '' });
+    expect(killed.code).not.toBe(0);
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'chain.pending.json'))).toBe(true);
+    expect(fs.existsSync(reportFile)).toBe(false);
+    const again = run('chain', ['--from', 'a', '--name', 'b', '--rationale', 'a reached 90'], repo);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('rolled back the interrupted follow-up never of a');
+    const md = fs.readFileSync(reportFile, 'utf8');
+    expect(md).toContain('- **Trail:** **a** → b');
+    expect(md).not.toContain('never');
+    expect(sha256(md)).toBe(readJson(path.join(expDir(repo, 'b'), 'chain-decision.json')).parent_report_sha256);
   });
 });

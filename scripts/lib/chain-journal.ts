@@ -26,6 +26,8 @@ const Pending = lazySchema(() => z.object({
   decision: z.string(),
   chain_file: ChainFile,
   event: z.record(z.string(), z.unknown()),
+  /** The parent's report as hashed (it names the follow-up): written to its report.md once the chain completes. */
+  report: z.optional(z.string()),
 }));
 export type ChainPending = z.infer<typeof Pending>;
 
@@ -80,6 +82,8 @@ export function completeChain(root: string, p: ChainPending, publish: Publish): 
   // The child is the loop's experiment now (a chain killed before init published it left the parent's active.json).
   recoverInit(child); // the child's own init, killed past its config line, is completed first
   const rescued = putParentArtifacts(root, p);
+  // Only now: a chain rolled back leaves no report.md naming a follow-up that never started.
+  if (p.report !== undefined) writeFileAtomic(path.join(parent.dir, 'report.md'), p.report);
   publish(root, p.child);
   fs.rmSync(pendingFile(root), { force: true });
   return rescued;

@@ -22,7 +22,6 @@ import { configFieldsFromFlags, parseConfig } from '../config.ts';
 import { experimentPaths, rel, repoPaths } from '../paths.ts';
 import { Slug, type Config, type Guardrail } from '../schema.ts';
 import { UsageError } from '../errors.ts';
-import { writeFileAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { compileScope } from '../scope.ts';
 import { assertGlobsInRepo, checkCommandsFrom, scopeWarnings } from '../scope-check.ts';
@@ -330,7 +329,6 @@ async function start(p: ChainPlan, asked: number | undefined): Promise<Started> 
   const markdown = renderMarkdown(buildReport(parent, undefined, undefined, linked));
   const sha = reportHash(markdown);
   const reportFile = path.join(parent.paths.dir, 'report.md');
-  writeFileAtomic(reportFile, markdown);
 
   const next = withLink(p.chains, { parent: parentSlug, child: childSlug, created_at: nowIso(), parent_report_sha256: sha }, p.budget);
   const position = next.link.position;
@@ -344,6 +342,7 @@ async function start(p: ChainPlan, asked: number | undefined): Promise<Started> 
     decision: decisionText(p, { position, remaining: Math.max(0, p.budget - next.chain.links.length), trail, sha, reportFile, createdAt: next.link.created_at }),
     chain_file: next.file,
     event: { child: childSlug, position, report_sha256: sha, decision: rel(root, decisionFile), guardrails: p.config.guardrails.map((g) => g.metric), dropped_guardrails: p.dropped },
+    report: markdown,
   };
   writePending(root, pending);
   let out: Started['out'];
