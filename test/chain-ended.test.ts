@@ -160,3 +160,28 @@ describe("a chain killed before its child's segment opened", () => {
     expect(sha256(md)).toBe(readJson(path.join(expDir(repo, 'b'), 'chain-decision.json')).parent_report_sha256);
   });
 });
+
+describe('the same chain asked again once it started', () => {
+  it('says the follow-up is there and what comes next, and changes nothing; another rationale under that name is refused', () => {
+    const repo = benchRepo('100');
+    expect(init(repo, 'a', ['--max-runs', '2']).code).toBe(0);
+    step(repo, 'baseline');
+    step(repo, 'lower to 90', '90');
+    const args = ['--from', 'a', '--name', 'b', '--rationale', 'a reached 90; go on', '--max-runs', '3'];
+    expect(run('chain', args, repo).code).toBe(0);
+    const chainJson = fs.readFileSync(path.join(repo, '.autoloop', 'chain.json'), 'utf8');
+    const head = git(repo, 'rev-parse', 'HEAD');
+    for (const a of [args, args.slice(2)]) {
+      // With --from, and without it (the active experiment is the follow-up itself by then).
+      const again = run('chain', [...a, '--json'], repo);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.json).toMatchObject({ parent: 'a', child: 'b', already_started: true, next_action: 'run-experiment for the baseline, then log-experiment --description baseline' });
+    }
+    step(repo, 'baseline');
+    expect(run('chain', args, repo).stdout).toMatch(/^follow-up b of a was already started by an earlier chain call with this rationale .*; nothing done\nnext: the loop goes on in b/);
+    expect(fs.readFileSync(path.join(repo, '.autoloop', 'chain.json'), 'utf8')).toBe(chainJson);
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(head);
+    expect(ledger(repo, 'a').filter((l) => l.event === 'chain')).toHaveLength(1);
+    oneLine(run('chain', ['--from', 'a', '--name', 'b', '--rationale', 'another reason'], repo), /experiment "b" already exists: choose another --name/);
+  });
+});

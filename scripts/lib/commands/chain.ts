@@ -402,6 +402,31 @@ function output(p: ChainPlan, r: Started): { data: Record<string, unknown>; text
   return { data, text };
 }
 
+/**
+ * The same chain asked again once it had started (its output lost, a retried
+ * call): the follow-up named, of the same parent, for the same rationale, is
+ * there. Said as done, with what comes next in it; nothing is started again.
+ */
+function startedBefore(root: string, f: ChainFlags): { data: Record<string, unknown>; text: string } | null {
+  const rationale = (f.rationale ?? '').trim();
+  if (!f.name || !rationale) return null;
+  const link = loadChainFile(root).chains.flatMap((c) => c.links).find((l) => l.child === f.name);
+  if (!link || (f.from !== undefined && resolveSlug(root, f.from) !== link.parent)) return null;
+  let decision: ChainDecision;
+  try {
+    decision = ChainDecision.parse(JSON.parse(fs.readFileSync(experimentPaths(root, link.child).decision, 'utf8')));
+  } catch {
+    return null;
+  }
+  if (decision.rationale !== rationale) return null;
+  const child = openExperiment(root, link.child);
+  const next = child.state.runs_total === 0 ? 'run-experiment for the baseline, then log-experiment --description baseline' : `the loop goes on in ${link.child} (status for where it stands)`;
+  return {
+    data: { parent: link.parent, child: link.child, position: link.position, already_started: true, decision: rel(root, experimentPaths(root, link.child).decision), next_action: next },
+    text: `follow-up ${link.child} of ${link.parent} was already started by an earlier chain call with this rationale (${link.created_at}); nothing done\nnext: ${next}`,
+  };
+}
+
 /** chain's work: plan, then start the follow-up holding the parent's lock. */
 export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string, unknown>; text: string }> {
   const root = findRoot(resolveCwd(f.cwd));
@@ -418,6 +443,8 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
   if (done?.startsWith(`completed the follow-up ${f.name ?? ''} `)) {
     return { data: { child: f.name, reconciled: done, next_action: 'run-experiment for the baseline, then log-experiment --description baseline' }, text: `${done}\nnext: run-experiment for the baseline, then log-experiment --description baseline` };
   }
+  const again = startedBefore(root, f);
+  if (again) return again;
   // A --scope written from a package directory is refused before anything starts (scope-check.ts).
   if (f.scope) assertGlobsInRepo({ scope: f.scope, protect: [], artifacts: [] });
   const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope, gitTopLevel(root) !== null) : [];
