@@ -77,6 +77,9 @@ describe('a parent paused by its health', () => {
     const c = run('chain', ['--from', 'p', '--name', 'q', '--rationale', 'the crashes came from src; try lib', '--scope', 'lib/**'], repo);
     expect(c.code, c.stderr).toBe(0);
     expect(c.stdout).toContain('chain budget: 2 more follow-ups after this one');
+    // The follow-up stopped by hand in turn: its report says a follow-up may start now, not "when it terminates".
+    expect(run('control', ['stop', '--reason', 'enough of lib'], repo).code).toBe(0);
+    expect(run('report', [], repo).stdout).toContain('- **Next:** /autoloop:chain may start a follow-up (2 of 3 left), or finalize');
   });
 });
 

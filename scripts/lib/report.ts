@@ -150,7 +150,8 @@ export function buildReport(exp: Experiment, caps: Caps = REPORT_CAPS, given?: R
     truncated:
       src.kept.length < src.kept_total || src.dead_ends.length < src.dead_ends_total || src.hypotheses.length < src.hypotheses_total || healthTotal === null || health.length < healthTotal,
     full_history: rel(exp.root, exp.paths.ledger),
-    chain: chainContext(exp.root, exp.paths.slug, t.terminate, chains),
+    // A loop stopped by hand has ended too: chain may follow it up.
+    chain: chainContext(exp.root, exp.paths.slug, t.terminate || s.stopped, chains),
   };
 }
 
