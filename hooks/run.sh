@@ -131,7 +131,15 @@ if { [ "$1" = stop ] && owns; } || [ "$1" = session-start ]; then
 "; done <"$dir/.autoloop/session.json"
       st_decide "$input" "$sid" "$dir" "$active" "$session" && exit 0
     else
-      ss_decide "$input" "$dir" "$active" && exit 0
+      # session.json: '' when there is none; an empty one is Node's (it warns).
+      if [ -f "$dir/.autoloop/session.json" ]; then
+        while IFS= read -r line || [ -n "$line" ]; do session="$session$line
+"; done <"$dir/.autoloop/session.json"
+        [ -n "$session" ] || session=' '
+      elif [ -e "$dir/.autoloop/session.json" ]; then
+        session=' '
+      fi
+      ss_decide "$input" "$dir" "$active" "$session" && exit 0
     fi
     AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" "$1" <<EOF
 $input

@@ -201,11 +201,23 @@ ss_latest() {
   ss_phase=$st_v_phase
 }
 
-# $1: the payload, $2: the project, $3: active.json's text. Prints the context; 1 to defer.
+# $1: the payload, $2: the project, $3: active.json's text, $4: session.json's text ('' when
+# there is none). Prints the context; 1 to defer. The shell answers the loop's state to the
+# owner whose Stop budget needs no reset, and to anyone while nobody owns the loop; another
+# session's one line, a candidate's state and a resumed owner's fresh budget are Node's
+# (session-start.ts, sessionStartDecision).
 ss_decide() {
   [ ${#1} -le 8192 ] || return 1
   pf_mode= && pf_walk "$1" || return 1
   case $pf_seen in *,session_id,*) ;; *) return 1 ;; esac
+  ss_sid=$pf_sid
+  if [ -n "$4" ]; then
+    st_session "$4" || return 1
+    if [ "$st_k_owner_session" = s ]; then
+      st_plain "$ss_sid" && [ "$st_v_owner_session" = "$ss_sid" ] || return 1
+      [ "$st_v_blocks" = 0 ] && [ "$st_v_idle_blocks" = 0 ] || return 1
+    fi
+  fi
   st_active "$3" || return 1
   case $st_v_experiment in '' | . | .. | *[!A-Za-z0-9_.-]*) return 1 ;; esac
   ss_latest "$2" || return 1

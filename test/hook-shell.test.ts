@@ -18,7 +18,7 @@ import { preToolUseDecision } from '../hooks/src/pre-tool-use.ts';
 import { PostToolUseInput, PreToolUseInput, SessionStartInput, StopInput } from '../hooks/src/schema.ts';
 import { files, latestRunPhase, readActive, readSession, writeSession as writeHookSession } from '../hooks/src/state.ts';
 import { stopDecision } from '../hooks/src/stop.ts';
-import { sessionStartContext } from '../hooks/src/session-start.ts';
+import { sessionStartDecision } from '../hooks/src/session-start.ts';
 import { ActiveFile, type ActiveFile as Active } from '../scripts/lib/schema.ts';
 import { HookServer, type HookRun } from './hook-server.ts';
 
@@ -1014,11 +1014,20 @@ describe('SessionStart in the shell', () => {
     } catch {
       return '';
     }
-    if (!SessionStartInput.safeParse(raw).success) return '';
+    const input = SessionStartInput.safeParse(raw);
+    if (!input.success) return '';
     const f = files(project);
     const active = readActive(f);
-    const text = active && sessionStartContext(active, latestRunPhase(f, active.experiment));
+    if (!active) return '';
+    const { text } = sessionStartDecision(active, readSession(f), input.data, () => latestRunPhase(f, active.experiment));
     return text ? `${JSON.stringify({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } })}\n` : '';
+  }
+  const hookSession = (): string => path.join(project, '.autoloop', 'session.json');
+  /** session.json for a SessionStart case: none, or these fields over an unowned state. */
+  function startSession(over: Record<string, unknown> | null): void {
+    if (over === null) return fs.rmSync(hookSession(), { force: true });
+    const s = { owner_session: null, owner_agent: null, blocks: 0, idle_blocks: 0, last_runs: null, chain_nudged: null, candidate: null, past_end: null, ...over };
+    fs.writeFileSync(hookSession(), `${JSON.stringify(s, null, 2)}\n`);
   }
 
   function runs(spec: Array<[string, string | null]>, exp = 'speed'): void {
@@ -1055,6 +1064,7 @@ describe('SessionStart in the shell', () => {
       ['source not a string', {}, [], startPayload({ source: 1 }), 'deferred'],
       ['no session id', {}, [], startPayload({ session_id: undefined }), 'deferred'],
     ];
+    startSession(null);
     for (const [name, over, spec, payload, expected] of cases) {
       writeActive(over, name.includes('measured'));
       runs(spec);
@@ -1065,6 +1075,43 @@ describe('SessionStart in the shell', () => {
       const r = runHook('session-start', payload, hookEnv({}));
       expect([name, r.stdout]).toEqual([name, n]);
     }
+  });
+
+  it('who is told: the owner and, while nobody owns the loop, anyone in the shell; another session, a candidate and a resumed owner with a spent budget are Node\'s', () => {
+    const cases: Array<[string, Record<string, unknown> | null, string, 'answered' | 'deferred', 'state' | 'line']> = [
+      ['no session.json', null, startPayload(), 'answered', 'state'],
+      ['nobody owns it', {}, startPayload(), 'answered', 'state'],
+      ['the owner', { owner_session: 'sess-new' }, startPayload({ source: 'compact' }), 'answered', 'state'],
+      ['the owner resumed with a fresh budget', { owner_session: 'sess-new' }, startPayload({ source: 'resume' }), 'answered', 'state'],
+      ['the owner resumed past its cap (Node resets it)', { owner_session: 'sess-new', blocks: 3, idle_blocks: 1 }, startPayload({ source: 'resume' }), 'deferred', 'state'],
+      ['the owner compacted past its cap', { owner_session: 'sess-new', blocks: 3 }, startPayload({ source: 'compact' }), 'deferred', 'state'],
+      ['another session', { owner_session: 'sess-a' }, startPayload(), 'deferred', 'line'],
+      ['another session resumed', { owner_session: 'sess-a' }, startPayload({ source: 'resume' }), 'deferred', 'line'],
+      ['a session handed the loop', { owner_session: 'sess-a', candidate: 'sess-new' }, startPayload(), 'deferred', 'state'],
+      ['a new autoloop agent (takes over after a crash)', { owner_session: 'sess-a' }, startPayload({ agent_type: 'autoloop:autoloop' }), 'deferred', 'state'],
+      ['the owner, its id spelt with an escape', { owner_session: 'sess-\\u006eew' }, startPayload(), 'deferred', 'state'],
+      ['a past_end record', { owner_session: 'sess-new', past_end: { key: 'k', calls: 2 } }, startPayload(), 'deferred', 'state'],
+    ];
+    writeActive({ summary: 'SUMMARY-S', next_action: 'NEXT-S' });
+    runs([]);
+    for (const [name, over, payload, expected, told] of cases) {
+      const prepare = (): void => {
+        startSession(over);
+        if (name.includes('escape')) fs.writeFileSync(hookSession(), fs.readFileSync(hookSession(), 'utf8').replace('\\\\u006e', '\\u006e'));
+      };
+      prepare();
+      const s = startShell(payload);
+      const n = startNode(payload);
+      expect([name, s === 'deferred' ? 'deferred' : 'answered']).toEqual([name, expected]);
+      if (s !== 'deferred') expect([name, s]).toEqual([name, n]);
+      prepare();
+      const r = runHook('session-start', payload, hookEnv({}));
+      expect([name, r.stdout]).toEqual([name, n]);
+      const ctx = (JSON.parse(n) as { hookSpecificOutput: { additionalContext: string } }).hookSpecificOutput.additionalContext;
+      if (told === 'state') expect([name, ctx]).toEqual([name, expect.stringContaining('NEXT-S')]);
+      else expect([name, ctx]).toEqual([name, expect.stringMatching(/^autoloop: experiment "speed" is running in this repository \(5 runs logged\), driven by another session[^\n]*$/)]);
+    }
+    startSession(null);
   });
 
   it('generated states: wherever the shell answers, Node gives the same answer', () => {
@@ -1082,22 +1129,25 @@ describe('SessionStart in the shell', () => {
           pretty: fc.boolean(),
         }),
         fc.array(fc.tuple(fc.constantFrom('r0001', 'r0002', 'r0010', 'r1', 'r2', 'rx', 'r', 'notes'), fc.option(fc.constantFrom(...RESULTS), { nil: null })), { maxLength: 3 }),
-        fc.constantFrom<Record<string, unknown>>({}, {}, { source: 'resume' }, { source: 2 }, { session_id: 5 }),
-        (a, spec, extra) => {
+        fc.constantFrom<Record<string, unknown>>({}, {}, { source: 'resume' }, { source: 2 }, { session_id: 5 }, { agent_type: 'autoloop:autoloop' }),
+        fc.constantFrom<Record<string, unknown> | null>(null, null, {}, { owner_session: 'sess-new' }, { owner_session: 'sess-new', blocks: 2 }, { owner_session: 'sess-a' }, { owner_session: 'sess-a', candidate: 'sess-new' }),
+        (a, spec, extra, hs) => {
           writeActive({ loop: a.loop, terminated_by: a.loop === 'terminated' ? 'plateau' : null, runs: a.runs, summary: a.summary, next_action: a.next }, a.pretty);
           runs(spec);
+          startSession(hs);
           const payload = startPayload(extra);
           const s = startShell(payload);
           total++;
           if (s === 'deferred') return;
           answered++;
-          expect([JSON.stringify([a, spec, extra]), s]).toEqual([JSON.stringify([a, spec, extra]), startNode(payload)]);
+          expect([JSON.stringify([a, spec, extra, hs]), s]).toEqual([JSON.stringify([a, spec, extra, hs]), startNode(payload)]);
         },
       ),
       { numRuns: Number(process.env.HOOK_SHELL_RUNS ?? 200), seed: Number(process.env.HOOK_SHELL_SEED ?? 20261129) },
     );
     console.log(`hook-shell: the shell answered ${answered} of ${total} generated SessionStart calls; Node agreed on each`);
     expect(answered).toBeGreaterThan(total / 20);
+    startSession(null);
   });
 });
 

@@ -73,6 +73,9 @@ function writeActive(over: Partial<Active> = {}): Active {
 }
 
 const sessionFile = (): string => path.join(project, '.autoloop', 'session.json');
+/** session.json: these fields over an unowned state. */
+const writeSession = (over: Record<string, unknown>): void =>
+  fs.writeFileSync(sessionFile(), JSON.stringify({ owner_session: null, owner_agent: null, blocks: 0, idle_blocks: 0, last_runs: null, chain_nudged: null, candidate: null, past_end: null, ...over }));
 const readSession = (): Record<string, unknown> => JSON.parse(fs.readFileSync(sessionFile(), 'utf8')) as Record<string, unknown>;
 
 function common(session: string, event: string): Record<string, unknown> {
@@ -356,6 +359,20 @@ describe('SessionStart', () => {
     expect(out.hookSpecificOutput.hookEventName).toBe('SessionStart');
     return out.hookSpecificOutput.additionalContext;
   }
+
+  it.each(['startup', 'resume', 'clear', 'compact'])('another session while the loop has an owner (%s): one line, none of its rules or next step; the owner, a session handed the loop and a new autoloop agent get the state', (source) => {
+    const a = writeActive();
+    writeSession({ owner_session: 'sess-owner' });
+    const line = context(hook('session-start', payloads.sessionStart('sess-b', source)));
+    expect(line).toBe('autoloop: experiment "speed" is running in this repository (5 runs logged), driven by another session; this session is not part of it and not bound by its rules (/autoloop:run would take the loop over).');
+    expect(context(hook('session-start', payloads.sessionStart('sess-owner', source)))).toContain(a.next_action);
+    writeSession({ owner_session: 'sess-owner', candidate: 'sess-b' });
+    expect(context(hook('session-start', payloads.sessionStart('sess-b', source)))).toContain(a.next_action);
+    expect(context(hook('session-start', { ...payloads.sessionStart('sess-c', source), agent_type: 'autoloop:autoloop' }))).toContain(a.next_action);
+    writeActive({ loop: 'terminated', terminated_by: 'plateau' });
+    expect(context(hook('session-start', payloads.sessionStart('sess-c', source)))).toMatch(/^autoloop: experiment "speed" in this repository terminated \(plateau\) after 5 runs logged and is not closed yet; this session is not part of it[^\n]*$/);
+    expect(hook('stop', payloads.stop('sess-c')).stdout).toBe('');
+  });
 
   it.each(['startup', 'resume', 'clear', 'compact'])('active loop (%s): state, next step and rules', (source) => {
     const a = writeActive();
@@ -1105,6 +1122,40 @@ describe('Stop', () => {
     block(stop());
     hook('prompt-expansion', payloads.expansion('other-plugin:run', 'sess-a'));
     expect(allowedWith(stop())).toMatch(/max_blocks = 2/);
+  });
+
+  it('a resume of the owner (a person bringing the loop back) starts a fresh Stop budget; a compaction does not, nor another session\'s resume', () => {
+    writeActive({ stop_hook: { max_blocks: 2, max_idle_blocks: 10 } });
+    claim();
+    block(stop());
+    block(stop());
+    expect(allowedWith(stop())).toMatch(/already continued this session 2 times/);
+    for (const source of ['compact', 'startup', 'clear']) {
+      hook('session-start', payloads.sessionStart('sess-a', source));
+      expect(allowedWith(stop())).toMatch(/max_blocks = 2/);
+    }
+    hook('session-start', payloads.sessionStart('sess-b', 'resume'));
+    expect(allowedWith(stop())).toMatch(/max_blocks = 2/);
+    const resumed = json(hook('session-start', payloads.sessionStart('sess-a', 'resume'))) as { hookSpecificOutput: { additionalContext: string } };
+    expect(resumed.hookSpecificOutput.additionalContext).toContain(`Next: ${active().next_action}`);
+    expect(readSession()).toMatchObject({ owner_session: 'sess-a', blocks: 0, idle_blocks: 0 });
+    block(stop());
+    block(stop());
+    expect(allowedWith(stop())).toMatch(/max_blocks = 2/);
+  });
+
+  it('a resume of the owner halted past termination gives it a fresh count of calls to close the experiment', () => {
+    writeActive();
+    claim();
+    writeActive({ loop: 'terminated', terminated_by: 'max_runs', runs: 9 });
+    const status = `node "${path.join(ROOT, 'dist', 'status.mjs')}"`;
+    for (let i = 0; i < 31; i++) hook('pre-tool-use', payloads.bash(status, 'sess-a'));
+    expect(json(hook('pre-tool-use', payloads.bash(status, 'sess-a'))).continue).toBe(false);
+    hook('session-start', payloads.sessionStart('sess-a', 'compact'));
+    expect(json(hook('pre-tool-use', payloads.bash(status, 'sess-a'))).continue).toBe(false);
+    hook('session-start', payloads.sessionStart('sess-a', 'resume'));
+    expect(readSession()).toMatchObject({ past_end: null });
+    expect(json(hook('pre-tool-use', payloads.bash(status, 'sess-a'))).continue).toBeUndefined();
   });
 
   it('max_blocks 0 never blocks', () => {

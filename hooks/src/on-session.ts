@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { badInput, emit, type Handler } from './main.ts';
 import { SessionStartInput, StopInput } from './schema.ts';
-import { sessionStartContext } from './session-start.ts';
+import { sessionStartDecision } from './session-start.ts';
 import { latestRunPhase, readActive, readSession, writeSession } from './state.ts';
 import { stopDecision } from './stop.ts';
 
@@ -21,10 +21,14 @@ function damaged(): object {
 
 export const handleSession: Handler = (event, raw, f) => {
   if (event === 'session-start') {
-    if (!SessionStartInput.safeParse(raw).success) return (badInput(event), true);
+    const input = SessionStartInput.safeParse(raw);
+    if (!input.success) return (badInput(event), true);
     const active = readActive(f);
     if (!active && fs.existsSync(f.active)) return (emit(damaged()), true);
-    const text = active && sessionStartContext(active, latestRunPhase(f, active.experiment, active.next_run));
+    if (!active) return true;
+    const session0 = readSession(f);
+    const { text, session } = sessionStartDecision(active, session0, input.data, () => latestRunPhase(f, active.experiment, active.next_run));
+    if (session) writeSession(f, session);
     if (text) emit({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } });
     return true;
   }

@@ -1,7 +1,8 @@
 // SessionStart: put the loop's state and rules back into the model's context
 // on startup, resume, /clear and after compaction, so a fresh or compacted
 // session carries on with the protocol instead of re-deriving it.
-import type { ActiveFile } from './schema.ts';
+import { isLive, roleOf, type Caller } from './roles.ts';
+import type { ActiveFile, SessionFile } from './schema.ts';
 import { clip, MAX_TEXT } from './text.ts';
 
 const RULES = [
@@ -51,4 +52,50 @@ export function sessionStartContext(active: ActiveFile, lastPhase: string | null
       return clip(text, MAX_TEXT);
     }
   }
+}
+
+/**
+ * Another session in the same repository (the loop has an owner, and this session is neither it nor
+ * handed the loop): one line that a loop is live here, none of its rules or next steps, which would
+ * turn the session into a second driver of someone else's loop.
+ */
+export function otherSessionLine(active: ActiveFile): string | null {
+  const name = `experiment "${active.experiment}"`;
+  const runs = `${active.runs} run${active.runs === 1 ? '' : 's'} logged`;
+  switch (active.loop) {
+    case 'active':
+      return `autoloop: ${name} is running in this repository (${runs}), driven by another session; this session is not part of it and not bound by its rules (/autoloop:run would take the loop over).`;
+    case 'terminated':
+      return `autoloop: ${name} in this repository terminated (${active.terminated_by ?? 'done'}) after ${runs} and is not closed yet; this session is not part of it (/autoloop:chain would close it).`;
+    case 'paused':
+    case 'stopped':
+      return sessionStartContext(active);
+  }
+}
+
+export interface SessionStartWho extends Caller {
+  source?: string | undefined;
+}
+
+export interface SessionStartResult {
+  text: string | null;
+  /** New hook state to persist (a resumed owner's fresh Stop budget), or null. */
+  session: SessionFile | null;
+}
+
+/**
+ * Who is told what. The loop's state and rules go to the session that drives it (the owner, across
+ * compaction, --resume and --continue: the id stays), to a session handed it (/autoloop:run, a new
+ * `claude --agent autoloop` after a crash, which then takes it over) and, while nobody owns the loop,
+ * to every session (any may be the one that starts it). Anyone else gets one line.
+ * A resume of the owner is a person bringing the loop back: a fresh Stop budget (blocks, idle
+ * blocks, calls past termination); a compaction keeps the counts. lastPhase is read only for
+ * the loop's sessions (no directory read for anyone else).
+ */
+export function sessionStartDecision(active: ActiveFile, session: SessionFile, who: SessionStartWho, lastPhase: () => string | null): SessionStartResult {
+  const role = roleOf(session, who);
+  if (session.owner_session !== null && role === 'other' && isLive(active)) return { text: otherSessionLine(active), session: null };
+  const text = sessionStartContext(active, active.loop === 'active' ? lastPhase() : null);
+  const fresh = role === 'owner' && who.source === 'resume' && (session.blocks !== 0 || session.idle_blocks !== 0 || session.past_end !== null);
+  return { text, session: fresh ? { ...session, blocks: 0, idle_blocks: 0, past_end: null } : null };
 }
