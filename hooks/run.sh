@@ -49,6 +49,9 @@ if ! command -v node >/dev/null 2>&1; then
   fi
   exit 0
 fi
+# Node is back: a later outage (a PATH without it, say under cron or a desktop launcher) is said
+# again. The rm runs only while the marker is there.
+[ ! -e "$dir/.autoloop/node-missing" ] || rm -f "$dir/.autoloop/node-missing" 2>/dev/null
 
 case "$0" in */*) here="${0%/*}" ;; *) here=. ;; esac
 root="${CLAUDE_PLUGIN_ROOT:-$here/..}"

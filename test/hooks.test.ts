@@ -287,6 +287,10 @@ describe('run.sh: node missing', () => {
     expect(json(first)).toEqual({ systemMessage: expect.stringMatching(/^autoloop: node was not found on PATH/) });
     const second = hook('stop', payloads.stop(), { PATH: empty });
     expect(second).toEqual({ code: 0, stdout: '', stderr: '' });
+    // Node back: the guard is on again, and a later outage is said again.
+    expect(denial(hook('pre-tool-use', payloads.bash('git reset --hard')))).toMatch(/git/);
+    expect(fs.existsSync(path.join(project, '.autoloop', 'node-missing'))).toBe(false);
+    expect(json(hook('stop', payloads.stop(), { PATH: empty })).systemMessage).toMatch(/^autoloop: node was not found on PATH/);
   });
 });
 
