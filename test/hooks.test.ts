@@ -376,6 +376,11 @@ describe('SessionStart', () => {
     writeActive({ loop: 'terminated', terminated_by: 'plateau' });
     expect(context(hook('session-start', payloads.sessionStart('sess-c', source)))).toMatch(/^autoloop: experiment "speed" in this repository terminated \(plateau\) after 5 runs logged and is not closed yet; this session is not part of it[^\n]*$/);
     expect(hook('stop', payloads.stop('sess-c')).stdout).toBe('');
+    writeActive({ loop: 'paused', next_action: 'Paused: 3 crashes in a row. '.repeat(20) });
+    expect(context(hook('session-start', payloads.sessionStart('sess-c', source)))).toBe('autoloop: experiment "speed" in this repository is paused (5 runs logged); this session is not part of it.');
+    expect(context(hook('session-start', payloads.sessionStart('sess-owner', source)))).toMatch(/^autoloop: experiment "speed" is paused \(5 runs logged\)\. Paused: 3 crashes/);
+    writeActive({ loop: 'stopped' });
+    expect(hook('session-start', payloads.sessionStart('sess-c', source)).stdout).toBe('');
   });
 
   it.each(['startup', 'resume', 'clear', 'compact'])('active loop (%s): state, next step and rules', (source) => {

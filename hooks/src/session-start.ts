@@ -1,7 +1,7 @@
 // SessionStart: put the loop's state and rules back into the model's context
 // on startup, resume, /clear and after compaction, so a fresh or compacted
 // session carries on with the protocol instead of re-deriving it.
-import { isLive, roleOf, type Caller } from './roles.ts';
+import { roleOf, type Caller } from './roles.ts';
 import type { ActiveFile, SessionFile } from './schema.ts';
 import { clip, MAX_TEXT } from './text.ts';
 
@@ -68,8 +68,9 @@ export function otherSessionLine(active: ActiveFile): string | null {
     case 'terminated':
       return `autoloop: ${name} in this repository terminated (${active.terminated_by ?? 'done'}) after ${runs} and is not closed yet; this session is not part of it (/autoloop:chain would close it).`;
     case 'paused':
+      return `autoloop: ${name} in this repository is paused (${runs}); this session is not part of it.`;
     case 'stopped':
-      return sessionStartContext(active);
+      return null;
   }
 }
 
@@ -94,7 +95,7 @@ export interface SessionStartResult {
  */
 export function sessionStartDecision(active: ActiveFile, session: SessionFile, who: SessionStartWho, lastPhase: () => string | null): SessionStartResult {
   const role = roleOf(session, who);
-  if (session.owner_session !== null && role === 'other' && isLive(active)) return { text: otherSessionLine(active), session: null };
+  if (session.owner_session !== null && role === 'other') return { text: otherSessionLine(active), session: null };
   const text = sessionStartContext(active, active.loop === 'active' ? lastPhase() : null);
   const fresh = role === 'owner' && who.source === 'resume' && (session.blocks !== 0 || session.idle_blocks !== 0 || session.past_end !== null);
   return { text, session: fresh ? { ...session, blocks: 0, idle_blocks: 0, past_end: null } : null };
