@@ -368,7 +368,7 @@ describe('SessionStart', () => {
     const a = writeActive();
     writeSession({ owner_session: 'sess-owner' });
     const line = context(hook('session-start', payloads.sessionStart('sess-b', source)));
-    expect(line).toBe('autoloop: experiment "speed" is running in this repository (5 runs logged), driven by another session; this session is not part of it and not bound by its rules (/autoloop:run would take the loop over).');
+    expect(line).toBe('autoloop: experiment "speed" is running in this repository (5 runs logged), driven by another session; this session is not part of it unless the user hands it the loop (/autoloop:run).');
     expect(context(hook('session-start', payloads.sessionStart('sess-owner', source)))).toContain(a.next_action);
     writeSession({ owner_session: 'sess-owner', candidate: 'sess-b' });
     expect(context(hook('session-start', payloads.sessionStart('sess-b', source)))).toContain(a.next_action);
@@ -377,7 +377,7 @@ describe('SessionStart', () => {
     expect(context(hook('session-start', payloads.sessionStart('sess-c', source)))).toMatch(/^autoloop: experiment "speed" in this repository terminated \(plateau\) after 5 runs logged and is not closed yet; this session is not part of it[^\n]*$/);
     expect(hook('stop', payloads.stop('sess-c')).stdout).toBe('');
     writeActive({ loop: 'paused', next_action: 'Paused: 3 crashes in a row. '.repeat(20) });
-    expect(context(hook('session-start', payloads.sessionStart('sess-c', source)))).toBe('autoloop: experiment "speed" in this repository is paused (5 runs logged); this session is not part of it.');
+    expect(context(hook('session-start', payloads.sessionStart('sess-c', source)))).toBe('autoloop: experiment "speed" in this repository is paused (5 runs logged); this session is not part of it unless the user hands it the loop (/autoloop:run).');
     expect(context(hook('session-start', payloads.sessionStart('sess-owner', source)))).toMatch(/^autoloop: experiment "speed" is paused \(5 runs logged\)\. Paused: 3 crashes/);
     writeActive({ loop: 'stopped' });
     expect(hook('session-start', payloads.sessionStart('sess-c', source)).stdout).toBe('');

@@ -64,11 +64,11 @@ export function otherSessionLine(active: ActiveFile): string | null {
   const runs = `${active.runs} run${active.runs === 1 ? '' : 's'} logged`;
   switch (active.loop) {
     case 'active':
-      return `autoloop: ${name} is running in this repository (${runs}), driven by another session; this session is not part of it and not bound by its rules (/autoloop:run would take the loop over).`;
+      return `autoloop: ${name} is running in this repository (${runs}), driven by another session; this session is not part of it unless the user hands it the loop (/autoloop:run).`;
     case 'terminated':
-      return `autoloop: ${name} in this repository terminated (${active.terminated_by ?? 'done'}) after ${runs} and is not closed yet; this session is not part of it (/autoloop:chain would close it).`;
+      return `autoloop: ${name} in this repository terminated (${active.terminated_by ?? 'done'}) after ${runs} and is not closed yet; this session is not part of it unless the user hands it the loop (/autoloop:chain).`;
     case 'paused':
-      return `autoloop: ${name} in this repository is paused (${runs}); this session is not part of it.`;
+      return `autoloop: ${name} in this repository is paused (${runs}); this session is not part of it unless the user hands it the loop (/autoloop:run).`;
     case 'stopped':
       return null;
   }
