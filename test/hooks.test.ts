@@ -878,7 +878,13 @@ describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', (
     expect(journal()).toEqual([expect.stringMatching(/^A \d+$/)]);
     hook('pre-tool-use', payloads.tool('sess-a', 'NotebookEdit', { notebook_path: p('src/nb.ipynb'), new_source: 'x' }));
     expect(journal()).toEqual([expect.stringMatching(/^E \d+$/), 'W src/nb.ipynb']);
-    // Another session too (one taking the loop over writes before it owns it); a loop not active: nothing.
+    // A session handed the loop too (one taking it over writes before it owns it), but not another
+    // session: its new file is the user's (set aside, not swept into the loop's keep); a loop not active: nothing.
+    hook('pre-tool-use', payloads.write(p('src/other.mjs'), 'sess-b'));
+    expect(journal()).toEqual([]);
+    hook('pre-tool-use', { ...payloads.write(p('src/agent.mjs'), 'sess-c'), agent_type: 'autoloop:autoloop' });
+    expect(journal()).toEqual(['W src/agent.mjs']);
+    hook('prompt-expansion', payloads.expansion('autoloop:run', 'sess-b'));
     hook('pre-tool-use', payloads.write(p('src/other.mjs'), 'sess-b'));
     expect(journal()).toEqual(['W src/other.mjs']);
     writeActive({ loop: 'paused' });

@@ -1,10 +1,10 @@
 // The attribution journal's writer (.autoloop/journal; the format and the
 // reader are the engine's, scripts/lib/journal.ts): while the loop is active,
 // PreToolUse records what the model is about to write, so the engine can tell
-// a new in-scope file of the model's from one the user made. Every session's
-// writes count: a session that takes the loop over (a restart) edits before
-// its first engine call makes it the owner, and a Claude session's file
-// counted as the model's only means the behaviour without a journal.
+// a new in-scope file of the model's from one the user made. The loop's
+// sessions' writes count (pre-tool-use.ts): the owner's, a session handed the
+// loop (a restart edits before its first engine call makes it the owner), and
+// anyone's while nobody owns it; another session's file is the user's.
 // hooks/pre-tool-use.sh appends the same `W <path>` line for the edits it
 // answers. One append per call; a failure is only a warning.
 import fs from 'node:fs';

@@ -126,9 +126,12 @@ export function preToolUseDecision(
   if (!isLive(active)) return { decision: null, reason: null, session: null, halt: null, journal: [] };
   const { deny, allow, lines } = judge(input, active, policyOf(active, projectDir), projectDir, env, analyzeBash, now);
   if (deny && isGuarded(active, session, role)) return { decision: 'deny', reason: clip(deny, MAX_TEXT), session: end.session, halt: null, journal: [] };
-  // Every session's writes while the loop runs (a session taking the loop over writes before it owns
-  // it); only the owner's calls end its Bash windows.
-  const journal = active.loop !== 'active' ? [] : role === 'owner' ? lines : lines.filter((l) => !l.startsWith('E '));
+  // The writes of the loop's sessions while it runs: the owner, one handed the loop (a restart writes
+  // before its first engine call makes it the owner), anyone while nobody owns it. Another session's
+  // new in-scope file is the user's, set aside unmeasured, never swept into the loop's keep or revert.
+  // Only the owner's calls end its Bash windows.
+  const ours = role === 'owner' || isGuarded(active, session, role);
+  const journal = active.loop !== 'active' || !ours ? [] : role === 'owner' ? lines : lines.filter((l) => !l.startsWith('E '));
   if (allow && mayApprove(active, role)) return { decision: 'allow', reason: ALLOW_REASON, session: end.session, halt: null, journal };
   return { decision: null, reason: null, session: end.session, halt: null, journal };
 }

@@ -41,16 +41,23 @@ describe('a second session changes a tracked file outside the scope mid-loop', (
     const work = path.join(f.repo, 'src', 'work.mjs');
     const readme = path.join(f.repo, 'README.md');
     const NOTE = '\nNotes from the other session.\n';
+    const mine = path.join(f.repo, 'src', 'other-notes.mjs');
+    const MINE = '// the other session\'s own new file\n';
     const edit = (a: number, b: number): Block => tool('Edit', { file_path: work, old_string: `export const COST = ${a};`, new_string: `export const COST = ${b};`, replace_all: false });
     const iterate = (d: string): Block[][] => [[bash(node('run-experiment.mjs', '--json'), 'measure')], [bash(node('log-experiment.mjs', `--description "${d}" --hypothesis h --json`), 'log')]];
 
     /** The other session: the user's own Claude in the same repository, with its own permission to edit. */
     const otherSession = async (): Promise<void> => {
       const api = await startMockApi({
-        script: ({ index }) => (index === 0 ? [tool('Edit', { file_path: readme, old_string: 'A tiny project for autoloop session tests.\n', new_string: `A tiny project for autoloop session tests.\n${NOTE}`, replace_all: false })] : [text('README updated.')]),
+        script: ({ index }) =>
+          index === 0
+            ? [tool('Edit', { file_path: readme, old_string: 'A tiny project for autoloop session tests.\n', new_string: `A tiny project for autoloop session tests.\n${NOTE}`, replace_all: false })]
+            : index === 1
+              ? [tool('Write', { file_path: mine, content: MINE })] // a new file inside the loop's scope
+              : [text('README updated.')],
       });
       try {
-        const s = await runSession({ claude, fixture: f, apiUrl: api.url, prompt: 'add a note to the README', pluginDir: root, args: ['--allowedTools', 'Edit'], noFlags: true, timeoutMs: SESSION_TIMEOUT / 2 });
+        const s = await runSession({ claude, fixture: f, apiUrl: api.url, prompt: 'add a note to the README', pluginDir: root, args: ['--allowedTools', 'Edit Write'], noFlags: true, timeoutMs: SESSION_TIMEOUT / 2 });
         if (api.errors.length) throw api.errors[0]!;
         expect(s.json?.permission_denials ?? [], s.stdout).toEqual([]);
       } finally {
@@ -64,6 +71,7 @@ describe('a second session changes a tracked file outside the scope mid-loop', (
       async () => {
         await otherSession(); // between two iterations of the loop
         expect(fs.readFileSync(readme, 'utf8')).toContain(NOTE);
+        expect(fs.readFileSync(mine, 'utf8')).toBe(MINE);
         return [edit(40, 35)];
       },
       ...iterate('lower cost to 35'),
@@ -107,5 +115,12 @@ describe('a second session changes a tracked file outside the scope mid-loop', (
     expect(execFileSync('git', ['show', 'HEAD:README.md'], { cwd: f.repo, encoding: 'utf8' })).not.toContain(NOTE);
     expect(execFileSync('git', ['log', '--format=%s', '--', 'README.md'], { cwd: f.repo, encoding: 'utf8' }).trim().split('\n')).toEqual(['fixture']);
     expect((JSON.parse(fs.readFileSync(path.join(f.repo, '.autoloop', 'active.json'), 'utf8')) as { loop: string }).loop).not.toBe('paused');
+    // The other session's new in-scope file is not the loop's (its hooks journal only the loop's
+    // sessions): set aside unmeasured, never committed with the loop's keep, never lost.
+    expect(events.find((e) => e.event === 'user_files')?.data).toMatchObject({ files: ['src/other-notes.mjs'] });
+    expect(execFileSync('git', ['log', '--all', '--format=%s', '--', 'src/other-notes.mjs'], { cwd: f.repo, encoding: 'utf8' }).trim()).toBe('');
+    const to = (events.find((e) => e.event === 'user_files')?.data as { to?: string } | undefined)?.to ?? '';
+    expect(to).toMatch(/^\.autoloop\/experiments\/speed\/rescued\/r\d+$/);
+    expect(fs.readFileSync(path.join(f.repo, to, 'src', 'other-notes.mjs.autoloop-copy'), 'utf8')).toBe(MINE);
   });
 });
