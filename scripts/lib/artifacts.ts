@@ -15,7 +15,7 @@ import { compileScope, listFiles, normalizeRel } from './scope.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { RunRecord } from './schema.ts';
 import { rescueFile } from './workspace-base.ts';
-import { fileStamp } from './sources/common.ts';
+import { statSig } from './stat-sig.ts';
 import * as z from './zod.ts';
 import { lazySchema } from './zod.ts';
 
@@ -44,7 +44,7 @@ export function stampArtifacts(root: string, config: Pick<Config, 'artifacts'>, 
   for (const rel of listFiles(root, s.bases, (r) => s.inScope(r))) {
     try {
       const st = fs.lstatSync(path.join(root, rel));
-      if (st.isFile()) out[rel] = fileStamp(st);
+      if (st.isFile()) out[rel] = statSig(st);
     } catch {
       // Gone since the listing: not there before the run.
     }
@@ -66,7 +66,7 @@ export function writtenSince(paths: ExperimentPaths, runId: string, startedMs: n
 function wrote(since: WrittenSince, rel: string, st: fs.Stats): boolean {
   if ('sinceMs' in since) return st.mtimeMs >= since.sinceMs - SLACK_MS;
   const was = since.stamps.get(rel);
-  return was === undefined || was !== fileStamp(st);
+  return was === undefined || was !== statSig(st);
 }
 
 /** Does this repo-relative path name an artifact? Always false without `artifacts` globs. */

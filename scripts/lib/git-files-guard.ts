@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { gitDirsOf } from './git-dirs.ts';
 import { gitTry } from './gitcmd.ts';
 import { writeFileAtomic } from './fsx.ts';
+import { readOrNull } from './stat-sig.ts';
 
 type Kind = 'index' | 'head' | 'config' | 'packed-refs' | 'ref';
 
@@ -21,14 +22,6 @@ export interface GitFiles {
   tree: string;
   files: { file: string; kind: Kind; bytes: Buffer | null }[];
 }
-
-const readOrNull = (file: string): Buffer | null => {
-  try {
-    return fs.readFileSync(file);
-  } catch {
-    return null;
-  }
-};
 
 /** The files of the repository whose work tree is `tree` that git needs to read (null: not a git work tree). */
 export function keepGitFiles(tree: string, branch: string | null): GitFiles | null {

@@ -22,6 +22,7 @@ import { envFile } from './bench-env.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { parsedConfigFile } from './config.ts';
 import { CACHE_DIR } from './boot/loader.ts';
+import { readOrNull as read, statSigOf as statSig } from './stat-sig.ts';
 
 /** An append-only file: its stat signature, size and last bytes. */
 interface TailSeal {
@@ -115,24 +116,6 @@ export function engineFiles(): string[] {
       .map((n) => path.join(dir, n));
   } catch {
     return [];
-  }
-}
-
-function read(file: string): Buffer | null {
-  try {
-    return fs.readFileSync(file);
-  } catch {
-    return null;
-  }
-}
-
-/** size, mtime, ctime, inode: ctime cannot be set back from user space. */
-function statSig(file: string): string {
-  try {
-    const st = fs.statSync(file, { bigint: true });
-    return `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
-  } catch {
-    return 'absent';
   }
 }
 

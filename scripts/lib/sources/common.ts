@@ -8,6 +8,7 @@ import { lazySchema } from '../zod.ts';
 import { METRIC_NAME } from '../patterns.ts';
 import { compileScope, listFiles, type Scope } from '../scope.ts';
 import type { MetricSource, SampleClock, SampleOutput, SourceReading } from './types.ts';
+import { statSig } from '../stat-sig.ts';
 
 export const MetricNameField = lazySchema(() => z.string({ error: 'must be a metric name' }).check(z.regex(METRIC_NAME, 'must be a metric name: letters, digits, _ . - or µ, starting with a letter')));
 
@@ -31,16 +32,12 @@ export function isFresh(mtimeMs: number, startedAtMs: number): boolean {
   return mtimeMs >= startedAtMs - STALE_SLACK_MS;
 }
 
-/** What a file is now: any write, rename over it, utime or chmod changes it (ctime moves with each). */
-export function fileStamp(st: fs.Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-}
 
 /** Did this sample write the file? By its stamp before the sample when there is one, else by its mtime. */
 export function writtenBySample(abs: string, st: fs.Stats, sample: SampleClock): boolean {
   if (!sample.before) return isFresh(st.mtimeMs, sample.startedAtMs);
   const was = sample.before.get(abs);
-  return was === undefined || was !== fileStamp(st);
+  return was === undefined || was !== statSig(st);
 }
 
 /** Stamp the result files the sources may read, just before a sample starts. */
@@ -49,7 +46,7 @@ export async function stampFiles(sources: readonly MetricSource[], cwd: string):
   for (const s of sources) {
     for (const abs of (await s.watched?.(cwd)) ?? []) {
       const st = await fs.promises.stat(abs).catch(() => null);
-      if (st?.isFile()) out.set(abs, fileStamp(st));
+      if (st?.isFile()) out.set(abs, statSig(st));
     }
   }
   return out;
