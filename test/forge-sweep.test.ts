@@ -108,11 +108,44 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
     const log = iterate(repo, 'A');
     expect(log).toMatchObject({ verdict: 'invalid' });
     expect(String(log.reason)).toMatch(/git's attributes changed while the benchmark ran \(\.git\/info\/attributes\)/);
+    // The revert of the invalid run wrote the kept bytes, not the planted rule's CRLF.
+    expect(fs.readFileSync(path.join(repo, 'src/v'), 'utf8')).toBe('50\n');
     expect(engine('control', ['repair'], repo, env).code).toBe(0);
     expect(fs.existsSync(path.join(repo, '.git/info/attributes'))).toBe(false);
     fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), ':\n');
     expect(iterate(repo, 'B')).toMatchObject({ verdict: 'keep' });
     expect(git(repo, 'show', 'HEAD:src/v')).toBe('45');
+  });
+});
+
+describe("attributes the code under test plants never convert what the engine restores", () => {
+  const call = (repo: string, name: string, args: string[]) => engine(name, [...args, '--json'], repo).json as Record<string, unknown>;
+  const iterate = (repo: string, d: string) => {
+    call(repo, 'run-experiment', []);
+    return call(repo, 'log-experiment', ['--description', d]);
+  };
+
+  it('an untracked .gitattributes the benchmark writes outside the scope (eol=crlf, ident): a later revert writes the bytes kept', () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/w': 'w\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(repo, 'src/w'), '$Id$\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'printf "/src/* eol=crlf ident\\n" > .gitattributes\n');
+    expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
+    expect(fs.existsSync(path.join(repo, '.gitattributes'))).toBe(true); // the attack took place
+    fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
+    fs.writeFileSync(path.join(repo, 'src/w'), 'other\n');
+    expect(iterate(repo, 'B')).toMatchObject({ verdict: 'discard' });
+    // What was measured and kept, byte for byte: no CRLF, no expanded $Id$.
+    expect(fs.readFileSync(path.join(repo, 'src/v'), 'utf8')).toBe('40\n');
+    expect(fs.readFileSync(path.join(repo, 'src/w'), 'utf8')).toBe('$Id$\n');
+    expect(git(repo, 'status', '--porcelain', '--', 'src')).toBe('');
+    // And the loop goes on from there.
+    fs.writeFileSync(path.join(repo, 'src/v'), '30\n');
+    expect(iterate(repo, 'C')).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'cat-file', 'blob', 'HEAD:src/w')).toBe('$Id$');
   });
 });

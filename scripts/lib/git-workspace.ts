@@ -27,6 +27,7 @@ import { sanitize, sanitizeLine } from './sanitize.ts';
 import { crashPoint } from './faults.ts';
 import { blobIdOf, blobIdOfFile, objectIdOf } from './blob-id.ts';
 import { objectsDirOf, writePathBlob } from './loose-object.ts';
+import { checkoutExact } from './raw-checkout.ts';
 import { keepTree, readLoose } from './loose-tree.ts';
 import { attributesMayApply, numstatNet, workBytes } from './numstat.ts';
 import {
@@ -1017,7 +1018,8 @@ export class GitWorkspace implements Workspace {
     const moved = moveAside(this.root, changed, new Set(created), rescueDir);
     const staged = created.filter((p) => !untrackedOnly(st.get(p) ?? []));
     for (const chunk of batches(staged)) await this.git.run(['update-index', '--force-remove', '--', ...chunk]);
-    for (const chunk of batches(restore)) await this.git.run(['checkout', '-q', 'HEAD', '--', ...chunk]);
+    // Byte for byte as kept: no attribute the code under test planted converts them (raw-checkout.ts).
+    await checkoutExact(this.root, (this.objects ??= objectsDirOf(this.root)), 'HEAD', restore);
     this.snap = null;
     return { files: changed, created: moved };
   }
@@ -1043,7 +1045,7 @@ export class GitWorkspace implements Workspace {
     for (const chunk of batches(gone)) await this.git.run(['rm', '-q', '--cached', '--ignore-unmatch', '--', ...chunk]);
     for (const p of gone) removeCreated(this.root, p);
     const back = changed.filter((p) => inExpected.has(p));
-    for (const chunk of batches(back)) await this.git.run(['checkout', '-q', expected, '--', ...chunk]);
+    await checkoutExact(this.root, (this.objects ??= objectsDirOf(this.root)), expected, back);
     return saved;
   }
 
@@ -1054,7 +1056,7 @@ export class GitWorkspace implements Workspace {
     const inHead = await this.treeHas('HEAD', outside);
     for (const p of outside) rescueFile(this.root, p, rescueDir);
     const back = outside.filter((p) => inHead.has(p));
-    for (const chunk of batches(back)) await this.git.run(['checkout', '-q', 'HEAD', '--', ...chunk]);
+    await checkoutExact(this.root, (this.objects ??= objectsDirOf(this.root)), 'HEAD', back);
     this.mutating();
     return outside;
   }
