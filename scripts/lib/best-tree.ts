@@ -7,6 +7,11 @@
 // it (best.uses/<pid>.json): parallel candidates without a timing gate may
 // still be measuring in it. Untracked things the benchmark needs but git does
 // not hold (node_modules, data) are linked from the user's tree.
+// In git mode the tree's own git dir (.git/worktrees/<name>/: HEAD, index,
+// config.worktree) lies under `.git`, which stays writable to the code under
+// test under every containment: a candidate's command that writes it voids
+// its run (bestGitFiles), and a tree whose git dir is not as built (moved
+// HEAD, unreadable index, a config.worktree, pruned) is built again before use.
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -21,6 +26,9 @@ import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { RefusalError } from './errors.ts';
 import { waitLock } from './candidates/locks.ts';
 import { pidAlive, procStart } from './procs.ts';
+import { gitDirsOf } from './git-dirs.ts';
+import { indexReadable } from './git-files-guard.ts';
+import { readOrNull, statSigOf } from './stat-sig.ts';
 
 const Current = lazySchema(() => z.object({ head: z.string(), tree: z.string().check(z.regex(/^[0-9a-zA-Z]{1,12}-[0-9a-f]{8}$/)) }));
 const Use = lazySchema(() => z.object({ pid: z.number(), start: z.nullable(z.string()), tree: z.string() }));
@@ -53,7 +61,8 @@ export async function prepareBestTree(exp: Experiment, ws: Workspace): Promise<s
   try {
     const head = await ws.head();
     const cur = Current.safeParse(readJsonOrNull(markerFile(expDir)));
-    let tree = cur.success && cur.data.head === head && fs.existsSync(path.join(treesDir(expDir), cur.data.tree)) ? cur.data.tree : null;
+    const reuse = cur.success && cur.data.head === head && fs.existsSync(path.join(treesDir(expDir), cur.data.tree));
+    let tree = reuse && (ws instanceof SnapshotWorkspace || gitDirSound(exp.root, path.join(treesDir(expDir), cur.data.tree), head)) ? cur.data.tree : null;
     if (!tree) {
       await removeOldLayout(exp.root, expDir);
       tree = `${head.replace(/[^0-9a-zA-Z]/g, '').slice(0, 12)}-${randomUUID().slice(0, 8)}`;
@@ -67,6 +76,53 @@ export async function prepareBestTree(exp: Experiment, ws: Workspace): Promise<s
   } finally {
     lock.release();
   }
+}
+
+/** The names in a worktree's own git dir that git reads for it. */
+const GIT_DIR_FILES = ['HEAD', 'index', 'config.worktree', 'commondir', 'gitdir'];
+
+/**
+ * The best's worktree's own git dir, by the stat signature of each file git
+ * reads there (the dir itself too: a prune removes it); null in snapshot mode.
+ */
+export function bestGitFiles(dir: string): Map<string, string> | null {
+  const dirs = gitDirsOf(dir);
+  if (!dirs || dirs.gitDir === dirs.commonDir) return null;
+  return new Map([dirs.gitDir, ...GIT_DIR_FILES.map((n) => path.join(dirs.gitDir, n))].map((f) => [f, statSigOf(f)]));
+}
+
+/** Those of the files bestGitFiles recorded that changed since (relative to root). */
+export function bestGitFilesChanged(root: string, before: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const [file, sig] of before) if (statSigOf(file) !== sig && !fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) out.push(path.relative(root, file));
+  // The dir gone (its entries' signatures changed too): named once.
+  const gitDir = [...before.keys()][0] as string;
+  return fs.existsSync(gitDir) ? out : [path.relative(root, gitDir)];
+}
+
+/**
+ * Whether the worktree at `dir` is still as build() made it, as git sees it:
+ * registered in this repository, HEAD detached at `head`, an index git can
+ * read, no config of its own. Else it is built again (a best re-measured in a
+ * tree git reads otherwise, or cannot read, would judge every later run).
+ */
+function gitDirSound(root: string, dir: string, head: string): boolean {
+  const dirs = gitDirsOf(dir);
+  const main = gitDirsOf(root);
+  if (!dirs || !main || dirs.gitDir === dirs.commonDir) return false;
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return null;
+    }
+  };
+  if (real(dirs.commonDir) !== real(main.commonDir)) return false;
+  if (readOrNull(path.join(dirs.gitDir, 'HEAD'))?.toString('latin1').trim() !== head) return false;
+  if (real(path.resolve(dirs.gitDir, readOrNull(path.join(dirs.gitDir, 'gitdir'))?.toString('utf8').trim() ?? '')) !== real(path.join(dir, '.git'))) return false;
+  if (fs.existsSync(path.join(dirs.gitDir, 'config.worktree'))) return false;
+  const index = readOrNull(path.join(dirs.gitDir, 'index'));
+  return index !== null && indexReadable(index);
 }
 
 async function build(exp: Experiment, ws: Workspace, dir: string, head: string): Promise<void> {

@@ -29,7 +29,7 @@ import { procStart } from '../procs.ts';
 import { median } from '../stats.ts';
 import { invocationValue } from '../noise-model.ts';
 import { nextInvocation, runKind } from '../run-plan.ts';
-import { bestTreeDir, forgetBestTree, prepareBestTree } from '../best-tree.ts';
+import { bestGitFiles, bestGitFilesChanged, bestTreeDir, forgetBestTree, prepareBestTree } from '../best-tree.ts';
 import { phaseMark, touchedUnder } from '../outside-touch.ts';
 import { runGates } from './run-gates.ts';
 import type { Arm } from '../sampling.ts';
@@ -283,18 +283,21 @@ export class Measurement {
    * best is measured in beside it, must not change until the command is over
    * (where .autoloop/ is read-only this holds already; the fallbacks check it).
    */
-  private bestTreeMark(cwd: string): { dir: string; mark: bigint } | null {
+  private bestTreeMark(cwd: string): BestMark | null {
     const dir = bestTreeDir(this.exp);
     if (this.candidateState !== null || dir === null || cwd === dir || !fs.existsSync(dir)) return null;
-    return { dir, mark: phaseMark(this.rd.dir) };
+    return { dir, mark: phaseMark(this.rd.dir), git: bestGitFiles(dir) };
   }
 
-  /** Why the run is void when the command wrote into the best's tree (then built again for the next run), or null. */
-  private bestTreeWritten(best: { dir: string; mark: bigint }): string | null {
-    const hit = touchedUnder(best.dir, best.mark);
+  /**
+   * Why the run is void when the command wrote into the best's tree (then built again for the next run), or null.
+   * Its git dir lies under .git, writable under every containment; the tree itself is read-only under `readonly`.
+   */
+  private bestTreeWritten(best: BestMark, readonly: boolean): string | null {
+    const hit = [...(readonly ? [] : touchedUnder(best.dir, best.mark)), ...(best.git ? bestGitFilesChanged(this.exp.root, best.git) : [])];
     if (!hit.length) return null;
     forgetBestTree(this.exp);
-    return `the code under test wrote into the best's tree (${hit.join(', ')}), which the best is measured in: the comparison is void (the tree is built again)`;
+    return `the code under test wrote into the best's tree (${hit.slice(0, 3).join(', ')}), which the best is measured in: the comparison is void (the tree is built again)`;
   }
 
   private async rawStep(command: string, timeoutS: number, header: string, env: Record<string, string>, cwd: string): Promise<RunResult> {
@@ -318,12 +321,19 @@ export class Measurement {
     const r = await this.runner.run(req);
     this.record.handle = null;
     if (r.configError) this.configError ??= r.configError;
-    // Under the readonly containment .autoloop/, the best's tree with it, was read-only to the command: no walk.
-    if (best && r.containment !== 'readonly') this.broken ??= this.bestTreeWritten(best);
+    // Under the readonly containment .autoloop/, the best's tree with it, was read-only to the command: its git dir only.
+    if (best) this.broken ??= this.bestTreeWritten(best, r.containment === 'readonly');
     if (r.containment) this.record.containment = r.containment;
     if (sealed && this.guard) this.broken ??= await this.guard.afterCommand(sealed, header.includes(' checks') || header.includes(' gate') ? 'checks' : 'benchmark');
     return r;
   }
+}
+
+/** The best's tree before a command of the candidate: its ctime mark, and its git dir's files (best-tree.ts). */
+interface BestMark {
+  dir: string;
+  mark: bigint;
+  git: Map<string, string> | null;
 }
 
 /** Median of each metric over invocations (one value per invocation). */

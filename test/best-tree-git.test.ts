@@ -1,0 +1,97 @@
+// Issue 11 classes 2 and 4 over issue 13: the best is re-measured in a git
+// worktree of its own (best-tree.ts), whose git dir (.git/worktrees/<name>/:
+// HEAD, index, config.worktree) lies under `.git`, writable to the code under
+// test under every containment, the read-only one included. A candidate that
+// writes it would have the best measured in a tree git reads otherwise (or
+// cannot read: every later re-measure of the best fails, a loop stuck).
+// Real engine, real git repositories, real processes.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { engine, git, makeRepo } from './helpers/engine.ts';
+
+// Noisy (CV 3%), so that the best is measured beside the candidate; it asks git for its HEAD, as build tools do.
+const BENCH = `const fs = require('fs');
+require('child_process').execFileSync('git', ['rev-parse', '--verify', 'HEAD'], { stdio: 'ignore' });
+require('./src/prog.js');
+const v = Number(fs.readFileSync('src/v', 'utf8'));
+const u = 1 - Math.random(), w = Math.random();
+console.log('METRIC score=' + v * (1 + 0.03 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w)));
+`;
+const EXP = '.autoloop/experiments/exp';
+const bestTree = (root: string) => path.join(root, EXP, 'best', JSON.parse(fs.readFileSync(path.join(root, EXP, 'best.json'), 'utf8')).tree);
+const gitDirOf = (tree: string) => fs.readFileSync(path.join(tree, '.git'), 'utf8').replace(/^gitdir: /, '').trim();
+/** The code under test, run as the candidate (in the main tree): writes `file` of the best's worktree git dir. */
+const attack = (file: string, text: string) => `const fs = require('fs'), path = require('path');
+if (!process.cwd().includes('/.autoloop/')) {
+  const exp = path.join(process.cwd(), '${EXP}');
+  const tree = path.join(exp, 'best', JSON.parse(fs.readFileSync(path.join(exp, 'best.json'), 'utf8')).tree);
+  const gd = fs.readFileSync(path.join(tree, '.git'), 'utf8').replace(/^gitdir: /, '').trim();
+  fs.writeFileSync(path.join(gd, '${file}'), ${JSON.stringify(text)});
+}
+`;
+
+const MODES: Record<string, Record<string, string>> = {
+  readonly: {},
+  group: { AUTOLOOP_CONTAINMENT: 'group' },
+};
+
+for (const [mode, env] of Object.entries(MODES)) describe(`the best's worktree git dir (${mode})`, () => {
+  const run = (repo: string) => engine('run-experiment', ['--json'], repo, env).json as Record<string, unknown>;
+  const log = (repo: string, d: string) => engine('log-experiment', ['--description', d, '--json'], repo, env).json as Record<string, unknown>;
+  const start = () => {
+    const repo = makeRepo({ 'bench.js': BENCH, 'src/prog.js': '\n', 'src/v': '100\n' });
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'src/**'], repo, env).code).toBe(0);
+    expect(run(repo)).toMatchObject({ status: 'ok' });
+    expect(log(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    // A first candidate builds the best's tree.
+    fs.writeFileSync(path.join(repo, 'src/prog.js'), '\n// a no-op change\n');
+    expect(run(repo)).toMatchObject({ status: 'ok' });
+    log(repo, 'no-op');
+    expect(fs.existsSync(path.join(bestTree(repo), '.git'))).toBe(true);
+    return repo;
+  };
+
+  for (const [file, text] of [
+    ['HEAD', 'garbage\n'],
+    ['config.worktree', '[core]\n\tfsmonitor = false\n'],
+  ]) it(`a candidate that writes the best worktree's ${file} is invalid, and the best is measured in a tree built again`, () => {
+    const repo = start();
+    const before = bestTree(repo);
+    const head = git(repo, 'rev-parse', 'HEAD');
+    fs.writeFileSync(path.join(repo, 'src/prog.js'), attack(file, text));
+    const r = run(repo);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(new RegExp(`wrote into the best's tree \\(\\.git/worktrees/[^/]+/${file.replace('.', '\\.')}`));
+    expect(log(repo, 'attack')).toMatchObject({ verdict: 'invalid' });
+    fs.writeFileSync(path.join(repo, 'src/prog.js'), '\n// another no-op change\n');
+    expect(run(repo)).toMatchObject({ status: 'ok' });
+    const after = bestTree(repo);
+    expect(after).not.toBe(before);
+    expect(fs.readFileSync(path.join(gitDirOf(after), 'HEAD'), 'utf8').trim()).toBe(head);
+    expect(fs.existsSync(path.join(gitDirOf(after), 'config.worktree'))).toBe(false);
+  });
+});
+
+describe("a best's worktree whose git dir is gone is built again, never re-measured broken", () => {
+  it('git dir pruned between runs (another candidate, a git worktree prune): the next run measures the best again', () => {
+    const repo = makeRepo({ 'bench.js': BENCH, 'src/prog.js': '\n', 'src/v': '100\n' });
+    const run = () => engine('run-experiment', ['--json'], repo).json as Record<string, unknown>;
+    const log = (d: string) => engine('log-experiment', ['--description', d, '--json'], repo).json as Record<string, unknown>;
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'src/**'], repo).code).toBe(0);
+    run();
+    log('baseline');
+    fs.writeFileSync(path.join(repo, 'src/prog.js'), '\n// a no-op change\n');
+    expect(run()).toMatchObject({ status: 'ok' });
+    log('no-op');
+    const tree = bestTree(repo);
+    fs.rmSync(gitDirOf(tree), { recursive: true, force: true });
+    for (const d of ['one', 'two']) {
+      fs.writeFileSync(path.join(repo, 'src/prog.js'), `\n// change ${d}\n`);
+      const r = run();
+      expect(r, JSON.stringify(r)).toMatchObject({ status: 'ok' });
+      log(d);
+    }
+    expect(bestTree(repo)).not.toBe(tree);
+  });
+});
