@@ -55,7 +55,7 @@ for (const [mode, env] of Object.entries(MODES)) describe(`the best's worktree g
   for (const [file, text] of [
     ['HEAD', 'garbage\n'],
     ['config.worktree', '[core]\n\tfsmonitor = false\n'],
-  ]) it(`a candidate that writes the best worktree's ${file} is invalid, and the best is measured in a tree built again`, () => {
+  ] as const) it(`a candidate that writes the best worktree's ${file} is invalid, and the best is measured in a tree built again`, () => {
     const repo = start();
     const before = bestTree(repo);
     const head = git(repo, 'rev-parse', 'HEAD');

@@ -65,13 +65,17 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
     expect(fs.readFileSync(path.join(repo, 'src/v'), 'utf8')).toBe('40\n');
   });
 
-  for (const [what, attack] of [
+  for (const [what, attack, how = 'unreadable'] of [
     ['index', 'echo garbage > .git/index'],
     ['config', 'printf "[core\\n" >> .git/config'],
     ['HEAD', 'rm .git/HEAD; mkdir .git/HEAD'],
     ['refs/heads/autoloop/exp', 'echo garbage > .git/refs/heads/autoloop/exp'],
     ['packed-refs', 'git pack-refs --all; echo garbage >> .git/packed-refs'],
-  ]) it(`a benchmark that leaves git's ${what} unreadable: the run is invalid, the file put back, the loop goes on`, () => {
+    // git config --list still reads these; every command that opens the repository fails.
+    ['config', 'git config core.repositoryformatversion 99', 'with a repository format git does not know'],
+    ['config', 'git config extensions.objectformat sha256; git config core.repositoryformatversion 1', 'with an object format of other objects'],
+    ['config.worktree', 'git config extensions.worktreeConfig true; git config core.repositoryformatversion 1; printf "[core\\n" > .git/config.worktree', 'with a bad per-worktree config'],
+  ] as const) it(`a benchmark that leaves git's ${what} ${how}: the run is invalid, the file put back, the loop goes on`, () => {
     const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
     const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
     expect(init.code, init.stderr).toBe(0);

@@ -4,7 +4,9 @@
 // config line git cannot parse, makes every later git command fail, the
 // engine's first one included: a loop stuck for good, `repair` too. Their
 // bytes are kept when the phase starts and put back when git could no longer
-// read what the phase left (or it is gone); a change git can read is left as
+// read what the phase left (or it is gone; for the config: a repository git
+// can no longer open with it, e.g. an unknown repositoryformatversion or
+// extension); a change git can read is left as
 // it is (a tool the benchmark runs may set a config value, as husky sets
 // core.hooksPath; HEAD on another branch is reattach's, the branch moved is
 // the engine's refusal with its repair path).
@@ -27,12 +29,16 @@ export interface GitFiles {
 export function keepGitFiles(tree: string, branch: string | null): GitFiles | null {
   const dirs = gitDirsOf(tree);
   if (!dirs) return null;
+  // The refs before the config: the config's check resolves HEAD, so they are put back first.
   const files: [string, Kind][] = [
     [path.join(dirs.gitDir, 'index'), 'index'],
     [path.join(dirs.gitDir, 'HEAD'), 'head'],
-    [path.join(dirs.commonDir, 'config'), 'config'],
     [path.join(dirs.commonDir, 'packed-refs'), 'packed-refs'],
     ...(branch ? [[path.join(dirs.commonDir, 'refs', 'heads', branch), 'ref'] as [string, Kind]] : []),
+    // Read when extensions.worktreeConfig is on (the phase can turn it on): a bad line there fails every
+    // command too. Before the config: the config that turned it on can stay.
+    [path.join(dirs.gitDir, 'config.worktree'), 'config'],
+    [path.join(dirs.commonDir, 'config'), 'config'],
   ];
   return { tree, files: files.map(([file, kind]) => ({ file, kind, bytes: readOrNull(file) })) };
 }
@@ -80,7 +86,10 @@ async function readable(tree: string, kind: Kind, now: Buffer | null): Promise<b
     case 'packed-refs':
       return text.split('\n').every((l) => l === '' || PACKED_LINE.test(l));
     case 'config':
-      return (await gitTry(tree, ['config', '--list'])).code === 0;
+      // Not `git config --list`: with a repositoryformatversion or an extension git does not know
+      // (objectformat sha256 over sha1 objects) it still answers, while every command that opens the
+      // repository fails. Resolving HEAD opens it, parses every config file and reads with its format.
+      return (await gitTry(tree, ['rev-parse', '--verify', '-q', 'HEAD^{commit}'])).code === 0;
   }
 }
 
