@@ -152,4 +152,23 @@ describe("attributes the code under test plants never convert what the engine re
     expect(iterate(repo, 'C')).toMatchObject({ verdict: 'keep' });
     expect(git(repo, 'cat-file', 'blob', 'HEAD:src/w')).toBe('$Id$');
   });
+
+  it('core.autocrlf set by the benchmark: a later revert writes the bytes kept, and an edit of line ends alone is seen', () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'git config core.autocrlf true\n');
+    expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'config', 'core.autocrlf')).toBe('true'); // the attack took place
+    fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
+    expect(iterate(repo, 'B')).toMatchObject({ verdict: 'discard' });
+    expect(fs.readFileSync(path.join(repo, 'src/v'), 'utf8')).toBe('40\n');
+    // Only the line end changed: measured with it, so kept with it.
+    fs.writeFileSync(path.join(repo, 'src/v'), '30\r\n');
+    expect(call(repo, 'run-experiment', [])).toMatchObject({ status: 'ok', files: ['src/v'] });
+    expect(call(repo, 'log-experiment', ['--description', 'C'])).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'rev-parse', 'HEAD:src/v')).toBe(git(repo, 'hash-object', '--no-filters', 'src/v'));
+  });
 });

@@ -39,6 +39,11 @@ const CONFIG = [
   '-c', 'core.checkStat=default',
   '-c', 'core.trustctime=true',
   '-c', 'core.ignoreStat=false',
+  // The bytes as they are: the engine's blobs are the work tree's bytes as measured (hash-object
+  // --no-filters), so its checkouts write and its status compares those bytes. With core.autocrlf
+  // (a line in .git/config the code under test can write) a revert would write CRLF for what was
+  // measured LF, and status would not see an edit that changes only line ends.
+  '-c', 'core.autocrlf=false',
 ];
 /** Plain variables git would use to start an editor, a pager or a password prompt. */
 const INTERACTIVE = new Set(['EDITOR', 'VISUAL', 'PAGER', 'SSH_ASKPASS', 'PREFIX']);
