@@ -172,3 +172,25 @@ describe("attributes the code under test plants never convert what the engine re
     expect(git(repo, 'rev-parse', 'HEAD:src/v')).toBe(git(repo, 'hash-object', '--no-filters', 'src/v'));
   });
 });
+
+describe('ignore rules the code under test sets in git config never hide a measured file from the keep', () => {
+  const call = (repo: string, name: string, args: string[]) => engine(name, [...args, '--json'], repo).json as Record<string, unknown>;
+
+  it('a core.excludesFile the benchmark sets in .git/config: a new in-scope file it names is still captured, measured and kept', () => {
+    const bench = '. ./src/hook.sh\nif [ -f src/extra ]; then echo METRIC score=1; else echo METRIC score=$(cat src/v); fi\n';
+    const repo = makeRepo({ 'bench.sh': bench, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    call(repo, 'run-experiment', []);
+    expect(call(repo, 'log-experiment', ['--description', 'baseline'])).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'git config core.excludesFile "$PWD/.git/planted"; echo src/extra > .git/planted\n');
+    call(repo, 'run-experiment', []);
+    call(repo, 'log-experiment', ['--description', 'plants the rule']);
+    expect(git(repo, 'config', 'core.excludesFile')).toMatch(/planted$/); // the attack took place
+    fs.writeFileSync(path.join(repo, 'src/extra'), 'x\n');
+    expect(call(repo, 'run-experiment', [])).toMatchObject({ status: 'ok', primary: 1, files: expect.arrayContaining(['src/extra']) });
+    expect(call(repo, 'log-experiment', ['--description', 'extra'])).toMatchObject({ verdict: 'keep' });
+    // What scored 1 is what the branch holds.
+    expect(git(repo, 'show', 'HEAD:src/extra')).toBe('x');
+  });
+});

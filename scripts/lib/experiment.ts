@@ -21,7 +21,7 @@ import { pruneRescued } from './rescue-retention.ts';
 import type { Experiment } from './experiment-data.ts';
 import { activeSummary, segmentMissing } from './summary.ts';
 import { chainUsedUp, followUpAllowed } from './chain.ts';
-import { gitSyncOrNull } from './gitcmd.ts';
+import { gitSyncOrNull, pinExcludesFile } from './gitcmd.ts';
 import { restoreBestArtifacts } from './artifacts.ts';
 import { openCandidates } from './candidates/store.ts';
 import { nextActionOrChain } from './next-action.ts';
@@ -117,6 +117,8 @@ export function openExperiment(root: string, slug: string, opts: { shown?: boole
   const cached = shown && shown.ledger_offset === size ? shown : loadStateCache(paths);
   if (cached && cached.ledger_offset <= size) exp.state = cached;
   refresh(exp);
+  // The segment's excludes file for every git command from here on (gitcmd.ts); an older segment: git's own choice.
+  pinExcludesFile(exp.state.fingerprints?.excludes ?? null);
   return exp;
 }
 

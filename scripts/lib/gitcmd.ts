@@ -142,8 +142,24 @@ export function diffSettingsConfigured(cwd: string): boolean {
   return repoConfig(cwd).diffSettings;
 }
 
+/** The excludes file the segment recorded (ignore-rules.ts), or null: git's own choice. */
+let pinnedExcludes: string | null = null;
+
+/**
+ * Every engine git command reads the excludes file the segment opened with: a core.excludesFile the
+ * code under test sets later (in .git/config, or in ~/.gitconfig, both writable to it) would hide a
+ * file the benchmark reads from every keep ("measured 1, kept what scores 50"). '' pins none at all.
+ * Returns the pin before.
+ */
+export function pinExcludesFile(file: string | null): string | null {
+  const was = pinnedExcludes;
+  pinnedExcludes = file;
+  return was;
+}
+
 export function gitArgs(args: readonly string[], cwd?: string): string[] {
-  return [...CONFIG, ...(cwd ? [...workTreeArgs(cwd), ...filterConfig(cwd)] : []), ...args];
+  const pin = pinnedExcludes === null ? [] : ['-c', `core.excludesFile=${pinnedExcludes || '/dev/null'}`];
+  return [...CONFIG, ...pin, ...(cwd ? [...workTreeArgs(cwd), ...filterConfig(cwd)] : []), ...args];
 }
 
 /**

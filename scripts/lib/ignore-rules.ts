@@ -11,7 +11,7 @@
 // (hiddenIgnoreFiles) is refused before measuring unless the segment began
 // with it or an earlier run's benchmark wrote it (a test tool's cache dir).
 import path from 'node:path';
-import { gitTry } from './gitcmd.ts';
+import { gitTry, pinExcludesFile } from './gitcmd.ts';
 import { sanitizeLine } from './sanitize.ts';
 import { MISSING, sha256File } from './integrity.ts';
 
@@ -35,14 +35,28 @@ export function gitignoresAbove(bases: readonly string[]): string[] {
  */
 export async function excludeFiles(root: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
   const exclude = await gitTry(root, ['rev-parse', '--git-path', 'info/exclude', '--git-path', 'info/attributes']);
-  const global = await gitTry(root, ['config', '--path', '--get', 'core.excludesFile']);
   const out: string[] = [];
   if (exclude.code === 0) for (const line of exclude.stdout.split('\n')) if (line.trim()) out.push(path.resolve(root, line.trim()));
-  const configured = global.code === 0 ? global.stdout.trim() : '';
-  const xdg = env.XDG_CONFIG_HOME || (env.HOME ? path.join(env.HOME, '.config') : '');
-  if (configured) out.push(path.resolve(root, configured));
-  else if (xdg) out.push(path.join(xdg, 'git', 'ignore'));
+  const own = await excludesFileOf(root, env);
+  if (own) out.push(own);
   return out;
+}
+
+/**
+ * The file git reads as core.excludesFile here (or its default under XDG), absolute; '' when none.
+ * Asked with the engine's pin off: a segment opening reads the user's setting as it is now.
+ */
+export async function excludesFileOf(root: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const was = pinExcludesFile(null);
+  try {
+    const global = await gitTry(root, ['config', '--path', '--get', 'core.excludesFile']);
+    const configured = global.code === 0 ? global.stdout.trim() : '';
+    const xdg = env.XDG_CONFIG_HOME || (env.HOME ? path.join(env.HOME, '.config') : '');
+    if (configured) return path.resolve(root, configured);
+    return xdg ? path.join(xdg, 'git', 'ignore') : '';
+  } finally {
+    pinExcludesFile(was);
+  }
 }
 
 /** The hashes of these ignore-rule files now (keys as recorded: repo-relative or absolute). */

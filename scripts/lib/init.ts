@@ -16,12 +16,12 @@ import { evaluationInScope, fingerprint, resolveJudges, saveJudges, sweepJudgeCo
 import { sourceMetrics } from './sources/index.ts';
 import { ensureScratch } from './analysis.ts';
 import { InScopeChangesError, RefusalError, UsageError } from './errors.ts';
-import { firstLine, gitSyncOrNull } from './gitcmd.ts';
+import { firstLine, gitSyncOrNull, pinExcludesFile } from './gitcmd.ts';
 import { nowIso } from './ledger.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { compileScope } from './scope.ts';
 import { gradersInScope } from './scope-check.ts';
-import { excludeFiles, gitignoresAbove, ignoreRulesOf, type IgnoreRules } from './ignore-rules.ts';
+import { excludeFiles, excludesFileOf, gitignoresAbove, ignoreRulesOf, type IgnoreRules } from './ignore-rules.ts';
 
 export interface InitResult {
   experiment: string;
@@ -123,12 +123,15 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     markInit(paths, segment);
     crashPoint('init:before-ledger');
     if (!fresh) undo = keepForUndo(paths, [repoPaths(root).active]);
+    // The user's excludes file as it is now, for this segment's git commands from here on (gitcmd.ts).
+    const excludes = ws.mode === 'git' ? await excludesFileOf(root) : null;
+    if (excludes !== null) pinExcludesFile(excludes);
     append(exp, {
       type: 'config',
       ts: nowIso(),
       segment,
       config,
-      fingerprints: { ...fingerprint(root, config, protect), ...(ws.mode === 'git' ? { ignore: await segmentIgnoreRules(root, config) } : {}), ...(ws.hiddenIgnores ? { hidden: await ws.hiddenIgnores() } : {}) },
+      fingerprints: { ...fingerprint(root, config, protect), ...(excludes !== null ? { ignore: await segmentIgnoreRules(root, config), excludes } : {}), ...(ws.hiddenIgnores ? { hidden: await ws.hiddenIgnores() } : {}) },
       base,
       reason: opts.reason ?? (segment === 1 ? 'init' : 'new segment'),
     });

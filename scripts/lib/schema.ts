@@ -220,6 +220,8 @@ export const Fingerprints = lazySchema(() => z.object({
   files: z.record(z.string(), z.string()),
   /** git mode: the ignore-rule files a keep cannot show (ignore-rules.ts) → sha256, or "missing". */
   ignore: z.optional(z.record(z.string(), z.string())),
+  /** git mode: the excludes file git read when the segment opened (core.excludesFile, or its default; '' none): every engine git command reads that one (gitcmd.ts pinExcludesFile). */
+  excludes: z.optional(z.string()),
   /** git mode: the .gitignore files in scope that git ignored when the segment opened (a tool's cache dir) → sha256. */
   hidden: z.optional(z.record(z.string(), z.string())),
 }));
