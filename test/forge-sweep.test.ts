@@ -102,6 +102,21 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
     expect(fs.existsSync(path.join(repo, '.git/index.lock'))).toBe(false);
   });
 
+  for (const lock of ['HEAD.lock', 'refs/heads/autoloop/exp.lock']) it(`a stale .git/${lock} the benchmark leaves is removed like a stale index.lock: later keeps go through`, () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), `touch .git/${lock}\n`);
+    expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '30\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), ':\n');
+    expect(iterate(repo, 'B')).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'show', 'HEAD:src/v')).toBe('30');
+    expect(fs.existsSync(path.join(repo, '.git', lock))).toBe(false);
+  });
+
   it("git's info/attributes written by the benchmark (eol=crlf) makes the run invalid; repair moves it aside and the loop goes on", () => {
     const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
     const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);

@@ -1,15 +1,18 @@
-// git's index.lock left behind by a git process that no longer runs (one a
+// git's lock files left behind by a git process that no longer runs (one a
 // benchmark started and the timeout killed, a crash, or one the code under
-// test made) blocks every command that writes the index: a keep moved the
-// branch and then failed to stage (the engine then took its own commit for
-// someone else's), and every later call failed on it. A lock no live process
-// holds open, and still there a moment later, is stale: removed, as git's own
-// message advises. One that a running git holds is left alone, and the keep
-// refuses before it moves the branch. Linux (/proc) only; elsewhere a lock is
-// always taken as held.
+// test made) block every command that writes what they lock: a stale
+// index.lock made a keep move the branch and then fail to stage (the engine
+// then took its own commit for someone else's); a stale HEAD.lock or
+// refs/heads/autoloop/<name>.lock failed every later keep's update-ref (the
+// branch's reflog writes through HEAD), so the loop never kept again. A lock
+// no live process holds open, and still there a moment later, is stale:
+// removed, as git's own message advises. One that a running git holds is left
+// alone, and the keep refuses before it moves the branch. Linux (/proc) only;
+// elsewhere a lock is always taken as held.
 import fs from 'node:fs';
 import path from 'node:path';
 import { heldOpen } from './procs.ts';
+import type { GitDirs } from './git-dirs.ts';
 
 export type LockState = 'none' | 'stale' | 'held';
 
@@ -21,9 +24,8 @@ const inode = (file: string): bigint | null => {
   }
 };
 
-/** The state of `<gitDir>/index.lock`: absent, left by no live process (checked twice, 100 ms apart), or held. */
-export function indexLockState(gitDir: string): LockState {
-  const file = path.join(gitDir, 'index.lock');
+/** The state of a lock file: absent, left by no live process (checked twice, 100 ms apart), or held. */
+export function lockState(file: string): LockState {
   const ino = inode(file);
   if (ino === null) return 'none';
   let real: string;
@@ -39,17 +41,28 @@ export function indexLockState(gitDir: string): LockState {
   return heldOpen(real) === false ? 'stale' : 'held';
 }
 
+/** The locks a keep or a revert takes: the index, HEAD (its reflog), the branch's ref, packed-refs. */
+export function mutationLocks(dirs: GitDirs, branch: string | null): string[] {
+  return [
+    path.join(dirs.gitDir, 'index.lock'),
+    path.join(dirs.gitDir, 'HEAD.lock'),
+    ...(branch ? [path.join(dirs.commonDir, 'refs', 'heads', `${branch}.lock`)] : []),
+    path.join(dirs.commonDir, 'packed-refs.lock'),
+  ];
+}
+
 /**
- * Remove a stale index.lock (with a note on stderr); returns why the index
- * cannot be written now (a live git holds it), or null.
+ * Remove the stale ones of these locks (with a note on stderr each); returns
+ * why git cannot be written now (a live git holds one), or null.
  */
-export function clearStaleIndexLock(gitDir: string): string | null {
-  const state = indexLockState(gitDir);
-  if (state === 'none') return null;
-  const file = path.join(gitDir, 'index.lock');
-  if (state === 'held') return `git's index is locked by a running git process (${file}); nothing was committed`;
-  // recursive: a directory by that name (no git makes one, code under test can) blocks git as well.
-  fs.rmSync(file, { force: true, recursive: true });
-  process.stderr.write(`note: removed ${file}, left by a git process that no longer runs\n`);
+export function clearStaleLocks(files: readonly string[]): string | null {
+  for (const file of files) {
+    const state = lockState(file);
+    if (state === 'none') continue;
+    if (state === 'held') return `git's ${path.basename(file, '.lock')} is locked by a running git process (${file}); nothing was committed`;
+    // recursive: a directory by that name (no git makes one, code under test can) blocks git as well.
+    fs.rmSync(file, { force: true, recursive: true });
+    process.stderr.write(`note: removed ${file}, left by a git process that no longer runs\n`);
+  }
   return null;
 }

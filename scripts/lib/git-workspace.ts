@@ -18,7 +18,7 @@ import { benchmarkOutputs } from './outputs.ts';
 import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
 import { anyFlagged, indexEntries, unhideInScope, type IndexEntry } from './index-flags.ts';
 import { touchedSince } from './outside-touch.ts';
-import { clearStaleIndexLock } from './git-locks.ts';
+import { clearStaleLocks, mutationLocks } from './git-locks.ts';
 import { gitDirsOf, readOrEmpty } from './git-dirs.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
@@ -283,9 +283,9 @@ export class GitWorkspace implements Workspace {
 
   /** Private indexes left by keeps that were killed (their process is gone). */
   private sweepStale(): void {
-    // Before the index is written: a stale index.lock goes; one a live git holds stops the mutation before the branch moves.
+    // Before the index or the branch is written: a stale lock goes; one a live git holds stops the mutation before the branch moves.
     const dirs = gitDirsOf(this.root);
-    const locked = dirs ? clearStaleIndexLock(dirs.gitDir) : null;
+    const locked = dirs ? clearStaleLocks(mutationLocks(dirs, this.branch)) : null;
     if (locked) throw new RefusalError(`${locked}; run the command again once it is done`);
     let names: string[];
     try {
