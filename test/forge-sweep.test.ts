@@ -209,3 +209,30 @@ describe('ignore rules the code under test sets in git config never hide a measu
     expect(git(repo, 'show', 'HEAD:src/extra')).toBe('x');
   });
 });
+
+describe('a benchmark that signals its own engine (the process-group fallback, where it can see it)', () => {
+  const env = { AUTOLOOP_CONTAINMENT: 'group' };
+  const call = (repo: string, name: string, args: string[]) => engine(name, [...args, '--json'], repo, env);
+  // Up its own ancestry only (never another engine on the machine): SIGTERM to the run-experiment that started it.
+  const KILL_ENGINE = `p=$$; while [ "$p" -gt 1 ]; do p=$(cut -d' ' -f4 /proc/$p/stat); if tr '\\0' ' ' < /proc/$p/cmdline | grep -q run-experiment; then kill -TERM "$p"; break; fi; done; sleep 2\n`;
+
+  it('is interrupted once, then taken as the change\'s doing: invalid, reverted, and the loop goes on', () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
+    expect(init.code, init.stderr).toBe(0);
+    expect(call(repo, 'run-experiment', []).code).toBe(0);
+    expect(call(repo, 'log-experiment', ['--description', 'baseline']).json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), KILL_ENGINE);
+    const first = call(repo, 'run-experiment', []);
+    expect(first.code, first.stderr).toBe(130); // a signal is a signal: the user's Ctrl+C looks the same
+    const second = call(repo, 'run-experiment', []);
+    expect(second.json, second.stderr).toMatchObject({ status: 'invalid' });
+    expect(String(second.json?.reason)).toMatch(/interrupted twice in a row while this same change ran/);
+    expect(call(repo, 'log-experiment', ['--description', 'kills its engine']).json).toMatchObject({ verdict: 'invalid' });
+    expect(fs.readFileSync(path.join(repo, 'src/hook.sh'), 'utf8')).toBe(':\n');
+    fs.writeFileSync(path.join(repo, 'src/v'), '30\n');
+    expect(call(repo, 'run-experiment', []).json).toMatchObject({ status: 'ok' });
+    expect(call(repo, 'log-experiment', ['--description', 'B']).json).toMatchObject({ verdict: 'keep' });
+  });
+});

@@ -1,7 +1,7 @@
 // The run-status decision, without spawning anything: every branch, and the
 // order in which the facts win over each other.
 import { describe, expect, it } from 'vitest';
-import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type BenchmarkFacts, type StepResult } from '../scripts/lib/run-outcome.ts';
+import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, signalledAgain, type BenchmarkFacts, type StepResult } from '../scripts/lib/run-outcome.ts';
 
 const clean: StepResult = { exitCode: 0, signal: null, timedOut: false, interrupted: false, spawnError: null, survivors: [], tail: 'out' };
 const facts = (over: Partial<BenchmarkFacts> = {}): BenchmarkFacts => ({
@@ -100,5 +100,27 @@ describe('checksOutcome', () => {
     expect(checksOutcome({ ...clean, timedOut: true, exitCode: null }, 30)).toMatchObject({ status: 'checks_failed', reason: 'checks timed out after 30s' });
     expect(checksOutcome({ ...clean, exitCode: 2 }, 30)).toMatchObject({ status: 'checks_failed', reason: 'checks failed (exit code 2)', tail: 'out' });
     expect(checksPassed({ ...clean, spawnError: 'no sh' })).toBe(false);
+  });
+});
+
+describe('signalledAgain', () => {
+  const content = { 'src/v': { id: 'a'.repeat(40), mode: 0o100644 } };
+  const run = (over: Record<string, unknown> = {}) => ({ phase: 'interrupted', reason: 'interrupted', containment: 'group', content, ...over });
+
+  it('a second interrupt of the same change where its processes can reach the engine is the change’s doing', () => {
+    expect(signalledAgain(run(), run())).toMatch(/interrupted twice in a row/);
+  });
+
+  it('not the first interrupt, nor another change, nor a previous run that finished', () => {
+    expect(signalledAgain(run(), null)).toBeNull();
+    expect(signalledAgain(run(), run({ content: { 'src/v': { id: 'b'.repeat(40), mode: 0o100644 } } }))).toBeNull();
+    expect(signalledAgain(run(), run({ phase: 'measured' }))).toBeNull();
+    expect(signalledAgain(run({ content: null }), run({ content: null }))).toBeNull();
+  });
+
+  it('never where the run lives in a PID namespace of its own (it cannot see the engine), nor for refused settings', () => {
+    expect(signalledAgain(run({ containment: 'pidns' }), run())).toBeNull();
+    expect(signalledAgain(run(), run({ containment: 'readonly' }))).toBeNull();
+    expect(signalledAgain(run({ config_error: 'sbatch: bad partition' }), run())).toBeNull();
   });
 });

@@ -116,3 +116,29 @@ export function checksOutcome(c: StepResult, checksTimeoutS: number): Outcome | 
   if (!checksPassed(c)) return measured('checks_failed', c.timedOut ? `checks timed out after ${checksTimeoutS}s` : `checks failed (exit code ${c.exitCode})`, c.tail);
   return null;
 }
+
+/** What signalledAgain reads of a run record. */
+interface Interruptible {
+  phase: string;
+  reason: string;
+  containment?: string | undefined;
+  content: unknown;
+  config_error?: string | null | undefined;
+}
+
+/** Containments whose runs live in a PID namespace of their own, where no process of the engine can be seen or signalled. */
+const SEALED_OFF = new Set(['pidns', 'readonly']);
+
+/**
+ * A signal interrupts a run, and the one before it was interrupted too, with
+ * the same change measured, where the code under test can see the engine (the
+ * process-group fallback: same user, same PID namespace): taken as the
+ * change's own doing (a benchmark that kills its engine would otherwise be
+ * run again forever, never measured nor reverted). The reason, or null. Pure.
+ */
+export function signalledAgain(now: Interruptible, last: Interruptible | null): string | null {
+  if (!last || last.phase !== 'interrupted' || last.config_error || now.config_error) return null;
+  if (SEALED_OFF.has(now.containment ?? '') || SEALED_OFF.has(last.containment ?? '')) return null;
+  if (now.content === null || JSON.stringify(now.content) !== JSON.stringify(last.content)) return null;
+  return 'the engine was interrupted twice in a row while this same change ran, and its processes can signal the engine under this containment: taken as the change\'s doing (a benchmark that kills its engine); reverted by log-experiment';
+}

@@ -39,7 +39,7 @@ import { writeJsonAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
 import { ignoreRulesProblem, ignoreRulesReason, nestedReposReason, newHiddenIgnores, type IgnoreRules } from '../ignore-rules.ts';
-import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, type BenchmarkFacts, type Outcome } from '../run-outcome.ts';
+import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, signalledAgain, type BenchmarkFacts, type Outcome } from '../run-outcome.ts';
 import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, type Runner } from '../runners/index.ts';
 import { buildSources, readSample, stampFiles, type MetricSource } from '../sources/index.ts';
 import { TAIL_MAX_BYTES, TAIL_MAX_LINES } from '../runners/log.ts';
@@ -588,7 +588,13 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
     event(exp, 'user_files', { files: aside.slice(0, 50), count: aside.length, to: rescueDir(exp, id).slice(exp.root.length + 1) }, id);
   }
   m.users = users;
-  const interrupted = await measure(m, ws);
+  let interrupted = await measure(m, ws);
+  // A signal, twice in a row on the same change, where the change's processes can reach the engine: its doing.
+  const again = interrupted && !m.gaveUp && !m.configError ? signalledAgain(m.record, last) : null;
+  if (again) {
+    m.finish('invalid', again);
+    interrupted = false;
+  }
   m.save(interrupted || !opts.loggedNext);
   if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp || m.configError ? m.record.reason : 'signal' }, m.id);
   return { record: m.record, interrupted, ws };
