@@ -23,6 +23,26 @@ const PLANT = 'b=$(git hash-object src/v); f=$(printf "1000\\n" | git hash-objec
 // checks an object's hash when it reads one.
 const FORGE = 'b=$(git hash-object src/v); f=$(printf "1000\\n" | git hash-object -w --stdin); o=.git/objects; chmod u+w "$o/${b%${b#??}}/${b#??}"; cp "$o/${f%${f#??}}/${f#??}" "$o/${b%${b#??}}/${b#??}"\n';
 
+// Plants a pack whose index maps this run's own src/v blob to a blob saying 1000 (git reads packs
+// before loose objects, and never checks an object's hash when it reads one).
+const PACK_FORGER = `const fs = require('fs'), path = require('path'), zlib = require('zlib'), crypto = require('crypto');
+const [objects, oid, content] = process.argv.slice(2);
+const body = Buffer.from(content);
+const entry = Buffer.concat([Buffer.from([(3 << 4) | body.length]), zlib.deflateSync(body)]);
+const head = Buffer.alloc(12); head.write('PACK'); head.writeUInt32BE(2, 4); head.writeUInt32BE(1, 8);
+const sum = crypto.createHash('sha1').update(Buffer.concat([head, entry])).digest();
+const id = Buffer.from(oid, 'hex');
+const fan = Buffer.alloc(1024); for (let i = 0; i < 256; i++) fan.writeUInt32BE(i >= id[0] ? 1 : 0, i * 4);
+const off = Buffer.alloc(4); off.writeUInt32BE(12);
+const idx = Buffer.concat([Buffer.from([0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]), fan, id, Buffer.alloc(4), off, sum]);
+const name = path.join(objects, 'pack', 'pack-' + sum.toString('hex'));
+fs.mkdirSync(path.dirname(name), { recursive: true });
+fs.writeFileSync(name + '.pack', Buffer.concat([head, entry, sum]));
+fs.writeFileSync(name + '.idx', Buffer.concat([idx, crypto.createHash('sha1').update(idx).digest()]));
+`;
+const PACK = 'node forge.js .git/objects "$(git hash-object src/v)" "1000\n"\n';
+const ALTERNATE = 'a="$PWD/.store"; node forge.js "$a" "$(git hash-object src/v)" "1000\n"; echo "$a" > .git/objects/info/alternates\n';
+
 for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under test forging through .git (${mode})`, () => {
   const call = (repo: string, name: string, args: string[]) => engine(name, [...args, '--json'], repo, env).json as Record<string, unknown>;
   const iterate = (repo: string, d: string) => {
@@ -61,6 +81,30 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
     expect(git(repo, 'cat-file', 'blob', id)).toBe('40');
     fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), ':\n');
+    expect(iterate(repo, 'B')).toMatchObject({ verdict: 'discard' });
+    expect(fs.readFileSync(path.join(repo, 'src/v'), 'utf8')).toBe('40\n');
+  });
+
+  for (const [what, plant] of [
+    ['a pack', PACK],
+    ['an alternate object store', ALTERNATE],
+  ]) it(`${what} the benchmark plants that maps a measured blob to other bytes is set aside: the run is invalid, git reads the bytes measured`, () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'forge.js': PACK_FORGER, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), plant as string);
+    const id = git(repo, 'hash-object', 'src/v');
+    const r = call(repo, 'run-experiment', []);
+    expect(r).toMatchObject({ status: 'invalid' });
+    expect(String(r.reason)).toMatch(/objects in git's store that are not what their ids say/);
+    expect(call(repo, 'log-experiment', ['--description', 'A'])).toMatchObject({ verdict: 'invalid' });
+    expect(git(repo, 'cat-file', 'blob', id)).toBe('40');
+    // The loop goes on, and a keep of those bytes holds them.
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    expect(iterate(repo, 'A again')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
     expect(iterate(repo, 'B')).toMatchObject({ verdict: 'discard' });
     expect(fs.readFileSync(path.join(repo, 'src/v'), 'utf8')).toBe('40\n');
   });

@@ -16,13 +16,28 @@ import { createHash } from 'node:crypto';
 import { gitDirsOf } from './git-dirs.ts';
 import { gitTry } from './gitcmd.ts';
 import { writeFileAtomic } from './fsx.ts';
-import { readOrNull } from './stat-sig.ts';
+import { readOrNull, statSigOf } from './stat-sig.ts';
 
 type Kind = 'index' | 'head' | 'config' | 'packed-refs' | 'ref';
 
 export interface GitFiles {
   tree: string;
   files: { file: string; kind: Kind; bytes: Buffer | null }[];
+  /** The object store's packs (objects/pack/*.idx, *.pack) by stat signature, and its alternates file's bytes. */
+  objects: { dir: string; packs: Map<string, string>; alternates: Buffer | null };
+}
+
+/** The pack files of an objects dir, by stat signature. */
+function packSigs(objects: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(path.join(objects, 'pack'));
+  } catch {
+    return out;
+  }
+  for (const n of names) if (n.endsWith('.idx') || n.endsWith('.pack')) out.set(n, statSigOf(path.join(objects, 'pack', n)));
+  return out;
 }
 
 /** The files of the repository whose work tree is `tree` that git needs to read (null: not a git work tree). */
@@ -40,7 +55,12 @@ export function keepGitFiles(tree: string, branch: string | null): GitFiles | nu
     [path.join(dirs.gitDir, 'config.worktree'), 'config'],
     [path.join(dirs.commonDir, 'config'), 'config'],
   ];
-  return { tree, files: files.map(([file, kind]) => ({ file, kind, bytes: readOrNull(file) })) };
+  const objects = path.join(dirs.commonDir, 'objects');
+  return {
+    tree,
+    files: files.map(([file, kind]) => ({ file, kind, bytes: readOrNull(file) })),
+    objects: { dir: objects, packs: packSigs(objects), alternates: readOrNull(path.join(objects, 'info', 'alternates')) },
+  };
 }
 
 /**
@@ -107,6 +127,44 @@ export async function restoreDamagedGitFiles(kept: GitFiles): Promise<string[]> 
     if (kind === 'packed-refs' && now) writeFileAtomic(file, validPackedRefs(now));
     else if (bytes) writeFileAtomic(file, bytes);
     out.push(path.relative(kept.tree, file) || file);
+  }
+  return out;
+}
+
+/**
+ * Objects the phase planted that are not what their ids say. git never checks
+ * an object's hash when it reads one, and reads packs before loose objects: a
+ * pack whose index maps a kept blob's id to other bytes (or an alternates file
+ * naming a store that holds such a pack) would make every later checkout of
+ * the keep (a revert, the best's tree, finalize) give bytes never measured. A
+ * pack that is new or changed since the phase began is verified (`git
+ * verify-pack` hashes each object; a `git gc` in the phase costs that once);
+ * one that fails is renamed out of git's sight (`.autoloop-forged`, never
+ * deleted). The alternates file is put back as it was: the engine never needs
+ * one the code under test made. Returns what was set aside or put back.
+ */
+export async function dropForgedObjects(kept: GitFiles): Promise<string[]> {
+  const { dir, packs, alternates } = kept.objects;
+  const out: string[] = [];
+  const altFile = path.join(dir, 'info', 'alternates');
+  const alt = readOrNull(altFile);
+  if (alternates === null ? alt !== null || fs.existsSync(altFile) : alt === null || !alt.equals(alternates)) {
+    fs.rmSync(altFile, { force: true, recursive: true });
+    if (alternates) writeFileAtomic(altFile, alternates);
+    out.push(path.relative(kept.tree, altFile));
+  }
+  const now = packSigs(dir);
+  const same = (n: string) => packs.get(n) === now.get(n);
+  for (const name of now.keys()) {
+    if (!name.endsWith('.idx')) continue;
+    const base = name.slice(0, -'.idx'.length);
+    if (same(name) && same(`${base}.pack`)) continue;
+    if ((await gitTry(kept.tree, ['verify-pack', path.join(dir, 'pack', name)])).code === 0) continue;
+    for (const ext of ['idx', 'pack', 'rev', 'bitmap', 'keep', 'promisor', 'mtimes']) {
+      const f = path.join(dir, 'pack', `${base}.${ext}`);
+      if (fs.existsSync(f)) fs.renameSync(f, `${f}.autoloop-forged`);
+    }
+    out.push(path.relative(kept.tree, path.join(dir, 'pack', `${base}.pack`)));
   }
   return out;
 }

@@ -18,7 +18,7 @@ import { repoPaths, runDir } from './paths.ts';
 import { ignoreRulesProblem, nestedReposReason } from './ignore-rules.ts';
 import { recordTaint } from './outside-taint.ts';
 import { phaseMark } from './outside-touch.ts';
-import { keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
+import { dropForgedObjects, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
@@ -148,8 +148,11 @@ export class RunGuard {
     const kept = this.gitFiles;
     this.gitFiles = undefined;
     const unreadable = kept ? await restoreDamagedGitFiles(kept) : [];
-    const damaged = unreadable.length ? `the ${what} left git's ${list(unreadable)} unreadable (put back as it was before)` : null;
-    if (damaged) event(this.exp, 'tamper', { during: what, files: unreadable }, record.run_id);
+    const forged = kept ? await dropForgedObjects(kept) : [];
+    const damaged = forged.length
+      ? `the ${what} planted objects in git's store that are not what their ids say, or a store of its own: ${list(forged)} (set aside)`
+      : unreadable.length ? `the ${what} left git's ${list(unreadable)} unreadable (put back as it was before)` : null;
+    if (damaged) event(this.exp, 'tamper', { during: what, files: [...unreadable, ...forged] }, record.run_id);
     // First: every later read of the tree asserts the branch (a throw would leave the run unrecorded, the change in place).
     const moved = ws.reattach ? await ws.reattach() : null;
     if (moved) return `the ${what} moved HEAD off the experiment branch (to ${moved}); put back`;
