@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, fromTemplate, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
+import { spawn } from 'node:child_process';
+import { baselineRepo, engine, fromTemplate, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo, waitFor } from './helpers/engine.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 
@@ -32,12 +33,15 @@ describe("the user's repository never wedges the loop", () => {
     expect(git(repo, '-c', 'filter.lfs.smudge=', '-c', 'filter.lfs.process=', '-c', 'filter.lfs.required=false', 'cat-file', 'blob', 'autoloop/exp:src/value.txt')).toBe('90');
   });
 
-  it('a keep that cannot be committed becomes a clean revert with its reason, once', () => {
+  it('a keep that cannot be committed becomes a clean revert with its reason, once', async () => {
     const repo = baselineRepo();
     const head = git(repo, 'rev-parse', 'HEAD');
-    // Another git process holds the branch's lock: update-ref cannot move it.
+    // Another git process holds the branch's lock: update-ref cannot move it (one no process holds is stale: removed).
     const lockFile = path.join(repo, '.git', 'refs', 'heads', 'autoloop', 'exp.lock');
-    fs.writeFileSync(lockFile, '');
+    const holder = spawn('sh', ['-c', 'exec 9>"$0"; echo held; exec sleep 600', lockFile], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    holder.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(() => out.includes('held'));
     setValue(repo, '90');
     const { log } = iterate(repo, 'better');
     expect(log.json).toMatchObject({ verdict: 'invalid' });
@@ -45,6 +49,7 @@ describe("the user's repository never wedges the loop", () => {
     expect(git(repo, 'rev-parse', 'HEAD')).toBe(head);
     expect(read(repo, 'src/value.txt')).toBe('100');
     expect(ledger(repo).filter((l) => l.event === 'keep_failed')).toHaveLength(1);
+    holder.kill('SIGKILL');
     fs.rmSync(lockFile);
     setValue(repo, '80');
     const next = iterate(repo, 'again');

@@ -7,7 +7,8 @@
 // branch's reflog writes through HEAD), so the loop never kept again. A lock
 // no live process holds open, and still there a moment later, is stale:
 // removed, as git's own message advises. One that a running git holds is left
-// alone, and the keep refuses before it moves the branch. Linux (/proc) only;
+// alone: a held index.lock refuses the keep before it moves the branch; a held
+// ref lock fails its update-ref (a clean revert with the reason). Linux (/proc) only;
 // elsewhere a lock is always taken as held.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,18 +52,16 @@ export function mutationLocks(dirs: GitDirs, branch: string | null): string[] {
   ];
 }
 
-/**
- * Remove the stale ones of these locks (with a note on stderr each); returns
- * why git cannot be written now (a live git holds one), or null.
- */
-export function clearStaleLocks(files: readonly string[]): string | null {
+/** Remove the stale ones of these locks (with a note on stderr each); returns those a live git holds. */
+export function clearStaleLocks(files: readonly string[]): string[] {
+  const held: string[] = [];
   for (const file of files) {
     const state = lockState(file);
-    if (state === 'none') continue;
-    if (state === 'held') return `git's ${path.basename(file, '.lock')} is locked by a running git process (${file}); nothing was committed`;
+    if (state === 'held') held.push(file);
+    if (state !== 'stale') continue;
     // recursive: a directory by that name (no git makes one, code under test can) blocks git as well.
     fs.rmSync(file, { force: true, recursive: true });
     process.stderr.write(`note: removed ${file}, left by a git process that no longer runs\n`);
   }
-  return null;
+  return held;
 }

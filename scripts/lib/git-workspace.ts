@@ -285,8 +285,8 @@ export class GitWorkspace implements Workspace {
   private sweepStale(): void {
     // Before the index or the branch is written: a stale lock goes; one a live git holds stops the mutation before the branch moves.
     const dirs = gitDirsOf(this.root);
-    const locked = dirs ? clearStaleLocks(mutationLocks(dirs, this.branch)) : null;
-    if (locked) throw new RefusalError(`${locked}; run the command again once it is done`);
+    const index = (dirs ? clearStaleLocks(mutationLocks(dirs, this.branch)) : []).find((f) => path.basename(f) === 'index.lock');
+    if (index) throw new RefusalError(`git's index is locked by a running git process (${index}); nothing was committed; run the command again once it is done`);
     let names: string[];
     try {
       names = fs.readdirSync(this.exp.dir);
