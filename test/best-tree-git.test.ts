@@ -9,17 +9,10 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, git, makeRepo } from './helpers/engine.ts';
+import { bestTree, EXP, noisyBench } from './helpers/best-tree.ts';
 
-// Noisy (CV 3%), so that the best is measured beside the candidate; it asks git for its HEAD, as build tools do.
-const BENCH = `const fs = require('fs');
-require('child_process').execFileSync('git', ['rev-parse', '--verify', 'HEAD'], { stdio: 'ignore' });
-require('./src/prog.js');
-const v = Number(fs.readFileSync('src/v', 'utf8'));
-const u = 1 - Math.random(), w = Math.random();
-console.log('METRIC score=' + v * (1 + 0.03 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w)));
-`;
-const EXP = '.autoloop/experiments/exp';
-const bestTree = (root: string) => path.join(root, EXP, 'best', JSON.parse(fs.readFileSync(path.join(root, EXP, 'best.json'), 'utf8')).tree);
+// It asks git for its HEAD, as build tools do.
+const BENCH = noisyBench("require('child_process').execFileSync('git', ['rev-parse', '--verify', 'HEAD'], { stdio: 'ignore' });\n");
 const gitDirOf = (tree: string) => fs.readFileSync(path.join(tree, '.git'), 'utf8').replace(/^gitdir: /, '').trim();
 /** The code under test, run as the candidate (in the main tree): writes `file` of the best's worktree git dir. */
 const attack = (file: string, text: string) => `const fs = require('fs'), path = require('path');

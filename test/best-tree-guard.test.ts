@@ -8,17 +8,9 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, makeRepo } from './helpers/engine.ts';
+import { bestTree, EXP, noisyBench } from './helpers/best-tree.ts';
 
-// Noisy (CV 3%), so that the best is measured beside the candidate.
-const BENCH = `const fs = require('fs');
-require('./src/prog.js');
-const v = Number(fs.readFileSync('src/v', 'utf8'));
-const u = 1 - Math.random(), w = Math.random();
-console.log('METRIC score=' + v * (1 + 0.03 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w)));
-`;
-const EXP = '.autoloop/experiments/exp';
-/** The current best's tree (best-tree.ts: best/<tree>/, named in best.json). */
-const bestTree = (root: string) => path.join(root, EXP, 'best', JSON.parse(fs.readFileSync(path.join(root, EXP, 'best.json'), 'utf8')).tree);
+const BENCH = noisyBench();
 // The code under test: makes the best's copy of the value twice as bad (only when it runs as the candidate, in the main tree).
 const SABOTAGE = `const fs = require('fs'), path = require('path');
 const exp = path.join(process.cwd(), '${EXP}');
