@@ -22,7 +22,8 @@ type Kind = 'index' | 'head' | 'config' | 'packed-refs' | 'ref';
 
 export interface GitFiles {
   tree: string;
-  files: { file: string; kind: Kind; bytes: Buffer | null }[];
+  /** mtime: the index's, kept so that a restored index keeps git's racy-entry check (below). */
+  files: { file: string; kind: Kind; bytes: Buffer | null; mtime?: Date }[];
   /** The object store's packs (objects/pack/*.idx, *.pack) by stat signature, and its alternates file's bytes. */
   objects: { dir: string; packs: Map<string, string>; alternates: Buffer | null };
 }
@@ -58,7 +59,11 @@ export function keepGitFiles(tree: string, branch: string | null): GitFiles | nu
   const objects = path.join(dirs.commonDir, 'objects');
   return {
     tree,
-    files: files.map(([file, kind]) => ({ file, kind, bytes: readOrNull(file) })),
+    files: files.map(([file, kind]) => {
+      const bytes = readOrNull(file);
+      const mtime = kind === 'index' && bytes ? fs.statSync(file, { throwIfNoEntry: false })?.mtime : undefined;
+      return { file, kind, bytes, ...(mtime ? { mtime } : {}) };
+    }),
     objects: { dir: objects, packs: packSigs(objects), alternates: readOrNull(path.join(objects, 'info', 'alternates')) },
   };
 }
@@ -116,7 +121,7 @@ async function readable(tree: string, kind: Kind, now: Buffer | null): Promise<b
 /** Put back what git can no longer read; returns the names put back (relative to the tree). */
 export async function restoreDamagedGitFiles(kept: GitFiles): Promise<string[]> {
   const out: string[] = [];
-  for (const { file, kind, bytes } of kept.files) {
+  for (const { file, kind, bytes, mtime } of kept.files) {
     const now = readOrNull(file);
     const present = fs.lstatSync(file, { throwIfNoEntry: false }) !== undefined;
     if (present ? now !== null && bytes !== null && now.equals(bytes) : bytes === null) continue;
@@ -126,6 +131,11 @@ export async function restoreDamagedGitFiles(kept: GitFiles): Promise<string[]> 
     // packed-refs: the lines git can read stay (a pack-refs in the phase moved refs there); a file that was not there goes.
     if (kind === 'packed-refs' && now) writeFileAtomic(file, validPackedRefs(now));
     else if (bytes) writeFileAtomic(file, bytes);
+    // git trusts an index entry whose stat matches the file unless the entry is as new as the index
+    // itself (racy git). Written now, the index would be newer than every entry: a file rewritten with
+    // the same size within its entry's second (an edit just before the run) would pass for the blob the
+    // index names. Its old time keeps those entries racy, so git compares their content.
+    if (bytes && mtime) fs.utimesSync(file, mtime, mtime);
     out.push(path.relative(kept.tree, file) || file);
   }
   return out;
