@@ -12,6 +12,7 @@ import { fmt } from '../scripts/lib/summary.ts';
 import { syntheticLedger, writeSynthetic, type Synthetic } from './helpers/synthetic-ledger.ts';
 import { buildModel, KEEPS_CAP, ROWS_CAP } from '../scripts/lib/dashboard/model.ts';
 import { CHART_COLORS, HTML_BUCKETS, renderHtml } from '../scripts/lib/dashboard/html.ts';
+import { ensureChromium, headlessArgs } from './helpers/chromium.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -138,36 +139,6 @@ function countIn(img: Image, box: Box, hex: string): number {
 
 // ---- Chromium ----
 
-function findChromium(): string | null {
-  for (const name of ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']) {
-    for (const d of (process.env.PATH ?? '').split(path.delimiter)) {
-      const p = path.join(d, name);
-      try {
-        fs.accessSync(p, fs.constants.X_OK);
-        return p;
-      } catch {
-        // next
-      }
-    }
-  }
-  return null;
-}
-
-/** Debian's chromium, installed on first use where we may (root with apt-get), as the CLI is for the e2e tests. */
-function ensureChromium(): string {
-  const found = findChromium();
-  if (found) return found;
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (root && fs.existsSync('/usr/bin/apt-get')) {
-    console.log('autoloop tests: installing Debian\'s chromium (apt-get install -y --no-install-recommends chromium) to screenshot the HTML dashboard; first run only.');
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', timeout: 600_000 });
-    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'ignore', timeout: 900_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  }
-  const bin = findChromium();
-  if (!bin) throw new Error('chromium is not installed and could not be installed here: apt-get install -y --no-install-recommends chromium');
-  return bin;
-}
-
 function screenshot(html: string, work: string): Image {
   const bin = ensureChromium();
   const profile = fs.mkdtempSync(path.join(work, 'profile-'));
@@ -175,15 +146,7 @@ function screenshot(html: string, work: string): Image {
   const r = spawnSync(
     bin,
     [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=${profile}`,
+      ...headlessArgs(profile),
       `--screenshot=${png}`,
       '--window-size=1200,900',
       `file://${html}`,

@@ -38,7 +38,12 @@ export function chartScale(min: number, max: number): Scale {
     const b = Math.log10(hi);
     return { log, lo, hi, pos: (v) => (Math.log10(v) - a) / (b - a), at: (p) => 10 ** (a + p * (b - a)) };
   }
-  return { log, lo, hi, pos: (v) => (v - lo) / (hi - lo), at: (p) => lo + p * (hi - lo) };
+  // A span past the largest double (values near ±1.8e308 on both sides) overflows to Infinity, and every
+  // position became NaN (an SVG attribute Chromium reports as an error, a chart with nothing on it): halved,
+  // the arithmetic stays finite.
+  const h = Number.isFinite(hi - lo) ? 1 : 0.5;
+  const span = hi * h - lo * h;
+  return { log, lo, hi, pos: (v) => (v * h - lo * h) / span, at: (p) => (lo * h + p * span) / h };
 }
 
 // Braille dot bits by [column][row] inside a cell.

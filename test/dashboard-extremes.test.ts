@@ -1,0 +1,59 @@
+// Values at the ends of a double: a chart whose span overflows (±1.7e308) is
+// drawn, not NaN, in the terminal and on the page, and Chromium logs nothing
+// to its console for a page with hostile, long and unicode descriptions.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { emptyState, foldLines, termination } from '../scripts/lib/reduce.ts';
+import { buildModel } from '../scripts/lib/dashboard/model.ts';
+import { HTML_BUCKETS, renderHtml } from '../scripts/lib/dashboard/html.ts';
+import { renderTerminal } from '../scripts/lib/dashboard/terminal.ts';
+import { chartDotColumns, chartScale } from '../scripts/lib/dashboard/chart.ts';
+import { syntheticLedger } from './helpers/synthetic-ledger.ts';
+import { consoleMessages } from './helpers/chromium.ts';
+import { tmpDir } from './helpers/tmp.ts';
+
+describe('values at the ends of a double', () => {
+  /** A ledger whose discards sit at ±1.7e308: their span, 3.4e308, is past the largest double. */
+  function extreme() {
+    const syn = syntheticLedger({ runs: 30, seed: 3, descriptions: ['<script>alert(1)</script> "q" \'s\' & ü 素数 🚀 ' + 'long '.repeat(400)] });
+    let k = 0;
+    for (const l of syn.lines) {
+      if (l.type !== 'result' || l.verdict !== 'discard' || l.primary === null) continue;
+      l.primary = (k++ % 2 ? -1 : 1) * 1.7e308;
+      l.samples = [l.primary];
+    }
+    const s = foldLines(emptyState(), syn.lines, syn.config);
+    const now = Date.parse(s.last_ts ?? '') + 1000;
+    return (buckets: number) => buildModel({ slug: syn.config.name, config: syn.config, lines: syn.lines, state: s, termination: termination(s, syn.config, now), chain: [], now, chartBuckets: buckets });
+  }
+
+  it('scale: positions stay finite and in order', () => {
+    const sc = chartScale(-1.7e308, 1.7e308);
+    expect(sc.pos(-1.7e308)).toBe(0);
+    expect(sc.pos(1.7e308)).toBe(1);
+    expect(sc.pos(0)).toBeCloseTo(0.5, 12);
+    expect(sc.at(0.5)).toBeCloseTo(0, 0);
+    expect(sc.at(1)).toBe(1.7e308);
+  });
+
+  it('the terminal chart draws the highest and the lowest runs, with a middle label', () => {
+    const lines = renderTerminal(extreme()(chartDotColumns(100)), { width: 100, color: false });
+    const top = lines.findIndex((l) => l.startsWith(' 1.7e+308 ┤'));
+    const bottom = lines.findIndex((l) => l.startsWith('-1.7e+308 ┤'));
+    expect(top).toBeGreaterThan(0);
+    expect(bottom).toBeGreaterThan(top);
+    // Braille dots on the top row (the +1.7e308 discards), and a number halfway, not "-".
+    expect(lines[top]).toMatch(/[\u2801-\u28ff]/);
+    expect(lines.slice(top, bottom).some((l) => /^ +0 ┤/.test(l))).toBe(true);
+  });
+
+  it('the page has no NaN and Chromium logs nothing to the console', () => {
+    const html = renderHtml(extreme()(HTML_BUCKETS));
+    expect(html).not.toContain('NaN');
+    const work = tmpDir('autoloop-console-');
+    const file = path.join(work, 'page.html');
+    fs.writeFileSync(file, html);
+    expect(consoleMessages(file, work)).toEqual([]);
+  });
+});
