@@ -414,7 +414,7 @@ export function measuredNotLogged(exp: Experiment): RunRecord | null {
 }
 
 /** What to do about a run measured but not logged (the resume step), for status and explain. */
-export function loggingFirst(rec: RunRecord): string {
+export function loggingFirst(rec: Pick<RunRecord, 'run_id'>): string {
   return `${rec.run_id} was measured but not logged: log it first (log-experiment --description "<the change it measured>")`;
 }
 

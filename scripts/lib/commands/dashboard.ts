@@ -14,7 +14,7 @@ import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fsx.ts';
 import { termination } from '../reduce.ts';
 import { chainUsedUp } from '../chain.ts';
-import { chainTrail, loadExperiment, viewModel } from '../dashboard/load.ts';
+import { activityNow, chainTrail, loadExperiment, viewModel } from '../dashboard/load.ts';
 import { chartDotColumns } from '../dashboard/chart.ts';
 import { renderTerminal, TABLE_ROWS } from '../dashboard/terminal.ts';
 import { HTML_BUCKETS, renderHtml } from '../dashboard/html.ts';
@@ -78,6 +78,7 @@ export async function dashboardCommand(f: z.infer<typeof DashboardFlags>): Promi
     return watchDashboard({
       root,
       slug,
+      follow: f.experiment === undefined,
       color,
       control: process.stdout.isTTY === true || color,
       width: f.width,
@@ -93,7 +94,7 @@ export async function dashboardCommand(f: z.infer<typeof DashboardFlags>): Promi
   const width = layoutWidth(f.width);
   // The one-shot terminal view lists only its last TABLE_ROWS runs: the model reads back no more.
   const table = f.json || f.html !== undefined ? {} : { rowsCap: TABLE_ROWS, keepsCap: 0 };
-  const model = viewModel(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width), table);
+  const model = viewModel(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width), { ...table, activity: activityNow(root, loaded) });
 
   if (f.json) return emit(true, model, '');
   if (page !== null) {

@@ -239,7 +239,8 @@ function cards(m: ViewModel): string {
       m.confidence.label ? esc(m.confidence.label) : 'needs 3 valid runs and a spread',
     ),
   );
-  out.push(card('health', `<span class="h-${esc(m.health.state)}">${esc(m.health.state)}</span>`, `${esc(m.health.reason)}<br><b>next:</b> ${esc(m.health.next_action)}`));
+  const now = m.now.length ? `<br><b>now:</b> ${m.now.map(esc).join('<br>')}` : '';
+  out.push(card('health', `<span class="h-${esc(m.health.state)}">${esc(m.health.state)}</span>`, `${esc(m.health.reason)}${now}<br><b>next:</b> ${esc(m.health.next_action)}`));
   const frac = b.max_runs ? Math.min(100, (b.runs / b.max_runs) * 100) : 0;
   const bits = [`plateau ${esc(b.progress.plateau ?? 'off')}`];
   if (b.progress.target) bits.push(`target ${esc(b.progress.target)}`);

@@ -15,6 +15,7 @@ import { dropIndex, indexSeries, StaleIndex, updateIndex, type IndexRead } from 
 import { blockViews } from './block-view.ts';
 import { REC } from './records.ts';
 import { chainStatusIn, loadChainFile } from '../chain.ts';
+import { activityOf, type Activity } from './activity.ts';
 
 export interface Loaded {
   slug: string;
@@ -140,7 +141,7 @@ export function refreshExperiment(root: string, prev: Loaded): Loaded {
  * (the next call rebuilds it) and this one reads the whole ledger. `table`
  * bounds the rows a renderer will show (each row is a line read back).
  */
-export function viewModel(l: Loaded, t: Termination, chain: readonly string[], now: number, chartBuckets: number, table: { rowsCap?: number; keepsCap?: number } = {}): ViewModel {
+export function viewModel(l: Loaded, t: Termination, chain: readonly string[], now: number, chartBuckets: number, table: { rowsCap?: number; keepsCap?: number; activity?: Activity } = {}): ViewModel {
   const input: ModelInput = { slug: l.slug, config: l.config, state: l.state, termination: t, chain, now, chartBuckets, warnings: l.warnings, ...table };
   const fds: number[] = [];
   const open = (f: string) => {
@@ -191,4 +192,9 @@ export function chainTrail(root: string, slug: string): string[] {
     // A chain.json that does not parse is chain.ts's to report; the dashboard shows no trail.
     return [];
   }
+}
+
+/** What is happening now in the experiment as loaded (activity.ts). */
+export function activityNow(root: string, l: Loaded): Activity {
+  return activityOf({ root, paths: l.paths, config: l.config, state: l.state, warnings: [] });
 }

@@ -16,6 +16,7 @@ function followUpIn(trail: readonly string[], slug: string): string | null {
 import { bestGuardrailChecks } from '../judge-run.ts';
 import { isSeries, markOf, seriesOf, type RunMark, type RunPoint, type RunSeries } from './series.ts';
 import { runPoint } from './result-line.ts';
+import { activityLines, activityNext, NO_ACTIVITY, type Activity } from './activity.ts';
 
 export const VERDICTS: readonly Verdict[] = ['keep', 'discard', 'crash', 'timeout', 'checks_failed', 'invalid'];
 /**
@@ -80,6 +81,10 @@ export interface ViewModel {
   change_pct: number | null;
   confidence: { value: number | null; label: ConfidenceLabel | null };
   health: { state: string; reason: string; playbook: string | null; next_action: string };
+  /** What is happening now and not yet in the ledger: a run measuring, one to log, one cut off (activity.ts). */
+  activity: Activity;
+  /** The activity for people, a line each (empty when nothing is under way). */
+  now: string[];
   /** Every guardrail: the best against the segment's baseline. */
   guardrails: { metric: string; status: string; value: number | null; reference: number | null; allowed: number | null }[];
   budget: {
@@ -129,6 +134,8 @@ export interface ModelInput {
   /** Earlier keeps listed at most (KEEPS_CAP unless told). */
   keepsCap?: number;
   warnings?: readonly string[];
+  /** What is happening now (activity.ts); none when not told. */
+  activity?: Activity;
 }
 
 export interface TableRows {
@@ -290,8 +297,10 @@ export function buildModel(i: ModelInput): ViewModel {
       reason: sanitize(s.health.reason),
       playbook: s.health.playbook,
       // A stop reason is the user's text and reaches the next action: no escape passes.
-      next_action: sanitize(nextActionOrChain(s, t, followUpIn(i.chain, i.slug))),
+      next_action: sanitize(activityNext(i.activity ?? NO_ACTIVITY, nextActionOrChain(s, t, followUpIn(i.chain, i.slug)))),
     },
+    activity: i.activity ?? NO_ACTIVITY,
+    now: activityLines(i.activity ?? NO_ACTIVITY, c.parallel).map(sanitize),
     budget: {
       runs: s.runs_total,
       max_runs: c.max_runs,

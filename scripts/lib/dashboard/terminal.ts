@@ -105,6 +105,7 @@ function headerLines(m: ViewModel, width: number): Line[] {
   lines.push([label('confidence'), c.value === null ? seg('n/a (needs 3 valid runs and a spread)', 'dim') : seg(`${ratio(c.value)}× ${c.label}`, ...cStyle)]);
 
   lines.push([label('health'), seg(m.health.state, 'bold', ...(HEALTH_STYLE[m.health.state] ?? [])), seg(` — ${m.health.reason}`)]);
+  m.now.forEach((t, i) => lines.push([label(i === 0 ? 'now' : ''), seg(t, 'bold')]));
   for (const g of m.guardrails) {
     const gs: Style[] = g.status === 'ok' ? ['green'] : g.status === 'near' ? ['yellow'] : g.status === 'unmeasured' ? ['dim'] : ['red'];
     const [value, reference, allowed] = fmtApart(g.value, g.reference, g.allowed);

@@ -8,9 +8,11 @@ import fs from 'node:fs';
 import { termination } from '../reduce.ts';
 import { chainUsedUp } from '../chain.ts';
 import { chartDotColumns } from './chart.ts';
-import { changeStamp, chainTrail, loadExperiment, viewModel, refreshExperiment, type Loaded } from './load.ts';
+import { activityNow, changeStamp, chainTrail, loadExperiment, viewModel, refreshExperiment, type Loaded } from './load.ts';
 import { renderTerminal } from './terminal.ts';
 import { clipCells, sanitize } from './text.ts';
+import { listExperiments, readActive } from '../experiment.ts';
+import { experimentPaths, repoPaths } from '../paths.ts';
 
 export const ENTER = '\x1b[?1049h\x1b[?25l';
 export const LEAVE = '\x1b[?25h\x1b[?1049l';
@@ -21,6 +23,11 @@ const EOS = '\x1b[J';
 export interface WatchOptions {
   root: string;
   slug: string;
+  /**
+   * The slug was not named (--experiment): follow the active experiment. A chain makes its
+   * follow-up the active one, and a watch left overnight showed the terminated parent for good.
+   */
+  follow?: boolean;
   color: boolean;
   /** Draw in place with escape sequences (a terminal, or forced colour); otherwise append frames. */
   control: boolean;
@@ -49,6 +56,21 @@ export function terminalSize(out: Pick<NodeJS.WriteStream, 'isTTY' | 'columns' |
   return { columns: cells(out.columns) ?? cells(env.COLUMNS) ?? 80, rows: cells(out.rows) ?? cells(env.LINES) ?? 24 };
 }
 
+/** The experiment active.json names now, when it differs from `slug` and exists; else null. */
+export function activeSwitch(root: string, slug: string): string | null {
+  const next = readActive(root)?.experiment;
+  return next && next !== slug && listExperiments(root).includes(next) ? next : null;
+}
+
+function fileStamp(file: string): string {
+  try {
+    const s = fs.statSync(file);
+    return `${s.size}:${s.mtimeMs}`;
+  } catch {
+    return '-';
+  }
+}
+
 /** One frame's text (lines joined for drawing in place, or for appending). */
 function frame(o: WatchOptions, loaded: Loaded, error: string | null): string {
   const out = o.stdout;
@@ -59,7 +81,7 @@ function frame(o: WatchOptions, loaded: Loaded, error: string | null): string {
   const width = Math.max(1, (o.width ?? size.columns) - (out.isTTY ? 1 : 0));
   const height = size.rows;
   const t = termination(loaded.state, loaded.config, now, () => chainUsedUp(o.root, o.slug));
-  const model = viewModel(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width));
+  const model = viewModel(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width), { activity: activityNow(o.root, loaded) });
   const lines = renderTerminal(model, { width, height: height !== undefined && error ? height - 1 : height, color: o.color });
   // Cut by cells, not UTF-16 units (a wide character or a split emoji wrapped the line).
   if (error) lines.push(`${o.color ? '\x1b[33m' : ''}${clipCells(sanitize(`watch: ${error}`), width)}${o.color ? '\x1b[0m' : ''}`);
@@ -70,21 +92,34 @@ function frame(o: WatchOptions, loaded: Loaded, error: string | null): string {
  * What makes a redraw due: fs.watch on the experiment's directory, a poll of
  * the ledger's size and mtime, and a periodic tick. Returns what stops them.
  */
-function redrawSources(o: WatchOptions, dir: string, schedule: () => void): () => void {
+function redrawSources(o: WatchOptions, schedule: () => void): () => void {
   let watcher: fs.FSWatcher | null = null;
-  try {
-    watcher = fs.watch(dir, { persistent: true }, schedule);
-    watcher.on('error', () => {
-      watcher?.close();
-      watcher = null;
-    });
-  } catch {
-    watcher = null; // the poll below is enough
-  }
-  let stamp = changeStamp(o.root, o.slug);
+  let watched = '';
+  // The experiment's folder, watched again when the experiment changes (following a chain).
+  const watchDir = () => {
+    const dir = experimentPaths(o.root, o.slug).dir;
+    if (dir === watched) return;
+    watcher?.close();
+    watched = dir;
+    try {
+      watcher = fs.watch(dir, { persistent: true }, schedule);
+      watcher.on('error', () => {
+        watcher?.close();
+        watcher = null;
+      });
+    } catch {
+      watcher = null; // the poll below is enough
+    }
+  };
+  watchDir();
+  // The lock too: a run starting or ending shows within a poll, not at the next tick;
+  // and active.json when following: a chain's switch shows within a poll.
+  const probe = () => changeStamp(o.root, o.slug) + `|${fileStamp(repoPaths(o.root).lock)}` + (o.follow ? `|${fileStamp(repoPaths(o.root).active)}` : '');
+  let stamp = probe();
   const intervals = [
     setInterval(() => {
-      const s = changeStamp(o.root, o.slug);
+      watchDir();
+      const s = probe();
       if (s !== stamp) {
         stamp = s;
         schedule();
@@ -98,8 +133,15 @@ function redrawSources(o: WatchOptions, dir: string, schedule: () => void): () =
   };
 }
 
+/** The experiment brought up to date; or, following, the one active.json names now, read afresh. */
+function reload(o: WatchOptions, loaded: Loaded): Loaded {
+  const next = o.follow ? activeSwitch(o.root, loaded.slug) : null;
+  return next ? loadExperiment(o.root, next) : refreshExperiment(o.root, loaded);
+}
+
 /** Resolves with the exit code when the user quits. */
-export function watchDashboard(o: WatchOptions): Promise<number> {
+export function watchDashboard(opts: WatchOptions): Promise<number> {
+  const o = { ...opts };
   let loaded: Loaded = loadExperiment(o.root, o.slug);
   let lastFrame = '';
   let error: string | null = null;
@@ -110,7 +152,8 @@ export function watchDashboard(o: WatchOptions): Promise<number> {
   const draw = () => {
     timer = null;
     try {
-      loaded = refreshExperiment(o.root, loaded);
+      loaded = reload(o, loaded);
+      o.slug = loaded.slug; // following: a chain's follow-up, whose folder the poll watches from now on
       error = null;
     } catch (e) {
       // Keep showing the last good frame; say why it is stale.
@@ -169,7 +212,7 @@ export function watchDashboard(o: WatchOptions): Promise<number> {
       o.stdin.on('data', onKey);
       o.stdin.resume();
     }
-    stopSources = redrawSources(o, loaded.paths.dir, schedule);
+    stopSources = redrawSources(o, schedule);
     draw();
   });
 }

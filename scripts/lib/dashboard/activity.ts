@@ -1,0 +1,78 @@
+// What is happening right now, beside what the ledger says happened: a run
+// measuring (the ledger only gains its line when it ends, minutes or hours
+// later), a run measured but not logged (a call cut off in between), a run cut
+// off while it measured, the parallel candidates in flight. Read-only and
+// cheap (the lock file, the latest run's record, the candidates' store), so
+// every --watch frame reads it afresh. The next action then agrees with status.
+import type { Experiment } from '../experiment-data.ts';
+import { isMeasuredNotLogged, latestRunNumber, loggingFirst, readRunRecord } from '../experiment.ts';
+import { lockHolder } from '../lock.ts';
+import { runId } from '../paths.ts';
+import { parallelLines, parallelStatus, type ParallelStatus } from '../candidates/status.ts';
+
+export interface Activity {
+  /** The engine call holding the repository's lock (a run measuring, a log, a chain). */
+  busy: { owner: string; pid: number; started_at: string } | null;
+  /** Runs whose records say they are measuring now (one, or each candidate's in parallel mode). */
+  measuring: { run_id: string; started_at: string; candidate: string | null }[];
+  /** The latest run was measured but not logged: it is logged before anything else. */
+  pending: string | null;
+  /** The latest run was left measuring by an engine call that is gone: the next run-experiment records it as interrupted. */
+  cut_off: string | null;
+  candidates: ParallelStatus['candidates'];
+  long_queue: ParallelStatus['long_queue'];
+}
+
+export const NO_ACTIVITY: Activity = { busy: null, measuring: [], pending: null, cut_off: null, candidates: [], long_queue: null };
+
+/** The same words as status's next action while another call works. */
+export function busyText(b: { owner: string; pid: number; started_at: string }): string {
+  return `${b.owner} (pid ${b.pid}) is running since ${b.started_at.slice(11, 19)} UTC; what it measures shows when it ends`;
+}
+
+export function activityOf(exp: Experiment): Activity {
+  const busy = lockHolder(exp.paths.lock);
+  const n = latestRunNumber(exp);
+  const latest = n ? readRunRecord(exp, runId(n)) : null;
+  const par = exp.config.parallel > 1 ? parallelStatus(exp) : { candidates: [], long_queue: null };
+  const measuring: Activity['measuring'] = [];
+  let cutOff: string | null = null;
+  // A run of this segment not yet in the ledger (a record left from an earlier segment says nothing now).
+  if (latest && latest.phase === 'running' && latest.segment === exp.state.segment && n >= exp.state.next_run) {
+    // A candidate's run measures without the lock; the main loop's holds it while it measures.
+    if (busy || latest.candidate) measuring.push({ run_id: latest.run_id, started_at: latest.started_at, candidate: latest.candidate?.id ?? null });
+    else cutOff = latest.run_id;
+  }
+  for (const c of par.candidates) {
+    if (c.phase !== 'running' || !c.run_id || measuring.some((m) => m.run_id === c.run_id)) continue;
+    const rec = readRunRecord(exp, c.run_id);
+    if (rec) measuring.push({ run_id: rec.run_id, started_at: rec.started_at, candidate: c.id });
+  }
+  return {
+    busy,
+    measuring,
+    pending: isMeasuredNotLogged(exp, latest) ? latest.run_id : null,
+    cut_off: cutOff,
+    candidates: par.candidates,
+    long_queue: par.long_queue,
+  };
+}
+
+/** The next action as status gives it: another call at work first, then a run to log, else the state's. */
+export function activityNext(a: Activity, otherwise: string): string {
+  if (a.busy) return `wait: ${busyText(a.busy)}`;
+  if (a.pending) return loggingFirst({ run_id: a.pending });
+  return otherwise;
+}
+
+/** The activity in a few lines for people (the terminal's and the page's "now"); none when nothing is under way. */
+export function activityLines(a: Activity, parallel: number): string[] {
+  const out: string[] = [];
+  if (a.measuring.length) {
+    out.push(a.measuring.map((m) => `${m.run_id} measuring since ${m.started_at.slice(11, 19)} UTC${m.candidate ? ` (candidate ${m.candidate})` : ''}`).join(', '));
+  }
+  if (a.pending) out.push(`${a.pending} measured, not logged yet`);
+  if (a.cut_off) out.push(`${a.cut_off} was cut off while measuring (its engine call is gone): the next run-experiment records it as interrupted`);
+  out.push(...parallelLines({ candidates: a.candidates, long_queue: a.long_queue }, parallel));
+  return out;
+}

@@ -1,0 +1,155 @@
+// The dashboard while a loop lives: a run measuring (not in the ledger until
+// it ends), a run measured but not logged, a run whose engine was killed, a
+// chain that makes a follow-up the active experiment under --watch.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LedgerLine } from '../scripts/lib/schema.ts';
+import { appendLedger } from '../scripts/lib/ledger.ts';
+import { experimentPaths, repoPaths } from '../scripts/lib/paths.ts';
+import { writeJsonAtomic } from '../scripts/lib/fsx.ts';
+import { stripAnsi } from '../scripts/lib/dashboard/text.ts';
+import { syntheticLedger, writeSynthetic } from './helpers/synthetic-ledger.ts';
+import { engine, engineAsync, makeRepo } from './helpers/engine.ts';
+import { tmpDir } from './helpers/tmp.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+function command(name: string): string[] {
+  const dist = process.env.AUTOLOOP_TEST_DIST;
+  if (dist && fs.existsSync(path.join(dist, `${name}.mjs`))) return [path.join(dist, `${name}.mjs`)];
+  return ['--import', 'tsx', path.join(ROOT, 'scripts', `${name}.ts`)];
+}
+
+function env(): NodeJS.ProcessEnv {
+  const e = { ...process.env };
+  delete e.FORCE_COLOR;
+  return { ...e, NO_COLOR: '1' };
+}
+
+function run(name: string, args: string[]) {
+  const r = spawnSync(process.execPath, [...command(name), ...args], { encoding: 'utf8', env: env(), timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`${name} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const json = (name: string, cwd: string) => JSON.parse(run(name, ['--cwd', cwd, '--json'])) as Record<string, unknown>;
+
+async function until(pred: () => boolean, what: string, detail: () => string = () => ''): Promise<void> {
+  const end = Date.now() + 240_000; // ends a hung test, not a speed check
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${detail()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+describe('a run in flight', () => {
+  it('shows what measures now, a run to log and a run cut off, with the next action status gives', async () => {
+    const gates = tmpDir('autoloop-gate-');
+    const gate = path.join(gates, 'go');
+    // Measures only once the gate exists: the test decides when a run ends, no clock does.
+    const bench = `const fs = require('node:fs');
+while (!fs.existsSync(${JSON.stringify(gate)})) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+console.log('METRIC score=' + fs.readFileSync('src/value.txt', 'utf8').trim());
+`;
+    const repo = makeRepo({ 'bench.cjs': bench, 'src/value.txt': '100\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1'], repo);
+    expect(init.code, init.stderr).toBe(0);
+
+    const next = (cwd: string) => (json('dashboard', cwd).health as { next_action: string }).next_action;
+    const agree = () => {
+      const d = next(repo);
+      const s = json('status', repo).next_action;
+      expect(d).toBe(s);
+      return d;
+    };
+
+    // 1. The baseline measuring: nothing in the ledger yet, the dashboard says so.
+    const first = engineAsync('run-experiment', [], repo);
+    children.push(first);
+    await until(() => (json('dashboard', repo).activity as { measuring: unknown[] }).measuring.length > 0, 'r0001 measuring');
+    const m = json('dashboard', repo) as { activity: { measuring: { run_id: string }[] }; now: string[] };
+    expect(m.activity.measuring[0]?.run_id).toBe('r0001');
+    expect(m.now[0]).toMatch(/^r0001 measuring since \d\d:\d\d:\d\d UTC$/);
+    expect(agree()).toMatch(/^wait: run-experiment \(pid \d+\) is running since/);
+    expect(stripAnsi(run('dashboard', ['--cwd', repo, '--width', '100']))).toMatch(/\nnow {8}r0001 measuring since/);
+    const page = path.join(gates, 'page.html');
+    run('dashboard', ['--cwd', repo, '--html', page]);
+    expect(fs.readFileSync(page, 'utf8')).toContain('<b>now:</b> r0001 measuring since');
+
+    // 2. Measured, not logged: logging it comes first.
+    fs.writeFileSync(gate, '');
+    await new Promise((r) => first.on('exit', r));
+    expect(agree()).toBe('r0001 was measured but not logged: log it first (log-experiment --description "<the change it measured>")');
+    expect((json('dashboard', repo) as { now: string[] }).now).toEqual(['r0001 measured, not logged yet']);
+    expect(engine('log-experiment', ['--description', 'baseline'], repo).code).toBe(0);
+    expect((json('dashboard', repo) as { now: string[] }).now).toEqual([]);
+
+    // 3. The engine killed while r0002 measures: the record says running, nobody holds the lock.
+    fs.rmSync(gate);
+    fs.writeFileSync(path.join(repo, 'src/value.txt'), '90\n');
+    const second = engineAsync('run-experiment', ['--description', 'lower'], repo);
+    children.push(second);
+    await until(() => (json('dashboard', repo).activity as { measuring: unknown[] }).measuring.length > 0, 'r0002 measuring');
+    second.kill('SIGKILL');
+    await new Promise((r) => second.on('exit', r));
+    fs.writeFileSync(gate, ''); // the orphaned benchmark ends
+    const cut = json('dashboard', repo) as { activity: { cut_off: string | null; measuring: unknown[] }; now: string[] };
+    expect(cut.activity.cut_off).toBe('r0002');
+    expect(cut.activity.measuring).toEqual([]);
+    expect(cut.now[0]).toContain('r0002 was cut off while measuring');
+    agree();
+  });
+});
+
+describe('--watch follows the active experiment', () => {
+  it('switches to the experiment active.json names (a chain\'s follow-up), unless --experiment pinned one', async () => {
+    const dir = tmpDir('autoloop-follow-');
+    const a = syntheticLedger({ runs: 6, seed: 3, slug: 'parent-exp' });
+    writeSynthetic(dir, a);
+    const b = syntheticLedger({ runs: 4, seed: 4, slug: 'child-exp' });
+    writeSynthetic(dir, b, { active: false });
+    const watch = (extra: string[]) => {
+      const child = spawn(process.execPath, [...command('dashboard'), '--cwd', dir, '--watch', '--width', '100', ...extra], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
+      const io = { out: '', err: '', child, exited: new Promise<number | null>((r) => child.on('exit', (c) => r(c))) };
+      child.stdout.on('data', (d: Buffer) => (io.out += d.toString('utf8')));
+      child.stderr.on('data', (d: Buffer) => (io.err += d.toString('utf8')));
+      return io;
+    };
+    const follow = watch([]);
+    const pinned = watch(['--experiment', 'parent-exp']);
+    for (const w of [follow, pinned]) await until(() => w.out.includes('autoloop parent-exp'), 'the first frame', () => w.err);
+
+    // What chain does last: the follow-up becomes the active experiment.
+    const active = JSON.parse(fs.readFileSync(repoPaths(dir).active, 'utf8')) as Record<string, unknown>;
+    writeJsonAtomic(repoPaths(dir).active, { ...active, experiment: 'child-exp', updated_at: new Date().toISOString() });
+    await until(() => follow.out.includes('autoloop child-exp'), 'the follow-up drawn', () => follow.err + follow.out.slice(-500));
+    // Then it redraws as the child's ledger grows (its folder is the one watched now).
+    const ts = new Date().toISOString();
+    appendLedger(experimentPaths(dir, 'child-exp').ledger, LedgerLine.parse({
+      type: 'result', ts, segment: 1, run_id: 'r0005', status: 'ok', verdict: 'discard', primary: 1e9, samples: [1e9],
+      metrics: { ops: 1e9 }, description: 'logged in the follow-up', reason: 'worse', delta: -1, duration_s: 1, files: ['src/a.js'],
+    }));
+    await until(() => follow.out.includes('logged in the follow-up'), 'the child\'s new run', () => follow.err);
+
+    // Pinned: still the parent, which redraws as its own ledger grows.
+    appendLedger(experimentPaths(dir, 'parent-exp').ledger, LedgerLine.parse({
+      type: 'result', ts, segment: 1, run_id: 'r0007', status: 'ok', verdict: 'discard', primary: 1e9, samples: [1e9],
+      metrics: { ops: 1e9 }, description: 'logged in the parent', reason: 'worse', delta: -1, duration_s: 1, files: ['src/a.js'],
+    }));
+    await until(() => pinned.out.includes('logged in the parent'), 'the parent\'s new run', () => pinned.err);
+    expect(pinned.out).not.toContain('autoloop child-exp');
+
+    for (const w of [follow, pinned]) {
+      w.child.kill('SIGINT');
+      expect(await w.exited).toBe(0);
+    }
+  });
+});
