@@ -153,3 +153,31 @@ describe('--watch follows the active experiment', () => {
     }
   });
 });
+
+describe('--watch while a line is being written', () => {
+  it('says a last line is unfinished while it is, and no longer once it is whole', async () => {
+    const dir = tmpDir('autoloop-torn-');
+    const syn = syntheticLedger({ runs: 8, seed: 5 });
+    writeSynthetic(dir, syn);
+    const child = spawn(process.execPath, [...command('dashboard'), '--cwd', dir, '--watch', '--width', '100'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    await until(() => out.includes('r0008'), 'the first frame');
+    const ledger = experimentPaths(dir, syn.config.name).ledger;
+    const line = JSON.stringify(LedgerLine.parse({
+      type: 'result', ts: new Date().toISOString(), segment: 1, run_id: 'r0009', status: 'ok', verdict: 'discard', primary: 3e6, samples: [3e6],
+      metrics: { ops: 3e6 }, description: 'written in two parts', reason: 'worse', delta: -1, duration_s: 1, files: ['src/a.js'],
+    })) + '\n';
+    fs.appendFileSync(ledger, line.slice(0, 60));
+    await until(() => out.includes('torn last line'), 'the unfinished line reported');
+    fs.appendFileSync(ledger, line.slice(60));
+    await until(() => out.includes('written in two parts'), 'the whole line drawn');
+    const last = out.slice(out.lastIndexOf(`autoloop ${syn.config.name}`));
+    expect(last).toContain('written in two parts');
+    expect(last).not.toContain('torn last line');
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+});

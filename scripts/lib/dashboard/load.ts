@@ -67,6 +67,9 @@ function stateFor(paths: ExperimentPaths, config: Config, end: number, warnings:
   return { ...foldLines(emptyState(), all.lines, config), ledger_offset: all.end };
 }
 
+/** How readLedger reports a last line without its newline (being written, or a write cut off). */
+const TORN_LAST = 'ledger: torn last line';
+
 // Lines are written by JSON.stringify of the schema's output, so they begin with their type.
 const EVENT_PREFIX = Buffer.from('{"type":"event"');
 const COMMITTED = Buffer.from('"event":"committed"');
@@ -104,7 +107,9 @@ export function loadExperiment(root: string, slug: string, prev?: Loaded, opts: 
   const stamp = stampOf(paths);
   const config = loadConfig(paths.config);
   const idx = updateIndex(paths, (from) => readDashboardLines(paths.ledger, from), { summary: opts.summary });
-  const warnings = prev ? [...prev.warnings, ...idx.warnings].slice(-5) : [...idx.warnings];
+  // A read reports each bad line once, so --watch carries them on; but an unfinished last line is read
+  // again by every read until it is whole (or cut by repair): carried on, it was shown for good.
+  const warnings = prev ? [...prev.warnings.filter((w) => !w.startsWith(TORN_LAST)), ...idx.warnings].slice(-5) : [...idx.warnings];
   // The state may have been folded a little further than the index (the cache
   // was newer than our read): fold from where the state stands.
   const state =
