@@ -57,3 +57,22 @@ describe('values at the ends of a double', () => {
     expect(consoleMessages(file, work)).toEqual([]);
   });
 });
+
+describe('a chart of one run', () => {
+  const syn = syntheticLedger({ runs: 1, seed: 1 });
+  const s = foldLines(emptyState(), syn.lines, syn.config);
+  const now = Date.parse(s.last_ts ?? '') + 1000;
+  const model = buildModel({ slug: syn.config.name, config: syn.config, lines: syn.lines, state: s, termination: termination(s, syn.config, now), chain: [], now, chartBuckets: chartDotColumns(80) });
+
+  it('puts the run on the row whose label reads its value, and says "1 run"', () => {
+    const lines = renderTerminal(model, { width: 80, color: false });
+    const dot = lines.find((l) => /┤.*●/.test(l) || /│.*●/.test(l));
+    expect(dot).toMatch(/^ *2000000 ┤●/);
+    expect(lines.some((l) => /\b1 run\b/.test(l) && !/1 runs/.test(l))).toBe(true);
+    // Fitted to a terminal's height (--watch) too.
+    for (const height of [30, 36, 40, 45, 50]) {
+      const fitted = renderTerminal(model, { width: 80, height, color: false });
+      expect(fitted.find((l) => /[┤│]●/.test(l)), `height ${height}`).toMatch(/^ *2000000 ┤●/);
+    }
+  });
+});

@@ -101,7 +101,7 @@ export async function dashboardCommand(f: z.infer<typeof DashboardFlags>): Promi
     const file = page;
     // A view, rewritten by every call: replaced atomically (never torn), not fsynced (a page lost to a power cut is drawn again).
     writeFileAtomic(file, renderHtml(model), { durable: false });
-    return emit(false, null, `wrote ${file} (${model.segment_runs} runs in segment ${model.segment})`);
+    return emit(false, null, `wrote ${file} (${model.segment_runs} run${model.segment_runs === 1 ? '' : 's'} in segment ${model.segment})`);
   }
   process.stdout.write(renderTerminal(model, { width, color }).join('\n') + '\n');
 }

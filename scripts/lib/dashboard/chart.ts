@@ -175,7 +175,8 @@ function xAxis(cv: Canvas, chart: ChartModel, lw: number, log: boolean): Line[] 
   for (let c = 0; c < cv.cols; c++) axis.push(cv.fails[c] ?? seg('─', 'dim'));
   const left = chart.first_run ?? '';
   const right = chart.last_run ?? '';
-  const middle = chart.per_bucket > 1 ? `${chart.runs} runs, ${chart.per_bucket} per column${log ? ', log scale' : ''}` : `${chart.runs} runs${log ? ', log scale' : ''}`;
+  const runs = `${chart.runs} run${chart.runs === 1 ? '' : 's'}`;
+  const middle = chart.per_bucket > 1 ? `${runs}, ${chart.per_bucket} per column${log ? ', log scale' : ''}` : `${runs}${log ? ', log scale' : ''}`;
   const gap = cv.cols - visibleWidth(left) - visibleWidth(right);
   let xl = '';
   if (gap >= visibleWidth(middle) + 2) {
@@ -191,8 +192,12 @@ export function renderChart(chart: ChartModel, o: ChartOptions): Line[] {
   const rows = Math.max(2, o.rows);
   const hasValues = chart.min !== null && chart.max !== null;
   const scale = chartScale(chart.min ?? 0, chart.max ?? 1);
+  const mid = Math.floor((rows - 1) / 2);
+  // The middle label is the value at its row's centre (dots 4·mid+1.5 of 0…4·rows-1): at(0.5) lies on a
+  // row boundary when the rows are even, and a lone run sat a row below the label giving its own value.
+  const midAt = 1 - (4 * mid + 1.5) / (rows * 4 - 1);
   // No measured value (every run crashed or was invalid): no numbers on the axis, they would be invented.
-  const labels = hasValues ? [tickLabel(scale.hi), tickLabel(scale.at(0.5)), tickLabel(scale.lo)] : ['', '', ''];
+  const labels = hasValues ? [tickLabel(scale.hi), tickLabel(scale.at(midAt)), tickLabel(scale.lo)] : ['', '', ''];
   const lw = Math.max(...labels.map(visibleWidth));
   const cv = canvas(rows, Math.max(4, o.width - lw - 2));
   const dotCols = cv.cols * 2;
@@ -204,7 +209,6 @@ export function renderChart(chart: ChartModel, o: ChartOptions): Line[] {
   if (hasValues) plotBest(cv, chart, xOf, yOf);
   plotBuckets(cv, chart, xOf, yOf);
   const out: Line[] = [];
-  const mid = Math.floor((rows - 1) / 2);
   for (let r = 0; r < rows; r++) {
     const label = r === 0 ? labels[0] : r === rows - 1 ? labels[2] : r === mid && rows >= 5 ? labels[1] : '';
     out.push(canvasRow(cv, r, [seg(padCells(label ?? '', lw, 'right'), 'dim'), seg(label ? ' ┤' : ' │', 'dim')]));

@@ -267,12 +267,14 @@ export function renderTerminal(m: ViewModel, o: TerminalOptions): string[] {
   }
   if (m.warnings.length) tail.push([seg('warning: ', 'yellow'), seg(m.warnings[m.warnings.length - 1] ?? '')]);
 
-  let chartRows = 10;
+  // Odd: the middle label's row is centred on the middle of the range (chart.ts).
+  let chartRows = 11;
   let tableRows = TABLE_ROWS;
   if (o.height !== undefined) {
     // Fixed lines: header, two blank separators, chart axis + x labels + legend, table header, tail.
     const free = Math.floor(o.height) - head.length - 2 - 3 - 1 - tail.length;
-    chartRows = Math.min(16, Math.max(3, Math.floor(free * 0.55)));
+    chartRows = Math.min(15, Math.max(3, Math.floor(free * 0.55)));
+    chartRows -= 1 - (chartRows % 2);
     tableRows = Math.max(1, free - chartRows);
   }
   const lines: Line[] = [...head, []];
