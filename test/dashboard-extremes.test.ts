@@ -76,3 +76,11 @@ describe('a chart of one run', () => {
     }
   });
 });
+
+it('the page of one run says "1 run"', () => {
+  const syn = syntheticLedger({ runs: 1, seed: 1 });
+  const s = foldLines(emptyState(), syn.lines, syn.config);
+  const now = Date.parse(s.last_ts ?? '') + 1000;
+  const html = renderHtml(buildModel({ slug: syn.config.name, config: syn.config, lines: syn.lines, state: s, termination: termination(s, syn.config, now), chain: [], now, chartBuckets: HTML_BUCKETS }));
+  expect(html).toContain('<div class="v">1 run</div>');
+});

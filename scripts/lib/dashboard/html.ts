@@ -255,7 +255,7 @@ function cards(m: ViewModel): string {
   const counts = VERDICTS.filter((v) => m.counts[v] || v === 'keep' || v === 'discard')
     .map((v) => `<span class="pill v-${v}">${m.counts[v]} ${esc(v)}</span>`)
     .join(' ');
-  out.push(card('verdicts', `${m.segment_runs} runs`, counts));
+  out.push(card('verdicts', `${m.segment_runs} run${m.segment_runs === 1 ? '' : 's'}`, counts));
   if (m.guardrails.length) {
     const rows = m.guardrails.map((g) => `<span class="${g.status === 'ok' ? 'good' : g.status === 'unmeasured' ? '' : 'bad'}">${esc(g.metric)} ${esc(fmtApart(g.value, g.allowed).join(' / '))} ${esc(g.status)}</span>`);
     out.push(card('guardrails', `${m.guardrails.length}`, `${rows.join('<br>')}<br><span class="muted">against the baseline</span>`));
