@@ -181,3 +181,37 @@ describe('--watch while a line is being written', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('parallel candidates in flight', () => {
+  it('names the candidates measuring, and a candidate\'s run to log with --candidate, as status does', async () => {
+    const gates = tmpDir('autoloop-gate-');
+    const gate = path.join(gates, 'go');
+    const bench = `const fs = require('node:fs');
+while (!fs.existsSync(${JSON.stringify(gate)})) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+console.log('METRIC score=' + fs.readFileSync('src/value.txt', 'utf8').trim());
+`;
+    const repo = makeRepo({ 'bench.cjs': bench, 'src/value.txt': '100\n' });
+    fs.writeFileSync(gate, '');
+    expect(engine('init-experiment', ['--name', 'par', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1', '--parallel', '2'], repo).code).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline'], repo).code).toBe(0);
+    const c1 = engine('candidate', ['start', '--json'], repo).json as { path: string };
+    fs.writeFileSync(path.join(c1.path, 'src/value.txt'), '90\n');
+
+    fs.rmSync(gate);
+    const measuring = engineAsync('run-experiment', ['--candidate', 'c1'], repo);
+    children.push(measuring);
+    await until(() => (json('dashboard', repo).activity as { measuring: unknown[] }).measuring.length > 0, 'c1 measuring');
+    const m = json('dashboard', repo) as { activity: { measuring: { run_id: string; candidate: string }[] }; now: string[] };
+    expect(m.activity.measuring).toEqual([expect.objectContaining({ run_id: 'r0002', candidate: 'c1' })]);
+    expect(m.now).toEqual(['candidates 1/2: c1 r0002 running']);
+
+    fs.writeFileSync(gate, '');
+    await new Promise((r) => measuring.on('exit', r));
+    const next = (json('dashboard', repo).health as { next_action: string }).next_action;
+    expect(next).toBe(json('status', repo).next_action);
+    expect(next).toBe('r0002 was measured but not logged: log it first (log-experiment --candidate c1 --description "<the change it measured>")');
+    expect((json('dashboard', repo) as { now: string[] }).now[0]).toBe('r0002 measured, not logged yet (candidate c1)');
+    // What it says to do is what logs it.
+    expect(engine('log-experiment', ['--candidate', 'c1', '--description', 'lower'], repo).code).toBe(0);
+  });
+});

@@ -414,8 +414,10 @@ export function measuredNotLogged(exp: Experiment): RunRecord | null {
 }
 
 /** What to do about a run measured but not logged (the resume step), for status and explain. */
-export function loggingFirst(rec: Pick<RunRecord, 'run_id'>): string {
-  return `${rec.run_id} was measured but not logged: log it first (log-experiment --description "<the change it measured>")`;
+export function loggingFirst(rec: { run_id: string; candidate: { id: string } | null }): string {
+  // A candidate's run is logged as the candidate's: without --candidate the log was refused.
+  const which = rec.candidate ? ` --candidate ${rec.candidate.id}` : '';
+  return `${rec.run_id} was measured but not logged: log it first (log-experiment${which} --description "<the change it measured>")`;
 }
 
 /** A run whose result reached the ledger but whose record still says 'measured' (killed in between). */

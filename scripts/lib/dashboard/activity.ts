@@ -15,8 +15,8 @@ export interface Activity {
   busy: { owner: string; pid: number; started_at: string } | null;
   /** Runs whose records say they are measuring now (one, or each candidate's in parallel mode). */
   measuring: { run_id: string; started_at: string; candidate: string | null }[];
-  /** The latest run was measured but not logged: it is logged before anything else. */
-  pending: string | null;
+  /** The latest run was measured but not logged (by the main loop, or a candidate): it is logged before anything else. */
+  pending: { run_id: string; candidate: string | null } | null;
   /** The latest run was left measuring by an engine call that is gone: the next run-experiment records it as interrupted. */
   cut_off: string | null;
   candidates: ParallelStatus['candidates'];
@@ -51,7 +51,7 @@ export function activityOf(exp: Experiment): Activity {
   return {
     busy,
     measuring,
-    pending: isMeasuredNotLogged(exp, latest) ? latest.run_id : null,
+    pending: isMeasuredNotLogged(exp, latest) ? { run_id: latest.run_id, candidate: latest.candidate?.id ?? null } : null,
     cut_off: cutOff,
     candidates: par.candidates,
     long_queue: par.long_queue,
@@ -61,17 +61,17 @@ export function activityOf(exp: Experiment): Activity {
 /** The next action as status gives it: another call at work first, then a run to log, else the state's. */
 export function activityNext(a: Activity, otherwise: string): string {
   if (a.busy) return `wait: ${busyText(a.busy)}`;
-  if (a.pending) return loggingFirst({ run_id: a.pending });
+  if (a.pending) return loggingFirst({ run_id: a.pending.run_id, candidate: a.pending.candidate ? { id: a.pending.candidate } : null });
   return otherwise;
 }
 
 /** The activity in a few lines for people (the terminal's and the page's "now"); none when nothing is under way. */
 export function activityLines(a: Activity, parallel: number): string[] {
   const out: string[] = [];
-  if (a.measuring.length) {
-    out.push(a.measuring.map((m) => `${m.run_id} measuring since ${m.started_at.slice(11, 19)} UTC${m.candidate ? ` (candidate ${m.candidate})` : ''}`).join(', '));
-  }
-  if (a.pending) out.push(`${a.pending} measured, not logged yet`);
+  // The candidates' line below says which of theirs measure.
+  const main = a.measuring.filter((m) => !m.candidate || !a.candidates.length);
+  if (main.length) out.push(main.map((m) => `${m.run_id} measuring since ${m.started_at.slice(11, 19)} UTC${m.candidate ? ` (candidate ${m.candidate})` : ''}`).join(', '));
+  if (a.pending) out.push(`${a.pending.run_id} measured, not logged yet${a.pending.candidate ? ` (candidate ${a.pending.candidate})` : ''}`);
   if (a.cut_off) out.push(`${a.cut_off} was cut off while measuring (its engine call is gone): the next run-experiment records it as interrupted`);
   out.push(...parallelLines({ candidates: a.candidates, long_queue: a.long_queue }, parallel));
   return out;
