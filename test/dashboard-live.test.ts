@@ -13,6 +13,7 @@ import { stripAnsi } from '../scripts/lib/dashboard/text.ts';
 import { syntheticLedger, writeSynthetic } from './helpers/synthetic-ledger.ts';
 import { engine, engineAsync, makeRepo } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
+import { activityLines, activityNext, NO_ACTIVITY, type Activity } from '../scripts/lib/dashboard/activity.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -213,5 +214,22 @@ console.log('METRIC score=' + fs.readFileSync('src/value.txt', 'utf8').trim());
     expect((json('dashboard', repo) as { now: string[] }).now[0]).toBe('r0002 measured, not logged yet (candidate c1)');
     // What it says to do is what logs it.
     expect(engine('log-experiment', ['--candidate', 'c1', '--description', 'lower'], repo).code).toBe(0);
+  });
+});
+
+describe('activity lines', () => {
+  it('say a Slurm run\'s job and a long queue wait, with no candidates in flight', () => {
+    const a: Activity = {
+      ...NO_ACTIVITY,
+      busy: { owner: 'run-experiment', pid: 7, started_at: '2026-01-01T10:00:00.000Z' },
+      measuring: [{ run_id: 'r0004', started_at: '2026-01-01T10:00:01.000Z', candidate: null, slurm_job: '4242' }],
+      long_queue: { run_id: 'r0004', queued_s: 900, limit_s: 600 },
+    };
+    expect(activityLines(a, 1)).toEqual([
+      'r0004 measuring since 10:00:01 UTC (Slurm job 4242)',
+      'queue: r0004 waited 900s before running (over 600s): the cluster is busy',
+    ]);
+    expect(activityNext(a, 'next idea')).toBe('wait: run-experiment (pid 7) is running since 10:00:00 UTC; what it measures shows when it ends');
+    expect(activityLines(NO_ACTIVITY, 4)).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
 // cheap (the lock file, the latest run's record, the candidates' store), so
 // every --watch frame reads it afresh. The next action then agrees with status.
 import type { Experiment } from '../experiment-data.ts';
+import type { RunRecord } from '../schema.ts';
 import { isMeasuredNotLogged, latestRunNumber, loggingFirst, readRunRecord } from '../experiment.ts';
 import { lockHolder } from '../lock.ts';
 import { runId } from '../paths.ts';
@@ -14,7 +15,7 @@ export interface Activity {
   /** The engine call holding the repository's lock (a run measuring, a log, a chain). */
   busy: { owner: string; pid: number; started_at: string } | null;
   /** Runs whose records say they are measuring now (one, or each candidate's in parallel mode). */
-  measuring: { run_id: string; started_at: string; candidate: string | null }[];
+  measuring: { run_id: string; started_at: string; candidate: string | null; slurm_job: string | null }[];
   /** The latest run was measured but not logged (by the main loop, or a candidate): it is logged before anything else. */
   pending: { run_id: string; candidate: string | null } | null;
   /** The latest run was left measuring by an engine call that is gone: the next run-experiment records it as interrupted. */
@@ -30,23 +31,29 @@ export function busyText(b: { owner: string; pid: number; started_at: string }):
   return `${b.owner} (pid ${b.pid}) is running since ${b.started_at.slice(11, 19)} UTC; what it measures shows when it ends`;
 }
 
+function measuringOf(rec: RunRecord): Activity['measuring'][number] {
+  const job = rec.handle?.runner === 'slurm' ? rec.handle.job_id : null;
+  return { run_id: rec.run_id, started_at: rec.started_at, candidate: rec.candidate?.id ?? null, slurm_job: job };
+}
+
 export function activityOf(exp: Experiment): Activity {
   const busy = lockHolder(exp.paths.lock);
   const n = latestRunNumber(exp);
   const latest = n ? readRunRecord(exp, runId(n)) : null;
-  const par = exp.config.parallel > 1 ? parallelStatus(exp) : { candidates: [], long_queue: null };
+  // Also outside parallel mode: a Slurm run's long wait in the queue is said there.
+  const par = parallelStatus(exp);
   const measuring: Activity['measuring'] = [];
   let cutOff: string | null = null;
   // A run of this segment not yet in the ledger (a record left from an earlier segment says nothing now).
   if (latest && latest.phase === 'running' && latest.segment === exp.state.segment && n >= exp.state.next_run) {
     // A candidate's run measures without the lock; the main loop's holds it while it measures.
-    if (busy || latest.candidate) measuring.push({ run_id: latest.run_id, started_at: latest.started_at, candidate: latest.candidate?.id ?? null });
+    if (busy || latest.candidate) measuring.push(measuringOf(latest));
     else cutOff = latest.run_id;
   }
   for (const c of par.candidates) {
     if (c.phase !== 'running' || !c.run_id || measuring.some((m) => m.run_id === c.run_id)) continue;
     const rec = readRunRecord(exp, c.run_id);
-    if (rec) measuring.push({ run_id: rec.run_id, started_at: rec.started_at, candidate: c.id });
+    if (rec) measuring.push(measuringOf(rec));
   }
   return {
     busy,
@@ -70,7 +77,8 @@ export function activityLines(a: Activity, parallel: number): string[] {
   const out: string[] = [];
   // The candidates' line below says which of theirs measure.
   const main = a.measuring.filter((m) => !m.candidate || !a.candidates.length);
-  if (main.length) out.push(main.map((m) => `${m.run_id} measuring since ${m.started_at.slice(11, 19)} UTC${m.candidate ? ` (candidate ${m.candidate})` : ''}`).join(', '));
+  const what = (m: Activity['measuring'][number]) => [m.candidate ? `candidate ${m.candidate}` : '', m.slurm_job ? `Slurm job ${m.slurm_job}` : ''].filter(Boolean).join(', ');
+  if (main.length) out.push(main.map((m) => `${m.run_id} measuring since ${m.started_at.slice(11, 19)} UTC${what(m) ? ` (${what(m)})` : ''}`).join(', '));
   if (a.pending) out.push(`${a.pending.run_id} measured, not logged yet${a.pending.candidate ? ` (candidate ${a.pending.candidate})` : ''}`);
   if (a.cut_off) out.push(`${a.cut_off} was cut off while measuring (its engine call is gone): the next run-experiment records it as interrupted`);
   out.push(...parallelLines({ candidates: a.candidates, long_queue: a.long_queue }, parallel));
