@@ -1,6 +1,7 @@
 // Values at the ends of a double: a chart whose span overflows (±1.7e308) is
 // drawn, not NaN, in the terminal and on the page, and Chromium logs nothing
 // to its console for a page with hostile, long and unicode descriptions.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { buildModel } from '../scripts/lib/dashboard/model.ts';
 import { HTML_BUCKETS, renderHtml } from '../scripts/lib/dashboard/html.ts';
 import { renderTerminal } from '../scripts/lib/dashboard/terminal.ts';
 import { chartDotColumns, chartScale } from '../scripts/lib/dashboard/chart.ts';
-import { syntheticLedger } from './helpers/synthetic-ledger.ts';
+import { syntheticLedger, writeSynthetic } from './helpers/synthetic-ledger.ts';
 import { consoleMessages } from './helpers/chromium.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
@@ -83,4 +84,15 @@ it('the page of one run says "1 run"', () => {
   const now = Date.parse(s.last_ts ?? '') + 1000;
   const html = renderHtml(buildModel({ slug: syn.config.name, config: syn.config, lines: syn.lines, state: s, termination: termination(s, syn.config, now), chain: [], now, chartBuckets: HTML_BUCKETS }));
   expect(html).toContain('<div class="v">1 run</div>');
+});
+
+it('--html into a place that cannot hold a file: one line naming the page, exit 2', () => {
+  const dir = tmpDir('autoloop-target-');
+  writeSynthetic(dir, syntheticLedger({ runs: 3, seed: 1 }));
+  const dist = process.env.AUTOLOOP_TEST_DIST;
+  const entry = dist && fs.existsSync(path.join(dist, 'dashboard.mjs')) ? [path.join(dist, 'dashboard.mjs')] : ['--import', 'tsx', path.resolve(import.meta.dirname, '..', 'scripts', 'dashboard.ts')];
+  // /proc takes no new files, whoever runs the test (root can write anywhere else).
+  const r = spawnSync(process.execPath, [...entry, '--cwd', dir, '--html', '/proc/autoloop-page.html'], { encoding: 'utf8' });
+  expect(r.status).toBe(2);
+  expect(r.stderr.trim().split('\n')).toEqual(['dashboard: --html: cannot write /proc/autoloop-page.html (ENOENT)']);
 });

@@ -100,7 +100,12 @@ export async function dashboardCommand(f: z.infer<typeof DashboardFlags>): Promi
   if (page !== null) {
     const file = page;
     // A view, rewritten by every call: replaced atomically (never torn), not fsynced (a page lost to a power cut is drawn again).
-    writeFileAtomic(file, renderHtml(model), { durable: false });
+    try {
+      writeFileAtomic(file, renderHtml(model), { durable: false });
+    } catch (e) {
+      // Named as the page, not as the temporary file the atomic write went through.
+      throw new UsageError(`--html: cannot write ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
     return emit(false, null, `wrote ${file} (${model.segment_runs} run${model.segment_runs === 1 ? '' : 's'} in segment ${model.segment})`);
   }
   process.stdout.write(renderTerminal(model, { width, color }).join('\n') + '\n');
