@@ -96,3 +96,13 @@ it('--html into a place that cannot hold a file: one line naming the page, exit 
   expect(r.status).toBe(2);
   expect(r.stderr.trim().split('\n')).toEqual(['dashboard: --html: cannot write /proc/autoloop-page.html (ENOENT)']);
 });
+
+it('one run in an earlier segment is "1 run"', () => {
+  const syn = syntheticLedger({ runs: 3, seed: 1, segmentAt: 1 });
+  const s = foldLines(emptyState(), syn.lines, syn.config);
+  const now = Date.parse(s.last_ts ?? '') + 1000;
+  const m = buildModel({ slug: syn.config.name, config: syn.config, lines: syn.lines, state: s, termination: termination(s, syn.config, now), chain: [], now, chartBuckets: HTML_BUCKETS });
+  expect(m.earlier_runs).toBe(1);
+  expect(renderTerminal(m, { width: 120, color: false })[0]).toContain(' · 1 run in earlier segments');
+  expect(renderHtml(m)).toContain('(1 run in earlier segments is not charted');
+});

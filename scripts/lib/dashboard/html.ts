@@ -322,7 +322,7 @@ export function renderHtml(m: ViewModel): string {
   const chain = m.chain.length
     ? `<p class="sub">chain: ${m.chain.map((s) => (s === m.experiment ? `<b>${esc(s)}</b>` : esc(s))).join(' → ')}</p>`
     : '';
-  const seg = `segment ${m.segment}${m.earlier_runs ? ` (${m.earlier_runs} runs in earlier segments are not charted: their numbers measure something else)` : ''}`;
+  const seg = `segment ${m.segment}${m.earlier_runs ? ` (${m.earlier_runs} run${m.earlier_runs === 1 ? '' : 's'} in earlier segments ${m.earlier_runs === 1 ? 'is' : 'are'} not charted: their numbers measure something else)` : ''}`;
   return [
     '<!doctype html><html lang="en"><head><meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width,initial-scale=1">',

@@ -80,7 +80,7 @@ function headerLines(m: ViewModel, width: number): Line[] {
   const lines: Line[] = [];
   const head: Line = [seg('autoloop ', 'bold'), seg(m.experiment, 'bold', 'cyan'), seg(` · segment ${m.segment} · `), seg(m.loop, ...(LOOP_STYLE[m.loop] ?? []))];
   if (m.budget.terminated && m.budget.by) head.push(seg(` (${m.budget.by})`, 'magenta'));
-  if (m.earlier_runs) head.push(seg(` · ${m.earlier_runs} runs in earlier segments`, 'dim'));
+  if (m.earlier_runs) head.push(seg(` · ${m.earlier_runs} run${m.earlier_runs === 1 ? '' : 's'} in earlier segments`, 'dim'));
   lines.push(head);
   if (m.goal) lines.push([label('goal'), seg(m.goal)]);
   const metric: Line = [label('metric'), seg(m.metric, 'bold'), seg(` (${m.direction} is better${m.unit ? `, ${m.unit}` : ''})`)];
