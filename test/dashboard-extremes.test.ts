@@ -36,6 +36,13 @@ describe('values at the ends of a double', () => {
     expect(sc.pos(0)).toBeCloseTo(0.5, 12);
     expect(sc.at(0.5)).toBeCloseTo(0, 0);
     expect(sc.at(1)).toBe(1.7e308);
+    // Every run at the largest double: padded, the range stays finite.
+    for (const v of [Number.MAX_VALUE, -Number.MAX_VALUE]) {
+      const flat = chartScale(v, v);
+      expect(Number.isFinite(flat.lo) && Number.isFinite(flat.hi)).toBe(true);
+      expect(flat.pos(v)).toBeGreaterThanOrEqual(0);
+      expect(flat.pos(v)).toBeLessThanOrEqual(1);
+    }
   });
 
   it('the terminal chart draws the highest and the lowest runs, with a middle label', () => {

@@ -30,8 +30,9 @@ export function chartScale(min: number, max: number): Scale {
   let hi = max;
   if (!log && hi === lo) {
     const pad = Math.abs(lo) * 0.05 || 1;
-    lo -= pad;
-    hi += pad;
+    // Within the doubles: every run at ±1.79e308 padded to Infinity.
+    lo = Math.max(lo - pad, -Number.MAX_VALUE);
+    hi = Math.min(hi + pad, Number.MAX_VALUE);
   }
   if (log) {
     const a = Math.log10(lo);
