@@ -113,3 +113,23 @@ it('one run in an earlier segment is "1 run"', () => {
   expect(renderTerminal(m, { width: 120, color: false })[0]).toContain(' · 1 run in earlier segments');
   expect(renderHtml(m)).toContain('(1 run in earlier segments is not charted');
 });
+
+it('a gain too large for a double is no percentage, not "+Infinity%"', () => {
+  const syn = syntheticLedger({ runs: 2, seed: 1, direction: 'higher' });
+  const results = syn.lines.filter((l) => l.type === 'result');
+  const [base, best] = results;
+  if (base?.type !== 'result' || best?.type !== 'result') throw new Error('fixture');
+  base.primary = 1e-310;
+  base.samples = [1e-310];
+  best.primary = 1;
+  best.samples = [1];
+  best.verdict = 'keep';
+  best.status = 'ok';
+  const s = foldLines(emptyState(), syn.lines, syn.config);
+  expect(s.best).toBe(1);
+  const now = Date.parse(s.last_ts ?? '') + 1000;
+  const m = buildModel({ slug: syn.config.name, config: syn.config, lines: syn.lines, state: s, termination: termination(s, syn.config, now), chain: [], now, chartBuckets: HTML_BUCKETS });
+  expect(m.gain_pct).toBeNull();
+  expect(renderTerminal(m, { width: 100, color: false }).join('\n')).not.toContain('Infinity');
+  expect(renderHtml(m)).not.toContain('Infinity');
+});

@@ -153,6 +153,7 @@ export interface SegmentViews {
   table(cap: number, keepsCap: number): TableRows;
 }
 
+const finite = (x: number | null): number | null => (x !== null && Number.isFinite(x) ? x : null);
 const better = (dir: Direction, a: number, b: number): boolean => (dir === 'lower' ? a < b : a > b);
 
 /** The current segment's runs, in ledger order, with their commits. */
@@ -288,8 +289,9 @@ export function buildModel(i: ModelInput): ViewModel {
     direction: c.direction,
     best: { value: s.best, run: s.best_run, commit: s.best_commit },
     baseline: { value: s.baseline, run: s.baseline_run },
-    gain_pct: gainPct(s, c),
-    change_pct: change,
+    // A ratio past the largest double (a baseline of 1e-310, a best of 1) is no percentage to print ("+Infinity%").
+    gain_pct: finite(gainPct(s, c)),
+    change_pct: finite(change),
     confidence: { value: conf.value, label: conf.label },
     guardrails: bestGuardrailChecks(c, s).map((g) => ({ metric: sanitize(g.metric), status: g.status, value: g.value, reference: g.reference, allowed: g.allowed })),
     health: {
