@@ -13,6 +13,7 @@ import { chartDotColumns, chartScale } from '../scripts/lib/dashboard/chart.ts';
 import { syntheticLedger, writeSynthetic } from './helpers/synthetic-ledger.ts';
 import { consoleMessages } from './helpers/chromium.ts';
 import { tmpDir } from './helpers/tmp.ts';
+import { formatStatusLine } from '../scripts/lib/dashboard/statusline.ts';
 
 describe('values at the ends of a double', () => {
   /** A ledger whose discards sit at ±1.7e308: their span, 3.4e308, is past the largest double. */
@@ -132,4 +133,9 @@ it('a gain too large for a double is no percentage, not "+Infinity%"', () => {
   expect(m.gain_pct).toBeNull();
   expect(renderTerminal(m, { width: 100, color: false }).join('\n')).not.toContain('Infinity');
   expect(renderHtml(m)).not.toContain('Infinity');
+});
+
+it('the status line gives the Δ, not "+Infinity%", for a gain past the largest double', () => {
+  const line = formatStatusLine({ experiment: 'x', direction: 'higher', loop: 'active', runs: 3 }, { best: 1, baseline: 1e-310, runs_total: 3, health: { health: 'improving' } });
+  expect(line).toBe('autoloop x · best 1 (+1) · 3 runs · improving');
 });

@@ -22,7 +22,9 @@ export function signedDelta(direction: Direction, value: number, reference: numb
  */
 export function signedPct(direction: Direction, value: number, reference: number): number | null {
   if (reference === 0) return null;
-  return (signedDelta(direction, value, reference) / Math.abs(reference)) * 100;
+  const p = (signedDelta(direction, value, reference) / Math.abs(reference)) * 100;
+  // Past the largest double (a reference of 1e-310): no finite percentage either ("+Infinity%").
+  return Number.isFinite(p) ? p : null;
 }
 
 /** Rounded for people and the model: 2 significant digits under 10, one decimal above. */
