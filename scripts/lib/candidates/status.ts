@@ -3,7 +3,7 @@
 import type { Experiment } from '../experiment-data.ts';
 import { latestRunNumber, readRunRecord } from '../experiment.ts';
 import { runId as formatRunId } from '../paths.ts';
-import { openCandidates } from './store.ts';
+import { openCandidates, type Candidate } from './store.ts';
 
 export interface ParallelStatus {
   candidates: { id: string; run_id: string | null; phase: string | null }[];
@@ -13,8 +13,9 @@ export interface ParallelStatus {
 
 const DEFAULT_QUEUE_LIMIT_S = 600;
 
-export function parallelStatus(exp: Experiment): ParallelStatus {
-  const candidates = openCandidates(exp.paths).map((c) => ({ id: c.id, run_id: c.run_id, phase: c.run_id ? (readRunRecord(exp, c.run_id)?.phase ?? null) : null }));
+/** `open`: the open candidates when the caller found them another way (dashboard/activity.ts). */
+export function parallelStatus(exp: Experiment, open: readonly Candidate[] = openCandidates(exp.paths)): ParallelStatus {
+  const candidates = open.map((c) => ({ id: c.id, run_id: c.run_id, phase: c.run_id ? (readRunRecord(exp, c.run_id)?.phase ?? null) : null }));
   const limit = exp.config.slurm?.max_queue_wait_s ?? DEFAULT_QUEUE_LIMIT_S;
   const ids = [...candidates.flatMap((c) => (c.run_id ? [c.run_id] : []))];
   const last = latestRunNumber(exp);

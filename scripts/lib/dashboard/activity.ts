@@ -9,7 +9,11 @@ import type { RunRecord } from '../schema.ts';
 import { isMeasuredNotLogged, latestRunNumber, loggingFirst, readRunRecord } from '../experiment.ts';
 import { lockHolder } from '../lock.ts';
 import { runId } from '../paths.ts';
+import fs from 'node:fs';
 import { parallelLines, parallelStatus, type ParallelStatus } from '../candidates/status.ts';
+import path from 'node:path';
+import { CANDIDATE_ID, candidatePaths, openCandidates, readCandidate, type Candidate } from '../candidates/store.ts';
+import type { ExperimentPaths } from '../paths.ts';
 
 export interface Activity {
   /** The engine call holding the repository's lock (a run measuring, a log, a chain). */
@@ -31,6 +35,45 @@ export function busyText(b: { owner: string; pid: number; started_at: string }):
   return `${b.owner} (pid ${b.pid}) is running since ${b.started_at.slice(11, 19)} UTC; what it measures shows when it ends`;
 }
 
+/**
+ * The open candidates, found from git's registry of worktrees (the gitdir file of each folder in .git/worktrees): closing a
+ * candidate removes its worktree first, and every candidate ever opened keeps its folder, so a long
+ * parallel history has thousands, which read and parsed (or even probed) cost 0.1–0.6 s a call and
+ * a --watch frame. Without a .git folder (a repository that is itself a linked worktree) every
+ * folder is read, as status does. One still open whose worktree is gone is status's to report.
+ */
+function openWithTrees(root: string, paths: ExperimentPaths): Candidate[] {
+  const trees = registeredTrees(root);
+  if (!trees) return openCandidates(paths);
+  const ids = trees.flatMap((t) => {
+    const id = path.basename(path.dirname(t));
+    return CANDIDATE_ID.test(id) && path.resolve(t) === path.resolve(candidatePaths(paths, id).tree) ? [id] : [];
+  });
+  return ids
+    .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
+    .map((id) => readCandidate(paths, id))
+    .filter((c): c is Candidate => c?.status === 'open');
+}
+
+/** The linked worktrees git knows of (their folders), or null when the repository has no .git folder. */
+function registeredTrees(root: string): string[] | null {
+  const git = path.join(root, '.git');
+  if (!fs.statSync(git, { throwIfNoEntry: false })?.isDirectory()) return null;
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.join(git, 'worktrees'));
+  } catch {
+    return []; // none registered
+  }
+  return names.flatMap((n) => {
+    try {
+      return [path.dirname(fs.readFileSync(path.join(git, 'worktrees', n, 'gitdir'), 'utf8').trim())];
+    } catch {
+      return [];
+    }
+  });
+}
+
 function measuringOf(rec: RunRecord): Activity['measuring'][number] {
   const job = rec.handle?.runner === 'slurm' ? rec.handle.job_id : null;
   return { run_id: rec.run_id, started_at: rec.started_at, candidate: rec.candidate?.id ?? null, slurm_job: job };
@@ -41,7 +84,7 @@ export function activityOf(exp: Experiment): Activity {
   const n = latestRunNumber(exp);
   const latest = n ? readRunRecord(exp, runId(n)) : null;
   // Also outside parallel mode: a Slurm run's long wait in the queue is said there.
-  const par = parallelStatus(exp);
+  const par = parallelStatus(exp, openWithTrees(exp.root, exp.paths));
   const measuring: Activity['measuring'] = [];
   let cutOff: string | null = null;
   // A run of this segment not yet in the ledger (a record left from an earlier segment says nothing now).
