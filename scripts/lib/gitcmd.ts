@@ -10,7 +10,7 @@
 // Why not simple-git: the engine only ever needed `.raw()` (plumbing with a
 // private index and exact pathspecs), so the library added a dependency and a
 // second environment filter without doing anything for us.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { configFiles, mayMention } from './git-config-files.ts';
 import { gitFile } from './git-binary.ts';
@@ -252,6 +252,13 @@ export function gitSyncBytesOrNull(cwd: string, args: readonly string[]): Buffer
   } catch {
     return null;
   }
+}
+
+/** A blob's bytes straight into an open file (no size limit, nothing converted); why not, else null. */
+export function gitBlobInto(cwd: string, oid: string, fd: number): string | null {
+  countIo('git');
+  const r = spawnSync(gitFile(), gitArgs(['cat-file', 'blob', oid], cwd), { cwd, env: gitEnv(), stdio: ['ignore', fd, 'pipe'] });
+  return r.status === 0 ? null : firstLine(r.stderr?.toString() ?? '') || `cannot read ${oid}`;
 }
 
 /** git's first meaningful stderr line, without its "fatal: " prefix. */

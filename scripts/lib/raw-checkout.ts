@@ -10,13 +10,10 @@
 // are written by the engine itself (`git cat-file blob`, streamed into the
 // file), and the index takes the commit's entries; elsewhere git's own
 // checkout does the same, and also records the files' stat in the index.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { diffSettingsConfigured, firstLine, gitArgs, gitEnv, gitTry, gitWithInput } from './gitcmd.ts';
-import { gitFile } from './git-binary.ts';
-import { countIo } from './iocount.ts';
+import { diffSettingsConfigured, firstLine, gitBlobInto, gitTry, gitWithInput } from './gitcmd.ts';
 import { attributesMayApply } from './numstat.ts';
 import { batches } from './workspace-base.ts';
 
@@ -48,9 +45,8 @@ async function entriesOf(root: string, rev: string, paths: readonly string[]): P
 
 /** A blob's bytes into an open file, streamed by git (no size limit, nothing converted). */
 function blobInto(root: string, oid: string, fd: number): void {
-  countIo('git');
-  const r = spawnSync(gitFile(), gitArgs(['cat-file', 'blob', oid], root), { cwd: root, env: gitEnv(), stdio: ['ignore', fd, 'pipe'] });
-  if (r.status !== 0) throw new Error(`git cat-file: ${firstLine(r.stderr?.toString() ?? '') || `cannot read ${oid}`}`);
+  const why = gitBlobInto(root, oid, fd);
+  if (why !== null) throw new Error(`git cat-file: ${why}`);
 }
 
 /** Make room for `rel`: a file or link standing where one of its directories goes is taken away (a revert moved what it replaces aside first). */
