@@ -88,10 +88,10 @@ export default defineConfig({
     // spawn-heavy files at load 9-14: 357 s with 2 workers, 201 s with 4. The
     // whole suite beside four busy processes (fresh clone, 2026-11-29): 1446 s
     // with 4 workers, 1294 s with 6, green both times; 2026-11-30, 83 files: 1053 s
-    // with 10 (two other test runs of ours on top), green; 2026-11-30, 129 files:
-    // 1176 s with 10 beside four busy processes (the workers' share of the
-    // cores grows with their number).
-    maxWorkers: 16,
+    // with 10 (two other test runs of ours on top), green; 2026-11-30, 130 files
+    // beside four busy processes: 1176 s with 10, 1127 s with 16 (4%: no longer
+    // worth the memory and the extra contention).
+    maxWorkers: 10,
     sequence: { sequencer: LongestFirst },
   },
 });
