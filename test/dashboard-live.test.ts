@@ -50,15 +50,17 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
+/** A benchmark that measures only once `gate` exists: the test decides when a run ends, no clock does. */
+const gatedBench = (gate: string): string => `const fs = require('node:fs');
+while (!fs.existsSync(${JSON.stringify(gate)})) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+console.log('METRIC score=' + fs.readFileSync('src/value.txt', 'utf8').trim());
+`;
+
 describe('a run in flight', () => {
   it('shows what measures now, a run to log and a run cut off, with the next action status gives', async () => {
     const gates = tmpDir('autoloop-gate-');
     const gate = path.join(gates, 'go');
-    // Measures only once the gate exists: the test decides when a run ends, no clock does.
-    const bench = `const fs = require('node:fs');
-while (!fs.existsSync(${JSON.stringify(gate)})) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-console.log('METRIC score=' + fs.readFileSync('src/value.txt', 'utf8').trim());
-`;
+    const bench = gatedBench(gate);
     const repo = makeRepo({ 'bench.cjs': bench, 'src/value.txt': '100\n' });
     const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1'], repo);
     expect(init.code, init.stderr).toBe(0);
@@ -187,10 +189,7 @@ describe('parallel candidates in flight', () => {
   it('names the candidates measuring, and a candidate\'s run to log with --candidate, as status does', async () => {
     const gates = tmpDir('autoloop-gate-');
     const gate = path.join(gates, 'go');
-    const bench = `const fs = require('node:fs');
-while (!fs.existsSync(${JSON.stringify(gate)})) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-console.log('METRIC score=' + fs.readFileSync('src/value.txt', 'utf8').trim());
-`;
+    const bench = gatedBench(gate);
     const repo = makeRepo({ 'bench.cjs': bench, 'src/value.txt': '100\n' });
     fs.writeFileSync(gate, '');
     expect(engine('init-experiment', ['--name', 'par', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1', '--parallel', '2'], repo).code).toBe(0);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { engine, fromTemplate, ledger, makeRepo } from './helpers/engine.ts';
+import { engine, fromTemplate, ledger, makeRepo, step } from './helpers/engine.ts';
 
 // score from src/value.txt ("noisy": Gaussian 3%), size_kb, lint and mem from their files.
 const BENCH = `
@@ -48,14 +48,6 @@ const opened = (): string =>
   });
 
 const put = (dir: string, rel: string, text: string) => fs.writeFileSync(path.join(dir, rel), text);
-
-function step(dir: string, description: string) {
-  const run = engine('run-experiment', ['--json'], dir);
-  expect(run.code, run.stderr).toBe(0);
-  const log = engine('log-experiment', ['--description', description, '--json'], dir);
-  expect(log.code, log.stderr).toBe(0);
-  return log.json as Record<string, unknown>;
-}
 
 const results = (dir: string, slug = 'exp') => ledger(dir, slug).filter((l) => l.type === 'result');
 

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, ledger, makeRepo } from './helpers/engine.ts';
+import { engine, ledger, makeRepo, step } from './helpers/engine.ts';
 
 const BENCH = (noisy: 'mem' | 'score') => `
 const fs = require('node:fs');
@@ -30,14 +30,6 @@ const SLOW = 300_000;
 const put = (dir: string, rel: string, text: string) => fs.writeFileSync(path.join(dir, rel), text);
 const results = (dir: string, slug = 'exp') => ledger(dir, slug).filter((l) => l.type === 'result');
 const candInvocations = (line: Record<string, unknown>) => (line.invocations as { arm: string }[]).filter((i) => i.arm === 'candidate').length;
-
-function step(dir: string, description: string) {
-  const run = engine('run-experiment', ['--json'], dir);
-  expect(run.code, run.stderr).toBe(0);
-  const log = engine('log-experiment', ['--description', description, '--json'], dir);
-  expect(log.code, log.stderr).toBe(0);
-  return log.json as Record<string, unknown>;
-}
 
 describe('repeats: 1 with a 0% guardrail on a noisy metric', () => {
   it('an unlucky first sample does not block unchanged code; a real breach is still blocked, after the samples that show it', () => {

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, ledger, makeRepo } from './helpers/engine.ts';
+import { engine, ledger, makeRepo, step } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const SLOW = 900_000;
@@ -25,14 +25,6 @@ const u = () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>
 const g = Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 console.log('METRIC score=' + (Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8')) + g));
 `;
-}
-
-function step(dir: string, description: string): Record<string, unknown> {
-  const run = engine('run-experiment', ['--json'], dir);
-  expect(run.code, run.stderr).toBe(0);
-  const log = engine('log-experiment', ['--description', description, '--json'], dir);
-  expect(log.code, log.stderr).toBe(0);
-  return log.json as Record<string, unknown>;
 }
 
 describe('real engine, additive noise, a 10× win, then no-effect changes and a real 30% gain', () => {

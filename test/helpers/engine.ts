@@ -177,6 +177,15 @@ export function iterate(repo: string, description: string, logArgs: string[] = [
   return { run, log };
 }
 
+/** run-experiment then log-experiment, each required to succeed (its stderr in the failure); the log's JSON. */
+export function step(repo: string, description: string): Record<string, unknown> {
+  const { run, log } = iterate(repo, description);
+  for (const [name, r] of [['run-experiment', run], ['log-experiment', log]] as const) {
+    if (r.code !== 0) throw new Error(`${name} exited ${r.code}: ${r.stderr}`);
+  }
+  return log.json as Record<string, unknown>;
+}
+
 export function ledger(repo: string, slug = 'exp'): Array<Record<string, unknown>> {
   const file = path.join(repo, '.autoloop', 'experiments', slug, 'ledger.jsonl');
   return fs
