@@ -34,8 +34,10 @@ cl_decide() {
   if [ -n "$cl_hasagent" ]; then cl_a=\"$cl_agent\"; else cl_a=null; fi
   cl_file=$4/.autoloop/session.json
   cl_tmp=$cl_file.$$.tmp
-  printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": 0,\n  "idle_blocks": 0,\n  "last_runs": %s,\n  "chain_nudged": null,\n  "candidate": null,\n  "past_end": null\n}\n' \
-    "$2" "$cl_a" "$st_v_runs" >"$cl_tmp" 2>/dev/null && mv -f "$cl_tmp" "$cl_file" 2>/dev/null || {
+  # The process the new owner runs in (a later /clear there keeps the loop), as cli-process.ts.
+  if st_cli; then cl_p=\"$st_cli_id\"; else cl_p=null; fi
+  printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": 0,\n  "idle_blocks": 0,\n  "last_runs": %s,\n  "chain_nudged": null,\n  "candidate": null,\n  "past_end": null,\n  "owner_process": %s\n}\n' \
+    "$2" "$cl_a" "$st_v_runs" "$cl_p" >"$cl_tmp" 2>/dev/null && mv -f "$cl_tmp" "$cl_file" 2>/dev/null || {
     rm -f "$cl_tmp" 2>/dev/null
     return 1
   }

@@ -53,6 +53,11 @@ fi
 # again. The rm runs only while the marker is there.
 [ ! -e "$dir/.autoloop/node-missing" ] || rm -f "$dir/.autoloop/node-missing" 2>/dev/null
 
+# Claude Code starts this shim (exec form) as a child of its own process: the hooks
+# record which process the loop's owner runs in (hooks/src/cli-process.ts), so that a
+# /clear there (a new session id in the same process) keeps the loop's driver.
+AUTOLOOP_CLI_PID=$PPID
+export AUTOLOOP_CLI_PID
 case "$0" in */*) here="${0%/*}" ;; *) here=. ;; esac
 root="${CLAUDE_PLUGIN_ROOT:-$here/..}"
 if [ ! -f "$root/dist/hooks.cjs" ]; then
@@ -185,5 +190,27 @@ if [ "$1" = pre-tool-use ] && [ -f "$here/pre-tool-use.sh" ] && owns; then
 $input
 EOF
   fi
+fi
+# PreToolUse and Stop of a session that is not part of the loop another session
+# drives: Node would print nothing and write nothing (other.sh decides when that is
+# certain, or defers). One read of at most 8 kB, as for a Write; a Write larger than
+# that is decided from its head (pf_head), the rest left unread.
+if { [ "$1" = pre-tool-use ] || [ "$1" = stop ]; } && [ -f "$here/other.sh" ] && [ -f "$dir/.autoloop/session.json" ] && ! owns; then
+  input=$(dd bs=8192 count=1 2>/dev/null; echo x)
+  input=${input%x}
+  session=
+  while IFS= read -r line || [ -n "$line" ]; do session="$session$line
+"; done <"$dir/.autoloop/session.json"
+  . "$here/pre-tool-use.sh"
+  . "$here/session.sh"
+  . "$here/other.sh"
+  if [ ${#input} -lt 8192 ]; then
+    ot_decide "$input" "$session" && exit 0
+  elif [ -n "$write" ] && pf_head "$input"; then
+    ot_decide "$pf_headed" "$session" && exit 0
+  fi
+  # Node's: the head and whatever is left of stdin.
+  { printf '%s' "$input"; exec cat; } | AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" "$1"
+  exit 0
 fi
 AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" "$1"

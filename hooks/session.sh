@@ -25,7 +25,7 @@ st_field() {
     active.scope | active.protect | active.writable | active.worktrees) [ "$1" = a ] ;;
     active.stop_hook) [ "$1" = o ] ;;
     active.chain_allowed) [ "$1" = b ] ;;
-    active.terminated_by | session.owner_session | session.owner_agent | session.chain_nudged | session.candidate) [ "$1" = s ] || [ "$1" = z ] ;;
+    active.terminated_by | session.owner_session | session.owner_agent | session.chain_nudged | session.candidate | session.owner_process) [ "$1" = s ] || [ "$1" = z ] ;;
     session.last_runs) [ "$1" = n ] || [ "$1" = z ] ;;
     session.past_end) [ "$1" = z ] ;; # an object: Node's to rewrite
     result.phase) ;;
@@ -65,6 +65,23 @@ st_json() {
   [ "$st_t" = z ] || st_j=\"$st_j\"
 }
 
+# The Claude Code process this hook runs under, as hooks/src/cli-process.ts writes it
+# (pid@start, start empty without /proc), into st_cli_id; 1 when run.sh did not name it.
+st_cli() {
+  case ${AUTOLOOP_CLI_PID:-} in '' | 0* | *[!0-9]* | ??????????*) return 1 ;; esac
+  st_cli_id=
+  { IFS= read -r st_cli_id </proc/"$AUTOLOOP_CLI_PID"/stat; } 2>/dev/null
+  case $st_cli_id in *') '*) st_cli_f "${st_cli_id##*) }" ;; *) st_cli_id= ;; esac
+  st_cli_id=$AUTOLOOP_CLI_PID@$st_cli_id
+}
+# Field 22 of /proc/<pid>/stat: the 20th after the command's name ($1), in st_cli_id.
+st_cli_f() {
+  set -f
+  set -- $1
+  set +f
+  st_cli_id=${20:-}
+}
+
 # active.json ($1): valid, version 1, loop active, counters plain integers,
 # next_action and summary spelt as JSON.stringify spells them. Sets st_v_*.
 st_active() {
@@ -90,7 +107,7 @@ st_active() {
 # and st_v_* (a missing optional field as zod's default, null); 1 to defer.
 st_session() {
   pf_mode=session
-  for st_f in owner_session owner_agent blocks idle_blocks last_runs chain_nudged candidate past_end; do
+  for st_f in owner_session owner_agent blocks idle_blocks last_runs chain_nudged candidate past_end owner_process; do
     eval "st_k_$st_f= st_v_$st_f="
   done
   pf_walk "$1" || return 1
@@ -101,7 +118,7 @@ st_session() {
   st_int "$st_v_blocks" && st_int "$st_v_idle_blocks" || return 1
   [ "$st_v_last_runs" = null ] || st_int "$st_v_last_runs" || return 1
   [ "$st_k_owner_session" != s ] || st_plain "$st_v_owner_session" || return 1
-  for st_f in owner_agent chain_nudged candidate; do
+  for st_f in owner_agent chain_nudged candidate owner_process; do
     eval "st_t=\$st_k_$st_f st_u=\$st_v_$st_f"
     [ -n "$st_t" ] || eval "st_k_$st_f=z st_v_$st_f=null" # zod's default
     [ "$st_t" != s ] || st_plain "$st_u" || return 1
@@ -132,9 +149,10 @@ st_decide() {
   st_tmp=$st_file.$$.tmp
   st_json owner_agent && st_a=$st_j
   st_json chain_nudged && st_c=$st_j
-  st_json candidate
-  printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": %s,\n  "idle_blocks": %s,\n  "last_runs": %s,\n  "chain_nudged": %s,\n  "candidate": %s,\n  "past_end": null\n}\n' \
-    "$st_v_owner_session" "$st_a" $((st_v_blocks + 1)) $((st_idle + 1)) "$st_v_runs" "$st_c" "$st_j" >"$st_tmp" 2>/dev/null && mv -f "$st_tmp" "$st_file" 2>/dev/null || {
+  st_json candidate && st_d=$st_j
+  st_json owner_process
+  printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": %s,\n  "idle_blocks": %s,\n  "last_runs": %s,\n  "chain_nudged": %s,\n  "candidate": %s,\n  "past_end": null,\n  "owner_process": %s\n}\n' \
+    "$st_v_owner_session" "$st_a" $((st_v_blocks + 1)) $((st_idle + 1)) "$st_v_runs" "$st_c" "$st_d" "$st_j" >"$st_tmp" 2>/dev/null && mv -f "$st_tmp" "$st_file" 2>/dev/null || {
     rm -f "$st_tmp" 2>/dev/null
     return 1
   }
@@ -216,6 +234,8 @@ ss_decide() {
     if [ "$st_k_owner_session" = s ]; then
       st_plain "$ss_sid" && [ "$st_v_owner_session" = "$ss_sid" ] || return 1
       [ "$st_v_blocks" = 0 ] && [ "$st_v_idle_blocks" = 0 ] || return 1
+      # The owner in another process than the one recorded (a resume): Node records it.
+      st_cli && [ "$st_k_owner_process" = s ] && [ "$st_v_owner_process" = "$st_cli_id" ] || return 1
     fi
   fi
   st_active "$3" || return 1

@@ -57,6 +57,11 @@ export class HookServer {
     this.child = spawn('/bin/sh', [path.join(this.dir, 'server.sh'), this.dir], { env: {}, stdio: 'ignore' });
   }
 
+  /** The hooks' parent process, as Claude Code's process is theirs (run.sh passes it on as AUTOLOOP_CLI_PID). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /** One hook call; the same result spawnSync('/bin/sh', [script, event], { input, cwd, env }) gives, stdin a file. */
   run(script: string, event: string, input: string, cwd: string, env: Record<string, string | undefined>): HookRun {
     const lines = Object.entries(env)

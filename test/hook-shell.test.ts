@@ -19,6 +19,7 @@ import { PostToolUseInput, PreToolUseInput, SessionStartInput, StopInput } from 
 import { files, latestRunPhase, readActive, readSession, writeSession as writeHookSession } from '../hooks/src/state.ts';
 import { stopDecision } from '../hooks/src/stop.ts';
 import { sessionStartDecision } from '../hooks/src/session-start.ts';
+import { cliProcess } from '../hooks/src/cli-process.ts';
 import { ActiveFile, type ActiveFile as Active } from '../scripts/lib/schema.ts';
 import { HookServer, type HookRun } from './hook-server.ts';
 
@@ -114,6 +115,8 @@ const hookEnv = (e: Env): Record<string, string> => ({
   HOME: scratch,
   CLAUDE_PLUGIN_ROOT: e.root ?? ROOT,
   CLAUDE_PROJECT_DIR: project,
+  // The Claude Code process run.sh names (its parent, here the hook server): the Node side's view of it.
+  AUTOLOOP_CLI_PID: String(server.pid),
   ...(e.sid === undefined ? {} : { CLAUDE_CODE_SESSION_ID: e.sid }),
   ...e.extra,
 });
@@ -222,10 +225,13 @@ describe('PreToolUse in the shell: named cases', () => {
     ['run-experiment, single-quoted text', bashPayload(engine('run-experiment', "--description 'a \"b\" | c'")), { sid: OWNER }, 'answered'],
     ['pretty-printed payload', JSON.stringify(JSON.parse(bashPayload(engine('status'))), null, 2), { sid: OWNER }, 'answered'],
     ['escaped slashes', bashPayload(engine('status')).replace(/\//g, '\\/'), { sid: OWNER }, 'deferred'],
-    ['another session', bashPayload(engine('run-experiment'), 'sess-b'), { sid: 'sess-b' }, 'deferred'],
+    // Another session of a loop someone drives: Node answers nothing, and so does the shell (hooks/other.sh).
+    ['another session', bashPayload(engine('run-experiment'), 'sess-b'), { sid: 'sess-b' }, 'answered'],
     ['no session id in the environment', bashPayload(engine('run-experiment')), {}, 'deferred'],
     ['payload of another session than the environment', bashPayload(engine('run-experiment'), 'sess-b'), { sid: OWNER }, 'deferred'],
-    ['a prefix of the owner', bashPayload(engine('run-experiment'), 'sess-'), { sid: 'sess-' }, 'deferred'],
+    ['a prefix of the owner', bashPayload(engine('run-experiment'), 'sess-'), { sid: 'sess-' }, 'answered'],
+    ['another session spelt with an escape', bashPayload(engine('run-experiment'), 'sess-b').replace('"sess-b"', '"sess-\\u0062"'), { sid: 'sess-b' }, 'deferred'],
+    ['another session as the autoloop agent (a candidate)', bashPayload(engine('run-experiment'), 'sess-b', { agent_type: 'autoloop:autoloop' }), { sid: 'sess-b' }, 'deferred'],
     ['piped into tail', bashPayload(`${engine('run-experiment')} 2>&1 | tail -5`), { sid: OWNER }, 'answered'],
     ['piped into tail, with --cwd', bashPayload(`${engine('run-experiment', '--cwd /tmp')} 2>&1 | tail -5`), { sid: OWNER }, 'deferred'],
     ['chain piped into tail', bashPayload(`${engine('chain')} | tail -5`), { sid: OWNER }, 'deferred'],
@@ -492,7 +498,7 @@ describe('PreToolUse in the shell: the owner\'s read-only commands', () => {
     ['find outside', bashPayload('find / -name x'), 'deferred'],
     ['a trailing operator', bashPayload('ls &&'), 'deferred'],
     ['another cwd', bashPayload('cat src/a.ts', OWNER, { cwd: path.join(project, 'src') }), 'deferred'],
-    ['another session', bashPayload('git status', 'sess-b'), 'deferred'],
+    ['another session (Node answers nothing; so does hooks/other.sh)', bashPayload('git status', 'sess-b'), 'answered'],
   ];
 
   it('answers exactly as Node where it answers, and defers the rest', () => {
@@ -503,7 +509,8 @@ describe('PreToolUse in the shell: the owner\'s read-only commands', () => {
       const s = shell(payload, env);
       const n = node(payload, env);
       expect([name, s === 'deferred' ? 'deferred' : 'answered']).toEqual([name, expected]);
-      if (s !== 'deferred') expect([name, s]).toEqual([name, ALLOW]);
+      if (s !== 'deferred') expect([name, s]).toEqual([name, env.sid === OWNER ? ALLOW : '']);
+      if (s !== 'deferred') expect([name, s]).toEqual([name, n]);
       // A read-only command writes nothing: neither path journals a file.
       if (s !== 'deferred') expect([name, takeJournal(), nodeJournal(payload, env)]).toEqual([name, [], []]);
       expect([name, real(payload, env)]).toEqual([name, n]);
@@ -889,7 +896,9 @@ describe('Stop in the shell', () => {
       ['last_runs null', () => session({ last_runs: null, idle_blocks: 1 }), stopPayload(), OWNER, {}, true],
       ['idle cap reached (Node lets it end)', () => session({ idle_blocks: 3 }), stopPayload(), OWNER, {}, false],
       ['block cap reached', () => session({ blocks: 500 }), stopPayload(), OWNER, {}, false],
-      ['another session', () => session(), stopPayload('sess-b'), 'sess-b', {}, false],
+      ['another session (Node lets it end; so does hooks/other.sh)', () => session(), stopPayload('sess-b'), 'sess-b', {}, true],
+      ['another session, nobody owning the loop', () => session({ owner_session: null }), stopPayload('sess-b'), 'sess-b', {}, false],
+      ['another session, its last message escaped', () => session(), stopPayload('sess-b', { last_assistant_message: 'a "b"\n\\ é' }), 'sess-b', {}, true],
       ['payload of another session than the environment', () => session(), stopPayload('sess-b'), OWNER, {}, false],
       ['AUTOLOOP_STOP_HOOK=off', () => session(), stopPayload(), OWNER, { AUTOLOOP_STOP_HOOK: 'off' }, false],
       ['a past_end record', () => session({ past_end: { key: 'speed##3', calls: 2 } }), stopPayload(), OWNER, {}, false],
@@ -1019,7 +1028,7 @@ describe('SessionStart in the shell', () => {
     const f = files(project);
     const active = readActive(f);
     if (!active) return '';
-    const { text } = sessionStartDecision(active, readSession(f), input.data, () => latestRunPhase(f, active.experiment));
+    const { text } = sessionStartDecision(active, readSession(f), { ...input.data, process: cliProcess(hookEnv({})) }, () => latestRunPhase(f, active.experiment));
     return text ? `${JSON.stringify({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } })}\n` : '';
   }
   const hookSession = (): string => path.join(project, '.autoloop', 'session.json');
@@ -1078,11 +1087,18 @@ describe('SessionStart in the shell', () => {
   });
 
   it('who is told: the owner and, while nobody owns the loop, anyone in the shell; another session, a candidate and a resumed owner with a spent budget are Node\'s', () => {
+    const here = (): string => cliProcess(hookEnv({}))!;
     const cases: Array<[string, Record<string, unknown> | null, string, 'answered' | 'deferred', 'state' | 'line']> = [
       ['no session.json', null, startPayload(), 'answered', 'state'],
       ['nobody owns it', {}, startPayload(), 'answered', 'state'],
-      ['the owner', { owner_session: 'sess-new' }, startPayload({ source: 'compact' }), 'answered', 'state'],
-      ['the owner resumed with a fresh budget', { owner_session: 'sess-new' }, startPayload({ source: 'resume' }), 'answered', 'state'],
+      ['the owner', { owner_session: 'sess-new', owner_process: here() }, startPayload({ source: 'compact' }), 'answered', 'state'],
+      ['the owner resumed with a fresh budget', { owner_session: 'sess-new', owner_process: here() }, startPayload({ source: 'resume' }), 'answered', 'state'],
+      ['the owner in another process (Node records this one)', { owner_session: 'sess-new', owner_process: '1@1' }, startPayload({ source: 'resume' }), 'deferred', 'state'],
+      ['the owner, its process not recorded yet', { owner_session: 'sess-new' }, startPayload({ source: 'compact' }), 'deferred', 'state'],
+      ['/clear in the owner\'s process (Node hands it the loop)', { owner_session: 'sess-a', owner_process: here() }, startPayload({ source: 'clear' }), 'deferred', 'state'],
+      ['/clear in another process', { owner_session: 'sess-a', owner_process: '1@1' }, startPayload({ source: 'clear' }), 'deferred', 'line'],
+      ['/clear, the owner\'s process unknown', { owner_session: 'sess-a' }, startPayload({ source: 'clear' }), 'deferred', 'line'],
+      ['a fork in the owner\'s process', { owner_session: 'sess-a', owner_process: here() }, startPayload({ source: 'fork' }), 'deferred', 'line'],
       ['the owner resumed past its cap (Node resets it)', { owner_session: 'sess-new', blocks: 3, idle_blocks: 1 }, startPayload({ source: 'resume' }), 'deferred', 'state'],
       ['the owner compacted past its cap', { owner_session: 'sess-new', blocks: 3 }, startPayload({ source: 'compact' }), 'deferred', 'state'],
       ['another session', { owner_session: 'sess-a' }, startPayload(), 'deferred', 'line'],
@@ -1130,7 +1146,7 @@ describe('SessionStart in the shell', () => {
         }),
         fc.array(fc.tuple(fc.constantFrom('r0001', 'r0002', 'r0010', 'r1', 'r2', 'rx', 'r', 'notes'), fc.option(fc.constantFrom(...RESULTS), { nil: null })), { maxLength: 3 }),
         fc.constantFrom<Record<string, unknown>>({}, {}, { source: 'resume' }, { source: 2 }, { session_id: 5 }, { agent_type: 'autoloop:autoloop' }),
-        fc.constantFrom<Record<string, unknown> | null>(null, null, {}, { owner_session: 'sess-new' }, { owner_session: 'sess-new', blocks: 2 }, { owner_session: 'sess-a' }, { owner_session: 'sess-a', candidate: 'sess-new' }),
+        fc.constantFrom<Record<string, unknown> | null>(null, null, {}, { owner_session: 'sess-new' }, { owner_session: 'sess-new', owner_process: cliProcess(hookEnv({})) }, { owner_session: 'sess-new', blocks: 2 }, { owner_session: 'sess-a' }, { owner_session: 'sess-a', candidate: 'sess-new' }),
         (a, spec, extra, hs) => {
           writeActive({ loop: a.loop, terminated_by: a.loop === 'terminated' ? 'plateau' : null, runs: a.runs, summary: a.summary, next_action: a.next }, a.pretty);
           runs(spec);

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { badInput, emit, type Handler } from './main.ts';
 import { SessionStartInput, StopInput } from './schema.ts';
+import { cliProcess } from './cli-process.ts';
 import { sessionStartDecision } from './session-start.ts';
 import { latestRunPhase, readActive, readSession, writeSession } from './state.ts';
 import { stopDecision } from './stop.ts';
@@ -27,7 +28,8 @@ export const handleSession: Handler = (event, raw, f) => {
     if (!active && fs.existsSync(f.active)) return (emit(damaged()), true);
     if (!active) return true;
     const session0 = readSession(f);
-    const { text, session } = sessionStartDecision(active, session0, input.data, () => latestRunPhase(f, active.experiment, active.next_run));
+    const who = { ...input.data, process: cliProcess(process.env) };
+    const { text, session } = sessionStartDecision(active, session0, who, () => latestRunPhase(f, active.experiment, active.next_run));
     if (session) writeSession(f, session);
     if (text) emit({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } });
     return true;

@@ -6,6 +6,7 @@ import { analyzeBash } from './bash-guard.ts';
 import { NO_GIT_IO } from './guard-io.ts';
 import { policyOf } from './pre-tool-use.ts';
 import { canonical } from './policy.ts';
+import { cliProcess } from './cli-process.ts';
 import { AGENT, HANDOVER_SKILLS, roleOf, type Caller } from './roles.ts';
 import type { ActiveFile, PostToolUseInput, SessionFile } from './schema.ts';
 import { EMPTY_SESSION } from './state.ts';
@@ -25,8 +26,9 @@ export function drives(engines: string[], active: ActiveFile, agentType: string 
   });
 }
 
-function claim(active: ActiveFile, who: Caller): SessionFile {
-  return { ...EMPTY_SESSION, owner_session: who.session_id, owner_agent: who.agent_type ?? null, last_runs: active.runs };
+/** The claim records the Claude Code process the new owner runs in (a later /clear there keeps the loop). */
+function claim(active: ActiveFile, who: Caller, env: Record<string, string | undefined>): SessionFile {
+  return { ...EMPTY_SESSION, owner_session: who.session_id, owner_agent: who.agent_type ?? null, last_runs: active.runs, owner_process: cliProcess(env) };
 }
 
 function enlist(session: SessionFile, who: Caller): SessionFile | null {
@@ -49,7 +51,7 @@ export function postToolUseDecision(
   // Only the engine calls matter here: no git process to read an alias.
   const { engines } = analyzeBash(ti.command, { policy: policyOf(active, projectDir), cwd, env, pluginRoot: root, io: NO_GIT_IO });
   if (!engines.length) return null;
-  if (drives(engines, active, input.agent_type)) return session.owner_session === input.session_id ? null : claim(active, input);
+  if (drives(engines, active, input.agent_type)) return session.owner_session === input.session_id ? null : claim(active, input, env);
   // init-experiment starts a new experiment unowned (it clears session.json): the session that ran it is handed the loop.
   return engines.includes('init-experiment') ? enlist(session, input) : null;
 }

@@ -50,6 +50,11 @@ export const SessionFile = z.object({
   candidate: z._default(z.nullable(z.string()), null),
   /** The owner's tool calls since the loop terminated (key: which termination). */
   past_end: z._default(z.nullable(z.object({ key: z.string(), calls: z.int() })), null),
+  /**
+   * The Claude Code process the owner runs in (cli-process.ts: pid@start), or null when unknown.
+   * A /clear gives the conversation a new id in the same process: this is what ties the two.
+   */
+  owner_process: z._default(z.nullable(z.string()), null),
 });
 export type SessionFile = z.infer<typeof SessionFile>;
 

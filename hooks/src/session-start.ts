@@ -57,18 +57,23 @@ export function sessionStartContext(active: ActiveFile, lastPhase: string | null
 /**
  * Another session in the same repository (the loop has an owner, and this session is neither it nor
  * handed the loop): one line that a loop is live here, none of its rules or next steps, which would
- * turn the session into a second driver of someone else's loop.
+ * turn the session into a second driver of someone else's loop. A fork (`--fork-session`) is such a
+ * session with a copy of a conversation that may be the owner's, loop instructions included, beside
+ * an owner that may still be running: it is told that those instructions are not its own.
  */
-export function otherSessionLine(active: ActiveFile): string | null {
+export function otherSessionLine(active: ActiveFile, fork = false): string | null {
   const name = `experiment "${active.experiment}"`;
   const runs = `${active.runs} run${active.runs === 1 ? '' : 's'} logged`;
+  const forked = fork
+    ? ' This conversation is a fork: any loop instructions earlier in it were given to the session that drives the loop and do not apply here; do not run the engine or change the code in scope from this session.'
+    : '';
   switch (active.loop) {
     case 'active':
-      return `autoloop: ${name} is running in this repository (${runs}), driven by another session; this session is not part of it unless the user hands it the loop (/autoloop:run).`;
+      return `autoloop: ${name} is running in this repository (${runs}), driven by another session; this session is not part of it unless the user hands it the loop (/autoloop:run).${forked}`;
     case 'terminated':
-      return `autoloop: ${name} in this repository terminated (${active.terminated_by ?? 'done'}) after ${runs} and is not closed yet; this session is not part of it unless the user hands it the loop (/autoloop:chain).`;
+      return `autoloop: ${name} in this repository terminated (${active.terminated_by ?? 'done'}) after ${runs} and is not closed yet; this session is not part of it unless the user hands it the loop (/autoloop:chain).${forked}`;
     case 'paused':
-      return `autoloop: ${name} in this repository is paused (${runs}); this session is not part of it unless the user hands it the loop (/autoloop:run).`;
+      return `autoloop: ${name} in this repository is paused (${runs}); this session is not part of it unless the user hands it the loop (/autoloop:run).${forked}`;
     case 'stopped':
       return null;
   }
@@ -76,27 +81,49 @@ export function otherSessionLine(active: ActiveFile): string | null {
 
 export interface SessionStartWho extends Caller {
   source?: string | undefined;
+  /** The Claude Code process this hook runs under (cli-process.ts), or null when unknown. */
+  process?: string | null | undefined;
 }
 
 export interface SessionStartResult {
   text: string | null;
-  /** New hook state to persist (a resumed owner's fresh Stop budget), or null. */
+  /** New hook state to persist (a cleared owner's new id, a resumed owner's fresh Stop budget, its process), or null. */
   session: SessionFile | null;
 }
 
 /**
- * Who is told what. The loop's state and rules go to the session that drives it (the owner, across
- * compaction, --resume and --continue: the id stays), to a session handed it (/autoloop:run, a new
- * `claude --agent autoloop` after a crash, which then takes it over) and, while nobody owns the loop,
- * to every session (any may be the one that starts it). Anyone else gets one line.
- * A resume of the owner is a person bringing the loop back: a fresh Stop budget (blocks, idle
- * blocks, calls past termination); a compaction keeps the counts. lastPhase is read only for
- * the loop's sessions (no directory read for anyone else).
+ * /clear typed in the owner's session: Claude Code starts a new conversation (a new session id,
+ * source "clear") in the same process. The owner's recorded process is what ties the two: the new
+ * id owns the loop, with a fresh Stop budget (a person cleared it, as a resume is a person bringing
+ * it back). Any other session, a /clear in another process included, is left as it is.
  */
-export function sessionStartDecision(active: ActiveFile, session: SessionFile, who: SessionStartWho, lastPhase: () => string | null): SessionStartResult {
+function clearedOwner(session: SessionFile, who: SessionStartWho): SessionFile | null {
+  if (who.source !== 'clear' || !who.process || session.owner_session === null || session.owner_session === who.session_id) return null;
+  if (session.owner_process !== who.process) return null;
+  return { ...session, owner_session: who.session_id, owner_agent: who.agent_type ?? session.owner_agent, blocks: 0, idle_blocks: 0, past_end: null };
+}
+
+/**
+ * Who is told what. The loop's state and rules go to the session that drives it (the owner, across
+ * compaction, --resume and --continue: the id stays; across /clear: clearedOwner), to a session
+ * handed it (/autoloop:run, a new `claude --agent autoloop` after a crash, which then takes it over)
+ * and, while nobody owns the loop, to every session (any may be the one that starts it). Anyone
+ * else gets one line; a fork, the line and that its copied instructions are not its own.
+ * A resume of the owner is a person bringing the loop back: a fresh Stop budget (blocks, idle
+ * blocks, calls past termination); a compaction keeps the counts. The owner seen in another process
+ * than the one recorded (a resume, or a loop claimed before the process was recorded) has its
+ * process recorded. lastPhase is read only for the loop's sessions (no directory read for anyone else).
+ */
+export function sessionStartDecision(active: ActiveFile, session0: SessionFile, who: SessionStartWho, lastPhase: () => string | null): SessionStartResult {
+  const cleared = clearedOwner(session0, who);
+  const session = cleared ?? session0;
   const role = roleOf(session, who);
-  if (session.owner_session !== null && role === 'other') return { text: otherSessionLine(active), session: null };
+  if (session.owner_session !== null && role === 'other') return { text: otherSessionLine(active, who.source === 'fork'), session: null };
   const text = sessionStartContext(active, active.loop === 'active' ? lastPhase() : null);
-  const fresh = role === 'owner' && who.source === 'resume' && (session.blocks !== 0 || session.idle_blocks !== 0 || session.past_end !== null);
-  return { text, session: fresh ? { ...session, blocks: 0, idle_blocks: 0, past_end: null } : null };
+  let next: SessionFile | null = cleared;
+  if (role === 'owner' && who.source === 'resume' && (session.blocks !== 0 || session.idle_blocks !== 0 || session.past_end !== null)) {
+    next = { ...session, blocks: 0, idle_blocks: 0, past_end: null };
+  }
+  if (role === 'owner' && who.process && session.owner_process !== who.process) next = { ...(next ?? session), owner_process: who.process };
+  return { text, session: next };
 }

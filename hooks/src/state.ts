@@ -51,6 +51,7 @@ export const EMPTY_SESSION: SessionFile = {
   chain_nudged: null,
   candidate: null,
   past_end: null,
+  owner_process: null,
 };
 
 export function readSession(f: Files): SessionFile {

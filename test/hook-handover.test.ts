@@ -1,0 +1,202 @@
+// Who drives the loop when the owner's conversation changes id in the same
+// Claude Code process (/clear), or is copied into a new one (--fork-session),
+// through `sh hooks/run.sh <event>` and the real Node hook. The hook server
+// (test/hook-server.ts) is the hooks' parent, as Claude Code's process is
+// theirs; a second server is another Claude Code process. And the shell's
+// own answer for calls of a session outside a loop someone else drives: none,
+// with no Node start, where the guard is not that session's.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ActiveFile, type ActiveFile as Active } from '../scripts/lib/schema.ts';
+import { procStart } from '../scripts/lib/procs.ts';
+import { HookServer, type HookRun } from './hook-server.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const RUN_SH = path.join(ROOT, 'hooks', 'run.sh');
+const OWNER = 'sess-owner';
+
+let scratch: string;
+let project: string;
+let fakeBin: string;
+let marker: string;
+let cli: HookServer; // the owner's Claude Code process
+let otherCli: HookServer; // another one
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'hooks.cjs'))) throw new Error('dist/hooks.cjs is missing: run npm run build');
+  cli = new HookServer();
+  otherCli = new HookServer();
+});
+afterAll(() => {
+  cli.close();
+  otherCli.close();
+});
+
+beforeEach(() => {
+  scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-handover-')));
+  project = path.join(scratch, 'repo');
+  for (const d of ['.git', 'src', 'bench', '.autoloop/experiments/speed']) fs.mkdirSync(path.join(project, d), { recursive: true });
+  fakeBin = path.join(scratch, 'fakebin');
+  marker = path.join(scratch, 'node-was-started');
+  fs.mkdirSync(fakeBin);
+  fs.writeFileSync(path.join(fakeBin, 'node'), `#!/bin/sh\n: > '${marker}'\n`, { mode: 0o755 });
+  writeActive();
+});
+afterEach(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+function writeActive(over: Partial<Active> = {}): void {
+  const a = ActiveFile.parse({
+    version: 1,
+    experiment: 'speed',
+    loop: 'active',
+    scope: ['src/**'],
+    protect: ['bench/bench.mjs'],
+    writable: [],
+    summary: 'SUMMARY-H best 41 ms.',
+    next_action: 'NEXT-H try a lookup table.',
+    terminated_by: null,
+    chain_allowed: false,
+    runs: 5,
+    stop_hook: { max_blocks: 500, max_idle_blocks: 3 },
+    updated_at: '2026-11-30T08:00:00.000Z',
+    ...over,
+  });
+  fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), JSON.stringify(a));
+}
+
+const sessionFile = (): string => path.join(project, '.autoloop', 'session.json');
+const readSession = (): Record<string, unknown> => JSON.parse(fs.readFileSync(sessionFile(), 'utf8')) as Record<string, unknown>;
+function writeSession(over: Record<string, unknown>): void {
+  const s = { owner_session: OWNER, owner_agent: null, blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null, ...over };
+  fs.writeFileSync(sessionFile(), `${JSON.stringify(s, null, 2)}\n`);
+}
+const processOf = (s: HookServer): string => `${s.pid}@${procStart(s.pid) ?? ''}`;
+
+/** One hook call from this Claude Code process; with fake, a node that only marks that it was started. */
+function hook(from: HookServer, event: string, payload: object, sid: string, fake = false): HookRun & { node: boolean } {
+  fs.rmSync(marker, { force: true });
+  const env = {
+    PATH: `${fake ? `${fakeBin}:` : ''}${process.env.PATH ?? '/usr/bin:/bin'}`,
+    HOME: scratch,
+    CLAUDE_PLUGIN_ROOT: ROOT,
+    CLAUDE_PROJECT_DIR: project,
+    CLAUDE_CODE_SESSION_ID: sid,
+  };
+  const r = from.run(RUN_SH, event, JSON.stringify(payload), project, env);
+  expect(r.status).toBe(0);
+  return { ...r, node: fs.existsSync(marker) };
+}
+const common = (sid: string) => ({ session_id: sid, transcript_path: path.join(scratch, `${sid}.jsonl`), cwd: project });
+const start = (sid: string, source: string) => ({ ...common(sid), hook_event_name: 'SessionStart', source });
+const context = (r: HookRun): string => (r.stdout ? (JSON.parse(r.stdout) as { hookSpecificOutput: { additionalContext: string } }).hookSpecificOutput.additionalContext : '');
+const engineCall = (sid: string) => ({
+  ...common(sid),
+  hook_event_name: 'PostToolUse',
+  tool_name: 'Bash',
+  tool_input: { command: `node "${ROOT}/dist/run-experiment.mjs" --json`, description: 'measure' },
+  tool_response: { stdout: '{}', stderr: '' },
+});
+
+describe('/clear in the owner\'s process', () => {
+  it('the claim records the owner\'s process, in the shell and in Node alike', () => {
+    fs.rmSync(sessionFile(), { force: true });
+    hook(cli, 'post-tool-use', engineCall(OWNER), OWNER); // answered in the shell (claim.sh)
+    expect(readSession()).toMatchObject({ owner_session: OWNER, owner_process: processOf(cli) });
+    const shellText = fs.readFileSync(sessionFile(), 'utf8');
+    // The same claim made by Node (an agent name the shell leaves to it is not needed: a piped call is Node's).
+    fs.rmSync(sessionFile(), { force: true });
+    hook(cli, 'post-tool-use', { ...engineCall(OWNER), tool_input: { command: `node "${ROOT}/dist/run-experiment.mjs" --json | tail -3` } }, OWNER);
+    expect(fs.readFileSync(sessionFile(), 'utf8')).toBe(shellText);
+  });
+
+  it('hands the loop to the new id: state and rules, a fresh Stop budget, and the Stop hook holds it', () => {
+    writeSession({ blocks: 500, idle_blocks: 2, owner_process: processOf(cli), owner_agent: 'autoloop:autoloop' });
+    const r = hook(cli, 'session-start', start('sess-cleared', 'clear'), 'sess-cleared');
+    expect(context(r)).toContain('Rules while the loop runs');
+    expect(context(r)).toContain('NEXT-H');
+    expect(readSession()).toMatchObject({ owner_session: 'sess-cleared', owner_agent: 'autoloop:autoloop', blocks: 0, idle_blocks: 0, owner_process: processOf(cli) });
+    const stop = hook(cli, 'stop', { ...common('sess-cleared'), hook_event_name: 'Stop', stop_hook_active: false }, 'sess-cleared');
+    expect(stop.stdout).toMatch(/"decision":"block"/);
+    // The old id is no longer the loop's: its Stop is let go.
+    expect(hook(cli, 'stop', { ...common(OWNER), hook_event_name: 'Stop', stop_hook_active: false }, OWNER).stdout).toBe('');
+  });
+
+  it('a /clear in another process, or with the owner\'s process unknown, is another session: one line, nothing handed over', () => {
+    for (const recorded of [processOf(otherCli), null]) {
+      writeSession({ owner_process: recorded });
+      const before = fs.readFileSync(sessionFile(), 'utf8');
+      const r = hook(cli, 'session-start', start('sess-elsewhere', 'clear'), 'sess-elsewhere');
+      expect(context(r)).toMatch(/driven by another session/);
+      expect(context(r)).not.toContain('Rules while the loop runs');
+      expect(fs.readFileSync(sessionFile(), 'utf8')).toBe(before);
+    }
+  });
+
+  it('the owner seen in a new process (a resume) has it recorded, so a later /clear there is recognised', () => {
+    writeSession({ owner_process: processOf(otherCli) });
+    const r = hook(cli, 'session-start', start(OWNER, 'resume'), OWNER);
+    expect(context(r)).toContain('Rules while the loop runs');
+    expect(readSession()).toMatchObject({ owner_session: OWNER, owner_process: processOf(cli) });
+    // From then on the owner's SessionStart is the shell's again.
+    expect(hook(cli, 'session-start', start(OWNER, 'compact'), OWNER, true).node).toBe(false);
+    hook(cli, 'session-start', start('sess-next', 'clear'), 'sess-next');
+    expect(readSession()).toMatchObject({ owner_session: 'sess-next' });
+  });
+});
+
+describe('--fork-session of the owner', () => {
+  it('is told the loop is driven elsewhere and its copied instructions are not its own; the owner keeps the loop', () => {
+    writeSession({ owner_process: processOf(otherCli) });
+    const before = fs.readFileSync(sessionFile(), 'utf8');
+    const r = hook(cli, 'session-start', start('sess-fork', 'fork'), 'sess-fork');
+    expect(context(r)).toMatch(/driven by another session.*This conversation is a fork/);
+    expect(context(r)).not.toContain('Rules while the loop runs');
+    expect(fs.readFileSync(sessionFile(), 'utf8')).toBe(before);
+    // hooks.json sends the fork's SessionStart to the hook at all.
+    const hooks = JSON.parse(fs.readFileSync(path.join(ROOT, 'hooks', 'hooks.json'), 'utf8')) as { hooks: { SessionStart: { matcher: string }[] } };
+    expect(hooks.hooks.SessionStart.some((h) => new RegExp(`^(${h.matcher})$`).test('fork'))).toBe(true);
+  });
+
+  it('a fork while nobody owns the loop gets its state, as any session then does', () => {
+    writeSession({ owner_session: null });
+    expect(context(hook(cli, 'session-start', start('sess-fork', 'fork'), 'sess-fork'))).toContain('Rules while the loop runs');
+  });
+});
+
+describe('another session\'s PreToolUse and Stop: no Node start where its answer is none', () => {
+  const pre = (sid: string, tool: string, input: object, extra: object = {}) => ({ ...common(sid), hook_event_name: 'PreToolUse', tool_name: tool, tool_input: input, tool_use_id: 'toolu_1', ...extra });
+  const protectedEdit = (sid: string, extra: object = {}) => pre(sid, 'Edit', { file_path: path.join(project, 'bench/bench.mjs'), old_string: 'a', new_string: 'b' }, extra);
+
+  it('answers nothing in the shell for a session outside a loop another session drives', () => {
+    writeSession({});
+    for (const payload of [
+      pre('sess-b', 'Bash', { command: 'git reset --hard' }),
+      protectedEdit('sess-b'),
+      pre('sess-b', 'Write', { file_path: path.join(project, 'bench/big.mjs'), content: 'x'.repeat(50_000) }),
+    ]) {
+      const r = hook(cli, payload.tool_name === 'Write' ? 'pre-write' : 'pre-tool-use', payload, 'sess-b', true);
+      expect([payload.tool_name, r.node, r.stdout]).toEqual([payload.tool_name, false, '']);
+    }
+    const stop = hook(cli, 'stop', { ...common('sess-b'), hook_event_name: 'Stop', stop_hook_active: false, last_assistant_message: 'done "quoted"\n' }, 'sess-b', true);
+    expect([stop.node, stop.stdout]).toEqual([false, '']);
+    expect(fs.existsSync(path.join(project, '.autoloop', 'journal'))).toBe(false);
+  });
+
+  it('never in place of the guard: an unowned loop, a candidate, the autoloop agent, a malformed session.json, or an escaped id are Node\'s, which denies', () => {
+    const cases: Array<[string, () => void, object]> = [
+      ['nobody owns the loop', () => writeSession({ owner_session: null }), protectedEdit('sess-b')],
+      ['the session handed the loop', () => writeSession({ candidate: 'sess-b' }), protectedEdit('sess-b')],
+      ['the autoloop agent', () => writeSession({}), protectedEdit('sess-b', { agent_type: 'autoloop:autoloop' })],
+      ['a malformed session.json (Node: nobody owns it)', () => fs.writeFileSync(sessionFile(), '{"owner_session": "sess-a",'), protectedEdit('sess-b')],
+      ['the owner spelt with an escape', () => writeSession({}), JSON.parse(JSON.stringify(protectedEdit('sess-b')).replace('"session_id":"sess-b"', `"session_id":"${OWNER.replace('o', '\\u006f')}"`)) as object],
+    ];
+    for (const [name, setup, payload] of cases) {
+      setup();
+      expect([name, hook(cli, 'pre-tool-use', payload, 'sess-b', true).node]).toEqual([name, true]);
+      setup();
+      expect([name, hook(cli, 'pre-tool-use', payload, 'sess-b').stdout]).toEqual([name, expect.stringContaining('"permissionDecision":"deny"')]);
+    }
+  });
+});
