@@ -21,6 +21,11 @@
 // or leads into a link, a missing directory or out of the project, any cd
 // while CDPATH is set, redirections into the scope, and shell syntax beyond
 // words, quotes and && || ; |.
+// PreToolUse and Stop of a session outside a loop that another session drives
+// (the `other_*` lines: a second Claude in the same repository) get no answer
+// from Node, so the shell gives none without starting it (hooks/other.sh);
+// with AUTOLOOP_BENCH_BEFORE_HOOKS=<an earlier hooks/ folder> each is also run
+// through that folder's run.sh, interleaved, for the before/after ratio.
 // "iteration" is the mean over one iteration's hook calls (edit, run, log).
 // Target: each hook call ≤ 1 bare Node start. Also prints the bundle size of
 // dist/hooks.cjs and the cost in a project with no .autoloop/. The hooks keep
@@ -32,6 +37,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { procStart } from '../scripts/lib/procs.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = path.join(ROOT, 'dist', 'hooks.cjs');
@@ -55,12 +61,16 @@ fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), JSON.stringify(
   summary: 'Experiment speed: best 41 ms.', next_action: 'Try a lookup table.', terminated_by: null, chain_allowed: false,
   runs: 5, stop_hook: { max_blocks: 500, max_idle_blocks: 3 }, worktrees: [], updated_at: new Date().toISOString(),
 }));
-// The claim case hands the loop to another session: each call starts from 's' owning it again.
+// The claim case hands the loop to another session: each call starts from 's' owning it again, in
+// this process (the hooks' parent here, as Claude Code's process is theirs: owner_process).
 const ownedBySession = (): void => fs.writeFileSync(path.join(project, '.autoloop', 'session.json'), JSON.stringify({
   owner_session: 's', owner_agent: 'autoloop:autoloop', blocks: 0, idle_blocks: 0, last_runs: 5, chain_nudged: null, candidate: null, past_end: null,
+  owner_process: `${process.pid}@${procStart(process.pid) ?? ''}`,
 }, null, 2));
 
 const common = { session_id: 's', transcript_path: path.join(dir, 't.jsonl'), cwd: project, agent_type: 'autoloop:autoloop' };
+// A second Claude in the same repository, not part of the loop.
+const other = { session_id: 'x', transcript_path: path.join(dir, 'x.jsonl'), cwd: project };
 const engine = `node "${path.join(ROOT, 'dist', 'run-experiment.mjs')}" --json`;
 const SCRATCH = '.autoloop/experiments/speed/scratch';
 const calls: Array<[string, string, object]> = [
@@ -81,6 +91,10 @@ const calls: Array<[string, string, object]> = [
   ['post-tool-use.bash_engine_claim', 'post-tool-use', { ...common, session_id: 'other', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: engine }, tool_response: { stdout: '{}' } }],
   ['stop', 'stop', { ...common, hook_event_name: 'Stop', stop_hook_active: false }],
   ['session-start', 'session-start', { ...common, hook_event_name: 'SessionStart', source: 'startup' }],
+  ['pre-tool-use.other_bash', 'pre-tool-use', { ...other, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'git status --short' } }],
+  ['pre-tool-use.other_edit', 'pre-tool-use', { ...other, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'README.md'), old_string: 'a', new_string: 'b' } }],
+  ['pre-write.other_write_50kB', 'pre-write', { ...other, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'docs/big.md'), content: 'some "text"\n'.repeat(4000) } }],
+  ['stop.other', 'stop', { ...other, hook_event_name: 'Stop', stop_hook_active: false, last_assistant_message: 'Reworded the README.' }],
   ['pre-read.project_file', 'pre-read', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: path.join(project, 'src/a.ts') } }],
 ];
 
@@ -106,7 +120,14 @@ const envFor = (p: string, session = 's'): NodeJS.ProcessEnv => ({
 });
 const noCache = (p: string): NodeJS.ProcessEnv => ({ ...envFor(p), CLAUDE_PLUGIN_DATA: undefined });
 
-const samples = new Map<string, number[]>([['bare', []], ['no_autoloop', []], ['shell_form', []], ['no_cache', []], ...calls.map(([n]) => [n, []] as [string, number[]])]);
+// The other session's calls through an earlier run.sh (the same dist/), for the before/after ratio.
+const BEFORE = process.env.AUTOLOOP_BENCH_BEFORE_HOOKS ? path.resolve(process.env.AUTOLOOP_BENCH_BEFORE_HOOKS, 'run.sh') : null;
+if (BEFORE && !fs.existsSync(BEFORE)) {
+  console.error(`bench/hooks: ${BEFORE} is missing (AUTOLOOP_BENCH_BEFORE_HOOKS names an earlier hooks/ folder)`);
+  process.exit(2);
+}
+const others = calls.filter(([n]) => n.includes('.other'));
+const samples = new Map<string, number[]>([['bare', []], ['no_autoloop', []], ['shell_form', []], ['no_cache', []], ...calls.map(([n]) => [n, []] as [string, number[]]), ...others.map(([n]) => [`${n}.before`, []] as [string, number[]])]);
 const sessionOf = (payload: object): string => (payload as { session_id: string }).session_id;
 for (let round = -1; round < ROUNDS; round++) {
   // Interleave: one bare node start, then each hook once.
@@ -117,6 +138,10 @@ for (let round = -1; round < ROUNDS; round++) {
   for (const [name, event, payload] of calls) {
     ownedBySession(); // the claim hands the loop over, and Stop counts its blocks: each call starts from the same state
     add(name, timeMs('sh', [RUN_SH, event], project, JSON.stringify(payload), envFor(project, sessionOf(payload))));
+  }
+  for (const [name, event, payload] of BEFORE ? others : []) {
+    ownedBySession();
+    add(`${name}.before`, timeMs('sh', [BEFORE!, event], project, JSON.stringify(payload), envFor(project, sessionOf(payload))));
   }
   ownedBySession();
   add('no_cache', timeMs('sh', [RUN_SH, viaNode[1]], project, JSON.stringify(viaNode[2]), noCache(project)));
@@ -132,6 +157,7 @@ for (const [name] of calls) {
   console.log(`hooks.${name} ${(ms / base).toFixed(2)}x node -e 0 (${ms.toFixed(1)} ms; target <= 1x)`);
 }
 const ratio = (k: string): number => median(samples.get(k)!) / base;
+for (const [name] of BEFORE ? others : []) console.log(`hooks.${name}.before ${ratio(`${name}.before`).toFixed(2)}x node -e 0 (${BEFORE}), now ${ratio(name).toFixed(2)}x`);
 console.log(`hooks.${calls[0]![0]}.shell_form ${ratio('shell_form').toFixed(2)}x node -e 0 (sh -c around it: what a command string in hooks.json costs)`);
 console.log(`hooks.${viaNode[0]}.no_cache ${ratio('no_cache').toFixed(2)}x node -e 0 (no data folder, so no code cache)`);
 // One iteration of the loop: Edit, then run and log (each a PreToolUse and a PostToolUse of the owner).
