@@ -24,3 +24,20 @@ ot_decide() {
   [ "$st_k_candidate" != s ] || [ "$st_v_candidate" != "$ot_sid" ] || return 1
   [ "$ot_agent" != autoloop:autoloop ]
 }
+
+# active.json ($1) whose top-level loop is paused or stopped (the user's `control stop`, or the
+# engine's pause): Node's PreToolUse and Stop print nothing and write nothing for any session, the
+# owner included (roles.ts isLive; stop.ts), and nothing when active.json is not valid either.
+# 1 otherwise, or when the shell cannot read the field unambiguously.
+ot_quiet() {
+  case $1 in *'"paused"'* | *'"stopped"'*) ;; *) return 1 ;; esac
+  pf_mode=active st_k_loop= st_v_loop=
+  pf_walk "$1" || {
+    pf_mode=
+    return 1
+  }
+  pf_mode=
+  [ "$st_k_loop" = s ] || return 1
+  case $st_v_loop in paused | stopped) return 0 ;; esac
+  return 1
+}

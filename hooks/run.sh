@@ -138,6 +138,11 @@ if { [ "$1" = stop ] && owns; } || [ "$1" = session-start ]; then
       while IFS= read -r line || [ -n "$line" ]; do session="$session$line
 "; done <"$dir/.autoloop/session.json"
       st_decide "$input" "$sid" "$dir" "$active" "$session" && exit 0
+      # A paused or stopped loop: Node answers nothing (other.sh).
+      if [ -f "$here/other.sh" ]; then
+        . "$here/other.sh"
+        ot_quiet "$active" && exit 0
+      fi
     else
       # session.json: '' when there is none; an empty one is Node's (it warns).
       if [ -f "$dir/.autoloop/session.json" ]; then
@@ -191,19 +196,27 @@ $input
 EOF
   fi
 fi
-# PreToolUse and Stop of a session that is not part of the loop another session
-# drives: Node would print nothing and write nothing (other.sh decides when that is
-# certain, or defers). One read of at most 8 kB, as for a Write; a Write larger than
-# that is decided from its head (pf_head), the rest left unread.
+# PreToolUse and Stop while the loop is paused or stopped, and of a session that is
+# not part of the loop another session drives: Node would print nothing and write
+# nothing (other.sh decides when that is certain, or defers). A paused or stopped
+# loop is decided before stdin is read, as a project with no loop. Else one read of
+# at most 8 kB, as for a Write; a Write larger than that is decided from its head
+# (pf_head), the rest left unread.
+if { [ "$1" = pre-tool-use ] || [ "$1" = stop ]; } && [ -f "$here/other.sh" ]; then
+  active=
+  while IFS= read -r line || [ -n "$line" ]; do active="$active$line
+"; done <"$dir/.autoloop/active.json"
+  . "$here/pre-tool-use.sh"
+  . "$here/session.sh"
+  . "$here/other.sh"
+  ot_quiet "$active" && exit 0
+fi
 if { [ "$1" = pre-tool-use ] || [ "$1" = stop ]; } && [ -f "$here/other.sh" ] && [ -f "$dir/.autoloop/session.json" ] && ! owns; then
   input=$(dd bs=8192 count=1 2>/dev/null; echo x)
   input=${input%x}
   session=
   while IFS= read -r line || [ -n "$line" ]; do session="$session$line
 "; done <"$dir/.autoloop/session.json"
-  . "$here/pre-tool-use.sh"
-  . "$here/session.sh"
-  . "$here/other.sh"
   if [ ${#input} -lt 8192 ]; then
     ot_decide "$input" "$session" && exit 0
   elif [ -n "$write" ] && pf_head "$input"; then

@@ -200,3 +200,30 @@ describe('another session\'s PreToolUse and Stop: no Node start where its answer
     }
   });
 });
+
+describe('a paused or stopped loop: PreToolUse and Stop answer nothing to anyone, with no Node start', () => {
+  const edit = (sid: string) => ({ ...common(sid), hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'bench/bench.mjs'), old_string: 'a', new_string: 'b' } });
+  const stop = (sid: string) => ({ ...common(sid), hook_event_name: 'Stop', stop_hook_active: false });
+
+  it('the owner and another session alike; Node agrees; a terminated loop keeps its guard', () => {
+    for (const loop of ['paused', 'stopped'] as const) {
+      writeActive({ loop });
+      for (const owner of [OWNER, null]) {
+        writeSession({ owner_session: owner });
+        const before = fs.readFileSync(sessionFile(), 'utf8');
+        for (const sid of [OWNER, 'sess-b']) {
+          for (const [event, payload] of [['pre-tool-use', edit(sid)], ['stop', stop(sid)]] as const) {
+            const name = `${loop} ${owner} ${sid} ${event}`;
+            const r = hook(cli, event, payload, sid, true);
+            expect([name, r.node, r.stdout]).toEqual([name, false, '']);
+            expect([name, hook(cli, event, payload, sid).stdout]).toEqual([name, '']); // the real run: the same
+          }
+        }
+        expect(fs.readFileSync(sessionFile(), 'utf8')).toBe(before);
+      }
+    }
+    writeActive({ loop: 'terminated', terminated_by: 'plateau' });
+    writeSession({ owner_session: null });
+    expect(hook(cli, 'pre-tool-use', edit('sess-b'), 'sess-b').stdout).toContain('"permissionDecision":"deny"');
+  });
+});

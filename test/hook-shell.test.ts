@@ -425,8 +425,17 @@ describe('PreToolUse in the shell: named cases', () => {
     const p = bashPayload(engine('run-experiment'));
     writeActive({ loop: 'terminated', terminated_by: 'max_runs' });
     expect(shell(p, { sid: OWNER })).toBe('deferred');
-    writeActive({ loop: 'paused' });
-    expect(shell(p, { sid: OWNER })).toBe('deferred');
+    // Paused or stopped: Node answers nothing to anyone, and so does the shell (hooks/other.sh), unread.
+    for (const loop of ['paused', 'stopped'] as const) {
+      writeActive({ loop });
+      expect(shell(p, { sid: OWNER })).toBe('');
+      expect(node(p, { sid: OWNER })).toBe('');
+      writeActive({ loop }, true);
+      expect(shell(p, { sid: 'sess-b' })).toBe('');
+    }
+    // "stopped" only in the text: the loop is active, and the shell reads the field, not the text.
+    writeActive({ summary: 'the "loop":"stopped" earlier', next_action: '"paused"' });
+    expect(shell(bashPayload('curl -s x'), { sid: OWNER })).toBe('deferred');
     writeActive();
     writeSession(null);
     expect(shell(p, { sid: OWNER })).toBe('deferred');
@@ -916,7 +925,8 @@ describe('Stop in the shell', () => {
     const variants: Array<[string, Partial<Active>, boolean, boolean]> = [
       ['indented active.json, quotes and newlines in the next action', { next_action: 'Try "a" table\nthen\tb \\ é 😀' }, true, true],
       ['terminated', { loop: 'terminated', terminated_by: 'plateau', chain_allowed: true }, false, false],
-      ['paused', { loop: 'paused' }, false, false],
+      ['paused (Node answers nothing; nor does hooks/other.sh)', { loop: 'paused' }, false, true],
+      ['stopped', { loop: 'stopped' }, true, true],
       ['a long next action (Node clips)', { next_action: 'x'.repeat(2500) }, false, false],
       ['no run yet', { runs: 0 }, false, true],
       ['max_blocks 0', { stop_hook: { max_blocks: 0, max_idle_blocks: 3 } }, false, false],
