@@ -25,7 +25,8 @@
 // (the `other_*` lines: a second Claude in the same repository) get no answer
 // from Node, so the shell gives none without starting it (hooks/other.sh);
 // with AUTOLOOP_BENCH_BEFORE_HOOKS=<an earlier hooks/ folder> each is also run
-// through that folder's run.sh, interleaved, for the before/after ratio.
+// through that folder's run.sh, interleaved, for the before/after ratio. So
+// are the calls of a stopped loop (`stopped_loop`: Node answers nobody).
 // "iteration" is the mean over one iteration's hook calls (edit, run, log).
 // Target: each hook call ≤ 1 bare Node start. Also prints the bundle size of
 // dist/hooks.cjs and the cost in a project with no .autoloop/. The hooks keep
@@ -55,12 +56,14 @@ const data = path.join(dir, 'data');
 fs.mkdirSync(data);
 for (const d of ['src', 'bench', '.git', '.autoloop/experiments/speed']) fs.mkdirSync(path.join(project, d), { recursive: true });
 fs.mkdirSync(path.join(bare, '.git'), { recursive: true });
-fs.writeFileSync(path.join(project, '.autoloop', 'active.json'), JSON.stringify({
-  version: 1, experiment: 'speed', loop: 'active', scope: ['src/**'], protect: ['bench/bench.mjs'],
+const activeOf = (loop: string): string => JSON.stringify({
+  version: 1, experiment: 'speed', loop, scope: ['src/**'], protect: ['bench/bench.mjs'],
   writable: ['.autoloop/experiments/speed/program.md', '.autoloop/experiments/speed/ideas.md'],
   summary: 'Experiment speed: best 41 ms.', next_action: 'Try a lookup table.', terminated_by: null, chain_allowed: false,
   runs: 5, stop_hook: { max_blocks: 500, max_idle_blocks: 3 }, worktrees: [], updated_at: new Date().toISOString(),
-}));
+});
+const activeFile = path.join(project, '.autoloop', 'active.json');
+fs.writeFileSync(activeFile, activeOf('active'));
 // The claim case hands the loop to another session: each call starts from 's' owning it again, in
 // this process (the hooks' parent here, as Claude Code's process is theirs: owner_process).
 const ownedBySession = (): void => fs.writeFileSync(path.join(project, '.autoloop', 'session.json'), JSON.stringify({
@@ -95,6 +98,9 @@ const calls: Array<[string, string, object]> = [
   ['pre-tool-use.other_edit', 'pre-tool-use', { ...other, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'README.md'), old_string: 'a', new_string: 'b' } }],
   ['pre-write.other_write_50kB', 'pre-write', { ...other, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'docs/big.md'), content: 'some "text"\n'.repeat(4000) } }],
   ['stop.other', 'stop', { ...other, hook_event_name: 'Stop', stop_hook_active: false, last_assistant_message: 'Reworded the README.' }],
+  // After control stop (active.json stays until clear or resume): the owner's calls, as anyone's.
+  ['pre-tool-use.stopped_loop_edit', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'src/a.ts'), old_string: 'a', new_string: 'b' } }],
+  ['stop.stopped_loop', 'stop', { ...common, hook_event_name: 'Stop', stop_hook_active: false }],
   ['pre-read.project_file', 'pre-read', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: path.join(project, 'src/a.ts') } }],
 ];
 
@@ -126,7 +132,8 @@ if (BEFORE && !fs.existsSync(BEFORE)) {
   console.error(`bench/hooks: ${BEFORE} is missing (AUTOLOOP_BENCH_BEFORE_HOOKS names an earlier hooks/ folder)`);
   process.exit(2);
 }
-const others = calls.filter(([n]) => n.includes('.other'));
+const others = calls.filter(([n]) => n.includes('.other') || n.includes('stopped_loop'));
+const stoppedLoop = (name: string): boolean => name.includes('stopped_loop');
 const samples = new Map<string, number[]>([['bare', []], ['no_autoloop', []], ['shell_form', []], ['no_cache', []], ...calls.map(([n]) => [n, []] as [string, number[]]), ...others.map(([n]) => [`${n}.before`, []] as [string, number[]])]);
 const sessionOf = (payload: object): string => (payload as { session_id: string }).session_id;
 for (let round = -1; round < ROUNDS; round++) {
@@ -137,11 +144,15 @@ for (let round = -1; round < ROUNDS; round++) {
   add('no_autoloop', timeMs('sh', [RUN_SH, 'pre-tool-use'], bare, '{}', envFor(bare)));
   for (const [name, event, payload] of calls) {
     ownedBySession(); // the claim hands the loop over, and Stop counts its blocks: each call starts from the same state
+    if (stoppedLoop(name)) fs.writeFileSync(activeFile, activeOf('stopped'));
     add(name, timeMs('sh', [RUN_SH, event], project, JSON.stringify(payload), envFor(project, sessionOf(payload))));
+    if (stoppedLoop(name)) fs.writeFileSync(activeFile, activeOf('active'));
   }
   for (const [name, event, payload] of BEFORE ? others : []) {
     ownedBySession();
+    if (stoppedLoop(name)) fs.writeFileSync(activeFile, activeOf('stopped'));
     add(`${name}.before`, timeMs('sh', [BEFORE!, event], project, JSON.stringify(payload), envFor(project, sessionOf(payload))));
+    if (stoppedLoop(name)) fs.writeFileSync(activeFile, activeOf('active'));
   }
   ownedBySession();
   add('no_cache', timeMs('sh', [RUN_SH, viaNode[1]], project, JSON.stringify(viaNode[2]), noCache(project)));
