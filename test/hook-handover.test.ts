@@ -146,6 +146,31 @@ describe('/clear in the owner\'s process', () => {
   });
 });
 
+describe('/clear of an owner whose process was never recorded (a loop claimed by an earlier version)', () => {
+  const end = (sid: string) => ({ ...common(sid), hook_event_name: 'SessionEnd', reason: 'clear' });
+
+  it('SessionEnd of the owner\'s conversation records its process, and the SessionStart that follows hands the loop over', () => {
+    writeSession({ owner_process: null, blocks: 7 });
+    hook(cli, 'session-end', end(OWNER), OWNER);
+    expect(readSession()).toMatchObject({ owner_session: OWNER, owner_process: processOf(cli), blocks: 7 });
+    const r = hook(cli, 'session-start', start('sess-cleared', 'clear'), 'sess-cleared');
+    expect(context(r)).toContain('Rules while the loop runs');
+    expect(readSession()).toMatchObject({ owner_session: 'sess-cleared', blocks: 0 });
+  });
+
+  it('another session\'s SessionEnd starts no Node and changes nothing; the owner\'s with another reason records nothing', () => {
+    writeSession({ owner_process: null });
+    const before = fs.readFileSync(sessionFile(), 'utf8');
+    const other = hook(cli, 'session-end', end('sess-b'), 'sess-b', true);
+    expect([other.node, other.stdout]).toEqual([false, '']);
+    hook(cli, 'session-end', { ...end(OWNER), reason: 'other' }, OWNER);
+    expect(fs.readFileSync(sessionFile(), 'utf8')).toBe(before);
+    // And hooks.json sends SessionEnd to the hook for /clear only (each session's exit costs nothing).
+    const hooks = JSON.parse(fs.readFileSync(path.join(ROOT, 'hooks', 'hooks.json'), 'utf8')) as { hooks: { SessionEnd: { matcher: string }[] } };
+    expect(hooks.hooks.SessionEnd.map((h) => h.matcher)).toEqual(['clear']);
+  });
+});
+
 describe('--fork-session of the owner', () => {
   it('is told the loop is driven elsewhere and its copied instructions are not its own; the owner keeps the loop', () => {
     writeSession({ owner_process: processOf(otherCli) });

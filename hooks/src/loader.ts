@@ -20,7 +20,7 @@ const TAG = '\n//# hooks-build=';
 
 /** Which bundle handles this call. Anything unusual goes to the one that handles every event. */
 function pick(event: string | undefined, raw: unknown): Bundle {
-  if (event === 'session-start' || event === 'stop') return 'session';
+  if (event === 'session-start' || event === 'session-end' || event === 'stop') return 'session';
   const tool = typeof raw === 'object' && raw !== null ? (raw as { tool_name?: unknown }).tool_name : undefined;
   if (event === 'pre-tool-use' && typeof tool === 'string' && tool !== 'Bash') return 'file';
   return 'all';

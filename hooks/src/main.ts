@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { files, warn, type Files } from './state.ts';
 
-export const EVENTS = ['session-start', 'stop', 'pre-tool-use', 'post-tool-use', 'prompt-expansion'] as const;
+export const EVENTS = ['session-start', 'session-end', 'stop', 'pre-tool-use', 'post-tool-use', 'prompt-expansion'] as const;
 export type Event = (typeof EVENTS)[number];
 
 /** Handles one event (the payload still unchecked); false when this bundle does not handle it. */

@@ -1,10 +1,10 @@
-// SessionStart and Stop: they need neither the Bash guard nor the path policy,
+// SessionStart, SessionEnd and Stop: they need neither the Bash guard nor the path policy,
 // so their bundle (dist/hooks.cjs picks it) leaves both out.
 import fs from 'node:fs';
 import { badInput, emit, type Handler } from './main.ts';
-import { SessionStartInput, StopInput } from './schema.ts';
+import { SessionEndInput, SessionStartInput, StopInput } from './schema.ts';
 import { cliProcess } from './cli-process.ts';
-import { sessionStartDecision } from './session-start.ts';
+import { sessionEndDecision, sessionStartDecision } from './session-start.ts';
 import { latestRunPhase, readActive, readSession, writeSession } from './state.ts';
 import { stopDecision } from './stop.ts';
 
@@ -32,6 +32,14 @@ export const handleSession: Handler = (event, raw, f) => {
     const { text, session } = sessionStartDecision(active, session0, who, () => latestRunPhase(f, active.experiment, active.next_run));
     if (session) writeSession(f, session);
     if (text) emit({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } });
+    return true;
+  }
+  if (event === 'session-end') {
+    const input = SessionEndInput.safeParse(raw);
+    if (!input.success) return (badInput(event), true);
+    if (!readActive(f)) return true;
+    const next = sessionEndDecision(readSession(f), { ...input.data, process: cliProcess(process.env) });
+    if (next) writeSession(f, next);
     return true;
   }
   if (event === 'stop') {

@@ -67,6 +67,7 @@ const Common = {
 };
 
 export const SessionStartInput = z.looseObject({ ...Common, source: z.optional(z.string()) });
+export const SessionEndInput = z.looseObject({ ...Common, reason: z.optional(z.string()) });
 export const StopInput = z.looseObject({ ...Common, stop_hook_active: z.optional(z.boolean()) });
 export const PreToolUseInput = z.looseObject({
   ...Common,

@@ -104,6 +104,17 @@ function clearedOwner(session: SessionFile, who: SessionStartWho): SessionFile |
 }
 
 /**
+ * SessionEnd with reason "clear" (hooks.json matches no other): the owner's conversation is being
+ * cleared, and the SessionStart "clear" of the new one follows in the same process. When the owner's
+ * process is not recorded yet (a loop claimed before it was recorded, a missed record), it is
+ * recorded now, so clearedOwner ties the two. Null: nothing to write.
+ */
+export function sessionEndDecision(session: SessionFile, who: SessionStartWho & { reason?: string | undefined }): SessionFile | null {
+  if (who.reason !== 'clear' || !who.process || session.owner_session !== who.session_id || session.owner_process === who.process) return null;
+  return { ...session, owner_process: who.process };
+}
+
+/**
  * Who is told what. The loop's state and rules go to the session that drives it (the owner, across
  * compaction, --resume and --continue: the id stays; across /clear: clearedOwner), to a session
  * handed it (/autoloop:run, a new `claude --agent autoloop` after a crash, which then takes it over)

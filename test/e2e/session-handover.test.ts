@@ -6,6 +6,7 @@
 // pinned CLI and the scripted model; /clear is typed through -p's stream-json
 // input, one message at a time, each after the previous turn's result.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, ensureClaude, REPO_ROOT } from './claude-cli.ts';
@@ -32,7 +33,7 @@ interface Streamed {
  * One CLI process fed these user messages in turn (stream-json): each is written once the result
  * of the one before it came, as a person types the next line, so "/clear" runs between two turns.
  */
-async function stream(f: Fixture, messages: string[], script: Script): Promise<Streamed> {
+async function stream(f: Fixture, messages: string[], script: Script, before: (i: number) => void = () => undefined): Promise<Streamed> {
   const byMessage: ApiRequest[][] = messages.map(() => []);
   let sent = 0;
   const api = await startMockApi({ script: (turn) => (byMessage[sent - 1]!.push(turn.req), script(turn)) });
@@ -41,6 +42,7 @@ async function stream(f: Fixture, messages: string[], script: Script): Promise<S
     const child = spawn(claudeBin, args, { cwd: f.repo, env: cliEnv(f.home, api.url), stdio: ['pipe', 'pipe', 'pipe'] });
     const ids: string[] = [];
     const send = (): void => {
+      before(sent);
       const m = messages[sent++];
       if (m === undefined) child.stdin.end();
       else child.stdin.write(`${JSON.stringify({ type: 'user', message: { role: 'user', content: m } })}\n`);
@@ -121,6 +123,28 @@ describe('/clear and --fork-session of the owner', () => {
     const line = injected(other.byMessage[1]![0]!);
     expect(line).toContain('driven by another session');
     expect(line).not.toContain('Rules while the loop runs');
+    expect(readJson(sessionFile(f))).toMatchObject({ owner_session: after });
+  });
+
+  it('/clear of an owner whose process was never recorded (claimed by an earlier version): SessionEnd records it, and the new id drives the loop', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = fixture();
+    const engine = stubEngine(f.repo);
+    writeActive(f.repo, { next_action: 'NEXT-MARK-U try a table', stop_hook: { max_blocks: 1, max_idle_blocks: 10 } });
+    const owner = await stream(
+      f,
+      ['Continue the experiment.', '/clear', 'Go on.'],
+      ({ index }) => (index === 0 ? [bash(engine, 'run the experiment')] : [text('Pausing here.')]),
+      (i) => {
+        // Before /clear: session.json as an earlier version wrote it, with no owner_process.
+        if (i !== 1) return;
+        const s = readJson(sessionFile(f));
+        delete s.owner_process;
+        fs.writeFileSync(sessionFile(f), JSON.stringify(s, null, 2));
+      },
+    );
+    const after = owner.ids[2];
+    expect(injected(owner.byMessage[2]![0]!)).toContain('Rules while the loop runs');
+    expect(feedbackCount(owner.byMessage[2]!)).toBe(1);
     expect(readJson(sessionFile(f))).toMatchObject({ owner_session: after });
   });
 
