@@ -76,8 +76,9 @@ owns() {
   case "$state" in *"\"owner_session\": \"$sid\""* | *"\"owner_session\":\"$sid\""*) return 0 ;; esac
   return 1
 }
-# SessionEnd (hooks.json: /clear only) matters only when the owner's conversation is
-# cleared (session-start.ts sessionEndDecision): anyone else's starts no Node.
+# SessionEnd (hooks.json: /clear, and /branch or /resume, which end the conversation with
+# "resume") matters only for the owner's conversation (session-start.ts sessionEndDecision):
+# anyone else's starts no Node.
 if [ "$1" = session-end ] && ! owns; then exit 0; fi
 # PostToolUse only records which session drives the loop: when the owner is
 # already this session, there is nothing to record and no Node to start.

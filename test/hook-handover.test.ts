@@ -167,7 +167,7 @@ describe('/clear of an owner whose process was never recorded (a loop claimed by
     expect(fs.readFileSync(sessionFile(), 'utf8')).toBe(before);
     // And hooks.json sends SessionEnd to the hook for /clear only (each session's exit costs nothing).
     const hooks = JSON.parse(fs.readFileSync(path.join(ROOT, 'hooks', 'hooks.json'), 'utf8')) as { hooks: { SessionEnd: { matcher: string }[] } };
-    expect(hooks.hooks.SessionEnd.map((h) => h.matcher)).toEqual(['clear']);
+    expect(hooks.hooks.SessionEnd.map((h) => h.matcher)).toEqual(['clear|resume']);
   });
 });
 
@@ -182,6 +182,14 @@ describe('--fork-session of the owner', () => {
     // hooks.json sends the fork's SessionStart to the hook at all.
     const hooks = JSON.parse(fs.readFileSync(path.join(ROOT, 'hooks', 'hooks.json'), 'utf8')) as { hooks: { SessionStart: { matcher: string }[] } };
     expect(hooks.hooks.SessionStart.some((h) => new RegExp(`^(${h.matcher})$`).test('fork'))).toBe(true);
+  });
+
+  it('/branch in the owner\'s process (source fork there, the old conversation ended with reason resume) hands the branch the loop', () => {
+    writeSession({ owner_process: null, blocks: 4 });
+    hook(cli, 'session-end', { ...common(OWNER), hook_event_name: 'SessionEnd', reason: 'resume' }, OWNER);
+    const r = hook(cli, 'session-start', start('sess-branch', 'fork'), 'sess-branch');
+    expect(context(r)).toContain('Rules while the loop runs');
+    expect(readSession()).toMatchObject({ owner_session: 'sess-branch', blocks: 0, owner_process: processOf(cli) });
   });
 
   it('a fork while nobody owns the loop gets its state, as any session then does', () => {

@@ -92,31 +92,33 @@ export interface SessionStartResult {
 }
 
 /**
- * /clear typed in the owner's session: Claude Code starts a new conversation (a new session id,
- * source "clear") in the same process. The owner's recorded process is what ties the two: the new
- * id owns the loop, with a fresh Stop budget (a person cleared it, as a resume is a person bringing
- * it back). Any other session, a /clear in another process included, is left as it is.
+ * The owner's process moved to a new conversation: /clear (source "clear") or /branch (source
+ * "fork": the branch replaces the owner's conversation in that process, seen with the pinned CLI).
+ * The owner's recorded process is what ties the two: the new id owns the loop, with a fresh Stop
+ * budget (a person did it, as a resume is a person bringing it back). A fork in another process
+ * (`--fork-session`, `/fork`'s background copy) and a /clear there are other sessions.
  */
 function clearedOwner(session: SessionFile, who: SessionStartWho): SessionFile | null {
-  if (who.source !== 'clear' || !who.process || session.owner_session === null || session.owner_session === who.session_id) return null;
+  if ((who.source !== 'clear' && who.source !== 'fork') || !who.process || session.owner_session === null || session.owner_session === who.session_id) return null;
   if (session.owner_process !== who.process) return null;
   return { ...session, owner_session: who.session_id, owner_agent: who.agent_type ?? session.owner_agent, blocks: 0, idle_blocks: 0, past_end: null };
 }
 
 /**
- * SessionEnd with reason "clear" (hooks.json matches no other): the owner's conversation is being
- * cleared, and the SessionStart "clear" of the new one follows in the same process. When the owner's
+ * SessionEnd with reason "clear" or "resume" (hooks.json matches no other): the owner's conversation
+ * leaves its process (/clear; /branch and /resume end it with "resume"), and a SessionStart of the
+ * next one follows there. When the owner's
  * process is not recorded yet (a loop claimed before it was recorded, a missed record), it is
  * recorded now, so clearedOwner ties the two. Null: nothing to write.
  */
 export function sessionEndDecision(session: SessionFile, who: SessionStartWho & { reason?: string | undefined }): SessionFile | null {
-  if (who.reason !== 'clear' || !who.process || session.owner_session !== who.session_id || session.owner_process === who.process) return null;
+  if ((who.reason !== 'clear' && who.reason !== 'resume') || !who.process || session.owner_session !== who.session_id || session.owner_process === who.process) return null;
   return { ...session, owner_process: who.process };
 }
 
 /**
  * Who is told what. The loop's state and rules go to the session that drives it (the owner, across
- * compaction, --resume and --continue: the id stays; across /clear: clearedOwner), to a session
+ * compaction, --resume and --continue: the id stays; across /clear and /branch: clearedOwner), to a session
  * handed it (/autoloop:run, a new `claude --agent autoloop` after a crash, which then takes it over)
  * and, while nobody owns the loop, to every session (any may be the one that starts it). Anyone
  * else gets one line; a fork, the line and that its copied instructions are not its own.
