@@ -87,6 +87,11 @@ export function nextInvocation(o: {
   invocations: readonly PlannedInvocation[];
   /** Net in-scope lines the change removes (a tie keeps a simplification). */
   netLinesRemoved?: number;
+  /**
+   * The soft gates that failed before the first invocation: the keep is
+   * blocked whatever the guardrails say, so none of them is measured further.
+   */
+  softGateFailures?: readonly string[];
 }): PlanStep {
   const { config: c, invocations } = o;
   if (invocations.length >= MAX_INVOCATIONS) return { done: true, decision: null };
@@ -115,7 +120,8 @@ export function nextInvocation(o: {
     const step = planDecision({ ...input, invocations });
     return 'next' in step ? step : { done: true, decision: step.decision };
   }
-  const wouldKeep = decision.keep || (simplifies && decision.tie);
+  // A failed soft gate blocks the keep already: extra samples for a guardrail could not change the verdict.
+  const wouldKeep = (decision.keep || (simplifies && decision.tie)) && !(o.softGateFailures?.length);
   if (guardrailNeedsSamples({ guardrails: c.guardrails, baseline: o.state.baseline_metrics ?? {}, invocations, wouldKeep })) return { next: 'candidate' };
   return { done: true, decision };
 }

@@ -33,7 +33,10 @@ export function decideCandidate(i: {
   const tie = simplificationTie(i.decision, i.netLinesRemoved);
   const kind = i.decision.keep ? 'improved' : tie !== null ? 'simplification' : 'none';
   const why = tie ?? i.decision.reason;
-  const blocked = blockingGuardrail(i.guardrails) ?? i.softGateFailures[0] ?? null;
+  // A settled breach first, then a failed soft gate (certain), then a breach on noise not known yet
+  // (the plan takes no more samples for it once a soft gate blocks the keep).
+  const settled = i.guardrails.filter((g) => g.unsure !== true);
+  const blocked = blockingGuardrail(settled) ?? i.softGateFailures[0] ?? blockingGuardrail(i.guardrails);
   if (kind !== 'none' && blocked !== null) return { verdict: 'discard', kind: 'none', reason: `${blocked}; ${why}` };
   if (i.discard) return { verdict: 'discard', kind: 'none', reason: `discarded by the agent; ${why}` };
   return { verdict: kind === 'none' ? 'discard' : 'keep', kind, reason: why };

@@ -363,7 +363,7 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     ? setInterval(() => line.show(`${m.id} invocation ${invs.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
     : null;
   for (;;) {
-    const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs, netLinesRemoved: m.record.net_lines_removed });
+    const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs, netLinesRemoved: m.record.net_lines_removed, softGateFailures: m.record.soft_failures });
     if ('done' in step) {
       m.record.decision = step.decision;
       break;
