@@ -60,7 +60,7 @@ function init(dir: string, name: string, metric: string, direction: string, sour
 }
 
 const record = (dir: string, slug: string, id: string) =>
-  JSON.parse(fs.readFileSync(path.join(dir, '.autoloop/experiments', slug, 'runs', id, 'result.json'), 'utf8')) as { status: string; reason: string; samples: number[]; metrics: Record<string, number> };
+  JSON.parse(fs.readFileSync(path.join(dir, '.autoloop/experiments', slug, 'runs', id, 'result.json'), 'utf8')) as { status: string; reason: string; samples: number[]; metrics: Record<string, number>; warnings: string[] };
 
 describe('metric sources through the engine', HANG_GUARD, () => {
   it('reads every kind in one run: each metric from the source the config names', () => {
@@ -134,9 +134,12 @@ describe('metric sources through the engine', HANG_GUARD, () => {
     expect(run.json).toMatchObject({ status: 'invalid' });
     const reason = record(dir, 'empty', 'r0001').reason;
     expect(reason).toMatch(/^metric loss was found by no source: /);
-    for (const label of ['regex /loss: ([0-9.eE+-]+)/ matched nothing in the output', 'json out/m.json: out/m.json was not written', 'tensorboard runs', 'junit reports/junit.xml: reports/junit.xml was not written', 'coverage coverage/coverage-summary.json', 'hyperfine hyperfine.json: hyperfine.json was not written', 'google-benchmark gb.json', 'pytest-benchmark pb.json']) {
+    // Every source is named; the reasons are those of the sources that could give loss (the others' are warnings:
+    // a source of other metrics that read nothing leaves those unmeasured, as an unprinted METRIC line does).
+    for (const label of ['regex /loss: ([0-9.eE+-]+)/ matched nothing in the output', 'json out/m.json', 'tensorboard runs', 'junit reports/junit.xml', 'coverage coverage/coverage-summary.json', 'hyperfine hyperfine.json', 'google-benchmark gb.json', 'pytest-benchmark pb.json']) {
       expect(reason).toContain(label);
     }
+    expect(record(dir, 'empty', 'r0001').warnings).toContain('json out/m.json: out/m.json was not written; not measured: acc, mem');
     expect(engine('log-experiment', ['--description', 'baseline', '--json'], dir).json).toMatchObject({ verdict: 'invalid' });
   });
 
@@ -152,15 +155,18 @@ describe('metric sources through the engine', HANG_GUARD, () => {
     const log = engine('log-experiment', ['--description', 'halve the loss, double the cache', '--json'], dir);
     expect(log.json?.verdict).toBe('discard');
     expect(String(log.json?.reason)).toMatch(/mem/);
-    // The guardrail's file is not rewritten (the last run's is stale): the run is invalid, not judged without it.
+    // The guardrail's file is not rewritten (the last run's is stale): the guardrail is not measured, so it is
+    // missing and blocks the keep, as a METRIC line not printed does (the primary was measured: not invalid).
     fs.writeFileSync(path.join(dir, 'mode.txt'), '0.5\n');
     fs.writeFileSync(path.join(dir, 'mem.txt'), 'none\n');
     const blind = engine('run-experiment', ['--json'], dir);
-    expect(blind.json).toMatchObject({ status: 'invalid' });
-    expect(record(dir, 'guard', 'r0003').reason).toBe('source found nothing: json out/m.json: out/m.json is stale (last written before this sample started)');
-    expect(engine('log-experiment', ['--description', 'drop the memory report', '--json'], dir).json).toMatchObject({ verdict: 'invalid' });
+    expect(blind.json).toMatchObject({ status: 'ok' });
+    expect(record(dir, 'guard', 'r0003').warnings).toContain('json out/m.json: out/m.json is stale (last written before this sample started); not measured: mem');
+    const dropped = engine('log-experiment', ['--description', 'drop the memory report', '--json'], dir).json;
+    expect(dropped).toMatchObject({ verdict: 'discard' });
+    expect(String(dropped?.reason)).toMatch(/^guardrail mem missing/);
     const r = ledger(dir, 'guard').filter((l) => l.type === 'result').map((l) => l.verdict);
-    expect(r).toEqual(['keep', 'discard', 'invalid']);
+    expect(r).toEqual(['keep', 'discard', 'discard']);
   });
 
   it('refuses at init a metric no configured source gives, and a bad --source in one line', () => {

@@ -384,7 +384,7 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
       bestFailed = arm === 'best';
       break;
     }
-    const reading = await readSample(sources, { cwd, log: { file: m.rd.log, ...last.log }, startedAtMs, before });
+    const reading = await readSample(sources, { cwd, log: { file: m.rd.log, ...last.log }, startedAtMs, before }, { primary: config.metric });
     looked = { labels: reading.labels, failures: reading.failures, warnings: reading.warnings, seen: Object.keys(reading.metrics) };
     reading.warnings.forEach((w) => warnings.add(w));
     // Own properties only: a metric named toString is not Object.prototype's.

@@ -351,8 +351,18 @@ export function clip(s: string, max = 60): string {
 }
 
 /** A reading built from a Map, so metric names never touch Object.prototype. */
-export function reading(found: Map<string, number[]>, warnings: string[]): SourceReading {
-  return { ok: true, metrics: Object.fromEntries(found), warnings };
+export function reading(found: Map<string, number[]>, warnings: string[], missed: { metric: string; reason: string }[] = []): SourceReading {
+  return { ok: true, metrics: Object.fromEntries(found), warnings, ...(missed.length ? { missed } : {}) };
+}
+
+/**
+ * A multi-metric source's reading when some of its metrics could not be read:
+ * those are missed (not measured), the others read; nothing read at all is a
+ * failure of the source, with every reason.
+ */
+export function partialReading(found: Map<string, number[]>, warnings: string[], missed: { metric: string; reason: string }[]): SourceReading {
+  if (found.size === 0 && missed.length) return fail(missed.map((m) => m.reason).join('; '));
+  return reading(found, warnings, missed);
 }
 
 /** Units per second, for the sources whose tool reports times in seconds (hyperfine, pytest-benchmark). */

@@ -6,7 +6,7 @@
 // and when it is NaN or infinite there is none (a training that diverged).
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
-import { clip, fail, FileField, MetricNameField, parseDecimal, Pick, pick, reading, resultFileSource } from './common.ts';
+import { clip, fail, FileField, MetricNameField, parseDecimal, partialReading, Pick, pick, resultFileSource } from './common.ts';
 import type { MetricSource } from './types.ts';
 
 export const CsvSourceSpec = lazySchema(() => z.strictObject({
@@ -79,10 +79,18 @@ export function csvSource(spec: CsvSourceSpec): MetricSource {
     if (shifted) return fail(`${label}: ${shifted}`);
     const found = new Map<string, number[]>();
     const warnings: string[] = [];
+    // One column that cannot be read is not measured, the others are (see json.ts).
+    const missed: { metric: string; reason: string }[] = [];
     for (const [metric, column] of Object.entries(spec.metrics)) {
       const col = names.indexOf(column);
-      if (col >= 0 && names.lastIndexOf(column) !== col) return fail(`${label}: has two columns named ${JSON.stringify(clip(column, 30))}`);
-      if (col < 0) return fail(`${label}: has no column ${JSON.stringify(column)} (it has ${names.slice(0, 8).map((n) => JSON.stringify(clip(n, 30))).join(', ')})`);
+      if (col >= 0 && names.lastIndexOf(column) !== col) {
+        missed.push({ metric, reason: `${label}: has two columns named ${JSON.stringify(clip(column, 30))}` });
+        continue;
+      }
+      if (col < 0) {
+        missed.push({ metric, reason: `${label}: has no column ${JSON.stringify(column)} (it has ${names.slice(0, 8).map((n) => JSON.stringify(clip(n, 30))).join(', ')})` });
+        continue;
+      }
       const values: number[] = [];
       let bad = '';
       let lastBad = '';
@@ -96,16 +104,23 @@ export function csvSource(spec: CsvSourceSpec): MetricSource {
         else bad ||= cell;
       }
       // As with NaN: the last value counts, so an earlier row is not the result when it cannot be read.
-      if (spec.pick === 'last' && lastBad && values.length) return fail(`${label}: the last value of ${column} is not a number: ${JSON.stringify(clip(lastBad, 40))} (earlier rows are not the result)`);
+      if (spec.pick === 'last' && lastBad && values.length) {
+        missed.push({ metric, reason: `${label}: the last value of ${column} is not a number: ${JSON.stringify(clip(lastBad, 40))} (earlier rows are not the result)` });
+        continue;
+      }
       if (bad) warnings.push(`${label}: ignored cells of ${column} that are not numbers, e.g. ${JSON.stringify(clip(bad, 30))}`);
       const finite = values.filter((v) => Number.isFinite(v));
       if (spec.pick === 'last' && values.length && !Number.isFinite(values[values.length - 1] as number)) {
-        return fail(`${label}: the last value of ${column} is not finite (earlier rows are not the result)`);
+        missed.push({ metric, reason: `${label}: the last value of ${column} is not finite (earlier rows are not the result)` });
+        continue;
       }
       if (finite.length < values.length) warnings.push(`${label}: ignored ${values.length - finite.length} non-finite value(s) of ${column}`);
-      if (!finite.length) return fail(`${label}: column ${JSON.stringify(column)} holds no number`);
+      if (!finite.length) {
+        missed.push({ metric, reason: `${label}: column ${JSON.stringify(column)} holds no number` });
+        continue;
+      }
       found.set(metric, pick(finite, spec.pick));
     }
-    return reading(found, warnings);
+    return partialReading(found, warnings, missed);
   });
 }

@@ -98,7 +98,8 @@ export function unitWarnings(c: { metric: string; unit: string; sources?: readon
 }
 
 export function buildSource(spec: SourceSpec): MetricSource {
-  return (SOURCES[spec.kind] as Row<typeof spec.kind>).build(spec);
+  const row = SOURCES[spec.kind] as Row<typeof spec.kind>;
+  return Object.assign(row.build(spec), { covers: row.metrics(spec) });
 }
 
 export function buildSources(specs: readonly SourceSpec[] | undefined): MetricSource[] {
@@ -126,15 +127,29 @@ export interface SampleReading {
   labels: string[];
 }
 
-/** Read one sample through every source; a later source's values for a metric replace an earlier one's. */
-export async function readSample(sources: readonly MetricSource[], sample: SampleOutput): Promise<SampleReading> {
+/**
+ * Read one sample through every source; a later source's values for a metric replace an earlier one's.
+ * With `primary`, a metric that is not the primary and could not be read (a source of guardrails that
+ * failed, one json path of several missing) is only not measured, with a warning, whatever the source:
+ * a guardrail then counts as missing (it blocks the keep), as when a METRIC line is not printed.
+ * Anything that touches the primary is a failure (the run is invalid).
+ */
+export async function readSample(sources: readonly MetricSource[], sample: SampleOutput, opts: { primary?: string } = {}): Promise<SampleReading> {
   const out: SampleReading = { metrics: {}, warnings: [], failures: [], labels: sources.map((s) => s.label) };
+  const secondary = (metrics: readonly string[] | 'any' | undefined) =>
+    opts.primary !== undefined && Array.isArray(metrics) && !metrics.includes(opts.primary);
   for (const s of sources) {
     const r = await s.read(sample);
     if (!r.ok) {
       // Readers put their label first already; say it once.
-      out.failures.push(r.reason.startsWith(s.label) ? r.reason : `${s.label}: ${r.reason}`);
+      const reason = r.reason.startsWith(s.label) ? r.reason : `${s.label}: ${r.reason}`;
+      if (secondary(s.covers)) out.warnings.push(`${reason}; not measured: ${(s.covers as readonly string[]).join(', ')}`);
+      else out.failures.push(reason);
       continue;
+    }
+    for (const m of r.missed ?? []) {
+      if (secondary([m.metric])) out.warnings.push(`${m.reason}; not measured: ${m.metric}`);
+      else out.failures.push(m.reason);
     }
     out.warnings.push(...r.warnings);
     for (const [k, vs] of Object.entries(r.metrics)) if (vs.length) out.metrics[k] = vs;

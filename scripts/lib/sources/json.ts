@@ -3,7 +3,7 @@
 // numbers gives one sample per element.
 import * as z from '../zod.ts';
 import { lazySchema } from '../zod.ts';
-import { asNumber, clip, fail, FileField, jsonResultSource, MetricNameField, reading } from './common.ts';
+import { asNumber, clip, FileField, jsonResultSource, MetricNameField, partialReading } from './common.ts';
 import { getJsonPath, parseJsonPath, type Segment } from './json-path.ts';
 import type { MetricSource } from './types.ts';
 
@@ -49,19 +49,33 @@ export function jsonSource(spec: JsonSourceSpec): MetricSource {
   return jsonResultSource('json', spec.file, (doc, label) => {
     const found = new Map<string, number[]>();
     const warnings: string[] = [];
+    // One metric that cannot be read is not measured (a guardrail then blocks the keep, the primary voids the run), as for METRIC lines.
+    const missed: { metric: string; reason: string }[] = [];
     for (const [name, segs, raw] of paths) {
       const got = getJsonPath(doc, segs);
-      if ('missing' in got) return fail(`${label}: no value at ${raw} (missing ${got.missing})`);
+      if ('missing' in got) {
+        missed.push({ metric: name, reason: `${label}: no value at ${raw} (missing ${got.missing})` });
+        continue;
+      }
       const nums = numbersOf(got.value);
-      if (typeof nums === 'string') return fail(`${label}: ${raw} is ${nums}, not a number`);
+      if (typeof nums === 'string') {
+        missed.push({ metric: name, reason: `${label}: ${raw} is ${nums}, not a number` });
+        continue;
+      }
       const [tooFar] = nums.outOfRange;
       // One number read as 0 or Infinity is not what the file says: refused, as a METRIC line is.
-      if (tooFar !== undefined && !Array.isArray(got.value)) return fail(`${label}: ${raw} is out of range: ${tooFar}`);
+      if (tooFar !== undefined && !Array.isArray(got.value)) {
+        missed.push({ metric: name, reason: `${label}: ${raw} is out of range: ${tooFar}` });
+        continue;
+      }
       if (nums.nonFinite > 0) warnings.push(`${label}: ignored ${nums.nonFinite} non-finite value(s) at ${raw}`);
       if (tooFar !== undefined) warnings.push(`${label}: ignored ${nums.outOfRange.length} out-of-range value(s) at ${raw}, e.g. ${tooFar}`);
-      if (nums.values.length === 0) return fail(tooFar === undefined ? `${label}: ${raw} holds only non-finite values` : `${label}: ${raw} holds no number in range (e.g. ${tooFar})`);
+      if (nums.values.length === 0) {
+        missed.push({ metric: name, reason: tooFar === undefined ? `${label}: ${raw} holds only non-finite values` : `${label}: ${raw} holds no number in range (e.g. ${tooFar})` });
+        continue;
+      }
       found.set(name, nums.values);
     }
-    return reading(found, warnings);
+    return partialReading(found, warnings, missed);
   });
 }

@@ -25,12 +25,24 @@ export type SampleClock = Pick<SampleOutput, 'startedAtMs' | 'before'>;
 /** A reading: metric name → values. Several values mean several samples (per-iteration
  *  figures of a benchmark tool, or a benchmark that printed its own repeats). */
 export type SourceReading =
-  | { ok: true; metrics: Record<string, number[]>; warnings: string[] }
+  | {
+    ok: true;
+    metrics: Record<string, number[]>;
+    warnings: string[];
+    /**
+     * Metrics of a multi-metric source (json, csv) it could not read while it
+     * read others: the run treats each as not measured (readSample), as a
+     * METRIC line that was not printed, not as a source that read nothing.
+     */
+    missed?: { metric: string; reason: string }[];
+  }
   | { ok: false; reason: string };
 
 export interface MetricSource {
   /** Short name used in reasons: "regex /val_loss: (…)/", "json bench.json#$.mean". */
   readonly label: string;
+  /** The metrics it can give ('any': METRIC lines); set by buildSource. A failure of a source that cannot give the primary only leaves its metrics unmeasured. */
+  covers?: readonly string[] | 'any';
   read(sample: SampleOutput): Promise<SourceReading>;
   /** The absolute paths of the result files this source may read that exist now, stamped before each sample. */
   watched?(cwd: string): Promise<string[]>;
