@@ -12,6 +12,7 @@ import type { Guardrail } from './schema.ts';
 import { median, studentTQuantile, winsorizedSd } from './stats.ts';
 import { clearlyNotTiming, DETERMINISTIC_RUNS_COUNT, DETERMINISTIC_RUNS_TIMING, groupResiduals } from './noise-model.ts';
 import { fmt, fmtApart } from './format.ts';
+import type { GuardrailPair } from './guardrail-pairing.ts';
 
 export type GuardrailStatus = 'ok' | 'near' | 'broken' | 'missing' | 'unmeasured';
 export type GuardrailCheck = {
@@ -77,8 +78,16 @@ export function noiseMargin(a: readonly number[], b: readonly number[]): number 
 // The values as every surface prints them (4 significant digits made 12345678 read 12350000).
 const r = fmt;
 
-export function checkGuardrail(g: Guardrail, baseline: readonly number[], candidate: readonly number[]): GuardrailCheck {
+/**
+ * One guardrail against the baseline. With `pair` (the decision re-measured
+ * the best: guardrail-pairing.ts) the candidate's value is the one moved into
+ * the best's stored conditions and the noise is the two arms' of this
+ * decision, so a machine that got slower is not the change's doing; the
+ * absolute `limit` is judged on the raw value (a limit is a limit).
+ */
+export function checkGuardrail(g: Guardrail, baseline: readonly number[], candidate: readonly number[], pair?: GuardrailPair): GuardrailCheck {
   const base = { metric: g.metric };
+  if (pair && baseline.length > 0) candidate = pair.candidate;
   if (baseline.length === 0) {
     const value = candidate.length ? median(candidate) : null;
     if (value !== null && g.limit !== undefined && worse(g.direction, value, g.limit) > 0) {
@@ -92,13 +101,17 @@ export function checkGuardrail(g: Guardrail, baseline: readonly number[], candid
     return { ...base, status: 'missing', value: null, reference, allowed, reason: `guardrail ${g.metric} missing (baseline has ${r(reference)})` };
   }
   const value = median(candidate);
-  const overLimit = g.limit !== undefined && worse(g.direction, value, g.limit) > 0;
+  const raw = pair && pair.raw.length ? median(pair.raw) : value;
+  const overLimit = g.limit !== undefined && worse(g.direction, raw, g.limit) > 0;
   const tolerance = worse(g.direction, allowed, reference);
-  const noise = metricNoise(baseline, candidate);
+  const noise = pair ? metricNoise(pair.best, pair.candidate) : metricNoise(baseline, candidate);
+  // The tolerance bound alone (the limit is judged on the raw value above).
+  const relative = g.max_regression_pct !== undefined || g.max_regression_abs !== undefined;
+  const allowedTol = g.limit === undefined ? allowed : relative ? allowedValue({ ...g, limit: undefined }, reference) : (g.direction === 'lower' ? Infinity : -Infinity);
   const slack = noise.margin;
   // A value exactly at the tolerance (0.33 from 0.3 under 10%) is allowed: the
   // bound computed in floating point may miss the printed value by an ulp.
-  const over = worse(g.direction, value, allowed) - 1e-9 * Math.max(Math.abs(allowed), Math.abs(reference));
+  const over = Number.isFinite(allowedTol) ? worse(g.direction, value, allowedTol) - 1e-9 * Math.max(Math.abs(allowedTol), Math.abs(reference)) : -Infinity;
   const cmp = g.direction === 'lower' ? '>' : '<';
   // Past the allowed value on noise of too few degrees of freedom to judge it
   // (t(0.975, 1) = 12.7: two samples clear anything): more samples are wanted,
@@ -109,7 +122,7 @@ export function checkGuardrail(g: Guardrail, baseline: readonly number[], candid
   const exact = noise.sd === 0 && noise.df >= exactDf;
   const unsure = over > 0 && !overLimit && !exact && (noise.df < GUARDRAIL_MIN_DF || noise.sd === 0) ? { unsure: true } : {};
   if (overLimit || (over > 0 && over > slack)) {
-    const [shown, bound] = fmtApart(value, overLimit ? (g.limit as number) : allowed);
+    const [shown, bound] = fmtApart(overLimit ? raw : value, overLimit ? (g.limit as number) : allowedTol);
     const what = overLimit ? `past its limit ${bound}` : `${cmp} ${bound} allowed`;
     const from = reference === 0 && g.max_regression_pct !== undefined && g.max_regression_abs === undefined
       ? ' (from 0 a relative tolerance allows nothing: set max_regression_abs)'
@@ -126,10 +139,11 @@ export function checkGuardrails(
   guardrails: readonly Guardrail[],
   baseline: Readonly<Record<string, readonly number[]>>,
   candidate: Readonly<Record<string, readonly number[]>>,
+  pairs: Readonly<Record<string, GuardrailPair>> = {},
 ): GuardrailCheck[] {
   const get = (rec: Readonly<Record<string, readonly number[]>>, k: string) =>
     Object.prototype.hasOwnProperty.call(rec, k) ? (rec[k] as readonly number[]) : [];
-  return guardrails.map((g) => checkGuardrail(g, get(baseline, g.metric), get(candidate, g.metric)));
+  return guardrails.map((g) => checkGuardrail(g, get(baseline, g.metric), get(candidate, g.metric), Object.hasOwn(pairs, g.metric) ? pairs[g.metric] : undefined));
 }
 
 /** The first broken (or missing) guardrail's reason, or null: what blocks a keep. */

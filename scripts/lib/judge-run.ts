@@ -6,6 +6,7 @@
 import type { Config, Guardrail, ResultLine, RunRecord, Verdict } from './schema.ts';
 import type { State } from './reduce.ts';
 import { checkGuardrails, type GuardrailCheck } from './guardrails.ts';
+import { guardrailPairs } from './guardrail-pairing.ts';
 import { decideCandidate } from './verdict.ts';
 import { signedDelta } from './signs.ts';
 import { runKind } from './run-plan.ts';
@@ -48,9 +49,18 @@ export function candidateMetricSamples(rec: Pick<RunRecord, 'invocations' | 'met
   return Object.fromEntries(per);
 }
 
-/** Every guardrail of the config checked against the segment's baseline. */
-export function guardrailChecks(guardrails: readonly Guardrail[], s: Pick<State, 'baseline_metrics'>, metrics: Record<string, number[]>): GuardrailCheck[] {
-  return checkGuardrails(guardrails, s.baseline_metrics, metrics);
+/**
+ * Every guardrail of the config checked against the segment's baseline; with
+ * the run's invocations, each guardrail the best arm measured too is judged in
+ * this decision's conditions (guardrail-pairing.ts), from the best's stored values.
+ */
+export function guardrailChecks(
+  guardrails: readonly Guardrail[],
+  s: Pick<State, 'baseline_metrics'> & { best_metric_samples?: State['best_metric_samples'] },
+  metrics: Record<string, number[]>,
+  invocations: Invocations = [],
+): GuardrailCheck[] {
+  return checkGuardrails(guardrails, s.baseline_metrics, metrics, guardrailPairs(guardrails, s.best_metric_samples ?? {}, invocations));
 }
 
 /**
@@ -76,7 +86,7 @@ export function judgeRun(config: Config, s: State, rec: RunRecord, discard: bool
     return { ...none, verdict: 'keep', reason: 'baseline' };
   }
   if (rec.decision === null) return { ...none, verdict: 'invalid', reason: 'the run took no decision (measure it again)' };
-  const checks = guardrailChecks(config.guardrails, s, candidateMetricSamples(rec));
+  const checks = guardrailChecks(config.guardrails, s, candidateMetricSamples(rec), rec.invocations);
   const v = decideCandidate({ decision: rec.decision, netLinesRemoved: rec.net_lines_removed, guardrails: checks, softGateFailures: rec.soft_failures, discard });
   const delta = s.best === null ? null : signedDelta(config.direction, rec.primary, s.best);
   return { verdict: v.verdict, reason: v.reason, delta, kind: v.kind, rebaseline: false };

@@ -6,7 +6,8 @@ import { lazySchema } from './zod.ts';
 import type { Config, LedgerLine, ResultLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook, MeasuredContent } from './schema.ts';
 import { addTieDrift, type TieDrift } from './sampling.ts';
 import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
-import { baselineMetricSamples, learnFromLine } from './noise-state.ts';
+import { baselineMetricSamples, invocationsOf, learnFromLine } from './noise-state.ts';
+import { guardrailPairs, withPairs } from './guardrail-pairing.ts';
 import { advanceHealth, bestFailedHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
 import { evaluateTermination, type TerminationInput } from './termination.ts';
 import { carrySpread, confidence } from './confidence.ts';
@@ -252,7 +253,9 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
         s.best_run = line.run_id;
         s.best_samples = [...line.samples];
         s.best_metrics = { ...line.metrics };
-        s.best_metric_samples = baselineMetricSamples(line);
+        // A guardrail the best arm measured too is stored as its keep judged it: moved into the
+        // conditions of the best it replaced (guardrail-pairing.ts), so the next decision starts from there.
+        s.best_metric_samples = withPairs(baselineMetricSamples(line), guardrailPairs(cfg.guardrails, before.best_metric_samples ?? {}, invocationsOf(line)));
         if (s.baseline === null) {
           s.baseline = line.primary;
           s.baseline_run = line.run_id;
@@ -265,7 +268,11 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           s.best = line.primary;
           s.best_samples = [...line.samples];
           s.best_metrics = { ...line.metrics };
-          s.best_metric_samples = baselineMetricSamples(line);
+          // A best that moved keeps its guardrails' stored values (the conditions its keep was judged in):
+          // fresh ones from a slower machine would read as that best's own regression against the baseline.
+          const fresh = baselineMetricSamples(line);
+          const kept = s.best_run === s.baseline_run ? {} : Object.fromEntries(cfg.guardrails.filter((g) => Object.hasOwn(s.best_metric_samples ?? {}, g.metric)).map((g) => [g.metric, (s.best_metric_samples ?? {})[g.metric] as number[]]));
+          s.best_metric_samples = { ...fresh, ...kept };
           // Nothing kept since the baseline: this was the baseline's code, so the guardrails' reference is the fresh
           // measurement (a timing drifts with the machine). A best that moved is not the baseline: its tolerance stays.
           if (s.best_run === s.baseline_run) s.baseline_metrics = baselineMetricSamples(line);

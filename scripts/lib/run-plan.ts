@@ -4,6 +4,7 @@
 // the working tree) until the plan is done. The statistics are sampling.ts's.
 import type { Config, Guardrail } from './schema.ts';
 import { checkGuardrails, GUARDRAIL_MIN_DF } from './guardrails.ts';
+import { guardrailPairs } from './guardrail-pairing.ts';
 import type { NoiseModel } from './noise-model.ts';
 import { clearlyNotTiming, deterministicRunsNeeded } from './noise-model.ts';
 import { planBaseline, planDecision, MAX_PAIRS, BASELINE_MAX, type Arm, type Decision, type Invocation, type TieDrift } from './sampling.ts';
@@ -71,18 +72,21 @@ function decisionPrefix(input: Omit<Parameters<typeof planDecision>[0], 'invocat
 function guardrailNeedsSamples(o: {
   guardrails: readonly Guardrail[];
   baseline: Readonly<Record<string, readonly number[]>>;
+  /** The best's stored values: a guardrail the best arm measures is judged in this decision's conditions. */
+  bestSamples: Readonly<Record<string, readonly number[]>>;
   invocations: readonly PlannedInvocation[];
   wouldKeep: boolean;
 }): boolean {
   if (!o.wouldKeep || o.guardrails.length === 0) return false;
   if (o.invocations.filter((i) => i.arm === 'candidate').length >= GUARDRAIL_MAX_CANDIDATES) return false;
-  return checkGuardrails(o.guardrails, o.baseline, candidateMetrics(o.invocations)).some((c) => c.unsure === true);
+  const pairs = guardrailPairs(o.guardrails, o.bestSamples, o.invocations);
+  return checkGuardrails(o.guardrails, o.baseline, candidateMetrics(o.invocations), pairs).some((c) => c.unsure === true);
 }
 
 export function nextInvocation(o: {
   kind: RunKind;
   config: Config;
-  state: { model: NoiseModel; best: number | null; baseline_metrics?: Readonly<Record<string, readonly number[]>>; tie_drift?: (TieDrift & { scale: 'log' | 'abs' | null }) | null };
+  state: { model: NoiseModel; best: number | null; baseline_metrics?: Readonly<Record<string, readonly number[]>>; best_metric_samples?: Readonly<Record<string, readonly number[]>>; tie_drift?: (TieDrift & { scale: 'log' | 'abs' | null }) | null };
   /** The invocations so far; their metrics (every metric's value) let a guardrail ask for more. */
   invocations: readonly PlannedInvocation[];
   /** Net in-scope lines the change removes (a tie keeps a simplification). */
@@ -122,6 +126,6 @@ export function nextInvocation(o: {
   }
   // A failed soft gate blocks the keep already: extra samples for a guardrail could not change the verdict.
   const wouldKeep = (decision.keep || (simplifies && decision.tie)) && !(o.softGateFailures?.length);
-  if (guardrailNeedsSamples({ guardrails: c.guardrails, baseline: o.state.baseline_metrics ?? {}, invocations, wouldKeep })) return { next: 'candidate' };
+  if (guardrailNeedsSamples({ guardrails: c.guardrails, baseline: o.state.baseline_metrics ?? {}, bestSamples: o.state.best_metric_samples ?? {}, invocations, wouldKeep })) return { next: 'candidate' };
   return { done: true, decision };
 }
