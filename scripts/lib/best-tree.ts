@@ -55,11 +55,12 @@ export function forgetBestTree(exp: Experiment): void {
  * lock of its own: two candidates never build at once, and no tree is removed
  * between being chosen and being recorded as used.
  */
-export async function prepareBestTree(exp: Experiment, ws: Workspace): Promise<string> {
+export async function prepareBestTree(exp: Experiment, ws: Workspace, commit?: string): Promise<string> {
   const expDir = exp.paths.dir;
   const lock = await waitLock(lockFile(expDir), 'best tree');
   try {
-    const head = await ws.head();
+    // `commit`: the reference is another commit of the experiment's branch (a tie walk's anchor, git mode only).
+    const head = commit ?? await ws.head();
     const cur = Current.safeParse(readJsonOrNull(markerFile(expDir)));
     const reuse = cur.success && cur.data.head === head && fs.existsSync(path.join(treesDir(expDir), cur.data.tree));
     let tree = reuse && (ws instanceof SnapshotWorkspace || gitDirSound(exp.root, path.join(treesDir(expDir), cur.data.tree), head)) ? cur.data.tree : null;

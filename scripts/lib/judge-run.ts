@@ -86,7 +86,8 @@ export function judgeRun(config: Config, s: State, rec: RunRecord, discard: bool
     return { ...none, verdict: 'keep', reason: 'baseline' };
   }
   if (rec.decision === null) return { ...none, verdict: 'invalid', reason: 'the run took no decision (measure it again)' };
-  const checks = guardrailChecks(config.guardrails, s, candidateMetricSamples(rec), rec.invocations);
+  // Against a tie walk's anchor the best arm ran other code than the best's stored values: no pairing then.
+  const checks = guardrailChecks(config.guardrails, s, candidateMetricSamples(rec), rec.decision.anchored ? [] : rec.invocations);
   const v = decideCandidate({ decision: rec.decision, netLinesRemoved: rec.net_lines_removed, guardrails: checks, softGateFailures: rec.soft_failures, discard });
   const delta = s.best === null ? null : signedDelta(config.direction, rec.primary, s.best);
   return { verdict: v.verdict, reason: v.reason, delta, kind: v.kind, rebaseline: false };

@@ -247,7 +247,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           runs_since_improvement: s.runs_since_improvement,
           tie_drift: s.tie_drift ?? null,
         };
-        s.tie_drift = nextTieDrift(s.tie_drift ?? null, line, s.model.scale);
+        s.tie_drift = nextTieDrift(s.tie_drift ?? null, line, s.model.scale, { commit: s.best_commit, value: s.best });
         s.best = line.primary;
         s.best_kept = line.primary;
         s.best_run = line.run_id;
@@ -255,7 +255,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
         s.best_metrics = { ...line.metrics };
         // A guardrail the best arm measured too is stored as its keep judged it: moved into the
         // conditions of the best it replaced (guardrail-pairing.ts), so the next decision starts from there.
-        s.best_metric_samples = withPairs(baselineMetricSamples(line), guardrailPairs(cfg.guardrails, before.best_metric_samples ?? {}, invocationsOf(line)));
+        s.best_metric_samples = withPairs(baselineMetricSamples(line), guardrailPairs(cfg.guardrails, before.best_metric_samples ?? {}, line.decision?.anchored ? [] : invocationsOf(line)));
         if (s.baseline === null) {
           s.baseline = line.primary;
           s.baseline_run = line.run_id;
@@ -366,15 +366,30 @@ function undoKeep(s: State, runId: string | undefined, reason: string): void {
 }
 
 /** The segment's walk of simplification ties, in the scale its decisions were made in. */
-export type SegmentTieDrift = TieDrift & { scale: 'log' | 'abs' | null };
+/**
+ * The walk of ties since the last improvement: what they gave away (scale
+ * units), and its anchor, the last improvement's commit and value, against
+ * which a further simplification is measured (run-plan.ts tieAnchor).
+ */
+export type SegmentTieDrift = TieDrift & { scale: 'log' | 'abs' | null; anchor?: TieAnchor | null };
+export type TieAnchor = { commit: string; value: number };
 
 /**
  * The walk after a keep: a simplification adds its effect and s.e.; an
  * improvement (or the baseline) starts it over; a change of scale too.
  */
-export function nextTieDrift(prev: SegmentTieDrift | null, line: Pick<ResultLine, 'kind' | 'decision'>, scale: 'log' | 'abs' | null): SegmentTieDrift | null {
+export function nextTieDrift(
+  prev: SegmentTieDrift | null,
+  line: Pick<ResultLine, 'kind' | 'decision'>,
+  scale: 'log' | 'abs' | null,
+  best: { commit: string | null; value: number | null } = { commit: null, value: null },
+): SegmentTieDrift | null {
   if (line.kind !== 'simplification' || !line.decision) return null;
-  return { scale, ...addTieDrift(prev !== null && prev.scale === scale ? prev : null, line.decision) };
+  const same = prev !== null && prev.scale === scale ? prev : null;
+  // Measured against the anchor itself: the walk is this tie's own estimate (fresh, not a sum of selected ones).
+  if (line.decision.anchored && same?.anchor) return { scale, effect: line.decision.effect, variance: line.decision.se ** 2, anchor: same.anchor };
+  const anchor = same?.anchor ?? (best.commit !== null && best.value !== null ? { commit: best.commit, value: best.value } : null);
+  return { scale, ...addTieDrift(same, line.decision), anchor };
 }
 
 /** Fold lines into a copy of the state (one copy per call, not per line: a 10,000-run rebuild stays linear). */

@@ -123,6 +123,8 @@ export type Decision = {
   reason: string;
   /** Paired differences and their centre, for `learn`. */
   diffs: number[];
+  /** Measured against the tie walk's anchor (the last improvement), not the best (run-plan.ts). */
+  anchored?: boolean;
 };
 
 export type Step = { next: Arm } | { decision: Decision };

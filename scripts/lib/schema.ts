@@ -200,6 +200,8 @@ export const DecisionLine = lazySchema(() => z.object({
   stop: z.enum(['win', 'futility', 'budget', 'deterministic', 'noise-discovered']),
   reason: z.string(),
   diffs: z.array(z.number()),
+  /** The best arm ran the last improvement's code (a tie walk's anchor, run-plan.ts tieAnchor), not the best's. */
+  anchored: z.optional(z.boolean()),
 }));
 export type DecisionLine = z.infer<typeof DecisionLine>;
 

@@ -25,6 +25,11 @@ export type SessionOpts = {
   confirm?: number;
   /** Guard the walk of successive ties since the last improvement (as the engine does); false: each tie alone. */
   tieDrift?: boolean;
+  /**
+   * Measure a simplification in a walk of ties against the walk's anchor (the last improvement), as the
+   * engine does in git mode (run-plan.ts tieAnchor); false: against the best, the walk summed. Default: tieDrift.
+   */
+  anchor?: boolean;
 };
 
 export type Outcome = { kept: boolean; decision: Decision; levelAfter: number; best: number; model: NoiseModel };
@@ -35,6 +40,8 @@ export class Session {
   level: number;
   /** What the simplifications kept since the last improvement gave away, as the engine's state holds it. */
   drift: TieDrift | null = null;
+  /** The walk's anchor: the last improvement's true level and stored centre. */
+  anchor: { level: number; best: number } | null = null;
   readonly baselineInvocations: number;
   constructor(private o: SessionOpts) {
     const inv: Invocation[] = [];
@@ -54,11 +61,13 @@ export class Session {
   decide(candLevel: number, simplifies = false): Outcome {
     const o = this.o;
     const inv: Invocation[] = [];
+    const anchored = simplifies && (o.anchor ?? o.tieDrift !== false) && this.drift !== null && this.anchor !== null && !this.model.deterministic ? this.anchor : null;
+    const refLevel = anchored ? anchored.level : this.level;
     for (;;) {
       const step = planDecision({
-        direction: o.direction, model: this.model, invocations: inv, best: this.best,
+        direction: o.direction, model: this.model, invocations: inv, best: anchored ? anchored.best : this.best,
         minImprovement: o.minImprovement ?? 0, budget_s: o.budget_s ?? null, confirm: o.confirm ?? 2, simplifies,
-        tieDrift: o.tieDrift === false ? null : this.drift,
+        tieDrift: o.tieDrift === false || anchored ? null : this.drift,
       });
       if ('decision' in step) {
         const d = step.decision;
@@ -70,13 +79,15 @@ export class Session {
         });
         const kept = d.keep || (simplifies && d.tie);
         if (kept) {
-          this.drift = d.keep ? null : addTieDrift(this.drift, d);
+          if (!d.keep && this.drift === null) this.anchor = { level: this.level, best: this.best };
+          this.drift = d.keep ? null : anchored ? { effect: d.effect, variance: d.se * d.se } : addTieDrift(this.drift, d);
+          if (d.keep) this.anchor = null;
           this.level = candLevel;
           this.best = median(inv.filter((i) => i.arm === 'candidate').map((i) => invocationValue(i.samples)));
         }
         return { kept, decision: d, levelAfter: this.level, best: this.best, model: this.model };
       }
-      inv.push({ arm: step.next, samples: o.noise(step.next === 'best' ? this.level : candLevel), duration_s: o.cost_s ?? 1 });
+      inv.push({ arm: step.next, samples: o.noise(step.next === 'best' ? refLevel : candLevel), duration_s: o.cost_s ?? 1 });
     }
   }
 

@@ -28,7 +28,7 @@ import { benchEnv } from '../bench-env.ts';
 import { procStart } from '../procs.ts';
 import { median } from '../stats.ts';
 import { invocationValue } from '../noise-model.ts';
-import { nextInvocation, runKind } from '../run-plan.ts';
+import { nextInvocation, runKind, tieAnchor } from '../run-plan.ts';
 import { bestGitFiles, bestGitFilesChanged, bestTreeDir, forgetBestTree, prepareBestTree } from '../best-tree.ts';
 import { phaseMark, touchedUnder } from '../outside-touch.ts';
 import { runGates } from './run-gates.ts';
@@ -362,8 +362,10 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
   const progress = process.stderr.isTTY
     ? setInterval(() => line.show(`${m.id} invocation ${invs.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
     : null;
+  // A simplification in a walk of ties is measured against the walk's anchor (git mode: its commit's tree).
+  const anchor = kind === 'candidate' && ws.mode === 'git' ? tieAnchor(m.exp.state, m.record.net_lines_removed) : null;
   for (;;) {
-    const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs, netLinesRemoved: m.record.net_lines_removed, softGateFailures: m.record.soft_failures });
+    const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs, netLinesRemoved: m.record.net_lines_removed, softGateFailures: m.record.soft_failures, anchor });
     if ('done' in step) {
       m.record.decision = step.decision;
       break;
@@ -373,7 +375,7 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     const header = `== ${m.id} invocation ${n} (${arm}): ${config.command}`;
     // Inside the timing gate: another candidate's sample may be running in the best's tree until then.
     const s = await m.stepAt(config.command, config.timeout, header, { AUTOLOOP_RUN: m.id, AUTOLOOP_SAMPLE: n, AUTOLOOP_ARM: arm }, 'sample', async () => {
-      const cwd = arm === 'best' ? await prepareBestTree(m.exp, ws) : m.cwd;
+      const cwd = arm === 'best' ? await prepareBestTree(m.exp, ws, anchor?.commit) : m.cwd;
       // What the result files are before the sample: only those it then writes are read.
       return { cwd, before: await stampFiles(sources, cwd), startedAtMs: Date.now() };
     });
