@@ -143,7 +143,7 @@ export function nextInvocation(o: {
     tieDrift: o.state.tie_drift && o.state.tie_drift.scale === o.state.model.scale ? { effect: o.state.tie_drift.effect, variance: o.state.tie_drift.variance } : null,
     ...(o.anchor ? { best: o.anchor.value, tieDrift: null } : {}),
   };
-  const mark = (d: Decision | null): Decision | null => (d && o.anchor ? { ...d, anchored: true } : d);
+  const mark = (d: Decision | null): Decision | null => (d && o.anchor ? { ...d, anchored: true, reason: d.reason.replace(/\)$/, ', against the last improvement)') } : d);
   const decision = mark(decisionPrefix(input, invocations));
   if (decision === null) {
     const step = planDecision({ ...input, invocations });
