@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { engine, makeRepo, step } from './helpers/engine.ts';
+import { engine, ledger, makeRepo, step } from './helpers/engine.ts';
 
 const SLOW = 600_000;
 
@@ -54,6 +54,38 @@ describe('a guardrail on a machine that got slower', () => {
       const status = engine('status', ['--json'], dir);
       expect(status.code, status.stderr).toBe(0);
       expect(JSON.stringify(status.json)).not.toMatch(/OVER/);
+    } finally {
+      fs.rmSync(machine, { force: true });
+    }
+  }, SLOW);
+});
+
+describe('a deterministic primary with a timing guardrail on a machine that got slower', () => {
+  it('measures the best beside the candidate only when the guardrail would block, and keeps a smaller size', () => {
+    const machine = path.join(os.tmpdir(), `autoloop-machine-${randomUUID()}`);
+    try {
+      // size_kb (deterministic) from src/size.txt; time_ms as above.
+      const b = bench(machine).replace("console.log('METRIC score='", "console.log('METRIC size_kb=' + Number(rd('src/size.txt', '100')));\nconsole.log('METRIC score='");
+      const dir = makeRepo({ 'bench.cjs': b, 'src/value.txt': '100', 'src/cost.txt': '1', 'src/size.txt': '100' });
+      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'size_kb', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--guardrail', 'time_ms:lower:5%', '--json'], dir);
+      expect(init.code, init.stderr).toBe(0);
+      expect(step(dir, 'baseline').verdict).toBe('keep');
+      fs.writeFileSync(path.join(dir, 'src/size.txt'), '90');
+      const fast = step(dir, 'smaller, same machine');
+      expect(fast.verdict, String(fast.reason)).toBe('keep');
+      const arms = (l: Record<string, unknown>) => (l.invocations as { arm: string }[]).map((i) => i.arm);
+      const results = () => ledger(dir).filter((l) => l.type === 'result');
+      expect(arms(results().at(-1) as Record<string, unknown>)).not.toContain('best'); // no breach: no extra sample
+      fs.writeFileSync(machine, '1.3');
+      fs.writeFileSync(path.join(dir, 'src/size.txt'), '80');
+      const slower = step(dir, 'smaller, slower machine');
+      expect(slower.verdict, String(slower.reason)).toBe('keep');
+      expect(arms(results().at(-1) as Record<string, unknown>)).toContain('best');
+      fs.writeFileSync(path.join(dir, 'src/size.txt'), '70');
+      fs.writeFileSync(path.join(dir, 'src/cost.txt'), '1.2');
+      const costly = step(dir, 'smaller, 20% more time');
+      expect(costly.verdict).toBe('discard');
+      expect(String(costly.reason)).toMatch(/^guardrail time_ms/);
     } finally {
       fs.rmSync(machine, { force: true });
     }

@@ -11,6 +11,7 @@
 // spends the tolerance its predecessors left.
 import type { Guardrail } from './schema.ts';
 import { median } from './stats.ts';
+import { clearlyNotTiming } from './noise-model.ts';
 
 type Inv = { arm: 'best' | 'candidate'; metrics?: Readonly<Record<string, number>> };
 
@@ -26,7 +27,8 @@ function armValues(invocations: readonly Inv[], arm: Inv['arm'], metric: string)
 
 /**
  * Each guardrail's pair for a decision: when the best arm and the candidate
- * both measured it and the reference (the best's stored values) has it.
+ * both measured it, the reference (the best's stored values) has it, and it
+ * can follow the machine (not clearly a size or count: noise-model.ts).
  * Absent otherwise (a deterministic primary runs no best arm): the guardrail
  * is then judged on the candidate's raw values against the baseline.
  */
@@ -40,7 +42,8 @@ export function guardrailPairs(
     const ref = Object.hasOwn(reference, metric) ? reference[metric] as readonly number[] : [];
     const best = armValues(invocations, 'best', metric);
     const cand = armValues(invocations, 'candidate', metric);
-    if (!ref.length || best === null || cand === null || Object.hasOwn(out, metric)) continue;
+    // A size or count does not follow the machine; its identical values prove it exact against the baseline.
+    if (clearlyNotTiming(metric) || !ref.length || best === null || cand === null || Object.hasOwn(out, metric)) continue;
     const then = median(ref);
     const now = median(best);
     const ratio = then > 0 && now > 0 && [...best, ...cand].every((v) => v > 0);

@@ -63,13 +63,19 @@ function decisionPrefix(input: Omit<Parameters<typeof planDecision>[0], 'invocat
 }
 
 /**
- * A decision that would keep but a guardrail breach blocks whose noise is not
- * yet known (guardrails.ts `unsure`): the candidate is measured again, up to
- * GUARDRAIL_MAX_CANDIDATES, so that one noisy sample of the guardrail
- * (`repeats: 1`, or a deterministic primary's one invocation against a 0%
- * chain guardrail) does not block unchanged code half the time.
+ * The arm a decision that would keep runs next for its guardrails, or null:
+ * - a breach whose noise is not yet known (guardrails.ts `unsure`) measures the
+ *   candidate again, up to GUARDRAIL_MAX_CANDIDATES, so that one noisy sample of
+ *   the guardrail (`repeats: 1`, or a deterministic primary's one invocation
+ *   against a 0% chain guardrail) does not block unchanged code half the time;
+ * - a breach (sure or not) judged against the baseline alone because the best
+ *   was not measured beside the candidate (a deterministic primary runs no best
+ *   arm) measures the best too, alternating, so that the guardrail is judged in
+ *   this decision's conditions (guardrail-pairing.ts): a machine that got slower
+ *   since the baseline blocked every keep of a deterministic primary with a
+ *   timing guardrail.
  */
-function guardrailNeedsSamples(o: {
+function guardrailNextArm(o: {
   guardrails: readonly Guardrail[];
   baseline: Readonly<Record<string, readonly number[]>>;
   /** The best's stored values: a guardrail the best arm measures is judged in this decision's conditions. */
@@ -77,12 +83,20 @@ function guardrailNeedsSamples(o: {
   invocations: readonly PlannedInvocation[];
   wouldKeep: boolean;
   anchored: boolean;
-}): boolean {
-  if (!o.wouldKeep || o.guardrails.length === 0) return false;
-  if (o.invocations.filter((i) => i.arm === 'candidate').length >= GUARDRAIL_MAX_CANDIDATES) return false;
+}): Arm | null {
+  if (!o.wouldKeep || o.guardrails.length === 0) return null;
+  const cands = o.invocations.filter((i) => i.arm === 'candidate').length;
+  const bests = o.invocations.length - cands;
+  if (cands >= GUARDRAIL_MAX_CANDIDATES) return null;
   // Against a tie walk's anchor the best arm ran other code than the best's stored values: no pairing then.
   const pairs = o.anchored ? {} : guardrailPairs(o.guardrails, o.bestSamples, o.invocations);
-  return checkGuardrails(o.guardrails, o.baseline, candidateMetrics(o.invocations), pairs).some((c) => c.unsure === true);
+  const checks = checkGuardrails(o.guardrails, o.baseline, candidateMetrics(o.invocations), pairs);
+  const pairable = (m: string) => !o.anchored && !clearlyNotTiming(m) && Object.hasOwn(o.bestSamples, m) && (o.bestSamples[m]?.length ?? 0) > 0;
+  const unpaired = checks.some((c) => (c.status === 'broken' || c.unsure === true) && !Object.hasOwn(pairs, c.metric) && pairable(c.metric));
+  if (unpaired && bests === 0) return 'best';
+  if (!checks.some((c) => c.unsure === true)) return null;
+  // Arms kept level once the best runs (each pair judged in the same conditions).
+  return bests > 0 && bests < cands ? 'best' : 'candidate';
 }
 
 /**
@@ -151,6 +165,7 @@ export function nextInvocation(o: {
   }
   // A failed soft gate blocks the keep already: extra samples for a guardrail could not change the verdict.
   const wouldKeep = (decision.keep || (simplifies && decision.tie)) && !(o.softGateFailures?.length);
-  if (guardrailNeedsSamples({ guardrails: c.guardrails, baseline: o.state.baseline_metrics ?? {}, bestSamples: o.state.best_metric_samples ?? {}, invocations, wouldKeep, anchored: Boolean(o.anchor) })) return { next: 'candidate' };
+  const arm = guardrailNextArm({ guardrails: c.guardrails, baseline: o.state.baseline_metrics ?? {}, bestSamples: o.state.best_metric_samples ?? {}, invocations, wouldKeep, anchored: Boolean(o.anchor) });
+  if (arm !== null) return { next: arm };
   return { done: true, decision };
 }
