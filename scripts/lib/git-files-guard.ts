@@ -17,6 +17,7 @@ import { gitDirsOf } from './git-dirs.ts';
 import { gitTry } from './gitcmd.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { readOrNull, statSigOf } from './stat-sig.ts';
+import { cacheSigs, dropForgedCaches } from './object-caches.ts';
 
 type Kind = 'index' | 'head' | 'config' | 'packed-refs' | 'ref';
 
@@ -24,8 +25,11 @@ export interface GitFiles {
   tree: string;
   /** mtime: the index's, kept so that a restored index keeps git's racy-entry check (below). */
   files: { file: string; kind: Kind; bytes: Buffer | null; mtime?: Date }[];
-  /** The object store's packs (objects/pack/*.idx, *.pack) by stat signature, and its alternates file's bytes. */
-  objects: { dir: string; packs: Map<string, string>; alternates: Buffer | null };
+  /**
+   * The object store's packs (objects/pack/*.idx, *.pack) by stat signature, its alternates file's
+   * bytes, and the object caches git trusts as they are (object-caches.ts) by stat signature.
+   */
+  objects: { dir: string; packs: Map<string, string>; alternates: Buffer | null; caches: Map<string, string> };
 }
 
 /** The pack files of an objects dir, by stat signature. */
@@ -64,7 +68,7 @@ export function keepGitFiles(tree: string, branch: string | null): GitFiles | nu
       const mtime = kind === 'index' && bytes ? fs.statSync(file, { throwIfNoEntry: false })?.mtime : undefined;
       return { file, kind, bytes, ...(mtime ? { mtime } : {}) };
     }),
-    objects: { dir: objects, packs: packSigs(objects), alternates: readOrNull(path.join(objects, 'info', 'alternates')) },
+    objects: { dir: objects, packs: packSigs(objects), alternates: readOrNull(path.join(objects, 'info', 'alternates')), caches: cacheSigs(objects) },
   };
 }
 
@@ -154,7 +158,7 @@ export async function restoreDamagedGitFiles(kept: GitFiles): Promise<string[]> 
  * one the code under test made. Returns what was set aside or put back.
  */
 export async function dropForgedObjects(kept: GitFiles): Promise<string[]> {
-  const { dir, packs, alternates } = kept.objects;
+  const { dir, packs, alternates, caches } = kept.objects;
   const out: string[] = [];
   const altFile = path.join(dir, 'info', 'alternates');
   const alt = readOrNull(altFile);
@@ -165,16 +169,20 @@ export async function dropForgedObjects(kept: GitFiles): Promise<string[]> {
   }
   const now = packSigs(dir);
   const same = (n: string) => packs.get(n) === now.get(n);
+  const setAside: string[] = [];
   for (const name of now.keys()) {
     if (!name.endsWith('.idx')) continue;
     const base = name.slice(0, -'.idx'.length);
     if (same(name) && same(`${base}.pack`)) continue;
-    if ((await gitTry(kept.tree, ['verify-pack', path.join(dir, 'pack', name)])).code === 0) continue;
+    // The pack alone, not through a multi-pack-index (a forged one would fail a sound pack: its objects set aside with it).
+    if ((await gitTry(kept.tree, ['-c', 'core.multiPackIndex=false', 'verify-pack', path.join(dir, 'pack', name)])).code === 0) continue;
     for (const ext of ['idx', 'pack', 'rev', 'bitmap', 'keep', 'promisor', 'mtimes']) {
       const f = path.join(dir, 'pack', `${base}.${ext}`);
       if (fs.existsSync(f)) fs.renameSync(f, `${f}.autoloop-forged`);
     }
+    setAside.push(base);
     out.push(path.relative(kept.tree, path.join(dir, 'pack', `${base}.pack`)));
   }
+  out.push(...(await dropForgedCaches(kept.tree, dir, caches, setAside.length > 0)).map((f) => path.relative(kept.tree, f)));
   return out;
 }
