@@ -27,6 +27,7 @@ import { openCandidates } from './candidates/store.ts';
 import { nextActionOrChain } from './next-action.ts';
 import { sanitize } from './sanitize.ts';
 import { slurmJobs } from './runners/slurm-name.ts';
+import { recoverGitFiles } from './git-files-journal.ts';
 
 /** The nearest ancestor holding .autoloop/, else the git top level, else the directory itself. */
 export function findRoot(dir: string): string {
@@ -197,6 +198,8 @@ export async function withLock<T>(exp: Experiment, owner: string, fn: () => Prom
   try {
     sweepTemps(exp.paths.dir);
     sweepTemps(repoPaths(exp.root).dir);
+    // Before any git command: a phase killed with git's files unreadable would fail them all.
+    for (const l of await recoverGitFiles(exp.root)) process.stderr.write(`reconciled: ${l}\n`);
     const recovered = recoverInit(exp.paths);
     if (recovered) {
       Object.assign(exp, openExperiment(exp.root, exp.paths.slug));

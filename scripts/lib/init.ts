@@ -8,6 +8,7 @@ import { experimentPaths, rel, repoPaths, runId, type ExperimentPaths } from './
 import { append, currentTermination, event, loggingFirst, measuredNotLogged, openExperiment, publishActive, refresh, type Experiment } from './experiment.ts';
 import { emptyState } from './reduce.ts';
 import { acquireRepoLock } from './lock.ts';
+import { recoverGitFiles } from './git-files-journal.ts';
 import { finishInit, keepForUndo, markInit, recoverInit, stagedPaths } from './init-journal.ts';
 import { recordEnv } from './bench-env.ts';
 import { crashPoint } from './faults.ts';
@@ -83,6 +84,12 @@ async function segmentIgnoreRules(root: string, config: Config): Promise<IgnoreR
   return ignoreRulesOf(root, [...gitignoresAbove(bases), ...(await excludeFiles(root))]);
 }
 
+/** What killed calls left: a phase's git files (git-files-journal.ts; before any git command), then an init half-done. */
+async function recoverKilled(root: string, paths: ExperimentPaths): Promise<void> {
+  for (const l of await recoverGitFiles(root)) process.stderr.write(`reconciled: ${l}\n`);
+  recoverInit(paths);
+}
+
 /**
  * Write the config, open a new segment (fingerprinting the judges), create the
  * notes and backlog if missing, and make this the active experiment.
@@ -105,7 +112,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
   const made: string[] = [];
   try {
     fs.mkdirSync(paths.dir, { recursive: true });
-    recoverInit(paths);
+    await recoverKilled(root, paths);
     const exp = fs.existsSync(paths.config) ? openExperiment(root, slug) : freshExperiment(root, paths, config);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     ws = await openWorkspace(root, paths, config);

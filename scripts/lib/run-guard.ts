@@ -19,6 +19,8 @@ import { ignoreRulesProblem, nestedReposReason } from './ignore-rules.ts';
 import { recordTaint } from './outside-taint.ts';
 import { phaseMark } from './outside-touch.ts';
 import { dropForgedObjects, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
+import { forgetGitFiles, persistGitFiles } from './git-files-journal.ts';
+import { crashPoint } from './faults.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
@@ -101,10 +103,15 @@ export class RunGuard {
 
   /** Git's index and config as the phase found them (git-files-guard.ts), until afterPhase. */
   private gitFiles: GitFiles | null | undefined;
+  /** Their copy on disk (git-files-journal.ts): an engine killed mid-phase leaves them to the next call. */
+  private gitKept: string | null = null;
 
   protected markPhase(): void {
     this.mark ??= phaseMark(runDir(this.exp.paths, this.record.run_id).dir);
-    if (this.gitFiles === undefined) this.gitFiles = keepGitFiles(this.tree, this.tree === this.exp.root ? `autoloop/${this.exp.paths.slug}` : null);
+    if (this.gitFiles !== undefined) return;
+    this.gitFiles = keepGitFiles(this.tree, this.tree === this.exp.root ? `autoloop/${this.exp.paths.slug}` : null);
+    if (this.gitFiles) this.gitKept = persistGitFiles(this.exp.root, this.gitFiles);
+    crashPoint('phase:git-kept');
   }
 
   /**
@@ -148,7 +155,11 @@ export class RunGuard {
     const kept = this.gitFiles;
     this.gitFiles = undefined;
     const unreadable = kept ? await restoreDamagedGitFiles(kept) : [];
+    crashPoint('phase:git-restored');
     const forged = kept ? await dropForgedObjects(kept) : [];
+    crashPoint('phase:git-checked');
+    if (this.gitKept) forgetGitFiles(this.gitKept);
+    this.gitKept = null;
     const damaged = forged.length
       ? `the ${what} planted objects in git's store that are not what their ids say, or a store of its own: ${list(forged)} (set aside)`
       : unreadable.length ? `the ${what} left git's ${list(unreadable)} unreadable (put back as it was before)` : null;

@@ -14,6 +14,7 @@ import { candidatePaths, openCandidates, saveCandidate, type Candidate } from '.
 import { removeWorktree, mainTreeState, updateMainTree } from './tree.ts';
 import { candidateStateFile } from './workspace.ts';
 import { openWorkspace } from '../workspace.ts';
+import { recoverGitFiles } from '../git-files-journal.ts';
 import type { Workspace } from '../workspace-base.ts';
 
 /** Run fn under the ledger lock with a fresh state and no half-done candidate log left behind. */
@@ -21,6 +22,8 @@ export async function withLedger<T>(exp: Experiment, owner: string, fn: () => Pr
   const lock = await waitLock(exp.paths.lock, owner, maxWaitMs);
   try {
     assertActiveWritable(exp.root);
+    // Before any git command (git-files-journal.ts).
+    for (const l of await recoverGitFiles(exp.root)) process.stderr.write(`reconciled: ${l}\n`);
     refresh(exp);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     await reconcileCandidates(exp);

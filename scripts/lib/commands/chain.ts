@@ -3,6 +3,7 @@
 // parent's report it was grounded in; it inherits the parent's benchmark and
 // rules unless a flag overrides them, starts from the parent's best, and
 // spends one unit of the chain budget (.autoloop/chain.json).
+import { recoverGitFiles } from '../git-files-journal.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
@@ -434,6 +435,7 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
   const lock = acquireRepoLock(repoPaths(root).lock, 'chain');
   let done: string | null;
   try {
+    for (const l of await recoverGitFiles(root)) process.stderr.write(`reconciled: ${l}\n`);
     done = await recoverChain(root, publishExperiment);
     if (done) process.stderr.write(`reconciled: ${done}\n`);
   } finally {

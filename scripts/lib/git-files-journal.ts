@@ -1,0 +1,114 @@
+// The git files a phase of the code under test found (git-files-guard.ts), on
+// disk for the length of the phase. Held only in memory, they died with an
+// engine killed mid-phase (kill -9, the OOM killer, a closed machine): a
+// benchmark that left `.git/config` unparsable then failed every later call,
+// `control repair` included. Each phase's copy lives in
+// `.autoloop/git-kept/<pid>.<n>/` (the copies, then `kept.json` last: a folder
+// without it was cut off before its phase began), and goes when the phase's
+// checks are done. The next call that takes the repository's lock (run, log,
+// init, chain, a candidate's, control) finds the copies whose engine is gone
+// and does for them what that engine would have: puts back what git can no
+// longer read, sets aside forged objects; then removes the copy. Under the
+// `readonly` containment `.autoloop/` is read-only to the code under test.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as z from './zod.ts';
+import { repoPaths } from './paths.ts';
+import { writeFileAtomic } from './fsx.ts';
+import { pidAlive, procStart } from './procs.ts';
+import { crashPoint } from './faults.ts';
+import { dropForgedObjects, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
+
+const Kept = z.object({
+  pid: z.number(),
+  start: z.nullable(z.string()),
+  tree: z.string(),
+  files: z.array(z.object({ file: z.string(), kind: z.enum(['index', 'head', 'config', 'packed-refs', 'ref']), copy: z.nullable(z.string()), mtime: z.optional(z.number()) })),
+  objects: z.object({ dir: z.string(), packs: z.array(z.tuple([z.string(), z.string()])), alternates: z.nullable(z.string()), caches: z.array(z.tuple([z.string(), z.string()])) }),
+});
+
+const keptRoot = (root: string) => path.join(repoPaths(root).dir, 'git-kept');
+
+/** This process's copies whose phase is still open: never recovered by itself. */
+const open = new Set<string>();
+let serial = 0;
+
+/** Write `kept` to disk before its phase; returns the copy's folder. */
+export function persistGitFiles(root: string, kept: GitFiles): string {
+  const dir = path.join(keptRoot(root), `${process.pid}.${Date.now().toString(36)}${serial++}`);
+  fs.mkdirSync(dir, { recursive: true });
+  open.add(dir);
+  const copy = (name: string, bytes: Buffer | null): string | null => {
+    if (bytes === null) return null;
+    fs.writeFileSync(path.join(dir, name), bytes);
+    return name;
+  };
+  const record: z.infer<typeof Kept> = {
+    pid: process.pid,
+    start: procStart(process.pid),
+    tree: kept.tree,
+    files: kept.files.map((f, i) => ({ file: f.file, kind: f.kind, copy: copy(String(i), f.bytes), ...(f.mtime ? { mtime: f.mtime.getTime() } : {}) })),
+    objects: { dir: kept.objects.dir, packs: [...kept.objects.packs], alternates: copy('alternates', kept.objects.alternates), caches: [...kept.objects.caches] },
+  };
+  crashPoint('git-kept:copied');
+  writeFileAtomic(path.join(dir, 'kept.json'), JSON.stringify(record), { durable: false });
+  return dir;
+}
+
+/** The phase's checks are done: its copy goes. */
+export function forgetGitFiles(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  open.delete(dir);
+}
+
+/** A copy read back, or null when it was cut off before its phase began (no kept.json, or one that does not parse). */
+function readKept(dir: string): { record: z.infer<typeof Kept>; kept: GitFiles } | null {
+  let record: z.infer<typeof Kept>;
+  try {
+    const r = Kept.safeParse(JSON.parse(fs.readFileSync(path.join(dir, 'kept.json'), 'utf8')));
+    if (!r.success) return null;
+    record = r.data;
+  } catch {
+    return null;
+  }
+  const bytes = (name: string | null) => (name === null ? null : fs.readFileSync(path.join(dir, path.basename(name))));
+  return {
+    record,
+    kept: {
+      tree: record.tree,
+      files: record.files.map((f) => ({ file: f.file, kind: f.kind, bytes: bytes(f.copy), ...(f.mtime !== undefined ? { mtime: new Date(f.mtime) } : {}) })),
+      objects: { dir: record.objects.dir, packs: new Map(record.objects.packs), alternates: bytes(record.objects.alternates), caches: new Map(record.objects.caches) },
+    },
+  };
+}
+
+/**
+ * The copies of phases whose engine is gone (killed mid-phase): what git can
+ * no longer read put back, forged objects set aside, the copy removed. Call
+ * holding the repository's lock, before the call's first git command. Returns
+ * one line per repair made (none when nothing was damaged).
+ */
+export async function recoverGitFiles(root: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(keptRoot(root));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const name of names) {
+    const dir = path.join(keptRoot(root), name);
+    if (open.has(dir)) continue;
+    const read = readKept(dir);
+    if (read && read.record.pid !== process.pid && pidAlive(read.record.pid, read.record.start)) continue; // its engine is still in that phase
+    if (read) {
+      const back = await restoreDamagedGitFiles(read.kept);
+      crashPoint('git-kept:restored');
+      const forged = await dropForgedObjects(read.kept);
+      if (back.length) out.push(`put back git's ${back.join(', ')}, left unreadable by a phase whose engine was killed`);
+      if (forged.length) out.push(`set aside ${forged.join(', ')}, planted in git's store by a phase whose engine was killed`);
+    }
+    forgetGitFiles(dir);
+  }
+  return out;
+}
