@@ -27,9 +27,10 @@ export interface GitFiles {
   files: { file: string; kind: Kind; bytes: Buffer | null; mtime?: Date }[];
   /**
    * The object store's packs (objects/pack/*.idx, *.pack) by stat signature, its alternates file's
-   * bytes, and the object caches git trusts as they are (object-caches.ts) by stat signature.
+   * bytes, the object caches git trusts as they are (object-caches.ts) by stat signature, and the
+   * files that rewrite history (`shallow`, `info/grafts`) with their bytes.
    */
-  objects: { dir: string; packs: Map<string, string>; alternates: Buffer | null; caches: Map<string, string> };
+  objects: { dir: string; packs: Map<string, string>; alternates: Buffer | null; caches: Map<string, string>; history: { file: string; bytes: Buffer | null }[] };
 }
 
 /** The pack files of an objects dir, by stat signature. */
@@ -44,6 +45,13 @@ function packSigs(objects: string): Map<string, string> {
   for (const n of names) if (n.endsWith('.idx') || n.endsWith('.pack')) out.set(n, statSigOf(path.join(objects, 'pack', n)));
   return out;
 }
+
+/**
+ * Files that make git see other parents for a commit: `shallow` (these commits have none; a line git
+ * cannot parse fails every command that walks history) and the deprecated `info/grafts` (any parents).
+ * Either, planted, made finalize refuse the keeps ("does not apply on the changes before it").
+ */
+const HISTORY = ['shallow', path.join('info', 'grafts')];
 
 /** The files of the repository whose work tree is `tree` that git needs to read (null: not a git work tree). */
 export function keepGitFiles(tree: string, branch: string | null): GitFiles | null {
@@ -68,7 +76,13 @@ export function keepGitFiles(tree: string, branch: string | null): GitFiles | nu
       const mtime = kind === 'index' && bytes ? fs.statSync(file, { throwIfNoEntry: false })?.mtime : undefined;
       return { file, kind, bytes, ...(mtime ? { mtime } : {}) };
     }),
-    objects: { dir: objects, packs: packSigs(objects), alternates: readOrNull(path.join(objects, 'info', 'alternates')), caches: cacheSigs(objects) },
+    objects: {
+      dir: objects,
+      packs: packSigs(objects),
+      alternates: readOrNull(path.join(objects, 'info', 'alternates')),
+      caches: cacheSigs(objects),
+      history: HISTORY.map((f) => path.join(dirs.commonDir, f)).map((file) => ({ file, bytes: readOrNull(file) })),
+    },
   };
 }
 
@@ -158,14 +172,15 @@ export async function restoreDamagedGitFiles(kept: GitFiles): Promise<string[]> 
  * one the code under test made. Returns what was set aside or put back.
  */
 export async function dropForgedObjects(kept: GitFiles): Promise<string[]> {
-  const { dir, packs, alternates, caches } = kept.objects;
+  const { dir, packs, alternates, caches, history } = kept.objects;
   const out: string[] = [];
-  const altFile = path.join(dir, 'info', 'alternates');
-  const alt = readOrNull(altFile);
-  if (alternates === null ? alt !== null || fs.existsSync(altFile) : alt === null || !alt.equals(alternates)) {
-    fs.rmSync(altFile, { force: true, recursive: true });
-    if (alternates) writeFileAtomic(altFile, alternates);
-    out.push(path.relative(kept.tree, altFile));
+  // The alternates, the shallow and graft files: the engine never needs one the code under test made or changed.
+  for (const { file, bytes } of [{ file: path.join(dir, 'info', 'alternates'), bytes: alternates }, ...history]) {
+    const now = readOrNull(file);
+    if (bytes === null ? now === null && !fs.existsSync(file) : now !== null && now.equals(bytes)) continue;
+    fs.rmSync(file, { force: true, recursive: true });
+    if (bytes) writeFileAtomic(file, bytes);
+    out.push(path.relative(kept.tree, file));
   }
   const now = packSigs(dir);
   const same = (n: string) => packs.get(n) === now.get(n);

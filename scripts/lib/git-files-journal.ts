@@ -24,7 +24,13 @@ const Kept = z.object({
   start: z.nullable(z.string()),
   tree: z.string(),
   files: z.array(z.object({ file: z.string(), kind: z.enum(['index', 'head', 'config', 'packed-refs', 'ref']), copy: z.nullable(z.string()), mtime: z.optional(z.number()) })),
-  objects: z.object({ dir: z.string(), packs: z.array(z.tuple([z.string(), z.string()])), alternates: z.nullable(z.string()), caches: z.array(z.tuple([z.string(), z.string()])) }),
+  objects: z.object({
+    dir: z.string(),
+    packs: z.array(z.tuple([z.string(), z.string()])),
+    alternates: z.nullable(z.string()),
+    caches: z.array(z.tuple([z.string(), z.string()])),
+    history: z.array(z.object({ file: z.string(), copy: z.nullable(z.string()) })),
+  }),
 });
 
 const keptRoot = (root: string) => path.join(repoPaths(root).dir, 'git-kept');
@@ -48,7 +54,13 @@ export function persistGitFiles(root: string, kept: GitFiles): string {
     start: procStart(process.pid),
     tree: kept.tree,
     files: kept.files.map((f, i) => ({ file: f.file, kind: f.kind, copy: copy(String(i), f.bytes), ...(f.mtime ? { mtime: f.mtime.getTime() } : {}) })),
-    objects: { dir: kept.objects.dir, packs: [...kept.objects.packs], alternates: copy('alternates', kept.objects.alternates), caches: [...kept.objects.caches] },
+    objects: {
+      dir: kept.objects.dir,
+      packs: [...kept.objects.packs],
+      alternates: copy('alternates', kept.objects.alternates),
+      caches: [...kept.objects.caches],
+      history: kept.objects.history.map((h, i) => ({ file: h.file, copy: copy(`history-${i}`, h.bytes) })),
+    },
   };
   crashPoint('git-kept:copied');
   writeFileAtomic(path.join(dir, 'kept.json'), JSON.stringify(record), { durable: false });
@@ -77,7 +89,13 @@ function readKept(dir: string): { record: z.infer<typeof Kept>; kept: GitFiles }
     kept: {
       tree: record.tree,
       files: record.files.map((f) => ({ file: f.file, kind: f.kind, bytes: bytes(f.copy), ...(f.mtime !== undefined ? { mtime: new Date(f.mtime) } : {}) })),
-      objects: { dir: record.objects.dir, packs: new Map(record.objects.packs), alternates: bytes(record.objects.alternates), caches: new Map(record.objects.caches) },
+      objects: {
+        dir: record.objects.dir,
+        packs: new Map(record.objects.packs),
+        alternates: bytes(record.objects.alternates),
+        caches: new Map(record.objects.caches),
+        history: record.objects.history.map((h) => ({ file: h.file, bytes: bytes(h.copy) })),
+      },
     },
   };
 }
@@ -106,7 +124,7 @@ export async function recoverGitFiles(root: string): Promise<string[]> {
       crashPoint('git-kept:restored');
       const forged = await dropForgedObjects(read.kept);
       if (back.length) out.push(`put back git's ${back.join(', ')}, left unreadable by a phase whose engine was killed`);
-      if (forged.length) out.push(`set aside ${forged.join(', ')}, planted in git's store by a phase whose engine was killed`);
+      if (forged.length) out.push(`set aside or put back ${forged.join(', ')}, planted in git's store by a phase whose engine was killed`);
     }
     forgetGitFiles(dir);
   }
