@@ -12,6 +12,8 @@
 // second environment filter without doing anything for us.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import { gitDirsOf } from './git-dirs.ts';
 import { configFiles, mayMention } from './git-config-files.ts';
 import { gitFile } from './git-binary.ts';
 import { countIo } from './iocount.ts';
@@ -159,7 +161,31 @@ export function pinExcludesFile(file: string | null): string | null {
 
 export function gitArgs(args: readonly string[], cwd?: string): string[] {
   const pin = pinnedExcludes === null ? [] : ['-c', `core.excludesFile=${pinnedExcludes || '/dev/null'}`];
-  return [...CONFIG, ...pin, ...(cwd ? [...workTreeArgs(cwd), ...filterConfig(cwd)] : []), ...args];
+  return [...CONFIG, ...pin, ...(cwd ? [...workTreeArgs(cwd), ...ignoreCaseArgs(cwd), ...filterConfig(cwd)] : []), ...args];
+}
+
+/** Per work tree: whether its filesystem folds case, as found (one lstat pair per engine process). */
+const foldsCase = new Map<string, boolean | null>();
+
+/**
+ * core.ignoreCase as the filesystem really is: a line in .git/config (which the code under test can
+ * write) saying true on a filesystem that keeps case made status treat a new `src/V` as the tracked
+ * `src/v`: a file the benchmark read (it scored 1) was neither seen nor kept ("measured 1, kept what
+ * scores 45"). Probed on the repository's git directory (a directory: no hard link can fake the
+ * answer): `.GIT` is `.git` only where case folds.
+ */
+function ignoreCaseArgs(cwd: string): string[] {
+  let folds = foldsCase.get(cwd);
+  if (folds === undefined) {
+    const common = gitDirsOf(cwd)?.commonDir;
+    const name = common ? path.basename(common) : '';
+    const swapped = [...name].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('');
+    const dir = common && swapped !== name ? fs.lstatSync(common, { throwIfNoEntry: false }) : undefined;
+    const other = dir?.isDirectory() && common ? fs.lstatSync(path.join(path.dirname(common), swapped), { throwIfNoEntry: false }) : undefined;
+    folds = dir?.isDirectory() ? other !== undefined && other.ino === dir.ino && other.dev === dir.dev : null;
+    foldsCase.set(cwd, folds);
+  }
+  return folds === null ? [] : ['-c', `core.ignoreCase=${folds}`];
 }
 
 /**
