@@ -159,6 +159,30 @@ export async function restoreDamagedGitFiles(kept: GitFiles): Promise<string[]> 
   return out;
 }
 
+/** Whether git's own check passes: each object's hash against its id (not through a multi-pack-index, whose forgery would fail a sound pack). */
+async function packSound(tree: string, idx: string): Promise<boolean> {
+  return (await gitTry(tree, ['-c', 'core.multiPackIndex=false', 'verify-pack', idx])).code === 0;
+}
+
+/**
+ * A pack that failed its check: its index (what maps an id to bytes, and what lies) renamed out of
+ * git's sight and made again from the pack's bytes (`index-pack` hashes each object for its id).
+ * A `git repack -ad` leaves every object of the repository in one pack: set aside whole for a lying
+ * index, it took them all (`bad object HEAD` on every later call, repair too). Returns false when the
+ * pack's bytes themselves are bad: then it goes aside whole, as before.
+ */
+async function reindexPack(tree: string, base: string): Promise<boolean> {
+  const aside = (ext: string) => {
+    const f = `${base}.${ext}`;
+    if (fs.existsSync(f)) fs.renameSync(f, `${f}.autoloop-forged`);
+  };
+  for (const ext of ['idx', 'rev', 'bitmap', 'mtimes']) aside(ext);
+  if (fs.existsSync(`${base}.pack`) && (await gitTry(tree, ['index-pack', `${base}.pack`])).code === 0 && (await packSound(tree, `${base}.idx`))) return true;
+  fs.rmSync(`${base}.idx`, { force: true });
+  for (const ext of ['pack', 'keep', 'promisor']) aside(ext);
+  return false;
+}
+
 /**
  * Objects the phase planted that are not what their ids say. git never checks
  * an object's hash when it reads one, and reads packs before loose objects: a
@@ -189,13 +213,8 @@ export async function dropForgedObjects(kept: GitFiles): Promise<string[]> {
     if (!name.endsWith('.idx')) continue;
     const base = name.slice(0, -'.idx'.length);
     if (same(name) && same(`${base}.pack`)) continue;
-    // The pack alone, not through a multi-pack-index (a forged one would fail a sound pack: its objects set aside with it).
-    if ((await gitTry(kept.tree, ['-c', 'core.multiPackIndex=false', 'verify-pack', path.join(dir, 'pack', name)])).code === 0) continue;
-    for (const ext of ['idx', 'pack', 'rev', 'bitmap', 'keep', 'promisor', 'mtimes']) {
-      const f = path.join(dir, 'pack', `${base}.${ext}`);
-      if (fs.existsSync(f)) fs.renameSync(f, `${f}.autoloop-forged`);
-    }
-    setAside.push(base);
+    if (await packSound(kept.tree, path.join(dir, 'pack', name))) continue;
+    if (!(await reindexPack(kept.tree, path.join(dir, 'pack', base)))) setAside.push(base);
     out.push(path.relative(kept.tree, path.join(dir, 'pack', `${base}.pack`)));
   }
   out.push(...(await dropForgedCaches(kept.tree, dir, caches, setAside.length > 0)).map((f) => path.relative(kept.tree, f)));
