@@ -17,7 +17,7 @@ import { repoPaths } from './paths.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { pidAlive, procStart } from './procs.ts';
 import { crashPoint } from './faults.ts';
-import { dropForgedObjects, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
+import { dropForgedObjects, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
 
 const Kept = z.object({
   pid: z.number(),
@@ -129,4 +129,32 @@ export async function recoverGitFiles(root: string): Promise<string[]> {
     forgetGitFiles(dir);
   }
   return out;
+}
+
+/** One phase of the code under test, as git's files go: kept (and on disk) when it starts, settled when it ends. */
+export interface GitPhase {
+  /** What git could no longer read, put back; and what was forged, set aside or put back (relative names). */
+  settle(): Promise<{ unreadable: string[]; forged: string[] }>;
+}
+
+/**
+ * Keep the git files of the work tree `tree` (its branch ref too, when named) before a phase, on disk
+ * under `root`'s `.autoloop/`; null when `tree` is no git work tree. Every phase of the code under test
+ * goes through here (a run's, a candidate's, diagnose's).
+ */
+export function openGitPhase(root: string, tree: string, branch: string | null): GitPhase | null {
+  const kept = keepGitFiles(tree, branch);
+  if (!kept) return null;
+  const dir = persistGitFiles(root, kept);
+  crashPoint('phase:git-kept');
+  return {
+    async settle() {
+      const unreadable = await restoreDamagedGitFiles(kept);
+      crashPoint('phase:git-restored');
+      const forged = await dropForgedObjects(kept);
+      crashPoint('phase:git-checked');
+      forgetGitFiles(dir);
+      return { unreadable, forged };
+    },
+  };
 }

@@ -18,9 +18,7 @@ import { repoPaths, runDir } from './paths.ts';
 import { ignoreRulesProblem, nestedReposReason } from './ignore-rules.ts';
 import { recordTaint } from './outside-taint.ts';
 import { phaseMark } from './outside-touch.ts';
-import { dropForgedObjects, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
-import { forgetGitFiles, persistGitFiles } from './git-files-journal.ts';
-import { crashPoint } from './faults.ts';
+import { openGitPhase, type GitPhase } from './git-files-journal.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
@@ -101,17 +99,12 @@ export class RunGuard {
   /** The filesystem's time before the phase's first command (outside-touch.ts), until afterPhase. */
   private mark: bigint | null = null;
 
-  /** Git's index and config as the phase found them (git-files-guard.ts), until afterPhase. */
-  private gitFiles: GitFiles | null | undefined;
-  /** Their copy on disk (git-files-journal.ts): an engine killed mid-phase leaves them to the next call. */
-  private gitKept: string | null = null;
+  /** Git's index and config as the phase found them (git-files-guard.ts; on disk, git-files-journal.ts), until afterPhase. */
+  private gitFiles: GitPhase | null | undefined;
 
   protected markPhase(): void {
     this.mark ??= phaseMark(runDir(this.exp.paths, this.record.run_id).dir);
-    if (this.gitFiles !== undefined) return;
-    this.gitFiles = keepGitFiles(this.tree, this.tree === this.exp.root ? `autoloop/${this.exp.paths.slug}` : null);
-    if (this.gitFiles) this.gitKept = persistGitFiles(this.exp.root, this.gitFiles);
-    crashPoint('phase:git-kept');
+    if (this.gitFiles === undefined) this.gitFiles = openGitPhase(this.exp.root, this.tree, this.tree === this.exp.root ? `autoloop/${this.exp.paths.slug}` : null);
   }
 
   /**
@@ -154,12 +147,7 @@ export class RunGuard {
     // Before any git command: one that git could no longer read would fail every call after this one.
     const kept = this.gitFiles;
     this.gitFiles = undefined;
-    const unreadable = kept ? await restoreDamagedGitFiles(kept) : [];
-    crashPoint('phase:git-restored');
-    const forged = kept ? await dropForgedObjects(kept) : [];
-    crashPoint('phase:git-checked');
-    if (this.gitKept) forgetGitFiles(this.gitKept);
-    this.gitKept = null;
+    const { unreadable, forged } = kept ? await kept.settle() : { unreadable: [], forged: [] };
     const damaged = forged.length
       ? `the ${what} planted objects in git's store that are not what their ids say, or a store or history of its own: ${list(forged)} (set aside)`
       : unreadable.length ? `the ${what} left git's ${list(unreadable)} unreadable (put back as it was before)` : null;

@@ -11,6 +11,7 @@ import { CommonFlags, resolveCwd } from '../cli.ts';
 import { event, findRoot, openExperiment, resolveSlug, withLock } from '../experiment.ts';
 import { protectedPaths } from '../run-guard.ts';
 import { breakSeal, seal } from '../tamper.ts';
+import { openGitPhase } from '../git-files-journal.ts';
 import { restoreJudges } from '../integrity.ts';
 import { openWorkspace } from '../workspace.ts';
 import { writeSummaries } from '../profile-summary.ts';
@@ -108,6 +109,8 @@ export async function diagnoseCommand(f: z.infer<typeof DiagnoseFlags>): Promise
       // The code under test runs here as in a run: the engine's state and the judges read-only where the
       // machine allows, and sealed around the command (a forged ledger line is cut off, a judge put back).
       const sealed = seal(exp.paths, root, judges.map((j) => path.join(root, j)));
+      // And git's files, as for a run (git-files-journal.ts): one left unreadable or forged would fail or fool every later call.
+      const gitPhase = openGitPhase(root, root, ws.mode === 'git' ? `autoloop/${exp.paths.slug}` : null);
       const o = await runnerFor(config).run({
         command,
         cwd: root,
@@ -118,7 +121,8 @@ export async function diagnoseCommand(f: z.infer<typeof DiagnoseFlags>): Promise
         header: `== diagnose ${i}: ${command}`,
         protect: protectedPaths(exp, root, root),
       });
-      const tampered = [...new Set([...breakSeal(sealed, root), ...restoreJudges(root, exp.paths.judges, judges)])].sort();
+      const git = gitPhase ? await gitPhase.settle() : { unreadable: [], forged: [] };
+      const tampered = [...new Set([...breakSeal(sealed, root), ...restoreJudges(root, exp.paths.judges, judges), ...git.unreadable, ...git.forged])].sort();
       if (tampered.length) {
         event(exp, 'tamper', { during: 'diagnose', files: tampered });
         throw new UsageError(`the ${f.checks ? 'checks' : 'benchmark'} changed the engine's state or a judge while diagnose ran: ${tampered.slice(0, 3).join(', ')} (put back)`);
