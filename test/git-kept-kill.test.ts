@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, engineAsync, git, makeRepo } from './helpers/engine.ts';
+import { engine, engineAsync, git, makeRepo, ROOT } from './helpers/engine.ts';
 
 const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
 
@@ -54,9 +54,9 @@ function goesOn(repo: string, id: string): void {
 }
 
 /** run-experiment killed with SIGKILL while the benchmark sleeps, after the attack (the marker file says when). */
-async function killMidBenchmark(repo: string): Promise<void> {
-  const child = engineAsync('run-experiment', ['--json'], repo);
-  const marker = path.join(repo, '.attacked');
+async function killMidBenchmark(repo: string, cwd = repo, env: Record<string, string> = {}): Promise<void> {
+  const child = engineAsync('run-experiment', ['--json'], cwd, env);
+  const marker = path.join(cwd, '.attacked');
   for (let i = 0; !fs.existsSync(marker); i++) {
     expect(i, 'the benchmark never attacked').toBeLessThan(6000);
     await new Promise((r) => setTimeout(r, 50));
@@ -101,5 +101,25 @@ describe('an engine killed mid-phase after its benchmark broke git', () => {
     git(repo, 'status'); // the config is back
     expect(kept(repo)).not.toEqual([]); // the forged pack is not yet set aside
     goesOn(repo, id);
+  });
+
+  it("a parallel candidate's engine killed while its benchmark holds the common config broken: the candidate's next run puts it back", async () => {
+    const TIMING = { AUTOLOOP_TIMING_DIR: path.join(ROOT, '.cache', `timing-${process.pid}`) };
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--parallel', '2', '--parallel-timing', 'parallel'], repo, TIMING);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo, TIMING).json).toMatchObject({ verdict: 'keep' });
+    const c = engine('candidate', ['start', '--json'], repo, TIMING).json as { candidate: string; path: string };
+    fs.writeFileSync(path.join(c.path, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(c.path, 'src/hook.sh'), 'printf "[core\\n" >> "$(git rev-parse --git-common-dir)/config"; touch .attacked; sleep 60\n');
+    await killMidBenchmark(repo, c.path, TIMING);
+    expect(() => git(repo, 'status')).toThrow(/bad config/);
+    fs.writeFileSync(path.join(c.path, 'src/hook.sh'), ':\n');
+    fs.rmSync(path.join(c.path, '.attacked'));
+    const r = engine('run-experiment', ['--json'], c.path, TIMING);
+    expect(r.json, r.stderr).toMatchObject({ status: 'ok', primary: 40 });
+    expect(r.stderr).toMatch(/put back git's \.git\/config/);
+    git(repo, 'status');
+    expect(kept(repo)).toEqual([]);
   });
 });

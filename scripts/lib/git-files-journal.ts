@@ -119,12 +119,16 @@ export async function recoverGitFiles(root: string): Promise<string[]> {
     if (open.has(dir)) continue;
     const read = readKept(dir);
     if (read && read.record.pid !== process.pid && pidAlive(read.record.pid, read.record.start)) continue; // its engine is still in that phase
-    if (read) {
+    // A candidate's worktree removed since (its git dir with it): nothing of it is made again.
+    if (read && fs.existsSync(read.kept.tree)) {
+      read.kept.files = read.kept.files.filter((f) => !f.file.includes(`${path.sep}worktrees${path.sep}`) || fs.existsSync(path.dirname(f.file)));
       const back = await restoreDamagedGitFiles(read.kept);
       crashPoint('git-kept:restored');
       const forged = await dropForgedObjects(read.kept);
-      if (back.length) out.push(`put back git's ${back.join(', ')}, left unreadable by a phase whose engine was killed`);
-      if (forged.length) out.push(`set aside or put back ${forged.join(', ')}, planted in git's store by a phase whose engine was killed`);
+      // Named from the repository's top (a candidate's copy names them from its worktree).
+      const names = (xs: string[]) => xs.map((x) => path.relative(root, path.resolve(read.kept.tree, x))).join(', ');
+      if (back.length) out.push(`put back git's ${names(back)}, left unreadable by a phase whose engine was killed`);
+      if (forged.length) out.push(`set aside or put back ${names(forged)}, planted in git's store by a phase whose engine was killed`);
     }
     forgetGitFiles(dir);
   }
