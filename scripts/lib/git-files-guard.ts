@@ -124,8 +124,11 @@ async function readable(tree: string, kind: Kind, now: Buffer | null): Promise<b
     case 'index':
       return indexReadable(now);
     case 'head':
-    case 'ref':
       return /^ref: refs\/\S+\n?$/.test(text) || OID.test(text.replace(/\n$/, ''));
+    case 'ref':
+      // An id only: the experiment's branch made a symbolic ref (to main) sent every later check and
+      // update of it to that other branch (every call, repair too, refused "the work tree is on main").
+      return OID.test(text.replace(/\n$/, ''));
     case 'packed-refs':
       return text.split('\n').every((l) => l === '' || PACKED_LINE.test(l));
     case 'config':

@@ -150,7 +150,7 @@ export class RunGuard {
     const { unreadable, forged } = kept ? await kept.settle() : { unreadable: [], forged: [] };
     const damaged = forged.length
       ? `the ${what} planted objects in git's store that are not what their ids say, or a store or history of its own: ${list(forged)} (set aside)`
-      : unreadable.length ? `the ${what} left git's ${list(unreadable)} unreadable (put back as it was before)` : null;
+      : unreadable.length ? `the ${what} left git's ${list(unreadable)} unreadable or redirected (put back as it was before)` : null;
     if (damaged) event(this.exp, 'tamper', { during: what, files: [...unreadable, ...forged] }, record.run_id);
     // First: every later read of the tree asserts the branch (a throw would leave the run unrecorded, the change in place).
     const moved = ws.reattach ? await ws.reattach() : null;
