@@ -17,8 +17,10 @@ import { clip } from './summary.ts';
 import { buildReport, effectText, renderMarkdown, type KeptChange } from './report.ts';
 import type { Direction } from './schema.ts';
 import { REPORT_CAPS, type ReportSource } from './report-source.ts';
-import { commitsPresent, currentBranch, git, gitTry, identityEnv, revParse, trackedChanges } from './gitcmd.ts';
+import { commitsPresent, currentBranch, git, gitTry, identityEnv, revParse } from './gitcmd.ts';
 import { compileScope } from './scope.ts';
+import { dirtText, isClean, treeDirt, userFilesOf, type TreeDirt } from './finalize-clean.ts';
+import { artifactMatcher } from './artifacts.ts';
 import { chainStatus } from './chain.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { pidAlive } from './procs.ts';
@@ -226,26 +228,31 @@ export async function sweepFinalizeWorktrees(root: string): Promise<string[]> {
 }
 
 /**
- * Refuse what finalize cannot work from: a snapshot-mode experiment, or
- * uncommitted changes to tracked files in scope (a change not measured, or
- * not logged). Changes outside the scope are the user's: the loop ran beside
- * them, and finalize builds its branch from commits, never from the tree.
+ * Refuse what finalize cannot work from: a snapshot-mode experiment, or a
+ * dirty tree (finalize-clean.ts says what that is: conflicts, uncommitted
+ * changes to tracked files anywhere, untracked files in the scope of an
+ * experiment replayed), in one line naming the files. Finalize builds its
+ * branch from commits, so nothing of the tree would reach it: a change there
+ * is either the loop's own, not settled, or the user's, which the branch
+ * would silently leave out.
  */
-async function checkCheckout(exp: Experiment): Promise<void> {
-  const { root, config } = exp;
-  // A log killed before its keep was committed leaves the kept change in the tree: that is for repair, not the user.
-  assertComplete(exp);
-  const ws = await openWorkspace(root, exp.paths, config);
-  if (ws.mode !== 'git') {
-    throw new UsageError(`finalize needs git: "${exp.paths.slug}" ran in snapshot mode (its best files are in ${path.relative(root, exp.paths.snapshot)}/)`);
-  }
-  const scope = compileScope(config.scope, []);
-  const dirty = (await trackedChanges(root)).filter((f) => scope.inScope(f));
-  if (dirty.length) {
-    const names = `${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? ` (+${dirty.length - 5} more)` : ''}`;
-    throw new UsageError(`uncommitted changes to tracked files in scope: ${names}; ${dirtyAdvice(exp, await currentBranch(root))}`);
-  }
+async function checkCheckout(exp: Experiment, exps: readonly Experiment[]): Promise<void> {
+  const { root } = exp;
+  const users = exps.map((e) => userFilesOf(workspaceFile(e.paths)));
+  const userFiles = new Set(users.flatMap((u) => u.files));
+  const artifacts = exps.map((e) => artifactMatcher(e.config));
+  const dirt = await treeDirt(
+    root,
+    exps.map((e) => compileScope(e.config.scope, [])),
+    users.flatMap((u) => u.dirs),
+    (p) => userFiles.has(p) || artifacts.some((m) => m(p)),
+  );
+  if (isClean(dirt)) return;
+  throw new UsageError(`${dirtText(dirt)}; ${dirtyAdvice(exp, dirt, await currentBranch(root))}`);
 }
+
+/** What to do about conflicts: settle them where git left them. */
+const CONFLICT_ADVICE = 'resolve them (or abort what stopped on them: git merge --abort, git rebase --abort, git cherry-pick --abort), then finalize again';
 
 /**
  * What to do about in-scope edits, where they are: on the loop's own branch a
@@ -253,18 +260,23 @@ async function checkCheckout(exp: Experiment): Promise<void> {
  * engine settles them (measured and logged: a keep is committed, the rest
  * reverted); elsewhere they are the user's to commit or stash.
  */
-function dirtyAdvice(exp: Experiment, on: string | null): string {
+function dirtyAdvice(exp: Experiment, dirt: TreeDirt, on: string | null): string {
+  if (dirt.conflicts.length) return CONFLICT_ADVICE;
   const rec = measuredNotLogged(exp);
   if (rec) return `${loggingFirst(rec)}, then finalize again`;
   const raw = readJsonOrNull(workspaceFile(exp.paths)) as { branch?: unknown } | null;
   const loopBranch = typeof raw?.branch === 'string' ? raw.branch : null;
-  if (on === null || on !== loopBranch) return 'commit or stash them first';
+  if (on === null || on !== loopBranch) return `commit or stash them first${dirt.untracked.length ? ' (git stash --include-untracked)' : ''}`;
+  // Only the user's edits outside the scope: the loop never makes those.
+  if (!dirt.inScope.length && !dirt.untracked.length) {
+    return `a commit here would move the loop's branch ${loopBranch}: stash them (git stash), finalize, then git stash pop`;
+  }
   if (!currentTermination(exp).terminate) {
     // A stopped or paused loop measures nothing until it is resumed.
     const resume = exp.state.stopped || exp.state.health.health === 'paused' ? 'control.mjs resume, then ' : '';
     return `the loop's own change: ${resume}measure and log it (run-experiment --description "<the change>": a keep is committed, anything else reverted), then finalize again`;
   }
-  return `the loop has terminated and a commit here would move its branch ${loopBranch}: undo them (or stash them), then finalize again`;
+  return `the loop has terminated and a commit here would move its branch ${loopBranch}: undo them (or stash them${dirt.untracked.length ? ', git stash --include-untracked' : ''}), then finalize again`;
 }
 
 /** Refuse an experiment whose last log was killed half-done (control repair completes it). */
@@ -451,8 +463,13 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const { root } = exp;
   await sweepFinalizeWorktrees(root);
   const slug = exp.paths.slug;
-  await checkCheckout(exp);
+  // A log killed before its keep was committed leaves the kept change in the tree: that is for repair, not the user.
+  assertComplete(exp);
+  if ((await openWorkspace(root, exp.paths, exp.config)).mode !== 'git') {
+    throw new UsageError(`finalize needs git: "${slug}" ran in snapshot mode (its best files are in ${path.relative(root, exp.paths.snapshot)}/)`);
+  }
   const trail = await openTrail(exp, opts.chain ?? false);
+  await checkCheckout(exp, trail.exps);
   const { slugs, base } = trail;
   const { branch, existing } = await branchTarget(root, slug, opts.branch);
 
