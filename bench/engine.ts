@@ -9,7 +9,8 @@
 //  - every call with 100,000 runs in the ledger vs 100 (target ≤ 1.5x): run + log,
 //    status, status after the state cache is lost, dashboard (terminal) and
 //    dashboard --html, control explain, candidate list, the status line and
-//    report, with the dashboard's peak memory; the caches' sizes; and
+//    report, and status, dashboard and explain again in parallel mode (a closed candidate's
+//    folder per run, two open), with the dashboard's peak memory; the caches' sizes; and
 //    (no target: it reads every line) status with every cache lost
 //  - hook cost: without .autoloop/ (no node at all) and with it (target ≤ 2x node -e 0)
 // AUTOLOOP_BENCH_DIST=<dir> measures other bundles (e.g. an older build) the same way.
@@ -122,6 +123,19 @@ function repoWithRuns(runs: number, dist = DIST): string {
   return dir;
 }
 
+
+/** `runs` closed candidates (one per run, each with its folder, as the engine leaves them) and two open ones. */
+function addCandidates(dir: string, runs: number): void {
+  const cands = path.join(dir, '.autoloop', 'experiments', 'b', 'candidates');
+  const base = String(spawnSync('git', ['rev-parse', 'HEAD'], { cwd: dir }).stdout).trim();
+  for (let i = 1; i <= runs + 2; i++) {
+    const id = `c${i}`;
+    const open = i > runs;
+    fs.mkdirSync(path.join(cands, id), { recursive: true });
+    const c = { version: 1, id, path: path.join(cands, id, 'tree'), base, opened_at: new Date().toISOString(), status: open ? 'open' : 'closed', run_id: open ? null : `r${String(i).padStart(4, '0')}`, pending: null, closed_reason: open ? null : 'logged' };
+    fs.writeFileSync(path.join(cands, id, 'candidate.json'), JSON.stringify(c));
+  }
+}
 
 type Form = 'one' | 'two';
 
@@ -260,6 +274,13 @@ if (section('history')) {
   // finalize: the keeps read through the run index (only their lines parsed). The synthetic keeps all carry the
   // starting commit, so nothing is replayed: this is the engine's own reading, not git's cherry-picks (those grow with the keeps).
   alt('finalize', call('finalize', '--json'), 5);
+  // Parallel mode: every run a candidate whose folder stays once it is closed, two open. status, the
+  // dashboard and explain find the open ones (candidates/open/ marks), not every folder ever made.
+  sizes.forEach((n, i) => addCandidates(dirs[i]!, n));
+  sizes.forEach((_, i) => void status(dirs[i]!)); // the marks of a history written without them: one scan
+  alt('status_parallel', status, 9);
+  alt('dashboard_parallel', term, 5);
+  alt('control_explain_parallel', call('control', 'explain'), 5);
   const mem = sizes.map((_, i) => peakMb(htmlArgs(dirs[i]!)));
   const memTerm = sizes.map((_, i) => peakMb(termArgs(dirs[i]!)));
   const full = sizes.map((_, i) => rebuild(dirs[i]!));

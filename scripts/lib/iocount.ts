@@ -17,6 +17,7 @@ if (sink) {
   });
 }
 
-export function countIo(kind: 'fsync' | 'git'): void {
+/** `candidate`: a candidate.json read (status and every engine call find the open ones: not every one ever opened). */
+export function countIo(kind: 'fsync' | 'git' | 'candidate'): void {
   if (sink) counts.set(kind, (counts.get(kind) ?? 0) + 1);
 }

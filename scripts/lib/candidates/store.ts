@@ -10,6 +10,7 @@ import type { ExperimentPaths } from '../paths.ts';
 import { readJsonOrNull, writeJsonAtomic } from '../fsx.ts';
 import { ResultLine } from '../schema.ts';
 import { UsageError } from '../errors.ts';
+import { countIo } from '../iocount.ts';
 
 export const CANDIDATE_ID = /^c\d{1,6}$/;
 
@@ -48,6 +49,7 @@ export function candidatePaths(exp: ExperimentPaths, id: string): CandidatePaths
 }
 
 export function readCandidate(exp: ExperimentPaths, id: string): Candidate | null {
+  countIo('candidate');
   const r = Candidate.safeParse(readJsonOrNull(candidatePaths(exp, id).file));
   return r.success ? r.data : null;
 }
@@ -61,8 +63,39 @@ export function openCandidate(exp: ExperimentPaths, id: string): Candidate {
   return c;
 }
 
+/**
+ * candidates/open/<id>: an empty file for each candidate that may be open, so
+ * that finding the open ones reads those few, not every candidate ever opened
+ * (each keeps its folder: a long parallel history has tens of thousands, and
+ * status, every engine call's active.json and the dashboard asked for them).
+ * The marks are a superset of the open candidates: one is made before a
+ * candidate is saved open and removed after it is saved closed, so a kill in
+ * between leaves only a mark too many (skipped, and removed by the next read).
+ * `.complete` says the marks cover every candidate: a folder written before
+ * the marks existed (an older version) is found by one full scan, which
+ * writes them.
+ */
+const OPEN_DIR = 'open';
+const COMPLETE = '.complete';
+
+function openDir(exp: ExperimentPaths): string {
+  return path.join(candidatesDir(exp), OPEN_DIR);
+}
+
+function mark(exp: ExperimentPaths, id: string): void {
+  fs.mkdirSync(openDir(exp), { recursive: true });
+  fs.writeFileSync(path.join(openDir(exp), id), '', { flag: 'a' });
+}
+
+function unmark(exp: ExperimentPaths, id: string): void {
+  fs.rmSync(path.join(openDir(exp), id), { force: true });
+}
+
 export function saveCandidate(exp: ExperimentPaths, c: Candidate): void {
-  writeJsonAtomic(candidatePaths(exp, c.id).file, Candidate.parse(c));
+  const parsed = Candidate.parse(c);
+  if (parsed.status === 'open') mark(exp, parsed.id);
+  writeJsonAtomic(candidatePaths(exp, c.id).file, parsed);
+  if (parsed.status === 'closed') unmark(exp, parsed.id);
 }
 
 /** Every candidate ever opened in this experiment, by number. */
@@ -80,8 +113,44 @@ export function listCandidates(exp: ExperimentPaths): Candidate[] {
     .filter((c): c is Candidate => c !== null);
 }
 
+/** The open candidates, by number: from their marks, or (no complete set of marks yet) every folder once, writing the marks. */
 export function openCandidates(exp: ExperimentPaths): Candidate[] {
-  return listCandidates(exp).filter((c) => c.status === 'open');
+  let names: string[] | null;
+  try {
+    names = fs.readdirSync(openDir(exp));
+    if (!names.includes(COMPLETE)) names = null;
+  } catch (e) {
+    // No candidate was ever saved by this version: nothing open, unless an older one left folders.
+    names = (e as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(candidatesDir(exp)) ? [] : null;
+  }
+  if (names === null) return markAll(exp);
+  const open: Candidate[] = [];
+  for (const n of names.filter((x) => CANDIDATE_ID.test(x)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))) {
+    const c = readCandidate(exp, n);
+    if (c?.status === 'open') open.push(c);
+    else if (c?.status === 'closed') tryUnmark(exp, n); // a close killed before its mark went (closed is final)
+  }
+  return open;
+}
+
+/** Every folder read once: the open ones marked, then the set declared complete (best effort: a read-only tree is read in full each time). */
+function markAll(exp: ExperimentPaths): Candidate[] {
+  const open = listCandidates(exp).filter((c) => c.status === 'open');
+  try {
+    for (const c of open) mark(exp, c.id);
+    fs.writeFileSync(path.join(openDir(exp), COMPLETE), '');
+  } catch {
+    /* a cache: the next call scans again */
+  }
+  return open;
+}
+
+function tryUnmark(exp: ExperimentPaths, id: string): void {
+  try {
+    unmark(exp, id);
+  } catch {
+    /* read-only: skipped again next time */
+  }
 }
 
 /** The next unused id (call under the ledger lock, which serialises openings). */
