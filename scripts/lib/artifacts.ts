@@ -185,7 +185,7 @@ export interface PutResult {
  * moved into `rescueTo` first (never overwritten: it may be the user's); one
  * holding the same bytes is left as it is (so a repeat after a kill moves nothing).
  */
-export function putArtifacts(root: string, kept: KeptArtifacts, rescueTo: string): PutResult {
+export function putArtifacts(root: string, kept: KeptArtifacts, rescueTo: string, runCopies?: string): PutResult {
   const out: PutResult = { written: [], rescued: [] };
   for (const f of kept.files) {
     const rel = normalizeRel(f);
@@ -194,10 +194,42 @@ export function putArtifacts(root: string, kept: KeptArtifacts, rescueTo: string
     const to = path.join(root, rel);
     out.written.push(rel);
     if (sameBytes(from, to)) continue;
-    if (rescueFile(root, rel, rescueTo)) out.rescued.push(rel);
+    const moved = rescueFile(root, rel, rescueTo);
+    if (moved) {
+      out.rescued.push(rel);
+      // A discarded run's own checkpoint at the best's name: one file for its rescued copy and its run copy.
+      if (runCopies) shareCopy(moved, path.join(runCopies, rel));
+    }
     copyFile(from, to);
   }
   return out;
+}
+
+/**
+ * A discarded run's artifact is moved to rescued/ and was copied under its run
+ * folder when it was measured: the same bytes twice (a checkpoint of gigabytes).
+ * The run's copy becomes a second name of the rescued file (a hard link, put in
+ * place by a rename, so a kill leaves one or the other, never neither): one
+ * copy on disk, both places read as before, and each retention rule
+ * (artifacts_keep, rescued/'s bound) removes only its own name. Where a link
+ * cannot be made (another filesystem, no links), both copies stay.
+ */
+function shareCopy(rescued: string, runCopy: string): void {
+  try {
+    const a = fs.lstatSync(rescued);
+    const b = fs.lstatSync(runCopy);
+    if (!a.isFile() || !b.isFile() || (a.ino === b.ino && a.dev === b.dev) || !sameBytes(rescued, runCopy)) return;
+  } catch {
+    return; // no copy of the run's: nothing twice
+  }
+  const tmp = `${runCopy}.link-${process.pid}`;
+  try {
+    fs.rmSync(tmp, { force: true });
+    fs.linkSync(rescued, tmp);
+    fs.renameSync(tmp, runCopy);
+  } catch {
+    fs.rmSync(tmp, { force: true });
+  }
 }
 
 /** What restoring the best's artifacts did; `rescued`: the files moved into the rescue folder (taken away or in the way). */
@@ -227,11 +259,14 @@ export function restoreBestArtifacts(exp: Experiment, runId: string, runStartedM
   const removed: string[] = [];
   for (const f of treeArtifacts(exp.root, exp.config, writtenSince(exp.paths, runId, runStartedMs))) {
     if (keep.has(f.rel)) continue;
-    if (rescueFile(exp.root, f.rel, rescueTo)) removed.push(f.rel);
+    const moved = rescueFile(exp.root, f.rel, rescueTo);
+    if (!moved) continue;
+    removed.push(f.rel);
+    shareCopy(moved, path.join(artifactsDir(exp.paths, runId), f.rel));
   }
   // No copies of the best to put back: this run's are gone all the same, so no discarded checkpoint passes for the best's.
   if (!best) return { ...noArtifacts(), removed, rescued: removed, ...(exp.state.best_run && removed.length ? { bestKeptNone: exp.state.best_run } : {}) };
-  const put = putArtifacts(exp.root, best, rescueTo);
+  const put = putArtifacts(exp.root, best, rescueTo, artifactsDir(exp.paths, runId));
   return { from: best.run_id, written: put.written, removed, rescued: [...removed, ...put.rescued] };
 }
 
