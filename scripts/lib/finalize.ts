@@ -459,6 +459,38 @@ async function replay(exp: Experiment, wt: string, picks: Pick[], result: Finali
   return (await git(wt, ['rev-parse', 'HEAD'])).trim();
 }
 
+/**
+ * The replayed keeps must add up to the last one's tree when they are one line
+ * of history: a keep whose ledger line was lost (a corrupt line skipped on
+ * reading) leaves its commit between two replayed ones, and a cherry-pick of
+ * the next keep alone would make a branch without its change that looks
+ * complete. Such a branch is refused, naming the commits no keep covers.
+ * Keeps that carry a range (a segment that took commits made by hand) or do
+ * not lie on one line are left as they are.
+ */
+async function assertAddsUp(root: string, base: string, head: string, picks: readonly Pick[]): Promise<void> {
+  const last = picks[picks.length - 1]?.commit;
+  if (!last || picks.some((k) => k.since !== undefined)) return;
+  const trees = await gitTry(root, ['rev-parse', `${head}^{tree}`, `${last}^{tree}`]);
+  const [a, b] = trees.stdout.trim().split('\n');
+  if (trees.code !== 0 || a === b) return;
+  const log = await gitTry(root, ['log', '--format=%H%x1f%(trailers:key=Autoloop-Run,valueonly,separator=%x2c)', `${base}..${last}`]);
+  if (log.code !== 0) return;
+  const between = log.stdout.split('\n').filter(Boolean).map((l) => {
+    const [sha = '', run = ''] = l.split('\x1f');
+    return { sha, run: run.trim() };
+  });
+  const onPath = new Set(between.map((c) => c.sha));
+  const picked = new Set(picks.map((k) => k.commit as string));
+  if ([...picked].some((c) => c !== base && !onPath.has(c))) return;
+  const missing = between.filter((c) => !picked.has(c.sha)).reverse();
+  if (!missing.length) return;
+  const names = missing.slice(0, 5).map((c) => (c.run ? `${c.run} (${c.sha.slice(0, 12)})` : c.sha.slice(0, 12)));
+  throw new UsageError(
+    `the kept changes in the ledger do not add up to the best (${last.slice(0, 12)}): ${missing.length === 1 ? 'a commit' : `${missing.length} commits`} of the experiment's branch ${missing.length === 1 ? 'is' : 'are'} in no keep it holds: ${names.join(', ')}${missing.length > 5 ? ` (+${missing.length - 5} more)` : ''} (its ledger line lost or unreadable); nothing created: finalize by hand (git log ${base.slice(0, 12)}..${last.slice(0, 12)})`,
+  );
+}
+
 export async function finalizeExperiment(exp: Experiment, opts: { branch?: string; squash: boolean; chain?: boolean }): Promise<FinalizeResult> {
   const { root } = exp;
   await sweepFinalizeWorktrees(root);
@@ -487,6 +519,7 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const ident = await identityEnv(root);
   const createBranch = async (head: string) => {
     if (!result.commits.length) return;
+    await assertAddsUp(root, base, head, picks);
     stopPoint('finalize:branch');
     // Created last, and only if absent: a branch of the user's is never moved.
     const made = existing === null && (await gitTry(root, ['update-ref', '-m', `autoloop: finalize ${slug}`, `refs/heads/${branch}`, head, ''])).code === 0;
