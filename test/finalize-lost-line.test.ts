@@ -50,4 +50,24 @@ describe('finalize with a keep lost from the ledger', () => {
     }
     expect(git(repo, 'for-each-ref', '--format=%(refname) %(objectname)')).toBe(before);
   });
+
+  it('finds a keep whose committed event was lost by its commit\'s trailer (repair cannot write it back), and builds the branch', () => {
+    const repo = makeRepo({ 'bench.cjs': BENCH, 'src/v.txt': '100', 'src/w.txt': '10' });
+    expect(engine('init-experiment', ['--name', 'fin', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**'], repo).code).toBe(0);
+    step(repo, 'baseline');
+    step(repo, 'lower v', 'src/v.txt', '90');
+    step(repo, 'lower w', 'src/w.txt', '0');
+    const dir = path.join(repo, '.autoloop', 'experiments', 'fin');
+    const ledger = path.join(dir, 'ledger.jsonl');
+    const lines = fs.readFileSync(ledger, 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.includes('"event":"committed"') && l.includes('"r0002"'));
+    lines[i] = (lines[i] as string).slice(0, 50);
+    fs.writeFileSync(ledger, lines.join('\n'));
+    for (const f of fs.readdirSync(dir)) if (/^(state|runs\.|commits\.|primaries)/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+    expect(engine('control', ['repair'], repo).code).toBe(0);
+    const r = run('finalize', ['--json'], repo);
+    expect(r.code, r.stderr).toBe(0);
+    expect((r.json?.commits as unknown[]).length).toBe(2);
+    expect(git(repo, 'rev-parse', 'autoloop/fin-final^{tree}')).toBe(git(repo, 'rev-parse', 'autoloop/fin^{tree}'));
+  });
 });

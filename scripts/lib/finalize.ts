@@ -125,6 +125,47 @@ function select(refs: KeptRefs[], base: string): number[][] {
   );
 }
 
+/**
+ * Keeps whose `committed` event the ledger lacks (a line lost or unreadable in
+ * its middle; a log killed before it is pending, refused earlier): their commit
+ * is found on the experiment's branch by its Autoloop-Run trailer, as repair
+ * finds a killed keep's. At most RECOVER_MAX are looked for; the rest refuse.
+ */
+const RECOVER_MAX = 20;
+async function recoverCommits(exp: Experiment, r: KeptRefs): Promise<KeptRefs> {
+  if (r.firstUncommitted < 0) return r;
+  const ws = await openWorkspace(exp.root, exp.paths, exp.config);
+  const found = new Map<number, string>();
+  for (let j = r.firstUncommitted; j < r.count && found.size < RECOVER_MAX; j++) {
+    if (r.commit(j) !== null) continue;
+    const sha = await ws.findKeep(r.runId(j));
+    if (!sha) break;
+    found.set(j, sha);
+  }
+  if (!found.size) return r;
+  const commit = (j: number) => found.get(j) ?? r.commit(j);
+  const newCommits: number[] = [];
+  let first = -1;
+  for (let j = 0; j < r.count; j++) {
+    const c = commit(j);
+    if (c === null && first < 0) first = j;
+    if (c !== null && (j === 0 || c !== commit(j - 1))) newCommits.push(j);
+  }
+  return {
+    start: r.start,
+    count: r.count,
+    runId: (j) => r.runId(j),
+    commit,
+    baseline: (j) => r.baseline(j),
+    newCommits,
+    firstUncommitted: first,
+    get refs() {
+      return r.refs.map((x, j) => ({ ...x, commit: commit(j) }));
+    },
+    changes: (which) => r.changes(which)?.map((c, k) => ({ ...c, commit: commit(which[k] as number) })) ?? null,
+  };
+}
+
 /** How many skipped keeps a result lists (all are counted): a long history skips thousands. */
 export const SKIPPED_SHOWN = 20;
 
@@ -508,7 +549,8 @@ export async function finalizeExperiment(exp: Experiment, opts: { branch?: strin
   const userBranch = await currentBranch(root);
   const userHead = await revParse(root, 'HEAD');
 
-  const { picks, skipped } = await collectPicks(root, trail.exps, trail.kept, base);
+  const kept = await Promise.all(trail.exps.map((e, i) => recoverCommits(e, trail.kept[i] as KeptRefs)));
+  const { picks, skipped } = await collectPicks(root, trail.exps, kept, base);
 
   const report = path.join(exp.paths.dir, 'report.md');
   writeFileAtomic(report, renderMarkdown(buildReport(exp, REPORT_CAPS, trail.report)));
