@@ -140,10 +140,15 @@ const deferred = new WeakMap<Experiment, { dirty: boolean }>();
 /** Fold whatever was appended to the ledger since the state was cached. */
 export function refresh(exp: Experiment): void {
   const read = readLedger(exp.paths.ledger, exp.state.ledger_offset);
+  const known = exp.state.skipped_lines ?? null;
+  // Lines skipped by an earlier call are said again (the cache holds the runs without them), before this read's own.
+  const said = known && `ledger: ${known.count} unreadable line(s) skipped (the first at byte ${known.first_at}): the runs they held are not counted`;
+  if (said && !exp.warnings.includes(said)) exp.warnings.push(said);
   exp.warnings.push(...read.warnings);
   if (read.lines.length || read.end !== exp.state.ledger_offset) {
     exp.state = foldLines(exp.state, read.lines, exp.config);
     exp.state.ledger_offset = read.end;
+    if (read.skipped) exp.state.skipped_lines = { count: (known?.count ?? 0) + read.skipped, first_at: known?.first_at ?? (read.firstSkipped as number) };
     const d = deferred.get(exp);
     if (d) d.dirty = true;
     else saveCacheIfFree(exp);

@@ -13,6 +13,9 @@ export interface LedgerRead {
   end: number;
   /** Byte offset where each of `lines` starts (same order). */
   starts: number[];
+  /** Complete lines skipped as unreadable (not JSON, or not a ledger line), and where the first was; a torn last line is not counted (not read past). */
+  skipped: number;
+  firstSkipped: number | null;
 }
 
 export interface ReadOptions {
@@ -35,12 +38,18 @@ export function readLedger(file: string, from = 0, opts: ReadOptions = {}): Ledg
       fs.closeSync(fd);
     }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], warnings: [], end: 0, starts: [] };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], warnings: [], end: 0, starts: [], skipped: 0, firstSkipped: null };
     throw e;
   }
   const lines: LedgerLine[] = [];
   const starts: number[] = [];
   const warnings: string[] = [];
+  let skipped = 0;
+  let firstSkipped: number | null = null;
+  const skip = (at: number) => {
+    skipped++;
+    firstSkipped ??= at;
+  };
   let pos = 0;
   while (pos < buf.length) {
     const nl = buf.indexOf(0x0a, pos);
@@ -58,6 +67,7 @@ export function readLedger(file: string, from = 0, opts: ReadOptions = {}): Ledg
       raw = JSON.parse(text);
     } catch {
       warnings.push(`ledger: line at byte ${from + start} is not JSON; skipped`);
+      skip(from + start);
       continue;
     }
     const quick = opts.fast && typeof raw === 'object' && raw !== null ? opts.fast(raw as Record<string, unknown>) : null;
@@ -69,13 +79,14 @@ export function readLedger(file: string, from = 0, opts: ReadOptions = {}): Ledg
     const parsed = LedgerLine.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      warnings.push(`ledger: invalid line skipped (${issue ? issue.path.join('.') + ': ' + issue.message : 'bad shape'})`);
+      warnings.push(`ledger: invalid line at byte ${from + start} skipped (${issue ? issue.path.join('.') + ': ' + issue.message : 'bad shape'})`);
+      skip(from + start);
       continue;
     }
     lines.push(parsed.data);
     starts.push(from + start);
   }
-  return { lines, warnings, end: from + pos, starts };
+  return { lines, warnings, end: from + pos, starts, skipped, firstSkipped };
 }
 
 /** Validate and append one line durably. */

@@ -92,6 +92,11 @@ export interface State {
   recent: RecentRun[];
   last_ts: string | null;
   terminated_event: TerminatedBy | null;
+  /**
+   * Ledger lines skipped as unreadable since the ledger's start, and where the first was: the warning is
+   * said by every call, not only the one that folded them (absent in older caches: none known).
+   */
+  skipped_lines?: { count: number; first_at: number } | null;
   /** Relaunches by the supervisor (up): how many, and the last one (absent in caches written before it existed). */
   relaunches?: { count: number; last_ts: string; cause: string; wait_s: number } | null;
 }
