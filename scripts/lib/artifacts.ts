@@ -117,6 +117,8 @@ export function collectArtifacts(root: string, paths: ExperimentPaths, config: C
   }
   const dir = artifactsDir(paths, runId);
   fs.rmSync(dir, { recursive: true, force: true });
+  // Marked first: a run with copies is never missing from the marks pruning reads (one too many is harmless).
+  markCopies(paths, runId);
   for (const f of fresh) copyFile(path.join(root, f.rel), path.join(dir, f.rel));
   return { artifacts: { files: fresh.map((f) => f.rel), bytes }, warning: null };
 }
@@ -270,20 +272,70 @@ export function restoreBestArtifacts(exp: Experiment, runId: string, runStartedM
   return { from: best.run_id, written: put.written, removed, rescued: [...removed, ...put.rescued] };
 }
 
-/** Drop the copies of all runs but the best and the `artifacts_keep` most recent. Returns the runs pruned. */
-export function pruneArtifacts(exp: Experiment): string[] {
+/**
+ * runs/.artifacts/<run>: an empty file for each run that may hold copies, so
+ * that pruning after each log reads those few, not every run folder (100,000
+ * stats a log at 100,000 runs). Made before the copies, removed after them;
+ * `.complete` says the marks cover every run (without it, older runs' folders
+ * are scanned once and marked).
+ */
+const MARKS = '.artifacts';
+const COMPLETE = '.complete';
+
+function marksDir(paths: ExperimentPaths): string {
+  return path.join(paths.runs, MARKS);
+}
+
+function markCopies(paths: ExperimentPaths, runId: string): void {
+  try {
+    fs.mkdirSync(marksDir(paths), { recursive: true });
+    fs.writeFileSync(path.join(marksDir(paths), runId), '', { flag: 'a' });
+  } catch {
+    /* a cache: without it the next prune scans every run */
+    fs.rmSync(path.join(marksDir(paths), COMPLETE), { force: true });
+  }
+}
+
+/** The runs that may hold copies: from their marks, or every run folder once (then marked). */
+function runsWithCopies(paths: ExperimentPaths): string[] {
+  try {
+    const names = fs.readdirSync(marksDir(paths));
+    if (names.includes(COMPLETE)) return names.filter((n) => /^r\d+$/.test(n));
+  } catch {
+    /* no marks yet */
+  }
   let runs: string[];
   try {
-    runs = fs.readdirSync(exp.paths.runs).filter((n) => /^r\d+$/.test(n) && fs.existsSync(artifactsDir(exp.paths, n)));
+    runs = fs.readdirSync(paths.runs).filter((n) => /^r\d+$/.test(n) && fs.existsSync(artifactsDir(paths, n)));
   } catch {
     return [];
   }
-  runs.sort();
+  try {
+    for (const r of runs) markCopies(paths, r);
+    fs.mkdirSync(marksDir(paths), { recursive: true });
+    fs.writeFileSync(path.join(marksDir(paths), COMPLETE), '');
+  } catch {
+    /* scanned again next time */
+  }
+  return runs;
+}
+
+/** Drop the copies of all runs but the best and the `artifacts_keep` most recent. Returns the runs pruned. */
+export function pruneArtifacts(exp: Experiment): string[] {
+  const marked = runsWithCopies(exp.paths);
+  const runs: string[] = [];
+  for (const r of marked) {
+    if (fs.existsSync(artifactsDir(exp.paths, r))) runs.push(r);
+    else fs.rmSync(path.join(marksDir(exp.paths), r), { force: true }); // a folder deleted by hand
+  }
+  // Run ids sort by number (r0001 … r9999, then r10000): by length, then text.
+  runs.sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
   const recent = new Set(exp.config.artifacts_keep > 0 ? runs.slice(-exp.config.artifacts_keep) : []);
   const pruned: string[] = [];
   for (const r of runs) {
     if (r === exp.state.best_run || recent.has(r)) continue;
     fs.rmSync(artifactsDir(exp.paths, r), { recursive: true, force: true });
+    fs.rmSync(path.join(marksDir(exp.paths), r), { force: true });
     pruned.push(r);
   }
   return pruned;
