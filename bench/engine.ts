@@ -137,6 +137,16 @@ function addCandidates(dir: string, runs: number): void {
   }
 }
 
+/** The two open candidates of addCandidates closed, as the engine closes one (saved closed, then its mark removed). */
+function closeOpenCandidates(dir: string, runs: number): void {
+  const cands = path.join(dir, '.autoloop', 'experiments', 'b', 'candidates');
+  for (const id of [`c${runs + 1}`, `c${runs + 2}`]) {
+    const file = path.join(cands, id, 'candidate.json');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), status: 'closed', closed_reason: 'closed by hand' }));
+    fs.rmSync(path.join(cands, 'open', id), { force: true });
+  }
+}
+
 type Form = 'one' | 'two';
 
 // One iteration: write the value under test, then the one call, or run and log. Returns the wall time and the counts it made.
@@ -281,6 +291,7 @@ if (section('history')) {
   alt('status_parallel', status, 9);
   alt('dashboard_parallel', term, 5);
   alt('control_explain_parallel', call('control', 'explain'), 5);
+  sizes.forEach((n, i) => closeOpenCandidates(dirs[i]!, n)); // the serial iterations below refuse beside open candidates
   const mem = sizes.map((_, i) => peakMb(htmlArgs(dirs[i]!)));
   const memTerm = sizes.map((_, i) => peakMb(termArgs(dirs[i]!)));
   const full = sizes.map((_, i) => rebuild(dirs[i]!));

@@ -74,4 +74,12 @@ describe('the open candidates, found without reading every candidate', { timeout
     fs.rmSync(path.join(cands, 'c2'), { recursive: true, force: true });
     expect(status(dir).open).toEqual([]);
   });
+
+  it('none open and no marks yet: one scan declares the marks complete (it wrote them into a folder it never made)', () => {
+    fs.rmSync(path.join(cands, 'open'), { recursive: true });
+    expect(status(dir).reads).toBeGreaterThan(2000);
+    const again = status(dir);
+    expect(again.open).toEqual([]);
+    expect(again.reads).toBe(0);
+  });
 });

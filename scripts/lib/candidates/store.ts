@@ -138,6 +138,7 @@ function markAll(exp: ExperimentPaths): Candidate[] {
   const open = listCandidates(exp).filter((c) => c.status === 'open');
   try {
     for (const c of open) mark(exp, c.id);
+    fs.mkdirSync(openDir(exp), { recursive: true });
     fs.writeFileSync(path.join(openDir(exp), COMPLETE), '');
   } catch {
     /* a cache: the next call scans again */
