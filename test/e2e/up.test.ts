@@ -64,10 +64,13 @@ function engine(f: Fixture, script: string, ...args: string[]): Record<string, u
   return JSON.parse(execFileSync('node', [dist(script), ...args, '--json'], { cwd: f.repo, encoding: 'utf8', timeout: 120_000 })) as Record<string, unknown>;
 }
 
+// The shell benchmark, one sample a run and no checks: what these tests prove is the supervisor's
+// (relaunches, waits, signals), and each Node start per sample or check cost every iteration
+// ~0.2 s of CPU. The sessions of sessions-engine and unattended run the Node benchmark with checks.
 function setUp(maxRuns: number, maxBlocks?: number): Fixture {
-  const f = makeFixture();
+  const f = makeFixture({ shellBench: true });
   fixtures.push(f);
-  engine(f, 'init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', '--checks', 'node bench/check.mjs', '--scope', 'src/**', '--max-runs', String(maxRuns));
+  engine(f, 'init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'sh bench/bench.sh', '--scope', 'src/**', '--max-runs', String(maxRuns), '--repeats', '1');
   if (maxBlocks !== undefined) {
     const config = path.join(f.repo, '.autoloop', 'experiments', 'speed', 'config.yaml');
     fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace(/max_blocks: \d+/, `max_blocks: ${maxBlocks}`));
