@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, git, makeRepo } from './helpers/engine.ts';
+import { engine, fromTemplate, git, makeRepo } from './helpers/engine.ts';
 
 const CONTAINMENTS: Record<string, Record<string, string>> = {
   readonly: {},
@@ -41,6 +41,22 @@ fs.writeFileSync(name + '.pack', Buffer.concat([head, entry, sum]));
 fs.writeFileSync(name + '.idx', Buffer.concat([idx, crypto.createHash('sha1').update(idx).digest()]));
 `;
 const PACK = 'node forge.js .git/objects "$(git hash-object src/v)" "1000\n"\n';
+
+// The state nearly every test here starts from: init and a kept baseline (src/v = 50) under one
+// containment. It is built once per containment (fromTemplate: the set-up's engine calls were most of
+// this file's CPU) and each test gets a copy; nothing in it names its own path. The repository holds
+// forge.js and src/w for the tests that use them (the others never touch either).
+const FILES = { 'bench.sh': BENCH, 'forge.js': PACK_FORGER, 'src/v': '50\n', 'src/w': 'w\n', 'src/hook.sh': ':\n' };
+function started(env: Record<string, string>): string {
+  return fromTemplate(JSON.stringify(['started', env]), () => {
+    const repo = makeRepo(FILES);
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', ['--json'], repo, env).code).toBe(0);
+    expect(engine('log-experiment', ['--description', 'baseline', '--json'], repo, env).json).toMatchObject({ verdict: 'keep' });
+    return repo;
+  });
+}
 const ALTERNATE = 'a="$PWD/.store"; node forge.js "$a" "$(git hash-object src/v)" "1000\n"; echo "$a" > .git/objects/info/alternates\n';
 
 // The engine's checks of .git run after the benchmark, the same under every
@@ -58,10 +74,7 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
   };
 
   it('a replacement ref the benchmark plants is ignored: the revert and finalize give the bytes measured', () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
-    expect(init.code, init.stderr).toBe(0);
-    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    const repo = started(env);
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), PLANT);
     expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
@@ -77,10 +90,7 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
   });
 
   it('a measured blob whose loose object the benchmark overwrote is written again before the keep commits it', () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
-    expect(init.code, init.stderr).toBe(0);
-    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    const repo = started(env);
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), FORGE);
     const id = git(repo, 'hash-object', 'src/v');
@@ -96,10 +106,7 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
     ['a pack', PACK],
     ...(every ? [['an alternate object store', ALTERNATE]] : []),
   ]) it(`${what} the benchmark plants that maps a measured blob to other bytes is set aside: the run is invalid, git reads the bytes measured`, () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'forge.js': PACK_FORGER, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
-    expect(init.code, init.stderr).toBe(0);
-    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    const repo = started(env);
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), plant as string);
     const id = git(repo, 'hash-object', 'src/v');
@@ -127,10 +134,7 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
     ['config', 'git config extensions.objectformat sha256; git config core.repositoryformatversion 1', 'with an object format of other objects'],
     ['config.worktree', 'git config extensions.worktreeConfig true; git config core.repositoryformatversion 1; printf "[core\\n" > .git/config.worktree', 'with a bad per-worktree config'],
   ] as const : [['index', 'echo garbage > .git/index']] as const)) it(`a benchmark that leaves git's ${what} ${how}: the run is invalid, the file put back, the loop goes on`, () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
-    expect(init.code, init.stderr).toBe(0);
-    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    const repo = started(env);
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), `${attack}\n`);
     const r = call(repo, 'run-experiment', []);
@@ -143,10 +147,7 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
   });
 
   if (every) it('a directory the benchmark leaves at .git/index.lock is removed like a stale lock: the keep goes through', () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
-    expect(init.code, init.stderr).toBe(0);
-    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    const repo = started(env);
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'mkdir -p .git/index.lock/x\n');
     expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
@@ -154,10 +155,7 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
   });
 
   for (const lock of every ? ['HEAD.lock', 'refs/heads/autoloop/exp.lock'] : ['HEAD.lock']) it(`a stale .git/${lock} the benchmark leaves is removed like a stale index.lock: later keeps go through`, () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
-    expect(init.code, init.stderr).toBe(0);
-    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    const repo = started(env);
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), `touch .git/${lock}\n`);
     expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
@@ -169,10 +167,7 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
   });
 
   if (every) it("git's info/attributes written by the benchmark (eol=crlf) makes the run invalid; repair moves it aside and the loop goes on", () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
-    expect(init.code, init.stderr).toBe(0);
-    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    const repo = started(env);
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'echo "* eol=crlf" > .git/info/attributes\n');
     const log = iterate(repo, 'A');
@@ -197,10 +192,7 @@ describe("attributes the code under test plants never convert what the engine re
   };
 
   it('an untracked .gitattributes the benchmark writes outside the scope (eol=crlf, ident): a later revert writes the bytes kept', () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/w': 'w\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
-    expect(init.code, init.stderr).toBe(0);
-    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    const repo = started({});
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/w'), '$Id$\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'printf "/src/* eol=crlf ident\\n" > .gitattributes\n');
@@ -220,10 +212,7 @@ describe("attributes the code under test plants never convert what the engine re
   });
 
   it('core.autocrlf set by the benchmark: a later revert writes the bytes kept, and an edit of line ends alone is seen', () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
-    expect(init.code, init.stderr).toBe(0);
-    expect(iterate(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    const repo = started({});
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), 'git config core.autocrlf true\n');
     expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
@@ -268,11 +257,7 @@ describe('a benchmark that signals its own engine (the process-group fallback, w
   const KILL_ENGINE = `p=$$; while [ "$p" -gt 1 ]; do p=$(cut -d' ' -f4 /proc/$p/stat); if tr '\\0' ' ' < /proc/$p/cmdline | grep -q run-experiment; then kill -TERM "$p"; break; fi; done; sleep 2\n`;
 
   it('is interrupted once, then taken as the change\'s doing: invalid, reverted, and the loop goes on', () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, env);
-    expect(init.code, init.stderr).toBe(0);
-    expect(call(repo, 'run-experiment', []).code).toBe(0);
-    expect(call(repo, 'log-experiment', ['--description', 'baseline']).json).toMatchObject({ verdict: 'keep' });
+    const repo = started(env);
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), KILL_ENGINE);
     const first = call(repo, 'run-experiment', []);
