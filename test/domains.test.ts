@@ -168,9 +168,7 @@ describe('an ML loop whose mutable file is the one the benchmark runs', HANG_GUA
   });
 
   it('never writes the best\'s artifact through a symlink the run left at its name', () => {
-    const repo = mlRepo(0.2);
-    expect(initMl(repo).code).toBe(0);
-    step(repo, 'baseline');
+    const repo = mlBaseline(); // the symlink is under test, not the baseline: the file's shared one
     const outside = path.join(fs.mkdtempSync(path.join(path.dirname(repo), 'outside-')), 'precious.txt');
     fs.writeFileSync(outside, 'not the repository\'s\n');
     const evil = `const fs = require('node:fs'); fs.rmSync('ckpt/model.json', { force: true }); fs.symlinkSync(${JSON.stringify(outside)}, 'ckpt/model.json'); console.log('val_loss: 99');\n`;
@@ -190,8 +188,9 @@ describe('an ML loop whose mutable file is the one the benchmark runs', HANG_GUA
   });
 
   it('keeps no artifacts past the size cap, and says so', () => {
-    const repo = makeRepo({ 'train.js': "require('node:fs').mkdirSync('ckpt',{recursive:true}); require('node:fs').writeFileSync('ckpt/big.bin', Buffer.alloc(2*1024*1024)); console.log('val_loss: 1')", '.gitignore': 'ckpt/\n' });
-    expect(engine('init-experiment', ['--name', 'cap', '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'train.js', '--source', REGEX, '--artifacts', 'ckpt/**', '--artifacts-max-mb', '1', '--repeats', '1'], repo).code).toBe(0);
+    // A shell trainer: the cap is under test, not the trainer.
+    const repo = makeRepo({ 'train.sh': "mkdir -p ckpt; head -c 2097152 /dev/zero > ckpt/big.bin; echo 'val_loss: 1'\n", '.gitignore': 'ckpt/\n' });
+    expect(engine('init-experiment', ['--name', 'cap', '--metric', 'val_loss', '--direction', 'lower', '--command', 'sh train.sh', '--scope', 'train.sh', '--source', REGEX, '--artifacts', 'ckpt/**', '--artifacts-max-mb', '1', '--repeats', '1'], repo).code).toBe(0);
     expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok' });
     const rec = JSON.parse(read(repo, '.autoloop/experiments/cap/runs/r0001/result.json')) as { artifacts: unknown; warnings: string[] };
     expect(rec.artifacts).toBeNull();
@@ -308,8 +307,9 @@ describe('a follow-up that starts from the parent\'s best checkpoint', HANG_GUAR
   });
 
   it('refuses --artifacts-from-parent when the parent kept none', () => {
-    const repo = makeRepo({ 'train.js': "console.log('val_loss: 1')\n" });
-    expect(engine('init-experiment', ['--name', 'a', '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'train.js', '--source', REGEX, '--max-runs', '1'], repo).code).toBe(0);
+    // A shell trainer: the chain's refusal is under test, and each sample of a Node one is a Node start.
+    const repo = makeRepo({ 'train.sh': "echo 'val_loss: 1'\n" });
+    expect(engine('init-experiment', ['--name', 'a', '--metric', 'val_loss', '--direction', 'lower', '--command', 'sh train.sh', '--scope', 'train.sh', '--source', REGEX, '--max-runs', '1'], repo).code).toBe(0);
     step(repo, 'baseline');
     const r = engine('chain', ['--from', 'a', '--name', 'b', '--rationale', 'x', '--artifacts-from-parent'], repo);
     expect(r.code).toBe(2);
