@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
+import { baselineRepo, engine, fromTemplate, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 // Many real engine calls in one test: a guard against a hang, not a speed limit (the machine may be loaded).
@@ -103,8 +103,12 @@ describe('a ledger without its config line', HANG_GUARD, () => {
 });
 
 describe('a damaged workspace.json', HANG_GUARD, () => {
-  /** An experiment started with the user's untracked file in scope and an edit outside it, one keep made. */
-  function started(): string {
+  /**
+   * An experiment started with the user's untracked file in scope and an edit outside it, one keep made.
+   * Built once for the three damages (fromTemplate), each test a copy: nothing in it names its own path
+   * (no best worktree: the benchmark is deterministic).
+   */
+  const started = (): string => fromTemplate('damaged workspace.json', () => {
     const repo = valueRepo();
     fs.writeFileSync(path.join(repo, 'src', 'mine.txt'), 'my notes\n');
     fs.mkdirSync(path.join(repo, 'src', 'my-data'));
@@ -115,7 +119,7 @@ describe('a damaged workspace.json', HANG_GUARD, () => {
     setValue(repo, '90');
     expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
     return repo;
-  }
+  });
 
   for (const [what, damage] of [
     ['cut short', (text: string) => text.slice(0, text.indexOf('"user_dirs"') - 20)],
@@ -187,10 +191,11 @@ describe('a damaged workspace.json in snapshot mode (no git)', HANG_GUARD, () =>
 });
 
 describe('a regex metric source and thousands separators', HANG_GUARD, () => {
-  const BENCH = "console.log('processed ops: ' + require('node:fs').readFileSync('src/n.txt', 'utf8').trim() + ' in total');\n";
+  // A shell benchmark (shell builtins only): the regex source is under test, and a Node one costs a Node start.
+  const BENCH = 'read n < src/n.txt; echo "processed ops: $n in total"\n';
   function measure(pattern: string, printed: string): Record<string, unknown> {
-    const repo = makeRepo({ 'bench.cjs': BENCH, 'src/n.txt': printed });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'ops', '--direction', 'higher', '--command', 'node bench.cjs', '--scope', 'src/**', '--source', `regex:ops=${pattern}`, '--repeats', '1'], repo);
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/n.txt': printed });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'ops', '--direction', 'higher', '--command', 'sh bench.sh', '--scope', 'src/**', '--source', `regex:ops=${pattern}`, '--repeats', '1'], repo);
     expect(init.code, init.stderr).toBe(0);
     const r = engine('run-experiment', ['--json'], repo);
     expect(r.code, r.stderr).toBe(0);
