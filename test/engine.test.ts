@@ -9,6 +9,7 @@ import {
   baselineRepo,
   processesIn,
   engine,
+  fromTemplate,
   git,
   initValue,
   iterate,
@@ -125,8 +126,9 @@ describe('failing runs', () => {
   });
 
   it('never keeps when the checks fail', () => {
-    const repo = valueRepo('100', { 'check.cjs': "const v=+require('fs').readFileSync('src/value.txt','utf8');process.exit(v<80?1:0)" });
-    initValue(repo, ['--checks', 'node check.cjs']);
+    // A shell check (a builtin test): the verdict is under test, and a Node check costs a Node start a run.
+    const repo = valueRepo('100', { 'check.sh': 'read v < src/value.txt; [ "$v" -ge 80 ]\n' });
+    initValue(repo, ['--checks', 'sh check.sh']);
     iterate(repo, 'baseline');
     setValue(repo, '70');
     const { run, log } = iterate(repo, 'too far');
@@ -276,11 +278,22 @@ describe('termination', () => {
 });
 
 describe('noise', () => {
+  // Both tests start from a noisy baseline (many samples, each a Node start): it is built once
+  // (fromTemplate), and the run's answer kept for the test that checks the baseline itself.
+  let baseRun: Record<string, unknown> | null = null;
+  const noisyBaseline = (): string =>
+    fromTemplate('noisy baseline', () => {
+      const repo = valueRepo('100 noisy');
+      expect(initValue(repo).code).toBe(0);
+      const base = iterate(repo, 'baseline');
+      expect(base.log.json).toMatchObject({ verdict: 'keep' });
+      baseRun = base.run.json;
+      return repo;
+    });
+
   it('measures the noise at the baseline and keeps a large real gain on a noisy benchmark', () => {
-    const repo = valueRepo('100 noisy');
-    initValue(repo);
-    const base = iterate(repo, 'baseline');
-    expect(Number(base.run.json?.samples)).toBeGreaterThan(3);
+    const repo = noisyBaseline();
+    expect(Number(baseRun?.samples)).toBeGreaterThan(3);
     setValue(repo, '70 noisy');
     const big = iterate(repo, 'large gain');
     expect(Number(big.run.json?.samples)).toBeGreaterThan(1);
@@ -288,9 +301,7 @@ describe('noise', () => {
   });
 
   it("clear removes the best's worktree: no checkout of the engine's is left registered in the user's repository", () => {
-    const repo = valueRepo('100 noisy');
-    initValue(repo);
-    iterate(repo, 'baseline');
+    const repo = noisyBaseline();
     setValue(repo, '90 noisy');
     iterate(repo, 'a change');
     const worktrees = () => git(repo, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree '));
