@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, fromTemplate, git, makeRepo } from './helpers/engine.ts';
+import { PACK_FORGER } from './helpers/forge.ts';
 
 const CONTAINMENTS: Record<string, Record<string, string>> = {
   readonly: {},
@@ -23,23 +24,6 @@ const PLANT = 'b=$(git hash-object src/v); f=$(printf "1000\\n" | git hash-objec
 // checks an object's hash when it reads one.
 const FORGE = 'b=$(git hash-object src/v); f=$(printf "1000\\n" | git hash-object -w --stdin); o=.git/objects; chmod u+w "$o/${b%${b#??}}/${b#??}"; cp "$o/${f%${f#??}}/${f#??}" "$o/${b%${b#??}}/${b#??}"\n';
 
-// Plants a pack whose index maps this run's own src/v blob to a blob saying 1000 (git reads packs
-// before loose objects, and never checks an object's hash when it reads one).
-const PACK_FORGER = `const fs = require('fs'), path = require('path'), zlib = require('zlib'), crypto = require('crypto');
-const [objects, oid, content] = process.argv.slice(2);
-const body = Buffer.from(content);
-const entry = Buffer.concat([Buffer.from([(3 << 4) | body.length]), zlib.deflateSync(body)]);
-const head = Buffer.alloc(12); head.write('PACK'); head.writeUInt32BE(2, 4); head.writeUInt32BE(1, 8);
-const sum = crypto.createHash('sha1').update(Buffer.concat([head, entry])).digest();
-const id = Buffer.from(oid, 'hex');
-const fan = Buffer.alloc(1024); for (let i = 0; i < 256; i++) fan.writeUInt32BE(i >= id[0] ? 1 : 0, i * 4);
-const off = Buffer.alloc(4); off.writeUInt32BE(12);
-const idx = Buffer.concat([Buffer.from([0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]), fan, id, Buffer.alloc(4), off, sum]);
-const name = path.join(objects, 'pack', 'pack-' + sum.toString('hex'));
-fs.mkdirSync(path.dirname(name), { recursive: true });
-fs.writeFileSync(name + '.pack', Buffer.concat([head, entry, sum]));
-fs.writeFileSync(name + '.idx', Buffer.concat([idx, crypto.createHash('sha1').update(idx).digest()]));
-`;
 const PACK = 'node forge.js .git/objects "$(git hash-object src/v)" "1000\n"\n';
 
 // The state nearly every test here starts from: init and a kept baseline (src/v = 50) under one

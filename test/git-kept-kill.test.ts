@@ -6,26 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PACK_FORGER } from './helpers/forge.ts';
 import { engine, engineAsync, git, makeRepo, ROOT } from './helpers/engine.ts';
 
 const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
 
-// Plants a pack whose index maps this run's own src/v blob to a blob saying 1000 (as in forge-sweep).
-const PACK_FORGER = `const fs = require('fs'), path = require('path'), zlib = require('zlib'), crypto = require('crypto');
-const [objects, oid, content] = process.argv.slice(2);
-const body = Buffer.from(content);
-const entry = Buffer.concat([Buffer.from([(3 << 4) | body.length]), zlib.deflateSync(body)]);
-const head = Buffer.alloc(12); head.write('PACK'); head.writeUInt32BE(2, 4); head.writeUInt32BE(1, 8);
-const sum = crypto.createHash('sha1').update(Buffer.concat([head, entry])).digest();
-const id = Buffer.from(oid, 'hex');
-const fan = Buffer.alloc(1024); for (let i = 0; i < 256; i++) fan.writeUInt32BE(i >= id[0] ? 1 : 0, i * 4);
-const off = Buffer.alloc(4); off.writeUInt32BE(12);
-const idx = Buffer.concat([Buffer.from([0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]), fan, id, Buffer.alloc(4), off, sum]);
-const name = path.join(objects, 'pack', 'pack-' + sum.toString('hex'));
-fs.mkdirSync(path.dirname(name), { recursive: true });
-fs.writeFileSync(name + '.pack', Buffer.concat([head, entry, sum]));
-fs.writeFileSync(name + '.idx', Buffer.concat([idx, crypto.createHash('sha1').update(idx).digest()]));
-`;
 // A config line git cannot parse (every git command fails), and a pack that forges the measured blob.
 const ATTACK = 'node forge.js .git/objects "$(git hash-object src/v)" "1000\n"\nprintf "[core\\n" >> .git/config\n';
 
