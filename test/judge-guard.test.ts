@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { engine, git, ledger, makeRepo } from './helpers/engine.ts';
+import { engine, fromTemplate, git, ledger, makeRepo } from './helpers/engine.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const write = (repo: string, rel: string, text: string) => fs.writeFileSync(path.join(repo, rel), text);
@@ -18,7 +18,25 @@ function init(repo: string, command: string, extra: string[] = [], env: Record<s
   expect(r.code).toBe(0);
 }
 
+/**
+ * A copy of makeRepo(files, opts) after `prepare` and init: built once per file and key
+ * (fromTemplate), so the two fallbacks share it (init runs without the fallback's env:
+ * its state is the same for both). Right after init nothing in it names its own path.
+ */
+function initRepo(files: Record<string, string>, command: string, o: { extra?: string[]; env?: Record<string, string>; git?: boolean; prepare?: (repo: string) => void } = {}): string {
+  const key = JSON.stringify(['init', files, command, o.extra ?? [], o.env ?? {}, o.git ?? true, o.prepare?.toString() ?? '']);
+  return fromTemplate(key, () => {
+    const repo = makeRepo(files, { git: o.git ?? true });
+    o.prepare?.(repo);
+    init(repo, command, o.extra, o.env);
+    return repo;
+  });
+}
+
 const log = (repo: string, d = 'x') => engine('log-experiment', ['--description', d, '--json'], repo).json as Record<string, unknown>;
+
+// One time for every forged line: a file's set-ups are shared by key (initRepo), and the key holds the benchmark.
+const FORGED_TS = new Date().toISOString();
 
 const FALLBACKS: Record<string, Record<string, string>> = {
   group: { AUTOLOOP_CONTAINMENT: 'group' },
@@ -27,10 +45,20 @@ const FALLBACKS: Record<string, Record<string, string>> = {
 
 for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the judge cannot change while it judges (${fallback})`, () => {
   const run = (repo: string, env: Record<string, string> = {}) => engine('run-experiment', ['--json'], repo, { ...fallbackEnv, ...env }).json as Record<string, unknown>;
+  /**
+   * The benchmark that runs src/run.sh (the code under test) after init and a kept baseline under
+   * this fallback: built once per fallback (fromTemplate; no best tree yet, nothing names its path).
+   */
+  const runShBaseline = (): string =>
+    fromTemplate(JSON.stringify(['run.sh baseline', fallbackEnv]), () => {
+      const repo = initRepo({ 'bench.sh': 'sh src/run.sh\necho METRIC score=$(cat src/v)\n', 'src/run.sh': 'true\n', 'src/v': '10' }, 'sh bench.sh');
+      expect(run(repo)).toMatchObject({ status: 'ok' });
+      log(repo, 'baseline');
+      return repo;
+    });
   it('a benchmark that rewrites its own script makes the run invalid; the log puts the script back', () => {
     const bench = 'echo METRIC score=$(cat src/v)\necho "echo METRIC score=0" >> bench.sh\n';
-    const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
-    init(repo, 'sh bench.sh');
+    const repo = initRepo({ 'bench.sh': bench, 'src/v': '10' }, 'sh bench.sh');
     const r = run(repo);
     expect(r).toMatchObject({ status: 'invalid' });
     expect(String(r.reason)).toMatch(/judge changed while the benchmark ran: bench.sh/);
@@ -40,10 +68,12 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
 
   it('a benchmark that makes its own script non-executable (same bytes) makes the run invalid; the log puts the mode back', () => {
     const bench = '#!/bin/sh\n. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
-    const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10', 'src/hook.sh': ':\n' });
-    fs.chmodSync(path.join(repo, 'bench.sh'), 0o755);
-    git(repo, 'commit', '-qam', 'executable');
-    init(repo, './bench.sh');
+    const repo = initRepo({ 'bench.sh': bench, 'src/v': '10', 'src/hook.sh': ':\n' }, './bench.sh', {
+      prepare: (r) => {
+        fs.chmodSync(path.join(r, 'bench.sh'), 0o755);
+        git(r, 'commit', '-qam', 'executable');
+      },
+    });
     expect(run(repo)).toMatchObject({ status: 'ok' });
     expect(log(repo, 'baseline')).toMatchObject({ verdict: 'keep' });
     write(repo, 'src/hook.sh', 'chmod -x bench.sh\n');
@@ -57,8 +87,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
   });
 
   it('checks that rewrite themselves to pass do not pass', () => {
-    const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'check.sh': 'echo "exit 0" > check.sh\nexit 1\n', 'src/v': '10' });
-    init(repo, 'sh bench.sh', ['--checks', 'sh check.sh']);
+    const repo = initRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'check.sh': 'echo "exit 0" > check.sh\nexit 1\n', 'src/v': '10' }, 'sh bench.sh', { extra: ['--checks', 'sh check.sh'] });
     const r = run(repo);
     expect(r).toMatchObject({ status: 'invalid' });
     expect(String(r.reason)).toMatch(/judge changed while the checks ran: check.sh/);
@@ -69,8 +98,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
   it("a forged copy of the parsed config (right hash, other fields) is put back and the run is invalid", () => {
     const copy = '.autoloop/experiments/exp/config.parsed.json';
     const forge = `node -e "const f='${copy}',c=JSON.parse(require('fs').readFileSync(f,'utf8'));c.fields.max_runs=1;require('fs').writeFileSync(f,JSON.stringify(c))"`;
-    const repo = makeRepo({ 'bench.sh': `${forge}\necho METRIC score=$(cat src/v)\n`, 'src/v': '10' });
-    init(repo, 'sh bench.sh');
+    const repo = initRepo({ 'bench.sh': `${forge}\necho METRIC score=$(cat src/v)\n`, 'src/v': '10' }, 'sh bench.sh');
     engine('status', [], repo); // any call writes the copy
     const before = read(repo, copy);
     expect(JSON.parse(before).fields).not.toHaveProperty('max_runs', 1);
@@ -81,9 +109,8 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
   });
 
   it('a forged ledger line written by the benchmark is removed and the run is invalid', () => {
-    const forged = JSON.stringify({ type: 'result', ts: new Date().toISOString(), segment: 1, run_id: 'r0099', status: 'ok', verdict: 'keep', primary: 0, samples: [0], metrics: { score: 0 }, description: 'forged', reason: 'x', duration_s: 0 });
-    const repo = makeRepo({ 'bench.sh': `echo '${forged}' >> .autoloop/experiments/exp/ledger.jsonl\necho METRIC score=$(cat src/v)\n`, 'src/v': '10' });
-    init(repo, 'sh bench.sh');
+    const forged = JSON.stringify({ type: 'result', ts: FORGED_TS, segment: 1, run_id: 'r0099', status: 'ok', verdict: 'keep', primary: 0, samples: [0], metrics: { score: 0 }, description: 'forged', reason: 'x', duration_s: 0 });
+    const repo = initRepo({ 'bench.sh': `echo '${forged}' >> .autoloop/experiments/exp/ledger.jsonl\necho METRIC score=$(cat src/v)\n`, 'src/v': '10' }, 'sh bench.sh');
     const before = read(repo, '.autoloop/experiments/exp/ledger.jsonl');
     const r = run(repo);
     expect(r).toMatchObject({ status: 'invalid' });
@@ -97,10 +124,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
 
   it('a hard link the benchmark gives the ledger (in scratch/) is cut off: a line appended there later never reaches the ledger', () => {
     const X = '.autoloop/experiments/exp';
-    const repo = makeRepo({ 'bench.sh': 'sh src/run.sh\necho METRIC score=$(cat src/v)\n', 'src/run.sh': 'true\n', 'src/v': '10' });
-    init(repo, 'sh bench.sh');
-    expect(run(repo)).toMatchObject({ status: 'ok' });
-    log(repo, 'baseline');
+    const repo = runShBaseline();
     // The code under test (in scope) plants a second name for the ledger where the model may write (an approved redirection).
     write(repo, 'src/run.sh', `mkdir -p ${X}/scratch && ln ${X}/ledger.jsonl ${X}/scratch/l\n`);
     write(repo, 'src/v', '9');
@@ -121,10 +145,8 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
 
   it('diagnose runs the code under test guarded as a run does: a forged ledger line is cut off and a rewritten judge put back', () => {
     const bench = 'sh src/run.sh\necho METRIC score=$(cat src/v)\n';
-    const repo = makeRepo({ 'bench.sh': bench, 'src/run.sh': 'true\n', 'src/v': '10' });
-    init(repo, 'sh bench.sh');
-    expect(run(repo)).toMatchObject({ status: 'ok' });
-    log(repo, 'baseline');
+    const repo = runShBaseline();
+    expect(read(repo, 'bench.sh')).toBe(bench);
     // A result the next call would take for a killed log to complete: a best of 50, so 20 would win.
     const forged = JSON.stringify({ ...ledger(repo).find((l) => l.type === 'result'), run_id: 'r0002', primary: 50, samples: [50], metrics: { score: 50 }, description: 'forged', files: [] });
     write(repo, 'src/run.sh', `[ -n "$AUTOLOOP_DIAGNOSE" ] && { echo '${forged}' >> .autoloop/experiments/exp/ledger.jsonl; echo 'echo METRIC score=0' >> bench.sh; }\ntrue\n`);
@@ -141,10 +163,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
 
   it("the ledger's caches the benchmark writes (the commit index finalize replays, the checkpoint) are removed, never trusted; the run stands (status or the dashboard write them too)", () => {
     const X = '.autoloop/experiments/exp';
-    const repo = makeRepo({ 'bench.sh': 'sh src/run.sh\necho METRIC score=$(cat src/v)\n', 'src/run.sh': 'true\n', 'src/v': '10' });
-    init(repo, 'sh bench.sh');
-    expect(run(repo)).toMatchObject({ status: 'ok' });
-    log(repo, 'baseline');
+    const repo = runShBaseline();
     expect(run(repo)).toMatchObject({ status: 'ok' }); // an untouched cache is no tamper
     log(repo, 'same');
     write(repo, 'src/run.sh', `head -c 64 /dev/zero > ${X}/commits.idx; echo '{}' > ${X}/state-checkpoint.json\n`);
@@ -157,8 +176,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
   });
 
   it("the benchmark's environment is the one recorded when the segment opened", () => {
-    const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$BENCH_LEVEL\n', 'src/v': '1' });
-    init(repo, 'sh bench.sh', [], { BENCH_LEVEL: '7' });
+    const repo = initRepo({ 'bench.sh': 'echo METRIC score=$BENCH_LEVEL\n', 'src/v': '1' }, 'sh bench.sh', { env: { BENCH_LEVEL: '7' } });
     const env = JSON.parse(read(repo, '.autoloop/experiments/exp/env.json')) as { vars: Record<string, string> };
     expect(env.vars.BENCH_LEVEL).toBe('7');
     expect(fs.statSync(path.join(repo, '.autoloop/experiments/exp/env.json')).mode & 0o777).toBe(0o600);
@@ -170,8 +188,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
   it('snapshot mode protects a script outside the scope that the benchmark sources', () => {
     // The benchmark turns hostile when the candidate asks it to (a file in scope).
     const bench = '. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "fast() { echo 1; }" > lib/helpers.sh; fi\necho METRIC score=$(cat src/v)\n';
-    const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'fast() { echo 10; }\n', 'src/v': '10' }, { git: false });
-    init(repo, 'sh bench.sh');
+    const repo = initRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'fast() { echo 10; }\n', 'src/v': '10' }, 'sh bench.sh', { git: false });
     expect(run(repo)).toMatchObject({ status: 'ok' });
     log(repo, 'baseline');
     write(repo, 'src/attack', '1');
@@ -195,10 +212,9 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
    * Git mode: a run whose benchmark rewrote lib/helpers.sh (tracked, outside the scope; `also` is more
    * the attack does), logged; the next change (src/v 9) waits.
    */
-  const taintedRepo = (also = ''): string => {
+  const taintedRepo = (also = ''): string => fromTemplate(JSON.stringify(['tainted', fallbackEnv, also]), () => {
     const bench = `. ./lib/helpers.sh\nif [ -f src/attack ]; then echo "x=0" > lib/helpers.sh;${also} fi\necho METRIC score=$(( $(cat src/v) * x ))\n`;
-    const repo = makeRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'x=1\n', 'src/v': '10' });
-    init(repo, 'sh bench.sh');
+    const repo = initRepo({ 'bench.sh': bench, 'lib/helpers.sh': 'x=1\n', 'src/v': '10' }, 'sh bench.sh');
     run(repo);
     log(repo, 'baseline');
     write(repo, 'src/attack', '1');
@@ -208,7 +224,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
     fs.rmSync(path.join(repo, 'src/attack'), { force: true });
     write(repo, 'src/v', '9');
     return repo;
-  };
+  });
 
   it('git mode: a tracked file outside the scope the benchmark rewrote stops the loop until it is put back', () => {
     const repo = taintedRepo();
@@ -245,8 +261,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
   });
 
   it('snapshot mode sets aside a change outside the scope made between runs, as git mode does', () => {
-    const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'lib/x.txt': 'a', 'src/v': '10' }, { git: false });
-    init(repo, 'sh bench.sh');
+    const repo = initRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'lib/x.txt': 'a', 'src/v': '10' }, 'sh bench.sh', { git: false });
     run(repo);
     log(repo, 'baseline');
     write(repo, 'lib/x.txt', 'b');
@@ -258,8 +273,7 @@ for (const [fallback, fallbackEnv] of Object.entries(FALLBACKS)) describe(`the j
   });
 
   it('a git repository: the judges and the engine files are checked after the checks as well', () => {
-    const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'check.sh': 'echo "# touched" >> bench.sh\n', 'src/v': '10' });
-    init(repo, 'sh bench.sh', ['--checks', 'sh check.sh']);
+    const repo = initRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'check.sh': 'echo "# touched" >> bench.sh\n', 'src/v': '10' }, 'sh bench.sh', { extra: ['--checks', 'sh check.sh'] });
     const r = run(repo);
     expect(r).toMatchObject({ status: 'invalid' });
     expect(String(r.reason)).toMatch(/while the checks ran: bench.sh/);
@@ -277,8 +291,8 @@ describe('a METRIC line printed after the main process exited', () => {
       // ends only once the helper's trap is set (it says so in .up), and the grace is long enough for
       // a loaded machine to run the trap: a helper killed first would print nothing, whatever the engine does.
       const bench = 'sh -c \'trap "echo METRIC score=1; exit 0" TERM; : > .up; while :; do sleep 0.05; done\' &\nwhile [ ! -e .up ]; do sleep 0.01; done\necho METRIC score=$(cat src/v)\n';
-      const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10', '.gitignore': '.up\n' });
-      init(repo, 'sh bench.sh', ['--grace', '60']);
+      // Init runs without the mode's env: both modes start from one copy (initRepo).
+      const repo = initRepo({ 'bench.sh': bench, 'src/v': '10', '.gitignore': '.up\n' }, 'sh bench.sh', { extra: ['--grace', '60'] });
       const r = engine('run-experiment', ['--json'], repo, { AUTOLOOP_CONTAINMENT: mode }).json as Record<string, unknown>;
       expect(r).toMatchObject({ status: 'ok', primary: 10 });
       // Under the group mode the helper lives long enough to print: the line is in the log, and ignored.
