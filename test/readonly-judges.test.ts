@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { bundle as bundlePath, engine, ledger, makeRepo, ROOT } from './helpers/engine.ts';
+import { bundle as bundlePath, engine, fromTemplate, ledger, makeRepo, ROOT } from './helpers/engine.ts';
 import { fstabOf, mountPlan } from '../scripts/lib/runners/readonly.ts';
 
 const EXP = '.autoloop/experiments/exp';
@@ -24,6 +24,13 @@ function init(repo: string, extra: string[] = []) {
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
 }
+
+/**
+ * One sample a run where the attempts are the subject: each sample is a fresh setup (its own
+ * namespace and mounts) running the same attempts, so the two more that `auto` takes for a
+ * deterministic benchmark would only repeat them.
+ */
+const ONE_SAMPLE = ['--repeats', '1'];
 
 const run = (repo: string, env: Record<string, string> = {}) => engine('run-experiment', ['--json'], repo, env).json as Record<string, unknown>;
 const record = (repo: string, id = 'r0001') => JSON.parse(read(repo, `${EXP}/runs/${id}/result.json`)) as { containment?: string };
@@ -79,7 +86,7 @@ attempt "echo x >> bench.sh"
 echo METRIC score=$(cat src/v)
 `;
     const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
-    init(repo);
+    init(repo, ONE_SAMPLE);
     const before = read(repo, `${EXP}/ledger.jsonl`);
     const r = run(repo);
     expect(r).toMatchObject({ status: 'ok', primary: 10 });
@@ -139,8 +146,12 @@ describe('falling back', () => {
   for (const mode of ['pidns', 'group']) {
     it(`AUTOLOOP_CONTAINMENT=${mode}: no read-only setup, the write succeeds and the guard restores it`, () => {
       const bench = 'echo METRIC score=$(cat src/v)\necho "echo METRIC score=0" >> bench.sh\n';
-      const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
-      init(repo);
+      // Init runs without the mode's env: both modes start from one copy (fromTemplate; nothing in it names its path).
+      const repo = fromTemplate('self-rewriting bench, after init', () => {
+        const r = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
+        init(r);
+        return r;
+      });
       const r = run(repo, { AUTOLOOP_CONTAINMENT: mode });
       expect(r).toMatchObject({ status: 'invalid' });
       expect(record(repo).containment).toBe(mode);
@@ -155,7 +166,7 @@ describe('the mount plan as mount reads it', () => {
     const name = 'my bench\\\tv2.sh';
     const bench = `${TRY}attempt "echo 'echo METRIC score=0' >> '${name}'"\necho METRIC score=$(cat src/v)\n`;
     const repo = makeRepo({ [name]: bench, 'src/v': '10' });
-    const r0 = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', `sh '${name}'`, '--scope', 'src/**'], repo);
+    const r0 = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', `sh '${name}'`, '--scope', 'src/**', ...ONE_SAMPLE], repo);
     expect(r0.code, r0.stderr).toBe(0);
     expect(run(repo)).toMatchObject({ status: 'ok', primary: 10 });
     expect(record(repo).containment).toBe('readonly');
@@ -168,7 +179,7 @@ describe('the mount plan as mount reads it', () => {
   it('a planned path that is a mount point already is still made read-only (mount -a would skip it)', () => {
     const bench = `${TRY}attempt "echo '${FORGED}' >> ${EXP}/ledger.jsonl"\nattempt "echo x >> bench.sh"\necho METRIC score=$(cat src/v)\n`;
     const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10' });
-    init(repo);
+    init(repo, ONE_SAMPLE);
     // The engine itself runs where .autoloop/ is bound onto itself (a container volume, say).
     const inner = spawnSync('unshare', ['--user', '--map-current-user', '--mount', '--', '/bin/sh', '-c', 'mount -n --bind "$1" "$1" && exec "$2" "$3" --cwd "$4" --json', 'x', path.join(repo, '.autoloop'), process.execPath, bundlePath('run-experiment'), repo], { encoding: 'utf8' });
     expect(inner.status, inner.stderr).toBe(0);
