@@ -15,24 +15,32 @@ import { engine, ledger, makeRepo, step } from './helpers/engine.ts';
 const SLOW = 600_000;
 
 // score (the primary) from src/value.txt with a 1% jitter per invocation; time_ms is 100 × the machine's speed
-// factor (a file outside the repository, read by both trees) × src/cost.txt, with a 0.5% jitter.
-const bench = (machine: string) => `
-const fs = require('node:fs');
-const rd = (f, d) => { try { return fs.readFileSync(f, 'utf8').trim(); } catch { return d; } };
-const run = process.env.AUTOLOOP_RUN || '', n = process.env.AUTOLOOP_SAMPLE || '1', arm = process.env.AUTOLOOP_ARM || '';
-let h = 7; for (const c of run + ':' + n + ':' + arm) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-const j = ((h % 21) - 10) / 10, k = (((h >>> 8) % 21) - 10) / 10;
-const slow = Number(rd(${JSON.stringify(machine)}, '1'));
-console.log('METRIC score=' + Number(rd('src/value.txt', '100')) * (1 + 0.01 * j));
-console.log('METRIC time_ms=' + 100 * slow * Number(rd('src/cost.txt', '1')) * (1 + 0.005 * k));
+// factor (a file outside the repository, read by both trees) × src/cost.txt, with a 0.5% jitter; with `size`,
+// size_kb from src/size.txt too. A shell benchmark of builtins (the subject is the engine's pairing, not the
+// benchmark; a node start a sample cost far more): the same values, in fixed point, as the node one it replaced
+// (h = (h × 31 + char) mod 2^32 over "run:sample:arm"; factors with one decimal place at most).
+const bench = (machine: string, size = false) => `# rd VAR FILE DEFAULT: the file's first line (trimmed), else the default.
+rd() { eval "$1=\\$3"; if [ -f "$2" ]; then read -r "$1" < "$2"; fi; return 0; }
+# tenths N: N (a whole number or one decimal place) times 10, in t.
+tenths() { case $1 in *.?) t=$(( \${1%.*} * 10 + \${1#*.} ));; *.*) echo "bench.sh: one decimal place at most: $1" >&2; exit 2;; *) t=$(( $1 * 10 ));; esac; }
+# dec X P: X / P (P a power of ten) with its decimals, in d.
+dec() { i=$(( $1 / $2 )) f=$(( $1 % $2 + $2 )); d=$i.\${f#1}; }
+s="\${AUTOLOOP_RUN:-}:\${AUTOLOOP_SAMPLE:-1}:\${AUTOLOOP_ARM:-}" h=7
+while [ -n "$s" ]; do r=\${s#?}; c=\${s%"$r"}; h=$(( (h * 31 + $(printf %d "'$c")) & 4294967295 )); s=$r; done
+j=$(( h % 21 - 10 )) k=$(( (h >> 8) % 21 - 10 ))
+rd slow '${machine}' 1; tenths "$slow"; slow=$t
+rd cost src/cost.txt 1; tenths "$cost"; cost=$t
+rd value src/value.txt 100
+${size ? 'rd size src/size.txt 100; echo "METRIC size_kb=$size"\n' : ''}dec $(( value * (1000 + j) )) 1000; echo "METRIC score=$d"
+dec $(( slow * cost * (2000 + k) * 5 )) 10000; echo "METRIC time_ms=$d"
 `;
 
 describe('a guardrail on a machine that got slower', () => {
   it('is judged against the best measured now: a faster change is kept; a real 20% regression is still blocked', () => {
     const machine = path.join(os.tmpdir(), `autoloop-machine-${randomUUID()}`);
     try {
-      const dir = makeRepo({ 'bench.cjs': bench(machine), 'src/value.txt': '100', 'src/cost.txt': '1' });
-      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--guardrail', 'time_ms:lower:5%', '--json'], dir);
+      const dir = makeRepo({ 'bench.sh': bench(machine), 'src/value.txt': '100', 'src/cost.txt': '1' });
+      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--guardrail', 'time_ms:lower:5%', '--json'], dir);
       expect(init.code, init.stderr).toBe(0);
       expect(step(dir, 'baseline').verdict).toBe('keep');
       // The whole machine is 30% slower from now on, for the best's tree and the candidate alike.
@@ -65,9 +73,8 @@ describe('a deterministic primary with a timing guardrail on a machine that got 
     const machine = path.join(os.tmpdir(), `autoloop-machine-${randomUUID()}`);
     try {
       // size_kb (deterministic) from src/size.txt; time_ms as above.
-      const b = bench(machine).replace("console.log('METRIC score='", "console.log('METRIC size_kb=' + Number(rd('src/size.txt', '100')));\nconsole.log('METRIC score='");
-      const dir = makeRepo({ 'bench.cjs': b, 'src/value.txt': '100', 'src/cost.txt': '1', 'src/size.txt': '100' });
-      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'size_kb', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--guardrail', 'time_ms:lower:5%', '--json'], dir);
+      const dir = makeRepo({ 'bench.sh': bench(machine, true), 'src/value.txt': '100', 'src/cost.txt': '1', 'src/size.txt': '100' });
+      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'size_kb', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--guardrail', 'time_ms:lower:5%', '--json'], dir);
       expect(init.code, init.stderr).toBe(0);
       expect(step(dir, 'baseline').verdict).toBe('keep');
       fs.writeFileSync(path.join(dir, 'src/size.txt'), '90');
