@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { baselineRepo, engine, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
-import { benchRepo, git, init, misnameLastIndexedResult, run, step, write } from './helpers/loop.ts';
+import { benchRepo, fromState, git, init, misnameLastIndexedResult, run, step, write } from './helpers/loop.ts';
 import { openExperiment } from '../scripts/lib/experiment.ts';
 import { fastSource, wholeSource } from '../scripts/lib/report-source.ts';
 
@@ -33,10 +33,10 @@ describe('a chain killed after its child opened', () => {
   });
 
   it("puts the parent's best artifacts in the tree when it completes a chain killed before it put them", () => {
-    // A benchmark that leaves a checkpoint (ignored by git, kept by the engine as the run's artifact).
-    const bench = "const fs = require('node:fs'); const v = Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8')); fs.mkdirSync('ckpt', { recursive: true }); fs.writeFileSync('ckpt/model.txt', String(v)); console.log('METRIC score=' + v);";
-    const repo = makeRepo({ 'bench.cjs': bench, 'src/value.txt': '100', '.gitignore': 'ckpt/\n' });
-    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--artifacts', 'ckpt/**', '--max-runs', '2'], repo).code).toBe(0);
+    // A benchmark that leaves a checkpoint (ignored by git, kept by the engine as the run's artifact); in shell, no Node start per sample.
+    const bench = 'read -r v < src/value.txt\nmkdir -p ckpt\nprintf %s "$v" > ckpt/model.txt\necho "METRIC score=$v"\n';
+    const repo = makeRepo({ 'bench.sh': bench, 'src/value.txt': '100', '.gitignore': 'ckpt/\n' });
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--artifacts', 'ckpt/**', '--max-runs', '2'], repo).code).toBe(0);
     iterate(repo, 'baseline');
     setValue(repo, '90');
     expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep', should_terminate: true });
@@ -168,8 +168,9 @@ describe('a follow-up that turns the direction of the same metric', () => {
 
 describe('kept changes of an earlier segment that measured another metric', () => {
   // Segment 1 lowers score (100 → 90); init-experiment again opens segment 2 on other, higher is better, in pts (50 → 60).
+  // The shell benchmark: the subject is the report and finalize, not the benchmark.
   const repo = (): string => {
-    const r = benchRepo('100');
+    const r = benchRepo('100', { shell: true });
     expect(init(r, 'seg', ['--scope', 'lib/**', '--max-runs', 'none']).code).toBe(0);
     step(r, 'baseline');
     step(r, 'lower the score', '90');
@@ -223,11 +224,31 @@ function finalizesToBest(r: string, slug: string, modes: readonly (typeof FINALI
 }
 
 describe('finalize after init-experiment took commits made by hand on the branch as a new segment', () => {
+  // Segment 1's states, each built once for the file (fromState): opened, its
+  // baseline logged, then a keep (100 → 90) or a discard (110). The shell
+  // benchmark: the subject is finalize and the report, not the benchmark.
+  const opened = () =>
+    fromState('adopt:opened', () => {
+      const r = benchRepo('100', { shell: true });
+      expect(init(r, 'adopt', ['--max-runs', 'none']).code).toBe(0);
+      return r;
+    });
+  const withBaseline = () =>
+    fromState('adopt:baseline', () => {
+      const r = opened();
+      step(r, 'baseline');
+      return r;
+    });
+  const after = (what: 'kept' | 'discarded') =>
+    fromState(`adopt:${what}`, () => {
+      const r = withBaseline();
+      if (what === 'kept') step(r, 'lower the score', '90');
+      else step(r, 'raise the score', '110');
+      return r;
+    });
+
   it('carries all of them: each branch it makes (series, squashed, cherry-picked) has the tree of the best', () => {
-    const r = benchRepo('100');
-    expect(init(r, 'adopt', ['--max-runs', 'none']).code).toBe(0);
-    step(r, 'baseline');
-    step(r, 'lower the score', '90');
+    const r = after('kept');
     // Two commits by hand on autoloop/adopt, the second changing the first's file; init-experiment adopts them.
     write(r, 'lib/first.txt', 'one\n');
     git(r, 'add', 'lib/first.txt');
@@ -244,10 +265,7 @@ describe('finalize after init-experiment took commits made by hand on the branch
 
   it('carries all of them when segment 1 kept nothing (no run, its baseline alone, or a discard after it)', () => {
     for (const first of ['none', 'baseline', 'discard'] as const) {
-      const r = benchRepo('100');
-      expect(init(r, 'adopt', ['--max-runs', 'none']).code).toBe(0);
-      if (first !== 'none') step(r, 'baseline');
-      if (first === 'discard') step(r, 'raise the score', '110');
+      const r = first === 'none' ? opened() : first === 'baseline' ? withBaseline() : after('discarded');
       // Two commits by hand on autoloop/adopt, each in a file of its own; init-experiment adopts them.
       write(r, 'lib/first.txt', 'one\n');
       git(r, 'add', 'lib/first.txt');
@@ -265,10 +283,7 @@ describe('finalize after init-experiment took commits made by hand on the branch
   });
 
   it('are listed by the report as the change finalize puts on the branch (through the run index and from every line)', () => {
-    const r = benchRepo('100');
-    expect(init(r, 'adopt', ['--max-runs', 'none']).code).toBe(0);
-    step(r, 'baseline');
-    step(r, 'lower the score', '90');
+    const r = after('kept');
     write(r, 'lib/first.txt', 'one\n');
     git(r, 'add', 'lib/first.txt');
     git(r, 'commit', '-qm', 'by hand');

@@ -1,7 +1,7 @@
 // Drive the real engine scripts on throwaway git repositories, with
 // a deterministic benchmark: it prints the number in src/value.txt (or crashes
 // when that file says "crash"), so every verdict is known in advance.
-import { engine, git, type EngineResult } from './engine.ts';
+import { engine, fromTemplate, git, type EngineResult } from './engine.ts';
 import fs from 'node:fs';
 import { tmpDir } from './tmp.ts';
 import path from 'node:path';
@@ -23,10 +23,26 @@ console.log('METRIC score=' + Number.parseFloat(text));
 console.log('METRIC other=' + (fs.existsSync('lib/other.txt') ? Number.parseFloat(fs.readFileSync('lib/other.txt', 'utf8')) : 0));
 `;
 
-/** A git repository on branch main with the benchmark, one commit. */
-export function benchRepo(value = '100'): string {
+/**
+ * BENCH in shell builtins: the same two metrics (the files hold plain numbers
+ * in these tests) and the same crash, without a Node start per sample (~0.05 s
+ * of CPU each), for tests whose subject is not the benchmark.
+ */
+const SHELL_BENCH = `read -r v < src/value.txt
+case "$v" in *crash*) echo boom >&2; exit 3;; esac
+o=0; if [ -f lib/other.txt ]; then read -r o < lib/other.txt; fi
+echo "METRIC score=$v"
+echo "METRIC other=$o"
+`;
+
+/**
+ * A git repository on branch main with the benchmark, one commit. shell: the
+ * benchmark is bench.sh (SHELL_BENCH), which init() then runs.
+ */
+export function benchRepo(value = '100', opts: { shell?: boolean } = {}): string {
   const dir = tmpDir('autoloop-chain-');
-  const files: Record<string, string> = { 'bench.cjs': BENCH, 'src/value.txt': value, 'lib/other.txt': '50', 'README.md': 'fixture\n' };
+  const bench: Record<string, string> = opts.shell ? { 'bench.sh': SHELL_BENCH } : { 'bench.cjs': BENCH };
+  const files: Record<string, string> = { ...bench, 'src/value.txt': value, 'lib/other.txt': '50', 'README.md': 'fixture\n' };
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), text);
@@ -50,11 +66,23 @@ export function read(repo: string, rel: string): string {
 }
 
 export function init(repo: string, name: string, extra: string[] = []): Result {
-  return run(
-    'init-experiment',
-    ['--name', name, '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--json', ...extra],
-    repo,
-  );
+  const command = fs.existsSync(path.join(repo, 'bench.sh')) ? 'sh bench.sh' : 'node bench.cjs';
+  return run('init-experiment', ['--name', name, '--metric', 'score', '--direction', 'lower', '--command', command, '--scope', 'src/**', '--json', ...extra], repo);
+}
+
+/**
+ * A fresh copy of a state build() reaches, built once per test file and key
+ * (fromTemplate). Only states that name no absolute path of their own: a
+ * best's worktree (its gitdir files hold its path) makes it throw.
+ */
+export function fromState(key: string, build: () => string): string {
+  return fromTemplate(key, () => {
+    const dir = build();
+    const exps = path.join(dir, '.autoloop', 'experiments');
+    const trees = fs.existsSync(exps) ? fs.readdirSync(exps).filter((slug) => fs.existsSync(path.join(exps, slug, 'best'))) : [];
+    if (fs.existsSync(path.join(dir, '.git', 'worktrees')) || trees.length > 0) throw new Error(`template ${key} holds a best worktree: it names its own path`);
+    return dir;
+  });
 }
 
 /** One iteration: optionally set src/value.txt, run, log. Fails loudly when the engine does. */
