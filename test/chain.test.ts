@@ -36,8 +36,9 @@ describe('a chain of two follow-ups with a budget of two', () => {
   let repo = '';
   let aBest = '';
   beforeAll(() => {
-    repo = benchRepo('100');
-    const i = init(repo, 'a', ['--goal', 'lower the score', '--max-runs', '3', '--plateau', '7', '--timeout', '30', '--guardrail', 'other:lower:10', '--checks', 'node -e 0']);
+    // The shell benchmark and a shell check: the subject is the chain, not what they run (no Node start per sample or check).
+    repo = benchRepo('100', { shell: true });
+    const i = init(repo, 'a', ['--goal', 'lower the score', '--max-runs', '3', '--plateau', '7', '--timeout', '30', '--guardrail', 'other:lower:10', '--checks', 'true']);
     expect(i.code).toBe(0);
     step(repo, 'baseline');
     aBest = String(step(repo, 'lower to 90', '90').log.json?.commit);
@@ -215,7 +216,7 @@ describe('a chain of two follow-ups with a budget of two', () => {
 
 describe('chain.json', () => {
   it('is refused, not guessed at, when it does not validate; the hooks then allow nothing', () => {
-    const repo = benchRepo('100');
+    const repo = benchRepo('100', { shell: true });
     init(repo, 'p', ['--max-runs', '1']);
     fs.mkdirSync(path.join(repo, '.autoloop'), { recursive: true });
     fs.writeFileSync(chainFile(repo), JSON.stringify({ version: 1, chains: [{ budget: 2, trail: ['p', 'q'], links: [] }], updated_at: 'x' }));
