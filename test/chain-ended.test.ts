@@ -9,11 +9,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
-import { benchRepo, expDir, git, init, ledger, readJson, run, step } from './helpers/loop.ts';
+import { benchRepo, expDir, fromState, git, init, ledger, readJson, run, step } from './helpers/loop.ts';
 import { engine, engineAsync, waitFor } from './helpers/engine.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const ended = (md: string) => md.split('\n').find((l) => l.startsWith('- **Ended:**'));
+
+/**
+ * A repository whose benchmark is in shell (the subject here is how a loop
+ * ended and the chain, not the benchmark): no Node start per sample.
+ */
+const shellRepo = () => benchRepo('100', { shell: true });
+
+/** A fresh copy of "a" terminated by max_runs 2 (baseline 100, then a keep at 90), built once for the file. */
+const terminatedA = () =>
+  fromState('a:terminated', () => {
+    const repo = shellRepo();
+    expect(init(repo, 'a', ['--max-runs', '2']).code).toBe(0);
+    step(repo, 'baseline');
+    expect(step(repo, 'lower to 90', '90').log.json).toMatchObject({ should_terminate: true, terminated_by: 'max_runs' });
+    return repo;
+  });
 
 function oneLine(r: { code: number | null; stderr: string }, pattern: RegExp): void {
   expect(r.code).toBe(2);
@@ -24,7 +40,7 @@ function oneLine(r: { code: number | null; stderr: string }, pattern: RegExp): v
 
 describe('a parent stopped by hand', () => {
   it('is refused while it runs (naming control stop), then followed up from its best once stopped; the report says it was stopped and why', () => {
-    const repo = benchRepo('100');
+    const repo = shellRepo();
     // A wall clock in the config: the live termination message carries its reading, the hashed report must not.
     expect(init(repo, 'a', ['--max-runs', 'none', '--max-wall-clock', '100000']).code).toBe(0);
     step(repo, 'baseline');
@@ -57,7 +73,7 @@ describe('a parent stopped by hand', () => {
 
 describe('a parent paused by its health', () => {
   it('is reported as paused with the reason, and is not followed up until it is stopped by hand', () => {
-    const repo = benchRepo('100');
+    const repo = shellRepo();
     expect(init(repo, 'p', ['--max-runs', 'none']).code).toBe(0);
     // Health is read live: pause at the first crash streak.
     const file = path.join(expDir(repo, 'p'), 'config.yaml');
@@ -85,26 +101,24 @@ describe('a parent paused by its health', () => {
 
 describe('a loop resumed after it terminated (a budget raised), then terminated again', () => {
   it('records the second termination and reports it, not the first, from the state and from every line; a chain hashes that report', () => {
-    const repo = benchRepo('100');
-    expect(init(repo, 'r', ['--max-runs', '2']).code).toBe(0);
-    step(repo, 'baseline');
-    expect(step(repo, 'lower to 90', '90').log.json).toMatchObject({ should_terminate: true, terminated_by: 'max_runs' });
+    // Terminated by max_runs 2 (the first termination): terminatedA checks it.
+    const repo = terminatedA();
     // Budgets are read live: raising max_runs resumes the loop.
-    const file = path.join(expDir(repo, 'r'), 'config.yaml');
+    const file = path.join(expDir(repo, 'a'), 'config.yaml');
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^max_runs: 2$/m, 'max_runs: 4'));
     expect(step(repo, 'lower to 80', '80').log.json).toMatchObject({ should_terminate: false });
     expect(step(repo, 'raise to 85', '85').log.json).toMatchObject({ should_terminate: true, terminated_by: 'max_runs' });
-    const terminated = ledger(repo, 'r').filter((l) => l.event === 'terminated').map((l) => (l.data as { message: string }).message);
+    const terminated = ledger(repo, 'a').filter((l) => l.event === 'terminated').map((l) => (l.data as { message: string }).message);
     expect(terminated).toEqual(['terminated: max_runs (2 runs of 2)', 'terminated: max_runs (4 runs of 4)']);
     const line = '- **Ended:** terminated by max_runs (4 runs of 4)';
     const md = run('report', [], repo).stdout;
     expect(ended(md)).toBe(line);
     // From every line (no state cache): the same report.
-    for (const f of fs.readdirSync(expDir(repo, 'r'))) if (f.startsWith('state')) fs.rmSync(path.join(expDir(repo, 'r'), f));
+    for (const f of fs.readdirSync(expDir(repo, 'a'))) if (f.startsWith('state')) fs.rmSync(path.join(expDir(repo, 'a'), f));
     expect(run('report', [], repo).stdout).toBe(md);
-    const c = run('chain', ['--from', 'r', '--name', 's', '--rationale', 'r reached 80 in 4 runs; go on'], repo);
+    const c = run('chain', ['--from', 'a', '--name', 's', '--rationale', 'a reached 80 in 4 runs; go on'], repo);
     expect(c.code, c.stderr).toBe(0);
-    const after = run('report', ['--experiment', 'r'], repo).stdout;
+    const after = run('report', ['--experiment', 'a'], repo).stdout;
     expect(ended(after)).toBe(line);
     expect(sha256(after)).toBe(readJson(path.join(expDir(repo, 's'), 'chain-decision.json')).parent_report_sha256);
   });
@@ -112,10 +126,7 @@ describe('a loop resumed after it terminated (a budget raised), then terminated 
 
 describe('two follow-ups of one parent started at once', () => {
   it('starts one: the other, planned before the first took the lock, is refused holding it, and chain.json keeps the first', async () => {
-    const repo = benchRepo('100');
-    expect(init(repo, 'a', ['--max-runs', '2']).code).toBe(0);
-    step(repo, 'baseline');
-    step(repo, 'lower to 90', '90');
+    const repo = terminatedA();
     // c plans (no follow-up of a yet), then is held off the CPU before it takes the lock.
     const c = engineAsync('chain', ['--from', 'a', '--name', 'c', '--rationale', 'the second idea'], repo, { AUTOLOOP_STOP_AT: 'chain:planned', AUTOLOOP_DEBUG: '' });
     let stderr = '';
@@ -144,10 +155,7 @@ describe('two follow-ups of one parent started at once', () => {
 
 describe("a chain killed before its child's segment opened", () => {
   it("leaves the parent's report.md as it was (no follow-up named that never started); the next chain rolls it back and writes the report it hashed", () => {
-    const repo = benchRepo('100');
-    expect(init(repo, 'a', ['--max-runs', '2']).code).toBe(0);
-    step(repo, 'baseline');
-    step(repo, 'lower to 90', '90');
+    const repo = terminatedA();
     const reportFile = path.join(expDir(repo, 'a'), 'report.md');
     expect(fs.existsSync(reportFile)).toBe(false);
     const killed = engine('chain', ['--from', 'a', '--name', 'never', '--rationale', 'killed'], repo, { AUTOLOOP_CRASH_AT: 'init:before-ledger', AUTOLOOP_DEBUG: '' });
@@ -166,10 +174,7 @@ describe("a chain killed before its child's segment opened", () => {
 
 describe('the same chain asked again once it started', () => {
   it('says the follow-up is there and what comes next, and changes nothing; another rationale under that name is refused', () => {
-    const repo = benchRepo('100');
-    expect(init(repo, 'a', ['--max-runs', '2']).code).toBe(0);
-    step(repo, 'baseline');
-    step(repo, 'lower to 90', '90');
+    const repo = terminatedA();
     const args = ['--from', 'a', '--name', 'b', '--rationale', 'a reached 90; go on', '--max-runs', '3'];
     expect(run('chain', args, repo).code).toBe(0);
     const chainJson = fs.readFileSync(path.join(repo, '.autoloop', 'chain.json'), 'utf8');
