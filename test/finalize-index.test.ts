@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchRepo, expDir, git, init, run, step, write } from './helpers/loop.ts';
+import { benchRepo, expDir, fromState, git, init, run, step, write } from './helpers/loop.ts';
 import { engine } from './helpers/engine.ts';
 import { openExperiment } from '../scripts/lib/experiment.ts';
 import { keptFast, keptRefs, keptRefsFast, keptSource, keptWhole } from '../scripts/lib/kept-source.ts';
@@ -21,10 +21,32 @@ function made(repo: string, json: Record<string, unknown>) {
   return { base: json.base, commits, skipped: json.skipped, tree: git(repo, 'rev-parse', `${String(json.head)}^{tree}`) };
 }
 
+/**
+ * The shell benchmark: the subject is finalize and the index, not the
+ * benchmark (no Node start per sample).
+ */
+const shellRepo = () => benchRepo('100', { shell: true });
+
+/**
+ * A fresh copy of "lean" after four runs of its first segment (baseline 100,
+ * keep 90, discard 95, keep 80), built once for the file (fromState): the
+ * start of the last two describes' histories.
+ */
+const leanAfterFourRuns = () =>
+  fromState('lean:four-runs', () => {
+    const repo = shellRepo();
+    expect(init(repo, 'lean', ['--max-runs', 'none']).code).toBe(0);
+    step(repo, 'baseline');
+    step(repo, 'halve the loop', '90');
+    step(repo, 'try a cache', '95');
+    step(repo, 'inline the hot call', '80');
+    return repo;
+  });
+
 describe('finalize through the run index', () => {
   let repo = '';
   beforeAll(() => {
-    repo = benchRepo('100');
+    repo = shellRepo();
     expect(init(repo, 'fin', ['--max-runs', 'none']).code).toBe(0);
     step(repo, 'baseline');
     step(repo, 'halve the loop', '90');
@@ -99,12 +121,7 @@ describe('finalize reads whole only the keeps it replays', () => {
   let idx = '';
   let ledgerFile = '';
   beforeAll(() => {
-    repo = benchRepo('100');
-    expect(init(repo, 'lean', ['--max-runs', 'none']).code).toBe(0);
-    step(repo, 'baseline');
-    step(repo, 'halve the loop', '90');
-    step(repo, 'try a cache', '95');
-    step(repo, 'inline the hot call', '80');
+    repo = leanAfterFourRuns();
     // A second segment: its baseline carries the first one's best (no commit of its own), then a keep.
     expect(init(repo, 'lean', ['--max-runs', 'none', '--goal', 'smaller still']).code).toBe(0);
     step(repo, 'baseline of segment 2');
@@ -218,14 +235,10 @@ describe("the run index's commits sidecar (commits.idx)", () => {
   let dir = '';
   let side = '';
   beforeAll(() => {
-    repo = benchRepo('100');
-    expect(init(repo, 'side', ['--max-runs', 'none']).code).toBe(0);
-    step(repo, 'baseline');
-    step(repo, 'halve the loop', '90');
-    step(repo, 'try a cache', '95');
-    step(repo, 'inline the hot call', '80');
+    // "lean" after four runs, as above; here its first segment goes on.
+    repo = leanAfterFourRuns();
     step(repo, 'batch the writes', '70');
-    dir = expDir(repo, 'side');
+    dir = expDir(repo, 'lean');
     side = path.join(dir, 'commits.idx');
   });
   const refsOf = (exp: ReturnType<typeof openExperiment>) => keptWhole(exp).kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline }));
@@ -278,7 +291,7 @@ describe("the run index's commits sidecar (commits.idx)", () => {
     };
     for (const [what, hurt] of Object.entries(damage)) {
       hurt();
-      const exp = openExperiment(repo, 'side');
+      const exp = openExperiment(repo, 'lean');
       const refs = keptRefsFast(exp);
       expect(refs?.refs, what).toEqual(refsOf(exp));
       // Read from the ledger, the sidecar holds the keeps' events again.
@@ -297,7 +310,7 @@ describe("the run index's commits sidecar (commits.idx)", () => {
     for (let k = at; k < at + 56; k += 4) h = Math.imul(h ^ buf.readUInt32LE(k), 0x01000193);
     buf.writeUInt32LE(h >>> 0, at + 56);
     fs.writeFileSync(side, buf);
-    const exp = openExperiment(repo, 'side');
+    const exp = openExperiment(repo, 'lean');
     const refs = keptRefsFast(exp);
     expect(refs?.refs[1]?.commit).toBe(forged);
     expect(refs?.changes([1])).toBeNull();
@@ -323,7 +336,7 @@ describe("the run index's commits sidecar (commits.idx)", () => {
     // The killed call appended no index records: the next one reads the two keeps again and appends from the torn one's start.
     expect(run('report', [], repo).code).toBe(0);
     expect(sideRecords()).toEqual(ledgerEvents());
-    const exp = openExperiment(repo, 'side');
+    const exp = openExperiment(repo, 'lean');
     expect(keptRefsFast(exp)?.refs).toEqual(refsOf(exp));
   });
 });
