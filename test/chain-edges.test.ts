@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
+import { engine, initValue, iterate, ledger, makeRepo, setValue } from './helpers/engine.ts';
 import { benchRepo, fromState, git, init, misnameLastIndexedResult, run, step, write } from './helpers/loop.ts';
 import { openExperiment } from '../scripts/lib/experiment.ts';
 import { fastSource, wholeSource } from '../scripts/lib/report-source.ts';
@@ -13,10 +13,29 @@ import { fastSource, wholeSource } from '../scripts/lib/report-source.ts';
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const expDir = (repo: string, slug = 'exp') => path.join(repo, '.autoloop', 'experiments', slug);
 
+/**
+ * valueRepo's benchmark in shell builtins (its metric, the number in
+ * src/value.txt, and mem=10; none of its crash/slow/noisy words are used
+ * here): no Node start per sample, the subject here being chain, finalize
+ * and report.
+ */
+const shellValueRepo = () =>
+  makeRepo({ 'bench.sh': 'read -r v < src/value.txt\necho "METRIC score=$v"\necho "METRIC mem=10"\n', 'src/value.txt': '100', 'src/other.txt': 'other\n', 'README.md': 'fixture\n' });
+
+/** baselineRepo on that benchmark: a fresh copy of "exp" opened with initExtra and its baseline (100) kept, built once per file and initExtra. */
+const shellBaselineRepo = (initExtra: string[] = []) =>
+  fromState(JSON.stringify(['baseline', initExtra]), () => {
+    const repo = shellValueRepo();
+    const init = initValue(repo, ['--command', 'sh bench.sh', ...initExtra]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    return repo;
+  });
+
 describe('a chain killed after its child opened', () => {
   it('is completed by the next engine call, not only by chain or repair: the decision, the trail and the budget are there for the child', () => {
     // The parent terminated by its baseline (max_runs 1); the child may run once, and the chain allows no second follow-up.
-    const repo = baselineRepo('100', ['--max-runs', '1']);
+    const repo = shellBaselineRepo(['--max-runs', '1']);
     const args = ['--from', 'exp', '--name', 'child', '--rationale', 'go on', '--max-runs', '1', '--budget', '1'];
     expect(engine('chain', args, repo, { AUTOLOOP_CRASH_AT: 'chain:after-init' }).code).not.toBe(0);
     // The loop goes on in the child, as the session would after a restart: its baseline.
@@ -50,7 +69,7 @@ describe('a chain killed after its child opened', () => {
   });
 
   it('leaves its decision read-only when killed right after writing it', () => {
-    const repo = baselineRepo('100', ['--max-runs', '1']);
+    const repo = shellBaselineRepo(['--max-runs', '1']);
     const args = ['--from', 'exp', '--name', 'child', '--rationale', 'go on'];
     expect(engine('chain', args, repo, { AUTOLOOP_CRASH_AT: 'chain:decision' }).code).not.toBe(0);
     expect(engine('chain', args, repo).stderr).toMatch(/completed the follow-up child of exp/);
@@ -61,7 +80,7 @@ describe('a chain killed after its child opened', () => {
 describe('a parent whose last log was killed between its keep line and the commit', () => {
   it('finalize names control repair (not the tree), and chain completes the keep and starts from it', () => {
     // The keep that terminates the parent (max_runs 2) is logged, then the log is killed before it commits.
-    const repo = baselineRepo('100', ['--max-runs', '2']);
+    const repo = shellBaselineRepo(['--max-runs', '2']);
     setValue(repo, '90');
     expect(engine('run-experiment', ['--json'], repo).code).toBe(0);
     expect(engine('log-experiment', ['--description', 'better', '--json'], repo, { AUTOLOOP_CRASH_AT: 'after-ledger' }).code).not.toBe(0);
@@ -79,7 +98,7 @@ describe('a parent whose last log was killed between its keep line and the commi
 
 describe('a chain from a parent that its wall clock ended between runs', () => {
   it("hashes a report of the parent that reads the same later (the clock's reading is recorded, not live)", () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     // Budgets are read live: a wall clock of 1 s, set after the baseline was logged, ends the experiment with no log to record it.
     const config = path.join(expDir(repo), 'config.yaml');
     fs.writeFileSync(config, read(repo, '.autoloop/experiments/exp/config.yaml').replace(/^max_wall_clock: null$/m, 'max_wall_clock: 1'));
@@ -104,7 +123,7 @@ describe("a chain from a parent whose branch moved or went", () => {
   };
 
   it('names control repair when the branch was moved by hand, and starts from the best once it is back', () => {
-    const repo = baselineRepo('100', ['--max-runs', '1']);
+    const repo = shellBaselineRepo(['--max-runs', '1']);
     const best = git(repo, 'rev-parse', 'HEAD');
     write(repo, 'README.md', 'edited by hand\n');
     git(repo, 'commit', '-qam', 'by hand');
@@ -116,7 +135,7 @@ describe("a chain from a parent whose branch moved or went", () => {
   });
 
   it('names the best commit to check out when the branch was deleted, and starts from it there', () => {
-    const repo = baselineRepo('100', ['--max-runs', '2']);
+    const repo = shellBaselineRepo(['--max-runs', '2']);
     setValue(repo, '90');
     expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep', should_terminate: true });
     const best = git(repo, 'rev-parse', 'HEAD');
@@ -136,7 +155,7 @@ describe("a chain from a parent whose branch moved or went", () => {
 
 describe('a follow-up on a metric the benchmark does not print', () => {
   it('is refused before the budget is spent, for the primary and for a guardrail', () => {
-    const repo = baselineRepo('100', ['--max-runs', '1']);
+    const repo = shellBaselineRepo(['--max-runs', '1']);
     const args = ['--from', 'exp', '--name', 'child', '--rationale', 'go on'];
     for (const extra of [['--metric', 'latency', '--direction', 'lower'], ['--guardrail', 'latency:lower:5']]) {
       const r = engine('chain', [...args, ...extra], repo);
@@ -154,7 +173,7 @@ describe('a follow-up on a metric the benchmark does not print', () => {
 describe('a follow-up that turns the direction of the same metric', () => {
   it("drops the parent's target (it was the other way), and refuses a target the parent's best already meets that way", () => {
     // The parent lowers score towards 50 and ends by max_runs at 100.
-    const repo = baselineRepo('100', ['--max-runs', '1', '--target', '50']);
+    const repo = shellBaselineRepo(['--max-runs', '1', '--target', '50']);
     const args = ['--from', 'exp', '--name', 'child', '--rationale', 'raise it instead', '--direction', 'higher', '--max-runs', '5'];
     const met = engine('chain', [...args, '--target', '80'], repo);
     expect(met.code).toBe(2);
@@ -317,7 +336,7 @@ describe('finalize after init-experiment took commits made by hand on the branch
 
 describe('finalize --branch that git refuses only when the ref is written', () => {
   it('is refused with one line and exit 2 before anything is written: a name under an existing branch, one above it, @{-1}', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     setValue(repo, '90');
     expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep' });
     const refs = git(repo, 'for-each-ref', '--format=%(refname) %(objectname)');
@@ -344,8 +363,8 @@ describe('one-line fields given to init-experiment, chain and the logs', () => {
   };
 
   it('refuses a --unit with a line break or a control character (flag or --config), and makes prose (--goal, --description, --hypothesis) one plain line', () => {
-    const repo = valueRepo('100');
-    const initArgs = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--max-runs', '2'];
+    const repo = shellValueRepo();
+    const initArgs = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', '2'];
     for (const unit of ['ms\n# not a unit', 'ms\x1b[31m', 'ms\u2028x']) oneLineRefusal(engine('init-experiment', [...initArgs, '--unit', unit], repo), '--unit');
     fs.writeFileSync(path.join(repo, 'autoloop.yaml'), 'unit: "ms\\nx"\n');
     oneLineRefusal(engine('init-experiment', [...initArgs, '--config', 'autoloop.yaml'], repo), '--config: unit');
