@@ -28,25 +28,12 @@ function made(repo: string, json: Record<string, unknown>) {
 const shellRepo = () => benchRepo('100', { shell: true });
 
 /**
- * A fresh copy of "lean" after four runs of its first segment (baseline 100,
- * keep 90, discard 95, keep 80), built once for the file (fromState): the
- * start of the last two describes' histories.
+ * "fin"'s first segment, built once for the file (fromState): baseline 100,
+ * keep 90, discard 95, a crash, keep 80 (with a new file): r0001-r0005.
  */
-const leanAfterFourRuns = () =>
-  fromState('lean:four-runs', () => {
+const firstSegment = () =>
+  fromState('fin:segment-1', () => {
     const repo = shellRepo();
-    expect(init(repo, 'lean', ['--max-runs', 'none']).code).toBe(0);
-    step(repo, 'baseline');
-    step(repo, 'halve the loop', '90');
-    step(repo, 'try a cache', '95');
-    step(repo, 'inline the hot call', '80');
-    return repo;
-  });
-
-describe('finalize through the run index', () => {
-  let repo = '';
-  beforeAll(() => {
-    repo = shellRepo();
     expect(init(repo, 'fin', ['--max-runs', 'none']).code).toBe(0);
     step(repo, 'baseline');
     step(repo, 'halve the loop', '90');
@@ -54,10 +41,27 @@ describe('finalize through the run index', () => {
     step(repo, 'use the broken cache', 'crash');
     write(repo, 'src/extra.txt', 'helper\n');
     step(repo, 'inline the hot call', '80');
-    // A second segment: its baseline, then one more keep.
+    return repo;
+  });
+
+/**
+ * Then a second segment: its baseline (r0006) carries the first one's best
+ * (no commit of its own), then one more keep (r0007). The history of the
+ * first two describes, built once for the file.
+ */
+const twoSegments = () =>
+  fromState('fin:segment-2', () => {
+    const repo = firstSegment();
     expect(init(repo, 'fin', ['--max-runs', 'none', '--goal', 'smaller still']).code).toBe(0);
     step(repo, 'baseline of segment 2');
     step(repo, 'batch the writes', '70');
+    return repo;
+  });
+
+describe('finalize through the run index', () => {
+  let repo = '';
+  beforeAll(() => {
+    repo = twoSegments();
     run('report', [], repo); // the run index is up to date
   });
 
@@ -121,17 +125,14 @@ describe('finalize reads whole only the keeps it replays', () => {
   let idx = '';
   let ledgerFile = '';
   beforeAll(() => {
-    repo = leanAfterFourRuns();
-    // A second segment: its baseline carries the first one's best (no commit of its own), then a keep.
-    expect(init(repo, 'lean', ['--max-runs', 'none', '--goal', 'smaller still']).code).toBe(0);
-    step(repo, 'baseline of segment 2');
-    step(repo, 'batch the writes', '70');
-    idx = path.join(expDir(repo, 'lean'), 'runs.idx');
-    ledgerFile = path.join(expDir(repo, 'lean'), 'ledger.jsonl');
+    // The two segments above: keeps r0001 (baseline), r0002, r0005; r0006 (segment 2's baseline, on the first one's best), r0007.
+    repo = twoSegments();
+    idx = path.join(expDir(repo, 'fin'), 'runs.idx');
+    ledgerFile = path.join(expDir(repo, 'fin'), 'ledger.jsonl');
   });
   const fresh = () => {
     expect(run('report', [], repo).code).toBe(0); // the run index brought up to date
-    return openExperiment(repo, 'lean');
+    return openExperiment(repo, 'fin');
   };
 
   it('gives every keep with its commit, and reads whole the ones asked for, as every line does', () => {
@@ -141,15 +142,15 @@ describe('finalize reads whole only the keeps it replays', () => {
     expect(refs).not.toBeNull();
     expect(refs?.start).toBe(whole.start);
     expect(refs?.refs).toEqual(whole.kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline })));
-    expect(refs?.refs.map((r) => r.run_id)).toEqual(['r0001', 'r0002', 'r0004', 'r0005', 'r0006']);
-    // The segment-2 baseline sits on the first segment's best: the same commit as r0004.
+    expect(refs?.refs.map((r) => r.run_id)).toEqual(['r0001', 'r0002', 'r0005', 'r0006', 'r0007']);
+    // The segment-2 baseline sits on the first segment's best: the same commit as r0005.
     expect(refs?.refs[3]?.commit).toBe(refs?.refs[2]?.commit);
     expect(refs?.changes([1, 4])).toEqual([whole.kept[1], whole.kept[4]]);
   });
 
   it('does not answer when a keep record or a committed record names another run (the index is dropped)', () => {
     for (const [kind, run] of [
-      [1, 5], // the segment-2 baseline, a keep finalize skips
+      [1, 6], // the segment-2 baseline, a keep finalize skips
       [2, 2], // r0002's committed event
     ] as const) {
       fresh();
@@ -158,10 +159,10 @@ describe('finalize reads whole only the keeps it replays', () => {
       const buf = fs.readFileSync(idx);
       buf.writeDoubleLE(run + 1, (rec?.at as number) + 24);
       fs.writeFileSync(idx, buf);
-      const exp = openExperiment(repo, 'lean');
+      const exp = openExperiment(repo, 'fin');
       expect(keptRefsFast(exp)).toBeNull();
       expect(fs.existsSync(idx)).toBe(false);
-      expect(keptRefs(openExperiment(repo, 'lean')).refs).toEqual(keptWhole(exp).kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline })));
+      expect(keptRefs(openExperiment(repo, 'fin')).refs).toEqual(keptWhole(exp).kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline })));
     }
   });
 
@@ -173,7 +174,7 @@ describe('finalize reads whole only the keeps it replays', () => {
     expect(swapped).not.toBe(text);
     fs.writeFileSync(ledgerFile, swapped);
     try {
-      const exp = openExperiment(repo, 'lean');
+      const exp = openExperiment(repo, 'fin');
       const refs = keptRefsFast(exp);
       expect(refs).not.toBeNull();
       expect(refs?.refs).toEqual(keptWhole(exp).kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline })));
@@ -207,8 +208,8 @@ describe('finalize reads whole only the keeps it replays', () => {
 
     fresh();
     const text = fs.readFileSync(ledgerFile, 'utf8');
-    // Same length: r0004's and r0006's recorded commits are gone from the repository.
-    const lost: Record<string, string> = { r0004: 'f'.repeat(40), r0006: 'e'.repeat(40) };
+    // Same length: r0005's and r0007's recorded commits are gone from the repository.
+    const lost: Record<string, string> = { r0005: 'f'.repeat(40), r0007: 'e'.repeat(40) };
     const gone = text
       .split('\n')
       .map((line) => {
@@ -222,7 +223,7 @@ describe('finalize reads whole only the keeps it replays', () => {
     try {
       const r = run('finalize', ['--json', '--branch', 'never'], repo);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain(`the commit of keep r0004 of "lean" (${'f'.repeat(12)}) is missing from the repository`);
+      expect(r.stderr).toContain(`the commit of keep r0005 of "fin" (${'f'.repeat(12)}) is missing from the repository`);
       expect(git(repo, 'branch', '--list', 'never')).toBe('');
     } finally {
       fs.writeFileSync(ledgerFile, text);
@@ -235,10 +236,10 @@ describe("the run index's commits sidecar (commits.idx)", () => {
   let dir = '';
   let side = '';
   beforeAll(() => {
-    // "lean" after four runs, as above; here its first segment goes on.
-    repo = leanAfterFourRuns();
+    // "fin"'s first segment, as above (keeps r0001, r0002, r0005); here it goes on: keep r0006.
+    repo = firstSegment();
     step(repo, 'batch the writes', '70');
-    dir = expDir(repo, 'lean');
+    dir = expDir(repo, 'fin');
     side = path.join(dir, 'commits.idx');
   });
   const refsOf = (exp: ReturnType<typeof openExperiment>) => keptWhole(exp).kept.map((k) => ({ run_id: k.run_id, commit: k.commit, baseline: k.baseline }));
@@ -267,7 +268,7 @@ describe("the run index's commits sidecar (commits.idx)", () => {
     fs.rmSync(side, { force: true });
     expect(run('report', [], repo).code).toBe(0);
     expect(sideRecords()).toEqual(ledgerEvents());
-    expect(ledgerEvents().map((e) => e[1])).toEqual([1, 2, 4, 5]);
+    expect(ledgerEvents().map((e) => e[1])).toEqual([1, 2, 5, 6]);
     // The next logged keep is appended by the next call that extends the index (here the dashboard).
     step(repo, 'fuse the passes', '60');
     expect(run('dashboard', ['--width', '100'], repo).code).toBe(0);
@@ -291,7 +292,7 @@ describe("the run index's commits sidecar (commits.idx)", () => {
     };
     for (const [what, hurt] of Object.entries(damage)) {
       hurt();
-      const exp = openExperiment(repo, 'lean');
+      const exp = openExperiment(repo, 'fin');
       const refs = keptRefsFast(exp);
       expect(refs?.refs, what).toEqual(refsOf(exp));
       // Read from the ledger, the sidecar holds the keeps' events again.
@@ -310,7 +311,7 @@ describe("the run index's commits sidecar (commits.idx)", () => {
     for (let k = at; k < at + 56; k += 4) h = Math.imul(h ^ buf.readUInt32LE(k), 0x01000193);
     buf.writeUInt32LE(h >>> 0, at + 56);
     fs.writeFileSync(side, buf);
-    const exp = openExperiment(repo, 'lean');
+    const exp = openExperiment(repo, 'fin');
     const refs = keptRefsFast(exp);
     expect(refs?.refs[1]?.commit).toBe(forged);
     expect(refs?.changes([1])).toBeNull();
@@ -319,7 +320,7 @@ describe("the run index's commits sidecar (commits.idx)", () => {
     // finalize never replays the forged commit: it reads every line instead.
     const r = run('finalize', ['--json', '--branch', 'forged'], repo);
     expect(r.code, r.stderr).toBe(0);
-    expect((r.json?.commits as { runs: string[] }[]).map((c) => c.runs[0])).toEqual(['r0002', 'r0004', 'r0005', 'r0006']);
+    expect((r.json?.commits as { runs: string[] }[]).map((c) => c.runs[0])).toEqual(['r0002', 'r0005', 'r0006', 'r0007']);
     expect(git(repo, 'log', '--format=%B', 'forged')).not.toContain(forged);
   });
 
@@ -336,7 +337,7 @@ describe("the run index's commits sidecar (commits.idx)", () => {
     // The killed call appended no index records: the next one reads the two keeps again and appends from the torn one's start.
     expect(run('report', [], repo).code).toBe(0);
     expect(sideRecords()).toEqual(ledgerEvents());
-    const exp = openExperiment(repo, 'lean');
+    const exp = openExperiment(repo, 'fin');
     expect(keptRefsFast(exp)?.refs).toEqual(refsOf(exp));
   });
 });
