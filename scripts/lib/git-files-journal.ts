@@ -3,8 +3,9 @@
 // engine killed mid-phase (kill -9, the OOM killer, a closed machine): a
 // benchmark that left `.git/config` unparsable then failed every later call,
 // `control repair` included. Each phase's copy lives in
-// `.autoloop/git-kept/<pid>.<n>/` (the copies, then `kept.json` last: a folder
-// without it was cut off before its phase began), and goes when the phase's
+// `.autoloop/git-kept/<pid>.<start>.<n>/` (the copies, then `kept.json` last:
+// a folder without it is being written, or was cut off before its phase began;
+// its name says whose it is), and goes when the phase's
 // checks are done. The next call that takes the repository's lock (run, log,
 // init, chain, a candidate's, control) finds the copies whose engine is gone
 // and does for them what that engine would have: puts back what git can no
@@ -41,7 +42,8 @@ let serial = 0;
 
 /** Write `kept` to disk before its phase; returns the copy's folder. */
 export function persistGitFiles(root: string, kept: GitFiles): string {
-  const dir = path.join(keptRoot(root), `${process.pid}.${Date.now().toString(36)}${serial++}`);
+  // The name says whose it is before kept.json does: a candidate's phase is written while another call recovers.
+  const dir = path.join(keptRoot(root), `${process.pid}.${procStart(process.pid) ?? 'x'}.${Date.now().toString(36)}${serial++}`);
   fs.mkdirSync(dir, { recursive: true });
   open.add(dir);
   const copy = (name: string, bytes: Buffer | null): string | null => {
@@ -73,16 +75,27 @@ export function forgetGitFiles(dir: string): void {
   open.delete(dir);
 }
 
-/** A copy read back, or null when it was cut off before its phase began (no kept.json, or one that does not parse). */
+/** The engine named by a copy's folder (`<pid>.<start>.<n>`; `<pid>.<n>` from before the start was named): still alive? */
+function ownerAlive(name: string): boolean {
+  const [pid, start, ...rest] = name.split('.');
+  const n = Number(pid);
+  if (!Number.isInteger(n) || n === process.pid) return false;
+  return pidAlive(n, rest.length && start !== 'x' ? (start ?? null) : null);
+}
+
+/** A copy read back, or null when it is not whole (no kept.json, one that does not parse, a copy gone: cut off, being written, or being removed). */
 function readKept(dir: string): { record: z.infer<typeof Kept>; kept: GitFiles } | null {
-  let record: z.infer<typeof Kept>;
   try {
-    const r = Kept.safeParse(JSON.parse(fs.readFileSync(path.join(dir, 'kept.json'), 'utf8')));
-    if (!r.success) return null;
-    record = r.data;
+    return readKeptWhole(dir);
   } catch {
     return null;
   }
+}
+
+function readKeptWhole(dir: string): { record: z.infer<typeof Kept>; kept: GitFiles } | null {
+  const r = Kept.safeParse(JSON.parse(fs.readFileSync(path.join(dir, 'kept.json'), 'utf8')));
+  if (!r.success) return null;
+  const record = r.data;
   const bytes = (name: string | null) => (name === null ? null : fs.readFileSync(path.join(dir, path.basename(name))));
   return {
     record,
@@ -117,8 +130,10 @@ export async function recoverGitFiles(root: string): Promise<string[]> {
   for (const name of names) {
     const dir = path.join(keptRoot(root), name);
     if (open.has(dir)) continue;
+    // Its engine is still in that phase (or writing its copy, kept.json not yet there): never touched.
+    if (ownerAlive(name)) continue;
     const read = readKept(dir);
-    if (read && read.record.pid !== process.pid && pidAlive(read.record.pid, read.record.start)) continue; // its engine is still in that phase
+    if (read && read.record.pid !== process.pid && pidAlive(read.record.pid, read.record.start)) continue;
     // A candidate's worktree removed since (its git dir with it): nothing of it is made again.
     if (read && fs.existsSync(read.kept.tree)) {
       read.kept.files = read.kept.files.filter((f) => !f.file.includes(`${path.sep}worktrees${path.sep}`) || fs.existsSync(path.dirname(f.file)));
