@@ -59,8 +59,8 @@ describe('the anchor in the reduced state and the plan', () => {
 
   it('the first tie anchors the walk at the best it replaced; a tie measured against the anchor is the walk', () => {
     const s1 = foldLines(emptyState(), [config, base, committed('r0001', 'aaa'), tie('r0002', -0.01), committed('r0002', 'bbb')], c);
-    expect(s1.tie_drift?.anchor).toEqual({ commit: 'aaa', value: 100 });
-    expect(tieAnchor(s1, 3)).toEqual({ commit: 'aaa', value: 100 });
+    expect(s1.tie_drift?.anchor).toMatchObject({ commit: 'aaa', value: 100 });
+    expect(tieAnchor(s1, 3)).toMatchObject({ commit: 'aaa', value: 100 });
     expect(tieAnchor(s1, 0)).toBeNull(); // only a simplification is measured against the anchor
     const s2 = foldLines(s1, [tie('r0003', -0.005), committed('r0003', 'ccc')], c);
     expect(s2.tie_drift?.effect).toBeCloseTo(-0.015, 12); // summed (not anchored)

@@ -53,6 +53,21 @@ export function guardrailPairs(
   return out;
 }
 
+/**
+ * The stored values a decision's guardrails are paired against: the best's; for a
+ * decision against a tie walk's anchor (its best arm ran the anchor's code), the
+ * anchor's, stored when it was the best (reduce.ts TieAnchor). Null when the state
+ * does not hold them (written before they were kept): the guardrails are then
+ * judged unpaired, against the baseline.
+ */
+export function pairingReference(
+  s: { best_metric_samples?: Readonly<Record<string, readonly number[]>>; tie_drift?: { anchor?: { metric_samples?: Readonly<Record<string, readonly number[]>> } | null } | null },
+  anchored: boolean,
+): Readonly<Record<string, readonly number[]>> | null {
+  if (!anchored) return s.best_metric_samples ?? {};
+  return s.tie_drift?.anchor?.metric_samples ?? null;
+}
+
 /** The candidate's values of every metric with each paired guardrail's moved values in place of its raw ones. */
 export function withPairs(candidate: Readonly<Record<string, number[]>>, pairs: Readonly<Record<string, GuardrailPair>>): Record<string, number[]> {
   const out: Record<string, number[]> = { ...candidate };

@@ -6,7 +6,7 @@
 import type { Config, Guardrail, ResultLine, RunRecord, Verdict } from './schema.ts';
 import type { State } from './reduce.ts';
 import { checkGuardrails, type GuardrailCheck } from './guardrails.ts';
-import { guardrailPairs } from './guardrail-pairing.ts';
+import { guardrailPairs, pairingReference } from './guardrail-pairing.ts';
 import { decideCandidate } from './verdict.ts';
 import { signedDelta } from './signs.ts';
 import { runKind } from './run-plan.ts';
@@ -59,8 +59,10 @@ export function guardrailChecks(
   s: Pick<State, 'baseline_metrics'> & { best_metric_samples?: State['best_metric_samples'] },
   metrics: Record<string, number[]>,
   invocations: Invocations = [],
+  /** The stored values to pair against when not the best's (an anchored decision: the anchor's). */
+  reference?: Readonly<Record<string, readonly number[]>>,
 ): GuardrailCheck[] {
-  return checkGuardrails(guardrails, s.baseline_metrics, metrics, guardrailPairs(guardrails, s.best_metric_samples ?? {}, invocations));
+  return checkGuardrails(guardrails, s.baseline_metrics, metrics, guardrailPairs(guardrails, reference ?? s.best_metric_samples ?? {}, invocations));
 }
 
 /**
@@ -86,8 +88,9 @@ export function judgeRun(config: Config, s: State, rec: RunRecord, discard: bool
     return { ...none, verdict: 'keep', reason: 'baseline' };
   }
   if (rec.decision === null) return { ...none, verdict: 'invalid', reason: 'the run took no decision (measure it again)' };
-  // Against a tie walk's anchor the best arm ran other code than the best's stored values: no pairing then.
-  const checks = guardrailChecks(config.guardrails, s, candidateMetricSamples(rec), rec.decision.anchored ? [] : rec.invocations);
+  // Against a tie walk's anchor the best arm ran the anchor's code: paired against the anchor's stored values.
+  const reference = pairingReference(s, rec.decision.anchored === true);
+  const checks = guardrailChecks(config.guardrails, s, candidateMetricSamples(rec), reference === null ? [] : rec.invocations, reference ?? undefined);
   const v = decideCandidate({ decision: rec.decision, netLinesRemoved: rec.net_lines_removed, guardrails: checks, softGateFailures: rec.soft_failures, discard });
   const delta = s.best === null ? null : signedDelta(config.direction, rec.primary, s.best);
   return { verdict: v.verdict, reason: v.reason, delta, kind: v.kind, rebaseline: false };

@@ -7,7 +7,7 @@ import type { Config, LedgerLine, ResultLine, TerminatedBy, Verdict, Fingerprint
 import { addTieDrift, type TieDrift } from './sampling.ts';
 import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
 import { baselineMetricSamples, invocationsOf, learnFromLine } from './noise-state.ts';
-import { guardrailPairs, withPairs } from './guardrail-pairing.ts';
+import { guardrailPairs, pairingReference, withPairs } from './guardrail-pairing.ts';
 import { advanceHealth, bestFailedHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
 import { evaluateTermination, type TerminationInput } from './termination.ts';
 import { carrySpread, confidence } from './confidence.ts';
@@ -252,7 +252,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           runs_since_improvement: s.runs_since_improvement,
           tie_drift: s.tie_drift ?? null,
         };
-        s.tie_drift = nextTieDrift(s.tie_drift ?? null, line, s.model.scale, { commit: s.best_commit, value: s.best });
+        s.tie_drift = nextTieDrift(s.tie_drift ?? null, line, s.model.scale, { commit: s.best_commit, value: s.best, metric_samples: before.best_metric_samples });
         s.best = line.primary;
         s.best_kept = line.primary;
         s.best_run = line.run_id;
@@ -260,7 +260,8 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
         s.best_metrics = { ...line.metrics };
         // A guardrail the best arm measured too is stored as its keep judged it: moved into the
         // conditions of the best it replaced (guardrail-pairing.ts), so the next decision starts from there.
-        s.best_metric_samples = withPairs(baselineMetricSamples(line), guardrailPairs(cfg.guardrails, before.best_metric_samples ?? {}, line.decision?.anchored ? [] : invocationsOf(line)));
+        // An anchored tie's best arm ran the anchor's code: its values are moved into the anchor's stored conditions.
+        s.best_metric_samples = withPairs(baselineMetricSamples(line), guardrailPairs(cfg.guardrails, pairingReference(before, line.decision?.anchored === true) ?? {}, invocationsOf(line)));
         if (s.baseline === null) {
           s.baseline = line.primary;
           s.baseline_run = line.run_id;
@@ -377,7 +378,13 @@ function undoKeep(s: State, runId: string | undefined, reason: string): void {
  * which a further simplification is measured (run-plan.ts tieAnchor).
  */
 export type SegmentTieDrift = TieDrift & { scale: 'log' | 'abs' | null; anchor?: TieAnchor | null };
-export type TieAnchor = { commit: string; value: number };
+/**
+ * The anchor: its commit, value, and its stored guardrail values (best_metric_samples when it was the best),
+ * against which an anchored decision's guardrails are paired (guardrail-pairing.ts); absent in states
+ * written before they were kept: such a decision's guardrails are judged unpaired.
+ */
+export type TieAnchor = { commit: string; value: number; metric_samples?: Record<string, number[]> };
+
 
 /**
  * The walk after a keep: a simplification adds its effect and s.e.; an
@@ -387,13 +394,14 @@ export function nextTieDrift(
   prev: SegmentTieDrift | null,
   line: Pick<ResultLine, 'kind' | 'decision'>,
   scale: 'log' | 'abs' | null,
-  best: { commit: string | null; value: number | null } = { commit: null, value: null },
+  best: { commit: string | null; value: number | null; metric_samples?: Readonly<Record<string, readonly number[]>> } = { commit: null, value: null },
 ): SegmentTieDrift | null {
   if (line.kind !== 'simplification' || !line.decision) return null;
   const same = prev !== null && prev.scale === scale ? prev : null;
   // Measured against the anchor itself: the walk is this tie's own estimate (fresh, not a sum of selected ones).
   if (line.decision.anchored && same?.anchor) return { scale, effect: line.decision.effect, variance: line.decision.se ** 2, anchor: same.anchor };
-  const anchor = same?.anchor ?? (best.commit !== null && best.value !== null ? { commit: best.commit, value: best.value } : null);
+  const stored = best.metric_samples ? { metric_samples: Object.fromEntries(Object.entries(best.metric_samples).map(([k, v]) => [k, [...v]])) } : {};
+  const anchor = same?.anchor ?? (best.commit !== null && best.value !== null ? { commit: best.commit, value: best.value, ...stored } : null);
   return { scale, ...addTieDrift(same, line.decision), anchor };
 }
 

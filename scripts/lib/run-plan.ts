@@ -78,26 +78,32 @@ function decisionPrefix(input: Omit<Parameters<typeof planDecision>[0], 'invocat
 function guardrailNextArm(o: {
   guardrails: readonly Guardrail[];
   baseline: Readonly<Record<string, readonly number[]>>;
-  /** The best's stored values: a guardrail the best arm measures is judged in this decision's conditions. */
-  bestSamples: Readonly<Record<string, readonly number[]>>;
+  /**
+   * The stored values of the code the best arm runs (the best's; a tie walk's anchor's): a guardrail the
+   * best arm measures is judged in this decision's conditions. Null: none are known (no pairing).
+   */
+  bestSamples: Readonly<Record<string, readonly number[]>> | null;
   invocations: readonly PlannedInvocation[];
   wouldKeep: boolean;
-  anchored: boolean;
 }): Arm | null {
   if (!o.wouldKeep || o.guardrails.length === 0) return null;
   const cands = o.invocations.filter((i) => i.arm === 'candidate').length;
   const bests = o.invocations.length - cands;
   if (cands >= GUARDRAIL_MAX_CANDIDATES) return null;
-  // Against a tie walk's anchor the best arm ran other code than the best's stored values: no pairing then.
-  const pairs = o.anchored ? {} : guardrailPairs(o.guardrails, o.bestSamples, o.invocations);
+  // bestSamples: the stored values of the code the best arm runs (a tie walk's anchor's, when anchored); null: none kept.
+  const ref = o.bestSamples;
+  const pairs = ref === null ? {} : guardrailPairs(o.guardrails, ref, o.invocations);
   const checks = checkGuardrails(o.guardrails, o.baseline, candidateMetrics(o.invocations), pairs);
-  const pairable = (m: string) => !o.anchored && !clearlyNotTiming(m) && Object.hasOwn(o.bestSamples, m) && (o.bestSamples[m]?.length ?? 0) > 0;
+  const pairable = (m: string) => ref !== null && !clearlyNotTiming(m) && Object.hasOwn(ref, m) && (ref[m]?.length ?? 0) > 0;
   const unpaired = checks.some((c) => (c.status === 'broken' || c.unsure === true) && !Object.hasOwn(pairs, c.metric) && pairable(c.metric));
   if (unpaired && bests === 0) return 'best';
   if (!checks.some((c) => c.unsure === true)) return null;
   // Arms kept level once the best runs (each pair judged in the same conditions).
   return bests > 0 && bests < cands ? 'best' : 'candidate';
 }
+
+/** A tie walk's anchor: the last improvement's commit, value and stored guardrail values (reduce.ts TieAnchor). */
+type TieAnchorRef = { commit: string; value: number; metric_samples?: Record<string, number[]> };
 
 /**
  * The anchor of a walk of ties (the last improvement's commit and value) a
@@ -110,9 +116,9 @@ function guardrailNextArm(o: {
  * A noisy model only (a deterministic tie is exact equality).
  */
 export function tieAnchor(
-  state: { model: NoiseModel; tie_drift?: (TieDrift & { scale: 'log' | 'abs' | null; anchor?: { commit: string; value: number } | null }) | null },
+  state: { model: NoiseModel; tie_drift?: (TieDrift & { scale: 'log' | 'abs' | null; anchor?: TieAnchorRef | null }) | null },
   netLinesRemoved: number,
-): { commit: string; value: number } | null {
+): TieAnchorRef | null {
   const d = state.tie_drift;
   if (!(netLinesRemoved > 0) || state.model.deterministic || !d?.anchor || d.scale !== state.model.scale) return null;
   return d.anchor;
@@ -132,7 +138,7 @@ export function nextInvocation(o: {
    */
   softGateFailures?: readonly string[];
   /** The best arm runs this anchor's code (tieAnchor): the decision is against it, the walk measured directly. */
-  anchor?: { value: number } | null;
+  anchor?: { value: number; metric_samples?: Readonly<Record<string, readonly number[]>> } | null;
 }): PlanStep {
   const { config: c, invocations } = o;
   if (invocations.length >= MAX_INVOCATIONS) return { done: true, decision: null };
@@ -165,7 +171,8 @@ export function nextInvocation(o: {
   }
   // A failed soft gate blocks the keep already: extra samples for a guardrail could not change the verdict.
   const wouldKeep = (decision.keep || (simplifies && decision.tie)) && !(o.softGateFailures?.length);
-  const arm = guardrailNextArm({ guardrails: c.guardrails, baseline: o.state.baseline_metrics ?? {}, bestSamples: o.state.best_metric_samples ?? {}, invocations, wouldKeep, anchored: Boolean(o.anchor) });
+  const bestSamples = o.anchor ? (o.anchor.metric_samples ?? null) : (o.state.best_metric_samples ?? {});
+  const arm = guardrailNextArm({ guardrails: c.guardrails, baseline: o.state.baseline_metrics ?? {}, bestSamples, invocations, wouldKeep });
   if (arm !== null) return { next: arm };
   return { done: true, decision };
 }
