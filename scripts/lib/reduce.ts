@@ -4,7 +4,7 @@
 import * as z from './zod.ts';
 import { lazySchema } from './zod.ts';
 import type { Config, LedgerLine, ResultLine, TerminatedBy, Verdict, Fingerprints, HealthState, Playbook, MeasuredContent } from './schema.ts';
-import { addTieDrift, type TieDrift } from './sampling.ts';
+import { addTieDrift, addTieWalk, type TieDrift, type TieWalk } from './sampling.ts';
 import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
 import { baselineMetricSamples, invocationsOf, learnFromLine } from './noise-state.ts';
 import { guardrailPairs, pairingReference, withPairs } from './guardrail-pairing.ts';
@@ -284,6 +284,7 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
           if (s.best_run === s.baseline_run) s.baseline_metrics = baselineMetricSamples(line);
         } else {
           s.runs_since_improvement++;
+          s.tie_drift = walkAfterAttempt(s.tie_drift ?? null, line, s.model.scale);
         }
         s.pending = { run_id: line.run_id, action: 'revert', files: line.files, primary: line.primary };
       }
@@ -377,7 +378,7 @@ function undoKeep(s: State, runId: string | undefined, reason: string): void {
  * units), and its anchor, the last improvement's commit and value, against
  * which a further simplification is measured (run-plan.ts tieAnchor).
  */
-export type SegmentTieDrift = TieDrift & { scale: 'log' | 'abs' | null; anchor?: TieAnchor | null };
+export type SegmentTieDrift = TieDrift & { scale: 'log' | 'abs' | null; anchor?: TieAnchor | null; walk?: TieWalk | null };
 /**
  * The anchor: its commit, value, and its stored guardrail values (best_metric_samples when it was the best),
  * against which an anchored decision's guardrails are paired (guardrail-pairing.ts); absent in states
@@ -399,10 +400,20 @@ export function nextTieDrift(
   if (line.kind !== 'simplification' || !line.decision) return null;
   const same = prev !== null && prev.scale === scale ? prev : null;
   // Measured against the anchor itself: the walk is this tie's own estimate (fresh, not a sum of selected ones).
-  if (line.decision.anchored && same?.anchor) return { scale, effect: line.decision.effect, variance: line.decision.se ** 2, anchor: same.anchor };
+  if (line.decision.anchored && same?.anchor) return { scale, effect: line.decision.effect, variance: line.decision.se ** 2, anchor: same.anchor, walk: addTieWalk(same.walk ?? null, line.decision) };
   const stored = best.metric_samples ? { metric_samples: Object.fromEntries(Object.entries(best.metric_samples).map(([k, v]) => [k, [...v]])) } : {};
   const anchor = same?.anchor ?? (best.commit !== null && best.value !== null ? { commit: best.commit, value: best.value, ...stored } : null);
-  return { scale, ...addTieDrift(same, line.decision), anchor };
+  return { scale, ...addTieDrift(same, line.decision), anchor, walk: same?.walk ?? null };
+}
+
+/**
+ * The walk after an anchored attempt that was not kept (a discard, a blocked
+ * tie): it still measured the walk's code plus a change against the anchor
+ * (sampling.ts walkHolds). Unchanged otherwise.
+ */
+export function walkAfterAttempt(prev: SegmentTieDrift | null, line: Pick<ResultLine, 'status' | 'decision'>, scale: 'log' | 'abs' | null): SegmentTieDrift | null {
+  if (prev === null || !prev.anchor || prev.scale !== scale || line.status !== 'ok' || !line.decision?.anchored) return prev;
+  return { ...prev, walk: addTieWalk(prev.walk ?? null, line.decision) };
 }
 
 /** Fold lines into a copy of the state (one copy per call, not per line: a 10,000-run rebuild stays linear). */

@@ -7,7 +7,7 @@ import { checkGuardrails, GUARDRAIL_MIN_DF } from './guardrails.ts';
 import { guardrailPairs } from './guardrail-pairing.ts';
 import type { NoiseModel } from './noise-model.ts';
 import { clearlyNotTiming, deterministicRunsNeeded } from './noise-model.ts';
-import { planBaseline, planDecision, MAX_PAIRS, BASELINE_MAX, type Arm, type Decision, type Invocation, type TieDrift } from './sampling.ts';
+import { planBaseline, planDecision, MAX_PAIRS, BASELINE_MAX, type Arm, type Decision, type Invocation, type TieDrift, type TieWalk } from './sampling.ts';
 
 /**
  * baseline: the segment's first measurement, or the unchanged best measured
@@ -127,7 +127,7 @@ export function tieAnchor(
 export function nextInvocation(o: {
   kind: RunKind;
   config: Config;
-  state: { model: NoiseModel; best: number | null; baseline_metrics?: Readonly<Record<string, readonly number[]>>; best_metric_samples?: Readonly<Record<string, readonly number[]>>; tie_drift?: (TieDrift & { scale: 'log' | 'abs' | null }) | null };
+  state: { model: NoiseModel; best: number | null; baseline_metrics?: Readonly<Record<string, readonly number[]>>; best_metric_samples?: Readonly<Record<string, readonly number[]>>; tie_drift?: (TieDrift & { scale: 'log' | 'abs' | null; walk?: TieWalk | null }) | null };
   /** The invocations so far; their metrics (every metric's value) let a guardrail ask for more. */
   invocations: readonly PlannedInvocation[];
   /** Net in-scope lines the change removes (a tie keeps a simplification). */
@@ -161,7 +161,8 @@ export function nextInvocation(o: {
     simplifies,
     // The walk of ties since the last improvement, when its effects are in this model's units.
     tieDrift: o.state.tie_drift && o.state.tie_drift.scale === o.state.model.scale ? { effect: o.state.tie_drift.effect, variance: o.state.tie_drift.variance } : null,
-    ...(o.anchor ? { best: o.anchor.value, tieDrift: null } : {}),
+    // Against the anchor: the walk's earlier anchored attempts test the walk as a whole (sampling.ts walkHolds).
+    ...(o.anchor ? { best: o.anchor.value, tieDrift: null, tieWalk: o.state.tie_drift?.walk ?? null } : {}),
   };
   const mark = (d: Decision | null): Decision | null => (d && o.anchor ? { ...d, anchored: true, reason: d.reason.replace(/\)$/, ', against the last improvement)') } : d);
   const decision = mark(decisionPrefix(input, invocations));

@@ -6,7 +6,7 @@
 // (test/noise-sweep.test.ts); the noise process sees every invocation in order,
 // so drift, machine speed steps and noise-level changes act across decisions.
 import { calibrate, deterministicRunsNeeded, emptyNoiseModel, invocationValue, learn, type NoiseModel } from '../../scripts/lib/noise-model.ts';
-import { addTieDrift, planBaseline, planDecision, type Decision, type Invocation, type TieDrift } from '../../scripts/lib/sampling.ts';
+import { addTieDrift, addTieWalk, planBaseline, planDecision, type Decision, type Invocation, type TieDrift, type TieWalk } from '../../scripts/lib/sampling.ts';
 import type { Direction } from '../../scripts/lib/schema.ts';
 import { median } from '../../scripts/lib/stats.ts';
 
@@ -30,6 +30,8 @@ export type SessionOpts = {
    * engine does in git mode (run-plan.ts tieAnchor); false: against the best, the walk summed. Default: tieDrift.
    */
   anchor?: boolean;
+  /** Hold an anchored walk to the sequential test over its attempts (sampling.ts walkHolds), as the engine does. Default: true. */
+  walk?: boolean;
 };
 
 export type Outcome = { kept: boolean; decision: Decision; levelAfter: number; best: number; model: NoiseModel };
@@ -42,6 +44,8 @@ export class Session {
   drift: TieDrift | null = null;
   /** The walk's anchor: the last improvement's true level and stored centre. */
   anchor: { level: number; best: number } | null = null;
+  /** The walk's anchored attempts (sampling.ts TieWalk). */
+  walk: TieWalk | null = null;
   readonly baselineInvocations: number;
   constructor(private o: SessionOpts) {
     const inv: Invocation[] = [];
@@ -68,6 +72,7 @@ export class Session {
         direction: o.direction, model: this.model, invocations: inv, best: anchored ? anchored.best : this.best,
         minImprovement: o.minImprovement ?? 0, budget_s: o.budget_s ?? null, confirm: o.confirm ?? 2, simplifies,
         tieDrift: o.tieDrift === false || anchored ? null : this.drift,
+        tieWalk: anchored && o.walk !== false ? this.walk : null,
       });
       if ('decision' in step) {
         const d = step.decision;
@@ -78,10 +83,12 @@ export class Session {
           noiseDiscovered: d.stop === 'noise-discovered',
         });
         const kept = d.keep || (simplifies && d.tie);
+        if (anchored) this.walk = addTieWalk(this.walk, d);
         if (kept) {
           if (!d.keep && this.drift === null) this.anchor = { level: this.level, best: this.best };
           this.drift = d.keep ? null : anchored ? { effect: d.effect, variance: d.se * d.se } : addTieDrift(this.drift, d);
           if (d.keep) this.anchor = null;
+          if (d.keep) this.walk = null;
           this.level = candLevel;
           this.best = median(inv.filter((i) => i.arm === 'candidate').map((i) => invocationValue(i.samples)));
         }
