@@ -59,7 +59,7 @@ export async function prepareBestTree(exp: Experiment, ws: Workspace, commit?: s
   const expDir = exp.paths.dir;
   const lock = await waitLock(lockFile(expDir), 'best tree');
   try {
-    // `commit`: the reference is another commit of the experiment's branch (a tie walk's anchor, git mode only).
+    // `commit`: the reference is another commit of the experiment's branch, or another snapshot (a tie walk's anchor).
     const head = commit ?? await ws.head();
     const cur = Current.safeParse(readJsonOrNull(markerFile(expDir)));
     const reuse = cur.success && cur.data.head === head && fs.existsSync(path.join(treesDir(expDir), cur.data.tree));
@@ -130,7 +130,7 @@ async function build(exp: Experiment, ws: Workspace, dir: string, head: string):
   const scope = compileScope(exp.config.scope, exp.config.protect);
   if (ws instanceof SnapshotWorkspace) {
     copyOutOfScope(exp.root, dir, scope);
-    await ws.exportBest(dir);
+    await ws.exportBest(dir, head);
   } else {
     await gitWorktree(exp.root, dir, head);
     await linkUntracked(exp.root, dir, scope);

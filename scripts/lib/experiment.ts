@@ -307,6 +307,7 @@ async function completeKeep(exp: Experiment, ws: Workspace, p: NonNullable<Exper
   let commit = await ws.findKeep(p.run_id);
   if (!commit) {
     try {
+      await ws.pin?.(exp.state.tie_drift?.anchor?.commit ?? null); // snapshot mode: the walk's anchor outlives the keep
       commit = p.files.length ? await ws.keep(p.files, `autoloop: ${p.run_id} (completed after an interruption)`, trailers(exp, p.run_id, p.primary), p.content?.files) : await ws.head();
     } catch (e) {
       event(exp, 'keep_failed', { reason: oneLine(e) }, p.run_id);

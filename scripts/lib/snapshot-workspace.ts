@@ -64,6 +64,11 @@ const SnapState = lazySchema(() => z.object({
    * change to a script the benchmark sources is noticed.
    */
   outside: z._default(z.record(z.string(), z.tuple([z.number(), z.number(), z.number()])), {}),
+  /**
+   * A snapshot kept besides the current one: a walk of ties' anchor (the last improvement), which the
+   * best's arm measures a further simplification against (run-plan.ts tieAnchor). Set by pin().
+   */
+  pinned: z._default(z.nullable(z.string()), null),
 }));
 type SnapState = z.infer<typeof SnapState>;
 
@@ -120,7 +125,7 @@ export class SnapshotWorkspace implements Workspace {
     if (best === null) throw new RefusalError(`${path.basename(file)} of ${this.exp.slug} is damaged and the ledger names no best snapshot: run init-experiment to open a new segment`);
     this.manifest(best); // refuses, naming it, when the best's snapshot is not whole
     const kept = keepDamagedCopy(file);
-    const state: SnapState = { version: 1, mode: 'snapshot', current: best, base: from.base, keeps: from.keeps, outside: this.outsideNow() };
+    const state: SnapState = { version: 1, mode: 'snapshot', current: best, base: from.base, keeps: from.keeps, outside: this.outsideNow(), pinned: null };
     writeJsonAtomic(file, state);
     return `rebuilt ${path.basename(file)} (best snapshot ${best}, ${from.keeps.length} keep(s), from the ledger${kept ? `; the damaged copy is ${kept}` : ''})`;
   }
@@ -268,7 +273,7 @@ export class SnapshotWorkspace implements Workspace {
 
   async begin(): Promise<{ base: string }> {
     const prev = this.load();
-    this.gc([prev?.current ?? null]);
+    this.gc([prev?.current ?? null, prev?.pinned ?? null]);
     const live = this.scan();
     let id: string;
     let prevManifest: Manifest | null = null;
@@ -283,7 +288,7 @@ export class SnapshotWorkspace implements Workspace {
       // A new segment starts from the tree as it is (there is no commit to ask for).
       id = this.build(new Set(live.keys()), {}, null);
     }
-    const state: SnapState = { version: 1, mode: 'snapshot', current: id, base: id, keeps: prev?.keeps ?? [], outside: this.outsideNow() };
+    const state: SnapState = { version: 1, mode: 'snapshot', current: id, base: id, keeps: prev?.keeps ?? [], outside: this.outsideNow(), pinned: null };
     if (!prev) {
       writeJsonAtomic(workspaceFile(this.exp), state);
       this.gc([id]);
@@ -292,7 +297,7 @@ export class SnapshotWorkspace implements Workspace {
     // A segment is open: the new best takes effect with the new segment's config
     // line (init-journal.ts); a killed init keeps the old best, still on disk.
     writeJsonAtomic(stagedPaths(this.exp).workspace, state);
-    this.gc([id, prev.current]);
+    this.gc([id, prev.current, prev.pinned]);
     return { base: id };
   }
 
@@ -384,7 +389,7 @@ export class SnapshotWorkspace implements Workspace {
   async keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture): Promise<string> {
     void message; // snapshots carry no message; the ledger has the description
     const s = this.state();
-    this.gc([s.current]);
+    this.gc([s.current, s.pinned]);
     const paths = [...new Set(files)].sort();
     for (const f of paths) {
       if (!this.scope.inScope(f)) throw new UsageError(`keep: ${f} is outside the scope (or protected); it cannot be kept`);
@@ -404,13 +409,13 @@ export class SnapshotWorkspace implements Workspace {
     const next: SnapState = { ...s, current: id, keeps: [...s.keeps, { run, id, ts: new Date().toISOString() }] };
     writeJsonAtomic(workspaceFile(this.exp), next);
     crashPoint('snapshot:saved');
-    this.gc([id]);
+    this.gc([id, s.pinned]);
     return id;
   }
 
   async revert(rescueDir: string): Promise<Reverted> {
     const s = this.state();
-    this.gc([s.current]);
+    this.gc([s.current, s.pinned]);
     const m = this.manifest(s.current);
     const changed = this.diff(m, this.scan());
     const created = changed.filter((p) => !m.files[p]);
@@ -466,18 +471,39 @@ export class SnapshotWorkspace implements Workspace {
   }
 
   /** Write the best's in-scope files into `dir` (a copy of the tree the best arm runs in). */
-  async exportBest(dir: string): Promise<void> {
-    const s = this.state();
-    const m = this.manifest(s.current);
+  /** The in-scope files of the best's snapshot (or of snapshot `id`: a tie walk's anchor) written into `dir`. */
+  async exportBest(dir: string, id?: string): Promise<void> {
+    const snap = id ?? this.state().current;
+    const m = this.manifest(snap);
     for (const [rel, e] of Object.entries(m.files)) {
       const abs = path.join(dir, rel);
       fs.mkdirSync(path.dirname(abs), { recursive: true });
       fs.rmSync(abs, { force: true });
       if (e.link !== undefined) fs.symlinkSync(e.link, abs);
       else {
-        this.copyChecked(s.current, rel, e, abs);
+        this.copyChecked(snap, rel, e, abs);
         fs.chmodSync(abs, e.mode);
       }
+    }
+  }
+
+  /**
+   * Keep snapshot `id` (a tie walk's anchor) besides the current one until another pin; null: none.
+   * Written before the keep that would otherwise remove it (its gc).
+   */
+  async pin(id: string | null): Promise<void> {
+    const s = this.state();
+    if (s.pinned === id) return;
+    writeJsonAtomic(workspaceFile(this.exp), { ...s, pinned: id });
+  }
+
+  /** Whether snapshot `id` is here and whole (a tie walk's anchor the best's arm can measure). */
+  holds(id: string): boolean {
+    try {
+      this.manifest(id);
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -121,6 +121,10 @@ export interface Workspace {
   rebuildRecord?(from: RecordSource): Promise<string | null>;
   /** The keep recorded for a run (commit sha / snapshot id), or null. */
   findKeep(runId: string): Promise<string | null>;
+  /** snapshot: keep this snapshot (a tie walk's anchor) besides the current one; git keeps every commit. */
+  pin?(id: string | null): Promise<void>;
+  /** snapshot: whether this snapshot is here and whole (the best's arm can measure it); git: absent. */
+  holds?(id: string): boolean;
   /** Unified diff of the in-scope changes against the best, ≤ 4 KB; '' when none. */
   diffSummary(): Promise<string>;
   /** Net lines these in-scope changes remove against the best (removed − added; binary files count 0). */

@@ -116,6 +116,8 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
   if (line.verdict === 'keep') {
     const msg = `autoloop: ${clip(line.description, 72)}`;
     try {
+      // Snapshot mode: the walk's anchor (the state holds this line already) is kept from the keep's clean-up (run-plan.ts tieAnchor).
+      await ws.pin?.(exp.state.tie_drift?.anchor?.commit ?? null);
       const commit = rec.files.length ? await ws.keep(rec.files, msg, trailers(exp, rec.run_id, rec.primary), rec.content?.files) : await ws.head();
       crashPoint('after-commit');
       event(exp, 'committed', { commit }, rec.run_id);

@@ -362,8 +362,10 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
   const progress = process.stderr.isTTY
     ? setInterval(() => line.show(`${m.id} invocation ${invs.length + 1}… ${((Date.now() - m.started) / 1000).toFixed(0)}s`), 500)
     : null;
-  // A simplification in a walk of ties is measured against the walk's anchor (git mode: its commit's tree).
-  const anchor = kind === 'candidate' && ws.mode === 'git' ? tieAnchor(m.exp.state, m.record.net_lines_removed) : null;
+  // A simplification in a walk of ties is measured against the walk's anchor (its commit's tree, or its
+  // snapshot while the workspace still holds it: else the walk's summed guard, as before).
+  const walkAnchor = kind === 'candidate' ? tieAnchor(m.exp.state, m.record.net_lines_removed) : null;
+  const anchor = walkAnchor && (ws.mode === 'git' || ws.holds?.(walkAnchor.commit) === true) ? walkAnchor : null;
   for (;;) {
     const step = nextInvocation({ kind, config, state: m.exp.state, invocations: invs, netLinesRemoved: m.record.net_lines_removed, softGateFailures: m.record.soft_failures, anchor });
     if ('done' in step) {
