@@ -18,6 +18,7 @@ import { gitTry } from './gitcmd.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { readOrNull, statSigOf } from './stat-sig.ts';
 import { cacheSigs, dropForgedCaches } from './object-caches.ts';
+import { dropForgedSidecars, sidecarSigs } from './pack-sidecars.ts';
 
 type Kind = 'index' | 'head' | 'config' | 'packed-refs' | 'ref';
 
@@ -28,9 +29,17 @@ export interface GitFiles {
   /**
    * The object store's packs (objects/pack/*.idx, *.pack) by stat signature, its alternates file's
    * bytes, the object caches git trusts as they are (object-caches.ts) by stat signature, and the
-   * files that rewrite history (`shallow`, `info/grafts`) with their bytes.
+   * files that rewrite history (`shallow`, `info/grafts`) with their bytes, and the packs' `.rev` and
+   * `.bitmap` files by stat signature (pack-sidecars.ts).
    */
-  objects: { dir: string; packs: Map<string, string>; alternates: Buffer | null; caches: Map<string, string>; history: { file: string; bytes: Buffer | null }[] };
+  objects: {
+    dir: string;
+    packs: Map<string, string>;
+    alternates: Buffer | null;
+    caches: Map<string, string>;
+    history: { file: string; bytes: Buffer | null }[];
+    sidecars: Map<string, string>;
+  };
 }
 
 /** The pack files of an objects dir, by stat signature. */
@@ -82,6 +91,7 @@ export function keepGitFiles(tree: string, branch: string | null): GitFiles | nu
       alternates: readOrNull(path.join(objects, 'info', 'alternates')),
       caches: cacheSigs(objects),
       history: HISTORY.map((f) => path.join(dirs.commonDir, f)).map((file) => ({ file, bytes: readOrNull(file) })),
+      sidecars: sidecarSigs(objects),
     },
   };
 }
@@ -199,7 +209,7 @@ async function reindexPack(tree: string, base: string): Promise<boolean> {
  * one the code under test made. Returns what was set aside or put back.
  */
 export async function dropForgedObjects(kept: GitFiles): Promise<string[]> {
-  const { dir, packs, alternates, caches, history } = kept.objects;
+  const { dir, packs, alternates, caches, history, sidecars } = kept.objects;
   const out: string[] = [];
   // The alternates, the shallow and graft files: the engine never needs one the code under test made or changed.
   for (const { file, bytes } of [{ file: path.join(dir, 'info', 'alternates'), bytes: alternates }, ...history]) {
@@ -221,5 +231,7 @@ export async function dropForgedObjects(kept: GitFiles): Promise<string[]> {
     out.push(path.relative(kept.tree, path.join(dir, 'pack', `${base}.pack`)));
   }
   out.push(...(await dropForgedCaches(kept.tree, dir, caches, setAside.length > 0)).map((f) => path.relative(kept.tree, f)));
+  // After the packs: one made again has its .rev set aside already, and a .rev is checked against the .idx as it now is.
+  out.push(...dropForgedSidecars(dir, sidecars).map((f) => path.relative(kept.tree, f)));
   return out;
 }

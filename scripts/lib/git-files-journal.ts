@@ -31,6 +31,8 @@ const Kept = z.object({
     alternates: z.nullable(z.string()),
     caches: z.array(z.tuple([z.string(), z.string()])),
     history: z.array(z.object({ file: z.string(), copy: z.nullable(z.string()) })),
+    // Absent from a copy written before they were kept: every sidecar then counts as new (checked, or set aside).
+    sidecars: z.optional(z.array(z.tuple([z.string(), z.string()]))),
   }),
 });
 
@@ -62,6 +64,7 @@ export function persistGitFiles(root: string, kept: GitFiles): string {
       alternates: copy('alternates', kept.objects.alternates),
       caches: [...kept.objects.caches],
       history: kept.objects.history.map((h, i) => ({ file: h.file, copy: copy(`history-${i}`, h.bytes) })),
+      sidecars: [...kept.objects.sidecars],
     },
   };
   crashPoint('git-kept:copied');
@@ -108,6 +111,7 @@ function readKeptWhole(dir: string): { record: z.infer<typeof Kept>; kept: GitFi
         alternates: bytes(record.objects.alternates),
         caches: new Map(record.objects.caches),
         history: record.objects.history.map((h) => ({ file: h.file, bytes: bytes(h.copy) })),
+        sidecars: new Map(record.objects.sidecars ?? []),
       },
     },
   };

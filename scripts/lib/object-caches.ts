@@ -10,7 +10,8 @@
 // during a phase (git's own verify: each commit against its object, each
 // offset against its pack's index), and one that fails is renamed out of git's
 // sight (`.autoloop-forged`, never deleted). Both are caches: git reads the
-// objects themselves without them.
+// objects themselves without them. The multi-pack-index's own `.rev` and
+// bitmap go with the packs' (pack-sidecars.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { gitTry } from './gitcmd.ts';
@@ -35,7 +36,6 @@ function cacheFiles(objects: string): { group: Group; rel: string }[] {
   add('midx', 'pack/multi-pack-index');
   add('midx', 'pack/multi-pack-index.d');
   for (const n of list('pack/multi-pack-index.d')) add('midx', `pack/multi-pack-index.d/${n}`);
-  for (const n of list('pack')) if (/^multi-pack-index-.*\.(bitmap|rev)$/.test(n)) add('midx', `pack/${n}`);
   return out;
 }
 
