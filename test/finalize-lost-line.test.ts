@@ -51,7 +51,7 @@ describe('finalize with a keep lost from the ledger', () => {
     expect(git(repo, 'for-each-ref', '--format=%(refname) %(objectname)')).toBe(before);
   });
 
-  it('finds a keep whose committed event was lost by its commit\'s trailer (repair cannot write it back), and builds the branch', () => {
+  it('finds a keep whose committed event was lost (repair writes it back, lost-commit.test.ts; finalize also finds it by its commit\'s trailer), and builds the branch', () => {
     const repo = makeRepo({ 'bench.cjs': BENCH, 'src/v.txt': '100', 'src/w.txt': '10' });
     expect(engine('init-experiment', ['--name', 'fin', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**'], repo).code).toBe(0);
     step(repo, 'baseline');

@@ -91,6 +91,19 @@ async function recoverKilled(root: string, paths: ExperimentPaths): Promise<void
 }
 
 /**
+ * A keep killed after its commit landed and before its `committed` event: the event is written now,
+ * before the config line, which ends the keep as pending for good (no later call would record it, and
+ * its commit would read as the branch moved by hand). One not landed is left to the loop (begin refuses
+ * its change in the tree). Returns the workspace it was given.
+ */
+async function recordLandedKeep(exp: Experiment, ws: Workspace): Promise<Workspace> {
+  const p = exp.state.pending;
+  const commit = p?.action === 'commit' ? await ws.findKeep(p.run_id) : null;
+  if (p && commit) event(exp, 'committed', { commit, reconciled: true }, p.run_id);
+  return ws;
+}
+
+/**
  * Write the config, open a new segment (fingerprinting the judges), create the
  * notes and backlog if missing, and make this the active experiment.
  */
@@ -115,7 +128,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     await recoverKilled(root, paths);
     const exp = fs.existsSync(paths.config) ? openExperiment(root, slug) : freshExperiment(root, paths, config);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
-    ws = await openWorkspace(root, paths, config);
+    ws = await recordLandedKeep(exp, await openWorkspace(root, paths, config));
     const { base } = await ws.begin().catch((e: unknown) => {
       throw e instanceof InScopeChangesError && !fresh ? loopsChange(exp, e) : e;
     });

@@ -308,7 +308,8 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       switch (line.event) {
         case 'committed': {
           const commit = typeof line.data.commit === 'string' ? line.data.commit : null;
-          if (commit) s.best_commit = commit;
+          // One written back late by repair (lost-commits.ts) names the best's commit only when its run is still the best.
+          if (commit && (line.data.late !== true || s.best_run === line.run_id)) s.best_commit = commit;
           const r = s.recent.find((x) => x.run_id === line.run_id);
           if (r) r.commit = commit;
           if (s.pending?.run_id === line.run_id) s.pending = null;

@@ -28,6 +28,7 @@ import { checkoutFirst, experimentBranch } from './status.ts';
 import { currentBranch } from '../gitcmd.ts';
 import { experimentPaths, repoPaths } from '../paths.ts';
 import { removeBestTree } from '../best-tree.ts';
+import { restoreLostCommits } from '../lost-commits.ts';
 import { forgetTaint, taintedNow } from '../outside-taint.ts';
 import { createdIgnoreFiles } from '../ignore-rules.ts';
 import { rescueFile, type RecordSource } from '../workspace-base.ts';
@@ -210,6 +211,9 @@ async function repair(exp: Experiment): Promise<string> {
   const rebuilt = source && ws.rebuildRecord ? await ws.rebuildRecord(source) : null;
   if (rebuilt) done.push(rebuilt);
   done.push(...(await reconcile(exp, ws, { branchMoved: 'ignore' })), 'state rebuilt from the ledger');
+  // Before the branch is judged moved: a keep whose committed event was lost is the branch's own commit.
+  const lost = await restoreLostCommits(exp, ws);
+  if (lost) done.push(lost);
   // Files outside the scope that a run's code under test rewrote (outside-taint.ts): back as the best has them.
   const tainted = ws.restoreOutside ? taintedNow(exp.paths, exp.root, exp.state.segment) : null;
   if (tainted && ws.restoreOutside) {
