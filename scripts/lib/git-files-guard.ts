@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { gitDirsOf } from './git-dirs.ts';
+import { gitDirsOf, type GitDirs } from './git-dirs.ts';
 import { gitTry } from './gitcmd.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { readOrNull, statSigOf } from './stat-sig.ts';
@@ -62,10 +62,8 @@ function packSigs(objects: string): Map<string, string> {
  */
 const HISTORY = ['shallow', path.join('info', 'grafts')];
 
-/** The files of the repository whose work tree is `tree` that git needs to read (null: not a git work tree). */
-export function keepGitFiles(tree: string, branch: string | null): GitFiles | null {
-  const dirs = gitDirsOf(tree);
-  if (!dirs) return null;
+/** Where those files are for a work tree's git dirs (`branch`: the experiment's, whose ref is kept too). */
+export function layout(dirs: GitDirs, branch: string | null): { files: [string, Kind][]; objects: string; history: string[] } {
   // The refs before the config: the config's check resolves HEAD, so they are put back first.
   const files: [string, Kind][] = [
     [path.join(dirs.gitDir, 'index'), 'index'],
@@ -77,7 +75,14 @@ export function keepGitFiles(tree: string, branch: string | null): GitFiles | nu
     [path.join(dirs.gitDir, 'config.worktree'), 'config'],
     [path.join(dirs.commonDir, 'config'), 'config'],
   ];
-  const objects = path.join(dirs.commonDir, 'objects');
+  return { files, objects: path.join(dirs.commonDir, 'objects'), history: HISTORY.map((f) => path.join(dirs.commonDir, f)) };
+}
+
+/** The files of the repository whose work tree is `tree` that git needs to read (null: not a git work tree). */
+export function keepGitFiles(tree: string, branch: string | null): GitFiles | null {
+  const dirs = gitDirsOf(tree);
+  if (!dirs) return null;
+  const { files, objects, history } = layout(dirs, branch);
   return {
     tree,
     files: files.map(([file, kind]) => {
@@ -90,7 +95,7 @@ export function keepGitFiles(tree: string, branch: string | null): GitFiles | nu
       packs: packSigs(objects),
       alternates: readOrNull(path.join(objects, 'info', 'alternates')),
       caches: cacheSigs(objects),
-      history: HISTORY.map((f) => path.join(dirs.commonDir, f)).map((file) => ({ file, bytes: readOrNull(file) })),
+      history: history.map((file) => ({ file, bytes: readOrNull(file) })),
       sidecars: sidecarSigs(objects),
     },
   };
@@ -208,11 +213,12 @@ async function reindexPack(tree: string, base: string): Promise<boolean> {
  * deleted). The alternates file is put back as it was: the engine never needs
  * one the code under test made. Returns what was set aside or put back.
  */
-export async function dropForgedObjects(kept: GitFiles): Promise<string[]> {
+export async function dropForgedObjects(kept: GitFiles, opts: { stores?: boolean } = {}): Promise<string[]> {
   const { dir, packs, alternates, caches, history, sidecars } = kept.objects;
   const out: string[] = [];
   // The alternates, the shallow and graft files: the engine never needs one the code under test made or changed.
-  for (const { file, bytes } of [{ file: path.join(dir, 'info', 'alternates'), bytes: alternates }, ...history]) {
+  // (Not from a copy read back from disk, which code under test may have written: git-kept-trust.ts.)
+  for (const { file, bytes } of opts.stores === false ? [] : [{ file: path.join(dir, 'info', 'alternates'), bytes: alternates }, ...history]) {
     const now = readOrNull(file);
     if (bytes === null ? now === null && !fs.existsSync(file) : now !== null && now.equals(bytes)) continue;
     fs.rmSync(file, { force: true, recursive: true });

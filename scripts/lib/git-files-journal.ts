@@ -10,7 +10,9 @@
 // init, chain, a candidate's, control) finds the copies whose engine is gone
 // and does for them what that engine would have: puts back what git can no
 // longer read, sets aside forged objects; then removes the copy. Under the
-// `readonly` containment `.autoloop/` is read-only to the code under test.
+// `readonly` containment `.autoloop/` is read-only to the code under test;
+// elsewhere it can write a copy itself: what a copy says is checked first
+// (git-kept-trust.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from './zod.ts';
@@ -19,6 +21,7 @@ import { writeFileAtomic } from './fsx.ts';
 import { pidAlive, procStart } from './procs.ts';
 import { crashPoint } from './faults.ts';
 import { dropForgedObjects, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
+import { foreignCopy, settleStoresFromCopy } from './git-kept-trust.ts';
 
 const Kept = z.object({
   pid: z.number(),
@@ -138,12 +141,15 @@ export async function recoverGitFiles(root: string): Promise<string[]> {
     if (ownerAlive(name)) continue;
     const read = readKept(dir);
     if (read && read.record.pid !== process.pid && pidAlive(read.record.pid, read.record.start)) continue;
-    // A candidate's worktree removed since (its git dir with it): nothing of it is made again.
-    if (read && fs.existsSync(read.kept.tree)) {
+    const foreign = read && fs.existsSync(read.kept.tree) ? foreignCopy(root, read.kept) : null;
+    if (read && foreign) out.push(`refused the copy .autoloop/git-kept/${name}: ${foreign} (not one the engine wrote; nothing done with it)`);
+    else if (read && fs.existsSync(read.kept.tree)) {
+      // A candidate's worktree removed since (its git dir with it): nothing of it is made again.
       read.kept.files = read.kept.files.filter((f) => !f.file.includes(`${path.sep}worktrees${path.sep}`) || fs.existsSync(path.dirname(f.file)));
       const back = await restoreDamagedGitFiles(read.kept);
       crashPoint('git-kept:restored');
-      const forged = await dropForgedObjects(read.kept);
+      // A copy on disk may be the code under test's (git-kept-trust.ts): its stores and history only as far as they check out.
+      const forged = [...(await settleStoresFromCopy(read.kept)), ...(await dropForgedObjects(read.kept, { stores: false }))];
       // Named from the repository's top (a candidate's copy names them from its worktree).
       const names = (xs: string[]) => xs.map((x) => path.relative(root, path.resolve(read.kept.tree, x))).join(', ');
       if (back.length) out.push(`put back git's ${names(back)}, left unreadable by a phase whose engine was killed`);
