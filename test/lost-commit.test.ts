@@ -122,4 +122,23 @@ describe('a keep whose committed event the ledger lacks', () => {
     expect(run(repo, '20', 'C').json).toMatchObject({ verdict: 'keep' });
     expect(git(repo, 'rev-parse', 'autoloop/exp^')).toBe(best);
   });
+
+  it("the baseline's line torn (a keep of no change, with no commit of its own): repair writes back the segment's base, and finalize builds", () => {
+    const repo = start();
+    const base = git(repo, 'rev-parse', 'autoloop/exp');
+    expect(run(repo, '40', 'A').json).toMatchObject({ verdict: 'keep' });
+    const dir = path.join(repo, '.autoloop', 'experiments', 'exp');
+    const file = path.join(dir, 'ledger.jsonl');
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.includes('"event":"committed"') && l.includes('"r0001"'));
+    lines[i] = (lines[i] as string).slice(0, 50);
+    fs.writeFileSync(file, lines.join('\n'));
+    for (const f of fs.readdirSync(dir)) if (/^(state|runs\.|commits\.|primaries)/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+    expect(repair(repo)).toMatch(/wrote back the committed event\(s\) the ledger lost: r0001/);
+    expect(committed(repo, 'r0001').map((l) => (l.data as { commit: string }).commit)).toEqual([base]);
+    expect(repair(repo)).not.toMatch(/wrote back/);
+    const fin = engine('finalize', ['--json'], repo);
+    expect(fin.code, fin.stderr).toBe(0);
+    expect(git(repo, 'show', 'autoloop/exp-final:src/v')).toBe('40');
+  });
 });

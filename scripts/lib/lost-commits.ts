@@ -16,19 +16,34 @@ import type { Workspace } from './workspace-base.ts';
 /** At most this many are looked for per repair (each is one `git log` of the branch); a next repair finds the rest. */
 export const LOST_MAX = 50;
 
+/** A keep whose committed event is lost, and what the branch held before it (its segment's base, or the keep before it). */
+export interface LostKeep {
+  run: string;
+  segment: number | undefined;
+  /** Whether the keep changed files (else it made no commit of its own: its commit is the one before it). */
+  changed: boolean;
+  /** The commit before it, when known from the ledger; else the run of the keep before it (lost too). */
+  before: { commit: string } | { run: string } | null;
+}
+
 /**
- * The keeps (run id and segment) that have no committed event, in ledger order: a keep
- * whose commit failed (`keep_failed`) is none, and the keep still pending (the last line's
- * business, completed by reconcile) is left out. Pure.
+ * The keeps that have no committed event, in ledger order: a keep whose commit failed
+ * (`keep_failed`) is none, and the keep still pending (completed by reconcile) is left out. Pure.
  */
-export function keepsWithoutCommit(lines: readonly LedgerLine[], pending: string | null): { run: string; segment: number | undefined }[] {
-  const keeps = new Map<string, number | undefined>();
-  const done = new Set<string>();
+export function keepsWithoutCommit(lines: readonly LedgerLine[], pending: string | null): LostKeep[] {
+  const keeps: LostKeep[] = [];
+  const done = new Map<string, string | null>();
+  for (const l of lines) if (l.type === 'event' && l.run_id && (l.event === 'committed' || l.event === 'keep_failed')) done.set(l.run_id, l.event === 'committed' && typeof l.data.commit === 'string' ? l.data.commit : null);
+  let before: LostKeep['before'] = null;
   for (const l of lines) {
-    if (l.type === 'result' && l.verdict === 'keep') keeps.set(l.run_id, l.segment);
-    else if (l.type === 'event' && l.run_id && (l.event === 'committed' || l.event === 'keep_failed')) done.add(l.run_id);
+    if (l.type === 'config') before = l.base ? { commit: l.base } : null;
+    if (l.type !== 'result' || l.verdict !== 'keep') continue;
+    const commit = done.get(l.run_id);
+    if (!done.has(l.run_id) && l.run_id !== pending) keeps.push({ run: l.run_id, segment: l.segment, changed: l.files.length > 0, before });
+    if (commit) before = { commit };
+    else if (!done.has(l.run_id)) before = { run: l.run_id };
   }
-  return [...keeps].filter(([run]) => !done.has(run) && run !== pending).map(([run, segment]) => ({ run, segment }));
+  return keeps;
 }
 
 /** Write back the committed events the ledger lost (see above); returns one line for repair's output, or null. */
@@ -36,10 +51,14 @@ export async function restoreLostCommits(exp: Experiment, ws: Workspace): Promis
   if (ws.mode !== 'git') return null;
   const lost = keepsWithoutCommit(readLedger(exp.paths.ledger).lines, exp.state.pending?.run_id ?? null);
   const written: string[] = [];
-  for (const { run, segment } of lost.slice(0, LOST_MAX)) {
-    const commit = await ws.findKeep(run);
-    // No commit of its own (a keep of no file change), or not on the branch: nothing to record.
+  const found = new Map<string, string>();
+  for (const { run, segment, changed, before } of lost.slice(0, LOST_MAX)) {
+    // A keep of no file change (a baseline) made no commit: the branch stayed where it was.
+    const prior = before && ('commit' in before ? before.commit : found.get(before.run));
+    const commit = changed ? await ws.findKeep(run) : (prior ?? null);
+    // Not on the branch: nothing to record.
     if (!commit) continue;
+    found.set(run, commit);
     append(exp, { type: 'event', ts: nowIso(), ...(segment !== undefined ? { segment } : {}), event: 'committed', run_id: run, data: { commit, reconciled: true, late: true } }, { durable: true });
     written.push(`${run} (${commit.slice(0, 12)})`);
   }
