@@ -29,7 +29,8 @@ export interface GitFiles {
   /**
    * The object store's packs (objects/pack/*.idx, *.pack) by stat signature, its alternates file's
    * bytes, the object caches git trusts as they are (object-caches.ts) by stat signature, and the
-   * files that rewrite history (`shallow`, `info/grafts`) with their bytes, and the packs' `.rev` and
+   * files that rewrite history (`shallow`, `info/grafts`) or point git at another repository (the tree's
+   * git dir's `commondir`) with their bytes, and the packs' `.rev` and
    * `.bitmap` files by stat signature (pack-sidecars.ts).
    */
   objects: {
@@ -75,7 +76,11 @@ export function layout(dirs: GitDirs, branch: string | null): { files: [string, 
     [path.join(dirs.gitDir, 'config.worktree'), 'config'],
     [path.join(dirs.commonDir, 'config'), 'config'],
   ];
-  return { files, objects: path.join(dirs.commonDir, 'objects'), history: HISTORY.map((f) => path.join(dirs.commonDir, f)) };
+  // The tree's own `commondir` too: one written into a main repository's `.git` (git writes it only in a linked
+  // worktree's git dir) sent every later git command, the engine's included, to another repository: its objects
+  // (a kept blob's id read as other bytes), its refs (keeps landed there, the branch here stopped) and its config.
+  const commondir = path.join(dirs.gitDir, 'commondir');
+  return { files, objects: path.join(dirs.commonDir, 'objects'), history: [...HISTORY.map((f) => path.join(dirs.commonDir, f)), commondir] };
 }
 
 /** The files of the repository whose work tree is `tree` that git needs to read (null: not a git work tree). */
@@ -99,6 +104,23 @@ export function keepGitFiles(tree: string, branch: string | null): GitFiles | nu
       sidecars: sidecarSigs(objects),
     },
   };
+}
+
+/**
+ * A `commondir` in the `.git` directory of the work tree `tree` (a main repository, where git never
+ * writes one; see layout): set aside, never deleted. Checked at each call under the repository's lock,
+ * so one left by a phase whose engine was killed (and its copy of git's files removed) goes too.
+ * Returns the path set aside, or null.
+ */
+export function dropMainCommondir(tree: string): string | null {
+  const dotGit = path.join(tree, '.git');
+  if (!fs.lstatSync(dotGit, { throwIfNoEntry: false })?.isDirectory()) return null;
+  const file = path.join(dotGit, 'commondir');
+  if (!fs.lstatSync(file, { throwIfNoEntry: false })) return null;
+  let aside = `${file}.autoloop-forged`;
+  for (let i = 1; fs.existsSync(aside); i++) aside = `${file}.autoloop-forged-${i}`;
+  fs.renameSync(file, aside);
+  return file;
 }
 
 /**

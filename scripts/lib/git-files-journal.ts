@@ -20,7 +20,7 @@ import { repoPaths } from './paths.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { pidAlive, procStart } from './procs.ts';
 import { crashPoint } from './faults.ts';
-import { dropForgedObjects, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
+import { dropForgedObjects, dropMainCommondir, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
 import { foreignCopy, settleStoresFromCopy } from './git-kept-trust.ts';
 
 const Kept = z.object({
@@ -127,13 +127,16 @@ function readKeptWhole(dir: string): { record: z.infer<typeof Kept>; kept: GitFi
  * one line per repair made (none when nothing was damaged).
  */
 export async function recoverGitFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  // Before any copy is judged against the repository's layout: with it, git's dirs are another repository's.
+  const redirect = dropMainCommondir(root);
+  if (redirect) out.push(`set aside ${path.relative(root, redirect)}, which sent git to another repository`);
   let names: string[];
   try {
     names = fs.readdirSync(keptRoot(root));
   } catch {
-    return [];
+    return out;
   }
-  const out: string[] = [];
   for (const name of names) {
     const dir = path.join(keptRoot(root), name);
     if (open.has(dir)) continue;
