@@ -22,6 +22,7 @@ import { pidAlive, procStart } from './procs.ts';
 import { crashPoint } from './faults.ts';
 import { dropForgedObjects, dropMainCommondir, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
 import { foreignCopy, settleStoresFromCopy } from './git-kept-trust.ts';
+import { holdDotGit, restoreDotGit } from './dot-git.ts';
 
 const Kept = z.object({
   pid: z.number(),
@@ -177,11 +178,14 @@ export interface GitPhase {
 export function openGitPhase(root: string, tree: string, branch: string | null): GitPhase | null {
   const kept = keepGitFiles(tree, branch);
   if (!kept) return null;
+  const dotGit = holdDotGit(tree);
   const dir = persistGitFiles(root, kept);
   crashPoint('phase:git-kept');
   return {
     async settle() {
-      const unreadable = await restoreDamagedGitFiles(kept);
+      // First: every path kept below leads through it.
+      const swapped = dotGit ? restoreDotGit(dotGit) : null;
+      const unreadable = [...(swapped ? ['.git'] : []), ...(await restoreDamagedGitFiles(kept))];
       crashPoint('phase:git-restored');
       const forged = await dropForgedObjects(kept);
       crashPoint('phase:git-checked');

@@ -1,0 +1,82 @@
+// The work tree's `.git` entry itself. The guard keeps git's files by their
+// paths under `.git`, so a phase that moved the directory away and put a
+// symbolic link or a `gitdir:` file to another repository in its place (or
+// rewrote a worktree's `.git` file to name another git dir) had every later
+// git command, the engine's included, read that repository: its objects, its
+// refs, its config; the kept paths then led there too. The entry is held when
+// the phase starts (its inode; a directory also by an open descriptor, whose
+// /proc link names where it went; a file by its bytes) and put back when the
+// phase ends: what took its place is set aside (`.git.autoloop-forged`).
+import fs from 'node:fs';
+import { writeFileAtomic } from './fsx.ts';
+
+export interface DotGit {
+  file: string;
+  dev: number;
+  ino: number;
+  /** A `gitdir:` file's bytes (a linked worktree's), or null for a directory. */
+  bytes: Buffer | null;
+  /** An open descriptor of the directory (Linux: /proc/self/fd names it wherever it is moved). */
+  fd: number | null;
+}
+
+/** Hold the `.git` of `tree` (null when there is none, or it is neither a directory nor a file). */
+export function holdDotGit(tree: string): DotGit | null {
+  const file = `${tree}/.git`;
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!st || !(st.isDirectory() || st.isFile())) return null;
+  let fd: number | null = null;
+  if (st.isDirectory()) {
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    } catch {
+      fd = null;
+    }
+  }
+  return { file, dev: st.dev, ino: st.ino, bytes: st.isFile() ? fs.readFileSync(file) : null, fd };
+}
+
+function aside(file: string): void {
+  let name = `${file}.autoloop-forged`;
+  for (let i = 1; fs.existsSync(name); i++) name = `${file}.autoloop-forged-${i}`;
+  fs.renameSync(file, name);
+}
+
+/** Where the held directory is now, or null (gone, or no /proc). */
+function whereNow(h: DotGit): string | null {
+  if (h.fd === null) return null;
+  try {
+    const now = fs.readlinkSync(`/proc/self/fd/${h.fd}`);
+    const st = fs.lstatSync(now, { throwIfNoEntry: false });
+    return st?.isDirectory() && st.dev === h.dev && st.ino === h.ino ? now : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Put `.git` back as the phase found it, and let the descriptor go. Returns null when it was not
+ * touched, else what was done (`put back`, or `gone` when the original could not be found).
+ */
+export function restoreDotGit(h: DotGit): 'put back' | 'gone' | null {
+  try {
+    const st = fs.lstatSync(h.file, { throwIfNoEntry: false });
+    const same = st !== undefined && st.dev === h.dev && st.ino === h.ino;
+    if (h.bytes === null) {
+      if (same && st.isDirectory()) return null;
+      const now = whereNow(h);
+      // What took its place goes aside either way: no git reads another repository in its name.
+      if (st) aside(h.file);
+      if (!now) return 'gone';
+      fs.renameSync(now, h.file);
+      return 'put back';
+    }
+    if (same && st.isFile() && fs.readFileSync(h.file).equals(h.bytes)) return null;
+    if (st && !st.isFile()) aside(h.file);
+    writeFileAtomic(h.file, h.bytes);
+    return 'put back';
+  } finally {
+    if (h.fd !== null) fs.closeSync(h.fd);
+    h.fd = null;
+  }
+}
