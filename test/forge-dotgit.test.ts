@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PACK_FORGER } from './helpers/forge.ts';
-import { engine, git, makeRepo } from './helpers/engine.ts';
+import { engine, engineAsync, git, makeRepo } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
@@ -62,4 +62,40 @@ describe("the repository's .git swapped for another repository by the benchmark"
       expect(git(repo, 'show', 'autoloop/exp-final~1:src/v')).toBe('40');
     });
   }
+
+  it('by a benchmark whose engine is then killed: the next call finds .git where it was moved and puts it back', async () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    const run = (d: string) => engine('run-experiment', ['--description', d, '--json'], repo);
+    expect(run('baseline').json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    expect(run('A').json).toMatchObject({ verdict: 'keep' });
+    const id = git(repo, 'rev-parse', 'HEAD:src/v');
+    const ino = fs.statSync(path.join(repo, '.git')).ino;
+    const evil = evilTwin(repo, id);
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), `[ -d .git-moved ] || { mv .git .git-moved && ln -s ${evil} .git; touch .attacked; sleep 60; }\n`);
+    fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
+    const child = engineAsync('run-experiment', ['--json'], repo);
+    for (let i = 0; !fs.existsSync(path.join(repo, '.attacked')); i++) {
+      expect(i, 'the benchmark never attacked').toBeLessThan(6000);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    fs.rmSync(path.join(repo, '.attacked'));
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), ':\n');
+    const repair = engine('control', ['repair'], repo);
+    expect(repair.code, repair.stderr).toBe(0);
+    expect(repair.stderr + repair.stdout).toMatch(/put back \.git from \.git-moved/);
+    expect(fs.lstatSync(path.join(repo, '.git')).isDirectory()).toBe(true);
+    expect(fs.statSync(path.join(repo, '.git')).ino).toBe(ino);
+    expect(git(repo, 'cat-file', 'blob', id)).toBe('40');
+    fs.writeFileSync(path.join(repo, 'src/v'), '30\n');
+    const r = run('C');
+    expect(r.json, r.stderr).toMatchObject({ verdict: 'keep' });
+    expect(fs.readFileSync(path.join(repo, '.git/refs/heads/autoloop/exp'), 'utf8').trim()).toBe(git(repo, 'rev-parse', 'autoloop/exp'));
+    expect(git(repo, 'show', 'autoloop/exp:src/v')).toBe('30');
+  });
 });

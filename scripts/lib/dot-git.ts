@@ -80,3 +80,29 @@ export function restoreDotGit(h: DotGit): 'put back' | 'gone' | null {
     h.fd = null;
   }
 }
+
+/**
+ * After an engine killed mid-phase (its descriptor gone): the `.git` directory with this identity,
+ * moved by the phase to the top of the tree, put back (what took its place set aside). Returns the
+ * name it was found under, or null (in place, or nowhere to be found: then nothing is touched).
+ */
+export function findDotGit(tree: string, id: { dev: number; ino: number }): string | null {
+  const file = `${tree}/.git`;
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (st && st.dev === id.dev && st.ino === id.ino) return null;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(tree);
+  } catch {
+    return null;
+  }
+  for (const n of names) {
+    const at = `${tree}/${n}`;
+    const s = fs.lstatSync(at, { throwIfNoEntry: false });
+    if (!s?.isDirectory() || s.dev !== id.dev || s.ino !== id.ino) continue;
+    if (st) aside(file);
+    fs.renameSync(at, file);
+    return n;
+  }
+  return null;
+}

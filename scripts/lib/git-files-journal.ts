@@ -22,13 +22,15 @@ import { pidAlive, procStart } from './procs.ts';
 import { crashPoint } from './faults.ts';
 import { dropForgedObjects, dropMainCommondir, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
 import { foreignCopy, settleStoresFromCopy } from './git-kept-trust.ts';
-import { holdDotGit, restoreDotGit } from './dot-git.ts';
+import { findDotGit, holdDotGit, restoreDotGit, type DotGit } from './dot-git.ts';
 
 const Kept = z.object({
   pid: z.number(),
   start: z.nullable(z.string()),
   tree: z.string(),
   files: z.array(z.object({ file: z.string(), kind: z.enum(['index', 'head', 'config', 'packed-refs', 'ref']), copy: z.nullable(z.string()), mtime: z.optional(z.number()) })),
+  // The tree's `.git` directory as the phase found it (dot-git.ts), absent from a copy of an earlier engine.
+  dotGit: z.optional(z.object({ dev: z.number(), ino: z.number() })),
   objects: z.object({
     dir: z.string(),
     packs: z.array(z.tuple([z.string(), z.string()])),
@@ -47,7 +49,7 @@ const open = new Set<string>();
 let serial = 0;
 
 /** Write `kept` to disk before its phase; returns the copy's folder. */
-export function persistGitFiles(root: string, kept: GitFiles): string {
+export function persistGitFiles(root: string, kept: GitFiles, dotGit: DotGit | null = null): string {
   // The name says whose it is before kept.json does: a candidate's phase is written while another call recovers.
   const dir = path.join(keptRoot(root), `${process.pid}.${procStart(process.pid) ?? 'x'}.${Date.now().toString(36)}${serial++}`);
   fs.mkdirSync(dir, { recursive: true });
@@ -61,6 +63,7 @@ export function persistGitFiles(root: string, kept: GitFiles): string {
     pid: process.pid,
     start: procStart(process.pid),
     tree: kept.tree,
+    ...(dotGit && dotGit.bytes === null ? { dotGit: { dev: dotGit.dev, ino: dotGit.ino } } : {}),
     files: kept.files.map((f, i) => ({ file: f.file, kind: f.kind, copy: copy(String(i), f.bytes), ...(f.mtime ? { mtime: f.mtime.getTime() } : {}) })),
     objects: {
       dir: kept.objects.dir,
@@ -145,6 +148,9 @@ export async function recoverGitFiles(root: string): Promise<string[]> {
     if (ownerAlive(name)) continue;
     const read = readKept(dir);
     if (read && read.record.pid !== process.pid && pidAlive(read.record.pid, read.record.start)) continue;
+    // Before its layout is judged: a `.git` the phase swapped for another repository's leads every path there.
+    const moved = read?.record.dotGit && fs.existsSync(read.kept.tree) ? findDotGit(read.kept.tree, read.record.dotGit) : null;
+    if (moved) out.push(`put back ${path.relative(root, path.join(read!.kept.tree, '.git')) || '.git'} from ${moved}, where a phase whose engine was killed had moved it`);
     const foreign = read && fs.existsSync(read.kept.tree) ? foreignCopy(root, read.kept) : null;
     if (read && foreign) out.push(`refused the copy .autoloop/git-kept/${name}: ${foreign} (not one the engine wrote; nothing done with it)`);
     else if (read && fs.existsSync(read.kept.tree)) {
@@ -179,7 +185,7 @@ export function openGitPhase(root: string, tree: string, branch: string | null):
   const kept = keepGitFiles(tree, branch);
   if (!kept) return null;
   const dotGit = holdDotGit(tree);
-  const dir = persistGitFiles(root, kept);
+  const dir = persistGitFiles(root, kept, dotGit);
   crashPoint('phase:git-kept');
   return {
     async settle() {
