@@ -89,7 +89,9 @@ export function restoreDotGit(h: DotGit): 'put back' | 'gone' | null {
 export function findDotGit(tree: string, id: { dev: number; ino: number }): string | null {
   const file = `${tree}/.git`;
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
-  if (st && st.dev === id.dev && st.ino === id.ino) return null;
+  // A directory in place is left alone: the identity comes from a copy the code under test may have
+  // written, and a swap puts a link or a `gitdir:` file there (a directory swapped in is the live guard's).
+  if (st?.isDirectory()) return null;
   let names: string[] = [];
   try {
     names = fs.readdirSync(tree);
@@ -99,7 +101,7 @@ export function findDotGit(tree: string, id: { dev: number; ino: number }): stri
   for (const n of names) {
     const at = `${tree}/${n}`;
     const s = fs.lstatSync(at, { throwIfNoEntry: false });
-    if (!s?.isDirectory() || s.dev !== id.dev || s.ino !== id.ino) continue;
+    if (!s?.isDirectory() || s.dev !== id.dev || s.ino !== id.ino || !fs.existsSync(`${at}/HEAD`) || !fs.existsSync(`${at}/objects`)) continue;
     if (st) aside(file);
     fs.renameSync(at, file);
     return n;
