@@ -19,10 +19,10 @@ import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
 import { anyFlagged, indexEntries, unhideInScope, type IndexEntry } from './index-flags.ts';
 import { touchedSince } from './outside-touch.ts';
 import { clearStaleLocks, mutationLocks } from './git-locks.ts';
-import { gitDirsOf, readOrEmpty } from './git-dirs.ts';
+import { gitDirsOf, headFile, readOrEmpty } from './git-dirs.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
-import { diffSettingsConfigured, firstLine, forgetRepoConfig, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
+import { commonGitPaths, diffSettingsConfigured, firstLine, forgetRepoConfig, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { crashPoint } from './faults.ts';
 import { blobIdOf, blobIdOfFile, objectIdOf } from './blob-id.ts';
@@ -126,6 +126,8 @@ interface Snapshot {
   unknownHead: Set<string>;
   /** The HEAD blob of a changed tracked path (`hH` of an ordinary entry; not for submodules). */
   headBlob: Map<string, string>;
+  /** The entries as git listed them, untracked directories folded (`status` is unfolded by snapshot()). */
+  raw?: Status;
 }
 
 const STATUS_ARGS = ['status', '--porcelain=v2', '-z', '--branch', '--no-ahead-behind', '--no-renames', '--untracked-files=normal', '--ignore-submodules=none'];
@@ -321,6 +323,7 @@ export class GitWorkspace implements Workspace {
     if (!this.snap || fresh) {
       let snap = parseStatusV2(await this.git.run(STATUS_ARGS));
       if (await this.unhide(snap)) snap = parseStatusV2(await this.git.run(STATUS_ARGS));
+      snap.raw = snap.status;
       snap.status = await this.unfold(snap.status, this.load());
       this.snap = snap;
       this.current = true;
@@ -430,7 +433,16 @@ export class GitWorkspace implements Workspace {
     return ref ? ref.replace(/^refs\/heads\//, '') : 'a detached HEAD';
   }
 
-  private async currentBranchRef(): Promise<string | null> {
+  /**
+   * The branch HEAD is on (refs/heads/…), or null when detached. With a status
+   * read just made, HEAD's file answers when it agrees with that read's
+   * branch.head and branch.oid (a branch named `(detached)`, a HEAD naming a
+   * ref outside refs/heads or a reftable placeholder never agree): no process.
+   */
+  private async currentBranchRef(snap?: Snapshot): Promise<string | null> {
+    const file = snap ? headFile(this.root) : null;
+    if (file && 'ref' in file && file.ref === snap?.ref) return file.ref;
+    if (file && 'detached' in file && snap?.ref === null && file.detached === snap.oid) return null;
     const out = await this.git.tryRun(['symbolic-ref', '-q', 'HEAD']);
     return out ? out.trim() : null;
   }
@@ -530,16 +542,19 @@ export class GitWorkspace implements Workspace {
 
   // ---- Workspace -----------------------------------------------------------
 
-  async begin(): Promise<{ base: string }> {
+  async begin(): Promise<{ base: string; moved?: true }> {
     await this.ensureExcluded();
-    if ((await this.revParse('HEAD')) === null) {
-      throw new UsageError('the repository has no commit yet; commit once before starting an experiment');
-    }
     const prev = this.load();
     const userFiles = new Set(prev?.user_files ?? []);
     const userDirs = new Set(prev?.user_dirs ?? []);
 
-    const st = await this.status(true);
+    // One status read answers what took four processes: whether HEAD has a commit and which
+    // (branch.oid), the branch it is on (branch.head, checked against HEAD's file), and the tree.
+    const snap = await this.snapshot(true);
+    if (snap.oid === null) {
+      throw new UsageError('the repository has no commit yet; commit once before starting an experiment');
+    }
+    const st = snap.status;
     const blocked = [...st]
       .filter(([p, codes]) => this.scope.inScope(p) && !untrackedOnly(codes) && !userFiles.has(p))
       .map(([p]) => p)
@@ -549,42 +564,60 @@ export class GitWorkspace implements Workspace {
       throw new InScopeChangesError(names);
     }
 
-    const from = this.candidate ? null : await this.currentBranchRef();
+    // The tree as read above still stands unless the checkout below moves to another commit.
+    let read: { raw: Status; oid: string } | null = { raw: snap.raw ?? snap.status, oid: snap.oid };
+    const from = this.candidate ? null : await this.currentBranchRef(snap);
     if (!this.candidate && from !== `refs/heads/${this.branch}`) {
       const exists = (await this.revParse(`refs/heads/${this.branch}`)) !== null;
       const args = exists ? ['checkout', '-q', this.branch, '--'] : ['checkout', '-q', '-b', this.branch];
-      const oid = (await this.revParse('HEAD')) as string;
       try {
         await this.git.run(args);
       } catch (e) {
         throw new UsageError(`cannot check out ${this.branch}: ${firstLine((e as Error).message)}`);
       }
-      this.switched = { from, oid, created: exists ? null : oid };
+      this.switched = { from, oid: snap.oid, created: exists ? null : snap.oid };
+      // A new branch from HEAD (`checkout -b`) leaves the index and the files as they were; an existing one may not.
+      if (exists) read = null;
     }
-    const base = (await this.revParse('HEAD')) as string;
 
     // Untracked files present now are the user's. On a later begin (a new
     // segment) files the user added since are adopted too: losing one would
     // be worse than never committing one. A folded untracked directory is
     // the user's as a whole.
-    const state = await this.recordTree({ started_from: prev?.started_from ?? base, base }, userFiles, userDirs, prev?.dirty ?? {});
+    const { state, base } = await this.recordTree({ started_from: prev?.started_from ?? null, base: null }, userFiles, userDirs, prev?.dirty ?? {}, read);
     if (prev && !this.candidate) {
       // A segment is open: the new state takes effect with the new segment's
       // config line (init-journal.ts); a failed or killed init keeps the old one.
       writeJsonAtomic(stagedPaths(this.exp).workspace, state);
       this.staged = state;
     } else this.save(state);
-    return { base };
+    return read === null ? { base, moved: true } : { base };
   }
 
   /**
    * The record of the tree as it stands: every untracked path adopted as the
    * user's (added to `userFiles`/`userDirs`), and the dirty paths outside the
-   * scope signed as they are.
+   * scope signed as they are. From `read` (a status read with nothing changed
+   * since, and the commit HEAD was at) or from a new status read; a null
+   * `from.base` (and `started_from`) is the commit that read found HEAD at.
    */
-  private async recordTree(from: { started_from: string; base: string }, userFiles: Set<string>, userDirs: Set<string>, prevDirty: Record<string, Sig>): Promise<GitState> {
+  private async recordTree(
+    from: { started_from: string | null; base: string | null },
+    userFiles: Set<string>,
+    userDirs: Set<string>,
+    prevDirty: Record<string, Sig>,
+    read: { raw: Status; oid: string } | null = null,
+  ): Promise<{ state: GitState; base: string }> {
     this.mutating();
-    const raw = parseStatusV2(await this.git.run(STATUS_ARGS)).status;
+    let raw = read?.raw;
+    let head = read?.oid ?? null;
+    if (!raw) {
+      const snap = parseStatusV2(await this.git.run(STATUS_ARGS));
+      raw = snap.status;
+      head = snap.oid;
+    }
+    const base = from.base ?? head ?? (await this.revParse('HEAD'));
+    if (base === null) throw new UsageError('the repository has no commit yet; commit once before starting an experiment');
     for (const [p, codes] of raw) {
       if (!codes.includes('??') || isInternal(p.replace(/\/$/, ''))) continue;
       if (p.endsWith('/')) userDirs.add(p);
@@ -594,14 +627,14 @@ export class GitWorkspace implements Workspace {
       version: 1,
       mode: 'git',
       branch: this.branch,
-      started_from: from.started_from,
-      base: from.base,
+      started_from: from.started_from ?? base,
+      base,
       user_files: [...userFiles].sort(),
       user_dirs: [...userDirs].sort(),
       dirty: {},
     };
     state.dirty = this.dirtySigs(await this.unfold(raw, state), this.users(state), prevDirty);
-    return state;
+    return { state, base };
   }
 
   /**
@@ -621,7 +654,7 @@ export class GitWorkspace implements Workspace {
     }
     const salvaged = salvageUsers(readOrNull(file));
     const kept = keepDamagedCopy(file);
-    const state = await this.recordTree(from, new Set(salvaged.files), new Set(salvaged.dirs), {});
+    const { state } = await this.recordTree(from, new Set(salvaged.files), new Set(salvaged.dirs), {});
     this.save(state);
     const users = state.user_files.length + state.user_dirs.length;
     return `rebuilt ${path.basename(file)} (${users} untracked path(s) recorded as yours, never committed or deleted${kept ? `; the damaged copy is ${kept}` : ''})`;
@@ -658,8 +691,8 @@ export class GitWorkspace implements Workspace {
 
   /** .autoloop/ must never show up as untracked; the user's .gitignore is theirs, info/exclude is local. */
   private async ensureExcluded(): Promise<void> {
-    const rel = (await this.git.run(['rev-parse', '--git-path', 'info/exclude'])).trim();
-    const file = path.resolve(this.root, rel);
+    const file = commonGitPaths(this.root, ['info/exclude'])?.[0];
+    if (!file) throw new Error(`git cannot tell where ${this.root}'s info/exclude is`);
     let text = '';
     try {
       text = fs.readFileSync(file, 'utf8');

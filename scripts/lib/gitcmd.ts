@@ -13,7 +13,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { gitDirsOf } from './git-dirs.ts';
+import { gitDirsOf, headBranch } from './git-dirs.ts';
 import { configFiles, mayMention } from './git-config-files.ts';
 import { gitFile } from './git-binary.ts';
 import { countIo } from './iocount.ts';
@@ -338,8 +338,10 @@ export async function trackedChanges(cwd: string): Promise<string[]> {
   return [...new Set(parseStatusV1(await git(cwd, statusArgs('no'))).map((e) => e.path))].sort();
 }
 
-/** The checked-out branch (short name), or null on a detached HEAD. */
+/** The checked-out branch (short name), or null on a detached HEAD: from HEAD's file where it settles it (git-dirs.ts), else git. */
 export async function currentBranch(cwd: string): Promise<string | null> {
+  const known = headBranch(cwd);
+  if (known !== undefined) return known;
   const r = await gitTry(cwd, ['symbolic-ref', '-q', '--short', 'HEAD']);
   return r.code === 0 ? r.stdout.trim() : null;
 }
@@ -358,4 +360,64 @@ export async function workTreeTop(dir: string): Promise<string | null> {
   if (r.code !== 0) return null;
   const [inside, top] = r.stdout.split('\n');
   return inside?.trim() === 'true' && top ? top.trim() : null;
+}
+
+/**
+ * Where git keeps these files of the shared git dir (`info/exclude`,
+ * `info/attributes`: what `rev-parse --git-path` prints for them), absolute.
+ * Found from the work tree's `.git` without a process (git-dirs.ts: the path
+ * git takes, a linked worktree's `commondir` followed); git is asked only where
+ * that layout cannot be read. Null when git cannot tell either.
+ */
+export function commonGitPaths(root: string, names: readonly ('info/exclude' | 'info/attributes')[]): string[] | null {
+  const dirs = gitDirsOf(root);
+  if (dirs) return names.map((n) => path.join(dirs.commonDir, n));
+  const out = gitSyncOrNull(root, ['rev-parse', ...names.flatMap((n) => ['--git-path', n])]);
+  const lines = out?.split('\n').map((l) => l.trim()).filter(Boolean) ?? [];
+  return lines.length === names.length ? lines.map((l) => path.resolve(root, l)) : null;
+}
+
+/**
+ * The user's own settings of these keys (lower-case `section.name` → the value git
+ * takes, the last one read; null for a bare `key` line, git's true), in one process for
+ * all of them, or none where no config file git reads mentions their names
+ * (git-config-files.ts). The engine's own `-c` settings are left out: every engine git
+ * command carries `core.autocrlf=false` (and the pinned excludes file), so a plain
+ * `git config --get` answers with the engine's value, never the user's.
+ */
+export function userConfig(root: string, keys: readonly string[]): Map<string, string | null> {
+  const found = new Map<string, string | null>();
+  const names = keys.map((k) => k.toLowerCase());
+  const files = configFiles(root);
+  if (files && !mayMention(files, new RegExp(names.map((k) => k.slice(k.lastIndexOf('.') + 1)).join('|'), 'i'))) return found;
+  const esc = (k: string) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const out = gitSyncOrNull(root, ['config', '-z', '--show-origin', '--get-regexp', `^(${names.map(esc).join('|')})$`]);
+  const parts = (out ?? '').split('\0');
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const origin = parts[i]!;
+    const entry = parts[i + 1]!;
+    if (origin.startsWith('command line:')) continue;
+    const nl = entry.indexOf('\n');
+    found.set((nl < 0 ? entry : entry.slice(0, nl)).toLowerCase(), nl < 0 ? null : entry.slice(nl + 1));
+  }
+  return found;
+}
+
+/**
+ * A config path as git expands it (`--type=path`): a leading `~/` is $HOME; `~user/` and
+ * `%(prefix)/` are left to git (one process, rare). Relative paths are taken from the root.
+ */
+export function configPath(root: string, key: string, value: string): string | null {
+  if (value === '') return null;
+  if (value === '~' || value.startsWith('~/')) return process.env.HOME ? path.join(process.env.HOME, value.slice(1)) : null;
+  if (value.startsWith('~') || value.startsWith('%(prefix)')) {
+    const was = pinExcludesFile(null); // the user's value, not the engine's pin
+    try {
+      const asked = gitSyncOrNull(root, ['config', '--path', '--get', key])?.trim();
+      return asked ? path.resolve(root, asked) : null;
+    } finally {
+      pinExcludesFile(was);
+    }
+  }
+  return path.resolve(root, value);
 }

@@ -11,7 +11,7 @@
 // (hiddenIgnoreFiles) is refused before measuring unless the segment began
 // with it or an earlier run's benchmark wrote it (a test tool's cache dir).
 import path from 'node:path';
-import { gitTry, pinExcludesFile } from './gitcmd.ts';
+import { commonGitPaths, configPath, gitTry, userConfig } from './gitcmd.ts';
 import { sanitizeLine } from './sanitize.ts';
 import { MISSING, sha256File } from './integrity.ts';
 
@@ -32,31 +32,22 @@ export function gitignoresAbove(bases: readonly string[]): string[] {
  * Where git reads its non-tracked ignore rules for this repository: info/exclude and core.excludesFile (or its default);
  * and info/attributes, recorded the same way: an `eol`, `ident` or `working-tree-encoding` rule written there by the code
  * under test changes the bytes every later checkout of the engine's writes (a revert, the best's tree) from what was measured.
+ * `own`: the excludes file excludesFileOf gave in this call (a segment opening asks once).
  */
-export async function excludeFiles(root: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  const exclude = await gitTry(root, ['rev-parse', '--git-path', 'info/exclude', '--git-path', 'info/attributes']);
-  const out: string[] = [];
-  if (exclude.code === 0) for (const line of exclude.stdout.split('\n')) if (line.trim()) out.push(path.resolve(root, line.trim()));
-  const own = await excludesFileOf(root, env);
-  if (own) out.push(own);
-  return out;
+export function excludeFiles(root: string, own: string): string[] {
+  return [...(commonGitPaths(root, ['info/exclude', 'info/attributes']) ?? []), ...(own ? [own] : [])];
 }
 
 /**
  * The file git reads as core.excludesFile here (or its default under XDG), absolute; '' when none.
- * Asked with the engine's pin off: a segment opening reads the user's setting as it is now.
+ * The user's setting as it is now (userConfig: never the engine's pin).
  */
-export async function excludesFileOf(root: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const was = pinExcludesFile(null);
-  try {
-    const global = await gitTry(root, ['config', '--path', '--get', 'core.excludesFile']);
-    const configured = global.code === 0 ? global.stdout.trim() : '';
-    const xdg = env.XDG_CONFIG_HOME || (env.HOME ? path.join(env.HOME, '.config') : '');
-    if (configured) return path.resolve(root, configured);
-    return xdg ? path.join(xdg, 'git', 'ignore') : '';
-  } finally {
-    pinExcludesFile(was);
-  }
+export function excludesFileOf(root: string, env: NodeJS.ProcessEnv = process.env): string {
+  const set = userConfig(root, ['core.excludesFile']).get('core.excludesfile');
+  const configured = set ? configPath(root, 'core.excludesFile', set) : null;
+  if (configured) return configured;
+  const xdg = env.XDG_CONFIG_HOME || (env.HOME ? path.join(env.HOME, '.config') : '');
+  return xdg ? path.join(xdg, 'git', 'ignore') : '';
 }
 
 /** The hashes of these ignore-rule files now (keys as recorded: repo-relative or absolute). */

@@ -17,12 +17,22 @@ import { evaluationInScope, fingerprint, resolveJudges, saveJudges, sweepJudgeCo
 import { sourceMetrics } from './sources/index.ts';
 import { ensureScratch } from './analysis.ts';
 import { InScopeChangesError, RefusalError, UsageError } from './errors.ts';
-import { firstLine, gitSyncOrNull, pinExcludesFile } from './gitcmd.ts';
+import { firstLine, pinExcludesFile } from './gitcmd.ts';
+import { trackedFiles, type TrackedFiles } from './tracked-files.ts';
 import { nowIso } from './ledger.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { compileScope } from './scope.ts';
 import { gradersInScope } from './scope-check.ts';
 import { excludeFiles, excludesFileOf, gitignoresAbove, ignoreRulesOf, type IgnoreRules } from './ignore-rules.ts';
+
+export interface InitOptions {
+  reason?: string;
+  notes?: string;
+  /** The work tree's top as the caller just found it with git (root itself), or undefined: openWorkspace asks. */
+  top?: string;
+  /** The tracked paths the caller already listed (before anything here changes the index). */
+  tracked?: TrackedFiles;
+}
 
 export interface InitResult {
   experiment: string;
@@ -79,9 +89,9 @@ export const NOTES_BODY = `
 `;
 
 /** The ignore rules a keep cannot show, as the segment opens (ignore-rules.ts). */
-async function segmentIgnoreRules(root: string, config: Config): Promise<IgnoreRules> {
+function segmentIgnoreRules(root: string, config: Config, excludes: string): IgnoreRules {
   const bases = compileScope(config.scope, config.protect).bases;
-  return ignoreRulesOf(root, [...gitignoresAbove(bases), ...(await excludeFiles(root))]);
+  return ignoreRulesOf(root, [...gitignoresAbove(bases), ...excludeFiles(root, excludes)]);
 }
 
 /** What killed calls left: a phase's git files (git-files-journal.ts; before any git command), then an init half-done. */
@@ -107,8 +117,9 @@ async function recordLandedKeep(exp: Experiment, ws: Workspace): Promise<Workspa
  * Write the config, open a new segment (fingerprinting the judges), create the
  * notes and backlog if missing, and make this the active experiment.
  */
-export async function initExperiment(root: string, config: Config, opts: { reason?: string; notes?: string } = {}): Promise<InitResult> {
+export async function initExperiment(root: string, config: Config, opts: InitOptions = {}): Promise<InitResult> {
   assertMetricsSourced(config);
+  const tracked = opts.tracked ?? trackedFiles(root);
   const slug = config.name;
   const paths = experimentPaths(root, slug);
   // Hold the repository's lock before anything changes: a run in flight (of any experiment) must not see a new
@@ -128,11 +139,12 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     await recoverKilled(root, paths);
     const exp = fs.existsSync(paths.config) ? openExperiment(root, slug) : freshExperiment(root, paths, config);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
-    ws = await recordLandedKeep(exp, await openWorkspace(root, paths, config));
-    const { base } = await ws.begin().catch((e: unknown) => {
+    ws = await recordLandedKeep(exp, await openWorkspace(root, paths, config, opts.top));
+    const { base, moved } = await ws.begin().catch((e: unknown) => {
       throw e instanceof InScopeChangesError && !fresh ? loopsChange(exp, e) : e;
     });
-    const { protect, mutable } = resolveJudges(root, config, untrackedIn(root, ws.mode, config.artifacts.length > 0 || (config.sources ?? []).some((x) => 'dir' in x)));
+    if (moved) tracked.forget(); // another commit checked out: its index lists other files
+    const { protect, mutable } = resolveJudges(root, config, untrackedIn(ws.mode, config.artifacts.length > 0 || (config.sources ?? []).some((x) => 'dir' in x), tracked));
     const segment = exp.state.segment + 1;
     // Everything new is staged beside the current files; the config line is the commit point.
     saveJudges(root, paths.judges, protect, { staged: true });
@@ -144,14 +156,14 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
     crashPoint('init:before-ledger');
     if (!fresh) undo = keepForUndo(paths, [repoPaths(root).active]);
     // The user's excludes file as it is now, for this segment's git commands from here on (gitcmd.ts).
-    const excludes = ws.mode === 'git' ? await excludesFileOf(root) : null;
+    const excludes = ws.mode === 'git' ? excludesFileOf(root) : null;
     if (excludes !== null) pinExcludesFile(excludes);
     append(exp, {
       type: 'config',
       ts: nowIso(),
       segment,
       config,
-      fingerprints: { ...fingerprint(root, config, protect), ...(excludes !== null ? { ignore: await segmentIgnoreRules(root, config), excludes } : {}), ...(ws.hiddenIgnores ? { hidden: await ws.hiddenIgnores() } : {}) },
+      fingerprints: { ...fingerprint(root, config, protect), ...(excludes !== null ? { ignore: segmentIgnoreRules(root, config, excludes), excludes } : {}), ...(ws.hiddenIgnores ? { hidden: await ws.hiddenIgnores() } : {}) },
       base,
       reason: opts.reason ?? (segment === 1 ? 'init' : 'new segment'),
     });
@@ -172,7 +184,7 @@ export async function initExperiment(root: string, config: Config, opts: { reaso
       mutable,
       scope: config.scope,
       config: rel(root, paths.config),
-      warnings: [...evaluationWarnings(root, config, mutable), ...untrackedJudgeWarnings(root, config, protect, ws.mode)],
+      warnings: [...evaluationWarnings(config, mutable, tracked), ...untrackedJudgeWarnings(config, protect, ws.mode, tracked)],
     };
   } catch (e) {
     // A new segment whose config line is in the ledger and could not be taken back is open (like a kill -9 there).
@@ -279,18 +291,16 @@ function withFrontmatter(body: string, data: Record<string, string>): string {
 }
 
 /** Is a file one git does not track? (An artifact or a file under a TensorBoard directory the commands name is their output only then.) Snapshot mode: all are. */
-function untrackedIn(root: string, mode: string, needed: boolean): (rel: string) => boolean {
+function untrackedIn(mode: string, needed: boolean, tracked: TrackedFiles): (rel: string) => boolean {
   if (!needed) return () => false;
   if (mode !== 'git') return () => true;
-  const listed = gitSyncOrNull(root, ['ls-files', '-z']);
-  if (listed === null) return () => false; // cannot tell: a judge left out is worse than one too many
-  const tracked = new Set(listed.split('\0'));
-  return (rel) => !tracked.has(rel);
+  // Cannot tell (null): a judge left out is worse than one too many.
+  return (rel) => tracked.has(rel) === false;
 }
 
 /** The commands' own files in the scope, and the grading code they import that the scope takes in: one warning naming them. */
-function evaluationWarnings(root: string, config: Config, mutable: readonly string[]): string[] {
-  const found = evaluationInScope([...new Set([...mutable, ...gradersInScope(root, config)])]);
+function evaluationWarnings(config: Config, mutable: readonly string[], tracked: TrackedFiles): string[] {
+  const found = evaluationInScope([...new Set([...mutable, ...gradersInScope(config, tracked)])]);
   if (!found.length) return [];
   const one = found.length === 1;
   return [`${found.join(', ')} look${one ? 's' : ''} like evaluation code and ${one ? 'is' : 'are'} in the scope: the loop could change how it is graded; narrow --scope or --protect ${one ? 'it' : 'them'}`];
@@ -302,9 +312,9 @@ function evaluationWarnings(root: string, config: Config, mutable: readonly stri
  * would fail to write (read-only) or change (invalid) at every run. The engine
  * cannot tell which: one warning, with the way out for an output.
  */
-function untrackedJudgeWarnings(root: string, config: Config, protect: readonly string[], mode: string): string[] {
+function untrackedJudgeWarnings(config: Config, protect: readonly string[], mode: string, tracked: TrackedFiles): string[] {
   const byProtect = config.protect.length ? compileScope(config.protect, []) : null;
-  const untracked = untrackedIn(root, mode, mode === 'git');
+  const untracked = untrackedIn(mode, mode === 'git', tracked);
   // A benchmark under .autoloop/ (where setup writes it) is never tracked, and is surely input.
   const found = protect.filter((f) => !f.startsWith('.autoloop/') && !byProtect?.inScope(f) && untracked(f));
   if (!found.length) return [];

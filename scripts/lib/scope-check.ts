@@ -7,7 +7,8 @@ import { UsageError } from './errors.ts';
 import { anyFile, compileScope, globLeavesRepo, isInternal } from './scope.ts';
 import type { Config } from './schema.ts';
 import { CATCH_ALL, candidatePaths, cdTargets } from './integrity.ts';
-import { gitSyncOrNull } from './gitcmd.ts';
+import { commonGitPaths, configPath, gitSyncOrNull, userConfig } from './gitcmd.ts';
+import type { TrackedFiles } from './tracked-files.ts';
 import { isFileGlob } from './sources/common.ts';
 
 /** Does a scope glob name any file of the tree at `root`? */
@@ -24,11 +25,11 @@ function globMatches(root: string, glob: string): boolean {
  * git mode, files git does not track are the user's: the loop never commits
  * them nor sees its changes to them, so a scope of such files alone is refused.
  */
-export function scopeWarnings(root: string, cwd: string, scope: readonly string[], git = false): string[] {
+export function scopeWarnings(root: string, cwd: string, scope: readonly string[], tracked: TrackedFiles | null = null): string[] {
   const sub = path.relative(root, cwd).split(path.sep).join('/');
   const inside = sub !== '' && !sub.startsWith('..') && !path.isAbsolute(sub);
   const out: string[] = [];
-  let tracked = 0;
+  let named = 0;
   const untracked: string[] = [];
   for (const glob of scope) {
     if (glob.startsWith('!')) continue;
@@ -38,15 +39,15 @@ export function scopeWarnings(root: string, cwd: string, scope: readonly string[
         throw new UsageError(`--scope "${glob}" matches no file: scope globs are relative to the repository top (${root}), not to ${sub}; did you mean --scope "${meant}"?`);
       }
       out.push(`--scope "${glob}" matches no file yet (scope globs are relative to the repository top, ${root})`);
-    } else if (git && !tracksAny(root, glob)) {
+    } else if (tracked && !tracksAny(tracked, glob)) {
       untracked.push(glob);
     } else {
-      tracked++;
+      named++;
     }
   }
   if (!untracked.length) return out;
   const what = `--scope ${untracked.map((g) => `"${g}"`).join(' ')} matches only files git does not track: they are yours, so the loop never commits them nor sees its changes to them`;
-  if (!tracked) throw new UsageError(`${what}; commit them first (git add, git commit), then init-experiment`);
+  if (!named) throw new UsageError(`${what}; commit them first (git add, git commit), then init-experiment`);
   return [...out, `${what} (commit them to let the loop work on them)`];
 }
 
@@ -59,21 +60,19 @@ const GRADER_NAME = /(^|[/_.-])(evals?|evaluate|evaluator|evaluation|score|score
  * says they grade the work: an evaluation the benchmark imports is mutable
  * without the commands naming it.
  */
-export function gradersInScope(root: string, config: Pick<Config, 'scope' | 'protect'>): string[] {
+export function gradersInScope(config: Pick<Config, 'scope' | 'protect'>, tracked: TrackedFiles): string[] {
   const narrow = config.scope.filter((p) => !CATCH_ALL.has(p));
   if (!narrow.some((p) => !p.startsWith('!'))) return [];
   const s = compileScope(narrow, config.protect);
-  const listed = gitSyncOrNull(root, ['ls-files', '-z', '--', ...s.bases.map((b) => (b === '' ? '.' : `:(literal)${b}`))]);
-  if (listed === null) return [];
-  return listed.split('\0').filter((f) => f !== '' && s.inScope(f) && GRADER_NAME.test(f));
+  return (tracked.list() ?? []).filter((f) => s.inScope(f) && GRADER_NAME.test(f));
 }
 
-/** Does git track any file a scope glob names? One `git ls-files` over the glob's bases. */
-function tracksAny(root: string, glob: string): boolean {
+/** Does git track any file a scope glob names? (Every in-scope file lies below the glob's bases.) */
+function tracksAny(tracked: TrackedFiles, glob: string): boolean {
   const s = compileScope([glob], []);
-  const listed = gitSyncOrNull(root, ['ls-files', '-z', '--', ...s.bases.map((b) => (b === '' ? '.' : `:(literal)${b}`))]);
+  const listed = tracked.list();
   if (listed === null) return true; // cannot tell: no warning
-  return listed.split('\0').some((f) => f !== '' && s.inScope(f));
+  return listed.some((f) => s.inScope(f));
 }
 
 /**
@@ -108,8 +107,8 @@ function isFile(p: string): boolean {
  * a .gitattributes eol rule): a keep commits the work tree's bytes as they are,
  * so such a file's every line changes in the commit. Said once at init.
  */
-export function eolWarnings(root: string, scope: readonly string[]): string[] {
-  if (!mayConvertEol(root)) return []; // the usual case: no file of the tree is read
+export function eolWarnings(root: string, scope: readonly string[], tracked: TrackedFiles): string[] {
+  if (!mayConvertEol(root, tracked)) return []; // the usual case: no file of the tree is read
   const s = compileScope([...scope], []);
   const listed = gitSyncOrNull(root, ['ls-files', '--eol', '-z', '--', ...s.bases.map((b) => (b === '' ? '.' : `:(literal)${b}`))]);
   if (listed === null) return [];
@@ -126,17 +125,22 @@ export function eolWarnings(root: string, scope: readonly string[]): string[] {
   return [`${names}: git stores LF but checks out CRLF here (core.autocrlf or a .gitattributes eol rule); a keep commits the work tree's bytes, so every line of a kept file changes (line ends) in its commit`];
 }
 
-/** Could git convert line ends here? core.autocrlf, or an attributes file that mentions text or eol. */
-function mayConvertEol(root: string): boolean {
-  const autocrlf = gitSyncOrNull(root, ['config', '--get', 'core.autocrlf'])?.trim().toLowerCase();
-  if (autocrlf === 'true' || autocrlf === 'input') return true;
-  const files = (gitSyncOrNull(root, ['ls-files', '-z', '--', ':(glob)**/.gitattributes']) ?? '').split('\0').filter(Boolean).map((f) => path.join(root, f));
-  const info = gitSyncOrNull(root, ['rev-parse', '--git-path', 'info/attributes'])?.trim();
-  if (info) files.push(path.resolve(root, info));
+/**
+ * Could git convert line ends here? The user's core.autocrlf (as the user's git reads it: the engine's
+ * own commands carry core.autocrlf=false, which a plain `git config --get` would answer), or an
+ * attributes file that mentions text or eol.
+ */
+function mayConvertEol(root: string, tracked: TrackedFiles): boolean {
+  const config = userConfig(root, ['core.autocrlf', 'core.attributesFile']);
+  const autocrlf = config.has('core.autocrlf') ? (config.get('core.autocrlf') ?? 'true').trim().toLowerCase() : '';
+  if (['true', 'input', 'yes', 'on', '1'].includes(autocrlf)) return true;
+  const files = (tracked.list() ?? []).filter((f) => f === '.gitattributes' || f.endsWith('/.gitattributes')).map((f) => path.join(root, f));
+  files.push(...(commonGitPaths(root, ['info/attributes']) ?? []));
   // The user's own attributes file (git's default when core.attributesFile is unset).
-  const own = gitSyncOrNull(root, ['config', '--path', '--get', 'core.attributesFile'])?.trim();
+  const set = config.get('core.attributesfile');
+  const own = set ? configPath(root, 'core.attributesFile', set) : null;
   const xdg = process.env.XDG_CONFIG_HOME || path.join(process.env.HOME ?? '', '.config');
-  files.push(own ? path.resolve(root, own) : path.join(xdg, 'git', 'attributes'));
+  files.push(own ?? path.join(xdg, 'git', 'attributes'));
   return files.some((f) => {
     try {
       return /\b(text|eol|crlf)\b/.test(fs.readFileSync(f, 'utf8'));

@@ -35,9 +35,10 @@ export interface Workspace {
    * Start (or re-open, for a new segment) the experiment. git: check out
    * autoloop/<slug> (created from HEAD when missing); refuses when in-scope
    * tracked files have uncommitted changes. snapshot: copy the in-scope files.
-   * Returns the starting point (commit sha / snapshot id).
+   * Returns the starting point (commit sha / snapshot id), and `moved` when
+   * git checked out another commit (the index may list other files now).
    */
-  begin(): Promise<{ base: string }>;
+  begin(): Promise<{ base: string; moved?: true }>;
   /** git: put HEAD back where begin() found it (an init that failed after it); the files begin() wrote go with the init's rollback. */
   undoBegin?(): Promise<void>;
   /** The current best: the branch's commit, or the current snapshot id. */

@@ -23,15 +23,16 @@ import { SnapshotWorkspace } from './snapshot-workspace.ts';
 
 export type { Workspace } from './workspace-base.ts';
 
-export async function openWorkspace(root: string, exp: ExperimentPaths, config: Config): Promise<Workspace> {
+/** `top`: the work tree's top level as the caller found it with git moments ago in this process (root itself): not asked again. */
+export async function openWorkspace(root: string, exp: ExperimentPaths, config: Config, top?: string): Promise<Workspace> {
   const recorded = recordedMode(exp);
   if (recorded === 'snapshot') return SnapshotWorkspace.open(root, exp, config);
   // A git experiment whose root still holds .git is still at its work tree's
   // top level: no process needed to ask (the next git command fails clearly if
   // the repository broke meanwhile).
   if (recorded === 'git' && fs.existsSync(path.join(root, '.git'))) return GitWorkspace.open(root, exp, config);
-  const top = await workTreeTop(root);
-  if (top === null) {
+  top ??= (await workTreeTop(root)) ?? undefined;
+  if (top === undefined) {
     if (recorded === 'git') throw new UsageError(`this experiment was started in git mode but ${root} is no longer a git work tree`);
     if (fs.existsSync(path.join(root, '.git'))) throw new UsageError(`${root} has a .git but git does not run here; install git (or fix the repository) first`);
     return SnapshotWorkspace.open(root, exp, config);

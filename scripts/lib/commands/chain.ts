@@ -19,6 +19,7 @@ import { childGuardrails } from '../chain-guardrails.ts';
 import { openCandidates } from '../candidates/store.ts';
 import { openWorkspace } from '../workspace.ts';
 import { initExperiment } from '../init.ts';
+import { trackedFiles } from '../tracked-files.ts';
 import { configFieldsFromFlags, parseConfig } from '../config.ts';
 import { experimentPaths, rel, repoPaths } from '../paths.ts';
 import { Slug, type Config, type Guardrail } from '../schema.ts';
@@ -234,7 +235,7 @@ async function notAtBest(root: string, parentSlug: string, head: string | null, 
 }
 
 /** The follow-up must start from the parent's best, with nothing half-done in the tree. */
-async function assertAtParentBest(p: ChainPlan): Promise<void> {
+async function assertAtParentBest(p: ChainPlan): Promise<'git' | 'snapshot'> {
   const { root, parent, parentSlug, childSlug, config } = p;
   // A candidate of the parent, measured or not, would be left with its worktree and never logged.
   const open = openCandidates(parent.paths);
@@ -245,7 +246,7 @@ async function assertAtParentBest(p: ChainPlan): Promise<void> {
   if (ws.mode !== 'git') {
     const dirty = await ws.changedInScope();
     if (dirty.length) throw new UsageError(`in-scope files differ from the best of "${parentSlug}": ${dirty.slice(0, 5).join(', ')}; restore them first`);
-    return;
+    return ws.mode;
   }
   const head = await revParse(root, 'HEAD');
   const best = parent.state.best_commit;
@@ -258,6 +259,7 @@ async function assertAtParentBest(p: ChainPlan): Promise<void> {
   if ((await revParse(root, `refs/heads/autoloop/${childSlug}`)) !== null) {
     throw new UsageError(`branch autoloop/${childSlug} already exists: choose another --name`);
   }
+  return ws.mode;
 }
 
 interface Started {
@@ -319,7 +321,8 @@ async function start(p: ChainPlan, asked: number | undefined): Promise<Started> 
     const done = await reconcile(parent, await openWorkspace(root, parent.paths, parent.config));
     if (done.length) process.stderr.write(`reconciled: ${done.join('; ')}\n`);
   }
-  await assertAtParentBest(p);
+  // A parent in git mode runs at its work tree's top (openWorkspace): the follow-up's workspace need not ask git again.
+  const mode = await assertAtParentBest(p);
   // A termination no log recorded (a wall clock that ran out between runs) is recorded now: the
   // report states a recorded one as it was, a live one with the clock's reading of each call.
   const t = currentTermination(parent);
@@ -348,7 +351,7 @@ async function start(p: ChainPlan, asked: number | undefined): Promise<Started> 
   writePending(root, pending);
   let out: Started['out'];
   try {
-    out = await initExperiment(root, p.config, { reason: `chain: follow-up of ${parentSlug}` });
+    out = await initExperiment(root, p.config, { reason: `chain: follow-up of ${parentSlug}`, ...(mode === 'git' ? { top: root } : {}) });
   } catch (e) {
     // Nothing was opened: leave no half-made experiment whose name would then be taken.
     await recoverChain(root, publishExperiment);
@@ -449,7 +452,7 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
   if (again) return again;
   // A --scope written from a package directory is refused before anything starts (scope-check.ts).
   if (f.scope) assertGlobsInRepo({ scope: f.scope, protect: [], artifacts: [] });
-  const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope, gitTopLevel(root) !== null) : [];
+  const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope, gitTopLevel(root) !== null ? trackedFiles(root) : null) : [];
   checkCommandsFrom(root, resolveCwd(f.cwd), [f.command, f.checks]);
   const p = plan(root, f);
   stopPoint('chain:planned');

@@ -13,6 +13,7 @@ import { experimentPaths, repoPaths } from '../paths.ts';
 import { gitTopLevel, openExperiment } from '../experiment.ts';
 import { termination } from '../reduce.ts';
 import { initExperiment } from '../init.ts';
+import { trackedFiles } from '../tracked-files.ts';
 import { unguardedCommandDirs } from '../integrity.ts';
 import { UsageError } from '../errors.ts';
 import { Slug } from '../schema.ts';
@@ -174,6 +175,8 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   const cwd = resolveCwd(f.cwd);
   const top = gitTopLevel(cwd);
   const root = top ?? cwd;
+  // The paths git tracks, listed once for every question below (none changes the index before the checkout).
+  const tracked = top !== null ? trackedFiles(root) : null;
 
   const fromFile = f.config ? readYamlObject(configPath(cwd, f.config)) : {};
   if (typeof fromFile.unit === 'string' && !isOneLine(fromFile.unit)) throw new UsageError('--config: unit: must be one line without control characters');
@@ -198,16 +201,16 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   assertScopeLeftMutable(root, config);
   const unreachable = unreachableMinimum(config.direction, config.min_improvement);
   const notes = [
-    ...scopeWarnings(root, cwd, config.scope, top !== null),
+    ...scopeWarnings(root, cwd, config.scope, tracked),
     ...protectWarnings(root, config.protect),
-    ...(top !== null ? eolWarnings(root, config.scope) : []),
+    ...(tracked ? eolWarnings(root, config.scope, tracked) : []),
     ...unguardedCommandDirs(root, config).map((d) => `the commands name ${d}/ and the scope is the whole repository, so its files are mutable: --protect '${d}/**' if they judge the metric (tests, data), or narrow --scope`),
     ...(unreachable ? [unreachable] : []),
     ...directionWarnings(config),
     ...unitWarnings(config),
   ];
   checkCommandsFrom(root, cwd, [f.command, f.checks]);
-  const out = await initExperiment(root, config, { reason: f.reason });
+  const out = await initExperiment(root, config, { reason: f.reason, top: top ?? undefined, tracked: tracked ?? undefined });
   // Runs and wall clock count over the whole experiment: a new segment can open already past them.
   if (out.segment > 1) {
     const t = termination(openExperiment(root, slug).state, config, Date.now());
