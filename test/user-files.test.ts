@@ -252,6 +252,26 @@ describe('line ends git converts on checkout', () => {
   });
 });
 
+describe('line ends the user\'s core.autocrlf converts', () => {
+  it('are named at init too: the engine\'s own git commands carry core.autocrlf=false, so asking git with them answered "false"', () => {
+    const repo = makeRepo({ 'bench.cjs': "console.log('METRIC score=1')\n", 'src/a.txt': 'a\nb\n' });
+    git(repo, 'config', 'core.autocrlf', 'true');
+    const file = path.join(repo, 'src/a.txt');
+    fs.rmSync(file);
+    git(repo, 'checkout', '--', 'src/a.txt'); // checked out again, now with CRLF
+    expect(fs.readFileSync(file, 'utf8')).toBe('a\r\nb\r\n');
+    // git's stat data made current (the file older than the index), as a checkout made a while ago leaves it.
+    const past = new Date(Date.now() - 120_000);
+    fs.utimesSync(file, past, past);
+    git(repo, 'update-index', '--refresh');
+    const r = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--json'], repo);
+    expect(r.code, r.stderr).toBe(0);
+    expect((r.json as { warnings: string[] }).warnings).toEqual([
+      "src/a.txt: git stores LF but checks out CRLF here (core.autocrlf or a .gitattributes eol rule); a keep commits the work tree's bytes, so every line of a kept file changes (line ends) in its commit",
+    ]);
+  });
+});
+
 describe('one engine mutation per repository at a time', () => {
   it('initialising a second experiment during a run of the first is refused; the branch stays', async () => {
     // The run's own timeout is far beyond any load: the test ends the run itself
