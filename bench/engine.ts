@@ -5,6 +5,7 @@
 //    the engine's code cache warmed by a first iteration (scripts/lib/boot/loader.ts),
 //    keep and discard, in both forms: the one call (run-experiment --description)
 //    and the separate run + log, with the git processes and fsyncs each makes
+//  - init-experiment (a new experiment, a new segment) and status vs bare `node -e 0`, with their git processes
 //  - bytes the model reads in an ordinary iteration, --json, both forms (target ≤ 500)
 //  - every call with 100,000 runs in the ledger vs 100 (target ≤ 1.5x): run + log,
 //    status, status after the state cache is lost, dashboard (terminal) and
@@ -17,7 +18,7 @@
 // AUTOLOOP_BENCH_BEFORE=<dir> also measures a second build (e.g. a copy of dist/ before a
 // change) in the same run, interleaved, and prints its start-up, iteration and 100,000-run figures alongside.
 // AUTOLOOP_BENCH_RUNS=<n> replaces 100,000 (a quicker look).
-// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration, history, bytes, hooks.
+// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration, calls, history, bytes, hooks.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -223,6 +224,64 @@ if (section('iteration')) {
     console.log(`iteration.${name}.discard ${r2(r.discard / r.bare)}x node -e 0 (${r.discard.toFixed(0)} ms; ${r.discardIo}; target <= 3x)${was(old, 'discard')}`);
   }
   for (const s of setups) fs.rmSync(s.dir, { recursive: true, force: true });
+}
+
+// 2b. the calls around the iteration, vs bare node, with their git processes: init-experiment on a fresh repository,
+// init-experiment again (a new segment on its branch), status. With BEFORE, its bundles in the same turns.
+if (section('calls')) {
+  const dists = BEFORE ? [DIST, BEFORE] : [DIST];
+  const counts = path.join(os.tmpdir(), `autoloop-bench-calls-${process.pid}`);
+  const gits = () => {
+    let n = 0;
+    try {
+      for (const m of fs.readFileSync(counts, 'utf8').matchAll(/^git (\d+)$/gm)) n += Number(m[1]);
+    } catch {
+      return 'not counted';
+    }
+    return `${n} git processes`;
+  };
+  const env = { ...process.env, ...GIT_ENV, AUTOLOOP_COUNT_IO: counts };
+  const initArgs = (dist: string, dir: string, runs: string) => [path.join(dist, 'init-experiment.mjs'), '--name', 'b', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', runs, '--plateau', 'none', '--cwd', dir];
+  const fresh = () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-init-')));
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '1');
+    fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC score=$(cat src/v.txt)\n');
+    for (const a of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-qm', 'init']]) spawnSync('git', a, { cwd: dir, env });
+    return dir;
+  };
+  const made: string[] = [];
+  const io: Record<string, string> = {};
+  const timed = (key: string, args: string[]) => {
+    fs.rmSync(counts, { force: true });
+    const ms = timeMs(process.execPath, args, { env });
+    io[key] = gits();
+    return ms;
+  };
+  const segDirs = dists.map(() => {
+    const d = fresh();
+    made.push(d);
+    spawnSync(process.execPath, initArgs(DIST, d, 'none'), { env });
+    return d;
+  });
+  let k = 0;
+  const calls = dists.flatMap((d, i) => [
+    () => {
+      const dir = fresh();
+      made.push(dir);
+      return timed(`init${i}`, initArgs(d, dir, 'none'));
+    },
+    () => timed(`segment${i}`, initArgs(d, segDirs[i]!, String(100 + k++))),
+    () => timed(`status${i}`, [path.join(d, 'status.mjs'), '--cwd', segDirs[i]!]),
+  ]);
+  const [base, ...ms] = medians(9, [() => timeMs(process.execPath, ['-e', '0']), ...calls]);
+  ['init_experiment', 'new_segment', 'status'].forEach((name, j) => {
+    const key = ['init', 'segment', 'status'][j]!;
+    const was = BEFORE ? ` [before: ${r2(ms[3 + j]! / base!)}x, ${ms[3 + j]!.toFixed(0)} ms; ${io[`${key}1`]}]` : '';
+    console.log(`calls.${name} ${r2(ms[j]! / base!)}x node -e 0 (${ms[j]!.toFixed(0)} ms vs ${base!.toFixed(0)} ms; ${io[`${key}0`]})${was}`);
+  });
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+  fs.rmSync(counts, { force: true });
 }
 
 // Peak memory of a call: a preload writes the process's maxRSS (KB) to a file as it exits.

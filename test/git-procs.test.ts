@@ -79,6 +79,28 @@ describe('git processes per engine call', { timeout: 600_000 }, () => {
     expect(fs.readFileSync(path.join(repo, 'src/v.txt'), 'utf8')).toBe('4\n');
   });
 
+  it('a parallel candidate: start 4 (was 8), its run 10 (was 14), the log of its keep 12 (was 17), and the keep lands in the main tree', () => {
+    const repo = makeRepo(BENCH);
+    const timing = { AUTOLOOP_TIMING_DIR: path.join(tmp, 'timing') };
+    expect(counted('init-experiment', [...init(), '--parallel', '2', '--repeats', '1'], repo).code).toBe(0);
+    expect(engine('run-experiment', [], repo, { ...HOME_ENV, ...timing }).code).toBe(0);
+    expect(engine('log-experiment', ['--description', 'baseline'], repo, { ...HOME_ENV, ...timing }).code).toBe(0);
+    const start = counted('candidate', ['start', '--json'], repo, timing);
+    expect(start.code, start.stderr).toBe(0);
+    expect(start.git).toBe(4 + system);
+    const c = start.json as { candidate: string; path: string };
+    fs.writeFileSync(path.join(c.path, 'src/v.txt'), '3\n');
+    const run = counted('run-experiment', ['--candidate', c.candidate], repo, timing);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.git).toBe(10 + system);
+    const log = counted('log-experiment', ['--candidate', c.candidate, '--description', 'three', '--json'], repo, timing);
+    expect(log.code, log.stderr).toBe(0);
+    expect(log.json).toMatchObject({ verdict: 'keep' });
+    expect(log.git).toBe(12 + system);
+    expect(fs.readFileSync(path.join(repo, 'src/v.txt'), 'utf8')).toBe('3\n');
+    expect(git(repo, 'show', 'autoloop/exp:src/v.txt')).toBe('3');
+  });
+
   it('a branch named "(detached)", which status reports as a detached HEAD: a failed init puts HEAD back on that branch', () => {
     const repo = makeRepo(BENCH);
     git(repo, 'checkout', '-q', '-b', '(detached)');

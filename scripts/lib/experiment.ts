@@ -325,16 +325,26 @@ const oneLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).spl
  * commit or reset made outside the engine (by hand, an alias, another tool)
  * is refused with the way back.
  */
-export async function assertBranchAtKeep(exp: Experiment, ws: Workspace): Promise<void> {
-  const moved = await branchMoved(exp, ws);
+export async function assertBranchAtKeep(exp: Experiment, ws: Workspace): Promise<string | null> {
+  const { moved, head } = await branchAt(exp, ws);
   if (moved) throw new RefusalError(moved);
+  return head;
 }
 
 /** Why every engine call would refuse the branch (assertBranchAtKeep's line), or null when it is at the last keep. */
 export async function branchMoved(exp: Experiment, ws: Workspace): Promise<string | null> {
+  return (await branchAt(exp, ws)).moved;
+}
+
+/** Where the branch is (null: not asked, nothing kept yet), and why that refuses, if it does. */
+async function branchAt(exp: Experiment, ws: Workspace): Promise<{ moved: string | null; head: string | null }> {
   const kept = exp.state.best_commit;
-  if (!kept) return null;
+  if (!kept) return { moved: null, head: null };
   const head = await ws.head();
+  return { moved: movedReason(exp, ws, kept, head), head };
+}
+
+function movedReason(exp: Experiment, ws: Workspace, kept: string, head: string): string | null {
   if (head === kept) return null;
   const what = ws.mode === 'git' ? `branch autoloop/${exp.paths.slug} is at ${head.slice(0, 12)}` : `the snapshot is ${head}`;
   return `${what}, but the engine last kept ${kept.slice(0, 12)} (a commit or reset made outside the loop); run control.mjs repair to put it back (the other commit is saved), or init-experiment to adopt it`;

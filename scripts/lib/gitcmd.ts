@@ -346,6 +346,14 @@ export async function currentBranch(cwd: string): Promise<string | null> {
   return r.code === 0 ? r.stdout.trim() : null;
 }
 
+/** The checked-out branch as a full ref (refs/heads/…), or null on a detached HEAD (or HEAD naming no branch): HEAD's file where it settles it, else git. */
+export async function headRef(cwd: string): Promise<string | null> {
+  const known = headBranch(cwd);
+  if (known !== undefined) return known === null ? null : `refs/heads/${known}`;
+  const r = await gitTry(cwd, ['symbolic-ref', '-q', 'HEAD']);
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
 /** Who commits: the user's identity, or autoloop's when none is configured (never fail halfway). */
 export async function identityEnv(cwd: string): Promise<Record<string, string>> {
   const a = await gitTry(cwd, ['var', 'GIT_AUTHOR_IDENT']);

@@ -140,10 +140,7 @@ export async function initExperiment(root: string, config: Config, opts: InitOpt
     const exp = fs.existsSync(paths.config) ? openExperiment(root, slug) : freshExperiment(root, paths, config);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     ws = await recordLandedKeep(exp, await openWorkspace(root, paths, config, opts.top));
-    const { base, moved } = await ws.begin().catch((e: unknown) => {
-      throw e instanceof InScopeChangesError && !fresh ? loopsChange(exp, e) : e;
-    });
-    if (moved) tracked.forget(); // another commit checked out: its index lists other files
+    const base = await begin(ws, exp, fresh, tracked);
     const { protect, mutable } = resolveJudges(root, config, untrackedIn(ws.mode, config.artifacts.length > 0 || (config.sources ?? []).some((x) => 'dir' in x), tracked));
     const segment = exp.state.segment + 1;
     // Everything new is staged beside the current files; the config line is the commit point.
@@ -218,6 +215,15 @@ function segmentOpened(paths: ExperimentPaths, committed: boolean, undo: (() => 
   }
   if (fs.existsSync(paths.dir) && recoverInit(paths)?.startsWith('completed')) open = true;
   return open;
+}
+
+/** The workspace begun (its base); the tracked paths listed again when it checked out another commit. */
+async function begin(ws: Workspace, exp: Experiment, fresh: boolean, tracked: TrackedFiles): Promise<string> {
+  const { base, moved } = await ws.begin().catch((e: unknown) => {
+    throw e instanceof InScopeChangesError && !fresh ? loopsChange(exp, e) : e;
+  });
+  if (moved) tracked.forget(); // another commit's index lists other files
+  return base;
 }
 
 /** In-scope changes in the way of a new segment are likely the loop's own: logged (or measured and logged), not stashed. */

@@ -10,7 +10,7 @@
 // rescued/, and the main tree is put back as it was.
 import fs from 'node:fs';
 import path from 'node:path';
-import { gitTry, statusEntries } from '../gitcmd.ts';
+import { gitTry, headRef, statusEntries } from '../gitcmd.ts';
 import { resolveProtected } from '../integrity.ts';
 import { benchmarkOutputs } from '../outputs.ts';
 import { compileScope, type Scope } from '../scope.ts';
@@ -43,8 +43,7 @@ export class MainTreeWatch {
 
   /** In-scope paths of the main tree that differ from its HEAD (null: the main tree is not on the branch, left alone). */
   private async changed(): Promise<string[] | null> {
-    const ref = await gitTry(this.root, ['symbolic-ref', '-q', 'HEAD']);
-    if (ref.code !== 0 || ref.stdout.trim() !== `refs/heads/${this.branch}`) return null;
+    if ((await headRef(this.root)) !== `refs/heads/${this.branch}`) return null;
     this.scope ??= compileScope(this.config.scope, [...this.config.protect, ...resolveProtected(this.root, this.config), ...benchmarkOutputs(this.config)]);
     const entries = await statusEntries(this.root, 'all', LITERAL);
     const scope = this.scope;

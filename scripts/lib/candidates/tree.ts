@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { git, gitTry, identityEnv, revParse, firstLine } from '../gitcmd.ts';
+import { git, gitTry, headRef, identityEnv, revParse, firstLine } from '../gitcmd.ts';
 import { batches } from '../workspace-base.ts';
 
 const LITERAL = { GIT_LITERAL_PATHSPECS: '1' };
@@ -101,8 +101,7 @@ export interface MainTree {
  * keep builds on): files it holds changed or untracked are the user's business.
  */
 export async function mainTreeState(root: string, branch: string, files: string[], against: string): Promise<MainTree> {
-  const ref = await gitTry(root, ['symbolic-ref', '-q', 'HEAD']);
-  const onBranch = ref.code === 0 && ref.stdout.trim() === `refs/heads/${branch}`;
+  const onBranch = (await headRef(root)) === `refs/heads/${branch}`;
   const dirty = new Map<string, string>();
   if (!onBranch || !files.length) return { onBranch, dirty };
   for (const chunk of batches(files)) {

@@ -20,7 +20,7 @@ import { resultLine, stillMeasured, type LogInput, type LogResult } from './log.
 import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
 import { closeCandidate, markLogged, withLedger } from '../candidates/ledger.ts';
 import { recordIntact } from '../candidates/record-seal.ts';
-import { mainTreeState, rebaseChange, updateMainTree } from '../candidates/tree.ts';
+import { mainTreeState, rebaseChange, updateMainTree, type MainTree } from '../candidates/tree.ts';
 import { openCandidateWorkspace } from '../candidates/workspace.ts';
 import type { GitWorkspace } from '../git-workspace.ts';
 
@@ -50,7 +50,7 @@ const discard = (line: ResultLine, reason: string): ResultLine => ({ ...line, ve
  * comparison its samples allow): no better than that, it is a discard; better,
  * it is a would-be keep that must be measured again on the current best.
  */
-async function decide(exp: Experiment, c: Candidate, rec: RunRecord, input: LogInput, branchHead: string): Promise<{ line: ResultLine; stale: boolean }> {
+async function decide(exp: Experiment, c: Candidate, rec: RunRecord, input: LogInput, branchHead: string): Promise<{ line: ResultLine; stale: boolean; main: MainTree | null }> {
   const on = rec.candidate;
   const stale = (on?.base ?? c.base) !== branchHead;
   const asMeasured: Experiment = stale && on ? { ...exp, state: { ...exp.state, best_run: on.best_run, best_samples: on.best_samples, best_metrics: on.best_metrics } } : exp;
@@ -58,17 +58,19 @@ async function decide(exp: Experiment, c: Candidate, rec: RunRecord, input: LogI
   // Re-measuring an older best says nothing about the current one.
   if (stale && line.rebaseline) line = discard(line, 'no change, measured on an older best: nothing to keep');
   else if (stale && line.verdict !== 'keep') line = { ...line, reason: `${line.reason} (against ${on?.best_run ?? 'the best'} it was measured on)` };
+  let main: MainTree | null = null;
   if (line.verdict === 'keep' && !stale) {
-    const main = await mainTreeState(exp.root, `autoloop/${exp.paths.slug}`, rec.files, branchHead);
-    const theirs = rec.files.filter((f) => main.dirty.get(f) === '??');
+    main = await mainTreeState(exp.root, `autoloop/${exp.paths.slug}`, rec.files, branchHead);
+    const theirs = rec.files.filter((f) => main!.dirty.get(f) === '??');
     if (theirs.length) line = discard(line, `would overwrite the user's untracked ${theirs.slice(0, 3).join(', ')} in the main tree: discarded`);
   }
-  return { line, stale };
+  return { line, stale, main };
 }
 
 /** Commit the keep (branch moves from the best by compare-and-swap), record it, update the main tree. */
-async function keep(exp: Experiment, c: Candidate, ws: GitWorkspace, rec: RunRecord, line: ResultLine, branchHead: string): Promise<{ commit: string; left: string[] }> {
-  const main = await mainTreeState(exp.root, `autoloop/${exp.paths.slug}`, rec.files, branchHead);
+async function keep(exp: Experiment, c: Candidate, ws: GitWorkspace, rec: RunRecord, line: ResultLine, branchHead: string, known: MainTree | null): Promise<{ commit: string; left: string[] }> {
+  // The main tree as decide() read it moments ago (nothing ran since), else read now.
+  const main = known ?? (await mainTreeState(exp.root, `autoloop/${exp.paths.slug}`, rec.files, branchHead));
   saveCandidate(exp.paths, { ...c, pending: line });
   // The measured blobs, never what the worktree holds now.
   const commit = rec.files.length ? await ws.keep(rec.files, `autoloop: ${clip(line.description, 72)}`, trailers(exp, rec.run_id, rec.primary), rec.content?.files) : branchHead;
@@ -84,9 +86,8 @@ async function logUnderLedger(exp: Experiment, id: string, input: LogInput): Pro
   // Edited since it was measured: judged invalid, never committed under the earlier measurement.
   const rec = await stillMeasured(ws, measuredRun(exp, c));
   // A branch moved outside the engine (by a candidate's benchmark: .git is shared) is neither built on nor adopted.
-  await assertBranchAtKeep(exp, ws);
-  const branchHead = await ws.head();
-  let { line, stale } = await decide(exp, c, rec, input, branchHead);
+  const branchHead = (await assertBranchAtKeep(exp, ws)) ?? (await ws.head());
+  let { line, stale, main } = await decide(exp, c, rec, input, branchHead);
   if (line.verdict === 'keep' && stale) {
     const from = rec.candidate?.base ?? c.base;
     const r = await rebaseChange(exp.root, c.path, from, branchHead, rec.files);
@@ -101,7 +102,7 @@ async function logUnderLedger(exp: Experiment, id: string, input: LogInput): Pro
   }
   let commit: string | null = null;
   let left: string[] = [];
-  if (line.verdict === 'keep') ({ commit, left } = await keep(exp, c, ws, rec, line, branchHead));
+  if (line.verdict === 'keep') ({ commit, left } = await keep(exp, c, ws, rec, line, branchHead, main));
   else {
     append(exp, line);
     // The worktree goes with the candidate: nothing to restore file by file.

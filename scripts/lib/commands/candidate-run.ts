@@ -32,8 +32,8 @@ export function timingGate(exp: Experiment): Gate | null {
 }
 
 /** Move the candidate onto the current best when the best moved; returns a note for the model. */
-async function catchUp(exp: Experiment, c: Candidate, ws: GitWorkspace): Promise<{ c: Candidate; note: string | null }> {
-  const branchHead = await ws.head();
+async function catchUp(exp: Experiment, c: Candidate, ws: GitWorkspace, head: string | null): Promise<{ c: Candidate; note: string | null }> {
+  const branchHead = head ?? (await ws.head());
   if (c.base === branchHead) return { c, note: null };
   const files = await ws.changedInScope();
   const r = await rebaseChange(exp.root, c.path, c.base, branchHead, files);
@@ -63,8 +63,8 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
     if (prev?.phase === 'measured') throw new RefusalError(`run ${prev.run_id} of ${id} is measured but not logged: log-experiment --candidate ${id} first`);
     const ws = await openCandidateWorkspace(exp, c);
     // Rebased only onto a commit the engine kept (another candidate's benchmark may have moved the branch).
-    await assertBranchAtKeep(exp, ws);
-    const caught = await catchUp(exp, c, ws);
+    const head = await assertBranchAtKeep(exp, ws);
+    const caught = await catchUp(exp, c, ws, head); // the branch as just read: nothing ran since
     c = caught.c;
     // As in the main tree: a .gitignore in the worktree's scope that hides itself refuses the run.
     const hidden = await assertNoNewHiddenIgnores(exp, ws, { last: prev });
