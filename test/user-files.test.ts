@@ -272,6 +272,30 @@ describe('line ends the user\'s core.autocrlf converts', () => {
   });
 });
 
+describe('line ends alone in the way of init', () => {
+  it('a refusal for in-scope changes that are only core.autocrlf\'s CRLF says so, with the command that writes the stored bytes', () => {
+    const repo = makeRepo({ 'bench.cjs': "console.log('METRIC score=1')\n", 'src/a.txt': 'a\nb\n' });
+    git(repo, 'config', 'core.autocrlf', 'true');
+    const file = path.join(repo, 'src/a.txt');
+    fs.rmSync(file);
+    git(repo, 'checkout', '--', 'src/a.txt');
+    // Touched (an editor's save, a copy): git's stat data no longer vouches for it, so git compares the bytes.
+    const past = new Date(Date.now() - 120_000);
+    fs.utimesSync(file, past, past);
+    expect(git(repo, '--no-optional-locks', 'status', '--porcelain')).toBe(''); // the user's git sees nothing to commit or stash (and leaves the index as it is)
+    const args = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**'];
+    const r = engine('init-experiment', args, repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/uncommitted changes to tracked files in scope: src\/a\.txt; .*src\/a\.txt: only line ends differ .*: git -c core\.autocrlf=false checkout -- src\/a\.txt writes them as git stores them/);
+    expect(fs.existsSync(path.join(repo, '.autoloop'))).toBe(false);
+    // The way out it names works, and the user's git still shows nothing.
+    git(repo, '-c', 'core.autocrlf=false', 'checkout', '--', 'src/a.txt');
+    expect(engine('init-experiment', args, repo).code).toBe(0);
+    expect(git(repo, 'status', '--porcelain')).toBe('');
+  });
+});
+
 describe('one engine mutation per repository at a time', () => {
   it('initialising a second experiment during a run of the first is refused; the branch stays', async () => {
     // The run's own timeout is far beyond any load: the test ends the run itself

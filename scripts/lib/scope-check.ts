@@ -107,7 +107,7 @@ function isFile(p: string): boolean {
  * a .gitattributes eol rule): a keep commits the work tree's bytes as they are,
  * so such a file's every line changes in the commit. Said once at init.
  */
-export function eolWarnings(root: string, scope: readonly string[], tracked: TrackedFiles): string[] {
+export function eolConverted(root: string, scope: readonly string[], tracked: TrackedFiles): string[] {
   if (!mayConvertEol(root, tracked)) return []; // the usual case: no file of the tree is read
   const s = compileScope([...scope], []);
   const listed = gitSyncOrNull(root, ['ls-files', '--eol', '-z', '--', ...s.bases.map((b) => (b === '' ? '.' : `:(literal)${b}`))]);
@@ -120,9 +120,29 @@ export function eolWarnings(root: string, scope: readonly string[], tracked: Tra
     const file = rec.slice(tab + 1);
     if (index === 'i/lf' && work === 'w/crlf' && s.inScope(file)) converted.push(file);
   }
+  return converted;
+}
+
+const eolNames = (files: readonly string[]) => files.slice(0, 3).join(', ') + (files.length > 3 ? ` (+${files.length - 3} more)` : '');
+
+/** eolConverted's files, said once at init. */
+export function eolWarnings(converted: readonly string[]): string[] {
   if (!converted.length) return [];
-  const names = converted.slice(0, 3).join(', ') + (converted.length > 3 ? ` (+${converted.length - 3} more)` : '');
-  return [`${names}: git stores LF but checks out CRLF here (core.autocrlf or a .gitattributes eol rule); a keep commits the work tree's bytes, so every line of a kept file changes (line ends) in its commit`];
+  return [`${eolNames(converted)}: git stores LF but checks out CRLF here (core.autocrlf or a .gitattributes eol rule); a keep commits the work tree's bytes, so every line of a kept file changes (line ends) in its commit`];
+}
+
+/**
+ * An init refused for in-scope changes that are only those line ends: the engine's git compares the
+ * bytes as they are (core.autocrlf off), so a file the user's `git status` shows clean differs from
+ * HEAD once git looks at its content, and "commit or stash them" leads nowhere. The refusal says why
+ * and how to write them as git stores them.
+ */
+export function eolRefusal(e: unknown, converted: readonly string[]): unknown {
+  if (!(e instanceof UsageError) || !converted.length) return e;
+  const named = converted.filter((f) => e.message.includes(f));
+  if (!named.length) return e;
+  const args = named.slice(0, 3).map((f) => (/^[\w./-]+$/.test(f) ? f : `'${f.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return new UsageError(`${e.message}; ${eolNames(named)}: only line ends differ (git stores LF, the work tree holds CRLF, and the engine compares bytes with core.autocrlf off), which your git status does not show: git -c core.autocrlf=false checkout -- ${args} writes them as git stores them`);
 }
 
 /**

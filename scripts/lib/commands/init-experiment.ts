@@ -20,7 +20,7 @@ import { Slug } from '../schema.ts';
 import { parseSourceFlag, SOURCE_FORMS } from '../sources/shorthand.ts';
 import { directionWarnings, unitWarnings } from '../sources/index.ts';
 import { runnerFor } from '../runners/index.ts';
-import { assertGlobsInRepo, assertScopeLeftMutable, assertSourcesUntracked, checkCommandsFrom, eolWarnings, protectWarnings, scopeWarnings } from '../scope-check.ts';
+import { assertGlobsInRepo, assertScopeLeftMutable, assertSourcesUntracked, checkCommandsFrom, eolConverted, eolRefusal, eolWarnings, protectWarnings, scopeWarnings } from '../scope-check.ts';
 
 export const INIT_OPTIONS = {
   name: { type: 'string' },
@@ -200,17 +200,20 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   if (top !== null) assertSourcesUntracked(root, config);
   assertScopeLeftMutable(root, config);
   const unreachable = unreachableMinimum(config.direction, config.min_improvement);
+  const crlf = tracked ? eolConverted(root, config.scope, tracked) : [];
   const notes = [
     ...scopeWarnings(root, cwd, config.scope, tracked),
     ...protectWarnings(root, config.protect),
-    ...(tracked ? eolWarnings(root, config.scope, tracked) : []),
+    ...eolWarnings(crlf),
     ...unguardedCommandDirs(root, config).map((d) => `the commands name ${d}/ and the scope is the whole repository, so its files are mutable: --protect '${d}/**' if they judge the metric (tests, data), or narrow --scope`),
     ...(unreachable ? [unreachable] : []),
     ...directionWarnings(config),
     ...unitWarnings(config),
   ];
   checkCommandsFrom(root, cwd, [f.command, f.checks]);
-  const out = await initExperiment(root, config, { reason: f.reason, top: top ?? undefined, tracked: tracked ?? undefined });
+  const out = await initExperiment(root, config, { reason: f.reason, top: top ?? undefined, tracked: tracked ?? undefined }).catch((e: unknown) => {
+    throw eolRefusal(e, crlf);
+  });
   // Runs and wall clock count over the whole experiment: a new segment can open already past them.
   if (out.segment > 1) {
     const t = termination(openExperiment(root, slug).state, config, Date.now());
