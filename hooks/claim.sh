@@ -36,7 +36,7 @@ cl_decide() {
   cl_tmp=$cl_file.$$.tmp
   # The process the new owner runs in (a later /clear there keeps the loop), as cli-process.ts.
   if st_cli; then cl_p=\"$st_cli_id\"; else cl_p=null; fi
-  printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": 0,\n  "idle_blocks": 0,\n  "last_runs": %s,\n  "chain_nudged": null,\n  "candidate": null,\n  "past_end": null,\n  "owner_process": %s\n}\n' \
+  printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": 0,\n  "idle_blocks": 0,\n  "last_runs": %s,\n  "chain_nudged": null,\n  "candidate": null,\n  "past_end": null,\n  "owner_process": %s,\n  "candidate_process": null\n}\n' \
     "$2" "$cl_a" "$st_v_runs" "$cl_p" >"$cl_tmp" 2>/dev/null && mv -f "$cl_tmp" "$cl_file" 2>/dev/null || {
     rm -f "$cl_tmp" 2>/dev/null
     return 1

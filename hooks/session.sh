@@ -25,7 +25,7 @@ st_field() {
     active.scope | active.protect | active.writable | active.worktrees) [ "$1" = a ] ;;
     active.stop_hook) [ "$1" = o ] ;;
     active.chain_allowed) [ "$1" = b ] ;;
-    active.terminated_by | session.owner_session | session.owner_agent | session.chain_nudged | session.candidate | session.owner_process) [ "$1" = s ] || [ "$1" = z ] ;;
+    active.terminated_by | session.owner_session | session.owner_agent | session.chain_nudged | session.candidate | session.owner_process | session.candidate_process) [ "$1" = s ] || [ "$1" = z ] ;;
     session.last_runs) [ "$1" = n ] || [ "$1" = z ] ;;
     session.past_end) [ "$1" = z ] ;; # an object: Node's to rewrite
     result.phase) ;;
@@ -107,7 +107,7 @@ st_active() {
 # and st_v_* (a missing optional field as zod's default, null); 1 to defer.
 st_session() {
   pf_mode=session
-  for st_f in owner_session owner_agent blocks idle_blocks last_runs chain_nudged candidate past_end owner_process; do
+  for st_f in owner_session owner_agent blocks idle_blocks last_runs chain_nudged candidate past_end owner_process candidate_process; do
     eval "st_k_$st_f= st_v_$st_f="
   done
   pf_walk "$1" || return 1
@@ -118,7 +118,7 @@ st_session() {
   st_int "$st_v_blocks" && st_int "$st_v_idle_blocks" || return 1
   [ "$st_v_last_runs" = null ] || st_int "$st_v_last_runs" || return 1
   [ "$st_k_owner_session" != s ] || st_plain "$st_v_owner_session" || return 1
-  for st_f in owner_agent chain_nudged candidate owner_process; do
+  for st_f in owner_agent chain_nudged candidate owner_process candidate_process; do
     eval "st_t=\$st_k_$st_f st_u=\$st_v_$st_f"
     [ -n "$st_t" ] || eval "st_k_$st_f=z st_v_$st_f=null" # zod's default
     [ "$st_t" != s ] || st_plain "$st_u" || return 1
@@ -150,9 +150,10 @@ st_decide() {
   st_json owner_agent && st_a=$st_j
   st_json chain_nudged && st_c=$st_j
   st_json candidate && st_d=$st_j
-  st_json owner_process
-  printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": %s,\n  "idle_blocks": %s,\n  "last_runs": %s,\n  "chain_nudged": %s,\n  "candidate": %s,\n  "past_end": null,\n  "owner_process": %s\n}\n' \
-    "$st_v_owner_session" "$st_a" $((st_v_blocks + 1)) $((st_idle + 1)) "$st_v_runs" "$st_c" "$st_d" "$st_j" >"$st_tmp" 2>/dev/null && mv -f "$st_tmp" "$st_file" 2>/dev/null || {
+  st_json owner_process && st_o=$st_j
+  st_json candidate_process
+  printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": %s,\n  "idle_blocks": %s,\n  "last_runs": %s,\n  "chain_nudged": %s,\n  "candidate": %s,\n  "past_end": null,\n  "owner_process": %s,\n  "candidate_process": %s\n}\n' \
+    "$st_v_owner_session" "$st_a" $((st_v_blocks + 1)) $((st_idle + 1)) "$st_v_runs" "$st_c" "$st_d" "$st_o" "$st_j" >"$st_tmp" 2>/dev/null && mv -f "$st_tmp" "$st_file" 2>/dev/null || {
     rm -f "$st_tmp" 2>/dev/null
     return 1
   }
@@ -236,6 +237,17 @@ ss_decide() {
       [ "$st_v_blocks" = 0 ] && [ "$st_v_idle_blocks" = 0 ] || return 1
       # The owner in another process than the one recorded (a resume): Node records it.
       st_cli && [ "$st_k_owner_process" = s ] && [ "$st_v_owner_process" = "$st_cli_id" ] || return 1
+    fi
+    # A candidate's process recorded: a new id there (/clear, /branch) takes the handover, and the
+    # candidate seen in another process (a resume) has it recorded. Node's, both.
+    if [ "$st_k_candidate" = s ] && [ "$st_k_candidate_process" = s ]; then
+      st_plain "$ss_sid" || return 1
+      st_cli || return 1
+      if [ "$st_v_candidate" = "$ss_sid" ]; then
+        [ "$st_v_candidate_process" = "$st_cli_id" ] || return 1
+      else
+        [ "$st_v_candidate_process" != "$st_cli_id" ] || return 1
+      fi
     fi
   fi
   st_active "$3" || return 1

@@ -146,6 +146,47 @@ describe('/clear in the owner\'s process', () => {
   });
 });
 
+describe('/clear in a session handed the loop (/autoloop:run typed in another terminal) that has not driven it yet', () => {
+  const typed = (sid: string) => ({ ...common(sid), hook_event_name: 'UserPromptExpansion', expansion_type: 'slash_command', command_name: 'autoloop:run', command_args: '', prompt: '/autoloop:run' });
+  const status = (sid: string) => ({ ...common(sid), hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: `node "${ROOT}/dist/status.mjs"` }, tool_use_id: 'toolu_1' });
+
+  it('the handover records the candidate\'s process; a /clear there hands it to the new id (state, approvals), with the owner elsewhere or nobody owning the loop', () => {
+    for (const owner of [OWNER, null]) {
+      writeSession({ owner_session: owner, owner_process: processOf(otherCli) });
+      hook(cli, 'prompt-expansion', typed('sess-b'), 'sess-b');
+      expect(readSession()).toMatchObject({ owner_session: owner, candidate: 'sess-b', candidate_process: processOf(cli) });
+      const r = hook(cli, 'session-start', start('sess-b2', 'clear'), 'sess-b2');
+      expect(context(r)).toContain('Rules while the loop runs');
+      expect(context(r)).not.toContain('driven by another session');
+      expect(readSession()).toMatchObject({ owner_session: owner, candidate: 'sess-b2', candidate_process: processOf(cli) });
+      // Its engine calls are approved, as the candidate's are.
+      expect(hook(cli, 'pre-tool-use', status('sess-b2'), 'sess-b2').stdout).toContain('"permissionDecision":"allow"');
+    }
+  });
+
+  it('a /clear in another process does not take the handover; the candidate resumed elsewhere has that process recorded', () => {
+    writeSession({ owner_process: '1@1' }); // the owner runs in a third process
+    hook(cli, 'prompt-expansion', typed('sess-b'), 'sess-b');
+    const before = fs.readFileSync(sessionFile(), 'utf8');
+    expect(context(hook(otherCli, 'session-start', start('sess-c', 'clear'), 'sess-c'))).toMatch(/driven by another session/);
+    expect(fs.readFileSync(sessionFile(), 'utf8')).toBe(before);
+    // The candidate brought back in another process (claude --resume): a /clear there is its.
+    expect(context(hook(otherCli, 'session-start', start('sess-b', 'resume'), 'sess-b'))).toContain('Rules while the loop runs');
+    expect(readSession()).toMatchObject({ candidate: 'sess-b', candidate_process: processOf(otherCli) });
+    hook(otherCli, 'session-start', start('sess-b3', 'clear'), 'sess-b3');
+    expect(readSession()).toMatchObject({ candidate: 'sess-b3' });
+  });
+
+  it('the Stop hook\'s shell answer keeps the candidate\'s process (the owner\'s block rewrites session.json)', () => {
+    writeSession({ owner_process: processOf(otherCli), candidate: 'sess-b', candidate_process: processOf(cli) });
+    const stop = hook(otherCli, 'stop', { ...common(OWNER), hook_event_name: 'Stop', stop_hook_active: false }, OWNER, true);
+    expect([stop.node, stop.stdout]).toEqual([false, expect.stringContaining('"decision":"block"')]);
+    expect(readSession()).toMatchObject({ blocks: 1, candidate: 'sess-b', candidate_process: processOf(cli) });
+    hook(cli, 'session-start', start('sess-b2', 'clear'), 'sess-b2');
+    expect(readSession()).toMatchObject({ candidate: 'sess-b2' });
+  });
+});
+
 describe('/clear of an owner whose process was never recorded (a loop claimed by an earlier version)', () => {
   const end = (sid: string) => ({ ...common(sid), hook_event_name: 'SessionEnd', reason: 'clear' });
 

@@ -9,7 +9,7 @@ export const handleRecord: Handler = (event, raw, f) => {
     const input = PromptExpansionInput.safeParse(raw);
     if (!input.success) return (badInput(event), true);
     if (!readActive(f)) return true;
-    const next = promptExpansionDecision(input.data.command_name, readSession(f), input.data);
+    const next = promptExpansionDecision(input.data.command_name, readSession(f), input.data, process.env);
     if (next) writeSession(f, next);
     return true;
   }

@@ -31,8 +31,17 @@ function claim(active: ActiveFile, who: Caller, env: Record<string, string | und
   return { ...EMPTY_SESSION, owner_session: who.session_id, owner_agent: who.agent_type ?? null, last_runs: active.runs, owner_process: cliProcess(env) };
 }
 
-function enlist(session: SessionFile, who: Caller): SessionFile | null {
-  return roleOf(session, who) === 'other' ? { ...session, candidate: who.session_id } : null;
+/**
+ * A session handed the loop becomes the candidate, with the Claude Code process it runs in (a /clear
+ * there keeps the handover: session-start.ts). The candidate seen again in another process (resumed
+ * there) has that one recorded.
+ */
+function enlist(session: SessionFile, who: Caller, env: Record<string, string | undefined>): SessionFile | null {
+  const role = roleOf(session, who);
+  const process = cliProcess(env);
+  if (role === 'other') return { ...session, candidate: who.session_id, candidate_process: process };
+  if (role === 'candidate' && session.candidate === who.session_id && process && session.candidate_process !== process) return { ...session, candidate_process: process };
+  return null;
 }
 
 /** New hook state after a tool call that ran, or null. */
@@ -44,7 +53,7 @@ export function postToolUseDecision(
   env: Record<string, string | undefined>,
 ): SessionFile | null {
   const ti = input.tool_input;
-  if (input.tool_name === 'Skill') return typeof ti.skill === 'string' && HANDOVER_SKILLS.has(ti.skill) ? enlist(session, input) : null;
+  if (input.tool_name === 'Skill') return typeof ti.skill === 'string' && HANDOVER_SKILLS.has(ti.skill) ? enlist(session, input, env) : null;
   if (input.tool_name !== 'Bash' || typeof ti.command !== 'string') return null;
   const cwd = input.cwd && path.isAbsolute(input.cwd) ? input.cwd : projectDir;
   const root = env.CLAUDE_PLUGIN_ROOT ? canonical(env.CLAUDE_PLUGIN_ROOT) : null;
@@ -53,7 +62,7 @@ export function postToolUseDecision(
   if (!engines.length) return null;
   if (drives(engines, active, input.agent_type)) return session.owner_session === input.session_id ? null : claim(active, input, env);
   // init-experiment starts a new experiment unowned (it clears session.json): the session that ran it is handed the loop.
-  return engines.includes('init-experiment') ? enlist(session, input) : null;
+  return engines.includes('init-experiment') ? enlist(session, input, env) : null;
 }
 
 /**
@@ -61,8 +70,8 @@ export function postToolUseDecision(
  * Typed in the owner session, it starts a new stint: the Stop hook's caps count again from zero
  * (the cap's own message tells the user to type /autoloop:run).
  */
-export function promptExpansionDecision(command: string | undefined, session: SessionFile, who: Caller): SessionFile | null {
+export function promptExpansionDecision(command: string | undefined, session: SessionFile, who: Caller, env: Record<string, string | undefined>): SessionFile | null {
   if (!command || !HANDOVER_SKILLS.has(command)) return null;
-  if (roleOf(session, who) !== 'owner') return enlist(session, who);
+  if (roleOf(session, who) !== 'owner') return enlist(session, who, env);
   return session.blocks > 0 || session.idle_blocks > 0 ? { ...session, blocks: 0, idle_blocks: 0 } : null;
 }

@@ -55,6 +55,11 @@ export const SessionFile = z.object({
    * A /clear gives the conversation a new id in the same process: this is what ties the two.
    */
   owner_process: z._default(z.nullable(z.string()), null),
+  /**
+   * The Claude Code process the candidate runs in, recorded with it: a /clear there (a new id in the
+   * same process) keeps the handover, as owner_process keeps the owner.
+   */
+  candidate_process: z._default(z.nullable(z.string()), null),
 });
 export type SessionFile = z.infer<typeof SessionFile>;
 

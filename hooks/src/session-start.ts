@@ -105,6 +105,17 @@ function clearedOwner(session: SessionFile, who: SessionStartWho): SessionFile |
 }
 
 /**
+ * The same for a session handed the loop (/autoloop:run typed in another terminal, say) that has not
+ * driven it yet: its conversation replaced in its process by /clear or /branch, the handover goes to
+ * the new id. Without it the new conversation would be another session's, told the loop is not its own.
+ */
+function clearedCandidate(session: SessionFile, who: SessionStartWho): SessionFile | null {
+  if ((who.source !== 'clear' && who.source !== 'fork') || !who.process || session.candidate === null || session.candidate === who.session_id) return null;
+  if (session.candidate_process !== who.process || session.owner_session === who.session_id) return null;
+  return { ...session, candidate: who.session_id };
+}
+
+/**
  * SessionEnd with reason "clear" or "resume" (hooks.json matches no other): the owner's conversation
  * leaves its process (/clear; /branch and /resume end it with "resume"), and a SessionStart of the
  * next one follows there. When the owner's
@@ -119,7 +130,8 @@ export function sessionEndDecision(session: SessionFile, who: SessionStartWho & 
 /**
  * Who is told what. The loop's state and rules go to the session that drives it (the owner, across
  * compaction, --resume and --continue: the id stays; across /clear and /branch: clearedOwner), to a session
- * handed it (/autoloop:run, a new `claude --agent autoloop` after a crash, which then takes it over)
+ * handed it (/autoloop:run, a new `claude --agent autoloop` after a crash, which then takes it over;
+ * across /clear and /branch in its process: clearedCandidate)
  * and, while nobody owns the loop, to every session (any may be the one that starts it). Anyone
  * else gets one line; a fork, the line and that its copied instructions are not its own.
  * A resume of the owner is a person bringing the loop back: a fresh Stop budget (blocks, idle
@@ -128,7 +140,7 @@ export function sessionEndDecision(session: SessionFile, who: SessionStartWho & 
  * process recorded. lastPhase is read only for the loop's sessions (no directory read for anyone else).
  */
 export function sessionStartDecision(active: ActiveFile, session0: SessionFile, who: SessionStartWho, lastPhase: () => string | null): SessionStartResult {
-  const cleared = clearedOwner(session0, who);
+  const cleared = clearedOwner(session0, who) ?? clearedCandidate(session0, who);
   const session = cleared ?? session0;
   const role = roleOf(session, who);
   if (session.owner_session !== null && role === 'other') return { text: otherSessionLine(active, who.source === 'fork'), session: null };
@@ -138,5 +150,9 @@ export function sessionStartDecision(active: ActiveFile, session0: SessionFile, 
     next = { ...session, blocks: 0, idle_blocks: 0, past_end: null };
   }
   if (role === 'owner' && who.process && session.owner_process !== who.process) next = { ...(next ?? session), owner_process: who.process };
+  // The candidate resumed in another process: that one is where a later /clear comes from.
+  if (role === 'candidate' && session.candidate === who.session_id && who.process && session.candidate_process !== who.process) {
+    next = { ...(next ?? session), candidate_process: who.process };
+  }
   return { text, session: next };
 }

@@ -52,6 +52,7 @@ export const EMPTY_SESSION: SessionFile = {
   candidate: null,
   past_end: null,
   owner_process: null,
+  candidate_process: null,
 };
 
 export function readSession(f: Files): SessionFile {

@@ -26,6 +26,8 @@ interface Streamed {
   ids: string[];
   /** Main-thread requests, by the message they answer. */
   byMessage: ApiRequest[][];
+  /** The tool calls refused in each message's turn (its result's permission_denials). */
+  denials: unknown[][];
   code: number | null;
 }
 
@@ -33,14 +35,16 @@ interface Streamed {
  * One CLI process fed these user messages in turn (stream-json): each is written once the result
  * of the one before it came, as a person types the next line, so "/clear" runs between two turns.
  */
-async function stream(f: Fixture, messages: string[], script: Script, before: (i: number) => void = () => undefined): Promise<Streamed> {
+async function stream(f: Fixture, messages: string[], script: Script, before: (i: number) => void = () => undefined, allow = true): Promise<Streamed> {
   const byMessage: ApiRequest[][] = messages.map(() => []);
   let sent = 0;
   const api = await startMockApi({ script: (turn) => (byMessage[sent - 1]!.push(turn.req), script(turn)) });
   try {
-    const args = ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--plugin-dir', REPO_ROOT, '--allowedTools', ALLOWED_TOOLS];
+    // allow = false: no permission flag, so only what the hooks approve runs.
+    const args = ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--plugin-dir', REPO_ROOT, ...(allow ? ['--allowedTools', ALLOWED_TOOLS] : [])];
     const child = spawn(claudeBin, args, { cwd: f.repo, env: cliEnv(f.home, api.url), stdio: ['pipe', 'pipe', 'pipe'] });
     const ids: string[] = [];
+    const denials: unknown[][] = [];
     const send = (): void => {
       before(sent);
       const m = messages[sent++];
@@ -56,14 +60,15 @@ async function stream(f: Fixture, messages: string[], script: Script, before: (i
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        let o: { type?: string; session_id?: string } | null = null;
+        let o: { type?: string; session_id?: string; permission_denials?: unknown[] } | null = null;
         try {
-          o = JSON.parse(line) as { type?: string; session_id?: string };
+          o = JSON.parse(line) as { type?: string; session_id?: string; permission_denials?: unknown[] };
         } catch {
           o = null;
         }
         if (o?.type === 'result') {
           ids.push(o.session_id ?? '');
+          denials.push(o.permission_denials ?? []);
           send();
         }
       }
@@ -75,7 +80,7 @@ async function stream(f: Fixture, messages: string[], script: Script, before: (i
     });
     if (api.errors.length) throw api.errors[0]!;
     expect(ids, `results: ${ids.join(', ')}\n${err}`).toHaveLength(messages.length);
-    return { ids, byMessage, code };
+    return { ids, byMessage, denials, code };
   } finally {
     await api.close();
   }
@@ -124,6 +129,39 @@ describe('/clear and --fork-session of the owner', () => {
     expect(line).toContain('driven by another session');
     expect(line).not.toContain('Rules while the loop runs');
     expect(readJson(sessionFile(f))).toMatchObject({ owner_session: after });
+  });
+
+  it('/clear in a session handed the loop by /autoloop:run in another process keeps the handover: the new id gets the state and its engine calls are approved', { timeout: SESSION_TIMEOUT * 2 }, async () => {
+    const f = fixture();
+    const engine = stubEngine(f.repo);
+    writeActive(f.repo, { summary: 'SUMMARY-R one run', next_action: 'NEXT-MARK-R try a table', stop_hook: { max_blocks: 1, max_idle_blocks: 10 } });
+    // An earlier session owns the loop (its process is not the one below).
+    const first = await stream(f, ['Continue the experiment.'], ({ index }) => (index === 0 ? [bash(engine, 'run the experiment')] : [text('Pausing here.')]));
+    const ownerId = first.ids[0];
+    expect(readJson(sessionFile(f))).toMatchObject({ owner_session: ownerId });
+
+    // Another terminal, with no permission flag: /autoloop:run hands it the loop (the model only says it
+    // will start), the user types /clear, and the new conversation asks the engine for the status.
+    const status = `node "${REPO_ROOT}/dist/status.mjs"`;
+    const handed = await stream(
+      f,
+      ['/autoloop:run', '/clear', 'GO-ON-MARK: carry on.'],
+      ({ req }) => (sinceLastAssistant(req).includes('GO-ON-MARK') ? [bash(status, 'the loop\'s state')] : [text('Ready.')]),
+      undefined,
+      false,
+    );
+    expect(handed.code).toBe(0);
+    const [runId, , after] = handed.ids;
+    expect(after).not.toBe(runId);
+    expect(readJson(sessionFile(f))).toMatchObject({ owner_session: ownerId, candidate: after });
+    const fresh = handed.byMessage[2]!;
+    const ctx = injected(fresh[0]!);
+    expect(ctx).toContain('NEXT-MARK-R');
+    expect(ctx).toContain('Rules while the loop runs');
+    expect(ctx).not.toContain('driven by another session');
+    // The engine call of the new id was approved by the hook (no flag allows it otherwise).
+    expect(handed.denials[2]).toEqual([]);
+    expect(fresh.length).toBeGreaterThanOrEqual(2);
   });
 
   it('/clear of an owner whose process was never recorded (claimed by an earlier version): SessionEnd records it, and the new id drives the loop', { timeout: SESSION_TIMEOUT }, async () => {
