@@ -23,7 +23,8 @@
 // words, quotes and && || ; |.
 // PreToolUse and Stop of a session outside a loop that another session drives
 // (the `other_*` lines: a second Claude in the same repository) get no answer
-// from Node, so the shell gives none without starting it (hooks/other.sh);
+// from Node, so the shell gives none without starting it (hooks/other.sh); nor
+// do its node and npx calls' PostToolUse when they ran no engine script (claim.sh, cl_inert);
 // with AUTOLOOP_BENCH_BEFORE_HOOKS=<an earlier hooks/ folder> each is also run
 // through that folder's run.sh, interleaved, for the before/after ratio. So
 // are the calls of a stopped loop (`stopped_loop`: Node answers nobody).
@@ -98,6 +99,9 @@ const calls: Array<[string, string, object]> = [
   ['pre-tool-use.other_edit', 'pre-tool-use', { ...other, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'README.md'), old_string: 'a', new_string: 'b' } }],
   ['pre-write.other_write_50kB', 'pre-write', { ...other, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'docs/big.md'), content: 'some "text"\n'.repeat(4000) } }],
   ['stop.other', 'stop', { ...other, hook_event_name: 'Stop', stop_hook_active: false, last_assistant_message: 'Reworded the README.' }],
+  // Its node and npx calls (hooks.json sends each to PostToolUse): a build whose output fills 20 kB, and a short one.
+  ['post-tool-use.other_node_20kB', 'post-tool-use', { ...other, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'node scripts/build.mjs 2>&1 | tail -20', description: 'Build' }, tool_response: { stdout: 'built "dist/x.js"\n'.repeat(1100), stderr: '', interrupted: false, isImage: false }, tool_use_id: 'toolu_9' }],
+  ['post-tool-use.other_npx', 'post-tool-use', { ...other, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'npx tsc --noEmit', description: 'Typecheck' }, tool_response: { stdout: '', stderr: '', interrupted: false, isImage: false }, tool_use_id: 'toolu_8' }],
   // After control stop (active.json stays until clear or resume): the owner's calls, as anyone's.
   ['pre-tool-use.stopped_loop_edit', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'src/a.ts'), old_string: 'a', new_string: 'b' } }],
   ['stop.stopped_loop', 'stop', { ...common, hook_event_name: 'Stop', stop_hook_active: false }],

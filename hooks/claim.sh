@@ -42,3 +42,65 @@ cl_decide() {
     return 1
   }
 }
+
+# A PostToolUse that certainly ran no engine script, whoever's it is: Node records nothing for it
+# (post-tool-use.ts: only a handover skill, or a script whose name is an engine entry point,
+# bash-guard.ts ENGINE_SCRIPT, changes session.json), so the shell says the same without Node.
+# For a second Claude in the repository, whose `node …` and `npx …` calls all come here (hooks.json),
+# this is every such call. $1: the payload, or the first 8 kB of a larger one (a command's output
+# makes it large): Claude Code writes tool_input before tool_response (JSON.stringify, no duplicate
+# key), so the fields before `,"tool_response":` decide, as pf_head decides a Write by its head.
+# 0: nothing to do; 1 to defer.
+cl_inert() {
+  cl_p=$1
+  if [ ${#cl_p} -ge 8192 ]; then
+    case $cl_p in *',"tool_response":'*) cl_p=${cl_p%%,\"tool_response\":*}} ;; *) return 1 ;; esac
+  fi
+  pf_mode= && pf_walk "$cl_p" || return 1
+  case $pf_tool in
+    Skill)
+      # Not a skill that hands the loop over (roles.ts HANDOVER_SKILLS), spelt with no escape.
+      case $pf_seen in *,in.skill,*) ;; *) return 0 ;; esac
+      case $pf_skill in *\\* | autoloop:run | autoloop:chain | autoloop:setup) return 1 ;; esac
+      return 0
+      ;;
+    Bash) case $pf_seen in *,in.command,*) cl_quiet "$pf_cmd" ;; *) return 1 ;; esac ;;
+    *) return 1 ;;
+  esac
+}
+
+# A command ($1, raw JSON) that names no engine script and reads no other text as code: simple
+# commands of words (plain characters or simple quotes: no $, backquote, backslash, glob,
+# brace, parenthesis, # or newline), joined by && || ; |, with 2>&1, >&2 or a redirection of
+# output to a plain word; each led by node, npx, cd or a reader that runs nothing (no assignment
+# before it, no wrapper, shell, source, eval or alias: those make the Bash guard read a script's
+# text, where an engine call could hide); and no word holding "experiment", "chain" or
+# "candidate" (quotes removed: every engine entry point's name holds one).
+cl_quiet() {
+  pf_unquote "$1" || return 1
+  cl_lead=1
+  while :; do
+    while :; do case $pf_c in ' '*) pf_c=${pf_c#?} ;; *) break ;; esac; done
+    case $pf_c in
+      '') return 0 ;;
+      '&&'* | '||'*) pf_c=${pf_c#??} cl_lead=1; continue ;;
+      '|&'* | '&'* | ';;'*) return 1 ;;
+      '|'* | ';'*) pf_c=${pf_c#?} cl_lead=1; continue ;;
+      '2>&1'[\ \;\&\|]* | '2>&1' | '>&2'[\ \;\&\|]* | '>&2') pf_c=${pf_c#2>&1} pf_c=${pf_c#>&2}; continue ;;
+      '>'* | '2>'*)
+        pf_c=${pf_c#2} pf_c=${pf_c#>}
+        pf_c=${pf_c#>}
+        case $pf_c in [\&\|\<\>]*) return 1 ;; esac
+        while :; do case $pf_c in ' '*) pf_c=${pf_c#?} ;; *) break ;; esac; done
+        pf_word || return 1
+        [ -n "$pf_w" ] || return 1
+        continue
+        ;;
+    esac
+    pf_word || return 1
+    case $pf_w in *experiment* | *chain* | *candidate*) return 1 ;; esac
+    if [ -n "$cl_lead" ]; then
+      case $pf_w in node | npx | cd | cat | head | tail | wc | grep | echo | true) cl_lead= ;; *) return 1 ;; esac
+    fi
+  done
+}

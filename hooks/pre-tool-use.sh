@@ -84,19 +84,19 @@ pf_value() {
       ;;
     oo)
       [ "$pf_k1" = tool_input ] || return 0
-      case $pf_k2 in command | file_path) ;; *) return 0 ;; esac
+      case $pf_k2 in command | file_path | skill) ;; *) return 0 ;; esac
       [ "$1" = s ] || return 1
       case $pf_seen in *",in.$pf_k2,"*) return 1 ;; esac
       pf_seen="$pf_seen,in.$pf_k2,"
-      if [ "$pf_k2" = command ]; then pf_cmd=$pf_s; else pf_file=$pf_s; fi
+      case $pf_k2 in command) pf_cmd=$pf_s ;; file_path) pf_file=$pf_s ;; *) pf_skill=$pf_s ;; esac
       ;;
   esac
 }
 
-# Walk the payload ($1). Sets pf_sid, pf_tool, pf_cmd, pf_file, pf_cwd, pf_agent (raw JSON string text).
+# Walk the payload ($1). Sets pf_sid, pf_tool, pf_cmd, pf_file, pf_skill, pf_cwd, pf_agent (raw JSON string text).
 # 1 when it is not one valid JSON object or a field is ambiguous.
 pf_walk() {
-  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_file= pf_cwd= pf_hascwd= pf_agent= pf_hasagent= pf_n=0
+  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_file= pf_skill= pf_cwd= pf_hascwd= pf_agent= pf_hasagent= pf_n=0
   while :; do
     while :; do case $pf_r in ' '* | "$pf_nl"*) pf_r=${pf_r#?} ;; *) break ;; esac; done
     [ -n "$pf_r" ] || break

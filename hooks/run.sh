@@ -89,9 +89,14 @@ unset NODE_EXTRA_CA_CERTS
 # PostToolUse of another session: its engine call may claim the loop (claim.sh:
 # Node's session.json, byte for byte, or defer). One read of at most 8 kB, as
 # for a Write: any node command of another session comes here, whatever it printed.
+# A call that certainly ran no engine script (cl_inert) records nothing: no Node.
 if [ "$1" = post-tool-use ] && [ -f "$here/claim.sh" ] && [ ! -e "$dir/.autoloop/node-too-old" ]; then
   input=$(dd bs=8192 count=1 2>/dev/null; echo x)
   input=${input%x}
+  . "$here/pre-tool-use.sh"
+  . "$here/session.sh"
+  . "$here/claim.sh"
+  cl_inert "$input" && exit 0
   case "${CLAUDE_PLUGIN_ROOT:-}" in
     /*[!A-Za-z0-9_./@+-]* | *//* | */./* | */../* | */. | */.. | */ | [!/]* | '') ;;
     *)
@@ -106,9 +111,6 @@ if [ "$1" = post-tool-use ] && [ -f "$here/claim.sh" ] && [ ! -e "$dir/.autoloop
         elif [ -e "$dir/.autoloop/session.json" ]; then
           session=' '
         fi
-        . "$here/pre-tool-use.sh"
-        . "$here/session.sh"
-        . "$here/claim.sh"
         cl_decide "$input" "$sid" "$CLAUDE_PLUGIN_ROOT" "$dir" "$active" "$session" && exit 0
       fi
       ;;
