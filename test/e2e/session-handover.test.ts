@@ -164,6 +164,48 @@ describe('/clear and --fork-session of the owner', () => {
     expect(fresh.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('a session handed the loop by /autoloop:run that drives it keeps it across /compact: the state again, the Stop budget kept', { timeout: SESSION_TIMEOUT * 2 }, async () => {
+    const f = fixture();
+    const engine = stubEngine(f.repo);
+    writeActive(f.repo, { summary: 'SUMMARY-K one run', next_action: 'NEXT-MARK-K try a table', stop_hook: { max_blocks: 2, max_idle_blocks: 10 } });
+    const first = await stream(f, ['Continue the experiment.'], ({ index }) => (index === 0 ? [bash(engine, 'run the experiment')] : [text('Pausing here.')]));
+    expect(readJson(sessionFile(f))).toMatchObject({ owner_session: first.ids[0] });
+    // Another terminal takes the loop (/autoloop:run, then an engine call), is held up to its cap,
+    // compacts, and carries on.
+    let ran = false;
+    const handed = await stream(f, ['/autoloop:run', '/compact', 'GO-ON-MARK: carry on.'], ({ req }) => {
+      if (ran || !seenText(req).includes('# /autoloop:run')) return [text('Pausing here.')];
+      ran = true;
+      return [bash(engine, 'run the experiment')];
+    });
+    expect(handed.code).toBe(0);
+    const [id, compacted, after] = handed.ids;
+    expect([compacted, after]).toEqual([id, id]); // compaction keeps the id
+    expect(feedbackCount(handed.byMessage[0]!)).toBe(2);
+    const fresh = handed.byMessage[2]!;
+    const seen = seenText(fresh[0]!);
+    // The context injected after the compaction is the loop's state and rules (the one this session got
+    // at its start, when another session drove the loop, was the other line).
+    const last = seen.lastIndexOf(CONTEXT);
+    expect(seen.slice(last, last + 4000)).toContain('NEXT-MARK-K');
+    expect(seen.slice(last, last + 4000)).toContain('Rules while the loop runs');
+    // Compaction keeps the Stop budget: spent, so not held again; still the owner.
+    expect(feedbackCount(fresh)).toBe(0);
+    expect(readJson(sessionFile(f))).toMatchObject({ owner_session: id, blocks: 2 });
+  });
+
+  it('/autoloop:run and /autoloop:chain reach the model where status fails (no experiment here): its line is the state they read', { timeout: SESSION_TIMEOUT }, async () => {
+    const f = fixture();
+    const run = await stream(f, ['/autoloop:run', '/autoloop:chain'], () => [text('Nothing to run here.')], undefined, false);
+    expect(run.code).toBe(0);
+    for (const [i, skill] of [[0, '# /autoloop:run'], [1, '# /autoloop:chain']] as const) {
+      expect(run.byMessage[i]!.length, skill).toBeGreaterThan(0); // before, "Shell command failed" ended the turn unasked
+      const seen = seenText(run.byMessage[i]![0]!);
+      expect(seen).toContain(skill);
+      expect(seen).toContain('status: no autoloop experiment in');
+    }
+  });
+
   it('/clear of an owner whose process was never recorded (claimed by an earlier version): SessionEnd records it, and the new id drives the loop', { timeout: SESSION_TIMEOUT }, async () => {
     const f = fixture();
     const engine = stubEngine(f.repo);

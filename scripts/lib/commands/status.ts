@@ -25,14 +25,17 @@ import { relaunchText } from '../supervisor/view.ts';
 import { parallelLines, parallelStatus } from '../candidates/status.ts';
 import { lockHolder } from '../lock.ts';
 
-export const STATUS_OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' }, list: { type: 'boolean', default: false } } as const;
+export const STATUS_OPTIONS = { experiment: { type: 'string' }, last: { type: 'string' }, list: { type: 'boolean', default: false }, 'exit-zero': { type: 'boolean', default: false } } as const;
 export const StatusFlags = z.object({
   ...CommonFlags,
   experiment: z.optional(z.string()),
   list: z.boolean(),
+  /** The skills' `!` injection: a non-zero exit aborts the slash command before the model reads anything. */
+  'exit-zero': z.boolean(),
   last: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(20)), 3),
 });
-export const STATUS_HELP = 'usage: status [--experiment SLUG] [--last N] [--list] [--cwd DIR] [--json]\n--list: every experiment in the repository with its state, best and branch (* = active).\n';
+export const STATUS_HELP =
+  'usage: status [--experiment SLUG] [--last N] [--list] [--exit-zero] [--cwd DIR] [--json]\n--list: every experiment in the repository with its state, best and branch (* = active).\n--exit-zero: a problem (no experiment, several and none active) is the one line on stdout, exit 0 (the skills read it).\n';
 
 export interface ExperimentRow {
   experiment: string;
