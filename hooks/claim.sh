@@ -50,12 +50,11 @@ cl_decide() {
 # this is every such call. $1: the payload, or the first 8 kB of a larger one (a command's output
 # makes it large): Claude Code writes tool_input before tool_response (JSON.stringify, no duplicate
 # key), so the fields before `,"tool_response":` decide, as pf_head decides a Write by its head.
-# 0: nothing to do; 1 to defer.
+# The output is never walked, even in a small payload: each escaped quote in it costs the shell a
+# scan of the rest (6 kB of quoted JSON output took longer than a Node start). A payload that is not
+# valid JSON past that point is one Node ignores too. 0: nothing to do; 1 to defer.
 cl_inert() {
-  cl_p=$1
-  if [ ${#cl_p} -ge 8192 ]; then
-    case $cl_p in *',"tool_response":'*) cl_p=${cl_p%%,\"tool_response\":*}} ;; *) return 1 ;; esac
-  fi
+  case $1 in *',"tool_response":'*) cl_p=${1%%,\"tool_response\":*}} ;; *) return 1 ;; esac
   pf_mode= && pf_walk "$cl_p" || return 1
   case $pf_tool in
     Skill)

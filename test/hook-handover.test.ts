@@ -187,6 +187,27 @@ describe('/clear in a session handed the loop (/autoloop:run typed in another te
   });
 });
 
+describe('an old conversation resumed after the loop was handed on', () => {
+  it('the former owner and the former candidate, resumed in any process, are other sessions: one line, nothing written, not held, not approved', () => {
+    // The loop went from OWNER to sess-b2 (a /clear of the candidate sess-b, which then drove it).
+    writeSession({ owner_session: 'sess-b2', owner_process: processOf(otherCli), candidate: null });
+    const before = fs.readFileSync(sessionFile(), 'utf8');
+    for (const [from, sid] of [[cli, OWNER], [otherCli, OWNER], [cli, 'sess-b']] as const) {
+      const r = hook(from, 'session-start', start(sid, 'resume'), sid);
+      expect([sid, context(r)]).toEqual([sid, expect.stringMatching(/driven by another session/)]);
+      expect(context(r)).not.toContain('Rules while the loop runs');
+      expect(fs.readFileSync(sessionFile(), 'utf8')).toBe(before);
+      const stop = hook(from, 'stop', { ...common(sid), hook_event_name: 'Stop', stop_hook_active: false }, sid, true);
+      expect([stop.node, stop.stdout]).toEqual([false, '']);
+      const pre = hook(from, 'pre-tool-use', { ...common(sid), hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: `node "${ROOT}/dist/status.mjs"` }, tool_use_id: 'toolu_1' }, sid);
+      expect(pre.stdout).toBe('');
+    }
+    // The new owner's own resume in another process is still the loop's (its process recorded).
+    expect(context(hook(cli, 'session-start', start('sess-b2', 'resume'), 'sess-b2'))).toContain('Rules while the loop runs');
+    expect(readSession()).toMatchObject({ owner_session: 'sess-b2', owner_process: processOf(cli) });
+  });
+});
+
 describe('/clear of an owner whose process was never recorded (a loop claimed by an earlier version)', () => {
   const end = (sid: string) => ({ ...common(sid), hook_event_name: 'SessionEnd', reason: 'clear' });
 

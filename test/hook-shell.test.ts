@@ -1286,6 +1286,7 @@ describe('PostToolUse of another session in the shell (the claim)', () => {
       ['piped into tail', () => session(), {}, postPayload(`${engine('run-experiment')} | tail -3`), CLAIMANT, false, true],
       ['another node script (it ran no engine: nothing to record)', () => session(), {}, postPayload('node bench/bench.mjs'), CLAIMANT, true, false],
       ['another node command over 8 kB, decided by its head', () => session(), {}, postPayload('node scripts/build.mjs 2>&1 | tail -20', CLAIMANT, { tool_response: { stdout: 'x"'.repeat(20_000) } }), CLAIMANT, true, false],
+      ['another node command whose output is 6 kB of JSON (its quotes are not walked)', () => session(), {}, postPayload('node dump.mjs --json', CLAIMANT, { tool_response: { stdout: JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ k: i }))) } }), CLAIMANT, true, false],
       ['npx in a subdirectory, nobody owning the loop', () => session({ owner_session: null }), {}, postPayload("cd src && npx vitest run 'a b' > /dev/null"), CLAIMANT, true, false],
       ['another node command of the owner\'s candidate', () => session({ candidate: CLAIMANT }), {}, postPayload('node -e "console.log(1)"'), CLAIMANT, true, false],
       ['an engine entry point of another name, its name quoted in parts (Node claims)', () => session(), {}, postPayload('node tools/run-exp"eriment".mjs'), CLAIMANT, false, true],
