@@ -24,7 +24,8 @@
 // PreToolUse and Stop of a session outside a loop that another session drives
 // (the `other_*` lines: a second Claude in the same repository) get no answer
 // from Node, so the shell gives none without starting it (hooks/other.sh); nor
-// do its node and npx calls' PostToolUse when they ran no engine script (claim.sh, cl_inert);
+// do its node and npx calls' PostToolUse when they ran no engine script (claim.sh, cl_inert), and its
+// SessionStart gets its one line from the shell (session.sh, ss_other);
 // with AUTOLOOP_BENCH_BEFORE_HOOKS=<an earlier hooks/ folder> each is also run
 // through that folder's run.sh, interleaved, for the before/after ratio. So
 // are the calls of a stopped loop (`stopped_loop`: Node answers nobody).
@@ -98,6 +99,7 @@ const calls: Array<[string, string, object]> = [
   ['pre-tool-use.other_bash', 'pre-tool-use', { ...other, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'git status --short' } }],
   ['pre-tool-use.other_edit', 'pre-tool-use', { ...other, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'README.md'), old_string: 'a', new_string: 'b' } }],
   ['pre-write.other_write_50kB', 'pre-write', { ...other, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(project, 'docs/big.md'), content: 'some "text"\n'.repeat(4000) } }],
+  ['session-start.other', 'session-start', { ...other, hook_event_name: 'SessionStart', source: 'startup' }],
   ['stop.other', 'stop', { ...other, hook_event_name: 'Stop', stop_hook_active: false, last_assistant_message: 'Reworded the README.' }],
   // Its node and npx calls (hooks.json sends each to PostToolUse): a build whose output fills 20 kB, and a short one.
   ['post-tool-use.other_node_20kB', 'post-tool-use', { ...other, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'node scripts/build.mjs 2>&1 | tail -20', description: 'Build' }, tool_response: { stdout: 'built "dist/x.js"\n'.repeat(1100), stderr: '', interrupted: false, isImage: false }, tool_use_id: 'toolu_9' }],

@@ -80,7 +80,7 @@ pf_value() {
       esac
       case $pf_seen in *",$pf_k1,"*) return 1 ;; esac
       pf_seen="$pf_seen,$pf_k1,"
-      case $pf_k1 in session_id) pf_sid=$pf_s ;; tool_name) pf_tool=$pf_s ;; cwd) pf_cwd=$pf_s pf_hascwd=1 ;; agent_type) pf_agent=$pf_s pf_hasagent=1 ;; esac
+      case $pf_k1 in session_id) pf_sid=$pf_s ;; tool_name) pf_tool=$pf_s ;; cwd) pf_cwd=$pf_s pf_hascwd=1 ;; agent_type) pf_agent=$pf_s pf_hasagent=1 ;; source) pf_source=$pf_s ;; esac
       ;;
     oo)
       [ "$pf_k1" = tool_input ] || return 0
@@ -96,7 +96,7 @@ pf_value() {
 # Walk the payload ($1). Sets pf_sid, pf_tool, pf_cmd, pf_file, pf_skill, pf_cwd, pf_agent (raw JSON string text).
 # 1 when it is not one valid JSON object or a field is ambiguous.
 pf_walk() {
-  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_file= pf_skill= pf_cwd= pf_hascwd= pf_agent= pf_hasagent= pf_n=0
+  pf_r=$1 pf_st=v pf_stack= pf_k1= pf_k2= pf_seen= pf_sid= pf_tool= pf_cmd= pf_file= pf_skill= pf_source= pf_cwd= pf_hascwd= pf_agent= pf_hasagent= pf_n=0
   while :; do
     while :; do case $pf_r in ' '* | "$pf_nl"*) pf_r=${pf_r#?} ;; *) break ;; esac; done
     [ -n "$pf_r" ] || break

@@ -223,15 +223,20 @@ ss_latest() {
 # $1: the payload, $2: the project, $3: active.json's text, $4: session.json's text ('' when
 # there is none). Prints the context; 1 to defer. The shell answers the loop's state to the
 # owner whose Stop budget needs no reset, and to anyone while nobody owns the loop; another
-# session's one line, a candidate's state and a resumed owner's fresh budget are Node's
-# (session-start.ts, sessionStartDecision).
+# session beside an owned loop gets its one line (ss_other); a candidate's state, a handover by
+# /clear or /branch and a resumed owner's fresh budget are Node's (session-start.ts,
+# sessionStartDecision).
 ss_decide() {
   [ ${#1} -le 8192 ] || return 1
   pf_mode= && pf_walk "$1" || return 1
   case $pf_seen in *,session_id,*) ;; *) return 1 ;; esac
-  ss_sid=$pf_sid
+  ss_sid=$pf_sid ss_src=$pf_source ss_agent=$pf_agent
   if [ -n "$4" ]; then
     st_session "$4" || return 1
+    if [ "$st_k_owner_session" = s ] && [ "$st_v_owner_session" != "$ss_sid" ]; then
+      ss_other "$3"
+      return
+    fi
     if [ "$st_k_owner_session" = s ]; then
       st_plain "$ss_sid" && [ "$st_v_owner_session" = "$ss_sid" ] || return 1
       [ "$st_v_blocks" = 0 ] && [ "$st_v_idle_blocks" = 0 ] || return 1
@@ -268,4 +273,29 @@ ss_decide() {
   ss_body=$ss_head
   [ -z "$st_v_summary" ] || ss_body="$ss_body\\n\\n$st_v_summary"
   printf '%s%s%s%s%s\n' '{"hookSpecificOutput":{"hookEventName":"SessionStart","additionalContext":"' "$ss_body" '\n\nNext: ' "$ss_next" '\n\n'"$ss_rules"'"}}'
+}
+
+# Another session beside a loop someone owns (session-start.ts otherSessionLine): one line, no state,
+# nothing written. Node's instead for the session handed the loop, the autoloop agent, a new id in
+# the owner's or the candidate's process (a /clear or /branch there: Node hands it over), an escape
+# that could spell any of them, and a loop that is not active. $1: active.json's text; st_* and ss_*
+# set by ss_decide. Prints the line; 1 to defer.
+ss_other() {
+  st_plain "$ss_sid" || return 1
+  case $ss_agent$ss_src in *\\*) return 1 ;; esac
+  [ "$ss_agent" != autoloop:autoloop ] || return 1
+  [ "$st_k_candidate" != s ] || [ "$st_v_candidate" != "$ss_sid" ] || return 1
+  case $ss_src in clear | fork)
+    if st_cli; then
+      [ "$st_k_owner_process" != s ] || [ "$st_v_owner_process" != "$st_cli_id" ] || return 1
+      [ "$st_k_candidate_process" != s ] || [ "$st_v_candidate_process" != "$st_cli_id" ] || return 1
+    fi
+    ;;
+  esac
+  st_active "$1" || return 1
+  case $st_v_experiment in '' | . | .. | *[!A-Za-z0-9_.-]*) return 1 ;; esac
+  if [ "$st_v_runs" -eq 1 ]; then ss_s=; else ss_s=s; fi
+  ss_fork=
+  [ "$ss_src" != fork ] || ss_fork=' This conversation is a fork: any loop instructions earlier in it were given to the session that drives the loop and do not apply here; do not run the engine or change the code in scope from this session.'
+  printf '%s\n' '{"hookSpecificOutput":{"hookEventName":"SessionStart","additionalContext":"autoloop: experiment \"'"$st_v_experiment"'\" is running in this repository ('"$st_v_runs"' run'"$ss_s"' logged), driven by another session; this session is not part of it unless the user hands it the loop (/autoloop:run).'"$ss_fork"'"}}'
 }

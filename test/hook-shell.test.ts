@@ -1100,7 +1100,7 @@ describe('SessionStart in the shell', () => {
     }
   });
 
-  it('who is told: the owner and, while nobody owns the loop, anyone in the shell; another session, a candidate and a resumed owner with a spent budget are Node\'s', () => {
+  it('who is told: the owner, another session (its line) and, while nobody owns the loop, anyone in the shell; a candidate, a handover and a resumed owner with a spent budget are Node\'s', () => {
     const here = (): string => cliProcess(hookEnv({}))!;
     const cases: Array<[string, Record<string, unknown> | null, string, 'answered' | 'deferred', 'state' | 'line']> = [
       ['no session.json', null, startPayload(), 'answered', 'state'],
@@ -1110,14 +1110,17 @@ describe('SessionStart in the shell', () => {
       ['the owner in another process (Node records this one)', { owner_session: 'sess-new', owner_process: '1@1' }, startPayload({ source: 'resume' }), 'deferred', 'state'],
       ['the owner, its process not recorded yet', { owner_session: 'sess-new' }, startPayload({ source: 'compact' }), 'deferred', 'state'],
       ['/clear in the owner\'s process (Node hands it the loop)', { owner_session: 'sess-a', owner_process: here() }, startPayload({ source: 'clear' }), 'deferred', 'state'],
-      ['/clear in another process', { owner_session: 'sess-a', owner_process: '1@1' }, startPayload({ source: 'clear' }), 'deferred', 'line'],
-      ['/clear, the owner\'s process unknown', { owner_session: 'sess-a' }, startPayload({ source: 'clear' }), 'deferred', 'line'],
+      ['/clear in another process', { owner_session: 'sess-a', owner_process: '1@1' }, startPayload({ source: 'clear' }), 'answered', 'line'],
+      ['/clear, the owner\'s process unknown', { owner_session: 'sess-a' }, startPayload({ source: 'clear' }), 'answered', 'line'],
       ['/branch in the owner\'s process (source fork: Node hands it the loop)', { owner_session: 'sess-a', owner_process: here() }, startPayload({ source: 'fork' }), 'deferred', 'state'],
-      ['a fork in another process', { owner_session: 'sess-a', owner_process: '1@1' }, startPayload({ source: 'fork' }), 'deferred', 'line'],
+      ['a fork in another process', { owner_session: 'sess-a', owner_process: '1@1' }, startPayload({ source: 'fork' }), 'answered', 'line'],
       ['the owner resumed past its cap (Node resets it)', { owner_session: 'sess-new', blocks: 3, idle_blocks: 1 }, startPayload({ source: 'resume' }), 'deferred', 'state'],
       ['the owner compacted past its cap', { owner_session: 'sess-new', blocks: 3 }, startPayload({ source: 'compact' }), 'deferred', 'state'],
-      ['another session', { owner_session: 'sess-a' }, startPayload(), 'deferred', 'line'],
-      ['another session resumed', { owner_session: 'sess-a' }, startPayload({ source: 'resume' }), 'deferred', 'line'],
+      ['another session', { owner_session: 'sess-a' }, startPayload(), 'answered', 'line'],
+      ['another session resumed', { owner_session: 'sess-a' }, startPayload({ source: 'resume' }), 'answered', 'line'],
+      ['another session starting in the owner\'s process (no /clear: no handover)', { owner_session: 'sess-a', owner_process: here(), candidate: 'sess-b', candidate_process: here() }, startPayload({ source: 'startup' }), 'answered', 'line'],
+      ['/clear in the process of another candidate than this one', { owner_session: 'sess-a', owner_process: '1@1', candidate: 'sess-b', candidate_process: here() }, startPayload({ source: 'clear' }), 'deferred', 'state'],
+      ['a fork, its source spelt with an escape', { owner_session: 'sess-a', owner_process: '1@1' }, startPayload({ source: 'fork' }).replace('"fork"', '"f\\u006frk"'), 'deferred', 'line'],
       ['a session handed the loop', { owner_session: 'sess-a', candidate: 'sess-new' }, startPayload(), 'deferred', 'state'],
       ['/clear in the process of a session handed the loop (Node hands the new id the handover)', { owner_session: 'sess-a', candidate: 'sess-b', candidate_process: here() }, startPayload({ source: 'clear' }), 'deferred', 'state'],
       ['the same, nobody owning the loop', { candidate: 'sess-b', candidate_process: here() }, startPayload({ source: 'clear' }), 'deferred', 'state'],
