@@ -373,6 +373,10 @@ describe('SessionStart', () => {
     writeSession({ owner_session: 'sess-owner', candidate: 'sess-b' });
     expect(context(hook('session-start', payloads.sessionStart('sess-b', source)))).toContain(a.next_action);
     expect(context(hook('session-start', { ...payloads.sessionStart('sess-c', source), agent_type: 'autoloop:autoloop' }))).toContain(a.next_action);
+    // Every call here comes from this one process: sess-b's start recorded it as the candidate's, so a
+    // "clear" from it would hand the candidacy on (a /clear in the candidate's process). Another session
+    // runs in a process of its own: none recorded here.
+    writeSession({ owner_session: 'sess-owner' });
     writeActive({ loop: 'terminated', terminated_by: 'plateau' });
     expect(context(hook('session-start', payloads.sessionStart('sess-c', source)))).toMatch(/^autoloop: experiment "speed" in this repository terminated \(plateau\) after 5 runs logged and is not closed yet; this session is not part of it[^\n]*$/);
     expect(hook('stop', payloads.stop('sess-c')).stdout).toBe('');

@@ -10,6 +10,7 @@ import { branchMovedShown, currentTermination, findRoot, listExperiments, loggin
 import { openWorkspace } from '../workspace.ts';
 import { workspaceFile } from '../workspace-base.ts';
 import { readJsonOrNull } from '../fsx.ts';
+import { sanitizeLine } from '../sanitize.ts';
 import { currentBranch } from '../gitcmd.ts';
 import { confidenceOf, gainPct, loopState } from '../reduce.ts';
 import { bestLine, countsLine, fmt, healthLine, progressLine, recentLines } from '../summary.ts';
@@ -95,6 +96,19 @@ export async function treeVsBest(exp: Experiment): Promise<{ changed: string[]; 
 
 /** Where the experiment stands: the data with --json (text ''), else at most 10 lines (data null). */
 export async function statusCommand(f: z.infer<typeof StatusFlags>): Promise<{ data: unknown; text: string }> {
+  if (!f['exit-zero']) return statusOf(f);
+  try {
+    return await statusOf(f);
+  } catch (e) {
+    // /autoloop:run and /autoloop:chain inject this output with `!`: a non-zero exit would abort the
+    // command ("Shell command failed"), so the model would never read the state its first step acts
+    // on (no experiment: /autoloop:setup; several and none active; an init cut off).
+    const problem = sanitizeLine((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '');
+    return { data: { problem }, text: `status: ${problem}` };
+  }
+}
+
+async function statusOf(f: z.infer<typeof StatusFlags>): Promise<{ data: unknown; text: string }> {
   const root = findRoot(resolveCwd(f.cwd));
   if (f.list) {
     const rows = experimentRows(root);
