@@ -5,6 +5,7 @@
 // theirs; a second server is another Claude Code process. And the shell's
 // own answer for calls of a session outside a loop someone else drives: none,
 // with no Node start, where the guard is not that session's.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -175,6 +176,26 @@ describe('/clear in a session handed the loop (/autoloop:run typed in another te
     expect(readSession()).toMatchObject({ candidate: 'sess-b', candidate_process: processOf(otherCli) });
     hook(otherCli, 'session-start', start('sess-b3', 'clear'), 'sess-b3');
     expect(readSession()).toMatchObject({ candidate: 'sess-b3' });
+  });
+
+  it('two sessions typing /autoloop:run at once: one candidate of the two, a whole session.json, and only its calls approved', async () => {
+    const once = (sid: string): Promise<number | null> =>
+      new Promise((resolve) => {
+        const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch, CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: project, CLAUDE_CODE_SESSION_ID: sid };
+        const child = spawn('sh', [RUN_SH, 'prompt-expansion'], { cwd: project, env, stdio: ['pipe', 'ignore', 'ignore'] });
+        child.on('close', resolve);
+        child.stdin.end(JSON.stringify(typed(sid)));
+      });
+    for (let round = 0; round < 5; round++) {
+      writeSession({ owner_process: '1@1' });
+      expect(await Promise.all([once('sess-b'), once('sess-c')])).toEqual([0, 0]);
+      const s = readSession();
+      expect(s).toMatchObject({ owner_session: OWNER, owner_process: '1@1' });
+      expect(['sess-b', 'sess-c']).toContain(s.candidate);
+      const [winner, loser] = s.candidate === 'sess-b' ? ['sess-b', 'sess-c'] : ['sess-c', 'sess-b'];
+      expect(hook(cli, 'pre-tool-use', status(winner), winner).stdout).toContain('"permissionDecision":"allow"');
+      expect(hook(cli, 'pre-tool-use', status(loser), loser).stdout).toBe('');
+    }
   });
 
   it('the Stop hook\'s shell answer keeps the candidate\'s process (the owner\'s block rewrites session.json)', () => {
