@@ -7,16 +7,37 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { baselineRepo, engine, engineAsync, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo, ROOT, waitFor } from './helpers/engine.ts';
+import { baselineRepo, engine, engineAsync, git, initValue, iterate, ledger, makeRepo, setValue, ROOT, waitFor } from './helpers/engine.ts';
 import { appendLineDurable, writeFileAtomic } from '../scripts/lib/fsx.ts';
+import { fromState } from './helpers/loop.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const expDir = (repo: string, slug = 'exp') => path.join(repo, '.autoloop', 'experiments', slug);
+/**
+ * valueRepo's benchmark in shell builtins (the number in src/value.txt, and
+ * mem=10): no Node start per sample, the subject here being what the engine
+ * does to the user's files. The run that must stay busy keeps valueRepo's
+ * "slow" benchmark (baselineRepo).
+ */
+const SHELL_BENCH = 'read -r v < src/value.txt\necho "METRIC score=$v"\necho "METRIC mem=10"\n';
+const SHELL = ['--command', 'sh bench.sh'];
+const shellRepo = (extra: Record<string, string> = {}) => makeRepo({ 'bench.sh': SHELL_BENCH, 'src/value.txt': '100', 'src/other.txt': 'other\n', 'README.md': 'fixture\n', ...extra });
+
+/** baselineRepo on that benchmark: a fresh copy of "exp" opened with initExtra and its baseline (100) kept, built once per file and initExtra. */
+const shellBaseline = (initExtra: string[] = []): string =>
+  fromState(JSON.stringify(['baseline', initExtra]), () => {
+    const repo = shellRepo();
+    const init = initValue(repo, [...SHELL, ...initExtra]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    return repo;
+  });
+
 const leftovers = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith('.tmp') || n.endsWith('.next') || n.endsWith('.next.json'));
 
 describe("nothing of the user's is lost", () => {
   it('a file the user creates in scope during the loop is moved to rescued/ when a revert removes it', () => {
-    const repo = baselineRepo();
+    const repo = shellBaseline();
     fs.writeFileSync(path.join(repo, 'src', 'notes-of-the-user.md'), 'my notes\n');
     setValue(repo, '120');
     expect(iterate(repo, 'worse').log.json).toMatchObject({ verdict: 'discard' });
@@ -26,7 +47,7 @@ describe("nothing of the user's is lost", () => {
   });
 
   it('a refused init-experiment leaves the previous config and segment exactly as they were', () => {
-    const repo = baselineRepo();
+    const repo = shellBaseline();
     const config = read(repo, '.autoloop/experiments/exp/config.yaml');
     const lines = ledger(repo).length;
     fs.appendFileSync(path.join(repo, 'src', 'other.txt'), 'tracked edit\n');
@@ -40,7 +61,7 @@ describe("nothing of the user's is lost", () => {
 
   for (const point of ['init:after-judges', 'init:before-ledger', 'init:after-ledger']) {
     it(`a kill -9 at ${point} of a new segment is rolled back or completed by the next call`, () => {
-      const repo = baselineRepo();
+      const repo = shellBaseline();
       const config = read(repo, '.autoloop/experiments/exp/config.yaml');
       const killed = engine('init-experiment', ['--name', 'exp', '--timeout', '99'], repo, { AUTOLOOP_CRASH_AT: point });
       expect(killed.code).not.toBe(0);
@@ -61,14 +82,14 @@ describe("nothing of the user's is lost", () => {
 
   for (const point of ['init:after-judges', 'init:after-ledger']) {
     it(`a kill -9 at ${point} of a repository's first init: the next call names it, and init again finishes it`, () => {
-      const repo = valueRepo();
-      expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**'], repo, { AUTOLOOP_CRASH_AT: point }).code).toBe(null);
+      const repo = shellRepo();
+      expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo, { AUTOLOOP_CRASH_AT: point }).code).toBe(null);
       for (const cmd of ['status', 'run-experiment']) {
         const next = engine(cmd, [], repo);
         expect(next.code).not.toBe(0);
         expect(next.stderr).toMatch(/init-experiment of "exp" was cut off before it finished: run it again/);
       }
-      expect(initValue(repo, []).code).toBe(0);
+      expect(initValue(repo, SHELL).code).toBe(0);
       expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
       expect(leftovers(expDir(repo))).toEqual([]);
     });
@@ -93,8 +114,8 @@ describe("nothing of the user's is lost", () => {
     });
   }
 
-  /** A copy of an experiment that its baseline terminated (max_runs 1): baselineRepo builds it once per file. */
-  const terminated = (): string => baselineRepo('100', ['--max-runs', '1']);
+  /** A copy of an experiment that its baseline terminated (max_runs 1): shellBaseline builds it once per file. */
+  const terminated = (): string => shellBaseline(['--max-runs', '1']);
   const chainArgs = ['--from', 'exp', '--name', 'child', '--rationale', 'go on', '--max-runs', '5'];
 
   for (const point of ['chain:after-init', 'init:after-ledger']) it(`a kill -9 of chain after the child opened (${point}) is completed by the next chain call, the child the loop's experiment`, () => {
@@ -128,7 +149,7 @@ describe("nothing of the user's is lost", () => {
   });
 
   it('a kill -9 of finalize leaves no registered worktree after the next call', () => {
-    const repo = baselineRepo();
+    const repo = shellBaseline();
     setValue(repo, '90');
     iterate(repo, 'better');
     // The cherry-picks' worktree (a chain of keeps is replayed without one: AUTOLOOP_FAULT_AT turns that off).
@@ -141,7 +162,7 @@ describe("nothing of the user's is lost", () => {
   });
 
   it('a kill -9 of finalize while it writes the replayed commits creates no branch, and the next call does', () => {
-    const repo = baselineRepo();
+    const repo = shellBaseline();
     setValue(repo, '90');
     iterate(repo, 'better');
     setValue(repo, '80');
@@ -156,7 +177,7 @@ describe("nothing of the user's is lost", () => {
   });
 
   it("a finalize killed inside git worktree add (git's own 'initializing' lock left) leaves no worktree after the next call", () => {
-    const repo = baselineRepo();
+    const repo = shellBaseline();
     setValue(repo, '90');
     iterate(repo, 'better');
     // What git leaves when the engine dies during `worktree add`: a registered,
@@ -341,8 +362,8 @@ describe("the engine's copies stay out of the project's tools", () => {
   // `node --test` walks .autoloop/ too: a discarded run's new test file, once
   // rescued, must not be found and run by the next run's checks.
   it('a new test file of a discarded run, rescued, is not run by the next checks (node --test)', () => {
-    const repo = valueRepo('100', { 'test/value.test.cjs': "require('node:test')('value', () => {});\n" });
-    expect(initValue(repo, ['--scope', 'test/**', '--checks', 'node --test']).code).toBe(0);
+    const repo = shellRepo({ 'test/value.test.cjs': "require('node:test')('value', () => {});\n" });
+    expect(initValue(repo, [...SHELL, '--scope', 'test/**', '--checks', 'node --test']).code).toBe(0);
     expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
     // A candidate adds a test that needs a module next to it, and is discarded (nothing got better).
     fs.writeFileSync(path.join(repo, 'test', 'extra.test.cjs'), "require('./helper.cjs');\n");
