@@ -7,10 +7,29 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { procStart } from '../scripts/lib/procs.ts';
-import { alive, baselineRepo, fromTemplate, processesIn, engine, engineAsync, git, initValue, iterate, ledger, setValue, valueRepo, waitFor } from './helpers/engine.ts';
+import { alive, baselineRepo, fromTemplate, processesIn, engine, engineAsync, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo, waitFor } from './helpers/engine.ts';
+import { fromState } from './helpers/loop.ts';
 
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+
+/**
+ * valueRepo's benchmark in shell builtins (the number in src/value.txt, and
+ * mem=10): no Node start per sample where the kill is the engine's, not the
+ * benchmark's. The tests of a run that must stay busy keep valueRepo's "slow"
+ * benchmark (baselineRepo with SLOW_RUN): its processes ignore SIGTERM.
+ */
+const SHELL_BENCH = 'read -r v < src/value.txt\necho "METRIC score=$v"\necho "METRIC mem=10"\n';
+
+/** baselineRepo on that benchmark: a fresh copy of "exp" opened and its baseline (100) kept, built once per file (fromState). */
+const shellBaseline = (): string =>
+  fromState('shell baseline', () => {
+    const repo = makeRepo({ 'bench.sh': SHELL_BENCH, 'src/value.txt': '100', 'src/other.txt': 'other\n', 'README.md': 'fixture\n' });
+    const init = initValue(repo, ['--command', 'sh bench.sh']);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    return repo;
+  });
 
 describe('safety under kills and concurrency', () => {
   // For the tests that interrupt a slow run: no timeout ends it first, and a
@@ -24,7 +43,7 @@ describe('safety under kills and concurrency', () => {
   /** A copy of the baseline repository whose next run (src/value.txt at `value`) is done but not logged: each crash point starts there. */
   const ranRepo = (value: string): string =>
     fromTemplate(`ran ${value}`, () => {
-      const repo = baselineRepo();
+      const repo = shellBaseline();
       setValue(repo, value);
       const run = engine('run-experiment', [], repo);
       if (run.code !== 0) throw new Error(`run-experiment failed: ${run.stdout}${run.stderr}`);
@@ -70,7 +89,7 @@ describe('safety under kills and concurrency', () => {
   // answer fails with "already logged").
   for (const point of ['after-ledger', 'after-event']) {
     it(`after a kill -9 at ${point}, status and the next iteration treat the run as logged`, () => {
-      const repo = baselineRepo();
+      const repo = shellBaseline();
       setValue(repo, '90');
       expect(engine('run-experiment', ['--description', 'better'], repo, { AUTOLOOP_CRASH_AT: point }).code).toBe(null);
       const status = engine('status', ['--json'], repo);
@@ -104,7 +123,7 @@ describe('safety under kills and concurrency', () => {
   }
 
   it('skips a torn last ledger line with a warning and keeps going', () => {
-    const repo = baselineRepo();
+    const repo = shellBaseline();
     fs.appendFileSync(path.join(expDir(repo), 'ledger.jsonl'), '{"type":"result","ts":"2026-');
     fs.rmSync(path.join(expDir(repo), 'state.json'));
     const status = engine('status', [], repo);
@@ -286,8 +305,8 @@ describe('bad input', () => {
   });
 
   it('refuses to log twice and to log before a run', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
+    const repo = makeRepo({ 'bench.sh': SHELL_BENCH, 'src/value.txt': '100' });
+    initValue(repo, ['--command', 'sh bench.sh']);
     const before = engine('log-experiment', ['--description', 'x'], repo);
     expect(before.code).toBe(1);
     expect(before.stderr).toMatch(/run run-experiment first/);
