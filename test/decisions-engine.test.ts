@@ -24,17 +24,29 @@ console.log('METRIC lint=' + Number.parseFloat(rd('src/lint.txt', '0')));
 console.log('METRIC mem=' + Number.parseFloat(rd('src/mem.txt', '10')));
 `;
 
+// The same metrics read by the shell, without the noise: no Node start per sample, for the tests whose
+// subject is the decision on deterministic values (the noisy ones keep BENCH). parseFloat's "90 broken" → 90.
+const SH_BENCH = `v=100; [ -f src/value.txt ] && read -r v < src/value.txt; echo "METRIC score=\${v%% *}"
+v=100; [ -f src/size.txt ] && read -r v < src/size.txt; echo "METRIC size_kb=$v"
+v=0; [ -f src/lint.txt ] && read -r v < src/lint.txt; echo "METRIC lint=$v"
+v=10; [ -f src/mem.txt ] && read -r v < src/mem.txt; echo "METRIC mem=$v"
+`;
+
 // Real processes on a shared machine: generous per-test limits, never assertions on time.
 const SLOW = 300_000;
 
 const OTHER = Array.from({ length: 12 }, (_, i) => `line ${i}`).join('\n') + '\n';
 
+/** A repository measured by SH_BENCH (deterministic); noisy: by BENCH with "noisy" in src/value.txt. */
 function repo(value = '100'): string {
-  return makeRepo({ 'bench.cjs': BENCH, 'src/value.txt': value, 'src/size.txt': '100', 'src/lint.txt': '0', 'src/mem.txt': '10', 'src/other.txt': OTHER });
+  const bench: Record<string, string> = value.includes('noisy') ? { 'bench.cjs': BENCH } : { 'bench.sh': SH_BENCH };
+  return makeRepo({ ...bench, 'src/value.txt': value, 'src/size.txt': '100', 'src/lint.txt': '0', 'src/mem.txt': '10', 'src/other.txt': OTHER });
 }
 
+/** init-experiment with the benchmark the repository has (bench.sh or bench.cjs). */
 function init(dir: string, extra: string[] = []) {
-  const r = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--json', ...extra], dir);
+  const command = fs.existsSync(path.join(dir, 'bench.sh')) ? 'sh bench.sh' : 'node bench.cjs';
+  const r = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', command, '--scope', 'src/**', '--json', ...extra], dir);
   expect(r.code, r.stderr).toBe(0);
   return r;
 }
@@ -128,22 +140,23 @@ describe('guardrails against the baseline', () => {
 
 describe('a timing guardrail after a rebaseline', () => {
   it('takes the re-measured baseline as its reference (the machine got slower); a best that moved keeps the first one; a new segment starts over', () => {
-    // build_s is a timing: 10 s times the machine's slowness, read from a file outside the repository.
-    const slow = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-slow-')), 'factor');
-    fs.writeFileSync(slow, '1');
-    const timing = `console.log('METRIC build_s=' + 10 * Number(require('node:fs').readFileSync(${JSON.stringify(slow)}, 'utf8')));\n`;
+    // build_s is a timing: 10 s on this machine, then 15 and 20 s as it gets slower, read from a file outside
+    // the repository (the seconds themselves: the shell benchmark does no float arithmetic).
+    const slow = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-slow-')), 'build_s');
+    fs.writeFileSync(slow, '10');
+    const timing = `read -r b < '${slow}'; echo "METRIC build_s=$b"\n`;
     try {
-      const dir = makeRepo({ 'bench.cjs': timing + BENCH, 'src/value.txt': '100', 'src/other.txt': OTHER });
+      const dir = makeRepo({ 'bench.sh': timing + SH_BENCH, 'src/value.txt': '100', 'src/other.txt': OTHER });
       init(dir, ['--guardrail', 'build_s:lower:10']);
       expect(step(dir, 'baseline').verdict).toBe('keep');
-      fs.writeFileSync(slow, '1.5');
+      fs.writeFileSync(slow, '15');
       expect(step(dir, 'rebaseline')).toMatchObject({ verdict: 'discard', reason: 'rebaseline: the unchanged best was re-measured' });
       put(dir, 'src/value.txt', '90');
       expect(step(dir, 'faster, same build')).toMatchObject({ verdict: 'keep' });
       // The best is no longer the baseline's code: re-measuring it does not move the guardrail's reference (15).
       // Against that reference alone the slower machine blocked the next change (build_s 20 > 16.5 allowed); the
       // breach now has the best measured beside the candidate (guardrail-pairing.ts): 20 against 20 is no regression.
-      fs.writeFileSync(slow, '2');
+      fs.writeFileSync(slow, '20');
       expect(step(dir, 'rebaseline').verdict).toBe('discard');
       put(dir, 'src/value.txt', '80');
       const again = step(dir, 'faster again');
@@ -164,9 +177,10 @@ describe('a timing guardrail after a rebaseline', () => {
 describe('gates', () => {
   it('runs a hard gate before the benchmark: a failure costs no sample', () => {
     const dir = repo();
-    put(dir, 'gate.cjs', "const t = require('node:fs').readFileSync('src/value.txt', 'utf8'); process.exit(t.includes('broken') ? 1 : 0);\n");
+    // The gate in the shell too: its subject is when it runs, not what starts it.
+    put(dir, 'gate.sh', 'read -r t < src/value.txt; case "$t" in *broken*) exit 1 ;; esac\n');
     const cfg = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-cfg-')), 'config.yaml');
-    fs.writeFileSync(cfg, 'gates:\n  - name: parses\n    command: node gate.cjs\n    kind: hard\n');
+    fs.writeFileSync(cfg, 'gates:\n  - name: parses\n    command: sh gate.sh\n    kind: hard\n');
     init(dir, ['--config', cfg]);
     step(dir, 'baseline');
     put(dir, 'src/value.txt', '90 broken');
