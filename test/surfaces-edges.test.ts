@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bundle, engine, initValue, iterate, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
+import { bundle, engine, initValue, iterate, makeRepo, setValue } from './helpers/engine.ts';
+import { fromState } from './helpers/loop.ts';
 import { spawnSync } from 'node:child_process';
 import { cut, fmt } from '../scripts/lib/format.ts';
 import { clip as hookClip } from '../hooks/src/text.ts';
@@ -18,12 +19,31 @@ afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
+/**
+ * valueRepo's benchmark in shell builtins (the number in src/value.txt, as
+ * written, and mem=10; "crash" exits 3, the one word used here): no Node start
+ * per sample, the subject here being what the surfaces print.
+ */
+const SHELL_BENCH = `read -r v < src/value.txt
+case "$v" in *crash*) echo 'boom: the change broke the program' >&2; exit 3 ;; esac
+echo "METRIC score=$v"
+echo "METRIC mem=10"
+`;
+
+/**
+ * A fresh copy of a repository at `value` opened with initExtra and its
+ * baseline kept: every experiment here starts there, so the set-up (git, init,
+ * the baseline's run and log) runs once per file and key (fromState).
+ */
 function repo(value: string, initExtra: string[] = []): string {
-  const d = valueRepo(value);
-  dirs.push(d);
-  const init = initValue(d, initExtra);
-  expect(init.code, init.stderr).toBe(0);
-  return d;
+  return fromState(JSON.stringify([value, initExtra]), () => {
+    const d = makeRepo({ 'bench.sh': SHELL_BENCH, 'src/value.txt': value, 'src/other.txt': 'other\n', 'README.md': 'fixture\n' });
+    dirs.push(d);
+    const init = initValue(d, ['--command', 'sh bench.sh', ...initExtra]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    return d;
+  });
 }
 
 describe('numbers: 4 significant digits at every magnitude', () => {
@@ -50,7 +70,6 @@ describe('numbers: 4 significant digits at every magnitude', () => {
 
   it('every surface shows a value of 4.2e-7 and its delta whole, with its unit', () => {
     const d = repo('0.000123456', ['--unit', 's']);
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '4.2e-7');
     const run = engine('run-experiment', ['--description', 'tiny'], d);
     expect(run.code, run.stderr).toBe(0);
@@ -71,7 +90,6 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 describe('a chain: the unit in its output, its context in the reports', () => {
   it('chain prints the parent best with its unit; each report says what it followed, why, and what comes next, and the hash still holds', () => {
     const d = repo('100', ['--unit', 's', '--max-runs', '2']);
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '80');
     expect(iterate(d, 'faster').log.json?.verdict).toBe('keep');
     // In no chain yet: no chain section.
@@ -106,7 +124,6 @@ describe('a chain: the unit in its output, its context in the reports', () => {
 describe('finalize on a loop that has not terminated', () => {
   it('finalizes what is kept so far and says in one line that the loop goes on; a terminated loop gets no such line', () => {
     const d = repo('100');
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '90');
     expect(iterate(d, 'ninety').log.json?.verdict).toBe('keep');
     const r = engine('finalize', [], d);
@@ -119,7 +136,6 @@ describe('finalize on a loop that has not terminated', () => {
     expect(engine('finalize', ['--json', '--branch', 'again'], d).json).toMatchObject({ branch: 'again', loop: 'active', warning: expect.stringMatching(/^"exp" is still active/) });
 
     const t = repo('100', ['--max-runs', '1']);
-    expect(iterate(t, 'baseline').log.json?.verdict).toBe('keep');
     const done = engine('finalize', ['--json'], t);
     expect(done.code, done.stderr).toBe(0);
     expect(done.json).toMatchObject({ loop: 'terminated', warning: null });
@@ -130,7 +146,6 @@ describe('finalize on a loop that has not terminated', () => {
 describe('the terminal dashboard at 24 columns and below', () => {
   it('keeps every line within the width, whole escape sequences, whole numbers in the table and the gain on screen', () => {
     const d = repo('1499999.5', ['--unit', 'ms']);
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     for (const [v, what] of [['0.000123456', 'a tiny value 🚀 with a long description that cannot fit'], ['4.2e-7', 'tinier'], ['crash', 'broken']] as const) {
       setValue(d, v);
       expect(engine('run-experiment', ['--description', what], d).code).toBe(0);
@@ -171,7 +186,6 @@ describe('the terminal dashboard at 24 columns and below', () => {
 describe('huge values', () => {
   it('print the confidence in a few digits, not "3.3333333333333335e+299x"', () => {
     const d = repo('-5', ['--direction', 'higher']);
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '-2');
     expect(engine('run-experiment', ['--description', 'to -2'], d).code).toBe(0);
     setValue(d, '1e300');
@@ -189,7 +203,6 @@ describe('text cut to fit', () => {
   it('never splits an emoji in two (status, report, status line and the page showed a U+FFFD)', () => {
     const d = repo('100');
     const long = `${'a'.repeat(58)}${'🚀'.repeat(200)}`;
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '90');
     expect(iterate(d, long).log.json?.verdict).toBe('keep');
     const html = path.join(d, 'dash.html');
@@ -209,7 +222,6 @@ describe('text cut to fit', () => {
 describe('HTML in what people and models write', () => {
   it('reaches the Markdown report as text, not markup (a "<!--" hid the rest of the report where it was rendered)', () => {
     const d = repo('100', ['--goal', 'beat <b>it</b>']);
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '90');
     expect(iterate(d, 'cache it <!-- and <script>alert(1)</script>').log.json?.verdict).toBe('keep');
     setValue(d, '95');
@@ -225,7 +237,6 @@ describe('HTML in what people and models write', () => {
 describe('a verdict against a best of 0 (no % exists)', () => {
   it('states the change in units with the sign convention, as every other change is ("improved 1234.5", "not better (-1234.5")', () => {
     const d = repo('0');
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '1234.5');
     expect(engine('run-experiment', ['--description', 'up'], d).stdout).toContain('DISCARD: not better (-1234.5, deterministic)');
     setValue(d, '-0.30000000000000004');
@@ -239,7 +250,6 @@ describe('a verdict against a best of 0 (no % exists)', () => {
 describe('one minus sign on every surface', () => {
   it('a worse run reads with an ASCII "-" in the run output, status, report, dashboard, page and status line; U+2212 nowhere', () => {
     const d = repo('100');
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '90');
     expect(iterate(d, 'better').log.json?.verdict).toBe('keep');
     setValue(d, '95');
@@ -288,7 +298,6 @@ describe('emoji made wide by a variation selector', () => {
     expect(visibleWidth('a\uFE0F')).toBe(1); // a text character stays one cell
     expect(clipCells('⚠️⚠️⚠️', 4)).toBe('⚠️…');
     const d = repo('100');
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '90');
     expect(iterate(d, '⚠️'.repeat(40)).log.json?.verdict).toBe('keep');
     for (const width of [40, 61, 80]) {
@@ -299,10 +308,10 @@ describe('emoji made wide by a variation selector', () => {
 });
 
 describe('the progress line of a run at a terminal (a real pseudo-terminal, util-linux script)', () => {
-  // The benchmark takes 1.5 s, so the 500 ms ticker shows at least once.
+  // The benchmark takes 1.5 s, so the 500 ms ticker shows at least once (sleep: no Node start for a wait).
   const slowRepo = (): string => {
-    const repo = makeRepo({ 'bench.cjs': "setTimeout(() => console.log('METRIC score=' + require('node:fs').readFileSync('src/value.txt', 'utf8').trim()), 1500);\n", 'src/value.txt': '100\n' });
-    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--repeats', '1'], repo).code).toBe(0);
+    const repo = makeRepo({ 'bench.sh': 'sleep 1.5\nread -r v < src/value.txt\necho "METRIC score=$v"\n', 'src/value.txt': '100\n' });
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--repeats', '1'], repo).code).toBe(0);
     return repo;
   };
   const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
