@@ -4,13 +4,33 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { baselineRepo, engine, fromTemplate, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo, waitFor } from './helpers/engine.ts';
+import { engine, fromTemplate, git, initValue, iterate, ledger, makeRepo, setValue, waitFor } from './helpers/engine.ts';
+import { fromState } from './helpers/loop.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 
+/**
+ * valueRepo's benchmark in shell builtins (the number in src/value.txt, and
+ * mem=10): no Node start per sample, the subject here being the user's
+ * repository, not the benchmark.
+ */
+const SHELL_BENCH = 'read -r v < src/value.txt\necho "METRIC score=$v"\necho "METRIC mem=10"\n';
+const SHELL = ['--command', 'sh bench.sh'];
+const shellRepo = (extra: Record<string, string> = {}) => makeRepo({ 'bench.sh': SHELL_BENCH, 'src/value.txt': '100', 'src/other.txt': 'other\n', 'README.md': 'fixture\n', ...extra });
+
+/** baselineRepo on that benchmark: a fresh copy of "exp" opened and its baseline (100) kept, built once per file (fromState). */
+const shellBaseline = (): string =>
+  fromState('shell baseline', () => {
+    const repo = shellRepo();
+    const init = initValue(repo, SHELL);
+    expect(init.code, init.stderr).toBe(0);
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+    return repo;
+  });
+
 describe("the user's repository never wedges the loop", () => {
   it("runs with failing hooks (husky's hooksPath, post-checkout) and an LFS filter whose program is missing", () => {
-    const repo = valueRepo('100');
+    const repo = shellRepo();
     fs.mkdirSync(path.join(repo, '.husky'));
     for (const h of ['post-checkout', 'pre-commit', 'commit-msg', 'reference-transaction', 'post-index-change']) {
       fs.writeFileSync(path.join(repo, '.husky', h), '#!/bin/sh\necho hook ran >> hook.log\nexit 1\n', { mode: 0o755 });
@@ -21,7 +41,7 @@ describe("the user's repository never wedges the loop", () => {
     git(repo, 'config', 'filter.lfs.smudge', 'git-lfs-is-not-installed smudge -- %f');
     git(repo, 'config', 'filter.lfs.process', 'git-lfs-is-not-installed filter-process');
     git(repo, 'config', 'filter.lfs.required', 'true');
-    expect(initValue(repo).code).toBe(0);
+    expect(initValue(repo, SHELL).code).toBe(0);
     iterate(repo, 'baseline');
     setValue(repo, '90');
     expect(iterate(repo, 'better').log.json).toMatchObject({ verdict: 'keep' });
@@ -34,7 +54,7 @@ describe("the user's repository never wedges the loop", () => {
   });
 
   it('a keep that cannot be committed becomes a clean revert with its reason, once', async () => {
-    const repo = baselineRepo();
+    const repo = shellBaseline();
     const head = git(repo, 'rev-parse', 'HEAD');
     // Another git process holds the branch's lock: update-ref cannot move it (one no process holds is stale: removed).
     const lockFile = path.join(repo, '.git', 'refs', 'heads', 'autoloop', 'exp.lock');
@@ -59,10 +79,10 @@ describe("the user's repository never wedges the loop", () => {
 
   it('a submodule in scope changed by the candidate is set aside, never kept, and the loop goes on', () => {
     const sub = makeRepo({ 'lib.txt': 'v1\n' });
-    const repo = valueRepo('100');
+    const repo = shellRepo();
     git(repo, '-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', sub, 'src/sub');
     git(repo, 'commit', '-qm', 'submodule');
-    initValue(repo);
+    initValue(repo, SHELL);
     iterate(repo, 'baseline');
     fs.writeFileSync(path.join(repo, 'src/sub/lib.txt'), 'v2\n');
     git(path.join(repo, 'src/sub'), 'commit', '-qam', 'inside');
@@ -77,7 +97,7 @@ describe("the user's repository never wedges the loop", () => {
   });
 
   it('a symlink in scope that points outside the repository is refused clearly, then reverted', () => {
-    const repo = baselineRepo();
+    const repo = shellBaseline();
     const outside = fs.mkdtempSync(path.join(path.dirname(repo), 'outside-'));
     fs.writeFileSync(path.join(outside, 'secret.txt'), '1');
     fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(repo, 'src', 'link.txt'));
@@ -91,8 +111,8 @@ describe("the user's repository never wedges the loop", () => {
   });
 
   it('an in-scope .gitignore edit that could hide a file is refused, and reverted', () => {
-    const repo = valueRepo('100', { 'src/.gitignore': '*.tmp\n' });
-    initValue(repo);
+    const repo = shellRepo({ 'src/.gitignore': '*.tmp\n' });
+    initValue(repo, SHELL);
     iterate(repo, 'baseline');
     fs.writeFileSync(path.join(repo, 'src/.gitignore'), '*.tmp\nfast.js\n');
     fs.writeFileSync(path.join(repo, 'src/fast.js'), 'hidden\n');
@@ -293,7 +313,7 @@ describe("the user's repository never wedges the loop", () => {
   });
 
   it('keeps a file whose name holds a newline, under its exact name', () => {
-    const repo = baselineRepo();
+    const repo = shellBaseline();
     const name = 'src/odd\nname.txt';
     fs.writeFileSync(path.join(repo, name), 'x');
     setValue(repo, '90');
@@ -319,15 +339,15 @@ describe("the user's repository never wedges the loop", () => {
   });
 
   it('a judge touched by a formatter during a run poisons that run only', () => {
-    const repo = baselineRepo();
-    const original = read(repo, 'bench.cjs');
+    const repo = shellBaseline();
+    const original = read(repo, 'bench.sh');
     // A formatter rewrites whitespace; another only touches the mtime.
-    fs.writeFileSync(path.join(repo, 'bench.cjs'), original.replace(/\n/g, '\n\n'));
+    fs.writeFileSync(path.join(repo, 'bench.sh'), original.replace(/\n/g, '\n\n'));
     setValue(repo, '90');
     expect(iterate(repo, 'x').log.json).toMatchObject({ verdict: 'invalid' });
-    expect(read(repo, 'bench.cjs')).toBe(original);
+    expect(read(repo, 'bench.sh')).toBe(original);
     const t = new Date(Date.now() + 5000);
-    fs.utimesSync(path.join(repo, 'bench.cjs'), t, t);
+    fs.utimesSync(path.join(repo, 'bench.sh'), t, t);
     setValue(repo, '90');
     expect(iterate(repo, 'y').log.json).toMatchObject({ verdict: 'keep' });
     setValue(repo, '80');
