@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, makeRepo } from './helpers/engine.ts';
+import { fromState } from './helpers/loop.ts';
 
 const SCORER = "console.log('METRIC score=' + require('fs').readFileSync('src/v', 'utf8').trim());\n";
 // The code under test: turns lib/score.js into a forger that restores the scorer's bytes and mtime, refreshes git's index
@@ -24,7 +25,16 @@ const log = (repo: string, d: string) => engine('log-experiment', ['--descriptio
 const BIG: Record<string, string> = Object.fromEntries(Array.from({ length: 4100 }, (_, i) => [`data/d${i % 41}/f${i}`, `${i}\n`]));
 let extra: Record<string, string> = {};
 
-function baseline(): string {
+/**
+ * A fresh copy of the repository (with `extra`) opened and its baseline kept:
+ * built once per file and index size (fromState), not once per test (4,100
+ * files to add and commit, init, the baseline's samples). A copy's files all
+ * have new ctimes, before any run: the third test checks that this alone
+ * spoils no run.
+ */
+const baseline = (): string => fromState(`baseline ${Object.keys(extra).length}`, build);
+
+function build(): string {
   const repo = makeRepo({ 'bench.sh': 'node src/prog.js\nnode lib/score.js\n', 'lib/score.js': SCORER, 'src/prog.js': 'console.log("prog")\n', 'src/v': '10\n', ...extra });
   const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
   expect(init.code).toBe(0);
