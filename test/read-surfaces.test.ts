@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { engine, initValue, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
+import { engine, initValue, iterate, ledger, makeRepo, setValue } from './helpers/engine.ts';
+import { fromState } from './helpers/loop.ts';
 
 const ESC = '\x1b';
 const dirs: string[] = [];
@@ -13,18 +14,41 @@ afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function repo(value: string): string {
-  const d = valueRepo(value);
-  dirs.push(d);
-  const init = initValue(d);
-  expect(init.code, init.stderr).toBe(0);
-  return d;
+/**
+ * valueRepo's benchmark in shell builtins (the number in src/value.txt, as
+ * written, and mem=10; "crash" exits 3, the one word used here): no Node start
+ * per sample, the subject here being what the surfaces print.
+ */
+const SHELL_BENCH = `read -r v < src/value.txt
+case "$v" in *crash*) echo 'boom: the change broke the program' >&2; exit 3 ;; esac
+echo "METRIC score=$v"
+echo "METRIC mem=10"
+`;
+const SHELL = ['--command', 'sh bench.sh'];
+
+/** A fresh copy of a repository at `value` with "exp" opened (initExtra), no run yet: built once per file and key (fromState). */
+function repo(value: string, initExtra: string[] = []): string {
+  return fromState(JSON.stringify(['opened', value, initExtra]), () => {
+    const d = makeRepo({ 'bench.sh': SHELL_BENCH, 'src/value.txt': value, 'src/other.txt': 'other\n', 'README.md': 'fixture\n' });
+    dirs.push(d);
+    const init = initValue(d, [...SHELL, ...initExtra]);
+    expect(init.code, init.stderr).toBe(0);
+    return d;
+  });
+}
+
+/** repo(value, initExtra) with its baseline kept, the start of most experiments here (built once per file and key). */
+function baselined(value: string, initExtra: string[] = []): string {
+  return fromState(JSON.stringify(['baseline', value, initExtra]), () => {
+    const d = repo(value, initExtra);
+    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    return d;
+  });
 }
 
 describe('a baseline of 0 (no percentage exists)', () => {
   it('says so in words and still says better, where "-" read as a minus sign and the report dropped the verdict', () => {
-    const d = repo('0');
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    const d = baselined('0');
     setValue(d, '-3'); // lower is better: 0 → -3 is better by 3
     const run = engine('run-experiment', ['--description', 'go negative'], d);
     expect(run.code, run.stderr).toBe(0);
@@ -74,8 +98,7 @@ describe('nothing measured (every run crashed)', () => {
 
 describe('a stop reason with escape sequences', () => {
   it('reaches no surface raw (the dashboard passed it to the terminal in its next line)', () => {
-    const d = repo('100');
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    const d = baselined('100');
     const stop = engine('control', ['stop', '--reason', `lunch ${ESC}[31m${ESC}]0;TITLE\x07 break`], d);
     expect(stop.code, stop.stderr).toBe(0);
 
@@ -101,10 +124,7 @@ describe('a stop reason with escape sequences', () => {
 
 describe('a terminated experiment, then its follow-up', () => {
   it('status --json says what the text says, and both name the follow-up once one started', () => {
-    const d = valueRepo('100');
-    dirs.push(d);
-    expect(initValue(d, ['--max-runs', '2']).code).toBe(0);
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    const d = baselined('100', ['--max-runs', '2']);
     setValue(d, '80');
     expect(iterate(d, 'faster').log.json?.verdict).toBe('keep');
 
@@ -135,8 +155,7 @@ describe('a terminated experiment, then its follow-up', () => {
 
 /** A baseline at `base`, then one change to `next` measured and logged in one call ("one less"), both kept. */
 function baselineThenKeep(base: string, next: string) {
-  const d = repo(base);
-  expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+  const d = baselined(base);
   setValue(d, next);
   const run = engine('run-experiment', ['--description', 'one less'], d);
   expect(run.code, run.stderr).toBe(0);
@@ -186,8 +205,7 @@ describe('values in the millions with decimals', () => {
 
 describe('status --last', () => {
   it('lists the newest runs that fit in its 10 lines (the cap cut the newest off), and none for 0', () => {
-    const d = repo('100');
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    const d = baselined('100');
     for (const v of ['90', '95', '80']) {
       setValue(d, v);
       expect(engine('run-experiment', ['--description', `set ${v}`], d).code).toBe(0);
@@ -206,12 +224,11 @@ describe('status --last', () => {
 
 describe('a report over two segments', () => {
   it('says its result is the last segment against its own baseline, while runs and kept changes span both', () => {
-    const d = repo('100');
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    const d = baselined('100');
     setValue(d, '90');
     expect(engine('run-experiment', ['--description', 'ninety'], d).code).toBe(0);
     // A judged field changed: a new segment, measured afresh from the best.
-    expect(initValue(d, ['--timeout', '120']).code).toBe(0);
+    expect(initValue(d, [...SHELL, '--timeout', '120']).code).toBe(0);
     expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '72');
     expect(engine('run-experiment', ['--description', 'seventy-two'], d).code).toBe(0);
@@ -233,7 +250,7 @@ describe('a report over two segments', () => {
 describe('terminated with a run measured but not logged', () => {
   it('status says to log that run first, in its text and its JSON alike (the text said /autoloop:chain)', async () => {
     const d = repo('100');
-    expect(initValue(d).code).toBe(0);
+    expect(initValue(d, SHELL).code).toBe(0);
     expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
     setValue(d, '90');
     const measured = engine('run-experiment', ['--json'], d);
@@ -260,10 +277,7 @@ describe('terminated with a run measured but not logged', () => {
 
 describe('a run measured but not logged', () => {
   it('explain names the same next step as status: log it first', () => {
-    const d = valueRepo('100');
-    dirs.push(d);
-    expect(initValue(d).code).toBe(0);
-    expect(iterate(d, 'baseline').log.json?.verdict).toBe('keep');
+    const d = baselined('100');
     setValue(d, '90');
     expect(engine('run-experiment', [], d).code).toBe(0);
     const want = String(engine('status', ['--json'], d).json?.next_action);
