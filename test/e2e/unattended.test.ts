@@ -4,6 +4,7 @@
 // nothing more (curl is refused), and bound a model that ignores termination.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureClaude } from './claude-cli.ts';
@@ -31,18 +32,38 @@ const read = (file: string): Block => tool('Read', { file_path: file });
 const edit = (file: string, a: string, b: string): Block => tool('Edit', { file_path: file, old_string: a, new_string: b, replace_all: false });
 const readJson = (file: string): Record<string, unknown> => JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
 
-function fixture(): Fixture {
-  const f = makeFixture();
-  fixtures.push(f);
-  return f;
-}
-
 /** The user's side: set up the experiment and log the baseline (argument arrays, no shell). */
 function initWithBaseline(f: Fixture, ...extra: string[]): void {
   const run = (script: string, ...args: string[]) => execFileSync('node', [dist(script), ...args, '--json'], { cwd: f.repo, encoding: 'utf8', timeout: 120_000 });
   run('init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', '--checks', 'node bench/check.mjs', '--scope', 'src/**', ...extra);
   run('run-experiment.mjs');
   run('log-experiment.mjs', '--description', 'baseline');
+}
+
+/**
+ * A fresh fixture with the experiment set up and its baseline logged: the
+ * user's side (three engine calls, the baseline's samples) runs once per file
+ * and set of flags into a template, copied whole into each test's own fixture
+ * (right after the baseline nothing in the repository names its own path).
+ */
+const templates = new Map<string, Fixture>();
+afterAll(() => {
+  for (const t of templates.values()) t.cleanup();
+});
+function baselineFixture(...extra: string[]): Fixture {
+  const key = JSON.stringify(extra);
+  let template = templates.get(key);
+  if (template === undefined) {
+    template = makeFixture();
+    templates.set(key, template);
+    initWithBaseline(template, ...extra);
+  }
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-e2e-')));
+  const f: Fixture = { dir, repo: path.join(dir, 'repo'), home: path.join(dir, 'home'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  fixtures.push(f);
+  fs.mkdirSync(f.home);
+  fs.cpSync(template.repo, f.repo, { recursive: true, verbatimSymlinks: true });
+  return f;
 }
 
 async function drive(o: Omit<SessionOptions, 'claude' | 'apiUrl'> & Pick<MockOptions, 'script'>): Promise<{ session: Session; main: ApiRequest[] }> {
@@ -74,8 +95,7 @@ const ledgerVerdicts = (f: Fixture): string[] =>
 
 describe('unattended: claude --agent autoloop -p with no permission flag', () => {
   it('keep, discard, crash, a profile in the scratch area and a clean next run, with no permission denial', { timeout: SESSION_TIMEOUT }, async () => {
-    const f = fixture();
-    initWithBaseline(f);
+    const f = baselineFixture();
     const work = path.join(f.repo, 'src', 'work.mjs');
     const notes = path.join(f.repo, '.autoloop', 'experiments', 'speed', 'ideas.md');
     const iterate = (d: string): Block[][] => [
@@ -124,8 +144,7 @@ describe('unattended: claude --agent autoloop -p with no permission flag', () =>
   });
 
   it('a command outside the list is not approved (curl), a judge edit is denied, and the loop goes on', { timeout: SESSION_TIMEOUT }, async () => {
-    const f = fixture();
-    initWithBaseline(f);
+    const f = baselineFixture();
     const steps: Block[][] = [
       [bash('curl -s http://127.0.0.1:9/', 'fetch something')],
       [bash('node -e "require(\'fs\').appendFileSync(\'bench/bench.mjs\', \'//x\')"', 'inline node')],
@@ -153,8 +172,7 @@ describe('unattended: claude --agent autoloop -p with no permission flag', () =>
 
 describe('unattended: termination', () => {
   it('/autoloop:chain runs without a prompt and closes the experiment (report, finalize, clear)', { timeout: SESSION_TIMEOUT }, async () => {
-    const f = fixture();
-    initWithBaseline(f, '--max-runs', '2');
+    const f = baselineFixture('--max-runs', '2');
     const work = path.join(f.repo, 'src', 'work.mjs');
     const steps: Block[][] = [
       [edit(work, 'export const COST = 50;', 'export const COST = 40;')],
@@ -186,8 +204,7 @@ describe('unattended: termination', () => {
   });
 
   it('a model that ignores termination is halted within a bounded number of turns and never edits the judges', { timeout: SESSION_TIMEOUT * 2 }, async () => {
-    const f = fixture();
-    initWithBaseline(f, '--max-runs', '2');
+    const f = baselineFixture('--max-runs', '2');
     const work = path.join(f.repo, 'src', 'work.mjs');
     const bench = path.join(f.repo, 'bench', 'bench.mjs');
     const before = fs.readFileSync(bench, 'utf8');
