@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enginePluginRoot, gitLog, type Fixture } from './fixture.ts';
+import { enginePluginRoot, gitLog, makeFixture, type Fixture } from './fixture.ts';
 import { bash, lastToolResults, seenText, sinceLastAssistant, systemText, text, tool, type ApiRequest, type Block } from './mock-api.ts';
 import { CONTEXT, FEEDBACK, SESSION_TIMEOUT, edit, feedbackCount, git, read, readJson, sessionHarness } from './session-driver.ts';
 
@@ -42,6 +42,30 @@ describe('with the engine', () => {
     engine(f, 'init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', '--checks', 'node bench/check.mjs', '--scope', 'src/**', ...extra);
     engine(f, 'run-experiment.mjs');
     expect(engine(f, 'log-experiment.mjs', '--description', 'baseline')).toMatchObject({ verdict: 'keep' });
+  }
+
+  /**
+   * A fresh fixture with the experiment set up and its baseline logged: the
+   * user's side (three engine calls, the baseline's samples) runs once per file
+   * and set of flags into a template, copied whole into the test's own fixture
+   * (right after the baseline nothing in the repository names its own path).
+   */
+  const templates = new Map<string, Fixture>();
+  afterAll(() => {
+    for (const t of templates.values()) t.cleanup();
+  });
+  function baselineFixture(...extra: string[]): Fixture {
+    const key = JSON.stringify(extra);
+    let template = templates.get(key);
+    if (template === undefined) {
+      template = makeFixture();
+      templates.set(key, template);
+      initWithBaseline(template, ...extra);
+    }
+    const f = fixture();
+    fs.rmSync(f.repo, { recursive: true, force: true });
+    fs.cpSync(template.repo, f.repo, { recursive: true, verbatimSymlinks: true });
+    return f;
   }
 
   /** Parse the JSON an engine command printed into a tool_result. */
@@ -105,8 +129,7 @@ describe('with the engine', () => {
   });
 
   it('--agent autoloop: keep, discard and crash judged by the engine, then termination and the chain nudge', { timeout: SESSION_TIMEOUT * 2 }, async () => {
-    const f = fixture();
-    initWithBaseline(f, '--max-runs', '4');
+    const f = baselineFixture('--max-runs', '4');
     const workFile = path.join(f.repo, 'src', 'work.mjs');
     const iterate = (description: string): Block[][] => [
       [bash(node('run-experiment.mjs', '--json'), 'measure')],
@@ -150,8 +173,7 @@ describe('with the engine', () => {
   });
 
   it('termination → /autoloop:chain → a follow-up experiment whose loop the Stop hook then drives', { timeout: SESSION_TIMEOUT * 2 }, async () => {
-    const f = fixture();
-    initWithBaseline(f, '--max-runs', '2');
+    const f = baselineFixture('--max-runs', '2');
     const workFile = path.join(f.repo, 'src', 'work.mjs');
     const rationale =
       'The parent cut time_ms from 50 to 40 by lowering COST; the loop body is now the bottleneck; ' +
@@ -201,8 +223,7 @@ describe('with the engine', () => {
   // Found by the resume sweep: the Stop hook named active.json's next action (one change, then
   // measure); a model that obeyed changed the tree and the measured run was logged invalid.
   it('a session that measured and ended its turn is sent back to log that run first, and its keep stands', { timeout: SESSION_TIMEOUT }, async () => {
-    const f = fixture();
-    initWithBaseline(f);
+    const f = baselineFixture();
     const workFile = path.join(f.repo, 'src', 'work.mjs');
     const { session, main } = await drive({
       fixture: f,
@@ -228,8 +249,7 @@ describe('with the engine', () => {
   });
 
   it('restart: a fresh /autoloop:run session gets the live state and takes the loop over', { timeout: SESSION_TIMEOUT * 2 }, async () => {
-    const f = fixture();
-    initWithBaseline(f);
+    const f = baselineFixture();
     const workFile = path.join(f.repo, 'src', 'work.mjs');
     const first = await drive({
       fixture: f,
