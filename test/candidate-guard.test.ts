@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { engine, fromTemplate, git, ledger, makeRepo, ROOT } from './helpers/engine.ts';
-import { checkTail } from '../scripts/lib/candidates/ledger-tail.ts';
+import { checkTail, lineId } from '../scripts/lib/candidates/ledger-tail.ts';
 import type { RunRecord } from '../scripts/lib/schema.ts';
 import type { Candidate } from '../scripts/lib/candidates/store.ts';
 
@@ -245,7 +245,25 @@ describe('the shared ledger after a candidate command (checkTail)', () => {
   });
 
   it('leaves an untouched ledger alone and puts back rewritten history', () => {
-    expect(checkTail(sealed, sealed, 'r0004', lookup)).toEqual({ text: sealed, forged: 0 });
-    expect(checkTail(sealed, `${result('r0001', 0)}\n`, 'r0004', lookup)).toEqual({ text: sealed, forged: 1 });
+    expect(checkTail(sealed, sealed, 'r0004', lookup)).toEqual({ text: sealed, forged: 0, removed: [] });
+    expect(checkTail(sealed, `${result('r0001', 0)}\n`, 'r0004', lookup)).toEqual({ text: sealed, forged: 1, removed: [`${result('r0001', 0)}`] });
+  });
+
+  it("does not put back what another candidate's guard took out as forged, named in its tamper event; a real line stays whatever a note says", () => {
+    const forged = result('r0099', 0);
+    const config = (segment: number) => JSON.stringify({ type: 'config', ts: '2026-01-01T00:00:00Z', segment, config: {}, fingerprints: {}, reason: 'init' });
+    const withOwn = (id: string) => (id === 'r0004' ? ({ run_id: 'r0004', segment: 1 } as unknown as RunRecord) : lookup(id));
+    const note = (ids: string[]) => JSON.stringify({ type: 'event', ts: '2026-01-01T00:00:00Z', segment: 1, event: 'tamper', run_id: 'r0006', data: { during: 'benchmark', files: ['ledger.jsonl'], ledger_removed: ids } });
+    const head = `${config(1)}\n${sealed}`;
+    // Sealed while r0006's benchmark's forged line stood; r0006's guard took it out and said so.
+    const t = checkTail(`${head}${forged}\n`, `${head}${note([lineId(forged)])}\n`, 'r0004', withOwn);
+    expect(t).toEqual({ text: `${head}${note([lineId(forged)])}\n`, forged: 0, removed: [] });
+    // A note naming real lines (the segment's only config line, a logged verdict) takes neither out.
+    const logged = result('r0005', 7);
+    const rewritten = checkTail(`${head}${logged}\n`, `${sealed}${note([lineId(config(1)), lineId(logged)])}\n`, 'r0004', withOwn);
+    expect(rewritten.text).toBe(`${head}${logged}\n${note([lineId(config(1)), lineId(logged)])}\n`);
+    expect(rewritten.forged).toBe(1);
+    // Without the note, the forged line sealed is put back as before (its guard may not have run yet).
+    expect(checkTail(`${head}${forged}\n`, head, 'r0004', withOwn).text).toBe(`${head}${forged}\n`);
   });
 });

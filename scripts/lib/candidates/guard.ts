@@ -22,7 +22,7 @@ import { repoPaths } from '../paths.ts';
 import { checkpointFile } from '../state-cache.ts';
 import type { RunRecord } from '../schema.ts';
 import type { Workspace } from '../workspace-base.ts';
-import { checkTail } from './ledger-tail.ts';
+import { checkTail, lineId, REMOVED_NAMED } from './ledger-tail.ts';
 import { withLedger } from './ledger.ts';
 import { readCandidate } from './store.ts';
 import { MainTreeWatch } from './main-watch.ts';
@@ -86,24 +86,26 @@ export class CandidateGuard extends RunGuard {
     const ledgerBefore = ledgerAt.get(sealed) ?? readText(this.exp.paths.ledger);
     const tampered = breakSeal(sealed, this.exp.root);
     return withLedger(this.exp, 'run-experiment', async () => {
-      if (this.restoreLedger(ledgerBefore)) tampered.push(path.relative(this.exp.root, this.exp.paths.ledger));
-      return this.verdict(tampered, what);
+      const removed = this.restoreLedger(ledgerBefore);
+      if (removed) tampered.push(path.relative(this.exp.root, this.exp.paths.ledger));
+      // The lines taken out, named: a candidate whose seal was taken while they stood must not put them back (ledger-tail.ts).
+      return this.verdict(tampered, what, removed?.length ? { ledger_removed: removed.slice(0, REMOVED_NAMED).map(lineId) } : {});
     });
   }
 
-  /** Remove the ledger lines no engine process accounts for; true when there were any. */
-  private restoreLedger(before: string): boolean {
+  /** Remove the ledger lines no engine process accounts for; the lines removed (null: the ledger was left as it was). */
+  private restoreLedger(before: string): string[] | null {
     const { exp } = this;
     const now = readText(exp.paths.ledger);
     const record = (id: string) => readRunRecord(exp, id);
     const t = checkTail(before, now, this.record.run_id, record, { record, candidate: (id) => readCandidate(exp.paths, id), own: this.record.candidate?.id ?? null });
-    if (!t.forged) return false;
+    if (!t.forged) return null;
     writeFileAtomic(exp.paths.ledger, t.text, { durable: true });
     // The caches folded the forged lines: rebuilt from the ledger as it is now.
     fs.rmSync(exp.paths.state, { force: true });
     fs.rmSync(checkpointFile(exp.paths), { force: true });
     Object.assign(exp, openExperiment(exp.root, exp.paths.slug));
     publishActive(exp, currentTermination(exp));
-    return true;
+    return t.removed;
   }
 }

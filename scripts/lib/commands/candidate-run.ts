@@ -31,19 +31,21 @@ export function timingGate(exp: Experiment): Gate | null {
   return serial ? (kind, owner) => (kind === 'sample' ? timeAlone(owner) : runBeside()) : null;
 }
 
+/** A rebase made before measuring, for its ledger event. */
+type Rebased = { from: string; onto: string; files: string[] };
+
 /** Move the candidate onto the current best when the best moved; returns a note for the model. */
-async function catchUp(exp: Experiment, c: Candidate, ws: GitWorkspace, head: string | null): Promise<{ c: Candidate; note: string | null }> {
+async function catchUp(exp: Experiment, c: Candidate, ws: GitWorkspace, head: string | null): Promise<{ c: Candidate; note: string | null; rebased: Rebased | null }> {
   const branchHead = head ?? (await ws.head());
-  if (c.base === branchHead) return { c, note: null };
+  if (c.base === branchHead) return { c, note: null, rebased: null };
   const files = await ws.changedInScope();
   const r = await rebaseChange(exp.root, c.path, c.base, branchHead, files);
   if (!r.ok) {
-    return { c, note: `the best moved (${exp.state.best_run}) and this change conflicts with it (${r.conflicts.slice(0, 3).join(', ')}): measured on its old base; it cannot be kept` };
+    return { c, note: `the best moved (${exp.state.best_run}) and this change conflicts with it (${r.conflicts.slice(0, 3).join(', ')}): measured on its old base; it cannot be kept`, rebased: null };
   }
   const moved = { ...c, base: branchHead };
   saveCandidate(exp.paths, moved);
-  event(exp, 'rebased', { candidate: c.id, from: c.base, onto: branchHead, files });
-  return { c: moved, note: `rebased onto the new best ${exp.state.best_run} (${branchHead.slice(0, 8)}) before measuring` };
+  return { c: moved, note: `rebased onto the new best ${exp.state.best_run} (${branchHead.slice(0, 8)}) before measuring`, rebased: { from: c.base, onto: branchHead, files } };
 }
 
 /** Checks and allocation under the ledger lock; returns the measurement ready to run. */
@@ -76,6 +78,10 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
     const m = new Measurement(exp, runId, runner, signal, c.path, timingGate(exp), on, candidateStateFile(exp, c));
     if (hidden) m.record.hidden_ignores = hidden;
     saveCandidate(exp.paths, { ...c, run_id: runId });
+    // Named by the run it was made for, whose record exists now: a candidate measuring beside this one
+    // checks the lines appended meanwhile against their records (ledger-tail.ts), and this candidate's
+    // base may move again before that check (a later rebase), so its base cannot vouch for this line.
+    if (caught.rebased) event(exp, 'rebased', { candidate: c.id, ...caught.rebased }, runId);
     return { m, ws, note: caught.note };
   });
 }
