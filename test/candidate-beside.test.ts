@@ -157,4 +157,28 @@ describe("engine calls beside a candidate's command", { timeout: 900_000 }, () =
     const status = engine('status', ['--json'], dir, ENV);
     expect((status.json as { best: unknown }).best).toBe(10);
   });
+
+  it('init-experiment refuses while a candidate measures (its guard would undo the new segment), and opens it once the run ends', async () => {
+    const dir = repo();
+    const a = open(dir);
+    write(a.path, 'src/v', '9\n');
+    const g = gate(a.path);
+    const running = runAsync(dir, a.id);
+    await g.started;
+    const args = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--repeats', '2', '--parallel', '3', '--json'];
+    const refused = engine('init-experiment', args, dir, ENV);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/init-experiment must wait: candidate exp c\d+ \(run-experiment, pid \d+\) is measuring/);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    g.open();
+    expect(await running).toMatchObject({ status: 'ok', primary: 9 });
+    const init = engine('init-experiment', args, dir, ENV);
+    expect(init.code, init.stderr).toBe(0);
+    expect(ledger(dir).filter((l) => l.type === 'config')).toHaveLength(2);
+    expect(fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/config.yaml'), 'utf8')).toMatch(/repeats: 2/);
+    // The judges' manifest names copies that exist.
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/judges/manifest.json'), 'utf8')) as { dir: string };
+    expect(fs.existsSync(path.join(dir, '.autoloop/experiments/exp/judges', manifest.dir))).toBe(true);
+    expect(git(dir, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('autoloop/exp');
+  });
 });

@@ -8,6 +8,7 @@ import { experimentPaths, rel, repoPaths, runId, type ExperimentPaths } from './
 import { append, currentTermination, event, loggingFirst, measuredNotLogged, openExperiment, publishActive, refresh, type Experiment } from './experiment.ts';
 import { emptyState } from './reduce.ts';
 import { acquireRepoLock } from './lock.ts';
+import { assertNoCandidateInFlight } from './candidates/busy.ts';
 import { recoverGitFiles } from './git-files-journal.ts';
 import { finishInit, keepForUndo, markInit, recoverInit, stagedPaths } from './init-journal.ts';
 import { recordEnv } from './bench-env.ts';
@@ -135,6 +136,8 @@ export async function initExperiment(root: string, config: Config, opts: InitOpt
   /** What this init created in an existing experiment's folder (a failure removes it). */
   const made: string[] = [];
   try {
+    // Before anything changes: a candidate's guard would put the old config and judges back under it.
+    assertNoCandidateInFlight(root, 'init-experiment');
     fs.mkdirSync(paths.dir, { recursive: true });
     await recoverKilled(root, paths);
     const exp = fs.existsSync(paths.config) ? openExperiment(root, slug) : freshExperiment(root, paths, config);

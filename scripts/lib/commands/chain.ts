@@ -13,6 +13,7 @@ import { CommonFlags, resolveCwd } from '../cli.ts';
 import { currentTermination, event, findRoot, gitTopLevel, listExperiments, openExperiment, publishExperiment, readActive, reconcile, refresh, resolveSlug, withLock, type Experiment } from '../experiment.ts';
 import { completeChain, recoverChain, writePending } from '../chain-journal.ts';
 import { acquireRepoLock } from '../lock.ts';
+import { assertNoCandidateInFlight } from '../candidates/busy.ts';
 import { crashPoint, stopPoint } from '../faults.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { childGuardrails } from '../chain-guardrails.ts';
@@ -314,6 +315,8 @@ async function start(p: ChainPlan, asked: number | undefined): Promise<Started> 
   // Planned before the lock: another chain from this parent may have started since. Checked again
   // holding it, on chain.json as it is now (a stale copy written back would drop that follow-up).
   assertNewChild(root, parentSlug, childSlug);
+  // chain.json is sealed around every candidate's command (another experiment's too): it would be put back under it.
+  assertNoCandidateInFlight(root, 'chain');
   p.chains = loadChainFile(root);
   p.budget = chainRoom(p.chains, parentSlug, asked);
   // A log killed before its keep was committed (often the very run that terminated the parent): completed first, as any engine call does.
