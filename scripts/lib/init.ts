@@ -95,8 +95,14 @@ function segmentIgnoreRules(root: string, config: Config, excludes: string): Ign
   return ignoreRulesOf(root, [...gitignoresAbove(bases), ...excludeFiles(root, excludes)]);
 }
 
-/** What killed calls left: a phase's git files (git-files-journal.ts; before any git command), then an init half-done. */
-async function recoverKilled(root: string, paths: ExperimentPaths): Promise<void> {
+/**
+ * Before anything changes: no candidate's call in flight (its guard would put the old config and
+ * judges back under this init, candidates/busy.ts); then what killed calls left: a phase's git
+ * files (git-files-journal.ts; before any git command), then an init half-done.
+ */
+async function beforeChanges(root: string, paths: ExperimentPaths): Promise<void> {
+  assertNoCandidateInFlight(root, 'init-experiment');
+  fs.mkdirSync(paths.dir, { recursive: true });
   for (const l of await recoverGitFiles(root)) process.stderr.write(`reconciled: ${l}\n`);
   recoverInit(paths);
 }
@@ -136,10 +142,7 @@ export async function initExperiment(root: string, config: Config, opts: InitOpt
   /** What this init created in an existing experiment's folder (a failure removes it). */
   const made: string[] = [];
   try {
-    // Before anything changes: a candidate's guard would put the old config and judges back under it.
-    assertNoCandidateInFlight(root, 'init-experiment');
-    fs.mkdirSync(paths.dir, { recursive: true });
-    await recoverKilled(root, paths);
+    await beforeChanges(root, paths);
     const exp = fs.existsSync(paths.config) ? openExperiment(root, slug) : freshExperiment(root, paths, config);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     ws = await recordLandedKeep(exp, await openWorkspace(root, paths, config, opts.top));
