@@ -39,6 +39,15 @@ function yamlObject(file: string, text: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
+/** config.yaml's text as a Config, or null when it is not one (not YAML, not a mapping, a field invalid). */
+export function configOfText(text: string): Config | null {
+  try {
+    return parseConfig(yamlObject('config.yaml', text), 'config.yaml');
+  } catch {
+    return null;
+  }
+}
+
 /**
  * config.yaml's parsed fields, kept beside it (config.parsed.json) under the
  * sha256 of the text they came from: every engine call reads the config, and

@@ -20,7 +20,8 @@ import { repoPaths, type ExperimentPaths } from './paths.ts';
 import { workspaceFile } from './workspace-base.ts';
 import { envFile } from './bench-env.ts';
 import { writeFileAtomic } from './fsx.ts';
-import { parsedConfigFile } from './config.ts';
+import { configOfText, parsedConfigFile } from './config.ts';
+import { judgedConfigHash } from './integrity.ts';
 import { CACHE_DIR } from './boot/loader.ts';
 import { readOrNull as read, statSigOf as statSig } from './stat-sig.ts';
 
@@ -205,12 +206,33 @@ function cutHardLinks(file: string): boolean {
   return true;
 }
 
+/**
+ * config.yaml edited with its judged fields as they were: an edit of a live field (a budget, a
+ * threshold, a Stop-hook cap), which the README invites while the loop runs. It stands, and the
+ * run with it; any other change (a judged field, a file that is no config) is the judge changing.
+ */
+function liveEdit(before: Buffer, now: Buffer): boolean {
+  const a = configOfText(before.toString('utf8'));
+  const b = configOfText(now.toString('utf8'));
+  return a !== null && b !== null && judgedConfigHash(a) === judgedConfigHash(b);
+}
+
 /** Names (relative to root) of sealed files that changed; the engine's state files are put back. */
 export function breakSeal(s: Seal, root: string): string[] {
   const changed: string[] = [];
+  const parsed = parsedConfigFile(s.exp.config);
+  const configBefore = s.data.get(s.exp.config) ?? null;
+  const configNow = configBefore === null ? null : read(s.exp.config);
+  const configEdited = configBefore !== null && configNow !== null && !configBefore.equals(configNow);
   for (const [file, before] of s.data) {
     const now = read(file);
     if (before === null ? now === null : now !== null && before.equals(now)) continue;
+    if (file === s.exp.config && before !== null && now !== null && liveEdit(before, now)) continue;
+    // config.yaml's parsed copy, a cache: rewritten by any call that read a live edit. Gone, never trusted: the next call parses the YAML.
+    if (file === parsed && configEdited) {
+      fs.rmSync(file, { force: true, recursive: true });
+      continue;
+    }
     changed.push(path.relative(root, file));
     if (before === null) fs.rmSync(file, { force: true, recursive: true });
     else writeFileAtomic(file, before);
