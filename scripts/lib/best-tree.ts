@@ -182,17 +182,31 @@ async function removeOldLayout(root: string, expDir: string): Promise<void> {
 /**
  * Remove the best's trees (their worktree registrations too): `control clear` closes the loop, and no
  * checkout of the engine's stays in the user's `git worktree list`. Rebuilt on demand if the loop wakes.
+ * A tree a live engine process records as used stays (a candidate's run that clear left in flight may
+ * be measuring the best there): the next build's prune, or the next clear, removes it.
  */
 export async function removeBestTree(root: string, expDir: string): Promise<boolean> {
-  fs.rmSync(markerFile(expDir), { force: true });
-  fs.rmSync(usesDir(expDir), { recursive: true, force: true });
   const dir = treesDir(expDir);
-  if (!fs.existsSync(dir)) return false;
-  await removeOldLayout(root, expDir);
-  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) await removeTree(root, path.join(dir, name));
-  fs.rmSync(dir, { recursive: true, force: true });
-  await gitTry(root, ['worktree', 'prune']);
-  return true;
+  if (!fs.existsSync(dir) && !fs.existsSync(markerFile(expDir))) return false;
+  const lock = await waitLock(lockFile(expDir), 'control clear');
+  try {
+    fs.rmSync(markerFile(expDir), { force: true });
+    if (!fs.existsSync(dir)) {
+      fs.rmSync(usesDir(expDir), { recursive: true, force: true });
+      return false;
+    }
+    await removeOldLayout(root, expDir);
+    const used = inUse(expDir);
+    for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) if (!used.has(name)) await removeTree(root, path.join(dir, name));
+    if (!used.size) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(usesDir(expDir), { recursive: true, force: true });
+    }
+    await gitTry(root, ['worktree', 'prune']);
+    return true;
+  } finally {
+    lock.release();
+  }
 }
 
 async function git(root: string, args: string[]): Promise<string> {
