@@ -141,6 +141,11 @@ export class RunGuard {
     return `the engine's state changed while the ${what} ran: ${list(tampered)} (put back)`;
   }
 
+  /** An event of this run appended to the ledger (a candidate's guard: under the ledger lock, which every other append to the shared ledger holds). */
+  protected async note(name: 'tamper', data: Record<string, unknown>): Promise<void> {
+    event(this.exp, name, data, this.record.run_id);
+  }
+
   /** After all the samples, and after the checks: the in-scope content and the tracked files outside the scope. */
   async afterPhase(what: Phase): Promise<string | null> {
     const { ws, record } = this;
@@ -151,7 +156,7 @@ export class RunGuard {
     const damaged = forged.length
       ? `the ${what} planted objects in git's store that are not what their ids say, or a store or history of its own: ${list(forged)} (set aside)`
       : unreadable.length ? `the ${what} left git's ${list(unreadable)} unreadable or redirected (put back as it was before)` : null;
-    if (damaged) event(this.exp, 'tamper', { during: what, files: [...unreadable, ...forged] }, record.run_id);
+    if (damaged) await this.note('tamper', { during: what, files: [...unreadable, ...forged] });
     // First: every later read of the tree asserts the branch (a throw would leave the run unrecorded, the change in place).
     const moved = ws.reattach ? await ws.reattach() : null;
     if (moved) return `the ${what} moved HEAD off the experiment branch (to ${moved}); put back`;

@@ -68,6 +68,11 @@ export class CandidateGuard extends RunGuard {
     return own ?? `the ${what} changed files of the main working tree: ${names} (put back as they were; as written, in rescued/${folder}/)`;
   }
 
+  /** Not appended beside another guard's rewrite of the ledger (restoreLedger), which would drop it. */
+  protected override async note(name: 'tamper', data: Record<string, unknown>): Promise<void> {
+    await withLedger(this.exp, 'run-experiment', async () => event(this.exp, name, data, this.record.run_id));
+  }
+
   /** Files other candidates write meanwhile (ledger, state cache, active.json) are left out of the byte seal. */
   private sealedFiles(): string[] {
     const shared = new Set([this.exp.paths.ledger, this.exp.paths.state, repoPaths(this.exp.root).active]);
