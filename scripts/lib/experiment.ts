@@ -12,7 +12,7 @@ import { readJsonOrNull, writeJsonAtomic, writeJsonCache } from './fsx.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { emptyState, foldLines, loopState, termination, type Termination } from './reduce.ts';
 import { loadStateCache, saveStateCache } from './state-cache.ts';
-import { acquireRepoLock } from './lock.ts';
+import { acquireRepoLock, BRIEF_OWNER } from './lock.ts';
 import { recoverInit } from './init-journal.ts';
 import { recoverChain } from './chain-journal.ts';
 import { sweepTemps } from './fsx.ts';
@@ -164,7 +164,7 @@ export function refresh(exp: Experiment): void {
 function saveCacheIfFree(exp: Experiment): void {
   let lock: ReturnType<typeof acquireRepoLock>;
   try {
-    lock = acquireRepoLock(exp.paths.lock, 'state-cache');
+    lock = acquireRepoLock(exp.paths.lock, BRIEF_OWNER);
   } catch {
     return; // held by a live call, or .autoloop/ not writable here
   }

@@ -31,6 +31,14 @@ interface LockInfo {
 const TORN_GRACE_MS = 2000;
 const MAX_ATTEMPTS = 200;
 
+/**
+ * The owner a reader (status, the status line, the dashboard) names while it writes the state cache
+ * outside any call: it holds the lock for one small write. A call that finds it waits instead of
+ * refusing (a status line refreshing at the wrong moment failed the loop's run-experiment).
+ */
+export const BRIEF_OWNER = 'state-cache';
+const BRIEF_WAIT_MS = 10_000;
+
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -150,6 +158,7 @@ export function acquireLock(lockFile: string, owner: string): Lock {
   };
   const data = JSON.stringify(me) + '\n';
   let tookOver: { pid: number } | null = null;
+  const briefUntil = Date.now() + BRIEF_WAIT_MS;
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (tryCreate(lockFile, data)) {
@@ -161,6 +170,11 @@ export function acquireLock(lockFile: string, owner: string): Lock {
     const info = parseInfo(seen.raw);
     if (info) {
       if (pidAlive(info.pid, info.proc_start)) {
+        if (info.owner === BRIEF_OWNER && owner !== BRIEF_OWNER && Date.now() < briefUntil) {
+          sleepSync(10);
+          attempt--; // a wait, not contention
+          continue;
+        }
         throw new RefusalError(`another autoloop command (${info.owner}, pid ${info.pid}) is running in this repository`);
       }
     } else if (Date.now() - seen.mtimeMs < TORN_GRACE_MS) {
