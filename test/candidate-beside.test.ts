@@ -34,6 +34,7 @@ afterEach(() => {
 const templates: string[] = [];
 afterAll(() => {
   for (const d of templates.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  fs.rmSync(ENV.AUTOLOOP_TIMING_DIR, { recursive: true, force: true });
 });
 
 function repo(): string {
