@@ -21,7 +21,7 @@ function ledgerOf(bytes: number): { root: string; file: string; exp: ExperimentP
   const line = '{"type":"result","run_id":"r0001","primary":1}\n';
   const original = Buffer.from(line.repeat(Math.ceil(bytes / line.length)));
   fs.writeFileSync(file, original);
-  return { root, file, exp: { ledger: file, dir: root } as ExperimentPaths, original };
+  return { root, file, exp: { ledger: file, dir: root, config: path.join(root, 'config.yaml') } as ExperimentPaths, original };
 }
 
 const sealLedger = (l: ReturnType<typeof ledgerOf>) => seal(l.exp, l.root, [], [l.file]);
