@@ -8,8 +8,9 @@
 # rewritten from the empty state with this session, its agent and the runs
 # logged. Same rule as the other shell answers: Node's exact effect, byte for
 # byte, or defer (chain and init-experiment, odd spellings, a session.json
-# Node would warn about, a loop not active). Builtins only, but for the `mv`
-# that makes the write atomic.
+# Node would warn about, a loop not active, session.json locked or changed
+# since it was read). Builtins only, but for the `mv` that makes the write
+# atomic and frees the lock.
 
 # $1: the payload, $2: this session's id, $3: the plugin root, $4: the project,
 # $5: active.json's text, $6: session.json's text ('' when there is none). 1 to defer.
@@ -33,12 +34,13 @@ cl_decide() {
   [ "$cl_agent" = autoloop:autoloop ] || [ "$st_v_runs" -ge $cl_min ] || return 0
   if [ -n "$cl_hasagent" ]; then cl_a=\"$cl_agent\"; else cl_a=null; fi
   cl_file=$4/.autoloop/session.json
-  cl_tmp=$cl_file.$$.tmp
   # The process the new owner runs in (a later /clear there keeps the loop), as cli-process.ts.
   if st_cli; then cl_p=\"$st_cli_id\"; else cl_p=null; fi
+  # Written under the lock, from the text decided on (sl_take, session.sh), else Node's.
+  sl_take "$cl_file" "$6" || return 1
   printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": 0,\n  "idle_blocks": 0,\n  "last_runs": %s,\n  "chain_nudged": null,\n  "candidate": null,\n  "past_end": null,\n  "owner_process": %s,\n  "candidate_process": null\n}\n' \
-    "$2" "$cl_a" "$st_v_runs" "$cl_p" >"$cl_tmp" 2>/dev/null && mv -f "$cl_tmp" "$cl_file" 2>/dev/null || {
-    rm -f "$cl_tmp" 2>/dev/null
+    "$2" "$cl_a" "$st_v_runs" "$cl_p" >|"$sl_lock" 2>/dev/null && mv -f "$sl_lock" "$cl_file" 2>/dev/null || {
+    rm -f "$sl_lock" 2>/dev/null
     return 1
   }
 }

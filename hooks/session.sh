@@ -125,6 +125,32 @@ st_session() {
   done
 }
 
+# The lock every writer of session.json ($1) takes (scripts/lib/session-lock.ts): created
+# exclusively (set -C) with this shell's pid, into sl_lock. The caller writes the new state into
+# it and renames it over session.json, which frees it. Taken only while session.json is still
+# the text the answer was decided on ($2, as run.sh reads it: a line break after each line, ' '
+# for an empty or odd file, '' for none); else freed. 1: busy or changed, the answer is Node's
+# (Node waits for the lock a bounded time and decides again on what is there).
+sl_take() {
+  sl_lock=$1.lock
+  set -C
+  { printf '%s\n' "$$" >"$sl_lock"; } 2>/dev/null
+  sl_r=$?
+  set +C
+  [ $sl_r -eq 0 ] || return 1
+  sl_t=
+  if [ -f "$1" ]; then
+    while IFS= read -r sl_l || [ -n "$sl_l" ]; do sl_t="$sl_t$sl_l
+"; done <"$1"
+    [ -n "$sl_t" ] || sl_t=' '
+  elif [ -e "$1" ]; then
+    sl_t=' '
+  fi
+  [ "$sl_t" = "$2" ] && return 0
+  rm -f "$sl_lock" 2>/dev/null
+  return 1
+}
+
 # $1: the payload, $2: this session's id, $3: the project, $4: active.json's
 # text, $5: session.json's text. Writes session.json and prints the block; 1 to defer.
 st_decide() {
@@ -146,15 +172,16 @@ st_decide() {
   [ "$st_v_last_runs" = null ] || [ "$st_v_last_runs" -eq "$st_v_runs" ] || st_idle=0
   [ "$st_v_blocks" -lt "$st_v_max_blocks" ] && [ "$st_idle" -lt "$st_v_max_idle" ] || return 1
   st_file=$3/.autoloop/session.json
-  st_tmp=$st_file.$$.tmp
   st_json owner_agent && st_a=$st_j
   st_json chain_nudged && st_c=$st_j
   st_json candidate && st_d=$st_j
   st_json owner_process && st_o=$st_j
   st_json candidate_process
+  # Written under the lock, from the text decided on (sl_take), else Node's.
+  sl_take "$st_file" "$5" || return 1
   printf '{\n  "owner_session": "%s",\n  "owner_agent": %s,\n  "blocks": %s,\n  "idle_blocks": %s,\n  "last_runs": %s,\n  "chain_nudged": %s,\n  "candidate": %s,\n  "past_end": null,\n  "owner_process": %s,\n  "candidate_process": %s\n}\n' \
-    "$st_v_owner_session" "$st_a" $((st_v_blocks + 1)) $((st_idle + 1)) "$st_v_runs" "$st_c" "$st_d" "$st_o" "$st_j" >"$st_tmp" 2>/dev/null && mv -f "$st_tmp" "$st_file" 2>/dev/null || {
-    rm -f "$st_tmp" 2>/dev/null
+    "$st_v_owner_session" "$st_a" $((st_v_blocks + 1)) $((st_idle + 1)) "$st_v_runs" "$st_c" "$st_d" "$st_o" "$st_j" >|"$sl_lock" 2>/dev/null && mv -f "$sl_lock" "$st_file" 2>/dev/null || {
+    rm -f "$sl_lock" 2>/dev/null
     return 1
   }
   printf '%s%s%s\n' '{"decision":"block","reason":"autoloop: the experiment loop is still active ('"$st_v_runs"' runs logged). Next: ' "$st_v_next_action" '\nDo not ask the user whether to continue and do not wrap up: carry on (change code in scope, then run-experiment --description \"…\") until the engine reports a stop."}'

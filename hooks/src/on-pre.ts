@@ -3,7 +3,7 @@
 import { badInput, emit, type Handler } from './main.ts';
 import { preToolUseDecision, type BashAnalyzer, type PreToolUseResult } from './pre-tool-use.ts';
 import { PreToolUseInput } from './schema.ts';
-import { readActive, readSession, writeSession } from './state.ts';
+import { readActive, updateSession } from './state.ts';
 import { appendJournal } from './journal.ts';
 
 export function preToolUseHandler(analyzeBash: BashAnalyzer | null): Handler {
@@ -13,8 +13,7 @@ export function preToolUseHandler(analyzeBash: BashAnalyzer | null): Handler {
     if (!input.success) return (badInput(event), true);
     const active = readActive(f);
     if (!active) return true;
-    const r = preToolUseDecision(input.data, active, readSession(f), f.projectDir, process.env, analyzeBash);
-    if (r.session) writeSession(f, r.session);
+    const r = updateSession(f, (s) => preToolUseDecision(input.data, active, s, f.projectDir, process.env, analyzeBash), (d) => d.session);
     appendJournal(f, r.journal);
     const out = preToolUseOutput(r);
     if (out) emit(out);

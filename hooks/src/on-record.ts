@@ -2,15 +2,14 @@
 import { badInput, type Handler } from './main.ts';
 import { postToolUseDecision, promptExpansionDecision } from './post-tool-use.ts';
 import { PostToolUseInput, PromptExpansionInput } from './schema.ts';
-import { readActive, readSession, writeSession } from './state.ts';
+import { readActive, updateSession } from './state.ts';
 
 export const handleRecord: Handler = (event, raw, f) => {
   if (event === 'prompt-expansion') {
     const input = PromptExpansionInput.safeParse(raw);
     if (!input.success) return (badInput(event), true);
     if (!readActive(f)) return true;
-    const next = promptExpansionDecision(input.data.command_name, readSession(f), input.data, process.env);
-    if (next) writeSession(f, next);
+    updateSession(f, (s) => promptExpansionDecision(input.data.command_name, s, input.data, process.env), (next) => next);
     return true;
   }
   if (event === 'post-tool-use') {
@@ -18,8 +17,7 @@ export const handleRecord: Handler = (event, raw, f) => {
     if (!input.success) return (badInput(event), true);
     const active = readActive(f);
     if (!active) return true;
-    const next = postToolUseDecision(input.data, active, readSession(f), f.projectDir, process.env);
-    if (next) writeSession(f, next);
+    updateSession(f, (s) => postToolUseDecision(input.data, active, s, f.projectDir, process.env), (next) => next);
     return true;
   }
   return false;

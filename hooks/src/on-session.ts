@@ -2,10 +2,10 @@
 // so their bundle (dist/hooks.cjs picks it) leaves both out.
 import fs from 'node:fs';
 import { badInput, emit, type Handler } from './main.ts';
-import { SessionEndInput, SessionStartInput, StopInput } from './schema.ts';
+import { SessionEndInput, SessionStartInput, StopInput, type SessionFile } from './schema.ts';
 import { cliProcess } from './cli-process.ts';
 import { sessionEndDecision, sessionStartDecision } from './session-start.ts';
-import { latestRunPhase, readActive, readSession, writeSession } from './state.ts';
+import { latestRunPhase, readActive, updateSession } from './state.ts';
 import { stopDecision } from './stop.ts';
 
 /**
@@ -27,10 +27,8 @@ export const handleSession: Handler = (event, raw, f) => {
     const active = readActive(f);
     if (!active && fs.existsSync(f.active)) return (emit(damaged()), true);
     if (!active) return true;
-    const session0 = readSession(f);
     const who = { ...input.data, process: cliProcess(process.env) };
-    const { text, session } = sessionStartDecision(active, session0, who, () => latestRunPhase(f, active.experiment, active.next_run));
-    if (session) writeSession(f, session);
+    const { text } = updateSession(f, (s) => sessionStartDecision(active, s, who, () => latestRunPhase(f, active.experiment, active.next_run)), (d) => d.session);
     if (text) emit({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } });
     return true;
   }
@@ -38,8 +36,8 @@ export const handleSession: Handler = (event, raw, f) => {
     const input = SessionEndInput.safeParse(raw);
     if (!input.success) return (badInput(event), true);
     if (!readActive(f)) return true;
-    const next = sessionEndDecision(readSession(f), { ...input.data, process: cliProcess(process.env) });
-    if (next) writeSession(f, next);
+    const who = { ...input.data, process: cliProcess(process.env) };
+    updateSession(f, (s) => sessionEndDecision(s, who), (next) => next);
     return true;
   }
   if (event === 'stop') {
@@ -48,11 +46,12 @@ export const handleSession: Handler = (event, raw, f) => {
     const active = readActive(f);
     if (!active) return true;
     const enabled = process.env.AUTOLOOP_STOP_HOOK !== 'off';
-    const session0 = readSession(f);
-    // The latest run's phase matters only to a block of the owner: no directory read for anyone else.
-    const phase = enabled && session0.owner_session === input.data.session_id && active.loop === 'active' ? latestRunPhase(f, active.experiment, active.next_run) : null;
-    const { output, session } = stopDecision(active, session0, input.data.session_id, enabled, phase);
-    if (session) writeSession(f, session);
+    const decide = (s: SessionFile) => {
+      // The latest run's phase matters only to a block of the owner: no directory read for anyone else.
+      const phase = enabled && s.owner_session === input.data.session_id && active.loop === 'active' ? latestRunPhase(f, active.experiment, active.next_run) : null;
+      return stopDecision(active, s, input.data.session_id, enabled, phase);
+    };
+    const { output } = updateSession(f, decide, (d) => d.session);
     if (output) emit(output);
     return true;
   }

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pidAlive } from '../../scripts/lib/procs.ts';
+import { commitSessionLock, readSessionText, releaseSessionLock, sessionLockPath, takeSessionLock } from '../../scripts/lib/session-lock.ts';
 import { ActiveFile, SessionFile } from './schema.ts';
 
 export interface Files {
@@ -55,31 +56,58 @@ export const EMPTY_SESSION: SessionFile = {
   candidate_process: null,
 };
 
-export function readSession(f: Files): SessionFile {
+/** session.json as the hooks' schema reads it; quiet: no warning (the second read of updateSession). */
+function parseSession(f: Files, quiet = false): { text: string | null; session: SessionFile } {
+  let text: string | null = null;
   try {
-    const parsed = SessionFile.safeParse(readJson(f.session));
-    if (parsed.success) return parsed.data;
-    warn(`${f.session} is malformed; starting from empty hook state`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn(`cannot read ${f.session}; starting from empty hook state`);
+    text = readSessionText(f.session);
+    if (text !== null) {
+      const parsed = SessionFile.safeParse(JSON.parse(text));
+      if (parsed.success) return { text, session: parsed.data };
+      if (!quiet) warn(`${f.session} is malformed; starting from empty hook state`);
+    }
+  } catch {
+    if (!quiet) warn(`cannot read ${f.session}; starting from empty hook state`);
   }
-  return { ...EMPTY_SESSION };
+  return { text, session: { ...EMPTY_SESSION } };
 }
 
-/** Temp file + rename, so a concurrent hook never reads half a file. */
-export function writeSession(f: Files, s: SessionFile): void {
-  const tmp = `${f.session}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`);
-    fs.renameSync(tmp, f.session);
-  } catch {
-    warn(`cannot write ${f.session}`);
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      // nothing left to clean
-    }
+export function readSession(f: Files): SessionFile {
+  return parseSession(f).session;
+}
+
+/**
+ * Decide on session.json and write what the decision says (pick), safe against every other writer
+ * (scripts/lib/session-lock.ts): a decision that changes nothing takes no lock; one that does is
+ * made again on session.json as it is once the lock is held, when another writer changed it
+ * meanwhile. A lock not taken in a short time: the answer stands and the write is dropped, as if
+ * another writer's had come after it.
+ */
+export function updateSession<R>(f: Files, decide: (s: SessionFile) => R, pick: (r: R) => SessionFile | null): R {
+  const first = parseSession(f);
+  let r = decide(first.session);
+  if (!pick(r)) return r;
+  const lock = takeSessionLock(f.session);
+  if (!lock) {
+    warn(`${f.session} is busy (another hook holds ${sessionLockPath(f.session)}); this change is dropped`);
+    return r;
   }
+  try {
+    const now = parseSession(f, true);
+    if (now.text !== first.text) r = decide(now.session);
+    const next = pick(r);
+    if (next) commitSessionLock(lock, `${JSON.stringify(next, null, 2)}\n`);
+    else releaseSessionLock(lock);
+  } catch {
+    releaseSessionLock(lock);
+    warn(`cannot write ${f.session}`);
+  }
+  return r;
+}
+
+/** Write this state whole, under the lock (tests, and a writer with nothing to decide). */
+export function writeSession(f: Files, s: SessionFile): void {
+  updateSession(f, () => s, (x) => x);
 }
 
 /** Phase of the experiment's latest run (runs/rNNNN/result.json), or null: tells a new session what was left half done. */

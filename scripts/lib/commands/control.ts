@@ -36,6 +36,7 @@ import { emptyState, loopState } from '../reduce.ts';
 import { readLedger } from '../ledger.ts';
 import { UsageError } from '../errors.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from '../summary.ts';
+import { clearSession } from '../session-lock.ts';
 
 export const CONTROL_COMMANDS = ['stop', 'resume', 'explain', 'repair', 'clear'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
@@ -264,7 +265,7 @@ export async function controlCommand(root: string, cmd: ControlCommand, f: { exp
     if (cmd === 'clear') {
       const repo = repoPaths(root);
       fs.rmSync(repo.active, { force: true });
-      fs.rmSync(repo.session, { force: true });
+      clearSession(repo.session);
       const notes: string[] = [];
       for (const slug of listExperiments(root)) {
         // Every experiment's candidates: their worktrees would stay in `git worktree list` and on disk.

@@ -21,6 +21,7 @@ import { parseSourceFlag, SOURCE_FORMS } from '../sources/shorthand.ts';
 import { directionWarnings, unitWarnings } from '../sources/index.ts';
 import { runnerFor } from '../runners/index.ts';
 import { assertGlobsInRepo, assertScopeLeftMutable, assertSourcesUntracked, checkCommandsFrom, eolConverted, eolRefusal, eolWarnings, protectWarnings, scopeWarnings } from '../scope-check.ts';
+import { clearSession } from '../session-lock.ts';
 
 export const INIT_OPTIONS = {
   name: { type: 'string' },
@@ -221,7 +222,7 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   }
   // A new experiment starts unowned: a session left over from an earlier loop
   // must neither escape the guards nor be pushed on by the Stop hook.
-  if (out.segment === 1) fs.rmSync(repoPaths(root).session, { force: true });
+  if (out.segment === 1) clearSession(repoPaths(root).session);
 
   return {
     data: { ...out, warnings: [...notes, ...out.warnings] },
