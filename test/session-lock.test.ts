@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActiveFile } from '../scripts/lib/schema.ts';
+import { freshStopStint } from '../scripts/lib/supervisor/stop-stint.ts';
 import { clearSession, commitSessionLock, releaseSessionLock, sessionLockPath, takeSessionLock } from '../scripts/lib/session-lock.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -133,11 +134,37 @@ describe('the lock itself', () => {
     commitSessionLock(l!, '{"owner_session":null}\n');
     expect(fs.existsSync(lock)).toBe(false);
     expect(readSession()).toEqual({ owner_session: null });
+    // A holder killed after writing the new state into it, before its rename: taken over once a second old.
+    fs.writeFileSync(lock, '{"owner_session":"x"}\n');
+    expect(takeSessionLock(sessionFile(), 20)).toBeNull();
+    const old = new Date(Date.now() - 5_000);
+    fs.utimesSync(lock, old, old);
+    const late = takeSessionLock(sessionFile(), 20);
+    expect(late).not.toBeNull();
+    releaseSessionLock(late!);
+    // Something that cannot be removed in its place (a folder): given up after the wait, no endless loop.
+    fs.mkdirSync(lock);
+    fs.writeFileSync(path.join(lock, 'f'), '');
+    fs.utimesSync(lock, old, new Date(Date.now() - 60_000));
+    expect(takeSessionLock(sessionFile(), 20)).toBeNull();
+    fs.rmSync(lock, { recursive: true });
     const again = takeSessionLock(sessionFile());
     expect(again).not.toBeNull();
     releaseSessionLock(again!);
     clearSession(sessionFile());
     expect(fs.existsSync(sessionFile())).toBe(false);
+  });
+
+  it('up\'s fresh Stop stint writes under the lock too: held by a live writer, the count stays; free, it is zeroed', () => {
+    resetSession();
+    fs.writeFileSync(sessionFile(), fs.readFileSync(sessionFile(), 'utf8').replace('"blocks": 0', '"blocks": 7'));
+    const held = takeSessionLock(sessionFile());
+    freshStopStint(project, OWNER);
+    expect(readSession().blocks).toBe(7);
+    releaseSessionLock(held!);
+    freshStopStint(project, OWNER);
+    expect(readSession()).toMatchObject({ owner_session: OWNER, blocks: 0 });
+    expect(fs.existsSync(sessionLockPath(sessionFile()))).toBe(false);
   });
 
   it('a Stop in the shell while another holds the lock defers to Node, which answers and drops its write after a bounded wait', async () => {

@@ -89,7 +89,7 @@ export function updateSession<R>(f: Files, decide: (s: SessionFile) => R, pick: 
   if (!pick(r)) return r;
   const lock = takeSessionLock(f.session);
   if (!lock) {
-    warn(`${f.session} is busy (another hook holds ${sessionLockPath(f.session)}); this change is dropped`);
+    warn(`cannot take ${sessionLockPath(f.session)} (busy: another hook holds it; or not writable), so this change to ${f.session} is dropped`);
     return r;
   }
   try {

@@ -16,8 +16,13 @@ import { pidAlive } from './procs.ts';
 
 /** How long a writer waits for the lock before it drops its write. Holders keep it for milliseconds. */
 export const LOCK_WAIT_MS = 500;
-/** A lock this old is a holder's that died between writing its pid and checking it (or a frozen one). */
+/** A lock holding a pid this old is a frozen holder's (or a reused pid's). */
 const STALE_MS = 10_000;
+/**
+ * A lock holding no pid is a holder between writing the new state into it and renaming it (an
+ * exec of mv at most): one this old was killed there.
+ */
+const STALE_WRITING_MS = 1_000;
 const STEP_MS = 3;
 
 export interface SessionLock {
@@ -32,15 +37,15 @@ const nap = (ms: number): void => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 };
 
-/** A lock left by a dead holder: its pid gone, or too old. Text other than a pid is a holder writing the new state: live. */
+/** A lock left by a dead holder: its pid gone, or too old for what it holds. */
 function stale(lock: string): boolean {
   try {
-    const st = fs.statSync(lock);
-    if (Date.now() - st.mtimeMs > STALE_MS) return true;
+    const age = Date.now() - fs.statSync(lock).mtimeMs;
+    if (age > STALE_MS) return true;
     const m = /^(\d+)\n$/.exec(fs.readFileSync(lock, 'utf8'));
-    return m !== null && !pidAlive(Number(m[1]));
+    return m ? !pidAlive(Number(m[1])) : age > STALE_WRITING_MS;
   } catch {
-    return false; // gone meanwhile: try again
+    return false; // gone meanwhile (try again), or not a file (waited for, then given up)
   }
 }
 
@@ -54,15 +59,15 @@ export function takeSessionLock(session: string, waitMs = LOCK_WAIT_MS): Session
       fd = fs.openSync(lock, 'wx');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return null;
+      if (Date.now() >= deadline) return null;
       if (stale(lock)) {
         try {
           fs.unlinkSync(lock);
+          continue;
         } catch {
-          // taken over by another writer first
+          // taken over by another writer first, or not removable: wait as for a live one
         }
-        continue;
       }
-      if (Date.now() >= deadline) return null;
       nap(STEP_MS);
       continue;
     }
