@@ -28,7 +28,8 @@
 // SessionStart gets its one line from the shell (session.sh, ss_other);
 // with AUTOLOOP_BENCH_BEFORE_HOOKS=<an earlier hooks/ folder> each is also run
 // through that folder's run.sh, interleaved, for the before/after ratio. So
-// are the calls of a stopped loop (`stopped_loop`: Node answers nobody).
+// are the calls of a stopped loop (`stopped_loop`: Node answers nobody), and
+// the owner's Stop and a claim (the shell's writes of session.json).
 // "iteration" is the mean over one iteration's hook calls (edit, run, log).
 // Target: each hook call ≤ 1 bare Node start. Also prints the bundle size of
 // dist/hooks.cjs and the cost in a project with no .autoloop/. The hooks keep
@@ -139,7 +140,8 @@ if (BEFORE && !fs.existsSync(BEFORE)) {
   console.error(`bench/hooks: ${BEFORE} is missing (AUTOLOOP_BENCH_BEFORE_HOOKS names an earlier hooks/ folder)`);
   process.exit(2);
 }
-const others = calls.filter(([n]) => n.includes('.other') || n.includes('stopped_loop'));
+// With the calls the shell answers by writing session.json (the owner's Stop, a claim: under its lock).
+const others = calls.filter(([n]) => n.includes('.other') || n.includes('stopped_loop') || n === 'stop' || n.endsWith('_claim'));
 const stoppedLoop = (name: string): boolean => name.includes('stopped_loop');
 const samples = new Map<string, number[]>([['bare', []], ['no_autoloop', []], ['shell_form', []], ['no_cache', []], ...calls.map(([n]) => [n, []] as [string, number[]]), ...others.map(([n]) => [`${n}.before`, []] as [string, number[]])]);
 const sessionOf = (payload: object): string => (payload as { session_id: string }).session_id;
