@@ -167,6 +167,15 @@ describe('the lock itself', () => {
     expect(fs.existsSync(sessionLockPath(sessionFile()))).toBe(false);
   });
 
+  it('a lock left by a hook killed while holding it (its pid gone) is taken over: the next Stop is counted', async () => {
+    resetSession();
+    fs.writeFileSync(sessionLockPath(sessionFile()), '999999999\n');
+    const r = await hooks('stop', stopPayload(), OWNER);
+    expect(r.stdout).toMatch(/"decision":"block"/);
+    expect(readSession().blocks).toBe(1);
+    expect(fs.existsSync(sessionLockPath(sessionFile()))).toBe(false);
+  });
+
   it('a Stop in the shell while another holds the lock defers to Node, which answers and drops its write after a bounded wait', async () => {
     resetSession();
     const before = fs.readFileSync(sessionFile(), 'utf8');
