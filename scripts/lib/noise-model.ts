@@ -23,6 +23,9 @@ import { chiSquareQuantile, huberVarianceFactor, median, resolution, winsorizedS
 /** Level of the test that the noise grew since the pool was filled (one-sided; a false alarm only costs power). */
 export const NOISE_SHIFT_P = 0.999;
 
+/** Degrees of freedom of the new level's residuals before a decision may end in an early win. */
+export const FRESH_MIN_DF = 2;
+
 /** Most recent residuals kept in the pool: old enough noise is forgotten. */
 export const POOL_MAX = 64;
 /** Identical invocations that prove a metric that is clearly not a timing deterministic. */
@@ -45,11 +48,17 @@ export const NoiseModel = lazySchema(() => z.object({
   deterministic: z.boolean(),
   /** Median seconds of one invocation, when measured. */
   cost_s: z.nullable(z.number().check(z.minimum(0))),
+  /**
+   * Since the best's level last moved (a kept win): how many of the pool's most
+   * recent residuals were measured at the new level, and their df. Null (or
+   * absent) when the whole pool is of the current level.
+   */
+  fresh: z.optional(z.nullable(z.object({ n: z.number().check(z.minimum(0)), df: z.number().check(z.minimum(0)) }))),
 }));
 export type NoiseModel = z.infer<typeof NoiseModel>;
 
 export function emptyNoiseModel(): NoiseModel {
-  return { scale: null, residuals: [], df: 0, step: null, level: null, deterministic: false, cost_s: null };
+  return { scale: null, residuals: [], df: 0, step: null, level: null, deterministic: false, cost_s: null, fresh: null };
 }
 
 /** One invocation's value: the median of the samples it printed. */
@@ -116,7 +125,13 @@ export function groupResiduals(xs: readonly number[], centre: number): number[] 
 function addResiduals(model: NoiseModel, residuals: readonly number[], df: number): NoiseModel {
   const all = [...model.residuals, ...residuals];
   const kept = all.slice(Math.max(0, all.length - POOL_MAX));
-  return { ...model, residuals: kept, df: Math.min(model.df + df, kept.length) };
+  let fresh = model.fresh ?? null;
+  if (fresh) {
+    fresh = { n: fresh.n + residuals.length, df: fresh.df + df };
+    // The old level's residuals have left the pool: it is all of the current level again.
+    if (fresh.n >= kept.length) fresh = null;
+  }
+  return { ...model, residuals: kept, df: Math.min(model.df + df, kept.length), fresh };
 }
 
 function withStep(model: NoiseModel, raw: readonly number[]): NoiseModel {
@@ -143,7 +158,7 @@ export function calibrate(
   // A log pool cannot judge metric units, and the all-zero pool of a benchmark
   // that looked deterministic understates the noise it now shows: either starts the pool over.
   const restart = (model.scale === 'log' && scale === 'abs') || (model.deterministic && !identical);
-  let m: NoiseModel = withStep({ ...model, ...(restart ? { residuals: [], df: 0 } : {}), scale }, invocations.flat());
+  let m: NoiseModel = withStep({ ...model, ...(restart ? { residuals: [], df: 0, fresh: null } : {}), scale }, invocations.flat());
   const needed = deterministicRunsNeeded(o.metric, o.unit);
   const det = o.deterministic ?? 'auto';
   m.deterministic = det === 'auto' ? identical && values.length >= needed : det && identical;
@@ -170,6 +185,8 @@ export function learn(
     /** Each invocation's value (the plan compares these) and its arm; raw when absent. */
     values?: readonly number[];
     arms?: readonly ('best' | 'candidate')[];
+    /** The decision was kept as a win: the best's level moved to the candidate's. */
+    moved?: boolean;
   },
 ): NoiseModel {
   let m = withStep(model, o.raw);
@@ -179,24 +196,41 @@ export function learn(
   // a win that crossed 0. The model turns 'abs' and pools from here.
   // Each arm's repeats of its own code seed that pool, as a baseline does.
   if (m.scale === 'log' && (o.values ?? o.raw).some((v) => v <= 0)) {
-    m = { ...m, scale: 'abs', residuals: [], df: 0 };
+    m = { ...m, scale: 'abs', residuals: [], df: 0, fresh: null };
     const values = o.values ?? [];
     for (const arm of ['best', 'candidate'] as const) m = seedFromRepeats(m, values.filter((_, i) => o.arms?.[i] === arm));
   }
   // The pool's residuals were measured while every value repeated (all 0): they
   // would understate the noise just found, so the pool starts over from the
   // invocations of the same code that differed, as a baseline's would.
-  if (o.noiseDiscovered) m = seedFromRepeats({ ...m, deterministic: false, residuals: [], df: 0 }, o.values ?? o.raw);
+  if (o.noiseDiscovered) m = seedFromRepeats({ ...m, deterministic: false, residuals: [], df: 0, fresh: null }, o.values ?? o.raw);
   if (o.diffs.length >= 2) {
     const res = groupResiduals(o.diffs, o.centre);
     // Noise that grew (a noisy neighbour, or additive noise after a big win on
     // the log scale) makes the old pool a lie: it starts over from this decision.
-    if (noiseGrew(m.residuals, res, resolutionFloor(m, m.scale ?? 'abs', median(o.raw.length ? o.raw : [1])))) m = { ...m, residuals: [], df: 0 };
+    if (noiseGrew(m.residuals, res, resolutionFloor(m, m.scale ?? 'abs', median(o.raw.length ? o.raw : [1])))) m = { ...m, residuals: [], df: 0, fresh: null };
     m = addResiduals(m, res, o.diffs.length - 1);
     if (o.diffs.some((d) => d !== 0)) m = { ...m, deterministic: false };
   }
+  // A big win moved the best to a level whose noise nobody measured yet (additive
+  // noise doubles in relative terms when the time halves): the pool's residuals
+  // from here on are the new level's, and pairNoise weighs them apart. The
+  // candidate's repeats of the new code are its first residuals.
+  if (o.moved && !m.deterministic && m.residuals.length > 0 && bigMove(m.scale ?? 'abs', o.centre, o.values ?? [], o.arms ?? [])) {
+    m = seedFromRepeats({ ...m, fresh: { n: 0, df: 0 } }, (o.values ?? []).filter((_, i) => o.arms?.[i] === 'candidate'));
+  }
   if (o.costs_s && o.costs_s.length) m = { ...m, cost_s: median(o.costs_s) };
   return m;
+}
+
+/** A level move of at least BIG_MOVE (relative) starts a fresh group of residuals. */
+export const BIG_MOVE = 0.2;
+
+/** Did a kept win move the level by BIG_MOVE or more? Log scale: the effect is relative; metric units: against the best arm's median. */
+function bigMove(scale: 'log' | 'abs', effect: number, values: readonly number[], arms: readonly ('best' | 'candidate')[]): boolean {
+  if (scale === 'log') return Math.abs(effect) >= Math.log(1 + BIG_MOVE);
+  const best = values.filter((_, i) => arms[i] === 'best');
+  return best.length > 0 && Math.abs(effect) >= BIG_MOVE * Math.abs(median(best));
 }
 
 /** Successive differences of values of one code (a null change) as residuals, as calibrate seeds the pool. */
@@ -241,10 +275,23 @@ export function pairNoise(
   model: NoiseModel,
   current: readonly number[],
   floor: number,
-): { sigma: number; df: number; factor: number } {
-  if (noiseGrew(model.residuals, current, floor)) model = { ...model, residuals: [], df: 0 };
+): { sigma: number; df: number; factor: number; young?: boolean } {
+  if (noiseGrew(model.residuals, current, floor)) model = { ...model, residuals: [], df: 0, fresh: null };
   const all = [...model.residuals, ...current];
   const df = model.df + Math.max(0, current.length - 1);
   const sigma = Math.max(all.length ? winsorizedSd(all) : 0, floor);
-  return { sigma, df, factor: Math.max(1, huberVarianceFactor(all, sigma)) };
+  const fresh = model.fresh ?? null;
+  if (!fresh || fresh.n >= model.residuals.length) return { sigma, df, factor: Math.max(1, huberVarianceFactor(all, sigma)) };
+  // After a big win: the residuals measured at the new level (and this
+  // decision's) against the whole pool. The old level's outvote the new ones
+  // (13 of them kept 5-8% of no-effect changes when the noise doubled), so the
+  // larger σ counts, with the df of the residuals it comes from.
+  const era = [...model.residuals.slice(model.residuals.length - fresh.n), ...current];
+  const eraDf = fresh.df + Math.max(0, current.length - 1);
+  const eraSigma = era.length >= 2 ? Math.max(winsorizedSd(era), floor) : 0;
+  const young = eraDf < FRESH_MIN_DF;
+  if (eraSigma > sigma && !young) return { sigma: eraSigma, df: eraDf, factor: Math.max(1, huberVarianceFactor(era, eraSigma)), young };
+  const s = Math.max(sigma, eraSigma);
+  return { sigma: s, df, factor: Math.max(1, huberVarianceFactor(all, s)), young };
 }
+

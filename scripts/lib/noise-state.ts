@@ -35,6 +35,8 @@ export function learnFromLine(model: NoiseModel, line: ResultLine, cfg: Config, 
     arms: invs.filter((i) => i.samples.length > 0).map((i) => i.arm),
     costs_s: durations(invs),
     noiseDiscovered: d.stop === 'noise-discovered',
+    // A win the engine kept moved the best (a tie's simplification stays within noise).
+    moved: line.verdict === 'keep' && d.keep,
   });
 }
 

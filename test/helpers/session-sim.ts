@@ -81,6 +81,7 @@ export class Session {
           diffs: d.diffs, centre: d.effect, raw: inv.flatMap((i) => i.samples),
           values: ran.map((i) => invocationValue(i.samples)), arms: ran.map((i) => i.arm),
           noiseDiscovered: d.stop === 'noise-discovered',
+          moved: d.keep,
         });
         const kept = d.keep || (simplifies && d.tie);
         if (anchored) this.walk = addTieWalk(this.walk, d);
