@@ -27,6 +27,7 @@ import { openCandidates } from './candidates/store.ts';
 import { nextActionOrChain } from './next-action.ts';
 import { sanitize } from './sanitize.ts';
 import { slurmJobs } from './runners/slurm-name.ts';
+import { readUnclean, uncleanRuns } from './unclean.ts';
 import { recoverGitFiles } from './git-files-journal.ts';
 
 /** The nearest ancestor holding .autoloop/, else the git top level, else the directory itself. */
@@ -188,7 +189,12 @@ export function append(exp: Experiment, line: LedgerLine, opts: { durable?: bool
 const REDERIVABLE: ReadonlySet<EventName> = new Set<EventName>(['committed', 'reverted']);
 
 export function event(exp: Experiment, name: EventName, data: Record<string, unknown> = {}, runId?: string): void {
-  append(exp, { type: 'event', ts: nowIso(), segment: exp.state.segment || undefined, event: name, run_id: runId, data }, { durable: !REDERIVABLE.has(name) });
+  append(exp, eventLine(exp, name, data, runId), { durable: !REDERIVABLE.has(name) });
+}
+
+/** An event's ledger line, as event() appends it. */
+export function eventLine(exp: Experiment, name: EventName, data: Record<string, unknown> = {}, runId?: string): LedgerLine {
+  return { type: 'event', ts: nowIso(), segment: exp.state.segment || undefined, event: name, run_id: runId, data };
 }
 
 /**
@@ -511,12 +517,12 @@ export function assertActiveWritable(root: string): void {
 }
 
 export function assertNotUnclean(exp: Experiment): void {
-  const raw = readJsonOrNull(exp.paths.unclean) as { run_id?: string; pids?: (number | string)[]; handle?: { runner?: string; job_id?: string | null; token?: string } } | null;
-  if (raw?.handle?.runner === 'slurm') {
-    throw new RefusalError(`slurm job ${slurmJobs(raw.handle, raw.pids ?? [])} of run ${raw.run_id ?? '?'} outlived its engine; run control.mjs repair first (it cancels the job)`);
+  const runs = readUnclean(exp.paths.unclean);
+  if (!runs) return;
+  const slurm = runs.find((r) => r.handle?.runner === 'slurm');
+  if (slurm?.handle?.runner === 'slurm') {
+    throw new RefusalError(`slurm job ${slurmJobs(slurm.handle, slurm.pids)} of run ${slurm.run_id ?? '?'} outlived its engine; run control.mjs repair first (it cancels the job)`);
   }
-  if (raw || fs.existsSync(exp.paths.unclean)) {
-    const pids = raw?.pids?.join(', ') ?? '?';
-    throw new RefusalError(`processes of run ${raw?.run_id ?? '?'} survived (pids ${pids}); run control.mjs repair first`);
-  }
+  const pids = runs.flatMap((r) => r.pids).join(', ') || '?';
+  throw new RefusalError(`processes of ${uncleanRuns(runs)} survived (pids ${pids}); run control.mjs repair first`);
 }

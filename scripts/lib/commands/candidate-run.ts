@@ -9,7 +9,7 @@ import { RefusalError } from '../errors.ts';
 import { acquireLock } from '../lock.ts';
 import { runId as formatRunId } from '../paths.ts';
 import { runnerFor, runsIsolated } from '../runners/index.ts';
-import { assertMayRun, assertNoNewHiddenIgnores, measure, Measurement, settleAbandoned, type Gate, type RunCommandResult } from './run.ts';
+import { assertMayRun, assertNoNewHiddenIgnores, measure, Measurement, recordSurvivors, settleAbandoned, type Gate, type RunCommandResult } from './run.ts';
 import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
 import { sealRecord } from '../candidates/record-seal.ts';
 import { withLedger } from '../candidates/ledger.ts';
@@ -53,7 +53,7 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
   return withLedger(exp, 'run-experiment', async () => {
     let c = openCandidate(exp.paths, id);
     const prev = c.run_id ? readRunRecord(exp, c.run_id) : null;
-    // Another run's survivors first: settling this one would overwrite their record (unclean.json holds one run).
+    // Another run's survivors first: this one's run is not measured while any run's work lives on.
     assertNotUnclean(exp);
     if (prev) await settleAbandoned(exp, prev);
     assertNotUnclean(exp);
@@ -92,8 +92,10 @@ export async function runCandidateCommand(exp: Experiment, id: string, signal: A
   try {
     const { m, ws, note } = await allocate(exp, id, signal);
     const interrupted = await measure(m, ws);
-    m.save();
     await withLedger(exp, 'run-experiment', async () => {
+      // Survivors first, then the record: a kill between leaves the record running, settled (survivors found again) by the next call.
+      if (m.survivors) recordSurvivors(exp, m.id, m.survivors);
+      m.save();
       if (interrupted) event(exp, 'interrupted', { reason: m.gaveUp || m.configError ? m.record.reason : 'signal', candidate: id }, m.id);
       else sealRecord(exp, m.record, id);
       publishActive(exp, currentTermination(exp));

@@ -20,10 +20,9 @@ import { openWorkspace } from '../workspace.ts';
 import { recoverChain } from '../chain-journal.ts';
 import { sweepFinalizeWorktrees } from '../finalize.ts';
 import { runnerOf } from '../runners/index.ts';
-import { RunHandle } from '../schema.ts';
 import { slurmJobs } from '../runners/slurm-name.ts';
+import { readUnclean } from '../unclean.ts';
 import { pidAlive } from '../procs.ts';
-import { readJsonOrNull } from '../fsx.ts';
 import { checkoutFirst, experimentBranch } from './status.ts';
 import { currentBranch } from '../gitcmd.ts';
 import { experimentPaths, repoPaths } from '../paths.ts';
@@ -117,15 +116,13 @@ function resume(exp: Experiment, reason: string | undefined): string {
   return message;
 }
 
-/** Kill what unclean.json names (through the runner that started it); returns a line for the report, or null. */
+/** Kill what unclean.json names, each run's work through the runner that started it; returns a line for the report, or null. */
 async function killSurvivors(exp: Experiment): Promise<string | null> {
-  const raw = readJsonOrNull(exp.paths.unclean) as { pgid?: number; handle?: unknown; pids?: (number | string)[]; starts?: Record<string, string> } | null;
-  if (!raw && !fs.existsSync(exp.paths.unclean)) return null;
+  const runs = readUnclean(exp.paths.unclean);
+  if (!runs) return null;
   // A pid recorded with its start time is ours only while that process lives: never kill a reused pid.
-  const starts = raw?.starts ?? {};
-  const pids = (raw?.pids ?? []).filter((p): p is number => typeof p === 'number').filter((p) => !starts[String(p)] || pidAlive(p, starts[String(p)] ?? null));
-  const parsed = RunHandle.safeParse(raw?.handle);
-  const handle = parsed.success ? parsed.data : raw?.pgid ? ({ runner: 'local', pgid: raw.pgid, start: null } as const) : null;
+  const starts: Record<string, string> = Object.assign({}, ...runs.map((r) => r.starts));
+  const pids = runs.flatMap((r) => r.pids).filter((p): p is number => typeof p === 'number').filter((p) => !starts[String(p)] || pidAlive(p, starts[String(p)] ?? null));
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -133,19 +130,21 @@ async function killSurvivors(exp: Experiment): Promise<string | null> {
       /* already gone */
     }
   }
-  const left = handle ? await runnerOf(handle, exp.config).cancel(handle, 1) : [];
+  const left: string[] = [];
+  for (const r of runs) if (r.handle) left.push(...(await runnerOf(r.handle, exp.config).cancel(r.handle, 1)));
   const alive = pids.filter((p) => pidAlive(p, starts[String(p)] || null));
   if (left.length || alive.length) throw new UsageError(`processes still alive after SIGKILL: ${[...left, ...alive].join(', ')} (check them by hand)`);
   fs.rmSync(exp.paths.unclean, { force: true });
   event(exp, 'cleared', { pids });
-  if (handle?.runner === 'slurm') return `cancelled slurm job ${slurmJobs(handle, raw?.pids ?? [])} that outlived its engine`;
+  const slurm = runs.filter((r) => r.handle?.runner === 'slurm');
+  if (slurm.length) return `cancelled slurm job ${slurm.map((r) => (r.handle?.runner === 'slurm' ? slurmJobs(r.handle, r.pids) : '?')).join(', ')} that outlived its engine`;
   return `killed ${pids.length} surviving process(es)`;
 }
 
 /**
  * Candidates whose engine was killed mid-run (their own lock is free): each run's work stopped and
- * the run settled, all of them at once (unclean.json holds one run: settling them one by one as each
- * candidate runs again would let one record overwrite another's survivors). A line, or null.
+ * the run settled, all of them at once (not one by one as each
+ * candidate runs again: the survivors of all of them are recorded and killed by this repair). A line, or null.
  */
 async function stopAbandonedCandidates(exp: Experiment): Promise<string | null> {
   const stopped: string[] = [];

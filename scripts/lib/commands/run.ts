@@ -36,6 +36,7 @@ import type { Arm } from '../sampling.ts';
 import { runDir, runId as formatRunId } from '../paths.ts';
 import { RunRecord, type InvocationLine, type RunStatus } from '../schema.ts';
 import { writeJsonAtomic } from '../fsx.ts';
+import { recordUnclean } from '../unclean.ts';
 import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
 import { ignoreRulesProblem, ignoreRulesReason, nestedReposReason, newHiddenIgnores, type IgnoreRules } from '../ignore-rules.ts';
@@ -82,11 +83,16 @@ function handleOf(rec: RunRecord): RunHandle | null {
 const storedIds = (ids: string[]): (number | string)[] => ids.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 
 function markUnclean(exp: Experiment, runId: string, pids: string[], handle: RunHandle | null): void {
-  const legacy = handle?.runner === 'local' ? { pgid: handle.pgid } : {};
   // Each pid with its start time: repair must never kill a process that reused the pid.
   const starts: Record<string, string> = {};
   for (const p of pids) if (/^\d+$/.test(p)) starts[p] = procStart(Number(p)) ?? '';
-  writeJsonAtomic(exp.paths.unclean, { run_id: runId, ...legacy, ...(handle ? { handle } : {}), pids: storedIds(pids), starts, ts: nowIso() });
+  recordUnclean(exp.paths.unclean, { run_id: runId, handle, pids: storedIds(pids), starts }, nowIso());
+}
+
+/** A run's survivors recorded (unclean.json, its event); a candidate's caller holds the ledger lock. */
+export function recordSurvivors(exp: Experiment, runId: string, u: { pids: string[]; event: boolean }): void {
+  markUnclean(exp, runId, u.pids, null);
+  if (u.event) event(exp, 'unclean', { pids: storedIds(u.pids) }, runId);
 }
 
 /** A run left 'running' by a killed call: record it as interrupted, and unclean if its work lives on. */
@@ -201,6 +207,8 @@ export class Measurement {
   broken: string | null = null;
   /** The owner's attribution journal (serial runs only): the user's new files are no drift. */
   users: Attribution | null = null;
+  /** A candidate's survivors, until its caller records them (recordSurvivors) under the ledger lock. */
+  survivors: { pids: string[]; event: boolean } | null = null;
 
   constructor(
     readonly exp: Experiment,
@@ -446,10 +454,9 @@ function apply(m: Measurement, o: Outcome, during: 'samples' | 'checks'): boolea
     m.record = { ...m.record, phase: 'interrupted', ...refused, ...(during === 'samples' ? { finished_at: nowIso() } : {}) };
     return true;
   }
-  if (o.unclean) {
-    markUnclean(m.exp, m.id, o.unclean.pids, null);
-    if (o.unclean.event) event(m.exp, 'unclean', { pids: storedIds(o.unclean.pids) }, m.id);
-  }
+  // A candidate's are recorded by its caller under the ledger lock: candidates beside it write there too.
+  if (o.unclean && m.candidateState !== null) m.survivors = o.unclean;
+  else if (o.unclean) recordSurvivors(m.exp, m.id, o.unclean);
   m.finish(o.status, o.reason, o.tail);
   return false;
 }
