@@ -139,7 +139,29 @@ export function requireSegment(exp: Pick<Experiment, 'root' | 'paths' | 'state'>
 const deferred = new WeakMap<Experiment, { dirty: boolean }>();
 
 /** Fold whatever was appended to the ledger since the state was cached. */
+/** The ledger file (device:inode) each experiment's state was folded from. */
+const foldedFrom = new WeakMap<Experiment, string | null>();
+
+function ledgerFileId(file: string): string | null {
+  try {
+    const st = fs.statSync(file);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
 export function refresh(exp: Experiment): void {
+  // A ledger replaced since this state was folded (a candidate's guard took forged lines out of it): the
+  // state folded them, and its offset points into the old file; folded again, from a cache of the new one.
+  const id = ledgerFileId(exp.paths.ledger);
+  const was = foldedFrom.get(exp);
+  foldedFrom.set(exp, id);
+  if (was !== undefined && was !== id) {
+    const cached = loadStateCache(exp.paths);
+    const size = fs.statSync(exp.paths.ledger, { throwIfNoEntry: false })?.size ?? 0;
+    exp.state = cached && cached.ledger_offset <= size ? cached : emptyState();
+  }
   const read = readLedger(exp.paths.ledger, exp.state.ledger_offset);
   const known = exp.state.skipped_lines ?? null;
   // Lines skipped by an earlier call are said again (the cache holds the runs without them), before this read's own.

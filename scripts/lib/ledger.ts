@@ -91,8 +91,12 @@ export function readLedger(file: string, from = 0, opts: ReadOptions = {}): Ledg
 
 /** Validate and append one line durably. */
 export function appendLedger(file: string, line: LedgerLine, opts: { durable?: boolean } = {}): void {
-  const checked = LedgerLine.parse(line);
-  appendLineDurable(file, JSON.stringify(checked), opts);
+  appendLineDurable(file, ledgerLineText(line), opts);
+}
+
+/** A ledger line as appended (checked), without its newline: for a writer that rewrites the ledger with it. */
+export function ledgerLineText(line: LedgerLine): string {
+  return JSON.stringify(LedgerLine.parse(line));
 }
 
 export function nowIso(): string {

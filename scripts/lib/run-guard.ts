@@ -127,14 +127,16 @@ export class RunGuard {
   }
 
   /** The judges checked in the tree; the tamper recorded; returns why the run is invalid, or null. */
-  protected verdict(tampered: string[], what: Phase, note: Record<string, unknown> = {}): string | null {
+  protected verdict(tampered: string[], what: Phase, noted: ReadonlySet<string> = new Set()): string | null {
     const { exp, record } = this;
     const prints = exp.state.fingerprints;
     const judges = prints ? changedFingerprints(prints, fingerprint(this.tree, exp.config, Object.keys(prints.files))) : [];
     // A candidate's command can reach the main tree's judges too (no run of the main tree is in flight meanwhile): put back at once.
     if (prints && this.tree !== exp.root) judges.push(...restoreJudges(exp.root, exp.paths.judges, Object.keys(prints.files)));
     if (!tampered.length && !judges.length) return null;
-    event(exp, 'tamper', { during: what, files: [...new Set([...tampered, ...judges])], ...note }, record.run_id);
+    const files = [...new Set([...tampered, ...judges])];
+    // `noted`: files whose tamper the caller recorded already (a candidate's guard, with the ledger's rewrite).
+    if (files.some((f) => !noted.has(f))) event(exp, 'tamper', { during: what, files }, record.run_id);
     // A judge whose bytes are the same may have changed its mode (chmod): its stat is sealed too.
     const touched = [...new Set([...judges, ...tampered.filter((f) => prints && f in prints.files)])];
     if (touched.length) return `the judge changed while the ${what} ran: ${list(touched)} (logging restores it)`;

@@ -13,16 +13,18 @@
 //     as they were before it (main-watch.ts: else put back, the run void).
 import fs from 'node:fs';
 import path from 'node:path';
-import { event, openExperiment, publishActive, currentTermination, readRunRecord, rescueDir } from '../experiment.ts';
+import { event, eventLine, openExperiment, publishActive, currentTermination, readRunRecord, rescueDir } from '../experiment.ts';
 import type { Experiment } from '../experiment-data.ts';
 import { RunGuard, type Phase } from '../run-guard.ts';
 import { breakSeal, seal, statefulFiles, type Seal } from '../tamper.ts';
 import { writeFileAtomic } from '../fsx.ts';
 import { repoPaths } from '../paths.ts';
 import { checkpointFile } from '../state-cache.ts';
-import type { RunRecord } from '../schema.ts';
+import type { LedgerLine, RunRecord } from '../schema.ts';
+import { ledgerLineText } from '../ledger.ts';
+import { crashPoint } from '../faults.ts';
 import type { Workspace } from '../workspace-base.ts';
-import { checkTail, lineId, REMOVED_NAMED } from './ledger-tail.ts';
+import { checkTail, lineId, REMOVED_NAMED, type TailCheck } from './ledger-tail.ts';
 import { withLedger } from './ledger.ts';
 import { readCandidate } from './store.ts';
 import { MainTreeWatch } from './main-watch.ts';
@@ -91,26 +93,39 @@ export class CandidateGuard extends RunGuard {
     const ledgerBefore = ledgerAt.get(sealed) ?? readText(this.exp.paths.ledger);
     const tampered = breakSeal(sealed, this.exp.root);
     return withLedger(this.exp, 'run-experiment', async () => {
-      const removed = this.restoreLedger(ledgerBefore);
-      if (removed) tampered.push(path.relative(this.exp.root, this.exp.paths.ledger));
-      // The lines taken out, named: a candidate whose seal was taken while they stood must not put them back (ledger-tail.ts).
-      return this.verdict(tampered, what, removed?.length ? { ledger_removed: removed.slice(0, REMOVED_NAMED).map(lineId) } : {});
+      const t = this.checkLedger(ledgerBefore);
+      if (!t) return this.verdict(tampered, what);
+      const ledger = path.relative(this.exp.root, this.exp.paths.ledger);
+      crashPoint('guard:ledger-checked');
+      // The lines taken out, named: a candidate whose seal was taken while they stood must not put them back
+      // (ledger-tail.ts). Named in the very write that takes them out: a kill never leaves one without the other.
+      const note = eventLine(this.exp, 'tamper', { during: what, files: [ledger], ledger_removed: t.removed.slice(0, REMOVED_NAMED).map(lineId) }, this.record.run_id);
+      // Its run's segment: the state folded the forged lines (one may open a segment).
+      this.rewriteLedger(t.text, { ...note, segment: this.record.segment });
+      crashPoint('guard:ledger-rewritten');
+      // Judged on the state rebuilt without the forged lines (a forged config line must not name the judges).
+      return this.verdict([...tampered, ledger], what, new Set([ledger]));
     });
   }
 
-  /** Remove the ledger lines no engine process accounts for; the lines removed (null: the ledger was left as it was). */
-  private restoreLedger(before: string): string[] | null {
+  /** The ledger as it must be when lines no engine process accounts for were appended; null: it is as it must be. */
+  private checkLedger(before: string): TailCheck | null {
     const { exp } = this;
     const now = readText(exp.paths.ledger);
     const record = (id: string) => readRunRecord(exp, id);
     const t = checkTail(before, now, this.record.run_id, record, { record, candidate: (id) => readCandidate(exp.paths, id), own: this.record.candidate?.id ?? null });
-    if (!t.forged) return null;
-    writeFileAtomic(exp.paths.ledger, t.text, { durable: true });
-    // The caches folded the forged lines: rebuilt from the ledger as it is now.
+    return t.forged ? t : null;
+  }
+
+  /** The ledger rewritten as it must be, with the note of what was taken out, in one atomic write; the state rebuilt. */
+  private rewriteLedger(text: string, note: LedgerLine): void {
+    const { exp } = this;
+    // The caches folded the forged lines: gone first (a kill after the write must not leave them), rebuilt from the ledger.
     fs.rmSync(exp.paths.state, { force: true });
     fs.rmSync(checkpointFile(exp.paths), { force: true });
+    const body = text === '' || text.endsWith('\n') ? text : `${text}\n`;
+    writeFileAtomic(exp.paths.ledger, `${body}${ledgerLineText(note)}\n`, { durable: true });
     Object.assign(exp, openExperiment(exp.root, exp.paths.slug));
     publishActive(exp, currentTermination(exp));
-    return t.removed;
   }
 }
