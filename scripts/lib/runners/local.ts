@@ -352,7 +352,8 @@ async function reapLeftovers(pgid: number, sup: Supervision, req: RunRequest, ru
   // Whatever left the group (setsid, a daemon) but still carries the token. Not under a PID
   // namespace: nothing leaves it, and its end killed what was left (a scan of every /proc/<pid>/environ saved).
   if (run.mode !== 'pidns') survivors.push(...(await killTokenHolders(run.token, req.graceS)));
-  return survivors;
+  // Once each: a member that had not left the group yet is found both ways.
+  return [...new Set(survivors)];
 }
 
 /** The log's last lines from the sample's start; empty when the log vanished or was truncated mid-run. */
