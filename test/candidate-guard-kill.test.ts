@@ -69,21 +69,26 @@ const exit = (c: ReturnType<typeof engineAsync>): Promise<{ code: number | null;
 const ledgerText = (dir: string) => fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/ledger.jsonl'), 'utf8');
 
 describe("a candidate's ledger guard killed mid-removal", { timeout: 600_000 }, () => {
-  for (const point of ['none', 'guard:ledger-rewritten']) {
+  for (const point of ['none', 'mid-benchmark', 'guard:ledger-checked', 'guard:ledger-rewritten']) {
     it(`${point === 'none' ? 'not killed' : `killed at ${point}`}: the forged line stays out, the other candidate's run is clean, no real line lost`, async () => {
       const dir = repo();
       const forger = open(dir, { 'src/v': '5\n', 'src/forge': 'x\n', 'src/name': 'a\n' });
       const other = open(dir, { 'src/v': '7\n', 'src/name': 'b\n' });
-      const a = exit(engineAsync('run-experiment', ['--candidate', forger, '--json'], dir, { ...ENV, AUTOLOOP_CRASH_AT: point }));
+      const child = engineAsync('run-experiment', ['--candidate', forger, '--json'], dir, { ...ENV, AUTOLOOP_CRASH_AT: point });
+      const a = exit(child);
       await waitFor(() => fs.existsSync(path.join(GATE, 'up-a')));
       expect(ledgerText(dir)).toContain('"forged"');
       // The other candidate's seal is taken now, while the forged line stands.
       const b = exit(engineAsync('run-experiment', ['--candidate', other, '--json'], dir, ENV));
       await waitFor(() => fs.existsSync(path.join(GATE, 'up-b')));
       const real = ledgerText(dir).split('\n').filter((l) => l !== '' && !l.includes('"forged"'));
-      fs.writeFileSync(path.join(GATE, 'go-a'), '');
-      expect((await a).code).toBe(point === 'none' ? 0 : null); // SIGKILL at the crash point
-      expect(ledgerText(dir)).not.toContain('"forged"');
+      // kill -9 of the engine while its benchmark runs, or at a crash point of its guard's cut.
+      if (point === 'mid-benchmark') child.kill('SIGKILL');
+      else fs.writeFileSync(path.join(GATE, 'go-a'), '');
+      expect((await a).code).toBe(point === 'none' ? 0 : null);
+      // Cut by the guard itself, or (killed before its cut) by the next ledger-locked call: the other candidate's guard.
+      const cutNow = point === 'none' || point === 'guard:ledger-rewritten';
+      expect(ledgerText(dir).includes('"forged"')).toBe(!cutNow);
       fs.writeFileSync(path.join(GATE, 'go-b'), '');
       const rb = await b;
       expect(rb.code, rb.err).toBe(0);

@@ -11,31 +11,18 @@
 //   after each phase: as RunGuard (drift of the captured content, tracked
 //     files outside the scope modified), and the main tree's in-scope files
 //     as they were before it (main-watch.ts: else put back, the run void).
-import fs from 'node:fs';
 import path from 'node:path';
-import { event, eventLine, openExperiment, publishActive, currentTermination, readRunRecord, rescueDir } from '../experiment.ts';
+import { event, rescueDir } from '../experiment.ts';
 import type { Experiment } from '../experiment-data.ts';
 import { RunGuard, type Phase } from '../run-guard.ts';
 import { breakSeal, seal, statefulFiles, type Seal } from '../tamper.ts';
-import { writeFileAtomic } from '../fsx.ts';
 import { repoPaths } from '../paths.ts';
-import { checkpointFile } from '../state-cache.ts';
-import type { LedgerLine, RunRecord } from '../schema.ts';
-import { ledgerLineText } from '../ledger.ts';
+import type { RunRecord } from '../schema.ts';
 import { crashPoint } from '../faults.ts';
 import type { Workspace } from '../workspace-base.ts';
-import { checkTail, lineId, REMOVED_NAMED, type TailCheck } from './ledger-tail.ts';
+import { checkLedger, cutLedger, dropSeal, keepSeal, readText } from './ledger-cut.ts';
 import { withLedger } from './ledger.ts';
-import { readCandidate } from './store.ts';
 import { MainTreeWatch } from './main-watch.ts';
-
-function readText(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 /** The ledger's text when each seal was taken. */
 const ledgerAt = new WeakMap<Seal, string>();
@@ -85,7 +72,10 @@ export class CandidateGuard extends RunGuard {
     this.ws.stale();
     this.markPhase();
     const s = seal(this.exp.paths, this.exp.root, this.judgeFiles(), this.sealedFiles());
-    ledgerAt.set(s, readText(this.exp.paths.ledger));
+    const text = readText(this.exp.paths.ledger);
+    ledgerAt.set(s, text);
+    // On disk too: a guard killed before its cut leaves the cut to the next ledger-locked call (ledger.ts).
+    keepSeal(this.exp, this.record.run_id, text);
     return s;
   }
 
@@ -93,39 +83,20 @@ export class CandidateGuard extends RunGuard {
     const ledgerBefore = ledgerAt.get(sealed) ?? readText(this.exp.paths.ledger);
     const tampered = breakSeal(sealed, this.exp.root);
     return withLedger(this.exp, 'run-experiment', async () => {
-      const t = this.checkLedger(ledgerBefore);
-      if (!t) return this.verdict(tampered, what);
-      const ledger = path.relative(this.exp.root, this.exp.paths.ledger);
+      const t = checkLedger(this.exp, ledgerBefore, this.record.run_id, this.record.candidate?.id ?? null);
+      if (!t) {
+        dropSeal(this.exp, this.record.run_id);
+        return this.verdict(tampered, what);
+      }
       crashPoint('guard:ledger-checked');
-      // The lines taken out, named: a candidate whose seal was taken while they stood must not put them back
-      // (ledger-tail.ts). Named in the very write that takes them out: a kill never leaves one without the other.
-      const note = eventLine(this.exp, 'tamper', { during: what, files: [ledger], ledger_removed: t.removed.slice(0, REMOVED_NAMED).map(lineId) }, this.record.run_id);
-      // Its run's segment: the state folded the forged lines (one may open a segment).
-      this.rewriteLedger(t.text, { ...note, segment: this.record.segment });
+      // The lines cut are named in the same write (ledger-cut.ts): a candidate whose seal was taken
+      // while they stood must not put them back (ledger-tail.ts).
+      cutLedger(this.exp, t, this.record.run_id, this.record.segment, what);
       crashPoint('guard:ledger-rewritten');
+      dropSeal(this.exp, this.record.run_id);
       // Judged on the state rebuilt without the forged lines (a forged config line must not name the judges).
+      const ledger = path.relative(this.exp.root, this.exp.paths.ledger);
       return this.verdict([...tampered, ledger], what, new Set([ledger]));
     });
-  }
-
-  /** The ledger as it must be when lines no engine process accounts for were appended; null: it is as it must be. */
-  private checkLedger(before: string): TailCheck | null {
-    const { exp } = this;
-    const now = readText(exp.paths.ledger);
-    const record = (id: string) => readRunRecord(exp, id);
-    const t = checkTail(before, now, this.record.run_id, record, { record, candidate: (id) => readCandidate(exp.paths, id), own: this.record.candidate?.id ?? null });
-    return t.forged ? t : null;
-  }
-
-  /** The ledger rewritten as it must be, with the note of what was taken out, in one atomic write; the state rebuilt. */
-  private rewriteLedger(text: string, note: LedgerLine): void {
-    const { exp } = this;
-    // The caches folded the forged lines: gone first (a kill after the write must not leave them), rebuilt from the ledger.
-    fs.rmSync(exp.paths.state, { force: true });
-    fs.rmSync(checkpointFile(exp.paths), { force: true });
-    const body = text === '' || text.endsWith('\n') ? text : `${text}\n`;
-    writeFileAtomic(exp.paths.ledger, `${body}${ledgerLineText(note)}\n`, { durable: true });
-    Object.assign(exp, openExperiment(exp.root, exp.paths.slug));
-    publishActive(exp, currentTermination(exp));
   }
 }

@@ -10,6 +10,9 @@ import { runDir } from '../paths.ts';
 import { writeJsonAtomic } from '../fsx.ts';
 import { crashPoint } from '../faults.ts';
 import { waitLock } from './locks.ts';
+import { acquireLock } from '../lock.ts';
+import { checkLedger, cutLedger, dropSeal, keptSeal, readText, sealKept } from './ledger-cut.ts';
+import type { TailCheck } from './ledger-tail.ts';
 import { candidatePaths, openCandidates, saveCandidate, type Candidate } from './store.ts';
 import { removeWorktree, mainTreeState, updateMainTree } from './tree.ts';
 import { candidateStateFile } from './workspace.ts';
@@ -68,6 +71,8 @@ export async function reconcileCandidates(exp: Experiment): Promise<string[]> {
   // The keep's commit is found on the branch from the main tree: the candidate's worktree may be gone.
   let main: Workspace | null = null;
   for (const c of openCandidates(exp.paths)) {
+    const cut = cutForKilledGuard(exp, c);
+    if (cut) done.push(cut);
     const p = c.pending;
     if (p) {
       main ??= await openWorkspace(exp.root, exp.paths, exp.config);
@@ -102,4 +107,50 @@ export async function reconcileCandidates(exp: Experiment): Promise<string[]> {
 export function markLogged(exp: Experiment, runId: string): void {
   const rec = readRunRecord(exp, runId);
   if (rec && rec.phase !== 'logged') writeJsonAtomic(runDir(exp.paths, runId).result, { ...rec, phase: 'logged' });
+}
+
+/**
+ * A candidate's guard killed while its command ran (its seal kept on disk, its run still running, its
+ * lock free): the cut it did not make, made now (ledger-cut.ts). Lines appended since by other engine
+ * calls are accounted for as that guard would have; its own note of a cut it did make is too.
+ */
+function cutForKilledGuard(exp: Experiment, c: Candidate): string | null {
+  if (!c.run_id || !sealKept(exp, c.run_id)) return null;
+  let lock: ReturnType<typeof acquireLock>;
+  try {
+    lock = acquireLock(candidatePaths(exp.paths, c.id).lock, 'ledger check');
+  } catch {
+    return null; // its engine is alive: its guard makes the cut
+  }
+  try {
+    const before = keptSeal(exp, c.run_id);
+    const rec = readRunRecord(exp, c.run_id);
+    // No run is "own" here: the killed guard's note names its run, and a result line of a run still running is accounted for by nothing.
+    const found = before !== null && rec?.phase === 'running' ? checkLedger(exp, before, '', c.id) : null;
+    const t = found && cuttable(readText(exp.paths.ledger), found.removed);
+    if (t && rec) cutLedger(exp, t, c.run_id, rec.segment, 'benchmark');
+    dropSeal(exp, c.run_id);
+    return t ? `took ${t.removed.length} forged ledger line(s) out, left by ${c.run_id} (candidate ${c.id}), whose engine was killed` : null;
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Of the lines a late check finds unaccounted for, only those naming a run (a forged verdict, a run's
+ * event): the check spans more than one command, and a real line that names no run (a segment opened
+ * once that guard's engine was dead and its lock free) must never be cut. Nothing else is put back.
+ */
+function cuttable(now: string, removed: readonly string[]): TailCheck | null {
+  const cut = new Set(removed.filter((l) => {
+    try {
+      const v = JSON.parse(l) as { type?: unknown; run_id?: unknown };
+      return v.type !== 'config' && typeof v.run_id === 'string';
+    } catch {
+      return false;
+    }
+  }));
+  if (!cut.size) return null;
+  const text = now.split('\n').filter((l) => l !== '' && !cut.has(l)).map((l) => `${l}\n`).join('');
+  return { text, forged: cut.size, removed: [...cut] };
 }

@@ -1,0 +1,73 @@
+// Taking forged lines out of the shared ledger (ledger-tail.ts decides which),
+// by a candidate's guard after each command, or by the next ledger-locked call
+// for a guard killed before it could (its seal is kept on disk while the
+// command runs: ledger-seal.json in the run's folder, the ledger's length and
+// the digest of its last bytes). The cut and the `tamper` note naming the lines
+// cut are one atomic write: a kill never leaves the one without the other.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { currentTermination, eventLine, openExperiment, publishActive, readRunRecord, type Experiment } from '../experiment.ts';
+import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from '../fsx.ts';
+import { ledgerLineText } from '../ledger.ts';
+import { runDir } from '../paths.ts';
+import { checkpointFile } from '../state-cache.ts';
+import { checkTail, lineId, REMOVED_NAMED, type TailCheck } from './ledger-tail.ts';
+import { readCandidate } from './store.ts';
+
+export function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The ledger as it must be after `runId`'s command, given its text when sealed; null: it is as it must be. */
+export function checkLedger(exp: Experiment, before: string, runId: string, candidate: string | null): TailCheck | null {
+  const record = (id: string) => readRunRecord(exp, id);
+  const t = checkTail(before, readText(exp.paths.ledger), runId, record, { record, candidate: (id) => readCandidate(exp.paths, id), own: candidate });
+  return t.forged ? t : null;
+}
+
+/** The ledger rewritten as the check says, with the note of what was cut, in one atomic write; the state rebuilt. */
+export function cutLedger(exp: Experiment, t: TailCheck, runId: string, segment: number, during: string): void {
+  const ledger = path.relative(exp.root, exp.paths.ledger);
+  // Its run's segment: the state folded the forged lines (one may open a segment).
+  const note = { ...eventLine(exp, 'tamper', { during, files: [ledger], ledger_removed: t.removed.slice(0, REMOVED_NAMED).map(lineId) }, runId), segment };
+  // The caches folded the forged lines: gone first (a kill after the write must not leave them), rebuilt from the ledger.
+  fs.rmSync(exp.paths.state, { force: true });
+  fs.rmSync(checkpointFile(exp.paths), { force: true });
+  const body = t.text === '' || t.text.endsWith('\n') ? t.text : `${t.text}\n`;
+  writeFileAtomic(exp.paths.ledger, `${body}${ledgerLineText(note)}\n`, { durable: true });
+  Object.assign(exp, openExperiment(exp.root, exp.paths.slug));
+  publishActive(exp, currentTermination(exp));
+}
+
+const TAIL_BYTES = 64; // characters
+/** Of the text's last characters: no copy of a long ledger per command. */
+const digest = (text: string): string => createHash('sha256').update(text.slice(-TAIL_BYTES)).digest('hex');
+const sealFile = (exp: Experiment, runId: string): string => path.join(runDir(exp.paths, runId).dir, 'ledger-seal.json');
+
+/** Kept while a candidate's command runs: what the ledger was when it was sealed. */
+export function keepSeal(exp: Experiment, runId: string, text: string): void {
+  writeJsonAtomic(sealFile(exp, runId), { length: Buffer.byteLength(text), tail: digest(text) }, { durable: false });
+}
+
+export function sealKept(exp: Experiment, runId: string): boolean {
+  return fs.existsSync(sealFile(exp, runId));
+}
+
+export function dropSeal(exp: Experiment, runId: string): void {
+  fs.rmSync(sealFile(exp, runId), { force: true });
+}
+
+/** The ledger's text when `runId`'s command was sealed, if a seal is kept and the ledger still starts with it (else null). */
+export function keptSeal(exp: Experiment, runId: string): string | null {
+  const raw = readJsonOrNull(sealFile(exp, runId)) as { length?: unknown; tail?: unknown } | null;
+  if (raw === null || typeof raw.length !== 'number' || typeof raw.tail !== 'string') return null;
+  const prefix = fs.readFileSync(exp.paths.ledger).subarray(0, raw.length);
+  if (prefix.length !== raw.length) return null;
+  const text = prefix.toString('utf8');
+  return digest(text) === raw.tail ? text : null;
+}
