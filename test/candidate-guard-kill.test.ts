@@ -103,4 +103,26 @@ describe("a candidate's ledger guard killed mid-removal", { timeout: 600_000 }, 
       expect(ledger(dir).some((l) => l.description === 'forged')).toBe(false);
     });
   }
+
+  it("killed mid-benchmark, the forger's own next call is the first to look: the forged line is cut, and it is measured again", async () => {
+    const dir = repo();
+    const forger = open(dir, { 'src/v': '5\n', 'src/forge': 'x\n', 'src/name': 'a\n' });
+    const child = engineAsync('run-experiment', ['--candidate', forger, '--json'], dir, ENV);
+    const a = exit(child);
+    await waitFor(() => fs.existsSync(path.join(GATE, 'up-a')));
+    child.kill('SIGKILL');
+    expect((await a).code).toBe(null);
+    expect(ledgerText(dir)).toContain('"forged"');
+    const real = ledgerText(dir).split('\n').filter((l) => l !== '' && !l.includes('"forged"'));
+    // Measured again without the attack (and without the gate).
+    const tree = path.join(dir, '.autoloop/experiments/exp/candidates', forger, 'tree');
+    fs.rmSync(path.join(tree, 'src/forge'));
+    fs.rmSync(path.join(tree, 'src/name'));
+    const again = engine('run-experiment', ['--candidate', forger, '--json'], dir, ENV);
+    expect(again.json, again.stderr).toMatchObject({ status: 'ok', primary: 5 });
+    const after = ledgerText(dir);
+    expect(after).not.toContain('"forged"');
+    for (const l of real) expect(after.split('\n')).toContain(l);
+    expect(engine('log-experiment', ['--candidate', forger, '-d', 'five', '--json'], dir, ENV).json).toMatchObject({ verdict: 'keep' });
+  });
 });

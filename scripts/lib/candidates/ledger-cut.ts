@@ -49,8 +49,16 @@ const TAIL_BYTES = 64; // characters
 const digest = (text: string): string => createHash('sha256').update(text.slice(-TAIL_BYTES)).digest('hex');
 const sealFile = (exp: Experiment, runId: string): string => path.join(runDir(exp.paths, runId).dir, 'ledger-seal.json');
 
+/** The runs whose seals this process keeps: its own guard cuts for them. */
+const mine = new Set<string>();
+
+export function sealIsMine(runId: string): boolean {
+  return mine.has(runId);
+}
+
 /** Kept while a candidate's command runs: what the ledger was when it was sealed. */
 export function keepSeal(exp: Experiment, runId: string, text: string): void {
+  mine.add(runId);
   writeJsonAtomic(sealFile(exp, runId), { length: Buffer.byteLength(text), tail: digest(text) }, { durable: false });
 }
 
@@ -59,6 +67,7 @@ export function sealKept(exp: Experiment, runId: string): boolean {
 }
 
 export function dropSeal(exp: Experiment, runId: string): void {
+  mine.delete(runId);
   fs.rmSync(sealFile(exp, runId), { force: true });
 }
 

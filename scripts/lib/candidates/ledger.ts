@@ -10,8 +10,8 @@ import { runDir } from '../paths.ts';
 import { writeJsonAtomic } from '../fsx.ts';
 import { crashPoint } from '../faults.ts';
 import { waitLock } from './locks.ts';
-import { acquireLock } from '../lock.ts';
-import { checkLedger, cutLedger, dropSeal, keptSeal, readText, sealKept } from './ledger-cut.ts';
+import { acquireLock, lockHolder } from '../lock.ts';
+import { checkLedger, cutLedger, dropSeal, keptSeal, readText, sealIsMine, sealKept } from './ledger-cut.ts';
 import type { TailCheck } from './ledger-tail.ts';
 import { candidatePaths, openCandidates, saveCandidate, type Candidate } from './store.ts';
 import { removeWorktree, mainTreeState, updateMainTree } from './tree.ts';
@@ -116,23 +116,33 @@ export function markLogged(exp: Experiment, runId: string): void {
  */
 function cutForKilledGuard(exp: Experiment, c: Candidate): string | null {
   if (!c.run_id || !sealKept(exp, c.run_id)) return null;
-  let lock: ReturnType<typeof acquireLock>;
-  try {
-    lock = acquireLock(candidatePaths(exp.paths, c.id).lock, 'ledger check');
-  } catch {
-    return null; // its engine is alive: its guard makes the cut
+  const rec = readRunRecord(exp, c.run_id);
+  // Its command ended (interrupted, settled): nothing uses the seal. Its lock is not tried: a call of its own may be taking it.
+  if (rec?.phase !== 'running') {
+    dropSeal(exp, c.run_id);
+    return null;
+  }
+  if (sealIsMine(c.run_id)) return null; // this process's own command: its guard makes the cut
+  // Held by this process: a new call of that candidate, whose last engine was killed.
+  const file = candidatePaths(exp.paths, c.id).lock;
+  let lock: ReturnType<typeof acquireLock> | null = null;
+  if (lockHolder(file)?.pid !== process.pid) {
+    try {
+      lock = acquireLock(file, 'ledger check');
+    } catch {
+      return null; // its engine is alive: its guard makes the cut
+    }
   }
   try {
     const before = keptSeal(exp, c.run_id);
-    const rec = readRunRecord(exp, c.run_id);
     // No run is "own" here: the killed guard's note names its run, and a result line of a run still running is accounted for by nothing.
-    const found = before !== null && rec?.phase === 'running' ? checkLedger(exp, before, '', c.id) : null;
+    const found = before !== null ? checkLedger(exp, before, '', c.id) : null;
     const t = found && cuttable(readText(exp.paths.ledger), found.removed);
-    if (t && rec) cutLedger(exp, t, c.run_id, rec.segment, 'benchmark');
+    if (t) cutLedger(exp, t, c.run_id, rec.segment, 'benchmark');
     dropSeal(exp, c.run_id);
     return t ? `took ${t.removed.length} forged ledger line(s) out, left by ${c.run_id} (candidate ${c.id}), whose engine was killed` : null;
   } finally {
-    lock.release();
+    lock?.release();
   }
 }
 
