@@ -16,9 +16,9 @@ import { createHash } from 'node:crypto';
 import { gitDirsOf, type GitDirs } from './git-dirs.ts';
 import { gitTry } from './gitcmd.ts';
 import { writeFileAtomic } from './fsx.ts';
-import { readOrNull, statSigOf } from './stat-sig.ts';
+import { readOrNull } from './stat-sig.ts';
 import { cacheSigs, dropForgedCaches } from './object-caches.ts';
-import { dropForgedSidecars, sidecarSigs } from './pack-sidecars.ts';
+import { dropForgedSidecars, packDirSigs, sidecarSigs } from './pack-sidecars.ts';
 
 type Kind = 'index' | 'head' | 'config' | 'packed-refs' | 'ref';
 
@@ -44,17 +44,7 @@ export interface GitFiles {
 }
 
 /** The pack files of an objects dir, by stat signature. */
-function packSigs(objects: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(path.join(objects, 'pack'));
-  } catch {
-    return out;
-  }
-  for (const n of names) if (n.endsWith('.idx') || n.endsWith('.pack')) out.set(n, statSigOf(path.join(objects, 'pack', n)));
-  return out;
-}
+const packSigs = (objects: string): Map<string, string> => packDirSigs(objects, /\.(?:idx|pack)$/);
 
 /**
  * Files that make git see other parents for a commit: `shallow` (these commits have none; a line git

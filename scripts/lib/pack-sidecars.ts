@@ -22,18 +22,21 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { statSigOf } from './stat-sig.ts';
 
-/** The `.rev` and `.bitmap` files of an objects dir's packs and multi-pack-index, by stat signature. */
-export function sidecarSigs(objects: string): Map<string, string> {
+/** The files of an objects dir's `pack/` whose names match, by stat signature (none when it has no `pack/`). */
+export function packDirSigs(objects: string, names: RegExp): Map<string, string> {
   const out = new Map<string, string>();
-  let names: string[] = [];
+  let all: string[] = [];
   try {
-    names = fs.readdirSync(path.join(objects, 'pack'));
+    all = fs.readdirSync(path.join(objects, 'pack'));
   } catch {
     return out;
   }
-  for (const n of names) if (/\.(?:rev|bitmap)$/.test(n)) out.set(n, statSigOf(path.join(objects, 'pack', n)));
+  for (const n of all) if (names.test(n)) out.set(n, statSigOf(path.join(objects, 'pack', n)));
   return out;
 }
+
+/** The `.rev` and `.bitmap` files of an objects dir's packs and multi-pack-index, by stat signature. */
+export const sidecarSigs = (objects: string): Map<string, string> => packDirSigs(objects, /\.(?:rev|bitmap)$/);
 
 /** The pack offset of each object of a pack index (v1 or v2), in index order; null when it cannot be read. */
 function idxOffsets(idx: Buffer, hashLen: number): { offsets: bigint[]; packSum: Buffer } | null {
