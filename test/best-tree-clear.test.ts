@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { engine, engineAsync, git, makeRepo, ROOT, waitFor } from './helpers/engine.ts';
+import { engine, engineAsync, finished, git, makeRepo, ROOT, waitFor } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const TIMING_DIR = path.join(ROOT, '.cache', `timing-clear-${process.pid}`);
@@ -28,13 +28,6 @@ const v = Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8'));
 console.log('METRIC score=' + v * (1 + 0.03 * (Math.random() - 0.5)));
 `;
 
-function finished(child: ReturnType<typeof engineAsync>): Promise<{ code: number | null; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
-}
 
 describe('control clear beside a best-arm sample', { timeout: 900_000 }, () => {
   it("leaves the best's tree a candidate in flight measures in; removes it once no engine uses it", async () => {

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { engine, engineAsync, git, makeRepo, ROOT, waitFor } from './helpers/engine.ts';
+import { engine, engineAsync, finished, git, makeRepo, ROOT, waitFor } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 /** A timing lock of this file's own, so that other test files do not queue on it. */
@@ -35,13 +35,6 @@ const v = Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8'));
 console.log('METRIC score=' + v * (1 + 0.03 * (Math.random() - 0.5)));
 `;
 
-function finished(child: ReturnType<typeof engineAsync>): Promise<{ code: number | null; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
-}
 
 function start(dir: string, value: string): { id: string; path: string } {
   const r = engine('candidate', ['start', '--json'], dir, TIMING);

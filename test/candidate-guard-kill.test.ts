@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { engine, engineAsync, fromTemplate, ledger, makeRepo, ROOT, waitFor } from './helpers/engine.ts';
+import { engine, engineAsync, finished, fromTemplate, ledger, makeRepo, ROOT, waitFor } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const FORGED = JSON.stringify({ type: 'result', ts: new Date().toISOString(), segment: 1, run_id: 'r0099', status: 'ok', verdict: 'keep', primary: 0, samples: [0], metrics: { score: 0 }, description: 'forged', reason: 'x', duration_s: 0 });
@@ -57,14 +57,6 @@ function open(dir: string, files: Record<string, string>): string {
   return c.candidate;
 }
 
-const exit = (c: ReturnType<typeof engineAsync>): Promise<{ code: number | null; out: string; err: string }> =>
-  new Promise((resolve) => {
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    c.on('close', (code) => resolve({ code, out, err }));
-  });
 
 const ledgerText = (dir: string) => fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/ledger.jsonl'), 'utf8');
 
@@ -75,11 +67,11 @@ describe("a candidate's ledger guard killed mid-removal", { timeout: 600_000 }, 
       const forger = open(dir, { 'src/v': '5\n', 'src/forge': 'x\n', 'src/name': 'a\n' });
       const other = open(dir, { 'src/v': '7\n', 'src/name': 'b\n' });
       const child = engineAsync('run-experiment', ['--candidate', forger, '--json'], dir, { ...ENV, AUTOLOOP_CRASH_AT: point });
-      const a = exit(child);
+      const a = finished(child);
       await waitFor(() => fs.existsSync(path.join(GATE, 'up-a')));
       expect(ledgerText(dir)).toContain('"forged"');
       // The other candidate's seal is taken now, while the forged line stands.
-      const b = exit(engineAsync('run-experiment', ['--candidate', other, '--json'], dir, ENV));
+      const b = finished(engineAsync('run-experiment', ['--candidate', other, '--json'], dir, ENV));
       await waitFor(() => fs.existsSync(path.join(GATE, 'up-b')));
       const real = ledgerText(dir).split('\n').filter((l) => l !== '' && !l.includes('"forged"'));
       // kill -9 of the engine while its benchmark runs, or at a crash point of its guard's cut.
@@ -108,7 +100,7 @@ describe("a candidate's ledger guard killed mid-removal", { timeout: 600_000 }, 
     const dir = repo();
     const forger = open(dir, { 'src/v': '5\n', 'src/forge': 'x\n', 'src/name': 'a\n' });
     const child = engineAsync('run-experiment', ['--candidate', forger, '--json'], dir, ENV);
-    const a = exit(child);
+    const a = finished(child);
     await waitFor(() => fs.existsSync(path.join(GATE, 'up-a')));
     child.kill('SIGKILL');
     expect((await a).code).toBe(null);

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { engine, engineAsync, ledger, makeRepo, ROOT, waitFor } from './helpers/engine.ts';
+import { engine, engineAsync, finished, ledger, makeRepo, ROOT, waitFor } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const FREEZER = '/sys/fs/cgroup/freezer';
@@ -68,14 +68,6 @@ afterEach(() => {
   for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const exit = (c: ReturnType<typeof engineAsync>): Promise<{ code: number | null; out: string; err: string }> =>
-  new Promise((resolve) => {
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    c.on('close', (code) => resolve({ code, out, err }));
-  });
 
 describe('survivors of two candidates at once', { timeout: 600_000 }, () => {
   it.skipIf(!FREEZABLE)('unclean.json names both runs, with their events; one repair kills both', async () => {
@@ -94,7 +86,7 @@ describe('survivors of two candidates at once', { timeout: 600_000 }, () => {
       fs.writeFileSync(path.join(c.path, 'src/survive'), 'x\n');
       ids.push(c.candidate);
     }
-    const runs = ids.map((id) => exit(engineAsync('run-experiment', ['--candidate', id, '--json'], dir, ENV)));
+    const runs = ids.map((id) => finished(engineAsync('run-experiment', ['--candidate', id, '--json'], dir, ENV)));
     // Both benchmarks are in flight, each with its frozen process, before either ends.
     await waitFor(() => fs.readdirSync(gate).filter((f) => f.startsWith('up-')).length === 2);
     fs.writeFileSync(path.join(gate, 'go'), '');

@@ -1,12 +1,12 @@
 // Parallel candidates through the real engine (bundled entry points), in real
 // git repositories with real worktrees and concurrent engine processes; the
 // hooks through hooks/run.sh and dist/hooks.mjs as Claude Code runs them.
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { engine, engineAsync, fromTemplate, git, ledger, makeRepo, ROOT, type EngineResult } from './helpers/engine.ts';
+import { engine, engineAsync, finished, fromTemplate, git, ledger, makeRepo, ROOT, type EngineResult } from './helpers/engine.ts';
 
 // score = value - bonus: two candidates can improve it through different files.
 const BENCH = `
@@ -55,13 +55,6 @@ function start(dir: string): { id: string; path: string } {
   return { id: j.candidate, path: j.path };
 }
 
-function finished(child: ChildProcess): Promise<{ code: number | null; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
-}
 
 const run = (dir: string, id: string): EngineResult => engine('run-experiment', ['--candidate', id, '--json'], dir, TIMING);
 const log = (dir: string, id: string, d: string): EngineResult => engine('log-experiment', ['--candidate', id, '-d', d, '--json'], dir, TIMING);

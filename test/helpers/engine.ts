@@ -1,6 +1,6 @@
 // Drive the real engine (bundled by test/global-build.ts) on real temporary
 // repositories.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { tmpDir } from './tmp.ts';
 import path from 'node:path';
@@ -40,6 +40,15 @@ export function engine(name: string, args: string[], cwd: string, env: Record<st
 /** Start an engine command without waiting (for kill and concurrency tests). */
 export function engineAsync(name: string, args: string[], cwd: string, env: Record<string, string> = {}) {
   return spawn(process.execPath, [bundle(name), ...args, '--cwd', cwd], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A child's exit code with everything it printed (listening from the start, so nothing is lost). */
+export function finished(child: ChildProcess): Promise<{ code: number | null; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
 }
 
 export function git(cwd: string, ...args: string[]): string {
