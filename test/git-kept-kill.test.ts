@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PACK_FORGER } from './helpers/forge.ts';
-import { engine, engineAsync, git, makeRepo, ROOT } from './helpers/engine.ts';
+import { engine, engineAsync, fromTemplate, git, makeRepo, ROOT } from './helpers/engine.ts';
 
 const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
 
@@ -18,10 +18,14 @@ const kept = (repo: string) => (fs.existsSync(path.join(repo, '.autoloop/git-kep
 
 /** A repository whose loop kept a baseline of 50, with a change to 40 whose benchmark runs `hook` first. */
 function start(hook: string): { repo: string; id: string } {
-  const repo = makeRepo({ 'bench.sh': BENCH, 'forge.js': PACK_FORGER, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-  const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
-  expect(init.code, init.stderr).toBe(0);
-  expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+  // The kept baseline, built once for the file and copied per test (fromTemplate; right after the baseline nothing names its own path).
+  const repo = fromTemplate('git-kept-kill:baseline', () => {
+    const t = makeRepo({ 'bench.sh': BENCH, 'forge.js': PACK_FORGER, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], t);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], t).json).toMatchObject({ verdict: 'keep' });
+    return t;
+  });
   fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
   fs.writeFileSync(path.join(repo, 'src/hook.sh'), hook);
   return { repo, id: git(repo, 'hash-object', 'src/v') };
