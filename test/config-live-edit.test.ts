@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { engine, engineAsync, makeRepo } from './helpers/engine.ts';
+import { engine, engineAsync, fromTemplate, makeRepo } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const BENCH = `if [ -f src/gate ]; then g=$(cat src/gate); touch "$g/started"; while [ ! -f "$g/go" ]; do sleep 0.05; done; fi
@@ -19,13 +19,16 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 
+/** The baseline (10) logged: built once for the file, copied per test (fromTemplate; right after the baseline nothing names its own path). */
 function repo(): string {
-  const dir = makeRepo({ 'bench.sh': BENCH, 'src/v': '10\n' });
-  const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--repeats', '1', '--json'], dir);
-  expect(init.code, init.stderr).toBe(0);
-  expect(engine('run-experiment', [], dir).code).toBe(0);
-  expect(engine('log-experiment', ['-d', 'baseline'], dir).code).toBe(0);
-  return dir;
+  return fromTemplate('config-live-edit:baseline', () => {
+    const dir = makeRepo({ 'bench.sh': BENCH, 'src/v': '10\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--repeats', '1', '--json'], dir);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', [], dir).code).toBe(0);
+    expect(engine('log-experiment', ['-d', 'baseline'], dir).code).toBe(0);
+    return dir;
+  });
 }
 
 /** A run whose benchmark waits at a gate: `started` once it waits, `finish()` opens the gate and gives the run's answer. */
