@@ -9,19 +9,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PACK_FORGER } from './helpers/forge.ts';
 import { engine, git, makeRepo } from './helpers/engine.ts';
+import { fromState } from './helpers/loop.ts';
 import { tmpDir } from './helpers/tmp.ts';
 import { keepGitFiles } from '../scripts/lib/git-files-guard.ts';
 
 const BENCH = 'echo METRIC score=$(cat src/v)\n';
 
+/** The baseline (50) and a keep of 40: built once for the file, copied per test (fromState: it names no path of its own). */
 function start(): string {
-  const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n' });
-  const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
-  expect(init.code, init.stderr).toBe(0);
-  expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
-  fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
-  expect(engine('run-experiment', ['--description', 'A', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
-  return repo;
+  return fromState('git-kept-trust:kept', () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    expect(engine('run-experiment', ['--description', 'A', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    return repo;
+  });
 }
 
 /** A copy folder under the name of an engine that is gone (a process that has exited), as git-files-journal.ts writes one. */
