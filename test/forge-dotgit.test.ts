@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PACK_FORGER } from './helpers/forge.ts';
 import { engine, engineAsync, git, makeRepo } from './helpers/engine.ts';
+import { fromState } from './helpers/loop.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
@@ -26,19 +27,27 @@ function evilTwin(repo: string, id: string): string {
   return evil;
 }
 
+/** The baseline (50) and a keep of 40: built once for the file, copied per test (fromState: it names no path of its own). */
+const kept = (): string =>
+  fromState('forge-dotgit:kept', () => {
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    const run = (d: string) => engine('run-experiment', ['--description', d, '--json'], repo);
+    expect(run('baseline').json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    expect(run('A').json).toMatchObject({ verdict: 'keep' });
+    return repo;
+  });
+
 describe("the repository's .git swapped for another repository by the benchmark", () => {
   for (const [how, swap] of [
     ['a symbolic link', (evil: string) => `mv .git .git-moved && ln -s ${evil} .git`],
     ['a gitdir: file', (evil: string) => `mv .git .git-moved && echo "gitdir: ${evil}" > .git`],
   ] as const) {
     it(`as ${how}: the run is invalid, .git is put back, the loop goes on in this repository`, () => {
-      const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
-      expect(init.code, init.stderr).toBe(0);
+      const repo = kept();
       const run = (d: string) => engine('run-experiment', ['--description', d, '--json'], repo);
-      expect(run('baseline').json).toMatchObject({ verdict: 'keep' });
-      fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
-      expect(run('A').json).toMatchObject({ verdict: 'keep' });
       const id = git(repo, 'rev-parse', 'HEAD:src/v');
       const ino = fs.statSync(path.join(repo, '.git')).ino;
       const evil = evilTwin(repo, id);
@@ -64,13 +73,8 @@ describe("the repository's .git swapped for another repository by the benchmark"
   }
 
   it('by a benchmark whose engine is then killed: the next call finds .git where it was moved and puts it back', async () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
-    expect(init.code, init.stderr).toBe(0);
+    const repo = kept();
     const run = (d: string) => engine('run-experiment', ['--description', d, '--json'], repo);
-    expect(run('baseline').json).toMatchObject({ verdict: 'keep' });
-    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
-    expect(run('A').json).toMatchObject({ verdict: 'keep' });
     const id = git(repo, 'rev-parse', 'HEAD:src/v');
     const ino = fs.statSync(path.join(repo, '.git')).ino;
     const evil = evilTwin(repo, id);
