@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, git, makeRepo } from './helpers/engine.ts';
+import { fromState } from './helpers/loop.ts';
 import { dropForgedObjects, keepGitFiles } from '../scripts/lib/git-files-guard.ts';
 import { revIndexSound } from '../scripts/lib/pack-sidecars.ts';
 
@@ -78,15 +79,19 @@ describe("a pack's .rev and .bitmap forged beside the sound pack", () => {
     });
   });
 
+  const run = (repo: string, d: string) => engine('run-experiment', ['--description', d, '--json'], repo);
+  /** The baseline (50) and a keep of 40: built once for the file, copied per test (fromState: it names no path of its own). */
   const start = () => {
-    const repo = makeRepo({ 'bench.sh': BENCH, 'rev.js': REV_FORGER, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
-    expect(init.code, init.stderr).toBe(0);
-    const iterate = (d: string) => engine('run-experiment', ['--description', d, '--json'], repo);
-    expect(iterate('baseline').json).toMatchObject({ verdict: 'keep' });
-    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
-    expect(iterate('A').json).toMatchObject({ verdict: 'keep' });
-    return { repo, iterate };
+    const repo = fromState('forge-sidecars:kept', () => {
+      const t = makeRepo({ 'bench.sh': BENCH, 'rev.js': REV_FORGER, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], t);
+      expect(init.code, init.stderr).toBe(0);
+      expect(run(t, 'baseline').json).toMatchObject({ verdict: 'keep' });
+      fs.writeFileSync(path.join(t, 'src/v'), '40\n');
+      expect(run(t, 'A').json).toMatchObject({ verdict: 'keep' });
+      return t;
+    });
+    return { repo, iterate: (d: string) => run(repo, d) };
   };
 
   it('in a run: the run is invalid, the forged .rev and the bitmap are set aside, the revert and finalize give the bytes measured', () => {
