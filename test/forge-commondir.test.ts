@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PACK_FORGER } from './helpers/forge.ts';
 import { engine, git, makeRepo } from './helpers/engine.ts';
+import { fromState } from './helpers/loop.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
@@ -29,14 +30,18 @@ function evilTwin(repo: string, id: string): string {
   return evil;
 }
 
+/** The baseline (50) and a keep of 40: built once for the file, copied per test (fromState: it names no path of its own). */
 function start(): { repo: string; id: string } {
-  const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
-  const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], repo);
-  expect(init.code, init.stderr).toBe(0);
-  const run = (d: string) => engine('run-experiment', ['--description', d, '--json'], repo).json;
-  expect(run('baseline')).toMatchObject({ verdict: 'keep' });
-  fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
-  expect(run('A')).toMatchObject({ verdict: 'keep' });
+  const repo = fromState('forge-commondir:kept', () => {
+    const t = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/hook.sh': ':\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**'], t);
+    expect(init.code, init.stderr).toBe(0);
+    const run = (d: string) => engine('run-experiment', ['--description', d, '--json'], t).json;
+    expect(run('baseline')).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(t, 'src/v'), '40\n');
+    expect(run('A')).toMatchObject({ verdict: 'keep' });
+    return t;
+  });
   return { repo, id: git(repo, 'rev-parse', 'HEAD:src/v') };
 }
 
