@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { baselineRepo, engine, git, iterate, setValue } from './helpers/engine.ts';
+import { fromState } from './helpers/loop.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
@@ -21,6 +22,18 @@ const statusOf = (repo: string) => {
   const { updated_at: _u, elapsed_s: _e, ...rest } = r.json as Record<string, unknown>;
   return rest;
 };
+
+/**
+ * baselineRepo() with 90 kept on top: built once for the file and copied per
+ * test (fromState: a deterministic keep builds no best tree, nothing names its path).
+ */
+const keptNinety = (): string =>
+  fromState('damaged-state:keep-90', () => {
+    const repo = baselineRepo();
+    setValue(repo, '90');
+    expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
+    return repo;
+  });
 
 describe('damaged state', () => {
   for (const [what, damage] of [
@@ -47,9 +60,7 @@ describe('damaged state', () => {
   it("a state cache copied from another experiment's folder is not believed: the answers are the ledger's", () => {
     // Another repository's experiment of the same name, with a shorter ledger (its cache's offset lies inside ours).
     const other = baselineRepo('500');
-    const repo = baselineRepo();
-    setValue(repo, '90');
-    expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
+    const repo = keptNinety();
     setValue(repo, '95');
     expect(iterate(repo, 'worse').log.json?.verdict).toBe('discard');
     const truth = statusOf(repo);
@@ -124,9 +135,7 @@ describe('damaged state', () => {
   });
 
   it('a line written into the middle of the ledger by hand: its runs are counted once, not again', () => {
-    const repo = baselineRepo();
-    setValue(repo, '90');
-    expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
+    const repo = keptNinety();
     const truth = statusOf(repo);
     const ledger = path.join(expDir(repo), 'ledger.jsonl');
     const lines = fs.readFileSync(ledger, 'utf8').split('\n');
@@ -154,9 +163,7 @@ describe('damaged state', () => {
   }
 
   it("a directory where one of the dashboard's indexes belongs: the dashboard answers from the ledger", () => {
-    const repo = baselineRepo();
-    setValue(repo, '90');
-    expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
+    const repo = keptNinety();
     expect(engine('dashboard', ['--json'], repo).code).toBe(0); // writes the indexes
     for (const n of ['runs.idx', 'runs.sum', 'commits.idx']) {
       const file = path.join(expDir(repo), n);
