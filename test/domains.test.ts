@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, fromTemplate, git, ledger, makeRepo } from './helpers/engine.ts';
+import { engine, fromTemplate, git, ledger, makeRepo, overriding } from './helpers/engine.ts';
 
 // Many real engine calls in one test: a guard against a hang, not a speed limit (the machine may be loaded).
 const HANG_GUARD = { timeout: 600_000 };
@@ -40,10 +40,16 @@ function mlRepo(lr = 0.1): string {
   return makeRepo({ 'train.js': trainer(lr), 'eval.js': EVAL, '.gitignore': 'ckpt/\n' });
 }
 
+/**
+ * `--repeats 1`: the trainers are deterministic and these tests are about
+ * scope, artifacts and evidence, not sampling. Under `auto` val_loss (not
+ * clearly a count) takes 8 identical Node samples at each baseline and 2 per
+ * candidate before the engine trusts it deterministic.
+ */
 function initMl(repo: string, slug = 'ml', extra: string[] = []) {
   return engine(
     'init-experiment',
-    ['--name', slug, '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'train.js', '--protect', 'eval.js', '--source', REGEX, '--artifacts', 'ckpt/**', '--json', ...extra],
+    overriding(['--name', slug, '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'train.js', '--protect', 'eval.js', '--source', REGEX, '--artifacts', 'ckpt/**', '--repeats', '1', '--json'], extra),
     repo,
   );
 }
@@ -277,7 +283,7 @@ describe('which files judge the metric', HANG_GUARD, () => {
 describe('a follow-up that starts from the parent\'s best checkpoint', HANG_GUARD, () => {
   it('copies the best artifacts into the tree at chain time, on record, and the child resumes from them', () => {
     const repo = makeRepo({ 'train.js': trainer(0.1, { resume: true }), 'eval.js': EVAL, '.gitignore': 'ckpt/\n' });
-    // One sample per run: a resuming trainer changes its own starting point.
+    // One sample per run (initMl's --repeats 1, required here): a resuming trainer changes its own starting point.
     expect(initMl(repo, 'a', ['--max-runs', '3', '--repeats', '1']).code).toBe(0);
     step(repo, 'baseline');
     // Resuming from the checkpoint, each run trains further: keep.
