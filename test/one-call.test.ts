@@ -7,17 +7,32 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { baselineRepo, engine, fromTemplate, git, initValue, ledger, setValue, valueRepo } from './helpers/engine.ts';
+import { engine, fromTemplate, git, initValue, ledger, setValue, valueRepo } from './helpers/engine.ts';
 
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+
+/**
+ * VALUE_BENCH's plain behaviours in shell builtins (the number in
+ * src/value.txt as score, mem=10; "crash" exits 3 with the same words): no
+ * Node start per sample, for the tests whose subject is not the benchmark.
+ * The noisy one keeps VALUE_BENCH.
+ */
+const SHELL_BENCH = `read -r v < src/value.txt
+case "$v" in *crash*) echo 'boom: the change broke the program' >&2; exit 3 ;; esac
+echo "METRIC score=$v"
+echo "METRIC mem=10"
+`;
+const SHELL = ['--command', 'sh bench.sh'];
+/** valueRepo with SHELL_BENCH beside VALUE_BENCH; initValue(repo, SHELL) runs it. */
+const shellRepo = (value = '100', extra: Record<string, string> = {}) => valueRepo(value, { 'bench.sh': SHELL_BENCH, ...extra });
 const once = (repo: string, description: string, extra: string[] = [], env: Record<string, string> = {}) =>
   engine('run-experiment', ['--description', description, '--json', ...extra], repo, env);
 
 /** A copy of a repository whose baseline the one call measured and logged (built once per file; the first test checks that baseline). */
 const onceBaseline = (): string =>
   fromTemplate('one-call baseline', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
+    const repo = shellRepo('100');
+    initValue(repo, SHELL);
     const base = once(repo, 'baseline');
     if (base.json?.verdict !== 'keep') throw new Error(`the baseline was not kept: ${base.stdout}${base.stderr}`);
     return repo;
@@ -26,8 +41,8 @@ const results = (repo: string) => ledger(repo).filter((l) => l.type === 'result'
 
 describe('one call per iteration', () => {
   it('keeps an improvement with a scoped commit and discards a regression, in one short answer each', () => {
-    const repo = valueRepo('100');
-    initValue(repo);
+    const repo = shellRepo('100');
+    initValue(repo, SHELL);
     const base = once(repo, 'baseline');
     expect(base.code).toBe(0);
     expect(base.json).toMatchObject({ run_id: 'r0001', status: 'ok', verdict: 'keep', best: 100, baseline: 100 });
@@ -76,8 +91,8 @@ describe('one call per iteration', () => {
   });
 
   it('never keeps when the checks fail', () => {
-    const repo = valueRepo('100', { 'check.cjs': "const v=+require('fs').readFileSync('src/value.txt','utf8');process.exit(v<80?1:0)" });
-    initValue(repo, ['--checks', 'node check.cjs']);
+    const repo = shellRepo('100', { 'check.sh': 'read -r v < src/value.txt; [ "$v" -ge 80 ]\n' });
+    initValue(repo, [...SHELL, '--checks', 'sh check.sh']);
     once(repo, 'baseline');
     const head = git(repo, 'rev-parse', 'HEAD');
     setValue(repo, '70');
@@ -118,7 +133,8 @@ describe('one call per iteration', () => {
   });
 
   it('refuses what does not describe a change, and combining with a candidate', () => {
-    const repo = baselineRepo();
+    // The file's shared baseline (one logged result): a second template would cost its own init and baseline.
+    const repo = onceBaseline();
     setValue(repo, '90');
     expect(engine('run-experiment', ['--json'], repo).code).toBe(0);
     const noDescription = engine('log-experiment', ['--json'], repo);
@@ -159,8 +175,8 @@ describe('the containment probe', () => {
     if (!spy) return void expect(spy).toBeNull();
     const { home, calls, env } = spy;
     const probes = () => (fs.existsSync(calls) ? read(home, 'unshare-calls').split('\n').filter((l) => l.endsWith('-c exit 0')).length : 0);
-    const repo = valueRepo('100');
-    initValue(repo);
+    const repo = shellRepo('100');
+    initValue(repo, SHELL);
     expect(once(repo, 'baseline', [], env).json).toMatchObject({ verdict: 'keep' });
     expect(probes()).toBe(1);
     const cache = path.join(home, '.autoloop', 'containment.json');
