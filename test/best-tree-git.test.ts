@@ -9,12 +9,22 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, fromTemplate, git, makeRepo } from './helpers/engine.ts';
-import { bestTree, EXP, noisyBench } from './helpers/best-tree.ts';
+import { bestTree, EXP } from './helpers/best-tree.ts';
 
-// It asks git for its HEAD, as build tools do.
-const BENCH = noisyBench("require('child_process').execFileSync('git', ['rev-parse', '--verify', 'HEAD'], { stdio: 'ignore' });\n");
+/**
+ * helpers/best-tree.ts's noisy benchmark (src/v with 3% noise, so that the best
+ * is measured beside the candidate) in shell: it asks git for its HEAD, as
+ * build tools do, and runs the code under test, src/prog.js, with Node only
+ * when it holds code (the attacks): the no-op versions (blank lines and
+ * comments) cost no Node start per sample. mawk's srand takes seeds below 2^31.
+ */
+const BENCH = `git rev-parse --verify HEAD >/dev/null 2>&1 || { echo 'git cannot read HEAD here' >&2; exit 1; }
+grep -Eqv '^[[:space:]]*(//.*)?$' src/prog.js && { node src/prog.js || exit 1; }
+read -r v < src/v
+awk -v v="$v" -v seed="$(od -An -N4 -tu4 /dev/urandom)" 'BEGIN { srand(seed % 2147483647); u = 1 - rand(); w = rand(); printf "METRIC score=%.6f\\n", v * (1 + 0.03 * sqrt(-2 * log(u)) * cos(6.283185307179586 * w)) }'
+`;
 const gitDirOf = (tree: string) => fs.readFileSync(path.join(tree, '.git'), 'utf8').replace(/^gitdir: /, '').trim();
-/** The code under test, run as the candidate (in the main tree): writes `file` of the best's worktree git dir. */
+/** The code under test, run by the benchmark as the candidate (in the main tree): writes `file` of the best's worktree git dir. */
 const attack = (file: string, text: string) => `const fs = require('fs'), path = require('path');
 if (!process.cwd().includes('/.autoloop/')) {
   const exp = path.join(process.cwd(), '${EXP}');
@@ -38,8 +48,8 @@ const MODES: Record<string, Record<string, string>> = {
  */
 const baselined = (env: Record<string, string>): string =>
   fromTemplate(JSON.stringify(['baseline', env]), () => {
-    const repo = makeRepo({ 'bench.js': BENCH, 'src/prog.js': '\n', 'src/v': '100\n' });
-    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'src/**', '--repeats', '2'], repo, env).code).toBe(0);
+    const repo = makeRepo({ 'bench.sh': BENCH, 'src/prog.js': '\n', 'src/v': '100\n' });
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--repeats', '2'], repo, env).code).toBe(0);
     expect(engine('run-experiment', ['--json'], repo, env).json).toMatchObject({ status: 'ok' });
     expect(engine('log-experiment', ['--description', 'baseline', '--json'], repo, env).json).toMatchObject({ verdict: 'keep' });
     return repo;
