@@ -37,21 +37,21 @@ describe('init-experiment: globs outside the repository', () => {
 });
 
 describe('init-experiment: a metric source\'s result file', () => {
-  const BENCH = `const fs = require('node:fs');
-const v = Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8'));
-fs.mkdirSync('out', { recursive: true });
-fs.writeFileSync('out/res.json', JSON.stringify({ score: v }));
+  // In shell: the result file is under test, not the benchmark (no Node start per sample).
+  const BENCH = `read -r v < src/value.txt
+mkdir -p out
+echo "{\\"score\\":$v}" > out/res.json
 `;
-  const args = ['--source', 'json:out/res.json:score=score', '--command', 'node bench.cjs'];
+  const args = ['--source', 'json:out/res.json:score=score', '--command', 'sh bench.sh'];
 
   it('is refused at init: the benchmark rewriting it would make every run invalid', () => {
-    const repo = valueRepo('100', { 'bench.cjs': BENCH, 'out/res.json': '{"score":0}\n' });
+    const repo = valueRepo('100', { 'bench.sh': BENCH, 'out/res.json': '{"score":0}\n' });
     const r = initValue(repo, args);
     expectRefused(repo, r, /out\/res\.json.*git tracks/);
   });
 
   it('under the whole-repository scope, an unignored result file is the benchmark\'s output, never a change of the code', () => {
-    const repo = valueRepo('100', { 'bench.cjs': BENCH });
+    const repo = valueRepo('100', { 'bench.sh': BENCH });
     expect(engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', ...args, '--json'], repo).code).toBe(0);
     const base = engine('run-experiment', ['--description', 'baseline', '--json'], repo);
     expect(base.json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 100 });
@@ -63,7 +63,7 @@ fs.writeFileSync('out/res.json', JSON.stringify({ score: v }));
   });
 
   it('is accepted once git ignores it, and the loop reads it', () => {
-    const repo = valueRepo('100', { 'bench.cjs': BENCH, '.gitignore': 'out/\n' });
+    const repo = valueRepo('100', { 'bench.sh': BENCH, '.gitignore': 'out/\n' });
     expect(initValue(repo, args).code).toBe(0);
     const run = engine('run-experiment', ['--description', 'baseline', '--json'], repo);
     expect(run.json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 100 });
@@ -136,13 +136,14 @@ describe('init-experiment: a --protect glob that matches nothing', () => {
 
 describe('the first runs: a directory the benchmark creates outside the scope', () => {
   it('is the run\'s own output, never reported as changed "not by a run" at the next run', () => {
-    const bench = `const fs = require('node:fs');
-fs.mkdirSync('reports', { recursive: true });
-fs.writeFileSync('reports/run.txt', String(process.hrtime.bigint()));
-console.log('METRIC score=' + Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8')));
+    // In shell (no Node start per sample): a new file content every run, as the clock's nanoseconds were.
+    const bench = `mkdir -p reports
+date +%s%N > reports/run.txt
+read -r v < src/value.txt
+echo "METRIC score=$v"
 `;
-    const repo = valueRepo('100', { 'bench.cjs': bench });
-    expect(initValue(repo, ['--repeats', '1']).code).toBe(0);
+    const repo = valueRepo('100', { 'bench.sh': bench });
+    expect(initValue(repo, ['--repeats', '1', '--command', 'sh bench.sh']).code).toBe(0);
     const runs = [engine('run-experiment', ['--description', 'baseline', '--json'], repo)];
     for (const v of ['90', '95', '80']) {
       fs.writeFileSync(path.join(repo, 'src/value.txt'), v);
