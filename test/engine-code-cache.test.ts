@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baselineRepo, makeRepo, ROOT, setValue } from './helpers/engine.ts';
+import { fromTemplate, initValue, makeRepo, ROOT, setValue, step } from './helpers/engine.ts';
 
 let dist: string;
 const cacheDir = () => path.join(dist, '.v8cache');
@@ -25,6 +25,20 @@ function call(name: string, args: string[], cwd: string, env: Record<string, str
   const r = spawnSync(process.execPath, [path.join(dist, `${name}.mjs`), ...args, '--cwd', cwd], { encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/**
+ * A copy of a repository with "exp" opened and its baseline (100) logged, built
+ * once for the file. Its benchmark prints src/value.txt in shell: the cache is
+ * under test, not the benchmark (no Node start per sample).
+ */
+const shellBaseline = (): string =>
+  fromTemplate('shell baseline', () => {
+    const repo = makeRepo({ 'bench.sh': 'read -r v < src/value.txt\necho "METRIC score=$v"\n', 'src/value.txt': '100' });
+    const init = initValue(repo, ['--command', 'sh bench.sh']);
+    if (init.code !== 0) throw new Error(`init-experiment failed: ${init.stderr}`);
+    if (step(repo, 'baseline').verdict !== 'keep') throw new Error('the baseline was not kept');
+    return repo;
+  });
 
 /** One-call keeps with the value going down; the answer without its commit id and timings. */
 function keep(repo: string, value: number, env: Record<string, string> = {}) {
@@ -72,7 +86,7 @@ describe('engine code cache', () => {
         expect(r.stdout).toMatch(new RegExp(`^usage: ${name}`));
       }
       // A real call, not only --help: a whole iteration through the copied stub.
-      const repo = baselineRepo();
+      const repo = shellBaseline();
       setValue(repo, '90');
       const r = spawnSync(process.execPath, [path.join(copy, 'run-experiment.mjs'), '--description', 'lower', '--json', '--cwd', repo], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
@@ -83,7 +97,7 @@ describe('engine code cache', () => {
   });
 
   it('is written by a successful call, not by --help or a usage error, and then used as it is', () => {
-    const repo = baselineRepo('100');
+    const repo = shellBaseline();
     expect(call('run-experiment', ['--help'], repo).code).toBe(0);
     expect(call('run-experiment', ['--bogus'], repo).code).toBe(2);
     expect(caches()).toEqual([]);
@@ -101,8 +115,8 @@ describe('engine code cache', () => {
   });
 
   it('answers the same with a garbage cache, a cache of another build, or none at all, and replaces a bad one', () => {
-    const a = baselineRepo('100');
-    const b = baselineRepo('100');
+    const a = shellBaseline();
+    const b = shellBaseline();
     expect(keep(a, 95)).toEqual(keep(b, 95, { AUTOLOOP_CODE_CACHE: '0' }));
     const file = path.join(cacheDir(), `run-experiment-describe-${process.version}-${process.arch}.bin`);
     expect(fs.existsSync(file)).toBe(true);
