@@ -1,7 +1,8 @@
 // The adversarial sweep's end-to-end confirmation: the real engine scripts on
 // real git repositories, with a real benchmark process whose noise is
 // additive (1 unit of Gaussian noise whatever the level; seeded through a
-// counter outside the repository, so both arms share one reproducible stream).
+// counter outside the repository, so both arms share one reproducible stream:
+// helpers/seeded-bench.ts, sh and awk, the values of the node benchmark it replaced).
 // After a 10× win that noise is 10× larger in relative terms: the pool of
 // the earlier, quieter residuals then kept ~15% of no-effect changes
 // (noise-model.ts noiseGrew). Plateau termination is checked against the
@@ -10,22 +11,9 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, ledger, makeRepo, step } from './helpers/engine.ts';
-import { tmpDir } from './helpers/tmp.ts';
+import { seededBench } from './helpers/seeded-bench.ts';
 
 const SLOW = 900_000;
-
-function bench(counter: string, seed: number): string {
-  return `
-const fs = require('node:fs');
-const c = ${JSON.stringify(counter)};
-const n = fs.existsSync(c) ? Number(fs.readFileSync(c, 'utf8')) : 0;
-fs.writeFileSync(c, String(n + 1));
-let a = (${seed} * 100003 + n * 2654435761) >>> 0;
-const u = () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-const g = Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-console.log('METRIC score=' + (Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8')) + g));
-`;
-}
 
 describe('real engine, additive noise, a 10× win, then no-effect changes and a real 30% gain', () => {
   it('keeps the win and the real gain, at most 2 of ~20 no-effect changes, and stops at the plateau exactly', () => {
@@ -33,9 +21,8 @@ describe('real engine, additive noise, a 10× win, then no-effect changes and a 
     let nullKept = 0;
     let nulls = 0;
     for (const seed of [1, 2]) {
-      const counter = path.join(tmpDir('autoloop-sweep-counter-'), 'n');
-      const dir = makeRepo({ 'bench.cjs': bench(counter, seed), 'src/value.txt': '100', 'src/other.txt': 'x\n' });
-      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--plateau', String(PLATEAU), '--json'], dir);
+      const dir = makeRepo({ 'bench.sh': seededBench(seed, 'score', 'v + g'), 'src/value.txt': '100', 'src/other.txt': 'x\n' });
+      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--plateau', String(PLATEAU), '--json'], dir);
       expect(init.code, init.stderr).toBe(0);
       expect(step(dir, 'baseline').verdict).toBe('keep');
       fs.writeFileSync(path.join(dir, 'src/value.txt'), '10');
