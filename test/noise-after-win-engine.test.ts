@@ -1,7 +1,8 @@
 // The first decision after a big win, through the real engine scripts on a
 // real git repository, with a real benchmark process whose relative noise
 // doubles at the new level (3% at 100, 6% at 50: what additive noise does when
-// the time halves; seeded through a counter outside the repository). The win
+// the time halves; seeded through a counter outside the repository:
+// helpers/seeded-bench.ts, sh and awk, the values of the node benchmark it replaced). The win
 // starts a fresh group of the pool's residuals (noise-model.ts `fresh`, kept in
 // state.json and rebuilt from the ledger), and the decision after it measures
 // the new level's noise with FRESH_EXTRA_PAIRS more pairs (sampling.ts).
@@ -9,32 +10,17 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, ledger, makeRepo, step } from './helpers/engine.ts';
-import { tmpDir } from './helpers/tmp.ts';
+import { seededBench } from './helpers/seeded-bench.ts';
 
 const SLOW = 900_000;
-
-function bench(counter: string, seed: number): string {
-  return `
-const fs = require('node:fs');
-const c = ${JSON.stringify(counter)};
-const n = fs.existsSync(c) ? Number(fs.readFileSync(c, 'utf8')) : 0;
-fs.writeFileSync(c, String(n + 1));
-let a = (${seed} * 100003 + n * 2654435761) >>> 0;
-const u = () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-const g = Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-const v = Number.parseFloat(fs.readFileSync('src/value.txt', 'utf8'));
-console.log('METRIC time_ms=' + (v * (1 + (v < 70 ? 0.06 : 0.03) * g)));
-`;
-}
 
 describe('real engine: a 2× win, then the first decision at the new, noisier level', () => {
   it('the win starts a fresh group (state.json, and the same from the ledger alone); the next decision may run 18 pairs, the one after 16', () => {
     const pairs: number[] = [];
     const later: number[] = [];
     for (const seed of [1, 2, 3]) {
-      const counter = path.join(tmpDir('autoloop-afterwin-counter-'), 'n');
-      const dir = makeRepo({ 'bench.cjs': bench(counter, seed), 'src/value.txt': '100', 'src/other.txt': 'x\n' });
-      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench.cjs', '--scope', 'src/**', '--json'], dir);
+      const dir = makeRepo({ 'bench.sh': seededBench(seed, 'time_ms', 'v * (1 + (v < 70 ? 0.06 : 0.03) * g)'), 'src/value.txt': '100', 'src/other.txt': 'x\n' });
+      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'time_ms', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--json'], dir);
       expect(init.code, init.stderr).toBe(0);
       expect(step(dir, 'baseline').verdict).toBe('keep');
       fs.writeFileSync(path.join(dir, 'src/value.txt'), '50');
