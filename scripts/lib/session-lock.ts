@@ -10,8 +10,13 @@
 // frees the lock, so the shell pays no process for the lock. A lock taken by
 // someone else is waited for a short bounded time, then the write is dropped
 // (a hook never blocks a tool call); one whose pid is dead, or older than
-// STALE_MS, is taken over.
+// STALE_MS, is taken over: moved aside under a name of the taker's own first,
+// and taken only if what moved is the very file judged stale (two takers at
+// once: the second moves nothing, or the first's fresh lock, which it puts
+// back), as lock.ts does. The shell never takes a lock over (sl_take defers to Node).
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import { stopPoint } from './faults.ts';
 import { pidAlive } from './procs.ts';
 
 /** How long a writer waits for the lock before it drops its write. Holders keep it for milliseconds. */
@@ -29,6 +34,8 @@ export interface SessionLock {
   fd: number;
   lock: string;
   target: string;
+  /** The lock file's inode: only it is ever renamed or removed by its holder. */
+  ino: number;
 }
 
 export const sessionLockPath = (session: string): string => `${session}.lock`;
@@ -37,16 +44,56 @@ const nap = (ms: number): void => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 };
 
-/** A lock left by a dead holder: its pid gone, or too old for what it holds. */
-function stale(lock: string): boolean {
+/** A lock file as judged: its inode, mtime and bytes (an inode is reused as soon as it is freed). */
+interface Judged {
+  ino: number;
+  mtimeMs: number;
+  raw: string;
+}
+
+/** The lock file judged stale, or null: left by a dead holder, its pid gone, or too old for what it holds. */
+function stale(lock: string): Judged | null {
   try {
-    const age = Date.now() - fs.statSync(lock).mtimeMs;
-    if (age > STALE_MS) return true;
-    const m = /^(\d+)\n$/.exec(fs.readFileSync(lock, 'utf8'));
-    return m ? !pidAlive(Number(m[1])) : age > STALE_WRITING_MS;
+    const st = fs.statSync(lock);
+    const raw = fs.readFileSync(lock, 'utf8');
+    const age = Date.now() - st.mtimeMs;
+    const m = /^(\d+)\n$/.exec(raw);
+    const dead = age > STALE_MS || (m ? !pidAlive(Number(m[1])) : age > STALE_WRITING_MS);
+    return dead ? { ino: st.ino, mtimeMs: st.mtimeMs, raw } : null;
   } catch {
-    return false; // gone meanwhile (try again), or not a file (waited for, then given up)
+    return null; // gone meanwhile (try again), or not a file (waited for, then given up)
   }
+}
+
+/**
+ * Remove the lock judged stale, and only it: moved aside first, then checked to be the file judged
+ * (a taker that judged the same stale lock may have removed it and created its own meanwhile).
+ * Someone else's fresh lock moved by mistake is linked back (never over a newer one).
+ */
+function takeOver(lock: string, seen: Judged): boolean {
+  stopPoint('session-lock:stale-seen');
+  const aside = `${lock}.stale.${process.pid}.${randomUUID()}`;
+  try {
+    fs.renameSync(lock, aside);
+  } catch {
+    return false; // moved by another taker first, or not movable: waited for as a live one
+  }
+  let moved: Judged | null = null;
+  try {
+    const st = fs.statSync(aside);
+    moved = { ino: st.ino, mtimeMs: st.mtimeMs, raw: fs.readFileSync(aside, 'utf8') };
+  } catch {
+    // unreadable: treated as not the one judged
+  }
+  if (!moved || moved.ino !== seen.ino || moved.mtimeMs !== seen.mtimeMs || moved.raw !== seen.raw) {
+    try {
+      fs.linkSync(aside, lock);
+    } catch {
+      // a newer lock is there already: it holds
+    }
+  }
+  fs.rmSync(aside, { force: true });
+  return true;
 }
 
 /** The lock for this session.json, or null when it cannot be taken within waitMs (or at all: a read-only .autoloop). */
@@ -60,24 +107,19 @@ export function takeSessionLock(session: string, waitMs = LOCK_WAIT_MS): Session
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return null;
       if (Date.now() >= deadline) return null;
-      if (stale(lock)) {
-        try {
-          fs.unlinkSync(lock);
-          continue;
-        } catch {
-          // taken over by another writer first, or not removable: wait as for a live one
-        }
-      }
+      const seen = stale(lock);
+      if (seen && takeOver(lock, seen)) continue;
       nap(STEP_MS);
       continue;
     }
+    const l = { fd, lock, target: session, ino: fs.fstatSync(fd).ino };
     try {
       fs.writeSync(fd, `${process.pid}\n`);
     } catch {
-      releaseSessionLock({ fd, lock, target: session });
+      releaseSessionLock(l);
       return null;
     }
-    return { fd, lock, target: session };
+    return l;
   }
 }
 
@@ -86,6 +128,8 @@ export function commitSessionLock(l: SessionLock, text: string): void {
   try {
     fs.ftruncateSync(l.fd, 0);
     fs.writeSync(l.fd, text, 0);
+    // Taken over meanwhile (this holder frozen past STALE_MS): the name is another's lock now.
+    if (fs.statSync(l.lock).ino !== l.ino) throw new Error('session lock taken over by another writer');
     fs.closeSync(l.fd);
     fs.renameSync(l.lock, l.target);
   } catch (err) {
@@ -102,7 +146,8 @@ export function releaseSessionLock(l: SessionLock): void {
     // closed by a failed commit
   }
   try {
-    fs.unlinkSync(l.lock);
+    // Never another writer's lock (this one taken over while its holder was frozen, or released twice).
+    if (fs.statSync(l.lock).ino === l.ino) fs.unlinkSync(l.lock);
   } catch {
     // already gone
   }
