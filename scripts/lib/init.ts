@@ -9,6 +9,7 @@ import { append, currentTermination, event, loggingFirst, measuredNotLogged, ope
 import { emptyState } from './reduce.ts';
 import { acquireRepoLock } from './lock.ts';
 import { assertNoCandidateInFlight } from './candidates/busy.ts';
+import { cutForKilledGuards } from './candidates/ledger.ts';
 import { recoverGitFiles } from './git-files-journal.ts';
 import { finishInit, keepForUndo, markInit, recoverInit, stagedPaths } from './init-journal.ts';
 import { recordEnv } from './bench-env.ts';
@@ -102,6 +103,8 @@ function segmentIgnoreRules(root: string, config: Config, excludes: string): Ign
  */
 async function beforeChanges(root: string, paths: ExperimentPaths): Promise<void> {
   assertNoCandidateInFlight(root, 'init-experiment');
+  // Before its config line: a later late cut would take it for forged.
+  for (const l of cutForKilledGuards(root)) process.stderr.write(`reconciled: ${l}\n`);
   fs.mkdirSync(paths.dir, { recursive: true });
   for (const l of await recoverGitFiles(root)) process.stderr.write(`reconciled: ${l}\n`);
   recoverInit(paths);

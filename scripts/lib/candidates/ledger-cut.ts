@@ -39,7 +39,12 @@ export function cutLedger(exp: Experiment, t: TailCheck, runId: string, segment:
   fs.rmSync(exp.paths.state, { force: true });
   fs.rmSync(checkpointFile(exp.paths), { force: true });
   const body = t.text === '' || t.text.endsWith('\n') ? t.text : `${t.text}\n`;
-  writeFileAtomic(exp.paths.ledger, `${body}${ledgerLineText(note)}\n`, { durable: true });
+  const text = `${body}${ledgerLineText(note)}\n`;
+  // The seal learns the cut first: a guard killed after the cut but before it drops its seal leaves
+  // a note of its own run that the late check (which treats the run as its own) must not cut.
+  const kept = readSealFile(exp, runId);
+  if (kept) writeJsonAtomic(sealFile(exp, runId), { length: kept.length, tail: kept.tail, next: sealOf(text) }, { durable: false });
+  writeFileAtomic(exp.paths.ledger, text, { durable: true });
   Object.assign(exp, openExperiment(exp.root, exp.paths.slug));
   publishActive(exp, currentTermination(exp));
 }
@@ -47,7 +52,7 @@ export function cutLedger(exp: Experiment, t: TailCheck, runId: string, segment:
 const TAIL_BYTES = 64; // characters
 /** Of the text's last characters: no copy of a long ledger per command. */
 const digest = (text: string): string => createHash('sha256').update(text.slice(-TAIL_BYTES)).digest('hex');
-const sealFile = (exp: Experiment, runId: string): string => path.join(runDir(exp.paths, runId).dir, 'ledger-seal.json');
+const sealFile = (exp: Pick<Experiment, 'paths'>, runId: string): string => path.join(runDir(exp.paths, runId).dir, 'ledger-seal.json');
 
 /** The runs whose seals this process keeps: its own guard cuts for them. */
 const mine = new Set<string>();
@@ -56,13 +61,30 @@ export function sealIsMine(runId: string): boolean {
   return mine.has(runId);
 }
 
+/** A ledger text's seal: its length and the digest of its last characters. */
+interface SealMark {
+  length: number;
+  tail: string;
+}
+const sealOf = (text: string | SealMark): SealMark => (typeof text === 'string' ? { length: Buffer.byteLength(text), tail: digest(text) } : { length: text.length, tail: text.tail });
+
+/** The seal file: the mark when the command was sealed, and (its guard's cut made) the mark of the ledger it wrote. */
+function readSealFile(exp: Experiment, runId: string): (SealMark & { next?: SealMark }) | null {
+  const raw = readJsonOrNull(sealFile(exp, runId)) as { length?: unknown; tail?: unknown; next?: { length?: unknown; tail?: unknown } } | null;
+  const mark = (v: { length?: unknown; tail?: unknown } | null | undefined): SealMark | null => (v && typeof v.length === 'number' && typeof v.tail === 'string' ? { length: v.length, tail: v.tail } : null);
+  const first = mark(raw);
+  if (!first) return null;
+  const next = mark(raw?.next);
+  return next ? { ...first, next } : first;
+}
+
 /** Kept while a candidate's command runs: what the ledger was when it was sealed. */
 export function keepSeal(exp: Experiment, runId: string, text: string): void {
   mine.add(runId);
-  writeJsonAtomic(sealFile(exp, runId), { length: Buffer.byteLength(text), tail: digest(text) }, { durable: false });
+  writeJsonAtomic(sealFile(exp, runId), sealOf(text), { durable: false });
 }
 
-export function sealKept(exp: Experiment, runId: string): boolean {
+export function sealKept(exp: Pick<Experiment, 'paths'>, runId: string): boolean {
   return fs.existsSync(sealFile(exp, runId));
 }
 
@@ -73,10 +95,15 @@ export function dropSeal(exp: Experiment, runId: string): void {
 
 /** The ledger's text when `runId`'s command was sealed, if a seal is kept and the ledger still starts with it (else null). */
 export function keptSeal(exp: Experiment, runId: string): string | null {
-  const raw = readJsonOrNull(sealFile(exp, runId)) as { length?: unknown; tail?: unknown } | null;
-  if (raw === null || typeof raw.length !== 'number' || typeof raw.tail !== 'string') return null;
-  const prefix = fs.readFileSync(exp.paths.ledger).subarray(0, raw.length);
-  if (prefix.length !== raw.length) return null;
-  const text = prefix.toString('utf8');
-  return digest(text) === raw.tail ? text : null;
+  const seal = readSealFile(exp, runId);
+  if (!seal) return null;
+  const ledger = fs.readFileSync(exp.paths.ledger);
+  // Its guard's cut made (and so its note written): checked from there on.
+  for (const m of seal.next ? [seal.next, seal] : [seal]) {
+    const prefix = ledger.subarray(0, m.length);
+    if (prefix.length !== m.length) continue;
+    const text = prefix.toString('utf8');
+    if (digest(text) === m.tail) return text;
+  }
+  return null;
 }

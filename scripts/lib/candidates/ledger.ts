@@ -4,21 +4,21 @@
 // the same time while appends and keeps happen one at a time. A waiter polls.
 // Inside it, what a killed candidate log left half-done is completed first.
 import fs from 'node:fs';
-import { append, assertActiveWritable, event, readRunRecord, refresh, type Experiment } from '../experiment.ts';
+import { append, assertActiveWritable, event, listExperiments, openExperiment, readRunRecord, refresh, type Experiment } from '../experiment.ts';
 import { readLedger } from '../ledger.ts';
-import { runDir } from '../paths.ts';
+import { experimentPaths, runDir } from '../paths.ts';
 import { writeJsonAtomic } from '../fsx.ts';
 import { crashPoint } from '../faults.ts';
 import { waitLock } from './locks.ts';
 import { acquireLock, lockHolder } from '../lock.ts';
-import { checkLedger, cutLedger, dropSeal, keptSeal, readText, sealIsMine, sealKept } from './ledger-cut.ts';
-import type { TailCheck } from './ledger-tail.ts';
+import { checkLedger, cutLedger, dropSeal, keptSeal, sealIsMine, sealKept } from './ledger-cut.ts';
 import { candidatePaths, openCandidates, saveCandidate, type Candidate } from './store.ts';
 import { removeWorktree, mainTreeState, updateMainTree } from './tree.ts';
 import { candidateStateFile } from './workspace.ts';
 import { openWorkspace } from '../workspace.ts';
 import { recoverGitFiles } from '../git-files-journal.ts';
 import type { Workspace } from '../workspace-base.ts';
+import { foldVerified } from './verified.ts';
 
 /** Run fn under the ledger lock with a fresh state and no half-done candidate log left behind. */
 export async function withLedger<T>(exp: Experiment, owner: string, fn: () => Promise<T>, maxWaitMs?: number): Promise<T> {
@@ -30,6 +30,8 @@ export async function withLedger<T>(exp: Experiment, owner: string, fn: () => Pr
     refresh(exp);
     if (lock.tookOver) event(exp, 'lock_takeover', { pid: lock.tookOver.pid });
     await reconcileCandidates(exp);
+    // Judged without the lines a live candidate's guard will cut (verified.ts).
+    foldVerified(exp);
     return await fn();
   } finally {
     lock.release();
@@ -111,8 +113,11 @@ export function markLogged(exp: Experiment, runId: string): void {
 
 /**
  * A candidate's guard killed while its command ran (its seal kept on disk, its run still running, its
- * lock free): the cut it did not make, made now (ledger-cut.ts). Lines appended since by other engine
- * calls are accounted for as that guard would have; its own note of a cut it did make is too.
+ * lock free): the cut it did not make, made now (ledger-cut.ts), as that guard would have made it: its
+ * run is the one the check treats as its own (a line naming it, or naming no run and accounted for by
+ * nothing, is cut). A real line the engine writes without a run once that guard was dead (a segment
+ * opened by init-experiment, a chain's events) comes only after this cut: those calls make it first
+ * (cutForKilledGuards). Its own note of a cut it did make is in its seal (keptSeal).
  */
 function cutForKilledGuard(exp: Experiment, c: Candidate): string | null {
   if (!c.run_id || !sealKept(exp, c.run_id)) return null;
@@ -135,9 +140,7 @@ function cutForKilledGuard(exp: Experiment, c: Candidate): string | null {
   }
   try {
     const before = keptSeal(exp, c.run_id);
-    // No run is "own" here: the killed guard's note names its run, and a result line of a run still running is accounted for by nothing.
-    const found = before !== null ? checkLedger(exp, before, '', c.id) : null;
-    const t = found && cuttable(readText(exp.paths.ledger), found.removed);
+    const t = before !== null ? checkLedger(exp, before, c.run_id, c.id) : null;
     if (t) cutLedger(exp, t, c.run_id, rec.segment, 'benchmark');
     dropSeal(exp, c.run_id);
     return t ? `took ${t.removed.length} forged ledger line(s) out, left by ${c.run_id} (candidate ${c.id}), whose engine was killed` : null;
@@ -147,20 +150,26 @@ function cutForKilledGuard(exp: Experiment, c: Candidate): string | null {
 }
 
 /**
- * Of the lines a late check finds unaccounted for, only those naming a run (a forged verdict, a run's
- * event): the check spans more than one command, and a real line that names no run (a segment opened
- * once that guard's engine was dead and its lock free) must never be cut. Nothing else is put back.
+ * The cuts killed guards left, in every experiment of the repository: made by a call that writes lines
+ * no record accounts for (init-experiment's config line, chain's events) before it writes them, holding
+ * the repository's lock, so a later late cut never takes them for forged.
  */
-function cuttable(now: string, removed: readonly string[]): TailCheck | null {
-  const cut = new Set(removed.filter((l) => {
+export function cutForKilledGuards(root: string): string[] {
+  const done: string[] = [];
+  for (const slug of listExperiments(root)) {
+    const paths = experimentPaths(root, slug);
+    const open = openCandidates(paths).filter((c) => c.run_id !== null && sealKept({ paths }, c.run_id));
+    if (!open.length) continue;
     try {
-      const v = JSON.parse(l) as { type?: unknown; run_id?: unknown };
-      return v.type !== 'config' && typeof v.run_id === 'string';
-    } catch {
-      return false;
+      const exp = openExperiment(root, slug);
+      for (const c of open) {
+        const cut = cutForKilledGuard(exp, c);
+        if (cut) done.push(cut);
+      }
+    } catch (e) {
+      // An experiment that cannot be opened (init-experiment may be what repairs it): its next ledger-locked call cuts.
+      done.push(`left the ledger check of ${slug}: ${(e as Error).message}`);
     }
-  }));
-  if (!cut.size) return null;
-  const text = now.split('\n').filter((l) => l !== '' && !cut.has(l)).map((l) => `${l}\n`).join('');
-  return { text, forged: cut.size, removed: [...cut] };
+  }
+  return done;
 }

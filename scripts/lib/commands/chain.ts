@@ -14,6 +14,7 @@ import { currentTermination, event, findRoot, gitTopLevel, listExperiments, open
 import { completeChain, recoverChain, writePending } from '../chain-journal.ts';
 import { acquireRepoLock } from '../lock.ts';
 import { assertNoCandidateInFlight } from '../candidates/busy.ts';
+import { cutForKilledGuards } from '../candidates/ledger.ts';
 import { crashPoint, stopPoint } from '../faults.ts';
 import { GuardrailFlag, guardrailFromFlag } from '../guardrail-flag.ts';
 import { childGuardrails } from '../chain-guardrails.ts';
@@ -317,6 +318,10 @@ async function start(p: ChainPlan, asked: number | undefined): Promise<Started> 
   assertNewChild(root, parentSlug, childSlug);
   // chain.json is sealed around every candidate's command (another experiment's too): it would be put back under it.
   assertNoCandidateInFlight(root, 'chain');
+  // Before its events: a later late cut would take them for forged.
+  const cut = cutForKilledGuards(root);
+  for (const l of cut) process.stderr.write(`reconciled: ${l}\n`);
+  if (cut.length) refresh(parent);
   p.chains = loadChainFile(root);
   p.budget = chainRoom(p.chains, parentSlug, asked);
   // A log killed before its keep was committed (often the very run that terminated the parent): completed first, as any engine call does.
