@@ -8,6 +8,8 @@
 // /proc link names where it went; a file by its bytes) and put back when the
 // phase ends: what took its place is set aside (`.git.autoloop-forged`).
 import fs from 'node:fs';
+import path from 'node:path';
+import { RefusalError } from './errors.ts';
 import { writeFileAtomic } from './fsx.ts';
 
 export interface DotGit {
@@ -81,10 +83,43 @@ export function restoreDotGit(h: DotGit): 'put back' | 'gone' | null {
   }
 }
 
+/** How far the search for a moved `.git` looks: directories read, and levels below the tree's top. */
+export const DOT_GIT_SEARCH = { dirs: 20_000, depth: 8 };
+
+/** The directory below `tree` with this identity, breadth first within DOT_GIT_SEARCH (never through a link or onto another device). */
+function searchMoved(tree: string, id: { dev: number; ino: number }): string | null {
+  let level = [tree];
+  let read = 0;
+  for (let depth = 1; depth <= DOT_GIT_SEARCH.depth && level.length; depth++) {
+    const next: string[] = [];
+    for (const dir of level) {
+      if (++read > DOT_GIT_SEARCH.dirs) return null;
+      let entries: fs.Dirent[] = [];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const e of entries) {
+        if (!e.isDirectory() || (dir === tree && e.name === '.git')) continue;
+        const at = `${dir}/${e.name}`;
+        const s = fs.lstatSync(at, { throwIfNoEntry: false });
+        if (!s?.isDirectory() || s.dev !== id.dev) continue;
+        if (s.ino === id.ino) return fs.existsSync(`${at}/HEAD`) && fs.existsSync(`${at}/objects`) ? at : null;
+        next.push(at);
+      }
+    }
+    level = next;
+  }
+  return null;
+}
+
 /**
  * After an engine killed mid-phase (its descriptor gone): the `.git` directory with this identity,
- * moved by the phase to the top of the tree, put back (what took its place set aside). Returns the
- * name it was found under, or null (in place, or nowhere to be found: then nothing is touched).
+ * moved by the phase anywhere below the tree (DOT_GIT_SEARCH), put back (what took its place set
+ * aside). Returns the name it was found under (relative to the tree), null when `.git` is in place,
+ * or throws when it is not and cannot be found (every git command would read the wrong repository
+ * or none): naming the command that finds it.
  */
 export function findDotGit(tree: string, id: { dev: number; ino: number }): string | null {
   const file = `${tree}/.git`;
@@ -92,19 +127,14 @@ export function findDotGit(tree: string, id: { dev: number; ino: number }): stri
   // A directory in place is left alone: the identity comes from a copy the code under test may have
   // written, and a swap puts a link or a `gitdir:` file there (a directory swapped in is the live guard's).
   if (st?.isDirectory()) return null;
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(tree);
-  } catch {
-    return null;
+  const at = searchMoved(tree, id);
+  if (!at) {
+    const what = st ? `is not the repository's own (a ${st.isSymbolicLink() ? 'symbolic link' : 'file'} took its place)` : 'is gone';
+    throw new RefusalError(
+      `${file} ${what}: a phase whose engine was killed moved it, and it is not within ${DOT_GIT_SEARCH.depth} levels of the tree; find it with \`find ${tree} -xdev -type d -inum ${id.ino}\`, then \`${st ? `mv ${file} ${file}.autoloop-forged && ` : ''}mv FOUND ${file}\``,
+    );
   }
-  for (const n of names) {
-    const at = `${tree}/${n}`;
-    const s = fs.lstatSync(at, { throwIfNoEntry: false });
-    if (!s?.isDirectory() || s.dev !== id.dev || s.ino !== id.ino || !fs.existsSync(`${at}/HEAD`) || !fs.existsSync(`${at}/objects`)) continue;
-    if (st) aside(file);
-    fs.renameSync(at, file);
-    return n;
-  }
-  return null;
+  if (st) aside(file);
+  fs.renameSync(at, file);
+  return path.relative(tree, at);
 }
