@@ -73,13 +73,16 @@ for (const [mode, env] of Object.entries(CONTAINMENTS)) describe(`code under tes
     expect(git(repo, '-c', 'core.useReplaceRefs=false', 'show', 'out:src/v')).toBe('40');
   });
 
-  it('a measured blob whose loose object the benchmark overwrote is written again before the keep commits it', () => {
+  it('a measured blob whose loose object the benchmark overwrote is made again from the tree; the run is invalid (loose-forged.ts)', () => {
     const repo = started(env);
     fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), FORGE);
     const id = git(repo, 'hash-object', 'src/v');
-    expect(iterate(repo, 'A')).toMatchObject({ verdict: 'keep' });
+    expect(iterate(repo, 'A')).toMatchObject({ verdict: 'invalid' });
     expect(git(repo, 'cat-file', 'blob', id)).toBe('40');
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    fs.writeFileSync(path.join(repo, 'src/hook.sh'), ':\n');
+    expect(iterate(repo, 'A again')).toMatchObject({ verdict: 'keep' });
     fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
     fs.writeFileSync(path.join(repo, 'src/hook.sh'), ':\n');
     expect(iterate(repo, 'B')).toMatchObject({ verdict: 'discard' });

@@ -11,6 +11,7 @@
 // core.hooksPath; HEAD on another branch is reattach's, the branch moved is
 // the engine's refusal with its repair path).
 import fs from 'node:fs';
+import { dropForgedLoose } from './loose-forged.ts';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { gitDirsOf, type GitDirs } from './git-dirs.ts';
@@ -40,6 +41,8 @@ export interface GitFiles {
     caches: Map<string, string>;
     history: { file: string; bytes: Buffer | null }[];
     sidecars: Map<string, string>;
+    /** When the phase began (ms): loose objects changed since are hashed again (loose-forged.ts); absent from an older copy. */
+    since?: number;
   };
 }
 
@@ -92,6 +95,7 @@ export function keepGitFiles(tree: string, branch: string | null): GitFiles | nu
       caches: cacheSigs(objects),
       history: history.map((file) => ({ file, bytes: readOrNull(file) })),
       sidecars: sidecarSigs(objects),
+      since: Date.now(),
     },
   };
 }
@@ -251,5 +255,6 @@ export async function dropForgedObjects(kept: GitFiles, opts: { stores?: boolean
   out.push(...(await dropForgedCaches(kept.tree, dir, caches, setAside.length > 0)).map((f) => path.relative(kept.tree, f)));
   // After the packs: one made again has its .rev set aside already, and a .rev is checked against the .idx as it now is.
   out.push(...dropForgedSidecars(dir, sidecars).map((f) => path.relative(kept.tree, f)));
+  if (kept.objects.since !== undefined) out.push(...(await dropForgedLoose(kept.tree, dir, kept.objects.since)));
   return out;
 }

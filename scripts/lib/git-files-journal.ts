@@ -39,6 +39,8 @@ const Kept = z.object({
     history: z.array(z.object({ file: z.string(), copy: z.nullable(z.string()) })),
     // Absent from a copy written before they were kept: every sidecar then counts as new (checked, or set aside).
     sidecars: z.optional(z.array(z.tuple([z.string(), z.string()]))),
+    // Absent from a copy written before it was kept: loose objects are not hashed again.
+    since: z.optional(z.number()),
   }),
 });
 
@@ -72,6 +74,7 @@ export function persistGitFiles(root: string, kept: GitFiles, dotGit: DotGit | n
       caches: [...kept.objects.caches],
       history: kept.objects.history.map((h, i) => ({ file: h.file, copy: copy(`history-${i}`, h.bytes) })),
       sidecars: [...kept.objects.sidecars],
+      ...(kept.objects.since !== undefined ? { since: kept.objects.since } : {}),
     },
   };
   crashPoint('git-kept:copied');
@@ -119,6 +122,7 @@ function readKeptWhole(dir: string): { record: z.infer<typeof Kept>; kept: GitFi
         caches: new Map(record.objects.caches),
         history: record.objects.history.map((h) => ({ file: h.file, bytes: bytes(h.copy) })),
         sidecars: new Map(record.objects.sidecars ?? []),
+        ...(record.objects.since !== undefined ? { since: record.objects.since } : {}),
       },
     },
   };
