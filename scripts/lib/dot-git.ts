@@ -131,7 +131,7 @@ export function findDotGit(tree: string, id: { dev: number; ino: number }): stri
   if (!at) {
     const what = st ? `is not the repository's own (a ${st.isSymbolicLink() ? 'symbolic link' : 'file'} took its place)` : 'is gone';
     throw new RefusalError(
-      `${file} ${what}: a phase whose engine was killed moved it, and it is not within ${DOT_GIT_SEARCH.depth} levels of the tree; find it with \`find ${tree} -xdev -type d -inum ${id.ino}\`, then \`${st ? `mv ${file} ${file}.autoloop-forged && ` : ''}mv FOUND ${file}\``,
+      `${file} ${what}: a phase whose engine was killed moved it, and it is not within ${DOT_GIT_SEARCH.depth} levels of the tree; find it with \`find ${tree} -xdev -type d -inum ${id.ino}\` (or from a wider directory of the same filesystem), then \`${st ? `mv ${file} ${file}.autoloop-forged && ` : ''}mv FOUND ${file}\``,
     );
   }
   if (st) aside(file);
