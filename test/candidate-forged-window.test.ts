@@ -89,6 +89,22 @@ describe('the window of a forged ledger line (fallback containment)', { timeout:
     expect(ledgerText(dir)).not.toContain('"forged"');
   });
 
+  it('a forged config line and a forged termination standing beside a live benchmark: another candidate still runs and is kept', async () => {
+    const dir = repo();
+    const forger = open(dir, { 'src/v': '5\n', 'src/forge-more': 'x\n', 'src/name': 'a\n' });
+    const other = open(dir, { 'src/v': '7\n' });
+    const a = finished(engineAsync('run-experiment', ['--candidate', forger.id, '--json'], dir, { ...ENV, GATE_DIR: GATE }));
+    await waitFor(() => fs.existsSync(path.join(GATE, 'up-a')));
+    expect(ledgerText(dir)).toContain('"segment":2');
+    const run = engine('run-experiment', ['--candidate', other.id, '--json'], dir, ENV);
+    expect(run.json, run.stderr).toMatchObject({ status: 'ok', primary: 7 });
+    const logged = engine('log-experiment', ['--candidate', other.id, '-d', 'seven', '--json'], dir, ENV);
+    expect(logged.json, logged.stderr).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(GATE, 'go-a'), '');
+    expect((await a).code).toBe(0);
+    expect(ledgerText(dir)).not.toContain('"forged"');
+  });
+
   it('a guard killed before its cut: the next candidate call cuts the forged lines that name no run, and those naming the forging run', async () => {
     const dir = repo();
     const forger = open(dir, { 'src/v': '5\n', 'src/forge-more': 'x\n', 'src/name': 'a\n' });
