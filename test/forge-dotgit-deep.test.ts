@@ -1,5 +1,6 @@
 // A benchmark that moves the repository's `.git` below the top of the tree (src/deep/.git), and whose
-// engine is then killed: the next call finds it there and puts it back (dot-git.ts, a bounded search);
+// engine is then killed: the next call finds it there and puts it back (dot-git.ts, a bounded search),
+// also from under a fresh repository put in its place;
 // moved deeper than the search looks, every call refuses with the command that finds it, and once it is
 // put back by hand the loop goes on. Real engine, real git.
 import { describe, expect, it } from 'vitest';
@@ -10,8 +11,8 @@ import { engine, engineAsync, git, makeRepo } from './helpers/engine.ts';
 
 const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
 
-async function killedMidAttack(repo: string, to: string): Promise<void> {
-  fs.writeFileSync(path.join(repo, 'src/hook.sh'), `[ -d ${to} ] || { mkdir -p ${path.dirname(to)} && mv .git ${to}; touch .attacked; sleep 60; }\n`);
+async function killedMidAttack(repo: string, to: string, after = ':'): Promise<void> {
+  fs.writeFileSync(path.join(repo, 'src/hook.sh'), `[ -d ${to} ] || { mkdir -p ${path.dirname(to)} && mv .git ${to} && ${after}; touch .attacked; sleep 60; }\n`);
   fs.writeFileSync(path.join(repo, 'src/v'), '45\n');
   const child = engineAsync('run-experiment', ['--json'], repo);
   for (let i = 0; !fs.existsSync(path.join(repo, '.attacked')); i++) {
@@ -46,6 +47,21 @@ describe("the repository's .git moved below the tree's top by a benchmark whose 
     fs.writeFileSync(path.join(repo, 'src/v'), '30\n');
     const r = run('C');
     expect(r.json, r.stderr).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'show', 'autoloop/exp:src/v')).toBe('30');
+  });
+
+  it('into src/deep/.git with a fresh repository (git init) in its place: the impostor is set aside, the real one put back', async () => {
+    const { repo, ino, run } = loop();
+    await killedMidAttack(repo, 'src/deep/.git', 'git init -q');
+    expect(fs.statSync(path.join(repo, '.git')).ino).not.toBe(ino);
+    const repair = engine('control', ['repair'], repo);
+    expect(repair.code, repair.stderr).toBe(0);
+    expect(repair.stderr + repair.stdout).toMatch(/put back \.git from src\/deep\/\.git/);
+    expect(fs.statSync(path.join(repo, '.git')).ino).toBe(ino);
+    expect(fs.existsSync(path.join(repo, '.git.autoloop-forged', 'HEAD'))).toBe(true);
+    fs.rmSync(path.join(repo, '.git.autoloop-forged'), { recursive: true });
+    fs.writeFileSync(path.join(repo, 'src/v'), '30\n');
+    expect(run('C').json).toMatchObject({ verdict: 'keep' });
     expect(git(repo, 'show', 'autoloop/exp:src/v')).toBe('30');
   });
 

@@ -114,19 +114,40 @@ function searchMoved(tree: string, id: { dev: number; ino: number }): string | n
   return null;
 }
 
+/** A git dir holding an experiment's branch (`autoloop/…`), loose or packed: the repository the loop runs on. */
+function hasExperimentBranch(gitDir: string): boolean {
+  try {
+    if (fs.readdirSync(`${gitDir}/refs/heads/autoloop`).length) return true;
+  } catch {
+    // none loose
+  }
+  try {
+    return fs.readFileSync(`${gitDir}/packed-refs`, 'utf8').includes(' refs/heads/autoloop/');
+  } catch {
+    return false;
+  }
+}
+
 /**
  * After an engine killed mid-phase (its descriptor gone): the `.git` directory with this identity,
  * moved by the phase anywhere below the tree (DOT_GIT_SEARCH), put back (what took its place set
- * aside). Returns the name it was found under (relative to the tree), null when `.git` is in place,
+ * aside: a link, a `gitdir:` file, or a directory without the experiment's branch). Returns the name it was found under (relative to the tree), null when `.git` is in place,
  * or throws when it is not and cannot be found (every git command would read the wrong repository
  * or none): naming the command that finds it.
  */
 export function findDotGit(tree: string, id: { dev: number; ino: number }): string | null {
   const file = `${tree}/.git`;
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
-  // A directory in place is left alone: the identity comes from a copy the code under test may have
-  // written, and a swap puts a link or a `gitdir:` file there (a directory swapped in is the live guard's).
-  if (st?.isDirectory()) return null;
+  if (st?.isDirectory()) {
+    // The identity comes from a copy the code under test may have written: a directory in place is
+    // replaced only when it has no experiment branch (a `git init` put there) and the one moved has.
+    if ((st.dev === id.dev && st.ino === id.ino) || hasExperimentBranch(file)) return null;
+    const moved = searchMoved(tree, id);
+    if (!moved || !hasExperimentBranch(moved)) return null;
+    aside(file);
+    fs.renameSync(moved, file);
+    return path.relative(tree, moved);
+  }
   const at = searchMoved(tree, id);
   if (!at) {
     const what = st ? `is not the repository's own (a ${st.isSymbolicLink() ? 'symbolic link' : 'file'} took its place)` : 'is gone';
