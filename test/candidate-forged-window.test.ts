@@ -28,6 +28,7 @@ if [ -f src/name ]; then
   touch "$GATE_DIR/up-$n"
   while [ ! -f "$GATE_DIR/go-$n" ]; do sleep 0.05; done
 fi
+if [ -f src/forge-late ]; then echo '${FORGED}' >> "$L"; echo '${FORGED}' >> "$L"; touch "$GATE_DIR/forged"; fi
 echo METRIC score=$(cat src/v)
 `;
 
@@ -46,11 +47,11 @@ afterAll(() => {
 
 const INIT = ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--repeats', '1', '--parallel', '2', '--parallel-timing', 'parallel'];
 
-function repo(): string {
-  const dir = fromTemplate('candidate-forged-window', () => {
+function repo(extra: string[] = []): string {
+  const dir = fromTemplate(`candidate-forged-window${extra.join(' ')}`, () => {
     const t = makeRepo({ 'bench.sh': BENCH, 'src/v': '10\n' });
     templates.push(t);
-    const init = engine('init-experiment', INIT, t, { ...ENV, GATE_DIR: GATE });
+    const init = engine('init-experiment', [...INIT, ...extra], t, { ...ENV, GATE_DIR: GATE });
     expect(init.code, init.stderr).toBe(0);
     expect(engine('run-experiment', [], t, ENV).code).toBe(0);
     expect(engine('log-experiment', ['-d', 'baseline'], t, ENV).code).toBe(0);
@@ -65,6 +66,14 @@ function open(dir: string, files: Record<string, string>): { id: string; tree: s
   for (const [rel, text] of Object.entries(files)) fs.writeFileSync(path.join(c.path, rel), text);
   return { id: c.candidate, tree: c.path };
 }
+
+const stopped = (pid: number): boolean => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'T';
+  } catch {
+    return false;
+  }
+};
 
 const ledgerText = (dir: string) => fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/ledger.jsonl'), 'utf8');
 const lines = (dir: string) => ledgerText(dir).split('\n').filter((l) => l !== '');
@@ -103,6 +112,31 @@ describe('the window of a forged ledger line (fallback containment)', { timeout:
     fs.writeFileSync(path.join(GATE, 'go-a'), '');
     expect((await a).code).toBe(0);
     expect(ledgerText(dir)).not.toContain('"forged"');
+  });
+
+  it("forged runs appended while another candidate's log decides do not end the loop (max runs)", async () => {
+    const dir = repo(['--max-runs', '3']);
+    const forger = open(dir, { 'src/v': '5\n', 'src/forge-late': 'x\n', 'src/name': 'a\n' });
+    const other = open(dir, { 'src/v': '7\n' });
+    const run = engine('run-experiment', ['--candidate', other.id, '--json'], dir, ENV);
+    expect(run.json, run.stderr).toMatchObject({ status: 'ok', primary: 7 });
+    const a = finished(engineAsync('run-experiment', ['--candidate', forger.id, '--json'], dir, { ...ENV, GATE_DIR: GATE }));
+    await waitFor(() => fs.existsSync(path.join(GATE, 'up-a')));
+    // The log decides on the ledger as it is, then is held off the CPU; two forged runs land meanwhile (2 real + 2 forged >= 3).
+    const logChild = engineAsync('log-experiment', ['--candidate', other.id, '-d', 'seven', '--json'], dir, { ...ENV, AUTOLOOP_STOP_AT: 'candidate:decided' });
+    const log = finished(logChild);
+    await waitFor(() => stopped(logChild.pid!));
+    fs.writeFileSync(path.join(GATE, 'go-a'), '');
+    await waitFor(() => fs.existsSync(path.join(GATE, 'forged')));
+    expect(ledgerText(dir)).toContain('"forged"');
+    logChild.kill('SIGCONT');
+    const logged = await log;
+    expect(logged.code, logged.err).toBe(0);
+    expect(JSON.parse(logged.out)).toMatchObject({ verdict: 'keep' });
+    expect((await a).code).toBe(0);
+    expect(ledgerText(dir)).not.toContain('"forged"');
+    // No termination was recorded from the forged runs: 2 real runs of 3.
+    expect(lines(dir).some((l) => l.includes('"event":"terminated"'))).toBe(false);
   });
 
   it('a guard killed before its cut: the next candidate call cuts the forged lines that name no run, and those naming the forging run', async () => {

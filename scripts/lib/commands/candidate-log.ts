@@ -12,7 +12,7 @@ import { RefusalError } from '../errors.ts';
 import { acquireLock } from '../lock.ts';
 import { runDir } from '../paths.ts';
 import { writeJsonAtomic } from '../fsx.ts';
-import { crashPoint } from '../faults.ts';
+import { crashPoint, stopPoint } from '../faults.ts';
 import type { ResultLine, RunRecord } from '../schema.ts';
 import { clip } from '../summary.ts';
 import { noArtifacts } from '../artifacts.ts';
@@ -20,6 +20,7 @@ import { resultLine, stillMeasured, type LogInput, type LogResult } from './log.
 import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
 import { closeCandidate, markLogged, withLedger } from '../candidates/ledger.ts';
 import { recordIntact } from '../candidates/record-seal.ts';
+import { foldVerified } from '../candidates/verified.ts';
 import { mainTreeState, rebaseChange, updateMainTree, type MainTree } from '../candidates/tree.ts';
 import { openCandidateWorkspace } from '../candidates/workspace.ts';
 import type { GitWorkspace } from '../git-workspace.ts';
@@ -88,6 +89,7 @@ async function logUnderLedger(exp: Experiment, id: string, input: LogInput): Pro
   // A branch moved outside the engine (by a candidate's benchmark: .git is shared) is neither built on nor adopted.
   const branchHead = (await assertBranchAtKeep(exp, ws)) ?? (await ws.head());
   let { line, stale, main } = await decide(exp, c, rec, input, branchHead);
+  stopPoint('candidate:decided');
   if (line.verdict === 'keep' && stale) {
     const from = rec.candidate?.base ?? c.base;
     const r = await rebaseChange(exp.root, c.path, from, branchHead, rec.files);
@@ -111,6 +113,8 @@ async function logUnderLedger(exp: Experiment, id: string, input: LogInput): Pro
   crashPoint('candidate:logged');
   markLogged(exp, rec.run_id);
   await closeCandidate(exp, { ...c, pending: null }, null);
+  // The appends above folded what was appended meanwhile: a live guard's forged lines out again before termination is judged.
+  foldVerified(exp);
   const t = currentTermination(exp);
   if (t.terminate && !exp.state.terminated_event) event(exp, 'terminated', { by: t.by, message: t.message }, rec.run_id);
   publishActive(exp, t);
