@@ -89,6 +89,22 @@ export function makeFixture(opts: FixtureOptions = {}): Fixture {
   return { dir, repo, home, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * A fixture with its own scratch directory and fresh HOME whose repository is
+ * a copy of `repo` (a template a file set up once: a fixture after
+ * init-experiment and a logged baseline names no absolute path of its own, so
+ * the copy is an independent repository in the same state). Not for a state
+ * with a best worktree (.git/worktrees/ holds absolute paths).
+ */
+export function copyFixture(repo: string): Fixture {
+  if (fs.existsSync(path.join(repo, '.git', 'worktrees'))) throw new Error(`${repo} has worktrees: their gitdir files name absolute paths, so a copy is not independent`);
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-e2e-')));
+  const home = path.join(dir, 'home');
+  fs.cpSync(repo, path.join(dir, 'repo'), { recursive: true, verbatimSymlinks: true });
+  fs.mkdirSync(home);
+  return { dir, repo: path.join(dir, 'repo'), home, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
 export function gitLog(repo: string): string[] {
   return git(repo, 'log', '--format=%s').split('\n');
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, ensureClaude } from './claude-cli.ts';
 import { descendants } from '../../scripts/lib/supervisor/child.ts';
-import { enginePluginRoot, makeFixture, type Fixture } from './fixture.ts';
+import { copyFixture, enginePluginRoot, makeFixture, type Fixture } from './fixture.ts';
 import {
   allToolResults,
   bash,
@@ -36,6 +36,8 @@ import { randomUUID } from 'node:crypto';
 import { pidAlive } from '../../scripts/lib/procs.ts';
 
 const PROMPT = 'continue the autoloop experiment';
+/** What loopModel's runaway model calls after termination. */
+const RUNAWAY = 'cat .autoloop/active.json';
 const SESSION_TIMEOUT = 600_000;
 
 let claude: string;
@@ -67,16 +69,28 @@ function engine(f: Fixture, script: string, ...args: string[]): Record<string, u
 // The shell benchmark, one sample a run and no checks: what these tests prove is the supervisor's
 // (relaunches, waits, signals), and each Node start per sample or check cost every iteration
 // ~0.2 s of CPU. The sessions of sessions-engine and unattended run the Node benchmark with checks.
+// The experiment after its baseline is built once per file and budget (three engine calls, ~0.8 s
+// of CPU), and each test gets a copy of its repository with a fresh HOME (copyFixture).
+const templates = new Map<string, Fixture>();
+afterAll(() => {
+  for (const t of templates.values()) t.cleanup();
+});
 function setUp(maxRuns: number, maxBlocks?: number): Fixture {
-  const f = makeFixture({ shellBench: true });
-  fixtures.push(f);
-  engine(f, 'init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'sh bench/bench.sh', '--scope', 'src/**', '--max-runs', String(maxRuns), '--repeats', '1');
-  if (maxBlocks !== undefined) {
-    const config = path.join(f.repo, '.autoloop', 'experiments', 'speed', 'config.yaml');
-    fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace(/max_blocks: \d+/, `max_blocks: ${maxBlocks}`));
+  const key = `${maxRuns}/${maxBlocks ?? ''}`;
+  let t = templates.get(key);
+  if (t === undefined) {
+    t = makeFixture({ shellBench: true });
+    templates.set(key, t);
+    engine(t, 'init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'sh bench/bench.sh', '--scope', 'src/**', '--max-runs', String(maxRuns), '--repeats', '1');
+    if (maxBlocks !== undefined) {
+      const config = path.join(t.repo, '.autoloop', 'experiments', 'speed', 'config.yaml');
+      fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace(/max_blocks: \d+/, `max_blocks: ${maxBlocks}`));
+    }
+    engine(t, 'run-experiment.mjs');
+    engine(t, 'log-experiment.mjs', '--description', 'baseline');
   }
-  engine(f, 'run-experiment.mjs');
-  engine(f, 'log-experiment.mjs', '--description', 'baseline');
+  const f = copyFixture(t.repo);
+  fixtures.push(f);
   return f;
 }
 
@@ -151,8 +165,11 @@ function loopModel(f: Fixture, opts: { closes?: boolean; runaway?: boolean } = {
     }
     if (sessionStart && /measured but not logged/i.test(sinceLastAssistant(req))) return log(logs + 1);
     const over = all.findIndex((c) => isEngine(c, 'log-experiment.mjs') && jsonOf(c.result)?.should_terminate === true);
-    // A model that misses the stop signal: it goes on calling until the hooks halt it.
-    if (opts.runaway && over >= 0) return /so it is halted/.test(last?.result ?? '') ? [text('Halted.')] : [bash(node('status.mjs'), 'status')];
+    // A model that misses the stop signal: it goes on calling until the hooks halt it. It re-reads the
+    // loop's state with cat: every Bash call counts towards the cap (PreToolUse), and cat starts no
+    // Node (a status.mjs call cost ~0.25 s of CPU, over 30 of them). Not Read: the hooks' shell lets a
+    // Read of a project file through without Node, so Reads are never counted.
+    if (opts.runaway && over >= 0) return /so it is halted/.test(last?.result ?? '') ? [text('Halted.')] : [bash(RUNAWAY, 'the loop state')];
     if (isEngine(last, 'log-experiment.mjs') && jsonOf(last!.result)?.should_terminate === true) return [text('The experiment is over.')];
     if (isEngine(last, 'run-experiment.mjs')) {
       if (/measured but not logged/.test(last!.result ?? '')) return log(logs);
@@ -530,7 +547,7 @@ describe('up: the overnight supervisor', () => {
     expect(end.code, end.stderr).toBe(0);
     // The loop's conversation was halted by the hooks' cap on calls after termination…
     // (the halt ends the session: continue false, so the model never reads it).
-    const pastEnd = Math.max(...api.main().map((r) => calls(r).filter((c) => isEngine(c, 'status.mjs')).length));
+    const pastEnd = Math.max(...api.main().map((r) => calls(r).filter((c) => c.name === 'Bash' && c.input.command === RUNAWAY).length));
     expect(pastEnd).toBeGreaterThanOrEqual(30);
     // …so resuming it could not close anything: the closing session started a conversation of its own.
     expect(end.stderr).toMatch(/session 2: started claude \(pid \d+\) on experiment speed/);
