@@ -37,6 +37,8 @@ export function variance(xs: readonly number[]): number {
 /** Median; the mean of the two middle values for an even count. */
 export function median(xs: readonly number[]): number {
   nonEmpty(xs, 'median');
+  // One value (an invocation of one sample: every planned step takes one per invocation) is its own median.
+  if (xs.length === 1) return xs[0] as number;
   // Selection, not a sort: confidence takes the median of every run's value
   // (twice, for the MAD), and at 100,000 runs a sort was most of a status call.
   return medianInPlace(Float64Array.from(xs));
@@ -196,7 +198,10 @@ export function normalPdf(x: number): number {
 export function winsorizedSd(residuals: readonly number[], trim = 0.15): number {
   nonEmpty(residuals, 'winsorizedSd');
   if (!(trim >= 0 && trim < 0.5)) throw new RangeError(`winsorizedSd: trim must be in [0, 0.5), got ${trim}`);
-  const s = [...residuals].sort((a, b) => a - b);
+  // A typed array's numeric sort, not a comparator: this runs several times per
+  // planned invocation (the pool and each decision's residuals), and the
+  // comparator sort was most of a simulated session's time. Same order, same sum.
+  const s = Float64Array.from(residuals).sort();
   const n = s.length;
   const k = Math.floor(trim * n);
   const lo = s[k] as number;
