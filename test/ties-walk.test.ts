@@ -15,7 +15,7 @@ import { gaussian, mulberry32, type Uniform } from './helpers/prng.ts';
 import { Config, ResultLine, type InvocationLine } from '../scripts/lib/schema.ts';
 import { emptyState, foldLines } from '../scripts/lib/reduce.ts';
 import { addTieWalk, tieHolds, walkHolds, walkScore, WALK_BOUND, WALK_CLIP } from '../scripts/lib/sampling.ts';
-import { engine, ledger, makeRepo, step } from './helpers/engine.ts';
+import { engine, fromTemplate, ledger, makeRepo, step } from './helpers/engine.ts';
 
 const mul = (sd: number) => (u: Uniform): Noise => { const g = gaussian(u); return (l) => [l * (1 + sd * g())]; };
 
@@ -99,21 +99,27 @@ describe('the walk (pure)', () => {
 
 // score from src/code.txt's lines (each removed from 10 makes it 0.3% faster: a tie under a 5% minimum) and
 // src/pen.txt (per mille slower), with ±0.5% by the invocation's parity: every pair's difference is the effect
-// ± 1%, so each decision's estimate and s.e. are known (not luck). Shell builtins.
+// ± 1%, so each decision's estimate and s.e. are known (not luck). Shell builtins (no sed, no node: a sample
+// costs a fork of sh).
 const BENCH = `n=0; while read -r _; do n=$(( n + 1 )); done < src/code.txt
 pen=0; if [ -f src/pen.txt ]; then read -r pen < src/pen.txt; fi
 s=\${AUTOLOOP_SAMPLE:-1}; j=$(( s % 2 * 10 - 5 ))
 v=$(( 1000000 * (1000 - 3 * (10 - n)) / 1000 * (1000 + pen) / 1000 * (1000 + j) / 1000 ))
-echo "METRIC score=$(( v / 10000 )).$(( v % 10000 + 10000 ))" | sed 's/\\.1/./'
+printf 'METRIC score=%d.%04d\\n' $(( v / 10000 )) $(( v % 10000 ))
 `;
 
 describe('through the engine (git mode)', () => {
   const code = (n: number) => Array.from({ length: n }, (_, i) => `line ${i}`).join('\n') + '\n';
   const open = () => {
-    const dir = makeRepo({ 'bench.sh': BENCH, 'src/code.txt': code(10), 'src/pen.txt': '0\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--min-improvement', '5%', '--repeats', '4', '--json'], dir);
-    expect(init.code, init.stderr).toBe(0);
-    expect(step(dir, 'baseline').verdict).toBe('keep');
+    // Init and the baseline once for the file (fromTemplate): the first tie's keep adds a best worktree,
+    // whose gitdir files name their own absolute path, so each test makes that step itself.
+    const dir = fromTemplate('baseline', () => {
+      const t = makeRepo({ 'bench.sh': BENCH, 'src/code.txt': code(10), 'src/pen.txt': '0\n' });
+      const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--min-improvement', '5%', '--repeats', '4', '--json'], t);
+      expect(init.code, init.stderr).toBe(0);
+      expect(step(t, 'baseline').verdict).toBe('keep');
+      return t;
+    });
     fs.writeFileSync(path.join(dir, 'src/code.txt'), code(9));
     expect(step(dir, 'drop a line')).toMatchObject({ verdict: 'keep' });
     return dir;
