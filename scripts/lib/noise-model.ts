@@ -244,6 +244,23 @@ function seedFromRepeats(model: NoiseModel, values: readonly number[]): NoiseMod
   return addResiduals(model, res, Math.max(0.5, diffs.length / 2));
 }
 
+const poolSds = new WeakMap<readonly number[], number>();
+
+/**
+ * winsorizedSd of a pool of residuals, computed once per pool: a decision
+ * plans each invocation against the same model, and asked it three times a
+ * step (most of a simulated session's time). A pool is never changed in place
+ * (addResiduals and the resets make a new array), so its array is its key.
+ */
+export function poolSd(pool: readonly number[]): number {
+  let sd = poolSds.get(pool);
+  if (sd === undefined) {
+    sd = winsorizedSd(pool);
+    poolSds.set(pool, sd);
+  }
+  return sd;
+}
+
 /**
  * Has the noise grown since the pool was filled? Pooled alone, 64 old
  * residuals outvote a few new ones (the winsorising even clips them as
@@ -256,7 +273,7 @@ function seedFromRepeats(model: NoiseModel, values: readonly number[]): NoiseMod
 export function noiseGrew(pool: readonly number[], current: readonly number[], floor: number): boolean {
   const nu = current.length - 1;
   if (nu < 1 || pool.length < 2) return false;
-  const ref = Math.max(winsorizedSd(pool), floor);
+  const ref = Math.max(poolSd(pool), floor);
   const cur = winsorizedSd(current);
   if (!(cur > 0)) return false;
   const broad = current.filter((r) => Math.abs(r) > ref).length > current.length / 2;

@@ -15,8 +15,8 @@
 //   stop early   when effect + Z_FUTILE·se < what the last look would need
 //   at the last pair (the budget's): keep when effect − min > t(1−α, df)·se.
 import type { Direction } from './schema.ts';
-import { huberLocation, median, studentTQuantile, winsorizedSd } from './stats.ts';
-import { FRESH_MIN_DF, groupResiduals, invocationValue, pairNoise, resolutionFloor, toScale, type NoiseModel } from './noise-model.ts';
+import { huberLocation, median, studentTQuantile } from './stats.ts';
+import { FRESH_MIN_DF, groupResiduals, invocationValue, pairNoise, poolSd, resolutionFloor, toScale, type NoiseModel } from './noise-model.ts';
 import { formatSignedPct, formatSignedUnits, signedPct } from './signs.ts';
 
 export type Arm = 'best' | 'candidate';
@@ -367,7 +367,7 @@ function lookAtPairs(i: DecisionInput): Step {
   // when this decision's own pairs inflated σ past TIE_INFLATED times it: a 40%
   // pause in one of 2-4 pairs (a slow benchmark's small pool) widened the band
   // and carried a 5% regression into a tie 8-9% of the time.
-  const before = pooled.residuals.length >= 2 ? Math.max(winsorizedSd(pooled.residuals), floor) : sigma;
+  const before = pooled.residuals.length >= 2 ? Math.max(poolSd(pooled.residuals), floor) : sigma;
   const deltaSigma = sigma > TIE_INFLATED * before ? before : sigma;
   const alone = { effect, se: se(k), sigma, pairs: k, drift: i.tieDrift ?? null, deltaSigma };
   const tie = !keep && tieHolds({ ...alone, walk: i.tieWalk ?? null });
