@@ -124,4 +124,16 @@ describe('robust estimators', async () => {
     expect(resolution([20, 21, 20, 23])).toBe(1);
     expect(resolution([5, 5])).toBeNull();
   });
+  it('property: a pool sorted once, merged with a decision\'s residuals, gives the winsorised SD of both, to the bit', async () => {
+    const { mergeSorted, winsorizedSdSorted } = await import('../scripts/lib/stats.ts');
+    // Coarse values too, so ties (and ±0) are common.
+    const value = fc.oneof(fc.double({ min: -1e3, max: 1e3, noNaN: true }), fc.integer({ min: -3, max: 3 }).map((i) => i / 2));
+    fc.assert(fc.property(fc.array(value), fc.array(value), (a, b) => {
+      const both = mergeSorted(Float64Array.from(a).sort(), Float64Array.from(b).sort());
+      const sorted = Float64Array.from([...a, ...b]).sort();
+      // Equal values, compared with === (a merge may put 0 before -0, which a sort does not).
+      expect(both.every((x, i) => x === sorted[i])).toBe(true);
+      if (both.length) expect(winsorizedSdSorted(both)).toBe(winsorizedSd([...a, ...b]));
+    }));
+  });
 });

@@ -18,7 +18,7 @@
 import * as z from './zod.ts';
 import { lazySchema } from './zod.ts';
 
-import { chiSquareQuantile, huberVarianceFactor, median, resolution, winsorizedSd } from './stats.ts';
+import { chiSquareQuantile, huberVarianceFactor, median, mergeSorted, resolution, winsorizedSd, winsorizedSdSorted } from './stats.ts';
 
 /** Level of the test that the noise grew since the pool was filled (one-sided; a false alarm only costs power). */
 export const NOISE_SHIFT_P = 0.999;
@@ -244,21 +244,34 @@ function seedFromRepeats(model: NoiseModel, values: readonly number[]): NoiseMod
   return addResiduals(model, res, Math.max(0.5, diffs.length / 2));
 }
 
-const poolSds = new WeakMap<readonly number[], number>();
+const sortedPools = new WeakMap<readonly number[], { sorted: Float64Array; sd: number | null }>();
 
 /**
- * winsorizedSd of a pool of residuals, computed once per pool: a decision
- * plans each invocation against the same model, and asked it three times a
- * step (most of a simulated session's time). A pool is never changed in place
- * (addResiduals and the resets make a new array), so its array is its key.
+ * A pool of residuals sorted, once per pool: a decision plans each invocation
+ * against the same model, and its σ (alone, and with the decision's own
+ * residuals) was asked five times a step, each a sort (most of a simulated
+ * session's time). A pool is never changed in place (addResiduals and the
+ * resets make a new array), so its array is its key.
  */
-export function poolSd(pool: readonly number[]): number {
-  let sd = poolSds.get(pool);
-  if (sd === undefined) {
-    sd = winsorizedSd(pool);
-    poolSds.set(pool, sd);
+function sortedPool(pool: readonly number[]): { sorted: Float64Array; sd: number | null } {
+  let p = sortedPools.get(pool);
+  if (p === undefined) {
+    p = { sorted: Float64Array.from(pool).sort(), sd: null };
+    sortedPools.set(pool, p);
   }
-  return sd;
+  return p;
+}
+
+/** winsorizedSd of a (non-empty) pool, computed once per pool. */
+export function poolSd(pool: readonly number[]): number {
+  const p = sortedPool(pool);
+  if (p.sd === null) p.sd = winsorizedSdSorted(p.sorted);
+  return p.sd;
+}
+
+/** winsorizedSd of the pool and `current` together (non-empty): `current` merged into the pool's sorted copy. */
+function pooledSd(pool: readonly number[], current: readonly number[]): number {
+  return winsorizedSdSorted(mergeSorted(sortedPool(pool).sorted, Float64Array.from(current).sort()));
 }
 
 /**
@@ -296,7 +309,7 @@ export function pairNoise(
   if (noiseGrew(model.residuals, current, floor)) model = { ...model, residuals: [], df: 0, fresh: null };
   const all = [...model.residuals, ...current];
   const df = model.df + Math.max(0, current.length - 1);
-  const sigma = Math.max(all.length ? winsorizedSd(all) : 0, floor);
+  const sigma = Math.max(all.length ? pooledSd(model.residuals, current) : 0, floor);
   const fresh = model.fresh ?? null;
   if (!fresh || fresh.n >= model.residuals.length) return { sigma, df, factor: Math.max(1, huberVarianceFactor(all, sigma)) };
   // After a big win: the residuals measured at the new level (and this

@@ -197,11 +197,15 @@ export function normalPdf(x: number): number {
  */
 export function winsorizedSd(residuals: readonly number[], trim = 0.15): number {
   nonEmpty(residuals, 'winsorizedSd');
-  if (!(trim >= 0 && trim < 0.5)) throw new RangeError(`winsorizedSd: trim must be in [0, 0.5), got ${trim}`);
   // A typed array's numeric sort, not a comparator: this runs several times per
   // planned invocation (the pool and each decision's residuals), and the
   // comparator sort was most of a simulated session's time. Same order, same sum.
-  const s = Float64Array.from(residuals).sort();
+  return winsorizedSdSorted(Float64Array.from(residuals).sort(), trim);
+}
+
+/** winsorizedSd of residuals already sorted ascending (non-empty). */
+export function winsorizedSdSorted(s: Float64Array, trim = 0.15): number {
+  if (!(trim >= 0 && trim < 0.5)) throw new RangeError(`winsorizedSd: trim must be in [0, 0.5), got ${trim}`);
   const n = s.length;
   const k = Math.floor(trim * n);
   const lo = s[k] as number;
@@ -212,6 +216,18 @@ export function winsorizedSd(residuals: readonly number[], trim = 0.15): number 
     ss += c * c;
   }
   return Math.sqrt(ss / n) / winsorizedSdFactor(k / n);
+}
+
+/** Two ascending arrays as one ascending array (the sort of their concatenation, in linear time). */
+export function mergeSorted(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < b.length) out[o++] = (a[i] as number) <= (b[j] as number) ? (a[i++] as number) : (b[j++] as number);
+  while (i < a.length) out[o++] = a[i++] as number;
+  while (j < b.length) out[o++] = b[j++] as number;
+  return out;
 }
 
 /** E[winsorised X²]^½ for a standard normal X clipped at its t and 1 − t quantiles. */
