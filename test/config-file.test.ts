@@ -15,7 +15,7 @@ function configDir(): string {
   return file;
 }
 
-const copyOf = (file: string) => JSON.parse(fs.readFileSync(parsedConfigFile(file), 'utf8')) as { sha256: string; fields: Record<string, unknown> };
+const copyOf = (file: string) => JSON.parse(fs.readFileSync(parsedConfigFile(file), 'utf8')) as { text: string; fields: Record<string, unknown> };
 
 describe('config.yaml and its parsed copy', () => {
   it('writes the copy on the first read and answers the same from it', () => {
@@ -38,7 +38,7 @@ describe('config.yaml and its parsed copy', () => {
     const file = configDir();
     loadConfig(file);
     const c = copyOf(file);
-    fs.writeFileSync(parsedConfigFile(file), JSON.stringify({ sha256: 'f'.repeat(64), fields: { ...c.fields, max_runs: 1 } }));
+    fs.writeFileSync(parsedConfigFile(file), JSON.stringify({ text: c.text.replace('sh bench.sh', 'sh other.sh'), fields: { ...c.fields, max_runs: 1 } }));
     expect(loadConfig(file).max_runs).toBe(100);
   });
 
@@ -46,7 +46,7 @@ describe('config.yaml and its parsed copy', () => {
     const file = configDir();
     loadConfig(file);
     const c = copyOf(file);
-    fs.writeFileSync(parsedConfigFile(file), JSON.stringify({ sha256: c.sha256, fields: { ...c.fields, direction: 'sideways' } }));
+    fs.writeFileSync(parsedConfigFile(file), JSON.stringify({ text: c.text, fields: { ...c.fields, direction: 'sideways' } }));
     expect(() => loadConfig(file)).toThrow(/^config\.yaml: direction: Invalid option: expected one of "lower"\|"higher"$/);
   });
 

@@ -1,6 +1,5 @@
 // Reading and writing config.yaml. Every read validates with the zod Config
 // schema and reports the first problem on one line.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Config, type ConfigInput } from './schema.ts';
@@ -49,21 +48,23 @@ export function configOfText(text: string): Config | null {
 }
 
 /**
- * config.yaml's parsed fields, kept beside it (config.parsed.json) under the
- * sha256 of the text they came from: every engine call reads the config, and
- * this spares run and log the YAML parser. Any edit changes the hash, and the
- * copy is validated like the YAML; the engine seals it with its other state
- * while the code under test runs (tamper.ts). Written only once the fields are
- * a valid Config (plain JSON values), never fsynced (rebuilt from the YAML).
+ * config.yaml's parsed fields, kept beside it (config.parsed.json) with the
+ * text they came from: every engine call reads the config, and this spares run
+ * and log the YAML parser. The copy answers only for that exact text (compared
+ * whole: a hash would load node:crypto before the call's first git process,
+ * where it can load while git runs), and is validated like the YAML; the engine
+ * seals it with its other state while the code under test runs (tamper.ts).
+ * Written only once the fields are a valid Config (plain JSON values), never
+ * fsynced (rebuilt from the YAML).
  */
 export function parsedConfigFile(configFile: string): string {
   return path.join(path.dirname(configFile), 'config.parsed.json');
 }
 
-function cachedFields(file: string, sha256: string): Record<string, unknown> | null {
+function cachedFields(file: string, text: string): Record<string, unknown> | null {
   try {
-    const c = JSON.parse(fs.readFileSync(parsedConfigFile(file), 'utf8')) as { sha256?: unknown; fields?: unknown };
-    return c.sha256 === sha256 && c.fields && typeof c.fields === 'object' && !Array.isArray(c.fields) ? (c.fields as Record<string, unknown>) : null;
+    const c = JSON.parse(fs.readFileSync(parsedConfigFile(file), 'utf8')) as { text?: unknown; fields?: unknown };
+    return c.text === text && c.fields && typeof c.fields === 'object' && !Array.isArray(c.fields) ? (c.fields as Record<string, unknown>) : null;
   } catch {
     return null;
   }
@@ -71,13 +72,12 @@ function cachedFields(file: string, sha256: string): Record<string, unknown> | n
 
 export function loadConfig(file: string): Config {
   const text = readText(file);
-  const sha256 = createHash('sha256').update(text).digest('hex');
-  const cached = cachedFields(file, sha256);
+  const cached = cachedFields(file, text);
   const fields = cached ?? yamlObject(file, text);
   const config = parseConfig(fields, 'config.yaml');
   if (!cached) {
     try {
-      writeJsonCache(parsedConfigFile(file), { sha256, fields });
+      writeJsonCache(parsedConfigFile(file), { text, fields });
     } catch {
       // a read-only tree: the next call parses the YAML again
     }

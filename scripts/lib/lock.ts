@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pidAlive, procStart } from './procs.ts';
-import { randomUUID } from 'node:crypto';
+import { uniqueId } from './unique-id.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { stopPoint } from './faults.ts';
 
@@ -71,7 +71,7 @@ function parseInfo(raw: string): LockInfo | null {
  * the file system has no hard links, the O_EXCL way stays.
  */
 function tryCreate(lockFile: string, data: string): boolean {
-  const mine = `${lockFile}.new.${process.pid}.${randomUUID()}`;
+  const mine = `${lockFile}.new.${process.pid}.${uniqueId()}`;
   try {
     fs.writeFileSync(mine, data, { flag: 'wx' });
     try {
@@ -153,7 +153,7 @@ export function acquireLock(lockFile: string, owner: string): Lock {
     pid: process.pid,
     owner,
     started_at: new Date().toISOString(),
-    token: randomUUID(),
+    token: uniqueId(),
     proc_start: procStart(process.pid),
   };
   const data = JSON.stringify(me) + '\n';
@@ -183,7 +183,7 @@ export function acquireLock(lockFile: string, owner: string): Lock {
     }
     // Stale. Move it aside under a name only we use, then make sure we moved the
     // file we judged and not a fresh lock another taker created in between.
-    const aside = `${lockFile}.stale.${process.pid}.${randomUUID()}`;
+    const aside = `${lockFile}.stale.${process.pid}.${uniqueId()}`;
     try {
       fs.renameSync(lockFile, aside);
     } catch (e) {

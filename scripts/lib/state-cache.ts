@@ -57,7 +57,7 @@ function loadCacheFile(paths: ExperimentPaths, file: string, opts: CacheRead): S
   const raw = parsed.data as unknown as State & { primaries_count?: unknown; primaries_mad?: unknown; ledger_tail?: unknown };
   // Another experiment's cache (copied in, or a ledger replaced under it) can hold an offset inside
   // this ledger: its figures would be taken for this ledger's. (Caches written before the tail was kept have none.)
-  if (typeof raw.ledger_tail === 'string' && raw.ledger_tail !== ledgerTail(paths.ledger, raw.ledger_offset)) return null;
+  if (typeof raw.ledger_tail === 'string' && !sameTail(raw.ledger_tail, paths.ledger, raw.ledger_offset)) return null;
   // A cache written before the sidecar existed carries its list inline.
   if (Array.isArray(raw.valid_primaries)) return raw;
   const count = typeof raw.primaries_count === 'number' ? raw.primaries_count : -1;
@@ -180,9 +180,25 @@ function checkpointDue(paths: ExperimentPaths, state: State): boolean {
 /** Bytes of the ledger just before a cache's offset: enough to tell this ledger from another one. */
 const TAIL_BYTES = 64;
 
-/** A digest of the TAIL_BYTES before `offset` (its last line's end, timestamps and all); null when the ledger is shorter or unreadable. */
+/**
+ * The TAIL_BYTES before `offset` (its last line's end, timestamps and all), as hex; null when the
+ * ledger is shorter or unreadable. The bytes themselves, not a digest: a digest would load
+ * node:crypto before the call's first git process (where it loads while git runs).
+ */
 function ledgerTail(ledger: string, offset: number): string | null {
-  if (offset === 0) return '';
+  return tailBytes(ledger, offset)?.toString('hex') ?? null;
+}
+
+/** Whether a cache's recorded tail is this ledger's; a cache written before the bytes were kept holds their sha256's first 16 hex digits. */
+function sameTail(recorded: string, ledger: string, offset: number): boolean {
+  const legacy = recorded.length === 16 && offset > 8; // 8 bytes' hex is 16 digits too
+  if (!legacy) return recorded === ledgerTail(ledger, offset);
+  const buf = tailBytes(ledger, offset);
+  return buf !== null && createHash('sha256').update(buf).digest('hex').slice(0, 16) === recorded;
+}
+
+function tailBytes(ledger: string, offset: number): Buffer | null {
+  if (offset === 0) return Buffer.alloc(0);
   const n = Math.min(TAIL_BYTES, offset);
   const buf = Buffer.alloc(n);
   let fd: number;
@@ -196,7 +212,7 @@ function ledgerTail(ledger: string, offset: number): string | null {
   } finally {
     fs.closeSync(fd);
   }
-  return createHash('sha256').update(buf).digest('hex').slice(0, 16);
+  return buf;
 }
 
 /** Sidecars of other segments are stale (a segment's figures start over). */

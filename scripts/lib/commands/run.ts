@@ -49,6 +49,7 @@ import { partlyMeasured } from '../judge-run.ts';
 import { assertNoCandidates } from '../candidates/store.ts';
 import { taintProblem } from '../outside-taint.ts';
 import { progressLine } from '../progress-line.ts';
+import { warmForRun } from '../warm.ts';
 
 /**
  * How often the engine itself takes a sample again when the runner says the
@@ -572,7 +573,9 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   const early = ws.hiddenIgnores?.();
   early?.catch(() => undefined);
   // One look at the tree answers reconcile's branch check too; what reconcile changed is looked at again.
-  await ws.observe();
+  const look = ws.observe();
+  warmForRun(); // while the two git processes run
+  await look;
   const fixed = await reconcile(exp, ws);
   if (fixed.length) {
     process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
