@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ActiveFile, RunRecord, type EventName, type LedgerLine } from './schema.ts';
 import { experimentPaths, repoPaths, runDir, runId } from './paths.ts';
 import { loadConfig } from './config.ts';
-import { appendLedger, nowIso, readLedger } from './ledger.ts';
+import { appendLedger, appendLedgerLater, nowIso, readLedger } from './ledger.ts';
 import { readJsonOrNull, writeJsonAtomic, writeJsonCache } from './fsx.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { emptyState, foldLines, loopState, termination, type Termination } from './reduce.ts';
@@ -201,6 +201,18 @@ function saveCacheIfFree(exp: Experiment): void {
 export function append(exp: Experiment, line: LedgerLine, opts: { durable?: boolean } = {}): void {
   appendLedger(exp.paths.ledger, line, opts);
   refresh(exp);
+}
+
+/**
+ * append, its fsync left running: the promise settles once the line is on disk.
+ * Await it before the step that must follow the line's durability (never
+ * dropped: it rejects when the fsync fails).
+ */
+export function appendLater(exp: Experiment, line: LedgerLine): Promise<void> {
+  const durable = appendLedgerLater(exp.paths.ledger, line);
+  durable.catch(() => undefined); // awaited by the caller; a failure is seen there
+  refresh(exp);
+  return durable;
 }
 
 /**

@@ -82,6 +82,12 @@ export function endsMidLine(fd: number): boolean {
  * fails half-way (a full disk, a size limit) is cut back: no torn line stays.
  */
 export function appendLineDurable(file: string, line: string, opts: WriteOptions = {}): void {
+  const fd = appendLineOpen(file, line, opts.durable !== false);
+  fs.closeSync(fd);
+}
+
+/** Append one line (as appendLineDurable) and return its descriptor, still open; fsynced first when `durable`. */
+function appendLineOpen(file: string, line: string, durable: boolean): number {
   if (line.includes('\n')) throw new Error('a ledger line must not contain a newline');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const fd = openAppendNoFollow(file);
@@ -90,14 +96,41 @@ export function appendLineDurable(file: string, line: string, opts: WriteOptions
     const buf = Buffer.from((endsMidLine(fd) ? '\n' : '') + line + '\n');
     try {
       writeAll(fd, buf);
-      if (opts.durable !== false) fsync(fd);
+      if (durable) fsync(fd);
     } catch (e) {
       fs.ftruncateSync(fd, size);
       throw e;
     }
-  } finally {
+  } catch (e) {
     fs.closeSync(fd);
+    throw e;
   }
+  return fd;
+}
+
+/** A line appended by appendLineDurableLater whose fsync failed: the step it guards must not run. */
+export class NotDurableError extends Error {}
+
+/**
+ * Append one line now (one write(): a SIGKILL from here on never loses it) and
+ * fsync it on Node's thread pool while the caller goes on; the promise settles
+ * when the line is on disk. For a record that must be durable before some later
+ * step (a keep's branch move, a revert): the caller awaits it just before that
+ * step, and the fsync's wait overlaps the work in between (the keep's tree and
+ * commit object, which nothing refers to until the branch moves). A failed
+ * fsync rejects: the caller stops before that step, and the line stays, as
+ * after a crash at that point (reconcile completes it).
+ */
+export function appendLineDurableLater(file: string, line: string): Promise<void> {
+  const fd = appendLineOpen(file, line, false);
+  return new Promise((resolve, reject) => {
+    fs.fsync(fd, (err) => {
+      fs.close(fd, () => undefined);
+      if (err) return reject(new NotDurableError(`${file}: fsync failed (${err.code ?? err.message}); the line was written, its durability is unknown`));
+      countIo('fsync');
+      resolve();
+    });
+  });
 }
 
 /**

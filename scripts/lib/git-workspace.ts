@@ -945,7 +945,7 @@ export class GitWorkspace implements Workspace {
     return (await this.git.run(['commit-tree', ...args], ident)).trim();
   }
 
-  async keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture): Promise<string> {
+  async keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture, durable?: Promise<void>): Promise<string> {
     const { ref, sha: old } = await this.headAndRef();
     this.mutating();
     const s = this.state();
@@ -971,6 +971,8 @@ export class GitWorkspace implements Workspace {
       const tree = (capture && this.inProcessTree(old, paths, capture)) || (await this.gitTree(old, paths, entries, priv));
       commit = await this.commitTree(['--no-gpg-sign', tree, '-p', old, '-m', body]);
       crashPoint('git:committed');
+      // The keep's ledger line on disk before the branch moves (its fsync ran beside the tree and commit object).
+      await durable;
       // Compare-and-swap: if the branch moved under us, refuse rather than lose a commit.
       await this.git.run(['update-ref', '-m', `autoloop: keep ${trailers['Autoloop-Run'] ?? ''}`.trim(), `refs/heads/${this.branch}`, commit, old]);
       crashPoint('git:ref-updated');

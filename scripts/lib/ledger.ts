@@ -4,7 +4,7 @@
 // with a cached state only parse what was appended since.
 import fs from 'node:fs';
 import { LedgerLine } from './schema.ts';
-import { appendLineDurable } from './fsx.ts';
+import { appendLineDurable, appendLineDurableLater } from './fsx.ts';
 
 export interface LedgerRead {
   lines: LedgerLine[];
@@ -92,6 +92,11 @@ export function readLedger(file: string, from = 0, opts: ReadOptions = {}): Ledg
 /** Validate and append one line durably. */
 export function appendLedger(file: string, line: LedgerLine, opts: { durable?: boolean } = {}): void {
   appendLineDurable(file, ledgerLineText(line), opts);
+}
+
+/** Validate and append one line now, fsynced in the background: awaited before what must follow it on disk (fsx.ts appendLineDurableLater). */
+export function appendLedgerLater(file: string, line: LedgerLine): Promise<void> {
+  return appendLineDurableLater(file, ledgerLineText(line));
 }
 
 /** A ledger line as appended (checked), without its newline: for a writer that rewrites the ledger with it. */

@@ -386,7 +386,8 @@ export class SnapshotWorkspace implements Workspace {
     return s.current;
   }
 
-  async keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture): Promise<string> {
+  async keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture, durable?: Promise<void>): Promise<string> {
+    await durable;
     void message; // snapshots carry no message; the ledger has the description
     const s = this.state();
     this.gc([s.current, s.pinned]);

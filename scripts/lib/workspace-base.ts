@@ -97,7 +97,8 @@ export interface Workspace {
    * content committed is the captured one (git) or must still be it (snapshot).
    * Returns the new commit sha / snapshot id.
    */
-  keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture): Promise<string>;
+  /** `durable`: settled once the keep's ledger line is on disk; awaited before anything the tree or the branch shows. */
+  keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture, durable?: Promise<void>): Promise<string>;
   /**
    * Restore in-scope files to the best and take away the in-scope files the
    * change created. Idempotent. Every file overwritten or taken away is moved

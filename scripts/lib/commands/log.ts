@@ -2,8 +2,9 @@
 // decided in code (verdict.ts); the caller can only describe the change or
 // throw it away (discard). The result reaches the ledger before the tree is
 // touched, and every step after it can be completed by reconcile().
+import { warmForRun } from '../warm.ts';
 import {
-  append,
+  appendLater,
   currentTermination,
   event,
   latestRunNumber,
@@ -25,7 +26,7 @@ import { judgeRun } from '../judge-run.ts';
 import { nextAction } from '../next-action.ts';
 import type { ResultLine, RunRecord } from '../schema.ts';
 import { runDir, runId as formatRunId } from '../paths.ts';
-import { writeJsonAtomic } from '../fsx.ts';
+import { NotDurableError, writeJsonAtomic } from '../fsx.ts';
 import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
 import { confidenceOf, gainPct } from '../reduce.ts';
@@ -112,17 +113,20 @@ export async function stillMeasured(ws: Workspace, rec: RunRecord, users: Attrib
 }
 
 /** Keep (commit) or revert (restoring the judges if the run changed them); returns the commit and restored judges. */
-async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: ResultLine): Promise<Omit<LogResult, 'line'>> {
+async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: ResultLine, durable: Promise<void>): Promise<Omit<LogResult, 'line'>> {
   if (line.verdict === 'keep') {
     const msg = `autoloop: ${clip(line.description, 72)}`;
     try {
+      // A git keep awaits the line's fsync just before the branch moves (its tree and commit object are written meanwhile).
+      if (ws.mode !== 'git' || !rec.files.length) await durable;
       // Snapshot mode: the walk's anchor (the state holds this line already) is kept from the keep's clean-up (run-plan.ts tieAnchor).
       await ws.pin?.(exp.state.tie_drift?.anchor?.commit ?? null);
-      const commit = rec.files.length ? await ws.keep(rec.files, msg, trailers(exp, rec.run_id, rec.primary), rec.content?.files) : await ws.head();
+      const commit = rec.files.length ? await ws.keep(rec.files, msg, trailers(exp, rec.run_id, rec.primary), rec.content?.files, durable) : await ws.head();
       crashPoint('after-commit');
       event(exp, 'committed', { commit }, rec.run_id);
       return { commit, restored: [], artifacts: noArtifacts(), moved: null };
     } catch (e) {
+      if (e instanceof NotDurableError) throw e;
       // Never retried forever: the run counts as not kept and the tree goes back to the best.
       const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0] as string;
       event(exp, 'keep_failed', { reason }, rec.run_id);
@@ -130,6 +134,7 @@ async function actOnTree(exp: Experiment, ws: Workspace, rec: RunRecord, line: R
       line.reason = `keep failed: ${reason}`;
     }
   }
+  await durable; // the result line is on disk before the revert touches the tree
   let restored: string[] = [];
   const prints = exp.state.fingerprints;
   // Content and mode: a judge made non-executable (chmod) has the same bytes but would fail every later run.
@@ -158,7 +163,9 @@ export async function logCommand(exp: Experiment, input: LogInput): Promise<LogR
     const ws = await openWorkspace(exp.root, exp.paths, exp.config);
     // One look at the tree answers reconcile's branch check and the check that the
     // measured content is still there (as in run); what reconcile changed is looked at again.
-    await ws.observe();
+    const look = ws.observe();
+    warmForRun(); // while git runs: the content check hashes, a keep deflates
+    await look;
     const fixed = await reconcile(exp, ws);
     if (fixed.length) {
       process.stderr.write(`reconciled: ${fixed.join('; ')}\n`);
@@ -179,10 +186,10 @@ export async function logMeasured(exp: Experiment, ws: Workspace, rec: RunRecord
   const line = resultLine(exp, rec, input);
   // 1. the record first: whatever happens next, the run is in the ledger.
   crashPoint('before-ledger');
-  append(exp, line);
+  const durable = appendLater(exp, line);
   crashPoint('after-ledger');
-  // 2. then the tree.
-  const result = { line, ...(await actOnTree(exp, ws, rec, line)) };
+  // 2. then the tree, once the line is on disk (its fsync runs beside a keep's tree and commit object).
+  const result = { line, ...(await actOnTree(exp, ws, rec, line, durable)) };
   // What the journal attributed is settled now (kept or reverted); the next change starts a fresh one.
   resetJournal(exp.root);
   crashPoint('after-event');

@@ -1,0 +1,83 @@
+// The git processes and fsyncs of one iteration (issue 8, "the cost of an
+// iteration"; each is justified in docs/design.md § The cost of an iteration):
+// counted by the engine (AUTOLOOP_COUNT_IO) on a real repository, in both forms
+// (the one call, run + log), keep and discard. The result line's fsync runs on
+// Node's thread pool beside the keep's tree and commit object: the count also
+// shows that the call waited for it (a call that ended first would count none).
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { baselineRepo, engine, git, ledger, setValue } from './helpers/engine.ts';
+import { tmpDir } from './helpers/tmp.ts';
+
+const counts = tmpDir('autoloop-iteration-io-');
+afterAll(() => fs.rmSync(counts, { recursive: true, force: true }));
+
+// A home of the test's own: a ~/.gitconfig naming a filter (git-lfs) would add the engine's one config read.
+const home = path.join(counts, 'home');
+fs.mkdirSync(home, { recursive: true });
+fs.writeFileSync(path.join(home, '.gitconfig'), '[user]\n\tname = t\n\temail = t@example.invalid\n');
+// A system config that names what the engine asks about costs that one read more, whatever the call.
+const system = (() => {
+  try {
+    return /filter|attributesfile|bigfilethreshold|driver|autocrlf|excludesfile|include/i.test(fs.readFileSync('/etc/gitconfig', 'utf8')) ? 1 : 0;
+  } catch {
+    return 0;
+  }
+})();
+
+let n = 0;
+/** One engine call; its git processes and fsyncs. */
+function counted(cmd: string, args: string[], repo: string): { git: number; fsync: number; json: Record<string, unknown> | null } {
+  const file = path.join(counts, `c-${n++}`);
+  const r = engine(cmd, [...args, '--json'], repo, { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), AUTOLOOP_COUNT_IO: file });
+  expect(r.code, r.stderr).toBe(0);
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const sum = (k: string) => [...text.matchAll(new RegExp(`^${k} (\\d+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+  return { git: sum('git'), fsync: sum('fsync'), json: r.json };
+}
+
+describe('git processes and fsyncs per iteration', { timeout: 600_000 }, () => {
+  it('one call: a keep 7 and 1, a discard 5 and 1; the keep is on the branch and its line in the ledger', () => {
+    const repo = baselineRepo('100');
+    setValue(repo, '90');
+    const keep = counted('run-experiment', ['--description', 'faster'], repo);
+    expect(keep.json).toMatchObject({ verdict: 'keep' });
+    expect({ git: keep.git, fsync: keep.fsync }).toEqual({ git: 7 + system, fsync: 1 });
+    expect(git(repo, 'log', '-1', '--format=%s')).toBe('autoloop: faster');
+    expect(git(repo, 'status', '--porcelain')).toBe('');
+    setValue(repo, '95');
+    const discard = counted('run-experiment', ['--description', 'slower'], repo);
+    expect(discard.json).toMatchObject({ verdict: 'discard' });
+    expect({ git: discard.git, fsync: discard.fsync }).toEqual({ git: 5 + system, fsync: 1 });
+    expect(fs.readFileSync(path.join(repo, 'src', 'value.txt'), 'utf8')).toBe('90');
+    const results = ledger(repo).filter((l) => l.type === 'result').map((l) => l.verdict);
+    expect(results).toEqual(['keep', 'keep', 'discard']);
+  });
+
+  it('run + log: a keep 4 + 4 and 1 + 1, a discard 4 + 2 and 1 + 1', () => {
+    const repo = baselineRepo('100');
+    setValue(repo, '90');
+    const run = counted('run-experiment', [], repo);
+    const log = counted('log-experiment', ['--description', 'faster'], repo);
+    expect(log.json).toMatchObject({ verdict: 'keep' });
+    expect([run.git, log.git, run.fsync, log.fsync]).toEqual([4 + system, 4 + system, 1, 1]);
+    setValue(repo, '95');
+    const run2 = counted('run-experiment', [], repo);
+    const log2 = counted('log-experiment', ['--description', 'slower'], repo);
+    expect(log2.json).toMatchObject({ verdict: 'discard' });
+    expect([run2.git, log2.git, run2.fsync, log2.fsync]).toEqual([4 + system, 2 + system, 1, 1]);
+    expect(git(repo, 'status', '--porcelain')).toBe('');
+  });
+
+  it('a file in a new folder: one listing of the folder more per status read (7 + 2), the same fsync', () => {
+    const repo = baselineRepo('100');
+    setValue(repo, '90');
+    fs.mkdirSync(path.join(repo, 'src', 'deep', 'er'), { recursive: true });
+    fs.writeFileSync(path.join(repo, 'src', 'deep', 'er', 'new.txt'), 'new\n');
+    const keep = counted('run-experiment', ['--description', 'new folder'], repo);
+    expect(keep.json).toMatchObject({ verdict: 'keep' });
+    expect({ git: keep.git, fsync: keep.fsync }).toEqual({ git: 9 + system, fsync: 1 });
+    expect(git(repo, 'show', 'HEAD:src/deep/er/new.txt')).toBe('new');
+  });
+});
