@@ -70,6 +70,24 @@ describe('git processes and fsyncs per iteration', { timeout: 600_000 }, () => {
     expect(git(repo, 'status', '--porcelain')).toBe('');
   });
 
+  it('a result line whose fsync fails: one line, non-zero, the branch not moved; the next call completes the keep', () => {
+    const repo = baselineRepo('100');
+    const before = git(repo, 'rev-parse', 'HEAD');
+    setValue(repo, '90');
+    // A real fsync that fails: the engine syncs /dev/null instead (EINVAL), after writing the line.
+    const r = engine('run-experiment', ['--description', 'faster'], repo, { AUTOLOOP_FAULT_AT: 'ledger:fsync' });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/ledger\.jsonl: fsync failed \(EINVAL\); the line was written, its durability is unknown/);
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(before);
+    expect(ledger(repo).at(-1)).toMatchObject({ type: 'result', run_id: 'r0002', verdict: 'keep' });
+    const next = engine('run-experiment', ['--description', 'again', '--json'], repo);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(/completed the keep of r0002/);
+    expect(git(repo, 'show', 'HEAD:src/value.txt')).toBe('90');
+    expect(ledger(repo).filter((l) => l.type === 'event' && l.event === 'committed').map((l) => l.run_id)).toContain('r0002');
+  });
+
   it('a file in a new folder: one listing of the folder more per status read (7 + 2), the same fsync', () => {
     const repo = baselineRepo('100');
     setValue(repo, '90');

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { countIo } from './iocount.ts';
+import { faultAt } from './faults.ts';
 
 export interface WriteOptions {
   /** fsync before the rename (default true); false for caches that can be rebuilt. */
@@ -123,9 +124,12 @@ export class NotDurableError extends Error {}
  */
 export function appendLineDurableLater(file: string, line: string): Promise<void> {
   const fd = appendLineOpen(file, line, false);
+  // The fault test's failing fsync is a real one: /dev/null refuses it (EINVAL).
+  const target = faultAt('ledger:fsync') ? fs.openSync('/dev/null', 'r') : fd;
   return new Promise((resolve, reject) => {
-    fs.fsync(fd, (err) => {
+    fs.fsync(target, (err) => {
       fs.close(fd, () => undefined);
+      if (target !== fd) fs.close(target, () => undefined);
       if (err) return reject(new NotDurableError(`${file}: fsync failed (${err.code ?? err.message}); the line was written, its durability is unknown`));
       countIo('fsync');
       resolve();
