@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { baselineRepo, engine, fromTemplate, git, initValue, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
+import { baselineRepo, engine, git, initValue, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
 import { COPY_SUFFIX, rescueFile } from '../scripts/lib/workspace-base.ts';
 import { foldersToPrune, PIN, RESCUE_KEEP } from '../scripts/lib/rescue-retention.ts';
 
@@ -42,18 +42,6 @@ function expectSomewhere(repo: string, run: string): void {
     for (const p of places) expect(fs.readFileSync(p).equals(bytes), p).toBe(true);
   }
 }
-
-/**
- * baselineRepo in snapshot mode (no git): the baseline (100) kept, built once
- * for the file and copied per test (fromTemplate; nothing in it names its own path).
- */
-const snapshotBaseline = (): string =>
-  fromTemplate('discard-copies:snapshot-baseline', () => {
-    const repo = valueRepo('100', {}, { git: false });
-    expect(initValue(repo).json).toMatchObject({ mode: 'snapshot' });
-    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
-    return repo;
-  });
 
 const revertedEvent = (repo: string, run: string) => ledger(repo).find((l) => l.type === 'event' && l.event === 'reverted' && l.run_id === run) as { data: Record<string, unknown> } | undefined;
 
@@ -98,7 +86,9 @@ describe('a revert moves new in-scope files aside, never deletes them (no journa
   });
 
   it('snapshot mode (no git): the same', () => {
-    const repo = snapshotBaseline();
+    const repo = valueRepo('100', {}, { git: false });
+    expect(initValue(repo).json).toMatchObject({ mode: 'snapshot' });
+    expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
     writeUserFiles(repo);
     setValue(repo, '120');
     expect(iterate(repo, 'worse').log.json).toMatchObject({ verdict: 'discard', moved_new_files: { count: 3 } });
@@ -109,7 +99,13 @@ describe('a revert moves new in-scope files aside, never deletes them (no journa
   for (const point of ['after-ledger', 'revert:moved-one', 'after-revert']) {
     for (const mode of ['git', 'snapshot'] as const) {
       it(`kill -9 at ${point} (${mode}): every file is in its place or in the copy; the next call finishes the move`, () => {
-        const repo = mode === 'git' ? baselineRepo() : snapshotBaseline();
+        let repo: string;
+        if (mode === 'git') repo = baselineRepo();
+        else {
+          repo = valueRepo('100', {}, { git: false });
+          expect(initValue(repo).code).toBe(0);
+          expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
+        }
         writeUserFiles(repo);
         setValue(repo, '120');
         expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok' });
