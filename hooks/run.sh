@@ -68,18 +68,20 @@ fi
 # .autoloop/session.json (written by the hooks)? No for an id the shell cannot
 # compare safely.
 sid="${CLAUDE_CODE_SESSION_ID:-}"
-owns() {
+# names <key>: session.json's <key> is this session's id (a text match; Node reads the file).
+names() {
   case "$sid" in '' | *[!A-Za-z0-9_-]*) return 1 ;; esac
   [ -f "$dir/.autoloop/session.json" ] || return 1
   state=
   while IFS= read -r line || [ -n "$line" ]; do state="$state$line"; done <"$dir/.autoloop/session.json"
-  case "$state" in *"\"owner_session\": \"$sid\""* | *"\"owner_session\":\"$sid\""*) return 0 ;; esac
+  case "$state" in *"\"$1\": \"$sid\""* | *"\"$1\":\"$sid\""*) return 0 ;; esac
   return 1
 }
+owns() { names owner_session; }
 # SessionEnd (hooks.json: /clear, and /branch or /resume, which end the conversation with
-# "resume") matters only for the owner's conversation (session-start.ts sessionEndDecision):
-# anyone else's starts no Node.
-if [ "$1" = session-end ] && ! owns; then exit 0; fi
+# "resume") matters only for the conversation of the owner or of the session handed the loop
+# (session-start.ts sessionEndDecision): anyone else's starts no Node.
+if [ "$1" = session-end ] && ! owns && ! names candidate; then exit 0; fi
 # PostToolUse only records which session drives the loop: when the owner is
 # already this session, there is nothing to record and no Node to start.
 if [ "$1" = post-tool-use ] && owns; then exit 0; fi

@@ -254,6 +254,38 @@ describe('/clear of an owner whose process was never recorded (a loop claimed by
   });
 });
 
+describe('/clear of a session handed the loop by an earlier version (no candidate_process saved)', () => {
+  const end = (sid: string, reason = 'clear') => ({ ...common(sid), hook_event_name: 'SessionEnd', reason });
+
+  it('SessionEnd of the candidate\'s conversation records its process, and the SessionStart that follows keeps the handover', () => {
+    for (const owner of [OWNER, null]) {
+      writeSession({ owner_session: owner, owner_process: processOf(otherCli), candidate: 'sess-b' }); // no candidate_process: the old shape
+      expect(readSession()).not.toHaveProperty('candidate_process');
+      hook(cli, 'session-end', end('sess-b'), 'sess-b');
+      expect(readSession()).toMatchObject({ owner_session: owner, owner_process: processOf(otherCli), candidate: 'sess-b', candidate_process: processOf(cli) });
+      const r = hook(cli, 'session-start', start('sess-b2', 'clear'), 'sess-b2');
+      expect(context(r)).toContain('Rules while the loop runs');
+      expect(context(r)).not.toContain('driven by another session');
+      expect(readSession()).toMatchObject({ owner_session: owner, candidate: 'sess-b2', candidate_process: processOf(cli) });
+    }
+  });
+
+  it('a candidate whose process is recorded, or another reason, writes nothing; a /clear elsewhere still takes nothing', () => {
+    writeSession({ owner_process: processOf(otherCli), candidate: 'sess-b', candidate_process: processOf(cli) });
+    const recorded = fs.readFileSync(sessionFile(), 'utf8');
+    hook(cli, 'session-end', end('sess-b'), 'sess-b');
+    expect(fs.readFileSync(sessionFile(), 'utf8')).toBe(recorded);
+    writeSession({ owner_process: processOf(otherCli), candidate: 'sess-b' });
+    const old = fs.readFileSync(sessionFile(), 'utf8');
+    hook(cli, 'session-end', end('sess-b', 'other'), 'sess-b');
+    expect(fs.readFileSync(sessionFile(), 'utf8')).toBe(old);
+    // Recorded in this process: a /clear in the owner's process is the owner's, not the candidate's.
+    hook(cli, 'session-end', end('sess-b'), 'sess-b');
+    hook(otherCli, 'session-start', start('sess-o2', 'clear'), 'sess-o2');
+    expect(readSession()).toMatchObject({ owner_session: 'sess-o2', candidate: 'sess-b', candidate_process: processOf(cli) });
+  });
+});
+
 describe('--fork-session of the owner', () => {
   it('is told the loop is driven elsewhere and its copied instructions are not its own; the owner keeps the loop', () => {
     writeSession({ owner_process: processOf(otherCli) });

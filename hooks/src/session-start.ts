@@ -116,15 +116,17 @@ function clearedCandidate(session: SessionFile, who: SessionStartWho): SessionFi
 }
 
 /**
- * SessionEnd with reason "clear" or "resume" (hooks.json matches no other): the owner's conversation
- * leaves its process (/clear; /branch and /resume end it with "resume"), and a SessionStart of the
- * next one follows there. When the owner's
- * process is not recorded yet (a loop claimed before it was recorded, a missed record), it is
- * recorded now, so clearedOwner ties the two. Null: nothing to write.
+ * SessionEnd with reason "clear" or "resume" (hooks.json matches no other): the owner's or the
+ * candidate's conversation leaves its process (/clear; /branch and /resume end it with "resume"),
+ * and a SessionStart of the next one follows there. When that process is not recorded yet (a loop
+ * claimed or handed over by an earlier version, which saved no process, or a missed record), it is
+ * recorded now, so clearedOwner or clearedCandidate ties the two. Null: nothing to write.
  */
 export function sessionEndDecision(session: SessionFile, who: SessionStartWho & { reason?: string | undefined }): SessionFile | null {
-  if ((who.reason !== 'clear' && who.reason !== 'resume') || !who.process || session.owner_session !== who.session_id || session.owner_process === who.process) return null;
-  return { ...session, owner_process: who.process };
+  if ((who.reason !== 'clear' && who.reason !== 'resume') || !who.process) return null;
+  if (session.owner_session === who.session_id) return session.owner_process === who.process ? null : { ...session, owner_process: who.process };
+  if (session.candidate === who.session_id) return session.candidate_process === who.process ? null : { ...session, candidate_process: who.process };
+  return null;
 }
 
 /**
