@@ -79,6 +79,8 @@ const common = { session_id: 's', transcript_path: path.join(dir, 't.jsonl'), cw
 const other = { session_id: 'x', transcript_path: path.join(dir, 'x.jsonl'), cwd: project };
 const engine = `node "${path.join(ROOT, 'dist', 'run-experiment.mjs')}" --json`;
 const SCRATCH = '.autoloop/experiments/speed/scratch';
+const PROSE = 'I replaced the linear scan in `src/a.ts` with a lookup table built once at start-up; the engine kept it (41 ms to 38 ms, above the noise), so the next step is the "unrolled" loop from the ideas file. The allocation in the inner loop is the other cost the profile shows, and I will try reusing the buffer next.\n\n'.repeat(22);
+const CODE = 'export function cost(xs: number[], table: Map<string, number>): number {\n  let total = 0;\n  for (const x of xs) total += table.get(`k${x}`) ?? 0; // "hot" path\n  return total;\n}\n'.repeat(40);
 const calls: Array<[string, string, object]> = [
   ['pre-tool-use.bash_engine', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: engine } }],
   ['pre-tool-use.bash_pipeline', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'git diff --stat && grep -n cost src/a.ts | head -20' } }],
@@ -109,6 +111,11 @@ const calls: Array<[string, string, object]> = [
   // After control stop (active.json stays until clear or resume): the owner's calls, as anyone's.
   ['pre-tool-use.stopped_loop_edit', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'src/a.ts'), old_string: 'a', new_string: 'b' } }],
   ['stop.stopped_loop', 'stop', { ...common, hook_event_name: 'Stop', stop_hook_active: false }],
+  // Payloads under 8 kB are walked whole in the shell: the owner's Stop after a long final message
+  // (prose: long runs between quotes) and an Edit of a 7 kB block of code.
+  ['stop.prose_7kB', 'stop', { ...common, hook_event_name: 'Stop', stop_hook_active: false, last_assistant_message: PROSE, background_tasks: [], session_crons: [] }],
+  ['stop.other_prose_7kB', 'stop', { ...other, hook_event_name: 'Stop', stop_hook_active: false, last_assistant_message: PROSE, background_tasks: [], session_crons: [] }],
+  ['pre-tool-use.edit_7kB', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: path.join(project, 'src/a.ts'), old_string: CODE.slice(0, 200), new_string: CODE } }],
   ['pre-read.project_file', 'pre-read', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: path.join(project, 'src/a.ts') } }],
 ];
 
@@ -141,7 +148,7 @@ if (BEFORE && !fs.existsSync(BEFORE)) {
   process.exit(2);
 }
 // With the calls the shell answers by writing session.json (the owner's Stop, a claim: under its lock).
-const others = calls.filter(([n]) => n.includes('.other') || n.includes('stopped_loop') || n === 'stop' || n.endsWith('_claim'));
+const others = calls.filter(([n]) => n.includes('.other') || n.includes('stopped_loop') || n === 'stop' || n.endsWith('_claim') || n.endsWith('_7kB'));
 const stoppedLoop = (name: string): boolean => name.includes('stopped_loop');
 const samples = new Map<string, number[]>([['bare', []], ['no_autoloop', []], ['shell_form', []], ['no_cache', []], ...calls.map(([n]) => [n, []] as [string, number[]]), ...others.map(([n]) => [`${n}.before`, []] as [string, number[]])]);
 const sessionOf = (payload: object): string => (payload as { session_id: string }).session_id;

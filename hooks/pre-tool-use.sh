@@ -20,27 +20,43 @@ pf_nl='
 
 # The JSON string at the start of $pf_r (after its opening quote) into
 # pf_s, raw (escapes kept); $pf_r moves past it. 1 when it is not a valid
-# JSON string.
+# JSON string. No pattern here starts with * where it cuts a prefix: dash
+# and bash match ${x#*\"} in time quadratic in the text before the quote (a
+# 7 kB run of prose took longer than a Node start; bench/hooks.ts, _7kB).
 pf_string() {
   pf_r=${pf_r#?} pf_s=
   while :; do
-    case $pf_r in *'"'*) ;; *) return 1 ;; esac
-    pf_p=${pf_r%%\"*} pf_r=${pf_r#*\"}
+    pf_p=${pf_r%%\"*}
+    case $pf_r in "$pf_p"\"*) ;; *) return 1 ;; esac
+    # A quoted prefix of length L costs # about L*L steps, ## about one per character after it.
+    if [ ${#pf_p} -le 1024 ]; then pf_r=${pf_r#"$pf_p"\"}; else pf_r=${pf_r##"$pf_p"\"}; fi
+    pf_s=$pf_s$pf_p
     # An odd run of backslashes before the quote escapes it.
     pf_t=$pf_p pf_b=0
     while :; do case $pf_t in *\\) pf_t=${pf_t%?} pf_b=$((pf_b + 1)) ;; *) break ;; esac; done
-    pf_s=$pf_s$pf_p
     [ $((pf_b % 2)) -eq 1 ] || break
     pf_s=$pf_s\"
   done
-  case $pf_s in *[[:cntrl:]]*) return 1 ;; esac
-  pf_t=$pf_s
-  while :; do
-    case $pf_t in *\\*) ;; *) return 0 ;; esac
-    pf_t=${pf_t#*\\}
-    case $pf_t in
-      [\"\\/bfnrt]*) pf_t=${pf_t#?} ;;
-      u[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]*) pf_t=${pf_t#?????} ;;
+  case $pf_s in *[[:cntrl:]]*) return 1 ;; *\\*) pf_escapes ;; esac
+}
+
+# Every escape in pf_s is one JSON has: split at the backslashes in one pass
+# (a field after one starts with the escaped character; an empty one is an
+# escaped backslash, after which the next field is plain text). The hooks
+# never set IFS but for this.
+pf_escapes() {
+  set -f
+  IFS=\\
+  set -- $pf_s
+  unset IFS
+  set +f
+  [ $# -eq 0 ] || shift
+  pf_t=
+  for pf_q do
+    if [ -n "$pf_t" ]; then pf_t= && continue; fi
+    case $pf_q in
+      '') pf_t=1 ;;
+      [\"/bfnrt]* | u[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]*) ;;
       *) return 1 ;;
     esac
   done

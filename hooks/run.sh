@@ -135,9 +135,11 @@ fi
 # the same session.json, or defer).
 if { [ "$1" = stop ] && owns; } || [ "$1" = session-start ]; then
   if [ -f "$here/session.sh" ] && [ ! -e "$dir/.autoloop/node-too-old" ]; then
-    input= active= session=
-    while IFS= read -r line || [ -n "$line" ]; do input="$input$line
-"; done
+    # One read of at most 8 kB, as for a Write: `read` takes a pipe a byte per system call (a
+    # Stop carries the model's last message). Larger, or cut short by the pipe: Node's, whole.
+    input=$(dd bs=8192 count=1 2>/dev/null; echo x)
+    input=${input%x}
+    active= session=
     while IFS= read -r line || [ -n "$line" ]; do active="$active$line
 "; done <"$dir/.autoloop/active.json"
     . "$here/pre-tool-use.sh"
@@ -162,9 +164,8 @@ if { [ "$1" = stop ] && owns; } || [ "$1" = session-start ]; then
       fi
       ss_decide "$input" "$dir" "$active" "$session" && exit 0
     fi
-    AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" "$1" <<EOF
-$input
-EOF
+    { printf '%s' "$input"; exec cat; } | AUTOLOOP_PROJECT_DIR="$dir" exec node "$root/dist/hooks.cjs" "$1"
+    exit 0
   fi
 fi
 # PreToolUse of the owner while the loop runs: its engine commands are decided

@@ -963,6 +963,39 @@ describe('Stop in the shell', () => {
     expect(n[0]).toMatch(/no new run was logged/);
   });
 
+  it('the payload walk: long or escape-dense messages, keys inside strings, odd order; past 8 kB, Node gets it whole', () => {
+    const prose = 'I replaced the scan in `src/a.ts` with a table; the "unrolled" loop is next.\n\n';
+    const cases: Array<[string, string, boolean]> = [
+      ['7 kB of prose with no quote', stopPayload(OWNER, { last_assistant_message: 'x'.repeat(7000) }), true],
+      ['7 kB of prose, quotes and newlines', stopPayload(OWNER, { last_assistant_message: prose.repeat(80) }), true],
+      ['an escaped backslash before the closing quote', stopPayload(OWNER, { last_assistant_message: 'a\\' }), true],
+      ['backslashes and quotes in runs', stopPayload(OWNER, { last_assistant_message: '\\"\\\\""\\'.repeat(300) }), true],
+      ['\\u escapes and control characters', stopPayload(OWNER, { last_assistant_message: '\u0001é\u2028😀\t\b\f\r/' }), true],
+      ['another id inside a string', stopPayload(OWNER, { last_assistant_message: '","session_id":"sess-b' }), true],
+      ['session_id last, after nested objects', JSON.stringify({ hook_event_name: 'Stop', x: { session_id: 'sess-b', y: [{ session_id: 'sess-c' }] }, stop_hook_active: true, session_id: OWNER }), true],
+      ['an escaped session_id key', stopPayload().replace('"session_id"', '"session\\u005fid"'), false],
+      ['an escape JSON does not have', stopPayload(OWNER, { last_assistant_message: 'QQ' }).replace('QQ', '\\x41'), false],
+      ['a short \\u escape', stopPayload(OWNER, { last_assistant_message: 'QQ' }).replace('QQ', '\\u12'), false],
+      ['a string never closed', stopPayload().replace(/}$/, ',"z":"abc}'), false],
+      ['a raw tab in a string', stopPayload(OWNER, { last_assistant_message: 'QQ' }).replace('QQ', '\t'), false],
+      ['over 8 kB', stopPayload(OWNER, { last_assistant_message: prose.repeat(120) }), false],
+    ];
+    for (const [name, payload, answered] of cases) {
+      writeActive();
+      session();
+      expect([name, compare(name, payload, OWNER)]).toEqual([name, answered]);
+    }
+    // Past 8 kB the shell reads one block and hands Node that block and the rest: Node's answer, whole.
+    session();
+    const big = cases.at(-1)![1];
+    const before = fs.readFileSync(sessionFile(), 'utf8');
+    const n = stopNode(big);
+    fs.writeFileSync(sessionFile(), before);
+    const r = runHook('stop', big, hookEnv({ sid: OWNER }));
+    expect([r.stdout, fs.readFileSync(sessionFile(), 'utf8')]).toEqual(n);
+    expect(n[0]).toMatch(/"decision":"block"/);
+  });
+
   it('generated states: wherever the shell answers, Node gives the same answer and writes the same file', () => {
     let answered = 0;
     let total = 0;
