@@ -53,7 +53,12 @@ export const NoiseModel = lazySchema(() => z.object({
    * recent residuals were measured at the new level, and their df. Null (or
    * absent) when the whole pool is of the current level.
    */
-  fresh: z.optional(z.nullable(z.object({ n: z.number().check(z.minimum(0)), df: z.number().check(z.minimum(0)) }))),
+  fresh: z.optional(z.nullable(z.object({
+    n: z.number().check(z.minimum(0)),
+    df: z.number().check(z.minimum(0)),
+    /** Opened by a win under BIG_MOVE: its σ counts only when FRESH_GATE times the pool's. */
+    small: z.optional(z.boolean()),
+  }))),
 }));
 export type NoiseModel = z.infer<typeof NoiseModel>;
 
@@ -127,7 +132,7 @@ function addResiduals(model: NoiseModel, residuals: readonly number[], df: numbe
   const kept = all.slice(Math.max(0, all.length - POOL_MAX));
   let fresh = model.fresh ?? null;
   if (fresh) {
-    fresh = { n: fresh.n + residuals.length, df: fresh.df + df };
+    fresh = { ...fresh, n: fresh.n + residuals.length, df: fresh.df + df };
     // The old level's residuals have left the pool: it is all of the current level again.
     if (fresh.n >= kept.length) fresh = null;
   }
@@ -216,15 +221,20 @@ export function learn(
   // noise doubles in relative terms when the time halves): the pool's residuals
   // from here on are the new level's, and pairNoise weighs them apart. The
   // candidate's repeats of the new code are its first residuals.
-  if (o.moved && !m.deterministic && m.residuals.length > 0 && bigMove(m.scale ?? 'abs', o.centre, o.values ?? [], o.arms ?? [])) {
-    m = seedFromRepeats({ ...m, fresh: { n: 0, df: 0 } }, (o.values ?? []).filter((_, i) => o.arms?.[i] === 'candidate'));
+  // A smaller win opens a gated group: noise that doubles after a 5-15% win kept 5-6% of no-effect
+  // changes on the first decision, where the pool alone could not see it.
+  if (o.moved && !m.deterministic && m.residuals.length > 0) {
+    const small = !bigMove(m.scale ?? 'abs', o.centre, o.values ?? [], o.arms ?? []);
+    m = seedFromRepeats({ ...m, fresh: small ? { n: 0, df: 0, small } : { n: 0, df: 0 } }, (o.values ?? []).filter((_, i) => o.arms?.[i] === 'candidate'));
   }
   if (o.costs_s && o.costs_s.length) m = { ...m, cost_s: median(o.costs_s) };
   return m;
 }
 
-/** A level move of at least BIG_MOVE (relative) starts a fresh group of residuals. */
+/** A level move of at least BIG_MOVE (relative) starts a fresh group of residuals; a smaller one, a gated group. */
 export const BIG_MOVE = 0.2;
+/** How much larger than the pool's the σ of a gated group (after a win under BIG_MOVE) must be to count. */
+export const FRESH_GATE = 1.3;
 
 /** Did a kept win move the level by BIG_MOVE or more? Log scale: the effect is relative; metric units: against the best arm's median. */
 function bigMove(scale: 'log' | 'abs', effect: number, values: readonly number[], arms: readonly ('best' | 'candidate')[]): boolean {
@@ -320,6 +330,14 @@ export function pairNoise(
   const eraDf = fresh.df + Math.max(0, current.length - 1);
   const eraSigma = era.length >= 2 ? Math.max(winsorizedSd(era), floor) : 0;
   const young = eraDf < FRESH_MIN_DF;
+  if (fresh.small) {
+    // After a smaller win the noise seldom changes: the larger of two σ would cost power for nothing
+    // (a real 5% gain under lognormal 5% noise kept 70% instead of 74%), so the new level's counts
+    // only when clearly larger.
+    if (!young && eraSigma > FRESH_GATE * sigma) return { sigma: eraSigma, df: eraDf, factor: Math.max(1, huberVarianceFactor(era, eraSigma)), young };
+    // A few pairs cannot tell the two apart: while the new level looks noisier, no early win.
+    return { sigma, df, factor: Math.max(1, huberVarianceFactor(all, sigma)), young: young || eraSigma > sigma };
+  }
   if (eraSigma > sigma && !young) return { sigma: eraSigma, df: eraDf, factor: Math.max(1, huberVarianceFactor(era, eraSigma)), young };
   const s = Math.max(sigma, eraSigma);
   return { sigma: s, df, factor: Math.max(1, huberVarianceFactor(all, s)), young };
