@@ -2,11 +2,11 @@
 // the plugin loaded with --plugin-dir, a scripted model (mock-api.ts), and the
 // engine bundles doing the work (split from sessions.test.ts so the two halves
 // run on different workers).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enginePluginRoot, gitLog, makeFixture, type Fixture } from './fixture.ts';
+import { baselineTemplates } from '../helpers/baseline-template.ts';
+import { enginePluginRoot, gitLog, type Fixture } from './fixture.ts';
 import { bash, lastToolResults, seenText, sinceLastAssistant, systemText, text, tool, type ApiRequest, type Block } from './mock-api.ts';
 import { CONTEXT, FEEDBACK, SESSION_TIMEOUT, edit, feedbackCount, git, read, readJson, sessionHarness } from './session-driver.ts';
 
@@ -32,41 +32,8 @@ describe('with the engine', () => {
 
   afterAll(() => plugin?.cleanup());
 
-  /** Engine calls made by the test itself (the user's side), with argument arrays. */
-  function engine(f: Fixture, script: string, ...args: string[]): Record<string, unknown> {
-    const out = execFileSync('node', [dist(script), ...args, '--json'], { cwd: f.repo, encoding: 'utf8', timeout: 120_000 });
-    return JSON.parse(out) as Record<string, unknown>;
-  }
-
-  function initWithBaseline(f: Fixture, ...extra: string[]): void {
-    engine(f, 'init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', '--checks', 'node bench/check.mjs', '--scope', 'src/**', ...extra);
-    engine(f, 'run-experiment.mjs');
-    expect(engine(f, 'log-experiment.mjs', '--description', 'baseline')).toMatchObject({ verdict: 'keep' });
-  }
-
-  /**
-   * A fresh fixture with the experiment set up and its baseline logged: the
-   * user's side (three engine calls, the baseline's samples) runs once per file
-   * and set of flags into a template, copied whole into the test's own fixture
-   * (right after the baseline nothing in the repository names its own path).
-   */
-  const templates = new Map<string, Fixture>();
-  afterAll(() => {
-    for (const t of templates.values()) t.cleanup();
-  });
-  function baselineFixture(...extra: string[]): Fixture {
-    const key = JSON.stringify(extra);
-    let template = templates.get(key);
-    if (template === undefined) {
-      template = makeFixture();
-      templates.set(key, template);
-      initWithBaseline(template, ...extra);
-    }
-    const f = fixture();
-    fs.rmSync(f.repo, { recursive: true, force: true });
-    fs.cpSync(template.repo, f.repo, { recursive: true, verbatimSymlinks: true });
-    return f;
-  }
+  /** A fresh fixture with the experiment set up and its baseline logged (from a template made once per set of flags). */
+  const baselineFixture = baselineTemplates(dist, () => fixture());
 
   /** Parse the JSON an engine command printed into a tool_result. */
   function engineOutput(req: ApiRequest): Record<string, unknown> {

@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureClaude } from './claude-cli.ts';
-import { enginePluginRoot, makeFixture, runSession, type Fixture, type Session, type SessionOptions } from './fixture.ts';
+import { baselineTemplates } from '../helpers/baseline-template.ts';
+import { enginePluginRoot, runSession, type Fixture, type Session, type SessionOptions } from './fixture.ts';
 import { bash, lastToolResults, seenText, sinceLastAssistant, startMockApi, text, tool, type ApiRequest, type Block, type MockOptions } from './mock-api.ts';
 
 const SESSION_TIMEOUT = 300_000;
@@ -32,39 +33,14 @@ const read = (file: string): Block => tool('Read', { file_path: file });
 const edit = (file: string, a: string, b: string): Block => tool('Edit', { file_path: file, old_string: a, new_string: b, replace_all: false });
 const readJson = (file: string): Record<string, unknown> => JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
 
-/** The user's side: set up the experiment and log the baseline (argument arrays, no shell). */
-function initWithBaseline(f: Fixture, ...extra: string[]): void {
-  const run = (script: string, ...args: string[]) => execFileSync('node', [dist(script), ...args, '--json'], { cwd: f.repo, encoding: 'utf8', timeout: 120_000 });
-  run('init-experiment.mjs', '--name', 'speed', '--metric', 'time_ms', '--direction', 'lower', '--command', 'node bench/bench.mjs', '--checks', 'node bench/check.mjs', '--scope', 'src/**', ...extra);
-  run('run-experiment.mjs');
-  run('log-experiment.mjs', '--description', 'baseline');
-}
-
-/**
- * A fresh fixture with the experiment set up and its baseline logged: the
- * user's side (three engine calls, the baseline's samples) runs once per file
- * and set of flags into a template, copied whole into each test's own fixture
- * (right after the baseline nothing in the repository names its own path).
- */
-const templates = new Map<string, Fixture>();
-afterAll(() => {
-  for (const t of templates.values()) t.cleanup();
-});
-function baselineFixture(...extra: string[]): Fixture {
-  const key = JSON.stringify(extra);
-  let template = templates.get(key);
-  if (template === undefined) {
-    template = makeFixture();
-    templates.set(key, template);
-    initWithBaseline(template, ...extra);
-  }
+/** A fresh fixture with the experiment set up and its baseline logged (from a template made once per set of flags). */
+const baselineFixture = baselineTemplates(dist, () => {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-e2e-')));
   const f: Fixture = { dir, repo: path.join(dir, 'repo'), home: path.join(dir, 'home'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
   fixtures.push(f);
   fs.mkdirSync(f.home);
-  fs.cpSync(template.repo, f.repo, { recursive: true, verbatimSymlinks: true });
   return f;
-}
+});
 
 async function drive(o: Omit<SessionOptions, 'claude' | 'apiUrl'> & Pick<MockOptions, 'script'>): Promise<{ session: Session; main: ApiRequest[] }> {
   const api = await startMockApi({ script: o.script });
