@@ -970,6 +970,8 @@ describe('Stop in the shell', () => {
       ['7 kB of prose, quotes and newlines', stopPayload(OWNER, { last_assistant_message: prose.repeat(80) }), true],
       ['an escaped backslash before the closing quote', stopPayload(OWNER, { last_assistant_message: 'a\\' }), true],
       ['backslashes and quotes in runs', stopPayload(OWNER, { last_assistant_message: '\\"\\\\""\\'.repeat(300) }), true],
+      ['a 5 kB JSON text (700 escaped quotes)', stopPayload(OWNER, { last_assistant_message: JSON.stringify(Array.from({ length: 120 }, (_, i) => ({ name: `item${i}`, tags: ['a', 'b'] })), null, 2).slice(0, 5000) }), true],
+      ['a run of 131 backslashes before a quote (Node\'s)', stopPayload(OWNER, { last_assistant_message: `${'\\'.repeat(65)}"` }), false],
       ['\\u escapes and control characters', stopPayload(OWNER, { last_assistant_message: '\u0001é\u2028😀\t\b\f\r/' }), true],
       ['another id inside a string', stopPayload(OWNER, { last_assistant_message: '","session_id":"sess-b' }), true],
       ['session_id last, after nested objects', JSON.stringify({ hook_event_name: 'Stop', x: { session_id: 'sess-b', y: [{ session_id: 'sess-c' }] }, stop_hook_active: true, session_id: OWNER }), true],
