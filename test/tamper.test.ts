@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { breakSeal, seal, SEAL_TAIL_BYTES } from '../scripts/lib/tamper.ts';
+import { breakSeal, engineDir, seal, SEAL_TAIL_BYTES } from '../scripts/lib/tamper.ts';
 import type { ExperimentPaths } from '../scripts/lib/paths.ts';
 
 const dirs: string[] = [];
@@ -71,5 +71,61 @@ describe('a rewrite of the ledger', () => {
     fs.rmSync(l.file);
     expect(breakSeal(s, l.root)).toEqual(['ledger.jsonl']);
     expect(fs.readFileSync(l.file).equals(l.original)).toBe(true);
+  });
+});
+
+// A run seals before every sample: the ledger's tail (up to 1 MB) is read again only when the
+// ledger moved since the last seal; a seal after the engine appended must hold the new bytes.
+describe.each([
+  ['a small ledger', 10_000],
+  ['a ledger bigger than the tail the seal keeps', SEAL_TAIL_BYTES * 2 + 123],
+])('seals one after another (one per sample), %s', (_name, bytes) => {
+  it('an untouched ledger is not read again: the next seal keeps the same tail', () => {
+    const l = ledgerOf(bytes);
+    const first = sealLedger(l);
+    expect(breakSeal(first, l.root)).toEqual([]);
+    const next = sealLedger(l);
+    expect(next.tails.get(l.file)).toBe(first.tails.get(l.file));
+  });
+
+  it("the engine's append between two seals is kept; the command's append after the second is cut off", () => {
+    const l = ledgerOf(bytes);
+    expect(breakSeal(sealLedger(l), l.root)).toEqual([]);
+    const engineLine = '{"type":"event","run_id":"r0002","event":"outside_change"}\n';
+    fs.appendFileSync(l.file, engineLine);
+    const s = sealLedger(l);
+    fs.appendFileSync(l.file, FORGED);
+    expect(breakSeal(s, l.root)).toEqual(['ledger.jsonl']);
+    expect(fs.readFileSync(l.file).equals(Buffer.concat([l.original, Buffer.from(engineLine)]))).toBe(true);
+  });
+
+  it('a rewrite after a seal that kept the earlier tail is still caught', () => {
+    const l = ledgerOf(bytes);
+    expect(breakSeal(sealLedger(l), l.root)).toEqual([]);
+    const s = sealLedger(l);
+    fs.writeFileSync(l.file, FORGED);
+    const whole = bytes <= SEAL_TAIL_BYTES;
+    expect(breakSeal(s, l.root)).toEqual([whole ? 'ledger.jsonl' : expect.stringMatching(/not put back/)]);
+    if (whole) expect(fs.readFileSync(l.file).equals(l.original)).toBe(true);
+  });
+});
+
+describe("the engine's own directory", () => {
+  it('is where the entry point really lives, found again when the entry point is another', () => {
+    const saved = process.argv[1];
+    const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-engine-dir-')));
+    dirs.push(root);
+    fs.mkdirSync(path.join(root, 'dist'));
+    fs.writeFileSync(path.join(root, 'dist', 'run.main.cjs'), '');
+    fs.symlinkSync(path.join('dist', 'run.main.cjs'), path.join(root, 'run.mjs'));
+    try {
+      process.argv[1] = path.join(root, 'run.mjs');
+      expect(engineDir()).toBe(path.join(root, 'dist'));
+      expect(engineDir()).toBe(path.join(root, 'dist'));
+      process.argv[1] = saved as string;
+      expect(engineDir()).toBe(saved ? path.dirname(fs.realpathSync(saved)) : null);
+    } finally {
+      process.argv[1] = saved as string;
+    }
   });
 });

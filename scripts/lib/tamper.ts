@@ -80,12 +80,21 @@ export function statefulFiles(exp: ExperimentPaths, root: string): string[] {
   ];
 }
 
-/** The directory of the running entry point, or null. */
+/** engineDir's answer for the entry point it was found for: every seal and every sample's protected paths ask. */
+let engineDirOf: { entry: string; dir: string } | null = null;
+
+/**
+ * The directory of the running entry point, or null. Resolved once per
+ * process (the program already loaded lives there, whatever the link says
+ * later), by one realpath(3) rather than an lstat of every path component.
+ */
 export function engineDir(): string | null {
   const entry = process.argv[1];
   if (!entry) return null;
+  if (engineDirOf?.entry === entry) return engineDirOf.dir;
   try {
-    return path.dirname(fs.realpathSync(entry));
+    engineDirOf = { entry, dir: path.dirname(fs.realpathSync.native(entry)) };
+    return engineDirOf.dir;
   } catch {
     return null;
   }
@@ -138,11 +147,19 @@ function readTail(file: string, size: number, n: number): Buffer {
   }
 }
 
+/** The last tail read of each append-only file: a seal before every sample reads the ledger's 1 MB again only when it moved. */
+const lastTails = new Map<string, TailSeal>();
+
 function sealTail(file: string): TailSeal | null {
   const sig = statSig(file);
   if (sig === 'absent') return null;
+  // The same signature is the same bytes: what the seal itself trusts to tell that the ledger was touched.
+  const last = lastTails.get(file);
+  if (last?.sig === sig) return last;
   const size = fs.statSync(file).size;
-  return { sig, size, tail: readTail(file, size, SEAL_TAIL_BYTES) };
+  const t = { sig, size, tail: readTail(file, size, SEAL_TAIL_BYTES) };
+  lastTails.set(file, t);
+  return t;
 }
 
 /** Seal `files` by their bytes (default: all of the engine's state; the ledger by its tail) and `extra` by their stat. */

@@ -242,6 +242,13 @@ export class Measurement {
     stampArtifacts(cwd, exp.config, exp.paths, id);
   }
 
+  /** The segment's recorded environment (env.json), read once per run: sealed around every command, it cannot change between samples. */
+  private benchEnvBase: Record<string, string> | null = null;
+
+  private benchBase(): Record<string, string> {
+    return (this.benchEnvBase ??= benchEnv(this.exp.paths, {}).env);
+  }
+
   /** Saves while running are not fsynced (a lost one only means the run is measured again); the measured record is. */
   save(durable = false): void {
     writeJsonAtomic(this.rd.result, this.record, { durable });
@@ -313,7 +320,7 @@ export class Measurement {
     const req: RunRequest = {
       command,
       cwd,
-      env: benchEnv(this.exp.paths, env).env,
+      env: { ...this.benchBase(), ...env },
       timeoutS,
       graceS: this.exp.config.grace,
       logFile: this.rd.log,

@@ -75,7 +75,8 @@ export function existingPaths(paths: readonly string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {
     try {
-      out.push(fs.realpathSync(p));
+      // One realpath(3) per path (the JS realpath lstats every component): asked before every sample.
+      out.push(fs.realpathSync.native(p));
     } catch {
       // absent: nothing to bind
     }
