@@ -287,9 +287,10 @@ export function evaluationInScope(mutable: readonly string[]): string[] {
   return mutable.filter((rel) => JUDGE_NAME.test(rel));
 }
 
-export function fingerprint(root: string, config: Config, files: string[]): Fingerprints {
+/** The judged config's hash and each file's (`hash`: sha256File, or judge-hashes.ts's, which hashes a file again only when it changed). */
+export function fingerprint(root: string, config: Config, files: string[], hash: (abs: string) => string | null = sha256File): Fingerprints {
   const out: Record<string, string> = {};
-  for (const f of [...new Set(files)].sort()) out[f] = sha256File(path.join(root, f)) ?? MISSING;
+  for (const f of [...new Set(files)].sort()) out[f] = hash(path.join(root, f)) ?? MISSING;
   return { config: judgedConfigHash(config), files: out };
 }
 

@@ -10,7 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { event, type Experiment } from './experiment.ts';
-import { changedFingerprints, fingerprint, restoreJudges } from './integrity.ts';
+import { changedFingerprints, fingerprint, restoreJudges, sha256File } from './integrity.ts';
+import { judgeHash } from './judge-hashes.ts';
 import { contentOf, describeDrift, recheck } from './measured.ts';
 import { driftWithoutUsers, type Attribution } from './user-files.ts';
 import { breakSeal, engineDir, seal, type Seal } from './tamper.ts';
@@ -80,7 +81,7 @@ export class RunGuard {
   protected async capture(): Promise<string | null> {
     const { exp, ws, record } = this;
     record.files = await ws.changedInScope();
-    record.judges = exp.state.fingerprints ? fingerprint(this.tree, exp.config, Object.keys(exp.state.fingerprints.files)) : null;
+    record.judges = exp.state.fingerprints ? fingerprint(this.tree, exp.config, Object.keys(exp.state.fingerprints.files), this.judgeHash()) : null;
     const cap = await ws.capture(record.files);
     record.content = contentOf(cap.files);
     if (cap.problems.length) return cap.problems[0] as string;
@@ -117,6 +118,14 @@ export class RunGuard {
     return protectedPaths(this.exp, this.tree, cwd);
   }
 
+  /**
+   * How the judges are hashed after each command: again only when a file changed, for the local
+   * runner; every time for a cluster's (judge-hashes.ts: a stat over NFS may be stale).
+   */
+  protected judgeHash(): (abs: string) => string | null {
+    return (this.exp.config.runner ?? 'local') === 'local' ? judgeHash : sha256File;
+  }
+
   protected judgeFiles(): string[] {
     return Object.keys(this.exp.state.fingerprints?.files ?? {}).map((f) => path.join(this.tree, f));
   }
@@ -130,7 +139,7 @@ export class RunGuard {
   protected verdict(tampered: string[], what: Phase, noted: ReadonlySet<string> = new Set()): string | null {
     const { exp, record } = this;
     const prints = exp.state.fingerprints;
-    const judges = prints ? changedFingerprints(prints, fingerprint(this.tree, exp.config, Object.keys(prints.files))) : [];
+    const judges = prints ? changedFingerprints(prints, fingerprint(this.tree, exp.config, Object.keys(prints.files), this.judgeHash())) : [];
     // A candidate's command can reach the main tree's judges too (no run of the main tree is in flight meanwhile): put back at once.
     if (prints && this.tree !== exp.root) judges.push(...restoreJudges(exp.root, exp.paths.judges, Object.keys(prints.files)));
     if (!tampered.length && !judges.length) return null;
