@@ -14,11 +14,14 @@
 //    folder per run, two open), with the dashboard's peak memory; the caches' sizes; and
 //    (no target: it reads every line) status with every cache lost
 //  - hook cost: without .autoloop/ (no node at all) and with it (target ≤ 2x node -e 0)
+//  - CPU per benchmark sample (engine and every process it starts, a ~3 ms shell benchmark),
+//    as a share of a bare `node -e 0`'s CPU: a run of 32 samples less a run of 2, over 30; again
+//    with a 20 MB protected judge (checked after every sample); per containment mode
 // AUTOLOOP_BENCH_DIST=<dir> measures other bundles (e.g. an older build) the same way.
 // AUTOLOOP_BENCH_BEFORE=<dir> also measures a second build (e.g. a copy of dist/ before a
 // change) in the same run, interleaved, and prints its start-up, iteration and 100,000-run figures alongside.
 // AUTOLOOP_BENCH_RUNS=<n> replaces 100,000 (a quicker look).
-// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration, calls, history, bytes, hooks.
+// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration, calls, history, bytes, hooks, samples.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -293,6 +296,67 @@ function peakMb(args: string[]): number {
   const kb = Number(fs.readFileSync(out, 'utf8'));
   fs.rmSync(out, { force: true });
   return kb / 1024;
+}
+
+// 2c. CPU per benchmark sample: what the engine costs around each sample of a noisy benchmark
+// (seals, checks, the process chain), summed over the engine and every process it starts and
+// waits for (this process's children's CPU, /proc/self/stat), in clock ticks.
+if (section('samples') && fs.existsSync('/proc/self/stat')) {
+  const TICK_MS = 10; // USER_HZ, 100 on Linux
+  const childTicks = (): number => {
+    const f = fs.readFileSync('/proc/self/stat', 'latin1');
+    const after = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(after[13]) + Number(after[14]); // cutime, cstime
+  };
+  const cpuMs = (args: string[], env: NodeJS.ProcessEnv): number => {
+    const t = childTicks();
+    const r = spawnSync(process.execPath, args, { env, stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`bench samples: ${args[0]} exited ${r.status}`);
+    return (childTicks() - t) * TICK_MS;
+  };
+  const env = { ...process.env, ...GIT_ENV };
+  const made: string[] = [];
+  // A fresh repository whose experiment takes `samples` samples in its first run (the baseline), a judge of `judgeMb` protected.
+  const repo = (dist: string, samples: number, judgeMb: number): string => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-samples-')));
+    made.push(dir);
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.mkdirSync(path.join(dir, 'data'));
+    fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '1');
+    fs.writeFileSync(path.join(dir, 'data', 'set.bin'), Buffer.alloc(judgeMb * 1024 * 1024, 7));
+    fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC time_ms=$(cat src/v.txt)\n');
+    for (const a of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-qm', 'init']]) spawnSync('git', a, { cwd: dir, env });
+    const protect = judgeMb ? ['--protect', 'data/**'] : [];
+    const init = spawnSync(process.execPath, [path.join(dist, 'init-experiment.mjs'), '--name', 'b', '--metric', 'time_ms', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', ...protect, '--repeats', String(samples), '--cwd', dir], { env });
+    if (init.status !== 0) throw new Error(String(init.stderr));
+    return dir;
+  };
+  const dists = BEFORE ? [DIST, BEFORE] : [DIST];
+  const judged = [0, 20];
+  const modes = ['default', 'group'];
+  // A judge's hash may be reused only once its last change is older than the racy window (judge-hashes.ts): repositories made ahead.
+  const N_SAMPLES = 5;
+  const plan = modes.flatMap((mode) => judged.flatMap((mb) => dists.map((dist) => ({ mode, mb, dist }))));
+  const ready = plan.map((p) => Array.from({ length: N_SAMPLES + 1 }, () => [repo(p.dist, 2, p.mb), repo(p.dist, 32, p.mb)] as const));
+  spawnSync('sleep', ['4']);
+  const fns = [() => cpuMs(['-e', '0'], env), ...plan.map((p, i) => {
+    let k = 0;
+    return () => {
+      const [two, many] = ready[i]![k++]!;
+      const e = p.mode === 'default' ? env : { ...env, AUTOLOOP_CONTAINMENT: p.mode };
+      const run = (dir: string) => cpuMs([path.join(p.dist, 'run-experiment.mjs'), '--description', 'baseline', '--cwd', dir], e);
+      return (run(many) - run(two)) / 30;
+    };
+  })];
+  const [bareCpu, ...per] = medians(N_SAMPLES, fns);
+  plan.forEach((p, i) => {
+    if (p.dist !== DIST) return;
+    const old = BEFORE ? per[plan.findIndex((q) => q.dist === BEFORE && q.mode === p.mode && q.mb === p.mb)] : undefined;
+    const was = old === undefined ? '' : ` [before: ${r2(old / bareCpu!)}x, ${old.toFixed(1)} ms]`;
+    const what = `samples.cpu_per_sample${p.mb ? `.judge_${p.mb}mb` : ''}.${p.mode}`;
+    console.log(`${what} ${r2(per[i]! / bareCpu!)}x node -e 0's CPU (${per[i]!.toFixed(1)} ms vs ${bareCpu!.toFixed(0)} ms)${was}`);
+  });
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
 }
 
 // 3. every call with BIG runs vs 100 (warm state cache, then the cache lost), and the cache's size
