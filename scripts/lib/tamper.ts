@@ -80,6 +80,15 @@ export function statefulFiles(exp: ExperimentPaths, root: string): string[] {
   ];
 }
 
+/** realpath(3), else (past PATH_MAX, where it gives up) the JS walk. */
+function realpath(p: string): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return fs.realpathSync(p);
+  }
+}
+
 /** engineDir's answer for the entry point it was found for: every seal and every sample's protected paths ask. */
 let engineDirOf: { entry: string; dir: string } | null = null;
 
@@ -93,7 +102,7 @@ export function engineDir(): string | null {
   if (!entry) return null;
   if (engineDirOf?.entry === entry) return engineDirOf.dir;
   try {
-    engineDirOf = { entry, dir: path.dirname(fs.realpathSync.native(entry)) };
+    engineDirOf = { entry, dir: path.dirname(realpath(entry)) };
     return engineDirOf.dir;
   } catch {
     return null;

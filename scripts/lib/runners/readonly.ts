@@ -78,7 +78,12 @@ export function existingPaths(paths: readonly string[]): string[] {
       // One realpath(3) per path (the JS realpath lstats every component): asked before every sample.
       out.push(fs.realpathSync.native(p));
     } catch {
-      // absent: nothing to bind
+      // absent: nothing to bind; past PATH_MAX realpath(3) gives up where the JS walk does not
+      try {
+        out.push(fs.realpathSync(p));
+      } catch {
+        // absent
+      }
     }
   }
   return out;
