@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import * as z from '../scripts/lib/zod.ts';
 import { lazySchema } from '../scripts/lib/zod.ts';
 
@@ -41,5 +44,41 @@ describe('lazySchema: a schema built on first use', () => {
     const O = z.object({ a: z.optional(A) });
     expect(O.parse({})).toEqual({});
     expect(O.safeParse({ a: { kind: 'a', x: 'no' } }).error?.issues[0]?.path).toEqual(['a', 'x']);
+  });
+});
+
+describe('the ledger checks a line with its own kind\'s schema (issue 8: zod CPU per call)', () => {
+  it('writing and reading back result and event lines never builds the Config schema; a bad line is refused as before', async () => {
+    // A fresh module graph: no schema of it is built yet.
+    vi.resetModules();
+    const { builtSchemas } = await import('../scripts/lib/zod.ts');
+    const { appendLedger, readLedger } = await import('../scripts/lib/ledger.ts');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-lazy-ledger-'));
+    try {
+      const file = path.join(dir, 'ledger.jsonl');
+      const ts = '2026-12-01T00:00:00.000Z';
+      appendLedger(file, {
+        type: 'result', ts, segment: 1, run_id: 'r0001', status: 'ok', verdict: 'keep', primary: 1, samples: [1], metrics: { score: 1 },
+        description: 'x', hypothesis: null, reason: 'improved', delta: null, duration_s: 0.1, files: [], rebaseline: false, evidence: [],
+        invocations: [], decision: null, net_lines_removed: 0, gates: [], kind: 'improved',
+      });
+      appendLedger(file, { type: 'event', ts, segment: 1, event: 'committed', run_id: 'r0001', data: { commit: 'abc' } });
+      fs.appendFileSync(file, `${JSON.stringify({ type: 'result', ts, segment: 1, run_id: 'r0002' })}\n`);
+      const read = readLedger(file);
+      expect(read.lines.map((l) => l.type)).toEqual(['result', 'event']);
+      expect(read.skipped).toBe(1);
+      // The incomplete result line: named by its first missing field, as the union named it.
+      expect(read.warnings[0]).toMatch(/invalid line at byte \d+ skipped \(status: /);
+      expect([...builtSchemas()]).not.toContain('Config');
+      expect([...builtSchemas()]).not.toContain('ConfigLine');
+      // A line of no known kind goes to the union (its message names the kinds).
+      fs.appendFileSync(file, `${JSON.stringify({ type: 'nope', ts })}\n`);
+      const again = readLedger(file, read.end);
+      expect(again.skipped).toBe(1);
+      expect(again.warnings[0]).toMatch(/invalid line at byte \d+ skipped \(type: /);
+      expect([...builtSchemas()]).toContain('LedgerLine');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -17,7 +17,10 @@ if (sink) {
   });
 }
 
-/** `candidate`: a candidate.json read (status and every engine call find the open ones: not every one ever opened). */
-export function countIo(kind: 'fsync' | 'git' | 'candidate'): void {
+/**
+ * `candidate`: a candidate.json read (status and every engine call find the open ones: not every one ever opened).
+ * `schema`: a zod schema built on first use (zod.ts lazySchema): building and first running one is CPU every short call pays.
+ */
+export function countIo(kind: 'fsync' | 'git' | 'candidate' | 'schema'): void {
   if (sink) counts.set(kind, (counts.get(kind) ?? 0) + 1);
 }

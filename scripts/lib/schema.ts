@@ -145,7 +145,7 @@ export const Config = lazySchema(() => z.strictObject({
    * gets resources of its own (slurm).
    */
   parallel_timing: z._default(z.enum(['auto', 'serial', 'parallel']), 'auto'),
-}));
+}), 'Config');
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 
@@ -238,7 +238,7 @@ export const ConfigLine = lazySchema(() => z.object({
   /** Commit (git) or snapshot id the segment starts from. */
   base: z.nullable(z.string()),
   reason: z._default(z.string(), 'init'),
-}));
+}), 'ConfigLine');
 export type ConfigLine = z.infer<typeof ConfigLine>;
 
 export const Evidence = lazySchema(() => z.object({
@@ -339,7 +339,7 @@ export const EventLine = lazySchema(() => z.object({
 }));
 export type EventLine = z.infer<typeof EventLine>;
 
-export const LedgerLine = lazySchema(() => z.discriminatedUnion('type', [ConfigLine, ResultLine, EventLine]));
+export const LedgerLine = lazySchema(() => z.discriminatedUnion('type', [ConfigLine, ResultLine, EventLine]), 'LedgerLine');
 export type LedgerLine = z.infer<typeof LedgerLine>;
 
 /** runs/<id>/result.json: what run-experiment measured, before log-experiment acts on it. */

@@ -6,10 +6,18 @@
 // reads as classic zod's did. Import as `import * as z from './zod.ts'`.
 import { en } from 'zod/locales';
 import { config } from 'zod/mini';
+import { countIo } from './iocount.ts';
 
 config(en());
 
 export * from 'zod/mini';
+
+const built = new Set<string>();
+
+/** The named lazy schemas built so far in this process (the tests: what a call never needs is never built). */
+export function builtSchemas(): ReadonlySet<string> {
+  return built;
+}
 
 /**
  * A schema built the first time it is used (parsed, composed into another
@@ -21,9 +29,14 @@ export * from 'zod/mini';
  * Used for composite schemas (objects, unions, pipes) and for the fields only
  * they use; the small leaves most calls need (enums, names) stay plain.
  */
-export function lazySchema<T extends object>(build: () => T): T {
+export function lazySchema<T extends object>(build: () => T, name?: string): T {
   let schema: T | undefined;
-  const real = (): T => (schema ??= build());
+  const real = (): T => {
+    if (schema) return schema;
+    countIo('schema');
+    if (name) built.add(name);
+    return (schema = build());
+  };
   // Every question about the stand-in goes to the real schema. The target is an
   // empty object only to satisfy the Proxy API: the traps never consult it.
   return new Proxy({} as T, {
