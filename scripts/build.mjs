@@ -33,6 +33,24 @@ const entries = fs
 const hookBundles = path.join(root, 'hooks', 'src', 'bundles');
 const hookLoader = path.join(root, 'hooks', 'src', 'loader.ts');
 
+// Which source the bundles come from (scripts/lib/source-key.ts): every engine
+// source file and the zod version, hashed. A bundle trusts a cache of a value
+// that only a bundle of the same source validated (config.parsed.json).
+function sourceKey() {
+  const h = createHash('sha256');
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) h.update(`${path.relative(root, p)}\0`).update(fs.readFileSync(p)).update('\0');
+    }
+  };
+  walk(path.join(root, 'scripts'));
+  h.update(JSON.parse(fs.readFileSync(createRequire(import.meta.url).resolve('zod/package.json'), 'utf8')).version);
+  return h.digest('hex').slice(0, 16);
+}
+const define = { __AUTOLOOP_SOURCE__: JSON.stringify(sourceKey()) };
+
 // Build into a temp dir, then swap it in: a test or a hook running meanwhile
 // never sees a half-empty dist/.
 const outdir = into ?? fs.mkdtempSync(path.join(check ? os.tmpdir() : root, check ? 'autoloop-build-' : '.dist-'));
@@ -52,6 +70,7 @@ await build({
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
   outExtension: { '.js': '.mjs' },
   entryNames: '[name]',
+  define,
 });
 // In a CommonJS bundle esbuild turns each file's `import fs from 'node:fs'` into
 // its own copy of the module object (__toESM: a getter per property, ~100 for fs),
@@ -85,7 +104,7 @@ const builtinLazy = {
     });
   },
 };
-const cjs = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning', plugins: [builtinOnce, builtinLazy] };
+const cjs = { define, bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning', plugins: [builtinOnce, builtinLazy] };
 /** A CommonJS bundle ending with `//# <tag>=<hash>`: the loaders key their code cache on the hash. */
 async function tagged(entry, file, tag) {
   // yaml.ts reads import.meta only when there is no require (ES modules): silent here.

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Config, type ConfigInput } from './schema.ts';
 import { UsageError, zodOneLine } from './errors.ts';
 import { writeFileAtomic, writeJsonCache } from './fsx.ts';
+import { checksum, SOURCE_KEY } from './source-key.ts';
 import { yaml } from './yaml.ts';
 
 export function parseConfig(input: unknown, where: string): Config {
@@ -52,32 +53,55 @@ export function configOfText(text: string): Config | null {
  * text they came from: every engine call reads the config, and this spares run
  * and log the YAML parser. The copy answers only for that exact text (compared
  * whole: a hash would load node:crypto before the call's first git process,
- * where it can load while git runs), and is validated like the YAML; the engine
- * seals it with its other state while the code under test runs (tamper.ts).
- * Written only once the fields are a valid Config (plain JSON values), never
- * fsynced (rebuilt from the YAML).
+ * where it can load while git runs); the engine seals it with its other state
+ * while the code under test runs (tamper.ts). Written only once the fields are
+ * a valid Config (plain JSON values), never fsynced (rebuilt from the YAML).
+ *
+ * It also holds the validated Config, with a seal: the engine source that
+ * validated it (SOURCE_KEY) and a checksum of the text and the Config. A
+ * bundle of the same source takes that Config without validating it again
+ * (building and running the Config schema was a tenth of a keep's CPU): the
+ * same schemas made it from the same text, the checksum refuses a copy
+ * damaged or edited by hand, and the seal keeps the code under test from
+ * changing it. Any other copy (another engine, no key, a bad seal) has its
+ * fields validated as before.
  */
 export function parsedConfigFile(configFile: string): string {
   return path.join(path.dirname(configFile), 'config.parsed.json');
 }
 
-function cachedFields(file: string, text: string): Record<string, unknown> | null {
+interface Copy {
+  fields: Record<string, unknown>;
+  /** The validated Config, when its seal holds for this engine source. */
+  config: Config | null;
+}
+
+function readCopy(file: string, text: string, source: string | null): Copy | null {
   try {
-    const c = JSON.parse(fs.readFileSync(parsedConfigFile(file), 'utf8')) as { text?: unknown; fields?: unknown };
-    return c.text === text && c.fields && typeof c.fields === 'object' && !Array.isArray(c.fields) ? (c.fields as Record<string, unknown>) : null;
+    const c = JSON.parse(fs.readFileSync(parsedConfigFile(file), 'utf8')) as { text?: unknown; fields?: unknown; config?: unknown; seal?: unknown };
+    if (c.text !== text || !c.fields || typeof c.fields !== 'object' || Array.isArray(c.fields)) return null;
+    const sealed = source !== null && c.config && typeof c.config === 'object' && c.seal === configSeal(source, text, c.config);
+    return { fields: c.fields as Record<string, unknown>, config: sealed ? (c.config as Config) : null };
   } catch {
     return null;
   }
 }
 
-export function loadConfig(file: string): Config {
+/** What binds a validated Config to the engine source that validated it and to the text it came from. */
+export function configSeal(source: string, text: string, config: unknown): string {
+  return `${source}:${checksum(`${text}\n${JSON.stringify(config)}`)}`;
+}
+
+/** config.yaml as a Config; `source` is the engine's (SOURCE_KEY), a parameter for the tests. */
+export function loadConfig(file: string, source: string | null = SOURCE_KEY): Config {
   const text = readText(file);
-  const cached = cachedFields(file, text);
-  const fields = cached ?? yamlObject(file, text);
+  const copy = readCopy(file, text, source);
+  if (copy?.config) return copy.config;
+  const fields = copy?.fields ?? yamlObject(file, text);
   const config = parseConfig(fields, 'config.yaml');
-  if (!cached) {
+  if (!copy || source !== null) {
     try {
-      writeJsonCache(parsedConfigFile(file), { text, fields });
+      writeJsonCache(parsedConfigFile(file), source === null ? { text, fields } : { text, fields, config, seal: configSeal(source, text, config) });
     } catch {
       // a read-only tree: the next call parses the YAML again
     }
