@@ -82,3 +82,36 @@ describe('the ledger checks a line with its own kind\'s schema (issue 8: zod CPU
     }
   });
 });
+
+describe('the hot entry points build no schema they may not use (issue 8: zod CPU per call)', () => {
+  // Every module run-experiment, log-experiment and status load (relative imports, followed):
+  // a composite schema declared at the top level is built by every call, used or not. It is
+  // declared with lazySchema instead; the call's own flags are parsed by every call anyway.
+  const root = path.resolve(import.meta.dirname, '..');
+  // scripts/lib/supervisor: the process supervisor's own schemas, left to its owners for now.
+  const ALLOWED = new Set(['scripts/lib/supervisor/outcome.ts']);
+  function loaded(entries: string[]): string[] {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = fs.readFileSync(path.join(root, file), 'utf8');
+      for (const m of text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.{1,2}\/[^']+\.ts)'/gms)) visit(path.relative(root, path.resolve(path.dirname(path.join(root, file)), m[1]!)));
+    };
+    entries.forEach(visit);
+    return [...seen];
+  }
+
+  it('declares every composite schema of those modules with lazySchema', () => {
+    const files = loaded(['scripts/run-experiment.ts', 'scripts/log-experiment.ts', 'scripts/status.ts']);
+    expect(files).toContain('scripts/lib/git-files-journal.ts');
+    const eager: string[] = [];
+    for (const file of files.filter((f) => !ALLOWED.has(f))) {
+      const text = fs.readFileSync(path.join(root, file), 'utf8');
+      for (const m of text.matchAll(/^(?:export )?const (\w+) = z\.(object|strictObject|looseObject|union|pipe|discriminatedUnion|array|tuple|intersection)\(/gm)) {
+        if (!m[1]!.endsWith('Flags')) eager.push(`${file}: ${m[1]}`);
+      }
+    }
+    expect(eager).toEqual([]);
+  });
+});

@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import { repoPaths } from './paths.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { pidAlive, procStart } from './procs.ts';
@@ -24,7 +25,8 @@ import { dropForgedObjects, dropMainCommondir, keepGitFiles, restoreDamagedGitFi
 import { foreignCopy, settleStoresFromCopy } from './git-kept-trust.ts';
 import { findDotGit, holdDotGit, restoreDotGit, type DotGit } from './dot-git.ts';
 
-const Kept = z.object({
+// Built on first use: only a journal left by a killed call is read.
+const Kept = lazySchema(() => z.object({
   pid: z.number(),
   start: z.nullable(z.string()),
   tree: z.string(),
@@ -42,7 +44,7 @@ const Kept = z.object({
     // Absent from a copy written before it was kept: loose objects are not hashed again.
     since: z.optional(z.number()),
   }),
-});
+}));
 
 const keptRoot = (root: string) => path.join(repoPaths(root).dir, 'git-kept');
 

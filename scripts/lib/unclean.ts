@@ -6,19 +6,20 @@
 // start time) and `runs` lists each run with its own handle.
 import fs from 'node:fs';
 import * as z from './zod.ts';
+import { lazySchema } from './zod.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { RunHandle as RunHandleSchema } from './schema.ts';
 import type { RunHandle } from './runners/types.ts';
 
-const Ids = z.array(z.union([z.number(), z.string()]));
-const Entry = z.object({
+// Built on first use: most calls find no unclean.json.
+const Entry = lazySchema(() => z.object({
   run_id: z.optional(z.string()),
   pgid: z.optional(z.number()),
   handle: z.optional(z.unknown()),
-  pids: z.optional(Ids),
+  pids: z.optional(z.array(z.union([z.number(), z.string()]))),
   starts: z.optional(z.record(z.string(), z.string())),
   ts: z.optional(z.string()),
-});
+}));
 
 export interface UncleanRun {
   run_id: string | null;
