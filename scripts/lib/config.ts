@@ -60,11 +60,11 @@ export function configOfText(text: string): Config | null {
  * It also holds the validated Config, with a seal: the engine source that
  * validated it (SOURCE_KEY) and a checksum of the text and the Config. A
  * bundle of the same source takes that Config without validating it again
- * (building and running the Config schema was a tenth of a keep's CPU): the
- * same schemas made it from the same text, the checksum refuses a copy
- * damaged or edited by hand, and the seal keeps the code under test from
- * changing it. Any other copy (another engine, no key, a bad seal) has its
- * fields validated as before.
+ * (building and running the Config schema was a quarter of the zod CPU of a
+ * keep): the same schemas made it from the same text, the checksum refuses a
+ * copy damaged or edited by hand, and tamper.ts keeps the code under test
+ * from changing it. Any other copy (another engine, no key, a bad seal) has
+ * its fields validated as before.
  */
 export function parsedConfigFile(configFile: string): string {
   return path.join(path.dirname(configFile), 'config.parsed.json');
