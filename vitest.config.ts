@@ -9,6 +9,8 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 // from per-file wall times in full runs and single-file runs beside other load
 // (docs/measurements.md, "The test suite"); files not listed follow, in
 // vitest's order (its recorded durations when it has them, else size).
+// outside-restore and the one-test noise files (70-155 s beside four busy
+// processes) were unlisted and ran last, alone, in the 178-file run.
 const LONGEST_FIRST = [
   'e2e/long-session',
   'hook-shell',
@@ -18,7 +20,11 @@ const LONGEST_FIRST = [
   'read-surfaces',
   'e2e/sessions',
   'e2e/sessions-engine',
+  'outside-restore',
+  'noise-sweep-engine',
   'kept-property',
+  'noise-after-win-engine',
+  'candidate-forged-window',
   'engine',
   'repo-wedge',
   'hooks',
