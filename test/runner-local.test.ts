@@ -374,7 +374,8 @@ describe('log reading agrees with a plain reference', () => {
       .flatMap((l) => {
         const m = prefixed.exec(l);
         const pre = m?.[1] as string;
-        return m && Buffer.byteLength(pre) <= METRIC_MAX_PREFIX_BYTES ? [{ l: l.slice(pre.length), indented: /[ \t]/.test(pre) }] : [];
+        // A space inside an escape sequence (a CSI's intermediate bytes) indents nothing.
+        return m && Buffer.byteLength(pre) <= METRIC_MAX_PREFIX_BYTES ? [{ l: l.slice(pre.length), indented: /[ \t]/.test(pre.replace(/\x1b\[[\x20-\x3f]*[\x40-\x7e]/g, '')) }] : [];
       })
       .map(({ l, indented }) => {
         const b = Buffer.from(l); // a BOM inside a line is three bytes
