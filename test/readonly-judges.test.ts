@@ -72,7 +72,9 @@ echo METRIC score=$(cat src/v)
     expect(read(repo, `${EXP}/scratch/errors`)).toMatch(/Read-only file system/);
   });
 
-  it('remounting, unmounting, a nested namespace and /proc/<pid>/root cannot make them writable', () => {
+  // The namespace's first process is the setup shell, which holds the outer namespace's capabilities
+  // while it waits for the command: entering its namespaces, its /proc/1/cwd, ptrace and SIGKILL fail too.
+  it('remounting, unmounting, a nested namespace, /proc/<pid>/root and the first process cannot make them writable', () => {
     const bench = `${TRY}attempt "mount -o remount,bind,rw .autoloop"
 attempt "mount -o remount,rw .autoloop"
 attempt "umount .autoloop"
@@ -81,6 +83,11 @@ attempt "umount bench.sh"
 attempt "mount --bind src .autoloop"
 attempt "unshare --user --map-current-user --mount sh -c 'umount ${EXP}/../.. || mount -o remount,bind,rw .autoloop'"
 for p in /proc/[0-9]*/root; do attempt "echo x >> $p$PWD/${EXP}/ledger.jsonl"; done
+attempt "echo x >> /proc/1/cwd/${EXP}/ledger.jsonl"
+attempt "nsenter -t 1 -U -m --preserve-credentials mount -o remount,bind,rw .autoloop"
+attempt "nsenter -t 1 -m mount -o remount,bind,rw .autoloop"
+attempt "timeout 2 strace -q -o /dev/null -p 1; [ \\$? = 124 ]"
+kill -KILL 1 2>/dev/null
 attempt "echo x >> ${EXP}/ledger.jsonl"
 attempt "echo x >> bench.sh"
 echo METRIC score=$(cat src/v)

@@ -12,10 +12,17 @@
 // read-only .autoloop/ gets a remount to rw after its bind). It moves into the command's
 // directory again (the inherited working directory still names the dentry
 // under the new mounts), tells the engine on descriptor 3 that the setup is
-// complete, and execs a nested user and mount namespace: there every
-// inherited mount is locked (no remount, no umount), whatever capabilities
-// the code under test holds inside it. Paths are positional arguments, never
-// part of the script.
+// complete, and starts the command in a nested user and mount namespace
+// (`unshare … -- sh -c "$cmd" &`): there every inherited mount is locked (no
+// remount, no umount), whatever capabilities the code under test holds inside
+// it. The setup shell stays the PID namespace's first process and waits for
+// the command, passing on its status (128+n for a signal n), which is the job
+// a second shell did before: the command must not be that first process (the
+// kernel drops every signal it has no handler for, the engine's SIGTERM
+// included). The setup shell keeps the capabilities of the outer user
+// namespace, out of the command's reach: from the nested namespace it cannot
+// ptrace it, open its /proc/1/root, cwd or ns/*, or signal it (init). Paths
+// are positional arguments, never part of the script.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,7 +47,8 @@ const UNSHARE = ['--user', '--map-current-user', '--pid', '--mount', '--mount-pr
 const SETUP_END = [
   'cd -- "$dir" || exit 125',
   'echo ro >&3 && exec 3>&-',
-  'exec unshare --user --map-current-user --mount -- /bin/sh -c \'sh -c "$1" & wait $!\' autoloop-run "$cmd"',
+  // `sh` from PATH, as before: the command's shell calls itself `sh` in its messages.
+  'unshare --user --map-current-user --mount -- sh -c "$cmd" & wait $!',
 ];
 // -n: no utab bookkeeping (nothing outside the namespace needs to know).
 const SETUP_TAB = ['cmd=$1; dir=$2; tab=$3', 'mount -n -a -T "$tab" || exit 125', ...SETUP_END].join('\n');
