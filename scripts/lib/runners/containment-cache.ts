@@ -1,7 +1,7 @@
 // The containment probe's answer, kept per machine in ~/.autoloop/containment.json
 // so that an engine call does not start an extra process to learn it again;
 // beside it, the answer of status's read-only probe (readonly.ts readOnlyWorks:
-// five processes), under a key that adds the `mount` the setup starts.
+// five programs), under a key that adds the `mount` the setup starts.
 // The answer is tied to everything that can change it: the boot (a reboot may
 // bring other sysctls or another kernel), the kernel, the user, the user and
 // PID namespaces the engine runs in (another container), the sysctls that

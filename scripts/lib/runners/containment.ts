@@ -49,7 +49,12 @@ export type Containment = 'pidns' | 'group';
 export const TOKEN_VAR = 'AUTOLOOP_RUN_TOKEN';
 
 const UNSHARE = ['--user', '--map-current-user', '--pid', '--fork', '--kill-child'];
-/** The namespace's first process: run the command as a child and pass on its status. */
+/**
+ * The namespace's first process: run the command as a child and pass on its status. The command
+ * must not be that first process (the kernel drops every signal the first process has no handler
+ * for: the engine's SIGTERM would not end it); `&` then `wait` forks it in every shell (bash and
+ * busybox exec a script's last foreground command instead).
+ */
 const INIT = 'sh -c "$1" & wait $!';
 
 /** setpriv's arguments before the program it runs: SIGKILL when the parent (the engine's main thread) exits. */
@@ -58,8 +63,9 @@ const PDEATH = ['--pdeathsig', 'KILL', '--'];
 const GROUP_PDEATH = ['--pdeathsig', 'USR2', '--'];
 /**
  * The group's leader: run the command as a child, pass on its status; the parent's death kills the
- * group. wait's stderr goes nowhere: the shell would report a child ended by a signal ("Terminated")
- * into the run's output.
+ * group (`wait` returns as the signal arrives, so the trap runs at once: a foreground child would
+ * hold it back until the command ended). wait's stderr goes nowhere: the shell would report a child
+ * ended by a signal ("Terminated") into the run's output.
  */
 const GROUP_INIT = 'trap "kill -KILL 0" USR2; sh -c "$1" & wait $! 2>/dev/null';
 

@@ -15,14 +15,13 @@
 // complete, and starts the command in a nested user and mount namespace
 // (`unshare … -- sh -c "$cmd" &`): there every inherited mount is locked (no
 // remount, no umount), whatever capabilities the code under test holds inside
-// it. The setup shell stays the PID namespace's first process and waits for
-// the command, passing on its status (128+n for a signal n), which is the job
-// a second shell did before: the command must not be that first process (the
-// kernel drops every signal it has no handler for, the engine's SIGTERM
-// included). The setup shell keeps the capabilities of the outer user
-// namespace, out of the command's reach: from the nested namespace it cannot
-// ptrace it, open its /proc/1/root, cwd or ns/*, or signal it (init). Paths
-// are positional arguments, never part of the script.
+// it. The setup shell then stays the PID namespace's first process, waiting
+// for the command and passing on its status (128+n for a signal n), so that
+// the command is never that first process (the kernel drops every signal the
+// first process has no handler for, the engine's SIGTERM included). It keeps
+// the outer user namespace's capabilities, out of the command's reach: from
+// the nested namespace nothing can ptrace it, open its /proc/1/root, cwd or
+// ns/*, or kill it. Paths are positional arguments, never part of the script.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,7 +46,9 @@ const UNSHARE = ['--user', '--map-current-user', '--pid', '--mount', '--mount-pr
 const SETUP_END = [
   'cd -- "$dir" || exit 125',
   'echo ro >&3 && exec 3>&-',
-  // `sh` from PATH, as before: the command's shell calls itself `sh` in its messages.
+  // `&` then `wait`, not a foreground command: some shells (bash, busybox) exec a script's last
+  // command instead of forking it, which would make the command the first process. `sh` from
+  // PATH, as the other modes: the command's shell names itself `sh` in its messages.
   'unshare --user --map-current-user --mount -- sh -c "$cmd" & wait $!',
 ];
 // -n: no utab bookkeeping (nothing outside the namespace needs to know).
