@@ -44,6 +44,7 @@ const LONGEST_FIRST = [
   'parallel',
   'engine-code-cache',
   'containment',
+  'containment-chain',
   'e2e/outside-change',
   'diagnose',
   'examples-more',
