@@ -89,13 +89,15 @@ const builtinOnce = {
 // node:crypto and node:child_process cost a tenth of a call's start-up to load
 // (with the streams and sockets they bring), and --help, a refusal or status may
 // never call them: our named imports of their functions (createHash, spawn, …)
-// go to wrappers that load the module on the first call. Only named imports of
+// go to wrappers that load the module on the first call. node:module too: only
+// the ES-module fallback of yaml.ts and loose-object.ts calls createRequire, so a
+// bundle never loads it (~0.2 ms a call). Only named imports of
 // functions: a default import or a class fails the build ("No matching export").
 const builtinLazy = {
   name: 'builtin-lazy',
   setup(b) {
     const own = createRequire(import.meta.url);
-    b.onResolve({ filter: /^node:(crypto|child_process)$/ }, (a) => (a.kind === 'import-statement' && !a.importer.includes('node_modules') ? { path: a.path, namespace: 'builtin-lazy' } : undefined));
+    b.onResolve({ filter: /^node:(crypto|child_process|module)$/ }, (a) => (a.kind === 'import-statement' && !a.importer.includes('node_modules') ? { path: a.path, namespace: 'builtin-lazy' } : undefined));
     b.onLoad({ filter: /.*/, namespace: 'builtin-lazy' }, (a) => {
       const mod = own(a.path);
       const names = Object.keys(mod).filter((k) => /^[a-z]\w*$/.test(k) && typeof Object.getOwnPropertyDescriptor(mod, k).value === 'function');

@@ -96,6 +96,27 @@ describe('engine code cache', () => {
     }
   });
 
+  it('a one-call keep and a status load no node:module (only the ES-module fallback of yaml.ts and loose-object.ts needs createRequire)', () => {
+    const repo = shellBaseline();
+    const list = path.join(repo, '..', `${path.basename(repo)}-modules.txt`);
+    const preload = path.join(repo, '..', `${path.basename(repo)}-preload.cjs`);
+    fs.writeFileSync(preload, `process.once('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));\n`);
+    const loaded = (name: string, args: string[]): string[] => {
+      setValue(repo, '70');
+      const r = spawnSync(process.execPath, ['-r', preload, path.join(dist, `${name}.mjs`), ...args, '--cwd', repo], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return fs.readFileSync(list, 'utf8').split('\n');
+    };
+    for (const [name, args] of [['run-experiment', ['--description', 'value 70']], ['status', []]] as const) {
+      const mods = loaded(name, [...args]);
+      expect(mods).toContain('NativeModule child_process');
+      expect(mods).not.toContain('NativeModule module');
+    }
+    fs.rmSync(repo, { recursive: true, force: true });
+    fs.rmSync(list, { force: true });
+    fs.rmSync(preload, { force: true });
+  });
+
   it('is written by a successful call, not by --help or a usage error, and then used as it is', () => {
     const repo = shellBaseline();
     expect(call('run-experiment', ['--help'], repo).code).toBe(0);
