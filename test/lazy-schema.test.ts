@@ -115,3 +115,38 @@ describe('the hot entry points build no schema they may not use (issue 8: zod CP
     expect(eager).toEqual([]);
   });
 });
+
+describe('an iteration asks whether the latest run is still measured without building the run record schema', () => {
+  // Every one-call keep asks it before its first git process; the latest record is almost always logged.
+  it('a record in another phase is told from its JSON; one in the phase asked for is parsed as before', async () => {
+    vi.resetModules();
+    const { builtSchemas } = await import('../scripts/lib/zod.ts');
+    const { readRunRecord } = await import('../scripts/lib/experiment.ts');
+    const { experimentPaths } = await import('../scripts/lib/paths.ts');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-lazy-record-'));
+    try {
+      const exp = { paths: experimentPaths(root, 'e') } as Parameters<typeof readRunRecord>[0];
+      const write = (id: string, phase: string) => {
+        fs.mkdirSync(path.join(exp.paths.runs, id), { recursive: true });
+        const rec = { run_id: id, segment: 1, started_at: '2026-12-01T00:00:00.000Z', finished_at: null, phase, status: null, primary: null, samples: [], metrics: {} };
+        fs.writeFileSync(path.join(exp.paths.runs, id, 'result.json'), JSON.stringify(rec));
+      };
+      write('r0001', 'logged');
+      expect(readRunRecord(exp, 'r0001', 'measured')).toBeNull();
+      expect(readRunRecord(exp, 'r0001', 'running')).toBeNull();
+      expect([...builtSchemas()]).not.toContain('RunRecord');
+      write('r0002', 'measured');
+      expect(readRunRecord(exp, 'r0002', 'measured')?.run_id).toBe('r0002');
+      expect([...builtSchemas()]).toContain('RunRecord');
+      // Without a phase any valid record is read; the one just parsed comes from the cache, filtered the same way.
+      expect(readRunRecord(exp, 'r0001')?.phase).toBe('logged');
+      expect(readRunRecord(exp, 'r0001', 'measured')).toBeNull();
+      expect(readRunRecord(exp, 'r0001', 'logged')?.phase).toBe('logged');
+      // An invalid record in the phase asked for is still refused by the schema.
+      fs.writeFileSync(path.join(exp.paths.runs, 'r0002', 'result.json'), JSON.stringify({ run_id: 'r0002', phase: 'measured' }));
+      expect(readRunRecord(exp, 'r0002', 'measured')).toBeNull();
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -433,8 +433,13 @@ export function latestRunNumber(exp: Experiment): number {
 /** The last record parsed, by file and text: a call reads the latest record up to four times (a parse is ~1 ms). */
 let lastRecord: { file: string; text: string; record: RunRecord } | null = null;
 
-/** The record of a run (runs/<id>/result.json), or null when missing or invalid. */
-export function readRunRecord(exp: Experiment, id: string): RunRecord | null {
+/**
+ * The record of a run (runs/<id>/result.json), or null when missing or invalid;
+ * with `phase`, also null when the record is in another phase, told before the
+ * schema is built or run (an iteration asks whether the latest run is still
+ * `measured`, and it almost never is).
+ */
+export function readRunRecord(exp: Experiment, id: string, phase?: RunRecord['phase']): RunRecord | null {
   const file = runDir(exp.paths, id).result;
   let text: string;
   try {
@@ -443,13 +448,14 @@ export function readRunRecord(exp: Experiment, id: string): RunRecord | null {
     return null;
   }
   // The same bytes parse to the same record: a copy of it (callers may change theirs).
-  if (lastRecord?.file === file && lastRecord.text === text) return structuredClone(lastRecord.record);
+  if (lastRecord?.file === file && lastRecord.text === text) return phase === undefined || lastRecord.record.phase === phase ? structuredClone(lastRecord.record) : null;
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return null;
   }
+  if (phase !== undefined && (json as { phase?: unknown } | null)?.phase !== phase) return null;
   const parsed = RunRecord.safeParse(json);
   if (!parsed.success) return null;
   lastRecord = { file, text, record: structuredClone(parsed.data) };
@@ -468,7 +474,7 @@ export function isMeasuredNotLogged(exp: Experiment, rec: RunRecord | null | und
 /** The latest run when it was measured in this segment but not logged yet (a call killed in between). */
 export function measuredNotLogged(exp: Experiment): RunRecord | null {
   const n = latestRunNumber(exp);
-  const rec = n ? readRunRecord(exp, runId(n)) : null;
+  const rec = n ? readRunRecord(exp, runId(n), 'measured') : null;
   return isMeasuredNotLogged(exp, rec) ? rec : null;
 }
 
@@ -483,7 +489,7 @@ export function loggingFirst(rec: { run_id: string; candidate: { id: string } | 
 function settleLoggedRecord(exp: Experiment, done: string[]): void {
   const n = latestRunNumber(exp);
   if (!n || n >= exp.state.next_run) return; // not in the ledger yet
-  const rec = readRunRecord(exp, runId(n));
+  const rec = readRunRecord(exp, runId(n), 'measured');
   if (rec?.phase === 'measured') {
     writeJsonAtomic(runDir(exp.paths, rec.run_id).result, { ...rec, phase: 'logged' }, { durable: false });
     done.push(`marked ${rec.run_id} as logged`);

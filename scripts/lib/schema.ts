@@ -404,7 +404,7 @@ export const RunRecord = lazySchema(() => z.object({
    * cache's), path → sha256: the next run refuses any other.
    */
   hidden_ignores: z.optional(z.record(z.string(), z.string())),
-}));
+}), 'RunRecord');
 export type RunRecord = z.infer<typeof RunRecord>;
 
 /**

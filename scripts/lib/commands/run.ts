@@ -98,8 +98,9 @@ export function recordSurvivors(exp: Experiment, runId: string, u: { pids: strin
 
 /** A run left 'running' by a killed call: record it as interrupted, and unclean if its work lives on. */
 async function settleAbandonedRun(exp: Experiment): Promise<void> {
-  const last = latestRun(exp);
-  if (last?.record) await settleAbandoned(exp, last.record);
+  const n = latestRunNumber(exp);
+  const rec = n ? readRunRecord(exp, formatRunId(n), 'running') : null;
+  if (rec) await settleAbandoned(exp, rec);
 }
 
 /** The same for one known record (a candidate's latest run). */
@@ -582,6 +583,7 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   // One look at the tree answers reconcile's branch check too; what reconcile changed is looked at again.
   const look = ws.observe();
   warmForRun(); // while the two git processes run
+  latestRun(exp); // so is the latest record's first parse: nextRunId reads it again, from the cache (same bytes)
   await look;
   const fixed = await reconcile(exp, ws);
   if (fixed.length) {
