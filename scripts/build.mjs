@@ -106,13 +106,21 @@ const builtinLazy = {
     });
   },
 };
+// The CommonJS wrapper, as code-cache.ts compiles a bundle (WRAP_OPEN, WRAP_CLOSE there).
+const WRAP_OPEN = '(function (exports, require, module, __filename, __dirname) {';
+const WRAP_CLOSE = '})';
 const cjs = { define, bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning', plugins: [builtinOnce, builtinLazy] };
-/** A CommonJS bundle ending with `//# <tag>=<hash>`: the loaders key their code cache on the hash. */
+/**
+ * A CommonJS bundle ending with `//# <tag>=<hash>`: the loaders key their code cache on the hash.
+ * Its code is written inside the function wrapper the loaders compile it in
+ * (scripts/lib/boot/code-cache.ts WRAP): the file's text is the script as it is,
+ * not a 0.5 MB string built anew each call to wrap it.
+ */
 async function tagged(entry, file, tag) {
   // yaml.ts reads import.meta only when there is no require (ES modules): silent here.
   const code = (await build({ ...cjs, entryPoints: [entry], write: false, logOverride: { 'empty-import-meta': 'silent' } })).outputFiles[0].text;
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-  fs.writeFileSync(file, `${code}\n//# ${tag}=${hash}\n`);
+  fs.writeFileSync(file, `${WRAP_OPEN}${code}\n${WRAP_CLOSE}\n//# ${tag}=${hash}\n`);
 }
 await build({ ...cjs, entryPoints: [path.join(root, 'scripts', 'lib', 'boot', 'loader.ts')], outfile: path.join(outdir, 'engine-loader.cjs') });
 for (const name of HOT) {

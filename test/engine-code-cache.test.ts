@@ -115,6 +115,27 @@ describe('engine code cache', () => {
     fs.rmSync(repo, { recursive: true, force: true });
     fs.rmSync(list, { force: true });
     fs.rmSync(preload, { force: true });
+    // The next test starts with no cache written.
+    fs.rmSync(cacheDir(), { recursive: true, force: true });
+  });
+
+  it('each CommonJS bundle is written inside the wrapper the loaders compile it in, and an unwrapped one still runs', () => {
+    const names = [...['run-experiment', 'log-experiment', 'status', 'init-experiment'].map((n) => `${n}.cjs`)];
+    for (const f of names) expect(fs.readFileSync(path.join(dist, f), 'utf8').startsWith('(function (exports, require, module, __filename, __dirname) {')).toBe(true);
+    // A bundle of the old layout (the code alone, then its tag): the loader wraps it itself.
+    const old = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-loader-unwrapped-'));
+    try {
+      for (const f of ['engine-loader.cjs', 'status.main.cjs']) fs.copyFileSync(path.join(dist, f), path.join(old, f));
+      const text = fs.readFileSync(path.join(dist, 'status.cjs'), 'utf8');
+      const m = /^\(function \(exports, require, module, __filename, __dirname\) \{([\s\S]*)\n\}\)\n(\/\/# engine-build=[0-9a-f]{16}\n)$/.exec(text);
+      expect(m).not.toBeNull();
+      fs.writeFileSync(path.join(old, 'status.cjs'), `${m![1]}\n${m![2]}`);
+      const r = spawnSync(process.execPath, [path.join(old, 'status.main.cjs'), '--help'], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^usage: status/);
+    } finally {
+      fs.rmSync(old, { recursive: true, force: true });
+    }
   });
 
   it('is written by a successful call, not by --help or a usage error, and then used as it is', () => {

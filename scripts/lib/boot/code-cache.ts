@@ -73,9 +73,16 @@ export function writeCache(file: string, key: string, data: Buffer, names: Cache
   }
 }
 
-/** Compile the bundle as CommonJS would wrap it; a cache V8 refuses to take means a plain compile. */
+/** How a bundle is wrapped to run as a CommonJS module; scripts/build.mjs writes its bundles wrapped already. */
+export const WRAP_OPEN = '(function (exports, require, module, __filename, __dirname) {';
+export const WRAP_CLOSE = '})';
+
+/**
+ * Compile the bundle as CommonJS would wrap it; a cache V8 refuses to take means a plain compile.
+ * A bundle the build wrapped is compiled as read (no copy of it made to wrap it); any other is wrapped here.
+ */
 export function compile(filename: string, body: string, cachedData: Buffer | undefined): vm.Script {
-  const source = `(function (exports, require, module, __filename, __dirname) {${body}\n})`;
+  const source = body.startsWith(WRAP_OPEN) ? body : `${WRAP_OPEN}${body}\n${WRAP_CLOSE}`;
   try {
     return new vm.Script(source, { filename, cachedData });
   } catch (err) {
