@@ -227,9 +227,10 @@ async function reindexPack(tree: string, base: string): Promise<boolean> {
  * verify-pack` hashes each object; a `git gc` in the phase costs that once);
  * one that fails is renamed out of git's sight (`.autoloop-forged`, never
  * deleted). The alternates file is put back as it was: the engine never needs
- * one the code under test made. Returns what was set aside or put back.
+ * one the code under test made. Returns what was set aside or put back;
+ * `opts.loose` gets the ids of the loose objects found sound (loose-pack.ts).
  */
-export async function dropForgedObjects(kept: GitFiles, opts: { stores?: boolean } = {}): Promise<string[]> {
+export async function dropForgedObjects(kept: GitFiles, opts: { stores?: boolean; loose?: string[] } = {}): Promise<string[]> {
   const { dir, packs, alternates, caches, history, sidecars } = kept.objects;
   const out: string[] = [];
   // The alternates, the shallow and graft files: the engine never needs one the code under test made or changed.
@@ -255,6 +256,6 @@ export async function dropForgedObjects(kept: GitFiles, opts: { stores?: boolean
   out.push(...(await dropForgedCaches(kept.tree, dir, caches, setAside.length > 0)).map((f) => path.relative(kept.tree, f)));
   // After the packs: one made again has its .rev set aside already, and a .rev is checked against the .idx as it now is.
   out.push(...dropForgedSidecars(dir, sidecars).map((f) => path.relative(kept.tree, f)));
-  if (kept.objects.since !== undefined) out.push(...(await dropForgedLoose(kept.tree, dir, kept.objects.since)));
+  if (kept.objects.since !== undefined) out.push(...(await dropForgedLoose(kept.tree, dir, kept.objects.since, opts.loose)));
   return out;
 }

@@ -22,14 +22,15 @@ const SLACK_MS = 50;
 const FAN = /^[0-9a-f]{2}$/;
 const NAME = /^(?:[0-9a-f]{38}|[0-9a-f]{62})$/;
 
-/** The loose objects (their ids) changed since `sinceMs`. */
-export function looseChangedSince(objects: string, sinceMs: number): string[] {
+/** The loose objects (their ids): all of them, and those changed since `sinceMs`. */
+export function looseScan(objects: string, sinceMs: number): { all: string[]; changed: string[] } {
+  const all: string[] = [];
   const out: string[] = [];
   let fans: string[] = [];
   try {
     fans = fs.readdirSync(objects).filter((n) => FAN.test(n));
   } catch {
-    return out;
+    return { all, changed: out };
   }
   for (const fan of fans) {
     let names: string[] = [];
@@ -40,12 +41,16 @@ export function looseChangedSince(objects: string, sinceMs: number): string[] {
     }
     for (const n of names) {
       if (!NAME.test(n)) continue;
+      all.push(fan + n);
       const st = fs.lstatSync(path.join(objects, fan, n), { throwIfNoEntry: false });
       if (st && Math.max(st.ctimeMs, st.mtimeMs) >= sinceMs - SLACK_MS) out.push(fan + n);
     }
   }
-  return out;
+  return { all, changed: out };
 }
+
+/** The loose objects (their ids) changed since `sinceMs`. */
+export const looseChangedSince = (objects: string, sinceMs: number): string[] => looseScan(objects, sinceMs).changed;
 
 /** A loose object's bytes hash to its name (false: not, or not readable as one). Streamed: an object may be gigabytes. */
 export async function looseSound(objects: string, id: string): Promise<boolean> {
@@ -84,11 +89,17 @@ async function sourcesOf(tree: string, ids: Set<string>): Promise<Map<string, st
 
 /**
  * The loose objects changed since `sinceMs` that are not what their names say: set aside, and made
- * again where a file of `tree` holds their bytes. Returns their paths (relative to `tree`).
+ * again where a file of `tree` holds their bytes. Returns their paths (relative to `tree`); `seen`
+ * gets the ids of the loose objects left sound (what loose-pack.ts may pack).
  */
-export async function dropForgedLoose(tree: string, objects: string, sinceMs: number): Promise<string[]> {
+export async function dropForgedLoose(tree: string, objects: string, sinceMs: number, seen?: string[]): Promise<string[]> {
   const forged: string[] = [];
-  for (const id of looseChangedSince(objects, sinceMs)) if (!(await looseSound(objects, id))) forged.push(id);
+  const { all, changed } = looseScan(objects, sinceMs);
+  for (const id of changed) if (!(await looseSound(objects, id))) forged.push(id);
+  if (seen) {
+    const bad = new Set(forged);
+    for (const id of all) if (!bad.has(id)) seen.push(id);
+  }
   if (!forged.length) return [];
   for (const id of forged) {
     const file = path.join(objects, id.slice(0, 2), id.slice(2));
