@@ -5,6 +5,7 @@
 //    the engine's code cache warmed by a first iteration (scripts/lib/boot/loader.ts),
 //    keep and discard, in both forms: the one call (run-experiment --description)
 //    and the separate run + log, with the git processes and fsyncs each makes
+//  - one iteration with 3,000 and 20,000 loose objects in the repository vs none (the check after each phase)
 //  - init-experiment (a new experiment, a new segment) and status vs bare `node -e 0`, with their git processes
 //  - bytes the model reads in an ordinary iteration, --json, both forms (target ≤ 500)
 //  - every call with 100,000 runs in the ledger vs 100 (target ≤ 1.5x): run + log,
@@ -21,13 +22,15 @@
 // AUTOLOOP_BENCH_BEFORE=<dir> also measures a second build (e.g. a copy of dist/ before a
 // change) in the same run, interleaved, and prints its start-up, iteration and 100,000-run figures alongside.
 // AUTOLOOP_BENCH_RUNS=<n> replaces 100,000 (a quicker look).
-// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration, calls, history, bytes, hooks, samples.
+// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration, loose, calls, history, bytes, hooks, samples.
+// AUTOLOOP_BENCH_LOOSE=<n,m,...> the loose objects of the loose section (0,3000,20000; the first is the reference).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { saveConfig } from '../scripts/lib/config.ts';
+import { writeBlob } from '../scripts/lib/loose-object.ts';
 import { Config, type LedgerLine } from '../scripts/lib/schema.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -227,6 +230,41 @@ if (section('iteration')) {
     console.log(`iteration.${name}.discard ${r2(r.discard / r.bare)}x node -e 0 (${r.discard.toFixed(0)} ms; ${r.discardIo}; target <= 3x)${was(old, 'discard')}`);
   }
   for (const s of setups) fs.rmSync(s.dir, { recursive: true, force: true });
+}
+
+// 2c. one iteration with many loose objects in the repository (a long loop leaves one per kept file, and
+// the check after each phase stats every one: loose-forged.ts; loose-pack.ts packs them at PACK_AT), vs
+// the same with none; with BEFORE's bundles in the same turns. The first iteration of each (the one that
+// packs) is timed apart.
+if (section('loose')) {
+  const counts = (process.env.AUTOLOOP_BENCH_LOOSE ?? '0,3000,20000').split(',').map(Number);
+  // One set of blobs nothing names, hard-linked into each repository (written once: 20,000 files take a while).
+  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-loose-'));
+  const max = Math.max(...counts);
+  for (let i = 0; i < max; i++) writeBlob(store, Buffer.from(`an old version ${i} of a kept file\n`), 40);
+  const ids = fs.readdirSync(store).flatMap((d) => fs.readdirSync(path.join(store, d)).map((n) => [d, n] as const));
+  const withLoose = (n: number, dist: string) => {
+    const dir = repoWithRuns(0, dist);
+    for (const [d, f] of ids.slice(0, n)) {
+      fs.mkdirSync(path.join(dir, '.git/objects', d), { recursive: true });
+      fs.linkSync(path.join(store, d, f), path.join(dir, '.git/objects', d, f));
+    }
+    return dir;
+  };
+  const dists = BEFORE ? [DIST, BEFORE] : [DIST];
+  const setups = dists.flatMap((dist) => counts.map((n) => ({ dir: withLoose(n, dist), dist, form: 'one' as Form, n })));
+  const first = setups.map((s) => iteration(s.dir, 0, false, s.dist, s.form).ms);
+  const rs = iterationsOf(setups, 7);
+  setups.forEach((s, k) => {
+    const r = rs[k]!;
+    const none = rs[setups.findIndex((o) => o.dist === s.dist && o.n === counts[0])]!;
+    const tag = s.dist === DIST ? '' : ' [before]';
+    console.log(
+      `loose.${s.n}.keep ${r2(r.keep / r.bare)}x node -e 0, ${r2(r.keep / none.keep)}x with ${counts[0]} (${r.keep.toFixed(0)} ms; discard ${r2(r.discard / r.bare)}x, ${r2(r.discard / none.discard)}x; first iteration ${first[k]!.toFixed(0)} ms; ${r.keepIo})${tag}`,
+    );
+  });
+  for (const s of setups) fs.rmSync(s.dir, { recursive: true, force: true });
+  fs.rmSync(store, { recursive: true, force: true });
 }
 
 // 2b. the calls around the iteration, vs bare node, with their git processes: init-experiment on a fresh repository,

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { baselineRepo, engine, git, ledger, setValue } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
+import { writeBlob } from '../scripts/lib/loose-object.ts';
+import { PACK_AT } from '../scripts/lib/loose-pack.ts';
 
 const counts = tmpDir('autoloop-iteration-io-');
 afterAll(() => fs.rmSync(counts, { recursive: true, force: true }));
@@ -97,5 +99,29 @@ describe('git processes and fsyncs per iteration', { timeout: 600_000 }, () => {
     expect(keep.json).toMatchObject({ verdict: 'keep' });
     expect({ git: keep.git, fsync: keep.fsync }).toEqual({ git: 9 + system, fsync: 1 });
     expect(git(repo, 'show', 'HEAD:src/deep/er/new.txt')).toBe('new');
+  });
+
+  it(`${PACK_AT} loose objects: the keep that packs them 7 + 2, the iterations after it 7 and 5 again`, () => {
+    const repo = baselineRepo('100');
+    const objects = path.join(repo, '.git', 'objects');
+    for (let i = 0; i < PACK_AT; i++) writeBlob(objects, Buffer.from(`old ${i}\n`), 40);
+    setValue(repo, '90');
+    // After the phase: pack-objects and prune-packed (loose-pack.ts), once per PACK_AT loose objects:
+    // the check after every later phase then stats a few instead of all of them. HEAD's objects and
+    // the measured blobs stay loose: the keep's tree is still built in the engine, its blobs still
+    // found loose, the next run's net lines still read from HEAD's blob.
+    const packing = counted('run-experiment', ['--description', 'packs'], repo);
+    expect(packing.json).toMatchObject({ verdict: 'keep' });
+    expect({ git: packing.git, fsync: packing.fsync }).toEqual({ git: 9 + system, fsync: 1 });
+    expect(fs.readdirSync(path.join(objects, 'pack')).filter((f) => f.endsWith('.pack'))).toHaveLength(1);
+    setValue(repo, '80');
+    const keep = counted('run-experiment', ['--description', 'faster'], repo);
+    expect(keep.json).toMatchObject({ verdict: 'keep' });
+    expect({ git: keep.git, fsync: keep.fsync }).toEqual({ git: 7 + system, fsync: 1 });
+    setValue(repo, '95');
+    const discard = counted('run-experiment', ['--description', 'slower'], repo);
+    expect(discard.json).toMatchObject({ verdict: 'discard' });
+    expect({ git: discard.git, fsync: discard.fsync }).toEqual({ git: 5 + system, fsync: 1 });
+    expect(git(repo, 'show', 'HEAD:src/value.txt')).toBe('80');
   });
 });

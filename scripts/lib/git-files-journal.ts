@@ -186,9 +186,10 @@ export interface GitPhase {
 /**
  * Keep the git files of the work tree `tree` (its branch ref too, when named) before a phase, on disk
  * under `root`'s `.autoloop/`; null when `tree` is no git work tree. Every phase of the code under test
- * goes through here (a run's, a candidate's, diagnose's).
+ * goes through here (a run's, a candidate's, diagnose's). `measured`: the blobs the run captured, left
+ * loose if the settle packs (loose-pack.ts).
  */
-export function openGitPhase(root: string, tree: string, branch: string | null): GitPhase | null {
+export function openGitPhase(root: string, tree: string, branch: string | null, measured: readonly string[] = []): GitPhase | null {
   const kept = keepGitFiles(tree, branch);
   if (!kept) return null;
   const dotGit = holdDotGit(tree);
@@ -206,7 +207,7 @@ export function openGitPhase(root: string, tree: string, branch: string | null):
       forgetGitFiles(dir);
       // Each loose object the phase changed has just been hashed (a forged one set aside), the rest it
       // left as they were: many of them go into a pack, so that the next check stats few (loose-pack.ts).
-      if (packWanted(loose.length)) await packLoose(kept.tree, kept.objects.dir, loose);
+      if (packWanted(loose.length)) await packLoose(kept.tree, kept.objects.dir, loose, measured);
       return { unreadable, forged };
     },
   };

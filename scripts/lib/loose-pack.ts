@@ -23,7 +23,11 @@
 // a scan keyed by each fan-out directory's stat sees new and renamed-over
 // objects but not one rewritten in place (chmod, then new bytes: only the
 // file's own ctime changes), which only a stat per object finds.
+import fs from 'node:fs';
+import path from 'node:path';
+import { gitDirsOf, headFile, readOrEmpty } from './git-dirs.ts';
 import { gitTry, gitWithInput } from './gitcmd.ts';
+import { parseTree, readLoose } from './loose-tree.ts';
 
 /** Loose objects at which a phase's settle packs them (each costs a stat per phase until then). */
 export const PACK_AT = 1000;
@@ -31,13 +35,65 @@ export const PACK_AT = 1000;
 /** Whether the loose objects a settle saw are worth a pack (two git processes). Pure. */
 export const packWanted = (loose: number): boolean => loose >= PACK_AT;
 
+const OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/** The commit HEAD names, as the files say (a loose ref, or packed-refs); null when they do not say plainly. */
+function headCommit(tree: string): string | null {
+  const head = headFile(tree);
+  const dirs = gitDirsOf(tree);
+  if (!head || !dirs) return null;
+  if ('detached' in head) return head.detached;
+  const loose = readOrEmpty(path.join(dirs.commonDir, head.ref)).trim();
+  if (OID.test(loose)) return loose;
+  for (const l of readOrEmpty(path.join(dirs.commonDir, 'packed-refs')).split('\n')) {
+    const [id, name] = l.split(' ');
+    if (name === head.ref && id && OID.test(id)) return id;
+  }
+  return null;
+}
+
+const isLoose = (objects: string, id: string): boolean => fs.existsSync(path.join(objects, id.slice(0, 2), id.slice(2)));
+
+/**
+ * The loose objects of HEAD (the best, on the experiment's branch): its commit, the loose trees down
+ * from its tree, and their loose blobs. The engine reads these in-process (the next keep's tree,
+ * loose-tree.ts; the net lines of a change, from HEAD's blobs) and asks git where one is packed, so they
+ * stay loose: bounded by the files of one tree, not by the length of the loop. A packed tree is not
+ * descended into (nothing below it is read in-process either).
+ */
+export function headLoose(tree: string, objects: string): Set<string> {
+  const out = new Set<string>();
+  const commit = headCommit(tree);
+  const c = commit ? readLoose(objects, commit) : null;
+  if (!commit || c?.type !== 'commit') return out;
+  out.add(commit);
+  const root = /^tree ([0-9a-f]+)\n/.exec(c.body.toString('latin1', 0, 100))?.[1];
+  const todo = root && root.length === commit.length ? [root] : [];
+  for (let id = todo.pop(); id !== undefined; id = todo.pop()) {
+    const t = readLoose(objects, id);
+    const entries = t?.type === 'tree' ? parseTree(t.body, id.length) : null;
+    if (!entries) continue;
+    out.add(id);
+    for (const e of entries) {
+      if (e.mode === '40000') todo.push(e.id);
+      else if (e.mode !== '160000' && isLoose(objects, e.id)) out.add(e.id);
+    }
+  }
+  return out;
+}
+
 /**
  * Packs the loose objects `ids` of the repository whose work tree is `tree`
- * (those already in a pack are left out), then removes every loose copy of
- * a packed object. Returns whether a pack was written; a failure (a corrupt
+ * but HEAD's (headLoose) and `spare` (the run's measured blobs, which its keep
+ * reads) (those already in a pack are left out), then removes every loose
+ * copy of a packed object. Returns whether a pack was written; a failure (a corrupt
  * loose object git cannot read) leaves everything loose, as it was.
  */
-export async function packLoose(tree: string, objects: string, ids: readonly string[]): Promise<boolean> {
+export async function packLoose(tree: string, objects: string, ids: readonly string[], spare: readonly string[] = []): Promise<boolean> {
+  const keep = headLoose(tree, objects);
+  for (const id of spare) keep.add(id);
+  ids = ids.filter((id) => !keep.has(id));
+  if (!ids.length) return false;
   // --incremental: only objects in no pack yet; --local: none borrowed; the ids on stdin, one a line.
   const made = await gitWithInput(tree, ['pack-objects', '-q', '--incremental', '--local', '--non-empty', `${objects}/pack/pack`], `${ids.join('\n')}\n`);
   if (made.code !== 0) return false;

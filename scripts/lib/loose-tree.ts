@@ -14,7 +14,7 @@ import { writeObject, zlib } from './loose-object.ts';
 /** A kept path's new content: mode and blob id, or null for a deletion. */
 export type Change = { mode: number; id: string } | null;
 
-interface Entry {
+export interface Entry {
   mode: string;
   /** The name's bytes as a latin1 string: one char per byte, so string order is git's byte order. */
   name: string;
@@ -36,7 +36,7 @@ export function readLoose(objects: string, id: string): { type: string; body: Bu
   }
 }
 
-function parseTree(body: Buffer, hexLen: number): Entry[] | null {
+export function parseTree(body: Buffer, hexLen: number): Entry[] | null {
   const out: Entry[] = [];
   const idLen = hexLen / 2;
   let i = 0;

@@ -105,7 +105,10 @@ export class RunGuard {
 
   protected markPhase(): void {
     this.mark ??= phaseMark(runDir(this.exp.paths, this.record.run_id).dir);
-    if (this.gitFiles === undefined) this.gitFiles = openGitPhase(this.exp.root, this.tree, this.tree === this.exp.root ? `autoloop/${this.exp.paths.slug}` : null);
+    if (this.gitFiles !== undefined) return;
+    // The measured blobs stay loose if the phase packs (loose-pack.ts): the keep reads them in-process.
+    const measured = Object.values(this.record.content?.files ?? {}).flatMap((f) => (f ? [f.id] : []));
+    this.gitFiles = openGitPhase(this.exp.root, this.tree, this.tree === this.exp.root ? `autoloop/${this.exp.paths.slug}` : null, measured);
   }
 
   /**
