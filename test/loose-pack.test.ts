@@ -110,4 +110,22 @@ describe('the loose objects packed after a phase', () => {
     expect(git(repo, 'show', 'autoloop/exp:src/v')).toBe('40');
     expect(spawnSync('git', ['fsck', '--no-dangling'], { cwd: repo }).status).toBe(0);
   });
+
+  // Why the check cannot be skipped under the default containment: `readonly` binds `.autoloop/`, the
+  // judges and the engine read-only, not `.git` (a benchmark may commit or stash; runners/readonly.ts).
+  it('under the read-only containment the state is unwritable, the object store is not', () => {
+    const probe = [
+      'if (mkdir -p .git/objects/00 && : > .git/objects/00/autoloop-probe) 2>/dev/null; then g=1; else g=0; fi',
+      'if (: > .autoloop/probe) 2>/dev/null; then s=1; else s=0; fi',
+      'echo METRIC score=1',
+      'echo METRIC objects_writable=$g',
+      'echo METRIC state_writable=$s',
+    ].join('\n');
+    const repo = makeRepo({ 'bench.sh': `${probe}\n`, 'src/v': '50\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--repeats', '1'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    const r = engine('run-experiment', ['--description', 'probe', '--json'], repo, { AUTOLOOP_CONTAINMENT: 'readonly' });
+    expect(r.json, r.stderr).toMatchObject({ metrics: { objects_writable: 1, state_writable: 0 } });
+    expect(fs.existsSync(path.join(repo, '.git/objects/00/autoloop-probe'))).toBe(true);
+  });
 });
