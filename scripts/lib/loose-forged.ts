@@ -9,6 +9,8 @@
 // deleted), and made again where a file of the tree (tracked, or untracked and
 // not ignored: the measured change) still holds its bytes (git ls-files, only
 // then); otherwise git reports it missing (loudly) instead of reading it forged.
+// The stat per loose object is why a settle packs them once there are many
+// (loose-pack.ts): their count stays bounded however long the loop runs.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
