@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { engine, git, makeRepo } from './helpers/engine.ts';
 import { openGitPhase } from '../scripts/lib/git-files-journal.ts';
 import { writeBlob } from '../scripts/lib/loose-object.ts';
@@ -33,6 +34,33 @@ async function phase(repo: string, during: () => void = () => undefined) {
 describe('the loose objects packed after a phase', () => {
   it('a pure threshold', () => {
     expect([packWanted(0), packWanted(PACK_AT - 1), packWanted(PACK_AT)]).toEqual([false, false, true]);
+    // After a failure at n, not again before 2n.
+    expect([packWanted(PACK_AT, PACK_AT), packWanted(2 * PACK_AT - 1, PACK_AT), packWanted(2 * PACK_AT, PACK_AT)]).toEqual([false, false, true]);
+  });
+
+  it('a corrupt loose object fails the packing: everything left loose, not tried again until the count doubles', async () => {
+    const repo = makeRepo({ 'a.txt': 'a\n' });
+    fs.mkdirSync(path.join(repo, '.autoloop'), { recursive: true });
+    blobs(repo, PACK_AT);
+    // Its name is its hash (the check after the phase passes it, whenever it was written), but git cannot read its type.
+    const raw = Buffer.from('bogus 3\u0000abc');
+    const id = createHash('sha1').update(raw).digest('hex');
+    const bad = path.join(objectsOf(repo), id.slice(0, 2), id.slice(2));
+    fs.mkdirSync(path.dirname(bad), { recursive: true });
+    fs.writeFileSync(bad, deflateSync(raw));
+    const before = looseIds(repo).length;
+    expect(await phase(repo)).toEqual({ unreadable: [], forged: [] });
+    expect(packs(repo)).toEqual([]);
+    expect(looseIds(repo)).toHaveLength(before);
+    expect(Number(fs.readFileSync(path.join(repo, '.autoloop/loose-pack-failed'), 'utf8'))).toBe(before);
+    // Gone now: the packing would work, but is not tried at the same count.
+    fs.rmSync(bad);
+    await phase(repo);
+    expect(packs(repo)).toEqual([]);
+    blobs(repo, before + 1, 'more');
+    await phase(repo);
+    expect(packs(repo)).toHaveLength(1);
+    expect(fs.existsSync(path.join(repo, '.autoloop/loose-pack-failed'))).toBe(false);
   });
 
   it(`${PACK_AT} loose objects: one pack after the phase, only HEAD's left loose, each still reads as its id`, async () => {

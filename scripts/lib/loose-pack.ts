@@ -28,12 +28,39 @@ import path from 'node:path';
 import { gitDirsOf, headFile, readOrEmpty } from './git-dirs.ts';
 import { gitTry, gitWithInput } from './gitcmd.ts';
 import { parseTree, readLoose } from './loose-tree.ts';
+import { repoPaths } from './paths.ts';
+
+/** What a packing did: wrote a pack, had nothing to pack, or failed (everything left loose). */
+export type Packed = 'packed' | 'none' | 'failed';
 
 /** Loose objects at which a phase's settle packs them (each costs a stat per phase until then). */
 export const PACK_AT = 1000;
 
-/** Whether the loose objects a settle saw are worth a pack (two git processes). Pure. */
-export const packWanted = (loose: number): boolean => loose >= PACK_AT;
+/**
+ * Whether the loose objects a settle saw are worth a pack (two git processes); `failedAt`: how many
+ * there were when packing last failed (a corrupt loose object git cannot read), retried only once
+ * they have doubled, so that such a repository does not pay a failing pack-objects every phase. Pure.
+ */
+export const packWanted = (loose: number, failedAt = 0): boolean => loose >= PACK_AT && loose >= 2 * failedAt;
+
+/** Where the count of a failed packing is kept (the engine's state directory; absent: none failed). */
+const failedFile = (root: string): string => path.join(repoPaths(root).dir, 'loose-pack-failed');
+
+/** The count of loose objects at the last failed packing, 0 when none failed. */
+export function packFailedAt(root: string): number {
+  const n = Number(readOrEmpty(failedFile(root)).trim());
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/** Records how a packing went: a failure's count kept, a success clears it. */
+export function notePacked(root: string, outcome: Packed, loose: number): void {
+  try {
+    if (outcome === 'failed') fs.writeFileSync(failedFile(root), `${loose}\n`);
+    else if (outcome === 'packed') fs.rmSync(failedFile(root), { force: true });
+  } catch {
+    // no state directory (a repository without a loop): retried next time, as before
+  }
+}
 
 const OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
@@ -83,19 +110,19 @@ export function headLoose(tree: string, objects: string): Set<string> {
 }
 
 /**
- * Packs the loose objects `ids` of the repository whose work tree is `tree`
- * but HEAD's (headLoose) and `spare` (the run's measured blobs, which its keep
- * reads) (those already in a pack are left out), then removes every loose
- * copy of a packed object. Returns whether a pack was written; a failure (a corrupt
- * loose object git cannot read) leaves everything loose, as it was.
+ * Packs the loose objects `ids` of the repository whose work tree is `tree`,
+ * except HEAD's (headLoose) and `spare` (the run's measured blobs, which its
+ * keep reads), and except those in a pack already; then removes every loose
+ * copy of a packed object. A failure (a corrupt loose object git cannot read)
+ * leaves everything loose, as it was.
  */
-export async function packLoose(tree: string, objects: string, ids: readonly string[], spare: readonly string[] = []): Promise<boolean> {
+export async function packLoose(tree: string, objects: string, ids: readonly string[], spare: readonly string[] = []): Promise<Packed> {
   const keep = headLoose(tree, objects);
   for (const id of spare) keep.add(id);
   ids = ids.filter((id) => !keep.has(id));
-  if (!ids.length) return false;
+  if (!ids.length) return 'none';
   // --incremental: only objects in no pack yet; --local: none borrowed; the ids on stdin, one a line.
   const made = await gitWithInput(tree, ['pack-objects', '-q', '--incremental', '--local', '--non-empty', `${objects}/pack/pack`], `${ids.join('\n')}\n`);
-  if (made.code !== 0) return false;
-  return (await gitTry(tree, ['prune-packed', '-q'])).code === 0;
+  if (made.code !== 0) return 'failed';
+  return (await gitTry(tree, ['prune-packed', '-q'])).code === 0 ? 'packed' : 'failed';
 }
