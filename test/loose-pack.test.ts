@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { engine, git, makeRepo } from './helpers/engine.ts';
 import { openGitPhase } from '../scripts/lib/git-files-journal.ts';
 import { writeBlob } from '../scripts/lib/loose-object.ts';
-import { PACK_AT, packWanted } from '../scripts/lib/loose-pack.ts';
+import { nextPackAt, PACK_AT, packWanted } from '../scripts/lib/loose-pack.ts';
 
 const objectsOf = (repo: string) => path.join(repo, '.git/objects');
 const looseIds = (repo: string) =>
@@ -32,10 +32,13 @@ async function phase(repo: string, during: () => void = () => undefined) {
 }
 
 describe('the loose objects packed after a phase', () => {
-  it('a pure threshold', () => {
+  it('pure: the threshold, and where the next packing starts', () => {
     expect([packWanted(0), packWanted(PACK_AT - 1), packWanted(PACK_AT)]).toEqual([false, false, true]);
-    // After a failure at n, not again before 2n.
-    expect([packWanted(PACK_AT, PACK_AT), packWanted(2 * PACK_AT - 1, PACK_AT), packWanted(2 * PACK_AT, PACK_AT)]).toEqual([false, false, true]);
+    expect([packWanted(PACK_AT, 1500), packWanted(1499, 1500), packWanted(1500, 1500)]).toEqual([false, false, true]);
+    // What stayed loose does not count towards the next; a failure waits for twice as many.
+    expect(nextPackAt(1200, { ok: true, left: 40 })).toBe(PACK_AT + 40);
+    expect(nextPackAt(1200, { ok: true, left: 1200 })).toBe(PACK_AT + 1200);
+    expect(nextPackAt(1200, { ok: false, left: 1200 })).toBe(2400);
   });
 
   it('a corrupt loose object fails the packing: everything left loose, not tried again until the count doubles', async () => {
@@ -52,7 +55,7 @@ describe('the loose objects packed after a phase', () => {
     expect(await phase(repo)).toEqual({ unreadable: [], forged: [] });
     expect(packs(repo)).toEqual([]);
     expect(looseIds(repo)).toHaveLength(before);
-    expect(Number(fs.readFileSync(path.join(repo, '.autoloop/loose-pack-failed'), 'utf8'))).toBe(before);
+    expect(Number(fs.readFileSync(path.join(repo, '.autoloop/loose-pack-next'), 'utf8'))).toBe(2 * before);
     // Gone now: the packing would work, but is not tried at the same count.
     fs.rmSync(bad);
     await phase(repo);
@@ -60,7 +63,26 @@ describe('the loose objects packed after a phase', () => {
     blobs(repo, before + 1, 'more');
     await phase(repo);
     expect(packs(repo)).toHaveLength(1);
-    expect(fs.existsSync(path.join(repo, '.autoloop/loose-pack-failed'))).toBe(false);
+    // HEAD's objects stayed loose: PACK_AT more than those.
+    expect(Number(fs.readFileSync(path.join(repo, '.autoloop/loose-pack-next'), 'utf8'))).toBe(looseIds(repo).length + PACK_AT);
+  });
+
+  it(`HEAD alone with ${PACK_AT} loose objects: they stay loose, and the next packing waits for ${PACK_AT} more`, async () => {
+    const repo = makeRepo(Object.fromEntries(Array.from({ length: PACK_AT }, (_, i) => [`f/${i}.txt`, `${i}\n`])));
+    fs.mkdirSync(path.join(repo, '.autoloop'), { recursive: true });
+    const head = headIds(repo);
+    expect(looseIds(repo).sort()).toEqual(head);
+    await phase(repo);
+    expect(packs(repo)).toEqual([]);
+    expect(looseIds(repo).sort()).toEqual(head);
+    expect(Number(fs.readFileSync(path.join(repo, '.autoloop/loose-pack-next'), 'utf8'))).toBe(head.length + PACK_AT);
+    blobs(repo, PACK_AT - 1);
+    await phase(repo);
+    expect(packs(repo)).toEqual([]);
+    blobs(repo, 1, 'one more');
+    await phase(repo);
+    expect(packs(repo)).toHaveLength(1);
+    expect(looseIds(repo).sort()).toEqual(head);
   });
 
   it(`${PACK_AT} loose objects: one pack after the phase, only HEAD's left loose, each still reads as its id`, async () => {

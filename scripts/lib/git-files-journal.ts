@@ -21,7 +21,7 @@ import { repoPaths } from './paths.ts';
 import { writeFileAtomic } from './fsx.ts';
 import { pidAlive, procStart } from './procs.ts';
 import { crashPoint } from './faults.ts';
-import { notePacked, packFailedAt, packLoose, packWanted } from './loose-pack.ts';
+import { notePacked, packLoose, packNext, packWanted } from './loose-pack.ts';
 import { dropForgedObjects, dropMainCommondir, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
 import { foreignCopy, settleStoresFromCopy } from './git-kept-trust.ts';
 import { findDotGit, holdDotGit, restoreDotGit, type DotGit } from './dot-git.ts';
@@ -207,7 +207,7 @@ export function openGitPhase(root: string, tree: string, branch: string | null, 
       forgetGitFiles(dir);
       // Each loose object the phase changed has just been hashed (a forged one set aside), the rest it
       // left as they were: many of them go into a pack, so that the next check stats few (loose-pack.ts).
-      if (packWanted(loose.length, packFailedAt(root))) notePacked(root, await packLoose(kept.tree, kept.objects.dir, loose, measured), loose.length);
+      if (packWanted(loose.length, packNext(root))) notePacked(root, loose.length, await packLoose(kept.tree, kept.objects.dir, loose, measured));
       return { unreadable, forged };
     },
   };

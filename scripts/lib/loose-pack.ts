@@ -30,35 +30,41 @@ import { gitTry, gitWithInput } from './gitcmd.ts';
 import { parseTree, readLoose } from './loose-tree.ts';
 import { repoPaths } from './paths.ts';
 
-/** What a packing did: wrote a pack, had nothing to pack, or failed (everything left loose). */
-export type Packed = 'packed' | 'none' | 'failed';
+/** What a packing did: wrote a pack (or found nothing to pack), or failed (everything left loose); how many stay loose. */
+export type Packed = { ok: boolean; left: number };
 
 /** Loose objects at which a phase's settle packs them (each costs a stat per phase until then). */
 export const PACK_AT = 1000;
 
 /**
- * Whether the loose objects a settle saw are worth a pack (two git processes); `failedAt`: how many
- * there were when packing last failed (a corrupt loose object git cannot read), retried only once
- * they have doubled, so that such a repository does not pay a failing pack-objects every phase. Pure.
+ * Whether the loose objects a settle saw are worth a pack (two git processes): PACK_AT of them, and
+ * at least `next`, the count the last packing set (nextPackAt). Pure.
  */
-export const packWanted = (loose: number, failedAt = 0): boolean => loose >= PACK_AT && loose >= 2 * failedAt;
+export const packWanted = (loose: number, next = 0): boolean => loose >= Math.max(PACK_AT, next);
 
-/** Where the count of a failed packing is kept (the engine's state directory; absent: none failed). */
-const failedFile = (root: string): string => path.join(repoPaths(root).dir, 'loose-pack-failed');
+/**
+ * The count at which to pack again after a packing of `loose` objects. What stays loose (HEAD's, the
+ * measured blobs) is left out of the next count, or a repository whose HEAD alone has PACK_AT loose
+ * objects would walk its tree after every phase; after a failure (a loose object git cannot read),
+ * twice as many, so that it does not pay a failing pack-objects every phase. Pure.
+ */
+export const nextPackAt = (loose: number, r: Packed): number => (r.ok ? r.left + PACK_AT : 2 * loose);
 
-/** The count of loose objects at the last failed packing, 0 when none failed. */
-export function packFailedAt(root: string): number {
-  const n = Number(readOrEmpty(failedFile(root)).trim());
+/** Where that count is kept (the engine's state directory; absent: PACK_AT). */
+const nextFile = (root: string): string => path.join(repoPaths(root).dir, 'loose-pack-next');
+
+/** The count at which the next settle packs (0 when none was set). */
+export function packNext(root: string): number {
+  const n = Number(readOrEmpty(nextFile(root)).trim());
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
-/** Records how a packing went: a failure's count kept, a success clears it. */
-export function notePacked(root: string, outcome: Packed, loose: number): void {
+/** Records how a packing of `loose` objects went. */
+export function notePacked(root: string, loose: number, r: Packed): void {
   try {
-    if (outcome === 'failed') fs.writeFileSync(failedFile(root), `${loose}\n`);
-    else if (outcome === 'packed') fs.rmSync(failedFile(root), { force: true });
+    fs.writeFileSync(nextFile(root), `${nextPackAt(loose, r)}\n`);
   } catch {
-    // no state directory (a repository without a loop): retried next time, as before
+    // no state directory (a repository without a loop): PACK_AT again next time
   }
 }
 
@@ -119,10 +125,11 @@ export function headLoose(tree: string, objects: string): Set<string> {
 export async function packLoose(tree: string, objects: string, ids: readonly string[], spare: readonly string[] = []): Promise<Packed> {
   const keep = headLoose(tree, objects);
   for (const id of spare) keep.add(id);
-  ids = ids.filter((id) => !keep.has(id));
-  if (!ids.length) return 'none';
+  const packed = ids.filter((id) => !keep.has(id));
+  const left = ids.length - packed.length;
+  if (!packed.length) return { ok: true, left };
   // --incremental: only objects in no pack yet; --local: none borrowed; the ids on stdin, one a line.
-  const made = await gitWithInput(tree, ['pack-objects', '-q', '--incremental', '--local', '--non-empty', `${objects}/pack/pack`], `${ids.join('\n')}\n`);
-  if (made.code !== 0) return 'failed';
-  return (await gitTry(tree, ['prune-packed', '-q'])).code === 0 ? 'packed' : 'failed';
+  const made = await gitWithInput(tree, ['pack-objects', '-q', '--incremental', '--local', '--non-empty', `${objects}/pack/pack`], `${packed.join('\n')}\n`);
+  if (made.code !== 0) return { ok: false, left: ids.length };
+  return { ok: (await gitTry(tree, ['prune-packed', '-q'])).code === 0, left };
 }
