@@ -4,11 +4,13 @@
 // engine writes each kept file's blob and the trees above it loose, and
 // never runs a git command that starts `gc --auto`.
 //
-// Why packing keeps every guarantee of the scan (docs/design.md, "Objects"):
+// Why packing keeps every guarantee of the scan (docs/design.md, One git runner, "Objects:"):
 // - it runs at the end of a phase's settle, after every loose object the
 //   phase changed was hashed again and the forged ones set aside: what goes
 //   into the pack is what the scan has just vouched for (or, as before,
-//   objects nobody touched during a phase);
+//   objects nobody touched during a phase; a process outliving its phase
+//   could rewrite one after the check, loose or packed alike: the next check
+//   looks only at what changed since its own phase began, as before);
 // - a packed object the next phase rewrites is a rewrite of the `.pack` or
 //   `.idx`: their stat signature changes, and git verifies that pack
 //   (git-files-guard.ts; a parallel candidate's phase that saw the pack
@@ -23,6 +25,8 @@
 // a scan keyed by each fan-out directory's stat sees new and renamed-over
 // objects but not one rewritten in place (chmod, then new bytes: only the
 // file's own ctime changes), which only a stat per object finds.
+// What the engine reads in-process stays loose (headLoose, the measured
+// blobs): bounded by one tree's files, not by the loop's length.
 import fs from 'node:fs';
 import path from 'node:path';
 import { gitDirsOf, headFile, readOrEmpty } from './git-dirs.ts';
