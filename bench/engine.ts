@@ -260,7 +260,7 @@ if (section('loose')) {
     const none = rs[setups.findIndex((o) => o.dist === s.dist && o.n === counts[0])]!;
     const tag = s.dist === DIST ? '' : ' [before]';
     console.log(
-      `loose.${s.n}.keep ${r2(r.keep / r.bare)}x node -e 0, ${r2(r.keep / none.keep)}x with ${counts[0]} (${r.keep.toFixed(0)} ms; discard ${r2(r.discard / r.bare)}x, ${r2(r.discard / none.discard)}x; first iteration ${first[k]!.toFixed(0)} ms; ${r.keepIo})${tag}`,
+      `loose.${s.n}.keep ${r2(r.keep / r.bare)}x node -e 0, ${r2(r.keep / none.keep)}x with ${counts[0]} (${r.keep.toFixed(0)} ms, ${r.keepIo}; discard ${r2(r.discard / r.bare)}x, ${r2(r.discard / none.discard)}x, ${r.discardIo}; first iteration ${first[k]!.toFixed(0)} ms)${tag}`,
     );
   });
   for (const s of setups) fs.rmSync(s.dir, { recursive: true, force: true });
