@@ -18,7 +18,7 @@ import { destinationEffects, diffTargets, type Effect } from './dest-writers.ts'
 import { MAX_SCRIPT_BYTES, REAL_IO, type GuardIO } from './guard-io.ts';
 import { sedCall, sedEffects } from './sed-script.ts';
 import { GIT_BUILTINS } from './git-commands.ts';
-import { codeVariable, scriptKind, shellCall } from './shell-start.ts';
+import { codeVariable, interpreterName, readsProgramFromInput, scriptKind, shellCall } from './shell-start.ts';
 
 export interface GuardContext {
   policy: Policy;
@@ -119,7 +119,8 @@ const GIT_CODE_KEY =
 const GIT_HIDDEN_KEY = /^(include\.path|includeif\..+\.path|core\.hookspath)$/;
 /** Inline programs: `node -e CODE`, `python3 -c CODE`, … may write any file or run git. */
 const INLINE_CODE: Record<string, RegExp> = {
-  node: /^(-e|-p|--eval|--print)$|^--(eval|print)=/, nodejs: /^(-e|-p|--eval|--print)$/, bun: /^(-e|--eval|-p|--print)$/,
+  // node takes -e and -p in a cluster: `node -pe CODE`.
+  node: /^-[pe]{1,2}$|^--(eval|print)(=|$)/, nodejs: /^-[pe]{1,2}$|^--(eval|print)(=|$)/, bun: /^(-e|--eval|-p|--print)$/,
   deno: /^eval$/, python: /^-[a-zA-Z]*c/, python3: /^-[a-zA-Z]*c/, perl: /^-[a-zA-Z]*[eE]/, ruby: /^-[a-zA-Z]*e/, php: /^-r$/,
 };
 /** Text editors run from a command line (`ed -s f <<< …`, `ex -sc 'wq' f`, `vim -es`): they write what they open. */
@@ -510,14 +511,17 @@ class Guard {
         words = expandLeading(words, spec);
         // -c CMD / --command CMD / --command=CMD, before the file or after it
         const c = words.findIndex((w, k) => k > 0 && (w.text === '-c' || w.text === '--command' || w.text.startsWith('--command=')));
-        if (c >= 0) return { words: this.split(words[c]!.text.startsWith('--command=') ? [{ ...words[c]!, text: words[c]!.text.slice(10) }] : words.slice(c + 1, c + 2)), dir, xargs, argFiles };
+        // -c hands its text to sh -c: judged as that shell's script (its redirections and operators too).
+        if (c >= 0) return { words: this.viaShell(words[c]!.text.startsWith('--command=') ? [{ ...words[c]!, text: words[c]!.text.slice(10) }] : words.slice(c + 1, c + 2)), dir, xargs, argFiles };
         const at = skipOptions(words, 1, spec) + 1;
         next = at;
       } else if (prog === 'watch') {
-        words = expandLeading(words, { arg: 'nqd', long: ['--interval'] });
-        next = skipOptions(words, 1, { arg: 'nqd', long: ['--interval'] });
-        // watch "cmd args" runs its single argument through sh -c.
-        if (words.length === next + 1) return { words: this.split(words.slice(next)), dir, xargs, argFiles };
+        // procps watch: -n, -q and -s take a value; -d takes one only attached (-d=permanent).
+        const spec = { arg: 'nqs', long: ['--interval', '--equexit', '--shotsfile'] };
+        words = expandLeading(words, spec);
+        next = skipOptions(words, 1, spec);
+        // Unless -x, watch joins its arguments with spaces and runs that line with sh -c.
+        if (!words.slice(1, next).some((w) => /^(-[bcCdeghprtw]*x|--exec)$/.test(w.text))) return { words: this.viaShell(words.slice(next)), dir, xargs, argFiles };
       } else return { words, dir, xargs, argFiles };
       if (prog === 'xargs') {
         xargs = true;
@@ -560,7 +564,17 @@ class Guard {
     return { next, dir };
   }
 
-  /** Re-split a string that a wrapper hands to a shell (env -S, watch "…"). */
+  /**
+   * The command a wrapper hands to sh -c (watch, flock -c): its words joined by spaces, as the
+   * wrapper joins them, become that shell's script. Never approved: the wrapper is no reader.
+   */
+  private viaShell(words: Exp[]): Exp[] {
+    this.safe = false;
+    const script: Exp = { text: words.map((w) => w.text).join(' '), dynamic: words.some((w) => w.dynamic), glob: false, assign: null };
+    return [literal('sh'), literal('-c'), script];
+  }
+
+  /** Re-split a string that env -S splits into words (no shell reads it). */
   private split(words: Exp[]): Exp[] {
     const text = words.map((w) => w.text).join(' ');
     const sub = lex(text).tokens;
@@ -607,6 +621,7 @@ class Guard {
       }
       if (words[0]!.text.includes('/')) this.execPath(words[0]!, depth);
       this.unseen(prog, args, xargs, argFiles);
+      this.programOnInput(prog, args, redirs);
       const readOnly = this.readOnly(prog, args);
       if (this.safe && !readOnly) this.safe = false;
       if (!readOnly && !this.seesWrites(prog, args)) this.opaque = true;
@@ -620,7 +635,7 @@ class Guard {
   /** What the guard cannot follow: an inline program, arguments that xargs reads from its input. */
   private unseen(prog: string, args: Exp[], xargs: boolean, argFiles: Exp[]): void {
     // Own keys only: a command named valueOf or constructor is no table entry.
-    const inline = Object.hasOwn(INLINE_CODE, prog) ? INLINE_CODE[prog] : undefined;
+    const inline = Object.hasOwn(INLINE_CODE, interpreterName(prog)) ? INLINE_CODE[interpreterName(prog)] : undefined;
     const k = inline ? args.findIndex((a) => inline.test(a.text)) : -1;
     if (k >= 0) {
       // Judged on the program's own text: reading a judge (perl -ne 'print' bench.sh) is fine.
@@ -646,8 +661,20 @@ class Guard {
       if (text === null) this.cannot('xargs reads its arguments from a file the guard cannot read', true);
       else this.extra.push(text);
     }
-    if (prog === 'git' || SHELLS.has(prog) || Object.hasOwn(INLINE_CODE, prog)) this.cannot(`xargs runs ${prog} with arguments only known at run time`, true);
+    if (prog === 'git' || SHELLS.has(prog) || Object.hasOwn(INLINE_CODE, interpreterName(prog))) this.cannot(`xargs runs ${prog} with arguments only known at run time`, true);
     else if (VISIBLE_WRITERS.has(prog)) this.cannot(`xargs hands ${prog} file names only known at run time`);
+  }
+
+  /**
+   * An interpreter that runs the program on its input (python3 <<< '…', echo '…' | node): a
+   * heredoc, here-string or pipe puts that program in the command's text, which the verdict then
+   * judges as it judges inline code. `< file` runs a script file, as `python3 file` does.
+   */
+  private programOnInput(prog: string, args: Exp[], redirs: Redir[]): void {
+    if (!readsProgramFromInput(interpreterName(prog), args)) return;
+    const input = [...redirs].reverse().find((r) => (r.fd === null || r.fd === '0') && ['<', '<<', '<<-', '<<<'].includes(r.op));
+    if (input?.op === '<') return;
+    this.cannot(`${prog} runs the program on its input`);
   }
 
   /** `node <plugin>/dist/X.mjs …` or `npx tsx <plugin>/scripts/X.ts …`, X approved, no runtime options. */
@@ -1154,7 +1181,7 @@ class Guard {
       }
       if (sub.length) this.command(sub, redirs, depth);
       const prog = sub[0] && !sub[0].dynamic ? path.basename(sub[0].text) : '';
-      if (VISIBLE_WRITERS.has(prog) || SHELLS.has(prog) || Object.hasOwn(INLINE_CODE, prog) || prog === '') removes = true;
+      if (VISIBLE_WRITERS.has(prog) || SHELLS.has(prog) || Object.hasOwn(INLINE_CODE, interpreterName(prog)) || prog === '') removes = true;
     }
     if (removes && !this.deny) this.findHits(args);
   }

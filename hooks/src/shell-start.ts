@@ -79,3 +79,39 @@ export function codeVariable(name: string): 'file' | 'dir' | 'code' | null {
   if (/^(GIT_(PAGER|EXTERNAL_DIFF|EDITOR|SEQUENCE_EDITOR|SSH_COMMAND)|PAGER)$/.test(name)) return 'code';
   return null;
 }
+
+/** python3.12, python2, pypy3, …: one interpreter as far as the guard is concerned. */
+export function interpreterName(prog: string): string {
+  return /^(python|pypy)(\d+(\.\d+)*)?$/.test(prog) ? 'python3' : prog;
+}
+
+/** Per interpreter: short options whose value may be the next word, long ones likewise, and options that run something other than a script. */
+const INTERPRETER_OPTIONS: Record<string, { arg: string; long: string[]; other: RegExp }> = {
+  python3: { arg: 'WX', long: ['--check-hash-based-pycs'], other: /^-[a-zA-Z]*m|^--(version|help)$|^-[a-zA-Z]*[hV]/ },
+  node: { arg: 'rC', long: ['--require', '--import', '--loader', '--experimental-loader', '--conditions', '--input-type', '--env-file', '--title'], other: /^--(test|run|version|help|check|watch|v8-options)$|^-[a-zA-Z]*[hvc]$/ },
+  perl: { arg: 'IC', long: [], other: /^-[a-zA-Z]*[vVhc]$|^--(version|help)$/ },
+  ruby: { arg: 'IrCE', long: [], other: /^-[a-zA-Z]*[vhc]$|^--(version|help)$/ },
+  php: { arg: 'cdz', long: [], other: /^-[a-zA-Z]*[fSlivhm]/ },
+};
+INTERPRETER_OPTIONS.nodejs = INTERPRETER_OPTIONS.node!;
+
+/**
+ * Does the interpreter (its name after interpreterName) run the program on its standard input:
+ * no script operand, or `-`, and no option that makes it do something else? Inline code (-c, -e)
+ * is judged on its own; this is `python3 <<< '…'`, `echo '…' | node`, `perl - <<EOF`.
+ */
+export function readsProgramFromInput(prog: string, args: Exp[]): boolean {
+  const spec = Object.hasOwn(INTERPRETER_OPTIONS, prog) ? INTERPRETER_OPTIONS[prog] : undefined;
+  if (!spec) return false;
+  for (let i = 0; i < args.length; i++) {
+    const t = args[i]!.text;
+    if (t === '-') return true;
+    if (t === '--') return i + 1 >= args.length || args[i + 1]!.text === '-';
+    if (!t.startsWith('-') || t.length < 2) return false;
+    if (spec.other.test(t)) return false;
+    if (t.startsWith('--')) {
+      if (!t.includes('=') && spec.long.includes(t)) i++;
+    } else if (spec.arg.includes(t.slice(-1)) && t.length === 2) i++;
+  }
+  return true;
+}
