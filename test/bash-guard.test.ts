@@ -343,6 +343,15 @@ const blindRows: Row[] = [
   ["flock -c 'ls; echo x >> check.sh' @T/l", 'deny'],
   ["watch -x sh -c 'echo x > check.sh'", 'deny'],
   ["watch 'echo x > src/a.js'", 'allow'],
+  // a run-time path taken from a pattern the shell expands to a judge
+  ['for f in check*; do echo x > $f; done', 'deny'],
+  ['for f in *.sh; do echo x > "$f"; done', 'deny'],
+  ['for f in bench/*; do sed -i s/a/b/ $f; done', 'deny'],
+  ['for f in b*; do rm -r $f; done', 'deny'],
+  ['f=$(ls check*); echo x > $f', 'deny'],
+  ['for f in .autoloop/*; do echo > $f; done', 'deny'],
+  ['for f in src/*; do sed -i s/a/b/ $f; done', 'allow'],
+  ['for f in src/*.js; do cp $f $f.bak; done', 'allow'],
   ['echo check.sh | xargs rm', 'deny'],
   ["printf 'check.sh' | xargs truncate -s0", 'deny'],
   // inline programs that name a judge or start processes

@@ -417,6 +417,18 @@ class Guard {
     return base === null ? null : path.resolve(base, w.text);
   }
 
+  /**
+   * Does a pattern in the text a run-time path came from take a judge, the engine's state or git's
+   * data (for f in *.sh; do echo > $f; done, f=$(ls check*))? The shell expands it where the command runs.
+   */
+  private globsGuarded(raw: string, base: string | null, tree: boolean): boolean {
+    return raw.split(/[\s()'"`;|&<>=]+/).some((t) => {
+      if (!GLOB_CHARS.test(t) || t.includes('$')) return false;
+      const abs = this.resolve(literal(t), base);
+      return abs !== null && globDenial(this.ctx.policy, abs, tree) !== null;
+    });
+  }
+
   /** Check one file the command would write (tree: it may remove or move a whole directory). */
   private target(w: Exp, tree: boolean, base: string | null = this.cwd): void {
     if (this.deny) return;
@@ -426,7 +438,7 @@ class Guard {
     if (abs === null) {
       this.opaque = true; // only known at run time
       this.unknownWrite = true;
-      if (namesGuarded(w.raw ?? w.text, this.ctx.policy)) this.blindWrite = true;
+      if (namesGuarded(w.raw ?? w.text, this.ctx.policy) || this.globsGuarded(w.raw ?? w.text, base, tree)) this.blindWrite = true;
       this.dynamicWrite = true;
       return;
     }
