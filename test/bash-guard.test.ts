@@ -352,6 +352,17 @@ const blindRows: Row[] = [
   ['for f in .autoloop/*; do echo > $f; done', 'deny'],
   ['for f in src/*; do sed -i s/a/b/ $f; done', 'allow'],
   ['for f in src/*.js; do cp $f $f.bak; done', 'allow'],
+  // wrappers: a CPU mask or priority before the command; sudo -D and chroot move where paths lead
+  ['taskset 1 cp src/a.js check.sh', 'deny'],
+  ['taskset -c 0 git reset --hard', 'deny'],
+  ['chrt -i 0 cp src/a.js check.sh', 'deny'],
+  ['unshare -r cp src/a.js check.sh', 'deny'],
+  ["sudo -D @P/src sh -c 'echo > ../check.sh'", 'deny'],
+  ['sudo --chdir=@P/src cp a.js ../check.sh', 'deny'],
+  ['sudo -D@P/src cp a.js ../check.sh', 'deny'],
+  ["chroot @P sh -c 'echo > /check.sh'", 'deny'],
+  ['taskset 1 cp src/a.js src/b.js', 'allow'],
+  ['sudo -D @P/src cp a.js b.js', 'allow'],
   ['echo check.sh | xargs rm', 'deny'],
   ["printf 'check.sh' | xargs truncate -s0", 'deny'],
   // inline programs that name a judge or start processes

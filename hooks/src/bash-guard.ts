@@ -201,6 +201,11 @@ const PLAIN_WRAPPERS = new Map<string, Options & { operands?: number }>([
   ['nice', { arg: 'n', long: ['--adjustment'] }],
   ['ionice', { arg: 'cnpPu', long: ['--class', '--classdata'] }],
   ['stdbuf', { arg: 'ioe' }],
+  // util-linux: a CPU mask or a priority before the command (with -p they run nothing)
+  ['taskset', { operands: 1 }],
+  ['chrt', { arg: 'T', long: ['--sched-runtime', '--sched-period', '--sched-deadline'], operands: 1 }],
+  // (not its -w/--wd or -R/--root: they move where paths start, so the word after one is left as the program, unknown)
+  ['unshare', { arg: 'SG', long: ['--setuid', '--setgid', '--propagation', '--map-user', '--map-group', '--map-users', '--map-groups'] }],
   ['timeout', { arg: 'sk', long: ['--signal', '--kill-after'], operands: 1 }], // + DURATION
   ['sudo', { arg: 'ugChprtTUD', long: ['--user', '--group', '--host', '--prompt', '--chdir'] }],
   ['xargs', { arg: 'adEeIiLlnPs', long: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--replace'] }],
@@ -209,6 +214,18 @@ const PLAIN_WRAPPERS = new Map<string, Options & { operands?: number }>([
   ['ltrace', { arg: 'aADeEFlnopsuwx', long: ['--output'] }],
   ['chroot', { long: ['--userspec', '--groups'], operands: 1 }],
 ]);
+/** The directory sudo's -D/--chdir names among its options, if any (the last one wins). */
+function sudoChdir(opts: Exp[]): Exp | undefined {
+  let dir: Exp | undefined;
+  opts.forEach((w, k) => {
+    const t = w.text;
+    if (t === '--chdir' || t === '-D') dir = opts[k + 1] ?? DYNAMIC;
+    else if (t.startsWith('--chdir=')) dir = { ...w, text: t.slice('--chdir='.length) };
+    else if (/^-[^-]*D./.test(t) && !/^-[^-D]*[ugChprtTU]/.test(t)) dir = { ...w, text: t.slice(t.indexOf('D') + 1) };
+  });
+  return dir;
+}
+
 /** env's options (expandLeading): -u, -C and -S take a value. */
 const ENV_OPTIONS: Options = { arg: 'uCS', long: ['--unset', '--chdir', '--split-string'] };
 /** Tracers' output file. */
@@ -499,6 +516,16 @@ class Guard {
       if (plain) {
         words = expandLeading(words, plain);
         next = skipOptions(words, 1, plain) + (plain.operands ?? 0);
+        // chroot: every absolute path after it starts at the new root, which the guard does not follow.
+        if (prog === 'chroot') {
+          this.cannot('chroot moves where its command\'s paths lead', true);
+          return { words: [], dir, xargs, argFiles };
+        }
+        // sudo -D DIR (--chdir): the command starts there, as with env -C.
+        if (prog === 'sudo') {
+          const at = sudoChdir(words.slice(1, next));
+          if (at !== undefined) dir = this.resolve(at);
+        }
         // tracers and GNU time (/usr/bin/time -o FILE) write their -o file
         if (prog === 'strace' || prog === 'ltrace' || prog === 'time') {
           words.slice(1, next).forEach((w, k, opts) => {
