@@ -121,10 +121,18 @@ function dropLinks(files: readonly string[]): void {
   }
 }
 
-/** Drop the index, its summary and its commits (they no longer match the ledger): the next call rebuilds both. */
+/**
+ * Drop the index, its summary and its commits (they no longer match the ledger): the next call rebuilds both.
+ * Best effort, as every write of these caches: in a read-only directory the caller reads the ledger instead.
+ */
 export function dropIndex(paths: ExperimentPaths): void {
-  fs.rmSync(runIndexFile(paths), { force: true });
-  fs.rmSync(runSummaryFile(paths), { force: true });
+  for (const f of [runIndexFile(paths), runSummaryFile(paths)]) {
+    try {
+      fs.rmSync(f, { force: true });
+    } catch {
+      /* a read-only directory: the index stays stale, and each reader finds it so */
+    }
+  }
   dropCommitIndex(paths);
 }
 
