@@ -363,6 +363,15 @@ const blindRows: Row[] = [
   ["chroot @P sh -c 'echo > /check.sh'", 'deny'],
   ['taskset 1 cp src/a.js src/b.js', 'allow'],
   ['sudo -D @P/src cp a.js b.js', 'allow'],
+  // git's global and system configuration: what `git config --global` would change
+  ["echo '[core] fsmonitor = x' >> ~/.gitconfig", 'deny'],
+  ['cp src/a.js $HOME/.config/git/config', 'deny'],
+  ['sed -i s/a/b/ @T/home/.gitconfig', 'deny'],
+  ['echo x > ~/.gitconf*', 'deny'],
+  ['mv @T/cfg @T/home/.config', 'deny'],
+  ['echo x > /etc/gitconfig', 'deny'],
+  ['echo x > ~/notes.txt', 'allow'],
+  ['cat ~/.gitconfig', 'allow'],
   ['echo check.sh | xargs rm', 'deny'],
   ["printf 'check.sh' | xargs truncate -s0", 'deny'],
   // inline programs that name a judge or start processes

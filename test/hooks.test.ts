@@ -558,6 +558,18 @@ describe('PreToolUse: files', () => {
     expect(denial(hook('pre-tool-use', payloads.write(path.join(scratch, 'elsewhere.txt'))))).toBeNull();
   });
 
+  it("denies git's own configuration outside the project (what git config --global would change), by Edit, Write and Bash", () => {
+    // HOME is the scratch directory here: ~/.gitconfig and the XDG file are git's global configuration.
+    expect(denial(hook('pre-tool-use', payloads.write(path.join(scratch, '.gitconfig'))))).toMatch(/\.gitconfig is git's configuration/);
+    expect(denial(hook('pre-tool-use', payloads.edit(path.join(scratch, '.config/git/config'))))).toMatch(/git\/config is git's configuration/);
+    expect(denial(hook('pre-tool-use', payloads.edit(path.join(scratch, 'x', '..', '.gitconfig'))))).toMatch(/git's configuration/);
+    expect(denial(hook('pre-tool-use', payloads.write('/etc/gitconfig')))).toMatch(/git's configuration/);
+    expect(denial(hook('pre-tool-use', payloads.write('/tmp/elsewhere/gitconfig')))).toBeNull();
+    expect(denial(hook('pre-tool-use', payloads.bash(`printf '[core]\\n\\tfsmonitor = x\\n' >> ~/.gitconfig`)))).toMatch(/git's configuration/);
+    expect(denial(hook('pre-tool-use', payloads.bash('cp src/work.mjs "$HOME/.config/git/config"')))).toMatch(/git's configuration/);
+    expect(denial(hook('pre-tool-use', payloads.bash('echo x > ~/notes.txt')))).toBeNull();
+  });
+
   it('a judge that is a link out of the project is denied by its own name, to every tool', () => {
     fs.mkdirSync(path.join(scratch, 'shared'));
     fs.writeFileSync(path.join(scratch, 'shared', 'bench.sh'), 'node bench/bench.mjs\n');

@@ -9,7 +9,8 @@
 // through what it cannot know (a path held in an unknown variable).
 import fs from 'node:fs';
 import path from 'node:path';
-import { canonical, GLOB_CHARS, globDenial, inDir, isWritableState, linkDenial, namedRels, REASONS, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
+import picomatch from 'picomatch';
+import { canonical, GLOB_CHARS, gitConfigDenial, gitConfigFiles, globDenial, inDir, isWritableState, linkDenial, namedRels, REASONS, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
 import { compileScope, type Scope } from '../../scripts/lib/scope.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 import { DYNAMIC, literal, parseArgs, skipOptions, type Exp, type Options } from './guard-args.ts';
@@ -462,7 +463,7 @@ class Guard {
     const policy = this.ctx.policy;
     if (w.glob && GLOB_CHARS.test(w.text)) {
       this.unknownWrite = true;
-      this.deny = globDenial(policy, abs, tree);
+      this.deny = globDenial(policy, abs, tree) ?? globGitConfig(abs, this.ctx.env, tree);
       return;
     }
     const c = canonical(abs);
@@ -475,8 +476,9 @@ class Guard {
     const rel = relToProject(policy, c);
     if (rel !== null && !tree && rel !== '') this.written.add(rel);
     if (rel === null) {
-      // Outside the project, unless it holds the project (rm -rf ..).
+      // Outside the project, unless it holds the project (rm -rf ..) or is git's configuration.
       if (tree && (policy.projectDir + path.sep).startsWith(c === path.sep ? c : c + path.sep)) this.deny = treeDenial(policy, '');
+      this.deny ??= gitConfigDenial(c, this.ctx.env, tree);
       return;
     }
     this.deny = (tree ? treeDenial(policy, rel) : writeDenial(policy, rel)) ?? this.outsideScope(rel, c) ?? (tree ? null : linkDenial(policy, c));
@@ -1475,6 +1477,19 @@ class Guard {
     const fx = destinationEffects(prog, args);
     if (fx) this.effects(fx, depth);
   }
+}
+
+/** A pattern the shell expands (echo > ~/.gitconf*) to one of git's configuration files. */
+function globGitConfig(absPattern: string, env: Record<string, string | undefined>, tree: boolean): Denial | null {
+  const m = picomatch(absPattern, { dot: true });
+  const hit = gitConfigFiles(env).find((f) => m(f) || (tree && path.dirname(f) !== f && ancestorsOf(f).some((a) => m(a))));
+  return hit ? gitConfigDenial(hit, env, false) : null;
+}
+
+function ancestorsOf(file: string): string[] {
+  const out: string[] = [];
+  for (let d = path.dirname(file); d !== path.dirname(d); d = path.dirname(d)) out.push(d);
+  return out;
 }
 
 /** find's -name test: a shell glob against one file name. */

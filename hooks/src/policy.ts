@@ -101,11 +101,32 @@ export const REASONS = {
     } use the engine scripts for everything else.`,
   git: (rel: string): Denial =>
     `autoloop: ${rel} is git's own data and the engine owns git while the loop runs. Leave it alone; log-experiment commits or reverts.`,
+  gitConfig: (file: string): Denial =>
+    `autoloop: ${file} is git's configuration, and the engine owns git while the loop runs: a setting there changes what its git commands run. Leave it alone; ask the user if git needs configuring.`,
   link: (rel: string, other: string): Denial =>
     `autoloop: ${rel} is another name (a hard link) of ${other}: writing it writes ${other}. Remove this name first (rm ${rel}), then write the file anew.`,
   scope: (rel: string, scope: string[]): Denial =>
     `autoloop: ${rel} is outside the experiment's scope (${scope.join(', ')}). Only in-scope changes are measured and kept: edit files in scope, or ask the user to widen the scope with a new segment.`,
 };
+
+/**
+ * The configuration files git reads besides the repository's own (which lies under .git): the
+ * global one (GIT_CONFIG_GLOBAL, ~/.gitconfig, the XDG one) and the system one. A setting there
+ * changes what every git the engine runs does (a pager, an fsmonitor, a filter, an alias), as
+ * `git config --global` would, which the Bash guard refuses: canonical paths.
+ */
+export function gitConfigFiles(env: Record<string, string | undefined>): string[] {
+  const home = env.HOME && path.isAbsolute(env.HOME) ? env.HOME : null;
+  const xdg = env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : home && path.join(home, '.config');
+  const files = [env.GIT_CONFIG_GLOBAL, env.GIT_CONFIG_SYSTEM, home && path.join(home, '.gitconfig'), xdg && path.join(xdg, 'git', 'config'), '/etc/gitconfig'];
+  return [...new Set(files.filter((f): f is string => !!f && path.isAbsolute(f)).map(canonical))];
+}
+
+/** Writing `abs` (canonical; tree: or replacing a directory that holds it) writes one of git's configuration files. */
+export function gitConfigDenial(abs: string, env: Record<string, string | undefined>, tree: boolean): Denial | null {
+  const hit = gitConfigFiles(env).find((f) => f === abs || (tree && f.startsWith(abs === path.sep ? abs : abs + path.sep)));
+  return hit ? REASONS.gitConfig(hit) : null;
+}
 
 /** Would writing this repo-relative path hurt the judges, the engine's state or git? */
 export function writeDenial(policy: Policy, rel: string): Denial | null {
