@@ -363,6 +363,11 @@ const blindRows: Row[] = [
   ["chroot @P sh -c 'echo > /check.sh'", 'deny'],
   ['taskset 1 cp src/a.js src/b.js', 'allow'],
   ['sudo -D @P/src cp a.js b.js', 'allow'],
+  // a `..` after a link steps out of where the link leads (@T/bench-link -> @P/bench), as the kernel takes it
+  ['echo x > @T/bench-link/../check.sh', 'deny'],
+  ['cp src/a.js @T/bench-link/../check.sh', 'deny'],
+  ['cd @T/bench-link && echo x > ../check.sh', 'deny'],
+  ['echo x > @T/bench-link/../src/a.js', 'allow'],
   // git's global and system configuration: what `git config --global` would change
   ["echo '[core] fsmonitor = x' >> ~/.gitconfig", 'deny'],
   ['cp src/a.js $HOME/.config/git/config', 'deny'],

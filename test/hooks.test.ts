@@ -558,6 +558,16 @@ describe('PreToolUse: files', () => {
     expect(denial(hook('pre-tool-use', payloads.write(path.join(scratch, 'elsewhere.txt'))))).toBeNull();
   });
 
+  it('judges the file the kernel opens when a `..` follows a link (src/blink -> ../bench)', () => {
+    fs.symlinkSync('../bench', path.join(project, 'src', 'blink'));
+    // Spelled as the model would send it: path.join would take the `..` by name.
+    const raw = (rel: string): string => `${project}/${rel}`;
+    expect(denial(hook('pre-tool-use', payloads.edit(raw('src/blink/../bench/bench.mjs'))))).toMatch(/bench\/bench\.mjs is protected/);
+    expect(denial(hook('pre-tool-use', payloads.write(raw('src/blink/../check.sh'))))).toMatch(/check\.sh is protected/);
+    expect(denial(hook('pre-tool-use', payloads.bash('echo x > src/blink/../check.sh')))).toMatch(/check\.sh is protected/);
+    expect(denial(hook('pre-tool-use', payloads.edit(raw('src/blink/../src/work.mjs'))))).toBeNull();
+  });
+
   it("denies git's own configuration outside the project (what git config --global would change), by Edit, Write and Bash", () => {
     // HOME is the scratch directory here: ~/.gitconfig and the XDG file are git's global configuration.
     expect(denial(hook('pre-tool-use', payloads.write(path.join(scratch, '.gitconfig'))))).toMatch(/\.gitconfig is git's configuration/);

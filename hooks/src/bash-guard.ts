@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { canonical, GLOB_CHARS, gitConfigDenial, gitConfigFiles, globDenial, inDir, isWritableState, linkDenial, namedRels, REASONS, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
+import { canonical, GLOB_CHARS, gitConfigDenial, gitConfigFiles, globDenial, inDir, isWritableState, linkDenial, namedRels, physical, REASONS, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
 import { compileScope, type Scope } from '../../scripts/lib/scope.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 import { DYNAMIC, literal, parseArgs, skipOptions, type Exp, type Options } from './guard-args.ts';
@@ -467,6 +467,15 @@ class Guard {
       return;
     }
     const c = canonical(abs);
+    // A `..` after a link steps out of where the link leads (src/link/../check.sh, src/link -> ../bench):
+    // the file the kernel opens is judged too.
+    let moved = false;
+    if (/(^|\/)\.\.(\/|$)/.test(w.text) && (path.isAbsolute(w.text) || base !== null)) {
+      const phys = physical(path.isAbsolute(w.text) ? w.text : `${base}/${w.text}`);
+      moved = phys !== c;
+      if (moved) this.target({ ...w, text: phys }, tree, base);
+      if (this.deny) return;
+    }
     this.wrote.push({ path: c, tree });
     // A judge that is a link out of the project, written by its own name.
     for (const named of namedRels(policy, abs)) {
@@ -474,7 +483,7 @@ class Guard {
       if (this.deny) return;
     }
     const rel = relToProject(policy, c);
-    if (rel !== null && !tree && rel !== '') this.written.add(rel);
+    if (rel !== null && !tree && rel !== '' && !moved) this.written.add(rel);
     if (rel === null) {
       // Outside the project, unless it holds the project (rm -rf ..) or is git's configuration.
       if (tree && (policy.projectDir + path.sep).startsWith(c === path.sep ? c : c + path.sep)) this.deny = treeDenial(policy, '');

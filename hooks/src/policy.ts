@@ -27,11 +27,25 @@ const STATE = '.autoloop';
 
 /** realpath of the longest existing prefix, so links and /tmp aliases compare equal. */
 export function canonical(p: string): string {
+  return realPrefix(path.resolve(p), fs.realpathSync);
+}
+
+/**
+ * An absolute path as the kernel takes it, not normalised first: a `..` after a link steps out of
+ * where the link leads (src/link/../x, with src/link -> ../bench, is x at the top, not src/x).
+ * realpath of the longest existing prefix, the rest as written.
+ */
+export function physical(p: string): string {
+  // The native realpath: Node's own normalises the text first, as path.resolve does.
+  return realPrefix(p, fs.realpathSync.native);
+}
+
+function realPrefix(p: string, real: (p: string) => string): string {
   const tail: string[] = [];
-  let cur = path.resolve(p);
+  let cur = p;
   for (;;) {
     try {
-      return path.join(fs.realpathSync(cur), ...tail.reverse());
+      return path.join(real(cur), ...tail.reverse());
     } catch {
       const parent = path.dirname(cur);
       if (parent === cur) return path.resolve(p);

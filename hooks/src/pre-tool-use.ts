@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { analyzeBash } from './bash-guard.ts';
-import { canonical, editAllowed, gitConfigDenial, editDenial, linkDenial, namedRels, relOf, scratchDir, writeDenial, type Policy } from './policy.ts';
+import { canonical, editAllowed, gitConfigDenial, physical, editDenial, linkDenial, namedRels, relOf, scratchDir, writeDenial, type Policy } from './policy.ts';
 import { isGuarded, isLive, LOOP_SKILLS, mayApprove, roleOf, terminationKey, type Role } from './roles.ts';
 import type { ActiveFile, PreToolUseInput, SessionFile } from './schema.ts';
 import { clip, MAX_TEXT } from './text.ts';
@@ -83,12 +83,12 @@ function judge(
     const file = tool === 'NotebookEdit' ? ti.notebook_path : ti.file_path;
     if (typeof file !== 'string' || file === '') return { deny: null, allow: false, lines: [] };
     const abs = path.resolve(cwd, file);
-    const rel = relOf(policy, abs);
-    // A judge that is a link out of the project is still written by its own name.
-    const named = namedRels(policy, abs).map((r) => writeDenial(policy, r)).find((d) => d !== null) ?? null;
-    if (rel === null) return { deny: named ?? gitConfigDenial(canonical(abs), env, false), allow: false, lines: [] };
-    const deny = named ?? editDenial(policy, rel) ?? linkDenial(policy, canonical(abs));
-    return { deny, allow: !deny && editAllowed(policy, rel, active.loop === 'active'), lines: editLines(rel, now) };
+    const lexical = editJudged(abs, policy, env, active, now);
+    // A `..` after a link steps out of where the link leads (src/link/../x): the file the kernel opens is judged too.
+    const phys = /(^|\/)\.\.(\/|$)/.test(file) ? physical(path.isAbsolute(file) ? file : `${cwd}/${file}`) : null;
+    if (phys === null || phys === canonical(abs)) return lexical;
+    const kernel = editJudged(phys, policy, env, active, now);
+    return { deny: kernel.deny ?? lexical.deny, allow: kernel.allow && lexical.allow, lines: kernel.lines };
   }
   if (tool === 'Skill') return { deny: null, allow: typeof ti.skill === 'string' && LOOP_SKILLS.has(ti.skill), lines: [] };
   if (tool === 'Read') {
@@ -100,6 +100,16 @@ function judge(
     return { deny: null, allow: under(file, path.resolve(env.CLAUDE_PLUGIN_ROOT)) || under(canonical(file), root), lines: [] };
   }
   return { deny: null, allow: false, lines: [] };
+}
+
+/** An Edit, Write, MultiEdit or NotebookEdit of the absolute path `abs`. */
+function editJudged(abs: string, policy: Policy, env: Record<string, string | undefined>, active: ActiveFile, now: number): Judged {
+  const rel = relOf(policy, abs);
+  // A judge that is a link out of the project is still written by its own name.
+  const named = namedRels(policy, abs).map((r) => writeDenial(policy, r)).find((d) => d !== null) ?? null;
+  if (rel === null) return { deny: named ?? gitConfigDenial(canonical(abs), env, false), allow: false, lines: [] };
+  const deny = named ?? editDenial(policy, rel) ?? linkDenial(policy, canonical(abs));
+  return { deny, allow: !deny && editAllowed(policy, rel, active.loop === 'active'), lines: editLines(rel, now) };
 }
 
 /** Count the owner's calls after termination; past the cap, halt. */
