@@ -29,6 +29,8 @@ const Cached = lazySchema(() =>
     mode: z.enum(['pidns', 'group']),
     /** Runs start under setpriv --pdeathsig (absent in older files: probed again). */
     pdeath: z.optional(z.boolean()),
+    /** unshare maps a chosen uid and gid (--map-user/--map-group, util-linux >= 2.38): a non-root user's read-only setup needs it; absent: probed again. */
+    mapIds: z.optional(z.boolean()),
     readonly: z.optional(z.object({ key: z.string(), works: z.boolean() })),
   }),
 );
@@ -74,11 +76,18 @@ export function containmentKey(): string {
   return [process.platform, os.release(), uid, ...SYSCTLS.map((f) => readOr(f, '-')), linkOr('/proc/self/ns/user'), linkOr('/proc/self/ns/pid'), programId('unshare'), programId('setpriv')].join('|');
 }
 
+/** What the containment probe found: the mode, setpriv around it, and whether unshare can map chosen ids. */
+export interface MachineAnswer {
+  mode: 'pidns' | 'group';
+  pdeath: boolean;
+  mapIds: boolean;
+}
+
 /** The remembered answer for this machine as it is now, or null (then probe). */
-export function cachedContainment(): { mode: 'pidns' | 'group'; pdeath: boolean } | null {
+export function cachedContainment(): MachineAnswer | null {
   const parsed = Cached.safeParse(readJsonOrNull(cacheFile()));
-  if (!parsed.success || parsed.data.key !== containmentKey() || parsed.data.pdeath === undefined) return null;
-  return { mode: parsed.data.mode, pdeath: parsed.data.pdeath };
+  if (!parsed.success || parsed.data.key !== containmentKey() || parsed.data.pdeath === undefined || parsed.data.mapIds === undefined) return null;
+  return { mode: parsed.data.mode, pdeath: parsed.data.pdeath, mapIds: parsed.data.mapIds };
 }
 
 /** What the read-only probe depends on beyond the containment's key: the mount(8) and the shell the setup runs, and the mount namespace. */
@@ -117,15 +126,15 @@ export function rememberReadOnly(works: boolean): void {
 export function forgetReadOnly(): void {
   try {
     const parsed = Cached.safeParse(readJsonOrNull(cacheFile()));
-    if (parsed.success && parsed.data.readonly) writeJsonCache(cacheFile(), { key: parsed.data.key, mode: parsed.data.mode, pdeath: parsed.data.pdeath });
+    if (parsed.success && parsed.data.readonly) writeJsonCache(cacheFile(), { key: parsed.data.key, mode: parsed.data.mode, pdeath: parsed.data.pdeath, mapIds: parsed.data.mapIds });
   } catch {
     // unreadable home: nothing was remembered there either
   }
 }
 
-export function rememberContainment(mode: 'pidns' | 'group', pdeath: boolean): void {
+export function rememberContainment(found: MachineAnswer): void {
   try {
-    writeJsonCache(cacheFile(), { key: containmentKey(), mode, pdeath });
+    writeJsonCache(cacheFile(), { key: containmentKey(), mode: found.mode, pdeath: found.pdeath, mapIds: found.mapIds });
   } catch {
     // best effort: the next call probes again
   }

@@ -42,7 +42,9 @@
 import { spawnSync } from 'node:child_process';
 import { environHolders } from '../procs.ts';
 import { faultAt } from '../faults.ts';
-import { cachedContainment, forgetContainment, probeTimedOut, rememberContainment } from './containment-cache.ts';
+import { cachedContainment, forgetContainment, probeTimedOut, rememberContainment, type MachineAnswer } from './containment-cache.ts';
+
+export type IdMapping = 'current' | 'mapped';
 
 export type Containment = 'pidns' | 'group';
 
@@ -75,6 +77,8 @@ const setpriv = (): string => (faultAt('setpriv') ? 'autoloop-no-setpriv' : 'set
 let probed: Containment | null = null;
 /** Whether runs start under setpriv --pdeathsig (null: not known yet). */
 let pdeath: boolean | null = null;
+/** Whether unshare can map chosen ids here (probed for a user who is not root only). */
+let mapIds = false;
 /** The answer came from the per-machine cache, not from a probe in this process. */
 let fromCache = false;
 
@@ -84,29 +88,52 @@ function probe(file: string, args: string[]): boolean | null {
 }
 
 /** What this machine allows: the namespaces, and setpriv around them; sure: no probe ran out of time (an answer to keep). */
-function probeMachine(): { mode: Containment; pdeath: boolean; sure: boolean } {
-  if (process.platform !== 'linux') return { mode: 'group', pdeath: false, sure: true };
+function probeMachine(): MachineAnswer & { sure: boolean } {
+  if (process.platform !== 'linux') return { mode: 'group', pdeath: false, mapIds: false, sure: true };
   const ns = ['/bin/sh', '-c', 'exit 0'];
   // One process chain in the usual case: both at once.
   const both = probe(setpriv(), [...PDEATH, 'unshare', ...UNSHARE, '--', ...ns]);
-  if (both) return { mode: 'pidns', pdeath: true, sure: true };
-  const unshare = probe('unshare', [...UNSHARE, '--', ...ns]);
-  if (unshare) return { mode: 'pidns', pdeath: false, sure: both !== null };
+  const unshare = both ? true : probe('unshare', [...UNSHARE, '--', ...ns]);
+  if (unshare) {
+    const mapIds = probeMapIds();
+    return { mode: 'pidns', pdeath: both === true, mapIds: mapIds === true, sure: both !== null && mapIds !== null };
+  }
   const alone = probe(setpriv(), [...GROUP_PDEATH, ...ns]);
-  return { mode: 'group', pdeath: alone === true, sure: both !== null && unshare !== null && alone !== null };
+  return { mode: 'group', pdeath: alone === true, mapIds: false, sure: both !== null && unshare !== null && alone !== null };
+}
+
+/** The user's real ids, as the read-only setup gives them back to the command. */
+export function realIds(): { uid: number; gid: number } {
+  return { uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1 };
+}
+
+/**
+ * For a user who is not root, whether the read-only setup's two namespaces
+ * work here: root in the outer one (mount(8) refuses any other uid), the real
+ * ids again in the nested one (unshare --map-user/--map-group, util-linux
+ * >= 2.38). Root needs neither (its ids map onto themselves): not probed.
+ */
+function probeMapIds(): boolean | null {
+  const { uid, gid } = realIds();
+  if (uid === 0) return false;
+  // The fallback tests: an unshare without the options (one that rejects them, as before 2.38 it did).
+  const opt = faultAt('unshare-map-user') ? '--autoloop-no-map-user' : '--map-user';
+  return probe('unshare', ['--user', '--map-root-user', '--', 'unshare', '--user', `${opt}=${uid}`, `--map-group=${gid}`, '--mount', '--', '/bin/sh', '-c', 'exit 0']);
 }
 
 /** The containment in force for this engine call. */
 export function containment(): Containment {
   const forced = process.env.AUTOLOOP_CONTAINMENT;
   if (probed === null && forced !== 'group') {
-    const cached = faultAt('setpriv') ? null : cachedContainment();
+    const faulty = faultAt('setpriv') || faultAt('unshare-map-user');
+    const cached = faulty ? null : cachedContainment();
     fromCache = cached !== null;
     const found = cached ?? probeMachine();
     probed = found.mode;
     pdeath = found.pdeath;
+    mapIds = found.mapIds;
     // The fault's answer is this process's only: never remembered for the machine.
-    if (!cached && 'sure' in found && found.sure && !faultAt('setpriv')) rememberContainment(found.mode, found.pdeath);
+    if (!cached && 'sure' in found && found.sure && !faulty) rememberContainment(found);
   }
   if (forced === 'group') {
     // Forced: the namespaces are not probed; setpriv alone is (one short process).
@@ -115,6 +142,18 @@ export function containment(): Containment {
   }
   if (forced === 'pidns' && probed !== 'pidns') throw new Error('AUTOLOOP_CONTAINMENT=pidns but unshare cannot create a user and PID namespace here');
   return probed as Containment;
+}
+
+/**
+ * How the read-only setup's namespaces map ids, once containment() found a
+ * PID namespace: `current` for root (its ids map onto themselves in both, as
+ * they always did), `mapped` for another user (root in the outer namespace,
+ * its real ids again in the nested one); null where a user who is not root
+ * has an unshare without --map-user (util-linux < 2.38): no read-only setup.
+ */
+export function readOnlyIds(): IdMapping | null {
+  if (realIds().uid === 0) return 'current';
+  return mapIds ? 'mapped' : null;
 }
 
 /** Whether this call's runs die with the engine (setpriv --pdeathsig); false before containment() was asked. */

@@ -24,7 +24,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { groupMembers, pidAlive, procStart } from '../procs.ts';
 import { faultAt } from '../faults.ts';
-import { commandFailed, containment, TOKEN_VAR, tokenHolders, withParentDeath, wrap, type Containment, type RunContainment } from './containment.ts';
+import { commandFailed, containment, readOnlyIds, TOKEN_VAR, tokenHolders, withParentDeath, wrap, type Containment, type RunContainment } from './containment.ts';
 import { existingPaths, mountPlan, readOnlyFailed, readOnlyForced, readOnlyWanted, setupOutcome, wrapReadOnly, writeFstab } from './readonly.ts';
 import { openLog, readTail } from './log.ts';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.ts';
@@ -261,7 +261,8 @@ function processContainment(): Containment | null {
 
 /** The read-only setup's spawn, when the request names what to protect and this call still wants it. */
 function readOnlySpawn(req: RunRequest, mode: Containment, wanted: boolean): { file: string; args: string[]; tab: string } | null {
-  if (!wanted || mode !== 'pidns' || !req.protect) return null;
+  const ids = readOnlyIds();
+  if (!wanted || mode !== 'pidns' || !req.protect || !ids) return null;
   const [cwd] = existingPaths([req.cwd]);
   const plan = mountPlan({ readOnly: existingPaths(req.protect.readOnly), writable: existingPaths([...req.protect.writable, req.cwd]) });
   // The fallback tests: a real mount that fails (its target does not exist).
@@ -269,7 +270,7 @@ function readOnlySpawn(req: RunRequest, mode: Containment, wanted: boolean): { f
   if (!cwd || !plan.length) return null;
   // The plan goes beside the run's log (a folder the engine writes), read once by the setup's mount.
   const tab = writeFstab(req.logFile, plan);
-  return { ...withParentDeath(wrapReadOnly(req.command, cwd, tab, plan)), tab };
+  return { ...withParentDeath(wrapReadOnly(req.command, cwd, tab, plan, ids)), tab };
 }
 
 /** Open the log, check the request and spawn the command: the launched run, or the result of one that never started. */
@@ -328,15 +329,24 @@ async function startRun(req: RunRequest): Promise<{ run: Launched | RunResult; r
   if (readOnlyForced() && req.protect && processContainment() !== 'pidns') {
     return { run: emptyResult({ spawnError: 'AUTOLOOP_CONTAINMENT=readonly but this machine allows no user and PID namespace' }), readOnly: false };
   }
+  const wanted = readOnlyWanted() && req.protect !== undefined && processContainment() === 'pidns';
+  // A user who is not root with an unshare that cannot map chosen ids: no setup to try.
+  if (wanted && readOnlyIds() === null) return withoutReadOnly(req, UNMAPPED, null);
   const first = launch(req, readOnlyWanted());
   if (!('child' in first) || !first.setup) return { run: first, readOnly: false };
   // Recorded before the wait, so that a crash of the engine meanwhile leaves a handle to find it by.
   announce(req, first);
   if (await first.setup) return { run: first, readOnly: true };
   await first.ended;
+  return withoutReadOnly(req, 'the read-only setup failed (above)', first.start);
+}
+
+const UNMAPPED = "the read-only setup needs unshare's --map-user (util-linux 2.38 or later) for a user who is not root";
+
+/** The read-only setup cannot be had (why): this engine call's runs go on without it, said in the log, unless AUTOLOOP_CONTAINMENT=readonly demands it. */
+function withoutReadOnly(req: RunRequest, why: string, start: number | null): { run: Launched | RunResult; readOnly: false } {
   readOnlyFailed();
-  const why = 'the read-only setup failed (above)';
-  if (readOnlyForced()) return { run: emptyResult({ spawnError: `AUTOLOOP_CONTAINMENT=readonly but ${why}`, log: { start: first.start, end: first.start } }), readOnly: false };
+  if (readOnlyForced()) return { run: emptyResult({ spawnError: `AUTOLOOP_CONTAINMENT=readonly but ${why}`, ...(start === null ? {} : { log: { start, end: start } }) }), readOnly: false };
   return { run: launch({ ...req, header: `watchdog: ${why}; the run goes on without it` }, false), readOnly: false };
 }
 

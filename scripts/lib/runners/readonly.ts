@@ -28,6 +28,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { cachedReadOnly, forgetReadOnly, probeTimedOut, rememberReadOnly } from './containment-cache.ts';
+import { faultAt } from '../faults.ts';
+import { readOnlyIds, realIds, type IdMapping } from './containment.ts';
 
 /** What the engine wants unwritable (and the exceptions inside it), as absolute paths. */
 export interface Protect {
@@ -41,28 +43,40 @@ export type MountOp = { mode: 'ro' | 'rw'; path: string };
 export const SETUP_DONE = 'ro\n';
 
 // --mount-proc: unshare itself mounts the PID namespace's /proc (one process fewer than a mount in the script).
-const UNSHARE = ['--user', '--map-current-user', '--pid', '--mount', '--mount-proc', '--fork', '--kill-child'];
+const OUTER = ['--user', '--pid', '--mount', '--mount-proc', '--fork', '--kill-child'];
+/**
+ * The outer namespace's ids, by IdMapping (containment.ts readOnlyIds): root
+ * maps onto itself; another user is made root there, since util-linux mount(8)
+ * refuses any other uid ("must be superuser"), whatever the namespace allows.
+ */
+const OUTER_IDS: Record<IdMapping, string> = { current: '--map-current-user', mapped: '--map-root-user' };
+/** The nested namespace gives the command its real ids again ($4, $5: the engine's uid and gid). */
+const NESTED_IDS: Record<IdMapping, string> = { current: '--map-current-user', mapped: '--map-user="$4" --map-group="$5"' };
 
-const SETUP_END = [
+/** The fallback tests: an unshare before 2.38 (it rejects the option), here as in containment.ts's probe. */
+const nestedIds = (ids: IdMapping): string => (ids === 'mapped' && faultAt('unshare-map-user') ? NESTED_IDS[ids].replace('--map-user', '--autoloop-no-map-user') : NESTED_IDS[ids]);
+
+const setupEnd = (ids: IdMapping): string[] => [
   'cd -- "$dir" || exit 125',
   'echo ro >&3 && exec 3>&-',
   // `&` then `wait`, not a foreground command: some shells (bash, busybox) exec a script's last
   // command instead of forking it, which would make the command the first process. `sh` from
   // PATH, as the other modes: the command's shell names itself `sh` in its messages.
-  'unshare --user --map-current-user --mount -- sh -c "$cmd" & wait $!',
+  `unshare --user ${nestedIds(ids)} --mount -- sh -c "$cmd" & wait $!`,
 ];
 // -n: no utab bookkeeping (nothing outside the namespace needs to know).
-const SETUP_TAB = ['cmd=$1; dir=$2; tab=$3', 'mount -n -a -T "$tab" || exit 125', ...SETUP_END].join('\n');
+const setupTab = (ids: IdMapping): string => ['cmd=$1; dir=$2; tab=$3', 'mount -n -a -T "$tab" || exit 125', ...setupEnd(ids)].join('\n');
 // mount -a skips an entry whose target is already mounted from the same place, so where a
 // planned path is a mount point already, one mount per path instead (slower, never skipped).
-const SETUP_EACH = [
-  'cmd=$1; dir=$2; shift 3',
-  'while [ "$#" -gt 1 ]; do',
-  '  case $1 in ro) mount -n --bind -o ro -- "$2" "$2" ;; *) mount -n --bind -- "$2" "$2" && mount -n -o remount,bind,rw -- "$2" ;; esac || exit 125',
-  '  shift 2',
-  'done',
-  ...SETUP_END,
-].join('\n');
+const setupEach = (ids: IdMapping): string =>
+  [
+    'cmd=$1; dir=$2; shift 5',
+    'while [ "$#" -gt 1 ]; do',
+    '  case $1 in ro) mount -n --bind -o ro -- "$2" "$2" ;; *) mount -n --bind -- "$2" "$2" && mount -n -o remount,bind,rw -- "$2" ;; esac || exit 125',
+    '  shift 2',
+    'done',
+    ...setupEnd(ids),
+  ].join('\n');
 
 const inside = (p: string, dir: string): boolean => p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 const depth = (p: string): number => p.split('/').filter(Boolean).length;
@@ -116,11 +130,12 @@ export function fstabOf(plan: readonly MountOp[]): string {
  * What to spawn: the command in the PID namespace, behind the read-only setup.
  * `tab` is a file holding fstabOf(plan) (libmount reads a regular file, not a pipe).
  */
-export function wrapReadOnly(command: string, cwd: string, tab: string, plan: readonly MountOp[]): { file: string; args: string[] } {
+export function wrapReadOnly(command: string, cwd: string, tab: string, plan: readonly MountOp[], ids: IdMapping): { file: string; args: string[] } {
   const each = plan.some((o) => mountPoints().has(o.path));
-  const script = each ? SETUP_EACH : SETUP_TAB;
+  const script = each ? setupEach(ids) : setupTab(ids);
   const ops = each ? plan.flatMap((o) => [o.mode, o.path]) : [];
-  return { file: 'unshare', args: [...UNSHARE, '--', '/bin/sh', '-c', script, 'autoloop-setup', command, cwd, tab, ...ops] };
+  const { uid, gid } = realIds();
+  return { file: 'unshare', args: [...OUTER, OUTER_IDS[ids], '--', '/bin/sh', '-c', script, 'autoloop-setup', command, cwd, tab, String(uid), String(gid), ...ops] };
 }
 
 let mounts: Set<string> | null = null;
@@ -196,24 +211,25 @@ export const readOnlyForced = (): boolean => process.env.AUTOLOOP_CONTAINMENT ==
  * containment is (containment-cache.ts): status is called between iterations.
  */
 export function readOnlyWorks(): boolean {
-  if (!readOnlyWanted()) return false;
+  const ids = readOnlyIds();
+  if (!readOnlyWanted() || !ids) return false;
   if (probed !== null) return probed;
   probed = cachedReadOnly();
   if (probed !== null) return probed;
-  const works = probeReadOnly();
+  const works = probeReadOnly(ids);
   probed = works === true;
   if (works !== null) rememberReadOnly(probed);
   return probed;
 }
 
 /** Whether the read-only setup works here; null when the probe ran out of time (no answer to keep). */
-function probeReadOnly(): boolean | null {
+function probeReadOnly(ids: IdMapping): boolean | null {
   let works: boolean | null = false;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-ro-'));
   try {
     fs.mkdirSync(path.join(dir, 'rw'));
     const plan = mountPlan({ readOnly: [dir], writable: [path.join(dir, 'rw')] });
-    const { file, args } = wrapReadOnly('exit 0', dir, writeFstab(path.join(dir, 'plan'), plan), plan);
+    const { file, args } = wrapReadOnly('exit 0', dir, writeFstab(path.join(dir, 'plan'), plan), plan, ids);
     const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], timeout: 10_000 });
     works = probeTimedOut(r) ? null : r.status === 0 && String(r.output[3] ?? '') === SETUP_DONE;
   } catch {
