@@ -131,9 +131,23 @@ describe.skipIf(!isRoot || !hasSetpriv)('readonly containment for a user who is 
     // The fault's answer is never remembered for the machine; status says what is in force.
     expect(fs.existsSync(path.join(user.home, '.autoloop/containment.json'))).toBe(false);
     expect(engineAs(user, 'status', ['--json'], repo, fault).json?.containment).toBe('pidns');
+    expect(engineAs(user, 'status', [], repo, fault).stdout).toMatch(/containment: PID namespace .*; not the read-only judges: for a user who is not root .* util-linux 2\.38 or later/);
     // Demanded, it is refused with that reason instead.
     const forced = engineAs(user, 'run-experiment', ['--json'], repoOf(user, bench), { ...fault, AUTOLOOP_CONTAINMENT: 'readonly' });
     expect(forced.json?.status, forced.stderr).not.toBe('ok');
     expect(JSON.stringify(forced.json)).toMatch(/AUTOLOOP_CONTAINMENT=readonly but the read-only setup needs unshare's --map-user/);
+  });
+
+  it('where user namespaces are forbidden, status says so and names the sysctls', () => {
+    const user = userNobody();
+    const repo = repoOf(user, 'echo METRIC score=$(cat src/v)\n');
+    // An unshare that fails as a kernel without unprivileged user namespaces makes it fail.
+    const bin = tmpDir('autoloop-nr-bin-');
+    fs.writeFileSync(path.join(bin, 'unshare'), '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n', { mode: 0o755 });
+    chownTree(bin);
+    const env = { PATH: `${bin}:${process.env.PATH ?? ''}` };
+    const st = engineAs(user, 'status', [], repo, env);
+    expect(st.stdout).toMatch(/containment: process group .*; not the read-only judges: this machine allows no unprivileged user namespace \(see the sysctls user\.max_user_namespaces/);
+    expect(engineAs(user, 'status', [], repo, { ...env, AUTOLOOP_CONTAINMENT: 'group' }).stdout).not.toMatch(/not the read-only judges/);
   });
 });

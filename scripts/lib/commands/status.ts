@@ -20,7 +20,7 @@ import { followUpNext, nextAction } from '../next-action.ts';
 import { safeChainStatus } from '../chain.ts';
 import { bestGuardrailChecks } from '../judge-run.ts';
 import { guardrailStatusLine } from '../guardrails.ts';
-import { containment, describeContainment } from '../runners/containment.ts';
+import { containment, describeContainment, whyWeaker, type RunContainment } from '../runners/containment.ts';
 import { readOnlyWorks } from '../runners/readonly.ts';
 import { relaunchText } from '../supervisor/view.ts';
 import { parallelLines, parallelStatus } from '../candidates/status.ts';
@@ -208,6 +208,12 @@ function statusData(exp: Experiment, { t, dirty, moved, busy, branch, artifacts,
   };
 }
 
+/** The containment in force, and why it is weaker than the default where nobody chose that. */
+function containmentLine(held: RunContainment): string {
+  const why = whyWeaker(held);
+  return `containment: ${describeContainment(held)}${why ? `; not the read-only judges: ${why}` : ''}`;
+}
+
 function statusText(exp: Experiment, { t, dirty, moved, away, on, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
   const s = exp.state;
   const relaunch = relaunchText(s.relaunches);
@@ -220,7 +226,7 @@ function statusText(exp: Experiment, { t, dirty, moved, away, on, branch, artifa
     ...parallelLines(par, exp.config.parallel),
     guardrailStatusLine(bestGuardrailChecks(exp.config, s)) ?? '',
     ...(relaunch ? [relaunch] : []),
-    ...(held ? [`containment: ${describeContainment(held)}`] : []),
+    ...(held ? [containmentLine(held)] : []),
     dirty === null
       ? `${branch} is not checked out (${away ? `the tree is on ${on}, where run-experiment refuses` : 'the tree belongs to another experiment'})`
       : moved

@@ -187,6 +187,18 @@ export function describeContainment(mode: RunContainment): string {
 }
 
 /**
+ * For status, where the containment in force is weaker than `readonly` and
+ * nobody asked for that: why, in one clause; null otherwise.
+ */
+export function whyWeaker(held: RunContainment): string | null {
+  const forced = process.env.AUTOLOOP_CONTAINMENT;
+  if (held === 'readonly' || forced === 'group' || forced === 'pidns') return null;
+  if (held === 'group') return 'this machine allows no unprivileged user namespace (see the sysctls user.max_user_namespaces, kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns)';
+  if (readOnlyIds() === null) return 'for a user who is not root the read-only judges need util-linux 2.38 or later (unshare --map-user)';
+  return 'the read-only setup (a mount namespace) fails here';
+}
+
+/**
  * What to spawn for a shell command line under a containment. `leader`: the
  * group's leader is not the command but a process that must outlive the grace
  * (unshare, or the shell that kills the group when the engine dies).
