@@ -24,7 +24,9 @@
 //   or to the ledger fails with EROFS instead of being repaired afterwards.
 //   Where the setup fails (mount namespaces forbidden, a path that cannot be
 //   bound), that run falls back to `pidns`, and so do the rest of the engine
-//   call's runs; the guards after each command stay in every mode.
+//   call's runs; the guards after each command stay in every mode. A user who
+//   is not root needs unshare's --map-user (util-linux >= 2.38: readOnlyIds),
+//   probed with the rest and remembered; without it, `pidns` and a log line.
 //
 // Dying with the engine: where util-linux `setpriv --pdeathsig` works, a run's
 // first process (the unshare, or the group's leader) is started under it, so

@@ -22,6 +22,9 @@
 // the outer user namespace's capabilities, out of the command's reach: from
 // the nested namespace nothing can ptrace it, open its /proc/1/root, cwd or
 // ns/*, or kill it. Paths are positional arguments, never part of the script.
+// The ids (containment.ts readOnlyIds): mount(8) runs for uid 0 only, so a user
+// who is not root is made root of the outer namespace and gets its real ids
+// back in the nested one (--map-user/--map-group); root maps onto itself in both.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
