@@ -20,7 +20,8 @@ if (sink) {
 /**
  * `candidate`: a candidate.json read (status and every engine call find the open ones: not every one ever opened).
  * `schema`: a zod schema built on first use (zod.ts lazySchema): building and first running one is CPU every short call pays.
+ * `best_walk`: a walk of the best's tree for writes of the candidate's commands (commands/run.ts).
  */
-export function countIo(kind: 'fsync' | 'git' | 'candidate' | 'schema'): void {
+export function countIo(kind: 'fsync' | 'git' | 'candidate' | 'schema' | 'best_walk'): void {
   if (sink) counts.set(kind, (counts.get(kind) ?? 0) + 1);
 }

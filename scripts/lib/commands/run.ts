@@ -29,8 +29,8 @@ import { procStart } from '../procs.ts';
 import { median } from '../stats.ts';
 import { invocationValue } from '../noise-model.ts';
 import { nextInvocation, runKind, tieAnchor } from '../run-plan.ts';
-import { bestGitFiles, bestGitFilesChanged, bestTreeDir, forgetBestTree, prepareBestTree } from '../best-tree.ts';
-import { phaseMark, touchedUnder } from '../outside-touch.ts';
+import { prepareBestTree } from '../best-tree.ts';
+import { BestTreeWatch } from '../best-tree-watch.ts';
 import { runGates } from './run-gates.ts';
 import type { Arm } from '../sampling.ts';
 import { runDir, runId as formatRunId } from '../paths.ts';
@@ -226,6 +226,7 @@ export class Measurement {
   ) {
     this.rd = runDir(exp.paths, id);
     fs.mkdirSync(this.rd.dir, { recursive: true });
+    this.bestWatch = candidateState === null ? new BestTreeWatch(exp, this.rd.dir) : null;
     this.record = RunRecord.parse({
       run_id: id,
       segment: exp.state.segment,
@@ -296,25 +297,16 @@ export class Measurement {
   }
 
   /**
-   * Before a command of the candidate (serial runs): the best's tree, which the
-   * best is measured in beside it, must not change until the command is over
-   * (where .autoloop/ is read-only this holds already; the fallbacks check it).
+   * The best's tree, which the best is measured in beside a serial run's candidate, must not change
+   * during any command of the candidate (best-tree-watch.ts; a parallel candidate's commands are not
+   * watched: other candidates' best arms write that tree meanwhile).
    */
-  private bestTreeMark(cwd: string): BestMark | null {
-    const dir = bestTreeDir(this.exp);
-    if (this.candidateState !== null || dir === null || cwd === dir || !fs.existsSync(dir)) return null;
-    return { dir, mark: phaseMark(this.rd.dir), git: bestGitFiles(dir) };
-  }
+  private readonly bestWatch: BestTreeWatch | null;
 
-  /**
-   * Why the run is void when the command wrote into the best's tree (then built again for the next run), or null.
-   * Its git dir lies under .git, writable under every containment; the tree itself is read-only under `readonly`.
-   */
-  private bestTreeWritten(best: BestMark, readonly: boolean): string | null {
-    const hit = [...(readonly ? [] : touchedUnder(best.dir, best.mark)), ...(best.git ? bestGitFilesChanged(this.exp.root, best.git) : [])];
-    if (!hit.length) return null;
-    forgetBestTree(this.exp);
-    return `the code under test wrote into the best's tree (${hit.slice(0, 3).join(', ')}), which the best is measured in: the comparison is void (the tree is built again)`;
+  /** The best's tree checked for the candidate's commands since the best was last measured; true when that voids the run. */
+  settleBestTree(): boolean {
+    this.broken ??= this.bestWatch?.settle() ?? null;
+    return this.broken !== null;
   }
 
   private async rawStep(command: string, timeoutS: number, header: string, env: Record<string, string>, cwd: string): Promise<RunResult> {
@@ -334,23 +326,16 @@ export class Measurement {
       },
     };
     const sealed = this.guard?.seal() ?? null;
-    const best = this.bestTreeMark(cwd);
+    this.broken ??= this.bestWatch?.beforeCommand(cwd) ?? null;
     const r = await this.runner.run(req);
     this.record.handle = null;
     if (r.configError) this.configError ??= r.configError;
     // Under the readonly containment .autoloop/, the best's tree with it, was read-only to the command: its git dir only.
-    if (best) this.broken ??= this.bestTreeWritten(best, r.containment === 'readonly');
+    this.bestWatch?.afterCommand(r.containment);
     if (r.containment) this.record.containment = r.containment;
     if (sealed && this.guard) this.broken ??= await this.guard.afterCommand(sealed, header.includes(' checks') || header.includes(' gate') ? 'checks' : 'benchmark');
     return r;
   }
-}
-
-/** The best's tree before a command of the candidate: its ctime mark, and its git dir's files (best-tree.ts). */
-interface BestMark {
-  dir: string;
-  mark: bigint;
-  git: Map<string, string> | null;
 }
 
 /** Median of each metric over invocations (one value per invocation). */
@@ -392,6 +377,8 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     const arm: Arm = step.next;
     const n = String(invs.length + 1);
     const header = `== ${m.id} invocation ${n} (${arm}): ${config.command}`;
+    // The candidate's commands since the best was last measured, checked before it is measured again in its tree.
+    if (arm === 'best' && m.settleBestTree()) break;
     // Inside the timing gate: another candidate's sample may be running in the best's tree until then.
     const s = await m.stepAt(config.command, config.timeout, header, { AUTOLOOP_RUN: m.id, AUTOLOOP_SAMPLE: n, AUTOLOOP_ARM: arm }, 'sample', async () => {
       const cwd = arm === 'best' ? await prepareBestTree(m.exp, ws, anchor?.commit) : m.cwd;
@@ -473,6 +460,7 @@ function apply(m: Measurement, o: Outcome, during: 'samples' | 'checks'): boolea
 async function runChecks(m: Measurement, checks: string): Promise<boolean> {
   const { config } = m.exp;
   const c = await m.step(checks, config.checks_timeout, `== ${m.id} checks: ${checks}`, { AUTOLOOP_RUN: m.id }, 'checks');
+  m.settleBestTree();
   if (m.gaveUp) return apply(m, { phase: 'interrupted', reason: `checks: not the candidate's doing: ${m.gaveUp}; run run-experiment again` }, 'checks');
   if (!c.interrupted && m.guard) m.broken ??= await m.guard.afterPhase('checks');
   m.record.checks = { passed: checksPassed(c), exit_code: c.exitCode, timed_out: c.timedOut, duration_s: c.durationS };
@@ -512,6 +500,15 @@ const invalid = (reason: string): Outcome => ({ phase: 'measured', status: 'inva
 
 /** Measure, given the open workspace (of m.cwd); returns true when interrupted. */
 export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
+  try {
+    return await measureSteps(m, ws);
+  } finally {
+    // However the run ended (a gate's reject, an interruption): a best's tree its commands wrote is not reused.
+    m.settleBestTree();
+  }
+}
+
+async function measureSteps(m: Measurement, ws: Workspace): Promise<boolean> {
   const { exp } = m;
   const { config } = exp;
   // Outside changes set aside, the in-scope change captured, what cannot be kept found (run-guard.ts).
@@ -535,6 +532,7 @@ export async function measure(m: Measurement, ws: Workspace): Promise<boolean> {
   const gated = await gatesFirst(m);
   if (gated !== false) return gated === true;
   let o = await takeInvocations(m, ws, buildSources(config.sources));
+  m.settleBestTree();
   // Whatever the code under test changed that it must not have: the run is invalid.
   if (o.phase === 'measured') {
     // Also when a command already broke the run (a judge touched): what else it changed outside the scope is recorded all the same.
