@@ -12,7 +12,7 @@ import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from '../fsx.ts';
 import { ledgerLineText } from '../ledger.ts';
 import { runDir } from '../paths.ts';
 import { checkpointFile } from '../state-cache.ts';
-import { checkTail, lineId, REMOVED_NAMED, type TailCheck } from './ledger-tail.ts';
+import { checkTail, lineId, REMOVED_NAMED, type TailCheck, type Witnesses } from './ledger-tail.ts';
 import { readCandidate } from './store.ts';
 
 export function readText(file: string): string {
@@ -23,10 +23,15 @@ export function readText(file: string): string {
   }
 }
 
+/** What outside the ledger shows which engine wrote a line (ledger-tail.ts), for `candidate`'s command. */
+export function witnessesOf(exp: Experiment, candidate: string | null): Witnesses {
+  return { record: (id: string) => readRunRecord(exp, id), candidate: (id) => readCandidate(exp.paths, id), own: candidate };
+}
+
 /** The ledger as it must be after `runId`'s command, given its text when sealed; null: it is as it must be. */
 export function checkLedger(exp: Experiment, before: string, runId: string, candidate: string | null): TailCheck | null {
-  const record = (id: string) => readRunRecord(exp, id);
-  const t = checkTail(before, readText(exp.paths.ledger), runId, record, { record, candidate: (id) => readCandidate(exp.paths, id), own: candidate });
+  const w = witnessesOf(exp, candidate);
+  const t = checkTail(before, readText(exp.paths.ledger), runId, w.record, w);
   return t.forged ? t : null;
 }
 
@@ -106,4 +111,47 @@ export function keptSeal(exp: Experiment, runId: string): string | null {
     if (digest(text) === m.tail) return text;
   }
   return null;
+}
+
+/** Bytes read before a seal's offset to check its digest: its last TAIL_BYTES characters take at most 3 bytes each, and a character cut at the window's start. */
+const WINDOW = 4 * TAIL_BYTES;
+
+function readAt(fd: number, start: number, end: number): string {
+  const buf = Buffer.alloc(Math.max(0, end - start));
+  let got = 0;
+  while (got < buf.length) {
+    const n = fs.readSync(fd, buf, got, buf.length - got, start + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.toString('utf8', 0, got);
+}
+
+/**
+ * As keptSeal, read from the seal's offset (verified.ts, on every ledger-locked call): the text
+ * appended since the seal, and the sealed text read only when asked. The digest is checked on the
+ * last bytes before the offset: those characters decode the same as at the end of the whole prefix.
+ */
+export function sealedTail(exp: Experiment, runId: string): { tail: string; sealed: () => string } | null {
+  const seal = readSealFile(exp, runId);
+  if (!seal) return null;
+  let fd: number;
+  try {
+    fd = fs.openSync(exp.paths.ledger, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    // Its guard's cut made (and so its note written): checked from there on.
+    for (const m of seal.next ? [seal.next, seal] : [seal]) {
+      if (size < m.length || digest(readAt(fd, Math.max(0, m.length - WINDOW), m.length)) !== m.tail) continue;
+      const tail = readAt(fd, m.length, size);
+      const length = m.length;
+      return { tail, sealed: () => fs.readFileSync(exp.paths.ledger).subarray(0, length).toString('utf8') };
+    }
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
 }

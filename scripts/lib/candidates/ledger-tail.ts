@@ -153,3 +153,17 @@ export function checkTail(sealed: string, now: string, own: string, record: (run
   const removed = added.filter((l) => !good.includes(l));
   return { text, forged: text === now ? 0 : Math.max(1, removed.length), removed };
 }
+
+/**
+ * checkTail's removed lines for a ledger that is the sealed text with `tail` appended, read from the
+ * seal's offset on (verified.ts): the same lines, without the sealed text in the common case. A line
+ * appended that is one of the sealed lines is not judged (checkTail's rule); whether it is one is
+ * asked (`sealedHas`, which reads the sealed text) only for a line no record accounts for, so a tail
+ * of the engine's own lines never reads what came before it.
+ */
+export function removedFromTail(tail: string, own: string, record: (runId: string) => RunRecord | null, w: Witnesses | undefined, sealedHas: () => (line: string) => boolean): string[] {
+  const judged = tail.split('\n').filter((l) => l !== '' && !accountedFor(l, own, record, w));
+  if (!judged.length) return [];
+  const has = sealedHas();
+  return judged.filter((l) => !has(l));
+}

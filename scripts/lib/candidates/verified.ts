@@ -5,11 +5,14 @@
 // the best every other candidate was compared with). Each live command's seal
 // is kept on disk, so the lines its guard will cut are known now (the same
 // check, ledger-tail.ts): the state is folded without them. Nothing is
-// written: the cut and its note stay the guard's.
+// written: the cut and its note stay the guard's. Each check reads the ledger
+// from its seal's offset (ledger-cut.ts sealedTail): a call costs what was
+// appended during the command, not the history before it.
 import { readLedger } from '../ledger.ts';
 import { emptyState, foldLines } from '../reduce.ts';
 import { readRunRecord, type Experiment } from '../experiment.ts';
-import { checkLedger, keptSeal, sealIsMine, sealKept } from './ledger-cut.ts';
+import { sealedTail, sealIsMine, sealKept, witnessesOf } from './ledger-cut.ts';
+import { removedFromTail } from './ledger-tail.ts';
 import { openCandidates } from './store.ts';
 
 /** The lines appended since a live candidate command's seal that its guard will cut. */
@@ -19,9 +22,15 @@ export function unverifiedLines(exp: Experiment): Set<string> {
     // This process's own command: its guard cuts in this very call.
     if (!c.run_id || sealIsMine(c.run_id) || !sealKept(exp, c.run_id)) continue;
     if (readRunRecord(exp, c.run_id)?.phase !== 'running') continue;
-    const before = keptSeal(exp, c.run_id);
-    const t = before !== null ? checkLedger(exp, before, c.run_id, c.id) : null;
-    for (const l of t?.removed ?? []) out.add(l);
+    // From its seal's offset: the ledger before it is read only if a line appended since is not the engine's.
+    const at = sealedTail(exp, c.run_id);
+    if (!at) continue;
+    const w = witnessesOf(exp, c.id);
+    const has = () => {
+      const lines = new Set(at.sealed().split('\n'));
+      return (l: string) => lines.has(l);
+    };
+    for (const l of removedFromTail(at.tail, c.run_id, w.record, w, has)) out.add(l);
   }
   return out;
 }
