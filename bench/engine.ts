@@ -12,7 +12,8 @@
 //    status, status after the state cache is lost, dashboard (terminal) and
 //    dashboard --html, control explain, candidate list, the status line and
 //    report, and status, dashboard and explain again in parallel mode (a closed candidate's
-//    folder per run, two open), with the dashboard's peak memory; the caches' sizes; and
+//    folder per run, two open), a ledger-locked call (control stop / resume) while a
+//    candidate's command runs (its seal live), with the dashboard's peak memory; the caches' sizes; and
 //    (no target: it reads every line) status with every cache lost
 //  - hook cost: without .autoloop/ (no node at all) and with it (target ≤ 2x node -e 0)
 //  - CPU per benchmark sample (engine and every process it starts, a ~3 ms shell benchmark),
@@ -29,8 +30,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
 import { saveConfig } from '../scripts/lib/config.ts';
 import { writeBlob } from '../scripts/lib/loose-object.ts';
+import { acquireLock } from '../scripts/lib/lock.ts';
 import { Config, type LedgerLine } from '../scripts/lib/schema.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -152,6 +155,31 @@ function closeOpenCandidates(dir: string, runs: number): void {
     fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), status: 'closed', closed_reason: 'closed by hand' }));
     fs.rmSync(path.join(cands, 'open', id), { force: true });
   }
+}
+
+/**
+ * The first open candidate of addCandidates as while its command runs (in another engine process):
+ * a run record `running`, the ledger's seal kept on disk, its lock held by this process. Returns its end.
+ */
+function liveCandidateCommand(dir: string, runs: number): () => void {
+  const exp = path.join(dir, '.autoloop', 'experiments', 'b');
+  const id = `c${runs + 1}`;
+  const run = 'r999999';
+  const file = path.join(exp, 'candidates', id, 'candidate.json');
+  const c = JSON.parse(fs.readFileSync(file, 'utf8'));
+  fs.writeFileSync(file, JSON.stringify({ ...c, run_id: run }));
+  const runFolder = path.join(exp, 'runs', run);
+  fs.mkdirSync(runFolder, { recursive: true });
+  const rec = { run_id: run, segment: 1, started_at: new Date().toISOString(), finished_at: null, phase: 'running', status: null, primary: null, samples: [], metrics: {}, candidate: { id, base: c.base, best_run: null, best_samples: [], best_metrics: {} } };
+  fs.writeFileSync(path.join(runFolder, 'result.json'), JSON.stringify(rec));
+  const text = fs.readFileSync(path.join(exp, 'ledger.jsonl'), 'utf8');
+  fs.writeFileSync(path.join(runFolder, 'ledger-seal.json'), JSON.stringify({ length: Buffer.byteLength(text), tail: createHash('sha256').update(text.slice(-64)).digest('hex') }));
+  const lock = acquireLock(path.join(exp, 'candidates', id, 'lock'), 'bench');
+  return () => {
+    lock.release();
+    fs.rmSync(runFolder, { recursive: true, force: true });
+    fs.writeFileSync(file, JSON.stringify(c));
+  };
 }
 
 type Form = 'one' | 'two';
@@ -452,6 +480,17 @@ if (section('history')) {
   alt('status_parallel', status, 9);
   alt('dashboard_parallel', term, 5);
   alt('control_explain_parallel', call('control', 'explain'), 5);
+  // A ledger-locked call (control stop, then resume) while a candidate's command runs: its seal kept on
+  // disk, its lock held (here by this process), so each call checks the lines appended since that seal.
+  const live = sizes.map((n, i) => liveCandidateCommand(dirs[i]!, n));
+  const toggles = new Map<string, number>();
+  const stopResume = (dir: string, dist = DIST) => {
+    const k = (toggles.get(dir) ?? 0) + 1;
+    toggles.set(dir, k);
+    return call('control', k % 2 ? 'stop' : 'resume')(dir, dist);
+  };
+  alt('ledger_locked_beside_candidate', stopResume, 6);
+  live.forEach((end) => end());
   sizes.forEach((n, i) => closeOpenCandidates(dirs[i]!, n)); // the serial iterations below refuse beside open candidates
   const mem = sizes.map((_, i) => peakMb(htmlArgs(dirs[i]!)));
   const memTerm = sizes.map((_, i) => peakMb(termArgs(dirs[i]!)));
