@@ -11,7 +11,7 @@
 // core.hooksPath; HEAD on another branch is reattach's, the branch moved is
 // the engine's refusal with its repair path).
 import fs from 'node:fs';
-import { dropForgedLoose } from './loose-forged.ts';
+import { dropForgedLoose, type ForgedLoose } from './loose-forged.ts';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { gitDirsOf, type GitDirs } from './git-dirs.ts';
@@ -230,7 +230,7 @@ async function reindexPack(tree: string, base: string): Promise<boolean> {
  * one the code under test made. Returns what was set aside or put back;
  * `opts.loose` gets the ids of the loose objects found sound (loose-pack.ts).
  */
-export async function dropForgedObjects(kept: GitFiles, opts: { stores?: boolean; loose?: string[] } = {}): Promise<string[]> {
+export async function dropForgedObjects(kept: GitFiles, opts: { stores?: boolean; loose?: string[]; onLoose?: (found: ForgedLoose[]) => void } = {}): Promise<string[]> {
   const { dir, packs, alternates, caches, history, sidecars } = kept.objects;
   const out: string[] = [];
   // The alternates, the shallow and graft files: the engine never needs one the code under test made or changed.
@@ -256,6 +256,6 @@ export async function dropForgedObjects(kept: GitFiles, opts: { stores?: boolean
   out.push(...(await dropForgedCaches(kept.tree, dir, caches, setAside.length > 0)).map((f) => path.relative(kept.tree, f)));
   // After the packs: one made again has its .rev set aside already, and a .rev is checked against the .idx as it now is.
   out.push(...dropForgedSidecars(dir, sidecars).map((f) => path.relative(kept.tree, f)));
-  if (kept.objects.since !== undefined) out.push(...(await dropForgedLoose(kept.tree, dir, kept.objects.since, opts.loose)));
+  if (kept.objects.since !== undefined) out.push(...(await dropForgedLoose(kept.tree, dir, kept.objects.since, opts.loose, opts.onLoose)));
   return out;
 }

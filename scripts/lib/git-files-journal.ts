@@ -25,6 +25,7 @@ import { notePacked, packLoose, packNext, packWanted } from './loose-pack.ts';
 import { dropForgedObjects, dropMainCommondir, keepGitFiles, restoreDamagedGitFiles, type GitFiles } from './git-files-guard.ts';
 import { foreignCopy, settleStoresFromCopy } from './git-kept-trust.ts';
 import { findDotGit, holdDotGit, restoreDotGit, type DotGit } from './dot-git.ts';
+import type { ForgedLoose } from './loose-forged.ts';
 
 // Built on first use: only a journal left by a killed call is read.
 const Kept = lazySchema(() => z.object({
@@ -179,8 +180,13 @@ export async function recoverGitFiles(root: string): Promise<string[]> {
 
 /** One phase of the code under test, as git's files go: kept (and on disk) when it starts, settled when it ends. */
 export interface GitPhase {
-  /** What git could no longer read, put back; and what was forged, set aside or put back (relative names). */
-  settle(): Promise<{ unreadable: string[]; forged: string[] }>;
+  /** When the phase began (ms; loose objects written since are checked). */
+  readonly since: number | undefined;
+  /**
+   * What git could no longer read, put back; and what was forged, set aside or put back (relative
+   * names). Forged loose objects are told to `onLoose` before they are set aside (loose-blame.ts).
+   */
+  settle(onLoose?: (found: ForgedLoose[]) => void): Promise<{ unreadable: string[]; forged: string[] }>;
 }
 
 /**
@@ -196,13 +202,14 @@ export function openGitPhase(root: string, tree: string, branch: string | null, 
   const dir = persistGitFiles(root, kept, dotGit);
   crashPoint('phase:git-kept');
   return {
-    async settle() {
+    since: kept.objects.since,
+    async settle(onLoose) {
       // First: every path kept below leads through it.
       const swapped = dotGit ? restoreDotGit(dotGit) : null;
       const unreadable = [...(swapped ? ['.git'] : []), ...(await restoreDamagedGitFiles(kept))];
       crashPoint('phase:git-restored');
       const loose: string[] = [];
-      const forged = await dropForgedObjects(kept, { loose });
+      const forged = await dropForgedObjects(kept, { loose, onLoose });
       crashPoint('phase:git-checked');
       forgetGitFiles(dir);
       // Each loose object the phase changed has just been hashed (a forged one set aside), the rest it

@@ -69,6 +69,13 @@ export async function looseSound(objects: string, id: string): Promise<boolean> 
   return hash.digest('hex') === id;
 }
 
+/** A forged loose object: its id, its ctime when found (ms), its path relative to the tree. */
+export interface ForgedLoose {
+  id: string;
+  ctime: number;
+  path: string;
+}
+
 /** How much of the tree is hashed looking for a forged blob's bytes (only once one is found). */
 const SOURCE_FILES = 20_000;
 
@@ -94,7 +101,7 @@ async function sourcesOf(tree: string, ids: Set<string>): Promise<Map<string, st
  * again where a file of `tree` holds their bytes. Returns their paths (relative to `tree`); `seen`
  * gets the ids of the loose objects left sound (what loose-pack.ts may pack).
  */
-export async function dropForgedLoose(tree: string, objects: string, sinceMs: number, seen?: string[]): Promise<string[]> {
+export async function dropForgedLoose(tree: string, objects: string, sinceMs: number, seen?: string[], onForged?: (found: ForgedLoose[]) => void): Promise<string[]> {
   const forged: string[] = [];
   const { all, changed } = looseScan(objects, sinceMs);
   for (const id of changed) if (!(await looseSound(objects, id))) forged.push(id);
@@ -103,6 +110,8 @@ export async function dropForgedLoose(tree: string, objects: string, sinceMs: nu
     for (const id of all) if (!bad.has(id)) seen.push(id);
   }
   if (!forged.length) return [];
+  // Told before they are set aside: a phase beside this one that no longer sees them sees what was found (loose-blame.ts).
+  onForged?.(forged.map((id) => ({ id, ctime: fs.lstatSync(path.join(objects, id.slice(0, 2), id.slice(2)), { throwIfNoEntry: false })?.ctimeMs ?? Date.now(), path: path.relative(tree, path.join(objects, id.slice(0, 2), id.slice(2))) })));
   for (const id of forged) {
     const file = path.join(objects, id.slice(0, 2), id.slice(2));
     let aside = `${file}.autoloop-forged`;

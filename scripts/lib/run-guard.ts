@@ -20,6 +20,8 @@ import { ignoreRulesProblem, nestedReposReason } from './ignore-rules.ts';
 import { recordTaint } from './outside-taint.ts';
 import { phaseMark } from './outside-touch.ts';
 import { openGitPhase, type GitPhase } from './git-files-journal.ts';
+import type { ForgedLoose } from './loose-forged.ts';
+import { LooseWindows } from './loose-windows.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
@@ -105,10 +107,23 @@ export class RunGuard {
 
   protected markPhase(): void {
     this.mark ??= phaseMark(runDir(this.exp.paths, this.record.run_id).dir);
-    if (this.gitFiles !== undefined) return;
-    // The measured blobs stay loose if the phase packs (loose-pack.ts): the keep reads them in-process.
-    const measured = Object.values(this.record.content?.files ?? {}).flatMap((f) => (f ? [f.id] : []));
-    this.gitFiles = openGitPhase(this.exp.root, this.tree, this.tree === this.exp.root ? `autoloop/${this.exp.paths.slug}` : null, measured);
+    if (this.gitFiles === undefined) {
+      // The measured blobs stay loose if the phase packs (loose-pack.ts): the keep reads them in-process.
+      const measured = Object.values(this.record.content?.files ?? {}).flatMap((f) => (f ? [f.id] : []));
+      this.gitFiles = openGitPhase(this.exp.root, this.tree, this.tree === this.exp.root ? `autoloop/${this.exp.paths.slug}` : null, measured);
+    }
+    this.loose.commandStarts();
+  }
+
+  /** When this run's commands could write git's store (loose-blame.ts): who a forged loose object voids. */
+  private looseOf: LooseWindows | null = null;
+  protected get loose(): LooseWindows {
+    return (this.looseOf ??= new LooseWindows(this.exp, this.record.run_id));
+  }
+
+  /** After a command: under which containment it ran (in `group` a process may outlive it). */
+  commandEnded(containment: string | undefined): void {
+    this.loose.commandEnds(containment);
   }
 
   /**
@@ -166,11 +181,20 @@ export class RunGuard {
     // Before any git command: one that git could no longer read would fail every call after this one.
     const kept = this.gitFiles;
     this.gitFiles = undefined;
-    const { unreadable, forged } = kept ? await kept.settle() : { unreadable: [], forged: [] };
+    const found: ForgedLoose[] = [];
+    const git = kept ? await kept.settle((f) => found.push(...this.loose.found(f))) : { unreadable: [], forged: [] };
+    const { unreadable } = git;
+    // Loose objects: this run's only when its windows held their ctime, whoever found them (loose-blame.ts).
+    const theirs = found.filter((f) => !this.loose.mine(f.id));
+    const theirPaths = new Set(theirs.map((f) => f.path));
+    const forged = git.forged.filter((p) => !theirPaths.has(p));
+    const blamed = this.loose.blamed();
+    if (theirs.length) record.warnings.push(`set aside loose objects of git's store that another run's command rewrote: ${list(theirs.map((f) => f.path))} (none of this run's commands ran when they were written)`);
     const damaged = forged.length
       ? `the ${what} planted objects in git's store that are not what their ids say, or a store or history of its own: ${list(forged)} (set aside)`
+      : blamed.length ? `git's store holds loose objects rewritten while a command of this run ran, which another run's check found and set aside: ${list(blamed.map((f) => `${f.path} (${f.suspects.length > 1 ? `it cannot be told which of ${f.suspects.join(', ')}` : `found by ${f.found_by}`})`))}`
       : unreadable.length ? `the ${what} left git's ${list(unreadable)} unreadable or redirected (put back as it was before)` : null;
-    if (damaged) await this.note('tamper', { during: what, files: [...unreadable, ...forged] });
+    if (damaged) await this.note('tamper', { during: what, files: [...unreadable, ...forged, ...blamed.map((f) => f.path)] });
     // First: every later read of the tree asserts the branch (a throw would leave the run unrecorded, the change in place).
     const moved = ws.reattach ? await ws.reattach() : null;
     if (moved) return `the ${what} moved HEAD off the experiment branch (to ${moved}); put back`;

@@ -332,6 +332,8 @@ export class Measurement {
     if (r.configError) this.configError ??= r.configError;
     // Under the readonly containment .autoloop/, the best's tree with it, was read-only to the command: its git dir only.
     this.bestWatch?.afterCommand(r.containment);
+    // When it could write git's store: who a forged loose object voids (loose-blame.ts).
+    this.guard?.commandEnded(r.containment);
     if (r.containment) this.record.containment = r.containment;
     if (sealed && this.guard) this.broken ??= await this.guard.afterCommand(sealed, header.includes(' checks') || header.includes(' gate') ? 'checks' : 'benchmark');
     return r;
