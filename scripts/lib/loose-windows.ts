@@ -19,7 +19,13 @@ export class LooseWindows {
   constructor(
     private readonly exp: Experiment,
     private readonly run: string,
+    /** A candidate's run: the runs beside it read its windows (a serial run has none beside it: not written). */
+    private readonly shared: boolean,
   ) {}
+
+  private save(): void {
+    if (this.shared) saveWindows(this.folder, this.windows);
+  }
 
   private get folder(): string {
     return runDir(this.exp.paths, this.run).dir;
@@ -28,7 +34,7 @@ export class LooseWindows {
   commandStarts(): void {
     if (this.windows.at(-1)?.end === null) return; // still open (`group`), or sealed twice for one command
     this.windows.push({ start: Date.now(), end: null });
-    saveWindows(this.folder, this.windows);
+    this.save();
   }
 
   commandEnds(containment: string | undefined): void {
@@ -36,7 +42,7 @@ export class LooseWindows {
     const last = this.windows.at(-1);
     if (!last || last.end !== null || this.escapable) return;
     last.end = Date.now();
-    saveWindows(this.folder, this.windows);
+    this.save();
   }
 
   /** The other runs in flight beside this one (parallel mode's candidates), with their windows as recorded. */

@@ -118,7 +118,7 @@ export class RunGuard {
   /** When this run's commands could write git's store (loose-blame.ts): who a forged loose object voids. */
   private looseOf: LooseWindows | null = null;
   protected get loose(): LooseWindows {
-    return (this.looseOf ??= new LooseWindows(this.exp, this.record.run_id));
+    return (this.looseOf ??= new LooseWindows(this.exp, this.record.run_id, this.record.candidate !== null));
   }
 
   /** After a command: under which containment it ran (in `group` a process may outlive it). */
