@@ -134,4 +134,18 @@ describe('a forged loose object in parallel mode voids the run that wrote it', {
     expect(r.reason).toMatch(/cannot be told which of r\d+, r\d+/);
     expect(git(dir, 'cat-file', 'blob', id)).toBe('10');
   });
+  it('a finding made after the run was measured that names it: its log is invalid, nothing kept', () => {
+    const { dir, id } = repo();
+    const c = open(dir, { 'src/v': '5\n' });
+    const r = engine('run-experiment', ['--candidate', c, '--json'], dir, ENV);
+    expect(r.json, r.stderr).toMatchObject({ status: 'ok', primary: 5 });
+    const run = runOf(dir, c)!;
+    const head = git(dir, 'rev-parse', 'autoloop/exp');
+    // As another run's check records one (loose-blame.ts), after this run's phases ended.
+    fs.appendFileSync(path.join(dir, '.autoloop', 'forged-loose.jsonl'), `${JSON.stringify({ id, ctime: Date.now(), found_by: 'r0099', suspects: [run], unattributed: true, at: Date.now() })}\n`);
+    const logged = engine('log-experiment', ['--candidate', c, '-d', 'five', '--json'], dir, ENV);
+    expect(logged.json, logged.stderr).toMatchObject({ verdict: 'invalid' });
+    expect(JSON.stringify(logged.json)).toContain('found after the run was measured');
+    expect(git(dir, 'rev-parse', 'autoloop/exp')).toBe(head);
+  });
 });

@@ -84,3 +84,16 @@ export class LooseWindows {
       .map((f) => ({ ...f, path: path.join('.git', 'objects', f.id.slice(0, 2), f.id.slice(2)) }));
   }
 }
+
+/**
+ * A run measured ok that a finding made since it started names (a finder whose check came after this
+ * run's phases ended): invalid at its log, never kept on a measurement its own command may have forged.
+ */
+export function lateLooseBlame<R extends { run_id: string; status: string | null; started_at: string; reason?: string | null }>(root: string, rec: R): R {
+  if (rec.status !== 'ok') return rec;
+  const since = Date.parse(rec.started_at);
+  const f = findingsSince(root, Number.isFinite(since) ? since : 0).find((x) => x.suspects.includes(rec.run_id));
+  if (!f) return rec;
+  const who = f.suspects.length > 1 ? `it cannot be told which of ${f.suspects.join(', ')}` : `found by ${f.found_by}`;
+  return { ...rec, status: 'invalid', reason: `git's store held a loose object rewritten while a command of this run ran (${f.id}, ${who}), found after the run was measured` };
+}

@@ -175,21 +175,26 @@ export class RunGuard {
     event(this.exp, name, data, this.record.run_id);
   }
 
-  /** After all the samples, and after the checks: the in-scope content and the tracked files outside the scope. */
-  async afterPhase(what: Phase): Promise<string | null> {
-    const { ws, record } = this;
-    // Before any git command: one that git could no longer read would fail every call after this one.
+  /**
+   * Git's files as the phase left them, settled (git-files-journal.ts). A forged loose object is this
+   * run's only when its windows held its ctime, whoever found it (loose-blame.ts): `forged` leaves out
+   * the ones this run's check found for another run, `blamed` adds other runs' findings that name it.
+   */
+  private async settleGit(): Promise<{ unreadable: string[]; forged: string[]; blamed: ReturnType<LooseWindows['blamed']> }> {
     const kept = this.gitFiles;
     this.gitFiles = undefined;
     const found: ForgedLoose[] = [];
     const git = kept ? await kept.settle((f) => found.push(...this.loose.found(f))) : { unreadable: [], forged: [] };
-    const { unreadable } = git;
-    // Loose objects: this run's only when its windows held their ctime, whoever found them (loose-blame.ts).
-    const theirs = found.filter((f) => !this.loose.mine(f.id));
-    const theirPaths = new Set(theirs.map((f) => f.path));
-    const forged = git.forged.filter((p) => !theirPaths.has(p));
-    const blamed = this.loose.blamed();
-    if (theirs.length) record.warnings.push(`set aside loose objects of git's store that another run's command rewrote: ${list(theirs.map((f) => f.path))} (none of this run's commands ran when they were written)`);
+    const theirs = new Set(found.filter((f) => !this.loose.mine(f.id)).map((f) => f.path));
+    if (theirs.size) this.record.warnings.push(`set aside loose objects of git's store that another run's command rewrote: ${list([...theirs])} (none of this run's commands ran when they were written)`);
+    return { unreadable: git.unreadable, forged: git.forged.filter((p) => !theirs.has(p)), blamed: this.loose.blamed() };
+  }
+
+  /** After all the samples, and after the checks: the in-scope content and the tracked files outside the scope. */
+  async afterPhase(what: Phase): Promise<string | null> {
+    const { ws, record } = this;
+    // Before any git command: one that git could no longer read would fail every call after this one.
+    const { unreadable, forged, blamed } = await this.settleGit();
     const damaged = forged.length
       ? `the ${what} planted objects in git's store that are not what their ids say, or a store or history of its own: ${list(forged)} (set aside)`
       : blamed.length ? `git's store holds loose objects rewritten while a command of this run ran, which another run's check found and set aside: ${list(blamed.map((f) => `${f.path} (${f.suspects.length > 1 ? `it cannot be told which of ${f.suspects.join(', ')}` : `found by ${f.found_by}`})`))}`

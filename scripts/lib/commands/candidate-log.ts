@@ -7,6 +7,7 @@
 // discarded with that reason. A keep moves the experiment branch by
 // compare-and-swap from the best it was measured on, then brings the user's
 // main tree to the new best for the kept files. Every candidate closes here.
+import { lateLooseBlame } from '../loose-windows.ts';
 import { append, assertBranchAtKeep, currentTermination, event, publishActive, readRunRecord, trailers, type Experiment } from '../experiment.ts';
 import { RefusalError } from '../errors.ts';
 import { acquireLock } from '../lock.ts';
@@ -85,7 +86,8 @@ async function logUnderLedger(exp: Experiment, id: string, input: LogInput): Pro
   const c = openCandidate(exp.paths, id);
   const ws = await openCandidateWorkspace(exp, c);
   // Edited since it was measured: judged invalid, never committed under the earlier measurement.
-  const rec = await stillMeasured(ws, measuredRun(exp, c));
+  // And not named by a forged loose object found once its phases had ended (loose-blame.ts).
+  const rec = lateLooseBlame(exp.root, await stillMeasured(ws, measuredRun(exp, c)));
   // A branch moved outside the engine (by a candidate's benchmark: .git is shared) is neither built on nor adopted.
   const branchHead = (await assertBranchAtKeep(exp, ws)) ?? (await ws.head());
   let { line, stale, main } = await decide(exp, c, rec, input, branchHead);
