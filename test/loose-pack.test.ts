@@ -161,6 +161,26 @@ describe('the loose objects packed after a phase', () => {
     expect(spawnSync('git', ['fsck', '--no-dangling'], { cwd: repo }).status).toBe(0);
   });
 
+  // A candidate's phase may have written an object another phase's scan took as untouched; a pack holding
+  // it would be set aside whole by that candidate's check, the sound objects with it. So no settle packs
+  // while a candidate's call is in flight, the candidate's own included.
+  it("a candidate's run leaves the loose objects loose (its call is in flight); a serial run packs them", () => {
+    const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'src/v': '50\n' });
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--repeats', '1', '--parallel', '2', '--json'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    blobs(repo, PACK_AT + 200, 'c');
+    const start = engine('candidate', ['start', '--json'], repo);
+    expect(start.code, start.stderr).toBe(0);
+    const c = start.json as { candidate: string; path: string };
+    fs.writeFileSync(path.join(c.path, 'src/v'), '40\n');
+    const run = engine('run-experiment', ['--candidate', c.candidate, '--json'], repo);
+    expect(run.code, run.stderr).toBe(0);
+    expect(packs(repo)).toEqual([]);
+    expect(looseIds(repo).length).toBeGreaterThanOrEqual(PACK_AT + 200);
+    expect(spawnSync('git', ['fsck', '--no-dangling'], { cwd: repo }).status).toBe(0);
+  });
+
   // Why the check cannot be skipped under the default containment: `readonly` binds `.autoloop/`, the
   // judges and the engine read-only, not `.git` (a benchmark may commit or stash; runners/readonly.ts).
   it('under the read-only containment the state is unwritable, the object store is not', () => {

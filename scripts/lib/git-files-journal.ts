@@ -186,7 +186,7 @@ export interface GitPhase {
    * What git could no longer read, put back; and what was forged, set aside or put back (relative
    * names). Forged loose objects are told to `onLoose` before they are set aside (loose-blame.ts).
    */
-  settle(onLoose?: (found: ForgedLoose[]) => void): Promise<{ unreadable: string[]; forged: string[] }>;
+  settle(onLoose?: (found: ForgedLoose[]) => void, mayPack?: () => boolean): Promise<{ unreadable: string[]; forged: string[] }>;
 }
 
 /**
@@ -203,7 +203,7 @@ export function openGitPhase(root: string, tree: string, branch: string | null, 
   crashPoint('phase:git-kept');
   return {
     since: kept.objects.since,
-    async settle(onLoose) {
+    async settle(onLoose, mayPack = () => true) {
       // First: every path kept below leads through it.
       const swapped = dotGit ? restoreDotGit(dotGit) : null;
       const unreadable = [...(swapped ? ['.git'] : []), ...(await restoreDamagedGitFiles(kept))];
@@ -214,7 +214,8 @@ export function openGitPhase(root: string, tree: string, branch: string | null, 
       forgetGitFiles(dir);
       // Each loose object the phase changed has just been hashed (a forged one set aside), the rest it
       // left as they were: many of them go into a pack, so that the next check stats few (loose-pack.ts).
-      if (packWanted(loose.length, packNext(root))) notePacked(root, loose.length, await packLoose(kept.tree, kept.objects.dir, loose, measured));
+      // Not while another call's phase may still hold an object this scan did not vouch for (mayPack).
+      if (packWanted(loose.length, packNext(root)) && mayPack()) notePacked(root, loose.length, await packLoose(kept.tree, kept.objects.dir, loose, measured));
       return { unreadable, forged };
     },
   };

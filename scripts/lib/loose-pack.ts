@@ -13,8 +13,10 @@
 //   looks only at what changed since its own phase began, as before);
 // - a packed object the next phase rewrites is a rewrite of the `.pack` or
 //   `.idx`: their stat signature changes, and git verifies that pack
-//   (git-files-guard.ts; a parallel candidate's phase that saw the pack
-//   appear verifies it once too);
+//   (git-files-guard.ts); no settle packs while a candidate's call is in
+//   flight (run-guard.ts): a phase begun before this check could hold a
+//   forged object the check took as untouched, and a pack holding it would
+//   be set aside whole, the sound objects in it with it;
 // - a loose object planted later under a packed object's id is never read:
 //   git looks in packs before loose objects;
 // - git's own tools write the pack (a temporary file renamed into place,

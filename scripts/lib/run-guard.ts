@@ -22,6 +22,7 @@ import { phaseMark } from './outside-touch.ts';
 import { openGitPhase, type GitPhase } from './git-files-journal.ts';
 import type { ForgedLoose } from './loose-forged.ts';
 import { LooseWindows } from './loose-windows.ts';
+import { candidatesInFlight } from './candidates/busy.ts';
 import type { RunRecord } from './schema.ts';
 import type { OutsideChange, Workspace } from './workspace-base.ts';
 
@@ -184,7 +185,11 @@ export class RunGuard {
     const kept = this.gitFiles;
     this.gitFiles = undefined;
     const found: ForgedLoose[] = [];
-    const git = kept ? await kept.settle((f) => found.push(...this.loose.found(f))) : { unreadable: [], forged: [] };
+    // No packing while a candidate's call is in flight (this run's own included): its phase may have
+    // written a loose object this scan took as untouched, and a pack holding a forged object would be
+    // set aside whole by that candidate's check, the sound objects in it with it (loose-pack.ts).
+    const mayPack = (): boolean => candidatesInFlight(this.exp.root).length === 0;
+    const git = kept ? await kept.settle((f) => found.push(...this.loose.found(f)), mayPack) : { unreadable: [], forged: [] };
     const theirs = new Set(found.filter((f) => !this.loose.mine(f.id)).map((f) => f.path));
     if (theirs.size) this.record.warnings.push(`set aside loose objects of git's store that another run's command rewrote: ${list([...theirs])} (none of this run's commands ran when they were written)`);
     return { unreadable: git.unreadable, forged: git.forged.filter((p) => !theirs.has(p)), blamed: this.loose.blamed() };
