@@ -10,6 +10,7 @@ import { JUDGED_FIELDS, type Config, type Fingerprints } from './schema.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, listFiles, normalizeRel } from './scope.ts';
 import { lex, type Word } from './shell-lexer.ts';
+import { delegation, runnerCalls } from './task-runners.ts';
 import { gitSyncBytesOrNull } from './gitcmd.ts';
 
 export const MISSING = 'missing';
@@ -203,30 +204,48 @@ function configOutputs(config: Pick<Config, 'sources' | 'artifacts'>, untracked:
   return (rel) => files.has(rel) || ((dirs.some((d) => rel.startsWith(d)) || (artifacts?.inScope(rel) ?? false)) && untracked(rel));
 }
 
+/** How deep a task runner's script may call another (`npm run bench` running `make data`): enough, and never a loop. */
+const MAX_RUNNER_DEPTH = 4;
+
 /** Repo files (not the engine's state or its output) the benchmark and the checks name on their command lines. */
 export function commandFiles(root: string, config: Config, untracked: (rel: string) => boolean = () => false): string[] {
   const found = new Set<string>();
   const isOutput = configOutputs(config, untracked);
-  for (const cmd of [config.command, config.checks]) {
-    if (!cmd) continue;
-    // A word may name a file at the top or in a directory the command cd's into:
-    // both are taken, since a judge left out is worse than one too many.
-    const dirs = [root, ...cdTargets(cmd).map((d) => path.resolve(root, d))];
+  const addFile = (abs: string): void => {
+    const rel = insideRoot(root, abs);
+    // A benchmark script kept under .autoloop/ (as setup suggests) is a judge
+    // too; only the engine's own state is not.
+    if (rel === null || isEngineState(rel) || isOutput(rel)) return;
+    try {
+      if (fs.statSync(path.join(root, rel)).isFile()) found.add(rel);
+    } catch {
+      // not a file: an interpreter, a flag value, a glob...
+    }
+  };
+  const scan = (cmd: string, cwd: string, depth: number): void => {
+    // A word may name a file where the command runs or in a directory it cd's
+    // into: both are taken, since a judge left out is worse than one too many.
+    const dirs = [cwd, ...cdTargets(cmd).map((d) => path.resolve(cwd, d))];
     for (const word of candidatePaths(cmd)) {
       if (word === '' || word.startsWith('-')) continue;
+      for (const dir of dirs) addFile(path.resolve(dir, word));
+    }
+    if (depth >= MAX_RUNNER_DEPTH) return;
+    // `make bench`, `npm run bench`: the Makefile or package.json, and what the target or script runs.
+    for (const call of runnerCalls(shellTokens(cmd))) {
       for (const dir of dirs) {
-        const rel = insideRoot(root, path.resolve(dir, word));
-        // A benchmark script kept under .autoloop/ (as setup suggests) is a judge
-        // too; only the engine's own state is not.
-        if (rel === null || isEngineState(rel) || isOutput(rel)) continue;
-        try {
-          if (fs.statSync(path.join(root, rel)).isFile()) found.add(rel);
-        } catch {
-          // not a file: an interpreter, a flag value, a glob...
+        const d = delegation(dir, call);
+        if (!d) continue;
+        d.manifests.forEach(addFile);
+        for (const abs of d.prereqs) {
+          const rel = insideRoot(root, abs);
+          if (rel !== null && !untracked(rel)) addFile(abs);
         }
+        for (const c of d.commands) scan(c, d.dir, depth + 1);
       }
     }
-  }
+  };
+  for (const cmd of [config.command, config.checks]) if (cmd) scan(cmd, root, 0);
   return [...found].sort();
 }
 
