@@ -54,7 +54,8 @@ function program(words: readonly string[]): string[] {
   let i = 0;
   while (i < words.length) {
     const w = words[i] as string;
-    if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) || w.startsWith('-') || PREFIXES.has(w) || (i > 0 && PREFIXES.has(words[i - 1] as string) && /^\d+$/.test(w))) i++;
+    // A number here is a prefix's flag value (`nice -n 5`), never the program.
+    if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) || w.startsWith('-') || PREFIXES.has(w) || /^\d+$/.test(w)) i++;
     else break;
   }
   return words.slice(i);
@@ -75,6 +76,8 @@ function makeCall(args: readonly string[]): RunnerCall {
     else {
       const file = a.startsWith('--makefile=') ? a.slice(11) : value('-f', '--file');
       if (file !== null) call.file = file;
+      // -j 4, -l 2: a count, not a goal.
+      else if ((a === '-j' || a === '-l') && /^\d+(\.\d+)?$/.test(args[i + 1] ?? '')) i++;
       else if (!a.startsWith('-') && !a.includes('=')) call.targets.push(a);
     }
   }
@@ -148,7 +151,7 @@ interface Rule {
 
 /** A Makefile's rules (enough of make's syntax to follow a goal to its recipe and prerequisites). */
 export function parseMakefile(text: string): { rules: Rule[]; includes: string[] } {
-  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/);
+  const lines = text.replace(/\\\r?\n[ \t]*/g, ' ').split(/\r?\n/);
   const rules: Rule[] = [];
   const includes: string[] = [];
   let current: Rule | null = null;
