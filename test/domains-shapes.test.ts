@@ -22,6 +22,8 @@ interface Shape {
   edit: [string, string];
   /** A judge the loop must not change. */
   judge: string;
+  /** What the user did by hand before init (a trial run). */
+  before?: (repo: string) => void;
 }
 
 /** What the PreToolUse hook answers to an Edit of this file (the deny reason, or '' when it lets it through). */
@@ -43,6 +45,7 @@ const run = (repo: string, description: string) => engine('run-experiment', ['--
 
 function walk(s: Shape): string {
   const repo = makeRepo(s.files);
+  s.before?.(repo);
   const init = engine('init-experiment', ['--name', 's', '--repeats', '1', '--json', ...s.args], repo);
   expect(init.code, init.stderr).toBe(0);
   expect({ protect: init.json?.protect, mutable: init.json?.mutable }).toEqual(s.split);
@@ -125,6 +128,22 @@ describe('loops over things that are not code', HANG_GUARD, () => {
       edit: ['src/value.txt', '4\n'],
       judge: 'bench/run.sh',
     });
+  });
+
+  // A trial `make` left the build's output: named by a recipe, it is what make writes, not a judge
+  // (judged, the first rebuild would fail to write it).
+  it('a make target with a build step a trial run already made: the built file is not a judge', () => {
+    const makefile = '.PHONY: score\nscore: build/app\n\t@./build/app\nbuild/app: src/gen.sh\n\tmkdir -p build && cp src/gen.sh build/app && chmod +x build/app\n';
+    const files = { 'src/gen.sh': '#!/bin/sh\necho "METRIC t=5"\n', Makefile: makefile, '.gitignore': 'build/\n' };
+    const repo = walk({
+      files,
+      args: ['--metric', 't', '--direction', 'lower', '--command', 'make -s score', '--scope', 'src/**'],
+      split: { protect: ['Makefile'], mutable: ['src/gen.sh'] },
+      edit: ['src/gen.sh', '#!/bin/sh\necho "METRIC t=4"\n'],
+      judge: 'Makefile',
+      before: (dir) => spawnSync('make', ['-s', 'build/app'], { cwd: dir }),
+    });
+    expect(fs.readFileSync(path.join(repo, 'build/app'), 'utf8')).toContain('t=4');
   });
 
   it('a benchmark that is an npm script: package.json and what the script runs are judges', () => {

@@ -222,13 +222,14 @@ export function commandFiles(root: string, config: Config, untracked: (rel: stri
       // not a file: an interpreter, a flag value, a glob...
     }
   };
-  const scan = (cmd: string, cwd: string, depth: number): void => {
+  /** `built`: what the Makefile's rules write (a trial `make` left it): its output, not a judge. */
+  const scan = (cmd: string, cwd: string, depth: number, built: ReadonlySet<string> = new Set()): void => {
     // A word may name a file where the command runs or in a directory it cd's
     // into: both are taken, since a judge left out is worse than one too many.
     const dirs = [cwd, ...cdTargets(cmd).map((d) => path.resolve(cwd, d))];
     for (const word of candidatePaths(cmd)) {
       if (word === '' || word.startsWith('-')) continue;
-      for (const dir of dirs) addFile(path.resolve(dir, word));
+      for (const dir of dirs) if (!built.has(path.resolve(dir, word))) addFile(path.resolve(dir, word));
     }
     if (depth >= MAX_RUNNER_DEPTH) return;
     // `make bench`, `npm run bench`: the Makefile or package.json, and what the target or script runs.
@@ -241,7 +242,8 @@ export function commandFiles(root: string, config: Config, untracked: (rel: stri
           const rel = insideRoot(root, abs);
           if (rel !== null && !untracked(rel)) addFile(abs);
         }
-        for (const c of d.commands) scan(c, d.dir, depth + 1);
+        const outputs = new Set([...built, ...d.outputs]);
+        for (const c of d.commands) scan(c, d.dir, depth + 1, outputs);
       }
     }
   };

@@ -27,6 +27,8 @@ export interface Delegation {
   manifests: string[];
   /** make's prerequisites that are files: inputs, unless the build writes them (the caller tells). */
   prereqs: string[];
+  /** Files a rule with a recipe builds (absolute): make's output, never a judge, even where a recipe names it. */
+  outputs: string[];
   commands: string[];
   dir: string;
 }
@@ -140,7 +142,7 @@ function npmDelegation(dir: string, call: RunnerCall): Delegation | null {
     // unreadable: the manifest is a judge all the same
   }
   const commands = call.targets.flatMap((t) => [`pre${t}`, t, `post${t}`]).map((k) => scripts[k]).filter((s): s is string => typeof s === 'string');
-  return { manifests: [manifest], prereqs: [], commands, dir };
+  return { manifests: [manifest], prereqs: [], outputs: [], commands, dir };
 }
 
 interface Rule {
@@ -201,7 +203,8 @@ function makeDelegation(dir: string, call: RunnerCall): Delegation | null {
   goals.forEach(walk);
   const included = includes.map((f) => path.resolve(dir, f));
   const exists = (abs: string) => readText(abs) !== null;
-  return { manifests: [manifest, ...included.filter(exists)], prereqs: prereqFiles.filter(exists), commands, dir };
+  const outputs = new Set(rules.filter((r) => r.recipe.length).flatMap((r) => r.targets).map((t) => path.resolve(dir, t)));
+  return { manifests: [manifest, ...included.filter(exists)], prereqs: prereqFiles.filter((abs) => exists(abs) && !outputs.has(abs)), outputs: [...outputs], commands, dir };
 }
 
 /** What a runner call (made in `cwd`) delegates to, or null when its manifest is not there. */
