@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ExperimentPaths } from './paths.ts';
 import { crashPoint } from './faults.ts';
+import { inOwnFolder } from './owner-write.ts';
 
 /** One in-scope path as measured: its content id (git blob id / sha256) and mode; null = deleted. */
 export interface CapturedFile {
@@ -186,12 +187,14 @@ export function rescueFile(root: string, rel: string, dir: string): string | nul
   }
   if (st.isDirectory()) return null;
   const dst = freeCopyPath(dir, rel);
+  // The file's folder may be one the user's code made read-only (inOwnFolder).
+  const folder = path.dirname(abs);
   try {
-    fs.renameSync(abs, dst);
+    inOwnFolder(folder, () => fs.renameSync(abs, dst));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
     copyDurably(abs, dst, st);
-    fs.unlinkSync(abs);
+    inOwnFolder(folder, () => fs.unlinkSync(abs));
   }
   return dst;
 }

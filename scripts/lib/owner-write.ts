@@ -1,0 +1,45 @@
+// The engine moves and writes files inside folders the user's own code made
+// read-only (a 0555 build output, a generated tree). Root ignores the mode;
+// anyone else gets EACCES. For a folder the caller owns, its owner-write bit
+// is lent for the one operation and put back, so the folder ends as root's
+// run leaves it. A folder of someone else is never touched: the error stands.
+import fs from 'node:fs';
+
+const denied = (e: unknown): boolean => {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
+};
+
+/** The folder's mode when this process owns it and cannot write it (so lending the bit may help), else null. */
+function lendable(dir: string): number | null {
+  const uid = process.getuid?.();
+  if (uid === undefined || uid === 0) return null;
+  try {
+    const st = fs.lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o200) !== 0) return null;
+    return st.mode & 0o7777;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Run op (a rename, unlink or create whose folder is `dir`); when it is denied
+ * in a folder of ours without the owner-write bit, again with the bit lent.
+ * The folder's mode is put back whatever op does.
+ */
+export function inOwnFolder<T>(dir: string, op: () => T): T {
+  try {
+    return op();
+  } catch (e) {
+    if (!denied(e)) throw e;
+    const mode = lendable(dir);
+    if (mode === null) throw e;
+    fs.chmodSync(dir, mode | 0o200);
+    try {
+      return op();
+    } finally {
+      fs.chmodSync(dir, mode);
+    }
+  }
+}
