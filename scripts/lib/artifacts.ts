@@ -15,6 +15,7 @@ import { compileScope, listFiles, normalizeRel } from './scope.ts';
 import { readJsonOrNull, writeJsonAtomic } from './fsx.ts';
 import { RunRecord } from './schema.ts';
 import { rescueFile } from './workspace-base.ts';
+import { copyIntoOwnFolder } from './owner-write.ts';
 import { statSig } from './stat-sig.ts';
 import * as z from './zod.ts';
 import { lazySchema } from './zod.ts';
@@ -202,7 +203,8 @@ export function putArtifacts(root: string, kept: KeptArtifacts, rescueTo: string
       // A discarded run's own checkpoint at the best's name: one file for its rescued copy and its run copy.
       if (runCopies) shareCopy(moved, path.join(runCopies, rel));
     }
-    copyFile(from, to);
+    // The best's folder in the tree may be one the user's code made read-only.
+    copyIntoOwnFolder(from, to);
   }
   return out;
 }

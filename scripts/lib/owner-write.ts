@@ -4,6 +4,7 @@
 // is lent for the one operation and put back, so the folder ends as root's
 // run leaves it. A folder of someone else is never touched: the error stands.
 import fs from 'node:fs';
+import path from 'node:path';
 
 const denied = (e: unknown): boolean => {
   const code = (e as NodeJS.ErrnoException).code;
@@ -42,4 +43,18 @@ export function inOwnFolder<T>(dir: string, op: () => T): T {
       fs.chmodSync(dir, mode);
     }
   }
+}
+
+/** The nearest folder of `dir` (itself or an ancestor) that exists. */
+function nearestExisting(dir: string): string {
+  let d = dir;
+  while (!fs.existsSync(d) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
+}
+
+/** Copy a file to `to`, its folders made; in folders of ours without the owner-write bit, as inOwnFolder. */
+export function copyIntoOwnFolder(from: string, to: string): void {
+  const dir = path.dirname(to);
+  inOwnFolder(nearestExisting(dir), () => fs.mkdirSync(dir, { recursive: true }));
+  inOwnFolder(dir, () => fs.copyFileSync(from, to));
 }
