@@ -58,3 +58,27 @@ export function copyIntoOwnFolder(from: string, to: string): void {
   inOwnFolder(nearestExisting(dir), () => fs.mkdirSync(dir, { recursive: true }));
   inOwnFolder(dir, () => fs.copyFileSync(from, to));
 }
+
+/**
+ * Run op (a batch of writes, git's checkout among them) with the owner-write
+ * bit lent to every folder of ours among the folders of `rels` under root
+ * (the nearest that exists), put back after whatever op does. For root,
+ * and where every folder is writable, op alone.
+ */
+export async function inOwnFolders<T>(root: string, rels: readonly string[], op: () => Promise<T>): Promise<T> {
+  const lent = new Map<string, number>();
+  if (process.getuid?.() !== 0) {
+    for (const rel of rels) {
+      const dir = nearestExisting(path.dirname(path.join(root, rel)));
+      if (lent.has(dir)) continue;
+      const mode = lendable(dir);
+      if (mode !== null) lent.set(dir, mode);
+    }
+  }
+  for (const [dir, mode] of lent) fs.chmodSync(dir, mode | 0o200);
+  try {
+    return await op();
+  } finally {
+    for (const [dir, mode] of lent) fs.chmodSync(dir, mode);
+  }
+}

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { diffSettingsConfigured, firstLine, gitBlobInto, gitTry, gitWithInput } from './gitcmd.ts';
 import { attributesMayApply } from './numstat.ts';
 import { batches } from './workspace-base.ts';
+import { inOwnFolders } from './owner-write.ts';
 
 const LITERAL = { GIT_LITERAL_PATHSPECS: '1' };
 
@@ -101,6 +102,11 @@ function writeEntry(root: string, e: Entry): void {
  */
 export async function checkoutExact(root: string, objects: string | null, rev: string, paths: readonly string[]): Promise<void> {
   if (!paths.length) return;
+  // Their folders may be ones the user's code made read-only (owner-write.ts).
+  await inOwnFolders(root, paths, () => checkoutPaths(root, objects, rev, paths));
+}
+
+async function checkoutPaths(root: string, objects: string | null, rev: string, paths: readonly string[]): Promise<void> {
   if (objects && !diffSettingsConfigured(root) && !attributesMayApply(root, objects, paths)) {
     for (const chunk of batches(paths)) await run(root, ['checkout', '-q', rev, '--', ...chunk]);
     return;

@@ -19,6 +19,7 @@ import { benchmarkOutputs } from './outputs.ts';
 import { canonicalJson, resolveProtected, sha256, sha256File } from './integrity.ts';
 import { pidAlive } from './procs.ts';
 import { crashPoint } from './faults.ts';
+import { inOwnFolders } from './owner-write.ts';
 import { stagedPaths } from './init-journal.ts';
 import {
   boundText,
@@ -429,7 +430,10 @@ export class SnapshotWorkspace implements Workspace {
     // Moved aside first, never deleted (it may be the user's); created first: a
     // created file may stand where a restored directory must go.
     const moved = moveAside(this.root, changed, new Set(created), rescueDir);
-    for (const p of restore) this.restoreOne(s.current, p, m.files[p] as Entry);
+    // Their folders may be ones the user's code made read-only (owner-write.ts).
+    await inOwnFolders(this.root, restore, async () => {
+      for (const p of restore) this.restoreOne(s.current, p, m.files[p] as Entry);
+    });
     return { files: changed, created: moved };
   }
 
