@@ -29,6 +29,7 @@ import { pidAlive, procStart } from './procs.ts';
 import { gitDirsOf } from './git-dirs.ts';
 import { indexReadable } from './git-files-guard.ts';
 import { readOrNull, statSigOf } from './stat-sig.ts';
+import { rmOwnTree } from './owner-write.ts';
 
 const Current = lazySchema(() => z.object({ head: z.string(), tree: z.string().check(z.regex(/^[0-9a-zA-Z]{1,12}-[0-9a-f]{8}$/)) }));
 const Use = lazySchema(() => z.object({ pid: z.number(), start: z.nullable(z.string()), tree: z.string() }));
@@ -169,7 +170,7 @@ async function prune(root: string, expDir: string, current: string): Promise<voi
 
 async function removeTree(root: string, dir: string): Promise<void> {
   if (fs.existsSync(path.join(dir, '.git'))) await gitTry(root, ['worktree', 'remove', '--force', dir]);
-  fs.rmSync(dir, { recursive: true, force: true });
+  rmOwnTree(dir); // the benchmark ran there: it may have left read-only folders
 }
 
 /** Versions before per-best trees kept the one tree at best/ itself. */
@@ -236,7 +237,7 @@ async function linkUntracked(root: string, dir: string, scope: Scope): Promise<v
 
 /** Snapshot mode: everything outside the scope copied (node_modules linked), the in-scope files left to exportBest. */
 function copyOutOfScope(root: string, dir: string, scope: Scope): void {
-  fs.rmSync(dir, { recursive: true, force: true });
+  rmOwnTree(dir);
   fs.mkdirSync(dir, { recursive: true });
   const walk = (relDir: string): void => {
     for (const d of fs.readdirSync(path.join(root, relDir), { withFileTypes: true })) {

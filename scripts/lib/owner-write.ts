@@ -82,3 +82,43 @@ export async function inOwnFolders<T>(root: string, rels: readonly string[], op:
     for (const [dir, mode] of lent) fs.chmodSync(dir, mode);
   }
 }
+
+/** Give the owner-write and search bits to every folder of ours under dir that lacks them (the walk stops at one it cannot read). */
+function openOwnFolders(dir: string): void {
+  const mode = lendable(dir) ?? searchless(dir);
+  if (mode !== null) fs.chmodSync(dir, mode | 0o700);
+  let names: fs.Dirent[];
+  try {
+    names = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const d of names) if (d.isDirectory()) openOwnFolders(path.join(dir, d.name));
+}
+
+/** The mode of a folder of ours that we can write but not read or enter, else null. */
+function searchless(dir: string): number | null {
+  try {
+    const st = fs.lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o500) === 0o500) return null;
+    return st.mode & 0o7777;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Remove a tree the engine made and the code under test ran in (a candidate's
+ * worktree, a copy for the best): when a folder in it was made read-only by
+ * that code and this process owns it, its bits are opened first, which root
+ * never needs. Anything of another owner still fails as before.
+ */
+export function rmOwnTree(dir: string): void {
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+  } catch (e) {
+    if (!denied(e) || process.getuid?.() === 0) throw e;
+    openOwnFolders(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { git, gitTry, headRef, identityEnv, revParse, firstLine } from '../gitcmd.ts';
 import { batches } from '../workspace-base.ts';
+import { inOwnFolders, rmOwnTree } from '../owner-write.ts';
 
 const LITERAL = { GIT_LITERAL_PATHSPECS: '1' };
 
@@ -21,7 +22,7 @@ export async function addWorktree(root: string, tree: string, commit: string): P
 /** Remove a candidate's worktree and git's record of it; idempotent. */
 export async function removeWorktree(root: string, tree: string): Promise<void> {
   await gitTry(root, ['worktree', 'remove', '--force', '--force', tree]);
-  fs.rmSync(tree, { recursive: true, force: true });
+  rmOwnTree(tree); // the candidate's code ran there: it may have left read-only folders
   await gitTry(root, ['worktree', 'prune']);
 }
 
@@ -123,8 +124,11 @@ export async function updateMainTree(root: string, commit: string, files: string
   const clean = files.filter((f) => !main.dirty.has(f));
   const gone = await absentFrom(root, commit, clean);
   const take = clean.filter((f) => !gone.includes(f));
-  for (const chunk of batches(take)) await git(root, ['checkout', '-q', commit, '--', ...chunk], LITERAL);
-  for (const chunk of batches(gone)) await git(root, ['rm', '-q', '--cached', '--ignore-unmatch', '--', ...chunk], LITERAL);
-  for (const f of gone) fs.rmSync(path.join(root, f), { force: true });
+  // The main tree's folders may be ones the user's code made read-only (owner-write.ts).
+  await inOwnFolders(root, clean, async () => {
+    for (const chunk of batches(take)) await git(root, ['checkout', '-q', commit, '--', ...chunk], LITERAL);
+    for (const chunk of batches(gone)) await git(root, ['rm', '-q', '--cached', '--ignore-unmatch', '--', ...chunk], LITERAL);
+    for (const f of gone) fs.rmSync(path.join(root, f), { force: true });
+  });
   return files.filter((f) => main.dirty.has(f));
 }
