@@ -161,6 +161,21 @@ describe.skipIf(!isRoot || !hasSetpriv)('the engine as a user who is not root', 
     expect(measure(user, repo, 'child baseline')).toMatchObject({ verdict: 'keep', primary: 6 });
   });
 
+  it('nobody, snapshot mode: the best\'s copy, where the benchmark left a read-only folder, is replaced at the next keep', () => {
+    const user = makeUser(NOBODY);
+    // Noisy (so the best is measured beside each change, in its copy); a new read-only folder per sample.
+    const bench = 'read -r v < src/v\nd=$(mktemp -d ./c.XXXXXX); echo x > "$d/x"; chmod 555 "$d"\necho "METRIC score=$v.$(od -An -N1 -tu1 /dev/urandom | tr -d \' \')"\n';
+    const repo = user.repo('nonroot-noisy', () => makeRepo({ 'bench.sh': bench, 'src/v': '10\n' }, { git: false }));
+    const r = user.engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--repeats', '3'], repo);
+    expect(r.code, r.stderr).toBe(0);
+    expect(measure(user, repo, 'baseline')).toMatchObject({ verdict: 'keep' });
+    for (const v of [8, 6]) {
+      user.sh(repo, `echo ${v} > src/v`);
+      expect(measure(user, repo, `keep ${v}`)).toMatchObject({ verdict: 'keep' });
+    }
+    expect(fs.readdirSync(path.join(repo, EXP, 'best')).length).toBe(1);
+  });
+
   it('nobody: a candidate whose code left read-only folders is logged, its worktree removed, its keep brought into the main tree', () => {
     const user = makeUser(NOBODY);
     const repo = repoOf(user, true);
