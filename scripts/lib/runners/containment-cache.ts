@@ -70,10 +70,13 @@ function programId(name: string): string {
   return '-';
 }
 
+/** What the probe asks, by generation: `nested` since a run's command gets a user namespace of its own inside the run's (an answer from before did not try two). */
+const PROBE = 'nested';
+
 /** What the probe's answer depends on, as one string. */
 export function containmentKey(): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : -1;
-  return [process.platform, os.release(), uid, ...SYSCTLS.map((f) => readOr(f, '-')), linkOr('/proc/self/ns/user'), linkOr('/proc/self/ns/pid'), programId('unshare'), programId('setpriv')].join('|');
+  return [PROBE, process.platform, os.release(), uid, ...SYSCTLS.map((f) => readOr(f, '-')), linkOr('/proc/self/ns/user'), linkOr('/proc/self/ns/pid'), programId('unshare'), programId('setpriv')].join('|');
 }
 
 /** What the containment probe found: the mode, setpriv around it, and whether unshare can map chosen ids. */

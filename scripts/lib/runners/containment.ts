@@ -58,8 +58,14 @@ const UNSHARE = ['--user', '--map-current-user', '--pid', '--fork', '--kill-chil
  * must not be that first process (the kernel drops every signal the first process has no handler
  * for: the engine's SIGTERM would not end it); `&` then `wait` forks it in every shell (bash and
  * busybox exec a script's last foreground command instead).
+ * The command gets a user namespace nested in the run's: the outer `unshare` sits outside the PID
+ * namespace in the run's user namespace, and this /proc is the machine's, so a command in that
+ * same user namespace could write the unshare's memory (/proc/<pid>/mem needs no capability
+ * there) and run code outside the PID namespace, able to signal the engine (SIGSTOP, SIGKILL)
+ * and every process of the user. From a nested namespace that needs CAP_SYS_PTRACE over the
+ * outer one, which the command never has.
  */
-const INIT = 'sh -c "$1" & wait $!';
+const INIT = 'unshare --user --map-current-user -- sh -c "$1" & wait $!';
 
 /** setpriv's arguments before the program it runs: SIGKILL when the parent (the engine's main thread) exits. */
 const PDEATH = ['--pdeathsig', 'KILL', '--'];
@@ -92,7 +98,9 @@ function probe(file: string, args: string[]): boolean | null {
 /** What this machine allows: the namespaces, and setpriv around them; sure: no probe ran out of time (an answer to keep). */
 function probeMachine(): MachineAnswer & { sure: boolean } {
   if (process.platform !== 'linux') return { mode: 'group', pdeath: false, mapIds: false, sure: true };
-  const ns = ['/bin/sh', '-c', 'exit 0'];
+  // The runs' own first process, nested user namespace included: a machine that allows one
+  // user namespace but not two must fall back to `group`, not fail every run.
+  const ns = ['/bin/sh', '-c', INIT, 'autoloop-probe', 'exit 0'];
   // One process chain in the usual case: both at once.
   const both = probe(setpriv(), [...PDEATH, 'unshare', ...UNSHARE, '--', ...ns]);
   const unshare = both ? true : probe('unshare', [...UNSHARE, '--', ...ns]);
@@ -100,7 +108,7 @@ function probeMachine(): MachineAnswer & { sure: boolean } {
     const mapIds = probeMapIds();
     return { mode: 'pidns', pdeath: both === true, mapIds: mapIds === true, sure: both !== null && mapIds !== null };
   }
-  const alone = probe(setpriv(), [...GROUP_PDEATH, ...ns]);
+  const alone = probe(setpriv(), [...GROUP_PDEATH, '/bin/sh', '-c', 'exit 0']);
   return { mode: 'group', pdeath: alone === true, mapIds: false, sure: both !== null && unshare !== null && alone !== null };
 }
 
