@@ -27,6 +27,7 @@ import { faultAt } from '../faults.ts';
 import { commandFailed, containment, readOnlyIds, TOKEN_VAR, tokenHolders, withParentDeath, wrap, type Containment, type RunContainment } from './containment.ts';
 import { existingPaths, mountPlan, readOnlyFailed, readOnlyForced, readOnlyWanted, setupOutcome, wrapReadOnly, writeFstab } from './readonly.ts';
 import { openLog, readTail } from './log.ts';
+import { closeLeakedDescriptors } from './leaked-fds.ts';
 import { emptyResult, type RunHandle, type RunRequest, type RunResult, type Runner } from './types.ts';
 
 /** Monotonic milliseconds, as performance.now() but without loading perf_hooks into every run's start-up. */
@@ -293,6 +294,8 @@ function launch(req: RunRequest, readOnly: boolean): Launched | RunResult {
     return refusal(fd, start, describe(err));
   }
   const token = randomBytes(12).toString('hex');
+  // The caller's descriptors must not reach the code under test (leaked-fds.ts).
+  closeLeakedDescriptors();
   const t0 = nowMs();
   let child: ChildProcess;
   let ro: ReturnType<typeof readOnlySpawn>;
