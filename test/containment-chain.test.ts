@@ -55,8 +55,10 @@ describe.skipIf(!hasStrace)('programs per benchmark sample, by containment', { t
     expect(perSample('readonly')).toEqual({ setpriv: 1, unshare: 2, sh: 2, mount: 1 });
   });
 
-  it('pidns: setpriv, unshare, the namespace first sh, the command sh', () => {
-    expect(perSample('pidns')).toEqual({ setpriv: 1, unshare: 1, sh: 2 });
+  // pidns: one unshare more since the command runs in a user namespace nested in the run's (the outer
+  // unshare, outside the PID namespace, had its memory written by a benchmark: containment-escape).
+  it('pidns: setpriv, unshare, the namespace first sh, the nested unshare, the command sh', () => {
+    expect(perSample('pidns')).toEqual({ setpriv: 1, unshare: 2, sh: 2 });
   });
 
   it('group: setpriv, the leader sh, the command sh', () => {
