@@ -14,7 +14,7 @@ import { changedFingerprints, fingerprint, restoreJudges, sha256File } from './i
 import { judgeHash } from './judge-hashes.ts';
 import { contentOf, describeDrift, recheck } from './measured.ts';
 import { driftWithoutUsers, type Attribution } from './user-files.ts';
-import { breakSeal, engineDir, seal, type Seal } from './tamper.ts';
+import { breakSeal, cutHardLinks, engineDir, seal, type Seal } from './tamper.ts';
 import { repoPaths, runDir } from './paths.ts';
 import { ignoreRulesProblem, nestedReposReason } from './ignore-rules.ts';
 import { recordTaint } from './outside-taint.ts';
@@ -71,6 +71,7 @@ export class RunGuard {
   /** Before the first sample; returns why the run is invalid, or null. */
   async before(): Promise<string | null> {
     const { exp, ws, record } = this;
+    this.cutJudgeLinks();
     const aside = (await ws.settleOutOfScope()).filter((c) => !this.isArtifact(c.path));
     if (aside.length) {
       const files = aside.map((c) => c.path);
@@ -78,6 +79,18 @@ export class RunGuard {
       record.warnings.push(`set aside (changed outside the scope, not by a run; never committed): ${list(files)}`);
     }
     return this.capture();
+  }
+
+  /**
+   * A judge with a second name (a hard link made by an earlier command that ran without the read-only
+   * setup, or one the user had) gets an inode of its own, same bytes and mode, before the run: the
+   * read-only bind covers one name, and a write by the other reached the judge under `readonly` too
+   * (test/readonly-judges.test.ts). Before the phase's mark, so the new inode is no outside change.
+   */
+  private cutJudgeLinks(): void {
+    const judges = Object.keys(this.exp.state.fingerprints?.files ?? {});
+    const cut = [...new Set([this.exp.root, this.tree])].flatMap((t) => judges.filter((f) => cutHardLinks(path.resolve(t, f))));
+    if (cut.length) this.record.warnings.push(`a judge had a second name (a hard link): given an inode of its own: ${list(cut)}`);
   }
 
   /** The in-scope change captured, and the judges; returns why the change cannot be kept as measured, or null. */

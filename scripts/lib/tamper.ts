@@ -220,7 +220,7 @@ function restoreTail(file: string, t: TailSeal): boolean {
  * there between two calls is folded as the engine's own. The file gets a new inode with the same
  * bytes (and mode); the other name keeps the old one. True when there was such a name.
  */
-function cutHardLinks(file: string): boolean {
+export function cutHardLinks(file: string): boolean {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(file);
