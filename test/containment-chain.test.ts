@@ -13,6 +13,7 @@ import { tmpDir } from './helpers/tmp.ts';
 
 const hasStrace = spawnSync('strace', ['-V'], { stdio: 'ignore' }).status === 0;
 const traces = tmpDir('autoloop-chain-');
+const home = tmpDir('autoloop-chain-home-');
 let n = 0;
 
 /** The programs one baseline run of `repeats` samples started, by name (git's and Node's left out). */
@@ -21,7 +22,10 @@ function programs(repeats: number, mode: string): Map<string, number> {
   const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'echo METRIC score=1', '--scope', 'src/**', '--repeats', String(repeats)], repo);
   expect(init.code, init.stderr).toBe(0);
   const out = path.join(traces, `t-${n++}`);
-  const env = { ...process.env, AUTOLOOP_CONTAINMENT: mode };
+  // A HOME of the file's own: the machine's containment answer (~/.autoloop/containment.json) is then
+  // this build's alone, probed once by the warm-up run, never again by a measured one because another
+  // test or build beside it wrote its own answer there.
+  const env = { ...process.env, AUTOLOOP_CONTAINMENT: mode, HOME: home };
   const args = ['-f', '-qq', '-e', 'trace=execve', '-e', 'status=successful', '-o', out, process.execPath, bundle('run-experiment'), '--json', '--cwd', repo];
   const r = spawnSync('strace', args, { env, encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
@@ -39,6 +43,7 @@ function programs(repeats: number, mode: string): Map<string, number> {
 
 /** Programs per sample: a run of 3 samples less a run of 1, over 2 (what each run starts once cancels out). */
 function perSample(mode: string): Record<string, number> {
+  programs(1, mode); // the warm-up: the containment probe, if any, runs here
   const [one, three] = [programs(1, mode), programs(3, mode)];
   const out: Record<string, number> = {};
   for (const name of new Set([...one.keys(), ...three.keys()])) {
