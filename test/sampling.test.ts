@@ -84,6 +84,26 @@ describe('deterministic benchmarks', () => {
     expect(decide('lower', 100, 0)).toMatchObject({ keep: false, tie: true });
     expect(decide('lower', 99.9999, 0)?.keep).toBe(true);
   });
+  it('a count near 1e15 that falls by one unit is kept on one invocation (log a − log b rounded it to 0)', () => {
+    for (const best of [4e15, 1e15, 1e12, 7]) {
+      const model = calibrate(emptyNoiseModel(), Array.from({ length: 3 }, () => [best]), { metric: 'instructions' });
+      expect(model.deterministic).toBe(true);
+      const decide = (direction: 'lower' | 'higher', v: number) => {
+        const s = planDecision({ direction, model, best, minImprovement: 0, budget_s: null, confirm: 1, invocations: [{ arm: 'candidate', samples: [v] }] });
+        return 'decision' in s ? s.decision : null;
+      };
+      expect(decide('lower', best - 1)).toMatchObject({ keep: true, invocations: 1 });
+      expect(decide('higher', best + 1)).toMatchObject({ keep: true, invocations: 1 });
+      expect(decide('lower', best + 1)?.keep).toBe(false);
+      expect(decide('lower', best)).toMatchObject({ keep: false, tie: true });
+    }
+  });
+  it('paired differences near 1e15 keep their unit steps on the log scale', () => {
+    const inv: Invocation[] = [{ arm: 'best', samples: [1e15] }, { arm: 'candidate', samples: [1e15 - 3] }];
+    const [d] = pairDifferences('log', 'lower', inv);
+    expect(d).toBeCloseTo(3e-15, 20);
+    expect((d as number) / 3e-15).toBeCloseTo(1, 6);
+  });
   it('a rounded fraction one step from the best is confirmed once (coarse noise that looked deterministic); whole counts are not', () => {
     // Accuracy printed to 2 decimals from a training with a little noise (sd 0.005): three equal values at the
     // baseline happen a third of the time, and one invocation per candidate then kept 7% of no-effect changes.

@@ -76,8 +76,18 @@ export function scaleFor(values: readonly number[]): 'log' | 'abs' {
   return values.every((v) => v > 0) ? 'log' : 'abs';
 }
 
-export function toScale(scale: 'log' | 'abs', v: number): number {
-  return scale === 'log' ? Math.log(v) : v;
+/**
+ * a − b in scale units: log(a/b) on the log scale, taken as log1p((a − b)/b).
+ * log a − log b rounds to the ulp of log a (7e-15 near 1e15), so a count of
+ * 1e15 that fell by 1 read as equal to the best and was not kept.
+ */
+export function scaleDelta(scale: 'log' | 'abs', a: number, b: number): number {
+  return scale === 'log' ? Math.log1p((a - b) / b) : a - b;
+}
+
+/** Successive differences of values in scale units (a null change's paired differences). */
+function successiveDeltas(scale: 'log' | 'abs', values: readonly number[]): number[] {
+  return values.slice(1).map((x, i) => scaleDelta(scale, x, values[i] as number));
 }
 
 // A unit suffix counts only after a non-letter (p95ms, build_ms): problems, tokens, status and functions are no timings.
@@ -168,8 +178,7 @@ export function calibrate(
   const det = o.deterministic ?? 'auto';
   m.deterministic = det === 'auto' ? identical && values.length >= needed : det && identical;
   if (o.costs_s && o.costs_s.length) m.cost_s = median(o.costs_s);
-  const z = values.map((v) => toScale(scale, v));
-  const diffs = z.slice(1).map((x, i) => x - (z[i] as number));
+  const diffs = successiveDeltas(scale, values);
   if (diffs.length >= 1) {
     const res = diffs.length >= 2 ? groupResiduals(diffs, median(diffs)) : diffs;
     m = addResiduals(m, res, Math.max(0.5, diffs.length / 2));
@@ -247,8 +256,7 @@ function bigMove(scale: 'log' | 'abs', effect: number, values: readonly number[]
 function seedFromRepeats(model: NoiseModel, values: readonly number[]): NoiseModel {
   const scale = model.scale === 'log' && values.every((v) => v > 0) ? 'log' : 'abs';
   if (scale !== (model.scale ?? scale)) return model;
-  const z = values.map((v) => toScale(scale, v));
-  const diffs = z.slice(1).map((x, i) => x - (z[i] as number));
+  const diffs = successiveDeltas(scale, values);
   if (diffs.length === 0) return model;
   const res = diffs.length >= 2 ? groupResiduals(diffs, median(diffs)) : diffs;
   return addResiduals(model, res, Math.max(0.5, diffs.length / 2));

@@ -16,7 +16,7 @@
 //   at the last pair (the budget's): keep when effect − min > t(1−α, df)·se.
 import type { Direction } from './schema.ts';
 import { huberLocation, median, studentTQuantile } from './stats.ts';
-import { FRESH_MIN_DF, groupResiduals, invocationValue, pairNoise, poolSd, resolutionFloor, toScale, type NoiseModel } from './noise-model.ts';
+import { FRESH_MIN_DF, groupResiduals, invocationValue, pairNoise, poolSd, resolutionFloor, scaleDelta, type NoiseModel } from './noise-model.ts';
 import { formatSignedPct, formatSignedUnits, signedPct } from './signs.ts';
 
 export type Arm = 'best' | 'candidate';
@@ -275,7 +275,7 @@ export function pairDifferences(scale: 'log' | 'abs', direction: Direction, invo
     if (a.arm === b.arm) throw new RangeError(`invocations ${i + 1} and ${i + 2} both ran the ${a.arm}: a pair needs one of each`);
     const c = a.arm === 'candidate' ? a : b;
     const r = a.arm === 'candidate' ? b : a;
-    out.push(s * (toScale(scale, invocationValue(c.samples)) - toScale(scale, invocationValue(r.samples))));
+    out.push(s * scaleDelta(scale, invocationValue(c.samples), invocationValue(r.samples)));
   }
   return out;
 }
@@ -308,7 +308,7 @@ function planDeterministic(i: DecisionInput): Step {
   const scale = i.model.scale ?? 'abs';
   const sgn = i.direction === 'lower' ? -1 : 1;
   const useScale = scale === 'log' && v > 0 && i.best > 0 ? 'log' : 'abs';
-  const effect = sgn * (toScale(useScale, v) - toScale(useScale, i.best));
+  const effect = sgn * scaleDelta(useScale, v, i.best);
   const min = minEffect(useScale, i.minImprovement, i.best, i.direction);
   const pct = effectPct(useScale, effect, i.best, i.direction);
   const thr = effectPct(useScale, min, i.best, i.direction);
