@@ -185,6 +185,24 @@ describe('a follow-up that turns the direction of the same metric', () => {
   });
 });
 
+describe('a follow-up whose minimum improvement no lower-is-better change can meet', () => {
+  it('warns in one line, given on the command line or inherited from a parent that raised the metric', () => {
+    const repo = shellBaselineRepo(['--max-runs', '1', '--direction', 'higher', '--min-improvement', '150%']);
+    const args = ['--from', 'exp', '--rationale', 'lower it instead', '--direction', 'lower', '--max-runs', '5'];
+    const inherited = engine('chain', [...args, '--name', 'child'], repo);
+    expect(inherited.code, inherited.stderr).toBe(0);
+    expect(inherited.stdout.split('\n').filter((l) => /never be met/.test(l))).toEqual([
+      'warning: min_improvement 150% can never be met by a lower-is-better metric above 0 (it would have to fall to 0 or below): nothing would be kept',
+    ]);
+  });
+  it('says nothing for a minimum that can be met', () => {
+    const repo = shellBaselineRepo(['--max-runs', '1']);
+    const out = engine('chain', ['--from', 'exp', '--name', 'child', '--rationale', 'more', '--max-runs', '5', '--min-improvement', '50%'], repo);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).not.toMatch(/never be met/);
+  });
+});
+
 describe('kept changes of an earlier segment that measured another metric', () => {
   // Segment 1 lowers score (100 → 90); init-experiment again opens segment 2 on other, higher is better, in pts (50 → 60).
   // The shell benchmark: the subject is the report and finalize, not the benchmark.

@@ -33,6 +33,7 @@ import { buildReport, renderMarkdown, reportHash } from '../report.ts';
 import { ChainDecision, DEFAULT_CHAIN_BUDGET, startedBudgetLine, chainStatusIn, loadChainFile, withLink, type ChainFile } from '../chain.ts';
 import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
 import { fmt } from '../summary.ts';
+import { unreachableMinimum } from '../sampling.ts';
 import { bestArtifacts, type KeptArtifacts } from '../artifacts.ts';
 
 export const CHAIN_OPTIONS = {
@@ -463,6 +464,9 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
   const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope, gitTopLevel(root) !== null ? trackedFiles(root) : null) : [];
   checkCommandsFrom(root, resolveCwd(f.cwd), [f.command, f.checks]);
   const p = plan(root, f);
+  // Given or inherited (a follow-up that turns the metric lower-is-better keeps the parent's minimum): said as init says it.
+  const unreachable = unreachableMinimum(p.config.direction, p.config.min_improvement);
+  if (unreachable) notes.push(unreachable);
   stopPoint('chain:planned');
   let r!: Started;
   await withLock(p.parent, 'chain', async () => {
