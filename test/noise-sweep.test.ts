@@ -32,6 +32,12 @@ const SHAPES: Shape[] = [
   { name: 'huge 1e12', level: 1e12, width: 0.03, make: mul(0.03) },
   { name: 'negative -100 ± 3, higher', level: -100, dir: 'higher', width: 3, abs: true, make: add(3) },
   { name: 'crossing zero: 0 ± 1', level: 0, width: 1, abs: true, make: add(1) },
+  { name: 'a loss 0.02 ± 0.02 that a gain takes below 0', level: 0.02, width: 0.02, abs: true, make: add(0.02) },
+  { name: 'a score -0.5 ± 0.02, higher', level: -0.5, dir: 'higher', metric: 'score', width: 0.02, abs: true, make: add(0.02) },
+  { name: 'bytes around 1000, whole, ± 3', level: 1000, metric: 'bytes', width: 0.003, make: (u) => { const g = gaussian(u); return (l) => [Math.round(l + 3 * g())]; } },
+  { name: 'instructions around 1e15, whole, ± 30', level: 1e15, metric: 'instructions', width: 30, abs: true, make: (u) => { const g = gaussian(u); return (l) => [Math.round(l + 30 * g())]; } },
+  { name: 'machine drifting 0.1% slower per invocation (1%)', level: 100, width: 0.01, make: (u) => { const g = gaussian(u); let t = 0; return (l) => [l * (1 + 0.001 * t++) * (1 + 0.01 * g())]; } },
+  { name: '2% outliers 100× (1%)', level: 100, width: 0.01, make: (u) => { const g = gaussian(u); return (l) => [l * (1 + 0.01 * g()) * (u() < 0.02 ? 100 : 1)]; } },
 ];
 
 const N = 300;
