@@ -13,16 +13,10 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { engine, engineAsync, finished, git, makeRepo, ROOT, waitFor } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 import { acquireLock } from '../scripts/lib/lock.ts';
+import { LOOSE_FORGER } from './helpers/forge.ts';
 
 // src/name: wait at a gate ($GATE_DIR/go-<name>); src/forge: first rewrite the best's loose blob of src/v (its id in
 // src/forge) once $GATE_DIR/forge-now is there, as the bytes of "1000\n". src/ten holds the blob's bytes: the finder makes it again.
-const FORGER = `const fs = require('node:fs'), zlib = require('node:zlib'), path = require('node:path');
-const [objects, id] = process.argv.slice(2);
-const file = path.join(objects, id.slice(0, 2), id.slice(2));
-fs.chmodSync(file, 0o644);
-fs.writeFileSync(file, zlib.deflateSync(Buffer.from('blob 5\\0' + '1000\\n')));
-fs.chmodSync(file, 0o444);
-`;
 const GATE = tmpDir('autoloop-forged-loose-');
 const BENCH = `if [ -f src/name ]; then
   n=$(cat src/name)
@@ -54,7 +48,7 @@ function repo(): { dir: string; id: string } {
   expect(init.code, init.stderr).toBe(0);
   expect(engine('run-experiment', [], dir, ENV).code).toBe(0);
   expect(engine('log-experiment', ['-d', 'baseline'], dir, ENV).code).toBe(0);
-  fs.writeFileSync(path.join(GATE, 'forge.js'), FORGER);
+  fs.writeFileSync(path.join(GATE, 'forge.js'), LOOSE_FORGER);
   const id = git(dir, 'rev-parse', 'HEAD:src/v');
   expect(fs.existsSync(path.join(dir, '.git/objects', id.slice(0, 2), id.slice(2)))).toBe(true);
   return { dir, id };

@@ -9,17 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { engine, git, makeRepo } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
+import { LOOSE_FORGER } from './helpers/forge.ts';
 
 const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
-
-// node forge.js <objects> <id>: the object named id rewritten in place as the blob "1000\n".
-const FORGER = `const fs = require('node:fs'), zlib = require('node:zlib'), path = require('node:path');
-const [objects, id] = process.argv.slice(2);
-const file = path.join(objects, id.slice(0, 2), id.slice(2));
-fs.chmodSync(file, 0o644);
-fs.writeFileSync(file, zlib.deflateSync(Buffer.from('blob 5\\0' + '1000\\n')));
-fs.chmodSync(file, 0o444);
-`;
 
 function loop(): { repo: string; run: (d: string) => ReturnType<typeof engine>; forge: (id: string) => void } {
   const repo = makeRepo({ 'bench.sh': BENCH, 'src/v': '50\n', 'src/w': '1\n', 'src/hook.sh': ':\n' });
@@ -28,7 +20,7 @@ function loop(): { repo: string; run: (d: string) => ReturnType<typeof engine>; 
   const run = (d: string) => engine('run-experiment', ['--description', d, '--json'], repo);
   expect(run('baseline').json).toMatchObject({ verdict: 'keep' });
   const forger = path.join(tmpDir('autoloop-loose-'), 'forge.js');
-  fs.writeFileSync(forger, FORGER);
+  fs.writeFileSync(forger, LOOSE_FORGER);
   const forge = (id: string) => fs.writeFileSync(path.join(repo, 'src/hook.sh'), `[ -f "${forger}.done" ] || { node "${forger}" "$(git rev-parse --path-format=absolute --git-common-dir)/objects" ${id} && touch "${forger}.done"; }\n`);
   return { repo, run, forge };
 }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { bundle, makeRepo } from './helpers/engine.ts';
+import { bundle, jsonOf, makeRepo } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const NOBODY = 65534;
@@ -57,13 +57,7 @@ function engineAs(user: User, name: string, args: string[], repo: string, env: R
   const entry = user.uid === 0 ? bundle(name) : path.join(nobodyDist(), `${name}.mjs`);
   const { file, args: argv } = user.spawn([process.execPath, entry, ...args, '--cwd', repo]);
   const r = spawnSync(file, argv, { encoding: 'utf8', env: { ...process.env, HOME: user.home, ...env }, timeout: 600_000 });
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(r.stdout) as Record<string, unknown>;
-  } catch {
-    json = null;
-  }
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: jsonOf(r.stdout) };
 }
 
 /** A repository the user owns, with an experiment initialised by that user. */

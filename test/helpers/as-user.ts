@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { bundle, fromTemplate, ROOT, type EngineResult } from './engine.ts';
+import { bundle, fromTemplate, jsonOf, ROOT, type EngineResult } from './engine.ts';
 import { tmpDir } from './tmp.ts';
 
 export const NOBODY = 65534;
@@ -74,13 +74,7 @@ export function makeUser(uid: number): User {
     engine: (name, args, repo, opts = {}) => {
       const cmd = argv(uid, [process.execPath, entry(uid, name), ...args, ...(name.includes('.') ? [] : ['--cwd', repo])]);
       const r = spawnSync(cmd.file, cmd.args, { cwd: repo, encoding: 'utf8', env: env(opts.env), input: opts.input, timeout: 600_000 });
-      let json: Record<string, unknown> | null = null;
-      try {
-        json = JSON.parse(r.stdout) as Record<string, unknown>;
-      } catch {
-        json = null;
-      }
-      return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: jsonOf(r.stdout) };
     },
     engineAsync: (name, args, repo) => {
       const cmd = argv(uid, [process.execPath, entry(uid, name), ...args, '--cwd', repo]);

@@ -26,15 +26,16 @@ export function engine(name: string, args: string[], cwd: string, env: Record<st
     env: { ...process.env, ...env },
     timeout: 600_000, // ends a hung engine, not a speed limit
   });
-  let json: Record<string, unknown> | null = null;
-  if (args.includes('--json')) {
-    try {
-      json = JSON.parse(r.stdout) as Record<string, unknown>;
-    } catch {
-      json = null;
-    }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: args.includes('--json') ? jsonOf(r.stdout) : null };
+}
+
+/** What an engine call printed, as its JSON answer (null when it printed none). */
+export function jsonOf(stdout: string): Record<string, unknown> | null {
+  try {
+    return JSON.parse(stdout) as Record<string, unknown>;
+  } catch {
+    return null;
   }
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
 }
 
 /** Start an engine command without waiting (for kill and concurrency tests). */

@@ -1,4 +1,5 @@
-// Attack scripts shared by the tests of forged git objects (forge-sweep, git-kept-kill).
+// Attack scripts shared by the tests of forged git objects (forge-sweep, git-kept-kill, forge-loose,
+// candidate-forged-loose).
 
 /**
  * `node forge.js <objects dir> <blob id> <content>`: plants a pack whose index maps that blob id to a
@@ -19,4 +20,13 @@ const name = path.join(objects, 'pack', 'pack-' + sum.toString('hex'));
 fs.mkdirSync(path.dirname(name), { recursive: true });
 fs.writeFileSync(name + '.pack', Buffer.concat([head, entry, sum]));
 fs.writeFileSync(name + '.idx', Buffer.concat([idx, crypto.createHash('sha1').update(idx).digest()]));
+`;
+
+/** `node forge.js <objects dir> <id>`: the loose object named id rewritten in place as the blob "1000\n". */
+export const LOOSE_FORGER = `const fs = require('node:fs'), zlib = require('node:zlib'), path = require('node:path');
+const [objects, id] = process.argv.slice(2);
+const file = path.join(objects, id.slice(0, 2), id.slice(2));
+fs.chmodSync(file, 0o644);
+fs.writeFileSync(file, zlib.deflateSync(Buffer.from('blob 5\\0' + '1000\\n')));
+fs.chmodSync(file, 0o444);
 `;
