@@ -71,7 +71,8 @@ const pgidOf = (h: RunHandle): number => (h.runner === 'local' ? h.pgid : -1);
 async function runUnderWatchdog(s: RunSpec) {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  const r = await localRunner.run({ ...s, env: { ...env, ...s.env }, onStart: (h) => s.onStart?.(pgidOf(h)) });
+  // The handle is first told with the token alone (pgid 0, before the spawn): the group comes next.
+  const r = await localRunner.run({ ...s, env: { ...env, ...s.env }, onStart: (h) => (pgidOf(h) > 1 ? s.onStart?.(pgidOf(h)) : undefined) });
   const metricLines = fs.existsSync(s.logFile) ? await scanMetricLines(s.logFile, r.log.start, r.log.end) : [];
   return { ...r, survivors: r.survivors.map(Number), metricLines };
 }

@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { groupMembers, pidAlive, procStart } from '../procs.ts';
-import { faultAt } from '../faults.ts';
+import { crashPoint, faultAt } from '../faults.ts';
 import { commandFailed, containment, readOnlyIds, TOKEN_VAR, tokenHolders, withParentDeath, wrap, type Containment, type RunContainment } from './containment.ts';
 import { existingPaths, mountPlan, readOnlyFailed, readOnlyForced, readOnlyWanted, setupOutcome, wrapReadOnly, writeFstab } from './readonly.ts';
 import { openLog, readTail } from './log.ts';
@@ -241,6 +241,19 @@ function exitOf(child: ChildProcess): Promise<Exit> {
   });
 }
 
+/**
+ * Before the spawn, the token alone (pgid 0: no group yet): a scheduler may hold the engine off the CPU
+ * between the spawn and announce() while the command runs, and an engine killed there must still leave
+ * a handle that finds the work (control repair kills what carries the token).
+ */
+function preannounce(req: RunRequest, token: string): void {
+  try {
+    req.onStart?.({ runner: 'local', pgid: 0, start: null, token });
+  } catch {
+    // announce() tries again once the group exists
+  }
+}
+
 /** Tell the caller where the work is (onStart), once it exists. */
 function announce(req: RunRequest, run: Launched): void {
   const pgid = run.child.pid;
@@ -296,6 +309,7 @@ function launch(req: RunRequest, readOnly: boolean): Launched | RunResult {
   const token = randomBytes(12).toString('hex');
   // The caller's descriptors must not reach the code under test (leaked-fds.ts).
   closeLeakedDescriptors();
+  preannounce(req, token);
   const t0 = nowMs();
   let child: ChildProcess;
   let ro: ReturnType<typeof readOnlySpawn>;
@@ -319,6 +333,8 @@ function launch(req: RunRequest, readOnly: boolean): Launched | RunResult {
   fs.closeSync(fd); // the child holds its own copy of the descriptor now
   // The plan is read before the setup reports, or never: gone once the setup has settled.
   const setup = ro ? setupOutcome(child).finally(() => fs.rmSync(ro.tab, { force: true })) : null;
+  // The command runs from here on, before announce() records its group: an engine killed now (test/handle-before-spawn).
+  crashPoint('runner:spawned');
   return { child, ended, mode, leader: ro !== null || wrapped.leader, setup, token, t0, start };
 }
 

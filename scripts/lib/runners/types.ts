@@ -20,12 +20,17 @@ export interface RunRequest {
    * them; the local runner enforces it where the machine allows (readonly.ts).
    */
   protect?: { readOnly: string[]; writable: string[] };
-  /** Called once the work exists, with what `cancel`/`survivors` need to find it again after a crash. */
+  /**
+   * With what `cancel`/`survivors` need to find the work again after a crash: the local runner calls it
+   * first with the run's token alone (pgid 0) before the spawn, then with the group once it exists;
+   * Slurm with the token before sbatch, then with the job.
+   */
   onStart?: (handle: RunHandle) => void;
 }
 
 /** Enough to find the work again from another process (control repair, a later call). */
 export type RunHandle =
+  /** pgid 0: recorded before the spawn, the work found by its token alone. */
   | { runner: 'local'; pgid: number; start: string | null; token?: string }
   /** job_id null: recorded before sbatch; the job (if any) is found by the token in its name. */
   | { runner: 'slurm'; job_id: string | null; token?: string };
