@@ -257,7 +257,10 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
   });
 
   it('parallel candidates run in job slots at the same time (serialised, the first would time out at the barrier)', async () => {
-    const dir = repo(['--parallel', '2']);
+    // The barrier's bound is the engine's timeout: 60 s was shorter than the gap a loaded machine can put
+    // between the two candidates' submissions (each engine's checks before its sbatch), so the first timed
+    // out though the jobs were never serialised. Under vitest's 300 s, a serialised pair still fails here.
+    const dir = repo(['--parallel', '2', '--timeout', '240']);
     expect(step(dir, '100\n', 'baseline').log.verdict).toBe('keep');
     const a = engine('candidate', ['start', '--json'], dir, env()).json as { candidate: string; path: string };
     const b = engine('candidate', ['start', '--json'], dir, env()).json as { candidate: string; path: string };
