@@ -38,8 +38,9 @@ describe('a run whose engine dies right after the spawn', () => {
       expect(again.stderr).toMatch(/survived.*repair/);
       const r = engine('control', ['repair'], repo, env);
       expect(r.code, r.stderr).toBe(0);
-      // Bounded: the kill is sent; a process on its way out may still be listed for a moment.
-      await waitFor(() => processesIn(repo).length === 0, 30_000);
+      // The kill is sent; a process on its way out may still be listed for a moment. The benchmark never
+      // ends by itself, so only repair's kill can empty the list (waitFor's wait ends a hung test only).
+      await waitFor(() => processesIn(repo).length === 0);
       expect(processesIn(repo)).toEqual([]);
     });
   }
