@@ -145,9 +145,20 @@ export function runArtifacts(paths: ExperimentPaths, runId: string): KeptArtifac
   return { run_id: runId, dir, files: a.files };
 }
 
-/** The best run's kept artifacts, or null. */
+/**
+ * The best run's kept artifacts, or null. Only names the artifact globs match: the record lies in
+ * `.autoloop/`, which a command can write without the read-only containment (artifacts-seal.ts puts
+ * it back), and a restore writes each name it lists into the tree, a source file in the scope included.
+ */
 export function bestArtifacts(exp: Experiment): KeptArtifacts | null {
-  return exp.state.best_run ? runArtifacts(exp.paths, exp.state.best_run) : null;
+  const kept = exp.state.best_run ? runArtifacts(exp.paths, exp.state.best_run) : null;
+  if (!kept) return null;
+  const isArtifact = artifactMatcher(exp.config);
+  const files = kept.files.filter((f) => {
+    const rel = normalizeRel(f);
+    return rel !== null && isArtifact(rel);
+  });
+  return files.length ? { ...kept, files } : null;
 }
 
 /** Do two regular files hold the same bytes? (sizes first; then chunk by chunk, never a whole checkpoint in memory). */

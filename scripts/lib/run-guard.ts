@@ -9,7 +9,8 @@
 //     they were; otherwise the run is invalid, with the reason.
 import fs from 'node:fs';
 import path from 'node:path';
-import { event, type Experiment } from './experiment.ts';
+import { event, rescueDir, type Experiment } from './experiment.ts';
+import { breakArtifactSeal, sealBestArtifacts, type ArtifactSeal } from './artifacts-seal.ts';
 import { changedFingerprints, fingerprint, restoreJudges, sha256File } from './integrity.ts';
 import { judgeHash } from './judge-hashes.ts';
 import { contentOf, describeDrift, recheck } from './measured.ts';
@@ -53,6 +54,9 @@ export function protectedPaths(exp: Experiment, tree: string, cwd: string): { re
     writable: [exp.paths.scratch, cwd],
   };
 }
+
+/** The best's artifacts (artifacts-seal.ts) as each seal found them. */
+const artifactSeals = new WeakMap<Seal, ArtifactSeal>();
 
 export class RunGuard {
   /** The owner's attribution journal, when there is one: a new file of the user's is no drift. */
@@ -110,7 +114,19 @@ export class RunGuard {
   seal(): Seal {
     this.ws.stale();
     this.markPhase();
-    return seal(this.exp.paths, this.exp.root, this.judgeFiles());
+    return this.sealArtifacts(seal(this.exp.paths, this.exp.root, this.judgeFiles()));
+  }
+
+  /** The best's artifact copies and their record, sealed beside `s` (only where the config names artifacts). */
+  protected sealArtifacts(s: Seal): Seal {
+    const a = this.exp.config.artifacts.length ? sealBestArtifacts(this.exp.paths, this.exp.state.best_run) : null;
+    if (a) artifactSeals.set(s, a);
+    return s;
+  }
+
+  /** What the command changed of the best's artifacts: the record put back, a forged copy moved aside. */
+  protected breakArtifacts(s: Seal): string[] {
+    return breakArtifactSeal(artifactSeals.get(s) ?? null, this.exp.root, rescueDir(this.exp, `${this.record.run_id}-best-artifacts`));
   }
 
   /** The filesystem's time before the phase's first command (outside-touch.ts), until afterPhase. */
@@ -164,7 +180,7 @@ export class RunGuard {
 
   /** After each command of the code under test (cheap: files read, no git); returns why the run is invalid, or null. */
   async afterCommand(sealed: Seal, what: Phase): Promise<string | null> {
-    return this.verdict(breakSeal(sealed, this.exp.root), what);
+    return this.verdict([...breakSeal(sealed, this.exp.root), ...this.breakArtifacts(sealed)], what);
   }
 
   /** The judges checked in the tree; the tamper recorded; returns why the run is invalid, or null. */
@@ -181,7 +197,8 @@ export class RunGuard {
     // A judge whose bytes are the same may have changed its mode (chmod): its stat is sealed too.
     const touched = [...new Set([...judges, ...tampered.filter((f) => prints && f in prints.files)])];
     if (touched.length) return `the judge changed while the ${what} ran: ${list(touched)} (logging restores it)`;
-    return `the engine's state changed while the ${what} ran: ${list(tampered)} (put back)`;
+    // A name with its own note (what was done with it) needs no "put back".
+    return `the engine's state changed while the ${what} ran: ${list(tampered)}${tampered.every((t) => t.endsWith(')')) ? '' : ' (put back)'}`;
   }
 
   /** An event of this run appended to the ledger (a candidate's guard: under the ledger lock, which every other append to the shared ledger holds). */

@@ -71,7 +71,7 @@ export class CandidateGuard extends RunGuard {
   override seal(): Seal {
     this.ws.stale();
     this.markPhase();
-    const s = seal(this.exp.paths, this.exp.root, this.judgeFiles(), this.sealedFiles());
+    const s = this.sealArtifacts(seal(this.exp.paths, this.exp.root, this.judgeFiles(), this.sealedFiles()));
     const text = readText(this.exp.paths.ledger);
     ledgerAt.set(s, text);
     // On disk too: a guard killed before its cut leaves the cut to the next ledger-locked call (ledger.ts).
@@ -81,7 +81,7 @@ export class CandidateGuard extends RunGuard {
 
   override async afterCommand(sealed: Seal, what: Phase): Promise<string | null> {
     const ledgerBefore = ledgerAt.get(sealed) ?? readText(this.exp.paths.ledger);
-    const tampered = breakSeal(sealed, this.exp.root);
+    const tampered = [...breakSeal(sealed, this.exp.root), ...this.breakArtifacts(sealed)];
     return withLedger(this.exp, 'run-experiment', async () => {
       const t = checkLedger(this.exp, ledgerBefore, this.record.run_id, this.record.candidate?.id ?? null);
       if (!t) {
