@@ -35,6 +35,7 @@ import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
 import { fmt } from '../summary.ts';
 import { unreachableMinimum } from '../sampling.ts';
 import { bestArtifacts, type KeptArtifacts } from '../artifacts.ts';
+import { taintProblem } from '../outside-taint.ts';
 
 export const CHAIN_OPTIONS = {
   from: { type: 'string' },
@@ -246,6 +247,10 @@ async function assertAtParentBest(p: ChainPlan): Promise<'git' | 'snapshot'> {
     throw new UsageError(`"${parentSlug}" has ${open.length} candidate(s) open (${open.map((c) => c.id).join(', ')}): log them (log-experiment --candidate ID) or close them (candidate close ID) first`);
   }
   const ws = await openWorkspace(root, parent.paths, parent.config);
+  // A file outside the scope that the parent's last runs rewrote (outside-taint.ts) would judge every run of the
+  // follow-up: the loop may end on that run, and the chain is the loop's own call, not an adoption by the user.
+  const tainted = taintProblem(parent.paths, root, parent.state.segment, ws.restoreOutside !== undefined);
+  if (tainted) throw new UsageError(`"${parentSlug}": ${tainted}; a follow-up opened now would be judged with it`);
   if (ws.mode !== 'git') {
     const dirty = await ws.changedInScope();
     if (dirty.length) throw new UsageError(`in-scope files differ from the best of "${parentSlug}": ${dirty.slice(0, 5).join(', ')}; restore them first`);
