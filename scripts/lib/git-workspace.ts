@@ -29,6 +29,7 @@ import { blobIdOf, blobIdOfFile, objectIdOf } from './blob-id.ts';
 import { objectsDirOf, writePathBlob } from './loose-object.ts';
 import { checkoutExact } from './raw-checkout.ts';
 import { keepTree, readLoose } from './loose-tree.ts';
+import { writeCommit } from './loose-commit.ts';
 import { attributesMayApply, numstatNet, workBytes } from './numstat.ts';
 import {
   batches,
@@ -969,7 +970,7 @@ export class GitWorkspace implements Workspace {
       // else the user staged: built here from loose objects (loose-tree.ts), else
       // by git in a private index that starts at the best.
       const tree = (capture && this.inProcessTree(old, paths, capture)) || (await this.gitTree(old, paths, entries, priv));
-      commit = await this.commitTree(['--no-gpg-sign', tree, '-p', old, '-m', body]);
+      commit = this.inProcessCommit(tree, old, body) ?? (await this.commitTree(['--no-gpg-sign', tree, '-p', old, '-m', body]));
       crashPoint('git:committed');
       // The keep's ledger line on disk before the branch moves (its fsync ran beside the tree and commit object).
       await durable;
@@ -1014,6 +1015,12 @@ export class GitWorkspace implements Workspace {
   private inProcessTree(old: string, paths: string[], capture: Capture): string | null {
     const objects = (this.objects ??= objectsDirOf(this.root));
     return objects ? keepTree(objects, old, Object.fromEntries(paths.map((p) => [p, capture[p] ?? null]))) : null;
+  }
+
+  /** The keep's commit written here (loose-commit.ts) where its every input is certain; null: commit-tree. */
+  private inProcessCommit(tree: string, parent: string, body: string): string | null {
+    const objects = (this.objects ??= objectsDirOf(this.root));
+    return objects ? writeCommit(this.root, objects, tree, parent, body, Math.floor(Date.now() / 1000)) : null;
   }
 
   private async gitTree(old: string, paths: string[], entries: string | null, priv: Record<string, string>): Promise<string> {

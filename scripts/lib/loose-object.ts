@@ -54,8 +54,8 @@ export function objectsDirOf(root: string): string | null {
   }
 }
 
-/** Writes an object (blob, tree); returns its id (`hexLen` 40: sha1, 64: sha256), or null (then ask git). */
-export function writeObject(objects: string, type: 'blob' | 'tree', body: Buffer, hexLen: number): string | null {
+/** Writes an object (blob, tree, commit); returns its id (`hexLen` 40: sha1, 64: sha256), or null (then ask git). */
+export function writeObject(objects: string, type: 'blob' | 'tree' | 'commit', body: Buffer, hexLen: number): string | null {
   const id = objectIdOf(type, body, hexLen);
   if (!id) return null;
   const dir = path.join(objects, id.slice(0, 2));
