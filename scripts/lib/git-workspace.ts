@@ -30,6 +30,7 @@ import { objectsDirOf, writePathBlob } from './loose-object.ts';
 import { checkoutExact } from './raw-checkout.ts';
 import { keepTree, readLoose } from './loose-tree.ts';
 import { writeCommit } from './loose-commit.ts';
+import { updateBranchRef } from './loose-ref.ts';
 import { attributesMayApply, numstatNet, workBytes } from './numstat.ts';
 import {
   batches,
@@ -975,7 +976,11 @@ export class GitWorkspace implements Workspace {
       // The keep's ledger line on disk before the branch moves (its fsync ran beside the tree and commit object).
       await durable;
       // Compare-and-swap: if the branch moved under us, refuse rather than lose a commit.
-      await this.git.run(['update-ref', '-m', `autoloop: keep ${trailers['Autoloop-Run'] ?? ''}`.trim(), `refs/heads/${this.branch}`, commit, old]);
+      // Done here where every step is the files backend's plain one (loose-ref.ts), else by git.
+      const reflog = `autoloop: keep ${trailers['Autoloop-Run'] ?? ''}`.trim();
+      if (!(ref && updateBranchRef(this.root, this.branch, commit, old, reflog, Math.floor(Date.now() / 1000)))) {
+        await this.git.run(['update-ref', '-m', reflog, `refs/heads/${this.branch}`, commit, old]);
+      }
       crashPoint('git:ref-updated');
     } finally {
       fs.rmSync(index, { force: true });
