@@ -128,6 +128,7 @@ describe('the keep commit written in the engine', () => {
     expect(identKeys('[user]\n\tname = A\n\tname = B\n')).toMatchObject({ name: 'B', doubt: false });
     expect(identKeys('[core]\n\teditor = "vim\n[user]\n\tname = A\n').doubt).toBe(true);
     expect(identKeys('[user "x"]\n\tname = A\n').doubt).toBe(true);
+    expect(identKeys('[ user ]\n\tname = A\n').doubt).toBe(true);
     expect(identKeys('[core]\n\tpager = less ; "x"\n[user]\n\temail = a@b\n')).toMatchObject({ email: 'a@b', doubt: false });
     expect(identKeys('[user]\n\tname = A\tB\n').doubt).toBe(true);
     expect(identKeys('[user]\n\tname =\n').doubt).toBe(true);

@@ -32,7 +32,8 @@ export function identKeys(text: string): { name?: string; email?: string; doubt:
     // An unclosed quote is a config git refuses to read (then commit-tree would fail): ask it.
     if ((line.replace(/\\./g, '').match(/"/g)?.length ?? 0) % 2) return { ...out, doubt: true, mentions: true };
     if (line.startsWith('[')) {
-      const m = /^\[\s*([A-Za-z0-9.-]+)(\s+"(?:[^"\\]|\\.)*")?\s*\]\s*(?:[#;].*)?$/.exec(line);
+      // As git reads a header: no blank inside the brackets but the one before a subsection.
+      const m = /^\[([A-Za-z0-9.-]+)(\s+"(?:[^"\\]|\\.)*")?\]\s*(?:[#;].*)?$/.exec(line);
       if (!m) return { ...out, doubt: true, mentions: true };
       // A subsection (`[user "x"]`) holds user.x.*, never user.*: it counts as a section of its own.
       section = m[1]!.toLowerCase() + (m[2] ? '."' : '');
