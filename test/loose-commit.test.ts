@@ -82,6 +82,7 @@ describe('the keep commit written in the engine', () => {
       [{ global: ok + '[committer]\n\temail = c@example.invalid\n' }, {}],
       [{ global: ok + '[i18n]\n\tcommitEncoding = ISO-8859-1\n' }, {}],
       [{ global: ok + '[include]\n\tpath = other\n' }, {}],
+      [{ global: ok, local: '[core]\n\tfsync = loose-object\n' }, {}],
       [{ global: '[user]\n\tname = "Ada  Quoted"\n\temail = ada@example.invalid\n' }, {}],
       [{ global: '[user]\n\tname = Ada \\\n Continued\n\temail = ada@example.invalid\n' }, {}],
       [{ global: '[user]\n\tname = Ada.\n\temail = ada@example.invalid\n' }, {}],

@@ -4,11 +4,12 @@
 // for sure: the identity (commit-ident.ts), the time zone (tz-offset.ts), the
 // object format (the tree's id), a plain object store (loose-object.ts), and a
 // message git would store as given (no NUL, no U+FFFE/U+FFFF, which git's
-// UTF-8 check would rewrite). Anything else returns null and git is asked.
+// UTF-8 check would rewrite), no core.fsync setting (git might flush it).
+// Anything else returns null and git is asked.
 // Like commit-tree, no hook runs and nothing is signed; unlike it, the tree
 // and parent are not looked up: the caller wrote the one and read the other.
 import path from 'node:path';
-import { configFiles } from './git-config-files.ts';
+import { configFiles, mayMention } from './git-config-files.ts';
 import { gitDirsOf } from './git-dirs.ts';
 import { configIdent, type Ident } from './commit-ident.ts';
 import { localGitTz } from './tz-offset.ts';
@@ -35,6 +36,9 @@ export function repoIdent(root: string, env: NodeJS.ProcessEnv = process.env): I
 /** Writes the commit and returns its id, or null (then git is asked). `now`: unix seconds. */
 export function writeCommit(root: string, objects: string, tree: string, parent: string, message: string, now: number, env: NodeJS.ProcessEnv = process.env): string | null {
   if (tree.length !== parent.length || !/^[0-9a-f]+$/.test(tree + parent) || !plainMessage(message)) return null;
+  // core.fsync (or the older fsyncObjectFiles) may ask git to flush the object: git writes it then.
+  const files = configFiles(root, env);
+  if (!files || mayMention(files, /fsync/i)) return null;
   const who = repoIdent(root, env);
   const tz = who && localGitTz(now, env);
   if (!who || !tz) return null;
