@@ -67,15 +67,26 @@ export function reflogLine(old: string, next: string, who: { name: string; email
   return `${old} ${next} ${who.name} <${who.email}> ${when} ${tz}\t${msg}\n`;
 }
 
-/** Takes a lock file; false when it is there already (or anything fails). */
-function lock(file: string): boolean {
+/**
+ * Takes a lock file, held open as git holds its own (the engine's sweep of stale
+ * locks, git-locks.ts, takes a lock no process holds open for a leftover); null
+ * when it is there already (or anything fails).
+ */
+function lock(file: string): number | null {
   try {
-    fs.closeSync(fs.openSync(file, 'wx', 0o666));
-    return true;
+    return fs.openSync(file, 'wx', 0o666);
   } catch {
-    return false;
+    return null;
   }
 }
+
+const close = (fd: number) => {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // closed already
+  }
+};
 
 /**
  * Moves refs/heads/<branch> from `old` to `next`, HEAD being on it; true when
@@ -99,10 +110,13 @@ export function updateBranchRef(root: string, branch: string, next: string, old:
   } catch {
     return false;
   }
-  if (!lock(`${refFile}.lock`)) return false;
+  const refLock = lock(`${refFile}.lock`);
+  if (refLock === null) return false;
   let done = false;
+  let refOpen = true; // closed once only: a descriptor number closed twice may be another thread's by then
   try {
-    if (!lock(`${headFile}.lock`)) return false;
+    const headLock = lock(`${headFile}.lock`);
+    if (headLock === null) return false;
     try {
       // Under both locks: HEAD still on the branch, and the branch still at `old`.
       if (readOrEmpty(headFile) !== `ref: ${ref}\n`) return false;
@@ -114,21 +128,25 @@ export function updateBranchRef(root: string, branch: string, next: string, old:
       }
       const current = loose === null ? packedValue(readOrEmpty(path.join(dirs.commonDir, 'packed-refs')), ref) : /^([0-9a-f]{40,64})\n$/.exec(loose)?.[1] ?? null;
       if (current !== old) return false;
-      fs.writeFileSync(`${refFile}.lock`, `${next}\n`);
+      fs.writeSync(refLock, `${next}\n`);
       const line = reflogLine(old, next, who, now, tz, msg);
       for (const log of [path.join(dirs.gitDir, 'logs', 'HEAD'), path.join(dirs.commonDir, 'logs', ref)]) {
         fs.mkdirSync(path.dirname(log), { recursive: true });
         fs.appendFileSync(log, line, { mode: 0o666 });
       }
+      refOpen = false;
+      fs.closeSync(refLock);
       fs.renameSync(`${refFile}.lock`, refFile);
       done = true;
       return true;
     } catch {
       return false; // an I/O error: git does it (at worst a reflog line twice)
     } finally {
+      close(headLock);
       fs.rmSync(`${headFile}.lock`, { force: true });
     }
   } finally {
+    if (refOpen) close(refLock);
     if (!done) fs.rmSync(`${refFile}.lock`, { force: true });
   }
 }
