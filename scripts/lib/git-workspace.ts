@@ -1,8 +1,10 @@
 // Git mode. The experiment lives on branch autoloop/<slug>. A keep is built
-// with plumbing in a private index (read-tree, update-index of exactly the
-// kept paths, write-tree, commit-tree, update-ref with the old sha as a
-// guard): no hooks, no signing prompt, and whatever the user staged stays
-// staged and uncommitted. A revert names every path it restores or deletes.
+// as git's plumbing builds it in a private index (read-tree, update-index of
+// exactly the kept paths, write-tree, commit-tree, update-ref with the old sha
+// as a guard), most of it written by the engine itself where that is certain
+// (loose-tree.ts, loose-commit.ts, loose-ref.ts): no hooks, no signing prompt,
+// and whatever the user staged stays staged and uncommitted. A revert names
+// every path it restores or deletes.
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
