@@ -89,9 +89,14 @@ export function checkCommandsFrom(root: string, cwd: string, commands: readonly 
     for (const word of candidatePaths(cmd)) {
       if (word === '' || word.startsWith('-') || path.isAbsolute(word)) continue;
       if (fs.existsSync(path.resolve(root, word)) || !isFile(path.resolve(cwd, word))) continue;
-      throw new UsageError(`"${cmd}" names ${word}, which is in ${sub}, not at the repository top (${root}) where commands run; did you mean "cd ${sub} && ${cmd}"?`);
+      throw new UsageError(`"${cmd}" names ${word}, which is in ${sub}, not at the repository top (${root}) where commands run; did you mean "cd ${shellWord(sub)} && ${cmd}"?`);
     }
   }
+}
+
+/** A path as one shell word, so a command the user is told to run works as shown (`packages/my app`). */
+function shellWord(p: string): string {
+  return /^[\w./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
 }
 
 function isFile(p: string): boolean {
@@ -141,7 +146,7 @@ export function eolRefusal(e: unknown, converted: readonly string[]): unknown {
   if (!(e instanceof UsageError) || !converted.length) return e;
   const named = converted.filter((f) => e.message.includes(f));
   if (!named.length) return e;
-  const args = named.slice(0, 3).map((f) => (/^[\w./-]+$/.test(f) ? f : `'${f.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const args = named.slice(0, 3).map(shellWord).join(' ');
   return new UsageError(`${e.message}; ${eolNames(named)}: only line ends differ (git stores LF, the work tree holds CRLF, and the engine compares bytes with core.autocrlf off), which your git status does not show: git -c core.autocrlf=false checkout -- ${args} writes them as git stores them`);
 }
 

@@ -1,0 +1,57 @@
+// Journeys on repository shapes the other suites do not build: a package folder
+// whose name has a space, a make goal that is also a folder, a description the
+// size of a page. Each through the bundled engine on a real git repository.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { engine, git, makeRepo } from './helpers/engine.ts';
+
+const HANG_GUARD = { timeout: 600_000 };
+const BENCH = "print('METRIC score=%d' % len(open('prompts/system.txt').read()))\n";
+
+describe('repositories of other shapes', () => {
+  it('from a package folder whose name has a space, the command it suggests is one a shell runs as shown', HANG_GUARD, () => {
+    const repo = makeRepo({ 'packages/my app/score.py': BENCH, 'packages/my app/prompts/system.txt': 'You are helpful.\n' });
+    const pkg = path.join(repo, 'packages/my app');
+    const scope = ['--scope', 'packages/my app/prompts/system.txt'];
+    const base = ['--name', 'p', '--metric', 'score', '--direction', 'lower', '--repeats', '1', ...scope];
+    const wrong = engine('init-experiment', [...base, '--command', 'python3 score.py'], pkg);
+    expect(wrong.code).toBe(2);
+    const meant = /did you mean "(.*)"\?$/.exec(wrong.stderr.trim())?.[1];
+    expect(meant).toBe("cd 'packages/my app' && python3 score.py");
+    // The command as told: init takes it, and the benchmark runs at the top and measures the prompt.
+    const init = engine('init-experiment', [...base, '--command', meant as string, '--json'], pkg);
+    expect(init.code).toBe(0);
+    expect((init.json as { protect: string[] }).protect).toEqual(['packages/my app/score.py']);
+    const run = engine('run-experiment', ['--json'], pkg);
+    expect(run.json).toMatchObject({ status: 'ok', primary: 17 });
+  });
+
+  it('warns at init of a make goal that is also a folder (make runs nothing), and not once .PHONY lists it', HANG_GUARD, () => {
+    const makefile = 'bench:\n\tpython3 bench/measure.py\n';
+    const repo = makeRepo({ 'Makefile': makefile, 'bench/measure.py': "print('METRIC size=100')\n", 'build.json': '{}\n' });
+    const args = ['--name', 'mk', '--metric', 'size', '--direction', 'lower', '--command', 'make bench', '--scope', 'build.json', '--repeats', '1', '--json'];
+    const init = engine('init-experiment', args, repo);
+    expect(init.code).toBe(0);
+    expect((init.json as { warnings: string[] }).warnings).toContain('make goal "bench" is also the path bench, and no .PHONY rule lists it: make will find it up to date and run nothing (add ".PHONY: bench" to the Makefile)');
+    // What the warning foretells: the benchmark printed nothing.
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'invalid' });
+    fs.writeFileSync(path.join(repo, 'Makefile'), `.PHONY: bench\n${makefile}`);
+    git(repo, 'commit', '-qam', 'phony');
+    const again = engine('init-experiment', args, repo);
+    expect(again.code).toBe(0);
+    expect((again.json as { warnings: string[] }).warnings.filter((w) => w.startsWith('make goal'))).toEqual([]);
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok', primary: 100 });
+  });
+
+  it('refuses a description of a page in one line that says the bound, and the run can still be logged', HANG_GUARD, () => {
+    const repo = makeRepo({ 'prompts/system.txt': 'You are helpful.\n', 'score.py': BENCH });
+    const init = engine('init-experiment', ['--name', 'd', '--metric', 'score', '--direction', 'lower', '--command', 'python3 score.py', '--scope', 'prompts/system.txt', '--repeats', '1'], repo);
+    expect(init.code).toBe(0);
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok' });
+    const long = engine('log-experiment', ['--description', 'x'.repeat(10_240), '--json'], repo);
+    expect(long.code).toBe(2);
+    expect(long.stderr.trim()).toBe('log-experiment: bad flag: --description: at most 500 characters: name the change in a sentence (the why goes in --hypothesis, up to 1000, or in program.md)');
+    expect(engine('log-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep', reason: 'baseline' });
+  });
+});
