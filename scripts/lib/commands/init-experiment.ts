@@ -15,6 +15,7 @@ import { termination } from '../reduce.ts';
 import { initExperiment } from '../init.ts';
 import { trackedFiles } from '../tracked-files.ts';
 import { unguardedCommandDirs } from '../integrity.ts';
+import { makeGoalWarnings } from '../make-goals.ts';
 import { UsageError } from '../errors.ts';
 import { Slug } from '../schema.ts';
 import { parseSourceFlag, SOURCE_FORMS } from '../sources/shorthand.ts';
@@ -207,6 +208,7 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
     ...protectWarnings(root, config.protect),
     ...eolWarnings(crlf),
     ...unguardedCommandDirs(root, config).map((d) => `the commands name ${d}/ and the scope is the whole repository, so its files are mutable: --protect '${d}/**' if they judge the metric (tests, data), or narrow --scope`),
+    ...makeGoalWarnings(root, config),
     ...(unreachable ? [unreachable] : []),
     ...directionWarnings(config),
     ...unitWarnings(config),
