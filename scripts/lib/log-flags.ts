@@ -12,7 +12,7 @@ export const DESCRIBE_OPTIONS = {
 
 export const DescribeFlags = {
   // One line each: they are shown on one-line outputs and in the report's Markdown.
-  description: z.optional(z.string().check(oneLine(), z.minLength(1, 'must describe the change'), z.maxLength(500))),
-  hypothesis: z.optional(z.string().check(oneLine(), z.maxLength(1000))),
+  description: z.optional(z.string().check(oneLine(), z.minLength(1, 'must describe the change'), z.maxLength(500, 'at most 500 characters: name the change in a sentence (the why goes in --hypothesis, up to 1000, or in program.md)'))),
+  hypothesis: z.optional(z.string().check(oneLine(), z.maxLength(1000, 'at most 1000 characters: the longer reasoning goes in program.md or an --evidence file'))),
   evidence: z.optional(z.array(z.string().check(z.minLength(1, 'must be FILE or FILE:WHAT'))).check(z.maxLength(20))),
 };
