@@ -44,6 +44,21 @@ describe('repositories of other shapes', () => {
     expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok', primary: 100 });
   });
 
+  it('refuses a scope that names only files of a submodule (the loop can keep none of its changes), and warns beside another glob', HANG_GUARD, () => {
+    const sub = makeRepo({ 'lib.txt': 'library\n' });
+    const repo = makeRepo({ 'q/query.sql': 'SELECT 1;\n', 'bench.sh': 'echo "METRIC len=$(wc -c < q/query.sql)"\n' });
+    git(repo, '-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', sub, 'vendor/sub');
+    git(repo, 'commit', '-qm', 'submodule');
+    const args = (...scope: string[]) => ['--name', 's', '--metric', 'len', '--direction', 'lower', '--command', 'sh bench.sh', '--repeats', '1', ...scope.flatMap((g) => ['--scope', g]), '--json'];
+    const only = engine('init-experiment', args('vendor/sub/*.txt'), repo);
+    expect(only.code).toBe(2);
+    expect(only.stderr.trim()).toBe('init-experiment: --scope "vendor/sub/*.txt" names only files of a submodule (vendor/sub): they belong to its own repository, so the loop can keep no change to them; run the experiment inside the submodule (its own git repository), or scope files of this one');
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 's'))).toBe(false);
+    const beside = engine('init-experiment', args('vendor/sub/**', 'q/*.sql'), repo);
+    expect(beside.code).toBe(0);
+    expect((beside.json as { warnings: string[] }).warnings).toEqual(['--scope "vendor/sub/**" names only files of a submodule (vendor/sub): they belong to its own repository, so the loop can keep no change to them (run an experiment inside the submodule to work on them)']);
+  });
+
   it('refuses a description of a page in one line that says the bound, and the run can still be logged', HANG_GUARD, () => {
     const repo = makeRepo({ 'prompts/system.txt': 'You are helpful.\n', 'score.py': BENCH });
     const init = engine('init-experiment', ['--name', 'd', '--metric', 'score', '--direction', 'lower', '--command', 'python3 score.py', '--scope', 'prompts/system.txt', '--repeats', '1'], repo);

@@ -31,9 +31,13 @@ export function scopeWarnings(root: string, cwd: string, scope: readonly string[
   const out: string[] = [];
   let named = 0;
   const untracked: string[] = [];
+  const submodules = tracked ? submodulePaths(root, tracked) : [];
+  const inSubmodule: string[] = [];
   for (const glob of scope) {
     if (glob.startsWith('!')) continue;
-    if (!globMatches(root, glob)) {
+    if (submodules.length && onlyInSubmodules(root, glob, submodules)) {
+      inSubmodule.push(glob);
+    } else if (!globMatches(root, glob)) {
       const meant = `${sub}/${glob.replace(/^(\.\/)+/, '')}`;
       if (inside && globMatches(root, meant)) {
         throw new UsageError(`--scope "${glob}" matches no file: scope globs are relative to the repository top (${root}), not to ${sub}; did you mean --scope "${meant}"?`);
@@ -45,10 +49,34 @@ export function scopeWarnings(root: string, cwd: string, scope: readonly string[
       named++;
     }
   }
+  if (inSubmodule.length) {
+    const what = `--scope ${inSubmodule.map((g) => `"${g}"`).join(' ')} names only files of a submodule (${submodules.join(', ')}): they belong to its own repository, so the loop can keep no change to them`;
+    if (!named && !untracked.length) throw new UsageError(`${what}; run the experiment inside the submodule (its own git repository), or scope files of this one`);
+    out.push(`${what} (run an experiment inside the submodule to work on them)`);
+  }
   if (!untracked.length) return out;
   const what = `--scope ${untracked.map((g) => `"${g}"`).join(' ')} matches only files git does not track: they are yours, so the loop never commits them nor sees its changes to them`;
   if (!named) throw new UsageError(`${what}; commit them first (git add, git commit), then init-experiment`);
   return [...out, `${what} (commit them to let the loop work on them)`];
+}
+
+/** The submodules .gitmodules declares that the index holds (as one path each). */
+function submodulePaths(root: string, tracked: TrackedFiles): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(root, '.gitmodules'), 'utf8');
+  } catch {
+    return []; // the usual case: no submodule
+  }
+  const paths = [...text.matchAll(/^\s*path\s*=\s*(.+?)\s*$/gm)].map((m) => (m[1] as string).replace(/^"(.*)"$/, '$1').replace(/\/+$/, ''));
+  return paths.filter((p) => tracked.has(p) === true);
+}
+
+/** Does a glob match files, all of them inside the submodules? */
+function onlyInSubmodules(root: string, glob: string, submodules: readonly string[]): boolean {
+  const s = compileScope([glob], []);
+  const inside = (rel: string) => submodules.some((m) => rel.startsWith(`${m}/`));
+  return anyFile(root, s.bases, (rel) => s.inScope(rel) && inside(rel)) && !anyFile(root, s.bases, (rel) => s.inScope(rel) && !inside(rel));
 }
 
 // Names that say a file grades the work (evaluate.py, scorer.js, evals/…). Tests and benchmarks
