@@ -44,6 +44,15 @@ describe('parseMetricLine', () => {
     expect(r && 'warning' in r ? r.warning : null).toMatch(/expected METRIC name=value$/);
   });
 
+  it('says where the unit goes when it is glued to the value (12.5ms, 98%)', () => {
+    for (const [v, unit] of [['12.5ms', 'ms'], ['98%', '%'], ['1.2e3us', 'us'], ['40MB/s', 'MB/s']]) {
+      const r = parseMetricLine(`METRIC x=${v}`);
+      expect(r && 'warning' in r ? r.warning : null, v).toBe(`ignored METRIC line "METRIC x=${v}": not a number: "${v}" (print the number alone: the unit "${unit}" goes in --unit at init)`);
+    }
+    const r = parseMetricLine('METRIC x=fast');
+    expect(r && 'warning' in r ? r.warning : null).toBe('ignored METRIC line "METRIC x=fast": not a number: "fast"');
+  });
+
   it('warns on non-finite values', () => {
     for (const v of ['NaN', 'nan', 'Infinity', '-Infinity', 'inf', '1e999', '-1e400']) {
       const r = parseMetricLine(`METRIC x=${v}`);

@@ -46,6 +46,12 @@ function underflows(raw: string, value: number): boolean {
   return value === 0 && /[1-9]/.test(raw.split(/[eE]/)[0] as string);
 }
 
+/** "12.5ms", "98%": a number with its unit glued on, the commonest slip; the fix, said where it shows. */
+function unitHint(raw: string): string {
+  const m = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?([A-Za-zµ%/]{1,8})$/.exec(raw);
+  return m ? ` (print the number alone: the unit ${JSON.stringify(m[1])} goes in --unit at init)` : '';
+}
+
 function quote(line: string): string {
   const s = line.trim();
   return JSON.stringify(s.length > 120 ? `${s.slice(0, 117)}...` : s);
@@ -67,7 +73,7 @@ export function parseMetricLine(line: string): MetricLineResult | null {
   if (FORBIDDEN.has(name)) return { warning: `ignored METRIC line ${quote(line)}: reserved name ${name}` };
   if (!METRIC_NAME.test(name)) return { warning: `ignored METRIC line ${quote(line)}: invalid name ${JSON.stringify(name)} (${METRIC_NAME_RULE})` };
   if (NON_FINITE.test(raw)) return { name, warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
-  if (!NUMBER.test(raw)) return { name, warning: `ignored METRIC line ${quote(line)}: not a number: ${JSON.stringify(raw)}` };
+  if (!NUMBER.test(raw)) return { name, warning: `ignored METRIC line ${quote(line)}: not a number: ${JSON.stringify(raw)}${unitHint(raw)}` };
   const value = Number(raw);
   // e.g. 1e999 parses to Infinity.
   if (!Number.isFinite(value)) return { name, warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
