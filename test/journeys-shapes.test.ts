@@ -59,6 +59,26 @@ describe('repositories of other shapes', () => {
     expect((beside.json as { warnings: string[] }).warnings).toEqual(['--scope "vendor/sub/**" names only files of a submodule (vendor/sub): they belong to its own repository, so the loop can keep no change to them (run an experiment inside the submodule to work on them)']);
   });
 
+  it('refuses a scope whose exclusions take every file it names (nothing mutable), at init and in a follow-up', HANG_GUARD, () => {
+    const repo = makeRepo({ 'prompts/system.txt': 'You are helpful.\n', 'prompts/extra.txt': 'Be brief.\n', 'score.py': BENCH });
+    const args = (...scope: string[]) => ['--name', 'neg', '--metric', 'score', '--direction', 'lower', '--command', 'python3 score.py', '--repeats', '1', ...scope.flatMap((g) => ['--scope', g]), '--json'];
+    const none = engine('init-experiment', args('prompts/system.txt', '!prompts/*.txt'), repo);
+    expect(none.code).toBe(2);
+    expect(none.stderr.trim()).toBe('init-experiment: --scope "!prompts/*.txt" excludes every file the scope would take in: nothing is left for the loop to change; drop the exclusion or widen --scope');
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 'neg'))).toBe(false);
+    expect(engine('init-experiment', args('!**'), repo).code).toBe(2);
+    // An exclusion that leaves a file is the ordinary case; so is one alone (everything but it).
+    expect(engine('init-experiment', args('prompts/**', '!prompts/extra.txt'), repo).code).toBe(0);
+    expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok' });
+    expect(engine('log-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    expect(engine('control', ['stop', '--reason', 'try another scope'], repo).code).toBe(0);
+    const child = engine('chain', ['--from', 'neg', '--name', 'neg-2', '--goal', 'g', '--rationale', 'r', '--scope', 'prompts/extra.txt', '--scope', '!prompts/extra.txt', '--json'], repo);
+    expect(child.code).toBe(2);
+    expect(child.stderr.trim()).toBe('chain: --scope "!prompts/extra.txt" excludes every file the scope would take in: nothing is left for the loop to change; drop the exclusion or widen --scope');
+    expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 'neg-2'))).toBe(false);
+    expect(git(repo, 'symbolic-ref', '--short', 'HEAD').trim()).toBe('autoloop/neg');
+  });
+
   it('refuses a description of a page in one line that says the bound, and the run can still be logged', HANG_GUARD, () => {
     const repo = makeRepo({ 'prompts/system.txt': 'You are helpful.\n', 'score.py': BENCH });
     const init = engine('init-experiment', ['--name', 'd', '--metric', 'score', '--direction', 'lower', '--command', 'python3 score.py', '--scope', 'prompts/system.txt', '--repeats', '1'], repo);

@@ -248,11 +248,25 @@ export function assertSourcesUntracked(root: string, config: Pick<Config, 'sourc
  * Refused with the globs (a scope matching nothing yet is only a warning).
  */
 export function assertScopeLeftMutable(root: string, config: Pick<Config, 'scope' | 'protect'>): void {
+  assertNegationsLeaveSome(root, config.scope);
   if (!config.protect.length) return;
   const wide = compileScope(config.scope, []);
   const narrowed = compileScope(config.scope, config.protect);
   if (anyFile(root, narrowed.bases, narrowed.inScope) || !anyFile(root, wide.bases, wide.inScope)) return;
   throw new UsageError(`--protect ${config.protect.map((g) => `"${g}"`).join(' ')} covers every file --scope ${config.scope.map((g) => `"${g}"`).join(' ')} names: nothing is left for the loop to change; narrow --protect or widen --scope`);
+}
+
+/**
+ * `--scope v.txt --scope '!v.txt'`: the exclusions take every file the globs name, so nothing is
+ * mutable; the loop's edits would all be set aside as outside the scope, yet measured with.
+ */
+function assertNegationsLeaveSome(root: string, scope: readonly string[]): void {
+  const excluded = scope.filter((g) => g.startsWith('!'));
+  if (!excluded.length) return;
+  const named = compileScope(scope.filter((g) => !g.startsWith('!')), []);
+  const left = compileScope([...scope], []);
+  if (anyFile(root, left.bases, left.inScope) || !anyFile(root, named.bases, named.inScope)) return;
+  throw new UsageError(`--scope ${excluded.map((g) => `"${g}"`).join(' ')} excludes every file the scope would take in: nothing is left for the loop to change; drop the exclusion or widen --scope`);
 }
 
 /** A --protect glob that matches nothing guards nothing: a typo (`dta/**`) would leave the evaluation data open. */

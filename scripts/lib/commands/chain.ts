@@ -28,7 +28,7 @@ import { Slug, type Config, type Guardrail } from '../schema.ts';
 import { UsageError } from '../errors.ts';
 import { nowIso } from '../ledger.ts';
 import { compileScope } from '../scope.ts';
-import { assertGlobsInRepo, checkCommandsFrom, scopeWarnings } from '../scope-check.ts';
+import { assertGlobsInRepo, assertScopeLeftMutable, checkCommandsFrom, scopeWarnings } from '../scope-check.ts';
 import { buildReport, renderMarkdown, reportHash } from '../report.ts';
 import { ChainDecision, DEFAULT_CHAIN_BUDGET, startedBudgetLine, chainStatusIn, loadChainFile, withLink, type ChainFile } from '../chain.ts';
 import { currentBranch, revParse, trackedChanges } from '../gitcmd.ts';
@@ -469,6 +469,8 @@ export async function chainCommand(f: ChainFlags): Promise<{ data: Record<string
   const notes = f.scope ? scopeWarnings(root, resolveCwd(f.cwd), f.scope, gitTopLevel(root) !== null ? trackedFiles(root) : null) : [];
   checkCommandsFrom(root, resolveCwd(f.cwd), [f.command, f.checks]);
   const p = plan(root, f);
+  // A new --scope must leave something to change, past its exclusions and the protected files, as at init.
+  if (f.scope) assertScopeLeftMutable(root, p.config);
   // Given or inherited (a follow-up that turns the metric lower-is-better keeps the parent's minimum): said as init says it.
   const unreachable = unreachableMinimum(p.config.direction, p.config.min_improvement);
   if (unreachable) notes.push(unreachable);
