@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, git, makeRepo } from './helpers/engine.ts';
+import { engine, git, makeRepo, ROOT } from './helpers/engine.ts';
+import { goalsOnDisk } from '../scripts/lib/make-goals.ts';
 
 const HANG_GUARD = { timeout: 600_000 };
 const BENCH = "print('METRIC score=%d' % len(open('prompts/system.txt').read()))\n";
@@ -42,6 +43,11 @@ describe('repositories of other shapes', () => {
     expect(again.code).toBe(0);
     expect((again.json as { warnings: string[] }).warnings.filter((w) => w.startsWith('make goal'))).toEqual([]);
     expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok', primary: 100 });
+  });
+
+  it('says nothing of a make goal that is a file built from prerequisites (a changed source rebuilds it)', () => {
+    expect(goalsOnDisk(ROOT, 'README.md: docs/design.md\n\tcp docs/design.md README.md\nLICENSE:\n\ttrue\n', ['README.md', 'LICENSE', 'absent'])).toEqual(['LICENSE']);
+    expect(goalsOnDisk(ROOT, '.PHONY: LICENSE\nLICENSE:\n\ttrue\n', ['LICENSE'])).toEqual([]);
   });
 
   it('refuses a scope that names only files of a submodule (the loop can keep none of its changes), and warns beside another glob', HANG_GUARD, () => {

@@ -7,10 +7,15 @@ import type { Config } from './schema.ts';
 import { cdTargets, shellTokens } from './integrity.ts';
 import { parseMakefile, runnerCalls } from './task-runners.ts';
 
-/** Goals of a make call (in `dir`) that name an existing path and that no `.PHONY` rule lists. */
+/**
+ * Goals of a make call (in `dir`) that name an existing path, that no `.PHONY` rule lists, and
+ * whose rules have no prerequisite (with one, a changed source makes make run the recipe).
+ */
 export function goalsOnDisk(dir: string, makefileText: string, goals: readonly string[]): string[] {
-  const phony = new Set(parseMakefile(makefileText).rules.filter((r) => r.targets.includes('.PHONY')).flatMap((r) => r.prereqs));
-  return goals.filter((g) => !phony.has(g) && fs.existsSync(path.resolve(dir, g)));
+  const { rules } = parseMakefile(makefileText);
+  const phony = new Set(rules.filter((r) => r.targets.includes('.PHONY')).flatMap((r) => r.prereqs));
+  const hasPrereqs = (g: string) => rules.some((r) => r.targets.includes(g) && r.prereqs.length > 0);
+  return goals.filter((g) => !phony.has(g) && !hasPrereqs(g) && fs.existsSync(path.resolve(dir, g)));
 }
 
 function makefileText(dir: string, file: string | null): string | null {
