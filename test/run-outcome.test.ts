@@ -67,6 +67,15 @@ describe('benchmarkOutcome', () => {
     expect(regex.phase === 'measured' && regex.reason).toBe('metric ms was found by no source: regex /loss: (.*)/; regex /loss: (.*)/: ignored 1 non-finite value(s) of ms');
   });
 
+  it("says when the tail shows the primary's METRIC line behind other text (a logger's prefix)", () => {
+    const last = { ...clean, tail: 'loading\nINFO:root:METRIC ms=12\n\x1b[2mINFO:root:METRIC msx=3\x1b[0m\n' };
+    const logged = benchmarkOutcome(facts({ samples: [], last }));
+    expect(logged.phase === 'measured' && logged.reason).toBe('metric ms was not printed (expected a line "METRIC ms=<number>"); "INFO:root:METRIC ms=12" has text before METRIC (a logger\'s prefix?): print the line bare, METRIC first');
+    // Another metric's prefixed line, or none: no hint.
+    const other = benchmarkOutcome(facts({ samples: [], last: { ...clean, tail: 'INFO:root:METRIC msx=3\nMETRIC mem=4\n' } }));
+    expect(other.phase === 'measured' && other.reason).toBe('metric ms was not printed (expected a line "METRIC ms=<number>")');
+  });
+
   it('is invalid when a later invocation gave no primary, even after earlier ones did (not ok without a decision)', () => {
     const o = benchmarkOutcome(facts({ samples: [3, 4], primaryMissing: true }));
     expect(o).toMatchObject({ status: 'invalid', reason: 'metric ms was not printed (expected a line "METRIC ms=<number>") by a later invocation (earlier ones printed it)' });

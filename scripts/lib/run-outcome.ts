@@ -2,6 +2,8 @@
 // the samples taken, the runner's result for the last sample, where the
 // metric was looked for, and the checks. Pure: run-experiment does the I/O.
 import type { RunStatus } from './schema.ts';
+import { withoutColour } from './metrics.ts';
+import { cut } from './format.ts';
 
 /** The part of a runner's result the decision reads. */
 export interface StepResult {
@@ -47,8 +49,8 @@ const measured = (status: RunStatus, reason: string, tail = '', unclean: { pids:
 });
 
 /** The METRIC-lines wording when that is the only source, else the sources by name; plus why a printed value was not read. */
-function missingMetric(metric: string, sources: BenchmarkFacts['sources']): string {
-  const hint = missingHint(metric, sources);
+function missingMetric(metric: string, sources: BenchmarkFacts['sources'], tail = ''): string {
+  const hint = missingHint(metric, sources) || prefixHint(metric, tail);
   if (sources.failures.length === 0 && sources.labels.length === 1 && sources.labels[0] === 'METRIC lines') {
     return `metric ${metric} was not printed (expected a line "METRIC ${metric}=<number>")${hint}`;
   }
@@ -68,6 +70,16 @@ function missingHint(metric: string, sources: BenchmarkFacts['sources']): string
   const lower = metric.toLowerCase();
   const near = (sources.seen ?? []).filter((n) => n !== metric && n.toLowerCase() === lower);
   return near.length ? `; it printed ${near.slice(0, 3).join(', ')} (metric names are case-sensitive)` : '';
+}
+
+/**
+ * `INFO:root:METRIC ms=12` (a logger's prefix): the line is not read, since a METRIC line starts
+ * its line. Said when the output's tail shows one for this metric.
+ */
+function prefixHint(metric: string, tail: string): string {
+  const esc = metric.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const line = tail.split(/[\r\n]/).find((l) => new RegExp(`\\S.*?METRIC\\s+${esc}\\s*=`).test(withoutColour(l).trim()));
+  return line === undefined ? '' : `; ${JSON.stringify(cut(withoutColour(line).trim(), 80))} has text before METRIC (a logger's prefix?): print the line bare, METRIC first`;
 }
 
 /** Whether the sampling loop must stop after this sample, whatever the noise policy says. */
@@ -95,7 +107,7 @@ export function benchmarkOutcome(f: BenchmarkFacts): Outcome {
   if (o.exitCode !== 0) return measured('crash', `exit code ${o.exitCode}${o.signal ? ` (${o.signal})` : ''}${detail}`, o.tail);
   if (!f.samples.length || f.primaryMissing === true) {
     const later = f.samples.length ? ' by a later invocation (earlier ones printed it)' : '';
-    return measured('invalid', `${missingMetric(f.metric, f.sources)}${later}`, o.tail);
+    return measured('invalid', `${missingMetric(f.metric, f.sources, o.tail)}${later}`, o.tail);
   }
   // Every configured source is there for a metric the decision reads: one that found nothing voids the run.
   if (f.sources.failures.length) return measured('invalid', `source found nothing: ${f.sources.failures.join('; ')}`, o.tail);
