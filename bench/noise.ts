@@ -113,7 +113,7 @@ console.log(`${'shape'.padEnd(50)} no effect kept        real gain kept        i
 SEGMENT_SHAPES.forEach((s, i) => {
   const cells = builds.map((b) => {
     const metric = s.opts(0).metric ?? 'time_ms';
-    return segmentRates(b.Session, s, SEGMENTS, SEED * 1e7 + i * 1e5, b.confirmRuns({ metric, repeats: 'auto' }));
+    return segmentRates(b.Session, s, SEGMENTS, SEED * 1e7 + i * 1e5, b.confirmRuns({ metric, unit: '', repeats: 'auto' }));
   });
   console.log(
     `${s.name.padEnd(50)} ${arrow(cells.map((c) => ci(c.nullKept, c.nullDecisions)))}  ${arrow(cells.map((c) => ci(c.realKept, c.segments)))}  ` +
