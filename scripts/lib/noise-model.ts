@@ -222,8 +222,14 @@ export function learn(
     const res = groupResiduals(o.diffs, o.centre);
     // Noise that grew (a noisy neighbour, or additive noise after a big win on
     // the log scale) makes the old pool a lie: it starts over from this decision.
-    if (noiseGrew(m.residuals, res, resolutionFloor(m, m.scale ?? 'abs', median(o.raw.length ? o.raw : [1])))) m = { ...m, residuals: [], df: 0, fresh: null };
+    const floor = resolutionFloor(m, m.scale ?? 'abs', median(o.raw.length ? o.raw : [1]));
+    // A step in the level that the same code's repeats show (noiseStepped) does
+    // too; their differences then join the new pool beside the residuals.
+    const repeats = decisionRepeats(m, o.values ?? [], o.arms ?? []);
+    const stepped = !noiseGrew(m.residuals, res, floor) && noiseStep(m.residuals, m.df, repeats, floor) === 'stepped';
+    if (stepped || noiseGrew(m.residuals, res, floor)) m = { ...m, residuals: [], df: 0, fresh: null };
     m = addResiduals(m, res, o.diffs.length - 1);
+    if (stepped) m = addResiduals(m, repeats, repeats.length / 2);
     if (o.diffs.some((d) => d !== 0)) m = { ...m, deterministic: false };
   }
   // A big win moved the best to a level whose noise nobody measured yet (additive
@@ -238,6 +244,13 @@ export function learn(
   }
   if (o.costs_s && o.costs_s.length) m = { ...m, cost_s: median(o.costs_s) };
   return m;
+}
+
+/** The repeats (repeatDeltas) of a decision's invocations in the pool's scale; none when the scales differ. */
+function decisionRepeats(m: NoiseModel, values: readonly number[], arms: readonly ('best' | 'candidate')[]): number[] {
+  if (values.length !== arms.length || m.scale === null) return [];
+  if (m.scale === 'log' && values.some((v) => v <= 0)) return [];
+  return repeatDeltas(m.scale, values, arms);
 }
 
 /** A level move of at least BIG_MOVE (relative) starts a fresh group of residuals; a smaller one, a gated group. */
@@ -328,6 +341,71 @@ export function noiseGrew(pool: readonly number[], current: readonly number[], f
   return broad && (cur / ref) ** 2 > chiSquareQuantile(NOISE_SHIFT_P, nu) / nu;
 }
 
+/** Level of the test that the noise stepped up inside a decision (one-sided; a false alarm costs some power). */
+export const NOISE_STEP_P = 0.99;
+/** A lower level that only holds back an early win (a false alarm costs a few invocations). */
+export const NOISE_STEP_SOFT_P = 0.9;
+/** One-sided confidence of the upper bound of the pool's σ the step test measures against. */
+export const POOL_UPPER_P = 0.9;
+/** The latest repeats the step test looks at: a step inside a decision shows in its recent repeats first. */
+export const STEP_WINDOW = 4;
+
+/**
+ * Differences of neighbouring invocations of the same arm (the same code run
+ * back to back), in scale units. In ABBA order every boundary between two
+ * pairs is one (best, cand | cand, best | best, …), so a decision of k pairs
+ * has k − 1 of them: the noise as it is now, whatever the change's effect,
+ * where the pairs' residuals only see how the differences scatter (two pairs
+ * that agree by chance read as quiet, the very case of a false early win).
+ */
+export function repeatDeltas(scale: 'log' | 'abs', values: readonly number[], arms: readonly ('best' | 'candidate')[]): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < values.length; i++) if (arms[i] === arms[i - 1]) out.push(scaleDelta(scale, values[i] as number, values[i - 1] as number));
+  return out;
+}
+
+/**
+ * Mean square of mean-0 differences, the largest eighth (from 3 of them)
+ * clipped to the next: one pause is not a step. Under steady noise it falls
+ * below χ²(m)/m, so the test only gets stricter.
+ */
+function clippedMeanSquare(ds: readonly number[]): number {
+  const sq = ds.map((d) => d * d).sort((a, b) => a - b);
+  const cut = sq.length >= 3 ? Math.ceil(sq.length / 8) : 0;
+  const top = sq[sq.length - 1 - cut] as number;
+  return sq.reduce((a, x) => a + Math.min(x, top), 0) / sq.length;
+}
+
+export type NoiseStep = 'none' | 'soft' | 'stepped';
+
+/**
+ * Has the noise stepped up since the pool was filled (a machine got busy, a
+ * neighbour started a job)? A variance-ratio test of the repeats
+ * (repeatDeltas: mean 0 for the same code, so uncentred) against the pool's
+ * σ, on the latest STEP_WINDOW (a step inside the decision) and on all of
+ * them: the mean square over σ² past the χ²(m)/m quantile. 'stepped' at
+ * NOISE_STEP_P (the pool no longer counts), 'soft' at NOISE_STEP_SOFT_P (no
+ * early win yet). The pool says 1% while the benchmark now scatters 5%:
+ * without it a no-effect change was kept 4–6% of the time, most often by the
+ * decision that straddled the step or the one after it.
+ */
+export function noiseStep(pool: readonly number[], poolDf: number, repeats: readonly number[], floor: number): NoiseStep {
+  if (repeats.length === 0 || pool.length < 2) return 'none';
+  // The pool's σ is an estimate too (a baseline gives it 5 or 6 df): tested against
+  // its upper POOL_UPPER_P bound, or 5% outliers set the test off (a real gain kept 88% instead of 92%).
+  const ref = Math.max(poolSd(pool) * Math.sqrt(poolDf >= 1 ? poolDf / chiSquareQuantile(1 - POOL_UPPER_P, poolDf) : 1), floor);
+  let level: NoiseStep = 'none';
+  for (const w of repeats.length > STEP_WINDOW ? [repeats.slice(-STEP_WINDOW), repeats] : [repeats]) {
+    const ms = clippedMeanSquare(w);
+    if (!(ref > 0)) return ms > 0 ? 'stepped' : 'none';
+    const ratio = ms / (ref * ref);
+    // One or two repeats cannot tell a step from one pause: they only hold back an early win.
+    if (w.length >= 3 && ratio > chiSquareQuantile(NOISE_STEP_P, w.length) / w.length) return 'stepped';
+    if (ratio > chiSquareQuantile(NOISE_STEP_SOFT_P, w.length) / w.length) level = 'soft';
+  }
+  return level;
+}
+
 /**
  * The scale σ of a paired difference and its degrees of freedom: the pool
  * plus the current decision's residuals, floored by the resolution; and the
@@ -339,8 +417,18 @@ export function pairNoise(
   model: NoiseModel,
   current: readonly number[],
   floor: number,
+  repeats: readonly number[] = [],
 ): { sigma: number; df: number; factor: number; young?: boolean } {
-  if (noiseGrew(model.residuals, current, floor)) model = { ...model, residuals: [], df: 0, fresh: null };
+  const grew = noiseGrew(model.residuals, current, floor);
+  if (grew) model = { ...model, residuals: [], df: 0, fresh: null };
+  const step = grew ? 'none' : noiseStep(model.residuals, model.df, repeats, floor);
+  if (step === 'stepped') return steppedNoise(current, repeats, floor);
+  const r = poolNoise(model, current, floor);
+  // Repeats a little out of line with the pool: not enough to drop it, enough to wait for more pairs.
+  return step === 'soft' ? { ...r, young: true } : r;
+}
+
+function poolNoise(model: NoiseModel, current: readonly number[], floor: number): { sigma: number; df: number; factor: number; young?: boolean } {
   const all = [...model.residuals, ...current];
   const df = model.df + Math.max(0, current.length - 1);
   const sigma = Math.max(all.length ? pooledSd(model.residuals, current) : 0, floor);
@@ -370,3 +458,20 @@ export function pairNoise(
   return { sigma: s, df, factor: Math.max(1, huberVarianceFactor(all, s)), young };
 }
 
+
+/** Degrees of freedom of a decision's own noise, after a step, before it may end in an early win. */
+export const STEP_MIN_DF = 3;
+
+/**
+ * σ after a step in the noise level (noiseStepped): the pool measured the old
+ * level, so only this decision's evidence counts: its residuals and its
+ * repeats (overlapping differences: half a degree of freedom each, as in
+ * calibrate). Until STEP_MIN_DF of them, no early win: two pairs that agree by
+ * chance are what a false win looks like right after a step.
+ */
+function steppedNoise(current: readonly number[], repeats: readonly number[], floor: number): { sigma: number; df: number; factor: number; young: boolean } {
+  const all = [...current, ...repeats];
+  const sigma = Math.max(winsorizedSd(all), floor);
+  const df = Math.max(0, current.length - 1) + repeats.length / 2;
+  return { sigma, df, factor: Math.max(1, huberVarianceFactor(all, sigma)), young: df < STEP_MIN_DF };
+}

@@ -16,7 +16,7 @@
 //   at the last pair (the budget's): keep when effect − min > t(1−α, df)·se.
 import type { Direction } from './schema.ts';
 import { huberLocation, median, studentTQuantile } from './stats.ts';
-import { FRESH_MIN_DF, groupResiduals, invocationValue, pairNoise, poolSd, resolutionFloor, scaleDelta, type NoiseModel } from './noise-model.ts';
+import { FRESH_MIN_DF, groupResiduals, invocationValue, pairNoise, poolSd, repeatDeltas, resolutionFloor, scaleDelta, type NoiseModel } from './noise-model.ts';
 import { formatSignedPct, formatSignedUnits, signedPct } from './signs.ts';
 
 export type Arm = 'best' | 'candidate';
@@ -342,9 +342,11 @@ function lookAtPairs(i: DecisionInput): Step {
   const floor = resolutionFloor(pooled, scale, i.best);
   // Scale first (pool + this decision around its median), then the Huber
   // estimate with it, then the residuals around that estimate.
-  const rough = pairNoise(pooled, groupResiduals(diffs, median(diffs)), floor);
+  // The same code back to back (repeatDeltas) shows a step in the noise level the pool has not seen.
+  const repeats = repeatDeltas(scale, values, i.invocations.map((x) => x.arm));
+  const rough = pairNoise(pooled, groupResiduals(diffs, median(diffs)), floor, repeats);
   const effect = huberLocation(diffs, rough.sigma);
-  const { sigma, df, factor, young } = pairNoise(pooled, groupResiduals(diffs, effect), floor);
+  const { sigma, df, factor, young } = pairNoise(pooled, groupResiduals(diffs, effect), floor, repeats);
   const { maxPairs } = samplingBudget({ budget_s: i.budget_s, cost_s: costOf(i.invocations, i.model) });
   const K = Math.max(i.pairs ?? maxPairs, 1) + freshExtraPairs(i);
   const se = (n: number) => sigma * Math.sqrt((factor * smallSampleFactor(n)) / n);
