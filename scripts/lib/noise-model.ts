@@ -218,6 +218,9 @@ export function learn(
   // would understate the noise just found, so the pool starts over from the
   // invocations of the same code that differed, as a baseline's would.
   if (o.noiseDiscovered) m = seedFromRepeats({ ...m, deterministic: false, residuals: [], df: 0, fresh: null }, o.values ?? o.raw);
+  // A changed value read twice alike is more proof of determinism: its zero
+  // residuals join the pool (sampling.ts thinEvidence counts them).
+  else if (m.deterministic && o.diffs.length === 0) m = seedFromRepeats(m, sameCode(o.values ?? [], o.arms ?? [], 'candidate'));
   if (o.diffs.length >= 2) {
     const res = groupResiduals(o.diffs, o.centre);
     // Noise that grew (a noisy neighbour, or additive noise after a big win on
@@ -244,6 +247,12 @@ export function learn(
   }
   if (o.costs_s && o.costs_s.length) m = { ...m, cost_s: median(o.costs_s) };
   return m;
+}
+
+/** The values of one arm, when every one of them is the same (else none). */
+function sameCode(values: readonly number[], arms: readonly ('best' | 'candidate')[], arm: 'best' | 'candidate'): number[] {
+  const xs = values.filter((_, i) => arms[i] === arm);
+  return xs.every((x) => x === xs[0]) ? xs : [];
 }
 
 /** The repeats (repeatDeltas) of a decision's invocations in the pool's scale; none when the scales differ. */

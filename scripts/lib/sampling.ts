@@ -332,8 +332,9 @@ function planDeterministic(i: DecisionInput): Step {
  * no-effect change with (1 − q)ⁿ·(q/2)ᶜ at most: 5.3% at n = 3, c = 1 (above
  * the promise; 5.7% measured on that count), 0.9% at c = 2, 2.2% at n = 8,
  * c = 1. So under DETERMINISTIC_RUNS_TIMING equal runs (the pool's zero
- * residuals, one fewer than the runs) a changed value is read twice; one
- * sample when the user said so (`repeats: 1`).
+ * residuals, one fewer than the runs; each changed value read twice alike
+ * adds one, noise-model.ts learn) a changed value is read twice; one sample
+ * when the user said so (`repeats: 1`).
  */
 function thinEvidence(i: DecisionInput): boolean {
   return i.pairs !== 1 && i.model.residuals.length + 1 < DETERMINISTIC_RUNS_TIMING;
