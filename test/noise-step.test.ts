@@ -8,11 +8,13 @@
 import { describe, expect, it } from 'vitest';
 import { calibrate, emptyNoiseModel, learn, noiseStep, repeatDeltas, STEP_WINDOW, type NoiseModel } from '../scripts/lib/noise-model.ts';
 import { planDecision, type Invocation } from '../scripts/lib/sampling.ts';
-import { confirmRuns } from '../scripts/lib/run-plan.ts';
+import { confirmRuns, nextInvocation } from '../scripts/lib/run-plan.ts';
+import { Config } from '../scripts/lib/schema.ts';
 import { Session } from './helpers/session-sim.ts';
 import { levelStep, segmentRates, WHOLE_COUNT } from './helpers/segment-shapes.ts';
 import { gaussian, mulberry32 } from './helpers/prng.ts';
 
+const BASE = { name: 'x', direction: 'lower', command: 'c' };
 const quietPool = (sd: number, n = 40, seed = 3) => {
   const g = gaussian(mulberry32(seed));
   return Array.from({ length: n }, () => sd * g());
@@ -84,10 +86,14 @@ describe('seeded segments (baseline, 3 no-effect changes, a real gain), cheap be
 });
 
 describe('proof of determinism grows with changed values read twice alike', () => {
-  it('after 5 such decisions (3 + 5 = 8 equal runs) a changed value is read once again; `repeats: 1` reads it once from the start', () => {
+  it('after 5 such decisions (3 + 5 = 8 equal runs) a changed value is read once again; `repeats: 1` or `deterministic: true` reads it once from the start', () => {
     let model = calibrate(emptyNoiseModel(), [[12], [12], [12]], { metric: 'lint_issues' });
     const once = (m: NoiseModel, pairs?: number) => planDecision({ direction: 'lower', model: m, best: 12, minImprovement: 0, budget_s: null, confirm: 1, invocations: [{ arm: 'candidate', samples: [11] }], ...(pairs ? { pairs } : {}) });
     expect(once(model, 1)).toMatchObject({ decision: { keep: true, invocations: 1 } });
+    const declared = nextInvocation({ kind: 'candidate', config: Config.parse({ ...BASE, metric: 'lint_issues', deterministic: true }), state: { model, best: 12 }, invocations: [{ arm: 'candidate', samples: [11] }] });
+    expect(declared).toMatchObject({ done: true, decision: { keep: true, invocations: 1 } });
+    const auto = nextInvocation({ kind: 'candidate', config: Config.parse({ ...BASE, metric: 'lint_issues' }), state: { model, best: 12 }, invocations: [{ arm: 'candidate', samples: [11] }] });
+    expect(auto).toEqual({ next: 'candidate' });
     for (let k = 0; k < 5; k++) {
       expect(once(model)).toEqual({ next: 'candidate' });
       model = learn(model, { diffs: [], centre: 0, raw: [11, 11], values: [11, 11], arms: ['candidate', 'candidate'] });

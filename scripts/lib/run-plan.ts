@@ -157,6 +157,7 @@ export function nextInvocation(o: {
     minImprovement: c.min_improvement,
     budget_s: c.sample_budget_s,
     confirm: confirmRuns(c),
+    declaredDeterministic: c.deterministic === true || c.repeats === 1,
     ...(typeof c.repeats === 'number' ? { pairs: c.repeats } : {}),
     simplifies,
     // The walk of ties since the last improvement, when its effects are in this model's units.

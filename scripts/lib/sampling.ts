@@ -158,6 +158,8 @@ export type DecisionInput = {
   tieDrift?: TieDrift | null;
   /** A decision against a walk's anchor: the walk's anchored attempts so far (see `walkHolds`). */
   tieWalk?: TieWalk | null;
+  /** The user said the benchmark is deterministic (config `deterministic: true` or `repeats: 1`): no proof is asked. */
+  declaredDeterministic?: boolean;
 };
 
 /** What successive simplification ties have given away since the last improvement (scale units). */
@@ -334,10 +336,10 @@ function planDeterministic(i: DecisionInput): Step {
  * c = 1. So under DETERMINISTIC_RUNS_TIMING equal runs (the pool's zero
  * residuals, one fewer than the runs; each changed value read twice alike
  * adds one, noise-model.ts learn) a changed value is read twice; one sample
- * when the user said so (`repeats: 1`).
+ * when the user said so (`repeats: 1`, `deterministic: true`).
  */
 function thinEvidence(i: DecisionInput): boolean {
-  return i.pairs !== 1 && i.model.residuals.length + 1 < DETERMINISTIC_RUNS_TIMING;
+  return i.declaredDeterministic !== true && i.pairs !== 1 && i.model.residuals.length + 1 < DETERMINISTIC_RUNS_TIMING;
 }
 
 /**
