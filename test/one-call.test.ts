@@ -49,7 +49,7 @@ describe('one call per iteration', () => {
 
     setValue(repo, '90');
     const better = once(repo, 'lower the value', ['--hypothesis', 'smaller is faster']);
-    expect(better.json).toMatchObject({ run_id: 'r0002', verdict: 'keep', primary: 90, best: 90, baseline: 100, samples: 1 });
+    expect(better.json).toMatchObject({ run_id: 'r0002', verdict: 'keep', primary: 90, best: 90, baseline: 100, samples: 2 });
     expect(Buffer.byteLength(better.stdout + better.stderr)).toBeLessThanOrEqual(500);
     expect(git(repo, 'rev-parse', 'HEAD').startsWith(String(better.json?.commit))).toBe(true);
     expect(git(repo, 'show', '--name-only', '--format=', 'HEAD')).toBe('src/value.txt');
