@@ -4,7 +4,8 @@
 //  - one iteration of a deterministic benchmark vs bare `node -e 0` (target ≤ 3x),
 //    the engine's code cache warmed by a first iteration (scripts/lib/boot/loader.ts),
 //    keep and discard, in both forms: the one call (run-experiment --description)
-//    and the separate run + log, with the git processes and fsyncs each makes
+//    and the separate run + log, with the git processes and fsyncs each makes; again through the
+//    plugin's MCP server (a pre-started engine process per call), iteration.mcp.*
 //  - one iteration with 3,000 and 20,000 loose objects in the repository vs none (the check after each phase)
 //  - init-experiment (a new experiment, a new segment) and status vs bare `node -e 0`, with their git processes
 //  - bytes the model reads in an ordinary iteration, --json, both forms (target ≤ 500)
@@ -23,7 +24,7 @@
 // AUTOLOOP_BENCH_BEFORE=<dir> also measures a second build (e.g. a copy of dist/ before a
 // change) in the same run, interleaved, and prints its start-up, iteration and 100,000-run figures alongside.
 // AUTOLOOP_BENCH_RUNS=<n> replaces 100,000 (a quicker look).
-// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration, loose, calls, history, bytes, hooks, samples.
+// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration (with mcp), mcp, loose, calls, history, bytes, hooks, samples.
 // AUTOLOOP_BENCH_LOOSE=<n,m,...> the loose objects of the loose section (0,3000,20000; the first is the reference).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,6 +36,7 @@ import { saveConfig } from '../scripts/lib/config.ts';
 import { writeBlob } from '../scripts/lib/loose-object.ts';
 import { acquireLock } from '../scripts/lib/lock.ts';
 import { Config, type LedgerLine } from '../scripts/lib/schema.ts';
+import { McpClient } from '../test/helpers/mcp-client.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = process.env.AUTOLOOP_BENCH_DIST ? path.resolve(process.env.AUTOLOOP_BENCH_DIST) : path.join(ROOT, 'dist');
@@ -258,6 +260,81 @@ if (section('iteration')) {
     console.log(`iteration.${name}.discard ${r2(r.discard / r.bare)}x node -e 0 (${r.discard.toFixed(0)} ms; ${r.discardIo}; target <= 3x)${was(old, 'discard')}`);
   }
   for (const s of setups) fs.rmSync(s.dir, { recursive: true, force: true });
+}
+
+// 2d. the same iteration through the plugin's MCP server (dist/mcp.mjs over stdio, as Claude Code starts it):
+// each call runs in a pre-started engine process (a zygote). Timed from the tools/call line sent to its answer;
+// the model's think time before each call (here 300 ms) lets the next zygote start, as it does in a session.
+// The CLI's one call in the same turns, and a bare `node -e 0` in every turn.
+if (section('iteration') || section('mcp')) {
+  const think = () => new Promise((r) => setTimeout(r, 300));
+  const servers = ['one', 'two'].map((form) => {
+    const dir = repoWithRuns(0);
+    const env = { ...process.env, ...GIT_ENV, AUTOLOOP_COUNT_IO: path.join(dir, '.counts') };
+    return { form: form as Form, dir, client: new McpClient(path.join(DIST, 'mcp.mjs'), { cwd: dir, env }) };
+  });
+  for (const s of servers) await s.client.initialize();
+  const io = (dir: string) => {
+    const tally: Record<string, number> = { git: 0, fsync: 0 };
+    for (const l of fs.readFileSync(path.join(dir, '.counts'), 'utf8').split('\n')) {
+      const [k, n] = l.split(' ');
+      if (k && n) tally[k] = (tally[k] ?? 0) + Number(n);
+    }
+    return `${tally.git} git processes, ${tally.fsync} fsyncs`;
+  };
+  const viaMcp = async (s: (typeof servers)[number], value: number) => {
+    fs.writeFileSync(path.join(s.dir, 'src', 'v.txt'), String(value));
+    fs.rmSync(path.join(s.dir, '.counts'), { force: true });
+    let ms = 0;
+    const calls: [string, string[]][] = s.form === 'one' ? [['run', ['--description', `value ${value}`]]] : [['run', []], ['log', ['--description', `value ${value}`]]];
+    for (const [tool, args] of calls) {
+      await think();
+      const t = process.hrtime.bigint();
+      const a = await s.client.call(tool, args);
+      ms += Number(process.hrtime.bigint() - t) / 1e6;
+      if (a.isError) throw new Error(`mcp ${tool} failed: ${a.text}`);
+    }
+    return { ms, io: io(s.dir) };
+  };
+  const cli = repoWithRuns(0);
+  type Row = { keep: number[]; discard: number[]; keepIo: string; discardIo: string };
+  const row = (): Row => ({ keep: [], discard: [], keepIo: '', discardIo: '' });
+  const bares: number[] = [];
+  const rows = { cli: row(), one: row(), two: row() };
+  let v = -1000;
+  for (const s of servers) await viaMcp(s, v--); // warm-up (file cache, code cache)
+  iteration(cli, v--, false, DIST, 'one');
+  for (let i = 0; i < 9; i++, v--) {
+    bares.push(timeMs(process.execPath, ['-e', '0']));
+    rows.cli.keep.push(iteration(cli, v, false, DIST, 'one').ms);
+    rows.cli.discard.push(iteration(cli, 1e9, false, DIST, 'one').ms);
+    for (const s of servers) {
+      const r = rows[s.form];
+      const k = await viaMcp(s, v);
+      r.keep.push(k.ms);
+      r.keepIo = k.io;
+      const d = await viaMcp(s, 1e9);
+      r.discard.push(d.ms);
+      r.discardIo = d.io;
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
+  const bareMs = med(bares);
+  const cliKeep = med(rows.cli.keep);
+  for (const s of servers) {
+    const r = rows[s.form];
+    const name = s.form === 'one' ? 'one_call' : 'run_log';
+    for (const k of ['keep', 'discard'] as const) {
+      const ms = med(r[k]);
+      const extra = s.form === 'one' && k === 'keep' ? `; the CLI's one call in the same turns: ${r2(cliKeep / bareMs)}x, ${cliKeep.toFixed(0)} ms, discard ${r2(med(rows.cli.discard) / bareMs)}x` : '';
+      console.log(`iteration.mcp.${name}.${k} ${r2(ms / bareMs)}x node -e 0 (${ms.toFixed(0)} ms vs ${bareMs.toFixed(0)} ms; ${r[`${k}Io`]}; target <= 3x${extra})`);
+    }
+  }
+  for (const s of servers) {
+    await s.client.close();
+    fs.rmSync(s.dir, { recursive: true, force: true });
+  }
+  fs.rmSync(cli, { recursive: true, force: true });
 }
 
 // 2c. one iteration with many loose objects in the repository (a long loop leaves one per kept file, and

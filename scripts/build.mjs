@@ -134,6 +134,8 @@ for (const name of HOT) {
   fs.writeFileSync(path.join(outdir, `${name}.main.cjs`), stub);
   fs.symlinkSync(`${name}.main.cjs`, path.join(outdir, `${name}.mjs`));
 }
+// dist/zygote.cjs: the MCP server's pre-started engine (scripts/lib/boot/zygote.ts).
+fs.writeFileSync(path.join(outdir, 'zygote.cjs'), "require('./engine-loader.cjs').zygote(__dirname);\n");
 if (fs.existsSync(hookLoader)) {
   // The loader keys its code cache on the hash (hooks/src/loader.ts).
   for (const f of fs.readdirSync(hookBundles).filter((n) => n.endsWith('.ts')).sort()) {

@@ -11,7 +11,8 @@
 // (the fallback modes), the seal (tamper.ts engineCaches) deletes a cache that
 // changed or appeared while the code under test ran.
 import path from 'node:path';
-import { binaryTail, compile, evaluate, readBundle, readCache, writeCache, type CacheNames } from './code-cache.ts';
+import { binaryTail, compile, evaluate, readBundle, readCache, writeCache, type Bundle, type CacheNames } from './code-cache.ts';
+import { zygote as waitForCall } from './zygote.ts';
 
 /** scripts/build.mjs ends each hot bundle with this line and a hash of the bundle. */
 const TAG = '\n//# engine-build=';
@@ -30,9 +31,16 @@ export function cacheName(entry: string, argv: readonly string[]): string {
 
 /** Run dist/<entry>.cjs (the stub's folder is `dir`); its main() sets the exit code. */
 export function boot(dir: string, entry: string): void {
+  run(dir, entry, process.argv.slice(2), readBundle(path.join(dir, `${entry}.cjs`), TAG));
+}
+
+/** dist/zygote.cjs: a pre-started engine that waits for its call from the MCP server (zygote.ts). */
+export function zygote(dir: string): void {
+  waitForCall(dir, TAG, (entry, argv, bundle) => run(dir, entry, argv, bundle));
+}
+
+function run(dir: string, entry: string, argv: readonly string[], { source, key }: Bundle): void {
   const file = path.join(dir, `${entry}.cjs`);
-  const { source, key } = readBundle(file, TAG);
-  const argv = process.argv.slice(2);
   const cache = key && process.env.AUTOLOOP_CODE_CACHE !== '0' ? path.join(dir, CACHE_DIR, cacheName(entry, argv)) : null;
   const cached = readCache(cache, key);
   const script = compile(file, source, cached);

@@ -1,0 +1,75 @@
+// A pre-started engine process for the plugin's MCP server (scripts/mcp.ts):
+// Node started, the built-ins every iteration loads already loaded, the hot
+// bundles read, waiting for one call's argv, cwd and env over the IPC channel.
+// Then it becomes that call exactly as the CLI would run it (same bundle, same
+// main, same exit code, locks, crash points and signals): the server only
+// spares the per-process start. An idle zygote ends when its server goes (the
+// channel closes), so it never lingers.
+import fs from 'node:fs';
+import path from 'node:path';
+import { readBundle, type Bundle } from './code-cache.ts';
+
+/** The entry points a zygote can become (the hot ones: one or two per iteration). */
+export const ZYGOTE_ENTRIES = ['run-experiment', 'log-experiment', 'status'] as const;
+export type ZygoteEntry = (typeof ZYGOTE_ENTRIES)[number];
+
+/** What the server sends: one call. */
+export interface ZygoteCall {
+  entry: ZygoteEntry;
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+/** The message's shape, checked by hand: the loader bundle stays free of zod (it starts every call). */
+export function parseCall(m: unknown): ZygoteCall | null {
+  if (typeof m !== 'object' || m === null) return null;
+  const { entry, argv, cwd, env } = m as Record<string, unknown>;
+  if (!ZYGOTE_ENTRIES.includes(entry as ZygoteEntry)) return null;
+  if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string')) return null;
+  if (typeof cwd !== 'string' || typeof env !== 'object' || env === null) return null;
+  if (!Object.values(env).every((v) => typeof v === 'string')) return null;
+  return { entry: entry as ZygoteEntry, argv: argv as string[], cwd, env: env as Record<string, string> };
+}
+
+/** Take on the call's process state, as if Node had been started for it. */
+function become(dir: string, call: ZygoteCall): void {
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  Object.assign(process.env, call.env);
+  process.chdir(call.cwd);
+  // argv[1] is the documented command: tamper.ts engineDir() resolves the engine's folder from it.
+  process.argv = [process.execPath, path.join(dir, `${call.entry}.mjs`), ...call.argv];
+}
+
+/**
+ * Wait for one call, then run it through `run` (loader.ts boot). The channel is
+ * closed before the engine starts: no descriptor of it reaches a process the
+ * engine spawns, and the event loop ends when the engine's work does.
+ */
+export function zygote(dir: string, tag: string, run: (entry: ZygoteEntry, argv: string[], bundle: Bundle) => void): void {
+  const send = process.send?.bind(process);
+  if (!send) {
+    process.stderr.write('zygote: started without an IPC channel (the MCP server starts it)\n');
+    process.exitCode = 2;
+    return;
+  }
+  // What every iteration loads anyway: the engine's lazy wrappers find them loaded.
+  for (const m of ['node:child_process', 'node:crypto', 'node:zlib']) require(m);
+  const bundles = new Map(ZYGOTE_ENTRIES.map((e) => [e, readBundle(path.join(dir, `${e}.cjs`), tag)]));
+  const idle = (): never => process.exit(0);
+  process.once('disconnect', idle);
+  process.once('message', (m: unknown) => {
+    const call = parseCall(m);
+    process.off('disconnect', idle);
+    if (!call || !fs.existsSync(call.cwd)) {
+      process.stderr.write(`zygote: ${call ? `no folder ${call.cwd}` : 'a malformed call'}\n`);
+      return process.exit(2);
+    }
+    process.once('disconnect', () => {
+      become(dir, call);
+      run(call.entry, call.argv, bundles.get(call.entry)!);
+    });
+    process.disconnect?.();
+  });
+  send('ready');
+}

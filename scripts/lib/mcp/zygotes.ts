@@ -1,0 +1,117 @@
+// The MCP server's engine processes: one zygote (dist/zygote.cjs, a Node
+// process with the engine loaded up to its main) kept ready, handed each call,
+// and replaced at once, off the call's critical path. Each runs in its own
+// process group (a cancel kills the call's whole tree, as the Bash tool's kill
+// of a command does), under setpriv --pdeathsig where it is found (a server
+// that dies takes its calls with it); an idle one also ends when the IPC
+// channel closes.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { killGroup } from '../runners/local.ts';
+import { ZYGOTE_ENTRIES, type ZygoteCall } from '../boot/zygote.ts';
+import type { Outcome } from './tools.ts';
+
+/** Seconds a cancelled call gets after SIGTERM before its group is killed. */
+const GRACE_S = 5;
+
+interface Zygote {
+  child: ChildProcess;
+  /** The bundles it read (fingerprint): a rebuilt dist/ means a fresh zygote. */
+  build: string;
+  exited: boolean;
+}
+
+/** The files a zygote runs, by inode, size and time: a plugin update or rebuild replaces them. */
+export function fingerprint(dist: string): string {
+  return ['zygote.cjs', 'engine-loader.cjs', ...ZYGOTE_ENTRIES.map((e) => `${e}.cjs`)]
+    .map((f) => {
+      try {
+        const st = fs.statSync(path.join(dist, f));
+        return `${st.ino}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return '-';
+      }
+    })
+    .join(',');
+}
+
+/** Whether setpriv --pdeathsig works here (checked once, when the server starts). */
+function probePdeath(): boolean {
+  if (process.platform !== 'linux') return false;
+  const r = spawnSync('setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, '-e', '0'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+export class Zygotes {
+  private ready: Zygote | null = null;
+  private readonly running = new Set<ChildProcess>();
+  private readonly pdeath = probePdeath();
+
+  constructor(private readonly dist: string) {}
+
+  /** Start the first zygote (the server's start, before any call). */
+  warm(): void {
+    this.ready ??= this.start();
+  }
+
+  private start(): Zygote {
+    const file = path.join(this.dist, 'zygote.cjs');
+    const [cmd, args] = this.pdeath ? ['setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, file]] : [process.execPath, [file]];
+    const build = fingerprint(this.dist);
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+    const z: Zygote = { child, build, exited: false };
+    child.once('exit', () => {
+      z.exited = true;
+      if (this.ready === z) this.ready = null;
+    });
+    // A zygote that cannot start (no dist/, no node) is seen by the call that takes it.
+    child.on('error', () => {
+      z.exited = true;
+    });
+    return z;
+  }
+
+  /** The zygote for a call, and the next one started; one that is gone or of another build is replaced. */
+  private take(): Zygote {
+    let z = this.ready;
+    if (!z || z.exited || z.build !== fingerprint(this.dist)) {
+      if (z && !z.exited) z.child.kill('SIGKILL');
+      z = this.start();
+    }
+    this.ready = this.start();
+    return z;
+  }
+
+  /** Run one engine call in a zygote: its whole output and how it ended. `signal` aborts it (kills its tree). */
+  call(entry: ZygoteCall['entry'], argv: string[], signal: AbortSignal): Promise<Outcome> {
+    const z = this.take();
+    const { child } = z;
+    this.running.add(child);
+    const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    const onAbort = () => void killGroup(child.pid ?? 0, GRACE_S);
+    signal.addEventListener('abort', onAbort, { once: true });
+    return new Promise((resolve) => {
+      const done = (code: number | null, sig: string | null, extra = '') => {
+        this.running.delete(child);
+        signal.removeEventListener('abort', onAbort);
+        resolve({ code, signal: sig, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') + extra });
+      };
+      child.once('error', (e) => done(1, null, `engine did not start: ${e.message}\n`));
+      child.once('close', (code, sig) => done(code, sig));
+      if (!z.exited && child.connected) child.send({ entry, argv, cwd: process.cwd(), env } satisfies ZygoteCall, () => undefined);
+    });
+  }
+
+  /** The server's end: the idle zygote goes at once, running calls as a cancel would end them. */
+  async close(): Promise<void> {
+    const idle = this.ready;
+    this.ready = null;
+    if (idle && !idle.exited) idle.child.kill('SIGKILL');
+    await Promise.all([...this.running].map((c) => killGroup(c.pid ?? 0, GRACE_S)));
+  }
+}
