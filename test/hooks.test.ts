@@ -1260,3 +1260,34 @@ describe('Stop', () => {
     expect(r.stderr).toMatch(/session\.json/);
   });
 });
+
+describe('the MCP server\'s tools (mcp__plugin_autoloop_engine__*): engine calls as the Bash ones are', () => {
+  const mcp = (tool: string, session: string, args: string[] = ['--description', 'try memo']) => payloads.tool(session, `mcp__plugin_autoloop_engine__${tool}`, { args });
+  const post = (tool: string, session: string) => ({ ...mcp(tool, session), hook_event_name: 'PostToolUse', tool_response: [{ type: 'text', text: 'r0006 keep' }] });
+
+  it('approves them for the loop\'s session with no prompt, and leaves another server\'s tools alone', () => {
+    writeActive();
+    // Unowned: approvals go to the owner and the sessions handed the loop, as for the Bash engine calls.
+    expect(decision(hook('pre-tool-use', mcp('run', 'sess-a')))).toBe(decision(hook('pre-tool-use', payloads.bash(`node "${path.join(ROOT, 'dist', 'run-experiment.mjs')}" --description x`, 'sess-a'))));
+    writeSession({ owner_session: 'sess-a' });
+    expect(decision(hook('pre-tool-use', mcp('run', 'sess-a')))).toBe('allow');
+    expect(decision(hook('pre-tool-use', mcp('status', 'sess-a', [])))).toBe('allow');
+    expect(decision(hook('pre-tool-use', payloads.tool('sess-a', 'mcp__plugin_other_engine__run', { args: [] })))).toBeNull();
+    expect(decision(hook('pre-tool-use', payloads.tool('sess-a', 'mcp__plugin_autoloop_engine__rm', { args: [] })))).toBeNull();
+    // Owned by another session: no approval for this one, as for its Bash engine calls.
+    writeSession({ owner_session: 'sess-owner' });
+    expect(decision(hook('pre-tool-use', mcp('run', 'sess-b')))).toBeNull();
+    expect(decision(hook('pre-tool-use', mcp('run', 'sess-owner')))).toBe('allow');
+  });
+
+  it('counts a run or log that ran as driving the loop (the claim), a status not', () => {
+    writeActive();
+    writeSession({ owner_session: 'sess-a', last_runs: 5 });
+    hook('post-tool-use', post('status', 'sess-b'));
+    expect(readSession()).toMatchObject({ owner_session: 'sess-a' });
+    hook('post-tool-use', post('run', 'sess-b'));
+    expect(readSession()).toMatchObject({ owner_session: 'sess-b', last_runs: 5 });
+    hook('post-tool-use', post('log', 'sess-c'));
+    expect(readSession()).toMatchObject({ owner_session: 'sess-c' });
+  });
+});

@@ -8,6 +8,8 @@ import { alive, baselineRepo, bundle, engine, git, ledger, processesIn, setValue
 import { McpClient } from './helpers/mcp-client.ts';
 import { parentMap } from '../scripts/lib/procs.ts';
 import { tmpDir } from './helpers/tmp.ts';
+import { TOOLS } from '../scripts/lib/mcp/tools.ts';
+import { ENGINE_TOOL_PREFIX, engineOfTool } from '../hooks/src/mcp-tools.ts';
 
 const server = () => path.join(path.dirname(bundle('status')), 'mcp.mjs');
 const start = (cwd: string, file = server()) => new McpClient(file, { cwd });
@@ -39,6 +41,11 @@ const results = (repo: string) =>
     .map((l) => ({ run: l.run_id, verdict: l.verdict, primary: l.primary, description: l.description, files: l.files }));
 
 describe('the MCP server', () => {
+  it('has the tools the hooks know, each running the engine command they count it as', () => {
+    for (const t of TOOLS) expect(engineOfTool(`${ENGINE_TOOL_PREFIX}${t.name}`)).toBe(t.entry);
+    expect(engineOfTool(`${ENGINE_TOOL_PREFIX}constructor`)).toBeNull();
+  });
+
   it('answers initialize and tools/list: run, log, status, each taking the CLI\'s arguments', async () => {
     const c = start(tmpDir('mcp-'));
     const init = await c.initialize();

@@ -214,7 +214,15 @@ describe('agents', () => {
 
   it('autoloop (the --agent loop) inherits the model and has the loop tools', () => {
     expect(matter(read('agents/autoloop.md')).data.model).toBe('inherit');
-    expect(tools('autoloop.md')).toEqual(['Agent', 'Bash', 'Edit', 'Glob', 'Grep', 'Read', 'Skill', 'Write']);
+    expect(tools('autoloop.md')).toEqual(['Agent', 'Bash', 'Edit', 'Glob', 'Grep', 'Read', 'Skill', 'Write', 'mcp__plugin_autoloop_engine__log', 'mcp__plugin_autoloop_engine__run', 'mcp__plugin_autoloop_engine__status']);
+  });
+
+  it('declares the MCP server whose tools the agent and the hooks name (server "engine", dist/mcp.mjs)', () => {
+    const manifest = JSON.parse(read('.claude-plugin/plugin.json')) as { mcpServers: Record<string, { command: string; args: string[] }> };
+    expect(manifest.mcpServers).toEqual({ engine: { command: 'node', args: ['${CLAUDE_PLUGIN_ROOT}/dist/mcp.mjs'] } });
+    const hooks = read('hooks/hooks.json');
+    expect(hooks).toContain('Skill|mcp__plugin_autoloop_engine__.*');
+    expect(hooks).toContain('NotebookEdit|Skill|mcp__plugin_autoloop_engine__.*');
   });
 
   it('codebase-scout is read-only on haiku', () => {

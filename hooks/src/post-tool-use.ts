@@ -1,4 +1,4 @@
-// PostToolUse (Bash, Skill) and UserPromptExpansion: who drives the loop.
+// PostToolUse (Bash, Skill, our MCP tools) and UserPromptExpansion: who drives the loop.
 // Claude Code fires PostToolUse only for a call that ran (a refused call fires
 // none), so a session whose every call was refused never becomes the owner.
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { cliProcess } from './cli-process.ts';
 import { AGENT, HANDOVER_SKILLS, roleOf, type Caller } from './roles.ts';
 import type { ActiveFile, PostToolUseInput, SessionFile } from './schema.ts';
 import { EMPTY_SESSION } from './state.ts';
+import { engineOfTool } from './mcp-tools.ts';
 
 /**
  * Does running these engine scripts drive the loop? A measurement or a log
@@ -54,15 +55,23 @@ export function postToolUseDecision(
 ): SessionFile | null {
   const ti = input.tool_input;
   if (input.tool_name === 'Skill') return typeof ti.skill === 'string' && HANDOVER_SKILLS.has(ti.skill) ? enlist(session, input, env) : null;
-  if (input.tool_name !== 'Bash' || typeof ti.command !== 'string') return null;
-  const cwd = input.cwd && path.isAbsolute(input.cwd) ? input.cwd : projectDir;
-  const root = env.CLAUDE_PLUGIN_ROOT ? canonical(env.CLAUDE_PLUGIN_ROOT) : null;
-  // Only the engine calls matter here: no git process to read an alias.
-  const { engines } = analyzeBash(ti.command, { policy: policyOf(active, projectDir), cwd, env, pluginRoot: root, io: NO_GIT_IO });
+  const engines = enginesRun(input, active, projectDir, env);
   if (!engines.length) return null;
   if (drives(engines, active, input.agent_type)) return session.owner_session === input.session_id ? null : claim(active, input, env);
   // init-experiment starts a new experiment unowned (it clears session.json): the session that ran it is handed the loop.
   return engines.includes('init-experiment') ? enlist(session, input, env) : null;
+}
+
+/** The engine scripts a call ran: a Bash command's, or the one of our MCP tools (an engine call as the Bash one is). */
+function enginesRun(input: PostToolUseInput, active: ActiveFile, projectDir: string, env: Record<string, string | undefined>): string[] {
+  const ti = input.tool_input;
+  const viaMcp = engineOfTool(input.tool_name);
+  if (viaMcp) return [viaMcp];
+  if (input.tool_name !== 'Bash' || typeof ti.command !== 'string') return [];
+  const cwd = input.cwd && path.isAbsolute(input.cwd) ? input.cwd : projectDir;
+  const root = env.CLAUDE_PLUGIN_ROOT ? canonical(env.CLAUDE_PLUGIN_ROOT) : null;
+  // Only the engine calls matter here: no git process to read an alias.
+  return analyzeBash(ti.command, { policy: policyOf(active, projectDir), cwd, env, pluginRoot: root, io: NO_GIT_IO }).engines;
 }
 
 /**

@@ -12,6 +12,7 @@ import { isGuarded, isLive, LOOP_SKILLS, mayApprove, roleOf, terminationKey, typ
 import type { ActiveFile, PreToolUseInput, SessionFile } from './schema.ts';
 import { clip, MAX_TEXT } from './text.ts';
 import { bashLines, bashTimeoutMs, editLines } from './journal.ts';
+import { engineOfTool } from './mcp-tools.ts';
 
 /**
  * The Bash guard, passed in so that a hooks bundle judging only file tools
@@ -91,6 +92,8 @@ function judge(
     return { deny: kernel.deny ?? lexical.deny, allow: kernel.allow && lexical.allow, lines: kernel.lines };
   }
   if (tool === 'Skill') return { deny: null, allow: typeof ti.skill === 'string' && LOOP_SKILLS.has(ti.skill), lines: [] };
+  // Our MCP server's tools run one engine command each, as an approved Bash engine call does (and write nothing of the model's).
+  if (engineOfTool(tool)) return { deny: null, allow: true, lines: [] };
   if (tool === 'Read') {
     // The plugin's own references live outside the project (Claude Code asks for those).
     // The plugin directory may be a tree of links (a development checkout): either spelling counts.
