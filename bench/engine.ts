@@ -264,10 +264,11 @@ if (section('iteration')) {
 
 // 2d. the same iteration through the plugin's MCP server (dist/mcp.mjs over stdio, as Claude Code starts it):
 // each call runs in a pre-started engine process (a zygote). Timed from the tools/call line sent to its answer;
-// the model's think time before each call (here 300 ms) lets the next zygote start, as it does in a session.
+// the model's think time before each call (here 1 s: a loaded machine starts Node slowly) lets the next zygote
+// start, as it does in a session (the server starts it once a call has answered).
 // The CLI's one call in the same turns, and a bare `node -e 0` in every turn.
 if (section('iteration') || section('mcp')) {
-  const think = () => new Promise((r) => setTimeout(r, 300));
+  const think = () => new Promise((r) => setTimeout(r, 1000));
   const servers = ['one', 'two'].map((form) => {
     const dir = repoWithRuns(0);
     const env = { ...process.env, ...GIT_ENV, AUTOLOOP_COUNT_IO: path.join(dir, '.counts') };

@@ -1,6 +1,6 @@
 // The MCP server's engine processes: one zygote (dist/zygote.cjs, a Node
 // process with the engine loaded up to its main) kept ready, handed each call,
-// and replaced at once, off the call's critical path. Each runs in its own
+// and replaced once the call has answered, off the call's critical path. Each runs in its own
 // process group (a cancel kills the call's whole tree, as the Bash tool's kill
 // of a command does), under setpriv --pdeathsig where it is found (a server
 // that dies takes its calls with it); an idle one also ends when the IPC
@@ -47,6 +47,7 @@ export class Zygotes {
   private ready: Zygote | null = null;
   private readonly running = new Set<ChildProcess>();
   private readonly pdeath = probePdeath();
+  private closing = false;
 
   constructor(private readonly dist: string) {}
 
@@ -72,15 +73,17 @@ export class Zygotes {
     return z;
   }
 
-  /** The zygote for a call, and the next one started; one that is gone or of another build is replaced. */
+  /**
+   * The zygote for a call; one that is gone or of another build is replaced. The next one starts
+   * when the call has answered (call), not now: on a busy machine its start would take CPU from the
+   * call, and the model's turn between two calls is time enough.
+   */
   private take(): Zygote {
-    let z = this.ready;
-    if (!z || z.exited || z.build !== fingerprint(this.dist)) {
-      if (z && !z.exited) z.child.kill('SIGKILL');
-      z = this.start();
-    }
-    this.ready = this.start();
-    return z;
+    const z = this.ready;
+    this.ready = null;
+    if (z && !z.exited && z.build === fingerprint(this.dist)) return z;
+    if (z && !z.exited) z.child.kill('SIGKILL');
+    return this.start();
   }
 
   /** Run one engine call in a zygote: its whole output and how it ended. `signal` aborts it (kills its tree). */
@@ -100,6 +103,8 @@ export class Zygotes {
         this.running.delete(child);
         signal.removeEventListener('abort', onAbort);
         resolve({ code, signal: sig, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') + extra });
+        // After the answer is out (the server writes it in the resolution's turn), unless the server is closing.
+        setImmediate(() => this.closing || this.warm());
       };
       child.once('error', (e) => done(1, null, `engine did not start: ${e.message}\n`));
       child.once('close', (code, sig) => done(code, sig));
@@ -109,6 +114,7 @@ export class Zygotes {
 
   /** The server's end: the idle zygote goes at once, running calls as a cancel would end them. */
   async close(): Promise<void> {
+    this.closing = true;
     const idle = this.ready;
     this.ready = null;
     if (idle && !idle.exited) idle.child.kill('SIGKILL');
