@@ -11,6 +11,7 @@
 // (the fallback modes), the seal (tamper.ts engineCaches) deletes a cache that
 // changed or appeared while the code under test ran.
 import path from 'node:path';
+import type vm from 'node:vm';
 import { binaryTail, compile, evaluate, readBundle, readCache, writeCache, type Bundle, type CacheNames } from './code-cache.ts';
 import { zygote as waitForCall } from './zygote.ts';
 
@@ -36,14 +37,36 @@ export function boot(dir: string, entry: string): void {
 
 /** dist/zygote.cjs: a pre-started engine that waits for its call from the MCP server (zygote.ts). */
 export function zygote(dir: string): void {
-  waitForCall(dir, TAG, (entry, argv, bundle) => run(dir, entry, argv, bundle));
+  // Each bundle compiled ahead with the cache of its usual call (run-experiment: the one-call
+  // iteration); a call of another form, or whose environment names another cache, compiles anew.
+  const usual = (entry: string): string[] => (entry === 'run-experiment' ? ['--description'] : []);
+  waitForCall(
+    dir,
+    TAG,
+    (entry, bundle) => compiled(dir, entry, usual(entry), bundle),
+    (entry, argv, bundle, ready) => run(dir, entry, argv, bundle, ready),
+  );
 }
 
-function run(dir: string, entry: string, argv: readonly string[], { source, key }: Bundle): void {
-  const file = path.join(dir, `${entry}.cjs`);
-  const cache = key && process.env.AUTOLOOP_CODE_CACHE !== '0' ? path.join(dir, CACHE_DIR, cacheName(entry, argv)) : null;
+interface Compiled {
+  cache: string | null;
+  cached: Buffer | undefined;
+  script: vm.Script;
+}
+
+const cacheFile = (dir: string, entry: string, argv: readonly string[], key: string | null): string | null =>
+  key && process.env.AUTOLOOP_CODE_CACHE !== '0' ? path.join(dir, CACHE_DIR, cacheName(entry, argv)) : null;
+
+function compiled(dir: string, entry: string, argv: readonly string[], { source, key }: Bundle): Compiled {
+  const cache = cacheFile(dir, entry, argv, key);
   const cached = readCache(cache, key);
-  const script = compile(file, source, cached);
+  return { cache, cached, script: compile(path.join(dir, `${entry}.cjs`), source, cached) };
+}
+
+function run(dir: string, entry: string, argv: readonly string[], bundle: Bundle, ready?: Compiled): void {
+  const file = path.join(dir, `${entry}.cjs`);
+  const { key } = bundle;
+  const { cache, cached, script } = ready && ready.cache === cacheFile(dir, entry, argv, key) ? ready : compiled(dir, entry, argv, bundle);
   evaluate(script, file, dir);
   if (!cache || !key || (cached && !script.cachedDataRejected) || argv.includes('--help')) return;
   // Written as the process ends: by then the cache holds every function the call compiled.

@@ -42,11 +42,11 @@ function become(dir: string, call: ZygoteCall): void {
 }
 
 /**
- * Wait for one call, then run it through `run` (loader.ts boot). The channel is
+ * Read and `prepare` (compile) every bundle, wait for one call, then run it through `run` (loader.ts). The channel is
  * closed before the engine starts: no descriptor of it reaches a process the
  * engine spawns, and the event loop ends when the engine's work does.
  */
-export function zygote(dir: string, tag: string, run: (entry: ZygoteEntry, argv: string[], bundle: Bundle) => void): void {
+export function zygote<P>(dir: string, tag: string, prepare: (entry: ZygoteEntry, bundle: Bundle) => P, run: (entry: ZygoteEntry, argv: string[], bundle: Bundle, prepared: P) => void): void {
   const send = process.send?.bind(process);
   if (!send) {
     process.stderr.write('zygote: started without an IPC channel (the MCP server starts it)\n');
@@ -56,6 +56,7 @@ export function zygote(dir: string, tag: string, run: (entry: ZygoteEntry, argv:
   // What every iteration loads anyway: the engine's lazy wrappers find them loaded.
   for (const m of ['node:child_process', 'node:crypto', 'node:zlib']) require(m);
   const bundles = new Map(ZYGOTE_ENTRIES.map((e) => [e, readBundle(path.join(dir, `${e}.cjs`), tag)]));
+  const prepared = new Map(ZYGOTE_ENTRIES.map((e) => [e, prepare(e, bundles.get(e)!)]));
   const idle = (): never => process.exit(0);
   process.once('disconnect', idle);
   process.once('message', (m: unknown) => {
@@ -67,7 +68,7 @@ export function zygote(dir: string, tag: string, run: (entry: ZygoteEntry, argv:
     }
     process.once('disconnect', () => {
       become(dir, call);
-      run(call.entry, call.argv, bundles.get(call.entry)!);
+      run(call.entry, call.argv, bundles.get(call.entry)!, prepared.get(call.entry)!);
     });
     process.disconnect?.();
   });
