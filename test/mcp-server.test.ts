@@ -14,6 +14,13 @@ import { ENGINE_TOOL_PREFIX, engineOfTool } from '../hooks/src/mcp-tools.ts';
 const server = () => path.join(path.dirname(bundle('status')), 'mcp.mjs');
 const start = (cwd: string, file = server()) => new McpClient(file, { cwd });
 
+/** A folder whose .autoloop/ makes the server start its zygote with the session. */
+function loopDir(): string {
+  const d = tmpDir('mcp-');
+  fs.mkdirSync(path.join(d, '.autoloop'));
+  return d;
+}
+
 /** Every live descendant of pid (the server's zygotes and what they started). */
 function descendants(pid: number): number[] {
   const parents = parentMap();
@@ -105,7 +112,7 @@ describe('the MCP server', () => {
   it('kills a cancelled call\'s whole tree: a benchmark that ignores SIGTERM and forks children', async () => {
     const repo = baselineRepo('100', ['--timeout', '600', '--grace', '0.2']);
     setValue(repo, '1 slow');
-    const c = start(tmpDir('mcp-')); // not in the repository: processesIn(repo) is the call's tree only
+    const c = start(loopDir()); // not in the repository: processesIn(repo) is the call's tree only
     await c.initialize();
     // The zygote started with the session becomes the call's engine (its cwd stays the server's).
     await waitFor(() => descendants(c.child.pid!).length > 0);
@@ -129,7 +136,7 @@ describe('the MCP server', () => {
 
   it('leaves no process behind when it ends: closed stdin, or killed with SIGKILL (the idle zygote dies with it)', async () => {
     for (const how of ['close', 'SIGKILL'] as const) {
-      const c = start(tmpDir('mcp-'));
+      const c = start(loopDir());
       await c.initialize();
       await waitFor(() => descendants(c.child.pid!).length > 0);
       const kids = descendants(c.child.pid!);
@@ -140,6 +147,18 @@ describe('the MCP server', () => {
       }
       expect(await survivors(kids)).toEqual([]);
     }
+  });
+
+  it('starts no engine process with a session outside any loop; the first call starts one', async () => {
+    const c = start(tmpDir('mcp-'));
+    await c.initialize();
+    expect((await c.request('ping').answer).result).toEqual({});
+    expect((await c.request('tools/list').answer).result).toBeTruthy();
+    expect(descendants(c.child.pid!)).toEqual([]);
+    const repo = baselineRepo('100');
+    expect((await c.call('status', ['--cwd', repo])).text).toMatch(/exp/);
+    await waitFor(() => descendants(c.child.pid!).length > 0); // the next call's, after the answer
+    expect(await c.close()).toBe(0);
   });
 
   it('starts a fresh zygote when dist/ is rebuilt under it (a plugin update)', async () => {

@@ -6,6 +6,17 @@
 import { cancelledId, failure, parseLine, success, type Id, type Incoming, type Outgoing } from './jsonrpc.ts';
 import { toolCall, toolList, toolResult } from './tools.ts';
 import { Zygotes } from './zygotes.ts';
+import fs from 'node:fs';
+import path from 'node:path';
+import { STATE_DIR } from '../paths.ts';
+
+/** Whether dir or a folder above it holds autoloop's state (an experiment was set up there). */
+export function hasLoopState(dir: string): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, STATE_DIR))) return true;
+    if (path.dirname(d) === d) return false;
+  }
+}
 
 /** The protocol revisions this server speaks (their messages are the same for what it uses); the newest first. */
 const VERSIONS = ['2025-06-18', '2025-03-26', '2024-11-05'];
@@ -38,7 +49,9 @@ export function serve(dist: string, version: string): void {
     switch (method) {
       case 'initialize': {
         const asked = typeof params?.protocolVersion === 'string' ? params.protocolVersion : '';
-        zygotes.warm();
+        // Every session of a user with the plugin starts this server: a zygote (a Node process)
+        // waits only where a loop can call it; elsewhere the first call starts one.
+        if (hasLoopState(process.cwd())) zygotes.warm();
         return send(success(id, { protocolVersion: VERSIONS.includes(asked) ? asked : VERSIONS[0], capabilities: { tools: {} }, serverInfo: { name: 'autoloop', version } }));
       }
       case 'ping':

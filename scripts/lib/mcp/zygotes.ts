@@ -46,7 +46,8 @@ function probePdeath(): boolean {
 export class Zygotes {
   private ready: Zygote | null = null;
   private readonly running = new Set<ChildProcess>();
-  private readonly pdeath = probePdeath();
+  // Probed with the first zygote, not at the server's start: most sessions never call the engine.
+  private pdeath: boolean | null = null;
   private closing = false;
 
   constructor(private readonly dist: string) {}
@@ -58,6 +59,7 @@ export class Zygotes {
 
   private start(): Zygote {
     const file = path.join(this.dist, 'zygote.cjs');
+    this.pdeath ??= probePdeath();
     const [cmd, args] = this.pdeath ? ['setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, file]] : [process.execPath, [file]];
     const build = fingerprint(this.dist);
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
