@@ -1,0 +1,1 @@
+require('./engine-loader.cjs').zygote(__dirname);
