@@ -26,6 +26,7 @@ import { dropForgedObjects, dropMainCommondir, keepGitFiles, restoreDamagedGitFi
 import { foreignCopy, settleStoresFromCopy } from './git-kept-trust.ts';
 import { findDotGit, holdDotGit, restoreDotGit, type DotGit } from './dot-git.ts';
 import type { ForgedLoose } from './loose-forged.ts';
+import { recoverLentModes } from './owner-write-journal.ts';
 
 // Built on first use: only a journal left by a killed call is read.
 const Kept = lazySchema(() => z.object({
@@ -139,7 +140,8 @@ function readKeptWhole(dir: string): { record: z.infer<typeof Kept>; kept: GitFi
  * one line per repair made (none when nothing was damaged).
  */
 export async function recoverGitFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
+  // First: a folder a killed engine left owner-writable gets its mode back before anything is written in it.
+  const out: string[] = recoverLentModes(root);
   // Before any copy is judged against the repository's layout: with it, git's dirs are another repository's.
   const redirect = dropMainCommondir(root);
   if (redirect) out.push(`set aside ${path.relative(root, redirect)}, which sent git to another repository`);

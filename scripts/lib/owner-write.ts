@@ -5,6 +5,8 @@
 // run leaves it. A folder of someone else is never touched: the error stands.
 import fs from 'node:fs';
 import path from 'node:path';
+import { crashPoint } from './faults.ts';
+import { dropLend, noteLend } from './owner-write-journal.ts';
 
 const denied = (e: unknown): boolean => {
   const code = (e as NodeJS.ErrnoException).code;
@@ -36,11 +38,15 @@ export function inOwnFolder<T>(dir: string, op: () => T): T {
     if (!denied(e)) throw e;
     const mode = lendable(dir);
     if (mode === null) throw e;
+    // Noted first: a kill before the restore leaves the note for the next call.
+    const note = noteLend([[dir, mode]]);
     fs.chmodSync(dir, mode | 0o200);
+    crashPoint('owner-write:lent');
     try {
       return op();
     } finally {
       fs.chmodSync(dir, mode);
+      dropLend(note);
     }
   }
 }
@@ -75,11 +81,14 @@ export async function inOwnFolders<T>(root: string, rels: readonly string[], op:
       if (mode !== null) lent.set(dir, mode);
     }
   }
+  const note = noteLend([...lent]);
   for (const [dir, mode] of lent) fs.chmodSync(dir, mode | 0o200);
+  if (lent.size > 0) crashPoint('owner-write:lent');
   try {
     return await op();
   } finally {
     for (const [dir, mode] of lent) fs.chmodSync(dir, mode);
+    dropLend(note);
   }
 }
 
