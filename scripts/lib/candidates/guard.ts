@@ -20,12 +20,12 @@ import { repoPaths } from '../paths.ts';
 import type { RunRecord } from '../schema.ts';
 import { crashPoint } from '../faults.ts';
 import type { Workspace } from '../workspace-base.ts';
-import { checkLedger, cutLedger, dropSeal, keepSeal, readText } from './ledger-cut.ts';
+import { checkLedgerWindow, cutLedger, dropSeal, keepSeal, SEAL_WINDOW_BYTES, sealWindow, type SealedWindow } from './ledger-cut.ts';
 import { withLedger } from './ledger.ts';
 import { MainTreeWatch } from './main-watch.ts';
 
-/** The ledger's text when each seal was taken. */
-const ledgerAt = new WeakMap<Seal, string>();
+/** The ledger's end when each seal was taken (its last MB: the history before it is not read per command). */
+const ledgerAt = new WeakMap<Seal, SealedWindow>();
 
 export class CandidateGuard extends RunGuard {
   private readonly main: MainTreeWatch;
@@ -72,21 +72,27 @@ export class CandidateGuard extends RunGuard {
     this.ws.stale();
     this.markPhase();
     const s = this.sealArtifacts(seal(this.exp.paths, this.exp.root, this.judgeFiles(), this.sealedFiles()));
-    const text = readText(this.exp.paths.ledger);
-    ledgerAt.set(s, text);
+    const w = sealWindow(this.exp.paths.ledger);
+    ledgerAt.set(s, w);
     // On disk too: a guard killed before its cut leaves the cut to the next ledger-locked call (ledger.ts).
-    keepSeal(this.exp, this.record.run_id, text);
+    keepSeal(this.exp, this.record.run_id, w.mark);
     return s;
   }
 
   override async afterCommand(sealed: Seal, what: Phase): Promise<string | null> {
-    const ledgerBefore = ledgerAt.get(sealed) ?? readText(this.exp.paths.ledger);
+    const w = ledgerAt.get(sealed) ?? sealWindow(this.exp.paths.ledger);
     const tampered = [...breakSeal(sealed, this.exp.root), ...this.breakArtifacts(sealed)];
+    const ledger = path.relative(this.exp.root, this.exp.paths.ledger);
     return withLedger(this.exp, 'run-experiment', async () => {
-      const t = checkLedger(this.exp, ledgerBefore, this.record.run_id, this.record.candidate?.id ?? null);
+      const t = checkLedgerWindow(this.exp, w, this.record.run_id, this.record.candidate?.id ?? null);
       if (!t) {
         dropSeal(this.exp, this.record.run_id);
         return this.verdict(tampered, what);
+      }
+      if (t === 'rewritten') {
+        // Rewritten before the window kept: nothing to put it back from; the run is void (as tamper.ts for the serial loop).
+        dropSeal(this.exp, this.record.run_id);
+        return this.verdict([...tampered, `${ledger} (rewritten before its last ${SEAL_WINDOW_BYTES >> 20} MB: not put back)`], what);
       }
       crashPoint('guard:ledger-checked');
       // The lines cut are named in the same write (ledger-cut.ts): a candidate whose seal was taken
@@ -95,7 +101,6 @@ export class CandidateGuard extends RunGuard {
       crashPoint('guard:ledger-rewritten');
       dropSeal(this.exp, this.record.run_id);
       // Judged on the state rebuilt without the forged lines (a forged config line must not name the judges).
-      const ledger = path.relative(this.exp.root, this.exp.paths.ledger);
       return this.verdict([...tampered, ledger], what, new Set([ledger]));
     });
   }

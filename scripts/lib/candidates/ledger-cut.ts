@@ -12,7 +12,7 @@ import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from '../fsx.ts';
 import { ledgerLineText } from '../ledger.ts';
 import { runDir } from '../paths.ts';
 import { checkpointFile } from '../state-cache.ts';
-import { checkTail, lineId, REMOVED_NAMED, type TailCheck, type Witnesses } from './ledger-tail.ts';
+import { accountedFor, checkTail, lineId, REMOVED_NAMED, type TailCheck, type Witnesses } from './ledger-tail.ts';
 import { readCandidate } from './store.ts';
 
 export function readText(file: string): string {
@@ -26,6 +26,113 @@ export function readText(file: string): string {
 /** What outside the ledger shows which engine wrote a line (ledger-tail.ts), for `candidate`'s command. */
 export function witnessesOf(exp: Experiment, candidate: string | null): Witnesses {
   return { record: (id: string) => readRunRecord(exp, id), candidate: (id) => readCandidate(exp.paths, id), own: candidate };
+}
+
+/** How much of the ledger's end a candidate's guard keeps when it seals a command (as tamper.ts keeps for the serial loop). */
+export const SEAL_WINDOW_BYTES = 1 << 20;
+
+/**
+ * The ledger's end when a command was sealed: its text from `start` (a line's start) on, the mark
+ * the seal file keeps, the digest of the bytes just before `start`, and the date of its last line.
+ */
+export interface SealedWindow {
+  start: number;
+  text: string;
+  mark: SealMark;
+  before: string;
+  lastTs: number | null;
+}
+
+/** The date of a ledger line (ms), null when it has none. */
+function tsOf(line: string): number | null {
+  try {
+    const ts = (JSON.parse(line) as { ts?: unknown }).ts;
+    const ms = typeof ts === 'string' ? Date.parse(ts) : NaN;
+    return Number.isFinite(ms) ? ms : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Seal the ledger by its last SEAL_WINDOW_BYTES (from a line's start): a read that does not grow with the history. */
+export function sealWindow(file: string, windowBytes = SEAL_WINDOW_BYTES): SealedWindow {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return { start: 0, text: '', mark: sealOf(''), before: digest(''), lastTs: null };
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    let start = Math.max(0, size - windowBytes);
+    let buf = readBytes(fd, start, size);
+    if (start > 0) {
+      const nl = buf.indexOf(0x0a);
+      // One line longer than the window: the whole file.
+      if (nl < 0 || nl === buf.length - 1) [start, buf] = [0, readBytes(fd, 0, size)];
+      else [start, buf] = [start + nl + 1, buf.subarray(nl + 1)];
+    }
+    const text = buf.toString('utf8');
+    const last = text.split('\n').filter((l) => l !== '').at(-1);
+    const mark = { length: size, tail: digest(readAt(fd, Math.max(0, size - WINDOW), size)) };
+    return { start, text, mark, before: digest(readAt(fd, Math.max(0, start - WINDOW), start)), lastTs: last === undefined ? null : tsOf(last) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Lines appended since the seal that are all the engine's, each dated after the sealed lines (so no
+ * copy of one of them, which checkTail would drop), and whole: the ledger is as it must be. Any
+ * other tail is judged by checkTail on the whole text.
+ */
+function cleanTail(tail: string, w: SealedWindow, own: string, wit: Witnesses): boolean {
+  if (!tail.endsWith('\n') || w.lastTs === null) return false;
+  const lines = tail.slice(0, -1).split('\n');
+  let sealed: Set<string> | null = null;
+  for (const l of lines) {
+    if (l === '' || !accountedFor(l, own, wit.record, wit)) return false;
+    const ts = tsOf(l);
+    if (ts === null || ts <= w.lastTs) return false;
+    sealed ??= new Set(w.text.split('\n'));
+    if (sealed.has(l)) return false;
+  }
+  return true;
+}
+
+/** What a check after a command found: nothing to do, lines to cut, or a ledger rewritten before the sealed window (not put back). */
+export type WindowCheck = null | TailCheck | 'rewritten';
+
+/**
+ * As checkLedger, from the sealed window: the ledger is read from the window's start on (the bytes
+ * before it are checked by the digest of their end, as tamper.ts trusts what lies before its tail),
+ * and whole only when a line appended since is not plainly the engine's.
+ */
+export function checkLedgerWindow(exp: Experiment, w: SealedWindow, runId: string, candidate: string | null): WindowCheck {
+  return checkWindow(exp.paths.ledger, w, runId, witnessesOf(exp, candidate));
+}
+
+/** checkLedgerWindow on a ledger file, with the witnesses given. */
+export function checkWindow(file: string, w: SealedWindow, own: string, wit: Witnesses): WindowCheck {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    if (w.start > 0) return 'rewritten';
+    const t = checkTail(w.text, '', own, wit.record, wit);
+    return t.forged ? t : null;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size < w.start || digest(readAt(fd, Math.max(0, w.start - WINDOW), w.start)) !== w.before) return 'rewritten';
+    const now = readAt(fd, w.start, size);
+    if (now.startsWith(w.text) && (now.length === w.text.length || cleanTail(now.slice(w.text.length), w, own, wit))) return null;
+    const prefix = readAt(fd, 0, w.start);
+    const t = checkTail(prefix + w.text, prefix + now, own, wit.record, wit);
+    return t.forged ? t : null;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The ledger as it must be after `runId`'s command, given its text when sealed; null: it is as it must be. */
@@ -83,8 +190,8 @@ function readSealFile(exp: Experiment, runId: string): (SealMark & { next?: Seal
   return next ? { ...first, next } : first;
 }
 
-/** Kept while a candidate's command runs: what the ledger was when it was sealed. */
-export function keepSeal(exp: Experiment, runId: string, text: string): void {
+/** Kept while a candidate's command runs: what the ledger was when it was sealed (its text, or its mark). */
+export function keepSeal(exp: Experiment, runId: string, text: string | SealMark): void {
   mine.add(runId);
   writeJsonAtomic(sealFile(exp, runId), sealOf(text), { durable: false });
 }
@@ -116,7 +223,7 @@ export function keptSeal(exp: Experiment, runId: string): string | null {
 /** Bytes read before a seal's offset to check its digest: its last TAIL_BYTES characters take at most 3 bytes each, and a character cut at the window's start. */
 const WINDOW = 4 * TAIL_BYTES;
 
-function readAt(fd: number, start: number, end: number): string {
+function readBytes(fd: number, start: number, end: number): Buffer {
   const buf = Buffer.alloc(Math.max(0, end - start));
   let got = 0;
   while (got < buf.length) {
@@ -124,8 +231,10 @@ function readAt(fd: number, start: number, end: number): string {
     if (n === 0) break;
     got += n;
   }
-  return buf.toString('utf8', 0, got);
+  return buf.subarray(0, got);
 }
+
+const readAt = (fd: number, start: number, end: number): string => readBytes(fd, start, end).toString('utf8');
 
 /**
  * As keptSeal, read from the seal's offset (verified.ts, on every ledger-locked call): the text
