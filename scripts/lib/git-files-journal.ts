@@ -27,6 +27,7 @@ import { foreignCopy, settleStoresFromCopy } from './git-kept-trust.ts';
 import { findDotGit, holdDotGit, restoreDotGit, type DotGit } from './dot-git.ts';
 import type { ForgedLoose } from './loose-forged.ts';
 import { recoverLentModes } from './owner-write-journal.ts';
+import { mergeLoopPacks, noteLoopPack } from './pack-merge.ts';
 
 // Built on first use: only a journal left by a killed call is read.
 const Kept = lazySchema(() => z.object({
@@ -217,7 +218,15 @@ export function openGitPhase(root: string, tree: string, branch: string | null, 
       // Each loose object the phase changed has just been hashed (a forged one set aside), the rest it
       // left as they were: many of them go into a pack, so that the next check stats few (loose-pack.ts).
       // Not while another call's phase may still hold an object this scan did not vouch for (mayPack).
-      if (packWanted(loose.length, packNext(root)) && mayPack()) notePacked(root, loose.length, await packLoose(kept.tree, kept.objects.dir, loose, measured));
+      if (packWanted(loose.length, packNext(root)) && mayPack()) {
+        const packed = await packLoose(kept.tree, kept.objects.dir, loose, measured);
+        notePacked(root, loose.length, packed);
+        // The loop's packs merged once there are many (pack-merge.ts), under the same rule as the packing.
+        if (packed.pack) {
+          noteLoopPack(root, packed.pack);
+          await mergeLoopPacks(root, kept.tree, kept.objects.dir);
+        }
+      }
       return { unreadable, forged };
     },
   };

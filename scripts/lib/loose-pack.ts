@@ -36,8 +36,8 @@ import { gitTry, gitWithInput } from './gitcmd.ts';
 import { parseTree, readLoose } from './loose-tree.ts';
 import { repoPaths } from './paths.ts';
 
-/** What a packing did: wrote a pack (or found nothing to pack), or failed (everything left loose); how many stay loose. */
-export type Packed = { ok: boolean; left: number };
+/** What a packing did: wrote a pack (its hash: `pack`) or found nothing to pack, or failed (everything left loose); how many stay loose. */
+export type Packed = { ok: boolean; left: number; pack?: string };
 
 /** Loose objects at which a phase's settle packs them (each costs a stat per phase until then). */
 export const PACK_AT = 1000;
@@ -137,5 +137,6 @@ export async function packLoose(tree: string, objects: string, ids: readonly str
   // --incremental: only objects in no pack yet; --local: none borrowed; the ids on stdin, one a line.
   const made = await gitWithInput(tree, ['pack-objects', '-q', '--incremental', '--local', '--non-empty', `${objects}/pack/pack`], `${packed.join('\n')}\n`);
   if (made.code !== 0) return { ok: false, left: ids.length };
-  return { ok: (await gitTry(tree, ['prune-packed', '-q'])).code === 0, left };
+  const pack = made.stdout.trim();
+  return { ok: (await gitTry(tree, ['prune-packed', '-q'])).code === 0, left, ...(pack ? { pack } : {}) };
 }
