@@ -8,8 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { git, makeRepo, ROOT } from './helpers/engine.ts';
 import { writeBlob } from '../scripts/lib/loose-object.ts';
-import { packLoose } from '../scripts/lib/loose-pack.ts';
-import { idsOfIndex, mergeLoopPacks, noteLoopPack } from '../scripts/lib/pack-merge.ts';
+import { PACK_AT, packLoose } from '../scripts/lib/loose-pack.ts';
+import { idsOfIndex, MERGE_AT, mergeLoopPacks, noteLoopPack } from '../scripts/lib/pack-merge.ts';
+import { openGitPhase } from '../scripts/lib/git-files-journal.ts';
 
 const objectsOf = (repo: string) => path.join(repo, '.git/objects');
 const packDir = (repo: string) => path.join(objectsOf(repo), 'pack');
@@ -91,4 +92,24 @@ describe("the loop's packs merged once there are many", () => {
       for (const stem of stems) expect(fs.existsSync(path.join(packDir(s.repo), `${stem}.idx`))).toBe(true);
     });
   }
+
+  it(`a phase's settle that packs the ${MERGE_AT}th pack of the loop's merges them; a candidate's call in flight holds both off`, async () => {
+    const repo = makeRepo({ 'a.txt': 'a\n' });
+    fs.mkdirSync(path.join(repo, '.autoloop'), { recursive: true });
+    const ids: string[] = [];
+    for (let k = 0; k < MERGE_AT - 1; k++) {
+      const batch = blobs(repo, 5, `loop ${k}`);
+      ids.push(...batch);
+      noteLoopPack(repo, (await packLoose(repo, objectsOf(repo), batch)).pack!);
+    }
+    ids.push(...blobs(repo, PACK_AT, 'phase'));
+    const held = await openGitPhase(repo, repo, null)!.settle(undefined, () => false);
+    expect(held).toEqual({ unreadable: [], forged: [] });
+    expect(packs(repo)).toHaveLength(MERGE_AT - 1);
+    await openGitPhase(repo, repo, null)!.settle();
+    expect(packs(repo)).toHaveLength(1);
+    expect(listed(repo)).toHaveLength(1);
+    expect(readable(repo, ids)).toBe(ids.length);
+    expect(fsck(repo).status).toBe(0);
+  });
 });
