@@ -7,6 +7,7 @@
 //    and the separate run + log, with the git processes and fsyncs each makes; again through the
 //    plugin's MCP server (a pre-started engine process per call), iteration.mcp.*
 //  - one iteration with 3,000 and 20,000 loose objects in the repository vs none (the check after each phase)
+//  - one iteration with 300 small packs of the loop's vs the same objects merged into one (pack-merge.ts)
 //  - init-experiment (a new experiment, a new segment) and status vs bare `node -e 0`, with their git processes
 //  - bytes the model reads in an ordinary iteration, --json, both forms (target ≤ 500)
 //  - every call with 100,000 runs in the ledger vs 100 (target ≤ 1.5x): run + log,
@@ -15,7 +16,8 @@
 //    report, and status, dashboard and explain again in parallel mode (a closed candidate's
 //    folder per run, two open), a ledger-locked call (control stop / resume) while a
 //    candidate's command runs (its seal live), with the dashboard's peak memory; the caches' sizes; and
-//    (no target: it reads every line) status with every cache lost
+//    (no target: it reads every line) status with every cache lost; a candidate from start to log in
+//    parallel mode (its guard checks the shared ledger after each command) at 100,000 runs vs 100
 //  - hook cost: without .autoloop/ (no node at all) and with it (target ≤ 2x node -e 0)
 //  - CPU per benchmark sample (engine and every process it starts, a ~3 ms shell benchmark),
 //    as a share of a bare `node -e 0`'s CPU: a run of 32 samples less a run of 2, over 30; again
@@ -24,7 +26,7 @@
 // AUTOLOOP_BENCH_BEFORE=<dir> also measures a second build (e.g. a copy of dist/ before a
 // change) in the same run, interleaved, and prints its start-up, iteration and 100,000-run figures alongside.
 // AUTOLOOP_BENCH_RUNS=<n> replaces 100,000 (a quicker look).
-// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration (with mcp), mcp, loose, calls, history, bytes, hooks, samples.
+// AUTOLOOP_BENCH_ONLY=<a,b> runs only these sections: startup, iteration (with mcp), mcp, loose, packs, calls, history, candidate, bytes, hooks, samples.
 // AUTOLOOP_BENCH_LOOSE=<n,m,...> the loose objects of the loose section (0,3000,20000; the first is the reference).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,6 +36,7 @@ import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { saveConfig } from '../scripts/lib/config.ts';
 import { writeBlob } from '../scripts/lib/loose-object.ts';
+import { mergeLoopPacks, noteLoopPack } from '../scripts/lib/pack-merge.ts';
 import { acquireLock } from '../scripts/lib/lock.ts';
 import { Config, type LedgerLine } from '../scripts/lib/schema.ts';
 import { McpClient } from '../test/helpers/mcp-client.ts';
@@ -93,7 +96,7 @@ if (section('startup')) for (const f of fs.readdirSync(DIST).filter((x) => x.end
 const GIT_ENV = { GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' };
 
 // A repository with an experiment whose ledger holds `runs` results (0: just its baseline).
-function repoWithRuns(runs: number, dist = DIST): string {
+function repoWithRuns(runs: number, dist = DIST, parallel = 1): string {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `autoloop-bench-${runs}-`)));
   const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' } });
   fs.mkdirSync(path.join(dir, 'src'));
@@ -102,10 +105,10 @@ function repoWithRuns(runs: number, dist = DIST): string {
   git('init', '-q', '-b', 'main');
   git('add', '-A');
   git('commit', '-qm', 'init');
-  const init = spawnSync(process.execPath, [path.join(dist, 'init-experiment.mjs'), '--name', 'b', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', 'none', '--plateau', 'none', '--cwd', dir]);
+  const init = spawnSync(process.execPath, [path.join(dist, 'init-experiment.mjs'), '--name', 'b', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', 'none', '--plateau', 'none', ...(parallel > 1 ? ['--parallel', String(parallel)] : []), '--cwd', dir]);
   if (init.status !== 0) throw new Error(String(init.stderr));
   const exp = path.join(dir, '.autoloop', 'experiments', 'b');
-  const cfg = Config.parse({ name: 'b', metric: 'score', direction: 'lower', command: 'sh bench.sh', scope: ['src/**'], max_runs: null, plateau: null });
+  const cfg = Config.parse({ name: 'b', metric: 'score', direction: 'lower', command: 'sh bench.sh', scope: ['src/**'], max_runs: null, plateau: null, parallel });
   saveConfig(path.join(exp, 'config.yaml'), cfg);
   // The keeps' commit is the branch's head: the engine checks that the branch is where it last kept.
   const head = String(spawnSync('git', ['rev-parse', 'HEAD'], { cwd: dir }).stdout).trim();
@@ -373,6 +376,28 @@ if (section('loose')) {
   fs.rmSync(store, { recursive: true, force: true });
 }
 
+// 2a. one iteration with 300 small packs of the loop's (an overnight loop before pack-merge.ts) vs the
+// same objects merged into one pack (pack-merge.ts, as the loop merges its packs at MERGE_AT)
+if (section('packs')) {
+  const PACKS = 300;
+  const withPacks = async (merged: boolean) => {
+    const dir = repoWithRuns(0);
+    const objects = path.join(dir, '.git', 'objects');
+    for (let p = 0; p < PACKS; p++) {
+      const ids = Array.from({ length: 20 }, (_, i) => writeBlob(objects, Buffer.from(`an old version ${i} of a kept file, packing ${p}\n`), 40)!);
+      const made = spawnSync('git', ['pack-objects', '-q', '--incremental', '--local', path.join(objects, 'pack', 'pack')], { cwd: dir, input: `${ids.join('\n')}\n`, encoding: 'utf8' });
+      noteLoopPack(dir, made.stdout.trim());
+    }
+    spawnSync('git', ['prune-packed', '-q'], { cwd: dir });
+    if (merged && (await mergeLoopPacks(dir, dir, objects, 1)) !== PACKS) throw new Error('bench/engine: the packs were not merged');
+    return dir;
+  };
+  const setups = [{ dir: await withPacks(false), dist: DIST, form: 'one' as Form }, { dir: await withPacks(true), dist: DIST, form: 'one' as Form }];
+  const [many, one] = iterationsOf(setups, 9);
+  console.log(`packs.${PACKS}_vs_merged.keep ${r2(many!.keep / one!.keep)}x (${many!.keep.toFixed(0)} ms vs ${one!.keep.toFixed(0)} ms); discard ${r2(many!.discard / one!.discard)}x (${many!.discard.toFixed(0)} ms vs ${one!.discard.toFixed(0)} ms)`);
+  for (const s of setups) fs.rmSync(s.dir, { recursive: true, force: true });
+}
+
 // 2b. the calls around the iteration, vs bare node, with their git processes: init-experiment on a fresh repository,
 // init-experiment again (a new segment on its branch), status. With BEFORE, its bundles in the same turns.
 if (section('calls')) {
@@ -592,6 +617,36 @@ if (section('history')) {
   console.log(`history.run_index_bytes ${idx(BIG)} runs.idx at ${BIG} runs (${idx(100)} at 100; the dashboard's cache)`);
   const stateJson = (n: number) => fs.statSync(path.join(dirs[sizes.indexOf(n)]!, '.autoloop', 'experiments', 'b', 'state.json')).size;
   console.log(`history.state_cache_bytes ${stateJson(BIG)} state.json at ${BIG} runs (${stateJson(100)} at 100; with the primaries sidecar ${cache[BIG]} / ${cache[100]})`);
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+}
+
+// 3b. a candidate from start to log (parallel mode: its guard checks the shared ledger after each of its
+// commands) with BIG runs in the ledger vs 100, target <= 1.5x as every call; with BEFORE, interleaved.
+if (section('candidate')) {
+  const sizes = [100, BIG];
+  const dists = BEFORE ? [DIST, BEFORE] : [DIST];
+  const dirs = sizes.map((n) => repoWithRuns(n, DIST, 2));
+  const env = { ...process.env, ...GIT_ENV };
+  const json = (dist: string, dir: string, f: string, a: string[]) => {
+    const r = spawnSync(process.execPath, [path.join(dist, `${f}.mjs`), ...a, '--json', '--cwd', dir], { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${f} ${a.join(' ')}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+  let k = 0;
+  const one = (dir: string, dist: string) => {
+    const t = process.hrtime.bigint();
+    const c = json(dist, dir, 'candidate', ['start']);
+    fs.writeFileSync(path.join(String(c.path), 'src', `note-${k++}.txt`), 'x\n');
+    json(dist, dir, 'run-experiment', ['--candidate', String(c.candidate)]);
+    json(dist, dir, 'log-experiment', ['--candidate', String(c.candidate), '-d', `no-op ${k}`]);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  sizes.forEach((_, i) => void one(dirs[i]!, DIST)); // first fold of the synthetic ledger
+  const plan = dists.flatMap((dist) => sizes.map((n, i) => ({ dist, n, dir: dirs[i]! })));
+  const ms = medians(7, plan.map((p) => () => one(p.dir, p.dist)));
+  const of = (dist: string, n: number) => ms[plan.findIndex((p) => p.dist === dist && p.n === n)]!;
+  const was = BEFORE ? ` [before: ${r2(of(BEFORE, BIG) / of(BEFORE, 100))}x, ${of(BEFORE, BIG).toFixed(0)} ms vs ${of(BEFORE, 100).toFixed(0)} ms]` : '';
+  console.log(`history.candidate_start_run_log_${BIG}_vs_100 ${r2(of(DIST, BIG) / of(DIST, 100))}x (${of(DIST, BIG).toFixed(0)} ms vs ${of(DIST, 100).toFixed(0)} ms; target <= 1.5x)${was}`);
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }
 
