@@ -67,6 +67,11 @@ describe("the loop's packs merged once there are many", () => {
     expect(packs(s.repo)).toHaveLength(6);
     expect(await mergeLoopPacks(s.repo, s.repo, objectsOf(s.repo), 6)).toBe(0);
     expect(packs(s.repo)).toHaveLength(6);
+    // A multi-pack index (git's own, which may name the loop's packs): nothing is merged.
+    const midx = path.join(packDir(s.repo), 'multi-pack-index');
+    fs.writeFileSync(midx, '');
+    expect(await mergeLoopPacks(s.repo, s.repo, objectsOf(s.repo), 5)).toBe(0);
+    fs.rmSync(midx);
     expect(await mergeLoopPacks(s.repo, s.repo, objectsOf(s.repo), 5)).toBe(5);
     expect(packs(s.repo)).toHaveLength(2);
     expect(listed(s.repo)).toHaveLength(1);

@@ -100,6 +100,8 @@ function within(old: readonly string[], all: readonly string[]): boolean {
 export async function mergeLoopPacks(root: string, tree: string, objects: string, at = MERGE_AT): Promise<number> {
   const live = livePacks(root, objects);
   if (live.length < at) return 0;
+  // A multi-pack index (the user's, or their git's) may name these packs: only git rewrites it, so none go.
+  if (fs.existsSync(path.join(objects, 'pack', 'multi-pack-index'))) return 0;
   const old = live.map((hex) => idsOfIndex(packFile(objects, hex, '.idx')));
   if (old.some((ids) => ids === null)) return 0;
   // --stdin-packs (git 2.32): every object of the packs named; an older git refuses, and nothing is merged.
