@@ -633,13 +633,19 @@ if (section('candidate')) {
     return JSON.parse(r.stdout) as Record<string, unknown>;
   };
   let k = 0;
+  // Each call's share too (start, run, log: the last round's), for where what remains grows.
+  const parts = new Map<string, number[]>();
   const one = (dir: string, dist: string) => {
     const t = process.hrtime.bigint();
     const c = json(dist, dir, 'candidate', ['start']);
+    const t1 = process.hrtime.bigint();
     fs.writeFileSync(path.join(String(c.path), 'src', `note-${k++}.txt`), 'x\n');
     json(dist, dir, 'run-experiment', ['--candidate', String(c.candidate)]);
+    const t2 = process.hrtime.bigint();
     json(dist, dir, 'log-experiment', ['--candidate', String(c.candidate), '-d', `no-op ${k}`]);
-    return Number(process.hrtime.bigint() - t) / 1e6;
+    const t3 = process.hrtime.bigint();
+    parts.set(`${dist}:${dir}`, [t1 - t, t2 - t1, t3 - t2].map((x) => Number(x) / 1e6));
+    return Number(t3 - t) / 1e6;
   };
   sizes.forEach((_, i) => void one(dirs[i]!, DIST)); // first fold of the synthetic ledger
   const plan = dists.flatMap((dist) => sizes.map((n, i) => ({ dist, n, dir: dirs[i]! })));
@@ -647,6 +653,8 @@ if (section('candidate')) {
   const of = (dist: string, n: number) => ms[plan.findIndex((p) => p.dist === dist && p.n === n)]!;
   const was = BEFORE ? ` [before: ${r2(of(BEFORE, BIG) / of(BEFORE, 100))}x, ${of(BEFORE, BIG).toFixed(0)} ms vs ${of(BEFORE, 100).toFixed(0)} ms]` : '';
   console.log(`history.candidate_start_run_log_${BIG}_vs_100 ${r2(of(DIST, BIG) / of(DIST, 100))}x (${of(DIST, BIG).toFixed(0)} ms vs ${of(DIST, 100).toFixed(0)} ms; target <= 1.5x)${was}`);
+  const share = (dist: string) => ['start', 'run', 'log'].map((name, j) => `${name} ${parts.get(`${dist}:${dirs[1]}`)![j]!.toFixed(0)} vs ${parts.get(`${dist}:${dirs[0]}`)![j]!.toFixed(0)} ms`).join(', ');
+  console.log(`history.candidate_calls_${BIG}_vs_100 (last round) ${share(DIST)}${BEFORE ? ` [before: ${share(BEFORE)}]` : ''}`);
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }
 
