@@ -289,7 +289,20 @@ export function gitBlobInto(cwd: string, oid: string, fd: number): string | null
 
 /** git's first meaningful stderr line, without its "fatal: " prefix. */
 export function firstLine(s: string): string {
-  return (s.split('\n').find((l) => l.trim() !== '') ?? s).replace(/^(fatal|error): /, '').trim();
+  const line = (s.split('\n').find((l) => l.trim() !== '') ?? s).replace(/^(fatal|error): /, '').trim();
+  return notOwned(line) ?? line;
+}
+
+/**
+ * git (2.35.2 and later) refuses a repository another user owns, as in one
+ * shared by a group, and puts its remedy on a later line that one line of
+ * ours would drop: said whole, so the user knows it is a git setting and what it is.
+ */
+function notOwned(line: string): string | null {
+  const m = /^detected dubious ownership in repository at '(.*)'$/.exec(line);
+  if (!m) return null;
+  const dir = m[1] as string;
+  return `git refuses the repository at ${dir}: another user owns it, and git trusts only your own repositories; if you trust it, run once: git config --global --add safe.directory ${dir}`;
 }
 
 /** Run git and return stdout; a failure becomes an Error with git's first line. */

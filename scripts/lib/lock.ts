@@ -10,6 +10,7 @@ import { pidAlive, procStart } from './procs.ts';
 import { uniqueId } from './unique-id.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { stopPoint } from './faults.ts';
+import { stateNotWritable } from './state-access.ts';
 
 export interface Lock {
   release(): void;
@@ -148,6 +149,17 @@ function look(file: string): Seen | null {
 }
 
 export function acquireLock(lockFile: string, owner: string): Lock {
+  try {
+    return takeLock(lockFile, owner);
+  } catch (e) {
+    // Another user's .autoloop/ on a shared repository: said as such, not as EACCES on a temporary name.
+    const line = stateNotWritable(path.dirname(lockFile), e);
+    if (line !== null) throw new Error(line);
+    throw e;
+  }
+}
+
+function takeLock(lockFile: string, owner: string): Lock {
   fs.mkdirSync(path.dirname(lockFile), { recursive: true });
   const me: LockInfo = {
     pid: process.pid,

@@ -27,6 +27,9 @@ function distFor(uid: number): string {
   // Dereferenced: the entry points are symlinks into the root-only folder.
   fs.cpSync(path.dirname(bundle('status')), nobodyDist, { recursive: true, dereference: true });
   chownTree(nobodyDist, NOBODY);
+  // Writable by any user of a test (two users on a shared repository): the loader's code cache goes beside the bundles.
+  const r = spawnSync('chmod', ['-R', 'a+rwX', nobodyDist], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`chmod ${nobodyDist}: ${r.stderr}`);
   return nobodyDist;
 }
 
@@ -44,8 +47,18 @@ export interface User {
   repo: (key: string, build: () => string) => string;
 }
 
-function argv(uid: number, args: string[]): { file: string; args: string[] } {
+/** A user of a shared repository: its primary group (the one it shares) and its umask. */
+export interface Membership {
+  gid: number;
+  umask: string;
+}
+
+function argvOf(uid: number, args: string[], member?: Membership): { file: string; args: string[] } {
   if (uid === 0) return { file: args[0] as string, args: args.slice(1) };
+  if (member) {
+    const ids = ['--reuid', String(uid), '--regid', String(member.gid), '--groups', String(member.gid)];
+    return { file: 'setpriv', args: [...ids, '--', 'sh', '-c', `umask ${member.umask}; exec "$@"`, 'sh', ...args] };
+  }
   return { file: 'setpriv', args: ['--reuid', String(uid), '--regid', String(uid), '--clear-groups', '--', ...args] };
 }
 
@@ -63,12 +76,14 @@ function entry(uid: number, name: string): string {
   return built;
 }
 
-export function makeUser(uid: number): User {
+/** A user (`uid`, not necessarily in /etc/passwd); with `member`, one in that group with that umask. */
+export function makeUser(uid: number, member?: Membership): User {
   const home = tmpDir('autoloop-nr-home-');
   if (uid !== 0) chownTree(home, uid);
+  const argv = (u: number, args: string[]) => argvOf(u, args, member);
   const env = (extra: Record<string, string> = {}) => ({ ...process.env, HOME: home, AUTOLOOP_DEBUG: '', ...extra });
   return {
-    name: uid === 0 ? 'root' : 'nobody',
+    name: uid === 0 ? 'root' : uid === NOBODY ? 'nobody' : `uid ${uid}`,
     uid,
     home,
     engine: (name, args, repo, opts = {}) => {
