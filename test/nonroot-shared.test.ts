@@ -18,8 +18,8 @@ const EXP = '.autoloop/experiments/exp';
 const read = (dir: string, rel: string) => fs.readFileSync(path.join(dir, rel), 'utf8');
 
 /** A repository owned by A, group-writable and setgid for GROUP, as `git init --shared=group` and a chgrp leave one. */
-function sharedRepo(): string {
-  const repo = makeRepo({ 'bench.sh': 'echo METRIC score=$(cat src/v)\n', 'src/v': '10\n' });
+function sharedRepo(bench = 'echo METRIC score=$(cat src/v)\n'): string {
+  const repo = makeRepo({ 'bench.sh': bench, 'src/v': '10\n' });
   const steps: [string, string[]][] = [
     ['git', ['config', 'core.sharedRepository', 'group']],
     ['chown', ['-R', `${UID_A}:${GROUP}`, '.']],
@@ -107,5 +107,30 @@ describe.skipIf(!isRoot || !hasSetpriv)('two users sharing one repository throug
     // A, its owner, goes on.
     a.sh(repo, 'echo 5 > src/v');
     expect(a.engine('run-experiment', ['-d', 'A: 5', '--json'], repo).json).toMatchObject({ verdict: 'keep', primary: 5 });
+  });
+
+  it('B\'s umask kept its run to itself (022): A\'s later runs log whole, the retention rule leaving B\'s log as it is', () => {
+    const a = makeUser(UID_A, { gid: GROUP, umask: '002' });
+    const b = makeUser(UID_B, { gid: GROUP, umask: '022' });
+    // Every run prints 70 kB, over what the retention rule keeps of an old log.
+    const repo = sharedRepo("head -c 70000 /dev/zero | tr '\\0' x; echo\necho METRIC score=$(cat src/v)\n");
+    startLoop(a, repo);
+    trust(a, repo);
+    trust(b, repo);
+    b.sh(repo, 'echo 11 > src/v');
+    expect(b.engine('run-experiment', ['-d', 'B: 11', '--json'], repo).json).toMatchObject({ verdict: 'discard' });
+    expect((fs.statSync(path.join(repo, `${EXP}/runs/r0002`)).mode & 0o777).toString(8)).toBe('755');
+    // Five more runs by A: r0002 leaves the last five, its log is due for a cut A may not make.
+    for (const v of [9, 8, 7, 6, 5]) {
+      // B's revert wrote src/v anew, with B's umask: A replaces it (src/ is the group's) rather than writes into it.
+      a.sh(repo, `rm -f src/v; echo ${v} > src/v`);
+      const r = a.engine('run-experiment', ['-d', `A: ${v}`, '--json'], repo);
+      expect(r.stderr).toBe('');
+      expect(r.json).toMatchObject({ verdict: 'keep', primary: v });
+    }
+    expect(read(repo, `${EXP}/runs/r0002/output.log`).length).toBeGreaterThan(70_000);
+    expect(fs.readdirSync(path.join(repo, `${EXP}/runs/r0002`)).sort()).toEqual(['output.log', 'result.json']);
+    expect(JSON.parse(read(repo, '.autoloop/active.json'))).toMatchObject({ experiment: 'exp' });
+    expect(a.engine('status', ['--json'], repo).json).toMatchObject({ best: 5 });
   });
 });

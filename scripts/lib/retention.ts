@@ -15,8 +15,22 @@ export const KEEP_LAST = 5;
 export const TAIL_KEEP = 64 * 1024;
 export const WHOLE_MAX = 64 * 1024 * 1024;
 
-/** Cut a file to (about) its last `keep` bytes, from a line start, with a one-line note; true when it was cut. */
+/**
+ * Cut a file to (about) its last `keep` bytes, from a line start, with a one-line note; true when it was cut.
+ * A log this user may not read or replace (another user's run, on a repository two users share) is left
+ * whole: trimming only saves space, and failing here would leave a logged run's termination unchecked.
+ */
 export function trimToTail(file: string, keep: number): boolean {
+  try {
+    return cutToTail(file, keep);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') return false;
+    throw e;
+  }
+}
+
+function cutToTail(file: string, keep: number): boolean {
   let size: number;
   try {
     size = fs.statSync(file).size;
