@@ -109,18 +109,13 @@ describe.skipIf(!isRoot || !hasSetpriv)('two users sharing one repository throug
     expect(a.engine('run-experiment', ['-d', 'A: 5', '--json'], repo).json).toMatchObject({ verdict: 'keep', primary: 5 });
   });
 
-  it('B\'s umask kept its run to itself (022): A\'s later runs log whole, the retention rule leaving B\'s log as it is', () => {
-    const a = makeUser(UID_A, { gid: GROUP, umask: '002' });
-    const b = makeUser(UID_B, { gid: GROUP, umask: '022' });
-    // Every run prints 70 kB, over what the retention rule keeps of an old log.
-    const repo = sharedRepo("head -c 70000 /dev/zero | tr '\\0' x; echo\necho METRIC score=$(cat src/v)\n");
-    startLoop(a, repo);
-    trust(a, repo);
-    trust(b, repo);
-    b.sh(repo, 'echo 11 > src/v');
-    expect(b.engine('run-experiment', ['-d', 'B: 11', '--json'], repo).json).toMatchObject({ verdict: 'discard' });
-    expect((fs.statSync(path.join(repo, `${EXP}/runs/r0002`)).mode & 0o777).toString(8)).toBe('755');
-    // Five more runs by A: r0002 leaves the last five, its log is due for a cut A may not make.
+  // Every run prints 70 kB, over what the retention rule keeps of an old log.
+  const LOUD = "head -c 70000 /dev/zero | tr '\\0' x; echo\necho METRIC score=$(cat src/v)\n";
+  const cut = (repo: string, run: string) => /^\[autoloop: \d+ earlier bytes of this log were dropped/.test(read(repo, `${EXP}/runs/${run}/output.log`));
+  const modeOf = (repo: string, rel: string) => (fs.statSync(path.join(repo, rel)).mode & 0o7777).toString(8);
+
+  /** A's five runs after B's discard r0002: r0002 leaves the last five, its log due for a cut. */
+  function fiveByA(a: User, repo: string): void {
     for (const v of [9, 8, 7, 6, 5]) {
       // B's revert wrote src/v anew, with B's umask: A replaces it (src/ is the group's) rather than writes into it.
       a.sh(repo, `rm -f src/v; echo ${v} > src/v`);
@@ -128,9 +123,37 @@ describe.skipIf(!isRoot || !hasSetpriv)('two users sharing one repository throug
       expect(r.stderr).toBe('');
       expect(r.json).toMatchObject({ verdict: 'keep', primary: v });
     }
-    expect(read(repo, `${EXP}/runs/r0002/output.log`).length).toBeGreaterThan(70_000);
-    expect(fs.readdirSync(path.join(repo, `${EXP}/runs/r0002`)).sort()).toEqual(['output.log', 'result.json']);
     expect(JSON.parse(read(repo, '.autoloop/active.json'))).toMatchObject({ experiment: 'exp' });
     expect(a.engine('status', ['--json'], repo).json).toMatchObject({ best: 5 });
+  }
+
+  function discardByB(umask: string): { a: User; b: User; repo: string } {
+    const a = makeUser(UID_A, { gid: GROUP, umask: '002' });
+    const b = makeUser(UID_B, { gid: GROUP, umask });
+    const repo = sharedRepo(LOUD);
+    startLoop(a, repo);
+    trust(a, repo);
+    trust(b, repo);
+    b.sh(repo, 'echo 11 > src/v');
+    expect(b.engine('run-experiment', ['-d', 'B: 11', '--json'], repo).json).toMatchObject({ verdict: 'discard' });
+    return { a, b, repo };
+  }
+
+  it('B\'s umask is 022: what B\'s engine makes in the shared .autoloop/ is the group\'s too, and A\'s engine trims B\'s log later', () => {
+    const { a, repo } = discardByB('022');
+    expect(modeOf(repo, `${EXP}/runs/r0002`)).toBe('2775');
+    expect(modeOf(repo, `${EXP}/runs/r0002/output.log`)).toBe('664');
+    expect(modeOf(repo, 'src/v')).toBe('664'); // put back by B's engine, for the group as well
+    fiveByA(a, repo);
+    expect(cut(repo, 'r0002')).toBe(true);
+  });
+
+  it('a log A may not cut (B made its run folder its own) is left whole; A\'s runs log on', () => {
+    const { a, b, repo } = discardByB('002');
+    b.sh(repo, `chmod 755 ${EXP}/runs/r0002; chmod 644 ${EXP}/runs/r0002/output.log`);
+    fiveByA(a, repo);
+    expect(cut(repo, 'r0002')).toBe(false);
+    expect(fs.readdirSync(path.join(repo, `${EXP}/runs/r0002`)).sort()).toEqual(['output.log', 'result.json']);
+    expect(cut(repo, 'r0003')).toBe(false); // A's own, within the last five
   });
 });

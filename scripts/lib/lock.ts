@@ -10,7 +10,7 @@ import { pidAlive, procStart } from './procs.ts';
 import { uniqueId } from './unique-id.ts';
 import { RefusalError, UsageError } from './errors.ts';
 import { stopPoint } from './faults.ts';
-import { stateNotWritable } from './state-access.ts';
+import { followSharedFolder, stateNotWritable } from './state-access.ts';
 
 export interface Lock {
   release(): void;
@@ -149,6 +149,8 @@ function look(file: string): Seen | null {
 }
 
 export function acquireLock(lockFile: string, owner: string): Lock {
+  // Every change to the state takes a lock first: from here on, it is made as the folder is shared.
+  followSharedFolder(path.dirname(lockFile));
   try {
     return takeLock(lockFile, owner);
   } catch (e) {
