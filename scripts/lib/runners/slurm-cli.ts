@@ -2,6 +2,7 @@
 // scancel), spawned with argument arrays, and their output parsed into facts.
 // Never throws for a failing command: the caller decides what a failure means.
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 
 export interface CmdResult {
   code: number | null;
@@ -132,8 +133,24 @@ export type Submitted =
    */
   | { error: string; unreachable: boolean; refused: boolean; unsure?: boolean };
 
+/**
+ * Why Slurm cannot run a job for this user, known before submitting, else null. A uid with no
+ * account here (no passwd entry) is taken by sbatch, but the controller cannot make the job's
+ * credential and requeues it, held, every two minutes, for ever: the run would wait for nothing.
+ */
+function unknownUser(): string | null {
+  try {
+    os.userInfo();
+    return null;
+  } catch {
+    return `this user (uid ${process.getuid?.() ?? '?'}) has no account on this machine (no passwd entry), so Slurm cannot run a job for it (the controller cannot make its credential and requeues it, held, for ever); run the loop as a user the cluster knows, or with runner: local`;
+  }
+}
+
 /** Submit a job script (given on stdin); the job id, or why not. */
 export async function submitJob(args: string[], script: string, env: NodeJS.ProcessEnv): Promise<Submitted> {
+  const nobodyHere = unknownUser();
+  if (nobodyHere !== null) return { error: nobodyHere, unreachable: false, refused: true };
   const r = await slurmCmd('sbatch', ['--parsable', ...args], { input: script, env });
   // --parsable prints "jobid" or "jobid;cluster".
   const id = /^(\d+)(?:;\S+)?\s*$/.exec(r.stdout.trim())?.[1];
