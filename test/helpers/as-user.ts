@@ -39,6 +39,8 @@ export interface User {
   home: string;
   /** An engine bundle (name.mjs, or a file such as hooks.cjs) on a repository, as this user. */
   engine: (name: string, args: string[], repo: string, opts?: { env?: Record<string, string>; input?: string }) => EngineResult;
+  /** Where this user's copy of an engine bundle is (a script of the test's may call it). */
+  engineEntry: (name: string) => string;
   /** The same, not waited for (a run to kill). */
   engineAsync: (name: string, args: string[], repo: string) => ChildProcess;
   /** `sh -c script` in dir as this user (the user's own edits, with its permissions). */
@@ -91,6 +93,7 @@ export function makeUser(uid: number, member?: Membership): User {
       const r = spawnSync(cmd.file, cmd.args, { cwd: repo, encoding: 'utf8', env: env(opts.env), input: opts.input, timeout: 600_000 });
       return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: jsonOf(r.stdout) };
     },
+    engineEntry: (name) => entry(uid, name),
     engineAsync: (name, args, repo) => {
       const cmd = argv(uid, [process.execPath, entry(uid, name), ...args, '--cwd', repo]);
       return spawn(cmd.file, cmd.args, { env: env(), stdio: 'ignore' });
