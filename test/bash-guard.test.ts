@@ -593,6 +593,13 @@ const safeRows: Array<[command: string, safe: boolean]> = [
   ['echo x > .autoloop/experiments/speed/config.yaml', false],
   ['ls > /dev/null 2>&1', true],
   ['cat src/a.js < src/a.js', true],
+  // printf -v sets a variable: PATH=src makes the next `cat` the model's own src/cat
+  ['printf "%s\\n" -v', true],
+  ['printf -- -v', true],
+  ['printf -v PATH %s src; cat src/a.js', false],
+  ['printf -vPATH %s src; cat src/a.js', false],
+  ['o=-v; printf $o PATH %s src; cat src/a.js', false],
+  ['printf -v "a[i+1]" x', false],
 ];
 
 describe('bash guard: the allow list', () => {
@@ -1119,6 +1126,11 @@ const sweepRows: Row[] = [
   ['xargs -a @T/list.txt sed -i s/a/b/', 'deny'],
   ['xargs -a @T/missing.txt rm', 'deny'],
   ['xargs -a @T/list.txt cat', 'allow'],
+  // bash runs the $(…) in the subscript of a name it assigns through
+  ["printf -v 'a[$(cp src/a.js check.sh)]' x", 'deny'],
+  ["read 'a[$(cp src/a.js check.sh)]' < src/a.js", 'deny'],
+  ["read -r 'a[`cp src/a.js check.sh`]' < src/a.js", 'deny'],
+  ["printf -v 'a[$(echo 1)]' x", 'allow'],
 ];
 
 describe('bash guard: routes found by the adversarial sweep', () => {

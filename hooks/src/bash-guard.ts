@@ -393,6 +393,12 @@ class Guard {
   }
 
   /** A variable set to a value only known at run time, with the text it came from (`for f in a b`, `read f <<< a`). */
+  /** A name bash assigns through (read 'a[$(…)]', printf -v): the subscript is arithmetic, whose $(…) runs. */
+  private subscript(name: string, depth: number): void {
+    const m = /^[A-Za-z_]\w*\[(.*)\]$/s.exec(name);
+    if (m && /[$`]/.test(m[1]!)) this.script(`: ${m[1]!}`, depth + 1);
+  }
+
   private setUnknown(name: string, from: Exp[]): void {
     this.vars.set(name, null);
     this.rawVars.set(name, from.map((f) => f.raw ?? f.text).join(' '));
@@ -773,6 +779,8 @@ class Guard {
       const [short, long] = prog === 'date' ? ['s', '--set'] : ['C', '--compile'];
       if (args.some((a) => a.dynamic || a.text.split('=')[0] === long || (/^-[a-zA-Z]/.test(a.text) && a.text.includes(short)))) return false;
     }
+    // printf -v NAME sets a variable: PATH (what `cat` then runs), or a[$(…)] whose subscript bash runs as code
+    if (prog === 'printf' && args[0] && (args[0].dynamic || args[0].text.startsWith('-v'))) return false;
     if (TEXT_ONLY.has(prog)) return true;
     if (prog === 'cd' || prog === 'pushd') return args.every((a) => a.text.startsWith('-') || this.readable(this.resolve(a)));
     if (prog === 'git') return this.readOnlyGit(args);
@@ -1002,13 +1010,19 @@ class Guard {
       case 'readarray': {
         // read F <<< check.sh: F holds what the input says.
         const from = redirs.flatMap((r) => (r.body !== null ? [literal(r.body)] : r.target ? [this.expand(r.target)] : []));
-        for (const a of parseArgs(args, { arg: 'adinNptuCcOs' }).operands) this.setUnknown(a.text, from);
+        for (const a of parseArgs(args, { arg: 'adinNptuCcOs' }).operands) {
+          this.subscript(a.text, depth);
+          this.setUnknown(a.text, from);
+        }
         return true;
       }
       case 'printf': {
         const p = parseArgs(args, { arg: 'v' });
         const name = p.opts.get('v');
-        if (name !== undefined) this.setUnknown(name, p.operands);
+        if (name !== undefined) {
+          this.subscript(name, depth);
+          this.setUnknown(name, p.operands);
+        }
         return false;
       }
     }
