@@ -468,7 +468,12 @@ pf_simple() {
     git) pf_git; return ;;
     node) pf_node; return ;;
     mkdir) pf_mkdir; return ;;
-    echo | printf | pwd | true | false | seq) return 0 ;;
+    echo | pwd | true | false | seq) return 0 ;;
+    # printf -v NAME sets a variable (PATH: what a later cat runs; a[$(…)]: bash runs the subscript): Node's.
+    printf)
+      case ${pf_t%%"$pf_nl"*} in -v*) return 1 ;; esac
+      return 0
+      ;;
     # date -s / --set (any prefix, as getopt takes it) sets the clock: Node's.
     date)
       pf_u=$pf_t
