@@ -568,6 +568,17 @@ describe('PreToolUse: files', () => {
     expect(denial(hook('pre-tool-use', payloads.edit(raw('src/blink/../src/work.mjs'))))).toBeNull();
   });
 
+  it('judges a write through a link to a name not there yet where it lands (src/h -> ../.git/hooks/pre-commit)', () => {
+    fs.symlinkSync('../.git/hooks/pre-commit', p('src/h'));
+    fs.symlinkSync('../notes.md', p('src/t'));
+    fs.symlinkSync('deep/new.mjs', p('src/n'));
+    expect(denial(hook('pre-tool-use', payloads.write(p('src/h'))))).toMatch(/git's own data/);
+    expect(denial(hook('pre-tool-use', payloads.edit(p('src/t'))))).toMatch(/outside the experiment's scope/);
+    expect(denial(hook('pre-tool-use', payloads.tool('sess-a', 'NotebookEdit', { notebook_path: p('src/t'), new_source: 'x' })))).toMatch(/outside the experiment's scope/);
+    expect(denial(hook('pre-tool-use', payloads.bash('echo x > src/h')))).toMatch(/git's own data/);
+    expect(denial(hook('pre-tool-use', payloads.write(p('src/n'))))).toBeNull();
+  });
+
   it("denies git's own configuration outside the project (what git config --global would change), by Edit, Write and Bash", () => {
     // HOME is the scratch directory here: ~/.gitconfig and the XDG file are git's global configuration.
     expect(denial(hook('pre-tool-use', payloads.write(path.join(scratch, '.gitconfig'))))).toMatch(/\.gitconfig is git's configuration/);

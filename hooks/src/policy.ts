@@ -40,18 +40,35 @@ export function physical(p: string): string {
   return realPrefix(p, fs.realpathSync.native);
 }
 
-function realPrefix(p: string, real: (p: string) => string): string {
+/** Links followed through a name that does not exist yet before the guard takes the name as written. */
+const MAX_DANGLING_HOPS = 40;
+
+function realPrefix(p: string, real: (p: string) => string, hops = 0): string {
   const tail: string[] = [];
   let cur = p;
   for (;;) {
     try {
       return path.join(real(cur), ...tail.reverse());
     } catch {
+      // A dangling link (src/h -> ../.git/hooks/pre-commit): a write through it creates where it points.
+      const to = hops < MAX_DANGLING_HOPS ? linkText(cur) : null;
+      if (to !== null) {
+        const next = path.isAbsolute(to) ? to : `${path.dirname(cur)}/${to}`;
+        return realPrefix([next, ...tail.reverse()].join('/'), real, hops + 1);
+      }
       const parent = path.dirname(cur);
       if (parent === cur) return path.resolve(p);
       tail.push(path.basename(cur));
       cur = parent;
     }
+  }
+}
+
+function linkText(p: string): string | null {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return null;
   }
 }
 
