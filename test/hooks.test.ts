@@ -983,6 +983,22 @@ describe('PreToolUse: the allow list (owner, candidates, the autoloop agent)', (
     expect(fs.existsSync(marker)).toBe(true);
   });
 
+  it('Read: a `..` after a link in the plugin is judged where the kernel opens it', () => {
+    own();
+    const plugin = path.join(scratch, 'plugin');
+    fs.mkdirSync(path.join(plugin, 'references'), { recursive: true });
+    fs.mkdirSync(path.join(scratch, 'elsewhere', 'deep'), { recursive: true });
+    fs.writeFileSync(path.join(plugin, 'references', 'protocol.md'), 'x');
+    fs.writeFileSync(path.join(scratch, 'elsewhere', 'secret.txt'), 'x');
+    fs.symlinkSync(path.join(ROOT, 'dist'), path.join(plugin, 'dist'));
+    fs.symlinkSync(path.join(scratch, 'elsewhere', 'deep'), path.join(plugin, 'link'));
+    const read = (file: string) => decision(hook('pre-tool-use', payloads.tool('sess-a', 'Read', { file_path: file }), { CLAUDE_PLUGIN_ROOT: plugin }));
+    expect(read(`${plugin}/references/protocol.md`)).toBe('allow');
+    expect(read(`${plugin}/references/../references/protocol.md`)).toBe('allow');
+    // By name plugin/secret.txt; the kernel opens elsewhere/secret.txt.
+    expect(read(`${plugin}/link/../secret.txt`)).toBeNull();
+  });
+
   it('leaves everything else to the user: no blanket allow', () => {
     own();
     const ask = (payload: unknown) => expect(decision(hook('pre-tool-use', payload))).toBeNull();

@@ -100,7 +100,10 @@ function judge(
     if (typeof ti.file_path !== 'string' || !env.CLAUDE_PLUGIN_ROOT || !root) return { deny: null, allow: false, lines: [] };
     const file = path.resolve(cwd, ti.file_path);
     const under = (f: string, r: string): boolean => f.startsWith(r + path.sep);
-    return { deny: null, allow: under(file, path.resolve(env.CLAUDE_PLUGIN_ROOT)) || under(canonical(file), root), lines: [] };
+    const named = under(file, path.resolve(env.CLAUDE_PLUGIN_ROOT)) || under(canonical(file), root);
+    // A `..` after a link steps out of where the link leads (<root>/link/../x): the file the kernel opens must be the plugin's too.
+    const kernel = !/(^|\/)\.\.(\/|$)/.test(ti.file_path) || under(physical(path.isAbsolute(ti.file_path) ? ti.file_path : `${cwd}/${ti.file_path}`), root);
+    return { deny: null, allow: named && kernel, lines: [] };
   }
   return { deny: null, allow: false, lines: [] };
 }
