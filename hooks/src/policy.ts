@@ -66,11 +66,10 @@ function realPrefix(p: string, real: (p: string) => string, hops = 0): string {
 
 /** The text of the link at p, or null (no such name, not a link): lstat first, as a throw costs more than the call. */
 function linkText(p: string): string | null {
-  if (!fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink()) return null;
   try {
-    return fs.readlinkSync(p);
+    return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() ? fs.readlinkSync(p) : null;
   } catch {
-    return null;
+    return null; // ENOTDIR (a file on the way), EACCES: no link to follow
   }
 }
 
