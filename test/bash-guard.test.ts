@@ -618,6 +618,21 @@ describe('bash guard: the allow list', () => {
     expect(analyzeBash('cd src && git reset --hard', withCdpath).deny).toMatch(/git reset/);
   });
 
+  it("a reader named by its path is approved only from the system's directories (src/cat may be any program)", () => {
+    fs.mkdirSync(path.join(tmp, 'bin'), { recursive: true });
+    const elf = Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    for (const f of [path.join(P, 'src', 'cat'), path.join(tmp, 'bin', 'cat'), path.join(tmp, 'bin', 'git')]) fs.writeFileSync(f, elf, { mode: 0o755 });
+    try {
+      for (const cmd of ['src/cat src/a.js', '@P/src/cat src/a.js', './src/cat src/a.js', '@T/bin/cat src/a.js', '/usr/bin/../..@T/bin/cat src/a.js', '@T/bin/git log']) {
+        expect([cmd, verdict(cmd).safe]).toEqual([cmd, false]);
+      }
+      for (const cmd of ['/bin/cat src/a.js', '/usr/bin/git log', 'cat src/a.js']) expect([cmd, verdict(cmd).safe]).toEqual([cmd, true]);
+    } finally {
+      fs.rmSync(path.join(P, 'src', 'cat'));
+      fs.rmSync(path.join(tmp, 'bin'), { recursive: true });
+    }
+  });
+
   it('approves no engine call when the plugin root is unknown', () => {
     expect(analyzeBash(fill('node "@R/dist/status.mjs"'), { ...ctx, pluginRoot: null }).safe).toBe(false);
   });

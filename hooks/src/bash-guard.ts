@@ -147,6 +147,8 @@ const READERS = new Set([
   'cut', 'tr', 'nl', 'md5sum', 'sha1sum', 'sha256sum', 'od', 'hexdump', 'jq', 'basename', 'dirname', 'realpath', 'readlink',
   'column', 'paste', 'comm', 'fold', 'expand',
 ]);
+/** A program named by its path that is the system's own, so its name says what it does (/bin/cat). */
+const SYSTEM_PROGRAM = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$|^\/opt\/homebrew\/bin\/[^/]+$/;
 /** Commands whose arguments are text, not files. */
 const TEXT_ONLY = new Set(['echo', 'printf', 'pwd', 'true', 'false', 'date', 'seq', ':']);
 const PATTERN_FIRST = new Set(['grep', 'egrep', 'fgrep', 'rg']);
@@ -675,7 +677,11 @@ class Guard {
       if (prog === 'claude' || (['npx', 'bunx', 'pnpx'].includes(prog) && args.some((a) => /^@anthropic-ai\/claude-code(@|$)/.test(a.text)))) {
         return this.cannot('it starts another Claude session, which the loop\'s hooks do not guard', true);
       }
-      if (words[0]!.text.includes('/')) this.execPath(words[0]!, depth);
+      if (words[0]!.text.includes('/')) {
+        this.execPath(words[0]!, depth);
+        // src/cat, /tmp/x/cat: a program that only bears a reader's name may do anything
+        if (!SYSTEM_PROGRAM.test(path.normalize(words[0]!.text))) this.safe = false;
+      }
       this.unseen(prog, args, xargs, argFiles);
       this.programOnInput(prog, args, redirs);
       const readOnly = this.readOnly(prog, args);
