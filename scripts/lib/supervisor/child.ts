@@ -7,6 +7,7 @@ import readline from 'node:readline';
 import { groupSurvivors, killGroup } from '../runners/local.ts';
 import { parentMap, procStart } from '../procs.ts';
 import type { Exit } from './outcome.ts';
+import { sessionSpawn } from './session-leader.ts';
 
 export interface Session {
   pid: number;
@@ -54,7 +55,8 @@ function killKnown(procs: readonly { pid: number; start: string | null }[]): voi
 }
 
 export function launch(o: LaunchOptions): Session {
-  const child = spawn(o.command, o.args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const run = sessionSpawn(o.command, o.args, o.env.PATH);
+  const child = spawn(run.file, run.args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const pid = child.pid ?? -1;
   // Descendants seen while the session ran: those that left the group (a tool
   // that calls setsid) would be orphaned if the CLI died first.

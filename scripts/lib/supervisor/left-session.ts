@@ -1,5 +1,6 @@
 // The claude session an `up` is running, on disk. A supervisor killed outright
-// (SIGKILL, the OOM killer) cannot end its session, which runs on in a process
+// (SIGKILL, the OOM killer) runs no handler: its session's group dies with it
+// only where setpriv works (session-leader.ts), else runs on in a process
 // group of its own; a later `up` takes over the stale lock, and must not start
 // a second claude on the same loop beside the one still running.
 // The file stays until up stops cleanly: found with its claude gone, it says
