@@ -25,19 +25,33 @@ function standInClaude(dir: string, pidFile: string): string {
   return file;
 }
 
+/** A real up on a fresh loop, its stand-in claude and that claude's child both running. */
+async function upWithSession(env: Record<string, string> = {}) {
+  const repo = valueRepo();
+  expect(initValue(repo).code).toBe(0);
+  const dir = fs.mkdtempSync(path.join(path.dirname(repo), 'claude-'));
+  const pidFile = path.join(dir, 'pids');
+  const up = engineAsync('up', ['--claude', standInClaude(dir, pidFile)], repo, env);
+  await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'));
+  const pids = fs.readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
+  started.push(...pids);
+  expect(pids.every((p) => pidAlive(p))).toBe(true);
+  return { up, pids };
+}
+
 describe('up killed outright', () => {
   it('SIGKILL of up ends its claude session and the processes the session started', async () => {
-    const repo = valueRepo();
-    expect(initValue(repo).code).toBe(0);
-    const dir = fs.mkdtempSync(path.join(path.dirname(repo), 'claude-'));
-    const pidFile = path.join(dir, 'pids');
-    const up = engineAsync('up', ['--claude', standInClaude(dir, pidFile)], repo);
-    await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'));
-    const pids = fs.readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
-    started.push(...pids);
-    expect(pids.every((p) => pidAlive(p))).toBe(true);
-
+    const { up, pids } = await upWithSession();
     up.kill('SIGKILL');
+    await waitFor(() => pids.every((p) => !pidAlive(p)));
+    expect(pids.filter((p) => pidAlive(p))).toEqual([]);
+  });
+
+  it('without setpriv the session still starts as before, and SIGTERM of up still ends it all', async () => {
+    const { up, pids } = await upWithSession({ AUTOLOOP_FAULT_AT: 'setpriv' });
+    const exited = new Promise<number | null>((resolve) => up.on('exit', (code) => resolve(code)));
+    up.kill('SIGTERM');
+    expect(await exited).toBe(143);
     await waitFor(() => pids.every((p) => !pidAlive(p)));
     expect(pids.filter((p) => pidAlive(p))).toEqual([]);
   });
