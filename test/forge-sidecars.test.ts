@@ -16,13 +16,15 @@ import { revIndexSound } from '../scripts/lib/pack-sidecars.ts';
 
 const BENCH = '. ./src/hook.sh\necho METRIC score=$(cat src/v)\n';
 
-// node rev.js <pack .rev>: the objects' pack order reversed, its checksum redone (git reads it as sound).
+// node rev.js <pack .rev>: the objects' pack order rotated by one, its checksum redone (git reads it as sound).
+// A rotation, not a reversal: a run that reads a changed value twice forges twice, and a reversal done twice is the sound file again.
 const REV_FORGER = `const fs = require('fs'), crypto = require('crypto');
 const [file] = process.argv.slice(2);
 const b = Buffer.from(fs.readFileSync(file));
 const n = (b.length - 12 - 40) / 4;
 const pos = []; for (let i = 0; i < n; i++) pos.push(b.readUInt32BE(12 + 4 * i));
-pos.reverse().forEach((p, i) => b.writeUInt32BE(p, 12 + 4 * i));
+pos.push(pos.shift());
+pos.forEach((p, i) => b.writeUInt32BE(p, 12 + 4 * i));
 crypto.createHash('sha1').update(b.subarray(0, b.length - 20)).digest().copy(b, b.length - 20);
 fs.chmodSync(file, 0o644); fs.writeFileSync(file, b);
 `;
