@@ -10,8 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { faultAt } from '../faults.ts';
 
-/** Run "$@" as a child; on SIGUSR2 kill the group; end as the child ended (status, or the same signal). */
-const LEADER = 'trap "kill -KILL 0" USR2; "$@" & wait $! 2>/dev/null; s=$?; trap - USR2; [ "$s" -gt 128 ] && kill -s "$(kill -l "$s")" $$; exit "$s"';
+/** Run "$@" as a child (under "$0", setpriv); on SIGUSR2 kill the group; end as the child ended (status, or the same signal). */
+// claude itself runs under --pdeathsig KILL of the leader: a kill of the pid `up` announces (the
+// leader's) ends claude too, as it did when that pid was claude's.
+const LEADER = 'trap "kill -KILL 0" USR2; "$0" --pdeathsig KILL -- "$@" & wait $! 2>/dev/null; s=$?; trap - USR2; [ "$s" -gt 128 ] && kill -s "$(kill -l "$s")" $$; exit "$s"';
 
 /** The fallback tests: setpriv as if it were not installed (a name no PATH holds). */
 const setpriv = (): string => (faultAt('setpriv') ? 'autoloop-no-setpriv' : 'setpriv');
@@ -48,5 +50,5 @@ function runnable(command: string, pathVar: string | undefined): boolean {
  */
 export function sessionSpawn(command: string, args: readonly string[], pathVar: string | undefined): { file: string; args: string[] } {
   if (!runnable(command, pathVar) || !pdeathWorks()) return { file: command, args: [...args] };
-  return { file: setpriv(), args: ['--pdeathsig', 'USR2', '--', 'sh', '-c', LEADER, 'sh', command, ...args] };
+  return { file: setpriv(), args: ['--pdeathsig', 'USR2', '--', 'sh', '-c', LEADER, setpriv(), command, ...args] };
 }
