@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { onPath } from '../scripts/lib/git-binary.ts';
-import { configFiles, mayMention } from '../scripts/lib/git-config-files.ts';
+import { configFiles, configText, mayMention } from '../scripts/lib/git-config-files.ts';
+import { configIdent } from '../scripts/lib/commit-ident.ts';
 import { ASKED, gitTry } from '../scripts/lib/gitcmd.ts';
 
 const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-gitconfig-')));
@@ -84,6 +85,24 @@ describe('the config files git reads, without git', () => {
     git(repo, env, 'config', 'filter.x.clean', 'cat');
     expect(gitFinds(wt, env).code).toBe(0);
     expect(shortcut(wt, env)).toBe(true);
+  });
+
+  it('one reader for every caller: a missing file is skipped, one there but unreadable is a doubt', () => {
+    const { repo, env } = setup();
+    const home = env.HOME!;
+    const user = path.join(home, '.gitconfig');
+    fs.appendFileSync(path.join(repo, '.git', 'config'), '[user]\n\tname = Ada\n\temail = ada@example.invalid\n');
+    fs.writeFileSync(path.join(home, 'plain'), '[core]\n');
+    expect(configText(path.join(home, 'plain'))).toEqual({ text: '[core]\n' });
+    expect(configText(user)).toBe('missing');
+    expect(configText(path.join(home, 'plain', 'config'))).toBe('missing'); // a file in the way of its folder (ENOTDIR)
+    const files = configFiles(repo, env)!;
+    const ident = () => configIdent(files, path.join(repo, '.git', 'config'), path.join(repo, '.git', 'config.worktree'), env);
+    expect(ident()).toEqual({ name: 'Ada', email: 'ada@example.invalid' });
+    fs.mkdirSync(user); // there, but no file to read: git's reading of it cannot be told
+    expect(configText(user)).toBe('unreadable');
+    expect(ident()).toBeNull();
+    expect(mayMention(files, /nothing-here/)).toBe(true);
   });
 
   it('not the top of a work tree: no answer (the engine asks git)', () => {

@@ -12,8 +12,8 @@
 // header), a system file or config.worktree naming the identity (git reads one
 // system file of two, config.worktree only under an extension), and a name or
 // email git would trim or clean (its "crud" rule) or that is empty.
-import fs from 'node:fs';
 import path from 'node:path';
+import { configText } from './git-config-files.ts';
 
 export interface Ident {
   name: string;
@@ -83,15 +83,10 @@ export function configIdent(files: readonly string[], commonConfig: string, work
   for (const f of [...files.filter((f) => !ordered.includes(f)), ...ordered]) {
     if (seen.has(f)) continue;
     seen.add(f);
-    let text: string;
-    try {
-      text = fs.readFileSync(f, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      return null;
-    }
-    const k = identKeys(text);
+    const read = configText(f);
+    if (read === 'missing') continue;
+    if (read === 'unreadable') return null;
+    const k = identKeys(read.text);
     if (k.doubt) return null;
     if (!ordered.includes(f) || f === worktreeConfig) {
       if (k.mentions) return null;

@@ -37,18 +37,26 @@ export function configFiles(top: string, env: NodeJS.ProcessEnv = process.env): 
   ];
 }
 
+/**
+ * One config file as its readers here take it: its text; 'missing' where there is
+ * no such file (git reads on without it); 'unreadable' where it is there but cannot
+ * be read (git's reading cannot be told: a doubt, and the caller asks git).
+ */
+export function configText(file: string): { text: string } | 'missing' | 'unreadable' {
+  try {
+    return { text: fs.readFileSync(file, 'utf8') };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable';
+  }
+}
+
 /** Whether any of `files` mentions `words` or an include; a file there but unreadable counts as a mention. */
 export function mayMention(files: readonly string[], words: RegExp): boolean {
   for (const f of files) {
-    let text: string;
-    try {
-      text = fs.readFileSync(f, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      return true;
-    }
-    if (words.test(text) || /include/i.test(text)) return true;
+    const read = configText(f);
+    if (read === 'missing') continue;
+    if (read === 'unreadable' || words.test(read.text) || /include/i.test(read.text)) return true;
   }
   return false;
 }

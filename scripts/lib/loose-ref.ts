@@ -18,7 +18,7 @@
 // include), an identity or zone in doubt.
 import fs from 'node:fs';
 import path from 'node:path';
-import { configFiles, mayMention } from './git-config-files.ts';
+import { configFiles, configText, mayMention } from './git-config-files.ts';
 import { gitDirsOf, readOrEmpty } from './git-dirs.ts';
 import { repoIdent } from './loose-commit.ts';
 import { localGitTz } from './tz-offset.ts';
@@ -45,11 +45,8 @@ export function reflogsPlain(text: string): boolean {
 function configPlain(files: readonly string[]): boolean {
   if (mayMention(files, REF_CONFIG)) return false;
   return files.every((f) => {
-    try {
-      return reflogsPlain(fs.readFileSync(f, 'utf8'));
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR';
-    }
+    const read = configText(f);
+    return read === 'missing' || (read !== 'unreadable' && reflogsPlain(read.text));
   });
 }
 
