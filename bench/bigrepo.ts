@@ -9,9 +9,9 @@
 //  - the size of workspace.json (it once held a record per untracked file).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchRepo, childrenCpuMs, engineCall, EXPERIMENT, GIT_ENV } from './fixture.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist');
@@ -21,21 +21,14 @@ if (!fs.existsSync(path.join(DIST, 'run-experiment.mjs'))) {
 }
 const FILES = Number(process.env.BIGREPO_FILES ?? 30_000);
 const N = 9;
-const ENV = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' };
-
-/** CPU time (user + system) of the waited-for children so far, in ms (Linux: /proc/self/stat cutime + cstime). */
-function childCpuMs(): number {
-  const stat = fs.readFileSync('/proc/self/stat', 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
-}
+const ENV = { ...process.env, ...GIT_ENV };
 
 /** CPU ms a command (and everything it started) used: on a shared machine wall time mostly measures the neighbours. */
 function timeMs(cmd: string, args: string[], cwd: string): number {
-  const before = childCpuMs();
+  const before = childrenCpuMs();
   const r = spawnSync(cmd, args, { cwd, env: ENV, stdio: 'ignore' });
   if (r.error) throw r.error;
-  return childCpuMs() - before;
+  return childrenCpuMs() - before;
 }
 
 /** The least CPU of n calls: what the work costs, without the neighbours' interference (CPU ticks are 10 ms). */
@@ -45,14 +38,7 @@ function least(f: () => number): number {
 }
 
 function repo(withVenv: boolean): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bigrepo-')));
-  const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, env: ENV });
-  fs.mkdirSync(path.join(dir, 'src'));
-  fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '1');
-  fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC score=$(cat src/v.txt)\n');
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-qm', 'init');
+  const dir = benchRepo('autoloop-bigrepo-');
   if (withVenv) {
     for (let d = 0; d < FILES / 100; d++) {
       const sub = path.join(dir, 'venv', 'lib', `pkg${d}`);
@@ -61,8 +47,7 @@ function repo(withVenv: boolean): string {
     }
   }
   // The default scope (**) reaches into venv/: the hardest case.
-  const init = spawnSync(process.execPath, [path.join(DIST, 'init-experiment.mjs'), '--name', 'b', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--max-runs', 'none', '--plateau', 'none', '--cwd', dir], { env: ENV });
-  if (init.status !== 0) throw new Error(String(init.stderr));
+  engineCall(DIST, dir, 'init-experiment', [...EXPERIMENT, '--max-runs', 'none', '--plateau', 'none']);
   return dir;
 }
 

@@ -40,6 +40,7 @@ import { mergeLoopPacks, noteLoopPack } from '../scripts/lib/pack-merge.ts';
 import { acquireLock } from '../scripts/lib/lock.ts';
 import { Config, type LedgerLine } from '../scripts/lib/schema.ts';
 import { McpClient } from '../test/helpers/mcp-client.ts';
+import { benchRepo, childrenCpuMs, engineCall, EXPERIMENT, GIT_ENV, keepBaseline } from './fixture.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = process.env.AUTOLOOP_BENCH_DIST ? path.resolve(process.env.AUTOLOOP_BENCH_DIST) : path.join(ROOT, 'dist');
@@ -93,20 +94,11 @@ if (section('startup')) for (const f of fs.readdirSync(DIST).filter((x) => x.end
 }
 
 
-const GIT_ENV = { GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' };
-
 // A repository with an experiment whose ledger holds `runs` results (0: just its baseline).
 function repoWithRuns(runs: number, dist = DIST, parallel = 1): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `autoloop-bench-${runs}-`)));
-  const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@x', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@x' } });
-  fs.mkdirSync(path.join(dir, 'src'));
-  fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '1');
-  fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC score=$(cat src/v.txt)\n');
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-qm', 'init');
-  const init = spawnSync(process.execPath, [path.join(dist, 'init-experiment.mjs'), '--name', 'b', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', 'none', '--plateau', 'none', ...(parallel > 1 ? ['--parallel', String(parallel)] : []), '--cwd', dir]);
-  if (init.status !== 0) throw new Error(String(init.stderr));
+  const dir = benchRepo(`autoloop-bench-${runs}-`);
+  const limits = ['--scope', 'src/**', '--max-runs', 'none', '--plateau', 'none', ...(parallel > 1 ? ['--parallel', String(parallel)] : [])];
+  engineCall(dist, dir, 'init-experiment', [...EXPERIMENT, ...limits], process.env);
   const exp = path.join(dir, '.autoloop', 'experiments', 'b');
   const cfg = Config.parse({ name: 'b', metric: 'score', direction: 'lower', command: 'sh bench.sh', scope: ['src/**'], max_runs: null, plateau: null, parallel });
   saveConfig(path.join(exp, 'config.yaml'), cfg);
@@ -126,11 +118,7 @@ function repoWithRuns(runs: number, dist = DIST, parallel = 1): string {
     lines.push(JSON.stringify({ type: 'event', ts: line.ts, segment: 1, event: keep ? 'committed' : 'reverted', run_id: line.run_id, data: keep ? { commit: head } : {} }));
   }
   if (runs === 0) {
-    // The engine measures the committed code first (the baseline), before any change.
-    for (const [f, ...a] of [['run-experiment'], ['log-experiment', '--description', 'baseline']]) {
-      const r = spawnSync(process.execPath, [path.join(dist, `${f}.mjs`), ...a, '--cwd', dir], { env: { ...process.env, ...GIT_ENV } });
-      if (r.status !== 0) throw new Error(String(r.stderr));
-    }
+    keepBaseline(dist, dir);
     return dir;
   }
   fs.appendFileSync(path.join(exp, 'ledger.jsonl'), lines.join('\n') + '\n');
@@ -413,15 +401,8 @@ if (section('calls')) {
     return `${n} git processes`;
   };
   const env = { ...process.env, ...GIT_ENV, AUTOLOOP_COUNT_IO: counts };
-  const initArgs = (dist: string, dir: string, runs: string) => [path.join(dist, 'init-experiment.mjs'), '--name', 'b', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', runs, '--plateau', 'none', '--cwd', dir];
-  const fresh = () => {
-    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-init-')));
-    fs.mkdirSync(path.join(dir, 'src'));
-    fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '1');
-    fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC score=$(cat src/v.txt)\n');
-    for (const a of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-qm', 'init']]) spawnSync('git', a, { cwd: dir, env });
-    return dir;
-  };
+  const initArgs = (dist: string, dir: string, runs: string) => [path.join(dist, 'init-experiment.mjs'), ...EXPERIMENT, '--scope', 'src/**', '--max-runs', runs, '--plateau', 'none', '--cwd', dir];
+  const fresh = () => benchRepo('autoloop-bench-init-');
   const made: string[] = [];
   const io: Record<string, string> = {};
   const timed = (key: string, args: string[]) => {
@@ -471,30 +452,18 @@ function peakMb(args: string[]): number {
 // (seals, checks, the process chain), summed over the engine and every process it starts and
 // waits for (this process's children's CPU, /proc/self/stat), in clock ticks.
 if (section('samples') && fs.existsSync('/proc/self/stat')) {
-  const TICK_MS = 10; // USER_HZ, 100 on Linux
-  const childTicks = (): number => {
-    const f = fs.readFileSync('/proc/self/stat', 'latin1');
-    const after = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return Number(after[13]) + Number(after[14]); // cutime, cstime
-  };
   const cpuMs = (args: string[], env: NodeJS.ProcessEnv): number => {
-    const t = childTicks();
+    const t = childrenCpuMs();
     const r = spawnSync(process.execPath, args, { env, stdio: 'ignore' });
     if (r.status !== 0) throw new Error(`bench samples: ${args[0]} exited ${r.status}`);
-    return (childTicks() - t) * TICK_MS;
+    return childrenCpuMs() - t;
   };
   const env = { ...process.env, ...GIT_ENV };
   const made: string[] = [];
   // A fresh repository whose experiment takes `samples` samples in its first run (the baseline), a judge of `judgeMb` protected.
   const repo = (dist: string, samples: number, judgeMb: number): string => {
-    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'autoloop-bench-samples-')));
+    const dir = benchRepo('autoloop-bench-samples-', { metric: 'time_ms', files: { 'data/set.bin': Buffer.alloc(judgeMb * 1024 * 1024, 7) } });
     made.push(dir);
-    fs.mkdirSync(path.join(dir, 'src'));
-    fs.mkdirSync(path.join(dir, 'data'));
-    fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '1');
-    fs.writeFileSync(path.join(dir, 'data', 'set.bin'), Buffer.alloc(judgeMb * 1024 * 1024, 7));
-    fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC time_ms=$(cat src/v.txt)\n');
-    for (const a of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-qm', 'init']]) spawnSync('git', a, { cwd: dir, env });
     const protect = judgeMb ? ['--protect', 'data/**'] : [];
     const init = spawnSync(process.execPath, [path.join(dist, 'init-experiment.mjs'), '--name', 'b', '--metric', 'time_ms', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', ...protect, '--repeats', String(samples), '--cwd', dir], { env });
     if (init.status !== 0) throw new Error(String(init.stderr));
