@@ -9,19 +9,12 @@
 // very same values, so the tests decide exactly as before.
 import fs from 'node:fs';
 import path from 'node:path';
+import { gaussian, mulberry32 } from './prng.ts';
 import { tmpDir } from './tmp.ts';
 
 /** The n-th standard Gaussian of `seed` (mulberry32 from a hash of seed and n, Box-Muller). */
 export function seededGaussian(seed: number, n: number): number {
-  let a = (seed * 100003 + n * 2654435761) >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  return gaussian(mulberry32(seed * 100003 + n * 2654435761))();
 }
 
 /**
