@@ -1,6 +1,7 @@
 // Blobs the engine writes itself (loose-object.ts) must be objects real git reads:
 // cat-file gives the bytes back, fsck finds nothing wrong, and a commit of them works.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,5 +98,31 @@ describe('loose blobs written in process', () => {
     fs.writeFileSync(big, Buffer.alloc(16 * 1024 * 1024 + 1));
     expect(writePathBlob(objects, big, fs.lstatSync(big), 40)).toBeNull();
     expect(writeBlob(objects, Buffer.from('x'), 32)).toBeNull();
+  });
+});
+
+describe('a loose object checked against its name (loose-forged.ts looseSound)', () => {
+  it('reads a small one whole and a large one streamed, including one that inflates far past its compressed size', async () => {
+    const { looseSound } = await import('../scripts/lib/loose-forged.ts');
+    const r = repo('sound');
+    const objects = objectsDirOf(r)!;
+    const write = (bytes: Buffer): string => {
+      const file = path.join(r, 'blob.bin');
+      fs.writeFileSync(file, bytes);
+      const id = git(r, 'hash-object', '-w', '--no-filters', file).out.trim();
+      expect(id).toMatch(/^[0-9a-f]{40}$/);
+      return id;
+    };
+    const small = write(Buffer.from('small\n'));
+    const zeros = write(Buffer.alloc(3 * 1024 * 1024)); // 3 MB inflated from a few KB: past the whole-read cap
+    const noisy = write(randomBytes(1_500_000)); // large on disk too: streamed
+    for (const id of [small, zeros, noisy]) expect(await looseSound(objects, id), id).toBe(true);
+    // Forged: another object's bytes under this name, then bytes that are not zlib at all.
+    const at = (id: string) => path.join(objects, id.slice(0, 2), id.slice(2));
+    for (const id of [small, zeros]) fs.chmodSync(at(id), 0o644);
+    fs.copyFileSync(at(zeros), at(small));
+    expect(await looseSound(objects, small)).toBe(false);
+    fs.writeFileSync(at(zeros), 'not zlib');
+    expect(await looseSound(objects, zeros)).toBe(false);
   });
 });
