@@ -109,6 +109,25 @@ describe('the MCP server', () => {
     expect(await c.close()).toBe(0);
   });
 
+  it('runs a call on bundles loaded ahead: their schemas built before it (counted by the CLI, not by the call)', async () => {
+    const repo = baselineRepo('100');
+    const counts = (file: string): Record<string, number> =>
+      Object.fromEntries(fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => [l.split(' ')[0], Number(l.split(' ')[1])]));
+    const viaCli = path.join(tmpDir('mcp-count-'), 'cli');
+    expect(engine('status', [], repo, { AUTOLOOP_COUNT_IO: viaCli }).code).toBe(0);
+    expect(counts(viaCli).schema).toBeGreaterThan(0);
+    const viaMcp = path.join(tmpDir('mcp-count-'), 'mcp');
+    const c = new McpClient(server(), { cwd: repo, env: { ...process.env, AUTOLOOP_COUNT_IO: viaMcp } });
+    await c.initialize();
+    const a = await c.call('status', []);
+    expect(a.isError).toBe(false);
+    expect(a.text).toMatch(/exp/);
+    // The call counted its own work (a git process), and no schema: they were built while it waited.
+    expect(counts(viaMcp).git).toBeGreaterThan(0);
+    expect(counts(viaMcp).schema ?? 0).toBe(0);
+    expect(await c.close()).toBe(0);
+  });
+
   it('kills a cancelled call\'s whole tree: a benchmark that ignores SIGTERM and forks children', async () => {
     const repo = baselineRepo('100', ['--timeout', '600', '--grace', '0.2']);
     setValue(repo, '1 slow');

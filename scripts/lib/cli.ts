@@ -8,6 +8,7 @@ import * as z from './zod.ts';
 import { RefusalError, UsageError, zodOneLine } from './errors.ts';
 import { cut, roundForModel } from './format.ts';
 import { safeJson, sanitize, sanitizeLine } from './sanitize.ts';
+import { handedOver } from './boot/hold.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -120,6 +121,11 @@ export function emitForModel(json: boolean, data: unknown, text: string): void {
  * trace is printed only with AUTOLOOP_DEBUG=1.
  */
 export function main(name: string, fn: (argv: string[]) => Promise<number | void> | number | void): void {
+  // Evaluated ahead by a pre-started engine: it starts this once the call is its own (boot/hold.ts).
+  if (!handedOver(() => start(name, fn))) start(name, fn);
+}
+
+function start(name: string, fn: (argv: string[]) => Promise<number | void> | number | void): void {
   const argv = process.argv.slice(2);
   // Once the event loop is empty nothing is left to run or flush (stdout and
   // files are written synchronously here): end at once. Node's own end would

@@ -5,16 +5,25 @@
 import fs from 'node:fs';
 
 const counts = new Map<string, number>();
-const sink = process.env.AUTOLOOP_COUNT_IO;
-if (sink) {
-  process.on('exit', () => {
-    const text = [...counts].map(([k, n]) => `${k} ${n}\n`).join('');
-    try {
-      if (text) fs.appendFileSync(sink, text);
-    } catch {
-      /* counting is best effort */
-    }
-  });
+// Read at the first count, not when the module loads: a pre-started engine
+// (boot/zygote.ts) loads its bundles before it knows the call's environment.
+let sink: string | null | undefined;
+
+function sinkFile(): string | null {
+  if (sink !== undefined) return sink;
+  sink = process.env.AUTOLOOP_COUNT_IO || null;
+  const file = sink;
+  if (file) {
+    process.on('exit', () => {
+      const text = [...counts].map(([k, n]) => `${k} ${n}\n`).join('');
+      try {
+        if (text) fs.appendFileSync(file, text);
+      } catch {
+        /* counting is best effort */
+      }
+    });
+  }
+  return file;
 }
 
 /**
@@ -23,5 +32,5 @@ if (sink) {
  * `best_walk`: a walk of the best's tree for writes of the candidate's commands (commands/run.ts).
  */
 export function countIo(kind: 'fsync' | 'git' | 'candidate' | 'schema' | 'best_walk'): void {
-  if (sink) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  if (sinkFile()) counts.set(kind, (counts.get(kind) ?? 0) + 1);
 }

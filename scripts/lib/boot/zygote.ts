@@ -6,6 +6,7 @@
 // spares the per-process start. An idle zygote ends when its server goes (the
 // channel closes), so it never lingers.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { readBundle, type Bundle } from './code-cache.ts';
 
@@ -32,6 +33,41 @@ export function parseCall(m: unknown): ZygoteCall | null {
   return { entry: entry as ZygoteEntry, argv: argv as string[], cwd, env: env as Record<string, string> };
 }
 
+/**
+ * Load ahead what every iteration loads anyway (the engine's lazy wrappers then
+ * find it loaded): the built-ins, and the parts of them Node loads on first use
+ * (the flag parser, file streams, recursive rm, directory handles, the signal
+ * wrapper), each compiled on first use otherwise, in the call's time.
+ */
+function loadBuiltins(): void {
+  for (const m of ['node:child_process', 'node:crypto', 'node:zlib', 'node:os', 'node:readline', 'node:fs/promises', 'node:stream/promises']) require(m);
+  void require('node:util').parseArgs;
+  void fs.ReadStream;
+  void fs.Dir;
+  fs.rmSync(path.join(os.tmpdir(), `autoloop-zygote-none-${process.pid}`, 'x'), { recursive: true, force: true });
+  const none = (): void => undefined;
+  process.on('SIGWINCH', none).off('SIGWINCH', none);
+  // First uses that initialise native state (OpenSSL's digests, zlib's allocations): every keep hashes and deflates.
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  for (const algo of ['sha1', 'sha256']) createHash(algo).update('').digest();
+  const zlib = require('node:zlib') as typeof import('node:zlib');
+  zlib.inflateSync(zlib.deflateSync(Buffer.from('blob 0\0')));
+}
+
+/** Start and reap one trivial child process (as the engine's git calls are started: piped). Never fails. */
+function warmSpawn(): Promise<void> {
+  return new Promise((resolve) => {
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
+    try {
+      const c = spawn('/bin/sh', ['-c', ':'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      c.once('error', () => resolve());
+      c.once('close', () => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
 /** Take on the call's process state, as if Node had been started for it. */
 function become(dir: string, call: ZygoteCall): void {
   for (const k of Object.keys(process.env)) delete process.env[k];
@@ -53,10 +89,10 @@ export function zygote<P>(dir: string, tag: string, prepare: (entry: ZygoteEntry
     process.exitCode = 2;
     return;
   }
-  // What every iteration loads anyway: the engine's lazy wrappers find them loaded.
-  for (const m of ['node:child_process', 'node:crypto', 'node:zlib']) require(m);
+  loadBuiltins();
   const bundles = new Map(ZYGOTE_ENTRIES.map((e) => [e, readBundle(path.join(dir, `${e}.cjs`), tag)]));
   const prepared = new Map(ZYGOTE_ENTRIES.map((e) => [e, prepare(e, bundles.get(e)!)]));
+
   const idle = (): never => process.exit(0);
   process.once('disconnect', idle);
   process.once('message', (m: unknown) => {
@@ -72,5 +108,6 @@ export function zygote<P>(dir: string, tag: string, prepare: (entry: ZygoteEntry
     });
     process.disconnect?.();
   });
-  send('ready');
+  // Ready once a first child process has come and gone: the call's first spawn finds the pipes' and the exit signal's machinery set up.
+  void warmSpawn().then(() => process.connected && send('ready', () => undefined));
 }
