@@ -260,11 +260,15 @@ if (section('iteration')) {
 // The CLI's one call in the same turns, and a bare `node -e 0` in every turn.
 if (section('iteration') || section('mcp')) {
   const think = () => new Promise((r) => setTimeout(r, 1000));
-  const servers = ['one', 'two'].map((form) => {
-    const dir = repoWithRuns(0);
-    const env = { ...process.env, ...GIT_ENV, AUTOLOOP_COUNT_IO: path.join(dir, '.counts') };
-    return { form: form as Form, dir, client: new McpClient(path.join(DIST, 'mcp.mjs'), { cwd: dir, env }) };
-  });
+  // With AUTOLOOP_BENCH_BEFORE, the same two servers of that build too, in the same turns.
+  const builds = [DIST, ...(BEFORE ? [BEFORE] : [])];
+  const servers = builds.flatMap((dist) =>
+    ['one', 'two'].map((form) => {
+      const dir = repoWithRuns(0, dist);
+      const env = { ...process.env, ...GIT_ENV, AUTOLOOP_COUNT_IO: path.join(dir, '.counts') };
+      return { form: form as Form, dist, dir, client: new McpClient(path.join(dist, 'mcp.mjs'), { cwd: dir, env }) };
+    }),
+  );
   for (const s of servers) await s.client.initialize();
   const io = (dir: string) => {
     const tally: Record<string, number> = { git: 0, fsync: 0 };
@@ -292,7 +296,8 @@ if (section('iteration') || section('mcp')) {
   type Row = { keep: number[]; discard: number[]; keepIo: string; discardIo: string };
   const row = (): Row => ({ keep: [], discard: [], keepIo: '', discardIo: '' });
   const bares: number[] = [];
-  const rows = { cli: row(), one: row(), two: row() };
+  const rows = { cli: row(), one: row(), two: row(), beforeone: row(), beforetwo: row() };
+  const rowOf = (s: (typeof servers)[number]) => rows[`${s.dist === DIST ? '' : 'before'}${s.form}`];
   let v = -1000;
   for (const s of servers) await viaMcp(s, v--); // warm-up (file cache, code cache)
   iteration(cli, v--, false, DIST, 'one');
@@ -301,7 +306,7 @@ if (section('iteration') || section('mcp')) {
     rows.cli.keep.push(iteration(cli, v, false, DIST, 'one').ms);
     rows.cli.discard.push(iteration(cli, 1e9, false, DIST, 'one').ms);
     for (const s of servers) {
-      const r = rows[s.form];
+      const r = rowOf(s);
       const k = await viaMcp(s, v);
       r.keep.push(k.ms);
       r.keepIo = k.io;
@@ -313,13 +318,15 @@ if (section('iteration') || section('mcp')) {
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
   const bareMs = med(bares);
   const cliKeep = med(rows.cli.keep);
-  for (const s of servers) {
-    const r = rows[s.form];
+  for (const s of servers.filter((x) => x.dist === DIST)) {
+    const r = rowOf(s);
+    const old = BEFORE ? rows[`before${s.form}`] : null;
     const name = s.form === 'one' ? 'one_call' : 'run_log';
     for (const k of ['keep', 'discard'] as const) {
       const ms = med(r[k]);
       const extra = s.form === 'one' && k === 'keep' ? `; the CLI's one call in the same turns: ${r2(cliKeep / bareMs)}x, ${cliKeep.toFixed(0)} ms, discard ${r2(med(rows.cli.discard) / bareMs)}x` : '';
-      console.log(`iteration.mcp.${name}.${k} ${r2(ms / bareMs)}x node -e 0 (${ms.toFixed(0)} ms vs ${bareMs.toFixed(0)} ms; ${r[`${k}Io`]}; target <= 3x${extra})`);
+      const was = old ? ` [before: ${r2(med(old[k]) / bareMs)}x, ${med(old[k]).toFixed(0)} ms]` : '';
+      console.log(`iteration.mcp.${name}.${k} ${r2(ms / bareMs)}x node -e 0 (${ms.toFixed(0)} ms vs ${bareMs.toFixed(0)} ms; ${r[`${k}Io`]}; target <= 3x${extra})${was}`);
     }
   }
   for (const s of servers) {
