@@ -35,16 +35,18 @@ export function looseScan(objects: string, sinceMs: number): { all: string[]; ch
     return { all, changed: out };
   }
   for (const fan of fans) {
+    // Joined by hand: a long loop holds up to PACK_AT loose objects, stated after every phase (path.join normalises each).
+    const dir = `${objects}${path.sep}${fan}${path.sep}`;
     let names: string[] = [];
     try {
-      names = fs.readdirSync(path.join(objects, fan));
+      names = fs.readdirSync(dir);
     } catch {
       continue;
     }
     for (const n of names) {
       if (!NAME.test(n)) continue;
       all.push(fan + n);
-      const st = fs.lstatSync(path.join(objects, fan, n), { throwIfNoEntry: false });
+      const st = fs.lstatSync(dir + n, { throwIfNoEntry: false });
       if (st && Math.max(st.ctimeMs, st.mtimeMs) >= sinceMs - SLACK_MS) out.push(fan + n);
     }
   }
