@@ -16,9 +16,19 @@ export function stopPoint(name: string): void {
   if (process.env.AUTOLOOP_STOP_AT === name) process.kill(process.pid, 'SIGSTOP');
 }
 
-// Fault points for the fallback tests: AUTOLOOP_FAULT_AT=<name> makes a real
-// step fail there (e.g. a mount of a path that does not exist), so a test can
-// prove the fallback path with real processes.
+// Fault points for the fallback tests: AUTOLOOP_FAULT_AT=<name>[,<name>…] makes
+// a real step fail there (e.g. a mount of a path that does not exist), so a
+// test can prove the fallback path with real processes.
 export function faultAt(name: string): boolean {
-  return process.env.AUTOLOOP_FAULT_AT === name;
+  const at = process.env.AUTOLOOP_FAULT_AT;
+  return at === name || (at?.includes(',') === true && at.split(',').includes(name));
+}
+
+/** The environment without the crash, throw and stop points: for a helper the engine starts, which must not die at the engine's place. */
+export function withoutCrashPoints(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  delete out.AUTOLOOP_CRASH_AT;
+  delete out.AUTOLOOP_THROW_AT;
+  delete out.AUTOLOOP_STOP_AT;
+  return out;
 }

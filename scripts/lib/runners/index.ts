@@ -3,6 +3,7 @@
 // Runner, and one line in RUNNERS.
 import { UsageError } from '../errors.ts';
 import type { Config } from '../schema.ts';
+import { guarded } from './guardian.ts';
 import { localRunner } from './local.ts';
 import { slurmRunner } from './slurm.ts';
 import type { RunHandle, Runner } from './types.ts';
@@ -28,12 +29,12 @@ export function runsIsolated(name: string | undefined): boolean {
 }
 export const runnerNames = (): string[] => Object.keys(RUNNERS);
 
-/** The runner a config names; an unknown name is the user's mistake (exit 2). */
+/** The runner a config names, its runs watched by the guardian (guardian.ts); an unknown name is the user's mistake (exit 2). */
 export function runnerFor(config: RunnerConfig): Runner {
   const name = config.runner ?? DEFAULT_RUNNER;
   const make = RUNNERS[name];
   if (!make) throw new UsageError(`unknown runner "${name}" in config.yaml (known: ${runnerNames().join(', ')})`);
-  return make(config);
+  return guarded(make(config));
 }
 
 /** The runner that started the work a handle names (after a crash, the config may have changed since). */
