@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { alive, engine, engineAsync, makeRepo, processesIn, waitFor } from './helpers/engine.ts';
 import { procStart } from '../scripts/lib/procs.ts';
+import { applyLine } from '../scripts/lib/commands/guardian.ts';
+import type { RunHandle } from '../scripts/lib/runners/types.ts';
 
 // Ignores SIGTERM, records its pid (in the folder it is given), lives until killed.
 const DAEMON = `const fs = require('node:fs');
@@ -88,5 +90,22 @@ describe('the guardian', () => {
     } finally {
       if (alive(d.pid, d.start)) process.kill(d.pid, 'SIGKILL');
     }
+  });
+});
+
+describe('the guardian’s lines', () => {
+  it('keeps the latest handle of each open run, drops a run that ended, and ignores what makes no sense', () => {
+    const open = new Map<string, { handle: RunHandle; grace: number }>();
+    applyLine(open, JSON.stringify({ watch: { runner: 'local', pgid: 0, start: null, token: 'a' }, grace: 2 }));
+    applyLine(open, JSON.stringify({ watch: { runner: 'local', pgid: 4242, start: '99', token: 'a' }, grace: 2 }));
+    applyLine(open, JSON.stringify({ watch: { runner: 'slurm', job_id: null, token: 'b' }, grace: 1 }));
+    applyLine(open, JSON.stringify({ watch: { runner: 'slurm', job_id: '17', token: 'b' }, grace: -3 }));
+    for (const bad of ['{"watch":', 'null', '7', '{"watch":{"runner":"local","pgid":"x","start":null,"token":"c"}}', '{"watch":{"runner":"cloud","token":"d"}}', '{"watch":{"runner":"slurm","job_id":null}}']) applyLine(open, bad);
+    expect([...open]).toEqual([
+      ['a', { handle: { runner: 'local', pgid: 4242, start: '99', token: 'a' }, grace: 2 }],
+      ['b', { handle: { runner: 'slurm', job_id: '17', token: 'b' }, grace: 1 }],
+    ]);
+    applyLine(open, JSON.stringify({ done: 'a' }));
+    expect([...open.keys()]).toEqual(['b']);
   });
 });
