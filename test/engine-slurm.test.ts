@@ -10,6 +10,7 @@ import { type ChildProcess } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { engine, engineAsync, git, ledger, makeRepo, overriding, ROOT } from './helpers/engine.ts';
 import { ensureSlurm, slurmAdmin } from './helpers/slurm.ts';
+import { jobName } from '../scripts/lib/runners/slurm-name.ts';
 
 // The metric is the number in src/value.txt; words in it pick a behaviour.
 const BENCH = `
@@ -148,9 +149,48 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
     expect(engine('log-experiment', ['-d', 'baseline', '--json'], dir, env()).json?.verdict).toBe('keep');
   });
 
-  it('kill -9 of the engine while its job runs: the next call refuses naming the job, repair cancels it, the run is counted once', async () => {
+  it('kill -9 of the engine while its job runs: its guardian cancels the job, the next call measures without repair, the run is counted once', async () => {
     const dir = repo([], '80 wait\n');
     const child = engineAsync('run-experiment', [], dir, env());
+    const p = finished(child);
+    const job = await until(() => started()[0], p);
+    expect(alive(job)).toMatch(/RUNNING/);
+    child.kill('SIGKILL');
+    expect((await p).code).toBe(null);
+    // Nothing but the guardian acts here (no repair, no other engine call): waited for, not timed.
+    await until(() => !/RUNNING|PENDING|COMPLETING/.test(alive(job)), killed);
+    fs.writeFileSync(path.join(gate, 'go'), '');
+    const again = engine('run-experiment', ['--json'], dir, env());
+    expect(again.json, again.stderr).toMatchObject({ run_id: 'r0002', status: 'ok', primary: 80 });
+    expect(started()).toHaveLength(2); // this job and r0002's
+    expect(engine('log-experiment', ['-d', 'baseline', '--json'], dir, env()).json?.verdict).toBe('keep');
+    expect(ledger(dir).filter((l) => l.type === 'result').map((l) => l.run_id)).toEqual(['r0002']);
+  });
+
+  it('kill -9 of the engine while its job is queued: its guardian cancels the job, no repair', async () => {
+    // Held in the queue for an hour: the job is PENDING all along.
+    const dir = repo(['--slurm-arg=--begin=now+3600']);
+    const child = engineAsync('run-experiment', [], dir, env());
+    const p = finished(child);
+    const record = path.join(dir, '.autoloop/experiments/exp/runs/r0001/result.json');
+    const jobId = (): string | null => {
+      try {
+        return (JSON.parse(fs.readFileSync(record, 'utf8')) as { handle?: { job_id?: string | null } }).handle?.job_id ?? null;
+      } catch {
+        return null; // not written yet, or mid-rename
+      }
+    };
+    const job = await until(jobId, p);
+    expect(alive(job)).toMatch(/PENDING/);
+    child.kill('SIGKILL');
+    expect((await p).code).toBe(null);
+    await until(() => !/RUNNING|PENDING|COMPLETING/.test(alive(job)), killed);
+    expect(started()).toEqual([]);
+  });
+
+  it('kill -9 of the engine while its job runs, its guardian gone too: the next call refuses naming the job, repair cancels it, the run is counted once', async () => {
+    const dir = repo([], '80 wait\n');
+    const child = engineAsync('run-experiment', [], dir, { ...env(), AUTOLOOP_FAULT_AT: 'guardian' });
     const p = finished(child);
     const job = await until(() => started()[0], p);
     expect(alive(job)).toMatch(/RUNNING/);
@@ -171,9 +211,9 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
     expect(ledger(dir).filter((l) => l.type === 'result').map((l) => l.run_id)).toEqual(['r0002']);
   });
 
-  it('kill -9 of the engine right after sbatch returned, before it recorded the job id: found by its name, refused, cancelled by repair', async () => {
+  it('kill -9 of the engine right after sbatch returned, before it recorded the job id, its guardian gone too: found by its name, refused, cancelled by repair', async () => {
     const dir = repo([], '80 wait\n');
-    const crash = { ...env(), AUTOLOOP_CRASH_AT: 'slurm-submitted' };
+    const crash = { ...env(), AUTOLOOP_CRASH_AT: 'slurm-submitted', AUTOLOOP_FAULT_AT: 'guardian' };
     expect(engine('run-experiment', [], dir, crash).code).toBe(null);
     const job = await until(() => started()[0], killed);
     expect(alive(job)).toMatch(/RUNNING/);
@@ -192,12 +232,27 @@ describe('runner: slurm through the engine', { timeout: 900_000 }, () => {
     expect(ledger(dir).filter((l) => l.type === 'result')).toEqual([]);
   });
 
-  it('a candidate’s engine killed right after sbatch returned: repair finds the job by its name and cancels it', async () => {
+  it('kill -9 of the engine right after sbatch returned, before it recorded the job id: its guardian finds the job by its name and cancels it', async () => {
+    const dir = repo([], '80 wait\n');
+    expect(engine('run-experiment', [], dir, { ...env(), AUTOLOOP_CRASH_AT: 'slurm-submitted' }).code).toBe(null);
+    // The record holds the token alone; the job carries it in its name (it may be cancelled before it ever starts).
+    const rec = JSON.parse(fs.readFileSync(path.join(dir, '.autoloop/experiments/exp/runs/r0001/result.json'), 'utf8')) as { handle: { job_id: string | null; token: string } };
+    expect(rec.handle.job_id).toBe(null);
+    const named = (): string[] => slurmAdmin('squeue', ['-h', '-t', 'all', '-n', jobName(rec.handle.token), '-o', '%i']).out.split('\n').filter(Boolean);
+    const [job] = await until(() => (named().length ? named() : null), killed);
+    expect(named()).toEqual([job]);
+    await until(() => !/RUNNING|PENDING|COMPLETING/.test(alive(job!)), killed);
+    fs.writeFileSync(path.join(gate, 'go'), '');
+    const again = engine('run-experiment', ['--json'], dir, env());
+    expect(again.json, again.stderr).toMatchObject({ run_id: 'r0002', status: 'ok', primary: 80 });
+  });
+
+  it('a candidate’s engine killed right after sbatch returned, its guardian gone too: repair finds the job by its name and cancels it', async () => {
     const dir = repo(['--parallel', '2']);
     expect(step(dir, '100\n', 'baseline').log.verdict).toBe('keep');
     const c = engine('candidate', ['start', '--json'], dir, env()).json as { candidate: string; path: string };
     fs.writeFileSync(path.join(c.path, 'src/value.txt'), '70 wait\n');
-    expect(engine('run-experiment', ['--candidate', c.candidate], dir, { ...env(), AUTOLOOP_CRASH_AT: 'slurm-submitted' }).code).toBe(null);
+    expect(engine('run-experiment', ['--candidate', c.candidate], dir, { ...env(), AUTOLOOP_CRASH_AT: 'slurm-submitted', AUTOLOOP_FAULT_AT: 'guardian' }).code).toBe(null);
     const job = await until(() => started()[0], killed);
     const repaired = engine('control', ['repair', '--json'], dir, env());
     expect(repaired.code, repaired.stderr).toBe(0);

@@ -6,11 +6,14 @@
 // group; or no setpriv --pdeathsig). The engine hands it each such run's
 // handle (the same one the run record keeps, RunHandle) over a pipe, and says
 // when the run has ended. The guardian only reads that pipe: end of file means
-// the engine is gone, however it went; it then cancels every handle still
-// open through the runner that started it, exactly as `control repair` does
-// (local: the group and every process carrying the run's token; Slurm: the
-// job by id, or by the token in its name), and exits. A clean exit of the
-// engine leaves no handle open: the guardian just exits.
+// the engine is gone, however it went. If a run is still open then, it starts
+// Node on the guardian's bundle (commands/guardian.ts) with what it read,
+// which cancels each open handle through the runner that started it, exactly
+// as `control repair` does (local: the group and every process carrying the
+// run's token; Slurm: the job by id, or by the token in its name). A clean
+// exit of the engine leaves no run open: the guardian just exits. While the
+// engine lives the guardian is a shell reading a pipe: a Node process beside
+// every engine call cost the iteration a tenth in `group` mode (docs/measurements.md).
 //
 // What it misses (it was killed too; a token cleared by `env -i`) is still
 // found the old way: the next call finds the run's work alive, refuses to
@@ -43,6 +46,24 @@ function modeInForce(): string | null {
   }
 }
 
+/**
+ * The guardian while the engine lives: a shell that keeps every line (`<token> <json>`) and the
+ * tokens still open; at end of file, Node on the bundle ($2, run by $1) reads the lines, but only
+ * when a run is open. The tokens are the runners' own hex: no pattern characters in them.
+ */
+const GUARD_SH = `node=$1 bundle=$2 open=' ' all=''
+while IFS=' ' read -r tok line; do
+  all="$all$line
+"
+  pat=" $tok "
+  case $line in
+    '{"done"'*) case $open in *"$pat"*) open="\${open%%$pat*} \${open#*$pat}" ;; esac ;;
+    *) case $open in *"$pat"*) ;; *) open="$open$tok " ;; esac ;;
+  esac
+done
+[ "$open" = ' ' ] && exit 0
+printf '%s' "$all" | exec "$node" "$bundle"`;
+
 let child: ChildProcess | null | undefined;
 
 /** The guardian's path, or null where there is none (the engine not run from its bundles: a unit test). */
@@ -67,7 +88,7 @@ function guardian(): ChildProcess | null {
   try {
     // Detached: no signal to the engine's group or terminal reaches it. Output nowhere: a caller
     // waiting for the engine's stdout to close must not wait for the guardian too.
-    const c = spawn(process.execPath, [file], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: withoutCrashPoints(process.env) });
+    const c = spawn('/bin/sh', ['-c', GUARD_SH, 'autoloop-guardian', process.execPath, file], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: withoutCrashPoints(process.env) });
     c.on('error', () => undefined);
     c.stdin?.on('error', () => undefined); // EPIPE: the guardian died first; the next call's check remains
     c.unref();
@@ -79,9 +100,9 @@ function guardian(): ChildProcess | null {
   return child;
 }
 
-function tell(line: GuardianLine): void {
+function tell(token: string, line: GuardianLine): void {
   try {
-    guardian()?.stdin?.write(`${JSON.stringify(line)}\n`);
+    guardian()?.stdin?.write(`${token} ${JSON.stringify(line)}\n`);
   } catch {
     // the guardian is a second line of defence: a run never fails for want of it
   }
@@ -100,14 +121,14 @@ export function guarded(runner: Runner): Runner {
       const onStart = (handle: RunHandle): void => {
         if (handle.token && (token !== undefined || outlivesEngine(handle, modeInForce, diesWithEngine))) {
           token = handle.token;
-          tell({ watch: handle, grace: req.graceS });
+          tell(handle.token, { watch: handle, grace: req.graceS });
         }
         req.onStart?.(handle);
       };
       try {
         return await runner.run({ ...req, onStart });
       } finally {
-        if (token !== undefined) tell({ done: token });
+        if (token !== undefined) tell(token, { done: token });
       }
     },
   };
