@@ -120,10 +120,10 @@ describe('kill -9 of a candidate call', { timeout: 600_000 }, () => {
 
   /**
    * Two candidates whose benchmarks hang, both engines killed by SIGKILL mid-run. Without setpriv
-   * (the fallback, AUTOLOOP_FAULT_AT=setpriv) the benchmarks outlive their engines until repair.
+   * (the fallback, AUTOLOOP_FAULT_AT=setpriv) and with their guardians gone too the benchmarks outlive their engines until repair.
    */
   async function twoOrphans(): Promise<{ dir: string; trees: string[] }> {
-    const { dir, trees } = await twoKilled({ AUTOLOOP_FAULT_AT: 'setpriv' });
+    const { dir, trees } = await twoKilled({ AUTOLOOP_FAULT_AT: 'setpriv,guardian' });
     for (const t of trees) expect(processesIn(t).length).toBeGreaterThan(0);
     return { dir, trees };
   }

@@ -201,10 +201,10 @@ describe('safety under kills and concurrency', () => {
     });
   }
 
-  it('without setpriv (the fallback), a run whose engine dies is marked unclean while its processes live on, until repair', async () => {
+  it('without setpriv (the fallback) and its guardian gone too, a run whose engine dies is marked unclean while its processes live on, until repair', async () => {
     const repo = baselineRepo('100', SLOW_RUN);
     setValue(repo, '1 slow');
-    const child = engineAsync('run-experiment', [], repo, { AUTOLOOP_FAULT_AT: 'setpriv' });
+    const child = engineAsync('run-experiment', [], repo, { AUTOLOOP_FAULT_AT: 'setpriv,guardian' });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     const ended = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (code, sig) => r([code, sig])));

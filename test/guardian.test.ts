@@ -42,7 +42,7 @@ function setUp(): { repo: string; side: string } {
   return { repo, side };
 }
 
-/** Start a run in group mode, wait until its daemon is up outside the group, SIGKILL the engine; the daemon's pid and start. */
+/** Start a run (group mode unless env says otherwise), wait until its daemon is up outside the group, SIGKILL the engine; the daemon's pid and start. */
 async function killEngineMidRun({ repo, side }: { repo: string; side: string }, env: Record<string, string>): Promise<{ pid: number; start: string | null }> {
   const child = engineAsync('run-experiment', [], repo, { AUTOLOOP_CONTAINMENT: 'group', ...env });
   const ended = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_c, sig) => r(sig)));
@@ -73,6 +73,17 @@ describe('the guardian', () => {
     fs.rmSync(path.join(at.side, 'hang'));
     const next = engine('run-experiment', ['--json'], repo, { AUTOLOOP_CONTAINMENT: 'group' });
     expect(next.json, next.stderr).toMatchObject({ status: 'ok', primary: 10 });
+  });
+
+  it('pidns without setpriv (the run does not die with the engine): the guardian ends the namespace, the daemon with it', async () => {
+    const at = setUp();
+    const d = await killEngineMidRun(at, { AUTOLOOP_CONTAINMENT: 'pidns', AUTOLOOP_FAULT_AT: 'setpriv' });
+    try {
+      await waitFor(() => !alive(d.pid, d.start) && processesIn(at.repo).length === 0);
+    } finally {
+      if (alive(d.pid, d.start)) process.kill(d.pid, 'SIGKILL');
+    }
+    expect(processesIn(at.repo)).toEqual([]);
   });
 
   it('group mode, the guardian gone too: the daemon lives on, the next call refuses naming it, repair kills it', async () => {

@@ -25,7 +25,7 @@ describe('a run whose engine dies right after the spawn', () => {
       const env = { AUTOLOOP_CONTAINMENT: mode, GATE_DIR: gate };
       const init = engine('init-experiment', ['--name', 'exp', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--repeats', '1', '--timeout', '600'], repo, env);
       expect(init.code, init.stderr).toBe(0);
-      const killed = engine('run-experiment', ['--json'], repo, { ...env, AUTOLOOP_CRASH_AT: 'runner:spawned', AUTOLOOP_FAULT_AT: 'setpriv' });
+      const killed = engine('run-experiment', ['--json'], repo, { ...env, AUTOLOOP_CRASH_AT: 'runner:spawned', AUTOLOOP_FAULT_AT: 'setpriv,guardian' });
       expect(killed.code).toBe(null); // SIGKILL at the crash point
       await waitFor(() => fs.existsSync(path.join(gate, 'up')));
       expect(processesIn(repo).length).toBeGreaterThan(0);
