@@ -87,8 +87,9 @@ function guardian(): ChildProcess | null {
   if (!file) return null;
   try {
     // Detached: no signal to the engine's group or terminal reaches it. Output nowhere: a caller
-    // waiting for the engine's stdout to close must not wait for the guardian too.
-    const c = spawn('/bin/sh', ['-c', GUARD_SH, 'autoloop-guardian', process.execPath, file], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: withoutCrashPoints(process.env) });
+    // waiting for the engine's stdout to close must not wait for the guardian too. In /: it holds
+    // no folder of the user's (a worktree being removed, a look for processes left in the repository).
+    const c = spawn('/bin/sh', ['-c', GUARD_SH, 'autoloop-guardian', process.execPath, file], { cwd: '/', detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: withoutCrashPoints(process.env) });
     c.on('error', () => undefined);
     c.stdin?.on('error', () => undefined); // EPIPE: the guardian died first; the next call's check remains
     c.unref();
