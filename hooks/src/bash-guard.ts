@@ -274,10 +274,16 @@ class Guard {
   private scope: Scope | null = null;
   /** Aliases the command defines (null: text only known at run time). */
   private readonly aliases = new Map<string, string | null>();
+  /** git's configuration files (canonical), found once per command: every write outside the project is compared with them. */
+  private gitFiles: string[] | null = null;
 
   constructor(private readonly ctx: GuardContext) {
     this.cwd = ctx.cwd;
     this.io = ctx.io ?? REAL_IO;
+  }
+
+  private gitConfig(): string[] {
+    return (this.gitFiles ??= gitConfigFiles(this.ctx.env));
   }
 
   /** After the whole command: a code file it also writes (before or after, a loop may reorder) is not the text that was read. */
@@ -471,7 +477,7 @@ class Guard {
     const policy = this.ctx.policy;
     if (w.glob && GLOB_CHARS.test(w.text)) {
       this.unknownWrite = true;
-      this.deny = globDenial(policy, abs, tree) ?? globGitConfig(abs, this.ctx.env, tree);
+      this.deny = globDenial(policy, abs, tree) ?? globGitConfig(abs, this.gitConfig(), tree);
       return;
     }
     const c = canonical(abs);
@@ -495,7 +501,7 @@ class Guard {
     if (rel === null) {
       // Outside the project, unless it holds the project (rm -rf ..) or is git's configuration.
       if (tree && (policy.projectDir + path.sep).startsWith(c === path.sep ? c : c + path.sep)) this.deny = treeDenial(policy, '');
-      this.deny ??= gitConfigDenial(c, this.ctx.env, tree);
+      this.deny ??= gitConfigDenial(c, this.gitConfig(), tree);
       return;
     }
     this.deny = (tree ? treeDenial(policy, rel) : writeDenial(policy, rel)) ?? this.outsideScope(rel, c) ?? (tree ? null : linkDenial(policy, c));
@@ -1509,10 +1515,10 @@ class Guard {
 }
 
 /** A pattern the shell expands (echo > ~/.gitconf*) to one of git's configuration files. */
-function globGitConfig(absPattern: string, env: Record<string, string | undefined>, tree: boolean): Denial | null {
+function globGitConfig(absPattern: string, files: string[], tree: boolean): Denial | null {
   const m = picomatch(absPattern, { dot: true });
-  const hit = gitConfigFiles(env).find((f) => m(f) || (tree && path.dirname(f) !== f && ancestorsOf(f).some((a) => m(a))));
-  return hit ? gitConfigDenial(hit, env, false) : null;
+  const hit = files.find((f) => m(f) || (tree && path.dirname(f) !== f && ancestorsOf(f).some((a) => m(a))));
+  return hit ? gitConfigDenial(hit, files, false) : null;
 }
 
 function ancestorsOf(file: string): string[] {

@@ -42,34 +42,50 @@ export function physical(p: string): string {
 
 /** Links followed through a name that does not exist yet before the guard takes the name as written. */
 const MAX_DANGLING_HOPS = 40;
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
 
 function realPrefix(p: string, real: (p: string) => string, hops = 0): string {
   const tail: string[] = [];
   let cur = p;
   for (;;) {
-    try {
-      return path.join(real(cur), ...tail.reverse());
-    } catch {
-      // A dangling link (src/h -> ../.git/hooks/pre-commit): a write through it creates where it points.
-      const to = hops < MAX_DANGLING_HOPS ? linkText(cur) : null;
-      if (to !== null) {
-        const next = path.isAbsolute(to) ? to : `${path.dirname(cur)}/${to}`;
-        return realPrefix([next, ...tail.reverse()].join('/'), real, hops + 1);
+    // One lstat first: a name that is not there (most write targets) then costs no realpath, which
+    // would walk every component and throw. Not with a . or .. in it: Node's realpath takes those by
+    // the text (canonical), the kernel's lstat after any link, so only realpath may say it is missing.
+    const st = lstatOf(cur);
+    if (st !== undefined || DOT_SEGMENT.test(cur)) {
+      try {
+        return path.join(real(cur), ...tail.reverse());
+      } catch {
+        // A dangling link (src/h -> ../.git/hooks/pre-commit): a write through it creates where it points.
+        const to = hops < MAX_DANGLING_HOPS && st?.isSymbolicLink() ? linkText(cur) : null;
+        if (to !== null) {
+          const next = path.isAbsolute(to) ? to : `${path.dirname(cur)}/${to}`;
+          return realPrefix([next, ...tail.reverse()].join('/'), real, hops + 1);
+        }
       }
-      const parent = path.dirname(cur);
-      if (parent === cur) return path.resolve(p);
-      tail.push(path.basename(cur));
-      cur = parent;
     }
+    const parent = path.dirname(cur);
+    if (parent === cur) return path.resolve(p);
+    tail.push(path.basename(cur));
+    cur = parent;
   }
 }
 
-/** The text of the link at p, or null (no such name, not a link): lstat first, as a throw costs more than the call. */
+/** lstat of p: undefined when no such name; null when lstat fails otherwise (ENOTDIR, EACCES: realpath decides). */
+function lstatOf(p: string): fs.Stats | null | undefined {
+  try {
+    return fs.lstatSync(p, { throwIfNoEntry: false });
+  } catch {
+    return null;
+  }
+}
+
+/** The text of the link at p, or null (gone since, or unreadable): no link to follow. */
 function linkText(p: string): string | null {
   try {
-    return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() ? fs.readlinkSync(p) : null;
+    return fs.readlinkSync(p);
   } catch {
-    return null; // ENOTDIR (a file on the way), EACCES: no link to follow
+    return null;
   }
 }
 
@@ -154,9 +170,9 @@ export function gitConfigFiles(env: Record<string, string | undefined>): string[
   return [...new Set(files.filter((f): f is string => !!f && path.isAbsolute(f)).map(canonical))];
 }
 
-/** Writing `abs` (canonical; tree: or replacing a directory that holds it) writes one of git's configuration files. */
-export function gitConfigDenial(abs: string, env: Record<string, string | undefined>, tree: boolean): Denial | null {
-  const hit = gitConfigFiles(env).find((f) => f === abs || (tree && f.startsWith(abs === path.sep ? abs : abs + path.sep)));
+/** Writing `abs` (canonical; tree: or replacing a directory that holds it) writes one of git's configuration files (gitConfigFiles). */
+export function gitConfigDenial(abs: string, files: string[], tree: boolean): Denial | null {
+  const hit = files.find((f) => f === abs || (tree && f.startsWith(abs === path.sep ? abs : abs + path.sep)));
   return hit ? REASONS.gitConfig(hit) : null;
 }
 
