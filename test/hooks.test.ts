@@ -579,6 +579,18 @@ describe('PreToolUse: files', () => {
     expect(denial(hook('pre-tool-use', payloads.write(p('src/n'))))).toBeNull();
   });
 
+  it('judges a dangling link whose text has a .. after a link as before the lstat shortcut (src/h3 -> away/../g/pre-commit, src/g -> ../.git/hooks)', () => {
+    // Node's realpath takes the text's .. by the text (src/g/pre-commit, in .git), the kernel's lstat after the link
+    // (<outside>/g/pre-commit, missing): a name with a .. in it is not skipped on lstat's word.
+    fs.mkdirSync(path.join(scratch, 'away'));
+    fs.mkdirSync(p('.git/hooks'), { recursive: true });
+    fs.symlinkSync('../../away', p('src/away'));
+    fs.symlinkSync('../.git/hooks', p('src/g'));
+    fs.symlinkSync('away/../g/pre-commit', p('src/h3'));
+    expect(denial(hook('pre-tool-use', payloads.write(p('src/h3'))))).toMatch(/git's own data/);
+    expect(denial(hook('pre-tool-use', payloads.bash('echo x > src/h3')))).toMatch(/git's own data/);
+  });
+
   it("denies git's own configuration outside the project (what git config --global would change), by Edit, Write and Bash", () => {
     // HOME is the scratch directory here: ~/.gitconfig and the XDG file are git's global configuration.
     expect(denial(hook('pre-tool-use', payloads.write(path.join(scratch, '.gitconfig'))))).toMatch(/\.gitconfig is git's configuration/);
