@@ -1308,3 +1308,16 @@ describe('bash guard: a write to a name only known at run time, assigned a judge
     expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
   });
 });
+
+describe('bash guard: what one command resolved is not kept for the next', () => {
+  it('a link made after a command wrote the same name is judged where it now leads', () => {
+    const name = path.join(P, 'src/later');
+    expect(verdict('echo x > src/later').deny).toBeNull();
+    fs.symlinkSync('../.git/hooks/pre-commit', name);
+    try {
+      expect(verdict('echo x > src/later').deny).toMatch(/git's own data/);
+    } finally {
+      fs.rmSync(name);
+    }
+  });
+});

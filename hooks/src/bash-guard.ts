@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { canonical, GLOB_CHARS, gitConfigDenial, gitConfigFiles, globDenial, inDir, isWritableState, linkDenial, namedRels, physical, REASONS, relOf, relToProject, treeDenial, writeDenial, type Denial, type Policy } from './policy.ts';
+import { canonical, GLOB_CHARS, gitConfigDenial, gitConfigFiles, globDenial, inDir, isWritableState, linkDenial, namedRels, physical, REASONS, relOf, relToProject, treeDenial, withPathMemo, writeDenial, type Denial, type Policy } from './policy.ts';
 import { compileScope, type Scope } from '../../scripts/lib/scope.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 import { DYNAMIC, literal, parseArgs, skipOptions, type Exp, type Options } from './guard-args.ts';
@@ -1567,6 +1567,10 @@ export const UNSURE_REASON = (why: string): Denial =>
 
 /** Decide on one Bash command. */
 export function analyzeBash(command: string, ctx: GuardContext): BashVerdict {
+  return withPathMemo(() => decide(command, ctx));
+}
+
+function decide(command: string, ctx: GuardContext): BashVerdict {
   const g = new Guard(ctx);
   g.script(command, 0);
   g.finish();

@@ -27,7 +27,7 @@ const STATE = '.autoloop';
 
 /** realpath of the longest existing prefix, so links and /tmp aliases compare equal. */
 export function canonical(p: string): string {
-  return realPrefix(path.resolve(p), fs.realpathSync);
+  return realPrefix(path.resolve(p), false);
 }
 
 /**
@@ -37,38 +37,70 @@ export function canonical(p: string): string {
  */
 export function physical(p: string): string {
   // The native realpath: Node's own normalises the text first, as path.resolve does.
-  return realPrefix(p, fs.realpathSync.native);
+  return realPrefix(p, true);
 }
 
 /** Links followed through a name that does not exist yet before the guard takes the name as written. */
 const MAX_DANGLING_HOPS = 40;
 const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
 
-function realPrefix(p: string, real: (p: string) => string, hops = 0): string {
+/**
+ * What each name resolved to, kept only while one decision runs (withPathMemo): a command names the
+ * same folders again and again (every write outside the project is compared with git's configuration
+ * files, each under HOME), and nothing on disk changes while the guard reads it. Never kept across
+ * calls: a link made between two commands must be seen by the second.
+ */
+let memo: Map<string, string | boolean> | null = null;
+
+/** Runs f with the names it resolves remembered until it returns (nested calls share the outer memo). */
+export function withPathMemo<T>(f: () => T): T {
+  if (memo) return f();
+  memo = new Map();
+  try {
+    return f();
+  } finally {
+    memo = null;
+  }
+}
+
+function realPrefix(p: string, native: boolean, hops = 0): string {
   const tail: string[] = [];
   let cur = p;
   for (;;) {
-    // One lstat first: a name that is not there (most write targets) then costs no realpath, which
-    // would walk every component and throw. Not with a . or .. in it: Node's realpath takes those by
-    // the text (canonical), the kernel's lstat after any link, so only realpath may say it is missing.
-    const st = lstatOf(cur);
-    if (st !== undefined || DOT_SEGMENT.test(cur)) {
-      try {
-        return path.join(real(cur), ...tail.reverse());
-      } catch {
-        // A dangling link (src/h -> ../.git/hooks/pre-commit): a write through it creates where it points.
-        const to = hops < MAX_DANGLING_HOPS && st?.isSymbolicLink() ? linkText(cur) : null;
-        if (to !== null) {
-          const next = path.isAbsolute(to) ? to : `${path.dirname(cur)}/${to}`;
-          return realPrefix([next, ...tail.reverse()].join('/'), real, hops + 1);
-        }
-      }
+    const r = resolved(cur, native);
+    if (typeof r === 'string') return path.join(r, ...tail.reverse());
+    // A dangling link (src/h -> ../.git/hooks/pre-commit): a write through it creates where it points.
+    const to = r && hops < MAX_DANGLING_HOPS ? linkText(cur) : null;
+    if (to !== null) {
+      const next = path.isAbsolute(to) ? to : `${path.dirname(cur)}/${to}`;
+      return realPrefix([next, ...tail.reverse()].join('/'), native, hops + 1);
     }
     const parent = path.dirname(cur);
     if (parent === cur) return path.resolve(p);
     tail.push(path.basename(cur));
     cur = parent;
   }
+}
+
+/** The realpath of name, or whether it is a link that does not resolve (true) or no link at all (false). */
+function resolved(name: string, native: boolean): string | boolean {
+  const key = memo && `${native ? 'k' : 'n'}\0${name}`;
+  const known = key ? memo!.get(key) : undefined;
+  if (known !== undefined) return known;
+  // One lstat first: a name that is not there (most write targets) then costs no realpath, which
+  // would walk every component and throw. Not with a . or .. in it: Node's realpath takes those by
+  // the text (canonical), the kernel's lstat after any link, so only realpath may say it is missing.
+  const st = lstatOf(name);
+  let r: string | boolean = false;
+  if (st !== undefined || DOT_SEGMENT.test(name)) {
+    try {
+      r = native ? fs.realpathSync.native(name) : fs.realpathSync(name);
+    } catch {
+      r = st?.isSymbolicLink() === true;
+    }
+  }
+  if (key) memo!.set(key, r);
+  return r;
 }
 
 /** lstat of p: undefined when no such name; null when lstat fails otherwise (ENOTDIR, EACCES: realpath decides). */
