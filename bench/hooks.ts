@@ -16,7 +16,8 @@
 // protocol's diagnostics: a leading `cd <dir> &&` into the project, `git -C`,
 // a bare `time`, the engine piped into tail, find, and writes into the
 // scratch area (mkdir, > and >>). One call the shell leaves to Node shows what
-// a Node start costs: a glob operand (`src/*.ts`). Node also gets every
+// a Node start costs: a glob operand (`src/*.ts`); another, what the Bash guard
+// adds to it: a command of 100 writes outside the project. Node also gets every
 // command outside the allow list, a cd that is not at the head of the command
 // or leads into a link, a missing directory or out of the project, any cd
 // while CDPATH is set, redirections into the scope, and shell syntax beyond
@@ -63,6 +64,7 @@ const data = path.join(dir, 'data');
 fs.mkdirSync(data);
 for (const d of ['src', 'bench', '.git', '.autoloop/experiments/speed']) fs.mkdirSync(path.join(project, d), { recursive: true });
 fs.mkdirSync(path.join(bare, '.git'), { recursive: true });
+fs.mkdirSync(path.join(dir, 'out'));
 const activeOf = (loop: string): string => JSON.stringify({
   version: 1, experiment: 'speed', loop, scope: ['src/**'], protect: ['bench/bench.mjs'],
   writable: ['.autoloop/experiments/speed/program.md', '.autoloop/experiments/speed/ideas.md'],
@@ -102,6 +104,8 @@ const callsOf = (root: string): Array<[string, string, object]> => {
     ['pre-tool-use.bash_find', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'find src -name "*.ts" -newer src/a.ts' } }],
     ['pre-tool-use.bash_scratch', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: `mkdir -p ${SCRATCH} && git diff > ${SCRATCH}/diff.txt 2>&1` } }],
     ['pre-tool-use.bash_node', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'grep -n cost src/*.ts | head -20' } }],
+    // A long command the guard walks in Node: 100 writes outside the project (the Bash guard's per-write cost in a whole call).
+    ['pre-tool-use.bash_100_writes', 'pre-tool-use', { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: Array.from({ length: 100 }, (_, i) => `echo ${i} > ${dir}/out/f${i}`).join(' && ') } }],
     ['post-tool-use.bash_engine', 'post-tool-use', { ...common, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: engine }, tool_response: { stdout: '{}' } }],
     ['post-tool-use.bash_engine_claim', 'post-tool-use', { ...common, session_id: 'other', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: engine }, tool_response: { stdout: '{}' } }],
     ['stop', 'stop', { ...common, hook_event_name: 'Stop', stop_hook_active: false }],
