@@ -128,6 +128,26 @@ describe('the MCP server', () => {
     expect(await c.close()).toBe(0);
   });
 
+  it('answers a call once it has told its exit code, while its process is still taking itself down', async () => {
+    const repo = baselineRepo('100');
+    // Each call's process stops itself after its answer is out (AUTOLOOP_STOP_AT): a long teardown.
+    const c = new McpClient(server(), { cwd: repo, env: { ...process.env, AUTOLOOP_STOP_AT: 'zygote:teardown' } });
+    await c.initialize();
+    const ok = await c.call('status', []);
+    expect(ok).toMatchObject({ isError: false });
+    expect(ok.text).toMatch(/exp/);
+    expect(ok.text).not.toContain('\u0000');
+    const bad = await c.call('status', ['--no-such-flag']);
+    expect(bad.isError).toBe(true);
+    expect(bad.text).toMatch(/no-such-flag/);
+    expect(bad.text).not.toContain('autoloop-exit');
+    // Both are still there, stopped; the server's end takes them (a stopped process dies of SIGKILL).
+    const stopped = descendants(c.child.pid!).filter((p) => fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.startsWith('T'));
+    expect(stopped.length).toBeGreaterThanOrEqual(2);
+    for (const p of stopped) process.kill(p, 'SIGKILL');
+    expect(await c.close()).toBe(0);
+  });
+
   it('kills a cancelled call\'s whole tree: a benchmark that ignores SIGTERM and forks children', async () => {
     const repo = baselineRepo('100', ['--timeout', '600', '--grace', '0.2']);
     setValue(repo, '1 slow');

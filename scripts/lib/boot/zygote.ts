@@ -9,10 +9,25 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readBundle, type Bundle } from './code-cache.ts';
+import { stopPoint } from '../faults.ts';
 
 /** The entry points a zygote can become (the hot ones: one or two per iteration). */
 export const ZYGOTE_ENTRIES = ['run-experiment', 'log-experiment', 'status'] as const;
 export type ZygoteEntry = (typeof ZYGOTE_ENTRIES)[number];
+
+/**
+ * The last bytes of a call's stderr: its exit code, told as the call ends
+ * (process.exit's last step), before Node takes itself down (thread joins and
+ * frees, several ms). NUL never reaches the engine's own output (sanitize.ts):
+ * no text the engine prints can end like this.
+ */
+export const EXIT_MARK = '\u0000autoloop-exit ';
+
+/** The exit code a call's stderr ends with, and the stderr without it; null when it has none (a kill, a crash). */
+export function exitMarked(stderr: string): { code: number; stderr: string } | null {
+  const m = /\u0000autoloop-exit (\d{1,3})\n$/.exec(stderr);
+  return m ? { code: Number(m[1]), stderr: stderr.slice(0, m.index) } : null;
+}
 
 /** What the server sends: one call. */
 export interface ZygoteCall {
@@ -68,6 +83,27 @@ function warmSpawn(): Promise<void> {
   });
 }
 
+/**
+ * At process.exit's last step (every 'exit' listener has run: locks released,
+ * caches written), tell the exit code on stderr and close stdout and stderr:
+ * the server answers then, while Node tears itself down.
+ */
+function answerBeforeTeardown(): void {
+  const proc = process as unknown as { reallyExit(code?: number): never };
+  const exit = proc.reallyExit.bind(process);
+  proc.reallyExit = (code?: number) => {
+    try {
+      fs.writeSync(2, `${EXIT_MARK}${(code ?? 0) & 0xff}\n`);
+      fs.closeSync(1);
+      fs.closeSync(2);
+    } catch {
+      // the server waits for the process instead
+    }
+    stopPoint('zygote:teardown'); // a teardown that takes long: the answer is out already (test/mcp-server)
+    return exit(code);
+  };
+}
+
 /** Take on the call's process state, as if Node had been started for it. */
 function become(dir: string, call: ZygoteCall): void {
   for (const k of Object.keys(process.env)) delete process.env[k];
@@ -104,6 +140,7 @@ export function zygote<P>(dir: string, tag: string, prepare: (entry: ZygoteEntry
     }
     process.once('disconnect', () => {
       become(dir, call);
+      answerBeforeTeardown();
       run(call.entry, call.argv, bundles.get(call.entry)!, prepared.get(call.entry)!);
     });
     process.disconnect?.();

@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { killGroup } from '../runners/local.ts';
-import { ZYGOTE_ENTRIES, type ZygoteCall } from '../boot/zygote.ts';
+import { exitMarked, ZYGOTE_ENTRIES, type ZygoteCall } from '../boot/zygote.ts';
 import type { Outcome } from './tools.ts';
 
 /** Seconds a cancelled call gets after SIGTERM before its group is killed. */
@@ -101,13 +101,25 @@ export class Zygotes {
     const onAbort = () => void killGroup(child.pid ?? 0, GRACE_S);
     signal.addEventListener('abort', onAbort, { once: true });
     return new Promise((resolve) => {
+      let answered = false;
       const done = (code: number | null, sig: string | null, extra = '') => {
+        if (answered) return;
+        answered = true;
         this.running.delete(child);
         signal.removeEventListener('abort', onAbort);
-        resolve({ code, signal: sig, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') + extra });
+        const stderr = Buffer.concat(err).toString('utf8');
+        const marked = exitMarked(stderr);
+        resolve({ code: marked?.code ?? code, signal: marked ? null : sig, stdout: Buffer.concat(out).toString('utf8'), stderr: (marked?.stderr ?? stderr) + extra });
         // After the answer is out (the server writes it in the resolution's turn), unless the server is closing.
         setImmediate(() => this.closing || this.warm());
       };
+      // A call that told its exit code and closed its output is answered then, before its process is gone.
+      let open = 2;
+      const ended = () => {
+        if (--open === 0 && exitMarked(Buffer.concat(err).toString('utf8'))) done(null, null);
+      };
+      child.stdout?.once('end', ended);
+      child.stderr?.once('end', ended);
       child.once('error', (e) => done(1, null, `engine did not start: ${e.message}\n`));
       child.once('close', (code, sig) => done(code, sig));
       if (!z.exited && child.connected) child.send({ entry, argv, cwd: process.cwd(), env } satisfies ZygoteCall, () => undefined);
