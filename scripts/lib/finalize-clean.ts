@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import { batches } from './workspace-base.ts';
 import { gitTry } from './gitcmd.ts';
+import { dirtySubmodules } from './submodule-dirt.ts';
 import { isInternal, type Scope } from './scope.ts';
 
 /** One `git status --porcelain=v1` entry: its two status letters and its path (a folded untracked folder ends in `/`). */
@@ -93,6 +94,8 @@ export async function treeDirt(root: string, scopes: readonly Scope[], userDirs:
     .split('\0')
     .filter((e) => e.length >= 4)
     .map((e) => ({ xy: e.slice(0, 2), path: e.slice(3) }));
+  // git no longer looks inside submodules for the engine (gitcmd.ts): their own changes, found without running their config.
+  for (const p of await dirtySubmodules(root)) if (!entries.some((e) => e.path === p)) entries.push({ xy: ' M', path: p });
   const underUser = (p: string) => userDirs.some((d) => p === d || p.startsWith(d));
   const expand = entries.filter((e) => e.xy === '??' && e.path.endsWith('/') && !underUser(e.path) && !isInternal(e.path.slice(0, -1)) && reaches(e.path, scopes)).map((e) => e.path);
   for (const chunk of batches(expand)) {

@@ -34,6 +34,7 @@ import { keepTree, readLoose } from './loose-tree.ts';
 import { writeCommit } from './loose-commit.ts';
 import { updateBranchRef } from './loose-ref.ts';
 import { attributesMayApply, numstatNet, workBytes } from './numstat.ts';
+import { dirtySubmodules } from './submodule-dirt.ts';
 import {
   batches,
   keepProblem,
@@ -134,7 +135,17 @@ interface Snapshot {
   raw?: Status;
 }
 
-const STATUS_ARGS = ['status', '--porcelain=v2', '-z', '--branch', '--no-ahead-behind', '--no-renames', '--untracked-files=normal', '--ignore-submodules=none'];
+const STATUS_ARGS = ['status', '--porcelain=v2', '-z', '--branch', '--no-ahead-behind', '--no-renames', '--untracked-files=normal'];
+
+/**
+ * The tree's status: git's (which never looks inside a submodule, gitcmd.ts), with each
+ * submodule whose own files changed listed as modified, as git's recursion listed it.
+ */
+async function readStatus(git: Git, root: string): Promise<Snapshot> {
+  const snap = parseStatusV2(await git.run(STATUS_ARGS));
+  for (const p of await dirtySubmodules(root)) if (!snap.status.has(p)) snap.status.set(p, [' M']);
+  return snap;
+}
 
 /** Fields before the path in a v2 entry: ordinary `1` has 8, unmerged `u` has 10. */
 const V2_FIELDS: Record<string, number> = { '1': 8, u: 10 };
@@ -325,8 +336,8 @@ export class GitWorkspace implements Workspace {
 
   private async snapshot(fresh = false): Promise<Snapshot> {
     if (!this.snap || fresh) {
-      let snap = parseStatusV2(await this.git.run(STATUS_ARGS));
-      if (await this.unhide(snap)) snap = parseStatusV2(await this.git.run(STATUS_ARGS));
+      let snap = await readStatus(this.git, this.root);
+      if (await this.unhide(snap)) snap = await readStatus(this.git, this.root);
       snap.raw = snap.status;
       snap.status = await this.unfold(snap.status, this.load());
       this.snap = snap;
@@ -616,7 +627,7 @@ export class GitWorkspace implements Workspace {
     let raw = read?.raw;
     let head = read?.oid ?? null;
     if (!raw) {
-      const snap = parseStatusV2(await this.git.run(STATUS_ARGS));
+      const snap = await readStatus(this.git, this.root);
       raw = snap.status;
       head = snap.oid;
     }

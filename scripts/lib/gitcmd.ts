@@ -46,7 +46,25 @@ const CONFIG = [
   // (a line in .git/config the code under test can write) a revert would write CRLF for what was
   // measured LF, and status would not see an edit that changes only line ends.
   '-c', 'core.autocrlf=false',
+  // git looks into a submodule's work tree by running `git status` there, with that submodule's
+  // config (`.git/modules/<name>/config`, writable to the code under test): a clean filter planted
+  // there ran as the engine, outside any containment. No engine command lets git recurse so
+  // (submodule-dirt.ts looks into each one with its own drivers off); the option each diff and status
+  // is given (withoutRecursion) also beats a `submodule.<name>.ignore=none` in the repository's config.
+  '-c', 'diff.ignoreSubmodules=dirty',
 ];
+/** The commands that compare a work tree, where git would recurse into a submodule's. */
+const WORKTREE_DIFFS = new Set(['status', 'diff', 'diff-files', 'diff-index']);
+const NO_RECURSION = '--ignore-submodules=dirty';
+
+/** `args` with a status or diff told not to look inside submodules (whatever the caller or the config asked). Pure. */
+export function withoutRecursion(args: readonly string[]): readonly string[] {
+  const sub = args[0];
+  if (sub === undefined || !WORKTREE_DIFFS.has(sub)) return args;
+  const end = args.indexOf('--');
+  const options = (end < 0 ? args : args.slice(0, end)).slice(1).filter((a) => !a.startsWith('--ignore-submodules'));
+  return [sub, NO_RECURSION, ...options, ...(end < 0 ? [] : args.slice(end))];
+}
 /** Plain variables git would use to start an editor, a pager or a password prompt. */
 const INTERACTIVE = new Set(['EDITOR', 'VISUAL', 'PAGER', 'SSH_ASKPASS', 'PREFIX']);
 const MAX_BUFFER = 256 * 1024 * 1024;
@@ -161,7 +179,7 @@ export function pinExcludesFile(file: string | null): string | null {
 
 export function gitArgs(args: readonly string[], cwd?: string): string[] {
   const pin = pinnedExcludes === null ? [] : ['-c', `core.excludesFile=${pinnedExcludes || '/dev/null'}`];
-  return [...CONFIG, ...pin, ...(cwd ? [...workTreeArgs(cwd), ...ignoreCaseArgs(cwd), ...filterConfig(cwd)] : []), ...args];
+  return [...CONFIG, ...pin, ...(cwd ? [...workTreeArgs(cwd), ...ignoreCaseArgs(cwd), ...filterConfig(cwd)] : []), ...withoutRecursion(args)];
 }
 
 /** Per work tree: whether its filesystem folds case, as found (one lstat pair per engine process). */
