@@ -124,7 +124,8 @@ describe('loops over things that are not code', HANG_GUARD, () => {
     walk({
       files: { 'src/value.txt': '5\n', 'bench/run.sh': VALUE_SH, Makefile: '.PHONY: score\nscore: bench/run.sh\n\t@sh bench/run.sh\n' },
       args: ['--metric', 't', '--direction', 'lower', '--command', 'make -s score', '--scope', 'src/value.txt'],
-      split: { protect: ['Makefile', 'bench/run.sh'], mutable: [] },
+      // GNUmakefile and makefile, absent, are judges too: make would read either before the Makefile
+      split: { protect: ['GNUmakefile', 'Makefile', 'bench/run.sh', 'makefile'], mutable: [] },
       edit: ['src/value.txt', '4\n'],
       judge: 'bench/run.sh',
     });
@@ -138,7 +139,7 @@ describe('loops over things that are not code', HANG_GUARD, () => {
     const repo = walk({
       files,
       args: ['--metric', 't', '--direction', 'lower', '--command', 'make -s score', '--scope', 'src/**'],
-      split: { protect: ['Makefile'], mutable: ['src/gen.sh'] },
+      split: { protect: ['GNUmakefile', 'Makefile', 'makefile'], mutable: ['src/gen.sh'] },
       edit: ['src/gen.sh', '#!/bin/sh\necho "METRIC t=4"\n'],
       judge: 'Makefile',
       before: (dir) => spawnSync('make', ['-s', 'build/app'], { cwd: dir }),
@@ -150,7 +151,8 @@ describe('loops over things that are not code', HANG_GUARD, () => {
     walk({
       files: { 'src/value.txt': '5\n', 'bench/run.sh': VALUE_SH, 'package.json': '{"name": "x", "version": "1.0.0", "scripts": {"bench": "sh bench/run.sh"}}\n' },
       args: ['--metric', 't', '--direction', 'lower', '--command', 'npm run -s bench', '--scope', 'src/**'],
-      split: { protect: ['bench/run.sh', 'package.json'], mutable: [] },
+      // .npmrc, absent, is a judge too: its script-shell would run the script
+      split: { protect: ['.npmrc', 'bench/run.sh', 'package.json'], mutable: [] },
       edit: ['src/value.txt', '4\n'],
       judge: 'package.json',
     });

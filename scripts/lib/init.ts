@@ -190,7 +190,7 @@ export async function initExperiment(root: string, config: Config, opts: InitOpt
       mutable,
       scope: config.scope,
       config: rel(root, paths.config),
-      warnings: [...evaluationWarnings(config, mutable, tracked), ...untrackedJudgeWarnings(config, protect, ws.mode, tracked)],
+      warnings: [...evaluationWarnings(config, mutable, tracked), ...untrackedJudgeWarnings(config, protect.filter((f) => fs.existsSync(path.join(root, f))), ws.mode, tracked)],
     };
   } catch (e) {
     // A new segment whose config line is in the ledger and could not be taken back is open (like a kill -9 there).
@@ -325,7 +325,8 @@ function evaluationWarnings(config: Config, mutable: readonly string[], tracked:
  * Judges the commands name that git does not track: data a benchmark reads, or
  * an output a trial run left (`--out out/answers.txt`), which the benchmark
  * would fail to write (read-only) or change (invalid) at every run. The engine
- * cannot tell which: one warning, with the way out for an output.
+ * cannot tell which: one warning, with the way out for an output. A judge that is
+ * absent (a GNUmakefile make would read first, an .npmrc) is judged by its absence: no warning.
  */
 function untrackedJudgeWarnings(config: Config, protect: readonly string[], mode: string, tracked: TrackedFiles): string[] {
   const byProtect = config.protect.length ? compileScope(config.protect, []) : null;

@@ -222,6 +222,12 @@ export function commandFiles(root: string, config: Config, untracked: (rel: stri
       // not a file: an interpreter, a flag value, a glob...
     }
   };
+  /** A file the runner would read if it appeared: a judge while absent (its fingerprint says missing). */
+  const addAbsent = (abs: string): void => {
+    const rel = insideRoot(root, abs);
+    if (rel === null || isEngineState(rel) || isOutput(rel) || fs.existsSync(abs)) return;
+    found.add(rel);
+  };
   /** `built`: what the Makefile's rules write (a trial `make` left it): its output, not a judge. */
   const scan = (cmd: string, cwd: string, depth: number, built: ReadonlySet<string> = new Set()): void => {
     // A word may name a file where the command runs or in a directory it cd's
@@ -238,6 +244,7 @@ export function commandFiles(root: string, config: Config, untracked: (rel: stri
         const d = delegation(dir, call);
         if (!d) continue;
         d.manifests.forEach(addFile);
+        d.shadows.forEach(addAbsent);
         for (const abs of d.prereqs) {
           const rel = insideRoot(root, abs);
           if (rel !== null && !untracked(rel)) addFile(abs);

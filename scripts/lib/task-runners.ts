@@ -20,11 +20,20 @@ export interface RunnerCall {
   file: string | null;
   /** make's goals or the script names (empty: make's default goal). */
   targets: string[];
+  /** The node runner that was called (npm, pnpm, yarn, bun): which project config it reads. */
+  program?: string;
 }
 
 /** What a runner call delegates to: the files that define it, and the command lines it runs (in `dir`). */
 export interface Delegation {
   manifests: string[];
+  /**
+   * Files absent now that the runner would read before or beside its manifest if they appeared
+   * (absolute): a `GNUmakefile` in front of the `Makefile`, an `-include` not there yet, an `.npmrc`
+   * whose `script-shell` runs every script. Judges by their absence: a benchmark that created one
+   * (a new file outside the scope is allowed) had the next runs judged by it, the manifest untouched.
+   */
+  shadows: string[];
   /** make's prerequisites that are files: inputs, unless the build writes them (the caller tells). */
   prereqs: string[];
   /** Files a rule with a recipe builds (absolute): make's output, never a judge, even where a recipe names it. */
@@ -34,6 +43,10 @@ export interface Delegation {
 }
 
 const MAKES = new Set(['make', 'gmake']);
+/** The names GNU make reads without -f, first found first. */
+const MAKEFILE_NAMES = ['GNUmakefile', 'makefile', 'Makefile'];
+/** Each node runner's project config beside package.json (npm's `script-shell` and `node-options`, yarn's, bun's `preload`). */
+const NODE_RUNNER_CONFIGS: Record<string, string[]> = { npm: ['.npmrc'], pnpm: ['.npmrc'], yarn: ['.npmrc', '.yarnrc', '.yarnrc.yml'], bun: ['bunfig.toml'] };
 const NODE_RUNNERS = new Set(['npm', 'pnpm', 'yarn', 'bun']);
 /** npm's own commands that run the script of the same name. */
 const SCRIPT_ALIASES = new Set(['test', 't', 'tst', 'start', 'stop', 'restart']);
@@ -102,7 +115,7 @@ function nodeCall(tool: string, args: readonly string[]): RunnerCall | null {
   else if (SCRIPT_ALIASES.has(first) && !(tool === 'bun' && first === 'test')) script = first;
   // yarn, pnpm and bun run a script named as their first word.
   else if (tool !== 'npm' && tool !== 'bun') script = first;
-  return script === undefined ? null : { tool: 'npm', dir, file: null, targets: [script] };
+  return script === undefined ? null : { tool: 'npm', dir, file: null, targets: [script], program: tool };
 }
 
 /** The task-runner calls a command line makes. */
@@ -134,6 +147,7 @@ function npmDelegation(dir: string, call: RunnerCall): Delegation | null {
   const manifest = path.join(dir, 'package.json');
   const text = readText(manifest);
   if (text === null) return null;
+  const configs = (NODE_RUNNER_CONFIGS[call.program ?? 'npm'] ?? []).map((n) => path.join(dir, n));
   let scripts: Record<string, unknown> = {};
   try {
     const pkg = JSON.parse(text) as { scripts?: unknown };
@@ -142,7 +156,8 @@ function npmDelegation(dir: string, call: RunnerCall): Delegation | null {
     // unreadable: the manifest is a judge all the same
   }
   const commands = call.targets.flatMap((t) => [`pre${t}`, t, `post${t}`]).map((k) => scripts[k]).filter((s): s is string => typeof s === 'string');
-  return { manifests: [manifest], prereqs: [], outputs: [], commands, dir };
+  const present = configs.filter((c) => readText(c) !== null);
+  return { manifests: [manifest, ...present], shadows: configs.filter((c) => !present.includes(c)), prereqs: [], outputs: [], commands, dir };
 }
 
 interface Rule {
@@ -181,8 +196,9 @@ export function parseMakefile(text: string): { rules: Rule[]; includes: string[]
 }
 
 function makeDelegation(dir: string, call: RunnerCall): Delegation | null {
-  const names = call.file !== null ? [call.file] : ['GNUmakefile', 'makefile', 'Makefile'];
-  const manifest = names.map((n) => path.resolve(dir, n)).find((abs) => readText(abs) !== null);
+  const names = (call.file !== null ? [call.file] : MAKEFILE_NAMES).map((n) => path.resolve(dir, n));
+  const at = names.findIndex((abs) => readText(abs) !== null);
+  const manifest = names[at];
   if (manifest === undefined) return null;
   const { rules, includes } = parseMakefile(readText(manifest) as string);
   const goals = call.targets.length ? call.targets : (rules.flatMap((r) => r.targets).filter((t) => !t.startsWith('.') && !t.includes('%')).slice(0, 1));
@@ -201,10 +217,12 @@ function makeDelegation(dir: string, call: RunnerCall): Delegation | null {
     }
   };
   goals.forEach(walk);
-  const included = includes.map((f) => path.resolve(dir, f));
+  // A name made of variables or a glob is not known here; the others are, present or not.
+  const included = includes.filter((f) => !/[$*?[]/.test(f)).map((f) => path.resolve(dir, f));
   const exists = (abs: string) => readText(abs) !== null;
   const outputs = new Set(rules.filter((r) => r.recipe.length).flatMap((r) => r.targets).map((t) => path.resolve(dir, t)));
-  return { manifests: [manifest, ...included.filter(exists)], prereqs: prereqFiles.filter((abs) => exists(abs) && !outputs.has(abs)), outputs: [...outputs], commands, dir };
+  const absent = [...names.slice(0, at), ...included.filter((abs) => !exists(abs) && !outputs.has(abs))];
+  return { manifests: [manifest, ...included.filter(exists)], shadows: absent, prereqs: prereqFiles.filter((abs) => exists(abs) && !outputs.has(abs)), outputs: [...outputs], commands, dir };
 }
 
 /** What a runner call (made in `cwd`) delegates to, or null when its manifest is not there. */
