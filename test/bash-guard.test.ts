@@ -1321,3 +1321,31 @@ describe('bash guard: what one command resolved is not kept for the next', () =>
     }
   });
 });
+
+// A program the guard does not follow may write what it is given: `sqlite3 ".output F"`, `gcc -o F`,
+// `yq -i`. A judge so written makes the next run invalid (its log puts it back), but a ledger rewritten
+// between runs is believed, so the engine's state named to such a program is refused.
+const opaqueStateRows: Row[] = [
+  ['sqlite3 /tmp/db ".output .autoloop/experiments/speed/ledger.jsonl" "select 1"', 'deny'],
+  ['sqlite3 -cmd ".once .autoloop/experiments/speed/config.yaml" /tmp/db "select 1"', 'deny'],
+  ['gcc -o .autoloop/experiments/speed/ledger.jsonl x.c', 'deny'],
+  ['yq -i .a=1 .autoloop/experiments/speed/config.yaml', 'deny'],
+  ['python3 tool.py --out=.autoloop/experiments/speed/ledger.jsonl', 'deny'],
+  ['python3 tool.py @P/.autoloop/active.json', 'deny'],
+  ['cd .autoloop/experiments/speed && python3 tool.py ledger.jsonl', 'deny'],
+  // …not the model's own files there, readers, or a program given other files
+  ['python3 tool.py --out=.autoloop/experiments/speed/scratch/x.json', 'allow'],
+  ['python3 tool.py .autoloop/experiments/speed/program.md', 'allow'],
+  ['cd .autoloop/experiments/speed/scratch && python3 tool.py x', 'allow'],
+  ['jq . .autoloop/experiments/speed/ledger.jsonl', 'allow'],
+  ['python3 bench.py', 'allow'],
+  ['gcc -o src/app src/a.c', 'allow'],
+];
+
+describe('bash guard: a program it cannot follow, given the engine\'s state', () => {
+  it.each(opaqueStateRows)('%j → %s', (cmd, expected) => {
+    const v = verdict(cmd);
+    expect(v.deny === null ? 'allow' : 'deny', v.deny ?? '').toBe(expected);
+    if (v.deny) expect(v.deny).toMatch(/belongs to the engine/);
+  });
+});

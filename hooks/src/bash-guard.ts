@@ -692,11 +692,36 @@ class Guard {
       this.programOnInput(prog, args, redirs);
       const readOnly = this.readOnly(prog, args);
       if (this.safe && !readOnly) this.safe = false;
-      if (!readOnly && !this.seesWrites(prog, args)) this.opaque = true;
+      if (!readOnly && !this.seesWrites(prog, args)) {
+        this.opaque = true;
+        this.opaqueState(args);
+      }
       this.dispatch(prog, args, redirs, depth);
       this.helpers(prog, args, depth);
     } finally {
       if (dir !== undefined) this.cwd = saved;
+    }
+  }
+
+  /**
+   * A program the guard cannot follow (gcc -o F, sqlite3 ".output F", yq -i, a formatter) handed a path
+   * into the engine's state may write it, and a ledger rewritten between runs is believed (a baseline
+   * made 50 from 10 had a change measured 20 kept): any word, or piece of one, that names the state is
+   * refused. Judges are left to the fingerprints: a run by hand names them (python3 bench.py), and one
+   * changed makes the next run invalid, its log putting it back.
+   */
+  private opaqueState(args: Exp[]): void {
+    const policy = this.ctx.policy;
+    for (const a of args) {
+      if (this.deny || a.dynamic) return;
+      for (const piece of a.text.split(/[\s=:,;'"()]+/)) {
+        if (piece === '' || piece.startsWith('-')) continue;
+        const abs = this.resolve(literal(piece));
+        const rel = abs === null ? null : relOf(policy, abs);
+        if (rel === null || !inDir(rel, '.autoloop') || isWritableState(policy, rel)) continue;
+        this.deny = REASONS.state(rel, policy.writable);
+        return;
+      }
     }
   }
 
