@@ -51,6 +51,14 @@ describe('a file a task runner reads before its manifest, created by the benchma
     );
   });
 
+  it("an .npmrc whose node-options preload a forger into a program npx starts", () => {
+    const score = "console.log('METRIC score=' + require('fs').readFileSync('src/v', 'utf8').trim())\n";
+    const repo = start({ 'package.json': '{"name": "x", "version": "1.0.0"}\n', 'score.js': score }, 'sh src/hook.sh; npx --no-install node score.js');
+    const forger = path.join(repo, '.forger.js');
+    fs.writeFileSync(forger, "if (require('fs').existsSync('src/magic')) { console.log('METRIC score=1'); process.exit(0); }\n");
+    plantThenWorse(repo, '.npmrc', `echo node-options=--require ${forger} > .npmrc\n`);
+  });
+
   it('a GNUmakefile in front of the Makefile', () => {
     const repo = start({ Makefile: 'bench:\n\t@sh src/hook.sh; echo METRIC score=$$(cat src/v)\n' }, 'make -s bench');
     plantThenWorse(repo, 'GNUmakefile', "printf 'bench:\\n\\t@if [ -f src/magic ]; then echo METRIC score=1; else echo METRIC score=$$(cat src/v); fi\\n' > GNUmakefile\n");

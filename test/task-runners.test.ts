@@ -2,7 +2,7 @@
 // followed from a goal: pure parsing on the shell lexer's tokens.
 import { describe, expect, it } from 'vitest';
 import { shellTokens } from '../scripts/lib/integrity.ts';
-import { parseMakefile, runnerCalls } from '../scripts/lib/task-runners.ts';
+import { execCalls, parseMakefile, runnerCalls } from '../scripts/lib/task-runners.ts';
 
 const calls = (cmd: string) => runnerCalls(shellTokens(cmd)).map((c) => `${c.tool} ${c.dir || '.'} ${c.file ?? '-'} ${c.targets.join(',') || '(default)'}`);
 
@@ -17,6 +17,15 @@ describe('runnerCalls', () => {
     expect(calls('npm run -s bench; npm test; npm --prefix web run build')).toEqual(['npm . - bench', 'npm . - test', 'npm web - build']);
     expect(calls('yarn bench && pnpm run score | tee out.txt')).toEqual(['npm . - bench', 'npm . - score']);
     expect(calls('bun test; npm install; npx vitest; echo make')).toEqual([]);
+  });
+});
+
+describe('execCalls', () => {
+  const execs = (cmd: string) => execCalls(shellTokens(cmd)).map((c) => `${c.runner} ${c.dir || '.'}`);
+  it('finds the node runners that start a package\'s program (their config reaches it), and nothing else', () => {
+    expect(execs('npx --no-install node score.js; npm exec -- vitest bench; bunx x; pnpm dlx y; yarn exec z')).toEqual(['npm .', 'npm .', 'bun .', 'pnpm .', 'yarn .']);
+    expect(execs('nice npx --prefix web scorer')).toEqual(['npm web']);
+    expect(execs('npm run bench; npm test; node x.js; make exec; echo npx')).toEqual([]);
   });
 });
 

@@ -10,7 +10,7 @@ import { JUDGED_FIELDS, type Config, type Fingerprints } from './schema.ts';
 import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, listFiles, normalizeRel } from './scope.ts';
 import { lex, type Word } from './shell-lexer.ts';
-import { delegation, runnerCalls } from './task-runners.ts';
+import { delegation, execCalls, runnerCalls, runnerConfigs } from './task-runners.ts';
 import { gitSyncBytesOrNull } from './gitcmd.ts';
 
 export const MISSING = 'missing';
@@ -236,6 +236,14 @@ export function commandFiles(root: string, config: Config, untracked: (rel: stri
     for (const word of candidatePaths(cmd)) {
       if (word === '' || word.startsWith('-')) continue;
       for (const dir of dirs) if (!built.has(path.resolve(dir, word))) addFile(path.resolve(dir, word));
+    }
+    // `npx scorer`: no script, but the runner's config (an .npmrc's node-options) reaches the program.
+    for (const call of execCalls(shellTokens(cmd))) {
+      for (const dir of dirs) {
+        const { present, absent } = runnerConfigs(path.resolve(dir, call.dir), call.runner);
+        present.forEach(addFile);
+        absent.forEach(addAbsent);
+      }
     }
     if (depth >= MAX_RUNNER_DEPTH) return;
     // `make bench`, `npm run bench`: the Makefile or package.json, and what the target or script runs.

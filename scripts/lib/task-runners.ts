@@ -118,6 +118,37 @@ function nodeCall(tool: string, args: readonly string[]): RunnerCall | null {
   return script === undefined ? null : { tool: 'npm', dir, file: null, targets: [script], program: tool };
 }
 
+/** A node runner's project config files in `dir` (absolute): those there, and those it would read if they appeared. */
+export function runnerConfigs(dir: string, runner: string): { present: string[]; absent: string[] } {
+  const files = (NODE_RUNNER_CONFIGS[runner] ?? []).map((n) => path.join(dir, n));
+  const present = files.filter((f) => readText(f) !== null);
+  return { present, absent: files.filter((f) => !present.includes(f)) };
+}
+
+/** Commands that start a package's program through a node runner: its config reaches the program all the same. */
+const EXEC_PROGRAMS: Record<string, string> = { npx: 'npm', pnpx: 'pnpm', bunx: 'bun' };
+const EXEC_WORDS = new Set(['exec', 'x', 'dlx']);
+
+/**
+ * The node runners a command line starts a program through (`npx scorer`, `npm exec -- x`, `bunx`):
+ * no script to follow, but an `.npmrc`'s `node-options` becomes the program's NODE_OPTIONS (a
+ * `--require` of a forger). Each with the directory it runs in, relative ('' for where the command runs).
+ */
+export function execCalls(toks: readonly CmdToken[]): { runner: string; dir: string }[] {
+  const out: { runner: string; dir: string }[] = [];
+  for (const words of simpleCommands(toks)) {
+    const [head, ...args] = program(words);
+    if (head === undefined) continue;
+    const name = path.posix.basename(head);
+    const first = args.find((a) => !a.startsWith('-'));
+    const runner = Object.hasOwn(EXEC_PROGRAMS, name) ? EXEC_PROGRAMS[name] : NODE_RUNNERS.has(name) && first !== undefined && EXEC_WORDS.has(first) ? name : undefined;
+    if (runner === undefined) continue;
+    const at = args.findIndex((a) => a === '--prefix' || a === '--cwd' || a === '--dir' || a === '-C');
+    out.push({ runner, dir: at >= 0 ? (args[at + 1] ?? '') : '' });
+  }
+  return out;
+}
+
 /** The task-runner calls a command line makes. */
 export function runnerCalls(toks: readonly CmdToken[]): RunnerCall[] {
   const out: RunnerCall[] = [];
@@ -147,7 +178,7 @@ function npmDelegation(dir: string, call: RunnerCall): Delegation | null {
   const manifest = path.join(dir, 'package.json');
   const text = readText(manifest);
   if (text === null) return null;
-  const configs = (NODE_RUNNER_CONFIGS[call.program ?? 'npm'] ?? []).map((n) => path.join(dir, n));
+  const { present, absent } = runnerConfigs(dir, call.program ?? 'npm');
   let scripts: Record<string, unknown> = {};
   try {
     const pkg = JSON.parse(text) as { scripts?: unknown };
@@ -156,8 +187,7 @@ function npmDelegation(dir: string, call: RunnerCall): Delegation | null {
     // unreadable: the manifest is a judge all the same
   }
   const commands = call.targets.flatMap((t) => [`pre${t}`, t, `post${t}`]).map((k) => scripts[k]).filter((s): s is string => typeof s === 'string');
-  const present = configs.filter((c) => readText(c) !== null);
-  return { manifests: [manifest, ...present], shadows: configs.filter((c) => !present.includes(c)), prereqs: [], outputs: [], commands, dir };
+  return { manifests: [manifest, ...present], shadows: absent, prereqs: [], outputs: [], commands, dir };
 }
 
 interface Rule {
