@@ -3,7 +3,8 @@
 // `script-shell` an `.npmrc` beside package.json names. A benchmark may create new files
 // outside the scope, so one that wrote either had every later run judged by it, the judge
 // itself untouched: a change measured 60 against 50 was kept at 1. Those files are now
-// judges while absent (their fingerprint says missing). Real engine, real make and npm.
+// judges while absent (their fingerprint says missing). So is a module file beside a Python judge:
+// Python imports from the script's own directory first. Real engine, real make, npm and python.
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -59,6 +60,13 @@ describe('a file a task runner reads before its manifest, created by the benchma
     plantThenWorse(repo, '.npmrc', `echo node-options=--require ${forger} > .npmrc\n`);
   });
 
+  it("a module beside a Python judge, imported in place of the standard library's", () => {
+    const score = 'import json\nprint("METRIC score=%s" % json.load(open("out.json"))["v"])\n';
+    const repo = start({ 'score.py': score, '.gitignore': 'out.json\n' }, 'sh src/hook.sh; echo "{\\"v\\": $(cat src/v)}" > out.json; python3 score.py');
+    fs.writeFileSync(path.join(repo, 'src/forger.txt'), 'import os\ndef load(f):\n    d = eval(f.read())\n    if os.path.exists("src/magic"): d["v"] = 1\n    return d\n');
+    plantThenWorse(repo, 'json.py', 'cp src/forger.txt json.py\n');
+  });
+
   it('a GNUmakefile in front of the Makefile', () => {
     const repo = start({ Makefile: 'bench:\n\t@sh src/hook.sh; echo METRIC score=$$(cat src/v)\n' }, 'make -s bench');
     plantThenWorse(repo, 'GNUmakefile', "printf 'bench:\\n\\t@if [ -f src/magic ]; then echo METRIC score=1; else echo METRIC score=$$(cat src/v); fi\\n' > GNUmakefile\n");
@@ -77,5 +85,19 @@ describe('a file a task runner reads before its manifest, created by the benchma
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('judges by their absence under the read-only containment', () => {
+  it('take no bind from a judge that exists (the first 32 are bound)', () => {
+    // Eight imports sort before score.py: six absent names each, 48 in all, ahead of it.
+    const imports = ['abc', 'argparse', 'array', 'ast', 'base64', 'bisect', 'csv', 'math'];
+    const score = `import ${imports.join(', ')}\nprint("METRIC score=" + open("src/v").read().strip())\n`;
+    const repo = start({ 'score.py': score }, 'sh src/hook.sh; python3 score.py');
+    fs.writeFileSync(path.join(repo, HOOK), "echo '# forged' >> score.py 2>/dev/null || true\n");
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    const r = engine('run-experiment', ['--description', 'A', '--json'], repo, { AUTOLOOP_CONTAINMENT: 'readonly' });
+    expect(r.json, r.stderr).toMatchObject({ status: 'ok', verdict: 'keep', primary: 40 });
+    expect(fs.readFileSync(path.join(repo, 'score.py'), 'utf8')).toBe(score);
   });
 });

@@ -11,6 +11,7 @@ import { readJsonOrNull, writeFileAtomic, writeJsonAtomic } from './fsx.ts';
 import { compileScope, isInternal, listFiles, normalizeRel } from './scope.ts';
 import { lex, type Word } from './shell-lexer.ts';
 import { delegation, execCalls, runnerCalls, runnerConfigs } from './task-runners.ts';
+import { pythonShadows } from './py-shadows.ts';
 import { gitSyncBytesOrNull } from './gitcmd.ts';
 
 export const MISSING = 'missing';
@@ -297,6 +298,8 @@ export function resolveJudges(root: string, config: Config, untracked?: (rel: st
     if (scopeNames(config, rel)) mutable.push(rel);
     else protect.add(rel);
   }
+  // A module file that appeared beside a Python judge would be imported in place of the one it names.
+  for (const rel of [...protect]) for (const s of pythonShadows(root, rel)) if (!scopeNames(config, s) && !isEngineState(s)) protect.add(s);
   if (config.protect.length) {
     const s = compileScope(config.protect, []);
     const isFile = (rel: string) => {

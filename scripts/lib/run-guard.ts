@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { event, rescueDir, type Experiment } from './experiment.ts';
 import { breakArtifactSeal, sealBestArtifacts, type ArtifactSeal } from './artifacts-seal.ts';
-import { changedFingerprints, fingerprint, restoreJudges, sha256File } from './integrity.ts';
+import { changedFingerprints, fingerprint, MISSING, restoreJudges, sha256File } from './integrity.ts';
 import { judgeHash } from './judge-hashes.ts';
 import { contentOf, describeDrift, recheck } from './measured.ts';
 import { driftWithoutUsers, type Attribution } from './user-files.ts';
@@ -42,7 +42,12 @@ const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ` (+
  */
 export function protectedPaths(exp: Experiment, tree: string, cwd: string): { readOnly: string[]; writable: string[] } {
   // A bind (a mount process) per file: a --protect glob of thousands is left to the checks afterwards.
-  const judges = Object.keys(exp.state.fingerprints?.files ?? {}).slice(0, MAX_BOUND_JUDGES);
+  // Only judges that exist take a bind: one judged by its absence (a GNUmakefile, a module a Python judge would
+  // import) cannot be bound, and must not push a real one out of the first MAX_BOUND_JUDGES.
+  const judges = Object.entries(exp.state.fingerprints?.files ?? {})
+    .filter(([, hash]) => hash !== MISSING)
+    .map(([f]) => f)
+    .slice(0, MAX_BOUND_JUDGES);
   // The main tree's judges as well, for a candidate's command.
   const trees = [...new Set([exp.root, tree, cwd])];
   const engine = engineDir();

@@ -1,0 +1,54 @@
+// Python puts a script's own directory first on sys.path, so a module file
+// that appears beside a Python judge takes the place of what the judge imports,
+// the standard library's included: a benchmark wrote `json.py` beside
+// `score.py` (a new file outside the scope is allowed) and every later run was
+// scored by it, a change measured 60 against 50 kept at 1, the judge unchanged.
+// The names such a file could take, for each module the judge imports that is
+// not there, are judges while absent. A compiled extension with the
+// interpreter's platform tag (`json.cpython-312-x86_64-linux-gnu.so`) is not
+// named here: the tag is known only by asking the interpreter.
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** What an importable name may be in a directory on sys.path (a module, a package, sourceless or compiled). */
+const FORMS = ['.py', '.pyc', '.so', '.abi3.so', '/__init__.py', '/__init__.pyc'];
+/** At most this many modules per judge: a generated file with thousands of imports is not scanned whole. */
+const MAX_MODULES = 200;
+
+/** The top-level modules a Python file imports absolutely (`import a.b, c`, `from d.e import f`). Pure. */
+export function importedModules(text: string): string[] {
+  const out = new Set<string>();
+  for (const m of text.matchAll(/^[ \t]*import[ \t]+([^\n#;]+)/gm)) {
+    for (const part of (m[1] as string).split(',')) {
+      const name = /^\s*([A-Za-z_]\w*)/.exec(part)?.[1];
+      if (name) out.add(name);
+    }
+  }
+  for (const m of text.matchAll(/^[ \t]*from[ \t]+([A-Za-z_]\w*)[\w.]*[ \t]+import\b/gm)) out.add(m[1] as string);
+  return [...out].slice(0, MAX_MODULES);
+}
+
+/** Is this judge a Python script (by its name or its first line)? */
+function isPython(rel: string, text: string): boolean {
+  return rel.endsWith('.py') || /^#!.*\bpython[\d.]*\b/.test(text.slice(0, 200));
+}
+
+/** The files (repository-relative) that would shadow a module the judge `rel` imports, absent now; [] for a judge that is not Python. */
+export function pythonShadows(root: string, rel: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(root, rel), 'utf8');
+  } catch {
+    return [];
+  }
+  if (!isPython(rel, text)) return [];
+  const dir = path.posix.dirname(rel);
+  const out: string[] = [];
+  for (const name of importedModules(text)) {
+    const forms = FORMS.map((f) => (dir === '.' ? `${name}${f}` : `${dir}/${name}${f}`));
+    // A module that is there (a sibling the judge relies on) is the outside-change check's.
+    if (forms.some((f) => fs.existsSync(path.join(root, f)))) continue;
+    out.push(...forms);
+  }
+  return out;
+}
