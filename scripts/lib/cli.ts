@@ -9,6 +9,7 @@ import { RefusalError, UsageError, zodOneLine } from './errors.ts';
 import { cut, roundForModel } from './format.ts';
 import { safeJson, sanitize, sanitizeLine } from './sanitize.ts';
 import { handedOver } from './boot/hold.ts';
+import { isDiskFull } from './disk-space.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -147,6 +148,10 @@ function start(name: string, fn: (argv: string[]) => Promise<number | void> | nu
           process.exitCode = 2;
         } else if (err instanceof RefusalError) {
           process.stderr.write(`${name}: ${sanitizeLine(err.message)}\n`);
+          process.exitCode = 1;
+        } else if (isDiskFull(err)) {
+          // A full disk needs room, not a retry as is: the bare errno line told the model neither.
+          process.stderr.write(`${name}: the disk is full (${sanitizeLine(firstLine(err.message))}): free space (old run logs under .autoloop/experiments/*/runs/), then call again\n`);
           process.exitCode = 1;
         } else {
           process.stderr.write(`${name}: error: ${sanitizeLine(firstLine(err.message))}\n`);
