@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateTermination, formatDuration, type TerminationInput } from '../scripts/lib/termination.ts';
+import { emptyState, termination } from '../scripts/lib/reduce.ts';
+import type { Config } from '../scripts/lib/schema.ts';
 
 const off: TerminationInput = {
   direction: 'lower',
@@ -53,6 +55,25 @@ describe('evaluateTermination', () => {
     const t = evaluateTermination({ ...off, maxWallClock: 28800, elapsedS: 28800 });
     expect(t.by).toBe('wall_clock');
     expect(evaluateTermination({ ...off, maxWallClock: 28800, elapsedS: 4320 }).progress.wall_clock).toBe('1.2h/8h');
+  });
+
+  it('past the wall-clock budget the clock stops where the loop did, not at the time the report is read', () => {
+    // Ended overnight: a 1h budget, the last run logged at 1h02m, read 9h after the start.
+    const ended = evaluateTermination({ ...off, maxWallClock: 3600, elapsedS: 33_000, lastActiveS: 3720 });
+    expect(ended.message).toBe('terminated: wall_clock (1h of 1h)');
+    expect(ended.progress.wall_clock).toBe('1h/1h');
+    expect(evaluateTermination({ ...off, maxWallClock: 3600, elapsedS: 33_000, lastActiveS: 5400 }).message).toBe('terminated: wall_clock (1.5h of 1h)');
+    // Ran out between two calls (the last line before the budget): the budget itself.
+    expect(evaluateTermination({ ...off, maxWallClock: 3600, elapsedS: 33_000, lastActiveS: 3000 }).progress.wall_clock).toBe('1h/1h');
+    // Still running: the clock is the time so far.
+    expect(evaluateTermination({ ...off, maxWallClock: 3600, elapsedS: 1800, lastActiveS: 1700 }).progress.wall_clock).toBe('30m/1h');
+  });
+
+  it('the state says where the loop stopped: its last ledger line', () => {
+    const s = { ...emptyState(), started_at: '2026-01-01T00:00:00.000Z', last_ts: '2026-01-01T01:02:00.000Z' };
+    const cfg = { direction: 'lower', target: null, plateau: null, max_runs: null, max_wall_clock: 3600 } as unknown as Config;
+    const t = termination(s, cfg, Date.parse('2026-01-01T09:00:00.000Z'));
+    expect(t.message).toBe('terminated: wall_clock (1h of 1h)');
   });
 
   it('chain budget: stops no experiment by itself, and is what a stop of the last follow-up says (the rule that fired in its message)', () => {

@@ -443,6 +443,7 @@ export interface Termination {
 /** Termination, evaluated live against the current config (raising a budget un-terminates). */
 export function termination(s: State, cfg: Config, nowMs: number, chainExhausted: TerminationInput['chainExhausted'] = false): Termination {
   const elapsedS = s.started_at ? Math.max(0, (nowMs - Date.parse(s.started_at)) / 1000) : 0;
+  const lastActiveS = s.started_at && s.last_ts ? Math.max(0, (Date.parse(s.last_ts) - Date.parse(s.started_at)) / 1000) : elapsedS;
   return evaluateTermination({
     direction: cfg.direction,
     target: cfg.target,
@@ -454,6 +455,7 @@ export function termination(s: State, cfg: Config, nowMs: number, chainExhausted
     runs: s.runs_total,
     maxWallClock: cfg.max_wall_clock,
     elapsedS,
+    lastActiveS,
     chainExhausted,
   });
 }

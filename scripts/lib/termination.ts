@@ -18,6 +18,8 @@ export type TerminationInput = {
   /** Seconds. */
   maxWallClock: number | null;
   elapsedS: number;
+  /** Seconds from the start to the ledger's last line: when the loop last did anything. Absent: elapsedS. */
+  lastActiveS?: number;
   /**
    * The experiment is the last its chain allows (budget used, no follow-up):
    * asked only once a rule fired (a function reads chain.json then, not before).
@@ -46,6 +48,16 @@ export function formatDuration(s: number): string {
   return `${one(s / 3600)}h`;
 }
 
+/**
+ * The time the wall-clock budget shows. Past it, the clock stops where the loop
+ * stopped (its last line, or the budget when it ran out between two calls): a
+ * report read the next morning said "9.2h of 1h", as if the loop had overrun.
+ */
+function shownElapsed(i: TerminationInput): number {
+  if (i.maxWallClock === null || i.elapsedS < i.maxWallClock) return i.elapsedS;
+  return Math.max(i.maxWallClock, Math.min(i.elapsedS, i.lastActiveS ?? i.elapsedS));
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
@@ -59,7 +71,7 @@ function firedRule(i: TerminationInput): { by: TerminatedBy; why: string } | nul
   }
   if (i.plateau !== null && i.runsSinceImprovement >= i.plateau) return { by: 'plateau', why: `${plural(i.runsSinceImprovement, 'run')} without a real improvement` };
   if (i.maxRuns !== null && i.runs >= i.maxRuns) return { by: 'max_runs', why: `${plural(i.runs, 'run')} of ${i.maxRuns}` };
-  if (i.maxWallClock !== null && i.elapsedS >= i.maxWallClock) return { by: 'wall_clock', why: `${formatDuration(i.elapsedS)} of ${formatDuration(i.maxWallClock)}` };
+  if (i.maxWallClock !== null && i.elapsedS >= i.maxWallClock) return { by: 'wall_clock', why: `${formatDuration(shownElapsed(i))} of ${formatDuration(i.maxWallClock)}` };
   return null;
 }
 
@@ -68,7 +80,7 @@ export function evaluateTermination(i: TerminationInput): Termination {
     runs: i.maxRuns === null ? String(i.runs) : `${i.runs}/${i.maxRuns}`,
     plateau: i.plateau === null ? null : `${i.runsSinceImprovement}/${i.plateau}`,
     target: i.target === null ? null : `${i.best === null ? 'none' : num(i.best)} → ${num(i.target)}`,
-    wall_clock: i.maxWallClock === null ? null : `${formatDuration(i.elapsedS)}/${formatDuration(i.maxWallClock)}`,
+    wall_clock: i.maxWallClock === null ? null : `${formatDuration(shownElapsed(i))}/${formatDuration(i.maxWallClock)}`,
   };
   const stop = (by: TerminatedBy, why: string): Termination => ({
     terminate: true,
