@@ -245,6 +245,12 @@ ss_latest() {
   [ "$st_k_phase" = s ] || return 0
   case $st_v_phase in *\\*) return 1 ;; esac
   ss_phase=$st_v_phase
+  # Logged at or past active.json's next_run: active.json predates that run (a call cut off after it).
+  if [ "$ss_phase" = logged ] && [ "$st_k_next_run" = n ] && st_int "$st_v_next_run"; then
+    ss_n=${ss_name#r}
+    while :; do case $ss_n in 0?*) ss_n=${ss_n#0} ;; *) break ;; esac; done
+    [ "$ss_n" -lt "$st_v_next_run" ] || ss_phase=logged_unseen
+  fi
 }
 
 # $1: the payload, $2: the project, $3: active.json's text, $4: session.json's text ('' when
@@ -287,7 +293,7 @@ ss_decide() {
   ss_latest "$2" || return 1
   case $ss_phase in
     # Whether its result already reached the ledger (a log cut off before marking the record) is Node's to read.
-    measured) return 1 ;;
+    measured | logged_unseen) return 1 ;;
     # Cut off, or being measured by a live engine process (its lock): Node's to tell apart.
     running) return 1 ;;
     *) if [ "$st_v_runs" -eq 0 ]; then ss_next=$ss_baseline; else ss_next=$st_v_next_action; fi ;;

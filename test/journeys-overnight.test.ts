@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, initValue, valueRepo } from './helpers/engine.ts';
+import { engine, engineAsync, finished, initValue, ROOT, valueRepo } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const HANG_GUARD = { timeout: 600_000 };
@@ -57,5 +57,59 @@ describe('a disk that fills overnight', () => {
     expect(results[0]).toEqual(['r0001', 'ok']);
     expect(results[1]?.[0]).toBe('r0002');
     expect(results.at(-1)?.[1]).toBe('ok');
+  });
+});
+
+/** What the SessionStart hook (hooks/run.sh, as Claude Code runs it) tells a resumed session: its Next line. */
+function sessionStartNext(repo: string): string | undefined {
+  const input = JSON.stringify({ session_id: 'sess-resumed', transcript_path: path.join(repo, 't.jsonl'), cwd: repo, hook_event_name: 'SessionStart', source: 'resume' });
+  const r = spawnSync('sh', [path.join(ROOT, 'hooks', 'run.sh'), 'session-start'], { input, encoding: 'utf8', env: { ...process.env, CLAUDE_PLUGIN_ROOT: ROOT, CLAUDE_PROJECT_DIR: repo } });
+  const text = (JSON.parse(r.stdout) as { hookSpecificOutput: { additionalContext: string } }).hookSpecificOutput.additionalContext;
+  return text.split('\n').find((l) => l.startsWith('Next: '));
+}
+
+describe('the engine killed while it logs, then a new session', () => {
+  // after-ledger: the result line is written, the record still says measured (Node's reading);
+  // after-record: the record says logged, active.json not rewritten yet (the shell's reading).
+  for (const point of ['after-ledger', 'after-record']) {
+    it(`after a kill -9 at ${point}, the SessionStart hook says its summary predates the logged run and names status`, HANG_GUARD, () => {
+      const repo = valueRepo('100');
+      expect(initValue(repo, ['--repeats', '1']).code).toBe(0);
+      expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+      expect(sessionStartNext(repo)).toBe('Next: Next idea from ideas.md: one change, then measure it.');
+      fs.writeFileSync(path.join(repo, 'src/value.txt'), '90');
+      expect(engine('run-experiment', ['--description', 'better'], repo, { AUTOLOOP_CRASH_AT: point }).code).toBe(null);
+      // The summary active.json holds is from before r0002 (1 run, best 100): the session must not take it as the news.
+      expect(sessionStartNext(repo)).toBe('Next: The last engine call was cut off after it logged its run, so the figures above predate that run: read its verdict with status.mjs (and note it in ideas.md), then go on; the next engine call completes what the cut-off one left undone.');
+      expect(engine('status', ['--json'], repo).json).toMatchObject({ best: 90 });
+      fs.writeFileSync(path.join(repo, 'src/value.txt'), '80');
+      expect(engine('run-experiment', ['--description', 'better still', '--json'], repo).json).toMatchObject({ run_id: 'r0003', verdict: 'keep' });
+      expect(sessionStartNext(repo)).toBe('Next: Next idea from ideas.md: one change, then measure it.');
+      const results = ledgerOf(repo).filter((l) => l.type === 'result').map((l) => [l.run_id, l.verdict]);
+      expect(results).toEqual([['r0001', 'keep'], ['r0002', 'keep'], ['r0003', 'keep']]);
+    });
+  }
+});
+
+describe('two sessions call the engine at once', () => {
+  it('the second is refused in one line that says to wait and call again, and status says busy meanwhile', HANG_GUARD, async () => {
+    const repo = valueRepo('100');
+    expect(initValue(repo, ['--repeats', '1']).code).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/value.txt'), '90');
+    // The first holds the repository's lock, held off the CPU right after taking it.
+    const first = engineAsync('run-experiment', ['--description', 'first', '--json'], repo, { AUTOLOOP_STOP_AT: 'lock:created' });
+    const done = finished(first);
+    const lock = path.join(repo, '.autoloop', 'lock');
+    while (!fs.existsSync(lock) || fs.readFileSync(`/proc/${first.pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'T') await new Promise((r) => setTimeout(r, 20));
+    const second = engine('run-experiment', ['--description', 'second', '--json'], repo);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toBe(`run-experiment: another autoloop command (run-experiment, pid ${first.pid}) is running in this repository: wait for it to end (status.mjs shows it busy until then), then call again\n`);
+    expect(engine('status', ['--json'], repo).json).toMatchObject({ busy: expect.anything() });
+    process.kill(first.pid as number, 'SIGCONT');
+    expect((await done).code).toBe(0);
+    const again = engine('run-experiment', ['--description', 'second', '--json'], repo);
+    expect(again.code).toBe(0);
+    expect(ledgerOf(repo).filter((l) => l.type === 'result').map((l) => l.description)).toEqual(['baseline', 'first', 'second']);
   });
 });

@@ -22,6 +22,7 @@ const RULES = [
 export function nextStep(active: ActiveFile, lastPhase: string | null): string {
   if (lastPhase === 'measured') return 'A run was measured but not logged: log it first (log-experiment --description "…" describing the change it measured), then go on.';
   if (lastPhase === 'running') return 'The last run was cut off: run run-experiment again (it settles the interrupted run; if it refuses, control.mjs repair).';
+  if (lastPhase === 'logged_unseen') return 'The last engine call was cut off after it logged its run, so the figures above predate that run: read its verdict with status.mjs (and note it in ideas.md), then go on; the next engine call completes what the cut-off one left undone.';
   if (lastPhase === 'in_progress') return 'A run is being measured right now (an engine process holds the lock: a call in the background, another session or up): do not edit, run or repair; wait until it ends (status then shows it).';
   if (active.runs === 0) return 'No baseline yet: run the baseline unchanged (run-experiment --description baseline), with no edit before it.';
   return active.next_action;

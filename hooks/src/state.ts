@@ -117,7 +117,10 @@ export function latestRunPhase(f: Files, experiment: string, nextRun?: number): 
     const last = (nextRun && latestFrom(runs, nextRun)) || fs.readdirSync(runs).filter((d) => /^r\d+$/.test(d)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).pop();
     if (!last) return null;
     const phase = (readJson(path.join(runs, last, 'result.json')) as { phase?: unknown }).phase;
-    if (phase === 'measured' && resultLogged(path.join(runs, '..', 'ledger.jsonl'), last)) return 'logged';
+    // Logged, but active.json (written last) is older: the call was cut off after its ledger line, and
+    // the summary the session is given predates that run ('logged_unseen', session-start.ts).
+    if (phase === 'measured' && resultLogged(path.join(runs, '..', 'ledger.jsonl'), last)) return 'logged_unseen';
+    if (phase === 'logged' && nextRun !== undefined && Number(last.slice(1)) >= nextRun) return 'logged_unseen';
     // A record still running while an engine process holds the repository's lock is being measured
     // now (another session, or up's): not cut off; starting or repairing would only wait on it.
     if (phase === 'running' && lockHeld(f.projectDir)) return 'in_progress';
