@@ -189,7 +189,7 @@ function takeLock(lockFile: string, owner: string): Lock {
           attempt--; // a wait, not contention
           continue;
         }
-        throw new RefusalError(`another autoloop command (${info.owner}, pid ${info.pid}) is running in this repository`);
+        throw new RefusalError(`another autoloop command (${info.owner}, pid ${info.pid}) is running in this repository: wait for it to end (status.mjs shows it busy until then), then call again`);
       }
     } else if (Date.now() - seen.mtimeMs < TORN_GRACE_MS) {
       sleepSync(20); // probably created a moment ago and not yet written
