@@ -113,3 +113,27 @@ describe('two sessions call the engine at once', () => {
     expect(ledgerOf(repo).filter((l) => l.type === 'result').map((l) => l.description)).toEqual(['baseline', 'first', 'second']);
   });
 });
+
+describe('the engine killed while it measures, then a new session', () => {
+  const WAITING = "const v = require('node:fs').readFileSync('src/value.txt', 'utf8');\nif (v.includes('wait')) setTimeout(() => {}, 600_000);\nelse console.log('METRIC score=' + Number.parseFloat(v));\n";
+
+  it('status, explain and the SessionStart hook all say to run the change again, and that run settles it', HANG_GUARD, async () => {
+    const repo = valueRepo('100', { 'bench.cjs': WAITING });
+    expect(initValue(repo, ['--repeats', '1']).code).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/value.txt'), '90 wait');
+    const cut = engineAsync('run-experiment', ['--description', 'better', '--json'], repo);
+    const done = finished(cut);
+    const record = path.join(repo, '.autoloop/experiments/exp/runs/r0002/result.json');
+    while (!fs.existsSync(record) || !fs.readFileSync(record, 'utf8').includes('"running"')) await new Promise((r) => setTimeout(r, 20));
+    cut.kill('SIGKILL');
+    await done;
+    const step = 'r0002 was cut off while measuring (its engine call is gone): run run-experiment again for the change in the tree (it settles the interrupted run; if it refuses, control.mjs repair)';
+    expect(engine('status', ['--json'], repo).json).toMatchObject({ next_action: step });
+    expect(engine('control', ['explain'], repo).stdout).toContain(`next: ${step}`);
+    expect(sessionStartNext(repo)).toBe('Next: The last run was cut off: run run-experiment again (it settles the interrupted run; if it refuses, control.mjs repair).');
+    fs.writeFileSync(path.join(repo, 'src/value.txt'), '90');
+    expect(engine('run-experiment', ['--description', 'better', '--json'], repo).json).toMatchObject({ verdict: 'keep', primary: 90 });
+    expect(engine('status', ['--json'], repo).json).toMatchObject({ next_action: 'Next idea from ideas.md: one change, then measure it.' });
+  });
+});

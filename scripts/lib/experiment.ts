@@ -478,6 +478,23 @@ export function measuredNotLogged(exp: Experiment): RunRecord | null {
   return isMeasuredNotLogged(exp, rec) ? rec : null;
 }
 
+/**
+ * The latest run when its call was cut off while measuring (record still 'running', this segment,
+ * not in the ledger). Only for a caller that knows no engine call holds the lock: a live one is measuring it.
+ * A candidate's run measures without the lock: never taken for cut off here.
+ */
+export function cutOffRun(exp: Experiment): string | null {
+  const n = latestRunNumber(exp);
+  const rec = n ? readRunRecord(exp, runId(n), 'running') : null;
+  if (!rec || rec.candidate || rec.segment !== exp.state.segment || Number(rec.run_id.slice(1)) < exp.state.next_run) return null;
+  return rec.run_id;
+}
+
+/** What to do about a run whose call was cut off while measuring: the SessionStart hook's step, in status's words. */
+export function rerunFirst(runIdCut: string): string {
+  return `${runIdCut} was cut off while measuring (its engine call is gone): run run-experiment again for the change in the tree (it settles the interrupted run; if it refuses, control.mjs repair)`;
+}
+
 /** What to do about a run measured but not logged (the resume step), for status and explain. */
 export function loggingFirst(rec: { run_id: string; candidate: { id: string } | null }): string {
   // A candidate's run is logged as the candidate's: without --candidate the log was refused.

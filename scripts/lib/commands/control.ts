@@ -9,11 +9,11 @@ import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { followUpNext, nextAction } from '../next-action.ts';
 import { safeChainStatus } from '../chain.ts';
-import { afterRevert, branchMovedShown, currentTermination, event, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, publishActive, publishExperiment, readRunRecord, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
+import { afterRevert, branchMovedShown, currentTermination, cutOffRun, event, findRoot, listExperiments, loggingFirst, measuredNotLogged, rerunFirst, openExperiment, publishActive, publishExperiment, readRunRecord, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { candidatePaths, openCandidates } from '../candidates/store.ts';
 import { clearCandidates } from '../candidates/clear.ts';
-import { acquireLock } from '../lock.ts';
+import { acquireLock, lockHolder } from '../lock.ts';
 import { stopAbandoned } from './run.ts';
 import { cancelRemoteWork } from '../candidates/inflight.ts';
 import { openWorkspace } from '../workspace.ts';
@@ -81,7 +81,9 @@ async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>
     : `active: ${s.health.reason}`;
   // As status: a run measured but not logged is logged first (after termination too).
   const unlogged = measuredNotLogged(exp);
-  const next = away ? away : moved ? REPAIR_MOVED : unlogged ? loggingFirst(unlogged) : loop === 'terminated' ? terminatedNext(exp) : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
+  // As status: a run cut off while measuring (no engine call holds the lock) is measured again first.
+  const cut = unlogged || lockHolder(exp.paths.lock) ? null : cutOffRun(exp);
+  const next = away ? away : moved ? REPAIR_MOVED : unlogged ? loggingFirst(unlogged) : cut && loop === 'active' ? rerunFirst(cut) : loop === 'terminated' ? terminatedNext(exp) : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
   const unclean = fs.existsSync(exp.paths.unclean);
   const text = [
     `experiment ${exp.paths.slug}: loop ${loop}`,

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
-import { branchMovedShown, currentTermination, findRoot, listExperiments, loggingFirst, measuredNotLogged, openExperiment, readActive, REPAIR_MOVED, requireSegment, resolveSlug, type Experiment } from '../experiment.ts';
+import { branchMovedShown, currentTermination, findRoot, listExperiments, cutOffRun, loggingFirst, measuredNotLogged, rerunFirst, openExperiment, readActive, REPAIR_MOVED, requireSegment, resolveSlug, type Experiment } from '../experiment.ts';
 import { openWorkspace } from '../workspace.ts';
 import { workspaceFile } from '../workspace-base.ts';
 import { readJsonOrNull } from '../fsx.ts';
@@ -166,7 +166,9 @@ async function statusFacts(exp: Experiment) {
   // Terminated: the JSON says what the text says (it said "next idea" for a finished loop), naming a follow-up once one
   // started; a run measured but not logged is logged first (log-experiment records it after termination too).
   const over = t.terminate ? terminatedNext(exp) : null;
-  const next = busy ? `wait: ${busyText(busy)}` : away ? away : moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : over ? over : nextAction(exp.state);
+  // A call cut off while measuring (no engine holds the lock): its change is still in the tree, to be measured again.
+  const cut = busy || pending ? null : cutOffRun(exp);
+  const next = busy ? `wait: ${busyText(busy)}` : away ? away : moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : over ? over : cut ? rerunFirst(cut) : nextAction(exp.state);
   return { t, dirty, moved, busy, away, on, branch, artifacts, scratch, par, held, next };
 }
 

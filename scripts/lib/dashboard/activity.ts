@@ -6,7 +6,7 @@
 // every --watch frame reads it afresh. The next action then agrees with status.
 import type { Experiment } from '../experiment-data.ts';
 import type { RunRecord } from '../schema.ts';
-import { isMeasuredNotLogged, latestRunNumber, loggingFirst, readRunRecord } from '../experiment.ts';
+import { isMeasuredNotLogged, latestRunNumber, loggingFirst, readRunRecord, rerunFirst } from '../experiment.ts';
 import { lockHolder } from '../lock.ts';
 import { runId } from '../paths.ts';
 import fs from 'node:fs';
@@ -108,10 +108,11 @@ export function activityOf(exp: Experiment): Activity {
   };
 }
 
-/** The next action as status gives it: another call at work first, then a run to log, else the state's. */
-export function activityNext(a: Activity, otherwise: string): string {
+/** The next action as status gives it: another call at work first, then a run to log, then (a live loop) a run cut off, else the state's. */
+export function activityNext(a: Activity, otherwise: string, terminated = false): string {
   if (a.busy) return `wait: ${busyText(a.busy)}`;
   if (a.pending) return loggingFirst({ run_id: a.pending.run_id, candidate: a.pending.candidate ? { id: a.pending.candidate } : null });
+  if (a.cut_off && !terminated) return rerunFirst(a.cut_off);
   return otherwise;
 }
 

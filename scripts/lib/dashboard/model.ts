@@ -299,7 +299,7 @@ export function buildModel(i: ModelInput): ViewModel {
       reason: sanitize(s.health.reason),
       playbook: s.health.playbook,
       // A stop reason is the user's text and reaches the next action: no escape passes.
-      next_action: sanitize(activityNext(i.activity ?? NO_ACTIVITY, nextActionOrChain(s, t, followUpIn(i.chain, i.slug)))),
+      next_action: sanitize(activityNext(i.activity ?? NO_ACTIVITY, nextActionOrChain(s, t, followUpIn(i.chain, i.slug)), t.terminate)),
     },
     activity: i.activity ?? NO_ACTIVITY,
     now: activityLines(i.activity ?? NO_ACTIVITY, c.parallel).map(sanitize),
