@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { engine, engineAsync, finished, initValue, ROOT, valueRepo } from './helpers/engine.ts';
+import { bundle, engine, engineAsync, finished, initValue, ROOT, valueRepo } from './helpers/engine.ts';
+import { fileLimitNote, fileSizeLimit } from '../scripts/lib/disk-space.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const HANG_GUARD = { timeout: 600_000 };
@@ -135,5 +136,23 @@ describe('the engine killed while it measures, then a new session', () => {
     fs.writeFileSync(path.join(repo, 'src/value.txt'), '90');
     expect(engine('run-experiment', ['--description', 'better', '--json'], repo).json).toMatchObject({ verdict: 'keep', primary: 90 });
     expect(engine('status', ['--json'], repo).json).toMatchObject({ next_action: 'Next idea from ideas.md: one change, then measure it.' });
+  });
+});
+
+describe('a file size limit (ulimit -f) in the session the loop runs in', () => {
+  it('the run whose output reached it says so, not a bare exit code', HANG_GUARD, () => {
+    const repo = valueRepo('100');
+    expect(initValue(repo, ['--repeats', '1']).code).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'src/value.txt'), '90 flood'); // 50 MB of output
+    // The limit (2,000 blocks of 512 bytes in sh: 1,000 KB) set by the shell the engine starts from, as a user's ulimit -f would be.
+    const r = spawnSync('sh', ['-c', 'ulimit -f 2000 && exec "$0" "$@"', process.execPath, bundle('run-experiment'), '--description', 'flood', '--json', '--cwd', repo], { encoding: 'utf8' });
+    const reason = (JSON.parse(r.stdout) as { reason: string }).reason;
+    expect(reason).toMatch(/; the output reached the file size limit \(1000 KB, ulimit -f\), so the benchmark's writes failed there: raise the limit where the session starts, or print less$/);
+    // Without a limit, or below it, nothing is said.
+    expect(fileSizeLimit('Max cpu time              unlimited            unlimited            seconds\nMax file size             unlimited            unlimited            bytes\n')).toBeNull();
+    expect(fileSizeLimit('Max file size             2048000              2048000              bytes\n')).toBe(2_048_000);
+    expect(fileLimitNote(2_047_999, 2_048_000)).toBeNull();
+    expect(fileLimitNote(10, null)).toBeNull();
   });
 });

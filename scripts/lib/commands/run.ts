@@ -50,7 +50,7 @@ import { partlyMeasured } from '../judge-run.ts';
 import { assertNoCandidates } from '../candidates/store.ts';
 import { taintProblem } from '../outside-taint.ts';
 import { progressLine } from '../progress-line.ts';
-import { diskFullNote, freeBytes } from '../disk-space.ts';
+import { outputCutNote } from '../disk-space.ts';
 import { warmForRun } from '../warm.ts';
 
 /**
@@ -425,17 +425,17 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     warnings.add(`guardrail ${p.metric}: ${p.missing} of ${p.of} invocations did not measure it, so this run has no value for it`);
   }
   m.record.warnings = [...unguarded(m.exp, m.record.metrics, invs.length > 0), ...m.record.warnings, ...warnings];
-  const o = withDiskNote(benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked, primaryMissing }), m.rd.dir, m.exp.root);
+  const o = withDiskNote(benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked, primaryMissing }), m.rd, m.exp.root);
   // The best's own tree failed: say so, the candidate is not to blame, in the words nor in the loop's health.
   if (!(bestFailed && o.phase === 'measured')) return o;
   m.record.best_failed = true;
   return { ...o, reason: `re-measuring the best failed: ${o.reason}` };
 }
 
-/** A failed benchmark on a full disk: its reason says so (the write that failed is the output the model would read). */
-function withDiskNote(o: Outcome, dir: string, cwd: string): Outcome {
+/** A failed benchmark on a full disk or at the file size limit: its reason says so (the write that failed is the output the model would read). */
+function withDiskNote(o: Outcome, rd: { dir: string; log: string }, cwd: string): Outcome {
   if (o.phase !== 'measured' || o.status === 'ok') return o;
-  const note = diskFullNote(freeBytes(dir), path.relative(cwd, dir) || '.');
+  const note = outputCutNote(rd.dir, rd.log, path.relative(cwd, rd.dir) || '.');
   return note ? { ...o, reason: `${o.reason}; ${note}` } : o;
 }
 
