@@ -13,6 +13,14 @@ describe('importedModules', () => {
 });
 
 describe('pythonShadows', () => {
+  it('names nothing for a module built into the interpreter (found before any folder on the path)', () => {
+    const root = tmpDir('py-shadows-');
+    fs.writeFileSync(path.join(root, 'judge.py'), 'import sys, builtins\nimport json\n');
+    const shadows = pythonShadows(root, 'judge.py');
+    expect(shadows).toContain('json.py');
+    expect(shadows.filter((f) => /^(sys|builtins)[./]/.test(f))).toEqual([]);
+  });
+
   it('names each form a missing module could take beside the judge, none for a module there or a judge not in Python', () => {
     const root = tmpDir('autoloop-py-');
     fs.mkdirSync(path.join(root, 'eval'));

@@ -12,6 +12,13 @@ import path from 'node:path';
 
 /** What an importable name may be in a directory on sys.path (a module, a package, sourceless or compiled). */
 const FORMS = ['.py', '.pyc', '.so', '.abi3.so', '/__init__.py', '/__init__.pyc'];
+/**
+ * Modules compiled into every CPython, found by its built-in importer before
+ * any directory on sys.path is looked at (the interpreter cannot start without
+ * them): a file beside the judge cannot take their place, so naming their
+ * forms would only fill the protect list (`import sys` is in almost every judge).
+ */
+const BUILT_IN = new Set(['sys', 'builtins', 'marshal', 'posix', '_imp', '_io', '_thread', '_warnings', '_weakref']);
 /** At most this many modules per judge: a generated file with thousands of imports is not scanned whole. */
 const MAX_MODULES = 200;
 
@@ -45,6 +52,7 @@ export function pythonShadows(root: string, rel: string): string[] {
   const dir = path.posix.dirname(rel);
   const out: string[] = [];
   for (const name of importedModules(text)) {
+    if (BUILT_IN.has(name)) continue;
     const forms = FORMS.map((f) => (dir === '.' ? `${name}${f}` : `${dir}/${name}${f}`));
     // A module that is there (a sibling the judge relies on) is the outside-change check's.
     if (forms.some((f) => fs.existsSync(path.join(root, f)))) continue;
