@@ -12,6 +12,7 @@ import { compileScope, isInternal, listFiles, normalizeRel } from './scope.ts';
 import { lex, type Word } from './shell-lexer.ts';
 import { delegation, execCalls, runnerCalls, runnerConfigs } from './task-runners.ts';
 import { pythonShadows } from './py-shadows.ts';
+import { nodeShadows } from './node-shadows.ts';
 import { gitSyncBytesOrNull } from './gitcmd.ts';
 
 export const MISSING = 'missing';
@@ -300,6 +301,11 @@ export function resolveJudges(root: string, config: Config, untracked?: (rel: st
   }
   // A module file that appeared beside a Python judge would be imported in place of the one it names.
   for (const rel of [...protect]) for (const s of pythonShadows(root, rel)) if (!scopeNames(config, s) && !isEngineState(s)) protect.add(s);
+  // Likewise a name Node would try ahead of what a Node judge imports, and the package a bare import found.
+  for (const rel of [...protect]) {
+    const { absent, present } = nodeShadows(root, rel);
+    for (const s of [...absent, ...present]) if (!scopeNames(config, s) && !isEngineState(s)) protect.add(s);
+  }
   if (config.protect.length) {
     const s = compileScope(config.protect, []);
     const isFile = (rel: string) => {
