@@ -89,7 +89,8 @@ describe('a result file and a checkpoint the command names', HANG_GUARD, () => {
     fs.writeFileSync(path.join(repo, 'ckpt/m.json'), '{"v": 9}');
     const init = engine('init-experiment', ['--name', 'h', '--metric', 't', '--direction', 'lower', '--command', 'node w.js --export-json hf.json --ckpt ckpt/m.json', '--scope', 'v.txt', '--source', 'hyperfine:hf.json:t', '--artifacts', 'ckpt/**', '--repeats', '1', '--json'], repo);
     expect(init.code, init.stderr).toBe(0);
-    expect(init.json).toMatchObject({ protect: ['w.js'] });
+    // No package.json: one written beside the Node judge would decide how it loads (a judge by its absence).
+    expect(init.json).toMatchObject({ protect: ['package.json', 'w.js'] });
     expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 0.5 });
     fs.writeFileSync(path.join(repo, 'v.txt'), '0.25\n');
     expect(engine('run-experiment', ['--description', 'halve it', '--json'], repo).json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 0.25 });
@@ -100,7 +101,7 @@ describe('a result file and a checkpoint the command names', HANG_GUARD, () => {
     const repo = makeRepo({ 'bench.js': "console.log('METRIC t=' + require('fs').readFileSync('v.txt', 'utf8'))\n", 'v.txt': '1\n' });
     const init = engine('init-experiment', ['--name', 'a', '--metric', 't', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'v.txt', '--artifacts', '*.js', '--json'], repo);
     expect(init.code, init.stderr).toBe(0);
-    expect(init.json).toMatchObject({ protect: ['bench.js'] });
+    expect(init.json).toMatchObject({ protect: ['bench.js', 'package.json'] });
   });
 });
 
@@ -194,7 +195,9 @@ describe('an untracked file the commands name', HANG_GUARD, () => {
     fs.writeFileSync(path.join(repo, 'out/answers.txt'), 'hello\n');
     const init = engine('init-experiment', ['--name', 'p', '--metric', 'score', '--direction', 'higher', '--command', 'python3 run_prompt.py --out out/answers.txt && python3 judge.py out/answers.txt', '--scope', 'prompt.txt', '--json'], repo);
     expect(init.code, init.stderr).toBe(0);
-    expect(init.json?.protect).toEqual(['judge.py', 'out/answers.txt', 'run_prompt.py']);
+    // With the forms a `sys.py` beside the judges could take: judges by their absence (py-shadows.ts).
+    const sys = ['.abi3.so', '.py', '.pyc', '.so', '/__init__.py', '/__init__.pyc'].map((f) => `sys${f}`);
+    expect(init.json?.protect).toEqual(['judge.py', 'out/answers.txt', 'run_prompt.py', ...sys]);
     expect(init.json?.warnings).toEqual([
       'out/answers.txt: named by the commands and not tracked by git, so judged as their input (read-only while they run): if the benchmark writes it, remove it and run init-experiment again (or read it with --source, or declare it with --artifacts)',
     ]);

@@ -109,13 +109,11 @@ function barePackage(root: string, dir: string, name: string, out: Found): void 
 function nodeFound(root: string, abs: string, text: string): Found {
   const out: Found = { absent: [], present: [] };
   const dir = path.dirname(abs);
-  // The nearest package.json decides `type` and `#imports`: one written closer takes its place.
+  // The nearest package.json decides `type` and `#imports`: one written closer takes its place
+  // (the nearest itself, when tracked, is the outside-change check's, as a sibling module is).
   for (const d of upTo(root, dir)) {
     const pkg = path.join(d, 'package.json');
-    if (isFile(pkg)) {
-      out.present.push(pkg);
-      break;
-    }
+    if (isFile(pkg)) break;
     out.absent.push(pkg);
   }
   for (const spec of importSpecifiers(text)) {
@@ -129,7 +127,7 @@ function nodeFound(root: string, abs: string, text: string): Found {
   return out;
 }
 
-/** For the judge `rel` (repository-relative): the names Node would take ahead of what it loads, absent now, and what it loads from a package; nothing for a judge not in JavaScript. */
+/** For the judge `rel` (repository-relative): the names Node would take ahead of what it loads, absent now, and the package a bare import loads (its package.json and entry); nothing for a judge not in JavaScript. */
 export function nodeShadows(root: string, rel: string): { absent: string[]; present: string[] } {
   let text: string;
   try {
