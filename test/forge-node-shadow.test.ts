@@ -91,3 +91,25 @@ for (const mode of ['default', 'group'] as const) {
     });
   });
 }
+
+describe('installed packages a Node judge loads, under the read-only containment', () => {
+  it('take no bind from the judge the command names (the first 32 are bound)', () => {
+    // Twenty packages: forty judges under node_modules/, all sorting before score.js.
+    const names = Array.from({ length: 20 }, (_, i) => `p${String(i).padStart(2, '0')}`);
+    const score = `${names.map((n) => `require('${n}');`).join('\n')}\nconsole.log('METRIC score=' + ${READ});\n`;
+    const install = (repo: string) => {
+      for (const n of names) {
+        fs.mkdirSync(path.join(repo, 'node_modules', n), { recursive: true });
+        fs.writeFileSync(path.join(repo, 'node_modules', n, 'package.json'), `{"name": "${n}"}\n`);
+        fs.writeFileSync(path.join(repo, 'node_modules', n, 'index.js'), '');
+      }
+    };
+    const env = { AUTOLOOP_CONTAINMENT: 'readonly' };
+    const repo = start({ 'score.js': score, 'package.json': '{}\n' }, 'sh src/hook.sh; node score.js', env, install);
+    fs.writeFileSync(path.join(repo, HOOK), "echo '// forged' >> score.js 2>/dev/null || true\n");
+    fs.writeFileSync(path.join(repo, 'src/v'), '40\n');
+    const r = engine('run-experiment', ['--description', 'A', '--json'], repo, env);
+    expect(r.json, r.stderr).toMatchObject({ status: 'ok', verdict: 'keep', primary: 40 });
+    expect(fs.readFileSync(path.join(repo, 'score.js'), 'utf8')).toBe(score);
+  });
+});

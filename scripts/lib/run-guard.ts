@@ -32,6 +32,7 @@ export type Phase = 'benchmark' | 'checks';
 /** How many judge files are made read-only (each costs a mount); the rest are checked afterwards only. */
 export const MAX_BOUND_JUDGES = 32;
 
+const inNodeModules = (p: string) => p.startsWith('node_modules/') || p.includes('/node_modules/');
 const isIgnoreFile = (p: string) => p === '.gitignore' || p.endsWith('/.gitignore');
 const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ` (+${xs.length - 3} more)` : '');
 
@@ -44,9 +45,12 @@ export function protectedPaths(exp: Experiment, tree: string, cwd: string): { re
   // A bind (a mount process) per file: a --protect glob of thousands is left to the checks afterwards.
   // Only judges that exist take a bind: one judged by its absence (a GNUmakefile, a module a Python judge would
   // import) cannot be bound, and must not push a real one out of the first MAX_BOUND_JUDGES.
+  // An installed package a Node judge loads (node-shadows.ts) comes last: a judge with many imports must not push
+  // the judges the commands name out either.
   const judges = Object.entries(exp.state.fingerprints?.files ?? {})
     .filter(([, hash]) => hash !== MISSING)
     .map(([f]) => f)
+    .sort((a, b) => Number(inNodeModules(a)) - Number(inNodeModules(b)))
     .slice(0, MAX_BOUND_JUDGES);
   // The main tree's judges as well, for a candidate's command.
   const trees = [...new Set([exp.root, tree, cwd])];
