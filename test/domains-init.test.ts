@@ -89,8 +89,7 @@ describe('a result file and a checkpoint the command names', HANG_GUARD, () => {
     fs.writeFileSync(path.join(repo, 'ckpt/m.json'), '{"v": 9}');
     const init = engine('init-experiment', ['--name', 'h', '--metric', 't', '--direction', 'lower', '--command', 'node w.js --export-json hf.json --ckpt ckpt/m.json', '--scope', 'v.txt', '--source', 'hyperfine:hf.json:t', '--artifacts', 'ckpt/**', '--repeats', '1', '--json'], repo);
     expect(init.code, init.stderr).toBe(0);
-    // No package.json: one written beside the Node judge would decide how it loads (a judge by its absence).
-    expect(init.json).toMatchObject({ protect: ['package.json', 'w.js'] });
+    expect(init.json).toMatchObject({ protect: ['w.js'] });
     expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 0.5 });
     fs.writeFileSync(path.join(repo, 'v.txt'), '0.25\n');
     expect(engine('run-experiment', ['--description', 'halve it', '--json'], repo).json).toMatchObject({ status: 'ok', verdict: 'keep', primary: 0.25 });
@@ -101,7 +100,7 @@ describe('a result file and a checkpoint the command names', HANG_GUARD, () => {
     const repo = makeRepo({ 'bench.js': "console.log('METRIC t=' + require('fs').readFileSync('v.txt', 'utf8'))\n", 'v.txt': '1\n' });
     const init = engine('init-experiment', ['--name', 'a', '--metric', 't', '--direction', 'lower', '--command', 'node bench.js', '--scope', 'v.txt', '--artifacts', '*.js', '--json'], repo);
     expect(init.code, init.stderr).toBe(0);
-    expect(init.json).toMatchObject({ protect: ['bench.js', 'package.json'] });
+    expect(init.json).toMatchObject({ protect: ['bench.js'] });
   });
 });
 

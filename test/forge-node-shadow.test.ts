@@ -83,6 +83,11 @@ for (const mode of ['default', 'group'] as const) {
       plantThenWorse(repo, 'node_modules/some-pkg/main.js', 'cp src/forger.txt node_modules/some-pkg/main.js\n', env, LIB);
     });
 
+    it('a package.json beside the judge whose name and exports answer its bare import', () => {
+      const repo = start(BARE, CMD, env, installPkg);
+      plantThenWorse(repo, 'bench/package.json', 'cp src/forger.txt bench/forged.js; echo \'{"name": "some-pkg", "exports": "./forged.js"}\' > bench/package.json\n', env);
+    });
+
     it('a package.json beside the judge whose imports map a # name', () => {
       const judge = "console.log('METRIC score=' + require('#lib').score());\n";
       const files = { 'bench/bench.js': judge, 'bench/lib/index.js': LIB, 'package.json': '{"name": "x", "imports": {"#lib": "./bench/lib/index.js"}}\n' };

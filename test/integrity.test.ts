@@ -86,8 +86,7 @@ describe('resolveProtected', () => {
       checks: 'sh ./test/check.sh src',
       protect: ['bench/data/**', 'nothing/here/**'],
     });
-    // No package.json: one written beside the Node judge, or at the root, would decide how it loads.
-    expect(resolveProtected(root, cfg)).toEqual(['bench/data/input.txt', 'bench/my bench.js', 'bench/package.json', 'bench/run.sh', 'package.json', 'test/check.sh']);
+    expect(resolveProtected(root, cfg)).toEqual(['bench/data/input.txt', 'bench/my bench.js', 'bench/run.sh', 'test/check.sh']);
   });
 
   it('ignores directories, missing files and paths outside the root', () => {

@@ -3,7 +3,7 @@
 // (tried before `bench/lib/index.js`), a `package.json` in `bench/lib/` whose
 // `main` names its own file, a `node_modules/<pkg>` closer to the judge than
 // the installed one, or a `package.json` beside the judge (its `imports` map
-// `#x`, its `type` decides how a `.js` loads) had every later run judged by it,
+// `#x`, its `name` and `exports` answer a bare import) had every later run judged by it,
 // a change measured 60 against 50 kept at 1, the judge unchanged. So each name
 // Node would try ahead of what it found is a judge while absent, and what a
 // bare import found (the package's package.json and its entry, outside git
@@ -109,14 +109,19 @@ function barePackage(root: string, dir: string, name: string, out: Found): void 
 function nodeFound(root: string, abs: string, text: string): Found {
   const out: Found = { absent: [], present: [] };
   const dir = path.dirname(abs);
-  // The nearest package.json decides `type` and `#imports`: one written closer takes its place
-  // (the nearest itself, when tracked, is the outside-change check's, as a sibling module is).
-  for (const d of upTo(root, dir)) {
-    const pkg = path.join(d, 'package.json');
-    if (isFile(pkg)) break;
-    out.absent.push(pkg);
+  const specs = importSpecifiers(text);
+  // The nearest package.json maps `#x`, and answers a bare import of its own `name` through its `exports`
+  // ahead of node_modules: one written closer takes its place (the nearest itself, when tracked, is the
+  // outside-change check's, as a sibling module is). Its `type` only breaks a judge it flips, so a judge
+  // with neither kind of import does not make it a judge.
+  if (specs.some((s) => s.startsWith('#') || packageName(s) !== null)) {
+    for (const d of upTo(root, dir)) {
+      const pkg = path.join(d, 'package.json');
+      if (isFile(pkg)) break;
+      out.absent.push(pkg);
+    }
   }
-  for (const spec of importSpecifiers(text)) {
+  for (const spec of specs) {
     if (spec.startsWith('./') || spec.startsWith('../') || spec === '.' || spec === '..') {
       out.absent.push(...tries(path.resolve(dir, spec)).absent);
       continue;
