@@ -81,7 +81,7 @@ function warm(work: () => void): void {
 
 /** Start a bundle evaluated ahead; its cache is written as run() writes one. */
 function startHeld(ready: Evaluated, argv: readonly string[]): void {
-  cacheOnExit(ready, argv, ready.key);
+  cacheOnExit(ready, argv);
   ready.start?.();
 }
 
@@ -105,11 +105,11 @@ function run(dir: string, entry: string, argv: readonly string[], bundle: Bundle
   const file = path.join(dir, `${entry}.cjs`);
   const compiledNow = ready && ready.cache === cacheFile(dir, entry, argv, bundle.key) ? ready : compiled(dir, entry, argv, bundle);
   evaluate(compiledNow.script, file, dir);
-  cacheOnExit(compiledNow, argv, bundle.key);
+  cacheOnExit(compiledNow, argv);
 }
 
 /** Write the cache as the process ends (by then it holds every function the call compiled), unless one was taken. */
-function cacheOnExit({ cache, cached, script }: Compiled, argv: readonly string[], key: string | null): void {
+function cacheOnExit({ key, cache, cached, script }: Compiled, argv: readonly string[]): void {
   if (!cache || !key || (cached && !script.cachedDataRejected) || argv.includes('--help')) return;
   process.once('exit', (code) => {
     if (code === 0) writeCache(cache, key, script.createCachedData(), NAMES);

@@ -21,12 +21,13 @@ export type ZygoteEntry = (typeof ZYGOTE_ENTRIES)[number];
  * frees, several ms). NUL never reaches the engine's own output (sanitize.ts):
  * no text the engine prints can end like this.
  */
-export const EXIT_MARK = '\u0000autoloop-exit ';
+const EXIT_MARK = '\u0000autoloop-exit ';
 
 /** The exit code a call's stderr ends with, and the stderr without it; null when it has none (a kill, a crash). */
 export function exitMarked(stderr: string): { code: number; stderr: string } | null {
-  const m = /\u0000autoloop-exit (\d{1,3})\n$/.exec(stderr);
-  return m ? { code: Number(m[1]), stderr: stderr.slice(0, m.index) } : null;
+  const at = stderr.lastIndexOf(EXIT_MARK);
+  const code = at < 0 ? '' : stderr.slice(at + EXIT_MARK.length);
+  return /^\d{1,3}\n$/.test(code) ? { code: Number(code), stderr: stderr.slice(0, at) } : null;
 }
 
 /** What the server sends: one call. */
