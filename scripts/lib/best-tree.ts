@@ -6,7 +6,8 @@
 // beside the old one; an old tree is removed once no live engine process uses
 // it (best.uses/<pid>.json): parallel candidates without a timing gate may
 // still be measuring in it. Untracked things the benchmark needs but git does
-// not hold (node_modules, data) are linked from the user's tree.
+// not hold (node_modules, data) are linked from the user's tree; the judges
+// are copied from it (best-tree-judges.ts).
 // In git mode the tree's own git dir (.git/worktrees/<name>/: HEAD, index,
 // config.worktree) lies under `.git`, which stays writable to the code under
 // test under every containment: a candidate's command that writes it voids
@@ -30,8 +31,9 @@ import { gitDirsOf } from './git-dirs.ts';
 import { indexReadable } from './git-files-guard.ts';
 import { readOrNull, statSigOf } from './stat-sig.ts';
 import { rmOwnTree } from './owner-write.ts';
+import { judgesKey, placeJudges } from './best-tree-judges.ts';
 
-const Current = lazySchema(() => z.object({ head: z.string(), tree: z.string().check(z.regex(/^[0-9a-zA-Z]{1,12}-[0-9a-f]{8}$/)) }));
+const Current = lazySchema(() => z.object({ head: z.string(), tree: z.string().check(z.regex(/^[0-9a-zA-Z]{1,12}-[0-9a-f]{8}$/)), judges: z.optional(z.string()) }));
 const Use = lazySchema(() => z.object({ pid: z.number(), start: z.nullable(z.string()), tree: z.string() }));
 
 const treesDir = (expDir: string) => path.join(expDir, 'best');
@@ -62,14 +64,18 @@ export async function prepareBestTree(exp: Experiment, ws: Workspace, commit?: s
   try {
     // `commit`: the reference is another commit of the experiment's branch, or another snapshot (a tie walk's anchor).
     const head = commit ?? await ws.head();
+    const judges = exp.state.fingerprints?.files ?? {};
+    const key = judgesKey(judges);
     const cur = Current.safeParse(readJsonOrNull(markerFile(expDir)));
-    const reuse = cur.success && cur.data.head === head && fs.existsSync(path.join(treesDir(expDir), cur.data.tree));
+    // A tree whose judges were placed for other fingerprints (a new segment's) is built again, never rewritten in place.
+    const reuse = cur.success && cur.data.head === head && cur.data.judges === key && fs.existsSync(path.join(treesDir(expDir), cur.data.tree));
     let tree = reuse && (ws instanceof SnapshotWorkspace || gitDirSound(exp.root, path.join(treesDir(expDir), cur.data.tree), head)) ? cur.data.tree : null;
     if (!tree) {
       await removeOldLayout(exp.root, expDir);
       tree = `${head.replace(/[^0-9a-zA-Z]/g, '').slice(0, 12)}-${randomUUID().slice(0, 8)}`;
       await build(exp, ws, path.join(treesDir(expDir), tree), head);
-      writeJsonAtomic(markerFile(expDir), { head, tree });
+      placeJudges(exp.root, path.join(treesDir(expDir), tree), judges);
+      writeJsonAtomic(markerFile(expDir), { head, tree, judges: key });
     }
     fs.mkdirSync(usesDir(expDir), { recursive: true });
     writeJsonAtomic(path.join(usesDir(expDir), `${process.pid}.json`), { pid: process.pid, start: procStart(process.pid), tree });

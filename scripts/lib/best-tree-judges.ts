@@ -1,0 +1,66 @@
+// The judges in the best's tree (best-tree.ts) are the user's tree's judges,
+// byte for byte, as real files. A worktree of the best commit holds a judge
+// as that commit has it, and the untracked things linked into it are symbolic
+// links; three ways the best was measured by another judge than the
+// candidate:
+// - a benchmark under `.autoloop/` (the setup skill's `.autoloop/bench.sh`):
+//   the tree has no `.autoloop/`, so the best's every sample failed to start;
+// - an untracked judge (`evaluate.py`, not committed yet): linked, Python
+//   (sys.path[0]) and Node (__dirname) resolve the link and import the code
+//   under test from the user's tree, so the "best" was the candidate, a change
+//   that made val_loss 2,700 times worse was kept as a tie;
+// - a judge with uncommitted edits when the segment opened: the best ran the
+//   committed one.
+// The judges are fingerprinted when the segment opens and cannot change within
+// it, so the copies are made when a tree is built, and a tree built for other
+// fingerprints is built again (the marker carries judgesKey).
+import fs from 'node:fs';
+import path from 'node:path';
+import { canonicalJson, MISSING, sha256, sha256File } from './integrity.ts';
+
+/** The fingerprints the tree's judges were placed for. */
+export function judgesKey(files: Readonly<Record<string, string>>): string {
+  return sha256(canonicalJson(files)).slice(0, 16);
+}
+
+/** Engine state and git's own files are never judges to copy. */
+const engineOwned = (rel: string) => rel === '.git' || rel.startsWith('.git/') || rel.startsWith('.autoloop/experiments/') || /^\.autoloop\/(active|session)\.json$/.test(rel);
+
+/** Copy each judge of `root` into the best's tree `dir` where it is absent, a link, or other bytes. */
+export function placeJudges(root: string, dir: string, files: Readonly<Record<string, string>>): void {
+  for (const [rel, hash] of Object.entries(files)) {
+    if (hash === MISSING || engineOwned(rel)) continue;
+    const src = path.join(root, rel);
+    const st = fs.statSync(src, { throwIfNoEntry: false });
+    if (!st?.isFile() || !realDirs(root, dir, path.posix.dirname(rel))) continue;
+    const dst = path.join(dir, rel);
+    const cur = fs.lstatSync(dst, { throwIfNoEntry: false });
+    if (cur?.isDirectory()) continue;
+    if (cur?.isFile() && cur.size === st.size && sha256File(dst) === hash) continue;
+    fs.rmSync(dst, { force: true });
+    fs.copyFileSync(src, dst);
+    fs.chmodSync(dst, st.mode & 0o7777);
+  }
+}
+
+/**
+ * Make `relDir` in the tree a chain of real directories: a link to an
+ * untracked directory of the user's (linkUntracked) becomes a directory of
+ * links to its entries, so one judge in it can be a file of its own. False
+ * where a file stands in the way.
+ */
+function realDirs(root: string, dir: string, relDir: string): boolean {
+  let rel = '';
+  for (const part of relDir === '.' ? [] : relDir.split('/')) {
+    rel = rel ? `${rel}/${part}` : part;
+    const abs = path.join(dir, rel);
+    const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+    if (st?.isDirectory()) continue;
+    if (st && !st.isSymbolicLink()) return false;
+    if (st) fs.rmSync(abs);
+    fs.mkdirSync(abs);
+    if (!st) continue;
+    for (const name of fs.readdirSync(path.join(root, rel))) fs.symlinkSync(path.join(root, rel, name), path.join(abs, name));
+  }
+  return true;
+}
