@@ -6,7 +6,8 @@ import path from 'node:path';
 import { UsageError } from './errors.ts';
 import { anyFile, compileScope, globLeavesRepo, isInternal } from './scope.ts';
 import type { Config } from './schema.ts';
-import { CATCH_ALL, candidatePaths, cdTargets } from './integrity.ts';
+import { CATCH_ALL, candidatePaths, cdTargets, shellTokens } from './integrity.ts';
+import { delegation, runnerCalls, type RunnerCall } from './task-runners.ts';
 import { commonGitPaths, configPath, gitSyncOrNull, userConfig } from './gitcmd.ts';
 import type { TrackedFiles } from './tracked-files.ts';
 import { isFileGlob } from './sources/common.ts';
@@ -119,7 +120,20 @@ export function checkCommandsFrom(root: string, cwd: string, commands: readonly 
       if (fs.existsSync(path.resolve(root, word)) || !isFile(path.resolve(cwd, word))) continue;
       throw new UsageError(`"${cmd}" names ${word}, which is in ${sub}, not at the repository top (${root}) where commands run; did you mean "cd ${shellWord(sub)} && ${cmd}"?`);
     }
+    // `npm run bench` in a package of a monorepo: the top's package.json has no such script (npm -s then exits 1 silently).
+    for (const call of runnerCalls(shellTokens(cmd))) {
+      if (defines(root, call) || !defines(cwd, call)) continue;
+      const what = call.tool === 'make' ? 'a Makefile' : `the script${call.targets.length > 1 ? 's' : ''} ${call.targets.join(', ')}`;
+      throw new UsageError(`"${cmd}" runs ${what} that ${sub} defines, not the repository top (${root}) where commands run; did you mean "cd ${shellWord(sub)} && ${cmd}"?`);
+    }
   }
+}
+
+/** Does the runner find what the call asks for, run in `dir` (its Makefile; each script it names)? */
+function defines(dir: string, call: RunnerCall): boolean {
+  if (call.tool === 'make') return delegation(dir, call) !== null;
+  if (!call.targets.length) return true;
+  return call.targets.every((t) => (delegation(dir, { ...call, targets: [t] })?.commands.length ?? 0) > 0);
 }
 
 /** A path as one shell word, so a command the user is told to run works as shown (`packages/my app`). */
