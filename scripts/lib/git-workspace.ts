@@ -24,7 +24,8 @@ import { clearStaleLocks, mutationLocks } from './git-locks.ts';
 import { gitDirsOf, headFile, readOrEmpty } from './git-dirs.ts';
 import { resolveProtected, sha256, sha256File, MISSING } from './integrity.ts';
 import { pidAlive } from './procs.ts';
-import { commonGitPaths, diffSettingsConfigured, firstLine, forgetRepoConfig, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
+import { commonGitPaths, currentBranch, diffSettingsConfigured, firstLine, forgetRepoConfig, gitTry, gitWithInput, identityEnv } from './gitcmd.ts';
+import { missingBranchText } from './branch-missing.ts';
 import { sanitize, sanitizeLine } from './sanitize.ts';
 import { crashPoint } from './faults.ts';
 import { blobIdOf, blobIdOfFile, objectIdOf } from './blob-id.ts';
@@ -726,7 +727,7 @@ export class GitWorkspace implements Workspace {
     const read = this.readBranch();
     if (read) return read;
     const sha = await this.revParse(`refs/heads/${this.branch}`);
-    if (!sha) throw new RefusalError(`branch ${this.branch} does not exist; run init-experiment`);
+    if (!sha) throw new RefusalError(missingBranchText(this.root, this.branch, await currentBranch(this.root)));
     return sha;
   }
 
@@ -947,7 +948,7 @@ export class GitWorkspace implements Workspace {
     if (read) return { ref: `refs/heads/${this.branch}`, sha: read };
     const out = (await this.git.tryRun(['rev-parse', `refs/heads/${this.branch}`, '--symbolic-full-name', 'HEAD'])) ?? '';
     const [sha, ref] = out.trim().split('\n');
-    if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) throw new RefusalError(`branch ${this.branch} does not exist; run init-experiment`);
+    if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) throw new RefusalError(missingBranchText(this.root, this.branch, await currentBranch(this.root)));
     return { sha, ref: ref && ref !== 'HEAD' ? ref : null };
   }
 

@@ -23,7 +23,7 @@ import { runnerOf } from '../runners/index.ts';
 import { slurmJobs } from '../runners/slurm-name.ts';
 import { readUnclean } from '../unclean.ts';
 import { pidAlive } from '../procs.ts';
-import { checkoutFirst, experimentBranch } from './status.ts';
+import { branchGone, checkoutFirst, experimentBranch } from './status.ts';
 import { currentBranch } from '../gitcmd.ts';
 import { experimentPaths, repoPaths } from '../paths.ts';
 import { removeBestTree } from '../best-tree.ts';
@@ -71,7 +71,7 @@ async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>
   // A branch moved outside the loop stops every engine call until repair: that comes first.
   const branch = experimentBranch(exp);
   const on = branch === null ? branch : await currentBranch(exp.root);
-  const away = branch !== null && on !== branch ? checkoutFirst(exp, on ?? 'a detached HEAD') : null;
+  const away = branch !== null && on !== branch ? checkoutFirst(exp, on ?? 'a detached HEAD', await branchGone(exp.root, branch)) : null;
   const moved = away ? null : await openWorkspace(exp.root, exp.paths, exp.config).then((ws) => branchMovedShown(exp, ws), () => null);
   const why =
     moved ? moved

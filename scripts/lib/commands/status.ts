@@ -11,7 +11,13 @@ import { openWorkspace } from '../workspace.ts';
 import { workspaceFile } from '../workspace-base.ts';
 import { readJsonOrNull } from '../fsx.ts';
 import { sanitizeLine } from '../sanitize.ts';
-import { currentBranch } from '../gitcmd.ts';
+import { currentBranch, revParse } from '../gitcmd.ts';
+import { missingBranchText } from '../branch-missing.ts';
+
+/** The experiment's branch is no longer there (renamed or deleted by hand). */
+export async function branchGone(root: string, branch: string): Promise<boolean> {
+  return (await revParse(root, `refs/heads/${branch}`)) === null;
+}
 import { confidenceOf, gainPct, loopState } from '../reduce.ts';
 import { bestLine, countsLine, fmt, healthLine, progressLine, recentLines } from '../summary.ts';
 import { bestArtifactsLine } from '../artifacts.ts';
@@ -86,10 +92,10 @@ export function rowsText(rows: readonly ExperimentRow[]): string {
  * would refuse a branch moved outside the loop (null when it did not); or,
  * when its branch is not checked out, the branch the tree is on.
  */
-export async function treeVsBest(exp: Experiment): Promise<{ changed: string[]; moved: string | null } | { on: string }> {
+export async function treeVsBest(exp: Experiment): Promise<{ changed: string[]; moved: string | null } | { on: string; gone: boolean }> {
   const branch = experimentBranch(exp);
   const current = branch === null ? null : await currentBranch(exp.root);
-  if (branch !== null && current !== branch) return { on: current ?? 'a detached HEAD' };
+  if (branch !== null && current !== branch) return { on: current ?? 'a detached HEAD', gone: await branchGone(exp.root, branch) };
   const ws = await openWorkspace(exp.root, exp.paths, exp.config);
   return { changed: await ws.changedInScope(), moved: await branchMovedShown(exp, ws) };
 }
@@ -127,7 +133,9 @@ type StatusFacts = Awaited<ReturnType<typeof statusFacts>>;
  * branch of the user's (not another experiment's): every run refuses until
  * it is. What to do, or null.
  */
-export function checkoutFirst(exp: Experiment, on: string): string | null {
+export function checkoutFirst(exp: Experiment, on: string, gone = false): string | null {
+  const branch = experimentBranch(exp);
+  if (gone && branch !== null) return missingBranchText(exp.root, branch, on === 'a detached HEAD' ? null : on);
   if (readActive(exp.root)?.experiment !== exp.paths.slug || on.startsWith('autoloop/')) return null;
   // The hooks deny git checkout to the loop's session: only the user can do it.
   return `ask the user to run git checkout autoloop/${exp.paths.slug} (the tree is on ${on}, where run-experiment refuses)`;
@@ -151,7 +159,8 @@ async function statusFacts(exp: Experiment) {
   const dirty = 'changed' in tree ? tree.changed : null;
   const moved = 'changed' in tree ? tree.moved : null;
   const on = 'on' in tree ? tree.on : null;
-  const away = on === null ? null : checkoutFirst(exp, on);
+  const gone = 'gone' in tree && tree.gone;
+  const away = on === null ? null : checkoutFirst(exp, on, gone);
   const branch = experimentBranch(exp);
   const artifacts = bestArtifactsLine(exp);
   const scratch = rel(exp.root, path.join(exp.paths.scratch, runId(Math.max(1, exp.state.next_run))));
@@ -169,7 +178,7 @@ async function statusFacts(exp: Experiment) {
   // A call cut off while measuring (no engine holds the lock): its change is still in the tree, to be measured again.
   const cut = busy || pending ? null : cutOffRun(exp);
   const next = busy ? `wait: ${busyText(busy)}` : away ? away : moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : over ? over : cut ? rerunFirst(cut) : nextAction(exp.state);
-  return { t, dirty, moved, busy, away, on, branch, artifacts, scratch, par, held, next };
+  return { t, dirty, moved, busy, away, on, gone, branch, artifacts, scratch, par, held, next };
 }
 
 function statusData(exp: Experiment, { t, dirty, moved, busy, branch, artifacts, scratch, par, held, next }: StatusFacts, last: number) {
@@ -216,7 +225,7 @@ function containmentLine(held: RunContainment): string {
   return `containment: ${describeContainment(held)}${why ? `; not the read-only judges: ${why}` : ''}`;
 }
 
-function statusText(exp: Experiment, { t, dirty, moved, away, on, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
+function statusText(exp: Experiment, { t, dirty, moved, away, on, gone, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
   const s = exp.state;
   const relaunch = relaunchText(s.relaunches);
   const lines = [
@@ -229,7 +238,9 @@ function statusText(exp: Experiment, { t, dirty, moved, away, on, branch, artifa
     guardrailStatusLine(bestGuardrailChecks(exp.config, s)) ?? '',
     ...(relaunch ? [relaunch] : []),
     ...(held ? [containmentLine(held)] : []),
-    dirty === null
+    dirty === null && gone
+      ? `${branch} does not exist (the tree is on ${on})`
+      : dirty === null
       ? `${branch} is not checked out (${away ? `the tree is on ${on}, where run-experiment refuses` : 'the tree belongs to another experiment'})`
       : moved
         ? `refused: ${moved}`
