@@ -53,4 +53,17 @@ describe("the best's tree judges with the user's judges", () => {
     expect(engine('run-experiment', ['--description', 'halve', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
     expect(Math.min(...bestReadings(repo, 'r0002'))).toBeGreaterThan(99);
   });
+
+  it("copies them into a parallel candidate's worktree too", HANG_GUARD, () => {
+    const repo = makeRepo({ 'v.txt': '10\n' });
+    fs.mkdirSync(path.join(repo, '.autoloop'));
+    fs.writeFileSync(path.join(repo, '.autoloop/bench.sh'), 'echo "METRIC loss=$(( $(cat v.txt) * 1000 + RANDOM % 5 ))"\n');
+    expect(engine('init-experiment', ['--name', 'j', '--metric', 'loss', '--direction', 'lower', '--command', 'bash .autoloop/bench.sh', '--scope', 'v.txt', '--parallel', '2'], repo).code).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    const c = engine('candidate', ['start', '--json'], repo).json as { candidate: string; path: string };
+    fs.writeFileSync(path.join(c.path, 'v.txt'), '5\n');
+    // Was invalid: ".autoloop/bench.sh changed since the segment opened" (the worktree had none).
+    expect(engine('run-experiment', ['--candidate', c.candidate, '--json'], repo).json).toMatchObject({ status: 'ok' });
+    expect(engine('log-experiment', ['--candidate', c.candidate, '--description', 'halve', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+  });
 });

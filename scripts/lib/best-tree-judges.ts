@@ -11,6 +11,8 @@
 //   that made val_loss 2,700 times worse was kept as a tie;
 // - a judge with uncommitted edits when the segment opened: the best ran the
 //   committed one.
+// A parallel candidate's worktree (candidate.ts) gets the same copies: without
+// them each of its runs was invalid, its judge "changed" (absent).
 // The judges are fingerprinted when the segment opens and cannot change within
 // it, so the copies are made when a tree is built, and a tree built for other
 // fingerprints is built again (the marker carries judgesKey).

@@ -18,6 +18,7 @@ import { loopState } from '../reduce.ts';
 import { candidatePaths, nextCandidateId, openCandidate, openCandidates, saveCandidate, type Candidate } from '../candidates/store.ts';
 import { closeCandidate, withLedger } from '../candidates/ledger.ts';
 import { addWorktree } from '../candidates/tree.ts';
+import { placeJudges } from '../best-tree-judges.ts';
 import { openCandidateWorkspace } from '../candidates/workspace.ts';
 
 export const CANDIDATE_COMMANDS = ['start', 'list', 'close'] as const;
@@ -72,6 +73,8 @@ async function start(exp: Experiment): Promise<CandidateOutput> {
     saveCandidate(exp.paths, cand); // first: a crash mid-way leaves a candidate that close can clean up
     crashPoint('candidate:saved');
     await addWorktree(exp.root, cp.tree, base);
+    // The judges git does not hold as the user's tree does (a .autoloop/bench.sh, an untracked evaluate.py): every run was invalid.
+    placeJudges(exp.root, cp.tree, exp.state.fingerprints?.files ?? {});
     crashPoint('candidate:worktree');
     await (await openCandidateWorkspace(exp, cand)).begin();
     event(exp, 'candidate_opened', { candidate: id, base, path: cp.tree });
