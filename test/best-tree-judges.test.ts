@@ -66,4 +66,17 @@ describe("the best's tree judges with the user's judges", () => {
     expect(engine('run-experiment', ['--candidate', c.candidate, '--json'], repo).json).toMatchObject({ status: 'ok' });
     expect(engine('log-experiment', ['--candidate', c.candidate, '--description', 'halve', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
   });
+
+  it("keeps a judge that is a link of the user's a link there (its imports beside the target)", HANG_GUARD, () => {
+    // The judge imports helper.py from its target's folder: a copy at the top would find none.
+    const repo = makeRepo({ 'tools/evaluate.py': `import sys, os\nfrom helper import K\nsys.path.insert(0, os.getcwd())\n${NOISY('LOSS * K')}`, 'tools/helper.py': 'K = 2\n', 'model.py': 'LOSS = 1.0\n' });
+    fs.symlinkSync('tools/evaluate.py', path.join(repo, 'evaluate.py'));
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'link');
+    expect(init(repo, 'python3 evaluate.py', 'model.py').code).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'model.py'), 'LOSS = 0.5\n');
+    expect(engine('run-experiment', ['--description', 'halve', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    expect(Math.min(...bestReadings(repo, 'r0002'))).toBeGreaterThan(1.9);
+  });
 });

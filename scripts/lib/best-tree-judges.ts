@@ -38,6 +38,14 @@ export function placeJudges(root: string, dir: string, files: Readonly<Record<st
     const dst = path.join(dir, rel);
     const cur = fs.lstatSync(dst, { throwIfNoEntry: false });
     if (cur?.isDirectory()) continue;
+    // A judge that is a link of the user's stays one, to the same place (Python and Node resolve it to import beside its target).
+    const link = fs.lstatSync(src).isSymbolicLink() ? fs.readlinkSync(src) : null;
+    if (link !== null) {
+      if (cur?.isSymbolicLink() && fs.readlinkSync(dst) === link) continue;
+      fs.rmSync(dst, { force: true });
+      fs.symlinkSync(link, dst);
+      continue;
+    }
     if (cur?.isFile() && cur.size === st.size && sha256File(dst) === hash) continue;
     fs.rmSync(dst, { force: true });
     fs.copyFileSync(src, dst);
