@@ -28,13 +28,28 @@ export function judgesKey(files: Readonly<Record<string, string>>): string {
 /** Engine state and git's own files are never judges to copy. */
 const engineOwned = (rel: string) => rel === '.git' || rel.startsWith('.git/') || rel.startsWith('.autoloop/experiments/') || /^\.autoloop\/(active|session)\.json$/.test(rel);
 
+/**
+ * A judge this big that the tree already reaches through a link (a protected data set in an untracked
+ * folder) stays linked: the same bytes, and no program is imported from beside a data file.
+ */
+const LINK_ENOUGH = 1 << 20;
+
+function reaches(dst: string, src: string): boolean {
+  try {
+    return fs.realpathSync(dst) === fs.realpathSync(src);
+  } catch {
+    return false;
+  }
+}
+
 /** Copy each judge of `root` into the best's tree `dir` where it is absent, a link, or other bytes. */
 export function placeJudges(root: string, dir: string, files: Readonly<Record<string, string>>): void {
   for (const [rel, hash] of Object.entries(files)) {
     if (hash === MISSING || engineOwned(rel)) continue;
     const src = path.join(root, rel);
     const st = fs.statSync(src, { throwIfNoEntry: false });
-    if (!st?.isFile() || !realDirs(root, dir, path.posix.dirname(rel))) continue;
+    if (!st?.isFile() || (st.size > LINK_ENOUGH && reaches(path.join(dir, rel), src))) continue;
+    if (!realDirs(root, dir, path.posix.dirname(rel))) continue;
     const dst = path.join(dir, rel);
     const cur = fs.lstatSync(dst, { throwIfNoEntry: false });
     if (cur?.isDirectory()) continue;
