@@ -94,6 +94,12 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 900_000,
     pool: 'forks',
+    // Each file in a fresh worker (isolate, the default). Reusing workers
+    // (`isolate: false`) measured about 0.5-1 s of CPU less per file
+    // (docs/measurements.md, "The test suite", 2026-12-01), but tests import
+    // scripts/lib modules that keep state (the containment probe, gitcmd's
+    // caches, held locks) and some set process.env at import, which would then
+    // carry from one file into the next.
     // Four test files at a time on two cores: a file spends most of its time
     // waiting on the child processes it spawns (engine, git, the CLI), so two
     // workers leave cores idle between spawns, and on a loaded machine the
