@@ -123,7 +123,7 @@ export function emitForModel(json: boolean, data: unknown, text: string): void {
  */
 export function main(name: string, fn: (argv: string[]) => Promise<number | void> | number | void): void {
   // Evaluated ahead by a pre-started engine: it starts this once the call is its own (boot/hold.ts).
-  if (!handedOver(() => start(name, fn))) start(name, fn);
+  if (!handedOver(() => start(name, fn), fn)) start(name, fn);
 }
 
 function start(name: string, fn: (argv: string[]) => Promise<number | void> | number | void): void {

@@ -7,8 +7,11 @@
 const HOLD = Symbol.for('autoloop.hold-main');
 
 type Start = () => void;
+/** The entry's command itself (what main() runs with the call's argv): a rehearsal runs it on a scratch repository (rehearsal.ts). */
+export type Command = (argv: string[]) => unknown;
 interface Holder {
   start: Start | null;
+  command: Command | null;
   /** Pure work the modules offer to do ahead (building their schemas): no I/O, no process state. */
   warm: (() => void)[];
 }
@@ -17,10 +20,11 @@ type Slots = Record<symbol, Holder | undefined>;
 const holder = (): Holder | undefined => (globalThis as unknown as Slots)[HOLD];
 
 /** From main(): hand `start` to a waiting holder (true), or run now (false: a plain CLI start). */
-export function handedOver(start: Start): boolean {
+export function handedOver(start: Start, command: Command | null = null): boolean {
   const h = holder();
   if (!h) return false;
   h.start = start;
+  h.command = command;
   return true;
 }
 
@@ -32,7 +36,7 @@ export function warmAhead(work: () => void): void {
 /** Run `evaluate` with a holder in place: the start its main() handed over (null if none did), and the work offered ahead. */
 export function holding(evaluate: () => void): Holder {
   const slots = globalThis as unknown as Slots;
-  const h: Holder = { start: null, warm: [] };
+  const h: Holder = { start: null, command: null, warm: [] };
   slots[HOLD] = h;
   try {
     evaluate();

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type vm from 'node:vm';
 import { binaryTail, compile, evaluate, readBundle, readCache, writeCache, type Bundle, type CacheNames } from './code-cache.ts';
 import { zygote as waitForCall } from './zygote.ts';
-import { holding } from './hold.ts';
+import { holding, type Command } from './hold.ts';
 
 /** scripts/build.mjs ends each hot bundle with this line and a hash of the bundle. */
 const TAG = '\n//# engine-build=';
@@ -41,13 +41,31 @@ export function zygote(dir: string): void {
   // Each bundle compiled ahead with the cache of its usual call (run-experiment: the one-call
   // iteration) and evaluated ahead: its main() waits to be started (hold.ts).
   const usual = (entry: string): string[] => (entry === 'run-experiment' ? ['--description'] : []);
-  waitForCall(
-    dir,
-    TAG,
-    (entry, bundle) => evaluated(dir, entry, usual(entry), bundle),
+  waitForCall(dir, TAG, {
+    prepare: (entry, bundle) => evaluated(dir, entry, usual(entry), bundle),
     // The call's environment may name another cache (AUTOLOOP_CODE_CACHE=0): then a fresh start, as the CLI's.
-    (entry, argv, bundle, ready) => (ready.start && ready.cache === cacheFile(dir, entry, usual(entry), bundle.key) ? startHeld(ready, argv) : run(dir, entry, argv, bundle)),
-  );
+    run: (entry, argv, bundle, ready) => (ready.start && ready.cache === cacheFile(dir, entry, usual(entry), bundle.key) ? startHeld(ready, argv) : run(dir, entry, argv, bundle)),
+    // Second evaluations of the iteration's bundles, whose modules the call never uses.
+    rehearsal: (prepared) => {
+      const run = rehearsalCommand(dir, 'run-experiment', prepared.get('run-experiment'));
+      return run ? { run, log: rehearsalCommand(dir, 'log-experiment', prepared.get('log-experiment')) } : null;
+    },
+  });
+}
+
+/**
+ * An entry's command from a second evaluation of the script its call will run (rehearsal.ts): its
+ * compiled code is the call's, its module state its own. Null for a bundle not of this build, or one that fails.
+ */
+function rehearsalCommand(dir: string, entry: string, ready: Evaluated | undefined): Command | null {
+  if (!ready?.start) return null;
+  try {
+    const held = holding(() => evaluate(ready.script, path.join(dir, `${entry}.cjs`), dir));
+    for (const work of held.warm) warm(work);
+    return held.command;
+  } catch {
+    return null;
+  }
 }
 
 interface Evaluated extends Compiled {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readBundle, type Bundle } from './code-cache.ts';
 import { stopPoint } from '../faults.ts';
+import { rehearse, type Rehearsed } from './rehearsal.ts';
 
 /** The entry points a zygote can become (the hot ones: one or two per iteration). */
 export const ZYGOTE_ENTRIES = ['run-experiment', 'log-experiment', 'status'] as const;
@@ -114,12 +115,19 @@ function become(dir: string, call: ZygoteCall): void {
   process.argv = [process.execPath, path.join(dir, `${call.entry}.mjs`), ...call.argv];
 }
 
+/** What a zygote is given: how to prepare each bundle, run its call, and the command to rehearse with (rehearsal.ts). */
+export interface ZygoteParts<P> {
+  prepare: (entry: ZygoteEntry, bundle: Bundle) => P;
+  run: (entry: ZygoteEntry, argv: string[], bundle: Bundle, prepared: P) => void;
+  rehearsal: (prepared: ReadonlyMap<ZygoteEntry, P>) => Rehearsed | null;
+}
+
 /**
- * Read and `prepare` (compile) every bundle, wait for one call, then run it through `run` (loader.ts). The channel is
+ * Read and `prepare` (compile) every bundle, rehearse, wait for one call, then run it through `run` (loader.ts). The channel is
  * closed before the engine starts: no descriptor of it reaches a process the
  * engine spawns, and the event loop ends when the engine's work does.
  */
-export function zygote<P>(dir: string, tag: string, prepare: (entry: ZygoteEntry, bundle: Bundle) => P, run: (entry: ZygoteEntry, argv: string[], bundle: Bundle, prepared: P) => void): void {
+export function zygote<P>(dir: string, tag: string, { prepare, run, rehearsal }: ZygoteParts<P>): void {
   const send = process.send?.bind(process);
   if (!send) {
     process.stderr.write('zygote: started without an IPC channel (the MCP server starts it)\n');
@@ -129,23 +137,37 @@ export function zygote<P>(dir: string, tag: string, prepare: (entry: ZygoteEntry
   loadBuiltins();
   const bundles = new Map(ZYGOTE_ENTRIES.map((e) => [e, readBundle(path.join(dir, `${e}.cjs`), tag)]));
   const prepared = new Map(ZYGOTE_ENTRIES.map((e) => [e, prepare(e, bundles.get(e)!)]));
+  let called = false;
+  // Ready once a first child process has come and gone (the call's first spawn finds the pipes' and the
+  // exit signal's machinery set up) and the rehearsal is over; a call that comes first stops it at its next step.
+  const ahead = warmSpawn().then(() => rehearsalOf(() => rehearsal(prepared), dir, () => called));
+  void ahead.then((rehearsed) => process.connected && send({ ready: true, rehearsed }, () => undefined));
 
   const idle = (): never => process.exit(0);
   process.once('disconnect', idle);
   process.once('message', (m: unknown) => {
-    const call = parseCall(m);
-    process.off('disconnect', idle);
-    if (!call || !fs.existsSync(call.cwd)) {
-      process.stderr.write(`zygote: ${call ? `no folder ${call.cwd}` : 'a malformed call'}\n`);
-      return process.exit(2);
-    }
-    process.once('disconnect', () => {
-      become(dir, call);
-      answerBeforeTeardown();
-      run(call.entry, call.argv, bundles.get(call.entry)!, prepared.get(call.entry)!);
+    called = true;
+    void ahead.then(() => {
+      const call = parseCall(m);
+      process.off('disconnect', idle);
+      if (!call || !fs.existsSync(call.cwd)) {
+        process.stderr.write(`zygote: ${call ? `no folder ${call.cwd}` : 'a malformed call'}\n`);
+        return process.exit(2);
+      }
+      process.once('disconnect', () => {
+        become(dir, call);
+        answerBeforeTeardown();
+        run(call.entry, call.argv, bundles.get(call.entry)!, prepared.get(call.entry)!);
+      });
+      process.disconnect?.();
     });
-    process.disconnect?.();
   });
-  // Ready once a first child process has come and gone: the call's first spawn finds the pipes' and the exit signal's machinery set up.
-  void warmSpawn().then(() => process.connected && send('ready', () => undefined));
+}
+
+/** The rehearsal, unless the server's environment turns it off (AUTOLOOP_REHEARSAL=0) or there is no command to rehearse. */
+function rehearsalOf(rehearsal: () => Rehearsed | null, dir: string, waiting: () => boolean): Promise<number> {
+  if (process.env.AUTOLOOP_REHEARSAL === '0' || waiting()) return Promise.resolve(0);
+  const commands = rehearsal();
+  // No temp folder to rehearse in, or anything else: the call runs colder, never later.
+  return commands ? rehearse(commands, dir, waiting).catch(() => 0) : Promise.resolve(0);
 }

@@ -1,0 +1,117 @@
+// The zygote's rehearsal (boot/rehearsal.ts): before its call, a pre-started
+// engine runs whole iterations on a scratch repository of its own, so that the
+// call runs on warm code. It must leave nothing: no folder, no count, no output,
+// no state the call could see; and a call that comes during it is answered as
+// any call is. Real zygotes (dist/zygote.cjs over IPC, as the MCP server starts
+// them), real repositories.
+import { describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { baselineRepo, bundle, engine, git, ledger, setValue, waitFor } from './helpers/engine.ts';
+import { tmpDir } from './helpers/tmp.ts';
+import { REHEARSAL_PREFIX, REHEARSAL_STEPS } from '../scripts/lib/boot/rehearsal.ts';
+
+const dist = () => path.dirname(bundle('status'));
+
+interface Zygote {
+  child: ChildProcess;
+  /** The first message: the zygote is ready, after a rehearsal of so many steps. */
+  ready: Promise<{ ready: boolean; rehearsed: number }>;
+  /** How the call ended and what it printed. */
+  ended: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** The zygote's exit code (an idle one keeps no output to wait for). */
+  exited: Promise<number | null>;
+}
+
+/** A zygote with `env` (the server's environment); its temp folder is `tmp`. */
+function zygote(tmp: string, env: Record<string, string> = {}): Zygote {
+  const child = spawn(process.execPath, [path.join(dist(), 'zygote.cjs')], { env: { ...process.env, TMPDIR: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+  const ready = new Promise<{ ready: boolean; rehearsed: number }>((resolve) => child.once('message', (m) => resolve(m as { ready: boolean; rehearsed: number })));
+  const ended = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, ready, ended, exited };
+}
+
+/** Hand the zygote one run-experiment call in `repo`, with the call's own environment. */
+function call(z: Zygote, repo: string, argv: string[], env: Record<string, string> = {}): void {
+  const callEnv = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  z.child.send({ entry: 'run-experiment', argv, cwd: repo, env: callEnv });
+}
+
+const leftovers = (tmp: string) => fs.readdirSync(tmp).filter((f) => f.startsWith(REHEARSAL_PREFIX));
+const counts = (file: string): Record<string, number> =>
+  Object.fromEntries(fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => [l.split(' ')[0], Number(l.split(' ')[1])]));
+/** The ledger's results without what differs between any two runs (times, durations). */
+const results = (repo: string) =>
+  ledger(repo)
+    .filter((l) => l.type === 'result')
+    .map((l) => ({ run: l.run_id, verdict: l.verdict, primary: l.primary, description: l.description, files: l.files }));
+const shape = (t: string) => t.replace(/\b[0-9a-f]{7,40}\b/g, '<sha>').replace(/\d+(\.\d+)?\s?(ms|s)\b/g, '<t>');
+
+describe("the zygote's rehearsal", () => {
+  it('runs whole iterations before the zygote is ready, and the call after it lands as the CLI\'s, counting only its own work', async () => {
+    const tmp = tmpDir('rehearsal-tmp-');
+    const viaZygote = baselineRepo('100');
+    const viaCli = baselineRepo('100');
+    // The server's environment names a count file: the rehearsal must count nothing into it.
+    const countFile = path.join(tmpDir('rehearsal-count-'), 'counts');
+    const z = zygote(tmp, { AUTOLOOP_COUNT_IO: countFile });
+    expect(await z.ready).toEqual({ ready: true, rehearsed: REHEARSAL_STEPS });
+    expect(leftovers(tmp)).toEqual([]);
+    expect(fs.existsSync(countFile)).toBe(false);
+    setValue(viaZygote, '90');
+    setValue(viaCli, '90');
+    call(z, viaZygote, ['--description', 'lower'], { AUTOLOOP_COUNT_IO: countFile });
+    const cliCounts = path.join(tmpDir('rehearsal-count-'), 'cli');
+    const cli = engine('run-experiment', ['--description', 'lower'], viaCli, { AUTOLOOP_COUNT_IO: cliCounts });
+    const r = await z.ended;
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(r.stderr).toBe('\u0000autoloop-exit 0\n');
+    expect(shape(r.stdout)).toBe(shape(cli.stdout));
+    expect(results(viaZygote)).toEqual(results(viaCli));
+    expect(git(viaZygote, 'rev-parse', 'HEAD^{tree}')).toBe(git(viaCli, 'rev-parse', 'HEAD^{tree}'));
+    expect(counts(countFile).git).toBe(counts(cliCounts).git);
+    expect(counts(countFile).fsync).toBe(counts(cliCounts).fsync);
+    expect(leftovers(tmp)).toEqual([]);
+  });
+
+  it('answers a call that comes during the rehearsal: the rehearsal stops at its next step, and its output never reaches the call\'s', async () => {
+    const tmp = tmpDir('rehearsal-tmp-');
+    const repo = baselineRepo('100');
+    const z = zygote(tmp);
+    // Once the rehearsal has its scratch repository, the call comes.
+    await waitFor(() => leftovers(tmp).length > 0);
+    setValue(repo, '90');
+    call(z, repo, ['--description', 'lower']);
+    const ready = await z.ready;
+    const r = await z.ended;
+    expect(ready.rehearsed).toBeLessThan(REHEARSAL_STEPS);
+    expect(r.stderr).toBe('\u0000autoloop-exit 0\n');
+    expect(r.stdout).toMatch(/^r0002 score=90 → KEEP/);
+    expect(results(repo).map((l) => l.verdict)).toEqual(['keep', 'keep']);
+    expect(leftovers(tmp)).toEqual([]);
+  });
+
+  it('removes its scratch repository when the zygote is told to end during it (SIGTERM: its server gone)', async () => {
+    const tmp = tmpDir('rehearsal-tmp-');
+    const z = zygote(tmp);
+    await waitFor(() => leftovers(tmp).length > 0);
+    z.child.kill('SIGTERM');
+    const r = await z.ended;
+    expect(r.code).toBe(143);
+    expect(leftovers(tmp)).toEqual([]);
+  });
+
+  it('is not made when the server\'s environment turns it off', async () => {
+    const tmp = tmpDir('rehearsal-tmp-');
+    const z = zygote(tmp, { AUTOLOOP_REHEARSAL: '0' });
+    expect(await z.ready).toEqual({ ready: true, rehearsed: 0 });
+    z.child.disconnect();
+    expect(await z.exited).toBe(0);
+  });
+});
