@@ -84,6 +84,9 @@ export interface Rehearsed {
   log: Command | null;
 }
 
+/** The scratch repository's own config: the identity the engine's commits read, and none of the user's hooks or signing. */
+const SCRATCH_CONFIG = '[user]\n\tname = autoloop\n\temail = autoloop@localhost\n[core]\n\thooksPath = /dev/null\n[commit]\n\tgpgSign = false\n';
+
 /** How many steps a whole rehearsal has (steps()). */
 export const REHEARSAL_STEPS = 6;
 
@@ -97,7 +100,7 @@ const passes = async (command: Command, argv: string[]): Promise<boolean> => {
  * and a discard in one call each, then a run and its log (the two-call form) when there is a log.
  */
 function steps({ run, log }: Rehearsed, dist: string, dir: string, running: Set<ChildProcess>): (() => Promise<boolean>)[] {
-  const git = (...args: string[]) => ran(running, 'git', ['-c', 'user.name=autoloop', '-c', 'user.email=autoloop@localhost', ...args], dir);
+  const git = (...args: string[]) => ran(running, 'git', args, dir);
   const iterate = (value: string, description: string) => () => {
     fs.writeFileSync(path.join(dir, 'src', 'v.txt'), value);
     return passes(run, ['--description', description, '--cwd', dir]);
@@ -107,10 +110,10 @@ function steps({ run, log }: Rehearsed, dist: string, dir: string, running: Set<
       fs.mkdirSync(path.join(dir, 'src'));
       fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '1');
       fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC score=$(cat src/v.txt)\n');
-      if (!(await git('init', '-q', '-b', 'main'))) return false;
-      // The engine's own commits read the identity from the repository's config.
-      fs.appendFileSync(path.join(dir, '.git', 'config'), '[user]\n\tname = autoloop\n\temail = autoloop@localhost\n');
-      return (await git('add', '-A')) && git('commit', '-qm', 'rehearsal');
+      // No template (no hooks copied in); the repository's config wins over the user's: no hook, no signing.
+      if (!(await git('init', '-q', '--template=', '-b', 'main'))) return false;
+      fs.appendFileSync(path.join(dir, '.git', 'config'), SCRATCH_CONFIG);
+      return (await git('add', '-A')) && git('commit', '-q', '--no-verify', '-m', 'rehearsal');
     },
     () => ran(running, process.execPath, [path.join(dist, 'init-experiment.mjs'), '--name', 'rehearsal', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', 'none', '--plateau', 'none', '--cwd', dir], dir),
     // A first run is kept (the baseline): the keep's path, then the discard's.
