@@ -259,7 +259,8 @@ if (section('iteration')) {
 // start, as it does in a session (the server starts it once a call has answered).
 // The CLI's one call in the same turns, and a bare `node -e 0` in every turn.
 if (section('iteration') || section('mcp')) {
-  const think = () => new Promise((r) => setTimeout(r, 1000));
+  // AUTOLOOP_BENCH_THINK=<ms>: a longer turn lets the next zygote finish its rehearsal (boot/rehearsal.ts) before the call.
+  const think = () => new Promise((r) => setTimeout(r, Number(process.env.AUTOLOOP_BENCH_THINK ?? 1000)));
   // With AUTOLOOP_BENCH_BEFORE, the same two servers of that build too, in the same turns.
   const builds = [DIST, ...(BEFORE ? [BEFORE] : [])];
   const servers = builds.flatMap((dist) =>

@@ -133,21 +133,27 @@ function steps({ run, log }: Rehearsed, dist: string, dir: string, running: Set<
 
 /**
  * Rehearse an iteration with `commands` (from second evaluations of the bundles in `dist`), step
- * by step while `waiting()` is false: how many of its steps passed.
+ * by step until `called` (a call came): how many of its steps passed. A step that only waits for
+ * a child process (git, init-experiment) is cut short then (the child killed); an engine call
+ * runs to its end (at most one: the call waits for it).
  * Never throws; the process is as it was after it, and the scratch folder gone (also when the
  * process ends during it).
  */
-export async function rehearse(commands: Rehearsed, dist: string, waiting: () => boolean): Promise<number> {
+export async function rehearse(commands: Rehearsed, dist: string, called: AbortSignal): Promise<number> {
   let passed = 0;
   const saved = save();
   const dir = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), REHEARSAL_PREFIX));
   // Its own children first (init-experiment would write into the folder again), then the folder.
   const running = new Set<ChildProcess>();
-  const clean = () => {
+  const kill = () => {
     for (const c of running) c.kill('SIGKILL');
+  };
+  const clean = () => {
+    kill();
     fs.rmSync(dir, { recursive: true, force: true });
   };
   process.on('exit', clean);
+  called.addEventListener('abort', kill);
   // The server gone (setpriv's pdeathsig): end, cleaning up, as Node's default for SIGTERM would end.
   process.on('SIGTERM', () => process.exit(143));
   try {
@@ -155,12 +161,13 @@ export async function rehearse(commands: Rehearsed, dist: string, waiting: () =>
     process.stdout.write = (() => true) as Write;
     process.stderr.write = (() => true) as Write;
     for (const step of steps(commands, dist, dir, running)) {
-      if (waiting() || !(await step())) break;
+      if (called.aborted || !(await step())) break;
       passed++;
     }
   } catch {
     // a rehearsal that fails leaves the code colder, nothing else
   } finally {
+    called.removeEventListener('abort', kill);
     restore(saved);
     clean();
   }

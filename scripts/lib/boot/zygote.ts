@@ -137,16 +137,16 @@ export function zygote<P>(dir: string, tag: string, { prepare, run, rehearsal }:
   loadBuiltins();
   const bundles = new Map(ZYGOTE_ENTRIES.map((e) => [e, readBundle(path.join(dir, `${e}.cjs`), tag)]));
   const prepared = new Map(ZYGOTE_ENTRIES.map((e) => [e, prepare(e, bundles.get(e)!)]));
-  let called = false;
+  const called = new AbortController();
   // Ready once a first child process has come and gone (the call's first spawn finds the pipes' and the
   // exit signal's machinery set up) and the rehearsal is over; a call that comes first stops it at its next step.
-  const ahead = warmSpawn().then(() => rehearsalOf(() => rehearsal(prepared), dir, () => called));
+  const ahead = warmSpawn().then(() => rehearsalOf(() => rehearsal(prepared), dir, called.signal));
   void ahead.then((rehearsed) => process.connected && send({ ready: true, rehearsed }, () => undefined));
 
   const idle = (): never => process.exit(0);
   process.once('disconnect', idle);
   process.once('message', (m: unknown) => {
-    called = true;
+    called.abort();
     void ahead.then(() => {
       const call = parseCall(m);
       process.off('disconnect', idle);
@@ -165,9 +165,9 @@ export function zygote<P>(dir: string, tag: string, { prepare, run, rehearsal }:
 }
 
 /** The rehearsal, unless the server's environment turns it off (AUTOLOOP_REHEARSAL=0) or there is no command to rehearse. */
-function rehearsalOf(rehearsal: () => Rehearsed | null, dir: string, waiting: () => boolean): Promise<number> {
-  if (process.env.AUTOLOOP_REHEARSAL === '0' || waiting()) return Promise.resolve(0);
+function rehearsalOf(rehearsal: () => Rehearsed | null, dir: string, called: AbortSignal): Promise<number> {
+  if (process.env.AUTOLOOP_REHEARSAL === '0' || called.aborted) return Promise.resolve(0);
   const commands = rehearsal();
   // No temp folder to rehearse in, or anything else: the call runs colder, never later.
-  return commands ? rehearse(commands, dir, waiting).catch(() => 0) : Promise.resolve(0);
+  return commands ? rehearse(commands, dir, called).catch(() => 0) : Promise.resolve(0);
 }
