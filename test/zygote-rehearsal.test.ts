@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { baselineRepo, bundle, engine, git, ledger, setValue, waitFor } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
+import { McpClient } from './helpers/mcp-client.ts';
 import { REHEARSAL_PREFIX, REHEARSAL_STEPS } from '../scripts/lib/boot/rehearsal.ts';
 
 const dist = () => path.dirname(bundle('status'));
@@ -105,6 +106,29 @@ describe("the zygote's rehearsal", () => {
     const r = await z.ended;
     expect(r.code).toBe(143);
     expect(leftovers(tmp)).toEqual([]);
+  });
+
+  it('leaves no scratch repository when the server ends during a rehearsal; one a SIGKILL left is removed by the next rehearsal', async () => {
+    const tmp = tmpDir('rehearsal-tmp-');
+    const loop = tmpDir('rehearsal-loop-');
+    fs.mkdirSync(path.join(loop, '.autoloop')); // a session in a loop: the server starts its zygote at once
+    const c = new McpClient(path.join(dist(), 'mcp.mjs'), { cwd: loop, env: { ...process.env, TMPDIR: tmp } });
+    await c.initialize();
+    await waitFor(() => leftovers(tmp).length > 0);
+    expect(await c.close()).toBe(0);
+    await waitFor(() => leftovers(tmp).length === 0);
+
+    const killed = zygote(tmp);
+    await waitFor(() => leftovers(tmp).length > 0);
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    const left = leftovers(tmp);
+    expect(left).toHaveLength(1);
+    const next = zygote(tmp);
+    expect((await next.ready).rehearsed).toBe(REHEARSAL_STEPS);
+    expect(leftovers(tmp)).toEqual([]);
+    next.child.disconnect();
+    expect(await next.exited).toBe(0);
   });
 
   it('is not made when the server\'s environment turns it off', async () => {

@@ -131,6 +131,23 @@ function steps({ run, log }: Rehearsed, dist: string, dir: string, running: Set<
   ];
 }
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Remove the scratch folders of zygotes that are gone (a SIGKILL leaves its folder): named by their pid. */
+function sweep(tmp: string): void {
+  for (const name of fs.readdirSync(tmp)) {
+    const pid = Number(/^autoloop-rehearsal-(\d+)-/.exec(name)?.[1]);
+    if (pid > 0 && !alive(pid)) fs.rmSync(path.join(tmp, name), { recursive: true, force: true });
+  }
+}
+
 /**
  * Rehearse an iteration with `commands` (from second evaluations of the bundles in `dist`), step
  * by step until `called` (a call came): how many of its steps passed. A step that only waits for
@@ -142,7 +159,9 @@ function steps({ run, log }: Rehearsed, dist: string, dir: string, running: Set<
 export async function rehearse(commands: Rehearsed, dist: string, called: AbortSignal): Promise<number> {
   let passed = 0;
   const saved = save();
-  const dir = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), REHEARSAL_PREFIX));
+  const tmp = fs.realpathSync(os.tmpdir());
+  sweep(tmp);
+  const dir = fs.mkdtempSync(path.join(tmp, `${REHEARSAL_PREFIX}${process.pid}-`));
   // Its own children first (init-experiment would write into the folder again), then the folder.
   const running = new Set<ChildProcess>();
   const kill = () => {

@@ -84,7 +84,8 @@ export class Zygotes {
     const z = this.ready;
     this.ready = null;
     if (z && !z.exited && z.build === fingerprint(this.dist)) return z;
-    if (z && !z.exited) z.child.kill('SIGKILL');
+    // SIGTERM: a zygote still rehearsing removes its scratch repository as it ends (boot/rehearsal.ts).
+    if (z && !z.exited) z.child.kill('SIGTERM');
     return this.start();
   }
 
@@ -131,7 +132,7 @@ export class Zygotes {
     this.closing = true;
     const idle = this.ready;
     this.ready = null;
-    if (idle && !idle.exited) idle.child.kill('SIGKILL');
+    if (idle && !idle.exited) idle.child.kill('SIGTERM');
     await Promise.all([...this.running].map((c) => killGroup(c.pid ?? 0, GRACE_S)));
   }
 }
