@@ -87,7 +87,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-build.ts', 'test/e2e/global-setup.ts', 'test/global-env.ts'],
-    setupFiles: ['test/setup-tmp.ts'],
+    setupFiles: ['test/setup-tmp.ts', 'test/setup-fc.ts'],
     // Integration tests spawn real processes and git on a shared 2-core machine
     // that may be heavily loaded. These limits only end a hung test; no test
     // measures speed (bench/ does, as ratios).

@@ -118,7 +118,13 @@ describe('noiseGrew (pure)', () => {
       const p = pool(u, np, sd);
       const small = Array.from({ length: nc }, (_, i) => (i % 2 ? 1 : -1) * winsorizedSd(p));
       expect(noiseGrew(p, small, 0)).toBe(false);
-      if (nc >= 3) expect(noiseGrew(p, pool(u, nc, 20 * sd).map((x) => (Math.abs(x) < 2 * sd ? 2 * sd : x)), 0)).toBe(true);
+      // 20× residuals of alternating sign, none under 8 pool σ: a floor of 2σ let
+      // [2.3, −2.2, 7.1]σ beside an 8-residual pool whose σ read 1.9σ pass as
+      // quiet (rightly: that is not 20×), and the property failed one seed in ~50.
+      if (nc >= 3) {
+        const big = pool(u, nc, 20 * sd).map((x, i) => (i % 2 ? -1 : 1) * Math.max(Math.abs(x), 8 * sd));
+        expect(noiseGrew(p, big, 0)).toBe(true);
+      }
     }));
   });
   it('one outlier among pairs at the usual scale is not growth', () => {
