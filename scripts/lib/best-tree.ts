@@ -32,6 +32,7 @@ import { indexReadable } from './git-files-guard.ts';
 import { readOrNull, statSigOf } from './stat-sig.ts';
 import { rmOwnTree } from './owner-write.ts';
 import { judgesKey, placeJudges } from './best-tree-judges.ts';
+import { isBuildDir } from './build-dirs.ts';
 
 const Current = lazySchema(() => z.object({ head: z.string(), tree: z.string().check(z.regex(/^[0-9a-zA-Z]{1,12}-[0-9a-f]{8}$/)), judges: z.optional(z.string()) }));
 const Use = lazySchema(() => z.object({ pid: z.number(), start: z.nullable(z.string()), tree: z.string() }));
@@ -228,7 +229,7 @@ async function gitWorktree(root: string, dir: string, head: string): Promise<voi
 
 const skipped = (rel: string) => rel === '.autoloop' || rel.startsWith('.autoloop/') || rel === '.git' || rel.startsWith('.git/');
 
-/** Untracked (and ignored) paths outside the scope, linked into the worktree at the same place. */
+/** Untracked (and ignored) paths outside the scope, linked into the worktree at the same place; a build directory made empty there (build-dirs.ts). */
 async function linkUntracked(root: string, dir: string, scope: Scope): Promise<void> {
   const out = await git(root, ['ls-files', '--others', '--directory', '-z']);
   for (const entry of out.split('\0')) {
@@ -237,11 +238,12 @@ async function linkUntracked(root: string, dir: string, scope: Scope): Promise<v
     const dst = path.join(dir, rel);
     if (fs.existsSync(dst)) continue;
     fs.mkdirSync(path.dirname(dst), { recursive: true });
-    fs.symlinkSync(path.join(root, rel), dst);
+    if (entry.endsWith('/') && isBuildDir(path.join(root, rel))) fs.mkdirSync(dst);
+    else fs.symlinkSync(path.join(root, rel), dst);
   }
 }
 
-/** Snapshot mode: everything outside the scope copied (node_modules linked), the in-scope files left to exportBest. */
+/** Snapshot mode: everything outside the scope copied (node_modules linked, a build directory made empty), the in-scope files left to exportBest. */
 function copyOutOfScope(root: string, dir: string, scope: Scope): void {
   rmOwnTree(dir);
   fs.mkdirSync(dir, { recursive: true });
@@ -252,6 +254,7 @@ function copyOutOfScope(root: string, dir: string, scope: Scope): void {
       const src = path.join(root, rel);
       const dst = path.join(dir, rel);
       if (d.isDirectory() && d.name === 'node_modules') fs.symlinkSync(src, dst);
+      else if (d.isDirectory() && isBuildDir(src)) fs.mkdirSync(dst, { recursive: true });
       else if (d.isDirectory()) {
         fs.mkdirSync(dst, { recursive: true });
         walk(rel);

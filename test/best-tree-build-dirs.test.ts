@@ -1,0 +1,69 @@
+// Journeys round 4: the best is re-measured in a tree of its own, where the
+// untracked and ignored folders of the user's tree are linked (git mode) or
+// copied (snapshot mode). A build folder must not be shared: cmake refused
+// the cache made for the user's tree, so every candidate's run crashed on
+// the best's re-measure; make, which trusts mtimes, found the best's objects
+// (built last, through the link) newer than the candidate's source and ran
+// the best's binary as the candidate, so a real 2x gain was discarded as
+// noise. Real engine, real make and cc, real git repositories.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { engine, makeRepo } from './helpers/engine.ts';
+
+const HANG_GUARD = { timeout: 600_000 };
+
+/** A program printing `base` with 2% noise, so that the best is measured beside the candidate. */
+const program = (base: number) => `#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(void) { srand(getpid()); printf("METRIC v=%f\\n", ${base} * (1 + 0.02 * (rand() / (double)RAND_MAX))); return 0; }
+`;
+
+const MAKEFILE = `obj/prog: obj/work.o
+\tcc -o obj/prog obj/work.o
+obj/work.o: src/work.c
+\tmkdir -p obj
+\tcc -c -o obj/work.o src/work.c
+`;
+
+/** A cmake-like build: the cache in build/ (written once) names the source folder it was made for, and refuses another. */
+const CMAKE_LIKE = `mkdir -p build
+if [ -f build/CMakeCache.txt ] && [ "$(cat build/CMakeCache.txt)" != "$(pwd)" ]; then echo "CMake Error: the cache was made for $(cat build/CMakeCache.txt)" >&2; exit 1; fi
+[ -f build/CMakeCache.txt ] || pwd > build/CMakeCache.txt
+read -r v < src/v
+awk -v v="$v" -v seed="$(od -An -N4 -tu4 /dev/urandom)" 'BEGIN { srand(seed % 2147483647); printf "METRIC v=%.6f\\n", v * (1 + 0.02 * rand()) }'
+`;
+
+const init = (repo: string, command: string) => {
+  const r = engine('init-experiment', ['--name', 'b', '--metric', 'v', '--direction', 'lower', '--command', command, '--scope', 'src/**', '--timeout', '60'], repo);
+  expect(r.code, r.stderr).toBe(0);
+  expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+};
+
+describe("the best's tree builds in a folder of its own", () => {
+  it('keeps a real 2x gain of a make build whose objects are in an ignored obj/', HANG_GUARD, () => {
+    const repo = makeRepo({ Makefile: MAKEFILE, 'src/work.c': program(100), '.gitignore': 'obj/\n' });
+    init(repo, 'make -s && ./obj/prog');
+    fs.writeFileSync(path.join(repo, 'src/work.c'), program(50));
+    const run = engine('run-experiment', ['--description', 'half', '--json'], repo);
+    // Was: DISCARD within noise, the candidate's samples printing the best's 100.
+    expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'keep' });
+    expect(run.json?.primary as number).toBeLessThan(52);
+    // The user's obj/ holds the candidate's build; the best's tree has its own.
+    const tree = JSON.parse(fs.readFileSync(path.join(repo, '.autoloop/experiments/b/best.json'), 'utf8')).tree as string;
+    expect(fs.lstatSync(path.join(repo, '.autoloop/experiments/b/best', tree, 'obj')).isSymbolicLink()).toBe(false);
+  });
+
+  for (const git of [true, false]) {
+    it(`re-measures the best of a cmake-like build in ${git ? 'git' : 'snapshot'} mode`, HANG_GUARD, () => {
+      const repo = makeRepo({ 'bench.sh': CMAKE_LIKE, 'src/v': '100\n', '.gitignore': 'build/\n' }, { git });
+      init(repo, 'sh bench.sh');
+      fs.writeFileSync(path.join(repo, 'src/v'), '50\n');
+      const run = engine('run-experiment', ['--description', 'half', '--json'], repo);
+      // Was: CRASH, re-measuring the best failed (the cache made for the user's tree), at every run.
+      expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'keep' });
+      expect(fs.readFileSync(path.join(repo, 'build/CMakeCache.txt'), 'utf8').trim()).toBe(fs.realpathSync(repo));
+    });
+  }
+});
