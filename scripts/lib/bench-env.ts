@@ -3,6 +3,9 @@
 // benchmark and the checks exactly that, plus the run's AUTOLOOP_* variables,
 // whoever calls run-experiment (a session with another PATH, a supervisor, a
 // cron job). Variables that only describe the calling session are left out.
+// A chain's follow-up records its parent's environment, not its caller's: the
+// loop that chains is often a headless session started without the variables
+// the user set up the experiment with.
 import path from 'node:path';
 import * as z from './zod.ts';
 import { lazySchema } from './zod.ts';
@@ -34,6 +37,12 @@ export function sessionFree(env: NodeJS.ProcessEnv): Record<string, string> {
 /** Record the environment of a segment being opened. */
 export function recordEnv(exp: ExperimentPaths, segment: number, env: NodeJS.ProcessEnv = process.env, file = envFile(exp)): void {
   writeFileAtomic(file, JSON.stringify({ version: 1, segment, vars: sessionFree(env) }, null, 2) + '\n', { mode: 0o600 });
+}
+
+/** The environment a segment recorded, or null (none, or unreadable): a chain's follow-up inherits its parent's. */
+export function recordedEnv(exp: ExperimentPaths): Record<string, string> | null {
+  const parsed = EnvFile.safeParse(readJsonOrNull(envFile(exp)));
+  return parsed.success ? parsed.data.vars : null;
 }
 
 /**

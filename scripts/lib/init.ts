@@ -34,6 +34,8 @@ export interface InitOptions {
   top?: string;
   /** The tracked paths the caller already listed (before anything here changes the index). */
   tracked?: TrackedFiles;
+  /** The benchmark's environment to record (a chain's parent's), instead of the caller's. */
+  env?: Record<string, string>;
 }
 
 export interface InitResult {
@@ -156,7 +158,7 @@ export async function initExperiment(root: string, config: Config, opts: InitOpt
     saveJudges(root, paths.judges, protect, { staged: true });
     crashPoint('init:after-judges');
     saveConfig(stagedPaths(paths).config, config);
-    recordEnv(paths, segment, process.env, stagedPaths(paths).env);
+    recordEnv(paths, segment, opts.env ?? process.env, stagedPaths(paths).env);
     createAids(paths, config, opts.notes, runId(Math.max(1, exp.state.next_run)), made);
     markInit(paths, segment);
     crashPoint('init:before-ledger');

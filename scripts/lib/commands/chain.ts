@@ -21,6 +21,7 @@ import { childGuardrails } from '../chain-guardrails.ts';
 import { openCandidates } from '../candidates/store.ts';
 import { openWorkspace } from '../workspace.ts';
 import { initExperiment } from '../init.ts';
+import { recordedEnv } from '../bench-env.ts';
 import { trackedFiles } from '../tracked-files.ts';
 import { configFieldsFromFlags, parseConfig } from '../config.ts';
 import { experimentPaths, rel, repoPaths } from '../paths.ts';
@@ -365,7 +366,8 @@ async function start(p: ChainPlan, asked: number | undefined): Promise<Started> 
   writePending(root, pending);
   let out: Started['out'];
   try {
-    out = await initExperiment(root, p.config, { reason: `chain: follow-up of ${parentSlug}`, ...(mode === 'git' ? { top: root } : {}) });
+    const env = recordedEnv(experimentPaths(root, parentSlug));
+    out = await initExperiment(root, p.config, { reason: `chain: follow-up of ${parentSlug}`, ...(mode === 'git' ? { top: root } : {}), ...(env ? { env } : {}) });
   } catch (e) {
     // Nothing was opened: leave no half-made experiment whose name would then be taken.
     await recoverChain(root, publishExperiment);
