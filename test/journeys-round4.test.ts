@@ -28,4 +28,23 @@ describe('round 4 journeys', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(engine('run-experiment', ['--description', 'rebase', '--json'], repo).json).toMatchObject({ primary: 8 });
   });
+
+  it('counts runs without improvement the same in the health line and the plateau budget after a rebaseline', HANG_GUARD, () => {
+    const repo = makeRepo({ 'v.txt': '5\n', 'bench.sh': 'echo "METRIC n=$(cat v.txt)"\n' });
+    const init = engine('init-experiment', ['--name', 'p', '--metric', 'n', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'v.txt', '--repeats', '1', '--plateau', '3'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    fs.writeFileSync(path.join(repo, 'v.txt'), '6\n');
+    expect(engine('run-experiment', ['--description', 'six', '--json'], repo).json).toMatchObject({ verdict: 'discard' });
+    expect(engine('run-experiment', ['--description', 'rebaseline', '--json'], repo).json).toMatchObject({ verdict: 'discard', primary: 5 });
+    const status = engine('status', [], repo).stdout;
+    // Was: "health: running: discarded; 2 runs without improvement" beside "plateau 1/3".
+    expect(status).toContain('plateau 1/3');
+    expect(status).toMatch(/health: running: the unchanged best was re-measured; 1 run without improvement/);
+    fs.writeFileSync(path.join(repo, 'v.txt'), '7\n');
+    engine('run-experiment', ['--description', 'seven'], repo);
+    fs.writeFileSync(path.join(repo, 'v.txt'), '8\n');
+    const last = engine('run-experiment', ['--description', 'eight', '--json'], repo).json;
+    expect(last).toMatchObject({ verdict: 'discard', should_terminate: true });
+  });
 });

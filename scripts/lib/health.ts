@@ -137,6 +137,19 @@ export function bestFailedHealth(prev: HealthMemory): HealthMemory {
   return { ...prev, reason: "re-measuring the best failed (not the change's doing)", next_action: NEXT_ACTION.rebaseline };
 }
 
+/**
+ * A rebaseline: the unchanged best measured again, no change judged. No counter moves, as the plateau
+ * rule (termination.ts) does not count it either: status showed "3 runs without improvement" beside
+ * "plateau 2/3". A heal that asked for it is done: the next action is the backlog's.
+ */
+export function rebaselineHealth(prev: HealthMemory): HealthMemory {
+  if (prev.health === 'paused' || prev.health === 'completed') return prev;
+  // The benchmark ran clean: a crash streak is over, as after any measured run; a healing or plateaued loop stays so.
+  const health = prev.health === 'crashing' || prev.health === 'improving' ? 'running' : prev.health;
+  const reason = `the unchanged best was re-measured; ${plural(prev.no_improve, 'run')} without improvement`;
+  return { ...prev, crash_streak: 0, keep_streak: 0, health, reason, next_action: NEXT_ACTION.backlog };
+}
+
 /** The user (or the engine) pauses the loop. */
 export function pauseHealth(prev: HealthMemory, reason: string): HealthMemory {
   const why = reason.trim() || 'paused';

@@ -8,7 +8,7 @@ import { addTieDrift, addTieWalk, type TieDrift, type TieWalk } from './sampling
 import { emptyNoiseModel, type NoiseModel } from './noise-model.ts';
 import { baselineMetricSamples, invocationsOf, learnFromLine } from './noise-state.ts';
 import { guardrailPairs, pairingReference, withPairs } from './guardrail-pairing.ts';
-import { advanceHealth, bestFailedHealth, initialHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
+import { advanceHealth, bestFailedHealth, initialHealth, rebaselineHealth, pauseHealth, resumeHealth, type HealthMemory } from './health.ts';
 import { evaluateTermination, type TerminationInput } from './termination.ts';
 import { carrySpread, confidence } from './confidence.ts';
 
@@ -290,7 +290,8 @@ function applyLine(s: State, line: LedgerLine, cfg: Config): State {
       }
       const before = s.health;
       // The best's tree failing says nothing about the change: not a failed candidate (no crash streak, no heal).
-      s.health = line.best_failed ? bestFailedHealth(s.health) : advanceHealth(s.health, line.verdict, cfg.health);
+      const rebaselined = line.verdict !== 'keep' && line.rebaseline === true && line.status === 'ok' && line.primary !== null;
+      s.health = line.best_failed ? bestFailedHealth(s.health) : rebaselined ? rebaselineHealth(s.health) : advanceHealth(s.health, line.verdict, cfg.health);
       noteHealth(s, line.run_id, before);
       s.recent.push({
         run_id: line.run_id,
