@@ -55,6 +55,16 @@ describe("the best's tree builds in a folder of its own", () => {
     expect(fs.lstatSync(path.join(repo, '.autoloop/experiments/b/best', tree, 'obj')).isSymbolicLink()).toBe(false);
   });
 
+  it('re-measures the best of a cmake-like build whose folder holds a tracked .gitkeep', HANG_GUARD, () => {
+    // git lists such a folder's untracked files one by one: the cache alone was linked.
+    const repo = makeRepo({ 'bench.sh': CMAKE_LIKE, 'src/v': '100\n', 'build/.gitkeep': '', '.gitignore': 'build/*\n!build/.gitkeep\n' });
+    init(repo, 'sh bench.sh');
+    fs.writeFileSync(path.join(repo, 'src/v'), '50\n');
+    const run = engine('run-experiment', ['--description', 'half', '--json'], repo);
+    expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'keep' });
+    expect(fs.readFileSync(path.join(repo, 'build/CMakeCache.txt'), 'utf8').trim()).toBe(fs.realpathSync(repo));
+  });
+
   for (const git of [true, false]) {
     it(`re-measures the best of a cmake-like build in ${git ? 'git' : 'snapshot'} mode`, HANG_GUARD, () => {
       const repo = makeRepo({ 'bench.sh': CMAKE_LIKE, 'src/v': '100\n', '.gitignore': 'build/\n' }, { git });

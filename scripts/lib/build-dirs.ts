@@ -7,6 +7,7 @@
 // discarded as noise). Such a folder is made empty in the best's tree instead,
 // so the benchmark builds the best there on its own.
 import fs from 'node:fs';
+import path from 'node:path';
 
 const STATE = new Set(['CMakeCache.txt', 'build.ninja', '.ninja_log', 'meson-private', 'config.status']);
 const OBJECT = /\.(o|obj)$/;
@@ -20,4 +21,21 @@ export function isBuildDir(abs: string): boolean {
     return false;
   }
   return names.some((n) => STATE.has(n) || OBJECT.test(n));
+}
+
+/**
+ * Whether the untracked path `rel` (a folder when it ends in '/') is or lies in a build directory of
+ * `root`: a build folder holding a tracked file (a `.gitkeep`) is listed by git entry by entry, and
+ * linking its cache alone had the best's build read the user's. `memo` caches each folder's answer.
+ */
+export function inBuildDir(root: string, rel: string, memo: Map<string, boolean>): boolean {
+  const parts = rel.replace(/\/$/, '').split('/');
+  const upTo = rel.endsWith('/') ? parts.length : parts.length - 1;
+  for (let i = 1; i <= upTo; i++) {
+    const folder = parts.slice(0, i).join('/');
+    let yes = memo.get(folder);
+    if (yes === undefined) memo.set(folder, (yes = isBuildDir(path.join(root, folder))));
+    if (yes) return true;
+  }
+  return false;
 }
