@@ -94,6 +94,9 @@ function successiveDeltas(scale: 'log' | 'abs', values: readonly number[]): numb
 const TIMING = /(time|(?<![a-z])(?:ms|ns|us)\b|_ms|_s$|^s$|sec|_ns|_us|µs|latency|duration|elapsed|wall|cpu|rss|heap|mem|throughput|ops|qps|rps|fps|per_s|speed|tokens?_per)/i;
 // Counts and shares: sizes, lint findings, the coverage source's *_pct and the JUnit source's test counts.
 const COUNT = /(size|bytes|kb\b|_kb|count|lines|loc\b|issues|errors|warnings|instructions|files|deps|score|accuracy|nodes|calls|problems|findings|violations|tests|passed|failures|skipped|pct\b|percent|%|coverage)/i;
+// Quality metrics (an error rate, a loss, a model score) as whole words or name parts (val_loss, top1_err, error_rate):
+// a seeded evaluation repeats exactly, and no clock prints them. `err` alone took the 8 runs of a timing.
+const QUALITY = /(?<![a-z])(?:err|error|loss|acc|mse|rmse|mae|nll|wer|cer|bleu|rouge|f1|auc|ppl|perplexity|precision|recall)(?![a-z])/i;
 
 /**
  * Is this metric clearly NOT a timing (a size, a count)? Only then do a few
@@ -102,12 +105,24 @@ const COUNT = /(size|bytes|kb\b|_kb|count|lines|loc\b|issues|errors|warnings|ins
  */
 export function clearlyNotTiming(metric: string, unit = ''): boolean {
   const s = `${metric} ${unit}`;
-  return !TIMING.test(s) && COUNT.test(s);
+  return !TIMING.test(s) && (COUNT.test(s) || QUALITY.test(s));
 }
 
 /** Identical invocation values needed before a benchmark counts as deterministic. */
 export function deterministicRunsNeeded(metric: string, unit = ''): number {
   return clearlyNotTiming(metric, unit) ? DETERMINISTIC_RUNS_COUNT : DETERMINISTIC_RUNS_TIMING;
+}
+
+/** The fewest invocations of a baseline: two (one pair of values to compare). */
+export const DETERMINISTIC_RUNS_DECLARED = 2;
+
+/**
+ * Identical baseline invocations before the baseline stops: what the metric's
+ * name asks (deterministicRunsNeeded), or the fewest when the user declared the
+ * benchmark deterministic (config `deterministic: true`): no proof is asked.
+ */
+export function baselineRunsNeeded(c: { metric: string; unit?: string; deterministic?: 'auto' | boolean }): number {
+  return c.deterministic === true ? DETERMINISTIC_RUNS_DECLARED : deterministicRunsNeeded(c.metric, c.unit);
 }
 
 /** The step of the last printed digit: 20 → 1, 12.25 → 0.01 (a floor when all values tie). */

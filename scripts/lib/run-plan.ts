@@ -6,7 +6,7 @@ import type { Config, Guardrail } from './schema.ts';
 import { checkGuardrails, GUARDRAIL_MIN_DF } from './guardrails.ts';
 import { guardrailPairs } from './guardrail-pairing.ts';
 import type { NoiseModel } from './noise-model.ts';
-import { clearlyNotTiming, deterministicRunsNeeded } from './noise-model.ts';
+import { baselineRunsNeeded, clearlyNotTiming } from './noise-model.ts';
 import { planBaseline, planDecision, MAX_PAIRS, BASELINE_MAX, type Arm, type Decision, type Invocation, type TieDrift, type TieWalk } from './sampling.ts';
 
 /**
@@ -146,7 +146,7 @@ export function nextInvocation(o: {
     const more =
       typeof c.repeats === 'number'
         ? invocations.length < c.repeats
-        : planBaseline({ invocations, model: o.state.model, budget_s: c.sample_budget_s, detRuns: deterministicRunsNeeded(c.metric, c.unit) });
+        : planBaseline({ invocations, model: o.state.model, budget_s: c.sample_budget_s, detRuns: baselineRunsNeeded(c) });
     return more ? { next: 'candidate' } : { done: true, decision: null };
   }
   const simplifies = (o.netLinesRemoved ?? 0) > 0;
