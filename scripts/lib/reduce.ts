@@ -470,6 +470,21 @@ export function loopState(s: State, t: Termination): LoopState {
   return 'active';
 }
 
+/** The loop as the user is shown it: 'cleared' once `control clear` took away active.json, the one file the hooks read. */
+export type ShownLoop = LoopState | 'cleared';
+
+/**
+ * The state the hooks act on: without active.json (`control clear`) they are
+ * quiet whatever the ledger says, until `control resume` or a run publishes it
+ * again; status and explain said "active" there.
+ */
+export function shownLoop(s: State, t: Termination, published: boolean): ShownLoop {
+  return published ? loopState(s, t) : 'cleared';
+}
+
+/** The next step of a cleared loop that may still run. */
+export const CLEARED_NEXT = 'autoloop is cleared in this repository (hooks quiet, history kept): control.mjs resume, or a run, wakes it';
+
 export function confidenceOf(s: State): ReturnType<typeof confidence> {
   return confidence({ primaries: s.valid_primaries, baseline: s.baseline, bestKept: s.best_run ? s.best : null });
 }

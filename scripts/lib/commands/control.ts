@@ -9,7 +9,7 @@ import * as z from '../zod.ts';
 import { CommonFlags, resolveCwd } from '../cli.ts';
 import { followUpNext, nextAction } from '../next-action.ts';
 import { safeChainStatus } from '../chain.ts';
-import { afterRevert, branchMovedShown, currentTermination, cutOffRun, event, findRoot, listExperiments, loggingFirst, measuredNotLogged, rerunFirst, openExperiment, publishActive, publishExperiment, readRunRecord, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
+import { afterRevert, branchMovedShown, currentTermination, cutOffRun, event, findRoot, listExperiments, loggingFirst, measuredNotLogged, rerunFirst, openExperiment, publishActive, publishExperiment, readActive, readRunRecord, reconcile, refresh, rescueDir, resolveSlug, REPAIR_MOVED, type Experiment } from '../experiment.ts';
 import { withLedger } from '../candidates/ledger.ts';
 import { candidatePaths, openCandidates } from '../candidates/store.ts';
 import { clearCandidates } from '../candidates/clear.ts';
@@ -31,7 +31,7 @@ import { restoreLostCommits } from '../lost-commits.ts';
 import { forgetTaint, taintedNow } from '../outside-taint.ts';
 import { createdIgnoreFiles } from '../ignore-rules.ts';
 import { rescueFile, type RecordSource } from '../workspace-base.ts';
-import { emptyState, loopState } from '../reduce.ts';
+import { CLEARED_NEXT, emptyState, loopState, shownLoop } from '../reduce.ts';
 import { readLedger } from '../ledger.ts';
 import { UsageError } from '../errors.ts';
 import { bestLine, countsLine, healthLine, progressLine, recentLines } from '../summary.ts';
@@ -67,7 +67,7 @@ function terminatedNext(exp: Experiment): string {
 async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>; text: string }> {
   const t = currentTermination(exp);
   const s = exp.state;
-  const loop = loopState(s, t);
+  const loop = shownLoop(s, t, readActive(exp.root) !== null);
   // A branch moved outside the loop stops every engine call until repair: that comes first.
   const branch = experimentBranch(exp);
   const on = branch === null ? branch : await currentBranch(exp.root);
@@ -78,12 +78,13 @@ async function explain(exp: Experiment): Promise<{ data: Record<string, unknown>
     : loop === 'stopped' ? 'stopped by the user (control.mjs resume to continue)'
     : loop === 'terminated' ? t.message
     : loop === 'paused' ? `paused by health: ${s.health.reason}`
+    : loop === 'cleared' ? `cleared by control clear: the hooks are quiet (${t.terminate ? t.message : `the ledger says ${loopState(s, t)}: ${s.health.reason}`})`
     : `active: ${s.health.reason}`;
   // As status: a run measured but not logged is logged first (after termination too).
   const unlogged = measuredNotLogged(exp);
   // As status: a run cut off while measuring (no engine call holds the lock) is measured again first.
   const cut = unlogged || lockHolder(exp.paths.lock) ? null : cutOffRun(exp);
-  const next = away ? away : moved ? REPAIR_MOVED : unlogged ? loggingFirst(unlogged) : cut && loop === 'active' ? rerunFirst(cut) : loop === 'terminated' ? terminatedNext(exp) : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
+  const next = away ? away : moved ? REPAIR_MOVED : unlogged ? loggingFirst(unlogged) : cut && loop === 'active' ? rerunFirst(cut) : loop === 'terminated' || t.terminate ? terminatedNext(exp) : loop === 'cleared' ? CLEARED_NEXT : loop === 'active' ? nextAction(s) : 'control.mjs resume, after reading why it stopped';
   const unclean = fs.existsSync(exp.paths.unclean);
   const text = [
     `experiment ${exp.paths.slug}: loop ${loop}`,

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as z from '../zod.ts';
 import { CommonFlags, emit, resolveCwd } from '../cli.ts';
-import { findRoot, requireSegment, resolveSlug } from '../experiment.ts';
+import { findRoot, readActive, requireSegment, resolveSlug } from '../experiment.ts';
 import { UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../fsx.ts';
 import { termination } from '../reduce.ts';
@@ -94,7 +94,7 @@ export async function dashboardCommand(f: z.infer<typeof DashboardFlags>): Promi
   const width = layoutWidth(f.width);
   // The one-shot terminal view lists only its last TABLE_ROWS runs: the model reads back no more.
   const table = f.json || f.html !== undefined ? {} : { rowsCap: TABLE_ROWS, keepsCap: 0 };
-  const model = viewModel(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width), { ...table, activity: activityNow(root, loaded) });
+  const model = viewModel(loaded, t, chainTrail(root, slug), now, f.html ? HTML_BUCKETS : chartDotColumns(width), { ...table, activity: activityNow(root, loaded), published: readActive(root) !== null });
 
   if (f.json) return emit(true, model, '');
   if (page !== null) {

@@ -18,7 +18,7 @@ import { missingBranchText } from '../branch-missing.ts';
 export async function branchGone(root: string, branch: string): Promise<boolean> {
   return (await revParse(root, `refs/heads/${branch}`)) === null;
 }
-import { confidenceOf, gainPct, loopState } from '../reduce.ts';
+import { CLEARED_NEXT, confidenceOf, gainPct, shownLoop } from '../reduce.ts';
 import { bestLine, countsLine, fmt, healthLine, progressLine, recentLines } from '../summary.ts';
 import { bestArtifactsLine } from '../artifacts.ts';
 import { rel, runId } from '../paths.ts';
@@ -63,14 +63,15 @@ export function experimentBranch(exp: Experiment): string | null {
 }
 
 export function experimentRows(root: string): ExperimentRow[] {
-  const active = readActive(root)?.experiment ?? null;
+  const published = readActive(root);
+  const active = published?.experiment ?? null;
   return listExperiments(root).map((slug) => {
     const exp = openExperiment(root, slug);
     const s = exp.state;
     return {
       experiment: slug,
       active: slug === active,
-      loop: loopState(s, currentTermination(exp)),
+      loop: shownLoop(s, currentTermination(exp), published !== null),
       metric: exp.config.metric,
       direction: exp.config.direction,
       best: s.best,
@@ -177,17 +178,20 @@ async function statusFacts(exp: Experiment) {
   const over = t.terminate ? terminatedNext(exp) : null;
   // A call cut off while measuring (no engine holds the lock): its change is still in the tree, to be measured again.
   const cut = busy || pending ? null : cutOffRun(exp);
-  const next = busy ? `wait: ${busyText(busy)}` : away ? away : moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : over ? over : cut ? rerunFirst(cut) : nextAction(exp.state);
-  return { t, dirty, moved, busy, away, on, gone, branch, artifacts, scratch, par, held, next };
+  // Cleared (no active.json): the hooks are quiet; the state shown is theirs, and what wakes the loop.
+  const loop = shownLoop(exp.state, t, readActive(exp.root) !== null);
+  const asleep = loop === 'cleared' && !t.terminate ? CLEARED_NEXT : null;
+  const next = busy ? `wait: ${busyText(busy)}` : away ? away : moved ? REPAIR_MOVED : pending ? loggingFirst(pending) : over ? over : asleep ? asleep : cut ? rerunFirst(cut) : nextAction(exp.state);
+  return { t, loop, dirty, moved, busy, away, on, gone, branch, artifacts, scratch, par, held, next };
 }
 
-function statusData(exp: Experiment, { t, dirty, moved, busy, branch, artifacts, scratch, par, held, next }: StatusFacts, last: number) {
+function statusData(exp: Experiment, { t, loop, dirty, moved, busy, branch, artifacts, scratch, par, held, next }: StatusFacts, last: number) {
   const s = exp.state;
   const conf = confidenceOf(s);
   return {
     experiment: exp.paths.slug,
     segment: s.segment,
-    loop: loopState(s, t),
+    loop,
     metric: exp.config.metric,
     direction: exp.config.direction,
     best: s.best,
@@ -225,11 +229,11 @@ function containmentLine(held: RunContainment): string {
   return `containment: ${describeContainment(held)}${why ? `; not the read-only judges: ${why}` : ''}`;
 }
 
-function statusText(exp: Experiment, { t, dirty, moved, away, on, gone, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
+function statusText(exp: Experiment, { t, loop, dirty, moved, away, on, gone, branch, artifacts, par, held, next }: StatusFacts, last: number): string {
   const s = exp.state;
   const relaunch = relaunchText(s.relaunches);
   const lines = [
-    `experiment ${exp.paths.slug} (segment ${s.segment}, ${loopState(s, t)})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
+    `experiment ${exp.paths.slug} (segment ${s.segment}, ${loop})${exp.config.goal ? `: ${exp.config.goal.slice(0, 80)}` : ''}`,
     bestLine(exp),
     countsLine(exp),
     healthLine(exp) + `; next: ${next}`,

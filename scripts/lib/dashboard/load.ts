@@ -146,7 +146,7 @@ export function refreshExperiment(root: string, prev: Loaded): Loaded {
  * (the next call rebuilds it) and this one reads the whole ledger. `table`
  * bounds the rows a renderer will show (each row is a line read back).
  */
-export function viewModel(l: Loaded, t: Termination, chain: readonly string[], now: number, chartBuckets: number, table: { rowsCap?: number; keepsCap?: number; activity?: Activity } = {}): ViewModel {
+export function viewModel(l: Loaded, t: Termination, chain: readonly string[], now: number, chartBuckets: number, table: { rowsCap?: number; keepsCap?: number; activity?: Activity; published?: boolean } = {}): ViewModel {
   const input: ModelInput = { slug: l.slug, config: l.config, state: l.state, termination: t, chain, now, chartBuckets, warnings: l.warnings, ...table };
   const fds: number[] = [];
   const open = (f: string) => {

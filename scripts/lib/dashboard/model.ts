@@ -2,7 +2,7 @@
 // (config, ledger lines, derived state, termination, chain trail) to the data
 // every renderer draws. Renderers add layout, never facts.
 import type { Config, Direction, LedgerLine, TerminatedBy, Verdict } from '../schema.ts';
-import { confidenceOf, gainPct, loopState, type LoopState, type State, type Termination } from '../reduce.ts';
+import { confidenceOf, gainPct, shownLoop, type ShownLoop, type State, type Termination } from '../reduce.ts';
 import type { ConfidenceLabel } from '../confidence.ts';
 import { sanitize } from './text.ts';
 import { relaunchText } from '../supervisor/view.ts';
@@ -68,7 +68,7 @@ export interface ViewModel {
   segment: number;
   /** Runs logged in earlier segments (their numbers are not comparable with this one's). */
   earlier_runs: number;
-  loop: LoopState;
+  loop: ShownLoop;
   goal: string;
   metric: string;
   unit: string;
@@ -136,6 +136,8 @@ export interface ModelInput {
   warnings?: readonly string[];
   /** What is happening now (activity.ts); none when not told. */
   activity?: Activity;
+  /** active.json is there (false after `control clear`: the loop shows 'cleared'); true when not told. */
+  published?: boolean;
 }
 
 export interface TableRows {
@@ -282,7 +284,7 @@ export function buildModel(i: ModelInput): ViewModel {
     experiment: i.slug,
     segment: s.segment,
     earlier_runs: views.earlier,
-    loop: loopState(s, t),
+    loop: shownLoop(s, t, i.published ?? true),
     goal: sanitize(c.goal),
     metric: c.metric,
     unit: sanitize(c.unit),

@@ -37,7 +37,7 @@ const HEALTH_STYLE: Record<string, Style[]> = {
   completed: ['cyan'],
 };
 
-const LOOP_STYLE: Record<string, Style[]> = { active: ['green'], paused: ['yellow'], stopped: ['yellow'], terminated: ['magenta'] };
+const LOOP_STYLE: Record<string, Style[]> = { active: ['green'], paused: ['yellow'], stopped: ['yellow'], terminated: ['magenta'], cleared: ['yellow'] };
 
 const LABEL = 11;
 /** Under this width the labels are not padded into a column (it would take half the line) and the sign legend is left out. */

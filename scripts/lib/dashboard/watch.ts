@@ -81,7 +81,7 @@ function frame(o: WatchOptions, loaded: Loaded, error: string | null): string {
   const width = Math.max(1, (o.width ?? size.columns) - (out.isTTY ? 1 : 0));
   const height = size.rows;
   const t = termination(loaded.state, loaded.config, now, () => chainUsedUp(o.root, o.slug));
-  const model = viewModel(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width), { activity: activityNow(o.root, loaded) });
+  const model = viewModel(loaded, t, chainTrail(o.root, o.slug), now, chartDotColumns(width), { activity: activityNow(o.root, loaded), published: readActive(o.root) !== null });
   const lines = renderTerminal(model, { width, height: height !== undefined && error ? height - 1 : height, color: o.color });
   // Cut by cells, not UTF-16 units (a wide character or a split emoji wrapped the line).
   if (error) lines.push(`${o.color ? '\x1b[33m' : ''}${clipCells(sanitize(`watch: ${error}`), width)}${o.color ? '\x1b[0m' : ''}`);
