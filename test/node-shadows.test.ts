@@ -47,8 +47,8 @@ describe('nodeShadows', () => {
 
   it('names nothing for a judge not in JavaScript, nor outside the repository', () => {
     const root = tree({ 'bench.sh': "require('./lib')\n", 'sub/j.js': "require('../../outside')\n", 'sub/package.json': '{}' });
-    expect(nodeShadows(root, 'bench.sh')).toEqual({ absent: [], present: [] });
-    expect(nodeShadows(root, 'sub/j.js')).toEqual({ absent: [], present: [] });
-    expect(nodeShadows(root, 'absent.js')).toEqual({ absent: [], present: [] });
+    expect(nodeShadows(root, 'bench.sh')).toEqual({ absent: [], present: [], local: [] });
+    expect(nodeShadows(root, 'sub/j.js')).toEqual({ absent: [], present: [], local: [] });
+    expect(nodeShadows(root, 'absent.js')).toEqual({ absent: [], present: [], local: [] });
   });
 });

@@ -13,6 +13,7 @@ import { lex, type Word } from './shell-lexer.ts';
 import { delegation, execCalls, runnerCalls, runnerConfigs } from './task-runners.ts';
 import { pythonShadows } from './py-shadows.ts';
 import { nodeShadows } from './node-shadows.ts';
+import { reachedCode } from './judge-reach.ts';
 import { gitSyncBytesOrNull } from './gitcmd.ts';
 
 export const MISSING = 'missing';
@@ -299,12 +300,16 @@ export function resolveJudges(root: string, config: Config, untracked?: (rel: st
     if (scopeNames(config, rel)) mutable.push(rel);
     else protect.add(rel);
   }
+  const judge = (s: string) => !scopeNames(config, s) && !isEngineState(s);
+  // What a judge reaches is a judge: the file a linked judge is (Python and Node import beside it), the modules it
+  // imports from its own directory, and theirs in turn (judge-reach.ts).
+  for (const s of reachedCode(root, [...protect], judge)) protect.add(s);
   // A module file that appeared beside a Python judge would be imported in place of the one it names.
-  for (const rel of [...protect]) for (const s of pythonShadows(root, rel)) if (!scopeNames(config, s) && !isEngineState(s)) protect.add(s);
+  for (const rel of [...protect]) for (const s of pythonShadows(root, rel)) if (judge(s)) protect.add(s);
   // Likewise a name Node would try ahead of what a Node judge imports, and the package a bare import found.
   for (const rel of [...protect]) {
     const { absent, present } = nodeShadows(root, rel);
-    for (const s of [...absent, ...present]) if (!scopeNames(config, s) && !isEngineState(s)) protect.add(s);
+    for (const s of [...absent, ...present]) if (judge(s)) protect.add(s);
   }
   if (config.protect.length) {
     const s = compileScope(config.protect, []);

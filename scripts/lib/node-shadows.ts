@@ -55,6 +55,8 @@ const exists = (abs: string): boolean => fs.existsSync(abs);
 interface Found {
   absent: string[];
   present: string[];
+  /** What a relative import loads (`./lib.js`): code the judge runs, its own imports to follow. */
+  local: string[];
 }
 
 /** `require`'s tries for `base`: those absent ahead of the first there, and that one (null: none is there). */
@@ -107,7 +109,7 @@ function barePackage(root: string, dir: string, name: string, out: Found): void 
 
 /** The files (absolute) that would change what the Node judge `abs` loads: absent ones, and the packages and package.json it uses. */
 function nodeFound(root: string, abs: string, text: string): Found {
-  const out: Found = { absent: [], present: [] };
+  const out: Found = { absent: [], present: [], local: [] };
   const dir = path.dirname(abs);
   const specs = importSpecifiers(text);
   // The nearest package.json maps `#x`, and answers a bare import of its own `name` through its `exports`
@@ -123,7 +125,9 @@ function nodeFound(root: string, abs: string, text: string): Found {
   }
   for (const spec of specs) {
     if (spec.startsWith('./') || spec.startsWith('../') || spec === '.' || spec === '..') {
-      out.absent.push(...tries(path.resolve(dir, spec)).absent);
+      const t = tries(path.resolve(dir, spec));
+      out.absent.push(...t.absent);
+      if (t.hit !== null) out.local.push(t.hit);
       continue;
     }
     const name = packageName(spec);
@@ -133,15 +137,15 @@ function nodeFound(root: string, abs: string, text: string): Found {
 }
 
 /** For the judge `rel` (repository-relative): the names Node would take ahead of what it loads, absent now, and the package a bare import loads (its package.json and entry); nothing for a judge not in JavaScript. */
-export function nodeShadows(root: string, rel: string): { absent: string[]; present: string[] } {
+export function nodeShadows(root: string, rel: string): { absent: string[]; present: string[]; local: string[] } {
   let text: string;
   try {
     text = fs.readFileSync(path.join(root, rel), 'utf8');
   } catch {
-    return { absent: [], present: [] };
+    return { absent: [], present: [], local: [] };
   }
-  if (!isNode(rel, text)) return { absent: [], present: [] };
+  if (!isNode(rel, text)) return { absent: [], present: [], local: [] };
   const found = nodeFound(root, path.join(root, rel), text);
   const inside = (xs: string[]) => [...new Set(xs.map((a) => path.relative(root, a)).filter((r) => r !== '' && !r.startsWith('..') && !path.isAbsolute(r)))];
-  return { absent: inside(found.absent).slice(0, MAX_NAMES), present: inside(found.present) };
+  return { absent: inside(found.absent).slice(0, MAX_NAMES), present: inside(found.present), local: inside(found.local) };
 }

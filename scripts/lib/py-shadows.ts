@@ -60,3 +60,36 @@ export function pythonShadows(root: string, rel: string): string[] {
   }
   return out;
 }
+
+/**
+ * The modules a Python judge `rel` imports from its own directory, present
+ * now (repository-relative): `helpers.py`, a package's `__init__.py`, and for
+ * `from pkg import mod` the file `pkg/mod.py`. What the judge runs as surely as
+ * its own lines; the outside-change check only set an edit aside, and a
+ * candidate measured with `helpers.py` scoring a tenth was kept at +90%.
+ */
+export function pythonSiblings(root: string, rel: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(root, rel), 'utf8');
+  } catch {
+    return [];
+  }
+  if (!isPython(rel, text)) return [];
+  const dir = path.posix.dirname(rel);
+  const at = (name: string) => (dir === '.' ? name : `${dir}/${name}`);
+  const names = importedModules(text).filter((n) => !BUILT_IN.has(n));
+  const subs = [...text.matchAll(/^[ \t]*from[ \t]+([A-Za-z_]\w*)[ \t]+import[ \t]+([^\n#;()]+)/gm)].flatMap((m) =>
+    (m[2] as string).split(',').map((p) => /^\s*([A-Za-z_]\w*)/.exec(p)?.[1]).filter((x): x is string => !!x).map((x) => `${m[1]}/${x}`),
+  );
+  const forms = [...names.flatMap((n) => [`${n}.py`, `${n}/__init__.py`]), ...subs.map((s) => `${s}.py`)].map(at);
+  return forms.filter((f) => isFileAt(path.join(root, f))).slice(0, MAX_MODULES);
+}
+
+function isFileAt(abs: string): boolean {
+  try {
+    return fs.statSync(abs).isFile();
+  } catch {
+    return false;
+  }
+}
