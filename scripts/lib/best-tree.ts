@@ -32,7 +32,8 @@ import { indexReadable } from './git-files-guard.ts';
 import { readOrNull, statSigOf } from './stat-sig.ts';
 import { rmOwnTree } from './owner-write.ts';
 import { judgesKey, placeJudges } from './best-tree-judges.ts';
-import { inBuildDir, isBuildDir } from './build-dirs.ts';
+import { isBuildDir } from './build-dirs.ts';
+import { linkUntracked, notLinked } from './untracked-links.ts';
 
 const Current = lazySchema(() => z.object({ head: z.string(), tree: z.string().check(z.regex(/^[0-9a-zA-Z]{1,12}-[0-9a-f]{8}$/)), judges: z.optional(z.string()) }));
 const Use = lazySchema(() => z.object({ pid: z.number(), start: z.nullable(z.string()), tree: z.string() }));
@@ -141,7 +142,7 @@ async function build(exp: Experiment, ws: Workspace, dir: string, head: string):
     await ws.exportBest(dir, head);
   } else {
     await gitWorktree(exp.root, dir, head);
-    await linkUntracked(exp.root, dir, scope);
+    await linkUntracked(exp.root, dir, scope, "the best's worktree");
   }
 }
 
@@ -227,24 +228,7 @@ async function gitWorktree(root: string, dir: string, head: string): Promise<voi
   await git(root, ['worktree', 'add', '--detach', '--force', dir, head]);
 }
 
-const skipped = (rel: string) => rel === '.autoloop' || rel.startsWith('.autoloop/') || rel === '.git' || rel.startsWith('.git/');
-
-/** Untracked (and ignored) paths outside the scope, linked into the worktree at the same place; a build directory made empty there (build-dirs.ts). */
-async function linkUntracked(root: string, dir: string, scope: Scope): Promise<void> {
-  const out = await git(root, ['ls-files', '--others', '--directory', '-z']);
-  const memo = new Map<string, boolean>();
-  for (const entry of out.split('\0')) {
-    const rel = entry.replace(/\/$/, '');
-    if (!rel || skipped(rel) || scope.inScope(rel)) continue;
-    const dst = path.join(dir, rel);
-    if (fs.existsSync(dst)) continue;
-    const build = inBuildDir(root, entry, memo);
-    if (build && !entry.endsWith('/')) continue; // a file of a build folder git lists entry by entry: the best's build makes its own
-    fs.mkdirSync(path.dirname(dst), { recursive: true });
-    if (build) fs.mkdirSync(dst);
-    else fs.symlinkSync(path.join(root, rel), dst);
-  }
-}
+const skipped = notLinked;
 
 /** Snapshot mode: everything outside the scope copied (node_modules linked, a build directory made empty), the in-scope files left to exportBest. */
 function copyOutOfScope(root: string, dir: string, scope: Scope): void {

@@ -11,14 +11,15 @@ import { acquireLock } from '../lock.ts';
 import { runDir } from '../paths.ts';
 import { rescueFile } from '../workspace-base.ts';
 import { closeCandidate } from './ledger.ts';
+import { linkedFromRoot } from '../untracked-links.ts';
 import { candidatePaths, openCandidates, type Candidate } from './store.ts';
 
 const CLEARED = 'the experiment was cleared';
 
-/** The files the candidate's worktree holds changed or new (git's ignored files are not its change). */
-async function changedFiles(tree: string): Promise<string[]> {
+/** The files the candidate's worktree holds changed or new (git's ignored files and the links to the user's untracked ones are not its change). */
+async function changedFiles(root: string, tree: string): Promise<string[]> {
   const entries = (await statusEntries(tree, 'all')) ?? [];
-  return entries.filter((e) => !e.xy.includes('D')).map((e) => e.path);
+  return entries.filter((e) => !e.xy.includes('D') && !(e.xy === '??' && linkedFromRoot(root, tree, e.path))).map((e) => e.path);
 }
 
 /** Close the experiment's open candidates (call under its ledger lock). Returns lines for the user. */
@@ -63,6 +64,6 @@ async function rescueChange(exp: Experiment, c: Candidate, folder: string): Prom
   if (!fs.existsSync(c.path)) return 0;
   const dir = path.join(rescueDir(exp, folder), c.id);
   let n = 0;
-  for (const f of await changedFiles(c.path)) if (rescueFile(c.path, f, dir)) n++;
+  for (const f of await changedFiles(exp.root, c.path)) if (rescueFile(c.path, f, dir)) n++;
   return n;
 }

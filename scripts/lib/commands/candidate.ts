@@ -19,6 +19,8 @@ import { candidatePaths, nextCandidateId, openCandidate, openCandidates, saveCan
 import { closeCandidate, withLedger } from '../candidates/ledger.ts';
 import { addWorktree } from '../candidates/tree.ts';
 import { placeJudges } from '../best-tree-judges.ts';
+import { linkUntracked } from '../untracked-links.ts';
+import { compileScope } from '../scope.ts';
 import { openCandidateWorkspace } from '../candidates/workspace.ts';
 
 export const CANDIDATE_COMMANDS = ['start', 'list', 'close'] as const;
@@ -73,6 +75,8 @@ async function start(exp: Experiment): Promise<CandidateOutput> {
     saveCandidate(exp.paths, cand); // first: a crash mid-way leaves a candidate that close can clean up
     crashPoint('candidate:saved');
     await addWorktree(exp.root, cp.tree, base);
+    // What the benchmark reads that git does not hold (a venv, data/), as the serial loop and the best's tree see it.
+    await linkUntracked(exp.root, cp.tree, compileScope(exp.config.scope, exp.config.protect), `candidate ${id}'s worktree`);
     // The judges git does not hold as the user's tree does (a .autoloop/bench.sh, an untracked evaluate.py): every run was invalid.
     placeJudges(exp.root, cp.tree, exp.state.fingerprints?.files ?? {});
     crashPoint('candidate:worktree');
