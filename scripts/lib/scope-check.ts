@@ -7,7 +7,7 @@ import { UsageError } from './errors.ts';
 import { anyFile, compileScope, globLeavesRepo, isInternal } from './scope.ts';
 import type { Config } from './schema.ts';
 import { CATCH_ALL, candidatePaths, cdTargets, shellTokens } from './integrity.ts';
-import { delegation, runnerCalls, type RunnerCall } from './task-runners.ts';
+import { delegation, makeFindsGoals, runnerCalls, type RunnerCall } from './task-runners.ts';
 import { commonGitPaths, configPath, gitSyncOrNull, userConfig } from './gitcmd.ts';
 import type { TrackedFiles } from './tracked-files.ts';
 import { isFileGlob } from './sources/common.ts';
@@ -123,15 +123,23 @@ export function checkCommandsFrom(root: string, cwd: string, commands: readonly 
     // `npm run bench` in a package of a monorepo: the top's package.json has no such script (npm -s then exits 1 silently).
     for (const call of runnerCalls(shellTokens(cmd))) {
       if (defines(root, call) || !defines(cwd, call)) continue;
-      const what = call.tool === 'make' ? 'a Makefile' : `the script${call.targets.length > 1 ? 's' : ''} ${call.targets.join(', ')}`;
-      throw new UsageError(`"${cmd}" runs ${what} that ${sub} defines, not the repository top (${root}) where commands run; did you mean "cd ${shellWord(sub)} && ${cmd}"?`);
+      const meant = `did you mean "cd ${shellWord(sub)} && ${cmd}"?`;
+      if (call.tool === 'make') throw new UsageError(`"${cmd}" runs ${makeWhat(root, cwd, call)}, which make finds from ${sub}, not from the repository top (${root}) where commands run; ${meant}`);
+      throw new UsageError(`"${cmd}" runs the script${call.targets.length > 1 ? 's' : ''} ${call.targets.join(', ')} that ${sub} defines, not the repository top (${root}) where commands run; ${meant}`);
     }
   }
 }
 
+/** The Makefile a make call made in `cwd` reads (repository-relative), and the goals it names from it. */
+function makeWhat(root: string, cwd: string, call: RunnerCall): string {
+  const file = delegation(cwd, call)?.manifests[0];
+  const rel = file ? path.relative(root, file).split(path.sep).join('/') : 'a Makefile';
+  return call.targets.length ? `the target${call.targets.length > 1 ? 's' : ''} ${call.targets.join(', ')} of ${rel}` : rel;
+}
+
 /** Does the runner find what the call asks for, run in `dir` (its Makefile; each script it names)? */
 function defines(dir: string, call: RunnerCall): boolean {
-  if (call.tool === 'make') return delegation(dir, call) !== null;
+  if (call.tool === 'make') return makeFindsGoals(dir, call);
   if (!call.targets.length) return true;
   return call.targets.every((t) => (delegation(dir, { ...call, targets: [t] })?.commands.length ?? 0) > 0);
 }

@@ -255,6 +255,30 @@ function makeDelegation(dir: string, call: RunnerCall): Delegation | null {
   return { manifests: [manifest, ...included.filter(exists)], shadows: absent, prereqs: prereqFiles.filter((abs) => exists(abs) && !outputs.has(abs)), outputs: [...outputs], commands, dir };
 }
 
+/**
+ * Does the Makefile a make call (made in `cwd`) finds have a way to make each
+ * goal it names? A rule of its own, a pattern rule, a rule an include may hold
+ * (not read: assumed), a file of that name (up to date) or one make's built-in
+ * rules could make it from (`prog.c`). False without a Makefile. A top
+ * Makefile without the package's `bench` goal took `make bench` from the
+ * package, and every run crashed: "No rule to make target 'bench'".
+ */
+export function makeFindsGoals(cwd: string, call: RunnerCall): boolean {
+  const d = delegation(cwd, call);
+  if (d === null || call.tool !== 'make') return d !== null;
+  const { rules, includes } = parseMakefile(readText(d.manifests[0] as string) as string);
+  if (includes.length || rules.some((r) => r.targets.some((t) => t.includes('%')))) return true;
+  const names = new Set(rules.flatMap((r) => r.targets));
+  const beside = (goal: string): boolean => {
+    try {
+      return fs.readdirSync(path.dirname(path.resolve(d.dir, goal))).some((f) => f === path.basename(goal) || f.startsWith(`${path.basename(goal)}.`));
+    } catch {
+      return false;
+    }
+  };
+  return call.targets.every((g) => names.has(g) || beside(g));
+}
+
 /** What a runner call (made in `cwd`) delegates to, or null when its manifest is not there. */
 export function delegation(cwd: string, call: RunnerCall): Delegation | null {
   const dir = path.resolve(cwd, call.dir);
