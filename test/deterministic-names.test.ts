@@ -12,6 +12,10 @@ import { baselineRunsNeeded, clearlyNotTiming } from '../scripts/lib/noise-model
 const SLOW = 300_000;
 
 function baselineSamples(metric: string, configEdit?: (yaml: string) => string): number {
+  return Number(baseline(metric, configEdit).samples);
+}
+
+function baseline(metric: string, configEdit?: (yaml: string) => string): Record<string, unknown> {
   const dir = makeRepo({ 'bench.sh': `echo "METRIC ${metric}=0.125"\n`, 'src/m.py': 'x = 1\n' });
   const init = engine('init-experiment', ['--name', 'exp', '--metric', metric, '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--json'], dir);
   expect(init.code, init.stderr).toBe(0);
@@ -21,7 +25,7 @@ function baselineSamples(metric: string, configEdit?: (yaml: string) => string):
   }
   const run = engine('run-experiment', ['--description', 'baseline', '--json'], dir);
   expect(run.code, run.stderr).toBe(0);
-  return Number(jsonOf(run.stdout)?.samples);
+  return jsonOf(run.stdout) as Record<string, unknown>;
 }
 
 describe('names of quality metrics', () => {
@@ -38,6 +42,13 @@ describe('a deterministic baseline through the engine', () => {
   it('settles err=0.125 in 3 invocations, as loss=0.125 does', () => {
     expect(baselineSamples('err')).toBe(3);
     expect(baselineSamples('loss')).toBe(3);
+  }, SLOW);
+
+  it('takes 8 for a name that may be a timing, and says so with the way to settle it in 2', () => {
+    const x = baseline('x');
+    expect(x.samples).toBe(8);
+    expect(x.warnings).toEqual([expect.stringMatching(/^the baseline repeated 8 identical values: "x" is not known by its name to be no timing.*deterministic: true in config\.yaml settles a baseline in 2$/)]);
+    expect(baseline('err').warnings).toBeUndefined();
   }, SLOW);
 
   it('settles in 2 when the user declared the benchmark deterministic, whatever the name', () => {

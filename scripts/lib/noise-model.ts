@@ -113,6 +113,21 @@ export function deterministicRunsNeeded(metric: string, unit = ''): number {
   return clearlyNotTiming(metric, unit) ? DETERMINISTIC_RUNS_COUNT : DETERMINISTIC_RUNS_TIMING;
 }
 
+/**
+ * Said after a first baseline whose identical values took the timing's proof
+ * (DETERMINISTIC_RUNS_TIMING) only because the metric's name could be a timing
+ * (`x`, `t`): intended (a timing printed by a coarse clock repeats too), but the
+ * user who knows better is told how to end it at DETERMINISTIC_RUNS_DECLARED.
+ * Null otherwise.
+ */
+export function timingProofNote(c: { metric: string; unit?: string; deterministic?: 'auto' | boolean; repeats?: number | 'auto' }, values: readonly (readonly number[])[]): string | null {
+  if (c.deterministic !== undefined && c.deterministic !== 'auto') return null;
+  if (typeof c.repeats === 'number' || clearlyNotTiming(c.metric, c.unit) || values.length < DETERMINISTIC_RUNS_TIMING) return null;
+  const first = values[0]?.[0];
+  if (first === undefined || !values.every((v) => v.every((x) => x === first))) return null;
+  return `the baseline repeated ${values.length} identical values: "${c.metric}" is not known by its name to be no timing, so it was proven deterministic as a timing is; if it is a count or a score, deterministic: true in config.yaml settles a baseline in ${DETERMINISTIC_RUNS_DECLARED}`;
+}
+
 /** The fewest invocations of a baseline: two (one pair of values to compare). */
 export const DETERMINISTIC_RUNS_DECLARED = 2;
 

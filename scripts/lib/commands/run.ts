@@ -28,7 +28,7 @@ import { CandidateGuard } from '../candidates/guard.ts';
 import { benchEnv } from '../bench-env.ts';
 import { procStart } from '../procs.ts';
 import { median } from '../stats.ts';
-import { invocationValue } from '../noise-model.ts';
+import { invocationValue, timingProofNote } from '../noise-model.ts';
 import { nextInvocation, runKind, tieAnchor } from '../run-plan.ts';
 import { prepareBestTree } from '../best-tree.ts';
 import { BestTreeWatch } from '../best-tree-watch.ts';
@@ -424,7 +424,8 @@ async function takeInvocations(m: Measurement, ws: Workspace, sources: MetricSou
     delete m.record.metrics[p.metric];
     warnings.add(`guardrail ${p.metric}: ${p.missing} of ${p.of} invocations did not measure it, so this run has no value for it`);
   }
-  m.record.warnings = [...unguarded(m.exp, m.record.metrics, invs.length > 0), ...m.record.warnings, ...warnings];
+  const proof = m.exp.state.best_run === null ? timingProofNote(config, invs.map((i) => i.samples)) : null;
+  m.record.warnings = [...unguarded(m.exp, m.record.metrics, invs.length > 0), ...(proof ? [proof] : []), ...m.record.warnings, ...warnings];
   const o = withDiskNote(benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity: [], outside: [], samples: m.record.samples, last, sources: looked, primaryMissing }), m.rd, m.exp.root);
   // The best's own tree failed: say so, the candidate is not to blame, in the words nor in the loop's health.
   if (!(bestFailed && o.phase === 'measured')) return o;
