@@ -216,7 +216,8 @@ console.log('METRIC score=' + Number.parseFloat(require('node:fs').readFileSync(
     // Without the check the score would be 100 - 60, from a file no keep could commit.
     fs.writeFileSync(path.join(a.path, 'src/.gitignore'), '.gitignore\nbonus.txt\n');
     fs.writeFileSync(path.join(a.path, 'src/bonus.txt'), '60\n');
-    expect(git(a.path, 'status', '--porcelain')).toBe('');
+    // Only the user's untracked notes.txt shows, linked into the worktree as into the best's tree.
+    expect(git(a.path, 'status', '--porcelain')).toBe('?? notes.txt');
     const r = run(dir, a.id);
     expect(r.code, r.stderr + r.stdout).toBe(1);
     expect(r.stderr.trim()).toBe(
