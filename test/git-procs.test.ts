@@ -79,7 +79,7 @@ describe('git processes per engine call', { timeout: 600_000 }, () => {
     expect(fs.readFileSync(path.join(repo, 'src/v.txt'), 'utf8')).toBe('4\n');
   });
 
-  it('a parallel candidate: start 4 (was 8), its run 10 (was 14), the log of its keep 11 (was 17), and the keep lands in the main tree', () => {
+  it('a parallel candidate: start 5 (was 8; one lists the untracked files it links), its run 10 (was 14), the log of its keep 11 (was 17), and the keep lands in the main tree', () => {
     const repo = makeRepo(BENCH);
     const timing = { AUTOLOOP_TIMING_DIR: path.join(tmp, 'timing') };
     expect(counted('init-experiment', [...init(), '--parallel', '2', '--repeats', '1'], repo).code).toBe(0);
@@ -87,7 +87,7 @@ describe('git processes per engine call', { timeout: 600_000 }, () => {
     expect(engine('log-experiment', ['--description', 'baseline'], repo, { ...HOME_ENV, ...timing }).code).toBe(0);
     const start = counted('candidate', ['start', '--json'], repo, timing);
     expect(start.code, start.stderr).toBe(0);
-    expect(start.git).toBe(4 + system);
+    expect(start.git).toBe(5 + system);
     const c = start.json as { candidate: string; path: string };
     fs.writeFileSync(path.join(c.path, 'src/v.txt'), '3\n');
     const run = counted('run-experiment', ['--candidate', c.candidate], repo, timing);
