@@ -31,23 +31,28 @@ interface Cpu {
   self: number;
   kids: number;
   wall: number;
+  /** From the zygote's spawn to its ready message (its start and rehearsal: in the model's turn, not counted above). */
+  ready: number;
 }
 
-/** One call in a fresh zygote of `dist`, in `dir`. */
+/** One call in a fresh zygote of `dist`, in `dir`; a log's zygote is told one comes (`--next log`), as the MCP server tells it. */
 async function viaZygote(dist: string, dir: string, entry: string, argv: string[]): Promise<Cpu> {
   fs.rmSync(OUT, { force: true });
   const env = { ...process.env, ...GIT_ENV, AUTOLOOP_BENCH_ZCPU_OUT: OUT };
-  const child = spawn(process.execPath, ['-r', path.join(HERE, 'zygote-cpu-hook.cjs'), path.join(dist, 'zygote.cjs')], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
+  const next = entry === 'log-experiment' ? ['--next', 'log'] : [];
+  const t0 = performance.now();
+  const child = spawn(process.execPath, ['-r', path.join(HERE, 'zygote-cpu-hook.cjs'), path.join(dist, 'zygote.cjs'), ...next], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
   child.stdout?.resume();
   await new Promise<void>((resolve) => child.once('message', () => resolve()));
+  const ready = performance.now() - t0;
   await new Promise((r) => setTimeout(r, THINK));
   const callEnv = Object.fromEntries(Object.entries({ ...process.env, ...GIT_ENV }).filter((e): e is [string, string] => typeof e[1] === 'string'));
   child.send({ entry, argv, cwd: dir, env: callEnv });
   await new Promise<void>((resolve) => child.once('close', () => resolve()));
   if (!stderr.endsWith('\u0000autoloop-exit 0\n')) throw new Error(`call failed: ${stderr}`);
-  return JSON.parse(fs.readFileSync(OUT, 'utf8')) as Cpu;
+  return { ...(JSON.parse(fs.readFileSync(OUT, 'utf8')) as Omit<Cpu, 'ready'>), ready };
 }
 
 function repo(dist: string): string {
@@ -65,7 +70,7 @@ interface Setup {
   keep: Cpu[];
   discard: Cpu[];
 }
-const sum = (a: Cpu, b: Cpu): Cpu => ({ self: a.self + b.self, kids: a.kids + b.kids, wall: a.wall + b.wall });
+const sum = (a: Cpu, b: Cpu): Cpu => ({ self: a.self + b.self, kids: a.kids + b.kids, wall: a.wall + b.wall, ready: b.ready }); // ready: the log's zygote (the one a model's short turn may find still rehearsing)
 const once = async (s: Setup, value: number): Promise<Cpu> => {
   fs.writeFileSync(path.join(s.dir, 'src', 'v.txt'), String(value));
   const d = ['--description', `value ${value}`];
@@ -87,7 +92,7 @@ for (let i = 0; i < N; i++, v--) {
 }
 const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const fmt = (cs: Cpu[]) => `self ${med(cs.map((c) => c.self)).toFixed(1)} ms median, tree ${mean(cs.map((c) => c.self + c.kids)).toFixed(1)} ms mean, wall ${med(cs.map((c) => c.wall)).toFixed(0)} ms`;
+const fmt = (cs: Cpu[]) => `self ${med(cs.map((c) => c.self)).toFixed(1)} ms median, tree ${mean(cs.map((c) => c.self + c.kids)).toFixed(1)} ms mean, wall ${med(cs.map((c) => c.wall)).toFixed(0)} ms, ready ${med(cs.map((c) => c.ready)).toFixed(0)} ms`;
 for (const form of FORMS) {
   const [a, b] = setups.filter((s) => s.form === form) as [Setup, Setup];
   const name = form === 'one' ? 'one_call' : 'run_log';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { baselineRepo, bundle, engine, git, ledger, setValue, waitFor } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 import { McpClient } from './helpers/mcp-client.ts';
-import { REHEARSAL_PREFIX, REHEARSAL_STEPS } from '../scripts/lib/boot/rehearsal.ts';
+import { REHEARSAL_PREFIX, REHEARSAL_STEPS, TEMPLATE_PREFIX, TEMPLATE_STEPS } from '../scripts/lib/boot/rehearsal.ts';
 
 const dist = () => path.dirname(bundle('status'));
 
@@ -25,9 +25,9 @@ interface Zygote {
   exited: Promise<number | null>;
 }
 
-/** A zygote with `env` (the server's environment); its temp folder is `tmp`. */
-function zygote(tmp: string, env: Record<string, string> = {}): Zygote {
-  const child = spawn(process.execPath, [path.join(dist(), 'zygote.cjs')], { env: { ...process.env, TMPDIR: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+/** A zygote with `env` (the server's environment) and `args` (the server's `--next log`); its temp folder is `tmp`. */
+function zygote(tmp: string, env: Record<string, string> = {}, args: string[] = []): Zygote {
+  const child = spawn(process.execPath, [path.join(dist(), 'zygote.cjs'), ...args], { env: { ...process.env, TMPDIR: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -38,11 +38,16 @@ function zygote(tmp: string, env: Record<string, string> = {}): Zygote {
   return { child, ready, ended, exited };
 }
 
-/** Hand the zygote one run-experiment call in `repo`, with the call's own environment. */
-function call(z: Zygote, repo: string, argv: string[], env: Record<string, string> = {}): void {
+/** Hand the zygote one call (run-experiment unless told) in `repo`, with the call's own environment. */
+function call(z: Zygote, repo: string, argv: string[], env: Record<string, string> = {}, entry = 'run-experiment'): void {
   const callEnv = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter((e): e is [string, string] => typeof e[1] === 'string'));
-  z.child.send({ entry: 'run-experiment', argv, cwd: repo, env: callEnv });
+  z.child.send({ entry, argv, cwd: repo, env: callEnv });
 }
+
+/** The templates kept in `tmp` (this test process stands for the server: the zygotes' parent). */
+const templatesIn = (tmp: string) => fs.readdirSync(tmp).filter((f) => f.startsWith(TEMPLATE_PREFIX)).sort();
+/** The events of a trace file (AUTOLOOP_REHEARSAL_TRACE): the steps each zygote started, and its call's arrival and start. */
+const events = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter((l) => !l.startsWith('done ')) : []);
 
 const leftovers = (tmp: string) => fs.readdirSync(tmp).filter((f) => f.startsWith(REHEARSAL_PREFIX));
 const counts = (file: string): Record<string, number> =>
@@ -137,5 +142,81 @@ describe("the zygote's rehearsal", () => {
     expect(await z.ready).toEqual({ ready: true, rehearsed: 0 });
     z.child.disconnect();
     expect(await z.exited).toBe(0);
+  });
+
+  it("keeps templates from a server's first rehearsal: its later zygotes start from a copy, and one told a log comes next rehearses only that log", async () => {
+    const tmp = tmpDir('rehearsal-tmp-');
+    const trace = path.join(tmpDir('rehearsal-trace-'), 'events');
+    const first = zygote(tmp);
+    expect(await first.ready).toEqual({ ready: true, rehearsed: REHEARSAL_STEPS });
+    first.child.disconnect();
+    await first.exited;
+    const kept = templatesIn(tmp);
+    expect(kept.map((f) => f.replace(/-[0-9a-f]{16}-/, '-<build>-'))).toEqual([`${TEMPLATE_PREFIX}${process.pid}-<build>-base`, `${TEMPLATE_PREFIX}${process.pid}-<build>-pending`]);
+
+    const one = zygote(tmp, { AUTOLOOP_REHEARSAL_TRACE: trace });
+    expect(await one.ready).toEqual({ ready: true, rehearsed: TEMPLATE_STEPS.one });
+    expect(events(trace)).toEqual(['step template-base', 'step keep', 'step discard']);
+    one.child.disconnect();
+    await one.exited;
+
+    // The two-call form: the run by the CLI, its log by a zygote that rehearsed a log alone.
+    fs.rmSync(trace);
+    const repo = baselineRepo('100');
+    setValue(repo, '90');
+    expect(engine('run-experiment', [], repo).code).toBe(0);
+    const log = zygote(tmp, { AUTOLOOP_REHEARSAL_TRACE: trace }, ['--next', 'log']);
+    expect(await log.ready).toEqual({ ready: true, rehearsed: TEMPLATE_STEPS.log });
+    call(log, repo, ['--description', 'lower'], {}, 'log-experiment');
+    const r = await log.ended;
+    expect(r.stderr).toBe('\u0000autoloop-exit 0\n');
+    expect(events(trace)).toEqual(['step template-pending', 'step log', 'call', 'start']);
+    expect(results(repo).map((l) => [l.verdict, l.description])).toEqual([['keep', 'baseline'], ['keep', 'lower']]);
+    expect(leftovers(tmp)).toEqual([]);
+    expect(templatesIn(tmp)).toEqual(kept);
+  });
+
+  it('copies no template another user could have written (open to all, or a link): it rehearses from nothing instead', async () => {
+    const tmp = tmpDir('rehearsal-tmp-');
+    const trace = path.join(tmpDir('rehearsal-trace-'), 'events');
+    const first = zygote(tmp);
+    await first.ready;
+    first.child.disconnect();
+    await first.exited;
+    const [base, pending] = templatesIn(tmp).map((f) => path.join(tmp, f));
+    fs.chmodSync(base!, 0o777);
+    fs.renameSync(pending!, `${pending}-real`);
+    fs.symlinkSync(`${pending}-real`, pending!);
+    for (const args of [[], ['--next', 'log']]) {
+      fs.rmSync(trace, { force: true });
+      const z = zygote(tmp, { AUTOLOOP_REHEARSAL_TRACE: trace }, args);
+      expect(await z.ready).toEqual({ ready: true, rehearsed: REHEARSAL_STEPS });
+      expect(events(trace)[0]).toBe('step repository');
+      z.child.disconnect();
+      await z.exited;
+    }
+  });
+
+  it("the server asks for the log's rehearsal after a run to be logged, and removes its templates as it closes", async () => {
+    const tmp = tmpDir('rehearsal-tmp-');
+    const trace = path.join(tmpDir('rehearsal-trace-'), 'events');
+    const repo = baselineRepo('100');
+    const c = new McpClient(path.join(dist(), 'mcp.mjs'), { cwd: repo, env: { ...process.env, TMPDIR: tmp, AUTOLOOP_REHEARSAL_TRACE: trace } });
+    await c.initialize();
+    // The first zygote rehearses from nothing and keeps the templates; the call after it.
+    await waitFor(() => events(trace).includes('step log') && templatesIn(tmp).length === 2);
+    await waitFor(() => fs.readFileSync(trace, 'utf8').endsWith('done log\n'));
+    setValue(repo, '90');
+    expect((await c.call('run', [])).isError).toBe(false);
+    // The next zygote's rehearsal over (two steps done after the run's start), the log comes.
+    const doneAfterRun = () => fs.readFileSync(trace, 'utf8').split('\nstart\n')[1]?.split('\n').filter((l) => l.startsWith('done ')).length ?? 0;
+    await waitFor(() => doneAfterRun() >= 2);
+    expect((await c.call('log', ['--description', 'lower'])).isError).toBe(false);
+    const ev = events(trace);
+    const at = ev.indexOf('start') + 1;
+    expect(ev.slice(at, at + 4)).toEqual(['step template-pending', 'step log', 'call', 'start']);
+    expect(results(repo).map((l) => l.verdict)).toEqual(['keep', 'keep']);
+    expect(await c.close()).toBe(0);
+    expect(templatesIn(tmp)).toEqual([]);
   });
 });

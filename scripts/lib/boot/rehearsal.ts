@@ -87,46 +87,116 @@ export interface Rehearsed {
 /** The scratch repository's own config: the identity the engine's commits read, and none of the user's hooks or signing. */
 const SCRATCH_CONFIG = '[user]\n\tname = autoloop\n\temail = autoloop@localhost\n[core]\n\thooksPath = /dev/null\n[commit]\n\tgpgSign = false\n';
 
-/** How many steps a whole rehearsal has (steps()). */
+/** How many steps a whole rehearsal has (steps()): from nothing, the first of a server's zygotes. */
 export const REHEARSAL_STEPS = 6;
+/** From a template (templates()): a copy and then a keep and a discard, or a copy and a log. */
+export const TEMPLATE_STEPS = { one: 3, log: 2 } as const;
+
+/** The call a zygote expects: a one-call iteration (or any other), or the log of a run the last call made. */
+export type Next = 'one' | 'log';
+
+/**
+ * A server's templates: copies of a scratch repository its first rehearsal made, kept in the temp
+ * folder for its later zygotes (named by the server's pid: swept when it is gone, removed as it
+ * closes). `base`: experiment and baseline kept; `pending`: a run measured after it, not logged.
+ */
+export const TEMPLATE_PREFIX = 'autoloop-template-';
+export interface Templates {
+  base: string;
+  pending: string;
+}
+export function templates(tmp: string, server: number, build: string): Templates {
+  const at = (form: string) => path.join(tmp, `${TEMPLATE_PREFIX}${server}-${build}-${form}`);
+  return { base: at('base'), pending: at('pending') };
+}
+
+/** A template this process may copy: a real folder of this user's that no one else can write (the temp folder is shared). */
+export function trusted(dir: string): boolean {
+  try {
+    const st = fs.lstatSync(dir);
+    return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Keep a copy of `dir` as `to` (copied aside, then renamed into place: never half a template); an existing one stays. */
+function keepTemplate(dir: string, to: string): void {
+  if (fs.existsSync(to)) return;
+  const aside = fs.mkdtempSync(`${to}.tmp-`);
+  try {
+    fs.cpSync(dir, aside, { recursive: true, preserveTimestamps: true });
+    fs.renameSync(aside, to);
+  } catch {
+    fs.rmSync(aside, { recursive: true, force: true });
+  }
+}
+
+/** Where a rehearsal starts, and what it leaves for the next (null: no temp folder for templates). */
+interface Plan {
+  next: Next;
+  templates: Templates | null;
+}
 
 const passes = async (command: Command, argv: string[]): Promise<boolean> => {
   const code = await command(argv);
   return code === undefined || code === 0;
 };
 
+type Step = [name: string, run: () => Promise<boolean>];
+
 /**
- * The steps, each run only while no call waits: a repository, its experiment, a baseline (a keep)
- * and a discard in one call each, then a run and its log (the two-call form) when there is a log.
+ * The steps, each run only while no call waits. From a template: a copy of it, then the form the
+ * call is expected in (a keep and a discard in one call each; or the log of the run it holds).
+ * From nothing: a repository, its experiment, a baseline (a keep) and a discard, then a run and its
+ * log when there is a log; the templates are kept on the way.
  */
-function steps({ run, log }: Rehearsed, dist: string, dir: string, running: Set<ChildProcess>): (() => Promise<boolean>)[] {
+function steps({ run, log }: Rehearsed, dist: string, dir: string, running: Set<ChildProcess>, { next, templates: t }: Plan): Step[] {
   const git = (...args: string[]) => ran(running, 'git', args, dir);
+  const write = (value: string) => fs.writeFileSync(path.join(dir, 'src', 'v.txt'), value);
   const iterate = (value: string, description: string) => () => {
-    fs.writeFileSync(path.join(dir, 'src', 'v.txt'), value);
+    write(value);
     return passes(run, ['--description', description, '--cwd', dir]);
   };
+  const keeping = (step: () => Promise<boolean>, to: string | undefined) => async () => {
+    const ok = await step();
+    if (ok && to) keepTemplate(dir, to);
+    return ok;
+  };
+  const copy = (from: string) => async () => {
+    fs.cpSync(from, dir, { recursive: true, preserveTimestamps: true });
+    return true;
+  };
+  if (t && next === 'log' && log && trusted(t.pending)) return [['template-pending', copy(t.pending)], ['log', () => passes(log, ['--description', 'keep', '--cwd', dir])]];
+  if (t && trusted(t.base)) return [['template-base', copy(t.base)], ['keep', iterate('0', 'keep')], ['discard', iterate('5', 'discard')]];
   return [
-    async () => {
-      fs.mkdirSync(path.join(dir, 'src'));
-      fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '1');
-      fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC score=$(cat src/v.txt)\n');
-      // No template (no hooks copied in); the repository's config wins over the user's: no hook, no signing.
-      if (!(await git('init', '-q', '--template=', '-b', 'main'))) return false;
-      fs.appendFileSync(path.join(dir, '.git', 'config'), SCRATCH_CONFIG);
-      return (await git('add', '-A')) && git('commit', '-q', '--no-verify', '-m', 'rehearsal');
-    },
-    () => ran(running, process.execPath, [path.join(dist, 'init-experiment.mjs'), '--name', 'rehearsal', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', 'none', '--plateau', 'none', '--cwd', dir], dir),
+    [
+      'repository',
+      async () => {
+        fs.mkdirSync(path.join(dir, 'src'));
+        write('1');
+        fs.writeFileSync(path.join(dir, 'bench.sh'), 'echo METRIC score=$(cat src/v.txt)\n');
+        // No template (no hooks copied in); the repository's config wins over the user's: no hook, no signing.
+        if (!(await git('init', '-q', '--template=', '-b', 'main'))) return false;
+        fs.appendFileSync(path.join(dir, '.git', 'config'), SCRATCH_CONFIG);
+        return (await git('add', '-A')) && git('commit', '-q', '--no-verify', '-m', 'rehearsal');
+      },
+    ],
+    ['init-experiment', () => ran(running, process.execPath, [path.join(dist, 'init-experiment.mjs'), '--name', 'rehearsal', '--metric', 'score', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'src/**', '--max-runs', 'none', '--plateau', 'none', '--cwd', dir], dir)],
     // A first run is kept (the baseline): the keep's path, then the discard's.
-    iterate('1', 'baseline'),
-    iterate('5', 'discard'),
+    ['baseline', keeping(iterate('1', 'baseline'), t?.base)],
+    ['discard', iterate('5', 'discard')],
     ...(log
-      ? [
-          () => {
-            fs.writeFileSync(path.join(dir, 'src', 'v.txt'), '-1');
-            return passes(run, ['--cwd', dir]);
-          },
-          () => passes(log, ['--description', 'keep', '--cwd', dir]),
-        ]
+      ? ([
+          [
+            'run',
+            keeping(() => {
+              write('-1');
+              return passes(run, ['--cwd', dir]);
+            }, t?.pending),
+          ],
+          ['log', () => passes(log, ['--description', 'keep', '--cwd', dir])],
+        ] satisfies Step[])
       : []),
   ];
 }
@@ -140,10 +210,10 @@ const alive = (pid: number): boolean => {
   }
 };
 
-/** Remove the scratch folders of zygotes that are gone (a SIGKILL leaves its folder): named by their pid. */
+/** Remove the scratch folders of zygotes that are gone (a SIGKILL leaves its folder), and the templates of servers gone: named by their pid. */
 function sweep(tmp: string): void {
   for (const name of fs.readdirSync(tmp)) {
-    const pid = Number(/^autoloop-rehearsal-(\d+)-/.exec(name)?.[1]);
+    const pid = Number(/^autoloop-(?:rehearsal|template)-(\d+)-/.exec(name)?.[1]);
     if (pid > 0 && !alive(pid)) fs.rmSync(path.join(tmp, name), { recursive: true, force: true });
   }
 }
@@ -152,15 +222,27 @@ function sweep(tmp: string): void {
  * Rehearse an iteration with `commands` (from second evaluations of the bundles in `dist`), step
  * by step until `called` (a call came): how many of its steps passed. A step that only waits for
  * a child process (git, init-experiment) is cut short then (the child killed); an engine call
- * runs to its end (at most one: the call waits for it).
+ * runs to its end (at most one: the call waits for it). `server` and `build` name the templates
+ * (null: none kept or used); `trace` is told each step as it starts and ends.
  * Never throws; the process is as it was after it, and the scratch folder gone (also when the
  * process ends during it).
  */
-export async function rehearse(commands: Rehearsed, dist: string, called: AbortSignal): Promise<number> {
+export interface RehearsalOptions {
+  next: Next;
+  /** The server's pid and the build's hash: whose templates these are. */
+  server: number | null;
+  build: string | null;
+  trace: (event: string) => void;
+}
+
+export async function rehearse(commands: Rehearsed, dist: string, called: AbortSignal, o: RehearsalOptions): Promise<number> {
   let passed = 0;
   const saved = save();
   const tmp = fs.realpathSync(os.tmpdir());
   sweep(tmp);
+  // The server gone (setpriv's pdeathsig): end, cleaning up, as Node's default for SIGTERM would end.
+  // Taken before the folder exists: a SIGTERM the default action met then would leave it behind.
+  process.on('SIGTERM', () => process.exit(143));
   const dir = fs.mkdtempSync(path.join(tmp, `${REHEARSAL_PREFIX}${process.pid}-`));
   // Its own children first (init-experiment would write into the folder again), then the folder.
   const running = new Set<ChildProcess>();
@@ -173,14 +255,17 @@ export async function rehearse(commands: Rehearsed, dist: string, called: AbortS
   };
   process.on('exit', clean);
   called.addEventListener('abort', kill);
-  // The server gone (setpriv's pdeathsig): end, cleaning up, as Node's default for SIGTERM would end.
-  process.on('SIGTERM', () => process.exit(143));
   try {
     setEnv(scratchEnv(saved.env));
     process.stdout.write = (() => true) as Write;
     process.stderr.write = (() => true) as Write;
-    for (const step of steps(commands, dist, dir, running)) {
-      if (called.aborted || !(await step())) break;
+    const t = o.server && o.build ? templates(tmp, o.server, o.build) : null;
+    for (const [name, step] of steps(commands, dist, dir, running, { next: o.next, templates: t })) {
+      if (called.aborted) break;
+      o.trace(`step ${name}`);
+      const ok = await step();
+      o.trace(`done ${name}`);
+      if (!ok) break;
       passed++;
     }
   } catch {

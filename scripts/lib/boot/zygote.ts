@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readBundle, type Bundle } from './code-cache.ts';
 import { stopPoint } from '../faults.ts';
-import { rehearse, type Rehearsed } from './rehearsal.ts';
+import { rehearse, type Next, type RehearsalOptions, type Rehearsed } from './rehearsal.ts';
 
 /** The entry points a zygote can become (the hot ones: one or two per iteration). */
 export const ZYGOTE_ENTRIES = ['run-experiment', 'log-experiment', 'status'] as const;
@@ -138,14 +138,17 @@ export function zygote<P>(dir: string, tag: string, { prepare, run, rehearsal }:
   const bundles = new Map(ZYGOTE_ENTRIES.map((e) => [e, readBundle(path.join(dir, `${e}.cjs`), tag)]));
   const prepared = new Map(ZYGOTE_ENTRIES.map((e) => [e, prepare(e, bundles.get(e)!)]));
   const called = new AbortController();
+  const trace = tracer(process.env.AUTOLOOP_REHEARSAL_TRACE);
+  const options = { next: expected(process.argv.slice(2)), server: process.ppid > 1 ? process.ppid : null, build: buildOf(bundles.get('run-experiment')!), trace };
   // Ready once a first child process has come and gone (the call's first spawn finds the pipes' and the
   // exit signal's machinery set up) and the rehearsal is over; a call that comes first stops it at its next step.
-  const ahead = warmSpawn().then(() => rehearsalOf(() => rehearsal(prepared), dir, called.signal));
+  const ahead = warmSpawn().then(() => rehearsalOf(() => rehearsal(prepared), dir, called.signal, options));
   void ahead.then((rehearsed) => process.connected && send({ ready: true, rehearsed }, () => undefined));
 
   const idle = (): never => process.exit(0);
   process.once('disconnect', idle);
   process.once('message', (m: unknown) => {
+    trace('call');
     called.abort();
     void ahead.then(() => {
       const call = parseCall(m);
@@ -157,6 +160,7 @@ export function zygote<P>(dir: string, tag: string, { prepare, run, rehearsal }:
       process.once('disconnect', () => {
         become(dir, call);
         answerBeforeTeardown();
+        trace('start');
         run(call.entry, call.argv, bundles.get(call.entry)!, prepared.get(call.entry)!);
       });
       process.disconnect?.();
@@ -164,10 +168,29 @@ export function zygote<P>(dir: string, tag: string, { prepare, run, rehearsal }:
   });
 }
 
+/** The call the server expects next (`--next log`: the last call was a run to log), from the zygote's argv. */
+export function expected(argv: readonly string[]): Next {
+  return argv[0] === '--next' && argv[1] === 'log' ? 'log' : 'one';
+}
+
+/** The build's hash, from a bundle's cache key (null without one: then no templates). */
+const buildOf = (bundle: Bundle): string | null => /^[0-9a-f]{16}/.exec(bundle.key ?? '')?.[0] ?? null;
+
+/** AUTOLOOP_REHEARSAL_TRACE=<file>: the rehearsal's steps and the call's arrival, a line each (tests read the order). */
+function tracer(file: string | undefined): (event: string) => void {
+  return (event) => {
+    try {
+      if (file) fs.appendFileSync(file, `${event}\n`);
+    } catch {
+      // a trace is only a trace
+    }
+  };
+}
+
 /** The rehearsal, unless the server's environment turns it off (AUTOLOOP_REHEARSAL=0) or there is no command to rehearse. */
-function rehearsalOf(rehearsal: () => Rehearsed | null, dir: string, called: AbortSignal): Promise<number> {
+function rehearsalOf(rehearsal: () => Rehearsed | null, dir: string, called: AbortSignal, options: RehearsalOptions): Promise<number> {
   if (process.env.AUTOLOOP_REHEARSAL === '0' || called.aborted) return Promise.resolve(0);
   const commands = rehearsal();
   // No temp folder to rehearse in, or anything else: the call runs colder, never later.
-  return commands ? rehearse(commands, dir, called).catch(() => 0) : Promise.resolve(0);
+  return commands ? rehearse(commands, dir, called, options).catch(() => 0) : Promise.resolve(0);
 }

@@ -9,7 +9,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { killGroup } from '../runners/local.ts';
+import os from 'node:os';
 import { exitMarked, ZYGOTE_ENTRIES, type ZygoteCall } from '../boot/zygote.ts';
+import { TEMPLATE_PREFIX, type Next } from '../boot/rehearsal.ts';
 import type { Outcome } from './tools.ts';
 
 /** Seconds a cancelled call gets after SIGTERM before its group is killed. */
@@ -52,15 +54,16 @@ export class Zygotes {
 
   constructor(private readonly dist: string) {}
 
-  /** Start the first zygote (the server's start, before any call). */
-  warm(): void {
-    this.ready ??= this.start();
+  /** Start the first zygote (the server's start, before any call); `next`: the call it rehearses for (boot/rehearsal.ts). */
+  warm(next: Next = 'one'): void {
+    this.ready ??= this.start(next);
   }
 
-  private start(): Zygote {
+  private start(next: Next = 'one'): Zygote {
     const file = path.join(this.dist, 'zygote.cjs');
     this.pdeath ??= probePdeath();
-    const [cmd, args] = this.pdeath ? ['setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, file]] : [process.execPath, [file]];
+    const node = [process.execPath, file, ...(next === 'log' ? ['--next', 'log'] : [])];
+    const [cmd, args]: [string, string[]] = this.pdeath ? ['setpriv', ['--pdeathsig', 'TERM', '--', ...node]] : [process.execPath, node.slice(1)];
     const build = fingerprint(this.dist);
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
     const z: Zygote = { child, build, exited: false };
@@ -111,8 +114,10 @@ export class Zygotes {
         const stderr = Buffer.concat(err).toString('utf8');
         const marked = exitMarked(stderr);
         resolve({ code: marked?.code ?? code, signal: marked ? null : sig, stdout: Buffer.concat(out).toString('utf8'), stderr: (marked?.stderr ?? stderr) + extra });
-        // After the answer is out (the server writes it in the resolution's turn), unless the server is closing.
-        setImmediate(() => this.closing || this.warm());
+        // After the answer is out (the server writes it in the resolution's turn), unless the server is closing;
+        // a run to be logged (the two-call form) is most likely followed by its log.
+        const next = entry === 'run-experiment' && !argv.includes('--description') && (marked?.code ?? code) === 0 ? 'log' : 'one';
+        setImmediate(() => this.closing || this.warm(next));
       };
       // A call that told its exit code and closed its output is answered then, before its process is gone.
       let open = 2;
@@ -134,5 +139,16 @@ export class Zygotes {
     this.ready = null;
     if (idle && !idle.exited) idle.child.kill('SIGTERM');
     await Promise.all([...this.running].map((c) => killGroup(c.pid ?? 0, GRACE_S)));
+    removeTemplates();
+  }
+}
+
+/** The rehearsal templates this server's zygotes kept (named by its pid); a server that dies leaves them to the next rehearsal's sweep. */
+function removeTemplates(): void {
+  try {
+    const tmp = fs.realpathSync(os.tmpdir());
+    for (const f of fs.readdirSync(tmp)) if (f.startsWith(`${TEMPLATE_PREFIX}${process.pid}-`)) fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
+  } catch {
+    // no temp folder: nothing was kept there
   }
 }
