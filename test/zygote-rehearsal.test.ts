@@ -144,7 +144,7 @@ describe("the zygote's rehearsal", () => {
     expect(await z.exited).toBe(0);
   });
 
-  it("keeps templates from a server's first rehearsal: its later zygotes start from a copy, and one told a log comes next rehearses only that log", async () => {
+  it("keeps templates from a server's first rehearsal: its later zygotes start from a copy and rehearse one call, of the form told (a keep, a run to log, or a log)", async () => {
     const tmp = tmpDir('rehearsal-tmp-');
     const trace = path.join(tmpDir('rehearsal-trace-'), 'events');
     const first = zygote(tmp);
@@ -154,11 +154,14 @@ describe("the zygote's rehearsal", () => {
     const kept = templatesIn(tmp);
     expect(kept.map((f) => f.replace(/-[0-9a-f]{16}-/, '-<build>-'))).toEqual([`${TEMPLATE_PREFIX}${process.pid}-<build>-base`, `${TEMPLATE_PREFIX}${process.pid}-<build>-pending`]);
 
-    const one = zygote(tmp, { AUTOLOOP_REHEARSAL_TRACE: trace });
-    expect(await one.ready).toEqual({ ready: true, rehearsed: TEMPLATE_STEPS.one });
-    expect(events(trace)).toEqual(['step template-base', 'step keep', 'step discard']);
-    one.child.disconnect();
-    await one.exited;
+    for (const [args, form] of [[[], 'keep'], [['--next', 'run'], 'run']] as const) {
+      fs.rmSync(trace, { force: true });
+      const z = zygote(tmp, { AUTOLOOP_REHEARSAL_TRACE: trace }, [...args]);
+      expect(await z.ready).toEqual({ ready: true, rehearsed: TEMPLATE_STEPS });
+      expect(events(trace)).toEqual(['step template-base', `step ${form}`]);
+      z.child.disconnect();
+      await z.exited;
+    }
 
     // The two-call form: the run by the CLI, its log by a zygote that rehearsed a log alone.
     fs.rmSync(trace);
@@ -166,7 +169,7 @@ describe("the zygote's rehearsal", () => {
     setValue(repo, '90');
     expect(engine('run-experiment', [], repo).code).toBe(0);
     const log = zygote(tmp, { AUTOLOOP_REHEARSAL_TRACE: trace }, ['--next', 'log']);
-    expect(await log.ready).toEqual({ ready: true, rehearsed: TEMPLATE_STEPS.log });
+    expect(await log.ready).toEqual({ ready: true, rehearsed: TEMPLATE_STEPS });
     call(log, repo, ['--description', 'lower'], {}, 'log-experiment');
     const r = await log.ended;
     expect(r.stderr).toBe('\u0000autoloop-exit 0\n');
@@ -197,7 +200,7 @@ describe("the zygote's rehearsal", () => {
     }
   });
 
-  it("the server asks for the log's rehearsal after a run to be logged, and removes its templates as it closes", async () => {
+  it("the server asks for the log's rehearsal after a run to be logged and for a run's after a log, and removes its templates as it closes", async () => {
     const tmp = tmpDir('rehearsal-tmp-');
     const trace = path.join(tmpDir('rehearsal-trace-'), 'events');
     const repo = baselineRepo('100');
@@ -216,6 +219,9 @@ describe("the zygote's rehearsal", () => {
     const at = ev.indexOf('start') + 1;
     expect(ev.slice(at, at + 4)).toEqual(['step template-pending', 'step log', 'call', 'start']);
     expect(results(repo).map((l) => l.verdict)).toEqual(['keep', 'keep']);
+    // After the log, the two-call form's next run.
+    await waitFor(() => events(trace).slice(at + 4).length >= 2);
+    expect(events(trace).slice(at + 4, at + 6)).toEqual(['step template-base', 'step run']);
     expect(await c.close()).toBe(0);
     expect(templatesIn(tmp)).toEqual([]);
   });

@@ -89,11 +89,12 @@ const SCRATCH_CONFIG = '[user]\n\tname = autoloop\n\temail = autoloop@localhost\
 
 /** How many steps a whole rehearsal has (steps()): from nothing, the first of a server's zygotes. */
 export const REHEARSAL_STEPS = 6;
-/** From a template (templates()): a copy and then a keep and a discard, or a copy and a log. */
-export const TEMPLATE_STEPS = { one: 3, log: 2 } as const;
+/** From a template (templates()): a copy and one engine call of the form expected. */
+export const TEMPLATE_STEPS = 2;
 
-/** The call a zygote expects: a one-call iteration (or any other), or the log of a run the last call made. */
-export type Next = 'one' | 'log';
+/** The call a zygote expects: a one-call iteration (or any other), a run to be logged (after a log), or the log of a run the last call made. */
+export const NEXT = ['one', 'run', 'log'] as const;
+export type Next = (typeof NEXT)[number];
 
 /**
  * A server's templates: copies of a scratch repository its first rehearsal made, kept in the temp
@@ -146,8 +147,8 @@ const passes = async (command: Command, argv: string[]): Promise<boolean> => {
 type Step = [name: string, run: () => Promise<boolean>];
 
 /**
- * The steps, each run only while no call waits. From a template: a copy of it, then the form the
- * call is expected in (a keep and a discard in one call each; or the log of the run it holds).
+ * The steps, each run only while no call waits. From a template: a copy of it, then one call of the
+ * form expected (a keep in one call; a run to be logged; or the log of the run the copy holds).
  * From nothing: a repository, its experiment, a baseline (a keep) and a discard, then a run and its
  * log when there is a log; the templates are kept on the way.
  */
@@ -167,8 +168,16 @@ function steps({ run, log }: Rehearsed, dist: string, dir: string, running: Set<
     fs.cpSync(from, dir, { recursive: true, preserveTimestamps: true });
     return true;
   };
+  // One engine call after the copy, in the form expected: a call a model's short turn sends finds the rehearsal over.
   if (t && next === 'log' && log && trusted(t.pending)) return [['template-pending', copy(t.pending)], ['log', () => passes(log, ['--description', 'keep', '--cwd', dir])]];
-  if (t && trusted(t.base)) return [['template-base', copy(t.base)], ['keep', iterate('0', 'keep')], ['discard', iterate('5', 'discard')]];
+  if (t && trusted(t.base)) {
+    const toLog = async () => {
+      write('-1');
+      return passes(run, ['--cwd', dir]);
+    };
+    const form: Step = next === 'run' ? ['run', toLog] : ['keep', iterate('0', 'keep')];
+    return [['template-base', copy(t.base)], form];
+  }
   return [
     [
       'repository',

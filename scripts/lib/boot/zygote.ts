@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readBundle, type Bundle } from './code-cache.ts';
 import { stopPoint } from '../faults.ts';
-import { rehearse, type Next, type RehearsalOptions, type Rehearsed } from './rehearsal.ts';
+import { NEXT, rehearse, type Next, type RehearsalOptions, type Rehearsed } from './rehearsal.ts';
 
 /** The entry points a zygote can become (the hot ones: one or two per iteration). */
 export const ZYGOTE_ENTRIES = ['run-experiment', 'log-experiment', 'status'] as const;
@@ -168,9 +168,9 @@ export function zygote<P>(dir: string, tag: string, { prepare, run, rehearsal }:
   });
 }
 
-/** The call the server expects next (`--next log`: the last call was a run to log), from the zygote's argv. */
+/** The call the server expects next (`--next log`: the last call was a run to log; `--next run`: a log), from the zygote's argv. */
 export function expected(argv: readonly string[]): Next {
-  return argv[0] === '--next' && argv[1] === 'log' ? 'log' : 'one';
+  return argv[0] === '--next' && NEXT.includes(argv[1] as Next) ? (argv[1] as Next) : 'one';
 }
 
 /** The build's hash, from a bundle's cache key (null without one: then no templates). */

@@ -62,7 +62,7 @@ export class Zygotes {
   private start(next: Next = 'one'): Zygote {
     const file = path.join(this.dist, 'zygote.cjs');
     this.pdeath ??= probePdeath();
-    const node = [process.execPath, file, ...(next === 'log' ? ['--next', 'log'] : [])];
+    const node = [process.execPath, file, ...(next === 'one' ? [] : ['--next', next])];
     const [cmd, args]: [string, string[]] = this.pdeath ? ['setpriv', ['--pdeathsig', 'TERM', '--', ...node]] : [process.execPath, node.slice(1)];
     const build = fingerprint(this.dist);
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
@@ -115,8 +115,8 @@ export class Zygotes {
         const marked = exitMarked(stderr);
         resolve({ code: marked?.code ?? code, signal: marked ? null : sig, stdout: Buffer.concat(out).toString('utf8'), stderr: (marked?.stderr ?? stderr) + extra });
         // After the answer is out (the server writes it in the resolution's turn), unless the server is closing;
-        // a run to be logged (the two-call form) is most likely followed by its log.
-        const next = entry === 'run-experiment' && !argv.includes('--description') && (marked?.code ?? code) === 0 ? 'log' : 'one';
+        // the next zygote rehearses the call most likely next (boot/rehearsal.ts).
+        const next = nextCall(entry, argv, marked?.code ?? code);
         setImmediate(() => this.closing || this.warm(next));
       };
       // A call that told its exit code and closed its output is answered then, before its process is gone.
@@ -141,6 +141,13 @@ export class Zygotes {
     await Promise.all([...this.running].map((c) => killGroup(c.pid ?? 0, GRACE_S)));
     removeTemplates();
   }
+}
+
+/** After a run to be logged (the two-call form), its log; after a log, the two-call form's next run; else a one-call iteration. */
+export function nextCall(entry: ZygoteCall['entry'], argv: readonly string[], code: number | null): Next {
+  if (code !== 0) return 'one';
+  if (entry === 'run-experiment' && !argv.includes('--description')) return 'log';
+  return entry === 'log-experiment' ? 'run' : 'one';
 }
 
 /** The rehearsal templates this server's zygotes kept (named by its pid); a server that dies leaves them to the next rehearsal's sweep. */
