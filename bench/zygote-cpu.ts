@@ -35,11 +35,11 @@ interface Cpu {
   ready: number;
 }
 
-/** One call in a fresh zygote of `dist`, in `dir`; a log's zygote is told one comes (`--next log`), as the MCP server tells it. */
+/** One call in a fresh zygote of `dist`, in `dir`; told the form that comes (`--next log`, `--next run`), as the MCP server tells it. */
 async function viaZygote(dist: string, dir: string, entry: string, argv: string[]): Promise<Cpu> {
   fs.rmSync(OUT, { force: true });
   const env = { ...process.env, ...GIT_ENV, AUTOLOOP_BENCH_ZCPU_OUT: OUT };
-  const next = entry === 'log-experiment' ? ['--next', 'log'] : [];
+  const next = entry === 'log-experiment' ? ['--next', 'log'] : argv.includes('--description') ? [] : ['--next', 'run'];
   const t0 = performance.now();
   const child = spawn(process.execPath, ['-r', path.join(HERE, 'zygote-cpu-hook.cjs'), path.join(dist, 'zygote.cjs'), ...next], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
   let stderr = '';
