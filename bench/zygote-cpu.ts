@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TEMPLATE_PREFIX } from '../scripts/lib/boot/rehearsal.ts';
 import { benchRepo, engineCall, EXPERIMENT, GIT_ENV, keepBaseline } from './fixture.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -100,3 +101,6 @@ for (const form of FORMS) {
 }
 for (const s of setups) fs.rmSync(s.dir, { recursive: true, force: true });
 fs.rmSync(path.dirname(OUT), { recursive: true, force: true });
+// The rehearsal templates its zygotes kept (named by this process's pid, as by a server's).
+const tmp = fs.realpathSync(os.tmpdir());
+for (const f of fs.readdirSync(tmp)) if (f.startsWith(`${TEMPLATE_PREFIX}${process.pid}-`)) fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
