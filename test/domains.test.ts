@@ -4,6 +4,7 @@
 // artifacts and restored after a discard or crash, evidence behind a
 // hypothesis, and a follow-up that starts from the parent's best checkpoint.
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, fromTemplate, git, ledger, makeRepo, overriding } from './helpers/engine.ts';
@@ -238,6 +239,24 @@ describe('which files judge the metric', HANG_GUARD, () => {
     const repo = makeRepo({ 'bench.js': "console.log('METRIC score=1')\n" });
     const r = engine('init-experiment', ['--name', 'd', '--metric', 'score', '--direction', 'lower', '--command', 'node bench.js', '--json'], repo);
     expect(r.json).toMatchObject({ protect: ['bench.js'], mutable: [] });
+  });
+
+  it("names a Python judge's absent shadow files by their count only, and the hook still refuses creating one", () => {
+    const score = 'import json, subprocess\nfrom pathlib import Path\nimport helper\nprint("METRIC score=1")\n';
+    const repo = makeRepo({ 'score.py': score, 'helper.py': 'X = 1\n', 'train.py': 'print(1)\n' });
+    const r = engine('init-experiment', ['--name', 'py', '--metric', 'score', '--direction', 'lower', '--command', 'python3 score.py', '--scope', 'train.py'], repo);
+    expect(r.code).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('mutable:'));
+    // json, subprocess, pathlib: six forms each, none of them there.
+    expect(line).toBe("mutable: train.py · protected (never edit): score.py, and 18 absent paths that must not be created (they would shadow a judge's imports)");
+    const active = JSON.parse(read(repo, '.autoloop/active.json')) as { protect: string[] };
+    expect(active.protect).toContain('json.py');
+    const input = { session_id: 's', transcript_path: path.join(repo, 't.jsonl'), cwd: repo, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(repo, 'json.py'), content: 'x' }, tool_use_id: 't' };
+    const root = path.resolve(import.meta.dirname, '..');
+    const hook = spawnSync('sh', [path.join(root, 'hooks/run.sh'), 'pre-tool-use'], { cwd: repo, input: JSON.stringify(input), encoding: 'utf8', env: { ...process.env, CLAUDE_PLUGIN_ROOT: root, CLAUDE_PROJECT_DIR: repo } });
+    const out = JSON.parse(hook.stdout) as { hookSpecificOutput: { permissionDecision: string; permissionDecisionReason: string } };
+    expect(out.hookSpecificOutput.permissionDecision).toBe('deny');
+    expect(out.hookSpecificOutput.permissionDecisionReason).toMatch(/^autoloop: json\.py is protected though absent: .* so it must not be created/);
   });
 
   it('finds the benchmark of a monorepo package that the command cd\'s into, and a run that rewrites it is invalid', () => {

@@ -175,6 +175,8 @@ export const inDir = (rel: string, dir: string): boolean => rel === dir || rel.s
 export const REASONS = {
   protected: (rel: string): Denial =>
     `autoloop: ${rel} is protected: it judges the metric (benchmark or checks) and must stay unchanged. Improve the code in scope instead; only the user can change the benchmark, by opening a new segment with init-experiment.`,
+  absentJudge: (rel: string): Denial =>
+    `autoloop: ${rel} is protected though absent: the benchmark or checks would run or import a file there (in place of a module a judge names), so it must not be created. Name your file otherwise, in scope.`,
   state: (rel: string, writable: string[]): Denial =>
     `autoloop: ${rel} belongs to the engine (config, ledger, state). ${
       writable.length ? `You may edit only ${writable.join(', ')} under .autoloop/, and write diagnostics under the experiment's scratch/;` : 'Nothing under .autoloop/ is yours to edit;'
@@ -208,9 +210,20 @@ export function gitConfigDenial(abs: string, files: string[], tree: boolean): De
   return hit ? REASONS.gitConfig(hit) : null;
 }
 
+/** A judge the engine listed by name that is not there: a name that would shadow what a judge imports (py-shadows, node-shadows). */
+function absentJudge(policy: Policy, rel: string): boolean {
+  if (!policy.protect.some((p) => p.replace(/^\.\//, '') === rel)) return false;
+  try {
+    fs.lstatSync(path.join(policy.projectDir, rel));
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** Would writing this repo-relative path hurt the judges, the engine's state or git? */
 export function writeDenial(policy: Policy, rel: string): Denial | null {
-  if (isProtected(policy, rel)) return REASONS.protected(rel);
+  if (isProtected(policy, rel)) return absentJudge(policy, rel) ? REASONS.absentJudge(rel) : REASONS.protected(rel);
   if (inDir(rel, '.git')) return REASONS.git(rel);
   if (inDir(rel, STATE) && !isWritableState(policy, rel)) return REASONS.state(rel, policy.writable);
   return null;

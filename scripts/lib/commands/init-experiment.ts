@@ -137,15 +137,41 @@ function flagsToConfig(f: InitFlagValues): Record<string, unknown> {
   return out;
 }
 
+/** Is there something at this repository path (a dangling link counts)? */
+function present(root: string, rel: string): boolean {
+  try {
+    fs.lstatSync(path.join(root, rel));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The judges as the line names them: the files there by name, the absent ones
+ * (the names a file would take to shadow what a Python or Node judge imports,
+ * dozens for one judge) by their count only. They stay judges, refused by the
+ * hooks and the engine alike; naming them cost the reader's context and made
+ * files that do not exist look like the user's. Pure but for the look-ups.
+ */
+export function judgesText(root: string, protect: string[]): string {
+  if (!protect.length) return 'none found in the commands; add --protect';
+  const there = protect.filter((p) => present(root, p));
+  const absent = protect.length - there.length;
+  if (!absent) return there.join(' ');
+  const rest = `${absent} absent path${absent === 1 ? '' : 's'} that must not be created (they would shadow a judge's imports)`;
+  return there.length ? `${there.join(' ')}, and ${rest}` : rest;
+}
+
 /** One line: what the loop may change and what judges it. */
-function filesLine(out: { scope: string[]; mutable: string[]; protect: string[] }): string {
+function filesLine(root: string, out: { scope: string[]; mutable: string[]; protect: string[] }): string {
   const listed = out.mutable.filter((m) => out.scope.includes(m));
   const globbed = out.mutable.filter((m) => !out.scope.includes(m));
   const notes = [
     ...(listed.length ? [`${listed.length === out.mutable.length && listed.length === out.scope.length ? '' : `${listed.join(' ')}: `}run by the commands`] : []),
     ...(globbed.length ? [`incl. ${globbed.join(' ')}, run by the commands`] : []),
   ];
-  const judges = out.protect.length ? out.protect.join(' ') : 'none found in the commands; add --protect';
+  const judges = judgesText(root, out.protect);
   return `mutable: ${out.scope.join(' ')}${notes.length ? ` (${notes.join('; ')})` : ''} · protected (never edit): ${judges}`;
 }
 
@@ -230,7 +256,7 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
     data: { ...out, warnings: [...notes, ...out.warnings] },
     text: [
       `experiment ${slug} ready (segment ${out.segment}, ${out.mode} mode${out.branch ? `, branch ${out.branch}` : ''})`,
-      filesLine(out),
+      filesLine(root, out),
       ...[...notes, ...out.warnings].map((w) => `warning: ${w}`),
       `next: run-experiment for the baseline, then log-experiment --description baseline`,
     ].join('\n'),
