@@ -2,6 +2,7 @@
 // the real bundled engine, real git (aliases included), kill -9 via crash points.
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { baselineRepo, engine, git, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
 
@@ -84,6 +85,33 @@ describe('what is kept is what was measured', () => {
     expect(engine('status', ['--json'], repo).json).toMatchObject({ branch_moved: null, tree_differs_from_best: [] });
     setValue(repo, '80');
     expect(iterate(repo, 'after repair').log.json).toMatchObject({ verdict: 'keep' });
+  });
+
+  it("repair names the files of a hand commit it set aside and prints the command that brings them back byte for byte", () => {
+    const repo = started();
+    setValue(repo, '90');
+    iterate(repo, 'better');
+    const kept = git(repo, 'rev-parse', 'HEAD');
+    // The user commits by hand mid-loop: notes outside the scope (bytes no text tool would keep), and a change in scope.
+    const notes = Buffer.from([0x6e, 0x6f, 0x74, 0x65, 0x00, 0xff, 0x0d, 0x0a, 0x80]);
+    fs.mkdirSync(path.join(repo, 'docs'));
+    fs.writeFileSync(path.join(repo, 'docs/my notes.bin'), notes);
+    setValue(repo, '1');
+    git(repo, 'add', 'docs/my notes.bin', 'src/value.txt');
+    git(repo, 'commit', '-qm', 'my notes');
+    const repair = engine('control', ['repair'], repo);
+    expect(repair.code).toBe(0);
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(kept);
+    expect(fs.existsSync(path.join(repo, 'docs/my notes.bin'))).toBe(false);
+    const ref = git(repo, 'for-each-ref', '--format=%(refname)', 'refs/autoloop/moved/');
+    expect(repair.stdout).toContain('set aside from the tree (kept in that ref): docs/my notes.bin, src/value.txt');
+    const cmd = /to get them back: (git checkout [^;\n]+)/.exec(repair.stdout)?.[1];
+    expect(cmd).toBe(`git checkout ${ref} -- 'docs/my notes.bin' src/value.txt`);
+    // Pasted into a shell as printed, it brings the notes back, byte for byte.
+    const back = spawnSync('sh', ['-c', cmd as string], { cwd: repo, encoding: 'utf8' });
+    expect(back.status).toBe(0);
+    expect(fs.readFileSync(path.join(repo, 'docs/my notes.bin')).equals(notes)).toBe(true);
+    expect(read(repo, 'src/value.txt')).toBe('1');
   });
 
   it('a git reset --hard through an alias is detected and undone by repair', () => {

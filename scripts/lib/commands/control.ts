@@ -30,6 +30,7 @@ import { removeBestTree } from '../best-tree.ts';
 import { restoreLostCommits } from '../lost-commits.ts';
 import { forgetTaint, taintedNow } from '../outside-taint.ts';
 import { createdIgnoreFiles } from '../ignore-rules.ts';
+import { movedNoteOf } from '../moved-note.ts';
 import { rescueFile, type RecordSource } from '../workspace-base.ts';
 import { CLEARED_NEXT, emptyState, loopState, shownLoop } from '../reduce.ts';
 import { readLedger } from '../ledger.ts';
@@ -241,6 +242,8 @@ async function repair(exp: Experiment): Promise<string> {
     const saved = await ws.restoreHead(kept, rescueDir(exp, folder));
     event(exp, 'branch_moved', { from: head, to: kept, saved, ...afterRevert(exp, folder, { files: [], created: [] }) });
     done.push(`put the best back at ${kept.slice(0, 12)} (the moved ${head?.slice(0, 12)} is saved${saved.startsWith('refs/') ? ` as ${saved}` : ''})`);
+    const note = saved.startsWith('refs/') ? await movedNoteOf(exp.root, kept, saved) : '';
+    if (note) done.push(note);
   }
   return done.join('; ');
 }
