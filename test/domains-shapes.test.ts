@@ -48,7 +48,11 @@ function walk(s: Shape): string {
   s.before?.(repo);
   const init = engine('init-experiment', ['--name', 's', '--repeats', '1', '--json', ...s.args], repo);
   expect(init.code, init.stderr).toBe(0);
-  expect({ protect: init.json?.protect, mutable: init.json?.mutable }).toEqual(s.split);
+  // Every judge, the absent ones included, as the hooks hold them; init's own answer names those there and counts the rest.
+  const guarded = (JSON.parse(fs.readFileSync(path.join(repo, '.autoloop/active.json'), 'utf8')) as { protect: string[] }).protect;
+  expect({ protect: guarded, mutable: init.json?.mutable }).toEqual(s.split);
+  const there = s.split.protect.filter((p) => fs.existsSync(path.join(repo, p)));
+  expect({ protect: init.json?.protect, absent: init.json?.protect_absent }).toEqual({ protect: there, absent: s.split.protect.length - there.length });
   expect(init.json?.warnings).toEqual([]);
 
   const base = run(repo, 'baseline');

@@ -176,7 +176,7 @@ export const REASONS = {
   protected: (rel: string): Denial =>
     `autoloop: ${rel} is protected: it judges the metric (benchmark or checks) and must stay unchanged. Improve the code in scope instead; only the user can change the benchmark, by opening a new segment with init-experiment.`,
   absentJudge: (rel: string): Denial =>
-    `autoloop: ${rel} is protected though absent: the benchmark or checks would run or import a file there (in place of a module a judge names), so it must not be created. Name your file otherwise, in scope.`,
+    `autoloop: ${rel} is protected though absent: the benchmark or checks would run or import a file there (in place of what a judge names), so it must not be created. Name your file otherwise, in scope.`,
   state: (rel: string, writable: string[]): Denial =>
     `autoloop: ${rel} belongs to the engine (config, ledger, state). ${
       writable.length ? `You may edit only ${writable.join(', ')} under .autoloop/, and write diagnostics under the experiment's scratch/;` : 'Nothing under .autoloop/ is yours to edit;'

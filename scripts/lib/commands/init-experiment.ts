@@ -147,19 +147,24 @@ function present(root: string, rel: string): boolean {
   }
 }
 
+/** The judges there by name, and how many are absent (shadow names, guarded all the same). */
+function splitJudges(root: string, protect: string[]): { there: string[]; absent: number } {
+  const there = protect.filter((p) => present(root, p));
+  return { there, absent: protect.length - there.length };
+}
+
 /**
  * The judges as the line names them: the files there by name, the absent ones
  * (the names a file would take to shadow what a Python or Node judge imports,
- * dozens for one judge) by their count only. They stay judges, refused by the
- * hooks and the engine alike; naming them cost the reader's context and made
- * files that do not exist look like the user's. Pure but for the look-ups.
+ * dozens for one judge, or a GNUmakefile, an .npmrc) by their count only. They
+ * stay judges, refused by the hooks and the engine alike; naming them cost the
+ * reader's context and made files that do not exist look like the user's.
  */
 export function judgesText(root: string, protect: string[]): string {
   if (!protect.length) return 'none found in the commands; add --protect';
-  const there = protect.filter((p) => present(root, p));
-  const absent = protect.length - there.length;
+  const { there, absent } = splitJudges(root, protect);
   if (!absent) return there.join(' ');
-  const rest = `${absent} absent path${absent === 1 ? '' : 's'} that must not be created (they would shadow a judge's imports)`;
+  const rest = `${absent} absent path${absent === 1 ? '' : 's'} that must not be created (a file there would take the place of what a judge runs or imports)`;
   return there.length ? `${there.join(' ')}, and ${rest}` : rest;
 }
 
@@ -251,9 +256,11 @@ export async function initCommand(f: InitFlagValues): Promise<{ data: unknown; t
   // A new experiment starts unowned: a session left over from an earlier loop
   // must neither escape the guards nor be pushed on by the Stop hook.
   if (out.segment === 1) clearSession(repoPaths(root).session);
+  const judges = splitJudges(root, out.protect);
 
   return {
-    data: { ...out, warnings: [...notes, ...out.warnings] },
+    // The JSON the setup skill reads names the same: the full list is in active.json for the hooks.
+    data: { ...out, protect: judges.there, protect_absent: judges.absent, warnings: [...notes, ...out.warnings] },
     text: [
       `experiment ${slug} ready (segment ${out.segment}, ${out.mode} mode${out.branch ? `, branch ${out.branch}` : ''})`,
       filesLine(root, out),
