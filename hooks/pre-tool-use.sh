@@ -291,15 +291,20 @@ pf_edit() {
   # Parallel mode judges candidate worktrees too: Node's.
   case $3 in *'"worktrees":[]'* | *'"worktrees": []'*) ;; *) return 1 ;; esac
   pf_list "$3" protect || return 1
-  pf_t=$pf_items pf_prot=
+  pf_t=$pf_items pf_prot= pf_named=
   while [ -n "$pf_t" ]; do
     pf_q=${pf_t%%"$pf_nl"*} pf_t=${pf_t#*"$pf_nl"}
     pf_plain "$pf_q" || return 1
     case $pf_q in ./* | */) return 1 ;; esac
     case $pf_rel/ in "$pf_q"/*) pf_prot=1 ;; esac
+    [ "$pf_rel" != "$pf_q" ] || pf_named=1
   done
   if [ -n "$pf_prot" ]; then
     pf_deny="autoloop: $pf_rel is protected: it judges the metric (benchmark or checks) and must stay unchanged. Improve the code in scope instead; only the user can change the benchmark, by opening a new segment with init-experiment."
+    # A judge listed by name and absent (a shadow name): Node's policy.ts absentJudge, same words.
+    if [ -n "$pf_named" ] && [ ! -e "$pf_d/$pf_rel" ] && [ ! -L "$pf_d/$pf_rel" ]; then
+      pf_deny="autoloop: $pf_rel is protected though absent: the benchmark or checks would run or import a file there (in place of what a judge names), so it must not be created. Name your file otherwise, in scope."
+    fi
     [ ${#pf_deny} -le 2000 ] # longer: Node clips it
     return
   fi
