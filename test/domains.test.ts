@@ -247,13 +247,14 @@ describe('which files judge the metric', HANG_GUARD, () => {
     const r = engine('init-experiment', ['--name', 'py', '--metric', 'score', '--direction', 'lower', '--command', 'python3 score.py', '--scope', 'train.py'], repo);
     expect(r.code).toBe(0);
     const line = r.stdout.split('\n').find((l) => l.startsWith('mutable:'));
-    // json, subprocess, pathlib: six forms each, none of them there.
-    expect(line).toBe("mutable: train.py · protected (never edit): score.py, and 18 absent paths that must not be created (a file there would take the place of what a judge runs or imports)");
+    // json, subprocess, pathlib: six forms each, none of them there; helper.py is
+    // what score.py imports from its folder, so a judge too (judge-reach.ts).
+    expect(line).toBe("mutable: train.py · protected (never edit): helper.py score.py, and 18 absent paths that must not be created (a file there would take the place of what a judge runs or imports)");
     const active = JSON.parse(read(repo, '.autoloop/active.json')) as { protect: string[] };
     expect(active.protect).toContain('json.py');
     // The JSON the setup skill reads names the same (a new segment over the same judges).
     const json = engine('init-experiment', ['--name', 'py', '--metric', 'score', '--direction', 'lower', '--command', 'python3 score.py', '--scope', 'train.py', '--json'], repo);
-    expect(json.json).toMatchObject({ segment: 2, protect: ['score.py'], protect_absent: 18 });
+    expect(json.json).toMatchObject({ segment: 2, protect: ['helper.py', 'score.py'], protect_absent: 18 });
     const input = { session_id: 's', transcript_path: path.join(repo, 't.jsonl'), cwd: repo, hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { file_path: path.join(repo, 'json.py'), content: 'x' }, tool_use_id: 't' };
     const root = path.resolve(import.meta.dirname, '..');
     const hook = spawnSync('sh', [path.join(root, 'hooks/run.sh'), 'pre-tool-use'], { cwd: repo, input: JSON.stringify(input), encoding: 'utf8', env: { ...process.env, CLAUDE_PLUGIN_ROOT: root, CLAUDE_PROJECT_DIR: repo } });
