@@ -40,16 +40,22 @@ function isPython(rel: string, text: string): boolean {
   return rel.endsWith('.py') || /^#!.*\bpython[\d.]*\b/.test(text.slice(0, 200));
 }
 
-/** The files (repository-relative) that would shadow a module the judge `rel` imports, absent now; [] for a judge that is not Python. */
-export function pythonShadows(root: string, rel: string): string[] {
+/** The judge `rel`'s text and folder when it is a Python script that can be read; null otherwise. */
+function pythonJudge(root: string, rel: string): { text: string; dir: string } | null {
   let text: string;
   try {
     text = fs.readFileSync(path.join(root, rel), 'utf8');
   } catch {
-    return [];
+    return null;
   }
-  if (!isPython(rel, text)) return [];
-  const dir = path.posix.dirname(rel);
+  return isPython(rel, text) ? { text, dir: path.posix.dirname(rel) } : null;
+}
+
+/** The files (repository-relative) that would shadow a module the judge `rel` imports, absent now; [] for a judge that is not Python. */
+export function pythonShadows(root: string, rel: string): string[] {
+  const judge = pythonJudge(root, rel);
+  if (!judge) return [];
+  const { text, dir } = judge;
   const out: string[] = [];
   for (const name of importedModules(text)) {
     if (BUILT_IN.has(name)) continue;
@@ -69,14 +75,9 @@ export function pythonShadows(root: string, rel: string): string[] {
  * candidate measured with `helpers.py` scoring a tenth was kept at +90%.
  */
 export function pythonSiblings(root: string, rel: string): string[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(path.join(root, rel), 'utf8');
-  } catch {
-    return [];
-  }
-  if (!isPython(rel, text)) return [];
-  const dir = path.posix.dirname(rel);
+  const judge = pythonJudge(root, rel);
+  if (!judge) return [];
+  const { text, dir } = judge;
   const at = (name: string) => (dir === '.' ? name : `${dir}/${name}`);
   const names = importedModules(text).filter((n) => !BUILT_IN.has(n));
   const subs = [...text.matchAll(/^[ \t]*from[ \t]+([A-Za-z_]\w*)[ \t]+import[ \t]+([^\n#;()]+)/gm)].flatMap((m) =>
