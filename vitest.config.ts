@@ -90,8 +90,10 @@ export default defineConfig({
     setupFiles: ['test/setup-tmp.ts', 'test/setup-fc.ts'],
     // Integration tests spawn real processes and git on a shared 2-core machine
     // that may be heavily loaded. These limits only end a hung test; no test
-    // measures speed (bench/ does, as ratios).
-    testTimeout: 300_000,
+    // measures speed (bench/ does, as ratios). 15 minutes a test: on a slow host
+    // (bare `node -e 0` at 100 ms) beside four busy processes, a test of eight
+    // finalizes took 310 s (2026-12-02), and a hang still ends well inside CI's time.
+    testTimeout: 900_000,
     hookTimeout: 900_000,
     pool: 'forks',
     // Each file in a fresh worker (isolate, the default). Reusing workers

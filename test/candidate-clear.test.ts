@@ -29,7 +29,7 @@ function repo(): string {
 const treeOf = (dir: string, id: string): string => path.join(dir, '.autoloop/experiments/exp/candidates', id, 'tree');
 const worktrees = (dir: string): string[] => git(dir, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9)).filter((p) => p !== dir);
 
-describe('control clear with candidates open', { timeout: 300_000 }, () => {
+describe('control clear with candidates open', { timeout: 900_000 }, () => {
   it('removes every candidate worktree, keeps their changes in rescued/, and leaves the main tree alone', () => {
     const dir = repo();
     expect(engine('candidate', ['start'], dir, TIMING).code).toBe(0);

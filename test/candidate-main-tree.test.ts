@@ -50,7 +50,7 @@ function repo(): string {
 const treeOf = (dir: string, id: string): string => path.join(dir, '.autoloop/experiments/exp/candidates', id, 'tree');
 const read = (dir: string, rel: string): string | null => (fs.existsSync(path.join(dir, rel)) ? fs.readFileSync(path.join(dir, rel), 'utf8') : null);
 
-describe("a candidate's command that writes the main tree", { timeout: 300_000 }, () => {
+describe("a candidate's command that writes the main tree", { timeout: 900_000 }, () => {
   it('voids its run, and the main tree (the user edit in it too) is put back, what was written kept in rescued/', () => {
     const dir = repo();
     // The user's own uncommitted edit of an in-scope file in the main tree.

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { engine, git, makeRepo, ROOT } from './helpers/engine.ts';
 
-const SLOW = 300_000;
+const SLOW = 900_000;
 const ENV = { AUTOLOOP_TIMING_DIR: path.join(ROOT, '.cache', `timing-untracked-${process.pid}`) };
 afterAll(() => fs.rmSync(ENV.AUTOLOOP_TIMING_DIR, { recursive: true, force: true }));
 

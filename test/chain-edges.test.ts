@@ -300,23 +300,23 @@ describe('finalize after init-experiment took commits made by hand on the branch
     expect(git(r, 'log', '-1', '--format=%B', 'series^')).toMatch(/Segment 2 started from commits made outside the loop: [0-9a-f]{12}\.\.[0-9a-f]{12}\./);
   });
 
-  it('carries all of them when segment 1 kept nothing (no run, its baseline alone, or a discard after it)', () => {
-    for (const first of ['none', 'baseline', 'discard'] as const) {
-      const r = first === 'none' ? opened() : first === 'baseline' ? withBaseline() : after('discarded');
-      // Two commits by hand on autoloop/adopt, each in a file of its own; init-experiment adopts them.
-      write(r, 'lib/first.txt', 'one\n');
-      git(r, 'add', 'lib/first.txt');
-      git(r, 'commit', '-qm', 'by hand: first');
-      write(r, 'lib/second.txt', 'two\n');
-      git(r, 'add', 'lib/second.txt');
-      git(r, 'commit', '-qm', 'by hand: second');
-      expect(run('init-experiment', ['--name', 'adopt', '--max-runs', 'none', '--goal', 'smaller'], r).code).toBe(0);
-      step(r, 'baseline');
-      step(r, 'lower it', '85');
-      finalizesToBest(r, 'adopt', FINALIZE_MODES, `, segment 1: ${first}`);
-      expect(git(r, 'show', 'series:lib/first.txt')).toBe('one');
-      expect(git(r, 'log', '-1', '--format=%B', 'series^')).toMatch(/Segment 2 started from commits made outside the loop: [0-9a-f]{12}\.\.[0-9a-f]{12}\./);
-    }
+  // One test per shape of segment 1: each is a whole experiment and eight finalizes, and the three in
+  // one test took 310-475 s on a slow host beside four busy processes, past testTimeout.
+  it.each(['none', 'baseline', 'discard'] as const)('carries all of them when segment 1 kept nothing (%s: no run, its baseline alone, or a discard after it)', (first) => {
+    const r = first === 'none' ? opened() : first === 'baseline' ? withBaseline() : after('discarded');
+    // Two commits by hand on autoloop/adopt, each in a file of its own; init-experiment adopts them.
+    write(r, 'lib/first.txt', 'one\n');
+    git(r, 'add', 'lib/first.txt');
+    git(r, 'commit', '-qm', 'by hand: first');
+    write(r, 'lib/second.txt', 'two\n');
+    git(r, 'add', 'lib/second.txt');
+    git(r, 'commit', '-qm', 'by hand: second');
+    expect(run('init-experiment', ['--name', 'adopt', '--max-runs', 'none', '--goal', 'smaller'], r).code).toBe(0);
+    step(r, 'baseline');
+    step(r, 'lower it', '85');
+    finalizesToBest(r, 'adopt', FINALIZE_MODES, `, segment 1: ${first}`);
+    expect(git(r, 'show', 'series:lib/first.txt')).toBe('one');
+    expect(git(r, 'log', '-1', '--format=%B', 'series^')).toMatch(/Segment 2 started from commits made outside the loop: [0-9a-f]{12}\.\.[0-9a-f]{12}\./);
   });
 
   it('are listed by the report as the change finalize puts on the branch (through the run index and from every line)', () => {

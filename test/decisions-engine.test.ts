@@ -33,7 +33,7 @@ v=10; [ -f src/mem.txt ] && read -r v < src/mem.txt; echo "METRIC mem=$v"
 `;
 
 // Real processes on a shared machine: generous per-test limits, never assertions on time.
-const SLOW = 300_000;
+const SLOW = 900_000;
 
 const OTHER = Array.from({ length: 12 }, (_, i) => `line ${i}`).join('\n') + '\n';
 

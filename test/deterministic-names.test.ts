@@ -9,7 +9,7 @@ import path from 'node:path';
 import { engine, jsonOf, makeRepo } from './helpers/engine.ts';
 import { baselineRunsNeeded, clearlyNotTiming } from '../scripts/lib/noise-model.ts';
 
-const SLOW = 300_000;
+const SLOW = 900_000;
 
 function baselineSamples(metric: string, configEdit?: (yaml: string) => string): number {
   return Number(baseline(metric, configEdit).samples);

@@ -26,7 +26,7 @@ console.log('METRIC size_kb=' + Number(size));
 console.log('METRIC mem=' + (${JSON.stringify(noisy)} === 'mem' ? noisy(mem) : mem));
 `;
 
-const SLOW = 300_000;
+const SLOW = 900_000;
 const put = (dir: string, rel: string, text: string) => fs.writeFileSync(path.join(dir, rel), text);
 const results = (dir: string, slug = 'exp') => ledger(dir, slug).filter((l) => l.type === 'result');
 const candInvocations = (line: Record<string, unknown>) => (line.invocations as { arm: string }[]).filter((i) => i.arm === 'candidate').length;

@@ -22,7 +22,7 @@ console.log('METRIC score=' + Number(value));
 console.log('METRIC mem=' + 10 * (1 + 0.001 * ((h % 21) - 10)) * unlucky);
 `;
 
-const SLOW = 300_000;
+const SLOW = 900_000;
 const candidates = (line: Record<string, unknown>) => (line.invocations as { arm: string }[]).filter((i) => i.arm === 'candidate').length;
 
 describe('a failed soft gate takes no extra guardrail samples', () => {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { engine, ledger, makeRepo, step } from './helpers/engine.ts';
 import { seededBench, seededGaussian } from './helpers/seeded-bench.ts';
 
-const SLOW = 300_000;
+const SLOW = 900_000;
 const SEED = 17;
 const count = (n: number) => Math.floor(20 + 0.4 * seededGaussian(SEED, n) + 0.5);
 

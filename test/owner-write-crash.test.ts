@@ -12,7 +12,7 @@ import { hasSetpriv, isRoot, makeUser, NOBODY } from './helpers/as-user.ts';
 const BENCH = 'read -r v < src/v\necho "METRIC score=$v"\n';
 const mode = (dir: string, rel: string) => (fs.statSync(path.join(dir, rel)).mode & 0o777).toString(8);
 
-describe.skipIf(!isRoot || !hasSetpriv)('a kill between the lend of the owner-write bit and its restore', { timeout: 300_000 }, () => {
+describe.skipIf(!isRoot || !hasSetpriv)('a kill between the lend of the owner-write bit and its restore', { timeout: 900_000 }, () => {
   it('leaves a note; the next call puts the read-only mode back', () => {
     const user = makeUser(NOBODY);
     const repo = user.repo('owner-write-crash', () => makeRepo({ 'bench.sh': BENCH, 'src/v': '10\n', 'src/ro/f': 'f\n' }));

@@ -89,7 +89,7 @@ echo METRIC score=$(cat src/v)
 
 const record = (repo: string) => JSON.parse(read(repo, `${EXP}/runs/r0001/result.json`)) as { containment?: string };
 
-describe.skipIf(!isRoot || !hasSetpriv)('readonly containment for a user who is not root', { timeout: 300_000 }, () => {
+describe.skipIf(!isRoot || !hasSetpriv)('readonly containment for a user who is not root', { timeout: 900_000 }, () => {
   for (const make of [userNobody, userRoot]) {
     it(`${make.name.slice(4).toLowerCase()}: the judges and .autoloop/ are read-only, remount and umount fail, the benchmark sees its real ids`, () => {
       const user = make();

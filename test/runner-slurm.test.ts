@@ -419,7 +419,7 @@ describe('the run folder on the node', () => {
     fs.mkdirSync(runDir, { recursive: true });
     const fixture = path.join(ROOT, 'test/fixtures/slurm-unshared.ts');
     const script = 'mount -t tmpfs autoloop-unshared "$1" && shift && exec "$@"';
-    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', runDir, process.execPath, '--import', 'tsx', fixture, path.join(dir, 'tree'), runDir], { cwd: ROOT, encoding: 'utf8', env: process.env, timeout: 300_000 });
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', runDir, process.execPath, '--import', 'tsx', fixture, path.join(dir, 'tree'), runDir], { cwd: ROOT, encoding: 'utf8', env: process.env, timeout: 900_000 });
     expect(r.stderr).toBe('');
     const result = JSON.parse(r.stdout) as { exitCode: number | null; spawnError: string | null; detail: string };
     expect(result.detail).toMatch(/COMPLETED/);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { engine, git, makeRepo } from './helpers/engine.ts';
 
-const SLOW = 300_000;
+const SLOW = 900_000;
 const MAKEFILE = 'bench:\n\t@echo "METRIC n=$$(cat src/n.txt)"\n';
 const args = (name: string, command: string) => ['--name', name, '--metric', 'n', '--direction', 'lower', '--command', command, '--scope', 'packages/api/src/**', '--repeats', '1'];
 

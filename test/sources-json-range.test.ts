@@ -118,7 +118,7 @@ describe('the tools\' JSON exports and coverage summaries refuse it too', () => 
 });
 
 describe('through the engine', () => {
-  it('a training script that writes val_loss 1e-400 to its metrics JSON makes the run invalid, not a perfect score', { timeout: 300_000 }, () => {
+  it('a training script that writes val_loss 1e-400 to its metrics JSON makes the run invalid, not a perfect score', { timeout: 900_000 }, () => {
     const train = "require('fs').writeFileSync('metrics.json', '{\"val_loss\": ' + require('fs').readFileSync('lit.txt', 'utf8').trim() + '}');";
     const dir = makeRepo({ 'train.js': train, 'lit.txt': '0.5\n', '.gitignore': 'metrics.json\n' });
     expect(engine('init-experiment', ['--name', 'r', '--metric', 'val_loss', '--direction', 'lower', '--command', 'node train.js', '--scope', 'lit.txt', '--source', 'json:metrics.json:val_loss=val_loss', '--repeats', '1'], dir).code).toBe(0);

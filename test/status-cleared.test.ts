@@ -8,7 +8,7 @@ import path from 'node:path';
 import { baselineRepo, engine, jsonOf } from './helpers/engine.ts';
 import { emptyState, shownLoop } from '../scripts/lib/reduce.ts';
 
-const SLOW = 300_000;
+const SLOW = 900_000;
 
 describe('shownLoop', () => {
   it('is cleared without active.json, whatever the ledger says', () => {

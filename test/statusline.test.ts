@@ -21,7 +21,7 @@ function command(): string[] {
 }
 
 function statusline(input: string, cwd = os.tmpdir()) {
-  return spawnSync(process.execPath, command(), { input, cwd, encoding: 'utf8', timeout: 300_000 });
+  return spawnSync(process.execPath, command(), { input, cwd, encoding: 'utf8', timeout: 900_000 });
 }
 
 const active = (extra: Record<string, unknown> = {}) => ({ version: 1, experiment: 'faster-primes', loop: 'active', runs: 8, terminated_by: null, direction: 'lower', ...extra });
@@ -159,10 +159,10 @@ describe('statusline command', () => {
           cwd: noLoop,
           env: { PATH: process.env.PATH, CLAUDE_PLUGIN_ROOT: root, CLAUDE_PLUGIN_DATA: data, CLAUDE_PROJECT_DIR: noLoop },
           encoding: 'utf8',
-          timeout: 300_000,
+          timeout: 900_000,
         });
       const launcher = path.join(data, 'statusline.sh');
-      const show = () => spawnSync('sh', [launcher], { input: JSON.stringify({ cwd: dir }), cwd: os.tmpdir(), encoding: 'utf8', timeout: 300_000 });
+      const show = () => spawnSync('sh', [launcher], { input: JSON.stringify({ cwd: dir }), cwd: os.tmpdir(), encoding: 'utf8', timeout: 900_000 });
 
       const v1 = copy('0.1.0');
       expect(sessionStart(v1)).toMatchObject({ status: 0, stdout: '', stderr: '' });

@@ -257,7 +257,7 @@ describe('one minus sign on every surface', () => {
     expect(run.stdout).toContain('DISCARD: not better (-5.6%');
     const html = path.join(d, 'dash.html');
     expect(engine('dashboard', ['--html', html], d).code).toBe(0);
-    const line = spawnSync(process.execPath, [bundle('statusline')], { input: JSON.stringify({ cwd: d }), encoding: 'utf8', timeout: 300_000 }).stdout;
+    const line = spawnSync(process.execPath, [bundle('statusline')], { input: JSON.stringify({ cwd: d }), encoding: 'utf8', timeout: 900_000 }).stdout;
     const surfaces = {
       run: run.stdout,
       status: engine('status', [], d).stdout,
@@ -317,7 +317,7 @@ describe('the progress line of a run at a terminal (a real pseudo-terminal, util
   const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
   const atTerminal = (repo: string, term: string): string => {
     const command = [process.execPath, bundle('run-experiment'), '--cwd', repo].map(quote).join(' ');
-    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TERM: term, NO_COLOR: '1' }, timeout: 300_000 });
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TERM: term, NO_COLOR: '1' }, timeout: 900_000 });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     return r.stdout;
   };

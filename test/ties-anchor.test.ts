@@ -113,5 +113,5 @@ describe('through the engine (git mode)', () => {
     expect(bestLines(results[1] as Record<string, unknown>)).toEqual([10]);
     expect(bestLines(results[2] as Record<string, unknown>)).toEqual([10]); // the anchor's code, not the first tie's 9 lines
     expect((results[2] as { decision: { anchored?: boolean } }).decision.anchored).toBe(true);
-  }, 300_000);
+  }, 900_000);
 });

@@ -134,7 +134,7 @@ describe('install from a git marketplace over smart HTTP', () => {
     expect(r.status, describeRun(r)).toBe(0);
     expect(`${r.stdout}${r.stderr}`).toMatch(/autoloop/);
     expect(fs.existsSync(path.join(home, '.claude', 'plugins', 'marketplaces', 'autoloop', '.claude-plugin', 'marketplace.json'))).toBe(true);
-  }, 300_000);
+  }, 900_000);
 
   it('claude plugin install autoloop@autoloop succeeds', async () => {
     const t0 = process.hrtime.bigint();
@@ -155,7 +155,7 @@ describe('install from a git marketplace over smart HTTP', () => {
     expect(ours, r.stdout).toBeDefined();
     expect(ours!.enabled, r.stdout).toBe(true);
     if ('version' in ours!) expect(ours!.version).toBe(pluginVersion);
-  }, 300_000);
+  }, 900_000);
 
   it('the installed copy holds the plugin content and no git metadata', () => {
     const dir = installDir();
@@ -189,7 +189,7 @@ describe('install from a git marketplace over smart HTTP', () => {
     // No NODE_PATH and a HOME outside the repository: only the installed files can be found.
     const env = { PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' };
     const node = async (script: string, args: string[]) => {
-      const r = await exec(process.execPath, [path.join(dir, 'dist', script), ...args], { cwd: repo, env, timeout: 300_000 });
+      const r = await exec(process.execPath, [path.join(dir, 'dist', script), ...args], { cwd: repo, env, timeout: 900_000 });
       expect(r.status, `${script} ${args.join(' ')}\n${describeRun(r)}`).toBe(0);
       return r.stdout;
     };
@@ -239,7 +239,7 @@ describe('install from a git marketplace over smart HTTP', () => {
     // An empty directory: no experiment, no git repository.
     const empty = fs.mkdtempSync(path.join(work, 'empty-'));
     for (const args of [['--help'], []]) {
-      const r = await exec(process.execPath, [status, ...args], { cwd: empty, timeout: 300_000, env: { PATH: process.env.PATH, HOME: home } });
+      const r = await exec(process.execPath, [status, ...args], { cwd: empty, timeout: 900_000, env: { PATH: process.env.PATH, HOME: home } });
       const all = `${r.stdout}${r.stderr}`;
       expect(r.status, describeRun(r)).not.toBeNull();
       expect([0, 1, 2], describeRun(r)).toContain(r.status);

@@ -447,7 +447,7 @@ describe('up: the overnight supervisor', () => {
           owner = (JSON.parse(fs.readFileSync(path.join(f.repo, '.autoloop', 'session.json'), 'utf8')) as { owner_session: string }).owner_session;
           // The user asks claude something in the same repository, to the end; then the loop's claude dies.
           // (Async: this process is the API that session talks to.)
-          const { stdout } = await promisify(execFile)(claude, ['-p', QUESTION, '--output-format', 'json'], { cwd: f.repo, env: cliEnv(f.home, api.url), encoding: 'utf8', timeout: 300_000 });
+          const { stdout } = await promisify(execFile)(claude, ['-p', QUESTION, '--output-format', 'json'], { cwd: f.repo, env: cliEnv(f.home, api.url), encoding: 'utf8', timeout: 900_000 });
           userSession = (JSON.parse(stdout) as { session_id: string }).session_id;
           const pid = up!.claudePid()!;
           process.kill(pid, 'SIGKILL');

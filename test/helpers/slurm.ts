@@ -47,7 +47,7 @@ const sleepMs = (ms: number): void => {
 
 function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): { code: number | null; out: string } {
   // Timeouts here only end a hung command; a loaded machine makes Slurm slow.
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, ...opts });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 900_000, ...opts });
   return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
 }
 
@@ -58,7 +58,7 @@ function ensureInstalled(): void {
   if (root && fs.existsSync('/usr/bin/apt-get')) {
     console.log("installing Debian's slurm-wlm and munge for the Slurm tests (first use)");
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    run('apt-get', ['update', '-qq'], { timeout: 300_000, env });
+    run('apt-get', ['update', '-qq'], { timeout: 900_000, env });
     run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'slurm-wlm', 'munge'], { timeout: 900_000, env });
   }
   const missing = BINARIES.filter((b) => !fs.existsSync(b));
@@ -252,5 +252,5 @@ export function ensureSlurm(): SlurmCluster {
 /** Run a Slurm command against the test cluster (as an administrator would), returning its output. */
 export function slurmAdmin(cmd: string, args: string[]): { code: number | null; out: string } {
   const c = ensureSlurm();
-  return run(cmd, args, { env: { ...process.env, ...c.env }, timeout: 300_000 });
+  return run(cmd, args, { env: { ...process.env, ...c.env }, timeout: 900_000 });
 }

@@ -27,7 +27,7 @@ export function ensureDebian(packages: string[], probe: [string, ...string[]]): 
     console.log(`installing Debian packages for the metric-source tests: ${packages.join(' ')}`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     if (!updated) {
-      spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', timeout: 300_000 });
+      spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', timeout: 900_000 });
       updated = true;
     }
     spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'ignore', timeout: 600_000, env });
@@ -61,7 +61,7 @@ export function ensureNpmTool(pkg: string, version: string, bin: string): string
 
 /** Run a command that must succeed; its output on failure. */
 export function run(cmd: string, args: string[], cwd: string, okCodes: number[] = [0]): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 900_000 });
   if (r.status === null || !okCodes.includes(r.status)) {
     throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${(r.stderr || r.stdout || '').slice(-1500)}`);
   }
