@@ -85,6 +85,8 @@ function firstLine(s: string): string {
 
 /** Resolve --cwd (default: the process cwd) and check it is a directory. */
 export function resolveCwd(cwd: string | undefined): string {
+  // `--cwd "$REPO"` with REPO unset would otherwise act on whatever directory the shell is in.
+  if (cwd === '') throw new UsageError('--cwd is empty: name the repository\'s directory, or leave --cwd out for the current one');
   const dir = path.resolve(cwd ?? process.cwd());
   let st: fs.Stats;
   try {

@@ -63,7 +63,9 @@ export function listExperiments(root: string): string[] {
 }
 
 /** --experiment, else the active one, else the only one. */
-export function resolveSlug(root: string, flag?: string): string {
+export function resolveSlug(root: string, flag?: string, name = '--experiment'): string {
+  // An empty value (`--experiment "$EXP"` with EXP unset) names no experiment: never the active one in its stead.
+  if (flag === '') throw new UsageError(`${name} is empty: name an experiment, or leave ${name} out for the active one`);
   if (flag) {
     if (!listExperiments(root).includes(flag)) throw new UsageError(`no experiment named "${flag}" in ${root}`);
     return flag;

@@ -217,7 +217,7 @@ function assertPrinted(parentSlug: string, printed: Record<string, number>, conf
 
 /** --from, else the active experiment (plan() then refuses one that has not terminated). */
 function parentOf(root: string, from: string | undefined): string {
-  if (from) return resolveSlug(root, from);
+  if (from !== undefined) return resolveSlug(root, from, '--from');
   const active = readActive(root);
   if (!active || !listExperiments(root).includes(active.experiment)) throw new UsageError('--from is required (no active experiment to follow up)');
   return active.experiment;
@@ -431,7 +431,7 @@ function startedBefore(root: string, f: ChainFlags): { data: Record<string, unkn
   const rationale = (f.rationale ?? '').trim();
   if (!f.name || !rationale) return null;
   const link = loadChainFile(root).chains.flatMap((c) => c.links).find((l) => l.child === f.name);
-  if (!link || (f.from !== undefined && resolveSlug(root, f.from) !== link.parent)) return null;
+  if (!link || (f.from !== undefined && resolveSlug(root, f.from, '--from') !== link.parent)) return null;
   let decision: ChainDecision;
   try {
     decision = ChainDecision.parse(JSON.parse(fs.readFileSync(experimentPaths(root, link.child).decision, 'utf8')));
