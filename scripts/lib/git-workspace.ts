@@ -18,6 +18,7 @@ import { stagedPaths } from './init-journal.ts';
 import { compileScope, isInternal, type Scope } from './scope.ts';
 import { benchmarkOutputs } from './outputs.ts';
 import { hiddenIgnoreFiles, type IgnoreRules } from './ignore-rules.ts';
+import { hiddenModeChanges } from './hidden-modes.ts';
 import { anyFlagged, indexEntries, unhideInScope, type IndexEntry } from './index-flags.ts';
 import { touchedSince } from './outside-touch.ts';
 import { clearStaleLocks, mutationLocks } from './git-locks.ts';
@@ -745,6 +746,10 @@ export class GitWorkspace implements Workspace {
     const st = await this.status();
     const userDirs = this.load()?.user_dirs ?? [];
     return [...st.keys()].filter((p) => p.endsWith('/') && untrackedOnly(st.get(p) ?? []) && this.reaches(p) && !underDir(p, userDirs)).sort();
+  }
+
+  async hiddenModes(): Promise<string[]> {
+    return hiddenModeChanges(this.root, this.scope);
   }
 
   async changedInScope(): Promise<string[]> {

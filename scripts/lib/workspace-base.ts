@@ -60,6 +60,8 @@ export interface Workspace {
   hiddenIgnores?(): Promise<Record<string, string>>;
   /** git: untracked git repositories inside the scope (not the user's), each `dir/`, from the last read of the tree. */
   nestedRepos?(): Promise<string[]>;
+  /** git: in-scope tracked files whose executable bit git does not see change (core.fileMode=false). Sorted. */
+  hiddenModes?(): Promise<string[]>;
   /** In-scope files that differ from the best (modified, deleted, created; user files excluded). Sorted. */
   changedInScope(): Promise<string[]>;
   /**

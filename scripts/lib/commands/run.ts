@@ -40,6 +40,7 @@ import { writeJsonAtomic } from '../fsx.ts';
 import { recordUnclean } from '../unclean.ts';
 import { nowIso } from '../ledger.ts';
 import { RefusalError } from '../errors.ts';
+import { hiddenModesReason } from '../hidden-modes.ts';
 import { ignoreRulesProblem, ignoreRulesReason, nestedReposReason, newHiddenIgnores, type IgnoreRules } from '../ignore-rules.ts';
 import { benchmarkOutcome, checksOutcome, checksPassed, sampleEndsRun, signalledAgain, type BenchmarkFacts, type Outcome } from '../run-outcome.ts';
 import { runnerFor, runnerOf, type RunHandle, type RunRequest, type RunResult, type Runner } from '../runners/index.ts';
@@ -610,6 +611,8 @@ export async function measureNext(exp: Experiment, signal: AbortSignal, opts: { 
   const changed = await ws.changedInScope();
   const nested = (await ws.nestedRepos?.()) ?? [];
   if (nested.length) throw new RefusalError(nestedReposReason(nested));
+  const modes = (await ws.hiddenModes?.()) ?? [];
+  if (modes.length) throw new RefusalError(hiddenModesReason(exp.root, modes));
   assertIgnoreRulesKept(exp, changed);
   // Setting the user's files aside writes no run record: the latest is still the one nextRunId read.
   const hidden = await assertNoNewHiddenIgnores(exp, ws, { taken: fixed.length || aside.length ? undefined : early, last });
