@@ -52,6 +52,16 @@ function unitHint(raw: string): string {
   return m ? ` (print the number alone: the unit ${JSON.stringify(m[1])} goes in --unit at init)` : '';
 }
 
+/**
+ * "3,5": a decimal comma (a tool following a de_DE or fr_FR locale) or a thousands separator. Never read as
+ * either number; the hint says how to get a plain one, the benchmark's environment being fixed at init.
+ */
+function commaHint(raw: string): string {
+  return /^[+-]?\d+(?:,\d+)+$/.test(raw)
+    ? ' (a decimal comma or a thousands separator: print the number plainly with a dot; a program following the locale does under LC_NUMERIC=C with LC_ALL unset, set before init-experiment, which fixes the benchmark\'s environment)'
+    : '';
+}
+
 function quote(line: string): string {
   const s = line.trim();
   return JSON.stringify(s.length > 120 ? `${s.slice(0, 117)}...` : s);
@@ -73,7 +83,7 @@ export function parseMetricLine(line: string): MetricLineResult | null {
   if (FORBIDDEN.has(name)) return { warning: `ignored METRIC line ${quote(line)}: reserved name ${name}` };
   if (!METRIC_NAME.test(name)) return { warning: `ignored METRIC line ${quote(line)}: invalid name ${JSON.stringify(name)} (${METRIC_NAME_RULE})` };
   if (NON_FINITE.test(raw)) return { name, warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
-  if (!NUMBER.test(raw)) return { name, warning: `ignored METRIC line ${quote(line)}: not a number: ${JSON.stringify(raw)}${unitHint(raw)}` };
+  if (!NUMBER.test(raw)) return { name, warning: `ignored METRIC line ${quote(line)}: not a number: ${JSON.stringify(raw)}${unitHint(raw)}${commaHint(raw)}` };
   const value = Number(raw);
   // e.g. 1e999 parses to Infinity.
   if (!Number.isFinite(value)) return { name, warning: `ignored METRIC line ${quote(line)}: non-finite value ${raw}` };
