@@ -198,6 +198,22 @@ describe('round 5 journeys', () => {
     expect(results(repo).map((l) => l.primary)).toEqual([10, 1, 1]);
   });
 
+  it("with core.fileMode=false, refuses the same hidden chmod in a parallel candidate's worktree, naming the tree in the command", HANG_GUARD, () => {
+    const repo = makeRepo({ 'run.sh': 'echo "METRIC n=1"\n', 'bench.sh': 'if [ -x run.sh ]; then ./run.sh; else echo "METRIC n=10"; fi\n' });
+    git(repo, 'config', 'core.fileMode', 'false');
+    expect(init(repo, ['--scope', 'run.sh', '--parallel', '2', '--parallel-timing', 'parallel']).code).toBe(0);
+    expect(run(repo, 'baseline').json).toMatchObject({ verdict: 'keep', primary: 10 });
+    const { candidate: id, path: tree } = engine('candidate', ['start', '--json'], repo).json as { candidate: string; path: string };
+    fs.chmodSync(path.join(tree, 'run.sh'), 0o755);
+    const hidden = engine('run-experiment', ['--candidate', id, '--json'], repo);
+    expect(hidden.code).toBe(1);
+    expect(hidden.stderr).toBe(`run-experiment: the executable bit of run.sh differs from the committed one, and git does not see it (core.fileMode=false), so the run would measure what no keep records: chmod it back, or stage the mode (git -C ${tree} update-index --chmod=+x run.sh) so the loop judges it\n`);
+    git(tree, 'update-index', '--chmod=+x', 'run.sh');
+    expect(engine('run-experiment', ['--candidate', id, '--json'], repo).json).toMatchObject({ status: 'ok', primary: 1, files: ['run.sh'] });
+    expect(engine('log-experiment', ['--candidate', id, '--description', 'exec', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    expect(git(repo, 'ls-tree', 'autoloop/p', 'run.sh')).toMatch(/^100755 /);
+  });
+
   it('notices a user who amended the experiment branch and ran git gc mid-loop: one line, repair keeps their commit, the loop goes on', HANG_GUARD, () => {
     const repo = makeRepo({ 'v.txt': '5\n', 'bench.sh': BENCH });
     expect(init(repo).code).toBe(0);

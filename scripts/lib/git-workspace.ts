@@ -749,7 +749,7 @@ export class GitWorkspace implements Workspace {
   }
 
   async hiddenModes(): Promise<string[]> {
-    return hiddenModeChanges(this.root, this.scope);
+    return hiddenModeChanges(this.root, this.scope, this.exp.dir);
   }
 
   async changedInScope(): Promise<string[]> {

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { gitTry, userConfig } from './gitcmd.ts';
 import { configFiles, mayMention } from './git-config-files.ts';
-import { STATE_DIR } from './paths.ts';
 import type { Scope } from './scope.ts';
 
 const FALSE = new Set(['false', 'no', 'off', '0', '']);
@@ -33,13 +32,16 @@ function keepsExecBits(dir: string): boolean {
   }
 }
 
-/** In-scope tracked files whose executable bit on disk differs from the index's while core.fileMode=false hides it. Sorted. */
-export async function hiddenModeChanges(root: string, scope: Scope): Promise<string[]> {
+/**
+ * In-scope tracked files of the work tree `root` whose executable bit on disk differs from the index's while
+ * core.fileMode=false hides it, sorted; `probeDir`: a folder of the engine's on the same filesystem.
+ */
+export async function hiddenModeChanges(root: string, scope: Scope, probeDir: string): Promise<string[]> {
   const files = configFiles(root);
   if (files && !mayMention(files, MAY_BE_FALSE)) return [];
   const setting = userConfig(root, ['core.fileMode']).get('core.filemode');
   if (setting === undefined || setting === null || !FALSE.has(setting.trim().toLowerCase())) return [];
-  if (!keepsExecBits(path.join(root, STATE_DIR))) return [];
+  if (!keepsExecBits(probeDir)) return [];
   const r = await gitTry(root, ['ls-files', '-s', '-z', '--', ...(scope.bases.includes('') ? ['.'] : scope.bases)]);
   if (r.code !== 0) return [];
   const out: string[] = [];
@@ -59,8 +61,8 @@ export async function hiddenModeChanges(root: string, scope: Scope): Promise<str
   return [...new Set(out)].sort();
 }
 
-/** Why a run is refused when hiddenModeChanges found files: one line with both ways on. */
-export function hiddenModesReason(root: string, files: readonly string[]): string {
+/** Why a run is refused when hiddenModeChanges found files: one line with both ways on (`candidate`: the tree is a candidate's worktree, named in the command). */
+export function hiddenModesReason(root: string, files: readonly string[], candidate = false): string {
   const names = `${files.slice(0, 3).join(', ')}${files.length > 3 ? ' …' : ''}`;
   const first = files[0] ?? '';
   let flag = '+x';
@@ -69,5 +71,5 @@ export function hiddenModesReason(root: string, files: readonly string[]): strin
   } catch {
     // gone since: the flag as most often meant
   }
-  return `the executable bit of ${names} differs from the committed one, and git does not see it (core.fileMode=false), so the run would measure what no keep records: chmod it back, or stage the mode (git update-index --chmod=${flag} ${first}) so the loop judges it`;
+  return `the executable bit of ${names} differs from the committed one, and git does not see it (core.fileMode=false), so the run would measure what no keep records: chmod it back, or stage the mode (git ${candidate ? `-C ${root} ` : ''}update-index --chmod=${flag} ${first}) so the loop judges it`;
 }

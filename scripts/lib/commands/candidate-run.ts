@@ -10,6 +10,7 @@ import { acquireLock } from '../lock.ts';
 import { runId as formatRunId } from '../paths.ts';
 import { runnerFor, runsIsolated } from '../runners/index.ts';
 import { assertMayRun, assertNoNewHiddenIgnores, measure, Measurement, recordSurvivors, settleAbandoned, type Gate, type RunCommandResult } from './run.ts';
+import { hiddenModesReason } from '../hidden-modes.ts';
 import { candidatePaths, openCandidate, saveCandidate, type Candidate } from '../candidates/store.ts';
 import { sealRecord } from '../candidates/record-seal.ts';
 import { withLedger } from '../candidates/ledger.ts';
@@ -70,6 +71,8 @@ async function allocate(exp: Experiment, id: string, signal: AbortSignal): Promi
     c = caught.c;
     // As in the main tree: a .gitignore in the worktree's scope that hides itself refuses the run.
     const hidden = await assertNoNewHiddenIgnores(exp, ws, { last: prev });
+    const modes = await ws.hiddenModes();
+    if (modes.length) throw new RefusalError(hiddenModesReason(c.path, modes, true));
     const runId = formatRunId(Math.max(exp.state.next_run, latestRunNumber(exp) + 1));
     const runner = runnerFor(exp.config);
     // The record (and so the run's folder) exists before the lock is let go: the number is taken.
