@@ -69,6 +69,15 @@ describe('round 5 journeys', () => {
     const out = fs.readFileSync(path.join(repo, '.autoloop/experiments/p/runs/r0001/output.log'), 'utf8');
     expect(out).toContain('stdin: eof');
     expect(out).not.toContain('tty:');
+    // Started from a terminal (script(1) gives the engine one): the benchmark still reads no terminal, and sees none.
+    fs.writeFileSync(path.join(repo, 'v.txt'), '4\n');
+    const env = { ...process.env, NODE: process.execPath, ENGINE: bundle('run-experiment'), REPO: repo, SHELL: '/bin/sh' };
+    const tty = spawnSync('script', ['-qec', 'exec "$NODE" "$ENGINE" --description four --cwd "$REPO"', '/dev/null'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(tty.status, tty.stdout + tty.stderr).toBe(0);
+    const four = fs.readFileSync(path.join(repo, '.autoloop/experiments/p/runs/r0002/output.log'), 'utf8');
+    expect(four).toContain('stdin: eof');
+    expect(four).not.toContain('tty:');
+    expect(results(repo).map((l) => [l.verdict, l.primary])).toEqual([['keep', 5], ['keep', 4]]);
   });
 
   it('ends a benchmark that daemonises (forks, parent exits, the child keeps writing) with the run: no orphan survives', HANG_GUARD, async () => {
