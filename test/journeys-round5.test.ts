@@ -16,6 +16,15 @@ const BENCH = 'echo "METRIC n=$(cat v.txt)"\n';
 const init = (repo: string, extra: string[] = [], env: Record<string, string> = {}): EngineResult =>
   engine('init-experiment', ['--name', 'p', '--metric', 'n', '--direction', 'lower', '--command', 'sh bench.sh', '--scope', 'v.txt', '--repeats', '1', ...extra], repo, env);
 const run = (repo: string, description: string, env: Record<string, string> = {}): EngineResult => engine('run-experiment', ['--description', description, '--json'], repo, env);
+/** Live processes whose command line names `text` (the daemon below: its output file's path). */
+const naming = (text: string): string[] =>
+  fs.readdirSync('/proc').filter((pid) => {
+    try {
+      return /^\d+$/.test(pid) && Number(pid) !== process.pid && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
+    } catch {
+      return false; // gone
+    }
+  });
 const results = (repo: string) => ledger(repo, 'p').filter((l) => l.type === 'result');
 
 describe('round 5 journeys', () => {
@@ -83,18 +92,20 @@ describe('round 5 journeys', () => {
   it('ends a benchmark that daemonises (forks, parent exits, the child keeps writing) with the run: no orphan survives', HANG_GUARD, async () => {
     const repo = makeRepo({
       'v.txt': '5\n',
-      'bench.sh': "setsid sh -c 'while :; do echo tick >> daemon.out; sleep 0.1; done' </dev/null >/dev/null 2>&1 &\nwhile [ ! -s daemon.out ]; do sleep 0.1; done\n" + BENCH,
+      // A new session, out of the run's folder, deaf to SIGTERM and SIGHUP: found by nothing but the run's containment.
+      'bench.sh': 'd=$(pwd)\nsetsid sh -c \'cd /; trap "" HUP TERM; while :; do echo tick >> "$1"; sleep 0.1; done\' sh "$d/daemon.out" </dev/null >/dev/null 2>&1 &\nwhile [ ! -s daemon.out ]; do sleep 0.1; done\n' + BENCH,
       '.gitignore': 'daemon.out\n',
     });
     expect(init(repo).code).toBe(0);
     expect(run(repo, 'baseline').json).toMatchObject({ verdict: 'keep', primary: 5 });
     expect(processesIn(repo)).toEqual([]);
+    expect(naming(path.join(repo, 'daemon.out'))).toEqual([]);
     const ticks = fs.readFileSync(path.join(repo, 'daemon.out'), 'utf8');
     await new Promise((r) => setTimeout(r, 500));
     expect(fs.readFileSync(path.join(repo, 'daemon.out'), 'utf8')).toBe(ticks);
     fs.writeFileSync(path.join(repo, 'v.txt'), '4\n');
     expect(run(repo, 'four').json).toMatchObject({ verdict: 'keep', primary: 4 });
-    expect(processesIn(repo)).toEqual([]);
+    expect(naming(path.join(repo, 'daemon.out'))).toEqual([]);
   });
 
   it('takes odd but real METRIC lines at their value and refuses the unreadable ones in one line, never keeping a wrong number', HANG_GUARD, () => {
