@@ -42,7 +42,8 @@ export async function hiddenModeChanges(root: string, scope: Scope, probeDir: st
   const setting = userConfig(root, ['core.fileMode']).get('core.filemode');
   if (setting === undefined || setting === null || !FALSE.has(setting.trim().toLowerCase())) return [];
   if (!keepsExecBits(probeDir)) return [];
-  const r = await gitTry(root, ['ls-files', '-s', '-z', '--', ...(scope.bases.includes('') ? ['.'] : scope.bases)]);
+  // The bases are folder names, not patterns (a folder named `[a]` is that folder).
+  const r = await gitTry(root, ['ls-files', '-s', '-z', '--', ...(scope.bases.includes('') ? ['.'] : scope.bases)], { GIT_LITERAL_PATHSPECS: '1' });
   if (r.code !== 0) return [];
   const out: string[] = [];
   for (const entry of r.stdout.split('\0')) {
