@@ -9,7 +9,9 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { engine, makeRepo } from './helpers/engine.ts';
+import { tmpDir } from './helpers/tmp.ts';
 
 const HANG_GUARD = { timeout: 600_000 };
 
@@ -76,4 +78,79 @@ describe("the best's tree builds in a folder of its own", () => {
       expect(fs.readFileSync(path.join(repo, 'build/CMakeCache.txt'), 'utf8').trim()).toBe(fs.realpathSync(repo));
     });
   }
+});
+
+/** A program printing `base` times the prebuilt vendor object's factor, with 2% noise. */
+const linked = (base: number) => `#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+double factor(void);
+int main(void) { srand(getpid()); printf("METRIC v=%f\\n", ${base} * factor() * (1 + 0.02 * (rand() / (double)RAND_MAX))); return 0; }
+`;
+
+/** vendor/lib.o is linked, never built: the repository has no rule and no source for it. */
+const LINKS_VENDOR = `obj/prog: obj/main.o vendor/lib.o
+\tcc -o obj/prog obj/main.o vendor/lib.o
+obj/main.o: src/main.c
+\tmkdir -p obj
+\tcc -c -o obj/main.o src/main.c
+`;
+
+/** Compile the vendor object from a source outside the repository, as a vendor's SDK ships it. */
+const prebuildVendor = (repo: string) => {
+  const src = path.join(tmpDir('autoloop-vendor-'), 'lib.c');
+  fs.writeFileSync(src, 'double factor(void) { return 1.0; }\n');
+  fs.mkdirSync(path.join(repo, 'vendor'), { recursive: true });
+  const cc = spawnSync('cc', ['-c', '-o', path.join(repo, 'vendor/lib.o'), src], { encoding: 'utf8' });
+  expect(cc.status, cc.stderr).toBe(0);
+};
+
+const bestTree = (repo: string) => path.join(repo, '.autoloop/experiments/b/best', JSON.parse(fs.readFileSync(path.join(repo, '.autoloop/experiments/b/best.json'), 'utf8')).tree as string);
+
+describe("a folder of object files only is copied into the best's tree", () => {
+  for (const git of [true, false]) {
+    it(`re-measures the best of a build linking prebuilt vendor objects in ${git ? 'git' : 'snapshot'} mode`, HANG_GUARD, () => {
+      const repo = makeRepo({ Makefile: LINKS_VENDOR, 'src/main.c': linked(100), '.gitignore': 'obj/\nvendor/\n' }, { git });
+      prebuildVendor(repo);
+      // Snapshot mode has no ignored files: a build rewriting obj/ would change files outside the scope.
+      init(repo, git ? 'make -s && ./obj/prog' : 'cc -o prog.$$ src/main.c vendor/lib.o && ./prog.$$; s=$?; rm -f prog.$$; exit $s');
+      fs.writeFileSync(path.join(repo, 'src/main.c'), linked(50));
+      const run = engine('run-experiment', ['--description', 'half', '--json'], repo);
+      // Was: CRASH at every run, the best's tree's vendor/ empty ("No rule to make target 'vendor/lib.o'").
+      expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'keep' });
+      expect(run.json?.primary as number).toBeLessThan(52);
+      if (git) expect(fs.lstatSync(path.join(bestTree(repo), 'vendor/lib.o')).isFile()).toBe(true);
+    });
+  }
+
+  it("runs the best's code in its tree though the copied objects, built from the candidate's code, are dated in the future", HANG_GUARD, () => {
+    const repo = makeRepo({ Makefile: LINKS_VENDOR, 'src/main.c': linked(100), '.gitignore': 'obj/\nvendor/\n' });
+    prebuildVendor(repo);
+    init(repo, 'make -s && ./obj/prog');
+    fs.writeFileSync(path.join(repo, 'src/main.c'), linked(50));
+    // The user's obj/ now holds the candidate's build, dated an hour ahead (clock skew, an archive's dates).
+    expect(spawnSync('make', ['-s'], { cwd: repo }).status).toBe(0);
+    const ahead = Date.now() / 1000 + 3600;
+    for (const f of ['obj/main.o', 'obj/prog']) fs.utimesSync(path.join(repo, f), ahead, ahead);
+    const run = engine('run-experiment', ['--description', 'half', '--json'], repo);
+    // Without bounding the copies' mtimes: make took the candidate's main.o as newer than the best's
+    // source, both arms ran the candidate's code, and the real 2x gain was discarded as noise.
+    expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'keep' });
+    expect(run.json?.primary as number).toBeLessThan(52);
+    expect(fs.statSync(path.join(bestTree(repo), 'obj/main.o')).mtimeMs).toBeLessThan(ahead * 1000);
+  });
+
+  it('leaves a folder of objects over the bound empty, with one note naming it', HANG_GUARD, () => {
+    const repo = makeRepo({ 'bench.sh': CMAKE_LIKE.split('\n').slice(3).join('\n'), 'src/v': '100\n', '.gitignore': 'vendor/\n' });
+    fs.mkdirSync(path.join(repo, 'vendor'));
+    fs.writeFileSync(path.join(repo, 'vendor/lib.o'), '');
+    fs.writeFileSync(path.join(repo, 'vendor/blob'), '');
+    fs.truncateSync(path.join(repo, 'vendor/blob'), 300 * 1024 * 1024); // sparse: no disk used
+    init(repo, 'sh bench.sh');
+    fs.writeFileSync(path.join(repo, 'src/v'), '50\n');
+    const run = engine('run-experiment', ['--description', 'half', '--json'], repo);
+    expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'keep' });
+    expect(run.stderr.match(/^note: build folder vendor\/ is over 256 MB.*$/gm)).toHaveLength(1);
+    expect(fs.readdirSync(path.join(bestTree(repo), 'vendor'))).toEqual([]);
+  });
 });

@@ -32,7 +32,7 @@ import { indexReadable } from './git-files-guard.ts';
 import { readOrNull, statSigOf } from './stat-sig.ts';
 import { rmOwnTree } from './owner-write.ts';
 import { judgesKey, placeJudges } from './best-tree-judges.ts';
-import { isBuildDir } from './build-dirs.ts';
+import { buildDirKind, copyObjectsDir, objectsCopyable, objectsTooLargeNote } from './build-dirs.ts';
 import { linkUntracked, notLinked } from './untracked-links.ts';
 
 const Current = lazySchema(() => z.object({ head: z.string(), tree: z.string().check(z.regex(/^[0-9a-zA-Z]{1,12}-[0-9a-f]{8}$/)), judges: z.optional(z.string()) }));
@@ -137,12 +137,13 @@ function gitDirSound(root: string, dir: string, head: string): boolean {
 
 async function build(exp: Experiment, ws: Workspace, dir: string, head: string): Promise<void> {
   const scope = compileScope(exp.config.scope, exp.config.protect);
+  const before = Date.now(); // before the best's files are written: copied objects are dated earlier (copyObjectsDir)
   if (ws instanceof SnapshotWorkspace) {
-    copyOutOfScope(exp.root, dir, scope);
+    copyOutOfScope(exp.root, dir, scope, before);
     await ws.exportBest(dir, head);
   } else {
     await gitWorktree(exp.root, dir, head);
-    await linkUntracked(exp.root, dir, scope, "the best's worktree");
+    await linkUntracked(exp.root, dir, scope, "the best's worktree", before);
   }
 }
 
@@ -230,8 +231,12 @@ async function gitWorktree(root: string, dir: string, head: string): Promise<voi
 
 const skipped = notLinked;
 
-/** Snapshot mode: everything outside the scope copied (node_modules linked, a build directory made empty), the in-scope files left to exportBest. */
-function copyOutOfScope(root: string, dir: string, scope: Scope): void {
+/**
+ * Snapshot mode: everything outside the scope copied (node_modules linked, a build directory made
+ * empty, or copied with its mtimes bounded by `before` when it holds object files only), the
+ * in-scope files left to exportBest.
+ */
+function copyOutOfScope(root: string, dir: string, scope: Scope, before: number): void {
   rmOwnTree(dir);
   fs.mkdirSync(dir, { recursive: true });
   const walk = (relDir: string): void => {
@@ -241,7 +246,7 @@ function copyOutOfScope(root: string, dir: string, scope: Scope): void {
       const src = path.join(root, rel);
       const dst = path.join(dir, rel);
       if (d.isDirectory() && d.name === 'node_modules') fs.symlinkSync(src, dst);
-      else if (d.isDirectory() && isBuildDir(src)) fs.mkdirSync(dst, { recursive: true });
+      else if (d.isDirectory() && buildDirKind(src) !== null) buildDirCopy(rel, src, dst, before);
       else if (d.isDirectory()) {
         fs.mkdirSync(dst, { recursive: true });
         walk(rel);
@@ -249,4 +254,12 @@ function copyOutOfScope(root: string, dir: string, scope: Scope): void {
     }
   };
   walk('');
+}
+
+/** A build directory in the snapshot best's tree: copied when it holds object files only within the bound, else empty. */
+function buildDirCopy(rel: string, src: string, dst: string, before: number): void {
+  const why = buildDirKind(src) === 'objects' ? objectsCopyable(src) : 'state';
+  if (why === true) return copyObjectsDir(src, dst, before);
+  if (why === 'size') process.stderr.write(objectsTooLargeNote(rel, "the best's tree"));
+  fs.mkdirSync(dst, { recursive: true });
 }

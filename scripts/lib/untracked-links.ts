@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Scope } from './scope.ts';
 import { firstLine, gitTry } from './gitcmd.ts';
 import { RefusalError } from './errors.ts';
-import { inBuildDir } from './build-dirs.ts';
+import { buildDirKind, buildDirOf, copyObjectsDir, objectsCopyable, objectsTooLargeNote } from './build-dirs.ts';
 
 /** The engine's state and git's own files: never linked. */
 export const notLinked = (rel: string): boolean => rel === '.autoloop' || rel.startsWith('.autoloop/') || rel === '.git' || rel.startsWith('.git/');
@@ -21,23 +21,37 @@ export const notLinked = (rel: string): boolean => rel === '.autoloop' || rel.st
 /**
  * Untracked (and ignored) paths of `root` outside the scope, linked into the
  * tree `dir` where it has nothing at that place; a build folder (build-dirs.ts)
- * is made empty there instead, so that tree's build makes its own.
+ * is made empty there instead, so that tree's build makes its own, or copied
+ * when it holds object files only (copyObjectsDir: `before`, a time before the
+ * tree's tracked files were written, bounds the copies' mtimes).
  */
-export async function linkUntracked(root: string, dir: string, scope: Scope, what: string): Promise<void> {
+export async function linkUntracked(root: string, dir: string, scope: Scope, what: string, before: number): Promise<void> {
   const r = await gitTry(root, ['ls-files', '--others', '--directory', '-z']);
   if (r.code !== 0) throw new RefusalError(`could not prepare ${what}: git ls-files: ${firstLine(r.stderr) || `exit ${r.code}`}`);
   const memo = new Map<string, boolean>();
+  const copyable = new Map<string, boolean>();
   for (const entry of r.stdout.split('\0')) {
     const rel = entry.replace(/\/$/, '');
     if (!rel || notLinked(rel) || scope.inScope(rel)) continue;
     const dst = path.join(dir, rel);
     if (fs.lstatSync(dst, { throwIfNoEntry: false })) continue;
-    const build = inBuildDir(root, entry, memo);
-    if (build && !entry.endsWith('/')) continue; // a file of a build folder git lists entry by entry
+    const build = buildDirOf(root, entry, memo);
     fs.mkdirSync(path.dirname(dst), { recursive: true });
-    if (build) fs.mkdirSync(dst);
-    else fs.symlinkSync(path.join(root, rel), dst);
+    if (build !== null && copyObjects(root, build, what, copyable)) copyObjectsDir(path.join(root, rel), dst, before);
+    else if (build === null) fs.symlinkSync(path.join(root, rel), dst);
+    else if (entry.endsWith('/')) fs.mkdirSync(dst); // a file of a build folder git lists entry by entry: left out
   }
+}
+
+/** Whether the build folder `rel` of root is copied (object files only, within the bound); the note, once, when too large. */
+function copyObjects(root: string, rel: string, what: string, memo: Map<string, boolean>): boolean {
+  let yes = memo.get(rel);
+  if (yes !== undefined) return yes;
+  const abs = path.join(root, rel);
+  const why = buildDirKind(abs) === 'objects' ? objectsCopyable(abs) : 'state';
+  if (why === 'size') process.stderr.write(objectsTooLargeNote(rel, what));
+  memo.set(rel, (yes = why === true));
+  return yes;
 }
 
 /** Is `rel` in the tree `dir` a link linkUntracked made (to the same place in `root`)? Not the candidate's change: `control clear` rescued the link to data/ as one. */

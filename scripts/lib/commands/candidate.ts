@@ -74,9 +74,10 @@ async function start(exp: Experiment): Promise<CandidateOutput> {
     const cand: Candidate = { version: 1, id, path: cp.tree, base, opened_at: nowIso(), status: 'open', run_id: null, pending: null, closed_reason: null };
     saveCandidate(exp.paths, cand); // first: a crash mid-way leaves a candidate that close can clean up
     crashPoint('candidate:saved');
+    const before = Date.now(); // before the candidate's files are checked out: copied objects are dated earlier
     await addWorktree(exp.root, cp.tree, base);
     // What the benchmark reads that git does not hold (a venv, data/), as the serial loop and the best's tree see it.
-    await linkUntracked(exp.root, cp.tree, compileScope(exp.config.scope, exp.config.protect), `candidate ${id}'s worktree`);
+    await linkUntracked(exp.root, cp.tree, compileScope(exp.config.scope, exp.config.protect), `candidate ${id}'s worktree`, before);
     // The judges git does not hold as the user's tree does (a .autoloop/bench.sh, an untracked evaluate.py): every run was invalid.
     placeJudges(exp.root, cp.tree, exp.state.fingerprints?.files ?? {});
     crashPoint('candidate:worktree');
