@@ -114,6 +114,29 @@ describe('what is kept is what was measured', () => {
     expect(read(repo, 'src/value.txt')).toBe('1');
   });
 
+  it('the branch_moved ledger line lists the files repair set aside and where they went, bounded', () => {
+    const repo = started();
+    setValue(repo, '90');
+    iterate(repo, 'better');
+    const kept = git(repo, 'rev-parse', 'HEAD');
+    // A hand commit touching 61 files, then an uncommitted edit on one of them.
+    fs.mkdirSync(path.join(repo, 'docs'));
+    for (let i = 0; i < 60; i++) write(repo, `docs/n${String(i).padStart(2, '0')}.md`, `note ${i}\n`);
+    setValue(repo, '1');
+    git(repo, 'add', 'docs', 'src/value.txt');
+    git(repo, 'commit', '-qm', 'my notes');
+    setValue(repo, '2');
+    expect(engine('control', ['repair'], repo).code).toBe(0);
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(kept);
+    const line = ledger(repo).find((l) => l.event === 'branch_moved') as { data: Record<string, unknown> };
+    const ref = git(repo, 'for-each-ref', '--format=%(refname)', 'refs/autoloop/moved/');
+    // Was: { from, to, saved, rescued_to } only: nothing said which files went where.
+    expect(line.data).toMatchObject({ to: kept, saved: ref, files_count: 61, rescued: ['src/value.txt'], rescued_count: 1 });
+    expect(line.data.files).toHaveLength(50);
+    expect(line.data.files).toEqual(expect.arrayContaining(['docs/n00.md', 'docs/n49.md']));
+    expect(read(repo, path.join(line.data.rescued_to as string, 'src/value.txt.autoloop-copy'))).toBe('2');
+  });
+
   it('a git reset --hard through an alias is detected and undone by repair', () => {
     const repo = started();
     setValue(repo, '90');

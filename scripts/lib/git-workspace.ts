@@ -54,6 +54,7 @@ import {
   type CaptureResult,
   type OutsideChange,
   type Reverted,
+  type HeadRestored,
   type Workspace,
 } from './workspace-base.ts';
 
@@ -1090,11 +1091,11 @@ export class GitWorkspace implements Workspace {
     return { files: changed, created: moved };
   }
 
-  async restoreHead(expected: string, rescueDir?: string): Promise<string> {
+  async restoreHead(expected: string, rescueDir?: string): Promise<HeadRestored> {
     this.mutating();
     await this.assertOnBranch();
     const moved = await this.head();
-    if (moved === expected) return '';
+    if (moved === expected) return { saved: '', changed: [], rescued: [] };
     if ((await this.revParse(expected)) === null) throw new RefusalError(`the last kept commit ${expected.slice(0, 12)} no longer exists; open a new segment with init-experiment`);
     const changed = (await this.git.run(['diff', '--name-only', '-z', '--no-renames', expected, moved])).split('\0').filter(Boolean);
     const dirty = [...(await this.status(true)).keys()].filter((p) => changed.includes(p));
@@ -1112,7 +1113,7 @@ export class GitWorkspace implements Workspace {
     for (const p of gone) removeCreated(this.root, p);
     const back = changed.filter((p) => inExpected.has(p));
     await checkoutExact(this.root, (this.objects ??= objectsDirOf(this.root)), expected, back);
-    return saved;
+    return { saved, changed, rescued: rescueDir ? dirty : [] };
   }
 
   async restoreOutside(paths: readonly string[], rescueDir: string): Promise<string[]> {

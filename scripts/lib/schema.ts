@@ -324,10 +324,32 @@ export const EventName = z.enum([
   'keep_failed', // a keep could not be committed: the run counts as not kept, the tree is reverted (data.reason)
   'outside_change', // files outside the scope changed between runs, not by a run: set aside (data.files)
   'tamper', // the judge or the engine's state changed while the code under test ran (data.what)
-  'branch_moved', // the experiment branch moved outside the engine; repair put it back (data.from, data.to, data.saved)
+  'branch_moved', // the experiment branch moved outside the engine; repair put it back (data: BranchMovedData, the files it set aside)
   'measured', // a candidate's run was measured: data.candidate, data.sha256 (of its record, checked at its log)
 ]);
 export type EventName = z.infer<typeof EventName>;
+
+/** At most this many paths named in a branch_moved event's lists (their counts are whole): a ledger line stays short. */
+export const BRANCH_MOVED_LISTED = 50;
+
+/**
+ * A branch_moved event's data: where the work of a branch moved outside the engine went when repair
+ * put the best back. `saved` keeps the moved commits (a ref in git mode); `files` are the paths they
+ * changed, now back at the best in the tree (first BRANCH_MOVED_LISTED, `files_count` all);
+ * `rescued` the uncommitted edits on those paths moved to `rescued_to`.
+ */
+export const BranchMovedData = lazySchema(() => z.object({
+  from: z.nullable(z.string()),
+  to: z.string(),
+  saved: z.string(),
+  files: z.array(z.string()).check(z.maxLength(BRANCH_MOVED_LISTED)),
+  files_count: z.int().check(z.minimum(0)),
+  rescued: z.array(z.string()).check(z.maxLength(BRANCH_MOVED_LISTED)),
+  rescued_count: z.int().check(z.minimum(0)),
+  rescued_to: z.optional(z.string()),
+  rescued_pruned: z.optional(z.array(z.string())),
+}));
+export type BranchMovedData = z.infer<typeof BranchMovedData>;
 
 export const EventLine = lazySchema(() => z.object({
   type: z.literal('event'),

@@ -36,6 +36,7 @@ import {
   type CaptureResult,
   type OutsideChange,
   type Reverted,
+  type HeadRestored,
   type Workspace,
 } from './workspace-base.ts';
 
@@ -378,13 +379,13 @@ export class SnapshotWorkspace implements Workspace {
     return { files, problems };
   }
 
-  async restoreHead(expected: string, rescueDir?: string): Promise<string> {
+  async restoreHead(expected: string, rescueDir?: string): Promise<HeadRestored> {
     void rescueDir; // the work tree is left as it is: its in-scope files show up as the next change
     const s = this.state();
-    if (s.current === expected) return '';
+    if (s.current === expected) return { saved: '', changed: [], rescued: [] };
     this.manifest(expected); // refuses when the kept snapshot is gone
     writeJsonAtomic(workspaceFile(this.exp), { ...s, current: expected });
-    return s.current;
+    return { saved: s.current, changed: [], rescued: [] };
   }
 
   async keep(files: string[], message: string, trailers: Record<string, string>, capture?: Capture, durable?: Promise<void>): Promise<string> {

@@ -30,6 +30,13 @@ export interface OutsideChange {
   kind: 'modified' | 'created';
 }
 
+/** What restoreHead did: the moved head's keeper, the paths put back, the edits moved aside. */
+export interface HeadRestored {
+  saved: string;
+  changed: string[];
+  rescued: string[];
+}
+
 export interface Workspace {
   mode: 'git' | 'snapshot';
   /**
@@ -110,9 +117,10 @@ export interface Workspace {
   revert(rescueDir: string): Promise<Reverted>;
   /**
    * Put the best back at `expected` (after a commit or reset made outside the engine); returns where the
-   * moved head was saved. Uncommitted edits on the paths it restores go to `rescueDir` (else: refused).
+   * moved head was saved ('' when it had not moved), the paths put back at the best (`changed`), and
+   * the uncommitted edits on them moved to `rescueDir` (`rescued`; without rescueDir: refused).
    */
-  restoreHead(expected: string, rescueDir?: string): Promise<string>;
+  restoreHead(expected: string, rescueDir?: string): Promise<HeadRestored>;
   /**
    * git: put these tracked paths outside the scope back as the best commit has
    * them (a file the code under test rewrote), each moved into `rescueDir`

@@ -31,6 +31,7 @@ import { restoreLostCommits } from '../lost-commits.ts';
 import { forgetTaint, taintedNow } from '../outside-taint.ts';
 import { createdIgnoreFiles } from '../ignore-rules.ts';
 import { movedNoteOf } from '../moved-note.ts';
+import { BRANCH_MOVED_LISTED, BranchMovedData } from '../schema.ts';
 import { rescueFile, type RecordSource } from '../workspace-base.ts';
 import { CLEARED_NEXT, emptyState, loopState, shownLoop } from '../reduce.ts';
 import { readLedger } from '../ledger.ts';
@@ -239,8 +240,19 @@ async function repair(exp: Experiment): Promise<string> {
   const head = kept ? await ws.head() : null;
   if (kept && head !== kept) {
     const folder = `repair-${Date.now().toString(36)}`;
-    const saved = await ws.restoreHead(kept, rescueDir(exp, folder));
-    event(exp, 'branch_moved', { from: head, to: kept, saved, ...afterRevert(exp, folder, { files: [], created: [] }) });
+    const { saved, changed, rescued } = await ws.restoreHead(kept, rescueDir(exp, folder));
+    // Where the work went, in the ledger: the paths the moved commits changed (kept under `saved`), the uncommitted edits moved aside.
+    const data = BranchMovedData.parse({
+      from: head,
+      to: kept,
+      saved,
+      files: changed.slice(0, BRANCH_MOVED_LISTED),
+      files_count: changed.length,
+      rescued: rescued.slice(0, BRANCH_MOVED_LISTED),
+      rescued_count: rescued.length,
+      ...afterRevert(exp, folder, { files: [], created: [] }),
+    });
+    event(exp, 'branch_moved', data);
     done.push(`put the best back at ${kept.slice(0, 12)} (the moved ${head?.slice(0, 12)} is saved${saved.startsWith('refs/') ? ` as ${saved}` : ''})`);
     const note = saved.startsWith('refs/') ? await movedNoteOf(exp.root, kept, saved) : '';
     if (note) done.push(note);
