@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { compileScope } from '../../scripts/lib/scope.ts';
+import { outsideTarget } from '../../scripts/lib/outside-judges.ts';
 
 export interface Policy {
   /** Canonical (symlinks resolved) project directory. */
@@ -187,6 +188,8 @@ export const REASONS = {
     `autoloop: ${file} is git's configuration, and the engine owns git while the loop runs: a setting there changes what its git commands run. Leave it alone; ask the user if git needs configuring.`,
   link: (rel: string, other: string): Denial =>
     `autoloop: ${rel} is another name (a hard link) of ${other}: writing it writes ${other}. Remove this name first (rm ${rel}), then write the file anew.`,
+  outsideJudge: (file: string, rel: string): Denial =>
+    `autoloop: ${file} is where the judge ${rel} links to, outside the project, or beside it (a file it can load): it judges the metric and must stay unchanged. Improve the code in scope instead; only the user can change the benchmark, by opening a new segment with init-experiment.`,
   scope: (rel: string, scope: string[]): Denial =>
     `autoloop: ${rel} is outside the experiment's scope (${scope.join(', ')}). Only in-scope changes are measured and kept: edit files in scope, or ask the user to widen the scope with a new segment.`,
 };
@@ -346,3 +349,18 @@ export function relOf(policy: Policy, abs: string): string | null {
 }
 
 export { GLOB_CHARS };
+
+/**
+ * A path outside the project that a judge links to, or a file in that target's folder (what the
+ * judge can load from beside it; outside-judges.ts): denied as the judge itself. `real`: the path
+ * with its links resolved. Only judges named without a glob are followed.
+ */
+export function outsideJudgeDenial(policy: Policy, real: string): Denial | null {
+  for (const p of policy.protect) {
+    if (GLOB_CHARS.test(p)) continue;
+    const rel = p.replace(/^\.\//, '');
+    const target = outsideTarget(policy.projectDir, path.join(policy.projectDir, rel));
+    if (target !== null && path.dirname(real) === path.dirname(target)) return REASONS.outsideJudge(real, rel);
+  }
+  return null;
+}

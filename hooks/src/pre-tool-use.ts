@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { analyzeBash } from './bash-guard.ts';
-import { canonical, editAllowed, gitConfigDenial, gitConfigFiles, physical, editDenial, linkDenial, namedRels, relOf, scratchDir, writeDenial, type Policy } from './policy.ts';
+import { canonical, editAllowed, gitConfigDenial, gitConfigFiles, physical, editDenial, linkDenial, namedRels, outsideJudgeDenial, relOf, scratchDir, writeDenial, type Policy } from './policy.ts';
 import { isGuarded, isLive, LOOP_SKILLS, mayApprove, roleOf, terminationKey, type Role } from './roles.ts';
 import type { ActiveFile, PreToolUseInput, SessionFile } from './schema.ts';
 import { clip, MAX_TEXT } from './text.ts';
@@ -113,7 +113,7 @@ function editJudged(abs: string, policy: Policy, env: Record<string, string | un
   const rel = relOf(policy, abs);
   // A judge that is a link out of the project is still written by its own name.
   const named = namedRels(policy, abs).map((r) => writeDenial(policy, r)).find((d) => d !== null) ?? null;
-  if (rel === null) return { deny: named ?? gitConfigDenial(canonical(abs), gitConfigFiles(env), false), allow: false, lines: [] };
+  if (rel === null) return { deny: named ?? outsideJudgeDenial(policy, canonical(abs)) ?? gitConfigDenial(canonical(abs), gitConfigFiles(env), false), allow: false, lines: [] };
   const deny = named ?? editDenial(policy, rel) ?? linkDenial(policy, canonical(abs));
   return { deny, allow: !deny && editAllowed(policy, rel, active.loop === 'active'), lines: editLines(rel, now) };
 }

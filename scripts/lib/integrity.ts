@@ -15,6 +15,7 @@ import { pythonShadows } from './py-shadows.ts';
 import { nodeShadows } from './node-shadows.ts';
 import { reachedCode } from './judge-reach.ts';
 import { gitSyncBytesOrNull } from './gitcmd.ts';
+import { outsideSiblings, outsideTarget } from './outside-judges.ts';
 
 export const MISSING = 'missing';
 
@@ -340,8 +341,21 @@ export function evaluationInScope(mutable: readonly string[]): string[] {
 /** The judged config's hash and each file's (`hash`: sha256File, or judge-hashes.ts's, which hashes a file again only when it changed). */
 export function fingerprint(root: string, config: Config, files: string[], hash: (abs: string) => string | null = sha256File): Fingerprints {
   const out: Record<string, string> = {};
-  for (const f of [...new Set(files)].sort()) out[f] = hash(path.join(root, f)) ?? MISSING;
+  for (const f of [...new Set(files)].sort()) out[f] = judgeDigest(root, path.join(root, f), hash) ?? MISSING;
   return { config: judgedConfigHash(config), files: out };
+}
+
+/**
+ * A judge's hash: its bytes', or for a link out of the repository (outside-judges.ts) one hash of
+ * its target's bytes and of the files beside the target, each by name, so that an edit of either
+ * changes the judge's fingerprint.
+ */
+function judgeDigest(root: string, abs: string, hash: (abs: string) => string | null): string | null {
+  const own = hash(abs);
+  const target = own === null ? null : outsideTarget(root, abs);
+  if (target === null) return own;
+  const beside = outsideSiblings(target).map((p) => `${path.basename(p)}\0${hash(p) ?? MISSING}`);
+  return sha256(['outside', own, ...beside].join('\n'));
 }
 
 export function changedFingerprints(a: Fingerprints, b: Fingerprints): string[] {
@@ -491,6 +505,8 @@ export function restoreJudges(root: string, judgesDir: string, files: string[]):
     const entry = manifest.files[f];
     const abs = safeJoin(root, f);
     if (!entry || !abs) continue;
+    // A link out of the repository: the engine writes nothing there (nor replaces the user's link with a file); the run stays invalid until the user puts it back.
+    if (outsideTarget(root, abs) !== null) continue;
     const now = sha256File(abs);
     if (entry.sha256 === MISSING) {
       // It did not exist when the segment opened; a file there now was planted.

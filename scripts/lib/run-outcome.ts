@@ -23,6 +23,8 @@ export interface BenchmarkFacts {
   timeoutS: number;
   /** Judges (config, protected files) changed since the segment opened. */
   integrity: string[];
+  /** Those of them that are links out of the repository (outside-judges.ts), with where each leads: the engine cannot put them back. */
+  outsideLinks?: ReadonlyArray<{ rel: string; target: string }>;
   /** Paths changed outside the scope. */
   outside: string[];
   /** The primary metric's value per sample, in order. */
@@ -89,6 +91,10 @@ export function sampleEndsRun(r: StepResult, primaryFound: boolean): boolean {
 
 /** The status of the benchmark part of a run (before the checks). */
 export function benchmarkOutcome(f: BenchmarkFacts): Outcome {
+  const out = f.outsideLinks?.[0];
+  if (out) {
+    return measured('invalid', `benchmark integrity: ${out.rel} changed since the segment opened: it links to ${out.target}, outside the repository, whose file or the files beside it changed; the engine writes nothing there: put them back as they were, or open a new segment with init-experiment`);
+  }
   if (f.integrity.length) {
     return measured('invalid', `benchmark integrity: ${f.integrity.join(', ')} changed since the segment opened (logging restores protected files; a new rule needs init-experiment)`);
   }

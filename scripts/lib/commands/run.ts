@@ -23,6 +23,7 @@ import {
 import { attribution, setAsideNote, setAsideUsers, type Attribution } from '../user-files.ts';
 import { openWorkspace, type Workspace } from '../workspace.ts';
 import { changedFingerprints, fingerprint } from '../integrity.ts';
+import { outsideTarget } from '../outside-judges.ts';
 import { RunGuard } from '../run-guard.ts';
 import { CandidateGuard } from '../candidates/guard.ts';
 import { benchEnv } from '../bench-env.ts';
@@ -537,7 +538,11 @@ async function measureSteps(m: Measurement, ws: Workspace): Promise<boolean> {
   const prints = exp.state.fingerprints;
   const judgesNow = prints && (m.guard.tree === m.cwd && m.record.judges ? m.record.judges : fingerprint(m.cwd, config, Object.keys(prints.files)));
   const integrity = prints && judgesNow ? changedFingerprints(prints, judgesNow) : [];
-  const early = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity, outside, samples: [], last: null, sources: { labels: [], failures: [] } });
+  const outsideLinks = integrity.flatMap((rel) => {
+    const target = rel === 'config' ? null : outsideTarget(m.cwd, path.join(m.cwd, rel));
+    return target ? [{ rel, target }] : [];
+  });
+  const early = benchmarkOutcome({ metric: config.metric, timeoutS: config.timeout, integrity, outsideLinks, outside, samples: [], last: null, sources: { labels: [], failures: [] } });
   if (early.phase === 'measured' && early.status === 'invalid') return apply(m, early, 'samples');
   if (unkeepable) return apply(m, invalid(unkeepable), 'samples');
   m.record.net_lines_removed = runKind(exp.state, m.record.files) === 'candidate' ? await ws.netLinesRemoved(m.record.files) : 0;

@@ -1,0 +1,65 @@
+// A judge that is a symbolic link out of the repository (bench.py ->
+// ../shared/bench.py, a benchmark kept beside several projects). Its
+// fingerprint followed the link, yet what it loads from beside its target
+// (Python's sys.path[0] and Node's __dirname are the target's folder) was no
+// judge at all: an edit of ../shared/helper.py made a 10x "gain" that was kept.
+// And the engine never writes outside the repository: putting the judge's saved
+// bytes back replaced the user's link with a file. So the fingerprint of such a
+// judge covers its target and the files beside the target (bounded), a change
+// there makes the run invalid until the user puts it back, and the hooks deny
+// an Edit or Write of those files by their own paths. Leaf module: the hooks
+// import it too.
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * At most this many files beside an outside target are covered (the first by name): a link into a
+ * folder of thousands (a home directory) must not cost a hash of each after every sample. A
+ * benchmark's own folder holds a few modules; past the bound the rest are left unguarded.
+ */
+export const OUTSIDE_SIBLINGS_MAX = 100;
+
+function real(p: string): string | null {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** Where the judge at `abs` leads when it is a link (or lies under one) resolving outside `root`: its real path; else null. */
+export function outsideTarget(root: string, abs: string): string | null {
+  const target = real(abs);
+  const top = real(root);
+  if (target === null || top === null || target === path.resolve(abs)) return null;
+  const rel = path.relative(top, target);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? target : null;
+}
+
+/** The regular files beside `target` in its folder (real paths, sorted, at most OUTSIDE_SIBLINGS_MAX), the target left out. */
+export function outsideSiblings(target: string): string[] {
+  const dir = path.dirname(target);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of names) {
+    if (out.length >= OUTSIDE_SIBLINGS_MAX) break;
+    const p = path.join(dir, n);
+    if (p === target) continue;
+    try {
+      if (fs.lstatSync(p).isFile()) out.push(p);
+    } catch {
+      // gone since the listing
+    }
+  }
+  return out;
+}
+
+/** Is `abs` (a real path) an outside judge's target or a file beside it, for one of `targets`? */
+export function besideOutsideTarget(abs: string, targets: readonly string[]): string | null {
+  return targets.find((t) => abs === t || (path.dirname(abs) === path.dirname(t) && outsideSiblings(t).includes(abs))) ?? null;
+}

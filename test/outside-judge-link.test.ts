@@ -1,0 +1,103 @@
+// A judge that is a symbolic link out of the repository (bench.py -> ../shared/bench.py):
+// the file it leads to and the files beside it (what Python imports from the target's
+// folder) judge the metric as much as the link. Real engine, real git, real python3; the
+// PreToolUse hook's own code on the active.json the engine wrote.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { engine, git } from './helpers/engine.ts';
+import { tmpDir } from './helpers/tmp.ts';
+import { analyzeBash } from '../hooks/src/bash-guard.ts';
+import { preToolUseDecision } from '../hooks/src/pre-tool-use.ts';
+import { PreToolUseInput } from '../hooks/src/schema.ts';
+import { files, readActive, readSession } from '../hooks/src/state.ts';
+
+const HANG_GUARD = { timeout: 600_000 };
+
+const BENCH = `import helper
+v = float(open('src/v').read())
+print(f"METRIC v={v * helper.k()}")
+`;
+
+/** A repository whose judge bench.py links to shared/bench.py beside it (outside), which imports shared/helper.py. */
+function linkedJudge(): { repo: string; shared: string } {
+  const top = fs.realpathSync(tmpDir('autoloop-outside-'));
+  const shared = path.join(top, 'shared');
+  const repo = path.join(top, 'repo');
+  fs.mkdirSync(shared);
+  fs.mkdirSync(path.join(repo, 'src'), { recursive: true });
+  fs.writeFileSync(path.join(shared, 'bench.py'), BENCH);
+  fs.writeFileSync(path.join(shared, 'helper.py'), 'def k(): return 1.0\n');
+  fs.writeFileSync(path.join(repo, 'src/v'), '100\n');
+  fs.symlinkSync('../shared/bench.py', path.join(repo, 'bench.py'));
+  git(repo, 'init', '-q', '-b', 'main');
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-qm', 'initial');
+  const init = engine('init-experiment', ['--name', 'exp', '--metric', 'v', '--direction', 'lower', '--command', 'python3 bench.py', '--scope', 'src/**'], repo);
+  expect(init.code, init.stderr).toBe(0);
+  const base = engine('run-experiment', ['--description', 'baseline', '--json'], repo);
+  expect(base.json, base.stdout + base.stderr).toMatchObject({ verdict: 'keep' });
+  return { repo, shared };
+}
+
+describe('a judge linked out of the repository', () => {
+  it('an edit of a file beside its target makes the run invalid, until it is put back', HANG_GUARD, () => {
+    const { repo, shared } = linkedJudge();
+    fs.writeFileSync(path.join(shared, 'helper.py'), 'def k(): return 0.1\n');
+    fs.writeFileSync(path.join(repo, 'src/v'), '90\n');
+    const run = engine('run-experiment', ['--description', 'x', '--json'], repo);
+    // Was: KEEP at +91%, the helper beside the target scoring a tenth.
+    expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'invalid' });
+    expect(String(run.json?.reason)).toContain(`bench.py changed since the segment opened: it links to ${path.join(shared, 'bench.py')}, outside the repository`);
+    fs.writeFileSync(path.join(shared, 'helper.py'), 'def k(): return 1.0\n');
+    fs.writeFileSync(path.join(repo, 'src/v'), '90\n'); // the invalid run's change was reverted
+    expect(engine('run-experiment', ['--description', 'y', '--json'], repo).json).toMatchObject({ verdict: 'keep', primary: 90 });
+  });
+
+  it("an edit of its target makes the run invalid, and the engine leaves the user's link and file as they are", HANG_GUARD, () => {
+    const { repo, shared } = linkedJudge();
+    const forged = BENCH.replace('helper.k()', 'helper.k() * 0.5');
+    fs.writeFileSync(path.join(shared, 'bench.py'), forged);
+    fs.writeFileSync(path.join(repo, 'src/v'), '90\n');
+    const run = engine('run-experiment', ['--description', 'x', '--json'], repo);
+    expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'invalid' });
+    // Was: the link replaced by a regular file holding the saved bytes (a change to a tracked file of the user's).
+    expect(fs.lstatSync(path.join(repo, 'bench.py')).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(path.join(shared, 'bench.py'), 'utf8')).toBe(forged);
+    expect(git(repo, 'status', '--porcelain', '--', 'bench.py')).toBe('');
+  });
+
+  it('the PreToolUse hook denies an Edit or Write of its target and of the files beside it, by absolute path and through ..', HANG_GUARD, () => {
+    const { repo, shared } = linkedJudge();
+    const decide = (file: string, tool = 'Edit') => {
+      const input = PreToolUseInput.parse({
+        session_id: 'sess-a',
+        transcript_path: path.join(repo, 't.jsonl'),
+        cwd: repo,
+        permission_mode: 'default',
+        hook_event_name: 'PreToolUse',
+        tool_name: tool,
+        tool_input: tool === 'Write' ? { file_path: file, content: 'x' } : { file_path: file, old_string: 'a', new_string: 'b' },
+        tool_use_id: 'toolu_01',
+      });
+      const f = files(repo);
+      const env = { CLAUDE_PROJECT_DIR: repo, CLAUDE_PLUGIN_ROOT: path.resolve(import.meta.dirname, '..'), HOME: repo };
+      return preToolUseDecision(input, readActive(f)!, readSession(f), repo, env, analyzeBash);
+    };
+    for (const [file, tool] of [
+      [path.join(shared, 'bench.py'), 'Edit'],
+      [path.join(shared, 'helper.py'), 'Write'],
+      [`${repo}/../shared/bench.py`, 'Edit'],
+      [`${repo}/src/../../shared/helper.py`, 'Edit'],
+      [path.join(shared, 'new_module.py'), 'Write'],
+    ] as const) {
+      const d = decide(file, tool);
+      // Was: no decision (a path outside the project), so the edit went ahead.
+      expect([file, d.decision]).toEqual([file, 'deny']);
+      expect(d.reason).toMatch(/^autoloop: \S+ is where the judge bench\.py links to, outside the project, or beside it \(a file it can load\): it judges the metric/);
+      expect(d.reason).not.toContain('\n');
+    }
+    // Elsewhere outside the project: not the judge's.
+    expect(decide(path.join(path.dirname(shared), 'notes.txt'), 'Write').decision).not.toBe('deny');
+  });
+});
