@@ -708,6 +708,58 @@ describe('PreToolUse in the shell: hard links to a judge or the engine\'s files'
   });
 });
 
+describe('PreToolUse in the shell: symbolic links', () => {
+  // Node judges a path with its links resolved (policy.ts canonical): a link in scope may lead to a
+  // judge, nowhere, or out of the project. The shell never answers for such a path with less than
+  // Node's decision: it defers (or gives Node's answer), and Node allows none of these.
+  it('an Edit/Write or a read through a link to a judge, a dangling link or a link to a folder outside: deferred, Node allows none', () => {
+    writeActive({ protect: ['bench/bench.mjs', 'bench/gone.mjs'] });
+    fs.mkdirSync(path.join(project, 'bench'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'bench/bench.mjs'), 'x\n');
+    const outside = path.join(scratch, 'outside-folder');
+    fs.mkdirSync(outside, { recursive: true });
+    fs.writeFileSync(path.join(outside, 'x.ts'), 'x\n');
+    const links: Array<[string, string]> = [
+      ['src/judge.ts', '../bench/bench.mjs'],
+      ['src/dangling.ts', path.join(scratch, 'no-such-folder/x.ts')],
+      ['src/out', outside],
+      ['bench/gone.mjs', path.join(scratch, 'no-such-folder/gone.mjs')],
+    ];
+    for (const [at, to] of links) {
+      fs.rmSync(path.join(project, at), { force: true });
+      fs.symlinkSync(to, path.join(project, at));
+    }
+    const edit = (file: string, tool = 'Edit'): string =>
+      JSON.stringify({ ...JSON.parse(bashPayload('')), tool_name: tool, tool_input: tool === 'Write' ? { file_path: path.join(project, file), content: 'y' } : { file_path: path.join(project, file), old_string: 'x', new_string: 'y', replace_all: false } });
+    const env = { sid: OWNER };
+    try {
+      const payloads = [
+        edit('src/judge.ts'),
+        edit('src/dangling.ts', 'Write'),
+        edit('src/out/x.ts'),
+        edit('src/out/new.ts', 'Write'),
+        edit('bench/gone.mjs', 'Write'),
+        bashPayload('cat src/out/x.ts'),
+        bashPayload('ls > src/out/listing.txt'),
+      ];
+      for (const payload of payloads) {
+        const s = shell(payload, env);
+        const n = node(payload, env);
+        expect([payload, s]).toEqual([payload, 'deferred']);
+        expect([payload, n]).not.toEqual([payload, ALLOW]);
+        expect([payload, real(payload, env)]).toEqual([payload, n]);
+      }
+      // The same names without links are answered in the shell as before.
+      for (const [at] of links) fs.rmSync(path.join(project, at), { force: true });
+      fs.writeFileSync(path.join(project, 'src/judge.ts'), 'x\n');
+      expect(shell(edit('src/judge.ts'), env)).toBe(ALLOW);
+    } finally {
+      for (const [at] of links) fs.rmSync(path.join(project, at), { force: true });
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('PreToolUse in the shell: generated payloads', () => {
   const SCRIPTS = ['run-experiment', 'log-experiment', 'status', 'report', 'control', 'finalize', 'diagnose', 'chain', 'init-experiment', 'candidate', 'evil'];
   const INJECT = [
