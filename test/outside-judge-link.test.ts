@@ -20,14 +20,14 @@ print(f"METRIC v={v * helper.k()}")
 `;
 
 /** A repository whose judge bench.py links to shared/bench.py beside it (outside), which imports shared/helper.py. */
-function linkedJudge(): { repo: string; shared: string } {
+function linkedJudge(helper = 'def k(): return 1.0\n'): { repo: string; shared: string } {
   const top = fs.realpathSync(tmpDir('autoloop-outside-'));
   const shared = path.join(top, 'shared');
   const repo = path.join(top, 'repo');
   fs.mkdirSync(shared);
   fs.mkdirSync(path.join(repo, 'src'), { recursive: true });
   fs.writeFileSync(path.join(shared, 'bench.py'), BENCH);
-  fs.writeFileSync(path.join(shared, 'helper.py'), 'def k(): return 1.0\n');
+  fs.writeFileSync(path.join(shared, 'helper.py'), helper);
   fs.writeFileSync(path.join(repo, 'src/v'), '100\n');
   fs.symlinkSync('../shared/bench.py', path.join(repo, 'bench.py'));
   git(repo, 'init', '-q', '-b', 'main');
@@ -65,6 +65,15 @@ describe('a judge linked out of the repository', () => {
     expect(fs.lstatSync(path.join(repo, 'bench.py')).isSymbolicLink()).toBe(true);
     expect(fs.readFileSync(path.join(shared, 'bench.py'), 'utf8')).toBe(forged);
     expect(git(repo, 'status', '--porcelain', '--', 'bench.py')).toBe('');
+  });
+
+  it("re-measures the best with the judge a relative link out of the repository leads to", HANG_GUARD, () => {
+    // Noisy, so that the best is measured beside the candidate, from its own tree.
+    const { repo } = linkedJudge('import random\ndef k(): return 1 + 0.02 * random.random()\n');
+    fs.writeFileSync(path.join(repo, 'src/v'), '50\n');
+    const run = engine('run-experiment', ['--description', 'half', '--json'], repo);
+    // Was: CRASH, "re-measuring the best failed": the best's tree's bench.py -> ../shared/bench.py led nowhere.
+    expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'keep' });
   });
 
   it('the PreToolUse hook denies an Edit or Write of its target and of the files beside it, by absolute path and through ..', HANG_GUARD, () => {

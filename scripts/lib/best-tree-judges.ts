@@ -54,7 +54,7 @@ export function placeJudges(root: string, dir: string, files: Readonly<Record<st
     const cur = fs.lstatSync(dst, { throwIfNoEntry: false });
     if (cur?.isDirectory()) continue;
     // A judge that is a link of the user's stays one, to the same place (Python and Node resolve it to import beside its target).
-    const link = fs.lstatSync(src).isSymbolicLink() ? fs.readlinkSync(src) : null;
+    const link = fs.lstatSync(src).isSymbolicLink() ? samePlace(root, src, fs.readlinkSync(src)) : null;
     if (link !== null) {
       if (cur?.isSymbolicLink() && fs.readlinkSync(dst) === link) continue;
       fs.rmSync(dst, { force: true });
@@ -66,6 +66,19 @@ export function placeJudges(root: string, dir: string, files: Readonly<Record<st
     fs.copyFileSync(src, dst);
     fs.chmodSync(dst, st.mode & 0o7777);
   }
+}
+
+/**
+ * The text of a link at `src` that leads where the user's (`text`) does from another tree: a relative
+ * link out of the repository (bench.py -> ../shared/bench.py) led nowhere from the best's tree, and
+ * every re-measure of the best crashed; it becomes absolute. One inside stays as it is (the tree
+ * holds the same files at the same places).
+ */
+function samePlace(root: string, src: string, text: string): string {
+  if (path.isAbsolute(text)) return text;
+  const to = path.resolve(path.dirname(src), text);
+  const rel = path.relative(root, to);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? to : text;
 }
 
 /**

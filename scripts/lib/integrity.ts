@@ -371,7 +371,8 @@ export function changedFingerprints(a: Fingerprints, b: Fingerprints): string[] 
 const JudgesManifest = lazySchema(() => z.object({
   version: z.literal(1),
   dir: z.string().check(z.regex(/^files-[a-z0-9-]+$/)),
-  files: z.record(z.string(), z.object({ sha256: z.string(), mode: z.int() })),
+  /** `link`: the judge was a link out of the repository (its text), which restoreJudges never writes through. */
+  files: z.record(z.string(), z.object({ sha256: z.string(), mode: z.int(), link: z.optional(z.string()) })),
 }));
 type JudgesManifest = z.infer<typeof JudgesManifest>;
 
@@ -417,7 +418,8 @@ export function saveJudges(root: string, judgesDir: string, files: string[], opt
       continue;
     }
     writeFileAtomic(dst, data);
-    manifest.files[f] = { sha256: sha256(data), mode };
+    const link = outsideTarget(root, src) !== null && fs.lstatSync(src).isSymbolicLink() ? fs.readlinkSync(src) : null;
+    manifest.files[f] = { sha256: sha256(data), mode, ...(link !== null ? { link } : {}) };
   }
   if (opts.staged) {
     writeJsonAtomic(stagedManifestPath(judgesDir), manifest);
@@ -497,6 +499,14 @@ function judgeBytes(root: string, copy: string, rel: string, want: string): Buff
   return blob;
 }
 
+function linkText(abs: string): string | null {
+  try {
+    return fs.readlinkSync(abs);
+  } catch {
+    return null;
+  }
+}
+
 export function restoreJudges(root: string, judgesDir: string, files: string[]): string[] {
   const manifest = readManifest(judgesDir);
   if (!manifest) return [];
@@ -505,8 +515,15 @@ export function restoreJudges(root: string, judgesDir: string, files: string[]):
     const entry = manifest.files[f];
     const abs = safeJoin(root, f);
     if (!entry || !abs) continue;
-    // A link out of the repository: the engine writes nothing there (nor replaces the user's link with a file); the run stays invalid until the user puts it back.
-    if (outsideTarget(root, abs) !== null) continue;
+    if (entry.link !== undefined) {
+      // The user's link out of the repository, as it was: the engine writes nothing there (nor replaces the link with a
+      // file); the run stays invalid until the user puts the file back. A link changed since is put back as a link.
+      if (linkText(abs) === entry.link) continue;
+      fs.rmSync(abs, { force: true });
+      fs.symlinkSync(entry.link, abs);
+      restored.push(f);
+      continue;
+    }
     const now = sha256File(abs);
     if (entry.sha256 === MISSING) {
       // It did not exist when the segment opened; a file there now was planted.

@@ -30,8 +30,9 @@ function real(p: string): string | null {
 /** Where the judge at `abs` leads when it is a link (or lies under one) resolving outside `root`: its real path; else null. */
 export function outsideTarget(root: string, abs: string): string | null {
   const target = real(abs);
+  if (target === null || target === path.resolve(abs)) return null; // no link on the way: the root's realpath spared
   const top = real(root);
-  if (target === null || top === null || target === path.resolve(abs)) return null;
+  if (top === null) return null;
   const rel = path.relative(top, target);
   return rel.startsWith('..') || path.isAbsolute(rel) ? target : null;
 }
