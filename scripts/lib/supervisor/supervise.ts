@@ -223,8 +223,7 @@ export async function supervise(o: SuperviseOptions): Promise<Summary> {
       summary.sessions++;
       current = run.session;
       noteSession(o.root, current.pid, resume);
-      // A claude that could not be spawned has no pid: the line after its end says why, and nothing claims it started.
-      if (current.pid > 0) o.say(`session ${summary.sessions}: started claude (pid ${current.pid})${resume ? ` resuming conversation ${resume}` : ''} on experiment ${slugOf(view)}`);
+      if (current.pid > 0) o.say(`session ${summary.sessions}: started claude (pid ${current.pid})${resume ? ` resuming conversation ${resume}` : ''} on experiment ${slugOf(view)}`); // no pid: it was never spawned (the line after its end says why)
       if (pending && current.pid > 0) {
         history = { ...history, relaunches: [...history.relaunches, Date.now()] };
         summary.relaunches.push({ cause: pending.cause, wait_s: Math.round(pending.waitMs / 1000) });
