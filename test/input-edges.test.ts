@@ -7,13 +7,16 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, fromTemplate, git, initValue, iterate, ledger, makeRepo, setValue, valueRepo } from './helpers/engine.ts';
+import { engine, fromTemplate, git, initValue, iterate, ledger, makeRepo, setValue, SHELL_COMMAND, shellBaselineRepo, shellValueRepo, valueRepo } from './helpers/engine.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 // Many real engine calls in one test: a guard against a hang, not a speed limit (the machine may be loaded).
 const HANG_GUARD = { timeout: 600_000 };
 
 const expDir = (repo: string, slug = 'exp') => path.join(repo, '.autoloop', 'experiments', slug);
+// Where samples run, the shell version of valueRepo's benchmark (shellValueRepo, shellBaselineRepo):
+// the same numbers with no Node start per sample, the subject here being the engine's answer to
+// awkward input. valueRepo's own (node bench.cjs) stays where no sample runs.
 const oneLine = (stderr: string) => {
   expect(stderr.trimEnd().split('\n')).toHaveLength(1);
   expect(stderr).not.toMatch(/^\s+at /m);
@@ -28,7 +31,7 @@ describe('a single-valued flag given twice', HANG_GUARD, () => {
     expect(init.stderr).toContain('--metric given twice ("score", then "mem")');
     expect(fs.existsSync(path.join(repo, '.autoloop', 'experiments', 'exp'))).toBe(false);
 
-    const done = baselineRepo();
+    const done = shellBaselineRepo();
     setValue(done, '90');
     expect(engine('run-experiment', ['--json'], done).code).toBe(0);
     const before = fs.readFileSync(path.join(expDir(done), 'ledger.jsonl'));
@@ -62,7 +65,7 @@ describe('a single-valued flag given twice', HANG_GUARD, () => {
 
 describe('dashboard --html', HANG_GUARD, () => {
   it('refuses a page in a folder that does not exist, naming it, and creates nothing', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     const out = tmpDir('autoloop-html-');
     const missing = path.join(out, 'no', 'such');
     const r = engine('dashboard', ['--html', path.join(missing, 'page.html')], repo);
@@ -84,7 +87,7 @@ describe('dashboard --html', HANG_GUARD, () => {
 
 describe('a ledger without its config line', HANG_GUARD, () => {
   it('status, report and the dashboard say so in one line, never "segment 0"', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     const file = path.join(expDir(repo), 'ledger.jsonl');
     // A foreign or damaged ledger: its runs, but not the line that opens their segment.
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^[^\n]*\n/, ''));
@@ -109,12 +112,12 @@ describe('a damaged workspace.json', HANG_GUARD, () => {
    * (no best worktree: the benchmark is deterministic).
    */
   const started = (): string => fromTemplate('damaged workspace.json', () => {
-    const repo = valueRepo();
+    const repo = shellValueRepo();
     fs.writeFileSync(path.join(repo, 'src', 'mine.txt'), 'my notes\n');
     fs.mkdirSync(path.join(repo, 'src', 'my-data'));
     fs.writeFileSync(path.join(repo, 'src', 'my-data', 'a.csv'), '1,2\n');
     fs.appendFileSync(path.join(repo, 'README.md'), 'my edit\n');
-    expect(initValue(repo).code).toBe(0);
+    expect(initValue(repo, SHELL_COMMAND).code).toBe(0);
     expect(iterate(repo, 'baseline').log.json?.verdict).toBe('keep');
     setValue(repo, '90');
     expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
@@ -163,8 +166,8 @@ describe('a damaged workspace.json', HANG_GUARD, () => {
 
 describe('a damaged workspace.json in snapshot mode (no git)', HANG_GUARD, () => {
   it('control repair rebuilds it from the ledger: the best, every keep; reverts and keeps go on', () => {
-    const repo = valueRepo('100', {}, { git: false });
-    expect(initValue(repo).code).toBe(0);
+    const repo = shellValueRepo('100', { git: false });
+    expect(initValue(repo, SHELL_COMMAND).code).toBe(0);
     expect(iterate(repo, 'baseline').log.json?.verdict).toBe('keep');
     setValue(repo, '90');
     expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
@@ -220,7 +223,7 @@ describe('a regex metric source and thousands separators', HANG_GUARD, () => {
 
 describe('close figures side by side', HANG_GUARD, () => {
   it('status, report, the dashboard and the log line print enough digits to tell best from baseline', () => {
-    const repo = baselineRepo('1.00014');
+    const repo = shellBaselineRepo('1.00014');
     setValue(repo, '1.00012');
     const { run, log } = iterate(repo, 'a hair better');
     expect(run.code, run.stderr).toBe(0);
@@ -232,14 +235,14 @@ describe('close figures side by side', HANG_GUARD, () => {
     expect(dash).toContain('1.00012');
     expect(dash).toContain('vs baseline 1.00014');
     // Figures that fmt tells apart keep its short form: no line grows for nothing.
-    const plain = baselineRepo('100');
+    const plain = shellBaselineRepo('100');
     setValue(plain, '90.5');
     iterate(plain, 'better');
     expect(engine('status', [], plain).stdout).toContain('best 90.5 vs baseline 100');
   });
 
   it('the iteration line of the run and log calls too', () => {
-    const repo = baselineRepo('1.00014');
+    const repo = shellBaselineRepo('1.00014');
     setValue(repo, '1.00012');
     const r = engine('run-experiment', ['--description', 'a hair better'], repo);
     expect(r.code, r.stderr).toBe(0);
@@ -250,13 +253,13 @@ describe('close figures side by side', HANG_GUARD, () => {
 
 describe('close figures in what the model reads (--json)', HANG_GUARD, () => {
   it('a run\'s value, the best and the baseline keep the digits that separate them, and every integer digit', () => {
-    const repo = baselineRepo('1.000014');
+    const repo = shellBaselineRepo('1.000014');
     setValue(repo, '1.000012');
     const { run, log } = iterate(repo, 'a hair better');
     expect(run.json).toMatchObject({ primary: 1.000012, best: 1.000014 });
     expect(log.json).toMatchObject({ verdict: 'keep', best: 1.000012, baseline: 1.000014 });
 
-    const big = baselineRepo('1234567.25');
+    const big = shellBaselineRepo('1234567.25');
     setValue(big, '1234574.75');
     const worse = iterate(big, 'worse');
     // 6 significant digits read both as 1234570.

@@ -177,6 +177,32 @@ export function baselineRepo(value = '100', initExtra: string[] = []): string {
   });
 }
 
+/**
+ * valueRepo's benchmark without its behaviour words, in shell builtins: the number in
+ * src/value.txt as written, and mem=10. The same values with no Node start per sample, for
+ * tests whose subject is not the benchmark.
+ */
+export const SHELL_VALUE_BENCH = 'read -r v < src/value.txt\necho "METRIC score=$v"\necho "METRIC mem=10"\n';
+
+/** valueRepo(value) measured by SHELL_VALUE_BENCH (bench.sh; init it with SHELL_COMMAND). */
+export function shellValueRepo(value = '100', opts: { git?: boolean } = {}): string {
+  return makeRepo({ 'bench.sh': SHELL_VALUE_BENCH, 'src/value.txt': value, 'src/other.txt': 'other\n', 'README.md': 'fixture\n' }, opts);
+}
+
+export const SHELL_COMMAND = ['--command', 'sh bench.sh'];
+
+/** baselineRepo(value, initExtra) on shellValueRepo: built once per test file, value and initExtra (fromTemplate). */
+export function shellBaselineRepo(value = '100', initExtra: string[] = []): string {
+  return fromTemplate(JSON.stringify(['shell baseline', value, initExtra]), () => {
+    const template = shellValueRepo(value);
+    const init = initValue(template, [...SHELL_COMMAND, ...initExtra]);
+    if (init.code !== 0) throw new Error(`init-experiment failed: ${init.stderr}`);
+    const { log } = iterate(template, 'baseline');
+    if (log.json?.verdict !== 'keep') throw new Error(`the baseline was not kept: ${log.stdout}${log.stderr}`);
+    return template;
+  });
+}
+
 export function setValue(repo: string, value: string): void {
   fs.writeFileSync(path.join(repo, 'src', 'value.txt'), value);
 }
