@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, git, iterate, ledger, setValue } from './helpers/engine.ts';
+import { engine, git, iterate, ledger, setValue, shellBaselineRepo } from './helpers/engine.ts';
 
 const CRASH_POINTS = ['before-ledger', 'after-ledger', 'git:committed', 'git:ref-updated', 'after-commit', 'after-judges', 'after-revert', 'after-event', 'after-record'];
 
@@ -76,7 +76,8 @@ describe('what is kept is what was measured, under any sequence', () => {
   it('edits, runs, logs, kills and hand-made git operations never leave an unmeasured commit on the branch', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 4, maxLength: 9 }), async (ops) => {
-        const repo = baselineRepo('100', ['--max-runs', 'none', '--plateau', 'none']);
+        // The shell benchmark: the subject is what the branch holds, and valueRepo's Node one costs a Node start a sample.
+        const repo = shellBaselineRepo('100', ['--max-runs', 'none', '--plateau', 'none']);
         for (const o of ops) apply(repo, o);
         // The engine's own way out of whatever state the sequence left.
         engine('control', ['repair'], repo);
