@@ -760,6 +760,52 @@ describe('PreToolUse in the shell: symbolic links', () => {
   });
 });
 
+describe('PreToolUse in the shell: a judge linked out of the project', () => {
+  // bench/bench.mjs -> <outside>/bench.mjs: Node denies a write of the target, of a file beside it and of
+  // its folder (policy.ts outsideJudgeDenial), by Bash as by Edit/Write. The shell never allows one: it
+  // defers each (its paths must lie in the project, with no link on the way), and Node denies.
+  it('a Bash command or an Edit/Write that writes where the judge links to: deferred, and Node denies', () => {
+    const outside = path.join(scratch, 'shared-judge');
+    fs.mkdirSync(outside, { recursive: true });
+    fs.writeFileSync(path.join(outside, 'bench.mjs'), "import './helper.mjs';\n");
+    fs.writeFileSync(path.join(outside, 'helper.mjs'), 'export const k = 1;\n');
+    const judge = path.join(project, 'bench/bench.mjs');
+    fs.rmSync(judge, { force: true });
+    fs.symlinkSync(path.join(outside, 'bench.mjs'), judge);
+    const edit = (file: string, tool = 'Edit'): string =>
+      JSON.stringify({ ...JSON.parse(bashPayload('')), tool_name: tool, tool_input: tool === 'Write' ? { file_path: file, content: 'y' } : { file_path: file, old_string: 'x', new_string: 'y', replace_all: false } });
+    const env = { sid: OWNER };
+    try {
+      const payloads = [
+        bashPayload(`echo x > ${outside}/helper.mjs`),
+        bashPayload('echo x > ../shared-judge/helper.mjs'),
+        bashPayload('cat src/a.ts > ../shared-judge/helper.mjs'),
+        bashPayload(`ls src 2> ${outside}/new.mjs`),
+        bashPayload(`cd src && echo x >> ../../shared-judge/helper.mjs`),
+        bashPayload('echo x > .autoloop/experiments/speed/scratch/../../../../../shared-judge/helper.mjs'),
+        bashPayload(`sort -o ${outside}/helper.mjs src/a.ts`),
+        bashPayload(`cp src/a.ts ${outside}/helper.mjs`),
+        bashPayload(`rm ${outside}/helper.mjs`),
+        bashPayload(`cd ${outside} && echo x > helper.mjs`),
+        bashPayload('rm -rf ../shared-judge'),
+        edit(path.join(outside, 'helper.mjs')),
+        edit(`${project}/../shared-judge/bench.mjs`, 'Write'),
+      ];
+      for (const payload of payloads) {
+        const s = shell(payload, env);
+        const n = node(payload, env);
+        expect([payload, s]).toEqual([payload, 'deferred']);
+        // Was: Node answered nothing to the Bash commands (a path outside the project).
+        expect([payload, JSON.parse(n || '{}').hookSpecificOutput?.permissionDecision]).toEqual([payload, 'deny']);
+        expect([payload, real(payload, env)]).toEqual([payload, n]);
+      }
+    } finally {
+      fs.rmSync(judge, { force: true });
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('PreToolUse in the shell: generated payloads', () => {
   const SCRIPTS = ['run-experiment', 'log-experiment', 'status', 'report', 'control', 'finalize', 'diagnose', 'chain', 'init-experiment', 'candidate', 'evil'];
   const INJECT = [

@@ -613,8 +613,10 @@ describe('PreToolUse: files', () => {
     expect(denial(hook('pre-tool-use', payloads.write(p('bench.sh'))))).toMatch(/bench\.sh is protected/);
     expect(denial(hook('pre-tool-use', payloads.bash('echo "echo METRIC time_ms=0" > bench.sh')))).toMatch(/bench\.sh is protected/);
     expect(denial(hook('pre-tool-use', payloads.bash("sed -i 's/node/true/' bench.sh")))).toMatch(/bench\.sh is protected/);
-    // its target outside the project is the judge too (the engine fingerprints it), by its absolute path
-    expect(denial(hook('pre-tool-use', payloads.edit(path.join(scratch, 'shared', 'bench.sh'))))).toMatch(/is where the judge bench\.sh links to, outside the project/);
+    // its target outside the project, and the files beside it, are the judge too (outside-judges.ts), to Edit and Bash alike
+    expect(denial(hook('pre-tool-use', payloads.edit(path.join(scratch, 'shared', 'bench.sh'))))).toMatch(/shared\/bench\.sh is where the judge bench\.sh links to/);
+    expect(denial(hook('pre-tool-use', payloads.bash('echo x > ../shared/lib.sh')))).toMatch(/shared\/lib\.sh is where the judge bench\.sh links to/);
+    expect(denial(hook('pre-tool-use', payloads.edit(path.join(scratch, 'elsewhere.sh'))))).toBeNull();
   });
 
   it('judges the path each tool writes: NotebookEdit its notebook_path, even beside a file_path in scope', () => {

@@ -40,6 +40,23 @@ function linkedJudge(helper = 'def k(): return 1.0\n'): { repo: string; shared: 
   return { repo, shared };
 }
 
+/** The PreToolUse hook's decision (its own code, on the active.json the engine wrote) for the owner's call in `repo`. */
+function decideTool(repo: string, tool: string, toolInput: Record<string, unknown>, cwd = repo) {
+  const input = PreToolUseInput.parse({
+    session_id: 'sess-a',
+    transcript_path: path.join(repo, 't.jsonl'),
+    cwd,
+    permission_mode: 'default',
+    hook_event_name: 'PreToolUse',
+    tool_name: tool,
+    tool_input: toolInput,
+    tool_use_id: 'toolu_01',
+  });
+  const f = files(repo);
+  const env = { CLAUDE_PROJECT_DIR: repo, CLAUDE_PLUGIN_ROOT: path.resolve(import.meta.dirname, '..'), HOME: repo };
+  return preToolUseDecision(input, readActive(f)!, readSession(f), repo, env, analyzeBash);
+}
+
 describe('a judge linked out of the repository', () => {
   it('an edit of a file beside its target makes the run invalid, until it is put back', HANG_GUARD, () => {
     const { repo, shared } = linkedJudge();
@@ -78,21 +95,8 @@ describe('a judge linked out of the repository', () => {
 
   it('the PreToolUse hook denies an Edit or Write of its target and of the files beside it, by absolute path and through ..', HANG_GUARD, () => {
     const { repo, shared } = linkedJudge();
-    const decide = (file: string, tool = 'Edit') => {
-      const input = PreToolUseInput.parse({
-        session_id: 'sess-a',
-        transcript_path: path.join(repo, 't.jsonl'),
-        cwd: repo,
-        permission_mode: 'default',
-        hook_event_name: 'PreToolUse',
-        tool_name: tool,
-        tool_input: tool === 'Write' ? { file_path: file, content: 'x' } : { file_path: file, old_string: 'a', new_string: 'b' },
-        tool_use_id: 'toolu_01',
-      });
-      const f = files(repo);
-      const env = { CLAUDE_PROJECT_DIR: repo, CLAUDE_PLUGIN_ROOT: path.resolve(import.meta.dirname, '..'), HOME: repo };
-      return preToolUseDecision(input, readActive(f)!, readSession(f), repo, env, analyzeBash);
-    };
+    const decide = (file: string, tool = 'Edit') =>
+      decideTool(repo, tool, tool === 'Write' ? { file_path: file, content: 'x' } : { file_path: file, old_string: 'a', new_string: 'b' });
     for (const [file, tool] of [
       [path.join(shared, 'bench.py'), 'Edit'],
       [path.join(shared, 'helper.py'), 'Write'],
@@ -108,5 +112,57 @@ describe('a judge linked out of the repository', () => {
     }
     // Elsewhere outside the project: not the judge's.
     expect(decide(path.join(path.dirname(shared), 'notes.txt'), 'Write').decision).not.toBe('deny');
+  });
+});
+
+describe('a judge linked out of the repository, written by a Bash command', () => {
+  it('the Bash guard denies a command that writes its target, a file beside it or its folder, as it denies one writing an in-repo judge', HANG_GUARD, () => {
+    const { repo, shared } = linkedJudge();
+    const top = path.dirname(shared);
+    const bash = (command: string, cwd = repo) => decideTool(repo, 'Bash', { command, description: 'x' }, cwd);
+    // A module beside the target that is itself a link elsewhere: writing through it, or replacing it, changes what the judge loads.
+    fs.writeFileSync(path.join(top, 'data-source.py'), 'D = 1\n');
+    fs.symlinkSync('../data-source.py', path.join(shared, 'data.py'));
+    const denied = [
+      `echo x > ${shared}/helper.py`,
+      'echo x >> ../shared/bench.py',
+      `cp src/v ${shared}/bench.py`,
+      'cp src/v ../shared/',
+      `mv ${shared}/helper.py ${top}/old.py`,
+      'mv src/v ../shared/helper.py',
+      `sed -i s/1.0/0.1/ ${shared}/helper.py`,
+      "sed -i.bak 's/1.0/0.1/' ../shared/helper.py",
+      `printf 'def k(): return 0.1\\n' | tee ${shared}/helper.py`,
+      'tee -a ../shared/helper.py < src/v',
+      `rm ${shared}/helper.py`,
+      'rm -f src/../../shared/bench.py',
+      'rm -rf ../shared',
+      `mv ${shared} ${top}/elsewhere`,
+      `ln -sf /dev/null ${shared}/helper.py`,
+      'ln -s ../shared src/lib',
+      'cd ../shared && echo x > helper.py',
+      'cd src && echo x > ../../shared/new_module.py',
+      `touch ${shared}/new_module.py`,
+      `rm ${shared}/*.py`,
+      'rm ../sh*/helper.py',
+      `rm -r ${top}/sha*`,
+      `tar xf src/v.tar -C ${shared}`,
+      `dd if=src/v of=${shared}/helper.py`,
+      `echo 'D = 0' > ${shared}/data.py`,
+      'rm ../shared/data.py',
+    ];
+    const decisions = denied.map((command) => [command, bash(command)] as const);
+    // Was: no decision for any (every path outside the project but git's configuration went through).
+    expect(decisions.map(([c, d]) => [c, d.decision])).toEqual(denied.map((c) => [c, 'deny']));
+    for (const [command, d] of decisions) {
+      expect([command, d.reason]).toEqual([command, expect.stringMatching(/^autoloop: \S+ is where the judge bench\.py links to, outside the project, or beside it \(a file it can load\): it judges the metric/)]);
+      expect(d.reason).not.toContain('\n');
+    }
+    // From a cwd outside the project too.
+    expect(bash('echo x > helper.py', shared).decision).toBe('deny');
+    // Elsewhere outside the project, and reads of the judge's files: not denied.
+    for (const command of [`echo x > ${top}/notes.txt`, `cp ${shared}/helper.py ${top}/copy.py`, `mkdir -p ${top}/other && echo x > ${top}/other/y.py`]) {
+      expect([command, bash(command).decision]).not.toEqual([command, 'deny']);
+    }
   });
 });

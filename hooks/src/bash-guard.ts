@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { canonical, GLOB_CHARS, gitConfigDenial, gitConfigFiles, globDenial, inDir, isWritableState, linkDenial, namedRels, physical, REASONS, relOf, relToProject, treeDenial, withPathMemo, writeDenial, type Denial, type Policy } from './policy.ts';
+import { canonical, GLOB_CHARS, gitConfigDenial, gitConfigFiles, globDenial, inDir, isWritableState, linkDenial, namedRels, outsideJudgeDenial, physical, REASONS, relOf, relToProject, treeDenial, withPathMemo, writeDenial, type Denial, type Policy } from './policy.ts';
 import { compileScope, type Scope } from '../../scripts/lib/scope.ts';
 import { lex, type Redir, type Word } from '../../scripts/lib/shell-lexer.ts';
 import { DYNAMIC, literal, parseArgs, skipOptions, type Exp, type Options } from './guard-args.ts';
@@ -499,9 +499,9 @@ class Guard {
     const rel = relToProject(policy, c);
     if (rel !== null && !tree && rel !== '' && !moved) this.written.add(rel);
     if (rel === null) {
-      // Outside the project, unless it holds the project (rm -rf ..) or is git's configuration.
+      // Outside the project, unless it holds the project (rm -rf ..), is where a judge links to or beside it, or is git's configuration.
       if (tree && (policy.projectDir + path.sep).startsWith(c === path.sep ? c : c + path.sep)) this.deny = treeDenial(policy, '');
-      this.deny ??= gitConfigDenial(c, this.gitConfig(), tree);
+      this.deny ??= outsideJudgeDenial(policy, abs, tree) ?? gitConfigDenial(c, this.gitConfig(), tree);
       return;
     }
     this.deny = (tree ? treeDenial(policy, rel) : writeDenial(policy, rel)) ?? this.outsideScope(rel, c) ?? (tree ? null : linkDenial(policy, c));
@@ -1458,6 +1458,8 @@ class Guard {
         const rel = relToProject(policy, c);
         if (rel !== null) this.deny = treeDenial(policy, rel);
         else if ((policy.projectDir + path.sep).startsWith(c === path.sep ? c : c + path.sep)) this.deny = treeDenial(policy, '');
+        // A judge's target outside the project, a file beside it or its folder: a link to it is another name for them.
+        else this.deny = outsideJudgeDenial(policy, abs, true);
       }
     }
   }

@@ -256,7 +256,8 @@ export function globDenial(policy: Policy, absPattern: string, tree: boolean): D
   const relHead = relToProject(policy, head);
   if (relHead !== null && inDir(relHead, STATE)) return REASONS.state(relHead, policy.writable);
   if (relHead !== null && inDir(relHead, '.git')) return REASONS.git(relHead);
-  const m = picomatch([head, ...segs.slice(k)].join('/'), { dot: true });
+  const pattern = [head, ...segs.slice(k)].join('/');
+  const m = picomatch(pattern, { dot: true });
   const abs = (rel: string): string => (rel ? path.join(policy.projectDir, rel) : policy.projectDir);
   for (const p of policy.protect) {
     const clean = p.replace(/^\.\//, '');
@@ -264,6 +265,8 @@ export function globDenial(policy: Policy, absPattern: string, tree: boolean): D
     if (m(abs(clean))) return REASONS.protected(clean);
     if (tree && ancestors(clean).some((a) => m(abs(a)))) return REASONS.protected(clean);
   }
+  const outside = outsideGlobDenial(policy, m, picomatch(path.posix.dirname(pattern), { dot: true }), tree);
+  if (outside) return outside;
   // active.json is never writable, so it stands for all of the engine's files.
   if (m(abs(`${STATE}/active.json`)) || (tree && m(abs(STATE)))) return REASONS.state(STATE, policy.writable);
   if (m(abs('.git/HEAD')) || (tree && m(abs('.git')))) return REASONS.git('.git');
@@ -350,17 +353,56 @@ export function relOf(policy: Policy, abs: string): string | null {
 
 export { GLOB_CHARS };
 
-/**
- * A path outside the project that a judge links to, or a file in that target's folder (what the
- * judge can load from beside it; outside-judges.ts): denied as the judge itself. `real`: the path
- * with its links resolved. Only judges named without a glob are followed.
- */
-export function outsideJudgeDenial(policy: Policy, real: string): Denial | null {
+/** The judges named in protect (without a glob) that are links out of the project, with where each leads (memoised per decision). */
+function outsideJudges(policy: Policy): Array<{ rel: string; target: string }> {
+  const out: Array<{ rel: string; target: string }> = [];
   for (const p of policy.protect) {
     if (GLOB_CHARS.test(p)) continue;
     const rel = p.replace(/^\.\//, '');
-    const target = outsideTarget(policy.projectDir, path.join(policy.projectDir, rel));
-    if (target !== null && path.dirname(real) === path.dirname(target)) return REASONS.outsideJudge(real, rel);
+    const abs = path.join(policy.projectDir, rel);
+    const key = memo && `o\0${abs}`;
+    const known = key ? memo!.get(key) : undefined;
+    const target = known !== undefined ? (known || null) as string | null : outsideTarget(policy.projectDir, abs);
+    if (key && known === undefined) memo!.set(key, target ?? false);
+    if (target !== null) out.push({ rel, target });
+  }
+  return out;
+}
+
+/**
+ * A path outside the project that a judge links to, or a file in that target's folder (what the
+ * judge can load from beside it; outside-judges.ts): denied as the judge itself. `abs`: the path
+ * as written (absolute); it is judged with its links resolved, and with only its folder's (a
+ * link there, replaced, changes what the judge loads). `tree`: the write may remove or replace a
+ * whole directory (rm -r, mv): the target's folder or one holding it is as bad, as treeDenial has
+ * it for a folder holding an in-project judge. Only judges named without a glob are followed.
+ */
+export function outsideJudgeDenial(policy: Policy, abs: string, tree = false): Denial | null {
+  const judges = outsideJudges(policy);
+  if (judges.length === 0) return null;
+  const names = [...new Set([canonical(abs), path.join(canonical(path.dirname(path.resolve(abs))), path.basename(abs))])];
+  for (const { rel, target } of judges) {
+    const dir = path.dirname(target);
+    for (const name of names) {
+      if (path.dirname(name) === dir) return REASONS.outsideJudge(name, rel);
+      if (tree && (name === dir || dir.startsWith(name === path.sep ? name : name + path.sep))) return REASONS.outsideJudge(target, rel);
+    }
   }
   return null;
+}
+
+/** A glob target (rm ../shared/*.py) that may take an outside judge's target, a file beside it, or (tree) its folder or one holding it. */
+function outsideGlobDenial(policy: Policy, m: (p: string) => boolean, parent: (p: string) => boolean, tree: boolean): Denial | null {
+  for (const { rel, target } of outsideJudges(policy)) {
+    const dir = path.dirname(target);
+    if (m(target) || parent(dir)) return REASONS.outsideJudge(target, rel);
+    if (tree && [dir, ...ancestorsOfAbs(dir)].some((a) => m(a))) return REASONS.outsideJudge(target, rel);
+  }
+  return null;
+}
+
+function ancestorsOfAbs(abs: string): string[] {
+  const out: string[] = [];
+  for (let d = path.dirname(abs); d !== path.dirname(d); d = path.dirname(d)) out.push(d);
+  return out;
 }

@@ -113,7 +113,7 @@ function editJudged(abs: string, policy: Policy, env: Record<string, string | un
   const rel = relOf(policy, abs);
   // A judge that is a link out of the project is still written by its own name.
   const named = namedRels(policy, abs).map((r) => writeDenial(policy, r)).find((d) => d !== null) ?? null;
-  if (rel === null) return { deny: named ?? outsideJudgeDenial(policy, canonical(abs)) ?? gitConfigDenial(canonical(abs), gitConfigFiles(env), false), allow: false, lines: [] };
+  if (rel === null) return { deny: named ?? outsideJudgeDenial(policy, abs) ?? gitConfigDenial(canonical(abs), gitConfigFiles(env), false), allow: false, lines: [] };
   const deny = named ?? editDenial(policy, rel) ?? linkDenial(policy, canonical(abs));
   return { deny, allow: !deny && editAllowed(policy, rel, active.loop === 'active'), lines: editLines(rel, now) };
 }
