@@ -20,14 +20,18 @@ print(f"METRIC v={v * helper.k()}")
 `;
 
 /** A repository whose judge bench.py links to shared/bench.py beside it (outside), which imports shared/helper.py. */
-function linkedJudge(helper = 'def k(): return 1.0\n'): { repo: string; shared: string } {
+function linkedJudge(helper = 'def k(): return 1.0\n', bench = BENCH, more: Record<string, string> = {}): { repo: string; shared: string } {
   const top = fs.realpathSync(tmpDir('autoloop-outside-'));
   const shared = path.join(top, 'shared');
   const repo = path.join(top, 'repo');
   fs.mkdirSync(shared);
   fs.mkdirSync(path.join(repo, 'src'), { recursive: true });
-  fs.writeFileSync(path.join(shared, 'bench.py'), BENCH);
+  fs.writeFileSync(path.join(shared, 'bench.py'), bench);
   fs.writeFileSync(path.join(shared, 'helper.py'), helper);
+  for (const [rel, text] of Object.entries(more)) {
+    fs.mkdirSync(path.dirname(path.join(shared, rel)), { recursive: true });
+    fs.writeFileSync(path.join(shared, rel), text);
+  }
   fs.writeFileSync(path.join(repo, 'src/v'), '100\n');
   fs.symlinkSync('../shared/bench.py', path.join(repo, 'bench.py'));
   git(repo, 'init', '-q', '-b', 'main');
@@ -164,5 +168,47 @@ describe('a judge linked out of the repository, written by a Bash command', () =
     for (const command of [`echo x > ${top}/notes.txt`, `cp ${shared}/helper.py ${top}/copy.py`, `mkdir -p ${top}/other && echo x > ${top}/other/y.py`]) {
       expect([command, bash(command).decision]).not.toEqual([command, 'deny']);
     }
+  });
+});
+
+describe('judges named by a --protect glob through a link to a folder outside the repository', () => {
+  it('the files there are judges: an edit of one makes the run invalid, and the hook denies an Edit or a Bash write of it', HANG_GUARD, () => {
+    // bench/lib -> ../../vendor (outside), protected by --protect 'bench/**'; the benchmark itself is a plain file.
+    const top = fs.realpathSync(tmpDir('autoloop-outside-glob-'));
+    const vendor = path.join(top, 'vendor');
+    const repo = path.join(top, 'repo');
+    fs.mkdirSync(path.join(vendor, 'sub'), { recursive: true });
+    fs.mkdirSync(path.join(repo, 'src'), { recursive: true });
+    fs.mkdirSync(path.join(repo, 'bench'));
+    fs.writeFileSync(path.join(vendor, 'weights.txt'), '1.0\n');
+    fs.writeFileSync(path.join(vendor, 'sub', 'scale.txt'), '1.0\n');
+    fs.writeFileSync(path.join(repo, 'bench.py'), "v = float(open('src/v').read())\nw = float(open('bench/lib/weights.txt').read())\nprint(f\"METRIC v={v * w}\")\n");
+    fs.writeFileSync(path.join(repo, 'src/v'), '100\n');
+    fs.symlinkSync('../../vendor', path.join(repo, 'bench/lib'));
+    git(repo, 'init', '-q', '-b', 'main');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'initial');
+    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'v', '--direction', 'lower', '--command', 'python3 bench.py', '--scope', 'src/**', '--protect', 'bench/**', '--json'], repo);
+    expect(init.code, init.stderr).toBe(0);
+    // Was: bench.py alone (the walk of bench/** never went through the link).
+    expect(init.json?.protect).toEqual(['bench.py', 'bench/lib/sub/scale.txt', 'bench/lib/weights.txt']);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
+    const bash = (command: string) => decideTool(repo, 'Bash', { command, description: 'x' });
+    for (const file of [path.join(vendor, 'weights.txt'), path.join(vendor, 'sub', 'scale.txt')]) {
+      expect([file, decideTool(repo, 'Edit', { file_path: file, old_string: '1', new_string: '0' }).decision]).toEqual([file, 'deny']);
+    }
+    expect(bash("echo 0.5 > ../vendor/weights.txt").reason).toMatch(/^autoloop: \S+weights\.txt is where the judge bench\/lib\/weights\.txt links to/);
+    expect(bash('rm -r ../vendor/sub').decision).toBe('deny');
+    fs.writeFileSync(path.join(vendor, 'weights.txt'), '0.5\n');
+    fs.writeFileSync(path.join(repo, 'src/v'), '99\n');
+    const run = engine('run-experiment', ['--description', 'x', '--json'], repo);
+    // Was: KEEP at -50%, the weights outside scoring half.
+    expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'invalid' });
+    // And the engine wrote nothing there (was: the saved bytes written back through bench/lib, outside the repository).
+    expect(fs.readFileSync(path.join(vendor, 'weights.txt'), 'utf8')).toBe('0.5\n');
+    expect(String(run.json?.reason)).toContain(`it links to ${path.join(vendor, 'weights.txt')}, outside the repository`);
+    fs.writeFileSync(path.join(vendor, 'weights.txt'), '1.0\n');
+    fs.writeFileSync(path.join(repo, 'src/v'), '99\n');
+    expect(engine('run-experiment', ['--description', 'y', '--json'], repo).json).toMatchObject({ verdict: 'keep', primary: 99 });
   });
 });

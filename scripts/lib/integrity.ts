@@ -15,7 +15,7 @@ import { pythonShadows } from './py-shadows.ts';
 import { nodeShadows } from './node-shadows.ts';
 import { reachedCode } from './judge-reach.ts';
 import { gitSyncBytesOrNull } from './gitcmd.ts';
-import { outsideSiblings, outsideTarget } from './outside-judges.ts';
+import { linksOutsideFolder, outsideFolderFiles, outsideSiblings, outsideTarget } from './outside-judges.ts';
 
 export const MISSING = 'missing';
 
@@ -322,6 +322,9 @@ export function resolveJudges(root: string, config: Config, untracked?: (rel: st
       }
     };
     for (const rel of listFiles(root, s.bases, (r) => s.inScope(r) && isFile(r))) protect.add(rel);
+    // Through a link to a folder outside the repository (bench/lib -> ../../shared), which the walk does not follow: bounded.
+    const linked = listFiles(root, s.bases, (r) => linksOutsideFolder(root, r));
+    for (const rel of outsideFolderFiles(root, linked, (r) => s.inScope(r))) protect.add(rel);
   }
   return { protect: [...protect].sort(), mutable };
 }
@@ -524,6 +527,9 @@ export function restoreJudges(root: string, judgesDir: string, files: string[]):
       restored.push(f);
       continue;
     }
+    // A judge below a folder linked out of the repository (a --protect glob through bench/lib -> ../../vendor): the
+    // engine writes nothing there either. One swapped for a link is itself a link: put back as a file below.
+    if (outsideTarget(root, abs) !== null && linkText(abs) === null) continue;
     const now = sha256File(abs);
     if (entry.sha256 === MISSING) {
       // It did not exist when the segment opened; a file there now was planted.

@@ -64,3 +64,42 @@ export function outsideSiblings(target: string): string[] {
 export function besideOutsideTarget(abs: string, targets: readonly string[]): string | null {
   return targets.find((t) => abs === t || (path.dirname(abs) === path.dirname(t) && outsideSiblings(t).includes(abs))) ?? null;
 }
+
+/** Folders below a linked folder that a --protect glob is followed into (bench/lib -> ../../shared, then shared/a/b). */
+export const OUTSIDE_FOLDER_DEPTH = 4;
+
+/** Is the repository path `rel` a link to a folder outside the repository? */
+export function linksOutsideFolder(root: string, rel: string): boolean {
+  const abs = path.join(root, rel);
+  try {
+    return fs.lstatSync(abs).isSymbolicLink() && fs.statSync(abs).isDirectory() && outsideTarget(root, abs) !== null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The files a --protect glob takes through links to folders outside the repository (`bench/**` with
+ * bench/lib -> ../../shared): their repository names (bench/lib/x.py), which `accept` is asked about.
+ * The repository walk never follows a link, so these were no judge at all. Bounded: at most
+ * OUTSIDE_SIBLINGS_MAX in all, OUTSIDE_FOLDER_DEPTH folders deep, and no link there is followed.
+ */
+export function outsideFolderFiles(root: string, links: readonly string[], accept: (rel: string) => boolean): string[] {
+  const out: string[] = [];
+  const queue = links.map((rel) => ({ rel, depth: 0 }));
+  while (queue.length > 0 && out.length < OUTSIDE_SIBLINGS_MAX) {
+    const { rel, depth } = queue.shift()!;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const sub = `${rel}/${e.name}`;
+      if (e.isDirectory() && depth + 1 < OUTSIDE_FOLDER_DEPTH) queue.push({ rel: sub, depth: depth + 1 });
+      else if (e.isFile() && accept(sub) && out.length < OUTSIDE_SIBLINGS_MAX) out.push(sub);
+    }
+  }
+  return out;
+}
