@@ -212,3 +212,27 @@ describe('judges named by a --protect glob through a link to a folder outside th
     expect(engine('run-experiment', ['--description', 'y', '--json'], repo).json).toMatchObject({ verdict: 'keep', primary: 99 });
   });
 });
+
+describe('a judge linked out of the repository that imports from a folder below its target', () => {
+  it('the modules it imports there are judged as those beside it, and the hook denies writing them', HANG_GUARD, () => {
+    // shared/bench.py does `from lib import util`: shared/lib/util.py, which judge-reach.ts follows for a judge in the repository.
+    const bench = BENCH.replace('import helper', 'import helper\nfrom lib import util').replace('helper.k()', 'helper.k() * util.s()');
+    const { repo, shared } = linkedJudge(undefined, bench, { 'lib/__init__.py': '', 'lib/util.py': 'def s(): return 1.0\n', 'docs/notes.txt': 'x\n' });
+    const bash = (command: string) => decideTool(repo, 'Bash', { command, description: 'x' });
+    const util = path.join(shared, 'lib', 'util.py');
+    expect(decideTool(repo, 'Edit', { file_path: util, old_string: '1', new_string: '0' }).decision).toBe('deny');
+    for (const command of ['echo x > ../shared/lib/util.py', `sed -i s/1.0/0.1/ ${util}`, 'rm -r ../shared/lib', `mv ${shared}/lib ${shared}/old`]) {
+      const d = bash(command);
+      // Was: no decision (only the files directly beside the target were the judge's).
+      expect([command, d.decision]).toEqual([command, 'deny']);
+      expect(d.reason).toMatch(/^autoloop: \S+ is where the judge bench\.py links to/);
+    }
+    // A folder below that it does not import from is not the judge's.
+    expect(bash(`echo y > ${shared}/docs/notes.txt`).decision).not.toBe('deny');
+    fs.writeFileSync(util, 'def s(): return 0.1\n');
+    fs.writeFileSync(path.join(repo, 'src/v'), '90\n');
+    const run = engine('run-experiment', ['--description', 'x', '--json'], repo);
+    // Was: KEEP at +91%, the module below the target scoring a tenth.
+    expect(run.json, run.stdout + run.stderr).toMatchObject({ verdict: 'invalid' });
+  });
+});

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { compileScope } from '../../scripts/lib/scope.ts';
-import { outsideTarget } from '../../scripts/lib/outside-judges.ts';
+import { outsideReached, outsideTarget } from '../../scripts/lib/outside-judges.ts';
 
 export interface Policy {
   /** Canonical (symlinks resolved) project directory. */
@@ -370,8 +370,9 @@ function outsideJudges(policy: Policy): Array<{ rel: string; target: string }> {
 }
 
 /**
- * A path outside the project that a judge links to, or a file in that target's folder (what the
- * judge can load from beside it; outside-judges.ts): denied as the judge itself. `abs`: the path
+ * A path outside the project that a judge links to, a file in that target's folder (what the
+ * judge can load from beside it; outside-judges.ts), or one it imports from a folder below
+ * (outsideReached): denied as the judge itself. `abs`: the path
  * as written (absolute); it is judged with its links resolved, and with only its folder's (a
  * link there, replaced, changes what the judge loads). `tree`: the write may remove or replace a
  * whole directory (rm -r, mv): the target's folder or one holding it is as bad, as treeDenial has
@@ -383,12 +384,26 @@ export function outsideJudgeDenial(policy: Policy, abs: string, tree = false): D
   const names = [...new Set([canonical(abs), path.join(canonical(path.dirname(path.resolve(abs))), path.basename(abs))])];
   for (const { rel, target } of judges) {
     const dir = path.dirname(target);
+    const reached = reachedOf(target);
     for (const name of names) {
-      if (path.dirname(name) === dir) return REASONS.outsideJudge(name, rel);
-      if (tree && (name === dir || dir.startsWith(name === path.sep ? name : name + path.sep))) return REASONS.outsideJudge(target, rel);
+      if (path.dirname(name) === dir || reached.includes(name)) return REASONS.outsideJudge(name, rel);
+      const holds = (f: string): boolean => f.startsWith(name === path.sep ? name : name + path.sep);
+      if (tree && (name === dir || holds(dir))) return REASONS.outsideJudge(target, rel);
+      const inner = tree ? reached.find(holds) : undefined;
+      if (inner !== undefined) return REASONS.outsideJudge(inner, rel);
     }
   }
   return null;
+}
+
+/** What an outside target imports from folders below its own (outside-judges.ts outsideReached), memoised per decision. */
+function reachedOf(target: string): string[] {
+  const key = memo && `r\0${target}`;
+  const known = key ? memo!.get(key) : undefined;
+  if (typeof known === 'string') return known === '' ? [] : known.split('\0');
+  const reached = outsideReached(target);
+  if (key) memo!.set(key, reached.join('\0'));
+  return reached;
 }
 
 /** A glob target (rm ../shared/*.py) that may take an outside judge's target, a file beside it, or (tree) its folder or one holding it. */

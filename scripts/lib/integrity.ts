@@ -15,7 +15,7 @@ import { pythonShadows } from './py-shadows.ts';
 import { nodeShadows } from './node-shadows.ts';
 import { reachedCode } from './judge-reach.ts';
 import { gitSyncBytesOrNull } from './gitcmd.ts';
-import { linksOutsideFolder, outsideFolderFiles, outsideSiblings, outsideTarget } from './outside-judges.ts';
+import { linksOutsideFolder, outsideFolderFiles, outsideReached, outsideSiblings, outsideTarget } from './outside-judges.ts';
 
 export const MISSING = 'missing';
 
@@ -350,14 +350,15 @@ export function fingerprint(root: string, config: Config, files: string[], hash:
 
 /**
  * A judge's hash: its bytes', or for a link out of the repository (outside-judges.ts) one hash of
- * its target's bytes and of the files beside the target, each by name, so that an edit of either
- * changes the judge's fingerprint.
+ * its target's bytes, of the files beside the target and of those it imports from folders below
+ * (lib/util.py), each by name, so that an edit of any changes the judge's fingerprint.
  */
 function judgeDigest(root: string, abs: string, hash: (abs: string) => string | null): string | null {
   const own = hash(abs);
   const target = own === null ? null : outsideTarget(root, abs);
   if (target === null) return own;
-  const beside = outsideSiblings(target).map((p) => `${path.basename(p)}\0${hash(p) ?? MISSING}`);
+  const dir = path.dirname(target);
+  const beside = [...outsideSiblings(target), ...outsideReached(target)].map((p) => `${path.relative(dir, p)}\0${hash(p) ?? MISSING}`);
   return sha256(['outside', own, ...beside].join('\n'));
 }
 

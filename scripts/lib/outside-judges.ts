@@ -11,6 +11,7 @@
 // import it too.
 import fs from 'node:fs';
 import path from 'node:path';
+import { reachedCode } from './judge-reach.ts';
 
 /**
  * At most this many files beside an outside target are covered (the first by name): a link into a
@@ -102,4 +103,16 @@ export function outsideFolderFiles(root: string, links: readonly string[], accep
     }
   }
   return out;
+}
+
+/**
+ * The files in folders below an outside target's that it imports (`from lib import util`,
+ * `require('./lib/util.js')`), and theirs in turn: judge-reach.ts's rules for a judge in the
+ * repository, applied in the target's folder (real paths, at most OUTSIDE_SIBLINGS_MAX). The files
+ * beside the target are outsideSiblings's.
+ */
+export function outsideReached(target: string): string[] {
+  const dir = path.dirname(target);
+  const reached = reachedCode(dir, [path.basename(target)], () => true);
+  return reached.filter((rel) => rel.includes('/')).slice(0, OUTSIDE_SIBLINGS_MAX).map((rel) => path.join(dir, rel));
 }
