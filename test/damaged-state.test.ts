@@ -6,11 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { baselineRepo, engine, git, iterate, setValue } from './helpers/engine.ts';
+import { engine, git, iterate, setValue, shellBaselineRepo } from './helpers/engine.ts';
 import { fromState } from './helpers/loop.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
+// Every repository here starts from shellBaselineRepo (valueRepo's numbers printed by shell
+// builtins): the damaged state is under test, not the benchmark, and each sample was a Node start.
 const oneLine = (stderr: string) => {
   expect(stderr.trimEnd().split('\n')).toHaveLength(1);
   expect(stderr).not.toMatch(/^\s+at /m);
@@ -24,12 +26,12 @@ const statusOf = (repo: string) => {
 };
 
 /**
- * baselineRepo() with 90 kept on top: built once for the file and copied per
+ * shellBaselineRepo() with 90 kept on top: built once for the file and copied per
  * test (fromState: a deterministic keep builds no best tree, nothing names its path).
  */
 const keptNinety = (): string =>
   fromState('damaged-state:keep-90', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     setValue(repo, '90');
     expect(iterate(repo, 'better').log.json?.verdict).toBe('keep');
     return repo;
@@ -41,7 +43,7 @@ describe('damaged state', () => {
     ['whose config line is damaged', (file: string) => fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^[^\n]*/, '{"type":"config",'))],
   ] as const) {
     it(`a ledger ${what}: run and log refuse in one line naming the ledger, and change nothing`, () => {
-      const repo = baselineRepo();
+      const repo = shellBaselineRepo();
       const ledger = path.join(expDir(repo), 'ledger.jsonl');
       damage(ledger);
       const before = fs.readFileSync(ledger);
@@ -59,7 +61,7 @@ describe('damaged state', () => {
 
   it("a state cache copied from another experiment's folder is not believed: the answers are the ledger's", () => {
     // Another repository's experiment of the same name, with a shorter ledger (its cache's offset lies inside ours).
-    const other = baselineRepo('500');
+    const other = shellBaselineRepo('500');
     const repo = keptNinety();
     setValue(repo, '95');
     expect(iterate(repo, 'worse').log.json?.verdict).toBe('discard');
@@ -71,7 +73,7 @@ describe('damaged state', () => {
   });
 
   it('a cache file that is a symbolic link to outside the repository is replaced, never written through', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     const outside = path.join(tmpDir('autoloop-outside-'), 'primaries.f64');
     fs.writeFileSync(outside, 'not yours\n');
     const sidecar = path.join(expDir(repo), 'primaries-1.f64');
@@ -86,7 +88,7 @@ describe('damaged state', () => {
   });
 
   it('a ledger that is a symbolic link to outside the repository is refused in one line, never appended to', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     const ledger = path.join(expDir(repo), 'ledger.jsonl');
     const outside = path.join(tmpDir('autoloop-outside-'), 'ledger.jsonl');
     fs.copyFileSync(ledger, outside);
@@ -102,7 +104,7 @@ describe('damaged state', () => {
   });
 
   it("the dashboard's indexes as symbolic links to outside the repository are rebuilt in place, never written through", () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     expect(engine('dashboard', ['--json'], repo).code).toBe(0); // writes runs.idx, runs.sum, commits.idx
     const outside = tmpDir('autoloop-outside-');
     const names = ['runs.idx', 'runs.sum', 'commits.idx'];
@@ -121,7 +123,7 @@ describe('damaged state', () => {
   });
 
   it('a directory where the lock file belongs is named in a one-line refusal, by reads and runs alike', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     fs.mkdirSync(path.join(repo, '.autoloop', 'lock'));
     const ledger = fs.readFileSync(path.join(expDir(repo), 'ledger.jsonl'));
     setValue(repo, '90');
@@ -149,7 +151,7 @@ describe('damaged state', () => {
 
   for (const cache of ['state.json', 'state-checkpoint.json', 'primaries-1.f64']) {
     it(`a directory where ${cache} belongs: the iteration still answers, and status too (a cache is a shortcut)`, () => {
-      const repo = baselineRepo();
+      const repo = shellBaselineRepo();
       const file = path.join(expDir(repo), cache);
       fs.rmSync(file, { force: true });
       fs.mkdirSync(file);
@@ -179,7 +181,7 @@ describe('damaged state', () => {
   });
 
   it('a directory where active.json belongs is refused before any work, in one line', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     const active = path.join(repo, '.autoloop', 'active.json');
     fs.rmSync(active);
     fs.mkdirSync(active);
@@ -200,7 +202,7 @@ describe('damaged state', () => {
 
   for (const cmd of ['control', 'candidate']) {
     it(`${cmd} without its command: the usage is the error, one line on stderr, and stdout stays empty for --json`, () => {
-      const repo = baselineRepo();
+      const repo = shellBaselineRepo();
       const r = engine(cmd, ['--json'], repo);
       expect(r.code).toBe(2);
       oneLine(r.stderr);
