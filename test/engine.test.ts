@@ -15,11 +15,17 @@ import {
   iterate,
   ledger,
   setValue,
+  SHELL_COMMAND,
+  shellBaselineRepo,
+  shellValueRepo,
   valueRepo,
 } from './helpers/engine.ts';
 
 const expDir = (repo: string) => path.join(repo, '.autoloop', 'experiments', 'exp');
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
+// Where the benchmark only prints a value, the shell version of valueRepo's (shellValueRepo,
+// shellBaselineRepo): the same numbers with no Node start per sample. valueRepo's own (node bench.cjs)
+// stays where the benchmark is the case: a crash, a slow run, a flood, noise, an edited judge.
 
 describe('a new experiment', () => {
   it('starts unowned: a hook session file left by an earlier loop is dropped', () => {
@@ -33,9 +39,9 @@ describe('a new experiment', () => {
 
 describe('one iteration on a deterministic benchmark', () => {
   it('keeps a real improvement with a scoped commit, reverts a regression, and says why', () => {
-    const repo = valueRepo('100');
+    const repo = shellValueRepo('100');
     fs.writeFileSync(path.join(repo, 'MY-NOTES.txt'), 'user notes\n'); // untracked, out of scope
-    expect(initValue(repo).code).toBe(0);
+    expect(initValue(repo, SHELL_COMMAND).code).toBe(0);
     expect(git(repo, 'branch', '--show-current')).toBe('autoloop/exp');
 
     const base = iterate(repo, 'baseline');
@@ -67,7 +73,7 @@ describe('one iteration on a deterministic benchmark', () => {
   });
 
   it('keeps the model-facing output of an ordinary iteration small', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     setValue(repo, '90');
     const run = engine('run-experiment', [], repo);
     const log = engine('log-experiment', ['--description', 'lower the value'], repo);
@@ -127,8 +133,8 @@ describe('failing runs', () => {
 
   it('never keeps when the checks fail', () => {
     // A shell check (a builtin test): the verdict is under test, and a Node check costs a Node start a run.
-    const repo = valueRepo('100', { 'check.sh': 'read v < src/value.txt; [ "$v" -ge 80 ]\n' });
-    initValue(repo, ['--checks', 'sh check.sh']);
+    const repo = shellValueRepo('100', { files: { 'check.sh': 'read v < src/value.txt; [ "$v" -ge 80 ]\n' } });
+    initValue(repo, [...SHELL_COMMAND, '--checks', 'sh check.sh']);
     iterate(repo, 'baseline');
     setValue(repo, '70');
     const { run, log } = iterate(repo, 'too far');
@@ -153,7 +159,7 @@ describe('the judge cannot be edited to win', () => {
   });
 
   it('sets aside a tracked file changed outside the scope between runs (reported, never committed)', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     fs.appendFileSync(path.join(repo, 'README.md'), 'edited\n');
     setValue(repo, '90');
     const { run, log } = iterate(repo, 'better');
@@ -187,10 +193,10 @@ describe('the judge cannot be edited to win', () => {
 
 describe("the user's files", () => {
   it('survive keeps and reverts, in and out of scope; created in-scope files are removed on revert', () => {
-    const repo = valueRepo('100');
+    const repo = shellValueRepo('100');
     fs.writeFileSync(path.join(repo, 'outside.txt'), 'mine, outside\n');
     fs.writeFileSync(path.join(repo, 'src', 'mine.txt'), 'mine, inside the scope\n');
-    initValue(repo);
+    initValue(repo, SHELL_COMMAND);
     iterate(repo, 'baseline');
     setValue(repo, '90');
     fs.writeFileSync(path.join(repo, 'src', 'helper.txt'), 'created by the change\n');
@@ -210,8 +216,8 @@ describe("the user's files", () => {
   });
 
   it('works without git in snapshot mode with the same guarantees', () => {
-    const repo = valueRepo('100', { 'outside.txt': 'mine\n' }, { git: false });
-    const init = initValue(repo);
+    const repo = shellValueRepo('100', { git: false, files: { 'outside.txt': 'mine\n' } });
+    const init = initValue(repo, SHELL_COMMAND);
     expect(init.json).toMatchObject({ mode: 'snapshot', branch: null });
     iterate(repo, 'baseline');
     setValue(repo, '80');
@@ -227,7 +233,7 @@ describe("the user's files", () => {
 
 describe('termination', () => {
   it('stops at max runs and refuses further runs', () => {
-    const repo = baselineRepo('100', ['--max-runs', '3']);
+    const repo = shellBaselineRepo('100', ['--max-runs', '3']);
     setValue(repo, '99');
     iterate(repo, 'a');
     setValue(repo, '98');
@@ -236,7 +242,7 @@ describe('termination', () => {
     const refused = engine('run-experiment', [], repo);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/max_runs|max runs/);    // A new segment counts the experiment's runs too: init says so instead of opening a loop that refuses every run.
-    const again = initValue(repo, ['--max-runs', '3']);
+    const again = initValue(repo, [...SHELL_COMMAND, '--max-runs', '3']);
     expect(again.code).toBe(0);
     expect(again.json?.warnings).toContain('the new segment opens terminated: max_runs (3 runs of 3): runs and wall clock count over the whole experiment; raise max_runs or max_wall_clock in config.yaml');
   });
@@ -245,7 +251,7 @@ describe('termination', () => {
     const active = (repo: string) => fs.existsSync(path.join(repo, '.autoloop', 'active.json'));
     // Closed after termination (the chain skill finalizes, then clears): a later repair (README: after a
     // killed finalize) must not bring back the hooks, nor a terminated loop `up` would try to close again.
-    const done = baselineRepo('100', ['--max-runs', '1']);
+    const done = shellBaselineRepo('100', ['--max-runs', '1']);
     expect(engine('control', ['clear'], done).code).toBe(0);
     expect(active(done)).toBe(false);
     for (const cmd of ['repair', 'resume', 'stop']) {
@@ -254,7 +260,7 @@ describe('termination', () => {
     }
     expect(engine('status', ['--json'], done).code).toBe(0);
     // A loop that can still run: resume is how the user wakes it again.
-    const live = baselineRepo();
+    const live = shellBaselineRepo();
     expect(engine('control', ['clear'], live).code).toBe(0);
     expect(engine('control', ['repair'], live).code).toBe(0);
     expect(active(live)).toBe(false);
@@ -263,12 +269,12 @@ describe('termination', () => {
   });
 
   it('stops at the target and on a plateau', () => {
-    const repo = baselineRepo('100', ['--target', '80']);
+    const repo = shellBaselineRepo('100', ['--target', '80']);
     setValue(repo, '79');
     expect(iterate(repo, 'reach').log.json).toMatchObject({ should_terminate: true, terminated_by: 'target' });
 
-    const flat = valueRepo('100');
-    initValue(flat, ['--plateau', '2']);
+    const flat = shellValueRepo('100');
+    initValue(flat, [...SHELL_COMMAND, '--plateau', '2']);
     iterate(flat, 'baseline');
     setValue(flat, '101');
     expect(iterate(flat, 'worse 1').log.json).toMatchObject({ should_terminate: false });

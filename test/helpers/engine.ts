@@ -184,9 +184,10 @@ export function baselineRepo(value = '100', initExtra: string[] = []): string {
  */
 export const SHELL_VALUE_BENCH = 'read -r v < src/value.txt\necho "METRIC score=$v"\necho "METRIC mem=10"\n';
 
-/** valueRepo(value) measured by SHELL_VALUE_BENCH (bench.sh; init it with SHELL_COMMAND). */
-export function shellValueRepo(value = '100', opts: { git?: boolean } = {}): string {
-  return makeRepo({ 'bench.sh': SHELL_VALUE_BENCH, 'src/value.txt': value, 'src/other.txt': 'other\n', 'README.md': 'fixture\n' }, opts);
+/** valueRepo(value, files) measured by SHELL_VALUE_BENCH (bench.sh; init it with SHELL_COMMAND). */
+export function shellValueRepo(value = '100', opts: { git?: boolean; files?: Record<string, string> } = {}): string {
+  const files = { 'bench.sh': SHELL_VALUE_BENCH, 'src/value.txt': value, 'src/other.txt': 'other\n', 'README.md': 'fixture\n', ...opts.files };
+  return makeRepo(files, { git: opts.git });
 }
 
 export const SHELL_COMMAND = ['--command', 'sh bench.sh'];
