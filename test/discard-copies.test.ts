@@ -6,10 +6,12 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { baselineRepo, engine, git, initValue, iterate, ledger, setValue, valueRepo } from './helpers/engine.ts';
+import { baselineRepo, engine, git, initValue, iterate, ledger, setValue, SHELL_COMMAND, shellBaselineRepo, shellValueRepo } from './helpers/engine.ts';
 import { COPY_SUFFIX, rescueFile } from '../scripts/lib/workspace-base.ts';
 import { foldersToPrune, PIN, RESCUE_KEEP } from '../scripts/lib/rescue-retention.ts';
 
+// Where the benchmark only prints a value, the shell version of valueRepo's (shellValueRepo,
+// shellBaselineRepo): the same numbers with no Node start per sample, the moves being under test.
 const rescued = (repo: string, run: string) => path.join(repo, '.autoloop', 'experiments', 'exp', 'rescued', run);
 const copyOf = (repo: string, run: string, rel: string) => path.join(rescued(repo, run), rel + COPY_SUFFIX);
 
@@ -47,7 +49,7 @@ const revertedEvent = (repo: string, run: string) => ledger(repo).find((l) => l.
 
 describe('a revert moves new in-scope files aside, never deletes them (no journal)', () => {
   it('discard: the user file is in rescued/<run>/ with identical bytes; the output and the ledger say where', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     writeUserFiles(repo);
     setValue(repo, '120');
     const run = engine('run-experiment', ['--json'], repo);
@@ -68,7 +70,7 @@ describe('a revert moves new in-scope files aside, never deletes them (no journa
   });
 
   it('a discard that moves no new file prints no line about it', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     setValue(repo, '120');
     const { log } = iterate(repo, 'worse');
     expect(log.json).toMatchObject({ verdict: 'discard' });
@@ -77,7 +79,7 @@ describe('a revert moves new in-scope files aside, never deletes them (no journa
   });
 
   it('crash: the same', () => {
-    const repo = baselineRepo();
+    const repo = baselineRepo(); // valueRepo's benchmark: its "crash" word is the crash
     writeUserFiles(repo);
     setValue(repo, '100 crash');
     const { log } = iterate(repo, 'breaks');
@@ -86,8 +88,8 @@ describe('a revert moves new in-scope files aside, never deletes them (no journa
   });
 
   it('snapshot mode (no git): the same', () => {
-    const repo = valueRepo('100', {}, { git: false });
-    expect(initValue(repo).json).toMatchObject({ mode: 'snapshot' });
+    const repo = shellValueRepo('100', { git: false });
+    expect(initValue(repo, SHELL_COMMAND).json).toMatchObject({ mode: 'snapshot' });
     expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
     writeUserFiles(repo);
     setValue(repo, '120');
@@ -100,10 +102,10 @@ describe('a revert moves new in-scope files aside, never deletes them (no journa
     for (const mode of ['git', 'snapshot'] as const) {
       it(`kill -9 at ${point} (${mode}): every file is in its place or in the copy; the next call finishes the move`, () => {
         let repo: string;
-        if (mode === 'git') repo = baselineRepo();
+        if (mode === 'git') repo = shellBaselineRepo();
         else {
-          repo = valueRepo('100', {}, { git: false });
-          expect(initValue(repo).code).toBe(0);
+          repo = shellValueRepo('100', { git: false });
+          expect(initValue(repo, SHELL_COMMAND).code).toBe(0);
           expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
         }
         writeUserFiles(repo);
@@ -166,7 +168,7 @@ describe('a move across filesystems', () => {
 
 describe('retention of rescued/', () => {
   it('prunes the oldest folders beyond the count, never the current run nor a pinned folder', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     const base = path.dirname(rescued(repo, 'x'));
     const day = 24 * 3600;
     const now = Date.now() / 1000;
