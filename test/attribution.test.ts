@@ -7,9 +7,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { baselineRepo, engine, engineAsync, git, initValue, iterate, ledger, ROOT, setValue, valueRepo, waitFor } from './helpers/engine.ts';
+import { engine, engineAsync, git, initValue, iterate, ledger, ROOT, setValue, SHELL_COMMAND, shellBaselineRepo, shellValueRepo, valueRepo, waitFor } from './helpers/engine.ts';
 import { byModel, parseJournal } from '../scripts/lib/journal.ts';
 
+// Where the benchmark only prints a value, the shell version of valueRepo's (shellValueRepo,
+// shellBaselineRepo): no Node start per sample. A run the user writes during keeps its own Node benchmark.
 const OWNER = 'sess-owner';
 const read = (repo: string, rel: string) => fs.readFileSync(path.join(repo, rel), 'utf8');
 const journal = (repo: string) => read(repo, '.autoloop/journal');
@@ -56,7 +58,7 @@ const oneCall = (repo: string, description: string) => engine('run-experiment', 
 
 describe("the user's new in-scope files, with the owner's journal", () => {
   it('keep commits the model change only; the user file is moved aside with its content, said in one line', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     own(repo);
     modelWrites(repo, 'src/value.txt', '90');
     modelWrites(repo, 'src/helper.txt', 'the model made this\n');
@@ -75,7 +77,7 @@ describe("the user's new in-scope files, with the owner's journal", () => {
   });
 
   it('a file the model makes with a Bash redirect is committed', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     own(repo);
     modelWrites(repo, 'src/value.txt', '90');
     modelRuns(repo, 'echo generated > src/gen.txt');
@@ -86,7 +88,7 @@ describe("the user's new in-scope files, with the owner's journal", () => {
   });
 
   it("a file a script of the model's makes (a Bash window) is committed; one the user makes after the window is not", async () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     own(repo);
     fs.writeFileSync(path.join(repo, 'gen.cjs'), "require('node:fs').writeFileSync('src/table.txt', '1 2 3\\n');\n");
     modelWrites(repo, 'src/value.txt', '90');
@@ -105,7 +107,7 @@ describe("the user's new in-scope files, with the owner's journal", () => {
   });
 
   it('a file the user makes between run and log is neither committed nor deleted on keep (it goes aside at the next run)', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     own(repo);
     modelWrites(repo, 'src/value.txt', '90');
     expect(engine('run-experiment', ['--json'], repo).json).toMatchObject({ status: 'ok' });
@@ -152,8 +154,8 @@ wait();
 
 describe('snapshot mode (no git)', () => {
   it("the user's new file goes aside, the model's is kept", () => {
-    const repo = valueRepo('100', {}, { git: false });
-    expect(initValue(repo).code).toBe(0);
+    const repo = shellValueRepo('100', { git: false });
+    expect(initValue(repo, SHELL_COMMAND).code).toBe(0);
     expect(iterate(repo, 'baseline').log.json).toMatchObject({ verdict: 'keep' });
     own(repo);
     modelWrites(repo, 'src/value.txt', '90');
@@ -168,7 +170,7 @@ describe('snapshot mode (no git)', () => {
 
 describe('without a journal nothing changes', () => {
   it('an owner but no journal: a new in-scope file is part of the change, as before', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     own(repo);
     setValue(repo, '90');
     fs.writeFileSync(path.join(repo, 'src', 'extra.txt'), 'new\n');
@@ -178,7 +180,7 @@ describe('without a journal nothing changes', () => {
   });
 
   it('a journal but nobody owning the loop: the same', () => {
-    const repo = baselineRepo();
+    const repo = shellBaselineRepo();
     fs.writeFileSync(path.join(repo, '.autoloop', 'journal'), 'W src/value.txt\n');
     setValue(repo, '90');
     fs.writeFileSync(path.join(repo, 'src', 'extra.txt'), 'new\n');
