@@ -247,7 +247,8 @@ export function learn(
   // The pool's residuals were measured while every value repeated (all 0): they
   // would understate the noise just found, so the pool starts over from the
   // invocations of the same code that differed, as a baseline's would.
-  if (o.noiseDiscovered) m = seedFromRepeats({ ...m, deterministic: false, residuals: [], df: 0, fresh: null }, o.values ?? o.raw);
+  // Each arm's values seed it apart: a decision that went on after the noise showed measured the best too.
+  if (o.noiseDiscovered) m = discoveredNoise(m, o.arms && o.values ? (['candidate', 'best'] as const).map((a) => (o.values ?? []).filter((_, i) => o.arms?.[i] === a)) : [o.values ?? o.raw]);
   // A changed value read twice alike is more proof of determinism: its zero
   // residuals join the pool (sampling.ts thinEvidence counts them).
   else if (m.deterministic && o.diffs.length === 0) m = seedFromRepeats(m, sameCode(o.values ?? [], o.arms ?? [], 'candidate'));
@@ -276,6 +277,17 @@ export function learn(
     m = seedFromRepeats({ ...m, fresh: small ? { n: 0, df: 0, small } : { n: 0, df: 0 } }, (o.values ?? []).filter((_, i) => o.arms?.[i] === 'candidate'));
   }
   if (o.costs_s && o.costs_s.length) m = { ...m, cost_s: median(o.costs_s) };
+  return m;
+}
+
+/**
+ * A 'deterministic' model that has just seen one code print two values: noisy,
+ * its pool started over from those repeats (one group per code), since the
+ * baseline's all-zero residuals would understate the noise just found.
+ */
+export function discoveredNoise(model: NoiseModel, repeatsOfEachCode: readonly (readonly number[])[]): NoiseModel {
+  let m: NoiseModel = { ...model, deterministic: false, residuals: [], df: 0, fresh: null };
+  for (const xs of repeatsOfEachCode) m = seedFromRepeats(m, xs);
   return m;
 }
 

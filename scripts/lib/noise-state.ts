@@ -34,7 +34,7 @@ export function learnFromLine(model: NoiseModel, line: ResultLine, cfg: Config, 
     values: invs.filter((i) => i.samples.length > 0).map((i) => invocationValue(i.samples)),
     arms: invs.filter((i) => i.samples.length > 0).map((i) => i.arm),
     costs_s: durations(invs),
-    noiseDiscovered: d.stop === 'noise-discovered',
+    noiseDiscovered: d.stop === 'noise-discovered' || d.noise_discovered === true,
     // A win the engine kept moved the best (a tie's simplification stays within noise).
     moved: line.verdict === 'keep' && d.keep,
   });

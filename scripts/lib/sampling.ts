@@ -16,7 +16,7 @@
 //   at the last pair (the budget's): keep when effect − min > t(1−α, df)·se.
 import type { Direction } from './schema.ts';
 import { huberLocation, median, studentTQuantile } from './stats.ts';
-import { DETERMINISTIC_RUNS_TIMING, FRESH_MIN_DF, groupResiduals, invocationValue, pairNoise, poolSd, repeatDeltas, resolutionFloor, scaleDelta, type NoiseModel } from './noise-model.ts';
+import { DETERMINISTIC_RUNS_TIMING, discoveredNoise, FRESH_MIN_DF, groupResiduals, invocationValue, pairNoise, poolSd, repeatDeltas, resolutionFloor, scaleDelta, type NoiseModel } from './noise-model.ts';
 import { formatSignedPct, formatSignedUnits, signedPct } from './signs.ts';
 
 export type Arm = 'best' | 'candidate';
@@ -127,6 +127,8 @@ export type Decision = {
   diffs: number[];
   /** Measured against the tie walk's anchor (the last improvement), not the best (run-plan.ts). */
   anchored?: boolean;
+  /** The benchmark looked deterministic and printed two values for one code here: decided as a noisy one (planAfterNoise). */
+  noise_discovered?: boolean;
 };
 
 export type Step = { next: Arm } | { decision: Decision };
@@ -284,10 +286,44 @@ export function pairDifferences(scale: 'log' | 'abs', direction: Direction, invo
 
 /** Which arm runs next, or the decision. Call after every invocation (and once before the first). */
 export function planDecision(i: DecisionInput): Step {
-  if (i.model.deterministic) return planDeterministic(i);
+  if (i.model.deterministic) {
+    const at = i.declaredDeterministic === true ? -1 : noiseFoundAt(i.invocations);
+    return at < 0 ? planDeterministic(i) : planAfterNoise(i, at);
+  }
   const n = i.invocations.length;
   if (n % 2 === 1 || n === 0) return { next: scheduleArm(n) };
   return lookAtPairs(i);
+}
+
+/** The candidate invocation at which one code first printed a second value (-1: none yet). */
+function noiseFoundAt(invocations: readonly Invocation[]): number {
+  let first: number | undefined;
+  for (const [k, inv] of invocations.entries()) {
+    if (inv.arm !== 'candidate') continue;
+    for (const x of inv.samples) {
+      if (first === undefined) first = x;
+      else if (x !== first) return k;
+    }
+  }
+  return -1;
+}
+
+/**
+ * A benchmark that looked deterministic printed two values for the candidate's
+ * code: the decision goes on as a noisy one (the best measured beside it, in
+ * pairs) on a model seeded from those repeats. Ending it there threw away the
+ * change, a real 2x gain as readily as nothing, and the loop had to make it again.
+ * A benchmark the user declared deterministic still ends (noise-discovered).
+ */
+function planAfterNoise(i: DecisionInput, at: number): Step {
+  const seen = i.invocations.slice(0, at + 1).flatMap((x) => x.samples);
+  // Fresh: no early win before its own pairs give FRESH_MIN_DF, and two pairs more (one seeded
+  // residual kept 4-6% of no-effect changes under 5% noise; with this 3-4%, and a real 5% gain 99%).
+  const model = { ...discoveredNoise(i.model, [seen]), fresh: { n: 0, df: 0 } };
+  const step = planDecision({ ...i, model, invocations: i.invocations.slice(at + 1) });
+  if ('next' in step) return step;
+  const d = step.decision;
+  return { decision: { ...d, invocations: i.invocations.length, noise_discovered: true, reason: `${d.reason}; the benchmark is noisy, not deterministic: measured beside the best` } };
 }
 
 function planDeterministic(i: DecisionInput): Step {
@@ -298,7 +334,7 @@ function planDeterministic(i: DecisionInput): Step {
   const raw = cands.flatMap((c) => c.samples);
   const base = { se: 0, pairs: 0, invocations: i.invocations.length, diffs: [] as number[] };
   if (raw.some((x) => x !== v)) {
-    return { decision: { ...base, keep: false, tie: false, effect: 0, pct: null, threshold_pct: null, stop: 'noise-discovered', reason: 'the benchmark printed different values for the same code: it is not deterministic (measure again)' } };
+    return { decision: { ...base, keep: false, tie: false, effect: 0, pct: null, threshold_pct: null, stop: 'noise-discovered', reason: 'the benchmark printed different values for the same code, though the config declares it deterministic (measure again, or drop deterministic: true / repeats: 1)' } };
   }
   // A value one printed step from the best, when the values are rounded
   // fractions, is what coarse noise looks like (accuracy 0.91 vs 0.90 from a

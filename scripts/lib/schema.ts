@@ -202,6 +202,8 @@ export const DecisionLine = lazySchema(() => z.object({
   diffs: z.array(z.number()),
   /** The best arm ran the last improvement's code (a tie walk's anchor, run-plan.ts tieAnchor), not the best's. */
   anchored: z.optional(z.boolean()),
+  /** The benchmark looked deterministic and printed two values for one code in this decision (sampling.ts planAfterNoise). */
+  noise_discovered: z.optional(z.boolean()),
 }));
 export type DecisionLine = z.infer<typeof DecisionLine>;
 

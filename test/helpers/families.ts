@@ -112,7 +112,7 @@ export function runDecision(o: {
     const step = planDecision({ direction: 'lower', model: o.model, invocations: inv, best: o.best, minImprovement: o.minImprovement ?? 0, budget_s: o.budget_s, confirm: o.confirm });
     if ('decision' in step) {
       const d = step.decision;
-      const model = learn(o.model, { diffs: d.diffs, centre: d.effect, raw: inv.flatMap((i) => i.samples), noiseDiscovered: d.stop === 'noise-discovered' });
+      const model = learn(o.model, { diffs: d.diffs, centre: d.effect, raw: inv.flatMap((i) => i.samples), noiseDiscovered: d.stop === 'noise-discovered' || d.noise_discovered === true, values: inv.map((i) => invocationValue(i.samples)), arms: inv.map((i) => i.arm) });
       return { decision: d, model };
     }
     inv.push({ arm: step.next, samples: o.bench.invoke(step.next === 'best' ? o.bestLevel : o.candLevel), duration_s: o.cost_s });

@@ -80,7 +80,7 @@ export class Session {
         this.model = learn(this.model, {
           diffs: d.diffs, centre: d.effect, raw: inv.flatMap((i) => i.samples),
           values: ran.map((i) => invocationValue(i.samples)), arms: ran.map((i) => i.arm),
-          noiseDiscovered: d.stop === 'noise-discovered',
+          noiseDiscovered: d.stop === 'noise-discovered' || d.noise_discovered === true,
           moved: d.keep,
         });
         const kept = d.keep || (simplifies && d.tie);
