@@ -15,14 +15,20 @@ const SLOW = 900_000;
 const SEED = 17;
 const count = (n: number) => Math.floor(20 + 0.4 * seededGaussian(SEED, n) + 0.5);
 
+/** A repository on the seeded count benchmark, its baseline measured (three readings of 20). */
+function measuredBaseline(): string {
+  const dir = makeRepo({ 'bench.sh': seededBench(SEED, 'tests_passed', 'int(v + 0.4 * g + 0.5)'), 'src/value.txt': '20', 'src/other.txt': 'x\n' });
+  const init = engine('init-experiment', ['--name', 'exp', '--metric', 'tests_passed', '--direction', 'higher', '--command', 'sh bench.sh', '--scope', 'src/**', '--json'], dir);
+  expect(init.code, init.stderr).toBe(0);
+  expect(step(dir, 'baseline').verdict).toBe('keep');
+  return dir;
+}
+
 describe('real engine, a whole count 20 ± 0.4 that printed 20 three times', () => {
   it('a no-effect change that reads 21 once is not kept: the second reading shows the noise', () => {
     // The stream this test stands on: three equal baselines, then 21, then 20.
     expect([0, 1, 2, 3, 4].map(count)).toEqual([20, 20, 20, 21, 20]);
-    const dir = makeRepo({ 'bench.sh': seededBench(SEED, 'tests_passed', 'int(v + 0.4 * g + 0.5)'), 'src/value.txt': '20', 'src/other.txt': 'x\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'tests_passed', '--direction', 'higher', '--command', 'sh bench.sh', '--scope', 'src/**', '--json'], dir);
-    expect(init.code, init.stderr).toBe(0);
-    expect(step(dir, 'baseline').verdict).toBe('keep');
+    const dir = measuredBaseline();
     fs.appendFileSync(path.join(dir, 'src/other.txt'), 'no effect\n');
     const r = step(dir, 'no effect');
     const line = ledger(dir).filter((l) => l.type === 'result').at(-1) as { verdict: string; invocations: { arm: string }[]; decision: { stop: string; noise_discovered?: boolean } };
@@ -35,10 +41,7 @@ describe('real engine, a whole count 20 ± 0.4 that printed 20 three times', () 
 
   it('a real gain read as two values is kept: the decision goes on in pairs, not ends in a discard', () => {
     // The same stream: the candidate (30) reads 31 then 30. Ending there threw the gain away.
-    const dir = makeRepo({ 'bench.sh': seededBench(SEED, 'tests_passed', 'int(v + 0.4 * g + 0.5)'), 'src/value.txt': '20', 'src/other.txt': 'x\n' });
-    const init = engine('init-experiment', ['--name', 'exp', '--metric', 'tests_passed', '--direction', 'higher', '--command', 'sh bench.sh', '--scope', 'src/**', '--json'], dir);
-    expect(init.code, init.stderr).toBe(0);
-    expect(step(dir, 'baseline').verdict).toBe('keep');
+    const dir = measuredBaseline();
     fs.writeFileSync(path.join(dir, 'src/value.txt'), '30');
     const r = step(dir, 'ten more');
     const line = ledger(dir).filter((l) => l.type === 'result').at(-1) as { verdict: string; invocations: { arm: string; samples: number[] }[]; decision: { noise_discovered?: boolean } };
