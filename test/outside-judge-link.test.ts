@@ -2,6 +2,7 @@
 // the file it leads to and the files beside it (what Python imports from the target's
 // folder) judge the metric as much as the link. Real engine, real git, real python3; the
 // PreToolUse hook's own code on the active.json the engine wrote.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -116,6 +117,45 @@ describe('a judge linked out of the repository', () => {
     }
     // Elsewhere outside the project: not the judge's.
     expect(decide(path.join(path.dirname(shared), 'notes.txt'), 'Write').decision).not.toBe('deny');
+  });
+});
+
+describe('a judge linked out of the repository, across an update of the engine', () => {
+  it("a segment an older engine opened (its target's bytes alone) keeps running; one opened now still catches a judge swapped for a link", HANG_GUARD, () => {
+    const { repo, shared } = linkedJudge();
+    // What the engine before this one wrote: no digests form, the link's digest its target's bytes.
+    const ledgerPath = path.join(repo, '.autoloop/experiments/exp/ledger.jsonl');
+    const lines = fs.readFileSync(ledgerPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; fingerprints?: { files: Record<string, string>; digests?: number } });
+    const cfg = lines.find((l) => l.type === 'config');
+    expect(cfg?.fingerprints?.digests).toBe(2);
+    cfg!.fingerprints!.files['bench.py'] = createHash('sha256').update(fs.readFileSync(path.join(shared, 'bench.py'))).digest('hex');
+    delete cfg!.fingerprints!.digests;
+    fs.writeFileSync(ledgerPath, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    fs.rmSync(path.join(repo, '.autoloop/experiments/exp/state.json'), { force: true });
+    fs.writeFileSync(path.join(repo, 'src/v'), '90\n');
+    // Was: INVALID, "bench.py changed since the segment opened", on every run after the update.
+    expect(engine('run-experiment', ['--description', 'x', '--json'], repo).json).toMatchObject({ verdict: 'keep', primary: 90 });
+
+    // A segment opened now: an in-repo judge swapped for a link to the same bytes, a forged helper beside them.
+    const top = fs.realpathSync(tmpDir('autoloop-outside-'));
+    const own = path.join(top, 'repo');
+    fs.mkdirSync(path.join(own, 'src'), { recursive: true });
+    fs.writeFileSync(path.join(own, 'bench.py'), BENCH);
+    fs.writeFileSync(path.join(own, 'helper.py'), 'def k(): return 1.0\n');
+    fs.writeFileSync(path.join(own, 'src/v'), '100\n');
+    git(own, 'init', '-q', '-b', 'main');
+    git(own, 'add', '-A');
+    git(own, 'commit', '-qm', 'initial');
+    expect(engine('init-experiment', ['--name', 'exp', '--metric', 'v', '--direction', 'lower', '--command', 'python3 bench.py', '--scope', 'src/**'], own).code).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], own).json).toMatchObject({ verdict: 'keep' });
+    const elsewhere = path.join(top, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.writeFileSync(path.join(elsewhere, 'bench.py'), BENCH);
+    fs.writeFileSync(path.join(elsewhere, 'helper.py'), 'def k(): return 0.1\n');
+    fs.rmSync(path.join(own, 'bench.py'));
+    fs.symlinkSync(path.join(elsewhere, 'bench.py'), path.join(own, 'bench.py'));
+    fs.writeFileSync(path.join(own, 'src/v'), '99\n');
+    expect(engine('run-experiment', ['--description', 'swap', '--json'], own).json).toMatchObject({ verdict: 'invalid' });
   });
 });
 

@@ -341,22 +341,43 @@ export function evaluationInScope(mutable: readonly string[]): string[] {
   return mutable.filter((rel) => JUDGE_NAME.test(rel));
 }
 
-/** The judged config's hash and each file's (`hash`: sha256File, or judge-hashes.ts's, which hashes a file again only when it changed). */
-export function fingerprint(root: string, config: Config, files: string[], hash: (abs: string) => string | null = sha256File): Fingerprints {
+/**
+ * The judged config's hash and each file's (`hash`: sha256File, or judge-hashes.ts's, which hashes a
+ * file again only when it changed). `older`: the digests of a segment an older engine opened (below).
+ */
+export function fingerprint(
+  root: string,
+  config: Config,
+  files: string[],
+  hash: (abs: string) => string | null = sha256File,
+  older: Readonly<Record<string, string>> = {},
+): Fingerprints {
   const out: Record<string, string> = {};
-  for (const f of [...new Set(files)].sort()) out[f] = judgeDigest(root, path.join(root, f), hash) ?? MISSING;
-  return { config: judgedConfigHash(config), files: out };
+  for (const f of [...new Set(files)].sort()) out[f] = judgeDigest(root, path.join(root, f), hash, older[f]) ?? MISSING;
+  return { config: judgedConfigHash(config), files: out, digests: 2 };
+}
+
+/**
+ * The segment's judges fingerprinted again in `root`. An engine before this one hashed a judge linked
+ * out of the repository as its target's bytes alone: a segment it opened (no `digests`) keeps that
+ * form for such a judge while the bytes are the same (the protection it was opened with), where every
+ * run after an update was invalid, the judge "changed" though nobody touched it. A segment opened now
+ * never accepts it: a judge swapped for a link to the same bytes beside other helpers still changes.
+ */
+export function fingerprintAgainst(root: string, config: Config, opened: Fingerprints, hash: (abs: string) => string | null = sha256File): Fingerprints {
+  return fingerprint(root, config, Object.keys(opened.files), hash, opened.digests === undefined ? opened.files : {});
 }
 
 /**
  * A judge's hash: its bytes', or for a link out of the repository (outside-judges.ts) one hash of
  * its target's bytes, of the files beside the target and of those it imports from folders below
- * (lib/util.py), each by name, so that an edit of any changes the judge's fingerprint.
+ * (lib/util.py), each by name, so that an edit of any changes the judge's fingerprint; `older`
+ * (fingerprintAgainst): the target's bytes alone, when that is what the segment holds.
  */
-function judgeDigest(root: string, abs: string, hash: (abs: string) => string | null): string | null {
+function judgeDigest(root: string, abs: string, hash: (abs: string) => string | null, older?: string): string | null {
   const own = hash(abs);
   const target = own === null ? null : outsideTarget(root, abs);
-  if (target === null) return own;
+  if (target === null || (older !== undefined && older === own)) return own;
   const dir = path.dirname(target);
   const beside = [...outsideSiblings(target), ...outsideReached(target)].map((p) => `${path.relative(dir, p)}\0${hash(p) ?? MISSING}`);
   return sha256(['outside', own, ...beside].join('\n'));

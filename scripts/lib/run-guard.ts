@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { event, rescueDir, type Experiment } from './experiment.ts';
 import { breakArtifactSeal, sealBestArtifacts, type ArtifactSeal } from './artifacts-seal.ts';
-import { changedFingerprints, fingerprint, MISSING, restoreJudges, sha256File } from './integrity.ts';
+import { changedFingerprints, fingerprintAgainst, MISSING, restoreJudges, sha256File } from './integrity.ts';
 import { judgeHash } from './judge-hashes.ts';
 import { contentOf, describeDrift, recheck } from './measured.ts';
 import { driftWithoutUsers, type Attribution } from './user-files.ts';
@@ -110,7 +110,7 @@ export class RunGuard {
   protected async capture(): Promise<string | null> {
     const { exp, ws, record } = this;
     record.files = await ws.changedInScope();
-    record.judges = exp.state.fingerprints ? fingerprint(this.tree, exp.config, Object.keys(exp.state.fingerprints.files), this.judgeHash()) : null;
+    record.judges = exp.state.fingerprints ? fingerprintAgainst(this.tree, exp.config, exp.state.fingerprints, this.judgeHash()) : null;
     const cap = await ws.capture(record.files);
     record.content = contentOf(cap.files);
     if (cap.problems.length) return cap.problems[0] as string;
@@ -196,7 +196,7 @@ export class RunGuard {
   protected verdict(tampered: string[], what: Phase, noted: ReadonlySet<string> = new Set()): string | null {
     const { exp, record } = this;
     const prints = exp.state.fingerprints;
-    const judges = prints ? changedFingerprints(prints, fingerprint(this.tree, exp.config, Object.keys(prints.files), this.judgeHash())) : [];
+    const judges = prints ? changedFingerprints(prints, fingerprintAgainst(this.tree, exp.config, prints, this.judgeHash())) : [];
     // A candidate's command can reach the main tree's judges too (no run of the main tree is in flight meanwhile): put back at once.
     if (prints && this.tree !== exp.root) judges.push(...restoreJudges(exp.root, exp.paths.judges, Object.keys(prints.files)));
     if (!tampered.length && !judges.length) return null;

@@ -228,6 +228,8 @@ export const Fingerprints = lazySchema(() => z.object({
   excludes: z.optional(z.string()),
   /** git mode: the .gitignore files in scope that git ignored when the segment opened (a tool's cache dir) → sha256. */
   hidden: z.optional(z.record(z.string(), z.string())),
+  /** 2: a judge linked out of the repository is hashed with the files around its target (integrity.ts judgeDigest); absent: an older engine's segment, which hashed the target's bytes alone. */
+  digests: z.optional(z.literal(2)),
 }));
 export type Fingerprints = z.infer<typeof Fingerprints>;
 

@@ -22,7 +22,7 @@ import {
 } from '../experiment.ts';
 import { attribution, setAsideNote, setAsideUsers, type Attribution } from '../user-files.ts';
 import { openWorkspace, type Workspace } from '../workspace.ts';
-import { changedFingerprints, fingerprint } from '../integrity.ts';
+import { changedFingerprints, fingerprintAgainst } from '../integrity.ts';
 import { outsideTarget } from '../outside-judges.ts';
 import { RunGuard } from '../run-guard.ts';
 import { CandidateGuard } from '../candidates/guard.ts';
@@ -536,7 +536,7 @@ async function measureSteps(m: Measurement, ws: Workspace): Promise<boolean> {
   // The judge must be the one fingerprinted when the segment opened. The guard has just
   // fingerprinted the judges of this tree (nothing has run since): those, not a second hashing.
   const prints = exp.state.fingerprints;
-  const judgesNow = prints && (m.guard.tree === m.cwd && m.record.judges ? m.record.judges : fingerprint(m.cwd, config, Object.keys(prints.files)));
+  const judgesNow = prints && (m.guard.tree === m.cwd && m.record.judges ? m.record.judges : fingerprintAgainst(m.cwd, config, prints));
   const integrity = prints && judgesNow ? changedFingerprints(prints, judgesNow) : [];
   const outsideLinks = integrity.flatMap((rel) => {
     const target = rel === 'config' ? null : outsideTarget(m.cwd, path.join(m.cwd, rel));
