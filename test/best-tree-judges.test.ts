@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { engine, git, makeRepo } from './helpers/engine.ts';
+import { tmpDir } from './helpers/tmp.ts';
 
 const HANG_GUARD = { timeout: 600_000 };
 const NOISY = (expr: string) => `import random\nfrom model import LOSS\nprint('METRIC loss=%f' % (${expr} * (1 + random.random() * 0.01)))\n`;
@@ -78,5 +79,29 @@ describe("the best's tree judges with the user's judges", () => {
     fs.writeFileSync(path.join(repo, 'model.py'), 'LOSS = 0.5\n');
     expect(engine('run-experiment', ['--description', 'halve', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
     expect(Math.min(...bestReadings(repo, 'r0002'))).toBeGreaterThan(1.9);
+  });
+
+  it("keeps a folder of the user's linked out of the repository a link in a parallel candidate's tree", HANG_GUARD, () => {
+    // tools -> ../shared/tools, committed; the judge reads a file beside itself there.
+    const top = fs.realpathSync(tmpDir('autoloop-folder-out-'));
+    const shared = path.join(top, 'shared/tools');
+    fs.mkdirSync(shared, { recursive: true });
+    fs.writeFileSync(path.join(shared, 'bench.sh'), 'echo "METRIC loss=$(( $(cat v.txt) * $(cat "$(dirname "$0")/scale.dat") ))"\n');
+    fs.writeFileSync(path.join(shared, 'scale.dat'), '3\n');
+    const repo = path.join(top, 'repo');
+    fs.mkdirSync(repo);
+    fs.writeFileSync(path.join(repo, 'v.txt'), '10\n');
+    fs.symlinkSync('../shared/tools', path.join(repo, 'tools'));
+    git(repo, 'init', '-q', '-b', 'main');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'initial');
+    expect(engine('init-experiment', ['--name', 'j', '--metric', 'loss', '--direction', 'lower', '--command', 'sh tools/bench.sh', '--scope', 'v.txt', '--parallel', '2'], repo).code).toBe(0);
+    expect(engine('run-experiment', ['--description', 'baseline', '--json'], repo).json).toMatchObject({ verdict: 'keep', primary: 30 });
+    const c = engine('candidate', ['start', '--json'], repo).json as { candidate: string; path: string };
+    fs.writeFileSync(path.join(c.path, 'v.txt'), '5\n');
+    // Was invalid: "tools/bench.sh changed since the segment opened" (a copy in a folder of links, fingerprinted as a plain file).
+    expect(engine('run-experiment', ['--candidate', c.candidate, '--json'], repo).json).toMatchObject({ status: 'ok', primary: 15 });
+    expect(fs.readlinkSync(path.join(c.path, 'tools'))).toBe(shared);
+    expect(engine('log-experiment', ['--candidate', c.candidate, '--description', 'halve', '--json'], repo).json).toMatchObject({ verdict: 'keep' });
   });
 });

@@ -49,6 +49,8 @@ export function placeJudges(root: string, dir: string, files: Readonly<Record<st
     const src = path.join(root, rel);
     const st = fs.statSync(src, { throwIfNoEntry: false });
     if (!st?.isFile() || (st.size > LINK_ENOUGH && reaches(path.join(dir, rel), src))) continue;
+    const out = folderLinkedOut(root, rel);
+    if (out !== null && linkFolder(root, dir, out)) continue;
     if (!realDirs(root, dir, path.posix.dirname(rel))) continue;
     const dst = path.join(dir, rel);
     const cur = fs.lstatSync(dst, { throwIfNoEntry: false });
@@ -79,6 +81,46 @@ function samePlace(root: string, src: string, text: string): string {
   const to = path.resolve(path.dirname(src), text);
   const rel = path.relative(root, to);
   return rel.startsWith('..') || path.isAbsolute(rel) ? to : text;
+}
+
+/**
+ * The folder on the way to judge `rel` that is a link of the user's leading out of the repository
+ * (tools -> ../shared/tools), with where it leads; null when there is none.
+ */
+function folderLinkedOut(root: string, rel: string): { rel: string; target: string } | null {
+  const top = fs.realpathSync(root);
+  let at = '';
+  for (const part of path.posix.dirname(rel).split('/').filter((p) => p !== '.')) {
+    at = at ? `${at}/${part}` : part;
+    if (!fs.lstatSync(path.join(root, at), { throwIfNoEntry: false })?.isSymbolicLink()) continue;
+    let target: string;
+    try {
+      target = fs.realpathSync(path.join(root, at));
+    } catch {
+      return null;
+    }
+    const inside = path.relative(top, target);
+    if (inside.startsWith('..') || path.isAbsolute(inside)) return { rel: at, target };
+  }
+  return null;
+}
+
+/**
+ * The folder linked out made the same link in the tree, absolute: a judge under it is then
+ * where the user's is (its fingerprint, taken through the link, is the segment's), beside the
+ * same files. A copy in a folder of links fingerprinted as a plain file: every run of a parallel
+ * candidate was invalid, the judge "changed". False where the tree holds a real folder there
+ * (the commit's own files, left as they are) or a file in the way.
+ */
+function linkFolder(root: string, dir: string, out: { rel: string; target: string }): boolean {
+  const dst = path.join(dir, out.rel);
+  const cur = fs.lstatSync(dst, { throwIfNoEntry: false });
+  if (cur?.isSymbolicLink() && fs.readlinkSync(dst) === out.target) return true;
+  if (cur && !cur.isSymbolicLink()) return false;
+  if (!realDirs(root, dir, path.posix.dirname(out.rel))) return false;
+  if (cur) fs.rmSync(dst);
+  fs.symlinkSync(out.target, dst);
+  return true;
 }
 
 /**
