@@ -377,7 +377,7 @@ export function fingerprintAgainst(root: string, config: Config, opened: Fingerp
 function judgeDigest(root: string, abs: string, hash: (abs: string) => string | null, older?: string): string | null {
   const own = hash(abs);
   const target = own === null ? null : outsideTarget(root, abs);
-  if (target === null || (older !== undefined && older === own)) return own;
+  if (target === null || older === own) return own;
   const dir = path.dirname(target);
   const beside = [...outsideSiblings(target), ...outsideReached(target)].map((p) => `${path.relative(dir, p)}\0${hash(p) ?? MISSING}`);
   return sha256(['outside', own, ...beside].join('\n'));

@@ -242,13 +242,16 @@ export function learn(
   if (m.scale === 'log' && (o.values ?? o.raw).some((v) => v <= 0)) {
     m = { ...m, scale: 'abs', residuals: [], df: 0, fresh: null };
     const values = o.values ?? [];
-    for (const arm of ['best', 'candidate'] as const) m = seedFromRepeats(m, values.filter((_, i) => o.arms?.[i] === arm));
+    for (const arm of ['best', 'candidate'] as const) m = seedFromRepeats(m, ofArm(values, o.arms ?? [], arm));
   }
   // The pool's residuals were measured while every value repeated (all 0): they
   // would understate the noise just found, so the pool starts over from the
   // invocations of the same code that differed, as a baseline's would.
   // Each arm's values seed it apart: a decision that went on after the noise showed measured the best too.
-  if (o.noiseDiscovered) m = discoveredNoise(m, o.arms && o.values ? (['candidate', 'best'] as const).map((a) => (o.values ?? []).filter((_, i) => o.arms?.[i] === a)) : [o.values ?? o.raw]);
+  if (o.noiseDiscovered) {
+    const { values, arms } = o;
+    m = discoveredNoise(m, values && arms ? [ofArm(values, arms, 'candidate'), ofArm(values, arms, 'best')] : [values ?? o.raw]);
+  }
   // A changed value read twice alike is more proof of determinism: its zero
   // residuals join the pool (sampling.ts thinEvidence counts them).
   else if (m.deterministic && o.diffs.length === 0) m = seedFromRepeats(m, sameCode(o.values ?? [], o.arms ?? [], 'candidate'));
@@ -274,7 +277,7 @@ export function learn(
   // changes on the first decision, where the pool alone could not see it.
   if (o.moved && !m.deterministic && m.residuals.length > 0) {
     const small = !bigMove(m.scale ?? 'abs', o.centre, o.values ?? [], o.arms ?? []);
-    m = seedFromRepeats({ ...m, fresh: small ? { n: 0, df: 0, small } : { n: 0, df: 0 } }, (o.values ?? []).filter((_, i) => o.arms?.[i] === 'candidate'));
+    m = seedFromRepeats({ ...m, fresh: small ? { n: 0, df: 0, small } : { n: 0, df: 0 } }, ofArm(o.values ?? [], o.arms ?? [], 'candidate'));
   }
   if (o.costs_s && o.costs_s.length) m = { ...m, cost_s: median(o.costs_s) };
   return m;
@@ -291,9 +294,14 @@ export function discoveredNoise(model: NoiseModel, repeatsOfEachCode: readonly (
   return m;
 }
 
+/** The values of one arm's invocations. */
+function ofArm(values: readonly number[], arms: readonly ('best' | 'candidate')[], arm: 'best' | 'candidate'): number[] {
+  return values.filter((_, i) => arms[i] === arm);
+}
+
 /** The values of one arm, when every one of them is the same (else none). */
 function sameCode(values: readonly number[], arms: readonly ('best' | 'candidate')[], arm: 'best' | 'candidate'): number[] {
-  const xs = values.filter((_, i) => arms[i] === arm);
+  const xs = ofArm(values, arms, arm);
   return xs.every((x) => x === xs[0]) ? xs : [];
 }
 
